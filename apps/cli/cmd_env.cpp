@@ -1,0 +1,55 @@
+// `hubcache env`: the resolved configuration and where each value came from.
+#include <fmt/core.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cli.hpp"
+
+namespace hubcache::cli {
+
+void add_env_command(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand("env", "Show the resolved configuration and where each value came from");
+  auto opts = std::make_shared<CommonOptions>();
+  add_cache_dir_option(*cmd, *opts);
+  add_json_option(*cmd, *opts);
+  cmd->callback([&ctx, opts] {
+    Config c = load_config(ctx, *opts, /*quiet=*/true);
+    auto warnings = c.warnings;
+    for (auto& w : diagnose_cache_dir(c.hub_cache.value)) warnings.push_back(std::move(w));
+    const std::string token_state = c.token ? "found (" + c.token_source + ")" : "not found";
+    if (opts->json) {
+      auto src = [](const auto& s) { return nlohmann::json{{"value", s.value}, {"source", s.source}}; };
+      nlohmann::json j = {
+          {"hf_home", src(c.hf_home)},
+          {"hub_cache", src(c.hub_cache)},
+          {"token_path", src(c.token_path)},
+          {"token", {{"found", c.token.has_value()}, {"source", c.token_source}}},
+          {"endpoint", src(c.endpoint)},
+          {"offline", src(c.offline)},
+          {"etag_timeout", src(c.etag_timeout)},
+          {"download_timeout", src(c.download_timeout)},
+          {"disable_symlinks", c.disable_symlinks},
+          {"disable_implicit_token", c.disable_implicit_token},
+          {"warnings", warnings},
+      };
+      print_json(j);
+    } else {
+      auto row = [](const char* k, const std::string& v, const std::string& s) {
+        fmt::print("{:<18} {}{}\n", k, v, s.empty() ? "" : "  (" + s + ")");
+      };
+      row("HF_HOME", c.hf_home.value, c.hf_home.source);
+      row("hub cache", c.hub_cache.value, c.hub_cache.source);
+      row("token file", c.token_path.value, c.token_path.source);
+      row("token", token_state, "");
+      row("endpoint", c.endpoint.value, c.endpoint.source);
+      row("offline", c.offline.value ? "yes" : "no", c.offline.source);
+      row("etag timeout", std::to_string(c.etag_timeout.value) + " s", c.etag_timeout.source);
+      row("download timeout", std::to_string(c.download_timeout.value) + " s", c.download_timeout.source);
+      row("symlinks", c.disable_symlinks ? "disabled" : "enabled", c.disable_symlinks ? "HF_HUB_DISABLE_SYMLINKS" : "");
+      for (const auto& w : warnings) print_warning(w);
+    }
+    ctx.exit_code = k_exit_ok;
+  });
+}
+
+}  // namespace hubcache::cli

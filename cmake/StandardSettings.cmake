@@ -1,0 +1,15 @@
+# Project-wide compile settings carried by the INTERFACE target hubcache_settings.
+add_library(hubcache_settings INTERFACE)
+target_compile_options(hubcache_settings INTERFACE
+  -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wconversion -Wno-sign-conversion)
+if(HUBCACHE_WERROR)
+  target_compile_options(hubcache_settings INTERFACE -Werror)
+endif()
+if(HUBCACHE_SANITIZE)
+  target_compile_options(hubcache_settings INTERFACE
+    -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_link_options(hubcache_settings INTERFACE -fsanitize=address,undefined)
+endif()
+if(CMAKE_BUILD_TYPE STREQUAL "Debug")
+  target_compile_definitions(hubcache_settings INTERFACE _GLIBCXX_ASSERTIONS)
+endif()

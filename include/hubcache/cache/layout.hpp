@@ -1,0 +1,57 @@
+#pragma once
+// The one place that knows the Hub cache's on-disk names (spec section 3). Pure functions:
+// no I/O. Callers validate repo ids, revisions, paths and ETags (repo.hpp) before using them.
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "hubcache/cache/repo.hpp"
+
+namespace hubcache {
+
+/// "models--org--name" for (model, "org/name").
+std::string repo_folder_name(const RepoRef& repo);
+/// Inverse of repo_folder_name; nullopt when the name has no "--" or an unknown type.
+std::optional<RepoRef> parse_repo_folder_name(std::string_view folder);
+
+/// Relative symlink target of snapshots/<commit>/<path>: "../" * (2 + slashes) + "blobs/<etag>".
+std::string pointer_target(std::string_view repo_path, std::string_view etag);
+
+/// The exact bytes of CACHEDIR.TAG.
+std::string_view cachedir_tag_content();
+
+inline constexpr std::string_view k_cachedir_tag = "CACHEDIR.TAG";
+inline constexpr std::string_view k_locks_dir = ".locks";
+inline constexpr std::string_view k_incomplete_suffix = ".incomplete";
+
+/// Paths of one repo inside a cache root. `root` should be absolute and symlink-resolved.
+class RepoLayout {
+ public:
+  RepoLayout(std::string root, RepoRef repo);
+
+  const std::string& root() const { return m_root; }
+  const RepoRef& repo() const { return m_repo; }
+  const std::string& folder() const { return m_folder; }  // <root>/<folder name>
+
+  std::string blobs_dir() const;
+  std::string blob_path(std::string_view etag) const;
+  std::string incomplete_path(std::string_view etag) const;  // blobs/<etag>.incomplete
+  std::string refs_dir() const;
+  std::string ref_path(std::string_view revision) const;  // refs/<rev>; "refs/pr/1" -> refs/refs/pr/1
+  std::string snapshots_dir() const;
+  std::string snapshot_dir(std::string_view commit) const;
+  std::string pointer_path(std::string_view commit, std::string_view path) const;
+  std::string no_exist_path(std::string_view commit, std::string_view path) const;
+  std::string trees_dir() const;
+  std::string tree_path(std::string_view commit) const;  // trees/<commit>.json
+  std::string locks_dir() const;                           // <root>/.locks/<folder name>
+  std::string lock_path(std::string_view etag) const;
+
+ private:
+  std::string m_root;
+  RepoRef m_repo;
+  std::string m_folder;
+  std::string m_folder_name;
+};
+
+}  // namespace hubcache

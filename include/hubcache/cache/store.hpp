@@ -1,0 +1,79 @@
+#pragma once
+// Write and read primitives on a Hub cache, shared by import, download and management.
+// Every writer here is atomic: readers (other processes, other clients) never see a partial
+// ref, blob, tree file or pointer.
+#include <chrono>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hubcache/cache/layout.hpp"
+#include "hubcache/util/lock.hpp"
+#include "hubcache/util/result.hpp"
+
+namespace hubcache {
+
+enum class LinkMode {
+  Symlink,  // snapshots hold relative symlinks into blobs/ (the normal layout)
+  Copy,     // no-symlink mode (spec 3.9): snapshots hold regular files
+};
+
+/// Creates <root>/CACHEDIR.TAG with the exact bytes if it is absent; never rewrites it.
+Result<void> ensure_cachedir_tag(const std::string& root);
+
+/// Creates blobs/, refs/ and snapshots/ of a repo folder (JS's scanner needs refs/).
+Result<void> init_repo_folder(const RepoLayout& layout);
+
+/// Reads refs/<revision>, tolerating surrounding whitespace. nullopt if there is no such ref.
+/// Fails with CacheCorrupted if the content is not a 40-hex commit.
+Result<std::optional<std::string>> read_ref(const RepoLayout& layout, std::string_view revision);
+
+/// Atomically writes refs/<revision> = commit (no trailing newline); no-op if unchanged.
+Result<void> write_ref(const RepoLayout& layout, std::string_view revision, std::string_view commit);
+
+/// Commit for a revision: the revision itself if it is a commit hash, else its ref (or nullopt).
+Result<std::optional<std::string>> resolve_commit(const RepoLayout& layout, std::string_view revision);
+
+/// fsyncs the complete temp file `tmp` (same filesystem) and renames it to blobs/<etag>.
+Result<void> publish_blob(const RepoLayout& layout, const std::string& tmp, std::string_view etag);
+
+/// Makes snapshots/<commit>/<path> point at blobs/<etag> (relative symlink), replacing what is
+/// there. A concurrent creator that already made the same link counts as success. With
+/// LinkMode::Copy, the blob's bytes are copied instead. The blob must exist.
+Result<void> create_pointer(const RepoLayout& layout, std::string_view commit, std::string_view path,
+                            std::string_view etag, LinkMode mode);
+
+/// Creates the empty marker .no_exist/<commit>/<path>.
+Result<void> write_no_exist(const RepoLayout& layout, std::string_view commit, std::string_view path);
+
+/// Takes the per-blob lock .locks/<folder>/<etag>.lock (see FileLock for the contract).
+Result<FileLock> lock_blob(const RepoLayout& layout, std::string_view etag,
+                           std::chrono::milliseconds timeout = std::chrono::milliseconds{0},
+                           const FileLock::WaitCallback& on_wait = {});
+
+/// True if a relative symlink can be created inside `dir` (probe, cleaned up afterwards).
+bool symlinks_supported(const std::string& dir);
+
+/// One file of trees/<commit>.json (spec 3.7).
+struct TreeFileEntry {
+  std::string path;
+  std::uint64_t size = 0;
+  std::string blob_id;  // git oid
+  std::optional<std::string> lfs_sha256;
+  std::optional<std::uint64_t> lfs_size;
+  std::optional<std::string> xet_hash;
+  /// The blob name this file has in the cache: lfs_sha256 if LFS, else the git oid.
+  const std::string& etag() const { return lfs_sha256 ? *lfs_sha256 : blob_id; }
+};
+
+/// Reads trees/<commit>.json. nullopt when absent; CacheCorrupted when malformed or of another
+/// format_version (callers ignore it then, with a warning). Entries come sorted by path.
+Result<std::optional<std::vector<TreeFileEntry>>> read_tree_file(const RepoLayout& layout, std::string_view commit);
+
+/// Writes trees/<commit>.json atomically (format_version 1, keys sorted, indent 1).
+Result<void> write_tree_file(const RepoLayout& layout, std::string_view commit,
+                             const std::vector<TreeFileEntry>& entries);
+
+}  // namespace hubcache

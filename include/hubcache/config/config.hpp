@@ -1,0 +1,72 @@
+#pragma once
+// Configuration resolved from environment variables with huggingface_hub's precedence (spec 1).
+// The library never reads the process environment by itself: callers build an Environment
+// (Environment::from_process() in the CLI, a literal map in tests) and call Config::from_env.
+#include <map>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace hubcache {
+
+class Environment {
+ public:
+  Environment() = default;
+  explicit Environment(const std::map<std::string, std::string>& vars) : m_vars(vars.begin(), vars.end()) {}
+  /// Snapshot of the current process environment.
+  static Environment from_process();
+  /// The value if the variable is set (possibly empty).
+  std::optional<std::string> get(std::string_view name) const;
+  /// The value if set and non-empty.
+  std::optional<std::string> get_nonempty(std::string_view name) const;
+  void set(std::string name, std::string value) { m_vars[std::move(name)] = std::move(value); }
+
+ private:
+  std::map<std::string, std::string, std::less<>> m_vars;
+};
+
+/// huggingface_hub boolean: true iff upper-cased value is 1, ON, YES or TRUE.
+bool parse_env_bool(std::string_view value);
+
+/// Expands a leading "~" (HOME) and $VAR / ${VAR} (unknown variables left as-is).
+std::string expand_path(std::string_view path, const Environment& env);
+
+/// A resolved value and where it came from ("HF_HOME", "--cache-dir", "default", ...).
+template <typename T>
+struct Sourced {
+  T value{};
+  std::string source;
+};
+
+struct Overrides {
+  std::optional<std::string> cache_dir;  // --cache-dir
+  std::optional<std::string> token;      // --token
+  std::optional<bool> offline;           // --offline
+};
+
+struct Config {
+  Sourced<std::string> hf_home;
+  Sourced<std::string> hub_cache;   // absolute and symlink-resolved
+  Sourced<std::string> token_path;
+  std::optional<std::string> token;  // never print this
+  std::string token_source;          // "--token", "HF_TOKEN", "token file <path>", or ""
+  Sourced<std::string> endpoint;     // no trailing '/'
+  Sourced<bool> offline;
+  Sourced<int> etag_timeout;         // seconds
+  Sourced<int> download_timeout;     // seconds
+  bool disable_symlinks = false;
+  bool disable_implicit_token = false;
+  std::optional<bool> disable_progress_bars;  // tri-state
+  std::optional<std::string> transformers_cache;  // value of TRANSFORMERS_CACHE, for the warning
+  std::vector<std::string> warnings;
+
+  /// Resolves everything. Reads the token file (the only I/O) unless a token was found earlier.
+  static Config from_env(const Environment& env, const Overrides& overrides = {});
+};
+
+/// Checks the filesystem side of a config: writability of the hub cache (or of the nearest
+/// existing parent when it does not exist yet). Returns warnings.
+std::vector<std::string> diagnose_cache_dir(const std::string& hub_cache);
+
+}  // namespace hubcache

@@ -1,0 +1,58 @@
+#pragma once
+// Offline resolution, exactly like huggingface_hub's try_to_load_from_cache and the offline
+// branch of snapshot_download (spec 8.2, 8.4). Stat and read only: never the network, never a write.
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hubcache/cache/repo.hpp"
+#include "hubcache/util/pattern.hpp"
+#include "hubcache/util/result.hpp"
+
+namespace hubcache {
+
+struct CacheLookupOptions {
+  std::string revision = "main";
+  RepoType repo_type = RepoType::Model;
+  std::string cache_dir;  // absolute, resolved hub cache (Config::hub_cache)
+};
+
+struct CacheLookup {
+  enum class Kind {
+    Found,     // `path` is snapshots/<commit>/<filename> and resolves to a file
+    NoExist,   // .no_exist/<commit>/<filename> records that the file is absent at `commit`
+    NotCached  // nothing known locally
+  };
+  Kind kind = Kind::NotCached;
+  std::string path;    // snapshot path (never the blob path) when Found
+  std::string commit;  // the commit the revision mapped to, when known
+};
+
+/// try_to_load_from_cache(repo_id, filename, {revision, repo_type, cache_dir}).
+/// Errors only on invalid input (repo id, revision, filename).
+Result<CacheLookup> try_to_load_from_cache(const std::string& repo_id, const std::string& filename,
+                                           const CacheLookupOptions& options);
+
+struct SnapshotLookupOptions {
+  std::string revision = "main";
+  RepoType repo_type = RepoType::Model;
+  std::string cache_dir;
+  PathFilter filter;                   // include/exclude patterns
+  std::vector<std::string> filenames;  // when non-empty: exactly these files must be present
+};
+
+struct SnapshotLookup {
+  std::string snapshot_dir;            // <cache>/<repo folder>/snapshots/<commit>
+  std::string commit;
+  std::vector<std::string> files;      // paths present and selected, sorted
+  bool verified_complete = false;      // a tree file (or an explicit file list) was checked
+  std::vector<std::string> warnings;   // e.g. an ignored malformed tree file
+};
+
+/// Resolves a revision to its cached snapshot. Fails with LocalEntryNotFound when the repo,
+/// ref or snapshot is absent, and with IncompleteSnapshot (Error::missing lists every missing
+/// file) when trees/<commit>.json or `filenames` name files that are not cached. The error
+/// message says which command fetches them.
+Result<SnapshotLookup> resolve_snapshot(const std::string& repo_id, const SnapshotLookupOptions& options);
+
+}  // namespace hubcache

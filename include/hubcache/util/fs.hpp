@@ -1,0 +1,61 @@
+#pragma once
+// Durable, atomic filesystem primitives. All paths are plain strings (POSIX).
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "hubcache/util/result.hpp"
+
+namespace hubcache::fs {
+
+/// Random lower-case hex string of `n` characters (for unique temp names).
+std::string random_hex(std::size_t n);
+
+/// Creates `dir` and its parents (like mkdir -p). An existing directory is fine.
+Result<void> make_dirs(const std::string& dir);
+
+/// Reads a whole file, refusing files larger than `max_size`.
+Result<std::string> read_file(const std::string& path, std::size_t max_size = 16u << 20);
+
+/// Writes `data` to `path` atomically: a temp file in the same directory, fsync, rename,
+/// fsync of the directory. Readers see either the old or the new content, never a mix.
+Result<void> write_file_atomic(const std::string& path, std::string_view data, unsigned mode = 0644);
+
+/// Creates `path` with `data` only if it does not exist yet (O_EXCL). Returns true if created.
+Result<bool> create_file_exclusive(const std::string& path, std::string_view data, unsigned mode = 0644);
+
+/// fsyncs a directory so a rename inside it is durable.
+Result<void> fsync_dir(const std::string& dir);
+
+/// fsyncs `tmp`, then renames it over `dst` (same filesystem) and fsyncs dst's directory.
+Result<void> publish(const std::string& tmp, const std::string& dst);
+
+/// Copies a regular file's bytes to `dst` (created or truncated), preserving nothing but content.
+Result<void> copy_file(const std::string& src, const std::string& dst, unsigned mode = 0644);
+
+/// Lexically normalizes an absolute or relative POSIX path ("a/./b/../c" -> "a/c").
+std::string normalize(std::string_view path);
+
+/// Joins two path parts with exactly one '/'.
+std::string join(std::string_view a, std::string_view b);
+
+/// Parent directory of `path` ("" for a bare name).
+std::string parent(std::string_view path);
+
+/// True if normalized `path` equals `root` or lies strictly below it (lexical check).
+bool is_within(std::string_view root, std::string_view path);
+
+/// realpath(3); fails if the path does not exist.
+Result<std::string> real_path(const std::string& path);
+
+/// Makes `path` absolute against the current directory and resolves symlinks of the part that
+/// exists (the rest is appended lexically), like Python's os.path.realpath(strict=False).
+std::string absolute_real(const std::string& path);
+
+/// Free bytes available to unprivileged users on the filesystem holding `path`.
+Result<std::uint64_t> free_space(const std::string& path);
+
+/// Recursively removes `path` (file, symlink or directory tree). Missing is fine.
+Result<void> remove_all(const std::string& path);
+
+}  // namespace hubcache::fs

@@ -1,0 +1,61 @@
+#pragma once
+// Content hashes the Hub names blobs by: SHA-256 (LFS/Xet files) and the git blob SHA-1.
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "hubcache/util/result.hpp"
+
+namespace hubcache {
+
+/// Incremental hash over OpenSSL EVP (uses SHA-NI where the CPU has it).
+class Hasher {
+ public:
+  enum class Kind { Sha256, Sha1 };
+  explicit Hasher(Kind kind);
+  ~Hasher();
+  Hasher(Hasher&&) noexcept;
+  Hasher& operator=(Hasher&&) noexcept;
+  Hasher(const Hasher&) = delete;
+  Hasher& operator=(const Hasher&) = delete;
+
+  void update(const void* data, std::size_t size);
+  void update(std::string_view s) { update(s.data(), s.size()); }
+  /// Lower-case hex digest. The hasher is finished afterwards.
+  std::string hex_digest();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> m_impl;
+};
+
+/// Git blob SHA-1: sha1("blob <size>\0" + content). Needs the size up front.
+class GitBlobHasher {
+ public:
+  explicit GitBlobHasher(std::uint64_t size);
+  void update(const void* data, std::size_t size) { m_sha1.update(data, size); }
+  std::string hex_digest() { return m_sha1.hex_digest(); }
+
+ private:
+  Hasher m_sha1;
+};
+
+std::string sha256_hex(std::string_view data);
+std::string git_blob_sha1_hex(std::string_view data);
+
+struct FileHashes {
+  std::uint64_t size = 0;
+  std::string sha256;    // empty unless asked for
+  std::string git_sha1;  // empty unless asked for
+};
+enum class HashWhat { Sha256 = 1, GitSha1 = 2, Both = 3 };
+
+/// Hashes a file in one sequential read.
+Result<FileHashes> hash_file(const std::string& path, HashWhat what);
+
+/// True iff `s` is exactly `len` lower-case hex digits.
+bool is_lower_hex(std::string_view s, std::size_t len);
+
+}  // namespace hubcache

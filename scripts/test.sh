@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Builds hubcache and runs the whole test suite (unit, component, CLI, interop with the JS client).
+#   scripts/test.sh            normal build in build/
+#   HUBCACHE_SANITIZE=1 scripts/test.sh   ASan + UBSan build in build-asan/
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/install-deps.sh
+build=build; extra=()
+if [ "${HUBCACHE_SANITIZE:-0}" = 1 ]; then
+  build=build-asan; extra=(-DHUBCACHE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+fi
+cmake -S . -B "$build" -G Ninja -DHUBCACHE_WERROR=ON "${extra[@]}" >/dev/null
+cmake --build "$build" -j2
+ctest --test-dir "$build" -j2 --output-on-failure --timeout 300

@@ -1,0 +1,83 @@
+#include "hubcache/cache/layout.hpp"
+
+#include <algorithm>
+
+#include "hubcache/util/fs.hpp"
+
+namespace hubcache {
+
+std::string repo_folder_name(const RepoRef& repo) {
+  std::string out = std::string(plural(repo.type)) + "--";
+  for (char c : repo.id) {
+    if (c == '/') out += "--";
+    else out += c;
+  }
+  return out;
+}
+
+std::optional<RepoRef> parse_repo_folder_name(std::string_view folder) {
+  const auto sep = folder.find("--");
+  if (sep == std::string_view::npos) return std::nullopt;
+  auto type = parse_repo_type(folder.substr(0, sep));
+  if (!type || folder.substr(0, sep).back() != 's') return std::nullopt;
+  std::string id;
+  std::string_view rest = folder.substr(sep + 2);
+  for (std::size_t i = 0; i < rest.size(); ++i) {
+    if (rest.compare(i, 2, "--") == 0) {
+      id += '/';
+      ++i;
+    } else {
+      id += rest[i];
+    }
+  }
+  return RepoRef{*type, id};
+}
+
+std::string pointer_target(std::string_view repo_path, std::string_view etag) {
+  const auto depth = 2 + std::count(repo_path.begin(), repo_path.end(), '/');
+  std::string out;
+  for (long i = 0; i < depth; ++i) out += "../";
+  out += "blobs/";
+  out += etag;
+  return out;
+}
+
+std::string_view cachedir_tag_content() {
+  return "Signature: 8a477f597d28d172789f06886806bc55\n"
+         "# This file is a cache directory tag created by huggingface_hub.\n"
+         "# For information about cache directory tags, see:\n"
+         "#\thttps://bford.info/cachedir/\n";
+}
+
+RepoLayout::RepoLayout(std::string root, RepoRef repo)
+    : m_root(std::move(root)), m_repo(std::move(repo)), m_folder_name(repo_folder_name(m_repo)) {
+  m_folder = fs::join(m_root, m_folder_name);
+}
+
+std::string RepoLayout::blobs_dir() const { return m_folder + "/blobs"; }
+std::string RepoLayout::blob_path(std::string_view etag) const { return blobs_dir() + "/" + std::string(etag); }
+std::string RepoLayout::incomplete_path(std::string_view etag) const {
+  return blob_path(etag) + std::string(k_incomplete_suffix);
+}
+std::string RepoLayout::refs_dir() const { return m_folder + "/refs"; }
+std::string RepoLayout::ref_path(std::string_view revision) const { return refs_dir() + "/" + std::string(revision); }
+std::string RepoLayout::snapshots_dir() const { return m_folder + "/snapshots"; }
+std::string RepoLayout::snapshot_dir(std::string_view commit) const {
+  return snapshots_dir() + "/" + std::string(commit);
+}
+std::string RepoLayout::pointer_path(std::string_view commit, std::string_view path) const {
+  return snapshot_dir(commit) + "/" + std::string(path);
+}
+std::string RepoLayout::no_exist_path(std::string_view commit, std::string_view path) const {
+  return m_folder + "/.no_exist/" + std::string(commit) + "/" + std::string(path);
+}
+std::string RepoLayout::trees_dir() const { return m_folder + "/trees"; }
+std::string RepoLayout::tree_path(std::string_view commit) const {
+  return trees_dir() + "/" + std::string(commit) + ".json";
+}
+std::string RepoLayout::locks_dir() const { return fs::join(m_root, std::string(k_locks_dir) + "/" + m_folder_name); }
+std::string RepoLayout::lock_path(std::string_view etag) const {
+  return locks_dir() + "/" + std::string(etag) + ".lock";
+}
+
+}  // namespace hubcache

@@ -1,0 +1,147 @@
+#include "hubcache/resolve/offline.hpp"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <functional>
+
+#include "hubcache/cache/layout.hpp"
+#include "hubcache/cache/store.hpp"
+
+namespace hubcache {
+namespace {
+
+bool is_file(const std::string& p) {
+  struct stat st{};
+  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+bool is_dir(const std::string& p) {
+  struct stat st{};
+  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// Lists files (following symlinks; broken links skipped) below `dir`, as '/'-joined relative paths.
+void list_files(const std::string& dir, const std::string& rel, std::vector<std::string>& out) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return;
+  while (dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name == "." || name == "..") continue;
+    const std::string full = dir + "/" + name;
+    const std::string r = rel.empty() ? name : rel + "/" + name;
+    struct stat lst{};
+    if (::lstat(full.c_str(), &lst) != 0) continue;
+    if (S_ISDIR(lst.st_mode)) list_files(full, r, out);
+    else if (is_file(full)) out.push_back(r);
+  }
+  ::closedir(d);
+}
+
+std::string download_hint(const std::string& repo_id, RepoType type, const std::string& revision,
+                          const std::vector<std::string>& files) {
+  std::string cmd = "hubcache download " + repo_id;
+  for (const auto& f : files) cmd += " '" + f + "'";
+  if (type != RepoType::Model) cmd += std::string(" --repo-type ") + to_string(type);
+  if (revision != "main") cmd += " --revision " + revision;
+  return cmd;
+}
+
+std::string list_some(const std::vector<std::string>& names) {
+  std::string out;
+  for (const auto& n : names) out += "\n  - " + n;
+  return out;
+}
+
+}  // namespace
+
+Result<CacheLookup> try_to_load_from_cache(const std::string& repo_id, const std::string& filename,
+                                           const CacheLookupOptions& opt) {
+  HUBCACHE_TRY(validate_repo_id(repo_id));
+  HUBCACHE_TRY(validate_revision(opt.revision));
+  HUBCACHE_TRY(validate_repo_path(filename));
+  const RepoLayout layout(opt.cache_dir, RepoRef{opt.repo_type, repo_id});
+  CacheLookup out;
+  if (!is_dir(layout.folder())) return out;
+  std::string commit = opt.revision;
+  if (!is_commit_hash(commit)) {
+    auto ref = read_ref(layout, opt.revision);
+    if (!ref || !ref->has_value()) return out;  // unreadable or absent ref: not cached
+    commit = **ref;
+  }
+  out.commit = commit;
+  if (is_file(layout.no_exist_path(commit, filename))) {
+    out.kind = CacheLookup::Kind::NoExist;
+    return out;
+  }
+  const std::string pointer = layout.pointer_path(commit, filename);
+  if (is_file(pointer)) {
+    out.kind = CacheLookup::Kind::Found;
+    out.path = pointer;
+  }
+  return out;
+}
+
+Result<SnapshotLookup> resolve_snapshot(const std::string& repo_id, const SnapshotLookupOptions& opt) {
+  HUBCACHE_TRY(validate_repo_id(repo_id));
+  HUBCACHE_TRY(validate_revision(opt.revision));
+  for (const auto& f : opt.filenames) HUBCACHE_TRY(validate_repo_path(f));
+  const RepoRef repo{opt.repo_type, repo_id};
+  const RepoLayout layout(opt.cache_dir, repo);
+  const std::string what = std::string(to_string(opt.repo_type)) + " '" + repo_id + "'";
+  const std::string hint = download_hint(repo_id, opt.repo_type, opt.revision, opt.filenames);
+
+  if (!is_dir(layout.folder()))
+    return fail(Error{ErrorCode::LocalEntryNotFound,
+                      what + " is not in the cache '" + opt.cache_dir + "'. Fetch it with: " + hint,
+                      layout.folder(), std::nullopt, opt.filenames});
+  auto commit_r = resolve_commit(layout, opt.revision);
+  if (!commit_r) return fail(std::move(commit_r).error());
+  if (!commit_r->has_value())
+    return fail(Error{ErrorCode::LocalEntryNotFound,
+                      "revision '" + opt.revision + "' of " + what + " is not in the cache (no refs/" + opt.revision +
+                          "). Fetch it with: " + hint,
+                      layout.ref_path(opt.revision), std::nullopt, opt.filenames});
+  const std::string commit = **commit_r;
+  SnapshotLookup out;
+  out.commit = commit;
+  out.snapshot_dir = layout.snapshot_dir(commit);
+  if (!is_dir(out.snapshot_dir))
+    return fail(Error{ErrorCode::LocalEntryNotFound,
+                      "commit " + commit + " of " + what + " has no cached snapshot. Fetch it with: " + hint,
+                      out.snapshot_dir, std::nullopt, opt.filenames});
+
+  std::vector<std::string> expected;  // what must be present
+  if (!opt.filenames.empty()) {
+    expected = opt.filenames;
+    out.verified_complete = true;
+  } else {
+    auto tree = read_tree_file(layout, commit);
+    if (!tree) {
+      out.warnings.push_back(tree.error().message);
+    } else if (tree->has_value()) {
+      for (const auto& e : **tree)
+        if (opt.filter.selects(e.path)) expected.push_back(e.path);
+      out.verified_complete = true;
+    }
+  }
+  std::vector<std::string> missing;
+  for (const auto& f : expected)
+    if (!is_file(layout.pointer_path(commit, f))) missing.push_back(f);
+  if (!missing.empty()) {
+    std::sort(missing.begin(), missing.end());
+    const std::string fetch = download_hint(repo_id, opt.repo_type, opt.revision, opt.filenames.empty() ? std::vector<std::string>{} : missing);
+    return fail(Error{ErrorCode::IncompleteSnapshot,
+                      "cached snapshot of " + what + " at revision '" + opt.revision + "' (commit " + commit + ") is missing " +
+                          std::to_string(missing.size()) + " file(s):" + list_some(missing) + "\nFetch them with: " + fetch,
+                      out.snapshot_dir, std::nullopt, missing});
+  }
+  std::vector<std::string> present;
+  list_files(out.snapshot_dir, "", present);
+  for (auto& p : present)
+    if (opt.filter.selects(p)) out.files.push_back(std::move(p));
+  std::sort(out.files.begin(), out.files.end());
+  return out;
+}
+
+}  // namespace hubcache

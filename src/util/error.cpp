@@ -1,0 +1,65 @@
+#include <cerrno>
+#include <cstring>
+
+#include "hubcache/util/error.hpp"
+
+namespace hubcache {
+
+bool Error::is_transient() const {
+  switch (code) {
+    case ErrorCode::Network:
+    case ErrorCode::Timeout:
+    case ErrorCode::RateLimited:
+      return true;
+    case ErrorCode::Http:
+      if (http) {
+        const int s = http->status;
+        return s == 408 || s == 429 || s == 500 || s == 502 || s == 503 || s == 504;
+      }
+      return false;
+    default:
+      return false;
+  }
+}
+
+const char* to_string(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::InvalidArgument: return "invalid_argument";
+    case ErrorCode::InvalidRepoId: return "invalid_repo_id";
+    case ErrorCode::InvalidRevision: return "invalid_revision";
+    case ErrorCode::InvalidPath: return "invalid_path";
+    case ErrorCode::NotADirectory: return "not_a_directory";
+    case ErrorCode::NotFound: return "not_found";
+    case ErrorCode::RepoNotFound: return "repo_not_found";
+    case ErrorCode::RevisionNotFound: return "revision_not_found";
+    case ErrorCode::EntryNotFound: return "entry_not_found";
+    case ErrorCode::LocalEntryNotFound: return "local_entry_not_found";
+    case ErrorCode::IncompleteSnapshot: return "incomplete_snapshot";
+    case ErrorCode::CacheCorrupted: return "cache_corrupted";
+    case ErrorCode::Integrity: return "integrity";
+    case ErrorCode::Io: return "io";
+    case ErrorCode::PermissionDenied: return "permission_denied";
+    case ErrorCode::DiskFull: return "disk_full";
+    case ErrorCode::Conflict: return "conflict";
+    case ErrorCode::Network: return "network";
+    case ErrorCode::Timeout: return "timeout";
+    case ErrorCode::Offline: return "offline";
+    case ErrorCode::Unauthorized: return "unauthorized";
+    case ErrorCode::Gated: return "gated";
+    case ErrorCode::RateLimited: return "rate_limited";
+    case ErrorCode::Http: return "http";
+    case ErrorCode::Cancelled: return "cancelled";
+  }
+  return "unknown";
+}
+
+Error errno_error(int err, const std::string& what, const std::string& path) {
+  ErrorCode code = ErrorCode::Io;
+  if (err == ENOENT) code = ErrorCode::NotFound;
+  else if (err == EACCES || err == EPERM || err == EROFS) code = ErrorCode::PermissionDenied;
+  else if (err == ENOSPC || err == EDQUOT) code = ErrorCode::DiskFull;
+  else if (err == ENOTDIR) code = ErrorCode::NotADirectory;
+  return Error{code, what + " '" + path + "': " + std::strerror(err), path, std::nullopt, {}};
+}
+
+}  // namespace hubcache

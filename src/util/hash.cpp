@@ -1,0 +1,103 @@
+#include "hubcache/util/hash.hpp"
+
+#include <fcntl.h>
+#include <openssl/evp.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <stdexcept>
+#include <vector>
+
+namespace hubcache {
+
+struct Hasher::Impl {
+  EVP_MD_CTX* ctx = nullptr;
+  ~Impl() { EVP_MD_CTX_free(ctx); }
+};
+
+Hasher::Hasher(Kind kind) : m_impl(std::make_unique<Impl>()) {
+  m_impl->ctx = EVP_MD_CTX_new();
+  const EVP_MD* md = kind == Kind::Sha256 ? EVP_sha256() : EVP_sha1();
+  if (m_impl->ctx == nullptr || EVP_DigestInit_ex(m_impl->ctx, md, nullptr) != 1)
+    throw std::runtime_error("OpenSSL digest initialisation failed");
+}
+Hasher::~Hasher() = default;
+Hasher::Hasher(Hasher&&) noexcept = default;
+Hasher& Hasher::operator=(Hasher&&) noexcept = default;
+
+void Hasher::update(const void* data, std::size_t size) {
+  EVP_DigestUpdate(m_impl->ctx, data, size);
+}
+
+std::string Hasher::hex_digest() {
+  unsigned char md[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  EVP_DigestFinal_ex(m_impl->ctx, md, &len);
+  static const char* digits = "0123456789abcdef";
+  std::string out(len * 2, '0');
+  for (unsigned i = 0; i < len; ++i) {
+    out[2 * i] = digits[md[i] >> 4];
+    out[2 * i + 1] = digits[md[i] & 0xf];
+  }
+  return out;
+}
+
+GitBlobHasher::GitBlobHasher(std::uint64_t size) : m_sha1(Hasher::Kind::Sha1) {
+  const std::string header = "blob " + std::to_string(size);
+  m_sha1.update(header.data(), header.size() + 1);  // includes the NUL terminator
+}
+
+std::string sha256_hex(std::string_view data) {
+  Hasher h(Hasher::Kind::Sha256);
+  h.update(data);
+  return h.hex_digest();
+}
+
+std::string git_blob_sha1_hex(std::string_view data) {
+  GitBlobHasher h(data.size());
+  h.update(data.data(), data.size());
+  return h.hex_digest();
+}
+
+Result<FileHashes> hash_file(const std::string& path, HashWhat what) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(errno_error(errno, "cannot open", path));
+  struct FdGuard { int fd; ~FdGuard() { ::close(fd); } } guard{fd};
+  const off_t end = ::lseek(fd, 0, SEEK_END);
+  if (end < 0 || ::lseek(fd, 0, SEEK_SET) < 0) return fail(errno_error(errno, "cannot seek", path));
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+
+  const bool want256 = (static_cast<int>(what) & 1) != 0;
+  const bool want1 = (static_cast<int>(what) & 2) != 0;
+  Hasher sha256(Hasher::Kind::Sha256);
+  GitBlobHasher sha1(static_cast<std::uint64_t>(end));
+  std::vector<char> buf(1 << 20);
+  std::uint64_t total = 0;
+  for (;;) {
+    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail(errno_error(errno, "cannot read", path));
+    }
+    if (n == 0) break;
+    if (want256) sha256.update(buf.data(), static_cast<std::size_t>(n));
+    if (want1) sha1.update(buf.data(), static_cast<std::size_t>(n));
+    total += static_cast<std::uint64_t>(n);
+  }
+  if (total != static_cast<std::uint64_t>(end))
+    return fail(ErrorCode::Io, "file changed size while being hashed", path);
+  FileHashes out;
+  out.size = total;
+  if (want256) out.sha256 = sha256.hex_digest();
+  if (want1) out.git_sha1 = sha1.hex_digest();
+  return out;
+}
+
+bool is_lower_hex(std::string_view s, std::size_t len) {
+  if (s.size() != len) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+}  // namespace hubcache

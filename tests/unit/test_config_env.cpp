@@ -1,0 +1,97 @@
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "hubcache/config/config.hpp"
+#include "temp_dir.hpp"
+
+using namespace hubcache;
+
+namespace {
+Config cfg(std::map<std::string, std::string> vars, Overrides ov = {}) {
+  if (!vars.count("HOME")) vars["HOME"] = "/home/u";
+  return Config::from_env(Environment(std::move(vars)), ov);
+}
+}  // namespace
+
+TEST(EnvBool, Parsing) {
+  for (const char* t : {"1", "ON", "on", "YES", "yes", "TRUE", "True"}) EXPECT_TRUE(parse_env_bool(t)) << t;
+  for (const char* f : {"0", "false", "", "no", "2", " 1"}) EXPECT_FALSE(parse_env_bool(f)) << f;
+}
+
+TEST(EnvPrecedence, CacheDir) {  // spec 13.34
+  EXPECT_EQ(cfg({}).hub_cache.value, "/home/u/.cache/huggingface/hub");
+  EXPECT_EQ(cfg({{"XDG_CACHE_HOME", "/x"}}).hub_cache.value, "/x/huggingface/hub");
+  EXPECT_EQ(cfg({{"XDG_CACHE_HOME", "/x"}, {"HF_HOME", "/h"}}).hub_cache.value, "/h/hub");
+  EXPECT_EQ(cfg({{"HF_HOME", "/h"}, {"HUGGINGFACE_HUB_CACHE", "/legacy"}}).hub_cache.value, "/legacy");
+  auto c = cfg({{"HF_HOME", "/h"}, {"HUGGINGFACE_HUB_CACHE", "/legacy"}, {"HF_HUB_CACHE", "/new"}});
+  EXPECT_EQ(c.hub_cache.value, "/new");
+  EXPECT_EQ(c.hub_cache.source, "HF_HUB_CACHE");
+  Overrides ov;
+  ov.cache_dir = "/flag";
+  auto f = cfg({{"HF_HUB_CACHE", "/new"}}, ov);
+  EXPECT_EQ(f.hub_cache.value, "/flag");
+  EXPECT_EQ(f.hub_cache.source, "--cache-dir");
+}
+
+TEST(EnvPrecedence, ExpansionAndEmptyHome) {
+  EXPECT_EQ(cfg({{"HF_HOME", "~/hf"}}).hub_cache.value, "/home/u/hf/hub");
+  EXPECT_EQ(cfg({{"HF_HOME", "${BASE}/hf"}, {"BASE", "/b"}}).hub_cache.value, "/b/hf/hub");
+  EXPECT_EQ(expand_path("$UNKNOWN_VAR/x", Environment()), "$UNKNOWN_VAR/x");
+  auto e = cfg({{"HF_HOME", ""}});
+  EXPECT_EQ(e.hub_cache.value, "/home/u/.cache/huggingface/hub");
+  ASSERT_FALSE(e.warnings.empty());
+  EXPECT_NE(e.warnings[0].find("HF_HOME"), std::string::npos);
+}
+
+TEST(EnvPrecedence, Offline) {  // spec 13.34
+  EXPECT_FALSE(cfg({{"HF_HUB_OFFLINE", "0"}, {"TRANSFORMERS_OFFLINE", "1"}}).offline.value);
+  EXPECT_TRUE(cfg({{"TRANSFORMERS_OFFLINE", "yes"}}).offline.value);
+  EXPECT_TRUE(cfg({{"HF_HUB_OFFLINE", ""}, {"TRANSFORMERS_OFFLINE", "1"}}).offline.value);
+  EXPECT_TRUE(cfg({{"HF_HUB_OFFLINE", "ON"}}).offline.value);
+  EXPECT_FALSE(cfg({}).offline.value);
+}
+
+TEST(EnvPrecedence, TokenOrderAndCleaning) {  // spec 13.34, 13.35
+  auto t = cfg({{"HF_TOKEN", ""}, {"HUGGING_FACE_HUB_TOKEN", "t"}});
+  ASSERT_TRUE(t.token);
+  EXPECT_EQ(*t.token, "t");
+  EXPECT_EQ(t.token_source, "HUGGING_FACE_HUB_TOKEN");
+  test::TempDir dir;
+  test::write_file(dir / "token", " hf_abc\r\n");
+  auto f = cfg({{"HF_TOKEN_PATH", dir / "token"}});
+  ASSERT_TRUE(f.token);
+  EXPECT_EQ(*f.token, "hf_abc");
+  auto d = cfg({{"HF_TOKEN_PATH", dir / "token"}, {"HF_TOKEN", "x"}, {"HF_HUB_DISABLE_IMPLICIT_TOKEN", "1"}});
+  EXPECT_FALSE(d.token);
+  Overrides ov;
+  ov.token = "explicit";
+  auto o = cfg({{"HF_TOKEN", "env"}, {"HF_HUB_DISABLE_IMPLICIT_TOKEN", "1"}}, ov);
+  ASSERT_TRUE(o.token);
+  EXPECT_EQ(*o.token, "explicit");
+  EXPECT_EQ(cfg({{"HF_HOME", "/h"}}).token_path.value, "/h/token");
+}
+
+TEST(EnvPrecedence, EndpointAndTimeouts) {
+  EXPECT_EQ(cfg({}).endpoint.value, "https://huggingface.co");
+  EXPECT_EQ(cfg({{"HF_ENDPOINT", "http://127.0.0.1:8080/"}}).endpoint.value, "http://127.0.0.1:8080");
+  EXPECT_EQ(cfg({}).etag_timeout.value, 10);
+  EXPECT_EQ(cfg({{"HF_HUB_ETAG_TIMEOUT", "0"}}).etag_timeout.value, 10);
+  EXPECT_EQ(cfg({{"HF_HUB_ETAG_TIMEOUT", "3"}}).etag_timeout.value, 3);
+  EXPECT_EQ(cfg({{"HF_HUB_DOWNLOAD_TIMEOUT", "25"}}).download_timeout.value, 25);
+}
+
+TEST(EnvWarnings, TransformersCacheDiffers) {
+  auto c = cfg({{"HF_HUB_CACHE", "/a"}, {"TRANSFORMERS_CACHE", "/b"}});
+  ASSERT_EQ(c.warnings.size(), 1u);
+  EXPECT_NE(c.warnings[0].find("TRANSFORMERS_CACHE"), std::string::npos);
+  EXPECT_TRUE(cfg({{"HF_HUB_CACHE", "/a"}, {"TRANSFORMERS_CACHE", "/a/"}}).warnings.empty());
+}
+
+TEST(EnvWarnings, UnwritableCache) {
+  test::TempDir dir;
+  EXPECT_TRUE(diagnose_cache_dir(dir / "new/cache").empty());
+  if (::geteuid() == 0) GTEST_SKIP() << "root can write anywhere";
+  ::chmod(dir.path().c_str(), 0555);
+  EXPECT_FALSE(diagnose_cache_dir(dir / "new/cache").empty());
+}
