@@ -1,5 +1,6 @@
 #include "hubcache/config/config.hpp"
 
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -192,13 +193,17 @@ Config Config::from_env(const Environment& env, const Overrides& ov) {
 std::vector<std::string> diagnose_cache_dir(const std::string& hub_cache) {
   std::vector<std::string> out;
   std::string probe = hub_cache;
-  while (!probe.empty() && ::access(probe.c_str(), F_OK) != 0) {
+  struct stat st{};
+  while (!probe.empty() && ::stat(probe.c_str(), &st) != 0) {
     const std::string up = fs::parent(probe);
     if (up == probe) break;
     probe = up;
   }
   if (probe.empty()) probe = ".";
-  if (::access(probe.c_str(), W_OK | X_OK) != 0) {
+  if (::stat(probe.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
+    out.push_back(probe == hub_cache ? "the hub cache '" + hub_cache + "' is a file, not a directory; use --cache-dir"
+                                     : "the hub cache '" + hub_cache + "' cannot be created: '" + probe + "' is a file; use --cache-dir");
+  } else if (::access(probe.c_str(), W_OK | X_OK) != 0) {
     if (probe == hub_cache)
       out.push_back("the hub cache '" + hub_cache + "' is not writable: downloads and imports will fail; fix its permissions or use --cache-dir");
     else

@@ -53,6 +53,15 @@ std::string list_some(const std::vector<std::string>& names) {
   return out;
 }
 
+// A cache root that exists but is not a directory is a configuration mistake worth naming.
+Result<void> check_cache_root(const std::string& root) {
+  struct stat st{};
+  if (::stat(root.c_str(), &st) == 0 && !S_ISDIR(st.st_mode))
+    return fail(ErrorCode::NotADirectory,
+                "the hub cache '" + root + "' is not a directory; point --cache-dir or HF_HUB_CACHE at a folder", root);
+  return {};
+}
+
 }  // namespace
 
 Result<CacheLookup> try_to_load_from_cache(const std::string& repo_id, const std::string& filename,
@@ -60,6 +69,7 @@ Result<CacheLookup> try_to_load_from_cache(const std::string& repo_id, const std
   HUBCACHE_TRY(validate_repo_id(repo_id));
   HUBCACHE_TRY(validate_revision(opt.revision));
   HUBCACHE_TRY(validate_repo_path(filename));
+  HUBCACHE_TRY(check_cache_root(opt.cache_dir));
   const RepoLayout layout(opt.cache_dir, RepoRef{opt.repo_type, repo_id});
   CacheLookup out;
   if (!is_dir(layout.folder())) return out;
@@ -86,6 +96,7 @@ Result<SnapshotLookup> resolve_snapshot(const std::string& repo_id, const Snapsh
   HUBCACHE_TRY(validate_repo_id(repo_id));
   HUBCACHE_TRY(validate_revision(opt.revision));
   for (const auto& f : opt.filenames) HUBCACHE_TRY(validate_repo_path(f));
+  HUBCACHE_TRY(check_cache_root(opt.cache_dir));
   const RepoRef repo{opt.repo_type, repo_id};
   const RepoLayout layout(opt.cache_dir, repo);
   const std::string what = std::string(to_string(opt.repo_type)) + " '" + repo_id + "'";

@@ -86,7 +86,7 @@ std::string tree_fingerprint(const std::string& root) {
 }
 
 ProcessResult run_process(const std::vector<std::string>& argv, const std::vector<std::string>& env,
-                          const std::string& stdin_data) {
+                          const std::string& stdin_data, int as_uid) {
   int out_pipe[2], err_pipe[2], in_pipe[2];
   if (::pipe(out_pipe) || ::pipe(err_pipe) || ::pipe(in_pipe)) throw std::runtime_error("pipe failed");
   std::vector<std::string> envs;
@@ -103,6 +103,9 @@ ProcessResult run_process(const std::vector<std::string>& argv, const std::vecto
     ::dup2(out_pipe[1], 1);
     ::dup2(err_pipe[1], 2);
     for (int fd : {out_pipe[0], out_pipe[1], err_pipe[0], err_pipe[1], in_pipe[0], in_pipe[1]}) ::close(fd);
+    if (as_uid >= 0 && ::geteuid() == 0) {
+      if (::setgid(static_cast<gid_t>(as_uid)) != 0 || ::setuid(static_cast<uid_t>(as_uid)) != 0) ::_exit(126);
+    }
     std::vector<char*> args, envp;
     for (auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
     args.push_back(nullptr);

@@ -35,7 +35,9 @@ struct ProcessResult {
 };
 /// Runs argv (no shell) with extra environment entries ("K=V" sets, "-K" unsets); captures output.
 ProcessResult run_process(const std::vector<std::string>& argv, const std::vector<std::string>& env = {},
-                          const std::string& stdin_data = {});
+                          const std::string& stdin_data = {}, int as_uid = -1);
+/// The uid of "nobody" for tests that must run unprivileged (root ignores permissions).
+inline constexpr int k_nobody_uid = 65534;
 
 /// Path of the built `hubcache` binary and of the source tree (from ctest's environment).
 std::string hubcache_bin();

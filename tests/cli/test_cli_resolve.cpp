@@ -1,0 +1,103 @@
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cache_builder.hpp"
+#include "temp_dir.hpp"
+
+using namespace hubcache;
+using test::run_process;
+
+namespace {
+struct CliResolve : ::testing::Test {
+  test::TempDir dir;
+  std::string cache = dir.path() + "/cache";
+  test::CacheBuilder cb{cache};
+  std::string c1 = test::commit_id(1);
+  RepoRef repo{RepoType::Model, "org/tiny"};
+  void SetUp() override {
+    cb.add_file(repo, c1, "config.json", "{}");
+    cb.add_file(repo, c1, "model.safetensors", "weights", true);
+    cb.add_file(repo, c1, "1_Pooling/config.json", "{\"p\":1}");
+    cb.add_ref(repo, "main", c1);
+    test::write_file(cb.layout(repo).no_exist_path(c1, "generation_config.json"), "");
+  }
+  test::ProcessResult run(std::vector<std::string> args) {
+    args.insert(args.begin(), test::hubcache_bin());
+    args.push_back("--cache-dir");
+    args.push_back(cache);
+    return run_process(args, {"HF_HUB_OFFLINE=1"});
+  }
+};
+}  // namespace
+
+TEST_F(CliResolve, PrintsSnapshotPathsOfFiles) {
+  auto r = run({"resolve", "org/tiny", "config.json", "1_Pooling/config.json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::string snap = cache + "/models--org--tiny/snapshots/" + c1;
+  EXPECT_EQ(r.out, snap + "/config.json\n" + snap + "/1_Pooling/config.json\n");
+}
+
+TEST_F(CliResolve, SnapshotAndJson) {
+  auto r = run({"resolve", "org/tiny"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, cache + "/models--org--tiny/snapshots/" + c1 + "\n");
+  auto j = run({"resolve", "org/tiny", "--include", "*.json", "--json"});
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  auto doc = nlohmann::json::parse(j.out);
+  EXPECT_EQ(doc["commit"], c1);
+  EXPECT_EQ(doc["files"], (nlohmann::json{"1_Pooling/config.json", "config.json"}));
+}
+
+TEST_F(CliResolve, MissingFilesAreAllNamedWithTheFetchCommand) {
+  auto r = run({"resolve", "org/tiny", "config.json", "tokenizer.json", "vocab.txt"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("tokenizer.json"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("vocab.txt"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("hubcache download org/tiny 'tokenizer.json' 'vocab.txt'"), std::string::npos) << r.err;
+  auto j = run({"resolve", "org/tiny", "tokenizer.json", "--json"});
+  EXPECT_EQ(j.exit_code, 1);
+  auto doc = nlohmann::json::parse(j.out);
+  EXPECT_EQ(doc["error"]["code"], "local_entry_not_found");
+  EXPECT_EQ(doc["error"]["missing"], nlohmann::json{"tokenizer.json"});
+}
+
+TEST_F(CliResolve, NoExistMarkerIsReportedAsAbsent) {
+  auto r = run({"resolve", "org/tiny", "generation_config.json"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find(".no_exist"), std::string::npos) << r.err;
+}
+
+TEST_F(CliResolve, BadInputGivesClearErrors) {
+  auto a = run({"resolve", "org/../tiny", "config.json"});
+  EXPECT_EQ(a.exit_code, 1);
+  EXPECT_NE(a.err.find("invalid repo id"), std::string::npos) << a.err;
+  auto b = run({"resolve", "org/tiny", "../../../etc/passwd"});
+  EXPECT_EQ(b.exit_code, 1);
+  EXPECT_NE(b.err.find("'..'"), std::string::npos) << b.err;
+  auto c = run({"resolve", "org/tiny", "--revision", "a\\b"});
+  EXPECT_EQ(c.exit_code, 1);
+  EXPECT_NE(c.err.find("invalid revision"), std::string::npos) << c.err;
+  auto d = run({"resolve", "org/tiny", "--repo-type", "banana"});
+  EXPECT_EQ(d.exit_code, 2);
+}
+
+TEST_F(CliResolve, PointerLinkedOutsideTheCacheResolvesToTheSnapshotPath) {
+  // huggingface_hub follows such a link; we do too, and still print the snapshot path, never the target.
+  test::write_file(dir / "outside/weights.gguf", "gguf");
+  const std::string ptr = cb.layout(repo).pointer_path(c1, "weights.gguf");
+  ASSERT_EQ(::symlink((dir.path() + "/outside/weights.gguf").c_str(), ptr.c_str()), 0);
+  auto r = run({"resolve", "org/tiny", "weights.gguf"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, ptr + "\n");
+}
+
+TEST_F(CliResolve, CacheDirThatIsAFileIsAClearError) {
+  test::write_file(dir / "file", "x");
+  auto e = run_process({test::hubcache_bin(), "resolve", "org/tiny", "config.json", "--cache-dir", dir / "file"});
+  EXPECT_EQ(e.exit_code, 1);
+  EXPECT_NE(e.err.find("is not a directory"), std::string::npos) << e.err;
+}
