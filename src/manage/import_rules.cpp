@@ -48,54 +48,73 @@ bool match_class(std::string_view p, std::size_t pi, char c, std::size_t& end) {
   return false;
 }
 
-bool wild(std::string_view p, std::string_view s) {
-  std::size_t pi = 0, si = 0;
-  while (pi < p.size()) {
-    const char pc = p[pi];
-    if (pc == '*') {
-      const bool dbl = pi + 1 < p.size() && p[pi + 1] == '*';
-      const bool at_segment_start = pi == 0 || p[pi - 1] == '/';
-      if (dbl && at_segment_start && (pi + 2 == p.size() || p[pi + 2] == '/')) {
-        if (pi + 2 == p.size()) return true;  // trailing "**": everything below
-        // "**/": zero or more whole directories.
-        const std::string_view rest = p.substr(pi + 3);
-        for (std::size_t k = si;; ++k) {
-          if (k == si || s[k - 1] == '/') {
-            if (wild(rest, s.substr(k))) return true;
-          }
-          if (k >= s.size()) return false;
-        }
-      }
-      while (pi < p.size() && p[pi] == '*') ++pi;  // other "**" act like '*'
-      const std::string_view rest = p.substr(pi);
-      for (std::size_t k = si; k <= s.size(); ++k) {
-        if (wild(rest, s.substr(k))) return true;
-        if (k < s.size() && s[k] == '/') return false;
-      }
-      return false;
-    }
-    if (si >= s.size()) return false;
-    if (pc == '?') {
-      if (s[si] == '/') return false;
-      ++pi, ++si;
-      continue;
-    }
-    if (pc == '[') {
-      std::size_t end = 0;
-      const bool m = match_class(p, pi, s[si], end);
-      if (end != 0) {
-        if (!m) return false;
-        pi = end, ++si;
+// Git wildmatch subset. Every '*' branch is memoised on (pattern index, path index), so hostile
+// patterns such as "*a*a*a*a*b" stay polynomial.
+class Wild {
+ public:
+  Wild(std::string_view p, std::string_view s) : m_p(p), m_s(s), m_memo((p.size() + 1) * (s.size() + 1), 0) {}
+  bool run() { return match(0, 0); }
+
+ private:
+  bool match(std::size_t pi, std::size_t si) {
+    const std::string_view p = m_p, s = m_s;
+    while (pi < p.size()) {
+      const char pc = p[pi];
+      if (pc == '*') return star(pi, si);
+      if (si >= s.size()) return false;
+      if (pc == '?') {
+        if (s[si] == '/') return false;
+        ++pi, ++si;
         continue;
       }
+      if (pc == '[') {
+        std::size_t end = 0;
+        const bool m = match_class(p, pi, s[si], end);
+        if (end != 0) {
+          if (!m) return false;
+          pi = end, ++si;
+          continue;
+        }
+      }
+      char lit = pc;
+      if (pc == '\\' && pi + 1 < p.size()) lit = p[++pi];
+      if (lit != s[si]) return false;
+      ++pi, ++si;
     }
-    char lit = pc;
-    if (pc == '\\' && pi + 1 < p.size()) lit = p[++pi];
-    if (lit != s[si]) return false;
-    ++pi, ++si;
+    return si == s.size();
   }
-  return si == s.size();
-}
+
+  bool star(std::size_t pi, std::size_t si) {
+    auto& slot = m_memo[pi * (m_s.size() + 1) + si];
+    if (slot == 0) slot = star_uncached(pi, si) ? 1 : 2;
+    return slot == 1;
+  }
+
+  bool star_uncached(std::size_t pi, std::size_t si) {
+    const std::string_view p = m_p, s = m_s;
+    const bool dbl = pi + 1 < p.size() && p[pi + 1] == '*';
+    const bool at_segment_start = pi == 0 || p[pi - 1] == '/';
+    if (dbl && at_segment_start && (pi + 2 == p.size() || p[pi + 2] == '/')) {
+      if (pi + 2 == p.size()) return true;  // trailing "**": everything below
+      // "**/": zero or more whole directories.
+      for (std::size_t k = si;; ++k) {
+        if ((k == si || s[k - 1] == '/') && match(pi + 3, k)) return true;
+        if (k >= s.size()) return false;
+      }
+    }
+    while (pi < p.size() && p[pi] == '*') ++pi;  // other "**" act like '*'
+    for (std::size_t k = si; k <= s.size(); ++k) {
+      if (match(pi, k)) return true;
+      if (k < s.size() && s[k] == '/') return false;
+    }
+    return false;
+  }
+
+  std::string_view m_p, m_s;
+  std::vector<unsigned char> m_memo;  // 0 unknown, 1 match, 2 no match
+};
+
+bool wild(std::string_view p, std::string_view s) { return Wild(p, s).run(); }
 
 std::vector<std::string_view> split_ws(std::string_view line) {
   std::vector<std::string_view> out;

@@ -66,6 +66,14 @@ TEST(ImportLfsRules, WildmatchSemantics) {
   EXPECT_TRUE(gitattributes_match("*tfevents*", "events.out.tfevents.1"));
 }
 
+TEST(ImportLfsRules, HostilePatternStaysFast) {
+  // Naive backtracking would try ~C(400, 12) splits here; a repo's .gitattributes must not hang import.
+  const std::string path(400, 'a');
+  EXPECT_FALSE(gitattributes_match("*a*a*a*a*a*a*a*a*a*a*a*a*b", path));
+  EXPECT_TRUE(gitattributes_match("*a*a*a*a*a*a*a*a*a*a*a*a*", path));
+  EXPECT_FALSE(gitattributes_match("**/**/**/**/**/**/**/**/x", std::string(200, '/') + "y"));
+}
+
 TEST(ImportDerivedCommit, GitTreeIdVectors) {
   // The empty tree id every git knows.
   EXPECT_EQ(derive_commit_id({}), "4b825dc642cb6eb9a060e54bf8d69288fbee4904");
