@@ -1,0 +1,121 @@
+// execute_import: writes a plan into the cache in a crash-safe, idempotent order (see import.hpp).
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <map>
+#include <set>
+
+#include "hubcache/cache/layout.hpp"
+#include "hubcache/cache/store.hpp"
+#include "hubcache/util/fs.hpp"
+#include "hubcache/util/parallel.hpp"
+#include "import_internal.hpp"
+
+namespace hubcache {
+namespace {
+
+std::string read_link(const std::string& path) {
+  char buf[4096];
+  const ssize_t n = ::readlink(path.c_str(), buf, sizeof buf);
+  return n < 0 ? std::string() : std::string(buf, static_cast<std::size_t>(n));
+}
+
+// Unlinks the moved source files, then the folders they leave empty (never the root itself).
+void remove_sources(const ImportPlan& plan, ImportResult& result) {
+  const std::string& root = plan.options.source_dir;
+  std::set<std::string> dirs;
+  std::set<std::string> done;
+  for (const auto& f : plan.files) {
+    if (!done.insert(f.source).second) continue;
+    if (::unlink(f.source.c_str()) == 0) ++result.sources_removed;
+    else if (errno != ENOENT) result.warnings.push_back(errno_error(errno, "imported but could not remove", f.source).message);
+    for (std::string d = fs::parent(f.source); fs::is_within(root, d) && d != root; d = fs::parent(d)) dirs.insert(d);
+  }
+  std::vector<std::string> deepest_first(dirs.begin(), dirs.end());
+  std::sort(deepest_first.begin(), deepest_first.end(),
+            [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
+  for (const auto& d : deepest_first) ::rmdir(d.c_str());  // fails, harmlessly, when not empty
+}
+
+}  // namespace
+
+Result<ImportResult> execute_import(const ImportPlan& plan) {
+  const ImportOptions& o = plan.options;
+  if (plan.files.empty()) return fail(ErrorCode::InvalidArgument, "the import plan holds no files");
+  if (!is_commit_hash(plan.commit)) return fail(ErrorCode::InvalidRevision, "plan has no valid commit");
+  if (plan.mode == ImportMode::Auto) return fail(ErrorCode::InvalidArgument, "plan mode must be resolved");
+  const RepoLayout layout(o.cache_dir, o.repo);
+  HUBCACHE_TRY(ensure_cachedir_tag(o.cache_dir));
+  HUBCACHE_TRY(init_repo_folder(layout));
+
+  std::map<std::string, std::vector<std::size_t>> by_blob;
+  for (std::size_t i = 0; i < plan.files.size(); ++i) by_blob[plan.files[i].blob].push_back(i);
+  std::vector<const std::vector<std::size_t>*> groups;
+  for (const auto& [blob, idx] : by_blob) groups.push_back(&idx);
+
+  std::atomic<std::size_t> blobs_written{0}, blobs_copied{0}, pointers_written{0};
+  std::vector<std::optional<Error>> errors(groups.size());
+  const bool try_link = plan.mode != ImportMode::Copy;
+  // Per blob, under its lock as downloads do: publish it if absent, then point every path at it.
+  parallel_for(groups.size(), o.threads, [&](std::size_t g) {
+    const ImportFile& first = plan.files[groups[g]->front()];
+    auto lock = lock_blob(layout, first.blob);
+    if (!lock) {
+      errors[g] = std::move(lock).error();
+      return;
+    }
+    const std::string blob_path = layout.blob_path(first.blob);
+    struct stat st{};
+    if (::lstat(blob_path.c_str(), &st) == 0) {
+      if (!S_ISREG(st.st_mode)) {
+        errors[g] = Error{ErrorCode::CacheCorrupted, "'" + blob_path + "' exists but is not a regular file; remove it",
+                          blob_path, std::nullopt, {}};
+        return;
+      }
+    } else {
+      auto published = import_detail::publish_source_blob(layout, first, try_link);
+      if (!published) {
+        errors[g] = std::move(published).error();
+        return;
+      }
+      ++blobs_written;
+      if (*published) ++blobs_copied;
+    }
+    for (std::size_t i : *groups[g]) {
+      const ImportFile& f = plan.files[i];
+      if (read_link(layout.pointer_path(plan.commit, f.path)) == pointer_target(f.path, f.blob)) continue;
+      auto c = create_pointer(layout, plan.commit, f.path, f.blob, LinkMode::Symlink);
+      if (!c) {
+        errors[g] = std::move(c).error();
+        return;
+      }
+      ++pointers_written;
+    }
+  });
+  for (auto& e : errors) {
+    if (!e) continue;
+    Error err = std::move(*e);
+    err.message += "\nThe import stopped part-way (" + std::string(plan.writes_ref() ? "refs/" + o.revision + " not written" : "snapshot incomplete") +
+                   "); everything already in the cache is valid. Fix the cause and re-run the same command to finish.";
+    return fail(std::move(err));
+  }
+  if (plan.writes_ref()) HUBCACHE_TRY(write_ref(layout, o.revision, plan.commit));
+
+  ImportResult result;
+  result.plan = plan;
+  result.blobs_written = blobs_written;
+  result.blobs_copied = blobs_copied;
+  result.pointers_written = pointers_written;
+  if (plan.mode == ImportMode::Move) remove_sources(plan, result);
+  return result;
+}
+
+Result<ImportResult> import_folder(const ImportOptions& options) {
+  HUBCACHE_TRY_ASSIGN(ImportPlan plan, plan_import(options));
+  return execute_import(plan);
+}
+
+}  // namespace hubcache

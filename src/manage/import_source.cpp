@@ -1,0 +1,239 @@
+// Reading the source folder: the walk, `hf download --local-dir` metadata, hashing.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdlib>
+#include <vector>
+
+#include "import_internal.hpp"
+#include "hubcache/util/fs.hpp"
+
+namespace hubcache::import_detail {
+namespace {
+
+constexpr std::string_view k_local_dir_cache = ".cache/huggingface";
+constexpr std::string_view k_metadata_suffix = ".metadata";
+constexpr std::size_t k_max_listed_problems = 20;
+
+std::int64_t mtime_ns(const struct stat& st) {
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+}
+
+SourceStamp stamp_of(const struct stat& st) {
+  return SourceStamp{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino), mtime_ns(st)};
+}
+
+std::string file_kind(mode_t m) {
+  if (S_ISFIFO(m)) return "a named pipe";
+  if (S_ISSOCK(m)) return "a socket";
+  if (S_ISCHR(m)) return "a character device";
+  if (S_ISBLK(m)) return "a block device";
+  return "a special file";
+}
+
+struct Walker {
+  std::string root;
+  std::vector<SourceEntry> entries;
+  std::vector<Problem> problems;
+
+  void add_problem(ErrorCode code, std::string message, std::string path) {
+    problems.push_back(Problem{code, std::move(message), std::move(path)});
+  }
+
+  void walk(const std::string& dir, const std::string& rel) {
+    DIR* d = ::opendir(dir.c_str());
+    if (d == nullptr) {
+      add_problem(errno == EACCES ? ErrorCode::PermissionDenied : ErrorCode::Io,
+                  errno_error(errno, "cannot read folder", dir).message, dir);
+      return;
+    }
+    std::vector<std::string> names;
+    while (dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name != "." && name != "..") names.push_back(std::move(name));
+    }
+    ::closedir(d);
+    std::sort(names.begin(), names.end());
+    for (const auto& name : names) visit(dir + "/" + name, rel.empty() ? name : rel + "/" + name, name);
+  }
+
+  void visit(const std::string& full, const std::string& rel, const std::string& name) {
+    if (name == ".git" || rel == k_local_dir_cache) return;
+    struct stat lst{};
+    if (::lstat(full.c_str(), &lst) != 0) {
+      add_problem(ErrorCode::Io, errno_error(errno, "cannot stat", full).message, full);
+      return;
+    }
+    if (S_ISDIR(lst.st_mode)) {
+      walk(full, rel);
+      return;
+    }
+    if (auto v = validate_repo_path(rel); !v) {
+      add_problem(ErrorCode::InvalidPath,
+                  "'" + rel + "' cannot be a file name in a Hub repo (" + v.error().message + "); rename it", full);
+      return;
+    }
+    if (S_ISREG(lst.st_mode)) {
+      entries.push_back(SourceEntry{rel, full, full, static_cast<std::uint64_t>(lst.st_size)});
+      return;
+    }
+    if (!S_ISLNK(lst.st_mode)) {
+      add_problem(ErrorCode::InvalidArgument, "'" + rel + "' is " + file_kind(lst.st_mode) + ", not a regular file",
+                  full);
+      return;
+    }
+    auto real = fs::real_path(full);
+    if (!real) {
+      add_problem(ErrorCode::NotFound, "'" + rel + "' is a dangling symlink; remove it or fix its target", full);
+      return;
+    }
+    if (!fs::is_within(root, *real) || *real == root) {
+      add_problem(ErrorCode::InvalidPath,
+                  "'" + rel + "' is a symlink to '" + *real +
+                      "', outside the folder being imported; replace it with a copy of the file",
+                  full);
+      return;
+    }
+    struct stat st{};
+    if (::stat(real->c_str(), &st) != 0) {
+      add_problem(ErrorCode::Io, errno_error(errno, "cannot stat", *real).message, full);
+    } else if (S_ISDIR(st.st_mode)) {
+      add_problem(ErrorCode::InvalidArgument,
+                  "'" + rel + "' is a symlink to a directory, which import does not follow; use a real directory",
+                  full);
+    } else if (!S_ISREG(st.st_mode)) {
+      add_problem(ErrorCode::InvalidArgument, "'" + rel + "' points to " + file_kind(st.st_mode), full);
+    } else {
+      entries.push_back(SourceEntry{rel, full, *real, static_cast<std::uint64_t>(st.st_size)});
+    }
+  }
+};
+
+std::string trim(std::string_view s) {
+  const auto b = s.find_first_not_of(" \t\r\n\f\v");
+  if (b == std::string_view::npos) return {};
+  const auto e = s.find_last_not_of(" \t\r\n\f\v");
+  return std::string(s.substr(b, e - b + 1));
+}
+
+// Parses "commit\netag\ntimestamp\n" like huggingface_hub (each line stripped, float timestamp).
+std::optional<LocalDirRecord> parse_metadata(std::string_view text) {
+  std::vector<std::string> lines;
+  std::size_t pos = 0;
+  while (lines.size() < 3 && pos <= text.size()) {
+    auto nl = text.find('\n', pos);
+    if (nl == std::string_view::npos) nl = text.size();
+    lines.push_back(trim(text.substr(pos, nl - pos)));
+    pos = nl + 1;
+  }
+  if (lines.size() < 3 || lines[2].empty()) return std::nullopt;
+  char* end = nullptr;
+  (void)std::strtod(lines[2].c_str(), &end);
+  if (end == nullptr || *end != '\0') return std::nullopt;
+  if (!is_commit_hash(lines[0])) return std::nullopt;
+  if (!is_lower_hex(lines[1], 40) && !is_lower_hex(lines[1], 64)) return std::nullopt;
+  return LocalDirRecord{lines[0], lines[1]};
+}
+
+void collect_metadata(const std::string& dir, const std::string& rel, LocalDirMetadata& out) {
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return;
+  std::vector<std::string> names;
+  while (dirent* e = ::readdir(d)) {
+    std::string name = e->d_name;
+    if (name != "." && name != "..") names.push_back(std::move(name));
+  }
+  ::closedir(d);
+  for (const auto& name : names) {
+    const std::string full = dir + "/" + name;
+    const std::string r = rel.empty() ? name : rel + "/" + name;
+    struct stat st{};
+    if (::lstat(full.c_str(), &st) != 0) continue;
+    if (S_ISDIR(st.st_mode)) {
+      collect_metadata(full, r, out);
+      continue;
+    }
+    if (!S_ISREG(st.st_mode) || r.size() <= k_metadata_suffix.size() ||
+        r.compare(r.size() - k_metadata_suffix.size(), k_metadata_suffix.size(), k_metadata_suffix) != 0)
+      continue;  // locks, temp files
+    out.present = true;
+    const std::string path = r.substr(0, r.size() - k_metadata_suffix.size());
+    auto text = fs::read_file(full, 4096);
+    auto rec = text ? parse_metadata(*text) : std::nullopt;
+    if (rec && validate_repo_path(path)) out.records.emplace(path, std::move(*rec));
+    else out.unreadable.push_back(full);
+  }
+}
+
+}  // namespace
+
+Error problems_error(const std::string& headline, const std::vector<Problem>& problems) {
+  std::string msg = headline;
+  for (std::size_t i = 0; i < problems.size() && i < k_max_listed_problems; ++i) msg += "\n  - " + problems[i].message;
+  if (problems.size() > k_max_listed_problems)
+    msg += "\n  ... and " + std::to_string(problems.size() - k_max_listed_problems) + " more";
+  Error e{problems.front().code, std::move(msg), problems.front().path, std::nullopt, {}};
+  return e;
+}
+
+Result<std::vector<SourceEntry>> walk_source(const std::string& root) {
+  Walker w;
+  w.root = root;
+  w.walk(root, "");
+  if (!w.problems.empty())
+    return fail(problems_error("cannot import '" + root + "'; nothing was changed:", w.problems));
+  std::sort(w.entries.begin(), w.entries.end(),
+            [](const SourceEntry& a, const SourceEntry& b) { return a.path < b.path; });
+  return std::move(w.entries);
+}
+
+Result<LocalDirMetadata> read_local_dir_metadata(const std::string& root) {
+  LocalDirMetadata out;
+  collect_metadata(root + "/" + std::string(k_local_dir_cache) + "/download", "", out);
+  std::sort(out.unreadable.begin(), out.unreadable.end());
+  return out;
+}
+
+Result<HashedSource> hash_source(const std::string& path, Hasher::Kind kind) {
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(errno_error(errno, "cannot open", path));
+  struct Guard {
+    int fd;
+    ~Guard() { ::close(fd); }
+  } guard{fd};
+  struct stat before{};
+  if (::fstat(fd, &before) != 0) return fail(errno_error(errno, "cannot stat", path));
+  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  const auto size = static_cast<std::uint64_t>(before.st_size);
+  Hasher sha256(Hasher::Kind::Sha256);
+  GitBlobHasher sha1(size);
+  std::vector<char> buf(1 << 20);
+  std::uint64_t total = 0;
+  for (;;) {
+    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail(errno_error(errno, "cannot read", path));
+    }
+    if (n == 0) break;
+    if (kind == Hasher::Kind::Sha256) sha256.update(buf.data(), static_cast<std::size_t>(n));
+    else sha1.update(buf.data(), static_cast<std::size_t>(n));
+    total += static_cast<std::uint64_t>(n);
+  }
+  struct stat after{};
+  if (::fstat(fd, &after) != 0) return fail(errno_error(errno, "cannot stat", path));
+  if (total != size || after.st_size != before.st_size || mtime_ns(after) != mtime_ns(before))
+    return fail(ErrorCode::Conflict, "'" + path + "' changed while it was being read; re-run the import once it is stable",
+                path);
+  HashedSource out;
+  out.size = total;
+  out.digest = kind == Hasher::Kind::Sha256 ? sha256.hex_digest() : sha1.hex_digest();
+  out.stamp = stamp_of(before);
+  return out;
+}
+
+}  // namespace hubcache::import_detail

@@ -1,0 +1,177 @@
+// `hubcache import` through the built binary: output, JSON, dry run, modes, exit codes.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "hubcache/util/hash.hpp"
+#include "temp_dir.hpp"
+
+using namespace hubcache;
+namespace sfs = std::filesystem;
+
+namespace {
+
+std::string sample() { return test::source_dir() + "/sample/tiny-model"; }
+
+test::ProcessResult hub(const std::vector<std::string>& args, const std::vector<std::string>& env = {}) {
+  std::vector<std::string> argv{test::hubcache_bin()};
+  argv.insert(argv.end(), args.begin(), args.end());
+  return test::run_process(argv, env);
+}
+
+std::string last_line(const std::string& s) {
+  std::string t = s;
+  while (!t.empty() && t.back() == '\n') t.pop_back();
+  const auto nl = t.rfind('\n');
+  return nl == std::string::npos ? t : t.substr(nl + 1);
+}
+
+std::uint64_t folder_bytes(const std::string& dir, std::size_t& count) {
+  std::uint64_t total = 0;
+  count = 0;
+  for (const auto& e : sfs::recursive_directory_iterator(dir))
+    if (e.is_regular_file()) total += e.file_size(), ++count;
+  return total;
+}
+
+}  // namespace
+
+TEST(CliImport, SampleThenResolveOffline) {
+  test::TempDir d;
+  const std::string cache = d / "cache";
+  auto r = hub({"import", sample(), "--repo", "org/tiny", "--cache-dir", cache});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::size_t n = 0;
+  const auto bytes = folder_bytes(sample(), n);
+  EXPECT_NE(r.out.find("Imported " + std::to_string(n) + " file(s), " + std::to_string(bytes) + " bytes"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("derived from the files"), std::string::npos);
+  EXPECT_NE(r.out.find("Ref: refs/main -> "), std::string::npos);
+  const std::string snapshot = last_line(r.out);
+  EXPECT_EQ(snapshot.rfind(cache + "/models--org--tiny/snapshots/", 0), 0u) << snapshot;
+
+  auto res = hub({"resolve", "org/tiny", "--cache-dir", cache}, {"HF_HUB_OFFLINE=1"});
+  ASSERT_EQ(res.exit_code, 0) << res.err;
+  EXPECT_EQ(res.out, snapshot + "\n");
+  auto file = hub({"resolve", "org/tiny", "1_Pooling/config.json", "model.safetensors", "--cache-dir", cache});
+  ASSERT_EQ(file.exit_code, 0) << file.err;
+  EXPECT_EQ(file.out, snapshot + "/1_Pooling/config.json\n" + snapshot + "/model.safetensors\n");
+  EXPECT_EQ(test::read_file(snapshot + "/model.safetensors"), test::read_file(sample() + "/model.safetensors"));
+
+  auto again = hub({"import", sample(), "--repo", "org/tiny", "--cache-dir", cache});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("Blobs: 0 written"), std::string::npos) << again.out;
+  EXPECT_EQ(last_line(again.out), snapshot);
+}
+
+TEST(CliImport, JsonOutputAndHfHubCache) {
+  test::TempDir d;
+  const std::string cache = d / "hub";
+  auto r = hub({"import", sample(), "--repo", "org/tiny", "--repo-type", "dataset", "--json", "--copy"},
+               {"HF_HUB_CACHE=" + cache});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["dry_run"], false);
+  EXPECT_EQ(j["repo_id"], "org/tiny");
+  EXPECT_EQ(j["repo_type"], "dataset");
+  EXPECT_EQ(j["mode"], "copy");
+  EXPECT_EQ(j["commit_source"], "derived");
+  EXPECT_EQ(j["commit_derived"], true);
+  EXPECT_EQ(j["ref"], "refs/main");
+  EXPECT_EQ(j["file_count"], 7);
+  EXPECT_EQ(j["blobs_written"], 7);
+  EXPECT_EQ(j["blobs_copied"], 7);
+  const std::string commit = j["commit"];
+  EXPECT_EQ(j["snapshot_path"], cache + "/datasets--org--tiny/snapshots/" + commit);
+  EXPECT_EQ(test::read_file(cache + "/datasets--org--tiny/refs/main"), commit);
+  std::uint64_t total = 0;
+  for (const auto& f : j["files"]) {
+    const std::string path = f["path"];
+    const std::string content = test::read_file(sample() + "/" + path);
+    EXPECT_EQ(f["size"], content.size());
+    EXPECT_EQ(f["lfs"], path == "model.safetensors") << path;
+    EXPECT_EQ(f["blob"], f["lfs"] ? sha256_hex(content) : git_blob_sha1_hex(content));
+    total += content.size();
+  }
+  EXPECT_EQ(j["total_bytes"], total);
+  EXPECT_EQ(j["transfer_bytes"], total);
+}
+
+TEST(CliImport, DryRunChangesNothing) {
+  test::TempDir d;
+  const std::string cache = d / "cache";
+  auto r = hub({"import", sample(), "--repo", "org/tiny", "--cache-dir", cache, "--dry-run"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(test::exists(cache));
+  EXPECT_NE(r.out.find("Nothing was changed"), std::string::npos);
+  for (const char* p : {"1_Pooling/config.json", "model.safetensors", "tokenizer.json"})
+    EXPECT_NE(r.out.find(p), std::string::npos) << p;
+  EXPECT_NE(r.out.find(sha256_hex(test::read_file(sample() + "/model.safetensors"))), std::string::npos);
+  auto j = hub({"import", sample(), "--repo", "org/tiny", "--cache-dir", cache, "--dry-run", "--json"});
+  ASSERT_EQ(j.exit_code, 0);
+  const auto doc = nlohmann::json::parse(j.out);
+  EXPECT_EQ(doc["dry_run"], true);
+  EXPECT_EQ(doc["new_blobs"], 7);
+  EXPECT_FALSE(doc.contains("blobs_written"));
+  EXPECT_FALSE(test::exists(cache));
+}
+
+TEST(CliImport, MoveAndCommitRevision) {
+  test::TempDir d;
+  const std::string src = d / "src", cache = d / "cache";
+  sfs::copy(sample(), src, sfs::copy_options::recursive);
+  const std::string commit(40, 'c');
+  auto r = hub({"import", src, "--repo", "org/tiny", "--cache-dir", cache, "--move", "--revision", commit});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("Removed 7 source file(s)"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("Ref:"), std::string::npos);  // a commit revision writes no ref
+  EXPECT_EQ(last_line(r.out), cache + "/models--org--tiny/snapshots/" + commit);
+  EXPECT_FALSE(test::exists(src + "/config.json"));
+  EXPECT_FALSE(test::exists(src + "/1_Pooling"));
+  auto res = hub({"resolve", "org/tiny", "config.json", "--revision", commit, "--cache-dir", cache});
+  EXPECT_EQ(res.exit_code, 0) << res.err;
+}
+
+TEST(CliImport, LocalDirMismatchNamesTheFile) {
+  test::TempDir d;
+  const std::string src = d / "src", cache = d / "cache";
+  const std::string commit(40, 'a');
+  test::write_file(src + "/config.json", "{}");
+  test::write_file(src + "/.cache/huggingface/download/config.json.metadata",
+                   commit + "\n" + git_blob_sha1_hex("{\"x\": 1}") + "\n1712656091.5\n");
+  auto r = hub({"import", src, "--repo", "org/tiny", "--cache-dir", cache});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("'config.json'"), std::string::npos) << r.err;
+  EXPECT_FALSE(test::exists(cache));
+  auto plain = hub({"import", src, "--repo", "org/tiny", "--cache-dir", cache, "--ignore-metadata"});
+  EXPECT_EQ(plain.exit_code, 0) << plain.err;
+  test::write_file(src + "/.cache/huggingface/download/config.json.metadata",
+                   commit + "\n" + git_blob_sha1_hex("{}") + "\n1712656091.5\n");
+  auto ok = hub({"import", src, "--repo", "org/tiny", "--cache-dir", cache, "--json"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  const auto j = nlohmann::json::parse(ok.out);
+  EXPECT_EQ(j["commit"], commit);
+  EXPECT_EQ(j["commit_source"], "local_dir_metadata");
+}
+
+TEST(CliImport, BadInputExitCodes) {
+  test::TempDir d;
+  const std::string cache = d / "cache";
+  auto missing = hub({"import", d / "nope", "--repo", "org/x", "--cache-dir", cache});
+  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_NE(missing.err.find("does not exist"), std::string::npos) << missing.err;
+  auto bad_id = hub({"import", sample(), "--repo", "org--x", "--cache-dir", cache, "--json"});
+  EXPECT_EQ(bad_id.exit_code, 1);
+  EXPECT_EQ(nlohmann::json::parse(bad_id.out)["error"]["code"], "invalid_repo_id");
+  EXPECT_FALSE(test::exists(cache));
+  EXPECT_EQ(hub({"import", sample(), "--cache-dir", cache}).exit_code, 2);  // --repo is required
+  EXPECT_EQ(hub({"import", sample(), "--repo", "o/x", "--link", "--copy", "--cache-dir", cache}).exit_code, 2);
+  EXPECT_EQ(hub({"import", sample(), "--repo", "o/x", "--untracked", "keep", "--cache-dir", cache}).exit_code, 2);
+  EXPECT_EQ(hub({"import", sample(), "--repo", "o/x", "--repo-type", "nope", "--cache-dir", cache}).exit_code, 2);
+  EXPECT_FALSE(test::exists(cache));
+  auto help = hub({"import", "--help"});
+  EXPECT_EQ(help.exit_code, 0);
+  EXPECT_NE(help.out.find("git tree id"), std::string::npos);  // the derived commit recipe is documented
+}

@@ -1,0 +1,140 @@
+// Import input handling: bad folders, repo ids, unsafe names, symlinks, special files, skips.
+// Every refusal leaves the cache exactly as it was.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <filesystem>
+
+#include "hubcache/util/fs.hpp"
+#include "hubcache/util/hash.hpp"
+#include "import_fixture.hpp"
+
+using namespace hubcache;
+
+namespace {
+
+struct ImportInput : test::ImportFixture {
+  std::string before;
+  void SetUp() override {
+    ImportFixture::SetUp();
+    // An existing cache with one imported repo, to prove refusals do not touch it.
+    const std::string seed = dir / "seed";
+    test::write_file(seed + "/a.json", "seed");
+    auto o = opts();
+    o.source_dir = seed;
+    o.repo.id = "org/seed";
+    ASSERT_TRUE(import_folder(o));
+    before = test::tree_fingerprint(cache);
+  }
+  // Plans and imports must both fail with `code`, mentioning `needle`, and change nothing.
+  void expect_refused(const ImportOptions& o, ErrorCode code, const std::string& needle) {
+    auto r = import_folder(o);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, code) << r.error().message;
+    EXPECT_NE(r.error().message.find(needle), std::string::npos) << r.error().message;
+    EXPECT_EQ(test::tree_fingerprint(cache), before);
+  }
+};
+
+}  // namespace
+
+TEST_F(ImportInput, MissingFolderOrAFile) {
+  auto o = opts();
+  o.source_dir = dir / "nope";
+  expect_refused(o, ErrorCode::NotFound, "does not exist");
+  test::write_file(dir / "file.txt", "x");
+  o.source_dir = dir / "file.txt";
+  expect_refused(o, ErrorCode::NotADirectory, "is not a folder");
+  o.source_dir = src;  // empty
+  expect_refused(o, ErrorCode::InvalidArgument, "nothing to import");
+}
+
+TEST_F(ImportInput, InvalidRepoIdsAndRevisions) {
+  put("a.json", "A");
+  for (const char* id : {"foo--bar", "../x", "a/b/c", "", "x.git"}) {
+    auto o = opts();
+    o.repo.id = id;
+    expect_refused(o, ErrorCode::InvalidRepoId, "");
+  }
+  auto o = opts();
+  o.revision = "../main";
+  expect_refused(o, ErrorCode::InvalidRevision, "");
+}
+
+TEST_F(ImportInput, UnsafeNamesAreRefusedByName) {
+  put("ok.json", "fine");
+  put("C:evil", "drive-relative on Windows");
+  put("a\\..\\..\\b", "backslash traversal");
+  auto r = plan_import(opts());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::InvalidPath);
+  EXPECT_NE(r.error().message.find("'C:evil'"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("'a\\..\\..\\b'"), std::string::npos);  // every problem is listed
+  expect_refused(opts(), ErrorCode::InvalidPath, "C:evil");
+}
+
+TEST_F(ImportInput, SymlinksLeavingTheFolderAreRefused) {
+  put("a.json", "A");
+  test::write_file(dir / "outside.txt", "secret");
+  ASSERT_EQ(::symlink((dir / "outside.txt").c_str(), (src + "/escape.txt").c_str()), 0);
+  expect_refused(opts(), ErrorCode::InvalidPath, "'escape.txt' is a symlink to");
+  std::filesystem::remove(src + "/escape.txt");
+  ASSERT_EQ(::symlink("../outside.txt", (src + "/rel.txt").c_str()), 0);  // relative escape
+  expect_refused(opts(), ErrorCode::InvalidPath, "rel.txt");
+  std::filesystem::remove(src + "/rel.txt");
+  ASSERT_EQ(::symlink("missing.txt", (src + "/dangling.txt").c_str()), 0);
+  expect_refused(opts(), ErrorCode::NotFound, "'dangling.txt' is a dangling symlink");
+  std::filesystem::remove(src + "/dangling.txt");
+  std::filesystem::create_directories(src + "/real");
+  put("real/r.json", "R");
+  ASSERT_EQ(::symlink("real", (src + "/alias").c_str()), 0);
+  expect_refused(opts(), ErrorCode::InvalidArgument, "symlink to a directory");
+}
+
+TEST_F(ImportInput, SpecialFilesAreRefused) {
+  put("a.json", "A");
+  ASSERT_EQ(::mkfifo((src + "/pipe").c_str(), 0644), 0);
+  expect_refused(opts(), ErrorCode::InvalidArgument, "'pipe' is a named pipe");
+}
+
+TEST_F(ImportInput, SymlinkInsideTheFolderImportsItsTarget) {
+  put("data/real.bin", "REAL");
+  ASSERT_EQ(::symlink("data/real.bin", (src + "/alias.bin").c_str()), 0);
+  auto r = import_folder(opts(ImportMode::Link));
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->plan.files.size(), 2u);
+  const ImportFile& alias = r->plan.files[0];
+  EXPECT_EQ(alias.path, "alias.bin");
+  EXPECT_EQ(alias.read_from, src + "/data/real.bin");
+  EXPECT_EQ(alias.blob, sha256_hex("REAL"));
+  EXPECT_EQ(test::inode_of(layout().blob_path(alias.blob)), test::inode_of(src + "/data/real.bin"));
+  expect_resolvable(*r);
+}
+
+TEST_F(ImportInput, GitAndLocalDirCacheAreSkipped) {
+  put("a.json", "A");
+  put(".git/config", "[core]");
+  put("sub/.git", "gitdir: ../.git/modules/sub");  // a submodule's .git file
+  put(".cache/huggingface/.gitignore", "*");
+  put(".cache/other/kept.txt", "kept");
+  auto p = plan_import(opts());
+  ASSERT_TRUE(p) << p.error().message;
+  std::vector<std::string> paths;
+  for (const auto& f : p->files) paths.push_back(f.path);
+  EXPECT_EQ(paths, (std::vector<std::string>{".cache/other/kept.txt", "a.json"}));
+}
+
+TEST_F(ImportInput, CacheAndFolderMustNotNest) {
+  put("a.json", "A");
+  auto o = opts();
+  o.cache_dir = src + "/cache";
+  auto inside = plan_import(o);
+  ASSERT_FALSE(inside);
+  EXPECT_NE(inside.error().message.find("is inside the folder to import"), std::string::npos);
+  o = opts();
+  o.source_dir = layout().folder();
+  ASSERT_TRUE(fs::make_dirs(o.source_dir));
+  before = test::tree_fingerprint(cache);
+  expect_refused(o, ErrorCode::InvalidArgument, "is inside the cache");
+}
