@@ -93,7 +93,7 @@ class RepoScanner {
   std::map<std::string, std::vector<std::string>> m_refs_by_commit;  // stripped value -> ref names
   std::unordered_map<std::string, std::uint32_t> m_blob_ids;
   std::vector<Blob> m_blobs;
-  std::vector<std::string> m_dangling;  // "<snapshot>/<path>"
+  std::vector<std::string> m_dangling;  // "<blob> (pointer <path>)"
   std::vector<std::string> m_escaping;  // "<path> -> <target>"
   std::string m_failed_dir;             // first unreadable folder
   int m_failed_errno = 0;
@@ -164,7 +164,7 @@ bool RepoScanner::scan_revision(int snapshots_fd, const std::string& commit, Rev
         return;
       case TargetKind::Dangling:
         rev.dangling.push_back(rel);
-        m_dangling.push_back(t.blob_path);
+        m_dangling.push_back(t.blob_path + " (pointer " + dir_path + "/" + name + ")");
         return;
       case TargetKind::Escapes:
         m_escaping.push_back(dir_path + "/" + name + " -> " + t.link);
@@ -198,6 +198,7 @@ bool RepoScanner::scan_revision(int snapshots_fd, const std::string& commit, Rev
 
 RepoScan RepoScanner::run(unsigned char dtype) {
   const std::string& path = m_dirs.repo_path;
+  m_ref = parse_repo_folder_name(m_folder);  // so that a skipped repo stays deletable by its id
   struct stat st {};
   if (dtype == DT_UNKNOWN || dtype == DT_LNK) {
     if (::fstatat(m_root_fd, m_folder.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return std::move(m_out);  // vanished
@@ -225,7 +226,6 @@ RepoScan RepoScanner::run(unsigned char dtype) {
     skip("Repo path is not a valid HuggingFace cache directory: " + path, path);
     return std::move(m_out);
   }
-  m_ref = parse_repo_folder_name(m_folder);
   if (!m_ref) {
     const std::string prefix = m_folder.substr(0, sep);
     skip("Repo type must be `dataset`, `model` or `space`, found `" + prefix.substr(0, prefix.empty() ? 0 : prefix.size() - 1) +
@@ -316,7 +316,7 @@ RepoScan RepoScanner::run(unsigned char dtype) {
       msg += "}";
       first = false;
     }
-    skip(msg + "} (" + path + ").", refs_path);
+    skip(msg + "} (" + path + ").", path);
     return std::move(m_out);
   }
   std::sort(info.refs.begin(), info.refs.end());
@@ -326,7 +326,7 @@ RepoScan RepoScanner::run(unsigned char dtype) {
     note("Blob missing (broken symlink): " + m_dangling.front() +
              (m_dangling.size() > 1 ? " (and " + std::to_string(m_dangling.size() - 1) + " more)" : "") +
              "; the file(s) are left out of the repo's numbers",
-         m_dangling.front());
+         m_dangling.front().substr(0, m_dangling.front().find(" (pointer ")));
   }
   if (!m_escaping.empty()) {
     std::sort(m_escaping.begin(), m_escaping.end());
