@@ -22,19 +22,14 @@ std::string repo_folder_of(const std::string& root, const std::string& path) {
 bool has_entries(const std::string& dir, std::string_view suffix = {}) {
   Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid()) return errno != ENOENT;  // unreadable: assume content, keep it
-  DIR* d = manage_detail::open_dir_stream(fd.get());
-  if (d == nullptr) return true;
-  bool found = false;
-  while (const dirent* e = ::readdir(d)) {
-    const std::string_view n = e->d_name;
-    if (n == "." || n == "..") continue;
-    if (suffix.empty() || (n.size() > suffix.size() && n.substr(n.size() - suffix.size()) == suffix)) {
-      found = true;
-      break;
-    }
+  manage_detail::DirReader reader(fd.get());
+  const char* name = nullptr;
+  unsigned char type = DT_UNKNOWN;
+  while (reader.next(name, type)) {
+    const std::string_view n = name;
+    if (suffix.empty() || (n.size() > suffix.size() && n.substr(n.size() - suffix.size()) == suffix)) return true;
   }
-  ::closedir(d);
-  return found;
+  return reader.error() != 0;  // unreadable: assume content, keep it
 }
 
 }  // namespace

@@ -17,18 +17,12 @@ DeleteProblem problem(const std::string& path, int err, const std::string& what)
 
 // Empties directory `dirfd` (absolute `path`), never following symlinks.
 void empty_dir(int dirfd, const std::string& path, std::vector<DeleteProblem>& problems) {
-  DIR* d = open_dir_stream(dirfd);
-  if (d == nullptr) {
-    problems.push_back(problem(path, errno, "cannot read"));
-    return;
-  }
   std::vector<std::pair<std::string, unsigned char>> entries;
-  while (const dirent* e = ::readdir(d)) {
-    const char* n = e->d_name;
-    if (n[0] == '.' && (n[1] == '\0' || (n[1] == '.' && n[2] == '\0'))) continue;
-    entries.emplace_back(n, entry_type(dirfd, e));
-  }
-  ::closedir(d);
+  DirReader reader(dirfd);
+  const char* entry = nullptr;
+  unsigned char entry_type = DT_UNKNOWN;
+  while (reader.next(entry, entry_type)) entries.emplace_back(entry, entry_type);
+  if (reader.error() != 0) problems.push_back(problem(path, reader.error(), "cannot read"));
   for (const auto& [name, type] : entries) {
     const std::string child = path + "/" + name;
     if (type == DT_DIR) {
@@ -137,7 +131,7 @@ std::uint64_t tree_size(const std::string& path) {
       total += static_cast<std::uint64_t>(st.st_size);
   };
   auto on_error = [](const std::string&, int) {};
-  walk_tree(dir.get(), path, 0, "", on_file, on_error);
+  walk_tree(std::move(dir), path, 0, "", on_file, on_error);
   return total;
 }
 

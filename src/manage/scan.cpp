@@ -40,14 +40,15 @@ std::string errno_text(int err) { return std::strerror(err); }
 /// Lists <repo>/blobs/*.incomplete (PY: <root>/*/blobs/*.incomplete).
 void list_incomplete(int blobs_fd, const std::string& repo_path, const std::string& folder,
                      std::vector<IncompleteFile>& out) {
-  DIR* d = manage_detail::open_dir_stream(blobs_fd);
-  if (d == nullptr) return;
+  manage_detail::DirReader reader(blobs_fd);
   const std::string_view suffix = k_incomplete_suffix;
-  while (const dirent* e = ::readdir(d)) {
-    const std::string_view name = e->d_name;
-    if (name.size() <= suffix.size() || name.substr(name.size() - suffix.size()) != suffix) continue;
+  const char* cname = nullptr;
+  unsigned char type = DT_UNKNOWN;
+  while (reader.next(cname, type)) {
+    const std::string_view name = cname;
+    if (type != DT_REG || name.size() <= suffix.size() || name.substr(name.size() - suffix.size()) != suffix) continue;
     struct stat st {};
-    if (::fstatat(blobs_fd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (::fstatat(blobs_fd, cname, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
     IncompleteFile f;
     f.path = repo_path + "/blobs/" + std::string(name);
     f.repo_folder = folder;
@@ -55,7 +56,6 @@ void list_incomplete(int blobs_fd, const std::string& repo_path, const std::stri
     f.size = static_cast<std::uint64_t>(st.st_size);
     out.push_back(std::move(f));
   }
-  ::closedir(d);
 }
 
 class RepoScanner {
@@ -64,6 +64,7 @@ class RepoScanner {
       : m_root_fd(root_fd), m_folder(std::move(folder)), m_collect(collect) {
     m_dirs.root = root;
     m_dirs.repo_path = root + "/" + m_folder;
+    m_dirs.known_blob = [this](const std::string& blob_path) { return m_blob_ids.count(blob_path) > 0; };
   }
 
   RepoScan run(unsigned char dtype);
@@ -80,7 +81,7 @@ class RepoScanner {
   }
   void note(std::string message, const std::string& path) { m_out.warnings.push_back({path, std::move(message), false}); }
 
-  bool read_refs(int refs_fd);
+  bool read_refs(Fd refs);
   bool scan_revision(int snapshots_fd, const std::string& commit, RevisionInfo& rev);
   std::uint32_t blob_index(const std::string& key, const struct stat& st);
 
@@ -105,7 +106,7 @@ std::uint32_t RepoScanner::blob_index(const std::string& key, const struct stat&
   return it->second;
 }
 
-bool RepoScanner::read_refs(int refs_fd) {
+bool RepoScanner::read_refs(Fd refs) {
   bool ok = true;
   auto on_error = [&](const std::string& path, int err) {
     if (m_failed_dir.empty()) {
@@ -129,7 +130,7 @@ bool RepoScanner::read_refs(int refs_fd) {
     }
     m_refs_by_commit[strip(std::string_view(buf, static_cast<std::size_t>(n)))].push_back(rel);
   };
-  manage_detail::walk_tree(refs_fd, m_dirs.repo_path + "/refs", 1, "", on_file, on_error);
+  manage_detail::walk_tree(std::move(refs), m_dirs.repo_path + "/refs", 1, "", on_file, on_error);
   return ok;
 }
 
@@ -179,7 +180,7 @@ bool RepoScanner::scan_revision(int snapshots_fd, const std::string& commit, Rev
       rev.files.push_back({rel, t.blob_path, b.size, b.atime, b.mtime});
     }
   };
-  manage_detail::walk_tree(dir.get(), rev.snapshot_path, 2, "", on_file, on_error);
+  manage_detail::walk_tree(std::move(dir), rev.snapshot_path, 2, "", on_file, on_error);
   if (!ok) return false;
 
   rev.nb_files = ids.size();
@@ -257,7 +258,7 @@ RepoScan RepoScanner::run(unsigned char dtype) {
     return std::move(m_out);
   } else {
     Fd refs = open_dir_at(repo.get(), "refs");
-    if (!refs.valid() || !read_refs(refs.get())) {
+    if (!refs.valid() || !read_refs(std::move(refs))) {
       const std::string where = m_failed_dir.empty() ? refs_path : m_failed_dir;
       skip("Cannot read " + where + ": " + errno_text(m_failed_dir.empty() ? errno : m_failed_errno), where);
       return std::move(m_out);
@@ -265,17 +266,18 @@ RepoScan RepoScanner::run(unsigned char dtype) {
   }
 
   Fd snapshots = open_dir_at(repo.get(), "snapshots");
-  DIR* d = snapshots.valid() ? manage_detail::open_dir_stream(snapshots.get()) : nullptr;
-  if (d == nullptr) {
+  if (!snapshots.valid()) {
     skip("Cannot read " + snapshots_path + ": " + errno_text(errno), snapshots_path);
     return std::move(m_out);
   }
   std::vector<std::string> commits;
   std::string problem;
-  while (const dirent* e = ::readdir(d)) {
-    const std::string name = e->d_name;
-    if (name == "." || name == ".." || manage_detail::is_os_junk(name)) continue;
-    const unsigned char type = manage_detail::entry_type(snapshots.get(), e);
+  manage_detail::DirReader reader(snapshots.get());
+  const char* cname = nullptr;
+  unsigned char type = DT_UNKNOWN;
+  while (reader.next(cname, type)) {
+    const std::string name = cname;
+    if (manage_detail::is_os_junk(name)) continue;
     if (type == DT_DIR) {
       commits.push_back(name);
     } else if (problem.empty()) {
@@ -283,7 +285,10 @@ RepoScan RepoScanner::run(unsigned char dtype) {
                                : "Snapshots folder corrupted. Found a file: " + snapshots_path + "/" + name;
     }
   }
-  ::closedir(d);
+  if (reader.error() != 0) {
+    skip("Cannot read " + snapshots_path + ": " + errno_text(reader.error()), snapshots_path);
+    return std::move(m_out);
+  }
   if (!problem.empty()) {
     skip(problem, problem.substr(problem.find(": ") + 2));
     return std::move(m_out);
@@ -386,12 +391,16 @@ Result<CacheInfo> scan_cache(const std::string& root_in, const ScanOptions& opti
                 "Scan cache expects a directory but found a file: " + cache.root + ". Use --cache-dir or set HF_HUB_CACHE.",
                 cache.root);
   Fd root(::open(cache.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  DIR* d = root.valid() ? manage_detail::open_dir_stream(root.get()) : nullptr;
-  if (d == nullptr) return fail(errno_error(errno, "cannot read cache directory", cache.root));
+  if (!root.valid()) return fail(errno_error(errno, "cannot read cache directory", cache.root));
   std::vector<std::pair<std::string, unsigned char>> entries;
-  while (const dirent* e = ::readdir(d))
-    if (!skipped_root_entry(e->d_name)) entries.emplace_back(e->d_name, e->d_type);
-  ::closedir(d);
+  {
+    manage_detail::DirReader reader(root.get());
+    const char* name = nullptr;
+    unsigned char type = DT_UNKNOWN;
+    while (reader.next(name, type))
+      if (!skipped_root_entry(name)) entries.emplace_back(name, type);
+    if (reader.error() != 0) return fail(errno_error(reader.error(), "cannot read cache directory", cache.root));
+  }
   std::sort(entries.begin(), entries.end());
 
   std::vector<RepoScan> results(entries.size());

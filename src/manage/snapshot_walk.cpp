@@ -11,26 +11,42 @@ bool is_os_junk(std::string_view name) {
   return name == ".DS_Store" || name == "Thumbs.db" || name == "desktop.ini";
 }
 
-DIR* open_dir_stream(int fd) {
-  const int dup_fd = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-  if (dup_fd < 0) return nullptr;
-  DIR* d = ::fdopendir(dup_fd);
-  if (d == nullptr) {
-    const int err = errno;
-    ::close(dup_fd);
-    errno = err;
-  }
-  return d;
-}
+namespace {
+constexpr long k_dir_buffer = 32768;
+}  // namespace
 
-unsigned char entry_type(int dirfd, const dirent* e) {
-  if (e->d_type != DT_UNKNOWN) return e->d_type;
-  struct stat st {};
-  if (::fstatat(dirfd, e->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0) return DT_UNKNOWN;
-  if (S_ISDIR(st.st_mode)) return DT_DIR;
-  if (S_ISLNK(st.st_mode)) return DT_LNK;
-  if (S_ISREG(st.st_mode)) return DT_REG;
-  return DT_UNKNOWN;  // fifos, sockets, devices: never cache content
+DirReader::DirReader(int fd) : m_fd(fd), m_buf(new char[k_dir_buffer]) {}
+
+bool DirReader::next(const char*& name, unsigned char& type) {
+  for (;;) {
+    if (m_pos >= m_len) {
+      if (m_fd < 0) {
+        m_error = EBADF;
+        return false;
+      }
+      const ssize_t n = ::getdents64(m_fd, m_buf.get(), k_dir_buffer);
+      if (n <= 0) {
+        m_error = n < 0 ? errno : 0;
+        return false;
+      }
+      m_len = n;
+      m_pos = 0;
+    }
+    const auto* e = reinterpret_cast<const dirent64*>(m_buf.get() + m_pos);
+    m_pos += e->d_reclen;
+    const char* n = e->d_name;
+    if (n[0] == '.' && (n[1] == '\0' || (n[1] == '.' && n[2] == '\0'))) continue;
+    name = n;
+    type = e->d_type;
+    if (type == DT_UNKNOWN) {
+      struct stat st {};
+      if (::fstatat(m_fd, n, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISLNK(st.st_mode) ? DT_LNK : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+    } else if (type != DT_DIR && type != DT_LNK && type != DT_REG) {
+      type = DT_UNKNOWN;  // fifos, sockets, devices: never cache content
+    }
+    return true;
+  }
 }
 
 namespace {
@@ -69,6 +85,11 @@ bool resolve_entry(const RepoDirs& repo, int dirfd, const std::string& dir_path,
   if (!blob.empty()) {
     out.blob_path.assign(repo.repo_path).append("/blobs/").append(blob);
     out.in_repo_blobs = true;
+    if (repo.known_blob && repo.known_blob(out.blob_path)) {
+      out.kind = TargetKind::Blob;
+      out.st = {};
+      return true;
+    }
     if (repo.blobs_fd < 0) {
       // No blobs/ dir: the blob is missing. (A symlinked blobs/ is opened as -1 too; check it.)
       struct stat st {};

@@ -8,6 +8,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -32,6 +34,11 @@ class Fd {
   Fd& operator=(const Fd&) = delete;
   int get() const { return m_fd; }
   bool valid() const { return m_fd >= 0; }
+  int release() {
+    const int fd = m_fd;
+    m_fd = -1;
+    return fd;
+  }
   void reset() {
     if (m_fd >= 0) ::close(m_fd);
     m_fd = -1;
@@ -53,14 +60,31 @@ inline double to_seconds(const timespec& t) {
 /// Names that OSes drop into folders; never repos, revisions or refs.
 bool is_os_junk(std::string_view name);
 
-/// A DIR stream over a duplicate of `fd` (the caller keeps `fd`); nullptr with errno on failure.
-DIR* open_dir_stream(int fd);
+/// Lists a directory fd (borrowed, freshly opened) with getdents64: no DIR stream, no dup.
+class DirReader {
+ public:
+  explicit DirReader(int fd);
+  /// The next entry other than "." and "..", with its DT_* type (DT_UNKNOWN only for entries
+  /// that vanished or are not files, dirs or symlinks). False at the end or on error.
+  bool next(const char*& name, unsigned char& type);
+  /// errno of a failed read, 0 after a clean end.
+  int error() const { return m_error; }
+
+ private:
+  int m_fd;
+  std::unique_ptr<char[]> m_buf;
+  long m_len = 0, m_pos = 0;
+  int m_error = 0;
+};
 
 /// One repo folder being read.
 struct RepoDirs {
   std::string root;       // cache root, absolute and symlink-resolved
   std::string repo_path;  // <root>/<folder>
   int blobs_fd = -1;      // <repo>/blobs opened without following a symlink, or -1
+  /// Optional: true if this <repo>/blobs/<name> path was already stat'ed by the caller (saves
+  /// one syscall per pointer to an already seen blob; Target::st is then left zeroed).
+  std::function<bool(const std::string& blob_path)> known_blob;
 };
 
 enum class TargetKind {
@@ -85,42 +109,31 @@ struct Target {
 bool resolve_entry(const RepoDirs& repo, int dirfd, const std::string& dir_path, int depth, const char* name,
                    bool is_link, Target& out);
 
-/// Directory entry type without a stat when the filesystem reports it.
-unsigned char entry_type(int dirfd, const dirent* e);
-
-/// Walks a directory tree without following symlinks. Calls on_file(dirfd, dir_path, depth,
-/// rel_path, name, is_link) for each non-directory and on_error(path, errno) for each
-/// sub-directory that cannot be opened or read. `depth` is that of `dir_path` (see resolve_entry).
-/// Entries are visited in readdir order.
+/// Walks the directory tree of `dir` (closed at the end) without following symlinks. Calls
+/// on_file(dirfd, dir_path, depth, rel_path, name, is_link) for each non-directory and
+/// on_error(path, errno) for each sub-directory that cannot be opened or read. `depth` is that
+/// of `dir_path` (see resolve_entry). Entries are visited in readdir order.
 template <typename OnFile, typename OnError>
-void walk_tree(int dirfd, const std::string& dir_path, int depth, const std::string& rel_prefix, OnFile& on_file,
+void walk_tree(Fd dir, const std::string& dir_path, int depth, const std::string& rel_prefix, OnFile& on_file,
                OnError& on_error) {
-  DIR* d = open_dir_stream(dirfd);
-  if (d == nullptr) {
-    on_error(dir_path, errno);
-    return;
-  }
-  errno = 0;
-  while (const dirent* e = ::readdir(d)) {
-    const char* name = e->d_name;
-    if (name[0] == '.' && (name[1] == '\0' || (name[1] == '.' && name[2] == '\0'))) continue;
-    const unsigned char type = entry_type(dirfd, e);
+  DirReader reader(dir.get());
+  const char* name = nullptr;
+  unsigned char type = DT_UNKNOWN;
+  while (reader.next(name, type)) {
     std::string rel = rel_prefix.empty() ? std::string(name) : rel_prefix + "/" + name;
     if (type == DT_DIR) {
-      Fd sub = open_dir_at(dirfd, name);
+      Fd sub = open_dir_at(dir.get(), name);
       const std::string sub_path = dir_path + "/" + name;
       if (!sub.valid()) {
         on_error(sub_path, errno);
       } else {
-        walk_tree(sub.get(), sub_path, depth + 1, rel, on_file, on_error);
+        walk_tree(std::move(sub), sub_path, depth + 1, rel, on_file, on_error);
       }
     } else if (type != DT_UNKNOWN) {
-      on_file(dirfd, dir_path, depth, rel, name, type == DT_LNK);
+      on_file(dir.get(), dir_path, depth, rel, name, type == DT_LNK);
     }
-    errno = 0;
   }
-  if (errno != 0) on_error(dir_path, errno);
-  ::closedir(d);
+  if (reader.error() != 0) on_error(dir_path, reader.error());
 }
 
 }  // namespace hubcache::manage_detail

@@ -59,14 +59,15 @@ Result<std::string> resolve_revision(const RepoLayout& layout, const std::option
   if (main_commit) return *main_commit;
   const std::string snapshots = layout.snapshots_dir();
   Fd fd(::open(snapshots.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  DIR* d = fd.valid() ? manage_detail::open_dir_stream(fd.get()) : nullptr;
-  if (d == nullptr)
+  if (!fd.valid())
     return fail(ErrorCode::CacheCorrupted,
                 "Cache repo is missing snapshots directory: " + snapshots + ". Provide --revision explicitly.", snapshots);
   std::vector<std::string> candidates;
-  while (const dirent* e = ::readdir(d))
-    if (is_commit_hash(e->d_name) && manage_detail::entry_type(fd.get(), e) == DT_DIR) candidates.emplace_back(e->d_name);
-  ::closedir(d);
+  manage_detail::DirReader reader(fd.get());
+  const char* name = nullptr;
+  unsigned char type = DT_UNKNOWN;
+  while (reader.next(name, type))
+    if (type == DT_DIR && is_commit_hash(name)) candidates.emplace_back(name);
   if (candidates.size() == 1) return candidates.front();
   return fail(ErrorCode::InvalidArgument,
               "Ambiguous cached revision: " +
@@ -140,7 +141,7 @@ Result<VerifyReport> verify_repo(const std::string& root_in, const RepoRef& repo
                                   : Expectation{lower(e.blob_id), Hasher::Kind::Sha1};
   }
 
-  manage_detail::RepoDirs dirs{root, layout.folder(), -1};
+  manage_detail::RepoDirs dirs{root, layout.folder(), -1, {}};
   Fd blobs(::open(layout.blobs_dir().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   dirs.blobs_fd = blobs.get();
   Fd snap(::open(report.snapshot_path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -182,7 +183,7 @@ Result<VerifyReport> verify_repo(const std::string& root_in, const RepoRef& repo
     if (!e.expected) report.unverified.push_back(rel);
     else entries.push_back(std::move(e));
   };
-  manage_detail::walk_tree(snap.get(), report.snapshot_path, 2, "", on_file, on_error);
+  manage_detail::walk_tree(std::move(snap), report.snapshot_path, 2, "", on_file, on_error);
 
   // Hash each (content, algorithm) once, biggest first so both cores stay busy to the end.
   std::vector<Job> jobs;
