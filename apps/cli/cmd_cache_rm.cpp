@@ -1,6 +1,8 @@
 // `hubcache cache rm` and `hubcache cache prune`: show the plan, confirm, execute (spec 9.3).
 #include <fmt/core.h>
 
+#include <functional>
+
 #include "cmd_cache.hpp"
 #include "hubcache/manage/delete_plan.hpp"
 #include "hubcache/manage/scan.hpp"
@@ -49,7 +51,7 @@ Result<CacheInfo> scan_for_delete(const Context& ctx, const CommonOptions& commo
 
 /// Confirms (unless --yes), executes and prints the outcome. Returns the exit code.
 int confirm_and_execute(const DeletePlan& plan, const RmOptions& o, const std::string& question,
-                        const std::string& done_message_prefix) {
+                        const std::function<std::string(const DeleteReport&)>& done_message) {
   if (o.dry_run) {
     fmt::print("Dry run: no files were deleted.\n");
     return k_exit_ok;
@@ -70,7 +72,7 @@ int confirm_and_execute(const DeletePlan& plan, const RmOptions& o, const std::s
   }
   for (const auto& p : report.skipped_locked)
     print_warning("left " + p + " alone: a download started meanwhile and holds its lock");
-  fmt::print("{}; freed {}.\n", done_message_prefix, size_str(report.freed_bytes));
+  fmt::print("{}; freed {}.\n", done_message(report), size_str(report.freed_bytes));
   if (failures > 0) {
     fmt::print(stderr, "Error: {} path(s) could not be deleted (see the warnings above).\n", failures);
     return k_exit_failure;
@@ -107,9 +109,9 @@ int run_rm(const Context& ctx, const RmOptions& o) {
   fmt::print("About to delete {} totalling {}.\n", join(parts, " and "), size_str(plan->freed_bytes()));
   print_plan_repos(*plan);
   print_locked(*plan);
-  return confirm_and_execute(*plan, o, "Proceed with deletion?",
-                             fmt::format("Deleted {} repo(s) and {} revision(s)", plan->entire_repo_count(),
-                                         plan->total_revision_count()));
+  return confirm_and_execute(*plan, o, "Proceed with deletion?", [](const DeleteReport& r) {
+    return fmt::format("Deleted {} repo(s) and {} revision(s)", r.repos_deleted, r.revisions_deleted);
+  });
 }
 
 int run_prune(const Context& ctx, const RmOptions& o) {
@@ -131,7 +133,12 @@ int run_prune(const Context& ctx, const RmOptions& o) {
   print_plan_repos(*plan);
   for (const auto& f : plan->incomplete_files()) fmt::print("  - {} ({})\n", f.path, size_str(f.size));
   print_locked(*plan);
-  return confirm_and_execute(*plan, o, "Proceed?", "Deleted " + summary);
+  return confirm_and_execute(*plan, o, "Proceed?", [](const DeleteReport& r) {
+    std::vector<std::string> done;
+    if (r.revisions_deleted || !r.incomplete_deleted) done.push_back(fmt::format("{} unreferenced revision(s)", r.revisions_deleted));
+    if (r.incomplete_deleted) done.push_back(fmt::format("{} incomplete download(s)", r.incomplete_deleted));
+    return "Deleted " + join(done, " and ");
+  });
 }
 
 void add_common_rm_options(CLI::App& cmd, RmOptions& o) {
