@@ -20,7 +20,8 @@ work=$(mktemp -d /tmp/hubcache-scan-bench-XXXXXX)
 trap 'rm -rf "$work"' EXIT
 cache=$work/hub
 "$gen" "$cache" --repos 1000 --revisions 2 --files 50 --changed 10
-echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+sync  # no writeback of the fresh cache during the timings
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs); load average: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "hubcache: $("$bin" cache ls --cache-dir "$cache" | tail -n 1)"
 
 echo
@@ -28,6 +29,12 @@ echo "== hubcache cache ls --json (whole process, page cache warm)"
 "$timeit" "$runs" 2 -- "$bin" cache ls --json --cache-dir "$cache"
 echo "== hubcache cache ls --json, one thread (taskset -c 0)"
 "$timeit" "$runs" 2 -- taskset -c 0 "$bin" cache ls --json --cache-dir "$cache"
+if [ -x /usr/bin/time ]; then
+  echo "== CPU time of one hubcache cache ls --json (user + sys, less sensitive to other load), 5 runs"
+  for _ in 1 2 3 4 5; do
+    /usr/bin/time -f "   wall %e s, user %U s, sys %S s" "$bin" cache ls --json --cache-dir "$cache" 2>&1 >/dev/null
+  done
+fi
 
 if command -v node >/dev/null && [ -d tests/interop/node_modules/@huggingface/hub ]; then
   echo "== JS scanCacheDir (@huggingface/hub $(node -p "require('./tests/interop/node_modules/@huggingface/hub/package.json').version"), whole node process)"
@@ -42,6 +49,7 @@ else
 fi
 
 echo
+echo "load average now: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "== hubcache resolve ORG/NAME FILE on a cached file (whole process)"
 "$timeit" 201 10 -- "$bin" resolve bench-org/model-500 model-7.safetensors --cache-dir "$cache"
 echo "   -> $("$bin" resolve bench-org/model-500 model-7.safetensors --cache-dir "$cache")"
