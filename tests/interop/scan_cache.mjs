@@ -3,7 +3,7 @@
 // only top-level refs, so this cache keeps to top-level files and refs.
 //   node scan_cache.mjs <path to hubcache>      (exit 77 = skipped: node_modules missing)
 import { execFileSync } from "node:child_process";
-import { existsSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, mkdtempSync, realpathSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -21,7 +21,7 @@ if (!hubcache) {
   process.exit(2);
 }
 
-const root = mkdtempSync(join(tmpdir(), "hubcache-interop-scan-"));
+const root = realpathSync(mkdtempSync(join(tmpdir(), "hubcache-interop-scan-")));  // hubcache prints resolved paths
 const commit = (n) => String(n % 10).repeat(40);
 const sha256 = (s) => createHash("sha256").update(s).digest("hex");
 
