@@ -146,6 +146,7 @@ bool RepoScanner::scan_revision(int snapshots_fd, const std::string& commit, Rev
     }
     switch (t.kind) {
       case TargetKind::Directory:
+      case TargetKind::Special:
         return;
       case TargetKind::Dangling:
         rev.dangling.push_back(rel);

@@ -140,7 +140,9 @@ bool resolve_entry(const RepoDirs& repo, int dirfd, const std::string& dir_path,
     out.kind = TargetKind::Dangling;
     return true;
   }
-  out.kind = S_ISDIR(out.st.st_mode) ? TargetKind::Directory : TargetKind::Blob;
+  out.kind = S_ISDIR(out.st.st_mode) ? TargetKind::Directory
+             : S_ISREG(out.st.st_mode) ? TargetKind::Blob
+                                       : TargetKind::Special;
   out.in_repo_blobs = fs::parent(out.blob_path) == repo.repo_path + "/blobs";
   return true;
 }

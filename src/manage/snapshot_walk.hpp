@@ -93,6 +93,7 @@ enum class TargetKind {
   Dangling,   // a symlink whose target does not exist
   Escapes,    // a symlink whose target lies outside the cache root (never followed)
   Directory,  // a symlink to a directory (skipped, as PY's glob does)
+  Special,    // a symlink to a fifo, socket or device inside the cache (never opened)
 };
 
 struct Target {

@@ -162,6 +162,10 @@ Result<VerifyReport> verify_repo(const std::string& root_in, const RepoRef& repo
       return;
     }
     if (t.kind == TargetKind::Directory) return;
+    if (t.kind == TargetKind::Special) {
+      report.problems.push_back({VerifyProblemKind::Unreadable, rel, "", "", "", "not a regular file: " + t.blob_path});
+      return;
+    }
     if (t.kind == TargetKind::Dangling || t.kind == TargetKind::Escapes) {
       const bool missing_blob = t.kind == TargetKind::Dangling && t.in_repo_blobs;
       report.problems.push_back({missing_blob ? VerifyProblemKind::MissingBlob : VerifyProblemKind::DanglingPointer, rel,

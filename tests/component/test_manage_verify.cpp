@@ -1,9 +1,12 @@
 // verify_repo on real temp caches: healthy, corrupted, missing and dangling, tree files, revisions.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
 #include <filesystem>
 
 #include "hubcache/cache/store.hpp"
+#include "hubcache/manage/scan.hpp"
 #include "hubcache/manage/verify.hpp"
 #include "hubcache/util/hash.hpp"
 #include "manage_helpers.hpp"
@@ -146,6 +149,19 @@ TEST_F(Verify, RevisionResolution) {
   ASSERT_FALSE(no_repo);
   EXPECT_EQ(no_repo.error().code, ErrorCode::NotFound);
   EXPECT_FALSE(verify_repo(dir.path(), {RepoType::Model, "bad--id"}, std::nullopt));
+}
+
+TEST_F(Verify, ASymlinkToAFifoIsReportedNotOpened) {
+  const std::string fifo = l.blobs_dir() + "/" + std::string(64, 'f');
+  ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);
+  test::make_symlink("../../blobs/" + std::string(64, 'f'), l.pointer_path(c1, "pipe.bin"));
+  const VerifyReport r = run();  // would block forever if the fifo were opened
+  ASSERT_EQ(r.problems.size(), 1u);
+  EXPECT_EQ(r.problems[0].path, "pipe.bin");
+  EXPECT_EQ(r.problems[0].kind, VerifyProblemKind::Unreadable);
+  auto c = scan_cache(dir.path());
+  ASSERT_TRUE(c);
+  EXPECT_EQ(c->repos[0].revisions[0].nb_files, 4u);  // the fifo is not a file of the revision
 }
 
 TEST_F(Verify, SingleThreadGivesTheSameReport) {
