@@ -22,6 +22,9 @@
 //     RevisionInfo::dangling, so `rm`, `prune` and `verify` still see the repo (PY skips it);
 //   * a pointer whose target lies outside the cache root: never followed, left out of the numbers;
 //   * refs/ missing: accepted like PY (JS's scanner would skip the repo, hence the warning).
+//   * a ref that is a symlink: ignored (not followed).
+// - silently ignored: fifos, sockets and devices (also behind a pointer; never opened), and
+//   symlinks to directories inside a snapshot (PY's glob skips them too).
 // - no warning: a ref file with surrounding whitespace ("<hash>\n") is stripped (spec 3.5; PY
 //   would report the ref as pointing to a missing commit). `kernels--` folders are accepted.
 // Root entries ".locks", "CACHEDIR.TAG", ".DS_Store", "Thumbs.db", "desktop.ini" are skipped.
