@@ -3,6 +3,8 @@
 # processes, median of RUNS) on a synthetic 1000 repos x 2 revisions x 50 files cache, and the
 # whole-process latency of `hubcache resolve ORG/NAME FILE` on a cached file.
 #   bench/scan_bench.sh [BUILD_DIR=build] [RUNS=11]
+# On a machine shared with other work, `nice -n -20 bench/scan_bench.sh` (root) gets closer to
+# idle-machine figures; the script prints the load average either way.
 # Needs: a built tree (ninja -C BUILD_DIR), node + tests/interop/node_modules for the JS side
 # (skipped otherwise), optionally hyperfine (apt install hyperfine) as a cross-check.
 set -euo pipefail
