@@ -41,5 +41,6 @@ void print_json(const nlohmann::json& value, bool pretty = true);
 void add_env_command(CLI::App& app, Context& ctx);
 void add_resolve_command(CLI::App& app, Context& ctx);
 void add_import_command(CLI::App& app, Context& ctx);
+void add_cache_command(CLI::App& app, Context& ctx);
 
 }  // namespace hubcache::cli

@@ -12,6 +12,7 @@ int main(int argc, char** argv) {
   add_env_command(app, ctx);
   add_resolve_command(app, ctx);
   add_import_command(app, ctx);
+  add_cache_command(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -1,0 +1,169 @@
+// `hubcache cache rm` and `hubcache cache prune`: show the plan, confirm, execute (spec 9.3).
+#include <fmt/core.h>
+
+#include <functional>
+
+#include "cmd_cache.hpp"
+#include "hubcache/manage/delete_plan.hpp"
+#include "hubcache/manage/scan.hpp"
+#include "hubcache/util/human.hpp"
+
+namespace hubcache::cli {
+namespace {
+
+struct RmOptions {
+  CommonOptions common;
+  std::vector<std::string> targets;
+  bool yes = false;
+  bool dry_run = false;
+};
+
+std::string size_str(std::uint64_t n) { return format_size(static_cast<double>(n)); }
+
+std::string join(const std::vector<std::string>& v, const char* sep) {
+  std::string out;
+  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
+  return out;
+}
+
+void print_plan_repos(const DeletePlan& plan) {
+  for (const auto& r : plan.repos()) {
+    if (r.entire) {
+      fmt::print("  - {} (entire repo{})\n", r.label(), r.broken ? ", skipped by the scan as inconsistent" : "");
+      continue;
+    }
+    fmt::print("  - {}:\n", r.label());
+    for (const auto& v : r.revisions)
+      fmt::print("      {} [{}] {}\n", v.commit, v.refs.empty() ? "(detached)" : join(v.refs, " "),
+                 size_str(v.size_on_disk));
+  }
+}
+
+void print_locked(const DeletePlan& plan) {
+  for (const auto& f : plan.locked_incomplete())
+    print_warning("leaving " + f.path + " alone: a download in progress holds its lock " + f.lock_path);
+}
+
+Result<CacheInfo> scan_for_delete(const Context& ctx, const CommonOptions& common) {
+  const Config c = load_config(ctx, common);
+  return scan_cache(c.hub_cache.value);
+}
+
+/// Confirms (unless --yes), executes and prints the outcome. Returns the exit code.
+int confirm_and_execute(const DeletePlan& plan, const RmOptions& o, const std::string& question,
+                        const std::function<std::string(const DeleteReport&)>& done_message) {
+  if (o.dry_run) {
+    fmt::print("Dry run: no files were deleted.\n");
+    return k_exit_ok;
+  }
+  if (!o.yes) {
+    const auto answer = ask_confirmation(question);
+    if (!answer) return k_exit_failure;
+    if (!*answer) {
+      fmt::print("Aborted: nothing was deleted.\n");
+      return k_exit_failure;
+    }
+  }
+  const DeleteReport report = plan.execute();
+  std::size_t failures = 0;
+  for (const auto& p : report.problems) {
+    print_warning(p.message);
+    if (p.code != ErrorCode::NotFound) ++failures;
+  }
+  for (const auto& p : report.skipped_locked)
+    print_warning("left " + p + " alone: a download started meanwhile and holds its lock");
+  fmt::print("{}; freed {}.\n", done_message(report), size_str(report.freed_bytes));
+  if (failures > 0) {
+    fmt::print(stderr, "Error: {} path(s) could not be deleted (see the warnings above).\n", failures);
+    return k_exit_failure;
+  }
+  return k_exit_ok;
+}
+
+int run_rm(const Context& ctx, const RmOptions& o) {
+  for (const auto& t : o.targets)
+    if (auto parsed = parse_delete_target(t); !parsed) {
+      fmt::print(stderr, "Error: {}\n", parsed.error().message);
+      return k_exit_usage;
+    }
+  auto cache = scan_for_delete(ctx, o.common);
+  if (!cache) return report_error(cache.error(), false);
+  auto plan = plan_delete(*cache, o.targets);
+  if (!plan) {
+    fmt::print(stderr, "Error: {}\n", plan.error().message);
+    return k_exit_usage;
+  }
+  if (!plan->unknown_targets().empty()) {
+    std::string details;
+    for (const auto& u : plan->unknown_targets()) details += "\n  - " + u;
+    print_warning("Could not find in cache:" + details);
+  }
+  if (plan->empty()) {
+    fmt::print("Nothing to delete.\n");
+    return k_exit_ok;
+  }
+  std::vector<std::string> parts;
+  if (plan->entire_repo_count()) parts.push_back(fmt::format("{} repo(s)", plan->entire_repo_count()));
+  if (plan->partial_revision_count()) parts.push_back(fmt::format("{} revision(s)", plan->partial_revision_count()));
+  if (parts.empty()) parts.push_back(fmt::format("{} revision(s)", plan->total_revision_count()));
+  fmt::print("About to delete {} totalling {}.\n", join(parts, " and "), size_str(plan->freed_bytes()));
+  print_plan_repos(*plan);
+  print_locked(*plan);
+  return confirm_and_execute(*plan, o, "Proceed with deletion?", [](const DeleteReport& r) {
+    return fmt::format("Deleted {} repo(s) and {} revision(s)", r.repos_deleted, r.revisions_deleted);
+  });
+}
+
+int run_prune(const Context& ctx, const RmOptions& o) {
+  auto cache = scan_for_delete(ctx, o.common);
+  if (!cache) return report_error(cache.error(), false);
+  auto plan = plan_prune(*cache);
+  if (!plan) return report_error(plan.error(), false);
+  if (plan->empty()) {
+    fmt::print("No unreferenced revisions or incomplete downloads found. Nothing to prune.\n");
+    print_locked(*plan);
+    return k_exit_ok;
+  }
+  std::vector<std::string> parts;
+  if (plan->total_revision_count()) parts.push_back(fmt::format("{} unreferenced revision(s)", plan->total_revision_count()));
+  if (!plan->incomplete_files().empty())
+    parts.push_back(fmt::format("{} incomplete download(s)", plan->incomplete_files().size()));
+  const std::string summary = join(parts, " and ");
+  fmt::print("About to delete {} ({} total).\n", summary, size_str(plan->freed_bytes()));
+  print_plan_repos(*plan);
+  for (const auto& f : plan->incomplete_files()) fmt::print("  - {} ({})\n", f.path, size_str(f.size));
+  print_locked(*plan);
+  return confirm_and_execute(*plan, o, "Proceed?", [](const DeleteReport& r) {
+    std::vector<std::string> done;
+    if (r.revisions_deleted || !r.incomplete_deleted) done.push_back(fmt::format("{} unreferenced revision(s)", r.revisions_deleted));
+    if (r.incomplete_deleted) done.push_back(fmt::format("{} incomplete download(s)", r.incomplete_deleted));
+    return "Deleted " + join(done, " and ");
+  });
+}
+
+void add_common_rm_options(CLI::App& cmd, RmOptions& o) {
+  cmd.add_flag("-y,--yes", o.yes, "Do not ask for confirmation");
+  cmd.add_flag("--dry-run", o.dry_run, "Only print what would be deleted");
+  add_cache_dir_option(cmd, o.common);
+}
+
+}  // namespace
+
+void add_cache_rm_command(CLI::App& cache, Context& ctx) {
+  auto o = std::make_shared<RmOptions>();
+  auto* cmd = cache.add_subcommand("rm", "Delete cached repos or revisions");
+  cmd->add_option("targets", o->targets,
+                  "Repos (model/org/name, hf://org/name, or a bare id matching one cached repo) or 40-hex revisions")
+      ->required();
+  add_common_rm_options(*cmd, *o);
+  cmd->callback([&ctx, o] { ctx.exit_code = run_rm(ctx, *o); });
+}
+
+void add_cache_prune_command(CLI::App& cache, Context& ctx) {
+  auto o = std::make_shared<RmOptions>();
+  auto* cmd = cache.add_subcommand("prune", "Delete detached revisions (no ref) and incomplete downloads");
+  add_common_rm_options(*cmd, *o);
+  cmd->callback([&ctx, o] { ctx.exit_code = run_prune(ctx, *o); });
+}
+
+}  // namespace hubcache::cli

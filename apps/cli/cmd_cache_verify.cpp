@@ -1,0 +1,98 @@
+// `hubcache cache verify`: offline checksum verification of a cached revision.
+#include <fmt/core.h>
+
+#include <nlohmann/json.hpp>
+
+#include "cmd_cache.hpp"
+#include "hubcache/manage/verify.hpp"
+
+namespace hubcache::cli {
+namespace {
+
+struct VerifyCliOptions {
+  CommonOptions common;
+  std::string repo_id;
+  std::optional<std::string> revision;
+  std::string repo_type = "model";
+};
+
+std::string describe(const VerifyProblem& p) {
+  switch (p.kind) {
+    case VerifyProblemKind::Mismatch:
+      return fmt::format("{}: expected {} ({}), got {}", p.path, p.expected, p.algorithm, p.got);
+    case VerifyProblemKind::MissingBlob:
+    case VerifyProblemKind::DanglingPointer:
+    case VerifyProblemKind::MissingFile:
+    case VerifyProblemKind::Unreadable:
+      return fmt::format("{}: {}", p.path, p.detail);
+  }
+  return p.path;
+}
+
+int run_verify(const Context& ctx, const VerifyCliOptions& o) {
+  const Config c = load_config(ctx, o.common);
+  const RepoRef repo{*parse_repo_type(o.repo_type), o.repo_id};
+  auto r = verify_repo(c.hub_cache.value, repo, o.revision);
+  if (!r) return report_error(r.error(), o.common.json);
+  const VerifyReport& rep = *r;
+  const std::string type = to_string(repo.type);
+  if (o.common.json) {
+    nlohmann::json problems = nlohmann::json::array();
+    for (const auto& p : rep.problems) {
+      nlohmann::json j = {{"kind", to_string(p.kind)}, {"path", p.path}, {"detail", p.detail}};
+      if (!p.algorithm.empty()) j["algorithm"] = p.algorithm;
+      if (!p.expected.empty()) j["expected"] = p.expected;
+      if (!p.got.empty()) j["got"] = p.got;
+      problems.push_back(std::move(j));
+    }
+    print_json({{"repo_id", repo.id},
+                {"repo_type", type},
+                {"revision", rep.commit},
+                {"snapshot_path", rep.snapshot_path},
+                {"tree_file_used", rep.tree_file_used},
+                {"checked", rep.checked},
+                {"unverified", rep.unverified},
+                {"bytes_hashed", rep.bytes_hashed},
+                {"ok", rep.ok()},
+                {"problems", problems},
+                {"notes", rep.notes}});
+    return rep.ok() ? k_exit_ok : k_exit_failure;
+  }
+  for (const auto& n : rep.notes) print_warning(n);
+  if (!rep.unverified.empty()) {
+    std::string names;
+    for (std::size_t i = 0; i < rep.unverified.size() && i < 3; ++i) names += (i ? ", " : "") + rep.unverified[i];
+    if (rep.unverified.size() > 3) names += fmt::format(" ... ({} more)", rep.unverified.size() - 3);
+    print_warning(fmt::format("{} file(s) not checked: no expected hash (no trees/{}.json entry and the blob is not "
+                              "named by its hash): {}",
+                              rep.unverified.size(), rep.commit, names));
+  }
+  if (!rep.ok()) {
+    fmt::print("Verification found {} problem(s):\n", rep.problems.size());
+    for (const auto& p : rep.problems) fmt::print("  - {}\n", describe(p));
+    std::fflush(stdout);
+    fmt::print(stderr, "Error: Verification failed for '{}' ({}) in {}.\n  Revision: {}\n", repo.id, type,
+               rep.snapshot_path, rep.commit);
+    return k_exit_failure;
+  }
+  fmt::print("Verified {} file(s) for {} '{}'. All checksums match.{}\n", rep.checked, type, repo.id,
+             rep.unverified.empty() ? "" : fmt::format(" ({} file(s) could not be checked.)", rep.unverified.size()));
+  fmt::print("  revision: {}\n  path: {}\n", rep.commit, rep.snapshot_path);
+  return k_exit_ok;
+}
+
+}  // namespace
+
+void add_cache_verify_command(CLI::App& cache, Context& ctx) {
+  auto o = std::make_shared<VerifyCliOptions>();
+  auto* cmd = cache.add_subcommand("verify", "Check every file of a cached revision against its hash, offline");
+  cmd->add_option("repo_id", o->repo_id, "Repo id, e.g. org/name")->required();
+  cmd->add_option("--revision", o->revision, "Branch, tag, refs/pr/N or commit (default: refs/main, else the only snapshot)");
+  cmd->add_option("--repo-type,--type", o->repo_type, "model, dataset, space or kernel")
+      ->check(CLI::IsMember({"model", "dataset", "space", "kernel"}));
+  add_cache_dir_option(*cmd, o->common);
+  add_json_option(*cmd, o->common);
+  cmd->callback([&ctx, o] { ctx.exit_code = run_verify(ctx, *o); });
+}
+
+}  // namespace hubcache::cli

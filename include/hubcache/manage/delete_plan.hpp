@@ -1,0 +1,135 @@
+#pragma once
+// Delete and prune plans over a scan (spec 9.2, 9.3 `rm` / `prune`). A plan is computed first,
+// frozen, shown to the user, and only then executed.
+//
+// Blob accounting follows huggingface_hub's delete_revisions: when every revision of a repo is
+// selected the whole repo folder goes (freeing the repo's size); otherwise each selected
+// revision loses its snapshot dir and its refs, and a blob is deleted (and counted) only if no
+// kept revision uses it; a file copied into the snapshot (no-symlink mode) is counted and goes
+// with the snapshot. Safety rules beyond PY:
+// - nothing outside the cache root is ever deleted, and no symlink is followed while deleting
+//   (every path is reached from the root through real directories);
+// - a blob outside the repo's own blobs/ (a pointer into another repo) is neither deleted nor counted;
+// - an `.incomplete` file whose per-blob lock (.locks/<folder>/<etag>.lock) is held by a live
+//   download is left alone, and so is the folder holding it (the repo's revisions are then
+//   deleted one by one instead of the whole folder).
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hubcache/manage/scan.hpp"
+#include "hubcache/util/result.hpp"
+
+namespace hubcache {
+
+/// A `cache rm` target, parsed.
+struct DeleteTarget {
+  enum class Kind {
+    Revision,  // 40 hex digits (any case): that revision in every repo holding it
+    Repo,      // "type/id" or "hf://[type/]ns/name": exactly that repo (case-insensitive)
+    BareId,    // "id" or "ns/name" without a type: the one cached repo of any type with that id
+  };
+  Kind kind = Kind::Repo;
+  std::string text;  // as given
+  std::string commit;             // Revision (lower-cased)
+  std::optional<RepoType> type;   // Repo
+  std::string id;                 // Repo, BareId
+};
+
+/// Parses one target. Fails (InvalidArgument) on an empty target and on hf:// URIs that are not
+/// repo-level (a revision, a path, a singular type prefix, no namespace, buckets).
+Result<DeleteTarget> parse_delete_target(std::string_view text);
+
+struct PlannedRevision {
+  std::string commit;
+  std::vector<std::string> refs;  // sorted
+  std::uint64_t size_on_disk = 0;
+};
+
+struct PlannedRepo {
+  RepoRef repo;
+  std::string path;
+  bool entire = false;   // the whole folder goes
+  bool broken = false;   // a repo the scan skipped (only ever deleted entirely)
+  std::vector<PlannedRevision> revisions;  // the selected ones, sorted by commit
+  std::uint64_t size_on_disk = 0;          // what deleting it frees (entire) or its revisions' share
+  std::string label() const { return repo.label(); }
+};
+
+struct PlannedIncomplete {
+  std::string path;
+  std::string lock_path;  // .locks/<folder>/<etag>.lock
+  std::uint64_t size = 0;
+};
+
+struct DeleteProblem {
+  std::string path;
+  std::string message;
+  ErrorCode code = ErrorCode::Io;
+};
+
+struct DeleteReport {
+  std::size_t repos_deleted = 0;
+  std::size_t revisions_deleted = 0;   // every deleted revision, including those of entire repos
+  std::size_t incomplete_deleted = 0;
+  std::uint64_t freed_bytes = 0;       // the plan's figure minus what could not be deleted
+  std::vector<DeleteProblem> problems;  // missing paths, permission errors: reported, not fatal
+  std::vector<std::string> skipped_locked;  // .incomplete files whose download became live
+};
+
+class DeletePlan {
+ public:
+  const std::string& root() const { return m_root; }
+  /// Affected repos sorted by (type, lower-case id), as the CLI prints them.
+  const std::vector<PlannedRepo>& repos() const { return m_repos; }
+  const std::vector<std::string>& repo_dirs() const { return m_repo_dirs; }
+  const std::vector<std::string>& snapshot_dirs() const { return m_snapshot_dirs; }
+  const std::vector<std::string>& ref_files() const { return m_ref_files; }
+  const std::vector<std::string>& blob_files() const { return m_blob_files; }
+  const std::vector<PlannedIncomplete>& incomplete_files() const { return m_incomplete; }
+  /// `.incomplete` files left alone because a live download holds their lock.
+  const std::vector<PlannedIncomplete>& locked_incomplete() const { return m_locked; }
+  /// Targets that matched nothing in the cache.
+  const std::vector<std::string>& unknown_targets() const { return m_unknown; }
+
+  std::uint64_t revisions_bytes() const { return m_revisions_bytes; }
+  std::uint64_t incomplete_bytes() const;
+  std::uint64_t freed_bytes() const { return m_revisions_bytes + incomplete_bytes(); }
+  std::size_t entire_repo_count() const;
+  std::size_t partial_revision_count() const;  // selected revisions of repos not deleted entirely
+  std::size_t total_revision_count() const;
+  bool empty() const { return m_repos.empty() && m_incomplete.empty(); }
+
+  /// Deletes, in this order: repo folders, snapshot dirs, refs (and ref dirs left empty), blobs,
+  /// then `.incomplete` files (each under its lock, skipped if a download took it meanwhile);
+  /// finally removes repo folders left without any snapshot or download. Never fails as a
+  /// whole: every problem is in the report.
+  DeleteReport execute() const;
+
+ private:
+  friend class DeletePlanBuilder;
+  DeletePlan() = default;
+
+  std::string m_root;
+  std::vector<PlannedRepo> m_repos;
+  std::vector<std::string> m_repo_dirs, m_snapshot_dirs, m_ref_files, m_blob_files;
+  std::vector<PlannedIncomplete> m_incomplete, m_locked;
+  std::vector<std::string> m_unknown;
+  std::vector<std::uint64_t> m_repo_dir_sizes, m_snapshot_sizes, m_blob_sizes;  // parallel to the lists
+  std::vector<std::string> m_touched_repos;  // folders to drop if left without content
+  std::uint64_t m_revisions_bytes = 0;
+};
+
+/// Plan for `cache rm TARGET...`. The scan must have collected files. Fails (InvalidArgument) on
+/// a malformed target and on a bare id matching several repos (the message lists them);
+/// unmatched targets land in unknown_targets().
+Result<DeletePlan> plan_delete(const CacheInfo& cache, const std::vector<std::string>& targets);
+
+/// Plan for `cache prune`: every detached revision (no ref) and every `.incomplete` file not
+/// locked by a live download.
+Result<DeletePlan> plan_prune(const CacheInfo& cache);
+
+}  // namespace hubcache

@@ -1,0 +1,115 @@
+#pragma once
+// Cache scan with huggingface_hub's scan_cache_dir numbers (spec 9.1), parallel across repos.
+//
+// Numbers (healthy caches give exactly PY's values):
+// - a file is every non-directory at any depth below snapshots/<commit>/; its blob is the symlink
+//   target (or the file itself in no-symlink mode); size/atime/mtime come from the blob;
+// - revision: nb_files = files, size = sum over distinct blobs, last_modified = max blob mtime
+//   (the snapshot dir's mtime when it has no files), refs = refs whose value is the commit;
+// - repo: nb_files = distinct blobs of all revisions, size = their sum (each once),
+//   last_accessed/last_modified = max blob atime/mtime (the repo dir's when there is no blob);
+// - orphan blobs, .no_exist, trees/ and locks are not counted; refs are found at any depth
+//   ("refs/pr/1"); incomplete_files = <root>/*/blobs/*.incomplete.
+//
+// Malformed entries never stop the scan. Each gives a ScanWarning naming the path:
+// - repo skipped (PY's CorruptedCacheException, same wording): a root entry that is not a
+//   directory ("version.txt"), no "--" in the name, an unknown type, snapshots/ missing, refs/
+//   a file, a file directly in snapshots/, a ref to a missing snapshot; and, beyond PY, an
+//   unreadable folder and a structural symlink (repo folder, snapshots/, blobs/, refs/, a
+//   snapshots/<commit> entry), which is never followed;
+// - repo kept (deliberate deviations, documented here):
+//   * a dangling pointer: the file is left out of the numbers (it has no blob) and listed in
+//     RevisionInfo::dangling, so `rm`, `prune` and `verify` still see the repo (PY skips it);
+//   * a pointer whose target lies outside the cache root: never followed, left out of the numbers;
+//   * refs/ missing: accepted like PY (JS's scanner would skip the repo, hence the warning).
+//   * a ref that is a symlink: ignored (not followed).
+// - silently ignored: fifos, sockets and devices (also behind a pointer; never opened), and
+//   symlinks to directories inside a snapshot (PY's glob skips them too).
+// - no warning: a ref file with surrounding whitespace ("<hash>\n") is stripped (spec 3.5; PY
+//   would report the ref as pointing to a missing commit). `kernels--` folders are accepted.
+// Root entries ".locks", "CACHEDIR.TAG", ".DS_Store", "Thumbs.db", "desktop.ini" are skipped.
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hubcache/cache/repo.hpp"
+#include "hubcache/util/result.hpp"
+
+namespace hubcache {
+
+struct FileInfo {
+  std::string path;       // relative to the snapshot dir, '/'-separated ("sub/w.bin")
+  std::string blob_path;  // absolute; the file itself in no-symlink mode
+  std::uint64_t size = 0;
+  double atime = 0;       // epoch seconds of the blob
+  double mtime = 0;
+};
+
+struct RevisionInfo {
+  std::string commit;         // the snapshot dir name
+  std::string snapshot_path;  // absolute
+  std::uint64_t size_on_disk = 0;
+  std::size_t nb_files = 0;
+  std::vector<std::string> refs;      // sorted ("main", "refs/pr/1")
+  double last_modified = 0;
+  std::vector<FileInfo> files;        // sorted by path; empty unless ScanOptions::collect_files
+  std::vector<std::string> dangling;  // relative paths of pointers whose blob is missing
+};
+
+struct RepoInfo {
+  RepoRef repo;
+  std::string path;  // absolute repo folder
+  std::uint64_t size_on_disk = 0;
+  std::size_t nb_files = 0;
+  std::vector<RevisionInfo> revisions;  // sorted by commit
+  std::vector<std::string> refs;        // all refs of all revisions, sorted
+  double last_accessed = 0;
+  double last_modified = 0;
+  /// "model/org/name".
+  std::string label() const { return repo.label(); }
+};
+
+struct IncompleteFile {
+  std::string path;         // <root>/<folder>/blobs/<etag>[.<8hex>].incomplete
+  std::string repo_folder;  // "models--org--name"
+  std::string etag;         // the blob name the download will produce
+  std::uint64_t size = 0;
+};
+
+struct ScanWarning {
+  std::string path;
+  std::string message;        // a full sentence that includes the path
+  bool repo_skipped = false;  // true: the repo is not in CacheInfo::repos
+};
+
+/// A repo folder left out of the listing because of a skip warning (still deletable as a whole).
+struct SkippedRepo {
+  RepoRef repo;
+  std::string path;
+};
+
+struct CacheInfo {
+  std::string root;  // absolute, symlink-resolved
+  std::vector<RepoInfo> repos;  // sorted by label ("dataset/..." < "model/..." < "space/...")
+  std::uint64_t size_on_disk = 0;
+  std::vector<IncompleteFile> incomplete_files;  // sorted by path
+  std::vector<ScanWarning> warnings;
+  std::vector<SkippedRepo> skipped_repos;  // only those whose folder name parses
+  bool has_files = false;  // FileInfo lists were collected (needed by delete plans)
+
+  std::uint64_t incomplete_size() const;
+  std::size_t revision_count() const;
+};
+
+struct ScanOptions {
+  bool collect_files = true;  // false: numbers only (faster, for listings)
+  unsigned threads = 0;       // 0 = hardware concurrency
+};
+
+/// Scans a hub cache. Fails only when the root is missing ("Cache directory not found"), not a
+/// directory, or unreadable; everything below it becomes warnings.
+Result<CacheInfo> scan_cache(const std::string& root, const ScanOptions& options = {});
+
+}  // namespace hubcache

@@ -1,0 +1,69 @@
+#pragma once
+// Offline integrity check of one cached revision (the local half of `hf cache verify`, spec 9.3).
+//
+// Revision resolution (spec 9.3 verify step 1): a 40-hex `revision` is used as is; another
+// revision reads refs/<revision> (stripped) and fails with "Revision '<r>' could not be resolved
+// in cache" when that ref is missing; no revision reads refs/main, else takes the only 40-hex
+// snapshot dir, else fails with "Ambiguous cached revision". The snapshot dir must exist.
+//
+// Each file of the snapshot (any depth) is hashed from its blob and compared with:
+// - its entry in trees/<commit>.json when that file is present and valid: lfs_sha256 (SHA-256)
+//   for LFS files, else blob_id (git blob SHA-1);
+// - otherwise its blob name: 64 hex = SHA-256, 40 hex = git blob SHA-1. A file with neither
+//   (a no-symlink copy without tree file, an odd blob name) is listed as unverified.
+// Distinct blobs are hashed once each, in parallel across files (OpenSSL).
+#include <cstddef>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hubcache/cache/repo.hpp"
+#include "hubcache/util/result.hpp"
+
+namespace hubcache {
+
+enum class VerifyProblemKind {
+  Mismatch,        // content hash differs from the expected one
+  MissingBlob,     // the pointer targets <repo>/blobs/<name>, which does not exist
+  DanglingPointer, // a symlink to nothing elsewhere, or to outside the cache (not followed)
+  MissingFile,     // listed in trees/<commit>.json but absent from the snapshot
+  Unreadable,      // the blob could not be read (permissions, I/O error)
+};
+
+/// "mismatch", "missing_blob", "dangling_pointer", "missing_file", "unreadable".
+const char* to_string(VerifyProblemKind kind);
+
+struct VerifyProblem {
+  VerifyProblemKind kind = VerifyProblemKind::Mismatch;
+  std::string path;       // relative to the snapshot
+  std::string expected;   // Mismatch
+  std::string got;        // Mismatch
+  std::string algorithm;  // "sha256" or "git-sha1" (Mismatch)
+  std::string detail;     // the blob path, the link target or the error
+};
+
+struct VerifyReport {
+  RepoRef repo;
+  std::string commit;
+  std::string snapshot_path;
+  bool tree_file_used = false;
+  std::size_t checked = 0;              // files whose hash was compared (equal or not)
+  std::vector<std::string> unverified;  // files with no expected hash
+  std::uint64_t bytes_hashed = 0;
+  std::vector<VerifyProblem> problems;  // sorted by path
+  std::vector<std::string> notes;       // e.g. an ignored malformed tree file
+  bool ok() const { return problems.empty(); }
+};
+
+struct VerifyOptions {
+  unsigned threads = 0;  // 0 = hardware concurrency
+};
+
+/// Verifies `repo` at `revision` in the cache `root`. Fails (NotFound, RevisionNotFound,
+/// InvalidRevision, ...) when the revision cannot be resolved to an existing snapshot; every
+/// per-file finding is in the report instead.
+Result<VerifyReport> verify_repo(const std::string& root, const RepoRef& repo,
+                                 const std::optional<std::string>& revision, const VerifyOptions& options = {});
+
+}  // namespace hubcache

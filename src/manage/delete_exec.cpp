@@ -1,0 +1,109 @@
+// DeletePlan::execute: repos, snapshots, refs, blobs, then incomplete downloads (spec 9.2 order).
+#include <map>
+
+#include "hubcache/cache/layout.hpp"
+#include "hubcache/manage/delete_plan.hpp"
+#include "hubcache/util/fs.hpp"
+#include "hubcache/util/lock.hpp"
+#include "safe_remove.hpp"
+#include "snapshot_walk.hpp"
+
+namespace hubcache {
+namespace {
+
+using manage_detail::Fd;
+
+// <root>/<folder> for any path inside a repo folder.
+std::string repo_folder_of(const std::string& root, const std::string& path) {
+  const std::string rel = path.substr(root.size() + 1);
+  return root + "/" + rel.substr(0, rel.find('/'));
+}
+
+bool has_entries(const std::string& dir, std::string_view suffix = {}) {
+  Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!fd.valid()) return errno != ENOENT;  // unreadable: assume content, keep it
+  manage_detail::DirReader reader(fd.get());
+  const char* name = nullptr;
+  unsigned char type = DT_UNKNOWN;
+  while (reader.next(name, type)) {
+    const std::string_view n = name;
+    if (suffix.empty() || (n.size() > suffix.size() && n.substr(n.size() - suffix.size()) == suffix)) return true;
+  }
+  return reader.error() != 0;  // unreadable: assume content, keep it
+}
+
+}  // namespace
+
+DeleteReport DeletePlan::execute() const {
+  DeleteReport report;
+  auto remove = [&](const std::string& path) {
+    auto out = manage_detail::safe_remove(m_root, path);
+    for (auto& p : out.problems) report.problems.push_back(std::move(p));
+    if (out.missing)
+      report.problems.push_back({path, "already gone: '" + path + "'", ErrorCode::NotFound});
+    return out.removed && out.problems.empty();
+  };
+  std::map<std::string, std::size_t> revisions_of;
+  for (const auto& r : m_repos) revisions_of[r.path] = r.revisions.size();
+
+  std::vector<std::string> removed_repos;
+  for (std::size_t i = 0; i < m_repo_dirs.size(); ++i) {
+    if (!remove(m_repo_dirs[i])) continue;
+    removed_repos.push_back(m_repo_dirs[i]);
+    ++report.repos_deleted;
+    report.revisions_deleted += revisions_of[m_repo_dirs[i]];
+    report.freed_bytes += m_repo_dir_sizes[i];
+  }
+  for (std::size_t i = 0; i < m_snapshot_dirs.size(); ++i) {
+    if (!remove(m_snapshot_dirs[i])) continue;
+    ++report.revisions_deleted;
+    report.freed_bytes += m_snapshot_sizes[i];
+  }
+  for (const auto& ref : m_ref_files) {
+    remove(ref);
+    // refs/refs/pr/1 leaves refs/refs/pr/ and refs/refs/ behind: drop them when empty.
+    const std::string refs_dir = repo_folder_of(m_root, ref) + "/refs";
+    for (std::string dir = fs::parent(ref); dir.size() > refs_dir.size() && fs::is_within(refs_dir, dir);
+         dir = fs::parent(dir))
+      if (!manage_detail::remove_empty_dir(m_root, dir)) break;
+  }
+  for (std::size_t i = 0; i < m_blob_files.size(); ++i)
+    if (remove(m_blob_files[i])) report.freed_bytes += m_blob_sizes[i];
+
+  for (const auto& f : m_incomplete) {
+    bool gone_with_repo = false;
+    for (const auto& r : removed_repos) gone_with_repo = gone_with_repo || fs::is_within(r, f.path);
+    if (gone_with_repo) {
+      ++report.incomplete_deleted;
+      report.freed_bytes += f.size;
+      continue;
+    }
+    // Hold the download's lock while deleting, so a download starting now waits or sees no file.
+    // No lock dir means no download ever locked in this repo: nothing to wait for.
+    FileLock lock;
+    struct stat st {};
+    if (::lstat(fs::parent(f.lock_path).c_str(), &st) == 0) {
+      auto l = FileLock::try_acquire(f.lock_path);
+      if (!l || !l->held()) {
+        report.skipped_locked.push_back(f.path);
+        continue;
+      }
+      lock = std::move(*l);
+    }
+    if (remove(f.path)) {
+      ++report.incomplete_deleted;
+      report.freed_bytes += f.size;
+    }
+  }
+
+  // Repo folders left without any snapshot and any download in progress are useless: drop them.
+  for (const auto& repo : m_touched_repos) {
+    struct stat st {};
+    if (::lstat(repo.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+    if (has_entries(repo + "/snapshots") || has_entries(repo + "/blobs", k_incomplete_suffix)) continue;
+    remove(repo);
+  }
+  return report;
+}
+
+}  // namespace hubcache

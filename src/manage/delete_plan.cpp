@@ -1,0 +1,234 @@
+// plan_delete / plan_prune: selection of repos and revisions, then blob accounting (spec 9.2).
+#include "hubcache/manage/delete_plan.hpp"
+
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cctype>
+#include <map>
+#include <set>
+#include <unordered_set>
+
+#include "hubcache/cache/layout.hpp"
+#include "hubcache/util/fs.hpp"
+#include "hubcache/util/lock.hpp"
+#include "safe_remove.hpp"
+
+namespace hubcache {
+namespace {
+
+std::string lower(std::string_view s) {
+  std::string out(s);
+  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return out;
+}
+
+std::string folder_of(const std::string& root, const std::string& repo_path) {
+  return repo_path.substr(root.size() + 1);
+}
+
+/// True if a live download holds the per-blob lock of this `.incomplete` file. A missing lock
+/// file means nobody holds it (and is not created: planning never writes).
+bool held_by_download(const PlannedIncomplete& f) {
+  struct stat st {};
+  if (::lstat(f.lock_path.c_str(), &st) != 0) return false;
+  auto lock = FileLock::try_acquire(f.lock_path);
+  return !lock || !lock->held();  // an unreadable lock counts as held: stay on the safe side
+}
+
+struct Selection {
+  std::set<std::size_t> revisions;  // indices into RepoInfo::revisions
+  bool whole = false;               // a repo target: the folder goes even with no revision
+};
+
+}  // namespace
+
+std::uint64_t DeletePlan::incomplete_bytes() const {
+  std::uint64_t n = 0;
+  for (const auto& f : m_incomplete) n += f.size;
+  return n;
+}
+
+std::size_t DeletePlan::entire_repo_count() const {
+  return static_cast<std::size_t>(std::count_if(m_repos.begin(), m_repos.end(), [](const auto& r) { return r.entire; }));
+}
+
+std::size_t DeletePlan::partial_revision_count() const {
+  std::size_t n = 0;
+  for (const auto& r : m_repos)
+    if (!r.entire) n += r.revisions.size();
+  return n;
+}
+
+std::size_t DeletePlan::total_revision_count() const {
+  std::size_t n = 0;
+  for (const auto& r : m_repos) n += r.revisions.size();
+  return n;
+}
+
+class DeletePlanBuilder {
+ public:
+  static DeletePlan build(const CacheInfo& cache, const std::map<std::size_t, Selection>& selected,
+                          const std::set<std::size_t>& broken, bool prune_incomplete, std::vector<std::string> unknown) {
+    DeletePlan plan;
+    plan.m_root = cache.root;
+    plan.m_unknown = std::move(unknown);
+
+    // Live downloads: a folder holding one is never deleted as a whole.
+    std::set<std::string> busy_folders;
+    std::vector<PlannedIncomplete> incomplete;
+    for (const auto& f : cache.incomplete_files) {
+      PlannedIncomplete p{f.path, cache.root + "/" + std::string(k_locks_dir) + "/" + f.repo_folder + "/" + f.etag + ".lock", f.size};
+      if (held_by_download(p)) {
+        busy_folders.insert(f.repo_folder);
+        if (prune_incomplete) plan.m_locked.push_back(std::move(p));
+      } else if (prune_incomplete) {
+        incomplete.push_back(std::move(p));
+      }
+    }
+
+    for (const auto& [idx, sel] : selected) {
+      const RepoInfo& repo = cache.repos[idx];
+      PlannedRepo pr{repo.repo, repo.path, false, false, {}, 0};
+      const bool all = sel.whole || sel.revisions.size() == repo.revisions.size();
+      pr.entire = all && !busy_folders.count(folder_of(cache.root, repo.path));
+      std::set<std::size_t> chosen = sel.revisions;
+      if (all)
+        for (std::size_t i = 0; i < repo.revisions.size(); ++i) chosen.insert(i);
+      for (auto i : chosen) {
+        const RevisionInfo& rev = repo.revisions[i];
+        pr.revisions.push_back({rev.commit, rev.refs, rev.size_on_disk});
+      }
+      if (pr.entire) {
+        plan.m_repo_dirs.push_back(repo.path);
+        plan.m_repo_dir_sizes.push_back(repo.size_on_disk);
+        pr.size_on_disk = repo.size_on_disk;
+      } else {
+        pr.size_on_disk = plan_revisions(plan, repo, chosen);
+        plan.m_touched_repos.push_back(repo.path);
+      }
+      plan.m_revisions_bytes += pr.size_on_disk;
+      plan.m_repos.push_back(std::move(pr));
+    }
+    for (auto idx : broken) {
+      const SkippedRepo& s = cache.skipped_repos[idx];
+      PlannedRepo pr{s.repo, s.path, true, true, {}, manage_detail::tree_size(s.path)};
+      if (busy_folders.count(folder_of(cache.root, s.path))) continue;  // a download is filling it
+      plan.m_repo_dirs.push_back(s.path);
+      plan.m_repo_dir_sizes.push_back(pr.size_on_disk);
+      plan.m_revisions_bytes += pr.size_on_disk;
+      plan.m_repos.push_back(std::move(pr));
+    }
+    for (auto& f : incomplete) {
+      plan.m_touched_repos.push_back(fs::parent(fs::parent(f.path)));
+      plan.m_incomplete.push_back(std::move(f));
+    }
+
+    std::sort(plan.m_repos.begin(), plan.m_repos.end(), [](const PlannedRepo& a, const PlannedRepo& b) {
+      const std::string ta = to_string(a.repo.type), tb = to_string(b.repo.type);
+      if (ta != tb) return ta < tb;
+      const std::string la = lower(a.repo.id), lb = lower(b.repo.id);
+      return la != lb ? la < lb : a.repo.id < b.repo.id;
+    });
+    std::sort(plan.m_touched_repos.begin(), plan.m_touched_repos.end());
+    plan.m_touched_repos.erase(std::unique(plan.m_touched_repos.begin(), plan.m_touched_repos.end()),
+                               plan.m_touched_repos.end());
+    return plan;
+  }
+
+ private:
+  // Snapshots, refs and no-longer-used blobs of some revisions of a repo; returns bytes freed.
+  static std::uint64_t plan_revisions(DeletePlan& plan, const RepoInfo& repo, const std::set<std::size_t>& chosen) {
+    std::unordered_set<std::string> kept;
+    for (std::size_t i = 0; i < repo.revisions.size(); ++i)
+      if (!chosen.count(i))
+        for (const auto& f : repo.revisions[i].files) kept.insert(f.blob_path);
+    const std::string own_blobs = repo.path + "/blobs";
+    std::unordered_set<std::string> planned;
+    std::uint64_t freed = 0;
+    for (auto i : chosen) {
+      const RevisionInfo& rev = repo.revisions[i];
+      std::uint64_t in_snapshot = 0;
+      for (const auto& f : rev.files) {
+        if (fs::is_within(rev.snapshot_path, f.blob_path)) {
+          in_snapshot += f.size;  // a copied file: goes with the snapshot dir
+        } else if (fs::parent(f.blob_path) == own_blobs && !kept.count(f.blob_path) && planned.insert(f.blob_path).second) {
+          plan.m_blob_files.push_back(f.blob_path);
+          plan.m_blob_sizes.push_back(f.size);
+          freed += f.size;
+        }
+      }
+      plan.m_snapshot_dirs.push_back(rev.snapshot_path);
+      plan.m_snapshot_sizes.push_back(in_snapshot);
+      freed += in_snapshot;
+      for (const auto& ref : rev.refs) plan.m_ref_files.push_back(repo.path + "/refs/" + ref);
+    }
+    return freed;
+  }
+};
+
+Result<DeletePlan> plan_delete(const CacheInfo& cache, const std::vector<std::string>& targets) {
+  if (!cache.has_files)
+    return fail(ErrorCode::InvalidArgument, "plan_delete needs a scan with ScanOptions::collect_files");
+  std::map<std::size_t, Selection> selected;
+  std::set<std::size_t> broken;
+  std::vector<std::string> unknown;
+  for (const auto& text : targets) {
+    HUBCACHE_TRY_ASSIGN(const DeleteTarget t, parse_delete_target(text));
+    if (t.kind == DeleteTarget::Kind::Revision) {
+      bool found = false;
+      for (std::size_t r = 0; r < cache.repos.size(); ++r)
+        for (std::size_t v = 0; v < cache.repos[r].revisions.size(); ++v)
+          if (lower(cache.repos[r].revisions[v].commit) == t.commit) {
+            selected[r].revisions.insert(v);
+            found = true;
+          }
+      if (!found) unknown.push_back(text);
+      continue;
+    }
+    // Repo targets: case-insensitive, an exact-case match wins over case variants.
+    const auto matches = [&](const RepoRef& ref) {
+      return (!t.type || ref.type == *t.type) && lower(ref.id) == lower(t.id);
+    };
+    std::vector<std::pair<bool, std::size_t>> hits;  // (broken, index)
+    for (std::size_t r = 0; r < cache.repos.size(); ++r)
+      if (matches(cache.repos[r].repo)) hits.push_back({false, r});
+    for (std::size_t s = 0; s < cache.skipped_repos.size(); ++s)
+      if (matches(cache.skipped_repos[s].repo)) hits.push_back({true, s});
+    const auto ref_of = [&](const std::pair<bool, std::size_t>& h) -> const RepoRef& {
+      return h.first ? cache.skipped_repos[h.second].repo : cache.repos[h.second].repo;
+    };
+    if (hits.size() > 1) {
+      std::vector<std::pair<bool, std::size_t>> exact;
+      for (const auto& h : hits)
+        if (ref_of(h).id == t.id) exact.push_back(h);
+      if (exact.size() != 1) {
+        std::string names;
+        for (const auto& h : hits) names += "\n  - " + ref_of(h).label();
+        return fail(ErrorCode::InvalidArgument,
+                    "target '" + text + "' matches several cached repos; name one as type/id:" + names);
+      }
+      hits = exact;
+    }
+    if (hits.empty()) {
+      unknown.push_back(text);
+    } else if (hits[0].first) {
+      broken.insert(hits[0].second);
+    } else {
+      selected[hits[0].second].whole = true;
+    }
+  }
+  return DeletePlanBuilder::build(cache, selected, broken, false, std::move(unknown));
+}
+
+Result<DeletePlan> plan_prune(const CacheInfo& cache) {
+  if (!cache.has_files)
+    return fail(ErrorCode::InvalidArgument, "plan_prune needs a scan with ScanOptions::collect_files");
+  std::map<std::size_t, Selection> selected;
+  for (std::size_t r = 0; r < cache.repos.size(); ++r)
+    for (std::size_t v = 0; v < cache.repos[r].revisions.size(); ++v)
+      if (cache.repos[r].revisions[v].refs.empty()) selected[r].revisions.insert(v);
+  return DeletePlanBuilder::build(cache, selected, {}, true, {});
+}
+
+}  // namespace hubcache

@@ -1,0 +1,92 @@
+// parse_delete_target: the `cache rm TARGET` syntax (spec 9.3 `rm`, spec 10 hf:// URIs).
+#include <cctype>
+
+#include "hubcache/manage/delete_plan.hpp"
+
+namespace hubcache {
+namespace {
+
+std::string trim(std::string_view s) {
+  const auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string_view::npos) return {};
+  const auto e = s.find_last_not_of(" \t\r\n");
+  return std::string(s.substr(b, e - b + 1));
+}
+
+bool is_hex40(std::string_view s) {
+  if (s.size() != 40) return false;
+  for (char c : s)
+    if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
+  return true;
+}
+
+std::vector<std::string> split(std::string_view s, char sep) {
+  std::vector<std::string> out;
+  std::size_t start = 0;
+  for (;;) {
+    const auto pos = s.find(sep, start);
+    out.emplace_back(s.substr(start, pos == std::string_view::npos ? std::string_view::npos : pos - start));
+    if (pos == std::string_view::npos) return out;
+    start = pos + 1;
+  }
+}
+
+Unexpected bad_uri(const std::string& text, const std::string& why) {
+  return fail(ErrorCode::InvalidArgument,
+              "invalid target '" + text + "': " + why +
+                  ". `cache rm` takes repo-level URIs like hf://org/name or hf://datasets/org/name.");
+}
+
+}  // namespace
+
+Result<DeleteTarget> parse_delete_target(std::string_view raw) {
+  const std::string text = trim(raw);
+  DeleteTarget t;
+  t.text = std::string(raw);
+  if (text.empty()) return fail(ErrorCode::InvalidArgument, "empty target: pass a repo (model/org/name) or a revision hash");
+  if (is_hex40(text)) {
+    t.kind = DeleteTarget::Kind::Revision;
+    for (char c : text) t.commit += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    return t;
+  }
+  if (text.rfind("hf://", 0) == 0) {
+    const std::string rest = text.substr(5);
+    if (rest.find('@') != std::string::npos) return bad_uri(text, "a revision (@...) is not supported");
+    std::vector<std::string> parts = split(rest, '/');
+    RepoType type = RepoType::Model;
+    if (!parts.empty()) {
+      const std::string& first = parts.front();
+      if (first == "buckets") return bad_uri(text, "buckets are not cached repos");
+      if (first == "model" || first == "dataset" || first == "space" || first == "kernel")
+        return bad_uri(text, "the type prefix must be plural ('" + first + "s/')");
+      if (auto p = parse_repo_type(first); p && first.back() == 's') {
+        type = *p;
+        parts.erase(parts.begin());
+      }
+    }
+    if (parts.size() > 2) return bad_uri(text, "a path inside the repo is not supported");
+    if (parts.size() < 2 || parts[0].empty() || parts[1].empty())
+      return bad_uri(text, "the repo id must be namespace/name");
+    t.kind = DeleteTarget::Kind::Repo;
+    t.type = type;
+    t.id = parts[0] + "/" + parts[1];
+    if (auto v = validate_repo_id(t.id); !v) return bad_uri(text, v.error().message);
+    return t;
+  }
+  const auto slash = text.find('/');
+  if (slash != std::string::npos) {
+    const std::string first = text.substr(0, slash);
+    if (first == "model" || first == "dataset" || first == "space" || first == "kernel") {
+      t.kind = DeleteTarget::Kind::Repo;
+      t.type = parse_repo_type(first);
+      t.id = text.substr(slash + 1);
+      if (t.id.empty()) return fail(ErrorCode::InvalidArgument, "invalid target '" + text + "': the repo id is empty");
+      return t;
+    }
+  }
+  t.kind = DeleteTarget::Kind::BareId;
+  t.id = text;
+  return t;
+}
+
+}  // namespace hubcache

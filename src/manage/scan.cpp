@@ -1,0 +1,83 @@
+// scan_cache: one task per top-level entry (scan_repo.cpp), run with parallel_for.
+#include "hubcache/manage/scan.hpp"
+
+#include <algorithm>
+
+#include "hubcache/cache/layout.hpp"
+#include "hubcache/util/fs.hpp"
+#include "hubcache/util/parallel.hpp"
+#include "scan_repo.hpp"
+#include "snapshot_walk.hpp"
+
+namespace hubcache {
+namespace {
+
+bool skipped_root_entry(std::string_view name) {
+  return name == "." || name == ".." || name == k_locks_dir || name == k_cachedir_tag || manage_detail::is_os_junk(name);
+}
+
+}  // namespace
+
+std::uint64_t CacheInfo::incomplete_size() const {
+  std::uint64_t total = 0;
+  for (const auto& f : incomplete_files) total += f.size;
+  return total;
+}
+
+std::size_t CacheInfo::revision_count() const {
+  std::size_t n = 0;
+  for (const auto& r : repos) n += r.revisions.size();
+  return n;
+}
+
+Result<CacheInfo> scan_cache(const std::string& root_in, const ScanOptions& options) {
+  CacheInfo cache;
+  cache.root = fs::absolute_real(root_in);
+  cache.has_files = options.collect_files;
+  struct stat st {};
+  if (::stat(cache.root.c_str(), &st) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR)
+      return fail(ErrorCode::NotFound,
+                  "Cache directory not found: " + cache.root + ". Use --cache-dir or set HF_HUB_CACHE.", cache.root);
+    return fail(errno_error(errno, "cannot access cache directory", cache.root));
+  }
+  if (!S_ISDIR(st.st_mode))
+    return fail(ErrorCode::NotADirectory,
+                "Scan cache expects a directory but found a file: " + cache.root + ". Use --cache-dir or set HF_HUB_CACHE.",
+                cache.root);
+  manage_detail::Fd root(::open(cache.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid()) return fail(errno_error(errno, "cannot read cache directory", cache.root));
+  std::vector<std::pair<std::string, unsigned char>> entries;
+  {
+    manage_detail::DirReader reader(root.get());
+    const char* name = nullptr;
+    unsigned char type = DT_UNKNOWN;
+    while (reader.next(name, type))
+      if (!skipped_root_entry(name)) entries.emplace_back(name, type);
+    if (reader.error() != 0) return fail(errno_error(reader.error(), "cannot read cache directory", cache.root));
+  }
+  std::sort(entries.begin(), entries.end());
+
+  std::vector<manage_detail::RepoScan> results(entries.size());
+  parallel_for(entries.size(), options.threads, [&](std::size_t i) {
+    results[i] = manage_detail::scan_repo(cache.root, root.get(), entries[i].first, entries[i].second,
+                                          options.collect_files);
+  });
+
+  for (auto& r : results) {
+    if (r.info) {
+      cache.size_on_disk += r.info->size_on_disk;
+      cache.repos.push_back(std::move(*r.info));
+    }
+    if (r.skipped) cache.skipped_repos.push_back(std::move(*r.skipped));
+    for (auto& w : r.warnings) cache.warnings.push_back(std::move(w));
+    for (auto& f : r.incomplete) cache.incomplete_files.push_back(std::move(f));
+  }
+  std::sort(cache.repos.begin(), cache.repos.end(),
+            [](const RepoInfo& a, const RepoInfo& b) { return a.label() < b.label(); });
+  std::sort(cache.incomplete_files.begin(), cache.incomplete_files.end(),
+            [](const IncompleteFile& a, const IncompleteFile& b) { return a.path < b.path; });
+  return cache;
+}
+
+}  // namespace hubcache

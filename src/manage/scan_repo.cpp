@@ -1,0 +1,353 @@
+// One repo folder of a scan: refs, revisions, pointers, blobs (the rules are in scan.hpp).
+#include "scan_repo.hpp"
+
+#include <algorithm>
+#include <cstring>
+#include <map>
+#include <unordered_map>
+
+#include "hubcache/cache/layout.hpp"
+#include "snapshot_walk.hpp"
+
+namespace hubcache::manage_detail {
+namespace {
+
+std::string strip(std::string_view s) {
+  const auto b = s.find_first_not_of(" \t\r\n");
+  if (b == std::string_view::npos) return {};
+  const auto e = s.find_last_not_of(" \t\r\n");
+  return std::string(s.substr(b, e - b + 1));
+}
+
+std::string errno_text(int err) { return std::strerror(err); }
+
+/// Lists <repo>/blobs/*.incomplete (PY: <root>/*/blobs/*.incomplete).
+void list_incomplete(int blobs_fd, const std::string& repo_path, const std::string& folder,
+                     std::vector<IncompleteFile>& out) {
+  DirReader reader(blobs_fd);
+  const std::string_view suffix = k_incomplete_suffix;
+  const char* cname = nullptr;
+  unsigned char type = DT_UNKNOWN;
+  while (reader.next(cname, type)) {
+    const std::string_view name = cname;
+    if (type != DT_REG || name.size() <= suffix.size() || name.substr(name.size() - suffix.size()) != suffix) continue;
+    struct stat st {};
+    if (::fstatat(blobs_fd, cname, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
+    IncompleteFile f;
+    f.path = repo_path + "/blobs/" + std::string(name);
+    f.repo_folder = folder;
+    f.etag = std::string(name.substr(0, name.find('.')));  // <etag>.incomplete or <etag>.<8hex>.incomplete
+    f.size = static_cast<std::uint64_t>(st.st_size);
+    out.push_back(std::move(f));
+  }
+}
+
+class RepoScanner {
+ public:
+  RepoScanner(const std::string& root, int root_fd, std::string folder, bool collect)
+      : m_root_fd(root_fd), m_folder(std::move(folder)), m_collect(collect) {
+    m_dirs.root = root;
+    m_dirs.repo_path = root + "/" + m_folder;
+    m_dirs.known_blob = [this](const std::string& blob_path) { return m_blob_ids.count(blob_path) > 0; };
+  }
+
+  RepoScan run(unsigned char dtype);
+
+ private:
+  struct Blob {
+    std::uint64_t size = 0;
+    double atime = 0, mtime = 0;
+  };
+
+  void skip(std::string message, const std::string& path) {
+    m_out.warnings.push_back({path, std::move(message), true});
+    if (m_ref) m_out.skipped = SkippedRepo{*m_ref, m_dirs.repo_path};
+  }
+  void note(std::string message, const std::string& path) { m_out.warnings.push_back({path, std::move(message), false}); }
+
+  bool read_refs(Fd refs);
+  bool scan_revision(int snapshots_fd, const std::string& commit, RevisionInfo& rev);
+  std::uint32_t blob_index(const std::string& key, const struct stat& st);
+
+  int m_root_fd;
+  std::string m_folder;
+  bool m_collect;
+  RepoDirs m_dirs;
+  std::optional<RepoRef> m_ref;
+  RepoScan m_out;
+  std::map<std::string, std::vector<std::string>> m_refs_by_commit;  // stripped value -> ref names
+  std::unordered_map<std::string, std::uint32_t> m_blob_ids;
+  std::vector<Blob> m_blobs;
+  std::vector<std::string> m_dangling;  // "<blob> (pointer <path>)"
+  std::vector<std::string> m_escaping;  // "<path> -> <target>"
+  std::string m_failed_dir;             // first unreadable folder
+  int m_failed_errno = 0;
+};
+
+std::uint32_t RepoScanner::blob_index(const std::string& key, const struct stat& st) {
+  auto [it, inserted] = m_blob_ids.try_emplace(key, static_cast<std::uint32_t>(m_blobs.size()));
+  if (inserted) m_blobs.push_back({static_cast<std::uint64_t>(st.st_size), to_seconds(st.st_atim), to_seconds(st.st_mtim)});
+  return it->second;
+}
+
+bool RepoScanner::read_refs(Fd refs) {
+  bool ok = true;
+  auto on_error = [&](const std::string& path, int err) {
+    if (m_failed_dir.empty()) {
+      m_failed_dir = path;
+      m_failed_errno = err;
+    }
+    ok = false;
+  };
+  auto on_file = [&](int dirfd, const std::string& dir_path, int, const std::string& rel, const char* name, bool is_link) {
+    if (is_os_junk(name)) return;
+    if (is_link) {
+      note("Ref is a symlink, not followed: " + dir_path + "/" + name, dir_path + "/" + name);
+      return;
+    }
+    Fd f(::openat(dirfd, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+    char buf[256];
+    const ssize_t n = f.valid() ? ::read(f.get(), buf, sizeof buf) : -1;
+    if (n < 0) {
+      on_error(dir_path + "/" + name, errno);
+      return;
+    }
+    m_refs_by_commit[strip(std::string_view(buf, static_cast<std::size_t>(n)))].push_back(rel);
+  };
+  walk_tree(std::move(refs), m_dirs.repo_path + "/refs", 1, "", on_file, on_error);
+  return ok;
+}
+
+bool RepoScanner::scan_revision(int snapshots_fd, const std::string& commit, RevisionInfo& rev) {
+  rev.commit = commit;
+  rev.snapshot_path = m_dirs.repo_path + "/snapshots/" + commit;
+  Fd dir = open_dir_at(snapshots_fd, commit.c_str());
+  struct stat dst {};
+  if (!dir.valid() || ::fstat(dir.get(), &dst) != 0) {
+    m_failed_dir = rev.snapshot_path;
+    m_failed_errno = errno;
+    return false;
+  }
+  std::vector<std::uint32_t> ids;
+  bool ok = true;
+  Target t;
+  auto on_error = [&](const std::string& path, int err) {
+    if (m_failed_dir.empty()) {
+      m_failed_dir = path;
+      m_failed_errno = err;
+    }
+    ok = false;
+  };
+  auto on_file = [&](int dirfd, const std::string& dir_path, int depth, const std::string& rel, const char* name,
+                     bool is_link) {
+    if (!resolve_entry(m_dirs, dirfd, dir_path, depth, name, is_link, t)) {
+      if (errno != ENOENT) on_error(dir_path + "/" + name, errno);
+      return;
+    }
+    switch (t.kind) {
+      case TargetKind::Directory:
+      case TargetKind::Special:
+        return;
+      case TargetKind::Dangling:
+        rev.dangling.push_back(rel);
+        m_dangling.push_back(t.blob_path + " (pointer " + dir_path + "/" + name + ")");
+        return;
+      case TargetKind::Escapes:
+        m_escaping.push_back(dir_path + "/" + name + " -> " + t.link);
+        return;
+      case TargetKind::Blob:
+      case TargetKind::Self:
+        break;
+    }
+    ids.push_back(blob_index(t.blob_path, t.st));
+    if (m_collect) {
+      const Blob& b = m_blobs[ids.back()];
+      rev.files.push_back({rel, t.blob_path, b.size, b.atime, b.mtime});
+    }
+  };
+  walk_tree(std::move(dir), rev.snapshot_path, 2, "", on_file, on_error);
+  if (!ok) return false;
+
+  rev.nb_files = ids.size();
+  rev.last_modified = to_seconds(dst.st_mtim);
+  if (!ids.empty()) {
+    rev.last_modified = 0;
+    for (auto id : ids) rev.last_modified = std::max(rev.last_modified, m_blobs[id].mtime);
+  }
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  for (auto id : ids) rev.size_on_disk += m_blobs[id].size;
+  std::sort(rev.files.begin(), rev.files.end(), [](const FileInfo& a, const FileInfo& b) { return a.path < b.path; });
+  std::sort(rev.dangling.begin(), rev.dangling.end());
+  return true;
+}
+
+RepoScan RepoScanner::run(unsigned char dtype) {
+  const std::string& path = m_dirs.repo_path;
+  m_ref = parse_repo_folder_name(m_folder);  // so that a skipped repo stays deletable by its id
+  struct stat st {};
+  if (dtype == DT_UNKNOWN || dtype == DT_LNK) {
+    if (::fstatat(m_root_fd, m_folder.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return std::move(m_out);  // vanished
+    dtype = S_ISDIR(st.st_mode) ? DT_DIR : S_ISLNK(st.st_mode) ? DT_LNK : DT_REG;
+  }
+  if (dtype == DT_LNK) {
+    skip("Repo path is a symlink, not followed: " + path, path);
+    return std::move(m_out);
+  }
+  if (dtype != DT_DIR) {
+    skip("Repo path is not a directory: " + path, path);
+    return std::move(m_out);
+  }
+  Fd repo = open_dir_at(m_root_fd, m_folder.c_str());
+  if (!repo.valid()) {
+    skip("Cannot read repo folder " + path + ": " + errno_text(errno), path);
+    return std::move(m_out);
+  }
+  Fd blobs = open_dir_at(repo.get(), "blobs");
+  m_dirs.blobs_fd = blobs.get();
+  if (blobs.valid()) list_incomplete(blobs.get(), path, m_folder, m_out.incomplete);
+
+  const auto sep = m_folder.find("--");
+  if (sep == std::string::npos) {
+    skip("Repo path is not a valid HuggingFace cache directory: " + path, path);
+    return std::move(m_out);
+  }
+  if (!m_ref) {
+    const std::string prefix = m_folder.substr(0, sep);
+    skip("Repo type must be `dataset`, `model` or `space`, found `" + prefix.substr(0, prefix.empty() ? 0 : prefix.size() - 1) +
+             "` (" + path + ").",
+         path);
+    return std::move(m_out);
+  }
+
+  const std::string snapshots_path = path + "/snapshots";
+  if (::fstatat(repo.get(), "snapshots", &st, AT_SYMLINK_NOFOLLOW) != 0 || !(S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode))) {
+    skip("Snapshots dir doesn't exist in cached repo: " + snapshots_path, snapshots_path);
+    return std::move(m_out);
+  }
+  if (S_ISLNK(st.st_mode)) {
+    skip("Snapshots dir is a symlink, not followed: " + snapshots_path, snapshots_path);
+    return std::move(m_out);
+  }
+
+  const std::string refs_path = path + "/refs";
+  if (::fstatat(repo.get(), "refs", &st, AT_SYMLINK_NOFOLLOW) != 0) {
+    note("Refs dir doesn't exist in cached repo: " + refs_path +
+             " (accepted; @huggingface/hub's scanner skips such repos)",
+         refs_path);
+  } else if (S_ISLNK(st.st_mode)) {
+    skip("Refs dir is a symlink, not followed: " + refs_path, refs_path);
+    return std::move(m_out);
+  } else if (!S_ISDIR(st.st_mode)) {
+    skip("Refs directory cannot be a file: " + refs_path, refs_path);
+    return std::move(m_out);
+  } else {
+    Fd refs = open_dir_at(repo.get(), "refs");
+    if (!refs.valid() || !read_refs(std::move(refs))) {
+      const std::string where = m_failed_dir.empty() ? refs_path : m_failed_dir;
+      skip("Cannot read " + where + ": " + errno_text(m_failed_dir.empty() ? errno : m_failed_errno), where);
+      return std::move(m_out);
+    }
+  }
+
+  Fd snapshots = open_dir_at(repo.get(), "snapshots");
+  if (!snapshots.valid()) {
+    skip("Cannot read " + snapshots_path + ": " + errno_text(errno), snapshots_path);
+    return std::move(m_out);
+  }
+  std::vector<std::string> commits;
+  std::string problem;
+  DirReader reader(snapshots.get());
+  const char* cname = nullptr;
+  unsigned char type = DT_UNKNOWN;
+  while (reader.next(cname, type)) {
+    const std::string name = cname;
+    if (is_os_junk(name)) continue;
+    if (type == DT_DIR) {
+      commits.push_back(name);
+    } else if (problem.empty()) {
+      problem = type == DT_LNK ? "Snapshots folder corrupted. Found a symlink, not followed: " + snapshots_path + "/" + name
+                               : "Snapshots folder corrupted. Found a file: " + snapshots_path + "/" + name;
+    }
+  }
+  if (reader.error() != 0) {
+    skip("Cannot read " + snapshots_path + ": " + errno_text(reader.error()), snapshots_path);
+    return std::move(m_out);
+  }
+  if (!problem.empty()) {
+    skip(problem, problem.substr(problem.find(": ") + 2));
+    return std::move(m_out);
+  }
+  std::sort(commits.begin(), commits.end());
+
+  RepoInfo info;
+  info.repo = *m_ref;
+  info.path = path;
+  for (const auto& commit : commits) {
+    RevisionInfo rev;
+    if (!scan_revision(snapshots.get(), commit, rev)) {
+      skip("Cannot read " + m_failed_dir + ": " + errno_text(m_failed_errno), m_failed_dir);
+      return std::move(m_out);
+    }
+    if (auto it = m_refs_by_commit.find(commit); it != m_refs_by_commit.end()) {
+      rev.refs = std::move(it->second);
+      std::sort(rev.refs.begin(), rev.refs.end());
+      m_refs_by_commit.erase(it);
+    }
+    info.refs.insert(info.refs.end(), rev.refs.begin(), rev.refs.end());
+    info.revisions.push_back(std::move(rev));
+  }
+  if (!m_refs_by_commit.empty()) {
+    std::string msg = "Reference(s) refer to missing commit hashes: {";
+    bool first = true;
+    for (const auto& [commit, refs] : m_refs_by_commit) {
+      msg += (first ? "'" : ", '") + commit + "': {";
+      for (std::size_t i = 0; i < refs.size(); ++i) msg += (i ? ", '" : "'") + refs[i] + "'";
+      msg += "}";
+      first = false;
+    }
+    skip(msg + "} (" + path + ").", path);
+    return std::move(m_out);
+  }
+  std::sort(info.refs.begin(), info.refs.end());
+
+  if (!m_dangling.empty()) {
+    std::sort(m_dangling.begin(), m_dangling.end());
+    note("Blob missing (broken symlink): " + m_dangling.front() +
+             (m_dangling.size() > 1 ? " (and " + std::to_string(m_dangling.size() - 1) + " more)" : "") +
+             "; the file(s) are left out of the repo's numbers",
+         m_dangling.front().substr(0, m_dangling.front().find(" (pointer ")));
+  }
+  if (!m_escaping.empty()) {
+    std::sort(m_escaping.begin(), m_escaping.end());
+    note("Symlink points outside the cache, not followed: " + m_escaping.front() +
+             (m_escaping.size() > 1 ? " (and " + std::to_string(m_escaping.size() - 1) + " more)" : ""),
+         m_escaping.front().substr(0, m_escaping.front().find(" -> ")));
+  }
+
+  info.nb_files = m_blobs.size();
+  if (m_blobs.empty()) {
+    if (::fstat(repo.get(), &st) == 0) {
+      info.last_accessed = to_seconds(st.st_atim);
+      info.last_modified = to_seconds(st.st_mtim);
+    }
+  } else {
+    for (const auto& b : m_blobs) {
+      info.size_on_disk += b.size;
+      info.last_accessed = std::max(info.last_accessed, b.atime);
+      info.last_modified = std::max(info.last_modified, b.mtime);
+    }
+  }
+  m_out.info = std::move(info);
+  return std::move(m_out);
+}
+
+}  // namespace
+
+RepoScan scan_repo(const std::string& root, int root_fd, const std::string& folder, unsigned char dtype,
+                   bool collect_files) {
+  RepoScanner scanner(root, root_fd, folder, collect_files);
+  return scanner.run(dtype);
+}
+
+}  // namespace hubcache::manage_detail

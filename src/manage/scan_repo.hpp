@@ -1,0 +1,24 @@
+#pragma once
+// Internal to the manage module: scanning one top-level entry of a cache (see scan.hpp).
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hubcache/manage/scan.hpp"
+
+namespace hubcache::manage_detail {
+
+/// What one top-level entry contributes to a CacheInfo.
+struct RepoScan {
+  std::optional<RepoInfo> info;
+  std::optional<SkippedRepo> skipped;
+  std::vector<ScanWarning> warnings;
+  std::vector<IncompleteFile> incomplete;
+};
+
+/// Scans <root>/<folder>. `root_fd` is the open root directory, `dtype` the entry's DT_* type
+/// from the root listing. Never fails: problems become warnings in the result.
+RepoScan scan_repo(const std::string& root, int root_fd, const std::string& folder, unsigned char dtype,
+                   bool collect_files);
+
+}  // namespace hubcache::manage_detail

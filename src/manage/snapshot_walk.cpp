@@ -1,0 +1,150 @@
+#include "snapshot_walk.hpp"
+
+#include <climits>
+#include <cstdlib>
+
+#include "hubcache/util/fs.hpp"
+
+namespace hubcache::manage_detail {
+
+bool is_os_junk(std::string_view name) {
+  return name == ".DS_Store" || name == "Thumbs.db" || name == "desktop.ini";
+}
+
+namespace {
+constexpr long k_dir_buffer = 32768;
+}  // namespace
+
+DirReader::DirReader(int fd) : m_fd(fd), m_buf(new char[k_dir_buffer]) {}
+
+bool DirReader::next(const char*& name, unsigned char& type) {
+  for (;;) {
+    if (m_pos >= m_len) {
+      if (m_fd < 0) {
+        m_error = EBADF;
+        return false;
+      }
+      const ssize_t n = ::getdents64(m_fd, m_buf.get(), k_dir_buffer);
+      if (n <= 0) {
+        m_error = n < 0 ? errno : 0;
+        return false;
+      }
+      m_len = n;
+      m_pos = 0;
+    }
+    const auto* e = reinterpret_cast<const dirent64*>(m_buf.get() + m_pos);
+    m_pos += e->d_reclen;
+    const char* n = e->d_name;
+    if (n[0] == '.' && (n[1] == '\0' || (n[1] == '.' && n[2] == '\0'))) continue;
+    name = n;
+    type = e->d_type;
+    if (type == DT_UNKNOWN) {
+      struct stat st {};
+      if (::fstatat(m_fd, n, &st, AT_SYMLINK_NOFOLLOW) == 0)
+        type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISLNK(st.st_mode) ? DT_LNK : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
+    } else if (type != DT_DIR && type != DT_LNK && type != DT_REG) {
+      type = DT_UNKNOWN;  // fifos, sockets, devices: never cache content
+    }
+    return true;
+  }
+}
+
+namespace {
+
+// The usual pointer text "../" * depth + "blobs/<name>": returns <name>, or "" if it is not that.
+std::string_view blob_name_of_usual_link(std::string_view link, int depth) {
+  for (int i = 0; i < depth; ++i) {
+    if (link.substr(0, 3) != "../") return {};
+    link.remove_prefix(3);
+  }
+  if (link.substr(0, 6) != "blobs/") return {};
+  link.remove_prefix(6);
+  if (link.empty() || link == "." || link == ".." || link.find('/') != std::string_view::npos) return {};
+  return link;
+}
+
+}  // namespace
+
+bool resolve_entry(const RepoDirs& repo, int dirfd, const std::string& dir_path, int depth, const char* name,
+                   bool is_link, Target& out) {
+  out.in_repo_blobs = false;
+  if (!is_link) {
+    if (::fstatat(dirfd, name, &out.st, AT_SYMLINK_NOFOLLOW) != 0) return false;
+    out.kind = TargetKind::Self;
+    out.link.clear();
+    out.blob_path.assign(dir_path).append("/").append(name);
+    return true;
+  }
+  char buf[PATH_MAX];
+  const ssize_t n = ::readlinkat(dirfd, name, buf, sizeof buf - 1);
+  if (n < 0) return false;
+  out.link.assign(buf, static_cast<std::size_t>(n));
+
+  // Fast path: a relative link straight into this repo's blobs/ (every PY/JS/hubcache pointer).
+  const std::string_view blob = blob_name_of_usual_link(out.link, depth);
+  if (!blob.empty()) {
+    out.blob_path.assign(repo.repo_path).append("/blobs/").append(blob);
+    out.in_repo_blobs = true;
+    if (repo.known_blob && repo.known_blob(out.blob_path)) {
+      out.kind = TargetKind::Blob;
+      out.st = {};
+      return true;
+    }
+    if (repo.blobs_fd < 0) {
+      // No blobs/ dir: the blob is missing. (A symlinked blobs/ is opened as -1 too; check it.)
+      struct stat st {};
+      const std::string blobs = repo.repo_path + "/blobs";
+      if (::lstat(blobs.c_str(), &st) != 0) {
+        out.kind = TargetKind::Dangling;
+        return true;
+      }
+    } else {
+      const std::string blob_name(blob);
+      if (::fstatat(repo.blobs_fd, blob_name.c_str(), &out.st, AT_SYMLINK_NOFOLLOW) == 0) {
+        if (S_ISREG(out.st.st_mode)) {
+          out.kind = TargetKind::Blob;
+          return true;
+        }
+      } else if (errno == ENOENT) {
+        out.kind = TargetKind::Dangling;
+        return true;
+      }
+    }
+    // The blob (or blobs/) is itself a symlink or something odd: resolve it fully below.
+  }
+
+  // Slow path: lexical check first (an escaping link is never followed), then realpath.
+  const std::string lexical =
+      fs::normalize(!out.link.empty() && out.link.front() == '/' ? out.link : dir_path + "/" + out.link);
+  if (!fs::is_within(repo.root, lexical) || lexical == repo.root) {
+    out.kind = TargetKind::Escapes;
+    out.blob_path = lexical;
+    out.in_repo_blobs = false;
+    return true;
+  }
+  const std::string self = dir_path + "/" + name;
+  char real[PATH_MAX];
+  if (::realpath(self.c_str(), real) == nullptr) {
+    out.kind = TargetKind::Dangling;
+    out.blob_path = lexical;
+    out.in_repo_blobs = fs::parent(lexical) == repo.repo_path + "/blobs";
+    return true;
+  }
+  out.blob_path = real;
+  if (!fs::is_within(repo.root, out.blob_path) || out.blob_path == repo.root) {
+    out.kind = TargetKind::Escapes;
+    out.in_repo_blobs = false;
+    return true;
+  }
+  if (::stat(real, &out.st) != 0) {
+    out.kind = TargetKind::Dangling;
+    return true;
+  }
+  out.kind = S_ISDIR(out.st.st_mode) ? TargetKind::Directory
+             : S_ISREG(out.st.st_mode) ? TargetKind::Blob
+                                       : TargetKind::Special;
+  out.in_repo_blobs = fs::parent(out.blob_path) == repo.repo_path + "/blobs";
+  return true;
+}
+
+}  // namespace hubcache::manage_detail

@@ -1,0 +1,140 @@
+#pragma once
+// Internal to the manage module: reading a repo folder without following symlinks out of it.
+// Shared by the scanner and verify. All work goes through directory fds (openat/fstatat/
+// readlinkat) so a file costs one or two syscalls and no path walk from '/'.
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+namespace hubcache::manage_detail {
+
+/// Owns a file descriptor.
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : m_fd(fd) {}
+  ~Fd() { reset(); }
+  Fd(Fd&& o) noexcept : m_fd(o.m_fd) { o.m_fd = -1; }
+  Fd& operator=(Fd&& o) noexcept {
+    if (this != &o) {
+      reset();
+      m_fd = o.m_fd;
+      o.m_fd = -1;
+    }
+    return *this;
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+  int get() const { return m_fd; }
+  bool valid() const { return m_fd >= 0; }
+  int release() {
+    const int fd = m_fd;
+    m_fd = -1;
+    return fd;
+  }
+  void reset() {
+    if (m_fd >= 0) ::close(m_fd);
+    m_fd = -1;
+  }
+
+ private:
+  int m_fd = -1;
+};
+
+/// openat(dirfd, name) as a directory, refusing to follow a final symlink (errno ELOOP/ENOTDIR).
+inline Fd open_dir_at(int dirfd, const char* name) {
+  return Fd(::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+}
+
+inline double to_seconds(const timespec& t) {
+  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
+}
+
+/// Names that OSes drop into folders; never repos, revisions or refs.
+bool is_os_junk(std::string_view name);
+
+/// Lists a directory fd (borrowed, freshly opened) with getdents64: no DIR stream, no dup.
+class DirReader {
+ public:
+  explicit DirReader(int fd);
+  /// The next entry other than "." and "..", with its DT_* type (DT_UNKNOWN only for entries
+  /// that vanished or are not files, dirs or symlinks). False at the end or on error.
+  bool next(const char*& name, unsigned char& type);
+  /// errno of a failed read, 0 after a clean end.
+  int error() const { return m_error; }
+
+ private:
+  int m_fd;
+  std::unique_ptr<char[]> m_buf;
+  long m_len = 0, m_pos = 0;
+  int m_error = 0;
+};
+
+/// One repo folder being read.
+struct RepoDirs {
+  std::string root;       // cache root, absolute and symlink-resolved
+  std::string repo_path;  // <root>/<folder>
+  int blobs_fd = -1;      // <repo>/blobs opened without following a symlink, or -1
+  /// Optional: true if this <repo>/blobs/<name> path was already stat'ed by the caller (saves
+  /// one syscall per pointer to an already seen blob; Target::st is then left zeroed).
+  std::function<bool(const std::string& blob_path)> known_blob;
+};
+
+enum class TargetKind {
+  Blob,       // a symlink resolving to a regular file inside the cache
+  Self,       // a regular file in the snapshot (no-symlink mode): it is its own blob
+  Dangling,   // a symlink whose target does not exist
+  Escapes,    // a symlink whose target lies outside the cache root (never followed)
+  Directory,  // a symlink to a directory (skipped, as PY's glob does)
+  Special,    // a symlink to a fifo, socket or device inside the cache (never opened)
+};
+
+struct Target {
+  TargetKind kind = TargetKind::Dangling;
+  std::string blob_path;  // absolute: the blob (Blob, Self) or the lexical target (Dangling, Escapes)
+  std::string link;       // the raw symlink text (symlinks only)
+  bool in_repo_blobs = false;  // blob_path is <repo>/blobs/<name> of this repo
+  struct stat st {};      // of the blob (Blob, Self)
+};
+
+/// Resolves the non-directory entry `name` of directory `dirfd` (absolute `dir_path`, which is
+/// `depth` components below the repo folder: snapshots/<commit> is 2). `is_link` says whether
+/// the entry is a symlink. Returns false with errno set when the entry vanished or cannot be read.
+bool resolve_entry(const RepoDirs& repo, int dirfd, const std::string& dir_path, int depth, const char* name,
+                   bool is_link, Target& out);
+
+/// Walks the directory tree of `dir` (closed at the end) without following symlinks. Calls
+/// on_file(dirfd, dir_path, depth, rel_path, name, is_link) for each non-directory and
+/// on_error(path, errno) for each sub-directory that cannot be opened or read. `depth` is that
+/// of `dir_path` (see resolve_entry). Entries are visited in readdir order.
+template <typename OnFile, typename OnError>
+void walk_tree(Fd dir, const std::string& dir_path, int depth, const std::string& rel_prefix, OnFile& on_file,
+               OnError& on_error) {
+  DirReader reader(dir.get());
+  const char* name = nullptr;
+  unsigned char type = DT_UNKNOWN;
+  while (reader.next(name, type)) {
+    std::string rel = rel_prefix.empty() ? std::string(name) : rel_prefix + "/" + name;
+    if (type == DT_DIR) {
+      Fd sub = open_dir_at(dir.get(), name);
+      const std::string sub_path = dir_path + "/" + name;
+      if (!sub.valid()) {
+        on_error(sub_path, errno);
+      } else {
+        walk_tree(std::move(sub), sub_path, depth + 1, rel, on_file, on_error);
+      }
+    } else if (type != DT_UNKNOWN) {
+      on_file(dir.get(), dir_path, depth, rel, name, type == DT_LNK);
+    }
+  }
+  if (reader.error() != 0) on_error(dir_path, reader.error());
+}
+
+}  // namespace hubcache::manage_detail

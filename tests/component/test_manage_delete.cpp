@@ -1,0 +1,346 @@
+// plan_delete / plan_prune / execute on real temp caches.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "hubcache/cache/store.hpp"
+#include "hubcache/manage/delete_plan.hpp"
+#include "hubcache/util/lock.hpp"
+#include "manage_helpers.hpp"
+
+using namespace hubcache;
+namespace stdfs = std::filesystem;
+
+namespace {
+
+const RepoRef k_repo{RepoType::Model, "org/name"};
+
+struct Delete : ::testing::Test {
+  test::TempDir dir;
+  test::CacheBuilder cb{dir.path()};
+  std::string c1 = test::commit_id(1), c2 = test::commit_id(2), c3 = test::commit_id(3);
+
+  CacheInfo scan() {
+    auto r = scan_cache(dir.path());
+    EXPECT_TRUE(r) << r.error().message;
+    return std::move(r).value();
+  }
+  DeletePlan plan(const std::vector<std::string>& targets) {
+    auto p = plan_delete(scan(), targets);
+    EXPECT_TRUE(p) << p.error().message;
+    return std::move(p).value();
+  }
+  bool exists(const std::string& p) const { return test::exists(p); }
+};
+
+TEST_F(Delete, SharedBlobSurvivesUntilItsLastRevisionGoes) {
+  // spec 13.24: two revisions share blob X.
+  const RepoLayout l = cb.layout(k_repo);
+  const std::string x = cb.add_file(k_repo, c1, "shared.bin", std::string(1000, 'x'), true);
+  cb.add_file(k_repo, c2, "shared.bin", std::string(1000, 'x'), true);
+  const std::string only1 = cb.add_file(k_repo, c1, "only1.txt", "one");
+  cb.add_ref(k_repo, "main", c2);
+  cb.add_ref(k_repo, "refs/pr/1", c1);
+
+  const DeletePlan p = plan({c1});
+  EXPECT_EQ(p.freed_bytes(), 3u);  // X freed 0 bytes
+  EXPECT_EQ(p.blob_files(), std::vector<std::string>{l.blob_path(only1)});
+  EXPECT_EQ(p.snapshot_dirs(), std::vector<std::string>{l.snapshot_dir(c1)});
+  EXPECT_EQ(p.ref_files(), std::vector<std::string>{l.folder() + "/refs/refs/pr/1"});
+  EXPECT_TRUE(p.repo_dirs().empty());
+  EXPECT_EQ(p.entire_repo_count(), 0u);
+  EXPECT_EQ(p.partial_revision_count(), 1u);
+  ASSERT_EQ(p.repos().size(), 1u);
+  EXPECT_EQ(p.repos()[0].revisions[0].refs, std::vector<std::string>{"refs/pr/1"});
+  const DeleteReport r = p.execute();
+  EXPECT_TRUE(r.problems.empty()) << r.problems.front().message;
+  EXPECT_EQ(r.revisions_deleted, 1u);
+  EXPECT_EQ(r.freed_bytes, 3u);
+  EXPECT_TRUE(exists(l.blob_path(x)));
+  EXPECT_FALSE(exists(l.blob_path(only1)));
+  EXPECT_FALSE(exists(l.snapshot_dir(c1)));
+  EXPECT_FALSE(exists(l.folder() + "/refs/refs"));  // emptied ref dirs are dropped too
+  EXPECT_TRUE(exists(l.ref_path("main")));
+  EXPECT_TRUE(exists(l.pointer_path(c2, "shared.bin")));
+
+  const DeletePlan both = plan({c2});
+  EXPECT_EQ(both.repo_dirs(), std::vector<std::string>{l.folder()});  // last revision: the whole repo
+  EXPECT_EQ(both.freed_bytes(), 1000u);
+  EXPECT_EQ(both.execute().repos_deleted, 1u);
+  EXPECT_FALSE(exists(l.folder()));
+}
+
+TEST_F(Delete, BothSharingRevisionsAtOnceRemoveTheRepoFolder) {
+  cb.add_file(k_repo, c1, "shared.bin", "xx", true);
+  cb.add_file(k_repo, c2, "shared.bin", "xx", true);
+  const DeletePlan p = plan({c1, c2});
+  EXPECT_EQ(p.entire_repo_count(), 1u);
+  EXPECT_EQ(p.total_revision_count(), 2u);
+  EXPECT_EQ(p.freed_bytes(), 2u);
+  const DeleteReport r = p.execute();
+  EXPECT_EQ(r.repos_deleted, 1u);
+  EXPECT_EQ(r.revisions_deleted, 2u);
+  EXPECT_FALSE(exists(cb.layout(k_repo).folder()));
+}
+
+TEST_F(Delete, TargetsByTypeIdUriBareIdAndCase) {
+  cb.add_file({RepoType::Model, "Org/Model"}, c1, "a", "a");
+  cb.add_file({RepoType::Dataset, "org/data"}, c2, "b", "bb");
+  cb.add_file({RepoType::Space, "org/app"}, c3, "c", "ccc");
+  cb.add_file({RepoType::Model, "gpt2"}, test::commit_id(4), "d", "dddd");
+  auto labels = [](const DeletePlan& p) {
+    std::vector<std::string> out;
+    for (const auto& r : p.repos()) out.push_back(r.label() + (r.entire ? "" : "(partial)"));
+    return out;
+  };
+  EXPECT_EQ(labels(plan({"model/org/model"})), std::vector<std::string>{"model/Org/Model"});  // case-insensitive
+  EXPECT_EQ(labels(plan({"hf://datasets/org/data"})), std::vector<std::string>{"dataset/org/data"});
+  EXPECT_EQ(labels(plan({"hf://Org/Model"})), std::vector<std::string>{"model/Org/Model"});
+  EXPECT_EQ(labels(plan({"org/app", "gpt2"})), (std::vector<std::string>{"model/gpt2", "space/org/app"}));
+  EXPECT_EQ(labels(plan({std::string(40, '3')})), std::vector<std::string>{"space/org/app"});
+  const DeletePlan none = plan({"model/org/data", "nope", std::string(40, '9'), "dataset/gpt2"});
+  EXPECT_TRUE(none.empty());
+  EXPECT_EQ(none.unknown_targets(), (std::vector<std::string>{"model/org/data", "nope", std::string(40, '9'), "dataset/gpt2"}));
+}
+
+TEST_F(Delete, AmbiguousAndMalformedTargetsAreErrors) {
+  cb.add_file({RepoType::Model, "org/x"}, c1, "a", "a");
+  cb.add_file({RepoType::Dataset, "org/x"}, c2, "a", "a");
+  auto ambiguous = plan_delete(scan(), {"org/x"});
+  ASSERT_FALSE(ambiguous);
+  EXPECT_EQ(ambiguous.error().code, ErrorCode::InvalidArgument);
+  EXPECT_NE(ambiguous.error().message.find("model/org/x"), std::string::npos);
+  EXPECT_NE(ambiguous.error().message.find("dataset/org/x"), std::string::npos);
+  for (const char* bad : {"hf://gpt2", "hf://org/x@main", "hf://org/x/file.txt", "hf://model/org/x", "hf://buckets/a/b",
+                          "hf://org/../x", "", "model/"}) {
+    auto r = plan_delete(scan(), {bad});
+    ASSERT_FALSE(r) << bad;
+    EXPECT_EQ(r.error().code, ErrorCode::InvalidArgument) << bad;
+  }
+  auto parsed = parse_delete_target("ABCDEF0123ABCDEF0123ABCDEF0123ABCDEF0123");
+  ASSERT_TRUE(parsed);
+  EXPECT_EQ(parsed->kind, DeleteTarget::Kind::Revision);
+  EXPECT_EQ(parsed->commit, "abcdef0123abcdef0123abcdef0123abcdef0123");
+}
+
+TEST_F(Delete, NoSymlinkModeFilesGoWithTheirSnapshot) {
+  // spec 13.32: regular files in snapshots are counted by scan and removed by rm.
+  const RepoLayout l = cb.layout(k_repo);
+  test::write_file(l.pointer_path(c1, "w.bin"), std::string(500, 'w'));
+  test::write_file(l.pointer_path(c2, "w.bin"), std::string(500, 'w'));
+  stdfs::create_directories(l.refs_dir());
+  cb.add_ref(k_repo, "main", c2);
+  const DeletePlan p = plan({c1});
+  EXPECT_TRUE(p.blob_files().empty());
+  EXPECT_EQ(p.freed_bytes(), 500u);
+  p.execute();
+  EXPECT_FALSE(exists(l.snapshot_dir(c1)));
+  EXPECT_TRUE(exists(l.pointer_path(c2, "w.bin")));
+}
+
+TEST_F(Delete, PlanningChangesNothingOnDisk) {
+  cb.add_file(k_repo, c1, "a.bin", "aaaa", true);
+  cb.add_file(k_repo, c2, "b.bin", "bbbb", true);
+  cb.add_ref(k_repo, "main", c2);
+  cb.write_raw("models--org--name/blobs/" + std::string(64, 'f') + ".incomplete", "partial");
+  cb.write_raw(".locks/models--org--name/" + std::string(64, 'f') + ".lock", "");
+  cb.write_raw("models--x--y/blobs/" + std::string(64, 'e') + ".incomplete", "p");  // no lock file at all
+  const std::string before = test::tree_fingerprint(dir.path());
+  const CacheInfo c = scan();
+  ASSERT_TRUE(plan_delete(c, {"model/org/name", c1, "unknown"}));
+  auto pr = plan_prune(c);
+  ASSERT_TRUE(pr);
+  EXPECT_EQ(pr->incomplete_files().size(), 2u);
+  EXPECT_EQ(test::tree_fingerprint(dir.path()), before);
+}
+
+TEST_F(Delete, PruneTakesDetachedRevisionsAndIncompleteFiles) {
+  const RepoLayout l = cb.layout(k_repo);
+  const std::string keep = cb.add_file(k_repo, c1, "keep.txt", "keep");
+  const std::string gone = cb.add_file(k_repo, c2, "gone.txt", "gone!");
+  cb.add_file(k_repo, c2, "keep.txt", "keep");
+  cb.add_ref(k_repo, "main", c1);
+  const RepoRef all_detached{RepoType::Dataset, "d/d"};
+  cb.add_file(all_detached, c3, "x.csv", "1,2,3");
+  cb.write_raw("models--org--name/blobs/" + std::string(64, 'a') + ".incomplete", std::string(10, 'p'));
+  cb.write_raw("models--org--name/blobs/" + std::string(64, 'b') + ".1234abcd.incomplete", std::string(20, 'p'));
+
+  auto p = plan_prune(scan());
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->total_revision_count(), 2u);
+  EXPECT_EQ(p->entire_repo_count(), 1u);
+  EXPECT_EQ(p->incomplete_files().size(), 2u);
+  EXPECT_EQ(p->freed_bytes(), 5u + 5u + 30u);
+  const DeleteReport r = p->execute();
+  EXPECT_TRUE(r.problems.empty()) << r.problems.front().message;
+  EXPECT_EQ(r.incomplete_deleted, 2u);
+  EXPECT_EQ(r.freed_bytes, 40u);
+  EXPECT_FALSE(exists(l.snapshot_dir(c2)));
+  EXPECT_FALSE(exists(l.blob_path(gone)));
+  EXPECT_TRUE(exists(l.blob_path(keep)));
+  EXPECT_TRUE(exists(l.pointer_path(c1, "keep.txt")));
+  EXPECT_FALSE(exists(cb.layout(all_detached).folder()));
+  EXPECT_FALSE(exists(l.blobs_dir() + "/" + std::string(64, 'a') + ".incomplete"));
+
+  auto again = plan_prune(scan());
+  ASSERT_TRUE(again);
+  EXPECT_TRUE(again->empty());
+}
+
+TEST_F(Delete, PruneLeavesALiveDownloadAlone) {
+  const RepoRef busy{RepoType::Model, "busy/repo"};
+  cb.add_file(busy, c1, "old.txt", "old");  // detached: the only revision
+  const std::string etag(64, 'c');
+  cb.write_raw("models--busy--repo/blobs/" + etag + ".incomplete", "downloading");
+  auto lock = lock_blob(cb.layout(busy), etag);
+  ASSERT_TRUE(lock);
+  auto p = plan_prune(scan());
+  ASSERT_TRUE(p);
+  EXPECT_TRUE(p->incomplete_files().empty());
+  ASSERT_EQ(p->locked_incomplete().size(), 1u);
+  EXPECT_EQ(p->locked_incomplete()[0].lock_path, cb.layout(busy).lock_path(etag));
+  EXPECT_EQ(p->entire_repo_count(), 0u);  // the folder holding the download stays
+  EXPECT_EQ(p->partial_revision_count(), 1u);
+  const DeleteReport r = p->execute();
+  EXPECT_TRUE(r.problems.empty());
+  EXPECT_TRUE(exists(cb.layout(busy).blobs_dir() + "/" + etag + ".incomplete"));
+  EXPECT_FALSE(exists(cb.layout(busy).snapshot_dir(c1)));
+  EXPECT_TRUE(exists(cb.layout(busy).folder()));
+
+  // The download finishes meanwhile? A plan made while it ran and executed after keeps its promise:
+  lock->release();
+  auto later = plan_prune(scan());
+  ASSERT_TRUE(later);
+  EXPECT_EQ(later->incomplete_files().size(), 1u);
+  // ...but if a download takes the lock between plan and execute, the file is skipped.
+  auto relock = lock_blob(cb.layout(busy), etag);
+  ASSERT_TRUE(relock);
+  const DeleteReport r2 = later->execute();
+  EXPECT_EQ(r2.skipped_locked.size(), 1u);
+  EXPECT_TRUE(exists(cb.layout(busy).blobs_dir() + "/" + etag + ".incomplete"));
+}
+
+TEST_F(Delete, EmptiedRepoFolderGoes) {
+  const RepoLayout l = cb.layout(k_repo);
+  stdfs::create_directories(l.snapshots_dir());
+  stdfs::create_directories(l.refs_dir());
+  cb.write_raw("models--org--name/blobs/" + std::string(64, 'a') + ".incomplete", "x");
+  auto p = plan_prune(scan());
+  ASSERT_TRUE(p);
+  p->execute();
+  EXPECT_FALSE(exists(l.folder()));
+}
+
+TEST_F(Delete, MissingPathsAreReportedNotFatal) {
+  const RepoLayout l = cb.layout(k_repo);
+  const std::string a = cb.add_file(k_repo, c1, "a", "a1");
+  const std::string b = cb.add_file(k_repo, c2, "b", "b22");
+  cb.add_file(k_repo, c3, "c", "c333");
+  const DeletePlan p = plan({c1, c2});
+  stdfs::remove_all(l.snapshot_dir(c1));
+  stdfs::remove(l.blob_path(a));
+  const DeleteReport r = p.execute();
+  ASSERT_EQ(r.problems.size(), 2u);
+  for (const auto& pb : r.problems) EXPECT_EQ(pb.code, ErrorCode::NotFound);
+  EXPECT_FALSE(exists(l.snapshot_dir(c2)));
+  EXPECT_FALSE(exists(l.blob_path(b)));
+  EXPECT_EQ(r.revisions_deleted, 1u);
+  EXPECT_EQ(r.freed_bytes, 3u);
+}
+
+TEST_F(Delete, PermissionErrorsAreReportedAndTheRestIsDeleted) {
+  const RepoLayout l = cb.layout(k_repo);
+  cb.add_file(k_repo, c1, "a", "a1");
+  cb.add_file(k_repo, c1, "sub/b", "b1");
+  cb.add_file({RepoType::Model, "other/repo"}, c2, "x", "x");
+  const CacheInfo c = scan();
+  auto p = plan_delete(c, {"model/org/name", "model/other/repo"});
+  ASSERT_TRUE(p);
+  test::open_up(dir.path());
+  const std::string sub = l.snapshot_dir(c1) + "/sub";
+  ::chmod(sub.c_str(), 0555);
+  const int rc = test::run_unprivileged([&] {
+    const DeleteReport r = p->execute();
+    if (r.repos_deleted != 1) return 1;  // other/repo
+    if (r.problems.empty() || r.problems[0].code != ErrorCode::PermissionDenied) return 2;
+    if (r.problems[0].path != sub + "/b") return 3;
+    return 0;
+  });
+  ::chmod(sub.c_str(), 0755);
+  EXPECT_EQ(rc, 0);
+  EXPECT_TRUE(exists(l.pointer_path(c1, "sub/b")));
+  EXPECT_FALSE(exists(l.pointer_path(c1, "a")));
+  EXPECT_FALSE(exists(cb.layout({RepoType::Model, "other/repo"}).folder()));
+}
+
+TEST_F(Delete, NothingOutsideTheCacheIsEverTouched) {
+  test::TempDir outside;
+  test::write_file(outside / "precious/file.bin", "precious");
+  test::write_file(outside / "blobs/" + std::string(40, 'b'), "outside blob");
+  // A pointer to an outside file, a repo folder that is a symlink, a pointer into another repo.
+  cb.add_file(k_repo, c1, "a", "a");
+  test::make_symlink(outside / "precious/file.bin", cb.layout(k_repo).pointer_path(c1, "escape.bin"));
+  test::make_symlink(outside / "precious", dir / "models--linked--repo");
+  const RepoRef thief{RepoType::Model, "thief/repo"};
+  const RepoRef victim{RepoType::Model, "victim/repo"};
+  const std::string vb = cb.add_file(victim, c2, "v", "victim data");
+  cb.add_file(thief, c3, "own", "own");
+  cb.add_file(thief, test::commit_id(4), "own", "own");
+  test::make_symlink("../../../models--victim--repo/blobs/" + vb, cb.layout(thief).pointer_path(c3, "stolen"));
+  const std::string outside_before = test::tree_fingerprint(outside.path());
+
+  const DeletePlan p = plan({"model/org/name", "model/linked/repo", c3});
+  EXPECT_EQ(p.repo_dirs(), (std::vector<std::string>{cb.layout(k_repo).folder(), dir / "models--linked--repo"}));
+  for (const auto& b : p.blob_files()) EXPECT_EQ(b.find("victim"), std::string::npos) << b;
+  const DeleteReport r = p.execute();
+  EXPECT_TRUE(r.problems.empty()) << r.problems.front().message;
+  EXPECT_EQ(test::tree_fingerprint(outside.path()), outside_before);
+  EXPECT_FALSE(exists(dir / "models--linked--repo"));  // the link itself is removed
+  EXPECT_TRUE(exists(cb.layout(victim).blob_path(vb)));
+  EXPECT_FALSE(exists(cb.layout(thief).snapshot_dir(c3)));
+}
+
+TEST_F(Delete, SymlinkedSnapshotParentStopsTheDeletion) {
+  test::TempDir outside;
+  test::write_file(outside / "x/" + c1 + "/keep.txt", "keep");
+  const RepoLayout l = cb.layout(k_repo);
+  cb.add_file(k_repo, c1, "keep", "k");
+  cb.add_file(k_repo, c2, "a", "a");
+  const DeletePlan p = plan({c2});
+  ASSERT_EQ(p.snapshot_dirs(), std::vector<std::string>{l.snapshot_dir(c2)});
+  // Between plan and execute, snapshots/ is swapped for a symlink to an outside folder.
+  stdfs::rename(l.snapshots_dir(), dir / "moved");
+  test::make_symlink(outside / "x", l.snapshots_dir());
+  test::make_symlink(outside / "x/" + c1, outside / "x/" + c2);
+  const std::string before = test::tree_fingerprint(outside.path());
+  const DeleteReport r = p.execute();
+  ASSERT_FALSE(r.problems.empty());
+  EXPECT_EQ(r.problems[0].code, ErrorCode::InvalidPath);
+  EXPECT_EQ(test::tree_fingerprint(outside.path()), before);
+}
+
+TEST_F(Delete, BrokenRepoCanBeDeletedByItsId) {
+  cb.add_file(k_repo, c1, "a", std::string(123, 'a'));
+  cb.add_ref(k_repo, "main", c2);  // a ref to a missing snapshot: the scan skips the repo
+  const CacheInfo c = scan();
+  ASSERT_TRUE(c.repos.empty());
+  auto p = plan_delete(c, {"model/org/name"});
+  ASSERT_TRUE(p);
+  ASSERT_EQ(p->repos().size(), 1u);
+  EXPECT_TRUE(p->repos()[0].broken);
+  EXPECT_EQ(p->freed_bytes(), 123u + 40u);  // every regular file of the folder
+  EXPECT_EQ(p->execute().repos_deleted, 1u);
+  EXPECT_FALSE(exists(cb.layout(k_repo).folder()));
+}
+
+TEST_F(Delete, ScanWithoutFilesCannotPlan) {
+  cb.add_file(k_repo, c1, "a", "a");
+  ScanOptions o;
+  o.collect_files = false;
+  auto c = scan_cache(dir.path(), o);
+  ASSERT_TRUE(c);
+  EXPECT_FALSE(plan_delete(*c, {c1}));
+  EXPECT_FALSE(plan_prune(*c));
+}
+
+}  // namespace
