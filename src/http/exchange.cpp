@@ -14,6 +14,7 @@ std::string trim(std::string_view s) {
 
 size_t on_header_line(char* data, size_t size, size_t n, void* user) {
   auto* ex = static_cast<Exchange*>(user);
+  ex->last_activity = std::chrono::steady_clock::now();
   const std::string_view line(data, size * n);
   if (line.rfind("HTTP/", 0) == 0) {  // a new response (redirect hop, 100-continue, final)
     ex->response.headers.clear();
@@ -29,6 +30,7 @@ size_t on_header_line(char* data, size_t size, size_t n, void* user) {
 size_t on_body(char* data, size_t size, size_t n, void* user) {
   auto* ex = static_cast<Exchange*>(user);
   const size_t len = size * n;
+  ex->last_activity = std::chrono::steady_clock::now();
   if (!ex->deliver_head()) return CURL_WRITEFUNC_ERROR;
   if (!ex->streaming) {
     if (ex->response.body.size() + len > ex->request.max_body) {
@@ -47,7 +49,12 @@ size_t on_body(char* data, size_t size, size_t n, void* user) {
 
 int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
   auto* ex = static_cast<Exchange*>(user);
-  return ex->cancel != nullptr && ex->cancel->cancelled() ? 1 : 0;
+  if (ex->cancel != nullptr && ex->cancel->cancelled()) return 1;
+  if (ex->request.idle_timeout.count() > 0 && std::chrono::steady_clock::now() - ex->last_activity > ex->request.idle_timeout) {
+    ex->idle_timed_out = true;
+    return 1;
+  }
+  return 0;
 }
 
 }  // namespace
@@ -75,7 +82,8 @@ void Exchange::prepare(const Request& req, Sink s, bool stream, const CancelToke
   streaming = stream;
   cancel = c;
   response = Response{};
-  head_delivered = aborted_by_receiver = body_too_large = false;
+  head_delivered = aborted_by_receiver = body_too_large = idle_timed_out = false;
+  last_activity = std::chrono::steady_clock::now();
   error_buffer[0] = '\0';
 
   curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
@@ -89,11 +97,6 @@ void Exchange::prepare(const Request& req, Sink s, bool stream, const CancelToke
   curl_easy_setopt(easy, CURLOPT_XFERINFODATA, this);
   curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout.count()));
-  const long idle_s = static_cast<long>((request.idle_timeout.count() + 999) / 1000);
-  if (idle_s > 0) {
-    curl_easy_setopt(easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
-    curl_easy_setopt(easy, CURLOPT_LOW_SPEED_TIME, idle_s);
-  }
   if (request.total_timeout.count() > 0)
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(request.total_timeout.count()));
   curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 256L * 1024L);
@@ -144,6 +147,8 @@ Result<Response> Exchange::finish(CURLcode code) {
     return std::move(response);
   }
   if (aborted_by_receiver) return fail(ErrorCode::Cancelled, what + ": aborted by receiver");
+  if (idle_timed_out)
+    return fail(ErrorCode::Timeout, what + ": timed out (no data for " + std::to_string(request.idle_timeout.count()) + " ms)");
   if (body_too_large)
     return fail(ErrorCode::Network, what + ": response body larger than " + std::to_string(request.max_body) + " bytes");
   const std::string detail = redact(error_buffer[0] ? error_buffer : curl_easy_strerror(code));

@@ -3,6 +3,7 @@
 // the blocking Client and the Multi driver.
 #include <curl/curl.h>
 
+#include <chrono>
 #include <string>
 
 #include "hubcache/http/http.hpp"
@@ -22,6 +23,8 @@ struct Exchange {
   bool head_delivered = false;
   bool aborted_by_receiver = false;
   bool body_too_large = false;
+  bool idle_timed_out = false;
+  std::chrono::steady_clock::time_point last_activity;
   char error_buffer[CURL_ERROR_SIZE] = {};
 
   Exchange() = default;

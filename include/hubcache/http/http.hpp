@@ -53,7 +53,7 @@ struct Request {
   Headers headers;
   std::string body;  // POST only
   std::chrono::milliseconds connect_timeout{10'000};
-  /// No byte for this long (1 s granularity) is a Timeout.
+  /// No byte for this long is a Timeout (checked about every second, or faster while data flows).
   std::chrono::milliseconds idle_timeout{10'000};
   /// Whole exchange limit; zero means none.
   std::chrono::milliseconds total_timeout{0};

@@ -1,0 +1,378 @@
+// Request routing of the test HubServer: resolve (with LFS redirect), CDN, api (repo info,
+// tree, paths-info), and fault injection.
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "hub_server.hpp"
+#include "hub_server_internal.hpp"
+
+namespace hubcache::test {
+using namespace detail_server;
+using Hdrs = std::vector<std::pair<std::string, std::string>>;
+
+namespace {
+
+struct Reply {
+  int fd;
+  const HttpRequest& req;
+  RequestRecord& rec;
+  bool& keep_alive;
+
+  void head(int status, const Hdrs& headers, std::uint64_t content_length) {
+    std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reason(status) + "\r\n";
+    for (const auto& [k, v] : headers) out += k + ": " + v + "\r\n";
+    out += "Content-Length: " + std::to_string(content_length) + "\r\n";
+    if (!keep_alive) out += "Connection: close\r\n";
+    out += "\r\n";
+    rec.status = status;
+    if (!send_all(fd, out.data(), out.size())) keep_alive = false;
+  }
+  void simple(int status, Hdrs headers, const std::string& body, const std::string& type = "application/json") {
+    headers.emplace_back("Content-Type", type);
+    head(status, headers, body.size());
+    if (req.method != "HEAD" && !body.empty()) {
+      if (!send_all(fd, body.data(), body.size())) keep_alive = false;
+      rec.body_bytes += body.size();
+    }
+  }
+  void error(int status, const std::string& code, const std::string& message, Hdrs extra = {}) {
+    if (!code.empty()) extra.emplace_back("X-Error-Code", code);
+    extra.emplace_back("X-Error-Message", message);
+    extra.emplace_back("X-Request-Id", "test-request");
+    simple(status, extra, nlohmann::json{{"error", message}}.dump());
+  }
+};
+
+std::string json_entry_list(const std::vector<std::pair<std::string, const ServedFile*>>& files,
+                            const std::set<std::string>& dirs, std::size_t from, std::size_t count, std::size_t& total) {
+  nlohmann::json arr = nlohmann::json::array();
+  std::vector<std::pair<std::string, const ServedFile*>> all;
+  for (const auto& d : dirs) all.emplace_back(d, nullptr);
+  for (const auto& f : files) all.push_back(f);
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  total = all.size();
+  for (std::size_t i = from; i < all.size() && i < from + count; ++i) {
+    const auto& [p, f] = all[i];
+    if (!f) {
+      arr.push_back({{"type", "directory"}, {"oid", std::string(40, 'd')}, {"size", 0}, {"path", p}});
+      continue;
+    }
+    nlohmann::json e = {{"type", "file"}, {"oid", f->git_sha1}, {"size", f->size}, {"path", p}};
+    if (f->lfs) e["lfs"] = {{"oid", f->sha256}, {"size", f->size}, {"pointerSize", 134}};
+    arr.push_back(e);
+  }
+  return arr.dump();
+}
+
+}  // namespace
+
+void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive) {
+  RequestRecord rec;
+  rec.method = req.method;
+  rec.path = req.path;
+  rec.query = req.query;
+  rec.had_auth = !req.header("authorization").empty();
+  rec.range = req.header("range");
+  Reply reply{fd, req, rec, keep_alive};
+  auto finish = [&] {
+    std::lock_guard lock(m_mutex);
+    m_log.push_back(rec);
+  };
+
+  // Snapshot the mutable configuration.
+  std::optional<Fault> fault;
+  std::string token, hostile_commit, hostile_etag;
+  std::size_t page_size;
+  std::uint64_t throttle;
+  {
+    std::lock_guard lock(m_mutex);
+    for (auto& f : m_faults) {
+      if (f.times == 0) continue;
+      if (!f.method.empty() && f.method != req.method) continue;
+      if (req.path.find(f.match) == std::string::npos) continue;
+      if (f.times > 0) --f.times;
+      fault = f;
+      break;
+    }
+    token = m_token;
+    hostile_commit = m_hostile_commit;
+    hostile_etag = m_hostile_etag;
+    page_size = m_page_size;
+    throttle = m_throttle;
+  }
+  if (fault && fault->kind == FaultKind::Status) {
+    Hdrs h;
+    if (!fault->retry_after.empty()) h.emplace_back("Retry-After", fault->retry_after);
+    if (!fault->ratelimit.empty()) h.emplace_back("RateLimit", fault->ratelimit);
+    reply.error(fault->status, fault->error_code, "injected failure", h);
+    return finish();
+  }
+
+  // Sends `file`'s bytes (honouring Range unless a fault says otherwise).
+  auto serve_body = [&](const ServedFile& file, Hdrs headers) {
+    const std::string etag_value = "\"" + file.etag() + "\"";
+    std::optional<std::pair<std::uint64_t, std::uint64_t>> range;
+    const std::string if_range = req.header("if-range");
+    if (!(fault && fault->kind == FaultKind::IgnoreRange) && (if_range.empty() || if_range == etag_value))
+      range = parse_range(req.header("range"), file.size);
+    headers.emplace_back("Accept-Ranges", "bytes");
+    headers.emplace_back("ETag", etag_value);
+    std::uint64_t begin = 0, end = file.size;
+    int status = 200;
+    if (range) {
+      if (range->first >= file.size && file.size > 0) {
+        headers.emplace_back("Content-Range", "bytes */" + std::to_string(file.size));
+        reply.head(416, headers, 0);
+        return;
+      }
+      begin = range->first;
+      end = range->second;
+      if (fault && fault->kind == FaultKind::RangeElsewhere) {
+        end = end - begin;
+        begin = 0;
+      }
+      status = 206;
+      headers.emplace_back("Content-Range", "bytes " + std::to_string(begin) + "-" + std::to_string(end - 1) + "/" +
+                                                std::to_string(file.size));
+    }
+    const bool cut = fault && (fault->kind == FaultKind::ResetMidBody || fault->kind == FaultKind::ShortBody ||
+                               fault->kind == FaultKind::Stall);
+    if (cut) keep_alive = false;
+    reply.head(status, headers, end - begin);
+    if (req.method == "HEAD") return;
+    const std::uint64_t limit = cut ? std::min<std::uint64_t>(end, begin + fault->after_bytes) : end;
+    int disk = file.disk_path.empty() ? -1 : ::open(file.disk_path.c_str(), O_RDONLY | O_CLOEXEC);
+    std::vector<char> buf(throttle ? 16384 : 262144);
+    const auto t0 = std::chrono::steady_clock::now();
+    std::uint64_t sent = 0;
+    for (std::uint64_t off = begin; off < limit && !m_stop;) {
+      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), limit - off));
+      if (disk >= 0) {
+        if (::pread(disk, buf.data(), n, static_cast<off_t>(off)) != static_cast<ssize_t>(n)) break;
+      } else {
+        std::memcpy(buf.data(), file.content.data() + off, n);
+      }
+      if (fault && fault->kind == FaultKind::WrongBytes) {
+        const std::uint64_t flip = file.size / 2;
+        if (flip >= off && flip < off + n) buf[flip - off] = static_cast<char>(buf[flip - off] ^ 0x5a);
+      }
+      if (!send_all(fd, buf.data(), n)) {
+        keep_alive = false;
+        break;
+      }
+      off += n;
+      sent += n;
+      rec.body_bytes += n;
+      if (throttle) {
+        const auto due = t0 + std::chrono::microseconds(sent * 1000000 / throttle);
+        while (!m_stop && std::chrono::steady_clock::now() < due) std::this_thread::sleep_for(std::chrono::milliseconds(2));
+      }
+    }
+    if (disk >= 0) ::close(disk);
+    if (fault && fault->kind == FaultKind::Stall) {
+      const auto until = std::chrono::steady_clock::now() + fault->stall;
+      while (!m_stop && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    if (fault && fault->kind == FaultKind::ResetMidBody) {
+      linger l{1, 0};
+      ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    }
+  };
+
+  // ---- CDN ----
+  if (req.path.rfind("/cdn/", 0) == 0) {
+    const std::string sha = req.path.substr(5);
+    std::optional<ServedFile> file;
+    {
+      std::lock_guard lock(m_mutex);
+      if (auto it = m_by_sha.find(sha); it != m_by_sha.end()) file = it->second;
+    }
+    if (!file) reply.error(404, "", "no such object");
+    else serve_body(*file, {});
+    return finish();
+  }
+
+  // ---- repo addressing ----
+  const bool api = req.path.rfind("/api/", 0) == 0;
+  std::string rest = req.path.substr(api ? 5 : 1);
+  RepoType type = RepoType::Model;
+  if (api) {
+    const auto slash = rest.find('/');
+    auto t = parse_repo_type(rest.substr(0, slash));
+    if (!t || slash == std::string::npos) {
+      reply.error(404, "", "unknown api route");
+      return finish();
+    }
+    type = *t;
+    rest = rest.substr(slash + 1);
+  } else {
+    for (RepoType t : {RepoType::Dataset, RepoType::Space, RepoType::Kernel}) {
+      const std::string p = url_prefix(t);
+      if (rest.rfind(p, 0) == 0) {
+        type = t;
+        rest = rest.substr(p.size());
+        break;
+      }
+    }
+  }
+  std::string id = rest, action, after;
+  for (const char* marker : {"/resolve/", "/revision/", "/tree/", "/paths-info/"}) {
+    const auto pos = rest.find(marker);
+    if (pos != std::string::npos) {
+      id = rest.substr(0, pos);
+      action = std::string(marker).substr(1, std::strlen(marker) - 2);
+      after = rest.substr(pos + std::strlen(marker));
+      break;
+    }
+  }
+  if (!api && action != "resolve") {
+    reply.error(404, "", "unknown route");
+    return finish();
+  }
+  {
+    std::string renamed;
+    {
+      std::lock_guard lock(m_mutex);
+      if (auto it = m_renames.find(std::string(url_prefix(type)) + id); it != m_renames.end()) renamed = it->second;
+    }
+    if (!renamed.empty() && !api) {
+      reply.simple(307, {{"Location", "/" + renamed + "/resolve/" + after}}, "");
+      return finish();
+    }
+  }
+  std::optional<ServedRepo> repo;
+  {
+    std::lock_guard lock(m_mutex);
+    if (auto it = m_repos.find(std::string(to_string(type)) + "/" + id); it != m_repos.end()) repo = it->second;
+  }
+  const std::string auth = req.header("authorization");
+  const std::string given = auth.rfind("Bearer ", 0) == 0 ? auth.substr(7) : "";
+  if (!given.empty() && !token.empty() && given != token) {
+    reply.error(401, "", "Invalid credentials in Authorization header");
+    return finish();
+  }
+  if (!repo || (repo->is_private && given.empty())) {
+    reply.error(repo ? 401 : 404, "RepoNotFound", "Repository not found");
+    return finish();
+  }
+  if (repo->gated && given.empty()) {
+    reply.error(401, "GatedRepo", "Access to model " + id + " is restricted. You must be authenticated.");
+    return finish();
+  }
+
+  // ---- revision ----
+  std::string rev_enc = after, tail;
+  if (action != "revision") {
+    const auto slash = after.find('/');
+    rev_enc = after.substr(0, slash);
+    tail = slash == std::string::npos ? "" : after.substr(slash + 1);
+  }
+  const std::string rev = url_decode(rev_enc.empty() ? "main" : rev_enc);
+  std::string commit;
+  if (auto it = repo->refs.find(rev); it != repo->refs.end()) commit = it->second;
+  else if (repo->commits.count(rev)) commit = rev;
+  else if (rev.size() >= 7 && rev.size() <= 40 && std::all_of(rev.begin(), rev.end(), ::isxdigit)) {
+    for (const auto& [c, files] : repo->commits)
+      if (c.compare(0, rev.size(), lower(rev)) == 0) commit = c;
+  }
+  if (commit.empty()) {
+    reply.error(404, "RevisionNotFound", "Invalid rev id: " + rev);
+    return finish();
+  }
+  const auto& files = repo->commits.at(commit);
+  const std::string commit_header = hostile_commit.empty() ? commit : hostile_commit;
+
+  if (action == "resolve") {
+    const std::string path = url_decode(tail);
+    auto it = files.find(path);
+    if (it == files.end()) {
+      reply.error(404, "EntryNotFound", "Entry not found", {{"X-Repo-Commit", commit_header}});
+      return finish();
+    }
+    const ServedFile& f = it->second;
+    if (f.lfs) {
+      const std::string etag = hostile_etag.empty() ? f.sha256 : hostile_etag;
+      reply.simple(302,
+                   {{"Location", "http://127.0.0.1:" + std::to_string(m_cdn_port) + "/cdn/" + f.sha256 + "?X-Amz-Signature=s3cr3t"},
+                    {"X-Repo-Commit", commit_header},
+                    {"X-Linked-Etag", "\"" + etag + "\""},
+                    {"X-Linked-Size", std::to_string(f.size)},
+                    {"ETag", "\"" + f.git_sha1 + "\""}},
+                   "");
+      return finish();
+    }
+    Hdrs h{{"X-Repo-Commit", commit_header}};
+    if (!hostile_etag.empty()) {
+      reply.simple(200, {{"X-Repo-Commit", commit_header}, {"ETag", "\"" + hostile_etag + "\""}}, f.content, "application/octet-stream");
+      return finish();
+    }
+    serve_body(f, h);
+    return finish();
+  }
+  if (action.empty() || action == "revision") {
+    nlohmann::json sib = nlohmann::json::array();
+    for (const auto& [p, f] : files) sib.push_back({{"rfilename", p}});
+    reply.simple(200, {}, nlohmann::json{{"id", id}, {"sha", commit_header}, {"private", repo->is_private},
+                                         {"gated", repo->gated ? nlohmann::json("manual") : nlohmann::json(false)},
+                                         {"siblings", sib}}.dump());
+    return finish();
+  }
+  std::vector<std::pair<std::string, const ServedFile*>> selected;
+  std::set<std::string> dirs;
+  if (action == "tree") {
+    const std::string base = url_decode(tail);
+    const bool recursive = query_param(req.query, "recursive") == "true";
+    const std::string prefix = base.empty() ? "" : base + "/";
+    for (const auto& [p, f] : files) {
+      if (p.compare(0, prefix.size(), prefix) != 0) continue;
+      const std::string sub = p.substr(prefix.size());
+      const auto slash = sub.find('/');
+      if (slash == std::string::npos) selected.emplace_back(p, &f);
+      else if (!recursive) dirs.insert(prefix + sub.substr(0, slash));
+      else {
+        selected.emplace_back(p, &f);
+        for (auto s = sub.find('/'); s != std::string::npos; s = sub.find('/', s + 1)) dirs.insert(prefix + sub.substr(0, s));
+      }
+    }
+    if (!base.empty() && selected.empty() && dirs.empty()) {
+      reply.error(404, "EntryNotFound", "Folder not found");
+      return finish();
+    }
+    const std::size_t from = query_param(req.query, "cursor").empty() ? 0 : std::stoul(query_param(req.query, "cursor"));
+    std::size_t total = 0;
+    const std::string body = json_entry_list(selected, dirs, from, page_size, total);
+    Hdrs h;
+    if (from + page_size < total) {
+      const std::string q = "recursive=" + query_param(req.query, "recursive") + "&expand=false&cursor=" + std::to_string(from + page_size);
+      h.emplace_back("Link", "<" + endpoint() + req.path + "?" + q + ">; rel=\"next\"");
+    }
+    reply.simple(200, h, body);
+    return finish();
+  }
+  if (action == "paths-info") {
+    std::vector<std::string> wanted;
+    const auto j = nlohmann::json::parse(req.body, nullptr, false);
+    if (!j.is_discarded() && j.is_object() && j.contains("paths")) {
+      for (const auto& p : j["paths"]) wanted.push_back(p.get<std::string>());
+    } else {
+      for (const auto& kv : split(req.body, '&'))
+        if (kv.rfind("paths=", 0) == 0) wanted.push_back(url_decode(kv.substr(6)));
+    }
+    for (const auto& w : wanted)
+      if (auto it = files.find(w); it != files.end()) selected.emplace_back(w, &it->second);
+    std::size_t total = 0;
+    reply.simple(200, {}, json_entry_list(selected, dirs, 0, selected.size() + 1, total));
+    return finish();
+  }
+  reply.error(404, "", "unknown route");
+  finish();
+}
+
+}  // namespace hubcache::test
