@@ -80,22 +80,27 @@ std::size_t Multi::poll(std::chrono::milliseconds timeout) {
     const std::string what = std::string(to_string(it->second.ex->request.method)) + " " + redact(it->second.ex->request.url);
     im.complete(id, fail(ErrorCode::Cancelled, what + ": cancelled"));
   }
-  int running = 0;
-  curl_multi_perform(im.multi, &running);
-  int queued = 0;
-  while (CURLMsg* msg = curl_multi_info_read(im.multi, &queued)) {
-    if (msg->msg != CURLMSG_DONE) continue;
-    auto h = im.by_handle.find(msg->easy_handle);
-    if (h == im.by_handle.end()) continue;
-    const Id id = h->second;
-    auto it = im.entries.find(id);
-    auto r = it->second.cancelled ? Result<Response>(fail(ErrorCode::Cancelled, "cancelled")) : it->second.ex->finish(msg->data.result);
-    im.complete(id, std::move(r));
-  }
-  if (!im.entries.empty() || timeout.count() > 0) {
-    int fds = 0;
-    curl_multi_poll(im.multi, nullptr, 0, static_cast<int>(timeout.count()), &fds);
-  }
+  auto drive = [&] {
+    int running = 0;
+    curl_multi_perform(im.multi, &running);
+    int queued = 0, completed = 0;
+    while (CURLMsg* msg = curl_multi_info_read(im.multi, &queued)) {
+      if (msg->msg != CURLMSG_DONE) continue;
+      auto h = im.by_handle.find(msg->easy_handle);
+      if (h == im.by_handle.end()) continue;
+      const Id id = h->second;
+      auto it = im.entries.find(id);
+      auto r = it->second.cancelled ? Result<Response>(fail(ErrorCode::Cancelled, "cancelled")) : it->second.ex->finish(msg->data.result);
+      im.complete(id, std::move(r));
+      ++completed;
+    }
+    return completed;
+  };
+  // Return at once after completions so the caller can start follow-up work without waiting.
+  if (drive() > 0 || !im.to_cancel.empty()) return im.entries.size();
+  int fds = 0;
+  curl_multi_poll(im.multi, nullptr, 0, static_cast<int>(timeout.count()), &fds);
+  drive();
   return im.entries.size();
 }
 

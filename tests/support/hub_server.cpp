@@ -334,6 +334,7 @@ std::uint64_t HubServer::body_bytes(const std::string& match) const {
 void HubServer::clear_requests() {
   std::lock_guard lock(m_mutex);
   m_log.clear();
+  ++m_log_epoch;
 }
 
 }  // namespace hubcache::test

@@ -147,6 +147,7 @@ class HubServer {
   std::map<std::string, ServedFile> m_by_sha;  // CDN lookup
   std::vector<Fault> m_faults;
   std::vector<RequestRecord> m_log;
+  std::uint64_t m_log_epoch = 0;  // bumped by clear_requests()
   std::string m_token;
   std::size_t m_page_size = 1000;
   std::uint64_t m_throttle = 0;

@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 #include <cstring>
 #include <nlohmann/json.hpp>
 #include <set>
@@ -24,6 +25,7 @@ struct Reply {
   const HttpRequest& req;
   RequestRecord& rec;
   bool& keep_alive;
+  std::function<void()> publish;  // copies `rec` into the server's log (under its mutex)
 
   void head(int status, const Hdrs& headers, std::uint64_t content_length) {
     std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reason(status) + "\r\n";
@@ -32,14 +34,16 @@ struct Reply {
     if (!keep_alive) out += "Connection: close\r\n";
     out += "\r\n";
     rec.status = status;
+    publish();
     if (!send_all(fd, out.data(), out.size())) keep_alive = false;
   }
   void simple(int status, Hdrs headers, const std::string& body, const std::string& type = "application/json") {
     headers.emplace_back("Content-Type", type);
     head(status, headers, body.size());
     if (req.method != "HEAD" && !body.empty()) {
-      if (!send_all(fd, body.data(), body.size())) keep_alive = false;
       rec.body_bytes += body.size();
+      publish();
+      if (!send_all(fd, body.data(), body.size())) keep_alive = false;
     }
   }
   void error(int status, const std::string& code, const std::string& message, Hdrs extra = {}) {
@@ -80,11 +84,20 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive) {
   rec.query = req.query;
   rec.had_auth = !req.header("authorization").empty();
   rec.range = req.header("range");
-  Reply reply{fd, req, rec, keep_alive};
-  auto finish = [&] {
+  std::size_t slot;
+  std::uint64_t epoch;
+  {
     std::lock_guard lock(m_mutex);
-    m_log.push_back(rec);
+    slot = m_log.size();
+    epoch = m_log_epoch;
+    m_log.push_back(rec);  // logged on arrival, so the log is in request order
+  }
+  auto publish = [&] {
+    std::lock_guard lock(m_mutex);
+    if (epoch == m_log_epoch) m_log[slot] = rec;
   };
+  Reply reply{fd, req, rec, keep_alive, publish};
+  auto finish = publish;
 
   // Snapshot the mutable configuration.
   std::optional<Fault> fault;
@@ -163,13 +176,14 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive) {
         const std::uint64_t flip = file.size / 2;
         if (flip >= off && flip < off + n) buf[flip - off] = static_cast<char>(buf[flip - off] ^ 0x5a);
       }
+      rec.body_bytes += n;  // counted before sending: a client may finish reading before send() returns
+      publish();
       if (!send_all(fd, buf.data(), n)) {
         keep_alive = false;
         break;
       }
       off += n;
       sent += n;
-      rec.body_bytes += n;
       if (throttle) {
         const auto due = t0 + std::chrono::microseconds(sent * 1000000 / throttle);
         while (!m_stop && std::chrono::steady_clock::now() < due) std::this_thread::sleep_for(std::chrono::milliseconds(2));
