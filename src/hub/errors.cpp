@@ -111,6 +111,7 @@ Error map_http_error(const http::Response& r, std::string_view url, const RepoRe
   e.http->request_id = rid;
   e.http->error_code = code;
   e.http->server_message = server;
+  e.http->repo_commit = r.headers.get("X-Repo-Commit").value_or("");
   return e;
 }
 

@@ -217,7 +217,7 @@ struct Engine::Impl {
     http::Sink sink{[this, weak, key, want_start, ranged](const http::Response& h) { return on_head(weak, key, want_start, ranged, h); },
                     [this, weak, key](const char* d, std::size_t n) { return on_data(weak, key, d, n); }};
     // Multi::add runs no callbacks, so the task mutex may stay held.
-    r.request = multi.add(req, std::move(sink), [this, tp, key](Result<http::Response> res) { on_done(tp, key, std::move(res)); });
+    r.request = multi.add(req, std::move(sink), [this, tp, key](Result<http::Response> res) { on_done(tp, key, res); });
     (void)held;
   }
 
@@ -326,7 +326,7 @@ struct Engine::Impl {
     return true;
   }
 
-  void on_done(const std::shared_ptr<Task>& tp, std::uint64_t key, Result<http::Response> res) {
+  void on_done(const std::shared_ptr<Task>& tp, std::uint64_t key, const Result<http::Response>& res) {
     Task& t = *tp;
     --connections;
     std::lock_guard lock(t.mutex);
@@ -361,7 +361,7 @@ struct Engine::Impl {
       return;
     }
     if (!res && res.error().code == ErrorCode::Cancelled) {
-      fail_locked(t, std::move(res).error());
+      fail_locked(t, res.error());
       return;
     }
     // A stream error, or a body that ended early: retry from the current offset (spec 5 step 4);
