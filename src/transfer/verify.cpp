@@ -57,7 +57,7 @@ std::string follow_and_hash(Task& t) {
       avail = hasher.active() ? t.prefix() : 0;
       finished = t.finished();
       const auto now = std::chrono::steady_clock::now();
-      if (t.split && (finished || now - last_checkpoint >= std::chrono::milliseconds(500))) {
+      if (t.split && (finished || now - last_checkpoint >= std::chrono::milliseconds(100))) {
         snapshot = t.ranges;
         last_checkpoint = now;
       }

@@ -1,0 +1,161 @@
+// Many processes and killed processes: concurrency (spec 13.23) and crash/resume.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include "cache_builder.hpp"
+#include "cli_env.hpp"
+#include "hubcache/util/hash.hpp"
+
+extern char** environ;
+
+using namespace hubcache;
+using namespace hubcache::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const RepoRef k_repo{RepoType::Model, "org/model"};
+
+// Starts argv with env changes applied, output discarded; returns the pid.
+pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+  std::vector<std::string> envs;
+  for (char** e = environ; *e; ++e) envs.emplace_back(*e);
+  for (const auto& kv : env) {
+    const bool unset = kv[0] == '-';
+    const auto key = unset ? kv.substr(1) + "=" : kv.substr(0, kv.find('=') + 1);
+    std::erase_if(envs, [&](const std::string& s) { return s.rfind(key, 0) == 0; });
+    if (!unset) envs.push_back(kv);
+  }
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int null = ::open("/dev/null", O_RDWR);
+    ::dup2(null, 1);
+    ::dup2(null, 2);
+    std::vector<char*> a, e;
+    for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+    a.push_back(nullptr);
+    for (auto& s : envs) e.push_back(const_cast<char*>(s.c_str()));
+    e.push_back(nullptr);
+    ::execve(a[0], a.data(), e.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+int wait_exit(pid_t pid) {
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Every blob is named by its hash, every pointer resolves, nothing is half-written.
+void verify_cache(const std::string& cache) {
+  int blobs = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(cache)) {
+    const std::string p = e.path().string();
+    EXPECT_EQ(p.find(".incomplete"), std::string::npos) << p;
+    if (p.find("/blobs/") == std::string::npos || !e.is_regular_file()) continue;
+    const std::string name = e.path().filename().string();
+    if (name.find(".parts.") != std::string::npos) continue;
+    const std::string content = read_file(p);
+    EXPECT_EQ(name.size() == 64 ? sha256_hex(content) : git_blob_sha1_hex(content), name) << p;
+    ++blobs;
+  }
+  EXPECT_GT(blobs, 0);
+}
+
+}  // namespace
+
+TEST(CliProcesses, EightProcessesShareOneCacheVector13_23) {
+  HubServer server;
+  TempDir dir;
+  const std::string cache = dir / "cache";
+  const std::string c1 = commit_id(10);
+  std::mt19937 rng(7);
+  std::map<std::string, std::string> files;
+  for (int i = 0; i < 24; ++i) {
+    std::string content(static_cast<std::size_t>(2000 + i * 977), '\0');
+    for (auto& ch : content) ch = static_cast<char>(rng());
+    files["f" + std::to_string(i) + ".bin"] = content;
+  }
+  std::string big(8u << 20, '\0');
+  for (std::size_t i = 0; i < big.size(); i += 4096) big[i] = static_cast<char>(rng());
+  for (const auto& [p, c] : files) server.add_file(k_repo, c1, p, c, p.size() % 2 == 0);
+  server.add_file(k_repo, c1, "big.safetensors", big, true);
+  server.set_ref(k_repo, "main", c1);
+  const auto env = cli_env(server, dir, cache);
+
+  std::vector<pid_t> pids;
+  for (int i = 0; i < 8; ++i) pids.push_back(spawn(cmd({"download", "org/model", "-q"}), env));
+  for (pid_t p : pids) EXPECT_EQ(wait_exit(p), 0);
+
+  for (const auto& [p, c] : files) {
+    const bool lfs = p.size() % 2 == 0;
+    const std::string where = lfs ? "/cdn/" + sha256_hex(c) : "/resolve/" + c1 + "/" + p;
+    EXPECT_EQ(server.count("GET", where), 1) << p;  // every blob transferred once
+    EXPECT_EQ(read_file(cache + "/models--org--model/snapshots/" + c1 + "/" + p), c) << p;
+  }
+  EXPECT_EQ(server.body_bytes("/cdn/" + sha256_hex(big)), big.size());  // ranges, each byte once
+  verify_cache(cache);
+}
+
+TEST(CliProcesses, KilledDownloadsResume) {
+  HubServer server;
+  TempDir dir;
+  const std::string c1 = commit_id(10);
+  // A 64 MiB sparse-ish file: random 4 KiB every 256 KiB, zeros elsewhere.
+  const std::uint64_t size = 64ull << 20;
+  const std::string source = dir / "source.bin";
+  {
+    const int fd = ::open(source.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
+    ASSERT_EQ(::ftruncate(fd, static_cast<off_t>(size)), 0);
+    std::mt19937 rng(3);
+    std::string chunk(4096, '\0');
+    for (std::uint64_t off = 0; off < size; off += 256 << 10) {
+      for (auto& ch : chunk) ch = static_cast<char>(rng());
+      ASSERT_EQ(::pwrite(fd, chunk.data(), chunk.size(), static_cast<off_t>(off)), 4096);
+    }
+    ::close(fd);
+  }
+  auto h = hash_file(source, HashWhat::Sha256);
+  ASSERT_TRUE(h);
+  server.add_disk_file(k_repo, c1, "model.bin", source, size, h->sha256);
+  server.set_ref(k_repo, "main", c1);
+  server.set_throttle(12u << 20);  // per connection: the whole file takes about 0.7 s over 8 ranges
+
+  std::mt19937 rng(11);
+  const int trials = 4;
+  for (int trial = 0; trial < trials; ++trial) {
+    const std::string cache = dir / ("cache" + std::to_string(trial));
+    const auto env = cli_env(server, dir, cache);
+    const std::string blob_dir = cache + "/models--org--model/blobs/";
+    // Kill -9 one or more times at random points, then let a last run finish.
+    const int kills = 1 + trial % 3;
+    server.clear_requests();
+    for (int k = 0; k < kills; ++k) {
+      const pid_t pid = spawn(cmd({"download", "org/model", "model.bin", "-q"}), env);
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(250, 550)(rng)));
+      ::kill(pid, SIGKILL);
+      wait_exit(pid);
+    }
+    ASSERT_FALSE(exists(blob_dir + h->sha256)) << "trial " << trial << ": finished before the kill; slow the server down";
+    const std::uint64_t before = server.body_bytes("/cdn/");
+    server.clear_requests();
+    auto r = run_process(cmd({"download", "org/model", "model.bin", "-q"}), env);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::uint64_t rerun = server.body_bytes("/cdn/");
+    EXPECT_LT(rerun, size) << "trial " << trial << ": the rerun did not resume";
+    EXPECT_GT(before, 0u);
+    EXPECT_EQ(hash_file(blob_dir + h->sha256, HashWhat::Sha256)->sha256, h->sha256);
+    EXPECT_EQ(read_link(cache + "/models--org--model/snapshots/" + c1 + "/model.bin"), "../../blobs/" + h->sha256);
+    EXPECT_FALSE(exists(blob_dir + h->sha256 + ".parts.incomplete"));
+    EXPECT_FALSE(exists(blob_dir + h->sha256 + ".parts.state"));
+  }
+}
