@@ -319,7 +319,12 @@ struct Engine::Impl {
     r.failures = 0;
     t.received += n;
     const std::uint64_t present = t.present();
-    t.cv.notify_all();
+    // Wake the hashing thread in steps of a few MiB: a wake-up per network read costs more in
+    // context switches than the hashing itself.
+    if (present - t.notified_present >= (4u << 20) || r.done()) {
+      t.notified_present = present;
+      t.cv.notify_all();
+    }
     auto cb = t.job.on_progress;
     lock.unlock();
     if (cb) cb(present, t.job.size);

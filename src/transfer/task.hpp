@@ -49,6 +49,7 @@ struct Task {
   std::uint64_t next_key = 0;
   std::map<std::uint64_t, std::size_t> owners;  // request key -> index of the range it fills
   std::uint64_t restart_key = 0;  // request whose end restarts the download from byte 0
+  std::uint64_t notified_present = 0;  // bytes present at the last wake-up of the hashing thread
 
   ~Task();
   bool finished() const { return (complete || failed) && in_flight == 0 && timers == 0; }

@@ -261,10 +261,20 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive) {
       return finish();
     }
   }
-  std::optional<ServedRepo> repo;
+  // Look up only what this request needs (copying a whole repo per request would make the
+  // server, not the client, the bottleneck of benchmarks).
+  bool found = false, is_private = false, gated = false;
+  std::map<std::string, std::string> refs;
+  std::vector<std::string> commits;
   {
     std::lock_guard lock(m_mutex);
-    if (auto it = m_repos.find(std::string(to_string(type)) + "/" + id); it != m_repos.end()) repo = it->second;
+    if (auto it = m_repos.find(std::string(to_string(type)) + "/" + id); it != m_repos.end()) {
+      found = true;
+      is_private = it->second.is_private;
+      gated = it->second.gated;
+      refs = it->second.refs;
+      for (const auto& [c, f] : it->second.commits) commits.push_back(c);
+    }
   }
   const std::string auth = req.header("authorization");
   const std::string given = auth.rfind("Bearer ", 0) == 0 ? auth.substr(7) : "";
@@ -272,11 +282,11 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive) {
     reply.error(401, "", "Invalid credentials in Authorization header");
     return finish();
   }
-  if (!repo || (repo->is_private && given.empty())) {
-    reply.error(repo ? 401 : 404, "RepoNotFound", "Repository not found");
+  if (!found || (is_private && given.empty())) {
+    reply.error(found ? 401 : 404, "RepoNotFound", "Repository not found");
     return finish();
   }
-  if (repo->gated && given.empty()) {
+  if (gated && given.empty()) {
     reply.error(401, "GatedRepo", "Access to model " + id + " is restricted. You must be authenticated.");
     return finish();
   }
@@ -290,27 +300,37 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive) {
   }
   const std::string rev = url_decode(rev_enc.empty() ? "main" : rev_enc);
   std::string commit;
-  if (auto it = repo->refs.find(rev); it != repo->refs.end()) commit = it->second;
-  else if (repo->commits.count(rev)) commit = rev;
+  if (auto it = refs.find(rev); it != refs.end()) commit = it->second;
+  else if (std::find(commits.begin(), commits.end(), rev) != commits.end()) commit = rev;
   else if (rev.size() >= 7 && rev.size() <= 40 && std::all_of(rev.begin(), rev.end(), ::isxdigit)) {
-    for (const auto& [c, files] : repo->commits)
+    for (const auto& c : commits)
       if (c.compare(0, rev.size(), lower(rev)) == 0) commit = c;
   }
   if (commit.empty()) {
     reply.error(404, "RevisionNotFound", "Invalid rev id: " + rev);
     return finish();
   }
-  const auto& files = repo->commits.at(commit);
   const std::string commit_header = hostile_commit.empty() ? commit : hostile_commit;
+  auto lookup_file = [&](const std::string& path) -> std::optional<ServedFile> {
+    std::lock_guard lock(m_mutex);
+    const auto& files = m_repos.at(std::string(to_string(type)) + "/" + id).commits.at(commit);
+    auto it = files.find(path);
+    if (it == files.end()) return std::nullopt;
+    return it->second;
+  };
+  auto all_files = [&] {
+    std::lock_guard lock(m_mutex);
+    return m_repos.at(std::string(to_string(type)) + "/" + id).commits.at(commit);
+  };
 
   if (action == "resolve") {
     const std::string path = url_decode(tail);
-    auto it = files.find(path);
-    if (it == files.end()) {
+    const auto found_file = lookup_file(path);
+    if (!found_file) {
       reply.error(404, "EntryNotFound", "Entry not found", {{"X-Repo-Commit", commit_header}});
       return finish();
     }
-    const ServedFile& f = it->second;
+    const ServedFile& f = *found_file;
     if (f.lfs) {
       const std::string etag = hostile_etag.empty() ? f.sha256 : hostile_etag;
       reply.simple(302,
@@ -330,11 +350,12 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive) {
     serve_body(f, h);
     return finish();
   }
+  const auto files = all_files();
   if (action.empty() || action == "revision") {
     nlohmann::json sib = nlohmann::json::array();
     for (const auto& [p, f] : files) sib.push_back({{"rfilename", p}});
-    reply.simple(200, {}, nlohmann::json{{"id", id}, {"sha", commit_header}, {"private", repo->is_private},
-                                         {"gated", repo->gated ? nlohmann::json("manual") : nlohmann::json(false)},
+    reply.simple(200, {}, nlohmann::json{{"id", id}, {"sha", commit_header}, {"private", is_private},
+                                         {"gated", gated ? nlohmann::json("manual") : nlohmann::json(false)},
                                          {"siblings", sib}}.dump());
     return finish();
   }
