@@ -24,7 +24,7 @@ namespace {
 const RepoRef k_repo{RepoType::Model, "org/model"};
 
 // Starts argv with env changes applied, output discarded; returns the pid.
-pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env) {
+pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, const std::string& err_file = "/dev/null") {
   std::vector<std::string> envs;
   for (char** e = environ; *e; ++e) envs.emplace_back(*e);
   for (const auto& kv : env) {
@@ -36,8 +36,9 @@ pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>
   const pid_t pid = ::fork();
   if (pid == 0) {
     const int null = ::open("/dev/null", O_RDWR);
+    const int err = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     ::dup2(null, 1);
-    ::dup2(null, 2);
+    ::dup2(err, 2);
     std::vector<char*> a, e;
     for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
     a.push_back(nullptr);
@@ -158,4 +159,32 @@ TEST(CliProcesses, KilledDownloadsResume) {
     EXPECT_FALSE(exists(blob_dir + h->sha256 + ".parts.incomplete"));
     EXPECT_FALSE(exists(blob_dir + h->sha256 + ".parts.state"));
   }
+}
+
+TEST(CliProcesses, InterruptCancelsCleanlyAndKeepsPartialData) {
+  HubServer server;
+  TempDir dir;
+  const std::string c1 = commit_id(10);
+  const std::string content(4u << 20, 'z');
+  server.add_file(k_repo, c1, "weights.bin", content, true);
+  server.set_ref(k_repo, "main", c1);
+  server.set_throttle(2u << 20);
+  const std::string cache = dir / "cache";
+  const auto env = cli_env(server, dir, cache);
+  const pid_t pid = spawn(cmd({"download", "org/model", "weights.bin"}), env, dir / "err.txt");
+  std::this_thread::sleep_for(600ms);
+  ::kill(pid, SIGINT);
+  EXPECT_EQ(wait_exit(pid), 1);
+  const std::string err = read_file(dir / "err.txt");
+  EXPECT_NE(err.find("cancelled"), std::string::npos) << err;
+  const std::string blobs = cache + "/models--org--model/blobs/";
+  const std::string sha = sha256_hex(content);
+  EXPECT_FALSE(exists(blobs + sha));
+  EXPECT_TRUE(exists(blobs + sha + ".incomplete"));
+  server.set_throttle(0);
+  server.clear_requests();
+  auto r = run_process(cmd({"download", "org/model", "weights.bin", "-q"}), env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_LT(server.body_bytes("/cdn/"), content.size());
+  EXPECT_EQ(read_file(blobs + sha), content);
 }

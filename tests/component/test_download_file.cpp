@@ -303,3 +303,28 @@ TEST(HfUri, Parsing) {
   EXPECT_FALSE(parse_hf_uri("hf://buckets/org/x"));
   EXPECT_FALSE(parse_hf_uri("https://org/x"));
 }
+
+TEST_F(DownloadFixture, Head503WithCachedCopyDoesNotRetryVector13_18) {
+  std::vector<std::chrono::milliseconds> delays;
+  auto o = options();
+  o.engine.retry.adjust = [&](std::chrono::milliseconds d) {
+    delays.push_back(d);
+    return std::chrono::milliseconds(1);
+  };
+  Downloader d(o);
+  ASSERT_TRUE(d.download_file(file("config.json")));
+  server.clear_requests();
+  server.add_fault(Fault::http_status("HEAD", "/resolve/", 503, -1));
+  auto cached = d.download_file(file("config.json"));
+  ASSERT_TRUE(cached) << cached.error().message;
+  EXPECT_EQ(server.count("HEAD", ""), 1);
+  EXPECT_TRUE(delays.empty());
+  // Not cached: a second attempt with the full backoff, then a clear error.
+  auto missing = d.download_file(file("sub/dir/notes.txt"));
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::LocalEntryNotFound);
+  EXPECT_EQ(delays, (std::vector<std::chrono::milliseconds>{std::chrono::seconds(1), std::chrono::seconds(2),
+                                                            std::chrono::seconds(4), std::chrono::seconds(8),
+                                                            std::chrono::seconds(8)}));
+  EXPECT_EQ(server.count("HEAD", ""), 1 + 1 + 6);
+}

@@ -22,6 +22,11 @@ enum class HashKind { None, Sha256, GitSha1 };
 /// SHA-256 for a 64-hex ETag, git SHA-1 for a 40-hex one, None otherwise.
 HashKind hash_kind_for_etag(std::string_view etag);
 
+/// Adjusts a caller-supplied Range header after `received` bytes arrived (spec 5 step 5, 13.21):
+/// "bytes=S-" -> "bytes=S+n-", "bytes=S-E" -> "bytes=S+n-E", "bytes=-L" -> "bytes=-(L-n)".
+/// Multi-range headers, malformed ones and ranges that become empty are InvalidArgument.
+Result<std::string> adjust_range_header(std::string_view header, std::uint64_t received);
+
 struct Job {
   std::string url;
   http::Headers headers;  // sent on every request (the caller decided about authorization)
