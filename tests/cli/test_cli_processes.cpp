@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 #include <thread>
 
@@ -72,6 +74,17 @@ void verify_cache(const std::string& cache) {
   EXPECT_GT(blobs, 0);
 }
 
+// Bytes recorded as written in a split-download state file (0 if absent or unreadable).
+std::uint64_t recorded_bytes(const std::string& state) {
+  std::ifstream in(state);
+  if (!in) return 0;
+  const auto j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_discarded() || !j.contains("ranges")) return 0;
+  std::uint64_t n = 0;
+  for (const auto& r : j["ranges"]) n += r[2].get<std::uint64_t>() - r[0].get<std::uint64_t>();
+  return n;
+}
+
 }  // namespace
 
 TEST(CliProcesses, EightProcessesShareOneCacheVector13_23) {
@@ -129,7 +142,7 @@ TEST(CliProcesses, KilledDownloadsResume) {
   ASSERT_TRUE(h);
   server.add_disk_file(k_repo, c1, "model.bin", source, size, h->sha256);
   server.set_ref(k_repo, "main", c1);
-  server.set_throttle(12u << 20);  // per connection: the whole file takes about 0.7 s over 8 ranges
+  server.set_throttle(6u << 20);  // per connection: the whole file takes about 1.3 s over 8 ranges
 
   std::mt19937 rng(11);
   const int trials = 4;
@@ -137,19 +150,27 @@ TEST(CliProcesses, KilledDownloadsResume) {
     const std::string cache = dir / ("cache" + std::to_string(trial));
     const auto env = cli_env(server, dir, cache);
     const std::string blob_dir = cache + "/models--org--model/blobs/";
-    // Kill -9 one or more times at random points, then let a last run finish.
+    const std::string state = blob_dir + h->sha256 + ".parts.state";
+    // Kill -9 one or more times at random points after some progress was recorded, then let a
+    // last run finish.
     const int kills = 1 + trial % 3;
     server.clear_requests();
     for (int k = 0; k < kills; ++k) {
+      const std::uint64_t recorded_before = recorded_bytes(state);
       const pid_t pid = spawn(cmd({"download", "org/model", "model.bin", "-q"}), env);
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(250, 550)(rng)));
+      const auto deadline = std::chrono::steady_clock::now() + 20s;
+      while (recorded_bytes(state) < recorded_before + (1u << 20) && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(5ms);
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 200)(rng)));
       ::kill(pid, SIGKILL);
       wait_exit(pid);
     }
     ASSERT_FALSE(exists(blob_dir + h->sha256)) << "trial " << trial << ": finished before the kill; slow the server down";
     const std::uint64_t before = server.body_bytes("/cdn/");
     server.clear_requests();
+    server.set_throttle(0);  // the finishing run need not be slow
     auto r = run_process(cmd({"download", "org/model", "model.bin", "-q"}), env);
+    server.set_throttle(6u << 20);
     ASSERT_EQ(r.exit_code, 0) << r.err;
     const std::uint64_t rerun = server.body_bytes("/cdn/");
     EXPECT_LT(rerun, size) << "trial " << trial << ": the rerun did not resume";
