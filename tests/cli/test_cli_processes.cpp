@@ -192,8 +192,12 @@ TEST(CliProcesses, InterruptCancelsCleanlyAndKeepsPartialData) {
   server.set_throttle(2u << 20);
   const std::string cache = dir / "cache";
   const auto env = cli_env(server, dir, cache);
+  const std::string partial = cache + "/models--org--model/blobs/" + sha256_hex(content) + ".incomplete";
   const pid_t pid = spawn(cmd({"download", "org/model", "weights.bin"}), env, dir / "err.txt");
-  std::this_thread::sleep_for(600ms);
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  std::error_code ec;
+  while ((!exists(partial) || std::filesystem::file_size(partial, ec) < (256u << 10)) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
   ::kill(pid, SIGINT);
   EXPECT_EQ(wait_exit(pid), 1);
   const std::string err = read_file(dir / "err.txt");
