@@ -127,8 +127,11 @@ int run(const Context& ctx, DownloadArgs a) {
   std::signal(SIGTERM, on_signal);
   auto mode = ProgressRenderer::Mode::None;
   if (a.json) mode = ProgressRenderer::Mode::JsonLines;
-  else if (!a.quiet && !a.dry_run && isatty(STDERR_FILENO) && config.disable_progress_bars.value_or(false) == false)
-    mode = ProgressRenderer::Mode::Bar;
+  else if (!a.quiet && !a.dry_run) {
+    // HF_HUB_DISABLE_PROGRESS_BARS is tri-state: true = off, false = forced on, unset = on a terminal.
+    const bool bars = config.disable_progress_bars ? !*config.disable_progress_bars : isatty(STDERR_FILENO) != 0;
+    if (bars) mode = ProgressRenderer::Mode::Bar;
+  }
   auto renderer = std::make_shared<ProgressRenderer>(mode);
   opts.progress = [renderer](const DownloadEvent& e) { renderer->on_event(e); };
   Downloader downloader(opts);

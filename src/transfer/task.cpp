@@ -69,7 +69,8 @@ std::optional<std::vector<Range>> load_state(const Job& job, ino_t data_inode) {
 
 Result<void> open_data(Task& t, const std::string& path, bool truncate) {
   t.path = path;
-  t.fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : 0), 0644);
+  // 0666 less the umask: the mode huggingface_hub's blobs get (spec 3.3).
+  t.fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : 0), 0666);
   if (t.fd < 0) return fail(errno_error(errno, "cannot open temp file", path));
   return {};
 }

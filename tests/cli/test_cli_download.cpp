@@ -1,5 +1,6 @@
 // `hubcache download` end to end against the test server.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
 #include <sstream>
@@ -165,4 +166,23 @@ TEST_F(Cli, PrivateRepoNeedsToken) {
   auto bad = run({"download", "org/model", "config.json", "--token", "hf_wrongtoken"});
   EXPECT_EQ(bad.exit_code, 0);  // cached copy wins over a 401 (spec 8.1 step 4)
   EXPECT_EQ(bad.err.find("hf_wrongtoken"), std::string::npos);
+}
+
+TEST_F(Cli, ProgressBarsCanBeForcedOn) {
+  auto r = run({"download", "org/model", "model.bin"}, {"HF_HUB_DISABLE_PROGRESS_BARS=0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("100.0%"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("files 1/1"), std::string::npos) << r.err;
+  auto off = run({"download", "org/model", "config.json"}, {"HF_HUB_DISABLE_PROGRESS_BARS=1"});
+  ASSERT_EQ(off.exit_code, 0);
+  EXPECT_EQ(off.err, "");
+}
+
+TEST_F(Cli, BlobModeFollowsUmask) {
+  ASSERT_EQ(run({"download", "org/model", "config.json", "-q"}).exit_code, 0);
+  struct stat st{};
+  ASSERT_EQ(::stat((snapshot() + "/config.json").c_str(), &st), 0);
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  EXPECT_EQ(st.st_mode & 0777, 0666 & ~mask);
 }
