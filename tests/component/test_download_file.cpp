@@ -328,3 +328,13 @@ TEST_F(DownloadFixture, Head503WithCachedCopyDoesNotRetryVector13_18) {
                                                             std::chrono::seconds(8)}));
   EXPECT_EQ(server.count("HEAD", ""), 1 + 1 + 6);
 }
+
+TEST_F(DownloadFixture, XetFileOverPlainHttpVector13_37) {
+  server.set_xet(true);
+  Downloader d(options());
+  auto r = d.download_file(file("model.safetensors"));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->etag, sha256_hex(weights));  // named by X-Linked-Etag, fetched through the redirect
+  EXPECT_EQ(read_link(r->path), "../../blobs/" + sha256_hex(weights));
+  EXPECT_EQ(read_file(r->path), weights);
+}

@@ -66,6 +66,12 @@ TEST_F(Fixture, LfsHeadVector13_6) {
   EXPECT_EQ(m->size, 5000u);  // X-Linked-Size, not the redirect's Content-Length
   EXPECT_EQ(m->location.find("http://127.0.0.1:" + std::to_string(server.cdn_port()) + "/cdn/"), 0u);
   EXPECT_EQ(server.count("", "/cdn/"), 0);  // HEAD does not follow the absolute redirect
+  EXPECT_FALSE(m->xet_hash);
+  server.set_xet(true);
+  auto x = api().file_metadata(k_repo, "main", "weights.bin");
+  ASSERT_TRUE(x);
+  EXPECT_EQ(x->xet_hash, std::string(64, 'c'));
+  EXPECT_EQ(x->etag, m->etag);
 }
 
 TEST_F(Fixture, PrRevisionIsEncoded) {

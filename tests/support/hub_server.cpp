@@ -309,6 +309,10 @@ void HubServer::set_hostile_commit(const std::string& v) {
   std::lock_guard lock(m_mutex);
   m_hostile_commit = v;
 }
+void HubServer::set_xet(bool on) {
+  std::lock_guard lock(m_mutex);
+  m_xet = on;
+}
 void HubServer::set_hostile_etag(const std::string& v) {
   std::lock_guard lock(m_mutex);
   m_hostile_etag = v;

@@ -120,6 +120,8 @@ class HubServer {
   /// Hostile values: replace X-Repo-Commit / repo info sha, or the ETag of HEAD answers.
   void set_hostile_commit(const std::string& value);
   void set_hostile_etag(const std::string& value);
+  /// LFS answers also carry the Xet headers (X-Xet-Hash and a Link with rel="xet-auth").
+  void set_xet(bool on);
 
   std::vector<RequestRecord> requests() const;
   /// Requests whose method matches (or "" for all) and whose path contains `match`.
@@ -153,6 +155,7 @@ class HubServer {
   std::uint64_t m_throttle = 0;
   std::string m_hostile_commit;
   std::string m_hostile_etag;
+  bool m_xet = false;
 
   friend struct ServerAccess;
 };

@@ -104,6 +104,7 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive) {
   std::string token, hostile_commit, hostile_etag;
   std::size_t page_size;
   std::uint64_t throttle;
+  bool xet;
   {
     std::lock_guard lock(m_mutex);
     for (auto& f : m_faults) {
@@ -119,6 +120,7 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive) {
     hostile_etag = m_hostile_etag;
     page_size = m_page_size;
     throttle = m_throttle;
+    xet = m_xet;
   }
   if (fault && fault->kind == FaultKind::Status) {
     Hdrs h;
@@ -333,13 +335,18 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive) {
     const ServedFile& f = *found_file;
     if (f.lfs) {
       const std::string etag = hostile_etag.empty() ? f.sha256 : hostile_etag;
-      reply.simple(302,
-                   {{"Location", "http://127.0.0.1:" + std::to_string(m_cdn_port) + "/cdn/" + f.sha256 + "?X-Amz-Signature=s3cr3t"},
-                    {"X-Repo-Commit", commit_header},
-                    {"X-Linked-Etag", "\"" + etag + "\""},
-                    {"X-Linked-Size", std::to_string(f.size)},
-                    {"ETag", "\"" + f.git_sha1 + "\""}},
-                   "");
+      Hdrs h{{"Location", "http://127.0.0.1:" + std::to_string(m_cdn_port) + "/cdn/" + f.sha256 + "?X-Amz-Signature=s3cr3t"},
+             {"X-Repo-Commit", commit_header},
+             {"X-Linked-Etag", "\"" + etag + "\""},
+             {"X-Linked-Size", std::to_string(f.size)},
+             {"ETag", "\"" + f.git_sha1 + "\""}};
+      if (xet) {
+        h.emplace_back("X-Xet-Hash", std::string(64, 'c'));
+        h.emplace_back("Link", "<" + endpoint() + "/api/models/" + id + "/xet-read-token/" + commit +
+                                   ">; rel=\"xet-auth\", <http://cas.invalid/v1/reconstructions/" + std::string(64, 'c') +
+                                   ">; rel=\"xet-reconstruction-info\"");
+      }
+      reply.simple(302, h, "");
       return finish();
     }
     Hdrs h{{"X-Repo-Commit", commit_header}};
