@@ -1,6 +1,9 @@
 #pragma once
 // Internal: the engine's loop state. The loop thread owns multi, active, timers and connections;
 // callers only submit(). Split over engine.cpp (loop, scheduling) and callbacks.cpp (responses).
+#include <unistd.h>
+
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <deque>

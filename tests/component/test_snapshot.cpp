@@ -261,3 +261,26 @@ TEST_F(DownloadFixture, LocalDirTakesCachedFilesWithoutTransfer) {
   EXPECT_EQ(server.count("GET", "/cdn/") + server.count("GET", "/resolve/"), 0);
   EXPECT_EQ(r->bytes_transferred, 0u);
 }
+
+TEST_F(DownloadFixture, HostileEtagInListingIsRefused) {
+  for (const std::string etag : {"../../x", "a/b", ".."}) {
+    server.set_hostile_etag(etag);
+    Downloader d(options());
+    const std::string before = tree_fingerprint(dir.path());
+    auto r = d.snapshot_download(snap(c1));
+    ASSERT_FALSE(r) << etag;
+    EXPECT_NE(r.error().message.find("unsafe ETag"), std::string::npos) << r.error().message;
+    EXPECT_EQ(tree_fingerprint(dir.path()), before) << etag;
+  }
+}
+
+TEST_F(DownloadFixture, OptionsFromConfig) {
+  Environment env({{"HF_ENDPOINT", server.endpoint() + "/"}, {"HF_HUB_CACHE", cache}, {"HF_TOKEN", "hf_fromenv"},
+                   {"HF_HUB_OFFLINE", "1"}, {"HF_HUB_DOWNLOAD_TIMEOUT", "7"}, {"HOME", dir.path()}});
+  const auto o = Downloader::Options::from_env(Config::from_env(env));
+  EXPECT_EQ(o.endpoint, server.endpoint());
+  EXPECT_EQ(o.cache_dir, cache);
+  EXPECT_EQ(o.token, "hf_fromenv");
+  EXPECT_TRUE(o.offline);
+  EXPECT_EQ(o.download_timeout, std::chrono::seconds(7));
+}

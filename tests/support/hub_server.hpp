@@ -117,7 +117,8 @@ class HubServer {
   void set_tree_page_size(std::size_t n);
   /// Body bytes per second per connection (0 = unlimited).
   void set_throttle(std::uint64_t bytes_per_second);
-  /// Hostile values: replace X-Repo-Commit / repo info sha, or the ETag of HEAD answers.
+  /// Hostile values: replace X-Repo-Commit / repo info sha, or the ETag of HEAD answers and the
+  /// oids of tree listings.
   void set_hostile_commit(const std::string& value);
   void set_hostile_etag(const std::string& value);
   /// LFS answers also carry the Xet headers (X-Xet-Hash and a Link with rel="xet-auth").

@@ -55,7 +55,8 @@ struct Reply {
 };
 
 std::string json_entry_list(const std::vector<std::pair<std::string, const ServedFile*>>& files,
-                            const std::set<std::string>& dirs, std::size_t from, std::size_t count, std::size_t& total) {
+                            const std::set<std::string>& dirs, std::size_t from, std::size_t count, std::size_t& total,
+                            const std::string& hostile_etag = {}) {
   nlohmann::json arr = nlohmann::json::array();
   std::vector<std::pair<std::string, const ServedFile*>> all;
   for (const auto& d : dirs) all.emplace_back(d, nullptr);
@@ -68,8 +69,8 @@ std::string json_entry_list(const std::vector<std::pair<std::string, const Serve
       arr.push_back({{"type", "directory"}, {"oid", std::string(40, 'd')}, {"size", 0}, {"path", p}});
       continue;
     }
-    nlohmann::json e = {{"type", "file"}, {"oid", f->git_sha1}, {"size", f->size}, {"path", p}};
-    if (f->lfs) e["lfs"] = {{"oid", f->sha256}, {"size", f->size}, {"pointerSize", 134}};
+    nlohmann::json e = {{"type", "file"}, {"oid", hostile_etag.empty() ? f->git_sha1 : hostile_etag}, {"size", f->size}, {"path", p}};
+    if (f->lfs) e["lfs"] = {{"oid", hostile_etag.empty() ? f->sha256 : hostile_etag}, {"size", f->size}, {"pointerSize", 134}};
     arr.push_back(e);
   }
   return arr.dump();
@@ -389,7 +390,7 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive) {
     }
     const std::size_t from = query_param(req.query, "cursor").empty() ? 0 : std::stoul(query_param(req.query, "cursor"));
     std::size_t total = 0;
-    const std::string body = json_entry_list(selected, dirs, from, page_size, total);
+    const std::string body = json_entry_list(selected, dirs, from, page_size, total, hostile_etag);
     Hdrs h;
     if (from + page_size < total) {
       const std::string q = "recursive=" + query_param(req.query, "recursive") + "&expand=false&cursor=" + std::to_string(from + page_size);

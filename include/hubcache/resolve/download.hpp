@@ -106,6 +106,8 @@ struct SnapshotResult {
 
 class Downloader {
  public:
+  using Options = DownloadOptions;  // Downloader::Options::from_env(config)
+
   explicit Downloader(DownloadOptions options);
   ~Downloader();
   Downloader(const Downloader&) = delete;
