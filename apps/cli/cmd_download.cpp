@@ -186,8 +186,9 @@ void add_download_command(CLI::App& app, Context& ctx) {
   cmd->add_option("filenames", a->filenames, "Files to download (a name ending in '/' is a folder)");
   cmd->add_option("--repo-type,--type", a->repo_type, "model, dataset or space")->check(CLI::IsMember({"model", "dataset", "space", "kernel"}));
   cmd->add_option("--revision", a->revision, "Branch, tag, refs/pr/N or commit hash (default main)");
-  cmd->add_option("--include", a->include, "Only files matching this pattern (repeatable)");
-  cmd->add_option("--exclude", a->exclude, "Skip files matching this pattern (repeatable)");
+  // One value per occurrence (repeat the flag), so patterns never swallow FILENAMES.
+  cmd->add_option("--include", a->include, "Only files matching this pattern (repeatable)")->allow_extra_args(false)->take_all();
+  cmd->add_option("--exclude", a->exclude, "Skip files matching this pattern (repeatable)")->allow_extra_args(false)->take_all();
   cmd->add_option("--cache-dir", a->cache_dir, "Hub cache folder (beats HF_HUB_CACHE and HF_HOME)");
   cmd->add_option("--local-dir", a->local_dir, "Download into this folder as real files instead of the cache");
   cmd->add_flag("--force-download", a->force, "Download again even if cached");

@@ -186,3 +186,16 @@ TEST_F(Cli, BlobModeFollowsUmask) {
   ::umask(mask);
   EXPECT_EQ(st.st_mode & 0777, 0666 & ~mask);
 }
+
+TEST_F(Cli, PatternsTakeOneValuePerFlag) {
+  auto r = run({"download", "org/model", "--include", "docs/*", "--include", "*.json", "-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(exists(snapshot() + "/config.json"));
+  EXPECT_TRUE(exists(snapshot() + "/docs/readme.md"));
+  EXPECT_FALSE(exists(snapshot() + "/model.bin"));
+  // A pattern flag before a file name does not swallow it: the name wins (with a warning).
+  auto w = run({"download", "org/model", "--exclude", "*.md", "model.bin"});
+  ASSERT_EQ(w.exit_code, 0) << w.err;
+  EXPECT_NE(w.out.find(snapshot() + "/model.bin"), std::string::npos) << w.out;
+  EXPECT_NE(w.err.find("ignored"), std::string::npos);
+}
