@@ -174,10 +174,11 @@ Result<void> prepare_task(Task& t, const EngineOptions& o) {
                                            "B), " + std::to_string(*free) + " available (" +
                                            format_size(static_cast<double>(*free)) + "B). Free some space and retry; the download resumes.",
                   dir);
-    // Reserve the blocks so a full disk shows up now rather than mid-transfer. A sequential temp
-    // file keeps its size (it must stay a prefix of the content for other clients).
+    // Reserve the blocks so a full disk shows up now rather than mid-transfer (not worth a
+    // syscall below 1 MiB). A sequential temp file keeps its size: it must stay a prefix of the
+    // content for other clients.
     const int mode = t.split ? 0 : FALLOC_FL_KEEP_SIZE;
-    if (::fallocate(t.fd, mode, 0, static_cast<off_t>(job.size)) != 0 && errno == ENOSPC)
+    if (job.size >= (1u << 20) && ::fallocate(t.fd, mode, 0, static_cast<off_t>(job.size)) != 0 && errno == ENOSPC)
       return fail(ErrorCode::DiskFull, "no space left in '" + dir + "' to store '" + job.label + "' (" +
                                            std::to_string(job.size) + " bytes). Free some space and retry.",
                   dir);

@@ -1,5 +1,6 @@
 #include <unistd.h>
 
+#include <algorithm>
 #include <variant>
 
 #include "hubcache/util/hash.hpp"
@@ -36,7 +37,7 @@ class AnyHasher {
 
 std::string follow_and_hash(Task& t) {
   AnyHasher hasher(t.job.hash, t.job.size);
-  std::vector<char> buf(hasher.active() ? (1u << 20) : 0);
+  std::vector<char> buf(hasher.active() ? static_cast<std::size_t>(std::clamp<std::uint64_t>(t.job.size, 1, 1u << 20)) : 0);
   std::uint64_t hashed = 0;
   unsigned generation = 0;
   auto last_checkpoint = std::chrono::steady_clock::now();
