@@ -338,3 +338,25 @@ TEST_F(DownloadFixture, XetFileOverPlainHttpVector13_37) {
   EXPECT_EQ(read_link(r->path), "../../blobs/" + sha256_hex(weights));
   EXPECT_EQ(read_file(r->path), weights);
 }
+
+TEST_F(DownloadFixture, ResumesAPartialBlobLeftByAnotherClient) {
+  // huggingface_hub <= 1.17 (and this tool) leave blobs/<etag>.incomplete as a prefix.
+  const std::string etag = sha256_hex(weights);
+  write_file(layout().incomplete_path(etag), weights.substr(0, 100000));
+  Downloader d(options());
+  auto r = d.download_file(file("model.safetensors"));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(server.body_bytes("/cdn/"), weights.size() - 100000);
+  EXPECT_EQ(read_file(r->path), weights);
+  EXPECT_FALSE(exists(layout().incomplete_path(etag)));
+}
+
+TEST_F(DownloadFixture, CorruptPartialBlobIsDiscardedNotPublished) {
+  const std::string etag = sha256_hex(weights);
+  write_file(layout().incomplete_path(etag), std::string(100000, 'X'));  // wrong bytes
+  Downloader d(options());
+  auto r = d.download_file(file("model.safetensors"));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(read_file(r->path), weights);  // the mismatch discarded the prefix and refetched
+  EXPECT_EQ(sha256_hex(read_file(layout().blob_path(etag))), etag);
+}
