@@ -89,7 +89,12 @@ Result<Outcome> Engine::download(const Job& job) {
     const std::string digest = detail::follow_and_hash(*task);
     std::unique_lock lock(task->mutex);
     task->cv.wait(lock, [&] { return task->finished(); });
-    if (task->failed) return fail(*task->error);
+    if (task->failed) {
+      // Keep a sequential temp file an exact prefix (a restart may have left older bytes after
+      // the current position), so the next run resumes from its size.
+      if (!task->split && ::ftruncate(task->fd, static_cast<off_t>(task->prefix())) != 0) ::unlink(task->path.c_str());
+      return fail(*task->error);
+    }
     out.path = task->path;
     out.downloaded += task->received;
     out.reused = task->reused;
