@@ -135,6 +135,8 @@ class HubServer {
   void accept_loop(int listen_fd);
   void serve_connection(int fd);
   void handle(int fd, struct HttpRequest& req, bool& keep_alive);
+  void serve_body(struct Reply& reply, const std::optional<Fault>& fault, std::uint64_t throttle, const ServedFile& file,
+                  std::vector<std::pair<std::string, std::string>> headers);
 
   int m_listen = -1;
   int m_cdn_listen = -1;

@@ -16,43 +16,9 @@
 
 namespace hubcache::test {
 using namespace detail_server;
-using Hdrs = std::vector<std::pair<std::string, std::string>>;
 
 namespace {
 
-struct Reply {
-  int fd;
-  const HttpRequest& req;
-  RequestRecord& rec;
-  bool& keep_alive;
-  std::function<void()> publish;  // copies `rec` into the server's log (under its mutex)
-
-  void head(int status, const Hdrs& headers, std::uint64_t content_length) {
-    std::string out = "HTTP/1.1 " + std::to_string(status) + " " + reason(status) + "\r\n";
-    for (const auto& [k, v] : headers) out += k + ": " + v + "\r\n";
-    out += "Content-Length: " + std::to_string(content_length) + "\r\n";
-    if (!keep_alive) out += "Connection: close\r\n";
-    out += "\r\n";
-    rec.status = status;
-    publish();
-    if (!send_all(fd, out.data(), out.size())) keep_alive = false;
-  }
-  void simple(int status, Hdrs headers, const std::string& body, const std::string& type = "application/json") {
-    headers.emplace_back("Content-Type", type);
-    head(status, headers, body.size());
-    if (req.method != "HEAD" && !body.empty()) {
-      rec.body_bytes += body.size();
-      publish();
-      if (!send_all(fd, body.data(), body.size())) keep_alive = false;
-    }
-  }
-  void error(int status, const std::string& code, const std::string& message, Hdrs extra = {}) {
-    if (!code.empty()) extra.emplace_back("X-Error-Code", code);
-    extra.emplace_back("X-Error-Message", message);
-    extra.emplace_back("X-Request-Id", "test-request");
-    simple(status, extra, nlohmann::json{{"error", message}}.dump());
-  }
-};
 
 std::string json_entry_list(const std::vector<std::pair<std::string, const ServedFile*>>& files,
                             const std::set<std::string>& dirs, std::size_t from, std::size_t count, std::size_t& total,
@@ -131,77 +97,7 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive) {
     return finish();
   }
 
-  // Sends `file`'s bytes (honouring Range unless a fault says otherwise).
-  auto serve_body = [&](const ServedFile& file, Hdrs headers) {
-    const std::string etag_value = "\"" + file.etag() + "\"";
-    std::optional<std::pair<std::uint64_t, std::uint64_t>> range;
-    const std::string if_range = req.header("if-range");
-    if (!(fault && fault->kind == FaultKind::IgnoreRange) && (if_range.empty() || if_range == etag_value))
-      range = parse_range(req.header("range"), file.size);
-    headers.emplace_back("Accept-Ranges", "bytes");
-    headers.emplace_back("ETag", etag_value);
-    std::uint64_t begin = 0, end = file.size;
-    int status = 200;
-    if (range) {
-      if (range->first >= file.size && file.size > 0) {
-        headers.emplace_back("Content-Range", "bytes */" + std::to_string(file.size));
-        reply.head(416, headers, 0);
-        return;
-      }
-      begin = range->first;
-      end = range->second;
-      if (fault && fault->kind == FaultKind::RangeElsewhere) {
-        end = end - begin;
-        begin = 0;
-      }
-      status = 206;
-      headers.emplace_back("Content-Range", "bytes " + std::to_string(begin) + "-" + std::to_string(end - 1) + "/" +
-                                                std::to_string(file.size));
-    }
-    const bool cut = fault && (fault->kind == FaultKind::ResetMidBody || fault->kind == FaultKind::ShortBody ||
-                               fault->kind == FaultKind::Stall);
-    if (cut) keep_alive = false;
-    reply.head(status, headers, end - begin);
-    if (req.method == "HEAD") return;
-    const std::uint64_t limit = cut ? std::min<std::uint64_t>(end, begin + fault->after_bytes) : end;
-    int disk = file.disk_path.empty() ? -1 : ::open(file.disk_path.c_str(), O_RDONLY | O_CLOEXEC);
-    std::vector<char> buf(throttle ? 16384 : 262144);
-    const auto t0 = std::chrono::steady_clock::now();
-    std::uint64_t sent = 0;
-    for (std::uint64_t off = begin; off < limit && !m_stop;) {
-      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), limit - off));
-      if (disk >= 0) {
-        if (::pread(disk, buf.data(), n, static_cast<off_t>(off)) != static_cast<ssize_t>(n)) break;
-      } else {
-        std::memcpy(buf.data(), file.content.data() + off, n);
-      }
-      if (fault && fault->kind == FaultKind::WrongBytes) {
-        const std::uint64_t flip = file.size / 2;
-        if (flip >= off && flip < off + n) buf[flip - off] = static_cast<char>(buf[flip - off] ^ 0x5a);
-      }
-      rec.body_bytes += n;  // counted before sending: a client may finish reading before send() returns
-      publish();
-      if (!send_all(fd, buf.data(), n)) {
-        keep_alive = false;
-        break;
-      }
-      off += n;
-      sent += n;
-      if (throttle) {
-        const auto due = t0 + std::chrono::microseconds(sent * 1000000 / throttle);
-        while (!m_stop && std::chrono::steady_clock::now() < due) std::this_thread::sleep_for(std::chrono::milliseconds(2));
-      }
-    }
-    if (disk >= 0) ::close(disk);
-    if (fault && fault->kind == FaultKind::Stall) {
-      const auto until = std::chrono::steady_clock::now() + fault->stall;
-      while (!m_stop && std::chrono::steady_clock::now() < until) std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    }
-    if (fault && fault->kind == FaultKind::ResetMidBody) {
-      linger l{1, 0};
-      ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
-    }
-  };
+
 
   // ---- CDN ----
   if (req.path.rfind("/cdn/", 0) == 0) {
@@ -212,7 +108,7 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive) {
       if (auto it = m_by_sha.find(sha); it != m_by_sha.end()) file = it->second;
     }
     if (!file) reply.error(404, "", "no such object");
-    else serve_body(*file, {});
+    else serve_body(reply, fault, throttle, *file, {});
     return finish();
   }
 
@@ -355,7 +251,7 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive) {
       reply.simple(200, {{"X-Repo-Commit", commit_header}, {"ETag", "\"" + hostile_etag + "\""}}, f.content, "application/octet-stream");
       return finish();
     }
-    serve_body(f, h);
+    serve_body(reply, fault, throttle, f, h);
     return finish();
   }
   const auto files = all_files();
