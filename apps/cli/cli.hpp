@@ -42,5 +42,6 @@ void add_env_command(CLI::App& app, Context& ctx);
 void add_resolve_command(CLI::App& app, Context& ctx);
 void add_import_command(CLI::App& app, Context& ctx);
 void add_cache_command(CLI::App& app, Context& ctx);
+void add_download_command(CLI::App& app, Context& ctx);
 
 }  // namespace hubcache::cli

@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   add_resolve_command(app, ctx);
   add_import_command(app, ctx);
   add_cache_command(app, ctx);
+  add_download_command(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

@@ -41,6 +41,7 @@ struct HttpErrorContext {
   std::string request_id;
   std::string error_code;      // X-Error-Code
   std::string server_message;  // X-Error-Message / JSON error
+  std::string repo_commit;     // X-Repo-Commit of the error response (EntryNotFound), unvalidated
 };
 
 struct Error {

@@ -1,0 +1,204 @@
+// `hubcache download`: a drop-in for `hf download` (spec 10).
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <csignal>
+#include <nlohmann/json.hpp>
+
+#include "cli.hpp"
+#include "download_progress.hpp"
+#include "hubcache/resolve/download.hpp"
+#include "hubcache/util/human.hpp"
+
+namespace hubcache::cli {
+namespace {
+
+struct DownloadArgs {
+  std::string repo_id;
+  std::vector<std::string> filenames;
+  std::optional<std::string> repo_type;
+  std::optional<std::string> revision;
+  std::vector<std::string> include;
+  std::vector<std::string> exclude;
+  std::optional<std::string> cache_dir;
+  std::optional<std::string> local_dir;
+  bool force = false;
+  std::optional<std::string> token;
+  unsigned max_workers = 8;
+  bool dry_run = false;
+  bool quiet = false;
+  bool json = false;
+  bool offline = false;
+};
+
+std::shared_ptr<http::CancelToken> g_cancel;
+extern "C" void on_signal(int) {
+  if (g_cancel) g_cancel->cancel();
+}
+
+int usage_error(const std::string& message) {
+  fmt::print(stderr, "Error: {}\n", message);
+  return k_exit_usage;
+}
+
+int print_error(const Error& e, const DownloadArgs& a) {
+  if (a.json) {
+    nlohmann::json j = {{"error", {{"code", to_string(e.code)}, {"message", e.message}}}};
+    if (!e.missing.empty()) j["error"]["missing"] = e.missing;
+    print_json(j, false);
+  }
+  fmt::print(stderr, "Error: {}\n", e.message);
+  return k_exit_failure;
+}
+
+void print_result(const std::string& path, const DownloadArgs& a, const nlohmann::json& extra) {
+  if (a.json) {
+    nlohmann::json j = extra;
+    j["path"] = path;
+    print_json(j, false);
+  } else if (a.quiet) {
+    fmt::print("{}\n", path);
+  } else {
+    fmt::print("{} Downloaded\n  path: {}\n", isatty(STDOUT_FILENO) ? "\u2713" : "[OK]", path);
+  }
+}
+
+int print_dry_run(const SnapshotResult& r, const DownloadArgs& a) {
+  std::size_t n = 0;
+  std::uint64_t bytes = 0;
+  for (const auto& f : r.files)
+    if (!f.cached) {
+      ++n;
+      bytes += f.size;
+    }
+  if (a.json) {
+    nlohmann::json files = nlohmann::json::array();
+    for (const auto& f : r.files) files.push_back({{"file", f.path}, {"size", f.size}, {"cached", f.cached}});
+    print_json({{"dry_run", true}, {"commit", r.commit}, {"will_download", n}, {"total_files", r.repo_files},
+                {"bytes", bytes}, {"files", files}, {"path", r.path}}, false);
+    return k_exit_ok;
+  }
+  fmt::print("[dry-run] Will download {} files (out of {}) totalling {}.\n", n, r.files.size(), format_size(static_cast<double>(bytes)));
+  std::size_t w = 4;
+  for (const auto& f : r.files) w = std::max(w, f.path.size());
+  fmt::print("{:<{}}  {:>8}\n", "FILE", w, "SIZE");
+  for (const auto& f : r.files)
+    fmt::print("{:<{}}  {:>8}\n", f.path, w, f.cached ? std::string("-") : format_size(static_cast<double>(f.size)));
+  return k_exit_ok;
+}
+
+int run(const Context& ctx, DownloadArgs a) {
+  if (a.cache_dir && a.local_dir) return usage_error("--cache-dir and --local-dir cannot be used together");
+  RepoType type = RepoType::Model;
+  std::string revision = a.revision.value_or("main");
+  // hf:// URIs (spec 10).
+  if (a.repo_id.rfind("hf://", 0) == 0) {
+    if (a.repo_type || a.revision) return usage_error("--repo-type and --revision cannot be combined with an hf:// URI");
+    auto uri = parse_hf_uri(a.repo_id);
+    if (!uri) return usage_error(uri.error().message);
+    if (!uri->path.empty() && !a.filenames.empty()) return usage_error("a path in the hf:// URI excludes FILENAMES");
+    a.repo_id = uri->repo_id;
+    type = uri->type;
+    if (uri->revision) revision = *uri->revision;
+    if (!uri->path.empty()) a.filenames.push_back(uri->path);
+  } else if (a.repo_type) {
+    type = *parse_repo_type(*a.repo_type);
+  }
+  // FILENAMES: folders become patterns; one regular name means single-file mode.
+  std::vector<std::string> names, folders;
+  for (const auto& f : a.filenames) (f.size() > 1 && f.back() == '/' ? folders : names).push_back(f);
+  if (!folders.empty() && (!a.include.empty() || !a.exclude.empty()))
+    return usage_error("folder names (ending in '/') cannot be combined with --include/--exclude");
+  if (!names.empty() && (!a.include.empty() || !a.exclude.empty()) && !a.quiet)
+    print_warning("--include/--exclude are ignored when file names are given");
+
+  Overrides ov;
+  ov.cache_dir = a.cache_dir;
+  ov.token = a.token;
+  if (a.offline) ov.offline = true;
+  Config config = Config::from_env(ctx.env, ov);
+  if (!a.quiet)
+    for (const auto& w : config.warnings) print_warning(w);
+  DownloadOptions opts = DownloadOptions::from_env(config);
+  opts.max_workers = a.max_workers;
+  g_cancel = std::make_shared<http::CancelToken>();
+  opts.cancel = g_cancel;
+  std::signal(SIGINT, on_signal);
+  std::signal(SIGTERM, on_signal);
+  auto mode = ProgressRenderer::Mode::None;
+  if (a.json) mode = ProgressRenderer::Mode::JsonLines;
+  else if (!a.quiet && !a.dry_run) {
+    // HF_HUB_DISABLE_PROGRESS_BARS is tri-state: true = off, false = forced on, unset = on a terminal.
+    const bool bars = config.disable_progress_bars ? !*config.disable_progress_bars : isatty(STDERR_FILENO) != 0;
+    if (bars) mode = ProgressRenderer::Mode::Bar;
+  }
+  auto renderer = std::make_shared<ProgressRenderer>(mode);
+  opts.progress = [renderer](const DownloadEvent& e) { renderer->on_event(e); };
+  Downloader downloader(opts);
+
+  if (names.size() == 1 && folders.empty() && !a.dry_run) {
+    FileRequest req;
+    req.repo_id = a.repo_id;
+    req.repo_type = type;
+    req.filename = names[0];
+    req.revision = revision;
+    req.force_download = a.force;
+    req.local_dir = a.local_dir;
+    auto r = downloader.download_file(req);
+    renderer->finish();
+    if (!r) return print_error(r.error(), a);
+    if (!a.quiet)
+      for (const auto& w : r->warnings) print_warning(w);
+    print_result(r->path, a, {{"commit", r->commit}, {"transferred", r->transferred}});
+    return k_exit_ok;
+  }
+  SnapshotRequest req;
+  req.repo_id = a.repo_id;
+  req.repo_type = type;
+  req.revision = revision;
+  req.force_download = a.force;
+  req.local_dir = a.local_dir;
+  req.dry_run = a.dry_run;
+  if (!names.empty() || !folders.empty()) {
+    std::vector<std::string> allow = names;
+    for (const auto& f : folders) allow.push_back(f + "**");
+    req.allow_patterns = allow;
+  } else {
+    if (!a.include.empty()) req.allow_patterns = a.include;
+    req.ignore_patterns = a.exclude;
+  }
+  auto r = downloader.snapshot_download(req);
+  renderer->finish();
+  if (!r) return print_error(r.error(), a);
+  if (!a.quiet)
+    for (const auto& w : r->warnings) print_warning(w);
+  if (a.dry_run) return print_dry_run(*r, a);
+  print_result(r->path, a, {{"commit", r->commit}, {"files", r->files.size()}, {"bytes_transferred", r->bytes_transferred}});
+  return k_exit_ok;
+}
+
+}  // namespace
+
+void add_download_command(CLI::App& app, Context& ctx) {
+  auto a = std::make_shared<DownloadArgs>();
+  auto* cmd = app.add_subcommand("download", "Download files or a snapshot of a Hub repo into the cache (like `hf download`)");
+  cmd->add_option("repo_id", a->repo_id, "Repo id (org/name) or hf:// URI")->required();
+  cmd->add_option("filenames", a->filenames, "Files to download (a name ending in '/' is a folder)");
+  cmd->add_option("--repo-type,--type", a->repo_type, "model, dataset or space")->check(CLI::IsMember({"model", "dataset", "space", "kernel"}));
+  cmd->add_option("--revision", a->revision, "Branch, tag, refs/pr/N or commit hash (default main)");
+  // One value per occurrence (repeat the flag), so patterns never swallow FILENAMES.
+  cmd->add_option("--include", a->include, "Only files matching this pattern (repeatable)")->allow_extra_args(false)->take_all();
+  cmd->add_option("--exclude", a->exclude, "Skip files matching this pattern (repeatable)")->allow_extra_args(false)->take_all();
+  cmd->add_option("--cache-dir", a->cache_dir, "Hub cache folder (beats HF_HUB_CACHE and HF_HOME)");
+  cmd->add_option("--local-dir", a->local_dir, "Download into this folder as real files instead of the cache");
+  cmd->add_flag("--force-download", a->force, "Download again even if cached");
+  cmd->add_option("--token", a->token, "Hub token (beats HF_TOKEN and the token file)");
+  cmd->add_option("--max-workers", a->max_workers, "Files downloaded in parallel (default 8)")->check(CLI::Range(1, 64));
+  cmd->add_flag("--dry-run", a->dry_run, "Show what would be downloaded; transfer nothing");
+  cmd->add_flag("-q,--quiet", a->quiet, "Print only the resulting path");
+  cmd->add_flag("--json", a->json, "One JSON object per line: progress events, then the result");
+  cmd->add_flag("--offline", a->offline, "Use only the cache; open no network connection (like HF_HUB_OFFLINE=1)");
+  cmd->callback([&ctx, a] { ctx.exit_code = run(ctx, *a); });
+}
+
+}  // namespace hubcache::cli

@@ -1,0 +1,81 @@
+#include "download_progress.hpp"
+
+#include <fmt/core.h>
+
+#include <nlohmann/json.hpp>
+
+#include "hubcache/util/human.hpp"
+
+namespace hubcache::cli {
+namespace {
+
+const char* kind_name(DownloadEvent::Kind k) {
+  switch (k) {
+    case DownloadEvent::Kind::Plan: return "plan";
+    case DownloadEvent::Kind::FileStart: return "file_start";
+    case DownloadEvent::Kind::Progress: return "progress";
+    case DownloadEvent::Kind::FileDone: return "file_done";
+    case DownloadEvent::Kind::FileCached: return "file_cached";
+  }
+  return "progress";
+}
+
+std::string duration(double s) {
+  const long t = static_cast<long>(s + 0.5);
+  return t >= 3600 ? fmt::format("{}:{:02}:{:02}", t / 3600, (t / 60) % 60, t % 60) : fmt::format("{}:{:02}", t / 60, t % 60);
+}
+
+}  // namespace
+
+void ProgressRenderer::on_event(const DownloadEvent& e) {
+  if (m_mode == Mode::None) return;
+  std::lock_guard lock(m_mutex);
+  if (m_mode == Mode::JsonLines) {
+    nlohmann::json j = {{"event", kind_name(e.kind)},       {"bytes_done", e.bytes_done}, {"bytes_total", e.bytes_total},
+                        {"files_done", e.files_done},       {"files_total", e.files_total}, {"active", e.active}};
+    if (!e.file.empty()) {
+      j["file"] = e.file;
+      j["file_bytes"] = e.file_bytes;
+      j["file_total"] = e.file_total;
+    }
+    const std::string s = j.dump();
+    std::fwrite(s.data(), 1, s.size(), stdout);
+    std::fputc('\n', stdout);
+    std::fflush(stdout);
+    return;
+  }
+  draw(e);
+}
+
+void ProgressRenderer::draw(const DownloadEvent& e) {
+  if (e.kind == DownloadEvent::Kind::FileStart) m_last_file = e.file;
+  if (e.bytes_total == 0 && e.kind != DownloadEvent::Kind::FileCached) return;
+  const double elapsed = std::chrono::duration<double>(std::chrono::steady_clock::now() - m_start).count();
+  const double rate = elapsed > 0 ? static_cast<double>(e.bytes_done) / elapsed : 0;
+  const double pct = e.bytes_total ? 100.0 * static_cast<double>(e.bytes_done) / static_cast<double>(e.bytes_total) : 100.0;
+  const int width = 24;
+  const int fill = static_cast<int>(pct / 100.0 * width);
+  std::string bar(static_cast<std::size_t>(std::clamp(fill, 0, width)), '#');
+  bar.resize(width, '.');
+  std::string eta = "--:--";
+  if (rate > 0 && e.bytes_total >= e.bytes_done) eta = duration(static_cast<double>(e.bytes_total - e.bytes_done) / rate);
+  std::string line = fmt::format("\r[{}] {:5.1f}% {}B/{}B {}B/s ETA {} files {}/{} active {}", bar, pct,
+                                 format_size(static_cast<double>(e.bytes_done)), format_size(static_cast<double>(e.bytes_total)),
+                                 format_size(rate), eta, e.files_done, e.files_total, e.active);
+  if (e.active > 0 && !m_last_file.empty()) line += " " + m_last_file.substr(0, 40);
+  line += "\033[K";
+  std::fputs(line.c_str(), stderr);
+  std::fflush(stderr);
+  m_drawn = true;
+}
+
+void ProgressRenderer::finish() {
+  std::lock_guard lock(m_mutex);
+  if (m_mode == Mode::Bar && m_drawn) {
+    std::fputs("\r\033[K", stderr);
+    std::fflush(stderr);
+    m_drawn = false;
+  }
+}
+
+}  // namespace hubcache::cli

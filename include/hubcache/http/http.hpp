@@ -1,0 +1,115 @@
+#pragma once
+// HTTP exchanges over libcurl: bytes and statuses only, no Hub semantics. Transport failures
+// (connect, reset, timeout, cancel) are errors; every HTTP status is a value in Response.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "hubcache/util/result.hpp"
+
+namespace hubcache::http {
+
+/// Header fields in arrival order; names compare case-insensitively.
+class Headers {
+ public:
+  void add(std::string name, std::string value);
+  /// Replaces every field called `name` with one field.
+  void set(std::string name, std::string value);
+  void remove(std::string_view name);
+  std::optional<std::string> get(std::string_view name) const;
+  bool has(std::string_view name) const { return get(name).has_value(); }
+  const std::vector<std::pair<std::string, std::string>>& items() const { return m_items; }
+  void clear() { m_items.clear(); }
+
+ private:
+  std::vector<std::pair<std::string, std::string>> m_items;
+};
+
+/// Shared cancellation flag: a caller sets it, running requests stop within about a second.
+class CancelToken {
+ public:
+  void cancel() { m_flag.store(true); }
+  bool cancelled() const { return m_flag.load(); }
+
+ private:
+  std::atomic<bool> m_flag{false};
+};
+
+enum class Method { Get, Head, Post };
+const char* to_string(Method m);
+
+enum class Redirects { Keep, Follow };
+
+struct Request {
+  Method method = Method::Get;
+  std::string url;
+  Headers headers;
+  std::string body;  // POST only
+  std::chrono::milliseconds connect_timeout{10'000};
+  /// No byte for this long is a Timeout (checked about every second, or faster while data flows).
+  std::chrono::milliseconds idle_timeout{10'000};
+  /// Whole exchange limit; zero means none.
+  std::chrono::milliseconds total_timeout{0};
+  /// Follow: libcurl follows up to 10 redirects and drops Authorization whenever the origin
+  /// (scheme, host, port) changes. Keep: a 3xx is returned as is.
+  Redirects redirects = Redirects::Keep;
+  /// Limit on a body collected into Response::body (streaming sinks are unlimited).
+  std::size_t max_body = 64u << 20;
+};
+
+struct Response {
+  int status = 0;
+  Headers headers;   // of the final response
+  std::string body;  // empty when streamed into a Sink
+  std::string url;   // effective URL (after followed redirects)
+};
+
+/// Streaming receiver. on_head runs once with the final response's status and headers (before
+/// any body byte, also for an empty body); on_data gets the body. Returning false aborts the
+/// exchange, which then fails with ErrorCode::Cancelled and the message "aborted by receiver".
+struct Sink {
+  std::function<bool(const Response& head)> on_head;
+  std::function<bool(const char* data, std::size_t size)> on_data;
+};
+
+/// Blocking client; thread-safe. Keeps a pool of connections (one per concurrent caller).
+class Client {
+ public:
+  Client();
+  ~Client();
+  Client(const Client&) = delete;
+  Client& operator=(const Client&) = delete;
+
+  /// The body is collected into Response::body.
+  Result<Response> perform(const Request& request, const CancelToken* cancel = nullptr);
+  /// The body goes to `sink`; Response::body stays empty.
+  Result<Response> perform(const Request& request, const Sink& sink, const CancelToken* cancel = nullptr);
+  /// Number of exchanges performed (all methods), for tests and stats.
+  std::uint64_t exchanges() const { return m_exchanges.load(); }
+
+ private:
+  struct Pool;
+  std::unique_ptr<Pool> m_pool;
+  std::atomic<std::uint64_t> m_exchanges{0};
+};
+
+/// "scheme://host[:port]" of an absolute URL (lower-cased scheme and host); "" if not absolute.
+std::string origin_of(std::string_view url);
+/// Resolves a Location value against the URL it came from (absolute, "//host/p", "/p", "p").
+std::string resolve_location(std::string_view base, std::string_view location);
+/// Masks secrets in text meant for messages: bearer tokens, "hf_..." tokens and the values of
+/// signature-like query parameters.
+std::string redact(std::string_view text);
+
+/// Transport error codes (not HTTP statuses): Network, Timeout or Cancelled. When a proxy
+/// failed, the error's http context carries error_code "ProxyError" (never retried).
+bool is_proxy_error(const Error& e);
+
+}  // namespace hubcache::http

@@ -1,0 +1,38 @@
+#pragma once
+// huggingface_hub's backoff (spec 7.8): up to 5 retries sleeping 1, 2, 4, 8, 8 s; 429 with a
+// RateLimit "r=0;t=S" sleeps S+1; an all-digit Retry-After sleeps that + 1.
+#include <chrono>
+#include <functional>
+#include <optional>
+
+#include "hubcache/http/http.hpp"
+
+namespace hubcache::http {
+
+struct RetryPolicy {
+  int max_retries = 5;
+  std::chrono::milliseconds base{1000};
+  std::chrono::milliseconds cap{8000};
+  /// Maps a delay the protocol asks for to the one actually waited (tests shrink it and record
+  /// what was asked). Unset = identity.
+  std::function<std::chrono::milliseconds(std::chrono::milliseconds)> adjust;
+
+  std::chrono::milliseconds effective(std::chrono::milliseconds requested) const {
+    return adjust ? adjust(requested) : requested;
+  }
+};
+
+/// 408, 429, 500, 502, 503, 504.
+bool is_retryable_status(int status);
+
+/// Delay before retry number `retry` (0-based) after `response` (null for a transport error).
+std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int retry, const Response* response);
+
+/// Seconds a server asks to wait, from RateLimit (429 with r=0) or an all-digit Retry-After,
+/// already plus one; nullopt when the headers ask nothing (HTTP-date Retry-After included).
+std::optional<std::chrono::seconds> server_requested_delay(const Response& response);
+
+/// Sleeps, waking early if `cancel` is set. Returns false if cancelled.
+bool sleep_for(std::chrono::milliseconds delay, const CancelToken* cancel);
+
+}  // namespace hubcache::http

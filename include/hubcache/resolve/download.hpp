@@ -1,0 +1,142 @@
+#pragma once
+// Downloads into the Hub cache (spec 8.1 hf_hub_download, 8.5 snapshot_download) or into a
+// local dir (spec 6), offline-first: a fully cached commit needs no network, offline mode opens
+// no socket at all. The library prints nothing: progress goes to a callback.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hubcache/cache/repo.hpp"
+#include "hubcache/config/config.hpp"
+#include "hubcache/http/http.hpp"
+#include "hubcache/transfer/engine.hpp"
+#include "hubcache/util/result.hpp"
+
+namespace hubcache {
+
+struct DownloadEvent {
+  enum class Kind {
+    Plan,       // files_total / bytes_total known (bytes of the files to transfer)
+    FileStart,  // `file` starts transferring
+    Progress,   // bytes moved (throttled to about 10 per second)
+    FileDone,   // `file` is in place (transferred)
+    FileCached  // `file` was already present: nothing transferred
+  };
+  Kind kind = Kind::Progress;
+  std::string file;
+  std::uint64_t file_bytes = 0;
+  std::uint64_t file_total = 0;
+  std::uint64_t bytes_done = 0;   // all files
+  std::uint64_t bytes_total = 0;  // all files to transfer
+  std::size_t files_done = 0;
+  std::size_t files_total = 0;
+  std::size_t active = 0;  // files transferring now
+};
+
+struct DownloadOptions {
+  std::string endpoint = "https://huggingface.co";
+  std::optional<std::string> token;
+  std::string cache_dir;  // absolute, symlink-resolved hub cache
+  bool offline = false;   // no network at all (HF_HUB_OFFLINE / local_files_only)
+  std::chrono::seconds etag_timeout{10};
+  std::chrono::seconds download_timeout{10};
+  unsigned max_workers = 8;
+  bool disable_symlinks = false;
+  std::string user_agent = "hubcache/0.1.0";
+  /// Called from worker threads (serialized); keep it quick.
+  std::function<void(const DownloadEvent&)> progress;
+  std::shared_ptr<http::CancelToken> cancel;
+  /// Transfer tuning and test seams (split threshold, part size, write/free-space functions,
+  /// retry delay adjustment). Timeouts and workers above override the matching fields.
+  transfer::EngineOptions engine;
+
+  /// Endpoint, token, cache dir, offline, timeouts and symlink mode from a resolved Config.
+  static DownloadOptions from_env(const Config& config);
+};
+
+struct FileRequest {
+  std::string repo_id;
+  std::string filename;  // "sub/name" (a subfolder is part of it)
+  std::string revision = "main";
+  RepoType repo_type = RepoType::Model;
+  bool force_download = false;
+  std::optional<std::string> local_dir;
+};
+
+struct FileResult {
+  std::string path;  // snapshots/<commit>/<file> (never the blob) or <local_dir>/<file>
+  std::string commit;
+  std::string etag;
+  std::uint64_t size = 0;
+  bool transferred = false;  // false: taken from the cache or already in place
+  std::vector<std::string> warnings;
+};
+
+struct SnapshotRequest {
+  std::string repo_id;
+  std::string revision = "main";
+  RepoType repo_type = RepoType::Model;
+  std::optional<std::vector<std::string>> allow_patterns;  // nullopt: everything
+  std::vector<std::string> ignore_patterns;
+  bool force_download = false;
+  std::optional<std::string> local_dir;
+  bool dry_run = false;  // plan only: no transfer and no write
+};
+
+struct PlannedFile {
+  std::string path;
+  std::uint64_t size = 0;
+  std::string etag;
+  bool cached = false;  // already present: nothing to transfer
+};
+
+struct SnapshotResult {
+  std::string path;  // snapshots/<commit> or realpath(local_dir)
+  std::string commit;
+  std::vector<PlannedFile> files;  // the selected files, sorted by path
+  std::size_t repo_files = 0;      // files in the repo before filtering (0 when offline)
+  std::uint64_t bytes_transferred = 0;
+  bool from_cache_only = false;    // resolved offline / without the Hub
+  std::vector<std::string> warnings;
+};
+
+class Downloader {
+ public:
+  using Options = DownloadOptions;  // Downloader::Options::from_env(config)
+
+  explicit Downloader(DownloadOptions options);
+  ~Downloader();
+  Downloader(const Downloader&) = delete;
+  Downloader& operator=(const Downloader&) = delete;
+
+  /// hf_hub_download. Errors: InvalidRepoId/Revision/Path, RepoNotFound (also private without
+  /// a token), Gated, Unauthorized, RevisionNotFound, EntryNotFound (a .no_exist marker is
+  /// written), LocalEntryNotFound (offline or unreachable and not cached; Error::missing lists
+  /// the file), Integrity, DiskFull, Network, Cancelled.
+  Result<FileResult> download_file(const FileRequest& request);
+  /// snapshot_download. Same errors; IncompleteSnapshot when offline and files listed by
+  /// trees/<commit>.json are missing (Error::missing lists them).
+  Result<SnapshotResult> snapshot_download(const SnapshotRequest& request);
+
+  const DownloadOptions& options() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> m_impl;
+};
+
+/// A parsed `hf://[type/]<ns>/<name>[@rev][/path]` URI (spec 10).
+struct HfUri {
+  RepoType type = RepoType::Model;
+  std::string repo_id;
+  std::optional<std::string> revision;
+  std::string path;  // "" for the whole repo; ends with '/' for a folder
+};
+/// Parses a hf:// URI; fails with InvalidArgument naming what is wrong.
+Result<HfUri> parse_hf_uri(std::string_view uri);
+
+}  // namespace hubcache

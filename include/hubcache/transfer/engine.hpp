@@ -1,0 +1,101 @@
+#pragma once
+// The transfer engine: fetches URLs into files it is given, many at once over one libcurl multi
+// loop. Large files are split into byte ranges fetched in parallel and written in place; partial
+// data is resumed; every byte is checked against the expected size and hash before success.
+// It knows neither Hub semantics nor the cache layout.
+#include <sys/types.h>
+
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "hubcache/http/http.hpp"
+#include "hubcache/http/retry.hpp"
+#include "hubcache/util/result.hpp"
+
+namespace hubcache::transfer {
+
+enum class HashKind { None, Sha256, GitSha1 };
+
+/// SHA-256 for a 64-hex ETag, git SHA-1 for a 40-hex one, None otherwise.
+HashKind hash_kind_for_etag(std::string_view etag);
+
+/// Adjusts a caller-supplied Range header after `received` bytes arrived (spec 5 step 5, 13.21):
+/// "bytes=S-" -> "bytes=S+n-", "bytes=S-E" -> "bytes=S+n-E", "bytes=-L" -> "bytes=-(L-n)".
+/// Multi-range headers, malformed ones and ranges that become empty are InvalidArgument.
+Result<std::string> adjust_range_header(std::string_view header, std::uint64_t received);
+
+struct Job {
+  std::string url;
+  http::Headers headers;  // sent on every request (the caller decided about authorization)
+  /// Validator sent as If-Range when resuming (only meaningful on the origin that issued it).
+  std::string if_range;
+  /// Sequential temp file: always a prefix of the content, so other clients (huggingface_hub
+  /// <= 1.17) may resume it too. Resumed from its size.
+  std::string temp_path;
+  /// Split download: data written by ranges (with holes until done) and the record of finished
+  /// ranges. Both empty = never split. Never the same name as temp_path.
+  std::string parts_path;
+  std::string parts_state_path;
+  std::uint64_t size = 0;
+  HashKind hash = HashKind::None;
+  std::string digest;  // lower-case hex of the expected hash
+  bool restart = false;  // discard partial data (force download)
+  std::string label;     // the file's name, for messages
+  /// Bytes of this file present so far (resumed + received); called on the engine thread.
+  std::function<void(std::uint64_t done, std::uint64_t total)> on_progress;
+};
+
+struct Outcome {
+  std::string path;              // temp_path or parts_path: holds exactly `size` verified bytes
+  std::uint64_t downloaded = 0;  // bytes received from the network
+  std::uint64_t reused = 0;      // bytes taken from an earlier partial download
+  bool verified = false;         // a hash was checked (false only for HashKind::None)
+  bool split = false;            // fetched as parallel ranges
+  int attempts = 1;              // 2 after a hash mismatch and a fresh retry
+};
+
+using WriteFn = std::function<ssize_t(int fd, const void* data, std::size_t size, off_t offset)>;
+using FreeSpaceFn = std::function<Result<std::uint64_t>(const std::string& dir)>;
+
+struct EngineOptions {
+  unsigned max_connections = 8;                       // concurrent requests, all files together
+  unsigned max_parts_per_file = 8;                    // concurrent ranges of one file
+  std::uint64_t split_threshold = 64ull << 20;        // files at least this large are split
+  std::uint64_t part_size = 16ull << 20;              // minimum range size
+  std::chrono::milliseconds connect_timeout{10'000};
+  std::chrono::milliseconds idle_timeout{10'000};
+  int stream_retries = 5;                             // consecutive failures without progress
+  std::chrono::milliseconds stream_retry_delay{1000};
+  http::RetryPolicy retry;                            // 408/429/5xx backoff; adjust() also scales stream delays
+  WriteFn write_fn;                                   // default pwrite (fault seam for tests)
+  FreeSpaceFn free_space_fn;                          // default fs::free_space (fault seam)
+  const http::CancelToken* cancel = nullptr;
+};
+
+class Engine {
+ public:
+  explicit Engine(EngineOptions options = {});
+  ~Engine();
+  Engine(const Engine&) = delete;
+  Engine& operator=(const Engine&) = delete;
+
+  /// Blocks until the job's bytes are complete and verified in Outcome::path, or fails:
+  /// DiskFull (free space checked before the first byte, ENOSPC while writing), Integrity (a
+  /// hash or size mismatch that a fresh retry did not cure; the partial data is deleted),
+  /// Network / Timeout (after the stream retries; partial data kept for a later resume),
+  /// Http (an error status; http context set), Cancelled. Thread-safe: many callers share
+  /// the engine's connections.
+  Result<Outcome> download(const Job& job);
+
+  /// Requests started so far (for tests and stats).
+  std::uint64_t requests_started() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> m_impl;
+};
+
+}  // namespace hubcache::transfer

@@ -1,0 +1,168 @@
+#include "exchange.hpp"
+
+#include <cctype>
+#include <mutex>
+
+namespace hubcache::http::detail {
+namespace {
+
+std::string trim(std::string_view s) {
+  while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  return std::string(s);
+}
+
+size_t on_header_line(char* data, size_t size, size_t n, void* user) {
+  auto* ex = static_cast<Exchange*>(user);
+  ex->last_activity = std::chrono::steady_clock::now();
+  const std::string_view line(data, size * n);
+  if (line.rfind("HTTP/", 0) == 0) {  // a new response (redirect hop, 100-continue, final)
+    ex->response.headers.clear();
+    const auto sp = line.find(' ');
+    ex->response.status = sp == std::string_view::npos ? 0 : std::atoi(std::string(line.substr(sp + 1, 3)).c_str());
+    return size * n;
+  }
+  const auto colon = line.find(':');
+  if (colon != std::string_view::npos) ex->response.headers.add(trim(line.substr(0, colon)), trim(line.substr(colon + 1)));
+  return size * n;
+}
+
+size_t on_body(char* data, size_t size, size_t n, void* user) {
+  auto* ex = static_cast<Exchange*>(user);
+  const size_t len = size * n;
+  ex->last_activity = std::chrono::steady_clock::now();
+  if (!ex->deliver_head()) return CURL_WRITEFUNC_ERROR;
+  if (!ex->streaming) {
+    if (ex->response.body.size() + len > ex->request.max_body) {
+      ex->body_too_large = true;
+      return CURL_WRITEFUNC_ERROR;
+    }
+    ex->response.body.append(data, len);
+    return len;
+  }
+  if (ex->sink.on_data && !ex->sink.on_data(data, len)) {
+    ex->aborted_by_receiver = true;
+    return CURL_WRITEFUNC_ERROR;
+  }
+  return len;
+}
+
+int on_progress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto* ex = static_cast<Exchange*>(user);
+  if (ex->cancel != nullptr && ex->cancel->cancelled()) return 1;
+  if (ex->request.idle_timeout.count() > 0 && std::chrono::steady_clock::now() - ex->last_activity > ex->request.idle_timeout) {
+    ex->idle_timed_out = true;
+    return 1;
+  }
+  return 0;
+}
+
+}  // namespace
+
+void global_init() {
+  static std::once_flag once;
+  std::call_once(once, [] { curl_global_init(CURL_GLOBAL_DEFAULT); });
+}
+
+Exchange::~Exchange() {
+  if (header_list) curl_slist_free_all(header_list);
+  if (easy) curl_easy_cleanup(easy);
+}
+
+void Exchange::prepare(const Request& req, Sink s, bool stream, const CancelToken* c) {
+  global_init();
+  if (easy == nullptr) easy = curl_easy_init();
+  else curl_easy_reset(easy);
+  if (header_list) {
+    curl_slist_free_all(header_list);
+    header_list = nullptr;
+  }
+  request = req;
+  sink = std::move(s);
+  streaming = stream;
+  cancel = c;
+  response = Response{};
+  head_delivered = aborted_by_receiver = body_too_large = idle_timed_out = false;
+  last_activity = std::chrono::steady_clock::now();
+  error_buffer[0] = '\0';
+
+  curl_easy_setopt(easy, CURLOPT_URL, request.url.c_str());
+  curl_easy_setopt(easy, CURLOPT_NOSIGNAL, 1L);
+  curl_easy_setopt(easy, CURLOPT_ERRORBUFFER, error_buffer);
+  curl_easy_setopt(easy, CURLOPT_HEADERFUNCTION, &on_header_line);
+  curl_easy_setopt(easy, CURLOPT_HEADERDATA, this);
+  curl_easy_setopt(easy, CURLOPT_WRITEFUNCTION, &on_body);
+  curl_easy_setopt(easy, CURLOPT_WRITEDATA, this);
+  curl_easy_setopt(easy, CURLOPT_XFERINFOFUNCTION, &on_progress);
+  curl_easy_setopt(easy, CURLOPT_XFERINFODATA, this);
+  curl_easy_setopt(easy, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout.count()));
+  if (request.total_timeout.count() > 0)
+    curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(request.total_timeout.count()));
+  curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 1024L * 1024L);  // fewer callbacks and writes per GiB
+  curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
+  curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  if (request.redirects == Redirects::Follow) {
+    curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 1L);
+    curl_easy_setopt(easy, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(easy, CURLOPT_UNRESTRICTED_AUTH, 0L);
+  }
+  switch (request.method) {
+    case Method::Head: curl_easy_setopt(easy, CURLOPT_NOBODY, 1L); break;
+    case Method::Post:
+      curl_easy_setopt(easy, CURLOPT_POST, 1L);
+      curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
+      curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request.body.c_str());
+      break;
+    case Method::Get: curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L); break;
+  }
+  for (const auto& [k, v] : request.headers.items()) {
+    const std::string line = v.empty() ? k + ";" : k + ": " + v;
+    header_list = curl_slist_append(header_list, line.c_str());
+  }
+  header_list = curl_slist_append(header_list, "Expect:");
+  curl_easy_setopt(easy, CURLOPT_HTTPHEADER, header_list);
+}
+
+bool Exchange::deliver_head() {
+  if (head_delivered) return true;
+  head_delivered = true;
+  char* eff = nullptr;
+  if (curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &eff) == CURLE_OK && eff) response.url = eff;
+  if (streaming && sink.on_head && !sink.on_head(response)) {
+    aborted_by_receiver = true;
+    return false;
+  }
+  return true;
+}
+
+Result<Response> Exchange::finish(CURLcode code) {
+  const std::string what = std::string(to_string(request.method)) + " " + redact(request.url);
+  if (code == CURLE_OK) {
+    long status = 0;
+    curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
+    if (status > 0) response.status = static_cast<int>(status);
+    if (!deliver_head()) return fail(ErrorCode::Cancelled, what + ": aborted by receiver");
+    return std::move(response);
+  }
+  if (aborted_by_receiver) return fail(ErrorCode::Cancelled, what + ": aborted by receiver");
+  if (idle_timed_out)
+    return fail(ErrorCode::Timeout, what + ": timed out (no data for " + std::to_string(request.idle_timeout.count()) + " ms)");
+  if (body_too_large)
+    return fail(ErrorCode::Network, what + ": response body larger than " + std::to_string(request.max_body) + " bytes");
+  const std::string detail = redact(error_buffer[0] ? error_buffer : curl_easy_strerror(code));
+  switch (code) {
+    case CURLE_OPERATION_TIMEDOUT: return fail(ErrorCode::Timeout, what + ": timed out (" + detail + ")");
+    case CURLE_ABORTED_BY_CALLBACK: return fail(ErrorCode::Cancelled, what + ": cancelled");
+    case CURLE_COULDNT_RESOLVE_PROXY: {
+      Error e{ErrorCode::Network, what + ": proxy error (" + detail + ")", {}, HttpErrorContext{}, {}};
+      e.http->error_code = "ProxyError";
+      e.http->url = redact(request.url);
+      return fail(std::move(e));
+    }
+    default: return fail(ErrorCode::Network, what + ": " + detail);
+  }
+}
+
+}  // namespace hubcache::http::detail

@@ -1,0 +1,43 @@
+#pragma once
+// Internal: one configured libcurl easy handle and the state its callbacks fill in. Shared by
+// the blocking Client and the Multi driver.
+#include <curl/curl.h>
+
+#include <chrono>
+#include <string>
+
+#include "hubcache/http/http.hpp"
+
+namespace hubcache::http::detail {
+
+void global_init();
+
+struct Exchange {
+  CURL* easy = nullptr;
+  curl_slist* header_list = nullptr;
+  Request request;
+  Sink sink;
+  bool streaming = false;
+  const CancelToken* cancel = nullptr;
+  Response response;
+  bool head_delivered = false;
+  bool aborted_by_receiver = false;
+  bool body_too_large = false;
+  bool idle_timed_out = false;
+  std::chrono::steady_clock::time_point last_activity;
+  char error_buffer[CURL_ERROR_SIZE] = {};
+
+  Exchange() = default;
+  Exchange(const Exchange&) = delete;
+  Exchange& operator=(const Exchange&) = delete;
+  ~Exchange();
+
+  /// (Re)configures `easy` (created if null, reset otherwise) for `request`.
+  void prepare(const Request& req, Sink s, bool stream, const CancelToken* c);
+  /// Turns the libcurl outcome into the Result.
+  Result<Response> finish(CURLcode code);
+  /// Delivers on_head if it has not run yet; false if the receiver aborted.
+  bool deliver_head();
+};
+
+}  // namespace hubcache::http::detail

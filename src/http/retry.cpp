@@ -1,0 +1,77 @@
+#include "hubcache/http/retry.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <condition_variable>
+#include <mutex>
+#include <thread>
+
+namespace hubcache::http {
+namespace {
+
+bool all_digits(std::string_view s) {
+  return !s.empty() && s.size() < 10 && std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// RateLimit: "api";r=0;t=55  ->  (r, t)
+std::optional<std::pair<long, long>> parse_ratelimit(std::string_view v) {
+  std::optional<long> r, t;
+  std::size_t i = 0;
+  while (i <= v.size()) {
+    std::size_t j = v.find_first_of(";,", i);
+    if (j == std::string_view::npos) j = v.size();
+    auto item = trim(v.substr(i, j - i));
+    if (item.size() > 2 && item[1] == '=' && all_digits(item.substr(2))) {
+      const long n = std::stol(std::string(item.substr(2)));
+      if (item[0] == 'r') r = n;
+      if (item[0] == 't') t = n;
+    }
+    i = j + 1;
+  }
+  if (r && t) return std::make_pair(*r, *t);
+  return std::nullopt;
+}
+
+}  // namespace
+
+bool is_retryable_status(int s) { return s == 408 || s == 429 || s == 500 || s == 502 || s == 503 || s == 504; }
+
+std::optional<std::chrono::seconds> server_requested_delay(const Response& response) {
+  if (response.status == 429) {
+    if (auto rl = response.headers.get("RateLimit")) {
+      if (auto p = parse_ratelimit(*rl); p && p->first == 0) return std::chrono::seconds(p->second + 1);
+    }
+  }
+  if (auto ra = response.headers.get("Retry-After")) {
+    const auto v = trim(*ra);
+    if (all_digits(v)) return std::chrono::seconds(std::stol(std::string(v)) + 1);
+  }
+  return std::nullopt;
+}
+
+std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int retry, const Response* response) {
+  if (response && is_retryable_status(response->status)) {
+    if (auto s = server_requested_delay(*response)) return std::chrono::duration_cast<std::chrono::milliseconds>(*s);
+  }
+  auto d = policy.base;
+  for (int i = 0; i < retry && d < policy.cap; ++i) d *= 2;
+  return std::min(d, policy.cap);
+}
+
+bool sleep_for(std::chrono::milliseconds delay, const CancelToken* cancel) {
+  const auto end = std::chrono::steady_clock::now() + delay;
+  for (;;) {
+    if (cancel && cancel->cancelled()) return false;
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= end) return true;
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(end - now, std::chrono::milliseconds(50)));
+  }
+}
+
+}  // namespace hubcache::http

@@ -1,0 +1,178 @@
+// hf_hub_download into the cache (spec 8.1).
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "download_impl.hpp"
+#include "hubcache/resolve/offline.hpp"
+#include "hubcache/util/fs.hpp"
+
+namespace hubcache {
+namespace {
+
+bool is_file(const std::string& p) {
+  struct stat st{};
+  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+Error with_missing(Error e, const std::string& file) {
+  e.missing.push_back(file);
+  return e;
+}
+
+}  // namespace
+
+Result<std::uint64_t> Downloader::Impl::fetch_to_cache(const RepoLayout& layout, const BlobFetch& f, ProgressTracker& progress) {
+  HUBCACHE_TRY(validate_etag(f.etag));
+  HUBCACHE_TRY(init_repo_folder(layout));
+  (void)ensure_cachedir_tag(layout.root());  // best effort, like PY
+  const std::string blob = layout.blob_path(f.etag);
+  const std::string pointer = layout.pointer_path(f.commit, f.path);
+  if (!f.force && is_file(blob)) {
+    HUBCACHE_TRY_ASSIGN(FileLock lock, lock_blob(layout, f.etag));
+    HUBCACHE_TRY(create_pointer(layout, f.commit, f.path, f.etag, link_mode()));
+    progress.cached(f.path, f.size);
+    return std::uint64_t{0};
+  }
+  HUBCACHE_TRY_ASSIGN(FileLock lock, lock_blob(layout, f.etag));
+  // Another process may have finished the blob while we waited for the lock (spec 4).
+  if (!f.force && is_file(blob)) {
+    HUBCACHE_TRY(create_pointer(layout, f.commit, f.path, f.etag, link_mode()));
+    progress.cached(f.path, f.size);
+    return std::uint64_t{0};
+  }
+  progress.start(f.path, f.size);
+  auto job = make_job(f, layout.incomplete_path(f.etag), layout.blob_path(f.etag), progress);
+  HUBCACHE_TRY_ASSIGN(auto outcome, engine().download(job));
+  if (link_mode() == LinkMode::Copy) {
+    // No-symlink mode (spec 3.9): the new blob moves into the snapshot; no blobs/<etag> remains.
+    HUBCACHE_TRY(fs::make_dirs(fs::parent(pointer)));
+    HUBCACHE_TRY(fs::publish(outcome.path, pointer));
+  } else {
+    HUBCACHE_TRY(publish_blob(layout, outcome.path, f.etag));
+    HUBCACHE_TRY(create_pointer(layout, f.commit, f.path, f.etag, LinkMode::Symlink));
+  }
+  progress.done(f.path, f.size);
+  return outcome.downloaded;
+}
+
+Result<FileResult> Downloader::Impl::file_to_cache(const FileRequest& req, ProgressTracker& progress) {
+  const RepoRef repo{req.repo_type, req.repo_id};
+  const RepoLayout layout(options.cache_dir, repo);
+  FileResult out;
+
+  // Step 2: a cached commit needs no request.
+  if (is_commit_hash(req.revision) && !req.force_download && is_file(layout.pointer_path(req.revision, req.filename))) {
+    out.path = layout.pointer_path(req.revision, req.filename);
+    out.commit = req.revision;
+    progress.cached(req.filename, 0);
+    return out;
+  }
+  // Offline: the cache or nothing, without a socket (spec 8.1 step 3, 13.10).
+  if (options.offline) {
+    HUBCACHE_TRY_ASSIGN(auto found, try_to_load_from_cache(req.repo_id, req.filename, {req.revision, req.repo_type, options.cache_dir}));
+    if (found.kind == CacheLookup::Kind::Found) {
+      out.path = found.path;
+      out.commit = found.commit;
+      progress.cached(req.filename, 0);
+      return out;
+    }
+    if (found.kind == CacheLookup::Kind::NoExist)
+      return fail(Error{ErrorCode::EntryNotFound, "File not found in " + describe(repo) + ": '" + req.filename +
+                                                      "' is recorded as absent at commit " + found.commit + " (.no_exist).",
+                        {}, std::nullopt, {req.filename}});
+    return fail(with_missing(Error{ErrorCode::LocalEntryNotFound,
+                                   "Local entry not found. '" + req.filename + "' of " + describe(repo) + " at revision '" +
+                                       req.revision + "' is not in the cache '" + options.cache_dir +
+                                       "' and outgoing traffic is disabled (offline mode). Unset HF_HUB_OFFLINE / drop --offline to download it.",
+                                   {}, std::nullopt, {}},
+                             req.filename));
+  }
+
+  // Step 3: metadata.
+  auto meta = api().file_metadata(repo, req.revision, req.filename, hub::Attempt::First);
+  if (!meta) {
+    Error err = std::move(meta).error();
+    if (err.code == ErrorCode::EntryNotFound) {
+      // Record the absence (and the ref) so offline loaders skip it; no cache fallback (spec 3.6).
+      // Failures to write the marker are ignored, like PY.
+      if (err.http && is_commit_hash(err.http->repo_commit)) {
+        const std::string& commit = err.http->repo_commit;
+        if (init_repo_folder(layout)) {
+          (void)write_no_exist(layout, commit, req.filename);
+          if (req.revision != commit) (void)write_ref(layout, req.revision, commit);
+        }
+      }
+      err.missing.push_back(req.filename);
+      return fail(std::move(err));
+    }
+    if (err.code == ErrorCode::RevisionNotFound || http::is_proxy_error(err) || err.code == ErrorCode::Cancelled)
+      return fail(std::move(err));
+    // Step 4: fall back to the cache.
+    if (!req.force_download) {
+      if (auto commit = resolve_commit(layout, req.revision); commit && commit->has_value()) {
+        const std::string pointer = layout.pointer_path(**commit, req.filename);
+        if (is_file(pointer)) {
+          out.path = pointer;
+          out.commit = **commit;
+          out.warnings.push_back("Could not reach the Hub (" + err.message.substr(0, err.message.find('\n')) +
+                                 "); using the cached copy.");
+          progress.cached(req.filename, 0);
+          return out;
+        }
+      }
+      if (err.is_transient()) {
+        meta = api().file_metadata(repo, req.revision, req.filename, hub::Attempt::Second);
+        if (!meta) err = std::move(meta).error();
+      }
+    }
+    if (!meta) {
+      if (req.force_download)
+        return fail(Error{err.code, "force download failed: " + err.message, {}, err.http, {req.filename}});
+      if (err.code == ErrorCode::RepoNotFound || err.code == ErrorCode::Gated || err.code == ErrorCode::Unauthorized ||
+          err.code == ErrorCode::EntryNotFound || err.code == ErrorCode::RevisionNotFound)
+        return fail(std::move(err));
+      return fail(with_missing(Error{ErrorCode::LocalEntryNotFound,
+                                     "Local entry not found. An error happened while locating '" + req.filename + "' of " +
+                                         describe(repo) + " on the Hub, and it is not in the local cache. Check your connection.\n"
+                                         "Cause: " + err.message,
+                                     {}, err.http, {}},
+                               req.filename));
+    }
+  }
+
+  // Step 5-8.
+  const auto& m = *meta;
+  out.commit = m.commit;
+  out.etag = m.etag;
+  out.size = m.size;
+  out.path = layout.pointer_path(m.commit, req.filename);
+  auto update_ref = [&] {
+    if (req.revision != m.commit) {
+      if (auto w = write_ref(layout, req.revision, m.commit); !w) out.warnings.push_back(w.error().message);
+    }
+  };
+  if (!req.force_download && is_file(out.path)) {
+    update_ref();
+    progress.cached(req.filename, m.size);
+    return out;
+  }
+  HUBCACHE_TRY(init_repo_folder(layout));
+  update_ref();
+  BlobFetch f{m.commit, req.filename, m.etag, m.size, m.location, req.force_download};
+  progress.plan(1, m.size);
+  auto got = fetch_to_cache(layout, f, progress);
+  if (!got && got.error().http && (got.error().http->status == 403 || got.error().http->status == 410) &&
+      m.location != hub::resolve_url(options.endpoint, repo, req.revision, req.filename)) {
+    // An expired pre-signed URL (spec 7.6): redo the HEAD once and resume.
+    auto again = api().file_metadata(repo, req.revision, req.filename, hub::Attempt::First);
+    if (again && again->etag == m.etag) {
+      f.url = again->location;
+      got = fetch_to_cache(layout, f, progress);
+    }
+  }
+  if (!got) return fail(std::move(got).error());
+  out.transferred = *got > 0;
+  return out;
+}
+
+}  // namespace hubcache

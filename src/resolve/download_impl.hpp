@@ -1,0 +1,90 @@
+#pragma once
+// Internal: the Downloader's state and the pieces its source files share.
+#include <atomic>
+#include <chrono>
+#include <map>
+#include <mutex>
+
+#include "hubcache/cache/layout.hpp"
+#include "hubcache/cache/store.hpp"
+#include "hubcache/hub/hub.hpp"
+#include "hubcache/resolve/download.hpp"
+#include "hubcache/transfer/engine.hpp"
+
+namespace hubcache {
+
+/// Aggregates per-file progress into DownloadEvents (serialized, Progress events throttled).
+class ProgressTracker {
+ public:
+  explicit ProgressTracker(std::function<void(const DownloadEvent&)> sink) : m_sink(std::move(sink)) {}
+  void plan(std::size_t files, std::uint64_t bytes);
+  void start(const std::string& file, std::uint64_t total);
+  void bytes(const std::string& file, std::uint64_t done, std::uint64_t total);
+  void done(const std::string& file, std::uint64_t total);
+  void cached(const std::string& file, std::uint64_t total);
+
+ private:
+  void emit(DownloadEvent e);
+  std::function<void(const DownloadEvent&)> m_sink;
+  std::mutex m_mutex;
+  std::map<std::string, std::uint64_t> m_active;  // file -> bytes so far
+  std::uint64_t m_finished_bytes = 0;
+  std::uint64_t m_bytes_total = 0;
+  std::size_t m_files_done = 0;
+  std::size_t m_files_total = 0;
+  std::chrono::steady_clock::time_point m_last_progress{};
+};
+
+/// What one blob download needs.
+struct BlobFetch {
+  std::string commit;
+  std::string path;  // repo file path
+  std::string etag;
+  std::uint64_t size = 0;
+  std::string url;
+  bool force = false;
+};
+
+struct Downloader::Impl {
+  DownloadOptions options;
+  std::mutex lazy_mutex;
+  std::unique_ptr<hub::HubApi> api_ptr;
+  std::unique_ptr<transfer::Engine> engine_ptr;
+
+  explicit Impl(DownloadOptions o);
+  /// Created on first use, so offline work never even builds a connection.
+  hub::HubApi& api();
+  transfer::Engine& engine();
+  LinkMode link_mode() const { return options.disable_symlinks ? LinkMode::Copy : LinkMode::Symlink; }
+  const http::CancelToken* cancel() const { return options.cancel.get(); }
+
+  Result<FileResult> file_to_cache(const FileRequest& req, ProgressTracker& progress);
+  Result<FileResult> file_to_local_dir(const FileRequest& req, ProgressTracker& progress);
+  Result<SnapshotResult> snapshot(const SnapshotRequest& req, ProgressTracker& progress);
+
+  /// Makes snapshots/<commit>/<path> point at blobs/<etag>, downloading the blob first under the
+  /// per-blob lock when needed (spec 8.1 steps 6-8). Returns the bytes transferred.
+  Result<std::uint64_t> fetch_to_cache(const RepoLayout& layout, const BlobFetch& f, ProgressTracker& progress);
+  /// Local-dir mode for one file whose commit, ETag and size are known (spec 6 steps 3-6).
+  Result<std::uint64_t> fetch_to_local_dir(const std::string& local_dir, const RepoRef& repo, const BlobFetch& f,
+                                           ProgressTracker& progress, std::vector<std::string>& warnings);
+  /// Engine job for `f` writing to `temp` (with split files next to it).
+  transfer::Job make_job(const BlobFetch& f, const std::string& temp, const std::string& parts_base, ProgressTracker& progress);
+};
+
+/// "model 'org/name'".
+std::string describe(const RepoRef& repo);
+
+// Local-dir metadata (spec 6), exposed for tests through the internal header only.
+struct LocalMetadata {
+  std::string commit;
+  std::string etag;
+  double timestamp = 0;
+};
+std::string local_meta_dir(const std::string& local_dir);  // <LOCAL>/.cache/huggingface
+std::string local_metadata_path(const std::string& local_dir, const std::string& path);
+std::string local_lock_path(const std::string& local_dir, const std::string& path);
+std::string local_temp_path(const std::string& local_dir, const std::string& path, const std::string& etag);
+Result<void> prepare_local_dir(const std::string& local_dir);
+
+}  // namespace hubcache

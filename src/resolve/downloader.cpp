@@ -1,0 +1,179 @@
+#include <sys/stat.h>
+
+#include "download_impl.hpp"
+#include "hubcache/util/fs.hpp"
+
+namespace hubcache {
+
+// ---- progress ----
+
+void ProgressTracker::emit(DownloadEvent e) {
+  e.bytes_total = m_bytes_total;
+  e.files_total = m_files_total;
+  e.files_done = m_files_done;
+  e.active = m_active.size();
+  e.bytes_done = m_finished_bytes;
+  for (const auto& [f, b] : m_active) e.bytes_done += b;
+  if (m_sink) m_sink(e);
+}
+
+void ProgressTracker::plan(std::size_t files, std::uint64_t bytes) {
+  std::lock_guard lock(m_mutex);
+  m_files_total = files;
+  m_bytes_total = bytes;
+  DownloadEvent e;
+  e.kind = DownloadEvent::Kind::Plan;
+  emit(e);
+}
+
+void ProgressTracker::start(const std::string& file, std::uint64_t total) {
+  std::lock_guard lock(m_mutex);
+  m_active[file] = 0;
+  DownloadEvent e;
+  e.kind = DownloadEvent::Kind::FileStart;
+  e.file = file;
+  e.file_total = total;
+  emit(e);
+}
+
+void ProgressTracker::bytes(const std::string& file, std::uint64_t done, std::uint64_t total) {
+  std::lock_guard lock(m_mutex);
+  m_active[file] = done;
+  const auto now = std::chrono::steady_clock::now();
+  if (now - m_last_progress < std::chrono::milliseconds(100) && done < total) return;
+  m_last_progress = now;
+  DownloadEvent e;
+  e.kind = DownloadEvent::Kind::Progress;
+  e.file = file;
+  e.file_bytes = done;
+  e.file_total = total;
+  emit(e);
+}
+
+void ProgressTracker::done(const std::string& file, std::uint64_t total) {
+  std::lock_guard lock(m_mutex);
+  m_active.erase(file);
+  m_finished_bytes += total;
+  ++m_files_done;
+  DownloadEvent e;
+  e.kind = DownloadEvent::Kind::FileDone;
+  e.file = file;
+  e.file_bytes = e.file_total = total;
+  emit(e);
+}
+
+void ProgressTracker::cached(const std::string& file, std::uint64_t total) {
+  std::lock_guard lock(m_mutex);
+  ++m_files_done;
+  DownloadEvent e;
+  e.kind = DownloadEvent::Kind::FileCached;
+  e.file = file;
+  e.file_bytes = e.file_total = total;
+  emit(e);
+}
+
+// ---- options ----
+
+DownloadOptions DownloadOptions::from_env(const Config& c) {
+  DownloadOptions o;
+  o.endpoint = c.endpoint.value;
+  o.token = c.token;
+  o.cache_dir = c.hub_cache.value;
+  o.offline = c.offline.value;
+  o.etag_timeout = std::chrono::seconds(c.etag_timeout.value);
+  o.download_timeout = std::chrono::seconds(c.download_timeout.value);
+  o.disable_symlinks = c.disable_symlinks;
+  return o;
+}
+
+// ---- Impl ----
+
+std::string describe(const RepoRef& repo) { return std::string(to_string(repo.type)) + " '" + repo.id + "'"; }
+
+Downloader::Impl::Impl(DownloadOptions o) : options(std::move(o)) {
+  if (!options.cancel) options.cancel = std::make_shared<http::CancelToken>();
+  while (!options.endpoint.empty() && options.endpoint.back() == '/') options.endpoint.pop_back();
+  if (!options.cache_dir.empty()) options.cache_dir = fs::absolute_real(options.cache_dir);
+  if (options.max_workers == 0) options.max_workers = 1;
+}
+
+hub::HubApi& Downloader::Impl::api() {
+  std::lock_guard lock(lazy_mutex);
+  if (!api_ptr) {
+    hub::HubOptions h;
+    h.endpoint = options.endpoint;
+    h.token = options.token;
+    h.user_agent = options.user_agent;
+    h.etag_timeout = options.etag_timeout;
+    h.download_timeout = options.download_timeout;
+    h.retry = options.engine.retry;
+    h.cancel = options.cancel.get();
+    api_ptr = std::make_unique<hub::HubApi>(h, std::make_shared<http::Client>());
+  }
+  return *api_ptr;
+}
+
+transfer::Engine& Downloader::Impl::engine() {
+  std::lock_guard lock(lazy_mutex);
+  if (!engine_ptr) {
+    transfer::EngineOptions e = options.engine;
+    e.max_connections = std::max(e.max_connections, options.max_workers);
+    e.idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options.download_timeout);
+    e.connect_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options.download_timeout);
+    e.cancel = options.cancel.get();
+    engine_ptr = std::make_unique<transfer::Engine>(e);
+  }
+  return *engine_ptr;
+}
+
+transfer::Job Downloader::Impl::make_job(const BlobFetch& f, const std::string& temp, const std::string& parts_base,
+                                         ProgressTracker& progress) {
+  transfer::Job job;
+  job.url = f.url;
+  job.headers = api().headers_for(f.url);  // authorization only on the endpoint's origin
+  job.temp_path = temp;
+  job.parts_path = parts_base + ".parts.incomplete";
+  job.parts_state_path = parts_base + ".parts.state";
+  job.size = f.size;
+  job.hash = transfer::hash_kind_for_etag(f.etag);
+  job.digest = f.etag;
+  job.restart = f.force;
+  job.label = f.path;
+  // An ETag-bearing If-Range only makes sense on the origin that issued the ETag.
+  if (http::origin_of(f.url) == http::origin_of(options.endpoint)) job.if_range = "\"" + f.etag + "\"";
+  const std::string name = f.path;
+  job.on_progress = [&progress, name](std::uint64_t done, std::uint64_t total) { progress.bytes(name, done, total); };
+  return job;
+}
+
+// ---- public ----
+
+Downloader::Downloader(DownloadOptions options) : m_impl(std::make_unique<Impl>(std::move(options))) {}
+Downloader::~Downloader() = default;
+const DownloadOptions& Downloader::options() const { return m_impl->options; }
+
+Result<FileResult> Downloader::download_file(const FileRequest& req) {
+  HUBCACHE_TRY(validate_repo_id(req.repo_id));
+  HUBCACHE_TRY(validate_revision(req.revision));
+  HUBCACHE_TRY(validate_repo_path(req.filename));
+  if (req.force_download && m_impl->options.offline)
+    return fail(ErrorCode::InvalidArgument, "cannot force a download while offline (HF_HUB_OFFLINE / --offline): "
+                                            "drop --force-download or go online");
+  ProgressTracker progress(m_impl->options.progress);
+  if (req.local_dir) return m_impl->file_to_local_dir(req, progress);
+  if (m_impl->options.cache_dir.empty()) return fail(ErrorCode::InvalidArgument, "no cache directory configured");
+  return m_impl->file_to_cache(req, progress);
+}
+
+Result<SnapshotResult> Downloader::snapshot_download(const SnapshotRequest& req) {
+  HUBCACHE_TRY(validate_repo_id(req.repo_id));
+  HUBCACHE_TRY(validate_revision(req.revision));
+  if (req.force_download && m_impl->options.offline)
+    return fail(ErrorCode::InvalidArgument, "cannot force a download while offline (HF_HUB_OFFLINE / --offline): "
+                                            "drop --force-download or go online");
+  if (m_impl->options.cache_dir.empty() && !req.local_dir) return fail(ErrorCode::InvalidArgument, "no cache directory configured");
+  ProgressTracker progress(m_impl->options.progress);
+  return m_impl->snapshot(req, progress);
+}
+
+}  // namespace hubcache

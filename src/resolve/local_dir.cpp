@@ -1,0 +1,231 @@
+// --local-dir mode (spec 6): real files under <LOCAL>, metadata under <LOCAL>/.cache/huggingface.
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <chrono>
+
+#include "download_impl.hpp"
+#include "hubcache/resolve/offline.hpp"
+#include "hubcache/util/fs.hpp"
+#include "hubcache/util/hash.hpp"
+
+namespace hubcache {
+namespace {
+
+bool is_file(const std::string& p) {
+  struct stat st{};
+  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+std::string base64_urlsafe(const std::string& bytes) {
+  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+  std::string out;
+  std::size_t i = 0;
+  for (; i + 2 < bytes.size(); i += 3) {
+    const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8) |
+                       static_cast<unsigned char>(bytes[i + 2]);
+    out += t[(v >> 18) & 63];
+    out += t[(v >> 12) & 63];
+    out += t[(v >> 6) & 63];
+    out += t[v & 63];
+  }
+  if (i < bytes.size()) {
+    unsigned v = static_cast<unsigned char>(bytes[i]) << 16;
+    if (i + 1 < bytes.size()) v |= static_cast<unsigned char>(bytes[i + 1]) << 8;
+    out += t[(v >> 18) & 63];
+    out += t[(v >> 12) & 63];
+    out += i + 1 < bytes.size() ? t[(v >> 6) & 63] : '=';
+    out += '=';
+  }
+  return out;
+}
+
+std::string hex_to_bytes(const std::string& hex) {
+  std::string out;
+  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
+  return out;
+}
+
+// time.time() as Python's float repr.
+std::string python_time_repr(double t) {
+  char buf[64];
+  auto r = std::to_chars(buf, buf + sizeof buf, t);
+  std::string s(buf, r.ptr);
+  if (s.find_first_of(".e") == std::string::npos) s += ".0";
+  return s;
+}
+
+double now_seconds() {
+  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+}
+
+std::optional<LocalMetadata> read_metadata(const std::string& local_dir, const std::string& path) {
+  const std::string meta_path = local_metadata_path(local_dir, path);
+  auto text = fs::read_file(meta_path, 4096);
+  if (!text) return std::nullopt;
+  LocalMetadata m;
+  std::size_t a = text->find('\n');
+  std::size_t b = a == std::string::npos ? a : text->find('\n', a + 1);
+  std::size_t c = b == std::string::npos ? b : text->find('\n', b + 1);
+  try {
+    if (c == std::string::npos) throw 0;
+    m.commit = text->substr(0, a);
+    m.etag = text->substr(a + 1, b - a - 1);
+    m.timestamp = std::stod(text->substr(b + 1, c - b - 1));
+  } catch (...) {
+    ::unlink(meta_path.c_str());  // corrupt: deleted (spec 6)
+    return std::nullopt;
+  }
+  // Valid only while the file is not newer than the record (a touch or an edit makes it stale).
+  struct stat st{};
+  const std::string target = local_dir + "/" + path;
+  if (::stat(target.c_str(), &st) != 0) return std::nullopt;
+  const double mtime = static_cast<double>(st.st_mtim.tv_sec) + static_cast<double>(st.st_mtim.tv_nsec) / 1e9;
+  if (mtime - 1 > m.timestamp) return std::nullopt;
+  return m;
+}
+
+Result<void> write_metadata(const std::string& local_dir, const std::string& path, const std::string& commit,
+                            const std::string& etag) {
+  const std::string p = local_metadata_path(local_dir, path);
+  HUBCACHE_TRY(fs::make_dirs(fs::parent(p)));
+  return fs::write_file_atomic(p, commit + "\n" + etag + "\n" + python_time_repr(now_seconds()) + "\n", 0644);
+}
+
+Result<FileLock> lock_local(const std::string& local_dir, const std::string& path) {
+  const std::string l = local_lock_path(local_dir, path);
+  HUBCACHE_TRY(fs::make_dirs(fs::parent(l)));
+  return FileLock::acquire(l);
+}
+
+}  // namespace
+
+std::string local_meta_dir(const std::string& local_dir) { return local_dir + "/.cache/huggingface"; }
+std::string local_metadata_path(const std::string& local_dir, const std::string& path) {
+  return local_meta_dir(local_dir) + "/download/" + path + ".metadata";
+}
+std::string local_lock_path(const std::string& local_dir, const std::string& path) {
+  return local_meta_dir(local_dir) + "/download/" + path + ".lock";
+}
+std::string local_temp_path(const std::string& local_dir, const std::string& path, const std::string& etag) {
+  const auto slash = path.rfind('/');
+  const std::string dir = slash == std::string::npos ? "" : path.substr(0, slash + 1);
+  const std::string base = (slash == std::string::npos ? path : path.substr(slash + 1)) + ".metadata";
+  Hasher sha1(Hasher::Kind::Sha1);
+  sha1.update(base);
+  return local_meta_dir(local_dir) + "/download/" + dir + base64_urlsafe(hex_to_bytes(sha1.hex_digest())) + "." + etag + ".incomplete";
+}
+
+Result<void> prepare_local_dir(const std::string& local_dir) {
+  const std::string meta = local_meta_dir(local_dir);
+  HUBCACHE_TRY(fs::make_dirs(meta));
+  const std::string gitignore = meta + "/.gitignore";
+  if (!is_file(gitignore)) {
+    auto lock = FileLock::acquire(meta + "/.gitignore.lock", std::chrono::milliseconds(100));
+    if (!is_file(gitignore)) (void)fs::create_file_exclusive(gitignore, "*", 0644);
+  }
+  (void)ensure_cachedir_tag(meta);
+  return {};
+}
+
+Result<std::uint64_t> Downloader::Impl::fetch_to_local_dir(const std::string& local_dir, const RepoRef& repo, const BlobFetch& f,
+                                                           ProgressTracker& progress, std::vector<std::string>& warnings) {
+  HUBCACHE_TRY(validate_repo_path(f.path));
+  HUBCACHE_TRY(validate_etag(f.etag));
+  HUBCACHE_TRY(prepare_local_dir(local_dir));
+  const std::string target = local_dir + "/" + f.path;
+  if (!fs::is_within(local_dir, target)) return fail(ErrorCode::InvalidPath, "refusing to write outside '" + local_dir + "': " + f.path);
+  HUBCACHE_TRY_ASSIGN(FileLock lock, lock_local(local_dir, f.path));
+  if (!f.force && is_file(target)) {
+    // Step 3: the recorded ETag matches; step 4: an LFS file whose content hashes to the ETag.
+    auto meta = read_metadata(local_dir, f.path);
+    bool same = meta && meta->etag == f.etag;
+    if (!same && is_lower_hex(f.etag, 64)) {
+      auto h = hash_file(target, HashWhat::Sha256);
+      same = h && h->sha256 == f.etag;
+    }
+    if (same) {
+      HUBCACHE_TRY(write_metadata(local_dir, f.path, f.commit, f.etag));
+      progress.cached(f.path, f.size);
+      return std::uint64_t{0};
+    }
+  }
+  // Step 5: the bytes are in the main cache: copy them, no transfer.
+  if (!f.force && !options.cache_dir.empty()) {
+    const RepoLayout layout(options.cache_dir, repo);
+    std::string source;
+    if (is_file(layout.pointer_path(f.commit, f.path))) source = layout.pointer_path(f.commit, f.path);
+    else if (is_file(layout.blob_path(f.etag))) source = layout.blob_path(f.etag);
+    if (!source.empty()) {
+      const std::string tmp = local_temp_path(local_dir, f.path, f.etag) + ".copy";
+      HUBCACHE_TRY(fs::make_dirs(fs::parent(tmp)));
+      HUBCACHE_TRY(fs::copy_file(source, tmp));
+      HUBCACHE_TRY(fs::make_dirs(fs::parent(target)));
+      HUBCACHE_TRY(fs::publish(tmp, target));
+      HUBCACHE_TRY(write_metadata(local_dir, f.path, f.commit, f.etag));
+      progress.cached(f.path, f.size);
+      return std::uint64_t{0};
+    }
+  }
+  // Step 6: download next to the metadata, then move into place.
+  progress.start(f.path, f.size);
+  const std::string temp = local_temp_path(local_dir, f.path, f.etag);
+  auto job = make_job(f, temp, temp.substr(0, temp.size() - std::string(".incomplete").size()), progress);
+  HUBCACHE_TRY_ASSIGN(auto outcome, engine().download(job));
+  HUBCACHE_TRY(fs::make_dirs(fs::parent(target)));
+  HUBCACHE_TRY(fs::publish(outcome.path, target));
+  HUBCACHE_TRY(write_metadata(local_dir, f.path, f.commit, f.etag));
+  if (!outcome.verified) warnings.push_back("'" + f.path + "' has a non-hex ETag; only its size was checked");
+  progress.done(f.path, f.size);
+  return outcome.downloaded;
+}
+
+Result<FileResult> Downloader::Impl::file_to_local_dir(const FileRequest& req, ProgressTracker& progress) {
+  const RepoRef repo{req.repo_type, req.repo_id};
+  const std::string local_dir = fs::absolute_real(*req.local_dir);
+  const std::string target = local_dir + "/" + req.filename;
+  FileResult out;
+  out.path = target;
+  // Step 1: a commit revision already recorded for this file: 0 requests.
+  if (!req.force_download && is_commit_hash(req.revision) && is_file(target)) {
+    if (auto m = read_metadata(local_dir, req.filename); m && m->commit == req.revision) {
+      out.commit = m->commit;
+      out.etag = m->etag;
+      progress.cached(req.filename, 0);
+      return out;
+    }
+  }
+  if (options.offline) {
+    if (is_file(target)) {
+      out.warnings.push_back("offline mode: returning the existing local file without checking for updates");
+      return out;
+    }
+    return fail(Error{ErrorCode::LocalEntryNotFound, "Local entry not found. '" + req.filename + "' is not in '" + local_dir +
+                                                         "' and outgoing traffic is disabled (offline mode).",
+                      target, std::nullopt, {req.filename}});
+  }
+  // Step 2: metadata.
+  auto meta = api().file_metadata(repo, req.revision, req.filename, hub::Attempt::First);
+  if (!meta) {
+    Error err = std::move(meta).error();
+    if (err.code == ErrorCode::EntryNotFound || err.code == ErrorCode::RevisionNotFound || err.code == ErrorCode::Cancelled)
+      return fail(std::move(err));
+    if (is_file(target)) {
+      out.warnings.push_back("Couldn't access the Hub to check for update but local file already exists. Defaulting to existing file.");
+      return out;
+    }
+    if (err.is_transient()) meta = api().file_metadata(repo, req.revision, req.filename, hub::Attempt::Second);
+    if (!meta) return fail(std::move(meta).error());
+  }
+  out.commit = meta->commit;
+  out.etag = meta->etag;
+  out.size = meta->size;
+  progress.plan(1, meta->size);
+  BlobFetch f{meta->commit, req.filename, meta->etag, meta->size, meta->location, req.force_download};
+  HUBCACHE_TRY_ASSIGN(auto got, fetch_to_local_dir(local_dir, repo, f, progress, out.warnings));
+  out.transferred = got > 0;
+  return out;
+}
+
+}  // namespace hubcache

@@ -1,0 +1,240 @@
+// snapshot_download (spec 8.5), into the cache or a local dir, with the offline fallback (8.4).
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <atomic>
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "download_impl.hpp"
+#include "hubcache/resolve/offline.hpp"
+#include "hubcache/util/fs.hpp"
+#include "hubcache/util/parallel.hpp"
+#include "hubcache/util/pattern.hpp"
+
+namespace hubcache {
+namespace {
+
+bool is_file(const std::string& p) {
+  struct stat st{};
+  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool non_empty_dir(const std::string& p) {
+  std::error_code ec;
+  return std::filesystem::is_directory(p, ec) && !std::filesystem::is_empty(p, ec);
+}
+
+std::vector<TreeFileEntry> to_tree_entries(const std::vector<hub::TreeEntry>& listing) {
+  std::vector<TreeFileEntry> out;
+  for (const auto& e : listing) {
+    if (e.type != "file") continue;
+    TreeFileEntry t;
+    t.path = e.path;
+    t.size = e.size;
+    t.blob_id = e.oid;
+    if (e.lfs) {
+      t.lfs_sha256 = e.lfs->oid;
+      t.lfs_size = e.lfs->size;
+    }
+    t.xet_hash = e.xet_hash;
+    out.push_back(std::move(t));
+  }
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
+  return out;
+}
+
+// trees/<commit>.json below <LOCAL>/.cache/huggingface (spec 3.7, local-dir mode).
+void write_local_tree(const std::string& local_dir, const std::string& commit, const std::vector<TreeFileEntry>& entries) {
+  nlohmann::json files = nlohmann::json::object();
+  for (const auto& e : entries) {
+    nlohmann::json v = {{"size", e.size}, {"blob_id", e.blob_id}};
+    if (e.lfs_sha256) v["lfs_sha256"] = *e.lfs_sha256;
+    if (e.lfs_size) v["lfs_size"] = *e.lfs_size;
+    if (e.xet_hash) v["xet_hash"] = *e.xet_hash;
+    files[e.path] = std::move(v);
+  }
+  const std::string dir = local_meta_dir(local_dir) + "/trees";
+  if (fs::make_dirs(dir))
+    (void)fs::write_file_atomic(dir + "/" + commit + ".json", nlohmann::json{{"format_version", 1}, {"files", files}}.dump(1, ' ', true));
+}
+
+}  // namespace
+
+Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, ProgressTracker& progress) {
+  const RepoRef repo{req.repo_type, req.repo_id};
+  const RepoLayout layout(options.cache_dir, repo);
+  const PathFilter filter = PathFilter::make(req.allow_patterns, req.ignore_patterns);
+  const bool local = req.local_dir.has_value();
+  const std::string local_dir = local ? fs::absolute_real(*req.local_dir) : "";
+  SnapshotResult out;
+
+  // Spec 8.4: the Hub is not used or not reachable.
+  auto from_cache = [&](const std::optional<Error>& cause) -> Result<SnapshotResult> {
+    if (req.dry_run)
+      return fail(cause ? *cause : Error{ErrorCode::Offline, "--dry-run needs the Hub to list the repo, but offline mode is on.", {}, {}, {}});
+    if (local) {
+      if (non_empty_dir(local_dir)) {
+        out.path = local_dir;
+        out.from_cache_only = true;
+        out.warnings.push_back("Using the existing local dir '" + local_dir + "' without checking the Hub" +
+                               (cause ? " (" + cause->message.substr(0, cause->message.find('\n')) + ")" : std::string(" (offline)")));
+        return out;
+      }
+    } else {
+      SnapshotLookupOptions so;
+      so.revision = req.revision;
+      so.repo_type = req.repo_type;
+      so.cache_dir = options.cache_dir;
+      so.filter = filter;
+      auto found = resolve_snapshot(req.repo_id, so);
+      if (found) {
+        out.path = found->snapshot_dir;
+        out.commit = found->commit;
+        out.from_cache_only = true;
+        for (const auto& f : found->files) out.files.push_back(PlannedFile{f, 0, {}, true});
+        out.warnings = found->warnings;
+        if (cause) out.warnings.push_back("Could not reach the Hub (" + cause->message.substr(0, cause->message.find('\n')) + "); using the cached snapshot.");
+        return out;
+      }
+      if (found.error().code == ErrorCode::IncompleteSnapshot) return fail(std::move(found).error());
+    }
+    if (cause && (cause->code == ErrorCode::RepoNotFound || cause->code == ErrorCode::Gated || cause->code == ErrorCode::Unauthorized))
+      return fail(*cause);
+    const std::string where = local ? "in the local dir '" + local_dir + "'" : "in the cache '" + options.cache_dir + "'";
+    if (!cause)
+      return fail(ErrorCode::LocalEntryNotFound, "Local entry not found. No snapshot of " + describe(repo) + " at revision '" +
+                                                     req.revision + "' " + where + ", and outgoing traffic is disabled (offline mode). "
+                                                     "Unset HF_HUB_OFFLINE / drop --offline to download it.");
+    return fail(Error{ErrorCode::LocalEntryNotFound,
+                      "Local entry not found. An error happened while locating the files of " + describe(repo) +
+                          " on the Hub, and no snapshot is " + where + ". Check your connection.\nCause: " + cause->message,
+                      {}, cause->http, {}});
+  };
+  if (options.offline) return from_cache(std::nullopt);
+
+  // 1. The commit.
+  std::string commit;
+  if (is_commit_hash(req.revision)) {
+    commit = req.revision;
+  } else {
+    auto info = api().repo_info(repo, req.revision, hub::Attempt::First);
+    if (!info) {
+      Error err = std::move(info).error();
+      if (err.code == ErrorCode::RevisionNotFound || http::is_proxy_error(err) || err.code == ErrorCode::Cancelled)
+        return fail(std::move(err));
+      auto cached = from_cache(err);
+      if (cached || !err.is_transient() || cached.error().code == ErrorCode::IncompleteSnapshot) return cached;
+      info = api().repo_info(repo, req.revision, hub::Attempt::Second);
+      if (!info) return from_cache(std::move(info).error());
+    }
+    commit = info->sha;
+  }
+  out.commit = commit;
+
+  // 2. The tree: from trees/<commit>.json when valid, else listed at the commit.
+  std::vector<TreeFileEntry> entries;
+  bool listed = false;
+  if (auto cached_tree = read_tree_file(layout, commit); cached_tree && cached_tree->has_value()) {
+    entries = std::move(**cached_tree);
+  } else {
+    if (!cached_tree) out.warnings.push_back(cached_tree.error().message);
+    auto tree = api().list_tree(repo, commit, "", true);
+    if (!tree) {
+      Error err = std::move(tree).error();
+      if (err.code == ErrorCode::RevisionNotFound || err.code == ErrorCode::Cancelled) return fail(std::move(err));
+      return from_cache(err);
+    }
+    entries = to_tree_entries(*tree);
+    listed = true;
+  }
+  // Every server-provided name and ETag is checked before anything is written (spec 2, 13.39).
+  for (const auto& e : entries) {
+    if (auto v = validate_repo_path(e.path); !v)
+      return fail(ErrorCode::InvalidPath, "the file listing of " + describe(repo) + " at " + commit + " contains an unsafe name: " +
+                                              v.error().message + ". Refusing the snapshot; nothing was written.");
+    if (auto v = validate_etag(e.etag()); !v)
+      return fail(ErrorCode::Integrity, "the file listing of " + describe(repo) + " gives '" + e.path + "' an unsafe ETag: " +
+                                            v.error().message + ". Refusing the snapshot; nothing was written.");
+  }
+  out.repo_files = entries.size();
+
+  // 3. Filter and plan.
+  std::vector<const TreeFileEntry*> selected;
+  std::uint64_t bytes_to_get = 0;
+  std::size_t files_to_get = 0;
+  for (const auto& e : entries) {
+    if (!filter.selects(e.path)) continue;
+    selected.push_back(&e);
+    bool cached;
+    if (local) {
+      cached = !req.force_download && is_file(local_dir + "/" + e.path);
+    } else {
+      cached = !req.force_download && (is_file(layout.pointer_path(commit, e.path)) || is_file(layout.blob_path(e.etag())));
+    }
+    out.files.push_back(PlannedFile{e.path, e.size, e.etag(), cached});
+    if (!cached) {
+      bytes_to_get += e.size;
+      ++files_to_get;
+    }
+  }
+  out.path = local ? local_dir : layout.snapshot_dir(commit);
+  if (req.dry_run) return out;
+
+  // 4. Tree file and ref.
+  if (local) {
+    HUBCACHE_TRY(prepare_local_dir(local_dir));
+    write_local_tree(local_dir, commit, entries);
+  } else {
+    HUBCACHE_TRY(init_repo_folder(layout));
+    if (listed) {
+      if (auto w = write_tree_file(layout, commit, entries); !w) out.warnings.push_back(w.error().message);
+    }
+    if (req.revision != commit) {
+      if (auto w = write_ref(layout, req.revision, commit); !w) out.warnings.push_back(w.error().message);
+    }
+  }
+
+  // 5. Files, max_workers at a time. The tree gives each file's ETag and size, so no HEAD.
+  progress.plan(files_to_get, bytes_to_get);
+  std::mutex errors_mutex;
+  std::vector<Error> errors;
+  std::atomic<std::uint64_t> transferred{0};
+  std::vector<std::string> warnings;
+  parallel_for(selected.size(), options.max_workers, [&](std::size_t i) {
+    {
+      std::lock_guard lock(errors_mutex);
+      if (!errors.empty() || options.cancel->cancelled()) return;
+    }
+    const TreeFileEntry& e = *selected[i];
+    BlobFetch f{commit, e.path, e.etag(), e.size, hub::resolve_url(options.endpoint, repo, commit, e.path), req.force_download};
+    Result<std::uint64_t> r = std::uint64_t{0};
+    if (local) {
+      std::vector<std::string> w;
+      r = fetch_to_local_dir(local_dir, repo, f, progress, w);
+      std::lock_guard lock(errors_mutex);
+      for (auto& x : w) warnings.push_back(std::move(x));
+    } else if (!req.force_download && is_file(layout.pointer_path(commit, e.path))) {
+      progress.cached(e.path, e.size);
+    } else {
+      r = fetch_to_cache(layout, f, progress);
+    }
+    if (r) {
+      transferred += *r;
+    } else {
+      std::lock_guard lock(errors_mutex);
+      errors.push_back(std::move(r).error());
+    }
+  });
+  for (auto& w : warnings) out.warnings.push_back(std::move(w));
+  out.bytes_transferred = transferred.load();
+  if (!errors.empty()) {
+    Error e = errors.front();
+    e.message = "snapshot of " + describe(repo) + " at " + commit + " is incomplete: " + e.message;
+    return fail(std::move(e));
+  }
+  if (options.cancel->cancelled()) return fail(ErrorCode::Cancelled, "snapshot download of " + describe(repo) + " cancelled");
+  return out;
+}
+
+}  // namespace hubcache

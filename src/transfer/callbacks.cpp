@@ -1,0 +1,177 @@
+// Response handling of the engine loop: status decisions (spec 5 step 3), writing bytes in
+// place, and what happens when an exchange ends (completion, stream retries, restarts).
+#include <algorithm>
+#include <cerrno>
+#include <cinttypes>
+#include <cstdio>
+
+#include "engine_impl.hpp"
+
+namespace hubcache::transfer {
+
+bool Engine::Impl::on_head(const std::weak_ptr<Task>& weak, std::uint64_t key, std::uint64_t want_start, bool ranged, const http::Response& h) {
+  auto tp = weak.lock();
+  if (!tp) return false;
+  Task& t = *tp;
+  std::lock_guard lock(t.mutex);
+  auto owner = t.owners.find(key);
+  if (t.failed || owner == t.owners.end()) return false;
+  Range& r = t.ranges[owner->second];
+  const std::string where = "'" + t.job.label + "' from " + http::redact(h.url);
+  if (h.status == 200) {
+    if (auto cl = h.headers.get("Content-Length"); cl && *cl != std::to_string(t.job.size)) {
+      fail_locked(t, make_error(ErrorCode::Integrity, "size mismatch for " + where + ": the server sends " + *cl +
+                                                          " bytes, expected " + std::to_string(t.job.size) +
+                                                          ". Nothing was stored; retry later or with --force-download."));
+      return false;
+    }
+    if (ranged) reset_locked(t, key);  // Range ignored (spec 5 step 3): this is the whole file from 0
+    t.ranges_confirmed = !t.split || t.ranges.size() == 1;
+    return true;
+  }
+  if (h.status == 206) {
+    std::uint64_t a = 0, b = 0, total = 0;
+    const std::string cr = h.headers.get("Content-Range").value_or("");
+    const int n = std::sscanf(cr.c_str(), "bytes %" SCNu64 "-%" SCNu64 "/%" SCNu64, &a, &b, &total);
+    const bool total_ok = n == 3 ? total == t.job.size : cr.find("/*") != std::string::npos;
+    if (n >= 2 && a == want_start && b < r.end && total_ok) {
+      t.ranges_confirmed = true;
+      return true;
+    }
+    if (!t.split) {
+      t.restart_key = key;  // a 206 that starts elsewhere restarts the download (spec 13.20)
+      return false;
+    }
+    fail_locked(t, make_error(ErrorCode::Http, "unexpected Content-Range '" + cr + "' for " + where + " (asked from byte " +
+                                                   std::to_string(want_start) + ")"));
+    return false;
+  }
+  if (h.status == 416 && !t.split && t.restarts_416 == 0) {
+    ++t.restarts_416;
+    t.restart_key = key;  // truncate and restart once
+    return false;
+  }
+  if (http::is_retryable_status(h.status) && r.status_retries < options.retry.max_retries) {
+    r.retry_at = Clock::now() + options.retry.effective(http::backoff_delay(options.retry, r.status_retries, &h));
+    ++r.status_retries;
+    return false;
+  }
+  Error e = make_error(h.status == 429 ? ErrorCode::RateLimited : ErrorCode::Http,
+                       "GET " + where + " failed with HTTP " + std::to_string(h.status));
+  e.http = HttpErrorContext{};
+  e.http->status = h.status;
+  e.http->url = http::redact(h.url);
+  e.http->request_id = h.headers.get("X-Request-Id").value_or("");
+  e.http->error_code = h.headers.get("X-Error-Code").value_or("");
+  fail_locked(t, std::move(e));
+  return false;
+}
+
+bool Engine::Impl::on_data(const std::weak_ptr<Task>& weak, std::uint64_t key, const char* data, std::size_t n) {
+  auto tp = weak.lock();
+  if (!tp) return false;
+  Task& t = *tp;
+  std::unique_lock lock(t.mutex);
+  auto owner = t.owners.find(key);
+  if (t.failed || owner == t.owners.end()) return false;
+  const std::size_t index = owner->second;
+  if (t.ranges[index].pos + n > t.ranges[index].end) {
+    fail_locked(t, make_error(ErrorCode::Integrity, "size mismatch for '" + t.job.label + "': the server sent more than the expected " +
+                                                        std::to_string(t.job.size) + " bytes. Nothing was stored."));
+    return false;
+  }
+  const int fd = t.fd;
+  const std::uint64_t off = t.ranges[index].pos;
+  lock.unlock();  // the bytes land before pos moves, so readers of the prefix see them
+  std::size_t written = 0;
+  while (written < n) {
+    const ssize_t w = options.write_fn(fd, data + written, n - written, static_cast<off_t>(off + written));
+    if (w < 0 && errno == EINTR) continue;
+    if (w <= 0) {
+      const int err = w < 0 ? errno : EIO;
+      lock.lock();
+      if (err == ENOSPC || err == EDQUOT)
+        fail_locked(t, make_error(ErrorCode::DiskFull, "no space left on device while writing '" + t.job.label + "' to '" + t.path +
+                                                           "' (" + std::to_string(off + written) + " of " + std::to_string(t.job.size) +
+                                                           " bytes). Free some space and retry; the download resumes.", t.path));
+      else
+        fail_locked(t, errno_error(err, "cannot write", t.path));
+      return false;
+    }
+    written += static_cast<std::size_t>(w);
+  }
+  lock.lock();
+  if (t.owners.find(key) == t.owners.end() || t.owners[key] != index) return false;  // reset meanwhile
+  Range& r = t.ranges[index];
+  r.pos += n;
+  r.failures = 0;
+  t.received += n;
+  const std::uint64_t present = t.present();
+  // Wake the hashing thread in steps of a few MiB: a wake-up per network read costs more in
+  // context switches than the hashing itself.
+  if (present - t.notified_present >= (4u << 20) || r.done()) {
+    t.notified_present = present;
+    t.cv.notify_all();
+  }
+  auto cb = t.job.on_progress;
+  lock.unlock();
+  if (cb) cb(present, t.job.size);
+  return true;
+}
+
+void Engine::Impl::on_done(const std::shared_ptr<Task>& tp, std::uint64_t key, const Result<http::Response>& res) {
+  Task& t = *tp;
+  --connections;
+  std::lock_guard lock(t.mutex);
+  --t.in_flight;
+  auto owner = t.owners.find(key);
+  if (owner == t.owners.end()) return t.cv.notify_all();  // superseded by a reset
+  const std::size_t index = owner->second;
+  t.owners.erase(owner);
+  Range& r = t.ranges[index];
+  r.in_flight = false;
+  r.request = 0;
+  if (t.failed) return t.cv.notify_all();
+  if (t.restart_key == key) {
+    t.restart_key = 0;
+    reset_locked(t, 0);
+    return;
+  }
+  if (r.retry_at) {
+    const auto at = *r.retry_at;
+    r.retry_at.reset();
+    r.in_flight = true;
+    ++t.timers;
+    timers.emplace(at, std::make_pair(tp, index));
+    return;
+  }
+  if (res && r.done()) {
+    if (t.in_flight == 0 && t.timers == 0 &&
+        std::all_of(t.ranges.begin(), t.ranges.end(), [](const Range& x) { return x.done(); })) {
+      t.complete = true;
+      t.cv.notify_all();
+    }
+    return;
+  }
+  if (!res && res.error().code == ErrorCode::Cancelled) {
+    fail_locked(t, res.error());
+    return;
+  }
+  // A stream error, or a body that ended early: retry from the current offset (spec 5 step 4);
+  // the counter resets whenever bytes arrive.
+  if (r.pos == r.pos_at_request) ++r.failures;
+  if (r.failures > options.stream_retries) {
+    const std::string cause = res ? "the body keeps ending early (" + std::to_string(t.present()) + " of " +
+                                        std::to_string(t.job.size) + " bytes)"
+                                  : res.error().message;
+    fail_locked(t, make_error(res ? ErrorCode::Network : res.error().code,
+                              "download of '" + t.job.label + "' failed after " + std::to_string(options.stream_retries) +
+                                  " retries: " + cause + ". The partial file is kept; the next run resumes it."));
+    return;
+  }
+  r.in_flight = true;
+  ++t.timers;
+  timers.emplace(Clock::now() + options.retry.effective(options.stream_retry_delay), std::make_pair(tp, index));
+}
+
+}  // namespace hubcache::transfer

@@ -1,0 +1,126 @@
+// The engine loop: scheduling requests over the shared connections, and Engine::download.
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+
+#include "engine_impl.hpp"
+
+namespace hubcache::transfer {
+
+void Engine::Impl::start_range(const std::shared_ptr<Task>& tp, std::size_t index, std::unique_lock<std::mutex>& held) {
+  Task& t = *tp;
+  Range& r = t.ranges[index];
+  http::Request req;
+  req.url = t.job.url;
+  req.headers = t.job.headers;
+  req.headers.set("Accept-Encoding", "identity");
+  req.redirects = http::Redirects::Follow;
+  req.connect_timeout = options.connect_timeout;
+  req.idle_timeout = options.idle_timeout;
+  const bool ranged = r.pos > 0 || r.end < t.job.size;
+  if (ranged) {
+    req.headers.set("Range", "bytes=" + std::to_string(r.pos) + "-" + (r.end < t.job.size ? std::to_string(r.end - 1) : ""));
+    if (!t.job.if_range.empty()) req.headers.set("If-Range", t.job.if_range);
+  }
+  const std::uint64_t key = ++t.next_key;
+  t.owners[key] = index;
+  r.in_flight = true;
+  r.pos_at_request = r.pos;
+  ++t.in_flight;
+  ++connections;
+  ++started;
+  const std::uint64_t want_start = r.pos;
+  std::weak_ptr<Task> weak = tp;
+  http::Sink sink{[this, weak, key, want_start, ranged](const http::Response& h) { return on_head(weak, key, want_start, ranged, h); },
+                  [this, weak, key](const char* d, std::size_t n) { return on_data(weak, key, d, n); }};
+  // Multi::add runs no callbacks, so the task mutex may stay held.
+  r.request = multi.add(req, std::move(sink), [this, tp, key](Result<http::Response> res) { on_done(tp, key, res); });
+  (void)held;
+}
+
+void Engine::Impl::schedule() {
+  bool progress = true;
+  while (progress && connections < options.max_connections) {
+    progress = false;
+    for (auto& tp : active) {
+      if (connections >= options.max_connections) break;
+      Task& t = *tp;
+      std::unique_lock lock(t.mutex);
+      if (t.failed || t.complete) continue;
+      if (std::all_of(t.ranges.begin(), t.ranges.end(), [](const Range& r) { return r.done(); })) {
+        if (t.in_flight == 0 && t.timers == 0) {
+          t.complete = true;
+          t.cv.notify_all();
+        }
+        continue;
+      }
+      // Until a 206 shows that the server honours Range, a split file uses one request.
+      const unsigned limit = !t.split ? 1u : (t.ranges_confirmed ? options.max_parts_per_file : 1u);
+      if (static_cast<unsigned>(t.in_flight + t.timers) >= limit) continue;
+      for (std::size_t i = 0; i < t.ranges.size(); ++i) {
+        if (t.ranges[i].done() || t.ranges[i].in_flight) continue;
+        start_range(tp, i, lock);
+        progress = true;
+        break;
+      }
+    }
+  }
+}
+
+Engine::Engine(EngineOptions options) : m_impl(std::make_unique<Impl>(std::move(options))) {}
+Engine::~Engine() = default;
+
+std::uint64_t Engine::requests_started() const { return m_impl->started.load(); }
+
+}  // namespace hubcache::transfer
+
+namespace hubcache::transfer {
+
+Result<Outcome> Engine::download(const Job& job) {
+  Outcome out;
+  for (int attempt = 1;; ++attempt) {
+    auto task = std::make_shared<Task>();
+    task->job = job;
+    task->job.restart = job.restart || attempt > 1;
+    HUBCACHE_TRY(detail::prepare_task(*task, m_impl->options));
+    m_impl->submit(task);
+    const std::string digest = detail::follow_and_hash(*task);
+    std::unique_lock lock(task->mutex);
+    task->cv.wait(lock, [&] { return task->finished(); });
+    if (task->failed) {
+      // Keep a sequential temp file an exact prefix (a restart may have left older bytes after
+      // the current position), so the next run resumes from its size.
+      if (!task->split && ::ftruncate(task->fd, static_cast<off_t>(task->prefix())) != 0) ::unlink(task->path.c_str());
+      return fail(*task->error);
+    }
+    out.path = task->path;
+    out.downloaded += task->received;
+    out.reused = task->reused;
+    out.split = task->split;
+    out.attempts = attempt;
+    if (::ftruncate(task->fd, static_cast<off_t>(job.size)) != 0)
+      return fail(errno_error(errno, "cannot truncate", task->path));
+    if (job.hash == HashKind::None) {
+      if (!job.parts_state_path.empty()) ::unlink(job.parts_state_path.c_str());
+      return out;
+    }
+    if (digest == job.digest) {
+      out.verified = true;
+      if (task->split) ::unlink(job.parts_state_path.c_str());
+      return out;
+    }
+    // A mismatch discards everything and retries once from scratch, then fails naming the file.
+    lock.unlock();
+    detail::discard_files(job);
+    if (attempt >= 2)
+      return fail(Error{ErrorCode::Integrity,
+                        "downloaded bytes of '" + job.label + "' do not match their hash: expected " +
+                            (job.hash == HashKind::Sha256 ? "sha256 " : "git-sha1 ") + job.digest + ", got " + digest +
+                            " (twice, from " + http::redact(job.url) + "). Nothing was stored.",
+                        job.temp_path, std::nullopt, {}});
+  }
+}
+
+}  // namespace hubcache::transfer

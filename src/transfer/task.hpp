@@ -1,0 +1,82 @@
+#pragma once
+// Internal: the state of one file transfer, shared by the engine loop (which writes bytes) and
+// the caller's thread (which hashes the growing prefix and checkpoints split progress).
+#include <chrono>
+#include <condition_variable>
+#include <map>
+#include <cstdint>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hubcache/http/multi.hpp"
+#include "hubcache/transfer/engine.hpp"
+
+namespace hubcache::transfer::detail {
+
+struct Range {
+  std::uint64_t start = 0;
+  std::uint64_t end = 0;  // exclusive
+  std::uint64_t pos = 0;  // next byte to write
+  bool in_flight = false;
+  http::Multi::Id request = 0;
+  std::uint64_t pos_at_request = 0;
+  int failures = 0;        // consecutive attempts that brought no byte
+  int status_retries = 0;  // 408/429/5xx retries
+  std::optional<std::chrono::steady_clock::time_point> retry_at;  // set by a retryable status
+  bool done() const { return pos >= end; }
+};
+
+struct Task {
+  Job job;
+  std::mutex mutex;
+  std::condition_variable cv;
+  int fd = -1;
+  std::string path;  // data file in use (job.temp_path or job.parts_path)
+  bool split = false;
+  bool ranges_confirmed = false;
+  std::vector<Range> ranges;
+  unsigned generation = 0;  // bumped when already-written bytes are discarded
+  std::uint64_t received = 0;
+  std::uint64_t reused = 0;
+  bool complete = false;
+  bool failed = false;
+  std::optional<Error> error;
+  int in_flight = 0;
+  int timers = 0;
+  int restarts_416 = 0;
+  std::uint64_t next_key = 0;
+  std::map<std::uint64_t, std::size_t> owners;  // request key -> index of the range it fills
+  std::uint64_t restart_key = 0;  // request whose end restarts the download from byte 0
+  std::uint64_t notified_present = 0;  // bytes present at the last wake-up of the hashing thread
+
+  ~Task();
+  bool finished() const { return (complete || failed) && in_flight == 0 && timers == 0; }
+  /// Contiguous bytes present from offset 0.
+  std::uint64_t prefix() const;
+  std::uint64_t present() const;
+  void fail(Error e);
+  /// Discards everything and makes one range [0, size) at 0 (a server that ignores Range).
+  void reset_to_single_range();
+};
+
+/// Opens the data file and decides how to resume (spec 5): sequential temp file resumed from its
+/// size, or a split file resumed from its state record; checks free space and preallocates.
+Result<void> prepare_task(Task& task, const EngineOptions& options);
+/// Writes the split-state record atomically (no-op for sequential tasks).
+void save_state(const Task& task, const std::vector<Range>& ranges);
+/// Removes the data and state files of a task (after an integrity failure).
+void discard_files(const Job& job);
+
+}  // namespace hubcache::transfer::detail
+
+namespace hubcache::transfer::detail {
+
+/// Runs on the caller's thread while the engine fills `task`: hashes the contiguous prefix as it
+/// grows (re-reading it from the page cache, so hashing overlaps the transfer) and checkpoints
+/// split progress about ten times a second. Returns once the task is finished; the digest is set
+/// when the task completed (empty for HashKind::None).
+std::string follow_and_hash(Task& task);
+
+}  // namespace hubcache::transfer::detail

@@ -1,0 +1,201 @@
+// `hubcache download` end to end against the test server.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cache_builder.hpp"
+#include "cli_env.hpp"
+#include "hubcache/util/hash.hpp"
+
+using namespace hubcache;
+using namespace hubcache::test;
+
+namespace {
+
+const RepoRef k_repo{RepoType::Model, "org/model"};
+
+struct Cli : ::testing::Test {
+  HubServer server;
+  TempDir dir;
+  std::string cache = dir / "cache";
+  std::string c1 = commit_id(10);
+  std::vector<std::string> env;
+
+  void SetUp() override {
+    server.add_file(k_repo, c1, "config.json", "{}");
+    server.add_file(k_repo, c1, "model.bin", std::string(100000, 'm'), true);
+    server.add_file(k_repo, c1, "docs/readme.md", "# hi");
+    server.add_file(k_repo, c1, "docs/more/x.md", "x");
+    server.set_ref(k_repo, "main", c1);
+    env = cli_env(server, dir, cache);
+  }
+  ProcessResult run(std::vector<std::string> args, std::vector<std::string> extra_env = {}) {
+    auto e = env;
+    for (auto& x : extra_env) e.push_back(x);
+    return run_process(cmd(std::move(args)), e);
+  }
+  std::string snapshot() const { return cache + "/models--org--model/snapshots/" + c1; }
+};
+
+std::vector<nlohmann::json> json_lines(const std::string& out) {
+  std::vector<nlohmann::json> v;
+  std::istringstream in(out);
+  for (std::string line; std::getline(in, line);)
+    if (!line.empty()) v.push_back(nlohmann::json::parse(line));
+  return v;
+}
+
+}  // namespace
+
+TEST_F(Cli, SingleFilePrintsItsPath) {
+  auto r = run({"download", "org/model", "config.json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, "[OK] Downloaded\n  path: " + snapshot() + "/config.json\n");
+  auto q = run({"download", "org/model", "config.json", "--quiet"});
+  ASSERT_EQ(q.exit_code, 0) << q.err;
+  EXPECT_EQ(q.out, snapshot() + "/config.json\n");
+  EXPECT_EQ(q.err, "");
+}
+
+TEST_F(Cli, SnapshotWithIncludeExclude) {
+  auto r = run({"download", "org/model", "--include", "docs/*", "--exclude", "*/more/*", "-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, snapshot() + "\n");
+  EXPECT_TRUE(exists(snapshot() + "/docs/readme.md"));
+  EXPECT_FALSE(exists(snapshot() + "/docs/more/x.md"));
+  EXPECT_FALSE(exists(snapshot() + "/model.bin"));
+  auto folder = run({"download", "org/model", "docs/", "-q"});  // a folder name becomes docs/**
+  ASSERT_EQ(folder.exit_code, 0) << folder.err;
+  EXPECT_TRUE(exists(snapshot() + "/docs/more/x.md"));
+  EXPECT_FALSE(exists(snapshot() + "/model.bin"));
+  auto two = run({"download", "org/model", "config.json", "model.bin", "-q"});  // two names: snapshot mode
+  ASSERT_EQ(two.exit_code, 0) << two.err;
+  EXPECT_EQ(two.out, snapshot() + "\n");
+  EXPECT_EQ(read_file(snapshot() + "/model.bin"), std::string(100000, 'm'));
+}
+
+TEST_F(Cli, DryRunPrintsPlanAndTransfersNothing) {
+  ASSERT_EQ(run({"download", "org/model", "config.json", "-q"}).exit_code, 0);
+  const std::string before = tree_fingerprint(cache);
+  auto r = run({"download", "org/model", "--dry-run"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("[dry-run] Will download 3 files (out of 4) totalling 100.0K."), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("FILE"), std::string::npos);
+  std::istringstream in(r.out);
+  bool cached_dash = false;
+  for (std::string line; std::getline(in, line);)
+    if (line.rfind("config.json", 0) == 0) cached_dash = line.back() == '-';
+  EXPECT_TRUE(cached_dash) << r.out;
+  EXPECT_EQ(tree_fingerprint(cache), before);
+}
+
+TEST_F(Cli, JsonEmitsProgressLinesThenResult) {
+  auto r = run({"download", "org/model", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  auto lines = json_lines(r.out);
+  ASSERT_GE(lines.size(), 3u);
+  EXPECT_EQ(lines.front()["event"], "plan");
+  EXPECT_EQ(lines.back()["path"], snapshot());
+  int done = 0;
+  for (const auto& l : lines)
+    if (l.contains("event") && l["event"] == "file_done") ++done;
+  EXPECT_EQ(done, 4);
+}
+
+TEST_F(Cli, LocalDir) {
+  auto r = run({"download", "org/model", "--local-dir", dir / "out", "-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, dir / "out" + "\n");
+  EXPECT_EQ(read_file(dir / "out/docs/readme.md"), "# hi");
+  EXPECT_EQ(read_file(dir / "out/.cache/huggingface/.gitignore"), "*");
+  auto both = run({"download", "org/model", "--local-dir", dir / "out", "--cache-dir", dir / "c"});
+  EXPECT_EQ(both.exit_code, 2);
+}
+
+TEST_F(Cli, OfflineWithAndWithoutFiles) {
+  server.clear_requests();
+  auto miss = run({"download", "org/model", "config.json", "--offline"});
+  EXPECT_EQ(miss.exit_code, 1);
+  EXPECT_NE(miss.err.find("Error: Local entry not found."), std::string::npos) << miss.err;
+  ASSERT_EQ(run({"download", "org/model", "config.json", "-q"}).exit_code, 0);
+  server.clear_requests();
+  auto hit = run({"download", "org/model", "config.json", "-q"}, {"HF_HUB_OFFLINE=1"});
+  ASSERT_EQ(hit.exit_code, 0) << hit.err;
+  EXPECT_EQ(hit.out, snapshot() + "/config.json\n");
+  EXPECT_EQ(server.requests().size(), 0u);
+}
+
+TEST_F(Cli, ErrorsAreClear) {
+  auto repo = run({"download", "no/such", "config.json"});
+  EXPECT_EQ(repo.exit_code, 1);
+  EXPECT_NE(repo.err.find("Error: Model 'no/such' not found."), std::string::npos) << repo.err;
+  auto entry = run({"download", "org/model", "nope.txt"});
+  EXPECT_EQ(entry.exit_code, 1);
+  EXPECT_NE(entry.err.find("File not found in model 'org/model'."), std::string::npos) << entry.err;
+  auto rev = run({"download", "org/model", "--revision", "nope"});
+  EXPECT_EQ(rev.exit_code, 1);
+  EXPECT_NE(rev.err.find("Revision not found in model 'org/model'."), std::string::npos) << rev.err;
+  auto bad = run({"download", "org/model", "../x"});
+  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_NE(bad.err.find("Invalid filename"), std::string::npos);
+  auto json = run({"download", "no/such", "--json"});
+  EXPECT_EQ(json.exit_code, 1);
+  EXPECT_EQ(json_lines(json.out).back()["error"]["code"], "repo_not_found");
+}
+
+TEST_F(Cli, HfUris) {
+  auto r = run({"download", "hf://org/model@main/config.json", "-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, snapshot() + "/config.json\n");
+  EXPECT_EQ(run({"download", "hf://org/model", "--revision", "main"}).exit_code, 2);
+  EXPECT_EQ(run({"download", "hf://gpt2"}).exit_code, 2);
+}
+
+TEST_F(Cli, PrivateRepoNeedsToken) {
+  server.set_private(k_repo, true);
+  server.set_valid_token("hf_secrettoken");
+  auto anon = run({"download", "org/model", "config.json"});
+  EXPECT_EQ(anon.exit_code, 1);
+  EXPECT_NE(anon.err.find("authenticated"), std::string::npos);
+  auto ok = run({"download", "org/model", "config.json", "--token", "hf_secrettoken", "-q"});
+  EXPECT_EQ(ok.exit_code, 0) << ok.err;
+  auto env_token = run({"download", "org/model", "docs/readme.md", "-q"}, {"HF_TOKEN=hf_secrettoken"});
+  EXPECT_EQ(env_token.exit_code, 0) << env_token.err;
+  auto bad = run({"download", "org/model", "config.json", "--token", "hf_wrongtoken"});
+  EXPECT_EQ(bad.exit_code, 0);  // cached copy wins over a 401 (spec 8.1 step 4)
+  EXPECT_EQ(bad.err.find("hf_wrongtoken"), std::string::npos);
+}
+
+TEST_F(Cli, ProgressBarsCanBeForcedOn) {
+  auto r = run({"download", "org/model", "model.bin"}, {"HF_HUB_DISABLE_PROGRESS_BARS=0"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("100.0%"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("files 1/1"), std::string::npos) << r.err;
+  auto off = run({"download", "org/model", "config.json"}, {"HF_HUB_DISABLE_PROGRESS_BARS=1"});
+  ASSERT_EQ(off.exit_code, 0);
+  EXPECT_EQ(off.err, "");
+}
+
+TEST_F(Cli, BlobModeFollowsUmask) {
+  ASSERT_EQ(run({"download", "org/model", "config.json", "-q"}).exit_code, 0);
+  struct stat st{};
+  ASSERT_EQ(::stat((snapshot() + "/config.json").c_str(), &st), 0);
+  const mode_t mask = ::umask(0);
+  ::umask(mask);
+  EXPECT_EQ(st.st_mode & 0777, 0666 & ~mask);
+}
+
+TEST_F(Cli, PatternsTakeOneValuePerFlag) {
+  auto r = run({"download", "org/model", "--include", "docs/*", "--include", "*.json", "-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(exists(snapshot() + "/config.json"));
+  EXPECT_TRUE(exists(snapshot() + "/docs/readme.md"));
+  EXPECT_FALSE(exists(snapshot() + "/model.bin"));
+  // A pattern flag before a file name does not swallow it: the name wins (with a warning).
+  auto w = run({"download", "org/model", "--exclude", "*.md", "model.bin"});
+  ASSERT_EQ(w.exit_code, 0) << w.err;
+  EXPECT_NE(w.out.find(snapshot() + "/model.bin"), std::string::npos) << w.out;
+  EXPECT_NE(w.err.find("ignored"), std::string::npos);
+}

@@ -1,0 +1,215 @@
+// Many processes and killed processes: concurrency (spec 13.23) and crash/resume.
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <thread>
+
+#include "cache_builder.hpp"
+#include "cli_env.hpp"
+#include "hubcache/util/hash.hpp"
+
+extern char** environ;
+
+using namespace hubcache;
+using namespace hubcache::test;
+using namespace std::chrono_literals;
+
+namespace {
+
+const RepoRef k_repo{RepoType::Model, "org/model"};
+
+// Starts argv with env changes applied, output discarded; returns the pid.
+pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, const std::string& err_file = "/dev/null") {
+  std::vector<std::string> envs;
+  for (char** e = environ; *e; ++e) envs.emplace_back(*e);
+  for (const auto& kv : env) {
+    const bool unset = kv[0] == '-';
+    const auto key = unset ? kv.substr(1) + "=" : kv.substr(0, kv.find('=') + 1);
+    std::erase_if(envs, [&](const std::string& s) { return s.rfind(key, 0) == 0; });
+    if (!unset) envs.push_back(kv);
+  }
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    const int null = ::open("/dev/null", O_RDWR);
+    const int err = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    ::dup2(null, 1);
+    ::dup2(err, 2);
+    std::vector<char*> a, e;
+    for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
+    a.push_back(nullptr);
+    for (auto& s : envs) e.push_back(const_cast<char*>(s.c_str()));
+    e.push_back(nullptr);
+    ::execve(a[0], a.data(), e.data());
+    ::_exit(127);
+  }
+  return pid;
+}
+
+int wait_exit(pid_t pid) {
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+}
+
+// Every blob is named by its hash, every pointer resolves, nothing is half-written.
+void verify_cache(const std::string& cache) {
+  int blobs = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(cache)) {
+    const std::string p = e.path().string();
+    EXPECT_EQ(p.find(".incomplete"), std::string::npos) << p;
+    if (p.find("/blobs/") == std::string::npos || !e.is_regular_file()) continue;
+    const std::string name = e.path().filename().string();
+    if (name.find(".parts.") != std::string::npos) continue;
+    const std::string content = read_file(p);
+    EXPECT_EQ(name.size() == 64 ? sha256_hex(content) : git_blob_sha1_hex(content), name) << p;
+    ++blobs;
+  }
+  EXPECT_GT(blobs, 0);
+}
+
+// Bytes recorded as written in a split-download state file (0 if absent or unreadable).
+std::uint64_t recorded_bytes(const std::string& state) {
+  std::ifstream in(state);
+  if (!in) return 0;
+  const auto j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_discarded() || !j.contains("ranges")) return 0;
+  std::uint64_t n = 0;
+  for (const auto& r : j["ranges"]) n += r[2].get<std::uint64_t>() - r[0].get<std::uint64_t>();
+  return n;
+}
+
+}  // namespace
+
+TEST(CliProcesses, EightProcessesShareOneCacheVector13_23) {
+  HubServer server;
+  TempDir dir;
+  const std::string cache = dir / "cache";
+  const std::string c1 = commit_id(10);
+  std::mt19937 rng(7);
+  std::map<std::string, std::string> files;
+  for (int i = 0; i < 24; ++i) {
+    std::string content(static_cast<std::size_t>(2000 + i * 977), '\0');
+    for (auto& ch : content) ch = static_cast<char>(rng());
+    files["f" + std::to_string(i) + ".bin"] = content;
+  }
+  std::string big(8u << 20, '\0');
+  for (std::size_t i = 0; i < big.size(); i += 4096) big[i] = static_cast<char>(rng());
+  for (const auto& [p, c] : files) server.add_file(k_repo, c1, p, c, p.size() % 2 == 0);
+  server.add_file(k_repo, c1, "big.safetensors", big, true);
+  server.set_ref(k_repo, "main", c1);
+  const auto env = cli_env(server, dir, cache);
+
+  std::vector<pid_t> pids;
+  for (int i = 0; i < 8; ++i) pids.push_back(spawn(cmd({"download", "org/model", "-q"}), env));
+  for (pid_t p : pids) EXPECT_EQ(wait_exit(p), 0);
+
+  for (const auto& [p, c] : files) {
+    const bool lfs = p.size() % 2 == 0;
+    const std::string where = lfs ? "/cdn/" + sha256_hex(c) : "/resolve/" + c1 + "/" + p;
+    EXPECT_EQ(server.count("GET", where), 1) << p;  // every blob transferred once
+    EXPECT_EQ(read_file(cache + "/models--org--model/snapshots/" + c1 + "/" + p), c) << p;
+  }
+  EXPECT_EQ(server.body_bytes("/cdn/" + sha256_hex(big)), big.size());  // ranges, each byte once
+  verify_cache(cache);
+}
+
+TEST(CliProcesses, KilledDownloadsResume) {
+  HubServer server;
+  TempDir dir;
+  const std::string c1 = commit_id(10);
+  // A 64 MiB sparse-ish file: random 4 KiB every 256 KiB, zeros elsewhere.
+  const std::uint64_t size = 64ull << 20;
+  const std::string source = dir / "source.bin";
+  {
+    const int fd = ::open(source.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
+    ASSERT_EQ(::ftruncate(fd, static_cast<off_t>(size)), 0);
+    std::mt19937 rng(3);
+    std::string chunk(4096, '\0');
+    for (std::uint64_t off = 0; off < size; off += 256 << 10) {
+      for (auto& ch : chunk) ch = static_cast<char>(rng());
+      ASSERT_EQ(::pwrite(fd, chunk.data(), chunk.size(), static_cast<off_t>(off)), 4096);
+    }
+    ::close(fd);
+  }
+  auto h = hash_file(source, HashWhat::Sha256);
+  ASSERT_TRUE(h);
+  server.add_disk_file(k_repo, c1, "model.bin", source, size, h->sha256);
+  server.set_ref(k_repo, "main", c1);
+  server.set_throttle(6u << 20);  // per connection: the whole file takes about 1.3 s over 8 ranges
+
+  std::mt19937 rng(11);
+  const int trials = 4;
+  for (int trial = 0; trial < trials; ++trial) {
+    const std::string cache = dir / ("cache" + std::to_string(trial));
+    const auto env = cli_env(server, dir, cache);
+    const std::string blob_dir = cache + "/models--org--model/blobs/";
+    const std::string state = blob_dir + h->sha256 + ".parts.state";
+    // Kill -9 one or more times at random points after some progress was recorded, then let a
+    // last run finish.
+    const int kills = 1 + trial % 3;
+    server.clear_requests();
+    for (int k = 0; k < kills; ++k) {
+      const std::uint64_t recorded_before = recorded_bytes(state);
+      const pid_t pid = spawn(cmd({"download", "org/model", "model.bin", "-q"}), env);
+      const auto deadline = std::chrono::steady_clock::now() + 20s;
+      while (recorded_bytes(state) < recorded_before + (1u << 20) && std::chrono::steady_clock::now() < deadline)
+        std::this_thread::sleep_for(5ms);
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 200)(rng)));
+      ::kill(pid, SIGKILL);
+      wait_exit(pid);
+    }
+    ASSERT_FALSE(exists(blob_dir + h->sha256)) << "trial " << trial << ": finished before the kill; slow the server down";
+    const std::uint64_t before = server.body_bytes("/cdn/");
+    server.clear_requests();
+    server.set_throttle(0);  // the finishing run need not be slow
+    auto r = run_process(cmd({"download", "org/model", "model.bin", "-q"}), env);
+    server.set_throttle(6u << 20);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    const std::uint64_t rerun = server.body_bytes("/cdn/");
+    EXPECT_LT(rerun, size) << "trial " << trial << ": the rerun did not resume";
+    EXPECT_GT(before, 0u);
+    EXPECT_EQ(hash_file(blob_dir + h->sha256, HashWhat::Sha256)->sha256, h->sha256);
+    EXPECT_EQ(read_link(cache + "/models--org--model/snapshots/" + c1 + "/model.bin"), "../../blobs/" + h->sha256);
+    EXPECT_FALSE(exists(blob_dir + h->sha256 + ".parts.incomplete"));
+    EXPECT_FALSE(exists(blob_dir + h->sha256 + ".parts.state"));
+  }
+}
+
+TEST(CliProcesses, InterruptCancelsCleanlyAndKeepsPartialData) {
+  HubServer server;
+  TempDir dir;
+  const std::string c1 = commit_id(10);
+  const std::string content(4u << 20, 'z');
+  server.add_file(k_repo, c1, "weights.bin", content, true);
+  server.set_ref(k_repo, "main", c1);
+  server.set_throttle(2u << 20);
+  const std::string cache = dir / "cache";
+  const auto env = cli_env(server, dir, cache);
+  const std::string partial = cache + "/models--org--model/blobs/" + sha256_hex(content) + ".incomplete";
+  const pid_t pid = spawn(cmd({"download", "org/model", "weights.bin"}), env, dir / "err.txt");
+  const auto deadline = std::chrono::steady_clock::now() + 20s;
+  std::error_code ec;
+  while ((!exists(partial) || std::filesystem::file_size(partial, ec) < (256u << 10)) && std::chrono::steady_clock::now() < deadline)
+    std::this_thread::sleep_for(5ms);
+  ::kill(pid, SIGINT);
+  EXPECT_EQ(wait_exit(pid), 1);
+  const std::string err = read_file(dir / "err.txt");
+  EXPECT_NE(err.find("cancelled"), std::string::npos) << err;
+  const std::string blobs = cache + "/models--org--model/blobs/";
+  const std::string sha = sha256_hex(content);
+  EXPECT_FALSE(exists(blobs + sha));
+  EXPECT_TRUE(exists(blobs + sha + ".incomplete"));
+  server.set_throttle(0);
+  server.clear_requests();
+  auto r = run_process(cmd({"download", "org/model", "weights.bin", "-q"}), env);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_LT(server.body_bytes("/cdn/"), content.size());
+  EXPECT_EQ(read_file(blobs + sha), content);
+}

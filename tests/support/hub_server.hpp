@@ -1,0 +1,166 @@
+#pragma once
+// A Hub-compatible HTTP server for tests, with fault injection. It speaks enough of the Hub
+// protocol (HEAD/GET resolve with the LFS redirect to a second "CDN" port, repo info, paginated
+// tree listing, paths-info) over files it is given, and records every request.
+// Listens on 127.0.0.1 with ephemeral ports; stops (joining all threads) in its destructor.
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "hubcache/cache/repo.hpp"
+
+namespace hubcache::test {
+
+struct ServedFile {
+  std::string content;    // inline bytes, or
+  std::string disk_path;  // bytes read from this file (large files)
+  std::uint64_t size = 0;
+  bool lfs = false;
+  std::string sha256;
+  std::string git_sha1;
+  std::string etag() const { return lfs ? sha256 : git_sha1; }
+};
+
+struct ServedRepo {
+  RepoRef ref;
+  std::map<std::string, std::string> refs;                              // "main", "v1", "refs/pr/1" -> commit
+  std::map<std::string, std::map<std::string, ServedFile>> commits;     // commit -> path -> file
+  bool is_private = false;
+  bool gated = false;
+};
+
+enum class FaultKind {
+  Status,       // answer `status` (+ Retry-After / RateLimit / X-Error-Code) instead
+  ResetMidBody, // send `after_bytes` of the body, then reset the connection
+  ShortBody,    // announce the full Content-Length, send `after_bytes`, close cleanly
+  WrongBytes,   // send the full body with bytes flipped
+  IgnoreRange,  // answer 200 with the whole body even when a Range was asked
+  Stall,        // send `after_bytes`, then go silent for `stall`
+  RangeElsewhere,  // answer a ranged GET with a 206 starting at 0
+};
+
+struct Fault {
+  FaultKind kind = FaultKind::Status;
+  std::string method;     // "GET", "HEAD", "POST" or "" for any
+  std::string match;      // substring of the request path ("" = any)
+  int times = 1;          // how many matching requests it hits (-1 = all)
+  int status = 500;
+  std::string retry_after;
+  std::string ratelimit;
+  std::string error_code;
+  std::uint64_t after_bytes = 0;
+  std::chrono::milliseconds stall{3000};
+
+  static Fault http_status(std::string method, std::string match, int code, int times = 1) {
+    Fault f;
+    f.method = std::move(method);
+    f.match = std::move(match);
+    f.status = code;
+    f.times = times;
+    return f;
+  }
+  static Fault body(FaultKind kind, std::string method, std::string match, std::uint64_t after_bytes = 0, int times = 1) {
+    Fault f;
+    f.kind = kind;
+    f.method = std::move(method);
+    f.match = std::move(match);
+    f.after_bytes = after_bytes;
+    f.times = times;
+    return f;
+  }
+};
+
+struct RequestRecord {
+  std::string method;
+  std::string path;  // raw target path without query
+  std::string query;
+  int status = 0;
+  bool had_auth = false;
+  std::string range;
+  std::uint64_t body_bytes = 0;  // body bytes actually sent
+};
+
+class HubServer {
+ public:
+  HubServer();
+  ~HubServer();
+  HubServer(const HubServer&) = delete;
+  HubServer& operator=(const HubServer&) = delete;
+
+  std::string endpoint() const;  // http://127.0.0.1:<port>
+  std::uint16_t port() const { return m_port; }
+  std::uint16_t cdn_port() const { return m_cdn_port; }
+
+  /// Adds a file at `commit` (creating repo and commit as needed); returns its cache blob name.
+  std::string add_file(const RepoRef& repo, const std::string& commit, const std::string& path, const std::string& content,
+                       bool lfs = false);
+  /// Adds a large file served from disk; `sha256` must be its content hash (LFS).
+  void add_disk_file(const RepoRef& repo, const std::string& commit, const std::string& path, const std::string& disk_path,
+                     std::uint64_t size, const std::string& sha256);
+  void set_ref(const RepoRef& repo, const std::string& name, const std::string& commit);
+  void set_private(const RepoRef& repo, bool is_private);
+  void set_gated(const RepoRef& repo, bool gated);
+  /// Requests for repo `from` answer 307 with a relative Location to `to` (a renamed repo).
+  void add_rename(const RepoRef& from, const RepoRef& to);
+  /// The token that grants access to private / gated repos.
+  void set_valid_token(const std::string& token);
+
+  void add_fault(const Fault& fault);
+  void clear_faults();
+  void set_tree_page_size(std::size_t n);
+  /// Body bytes per second per connection (0 = unlimited).
+  void set_throttle(std::uint64_t bytes_per_second);
+  /// Hostile values: replace X-Repo-Commit / repo info sha, or the ETag of HEAD answers and the
+  /// oids of tree listings.
+  void set_hostile_commit(const std::string& value);
+  void set_hostile_etag(const std::string& value);
+  /// LFS answers also carry the Xet headers (X-Xet-Hash and a Link with rel="xet-auth").
+  void set_xet(bool on);
+
+  std::vector<RequestRecord> requests() const;
+  /// Requests whose method matches (or "" for all) and whose path contains `match`.
+  int count(const std::string& method, const std::string& match) const;
+  std::uint64_t body_bytes(const std::string& match) const;
+  void clear_requests();
+
+ private:
+  struct Conn;
+  void accept_loop(int listen_fd);
+  void serve_connection(int fd);
+  void handle(int fd, struct HttpRequest& req, bool& keep_alive);
+  void serve_body(struct Reply& reply, const std::optional<Fault>& fault, std::uint64_t throttle, const ServedFile& file,
+                  std::vector<std::pair<std::string, std::string>> headers);
+
+  int m_listen = -1;
+  int m_cdn_listen = -1;
+  std::uint16_t m_port = 0;
+  std::uint16_t m_cdn_port = 0;
+  std::atomic<bool> m_stop{false};
+  std::vector<std::thread> m_acceptors;
+  mutable std::mutex m_mutex;
+  std::vector<std::thread> m_workers;
+  std::vector<int> m_open_fds;
+  std::map<std::string, ServedRepo> m_repos;  // key: "<type>/<id>"
+  std::map<std::string, std::string> m_renames;
+  std::map<std::string, ServedFile> m_by_sha;  // CDN lookup
+  std::vector<Fault> m_faults;
+  std::vector<RequestRecord> m_log;
+  std::uint64_t m_log_epoch = 0;  // bumped by clear_requests()
+  std::string m_token;
+  std::size_t m_page_size = 1000;
+  std::uint64_t m_throttle = 0;
+  std::string m_hostile_commit;
+  std::string m_hostile_etag;
+  bool m_xet = false;
+
+  friend struct ServerAccess;
+};
+
+}  // namespace hubcache::test

@@ -1,0 +1,317 @@
+// Request routing of the test HubServer: resolve (with LFS redirect), CDN, api (repo info,
+// tree, paths-info), and fault injection.
+#include <fcntl.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <functional>
+#include <cstring>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <thread>
+
+#include "hub_server.hpp"
+#include "hub_server_internal.hpp"
+
+namespace hubcache::test {
+using namespace detail_server;
+
+namespace {
+
+
+std::string json_entry_list(const std::vector<std::pair<std::string, const ServedFile*>>& files,
+                            const std::set<std::string>& dirs, std::size_t from, std::size_t count, std::size_t& total,
+                            const std::string& hostile_etag = {}) {
+  nlohmann::json arr = nlohmann::json::array();
+  std::vector<std::pair<std::string, const ServedFile*>> all;
+  for (const auto& d : dirs) all.emplace_back(d, nullptr);
+  for (const auto& f : files) all.push_back(f);
+  std::sort(all.begin(), all.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
+  total = all.size();
+  for (std::size_t i = from; i < all.size() && i < from + count; ++i) {
+    const auto& [p, f] = all[i];
+    if (!f) {
+      arr.push_back({{"type", "directory"}, {"oid", std::string(40, 'd')}, {"size", 0}, {"path", p}});
+      continue;
+    }
+    nlohmann::json e = {{"type", "file"}, {"oid", hostile_etag.empty() ? f->git_sha1 : hostile_etag}, {"size", f->size}, {"path", p}};
+    if (f->lfs) e["lfs"] = {{"oid", hostile_etag.empty() ? f->sha256 : hostile_etag}, {"size", f->size}, {"pointerSize", 134}};
+    arr.push_back(e);
+  }
+  return arr.dump();
+}
+
+}  // namespace
+
+void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive) {
+  RequestRecord rec;
+  rec.method = req.method;
+  rec.path = req.path;
+  rec.query = req.query;
+  rec.had_auth = !req.header("authorization").empty();
+  rec.range = req.header("range");
+  std::size_t slot;
+  std::uint64_t epoch;
+  {
+    std::lock_guard lock(m_mutex);
+    slot = m_log.size();
+    epoch = m_log_epoch;
+    m_log.push_back(rec);  // logged on arrival, so the log is in request order
+  }
+  auto publish = [&] {
+    std::lock_guard lock(m_mutex);
+    if (epoch == m_log_epoch) m_log[slot] = rec;
+  };
+  Reply reply{fd, req, rec, keep_alive, publish};
+  auto finish = publish;
+
+  // Snapshot the mutable configuration.
+  std::optional<Fault> fault;
+  std::string token, hostile_commit, hostile_etag;
+  std::size_t page_size;
+  std::uint64_t throttle;
+  bool xet;
+  {
+    std::lock_guard lock(m_mutex);
+    for (auto& f : m_faults) {
+      if (f.times == 0) continue;
+      if (!f.method.empty() && f.method != req.method) continue;
+      if (req.path.find(f.match) == std::string::npos) continue;
+      if (f.times > 0) --f.times;
+      fault = f;
+      break;
+    }
+    token = m_token;
+    hostile_commit = m_hostile_commit;
+    hostile_etag = m_hostile_etag;
+    page_size = m_page_size;
+    throttle = m_throttle;
+    xet = m_xet;
+  }
+  if (fault && fault->kind == FaultKind::Status) {
+    Hdrs h;
+    if (!fault->retry_after.empty()) h.emplace_back("Retry-After", fault->retry_after);
+    if (!fault->ratelimit.empty()) h.emplace_back("RateLimit", fault->ratelimit);
+    reply.error(fault->status, fault->error_code, "injected failure", h);
+    return finish();
+  }
+
+
+
+  // ---- CDN ----
+  if (req.path.rfind("/cdn/", 0) == 0) {
+    const std::string sha = req.path.substr(5);
+    std::optional<ServedFile> file;
+    {
+      std::lock_guard lock(m_mutex);
+      if (auto it = m_by_sha.find(sha); it != m_by_sha.end()) file = it->second;
+    }
+    if (!file) reply.error(404, "", "no such object");
+    else serve_body(reply, fault, throttle, *file, {});
+    return finish();
+  }
+
+  // ---- repo addressing ----
+  const bool api = req.path.rfind("/api/", 0) == 0;
+  std::string rest = req.path.substr(api ? 5 : 1);
+  RepoType type = RepoType::Model;
+  if (api) {
+    const auto slash = rest.find('/');
+    auto t = parse_repo_type(rest.substr(0, slash));
+    if (!t || slash == std::string::npos) {
+      reply.error(404, "", "unknown api route");
+      return finish();
+    }
+    type = *t;
+    rest = rest.substr(slash + 1);
+  } else {
+    for (RepoType t : {RepoType::Dataset, RepoType::Space, RepoType::Kernel}) {
+      const std::string p = url_prefix(t);
+      if (rest.rfind(p, 0) == 0) {
+        type = t;
+        rest = rest.substr(p.size());
+        break;
+      }
+    }
+  }
+  std::string id = rest, action, after;
+  for (const char* marker : {"/resolve/", "/revision/", "/tree/", "/paths-info/"}) {
+    const auto pos = rest.find(marker);
+    if (pos != std::string::npos) {
+      id = rest.substr(0, pos);
+      action = std::string(marker).substr(1, std::strlen(marker) - 2);
+      after = rest.substr(pos + std::strlen(marker));
+      break;
+    }
+  }
+  if (!api && action != "resolve") {
+    reply.error(404, "", "unknown route");
+    return finish();
+  }
+  {
+    std::string renamed;
+    {
+      std::lock_guard lock(m_mutex);
+      if (auto it = m_renames.find(std::string(url_prefix(type)) + id); it != m_renames.end()) renamed = it->second;
+    }
+    if (!renamed.empty() && !api) {
+      reply.simple(307, {{"Location", "/" + renamed + "/resolve/" + after}}, "");
+      return finish();
+    }
+  }
+  // Look up only what this request needs (copying a whole repo per request would make the
+  // server, not the client, the bottleneck of benchmarks).
+  bool found = false, is_private = false, gated = false;
+  std::map<std::string, std::string> refs;
+  std::vector<std::string> commits;
+  {
+    std::lock_guard lock(m_mutex);
+    if (auto it = m_repos.find(std::string(to_string(type)) + "/" + id); it != m_repos.end()) {
+      found = true;
+      is_private = it->second.is_private;
+      gated = it->second.gated;
+      refs = it->second.refs;
+      for (const auto& [c, f] : it->second.commits) commits.push_back(c);
+    }
+  }
+  const std::string auth = req.header("authorization");
+  const std::string given = auth.rfind("Bearer ", 0) == 0 ? auth.substr(7) : "";
+  if (!given.empty() && !token.empty() && given != token) {
+    reply.error(401, "", "Invalid credentials in Authorization header");
+    return finish();
+  }
+  if (!found || (is_private && given.empty())) {
+    reply.error(found ? 401 : 404, "RepoNotFound", "Repository not found");
+    return finish();
+  }
+  if (gated && given.empty()) {
+    reply.error(401, "GatedRepo", "Access to model " + id + " is restricted. You must be authenticated.");
+    return finish();
+  }
+
+  // ---- revision ----
+  std::string rev_enc = after, tail;
+  if (action != "revision") {
+    const auto slash = after.find('/');
+    rev_enc = after.substr(0, slash);
+    tail = slash == std::string::npos ? "" : after.substr(slash + 1);
+  }
+  const std::string rev = url_decode(rev_enc.empty() ? "main" : rev_enc);
+  std::string commit;
+  if (auto it = refs.find(rev); it != refs.end()) commit = it->second;
+  else if (std::find(commits.begin(), commits.end(), rev) != commits.end()) commit = rev;
+  else if (rev.size() >= 7 && rev.size() <= 40 && std::all_of(rev.begin(), rev.end(), ::isxdigit)) {
+    for (const auto& c : commits)
+      if (c.compare(0, rev.size(), lower(rev)) == 0) commit = c;
+  }
+  if (commit.empty()) {
+    reply.error(404, "RevisionNotFound", "Invalid rev id: " + rev);
+    return finish();
+  }
+  const std::string commit_header = hostile_commit.empty() ? commit : hostile_commit;
+  auto lookup_file = [&](const std::string& path) -> std::optional<ServedFile> {
+    std::lock_guard lock(m_mutex);
+    const auto& files = m_repos.at(std::string(to_string(type)) + "/" + id).commits.at(commit);
+    auto it = files.find(path);
+    if (it == files.end()) return std::nullopt;
+    return it->second;
+  };
+  auto all_files = [&] {
+    std::lock_guard lock(m_mutex);
+    return m_repos.at(std::string(to_string(type)) + "/" + id).commits.at(commit);
+  };
+
+  if (action == "resolve") {
+    const std::string path = url_decode(tail);
+    const auto found_file = lookup_file(path);
+    if (!found_file) {
+      reply.error(404, "EntryNotFound", "Entry not found", {{"X-Repo-Commit", commit_header}});
+      return finish();
+    }
+    const ServedFile& f = *found_file;
+    if (f.lfs) {
+      const std::string etag = hostile_etag.empty() ? f.sha256 : hostile_etag;
+      Hdrs h{{"Location", "http://127.0.0.1:" + std::to_string(m_cdn_port) + "/cdn/" + f.sha256 + "?X-Amz-Signature=s3cr3t"},
+             {"X-Repo-Commit", commit_header},
+             {"X-Linked-Etag", "\"" + etag + "\""},
+             {"X-Linked-Size", std::to_string(f.size)},
+             {"ETag", "\"" + f.git_sha1 + "\""}};
+      if (xet) {
+        h.emplace_back("X-Xet-Hash", std::string(64, 'c'));
+        h.emplace_back("Link", "<" + endpoint() + "/api/models/" + id + "/xet-read-token/" + commit +
+                                   ">; rel=\"xet-auth\", <http://cas.invalid/v1/reconstructions/" + std::string(64, 'c') +
+                                   ">; rel=\"xet-reconstruction-info\"");
+      }
+      reply.simple(302, h, "");
+      return finish();
+    }
+    Hdrs h{{"X-Repo-Commit", commit_header}};
+    if (!hostile_etag.empty()) {
+      reply.simple(200, {{"X-Repo-Commit", commit_header}, {"ETag", "\"" + hostile_etag + "\""}}, f.content, "application/octet-stream");
+      return finish();
+    }
+    serve_body(reply, fault, throttle, f, h);
+    return finish();
+  }
+  const auto files = all_files();
+  if (action.empty() || action == "revision") {
+    nlohmann::json sib = nlohmann::json::array();
+    for (const auto& [p, f] : files) sib.push_back({{"rfilename", p}});
+    reply.simple(200, {}, nlohmann::json{{"id", id}, {"sha", commit_header}, {"private", is_private},
+                                         {"gated", gated ? nlohmann::json("manual") : nlohmann::json(false)},
+                                         {"siblings", sib}}.dump());
+    return finish();
+  }
+  std::vector<std::pair<std::string, const ServedFile*>> selected;
+  std::set<std::string> dirs;
+  if (action == "tree") {
+    const std::string base = url_decode(tail);
+    const bool recursive = query_param(req.query, "recursive") == "true";
+    const std::string prefix = base.empty() ? "" : base + "/";
+    for (const auto& [p, f] : files) {
+      if (p.compare(0, prefix.size(), prefix) != 0) continue;
+      const std::string sub = p.substr(prefix.size());
+      const auto slash = sub.find('/');
+      if (slash == std::string::npos) selected.emplace_back(p, &f);
+      else if (!recursive) dirs.insert(prefix + sub.substr(0, slash));
+      else {
+        selected.emplace_back(p, &f);
+        for (auto s = sub.find('/'); s != std::string::npos; s = sub.find('/', s + 1)) dirs.insert(prefix + sub.substr(0, s));
+      }
+    }
+    if (!base.empty() && selected.empty() && dirs.empty()) {
+      reply.error(404, "EntryNotFound", "Folder not found");
+      return finish();
+    }
+    const std::size_t from = query_param(req.query, "cursor").empty() ? 0 : std::stoul(query_param(req.query, "cursor"));
+    std::size_t total = 0;
+    const std::string body = json_entry_list(selected, dirs, from, page_size, total, hostile_etag);
+    Hdrs h;
+    if (from + page_size < total) {
+      const std::string q = "recursive=" + query_param(req.query, "recursive") + "&expand=false&cursor=" + std::to_string(from + page_size);
+      h.emplace_back("Link", "<" + endpoint() + req.path + "?" + q + ">; rel=\"next\"");
+    }
+    reply.simple(200, h, body);
+    return finish();
+  }
+  if (action == "paths-info") {
+    std::vector<std::string> wanted;
+    const auto j = nlohmann::json::parse(req.body, nullptr, false);
+    if (!j.is_discarded() && j.is_object() && j.contains("paths")) {
+      for (const auto& p : j["paths"]) wanted.push_back(p.get<std::string>());
+    } else {
+      for (const auto& kv : split(req.body, '&'))
+        if (kv.rfind("paths=", 0) == 0) wanted.push_back(url_decode(kv.substr(6)));
+    }
+    for (const auto& w : wanted)
+      if (auto it = files.find(w); it != files.end()) selected.emplace_back(w, &it->second);
+    std::size_t total = 0;
+    reply.simple(200, {}, json_entry_list(selected, dirs, 0, selected.size() + 1, total));
+    return finish();
+  }
+  reply.error(404, "", "unknown route");
+  finish();
+}
+
+}  // namespace hubcache::test

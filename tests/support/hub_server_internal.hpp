@@ -1,0 +1,77 @@
+#pragma once
+// Internal pieces of the test server shared by its two source files.
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "hub_server.hpp"
+
+namespace hubcache::test {
+
+struct HttpRequest {
+  std::string method;
+  std::string target;
+  std::string path;
+  std::string query;
+  std::map<std::string, std::string> headers;  // lower-case names
+  std::string body;
+  std::string header(const std::string& n) const {
+    auto it = headers.find(n);
+    return it == headers.end() ? std::string() : it->second;
+  }
+};
+
+namespace detail_server {
+std::string lower(std::string s);
+std::string url_decode(const std::string& s);
+std::vector<std::string> split(const std::string& s, char sep);
+std::string query_param(const std::string& query, const std::string& name);
+bool send_all(int fd, const char* data, std::size_t n);
+const char* reason(int status);
+std::optional<std::pair<std::uint64_t, std::uint64_t>> parse_range(const std::string& h, std::uint64_t size);
+}  // namespace detail_server
+
+using Hdrs = std::vector<std::pair<std::string, std::string>>;
+
+/// One response being written: status line, headers, body; keeps the request record current.
+struct Reply {
+  int fd;
+  const HttpRequest& req;
+  RequestRecord& rec;
+  bool& keep_alive;
+  std::function<void()> publish;  // copies `rec` into the server's log (under its mutex)
+
+  void head(int status, const Hdrs& headers, std::uint64_t content_length) {
+    std::string out = "HTTP/1.1 " + std::to_string(status) + " " + detail_server::reason(status) + "\r\n";
+    for (const auto& [k, v] : headers) out += k + ": " + v + "\r\n";
+    out += "Content-Length: " + std::to_string(content_length) + "\r\n";
+    if (!keep_alive) out += "Connection: close\r\n";
+    out += "\r\n";
+    rec.status = status;
+    publish();
+    if (!detail_server::send_all(fd, out.data(), out.size())) keep_alive = false;
+  }
+  void simple(int status, Hdrs headers, const std::string& body, const std::string& type = "application/json") {
+    headers.emplace_back("Content-Type", type);
+    head(status, headers, body.size());
+    if (req.method != "HEAD" && !body.empty()) {
+      rec.body_bytes += body.size();
+      publish();
+      if (!detail_server::send_all(fd, body.data(), body.size())) keep_alive = false;
+    }
+  }
+  void error(int status, const std::string& code, const std::string& message, Hdrs extra = {}) {
+    if (!code.empty()) extra.emplace_back("X-Error-Code", code);
+    extra.emplace_back("X-Error-Message", message);
+    extra.emplace_back("X-Request-Id", "test-request");
+    simple(status, extra, nlohmann::json{{"error", message}}.dump());
+  }
+};
+
+}  // namespace hubcache::test
