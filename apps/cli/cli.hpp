@@ -40,5 +40,6 @@ void print_json(const nlohmann::json& value, bool pretty = true);
 
 void add_env_command(CLI::App& app, Context& ctx);
 void add_resolve_command(CLI::App& app, Context& ctx);
+void add_serve_command(CLI::App& app, Context& ctx);
 
 }  // namespace hubcache::cli

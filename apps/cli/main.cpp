@@ -11,6 +11,7 @@ int main(int argc, char** argv) {
   Context ctx;
   add_env_command(app, ctx);
   add_resolve_command(app, ctx);
+  add_serve_command(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

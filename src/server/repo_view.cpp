@@ -1,0 +1,307 @@
+#include "repo_view.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+#include <ctime>
+#include <functional>
+
+#include "hubcache/cache/layout.hpp"
+#include "hubcache/cache/store.hpp"
+#include "hubcache/util/fs.hpp"
+#include "hubcache/util/hash.hpp"
+
+namespace hubcache::server {
+namespace {
+
+constexpr std::size_t k_max_cached_listings = 64;
+constexpr std::size_t k_max_cached_oids = 100000;
+constexpr int k_max_depth = 64;
+
+std::int64_t mtime_ns(const struct stat& st) {
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+std::optional<std::string> real_path(const std::string& p) {
+  char buf[PATH_MAX];
+  if (::realpath(p.c_str(), buf) == nullptr) return std::nullopt;
+  return std::string(buf);
+}
+
+bool has_prefix_dir(std::string_view path, std::string_view dir) {
+  return path.size() > dir.size() && path.substr(0, dir.size()) == dir && path[dir.size()] == '/';
+}
+
+// Git's tree object hash of (name, is_dir, hex oid) entries.
+std::string git_tree_oid(std::vector<std::tuple<std::string, bool, std::string>> entries) {
+  auto key = [](const auto& e) { return std::get<1>(e) ? std::get<0>(e) + "/" : std::get<0>(e); };
+  std::sort(entries.begin(), entries.end(), [&](const auto& a, const auto& b) { return key(a) < key(b); });
+  std::string body;
+  for (const auto& [name, is_dir, oid] : entries) {
+    body += is_dir ? "40000 " : "100644 ";
+    body += name;
+    body.push_back('\0');
+    for (std::size_t i = 0; i + 1 < oid.size(); i += 2)
+      body.push_back(static_cast<char>(std::stoi(oid.substr(i, 2), nullptr, 16)));
+  }
+  Hasher h(Hasher::Kind::Sha1);
+  h.update("tree " + std::to_string(body.size()));
+  h.update(std::string_view("\0", 1));
+  h.update(body);
+  return h.hex_digest();
+}
+
+}  // namespace
+
+std::string lfs_pointer_text(std::string_view sha256, std::uint64_t size) {
+  std::string s = "version https://git-lfs.github.com/spec/v1\noid sha256:";
+  s += sha256;
+  s += "\nsize ";
+  s += std::to_string(size);
+  s += "\n";
+  return s;
+}
+
+const FileInfo* SnapshotListing::find_file(std::string_view path) const {
+  auto it = std::lower_bound(files.begin(), files.end(), path, [](const FileInfo& f, std::string_view p) { return f.path < p; });
+  return it != files.end() && it->path == path ? &*it : nullptr;
+}
+
+const DirInfo* SnapshotListing::find_dir(std::string_view path) const {
+  auto it = std::lower_bound(dirs.begin(), dirs.end(), path, [](const DirInfo& d, std::string_view p) { return d.path < p; });
+  return it != dirs.end() && it->path == path ? &*it : nullptr;
+}
+
+CacheView::CacheView(std::string root_real) : m_root(std::move(root_real)) {}
+
+std::optional<std::string> CacheView::repo_folder(const RepoRef& repo) const {
+  auto real = real_path(fs::join(m_root, repo_folder_name(repo)));
+  if (!real || !has_prefix_dir(*real, m_root)) return std::nullopt;
+  struct stat st{};
+  if (::stat(real->c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return std::nullopt;
+  return real;
+}
+
+CacheView::Revision CacheView::resolve_revision(const std::string& folder, std::string_view revision) const {
+  Revision r;
+  auto snapshot_exists = [&](const std::string& commit) {
+    struct stat st{};
+    return ::lstat((folder + "/snapshots/" + commit).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  };
+  if (is_commit_hash(revision)) {
+    if (snapshot_exists(std::string(revision))) {
+      r.kind = Revision::Kind::Found;
+      r.commit = std::string(revision);
+      return r;
+    }
+  }
+  if (!validate_revision(revision)) return r;
+  // The layout only builds paths; the folder is the already-checked realpath.
+  auto read_ref_at = [&](std::string_view name) -> std::optional<std::string> {
+    auto content = fs::read_file(folder + "/refs/" + std::string(name), 4096);
+    if (!content) return std::nullopt;
+    std::string_view s = *content;
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    if (!is_commit_hash(s)) return std::nullopt;
+    return std::string(s);
+  };
+  auto commit = read_ref_at(revision);
+  if (!commit && revision == "HEAD") commit = read_ref_at("main");
+  if (!commit) return r;
+  r.commit = *commit;
+  r.kind = snapshot_exists(*commit) ? Revision::Kind::Found : Revision::Kind::NoSnapshot;
+  return r;
+}
+
+std::vector<std::pair<std::string, std::string>> CacheView::list_refs(const std::string& folder) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  const std::string refs = folder + "/refs";
+  std::function<void(const std::string&, const std::string&, int)> walk = [&](const std::string& dir, const std::string& prefix, int depth) {
+    if (depth > 8) return;
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return;
+    while (const dirent* e = ::readdir(d)) {
+      const std::string name = e->d_name;
+      if (name == "." || name == "..") continue;
+      const std::string full = dir + "/" + name;
+      struct stat st{};
+      if (::lstat(full.c_str(), &st) != 0) continue;
+      const std::string ref = prefix.empty() ? name : prefix + "/" + name;
+      if (S_ISDIR(st.st_mode)) {
+        walk(full, ref, depth + 1);
+      } else if (S_ISREG(st.st_mode)) {
+        auto r = resolve_revision(folder, ref);
+        if (r.kind != Revision::Kind::Unknown) out.emplace_back(ref, r.commit);
+      }
+    }
+    ::closedir(d);
+  };
+  walk(refs, "", 0);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::optional<std::string> CacheView::git_oid_of(const std::string& path, ino_t ino, std::uint64_t size,
+                                                 std::int64_t mtime) const {
+  {
+    std::lock_guard lock(m_mutex);
+    auto it = m_oids.find(path);
+    if (it != m_oids.end() && it->second.ino == ino && it->second.size == size && it->second.mtime_ns == mtime)
+      return it->second.oid;
+  }
+  auto h = hash_file(path, HashWhat::GitSha1);
+  if (!h || h->size != size) return std::nullopt;
+  std::lock_guard lock(m_mutex);
+  if (m_oids.size() >= k_max_cached_oids) m_oids.clear();
+  m_oids[path] = OidEntry{ino, size, mtime, h->git_sha1};
+  return h->git_sha1;
+}
+
+std::optional<FileInfo> CacheView::lookup_file(const std::string& folder, const std::string& commit,
+                                               const std::string& path) const {
+  const std::string pointer = folder + "/snapshots/" + commit + "/" + path;
+  struct stat lst{};
+  if (::lstat(pointer.c_str(), &lst) != 0) return std::nullopt;
+  if (!S_ISLNK(lst.st_mode) && !S_ISREG(lst.st_mode)) return std::nullopt;
+  auto real = real_path(pointer);
+  if (!real) return std::nullopt;  // dangling
+  struct stat st{};
+  if (::stat(real->c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  FileInfo f;
+  f.path = path;
+  f.size = static_cast<std::uint64_t>(st.st_size);
+  f.mtime = st.st_mtim.tv_sec;
+  if (S_ISLNK(lst.st_mode)) {
+    // A pointer must land directly in this repo's blobs/, on a complete blob.
+    const std::string blobs = folder + "/blobs";
+    if (!has_prefix_dir(*real, blobs)) return std::nullopt;
+    const std::string name = real->substr(blobs.size() + 1);
+    if (name.find('/') != std::string::npos || !validate_etag(name)) return std::nullopt;
+    if (name.size() >= k_incomplete_suffix.size() &&
+        name.compare(name.size() - k_incomplete_suffix.size(), std::string::npos, k_incomplete_suffix) == 0)
+      return std::nullopt;
+    if (is_lower_hex(name, 64)) {
+      f.lfs_sha256 = name;
+      const std::string ptr = lfs_pointer_text(name, f.size);
+      f.oid = git_blob_sha1_hex(ptr);
+      f.pointer_size = ptr.size();
+    } else if (is_lower_hex(name, 40)) {
+      f.oid = name;
+    } else {
+      auto oid = git_oid_of(*real, st.st_ino, f.size, mtime_ns(st));
+      if (!oid) return std::nullopt;
+      f.oid = *oid;
+    }
+  } else {
+    // No-symlink cache: the snapshot holds the bytes. No symlinked directory on the way.
+    if (*real != pointer) return std::nullopt;
+    auto oid = git_oid_of(*real, st.st_ino, f.size, mtime_ns(st));
+    if (!oid) return std::nullopt;
+    f.oid = *oid;
+  }
+  f.content_path = std::move(*real);
+  return f;
+}
+
+CacheView::CachedListing CacheView::scan(const std::string& folder, const std::string& commit) const {
+  CachedListing c;
+  auto listing = std::make_shared<SnapshotListing>();
+  listing->commit = commit;
+  const std::string root = folder + "/snapshots/" + commit;
+  struct stat rst{};
+  if (::lstat(root.c_str(), &rst) != 0 || !S_ISDIR(rst.st_mode)) return c;
+  listing->mtime = rst.st_mtim.tv_sec;
+  // Children of every directory, to compute git tree ids bottom-up.
+  std::map<std::string, std::vector<std::tuple<std::string, bool, std::string>>> children;
+  std::function<void(const std::string&, int)> walk = [&](const std::string& rel, int depth) {
+    const std::string dir = rel.empty() ? root : root + "/" + rel;
+    struct stat dst{};
+    if (::lstat(dir.c_str(), &dst) != 0) return;
+    c.dir_mtimes.emplace_back(dir, mtime_ns(dst));
+    if (depth > k_max_depth) return;
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return;
+    std::vector<std::string> names;
+    while (const dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name != "." && name != "..") names.push_back(std::move(name));
+    }
+    ::closedir(d);
+    auto& kids = children[rel];
+    for (const auto& name : names) {
+      const std::string child = rel.empty() ? name : rel + "/" + name;
+      if (!validate_repo_path(child) || child.find('\\') != std::string::npos) continue;
+      struct stat st{};
+      if (::lstat((root + "/" + child).c_str(), &st) != 0) continue;
+      if (S_ISDIR(st.st_mode)) {
+        walk(child, depth + 1);
+        listing->dirs.push_back(DirInfo{child, {}});
+        kids.emplace_back(name, true, child);  // oid filled in below
+      } else if (auto f = lookup_file(folder, commit, child)) {
+        kids.emplace_back(name, false, f->oid);
+        listing->files.push_back(std::move(*f));
+      }
+    }
+  };
+  walk("", 0);
+  std::sort(listing->files.begin(), listing->files.end(), [](const FileInfo& a, const FileInfo& b) { return a.path < b.path; });
+  std::sort(listing->dirs.begin(), listing->dirs.end(), [](const DirInfo& a, const DirInfo& b) { return a.path < b.path; });
+  // Deepest directories first, so every child tree id is known when its parent is hashed.
+  std::vector<DirInfo*> order;
+  for (auto& d : listing->dirs) order.push_back(&d);
+  std::sort(order.begin(), order.end(), [](const DirInfo* a, const DirInfo* b) {
+    return std::count(a->path.begin(), a->path.end(), '/') > std::count(b->path.begin(), b->path.end(), '/');
+  });
+  std::map<std::string, std::string> tree_oids;
+  for (DirInfo* d : order) {
+    auto kids = children[d->path];
+    for (auto& [name, is_dir, oid] : kids)
+      if (is_dir) oid = tree_oids[oid];  // the child's path was stored in place of its oid
+    d->oid = git_tree_oid(std::move(kids));
+    tree_oids[d->path] = d->oid;
+  }
+  c.listing = std::move(listing);
+  return c;
+}
+
+std::shared_ptr<const SnapshotListing> CacheView::listing(const std::string& folder, const std::string& commit) const {
+  const std::string key = folder + "\n" + commit;
+  std::optional<CachedListing> cached;
+  {
+    std::lock_guard lock(m_mutex);
+    auto it = m_listings.find(key);
+    if (it != m_listings.end()) cached = it->second;
+  }
+  if (cached) {  // re-validated outside the lock: a changed directory means a rescan
+    bool fresh = true;
+    for (const auto& [dir, mt] : cached->dir_mtimes) {
+      struct stat st{};
+      if (::lstat(dir.c_str(), &st) != 0 || mtime_ns(st) != mt) {
+        fresh = false;
+        break;
+      }
+    }
+    if (fresh) return cached->listing;
+  }
+  CachedListing c = scan(folder, commit);
+  if (!c.listing) return nullptr;
+  // Like git's "racily clean" entries: a directory changed within the last 2 s may change again
+  // within the same mtime tick, so such a listing is not cached.
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  const std::int64_t recent = (static_cast<std::int64_t>(now.tv_sec) - 2) * 1000000000;
+  for (const auto& dm : c.dir_mtimes)
+    if (dm.second > recent) return c.listing;
+  std::lock_guard lock(m_mutex);
+  if (m_listings.size() >= k_max_cached_listings) m_listings.clear();
+  m_listings[key] = c;
+  return c.listing;
+}
+
+}  // namespace hubcache::server

@@ -1,0 +1,99 @@
+#pragma once
+// Read-only view of a Hub cache for the mirror: revisions, files reachable through snapshot
+// pointers, and per-snapshot listings. Only content reachable from snapshots/<commit>/ whose
+// resolved location stays inside the repo folder is ever returned: a pointer into blobs/ (never a
+// *.incomplete), or a regular file (no-symlink caches). Listings are cached in memory and
+// re-validated against directory mtimes on every use, so files another tool adds show up.
+#include <sys/types.h>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "hubcache/cache/repo.hpp"
+
+namespace hubcache::server {
+
+struct FileInfo {
+  std::string path;          // repo path ("a/b.txt")
+  std::string content_path;  // absolute, symlink-free path of the bytes to serve
+  std::uint64_t size = 0;
+  std::string oid;           // git blob id (of the LFS pointer file for LFS files)
+  std::optional<std::string> lfs_sha256;
+  std::uint64_t pointer_size = 0;  // size of the LFS pointer file
+  std::int64_t mtime = 0;
+  bool is_lfs() const { return lfs_sha256.has_value(); }
+  /// The ETag a client names the blob by: the SHA-256 for LFS, else the git oid.
+  const std::string& etag() const { return lfs_sha256 ? *lfs_sha256 : oid; }
+};
+
+struct DirInfo {
+  std::string path;
+  std::string oid;  // git tree id of what the snapshot holds below it
+};
+
+struct SnapshotListing {
+  std::string commit;
+  std::int64_t mtime = 0;       // of snapshots/<commit>
+  std::vector<FileInfo> files;  // sorted by path
+  std::vector<DirInfo> dirs;    // sorted by path
+  const FileInfo* find_file(std::string_view path) const;
+  const DirInfo* find_dir(std::string_view path) const;
+};
+
+/// "version https://git-lfs.github.com/spec/v1\noid sha256:<sha>\nsize <n>\n".
+std::string lfs_pointer_text(std::string_view sha256, std::uint64_t size);
+
+class CacheView {
+ public:
+  explicit CacheView(std::string root_real);
+
+  /// Realpath of the repo's folder, if it exists inside the cache root.
+  std::optional<std::string> repo_folder(const RepoRef& repo) const;
+
+  struct Revision {
+    enum class Kind { Found, Unknown, NoSnapshot } kind = Kind::Unknown;
+    std::string commit;
+  };
+  /// Maps a revision (commit hash present in snapshots/, ref name, or "HEAD" = main) to a commit.
+  Revision resolve_revision(const std::string& folder, std::string_view revision) const;
+
+  /// All refs of a repo folder ("main", "refs/pr/1", ...) with their commits.
+  std::vector<std::pair<std::string, std::string>> list_refs(const std::string& folder) const;
+
+  /// One file of snapshots/<commit>/<path> (path already validated), or nullopt if it is absent,
+  /// not a file, or resolves outside the repo's blobs/.
+  std::optional<FileInfo> lookup_file(const std::string& folder, const std::string& commit,
+                                      const std::string& path) const;
+
+  /// The (cached) listing of a snapshot; nullptr if the snapshot folder is missing.
+  std::shared_ptr<const SnapshotListing> listing(const std::string& folder, const std::string& commit) const;
+
+ private:
+  struct CachedListing {
+    std::shared_ptr<const SnapshotListing> listing;
+    std::vector<std::pair<std::string, std::int64_t>> dir_mtimes;  // every walked dir, mtime ns
+  };
+  struct OidEntry {
+    ino_t ino = 0;
+    std::uint64_t size = 0;
+    std::int64_t mtime_ns = 0;
+    std::string oid;
+  };
+
+  std::optional<std::string> git_oid_of(const std::string& path, ino_t ino, std::uint64_t size,
+                                        std::int64_t mtime_ns) const;
+  CachedListing scan(const std::string& folder, const std::string& commit) const;
+
+  std::string m_root;
+  mutable std::mutex m_mutex;
+  mutable std::map<std::string, CachedListing> m_listings;  // key: folder + '\n' + commit
+  mutable std::unordered_map<std::string, OidEntry> m_oids;  // key: content path
+};
+
+}  // namespace hubcache::server
