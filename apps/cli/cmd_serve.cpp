@@ -22,6 +22,7 @@ struct ServeOptions {
   unsigned max_connections = 4096;
   unsigned idle_timeout = 30;
   unsigned request_timeout = 30;
+  unsigned revalidate_ms = 1000;
 };
 
 // Lets the server hold as many connections as asked (each needs a descriptor).
@@ -42,6 +43,7 @@ int run(const ServeOptions& o, const Context& ctx) {
   server::ServerOptions so;
   so.router.cache_dir = c.hub_cache.value;
   so.router.private_repos = o.private_repos;
+  so.router.revalidate_after = std::chrono::milliseconds(o.revalidate_ms);
   if (o.token_file) {
     auto tokens = server::load_token_file(*o.token_file);
     if (!tokens) return report_error(tokens.error(), false);
@@ -101,6 +103,8 @@ void add_serve_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--max-connections", o->max_connections, "Open connections at most (default 4096)");
   cmd->add_option("--idle-timeout", o->idle_timeout, "Seconds a silent connection is kept (default 30)");
   cmd->add_option("--request-timeout", o->request_timeout, "Seconds a client has to send a whole request (default 30)");
+  cmd->add_option("--revalidate-ms", o->revalidate_ms,
+                  "How long a checked ref or file is trusted before the disk is asked again; 0: every request (default 1000)");
   cmd->callback([&ctx, o] { ctx.exit_code = run(*o, ctx); });
 }
 

@@ -270,7 +270,7 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
   const ServerOptions& o = impl->options;
   HUBCACHE_TRY_ASSIGN(impl->listen_fd, open_listener(o.host, o.port, impl->url_host, impl->bound_port));
   unsigned threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL;
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO;
   Impl* self = impl.get();
   impl->daemon = MHD_start_daemon(
       flags, 0, nullptr, nullptr, &on_request, self,

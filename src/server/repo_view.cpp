@@ -33,6 +33,14 @@ std::optional<std::string> real_path(const std::string& p) {
   return std::string(buf);
 }
 
+// Changes within the last 2 s may repeat within one mtime tick: such entries are not cached
+// (git's "racily clean" rule).
+bool recently_changed(std::int64_t mtime) {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  return mtime > (static_cast<std::int64_t>(now.tv_sec) - 2) * 1000000000;
+}
+
 bool has_prefix_dir(std::string_view path, std::string_view dir) {
   return path.size() > dir.size() && path.substr(0, dir.size()) == dir && path[dir.size()] == '/';
 }
@@ -77,10 +85,25 @@ const DirInfo* SnapshotListing::find_dir(std::string_view path) const {
   return it != dirs.end() && it->path == path ? &*it : nullptr;
 }
 
-CacheView::CacheView(std::string root_real) : m_root(std::move(root_real)) {}
+CacheView::CacheView(std::string root_real, std::chrono::milliseconds revalidate_after)
+    : m_root(std::move(root_real)), m_revalidate_after(revalidate_after) {}
 
 std::optional<std::string> CacheView::repo_folder(const RepoRef& repo) const {
-  auto real = real_path(fs::join(m_root, repo_folder_name(repo)));
+  std::string path = fs::join(m_root, repo_folder_name(repo));
+  {
+    std::lock_guard lock(m_mutex);
+    auto it = m_folders.find(path);
+    if (it != m_folders.end() && fresh(it->second)) return path;
+  }
+  struct stat lst{};
+  if (::lstat(path.c_str(), &lst) != 0) return std::nullopt;
+  if (S_ISDIR(lst.st_mode)) {  // the root is a realpath and the name has no '/', '.', '..'
+    std::lock_guard lock(m_mutex);
+    if (m_folders.size() >= k_max_cached_listings * 16) m_folders.clear();
+    m_folders[path] = Clock::now();
+    return path;
+  }
+  auto real = real_path(path);
   if (!real || !has_prefix_dir(*real, m_root)) return std::nullopt;
   struct stat st{};
   if (::stat(real->c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return std::nullopt;
@@ -102,21 +125,42 @@ CacheView::Revision CacheView::resolve_revision(const std::string& folder, std::
   }
   if (!validate_revision(revision)) return r;
   // The layout only builds paths; the folder is the already-checked realpath.
-  auto read_ref_at = [&](std::string_view name) -> std::optional<std::string> {
-    auto content = fs::read_file(folder + "/refs/" + std::string(name), 4096);
+  // A ref is cached (keyed by its file's identity) only once its snapshot was seen to exist.
+  auto read_ref_at = [&](std::string_view name) -> std::optional<Revision> {
+    const std::string ref_path = folder + "/refs/" + std::string(name);
+    {
+      std::lock_guard lock(m_mutex);
+      auto it = m_refs.find(ref_path);
+      if (it != m_refs.end() && fresh(it->second.checked)) return Revision{Revision::Kind::Found, it->second.commit};
+    }
+    struct stat st{};
+    if (::stat(ref_path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+    const StatKey key{st.st_dev, st.st_ino, mtime_ns(st), static_cast<std::int64_t>(st.st_size)};
+    {
+      std::lock_guard lock(m_mutex);
+      auto it = m_refs.find(ref_path);
+      if (it != m_refs.end() && it->second.key == key) {
+        it->second.checked = Clock::now();
+        return Revision{Revision::Kind::Found, it->second.commit};
+      }
+    }
+    auto content = fs::read_file(ref_path, 4096);
     if (!content) return std::nullopt;
     std::string_view s = *content;
     while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
     while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
     if (!is_commit_hash(s)) return std::nullopt;
-    return std::string(s);
+    Revision found{snapshot_exists(std::string(s)) ? Revision::Kind::Found : Revision::Kind::NoSnapshot, std::string(s)};
+    if (found.kind == Revision::Kind::Found && !recently_changed(key.mtime_ns)) {
+      std::lock_guard lock(m_mutex);
+      if (m_refs.size() >= k_max_cached_oids) m_refs.clear();
+      m_refs[ref_path] = CachedRef{key, Clock::now(), found.commit};
+    }
+    return found;
   };
-  auto commit = read_ref_at(revision);
-  if (!commit && revision == "HEAD") commit = read_ref_at("main");
-  if (!commit) return r;
-  r.commit = *commit;
-  r.kind = snapshot_exists(*commit) ? Revision::Kind::Found : Revision::Kind::NoSnapshot;
-  return r;
+  auto ref = read_ref_at(revision);
+  if (!ref && revision == "HEAD") ref = read_ref_at("main");
+  return ref ? *ref : r;
 }
 
 std::vector<std::pair<std::string, std::string>> CacheView::list_refs(const std::string& folder) const {
@@ -165,6 +209,36 @@ std::optional<std::string> CacheView::git_oid_of(const std::string& path, ino_t 
 
 std::optional<FileInfo> CacheView::lookup_file(const std::string& folder, const std::string& commit,
                                                const std::string& path) const {
+  // Hot path: one lstat() of the pointer re-validates a cached lookup (device, inode, mtime and
+  // size of the link itself); blobs never change under their name.
+  const std::string pointer = folder + "/snapshots/" + commit + "/" + path;
+  {
+    std::lock_guard lock(m_mutex);
+    auto it = m_files.find(pointer);
+    if (it != m_files.end() && fresh(it->second.checked)) return it->second.info;
+  }
+  struct stat lst{};
+  if (::lstat(pointer.c_str(), &lst) != 0) return std::nullopt;
+  const StatKey key{lst.st_dev, lst.st_ino, mtime_ns(lst), static_cast<std::int64_t>(lst.st_size)};
+  {
+    std::lock_guard lock(m_mutex);
+    auto it = m_files.find(pointer);
+    if (it != m_files.end() && it->second.key == key) {
+      it->second.checked = Clock::now();
+      return it->second.info;
+    }
+  }
+  auto info = lookup_file_uncached(folder, commit, path);
+  if (info && !recently_changed(key.mtime_ns)) {  // an inode number can be reused at once
+    std::lock_guard lock(m_mutex);
+    if (m_files.size() >= k_max_cached_oids) m_files.clear();
+    m_files[pointer] = CachedFile{key, Clock::now(), *info};
+  }
+  return info;
+}
+
+std::optional<FileInfo> CacheView::lookup_file_uncached(const std::string& folder, const std::string& commit,
+                                                        const std::string& path) const {
   const std::string pointer = folder + "/snapshots/" + commit + "/" + path;
   struct stat lst{};
   if (::lstat(pointer.c_str(), &lst) != 0) return std::nullopt;
@@ -293,11 +367,8 @@ std::shared_ptr<const SnapshotListing> CacheView::listing(const std::string& fol
   if (!c.listing) return nullptr;
   // Like git's "racily clean" entries: a directory changed within the last 2 s may change again
   // within the same mtime tick, so such a listing is not cached.
-  timespec now{};
-  ::clock_gettime(CLOCK_REALTIME, &now);
-  const std::int64_t recent = (static_cast<std::int64_t>(now.tv_sec) - 2) * 1000000000;
   for (const auto& dm : c.dir_mtimes)
-    if (dm.second > recent) return c.listing;
+    if (recently_changed(dm.second)) return c.listing;
   std::lock_guard lock(m_mutex);
   if (m_listings.size() >= k_max_cached_listings) m_listings.clear();
   m_listings[key] = c;

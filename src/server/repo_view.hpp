@@ -6,6 +6,7 @@
 // re-validated against directory mtimes on every use, so files another tool adds show up.
 #include <sys/types.h>
 
+#include <chrono>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -51,7 +52,9 @@ std::string lfs_pointer_text(std::string_view sha256, std::uint64_t size);
 
 class CacheView {
  public:
-  explicit CacheView(std::string root_real);
+  /// `revalidate_after`: a cached ref, repo folder or file lookup is trusted without touching the
+  /// disk for this long after it was last checked (0: checked on every request).
+  CacheView(std::string root_real, std::chrono::milliseconds revalidate_after);
 
   /// Realpath of the repo's folder, if it exists inside the cache root.
   std::optional<std::string> repo_folder(const RepoRef& repo) const;
@@ -79,6 +82,25 @@ class CacheView {
     std::shared_ptr<const SnapshotListing> listing;
     std::vector<std::pair<std::string, std::int64_t>> dir_mtimes;  // every walked dir, mtime ns
   };
+  // A cached lookup, valid while lstat() of its path still gives the same identity.
+  struct StatKey {
+    dev_t dev = 0;
+    ino_t ino = 0;
+    std::int64_t mtime_ns = 0;
+    std::int64_t size = 0;
+    bool operator==(const StatKey&) const = default;
+  };
+  using Clock = std::chrono::steady_clock;
+  struct CachedRef {
+    StatKey key;
+    Clock::time_point checked;
+    std::string commit;
+  };
+  struct CachedFile {
+    StatKey key;
+    Clock::time_point checked;
+    FileInfo info;
+  };
   struct OidEntry {
     ino_t ino = 0;
     std::uint64_t size = 0;
@@ -86,14 +108,22 @@ class CacheView {
     std::string oid;
   };
 
+  std::optional<FileInfo> lookup_file_uncached(const std::string& folder, const std::string& commit,
+                                               const std::string& path) const;
   std::optional<std::string> git_oid_of(const std::string& path, ino_t ino, std::uint64_t size,
                                         std::int64_t mtime_ns) const;
   CachedListing scan(const std::string& folder, const std::string& commit) const;
 
+  bool fresh(Clock::time_point checked) const { return Clock::now() - checked < m_revalidate_after; }
+
   std::string m_root;
+  std::chrono::milliseconds m_revalidate_after;
+  mutable std::unordered_map<std::string, Clock::time_point> m_folders;  // real repo dirs, last seen
   mutable std::mutex m_mutex;
   mutable std::map<std::string, CachedListing> m_listings;  // key: folder + '\n' + commit
   mutable std::unordered_map<std::string, OidEntry> m_oids;  // key: content path
+  mutable std::unordered_map<std::string, CachedRef> m_refs;   // key: ref file path
+  mutable std::unordered_map<std::string, CachedFile> m_files; // key: pointer path
 };
 
 }  // namespace hubcache::server

@@ -1,6 +1,8 @@
 // Hostile input against the mirror: traversal in every spelling, escaping symlinks, private
 // repos, malformed and oversized requests, slow and idle clients, too many connections.
 #include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -269,6 +271,37 @@ TEST_F(Security, NewDownloadsShowUpAndPartialOnesNever) {
   cache.add_file(k_model, commit_id(5), "v2.txt", "v2");
   cache.add_ref(k_model, "v2", commit_id(5));
   EXPECT_EQ(http("GET", url("/org/tiny/resolve/v2/v2.txt")).body, "v2");
+}
+
+// Makes a file look old, so the mirror's caches may keep it (recent changes are never cached).
+void age(const std::string& path) {
+  timespec times[2] = {{1600000000, 0}, {1600000000, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+TEST_F(Security, AMovedRefIsSeenAtOnceOrAfterTheRevalidationDelay) {
+  for (const int delay_ms : {0, 300}) {
+    const RepoRef repo{RepoType::Model, "org/moving" + std::to_string(delay_ms)};
+    cache.add_file(repo, commit_id(1), "f.txt", "one");
+    cache.add_file(repo, commit_id(2), "f.txt", "two");
+    cache.add_ref(repo, "main", commit_id(1));
+    age(cache.layout(repo).ref_path("main"));
+    age(cache.layout(repo).pointer_path(commit_id(1), "f.txt"));
+    if (srv) srv->stop();
+    start([&](server::ServerOptions& o) { o.router.revalidate_after = std::chrono::milliseconds(delay_ms); });
+    const std::string u = url("/org/moving" + std::to_string(delay_ms) + "/resolve/main/f.txt");
+    EXPECT_EQ(http("GET", u).body, "one");
+    EXPECT_EQ(http("GET", u).body, "one");  // now served from the caches
+    cache.add_ref(repo, "main", commit_id(2));
+    if (delay_ms == 0) {
+      EXPECT_EQ(http("GET", u).body, "two");
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms + 200));
+      auto r = http("GET", u);
+      EXPECT_EQ(r.body, "two");
+      EXPECT_EQ(r.header("x-repo-commit"), commit_id(2));
+    }
+  }
 }
 
 }  // namespace

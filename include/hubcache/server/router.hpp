@@ -18,6 +18,10 @@ struct RouterOptions {
   std::vector<std::string> private_repos;
   std::vector<std::string> tokens;        // accepted bearer tokens (see load_token_file)
   std::chrono::seconds blob_url_ttl{3600};  // lifetime of the signed /_blobs/ redirect URLs
+  /// How long a checked ref, repo folder or file lookup is trusted before the disk is consulted
+  /// again (like nginx's open_file_cache_valid). New files and refs show up at once (they are
+  /// not cached yet); a ref moved to another commit shows within this delay. 0: every request.
+  std::chrono::milliseconds revalidate_after{1000};
   std::size_t tree_page_size = 1000;      // entries per tree page (the Hub's)
   std::size_t tree_expand_page_size = 50; // entries per tree page with expand=true
 };
