@@ -2,7 +2,8 @@
 # Benchmark: `hubcache serve` against nginx serving the same files, side by side, with wrk on
 # 127.0.0.1. Not a test. Installs nginx and wrk with apt if they are missing.
 #   bench/serve_bench.sh [path/to/hubcache]      (default: build/bin/hubcache)
-# Env: BENCH_SECONDS (default 10), BENCH_BIG_MB (default 1024), BENCH_SMALL (default 2000).
+# Env: BENCH_SECONDS (default 10), BENCH_BIG_MB (default 1024), BENCH_SMALL (default 2000),
+#      BENCH_REPS (default 3: alternating runs, medians compared).
 # Scenarios: (a) one 1 GiB file, (b) 2,000 small files with 8 connections, (c) HEAD requests,
 # (d) 1,000 concurrent keep-alive connections. Reports throughput, request rate, latency
 # percentiles, socket errors / non-2xx, and the server's RSS (current and peak).
@@ -119,35 +120,56 @@ curl -sf -o /dev/null "$BIG_OURS" && curl -sf -o /dev/null "$NGINX_URL/big.bin" 
 cmp <(curl -s "$OURS/bench/repo/resolve/main/small/f00007.json") "$SNAP/small/f00007.json"
 
 rss() { awk '/VmRSS|VmHWM/ {printf "%s %s kB  ", $1, $2}' "/proc/$OURS_PID/status"; echo; }
-run() {  # label, wrk args...
-  local label=$1; shift
+to_mb() { awk -v v="$1" 'BEGIN { n = v + 0; u = v; sub(/^[0-9.]+/, "", u);
+  f = (u == "GB") ? 1024 : (u == "MB") ? 1 : (u == "KB") ? 1/1024 : 1/1048576; printf "%.2f", n * f }'; }
+median() { printf '%s\n' "$@" | sort -g | awk '{a[NR] = $1} END {print a[int((NR + 1) / 2)]}'; }
+# wrk once; sets RPS, MBPS, P99 (as printed), ERRS (socket errors + non-2xx).
+wrk_once() {
   local out; out=$(wrk --latency "$@" 2>&1)
-  local rps tput p50 p99 errs non2xx
-  rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
-  tput=$(echo "$out" | awk '/Transfer\/sec/ {print $2}')
-  p50=$(echo "$out" | awk '$1=="50%" {print $2}')
-  p99=$(echo "$out" | awk '$1=="99%" {print $2}')
-  errs=$(echo "$out" | awk '/Socket errors/ {$1=$2=""; print}' | sed 's/^ *//')
-  non2xx=$(echo "$out" | awk '/Non-2xx/ {print $NF}')
-  printf '%-34s req/s %10s  transfer/s %9s  p50 %8s  p99 %8s  errors [%s] non2xx [%s]\n' \
-    "$label" "$rps" "$tput" "$p50" "$p99" "${errs:-none}" "${non2xx:-0}"
+  RPS=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+  MBPS=$(to_mb "$(echo "$out" | awk '/Transfer\/sec/ {print $2}')")
+  P99=$(echo "$out" | awk '$1=="99%" {print $2}')
+  ERRS=$(echo "$out" | awk '/Socket errors/ {s = $4 + $6 + $8 + $10} /Non-2xx/ {s += $NF} END {print s + 0}')
 }
-
+# scenario LABEL METRIC(rps|mbps) -- ours args -- nginx args: BENCH_REPS alternating runs, medians.
+scenario() {
+  local label=$1 metric=$2; shift 2
+  local ours=() theirs=(); shift  # the first "--"
+  while [ "$1" != "--" ]; do ours+=("$1"); shift; done; shift; theirs=("$@")
+  local o=() n=()
+  for rep in $(seq "$REPS"); do
+    wrk_once "${ours[@]}";   printf '  %-28s run %d: %10s req/s %10s MB/s  p99 %8s  errors %s\n' "hubcache $label" "$rep" "$RPS" "$MBPS" "$P99" "$ERRS"
+    [ "$metric" = rps ] && o+=("$RPS") || o+=("$MBPS")
+    wrk_once "${theirs[@]}"; printf '  %-28s run %d: %10s req/s %10s MB/s  p99 %8s  errors %s\n' "nginx $label" "$rep" "$RPS" "$MBPS" "$P99" "$ERRS"
+    [ "$metric" = rps ] && n+=("$RPS") || n+=("$MBPS")
+  done
+  local mo mn; mo=$(median "${o[@]}"); mn=$(median "${n[@]}")
+  printf '  => %s median %s: hubcache %s, nginx %s, ratio %s\n' "$label" "$metric" "$mo" "$mn" \
+    "$(awk -v a="$mo" -v b="$mn" 'BEGIN {printf "%.2f", (b > 0) ? a / b : 0}')"
+}
+REPS=${BENCH_REPS:-3}
+HEAD_BENCH=${HEAD_BENCH:-$(dirname "$HUBCACHE")/../bench/head_bench}
+echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores (wrk shares them)"
 echo "== RSS of hubcache serve at start: $(rss)"
-echo "== (a) ${BIG_MB} MiB file, 4 connections, ${SECS}s"
-run "hubcache  big file"  -t2 -c4 -d"${SECS}s" "$BIG_OURS"
-run "nginx     big file"  -t2 -c4 -d"${SECS}s" "$NGINX_URL/big.bin"
+echo "== (a) ${BIG_MB} MiB file, 4 connections, ${SECS}s x ${REPS}"
+scenario "big file" mbps -- -t2 -c4 -d"${SECS}s" "$BIG_OURS" -- -t2 -c4 -d"${SECS}s" "$NGINX_URL/big.bin"
 echo "   RSS after (a): $(rss)"
-echo "== (b) ${SMALL} small files cycled, 8 connections, ${SECS}s"
-run "hubcache  small files" -t2 -c8 -d"${SECS}s" -s "$WORK/ours_cycle.lua" "$OURS"
-run "nginx     small files" -t2 -c8 -d"${SECS}s" -s "$WORK/nginx_cycle.lua" "$NGINX_URL"
+echo "== (b) ${SMALL} small files cycled, 8 connections, ${SECS}s x ${REPS}"
+scenario "small files" rps -- -t2 -c8 -d"${SECS}s" -s "$WORK/ours_cycle.lua" "$OURS" \
+  -- -t2 -c8 -d"${SECS}s" -s "$WORK/nginx_cycle.lua" "$NGINX_URL"
 echo "   RSS after (b): $(rss)"
-echo "== (c) HEAD on one file, 8 connections, ${SECS}s"
-run "hubcache  HEAD regular file" -t2 -c8 -d"${SECS}s" -s "$WORK/head.lua" "$OURS/bench/repo/resolve/main/small/f00001.json"
-run "hubcache  HEAD LFS file (302)" -t2 -c8 -d"${SECS}s" -s "$WORK/head.lua" "$OURS/bench/repo/resolve/main/big.bin"
-run "nginx     HEAD" -t2 -c8 -d"${SECS}s" -s "$WORK/head.lua" "$NGINX_URL/small/f00001.json"
-echo "== (d) 1000 concurrent keep-alive connections, small files, ${SECS}s"
-run "hubcache  1000 connections" -t2 -c1000 -d"${SECS}s" --timeout 10s -s "$WORK/ours_cycle.lua" "$OURS"
-run "nginx     1000 connections" -t2 -c1000 -d"${SECS}s" --timeout 10s -s "$WORK/nginx_cycle.lua" "$NGINX_URL"
+echo "== (c) HEAD, 8 connections, ${SECS}s (bench/head_bench: wrk cannot time HEAD)"
+if [ -x "$HEAD_BENCH" ]; then
+  for rep in $(seq "$REPS"); do
+    echo "  hubcache HEAD regular file  run $rep: $("$HEAD_BENCH" "$OURS/bench/repo/resolve/main/small/f00001.json" 8 "$SECS")"
+    echo "  hubcache HEAD LFS file (302) run $rep: $("$HEAD_BENCH" "$OURS/bench/repo/resolve/main/big.bin" 8 "$SECS")"
+    echo "  nginx    HEAD                run $rep: $("$HEAD_BENCH" "$NGINX_URL/small/f00001.json" 8 "$SECS")"
+  done
+else
+  echo "  (build bench/head_bench first: ninja -C build head_bench)"
+fi
+echo "== (d) 1000 concurrent keep-alive connections, small files, ${SECS}s x ${REPS}"
+scenario "1000 connections" rps -- -t2 -c1000 -d"${SECS}s" --timeout 10s -s "$WORK/ours_cycle.lua" "$OURS" \
+  -- -t2 -c1000 -d"${SECS}s" --timeout 10s -s "$WORK/nginx_cycle.lua" "$NGINX_URL"
 echo "   RSS after (d): $(rss)"
-echo "(HEAD on the LFS file answers 302 by design, so wrk counts it as non-2xx.)"
+echo "== load average after: $(cut -d' ' -f1-3 /proc/loadavg)"

@@ -28,6 +28,7 @@ std::int64_t now_seconds() { return static_cast<std::int64_t>(::time(nullptr)); 
 
 }  // namespace
 
+// `fd` may be empty for HEAD: the response then carries only the length (head_length).
 Response file_body_response(const Request& req, FileHandle fd, std::uint64_t size, const std::string& quoted_etag,
                             HeaderList extra) {
   Response r;
@@ -56,16 +57,19 @@ Response file_body_response(const Request& req, FileHandle fd, std::uint64_t siz
     e.set_header("Content-Range", "bytes */" + std::to_string(size));
     return e;
   }
+  const bool has_fd = static_cast<bool>(fd);
   r.file = std::move(fd);
   if (d.kind == RangeDecision::Kind::Partial) {
     r.status = 206;
     r.file_offset = d.range.first;
     r.file_length = d.range.last - d.range.first + 1;
+    if (!has_fd) r.head_length = r.file_length;
     r.set_header("Content-Range", "bytes " + std::to_string(d.range.first) + "-" + std::to_string(d.range.last) + "/" +
                                       std::to_string(size));
   } else {
     r.file_offset = 0;
     r.file_length = size;
+    if (!has_fd) r.head_length = size;
   }
   return r;
 }
@@ -117,6 +121,8 @@ Response Router::Impl::resolve(const Request& req, const RepoTarget& t, const st
     r.body = "Found. Redirecting to " + location;
     return r;
   }
+  if (req.method == "HEAD")  // metadata only: no need to open the file
+    return file_body_response(req, FileHandle(), info->size, quoted(info->oid), std::move(headers));
   std::uint64_t size = 0;
   auto fd = open_regular(info->content_path, size);
   if (!fd) return not_found("'" + path + "' vanished from the cache while being served");

@@ -119,11 +119,16 @@ MHD_Result collect(void* cls, MHD_ValueKind, const char* key, const char* value)
   return MHD_YES;
 }
 
+ssize_t never_read(void*, std::uint64_t, char*, size_t) { return MHD_CONTENT_READER_END_WITH_ERROR; }
+
 MHD_Result queue(MHD_Connection* c, RequestState* st, Response&& resp, bool head) {
   st->status = resp.status;
   st->bytes = head ? 0 : resp.body_size();
   MHD_Response* r = nullptr;
-  if (resp.file && resp.file_length > 0) {
+  if (!resp.file && resp.head_length) {
+    // HEAD without an open file: a response of the right length whose body is never read.
+    r = MHD_create_response_from_callback(*resp.head_length, 4096, &never_read, nullptr, nullptr);
+  } else if (resp.file && resp.file_length > 0) {
     r = MHD_create_response_from_fd_at_offset64(resp.file_length, resp.file.get(), resp.file_offset);
     if (r) resp.file.release();  // MHD closes it
   } else {

@@ -54,10 +54,12 @@ struct Response {
   FileHandle file;     // body = file bytes [file_offset, file_offset + file_length)
   std::uint64_t file_offset = 0;
   std::uint64_t file_length = 0;
+  /// HEAD answered without opening the file: the Content-Length a GET would have.
+  std::optional<std::uint64_t> head_length;
 
   void set_header(std::string name, std::string value);
   std::optional<std::string_view> header(std::string_view name) const;
-  std::uint64_t body_size() const { return file ? file_length : body.size(); }
+  std::uint64_t body_size() const { return file ? file_length : head_length ? *head_length : body.size(); }
 };
 
 /// Strict percent-decoding: "%41" -> "A"; a '%' not followed by two hex digits fails.
