@@ -152,7 +152,7 @@ HEAD_BENCH=${HEAD_BENCH:-$(dirname "$HUBCACHE")/../bench/head_bench}
 echo "== load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores (wrk shares them)"
 echo "== RSS of hubcache serve at start: $(rss)"
 echo "== (a) ${BIG_MB} MiB file, 4 connections, ${SECS}s x ${REPS}"
-scenario "big file" mbps -- -t2 -c4 -d"${SECS}s" "$BIG_OURS" -- -t2 -c4 -d"${SECS}s" "$NGINX_URL/big.bin"
+scenario "big file" mbps -- -t2 -c4 -d"${SECS}s" --timeout 60s "$BIG_OURS" -- -t2 -c4 -d"${SECS}s" --timeout 60s "$NGINX_URL/big.bin"
 echo "   RSS after (a): $(rss)"
 echo "== (b) ${SMALL} small files cycled, 8 connections, ${SECS}s x ${REPS}"
 scenario "small files" rps -- -t2 -c8 -d"${SECS}s" -s "$WORK/ours_cycle.lua" "$OURS" \

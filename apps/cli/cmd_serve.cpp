@@ -3,7 +3,9 @@
 #include <signal.h>
 #include <sys/resource.h>
 
+#include <algorithm>
 #include <cstdio>
+#include <tuple>
 
 #include "cli.hpp"
 #include "hubcache/server/server.hpp"
@@ -25,17 +27,20 @@ struct ServeOptions {
   unsigned revalidate_ms = 1000;
 };
 
-// Lets the server hold as many connections as asked (each needs a descriptor).
-unsigned raise_fd_limit(unsigned wanted) {
+// Raises the descriptor limit to its maximum and shares it between connections and the files the
+// server keeps open (a quarter, at most 4096). Returns {connections, open files}.
+std::pair<unsigned, std::size_t> share_fd_limit(unsigned wanted_connections) {
   rlimit rl{};
-  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return wanted;
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return {wanted_connections, 0};
   if (rl.rlim_cur < rl.rlim_max) {
     rl.rlim_cur = rl.rlim_max;
     ::setrlimit(RLIMIT_NOFILE, &rl);
     ::getrlimit(RLIMIT_NOFILE, &rl);
   }
-  const rlim_t usable = rl.rlim_cur > 64 ? rl.rlim_cur - 64 : 1;
-  return wanted < usable ? wanted : static_cast<unsigned>(usable);
+  const rlim_t usable = rl.rlim_cur > 128 ? rl.rlim_cur - 64 : 64;
+  const std::size_t files = std::min<std::size_t>(4096, usable / 4);
+  const rlim_t for_connections = usable - files;
+  return {wanted_connections < for_connections ? wanted_connections : static_cast<unsigned>(for_connections), files};
 }
 
 int run(const ServeOptions& o, const Context& ctx) {
@@ -58,7 +63,7 @@ int run(const ServeOptions& o, const Context& ctx) {
   so.host = o.host;
   so.port = static_cast<std::uint16_t>(o.port);
   so.threads = o.threads;
-  so.max_connections = raise_fd_limit(o.max_connections);
+  std::tie(so.max_connections, so.router.max_open_files) = share_fd_limit(o.max_connections);
   so.idle_timeout = std::chrono::seconds(o.idle_timeout);
   so.request_timeout = std::chrono::seconds(o.request_timeout);
   if (!o.quiet)

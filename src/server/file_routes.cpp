@@ -124,7 +124,16 @@ Response Router::Impl::resolve(const Request& req, const RepoTarget& t, const st
   if (req.method == "HEAD")  // metadata only: no need to open the file
     return file_body_response(req, FileHandle(), info->size, quoted(info->oid), std::move(headers));
   std::uint64_t size = 0;
-  auto fd = open_regular(info->content_path, size);
+  std::optional<FileHandle> fd;
+  if (info->fd) {  // the lookup cache's descriptor: dup() it instead of walking the path again
+    FileHandle dup(::fcntl(info->fd->get(), F_DUPFD_CLOEXEC, 0));
+    struct stat st{};
+    if (dup && ::fstat(dup.get(), &st) == 0) {
+      size = static_cast<std::uint64_t>(st.st_size);
+      fd = std::move(dup);
+    }
+  }
+  if (!fd) fd = open_regular(info->content_path, size);
   if (!fd) return not_found("'" + path + "' vanished from the cache while being served");
   return file_body_response(req, std::move(*fd), size, quoted(info->oid), std::move(headers));
 }

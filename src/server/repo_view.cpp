@@ -85,8 +85,8 @@ const DirInfo* SnapshotListing::find_dir(std::string_view path) const {
   return it != dirs.end() && it->path == path ? &*it : nullptr;
 }
 
-CacheView::CacheView(std::string root_real, std::chrono::milliseconds revalidate_after)
-    : m_root(std::move(root_real)), m_revalidate_after(revalidate_after) {}
+CacheView::CacheView(std::string root_real, std::chrono::milliseconds revalidate_after, std::size_t max_open_files)
+    : m_root(std::move(root_real)), m_revalidate_after(revalidate_after), m_max_open_files(max_open_files) {}
 
 std::optional<std::string> CacheView::repo_folder(const RepoRef& repo) const {
   std::string path = fs::join(m_root, repo_folder_name(repo));
@@ -220,19 +220,53 @@ std::optional<FileInfo> CacheView::lookup_file(const std::string& folder, const 
   struct stat lst{};
   if (::lstat(pointer.c_str(), &lst) != 0) return std::nullopt;
   const StatKey key{lst.st_dev, lst.st_ino, mtime_ns(lst), static_cast<std::int64_t>(lst.st_size)};
+  std::optional<CachedFile> hit;
   {
     std::lock_guard lock(m_mutex);
     auto it = m_files.find(pointer);
-    if (it != m_files.end() && it->second.key == key) {
-      it->second.checked = Clock::now();
-      return it->second.info;
+    if (it != m_files.end() && it->second.key == key) hit = it->second;
+  }
+  if (hit) {
+    // The kept descriptor must still be the file the pointer leads to (a deleted or replaced
+    // blob is not served from a stale descriptor).
+    struct stat cst{};
+    const bool same = !hit->info.fd || (::stat(hit->info.content_path.c_str(), &cst) == 0 &&
+                                        cst.st_dev == hit->content_dev && cst.st_ino == hit->content_ino);
+    if (same) {
+      std::lock_guard lock(m_mutex);
+      auto it = m_files.find(pointer);
+      if (it != m_files.end()) it->second.checked = Clock::now();
+      return hit->info;
     }
   }
   auto info = lookup_file_uncached(folder, commit, path);
   if (info && !recently_changed(key.mtime_ns)) {  // an inode number can be reused at once
+    CachedFile entry{key, Clock::now(), 0, 0, *info};
+    bool room = false;
+    {
+      std::lock_guard lock(m_mutex);
+      room = m_open_fds < m_max_open_files;
+    }
+    if (room) {
+      FileHandle fd(::open(info->content_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+      struct stat fst{};
+      if (fd && ::fstat(fd.get(), &fst) == 0 && S_ISREG(fst.st_mode)) {
+        entry.content_dev = fst.st_dev;
+        entry.content_ino = fst.st_ino;
+        entry.info.fd = std::make_shared<const FileHandle>(std::move(fd));
+      }
+    }
     std::lock_guard lock(m_mutex);
-    if (m_files.size() >= k_max_cached_oids) m_files.clear();
-    m_files[pointer] = CachedFile{key, Clock::now(), *info};
+    if (m_files.size() >= k_max_cached_oids) {
+      m_files.clear();
+      m_open_fds = 0;
+    }
+    auto old = m_files.find(pointer);
+    if (old != m_files.end() && old->second.info.fd) --m_open_fds;
+    if (entry.info.fd && m_open_fds >= m_max_open_files) entry.info.fd.reset();
+    if (entry.info.fd) ++m_open_fds;
+    info->fd = entry.info.fd;
+    m_files.insert_or_assign(pointer, std::move(entry));
   }
   return info;
 }
@@ -318,6 +352,7 @@ CacheView::CachedListing CacheView::scan(const std::string& folder, const std::s
         listing->dirs.push_back(DirInfo{child, {}});
         kids.emplace_back(name, true, child);  // oid filled in below
       } else if (auto f = lookup_file(folder, commit, child)) {
+        f->fd.reset();  // listings keep no descriptors
         kids.emplace_back(name, false, f->oid);
         listing->files.push_back(std::move(*f));
       }

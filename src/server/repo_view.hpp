@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "hubcache/cache/repo.hpp"
+#include "hubcache/server/http.hpp"
 
 namespace hubcache::server {
 
@@ -28,6 +29,9 @@ struct FileInfo {
   std::optional<std::string> lfs_sha256;
   std::uint64_t pointer_size = 0;  // size of the LFS pointer file
   std::int64_t mtime = 0;
+  /// An open descriptor of content_path kept by the lookup cache (may be null): serving dup()s it
+  /// instead of walking the path again, like nginx's open_file_cache.
+  std::shared_ptr<const FileHandle> fd;
   bool is_lfs() const { return lfs_sha256.has_value(); }
   /// The ETag a client names the blob by: the SHA-256 for LFS, else the git oid.
   const std::string& etag() const { return lfs_sha256 ? *lfs_sha256 : oid; }
@@ -54,7 +58,7 @@ class CacheView {
  public:
   /// `revalidate_after`: a cached ref, repo folder or file lookup is trusted without touching the
   /// disk for this long after it was last checked (0: checked on every request).
-  CacheView(std::string root_real, std::chrono::milliseconds revalidate_after);
+  CacheView(std::string root_real, std::chrono::milliseconds revalidate_after, std::size_t max_open_files);
 
   /// Realpath of the repo's folder, if it exists inside the cache root.
   std::optional<std::string> repo_folder(const RepoRef& repo) const;
@@ -99,6 +103,8 @@ class CacheView {
   struct CachedFile {
     StatKey key;
     Clock::time_point checked;
+    dev_t content_dev = 0;  // identity of the open fd's file, re-checked with the pointer
+    ino_t content_ino = 0;
     FileInfo info;
   };
   struct OidEntry {
@@ -118,12 +124,14 @@ class CacheView {
 
   std::string m_root;
   std::chrono::milliseconds m_revalidate_after;
+  std::size_t m_max_open_files;
   mutable std::unordered_map<std::string, Clock::time_point> m_folders;  // real repo dirs, last seen
   mutable std::mutex m_mutex;
   mutable std::map<std::string, CachedListing> m_listings;  // key: folder + '\n' + commit
   mutable std::unordered_map<std::string, OidEntry> m_oids;  // key: content path
   mutable std::unordered_map<std::string, CachedRef> m_refs;   // key: ref file path
   mutable std::unordered_map<std::string, CachedFile> m_files; // key: pointer path
+  mutable std::size_t m_open_fds = 0;                          // descriptors held by m_files
 };
 
 }  // namespace hubcache::server

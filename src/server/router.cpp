@@ -137,7 +137,7 @@ Result<std::vector<std::string>> load_token_file(const std::string& path) {
 }
 
 Router::Impl::Impl(RouterOptions o, std::string root_real)
-    : options(std::move(o)), root(std::move(root_real)), view(root, options.revalidate_after) {
+    : options(std::move(o)), root(std::move(root_real)), view(root, options.revalidate_after, options.max_open_files) {
   unsigned char key[32];
   if (RAND_bytes(key, sizeof key) != 1) {
     // Never sign with a predictable key: fall back to hashing fresh random hex.

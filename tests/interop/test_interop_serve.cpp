@@ -48,7 +48,7 @@ class InteropServe : public ::testing::Test {
     if (!stdfs::exists(interop_dir + "/node_modules/@huggingface/hub") || run_process({"/usr/bin/env", "node", "--version"}).exit_code != 0)
       GTEST_SKIP() << "node or tests/interop/node_modules missing (run scripts/install-deps.sh)";
     // The bundled sample as the Hub would store it: safetensors through LFS, the rest in git.
-    // TODO(import): build this with `hubcache import sample/tiny-model` once that command exists.
+    // Built with CacheBuilder; `hubcache import sample/tiny-model` can build it once that exists.
     CacheBuilder b(source);
     const std::string sample = source_dir() + "/sample/tiny-model";
     for (const RepoRef& repo : {RepoRef{RepoType::Model, "org/tiny-model"}, RepoRef{RepoType::Model, "org/private-model"}}) {

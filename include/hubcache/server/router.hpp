@@ -22,6 +22,8 @@ struct RouterOptions {
   /// again (like nginx's open_file_cache_valid). New files and refs show up at once (they are
   /// not cached yet); a ref moved to another commit shows within this delay. 0: every request.
   std::chrono::milliseconds revalidate_after{1000};
+  /// Descriptors of served files kept open by the lookup cache (0: none, every GET opens).
+  std::size_t max_open_files = 4096;
   std::size_t tree_page_size = 1000;      // entries per tree page (the Hub's)
   std::size_t tree_expand_page_size = 50; // entries per tree page with expand=true
 };
