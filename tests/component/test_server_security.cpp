@@ -304,5 +304,27 @@ TEST_F(Security, AMovedRefIsSeenAtOnceOrAfterTheRevalidationDelay) {
   }
 }
 
+TEST_F(Security, ADeletedOrReplacedBlobIsNotServedFromAKeptDescriptor) {
+  const RepoRef repo{RepoType::Model, "org/kept"};
+  const std::string oid = cache.add_file(repo, c1, "f.txt", "original");
+  cache.add_ref(repo, "main", c1);
+  age(cache.layout(repo).ref_path("main"));
+  age(cache.layout(repo).pointer_path(c1, "f.txt"));
+  start([](server::ServerOptions& o) { o.router.revalidate_after = std::chrono::milliseconds(0); });
+  const std::string u = url("/org/kept/resolve/main/f.txt");
+  EXPECT_EQ(http("GET", u).body, "original");
+  EXPECT_EQ(http("GET", u).body, "original");  // from the kept descriptor
+  // Replaced under the same name (a repair tool rewrote the blob): the new bytes are served.
+  const std::string blob = cache.layout(repo).blob_path(oid);
+  write_file(blob + ".tmp", "rewritten");
+  std::filesystem::rename(blob + ".tmp", blob);
+  EXPECT_EQ(http("GET", u).body, "rewritten");
+  // Deleted (cache cleanup): 404, not the old bytes.
+  std::filesystem::remove(blob);
+  auto r = http("GET", u);
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.header("x-error-code"), "EntryNotFound");
+}
+
 }  // namespace
 }  // namespace hubcache::test
