@@ -4,7 +4,10 @@
 // resolved location stays inside the repo folder is ever returned: a pointer into blobs/ (never a
 // *.incomplete), or a regular file (no-symlink caches). Listings are cached in memory and
 // re-validated against directory mtimes on every use, so files another tool adds show up.
+#include <sys/stat.h>
 #include <sys/types.h>
+
+#include <ctime>
 
 #include <chrono>
 #include <cstdint>
@@ -50,6 +53,19 @@ struct SnapshotListing {
   const FileInfo* find_file(std::string_view path) const;
   const DirInfo* find_dir(std::string_view path) const;
 };
+
+namespace detail {
+inline std::int64_t mtime_ns(const struct stat& st) {
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+/// Changes within the last 2 s may repeat within one mtime tick (and an inode number can be
+/// reused at once): such entries are never cached (git's "racily clean" rule).
+inline bool recently_changed(std::int64_t mtime) {
+  timespec now{};
+  ::clock_gettime(CLOCK_REALTIME, &now);
+  return mtime > (static_cast<std::int64_t>(now.tv_sec) - 2) * 1000000000;
+}
+}  // namespace detail
 
 /// "version https://git-lfs.github.com/spec/v1\noid sha256:<sha>\nsize <n>\n".
 std::string lfs_pointer_text(std::string_view sha256, std::uint64_t size);
