@@ -43,5 +43,6 @@ void add_resolve_command(CLI::App& app, Context& ctx);
 void add_import_command(CLI::App& app, Context& ctx);
 void add_cache_command(CLI::App& app, Context& ctx);
 void add_download_command(CLI::App& app, Context& ctx);
+void add_serve_command(CLI::App& app, Context& ctx);
 
 }  // namespace hubcache::cli

@@ -14,6 +14,7 @@ int main(int argc, char** argv) {
   add_import_command(app, ctx);
   add_cache_command(app, ctx);
   add_download_command(app, ctx);
+  add_serve_command(app, ctx);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

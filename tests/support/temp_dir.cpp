@@ -150,9 +150,15 @@ std::string hubcache_bin() {
 }
 
 std::string source_dir() {
+  // gtest_discover_tests (CMake 3.25) splits its ENVIRONMENT list, so only the first variable
+  // reaches the tests: the build's source dir is compiled in as the fallback.
   const char* p = std::getenv("HUBCACHE_SOURCE_DIR");
-  if (!p) throw std::runtime_error("HUBCACHE_SOURCE_DIR is not set (run the tests through ctest)");
-  return p;
+  if (p) return p;
+#ifdef HUBCACHE_TEST_SOURCE_DIR
+  return HUBCACHE_TEST_SOURCE_DIR;
+#else
+  throw std::runtime_error("HUBCACHE_SOURCE_DIR is not set (run the tests through ctest)");
+#endif
 }
 
 }  // namespace hubcache::test

@@ -1,0 +1,116 @@
+// `hubcache serve`: a read-only Hub-compatible mirror over a cache, until SIGINT/SIGTERM.
+#include <fmt/core.h>
+#include <signal.h>
+#include <sys/resource.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <tuple>
+
+#include "cli.hpp"
+#include "hubcache/server/server.hpp"
+
+namespace hubcache::cli {
+namespace {
+
+struct ServeOptions {
+  CommonOptions common;
+  std::string host = "127.0.0.1";
+  int port = 8080;
+  std::optional<std::string> token_file;
+  std::vector<std::string> private_repos;
+  bool quiet = false;
+  unsigned threads = 0;
+  unsigned max_connections = 4096;
+  unsigned idle_timeout = 30;
+  unsigned request_timeout = 30;
+  unsigned revalidate_ms = 1000;
+};
+
+// Raises the descriptor limit to its maximum and shares it between connections and the files the
+// server keeps open (a quarter, at most 4096). Returns {connections, open files}.
+std::pair<unsigned, std::size_t> share_fd_limit(unsigned wanted_connections) {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) != 0) return {wanted_connections, 0};
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+    ::getrlimit(RLIMIT_NOFILE, &rl);
+  }
+  const rlim_t usable = rl.rlim_cur > 128 ? rl.rlim_cur - 64 : 64;
+  const std::size_t files = std::min<std::size_t>(4096, usable / 4);
+  const rlim_t for_connections = usable - files;
+  return {wanted_connections < for_connections ? wanted_connections : static_cast<unsigned>(for_connections), files};
+}
+
+int run(const ServeOptions& o, const Context& ctx) {
+  const Config c = load_config(ctx, o.common, o.quiet);
+  server::ServerOptions so;
+  so.router.cache_dir = c.hub_cache.value;
+  so.router.private_repos = o.private_repos;
+  so.router.revalidate_after = std::chrono::milliseconds(o.revalidate_ms);
+  if (o.token_file) {
+    auto tokens = server::load_token_file(*o.token_file);
+    if (!tokens) return report_error(tokens.error(), false);
+    so.router.tokens = std::move(*tokens);
+  } else if (!o.private_repos.empty() && !o.quiet) {
+    print_warning("--private without --token-file: nobody can read those repos");
+  }
+  if (o.port < 0 || o.port > 65535) {
+    fmt::print(stderr, "Error: --port must be between 0 and 65535\n");
+    return k_exit_usage;
+  }
+  so.host = o.host;
+  so.port = static_cast<std::uint16_t>(o.port);
+  so.threads = o.threads;
+  std::tie(so.max_connections, so.router.max_open_files) = share_fd_limit(o.max_connections);
+  so.idle_timeout = std::chrono::seconds(o.idle_timeout);
+  so.request_timeout = std::chrono::seconds(o.request_timeout);
+  if (!o.quiet)
+    so.access_log = [](std::string_view line) {
+      std::string l(line);
+      l.push_back('\n');
+      std::fwrite(l.data(), 1, l.size(), stderr);
+    };
+  // Block the stop signals before any server thread exists, so only sigwait() below sees them.
+  sigset_t stop_signals;
+  sigemptyset(&stop_signals);
+  sigaddset(&stop_signals, SIGINT);
+  sigaddset(&stop_signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
+  ::signal(SIGPIPE, SIG_IGN);
+  auto server = server::Server::start(std::move(so));
+  if (!server) return report_error(server.error(), false);
+  fmt::print("{}\n", (*server)->url());
+  std::fflush(stdout);
+  if (!o.quiet)
+    fmt::print(stderr, "Serving the Hub cache {} (read-only). Use HF_ENDPOINT={}. Stop with Ctrl-C.\n",
+               c.hub_cache.value, (*server)->url());
+  int sig = 0;
+  sigwait(&stop_signals, &sig);
+  if (!o.quiet) fmt::print(stderr, "Stopping ({}).\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  (*server)->stop();
+  return k_exit_ok;
+}
+
+}  // namespace
+
+void add_serve_command(CLI::App& app, Context& ctx) {
+  auto o = std::make_shared<ServeOptions>();
+  auto* cmd = app.add_subcommand("serve", "Serve a cache as a read-only Hub mirror (use its URL as HF_ENDPOINT)");
+  add_cache_dir_option(*cmd, o->common);
+  cmd->add_option("--host", o->host, "Address to listen on (default 127.0.0.1)");
+  cmd->add_option("--port", o->port, "Port to listen on; 0 picks a free one (default 8080)");
+  cmd->add_option("--token-file", o->token_file, "File with the bearer tokens that may read private repos, one per line");
+  cmd->add_option("--private", o->private_repos, "Repo that needs a token: ORG/NAME, or datasets/ORG/NAME, spaces/ORG/NAME (repeatable)");
+  cmd->add_flag("--quiet", o->quiet, "No access log or banner on stderr");
+  cmd->add_option("--threads", o->threads, "Event-loop threads (default: one per core)");
+  cmd->add_option("--max-connections", o->max_connections, "Open connections at most (default 4096)");
+  cmd->add_option("--idle-timeout", o->idle_timeout, "Seconds a silent connection is kept (default 30)");
+  cmd->add_option("--request-timeout", o->request_timeout, "Seconds a client has to send a whole request (default 30)");
+  cmd->add_option("--revalidate-ms", o->revalidate_ms,
+                  "How long a checked ref or file is trusted before the disk is asked again; 0: every request (default 1000)");
+  cmd->callback([&ctx, o] { ctx.exit_code = run(*o, ctx); });
+}
+
+}  // namespace hubcache::cli

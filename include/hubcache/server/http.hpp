@@ -1,0 +1,102 @@
+#pragma once
+// Transport-independent HTTP request/response values and the parsing helpers the mirror uses.
+// The router (router.hpp) maps a Request to a Response without any socket, so tests and the fuzz
+// target drive it directly; server.hpp puts it behind libmicrohttpd.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace hubcache::server {
+
+using HeaderList = std::vector<std::pair<std::string, std::string>>;
+
+struct Request {
+  std::string method;  // "GET", "HEAD", "POST", ...
+  std::string path;    // raw request path, still percent-encoded, without the query
+  HeaderList query;    // query arguments, raw (still percent-encoded) as received
+  HeaderList headers;  // request headers as received (names compared case-insensitively)
+  std::string body;    // request body (bounded by the transport)
+  std::string base_url;  // "http://host:port", used for absolute Location / Link URLs
+
+  /// First header with this name (case-insensitive), if any.
+  std::optional<std::string_view> header(std::string_view name) const;
+  /// First query argument with this name, percent-decoded ('+' as space). nullopt if absent.
+  std::optional<std::string> query_value(std::string_view name) const;
+  /// Every value of a repeated query argument, percent-decoded.
+  std::vector<std::string> query_values(std::string_view name) const;
+};
+
+/// An open file descriptor owned by a response body (closed unless released).
+class FileHandle {
+ public:
+  FileHandle() = default;
+  explicit FileHandle(int fd) : m_fd(fd) {}
+  ~FileHandle();
+  FileHandle(FileHandle&& o) noexcept : m_fd(std::exchange(o.m_fd, -1)) {}
+  FileHandle& operator=(FileHandle&& o) noexcept;
+  FileHandle(const FileHandle&) = delete;
+  FileHandle& operator=(const FileHandle&) = delete;
+  int get() const { return m_fd; }
+  int release() { return std::exchange(m_fd, -1); }
+  explicit operator bool() const { return m_fd >= 0; }
+
+ private:
+  int m_fd = -1;
+};
+
+struct Response {
+  int status = 200;
+  HeaderList headers;  // never Content-Length: the transport derives it from the body
+  std::string body;    // used when `file` is not set
+  FileHandle file;     // body = file bytes [file_offset, file_offset + file_length)
+  std::uint64_t file_offset = 0;
+  std::uint64_t file_length = 0;
+  /// HEAD answered without opening the file: the Content-Length a GET would have.
+  std::optional<std::uint64_t> head_length;
+
+  void set_header(std::string name, std::string value);
+  std::optional<std::string_view> header(std::string_view name) const;
+  std::uint64_t body_size() const { return file ? file_length : head_length ? *head_length : body.size(); }
+};
+
+/// Strict percent-decoding: "%41" -> "A"; a '%' not followed by two hex digits fails.
+/// With `plus_is_space`, '+' decodes to ' ' (query strings and form bodies).
+std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space = false);
+
+/// Percent-encodes every byte except A-Za-z0-9 and "-._~" (and '/' when `keep_slash`).
+std::string percent_encode(std::string_view s, bool keep_slash = false);
+
+/// Parses an application/x-www-form-urlencoded body into decoded pairs; nullopt on bad escapes.
+std::optional<HeaderList> parse_form(std::string_view body);
+
+/// A satisfiable byte range [first, last] of a representation.
+struct ByteRange {
+  std::uint64_t first = 0;
+  std::uint64_t last = 0;
+};
+/// Outcome of a Range header against a representation of `size` bytes (RFC 9110 section 14).
+struct RangeDecision {
+  enum class Kind {
+    Full,           // no usable Range header (absent, malformed, not "bytes", or several ranges)
+    Partial,        // serve `range` with 206
+    Unsatisfiable,  // 416 with Content-Range: bytes */size
+  };
+  Kind kind = Kind::Full;
+  ByteRange range;
+};
+/// Multi-range requests are answered with the full representation (200), like S3/CloudFront.
+RangeDecision decide_range(std::optional<std::string_view> range_header, std::uint64_t size);
+
+/// True if an If-None-Match header value matches the strong ETag `etag` (quoted form), or is "*".
+bool if_none_match(std::string_view header_value, std::string_view quoted_etag);
+
+/// RFC 3339 UTC timestamp with milliseconds, as the Hub writes them ("2024-01-02T03:04:05.000Z").
+std::string iso8601_utc(std::int64_t unix_seconds);
+
+/// Constant-time equality of two byte strings (the time depends only on the lengths).
+bool constant_time_equal(std::string_view a, std::string_view b);
+
+}  // namespace hubcache::server

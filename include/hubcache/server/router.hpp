@@ -1,0 +1,52 @@
+#pragma once
+// The Hub-compatible routes over a read-only cache (spec sections 7-8), transport-independent.
+// A Router maps a Request to a Response; it is thread-safe and never writes to the cache.
+#include <chrono>
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "hubcache/server/http.hpp"
+#include "hubcache/util/result.hpp"
+
+namespace hubcache::server {
+
+struct RouterOptions {
+  std::string cache_dir;                  // the Hub cache to serve (must exist)
+  /// Repos that need a bearer token: "org/name" (any type) or "datasets/org/name", "spaces/...".
+  std::vector<std::string> private_repos;
+  std::vector<std::string> tokens;        // accepted bearer tokens (see load_token_file)
+  std::chrono::seconds blob_url_ttl{3600};  // lifetime of the signed /_blobs/ redirect URLs
+  /// How long a checked ref, repo folder or file lookup is trusted before the disk is consulted
+  /// again (like nginx's open_file_cache_valid). New files and refs show up at once (they are
+  /// not cached yet); a ref moved to another commit shows within this delay. 0: every request.
+  std::chrono::milliseconds revalidate_after{1000};
+  /// Descriptors of served files kept open by the lookup cache (0: none, every GET opens).
+  std::size_t max_open_files = 4096;
+  std::size_t tree_page_size = 1000;      // entries per tree page (the Hub's)
+  std::size_t tree_expand_page_size = 50; // entries per tree page with expand=true
+};
+
+/// Reads a token file: one token per line, surrounding whitespace and empty lines ignored.
+Result<std::vector<std::string>> load_token_file(const std::string& path);
+
+class Router {
+ public:
+  /// Fails if the cache folder is missing, or a private repo spec or token is malformed.
+  static Result<std::unique_ptr<Router>> create(RouterOptions options);
+  ~Router();
+  Router(const Router&) = delete;
+  Router& operator=(const Router&) = delete;
+
+  /// Answers one request. Never throws; malformed input gives a 4xx.
+  Response handle(const Request& request) const;
+
+  struct Impl;
+
+ private:
+  explicit Router(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> m_impl;
+};
+
+}  // namespace hubcache::server

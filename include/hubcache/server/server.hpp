@@ -1,0 +1,52 @@
+#pragma once
+// `hubcache serve`: the Router behind an HTTP/1.1 server (libmicrohttpd, epoll, a thread pool,
+// sendfile bodies, keep-alive). Read-only over the cache.
+#include <chrono>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "hubcache/server/router.hpp"
+#include "hubcache/util/result.hpp"
+
+namespace hubcache::server {
+
+struct ServerOptions {
+  RouterOptions router;
+  std::string host = "127.0.0.1";
+  std::uint16_t port = 8080;            // 0: an ephemeral port (see Server::port())
+  unsigned threads = 0;                 // event-loop threads; 0: one per core
+  unsigned max_connections = 4096;      // further connections are refused, never a crash
+  std::chrono::seconds idle_timeout{30};     // no byte moved for this long: closed
+  std::chrono::seconds request_timeout{30};  // request line + headers + body must arrive in this
+  std::size_t max_header_bytes = 16 * 1024;  // request line + headers (431/414 above)
+  std::size_t max_body_bytes = 1 << 20;      // POST bodies (413 above)
+  /// One line per finished request (method, path, status, bytes, time). Never holds a token.
+  /// Empty: no access log.
+  std::function<void(std::string_view line)> access_log;
+};
+
+class Server {
+ public:
+  /// Binds and starts serving in background threads.
+  static Result<std::unique_ptr<Server>> start(ServerOptions options);
+  ~Server();  // stop()
+  Server(const Server&) = delete;
+  Server& operator=(const Server&) = delete;
+
+  std::uint16_t port() const;
+  /// "http://host:port", the value to use as HF_ENDPOINT.
+  std::string url() const;
+  /// Stops accepting, cuts open connections, joins the threads. Idempotent.
+  void stop();
+
+  struct Impl;
+
+ private:
+  explicit Server(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> m_impl;
+};
+
+}  // namespace hubcache::server

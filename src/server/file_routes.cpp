@@ -1,0 +1,164 @@
+// File routes: /{prefix}{repo}/resolve|raw/{rev}/{path} and the signed /_blobs/ download path.
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <charconv>
+#include <ctime>
+
+#include "hubcache/cache/layout.hpp"
+#include "hubcache/util/hash.hpp"
+#include "router_impl.hpp"
+
+namespace hubcache::server {
+namespace {
+
+std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+
+std::optional<FileHandle> open_regular(const std::string& path, std::uint64_t& size) {
+  FileHandle fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+  if (!fd) return std::nullopt;
+  struct stat st{};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  size = static_cast<std::uint64_t>(st.st_size);
+  return fd;
+}
+
+std::int64_t now_seconds() { return static_cast<std::int64_t>(::time(nullptr)); }
+
+}  // namespace
+
+// `fd` may be empty for HEAD: the response then carries only the length (head_length).
+Response file_body_response(const Request& req, FileHandle fd, std::uint64_t size, const std::string& quoted_etag,
+                            HeaderList extra) {
+  Response r;
+  r.headers = std::move(extra);
+  r.set_header("ETag", quoted_etag);
+  r.set_header("Accept-Ranges", "bytes");
+  if (auto inm = req.header("If-None-Match"); inm && if_none_match(*inm, quoted_etag)) {
+    r.status = 304;
+    return r;
+  }
+  r.set_header("Content-Type", "application/octet-stream");
+  const RangeDecision d = decide_range(req.header("Range"), size);
+  if (d.kind == RangeDecision::Kind::Unsatisfiable) {
+    if (size == 0) {
+      // An empty file cannot satisfy any range; answer it whole. The Content-Range carries the
+      // size for clients (like huggingface.js) that probe with "Range: bytes=0-0".
+      r.set_header("Content-Range", "bytes */0");
+      r.file = std::move(fd);
+      r.file_offset = 0;
+      r.file_length = 0;
+      return r;
+    }
+    Response e = error_response(416, "", "Range Not Satisfiable: the file has " + std::to_string(size) + " bytes");
+    for (const auto& [k, v] : r.headers)
+      if (k != "Content-Type") e.set_header(k, v);
+    e.set_header("Content-Range", "bytes */" + std::to_string(size));
+    return e;
+  }
+  const bool has_fd = static_cast<bool>(fd);
+  r.file = std::move(fd);
+  if (d.kind == RangeDecision::Kind::Partial) {
+    r.status = 206;
+    r.file_offset = d.range.first;
+    r.file_length = d.range.last - d.range.first + 1;
+    if (!has_fd) r.head_length = r.file_length;
+    r.set_header("Content-Range", "bytes " + std::to_string(d.range.first) + "-" + std::to_string(d.range.last) + "/" +
+                                      std::to_string(size));
+  } else {
+    r.file_offset = 0;
+    r.file_length = size;
+    if (!has_fd) r.head_length = size;
+  }
+  return r;
+}
+
+Response Router::Impl::resolve(const Request& req, const RepoTarget& t, const std::string& revision,
+                               const std::string& path, bool raw) const {
+  Response err;
+  auto commit = commit_of(t, revision, err);
+  if (!commit) return err;
+  auto not_found = [&](const std::string& why) {
+    Response r = error_response(404, "EntryNotFound", "Entry not found: " + why);
+    r.set_header("X-Repo-Commit", *commit);
+    return r;
+  };
+  if (!safe_repo_path(path)) return not_found("'" + path + "' is not a valid file path in a repo");
+  auto info = view.lookup_file(t.folder, *commit, path);
+  if (!info)
+    return not_found("no file '" + path + "' in snapshot " + *commit + " of " + describe(t.repo) + " in this mirror's cache");
+  HeaderList headers{{"X-Repo-Commit", *commit}};
+  if (info->is_lfs() && raw) {
+    // The raw git file of an LFS entry is its pointer.
+    Response r;
+    r.headers = std::move(headers);
+    r.set_header("ETag", quoted(info->oid));
+    if (auto inm = req.header("If-None-Match"); inm && if_none_match(*inm, quoted(info->oid))) {
+      r.status = 304;
+      return r;
+    }
+    r.set_header("Content-Type", "text/plain; charset=utf-8");
+    r.body = lfs_pointer_text(*info->lfs_sha256, info->size);
+    return r;
+  }
+  if (info->is_lfs()) {
+    // As the Hub: 302 to the download location, LFS identity on the redirect itself.
+    const std::string folder_name = repo_folder_name(t.repo);
+    const std::string expires = std::to_string(now_seconds() + options.blob_url_ttl.count());
+    const std::string sig = sign(folder_name + "/" + *info->lfs_sha256 + "/" + expires);
+    const std::string location = (req.base_url.empty() ? std::string("http://localhost") : req.base_url) +
+                                 "/_blobs/" + folder_name + "/" + *info->lfs_sha256 + "?expires=" + expires +
+                                 "&sig=" + sig;
+    Response r;
+    r.status = 302;
+    r.headers = std::move(headers);
+    r.set_header("ETag", quoted(info->oid));
+    r.set_header("X-Linked-Etag", quoted(*info->lfs_sha256));
+    r.set_header("X-Linked-Size", std::to_string(info->size));
+    r.set_header("Location", location);
+    r.set_header("Content-Type", "text/plain; charset=utf-8");
+    r.body = "Found. Redirecting to " + location;
+    return r;
+  }
+  if (req.method == "HEAD")  // metadata only: no need to open the file
+    return file_body_response(req, FileHandle(), info->size, quoted(info->oid), std::move(headers));
+  std::uint64_t size = 0;
+  std::optional<FileHandle> fd;
+  if (info->fd) {  // the lookup cache's descriptor: dup() it instead of walking the path again
+    FileHandle dup(::fcntl(info->fd->get(), F_DUPFD_CLOEXEC, 0));
+    struct stat st{};
+    if (dup && ::fstat(dup.get(), &st) == 0) {
+      size = static_cast<std::uint64_t>(st.st_size);
+      fd = std::move(dup);
+    }
+  }
+  if (!fd) fd = open_regular(info->content_path, size);
+  if (!fd) return not_found("'" + path + "' vanished from the cache while being served");
+  return file_body_response(req, std::move(*fd), size, quoted(info->oid), std::move(headers));
+}
+
+Response Router::Impl::blob(const Request& req, const std::vector<std::string>& segs) const {
+  auto forbidden = [](const std::string& why) { return error_response(403, "", why); };
+  if (segs.size() != 3 || !is_lower_hex(segs[2], 64)) return error_response(404, "", "Not Found: no such blob");
+  const auto repo = parse_repo_folder_name(segs[1]);
+  if (!repo || !validate_repo_id(repo->id)) return error_response(404, "", "Not Found: no such blob");
+  const auto expires = req.query_value("expires");
+  const auto sig = req.query_value("sig");
+  std::int64_t exp = 0;
+  if (!expires || !sig || expires->empty() ||
+      std::from_chars(expires->data(), expires->data() + expires->size(), exp).ptr != expires->data() + expires->size())
+    return forbidden("Forbidden: this download URL is not signed; resolve the file again to get a fresh one");
+  // Verify the signature before trusting the expiry, and compare in constant time.
+  const bool good = constant_time_equal(sign(segs[1] + "/" + segs[2] + "/" + *expires), *sig);
+  if (!good || exp < now_seconds())
+    return forbidden("Forbidden: this download URL is invalid or expired; resolve the file again to get a fresh one");
+  auto folder = view.repo_folder(*repo);
+  if (!folder) return error_response(404, "", "Not Found: the repo is no longer in the cache");
+  std::uint64_t size = 0;
+  auto fd = open_regular(*folder + "/blobs/" + segs[2], size);
+  if (!fd) return error_response(404, "", "Not Found: the blob is no longer in the cache");
+  return file_body_response(req, std::move(*fd), size, quoted(segs[2]), {});
+}
+
+}  // namespace hubcache::server

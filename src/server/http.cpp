@@ -1,0 +1,228 @@
+#include "hubcache/server/http.hpp"
+
+#include <unistd.h>
+
+#include <charconv>
+#include <ctime>
+
+namespace hubcache::server {
+namespace {
+
+bool iequals(std::string_view a, std::string_view b) {
+  if (a.size() != b.size()) return false;
+  for (std::size_t i = 0; i < a.size(); ++i) {
+    char x = a[i], y = b[i];
+    if (x >= 'A' && x <= 'Z') x = static_cast<char>(x - 'A' + 'a');
+    if (y >= 'A' && y <= 'Z') y = static_cast<char>(y - 'A' + 'a');
+    if (x != y) return false;
+  }
+  return true;
+}
+
+int hex_value(char c) {
+  if (c >= '0' && c <= '9') return c - '0';
+  if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F') return c - 'A' + 10;
+  return -1;
+}
+
+std::string_view trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
+// Parses a non-empty run of decimal digits that fits in uint64.
+std::optional<std::uint64_t> parse_u64(std::string_view s) {
+  if (s.empty() || s.size() > 19) return std::nullopt;
+  std::uint64_t v = 0;
+  auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), v);
+  if (ec != std::errc{} || p != s.data() + s.size()) return std::nullopt;
+  return v;
+}
+
+}  // namespace
+
+std::optional<std::string_view> Request::header(std::string_view name) const {
+  for (const auto& [k, v] : headers)
+    if (iequals(k, name)) return std::string_view(v);
+  return std::nullopt;
+}
+
+std::optional<std::string> Request::query_value(std::string_view name) const {
+  for (const auto& [k, v] : query)
+    if (k == name) return percent_decode(v, true).value_or(std::string());
+  return std::nullopt;
+}
+
+std::vector<std::string> Request::query_values(std::string_view name) const {
+  std::vector<std::string> out;
+  for (const auto& [k, v] : query)
+    if (k == name) out.push_back(percent_decode(v, true).value_or(std::string()));
+  return out;
+}
+
+FileHandle::~FileHandle() {
+  if (m_fd >= 0) ::close(m_fd);
+}
+
+FileHandle& FileHandle::operator=(FileHandle&& o) noexcept {
+  if (this != &o) {
+    if (m_fd >= 0) ::close(m_fd);
+    m_fd = std::exchange(o.m_fd, -1);
+  }
+  return *this;
+}
+
+void Response::set_header(std::string name, std::string value) {
+  for (auto& [k, v] : headers)
+    if (iequals(k, name)) {
+      v = std::move(value);
+      return;
+    }
+  headers.emplace_back(std::move(name), std::move(value));
+}
+
+std::optional<std::string_view> Response::header(std::string_view name) const {
+  for (const auto& [k, v] : headers)
+    if (iequals(k, name)) return std::string_view(v);
+  return std::nullopt;
+}
+
+std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space) {
+  std::string out;
+  out.reserve(s.size());
+  for (std::size_t i = 0; i < s.size(); ++i) {
+    const char c = s[i];
+    if (c == '%') {
+      if (i + 2 >= s.size()) return std::nullopt;
+      const int hi = hex_value(s[i + 1]);
+      const int lo = hex_value(s[i + 2]);
+      if (hi < 0 || lo < 0) return std::nullopt;
+      out.push_back(static_cast<char>(hi * 16 + lo));
+      i += 2;
+    } else if (c == '+' && plus_is_space) {
+      out.push_back(' ');
+    } else {
+      out.push_back(c);
+    }
+  }
+  return out;
+}
+
+std::string percent_encode(std::string_view s, bool keep_slash) {
+  static constexpr char k_hex[] = "0123456789ABCDEF";
+  std::string out;
+  out.reserve(s.size());
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+                            c == '-' || c == '.' || c == '_' || c == '~' || (keep_slash && c == '/');
+    if (unreserved) {
+      out.push_back(ch);
+    } else {
+      out.push_back('%');
+      out.push_back(k_hex[c >> 4]);
+      out.push_back(k_hex[c & 0xf]);
+    }
+  }
+  return out;
+}
+
+std::optional<HeaderList> parse_form(std::string_view body) {
+  HeaderList out;
+  while (!body.empty()) {
+    const std::size_t amp = body.find('&');
+    const std::string_view pair = body.substr(0, amp);
+    body = amp == std::string_view::npos ? std::string_view() : body.substr(amp + 1);
+    if (pair.empty()) continue;
+    const std::size_t eq = pair.find('=');
+    auto key = percent_decode(pair.substr(0, eq), true);
+    auto value = percent_decode(eq == std::string_view::npos ? std::string_view() : pair.substr(eq + 1), true);
+    if (!key || !value) return std::nullopt;
+    out.emplace_back(std::move(*key), std::move(*value));
+  }
+  return out;
+}
+
+RangeDecision decide_range(std::optional<std::string_view> range_header, std::uint64_t size) {
+  RangeDecision full;
+  if (!range_header) return full;
+  std::string_view h = trim(*range_header);
+  const std::size_t eq = h.find('=');
+  if (eq == std::string_view::npos || !iequals(trim(h.substr(0, eq)), "bytes")) return full;
+  h = trim(h.substr(eq + 1));
+  if (h.find(',') != std::string_view::npos) return full;  // several ranges: answer with everything
+  const std::size_t dash = h.find('-');
+  if (dash == std::string_view::npos) return full;
+  const std::string_view a = trim(h.substr(0, dash));
+  const std::string_view b = trim(h.substr(dash + 1));
+  RangeDecision d;
+  if (a.empty()) {  // suffix range: the last N bytes
+    auto n = parse_u64(b);
+    if (!n) return full;
+    if (*n == 0 || size == 0) {
+      d.kind = RangeDecision::Kind::Unsatisfiable;
+      return d;
+    }
+    const std::uint64_t len = *n < size ? *n : size;
+    d.kind = RangeDecision::Kind::Partial;
+    d.range = {size - len, size - 1};
+    return d;
+  }
+  auto first = parse_u64(a);
+  if (!first) return full;
+  std::uint64_t last = 0;
+  if (b.empty()) {
+    last = size == 0 ? 0 : size - 1;
+  } else {
+    auto l = parse_u64(b);
+    if (!l || *l < *first) return full;  // invalid syntax: ignored, as RFC 9110 says
+    last = *l < size ? *l : (size == 0 ? 0 : size - 1);
+  }
+  if (*first >= size) {
+    d.kind = RangeDecision::Kind::Unsatisfiable;
+    return d;
+  }
+  d.kind = RangeDecision::Kind::Partial;
+  d.range = {*first, last};
+  return d;
+}
+
+bool if_none_match(std::string_view header_value, std::string_view quoted_etag) {
+  std::string_view rest = header_value;
+  while (!rest.empty()) {
+    const std::size_t comma = rest.find(',');
+    std::string_view tag = trim(rest.substr(0, comma));
+    rest = comma == std::string_view::npos ? std::string_view() : rest.substr(comma + 1);
+    if (tag == "*") return true;
+    if (tag.size() >= 2 && tag.substr(0, 2) == "W/") tag.remove_prefix(2);  // weak comparison
+    if (tag == quoted_etag) return true;
+  }
+  return false;
+}
+
+std::string iso8601_utc(std::int64_t unix_seconds) {
+  const std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  char buf[40];
+  const std::size_t n = std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S.000Z", &tm);
+  return std::string(buf, n);
+}
+
+bool constant_time_equal(std::string_view a, std::string_view b) {
+  // Compare over the longer length so the loop count does not reveal where a prefix ends.
+  const std::size_t n = a.size() > b.size() ? a.size() : b.size();
+  unsigned char diff = a.size() == b.size() ? 0 : 1;
+  for (std::size_t i = 0; i < n; ++i) {
+    const unsigned char x = i < a.size() ? static_cast<unsigned char>(a[i]) : 0;
+    const unsigned char y = i < b.size() ? static_cast<unsigned char>(b[i]) : 0;
+    diff = static_cast<unsigned char>(diff | (x ^ y));
+  }
+  // Keep the compiler from short-circuiting: the result is read through a volatile.
+  volatile unsigned char sink = diff;
+  return sink == 0;
+}
+
+}  // namespace hubcache::server

@@ -1,0 +1,318 @@
+// The Router behind libmicrohttpd. Why libmicrohttpd (Debian libmicrohttpd-dev 0.9.75): an
+// epoll event loop per worker thread, HTTP/1.1 keep-alive, bounded per-connection memory (which
+// caps the request line and headers), a connection limit, idle timeouts, and sendfile(2) for
+// file-descriptor bodies, so file bytes never pass through user space. What it lacks (a deadline
+// for receiving a whole request, against slow-loris clients) is added here by a watchdog thread.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <microhttpd.h>
+#include <netdb.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <condition_variable>
+#include <cstring>
+#include <mutex>
+#include <thread>
+#include <unordered_map>
+
+#include "hubcache/server/server.hpp"
+
+namespace hubcache::server {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// Per HTTP request (MHD's con_cls).
+struct RequestState {
+  Clock::time_point start = Clock::now();
+  std::string method;
+  std::string path;
+  std::string body;
+  bool too_large = false;
+  int status = 0;
+  std::uint64_t bytes = 0;
+};
+
+bool valid_host_header(std::string_view h) {
+  if (h.empty() || h.size() > 255) return false;
+  for (const char c : h)
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
+          c == ':' || c == '[' || c == ']'))
+      return false;
+  return true;
+}
+
+std::string printable(std::string_view s) {
+  std::string out;
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x21 && c < 0x7f) out.push_back(ch);
+    else {
+      char buf[4];
+      std::snprintf(buf, sizeof buf, "%%%02X", c);
+      out += buf;
+    }
+    if (out.size() > 2000) {
+      out += "...";
+      break;
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
+struct Server::Impl {
+  ServerOptions options;
+  std::unique_ptr<Router> router;
+  MHD_Daemon* daemon = nullptr;
+  int listen_fd = -1;
+  std::uint16_t bound_port = 0;
+  std::string url_host;  // "127.0.0.1" or "[::1]"
+
+  // Watchdog over connections still receiving a request (see request_timeout).
+  struct Conn {
+    int fd = -1;
+    Clock::time_point phase_start;
+    bool receiving = true;
+  };
+  std::mutex conn_mutex;
+  std::unordered_map<MHD_Connection*, Conn> conns;
+  std::condition_variable cv;
+  bool stopping = false;
+  std::thread watchdog;
+
+  std::string default_base() const { return "http://" + url_host + ":" + std::to_string(bound_port); }
+
+  void set_receiving(MHD_Connection* c, bool receiving) {
+    std::lock_guard lock(conn_mutex);
+    auto it = conns.find(c);
+    if (it == conns.end()) return;
+    it->second.receiving = receiving;
+    it->second.phase_start = Clock::now();
+  }
+
+  void watch() {
+    std::unique_lock lock(conn_mutex);
+    while (!stopping) {
+      cv.wait_for(lock, std::chrono::milliseconds(200));
+      const auto now = Clock::now();
+      for (auto& [c, conn] : conns) {
+        if (conn.receiving && now - conn.phase_start > options.request_timeout) {
+          // MHD reports CLOSED (under this mutex) before it closes the fd, so the fd is still
+          // this connection's. shutdown() makes MHD see the end and clean up.
+          ::shutdown(conn.fd, SHUT_RDWR);
+          conn.phase_start = Clock::time_point::max() - std::chrono::hours(1);
+        }
+      }
+    }
+  }
+};
+
+namespace {
+
+MHD_Result collect(void* cls, MHD_ValueKind, const char* key, const char* value) {
+  auto* list = static_cast<HeaderList*>(cls);
+  if (list->size() < 256) list->emplace_back(key ? key : "", value ? value : "");
+  return MHD_YES;
+}
+
+ssize_t never_read(void*, std::uint64_t, char*, size_t) { return MHD_CONTENT_READER_END_WITH_ERROR; }
+
+MHD_Result queue(MHD_Connection* c, RequestState* st, Response&& resp, bool head) {
+  st->status = resp.status;
+  st->bytes = head ? 0 : resp.body_size();
+  MHD_Response* r = nullptr;
+  if (!resp.file && resp.head_length) {
+    // HEAD without an open file: a response of the right length whose body is never read.
+    r = MHD_create_response_from_callback(*resp.head_length, 4096, &never_read, nullptr, nullptr);
+  } else if (resp.file && resp.file_length > 0) {
+    r = MHD_create_response_from_fd_at_offset64(resp.file_length, resp.file.get(), resp.file_offset);
+    if (r) resp.file.release();  // MHD closes it
+  } else {
+    r = MHD_create_response_from_buffer(resp.body.size(), resp.body.data(), MHD_RESPMEM_MUST_COPY);
+  }
+  if (!r) return MHD_NO;
+  for (const auto& [k, v] : resp.headers) MHD_add_response_header(r, k.c_str(), v.c_str());
+  const MHD_Result ok = MHD_queue_response(c, static_cast<unsigned>(resp.status), r);
+  MHD_destroy_response(r);
+  return ok;
+}
+
+MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char* method, const char*,
+                      const char* upload_data, size_t* upload_size, void** con_cls) {
+  auto* impl = static_cast<Server::Impl*>(cls);
+  auto* st = static_cast<RequestState*>(*con_cls);
+  if (st == nullptr) {
+    st = new RequestState;
+    st->method = method ? method : "";
+    st->path = url ? url : "";
+    *con_cls = st;
+    if (const char* cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+      if (std::strtoull(cl, nullptr, 10) > impl->options.max_body_bytes) {
+        Response r;
+        r.status = 413;
+        r.set_header("Content-Type", "application/json; charset=utf-8");
+        r.set_header("X-Error-Message", "Request body too large");
+        r.set_header("Connection", "close");
+        r.body = "{\"error\":\"Request body too large\"}";
+        return queue(c, st, std::move(r), false);
+      }
+    }
+    return MHD_YES;
+  }
+  if (*upload_size != 0) {
+    if (st->body.size() + *upload_size > impl->options.max_body_bytes) st->too_large = true;
+    else st->body.append(upload_data, *upload_size);
+    *upload_size = 0;
+    return MHD_YES;
+  }
+  impl->set_receiving(c, false);
+  const bool head = st->method == "HEAD";
+  if (st->too_large) {
+    Response r;
+    r.status = 413;
+    r.set_header("X-Error-Message", "Request body too large");
+    r.body = "{\"error\":\"Request body too large\"}";
+    return queue(c, st, std::move(r), head);
+  }
+  Request req;
+  req.method = st->method;
+  req.path = st->path;
+  req.body = std::move(st->body);
+  MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, &collect, &req.query);
+  MHD_get_connection_values(c, MHD_HEADER_KIND, &collect, &req.headers);
+  const auto host = req.header("Host");
+  req.base_url = host && valid_host_header(*host) ? "http://" + std::string(*host) : impl->default_base();
+  return queue(c, st, impl->router->handle(req), head);
+}
+
+void on_completed(void* cls, MHD_Connection* c, void** con_cls, MHD_RequestTerminationCode toe) {
+  auto* impl = static_cast<Server::Impl*>(cls);
+  std::unique_ptr<RequestState> st(static_cast<RequestState*>(*con_cls));
+  *con_cls = nullptr;
+  impl->set_receiving(c, true);  // keep-alive: the next request must arrive in time
+  if (!st || !impl->options.access_log) return;
+  const double ms = std::chrono::duration<double, std::milli>(Clock::now() - st->start).count();
+  char line[2300];
+  std::snprintf(line, sizeof line, "%s %s %d %llu %.2fms%s", printable(st->method).c_str(), printable(st->path).c_str(),
+                st->status, static_cast<unsigned long long>(st->bytes), ms,
+                toe == MHD_REQUEST_TERMINATED_COMPLETED_OK ? "" : " (cut)");
+  impl->options.access_log(line);
+}
+
+void on_connection(void* cls, MHD_Connection* c, void** socket_context, MHD_ConnectionNotificationCode toe) {
+  auto* impl = static_cast<Server::Impl*>(cls);
+  (void)socket_context;
+  std::lock_guard lock(impl->conn_mutex);
+  if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
+    const MHD_ConnectionInfo* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+    impl->conns[c] = Server::Impl::Conn{info ? info->connect_fd : -1, Clock::now(), true};
+  } else {
+    impl->conns.erase(c);
+  }
+}
+
+size_t no_unescape(void*, MHD_Connection*, char* s) { return std::strlen(s); }  // the router decodes
+
+void ignore_mhd_log(void*, const char*, va_list) {}
+
+Result<int> open_listener(const std::string& host, std::uint16_t port, std::string& url_host, std::uint16_t& bound) {
+  addrinfo hints{};
+  hints.ai_family = AF_UNSPEC;
+  hints.ai_socktype = SOCK_STREAM;
+  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
+  addrinfo* res = nullptr;
+  const std::string service = std::to_string(port);
+  if (int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &res); rc != 0)
+    return fail(ErrorCode::InvalidArgument, "cannot use host '" + host + "': " + ::gai_strerror(rc));
+  std::string last_error = "no address";
+  int fd = -1;
+  for (addrinfo* ai = res; ai && fd < 0; ai = ai->ai_next) {
+    fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
+    if (fd < 0) continue;
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || ::listen(fd, 4096) != 0) {
+      last_error = std::strerror(errno);
+      ::close(fd);
+      fd = -1;
+    }
+  }
+  ::freeaddrinfo(res);
+  if (fd < 0) return fail(ErrorCode::Io, "cannot listen on " + host + ":" + service + ": " + last_error);
+  sockaddr_storage ss{};
+  socklen_t len = sizeof ss;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (ss.ss_family == AF_INET6) {
+    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
+    ::inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
+    bound = ntohs(a->sin6_port);
+    url_host = std::string("[") + buf + "]";
+  } else {
+    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
+    ::inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
+    bound = ntohs(a->sin_port);
+    url_host = buf;
+  }
+  if (url_host == "0.0.0.0") url_host = "127.0.0.1";
+  if (url_host == "[::]") url_host = "[::1]";
+  return fd;
+}
+
+}  // namespace
+
+Server::Server(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+Server::~Server() { stop(); }
+
+Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
+  auto impl = std::make_unique<Impl>();
+  HUBCACHE_TRY_ASSIGN(impl->router, Router::create(options.router));
+  impl->options = std::move(options);
+  const ServerOptions& o = impl->options;
+  HUBCACHE_TRY_ASSIGN(impl->listen_fd, open_listener(o.host, o.port, impl->url_host, impl->bound_port));
+  unsigned threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO;
+  Impl* self = impl.get();
+  impl->daemon = MHD_start_daemon(
+      flags, 0, nullptr, nullptr, &on_request, self,
+      MHD_OPTION_LISTEN_SOCKET, static_cast<MHD_socket>(impl->listen_fd),
+      MHD_OPTION_THREAD_POOL_SIZE, static_cast<unsigned>(threads > 1 ? threads : 0),
+      MHD_OPTION_CONNECTION_LIMIT, static_cast<unsigned>(o.max_connections),
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0u,
+      MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned>(o.idle_timeout.count()),
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<size_t>(o.max_header_bytes + 4096),
+      MHD_OPTION_UNESCAPE_CALLBACK, &no_unescape, nullptr,
+      MHD_OPTION_NOTIFY_COMPLETED, &on_completed, self,
+      MHD_OPTION_NOTIFY_CONNECTION, &on_connection, self,
+      MHD_OPTION_EXTERNAL_LOGGER, &ignore_mhd_log, nullptr,
+      MHD_OPTION_END);
+  if (!impl->daemon) {
+    ::close(impl->listen_fd);
+    return fail(ErrorCode::Io, "cannot start the HTTP server (libmicrohttpd refused the configuration)");
+  }
+  impl->watchdog = std::thread([self] { self->watch(); });
+  return std::unique_ptr<Server>(new Server(std::move(impl)));
+}
+
+std::uint16_t Server::port() const { return m_impl->bound_port; }
+std::string Server::url() const { return m_impl->default_base(); }
+
+void Server::stop() {
+  if (!m_impl || !m_impl->daemon) return;
+  {
+    std::lock_guard lock(m_impl->conn_mutex);
+    m_impl->stopping = true;
+  }
+  m_impl->cv.notify_all();
+  if (m_impl->watchdog.joinable()) m_impl->watchdog.join();
+  MHD_stop_daemon(m_impl->daemon);
+  m_impl->daemon = nullptr;
+  if (m_impl->listen_fd >= 0) ::close(m_impl->listen_fd);
+  m_impl->listen_fd = -1;
+}
+
+}  // namespace hubcache::server

@@ -1,0 +1,281 @@
+#include "repo_view.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdlib>
+#include <ctime>
+#include <functional>
+
+#include "hubcache/cache/layout.hpp"
+#include "hubcache/cache/store.hpp"
+#include "hubcache/util/fs.hpp"
+#include "hubcache/util/hash.hpp"
+
+namespace hubcache::server {
+namespace {
+
+using detail::mtime_ns;
+using detail::recently_changed;
+
+constexpr std::size_t k_max_cached_folders = 1024;
+constexpr std::size_t k_max_cached_oids = 100000;
+
+std::optional<std::string> real_path(const std::string& p) {
+  char buf[PATH_MAX];
+  if (::realpath(p.c_str(), buf) == nullptr) return std::nullopt;
+  return std::string(buf);
+}
+
+bool has_prefix_dir(std::string_view path, std::string_view dir) {
+  return path.size() > dir.size() && path.substr(0, dir.size()) == dir && path[dir.size()] == '/';
+}
+
+}  // namespace
+
+std::string lfs_pointer_text(std::string_view sha256, std::uint64_t size) {
+  std::string s = "version https://git-lfs.github.com/spec/v1\noid sha256:";
+  s += sha256;
+  s += "\nsize ";
+  s += std::to_string(size);
+  s += "\n";
+  return s;
+}
+
+CacheView::CacheView(std::string root_real, std::chrono::milliseconds revalidate_after, std::size_t max_open_files)
+    : m_root(std::move(root_real)), m_revalidate_after(revalidate_after), m_max_open_files(max_open_files) {}
+
+std::optional<std::string> CacheView::repo_folder(const RepoRef& repo) const {
+  std::string path = fs::join(m_root, repo_folder_name(repo));
+  {
+    std::lock_guard lock(m_mutex);
+    auto it = m_folders.find(path);
+    if (it != m_folders.end() && fresh(it->second)) return path;
+  }
+  struct stat lst{};
+  if (::lstat(path.c_str(), &lst) != 0) return std::nullopt;
+  if (S_ISDIR(lst.st_mode)) {  // the root is a realpath and the name has no '/', '.', '..'
+    std::lock_guard lock(m_mutex);
+    if (m_folders.size() >= k_max_cached_folders) m_folders.clear();
+    m_folders[path] = Clock::now();
+    return path;
+  }
+  auto real = real_path(path);
+  if (!real || !has_prefix_dir(*real, m_root)) return std::nullopt;
+  struct stat st{};
+  if (::stat(real->c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return std::nullopt;
+  return real;
+}
+
+CacheView::Revision CacheView::resolve_revision(const std::string& folder, std::string_view revision) const {
+  Revision r;
+  auto snapshot_exists = [&](const std::string& commit) {
+    struct stat st{};
+    return ::lstat((folder + "/snapshots/" + commit).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  };
+  if (is_commit_hash(revision)) {
+    if (snapshot_exists(std::string(revision))) {
+      r.kind = Revision::Kind::Found;
+      r.commit = std::string(revision);
+      return r;
+    }
+  }
+  if (!validate_revision(revision)) return r;
+  // The layout only builds paths; the folder is the already-checked realpath.
+  // A ref is cached (keyed by its file's identity) only once its snapshot was seen to exist.
+  auto read_ref_at = [&](std::string_view name) -> std::optional<Revision> {
+    const std::string ref_path = folder + "/refs/" + std::string(name);
+    {
+      std::lock_guard lock(m_mutex);
+      auto it = m_refs.find(ref_path);
+      if (it != m_refs.end() && fresh(it->second.checked)) return Revision{Revision::Kind::Found, it->second.commit};
+    }
+    struct stat st{};
+    if (::stat(ref_path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+    const StatKey key{st.st_dev, st.st_ino, mtime_ns(st), static_cast<std::int64_t>(st.st_size)};
+    {
+      std::lock_guard lock(m_mutex);
+      auto it = m_refs.find(ref_path);
+      if (it != m_refs.end() && it->second.key == key) {
+        it->second.checked = Clock::now();
+        return Revision{Revision::Kind::Found, it->second.commit};
+      }
+    }
+    auto content = fs::read_file(ref_path, 4096);
+    if (!content) return std::nullopt;
+    std::string_view s = *content;
+    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    if (!is_commit_hash(s)) return std::nullopt;
+    Revision found{snapshot_exists(std::string(s)) ? Revision::Kind::Found : Revision::Kind::NoSnapshot, std::string(s)};
+    if (found.kind == Revision::Kind::Found && !recently_changed(key.mtime_ns)) {
+      std::lock_guard lock(m_mutex);
+      if (m_refs.size() >= k_max_cached_oids) m_refs.clear();
+      m_refs[ref_path] = CachedRef{key, Clock::now(), found.commit};
+    }
+    return found;
+  };
+  auto ref = read_ref_at(revision);
+  if (!ref && revision == "HEAD") ref = read_ref_at("main");
+  return ref ? *ref : r;
+}
+
+std::vector<std::pair<std::string, std::string>> CacheView::list_refs(const std::string& folder) const {
+  std::vector<std::pair<std::string, std::string>> out;
+  const std::string refs = folder + "/refs";
+  std::function<void(const std::string&, const std::string&, int)> walk = [&](const std::string& dir, const std::string& prefix, int depth) {
+    if (depth > 8) return;
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return;
+    while (const dirent* e = ::readdir(d)) {
+      const std::string name = e->d_name;
+      if (name == "." || name == "..") continue;
+      const std::string full = dir + "/" + name;
+      struct stat st{};
+      if (::lstat(full.c_str(), &st) != 0) continue;
+      const std::string ref = prefix.empty() ? name : prefix + "/" + name;
+      if (S_ISDIR(st.st_mode)) {
+        walk(full, ref, depth + 1);
+      } else if (S_ISREG(st.st_mode)) {
+        auto r = resolve_revision(folder, ref);
+        if (r.kind != Revision::Kind::Unknown) out.emplace_back(ref, r.commit);
+      }
+    }
+    ::closedir(d);
+  };
+  walk(refs, "", 0);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+std::optional<std::string> CacheView::git_oid_of(const std::string& path, ino_t ino, std::uint64_t size,
+                                                 std::int64_t mtime) const {
+  {
+    std::lock_guard lock(m_mutex);
+    auto it = m_oids.find(path);
+    if (it != m_oids.end() && it->second.ino == ino && it->second.size == size && it->second.mtime_ns == mtime)
+      return it->second.oid;
+  }
+  auto h = hash_file(path, HashWhat::GitSha1);
+  if (!h || h->size != size) return std::nullopt;
+  std::lock_guard lock(m_mutex);
+  if (m_oids.size() >= k_max_cached_oids) m_oids.clear();
+  m_oids[path] = OidEntry{ino, size, mtime, h->git_sha1};
+  return h->git_sha1;
+}
+
+std::optional<FileInfo> CacheView::lookup_file(const std::string& folder, const std::string& commit,
+                                               const std::string& path) const {
+  // Hot path: one lstat() of the pointer re-validates a cached lookup (device, inode, mtime and
+  // size of the link itself); blobs never change under their name.
+  const std::string pointer = folder + "/snapshots/" + commit + "/" + path;
+  {
+    std::lock_guard lock(m_mutex);
+    auto it = m_files.find(pointer);
+    if (it != m_files.end() && fresh(it->second.checked)) return it->second.info;
+  }
+  struct stat lst{};
+  if (::lstat(pointer.c_str(), &lst) != 0) return std::nullopt;
+  const StatKey key{lst.st_dev, lst.st_ino, mtime_ns(lst), static_cast<std::int64_t>(lst.st_size)};
+  std::optional<CachedFile> hit;
+  {
+    std::lock_guard lock(m_mutex);
+    auto it = m_files.find(pointer);
+    if (it != m_files.end() && it->second.key == key) hit = it->second;
+  }
+  if (hit) {
+    // The kept descriptor must still be the file the pointer leads to (a deleted or replaced
+    // blob is not served from a stale descriptor).
+    struct stat cst{};
+    const bool same = !hit->info.fd || (::stat(hit->info.content_path.c_str(), &cst) == 0 &&
+                                        cst.st_dev == hit->content_dev && cst.st_ino == hit->content_ino);
+    if (same) {
+      std::lock_guard lock(m_mutex);
+      auto it = m_files.find(pointer);
+      if (it != m_files.end()) it->second.checked = Clock::now();
+      return hit->info;
+    }
+  }
+  auto info = lookup_file_uncached(folder, commit, path);
+  if (info && !recently_changed(key.mtime_ns)) {  // an inode number can be reused at once
+    CachedFile entry{key, Clock::now(), 0, 0, *info};
+    bool room = false;
+    {
+      std::lock_guard lock(m_mutex);
+      room = m_open_fds < m_max_open_files;
+    }
+    if (room) {
+      FileHandle fd(::open(info->content_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+      struct stat fst{};
+      if (fd && ::fstat(fd.get(), &fst) == 0 && S_ISREG(fst.st_mode)) {
+        entry.content_dev = fst.st_dev;
+        entry.content_ino = fst.st_ino;
+        entry.info.fd = std::make_shared<const FileHandle>(std::move(fd));
+      }
+    }
+    std::lock_guard lock(m_mutex);
+    if (m_files.size() >= k_max_cached_oids) {
+      m_files.clear();
+      m_open_fds = 0;
+    }
+    auto old = m_files.find(pointer);
+    if (old != m_files.end() && old->second.info.fd) --m_open_fds;
+    if (entry.info.fd && m_open_fds >= m_max_open_files) entry.info.fd.reset();
+    if (entry.info.fd) ++m_open_fds;
+    info->fd = entry.info.fd;
+    m_files.insert_or_assign(pointer, std::move(entry));
+  }
+  return info;
+}
+
+std::optional<FileInfo> CacheView::lookup_file_uncached(const std::string& folder, const std::string& commit,
+                                                        const std::string& path) const {
+  const std::string pointer = folder + "/snapshots/" + commit + "/" + path;
+  struct stat lst{};
+  if (::lstat(pointer.c_str(), &lst) != 0) return std::nullopt;
+  if (!S_ISLNK(lst.st_mode) && !S_ISREG(lst.st_mode)) return std::nullopt;
+  auto real = real_path(pointer);
+  if (!real) return std::nullopt;  // dangling
+  struct stat st{};
+  if (::stat(real->c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  FileInfo f;
+  f.path = path;
+  f.size = static_cast<std::uint64_t>(st.st_size);
+  f.mtime = st.st_mtim.tv_sec;
+  if (S_ISLNK(lst.st_mode)) {
+    // A pointer must land directly in this repo's blobs/, on a complete blob.
+    const std::string blobs = folder + "/blobs";
+    if (!has_prefix_dir(*real, blobs)) return std::nullopt;
+    const std::string name = real->substr(blobs.size() + 1);
+    if (name.find('/') != std::string::npos || !validate_etag(name)) return std::nullopt;
+    if (name.size() >= k_incomplete_suffix.size() &&
+        name.compare(name.size() - k_incomplete_suffix.size(), std::string::npos, k_incomplete_suffix) == 0)
+      return std::nullopt;
+    if (is_lower_hex(name, 64)) {
+      f.lfs_sha256 = name;
+      const std::string ptr = lfs_pointer_text(name, f.size);
+      f.oid = git_blob_sha1_hex(ptr);
+      f.pointer_size = ptr.size();
+    } else if (is_lower_hex(name, 40)) {
+      f.oid = name;
+    } else {
+      auto oid = git_oid_of(*real, st.st_ino, f.size, mtime_ns(st));
+      if (!oid) return std::nullopt;
+      f.oid = *oid;
+    }
+  } else {
+    // No-symlink cache: the snapshot holds the bytes. No symlinked directory on the way.
+    if (*real != pointer) return std::nullopt;
+    auto oid = git_oid_of(*real, st.st_ino, f.size, mtime_ns(st));
+    if (!oid) return std::nullopt;
+    f.oid = *oid;
+  }
+  f.content_path = std::move(*real);
+  return f;
+}
+
+}  // namespace hubcache::server

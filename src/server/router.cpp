@@ -1,0 +1,329 @@
+// Route dispatch, access control and the Hub's error shapes.
+#include <openssl/hmac.h>
+#include <openssl/rand.h>
+#include <sys/stat.h>
+
+#include <nlohmann/json.hpp>
+
+#include "hubcache/util/fs.hpp"
+#include "hubcache/util/hash.hpp"
+#include "router_impl.hpp"
+
+namespace hubcache::server {
+namespace {
+
+bool is_api_keyword(std::string_view s) { return s == "revision" || s == "tree" || s == "paths-info" || s == "refs"; }
+bool is_file_keyword(std::string_view s) { return s == "resolve" || s == "raw"; }
+
+struct Split {
+  RepoTarget target;
+  std::size_t consumed = 0;  // segments used by the repo id
+};
+
+// Chooses between "ns/name" and "name" for the id at the start of `segs`: the candidate must be
+// followed by the end or a keyword; if both fit, the one present in the cache wins.
+std::optional<Split> split_repo(const Router::Impl& impl, RepoType type, const std::vector<std::string>& segs,
+                                bool (*keyword)(std::string_view), bool end_allowed) {
+  std::vector<Split> candidates;
+  for (std::size_t n : {std::size_t{2}, std::size_t{1}}) {
+    if (segs.size() < n) continue;
+    const bool follows_ok = segs.size() == n ? end_allowed : keyword(segs[n]);
+    if (!follows_ok) continue;
+    std::string id = n == 2 ? segs[0] + "/" + segs[1] : segs[0];
+    if (!validate_repo_id(id)) continue;
+    Split s;
+    s.target.repo = RepoRef{type, std::move(id)};
+    s.consumed = n;
+    candidates.push_back(std::move(s));
+  }
+  if (candidates.empty()) return std::nullopt;
+  for (auto& c : candidates)
+    if (auto folder = impl.view.repo_folder(c.target.repo)) {
+      c.target.folder = *folder;
+      return c;
+    }
+  return candidates.front();
+}
+
+// "refs" "pr" "1" sent unencoded is taken as the revision "refs/pr/1".
+std::string take_revision(const std::vector<std::string>& segs, std::size_t& i) {
+  std::string rev = segs[i++];
+  if (rev == "refs" && i + 1 < segs.size() && (segs[i] == "pr" || segs[i] == "convert")) {
+    rev += "/" + segs[i] + "/" + segs[i + 1];
+    i += 2;
+  }
+  return rev;
+}
+
+std::string join_from(const std::vector<std::string>& segs, std::size_t i) {
+  std::string out;
+  for (std::size_t k = i; k < segs.size(); ++k) {
+    if (k > i) out += "/";
+    out += segs[k];
+  }
+  return out;
+}
+
+Response method_not_allowed(const char* allow) {
+  Response r = error_response(405, "", "Method not allowed here; use " + std::string(allow));
+  r.set_header("Allow", allow);
+  return r;
+}
+
+Response not_found_route() { return error_response(404, "", "Not Found: no such route on this Hub mirror"); }
+
+}  // namespace
+
+Response error_response(int status, std::string_view error_code, const std::string& message) {
+  Response r;
+  r.status = status;
+  if (!error_code.empty()) r.set_header("X-Error-Code", std::string(error_code));
+  r.set_header("X-Error-Message", sanitize_for_header(message));
+  r.set_header("Content-Type", "application/json; charset=utf-8");
+  r.body = nlohmann::json{{"error", message}}.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
+  return r;
+}
+
+Response json_response(int status, const std::string& json_text) {
+  Response r;
+  r.status = status;
+  r.set_header("Content-Type", "application/json; charset=utf-8");
+  r.body = json_text;
+  return r;
+}
+
+std::string sanitize_for_header(std::string_view s, std::size_t max_len) {
+  static constexpr char k_hex[] = "0123456789ABCDEF";
+  std::string out;
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c >= 0x20 && c < 0x7f) {
+      out.push_back(ch);
+    } else {
+      out.push_back('%');
+      out.push_back(k_hex[c >> 4]);
+      out.push_back(k_hex[c & 0xf]);
+    }
+    if (out.size() >= max_len) {
+      out += "...";
+      break;
+    }
+  }
+  return out;
+}
+
+std::string describe(const RepoRef& repo) { return std::string(to_string(repo.type)) + " '" + repo.id + "'"; }
+
+bool safe_repo_path(std::string_view path) {
+  return path.find('\\') == std::string_view::npos && validate_repo_path(path).has_value();
+}
+
+Result<std::vector<std::string>> load_token_file(const std::string& path) {
+  HUBCACHE_TRY_ASSIGN(std::string text, fs::read_file(path, 1 << 20));
+  std::vector<std::string> tokens;
+  std::size_t i = 0;
+  while (i < text.size()) {
+    std::size_t j = text.find('\n', i);
+    if (j == std::string::npos) j = text.size();
+    std::string_view line(text.data() + i, j - i);
+    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
+    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    if (!line.empty()) tokens.emplace_back(line);
+    i = j + 1;
+  }
+  if (tokens.empty())
+    return fail(ErrorCode::InvalidArgument, "token file '" + path + "' holds no token (expected one token per line)", path);
+  return tokens;
+}
+
+Router::Impl::Impl(RouterOptions o, std::string root_real)
+    : options(std::move(o)), root(std::move(root_real)), view(root, options.revalidate_after, options.max_open_files) {
+  unsigned char key[32];
+  if (RAND_bytes(key, sizeof key) != 1) {
+    // Never sign with a predictable key: fall back to hashing fresh random hex.
+    signing_key = sha256_hex(fs::random_hex(64));
+  } else {
+    signing_key.assign(reinterpret_cast<const char*>(key), sizeof key);
+  }
+}
+
+bool Router::Impl::is_private(const RepoRef& repo) const {
+  for (const auto& p : private_repos)
+    if (p.id == repo.id && (!p.type || *p.type == repo.type)) return true;
+  return false;
+}
+
+std::optional<Response> Router::Impl::check_access(const Request& req, const RepoRef& repo) const {
+  if (!is_private(repo)) return std::nullopt;
+  auto auth = req.header("Authorization");
+  if (!auth) {
+    return error_response(401, "RepoNotFound",
+                          "Repository not found: " + describe(repo) +
+                              " is private on this mirror. Authenticate with 'Authorization: Bearer <token>' "
+                              "using a token from the server's --token-file.");
+  }
+  std::string_view v = *auth;
+  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  bool ok = false;
+  if (v.size() > 7 && (v.substr(0, 7) == "Bearer " || v.substr(0, 7) == "bearer ")) {
+    std::string_view token = v.substr(7);
+    while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
+    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+    // Every token is compared (no early exit) in constant time.
+    for (const auto& t : options.tokens) ok = constant_time_equal(token, t) || ok;
+  }
+  if (ok) return std::nullopt;
+  return error_response(401, "", "Invalid credentials in Authorization header");
+}
+
+std::string Router::Impl::sign(std::string_view payload) const {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), signing_key.data(), static_cast<int>(signing_key.size()),
+       reinterpret_cast<const unsigned char*>(payload.data()), payload.size(), mac, &len);
+  static constexpr char k_hex[] = "0123456789abcdef";
+  std::string out;
+  for (unsigned i = 0; i < len; ++i) {
+    out.push_back(k_hex[mac[i] >> 4]);
+    out.push_back(k_hex[mac[i] & 0xf]);
+  }
+  return out;
+}
+
+std::optional<std::string> Router::Impl::commit_of(const RepoTarget& t, const std::string& revision,
+                                                   Response& error) const {
+  const auto r = view.resolve_revision(t.folder, revision);
+  if (r.kind == CacheView::Revision::Kind::Found) return r.commit;
+  std::string msg = "Invalid rev id: " + revision + " (not a ref or a snapshot commit of " + describe(t.repo) +
+                    " in this mirror's cache)";
+  if (r.kind == CacheView::Revision::Kind::NoSnapshot)
+    msg = "Invalid rev id: " + revision + " (its ref points to commit " + r.commit + ", which has no snapshot in this mirror's cache)";
+  error = error_response(404, "RevisionNotFound", msg);
+  return std::nullopt;
+}
+
+Router::Router(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+Router::~Router() = default;
+
+Result<std::unique_ptr<Router>> Router::create(RouterOptions options) {
+  if (options.cache_dir.empty()) return fail(ErrorCode::InvalidArgument, "no cache folder given to serve");
+  auto real = fs::real_path(options.cache_dir);
+  struct stat st{};
+  if (!real || ::stat(real->c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+    return fail(ErrorCode::NotFound,
+                "cache folder '" + options.cache_dir + "' does not exist or is not a folder; pass --cache-dir with a Hub cache",
+                options.cache_dir);
+  for (const auto& t : options.tokens)
+    if (t.empty() || t.find_first_of(" \t\r\n") != std::string::npos)
+      return fail(ErrorCode::InvalidArgument, "a token must be non-empty and hold no whitespace");
+  auto impl = std::make_unique<Impl>(options, *real);
+  for (const auto& spec : options.private_repos) {
+    Impl::PrivateSpec p;
+    std::string_view s = spec;
+    for (RepoType t : {RepoType::Dataset, RepoType::Space, RepoType::Kernel}) {
+      const std::string_view prefix = url_prefix(t);
+      if (s.substr(0, prefix.size()) == prefix) {
+        p.type = t;
+        s.remove_prefix(prefix.size());
+        break;
+      }
+    }
+    if (s.substr(0, 7) == "models/") {
+      p.type = RepoType::Model;
+      s.remove_prefix(7);
+    }
+    if (auto v = validate_repo_id(s); !v)
+      return fail(ErrorCode::InvalidRepoId, "--private '" + spec + "': " + v.error().message);
+    p.id = std::string(s);
+    impl->private_repos.push_back(std::move(p));
+  }
+  return std::unique_ptr<Router>(new Router(std::move(impl)));
+}
+
+Response Router::handle(const Request& req) const {
+  const Impl& impl = *m_impl;
+  if (req.path.empty() || req.path.front() != '/') return error_response(400, "", "Bad request: the path must start with '/'");
+  // Decode segment by segment, so "%2F" inside a revision stays inside it.
+  std::vector<std::string> segs;
+  std::size_t i = 1;
+  while (i <= req.path.size()) {
+    std::size_t j = req.path.find('/', i);
+    if (j == std::string::npos) j = req.path.size();
+    auto seg = percent_decode(std::string_view(req.path).substr(i, j - i));
+    if (!seg) return error_response(400, "", "Bad request: malformed percent-encoding in the URL path");
+    if (seg->find('\0') != std::string::npos) return error_response(404, "EntryNotFound", "Entry not found: NUL byte in the URL path");
+    segs.push_back(std::move(*seg));
+    i = j + 1;
+  }
+  if (!segs.empty() && segs.back().empty() && segs.size() > 1) segs.pop_back();  // trailing '/'
+  const bool read_method = req.method == "GET" || req.method == "HEAD";
+
+  if (segs.size() >= 1 && segs[0] == "_blobs") {
+    if (!read_method) return method_not_allowed("GET, HEAD");
+    return impl.blob(req, segs);
+  }
+
+  if (segs.size() >= 3 && segs[0] == "api") {
+    std::optional<RepoType> type;
+    for (RepoType t : {RepoType::Model, RepoType::Dataset, RepoType::Space, RepoType::Kernel})
+      if (segs[1] == plural(t)) type = t;
+    if (!type) return not_found_route();
+    const std::vector<std::string> rest(segs.begin() + 2, segs.end());
+    auto split = split_repo(impl, *type, rest, &is_api_keyword, true);
+    if (!split) return error_response(404, "RepoNotFound", "Repository not found: invalid repo id in the URL");
+    const RepoTarget& t = split->target;
+    if (auto denied = impl.check_access(req, t.repo)) return std::move(*denied);
+    if (t.folder.empty())
+      return error_response(404, "RepoNotFound", "Repository not found: no " + describe(t.repo) + " in this mirror's cache");
+    std::size_t k = split->consumed;
+    if (k == rest.size()) {
+      if (!read_method) return method_not_allowed("GET, HEAD");
+      return impl.repo_info(req, t, "main");
+    }
+    const std::string& kw = rest[k++];
+    if (kw == "refs" && k == rest.size()) {
+      if (!read_method) return method_not_allowed("GET, HEAD");
+      return impl.refs(req, t);
+    }
+    if (k >= rest.size()) return not_found_route();
+    if (kw == "revision") {
+      if (!read_method) return method_not_allowed("GET, HEAD");
+      return impl.repo_info(req, t, join_from(rest, k));
+    }
+    const std::string revision = take_revision(rest, k);
+    if (kw == "tree") {
+      if (!read_method) return method_not_allowed("GET, HEAD");
+      return impl.tree(req, t, revision, join_from(rest, k));
+    }
+    if (kw == "paths-info" && k == rest.size()) {
+      if (req.method != "POST") return method_not_allowed("POST");
+      return impl.paths_info(req, t, revision);
+    }
+    return not_found_route();
+  }
+
+  // /{datasets/|spaces/|kernels/}{repo_id}/{resolve|raw}/{revision}/{path}
+  RepoType type = RepoType::Model;
+  std::size_t start = 0;
+  if (!segs.empty())
+    for (RepoType t : {RepoType::Dataset, RepoType::Space, RepoType::Kernel})
+      if (segs[0] == plural(t)) {
+        type = t;
+        start = 1;
+      }
+  const std::vector<std::string> rest(segs.begin() + static_cast<std::ptrdiff_t>(start), segs.end());
+  auto split = split_repo(impl, type, rest, &is_file_keyword, false);
+  if (!split || rest.size() < split->consumed + 3) return not_found_route();
+  if (!read_method) return method_not_allowed("GET, HEAD");
+  const RepoTarget& t = split->target;
+  std::size_t k = split->consumed;
+  const bool raw = rest[k++] == "raw";
+  if (auto denied = impl.check_access(req, t.repo)) return std::move(*denied);
+  if (t.folder.empty())
+    return error_response(404, "RepoNotFound", "Repository not found: no " + describe(t.repo) + " in this mirror's cache");
+  const std::string revision = take_revision(rest, k);
+  if (k >= rest.size()) return not_found_route();
+  return impl.resolve(req, t, revision, join_from(rest, k), raw);
+}
+
+}  // namespace hubcache::server

@@ -1,0 +1,64 @@
+#pragma once
+// Internals shared by the route handlers (router.cpp, api_routes.cpp, file_routes.cpp).
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "hubcache/cache/repo.hpp"
+#include "hubcache/server/router.hpp"
+#include "repo_view.hpp"
+
+namespace hubcache::server {
+
+/// A repo addressed by a request, with its folder realpath once known to exist.
+struct RepoTarget {
+  RepoRef repo;
+  std::string folder;  // realpath of the repo folder ("" if absent)
+};
+
+struct Router::Impl {
+  RouterOptions options;
+  std::string root;  // realpath of the cache
+  CacheView view;
+  std::string signing_key;  // random per process: signs /_blobs/ URLs
+  struct PrivateSpec {
+    std::optional<RepoType> type;  // nullopt: every type
+    std::string id;
+  };
+  std::vector<PrivateSpec> private_repos;
+
+  Impl(RouterOptions o, std::string root_real);
+
+  bool is_private(const RepoRef& repo) const;
+  /// nullopt when the request may read the repo, else the 401 to send.
+  std::optional<Response> check_access(const Request& req, const RepoRef& repo) const;
+  /// Hex HMAC-SHA256 of `payload` with the signing key.
+  std::string sign(std::string_view payload) const;
+
+  // Routes. `rest` are the decoded segments after the repo id / keyword.
+  Response repo_info(const Request& req, const RepoTarget& t, const std::string& revision) const;
+  Response tree(const Request& req, const RepoTarget& t, const std::string& revision, const std::string& path) const;
+  Response paths_info(const Request& req, const RepoTarget& t, const std::string& revision) const;
+  Response refs(const Request& req, const RepoTarget& t) const;
+  Response resolve(const Request& req, const RepoTarget& t, const std::string& revision, const std::string& path,
+                   bool raw) const;
+  Response blob(const Request& req, const std::vector<std::string>& segments) const;
+
+  /// Resolves `revision` of the target; on failure fills `error` with the Hub's 404.
+  std::optional<std::string> commit_of(const RepoTarget& t, const std::string& revision, Response& error) const;
+};
+
+/// {"error": message} with X-Error-Code (if any) and X-Error-Message, as the Hub answers.
+Response error_response(int status, std::string_view error_code, const std::string& message);
+Response json_response(int status, const std::string& json_text);
+/// Printable ASCII for a header or message: other bytes become %XX, the length is capped.
+std::string sanitize_for_header(std::string_view s, std::size_t max_len = 300);
+/// "model 'org/name'".
+std::string describe(const RepoRef& repo);
+/// A path acceptable as a repo file path: spec rules plus no backslash anywhere.
+bool safe_repo_path(std::string_view path);
+/// Serves the bytes of an open regular file with Range / If-None-Match handling.
+Response file_body_response(const Request& req, FileHandle fd, std::uint64_t size, const std::string& quoted_etag,
+                            HeaderList extra_headers);
+
+}  // namespace hubcache::server

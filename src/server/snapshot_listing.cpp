@@ -1,0 +1,146 @@
+// Snapshot listings for tree / repo-info / paths-info: a walk of snapshots/<commit>/ (no symlinked
+// directory is followed), cached and re-validated against every walked directory's mtime.
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <functional>
+#include <map>
+#include <tuple>
+
+#include "hubcache/util/hash.hpp"
+#include "repo_view.hpp"
+
+namespace hubcache::server {
+namespace {
+
+using detail::mtime_ns;
+using detail::recently_changed;
+constexpr std::size_t k_max_cached_listings = 64;
+constexpr int k_max_depth = 64;
+
+// Git's tree object hash of (name, is_dir, hex oid) entries.
+std::string git_tree_oid(std::vector<std::tuple<std::string, bool, std::string>> entries) {
+  auto key = [](const auto& e) { return std::get<1>(e) ? std::get<0>(e) + "/" : std::get<0>(e); };
+  std::sort(entries.begin(), entries.end(), [&](const auto& a, const auto& b) { return key(a) < key(b); });
+  std::string body;
+  for (const auto& [name, is_dir, oid] : entries) {
+    body += is_dir ? "40000 " : "100644 ";
+    body += name;
+    body.push_back('\0');
+    for (std::size_t i = 0; i + 1 < oid.size(); i += 2)
+      body.push_back(static_cast<char>(std::stoi(oid.substr(i, 2), nullptr, 16)));
+  }
+  Hasher h(Hasher::Kind::Sha1);
+  h.update("tree " + std::to_string(body.size()));
+  h.update(std::string_view("\0", 1));
+  h.update(body);
+  return h.hex_digest();
+}
+
+}  // namespace
+
+const FileInfo* SnapshotListing::find_file(std::string_view path) const {
+  auto it = std::lower_bound(files.begin(), files.end(), path, [](const FileInfo& f, std::string_view p) { return f.path < p; });
+  return it != files.end() && it->path == path ? &*it : nullptr;
+}
+
+const DirInfo* SnapshotListing::find_dir(std::string_view path) const {
+  auto it = std::lower_bound(dirs.begin(), dirs.end(), path, [](const DirInfo& d, std::string_view p) { return d.path < p; });
+  return it != dirs.end() && it->path == path ? &*it : nullptr;
+}
+
+CacheView::CachedListing CacheView::scan(const std::string& folder, const std::string& commit) const {
+  CachedListing c;
+  auto listing = std::make_shared<SnapshotListing>();
+  listing->commit = commit;
+  const std::string root = folder + "/snapshots/" + commit;
+  struct stat rst{};
+  if (::lstat(root.c_str(), &rst) != 0 || !S_ISDIR(rst.st_mode)) return c;
+  listing->mtime = rst.st_mtim.tv_sec;
+  // Children of every directory, to compute git tree ids bottom-up.
+  std::map<std::string, std::vector<std::tuple<std::string, bool, std::string>>> children;
+  std::function<void(const std::string&, int)> walk = [&](const std::string& rel, int depth) {
+    const std::string dir = rel.empty() ? root : root + "/" + rel;
+    struct stat dst{};
+    if (::lstat(dir.c_str(), &dst) != 0) return;
+    c.dir_mtimes.emplace_back(dir, mtime_ns(dst));
+    if (depth > k_max_depth) return;
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return;
+    std::vector<std::string> names;
+    while (const dirent* e = ::readdir(d)) {
+      std::string name = e->d_name;
+      if (name != "." && name != "..") names.push_back(std::move(name));
+    }
+    ::closedir(d);
+    auto& kids = children[rel];
+    for (const auto& name : names) {
+      const std::string child = rel.empty() ? name : rel + "/" + name;
+      if (!validate_repo_path(child) || child.find('\\') != std::string::npos) continue;
+      struct stat st{};
+      if (::lstat((root + "/" + child).c_str(), &st) != 0) continue;
+      if (S_ISDIR(st.st_mode)) {
+        walk(child, depth + 1);
+        listing->dirs.push_back(DirInfo{child, {}});
+        kids.emplace_back(name, true, child);  // oid filled in below
+      } else if (auto f = lookup_file(folder, commit, child)) {
+        f->fd.reset();  // listings keep no descriptors
+        kids.emplace_back(name, false, f->oid);
+        listing->files.push_back(std::move(*f));
+      }
+    }
+  };
+  walk("", 0);
+  std::sort(listing->files.begin(), listing->files.end(), [](const FileInfo& a, const FileInfo& b) { return a.path < b.path; });
+  std::sort(listing->dirs.begin(), listing->dirs.end(), [](const DirInfo& a, const DirInfo& b) { return a.path < b.path; });
+  // Deepest directories first, so every child tree id is known when its parent is hashed.
+  std::vector<DirInfo*> order;
+  for (auto& d : listing->dirs) order.push_back(&d);
+  std::sort(order.begin(), order.end(), [](const DirInfo* a, const DirInfo* b) {
+    return std::count(a->path.begin(), a->path.end(), '/') > std::count(b->path.begin(), b->path.end(), '/');
+  });
+  std::map<std::string, std::string> tree_oids;
+  for (DirInfo* d : order) {
+    auto kids = children[d->path];
+    for (auto& [name, is_dir, oid] : kids)
+      if (is_dir) oid = tree_oids[oid];  // the child's path was stored in place of its oid
+    d->oid = git_tree_oid(std::move(kids));
+    tree_oids[d->path] = d->oid;
+  }
+  c.listing = std::move(listing);
+  return c;
+}
+
+std::shared_ptr<const SnapshotListing> CacheView::listing(const std::string& folder, const std::string& commit) const {
+  const std::string key = folder + "\n" + commit;
+  std::optional<CachedListing> cached;
+  {
+    std::lock_guard lock(m_mutex);
+    auto it = m_listings.find(key);
+    if (it != m_listings.end()) cached = it->second;
+  }
+  if (cached) {  // re-validated outside the lock: a changed directory means a rescan
+    bool fresh = true;
+    for (const auto& [dir, mt] : cached->dir_mtimes) {
+      struct stat st{};
+      if (::lstat(dir.c_str(), &st) != 0 || mtime_ns(st) != mt) {
+        fresh = false;
+        break;
+      }
+    }
+    if (fresh) return cached->listing;
+  }
+  CachedListing c = scan(folder, commit);
+  if (!c.listing) return nullptr;
+  // Like git's "racily clean" entries: a directory changed within the last 2 s may change again
+  // within the same mtime tick, so such a listing is not cached.
+  for (const auto& dm : c.dir_mtimes)
+    if (recently_changed(dm.second)) return c.listing;
+  std::lock_guard lock(m_mutex);
+  if (m_listings.size() >= k_max_cached_listings) m_listings.clear();
+  m_listings[key] = c;
+  return c.listing;
+}
+
+}  // namespace hubcache::server

@@ -1,0 +1,103 @@
+// The mirror over a cache that another tool keeps changing: new files and refs show up, partial
+// blobs never do, moved refs and replaced or deleted blobs are followed.
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "server_client.hpp"
+
+namespace hubcache::test {
+namespace {
+
+const RepoRef k_model{RepoType::Model, "org/tiny"};
+
+class Freshness : public ServerFixture {
+ protected:
+  std::string c1 = commit_id(1);
+  void SetUp() override {
+    ServerFixture::SetUp();
+    cache.add_file(k_model, c1, "config.json", "{}");
+    cache.add_file(k_model, c1, "sub/a.txt", "a");
+    cache.add_ref(k_model, "main", c1);
+  }
+};
+
+TEST_F(Freshness, NewDownloadsShowUpAndPartialOnesNever) {
+  start();
+  auto list = [&] {
+    std::vector<std::string> out;
+    for (const auto& e : nlohmann::json::parse(http("GET", url("/api/models/org/tiny/tree/main?recursive=true")).body))
+      out.push_back(e["path"]);
+    return out;
+  };
+  EXPECT_EQ(list().size(), 3u);
+  // Another tool adds a file (and a deeper one) to the snapshot, and starts a partial blob.
+  cache.add_file(k_model, c1, "added.txt", "new");
+  cache.add_file(k_model, c1, "sub/deeper/z.txt", "z");
+  write_file(cache.layout(k_model).incomplete_path(std::string(64, 'c')), "partial");
+  EXPECT_EQ(list(), (std::vector<std::string>{"added.txt", "config.json", "sub", "sub/a.txt", "sub/deeper", "sub/deeper/z.txt"}));
+  EXPECT_EQ(http("GET", url("/org/tiny/resolve/main/added.txt")).body, "new");
+  // A new revision appears too.
+  cache.add_file(k_model, commit_id(5), "v2.txt", "v2");
+  cache.add_ref(k_model, "v2", commit_id(5));
+  EXPECT_EQ(http("GET", url("/org/tiny/resolve/v2/v2.txt")).body, "v2");
+}
+
+// Makes a file look old, so the mirror's caches may keep it (recent changes are never cached).
+void age(const std::string& path) {
+  timespec times[2] = {{1600000000, 0}, {1600000000, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW), 0);
+}
+
+TEST_F(Freshness, AMovedRefIsSeenAtOnceOrAfterTheRevalidationDelay) {
+  for (const int delay_ms : {0, 300}) {
+    const RepoRef repo{RepoType::Model, "org/moving" + std::to_string(delay_ms)};
+    cache.add_file(repo, commit_id(1), "f.txt", "one");
+    cache.add_file(repo, commit_id(2), "f.txt", "two");
+    cache.add_ref(repo, "main", commit_id(1));
+    age(cache.layout(repo).ref_path("main"));
+    age(cache.layout(repo).pointer_path(commit_id(1), "f.txt"));
+    if (srv) srv->stop();
+    start([&](server::ServerOptions& o) { o.router.revalidate_after = std::chrono::milliseconds(delay_ms); });
+    const std::string u = url("/org/moving" + std::to_string(delay_ms) + "/resolve/main/f.txt");
+    EXPECT_EQ(http("GET", u).body, "one");
+    EXPECT_EQ(http("GET", u).body, "one");  // now served from the caches
+    cache.add_ref(repo, "main", commit_id(2));
+    if (delay_ms == 0) {
+      EXPECT_EQ(http("GET", u).body, "two");
+    } else {
+      std::this_thread::sleep_for(std::chrono::milliseconds(delay_ms + 200));
+      auto r = http("GET", u);
+      EXPECT_EQ(r.body, "two");
+      EXPECT_EQ(r.header("x-repo-commit"), commit_id(2));
+    }
+  }
+}
+
+TEST_F(Freshness, ADeletedOrReplacedBlobIsNotServedFromAKeptDescriptor) {
+  const RepoRef repo{RepoType::Model, "org/kept"};
+  const std::string oid = cache.add_file(repo, c1, "f.txt", "original");
+  cache.add_ref(repo, "main", c1);
+  age(cache.layout(repo).ref_path("main"));
+  age(cache.layout(repo).pointer_path(c1, "f.txt"));
+  start([](server::ServerOptions& o) { o.router.revalidate_after = std::chrono::milliseconds(0); });
+  const std::string u = url("/org/kept/resolve/main/f.txt");
+  EXPECT_EQ(http("GET", u).body, "original");
+  EXPECT_EQ(http("GET", u).body, "original");  // from the kept descriptor
+  // Replaced under the same name (a repair tool rewrote the blob): the new bytes are served.
+  const std::string blob = cache.layout(repo).blob_path(oid);
+  write_file(blob + ".tmp", "rewritten");
+  std::filesystem::rename(blob + ".tmp", blob);
+  EXPECT_EQ(http("GET", u).body, "rewritten");
+  // Deleted (cache cleanup): 404, not the old bytes.
+  std::filesystem::remove(blob);
+  auto r = http("GET", u);
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.header("x-error-code"), "EntryNotFound");
+}
+
+}  // namespace
+}  // namespace hubcache::test

@@ -1,0 +1,256 @@
+// Hostile input against the mirror: traversal in every spelling, escaping symlinks, private
+// repos, malformed and oversized requests, slow and idle clients, too many connections.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+#include <thread>
+
+#include "server_client.hpp"
+
+namespace hubcache::test {
+namespace {
+
+const RepoRef k_model{RepoType::Model, "org/tiny"};
+const std::string k_secret = "TOP-SECRET-CONTENT";
+
+class Security : public ServerFixture {
+ protected:
+  std::string c1 = commit_id(1);
+  void SetUp() override {
+    ServerFixture::SetUp();
+    cache.add_file(k_model, c1, "config.json", "{}");
+    cache.add_file(k_model, c1, "sub/a.txt", "a");
+    cache.add_ref(k_model, "main", c1);
+    write_file(tmp.path() + "/secret.txt", k_secret);   // outside the cache
+    cache.write_raw("loose.txt", k_secret);              // inside the cache, outside any snapshot
+  }
+  void expect_no_file(const std::string& path, const std::string& why) {
+    auto r = http("GET", url(path));
+    EXPECT_TRUE(r.status == 404 || r.status == 400) << why << ": " << path << " -> " << r.status;
+    EXPECT_EQ(r.body.find(k_secret), std::string::npos) << why << ": " << path;
+    EXPECT_EQ(r.body.find("root:"), std::string::npos) << why << ": " << path;
+  }
+};
+
+TEST_F(Security, TraversalInEverySpellingIsA404) {
+  start();
+  const std::vector<std::string> attempts = {
+      "/org/tiny/resolve/main/../../../secret.txt",
+      "/org/tiny/resolve/main/..%2F..%2F..%2Fsecret.txt",
+      "/org/tiny/resolve/main/%2e%2e/%2e%2e/%2e%2e/secret.txt",
+      "/org/tiny/resolve/main/%2E%2E%2F%2E%2E%2F%2E%2E%2Fsecret.txt",
+      "/org/tiny/resolve/main/sub/..%5C..%5C..%5C..%5Csecret.txt",
+      "/org/tiny/resolve/main/sub\\..\\..\\..\\..\\secret.txt",
+      "/org/tiny/resolve/main/%2Fetc%2Fpasswd",
+      "/org/tiny/resolve/main//etc/passwd",
+      "/org/tiny/resolve/main/C:%5Cwindows",
+      "/org/tiny/resolve/main/config.json%00.txt",
+      "/org/tiny/resolve/main/./config.json",
+      "/org/tiny/resolve/main/sub/./a.txt",
+      "/org/tiny/resolve/..%2F..%2F..%2Floose.txt/config.json",
+      "/org/tiny/resolve/..%2Fblobs/config.json",
+      "/org/tiny/resolve/%2E%2E/config.json",
+      "/org/tiny/resolve/main%00/config.json",
+      "/../loose.txt",
+      "/org/..%2F..%2Floose.txt/resolve/main/x",
+      "/api/models/org/tiny/tree/main/..%2F..",
+      "/api/models/org/tiny/tree/..%2F..%2F..",
+      "/_blobs/models--org--tiny/..%2F..%2Floose.txt",
+      "/_blobs/..%2F..%2Fsecret.txt/" + std::string(64, 'a'),
+  };
+  for (const auto& a : attempts) expect_no_file(a, "traversal");
+  // The tree listing of the parent of the snapshot is refused, not listed.
+  auto t = http("GET", url("/api/models/org/tiny/tree/main/..?recursive=true"));
+  EXPECT_EQ(t.status, 404);
+}
+
+TEST_F(Security, SymlinksLeavingTheRepoOrPointingAtPartialBlobsAreNotServed) {
+  const std::string snap = cache.layout(k_model).snapshot_dir(c1);
+  std::filesystem::create_symlink(tmp.path() + "/secret.txt", snap + "/abs-escape.txt");
+  std::filesystem::create_symlink("../../../../secret.txt", snap + "/rel-escape.txt");
+  std::filesystem::create_symlink("../../../loose.txt", snap + "/loose.txt");
+  std::filesystem::create_symlink("/etc/passwd", snap + "/passwd");
+  write_file(cache.layout(k_model).blobs_dir() + "/" + std::string(64, 'b') + ".incomplete", k_secret);
+  std::filesystem::create_symlink("../../blobs/" + std::string(64, 'b') + ".incomplete", snap + "/partial.bin");
+  // Another repo's blob is not this repo's content.
+  const RepoRef other{RepoType::Model, "org/other"};
+  const std::string oid = cache.add_file(other, c1, "x.txt", k_secret);
+  std::filesystem::create_symlink("../../../models--org--other/blobs/" + oid, snap + "/foreign.txt");
+  // A directory symlink out of the snapshot.
+  std::filesystem::create_symlink(tmp.path(), snap + "/outside");
+  start();
+  for (const char* p : {"abs-escape.txt", "rel-escape.txt", "loose.txt", "passwd", "partial.bin", "foreign.txt",
+                        "outside/secret.txt"})
+    expect_no_file(std::string("/org/tiny/resolve/main/") + p, "symlink");
+  auto tree = nlohmann::json::parse(http("GET", url("/api/models/org/tiny/tree/main?recursive=true")).body);
+  std::vector<std::string> listed;
+  for (const auto& e : tree) listed.push_back(e["path"]);
+  EXPECT_EQ(listed, (std::vector<std::string>{"config.json", "sub", "sub/a.txt"}));
+}
+
+TEST_F(Security, RepoFolderSymlinkedOutsideTheCacheIsNotFound) {
+  std::filesystem::create_directories(tmp.path() + "/elsewhere/models--evil--repo/snapshots/" + c1);
+  write_file(tmp.path() + "/elsewhere/models--evil--repo/refs/main", c1);
+  write_file(tmp.path() + "/elsewhere/models--evil--repo/snapshots/" + c1 + "/s.txt", k_secret);
+  std::filesystem::create_directory_symlink(tmp.path() + "/elsewhere/models--evil--repo", cache.root() + "/models--evil--repo");
+  start();
+  auto r = http("GET", url("/evil/repo/resolve/main/s.txt"));
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.header("x-error-code"), "RepoNotFound");
+}
+
+TEST_F(Security, PrivateReposNeedAValidBearerToken) {
+  const RepoRef secret{RepoType::Model, "org/private"};
+  cache.add_file(secret, c1, "weights.bin", "private bytes");
+  cache.add_ref(secret, "main", c1);
+  start([](server::ServerOptions& o) {
+    o.router.private_repos = {"org/private"};
+    o.router.tokens = {"hf_goodtoken", "hf_second"};
+  });
+  const std::string u = url("/org/private/resolve/main/weights.bin");
+  auto none = http("GET", u);
+  EXPECT_EQ(none.status, 401);
+  EXPECT_EQ(none.header("x-error-code"), "RepoNotFound");
+  EXPECT_EQ(none.body.find("private bytes"), std::string::npos);
+  auto bad = http("GET", u, {"Authorization: Bearer hf_goodtokeN"});
+  EXPECT_EQ(bad.status, 401);
+  EXPECT_EQ(bad.header("x-error-message"), "Invalid credentials in Authorization header");
+  EXPECT_EQ(http("GET", u, {"Authorization: Bearer hf_goodtoken0"}).status, 401);  // a longer token
+  EXPECT_EQ(http("GET", u, {"Authorization: Basic hf_goodtoken"}).status, 401);
+  auto good = http("GET", u, {"Authorization: Bearer hf_goodtoken"});
+  EXPECT_EQ(good.status, 200);
+  EXPECT_EQ(good.body, "private bytes");
+  EXPECT_EQ(http("GET", u, {"Authorization: Bearer hf_second"}).status, 200);
+  EXPECT_EQ(http("GET", url("/api/models/org/private")).status, 401);
+  EXPECT_EQ(http("GET", url("/api/models/org/private"), {"Authorization: Bearer hf_second"}).status, 200);
+  EXPECT_EQ(nlohmann::json::parse(http("GET", url("/api/models/org/private"), {"Authorization: Bearer hf_second"}).body)["private"], true);
+  // Public repos need nothing.
+  EXPECT_EQ(http("GET", url("/org/tiny/resolve/main/config.json")).status, 200);
+  // The token is never logged.
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  for (const auto& l : logs()) EXPECT_EQ(l.find("hf_goodtoken"), std::string::npos) << l;
+}
+
+TEST_F(Security, TokenFileParsing) {
+  write_file(tmp.path() + "/tokens", " hf_abc\r\n\n\thf_def  \n");
+  auto t = server::load_token_file(tmp.path() + "/tokens");
+  ASSERT_TRUE(t.has_value());
+  EXPECT_EQ(*t, (std::vector<std::string>{"hf_abc", "hf_def"}));
+  write_file(tmp.path() + "/empty", "\n\n");
+  EXPECT_FALSE(server::load_token_file(tmp.path() + "/empty").has_value());
+  EXPECT_FALSE(server::load_token_file(tmp.path() + "/absent").has_value());
+}
+
+TEST_F(Security, MalformedRequestsGet4xxAndTheServerKeepsServing) {
+  start();
+  const auto port = srv->port();
+  const std::vector<std::string> garbage = {
+      "GARBAGE\r\n\r\n",
+      "GET\r\n\r\n",
+      "GET /x HTTP/9.9\r\nHost: a\r\n\r\n",
+      "GET /x HTTP/1.1\r\nBad Header Without Colon\r\n\r\n",
+      "GET /x HTTP/1.1\r\nHost: a\r\nContent-Length: -5\r\n\r\n",
+      std::string("GET /\0x HTTP/1.1\r\nHost: a\r\n\r\n", 28),
+      "\r\n\r\n\r\n",
+  };
+  for (const auto& g : garbage) {
+    const std::string resp = raw_exchange(port, g, 1000);
+    if (!resp.empty()) {
+      // 4xx, or 505 for an unknown HTTP version.
+      EXPECT_TRUE(resp.rfind("HTTP/1.1 4", 0) == 0 || resp.rfind("HTTP/1.1 505", 0) == 0) << resp.substr(0, 80);
+    }
+    EXPECT_EQ(http("GET", url("/org/tiny/resolve/main/config.json")).status, 200) << "after " << g.substr(0, 20);
+  }
+  EXPECT_EQ(http("DELETE", url("/org/tiny/resolve/main/config.json")).status, 405);
+  EXPECT_EQ(http("GET", url("/api/models/org/tiny/nonsense/x")).status, 404);
+}
+
+TEST_F(Security, OversizedRequestLineHeadersAndBodiesAreRefused) {
+  start([](server::ServerOptions& o) {
+    o.max_header_bytes = 8 * 1024;
+    o.max_body_bytes = 1024;
+  });
+  auto long_url = http("GET", url("/org/tiny/resolve/main/" + std::string(40000, 'a')));
+  EXPECT_EQ(long_url.status, 414);
+  EXPECT_LT(long_url.status, 500);
+  auto big_header = http("GET", url("/org/tiny/resolve/main/config.json"), {"X-Big: " + std::string(40000, 'b')});
+  EXPECT_EQ(big_header.status, 431);
+  EXPECT_LT(big_header.status, 500);
+  auto big_body = http("POST", url("/api/models/org/tiny/paths-info/main"), {}, "paths=" + std::string(5000, 'c'));
+  EXPECT_EQ(big_body.status, 413);
+  EXPECT_EQ(http("GET", url("/org/tiny/resolve/main/config.json")).status, 200);
+}
+
+TEST_F(Security, SlowAndIdleClientsAreCutOff) {
+  start([](server::ServerOptions& o) {
+    o.request_timeout = std::chrono::seconds(1);
+    o.idle_timeout = std::chrono::seconds(2);
+  });
+  // Slow-loris: a byte every 300 ms keeps the connection active but never finishes the headers.
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(srv->port());
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ASSERT_EQ(::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a), 0);
+  const auto t0 = std::chrono::steady_clock::now();
+  bool closed = false;
+  const std::string drip = "GET /org/tiny/resolve/main/config.json HTTP/1.1\r\nX-Slow: ";
+  for (std::size_t i = 0; i < 40 && !closed; ++i) {
+    if (::send(fd, drip.data() + (i % drip.size()), 1, MSG_NOSIGNAL) <= 0) closed = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    char b;
+    if (::recv(fd, &b, 1, MSG_DONTWAIT) == 0) closed = true;
+  }
+  ::close(fd);
+  const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  EXPECT_TRUE(closed);
+  EXPECT_LT(secs, 5.0);
+  // Idle: a connection that sends nothing is closed after the idle timeout.
+  const auto t1 = std::chrono::steady_clock::now();
+  EXPECT_EQ(raw_exchange(srv->port(), "", 8000), "");
+  const double idle = std::chrono::duration<double>(std::chrono::steady_clock::now() - t1).count();
+  EXPECT_LT(idle, 6.0);
+  EXPECT_EQ(http("GET", url("/org/tiny/resolve/main/config.json")).status, 200);
+}
+
+TEST_F(Security, ConnectionLimitRefusesExtraConnectionsWithoutCrashing) {
+  start([](server::ServerOptions& o) { o.max_connections = 8; });
+  std::vector<int> fds;
+  for (int i = 0; i < 40; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(srv->port());
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    fds.push_back(fd);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  for (int fd : fds) ::close(fd);
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_EQ(http("GET", url("/org/tiny/resolve/main/config.json")).status, 200);
+}
+
+TEST_F(Security, TheServerNeverWritesToTheCache) {
+  cache.add_file(k_model, c1, "big.bin", std::string(5000, 'x'), true);
+  const std::string before = tree_fingerprint(cache.root());
+  start();
+  for (const char* p : {"/api/models/org/tiny", "/api/models/org/tiny/tree/main?recursive=true&expand=true",
+                        "/org/tiny/resolve/main/config.json", "/org/tiny/resolve/main/nope", "/org/nope/resolve/main/x",
+                        "/org/tiny/resolve/refs%2Fpr%2F9/x"})
+    http("GET", url(p));
+  const std::string loc = http("HEAD", url("/org/tiny/resolve/main/big.bin")).header("location");
+  EXPECT_EQ(http("GET", loc).body.size(), 5000u);
+  http("POST", url("/api/models/org/tiny/paths-info/main"), {}, "paths=config.json");
+  EXPECT_EQ(tree_fingerprint(cache.root()), before);
+}
+
+}  // namespace
+}  // namespace hubcache::test

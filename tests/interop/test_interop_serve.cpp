@@ -1,0 +1,141 @@
+// The real JS client (@huggingface/hub, node) downloads from `hubcache serve` into a fresh
+// cache, which must then match the source cache exactly. Skipped if node or node_modules is absent.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+
+#include "cache_builder.hpp"
+#include "hubcache/server/server.hpp"
+#include "hubcache/util/hash.hpp"
+#include "temp_dir.hpp"
+
+namespace hubcache::test {
+namespace {
+
+namespace stdfs = std::filesystem;
+
+// relative path -> "link <target>" | "file <sha256>" | "dir", for every entry below `root`.
+std::map<std::string, std::string> describe_tree(const std::string& root) {
+  std::map<std::string, std::string> out;
+  for (auto it = stdfs::recursive_directory_iterator(root); it != stdfs::recursive_directory_iterator(); ++it) {
+    const std::string p = it->path().string();
+    const std::string rel = p.substr(root.size() + 1);
+    if (it->is_symlink()) out[rel] = "link " + read_link(p);
+    else if (it->is_directory()) out[rel] = "dir";
+    else out[rel] = "file " + sha256_hex(read_file(p));
+  }
+  return out;
+}
+
+struct JsResult {
+  bool ok = false;
+  nlohmann::json json;
+  std::string output;
+};
+
+class InteropServe : public ::testing::Test {
+ protected:
+  TempDir tmp;
+  std::string source = tmp.path() + "/source";
+  std::string commit = "4c6b9f2e0d1a3b5c7e9f8a6b4c2d0e1f3a5b7c9d";
+  std::unique_ptr<server::Server> srv;
+  std::string interop_dir = source_dir() + "/tests/interop";
+
+  void SetUp() override {
+    if (!stdfs::exists(interop_dir + "/node_modules/@huggingface/hub") || run_process({"/usr/bin/env", "node", "--version"}).exit_code != 0)
+      GTEST_SKIP() << "node or tests/interop/node_modules missing (run scripts/install-deps.sh)";
+    // The bundled sample as the Hub would store it: safetensors through LFS, the rest in git.
+    // Built with CacheBuilder; `hubcache import sample/tiny-model` can build it once that exists.
+    CacheBuilder b(source);
+    const std::string sample = source_dir() + "/sample/tiny-model";
+    for (const RepoRef& repo : {RepoRef{RepoType::Model, "org/tiny-model"}, RepoRef{RepoType::Model, "org/private-model"}}) {
+      for (auto it = stdfs::recursive_directory_iterator(sample); it != stdfs::recursive_directory_iterator(); ++it) {
+        if (!it->is_regular_file()) continue;
+        const std::string rel = it->path().string().substr(sample.size() + 1);
+        b.add_file(repo, commit, rel, read_file(it->path().string()), rel.ends_with(".safetensors"));
+      }
+      b.add_file(repo, commit, "empty.txt", "");
+      b.add_ref(repo, "main", commit);
+    }
+    server::ServerOptions o;
+    o.router.cache_dir = source;
+    o.router.private_repos = {"org/private-model"};
+    o.router.tokens = {"hf_interop_token"};
+    o.port = 0;
+    auto s = server::Server::start(std::move(o));
+    ASSERT_TRUE(s.has_value()) << s.error().message;
+    srv = std::move(*s);
+  }
+
+  JsResult js(const std::vector<std::string>& args) {
+    std::vector<std::string> argv = {"/usr/bin/env", "node", interop_dir + "/serve_client.mjs"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    auto r = run_process(argv);
+    JsResult out;
+    out.output = r.out + r.err;
+    const auto at = r.out.rfind("RESULT ");
+    if (at == std::string::npos) return out;
+    out.json = nlohmann::json::parse(r.out.substr(at + 7, r.out.find('\n', at) - at - 7));
+    out.ok = out.json.value("ok", false) && r.exit_code == 0;
+    return out;
+  }
+};
+
+TEST_F(InteropServe, SnapshotDownloadReproducesTheSourceCacheExactly) {
+  const std::string dst = tmp.path() + "/js-cache";
+  auto r = js({"snapshot", srv->url(), dst, "org/tiny-model", "-"});
+  ASSERT_TRUE(r.ok) << r.output;
+  EXPECT_EQ(r.json["path"], dst + "/models--org--tiny-model/snapshots/" + commit);
+  const auto want = describe_tree(source + "/models--org--tiny-model");
+  const auto got = describe_tree(dst + "/models--org--tiny-model");
+  EXPECT_EQ(got, want);
+  // Spot checks that make the comparison meaningful.
+  EXPECT_EQ(got.at("refs/main"), "file " + sha256_hex(commit));
+  EXPECT_EQ(got.at("snapshots/" + commit + "/1_Pooling/config.json").rfind("link ../../../blobs/", 0), 0u);
+  const std::string weights = read_file(source_dir() + "/sample/tiny-model/model.safetensors");
+  EXPECT_EQ(got.at("snapshots/" + commit + "/model.safetensors"), "link ../../blobs/" + sha256_hex(weights));
+  EXPECT_EQ(got.at("blobs/" + sha256_hex(weights)), "file " + sha256_hex(weights));
+  // hubcache itself resolves the client's cache offline to the same snapshot.
+  auto resolved = run_process({hubcache_bin(), "resolve", "org/tiny-model", "--cache-dir", dst, "--json"});
+  ASSERT_EQ(resolved.exit_code, 0) << resolved.err;
+  auto j = nlohmann::json::parse(resolved.out);
+  EXPECT_EQ(j["commit"], commit);
+  EXPECT_EQ(j["files"].size(), 8u);
+}
+
+TEST_F(InteropServe, DownloadFileToCacheDirNamesTheSnapshotByTheCommit) {
+  const std::string dst = tmp.path() + "/js-file";
+  auto r = js({"file", srv->url(), dst, "org/tiny-model", "-", "model.safetensors"});
+  ASSERT_TRUE(r.ok) << r.output;
+  const std::string pointer = dst + "/models--org--tiny-model/snapshots/" + commit + "/model.safetensors";
+  EXPECT_EQ(r.json["path"], pointer);
+  EXPECT_EQ(read_file(pointer), read_file(source_dir() + "/sample/tiny-model/model.safetensors"));
+  r = js({"file", srv->url(), dst, "org/tiny-model", "-", "1_Pooling/config.json"});
+  ASSERT_TRUE(r.ok) << r.output;
+  EXPECT_EQ(read_link(dst + "/models--org--tiny-model/snapshots/" + commit + "/1_Pooling/config.json"),
+            read_link(source + "/models--org--tiny-model/snapshots/" + commit + "/1_Pooling/config.json"));
+  r = js({"file", srv->url(), dst, "org/tiny-model", "-", "empty.txt"});
+  ASSERT_TRUE(r.ok) << r.output;
+  EXPECT_EQ(read_file(dst + "/models--org--tiny-model/snapshots/" + commit + "/empty.txt"), "");
+}
+
+TEST_F(InteropServe, PrivateRepoFailsWithoutTheTokenAndWorksWithIt) {
+  const std::string dst = tmp.path() + "/js-private";
+  auto denied = js({"snapshot", srv->url(), dst, "org/private-model", "-"});
+  EXPECT_FALSE(denied.ok);
+  EXPECT_EQ(denied.json["status"], 401) << denied.output;
+  EXPECT_NE(denied.json["message"].get<std::string>().find("Repository not found"), std::string::npos) << denied.output;
+  EXPECT_FALSE(stdfs::exists(dst + "/models--org--private-model/blobs"));
+  auto wrong = js({"snapshot", srv->url(), dst, "org/private-model", "hf_wrong"});
+  EXPECT_FALSE(wrong.ok);
+  EXPECT_EQ(wrong.json["status"], 401);
+  auto ok = js({"snapshot", srv->url(), dst, "org/private-model", "hf_interop_token"});
+  ASSERT_TRUE(ok.ok) << ok.output;
+  EXPECT_EQ(describe_tree(dst + "/models--org--private-model"), describe_tree(source + "/models--org--private-model"));
+}
+
+}  // namespace
+}  // namespace hubcache::test
