@@ -8,16 +8,11 @@
 
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/hash.hpp"
+#include "hubcache/util/text.hpp"
 
 namespace hubcache {
 namespace {
 
-std::string trim(std::string_view s) {
-  const auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos) return {};
-  const auto e = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(b, e - b + 1));
-}
 
 // Guards against writing through a path that input could have bent outside the repo folder.
 Result<void> check_inside(const RepoLayout& layout, const std::string& dir, const std::string& path) {
@@ -62,7 +57,7 @@ Result<std::optional<std::string>> read_ref(const RepoLayout& layout, std::strin
   struct stat st{};
   if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::optional<std::string>{};
   HUBCACHE_TRY_ASSIGN(std::string raw, fs::read_file(path, 4096));
-  std::string commit = trim(raw);
+  std::string commit(trim(raw));
   if (!is_commit_hash(commit))
     return fail(ErrorCode::CacheCorrupted,
                 "ref '" + path + "' does not hold a 40-hex commit hash; delete it or re-download the revision", path);

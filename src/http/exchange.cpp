@@ -1,4 +1,5 @@
 #include "exchange.hpp"
+#include "hubcache/util/text.hpp"
 
 #include <cctype>
 #include <mutex>
@@ -6,11 +7,6 @@
 namespace hubcache::http::detail {
 namespace {
 
-std::string trim(std::string_view s) {
-  while (!s.empty() && (s.back() == '\r' || s.back() == '\n' || s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  return std::string(s);
-}
 
 size_t on_header_line(char* data, size_t size, size_t n, void* user) {
   auto* ex = static_cast<Exchange*>(user);
@@ -23,7 +19,7 @@ size_t on_header_line(char* data, size_t size, size_t n, void* user) {
     return size * n;
   }
   const auto colon = line.find(':');
-  if (colon != std::string_view::npos) ex->response.headers.add(trim(line.substr(0, colon)), trim(line.substr(colon + 1)));
+  if (colon != std::string_view::npos) ex->response.headers.add(std::string(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1))));
   return size * n;
 }
 

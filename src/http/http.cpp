@@ -5,6 +5,7 @@
 #include <mutex>
 
 #include "exchange.hpp"
+#include "hubcache/util/text.hpp"
 
 namespace hubcache::http {
 namespace {
@@ -15,11 +16,6 @@ bool iequals(std::string_view a, std::string_view b) {
          });
 }
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 }  // namespace
 
@@ -89,12 +85,12 @@ Result<Response> Client::perform(const Request& request, const Sink& sink, const
 std::string origin_of(std::string_view url) {
   const auto scheme_end = url.find("://");
   if (scheme_end == std::string_view::npos) return {};
-  const std::string scheme = lower(url.substr(0, scheme_end));
+  const std::string scheme = to_lower(url.substr(0, scheme_end));
   std::string_view rest = url.substr(scheme_end + 3);
   const auto end = rest.find_first_of("/?#");
   std::string_view authority = rest.substr(0, end);
   if (const auto at = authority.rfind('@'); at != std::string_view::npos) authority.remove_prefix(at + 1);
-  std::string host = lower(authority);
+  std::string host = to_lower(authority);
   // Default ports are implied, so "http://h" and "http://h:80" are one origin.
   if (scheme == "http" && host.size() > 3 && host.compare(host.size() - 3, 3, ":80") == 0) host.resize(host.size() - 3);
   if (scheme == "https" && host.size() > 4 && host.compare(host.size() - 4, 4, ":443") == 0) host.resize(host.size() - 4);
@@ -138,7 +134,7 @@ std::string redact(std::string_view text) {
   // Signed-URL query values.
   static const char* keys[] = {"signature=", "x-amz-signature=", "x-amz-credential=", "x-amz-security-token=",
                                "token=", "access_token=", "policy=", "key-pair-id=", "sig="};
-  const std::string low = lower(s);
+  const std::string low = to_lower(s);
   std::vector<std::pair<std::size_t, std::size_t>> spans;
   for (const char* k : keys) {
     const std::string key(k);

@@ -1,4 +1,5 @@
 #include "hubcache/http/retry.hpp"
+#include "hubcache/util/text.hpp"
 
 #include <algorithm>
 #include <cctype>
@@ -13,11 +14,6 @@ bool all_digits(std::string_view s) {
   return !s.empty() && s.size() < 10 && std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // RateLimit: "api";r=0;t=55  ->  (r, t)
 std::optional<std::pair<long, long>> parse_ratelimit(std::string_view v) {

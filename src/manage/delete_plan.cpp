@@ -13,15 +13,11 @@
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/lock.hpp"
 #include "safe_remove.hpp"
+#include "hubcache/util/text.hpp"
 
 namespace hubcache {
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
 std::string folder_of(const std::string& root, const std::string& repo_path) {
   return repo_path.substr(root.size() + 1);
@@ -127,7 +123,7 @@ class DeletePlanBuilder {
     std::sort(plan.m_repos.begin(), plan.m_repos.end(), [](const PlannedRepo& a, const PlannedRepo& b) {
       const std::string ta = to_string(a.repo.type), tb = to_string(b.repo.type);
       if (ta != tb) return ta < tb;
-      const std::string la = lower(a.repo.id), lb = lower(b.repo.id);
+      const std::string la = to_lower(a.repo.id), lb = to_lower(b.repo.id);
       return la != lb ? la < lb : a.repo.id < b.repo.id;
     });
     std::sort(plan.m_touched_repos.begin(), plan.m_touched_repos.end());
@@ -179,7 +175,7 @@ Result<DeletePlan> plan_delete(const CacheInfo& cache, const std::vector<std::st
       bool found = false;
       for (std::size_t r = 0; r < cache.repos.size(); ++r)
         for (std::size_t v = 0; v < cache.repos[r].revisions.size(); ++v)
-          if (lower(cache.repos[r].revisions[v].commit) == t.commit) {
+          if (to_lower(cache.repos[r].revisions[v].commit) == t.commit) {
             selected[r].revisions.insert(v);
             found = true;
           }
@@ -188,7 +184,7 @@ Result<DeletePlan> plan_delete(const CacheInfo& cache, const std::vector<std::st
     }
     // Repo targets: case-insensitive, an exact-case match wins over case variants.
     const auto matches = [&](const RepoRef& ref) {
-      return (!t.type || ref.type == *t.type) && lower(ref.id) == lower(t.id);
+      return (!t.type || ref.type == *t.type) && to_lower(ref.id) == to_lower(t.id);
     };
     std::vector<std::pair<bool, std::size_t>> hits;  // (broken, index)
     for (std::size_t r = 0; r < cache.repos.size(); ++r)

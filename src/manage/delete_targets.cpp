@@ -2,16 +2,11 @@
 #include <cctype>
 
 #include "hubcache/manage/delete_plan.hpp"
+#include "hubcache/util/text.hpp"
 
 namespace hubcache {
 namespace {
 
-std::string trim(std::string_view s) {
-  const auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos) return {};
-  const auto e = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(b, e - b + 1));
-}
 
 bool is_hex40(std::string_view s) {
   if (s.size() != 40) return false;
@@ -40,7 +35,7 @@ Unexpected bad_uri(const std::string& text, const std::string& why) {
 }  // namespace
 
 Result<DeleteTarget> parse_delete_target(std::string_view raw) {
-  const std::string text = trim(raw);
+  const std::string text(trim(raw));
   DeleteTarget t;
   t.text = std::string(raw);
   if (text.empty()) return fail(ErrorCode::InvalidArgument, "empty target: pass a repo (model/org/name) or a revision hash");

@@ -11,6 +11,7 @@
 
 #include "import_internal.hpp"
 #include "hubcache/util/fs.hpp"
+#include "hubcache/util/text.hpp"
 
 namespace hubcache::import_detail {
 namespace {
@@ -113,12 +114,6 @@ struct Walker {
   }
 };
 
-std::string trim(std::string_view s) {
-  const auto b = s.find_first_not_of(" \t\r\n\f\v");
-  if (b == std::string_view::npos) return {};
-  const auto e = s.find_last_not_of(" \t\r\n\f\v");
-  return std::string(s.substr(b, e - b + 1));
-}
 
 // Parses "commit\netag\ntimestamp\n" like huggingface_hub (each line stripped, float timestamp).
 std::optional<LocalDirRecord> parse_metadata(std::string_view text) {
@@ -127,7 +122,7 @@ std::optional<LocalDirRecord> parse_metadata(std::string_view text) {
   while (lines.size() < 3 && pos <= text.size()) {
     auto nl = text.find('\n', pos);
     if (nl == std::string_view::npos) nl = text.size();
-    lines.push_back(trim(text.substr(pos, nl - pos)));
+    lines.emplace_back(trim(text.substr(pos, nl - pos)));
     pos = nl + 1;
   }
   if (lines.size() < 3 || lines[2].empty()) return std::nullopt;

@@ -4,21 +4,12 @@
 #include <cctype>
 
 #include "hubcache/util/human.hpp"
+#include "hubcache/util/text.hpp"
 
 namespace hubcache {
 namespace {
 
-std::string lower(std::string_view s) {
-  std::string out(s);
-  for (auto& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return out;
-}
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.front()))) s.remove_prefix(1);
-  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.remove_suffix(1);
-  return s;
-}
 
 const char* k_filter_keys = "['size', 'accessed', 'modified', 'type', 'refs']";
 const char* k_operators = "['=', '!=', '>', '<', '>=', '<=']";
@@ -47,10 +38,10 @@ bool matches(const ListFilter& f, const ListEntry& e, double now) {
       return compare<double>(now - (e.revision ? e.revision->last_modified : repo.last_modified), f.op,
                              static_cast<double>(f.number));
     case ListFilter::Key::Type:
-      return lower(to_string(repo.repo.type)) == f.text;
+      return to_lower(to_string(repo.repo.type)) == f.text;
     case ListFilter::Key::Refs: {
       const auto& refs = e.revision ? e.revision->refs : repo.refs;
-      return std::any_of(refs.begin(), refs.end(), [&](const std::string& r) { return lower(r) == f.text; });
+      return std::any_of(refs.begin(), refs.end(), [&](const std::string& r) { return to_lower(r) == f.text; });
     }
   }
   return false;
@@ -63,7 +54,7 @@ Result<ListFilter> parse_list_filter(std::string_view raw) {
   const std::string shown(raw);
   std::size_t i = 0;
   while (i < expr.size() && (std::isalpha(static_cast<unsigned char>(expr[i])) || expr[i] == '_')) ++i;
-  const std::string key = lower(expr.substr(0, i));
+  const std::string key = to_lower(expr.substr(0, i));
   std::string_view rest = expr.substr(i);
   while (!rest.empty() && std::isspace(static_cast<unsigned char>(rest.front()))) rest.remove_prefix(1);
   static const std::pair<std::string_view, ListFilter::Op> ops[] = {
@@ -105,7 +96,7 @@ Result<ListFilter> parse_list_filter(std::string_view raw) {
     if (f.op != ListFilter::Op::Eq)
       return fail(ErrorCode::InvalidArgument,
                   "Only '=' is supported for '" + key + "' filters. Got '" + std::string(op_text) + "'.");
-    f.text = lower(v);
+    f.text = to_lower(v);
   } else {
     return fail(ErrorCode::InvalidArgument, "Unsupported filter key '" + key + "' in '" + shown + "'. Must be one of " +
                                                 k_filter_keys + ".");
@@ -114,7 +105,7 @@ Result<ListFilter> parse_list_filter(std::string_view raw) {
 }
 
 Result<ListSort> parse_list_sort(std::string_view raw) {
-  const std::string expr = lower(trim(raw));
+  const std::string expr = to_lower(trim(raw));
   const auto colon = expr.find(':');
   const std::string key = expr.substr(0, colon);
   const std::string order = colon == std::string::npos ? "" : expr.substr(colon + 1);
@@ -150,7 +141,7 @@ std::vector<ListEntry> list_entries(const CacheInfo& cache, const ListQuery& que
     const ListSort s = *query.sort;
     auto key_less = [s](const ListEntry& a, const ListEntry& b) {
       switch (s.key) {
-        case ListSort::Key::Name: return lower(a.repo->label()) < lower(b.repo->label());
+        case ListSort::Key::Name: return to_lower(a.repo->label()) < to_lower(b.repo->label());
         case ListSort::Key::Size: {
           const auto sa = a.revision ? a.revision->size_on_disk : a.repo->size_on_disk;
           const auto sb = b.revision ? b.revision->size_on_disk : b.repo->size_on_disk;

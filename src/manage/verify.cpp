@@ -11,6 +11,7 @@
 #include "hubcache/util/hash.hpp"
 #include "hubcache/util/parallel.hpp"
 #include "snapshot_walk.hpp"
+#include "hubcache/util/text.hpp"
 
 namespace hubcache {
 namespace {
@@ -26,10 +27,6 @@ std::string strip(std::string_view s) {
   return std::string(s.substr(b, e - b + 1));
 }
 
-std::string lower(std::string s) {
-  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return s;
-}
 
 bool is_dir(const std::string& p) {
   struct stat st {};
@@ -137,8 +134,8 @@ Result<VerifyReport> verify_repo(const std::string& root_in, const RepoRef& repo
   } else if (*tree_file) {
     report.tree_file_used = true;
     for (const auto& e : **tree_file)
-      tree[e.path] = e.lfs_sha256 ? Expectation{lower(*e.lfs_sha256), Hasher::Kind::Sha256}
-                                  : Expectation{lower(e.blob_id), Hasher::Kind::Sha1};
+      tree[e.path] = e.lfs_sha256 ? Expectation{to_lower(*e.lfs_sha256), Hasher::Kind::Sha256}
+                                  : Expectation{to_lower(e.blob_id), Hasher::Kind::Sha1};
   }
 
   manage_detail::RepoDirs dirs{root, layout.folder(), -1, {}};

@@ -1,4 +1,5 @@
 #include "hubcache/server/http.hpp"
+#include "hubcache/util/text.hpp"
 
 #include <unistd.h>
 
@@ -26,11 +27,6 @@ int hex_value(char c) {
   return -1;
 }
 
-std::string_view trim(std::string_view s) {
-  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-  return s;
-}
 
 // Parses a non-empty run of decimal digits that fits in uint64.
 std::optional<std::uint64_t> parse_u64(std::string_view s) {
