@@ -47,19 +47,22 @@ class InteropServe : public ::testing::Test {
   void SetUp() override {
     if (!stdfs::exists(interop_dir + "/node_modules/@huggingface/hub") || run_process({"/usr/bin/env", "node", "--version"}).exit_code != 0)
       GTEST_SKIP() << "node or tests/interop/node_modules missing (run scripts/install-deps.sh)";
-    // The bundled sample as the Hub would store it: safetensors through LFS, the rest in git.
-    // Built with CacheBuilder; `hubcache import sample/tiny-model` can build it once that exists.
-    CacheBuilder b(source);
+    // The bundled sample as `hubcache import` lays it out (safetensors through LFS, the rest in
+    // git), plus an empty file; the private copy is built with CacheBuilder the same way.
     const std::string sample = source_dir() + "/sample/tiny-model";
-    for (const RepoRef& repo : {RepoRef{RepoType::Model, "org/tiny-model"}, RepoRef{RepoType::Model, "org/private-model"}}) {
-      for (auto it = stdfs::recursive_directory_iterator(sample); it != stdfs::recursive_directory_iterator(); ++it) {
-        if (!it->is_regular_file()) continue;
-        const std::string rel = it->path().string().substr(sample.size() + 1);
-        b.add_file(repo, commit, rel, read_file(it->path().string()), rel.ends_with(".safetensors"));
-      }
-      b.add_file(repo, commit, "empty.txt", "");
-      b.add_ref(repo, "main", commit);
+    auto imported = run_process({hubcache_bin(), "import", sample, "--repo", "org/tiny-model", "--commit", commit,
+                                 "--copy", "--cache-dir", source});
+    ASSERT_EQ(imported.exit_code, 0) << imported.err;
+    CacheBuilder b(source);
+    b.add_file(RepoRef{RepoType::Model, "org/tiny-model"}, commit, "empty.txt", "");
+    const RepoRef priv{RepoType::Model, "org/private-model"};
+    for (auto it = stdfs::recursive_directory_iterator(sample); it != stdfs::recursive_directory_iterator(); ++it) {
+      if (!it->is_regular_file()) continue;
+      const std::string rel = it->path().string().substr(sample.size() + 1);
+      b.add_file(priv, commit, rel, read_file(it->path().string()), rel.ends_with(".safetensors"));
     }
+    b.add_file(priv, commit, "empty.txt", "");
+    b.add_ref(priv, "main", commit);
     server::ServerOptions o;
     o.router.cache_dir = source;
     o.router.private_repos = {"org/private-model"};
@@ -98,6 +101,21 @@ TEST_F(InteropServe, SnapshotDownloadReproducesTheSourceCacheExactly) {
   const std::string weights = read_file(source_dir() + "/sample/tiny-model/model.safetensors");
   EXPECT_EQ(got.at("snapshots/" + commit + "/model.safetensors"), "link ../../blobs/" + sha256_hex(weights));
   EXPECT_EQ(got.at("blobs/" + sha256_hex(weights)), "file " + sha256_hex(weights));
+  // `hubcache cache ls` reports the client's cache as it reports the source.
+  auto listing = [&](const std::string& cache) {
+    auto ls = run_process({hubcache_bin(), "cache", "ls", "--cache-dir", cache, "--json"});
+    EXPECT_EQ(ls.exit_code, 0) << ls.err;
+    nlohmann::json out = nlohmann::json::array();
+    for (const auto& repo : nlohmann::json::parse(ls.out))
+      if (repo["repo_id"] == "org/tiny-model")
+        out.push_back({{"repo_id", repo["repo_id"]}, {"repo_type", repo["repo_type"]}, {"nb_files", repo["nb_files"]},
+                       {"size_bytes", repo["size_bytes"]}, {"refs", repo["refs"]}, {"revisions", repo["revisions"]}});
+    return out;
+  };
+  const auto source_ls = listing(source);
+  ASSERT_EQ(source_ls.size(), 1u);
+  EXPECT_EQ(source_ls[0]["nb_files"], 8);
+  EXPECT_EQ(listing(dst), source_ls);
   // hubcache itself resolves the client's cache offline to the same snapshot.
   auto resolved = run_process({hubcache_bin(), "resolve", "org/tiny-model", "--cache-dir", dst, "--json"});
   ASSERT_EQ(resolved.exit_code, 0) << resolved.err;
