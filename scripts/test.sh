@@ -5,6 +5,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/install-deps.sh
+# The interop tests skip themselves without the JS client; in this command that is a failure.
+[ -f tests/interop/node_modules/@huggingface/hub/package.json ] || {
+  echo "test.sh: tests/interop/node_modules is missing after install-deps; cannot run interop tests" >&2; exit 1; }
 build=build; extra=()
 if [ "${HUBCACHE_SANITIZE:-0}" = 1 ]; then
   build=build-asan; extra=(-DHUBCACHE_SANITIZE=ON -DCMAKE_BUILD_TYPE=Debug)
