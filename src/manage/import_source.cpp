@@ -20,14 +20,6 @@ constexpr std::string_view k_local_dir_cache = ".cache/huggingface";
 constexpr std::string_view k_metadata_suffix = ".metadata";
 constexpr std::size_t k_max_listed_problems = 20;
 
-std::int64_t mtime_ns(const struct stat& st) {
-  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
-}
-
-SourceStamp stamp_of(const struct stat& st) {
-  return SourceStamp{static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino), mtime_ns(st)};
-}
-
 std::string file_kind(mode_t m) {
   if (S_ISFIFO(m)) return "a named pipe";
   if (S_ISSOCK(m)) return "a socket";
@@ -194,40 +186,16 @@ Result<LocalDirMetadata> read_local_dir_metadata(const std::string& root) {
 }
 
 Result<HashedSource> hash_source(const std::string& path, Hasher::Kind kind) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd < 0) return fail(errno_error(errno, "cannot open", path));
-  struct Guard {
-    int fd;
-    ~Guard() { ::close(fd); }
-  } guard{fd};
-  struct stat before{};
-  if (::fstat(fd, &before) != 0) return fail(errno_error(errno, "cannot stat", path));
-  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-  const auto size = static_cast<std::uint64_t>(before.st_size);
-  Hasher sha256(Hasher::Kind::Sha256);
-  GitBlobHasher sha1(size);
-  std::vector<char> buf(1 << 20);
-  std::uint64_t total = 0;
-  for (;;) {
-    const ssize_t n = ::read(fd, buf.data(), buf.size());
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail(errno_error(errno, "cannot read", path));
-    }
-    if (n == 0) break;
-    if (kind == Hasher::Kind::Sha256) sha256.update(buf.data(), static_cast<std::size_t>(n));
-    else sha1.update(buf.data(), static_cast<std::size_t>(n));
-    total += static_cast<std::uint64_t>(n);
+  auto h = hash_file(path, kind == Hasher::Kind::Sha256 ? HashWhat::Sha256 : HashWhat::GitSha1);
+  if (!h) {
+    Error e = std::move(h).error();
+    if (e.code == ErrorCode::Conflict) e.message += " (re-run the import)";
+    return fail(std::move(e));
   }
-  struct stat after{};
-  if (::fstat(fd, &after) != 0) return fail(errno_error(errno, "cannot stat", path));
-  if (total != size || after.st_size != before.st_size || mtime_ns(after) != mtime_ns(before))
-    return fail(ErrorCode::Conflict, "'" + path + "' changed while it was being read; re-run the import once it is stable",
-                path);
   HashedSource out;
-  out.size = total;
-  out.digest = kind == Hasher::Kind::Sha256 ? sha256.hex_digest() : sha1.hex_digest();
-  out.stamp = stamp_of(before);
+  out.size = h->size;
+  out.digest = kind == Hasher::Kind::Sha256 ? h->sha256 : h->git_sha1;
+  out.stamp = SourceStamp{h->dev, h->ino, h->mtime_ns};
   return out;
 }
 

@@ -1,6 +1,7 @@
 #include "hubcache/util/hash.hpp"
 
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <openssl/evp.h>
 #include <unistd.h>
 
@@ -63,8 +64,9 @@ Result<FileHashes> hash_file(const std::string& path, HashWhat what) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) return fail(errno_error(errno, "cannot open", path));
   struct FdGuard { int fd; ~FdGuard() { ::close(fd); } } guard{fd};
-  const off_t end = ::lseek(fd, 0, SEEK_END);
-  if (end < 0 || ::lseek(fd, 0, SEEK_SET) < 0) return fail(errno_error(errno, "cannot seek", path));
+  struct stat before{};
+  if (::fstat(fd, &before) != 0) return fail(errno_error(errno, "cannot stat", path));
+  const off_t end = before.st_size;
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
 
   const bool want256 = (static_cast<int>(what) & 1) != 0;
@@ -84,10 +86,18 @@ Result<FileHashes> hash_file(const std::string& path, HashWhat what) {
     if (want1) sha1.update(buf.data(), static_cast<std::size_t>(n));
     total += static_cast<std::uint64_t>(n);
   }
-  if (total != static_cast<std::uint64_t>(end))
-    return fail(ErrorCode::Io, "file changed size while being hashed", path);
+  auto mtime_ns = [](const struct stat& st) {
+    return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+  };
+  struct stat after{};
+  if (::fstat(fd, &after) != 0) return fail(errno_error(errno, "cannot stat", path));
+  if (total != static_cast<std::uint64_t>(end) || after.st_size != before.st_size || mtime_ns(after) != mtime_ns(before))
+    return fail(ErrorCode::Conflict, "'" + path + "' changed while it was being read; retry once it is stable", path);
   FileHashes out;
   out.size = total;
+  out.dev = static_cast<std::uint64_t>(before.st_dev);
+  out.ino = static_cast<std::uint64_t>(before.st_ino);
+  out.mtime_ns = mtime_ns(before);
   if (want256) out.sha256 = sha256.hex_digest();
   if (want1) out.git_sha1 = sha1.hex_digest();
   return out;

@@ -49,10 +49,15 @@ struct FileHashes {
   std::uint64_t size = 0;
   std::string sha256;    // empty unless asked for
   std::string git_sha1;  // empty unless asked for
+  // Identity of the file that was read (fstat before reading).
+  std::uint64_t dev = 0;
+  std::uint64_t ino = 0;
+  std::int64_t mtime_ns = 0;
 };
 enum class HashWhat { Sha256 = 1, GitSha1 = 2, Both = 3 };
 
-/// Hashes a file in one sequential read.
+/// Hashes a file in one sequential read. Fails with Conflict if the file's size or mtime changed
+/// while it was read (the digest would describe no version of it).
 Result<FileHashes> hash_file(const std::string& path, HashWhat what);
 
 /// True iff `s` is exactly `len` lower-case hex digits.
