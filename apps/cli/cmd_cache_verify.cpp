@@ -14,6 +14,7 @@ struct VerifyCliOptions {
   std::string repo_id;
   std::optional<std::string> revision;
   std::string repo_type = "model";
+  bool fail_on_missing_files = false;
 };
 
 std::string describe(const VerifyProblem& p) {
@@ -34,8 +35,18 @@ int run_verify(const Context& ctx, const VerifyCliOptions& o) {
   const RepoRef repo{*parse_repo_type(o.repo_type), o.repo_id};
   auto r = verify_repo(c.hub_cache.value, repo, o.revision);
   if (!r) return report_error(r.error(), o.common.json);
-  const VerifyReport& rep = *r;
+  VerifyReport rep = std::move(*r);
   const std::string type = to_string(repo.type);
+  // Files listed by trees/<commit>.json but not cached (e.g. left out by --include) are warnings,
+  // as in `hf cache verify`, unless --fail-on-missing-files.
+  std::vector<std::string> missing_files;
+  if (!o.fail_on_missing_files) {
+    std::erase_if(rep.problems, [&](const VerifyProblem& p) {
+      if (p.kind != VerifyProblemKind::MissingFile) return false;
+      missing_files.push_back(p.path);
+      return true;
+    });
+  }
   if (o.common.json) {
     nlohmann::json problems = nlohmann::json::array();
     for (const auto& p : rep.problems) {
@@ -55,10 +66,18 @@ int run_verify(const Context& ctx, const VerifyCliOptions& o) {
                 {"bytes_hashed", rep.bytes_hashed},
                 {"ok", rep.ok()},
                 {"problems", problems},
+                {"missing_files", missing_files},
                 {"notes", rep.notes}});
     return rep.ok() ? k_exit_ok : k_exit_failure;
   }
   for (const auto& n : rep.notes) print_warning(n);
+  if (!missing_files.empty()) {
+    std::string names;
+    for (std::size_t i = 0; i < missing_files.size() && i < 3; ++i) names += (i ? ", " : "") + missing_files[i];
+    if (missing_files.size() > 3) names += fmt::format(" ... ({} more)", missing_files.size() - 3);
+    print_warning(fmt::format("{} file(s) of the revision are not cached: {} (use --fail-on-missing-files to fail)",
+                              missing_files.size(), names));
+  }
   if (!rep.unverified.empty()) {
     std::string names;
     for (std::size_t i = 0; i < rep.unverified.size() && i < 3; ++i) names += (i ? ", " : "") + rep.unverified[i];
@@ -90,6 +109,8 @@ void add_cache_verify_command(CLI::App& cache, Context& ctx) {
   cmd->add_option("--revision", o->revision, "Branch, tag, refs/pr/N or commit (default: refs/main, else the only snapshot)");
   cmd->add_option("--repo-type,--type", o->repo_type, "model, dataset, space or kernel")
       ->check(CLI::IsMember({"model", "dataset", "space", "kernel"}));
+  cmd->add_flag("--fail-on-missing-files", o->fail_on_missing_files,
+                "Fail when files listed in trees/<commit>.json are not cached (default: warn)");
   add_cache_dir_option(*cmd, o->common);
   add_json_option(*cmd, o->common);
   cmd->callback([&ctx, o] { ctx.exit_code = run_verify(ctx, *o); });

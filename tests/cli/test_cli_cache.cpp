@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cache_builder.hpp"
+#include "hubcache/cache/store.hpp"
 #include "hubcache/util/hash.hpp"
 #include "temp_dir.hpp"
 
@@ -321,6 +322,32 @@ TEST_F(CliCache, Verify) {
   EXPECT_NE(missing.err.find("Repo is not present in cache"), std::string::npos);
   EXPECT_EQ(cache({"verify", "org/model", "--revision", "nope"}).exit_code, 1);
   EXPECT_EQ(cache({"verify", "org/model", "--repo-type", "bogus"}).exit_code, 2);
+}
+
+TEST_F(CliCache, VerifyMissingFilesWarnUnlessAsked) {
+  // trees/<c2>.json lists a file the snapshot lacks (as after `download --include`).
+  std::vector<TreeFileEntry> tree(3);
+  tree[0].path = "extra/new.txt";
+  tree[0].size = 3;
+  tree[0].blob_id = git_blob_sha1_hex("new");
+  tree[1].path = "model.bin";
+  tree[1].size = 2500;
+  tree[1].blob_id = std::string(40, 'b');
+  tree[1].lfs_sha256 = sha256_hex(std::string(2500, 'm'));
+  tree[1].lfs_size = 2500;
+  tree[2].path = "tokenizer.json";
+  tree[2].size = 10;
+  tree[2].blob_id = std::string(40, 'c');
+  ASSERT_TRUE(write_tree_file(cb.layout(k_model), c2, tree));
+  const auto warn = cache({"verify", "org/model", "--revision", c2});
+  EXPECT_EQ(warn.exit_code, 0) << warn.out << warn.err;
+  EXPECT_NE(warn.err.find("1 file(s) of the revision are not cached: tokenizer.json"), std::string::npos) << warn.err;
+  const auto js = nlohmann::json::parse(cache({"verify", "org/model", "--revision", c2, "--json"}).out);
+  EXPECT_EQ(js["missing_files"], nlohmann::json{"tokenizer.json"});
+  EXPECT_TRUE(js["problems"].empty());
+  const auto strict = cache({"verify", "org/model", "--revision", c2, "--fail-on-missing-files"});
+  EXPECT_EQ(strict.exit_code, 1);
+  EXPECT_NE(strict.out.find("tokenizer.json"), std::string::npos) << strict.out;
 }
 
 }  // namespace
