@@ -1,0 +1,22 @@
+// hubcache-net: the network commands of hubcache (download, serve). Users run them as
+// `hubcache download ...` / `hubcache serve ...`; `hubcache` execs this program (see main.cpp).
+#include <fmt/core.h>
+
+#include "cli.hpp"
+
+int main(int argc, char** argv) {
+  using namespace hubcache::cli;
+  CLI::App app{"hubcache: Hugging Face Hub cache, downloads and mirror, native", "hubcache"};
+  app.require_subcommand(1);
+  app.set_version_flag("--version", "hubcache 0.1.0");
+  Context ctx;
+  add_download_command(app, ctx);
+  add_serve_command(app, ctx);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? 0 : k_exit_usage;
+  }
+  return ctx.exit_code;
+}
