@@ -132,7 +132,7 @@ int run(const Context& ctx, DownloadArgs a) {
     const bool bars = config.disable_progress_bars ? !*config.disable_progress_bars : isatty(STDERR_FILENO) != 0;
     if (bars) mode = ProgressRenderer::Mode::Bar;
   }
-  auto renderer = std::make_shared<ProgressRenderer>(mode);
+  auto renderer = std::make_shared<ProgressRenderer>(mode, a.quiet);
   opts.progress = [renderer](const DownloadEvent& e) { renderer->on_event(e); };
   Downloader downloader(opts);
 

@@ -16,6 +16,7 @@ const char* kind_name(DownloadEvent::Kind k) {
     case DownloadEvent::Kind::Progress: return "progress";
     case DownloadEvent::Kind::FileDone: return "file_done";
     case DownloadEvent::Kind::FileCached: return "file_cached";
+    case DownloadEvent::Kind::LockWait: return "lock_wait";
   }
   return "progress";
 }
@@ -28,6 +29,15 @@ std::string duration(double s) {
 }  // namespace
 
 void ProgressRenderer::on_event(const DownloadEvent& e) {
+  if (e.kind == DownloadEvent::Kind::LockWait && m_mode != Mode::JsonLines) {
+    if (m_quiet) return;
+    std::lock_guard lock(m_mutex);
+    if (m_drawn) std::fputs("\r\033[K", stderr);
+    fmt::print(stderr, "Waiting for another process downloading '{}' (lock {}, {} s so far)\n", e.file, e.lock_path,
+               e.waited_seconds);
+    std::fflush(stderr);
+    return;
+  }
   if (m_mode == Mode::None) return;
   std::lock_guard lock(m_mutex);
   if (m_mode == Mode::JsonLines) {
@@ -37,6 +47,10 @@ void ProgressRenderer::on_event(const DownloadEvent& e) {
       j["file"] = e.file;
       j["file_bytes"] = e.file_bytes;
       j["file_total"] = e.file_total;
+    }
+    if (e.kind == DownloadEvent::Kind::LockWait) {
+      j["lock_path"] = e.lock_path;
+      j["waited_seconds"] = e.waited_seconds;
     }
     const std::string s = j.dump();
     std::fwrite(s.data(), 1, s.size(), stdout);

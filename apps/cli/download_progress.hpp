@@ -13,7 +13,9 @@ namespace hubcache::cli {
 class ProgressRenderer {
  public:
   enum class Mode { None, Bar, JsonLines };
-  explicit ProgressRenderer(Mode mode) : m_mode(mode), m_start(std::chrono::steady_clock::now()) {}
+  /// `quiet`: no message at all, not even "waiting for another process" (JSON lines still get it).
+  explicit ProgressRenderer(Mode mode, bool quiet = false)
+      : m_mode(mode), m_quiet(quiet), m_start(std::chrono::steady_clock::now()) {}
   void on_event(const DownloadEvent& e);
   /// Clears the bar line (before printing results or errors).
   void finish();
@@ -21,6 +23,7 @@ class ProgressRenderer {
  private:
   void draw(const DownloadEvent& e);
   Mode m_mode;
+  bool m_quiet = false;
   std::mutex m_mutex;
   std::chrono::steady_clock::time_point m_start;
   bool m_drawn = false;

@@ -134,10 +134,10 @@ Result<void> write_no_exist(const RepoLayout& layout, std::string_view commit, s
 }
 
 Result<FileLock> lock_blob(const RepoLayout& layout, std::string_view etag, std::chrono::milliseconds timeout,
-                           const FileLock::WaitCallback& on_wait) {
+                           const FileLock::WaitCallback& on_wait, std::chrono::milliseconds report_every) {
   HUBCACHE_TRY(validate_etag(etag));
   HUBCACHE_TRY(fs::make_dirs(layout.locks_dir()));
-  return FileLock::acquire(layout.lock_path(etag), timeout, on_wait);
+  return FileLock::acquire(layout.lock_path(etag), timeout, on_wait, report_every);
 }
 
 bool symlinks_supported(const std::string& dir) {

@@ -27,13 +27,18 @@ Result<std::uint64_t> Downloader::Impl::fetch_to_cache(const RepoLayout& layout,
   (void)ensure_cachedir_tag(layout.root());  // best effort, like PY
   const std::string blob = layout.blob_path(f.etag);
   const std::string pointer = layout.pointer_path(f.commit, f.path);
+  // Another process downloading the same blob holds its lock: say so while waiting (spec 4).
+  const auto on_wait = [&](std::chrono::seconds waited) {
+    progress.lock_wait(f.path, layout.lock_path(f.etag), static_cast<std::uint64_t>(waited.count()));
+  };
+  const auto report_every = options.lock_report_every;
   if (!f.force && is_file(blob)) {
-    HUBCACHE_TRY_ASSIGN(FileLock lock, lock_blob(layout, f.etag));
+    HUBCACHE_TRY_ASSIGN(FileLock lock, lock_blob(layout, f.etag, std::chrono::milliseconds{0}, on_wait, report_every));
     HUBCACHE_TRY(create_pointer(layout, f.commit, f.path, f.etag, link_mode()));
     progress.cached(f.path, f.size);
     return std::uint64_t{0};
   }
-  HUBCACHE_TRY_ASSIGN(FileLock lock, lock_blob(layout, f.etag));
+  HUBCACHE_TRY_ASSIGN(FileLock lock, lock_blob(layout, f.etag, std::chrono::milliseconds{0}, on_wait, report_every));
   // Another process may have finished the blob while we waited for the lock (spec 4).
   if (!f.force && is_file(blob)) {
     HUBCACHE_TRY(create_pointer(layout, f.commit, f.path, f.etag, link_mode()));

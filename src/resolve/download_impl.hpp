@@ -22,6 +22,7 @@ class ProgressTracker {
   void bytes(const std::string& file, std::uint64_t done, std::uint64_t total);
   void done(const std::string& file, std::uint64_t total);
   void cached(const std::string& file, std::uint64_t total);
+  void lock_wait(const std::string& file, const std::string& lock_path, std::uint64_t waited_seconds);
 
  private:
   void emit(DownloadEvent e);

@@ -72,6 +72,16 @@ void ProgressTracker::cached(const std::string& file, std::uint64_t total) {
   emit(e);
 }
 
+void ProgressTracker::lock_wait(const std::string& file, const std::string& lock_path, std::uint64_t waited_seconds) {
+  std::lock_guard lock(m_mutex);
+  DownloadEvent e;
+  e.kind = DownloadEvent::Kind::LockWait;
+  e.file = file;
+  e.lock_path = lock_path;
+  e.waited_seconds = waited_seconds;
+  emit(e);
+}
+
 // ---- options ----
 
 DownloadOptions DownloadOptions::from_env(const Config& c) {

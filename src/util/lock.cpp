@@ -86,10 +86,10 @@ Result<FileLock> FileLock::try_acquire(const std::string& path) {
 }
 
 Result<FileLock> FileLock::acquire(const std::string& path, std::chrono::milliseconds timeout,
-                                   const WaitCallback& on_wait) {
+                                   const WaitCallback& on_wait, std::chrono::milliseconds report_every) {
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
-  auto next_report = start + std::chrono::seconds(10);
+  auto next_report = start + report_every;
   auto delay = std::chrono::milliseconds(5);
   for (;;) {
     HUBCACHE_TRY_ASSIGN(FileLock lock, try_acquire(path));
@@ -99,7 +99,7 @@ Result<FileLock> FileLock::acquire(const std::string& path, std::chrono::millise
       return fail(ErrorCode::Timeout, "timed out waiting for lock '" + path + "'", path);
     if (on_wait && now >= next_report) {
       on_wait(std::chrono::duration_cast<std::chrono::seconds>(now - start));
-      next_report = now + std::chrono::seconds(10);
+      next_report = now + report_every;
     }
     std::this_thread::sleep_for(delay);
     delay = std::min(delay * 2, std::chrono::milliseconds(100));

@@ -1,6 +1,9 @@
 // download_file (spec 8.1) against the test server.
 #include <sys/stat.h>
 
+#include <mutex>
+#include <thread>
+
 #include "download_fixture.hpp"
 #include "hubcache/cache/store.hpp"
 #include "hubcache/resolve/offline.hpp"
@@ -359,4 +362,34 @@ TEST_F(DownloadFixture, CorruptPartialBlobIsDiscardedNotPublished) {
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(read_file(r->path), weights);  // the mismatch discarded the prefix and refetched
   EXPECT_EQ(sha256_hex(read_file(layout().blob_path(etag))), etag);
+}
+
+TEST_F(DownloadFixture, WaitingForAnotherProcessesBlobLockIsReported) {
+  // Another process holds the blob's lock (spec 4): the download waits, reports what it waits for,
+  // then proceeds once the lock is released.
+  const std::string etag = git_blob_sha1_hex("{\"model\": 1}");
+  auto held = lock_blob(layout(), etag);
+  ASSERT_TRUE(held && held->held());
+  std::mutex m;
+  std::vector<DownloadEvent> waits;
+  DownloadOptions o = options();
+  o.lock_report_every = std::chrono::milliseconds(50);
+  o.progress = [&](const DownloadEvent& e) {
+    if (e.kind != DownloadEvent::Kind::LockWait) return;
+    std::lock_guard lock(m);
+    waits.push_back(e);
+  };
+  std::thread release([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    held->release();
+  });
+  Downloader d(o);
+  auto r = d.download_file(file("config.json"));
+  release.join();
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(read_file(r->path), "{\"model\": 1}");
+  std::lock_guard lock(m);
+  ASSERT_GE(waits.size(), 2u);
+  EXPECT_EQ(waits[0].file, "config.json");
+  EXPECT_EQ(waits[0].lock_path, layout().lock_path(etag));
 }

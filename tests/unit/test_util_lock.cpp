@@ -61,3 +61,13 @@ TEST(FileLock, ReacquiresWhenLockFileWasUnlinked) {
   EXPECT_TRUE(got);
   EXPECT_TRUE(test::exists(path));  // the waiter re-created the file instead of locking a dead inode
 }
+
+TEST(FileLock, WaitCallbackReportsWhileBlocked) {
+  test::TempDir dir;
+  auto a = FileLock::acquire(dir / "w.lock");
+  ASSERT_TRUE(a);
+  int calls = 0;
+  auto b = FileLock::acquire(dir / "w.lock", 350ms, [&](std::chrono::seconds) { ++calls; }, 100ms);
+  EXPECT_FALSE(b);
+  EXPECT_GE(calls, 2);
+}

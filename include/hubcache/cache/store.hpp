@@ -51,7 +51,8 @@ Result<void> write_no_exist(const RepoLayout& layout, std::string_view commit, s
 /// Takes the per-blob lock .locks/<folder>/<etag>.lock (see FileLock for the contract).
 Result<FileLock> lock_blob(const RepoLayout& layout, std::string_view etag,
                            std::chrono::milliseconds timeout = std::chrono::milliseconds{0},
-                           const FileLock::WaitCallback& on_wait = {});
+                           const FileLock::WaitCallback& on_wait = {},
+                           std::chrono::milliseconds report_every = std::chrono::seconds{10});
 
 /// True if a relative symlink can be created inside `dir` (probe, cleaned up afterwards).
 bool symlinks_supported(const std::string& dir);

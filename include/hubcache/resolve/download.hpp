@@ -24,7 +24,8 @@ struct DownloadEvent {
     FileStart,  // `file` starts transferring
     Progress,   // bytes moved (throttled to about 10 per second)
     FileDone,   // `file` is in place (transferred)
-    FileCached  // `file` was already present: nothing transferred
+    FileCached,  // `file` was already present: nothing transferred
+    LockWait     // waiting for another process that holds `lock_path` (downloading the same blob)
   };
   Kind kind = Kind::Progress;
   std::string file;
@@ -35,6 +36,8 @@ struct DownloadEvent {
   std::size_t files_done = 0;
   std::size_t files_total = 0;
   std::size_t active = 0;  // files transferring now
+  std::string lock_path;           // LockWait: the lock file waited for
+  std::uint64_t waited_seconds = 0;  // LockWait: time waited so far
 };
 
 struct DownloadOptions {
@@ -50,6 +53,8 @@ struct DownloadOptions {
   /// Called from worker threads (serialized); keep it quick.
   std::function<void(const DownloadEvent&)> progress;
   std::shared_ptr<http::CancelToken> cancel;
+  /// How often a LockWait event is sent while blocked on another process's blob lock.
+  std::chrono::milliseconds lock_report_every{std::chrono::seconds{10}};
   /// Transfer tuning and test seams (split threshold, part size, write/free-space functions,
   /// retry delay adjustment). Timeouts and workers above override the matching fields.
   transfer::EngineOptions engine;
