@@ -32,15 +32,7 @@ const std::string k_token = "hf_mirror_token";
 std::map<std::string, std::string> describe(const std::string& root) {
   std::map<std::string, std::string> out;
   for (const char* sub : {"blobs", "snapshots", "refs"}) {
-    const std::string top = root + "/" + sub;
-    if (!stdfs::exists(top)) continue;
-    for (auto it = stdfs::recursive_directory_iterator(top); it != stdfs::recursive_directory_iterator(); ++it) {
-      const std::string p = it->path().string();
-      const std::string rel = p.substr(root.size() + 1);
-      if (it->is_symlink()) out[rel] = "link " + read_link(p);
-      else if (it->is_directory()) out[rel] = "dir";
-      else out[rel] = "file " + sha256_hex(read_file(p));
-    }
+    for (auto& [rel, what] : describe_tree(root + "/" + sub)) out[std::string(sub) + "/" + rel] = what;
   }
   return out;
 }

@@ -29,19 +29,6 @@ namespace stdfs = std::filesystem;
 const std::string k_c1 = "4c6b9f2e0d1a3b5c7e9f8a6b4c2d0e1f3a5b7c9d";
 const std::string k_c2 = "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a291807";
 
-// relative path -> "link <target>" | "file <sha256>" | "dir", for every entry below `root`.
-std::map<std::string, std::string> describe_tree(const std::string& root) {
-  std::map<std::string, std::string> out;
-  if (!stdfs::exists(root)) return out;
-  for (auto it = stdfs::recursive_directory_iterator(root); it != stdfs::recursive_directory_iterator(); ++it) {
-    const std::string p = it->path().string();
-    const std::string rel = p.substr(root.size() + 1);
-    if (it->is_symlink()) out[rel] = "link " + read_link(p);
-    else if (it->is_directory()) out[rel] = "dir";
-    else out[rel] = "file " + sha256_hex(read_file(p));
-  }
-  return out;
-}
 
 // "" when equal; else one line per entry only in `a`, only in `b`, or different.
 std::string diff(const std::map<std::string, std::string>& a, const std::map<std::string, std::string>& b) {

@@ -17,18 +17,6 @@ namespace {
 
 namespace stdfs = std::filesystem;
 
-// relative path -> "link <target>" | "file <sha256>" | "dir", for every entry below `root`.
-std::map<std::string, std::string> describe_tree(const std::string& root) {
-  std::map<std::string, std::string> out;
-  for (auto it = stdfs::recursive_directory_iterator(root); it != stdfs::recursive_directory_iterator(); ++it) {
-    const std::string p = it->path().string();
-    const std::string rel = p.substr(root.size() + 1);
-    if (it->is_symlink()) out[rel] = "link " + read_link(p);
-    else if (it->is_directory()) out[rel] = "dir";
-    else out[rel] = "file " + sha256_hex(read_file(p));
-  }
-  return out;
-}
 
 struct JsResult {
   bool ok = false;

@@ -85,6 +85,20 @@ std::string tree_fingerprint(const std::string& root) {
   return out;
 }
 
+std::map<std::string, std::string> describe_tree(const std::string& root) {
+  namespace stdfs = std::filesystem;
+  std::map<std::string, std::string> out;
+  if (!stdfs::exists(root)) return out;
+  for (auto it = stdfs::recursive_directory_iterator(root); it != stdfs::recursive_directory_iterator(); ++it) {
+    const std::string p = it->path().string();
+    const std::string rel = p.substr(root.size() + 1);
+    if (it->is_symlink()) out[rel] = "link " + read_link(p);
+    else if (it->is_directory()) out[rel] = "dir";
+    else out[rel] = "file " + sha256_hex(read_file(p));
+  }
+  return out;
+}
+
 ProcessResult run_process(const std::vector<std::string>& argv, const std::vector<std::string>& env,
                           const std::string& stdin_data, int as_uid) {
   int out_pipe[2], err_pipe[2], in_pipe[2];

@@ -1,5 +1,6 @@
 #pragma once
 // Test helpers: a private temporary directory per test, and small file/process utilities.
+#include <map>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,10 @@ std::string read_link(const std::string& path);   // "" if not a symlink
 /// Every path below `root` (files, dirs, links) with type, mode, size, link target and content
 /// hash: equal snapshots mean an unchanged tree (used to prove dry runs change nothing).
 std::string tree_fingerprint(const std::string& root);
+
+/// relative path -> "link <target>" | "file <sha256>" | "dir" for every entry below `root`
+/// (empty when `root` does not exist): compares caches written by different clients.
+std::map<std::string, std::string> describe_tree(const std::string& root);
 
 struct ProcessResult {
   int exit_code = -1;
