@@ -81,10 +81,10 @@ Result<std::optional<std::string>> resolve_commit(const RepoLayout& layout, std:
   return read_ref(layout, revision);
 }
 
-Result<void> publish_blob(const RepoLayout& layout, const std::string& tmp, std::string_view etag) {
+Result<void> publish_blob(const RepoLayout& layout, const std::string& tmp, std::string_view etag, fs::DirSync dir_sync) {
   HUBCACHE_TRY(validate_etag(etag));
   HUBCACHE_TRY(fs::make_dirs(layout.blobs_dir()));
-  return fs::publish(tmp, layout.blob_path(etag));
+  return fs::publish(tmp, layout.blob_path(etag), dir_sync);
 }
 
 Result<void> create_pointer(const RepoLayout& layout, std::string_view commit, std::string_view path,

@@ -21,7 +21,8 @@ Error with_missing(Error e, const std::string& file) {
 
 }  // namespace
 
-Result<std::uint64_t> Downloader::Impl::fetch_to_cache(const RepoLayout& layout, const BlobFetch& f, ProgressTracker& progress) {
+Result<std::uint64_t> Downloader::Impl::fetch_to_cache(const RepoLayout& layout, const BlobFetch& f, ProgressTracker& progress,
+                                                       PublishBatch& batch) {
   HUBCACHE_TRY(validate_etag(f.etag));
   HUBCACHE_TRY(init_repo_folder(layout));
   (void)ensure_cachedir_tag(layout.root());  // best effort, like PY
@@ -53,7 +54,8 @@ Result<std::uint64_t> Downloader::Impl::fetch_to_cache(const RepoLayout& layout,
     HUBCACHE_TRY(fs::make_dirs(fs::parent(pointer)));
     HUBCACHE_TRY(fs::publish(outcome.path, pointer));
   } else {
-    HUBCACHE_TRY(publish_blob(layout, outcome.path, f.etag));
+    HUBCACHE_TRY(publish_blob(layout, outcome.path, f.etag, fs::DirSync::Batched));
+    batch.published();
     HUBCACHE_TRY(create_pointer(layout, f.commit, f.path, f.etag, LinkMode::Symlink));
   }
   progress.done(f.path, f.size);
@@ -165,17 +167,19 @@ Result<FileResult> Downloader::Impl::file_to_cache(const FileRequest& req, Progr
   update_ref();
   BlobFetch f{m.commit, req.filename, m.etag, m.size, m.location, req.force_download};
   progress.plan(1, m.size);
-  auto got = fetch_to_cache(layout, f, progress);
+  PublishBatch batch;
+  auto got = fetch_to_cache(layout, f, progress, batch);
   if (!got && got.error().http && (got.error().http->status == 403 || got.error().http->status == 410) &&
       m.location != hub::resolve_url(options.endpoint, repo, req.revision, req.filename)) {
     // An expired pre-signed URL (spec 7.6): redo the HEAD once and resume.
     auto again = api().file_metadata(repo, req.revision, req.filename, hub::Attempt::First);
     if (again && again->etag == m.etag) {
       f.url = again->location;
-      got = fetch_to_cache(layout, f, progress);
+      got = fetch_to_cache(layout, f, progress, batch);
     }
   }
   if (!got) return fail(std::move(got).error());
+  HUBCACHE_TRY(batch.flush(layout));
   out.transferred = *got > 0;
   return out;
 }

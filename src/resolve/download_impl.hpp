@@ -46,6 +46,20 @@ struct BlobFetch {
   bool force = false;
 };
 
+/// Blobs published with fs::DirSync::Batched: flush() makes their renames durable with one fsync
+/// of blobs/ per call instead of one per blob (the blob bytes themselves are fsynced each).
+class PublishBatch {
+ public:
+  void published() { m_dirty = true; }
+  Result<void> flush(const RepoLayout& layout) {
+    if (!m_dirty.exchange(false)) return {};
+    return fs::fsync_dir(layout.blobs_dir());
+  }
+
+ private:
+  std::atomic<bool> m_dirty{false};
+};
+
 struct Downloader::Impl {
   DownloadOptions options;
   std::mutex lazy_mutex;
@@ -65,7 +79,9 @@ struct Downloader::Impl {
 
   /// Makes snapshots/<commit>/<path> point at blobs/<etag>, downloading the blob first under the
   /// per-blob lock when needed (spec 8.1 steps 6-8). Returns the bytes transferred.
-  Result<std::uint64_t> fetch_to_cache(const RepoLayout& layout, const BlobFetch& f, ProgressTracker& progress);
+  /// New blobs are published with DirSync::Batched: the caller flushes `batch`.
+  Result<std::uint64_t> fetch_to_cache(const RepoLayout& layout, const BlobFetch& f, ProgressTracker& progress,
+                                       PublishBatch& batch);
   /// Local-dir mode for one file whose commit, ETag and size are known (spec 6 steps 3-6).
   Result<std::uint64_t> fetch_to_local_dir(const std::string& local_dir, const RepoRef& repo, const BlobFetch& f,
                                            ProgressTracker& progress, std::vector<std::string>& warnings);

@@ -201,6 +201,7 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
   std::vector<Error> errors;
   std::atomic<std::uint64_t> transferred{0};
   std::vector<std::string> warnings;
+  PublishBatch batch;
   parallel_for(selected.size(), options.max_workers, [&](std::size_t i) {
     {
       std::lock_guard lock(errors_mutex);
@@ -217,7 +218,7 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
     } else if (!req.force_download && is_file(layout.pointer_path(commit, e.path))) {
       progress.cached(e.path, e.size);
     } else {
-      r = fetch_to_cache(layout, f, progress);
+      r = fetch_to_cache(layout, f, progress, batch);
     }
     if (r) {
       transferred += *r;
@@ -228,6 +229,10 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
   });
   for (auto& w : warnings) out.warnings.push_back(std::move(w));
   out.bytes_transferred = transferred.load();
+  if (!local) {
+    // Published blobs stay valid even if the snapshot failed: make their renames durable anyway.
+    if (auto s = batch.flush(layout); !s && errors.empty()) errors.push_back(std::move(s).error());
+  }
   if (!errors.empty()) {
     Error e = errors.front();
     e.message = "snapshot of " + describe(repo) + " at " + commit + " is incomplete: " + e.message;

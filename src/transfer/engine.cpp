@@ -29,6 +29,7 @@ void Engine::Impl::start_range(const std::shared_ptr<Task>& tp, std::size_t inde
   r.in_flight = true;
   r.pos_at_request = r.pos;
   ++t.in_flight;
+  t.peak_parallel = std::max(t.peak_parallel, static_cast<unsigned>(t.in_flight));
   ++connections;
   ++started;
   const std::uint64_t want_start = r.pos;
@@ -38,6 +39,28 @@ void Engine::Impl::start_range(const std::shared_ptr<Task>& tp, std::size_t inde
   // Multi::add runs no callbacks, so the task mutex may stay held.
   r.request = multi.add(req, std::move(sink), [this, tp, key](Result<http::Response> res) { on_done(tp, key, res); });
   (void)held;
+}
+
+void Engine::Impl::update_parallel(Task& t) {
+  if (options.parallel_below_rate == 0 || options.max_parts_per_file == 1) {
+    t.parallel = options.max_parts_per_file > 1;
+    return;
+  }
+  const auto now = Clock::now();
+  if (t.window_start == Clock::time_point{}) {
+    t.window_start = now;
+    t.window_received = t.received;
+    return;
+  }
+  const auto elapsed = std::chrono::duration<double>(now - t.window_start).count();
+  if (elapsed < std::chrono::duration<double>(options.rate_window).count()) return;
+  const double rate = static_cast<double>(t.received - t.window_received) / elapsed;
+  if (rate < static_cast<double>(options.parallel_below_rate)) {
+    t.parallel = true;
+  } else {
+    t.window_start = now;
+    t.window_received = t.received;
+  }
 }
 
 void Engine::Impl::schedule() {
@@ -57,7 +80,8 @@ void Engine::Impl::schedule() {
         continue;
       }
       // Until a 206 shows that the server honours Range, a split file uses one request.
-      const unsigned limit = !t.split ? 1u : (t.ranges_confirmed ? options.max_parts_per_file : 1u);
+      if (t.split && t.ranges_confirmed && !t.parallel) update_parallel(t);
+      const unsigned limit = t.parallel ? options.max_parts_per_file : 1u;
       if (static_cast<unsigned>(t.in_flight + t.timers) >= limit) continue;
       for (std::size_t i = 0; i < t.ranges.size(); ++i) {
         if (t.ranges[i].done() || t.ranges[i].in_flight) continue;
@@ -99,6 +123,7 @@ Result<Outcome> Engine::download(const Job& job) {
     out.downloaded += task->received;
     out.reused = task->reused;
     out.split = task->split;
+    out.peak_parallel = task->peak_parallel;
     out.attempts = attempt;
     if (::ftruncate(task->fd, static_cast<off_t>(job.size)) != 0)
       return fail(errno_error(errno, "cannot truncate", task->path));

@@ -153,6 +153,8 @@ struct Engine::Impl {
 
   // Starts requests while connections are free, round-robin over tasks.
   void schedule();
+  // Decides whether a split task's single stream is slow enough to add parallel ranges.
+  void update_parallel(Task& t);
 
   void start_range(const std::shared_ptr<Task>& tp, std::size_t index, std::unique_lock<std::mutex>& held);
 

@@ -1,3 +1,4 @@
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -8,6 +9,8 @@
 
 namespace hubcache::transfer::detail {
 namespace {
+
+constexpr std::uint64_t k_writeback_step = 8u << 20;
 
 class AnyHasher {
  public:
@@ -39,6 +42,7 @@ std::string follow_and_hash(Task& t) {
   AnyHasher hasher(t.job.hash, t.job.size);
   std::vector<char> buf(hasher.active() ? static_cast<std::size_t>(std::clamp<std::uint64_t>(t.job.size, 1, 1u << 20)) : 0);
   std::uint64_t hashed = 0;
+  std::uint64_t flushed = 0;
   unsigned generation = 0;
   auto last_checkpoint = std::chrono::steady_clock::now();
   for (;;) {
@@ -53,6 +57,7 @@ std::string follow_and_hash(Task& t) {
       if (t.generation != generation) {
         generation = t.generation;
         hashed = 0;
+        flushed = 0;
         hasher.reset();
       }
       avail = hasher.active() ? t.prefix() : 0;
@@ -70,6 +75,12 @@ std::string follow_and_hash(Task& t) {
       if (r <= 0) break;  // the final check below catches a short read
       hasher.update(buf.data(), static_cast<std::size_t>(r));
       hashed += static_cast<std::uint64_t>(r);
+    }
+    // Start writeback of what is verified so far: the fsync before publishing then only waits
+    // for the tail instead of writing the whole file while the caller waits.
+    if (hashed >= flushed + k_writeback_step || (finished && hashed > flushed)) {
+      (void)::sync_file_range(t.fd, static_cast<off_t>(flushed), static_cast<off_t>(hashed - flushed), SYNC_FILE_RANGE_WRITE);
+      flushed = hashed;
     }
     if (finished) {
       std::lock_guard lock(t.mutex);

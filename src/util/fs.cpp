@@ -85,13 +85,14 @@ Result<void> fsync_dir(const std::string& dir) {
   return {};
 }
 
-Result<void> publish(const std::string& tmp, const std::string& dst) {
+Result<void> publish(const std::string& tmp, const std::string& dst, DirSync dir_sync) {
   {
     Fd f(::open(tmp.c_str(), O_RDONLY | O_CLOEXEC));
     if (f.fd < 0) return fail(errno_error(errno, "cannot open", tmp));
     if (::fsync(f.fd) != 0) return fail(errno_error(errno, "cannot fsync", tmp));
   }
   if (::rename(tmp.c_str(), dst.c_str()) != 0) return fail(errno_error(errno, "cannot rename to", dst));
+  if (dir_sync == DirSync::Batched) return {};
   return fsync_dir(parent(dst));
 }
 

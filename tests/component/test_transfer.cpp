@@ -47,6 +47,7 @@ struct Transfer : ::testing::Test {
     o.idle_timeout = 1000ms;
     o.split_threshold = 1u << 20;
     o.part_size = 256u << 10;
+    o.parallel_below_rate = 0;  // parallel ranges from the start unless a test says otherwise
     o.retry.adjust = [this](std::chrono::milliseconds d) {
       std::lock_guard lock(delays_mutex);
       delays.push_back(d);
@@ -219,8 +220,36 @@ TEST_F(Transfer, LargeFileIsSplitIntoParallelRanges) {
   EXPECT_EQ(r->path, j.parts_path);
   EXPECT_EQ(test::read_file(r->path), big);
   EXPECT_GE(server.count("GET", "/cdn/"), 8);
+  EXPECT_GT(r->peak_parallel, 1u);
   EXPECT_EQ(server.body_bytes("/cdn/"), big.size());  // every byte once
   EXPECT_FALSE(test::exists(j.parts_state_path));
+}
+
+TEST_F(Transfer, FastSingleStreamKeepsOneConnectionForASplitFile) {
+  auto o = options();
+  o.parallel_below_rate = 1;  // any stream is fast enough
+  Engine engine(o);
+  auto j = job("big.bin", big, true);
+  auto r = engine.download(j);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->split);  // still ranges with a state record, so it stays resumable
+  EXPECT_EQ(r->peak_parallel, 1u);
+  EXPECT_GE(server.count("GET", "/cdn/"), 2);
+  EXPECT_EQ(server.body_bytes("/cdn/"), big.size());
+  EXPECT_EQ(test::read_file(r->path), big);
+}
+
+TEST_F(Transfer, SlowSingleStreamIsJoinedByParallelRanges) {
+  auto o = options();
+  o.parallel_below_rate = std::uint64_t{1} << 62;  // no stream is fast enough
+  o.rate_window = 1ms;
+  Engine engine(o);
+  auto j = job("big.bin", big, true);
+  auto r = engine.download(j);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_GT(r->peak_parallel, 1u);
+  EXPECT_EQ(server.body_bytes("/cdn/"), big.size());
+  EXPECT_EQ(test::read_file(r->path), big);
 }
 
 TEST_F(Transfer, SplitFallsBackWhenServerIgnoresRange) {

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "hubcache/cache/layout.hpp"
+#include "hubcache/util/fs.hpp"
 #include "hubcache/util/lock.hpp"
 #include "hubcache/util/result.hpp"
 
@@ -37,7 +38,9 @@ Result<void> write_ref(const RepoLayout& layout, std::string_view revision, std:
 Result<std::optional<std::string>> resolve_commit(const RepoLayout& layout, std::string_view revision);
 
 /// fsyncs the complete temp file `tmp` (same filesystem) and renames it to blobs/<etag>.
-Result<void> publish_blob(const RepoLayout& layout, const std::string& tmp, std::string_view etag);
+/// With DirSync::Batched the caller fsyncs blobs/ once after its batch.
+Result<void> publish_blob(const RepoLayout& layout, const std::string& tmp, std::string_view etag,
+                          fs::DirSync dir_sync = fs::DirSync::Now);
 
 /// Makes snapshots/<commit>/<path> point at blobs/<etag> (relative symlink), replacing what is
 /// there. A concurrent creator that already made the same link counts as success. With

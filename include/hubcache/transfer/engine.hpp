@@ -53,7 +53,8 @@ struct Outcome {
   std::uint64_t downloaded = 0;  // bytes received from the network
   std::uint64_t reused = 0;      // bytes taken from an earlier partial download
   bool verified = false;         // a hash was checked (false only for HashKind::None)
-  bool split = false;            // fetched as parallel ranges
+  bool split = false;            // fetched as ranges (resumable from the state record)
+  unsigned peak_parallel = 0;    // most ranges of this file in flight at once
   int attempts = 1;              // 2 after a hash mismatch and a fresh retry
 };
 
@@ -65,6 +66,13 @@ struct EngineOptions {
   unsigned max_parts_per_file = 8;                    // concurrent ranges of one file
   std::uint64_t split_threshold = 64ull << 20;        // files at least this large are split
   std::uint64_t part_size = 16ull << 20;              // minimum range size
+  // A split file streams its ranges over one connection while that connection delivers at least
+  // parallel_below_rate bytes/s (measured over windows of rate_window); once a window is slower,
+  // up to max_parts_per_file ranges run at once. One fast stream keeps the verified prefix
+  // growing so hashing overlaps the transfer; parallel ranges help where single connections are
+  // slow (CDNs, long paths). 0 = parallel from the start.
+  std::uint64_t parallel_below_rate = 200ull << 20;
+  std::chrono::milliseconds rate_window{300};
   std::chrono::milliseconds connect_timeout{10'000};
   std::chrono::milliseconds idle_timeout{10'000};
   int stream_retries = 5;                             // consecutive failures without progress

@@ -27,8 +27,14 @@ Result<bool> create_file_exclusive(const std::string& path, std::string_view dat
 /// fsyncs a directory so a rename inside it is durable.
 Result<void> fsync_dir(const std::string& dir);
 
-/// fsyncs `tmp`, then renames it over `dst` (same filesystem) and fsyncs dst's directory.
-Result<void> publish(const std::string& tmp, const std::string& dst);
+/// Whether publish() fsyncs the destination directory itself (Now), or the caller promises one
+/// fsync_dir() after a batch of publishes (Batched): the rename may then be lost by a power cut
+/// (the file is simply missing again), but the published bytes are never garbage.
+enum class DirSync { Now, Batched };
+
+/// fsyncs `tmp`, then renames it over `dst` (same filesystem) and, with DirSync::Now, fsyncs
+/// dst's directory.
+Result<void> publish(const std::string& tmp, const std::string& dst, DirSync dir_sync = DirSync::Now);
 
 /// Copies a regular file's bytes to `dst` (created or truncated), preserving nothing but content.
 Result<void> copy_file(const std::string& src, const std::string& dst, unsigned mode = 0644);
