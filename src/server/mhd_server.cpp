@@ -72,39 +72,42 @@ struct Server::Impl {
   std::uint16_t bound_port = 0;
   std::string url_host;  // "127.0.0.1" or "[::1]"
 
-  // Watchdog over connections still receiving a request (see request_timeout).
+  // Watchdog over connections still receiving a request (see request_timeout). Each connection's
+  // Conn lives in MHD's socket context: worker threads update it without a shared lock; the
+  // mutex only guards the set (connect/disconnect) against the watchdog's scan.
   struct Conn {
     int fd = -1;
-    Clock::time_point phase_start;
-    bool receiving = true;
+    std::atomic<Clock::rep> phase_start{0};  // steady_clock ticks
+    std::atomic<bool> receiving{true};
   };
   std::mutex conn_mutex;
-  std::unordered_map<MHD_Connection*, Conn> conns;
+  std::unordered_map<MHD_Connection*, std::unique_ptr<Conn>> conns;
   std::condition_variable cv;
   bool stopping = false;
   std::thread watchdog;
 
   std::string default_base() const { return "http://" + url_host + ":" + std::to_string(bound_port); }
 
-  void set_receiving(MHD_Connection* c, bool receiving) {
-    std::lock_guard lock(conn_mutex);
-    auto it = conns.find(c);
-    if (it == conns.end()) return;
-    it->second.receiving = receiving;
-    it->second.phase_start = Clock::now();
+  static void set_receiving(MHD_Connection* c, bool receiving) {
+    const MHD_ConnectionInfo* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
+    auto* conn = info ? static_cast<Conn*>(info->socket_context) : nullptr;
+    if (!conn) return;
+    conn->phase_start.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
+    conn->receiving.store(receiving, std::memory_order_release);
   }
 
   void watch() {
     std::unique_lock lock(conn_mutex);
     while (!stopping) {
       cv.wait_for(lock, std::chrono::milliseconds(200));
-      const auto now = Clock::now();
+      const auto now = Clock::now().time_since_epoch().count();
+      const auto limit = std::chrono::duration_cast<Clock::duration>(options.request_timeout).count();
       for (auto& [c, conn] : conns) {
-        if (conn.receiving && now - conn.phase_start > options.request_timeout) {
+        if (conn->receiving.load(std::memory_order_acquire) && now - conn->phase_start.load(std::memory_order_relaxed) > limit) {
           // MHD reports CLOSED (under this mutex) before it closes the fd, so the fd is still
           // this connection's. shutdown() makes MHD see the end and clean up.
-          ::shutdown(conn.fd, SHUT_RDWR);
-          conn.phase_start = Clock::time_point::max() - std::chrono::hours(1);
+          ::shutdown(conn->fd, SHUT_RDWR);
+          conn->receiving.store(false, std::memory_order_relaxed);
         }
       }
     }
@@ -205,12 +208,16 @@ void on_completed(void* cls, MHD_Connection* c, void** con_cls, MHD_RequestTermi
 
 void on_connection(void* cls, MHD_Connection* c, void** socket_context, MHD_ConnectionNotificationCode toe) {
   auto* impl = static_cast<Server::Impl*>(cls);
-  (void)socket_context;
   std::lock_guard lock(impl->conn_mutex);
   if (toe == MHD_CONNECTION_NOTIFY_STARTED) {
     const MHD_ConnectionInfo* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
-    impl->conns[c] = Server::Impl::Conn{info ? info->connect_fd : -1, Clock::now(), true};
+    auto conn = std::make_unique<Server::Impl::Conn>();
+    conn->fd = info ? info->connect_fd : -1;
+    conn->phase_start = Clock::now().time_since_epoch().count();
+    *socket_context = conn.get();
+    impl->conns[c] = std::move(conn);
   } else {
+    *socket_context = nullptr;
     impl->conns.erase(c);
   }
 }
