@@ -24,8 +24,6 @@ Error with_missing(Error e, const std::string& file) {
 Result<std::uint64_t> Downloader::Impl::fetch_to_cache(const RepoLayout& layout, const BlobFetch& f, ProgressTracker& progress,
                                                        PublishBatch& batch) {
   HUBCACHE_TRY(validate_etag(f.etag));
-  HUBCACHE_TRY(init_repo_folder(layout));
-  (void)ensure_cachedir_tag(layout.root());  // best effort, like PY
   const std::string blob = layout.blob_path(f.etag);
   const std::string pointer = layout.pointer_path(f.commit, f.path);
   // Another process downloading the same blob holds its lock: say so while waiting (spec 4).
@@ -164,6 +162,7 @@ Result<FileResult> Downloader::Impl::file_to_cache(const FileRequest& req, Progr
     return out;
   }
   HUBCACHE_TRY(init_repo_folder(layout));
+  (void)ensure_cachedir_tag(layout.root());  // best effort, like PY
   update_ref();
   BlobFetch f{m.commit, req.filename, m.etag, m.size, m.location, req.force_download};
   progress.plan(1, m.size);

@@ -79,7 +79,8 @@ struct Downloader::Impl {
 
   /// Makes snapshots/<commit>/<path> point at blobs/<etag>, downloading the blob first under the
   /// per-blob lock when needed (spec 8.1 steps 6-8). Returns the bytes transferred.
-  /// New blobs are published with DirSync::Batched: the caller flushes `batch`.
+  /// The caller has run init_repo_folder(layout). New blobs are published with
+  /// DirSync::Batched: the caller flushes `batch`.
   Result<std::uint64_t> fetch_to_cache(const RepoLayout& layout, const BlobFetch& f, ProgressTracker& progress,
                                        PublishBatch& batch);
   /// Local-dir mode for one file whose commit, ETag and size are known (spec 6 steps 3-6).

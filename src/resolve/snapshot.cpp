@@ -9,6 +9,7 @@
 #include "download_impl.hpp"
 #include "hubcache/resolve/offline.hpp"
 #include "hubcache/util/fs.hpp"
+#include "hubcache/util/human.hpp"
 #include "hubcache/util/parallel.hpp"
 #include "hubcache/util/pattern.hpp"
 
@@ -195,7 +196,22 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
     }
   }
 
-  // 5. Files, max_workers at a time. The tree gives each file's ETag and size, so no HEAD.
+  // 5. Free space for the whole plan before the first byte (each transfer checks again for itself).
+  if (bytes_to_get > 0) {
+    const std::string dir = local ? local_dir : layout.blobs_dir();
+    const auto& space_fn = options.engine.free_space_fn;
+    auto free = space_fn ? space_fn(dir) : fs::free_space(dir);
+    if (free && *free < bytes_to_get)
+      return fail(ErrorCode::DiskFull,
+                  "not enough free space in '" + dir + "' for " + std::to_string(files_to_get) + " files of " + describe(repo) +
+                      ": " + std::to_string(bytes_to_get) + " bytes needed (" + format_size(static_cast<double>(bytes_to_get)) +
+                      "B), " + std::to_string(*free) + " available (" + format_size(static_cast<double>(*free)) +
+                      "B). Free some space (hubcache cache prune / rm) and retry; nothing was downloaded.",
+                  dir);
+  }
+
+  // 6. Files, max_workers at a time. The tree gives each file's ETag and size, so no HEAD.
+  if (!local) (void)ensure_cachedir_tag(layout.root());  // best effort, like PY
   progress.plan(files_to_get, bytes_to_get);
   std::mutex errors_mutex;
   std::vector<Error> errors;

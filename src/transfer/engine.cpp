@@ -125,7 +125,8 @@ Result<Outcome> Engine::download(const Job& job) {
     out.split = task->split;
     out.peak_parallel = task->peak_parallel;
     out.attempts = attempt;
-    if (::ftruncate(task->fd, static_cast<off_t>(job.size)) != 0)
+    // A sequential file is exactly its prefix; a split one was preallocated and may be longer.
+    if (task->split && ::ftruncate(task->fd, static_cast<off_t>(job.size)) != 0)
       return fail(errno_error(errno, "cannot truncate", task->path));
     if (job.hash == HashKind::None) {
       if (!job.parts_state_path.empty()) ::unlink(job.parts_state_path.c_str());

@@ -115,6 +115,8 @@ Result<void> prepare_task(Task& t, const EngineOptions& o) {
   const Job& job = t.job;
   const bool can_split = !job.parts_path.empty() && !job.parts_state_path.empty() && job.hash != HashKind::None &&
                          job.size > 0;
+  // Split files exist only for sizes at the threshold: smaller jobs skip those lookups.
+  const bool split = can_split && job.size >= o.split_threshold;
   if (job.restart) {
     ::unlink(job.temp_path.c_str());
     if (can_split) {
@@ -125,7 +127,7 @@ Result<void> prepare_task(Task& t, const EngineOptions& o) {
   HUBCACHE_TRY(fs::make_dirs(fs::parent(job.temp_path)));
 
   // 1. A valid split record wins: it is the most progress we can trust.
-  if (can_split && exists(job.parts_path)) {
+  if (split && exists(job.parts_path)) {
     ino_t ino = 0;
     file_size(job.parts_path, &ino);
     if (auto ranges = load_state(job, ino)) {
@@ -141,12 +143,10 @@ Result<void> prepare_task(Task& t, const EngineOptions& o) {
   if (t.fd < 0) {
     std::uint64_t have = file_size(job.temp_path);
     if (have > job.size) have = 0;
-    const bool split = can_split && job.size >= o.split_threshold;
     if (split && have > 0) {
       if (::rename(job.temp_path.c_str(), job.parts_path.c_str()) != 0)
         return fail(errno_error(errno, "cannot rename", job.temp_path));
     }
-    if (!split && can_split) ::unlink(job.parts_state_path.c_str());
     HUBCACHE_TRY(open_data(t, split ? job.parts_path : job.temp_path, have == 0));
     t.split = split;
     if (split) {

@@ -78,7 +78,7 @@ std::string follow_and_hash(Task& t) {
     }
     // Start writeback of what is verified so far: the fsync before publishing then only waits
     // for the tail instead of writing the whole file while the caller waits.
-    if (hashed >= flushed + k_writeback_step || (finished && hashed > flushed)) {
+    if (hashed >= flushed + k_writeback_step || (finished && flushed > 0 && hashed > flushed)) {
       (void)::sync_file_range(t.fd, static_cast<off_t>(flushed), static_cast<off_t>(hashed - flushed), SYNC_FILE_RANGE_WRITE);
       flushed = hashed;
     }

@@ -48,6 +48,21 @@ TEST_F(DownloadFixture, SnapshotDownloadsEverythingAndWritesTreeAndRef) {
   EXPECT_EQ(server.requests().size(), 1u);
 }
 
+TEST_F(DownloadFixture, SnapshotChecksFreeSpaceForTheWholePlanFirst) {
+  auto o = options();
+  // Enough for any single file of the repo, not for all of them together.
+  const std::uint64_t total = weights.size() + std::string("{\"model\": 1}").size() + std::string("notes").size();
+  o.engine.free_space_fn = [&](const std::string&) -> Result<std::uint64_t> { return std::uint64_t{total - 1}; };
+  Downloader d(o);
+  auto r = d.snapshot_download(snap());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::DiskFull);
+  EXPECT_NE(r.error().message.find(std::to_string(total) + " bytes needed"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find(std::to_string(total - 1) + " available"), std::string::npos) << r.error().message;
+  EXPECT_EQ(server.count("GET", "/resolve/") + server.count("GET", "/cdn/"), 0);  // not one byte fetched
+  EXPECT_FALSE(exists(layout().pointer_path(c1, "config.json")));
+}
+
 TEST_F(DownloadFixture, SnapshotIncludeExclude) {
   Downloader d(options());
   auto req = snap();
