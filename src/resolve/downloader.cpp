@@ -170,8 +170,8 @@ transfer::Job Downloader::Impl::make_job(const BlobFetch& f, const std::string& 
   job.url = f.url;
   job.headers = api().headers_for(f.url);  // authorization only on the endpoint's origin
   job.temp_path = temp;
-  job.parts_path = parts_base + ".parts.incomplete";
-  job.parts_state_path = parts_base + ".parts.state";
+  job.parts_path = parts_base + std::string(k_parts_incomplete_suffix);
+  job.parts_state_path = parts_base + std::string(k_parts_state_suffix);
   job.size = f.size;
   job.hash = transfer::hash_kind_for_etag(f.etag);
   job.digest = f.etag;
