@@ -131,7 +131,10 @@ int run_prune(const Context& ctx, const RmOptions& o) {
   const std::string summary = join(parts, " and ");
   fmt::print("About to delete {} ({} total).\n", summary, size_str(plan->freed_bytes()));
   print_plan_repos(*plan);
-  for (const auto& f : plan->incomplete_files()) fmt::print("  - {} ({})\n", f.path, size_str(f.size));
+  for (const auto& f : plan->incomplete_files()) {
+    fmt::print("  - {} ({})\n", f.path, size_str(f.size));
+    for (const auto& s : f.sidecars) fmt::print("    + {}\n", s);
+  }
   print_locked(*plan);
   return confirm_and_execute(*plan, o, "Proceed?", [](const DeleteReport& r) {
     std::vector<std::string> done;

@@ -90,6 +90,7 @@ DeleteReport DeletePlan::execute() const {
       }
       lock = std::move(*l);
     }
+    for (const auto& sidecar : f.sidecars) remove(sidecar);  // a data file without its state is never resumed
     if (remove(f.path)) {
       ++report.incomplete_deleted;
       report.freed_bytes += f.size;

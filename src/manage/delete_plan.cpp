@@ -74,7 +74,8 @@ class DeletePlanBuilder {
     std::set<std::string> busy_folders;
     std::vector<PlannedIncomplete> incomplete;
     for (const auto& f : cache.incomplete_files) {
-      PlannedIncomplete p{f.path, cache.root + "/" + std::string(k_locks_dir) + "/" + f.repo_folder + "/" + f.etag + ".lock", f.size};
+      PlannedIncomplete p{f.path, cache.root + "/" + std::string(k_locks_dir) + "/" + f.repo_folder + "/" + f.etag + ".lock", f.size,
+                          f.sidecars};
       if (held_by_download(p)) {
         busy_folders.insert(f.repo_folder);
         if (prune_incomplete) plan.m_locked.push_back(std::move(p));

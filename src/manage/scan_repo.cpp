@@ -21,24 +21,69 @@ std::string strip(std::string_view s) {
 
 std::string errno_text(int err) { return std::strerror(err); }
 
-/// Lists <repo>/blobs/*.incomplete (PY: <root>/*/blobs/*.incomplete).
+bool ends_with(std::string_view s, std::string_view suffix) {
+  return s.size() > suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
+}
+
+/// The ETag a split download's sidecar belongs to: "<etag>.parts.state" or the leftover of its
+/// atomic write ".<etag>.parts.state.<8hex>.tmp"; "" for any other name.
+std::string_view sidecar_etag(std::string_view name) {
+  if (ends_with(name, k_parts_state_suffix)) return name.substr(0, name.size() - k_parts_state_suffix.size());
+  const std::string marker = std::string(k_parts_state_suffix) + ".";
+  if (name.size() > 1 && name[0] == '.' && ends_with(name, ".tmp")) {
+    const auto at = name.find(marker);
+    if (at != std::string_view::npos && at > 1) return name.substr(1, at - 1);
+  }
+  return {};
+}
+
+/// Lists <repo>/blobs/*.incomplete (PY: <root>/*/blobs/*.incomplete), with each split download's
+/// state files as sidecars of its <etag>.parts.incomplete. State files whose data file is gone
+/// (e.g. removed by `hf cache prune`) make an entry of their own.
 void list_incomplete(int blobs_fd, const std::string& repo_path, const std::string& folder,
                      std::vector<IncompleteFile>& out) {
   DirReader reader(blobs_fd);
-  const std::string_view suffix = k_incomplete_suffix;
   const char* cname = nullptr;
   unsigned char type = DT_UNKNOWN;
+  const std::size_t first = out.size();
+  std::map<std::string, std::vector<std::pair<std::string, std::uint64_t>>> sidecars;  // etag -> (name, size)
   while (reader.next(cname, type)) {
     const std::string_view name = cname;
-    if (type != DT_REG || name.size() <= suffix.size() || name.substr(name.size() - suffix.size()) != suffix) continue;
+    if (type != DT_REG) continue;
+    const std::string_view side = sidecar_etag(name);
+    if (side.empty() && !ends_with(name, k_incomplete_suffix)) continue;
     struct stat st {};
     if (::fstatat(blobs_fd, cname, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
+    if (!side.empty()) {
+      sidecars[std::string(side)].emplace_back(std::string(name), static_cast<std::uint64_t>(st.st_size));
+      continue;
+    }
     IncompleteFile f;
     f.path = repo_path + "/blobs/" + std::string(name);
     f.repo_folder = folder;
-    f.etag = std::string(name.substr(0, name.find('.')));  // <etag>.incomplete or <etag>.<8hex>.incomplete
+    f.etag = std::string(name.substr(0, name.find('.')));  // <etag>[.<8hex>|.parts].incomplete
     f.size = static_cast<std::uint64_t>(st.st_size);
     out.push_back(std::move(f));
+  }
+  for (auto& [etag, files] : sidecars) {
+    std::sort(files.begin(), files.end());
+    IncompleteFile* owner = nullptr;
+    for (std::size_t i = first; i < out.size() && !owner; ++i)
+      if (out[i].etag == etag && ends_with(out[i].path, k_parts_incomplete_suffix)) owner = &out[i];
+    if (!owner) {
+      IncompleteFile f;
+      f.path = repo_path + "/blobs/" + files.front().first;
+      f.repo_folder = folder;
+      f.etag = etag;
+      f.size = files.front().second;
+      out.push_back(std::move(f));
+      owner = &out.back();
+      files.erase(files.begin());
+    }
+    for (const auto& [name, size] : files) {
+      owner->sidecars.push_back(repo_path + "/blobs/" + name);
+      owner->size += size;
+    }
   }
 }
 

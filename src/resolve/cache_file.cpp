@@ -72,8 +72,8 @@ Result<FileResult> Downloader::Impl::file_to_cache(const FileRequest& req, Progr
     progress.cached(req.filename, 0);
     return out;
   }
-  // Offline: the cache or nothing, without a socket (spec 8.1 step 3, 13.10).
-  if (options.offline) {
+  // Offline or local_files_only: the cache or nothing, without a socket (spec 8.1 step 3, 13.10).
+  if (const NetworkUse net = network_use(options, req.local_files_only); net != NetworkUse::Allowed) {
     HUBCACHE_TRY_ASSIGN(auto found, try_to_load_from_cache(req.repo_id, req.filename, {req.revision, req.repo_type, options.cache_dir}));
     if (found.kind == CacheLookup::Kind::Found) {
       out.path = found.path;
@@ -88,7 +88,7 @@ Result<FileResult> Downloader::Impl::file_to_cache(const FileRequest& req, Progr
     return fail(with_missing(Error{ErrorCode::LocalEntryNotFound,
                                    "Local entry not found. '" + req.filename + "' of " + describe(repo) + " at revision '" +
                                        req.revision + "' is not in the cache '" + options.cache_dir +
-                                       "' and outgoing traffic is disabled (offline mode). Unset HF_HUB_OFFLINE / drop --offline to download it.",
+                                       "' and " + traffic_disabled(net),
                                    {}, std::nullopt, {}},
                              req.filename));
   }

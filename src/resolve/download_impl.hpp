@@ -4,6 +4,8 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <optional>
+#include <string>
 
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/cache/store.hpp"
@@ -35,6 +37,18 @@ class ProgressTracker {
   std::size_t m_files_total = 0;
   std::chrono::steady_clock::time_point m_last_progress{};
 };
+
+/// Whether a call may use the network. Offline mode (DownloadOptions::offline) and a request's
+/// local_files_only resolve from the cache alike and open no socket; only the error texts differ
+/// (local_files_only wins, as in PY, whose messages then name it).
+enum class NetworkUse { Allowed, Offline, LocalFilesOnly };
+NetworkUse network_use(const DownloadOptions& options, bool local_files_only);
+/// "offline mode" / "local_files_only": what disabled the network, for messages.
+std::string no_network_reason(NetworkUse use);
+/// "outgoing traffic is disabled (...). <how to enable it>".
+std::string traffic_disabled(NetworkUse use);
+/// The InvalidArgument error for force_download without network (spec 8.1 step 4), or nullopt.
+std::optional<Error> force_without_network(NetworkUse use, bool force_download);
 
 /// What one blob download needs.
 struct BlobFetch {

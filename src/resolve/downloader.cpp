@@ -96,6 +96,34 @@ DownloadOptions DownloadOptions::from_env(const Config& c) {
   return o;
 }
 
+// ---- network use ----
+
+NetworkUse network_use(const DownloadOptions& options, bool local_files_only) {
+  if (local_files_only) return NetworkUse::LocalFilesOnly;
+  return options.offline ? NetworkUse::Offline : NetworkUse::Allowed;
+}
+
+std::string no_network_reason(NetworkUse use) {
+  return use == NetworkUse::LocalFilesOnly ? "local_files_only" : "offline mode";
+}
+
+std::string traffic_disabled(NetworkUse use) {
+  if (use == NetworkUse::LocalFilesOnly)
+    return "outgoing traffic is disabled (local_files_only=true); set local_files_only=false to download it.";
+  return "outgoing traffic is disabled (offline mode). Unset HF_HUB_OFFLINE / drop --offline to download it.";
+}
+
+std::optional<Error> force_without_network(NetworkUse use, bool force_download) {
+  if (!force_download || use == NetworkUse::Allowed) return std::nullopt;
+  if (use == NetworkUse::LocalFilesOnly)
+    return Error{ErrorCode::InvalidArgument,
+                 "can't combine force_download and local_files_only: a forced download needs the Hub. Drop one of them.",
+                 {}, std::nullopt, {}};
+  return Error{ErrorCode::InvalidArgument,
+               "cannot force a download while offline (HF_HUB_OFFLINE / --offline): drop --force-download or go online",
+               {}, std::nullopt, {}};
+}
+
 // ---- Impl ----
 
 std::string describe(const RepoRef& repo) { return std::string(to_string(repo.type)) + " '" + repo.id + "'"; }
@@ -142,8 +170,8 @@ transfer::Job Downloader::Impl::make_job(const BlobFetch& f, const std::string& 
   job.url = f.url;
   job.headers = api().headers_for(f.url);  // authorization only on the endpoint's origin
   job.temp_path = temp;
-  job.parts_path = parts_base + ".parts.incomplete";
-  job.parts_state_path = parts_base + ".parts.state";
+  job.parts_path = parts_base + std::string(k_parts_incomplete_suffix);
+  job.parts_state_path = parts_base + std::string(k_parts_state_suffix);
   job.size = f.size;
   job.hash = transfer::hash_kind_for_etag(f.etag);
   job.digest = f.etag;
@@ -166,9 +194,7 @@ Result<FileResult> Downloader::download_file(const FileRequest& req) {
   HUBCACHE_TRY(validate_repo_id(req.repo_id));
   HUBCACHE_TRY(validate_revision(req.revision));
   HUBCACHE_TRY(validate_repo_path(req.filename));
-  if (req.force_download && m_impl->options.offline)
-    return fail(ErrorCode::InvalidArgument, "cannot force a download while offline (HF_HUB_OFFLINE / --offline): "
-                                            "drop --force-download or go online");
+  if (auto e = force_without_network(network_use(m_impl->options, req.local_files_only), req.force_download)) return fail(*e);
   ProgressTracker progress(m_impl->options.progress);
   if (req.local_dir) return m_impl->file_to_local_dir(req, progress);
   if (m_impl->options.cache_dir.empty()) return fail(ErrorCode::InvalidArgument, "no cache directory configured");
@@ -178,9 +204,7 @@ Result<FileResult> Downloader::download_file(const FileRequest& req) {
 Result<SnapshotResult> Downloader::snapshot_download(const SnapshotRequest& req) {
   HUBCACHE_TRY(validate_repo_id(req.repo_id));
   HUBCACHE_TRY(validate_revision(req.revision));
-  if (req.force_download && m_impl->options.offline)
-    return fail(ErrorCode::InvalidArgument, "cannot force a download while offline (HF_HUB_OFFLINE / --offline): "
-                                            "drop --force-download or go online");
+  if (auto e = force_without_network(network_use(m_impl->options, req.local_files_only), req.force_download)) return fail(*e);
   if (m_impl->options.cache_dir.empty() && !req.local_dir) return fail(ErrorCode::InvalidArgument, "no cache directory configured");
   ProgressTracker progress(m_impl->options.progress);
   return m_impl->snapshot(req, progress);

@@ -196,13 +196,13 @@ Result<FileResult> Downloader::Impl::file_to_local_dir(const FileRequest& req, P
       return out;
     }
   }
-  if (options.offline) {
+  if (const NetworkUse net = network_use(options, req.local_files_only); net != NetworkUse::Allowed) {
     if (is_file(target)) {
-      out.warnings.push_back("offline mode: returning the existing local file without checking for updates");
+      out.warnings.push_back(no_network_reason(net) + ": returning the existing local file without checking for updates");
       return out;
     }
     return fail(Error{ErrorCode::LocalEntryNotFound, "Local entry not found. '" + req.filename + "' is not in '" + local_dir +
-                                                         "' and outgoing traffic is disabled (offline mode).",
+                                                         "' and " + traffic_disabled(net),
                       target, std::nullopt, {req.filename}});
   }
   // Step 2: metadata.

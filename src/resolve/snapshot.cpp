@@ -69,17 +69,18 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
   const bool local = req.local_dir.has_value();
   const std::string local_dir = local ? fs::absolute_real(*req.local_dir) : "";
   SnapshotResult out;
+  const NetworkUse net = network_use(options, req.local_files_only);
 
   // Spec 8.4: the Hub is not used or not reachable.
   auto from_cache = [&](const std::optional<Error>& cause) -> Result<SnapshotResult> {
     if (req.dry_run)
-      return fail(cause ? *cause : Error{ErrorCode::Offline, "--dry-run needs the Hub to list the repo, but offline mode is on.", {}, {}, {}});
+      return fail(cause ? *cause : Error{ErrorCode::Offline, "--dry-run needs the Hub to list the repo, but " + no_network_reason(net) + " is on.", {}, {}, {}});
     if (local) {
       if (non_empty_dir(local_dir)) {
         out.path = local_dir;
         out.from_cache_only = true;
         out.warnings.push_back("Using the existing local dir '" + local_dir + "' without checking the Hub" +
-                               (cause ? " (" + cause->message.substr(0, cause->message.find('\n')) + ")" : std::string(" (offline)")));
+                               (cause ? " (" + cause->message.substr(0, cause->message.find('\n')) + ")" : " (" + no_network_reason(net) + ")"));
         return out;
       }
     } else {
@@ -105,14 +106,13 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
     const std::string where = local ? "in the local dir '" + local_dir + "'" : "in the cache '" + options.cache_dir + "'";
     if (!cause)
       return fail(ErrorCode::LocalEntryNotFound, "Local entry not found. No snapshot of " + describe(repo) + " at revision '" +
-                                                     req.revision + "' " + where + ", and outgoing traffic is disabled (offline mode). "
-                                                     "Unset HF_HUB_OFFLINE / drop --offline to download it.");
+                                                     req.revision + "' " + where + ", and " + traffic_disabled(net));
     return fail(Error{ErrorCode::LocalEntryNotFound,
                       "Local entry not found. An error happened while locating the files of " + describe(repo) +
                           " on the Hub, and no snapshot is " + where + ". Check your connection.\nCause: " + cause->message,
                       {}, cause->http, {}});
   };
-  if (options.offline) return from_cache(std::nullopt);
+  if (net != NetworkUse::Allowed) return from_cache(std::nullopt);
 
   // 1. The commit.
   std::string commit;

@@ -284,6 +284,28 @@ TEST_F(CliCache, Prune) {
   EXPECT_FALSE(test::exists(dir / "models--org--model/snapshots/" + test::commit_id(4)));
 }
 
+TEST_F(CliCache, PruneSplitDownloadWithItsState) {
+  cb.add_ref(k_data, "main", c3);
+  const std::string blobs = dir / "models--org--model/blobs/" + std::string(64, 'e');
+  test::write_file(blobs + ".parts.incomplete", std::string(900, 'p'));
+  test::write_file(blobs + ".parts.state", std::string(100, 's'));
+  const auto ls = cache({"ls"});
+  EXPECT_NE(ls.err.find("Hint: Found 1 incomplete download(s) totalling 1.0K."), std::string::npos) << ls.err;
+  const std::string before = test::tree_fingerprint(dir.path());
+  const auto dry = cache({"prune", "--dry-run"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  EXPECT_EQ(dry.out, "About to delete 1 incomplete download(s) (1.0K total).\n"
+                     "  - " + blobs + ".parts.incomplete (1.0K)\n"
+                     "    + " + blobs + ".parts.state\n"
+                     "Dry run: no files were deleted.\n");
+  EXPECT_EQ(test::tree_fingerprint(dir.path()), before);
+  const auto done = cache({"prune", "-y"});
+  ASSERT_EQ(done.exit_code, 0) << done.err;
+  EXPECT_NE(done.out.find("Deleted 1 incomplete download(s); freed 1.0K."), std::string::npos) << done.out;
+  EXPECT_FALSE(test::exists(blobs + ".parts.incomplete"));
+  EXPECT_FALSE(test::exists(blobs + ".parts.state"));
+}
+
 TEST_F(CliCache, Verify) {
   const auto ok = cache({"verify", "org/model"});
   ASSERT_EQ(ok.exit_code, 0) << ok.err;

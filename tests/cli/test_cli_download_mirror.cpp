@@ -49,7 +49,7 @@ class DownloadMirror : public ::testing::Test {
   TempDir tmp;
   std::string src = tmp / "src";
   std::string sample = source_dir() + "/sample/tiny-model";
-  std::unique_ptr<ServeChild> server;
+  std::unique_ptr<ServeProcess> server;
 
   void SetUp() override {
     // org/tiny-model: the sample at C1 (main, tag v1.0) and a changed copy at C2 (refs/pr/1).
@@ -76,7 +76,7 @@ class DownloadMirror : public ::testing::Test {
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   }
   void start_server() {
-    server = std::make_unique<ServeChild>(std::vector<std::string>{
+    server = std::make_unique<ServeProcess>(std::vector<std::string>{
         "--quiet", "--cache-dir", src, "--token-file", tmp / "tokens", "--private", "org/secret"});
     ASSERT_EQ(server->url().rfind("http://127.0.0.1:", 0), 0u) << server->url();
   }

@@ -1,6 +1,7 @@
 #pragma once
 // Small helpers shared by the test_manage_* component tests.
 #include <fcntl.h>
+#include <gtest/gtest.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -11,6 +12,8 @@
 #include <string>
 
 #include "cache_builder.hpp"
+#include "hubcache/manage/delete_plan.hpp"
+#include "hubcache/manage/scan.hpp"
 #include "temp_dir.hpp"
 
 namespace hubcache::test {
@@ -57,5 +60,24 @@ inline void open_up(const std::string& root) {
     ::chmod(e.path().c_str(), e.is_directory() ? 0777 : 0666);
   }
 }
+
+/// A temp cache with a builder, scanned and planned on demand (delete and prune tests).
+struct DeleteFixture : ::testing::Test {
+  TempDir dir;
+  CacheBuilder cb{dir.path()};
+  std::string c1 = commit_id(1), c2 = commit_id(2), c3 = commit_id(3);
+
+  CacheInfo scan() {
+    auto r = scan_cache(dir.path());
+    EXPECT_TRUE(r) << r.error().message;
+    return std::move(r).value();
+  }
+  DeletePlan plan(const std::vector<std::string>& targets) {
+    auto p = plan_delete(scan(), targets);
+    EXPECT_TRUE(p) << p.error().message;
+    return std::move(p).value();
+  }
+  bool exists(const std::string& p) const { return test::exists(p); }
+};
 
 }  // namespace hubcache::test

@@ -14,24 +14,7 @@ namespace stdfs = std::filesystem;
 namespace {
 
 const RepoRef k_repo{RepoType::Model, "org/name"};
-
-struct Delete : ::testing::Test {
-  test::TempDir dir;
-  test::CacheBuilder cb{dir.path()};
-  std::string c1 = test::commit_id(1), c2 = test::commit_id(2), c3 = test::commit_id(3);
-
-  CacheInfo scan() {
-    auto r = scan_cache(dir.path());
-    EXPECT_TRUE(r) << r.error().message;
-    return std::move(r).value();
-  }
-  DeletePlan plan(const std::vector<std::string>& targets) {
-    auto p = plan_delete(scan(), targets);
-    EXPECT_TRUE(p) << p.error().message;
-    return std::move(p).value();
-  }
-  bool exists(const std::string& p) const { return test::exists(p); }
-};
+using Delete = test::DeleteFixture;
 
 TEST_F(Delete, SharedBlobSurvivesUntilItsLastRevisionGoes) {
   // spec 13.24: two revisions share blob X.
@@ -152,83 +135,6 @@ TEST_F(Delete, PlanningChangesNothingOnDisk) {
   ASSERT_TRUE(pr);
   EXPECT_EQ(pr->incomplete_files().size(), 2u);
   EXPECT_EQ(test::tree_fingerprint(dir.path()), before);
-}
-
-TEST_F(Delete, PruneTakesDetachedRevisionsAndIncompleteFiles) {
-  const RepoLayout l = cb.layout(k_repo);
-  const std::string keep = cb.add_file(k_repo, c1, "keep.txt", "keep");
-  const std::string gone = cb.add_file(k_repo, c2, "gone.txt", "gone!");
-  cb.add_file(k_repo, c2, "keep.txt", "keep");
-  cb.add_ref(k_repo, "main", c1);
-  const RepoRef all_detached{RepoType::Dataset, "d/d"};
-  cb.add_file(all_detached, c3, "x.csv", "1,2,3");
-  cb.write_raw("models--org--name/blobs/" + std::string(64, 'a') + ".incomplete", std::string(10, 'p'));
-  cb.write_raw("models--org--name/blobs/" + std::string(64, 'b') + ".1234abcd.incomplete", std::string(20, 'p'));
-
-  auto p = plan_prune(scan());
-  ASSERT_TRUE(p);
-  EXPECT_EQ(p->total_revision_count(), 2u);
-  EXPECT_EQ(p->entire_repo_count(), 1u);
-  EXPECT_EQ(p->incomplete_files().size(), 2u);
-  EXPECT_EQ(p->freed_bytes(), 5u + 5u + 30u);
-  const DeleteReport r = p->execute();
-  EXPECT_TRUE(r.problems.empty()) << r.problems.front().message;
-  EXPECT_EQ(r.incomplete_deleted, 2u);
-  EXPECT_EQ(r.freed_bytes, 40u);
-  EXPECT_FALSE(exists(l.snapshot_dir(c2)));
-  EXPECT_FALSE(exists(l.blob_path(gone)));
-  EXPECT_TRUE(exists(l.blob_path(keep)));
-  EXPECT_TRUE(exists(l.pointer_path(c1, "keep.txt")));
-  EXPECT_FALSE(exists(cb.layout(all_detached).folder()));
-  EXPECT_FALSE(exists(l.blobs_dir() + "/" + std::string(64, 'a') + ".incomplete"));
-
-  auto again = plan_prune(scan());
-  ASSERT_TRUE(again);
-  EXPECT_TRUE(again->empty());
-}
-
-TEST_F(Delete, PruneLeavesALiveDownloadAlone) {
-  const RepoRef busy{RepoType::Model, "busy/repo"};
-  cb.add_file(busy, c1, "old.txt", "old");  // detached: the only revision
-  const std::string etag(64, 'c');
-  cb.write_raw("models--busy--repo/blobs/" + etag + ".incomplete", "downloading");
-  auto lock = lock_blob(cb.layout(busy), etag);
-  ASSERT_TRUE(lock);
-  auto p = plan_prune(scan());
-  ASSERT_TRUE(p);
-  EXPECT_TRUE(p->incomplete_files().empty());
-  ASSERT_EQ(p->locked_incomplete().size(), 1u);
-  EXPECT_EQ(p->locked_incomplete()[0].lock_path, cb.layout(busy).lock_path(etag));
-  EXPECT_EQ(p->entire_repo_count(), 0u);  // the folder holding the download stays
-  EXPECT_EQ(p->partial_revision_count(), 1u);
-  const DeleteReport r = p->execute();
-  EXPECT_TRUE(r.problems.empty());
-  EXPECT_TRUE(exists(cb.layout(busy).blobs_dir() + "/" + etag + ".incomplete"));
-  EXPECT_FALSE(exists(cb.layout(busy).snapshot_dir(c1)));
-  EXPECT_TRUE(exists(cb.layout(busy).folder()));
-
-  // The download finishes meanwhile? A plan made while it ran and executed after keeps its promise:
-  lock->release();
-  auto later = plan_prune(scan());
-  ASSERT_TRUE(later);
-  EXPECT_EQ(later->incomplete_files().size(), 1u);
-  // ...but if a download takes the lock between plan and execute, the file is skipped.
-  auto relock = lock_blob(cb.layout(busy), etag);
-  ASSERT_TRUE(relock);
-  const DeleteReport r2 = later->execute();
-  EXPECT_EQ(r2.skipped_locked.size(), 1u);
-  EXPECT_TRUE(exists(cb.layout(busy).blobs_dir() + "/" + etag + ".incomplete"));
-}
-
-TEST_F(Delete, EmptiedRepoFolderGoes) {
-  const RepoLayout l = cb.layout(k_repo);
-  stdfs::create_directories(l.snapshots_dir());
-  stdfs::create_directories(l.refs_dir());
-  cb.write_raw("models--org--name/blobs/" + std::string(64, 'a') + ".incomplete", "x");
-  auto p = plan_prune(scan());
-  ASSERT_TRUE(p);
-  p->execute();
-  EXPECT_FALSE(exists(l.folder()));
 }
 
 TEST_F(Delete, MissingPathsAreReportedNotFatal) {

@@ -7,23 +7,12 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "server_client.hpp"
+#include "tiny_repo_fixture.hpp"
 
 namespace hubcache::test {
 namespace {
 
-const RepoRef k_model{RepoType::Model, "org/tiny"};
-
-class Freshness : public ServerFixture {
- protected:
-  std::string c1 = commit_id(1);
-  void SetUp() override {
-    ServerFixture::SetUp();
-    cache.add_file(k_model, c1, "config.json", "{}");
-    cache.add_file(k_model, c1, "sub/a.txt", "a");
-    cache.add_ref(k_model, "main", c1);
-  }
-};
+using Freshness = TinyRepoFixture;
 
 TEST_F(Freshness, NewDownloadsShowUpAndPartialOnesNever) {
   start();
@@ -35,14 +24,14 @@ TEST_F(Freshness, NewDownloadsShowUpAndPartialOnesNever) {
   };
   EXPECT_EQ(list().size(), 3u);
   // Another tool adds a file (and a deeper one) to the snapshot, and starts a partial blob.
-  cache.add_file(k_model, c1, "added.txt", "new");
-  cache.add_file(k_model, c1, "sub/deeper/z.txt", "z");
-  write_file(cache.layout(k_model).incomplete_path(std::string(64, 'c')), "partial");
+  cache.add_file(k_tiny, c1, "added.txt", "new");
+  cache.add_file(k_tiny, c1, "sub/deeper/z.txt", "z");
+  write_file(cache.layout(k_tiny).incomplete_path(std::string(64, 'c')), "partial");
   EXPECT_EQ(list(), (std::vector<std::string>{"added.txt", "config.json", "sub", "sub/a.txt", "sub/deeper", "sub/deeper/z.txt"}));
   EXPECT_EQ(http("GET", url("/org/tiny/resolve/main/added.txt")).body, "new");
   // A new revision appears too.
-  cache.add_file(k_model, commit_id(5), "v2.txt", "v2");
-  cache.add_ref(k_model, "v2", commit_id(5));
+  cache.add_file(k_tiny, commit_id(5), "v2.txt", "v2");
+  cache.add_ref(k_tiny, "v2", commit_id(5));
   EXPECT_EQ(http("GET", url("/org/tiny/resolve/v2/v2.txt")).body, "v2");
 }
 

@@ -11,22 +11,17 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
-#include "server_client.hpp"
+#include "tiny_repo_fixture.hpp"
 
 namespace hubcache::test {
 namespace {
 
-const RepoRef k_model{RepoType::Model, "org/tiny"};
 const std::string k_secret = "TOP-SECRET-CONTENT";
 
-class Security : public ServerFixture {
+class Security : public TinyRepoFixture {
  protected:
-  std::string c1 = commit_id(1);
   void SetUp() override {
-    ServerFixture::SetUp();
-    cache.add_file(k_model, c1, "config.json", "{}");
-    cache.add_file(k_model, c1, "sub/a.txt", "a");
-    cache.add_ref(k_model, "main", c1);
+    TinyRepoFixture::SetUp();
     write_file(tmp.path() + "/secret.txt", k_secret);   // outside the cache
     cache.write_raw("loose.txt", k_secret);              // inside the cache, outside any snapshot
   }
@@ -71,12 +66,12 @@ TEST_F(Security, TraversalInEverySpellingIsA404) {
 }
 
 TEST_F(Security, SymlinksLeavingTheRepoOrPointingAtPartialBlobsAreNotServed) {
-  const std::string snap = cache.layout(k_model).snapshot_dir(c1);
+  const std::string snap = cache.layout(k_tiny).snapshot_dir(c1);
   std::filesystem::create_symlink(tmp.path() + "/secret.txt", snap + "/abs-escape.txt");
   std::filesystem::create_symlink("../../../../secret.txt", snap + "/rel-escape.txt");
   std::filesystem::create_symlink("../../../loose.txt", snap + "/loose.txt");
   std::filesystem::create_symlink("/etc/passwd", snap + "/passwd");
-  write_file(cache.layout(k_model).blobs_dir() + "/" + std::string(64, 'b') + ".incomplete", k_secret);
+  write_file(cache.layout(k_tiny).blobs_dir() + "/" + std::string(64, 'b') + ".incomplete", k_secret);
   std::filesystem::create_symlink("../../blobs/" + std::string(64, 'b') + ".incomplete", snap + "/partial.bin");
   // Another repo's blob is not this repo's content.
   const RepoRef other{RepoType::Model, "org/other"};
@@ -239,7 +234,7 @@ TEST_F(Security, ConnectionLimitRefusesExtraConnectionsWithoutCrashing) {
 }
 
 TEST_F(Security, TheServerNeverWritesToTheCache) {
-  cache.add_file(k_model, c1, "big.bin", std::string(5000, 'x'), true);
+  cache.add_file(k_tiny, c1, "big.bin", std::string(5000, 'x'), true);
   const std::string before = tree_fingerprint(cache.root());
   start();
   for (const char* p : {"/api/models/org/tiny", "/api/models/org/tiny/tree/main?recursive=true&expand=true",

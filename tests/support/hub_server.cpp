@@ -168,6 +168,7 @@ void HubServer::accept_loop(int listen_fd) {
     if (::poll(&p, 1, 100) <= 0) continue;
     const int fd = ::accept4(listen_fd, nullptr, nullptr, SOCK_CLOEXEC);
     if (fd < 0) continue;
+    ++m_connections;
     int one = 1;
     ::setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     std::lock_guard lock(m_mutex);

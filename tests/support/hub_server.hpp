@@ -128,6 +128,9 @@ class HubServer {
   /// Requests whose method matches (or "" for all) and whose path contains `match`.
   int count(const std::string& method, const std::string& match) const;
   std::uint64_t body_bytes(const std::string& match) const;
+  /// Connections accepted so far on either port (a client that opened a socket but sent
+  /// nothing shows up here, not in requests()). Not reset by clear_requests().
+  int connections() const { return m_connections.load(); }
   void clear_requests();
 
  private:
@@ -143,6 +146,7 @@ class HubServer {
   std::uint16_t m_port = 0;
   std::uint16_t m_cdn_port = 0;
   std::atomic<bool> m_stop{false};
+  std::atomic<int> m_connections{0};
   std::vector<std::thread> m_acceptors;
   mutable std::mutex m_mutex;
   std::vector<std::thread> m_workers;

@@ -23,6 +23,11 @@ std::string_view cachedir_tag_content();
 inline constexpr std::string_view k_cachedir_tag = "CACHEDIR.TAG";
 inline constexpr std::string_view k_locks_dir = ".locks";
 inline constexpr std::string_view k_incomplete_suffix = ".incomplete";
+/// A split (parallel ranges) download of blobs/<etag> keeps its data in <etag>.parts.incomplete
+/// and the ranges done so far in <etag>.parts.state, written atomically (via a hidden
+/// .<etag>.parts.state.<8hex>.tmp). All of them belong to the download until the blob exists.
+inline constexpr std::string_view k_parts_incomplete_suffix = ".parts.incomplete";
+inline constexpr std::string_view k_parts_state_suffix = ".parts.state";
 
 /// Paths of one repo inside a cache root. `root` should be absolute and symlink-resolved.
 class RepoLayout {

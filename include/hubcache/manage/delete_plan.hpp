@@ -62,7 +62,8 @@ struct PlannedRepo {
 struct PlannedIncomplete {
   std::string path;
   std::string lock_path;  // .locks/<folder>/<etag>.lock
-  std::uint64_t size = 0;
+  std::uint64_t size = 0;  // with the sidecars
+  std::vector<std::string> sidecars;  // split-download state files that go with it (IncompleteFile)
 };
 
 struct DeleteProblem {
@@ -128,8 +129,8 @@ class DeletePlan {
 /// unmatched targets land in unknown_targets().
 Result<DeletePlan> plan_delete(const CacheInfo& cache, const std::vector<std::string>& targets);
 
-/// Plan for `cache prune`: every detached revision (no ref) and every `.incomplete` file not
-/// locked by a live download.
+/// Plan for `cache prune`: every detached revision (no ref) and every `.incomplete` file (with
+/// its split-download state files, or such a state file alone) not locked by a live download.
 Result<DeletePlan> plan_prune(const CacheInfo& cache);
 
 }  // namespace hubcache

@@ -9,7 +9,8 @@
 // - repo: nb_files = distinct blobs of all revisions, size = their sum (each once),
 //   last_accessed/last_modified = max blob atime/mtime (the repo dir's when there is no blob);
 // - orphan blobs, .no_exist, trees/ and locks are not counted; refs are found at any depth
-//   ("refs/pr/1"); incomplete_files = <root>/*/blobs/*.incomplete.
+//   ("refs/pr/1"); incomplete_files = <root>/*/blobs/*.incomplete, plus split-download state
+//   files (see IncompleteFile).
 //
 // Malformed entries never stop the scan. Each gives a ScanWarning naming the path:
 // - repo skipped (PY's CorruptedCacheException, same wording): a root entry that is not a
@@ -71,11 +72,15 @@ struct RepoInfo {
   std::string label() const { return repo.label(); }
 };
 
+/// One interrupted download in <repo>/blobs. A split download's state (<etag>.parts.state, and a
+/// crashed atomic write of it, .<etag>.parts.state.<8hex>.tmp) goes with its <etag>.parts.incomplete
+/// as `sidecars`; a state file left without its data file is an entry of its own (`path` = it).
 struct IncompleteFile {
-  std::string path;         // <root>/<folder>/blobs/<etag>[.<8hex>].incomplete
+  std::string path;         // <root>/<folder>/blobs/<etag>[.<8hex>|.parts].incomplete, or an orphan state file
   std::string repo_folder;  // "models--org--name"
   std::string etag;         // the blob name the download will produce
-  std::uint64_t size = 0;
+  std::uint64_t size = 0;   // of `path` and its sidecars
+  std::vector<std::string> sidecars;  // full paths, sorted
 };
 
 struct ScanWarning {

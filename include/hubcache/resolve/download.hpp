@@ -44,7 +44,7 @@ struct DownloadOptions {
   std::string endpoint = "https://huggingface.co";
   std::optional<std::string> token;
   std::string cache_dir;  // absolute, symlink-resolved hub cache
-  bool offline = false;   // no network at all (HF_HUB_OFFLINE / local_files_only)
+  bool offline = false;   // no network at all (HF_HUB_OFFLINE); per call: local_files_only
   std::chrono::seconds etag_timeout{10};
   std::chrono::seconds download_timeout{10};
   unsigned max_workers = 8;
@@ -69,6 +69,9 @@ struct FileRequest {
   std::string revision = "main";
   RepoType repo_type = RepoType::Model;
   bool force_download = false;
+  /// Like `offline` for this call only (spec 8.1 steps 3-4): no socket, the cache or an error
+  /// naming local_files_only. Combined with force_download: InvalidArgument, before any request.
+  bool local_files_only = false;
   std::optional<std::string> local_dir;
 };
 
@@ -88,6 +91,7 @@ struct SnapshotRequest {
   std::optional<std::vector<std::string>> allow_patterns;  // nullopt: everything
   std::vector<std::string> ignore_patterns;
   bool force_download = false;
+  bool local_files_only = false;  // as FileRequest::local_files_only (spec 8.4, 8.5 step 1)
   std::optional<std::string> local_dir;
   bool dry_run = false;  // plan only: no transfer and no write
 };

@@ -1,0 +1,214 @@
+// Per-call local_files_only (spec 8.1 steps 3-4, 8.4, vector 13.11): resolved from the cache like
+// offline mode, with no socket opened, and errors that name local_files_only.
+#include <unistd.h>
+
+#include "download_fixture.hpp"
+
+using namespace hubcache;
+using namespace hubcache::test;
+
+namespace {
+
+FileRequest file(const std::string& name, const std::string& revision = "main") {
+  FileRequest r;
+  r.repo_id = k_model.id;
+  r.filename = name;
+  r.revision = revision;
+  r.local_files_only = true;
+  return r;
+}
+
+SnapshotRequest snap(const std::string& revision = "main") {
+  SnapshotRequest r;
+  r.repo_id = k_model.id;
+  r.revision = revision;
+  r.local_files_only = true;
+  return r;
+}
+
+bool contains(const std::string& haystack, const std::string& needle) { return haystack.find(needle) != std::string::npos; }
+
+struct LocalFilesOnly : DownloadFixture {
+  int connections_before = 0;
+  // Fills the cache with the whole repo online, then forgets what the server saw.
+  void cache_everything() {
+    Downloader online(options());
+    SnapshotRequest all;
+    all.repo_id = k_model.id;
+    auto r = online.snapshot_download(all);
+    ASSERT_TRUE(r) << r.error().message;
+  }
+  void start_counting() {
+    server.clear_requests();
+    connections_before = server.connections();
+  }
+  void expect_no_network() const {
+    EXPECT_EQ(server.requests().size(), 0u);
+    EXPECT_EQ(server.connections(), connections_before) << "a socket was opened";
+  }
+};
+
+}  // namespace
+
+TEST_F(LocalFilesOnly, ForceDownloadIsRefusedBeforeAnyRequestVector13_11) {
+  ASSERT_NO_FATAL_FAILURE(cache_everything());
+  start_counting();
+  Downloader d(options());  // online options: only the request forbids the network
+  auto forced = file("config.json");
+  forced.force_download = true;
+  auto f = d.download_file(forced);
+  ASSERT_FALSE(f);
+  EXPECT_EQ(f.error().code, ErrorCode::InvalidArgument);
+  EXPECT_TRUE(contains(f.error().message, "can't combine force_download and local_files_only")) << f.error().message;
+  auto uncached = file("not-there.bin");
+  uncached.force_download = true;
+  auto u = d.download_file(uncached);
+  ASSERT_FALSE(u);
+  EXPECT_EQ(u.error().code, ErrorCode::InvalidArgument);
+
+  auto forced_snap = snap();
+  forced_snap.force_download = true;
+  auto s = d.snapshot_download(forced_snap);
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, ErrorCode::InvalidArgument);
+  EXPECT_TRUE(contains(s.error().message, "can't combine force_download and local_files_only")) << s.error().message;
+  expect_no_network();
+}
+
+TEST_F(LocalFilesOnly, CachedFileIsReturnedWithoutNetwork) {
+  ASSERT_NO_FATAL_FAILURE(cache_everything());
+  start_counting();
+  Downloader d(options());
+  auto by_branch = d.download_file(file("config.json"));
+  ASSERT_TRUE(by_branch) << by_branch.error().message;
+  EXPECT_EQ(by_branch->path, layout().pointer_path(c1, "config.json"));
+  EXPECT_EQ(by_branch->commit, c1);
+  EXPECT_FALSE(by_branch->transferred);
+  EXPECT_EQ(read_file(by_branch->path), "{\"model\": 1}");
+  auto by_tag = d.download_file(file("sub/dir/notes.txt", "v1.0"));
+  ASSERT_FALSE(by_tag);  // no refs/v1.0 was written by the snapshot of main
+  EXPECT_EQ(by_tag.error().code, ErrorCode::LocalEntryNotFound);
+  auto by_commit = d.download_file(file("sub/dir/notes.txt", c1));
+  ASSERT_TRUE(by_commit) << by_commit.error().message;
+  EXPECT_EQ(read_file(by_commit->path), "notes");
+  expect_no_network();
+
+  // The flag is per call: the same Downloader goes to the Hub without it.
+  auto online = file("config.json");
+  online.local_files_only = false;
+  ASSERT_TRUE(d.download_file(online));
+  EXPECT_GT(server.requests().size(), 0u);
+}
+
+TEST_F(LocalFilesOnly, MissingFileFailsNamingItAndTheFlag) {
+  Downloader d(options());
+  auto first = file("config.json");
+  first.local_files_only = false;
+  ASSERT_TRUE(d.download_file(first));  // the repo is cached, these files are not
+  start_counting();
+  for (const std::string& name : {std::string("model.safetensors"), std::string("sub/dir/notes.txt")}) {
+    auto r = d.download_file(file(name));
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::LocalEntryNotFound);
+    EXPECT_EQ(r.error().missing, std::vector<std::string>{name});
+    EXPECT_TRUE(contains(r.error().message, "'" + name + "'")) << r.error().message;
+    EXPECT_TRUE(contains(r.error().message, "set local_files_only=false")) << r.error().message;
+    EXPECT_FALSE(contains(r.error().message, "HF_HUB_OFFLINE")) << r.error().message;
+  }
+  // An uncached repo altogether.
+  auto other = file("config.json");
+  other.repo_id = "org/unknown";
+  auto o = d.download_file(other);
+  ASSERT_FALSE(o);
+  EXPECT_EQ(o.error().code, ErrorCode::LocalEntryNotFound);
+  expect_no_network();
+  EXPECT_FALSE(exists(RepoLayout(cache, RepoRef{RepoType::Model, "org/unknown"}).folder()));
+}
+
+TEST_F(LocalFilesOnly, NamesLocalFilesOnlyEvenWhenAlsoOffline) {
+  auto o = options();
+  o.offline = true;
+  Downloader d(o);
+  start_counting();
+  auto missing = d.download_file(file("config.json"));
+  ASSERT_FALSE(missing);
+  EXPECT_TRUE(contains(missing.error().message, "local_files_only")) << missing.error().message;
+  auto forced = file("config.json");
+  forced.force_download = true;
+  auto f = d.download_file(forced);
+  ASSERT_FALSE(f);
+  EXPECT_TRUE(contains(f.error().message, "local_files_only")) << f.error().message;
+  // Offline alone keeps its own wording.
+  auto plain = file("config.json");
+  plain.local_files_only = false;
+  auto p = d.download_file(plain);
+  ASSERT_FALSE(p);
+  EXPECT_TRUE(contains(p.error().message, "HF_HUB_OFFLINE")) << p.error().message;
+  EXPECT_FALSE(contains(p.error().message, "local_files_only")) << p.error().message;
+  expect_no_network();
+}
+
+TEST_F(LocalFilesOnly, LocalDirModeUsesOnlyTheLocalDir) {
+  const std::string local = dir / "local";
+  Downloader d(options());
+  start_counting();
+  auto req = file("config.json");
+  req.local_dir = local;
+  auto miss = d.download_file(req);
+  ASSERT_FALSE(miss);
+  EXPECT_EQ(miss.error().code, ErrorCode::LocalEntryNotFound);
+  EXPECT_EQ(miss.error().missing, std::vector<std::string>{"config.json"});
+  EXPECT_TRUE(contains(miss.error().message, "local_files_only")) << miss.error().message;
+  write_file(local + "/config.json", "mine");
+  auto hit = d.download_file(req);
+  ASSERT_TRUE(hit) << hit.error().message;
+  EXPECT_EQ(read_file(hit->path), "mine");
+  ASSERT_EQ(hit->warnings.size(), 1u);
+  EXPECT_TRUE(contains(hit->warnings[0], "local_files_only")) << hit->warnings[0];
+  expect_no_network();
+}
+
+TEST_F(LocalFilesOnly, SnapshotWithoutCacheFailsWithoutNetwork) {
+  Downloader d(options());
+  start_counting();
+  auto r = d.snapshot_download(snap());
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::LocalEntryNotFound);
+  EXPECT_TRUE(contains(r.error().message, "set local_files_only=false")) << r.error().message;
+  EXPECT_TRUE(contains(r.error().message, k_model.id)) << r.error().message;
+  auto pinned = d.snapshot_download(snap(c1));  // a commit revision still makes no call
+  ASSERT_FALSE(pinned);
+  EXPECT_EQ(pinned.error().code, ErrorCode::LocalEntryNotFound);
+  auto dry = snap();
+  dry.dry_run = true;
+  auto dr = d.snapshot_download(dry);
+  ASSERT_FALSE(dr);
+  EXPECT_TRUE(contains(dr.error().message, "local_files_only")) << dr.error().message;
+  expect_no_network();
+  EXPECT_FALSE(exists(cache));
+}
+
+TEST_F(LocalFilesOnly, SnapshotFromCacheWithoutNetwork) {
+  ASSERT_NO_FATAL_FAILURE(cache_everything());
+  start_counting();
+  Downloader d(options());
+  auto r = d.snapshot_download(snap());
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->path, layout().snapshot_dir(c1));
+  EXPECT_EQ(r->commit, c1);
+  EXPECT_TRUE(r->from_cache_only);
+  EXPECT_EQ(r->files.size(), 4u);
+  auto filtered = snap();
+  filtered.allow_patterns = std::vector<std::string>{"*.json"};
+  auto f = d.snapshot_download(filtered);
+  ASSERT_TRUE(f) << f.error().message;
+  ASSERT_EQ(f->files.size(), 1u);
+  EXPECT_EQ(f->files[0].path, "config.json");
+  // trees/<commit>.json lists a file whose pointer is gone: IncompleteSnapshot (spec 8.4).
+  ASSERT_EQ(::unlink(layout().pointer_path(c1, "empty.txt").c_str()), 0);
+  auto incomplete = d.snapshot_download(snap());
+  ASSERT_FALSE(incomplete);
+  EXPECT_EQ(incomplete.error().code, ErrorCode::IncompleteSnapshot);
+  EXPECT_EQ(incomplete.error().missing, std::vector<std::string>{"empty.txt"});
+  expect_no_network();
+}
