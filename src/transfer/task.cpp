@@ -195,7 +195,9 @@ void save_state(const Task& t, const std::vector<Range>& ranges) {
   for (const auto& x : ranges) r.push_back({x.start, x.end, x.pos});
   const nlohmann::json j = {{"version", 1}, {"size", t.job.size}, {"digest", t.job.digest},
                             {"inode", static_cast<std::uint64_t>(st.st_ino)}, {"ranges", r}};
-  (void)fs::write_file_atomic(t.job.parts_state_path, j.dump(), 0644);
+  // Not fsynced: after a power cut an older record (or data older than it claims) costs a
+  // re-download at worst, since the blob's hash is checked before it is published.
+  (void)fs::write_file_atomic(t.job.parts_state_path, j.dump(), 0644, fs::Durability::AtomicOnly);
 }
 
 void discard_files(const Job& job) {

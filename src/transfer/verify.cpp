@@ -11,6 +11,7 @@ namespace hubcache::transfer::detail {
 namespace {
 
 constexpr std::uint64_t k_writeback_step = 8u << 20;
+constexpr std::chrono::milliseconds k_checkpoint_every{250};
 
 class AnyHasher {
  public:
@@ -63,7 +64,8 @@ std::string follow_and_hash(Task& t) {
       avail = hasher.active() ? t.prefix() : 0;
       finished = t.finished();
       const auto now = std::chrono::steady_clock::now();
-      if (t.split && (finished || now - last_checkpoint >= std::chrono::milliseconds(100))) {
+      // A completed task needs no record: it is verified and published, or discarded.
+      if (t.split && ((finished && !t.complete) || now - last_checkpoint >= k_checkpoint_every)) {
         snapshot = t.ranges;
         last_checkpoint = now;
       }

@@ -96,7 +96,8 @@ Result<void> publish(const std::string& tmp, const std::string& dst, DirSync dir
   return fsync_dir(parent(dst));
 }
 
-Result<void> write_file_atomic(const std::string& path, std::string_view data, unsigned mode) {
+Result<void> write_file_atomic(const std::string& path, std::string_view data, unsigned mode, Durability durability) {
+  const bool durable = durability == Durability::Durable;
   const std::string dir = parent(path);
   const std::string base = path.substr(dir.empty() ? 0 : dir.size() + 1);
   const std::string tmp = join(dir, "." + base + "." + random_hex(8) + ".tmp");
@@ -104,7 +105,7 @@ Result<void> write_file_atomic(const std::string& path, std::string_view data, u
     Fd f(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
     if (f.fd < 0) return fail(errno_error(errno, "cannot create", tmp));
     auto w = write_all(f.fd, data, tmp);
-    if (!w || ::fsync(f.fd) != 0) {
+    if (!w || (durable && ::fsync(f.fd) != 0)) {
       const int err = errno;
       ::unlink(tmp.c_str());
       return w ? fail(errno_error(err, "cannot fsync", tmp)) : w;
@@ -115,7 +116,7 @@ Result<void> write_file_atomic(const std::string& path, std::string_view data, u
     ::unlink(tmp.c_str());
     return fail(errno_error(err, "cannot rename to", path));
   }
-  return fsync_dir(dir);
+  return durable ? fsync_dir(dir) : Result<void>{};
 }
 
 Result<bool> create_file_exclusive(const std::string& path, std::string_view data, unsigned mode) {

@@ -26,6 +26,9 @@ TEST(Fs, AtomicWriteReplacesAndLeavesNoTemp) {
   ASSERT_TRUE(fs::write_file_atomic(dir / "x", "one"));
   ASSERT_TRUE(fs::write_file_atomic(dir / "x", "two"));
   EXPECT_EQ(test::read_file(dir / "x"), "two");
+  ASSERT_TRUE(fs::write_file_atomic(dir / "x", "three", 0644, fs::Durability::AtomicOnly));
+  EXPECT_EQ(test::read_file(dir / "x"), "three");
+  EXPECT_FALSE(fs::write_file_atomic(dir / "missing/x", "four", 0644, fs::Durability::AtomicOnly));
   auto r = fs::read_file(dir.path());
   EXPECT_FALSE(r);  // a directory is not a file
   int entries = 0;

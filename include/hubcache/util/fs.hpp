@@ -17,9 +17,15 @@ Result<void> make_dirs(const std::string& dir);
 /// Reads a whole file, refusing files larger than `max_size`.
 Result<std::string> read_file(const std::string& path, std::size_t max_size = 16u << 20);
 
-/// Writes `data` to `path` atomically: a temp file in the same directory, fsync, rename,
-/// fsync of the directory. Readers see either the old or the new content, never a mix.
-Result<void> write_file_atomic(const std::string& path, std::string_view data, unsigned mode = 0644);
+/// Durable: survives a power cut once written. AtomicOnly: readers (and a process crash) see the
+/// old or the new content, never a mix, but a power cut may bring back the old one; for records
+/// whose loss only costs work, e.g. download checkpoints that a final hash check guards.
+enum class Durability { Durable, AtomicOnly };
+
+/// Writes `data` to `path` atomically: a temp file in the same directory, rename over `path`;
+/// Durable also fsyncs the file before and the directory after the rename.
+Result<void> write_file_atomic(const std::string& path, std::string_view data, unsigned mode = 0644,
+                               Durability durability = Durability::Durable);
 
 /// Creates `path` with `data` only if it does not exist yet (O_EXCL). Returns true if created.
 Result<bool> create_file_exclusive(const std::string& path, std::string_view data, unsigned mode = 0644);
