@@ -66,7 +66,7 @@ echo "== hubcache serve at $URL (pid $SERVER_PID); $(nproc) cores"
 RUN=0
 time_run() {
   local name=$1; shift
-  RUN=$((RUN + 1)); OUT=$WORK/out.$RUN; mkdir -p "$OUT"
+  RUN=$((RUN + 1)); export OUT=$WORK/out.$RUN; mkdir -p "$OUT"
   sync; local t0=$EPOCHREALTIME
   "$@" >"$WORK/last.log" 2>&1 || { echo "$name failed:"; cat "$WORK/last.log"; exit 1; }
   local t1=$EPOCHREALTIME
@@ -80,7 +80,7 @@ load() { echo "load average: $(cut -d' ' -f1-3 /proc/loadavg)"; }
 
 echo "== (a) ${BIG_MB} MiB LFS file, $REPS rounds"; load
 for r in $(seq "$REPS"); do
-  time_run curl_big sh -c "curl -sfL -o \"\$0/model.safetensors\" \"$URL/bench/big/resolve/main/model.safetensors\"" "$WORK/out"
+  time_run curl_big sh -c "curl -sfL -o \"\$OUT/model.safetensors\" \"$URL/bench/big/resolve/main/model.safetensors\""
   time_run ours_big ours bench/big model.safetensors
   if [ $HAVE_JS = 1 ]; then time_run js_big js file bench/big model.safetensors; fi
 done

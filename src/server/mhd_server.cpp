@@ -12,6 +12,7 @@
 
 #include <atomic>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -23,6 +24,8 @@ namespace hubcache::server {
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+constexpr std::uint64_t k_inline_body_max = 16 * 1024;
 
 // Per HTTP request (MHD's con_cls).
 struct RequestState {
@@ -124,19 +127,35 @@ MHD_Result collect(void* cls, MHD_ValueKind, const char* key, const char* value)
 
 ssize_t never_read(void*, std::uint64_t, char*, size_t) { return MHD_CONTENT_READER_END_WITH_ERROR; }
 
+// Small bodies are read into memory so that MHD writes head and body with one sendmsg(): by
+// sendfile that is two system calls and two TCP segments per response, which costs more than
+// copying a few KiB. Larger bodies always go by sendfile, never through user space.
+MHD_Response* small_file_body(const Response& resp) {
+  const auto n = static_cast<std::size_t>(resp.file_length);
+  void* buf = std::malloc(n);
+  if (buf && ::pread(resp.file.get(), buf, n, static_cast<off_t>(resp.file_offset)) == static_cast<ssize_t>(n))
+    return MHD_create_response_from_buffer(n, buf, MHD_RESPMEM_MUST_FREE);
+  std::free(buf);  // the file changed under us: the sendfile path reports it
+  return nullptr;
+}
+
+MHD_Response* make_body(Response& resp, bool head) {
+  if (!resp.file && resp.head_length)  // HEAD without an open file: a body that is never read
+    return MHD_create_response_from_callback(*resp.head_length, 4096, &never_read, nullptr, nullptr);
+  if (resp.file && resp.file_length > 0) {
+    if (!head && resp.file_length <= k_inline_body_max)
+      if (MHD_Response* r = small_file_body(resp)) return r;
+    MHD_Response* r = MHD_create_response_from_fd_at_offset64(resp.file_length, resp.file.get(), resp.file_offset);
+    if (r) resp.file.release();  // MHD closes it
+    return r;
+  }
+  return MHD_create_response_from_buffer(resp.body.size(), resp.body.data(), MHD_RESPMEM_MUST_COPY);
+}
+
 MHD_Result queue(MHD_Connection* c, RequestState* st, Response&& resp, bool head) {
   st->status = resp.status;
   st->bytes = head ? 0 : resp.body_size();
-  MHD_Response* r = nullptr;
-  if (!resp.file && resp.head_length) {
-    // HEAD without an open file: a response of the right length whose body is never read.
-    r = MHD_create_response_from_callback(*resp.head_length, 4096, &never_read, nullptr, nullptr);
-  } else if (resp.file && resp.file_length > 0) {
-    r = MHD_create_response_from_fd_at_offset64(resp.file_length, resp.file.get(), resp.file_offset);
-    if (r) resp.file.release();  // MHD closes it
-  } else {
-    r = MHD_create_response_from_buffer(resp.body.size(), resp.body.data(), MHD_RESPMEM_MUST_COPY);
-  }
+  MHD_Response* r = make_body(resp, head);
   if (!r) return MHD_NO;
   for (const auto& [k, v] : resp.headers) MHD_add_response_header(r, k.c_str(), v.c_str());
   const MHD_Result ok = MHD_queue_response(c, static_cast<unsigned>(resp.status), r);
