@@ -30,6 +30,7 @@ constexpr std::uint64_t k_inline_body_max = 16 * 1024;
 // Per HTTP request (MHD's con_cls).
 struct RequestState {
   Clock::time_point start = Clock::now();
+  bool handled = false;  // the access handler has seen it (else MHD answered it by itself)
   std::string method;
   std::string path;
   std::string body;
@@ -167,11 +168,11 @@ MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char*
                       const char* upload_data, size_t* upload_size, void** con_cls) {
   auto* impl = static_cast<Server::Impl*>(cls);
   auto* st = static_cast<RequestState*>(*con_cls);
-  if (st == nullptr) {
-    st = new RequestState;
+  if (st == nullptr) *con_cls = st = new RequestState;  // (normally made by on_uri already)
+  if (!st->handled) {
+    st->handled = true;
     st->method = method ? method : "";
     st->path = url ? url : "";
-    *con_cls = st;
     if (const char* cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
       if (std::strtoull(cl, nullptr, 10) > impl->options.max_body_bytes) {
         Response r;
@@ -211,12 +212,26 @@ MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char*
   return queue(c, st, impl->router->handle(req), head);
 }
 
+// Called once the request line is parsed, before the headers: a request that MHD refuses by
+// itself (headers too large, malformed) still reaches on_completed and the access log.
+void* on_uri(void*, const char* uri, MHD_Connection*) {
+  auto* st = new RequestState;
+  const std::string_view u = uri ? uri : "";
+  st->path = u.substr(0, u.find('?'));  // as the access handler gets it: no query (signatures)
+  return st;
+}
+
 void on_completed(void* cls, MHD_Connection* c, void** con_cls, MHD_RequestTerminationCode toe) {
   auto* impl = static_cast<Server::Impl*>(cls);
   std::unique_ptr<RequestState> st(static_cast<RequestState*>(*con_cls));
   *con_cls = nullptr;
   impl->set_receiving(c, true);  // keep-alive: the next request must arrive in time
   if (!st || !impl->options.access_log) return;
+  if (!st->handled) {
+    const MHD_ConnectionInfo* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_HTTP_STATUS);
+    st->status = info ? static_cast<int>(info->http_status) : 0;
+    if (st->method.empty()) st->method = "-";
+  }
   const double ms = std::chrono::duration<double, std::milli>(Clock::now() - st->start).count();
   char line[2300];
   std::snprintf(line, sizeof line, "%s %s %d %llu %.2fms%s", printable(st->method).c_str(), printable(st->path).c_str(),
@@ -312,6 +327,7 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
       MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned>(o.idle_timeout.count()),
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<size_t>(o.max_header_bytes + 4096),
       MHD_OPTION_UNESCAPE_CALLBACK, &no_unescape, nullptr,
+      MHD_OPTION_URI_LOG_CALLBACK, &on_uri, nullptr,
       MHD_OPTION_NOTIFY_COMPLETED, &on_completed, self,
       MHD_OPTION_NOTIFY_CONNECTION, &on_connection, self,
       MHD_OPTION_EXTERNAL_LOGGER, &ignore_mhd_log, nullptr,

@@ -180,6 +180,14 @@ TEST_F(Security, OversizedRequestLineHeadersAndBodiesAreRefused) {
   auto big_body = http("POST", url("/api/models/org/tiny/paths-info/main"), {}, "paths=" + std::string(5000, 'c'));
   EXPECT_EQ(big_body.status, 413);
   EXPECT_EQ(http("GET", url("/org/tiny/resolve/main/config.json")).status, 200);
+  // Refusals made by the HTTP layer itself are in the access log too.
+  bool logged_431 = false;
+  for (int i = 0; i < 50 && !logged_431; ++i) {
+    for (const auto& l : logs())
+      if (l.find("/org/tiny/resolve/main/config.json 431 ") != std::string::npos) logged_431 = true;
+    if (!logged_431) std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_TRUE(logged_431);
 }
 
 TEST_F(Security, SlowAndIdleClientsAreCutOff) {
