@@ -27,11 +27,7 @@ std::string strip(std::string_view s) {
   return std::string(s.substr(b, e - b + 1));
 }
 
-
-bool is_dir(const std::string& p) {
-  struct stat st {};
-  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
+using fs::is_dir;
 
 Result<std::string> resolve_revision(const RepoLayout& layout, const std::optional<std::string>& revision) {
   if (revision && is_commit_hash(*revision)) return *revision;

@@ -9,10 +9,7 @@
 namespace hubcache {
 namespace {
 
-bool is_file(const std::string& p) {
-  struct stat st{};
-  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
+using fs::is_file;
 
 Error with_missing(Error e, const std::string& file) {
   e.missing.push_back(file);

@@ -8,18 +8,13 @@
 
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/cache/store.hpp"
+#include "hubcache/util/fs.hpp"
 
 namespace hubcache {
 namespace {
 
-bool is_file(const std::string& p) {
-  struct stat st{};
-  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-bool is_dir(const std::string& p) {
-  struct stat st{};
-  return ::stat(p.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
+using fs::is_file;
+using fs::is_dir;
 
 // Lists files (following symlinks; broken links skipped) below `dir`, as '/'-joined relative paths.
 void list_files(const std::string& dir, const std::string& rel, std::vector<std::string>& out) {

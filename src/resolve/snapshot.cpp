@@ -16,10 +16,7 @@
 namespace hubcache {
 namespace {
 
-bool is_file(const std::string& p) {
-  struct stat st{};
-  return ::stat(p.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
+using fs::is_file;
 
 bool non_empty_dir(const std::string& p) {
   std::error_code ec;

@@ -46,6 +46,16 @@ std::string random_hex(std::size_t n) {
   return out;
 }
 
+bool is_file(const std::string& path) {
+  struct stat st{};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool is_dir(const std::string& path) {
+  struct stat st{};
+  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
 Result<void> make_dirs(const std::string& dir) {
   if (dir.empty()) return {};
   struct stat st{};

@@ -45,6 +45,10 @@ Result<void> publish(const std::string& tmp, const std::string& dst, DirSync dir
 /// Copies a regular file's bytes to `dst` (created or truncated), preserving nothing but content.
 Result<void> copy_file(const std::string& src, const std::string& dst, unsigned mode = 0644);
 
+/// stat() (following symlinks) finds a regular file / a directory at `path`.
+bool is_file(const std::string& path);
+bool is_dir(const std::string& path);
+
 /// Lexically normalizes an absolute or relative POSIX path ("a/./b/../c" -> "a/c").
 std::string normalize(std::string_view path);
 
