@@ -10,10 +10,12 @@
 namespace hubcache::http {
 namespace {
 
-bool all_digits(std::string_view s) {
-  return !s.empty() && s.size() < 10 && std::all_of(s.begin(), s.end(), [](char c) { return std::isdigit(static_cast<unsigned char>(c)); });
+// Seconds given by a server, bounded so that adding to them cannot overflow.
+std::optional<long> seconds(std::string_view s) {
+  const auto n = parse_u64(s);
+  if (!n || *n >= 1'000'000'000) return std::nullopt;
+  return static_cast<long>(*n);
 }
-
 
 // RateLimit: "api";r=0;t=55  ->  (r, t)
 std::optional<std::pair<long, long>> parse_ratelimit(std::string_view v) {
@@ -23,10 +25,8 @@ std::optional<std::pair<long, long>> parse_ratelimit(std::string_view v) {
     std::size_t j = v.find_first_of(";,", i);
     if (j == std::string_view::npos) j = v.size();
     auto item = trim(v.substr(i, j - i));
-    if (item.size() > 2 && item[1] == '=' && all_digits(item.substr(2))) {
-      const long n = std::stol(std::string(item.substr(2)));
-      if (item[0] == 'r') r = n;
-      if (item[0] == 't') t = n;
+    if (item.size() > 2 && item[1] == '=' && (item[0] == 'r' || item[0] == 't')) {
+      if (auto n = seconds(item.substr(2))) (item[0] == 'r' ? r : t) = *n;
     }
     i = j + 1;
   }
@@ -45,8 +45,7 @@ std::optional<std::chrono::seconds> server_requested_delay(const Response& respo
     }
   }
   if (auto ra = response.headers.get("Retry-After")) {
-    const auto v = trim(*ra);
-    if (all_digits(v)) return std::chrono::seconds(std::stol(std::string(v)) + 1);
+    if (auto n = seconds(trim(*ra))) return std::chrono::seconds(*n + 1);
   }
   return std::nullopt;
 }

@@ -2,6 +2,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hubcache/hub/hub.hpp"
+#include "hubcache/util/text.hpp"
 #include "hubcache/util/hash.hpp"
 
 namespace hubcache::hub {
@@ -14,13 +15,7 @@ bool has_host(std::string_view location) {
 }
 
 std::optional<std::uint64_t> parse_u64(const std::optional<std::string>& v) {
-  if (!v || v->empty() || v->size() > 20) return std::nullopt;
-  std::uint64_t n = 0;
-  for (char c : *v) {
-    if (c < '0' || c > '9') return std::nullopt;
-    n = n * 10 + static_cast<std::uint64_t>(c - '0');
-  }
-  return n;
+  return v ? hubcache::parse_u64(*v) : std::nullopt;
 }
 
 Error metadata_error(const std::string& message, const http::Response& r, const std::string& url) {

@@ -50,8 +50,9 @@ std::string request_id(const http::Response& r) {
 }
 
 bool is_repo_api_or_resolve(std::string_view url) {
-  return url.find("/api/models/") != std::string_view::npos || url.find("/api/datasets/") != std::string_view::npos ||
-         url.find("/api/spaces/") != std::string_view::npos || url.find("/resolve/") != std::string_view::npos;
+  for (RepoType t : {RepoType::Model, RepoType::Dataset, RepoType::Space, RepoType::Kernel})
+    if (url.find("/api/" + std::string(plural(t)) + "/") != std::string_view::npos) return true;
+  return url.find("/resolve/") != std::string_view::npos;
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
 // JSON API routes: repo info, tree listing (paginated like the Hub), paths-info and refs.
 #include <algorithm>
+#include <unordered_set>
 #include <nlohmann/json.hpp>
 
 #include "hubcache/cache/layout.hpp"
@@ -140,21 +141,23 @@ Response Router::Impl::tree(const Request& req, const RepoTarget& t, const std::
     if (!decoded) return error_response(400, "", "Bad request: invalid cursor; follow the Link header as given");
     after = std::move(*decoded);
   }
-  // Merge files and directories in path order, starting after the cursor.
-  auto fit = std::upper_bound(listing->files.begin(), listing->files.end(), after,
-                              [](const std::string& a, const FileInfo& f) { return a < f.path; });
-  auto dit = std::upper_bound(listing->dirs.begin(), listing->dirs.end(), after,
-                              [](const std::string& a, const DirInfo& d) { return a < d.path; });
-  if (after.empty()) {
-    fit = listing->files.begin();
-    dit = listing->dirs.begin();
-  }
+  // Merge files and directories in path order, from the first entry after the cursor and inside
+  // `path`: entries under a folder are one contiguous run of the sorted listing.
+  const std::string prefix = path.empty() ? std::string() : path + "/";
+  const auto first = [&](const auto& v) {
+    auto in_folder = std::lower_bound(v.begin(), v.end(), prefix, [](const auto& e, const std::string& k) { return e.path < k; });
+    auto past_cursor = std::upper_bound(v.begin(), v.end(), after, [](const std::string& k, const auto& e) { return k < e.path; });
+    return std::max(in_folder, past_cursor);
+  };
+  auto fit = first(listing->files);
+  auto dit = first(listing->dirs);
   json out = json::array();
   std::string last;
   bool more = false;
   while (fit != listing->files.end() || dit != listing->dirs.end()) {
     const bool take_dir = fit == listing->files.end() || (dit != listing->dirs.end() && dit->path < fit->path);
     const std::string& p = take_dir ? dit->path : fit->path;
+    if (p.compare(0, prefix.size(), prefix) != 0) break;  // past the folder's run
     if (under(p, path, recursive)) {
       if (out.size() == page) {
         more = true;
@@ -210,11 +213,10 @@ Response Router::Impl::paths_info(const Request& req, const RepoTarget& t, const
   auto listing = view.listing(t.folder, *commit);
   if (!listing) return error_response(404, "RevisionNotFound", "Invalid rev id: " + revision + " (snapshot vanished)");
   json out = json::array();
-  std::vector<std::string> seen;
+  std::unordered_set<std::string> seen;
   for (std::string p : paths) {
     if (p.size() > 1 && p.back() == '/') p.pop_back();
-    if (!safe_repo_path(p) || std::find(seen.begin(), seen.end(), p) != seen.end()) continue;
-    seen.push_back(p);
+    if (!safe_repo_path(p) || !seen.insert(p).second) continue;
     if (const FileInfo* f = listing->find_file(p)) out.push_back(file_entry(*f, *listing, expand));
     else if (const DirInfo* d = listing->find_dir(p)) out.push_back(dir_entry(*d, *listing, expand));
   }

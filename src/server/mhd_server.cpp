@@ -353,8 +353,7 @@ void Server::stop() {
   if (m_impl->watchdog.joinable()) m_impl->watchdog.join();
   MHD_stop_daemon(m_impl->daemon);
   m_impl->daemon = nullptr;
-  if (m_impl->listen_fd >= 0) ::close(m_impl->listen_fd);
-  m_impl->listen_fd = -1;
+  m_impl->listen_fd = -1;  // closed by MHD_stop_daemon: a started daemon owns its listen socket
 }
 
 }  // namespace hubcache::server

@@ -139,12 +139,7 @@ Result<std::vector<std::string>> load_token_file(const std::string& path) {
 Router::Impl::Impl(RouterOptions o, std::string root_real)
     : options(std::move(o)), root(std::move(root_real)), view(root, options.revalidate_after, options.max_open_files) {
   unsigned char key[32];
-  if (RAND_bytes(key, sizeof key) != 1) {
-    // Never sign with a predictable key: fall back to hashing fresh random hex.
-    signing_key = sha256_hex(fs::random_hex(64));
-  } else {
-    signing_key.assign(reinterpret_cast<const char*>(key), sizeof key);
-  }
+  if (RAND_bytes(key, sizeof key) == 1) signing_key.assign(reinterpret_cast<const char*>(key), sizeof key);
 }
 
 bool Router::Impl::is_private(const RepoRef& repo) const {
@@ -217,20 +212,19 @@ Result<std::unique_ptr<Router>> Router::create(RouterOptions options) {
     if (t.empty() || t.find_first_of(" \t\r\n") != std::string::npos)
       return fail(ErrorCode::InvalidArgument, "a token must be non-empty and hold no whitespace");
   auto impl = std::make_unique<Impl>(options, *real);
+  if (impl->signing_key.empty())
+    return fail(ErrorCode::Io, "cannot get random bytes from OpenSSL (RAND_bytes) to sign download URLs; check the system's entropy source");
   for (const auto& spec : options.private_repos) {
     Impl::PrivateSpec p;
     std::string_view s = spec;
-    for (RepoType t : {RepoType::Dataset, RepoType::Space, RepoType::Kernel}) {
-      const std::string_view prefix = url_prefix(t);
+    // "org/name" is a model; "models/", "datasets/", "spaces/", "kernels/" name the type.
+    for (RepoType t : {RepoType::Model, RepoType::Dataset, RepoType::Space, RepoType::Kernel}) {
+      const std::string prefix = std::string(plural(t)) + "/";
       if (s.substr(0, prefix.size()) == prefix) {
         p.type = t;
         s.remove_prefix(prefix.size());
         break;
       }
-    }
-    if (s.substr(0, 7) == "models/") {
-      p.type = RepoType::Model;
-      s.remove_prefix(7);
     }
     if (auto v = validate_repo_id(s); !v)
       return fail(ErrorCode::InvalidRepoId, "--private '" + spec + "': " + v.error().message);

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "hubcache/transfer/engine.hpp"
+#include "hubcache/util/text.hpp"
 #include "hubcache/util/hash.hpp"
 
 namespace hubcache::transfer {
@@ -17,15 +18,6 @@ Result<std::string> adjust_range_header(std::string_view header, std::uint64_t n
   auto bad = [&](const char* why) {
     return fail(ErrorCode::InvalidArgument, "cannot resume with Range '" + std::string(header) + "': " + why);
   };
-  auto number = [](std::string_view s) -> std::optional<std::uint64_t> {
-    if (s.empty() || s.size() > 19) return std::nullopt;
-    std::uint64_t v = 0;
-    for (char c : s) {
-      if (c < '0' || c > '9') return std::nullopt;
-      v = v * 10 + static_cast<std::uint64_t>(c - '0');
-    }
-    return v;
-  };
   if (header.substr(0, 6) != "bytes=") return bad("not a byte range");
   const std::string_view spec = header.substr(6);
   if (spec.find(',') != std::string_view::npos) return bad("multiple ranges");
@@ -33,15 +25,15 @@ Result<std::string> adjust_range_header(std::string_view header, std::uint64_t n
   if (dash == std::string_view::npos) return bad("no '-'");
   const auto start = spec.substr(0, dash), end = spec.substr(dash + 1);
   if (start.empty()) {
-    const auto len = number(end);
+    const auto len = parse_u64(end);
     if (!len) return bad("malformed suffix length");
     if (*len <= n) return bad("the range is already complete");
     return "bytes=-" + std::to_string(*len - n);
   }
-  const auto s = number(start);
+  const auto s = parse_u64(start);
   if (!s) return bad("malformed start");
   if (end.empty()) return "bytes=" + std::to_string(*s + n) + "-";
-  const auto e = number(end);
+  const auto e = parse_u64(end);
   if (!e || *e < *s) return bad("malformed end");
   if (*s + n > *e) return bad("the range is already complete");
   return "bytes=" + std::to_string(*s + n) + "-" + std::to_string(*e);

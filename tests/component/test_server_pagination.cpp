@@ -89,5 +89,33 @@ TEST_F(Pagination, ExpandPagesBy50RootFitsOnePageForgedCursorRefused) {
   EXPECT_EQ(http("GET", url("/api/datasets/org/many/tree/main?cursor=zz")).status, 400);
 }
 
+// A folder's entries are one run of the sorted listing; pages stay inside it even with
+// neighbours sorting right before and after ("sub-a.txt" < "sub/..." < "sub0", "subz").
+class FolderPages : public ServerFixture {};
+
+TEST_F(FolderPages, PagesOfASubfolderHoldExactlyItsEntries) {
+  const RepoRef repo{RepoType::Model, "org/pages"};
+  const std::string c = commit_id(4);
+  std::vector<std::string> inside;
+  for (const char* n : {"sub-a.txt", "sub.txt", "sub0", "subz/x.txt", "a.txt"}) cache.add_file(repo, c, n, n);
+  for (int i = 0; i < 7; ++i) {
+    inside.push_back("sub/f" + std::to_string(i) + ".txt");
+    cache.add_file(repo, c, inside.back(), inside.back());
+  }
+  cache.add_file(repo, c, "sub/deeper/g.txt", "g");
+  cache.add_ref(repo, "main", c);
+  start([](server::ServerOptions& o) { o.router.tree_page_size = 3; });
+  std::vector<std::string> got;
+  std::string next = url("/api/models/org/pages/tree/main/sub");
+  for (int pages = 0; !next.empty() && pages < 10; ++pages) {
+    auto r = http("GET", next);
+    ASSERT_EQ(r.status, 200) << next;
+    for (const auto& e : json::parse(r.body)) got.push_back(e["path"].get<std::string>());
+    next = next_link(r);
+  }
+  inside.insert(inside.begin(), "sub/deeper");  // non-recursive: the folder, not its files
+  EXPECT_EQ(got, inside);
+}
+
 }  // namespace
 }  // namespace hubcache::test

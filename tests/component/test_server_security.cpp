@@ -132,6 +132,25 @@ TEST_F(Security, PrivateReposNeedAValidBearerToken) {
   for (const auto& l : logs()) EXPECT_EQ(l.find("hf_goodtoken"), std::string::npos) << l;
 }
 
+TEST_F(Security, PrivateSpecsNameTheRepoType) {
+  // "datasets/models/x" is the dataset models/x (not the model x); "models/org/m" a model.
+  const RepoRef ds{RepoType::Dataset, "models/x"};
+  const RepoRef model{RepoType::Model, "org/m"};
+  for (const RepoRef& r : {ds, model}) {
+    cache.add_file(r, c1, "f.txt", "secret");
+    cache.add_ref(r, "main", c1);
+  }
+  cache.add_file(RepoRef{RepoType::Model, "x"}, c1, "f.txt", "public");
+  cache.add_ref(RepoRef{RepoType::Model, "x"}, "main", c1);
+  start([](server::ServerOptions& o) {
+    o.router.private_repos = {"datasets/models/x", "models/org/m"};
+    o.router.tokens = {"hf_goodtoken"};
+  });
+  EXPECT_EQ(http("GET", url("/datasets/models/x/resolve/main/f.txt")).status, 401);
+  EXPECT_EQ(http("GET", url("/org/m/resolve/main/f.txt")).status, 401);
+  EXPECT_EQ(http("GET", url("/x/resolve/main/f.txt")).status, 200);
+}
+
 TEST_F(Security, TokenFileParsing) {
   write_file(tmp.path() + "/tokens", " hf_abc\r\n\n\thf_def  \n");
   auto t = server::load_token_file(tmp.path() + "/tokens");

@@ -88,6 +88,11 @@ TEST(HubErrors, MappingOrderSpec7_7) {
   EXPECT_EQ(priv.code, ErrorCode::RepoNotFound);
   EXPECT_NE(priv.message.find("Model 'org/name' not found."), std::string::npos);
   EXPECT_NE(priv.message.find("HF_TOKEN"), std::string::npos);
+  // The same for every repo type's API, kernels included.
+  const RepoRef kernel{RepoType::Kernel, "org/kern"};
+  EXPECT_EQ(map_http_error(response(401, {}), "https://huggingface.co/api/kernels/org/kern", kernel).code, ErrorCode::RepoNotFound);
+  EXPECT_EQ(map_http_error(response(401, {}), "https://huggingface.co/api/datasets/org/d", RepoRef{RepoType::Dataset, "org/d"}).code,
+            ErrorCode::RepoNotFound);
   // ...unless the message says the token itself is bad.
   EXPECT_EQ(map_http_error(response(401, {{"X-Error-Message", "Invalid credentials in Authorization header"}}), resolve, k_model).code,
             ErrorCode::Unauthorized);

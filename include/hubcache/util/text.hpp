@@ -1,5 +1,7 @@
 #pragma once
 // Small ASCII text helpers shared by parsers (refs, headers, filters, targets).
+#include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -10,5 +12,11 @@ std::string_view trim(std::string_view s);
 
 /// ASCII lower-case copy.
 std::string to_lower(std::string_view s);
+
+/// ASCII case-insensitive equality (HTTP header names).
+bool iequals(std::string_view a, std::string_view b);
+
+/// A non-empty run of decimal digits that fits in uint64 (no sign, no space); else nullopt.
+std::optional<std::uint64_t> parse_u64(std::string_view s);
 
 }  // namespace hubcache
