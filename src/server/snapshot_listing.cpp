@@ -84,8 +84,9 @@ CacheView::CachedListing CacheView::scan(const std::string& folder, const std::s
         walk(child, depth + 1);
         listing->dirs.push_back(DirInfo{child, {}});
         kids.emplace_back(name, true, child);  // oid filled in below
-      } else if (auto f = lookup_file(folder, commit, child)) {
-        f->fd.reset();  // listings keep no descriptors
+      } else if (auto f = lookup_file_uncached(folder, commit, child)) {
+        // Not lookup_file(): a listing must not fill the open-descriptor budget meant for
+        // files being downloaded.
         kids.emplace_back(name, false, f->oid);
         listing->files.push_back(std::move(*f));
       }

@@ -1,5 +1,9 @@
 // Tree pagination as the Hub does it: 1000 entries a page (50 with expand), Link rel="next".
 #include <nlohmann/json.hpp>
+#include <fcntl.h>
+#include <sys/stat.h>
+
+#include <filesystem>
 #include <set>
 
 #include "server_client.hpp"
@@ -115,6 +119,32 @@ TEST_F(FolderPages, PagesOfASubfolderHoldExactlyItsEntries) {
   }
   inside.insert(inside.begin(), "sub/deeper");  // non-recursive: the folder, not its files
   EXPECT_EQ(got, inside);
+}
+
+std::size_t open_descriptors() {
+  std::size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/fd")) ++n;
+  return n;
+}
+
+TEST_F(FolderPages, ListingsKeepNoFilesOpen) {
+  // The descriptor budget is for files being served; listing a repo must not spend it.
+  const RepoRef repo{RepoType::Model, "org/wide"};
+  const std::string c = commit_id(5);
+  for (int i = 0; i < 60; ++i) cache.add_file(repo, c, "f" + std::to_string(i) + ".txt", std::to_string(i));
+  cache.add_ref(repo, "main", c);
+  // Entries changed in the last 2 s are never cached (racily clean): age the pointers.
+  const timespec old[2] = {{1000000000, 0}, {1000000000, 0}};
+  for (const auto& e : std::filesystem::directory_iterator(cache.layout(repo).snapshot_dir(c)))
+    ASSERT_EQ(::utimensat(AT_FDCWD, e.path().c_str(), old, AT_SYMLINK_NOFOLLOW), 0);
+  start();
+  const std::size_t before = open_descriptors();
+  auto r = http("GET", url("/api/models/org/wide/tree/main?recursive=true"));
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(json::parse(r.body).size(), 60u);
+  EXPECT_LT(open_descriptors(), before + 10);
+  // Serving a file still keeps its descriptor for the next request.
+  EXPECT_EQ(http("GET", url("/org/wide/resolve/main/f7.txt")).body, "7");
 }
 
 }  // namespace
