@@ -27,22 +27,15 @@ Result<std::uint64_t> Downloader::Impl::fetch_to_cache(const RepoLayout& layout,
   const auto on_wait = [&](std::chrono::seconds waited) {
     progress.lock_wait(f.path, layout.lock_path(f.etag), static_cast<std::uint64_t>(waited.count()));
   };
-  const auto report_every = options.lock_report_every;
-  if (!f.force && is_file(blob)) {
-    HUBCACHE_TRY_ASSIGN(FileLock lock, lock_blob(layout, f.etag, std::chrono::milliseconds{0}, on_wait, report_every));
-    HUBCACHE_TRY(create_pointer(layout, f.commit, f.path, f.etag, link_mode()));
-    progress.cached(f.path, f.size);
-    return std::uint64_t{0};
-  }
-  HUBCACHE_TRY_ASSIGN(FileLock lock, lock_blob(layout, f.etag, std::chrono::milliseconds{0}, on_wait, report_every));
-  // Another process may have finished the blob while we waited for the lock (spec 4).
+  HUBCACHE_TRY_ASSIGN(FileLock lock, lock_blob(layout, f.etag, std::chrono::milliseconds{0}, on_wait, options.lock_report_every));
+  // The blob may exist already, or another process may have finished it while we waited (spec 4).
   if (!f.force && is_file(blob)) {
     HUBCACHE_TRY(create_pointer(layout, f.commit, f.path, f.etag, link_mode()));
     progress.cached(f.path, f.size);
     return std::uint64_t{0};
   }
   progress.start(f.path, f.size);
-  auto job = make_job(f, layout.incomplete_path(f.etag), layout.blob_path(f.etag), progress);
+  auto job = make_job(f, layout.incomplete_path(f.etag), blob, progress);
   HUBCACHE_TRY_ASSIGN(auto outcome, engine().download(job));
   if (link_mode() == LinkMode::Copy) {
     // No-symlink mode (spec 3.9): the new blob moves into the snapshot; no blobs/<etag> remains.

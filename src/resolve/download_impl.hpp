@@ -97,7 +97,8 @@ struct Downloader::Impl {
   /// DirSync::Batched: the caller flushes `batch`.
   Result<std::uint64_t> fetch_to_cache(const RepoLayout& layout, const BlobFetch& f, ProgressTracker& progress,
                                        PublishBatch& batch);
-  /// Local-dir mode for one file whose commit, ETag and size are known (spec 6 steps 3-6).
+  /// Local-dir mode for one file whose commit, ETag and size are known (spec 6 steps 3-6). The
+  /// caller has run prepare_local_dir(local_dir).
   Result<std::uint64_t> fetch_to_local_dir(const std::string& local_dir, const RepoRef& repo, const BlobFetch& f,
                                            ProgressTracker& progress, std::vector<std::string>& warnings);
   /// Engine job for `f` writing to `temp` (with split files next to it).

@@ -130,7 +130,6 @@ Result<std::uint64_t> Downloader::Impl::fetch_to_local_dir(const std::string& lo
                                                            ProgressTracker& progress, std::vector<std::string>& warnings) {
   HUBCACHE_TRY(validate_repo_path(f.path));
   HUBCACHE_TRY(validate_etag(f.etag));
-  HUBCACHE_TRY(prepare_local_dir(local_dir));
   const std::string target = local_dir + "/" + f.path;
   if (!fs::is_within(local_dir, target)) return fail(ErrorCode::InvalidPath, "refusing to write outside '" + local_dir + "': " + f.path);
   HUBCACHE_TRY_ASSIGN(FileLock lock, lock_local(local_dir, f.path));
@@ -220,6 +219,7 @@ Result<FileResult> Downloader::Impl::file_to_local_dir(const FileRequest& req, P
   out.size = meta->size;
   progress.plan(1, meta->size);
   BlobFetch f{meta->commit, req.filename, meta->etag, meta->size, meta->location, req.force_download};
+  HUBCACHE_TRY(prepare_local_dir(local_dir));
   HUBCACHE_TRY_ASSIGN(auto got, fetch_to_local_dir(local_dir, repo, f, progress, out.warnings));
   out.transferred = got > 0;
   return out;

@@ -68,12 +68,9 @@ Result<CacheLookup> try_to_load_from_cache(const std::string& repo_id, const std
   const RepoLayout layout(opt.cache_dir, RepoRef{opt.repo_type, repo_id});
   CacheLookup out;
   if (!is_dir(layout.folder())) return out;
-  std::string commit = opt.revision;
-  if (!is_commit_hash(commit)) {
-    auto ref = read_ref(layout, opt.revision);
-    if (!ref || !ref->has_value()) return out;  // unreadable or absent ref: not cached
-    commit = **ref;
-  }
+  auto resolved = resolve_commit(layout, opt.revision);
+  if (!resolved || !resolved->has_value()) return out;  // unreadable or absent ref: not cached
+  const std::string commit = **resolved;
   out.commit = commit;
   if (is_file(layout.no_exist_path(commit, filename))) {
     out.kind = CacheLookup::Kind::NoExist;

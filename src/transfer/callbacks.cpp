@@ -113,9 +113,12 @@ bool Engine::Impl::on_data(const std::weak_ptr<Task>& weak, std::uint64_t key, c
     t.notified_present = present;
     t.cv.notify_all();
   }
-  auto cb = t.job.on_progress;
+  // Progress at most every 50 ms per file (and at the end of each range), not per network read.
+  const auto now = Clock::now();
+  const bool report = t.job.on_progress && (r.done() || now - t.last_progress >= std::chrono::milliseconds(50));
+  if (report) t.last_progress = now;
   lock.unlock();
-  if (cb) cb(present, t.job.size);
+  if (report) t.job.on_progress(present, t.job.size);  // the job is not changed after submit
   return true;
 }
 

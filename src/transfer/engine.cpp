@@ -128,10 +128,7 @@ Result<Outcome> Engine::download(const Job& job) {
     // A sequential file is exactly its prefix; a split one was preallocated and may be longer.
     if (task->split && ::ftruncate(task->fd, static_cast<off_t>(job.size)) != 0)
       return fail(errno_error(errno, "cannot truncate", task->path));
-    if (job.hash == HashKind::None) {
-      if (!job.parts_state_path.empty()) ::unlink(job.parts_state_path.c_str());
-      return out;
-    }
+    if (job.hash == HashKind::None) return out;  // never split: a split file needs a hash
     if (digest == job.digest) {
       out.verified = true;
       if (task->split) ::unlink(job.parts_state_path.c_str());

@@ -117,13 +117,7 @@ Result<void> prepare_task(Task& t, const EngineOptions& o) {
                          job.size > 0;
   // Split files exist only for sizes at the threshold: smaller jobs skip those lookups.
   const bool split = can_split && job.size >= o.split_threshold;
-  if (job.restart) {
-    ::unlink(job.temp_path.c_str());
-    if (can_split) {
-      ::unlink(job.parts_path.c_str());
-      ::unlink(job.parts_state_path.c_str());
-    }
-  }
+  if (job.restart) discard_files(job);
   HUBCACHE_TRY(fs::make_dirs(fs::parent(job.temp_path)));
 
   // 1. A valid split record wins: it is the most progress we can trust.
