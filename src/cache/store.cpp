@@ -179,6 +179,11 @@ Result<std::optional<std::vector<TreeFileEntry>>> read_tree_file(const RepoLayou
 
 Result<void> write_tree_file(const RepoLayout& layout, std::string_view commit,
                              const std::vector<TreeFileEntry>& entries) {
+  return write_tree_file_in(layout.trees_dir(), commit, entries);
+}
+
+Result<void> write_tree_file_in(const std::string& trees_dir, std::string_view commit,
+                                const std::vector<TreeFileEntry>& entries) {
   if (!is_commit_hash(commit)) return fail(ErrorCode::InvalidRevision, "not a commit hash: '" + std::string(commit) + "'");
   nlohmann::json files = nlohmann::json::object();
   for (const auto& e : entries) {
@@ -193,8 +198,8 @@ Result<void> write_tree_file(const RepoLayout& layout, std::string_view commit,
     files[e.path] = std::move(v);
   }
   nlohmann::json doc = {{"format_version", 1}, {"files", std::move(files)}};
-  HUBCACHE_TRY(fs::make_dirs(layout.trees_dir()));
-  return fs::write_file_atomic(layout.tree_path(commit), doc.dump(1, ' ', true), 0644);
+  HUBCACHE_TRY(fs::make_dirs(trees_dir));
+  return fs::write_file_atomic(trees_dir + "/" + std::string(commit) + ".json", doc.dump(1, ' ', true), 0644);
 }
 
 }  // namespace hubcache

@@ -42,21 +42,6 @@ std::vector<TreeFileEntry> to_tree_entries(const std::vector<hub::TreeEntry>& li
   return out;
 }
 
-// trees/<commit>.json below <LOCAL>/.cache/huggingface (spec 3.7, local-dir mode).
-void write_local_tree(const std::string& local_dir, const std::string& commit, const std::vector<TreeFileEntry>& entries) {
-  nlohmann::json files = nlohmann::json::object();
-  for (const auto& e : entries) {
-    nlohmann::json v = {{"size", e.size}, {"blob_id", e.blob_id}};
-    if (e.lfs_sha256) v["lfs_sha256"] = *e.lfs_sha256;
-    if (e.lfs_size) v["lfs_size"] = *e.lfs_size;
-    if (e.xet_hash) v["xet_hash"] = *e.xet_hash;
-    files[e.path] = std::move(v);
-  }
-  const std::string dir = local_meta_dir(local_dir) + "/trees";
-  if (fs::make_dirs(dir))
-    (void)fs::write_file_atomic(dir + "/" + commit + ".json", nlohmann::json{{"format_version", 1}, {"files", files}}.dump(1, ' ', true));
-}
-
 }  // namespace
 
 Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, ProgressTracker& progress) {
@@ -182,7 +167,8 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
   // 4. Tree file and ref.
   if (local) {
     HUBCACHE_TRY(prepare_local_dir(local_dir));
-    write_local_tree(local_dir, commit, entries);
+    // trees/<commit>.json below <LOCAL>/.cache/huggingface (spec 3.7); best effort, like the cache's.
+    (void)write_tree_file_in(local_meta_dir(local_dir) + "/trees", commit, entries);
   } else {
     HUBCACHE_TRY(init_repo_folder(layout));
     if (listed) {

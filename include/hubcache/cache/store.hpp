@@ -77,6 +77,9 @@ struct TreeFileEntry {
 Result<std::optional<std::vector<TreeFileEntry>>> read_tree_file(const RepoLayout& layout, std::string_view commit);
 
 /// Writes trees/<commit>.json atomically (format_version 1, keys sorted, indent 1).
+/// write_tree_file_in writes it to another trees/ folder (a local dir's metadata, spec 3.7).
+Result<void> write_tree_file_in(const std::string& trees_dir, std::string_view commit,
+                                const std::vector<TreeFileEntry>& entries);
 Result<void> write_tree_file(const RepoLayout& layout, std::string_view commit,
                              const std::vector<TreeFileEntry>& entries);
 
