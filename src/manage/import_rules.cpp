@@ -129,41 +129,16 @@ std::vector<std::string_view> split_ws(std::string_view line) {
   return out;
 }
 
-std::string hex_to_raw(std::string_view hex) {
-  auto nib = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
-  std::string out(hex.size() / 2, '\0');
-  for (std::size_t i = 0; i < out.size(); ++i)
-    out[i] = static_cast<char>((nib(hex[2 * i]) << 4) | nib(hex[2 * i + 1]));
-  return out;
-}
-
 struct TreeNode {
   std::map<std::string, TreeNode> dirs;
-  std::map<std::string, std::string> files;  // name -> raw 20-byte git blob id
+  std::map<std::string, std::string> files;  // name -> git blob id (hex)
 };
 
-// Git tree object id of a node (entries ordered as git orders them: a directory sorts as name + '/').
-std::string tree_id_raw(const TreeNode& node) {
-  struct Entry {
-    std::string key, mode, name, raw;
-  };
-  std::vector<Entry> entries;
-  for (const auto& [name, raw] : node.files) entries.push_back({name, "100644", name, raw});
-  for (const auto& [name, child] : node.dirs) entries.push_back({name + "/", "40000", name, tree_id_raw(child)});
-  std::sort(entries.begin(), entries.end(), [](const Entry& a, const Entry& b) { return a.key < b.key; });
-  std::string body;
-  for (const auto& e : entries) {
-    body += e.mode;
-    body += ' ';
-    body += e.name;
-    body += '\0';
-    body += e.raw;
-  }
-  Hasher sha1(Hasher::Kind::Sha1);
-  const std::string header = "tree " + std::to_string(body.size());
-  sha1.update(header.data(), header.size() + 1);
-  sha1.update(body);
-  return hex_to_raw(sha1.hex_digest());
+std::string tree_id(const TreeNode& node) {
+  std::vector<GitTreeEntry> entries;
+  for (const auto& [name, oid] : node.files) entries.push_back({name, false, oid});
+  for (const auto& [name, child] : node.dirs) entries.push_back({name, true, tree_id(child)});
+  return git_tree_sha1_hex(std::move(entries));
 }
 
 }  // namespace
@@ -212,11 +187,6 @@ bool LfsRules::is_lfs(std::string_view path, std::uint64_t size) const {
   return lfs;
 }
 
-std::string lfs_pointer_text(std::string_view sha256, std::uint64_t size) {
-  return "version https://git-lfs.github.com/spec/v1\noid sha256:" + std::string(sha256) + "\nsize " +
-         std::to_string(size) + "\n";
-}
-
 std::string derive_commit_id(const std::vector<TreeItem>& items) {
   TreeNode root;
   for (const auto& it : items) {
@@ -226,17 +196,11 @@ std::string derive_commit_id(const std::vector<TreeItem>& items) {
       node = &node->dirs[std::string(rest.substr(0, slash))];
       rest.remove_prefix(slash + 1);
     }
-    const std::string git_id = it.lfs ? git_blob_sha1_hex(lfs_pointer_text(it.blob, it.size)) : it.blob;
-    node->files[std::string(rest)] = hex_to_raw(git_id);
+    node->files[std::string(rest)] = it.lfs ? git_blob_sha1_hex(lfs_pointer_text(it.blob, it.size)) : it.blob;
   }
-  const std::string raw = tree_id_raw(root);
-  static const char* digits = "0123456789abcdef";
-  std::string hex;
-  for (unsigned char c : raw) {
-    hex += digits[c >> 4];
-    hex += digits[c & 0xf];
-  }
-  return hex;
+  return tree_id(root);
 }
+
+
 
 }  // namespace hubcache

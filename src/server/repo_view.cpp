@@ -37,15 +37,6 @@ bool has_prefix_dir(std::string_view path, std::string_view dir) {
 
 }  // namespace
 
-std::string lfs_pointer_text(std::string_view sha256, std::uint64_t size) {
-  std::string s = "version https://git-lfs.github.com/spec/v1\noid sha256:";
-  s += sha256;
-  s += "\nsize ";
-  s += std::to_string(size);
-  s += "\n";
-  return s;
-}
-
 CacheView::CacheView(std::string root_real, std::chrono::milliseconds revalidate_after, std::size_t max_open_files)
     : m_root(std::move(root_real)), m_revalidate_after(revalidate_after), m_max_open_files(max_open_files) {}
 

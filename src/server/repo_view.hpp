@@ -67,8 +67,6 @@ inline bool recently_changed(std::int64_t mtime) {
 }
 }  // namespace detail
 
-/// "version https://git-lfs.github.com/spec/v1\noid sha256:<sha>\nsize <n>\n".
-std::string lfs_pointer_text(std::string_view sha256, std::uint64_t size);
 
 class CacheView {
  public:

@@ -5,8 +5,6 @@
 
 #include <algorithm>
 #include <functional>
-#include <map>
-#include <tuple>
 
 #include "hubcache/util/hash.hpp"
 #include "repo_view.hpp"
@@ -18,25 +16,6 @@ using detail::mtime_ns;
 using detail::recently_changed;
 constexpr std::size_t k_max_cached_listings = 64;
 constexpr int k_max_depth = 64;
-
-// Git's tree object hash of (name, is_dir, hex oid) entries.
-std::string git_tree_oid(std::vector<std::tuple<std::string, bool, std::string>> entries) {
-  auto key = [](const auto& e) { return std::get<1>(e) ? std::get<0>(e) + "/" : std::get<0>(e); };
-  std::sort(entries.begin(), entries.end(), [&](const auto& a, const auto& b) { return key(a) < key(b); });
-  std::string body;
-  for (const auto& [name, is_dir, oid] : entries) {
-    body += is_dir ? "40000 " : "100644 ";
-    body += name;
-    body.push_back('\0');
-    for (std::size_t i = 0; i + 1 < oid.size(); i += 2)
-      body.push_back(static_cast<char>(std::stoi(oid.substr(i, 2), nullptr, 16)));
-  }
-  Hasher h(Hasher::Kind::Sha1);
-  h.update("tree " + std::to_string(body.size()));
-  h.update(std::string_view("\0", 1));
-  h.update(body);
-  return h.hex_digest();
-}
 
 }  // namespace
 
@@ -58,57 +37,43 @@ CacheView::CachedListing CacheView::scan(const std::string& folder, const std::s
   struct stat rst{};
   if (::lstat(root.c_str(), &rst) != 0 || !S_ISDIR(rst.st_mode)) return c;
   listing->mtime = rst.st_mtim.tv_sec;
-  // Children of every directory, to compute git tree ids bottom-up.
-  std::map<std::string, std::vector<std::tuple<std::string, bool, std::string>>> children;
-  std::function<void(const std::string&, int)> walk = [&](const std::string& rel, int depth) {
+  // Returns the git tree id of `rel`, computed from its children's ids on the way back up.
+  std::function<std::string(const std::string&, int)> walk = [&](const std::string& rel, int depth) {
+    std::vector<GitTreeEntry> kids;
     const std::string dir = rel.empty() ? root : root + "/" + rel;
     struct stat dst{};
-    if (::lstat(dir.c_str(), &dst) != 0) return;
+    if (::lstat(dir.c_str(), &dst) != 0) return git_tree_sha1_hex({});
     c.dir_mtimes.emplace_back(dir, mtime_ns(dst));
-    if (depth > k_max_depth) return;
+    if (depth > k_max_depth) return git_tree_sha1_hex({});
     DIR* d = ::opendir(dir.c_str());
-    if (!d) return;
+    if (!d) return git_tree_sha1_hex({});
     std::vector<std::string> names;
     while (const dirent* e = ::readdir(d)) {
       std::string name = e->d_name;
       if (name != "." && name != "..") names.push_back(std::move(name));
     }
     ::closedir(d);
-    auto& kids = children[rel];
     for (const auto& name : names) {
       const std::string child = rel.empty() ? name : rel + "/" + name;
       if (!validate_repo_path(child) || child.find('\\') != std::string::npos) continue;
       struct stat st{};
       if (::lstat((root + "/" + child).c_str(), &st) != 0) continue;
       if (S_ISDIR(st.st_mode)) {
-        walk(child, depth + 1);
-        listing->dirs.push_back(DirInfo{child, {}});
-        kids.emplace_back(name, true, child);  // oid filled in below
+        std::string oid = walk(child, depth + 1);
+        listing->dirs.push_back(DirInfo{child, oid});
+        kids.push_back({name, true, std::move(oid)});
       } else if (auto f = lookup_file_uncached(folder, commit, child)) {
         // Not lookup_file(): a listing must not fill the open-descriptor budget meant for
         // files being downloaded.
-        kids.emplace_back(name, false, f->oid);
+        kids.push_back({name, false, f->oid});
         listing->files.push_back(std::move(*f));
       }
     }
+    return git_tree_sha1_hex(std::move(kids));
   };
   walk("", 0);
   std::sort(listing->files.begin(), listing->files.end(), [](const FileInfo& a, const FileInfo& b) { return a.path < b.path; });
   std::sort(listing->dirs.begin(), listing->dirs.end(), [](const DirInfo& a, const DirInfo& b) { return a.path < b.path; });
-  // Deepest directories first, so every child tree id is known when its parent is hashed.
-  std::vector<DirInfo*> order;
-  for (auto& d : listing->dirs) order.push_back(&d);
-  std::sort(order.begin(), order.end(), [](const DirInfo* a, const DirInfo* b) {
-    return std::count(a->path.begin(), a->path.end(), '/') > std::count(b->path.begin(), b->path.end(), '/');
-  });
-  std::map<std::string, std::string> tree_oids;
-  for (DirInfo* d : order) {
-    auto kids = children[d->path];
-    for (auto& [name, is_dir, oid] : kids)
-      if (is_dir) oid = tree_oids[oid];  // the child's path was stored in place of its oid
-    d->oid = git_tree_oid(std::move(kids));
-    tree_oids[d->path] = d->oid;
-  }
   c.listing = std::move(listing);
   return c;
 }

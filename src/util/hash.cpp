@@ -5,6 +5,7 @@
 #include <openssl/evp.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <stdexcept>
 #include <vector>
@@ -57,6 +58,25 @@ std::string sha256_hex(std::string_view data) {
 std::string git_blob_sha1_hex(std::string_view data) {
   GitBlobHasher h(data.size());
   h.update(data.data(), data.size());
+  return h.hex_digest();
+}
+
+std::string git_tree_sha1_hex(std::vector<GitTreeEntry> entries) {
+  const auto key = [](const GitTreeEntry& e) { return e.is_dir ? e.name + "/" : e.name; };
+  std::sort(entries.begin(), entries.end(), [&](const auto& a, const auto& b) { return key(a) < key(b); });
+  const auto nibble = [](char c) { return c <= '9' ? c - '0' : c - 'a' + 10; };
+  std::string body;
+  for (const auto& e : entries) {
+    body += e.is_dir ? "40000 " : "100644 ";
+    body += e.name;
+    body.push_back('\0');
+    for (std::size_t i = 0; i + 1 < e.oid.size(); i += 2)
+      body.push_back(static_cast<char>((nibble(e.oid[i]) << 4) | nibble(e.oid[i + 1])));
+  }
+  Hasher h(Hasher::Kind::Sha1);
+  const std::string header = "tree " + std::to_string(body.size());
+  h.update(header.data(), header.size() + 1);  // with the NUL
+  h.update(body);
   return h.hex_digest();
 }
 

@@ -252,6 +252,9 @@ TEST_F(Routes, TreeRecursiveSubpathAndExpand) {
   for (const auto& e : j) paths.push_back(e["path"]);
   EXPECT_EQ(paths, (std::vector<std::string>{"config.json", "model.safetensors", "sub", "sub/b.txt", "sub/dir",
                                              "sub/dir/a.txt"}));
+  // Directory oids are git tree ids (values from `git write-tree` of the same files).
+  EXPECT_EQ(j[2]["oid"], "e83551e59de401b2f6661a7dfc705e030968b259");
+  EXPECT_EQ(j[4]["oid"], "a383868b6d7d052bae54aa4a1f7d2c1fb3695d0a");
   j = json::parse(http("GET", url("/api/models/org/tiny/tree/main/sub?recursive=false")).body);
   ASSERT_EQ(j.size(), 2u);
   EXPECT_EQ(j[0]["path"], "sub/b.txt");

@@ -41,4 +41,8 @@ bool is_commit_hash(std::string_view rev);
 /// Strips a leading "W/" and surrounding quotes from an HTTP ETag.
 std::string normalize_etag(std::string_view etag);
 
+/// The LFS pointer text git stores in place of an LFS file:
+/// "version https://git-lfs.github.com/spec/v1\noid sha256:<sha>\nsize <n>\n".
+std::string lfs_pointer_text(std::string_view sha256, std::uint64_t size);
+
 }  // namespace hubcache

@@ -167,7 +167,5 @@ struct TreeItem {
 };
 /// The derived commit id (see the header comment): git tree id of `items`.
 std::string derive_commit_id(const std::vector<TreeItem>& items);
-/// The LFS pointer text git stores for an LFS file.
-std::string lfs_pointer_text(std::string_view sha256, std::uint64_t size);
 
 }  // namespace hubcache

@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "hubcache/util/result.hpp"
 
@@ -44,6 +45,15 @@ class GitBlobHasher {
 
 std::string sha256_hex(std::string_view data);
 std::string git_blob_sha1_hex(std::string_view data);
+
+/// One entry of a git tree object: a file (mode 100644) or a directory (40000), by hex object id.
+struct GitTreeEntry {
+  std::string name;
+  bool is_dir = false;
+  std::string oid;  // 40 lower-case hex digits
+};
+/// Git's tree object id: sha1("tree <n>\0" + entries in git order, a directory sorting as name + '/').
+std::string git_tree_sha1_hex(std::vector<GitTreeEntry> entries);
 
 struct FileHashes {
   std::uint64_t size = 0;
