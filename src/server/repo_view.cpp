@@ -15,6 +15,7 @@
 #include "hubcache/cache/store.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/hash.hpp"
+#include "hubcache/util/text.hpp"
 
 namespace hubcache::server {
 namespace {
@@ -24,16 +25,6 @@ using detail::recently_changed;
 
 constexpr std::size_t k_max_cached_folders = 1024;
 constexpr std::size_t k_max_cached_oids = 100000;
-
-std::optional<std::string> real_path(const std::string& p) {
-  char buf[PATH_MAX];
-  if (::realpath(p.c_str(), buf) == nullptr) return std::nullopt;
-  return std::string(buf);
-}
-
-bool has_prefix_dir(std::string_view path, std::string_view dir) {
-  return path.size() > dir.size() && path.substr(0, dir.size()) == dir && path[dir.size()] == '/';
-}
 
 }  // namespace
 
@@ -55,11 +46,11 @@ std::optional<std::string> CacheView::repo_folder(const RepoRef& repo) const {
     m_folders[path] = Clock::now();
     return path;
   }
-  auto real = real_path(path);
-  if (!real || !has_prefix_dir(*real, m_root)) return std::nullopt;
+  auto real = fs::real_path(path);
+  if (!real || *real == m_root || !fs::is_within(m_root, *real)) return std::nullopt;
   struct stat st{};
   if (::stat(real->c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return std::nullopt;
-  return real;
+  return *real;
 }
 
 CacheView::Revision CacheView::resolve_revision(const std::string& folder, std::string_view revision) const {
@@ -98,9 +89,7 @@ CacheView::Revision CacheView::resolve_revision(const std::string& folder, std::
     }
     auto content = fs::read_file(ref_path, 4096);
     if (!content) return std::nullopt;
-    std::string_view s = *content;
-    while (!s.empty() && (s.back() == '\n' || s.back() == '\r' || s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+    const std::string_view s = trim(*content);
     if (!is_commit_hash(s)) return std::nullopt;
     Revision found{snapshot_exists(std::string(s)) ? Revision::Kind::Found : Revision::Kind::NoSnapshot, std::string(s)};
     if (found.kind == Revision::Kind::Found && !recently_changed(key.mtime_ns)) {
@@ -229,7 +218,7 @@ std::optional<FileInfo> CacheView::lookup_file_uncached(const std::string& folde
   struct stat lst{};
   if (::lstat(pointer.c_str(), &lst) != 0) return std::nullopt;
   if (!S_ISLNK(lst.st_mode) && !S_ISREG(lst.st_mode)) return std::nullopt;
-  auto real = real_path(pointer);
+  auto real = fs::real_path(pointer);
   if (!real) return std::nullopt;  // dangling
   struct stat st{};
   if (::stat(real->c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
@@ -240,7 +229,7 @@ std::optional<FileInfo> CacheView::lookup_file_uncached(const std::string& folde
   if (S_ISLNK(lst.st_mode)) {
     // A pointer must land directly in this repo's blobs/, on a complete blob.
     const std::string blobs = folder + "/blobs";
-    if (!has_prefix_dir(*real, blobs)) return std::nullopt;
+    if (*real == blobs || !fs::is_within(blobs, *real)) return std::nullopt;
     const std::string name = real->substr(blobs.size() + 1);
     if (name.find('/') != std::string::npos || !validate_etag(name)) return std::nullopt;
     if (name.size() >= k_incomplete_suffix.size() &&

@@ -7,6 +7,7 @@
 
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/hash.hpp"
+#include "hubcache/util/text.hpp"
 #include "router_impl.hpp"
 
 namespace hubcache::server {
@@ -125,9 +126,7 @@ Result<std::vector<std::string>> load_token_file(const std::string& path) {
   while (i < text.size()) {
     std::size_t j = text.find('\n', i);
     if (j == std::string::npos) j = text.size();
-    std::string_view line(text.data() + i, j - i);
-    while (!line.empty() && (line.back() == '\r' || line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);
-    while (!line.empty() && (line.front() == ' ' || line.front() == '\t')) line.remove_prefix(1);
+    const std::string_view line = trim(std::string_view(text.data() + i, j - i));
     if (!line.empty()) tokens.emplace_back(line);
     i = j + 1;
   }
@@ -157,13 +156,10 @@ std::optional<Response> Router::Impl::check_access(const Request& req, const Rep
                               " is private on this mirror. Authenticate with 'Authorization: Bearer <token>' "
                               "using a token from the server's --token-file.");
   }
-  std::string_view v = *auth;
-  while (!v.empty() && v.front() == ' ') v.remove_prefix(1);
+  const std::string_view v = trim(*auth);
   bool ok = false;
-  if (v.size() > 7 && (v.substr(0, 7) == "Bearer " || v.substr(0, 7) == "bearer ")) {
-    std::string_view token = v.substr(7);
-    while (!token.empty() && token.front() == ' ') token.remove_prefix(1);
-    while (!token.empty() && (token.back() == ' ' || token.back() == '\t')) token.remove_suffix(1);
+  if (v.size() > 7 && iequals(v.substr(0, 7), "Bearer ")) {  // the scheme is case-insensitive (RFC 9110)
+    const std::string_view token = trim(v.substr(7));
     // Every token is compared (no early exit) in constant time.
     for (const auto& t : options.tokens) ok = constant_time_equal(token, t) || ok;
   }

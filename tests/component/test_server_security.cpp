@@ -122,6 +122,7 @@ TEST_F(Security, PrivateReposNeedAValidBearerToken) {
   EXPECT_EQ(good.status, 200);
   EXPECT_EQ(good.body, "private bytes");
   EXPECT_EQ(http("GET", u, {"Authorization: Bearer hf_second"}).status, 200);
+  EXPECT_EQ(http("GET", u, {"Authorization: BEARER  hf_second "}).status, 200);  // scheme case and spaces
   EXPECT_EQ(http("GET", url("/api/models/org/private")).status, 401);
   EXPECT_EQ(http("GET", url("/api/models/org/private"), {"Authorization: Bearer hf_second"}).status, 200);
   EXPECT_EQ(nlohmann::json::parse(http("GET", url("/api/models/org/private"), {"Authorization: Bearer hf_second"}).body)["private"], true);
