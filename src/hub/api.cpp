@@ -59,17 +59,7 @@ Result<FileMetadata> HubApi::file_metadata(const RepoRef& repo, std::string_view
   http::Response resp;
   for (int hop = 0;; ++hop) {
     req.url = url;
-    for (int retry = 0;; ++retry) {
-      auto r = m_client->perform(req, m_options.cancel);
-      const bool retryable = r ? http::is_retryable_status(r->status) : (r.error().is_transient() && !http::is_proxy_error(r.error()));
-      if (!retryable || retry >= max_retries) {
-        if (!r) return fail(std::move(r).error());
-        resp = std::move(*r);
-        break;
-      }
-      const auto delay = m_options.retry.effective(http::backoff_delay(m_options.retry, retry, r ? &*r : nullptr));
-      if (!http::sleep_for(delay, m_options.cancel)) return fail(ErrorCode::Cancelled, "cancelled while waiting to retry " + http::redact(url));
-    }
+    HUBCACHE_TRY_ASSIGN(resp, perform_with_retries(req, max_retries));
     const auto location = resp.headers.get("Location");
     if (resp.status >= 300 && resp.status < 400 && location && !has_host(*location)) {
       if (hop >= k_max_relative_redirects)
@@ -118,17 +108,18 @@ Result<http::Response> HubApi::get_api(const RepoRef& repo, const std::string& u
   req.idle_timeout = attempt == Attempt::First ? std::chrono::milliseconds(m_options.download_timeout)
                                                : std::chrono::milliseconds(std::chrono::seconds(60));
   req.max_body = 512u << 20;
-  const int max_retries = attempt == Attempt::First ? 0 : m_options.retry.max_retries;
+  HUBCACHE_TRY_ASSIGN(auto r, perform_with_retries(req, attempt == Attempt::First ? 0 : m_options.retry.max_retries));
+  if (r.status >= 400 || r.status < 200) return fail(map_http_error(r, url, repo, m_options.endpoint));
+  return r;
+}
+
+Result<http::Response> HubApi::perform_with_retries(const http::Request& req, int max_retries) {
   for (int retry = 0;; ++retry) {
     auto r = m_client->perform(req, m_options.cancel);
     const bool retryable = r ? http::is_retryable_status(r->status) : (r.error().is_transient() && !http::is_proxy_error(r.error()));
-    if (!retryable || retry >= max_retries) {
-      if (!r) return fail(std::move(r).error());
-      if (r->status >= 400 || r->status < 200) return fail(map_http_error(*r, url, repo, m_options.endpoint));
-      return r;
-    }
+    if (!retryable || retry >= max_retries) return r;
     const auto delay = m_options.retry.effective(http::backoff_delay(m_options.retry, retry, r ? &*r : nullptr));
-    if (!http::sleep_for(delay, m_options.cancel)) return fail(ErrorCode::Cancelled, "cancelled while waiting to retry " + http::redact(url));
+    if (!http::sleep_for(delay, m_options.cancel)) return fail(ErrorCode::Cancelled, "cancelled while waiting to retry " + http::redact(req.url));
   }
 }
 

@@ -116,6 +116,9 @@ class HubApi {
                                             const std::vector<std::string>& paths);
 
  private:
+  /// Performs `req`, retrying transient failures and 408/429/5xx up to `max_retries` times with
+  /// the policy's backoff; returns the last response or error.
+  Result<http::Response> perform_with_retries(const http::Request& req, int max_retries);
   /// GET with the backoff (retryable statuses and transport errors), mapping error statuses.
   Result<http::Response> get_api(const RepoRef& repo, const std::string& url, Attempt attempt,
                                  const std::string& body = {});
