@@ -151,6 +151,21 @@ TEST_F(Verify, RevisionResolution) {
   EXPECT_FALSE(verify_repo(dir.path(), {RepoType::Model, "bad--id"}, std::nullopt));
 }
 
+TEST_F(Verify, ARefHoldingGarbageIsACorruptedCache) {
+  test::write_file(l.ref_path("refs/pr/2"), "../../../etc\n");
+  auto bad = verify_repo(dir.path(), k_repo, std::string("refs/pr/2"));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, ErrorCode::CacheCorrupted);
+  EXPECT_NE(bad.error().message.find(l.ref_path("refs/pr/2")), std::string::npos) << bad.error().message;
+  EXPECT_NE(bad.error().message.find("40-hex commit"), std::string::npos) << bad.error().message;
+
+  test::write_file(l.ref_path("main"), "");  // an empty refs/main is not "no refs/main"
+  auto empty_main = verify_repo(dir.path(), k_repo, std::nullopt);
+  ASSERT_FALSE(empty_main);
+  EXPECT_EQ(empty_main.error().code, ErrorCode::CacheCorrupted);
+  EXPECT_NE(empty_main.error().message.find(l.ref_path("main")), std::string::npos);
+}
+
 TEST_F(Verify, ASymlinkToAFifoIsReportedNotOpened) {
   const std::string fifo = l.blobs_dir() + "/" + std::string(64, 'f');
   ASSERT_EQ(::mkfifo(fifo.c_str(), 0644), 0);

@@ -2,8 +2,9 @@
 // Offline integrity check of one cached revision (the local half of `hf cache verify`, spec 9.3).
 //
 // Revision resolution (spec 9.3 verify step 1): a 40-hex `revision` is used as is; another
-// revision reads refs/<revision> (stripped) and fails with "Revision '<r>' could not be resolved
-// in cache" when that ref is missing; no revision reads refs/main, else takes the only 40-hex
+// revision reads refs/<revision> (read_ref: stripped) and fails with "Revision '<r>' could not be
+// resolved in cache" (RevisionNotFound) when that ref is missing, or CacheCorrupted when it does
+// not hold a 40-hex commit; no revision reads refs/main the same way, else takes the only 40-hex
 // snapshot dir, else fails with "Ambiguous cached revision". The snapshot dir must exist.
 //
 // Each file of the snapshot (any depth) is hashed from its blob and compared with:
