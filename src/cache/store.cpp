@@ -22,6 +22,13 @@ Result<void> check_inside(const RepoLayout& layout, const std::string& dir, cons
   return {};
 }
 
+// The target of the symlink at `path`, or "" if it is not a symlink (or unreadable).
+std::string read_link(const std::string& path) {
+  char buf[4096];
+  const ssize_t n = ::readlink(path.c_str(), buf, sizeof buf);
+  return n < 0 ? std::string() : std::string(buf, static_cast<std::size_t>(n));
+}
+
 bool same_file(const std::string& a, const std::string& b) {
   struct stat sa{}, sb{};
   return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
@@ -87,7 +94,7 @@ Result<void> publish_blob(const RepoLayout& layout, const std::string& tmp, std:
   return fs::publish(tmp, layout.blob_path(etag), dir_sync);
 }
 
-Result<void> create_pointer(const RepoLayout& layout, std::string_view commit, std::string_view path,
+Result<bool> create_pointer(const RepoLayout& layout, std::string_view commit, std::string_view path,
                             std::string_view etag, LinkMode mode) {
   if (!is_commit_hash(commit)) return fail(ErrorCode::InvalidRevision, "not a commit hash: '" + std::string(commit) + "'");
   HUBCACHE_TRY(validate_repo_path(path));
@@ -102,24 +109,28 @@ Result<void> create_pointer(const RepoLayout& layout, std::string_view commit, s
     auto c = fs::copy_file(blob, tmp);
     if (!c) {
       ::unlink(tmp.c_str());
-      return c;
+      return fail(std::move(c).error());
     }
     auto p = fs::publish(tmp, pointer);
-    if (!p) ::unlink(tmp.c_str());
-    return p;
+    if (!p) {
+      ::unlink(tmp.c_str());
+      return fail(std::move(p).error());
+    }
+    return true;
   }
 
   const std::string target = pointer_target(path, etag);
+  if (read_link(pointer) == target) return false;
   if (::unlink(pointer.c_str()) != 0 && errno != ENOENT)
     return fail(errno_error(errno, "cannot replace pointer", pointer));
   if (::symlink(target.c_str(), pointer.c_str()) != 0) {
     const int err = errno;
-    if (err == EEXIST && same_file(pointer, blob)) return {};  // a concurrent writer won the race
+    if (err == EEXIST && same_file(pointer, blob)) return false;  // a concurrent writer won the race
     if (err == EPERM || err == EOPNOTSUPP || err == ENOSYS)
       return create_pointer(layout, commit, path, etag, LinkMode::Copy);  // filesystem without symlinks
     return fail(errno_error(err, "cannot create symlink", pointer));
   }
-  return {};
+  return true;
 }
 
 Result<void> write_no_exist(const RepoLayout& layout, std::string_view commit, std::string_view path) {

@@ -17,12 +17,6 @@
 namespace hubcache {
 namespace {
 
-std::string read_link(const std::string& path) {
-  char buf[4096];
-  const ssize_t n = ::readlink(path.c_str(), buf, sizeof buf);
-  return n < 0 ? std::string() : std::string(buf, static_cast<std::size_t>(n));
-}
-
 // Unlinks the moved source files, then the folders they leave empty (never the root itself).
 void remove_sources(const ImportPlan& plan, ImportResult& result) {
   const std::string& root = plan.options.source_dir;
@@ -86,13 +80,12 @@ Result<ImportResult> execute_import(const ImportPlan& plan) {
     }
     for (std::size_t i : *groups[g]) {
       const ImportFile& f = plan.files[i];
-      if (read_link(layout.pointer_path(plan.commit, f.path)) == pointer_target(f.path, f.blob)) continue;
       auto c = create_pointer(layout, plan.commit, f.path, f.blob, LinkMode::Symlink);
       if (!c) {
         errors[g] = std::move(c).error();
         return;
       }
-      ++pointers_written;
+      if (*c) ++pointers_written;
     }
   });
   for (auto& e : errors) {
