@@ -95,6 +95,8 @@ Result<ImportResult> execute_import(const ImportPlan& plan) {
                    "); everything already in the cache is valid. Fix the cause and re-run the same command to finish.";
     return fail(std::move(err));
   }
+  // One fsync of blobs/ for the whole batch, so the ref never names blobs a power cut could lose.
+  if (blobs_written > 0) HUBCACHE_TRY(fs::fsync_dir(layout.blobs_dir()));
   if (plan.writes_ref()) HUBCACHE_TRY(write_ref(layout, o.revision, plan.commit));
 
   ImportResult result;
