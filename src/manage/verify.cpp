@@ -205,10 +205,13 @@ Result<VerifyReport> verify_repo(const std::string& root_in, const RepoRef& repo
                                  e.expected->algorithm(), e.content});
   }
   std::sort(seen.begin(), seen.end());
-  for (const auto& [path, exp] : tree)
-    if (!std::binary_search(seen.begin(), seen.end(), path))
+  for (const auto& [path, exp] : tree) {
+    if (std::binary_search(seen.begin(), seen.end(), path)) continue;
+    if (!options.fail_on_missing_files) report.missing_files.push_back(path);  // sorted: `tree` is a map
+    else
       report.problems.push_back({VerifyProblemKind::MissingFile, path, exp.hash, "", exp.algorithm(),
                                  "listed in " + layout.tree_path(report.commit) + " but absent from the snapshot"});
+  }
   std::sort(report.problems.begin(), report.problems.end(),
             [](const VerifyProblem& a, const VerifyProblem& b) { return a.path < b.path; });
   std::sort(report.unverified.begin(), report.unverified.end());
