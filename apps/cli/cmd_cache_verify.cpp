@@ -100,8 +100,7 @@ void add_cache_verify_command(CLI::App& cache, Context& ctx) {
   auto* cmd = cache.add_subcommand("verify", "Check every file of a cached revision against its hash, offline");
   cmd->add_option("repo_id", o->repo_id, "Repo id, e.g. org/name")->required();
   cmd->add_option("--revision", o->revision, "Branch, tag, refs/pr/N or commit (default: refs/main, else the only snapshot)");
-  cmd->add_option("--repo-type,--type", o->repo_type, "model, dataset, space or kernel")
-      ->check(CLI::IsMember({"model", "dataset", "space", "kernel"}));
+  add_repo_type_option(*cmd, o->repo_type);
   cmd->add_flag("--fail-on-missing-files", o->fail_on_missing_files,
                 "Fail when files listed in trees/<commit>.json are not cached (default: warn)");
   add_cache_dir_option(*cmd, o->common);
