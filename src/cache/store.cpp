@@ -13,12 +13,10 @@
 namespace hubcache {
 namespace {
 
-
 // Guards against writing through a path that input could have bent outside the repo folder.
-Result<void> check_inside(const RepoLayout& layout, const std::string& dir, const std::string& path) {
+Result<void> check_inside(const std::string& dir, const std::string& path) {
   if (!fs::is_within(dir, path) || fs::normalize(dir) == fs::normalize(path))
     return fail(ErrorCode::InvalidPath, "Invalid pointer path: '" + path + "' is not inside '" + dir + "'", path);
-  (void)layout;
   return {};
 }
 
@@ -76,7 +74,7 @@ Result<void> write_ref(const RepoLayout& layout, std::string_view revision, std:
   if (!is_commit_hash(commit))
     return fail(ErrorCode::InvalidRevision, "refusing to write ref to non-commit '" + std::string(commit) + "'");
   const std::string path = layout.ref_path(revision);
-  HUBCACHE_TRY(check_inside(layout, layout.refs_dir(), path));
+  HUBCACHE_TRY(check_inside(layout.refs_dir(), path));
   auto existing = fs::read_file(path, 4096);
   if (existing && *existing == commit) return {};
   HUBCACHE_TRY(fs::make_dirs(fs::parent(path)));
@@ -100,7 +98,7 @@ Result<bool> create_pointer(const RepoLayout& layout, std::string_view commit, s
   HUBCACHE_TRY(validate_repo_path(path));
   HUBCACHE_TRY(validate_etag(etag));
   const std::string pointer = layout.pointer_path(commit, path);
-  HUBCACHE_TRY(check_inside(layout, layout.snapshot_dir(commit), pointer));
+  HUBCACHE_TRY(check_inside(layout.snapshot_dir(commit), pointer));
   const std::string blob = layout.blob_path(etag);
   HUBCACHE_TRY(fs::make_dirs(fs::parent(pointer)));
 
@@ -137,7 +135,7 @@ Result<void> write_no_exist(const RepoLayout& layout, std::string_view commit, s
   if (!is_commit_hash(commit)) return fail(ErrorCode::InvalidRevision, "not a commit hash: '" + std::string(commit) + "'");
   HUBCACHE_TRY(validate_repo_path(path));
   const std::string marker = layout.no_exist_path(commit, path);
-  HUBCACHE_TRY(check_inside(layout, layout.folder() + "/.no_exist/" + std::string(commit), marker));
+  HUBCACHE_TRY(check_inside(layout.folder() + "/.no_exist/" + std::string(commit), marker));
   HUBCACHE_TRY(fs::make_dirs(fs::parent(marker)));
   auto created = fs::create_file_exclusive(marker, "", 0644);
   if (!created) return fail(std::move(created).error());
@@ -149,13 +147,6 @@ Result<FileLock> lock_blob(const RepoLayout& layout, std::string_view etag, std:
   HUBCACHE_TRY(validate_etag(etag));
   HUBCACHE_TRY(fs::make_dirs(layout.locks_dir()));
   return FileLock::acquire(layout.lock_path(etag), timeout, on_wait, report_every);
-}
-
-bool symlinks_supported(const std::string& dir) {
-  const std::string probe = fs::join(dir, "tmp_symlink_probe_" + fs::random_hex(12));
-  if (::symlink("nonexistent_target", probe.c_str()) != 0) return false;
-  ::unlink(probe.c_str());
-  return true;
 }
 
 Result<std::optional<std::vector<TreeFileEntry>>> read_tree_file(const RepoLayout& layout, std::string_view commit) {

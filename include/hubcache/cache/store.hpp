@@ -59,9 +59,6 @@ Result<FileLock> lock_blob(const RepoLayout& layout, std::string_view etag,
                            const FileLock::WaitCallback& on_wait = {},
                            std::chrono::milliseconds report_every = std::chrono::seconds{10});
 
-/// True if a relative symlink can be created inside `dir` (probe, cleaned up afterwards).
-bool symlinks_supported(const std::string& dir);
-
 /// One file of trees/<commit>.json (spec 3.7).
 struct TreeFileEntry {
   std::string path;
