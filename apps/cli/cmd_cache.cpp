@@ -155,11 +155,7 @@ int run_ls(const Context& ctx, const LsOptions& o) {
   std::fflush(stdout);
   if (!cache->warnings.empty()) {
     if (o.show_warnings) {
-      for (const auto& w : cache->warnings) {
-        std::string m = w.message;
-        while (!m.empty() && m.back() == '.') m.pop_back();
-        print_warning(m + (w.repo_skipped ? ". Repo ignored." : "."));
-      }
+      for (const auto& w : cache->warnings) print_warning(w.message + (w.repo_skipped ? ". Repo ignored." : "."));
     } else {
       print_warning(fmt::format("Found {} cache inconsistencies. Re-run with `--show-warnings` to display them.",
                                 cache->warnings.size()));

@@ -251,7 +251,7 @@ RepoScan RepoScanner::run(unsigned char dtype) {
   if (!m_ref) {
     const std::string prefix = m_folder.substr(0, sep);
     skip("Repo type must be `dataset`, `model` or `space`, found `" + prefix.substr(0, prefix.empty() ? 0 : prefix.size() - 1) +
-             "` (" + path + ").",
+             "` (" + path + ")",
          path);
     return std::move(m_out);
   }
@@ -342,7 +342,7 @@ RepoScan RepoScanner::run(unsigned char dtype) {
       msg += "}";
       first = false;
     }
-    skip(msg + "} (" + path + ").", path);
+    skip(msg + "} (" + path + ")", path);
     return std::move(m_out);
   }
   std::sort(info.refs.begin(), info.refs.end());
