@@ -5,6 +5,8 @@
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "hubcache/config/config.hpp"
 #include "hubcache/util/error.hpp"
@@ -29,12 +31,26 @@ struct CommonOptions {
 void add_cache_dir_option(CLI::App& cmd, CommonOptions& opts);
 void add_json_option(CLI::App& cmd, CommonOptions& opts);
 
+/// `--repo-type` (alias `--type`): model, dataset, space or kernel; any value parse_repo_type
+/// accepts passes, anything else is a usage error (exit 2). Same help on every command.
+CLI::Option* add_repo_type_option(CLI::App& cmd, std::string& type);
+CLI::Option* add_repo_type_option(CLI::App& cmd, std::optional<std::string>& type);
+
+/// Parses the command line and runs the chosen subcommand's callback. Returns its exit code from
+/// `ctx`, 0 after --help/--version, k_exit_usage on a parse error (CLI11 prints it).
+int parse_and_run(CLI::App& app, const Context& ctx, int argc, char** argv);
+
 /// Config with --cache-dir applied; prints config warnings to stderr unless `quiet`.
 Config load_config(const Context& ctx, const CommonOptions& opts, bool quiet = false);
 
-/// Prints "Error: <message>" (or a JSON error object on stdout with --json) and returns 1.
-int report_error(const Error& error, bool json);
+/// Prints "Error: <message>" (and, with --json, a JSON error object on stdout, pretty when
+/// `pretty`) and returns 1.
+int report_error(const Error& error, bool json, bool pretty = true);
+/// Prints "Error: <message>" and returns k_exit_usage: a bad combination of arguments.
+int usage_error(const std::string& message);
 void print_warning(const std::string& message);
+/// The strings joined with `sep` between them.
+std::string join(const std::vector<std::string>& parts, std::string_view sep);
 /// Writes a JSON value to stdout, pretty when `pretty`.
 void print_json(const nlohmann::json& value, bool pretty = true);
 

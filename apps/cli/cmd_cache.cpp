@@ -27,11 +27,6 @@ struct LsOptions {
   std::optional<long long> limit;
 };
 
-int usage_error(const std::string& message) {
-  fmt::print(stderr, "Error: {}\n", message);
-  return k_exit_usage;
-}
-
 /// PY's tabulate: columns joined by one space, a dashes line under the headers.
 void print_table(const std::vector<std::string>& headers, const std::vector<std::vector<std::string>>& rows,
                  const std::vector<bool>& right_aligned) {
@@ -57,12 +52,6 @@ void print_table(const std::vector<std::string>& headers, const std::vector<std:
   line(dashes);
   for (const auto& r : rows) line(r);
   std::fwrite(out.data(), 1, out.size(), stdout);
-}
-
-std::string join(const std::vector<std::string>& v, const char* sep) {
-  std::string out;
-  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
-  return out;
 }
 
 nlohmann::json row_json(const ListEntry& e, double now) {
@@ -166,11 +155,7 @@ int run_ls(const Context& ctx, const LsOptions& o) {
   std::fflush(stdout);
   if (!cache->warnings.empty()) {
     if (o.show_warnings) {
-      for (const auto& w : cache->warnings) {
-        std::string m = w.message;
-        while (!m.empty() && m.back() == '.') m.pop_back();
-        print_warning(m + (w.repo_skipped ? ". Repo ignored." : "."));
-      }
+      for (const auto& w : cache->warnings) print_warning(w.message + (w.repo_skipped ? ". Repo ignored." : "."));
     } else {
       print_warning(fmt::format("Found {} cache inconsistencies. Re-run with `--show-warnings` to display them.",
                                 cache->warnings.size()));

@@ -20,12 +20,6 @@ struct RmOptions {
 
 std::string size_str(std::uint64_t n) { return format_size(static_cast<double>(n)); }
 
-std::string join(const std::vector<std::string>& v, const char* sep) {
-  std::string out;
-  for (std::size_t i = 0; i < v.size(); ++i) out += (i ? sep : "") + v[i];
-  return out;
-}
-
 void print_plan_repos(const DeletePlan& plan) {
   for (const auto& r : plan.repos()) {
     if (r.entire) {
@@ -82,17 +76,11 @@ int confirm_and_execute(const DeletePlan& plan, const RmOptions& o, const std::s
 
 int run_rm(const Context& ctx, const RmOptions& o) {
   for (const auto& t : o.targets)
-    if (auto parsed = parse_delete_target(t); !parsed) {
-      fmt::print(stderr, "Error: {}\n", parsed.error().message);
-      return k_exit_usage;
-    }
+    if (auto parsed = parse_delete_target(t); !parsed) return usage_error(parsed.error().message);
   auto cache = scan_for_delete(ctx, o.common);
   if (!cache) return report_error(cache.error(), false);
   auto plan = plan_delete(*cache, o.targets);
-  if (!plan) {
-    fmt::print(stderr, "Error: {}\n", plan.error().message);
-    return k_exit_usage;
-  }
+  if (!plan) return usage_error(plan.error().message);
   if (!plan->unknown_targets().empty()) {
     std::string details;
     for (const auto& u : plan->unknown_targets()) details += "\n  - " + u;

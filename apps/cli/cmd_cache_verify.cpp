@@ -33,20 +33,13 @@ std::string describe(const VerifyProblem& p) {
 int run_verify(const Context& ctx, const VerifyCliOptions& o) {
   const Config c = load_config(ctx, o.common);
   const RepoRef repo{*parse_repo_type(o.repo_type), o.repo_id};
-  auto r = verify_repo(c.hub_cache.value, repo, o.revision);
+  VerifyOptions vo;
+  vo.fail_on_missing_files = o.fail_on_missing_files;
+  auto r = verify_repo(c.hub_cache.value, repo, o.revision, vo);
   if (!r) return report_error(r.error(), o.common.json);
-  VerifyReport rep = std::move(*r);
+  const VerifyReport& rep = *r;
+  const std::vector<std::string>& missing_files = rep.missing_files;
   const std::string type = to_string(repo.type);
-  // Files listed by trees/<commit>.json but not cached (e.g. left out by --include) are warnings,
-  // as in `hf cache verify`, unless --fail-on-missing-files.
-  std::vector<std::string> missing_files;
-  if (!o.fail_on_missing_files) {
-    std::erase_if(rep.problems, [&](const VerifyProblem& p) {
-      if (p.kind != VerifyProblemKind::MissingFile) return false;
-      missing_files.push_back(p.path);
-      return true;
-    });
-  }
   if (o.common.json) {
     nlohmann::json problems = nlohmann::json::array();
     for (const auto& p : rep.problems) {
@@ -107,8 +100,7 @@ void add_cache_verify_command(CLI::App& cache, Context& ctx) {
   auto* cmd = cache.add_subcommand("verify", "Check every file of a cached revision against its hash, offline");
   cmd->add_option("repo_id", o->repo_id, "Repo id, e.g. org/name")->required();
   cmd->add_option("--revision", o->revision, "Branch, tag, refs/pr/N or commit (default: refs/main, else the only snapshot)");
-  cmd->add_option("--repo-type,--type", o->repo_type, "model, dataset, space or kernel")
-      ->check(CLI::IsMember({"model", "dataset", "space", "kernel"}));
+  add_repo_type_option(*cmd, o->repo_type);
   cmd->add_flag("--fail-on-missing-files", o->fail_on_missing_files,
                 "Fail when files listed in trees/<commit>.json are not cached (default: warn)");
   add_cache_dir_option(*cmd, o->common);

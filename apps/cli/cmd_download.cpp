@@ -36,20 +36,8 @@ extern "C" void on_signal(int) {
   if (g_cancel) g_cancel->cancel();
 }
 
-int usage_error(const std::string& message) {
-  fmt::print(stderr, "Error: {}\n", message);
-  return k_exit_usage;
-}
-
-int print_error(const Error& e, const DownloadArgs& a) {
-  if (a.json) {
-    nlohmann::json j = {{"error", {{"code", to_string(e.code)}, {"message", e.message}}}};
-    if (!e.missing.empty()) j["error"]["missing"] = e.missing;
-    print_json(j, false);
-  }
-  fmt::print(stderr, "Error: {}\n", e.message);
-  return k_exit_failure;
-}
+// --json output is one object per line (progress events, then the result or the error).
+int print_error(const Error& e, const DownloadArgs& a) { return report_error(e, a.json, false); }
 
 void print_result(const std::string& path, const DownloadArgs& a, const nlohmann::json& extra) {
   if (a.json) {
@@ -184,7 +172,7 @@ void add_download_command(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("download", "Download files or a snapshot of a Hub repo into the cache (like `hf download`)");
   cmd->add_option("repo_id", a->repo_id, "Repo id (org/name) or hf:// URI")->required();
   cmd->add_option("filenames", a->filenames, "Files to download (a name ending in '/' is a folder)");
-  cmd->add_option("--repo-type,--type", a->repo_type, "model, dataset or space")->check(CLI::IsMember({"model", "dataset", "space", "kernel"}));
+  add_repo_type_option(*cmd, a->repo_type);
   cmd->add_option("--revision", a->revision, "Branch, tag, refs/pr/N or commit hash (default main)");
   // One value per occurrence (repeat the flag), so patterns never swallow FILENAMES.
   cmd->add_option("--include", a->include, "Only files matching this pattern (repeatable)")->allow_extra_args(false)->take_all();

@@ -172,7 +172,7 @@ void add_import_command(CLI::App& app, Context& ctx) {
   cmd->footer(k_footer);
   cmd->add_option("dir", o->dir, "Folder holding the repo files")->required();
   cmd->add_option("--repo", o->repo_id, "Repo id the files belong to, e.g. org/name")->required();
-  cmd->add_option("--repo-type", o->repo_type, "model, dataset or space")->check(CLI::IsMember({"model", "dataset", "space"}));
+  add_repo_type_option(*cmd, o->repo_type);
   cmd->add_option("--revision", o->revision, "Ref to point at the snapshot (default main); a commit hash writes no ref");
   cmd->add_option("--commit", o->commit, "The commit the files are at, when known (40 hex)");
   auto* link = cmd->add_flag("--link", o->link, "Hardlink the files into the cache (default on one filesystem)");

@@ -93,7 +93,7 @@ void add_resolve_command(CLI::App& app, Context& ctx) {
   cmd->add_option("repo_id", o->repo_id, "Repo id, e.g. org/name")->required();
   cmd->add_option("filenames", o->filenames, "Files to resolve; without them, the snapshot folder");
   cmd->add_option("--revision", o->revision, "Branch, tag, refs/pr/N or commit hash (default main)");
-  cmd->add_option("--repo-type", o->repo_type, "model, dataset or space")->check(CLI::IsMember({"model", "dataset", "space", "kernel"}));
+  add_repo_type_option(*cmd, o->repo_type);
   cmd->add_option("--include", o->include, "Only files matching this pattern (repeatable)");
   cmd->add_option("--exclude", o->exclude, "Skip files matching this pattern (repeatable)");
   add_cache_dir_option(*cmd, o->common);

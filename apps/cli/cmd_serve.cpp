@@ -56,10 +56,6 @@ int run(const ServeOptions& o, const Context& ctx) {
   } else if (!o.private_repos.empty() && !o.quiet) {
     print_warning("--private without --token-file: nobody can read those repos");
   }
-  if (o.port < 0 || o.port > 65535) {
-    fmt::print(stderr, "Error: --port must be between 0 and 65535\n");
-    return k_exit_usage;
-  }
   so.host = o.host;
   so.port = static_cast<std::uint16_t>(o.port);
   so.threads = o.threads;
@@ -100,7 +96,7 @@ void add_serve_command(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("serve", "Serve a cache as a read-only Hub mirror (use its URL as HF_ENDPOINT)");
   add_cache_dir_option(*cmd, o->common);
   cmd->add_option("--host", o->host, "Address to listen on (default 127.0.0.1)");
-  cmd->add_option("--port", o->port, "Port to listen on; 0 picks a free one (default 8080)");
+  cmd->add_option("--port", o->port, "Port to listen on; 0 picks a free one (default 8080)")->check(CLI::Range(0, 65535));
   cmd->add_option("--token-file", o->token_file, "File with the bearer tokens that may read private repos, one per line");
   cmd->add_option("--private", o->private_repos, "Repo that needs a token: ORG/NAME, or datasets/ORG/NAME, spaces/ORG/NAME (repeatable)");
   cmd->add_flag("--quiet", o->quiet, "No access log or banner on stderr");

@@ -4,8 +4,22 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.hpp"
+#include "hubcache/cache/repo.hpp"
 
 namespace hubcache::cli {
+namespace {
+
+CLI::Option* describe_repo_type(CLI::Option* opt) {
+  return opt->check(CLI::Validator(
+      [](std::string& value) -> std::string {
+        return parse_repo_type(value) ? "" : "unknown repo type '" + value + "': use model, dataset, space or kernel";
+      },
+      ""));
+}
+
+constexpr const char* k_repo_type_help = "model, dataset, space or kernel (default model)";
+
+}  // namespace
 
 void add_cache_dir_option(CLI::App& cmd, CommonOptions& opts) {
   cmd.add_option("--cache-dir", opts.cache_dir,
@@ -14,6 +28,24 @@ void add_cache_dir_option(CLI::App& cmd, CommonOptions& opts) {
 
 void add_json_option(CLI::App& cmd, CommonOptions& opts) {
   cmd.add_flag("--json", opts.json, "Machine-readable JSON on stdout");
+}
+
+CLI::Option* add_repo_type_option(CLI::App& cmd, std::string& type) {
+  return describe_repo_type(cmd.add_option("--repo-type,--type", type, k_repo_type_help));
+}
+
+CLI::Option* add_repo_type_option(CLI::App& cmd, std::optional<std::string>& type) {
+  return describe_repo_type(cmd.add_option("--repo-type,--type", type, k_repo_type_help));
+}
+
+int parse_and_run(CLI::App& app, const Context& ctx, int argc, char** argv) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int rc = app.exit(e);
+    return rc == 0 ? k_exit_ok : k_exit_usage;
+  }
+  return ctx.exit_code;
 }
 
 Config load_config(const Context& ctx, const CommonOptions& opts, bool quiet) {
@@ -27,15 +59,29 @@ Config load_config(const Context& ctx, const CommonOptions& opts, bool quiet) {
 
 void print_warning(const std::string& message) { fmt::print(stderr, "Warning: {}\n", message); }
 
-int report_error(const Error& error, bool json) {
+int report_error(const Error& error, bool json, bool pretty) {
   if (json) {
     nlohmann::json j = {{"error", {{"code", to_string(error.code)}, {"message", error.message}}}};
     if (!error.path.empty()) j["error"]["path"] = error.path;
     if (!error.missing.empty()) j["error"]["missing"] = error.missing;
-    print_json(j);
+    print_json(j, pretty);
   }
   fmt::print(stderr, "Error: {}\n", error.message);
   return k_exit_failure;
+}
+
+int usage_error(const std::string& message) {
+  fmt::print(stderr, "Error: {}\n", message);
+  return k_exit_usage;
+}
+
+std::string join(const std::vector<std::string>& parts, std::string_view sep) {
+  std::string out;
+  for (std::size_t i = 0; i < parts.size(); ++i) {
+    if (i) out += sep;
+    out += parts[i];
+  }
+  return out;
 }
 
 void print_json(const nlohmann::json& value, bool pretty) {

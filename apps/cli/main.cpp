@@ -47,11 +47,5 @@ int main(int argc, char** argv) {
   // Listed for --help only: main() hands these to hubcache-net before parsing.
   app.add_subcommand("download", "Download a repo or files into the cache or a local dir (see download --help)");
   app.add_subcommand("serve", "Serve a cache as a Hub-compatible mirror (see serve --help)");
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? 0 : k_exit_usage;
-  }
-  return ctx.exit_code;
+  return parse_and_run(app, ctx, argc, argv);
 }

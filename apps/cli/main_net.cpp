@@ -12,11 +12,5 @@ int main(int argc, char** argv) {
   Context ctx;
   add_download_command(app, ctx);
   add_serve_command(app, ctx);
-  try {
-    app.parse(argc, argv);
-  } catch (const CLI::ParseError& e) {
-    const int rc = app.exit(e);
-    return rc == 0 ? 0 : k_exit_usage;
-  }
-  return ctx.exit_code;
+  return parse_and_run(app, ctx, argc, argv);
 }

@@ -13,13 +13,18 @@
 namespace hubcache {
 namespace {
 
-
 // Guards against writing through a path that input could have bent outside the repo folder.
-Result<void> check_inside(const RepoLayout& layout, const std::string& dir, const std::string& path) {
+Result<void> check_inside(const std::string& dir, const std::string& path) {
   if (!fs::is_within(dir, path) || fs::normalize(dir) == fs::normalize(path))
     return fail(ErrorCode::InvalidPath, "Invalid pointer path: '" + path + "' is not inside '" + dir + "'", path);
-  (void)layout;
   return {};
+}
+
+// The target of the symlink at `path`, or "" if it is not a symlink (or unreadable).
+std::string read_link(const std::string& path) {
+  char buf[4096];
+  const ssize_t n = ::readlink(path.c_str(), buf, sizeof buf);
+  return n < 0 ? std::string() : std::string(buf, static_cast<std::size_t>(n));
 }
 
 bool same_file(const std::string& a, const std::string& b) {
@@ -69,7 +74,7 @@ Result<void> write_ref(const RepoLayout& layout, std::string_view revision, std:
   if (!is_commit_hash(commit))
     return fail(ErrorCode::InvalidRevision, "refusing to write ref to non-commit '" + std::string(commit) + "'");
   const std::string path = layout.ref_path(revision);
-  HUBCACHE_TRY(check_inside(layout, layout.refs_dir(), path));
+  HUBCACHE_TRY(check_inside(layout.refs_dir(), path));
   auto existing = fs::read_file(path, 4096);
   if (existing && *existing == commit) return {};
   HUBCACHE_TRY(fs::make_dirs(fs::parent(path)));
@@ -87,13 +92,13 @@ Result<void> publish_blob(const RepoLayout& layout, const std::string& tmp, std:
   return fs::publish(tmp, layout.blob_path(etag), dir_sync);
 }
 
-Result<void> create_pointer(const RepoLayout& layout, std::string_view commit, std::string_view path,
+Result<bool> create_pointer(const RepoLayout& layout, std::string_view commit, std::string_view path,
                             std::string_view etag, LinkMode mode) {
   if (!is_commit_hash(commit)) return fail(ErrorCode::InvalidRevision, "not a commit hash: '" + std::string(commit) + "'");
   HUBCACHE_TRY(validate_repo_path(path));
   HUBCACHE_TRY(validate_etag(etag));
   const std::string pointer = layout.pointer_path(commit, path);
-  HUBCACHE_TRY(check_inside(layout, layout.snapshot_dir(commit), pointer));
+  HUBCACHE_TRY(check_inside(layout.snapshot_dir(commit), pointer));
   const std::string blob = layout.blob_path(etag);
   HUBCACHE_TRY(fs::make_dirs(fs::parent(pointer)));
 
@@ -102,31 +107,35 @@ Result<void> create_pointer(const RepoLayout& layout, std::string_view commit, s
     auto c = fs::copy_file(blob, tmp);
     if (!c) {
       ::unlink(tmp.c_str());
-      return c;
+      return fail(std::move(c).error());
     }
     auto p = fs::publish(tmp, pointer);
-    if (!p) ::unlink(tmp.c_str());
-    return p;
+    if (!p) {
+      ::unlink(tmp.c_str());
+      return fail(std::move(p).error());
+    }
+    return true;
   }
 
   const std::string target = pointer_target(path, etag);
+  if (read_link(pointer) == target) return false;
   if (::unlink(pointer.c_str()) != 0 && errno != ENOENT)
     return fail(errno_error(errno, "cannot replace pointer", pointer));
   if (::symlink(target.c_str(), pointer.c_str()) != 0) {
     const int err = errno;
-    if (err == EEXIST && same_file(pointer, blob)) return {};  // a concurrent writer won the race
+    if (err == EEXIST && same_file(pointer, blob)) return false;  // a concurrent writer won the race
     if (err == EPERM || err == EOPNOTSUPP || err == ENOSYS)
       return create_pointer(layout, commit, path, etag, LinkMode::Copy);  // filesystem without symlinks
     return fail(errno_error(err, "cannot create symlink", pointer));
   }
-  return {};
+  return true;
 }
 
 Result<void> write_no_exist(const RepoLayout& layout, std::string_view commit, std::string_view path) {
   if (!is_commit_hash(commit)) return fail(ErrorCode::InvalidRevision, "not a commit hash: '" + std::string(commit) + "'");
   HUBCACHE_TRY(validate_repo_path(path));
   const std::string marker = layout.no_exist_path(commit, path);
-  HUBCACHE_TRY(check_inside(layout, layout.folder() + "/.no_exist/" + std::string(commit), marker));
+  HUBCACHE_TRY(check_inside(layout.folder() + "/.no_exist/" + std::string(commit), marker));
   HUBCACHE_TRY(fs::make_dirs(fs::parent(marker)));
   auto created = fs::create_file_exclusive(marker, "", 0644);
   if (!created) return fail(std::move(created).error());
@@ -138,13 +147,6 @@ Result<FileLock> lock_blob(const RepoLayout& layout, std::string_view etag, std:
   HUBCACHE_TRY(validate_etag(etag));
   HUBCACHE_TRY(fs::make_dirs(layout.locks_dir()));
   return FileLock::acquire(layout.lock_path(etag), timeout, on_wait, report_every);
-}
-
-bool symlinks_supported(const std::string& dir) {
-  const std::string probe = fs::join(dir, "tmp_symlink_probe_" + fs::random_hex(12));
-  if (::symlink("nonexistent_target", probe.c_str()) != 0) return false;
-  ::unlink(probe.c_str());
-  return true;
 }
 
 Result<std::optional<std::vector<TreeFileEntry>>> read_tree_file(const RepoLayout& layout, std::string_view commit) {

@@ -8,6 +8,7 @@
 #include <cstdlib>
 
 #include "hubcache/util/fs.hpp"
+#include "hubcache/util/text.hpp"
 
 extern char** environ;
 
@@ -20,10 +21,7 @@ std::string clean_token(std::string_view raw) {
   std::string t;
   for (char c : raw)
     if (c != '\r' && c != '\n') t += c;
-  const auto b = t.find_first_not_of(" \t\f\v");
-  if (b == std::string::npos) return {};
-  const auto e = t.find_last_not_of(" \t\f\v");
-  return t.substr(b, e - b + 1);
+  return std::string(trim(t));  // with CR/LF gone, trim() strips exactly " \t\f\v"
 }
 
 int parse_timeout(const Environment& env, std::string_view name, std::string& source) {
@@ -119,7 +117,6 @@ Config Config::from_env(const Environment& env, const Overrides& ov) {
     c.hf_home = {expand_path("~/.cache/huggingface", env), "default"};
   }
   // Hub cache
-  std::string cache;
   if (ov.cache_dir) {
     c.hub_cache = {expand_path(*ov.cache_dir, env), "--cache-dir"};
   } else if (auto v = env.get_nonempty("HF_HUB_CACHE")) {
@@ -182,7 +179,6 @@ Config Config::from_env(const Environment& env, const Overrides& ov) {
   }
   // TRANSFORMERS_CACHE warning
   if (auto tc = env.get_nonempty("TRANSFORMERS_CACHE")) {
-    c.transformers_cache = *tc;
     if (fs::absolute_real(expand_path(*tc, env)) != c.hub_cache.value)
       c.warnings.push_back("TRANSFORMERS_CACHE='" + *tc + "' differs from the hub cache '" + c.hub_cache.value +
                            "'; hubcache ignores it. Unset it or set HF_HUB_CACHE to the same folder so all tools share one cache.");

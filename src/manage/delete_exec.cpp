@@ -27,7 +27,7 @@ bool has_entries(const std::string& dir, std::string_view suffix = {}) {
   unsigned char type = DT_UNKNOWN;
   while (reader.next(name, type)) {
     const std::string_view n = name;
-    if (suffix.empty() || (n.size() > suffix.size() && n.substr(n.size() - suffix.size()) == suffix)) return true;
+    if (suffix.empty() || (n.size() > suffix.size() && n.ends_with(suffix))) return true;
   }
   return reader.error() != 0;  // unreadable: assume content, keep it
 }

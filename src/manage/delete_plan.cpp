@@ -18,7 +18,6 @@
 namespace hubcache {
 namespace {
 
-
 std::string folder_of(const std::string& root, const std::string& repo_path) {
   return repo_path.substr(root.size() + 1);
 }

@@ -7,7 +7,6 @@
 namespace hubcache {
 namespace {
 
-
 bool is_hex40(std::string_view s) {
   if (s.size() != 40) return false;
   for (char c : s)

@@ -17,12 +17,6 @@
 namespace hubcache {
 namespace {
 
-std::string read_link(const std::string& path) {
-  char buf[4096];
-  const ssize_t n = ::readlink(path.c_str(), buf, sizeof buf);
-  return n < 0 ? std::string() : std::string(buf, static_cast<std::size_t>(n));
-}
-
 // Unlinks the moved source files, then the folders they leave empty (never the root itself).
 void remove_sources(const ImportPlan& plan, ImportResult& result) {
   const std::string& root = plan.options.source_dir;
@@ -86,13 +80,12 @@ Result<ImportResult> execute_import(const ImportPlan& plan) {
     }
     for (std::size_t i : *groups[g]) {
       const ImportFile& f = plan.files[i];
-      if (read_link(layout.pointer_path(plan.commit, f.path)) == pointer_target(f.path, f.blob)) continue;
       auto c = create_pointer(layout, plan.commit, f.path, f.blob, LinkMode::Symlink);
       if (!c) {
         errors[g] = std::move(c).error();
         return;
       }
-      ++pointers_written;
+      if (*c) ++pointers_written;
     }
   });
   for (auto& e : errors) {
@@ -102,6 +95,8 @@ Result<ImportResult> execute_import(const ImportPlan& plan) {
                    "); everything already in the cache is valid. Fix the cause and re-run the same command to finish.";
     return fail(std::move(err));
   }
+  // One fsync of blobs/ for the whole batch, so the ref never names blobs a power cut could lose.
+  if (blobs_written > 0) HUBCACHE_TRY(fs::fsync_dir(layout.blobs_dir()));
   if (plan.writes_ref()) HUBCACHE_TRY(write_ref(layout, o.revision, plan.commit));
 
   ImportResult result;

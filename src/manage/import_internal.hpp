@@ -55,7 +55,8 @@ Result<HashedSource> hash_source(const std::string& path, Hasher::Kind kind);
 
 /// Publishes `file` as blobs/<file.blob> (the caller holds the blob lock and checked that the blob
 /// is absent): a hardlink when `try_link` (falling back to a copy where the filesystem refuses),
-/// else a copy verified against the blob name. Returns true if the bytes were copied.
+/// else a copy verified against the blob name. Returns true if the bytes were copied. blobs/ is
+/// not fsynced (DirSync::Batched): the caller does it once after the batch.
 Result<bool> publish_source_blob(const RepoLayout& layout, const ImportFile& file, bool try_link);
 
 }  // namespace hubcache::import_detail

@@ -108,7 +108,7 @@ Result<bool> publish_source_blob(const RepoLayout& layout, const ImportFile& f, 
       return fail(std::move(c).error());
     }
   }
-  auto p = publish_blob(layout, tmp, f.blob);
+  auto p = publish_blob(layout, tmp, f.blob, fs::DirSync::Batched);
   if (!p) {
     ::unlink(tmp.c_str());
     return fail(std::move(p).error());

@@ -144,8 +144,7 @@ void collect_metadata(const std::string& dir, const std::string& rel, LocalDirMe
       collect_metadata(full, r, out);
       continue;
     }
-    if (!S_ISREG(st.st_mode) || r.size() <= k_metadata_suffix.size() ||
-        r.compare(r.size() - k_metadata_suffix.size(), k_metadata_suffix.size(), k_metadata_suffix) != 0)
+    if (!S_ISREG(st.st_mode) || r.size() <= k_metadata_suffix.size() || !r.ends_with(k_metadata_suffix))
       continue;  // locks, temp files
     out.present = true;
     const std::string path = r.substr(0, r.size() - k_metadata_suffix.size());

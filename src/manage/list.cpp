@@ -9,8 +9,6 @@
 namespace hubcache {
 namespace {
 
-
-
 const char* k_filter_keys = "['size', 'accessed', 'modified', 'type', 'refs']";
 const char* k_operators = "['=', '!=', '>', '<', '>=', '<=']";
 

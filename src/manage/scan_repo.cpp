@@ -7,30 +7,20 @@
 #include <unordered_map>
 
 #include "hubcache/cache/layout.hpp"
+#include "hubcache/util/text.hpp"
 #include "snapshot_walk.hpp"
 
 namespace hubcache::manage_detail {
 namespace {
 
-std::string strip(std::string_view s) {
-  const auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos) return {};
-  const auto e = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(b, e - b + 1));
-}
-
 std::string errno_text(int err) { return std::strerror(err); }
-
-bool ends_with(std::string_view s, std::string_view suffix) {
-  return s.size() > suffix.size() && s.substr(s.size() - suffix.size()) == suffix;
-}
 
 /// The ETag a split download's sidecar belongs to: "<etag>.parts.state" or the leftover of its
 /// atomic write ".<etag>.parts.state.<8hex>.tmp"; "" for any other name.
 std::string_view sidecar_etag(std::string_view name) {
-  if (ends_with(name, k_parts_state_suffix)) return name.substr(0, name.size() - k_parts_state_suffix.size());
+  if (name.ends_with(k_parts_state_suffix)) return name.substr(0, name.size() - k_parts_state_suffix.size());
   const std::string marker = std::string(k_parts_state_suffix) + ".";
-  if (name.size() > 1 && name[0] == '.' && ends_with(name, ".tmp")) {
+  if (name.size() > 1 && name[0] == '.' && name.ends_with(".tmp")) {
     const auto at = name.find(marker);
     if (at != std::string_view::npos && at > 1) return name.substr(1, at - 1);
   }
@@ -51,7 +41,8 @@ void list_incomplete(int blobs_fd, const std::string& repo_path, const std::stri
     const std::string_view name = cname;
     if (type != DT_REG) continue;
     const std::string_view side = sidecar_etag(name);
-    if (side.empty() && !ends_with(name, k_incomplete_suffix)) continue;
+    // A file named just ".incomplete" belongs to no download.
+    if (side.empty() && (name.size() <= k_incomplete_suffix.size() || !name.ends_with(k_incomplete_suffix))) continue;
     struct stat st {};
     if (::fstatat(blobs_fd, cname, &st, AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(st.st_mode)) continue;
     if (!side.empty()) {
@@ -69,7 +60,7 @@ void list_incomplete(int blobs_fd, const std::string& repo_path, const std::stri
     std::sort(files.begin(), files.end());
     IncompleteFile* owner = nullptr;
     for (std::size_t i = first; i < out.size() && !owner; ++i)
-      if (out[i].etag == etag && ends_with(out[i].path, k_parts_incomplete_suffix)) owner = &out[i];
+      if (out[i].etag == etag && out[i].path.ends_with(k_parts_incomplete_suffix)) owner = &out[i];
     if (!owner) {
       IncompleteFile f;
       f.path = repo_path + "/blobs/" + files.front().first;
@@ -157,7 +148,7 @@ bool RepoScanner::read_refs(Fd refs) {
       on_error(dir_path + "/" + name, errno);
       return;
     }
-    m_refs_by_commit[strip(std::string_view(buf, static_cast<std::size_t>(n)))].push_back(rel);
+    m_refs_by_commit[std::string(trim(std::string_view(buf, static_cast<std::size_t>(n))))].push_back(rel);
   };
   walk_tree(std::move(refs), m_dirs.repo_path + "/refs", 1, "", on_file, on_error);
   return ok;
@@ -260,7 +251,7 @@ RepoScan RepoScanner::run(unsigned char dtype) {
   if (!m_ref) {
     const std::string prefix = m_folder.substr(0, sep);
     skip("Repo type must be `dataset`, `model` or `space`, found `" + prefix.substr(0, prefix.empty() ? 0 : prefix.size() - 1) +
-             "` (" + path + ").",
+             "` (" + path + ")",
          path);
     return std::move(m_out);
   }
@@ -351,7 +342,7 @@ RepoScan RepoScanner::run(unsigned char dtype) {
       msg += "}";
       first = false;
     }
-    skip(msg + "} (" + path + ").", path);
+    skip(msg + "} (" + path + ")", path);
     return std::move(m_out);
   }
   std::sort(info.refs.begin(), info.refs.end());

@@ -20,27 +20,12 @@ using manage_detail::Fd;
 using manage_detail::Target;
 using manage_detail::TargetKind;
 
-std::string strip(std::string_view s) {
-  const auto b = s.find_first_not_of(" \t\r\n");
-  if (b == std::string_view::npos) return {};
-  const auto e = s.find_last_not_of(" \t\r\n");
-  return std::string(s.substr(b, e - b + 1));
-}
-
 using fs::is_dir;
 
+// A ref that does not hold a 40-hex commit fails in read_ref with CacheCorrupted.
 Result<std::string> resolve_revision(const RepoLayout& layout, const std::optional<std::string>& revision) {
-  if (revision && is_commit_hash(*revision)) return *revision;
-  auto read_stripped_ref = [&](const std::string& rev) -> Result<std::optional<std::string>> {
-    HUBCACHE_TRY(validate_revision(rev));
-    const std::string path = layout.ref_path(rev);
-    struct stat st {};
-    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::optional<std::string>{};
-    HUBCACHE_TRY_ASSIGN(std::string raw, fs::read_file(path, 4096));
-    return std::optional<std::string>{strip(raw)};
-  };
   if (revision) {
-    HUBCACHE_TRY_ASSIGN(auto commit, read_stripped_ref(*revision));
+    HUBCACHE_TRY_ASSIGN(auto commit, resolve_commit(layout, *revision));
     if (!commit)
       return fail(ErrorCode::RevisionNotFound,
                   "Revision '" + *revision + "' could not be resolved in cache (expected file '" +
@@ -48,7 +33,7 @@ Result<std::string> resolve_revision(const RepoLayout& layout, const std::option
                   layout.ref_path(*revision));
     return *commit;
   }
-  HUBCACHE_TRY_ASSIGN(auto main_commit, read_stripped_ref("main"));
+  HUBCACHE_TRY_ASSIGN(auto main_commit, read_ref(layout, "main"));
   if (main_commit) return *main_commit;
   const std::string snapshots = layout.snapshots_dir();
   Fd fd(::open(snapshots.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -114,8 +99,6 @@ Result<VerifyReport> verify_repo(const std::string& root_in, const RepoRef& repo
   VerifyReport report;
   report.repo = repo;
   HUBCACHE_TRY_ASSIGN(report.commit, resolve_revision(layout, revision));
-  if (report.commit.empty() || report.commit.find('/') != std::string::npos || report.commit == "." || report.commit == "..")
-    return fail(ErrorCode::CacheCorrupted, "ref resolves to an unusable commit '" + report.commit + "'");
   report.snapshot_path = layout.snapshot_dir(report.commit);
   if (!is_dir(report.snapshot_path))
     return fail(ErrorCode::NotFound,
@@ -222,10 +205,13 @@ Result<VerifyReport> verify_repo(const std::string& root_in, const RepoRef& repo
                                  e.expected->algorithm(), e.content});
   }
   std::sort(seen.begin(), seen.end());
-  for (const auto& [path, exp] : tree)
-    if (!std::binary_search(seen.begin(), seen.end(), path))
+  for (const auto& [path, exp] : tree) {
+    if (std::binary_search(seen.begin(), seen.end(), path)) continue;
+    if (!options.fail_on_missing_files) report.missing_files.push_back(path);  // sorted: `tree` is a map
+    else
       report.problems.push_back({VerifyProblemKind::MissingFile, path, exp.hash, "", exp.algorithm(),
                                  "listed in " + layout.tree_path(report.commit) + " but absent from the snapshot"});
+  }
   std::sort(report.problems.begin(), report.problems.end(),
             [](const VerifyProblem& a, const VerifyProblem& b) { return a.path < b.path; });
   std::sort(report.unverified.begin(), report.unverified.end());

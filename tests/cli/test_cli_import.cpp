@@ -172,6 +172,33 @@ TEST(CliImport, BadInputExitCodes) {
   EXPECT_EQ(hub({"import", sample(), "--repo", "o/x", "--repo-type", "nope", "--cache-dir", cache}).exit_code, 2);
   EXPECT_FALSE(test::exists(cache));
   auto help = hub({"import", "--help"});
+  EXPECT_NE(help.out.find("model, dataset, space or kernel"), std::string::npos) << help.out;
   EXPECT_EQ(help.exit_code, 0);
   EXPECT_NE(help.out.find("git tree id"), std::string::npos);  // the derived commit recipe is documented
+}
+
+// --repo-type is one option across commands: the same values, the --type alias, a clear refusal.
+TEST(CliImport, RepoTypeOptionIsTheSameEverywhere) {
+  test::TempDir d;
+  const std::string cache = d / "cache";
+  auto kernel = hub({"import", sample(), "--repo", "org/k", "--type", "kernel", "--cache-dir", cache, "--json"});
+  ASSERT_EQ(kernel.exit_code, 0) << kernel.err;
+  EXPECT_EQ(nlohmann::json::parse(kernel.out)["repo_type"], "kernel");
+  EXPECT_TRUE(test::exists(cache + "/kernels--org--k/refs/main"));
+  auto resolved = hub({"resolve", "org/k", "--type", "kernel", "--cache-dir", cache});
+  EXPECT_EQ(resolved.exit_code, 0) << resolved.err;
+  auto verified = hub({"cache", "verify", "org/k", "--repo-type", "kernel", "--cache-dir", cache});
+  EXPECT_EQ(verified.exit_code, 0) << verified.err;
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"import", sample(), "--repo", "org/k"},
+                                              std::vector<std::string>{"resolve", "org/k"},
+                                              std::vector<std::string>{"cache", "verify", "org/k"}}) {
+    auto help_args = args;
+    help_args.push_back("--help");
+    EXPECT_NE(hub(help_args).out.find("--repo-type,--type"), std::string::npos) << args[0];
+    auto bad = args;
+    bad.insert(bad.end(), {"--type", "bogus", "--cache-dir", cache});
+    auto r = hub(bad);
+    EXPECT_EQ(r.exit_code, 2) << args[0];
+    EXPECT_NE(r.err.find("unknown repo type 'bogus'"), std::string::npos) << args[0] << ": " << r.err;
+  }
 }

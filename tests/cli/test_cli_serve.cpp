@@ -85,6 +85,10 @@ TEST_F(CliServe, BadArgumentsFailClearly) {
   EXPECT_EQ(r.exit_code, 1);
   r = run_process({hubcache_bin(), "serve", "--cache-dir", cache_dir, "--port", "70000"});
   EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--port"), std::string::npos) << r.err;
+  r = run_process({hubcache_bin(), "serve", "--cache-dir", tmp.path() + "/absent", "--port=-1"});
+  EXPECT_EQ(r.exit_code, 2);  // refused while parsing, before the cache is looked at
+  EXPECT_EQ(r.err.find("does not exist"), std::string::npos) << r.err;
 }
 
 }  // namespace

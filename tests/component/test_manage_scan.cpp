@@ -211,6 +211,7 @@ TEST_F(Scan, EveryMalformedEntryWarnsWithItsPathAndTheScanGoesOn) {
     EXPECT_NE(w->message.find(k.words), std::string::npos) << w->message;
     EXPECT_NE(w->message.find(k.path), std::string::npos) << w->message;
     EXPECT_EQ(w->repo_skipped, k.skipped) << w->message;
+    EXPECT_NE(w->message.back(), '.') << w->message;  // the caller ends the sentence
   }
   EXPECT_EQ(c.warnings.size(), cases.size());
   // Both escaping links give one warning; the dangling one names its pointer too.

@@ -99,16 +99,28 @@ TEST_F(Verify, TreeFileGivesExpectationsAndMissingFiles) {
   test::write_file(l.pointer_path(c1, "copied.txt"), "copied");
   VerifyReport r = run(c1);
   EXPECT_TRUE(r.tree_file_used);
-  ASSERT_EQ(r.problems.size(), 1u);
-  EXPECT_EQ(r.problems[0].kind, VerifyProblemKind::MissingFile);
-  EXPECT_EQ(r.problems[0].path, "never/downloaded.bin");
+  EXPECT_TRUE(r.ok());  // a partial snapshot: the missing file is a warning by default
+  EXPECT_TRUE(r.problems.empty());
+  EXPECT_EQ(r.missing_files, std::vector<std::string>{"never/downloaded.bin"});
   EXPECT_EQ(r.unverified, std::vector<std::string>{"copied.txt"});
+  VerifyOptions strict;
+  strict.fail_on_missing_files = true;
+  auto s = verify_repo(dir.path(), k_repo, c1, strict);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_FALSE(s->ok());
+  ASSERT_EQ(s->problems.size(), 1u);
+  EXPECT_EQ(s->problems[0].kind, VerifyProblemKind::MissingFile);
+  EXPECT_EQ(s->problems[0].path, "never/downloaded.bin");
+  EXPECT_NE(s->problems[0].detail.find(l.tree_path(c1)), std::string::npos);
+  EXPECT_TRUE(s->missing_files.empty());
+  EXPECT_EQ(s->unverified, std::vector<std::string>{"copied.txt"});
 
   tree.push_back({"copied.txt", 6, git_blob_sha1_hex("copied"), std::nullopt, std::nullopt, std::nullopt});
   tree.erase(tree.begin() + 2);
   ASSERT_TRUE(write_tree_file(l, c1, tree));
   test::write_file(l.pointer_path(c1, "copied.txt"), "tampered");
   r = run(c1);
+  EXPECT_TRUE(r.missing_files.empty());
   ASSERT_EQ(r.problems.size(), 1u);
   EXPECT_EQ(r.problems[0].path, "copied.txt");
   EXPECT_EQ(r.problems[0].kind, VerifyProblemKind::Mismatch);
@@ -149,6 +161,21 @@ TEST_F(Verify, RevisionResolution) {
   ASSERT_FALSE(no_repo);
   EXPECT_EQ(no_repo.error().code, ErrorCode::NotFound);
   EXPECT_FALSE(verify_repo(dir.path(), {RepoType::Model, "bad--id"}, std::nullopt));
+}
+
+TEST_F(Verify, ARefHoldingGarbageIsACorruptedCache) {
+  test::write_file(l.ref_path("refs/pr/2"), "../../../etc\n");
+  auto bad = verify_repo(dir.path(), k_repo, std::string("refs/pr/2"));
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, ErrorCode::CacheCorrupted);
+  EXPECT_NE(bad.error().message.find(l.ref_path("refs/pr/2")), std::string::npos) << bad.error().message;
+  EXPECT_NE(bad.error().message.find("40-hex commit"), std::string::npos) << bad.error().message;
+
+  test::write_file(l.ref_path("main"), "");  // an empty refs/main is not "no refs/main"
+  auto empty_main = verify_repo(dir.path(), k_repo, std::nullopt);
+  ASSERT_FALSE(empty_main);
+  EXPECT_EQ(empty_main.error().code, ErrorCode::CacheCorrupted);
+  EXPECT_NE(empty_main.error().message.find(l.ref_path("main")), std::string::npos);
 }
 
 TEST_F(Verify, ASymlinkToAFifoIsReportedNotOpened) {

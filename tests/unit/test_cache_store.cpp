@@ -51,6 +51,33 @@ TEST(Store, PointerIsRelativeSymlinkAndRaceTolerant) {
   EXPECT_EQ(test::read_file(l.pointer_path(c, "copy.bin")), "data");
 }
 
+TEST(Store, PointerAlreadyRightIsLeftAlone) {
+  test::TempDir dir;
+  RepoLayout l(dir.path(), k_repo);
+  test::write_file(l.blob_path("E"), "data");
+  test::write_file(l.blob_path("F"), "other");
+  const std::string c = test::commit_id(3);
+  const std::string p = l.pointer_path(c, "d/x.bin");
+  auto inode = [&] {
+    struct stat st{};
+    EXPECT_EQ(::lstat(p.c_str(), &st), 0);
+    return st.st_ino;
+  };
+  auto first = create_pointer(l, c, "d/x.bin", "E", LinkMode::Symlink);
+  ASSERT_TRUE(first);
+  EXPECT_TRUE(*first);
+  const auto ino = inode();
+  auto second = create_pointer(l, c, "d/x.bin", "E", LinkMode::Symlink);
+  ASSERT_TRUE(second);
+  EXPECT_FALSE(*second);  // nothing written
+  EXPECT_EQ(inode(), ino);  // the very same symlink, not a replacement
+  auto retarget = create_pointer(l, c, "d/x.bin", "F", LinkMode::Symlink);
+  ASSERT_TRUE(retarget);
+  EXPECT_TRUE(*retarget);
+  EXPECT_EQ(test::read_link(p), "../../../blobs/F");
+  EXPECT_EQ(test::read_file(p), "other");
+}
+
 TEST(Store, CachedirTagCreatedOnceNeverRewritten) {
   test::TempDir dir;
   ASSERT_TRUE(ensure_cachedir_tag(dir.path()));

@@ -43,9 +43,11 @@ Result<void> publish_blob(const RepoLayout& layout, const std::string& tmp, std:
                           fs::DirSync dir_sync = fs::DirSync::Now);
 
 /// Makes snapshots/<commit>/<path> point at blobs/<etag> (relative symlink), replacing what is
-/// there. A concurrent creator that already made the same link counts as success. With
-/// LinkMode::Copy, the blob's bytes are copied instead. The blob must exist.
-Result<void> create_pointer(const RepoLayout& layout, std::string_view commit, std::string_view path,
+/// there; a symlink that already has the right target is left alone (no-op, like write_ref).
+/// A concurrent creator that already made the same link counts as success. With
+/// LinkMode::Copy, the blob's bytes are copied instead (always rewritten). The blob must exist.
+/// Returns true if it wrote the pointer, false if the right one was already there.
+Result<bool> create_pointer(const RepoLayout& layout, std::string_view commit, std::string_view path,
                             std::string_view etag, LinkMode mode);
 
 /// Creates the empty marker .no_exist/<commit>/<path>.
@@ -56,9 +58,6 @@ Result<FileLock> lock_blob(const RepoLayout& layout, std::string_view etag,
                            std::chrono::milliseconds timeout = std::chrono::milliseconds{0},
                            const FileLock::WaitCallback& on_wait = {},
                            std::chrono::milliseconds report_every = std::chrono::seconds{10});
-
-/// True if a relative symlink can be created inside `dir` (probe, cleaned up afterwards).
-bool symlinks_supported(const std::string& dir);
 
 /// One file of trees/<commit>.json (spec 3.7).
 struct TreeFileEntry {

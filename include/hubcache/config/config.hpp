@@ -58,7 +58,6 @@ struct Config {
   bool disable_symlinks = false;
   bool disable_implicit_token = false;
   std::optional<bool> disable_progress_bars;  // tri-state
-  std::optional<std::string> transformers_cache;  // value of TRANSFORMERS_CACHE, for the warning
   std::vector<std::string> warnings;
 
   /// Resolves everything. Reads the token file (the only I/O) unless a token was found earlier.

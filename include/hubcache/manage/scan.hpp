@@ -85,7 +85,7 @@ struct IncompleteFile {
 
 struct ScanWarning {
   std::string path;
-  std::string message;        // a full sentence that includes the path
+  std::string message;        // a sentence that includes the path, without a final '.'
   bool repo_skipped = false;  // true: the repo is not in CacheInfo::repos
 };
 

@@ -2,8 +2,9 @@
 // Offline integrity check of one cached revision (the local half of `hf cache verify`, spec 9.3).
 //
 // Revision resolution (spec 9.3 verify step 1): a 40-hex `revision` is used as is; another
-// revision reads refs/<revision> (stripped) and fails with "Revision '<r>' could not be resolved
-// in cache" when that ref is missing; no revision reads refs/main, else takes the only 40-hex
+// revision reads refs/<revision> (read_ref: stripped) and fails with "Revision '<r>' could not be
+// resolved in cache" (RevisionNotFound) when that ref is missing, or CacheCorrupted when it does
+// not hold a 40-hex commit; no revision reads refs/main the same way, else takes the only 40-hex
 // snapshot dir, else fails with "Ambiguous cached revision". The snapshot dir must exist.
 //
 // Each file of the snapshot (any depth) is hashed from its blob and compared with:
@@ -27,7 +28,8 @@ enum class VerifyProblemKind {
   Mismatch,        // content hash differs from the expected one
   MissingBlob,     // the pointer targets <repo>/blobs/<name>, which does not exist
   DanglingPointer, // a symlink to nothing elsewhere, or to outside the cache (not followed)
-  MissingFile,     // listed in trees/<commit>.json but absent from the snapshot
+  MissingFile,     // listed in trees/<commit>.json but absent from the snapshot (only with
+                   // VerifyOptions::fail_on_missing_files, else VerifyReport::missing_files)
   Unreadable,      // the blob could not be read (permissions, I/O error)
 };
 
@@ -52,12 +54,19 @@ struct VerifyReport {
   std::vector<std::string> unverified;  // files with no expected hash
   std::uint64_t bytes_hashed = 0;
   std::vector<VerifyProblem> problems;  // sorted by path
+  /// Files listed in trees/<commit>.json but absent from the snapshot (e.g. left out by
+  /// --include), sorted: warnings, not problems, unless VerifyOptions::fail_on_missing_files
+  /// (then they are MissingFile problems and this list is empty).
+  std::vector<std::string> missing_files;
   std::vector<std::string> notes;       // e.g. an ignored malformed tree file
   bool ok() const { return problems.empty(); }
 };
 
 struct VerifyOptions {
   unsigned threads = 0;  // 0 = hardware concurrency
+  /// A partial snapshot is fine by default, as in `hf cache verify`; true makes every file
+  /// missing from it a MissingFile problem.
+  bool fail_on_missing_files = false;
 };
 
 /// Verifies `repo` at `revision` in the cache `root`. Fails (NotFound, RevisionNotFound,
