@@ -5,7 +5,7 @@
 #   bench/realhub_bench.sh [path/to/hubcache] [path/to/bench_download]
 #     (defaults: build/bin/hubcache, build/bench/bench_download)
 # Env: BENCH_REPS (3), BENCH_BIG_MB (1024), BENCH_SMALL (2001), BENCH_LATENCY_MS (30),
-#      BENCH_RATE_MBPS (50, megabits/s per connection, 0 = unlimited), HUBCACHE_OLD_BIN (an
+#      BENCH_RATE_MB (50, MB/s per connection, 0 = unlimited), HUBCACHE_OLD_BIN (an
 #      earlier hubcache binary timed in the same rounds, for a before/after figure).
 # (a) bench/big: `hubcache download` vs `aria2c -x16 -s16 -k1M` of the same resolve URL (it
 #     follows the 302 to the CDN) [vs HUBCACHE_OLD_BIN]; (b) bench/small: `hubcache download`
@@ -20,7 +20,7 @@ REPS=${BENCH_REPS:-3}
 BIG_MB=${BENCH_BIG_MB:-1024}
 SMALL=${BENCH_SMALL:-2001}
 LATENCY=${BENCH_LATENCY_MS:-30}
-RATE=${BENCH_RATE_MBPS:-50}
+RATE=${BENCH_RATE_MB:-50}
 OLD=${HUBCACHE_OLD_BIN:-}
 [ -x "$HUBCACHE" ] && [ -x "$BENCH" ] || { echo "build first (cmake + ninja: hubcache_cli bench_download), or pass the paths" >&2; exit 2; }
 [ -z "$OLD" ] || [ -x "$OLD" ] || { echo "HUBCACHE_OLD_BIN=$OLD is not executable" >&2; exit 2; }
@@ -38,7 +38,7 @@ SERVER_PID=
 cleanup() { if [ -n "$SERVER_PID" ]; then kill "$SERVER_PID" 2>/dev/null || true; wait "$SERVER_PID" 2>/dev/null || true; fi; rm -rf "$WORK"; }
 trap cleanup EXIT
 
-"$BENCH" serve-real --latency-ms "$LATENCY" --rate-mbps "$RATE" --big-mb "$BIG_MB" --small "$SMALL" \
+"$BENCH" serve-real --latency-ms "$LATENCY" --rate-mb "$RATE" --big-mb "$BIG_MB" --small "$SMALL" \
   --port-file "$WORK/endpoint" >"$WORK/serve.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 600); do [ -s "$WORK/endpoint" ] && break; kill -0 "$SERVER_PID" 2>/dev/null || break; sleep 0.1; done
@@ -62,7 +62,7 @@ timed() {
 median() { sort -g "$WORK/$1.times" | awk '{a[NR]=$1} END {print (NR%2 ? a[(NR+1)/2] : (a[NR/2]+a[NR/2+1])/2)}'; }
 
 BIG_URL=$HF_ENDPOINT/bench/big/resolve/main/big.bin
-echo "== (a) bench/big: ${BIG_MB} MiB LFS, ${LATENCY} ms latency, ${RATE} Mbit/s per connection, $REPS rounds"
+echo "== (a) bench/big: ${BIG_MB} MiB LFS, ${LATENCY} ms latency, ${RATE} MB/s per connection, $REPS rounds"
 for i in $(seq "$REPS"); do
   timed hubcache "$HUBCACHE" download bench/big --cache-dir "$WORK/a-new-$i" -q
   timed aria2c aria2c -x16 -s16 -k1M --quiet=true --allow-overwrite=true --file-allocation=none \

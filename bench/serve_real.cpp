@@ -2,11 +2,11 @@
 // relative 307s for small files, latency and a per-connection rate cap) serving generated repos
 // until SIGTERM/SIGINT, so separate commands can be timed against it by an outside timer
 // (bench/realhub_bench.sh).
-//   bench_download serve-real [--latency-ms N] [--rate-mbps N] [--big-mb N] [--small N]
+//   bench_download serve-real [--latency-ms N] [--rate-mb N] [--big-mb N] [--small N]
 //                             [--expiry-s N] [--port-file F]
 // Repos: bench/big (one LFS file big.bin of --big-mb MiB: a sparse file under $TMPDIR, a few
 // random blocks, so memory and disk stay small) and bench/small (--small files of 0.5-4.5 KB).
-// --rate-mbps is megabits per second per connection on both ports (0 = unlimited).
+// --rate-mb is megabytes (10^6 bytes) per second per connection on both ports (0 = unlimited).
 #include <fcntl.h>
 #include <signal.h>
 #include <unistd.h>
@@ -47,7 +47,7 @@ std::string make_sparse_source(const std::string& path, std::uint64_t size) {
 }  // namespace
 
 int serve_real(int argc, char** argv) {
-  long latency_ms = 30, rate_mbps = 50, big_mb = 1024, small = 2001, expiry_s = 3600;
+  long latency_ms = 30, rate_mb = 50, big_mb = 1024, small = 2001, expiry_s = 3600;
   std::string port_file;
   for (int i = 2; i < argc; ++i) {
     const std::string a = argv[i];
@@ -58,7 +58,7 @@ int serve_real(int argc, char** argv) {
     }
     const std::string v = argv[++i];
     if (a == "--latency-ms") latency_ms = std::atol(v.c_str());
-    else if (a == "--rate-mbps") rate_mbps = std::atol(v.c_str());
+    else if (a == "--rate-mb") rate_mb = std::atol(v.c_str());
     else if (a == "--big-mb") big_mb = std::atol(v.c_str());
     else if (a == "--small") small = std::atol(v.c_str());
     else if (a == "--expiry-s") expiry_s = std::atol(v.c_str());
@@ -93,15 +93,15 @@ int serve_real(int argc, char** argv) {
   server.set_ref(small_repo, "main", commit_small);
   server.set_real_hub({.url_expiry = std::chrono::seconds(expiry_s),
                        .latency = std::chrono::milliseconds(latency_ms),
-                       .rate_bytes_per_second = static_cast<std::uint64_t>(rate_mbps) * 1000000 / 8});
+                       .rate_bytes_per_second = static_cast<std::uint64_t>(rate_mb) * 1000000});
   if (!port_file.empty()) {
     const std::string tmp = port_file + ".tmp";
     std::ofstream(tmp) << server.endpoint() << "\n";
     std::rename(tmp.c_str(), port_file.c_str());
   }
   std::printf("serve-real: %s (CDN port %u) bench/big: %ld MiB big.bin sha256 %s; bench/small: %ld files; latency %ld ms, "
-              "%ld Mbit/s per connection, URLs expire after %ld s\n",
-              server.endpoint().c_str(), server.cdn_port(), big_mb, sha.c_str(), small, latency_ms, rate_mbps, expiry_s);
+              "%ld MB/s per connection, URLs expire after %ld s\n",
+              server.endpoint().c_str(), server.cdn_port(), big_mb, sha.c_str(), small, latency_ms, rate_mb, expiry_s);
   std::fflush(stdout);
   int sig = 0;
   sigwait(&stop, &sig);

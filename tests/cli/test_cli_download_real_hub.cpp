@@ -96,7 +96,6 @@ TEST_F(CliRealHub, ExpiredCdnUrlsAreNotReused) {
 }
 
 TEST_F(CliRealHub, SnapshotResumesAPartialBlobThroughTheCdn) {
-  GTEST_SKIP() << "needs downloader fix (issue 8 §2)";
   // A partial blob left by an earlier run: the rerun fetches only the rest from the CDN, and the
   // Hub's ETag (a SHA-256) never reaches the CDN as an If-Range validator.
   const std::string sha = sha256_hex(weights);

@@ -196,7 +196,6 @@ TEST_F(RealHubDownload, SnapshotThroughResolveCacheAndCdn) {
 }
 
 TEST_F(RealHubDownload, SnapshotResumesAPartialBlobThroughTheCdn) {
-  GTEST_SKIP() << "needs downloader fix (issue 8 §2)";
   // The snapshot knows the file from the tree listing (no HEAD) and fetches the resolve URL,
   // which redirects to the CDN: a validator from the Hub must not reach it.
   const std::string etag = sha256_hex(big);
@@ -213,7 +212,6 @@ TEST_F(RealHubDownload, SnapshotResumesAPartialBlobThroughTheCdn) {
 }
 
 TEST_F(RealHubDownload, SnapshotSplitsABigFileIntoRangesAtTheCdn) {
-  GTEST_SKIP() << "needs downloader fix (issue 8 §2)";
   Downloader d(split_options());
   SnapshotRequest req;
   req.repo_id = k_model.id;
