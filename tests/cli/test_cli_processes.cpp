@@ -120,67 +120,110 @@ TEST(CliProcesses, EightProcessesShareOneCacheVector13_23) {
   verify_cache(cache);
 }
 
-TEST(CliProcesses, KilledDownloadsResume) {
+namespace {
+
+// A sparse-ish file: random 4 KiB every 256 KiB, zeros elsewhere (cheap to make, hard to fake).
+std::string make_source(const std::string& path, std::uint64_t size, unsigned seed) {
+  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
+  EXPECT_EQ(::ftruncate(fd, static_cast<off_t>(size)), 0);
+  std::mt19937 rng(seed);
+  std::string chunk(4096, '\0');
+  for (std::uint64_t off = 0; off < size; off += 256 << 10) {
+    for (auto& ch : chunk) ch = static_cast<char>(rng());
+    EXPECT_EQ(::pwrite(fd, chunk.data(), chunk.size(), static_cast<off_t>(off)), 4096);
+  }
+  ::close(fd);
+  return hash_file(path, HashWhat::Sha256)->sha256;
+}
+
+std::uint64_t size_of(const std::string& path) {
+  std::error_code ec;
+  const auto n = std::filesystem::file_size(path, ec);
+  return ec ? 0 : n;
+}
+
+// Bytes of the file itself that the CDN sent (error bodies aside).
+std::uint64_t cdn_content_bytes(const HubServer& server) {
+  std::uint64_t n = 0;
+  for (const auto& r : server.requests())
+    if (r.cdn && (r.status == 200 || r.status == 206)) n += r.body_bytes;
+  return n;
+}
+
+// kill -9 at random points against the real-Hub mode (CDN on another origin with its own ETags,
+// signed URLs that expire between the runs), then a last run: it must transfer less than the
+// whole file, send the CDN no validator it did not issue, and publish a verified blob. Even
+// trials use the single-file path (HEAD, then the HEAD's Location), odd ones the snapshot path
+// (tree listing, then the resolve URL's redirect).
+void kill_and_resume(std::uint64_t size, std::uint64_t throttle, int trials, unsigned seed) {
   HubServer server;
   TempDir dir;
   const std::string c1 = commit_id(10);
-  // A 64 MiB sparse-ish file: random 4 KiB every 256 KiB, zeros elsewhere.
-  const std::uint64_t size = 64ull << 20;
   const std::string source = dir / "source.bin";
-  {
-    const int fd = ::open(source.c_str(), O_RDWR | O_CREAT | O_TRUNC, 0644);
-    ASSERT_EQ(::ftruncate(fd, static_cast<off_t>(size)), 0);
-    std::mt19937 rng(3);
-    std::string chunk(4096, '\0');
-    for (std::uint64_t off = 0; off < size; off += 256 << 10) {
-      for (auto& ch : chunk) ch = static_cast<char>(rng());
-      ASSERT_EQ(::pwrite(fd, chunk.data(), chunk.size(), static_cast<off_t>(off)), 4096);
-    }
-    ::close(fd);
-  }
-  auto h = hash_file(source, HashWhat::Sha256);
-  ASSERT_TRUE(h);
-  server.add_disk_file(k_repo, c1, "model.bin", source, size, h->sha256);
+  const std::string sha = make_source(source, size, seed);
+  server.add_disk_file(k_repo, c1, "model.bin", source, size, sha);
   server.set_ref(k_repo, "main", c1);
-  server.set_throttle(6u << 20);  // per connection: the whole file takes about 1.3 s over 8 ranges
-
-  std::mt19937 rng(11);
-  const int trials = 4;
+  server.set_real_hub(RealHubOptions{.url_expiry = std::chrono::seconds(60)});
+  server.set_throttle(throttle);
+  const std::string cdn_etag = "\"" + server.cdn_etag(sha) + "\"";
+  std::mt19937 rng(seed);
   for (int trial = 0; trial < trials; ++trial) {
     const std::string cache = dir / ("cache" + std::to_string(trial));
     const auto env = cli_env(server, dir, cache);
     const std::string blob_dir = cache + "/models--org--model/blobs/";
-    const std::string state = blob_dir + h->sha256 + ".parts.state";
-    // Kill -9 one or more times at random points after some progress was recorded, then let a
-    // last run finish.
+    const std::string state = blob_dir + sha + ".parts.state";
+    const std::string incomplete = blob_dir + sha + ".incomplete";
+    auto progress = [&] { return std::max(recorded_bytes(state), size_of(incomplete)); };
+    const auto args = trial % 2 == 0 ? cmd({"download", "org/model", "model.bin", "-q"}) : cmd({"download", "org/model", "-q"});
     const int kills = 1 + trial % 3;
     server.clear_requests();
     for (int k = 0; k < kills; ++k) {
-      const std::uint64_t recorded_before = recorded_bytes(state);
-      const pid_t pid = spawn(cmd({"download", "org/model", "model.bin", "-q"}), env);
+      const std::uint64_t before = progress();
+      const pid_t pid = spawn(args, env);
       const auto deadline = std::chrono::steady_clock::now() + 20s;
-      while (recorded_bytes(state) < recorded_before + (1u << 20) && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(5ms);
-      std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 200)(rng)));
+      while (progress() < before + (512u << 10) && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
+      std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 300)(rng)));
       ::kill(pid, SIGKILL);
       wait_exit(pid);
+      server.advance_clock(std::chrono::seconds(120));  // every URL signed so far has expired
     }
-    ASSERT_FALSE(exists(blob_dir + h->sha256)) << "trial " << trial << ": finished before the kill; slow the server down";
-    const std::uint64_t before = server.body_bytes("/cdn/");
+    ASSERT_FALSE(exists(blob_dir + sha)) << "trial " << trial << ": finished before the kill; slow the server down";
+    const std::uint64_t kept = progress();
+    EXPECT_GT(kept, 0u) << "trial " << trial;
+    for (const auto& q : server.requests()) {
+      if (q.cdn && !q.if_range.empty()) {
+        EXPECT_EQ(q.if_range, cdn_etag) << "a validator the CDN did not issue";
+      }
+    }
     server.clear_requests();
     server.set_throttle(0);  // the finishing run need not be slow
-    auto r = run_process(cmd({"download", "org/model", "model.bin", "-q"}), env);
-    server.set_throttle(6u << 20);
+    auto r = run_process(args, env);
+    server.set_throttle(throttle);
     ASSERT_EQ(r.exit_code, 0) << r.err;
-    const std::uint64_t rerun = server.body_bytes("/cdn/");
+    const std::uint64_t rerun = cdn_content_bytes(server);
     EXPECT_LT(rerun, size) << "trial " << trial << ": the rerun did not resume";
-    EXPECT_GT(before, 0u);
-    EXPECT_EQ(hash_file(blob_dir + h->sha256, HashWhat::Sha256)->sha256, h->sha256);
-    EXPECT_EQ(read_link(cache + "/models--org--model/snapshots/" + c1 + "/model.bin"), "../../blobs/" + h->sha256);
-    EXPECT_FALSE(exists(blob_dir + h->sha256 + ".parts.incomplete"));
-    EXPECT_FALSE(exists(blob_dir + h->sha256 + ".parts.state"));
+    EXPECT_LE(rerun, size - kept) << "trial " << trial << ": bytes kept on disk were fetched again";
+    for (const auto& q : server.requests()) {
+      if (q.cdn) {
+        EXPECT_NE(q.status, 403) << "trial " << trial << ": an expired URL was reused";
+        EXPECT_TRUE(q.if_range.empty() || q.if_range == cdn_etag);
+      }
+    }
+    EXPECT_EQ(hash_file(blob_dir + sha, HashWhat::Sha256)->sha256, sha);
+    EXPECT_EQ(read_link(cache + "/models--org--model/snapshots/" + c1 + "/model.bin"), "../../blobs/" + sha);
+    EXPECT_FALSE(exists(blob_dir + sha + ".parts.incomplete"));
+    EXPECT_FALSE(exists(state));
+    EXPECT_FALSE(exists(incomplete));
   }
 }
+
+}  // namespace
+
+// 64 MiB: split into ranges, resumed from the state record.
+TEST(CliProcesses, KilledSplitDownloadsResumeThroughTheCdn) { kill_and_resume(64ull << 20, 6u << 20, 6, 11); }
+
+// 12 MiB: one stream into <etag>.incomplete, resumed from its size.
+TEST(CliProcesses, KilledSequentialDownloadsResumeThroughTheCdn) { kill_and_resume(12ull << 20, 2u << 20, 6, 5); }
 
 TEST(CliProcesses, InterruptCancelsCleanlyAndKeepsPartialData) {
   HubServer server;
