@@ -58,6 +58,7 @@ struct BlobFetch {
   std::uint64_t size = 0;
   std::string url;
   bool force = false;
+  std::optional<std::string> xet_hash;  // tree xetHash / HEAD X-Xet-Hash, verbatim
 };
 
 /// Blobs published with fs::DirSync::Batched: flush() makes their renames durable with one fsync
@@ -97,6 +98,8 @@ struct Downloader::Impl {
   /// DirSync::Batched: the caller flushes `batch`.
   Result<std::uint64_t> fetch_to_cache(const RepoLayout& layout, const BlobFetch& f, ProgressTracker& progress,
                                        PublishBatch& batch);
+  /// True if blobs/<etag> now links into the cache's shared blob store (no download needed).
+  bool reuse_shared_blob(const RepoLayout& layout, const BlobFetch& f) const;
   /// Local-dir mode for one file whose commit, ETag and size are known (spec 6 steps 3-6). The
   /// caller has run prepare_local_dir(local_dir).
   Result<std::uint64_t> fetch_to_local_dir(const std::string& local_dir, const RepoRef& repo, const BlobFetch& f,

@@ -93,6 +93,7 @@ DownloadOptions DownloadOptions::from_env(const Config& c) {
   o.etag_timeout = std::chrono::seconds(c.etag_timeout.value);
   o.download_timeout = std::chrono::seconds(c.download_timeout.value);
   o.disable_symlinks = c.disable_symlinks;
+  o.disable_shared_blobs = c.disable_xet || c.disable_shared_blobs;
   return o;
 }
 
