@@ -149,6 +149,9 @@ int run_ls(const Context& ctx, const LsOptions& o) {
       revisions += e.revision ? 1 : e.repo->revisions.size();
       size += e.revision ? e.revision->size_on_disk : e.repo->size_on_disk;
     }
+    // Every repo listed: the cache's physical size (a shared blob store payload counts once,
+    // unreferenced ones too); a subset or revisions: the sum of what is shown, as before.
+    if (!o.revisions && repos.size() == cache->repos.size()) size = cache->size_on_disk;
     fmt::print("\nFound {} repo(s) for a total of {} revision(s) and {} on disk.\n", repos.size(), revisions,
                format_size(static_cast<double>(size)));
   }

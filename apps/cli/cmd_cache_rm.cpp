@@ -33,6 +33,13 @@ void print_plan_repos(const DeletePlan& plan) {
   }
 }
 
+// Payloads of the shared blob store that the plan sweeps (0 B: still used elsewhere, kept).
+void print_shared(const DeletePlan& plan) {
+  for (const auto& s : plan.shared_blobs())
+    fmt::print("  - shared blob {} ({}{})\n", s.path, size_str(s.size),
+               s.unreferenced ? ", unreferenced" : s.size == 0 ? ", still used or untracked: kept" : "");
+}
+
 void print_locked(const DeletePlan& plan) {
   for (const auto& f : plan.locked_incomplete())
     print_warning("leaving " + f.path + " alone: a download in progress holds its lock " + f.lock_path);
@@ -96,6 +103,7 @@ int run_rm(const Context& ctx, const RmOptions& o) {
   if (parts.empty()) parts.push_back(fmt::format("{} revision(s)", plan->total_revision_count()));
   fmt::print("About to delete {} totalling {}.\n", join(parts, " and "), size_str(plan->freed_bytes()));
   print_plan_repos(*plan);
+  print_shared(*plan);
   print_locked(*plan);
   return confirm_and_execute(*plan, o, "Proceed with deletion?", [](const DeleteReport& r) {
     return fmt::format("Deleted {} repo(s) and {} revision(s)", r.repos_deleted, r.revisions_deleted);
@@ -116,6 +124,8 @@ int run_prune(const Context& ctx, const RmOptions& o) {
   if (plan->total_revision_count()) parts.push_back(fmt::format("{} unreferenced revision(s)", plan->total_revision_count()));
   if (!plan->incomplete_files().empty())
     parts.push_back(fmt::format("{} incomplete download(s)", plan->incomplete_files().size()));
+  if (plan->unreferenced_shared_count())
+    parts.push_back(fmt::format("{} unreferenced shared blob(s)", plan->unreferenced_shared_count()));
   const std::string summary = join(parts, " and ");
   fmt::print("About to delete {} ({} total).\n", summary, size_str(plan->freed_bytes()));
   print_plan_repos(*plan);
@@ -123,11 +133,13 @@ int run_prune(const Context& ctx, const RmOptions& o) {
     fmt::print("  - {} ({})\n", f.path, size_str(f.size));
     for (const auto& s : f.sidecars) fmt::print("    + {}\n", s);
   }
+  print_shared(*plan);
   print_locked(*plan);
   return confirm_and_execute(*plan, o, "Proceed?", [](const DeleteReport& r) {
     std::vector<std::string> done;
     if (r.revisions_deleted || !r.incomplete_deleted) done.push_back(fmt::format("{} unreferenced revision(s)", r.revisions_deleted));
     if (r.incomplete_deleted) done.push_back(fmt::format("{} incomplete download(s)", r.incomplete_deleted));
+    if (r.shared_blobs_deleted) done.push_back(fmt::format("{} shared blob(s)", r.shared_blobs_deleted));
     return "Deleted " + join(done, " and ");
   });
 }

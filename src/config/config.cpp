@@ -148,6 +148,8 @@ Config Config::from_env(const Environment& env, const Overrides& ov) {
   c.download_timeout.value = parse_timeout(env, "HF_HUB_DOWNLOAD_TIMEOUT", c.download_timeout.source);
   c.disable_symlinks = parse_env_bool(env.get("HF_HUB_DISABLE_SYMLINKS").value_or(""));
   c.disable_implicit_token = parse_env_bool(env.get("HF_HUB_DISABLE_IMPLICIT_TOKEN").value_or(""));
+  c.disable_xet = parse_env_bool(env.get("HF_HUB_DISABLE_XET").value_or(""));
+  c.disable_shared_blobs = parse_env_bool(env.get("HF_HUB_DISABLE_SHARED_BLOBS").value_or(""));
   if (auto v = env.get_nonempty("HF_HUB_DISABLE_PROGRESS_BARS")) c.disable_progress_bars = parse_env_bool(*v);
   // Token
   if (ov.token) {

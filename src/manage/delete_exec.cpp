@@ -6,6 +6,7 @@
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/lock.hpp"
 #include "safe_remove.hpp"
+#include "shared_refs.hpp"
 #include "snapshot_walk.hpp"
 
 namespace hubcache {
@@ -46,6 +47,12 @@ DeleteReport DeletePlan::execute() const {
   std::map<std::string, std::size_t> revisions_of;
   for (const auto& r : m_repos) revisions_of[r.path] = r.revisions.size();
 
+  // The store targets of every shared entry going, recorded before anything is unlinked.
+  const SharedBlobStore store(m_root);
+  manage_detail::SharedEntries touched;
+  for (const auto& s : m_shared) touched[s.hash];
+  for (const auto& dir : m_repo_dirs) manage_detail::collect_shared_entries(store, dir, touched);
+
   std::vector<std::string> removed_repos;
   for (std::size_t i = 0; i < m_repo_dirs.size(); ++i) {
     if (!remove(m_repo_dirs[i])) continue;
@@ -69,6 +76,17 @@ DeleteReport DeletePlan::execute() const {
   }
   for (std::size_t i = 0; i < m_blob_files.size(); ++i)
     if (remove(m_blob_files[i])) report.freed_bytes += m_blob_sizes[i];
+
+  // Sweep only the touched hashes, each under its lock (research note 4.3).
+  for (const auto& [hash, entries] : touched) {
+    auto freed = store.sweep(hash);
+    if (!freed) {
+      report.problems.push_back({store.payload_path(hash), freed.error().message, freed.error().code});
+    } else if (*freed > 0) {
+      ++report.shared_blobs_deleted;
+      report.freed_bytes += *freed;
+    }
+  }
 
   for (const auto& f : m_incomplete) {
     bool gone_with_repo = false;

@@ -13,6 +13,7 @@
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/lock.hpp"
 #include "safe_remove.hpp"
+#include "shared_refs.hpp"
 #include "hubcache/util/text.hpp"
 
 namespace hubcache {
@@ -44,6 +45,16 @@ std::uint64_t DeletePlan::incomplete_bytes() const {
   return n;
 }
 
+std::uint64_t DeletePlan::shared_bytes() const {
+  std::uint64_t n = 0;
+  for (const auto& s : m_shared) n += s.size;
+  return n;
+}
+
+std::size_t DeletePlan::unreferenced_shared_count() const {
+  return static_cast<std::size_t>(std::count_if(m_shared.begin(), m_shared.end(), [](const auto& s) { return s.unreferenced; }));
+}
+
 std::size_t DeletePlan::entire_repo_count() const {
   return static_cast<std::size_t>(std::count_if(m_repos.begin(), m_repos.end(), [](const auto& r) { return r.entire; }));
 }
@@ -64,7 +75,10 @@ std::size_t DeletePlan::total_revision_count() const {
 class DeletePlanBuilder {
  public:
   static DeletePlan build(const CacheInfo& cache, const std::map<std::size_t, Selection>& selected,
-                          const std::set<std::size_t>& broken, bool prune_incomplete, std::vector<std::string> unknown) {
+                          const std::set<std::size_t>& broken, bool prune, std::vector<std::string> unknown) {
+    const bool prune_incomplete = prune;
+    const SharedBlobStore store(cache.root);
+    manage_detail::SharedEntries deleting;  // shared entries going, by hash
     DeletePlan plan;
     plan.m_root = cache.root;
     plan.m_unknown = std::move(unknown);
@@ -96,11 +110,18 @@ class DeletePlanBuilder {
         pr.revisions.push_back({rev.commit, rev.refs, rev.size_on_disk});
       }
       if (pr.entire) {
-        plan.m_repo_dirs.push_back(repo.path);
-        plan.m_repo_dir_sizes.push_back(repo.size_on_disk);
+        // Its shared entries free nothing by themselves: their payloads are counted below.
+        std::map<std::string, std::uint64_t> shared_sizes;
+        for (const auto& rev : repo.revisions)
+          for (const auto& f : rev.files)
+            if (!f.shared_hash.empty()) shared_sizes[f.blob_path] = f.size;
         pr.size_on_disk = repo.size_on_disk;
+        for (const auto& [path, size] : shared_sizes) pr.size_on_disk -= std::min(size, pr.size_on_disk);
+        manage_detail::collect_shared_entries(store, repo.path, deleting);
+        plan.m_repo_dirs.push_back(repo.path);
+        plan.m_repo_dir_sizes.push_back(pr.size_on_disk);
       } else {
-        pr.size_on_disk = plan_revisions(plan, repo, chosen);
+        pr.size_on_disk = plan_revisions(plan, repo, chosen, deleting);
         plan.m_touched_repos.push_back(repo.path);
       }
       plan.m_revisions_bytes += pr.size_on_disk;
@@ -110,6 +131,7 @@ class DeletePlanBuilder {
       const SkippedRepo& s = cache.skipped_repos[idx];
       PlannedRepo pr{s.repo, s.path, true, true, {}, manage_detail::tree_size(s.path)};
       if (busy_folders.count(folder_of(cache.root, s.path))) continue;  // a download is filling it
+      manage_detail::collect_shared_entries(store, s.path, deleting);
       plan.m_repo_dirs.push_back(s.path);
       plan.m_repo_dir_sizes.push_back(pr.size_on_disk);
       plan.m_revisions_bytes += pr.size_on_disk;
@@ -119,6 +141,8 @@ class DeletePlanBuilder {
       plan.m_touched_repos.push_back(fs::parent(fs::parent(f.path)));
       plan.m_incomplete.push_back(std::move(f));
     }
+
+    plan_shared(plan, store, deleting, prune);
 
     std::sort(plan.m_repos.begin(), plan.m_repos.end(), [](const PlannedRepo& a, const PlannedRepo& b) {
       const std::string ta = to_string(a.repo.type), tb = to_string(b.repo.type);
@@ -133,8 +157,36 @@ class DeletePlanBuilder {
   }
 
  private:
-  // Snapshots, refs and no-longer-used blobs of some revisions of a repo; returns bytes freed.
-  static std::uint64_t plan_revisions(DeletePlan& plan, const RepoInfo& repo, const std::set<std::size_t>& chosen) {
+  // The payloads the deletion touches (research note 4.2): each counted once, and only when every
+  // valid reference in its readable manifest is going. Prune adds the unreferenced ones (4.4).
+  static void plan_shared(DeletePlan& plan, const SharedBlobStore& store, const manage_detail::SharedEntries& deleting,
+                          bool prune) {
+    if (!store.marked()) return;
+    for (const auto& [hash, entries] : deleting) {
+      PlannedSharedBlob s{hash, store.payload_path(hash), 0, false};
+      auto eval = store.evaluate_manifest(hash);
+      struct stat st {};
+      const bool all_going = eval && !eval->valid.empty() &&
+                             std::all_of(eval->valid.begin(), eval->valid.end(),
+                                         [&](const std::string& ref) { return entries.count(ref) > 0; });
+      if (all_going && ::lstat(s.path.c_str(), &st) == 0 && S_ISREG(st.st_mode))
+        s.size = static_cast<std::uint64_t>(st.st_size);
+      plan.m_shared.push_back(std::move(s));
+    }
+    if (prune) {
+      if (auto orphans = store.unreferenced()) {
+        for (const auto& p : *orphans)
+          if (!deleting.count(p.hash)) plan.m_shared.push_back({p.hash, p.path, p.size, true});
+      }
+    }
+    std::sort(plan.m_shared.begin(), plan.m_shared.end(),
+              [](const PlannedSharedBlob& a, const PlannedSharedBlob& b) { return a.hash < b.hash; });
+  }
+
+  // Snapshots, refs and no-longer-used blobs of some revisions of a repo; returns bytes freed
+  // (shared entries are only unlinked: their payloads are planned by plan_shared).
+  static std::uint64_t plan_revisions(DeletePlan& plan, const RepoInfo& repo, const std::set<std::size_t>& chosen,
+                                      manage_detail::SharedEntries& deleting) {
     std::unordered_set<std::string> kept;
     for (std::size_t i = 0; i < repo.revisions.size(); ++i)
       if (!chosen.count(i))
@@ -149,9 +201,11 @@ class DeletePlanBuilder {
         if (fs::is_within(rev.snapshot_path, f.blob_path)) {
           in_snapshot += f.size;  // a copied file: goes with the snapshot dir
         } else if (fs::parent(f.blob_path) == own_blobs && !kept.count(f.blob_path) && planned.insert(f.blob_path).second) {
+          const std::uint64_t size = f.shared_hash.empty() ? f.size : 0;
+          if (!f.shared_hash.empty()) deleting[f.shared_hash].insert(f.blob_path.substr(plan.m_root.size() + 1));
           plan.m_blob_files.push_back(f.blob_path);
-          plan.m_blob_sizes.push_back(f.size);
-          freed += f.size;
+          plan.m_blob_sizes.push_back(size);
+          freed += size;
         }
       }
       plan.m_snapshot_dirs.push_back(rev.snapshot_path);

@@ -4,6 +4,7 @@
 #include <algorithm>
 
 #include "hubcache/cache/layout.hpp"
+#include "hubcache/cache/shared_blobs.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/parallel.hpp"
 #include "scan_repo.hpp"
@@ -47,13 +48,15 @@ Result<CacheInfo> scan_cache(const std::string& root_in, const ScanOptions& opti
                 cache.root);
   manage_detail::Fd root(::open(cache.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root.valid()) return fail(errno_error(errno, "cannot read cache directory", cache.root));
+  const SharedBlobStore store(cache.root);
   std::vector<std::pair<std::string, unsigned char>> entries;
   {
     manage_detail::DirReader reader(root.get());
     const char* name = nullptr;
     unsigned char type = DT_UNKNOWN;
     while (reader.next(name, type))
-      if (!skipped_root_entry(name)) entries.emplace_back(name, type);
+      if (!skipped_root_entry(name) && !(store.marked() && std::string_view(name) == k_shared_store_dir))
+        entries.emplace_back(name, type);
     if (reader.error() != 0) return fail(errno_error(reader.error(), "cannot read cache directory", cache.root));
   }
   std::sort(entries.begin(), entries.end());
@@ -61,17 +64,23 @@ Result<CacheInfo> scan_cache(const std::string& root_in, const ScanOptions& opti
   std::vector<manage_detail::RepoScan> results(entries.size());
   parallel_for(entries.size(), options.threads, [&](std::size_t i) {
     results[i] = manage_detail::scan_repo(cache.root, root.get(), entries[i].first, entries[i].second,
-                                          options.collect_files);
+                                          options.collect_files, &store);
   });
 
   for (auto& r : results) {
     if (r.info) {
-      cache.size_on_disk += r.info->size_on_disk;
+      cache.size_on_disk += r.physical_size;
       cache.repos.push_back(std::move(*r.info));
     }
     if (r.skipped) cache.skipped_repos.push_back(std::move(*r.skipped));
     for (auto& w : r.warnings) cache.warnings.push_back(std::move(w));
     for (auto& f : r.incomplete) cache.incomplete_files.push_back(std::move(f));
+  }
+  // Physical total: each shared payload once, referenced or not (research note 4.1).
+  if (auto payloads = store.payloads()) {
+    for (const auto& p : *payloads) cache.size_on_disk += p.size;
+  } else {
+    cache.warnings.push_back({store.dir(), "Cannot read the shared blob store: " + payloads.error().message, false});
   }
   std::sort(cache.repos.begin(), cache.repos.end(),
             [](const RepoInfo& a, const RepoInfo& b) { return a.label() < b.label(); });

@@ -80,9 +80,10 @@ void list_incomplete(int blobs_fd, const std::string& repo_path, const std::stri
 
 class RepoScanner {
  public:
-  RepoScanner(const std::string& root, int root_fd, std::string folder, bool collect)
+  RepoScanner(const std::string& root, int root_fd, std::string folder, bool collect, const SharedBlobStore* store)
       : m_root_fd(root_fd), m_folder(std::move(folder)), m_collect(collect) {
     m_dirs.root = root;
+    m_dirs.store = store;
     m_dirs.repo_path = root + "/" + m_folder;
     m_dirs.known_blob = [this](const std::string& blob_path) { return m_blob_ids.count(blob_path) > 0; };
   }
@@ -93,6 +94,7 @@ class RepoScanner {
   struct Blob {
     std::uint64_t size = 0;
     double atime = 0, mtime = 0;
+    std::string shared_hash;  // a link into the shared store: its bytes are counted there
   };
 
   void skip(std::string message, const std::string& path) {
@@ -103,7 +105,7 @@ class RepoScanner {
 
   bool read_refs(Fd refs);
   bool scan_revision(int snapshots_fd, const std::string& commit, RevisionInfo& rev);
-  std::uint32_t blob_index(const std::string& key, const struct stat& st);
+  std::uint32_t blob_index(const std::string& key, const struct stat& st, const std::string& shared_hash);
 
   int m_root_fd;
   std::string m_folder;
@@ -120,9 +122,10 @@ class RepoScanner {
   int m_failed_errno = 0;
 };
 
-std::uint32_t RepoScanner::blob_index(const std::string& key, const struct stat& st) {
+std::uint32_t RepoScanner::blob_index(const std::string& key, const struct stat& st, const std::string& shared_hash) {
   auto [it, inserted] = m_blob_ids.try_emplace(key, static_cast<std::uint32_t>(m_blobs.size()));
-  if (inserted) m_blobs.push_back({static_cast<std::uint64_t>(st.st_size), to_seconds(st.st_atim), to_seconds(st.st_mtim)});
+  if (inserted)
+    m_blobs.push_back({static_cast<std::uint64_t>(st.st_size), to_seconds(st.st_atim), to_seconds(st.st_mtim), shared_hash});
   return it->second;
 }
 
@@ -195,10 +198,10 @@ bool RepoScanner::scan_revision(int snapshots_fd, const std::string& commit, Rev
       case TargetKind::Self:
         break;
     }
-    ids.push_back(blob_index(t.blob_path, t.st));
+    ids.push_back(blob_index(t.blob_path, t.st, t.shared_hash));
     if (m_collect) {
       const Blob& b = m_blobs[ids.back()];
-      rev.files.push_back({rel, t.blob_path, b.size, b.atime, b.mtime});
+      rev.files.push_back({rel, t.blob_path, b.size, b.atime, b.mtime, b.shared_hash});
     }
   };
   walk_tree(std::move(dir), rev.snapshot_path, 2, "", on_file, on_error);
@@ -370,6 +373,7 @@ RepoScan RepoScanner::run(unsigned char dtype) {
   } else {
     for (const auto& b : m_blobs) {
       info.size_on_disk += b.size;
+      if (b.shared_hash.empty()) m_out.physical_size += b.size;
       info.last_accessed = std::max(info.last_accessed, b.atime);
       info.last_modified = std::max(info.last_modified, b.mtime);
     }
@@ -381,8 +385,8 @@ RepoScan RepoScanner::run(unsigned char dtype) {
 }  // namespace
 
 RepoScan scan_repo(const std::string& root, int root_fd, const std::string& folder, unsigned char dtype,
-                   bool collect_files) {
-  RepoScanner scanner(root, root_fd, folder, collect_files);
+                   bool collect_files, const SharedBlobStore* store) {
+  RepoScanner scanner(root, root_fd, folder, collect_files, store);
   return scanner.run(dtype);
 }
 

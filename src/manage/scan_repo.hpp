@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "hubcache/cache/shared_blobs.hpp"
 #include "hubcache/manage/scan.hpp"
 
 namespace hubcache::manage_detail {
@@ -14,11 +15,13 @@ struct RepoScan {
   std::optional<SkippedRepo> skipped;
   std::vector<ScanWarning> warnings;
   std::vector<IncompleteFile> incomplete;
+  std::uint64_t physical_size = 0;  // info's blobs that are not links into the shared store
 };
 
 /// Scans <root>/<folder>. `root_fd` is the open root directory, `dtype` the entry's DT_* type
 /// from the root listing. Never fails: problems become warnings in the result.
+/// `store` is the cache's shared blob store (links into it, if marked, are shared entries).
 RepoScan scan_repo(const std::string& root, int root_fd, const std::string& folder, unsigned char dtype,
-                   bool collect_files);
+                   bool collect_files, const SharedBlobStore* store);
 
 }  // namespace hubcache::manage_detail

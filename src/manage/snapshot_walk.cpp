@@ -68,6 +68,7 @@ std::string_view blob_name_of_usual_link(std::string_view link, int depth) {
 bool resolve_entry(const RepoDirs& repo, int dirfd, const std::string& dir_path, int depth, const char* name,
                    bool is_link, Target& out) {
   out.in_repo_blobs = false;
+  out.shared_hash.clear();
   if (!is_link) {
     if (::fstatat(dirfd, name, &out.st, AT_SYMLINK_NOFOLLOW) != 0) return false;
     out.kind = TargetKind::Self;
@@ -104,6 +105,21 @@ bool resolve_entry(const RepoDirs& repo, int dirfd, const std::string& dir_path,
         if (S_ISREG(out.st.st_mode)) {
           out.kind = TargetKind::Blob;
           return true;
+        }
+        if (S_ISLNK(out.st.st_mode) && repo.store && repo.store->marked()) {
+          // A shared entry: the repo's blob is the entry itself (first hop), its bytes the payload.
+          auto hash = repo.store->hash_of_entry(out.blob_path);
+          if (!hash) return false;
+          if (*hash) {
+            out.shared_hash = **hash;
+            const auto payload = repo.store->linked_payload(out.blob_path);
+            if (payload && ::lstat(payload->path.c_str(), &out.st) == 0 && S_ISREG(out.st.st_mode)) {
+              out.kind = TargetKind::Blob;
+              return true;
+            }
+            out.kind = TargetKind::Dangling;  // payload gone (or not a plain file): a broken link
+            return true;
+          }
         }
       } else if (errno == ENOENT) {
         out.kind = TargetKind::Dangling;

@@ -13,6 +13,8 @@
 #include <string>
 #include <string_view>
 
+#include "hubcache/cache/shared_blobs.hpp"
+
 namespace hubcache::manage_detail {
 
 /// Owns a file descriptor.
@@ -82,13 +84,16 @@ struct RepoDirs {
   std::string root;       // cache root, absolute and symlink-resolved
   std::string repo_path;  // <root>/<folder>
   int blobs_fd = -1;      // <repo>/blobs opened without following a symlink, or -1
+  /// The cache's shared blob store (may be null or unmarked: no shared entries then).
+  const SharedBlobStore* store = nullptr;
   /// Optional: true if this <repo>/blobs/<name> path was already stat'ed by the caller (saves
   /// one syscall per pointer to an already seen blob; Target::st is then left zeroed).
   std::function<bool(const std::string& blob_path)> known_blob;
 };
 
 enum class TargetKind {
-  Blob,       // a symlink resolving to a regular file inside the cache
+  Blob,       // a symlink resolving to a regular file inside the cache (for a shared entry,
+              // <repo>/blobs/<etag> -> store payload, blob_path is the entry, st the payload's)
   Self,       // a regular file in the snapshot (no-symlink mode): it is its own blob
   Dangling,   // a symlink whose target does not exist
   Escapes,    // a symlink whose target lies outside the cache root (never followed)
@@ -101,6 +106,7 @@ struct Target {
   std::string blob_path;  // absolute: the blob (Blob, Self) or the lexical target (Dangling, Escapes)
   std::string link;       // the raw symlink text (symlinks only)
   bool in_repo_blobs = false;  // blob_path is <repo>/blobs/<name> of this repo
+  std::string shared_hash;     // the Xet hash when blob_path is a link into the marked store
   struct stat st {};      // of the blob (Blob, Self)
 };
 

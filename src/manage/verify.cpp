@@ -117,7 +117,8 @@ Result<VerifyReport> verify_repo(const std::string& root_in, const RepoRef& repo
                                   : Expectation{to_lower(e.blob_id), Hasher::Kind::Sha1};
   }
 
-  manage_detail::RepoDirs dirs{root, layout.folder(), -1, {}};
+  const SharedBlobStore store(root);
+  manage_detail::RepoDirs dirs{root, layout.folder(), -1, &store, {}};
   Fd blobs(::open(layout.blobs_dir().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   dirs.blobs_fd = blobs.get();
   Fd snap(::open(report.snapshot_path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "download_impl.hpp"
+#include "hubcache/cache/shared_blobs.hpp"
 #include "hubcache/resolve/offline.hpp"
 #include "hubcache/util/fs.hpp"
 
@@ -18,6 +19,16 @@ Error with_missing(Error e, const std::string& file) {
 
 }  // namespace
 
+// Research note 3.4: link blobs/<etag> to a usable payload of a marked shared store. Any
+// failure is a miss (the normal download follows); the payload is never modified.
+bool Downloader::Impl::reuse_shared_blob(const RepoLayout& layout, const BlobFetch& f) const {
+  if (f.force || !f.xet_hash || options.disable_shared_blobs || link_mode() != LinkMode::Symlink) return false;
+  const SharedBlobStore store(layout.root());
+  if (!store.marked()) return false;
+  auto linked = store.try_link(layout, f.etag, *f.xet_hash, f.size);
+  return linked && *linked;
+}
+
 Result<std::uint64_t> Downloader::Impl::fetch_to_cache(const RepoLayout& layout, const BlobFetch& f, ProgressTracker& progress,
                                                        PublishBatch& batch) {
   HUBCACHE_TRY(validate_etag(f.etag));
@@ -31,6 +42,11 @@ Result<std::uint64_t> Downloader::Impl::fetch_to_cache(const RepoLayout& layout,
   // The blob may exist already, or another process may have finished it while we waited (spec 4).
   if (!f.force && is_file(blob)) {
     HUBCACHE_TRY(create_pointer(layout, f.commit, f.path, f.etag, link_mode()));
+    progress.cached(f.path, f.size);
+    return std::uint64_t{0};
+  }
+  if (reuse_shared_blob(layout, f)) {
+    HUBCACHE_TRY(create_pointer(layout, f.commit, f.path, f.etag, LinkMode::Symlink));
     progress.cached(f.path, f.size);
     return std::uint64_t{0};
   }

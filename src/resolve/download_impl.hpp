@@ -59,6 +59,7 @@ struct BlobFetch {
   std::string url;       // stable URL of the content: the resolve URL at the commit
   bool force = false;
   std::string location;  // a pre-signed URL from the metadata HEAD, tried first ("" = none)
+  std::optional<std::string> xet_hash;  // tree xetHash / HEAD X-Xet-Hash, verbatim
 };
 
 /// Blobs published with fs::DirSync::Batched: flush() makes their renames durable with one fsync
@@ -98,6 +99,8 @@ struct Downloader::Impl {
   /// DirSync::Batched: the caller flushes `batch`.
   Result<std::uint64_t> fetch_to_cache(const RepoLayout& layout, const BlobFetch& f, ProgressTracker& progress,
                                        PublishBatch& batch);
+  /// True if blobs/<etag> now links into the cache's shared blob store (no download needed).
+  bool reuse_shared_blob(const RepoLayout& layout, const BlobFetch& f) const;
   /// Local-dir mode for one file whose commit, ETag and size are known (spec 6 steps 3-6). The
   /// caller has run prepare_local_dir(local_dir).
   Result<std::uint64_t> fetch_to_local_dir(const std::string& local_dir, const RepoRef& repo, const BlobFetch& f,

@@ -93,6 +93,7 @@ DownloadOptions DownloadOptions::from_env(const Config& c) {
   o.etag_timeout = std::chrono::seconds(c.etag_timeout.value);
   o.download_timeout = std::chrono::seconds(c.download_timeout.value);
   o.disable_symlinks = c.disable_symlinks;
+  o.disable_shared_blobs = c.disable_xet || c.disable_shared_blobs;
   return o;
 }
 
@@ -166,7 +167,7 @@ transfer::Engine& Downloader::Impl::engine() {
 
 BlobFetch Downloader::Impl::fetch_for(const RepoRef& repo, std::string_view revision, const std::string& path,
                                       const hub::FileMetadata& m, bool force) const {
-  BlobFetch f{m.commit, path, m.etag, m.size, hub::resolve_url(options.endpoint, repo, m.commit, path), force, {}};
+  BlobFetch f{m.commit, path, m.etag, m.size, hub::resolve_url(options.endpoint, repo, m.commit, path), force, {}, m.xet_hash};
   if (m.location != hub::resolve_url(options.endpoint, repo, revision, path)) f.location = m.location;
   return f;
 }

@@ -207,7 +207,8 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
       if (!errors.empty() || options.cancel->cancelled()) return;
     }
     const TreeFileEntry& e = *selected[i];
-    BlobFetch f{commit, e.path, e.etag(), e.size, hub::resolve_url(options.endpoint, repo, commit, e.path), req.force_download, {}};
+    BlobFetch f{commit, e.path, e.etag(), e.size, hub::resolve_url(options.endpoint, repo, commit, e.path),
+                req.force_download, {}, e.xet_hash};
     Result<std::uint64_t> r = std::uint64_t{0};
     if (local) {
       std::vector<std::string> w;

@@ -157,6 +157,8 @@ Response Router::Impl::blob(const Request& req, const std::vector<std::string>& 
   if (!folder) return error_response(404, "", "Not Found: the repo is no longer in the cache");
   std::uint64_t size = 0;
   auto fd = open_regular(*folder + "/blobs/" + segs[2], size);
+  if (!fd)
+    if (auto payload = view.shared_payload(*folder, segs[2])) fd = open_regular(*payload, size);
   if (!fd) return error_response(404, "", "Not Found: the blob is no longer in the cache");
   return file_body_response(req, std::move(*fd), size, quoted(segs[2]), {});
 }

@@ -12,6 +12,7 @@
 #include <functional>
 
 #include "hubcache/cache/layout.hpp"
+#include "hubcache/cache/shared_blobs.hpp"
 #include "hubcache/cache/store.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/hash.hpp"
@@ -212,6 +213,29 @@ std::optional<FileInfo> CacheView::lookup_file(const std::string& folder, const 
   return info;
 }
 
+std::optional<std::string> CacheView::shared_entry_of(const std::string& folder, const std::string& pointer) const {
+  char buf[PATH_MAX];
+  const ssize_t n = ::readlink(pointer.c_str(), buf, sizeof buf);
+  if (n <= 0 || buf[0] == '/') return std::nullopt;  // hub caches only hold relative pointers
+  auto dir = fs::real_path(fs::parent(pointer));
+  if (!dir) return std::nullopt;
+  const std::string first_hop = fs::normalize(*dir + "/" + std::string(buf, static_cast<std::size_t>(n)));
+  const std::string blobs = folder + "/blobs";
+  if (fs::parent(first_hop) != blobs) return std::nullopt;
+  return first_hop.substr(blobs.size() + 1);
+}
+
+std::optional<std::string> CacheView::shared_payload(const std::string& folder, const std::string& name) const {
+  if (name.empty() || name.find('/') != std::string::npos || !validate_etag(name) || name.ends_with(k_incomplete_suffix))
+    return std::nullopt;
+  const SharedBlobStore store(m_root);
+  auto payload = store.linked_payload(folder + "/blobs/" + name);
+  if (!payload) return std::nullopt;
+  auto real = fs::real_path(payload->path);  // belt and braces: nothing symlinked on the way
+  if (!real || *real != payload->path) return std::nullopt;
+  return payload->path;
+}
+
 std::optional<FileInfo> CacheView::lookup_file_uncached(const std::string& folder, const std::string& commit,
                                                         const std::string& path) const {
   const std::string pointer = folder + "/snapshots/" + commit + "/" + path;
@@ -227,10 +251,17 @@ std::optional<FileInfo> CacheView::lookup_file_uncached(const std::string& folde
   f.size = static_cast<std::uint64_t>(st.st_size);
   f.mtime = st.st_mtim.tv_sec;
   if (S_ISLNK(lst.st_mode)) {
-    // A pointer must land directly in this repo's blobs/, on a complete blob.
+    // A pointer must land directly in this repo's blobs/, on a complete blob, or on an entry
+    // there that links into the marked shared store (then the bytes are the store's payload).
     const std::string blobs = folder + "/blobs";
-    if (*real == blobs || !fs::is_within(blobs, *real)) return std::nullopt;
-    const std::string name = real->substr(blobs.size() + 1);
+    std::string name;
+    if (*real != blobs && fs::is_within(blobs, *real)) {
+      name = real->substr(blobs.size() + 1);
+    } else {
+      auto entry = shared_entry_of(folder, pointer);
+      if (!entry || shared_payload(folder, *entry) != *real) return std::nullopt;
+      name = std::move(*entry);
+    }
     if (name.find('/') != std::string::npos || !validate_etag(name)) return std::nullopt;
     if (name.size() >= k_incomplete_suffix.size() &&
         name.compare(name.size() - k_incomplete_suffix.size(), std::string::npos, k_incomplete_suffix) == 0)

@@ -2,7 +2,8 @@
 // Read-only view of a Hub cache for the mirror: revisions, files reachable through snapshot
 // pointers, and per-snapshot listings. Only content reachable from snapshots/<commit>/ whose
 // resolved location stays inside the repo folder is ever returned: a pointer into blobs/ (never a
-// *.incomplete), or a regular file (no-symlink caches). Listings are cached in memory and
+// *.incomplete), or a regular file (no-symlink caches). The one exception is the cache's marked
+// shared blob store: a blobs/ entry whose link names exactly a payload there (shared_payload). Listings are cached in memory and
 // re-validated against directory mtimes on every use, so files another tool adds show up.
 #include <sys/stat.h>
 #include <sys/types.h>
@@ -128,6 +129,17 @@ class CacheView {
     std::string oid;
   };
 
+  /// The blob name a pointer's link text names directly in <folder>/blobs/ (lexically, from the
+  /// pointer's real directory); nullopt for any other link.
+  std::optional<std::string> shared_entry_of(const std::string& folder, const std::string& pointer) const;
+
+ public:
+  /// The store payload the entry <folder>/blobs/<name> links to, if the cache's shared blob store
+  /// is marked, the entry's normalised link target is exactly <root>/blobs/<h[:2]>/<h> and that is
+  /// a regular file reached through real directories only (no other escape is ever followed).
+  std::optional<std::string> shared_payload(const std::string& folder, const std::string& name) const;
+
+ private:
   std::optional<FileInfo> lookup_file_uncached(const std::string& folder, const std::string& commit,
                                                const std::string& path) const;
   std::optional<std::string> git_oid_of(const std::string& path, ino_t ino, std::uint64_t size,

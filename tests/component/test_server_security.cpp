@@ -89,6 +89,63 @@ TEST_F(Security, SymlinksLeavingTheRepoOrPointingAtPartialBlobsAreNotServed) {
   EXPECT_EQ(listed, (std::vector<std::string>{"config.json", "sub", "sub/a.txt"}));
 }
 
+// huggingface_hub >= 1.32 shared blob store: pointer -> <repo>/blobs/<etag> -> the marked store's
+// <cache>/blobs/<h[:2]>/<h> (a regular file) is served; every other second hop is refused.
+TEST_F(Security, SharedStoreLinksAreServedOnlyWhenTheyNameAPayloadExactly) {
+  namespace stdfs = std::filesystem;
+  const std::string root = cache.root();
+  const RepoLayout l = cache.layout(k_tiny);
+  cache.mark_shared_store();
+  const std::string good = "5a" + std::string(62, '5');
+  cache.add_shared_file(k_tiny, c1, "shared.bin", "SHARED-OK", good);
+  // A repo entry (named like an LFS blob) linking to `target`, and a pointer to it.
+  auto hostile = [&](const std::string& name, const std::string& target) {
+    const std::string etag = sha256(name);
+    stdfs::create_symlink(target, l.blob_path(etag));
+    cache.add_pointer(k_tiny, c1, name, etag);
+  };
+  hostile("loose.bin", "../../loose.txt");                                  // in the cache, not the store
+  hostile("abs-secret.bin", tmp.path() + "/secret.txt");                    // outside the cache
+  hostile("dotdot.bin", "../../blobs/..");                                  // the store's parent
+  hostile("store-dir.bin", "../../blobs/" + good.substr(0, 2));             // a directory
+  hostile("wrong-prefix.bin", "../../blobs/77/" + good);                    // hash under another prefix
+  write_file(tmp.path() + "/outside/" + std::string(64, '7'), k_secret);    // a symlinked prefix dir
+  stdfs::create_symlink(tmp.path() + "/outside", root + "/blobs/77");
+  hostile("prefix-link.bin", "../../blobs/77/" + std::string(64, '7'));
+  const std::string link_payload = "8c" + std::string(62, '8');             // the payload is a symlink
+  stdfs::create_directories(root + "/blobs/8c");
+  stdfs::create_symlink(tmp.path() + "/secret.txt", root + "/blobs/8c/" + link_payload);
+  hostile("payload-link.bin", "../../blobs/8c/" + link_payload);
+  // A partial download's name linking into the store is still a partial download.
+  const std::string partial = sha256("p") + ".incomplete";
+  stdfs::create_symlink("../../blobs/" + good.substr(0, 2) + "/" + good, l.blob_path(partial));
+  stdfs::create_symlink("../../blobs/" + partial, l.snapshot_dir(c1) + "/partial.bin");
+  start();
+
+  auto redirect = http("GET", url("/org/tiny/resolve/main/shared.bin"));
+  ASSERT_EQ(redirect.status, 302) << redirect.body;
+  EXPECT_EQ(redirect.header("x-linked-size"), "9");
+  EXPECT_EQ(redirect.header("x-linked-etag"), "\"" + sha256("SHARED-OK") + "\"");
+  auto body = http("GET", redirect.header("location"));
+  EXPECT_EQ(body.status, 200);
+  EXPECT_EQ(body.body, "SHARED-OK");
+  for (const char* p : {"loose.bin", "abs-secret.bin", "dotdot.bin", "store-dir.bin", "wrong-prefix.bin",
+                        "prefix-link.bin", "payload-link.bin", "partial.bin"})
+    expect_no_file(std::string("/org/tiny/resolve/main/") + p, "shared store link");
+  auto tree = nlohmann::json::parse(http("GET", url("/api/models/org/tiny/tree/main?recursive=true")).body);
+  std::vector<std::string> listed;
+  for (const auto& e : tree) listed.push_back(e["path"]);
+  EXPECT_EQ(listed, (std::vector<std::string>{"config.json", "shared.bin", "sub", "sub/a.txt"}));
+}
+
+TEST_F(Security, AnUnmarkedStoreIsNotServed) {
+  cache.mark_shared_store();
+  cache.add_shared_file(k_tiny, c1, "shared.bin", "SHARED", "5a" + std::string(62, '5'));
+  std::filesystem::remove(cache.root() + "/blobs/.huggingface-shared-blobs");
+  start();
+  expect_no_file("/org/tiny/resolve/main/shared.bin", "unmarked store");
+}
+
 TEST_F(Security, RepoFolderSymlinkedOutsideTheCacheIsNotFound) {
   std::filesystem::create_directories(tmp.path() + "/elsewhere/models--evil--repo/snapshots/" + c1);
   write_file(tmp.path() + "/elsewhere/models--evil--repo/refs/main", c1);

@@ -21,6 +21,23 @@ class CacheBuilder {
   /// Writes any file below the cache root (for broken cases).
   void write_raw(const std::string& rel, const std::string& content);
 
+  // The shared blob store of huggingface_hub >= 1.32, written as Python writes it (cache root
+  // 0755: marker and payloads 0444, .refs 0666).
+  /// <root>/blobs/.huggingface-shared-blobs = "1\n".
+  void mark_shared_store();
+  /// <root>/blobs/<h[:2]>/<h> = content (replaced if present).
+  void add_shared_payload(const std::string& hash, const std::string& content);
+  /// <repo>/blobs/<etag> -> ../../blobs/<h[:2]>/<h>, and (if `manifest_line`) appends
+  /// "<folder>/blobs/<etag>\n" to <h>.refs.
+  void link_shared_blob(const RepoRef& repo, const std::string& etag, const std::string& hash,
+                        bool manifest_line = true);
+  /// snapshots/<commit>/<path> -> ../../blobs/<etag> (the blob is not written).
+  void add_pointer(const RepoRef& repo, const std::string& commit, const std::string& path, const std::string& etag);
+  /// An LFS file stored in the shared store: payload, link, manifest line, pointer. Returns the
+  /// ETag (SHA-256 of content).
+  std::string add_shared_file(const RepoRef& repo, const std::string& commit, const std::string& path,
+                              const std::string& content, const std::string& hash);
+
  private:
   std::string m_root;
 };

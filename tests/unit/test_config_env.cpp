@@ -99,3 +99,12 @@ TEST(EnvWarnings, UnwritableCache) {
   ASSERT_EQ(f.size(), 1u);
   EXPECT_NE(f[0].find("is a file"), std::string::npos);
 }
+
+TEST(EnvFlags, SharedBlobsAndXetSwitches) {  // research note shared-blobs.md 3.1
+  EXPECT_FALSE(cfg({}).disable_shared_blobs);
+  EXPECT_FALSE(cfg({}).disable_xet);
+  EXPECT_TRUE(cfg({{"HF_HUB_DISABLE_SHARED_BLOBS", "yes"}}).disable_shared_blobs);
+  EXPECT_FALSE(cfg({{"HF_HUB_DISABLE_SHARED_BLOBS", "0"}}).disable_shared_blobs);
+  EXPECT_TRUE(cfg({{"HF_HUB_DISABLE_XET", "True"}}).disable_xet);
+  EXPECT_FALSE(cfg({{"HF_HUB_DISABLE_XET", "no"}}).disable_xet);
+}

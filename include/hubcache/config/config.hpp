@@ -57,6 +57,8 @@ struct Config {
   Sourced<int> download_timeout;     // seconds
   bool disable_symlinks = false;
   bool disable_implicit_token = false;
+  bool disable_xet = false;            // HF_HUB_DISABLE_XET: also no reuse of a shared blob store
+  bool disable_shared_blobs = false;   // HF_HUB_DISABLE_SHARED_BLOBS
   std::optional<bool> disable_progress_bars;  // tri-state
   std::vector<std::string> warnings;
 

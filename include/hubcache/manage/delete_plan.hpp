@@ -13,6 +13,15 @@
 // - an `.incomplete` file whose per-blob lock (.locks/<folder>/<etag>.lock) is held by a live
 //   download is left alone, and so is the folder holding it (the repo's revisions are then
 //   deleted one by one instead of the whole folder).
+// Shared blob store (cache/shared_blobs.hpp, research note 4.2-4.4), when the store is marked:
+// - deleting a shared entry (<repo>/blobs/<etag> linking into the store) unlinks only that link;
+//   the repo's own size counts only its other blobs;
+// - each touched payload is counted once, with its size only if its manifest is readable and
+//   every valid reference in it is among the entries being deleted (all plan targets together),
+//   else 0 (another repo still uses it, or the manifest is missing/unreadable: kept);
+// - execute() then sweeps only the touched hashes, each under its lock (the sweep re-checks the
+//   manifest, so a reference created since the plan keeps the payload), and reports what it freed;
+// - prune also lists every payload whose manifest is readable and has no valid reference.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -66,6 +75,14 @@ struct PlannedIncomplete {
   std::vector<std::string> sidecars;  // split-download state files that go with it (IncompleteFile)
 };
 
+/// A payload of the shared blob store that execute() sweeps.
+struct PlannedSharedBlob {
+  std::string hash;
+  std::string path;          // <root>/blobs/<h[:2]>/<h>
+  std::uint64_t size = 0;    // what the plan expects the sweep to free (0: it keeps the payload)
+  bool unreferenced = false;  // prune: no valid reference at planning time
+};
+
 struct DeleteProblem {
   std::string path;
   std::string message;
@@ -76,6 +93,7 @@ struct DeleteReport {
   std::size_t repos_deleted = 0;
   std::size_t revisions_deleted = 0;   // every deleted revision, including those of entire repos
   std::size_t incomplete_deleted = 0;
+  std::size_t shared_blobs_deleted = 0;  // payloads removed from the shared blob store
   std::uint64_t freed_bytes = 0;       // the plan's figure minus what could not be deleted
   std::vector<DeleteProblem> problems;  // missing paths, permission errors: reported, not fatal
   std::vector<std::string> skipped_locked;  // .incomplete files whose download became live
@@ -93,19 +111,26 @@ class DeletePlan {
   const std::vector<PlannedIncomplete>& incomplete_files() const { return m_incomplete; }
   /// `.incomplete` files left alone because a live download holds their lock.
   const std::vector<PlannedIncomplete>& locked_incomplete() const { return m_locked; }
+  /// Shared store payloads execute() sweeps, sorted by hash (touched by the deletion, or
+  /// unreferenced ones for prune).
+  const std::vector<PlannedSharedBlob>& shared_blobs() const { return m_shared; }
+  std::size_t unreferenced_shared_count() const;
   /// Targets that matched nothing in the cache.
   const std::vector<std::string>& unknown_targets() const { return m_unknown; }
 
   std::uint64_t revisions_bytes() const { return m_revisions_bytes; }
   std::uint64_t incomplete_bytes() const;
-  std::uint64_t freed_bytes() const { return m_revisions_bytes + incomplete_bytes(); }
+  std::uint64_t shared_bytes() const;
+  std::uint64_t freed_bytes() const { return m_revisions_bytes + incomplete_bytes() + shared_bytes(); }
   std::size_t entire_repo_count() const;
   std::size_t partial_revision_count() const;  // selected revisions of repos not deleted entirely
   std::size_t total_revision_count() const;
-  bool empty() const { return m_repos.empty() && m_incomplete.empty(); }
+  bool empty() const { return m_repos.empty() && m_incomplete.empty() && unreferenced_shared_count() == 0; }
 
   /// Deletes, in this order: repo folders, snapshot dirs, refs (and ref dirs left empty), blobs,
-  /// then `.incomplete` files (each under its lock, skipped if a download took it meanwhile);
+  /// then sweeps the shared payloads (the planned ones plus those linked from repo folders being
+  /// removed, recorded just before), then `.incomplete` files (each under its lock, skipped if a
+  /// download took it meanwhile);
   /// finally removes repo folders left without any snapshot or download. Never fails as a
   /// whole: every problem is in the report.
   DeleteReport execute() const;
@@ -118,6 +143,7 @@ class DeletePlan {
   std::vector<PlannedRepo> m_repos;
   std::vector<std::string> m_repo_dirs, m_snapshot_dirs, m_ref_files, m_blob_files;
   std::vector<PlannedIncomplete> m_incomplete, m_locked;
+  std::vector<PlannedSharedBlob> m_shared;
   std::vector<std::string> m_unknown;
   std::vector<std::uint64_t> m_repo_dir_sizes, m_snapshot_sizes, m_blob_sizes;  // parallel to the lists
   std::vector<std::string> m_touched_repos;  // folders to drop if left without content
@@ -130,7 +156,8 @@ class DeletePlan {
 Result<DeletePlan> plan_delete(const CacheInfo& cache, const std::vector<std::string>& targets);
 
 /// Plan for `cache prune`: every detached revision (no ref) and every `.incomplete` file (with
-/// its split-download state files, or such a state file alone) not locked by a live download.
+/// its split-download state files, or such a state file alone) not locked by a live download,
+/// and every unreferenced payload of the shared blob store.
 Result<DeletePlan> plan_prune(const CacheInfo& cache);
 
 }  // namespace hubcache

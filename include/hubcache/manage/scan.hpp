@@ -1,9 +1,15 @@
 #pragma once
 // Cache scan with huggingface_hub's scan_cache_dir numbers (spec 9.1), parallel across repos.
 //
-// Numbers (healthy caches give exactly PY's values):
+// Numbers (healthy caches give exactly PY's values, shared blob store included):
 // - a file is every non-directory at any depth below snapshots/<commit>/; its blob is the symlink
 //   target (or the file itself in no-symlink mode); size/atime/mtime come from the blob;
+// - shared blob store (cache/shared_blobs.hpp, when marked): a file's blob is the first hop
+//   <repo>/blobs/<etag> even when that entry links into the store (FileInfo::shared_hash), its
+//   numbers the payload's; per-revision and per-repo sizes are logical (a payload counts in every
+//   repo using it); CacheInfo::size_on_disk is physical: the repos' other blobs plus every payload
+//   of the store once, unreferenced ones included. A marked top-level `blobs` is no repo and no
+//   warning (an unmarked one still warns). A shared link whose payload is gone is dangling;
 // - revision: nb_files = files, size = sum over distinct blobs, last_modified = max blob mtime
 //   (the snapshot dir's mtime when it has no files), refs = refs whose value is the commit;
 // - repo: nb_files = distinct blobs of all revisions, size = their sum (each once),
@@ -46,6 +52,9 @@ struct FileInfo {
   std::uint64_t size = 0;
   double atime = 0;       // epoch seconds of the blob
   double mtime = 0;
+  /// Set when blob_path is a symlink into the cache's marked shared blob store: the Xet hash of
+  /// its payload (size/atime/mtime are the payload's). Unlinking blob_path frees nothing by itself.
+  std::string shared_hash;
 };
 
 struct RevisionInfo {
@@ -98,7 +107,7 @@ struct SkippedRepo {
 struct CacheInfo {
   std::string root;  // absolute, symlink-resolved
   std::vector<RepoInfo> repos;  // sorted by label ("dataset/..." < "model/..." < "space/...")
-  std::uint64_t size_on_disk = 0;
+  std::uint64_t size_on_disk = 0;  // physical: each shared payload once (see the header comment)
   std::vector<IncompleteFile> incomplete_files;  // sorted by path
   std::vector<ScanWarning> warnings;
   std::vector<SkippedRepo> skipped_repos;  // only those whose folder name parses

@@ -12,6 +12,8 @@
 //   for LFS files, else blob_id (git blob SHA-1);
 // - otherwise its blob name: 64 hex = SHA-256, 40 hex = git blob SHA-1. A file with neither
 //   (a no-symlink copy without tree file, an odd blob name) is listed as unverified.
+// A repo blob that links into the marked shared blob store is named (and checked) by its entry
+// <repo>/blobs/<etag>, its bytes read through the link; a dangling one is a MissingBlob.
 // Distinct blobs are hashed once each, in parallel across files (OpenSSL).
 #include <cstddef>
 #include <cstdint>

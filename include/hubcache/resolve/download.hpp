@@ -49,6 +49,11 @@ struct DownloadOptions {
   std::chrono::seconds download_timeout{10};
   unsigned max_workers = 8;
   bool disable_symlinks = false;
+  /// No reuse of payloads of the cache's shared blob store (HF_HUB_DISABLE_SHARED_BLOBS or
+  /// HF_HUB_DISABLE_XET). Otherwise a file with a Xet hash whose blob is absent is linked to a
+  /// usable payload of a marked store (SHA-256 checked against the ETag) instead of downloaded;
+  /// never in no-symlink mode nor for a local dir. New payloads are never published.
+  bool disable_shared_blobs = false;
   std::string user_agent = "hubcache/0.1.0";
   /// Called from worker threads (serialized); keep it quick.
   std::function<void(const DownloadEvent&)> progress;

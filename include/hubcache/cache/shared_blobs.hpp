@@ -1,0 +1,119 @@
+#pragma once
+// The cross-repo shared blob store of huggingface_hub >= 1.32 (research note shared-blobs.md):
+// the one place that knows its disk format. Everyone else (scan, verify, delete, prune, the
+// mirror, download reuse) asks this class.
+//
+// Layout, relative to the cache root:
+//   blobs/.huggingface-shared-blobs   marker, a regular file holding exactly "1\n"
+//   blobs/<h[:2]>/<h>                 payload (h = Xet file hash, 64 lower-case hex)
+//   blobs/<h[:2]>/<h>.refs            manifest: one "<repo_folder>/blobs/<etag>\n" per reference
+//   blobs/<h[:2]>/<h>.lock            per-hash lock (flock, the same lock Python's filelock takes)
+//   <repo_folder>/blobs/<etag>        symlink "../../blobs/<h[:2]>/<h>" (a shared entry)
+// A store without the marker (or whose blobs/ or marker is a symlink) is not a store: nothing
+// here treats it as one. Nothing here follows a link other than the ones it checks lexically.
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "hubcache/cache/layout.hpp"
+#include "hubcache/util/lock.hpp"
+#include "hubcache/util/result.hpp"
+
+namespace hubcache {
+
+inline constexpr std::string_view k_shared_store_dir = "blobs";
+inline constexpr std::string_view k_shared_marker = ".huggingface-shared-blobs";
+inline constexpr std::string_view k_shared_marker_content = "1\n";
+
+/// True iff `h` is a Xet file hash usable as a payload name: exactly 64 lower-case hex digits.
+bool is_xet_hash(std::string_view h);
+
+/// What a manifest says about its payload (research note 1.4).
+struct ManifestEval {
+  std::vector<std::string> valid;  // valid references, deduplicated, component-sorted
+  std::size_t stale = 0;           // lines that are not (or no longer) references
+};
+
+/// One payload file of the store.
+struct SharedPayload {
+  std::string hash;
+  std::string path;  // <root>/blobs/<h[:2]>/<h>
+  std::uint64_t size = 0;
+};
+
+class SharedBlobStore {
+ public:
+  /// `root`: the cache root, absolute and symlink-resolved (links are compared lexically to it).
+  /// Checks the marker once: lstat says <root>/blobs is a directory and the marker a regular file
+  /// whose whole content is "1\n" (Python's rule; "1" without newline is not a store).
+  explicit SharedBlobStore(std::string root);
+
+  bool marked() const { return m_marked; }
+  const std::string& root() const { return m_root; }
+  std::string dir() const;                               // <root>/blobs
+  std::string payload_path(std::string_view hash) const;  // <root>/blobs/<h[:2]>/<h>
+  std::string manifest_path(std::string_view hash) const;  // ...<h>.refs
+  std::string lock_path(std::string_view hash) const;      // ...<h>.lock
+
+  /// Pure: the hash whose payload the link text of the repo blob entry `entry_path`
+  /// (<root>/<folder>/blobs/<name>) names, after joining it to the entry's directory and
+  /// normalising lexically (never realpath); nullopt if it names anything else.
+  std::optional<std::string> hash_of_link(const std::string& entry_path, std::string_view link_text) const;
+
+  /// lstat + readlink of `entry_path`: the hash if the entry is a symlink into this (marked)
+  /// store; nullopt if the store is unmarked, the entry is not a symlink, is missing, or links
+  /// elsewhere. Fails only on I/O errors other than "not found".
+  Result<std::optional<std::string>> hash_of_entry(const std::string& entry_path) const;
+
+  /// The payload of a shared entry, if it is servable: the store is marked, the prefix dir is a
+  /// real directory and the payload a regular file (lstat: no further symlink). Else nullopt.
+  std::optional<SharedPayload> linked_payload(const std::string& entry_path) const;
+
+  /// research note 1.3: lstat regular file, size == expected_size, readable (access R_OK).
+  bool payload_usable(std::string_view hash, std::uint64_t expected_size) const;
+
+  /// Evaluates <h>.refs (research note 1.4). Fails (= "unknown references": keep the payload)
+  /// when the store is unmarked, the manifest is missing, not a regular file, unreadable, not
+  /// UTF-8, or checking a line hit an I/O error other than "not found".
+  Result<ManifestEval> evaluate_manifest(std::string_view hash) const;
+
+  /// Takes <h>.lock: created O_NOFOLLOW mode 0666 (best-effort fchmod 0666), then FileLock
+  /// (flock(LOCK_EX), which excludes Python's filelock, plus an OFD lock). Blocks. The prefix
+  /// directory must exist (NotFound otherwise; it is never created here).
+  Result<FileLock> lock(std::string_view hash) const;
+
+  /// Rewrites <h>.refs to exactly `refs` (already valid, deduplicated and sorted), each + "\n":
+  /// <h>.refs.<8hex>.tmp, chmod 0666, fsync, rename. The caller holds lock(hash).
+  Result<void> rewrite_manifest(std::string_view hash, const std::vector<std::string>& refs) const;
+
+  /// research note 4.3, takes the lock itself: unknown manifest => keep (0); valid references =>
+  /// rewrite the manifest, keep the payload (0); none => unlink the payload (if a regular file)
+  /// and its manifest (the .lock stays) and return the payload's size. A failure frees nothing.
+  /// No prefix directory (nothing stored for that hash): 0, no lock file is created.
+  Result<std::uint64_t> sweep(std::string_view hash) const;
+
+  /// Every payload file of the marked store (prefix dirs that are real directories, names that
+  /// are Xet hashes matching their prefix, regular files), referenced or not; sorted by hash.
+  /// Empty when the store is unmarked or absent.
+  Result<std::vector<SharedPayload>> payloads() const;
+
+  /// Payloads whose manifest is readable and has zero valid references (what prune removes).
+  Result<std::vector<SharedPayload>> unreferenced() const;
+
+  /// research note 3.4 (reuse): holding lock(hash), checks the payload is usable for
+  /// `expected_size` and that its SHA-256 equals `etag` (the payload is never modified), then
+  /// creates blobs/.<etag>.<8hex>.shared -> ../../blobs/<h[:2]>/<h>, appends + fsyncs the manifest
+  /// line and renames the temp link over blobs/<etag>. Returns false (a miss: download normally)
+  /// when the store is unmarked, the hash or etag is unsuitable, or the payload is unusable or
+  /// has other bytes; fails on I/O errors (callers treat that as a miss too).
+  Result<bool> try_link(const RepoLayout& layout, std::string_view etag, std::string_view hash,
+                        std::uint64_t expected_size) const;
+
+ private:
+  std::string m_root;
+  bool m_marked = false;
+};
+
+}  // namespace hubcache

@@ -1,0 +1,375 @@
+// SharedBlobStore: marker, payload paths, link recognition, manifests, locks, sweep, reuse.
+#include "hubcache/cache/shared_blobs.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+#include <memory>
+
+#include "hubcache/util/fs.hpp"
+#include "hubcache/util/hash.hpp"
+
+namespace hubcache {
+namespace {
+
+struct Fd {
+  int fd = -1;
+  explicit Fd(int f) : fd(f) {}
+  ~Fd() {
+    if (fd >= 0) ::close(fd);
+  }
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+};
+
+bool lstat_is(const std::string& path, mode_t type) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0 && (st.st_mode & S_IFMT) == type;
+}
+
+// Reads a small regular file without following a final symlink.
+Result<std::string> read_regular(const std::string& path, std::size_t max_size) {
+  Fd f(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (f.fd < 0) return fail(errno_error(errno, "cannot open", path));
+  struct stat st {};
+  if (::fstat(f.fd, &st) != 0) return fail(errno_error(errno, "cannot stat", path));
+  if (!S_ISREG(st.st_mode)) return fail(ErrorCode::CacheCorrupted, "not a regular file: '" + path + "'", path);
+  std::string out;
+  char buf[8192];
+  for (;;) {
+    const ssize_t n = ::read(f.fd, buf, sizeof buf);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return fail(errno_error(errno, "cannot read", path));
+    }
+    if (n == 0) break;
+    out.append(buf, static_cast<std::size_t>(n));
+    if (out.size() > max_size) return fail(ErrorCode::Io, "file is unexpectedly large: '" + path + "'", path);
+  }
+  return out;
+}
+
+bool valid_utf8(std::string_view s) {
+  std::size_t i = 0;
+  while (i < s.size()) {
+    const auto c = static_cast<unsigned char>(s[i]);
+    std::size_t n = 0;
+    if (c < 0x80) n = 0;
+    else if ((c & 0xe0) == 0xc0 && c >= 0xc2) n = 1;
+    else if ((c & 0xf0) == 0xe0) n = 2;
+    else if ((c & 0xf8) == 0xf0 && c <= 0xf4) n = 3;
+    else return false;
+    if (i + n >= s.size()) return false;
+    for (std::size_t k = 1; k <= n; ++k)
+      if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
+    i += n + 1;
+  }
+  return true;
+}
+
+// Path components as Python's PurePath splits them (empty and "." parts dropped).
+std::vector<std::string_view> components(std::string_view p) {
+  std::vector<std::string_view> out;
+  std::size_t i = 0;
+  while (i <= p.size()) {
+    std::size_t j = p.find('/', i);
+    if (j == std::string_view::npos) j = p.size();
+    const auto part = p.substr(i, j - i);
+    if (!part.empty() && part != ".") out.push_back(part);
+    i = j + 1;
+  }
+  return out;
+}
+
+bool is_repo_folder_name(std::string_view f) {
+  for (std::string_view prefix : {"models--", "datasets--", "spaces--"})
+    if (f.size() > prefix.size() && f.substr(0, prefix.size()) == prefix) return true;
+  return false;
+}
+
+Result<std::string> read_link(const std::string& path) {
+  char buf[PATH_MAX];
+  const ssize_t n = ::readlink(path.c_str(), buf, sizeof buf);
+  if (n < 0) {
+    const int err = errno;
+    Error e = errno_error(err, "cannot read link", path);
+    errno = err;  // callers tell "not found" from real I/O errors
+    return fail(std::move(e));
+  }
+  return std::string(buf, static_cast<std::size_t>(n));
+}
+
+// Opens (creating) a cross-user metadata file with mode 0666 and no symlink following.
+Result<int> open_shared_meta(const std::string& path, int flags) {
+  const int fd = ::open(path.c_str(), flags | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
+  if (fd < 0) return fail(errno_error(errno, "cannot open", path));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    const int err = errno;
+    ::close(fd);
+    return fail(errno_error(err ? err : EINVAL, "not a regular file", path));
+  }
+  (void)::fchmod(fd, 0666);  // best effort: the file may belong to another user
+  return fd;
+}
+
+}  // namespace
+
+bool is_xet_hash(std::string_view h) { return is_lower_hex(h, 64); }
+
+SharedBlobStore::SharedBlobStore(std::string root) : m_root(std::move(root)) {
+  if (!lstat_is(dir(), S_IFDIR)) return;
+  auto marker = read_regular(fs::join(dir(), k_shared_marker), 64);
+  m_marked = marker && *marker == k_shared_marker_content;
+}
+
+std::string SharedBlobStore::dir() const { return fs::join(m_root, k_shared_store_dir); }
+
+std::string SharedBlobStore::payload_path(std::string_view hash) const {
+  return dir() + "/" + std::string(hash.substr(0, 2)) + "/" + std::string(hash);
+}
+std::string SharedBlobStore::manifest_path(std::string_view hash) const { return payload_path(hash) + ".refs"; }
+std::string SharedBlobStore::lock_path(std::string_view hash) const { return payload_path(hash) + ".lock"; }
+
+std::optional<std::string> SharedBlobStore::hash_of_link(const std::string& entry_path,
+                                                         std::string_view link_text) const {
+  if (link_text.empty()) return std::nullopt;
+  const std::string target = fs::normalize(link_text.front() == '/' ? std::string(link_text)
+                                                                    : fs::parent(entry_path) + "/" + std::string(link_text));
+  const std::string store = fs::normalize(dir()) + "/";
+  if (target.size() != store.size() + 2 + 1 + 64 || target.compare(0, store.size(), store) != 0) return std::nullopt;
+  const std::string_view rest = std::string_view(target).substr(store.size());
+  const std::string_view hash = rest.substr(3);
+  if (rest[2] != '/' || !is_xet_hash(hash) || rest.substr(0, 2) != hash.substr(0, 2)) return std::nullopt;
+  return std::string(hash);
+}
+
+Result<std::optional<std::string>> SharedBlobStore::hash_of_entry(const std::string& entry_path) const {
+  if (!m_marked) return std::optional<std::string>{};
+  struct stat st {};
+  if (::lstat(entry_path.c_str(), &st) != 0) {
+    if (errno == ENOENT || errno == ENOTDIR) return std::optional<std::string>{};
+    return fail(errno_error(errno, "cannot stat", entry_path));
+  }
+  if (!S_ISLNK(st.st_mode)) return std::optional<std::string>{};
+  auto link = read_link(entry_path);
+  if (!link) {
+    if (errno == ENOENT || errno == EINVAL) return std::optional<std::string>{};
+    return fail(std::move(link).error());
+  }
+  return hash_of_link(entry_path, *link);
+}
+
+std::optional<SharedPayload> SharedBlobStore::linked_payload(const std::string& entry_path) const {
+  auto hash = hash_of_entry(entry_path);
+  if (!hash || !*hash) return std::nullopt;
+  const std::string payload = payload_path(**hash);
+  if (!lstat_is(fs::parent(payload), S_IFDIR)) return std::nullopt;  // a symlinked prefix dir
+  struct stat st {};
+  if (::lstat(payload.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  return SharedPayload{**hash, payload, static_cast<std::uint64_t>(st.st_size)};
+}
+
+bool SharedBlobStore::payload_usable(std::string_view hash, std::uint64_t expected_size) const {
+  if (!m_marked || !is_xet_hash(hash)) return false;
+  const std::string payload = payload_path(hash);
+  if (!lstat_is(fs::parent(payload), S_IFDIR)) return false;
+  struct stat st {};
+  return ::lstat(payload.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
+         static_cast<std::uint64_t>(st.st_size) == expected_size && ::access(payload.c_str(), R_OK) == 0;
+}
+
+Result<ManifestEval> SharedBlobStore::evaluate_manifest(std::string_view hash) const {
+  const std::string manifest = manifest_path(hash);
+  if (!m_marked || !is_xet_hash(hash))
+    return fail(ErrorCode::InvalidArgument, "not a shared store payload: '" + manifest + "'", manifest);
+  HUBCACHE_TRY_ASSIGN(const std::string text, read_regular(manifest, 64u << 20));
+  if (!valid_utf8(text)) return fail(ErrorCode::CacheCorrupted, "manifest is not UTF-8: '" + manifest + "'", manifest);
+  const std::string payload = payload_path(hash);
+  ManifestEval out;
+  std::vector<std::vector<std::string_view>> valid_parts;
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string_view line = std::string_view(text).substr(start, end - start);
+    start = end + 1;
+    if (line.empty()) continue;
+    // Rules 1 and 2: relative, no "..", no CR, <repo_folder>/blobs/<name>.
+    const auto parts = components(line);
+    const bool shape = line.front() != '/' && line.find('\r') == std::string_view::npos &&
+                       std::none_of(parts.begin(), parts.end(), [](std::string_view p) { return p == ".."; }) &&
+                       parts.size() == 3 && is_repo_folder_name(parts[0]) && parts[1] == "blobs";
+    if (!shape) {
+      ++out.stale;
+      continue;
+    }
+    // Rule 3: the entry is a symlink whose lexically normalised target is this payload.
+    const std::string entry = m_root + "/" + std::string(parts[0]) + "/blobs/" + std::string(parts[2]);
+    struct stat st {};
+    if (::lstat(entry.c_str(), &st) != 0) {
+      if (errno == ENOENT || errno == ENOTDIR) {
+        ++out.stale;
+        continue;
+      }
+      return fail(errno_error(errno, "cannot check shared blob reference", entry));
+    }
+    std::optional<std::string> linked;
+    if (S_ISLNK(st.st_mode)) {
+      auto link = read_link(entry);
+      if (!link && errno != ENOENT && errno != EINVAL) return fail(std::move(link).error());
+      if (link) linked = hash_of_link(entry, *link);
+    }
+    if (!linked || *linked != hash) {
+      ++out.stale;
+      continue;
+    }
+    valid_parts.push_back({parts[0], parts[1], parts[2]});
+  }
+  std::sort(valid_parts.begin(), valid_parts.end());
+  valid_parts.erase(std::unique(valid_parts.begin(), valid_parts.end()), valid_parts.end());
+  for (const auto& p : valid_parts)
+    out.valid.push_back(std::string(p[0]) + "/" + std::string(p[1]) + "/" + std::string(p[2]));
+  return out;
+}
+
+Result<FileLock> SharedBlobStore::lock(std::string_view hash) const {
+  const std::string path = lock_path(hash);
+  if (!lstat_is(fs::parent(path), S_IFDIR))
+    return fail(ErrorCode::NotFound, "no shared store prefix directory for '" + path + "'", path);
+  HUBCACHE_TRY_ASSIGN(const int fd, open_shared_meta(path, O_WRONLY));
+  ::close(fd);
+  return FileLock::acquire(path);
+}
+
+Result<void> SharedBlobStore::rewrite_manifest(std::string_view hash, const std::vector<std::string>& refs) const {
+  const std::string manifest = manifest_path(hash);
+  const std::string tmp = manifest + "." + fs::random_hex(8) + ".tmp";
+  std::string text;
+  for (const auto& r : refs) text += r + "\n";
+  {
+    Fd f(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666));
+    if (f.fd < 0) return fail(errno_error(errno, "cannot create", tmp));
+    (void)::fchmod(f.fd, 0666);
+    std::size_t off = 0;
+    while (off < text.size()) {
+      const ssize_t n = ::write(f.fd, text.data() + off, text.size() - off);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0 || ::fsync(f.fd) != 0) {
+        const Error e = errno_error(errno, "cannot write", tmp);
+        ::unlink(tmp.c_str());
+        return fail(e);
+      }
+      off += static_cast<std::size_t>(n);
+    }
+    if (::fsync(f.fd) != 0) {
+      const Error e = errno_error(errno, "cannot fsync", tmp);
+      ::unlink(tmp.c_str());
+      return fail(e);
+    }
+  }
+  if (::rename(tmp.c_str(), manifest.c_str()) != 0) {
+    const Error e = errno_error(errno, "cannot rename to", manifest);
+    ::unlink(tmp.c_str());
+    return fail(e);
+  }
+  return {};
+}
+
+Result<std::uint64_t> SharedBlobStore::sweep(std::string_view hash) const {
+  if (!m_marked || !is_xet_hash(hash)) return std::uint64_t{0};
+  if (!lstat_is(fs::parent(payload_path(hash)), S_IFDIR)) return std::uint64_t{0};  // nothing stored
+  HUBCACHE_TRY_ASSIGN(FileLock held, lock(hash));
+  auto eval = evaluate_manifest(hash);
+  if (!eval) return std::uint64_t{0};  // unknown references: keep everything
+  if (!eval->valid.empty()) {
+    HUBCACHE_TRY(rewrite_manifest(hash, eval->valid));
+    return std::uint64_t{0};
+  }
+  const std::string payload = payload_path(hash);
+  struct stat st {};
+  if (::lstat(payload.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::uint64_t{0};
+  if (::unlink(payload.c_str()) != 0) return fail(errno_error(errno, "cannot remove", payload));
+  const std::string manifest = manifest_path(hash);
+  if (::unlink(manifest.c_str()) != 0 && errno != ENOENT) return fail(errno_error(errno, "cannot remove", manifest));
+  return static_cast<std::uint64_t>(st.st_size);
+}
+
+Result<std::vector<SharedPayload>> SharedBlobStore::payloads() const {
+  std::vector<SharedPayload> out;
+  if (!m_marked) return out;
+  std::unique_ptr<DIR, int (*)(DIR*)> top(::opendir(dir().c_str()), ::closedir);
+  if (!top) return fail(errno_error(errno, "cannot read", dir()));
+  while (const dirent* e = ::readdir(top.get())) {
+    const std::string prefix = e->d_name;
+    if (!is_lower_hex(prefix, 2)) continue;
+    const std::string pdir = dir() + "/" + prefix;
+    if (!lstat_is(pdir, S_IFDIR)) continue;
+    std::unique_ptr<DIR, int (*)(DIR*)> sub(::opendir(pdir.c_str()), ::closedir);
+    if (!sub) return fail(errno_error(errno, "cannot read", pdir));
+    while (const dirent* p = ::readdir(sub.get())) {
+      const std::string name = p->d_name;
+      if (!is_xet_hash(name) || name.compare(0, 2, prefix) != 0) continue;
+      struct stat st {};
+      const std::string path = pdir + "/" + name;
+      if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+      out.push_back({name, path, static_cast<std::uint64_t>(st.st_size)});
+    }
+  }
+  std::sort(out.begin(), out.end(), [](const SharedPayload& a, const SharedPayload& b) { return a.hash < b.hash; });
+  return out;
+}
+
+Result<std::vector<SharedPayload>> SharedBlobStore::unreferenced() const {
+  HUBCACHE_TRY_ASSIGN(auto all, payloads());
+  std::vector<SharedPayload> out;
+  for (auto& p : all) {
+    auto eval = evaluate_manifest(p.hash);
+    if (eval && eval->valid.empty()) out.push_back(std::move(p));
+  }
+  return out;
+}
+
+Result<bool> SharedBlobStore::try_link(const RepoLayout& layout, std::string_view etag, std::string_view hash,
+                                       std::uint64_t expected_size) const {
+  if (!m_marked || !is_xet_hash(hash) || !is_lower_hex(etag, 64) || layout.root() != m_root) return false;
+  const std::string folder_name = layout.folder().substr(layout.root().size() + 1);
+  if (!is_repo_folder_name(folder_name)) return false;  // Python would not count the reference
+  HUBCACHE_TRY_ASSIGN(FileLock held, lock(hash));
+  if (!payload_usable(hash, expected_size)) return false;
+  const std::string payload = payload_path(hash);
+  HUBCACHE_TRY_ASSIGN(const FileHashes got, hash_file(payload, HashWhat::Sha256));
+  if (got.sha256 != etag || got.size != expected_size) return false;
+
+  const std::string blobs = layout.blobs_dir();
+  const std::string tmp = blobs + "/." + std::string(etag) + "." + fs::random_hex(8) + ".shared";
+  const std::string target = "../../blobs/" + std::string(hash.substr(0, 2)) + "/" + std::string(hash);
+  if (::symlink(target.c_str(), tmp.c_str()) != 0) return fail(errno_error(errno, "cannot create link", tmp));
+  auto undo = [&](Error e) {
+    ::unlink(tmp.c_str());
+    return fail(std::move(e));
+  };
+  // The manifest line is durable before the link becomes visible (research note 3.3 step 3).
+  const std::string manifest = manifest_path(hash);
+  auto fd = open_shared_meta(manifest, O_WRONLY | O_APPEND);
+  if (!fd) return undo(std::move(fd).error());
+  const std::string line = folder_name + "/blobs/" + std::string(etag) + "\n";
+  const ssize_t n = ::write(*fd, line.data(), line.size());
+  const int werr = errno;
+  const bool synced = n == static_cast<ssize_t>(line.size()) && ::fsync(*fd) == 0;
+  const int serr = errno;
+  ::close(*fd);
+  if (!synced) return undo(errno_error(n < 0 ? werr : n == static_cast<ssize_t>(line.size()) ? serr : EIO,
+                                       "cannot append to", manifest));
+  if (::rename(tmp.c_str(), layout.blob_path(etag).c_str()) != 0)
+    return undo(errno_error(errno, "cannot rename to", layout.blob_path(etag)));
+  (void)fs::fsync_dir(blobs);
+  return true;
+}
+
+}  // namespace hubcache

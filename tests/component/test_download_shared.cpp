@@ -1,0 +1,119 @@
+// download_file reusing a payload of huggingface_hub's shared blob store (research note
+// shared-blobs.md 3.4) instead of downloading it.
+#include <sys/stat.h>
+
+#include <filesystem>
+
+#include "download_fixture.hpp"
+#include "hubcache/cache/shared_blobs.hpp"
+
+using namespace hubcache;
+using namespace hubcache::test;
+
+namespace {
+
+const std::string k_hash(64, 'c');  // the X-Xet-Hash the test server sends for LFS files
+
+struct SharedDownload : DownloadFixture {
+  std::string payload = cache + "/blobs/cc/" + k_hash;
+  std::string etag = sha256_hex(weights);
+  void SetUp() override {
+    DownloadFixture::SetUp();
+    server.set_xet(true);
+    CacheBuilder cb(cache);
+    cb.mark_shared_store();
+    cb.add_shared_payload(k_hash, weights);
+  }
+  FileRequest weights_request() const {
+    FileRequest r;
+    r.repo_id = k_model.id;
+    r.filename = "model.safetensors";
+    return r;
+  }
+  bool blob_is_regular_file() const {
+    struct stat st {};
+    return ::lstat(layout().blob_path(etag).c_str(), &st) == 0 && S_ISREG(st.st_mode);
+  }
+};
+
+TEST_F(SharedDownload, AUsablePayloadIsLinkedInsteadOfDownloaded) {
+  Downloader d(options());
+  auto r = d.download_file(weights_request());
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_FALSE(r->transferred);
+  EXPECT_EQ(server.body_bytes("/cdn/"), 0u);
+  EXPECT_EQ(read_link(layout().blob_path(etag)), "../../blobs/cc/" + k_hash);
+  EXPECT_EQ(read_link(r->path), "../../blobs/" + etag);
+  EXPECT_EQ(read_file(r->path), weights);
+  EXPECT_EQ(read_file(payload + ".refs"), "models--org--model/blobs/" + etag + "\n");
+  struct stat st {};
+  ASSERT_EQ(::stat((payload + ".refs").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0666u);
+  // No temporary link is left behind.
+  for (const auto& e : std::filesystem::directory_iterator(layout().blobs_dir()))
+    EXPECT_EQ(e.path().filename().string().find(".shared"), std::string::npos) << e.path();
+}
+
+TEST_F(SharedDownload, APayloadWithOtherBytesIsLeftAloneAndTheFileDownloaded) {
+  std::string other = weights;
+  other[0] = 'X';
+  CacheBuilder(cache).add_shared_payload(k_hash, other);  // same size, wrong content
+  Downloader d(options());
+  auto r = d.download_file(weights_request());
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->transferred);
+  EXPECT_TRUE(blob_is_regular_file());
+  EXPECT_EQ(read_file(r->path), weights);
+  EXPECT_EQ(read_file(payload), other);
+  EXPECT_FALSE(exists(payload + ".refs"));
+}
+
+TEST_F(SharedDownload, APayloadOfTheWrongSizeIsNotUsed) {
+  CacheBuilder(cache).add_shared_payload(k_hash, weights + "x");
+  Downloader d(options());
+  auto r = d.download_file(weights_request());
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->transferred);
+  EXPECT_TRUE(blob_is_regular_file());
+}
+
+TEST_F(SharedDownload, NoReuseWhenDisabledUnmarkedOrWithoutSymlinks) {
+  {
+    DownloadOptions o = options();
+    o.disable_shared_blobs = true;  // HF_HUB_DISABLE_SHARED_BLOBS / HF_HUB_DISABLE_XET
+    auto r = Downloader(o).download_file(weights_request());
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_TRUE(r->transferred);
+    EXPECT_TRUE(blob_is_regular_file());
+  }
+  std::filesystem::remove_all(layout().folder());
+  std::filesystem::remove(cache + "/blobs/.huggingface-shared-blobs");
+  {
+    auto r = Downloader(options()).download_file(weights_request());
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_TRUE(r->transferred);
+    EXPECT_TRUE(blob_is_regular_file());
+  }
+  std::filesystem::remove_all(layout().folder());
+  CacheBuilder(cache).mark_shared_store();
+  {
+    DownloadOptions o = options();
+    o.disable_symlinks = true;
+    auto r = Downloader(o).download_file(weights_request());
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_TRUE(r->transferred);
+    EXPECT_FALSE(exists(layout().blob_path(etag)));  // no-symlink mode: the bytes are in the snapshot
+  }
+  EXPECT_FALSE(exists(payload + ".refs"));
+}
+
+TEST_F(SharedDownload, ForceDownloadDoesNotReuse) {
+  FileRequest req = weights_request();
+  req.force_download = true;
+  auto r = Downloader(options()).download_file(req);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->transferred);
+  EXPECT_TRUE(blob_is_regular_file());
+}
+
+}  // namespace
