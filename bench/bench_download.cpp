@@ -2,6 +2,7 @@
 //   bench_download lfs1g      1 GiB LFS file: hubcache download vs curl -o (same bytes, same server)
 //   bench_download small2000  2,000 small files in one snapshot
 //   bench_download rss10g     peak RSS while downloading a 10 GiB (sparse) file
+//   bench_download serve-real ...  only serve, in real-Hub mode, until killed (serve_real.cpp)
 // Each run uses fresh caches under $TMPDIR and verifies the result.
 #include <fcntl.h>
 #include <sys/resource.h>
@@ -181,8 +182,11 @@ int rss10g(const TempDir& dir) {
 
 }  // namespace
 
+int serve_real(int argc, char** argv);
+
 int main(int argc, char** argv) {
   const std::string which = argc > 1 ? argv[1] : "all";
+  if (which == "serve-real") return serve_real(argc, argv);
   const int rounds = argc > 2 ? std::atoi(argv[2]) : 3;
   TempDir dir;
   if (which == "lfs1g" || which == "all") lfs1g(dir, rounds);

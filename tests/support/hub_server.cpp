@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cstring>
+#include <ctime>
 #include <nlohmann/json.hpp>
 #include <stdexcept>
 
@@ -140,8 +141,10 @@ using namespace detail_server;
 HubServer::HubServer() {
   m_listen = listen_on_loopback(m_port);
   m_cdn_listen = listen_on_loopback(m_cdn_port);
-  m_acceptors.emplace_back([this] { accept_loop(m_listen); });
-  m_acceptors.emplace_back([this] { accept_loop(m_cdn_listen); });
+  m_sign_key = random_sign_key();
+  m_started_unix = static_cast<std::int64_t>(std::time(nullptr)) - 60;
+  m_acceptors.emplace_back([this] { accept_loop(m_listen, false); });
+  m_acceptors.emplace_back([this] { accept_loop(m_cdn_listen, true); });
 }
 
 HubServer::~HubServer() {
@@ -162,7 +165,7 @@ HubServer::~HubServer() {
 
 std::string HubServer::endpoint() const { return "http://127.0.0.1:" + std::to_string(m_port); }
 
-void HubServer::accept_loop(int listen_fd) {
+void HubServer::accept_loop(int listen_fd, bool cdn) {
   while (!m_stop) {
     pollfd p{listen_fd, POLLIN, 0};
     if (::poll(&p, 1, 100) <= 0) continue;
@@ -177,11 +180,11 @@ void HubServer::accept_loop(int listen_fd) {
       break;
     }
     m_open_fds.push_back(fd);
-    m_workers.emplace_back([this, fd] { serve_connection(fd); });
+    m_workers.emplace_back([this, fd, cdn] { serve_connection(fd, cdn); });
   }
 }
 
-void HubServer::serve_connection(int fd) {
+void HubServer::serve_connection(int fd, bool cdn) {
   std::string buf;
   char chunk[16384];
   bool keep_alive = true;
@@ -221,7 +224,7 @@ void HubServer::serve_connection(int fd) {
       req.body = buf.substr(0, body_len);
       buf.erase(0, body_len);
       if (lower(req.header("connection")) == "close") keep_alive = false;
-      handle(fd, req, keep_alive);
+      handle(fd, req, keep_alive, cdn);
     }
   }
 done:
@@ -244,6 +247,7 @@ std::string HubServer::add_file(const RepoRef& repo, const std::string& commit, 
   f.lfs = lfs;
   f.sha256 = sha256_hex(content);
   f.git_sha1 = git_blob_sha1_hex(content);
+  if (lfs) f.cdn_etag = cdn_etag_of_content(content);
   std::lock_guard lock(m_mutex);
   auto& r = m_repos[key_of(repo)];
   r.ref = repo;
@@ -260,6 +264,7 @@ void HubServer::add_disk_file(const RepoRef& repo, const std::string& commit, co
   f.lfs = true;
   f.sha256 = sha256;
   f.git_sha1 = std::string(40, 'f');  // pointer-file oid: not used for LFS downloads
+  f.cdn_etag = cdn_etag_of_disk_file(sha256, size);
   std::lock_guard lock(m_mutex);
   auto& r = m_repos[key_of(repo)];
   r.ref = repo;

@@ -25,6 +25,7 @@ struct ServedFile {
   bool lfs = false;
   std::string sha256;
   std::string git_sha1;
+  std::string cdn_etag;  // real-Hub mode: the CDN's own (S3-style) ETag, unquoted
   std::string etag() const { return lfs ? sha256 : git_sha1; }
 };
 
@@ -78,13 +79,23 @@ struct Fault {
 };
 
 struct RequestRecord {
+  bool cdn = false;  // arrived on the CDN listener (cdn_port()), else on the Hub listener
   std::string method;
   std::string path;  // raw target path without query
   std::string query;
   int status = 0;
   bool had_auth = false;
   std::string range;
+  std::string if_range;          // the If-Range header as sent ("" when absent)
   std::uint64_t body_bytes = 0;  // body bytes actually sent
+};
+
+/// Real-Hub mode (HubServer::set_real_hub): the test hub behaves like huggingface.co and its
+/// CDN instead of the kinder default. See hub_server_cdn.cpp for what changes.
+struct RealHubOptions {
+  std::chrono::seconds url_expiry{3600};      // lifetime of each signed CDN URL (X-Amz-Expires)
+  std::chrono::milliseconds latency{0};       // slept before answering each request's head, both listeners
+  std::uint64_t rate_bytes_per_second = 0;    // body cap per response, both listeners (0 = set_throttle's value)
 };
 
 class HubServer {
@@ -124,6 +135,28 @@ class HubServer {
   /// LFS answers also carry the Xet headers (X-Xet-Hash and a Link with rel="xet-auth").
   void set_xet(bool on);
 
+  /// Opt-in real-Hub mode (off by default; the default mode is unchanged):
+  /// - LFS `/resolve/` answers 302 with an absolute Location on the CDN listener (another origin),
+  ///   signed and expiring: `/cdn/<sha256>?X-Amz-Algorithm=..&X-Amz-Date=<ISO>&X-Amz-Expires=<s>&
+  ///   X-Amz-Signature=<hmac>`, a fresh URL per answer. The CDN answers 403 with an S3 XML body
+  ///   when the URL expired (checked when a request starts) or its signature does not match.
+  /// - The CDN's ETag is S3-style (`cdn_etag()`: md5 of the content, or md5-of-parts "-N" for
+  ///   disk files), never the SHA-256; it sends Last-Modified and honours If-Range only when it
+  ///   equals that ETag or that date, else answers 200 with the whole body (RFC 9110, S3).
+  /// - Small files: `/resolve/` answers 307 with a relative Location to
+  ///   `/api/resolve-cache/<type>s/<id>/<commit>/<path>?...&etag=...`, which serves the body
+  ///   (ETag git sha1, X-Repo-Commit, Accept-Ranges, Range) for GET and HEAD.
+  /// - `latency` before each head and `rate_bytes_per_second` on both listeners.
+  void set_real_hub(const RealHubOptions& options);
+  bool real_hub() const;
+  /// The CDN ETag (unquoted) of the LFS object with this SHA-256, or "" if there is none.
+  std::string cdn_etag(const std::string& sha256) const;
+  /// The CDN's Last-Modified value (IMF-fixdate) for every object.
+  std::string cdn_last_modified() const;
+  /// Moves the server's clock (signing and expiry checks) forward: a test expires the URLs it
+  /// was given without sleeping.
+  void advance_clock(std::chrono::seconds by);
+
   std::vector<RequestRecord> requests() const;
   /// Requests whose method matches (or "" for all) and whose path contains `match`.
   int count(const std::string& method, const std::string& match) const;
@@ -135,11 +168,20 @@ class HubServer {
 
  private:
   struct Conn;
-  void accept_loop(int listen_fd);
-  void serve_connection(int fd);
-  void handle(int fd, struct HttpRequest& req, bool& keep_alive);
+  void accept_loop(int listen_fd, bool cdn);
+  void serve_connection(int fd, bool cdn);
+  void handle(int fd, struct HttpRequest& req, bool& keep_alive, bool cdn);
+  // `etag`/`last_modified`: the validators sent and accepted in If-Range ("" etag = the file's
+  // quoted etag(), "" last_modified = none sent).
   void serve_body(struct Reply& reply, const std::optional<Fault>& fault, std::uint64_t throttle, const ServedFile& file,
-                  std::vector<std::pair<std::string, std::string>> headers);
+                  std::vector<std::pair<std::string, std::string>> headers, const std::string& etag = {},
+                  const std::string& last_modified = {});
+  // Real-Hub pieces (hub_server_cdn.cpp).
+  std::string signed_cdn_url(const std::string& sha256);
+  void serve_real_cdn(struct Reply& reply, const std::optional<Fault>& fault, std::uint64_t throttle);
+  std::string resolve_cache_location(RepoType type, const std::string& id, const std::string& rev, const std::string& commit,
+                                     const std::string& path, const std::string& git_sha1) const;
+  std::int64_t now_unix() const;
 
   int m_listen = -1;
   int m_cdn_listen = -1;
@@ -163,6 +205,11 @@ class HubServer {
   std::string m_hostile_commit;
   std::string m_hostile_etag;
   bool m_xet = false;
+  bool m_real = false;
+  RealHubOptions m_real_options;
+  std::string m_sign_key;            // per-server HMAC key of signed CDN URLs
+  std::int64_t m_clock_offset = 0;   // seconds added by advance_clock()
+  std::int64_t m_started_unix = 0;   // the CDN's Last-Modified
 
   friend struct ServerAccess;
 };

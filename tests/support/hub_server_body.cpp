@@ -15,16 +15,18 @@ using namespace detail_server;
 
 // Sends `file`'s bytes, honouring Range unless a fault says otherwise.
 void HubServer::serve_body(Reply& reply, const std::optional<Fault>& fault, std::uint64_t throttle, const ServedFile& file,
-                           std::vector<std::pair<std::string, std::string>> headers) {
+                           std::vector<std::pair<std::string, std::string>> headers, const std::string& etag,
+                           const std::string& last_modified) {
   const HttpRequest& req = reply.req;
   RequestRecord& rec = reply.rec;
   bool& keep_alive = reply.keep_alive;
   const int fd = reply.fd;
   auto publish = reply.publish;
-  const std::string etag_value = "\"" + file.etag() + "\"";
+  const std::string etag_value = etag.empty() ? "\"" + file.etag() + "\"" : etag;
   std::optional<std::pair<std::uint64_t, std::uint64_t>> range;
   const std::string if_range = req.header("if-range");
-  if (!(fault && fault->kind == FaultKind::IgnoreRange) && (if_range.empty() || if_range == etag_value))
+  const bool validator_matches = if_range.empty() || if_range == etag_value || (!last_modified.empty() && if_range == last_modified);
+  if (!(fault && fault->kind == FaultKind::IgnoreRange) && validator_matches)
     range = parse_range(req.header("range"), file.size);
   headers.emplace_back("Accept-Ranges", "bytes");
   headers.emplace_back("ETag", etag_value);

@@ -44,13 +44,15 @@ std::string json_entry_list(const std::vector<std::pair<std::string, const Serve
 
 }  // namespace
 
-void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive) {
+void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive, bool cdn) {
   RequestRecord rec;
+  rec.cdn = cdn;
   rec.method = req.method;
   rec.path = req.path;
   rec.query = req.query;
   rec.had_auth = !req.header("authorization").empty();
   rec.range = req.header("range");
+  rec.if_range = req.header("if-range");
   std::size_t slot;
   std::uint64_t epoch;
   {
@@ -71,7 +73,8 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive) {
   std::string token, hostile_commit, hostile_etag;
   std::size_t page_size;
   std::uint64_t throttle;
-  bool xet;
+  bool xet, real;
+  RealHubOptions real_options;
   {
     std::lock_guard lock(m_mutex);
     for (auto& f : m_faults) {
@@ -88,6 +91,15 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive) {
     page_size = m_page_size;
     throttle = m_throttle;
     xet = m_xet;
+    real = m_real;
+    real_options = m_real_options;
+  }
+  if (real) {
+    if (real_options.rate_bytes_per_second) throttle = real_options.rate_bytes_per_second;
+    const auto until = std::chrono::steady_clock::now() + real_options.latency;
+    while (!m_stop && std::chrono::steady_clock::now() < until)
+      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(until - std::chrono::steady_clock::now(),
+                                                                               std::chrono::milliseconds(20)));
   }
   if (fault && fault->kind == FaultKind::Status) {
     Hdrs h;
@@ -100,7 +112,11 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive) {
 
 
   // ---- CDN ----
-  if (req.path.rfind("/cdn/", 0) == 0) {
+  if (real && cdn) {
+    serve_real_cdn(reply, fault, throttle);
+    return finish();
+  }
+  if (!real && req.path.rfind("/cdn/", 0) == 0) {
     const std::string sha = req.path.substr(5);
     std::optional<ServedFile> file;
     {
@@ -113,8 +129,28 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive) {
   }
 
   // ---- repo addressing ----
-  const bool api = req.path.rfind("/api/", 0) == 0;
-  std::string rest = req.path.substr(api ? 5 : 1);
+  // Real-Hub mode: /api/resolve-cache/<type>s/<id>/<commit>/<path> is the resolve of <path> at
+  // <commit>, answered with the body (never redirected again).
+  std::string routed = req.path;
+  bool from_resolve_cache = false;
+  if (real && routed.rfind("/api/resolve-cache/", 0) == 0) {
+    const auto segs = split(routed.substr(19), '/');
+    const auto t = segs.empty() ? std::nullopt : parse_repo_type(segs[0]);
+    std::size_t at = 0;
+    for (std::size_t i = 2; i < segs.size() && i <= 3 && !at; ++i)
+      if (is_commit_hash(segs[i])) at = i;
+    if (!t || !at || at + 1 >= segs.size()) {
+      reply.error(404, "", "unknown resolve-cache route");
+      return finish();
+    }
+    routed = "/" + std::string(url_prefix(*t)) + segs[1];
+    if (at == 3) routed += "/" + segs[2];
+    routed += "/resolve/" + segs[at];
+    for (std::size_t i = at + 1; i < segs.size(); ++i) routed += "/" + segs[i];
+    from_resolve_cache = true;
+  }
+  const bool api = routed.rfind("/api/", 0) == 0;
+  std::string rest = routed.substr(api ? 5 : 1);
   RepoType type = RepoType::Model;
   if (api) {
     const auto slash = rest.find('/');
@@ -230,9 +266,20 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive) {
       return finish();
     }
     const ServedFile& f = *found_file;
+    if (real && !f.lfs && !from_resolve_cache) {
+      // Like huggingface.co: a relative 307 to the commit-pinned resolve-cache URL; the ETag
+      // comes with the answer there, not on the redirect.
+      const std::string location = resolve_cache_location(type, id, rev, commit, path, f.git_sha1);
+      reply.simple(307, {{"Location", location}, {"X-Repo-Commit", commit_header}, {"Accept-Ranges", "bytes"},
+                         {"Vary", "Origin, Accept"}},
+                   "Temporary Redirect. Redirecting to " + location, "text/plain; charset=utf-8");
+      return finish();
+    }
     if (f.lfs) {
       const std::string etag = hostile_etag.empty() ? f.sha256 : hostile_etag;
-      Hdrs h{{"Location", "http://127.0.0.1:" + std::to_string(m_cdn_port) + "/cdn/" + f.sha256 + "?X-Amz-Signature=s3cr3t"},
+      const std::string location = real ? signed_cdn_url(f.sha256)
+                                        : "http://127.0.0.1:" + std::to_string(m_cdn_port) + "/cdn/" + f.sha256 + "?X-Amz-Signature=s3cr3t";
+      Hdrs h{{"Location", location},
              {"X-Repo-Commit", commit_header},
              {"X-Linked-Etag", "\"" + etag + "\""},
              {"X-Linked-Size", std::to_string(f.size)},
@@ -243,10 +290,12 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive) {
                                    ">; rel=\"xet-auth\", <http://cas.invalid/v1/reconstructions/" + std::string(64, 'c') +
                                    ">; rel=\"xet-reconstruction-info\"");
       }
-      reply.simple(302, h, "");
+      // The real Hub's redirect has a body: its Content-Length is not the file's size.
+      reply.simple(302, h, real ? "Found. Redirecting to " + location : "", real ? "text/plain; charset=utf-8" : "application/json");
       return finish();
     }
     Hdrs h{{"X-Repo-Commit", commit_header}};
+    if (real) h.emplace_back("Content-Type", "application/octet-stream");
     if (!hostile_etag.empty()) {
       reply.simple(200, {{"X-Repo-Commit", commit_header}, {"ETag", "\"" + hostile_etag + "\""}}, f.content, "application/octet-stream");
       return finish();

@@ -35,6 +35,10 @@ std::string query_param(const std::string& query, const std::string& name);
 bool send_all(int fd, const char* data, std::size_t n);
 const char* reason(int status);
 std::optional<std::pair<std::uint64_t, std::uint64_t>> parse_range(const std::string& h, std::uint64_t size);
+// Real-Hub mode (hub_server_cdn.cpp).
+std::string cdn_etag_of_content(std::string_view content);
+std::string cdn_etag_of_disk_file(const std::string& sha256, std::uint64_t size);
+std::string random_sign_key();
 }  // namespace detail_server
 
 using Hdrs = std::vector<std::pair<std::string, std::string>>;
