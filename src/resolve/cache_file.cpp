@@ -154,19 +154,12 @@ Result<FileResult> Downloader::Impl::file_to_cache(const FileRequest& req, Progr
   HUBCACHE_TRY(init_repo_folder(layout));
   (void)ensure_cachedir_tag(layout.root());  // best effort, like PY
   update_ref();
-  BlobFetch f{m.commit, req.filename, m.etag, m.size, m.location, req.force_download};
+  // The GET goes to the HEAD's Location first; when that pre-signed URL is refused (expired,
+  // spec 7.6) the engine returns to the resolve URL at the commit, whose redirect signs a new one.
+  const BlobFetch f = fetch_for(repo, req.revision, req.filename, m, req.force_download);
   progress.plan(1, m.size);
   PublishBatch batch;
   auto got = fetch_to_cache(layout, f, progress, batch);
-  if (!got && got.error().http && (got.error().http->status == 403 || got.error().http->status == 410) &&
-      m.location != hub::resolve_url(options.endpoint, repo, req.revision, req.filename)) {
-    // An expired pre-signed URL (spec 7.6): redo the HEAD once and resume.
-    auto again = api().file_metadata(repo, req.revision, req.filename, hub::Attempt::First);
-    if (again && again->etag == m.etag) {
-      f.url = again->location;
-      got = fetch_to_cache(layout, f, progress, batch);
-    }
-  }
   if (!got) return fail(std::move(got).error());
   HUBCACHE_TRY(batch.flush(layout));
   out.transferred = *got > 0;

@@ -56,8 +56,9 @@ struct BlobFetch {
   std::string path;  // repo file path
   std::string etag;
   std::uint64_t size = 0;
-  std::string url;
+  std::string url;       // stable URL of the content: the resolve URL at the commit
   bool force = false;
+  std::string location;  // a pre-signed URL from the metadata HEAD, tried first ("" = none)
 };
 
 /// New blobs of one call: their bytes become durable through flushes shared by concurrent
@@ -104,6 +105,10 @@ struct Downloader::Impl {
   /// caller has run prepare_local_dir(local_dir).
   Result<std::uint64_t> fetch_to_local_dir(const std::string& local_dir, const RepoRef& repo, const BlobFetch& f,
                                            ProgressTracker& progress, std::vector<std::string>& warnings);
+  /// What to fetch for a file whose metadata HEAD (at `revision`) answered `m`: the resolve URL at
+  /// the commit, and the HEAD's Location to try first when the HEAD was redirected there.
+  BlobFetch fetch_for(const RepoRef& repo, std::string_view revision, const std::string& path, const hub::FileMetadata& m,
+                      bool force) const;
   /// Engine job for `f` writing to `temp` (with split files next to it).
   transfer::Job make_job(const BlobFetch& f, const std::string& temp, const std::string& parts_base, ProgressTracker& progress);
 };

@@ -163,10 +163,18 @@ transfer::Engine& Downloader::Impl::engine() {
   return *engine_ptr;
 }
 
+BlobFetch Downloader::Impl::fetch_for(const RepoRef& repo, std::string_view revision, const std::string& path,
+                                      const hub::FileMetadata& m, bool force) const {
+  BlobFetch f{m.commit, path, m.etag, m.size, hub::resolve_url(options.endpoint, repo, m.commit, path), force, {}};
+  if (m.location != hub::resolve_url(options.endpoint, repo, revision, path)) f.location = m.location;
+  return f;
+}
+
 transfer::Job Downloader::Impl::make_job(const BlobFetch& f, const std::string& temp, const std::string& parts_base,
                                          ProgressTracker& progress) {
   transfer::Job job;
   job.url = f.url;
+  job.location = f.location;
   job.headers = api().headers_for(f.url);  // authorization only on the endpoint's origin
   job.temp_path = temp;
   job.parts_path = parts_base + std::string(k_parts_incomplete_suffix);
@@ -176,8 +184,6 @@ transfer::Job Downloader::Impl::make_job(const BlobFetch& f, const std::string& 
   job.digest = f.etag;
   job.restart = f.force;
   job.label = f.path;
-  // An ETag-bearing If-Range only makes sense on the origin that issued the ETag.
-  if (http::origin_of(f.url) == http::origin_of(options.endpoint)) job.if_range = "\"" + f.etag + "\"";
   const std::string name = f.path;
   job.on_progress = [&progress, name](std::uint64_t done, std::uint64_t total) { progress.bytes(name, done, total); };
   return job;

@@ -218,7 +218,7 @@ Result<FileResult> Downloader::Impl::file_to_local_dir(const FileRequest& req, P
   out.etag = meta->etag;
   out.size = meta->size;
   progress.plan(1, meta->size);
-  BlobFetch f{meta->commit, req.filename, meta->etag, meta->size, meta->location, req.force_download};
+  const BlobFetch f = fetch_for(repo, req.revision, req.filename, *meta, req.force_download);
   HUBCACHE_TRY(prepare_local_dir(local_dir));
   HUBCACHE_TRY_ASSIGN(auto got, fetch_to_local_dir(local_dir, repo, f, progress, out.warnings));
   out.transferred = got > 0;

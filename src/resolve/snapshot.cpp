@@ -218,7 +218,7 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
     if (adaptive && !small) large_slots.acquire();
     const unsigned epoch = in_flight.epoch();
     const auto started = std::chrono::steady_clock::now();
-    BlobFetch f{commit, e.path, e.etag(), e.size, hub::resolve_url(options.endpoint, repo, commit, e.path), req.force_download};
+    BlobFetch f{commit, e.path, e.etag(), e.size, hub::resolve_url(options.endpoint, repo, commit, e.path), req.force_download, {}};
     Result<std::uint64_t> r = std::uint64_t{0};
     if (local) {
       std::vector<std::string> w;

@@ -9,7 +9,14 @@
 
 namespace hubcache::transfer {
 
-bool Engine::Impl::on_head(const std::weak_ptr<Task>& weak, std::uint64_t key, std::uint64_t want_start, bool ranged, const http::Response& h) {
+namespace {
+// What a pre-signed URL's server answers once the signature expired (S3 and CloudFront: 403;
+// others 401, 404 or 410): worth one fresh redirect from the stable URL.
+bool refuses_url(int status) { return status == 401 || status == 403 || status == 404 || status == 410; }
+}  // namespace
+
+bool Engine::Impl::on_head(const std::weak_ptr<Task>& weak, std::uint64_t key, std::uint64_t want_start, bool ranged,
+                           const std::string& direct_url, const http::Response& h) {
   auto tp = weak.lock();
   if (!tp) return false;
   Task& t = *tp;
@@ -18,6 +25,15 @@ bool Engine::Impl::on_head(const std::weak_ptr<Task>& weak, std::uint64_t key, s
   if (t.failed || owner == t.owners.end()) return false;
   Range& r = t.ranges[owner->second];
   const std::string where = "'" + t.job.label + "' from " + http::redact(h.url);
+  if (!direct_url.empty() && refuses_url(h.status)) {
+    // Go back to Job::url now: its redirect signs a fresh URL. A refusal of that one is an error
+    // (it was not sent directly), so this cannot loop without progress.
+    if (t.location == direct_url) t.location.clear();
+    ++t.url_refreshes;
+    r.retry_at = Clock::now();
+    return false;
+  }
+  if ((h.status == 200 || h.status == 206) && !h.url.empty() && h.url != t.job.url) t.location = h.url;
   if (h.status == 200) {
     if (auto cl = h.headers.get("Content-Length"); cl && *cl != std::to_string(t.job.size)) {
       fail_locked(t, make_error(ErrorCode::Integrity, "size mismatch for " + where + ": the server sends " + *cl +

@@ -13,17 +13,21 @@ void Engine::Impl::start_range(const std::shared_ptr<Task>& tp, std::size_t inde
   Task& t = *tp;
   Range& r = t.ranges[index];
   http::Request req;
-  req.url = t.job.url;
+  // A direct URL (a followed redirect's target) saves the redirect's round trip on every range.
+  const bool direct = !t.location.empty();
+  req.url = direct ? t.location : t.job.url;
   req.headers = t.job.headers;
+  if (direct && http::origin_of(t.location) != http::origin_of(t.job.url)) {
+    req.headers.remove("Authorization");  // spec 7.6: credentials stay on the origin they are for
+    req.headers.remove("Cookie");
+  }
   req.headers.set("Accept-Encoding", "identity");
   req.redirects = http::Redirects::Follow;
   req.connect_timeout = options.connect_timeout;
   req.idle_timeout = options.idle_timeout;
   const bool ranged = r.pos > 0 || r.end < t.job.size;
-  if (ranged) {
+  if (ranged)
     req.headers.set("Range", "bytes=" + std::to_string(r.pos) + "-" + (r.end < t.job.size ? std::to_string(r.end - 1) : ""));
-    if (!t.job.if_range.empty()) req.headers.set("If-Range", t.job.if_range);
-  }
   const std::uint64_t key = ++t.next_key;
   t.owners[key] = index;
   r.in_flight = true;
@@ -34,7 +38,10 @@ void Engine::Impl::start_range(const std::shared_ptr<Task>& tp, std::size_t inde
   ++started;
   const std::uint64_t want_start = r.pos;
   std::weak_ptr<Task> weak = tp;
-  http::Sink sink{[this, weak, key, want_start, ranged](const http::Response& h) { return on_head(weak, key, want_start, ranged, h); },
+  std::string sent_to = direct ? t.location : std::string();
+  http::Sink sink{[this, weak, key, want_start, ranged, sent_to](const http::Response& h) {
+                    return on_head(weak, key, want_start, ranged, sent_to, h);
+                  },
                   [this, weak, key](const char* d, std::size_t n) { return on_data(weak, key, d, n); }};
   // Multi::add runs no callbacks, so the task mutex may stay held.
   r.request = multi.add(req, std::move(sink), [this, tp, key](Result<http::Response> res) { on_done(tp, key, res); });
@@ -108,6 +115,7 @@ Result<Outcome> Engine::download(const Job& job) {
     auto task = std::make_shared<Task>();
     task->job = job;
     task->job.restart = job.restart || attempt > 1;
+    task->location = job.location;
     HUBCACHE_TRY(detail::prepare_task(*task, m_impl->options));
     m_impl->submit(task);
     const std::string digest = detail::follow_and_hash(*task);
@@ -125,6 +133,7 @@ Result<Outcome> Engine::download(const Job& job) {
     out.split = task->split;
     out.peak_parallel = task->peak_parallel;
     out.attempts = attempt;
+    out.url_refreshes += task->url_refreshes;
     // A sequential file is exactly its prefix; a split one was preallocated and may be longer.
     if (task->split && ::ftruncate(task->fd, static_cast<off_t>(job.size)) != 0)
       return fail(errno_error(errno, "cannot truncate", task->path));

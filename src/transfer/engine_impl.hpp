@@ -159,7 +159,9 @@ struct Engine::Impl {
 
   void start_range(const std::shared_ptr<Task>& tp, std::size_t index, std::unique_lock<std::mutex>& held);
 
-  bool on_head(const std::weak_ptr<Task>& weak, std::uint64_t key, std::uint64_t want_start, bool ranged, const http::Response& h);
+  // `direct_url`: the Task::location the request was sent to, or empty when it went to Job::url.
+  bool on_head(const std::weak_ptr<Task>& weak, std::uint64_t key, std::uint64_t want_start, bool ranged,
+               const std::string& direct_url, const http::Response& h);
 
   bool on_data(const std::weak_ptr<Task>& weak, std::uint64_t key, const char* data, std::size_t n);
 

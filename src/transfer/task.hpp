@@ -51,6 +51,10 @@ struct Task {
   std::uint64_t restart_key = 0;  // request whose end restarts the download from byte 0
   std::uint64_t notified_present = 0;  // bytes present at the last wake-up of the hashing thread
   std::chrono::steady_clock::time_point last_progress{};  // last Job::on_progress call
+  /// Direct URL for the next requests: the final URL of the last good answer (or Job::location),
+  /// empty = Job::url. Cleared when its server refuses it.
+  std::string location;
+  int url_refreshes = 0;
   bool parallel = false;                // more than one range may be in flight (EngineOptions::parallel_below_rate)
   unsigned peak_parallel = 0;
   std::chrono::steady_clock::time_point window_start{};  // rate window of the single stream

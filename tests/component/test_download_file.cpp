@@ -393,3 +393,32 @@ TEST_F(DownloadFixture, WaitingForAnotherProcessesBlobLockIsReported) {
   EXPECT_EQ(waits[0].file, "config.json");
   EXPECT_EQ(waits[0].lock_path, layout().lock_path(etag));
 }
+
+TEST_F(DownloadFixture, ExpiredSignedUrlLeadsToAFreshResolve) {
+  // The HEAD's pre-signed Location is refused when the GET reaches it (spec 7.6, expired): the
+  // download goes back to the resolve URL at the commit, whose redirect signs a new URL, and
+  // resumes the partial blob instead of starting over.
+  const std::string etag = sha256_hex(weights);
+  write_file(layout().incomplete_path(etag), weights.substr(0, 100000));
+  server.set_valid_token("hf_token123");
+  server.add_fault(Fault::http_status("GET", "/cdn/", 403, 1));
+  Downloader d(options("hf_token123"));
+  auto r = d.download_file(file("model.safetensors"));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(read_file(r->path), weights);
+  int resolve_gets = 0;
+  std::uint64_t content_bytes = 0;  // bytes of the file itself (the 403's error body aside)
+  for (const auto& rec : server.requests()) {
+    if (rec.status == 200 || rec.status == 206) content_bytes += rec.body_bytes;
+    if (rec.method == "GET" && rec.path.find("/resolve/" + c1 + "/") != std::string::npos) {
+      ++resolve_gets;
+      EXPECT_TRUE(rec.had_auth);  // the resolve URL is on the endpoint
+      EXPECT_EQ(rec.range, "bytes=100000-");
+    }
+    if (rec.path.rfind("/cdn/", 0) == 0) {
+      EXPECT_FALSE(rec.had_auth);
+    }
+  }
+  EXPECT_EQ(resolve_gets, 1);
+  EXPECT_EQ(content_bytes, weights.size() - 100000);
+}

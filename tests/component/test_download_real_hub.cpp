@@ -155,7 +155,7 @@ TEST_F(RealHubDownload, SplitDownloadOutlivesItsSignedUrls) {
   o.engine.max_parts_per_file = 2;
   RealHubOptions real;
   real.url_expiry = std::chrono::seconds(1);
-  real.rate_bytes_per_second = 8u << 20;
+  real.rate_bytes_per_second = 4u << 20;  // >= 1 s for the file: later ranges start after the clock moved
   server.set_real_hub(real);
   std::atomic<bool> moved{false};
   o.progress = [&](const DownloadEvent& e) {
@@ -167,6 +167,9 @@ TEST_F(RealHubDownload, SplitDownloadOutlivesItsSignedUrls) {
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_TRUE(moved.load());
   EXPECT_EQ(sha256_hex(read_file(r->path)), sha256_hex(big));
+  int expired = 0;
+  for (const auto& rec : server.requests()) expired += rec.cdn && rec.status == 403;
+  EXPECT_GE(expired, 1);  // the URL did expire under the download, which got a fresh one
   expect_only_cdn_validators();
 }
 

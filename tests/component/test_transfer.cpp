@@ -362,3 +362,50 @@ TEST_F(Transfer, CancelStopsTransfers) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::Cancelled);
 }
+
+// ---- direct URLs: a followed redirect's target is reused, refused ones are given up (spec 7.6) ----
+
+TEST_F(Transfer, RangesGoStraightToTheRedirectTarget) {
+  Engine engine(options());
+  auto j = job("big.bin", big, /*lfs=*/true);
+  j.headers.set("Authorization", "Bearer hf_secret");
+  auto r = engine.download(j);
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_TRUE(r->split);
+  EXPECT_EQ(test::read_file(r->path), big);
+  // One redirect from the resolve URL; every other range asked the CDN directly, without the token.
+  EXPECT_EQ(server.count("GET", "/resolve/"), 1);
+  const int cdn = server.count("GET", "/cdn/");
+  EXPECT_GT(cdn, 1);
+  for (const auto& req : server.requests()) {
+    if (req.path.rfind("/cdn/", 0) == 0) {
+      EXPECT_FALSE(req.had_auth) << "credentials sent to the CDN";
+    }
+  }
+  EXPECT_EQ(r->url_refreshes, 0);
+}
+
+TEST_F(Transfer, RefusedDirectUrlFallsBackToTheStableUrl) {
+  Engine engine(options());
+  auto j = job("big.bin", big, /*lfs=*/true);
+  // A pre-signed URL that its server no longer accepts (here: 404 on the CDN; S3 answers 403).
+  j.location = "http://127.0.0.1:" + std::to_string(server.cdn_port()) + "/cdn/" + std::string(64, '0') + "?X-Amz-Signature=old";
+  auto r = engine.download(j);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->verified);
+  EXPECT_EQ(test::read_file(r->path), big);
+  EXPECT_GE(r->url_refreshes, 1);
+  EXPECT_GE(server.count("GET", "/resolve/"), 1);
+}
+
+TEST_F(Transfer, RefusalOfAFreshRedirectIsAnError) {
+  Engine engine(options());
+  auto j = job("big.bin", big, /*lfs=*/true);
+  server.add_fault(Fault::http_status("GET", "/cdn/", 403, -1));  // every signed URL refused
+  auto r = engine.download(j);
+  ASSERT_FALSE(r);
+  ASSERT_TRUE(r.error().http);
+  EXPECT_EQ(r.error().http->status, 403);
+  // Bounded: no endless refresh loop (one redirect per attempt that reached the CDN via resolve).
+  EXPECT_LE(server.count("GET", "/resolve/"), 3);
+}

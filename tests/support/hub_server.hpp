@@ -182,6 +182,7 @@ class HubServer {
   std::string resolve_cache_location(RepoType type, const std::string& id, const std::string& rev, const std::string& commit,
                                      const std::string& path, const std::string& git_sha1) const;
   std::int64_t now_unix() const;
+  void wait_unless_stopped(std::chrono::milliseconds how_long) const;
 
   int m_listen = -1;
   int m_cdn_listen = -1;

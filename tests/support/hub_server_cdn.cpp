@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <ctime>
 #include <random>
+#include <thread>
 
 #include "hub_server.hpp"
 #include "hub_server_internal.hpp"
@@ -101,6 +102,20 @@ std::string cdn_etag_of_disk_file(const std::string& sha256, std::uint64_t size)
   return md5_hex(sha256 + ":" + std::to_string(size)) + "-" + std::to_string(std::max<std::uint64_t>(1, (size + part - 1) / part));
 }
 
+std::optional<std::string> resolve_cache_as_resolve(const std::string& path) {
+  const auto segs = split(path.substr(std::string_view("/api/resolve-cache/").size()), '/');
+  const auto type = segs.empty() ? std::nullopt : parse_repo_type(segs[0]);
+  std::size_t at = 0;  // the commit's segment: after a one- or two-segment repo id
+  for (std::size_t i = 2; i < segs.size() && i <= 3 && !at; ++i)
+    if (is_commit_hash(segs[i])) at = i;
+  if (!type || !at || at + 1 >= segs.size()) return std::nullopt;
+  std::string out = "/" + std::string(url_prefix(*type)) + segs[1];
+  if (at == 3) out += "/" + segs[2];
+  out += "/resolve/" + segs[at];
+  for (std::size_t i = at + 1; i < segs.size(); ++i) out += "/" + segs[i];
+  return out;
+}
+
 std::string random_sign_key() {
   std::random_device rd;
   std::string key;
@@ -109,6 +124,13 @@ std::string random_sign_key() {
 }
 
 }  // namespace detail_server
+
+void HubServer::wait_unless_stopped(std::chrono::milliseconds how_long) const {
+  const auto until = std::chrono::steady_clock::now() + how_long;
+  while (!m_stop && std::chrono::steady_clock::now() < until)
+    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(until - std::chrono::steady_clock::now(),
+                                                                             std::chrono::milliseconds(20)));
+}
 
 void HubServer::set_real_hub(const RealHubOptions& options) {
   std::lock_guard lock(m_mutex);

@@ -96,10 +96,7 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive, bool cdn) {
   }
   if (real) {
     if (real_options.rate_bytes_per_second) throttle = real_options.rate_bytes_per_second;
-    const auto until = std::chrono::steady_clock::now() + real_options.latency;
-    while (!m_stop && std::chrono::steady_clock::now() < until)
-      std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(until - std::chrono::steady_clock::now(),
-                                                                               std::chrono::milliseconds(20)));
+    wait_unless_stopped(real_options.latency);
   }
   if (fault && fault->kind == FaultKind::Status) {
     Hdrs h;
@@ -134,19 +131,12 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive, bool cdn) {
   std::string routed = req.path;
   bool from_resolve_cache = false;
   if (real && routed.rfind("/api/resolve-cache/", 0) == 0) {
-    const auto segs = split(routed.substr(19), '/');
-    const auto t = segs.empty() ? std::nullopt : parse_repo_type(segs[0]);
-    std::size_t at = 0;
-    for (std::size_t i = 2; i < segs.size() && i <= 3 && !at; ++i)
-      if (is_commit_hash(segs[i])) at = i;
-    if (!t || !at || at + 1 >= segs.size()) {
+    auto as_resolve = resolve_cache_as_resolve(routed);
+    if (!as_resolve) {
       reply.error(404, "", "unknown resolve-cache route");
       return finish();
     }
-    routed = "/" + std::string(url_prefix(*t)) + segs[1];
-    if (at == 3) routed += "/" + segs[2];
-    routed += "/resolve/" + segs[at];
-    for (std::size_t i = at + 1; i < segs.size(); ++i) routed += "/" + segs[i];
+    routed = *as_resolve;
     from_resolve_cache = true;
   }
   const bool api = routed.rfind("/api/", 0) == 0;

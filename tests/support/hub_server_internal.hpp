@@ -39,6 +39,9 @@ std::optional<std::pair<std::uint64_t, std::uint64_t>> parse_range(const std::st
 std::string cdn_etag_of_content(std::string_view content);
 std::string cdn_etag_of_disk_file(const std::string& sha256, std::uint64_t size);
 std::string random_sign_key();
+/// "/api/resolve-cache/<type>s/<id>/<commit>/<path>" as "/<prefix><id>/resolve/<commit>/<path>",
+/// or nullopt when it is not of that form.
+std::optional<std::string> resolve_cache_as_resolve(const std::string& path);
 }  // namespace detail_server
 
 using Hdrs = std::vector<std::pair<std::string, std::string>>;

@@ -28,10 +28,19 @@ HashKind hash_kind_for_etag(std::string_view etag);
 Result<std::string> adjust_range_header(std::string_view header, std::uint64_t received);
 
 struct Job {
+  /// The stable URL of the content (e.g. a Hub /resolve URL at a commit). Redirects are followed;
+  /// the final URL of a good answer (a pre-signed CDN URL) is then used directly for the next
+  /// ranges of the file, and given up for `url` again when its server refuses it (401, 403, 404,
+  /// 410: an expired signature), so an expired URL costs one fresh redirect, not the download.
   std::string url;
-  http::Headers headers;  // sent on every request (the caller decided about authorization)
-  /// Validator sent as If-Range when resuming (only meaningful on the origin that issued it).
-  std::string if_range;
+  /// Optional URL to try first (the Location of a metadata HEAD), treated like a followed
+  /// redirect of `url`: refused, it is dropped for `url`.
+  std::string location;
+  /// Sent on every request to `url`'s origin; `Authorization` and `Cookie` are left out of
+  /// requests to any other origin (spec 7.6). No request carries a validator (If-Range/If-Match):
+  /// a validator is only meaningful to the server that issued it, and the CDN behind a redirect
+  /// has its own ETags; the hash check before success guarantees the bytes instead.
+  http::Headers headers;
   /// Sequential temp file: always a prefix of the content, so other clients (huggingface_hub
   /// <= 1.17) may resume it too. Resumed from its size.
   std::string temp_path;
@@ -56,6 +65,7 @@ struct Outcome {
   bool split = false;            // fetched as ranges (resumable from the state record)
   unsigned peak_parallel = 0;    // most ranges of this file in flight at once
   int attempts = 1;              // 2 after a hash mismatch and a fresh retry
+  int url_refreshes = 0;         // times a refused direct URL was given up for Job::url
 };
 
 using WriteFn = std::function<ssize_t(int fd, const void* data, std::size_t size, off_t offset)>;
