@@ -151,7 +151,8 @@ int small2000(const TempDir& dir, int rounds) {
     std::size_t n = 0;
     for (const auto& e : std::filesystem::recursive_directory_iterator(cache + "/models--bench--model/snapshots"))
       n += e.is_symlink() ? 1 : 0;
-    std::printf("  round %d: %.3f s (cpu %.2f s, exit %d, %zu files linked)\n", i + 1, h.seconds, h.cpu_seconds, h.exit_code, n);
+    std::printf("  round %d: %.3f s (cpu %.2f s, exit %d, %zu files linked, peak RSS %.1f MiB)\n", i + 1, h.seconds, h.cpu_seconds,
+                h.exit_code, n, static_cast<double>(h.max_rss_kib) / 1024.0);
     best = std::min(best, h.seconds);
   }
   // Removed only now: on ext4, creating thousands of files right after deleting thousands makes

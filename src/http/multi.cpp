@@ -32,10 +32,11 @@ struct Multi::Impl {
   }
 };
 
-Multi::Multi() : m_impl(std::make_unique<Impl>()) {
+Multi::Multi(unsigned max_host_connections) : m_impl(std::make_unique<Impl>()) {
   detail::global_init();
   m_impl->multi = curl_multi_init();
-  curl_multi_setopt(m_impl->multi, CURLMOPT_MAX_HOST_CONNECTIONS, 0L);
+  curl_multi_setopt(m_impl->multi, CURLMOPT_PIPELINING, static_cast<long>(CURLPIPE_MULTIPLEX));
+  curl_multi_setopt(m_impl->multi, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(max_host_connections));
 }
 
 Multi::~Multi() {
@@ -56,6 +57,7 @@ Multi::Id Multi::add(const Request& request, Sink sink, Done done) {
   ex->prepare(request, std::move(sink), true, nullptr);
   const Id id = m_impl->next_id++;
   CURL* easy = ex->easy;
+  curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);  // multiplex over h2 rather than opening a connection each
   m_impl->by_handle[easy] = id;
   m_impl->entries.emplace(id, Impl::Entry{std::move(ex), std::move(done), false});
   curl_multi_add_handle(m_impl->multi, easy);

@@ -58,7 +58,7 @@ Result<std::uint64_t> Downloader::Impl::fetch_to_cache(const RepoLayout& layout,
     HUBCACHE_TRY(fs::make_dirs(fs::parent(pointer)));
     HUBCACHE_TRY(fs::publish(outcome.path, pointer));
   } else {
-    HUBCACHE_TRY(publish_blob(layout, outcome.path, f.etag, fs::DirSync::Batched));
+    HUBCACHE_TRY(publish_blob(layout, outcome.path, f.etag, batch.group()));
     batch.published();
     HUBCACHE_TRY(create_pointer(layout, f.commit, f.path, f.etag, LinkMode::Symlink));
   }

@@ -62,10 +62,12 @@ struct BlobFetch {
   std::optional<std::string> xet_hash;  // tree xetHash / HEAD X-Xet-Hash, verbatim
 };
 
-/// Blobs published with fs::DirSync::Batched: flush() makes their renames durable with one fsync
-/// of blobs/ per call instead of one per blob (the blob bytes themselves are fsynced each).
+/// New blobs of one call: their bytes become durable through flushes shared by concurrent
+/// workers (group(), fs::GroupCommit) before each rename, and flush() makes the renames durable
+/// with one fsync of blobs/ per call instead of one per blob.
 class PublishBatch {
  public:
+  fs::GroupCommit& group() { return m_group; }
   void published() { m_dirty = true; }
   Result<void> flush(const RepoLayout& layout) {
     if (!m_dirty.exchange(false)) return {};
@@ -73,6 +75,7 @@ class PublishBatch {
   }
 
  private:
+  fs::GroupCommit m_group;
   std::atomic<bool> m_dirty{false};
 };
 
@@ -95,8 +98,8 @@ struct Downloader::Impl {
 
   /// Makes snapshots/<commit>/<path> point at blobs/<etag>, downloading the blob first under the
   /// per-blob lock when needed (spec 8.1 steps 6-8). Returns the bytes transferred.
-  /// The caller has run init_repo_folder(layout). New blobs are published with
-  /// DirSync::Batched: the caller flushes `batch`.
+  /// The caller has run init_repo_folder(layout). New blobs are published through
+  /// batch.group() while the blob lock is held: the caller flushes `batch`.
   Result<std::uint64_t> fetch_to_cache(const RepoLayout& layout, const BlobFetch& f, ProgressTracker& progress,
                                        PublishBatch& batch);
   /// True if blobs/<etag> now links into the cache's shared blob store (no download needed).

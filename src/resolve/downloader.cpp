@@ -133,7 +133,6 @@ Downloader::Impl::Impl(DownloadOptions o) : options(std::move(o)) {
   if (!options.cancel) options.cancel = std::make_shared<http::CancelToken>();
   while (!options.endpoint.empty() && options.endpoint.back() == '/') options.endpoint.pop_back();
   if (!options.cache_dir.empty()) options.cache_dir = fs::absolute_real(options.cache_dir);
-  if (options.max_workers == 0) options.max_workers = 1;
 }
 
 hub::HubApi& Downloader::Impl::api() {
@@ -156,7 +155,7 @@ transfer::Engine& Downloader::Impl::engine() {
   std::lock_guard lock(lazy_mutex);
   if (!engine_ptr) {
     transfer::EngineOptions e = options.engine;
-    e.max_connections = std::max(e.max_connections, options.max_workers);
+    e.max_connections = std::max(e.max_connections, options.max_workers == 0 ? k_auto_workers_max : options.max_workers);
     e.idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options.download_timeout);
     e.connect_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options.download_timeout);
     e.cancel = options.cancel.get();

@@ -4,6 +4,7 @@
 #include <algorithm>
 #include <atomic>
 #include <filesystem>
+#include <semaphore>
 #include <nlohmann/json.hpp>
 
 #include "download_impl.hpp"
@@ -193,7 +194,9 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
                   dir);
   }
 
-  // 6. Files, max_workers at a time. The tree gives each file's ETag and size, so no HEAD.
+  // 6. Files. The tree gives each file's ETag and size, so no HEAD. max_workers files at a time,
+  // or with 0 as many as latency calls for (InFlightLimit over small files' times), while large
+  // files stay at k_auto_workers at once.
   if (!local) (void)ensure_cachedir_tag(layout.root());  // best effort, like PY
   progress.plan(files_to_get, bytes_to_get);
   std::mutex errors_mutex;
@@ -201,14 +204,21 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
   std::atomic<std::uint64_t> transferred{0};
   std::vector<std::string> warnings;
   PublishBatch batch;
-  parallel_for(selected.size(), options.max_workers, [&](std::size_t i) {
+  const bool adaptive = options.max_workers == 0;
+  InFlightLimit in_flight(adaptive ? k_auto_workers : options.max_workers, adaptive ? k_auto_workers_max : options.max_workers);
+  std::counting_semaphore<k_auto_workers_max> large_slots(k_auto_workers);
+  const unsigned max_threads = adaptive ? k_auto_workers_max : options.max_workers;
+  parallel_for_adaptive(selected.size(), max_threads, [&] { return in_flight.limit(); }, [&](std::size_t i) {
     {
       std::lock_guard lock(errors_mutex);
       if (!errors.empty() || options.cancel->cancelled()) return;
     }
     const TreeFileEntry& e = *selected[i];
-    BlobFetch f{commit, e.path, e.etag(), e.size, hub::resolve_url(options.endpoint, repo, commit, e.path),
-                req.force_download, {}, e.xet_hash};
+    const bool small = e.size < k_small_file;
+    if (adaptive && !small) large_slots.acquire();
+    const unsigned epoch = in_flight.epoch();
+    const auto started = std::chrono::steady_clock::now();
+    BlobFetch f{commit, e.path, e.etag(), e.size, hub::resolve_url(options.endpoint, repo, commit, e.path), req.force_download, {}, e.xet_hash};
     Result<std::uint64_t> r = std::uint64_t{0};
     if (local) {
       std::vector<std::string> w;
@@ -220,6 +230,10 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
     } else {
       r = fetch_to_cache(layout, f, progress, batch);
     }
+    if (adaptive && !small) large_slots.release();
+    // Only files that crossed the network tell how long a round trip is.
+    if (small && r && *r > 0)
+      in_flight.sample(epoch, std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started));
     if (r) {
       transferred += *r;
     } else {

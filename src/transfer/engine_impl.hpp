@@ -39,7 +39,8 @@ struct Engine::Impl {
   std::multimap<Clock::time_point, std::pair<std::shared_ptr<Task>, std::size_t>> timers;  // range retries
   unsigned connections = 0;
 
-  explicit Impl(EngineOptions o) : options(std::move(o)) {
+  // libcurl never opens more connections to one host than the engine has requests running.
+  explicit Impl(EngineOptions o) : options(std::move(o)), multi(std::max(1u, options.max_connections)) {
     if (!options.write_fn)
       options.write_fn = [](int fd, const void* d, std::size_t n, off_t off) { return ::pwrite(fd, d, n, off); };
     options.max_connections = std::max(1u, options.max_connections);

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <atomic>
+#include <condition_variable>
+#include <mutex>
 #include <thread>
 #include <vector>
 
@@ -22,6 +24,86 @@ void parallel_for(std::size_t n, unsigned threads, const std::function<void(std:
   for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
   worker();
   for (auto& t : pool) t.join();
+}
+
+}  // namespace hubcache
+
+namespace hubcache {
+
+void parallel_for_adaptive(std::size_t n, unsigned max_threads, const std::function<unsigned()>& limit,
+                           const std::function<void(std::size_t)>& fn) {
+  max_threads = std::max(1u, max_threads);
+  std::atomic<std::size_t> next{0};
+  std::mutex mutex;
+  std::condition_variable all_done;
+  std::vector<std::thread> pool;
+  unsigned running = 1;  // the calling thread
+  auto wanted = [&] { return std::clamp(limit(), 1u, max_threads); };
+  std::function<void(bool)> worker = [&](bool caller) {
+    for (;;) {
+      const std::size_t i = next++;
+      if (i >= n) break;
+      fn(i);
+      std::lock_guard lock(mutex);
+      const unsigned want = wanted();
+      if (!caller && running > want) break;
+      while (running < want && next.load() < n) {
+        ++running;
+        pool.emplace_back(worker, false);
+      }
+    }
+    std::lock_guard lock(mutex);
+    --running;
+    all_done.notify_all();
+  };
+  {
+    std::lock_guard lock(mutex);
+    for (unsigned want = wanted(); running < want && running < n; ++running) pool.emplace_back(worker, false);
+  }
+  worker(true);
+  std::unique_lock lock(mutex);
+  all_done.wait(lock, [&] { return running == 0; });
+  lock.unlock();
+  for (auto& t : pool) t.join();  // none runs, so none can start another
+}
+
+}  // namespace hubcache
+
+namespace hubcache {
+
+InFlightLimit::InFlightLimit(unsigned start, unsigned cap)
+    : m_start(std::max(1u, start)), m_cap(std::max(std::max(1u, start), cap)), m_limit(m_start) {
+  m_settled = m_start >= m_cap;
+}
+
+bool InFlightLimit::settled() const {
+  std::lock_guard lock(m_mutex);
+  return m_settled;
+}
+
+void InFlightLimit::sample(unsigned epoch, std::chrono::microseconds elapsed) {
+  std::lock_guard lock(m_mutex);
+  if (m_settled || epoch != m_epoch.load()) return;
+  m_round.push_back(elapsed);
+  const unsigned current = m_limit.load();
+  if (m_round.size() < current) return;
+  auto mid = m_round.begin() + static_cast<std::ptrdiff_t>(m_round.size() / 2);
+  std::nth_element(m_round.begin(), mid, m_round.end());
+  const auto median = *mid;
+  m_round.clear();
+  // The fastest round so far is the reference: the first one also pays for connection set-up.
+  const auto floor = std::max(median, std::chrono::microseconds{1});
+  m_reference = m_reference.count() == 0 ? floor : std::min(m_reference, floor);
+  unsigned next;
+  if (static_cast<double>(median.count()) <= k_stretch * static_cast<double>(m_reference.count())) {
+    next = std::min(m_cap, current * 2);
+    m_settled = next == m_cap;
+  } else {
+    next = std::max(m_start, current / 2);
+    m_settled = true;
+  }
+  m_limit = next;
+  ++m_epoch;
 }
 
 }  // namespace hubcache

@@ -11,6 +11,7 @@
 
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/util/fs.hpp"
+#include "hubcache/util/group_commit.hpp"
 #include "hubcache/util/lock.hpp"
 #include "hubcache/util/result.hpp"
 
@@ -41,6 +42,11 @@ Result<std::optional<std::string>> resolve_commit(const RepoLayout& layout, std:
 /// With DirSync::Batched the caller fsyncs blobs/ once after its batch.
 Result<void> publish_blob(const RepoLayout& layout, const std::string& tmp, std::string_view etag,
                           fs::DirSync dir_sync = fs::DirSync::Now);
+
+/// Same, but the temp file joins `group`: its bytes become durable through a flush shared with
+/// concurrent publishers (fs::GroupCommit) before the rename. blobs/ is not fsynced: the caller
+/// does it once after its batch. Errors: InvalidPath (etag), the group's flush or rename error.
+Result<void> publish_blob(const RepoLayout& layout, const std::string& tmp, std::string_view etag, fs::GroupCommit& group);
 
 /// Makes snapshots/<commit>/<path> point at blobs/<etag> (relative symlink), replacing what is
 /// there; a symlink that already has the right target is left alone (no-op, like write_ref).

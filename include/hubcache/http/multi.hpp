@@ -1,6 +1,14 @@
 #pragma once
 // Many concurrent streaming exchanges driven by one thread (libcurl multi interface). Used by
 // the transfer engine; all methods except wakeup() must be called from the driving thread.
+//
+// HTTP/2: over HTTPS libcurl offers h2 by ALPN (CURL_HTTP_VERSION_2TLS, its default since
+// 7.62) and, with CURLMOPT_PIPELINING = CURLPIPE_MULTIPLEX (set explicitly here, also the
+// default), runs many exchanges with one host as streams of one connection, as the Hub allows.
+// Exchanges set CURLOPT_PIPEWAIT, so a burst of requests to a host waits for the first
+// connection's ALPN answer and multiplexes over it instead of opening one TLS connection each;
+// plain http:// and HTTP/1.1 servers get one connection per exchange, at most
+// max_host_connections per host (further exchanges queue inside libcurl).
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -15,7 +23,8 @@ class Multi {
   using Id = std::uint64_t;
   using Done = std::function<void(Result<Response>)>;
 
-  Multi();
+  /// max_host_connections: connections to one host at once (0 = unlimited).
+  explicit Multi(unsigned max_host_connections = 0);
   ~Multi();
   Multi(const Multi&) = delete;
   Multi& operator=(const Multi&) = delete;

@@ -40,6 +40,15 @@ struct DownloadEvent {
   std::uint64_t waited_seconds = 0;  // LockWait: time waited so far
 };
 
+/// snapshot_download's concurrency when DownloadOptions::max_workers is 0 (the default): it
+/// starts with k_auto_workers files in flight and, while small files' times show that latency
+/// (round trips), not bandwidth or CPU, bounds the rate, doubles that up to k_auto_workers_max
+/// (InFlightLimit in util/parallel.hpp). Files of k_small_file bytes or more never count as
+/// latency samples and at most k_auto_workers of them are in flight, as before.
+inline constexpr unsigned k_auto_workers = 8;
+inline constexpr unsigned k_auto_workers_max = 64;
+inline constexpr std::uint64_t k_small_file = 1u << 20;
+
 struct DownloadOptions {
   std::string endpoint = "https://huggingface.co";
   std::optional<std::string> token;
@@ -47,7 +56,10 @@ struct DownloadOptions {
   bool offline = false;   // no network at all (HF_HUB_OFFLINE); per call: local_files_only
   std::chrono::seconds etag_timeout{10};
   std::chrono::seconds download_timeout{10};
-  unsigned max_workers = 8;
+  /// Files downloaded at once by snapshot_download: 0 = adapt to latency (see k_auto_workers),
+  /// else exactly this many. The engine gets at least this many connections (64 when adapting;
+  /// libcurl also caps connections per host at that number, see http::Multi).
+  unsigned max_workers = 0;
   bool disable_symlinks = false;
   /// No reuse of payloads of the cache's shared blob store (HF_HUB_DISABLE_SHARED_BLOBS or
   /// HF_HUB_DISABLE_XET). Otherwise a file with a Xet hash whose blob is absent is linked to a

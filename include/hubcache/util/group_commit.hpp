@@ -1,0 +1,75 @@
+#pragma once
+// Group commit of files published by rename, in the spirit of git's core.fsyncMethod=batch:
+// many writers share one full flush instead of one fsync each, with the same crash guarantee.
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <condition_variable>
+#include <mutex>
+#include <string>
+
+#include "hubcache/util/result.hpp"
+
+namespace hubcache::fs {
+
+/// A full flush of the filesystem holding the open file `fd`: what fsync(fd) does on Linux
+/// (commits the filesystem journal and flushes the disk's write cache). Fault/count seam.
+using FlushFn = std::function<Result<void>(int fd)>;
+
+/// Publishes finished temp files by rename so that, after a crash or power cut, a destination
+/// name never holds incomplete bytes, using one full flush per group of concurrent publishers.
+///
+/// publish(tmp, dst):
+///  1. writes out tmp's dirty pages and waits for them (sync_file_range WAIT_BEFORE | WRITE |
+///     WAIT_AFTER): the data reaches the device, but neither the device cache nor the
+///     filesystem metadata (size, extents) is flushed yet;
+///  2. joins the open group and waits until a full flush that began after step 1 has returned.
+///     If no flush is running, this caller is the group's leader and runs it (FlushFn on its
+///     own file); callers that arrive while a flush runs form the next group (classic group
+///     commit, no timer), whose first waiter flushes once the running one returns;
+///  3. only then renames tmp over dst.
+/// The rename is not made durable (the caller fsyncs the destination directory once after its
+/// batch, see fsync_dir): a power cut may lose the name, never expose garbage under it.
+///
+/// Contract: every file given to one GroupCommit lives on one filesystem (the flush of one
+/// file covers the others only there); a file on another device than the first one seen is
+/// flushed on its own instead, and so is every file where shares_flushes() is false. Errors: Io for open / sync_file_range / rename failures; the
+/// flush's error for every member of a group whose flush failed (nothing of that group is
+/// renamed, the temp files stay). Thread-safe; publish() blocks the caller until step 3.
+class GroupCommit {
+ public:
+  /// `flush` defaults to fsync(fd).
+  explicit GroupCommit(FlushFn flush = {});
+  ~GroupCommit();
+  GroupCommit(const GroupCommit&) = delete;
+  GroupCommit& operator=(const GroupCommit&) = delete;
+
+  Result<void> publish(const std::string& tmp, const std::string& dst);
+
+  /// Whether one file's fsync on the filesystem holding `path` also makes data written out
+  /// earlier by other files durable (one journal or log per filesystem: ext2/3/4, xfs).
+  /// Elsewhere (btrfs's per-file log trees, network filesystems) every file is flushed itself.
+  static bool shares_flushes(const std::string& path);
+
+  /// Full flushes run so far.
+  std::uint64_t flushes() const;
+  /// Publishers currently waiting for a flush that has not started yet (for tests).
+  std::size_t waiting() const;
+
+ private:
+  struct Group;
+  Result<void> wait_for_flush(int fd);
+
+  FlushFn m_flush;
+  mutable std::mutex m_mutex;
+  std::condition_variable m_cv;
+  std::shared_ptr<Group> m_open;  // joined by new publishers; flushed by its first waiter
+  bool m_flushing = false;
+  std::uint64_t m_flushes = 0;
+  std::size_t m_waiting = 0;
+  std::uint64_t m_dev = 0;
+  bool m_dev_known = false;
+  bool m_dev_shares = false;  // shares_flushes() of the first file's filesystem
+};
+
+}  // namespace hubcache::fs
