@@ -181,7 +181,7 @@ void add_download_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--local-dir", a->local_dir, "Download into this folder as real files instead of the cache");
   cmd->add_flag("--force-download", a->force, "Download again even if cached");
   cmd->add_option("--token", a->token, "Hub token (beats HF_TOKEN and the token file)");
-  cmd->add_option("--max-workers", a->max_workers, "Files downloaded in parallel (default: adapt to latency, 8 to 64)")->check(CLI::Range(1, 64));
+  cmd->add_option("--max-workers", a->max_workers, "Files downloaded in parallel (default: adapt to latency, 8 to 128)")->check(CLI::Range(1, 128));
   cmd->add_flag("--dry-run", a->dry_run, "Show what would be downloaded; transfer nothing");
   cmd->add_flag("-q,--quiet", a->quiet, "Print only the resulting path");
   cmd->add_flag("--json", a->json, "One JSON object per line: progress events, then the result");

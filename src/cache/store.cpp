@@ -98,6 +98,14 @@ Result<void> publish_blob(const RepoLayout& layout, const std::string& tmp, std:
   return group.publish(tmp, layout.blob_path(etag));
 }
 
+Result<void> publish_blob_later(const RepoLayout& layout, const std::string& tmp, std::string_view etag,
+                                fs::GroupCommit& group, fs::GroupCommit::Then then) {
+  HUBCACHE_TRY(validate_etag(etag));
+  HUBCACHE_TRY(fs::make_dirs(layout.blobs_dir()));
+  group.publish_later(tmp, layout.blob_path(etag), std::move(then));
+  return {};
+}
+
 Result<bool> create_pointer(const RepoLayout& layout, std::string_view commit, std::string_view path,
                             std::string_view etag, LinkMode mode) {
   if (!is_commit_hash(commit)) return fail(ErrorCode::InvalidRevision, "not a commit hash: '" + std::string(commit) + "'");

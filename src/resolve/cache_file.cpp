@@ -57,6 +57,20 @@ Result<std::uint64_t> Downloader::Impl::fetch_to_cache(const RepoLayout& layout,
     // No-symlink mode (spec 3.9): the new blob moves into the snapshot; no blobs/<etag> remains.
     HUBCACHE_TRY(fs::make_dirs(fs::parent(pointer)));
     HUBCACHE_TRY(fs::publish(outcome.path, pointer));
+  } else if (batch.deferred()) {
+    // The rename waits for a flush shared with other finished blobs; the lock goes with it.
+    auto held = std::make_shared<FileLock>(std::move(lock));
+    HUBCACHE_TRY(publish_blob_later(layout, outcome.path, f.etag, batch.group(),
+                                    [layout, f, &progress, &batch, held](Result<void> published) {
+                                      if (published) {
+                                        batch.published();
+                                        auto linked = create_pointer(layout, f.commit, f.path, f.etag, LinkMode::Symlink);
+                                        if (linked) return progress.done(f.path, f.size);
+                                        published = fail(std::move(linked).error());
+                                      }
+                                      batch.failed(std::move(published).error());
+                                    }));
+    return outcome.downloaded;
   } else {
     HUBCACHE_TRY(publish_blob(layout, outcome.path, f.etag, batch.group()));
     batch.published();

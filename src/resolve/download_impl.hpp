@@ -69,14 +69,33 @@ class PublishBatch {
  public:
   fs::GroupCommit& group() { return m_group; }
   void published() { m_dirty = true; }
+  /// Deferred mode (snapshots): a worker hands its finished blob, with its blob lock, to the
+  /// group's committer (publish_later) and moves on to the next file; drain() before flush().
+  void set_deferred(bool on) { m_deferred = on; }
+  bool deferred() const { return m_deferred; }
+  /// Records a deferred publish's failure (the first one is kept).
+  void failed(Error e) {
+    std::lock_guard lock(m_mutex);
+    if (!m_error) m_error = std::move(e);
+  }
+  /// Waits for every deferred publish; the first failure among them, if any.
+  Result<void> drain() {
+    m_group.drain();
+    std::lock_guard lock(m_mutex);
+    if (m_error) return fail(*m_error);
+    return {};
+  }
   Result<void> flush(const RepoLayout& layout) {
     if (!m_dirty.exchange(false)) return {};
     return fs::fsync_dir(layout.blobs_dir());
   }
 
  private:
-  fs::GroupCommit m_group;
   std::atomic<bool> m_dirty{false};
+  bool m_deferred = false;
+  std::mutex m_mutex;
+  std::optional<Error> m_error;
+  fs::GroupCommit m_group;  // last: destroyed (drained) first, while the members above live
 };
 
 struct Downloader::Impl {

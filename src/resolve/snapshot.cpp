@@ -204,6 +204,7 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
   std::atomic<std::uint64_t> transferred{0};
   std::vector<std::string> warnings;
   PublishBatch batch;
+  batch.set_deferred(!local);
   const bool adaptive = options.max_workers == 0;
   InFlightLimit in_flight(adaptive ? k_auto_workers : options.max_workers, adaptive ? k_auto_workers_max : options.max_workers);
   std::counting_semaphore<k_auto_workers_max> large_slots(k_auto_workers);
@@ -244,6 +245,7 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
   for (auto& w : warnings) out.warnings.push_back(std::move(w));
   out.bytes_transferred = transferred.load();
   if (!local) {
+    if (auto d = batch.drain(); !d) errors.push_back(std::move(d).error());
     // Published blobs stay valid even if the snapshot failed: make their renames durable anyway.
     if (auto s = batch.flush(layout); !s && errors.empty()) errors.push_back(std::move(s).error());
   }

@@ -6,6 +6,8 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
+#include <optional>
 
 namespace hubcache::fs {
 namespace {
@@ -37,7 +39,14 @@ GroupCommit::GroupCommit(FlushFn flush) : m_flush(std::move(flush)), m_open(std:
   if (!m_flush) m_flush = fsync_fd;
 }
 
-GroupCommit::~GroupCommit() = default;
+GroupCommit::~GroupCommit() {
+  {
+    std::lock_guard lock(m_mutex);
+    m_stop = true;
+  }
+  m_queue_cv.notify_all();
+  if (m_committer.joinable()) m_committer.join();
+}
 
 bool GroupCommit::shares_flushes(const std::string& path) {
   struct statfs s{};
@@ -78,11 +87,11 @@ Result<void> GroupCommit::wait_for_flush(int fd) {
   return r;
 }
 
-Result<void> GroupCommit::publish(const std::string& tmp, const std::string& dst) {
-  Fd f(::open(tmp.c_str(), O_RDONLY | O_CLOEXEC));
-  if (f.fd < 0) return fail(errno_error(errno, "cannot open", tmp));
+Result<bool> GroupCommit::write_out(const std::string& tmp, int& fd) {
+  fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return fail(errno_error(errno, "cannot open", tmp));
   struct stat st{};
-  if (::fstat(f.fd, &st) != 0) return fail(errno_error(errno, "cannot stat", tmp));
+  if (::fstat(fd, &st) != 0) return fail(errno_error(errno, "cannot stat", tmp));
   bool grouped;
   {
     std::lock_guard lock(m_mutex);
@@ -93,11 +102,18 @@ Result<void> GroupCommit::publish(const std::string& tmp, const std::string& dst
     }
     grouped = m_dev_shares && st.st_dev == m_dev;
   }
+  // Writeout only: the pages reach the device before the group's flush starts.
+  if (grouped &&
+      ::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) != 0)
+    return fail(errno_error(errno, "cannot write out", tmp));
+  return grouped;
+}
+
+Result<void> GroupCommit::publish(const std::string& tmp, const std::string& dst) {
+  Fd f(-1);
+  HUBCACHE_TRY_ASSIGN(const bool grouped, write_out(tmp, f.fd));
   Result<void> flushed;
   if (grouped) {
-    // Writeout only: the pages reach the device before the group's flush starts.
-    if (::sync_file_range(f.fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) != 0)
-      return fail(errno_error(errno, "cannot write out", tmp));
     flushed = wait_for_flush(f.fd);
   } else {
     flushed = m_flush(f.fd);
@@ -112,6 +128,77 @@ Result<void> GroupCommit::publish(const std::string& tmp, const std::string& dst
   }
   if (::rename(tmp.c_str(), dst.c_str()) != 0) return fail(errno_error(errno, "cannot rename to", dst));
   return {};
+}
+
+void GroupCommit::publish_later(std::string tmp, std::string dst, Then then) {
+  Fd f(-1);
+  auto grouped = write_out(tmp, f.fd);
+  if (!grouped) return then(fail(std::move(grouped).error()));
+  std::lock_guard lock(m_mutex);
+  if (!m_committer.joinable()) m_committer = std::thread([this] { committer(); });
+  m_queue.push_back(Deferred{std::move(tmp), std::move(dst), *grouped, std::move(then)});
+  ++m_pending;
+  m_queue_cv.notify_all();
+}
+
+void GroupCommit::drain() {
+  std::unique_lock lock(m_mutex);
+  m_queue_cv.wait(lock, [&] { return m_pending == 0; });
+}
+
+void GroupCommit::committer() {
+  constexpr auto k_idle = std::chrono::milliseconds(2), k_longest = std::chrono::milliseconds(20);
+  std::unique_lock lock(m_mutex);
+  for (;;) {
+    m_queue_cv.wait(lock, [&] { return m_stop || !m_queue.empty(); });
+    if (m_queue.empty()) return;  // stopping, nothing left
+    // Gather: more files usually finish within a few ms of each other.
+    const auto until = std::chrono::steady_clock::now() + k_longest;
+    for (std::size_t seen = m_queue.size(); !m_stop && std::chrono::steady_clock::now() < until; seen = m_queue.size()) {
+      m_queue_cv.wait_for(lock, k_idle);
+      if (m_queue.size() == seen) break;
+    }
+    std::vector<Deferred> batch;
+    batch.swap(m_queue);
+    lock.unlock();
+    commit(batch);
+    const std::size_t done = batch.size();
+    batch.clear();  // what the callbacks held (e.g. blob locks) goes before drain() returns
+    lock.lock();
+    m_pending -= done;
+    m_queue_cv.notify_all();
+  }
+}
+
+void GroupCommit::commit(std::vector<Deferred>& batch) {
+  // One flush for every grouped file (through the first one's descriptor); the others each.
+  std::optional<Result<void>> shared;
+  for (auto& d : batch) {
+    Result<void> flushed;
+    if (d.grouped && shared) {
+      flushed = *shared;
+    } else {
+      Fd f(::open(d.tmp.c_str(), O_RDONLY | O_CLOEXEC));
+      flushed = f.fd < 0 ? Result<void>(fail(errno_error(errno, "cannot open", d.tmp))) : m_flush(f.fd);
+      {
+        std::lock_guard lock(m_mutex);
+        ++m_flushes;
+      }
+      if (d.grouped) shared = flushed;
+    }
+    if (!flushed) {
+      Error e = flushed.error();
+      if (e.path.empty()) e.path = d.tmp;
+      e.message += " (publishing '" + d.tmp + "')";
+      d.then(fail(std::move(e)));
+      continue;
+    }
+    if (::rename(d.tmp.c_str(), d.dst.c_str()) != 0) {
+      d.then(fail(errno_error(errno, "cannot rename to", d.dst)));
+      continue;
+    }
+    d.then({});
+  }
 }
 
 }  // namespace hubcache::fs

@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <mutex>
+#include <optional>
 #include <thread>
 #include <vector>
 
@@ -108,4 +110,62 @@ TEST(GroupCommit, DefaultFlushPublishesAndAMissingTempFails) {
   auto r = gc.publish(dir / "missing.tmp", dir / "d");
   ASSERT_FALSE(r);
   EXPECT_FALSE(test::exists(dir / "d"));
+}
+
+TEST(GroupCommit, DeferredPublishesShareFlushesAndRenameOnlyAfterThem) {
+  test::TempDir dir;
+  SKIP_UNLESS_SHARED(dir.path());
+  constexpr int k_files = 12;
+  for (int i = 0; i < k_files; ++i) test::write_file(dir / ("d" + std::to_string(i) + ".tmp"), "deferred " + std::to_string(i));
+  std::atomic<bool> release{false};
+  std::atomic<int> renamed_before_flush{0}, flush_calls{0};
+  fs::GroupCommit gc([&](int) -> Result<void> {
+    if (++flush_calls == 1)
+      for (int i = 0; i < k_files; ++i) renamed_before_flush += test::exists(dir / ("d" + std::to_string(i))) ? 1 : 0;
+    while (!release) std::this_thread::yield();  // the first flush waits until every file is queued
+    return {};
+  });
+  std::mutex m;
+  std::vector<int> order;
+  int ok = 0;
+  for (int i = 0; i < k_files; ++i) {
+    gc.publish_later(dir / ("d" + std::to_string(i) + ".tmp"), dir / ("d" + std::to_string(i)), [&, i](Result<void> r) {
+      std::lock_guard lock(m);
+      order.push_back(i);
+      ok += r ? 1 : 0;
+      // The callback runs after this file's rename.
+      EXPECT_TRUE(test::exists(dir / ("d" + std::to_string(i))));
+    });
+  }
+  release = true;
+  gc.drain();
+  EXPECT_EQ(ok, k_files);
+  std::vector<int> expected(k_files);
+  for (int i = 0; i < k_files; ++i) expected[i] = i;
+  EXPECT_EQ(order, expected);  // queue order
+  // Files queued while the first flush ran share the next one: at most two flushes in all.
+  EXPECT_LE(gc.flushes(), 2u);
+  EXPECT_GE(gc.flushes(), 1u);
+  EXPECT_EQ(renamed_before_flush.load(), 0);  // the first flush ran before any rename
+  for (int i = 0; i < k_files; ++i) EXPECT_EQ(test::read_file(dir / ("d" + std::to_string(i))), "deferred " + std::to_string(i));
+}
+
+TEST(GroupCommit, DeferredPublishWithAFailedFlushRenamesNothing) {
+  test::TempDir dir;
+  SKIP_UNLESS_SHARED(dir.path());
+  test::write_file(dir / "x.tmp", "x");
+  fs::GroupCommit gc([](int) -> Result<void> { return fail(ErrorCode::Io, "flush failed (injected)"); });
+  std::optional<Error> got;
+  gc.publish_later(dir / "x.tmp", dir / "x", [&](Result<void> r) {
+    if (!r) got = r.error();
+  });
+  gc.drain();
+  ASSERT_TRUE(got.has_value());
+  EXPECT_NE(got->message.find("flush failed"), std::string::npos);
+  EXPECT_FALSE(test::exists(dir / "x"));
+  EXPECT_TRUE(test::exists(dir / "x.tmp"));
+  // A missing temp file fails at once, on the caller's thread.
+  bool called = false;
+  gc.publish_later(dir / "missing.tmp", dir / "missing", [&](Result<void> r) { called = !r; });
+  EXPECT_TRUE(called);
 }

@@ -47,6 +47,10 @@ Result<void> publish_blob(const RepoLayout& layout, const std::string& tmp, std:
 /// concurrent publishers (fs::GroupCommit) before the rename. blobs/ is not fsynced: the caller
 /// does it once after its batch. Errors: InvalidPath (etag), the group's flush or rename error.
 Result<void> publish_blob(const RepoLayout& layout, const std::string& tmp, std::string_view etag, fs::GroupCommit& group);
+/// The same, deferred (fs::GroupCommit::publish_later): validation errors are returned now; the
+/// flush and rename happen later and `then` gets their result on the committer thread.
+Result<void> publish_blob_later(const RepoLayout& layout, const std::string& tmp, std::string_view etag,
+                                fs::GroupCommit& group, fs::GroupCommit::Then then);
 
 /// Makes snapshots/<commit>/<path> point at blobs/<etag> (relative symlink), replacing what is
 /// there; a symlink that already has the right target is left alone (no-op, like write_ref).

@@ -46,7 +46,7 @@ struct DownloadEvent {
 /// (InFlightLimit in util/parallel.hpp). Files of k_small_file bytes or more never count as
 /// latency samples and at most k_auto_workers of them are in flight, as before.
 inline constexpr unsigned k_auto_workers = 8;
-inline constexpr unsigned k_auto_workers_max = 64;
+inline constexpr unsigned k_auto_workers_max = 128;
 inline constexpr std::uint64_t k_small_file = 1u << 20;
 
 struct DownloadOptions {
@@ -57,7 +57,7 @@ struct DownloadOptions {
   std::chrono::seconds etag_timeout{10};
   std::chrono::seconds download_timeout{10};
   /// Files downloaded at once by snapshot_download: 0 = adapt to latency (see k_auto_workers),
-  /// else exactly this many. The engine gets at least this many connections (64 when adapting;
+  /// else exactly this many. The engine gets at least this many connections (k_auto_workers_max when adapting;
   /// libcurl also caps connections per host at that number, see http::Multi).
   unsigned max_workers = 0;
   bool disable_symlinks = false;

@@ -7,6 +7,8 @@
 #include <condition_variable>
 #include <mutex>
 #include <string>
+#include <thread>
+#include <vector>
 
 #include "hubcache/util/result.hpp"
 
@@ -46,6 +48,17 @@ class GroupCommit {
 
   Result<void> publish(const std::string& tmp, const std::string& dst);
 
+  /// Called with a deferred publish's result, on the committer thread, after the rename.
+  using Then = std::function<void(Result<void>)>;
+  /// Deferred publish(): step 1 (writeout) now, on the caller's thread; steps 2-3 later on a
+  /// committer thread, so the caller is free at once. The committer gathers what is queued
+  /// (until nothing new arrived for 2 ms, at most 20 ms), runs one full flush for all of it,
+  /// renames each file and calls its `then`, in queue order. Same guarantee and errors as
+  /// publish(); a writeout failure calls `then` at once, on the caller's thread.
+  void publish_later(std::string tmp, std::string dst, Then then);
+  /// Blocks until every publish_later() so far has been renamed and its `then` has returned.
+  void drain();
+
   /// Whether one file's fsync on the filesystem holding `path` also makes data written out
   /// earlier by other files durable (one journal or log per filesystem: ext2/3/4, xfs).
   /// Elsewhere (btrfs's per-file log trees, network filesystems) every file is flushed itself.
@@ -58,7 +71,16 @@ class GroupCommit {
 
  private:
   struct Group;
+  struct Deferred {
+    std::string tmp, dst;
+    bool grouped = false;
+    Then then;
+  };
   Result<void> wait_for_flush(int fd);
+  /// Opens `tmp`, decides whether it shares flushes, and writes it out (step 1). `fd` stays open.
+  Result<bool> write_out(const std::string& tmp, int& fd);
+  void committer();
+  void commit(std::vector<Deferred>& batch);
 
   FlushFn m_flush;
   mutable std::mutex m_mutex;
@@ -70,6 +92,12 @@ class GroupCommit {
   std::uint64_t m_dev = 0;
   bool m_dev_known = false;
   bool m_dev_shares = false;  // shares_flushes() of the first file's filesystem
+  // Deferred publishes: queue, committer thread (started by the first publish_later).
+  std::vector<Deferred> m_queue;
+  std::condition_variable m_queue_cv;
+  std::size_t m_pending = 0;  // queued or being committed
+  bool m_stop = false;
+  std::thread m_committer;
 };
 
 }  // namespace hubcache::fs
