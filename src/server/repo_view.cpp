@@ -172,8 +172,9 @@ std::optional<FileInfo> CacheView::lookup_file(const std::string& folder, const 
     // The kept descriptor must still be the file the pointer leads to (a deleted or replaced
     // blob is not served from a stale descriptor).
     struct stat cst{};
-    const bool same = !hit->info.fd || (::stat(hit->info.content_path.c_str(), &cst) == 0 &&
-                                        cst.st_dev == hit->content_dev && cst.st_ino == hit->content_ino);
+    bool same = !hit->info.fd || (::stat(hit->info.content_path.c_str(), &cst) == 0 &&
+                                  cst.st_dev == hit->content_dev && cst.st_ino == hit->content_ino);
+    if (same && !hit->info.link_path.empty()) same = link_key_of(hit->info.link_path) == hit->link_key;
     if (same) {
       std::lock_guard lock(m_mutex);
       auto it = m_files.find(pointer);
@@ -182,8 +183,10 @@ std::optional<FileInfo> CacheView::lookup_file(const std::string& folder, const 
     }
   }
   auto info = lookup_file_uncached(folder, commit, path);
-  if (info && !recently_changed(key.mtime_ns)) {  // an inode number can be reused at once
-    CachedFile entry{key, Clock::now(), 0, 0, *info};
+  const auto link_key = info && !info->link_path.empty() ? link_key_of(info->link_path) : std::optional<StatKey>(StatKey{});
+  // An inode number can be reused at once: entries changed in the last moments are not cached.
+  if (info && link_key && !recently_changed(key.mtime_ns) && !recently_changed(link_key->mtime_ns)) {
+    CachedFile entry{key, Clock::now(), 0, 0, *link_key, *info};
     bool room = false;
     {
       std::lock_guard lock(m_mutex);
@@ -211,6 +214,12 @@ std::optional<FileInfo> CacheView::lookup_file(const std::string& folder, const 
     m_files.insert_or_assign(pointer, std::move(entry));
   }
   return info;
+}
+
+std::optional<CacheView::StatKey> CacheView::link_key_of(const std::string& path) {
+  struct stat st{};
+  if (::lstat(path.c_str(), &st) != 0) return std::nullopt;
+  return StatKey{st.st_dev, st.st_ino, mtime_ns(st), static_cast<std::int64_t>(st.st_size)};
 }
 
 std::optional<std::string> CacheView::shared_entry_of(const std::string& folder, const std::string& pointer) const {
@@ -260,6 +269,7 @@ std::optional<FileInfo> CacheView::lookup_file_uncached(const std::string& folde
     } else {
       auto entry = shared_entry_of(folder, pointer);
       if (!entry || shared_payload(folder, *entry) != *real) return std::nullopt;
+      f.link_path = blobs + "/" + *entry;
       name = std::move(*entry);
     }
     if (name.find('/') != std::string::npos || !validate_etag(name)) return std::nullopt;

@@ -28,6 +28,9 @@ namespace hubcache::server {
 struct FileInfo {
   std::string path;          // repo path ("a/b.txt")
   std::string content_path;  // absolute, symlink-free path of the bytes to serve
+  /// The repo's blobs/<etag> entry when it links into the shared blob store ("" otherwise): a
+  /// cached lookup re-checks it too, since the payload outlives a removed or re-pointed link.
+  std::string link_path;
   std::uint64_t size = 0;
   std::string oid;           // git blob id (of the LFS pointer file for LFS files)
   std::optional<std::string> lfs_sha256;
@@ -120,6 +123,7 @@ class CacheView {
     Clock::time_point checked;
     dev_t content_dev = 0;  // identity of the open fd's file, re-checked with the pointer
     ino_t content_ino = 0;
+    StatKey link_key;  // identity of info.link_path (shared-store entries)
     FileInfo info;
   };
   struct OidEntry {
@@ -129,6 +133,8 @@ class CacheView {
     std::string oid;
   };
 
+  /// lstat identity of `path` itself (not followed), or nullopt when it is gone.
+  static std::optional<StatKey> link_key_of(const std::string& path);
   /// The blob name a pointer's link text names directly in <folder>/blobs/ (lexically, from the
   /// pointer's real directory); nullopt for any other link.
   std::optional<std::string> shared_entry_of(const std::string& folder, const std::string& pointer) const;

@@ -88,5 +88,39 @@ TEST_F(Freshness, ADeletedOrReplacedBlobIsNotServedFromAKeptDescriptor) {
   EXPECT_EQ(r.header("x-error-code"), "EntryNotFound");
 }
 
+TEST_F(Freshness, ARemovedOrRepointedSharedStoreLinkIsNotServedFromTheCache) {
+  // huggingface_hub >= 1.32: pointer -> blobs/<etag> -> ../../blobs/<h[:2]>/<h>. The payload
+  // outlives the repo's link (other repos use it), so the link itself must be re-checked.
+  const RepoRef repo{RepoType::Model, "org/sharing"};
+  cache.mark_shared_store();
+  const std::string hash_a(64, 'a'), hash_b = "b" + std::string(63, 'e');
+  const std::string etag = cache.add_shared_file(repo, c1, "w.bin", "payload one", hash_a);
+  cache.add_shared_payload(hash_b, "the second payload");
+  cache.add_ref(repo, "main", c1);
+  const std::string link = cache.layout(repo).blob_path(etag);
+  age(cache.layout(repo).ref_path("main"));
+  age(cache.layout(repo).pointer_path(c1, "w.bin"));
+  age(link);
+  start([](server::ServerOptions& o) { o.router.revalidate_after = std::chrono::milliseconds(0); });
+  const std::string u = url("/org/sharing/resolve/main/w.bin");
+  auto body_of = [&](const HttpResult& r) { return http("GET", r.header("location")).body; };
+  auto first = http("GET", u);
+  ASSERT_EQ(first.status, 302);
+  EXPECT_EQ(first.header("x-linked-size"), "11");
+  EXPECT_EQ(body_of(first), "payload one");
+  EXPECT_EQ(body_of(http("GET", u)), "payload one");  // from the lookup cache
+  // Re-pointed at another payload of the store (a repair): the new bytes, not the cached ones.
+  std::filesystem::remove(link);
+  std::filesystem::create_symlink("../../blobs/" + hash_b.substr(0, 2) + "/" + hash_b, link);
+  auto again = http("GET", u);
+  EXPECT_EQ(again.header("x-linked-size"), "18");
+  EXPECT_EQ(body_of(again), "the second payload");
+  // Removed (cache rm of this repo's entry): 404, although the payloads are still there.
+  std::filesystem::remove(link);
+  auto gone = http("HEAD", u);
+  EXPECT_EQ(gone.status, 404);
+  EXPECT_TRUE(exists(cache.root() + "/blobs/aa/" + hash_a));
+}
+
 }  // namespace
 }  // namespace hubcache::test
