@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <map>
 #include <set>
 #include <nlohmann/json.hpp>
 
@@ -141,17 +142,27 @@ int run_ls(const Context& ctx, const LsOptions& o) {
                   {false, true, true, false, false, false, false});
   }
   if (!o.common.json && !rows.empty()) {
-    std::set<const RepoInfo*> repos;
+    // Sizes on disk count each blob once: a repo shown whole (all its revisions) counts its own
+    // size, not the sum of revisions sharing blobs; every repo shown = the cache's physical size
+    // (a shared blob store payload once, unreferenced ones too).
+    std::map<const RepoInfo*, std::pair<std::size_t, std::uint64_t>> shown;  // revisions, their sum
     std::size_t revisions = 0;
-    std::uint64_t size = 0;
     for (const auto& e : rows) {
-      repos.insert(e.repo);
-      revisions += e.revision ? 1 : e.repo->revisions.size();
-      size += e.revision ? e.revision->size_on_disk : e.repo->size_on_disk;
+      auto& [n, sum] = shown[e.repo];
+      n += e.revision ? 1 : e.repo->revisions.size();
+      sum += e.revision ? e.revision->size_on_disk : e.repo->size_on_disk;
     }
-    // Every repo listed: the cache's physical size (a shared blob store payload counts once,
-    // unreferenced ones too); a subset or revisions: the sum of what is shown, as before.
-    if (!o.revisions && repos.size() == cache->repos.size()) size = cache->size_on_disk;
+    std::uint64_t size = 0;
+    bool whole = true;
+    for (const auto& [repo, seen] : shown) {
+      revisions += seen.first;
+      const bool all = seen.first == repo->revisions.size();
+      whole = whole && all;
+      size += all ? repo->size_on_disk : seen.second;
+    }
+    if (whole && shown.size() == cache->repos.size()) size = cache->size_on_disk;
+    std::set<const RepoInfo*> repos;
+    for (const auto& [repo, seen] : shown) repos.insert(repo);
     fmt::print("\nFound {} repo(s) for a total of {} revision(s) and {} on disk.\n", repos.size(), revisions,
                format_size(static_cast<double>(size)));
   }

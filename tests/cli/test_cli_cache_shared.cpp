@@ -57,6 +57,9 @@ TEST_F(CliShared, LsCountsEachPayloadOnceAndDoesNotWarn) {
   const auto table = cache({"ls"});
   EXPECT_NE(table.out.find("Found 2 repo(s) for a total of 2 revision(s) and 13.0 on disk."), std::string::npos)
       << table.out;
+  const auto revisions = cache({"ls", "--revisions"});
+  EXPECT_NE(revisions.out.find("Found 2 repo(s) for a total of 2 revision(s) and 13.0 on disk."), std::string::npos)
+      << revisions.out;
 }
 
 TEST_F(CliShared, RmKeepsAPayloadStillUsedThenFreesIt) {
