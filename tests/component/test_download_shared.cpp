@@ -117,3 +117,19 @@ TEST_F(SharedDownload, ForceDownloadDoesNotReuse) {
 }
 
 }  // namespace
+
+TEST_F(SharedDownload, SnapshotsLinkPayloadsNamedByTheTreeListing) {
+  // snapshot_download knows each file's xetHash from the tree listing (no HEAD): a usable
+  // payload is linked, the other files are downloaded, and the store's manifest records the link.
+  Downloader d(options());
+  SnapshotRequest req;
+  req.repo_id = k_model.id;
+  auto r = d.snapshot_download(req);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(server.body_bytes("/cdn/"), 0u);
+  EXPECT_EQ(server.count("GET", "model.safetensors"), 0);
+  EXPECT_EQ(read_link(layout().blob_path(etag)), "../../blobs/cc/" + k_hash);
+  EXPECT_EQ(read_file(r->path + "/model.safetensors"), weights);
+  EXPECT_EQ(read_file(r->path + "/config.json"), "{\"model\": 1}");  // not in the store: downloaded
+  EXPECT_EQ(read_file(payload + ".refs"), "models--org--model/blobs/" + etag + "\n");
+}

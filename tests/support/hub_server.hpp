@@ -132,7 +132,8 @@ class HubServer {
   /// oids of tree listings.
   void set_hostile_commit(const std::string& value);
   void set_hostile_etag(const std::string& value);
-  /// LFS answers also carry the Xet headers (X-Xet-Hash and a Link with rel="xet-auth").
+  /// LFS answers also carry the Xet headers (X-Xet-Hash and a Link with rel="xet-auth"), and
+  /// tree / paths-info entries of LFS files a `xetHash` (the same value).
   void set_xet(bool on);
 
   /// Opt-in real-Hub mode (off by default; the default mode is unchanged):

@@ -22,7 +22,7 @@ namespace {
 
 std::string json_entry_list(const std::vector<std::pair<std::string, const ServedFile*>>& files,
                             const std::set<std::string>& dirs, std::size_t from, std::size_t count, std::size_t& total,
-                            const std::string& hostile_etag = {}) {
+                            const std::string& hostile_etag = {}, bool xet = false) {
   nlohmann::json arr = nlohmann::json::array();
   std::vector<std::pair<std::string, const ServedFile*>> all;
   for (const auto& d : dirs) all.emplace_back(d, nullptr);
@@ -37,6 +37,7 @@ std::string json_entry_list(const std::vector<std::pair<std::string, const Serve
     }
     nlohmann::json e = {{"type", "file"}, {"oid", hostile_etag.empty() ? f->git_sha1 : hostile_etag}, {"size", f->size}, {"path", p}};
     if (f->lfs) e["lfs"] = {{"oid", hostile_etag.empty() ? f->sha256 : hostile_etag}, {"size", f->size}, {"pointerSize", 134}};
+    if (f->lfs && xet) e["xetHash"] = std::string(64, 'c');  // the X-Xet-Hash of resolve answers
     arr.push_back(e);
   }
   return arr.dump();
@@ -325,7 +326,7 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive, bool cdn) {
     }
     const std::size_t from = query_param(req.query, "cursor").empty() ? 0 : std::stoul(query_param(req.query, "cursor"));
     std::size_t total = 0;
-    const std::string body = json_entry_list(selected, dirs, from, page_size, total, hostile_etag);
+    const std::string body = json_entry_list(selected, dirs, from, page_size, total, hostile_etag, xet);
     Hdrs h;
     if (from + page_size < total) {
       const std::string q = "recursive=" + query_param(req.query, "recursive") + "&expand=false&cursor=" + std::to_string(from + page_size);
@@ -346,7 +347,7 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive, bool cdn) {
     for (const auto& w : wanted)
       if (auto it = files.find(w); it != files.end()) selected.emplace_back(w, &it->second);
     std::size_t total = 0;
-    reply.simple(200, {}, json_entry_list(selected, dirs, 0, selected.size() + 1, total));
+    reply.simple(200, {}, json_entry_list(selected, dirs, 0, selected.size() + 1, total, {}, xet));
     return finish();
   }
   reply.error(404, "", "unknown route");
