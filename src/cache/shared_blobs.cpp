@@ -17,15 +17,7 @@
 namespace hubcache {
 namespace {
 
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f) : fd(f) {}
-  ~Fd() {
-    if (fd >= 0) ::close(fd);
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-};
+using fs::Fd;
 
 bool lstat_is(const std::string& path, mode_t type) {
   struct stat st {};

@@ -13,15 +13,13 @@
 #include <vector>
 
 namespace hubcache::fs {
+
+Fd::~Fd() {
+  if (fd >= 0) ::close(fd);
+}
+
 namespace {
 
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f) : fd(f) {}
-  ~Fd() { if (fd >= 0) ::close(fd); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-};
 
 Result<void> write_all(int fd, std::string_view data, const std::string& path) {
   std::size_t off = 0;

@@ -1,4 +1,5 @@
 #include "hubcache/util/group_commit.hpp"
+#include "hubcache/util/fs.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -15,13 +16,6 @@ namespace {
 constexpr long k_ext_magic = 0xEF53;      // ext2/3/4: one journal per filesystem
 constexpr long k_xfs_magic = 0x58465342;  // xfs: one log per filesystem
 
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f) : fd(f) {}
-  ~Fd() { if (fd >= 0) ::close(fd); }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-};
 
 Result<void> fsync_fd(int fd) {
   if (::fsync(fd) != 0) return fail(errno_error(errno, "cannot fsync", ""));

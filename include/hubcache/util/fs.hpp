@@ -8,6 +8,15 @@
 
 namespace hubcache::fs {
 
+/// Owns a file descriptor, closed on destruction; `fd` is -1 when it holds none.
+struct Fd {
+  int fd = -1;
+  explicit Fd(int f = -1) : fd(f) {}
+  ~Fd();
+  Fd(const Fd&) = delete;
+  Fd& operator=(const Fd&) = delete;
+};
+
 /// Random lower-case hex string of `n` characters (for unique temp names).
 std::string random_hex(std::size_t n);
 
