@@ -24,28 +24,6 @@ bool lstat_is(const std::string& path, mode_t type) {
   return ::lstat(path.c_str(), &st) == 0 && (st.st_mode & S_IFMT) == type;
 }
 
-// Reads a small regular file without following a final symlink.
-Result<std::string> read_regular(const std::string& path, std::size_t max_size) {
-  Fd f(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (f.fd < 0) return fail(errno_error(errno, "cannot open", path));
-  struct stat st {};
-  if (::fstat(f.fd, &st) != 0) return fail(errno_error(errno, "cannot stat", path));
-  if (!S_ISREG(st.st_mode)) return fail(ErrorCode::CacheCorrupted, "not a regular file: '" + path + "'", path);
-  std::string out;
-  char buf[8192];
-  for (;;) {
-    const ssize_t n = ::read(f.fd, buf, sizeof buf);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      return fail(errno_error(errno, "cannot read", path));
-    }
-    if (n == 0) break;
-    out.append(buf, static_cast<std::size_t>(n));
-    if (out.size() > max_size) return fail(ErrorCode::Io, "file is unexpectedly large: '" + path + "'", path);
-  }
-  return out;
-}
-
 bool valid_utf8(std::string_view s) {
   std::size_t i = 0;
   while (i < s.size()) {
@@ -116,7 +94,7 @@ bool is_xet_hash(std::string_view h) { return is_lower_hex(h, 64); }
 
 SharedBlobStore::SharedBlobStore(std::string root) : m_root(std::move(root)) {
   if (!lstat_is(dir(), S_IFDIR)) return;
-  auto marker = read_regular(fs::join(dir(), k_shared_marker), 64);
+  auto marker = fs::read_regular_file(fs::join(dir(), k_shared_marker), 64);
   m_marked = marker && *marker == k_shared_marker_content;
 }
 
@@ -180,7 +158,7 @@ Result<ManifestEval> SharedBlobStore::evaluate_manifest(std::string_view hash) c
   const std::string manifest = manifest_path(hash);
   if (!m_marked || !is_xet_hash(hash))
     return fail(ErrorCode::InvalidArgument, "not a shared store payload: '" + manifest + "'", manifest);
-  HUBCACHE_TRY_ASSIGN(const std::string text, read_regular(manifest, 64u << 20));
+  HUBCACHE_TRY_ASSIGN(const std::string text, fs::read_regular_file(manifest, 64u << 20));
   if (!valid_utf8(text)) return fail(ErrorCode::CacheCorrupted, "manifest is not UTF-8: '" + manifest + "'", manifest);
   const std::string payload = payload_path(hash);
   ManifestEval out;

@@ -68,13 +68,12 @@ Result<void> make_dirs(const std::string& dir) {
   return {};
 }
 
-Result<std::string> read_file(const std::string& path, std::size_t max_size) {
-  Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (f.fd < 0) return fail(errno_error(errno, "cannot open", path));
+namespace {
+Result<std::string> read_all(int fd, const std::string& path, std::size_t max_size) {
   std::string out;
   char buf[65536];
   for (;;) {
-    const ssize_t n = ::read(f.fd, buf, sizeof buf);
+    const ssize_t n = ::read(fd, buf, sizeof buf);
     if (n < 0) {
       if (errno == EINTR) continue;
       return fail(errno_error(errno, "cannot read", path));
@@ -84,6 +83,22 @@ Result<std::string> read_file(const std::string& path, std::size_t max_size) {
     if (out.size() > max_size) return fail(ErrorCode::Io, "file is unexpectedly large: '" + path + "'", path);
   }
   return out;
+}
+}  // namespace
+
+Result<std::string> read_file(const std::string& path, std::size_t max_size) {
+  Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  if (f.fd < 0) return fail(errno_error(errno, "cannot open", path));
+  return read_all(f.fd, path, max_size);
+}
+
+Result<std::string> read_regular_file(const std::string& path, std::size_t max_size) {
+  Fd f(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
+  if (f.fd < 0) return fail(errno_error(errno, "cannot open", path));
+  struct stat st {};
+  if (::fstat(f.fd, &st) != 0) return fail(errno_error(errno, "cannot stat", path));
+  if (!S_ISREG(st.st_mode)) return fail(ErrorCode::CacheCorrupted, "not a regular file: '" + path + "'", path);
+  return read_all(f.fd, path, max_size);
 }
 
 Result<void> fsync_dir(const std::string& dir) {

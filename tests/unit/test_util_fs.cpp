@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <filesystem>
 
@@ -53,4 +54,22 @@ TEST(Fs, MakeDirsOverAFileFails) {
   auto r = fs::make_dirs(dir / "file/sub");
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("file"), std::string::npos);
+}
+
+TEST(FsReadRegularFile, ReadsRegularFilesOnlyAndNeverFollowsAFinalSymlink) {
+  test::TempDir dir;
+  test::write_file(dir / "plain", "bytes");
+  auto ok = fs::read_regular_file(dir / "plain");
+  ASSERT_TRUE(ok) << ok.error().message;
+  EXPECT_EQ(*ok, "bytes");
+  ASSERT_EQ(::symlink((dir / "plain").c_str(), (dir / "link").c_str()), 0);
+  auto link = fs::read_regular_file(dir / "link");
+  ASSERT_FALSE(link);
+  EXPECT_NE(link.error().code, ErrorCode::CacheCorrupted);  // ELOOP from O_NOFOLLOW
+  EXPECT_TRUE(fs::read_file(dir / "link"));                 // read_file follows it
+  ASSERT_EQ(::mkdir((dir / "sub").c_str(), 0755), 0);
+  auto sub = fs::read_regular_file(dir / "sub");
+  ASSERT_FALSE(sub);
+  EXPECT_EQ(sub.error().code, ErrorCode::CacheCorrupted);
+  EXPECT_FALSE(fs::read_regular_file(dir / "plain", 3));  // over the size limit
 }

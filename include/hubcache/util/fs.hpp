@@ -25,6 +25,9 @@ Result<void> make_dirs(const std::string& dir);
 
 /// Reads a whole file, refusing files larger than `max_size`.
 Result<std::string> read_file(const std::string& path, std::size_t max_size = 16u << 20);
+/// The same for a regular file reached without a final symlink: a symlink fails to open (ELOOP,
+/// an errno error), anything else that is not a regular file is CacheCorrupted.
+Result<std::string> read_regular_file(const std::string& path, std::size_t max_size = 16u << 20);
 
 /// Durable: survives a power cut once written. AtomicOnly: readers (and a process crash) see the
 /// old or the new content, never a mix, but a power cut may bring back the old one; for records
