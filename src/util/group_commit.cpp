@@ -1,8 +1,10 @@
 #include "hubcache/util/group_commit.hpp"
 #include "hubcache/util/fs.hpp"
+#include "hubcache/util/parallel.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/vfs.h>
 #include <unistd.h>
 
@@ -13,8 +15,32 @@
 namespace hubcache::fs {
 namespace {
 
-constexpr long k_ext_magic = 0xEF53;      // ext2/3/4: one journal per filesystem
-constexpr long k_xfs_magic = 0x58465342;  // xfs: one log per filesystem
+/// Threads that run a committed group's `then` callbacks.
+constexpr unsigned k_then_threads = 4;
+
+constexpr long k_ext_magic = 0xEF53;          // ext2/3/4: one journal per filesystem, if any
+constexpr long k_xfs_magic = 0x58465342;      // xfs: one log per filesystem
+constexpr long k_btrfs_magic = 0x9123683E;    // btrfs: per-file log trees, one transaction
+
+/// /sys/fs/ext4/<device>/journal_task for the block device `dev` (nullopt if unreadable).
+std::optional<std::string> ext4_journal_task(dev_t dev) {
+  const std::string link = "/sys/dev/block/" + std::to_string(major(dev)) + ":" + std::to_string(minor(dev));
+  char target[4096];
+  const ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+  if (n <= 0) return std::nullopt;
+  std::string name(target, static_cast<std::size_t>(n));
+  name = name.substr(name.rfind('/') + 1);
+  auto text = read_file("/sys/fs/ext4/" + name + "/journal_task");
+  if (!text) return std::nullopt;
+  std::string t = *text;
+  while (!t.empty() && (t.back() == '\n' || t.back() == ' ')) t.pop_back();
+  return t;
+}
+
+Result<void> syncfs_fd(int fd) {
+  if (::syncfs(fd) != 0) return fail(errno_error(errno, "cannot syncfs", ""));
+  return {};
+}
 
 
 Result<void> fsync_fd(int fd) {
@@ -29,8 +55,19 @@ struct GroupCommit::Group {
   Result<void> result;
 };
 
-GroupCommit::GroupCommit(FlushFn flush) : m_flush(std::move(flush)), m_open(std::make_shared<Group>()) {
-  if (!m_flush) m_flush = fsync_fd;
+GroupCommit::GroupCommit(FlushFn flush) : m_flush(std::move(flush)), m_open(std::make_shared<Group>()) {}
+
+FlushScope flush_scope_of(long fs_magic, const std::optional<std::string>& ext4_journal_task) {
+  if (fs_magic == k_xfs_magic) return FlushScope::Journal;
+  if (fs_magic == k_btrfs_magic) return FlushScope::Filesystem;
+  if (fs_magic != k_ext_magic) return FlushScope::File;
+  const bool journal = ext4_journal_task && !ext4_journal_task->empty() && *ext4_journal_task != "<none>";
+  return journal ? FlushScope::Journal : FlushScope::Filesystem;
+}
+
+Result<void> GroupCommit::flush_group(int fd) {
+  if (m_flush) return m_flush(fd);
+  return m_dev_scope == FlushScope::Filesystem ? syncfs_fd(fd) : fsync_fd(fd);
 }
 
 GroupCommit::~GroupCommit() {
@@ -42,11 +79,12 @@ GroupCommit::~GroupCommit() {
   if (m_committer.joinable()) m_committer.join();
 }
 
-bool GroupCommit::shares_flushes(const std::string& path) {
+FlushScope GroupCommit::flush_scope(const std::string& path) {
   struct statfs s{};
-  if (::statfs(path.c_str(), &s) != 0) return false;
+  struct stat st{};
+  if (::statfs(path.c_str(), &s) != 0 || ::stat(path.c_str(), &st) != 0) return FlushScope::File;
   const long type = static_cast<long>(s.f_type);
-  return type == k_ext_magic || type == k_xfs_magic;
+  return flush_scope_of(type, type == k_ext_magic ? ext4_journal_task(st.st_dev) : std::nullopt);
 }
 
 std::uint64_t GroupCommit::flushes() const {
@@ -71,7 +109,7 @@ Result<void> GroupCommit::wait_for_flush(int fd) {
   m_flushing = true;
   m_open = std::make_shared<Group>();  // later arrivals form the next group
   lock.unlock();
-  Result<void> r = m_flush(fd);
+  Result<void> r = flush_group(fd);
   lock.lock();
   ++m_flushes;
   mine->done = true;
@@ -92,9 +130,9 @@ Result<bool> GroupCommit::write_out(const std::string& tmp, int& fd) {
     if (!m_dev_known) {
       m_dev_known = true;
       m_dev = st.st_dev;
-      m_dev_shares = shares_flushes(tmp);
+      m_dev_scope = flush_scope(tmp);
     }
-    grouped = m_dev_shares && st.st_dev == m_dev;
+    grouped = m_dev_scope != FlushScope::File && st.st_dev == m_dev;
   }
   // Writeout only: the pages reach the device before the group's flush starts.
   if (grouped &&
@@ -110,7 +148,7 @@ Result<void> GroupCommit::publish(const std::string& tmp, const std::string& dst
   if (grouped) {
     flushed = wait_for_flush(f.fd);
   } else {
-    flushed = m_flush(f.fd);
+    flushed = m_flush ? m_flush(f.fd) : fsync_fd(f.fd);
     std::lock_guard lock(m_mutex);
     ++m_flushes;
   }
@@ -167,13 +205,16 @@ void GroupCommit::committer() {
 void GroupCommit::commit(std::vector<Deferred>& batch) {
   // One flush for every grouped file (through the first one's descriptor); the others each.
   std::optional<Result<void>> shared;
-  for (auto& d : batch) {
+  std::vector<Result<void>> results(batch.size());
+  for (std::size_t i = 0; i < batch.size(); ++i) {
+    Deferred& d = batch[i];
     Result<void> flushed;
     if (d.grouped && shared) {
       flushed = *shared;
     } else {
       Fd f(::open(d.tmp.c_str(), O_RDONLY | O_CLOEXEC));
-      flushed = f.fd < 0 ? Result<void>(fail(errno_error(errno, "cannot open", d.tmp))) : m_flush(f.fd);
+      flushed = f.fd < 0 ? Result<void>(fail(errno_error(errno, "cannot open", d.tmp)))
+                         : d.grouped ? flush_group(f.fd) : (m_flush ? m_flush(f.fd) : fsync_fd(f.fd));
       {
         std::lock_guard lock(m_mutex);
         ++m_flushes;
@@ -184,15 +225,14 @@ void GroupCommit::commit(std::vector<Deferred>& batch) {
       Error e = flushed.error();
       if (e.path.empty()) e.path = d.tmp;
       e.message += " (publishing '" + d.tmp + "')";
-      d.then(fail(std::move(e)));
-      continue;
+      results[i] = fail(std::move(e));
+    } else if (::rename(d.tmp.c_str(), d.dst.c_str()) != 0) {
+      results[i] = fail(errno_error(errno, "cannot rename to", d.dst));
     }
-    if (::rename(d.tmp.c_str(), d.dst.c_str()) != 0) {
-      d.then(fail(errno_error(errno, "cannot rename to", d.dst)));
-      continue;
-    }
-    d.then({});
   }
+  // What follows a rename (a snapshot's pointer: a new inode, the costly part) runs for the
+  // group's files at once, so one committer thread does not serialise them.
+  parallel_for(batch.size(), k_then_threads, [&](std::size_t i) { batch[i].then(std::move(results[i])); });
 }
 
 }  // namespace hubcache::fs

@@ -1,4 +1,10 @@
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/vfs.h>
+#include <unistd.h>
+
+#include <filesystem>
 
 #include <atomic>
 #include <mutex>
@@ -168,4 +174,36 @@ TEST(GroupCommit, DeferredPublishWithAFailedFlushRenamesNothing) {
   bool called = false;
   gc.publish_later(dir / "missing.tmp", dir / "missing", [&](Result<void> r) { called = !r; });
   EXPECT_TRUE(called);
+}
+
+TEST(GroupCommitScope, TheRuleFollowsTheFilesystemAndItsJournal) {
+  constexpr long ext = 0xEF53, xfs = 0x58465342, btrfs = 0x9123683E, nfs = 0x6969, tmpfs = 0x01021994;
+  EXPECT_EQ(fs::flush_scope_of(ext, std::string("1234")), fs::FlushScope::Journal);
+  EXPECT_EQ(fs::flush_scope_of(ext, std::string("<none>")), fs::FlushScope::Filesystem);
+  EXPECT_EQ(fs::flush_scope_of(ext, std::nullopt), fs::FlushScope::Filesystem);  // unknown: syncfs is safe either way
+  EXPECT_EQ(fs::flush_scope_of(xfs, std::nullopt), fs::FlushScope::Journal);
+  EXPECT_EQ(fs::flush_scope_of(btrfs, std::nullopt), fs::FlushScope::Filesystem);
+  EXPECT_EQ(fs::flush_scope_of(nfs, std::nullopt), fs::FlushScope::File);
+  EXPECT_EQ(fs::flush_scope_of(tmpfs, std::nullopt), fs::FlushScope::File);
+}
+
+// An independent oracle: jbd2 lists every running ext4 journal in /proc/fs/jbd2/<device>-<inode>.
+TEST(GroupCommitScope, AnExt4WithoutAJournalIsFlushedWhole) {
+  test::TempDir dir;
+  struct statfs s{};
+  struct stat st{};
+  ASSERT_EQ(::statfs(dir.path().c_str(), &s), 0);
+  ASSERT_EQ(::stat(dir.path().c_str(), &st), 0);
+  if (static_cast<long>(s.f_type) != 0xEF53) GTEST_SKIP() << "the temp dir is not on ext2/3/4";
+  char target[4096];
+  const std::string link = "/sys/dev/block/" + std::to_string(major(st.st_dev)) + ":" + std::to_string(minor(st.st_dev));
+  const ssize_t n = ::readlink(link.c_str(), target, sizeof target - 1);
+  if (n <= 0) GTEST_SKIP() << "no sysfs entry for the temp dir's device";
+  std::string name(target, static_cast<std::size_t>(n));
+  name = name.substr(name.rfind('/') + 1);
+  bool journal = false;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator("/proc/fs/jbd2", ec))
+    journal = journal || e.path().filename().string().rfind(name + "-", 0) == 0;
+  EXPECT_EQ(fs::GroupCommit::flush_scope(dir.path()), journal ? fs::FlushScope::Journal : fs::FlushScope::Filesystem) << name;
 }

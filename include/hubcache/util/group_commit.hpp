@@ -6,6 +6,7 @@
 #include <memory>
 #include <condition_variable>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
 #include <vector>
@@ -17,6 +18,25 @@ namespace hubcache::fs {
 /// A full flush of the filesystem holding the open file `fd`: what fsync(fd) does on Linux
 /// (commits the filesystem journal and flushes the disk's write cache). Fault/count seam.
 using FlushFn = std::function<Result<void>(int fd)>;
+
+/// What one flush covers on a filesystem (GroupCommit::flush_scope).
+enum class FlushScope {
+  File,        ///< fsync(fd) makes only that file durable (network filesystems, unknown kinds):
+               ///< every file is flushed itself.
+  Journal,     ///< one journal or log for the whole filesystem (ext3/ext4 with a journal, xfs):
+               ///< fsync of one file commits it, and with it the metadata of every file whose
+               ///< data was written out before; a group shares one fsync.
+  Filesystem,  ///< no shared journal (ext4 created or mounted without one, ext2, btrfs's per-file
+               ///< log trees): fsync of one file says nothing about the others, so a group
+               ///< shares one syncfs(2) instead, which writes back and flushes the whole
+               ///< filesystem (including other processes' dirty data on it).
+};
+
+/// The pure rule behind GroupCommit::flush_scope: `fs_magic` is statfs's f_type; for ext2/3/4,
+/// `ext4_journal_task` is the content of /sys/fs/ext4/<device>/journal_task ("<none>" when the
+/// filesystem runs without a journal; nullopt when it cannot be read, which is treated as no
+/// journal, since syncfs is safe either way).
+FlushScope flush_scope_of(long fs_magic, const std::optional<std::string>& ext4_journal_task);
 
 /// Publishes finished temp files by rename so that, after a crash or power cut, a destination
 /// name never holds incomplete bytes, using one full flush per group of concurrent publishers.
@@ -40,7 +60,8 @@ using FlushFn = std::function<Result<void>(int fd)>;
 /// renamed, the temp files stay). Thread-safe; publish() blocks the caller until step 3.
 class GroupCommit {
  public:
-  /// `flush` defaults to fsync(fd).
+  /// `flush`, when given, replaces every flush (tests count and fail them through it);
+  /// otherwise a group's flush is fsync(fd) or syncfs(fd) by flush_scope(), a lone file's fsync(fd).
   explicit GroupCommit(FlushFn flush = {});
   ~GroupCommit();
   GroupCommit(const GroupCommit&) = delete;
@@ -53,16 +74,19 @@ class GroupCommit {
   /// Deferred publish(): step 1 (writeout) now, on the caller's thread; steps 2-3 later on a
   /// committer thread, so the caller is free at once. The committer gathers what is queued
   /// (until nothing new arrived for 2 ms, at most 20 ms), runs one full flush for all of it,
-  /// renames each file and calls its `then`, in queue order. Same guarantee and errors as
-  /// publish(); a writeout failure calls `then` at once, on the caller's thread.
+  /// renames each file in queue order, then calls the group's `then`s on up to 4 threads at
+  /// once (so they must be thread-safe; each is called exactly once). Same guarantee and errors
+  /// as publish(); a writeout failure calls `then` at once, on the caller's thread.
   void publish_later(std::string tmp, std::string dst, Then then);
   /// Blocks until every publish_later() so far has been renamed and its `then` has returned.
   void drain();
 
-  /// Whether one file's fsync on the filesystem holding `path` also makes data written out
-  /// earlier by other files durable (one journal or log per filesystem: ext2/3/4, xfs).
-  /// Elsewhere (btrfs's per-file log trees, network filesystems) every file is flushed itself.
-  static bool shares_flushes(const std::string& path);
+  /// What one flush covers on the filesystem holding `path` (see FlushScope): statfs's type,
+  /// and for ext2/3/4 whether the device runs a journal (sysfs). File when `path` cannot be
+  /// stat'ed.
+  static FlushScope flush_scope(const std::string& path);
+  /// Whether files there are flushed by group (flush_scope() is not File).
+  static bool shares_flushes(const std::string& path) { return flush_scope(path) != FlushScope::File; }
 
   /// Full flushes run so far.
   std::uint64_t flushes() const;
@@ -91,7 +115,9 @@ class GroupCommit {
   std::size_t m_waiting = 0;
   std::uint64_t m_dev = 0;
   bool m_dev_known = false;
-  bool m_dev_shares = false;  // shares_flushes() of the first file's filesystem
+  FlushScope m_dev_scope = FlushScope::File;  // flush_scope() of the first file's filesystem
+  /// The group's one flush (m_flush if given, else by m_dev_scope).
+  Result<void> flush_group(int fd);
   // Deferred publishes: queue, committer thread (started by the first publish_later).
   std::vector<Deferred> m_queue;
   std::condition_variable m_queue_cv;
