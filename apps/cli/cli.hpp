@@ -49,6 +49,8 @@ int report_error(const Error& error, bool json, bool pretty = true);
 /// Prints "Error: <message>" and returns k_exit_usage: a bad combination of arguments.
 int usage_error(const std::string& message);
 void print_warning(const std::string& message);
+/// Prints "Note: <message>" on stderr: information that needs no action.
+void print_note(const std::string& message);
 /// The strings joined with `sep` between them.
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
 /// Writes a JSON value to stdout, pretty when `pretty`.

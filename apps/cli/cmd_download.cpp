@@ -29,6 +29,9 @@ struct DownloadArgs {
   bool quiet = false;
   bool json = false;
   bool offline = false;
+  // Flags of older huggingface_hub guides, accepted with a note (they are no longer needed).
+  std::optional<std::string> local_dir_use_symlinks;
+  bool resume_download = false;
 };
 
 std::shared_ptr<http::CancelToken> g_cancel;
@@ -44,10 +47,10 @@ void print_result(const std::string& path, const DownloadArgs& a, const nlohmann
     nlohmann::json j = extra;
     j["path"] = path;
     print_json(j, false);
-  } else if (a.quiet) {
-    fmt::print("{}\n", path);
   } else {
-    fmt::print("{} Downloaded\n  path: {}\n", isatty(STDOUT_FILENO) ? "\u2713" : "[OK]", path);
+    // Like `hf download`: stdout is the path alone, so MODEL=$(hubcache download ...) works.
+    if (!a.quiet) fmt::print(stderr, "{} Downloaded\n", isatty(STDERR_FILENO) ? "\u2713" : "[OK]");
+    fmt::print("{}\n", path);
   }
 }
 
@@ -76,6 +79,11 @@ int print_dry_run(const SnapshotResult& r, const DownloadArgs& a) {
 }
 
 int run(const Context& ctx, DownloadArgs a) {
+  if (a.local_dir_use_symlinks && !a.quiet)
+    print_note("--local-dir-use-symlinks is no longer needed (huggingface_hub dropped it in 0.23): --local-dir always "
+               "holds real files; ignoring it.");
+  if (a.resume_download && !a.quiet)
+    print_note("--resume-download is no longer needed: interrupted downloads always resume; ignoring it.");
   if (a.cache_dir && a.local_dir) return usage_error("--cache-dir and --local-dir cannot be used together");
   RepoType type = RepoType::Model;
   std::string revision = a.revision.value_or("main");
@@ -161,6 +169,18 @@ int run(const Context& ctx, DownloadArgs a) {
   if (!a.quiet)
     for (const auto& w : r->warnings) print_warning(w);
   if (a.dry_run) return print_dry_run(*r, a);
+  if (r->files.empty() && r->repo_files > 0 && (req.allow_patterns || !req.ignore_patterns.empty())) {
+    std::string pats;
+    for (const auto& p : req.allow_patterns.value_or(std::vector<std::string>{})) pats += " --include '" + p + "'";
+    for (const auto& p : req.ignore_patterns) pats += " --exclude '" + p + "'";
+    return print_error(Error{ErrorCode::EntryNotFound,
+                             "no file of " + a.repo_id + " at " + r->commit + " matches" + pats + " (the repo has " +
+                                 std::to_string(r->repo_files) + " files; nothing was downloaded). List them with: hubcache download " +
+                                 a.repo_id + (type == RepoType::Model ? "" : " --repo-type " + std::string(to_string(type))) +
+                                 " --dry-run",
+                             {}, {}, {}},
+                       a);
+  }
   print_result(r->path, a, {{"commit", r->commit}, {"files", r->files.size()}, {"bytes_transferred", r->bytes_transferred}});
   return k_exit_ok;
 }
@@ -185,6 +205,10 @@ void add_download_command(CLI::App& app, Context& ctx) {
   cmd->add_flag("--dry-run", a->dry_run, "Show what would be downloaded; transfer nothing");
   cmd->add_flag("-q,--quiet", a->quiet, "Print only the resulting path");
   cmd->add_flag("--json", a->json, "One JSON object per line: progress events, then the result");
+  cmd->add_option("--local-dir-use-symlinks", a->local_dir_use_symlinks, "No longer needed (older guides); ignored with a note")
+      ->group("Deprecated");
+  cmd->add_flag("--resume-download", a->resume_download, "No longer needed: downloads always resume; ignored with a note")
+      ->group("Deprecated");
   cmd->add_flag("--offline", a->offline, "Use only the cache; open no network connection (like HF_HUB_OFFLINE=1)");
   cmd->callback([&ctx, a] { ctx.exit_code = run(ctx, *a); });
 }

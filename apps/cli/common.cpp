@@ -58,6 +58,7 @@ Config load_config(const Context& ctx, const CommonOptions& opts, bool quiet) {
 }
 
 void print_warning(const std::string& message) { fmt::print(stderr, "Warning: {}\n", message); }
+void print_note(const std::string& message) { fmt::print(stderr, "Note: {}\n", message); }
 
 int report_error(const Error& error, bool json, bool pretty) {
   if (json) {

@@ -52,7 +52,11 @@ std::vector<nlohmann::json> json_lines(const std::string& out) {
 TEST_F(Cli, SingleFilePrintsItsPath) {
   auto r = run({"download", "org/model", "config.json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out, "[OK] Downloaded\n  path: " + snapshot() + "/config.json\n");
+  EXPECT_EQ(r.out, snapshot() + "/config.json\n");  // the path alone, like `hf download`: MODEL=$(...) works
+  EXPECT_NE(r.err.find("[OK] Downloaded"), std::string::npos) << r.err;
+  auto snap = run({"download", "org/model", "--include", "docs/*"});
+  ASSERT_EQ(snap.exit_code, 0) << snap.err;
+  EXPECT_EQ(snap.out, snapshot() + "\n");
   auto q = run({"download", "org/model", "config.json", "--quiet"});
   ASSERT_EQ(q.exit_code, 0) << q.err;
   EXPECT_EQ(q.out, snapshot() + "/config.json\n");
@@ -74,6 +78,27 @@ TEST_F(Cli, SnapshotWithIncludeExclude) {
   ASSERT_EQ(two.exit_code, 0) << two.err;
   EXPECT_EQ(two.out, snapshot() + "\n");
   EXPECT_EQ(read_file(snapshot() + "/model.bin"), std::string(100000, 'm'));
+}
+
+TEST_F(Cli, IncludeMatchingNothingFailsAndSaysHowToList) {
+  auto r = run({"download", "org/model", "--include", "nomatch*"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("no file of org/model at " + c1 + " matches --include 'nomatch*'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("the repo has 4 files"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("--dry-run"), std::string::npos) << r.err;
+  auto j = run({"download", "org/model", "--exclude", "*", "--json"});
+  EXPECT_NE(j.exit_code, 0);
+  EXPECT_NE(j.out.find("\"entry_not_found\""), std::string::npos) << j.out;
+  EXPECT_FALSE(exists(snapshot() + "/config.json"));
+}
+
+TEST_F(Cli, FlagsOfOlderGuidesAreAcceptedWithANote) {
+  auto r = run({"download", "org/model", "config.json", "--local-dir-use-symlinks", "False", "--resume-download"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, snapshot() + "/config.json\n");
+  EXPECT_NE(r.err.find("Note: --local-dir-use-symlinks is no longer needed"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Note: --resume-download is no longer needed"), std::string::npos) << r.err;
 }
 
 TEST_F(Cli, DryRunPrintsPlanAndTransfersNothing) {
@@ -175,7 +200,7 @@ TEST_F(Cli, ProgressBarsCanBeForcedOn) {
   EXPECT_NE(r.err.find("files 1/1"), std::string::npos) << r.err;
   auto off = run({"download", "org/model", "config.json"}, {"HF_HUB_DISABLE_PROGRESS_BARS=1"});
   ASSERT_EQ(off.exit_code, 0);
-  EXPECT_EQ(off.err, "");
+  EXPECT_EQ(off.err, "[OK] Downloaded\n");  // no bar, only the status line
 }
 
 TEST_F(Cli, BlobModeFollowsUmask) {
