@@ -204,6 +204,7 @@ void add_cache_ls_command(CLI::App& cache, Context& ctx) {
   auto o = std::make_shared<LsOptions>();
   auto* cmd = cache.add_subcommand("ls", "List cached repos (or revisions) with sizes, ages and refs");
   cmd->alias("list");
+  cmd->alias("scan");  // huggingface_hub's older name (`huggingface-cli scan-cache`, `hf cache scan`)
   cmd->add_flag("--revisions", o->revisions, "One row per revision instead of per repo");
   cmd->add_flag("-q,--quiet", o->quiet, "Only print ids (type/id, or commit hashes with --revisions)");
   cmd->add_option("-f,--filter", o->filters,

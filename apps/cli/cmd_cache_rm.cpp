@@ -155,6 +155,7 @@ void add_common_rm_options(CLI::App& cmd, RmOptions& o) {
 void add_cache_rm_command(CLI::App& cache, Context& ctx) {
   auto o = std::make_shared<RmOptions>();
   auto* cmd = cache.add_subcommand("rm", "Delete cached repos or revisions");
+  cmd->alias("delete");  // the older name (`hf cache delete`)
   cmd->add_option("targets", o->targets,
                   "Repos (model/org/name, hf://org/name, or a bare id matching one cached repo) or 40-hex revisions")
       ->required();

@@ -69,8 +69,20 @@ Result<void> validate_repo_id(std::string_view id) {
   if (id.find("--") != std::string_view::npos) return bad("it contains '--'");
   if (id.find("..") != std::string_view::npos) return bad("it contains '..'");
   const auto slash = id.find('/');
-  if (slash != std::string_view::npos && id.find('/', slash + 1) != std::string_view::npos)
+  if (slash != std::string_view::npos && id.find('/', slash + 1) != std::string_view::npos) {
+    // "datasets/org/name" (a Hub URL path): the type is not part of a repo id.
+    for (const char* prefix : {"models", "datasets", "spaces", "kernels"}) {
+      const std::string p = std::string(prefix) + "/";
+      if (id.substr(0, p.size()) != p) continue;
+      const std::string rest(id.substr(p.size()));
+      const std::string type = std::string(prefix).substr(0, std::string(prefix).size() - 1);
+      return fail(ErrorCode::InvalidRepoId,
+                  "invalid repo id '" + shown(id) + "': '" + p + "' names the repo type, which is not part of a repo id. Use '" +
+                      shown(rest) + (type == "model" ? "'" : "' with --repo-type " + type) + ", or the URI 'hf://" +
+                      (type == "model" ? "" : p) + shown(rest) + "'.");
+    }
     return bad("it has more than one '/'");
+  }
   if (id.size() >= 4 && id.substr(id.size() - 4) == ".git") return bad("it ends with '.git'");
   std::string_view parts[2] = {id, {}};
   int nparts = 1;

@@ -223,6 +223,14 @@ TEST_F(CliCache, RmYesDeletes) {
   EXPECT_EQ(cache({"ls", "-q", "--revisions"}).out, c2 + "\n");
 }
 
+TEST_F(CliCache, OlderNamesScanAndDeleteWork) {
+  EXPECT_EQ(cache({"scan", "-q"}).out, cache({"ls", "-q"}).out);
+  const auto r = cache({"delete", "hf://datasets/org/data", "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_FALSE(test::exists(dir / "datasets--org--data"));
+  EXPECT_EQ(cache({"scan", "-q"}).out, "model/org/model\n");
+}
+
 TEST_F(CliCache, RmTargetErrors) {
   const auto nothing = cache({"rm", "unknown/repo", std::string(40, 'f'), "-y"});
   EXPECT_EQ(nothing.exit_code, 0);

@@ -17,6 +17,19 @@ TEST(RepoId, SpecValidAndInvalid) {  // spec section 2
   EXPECT_NE(r.error().message.find("96"), std::string::npos);
 }
 
+TEST(RepoId, ATypePrefixPointsAtRepoTypeAndTheUri) {
+  auto d = validate_repo_id("datasets/org/ds");
+  ASSERT_FALSE(d);
+  EXPECT_NE(d.error().message.find("Use 'org/ds' with --repo-type dataset, or the URI 'hf://datasets/org/ds'"), std::string::npos)
+      << d.error().message;
+  auto m = validate_repo_id("models/org/m");
+  ASSERT_FALSE(m);
+  EXPECT_NE(m.error().message.find("Use 'org/m', or the URI 'hf://org/m'"), std::string::npos) << m.error().message;
+  auto other = validate_repo_id("a/b/c");
+  ASSERT_FALSE(other);
+  EXPECT_NE(other.error().message.find("more than one '/'"), std::string::npos);
+}
+
 TEST(Revision, Validation) {
   for (const char* ok : {"main", "v1.0", "refs/pr/1", "refs/convert/parquet", "abc1234"})
     EXPECT_TRUE(validate_revision(ok)) << ok;
