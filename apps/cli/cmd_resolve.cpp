@@ -62,6 +62,8 @@ int run_files(const ResolveOptions& o, RepoType type, const Config& c) {
     for (const auto& m : missing) msg += " '" + m + "'";
     if (type != RepoType::Model) msg += std::string(" --repo-type ") + to_string(type);
     if (o.revision != "main") msg += " --revision " + o.revision;
+    if (const std::string held = commit.empty() ? cached_commits_hint(o.repo_id, type, c.hub_cache.value) : ""; !held.empty())
+      msg += "\n" + held.substr(1);
   }
   Error e{missing.empty() ? ErrorCode::EntryNotFound : ErrorCode::LocalEntryNotFound, msg, {}, std::nullopt, missing};
   for (const auto& a : absent) e.missing.push_back(a);

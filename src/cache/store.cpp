@@ -3,7 +3,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "hubcache/util/fs.hpp"
@@ -79,6 +81,18 @@ Result<void> write_ref(const RepoLayout& layout, std::string_view revision, std:
   if (existing && *existing == commit) return {};
   HUBCACHE_TRY(fs::make_dirs(fs::parent(path)));
   return fs::write_file_atomic(path, commit, 0644);
+}
+
+std::vector<std::string> cached_commits(const RepoLayout& layout) {
+  std::vector<std::string> out;
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(layout.snapshots_dir(), ec)) {
+    const std::string name = e.path().filename().string();
+    std::error_code sec;
+    if (is_commit_hash(name) && e.is_directory(sec) && !e.is_symlink(sec)) out.push_back(name);
+  }
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 Result<std::optional<std::string>> resolve_commit(const RepoLayout& layout, std::string_view revision) {

@@ -84,6 +84,16 @@ Result<CacheLookup> try_to_load_from_cache(const std::string& repo_id, const std
   return out;
 }
 
+std::string cached_commits_hint(const std::string& repo_id, RepoType type, const std::string& cache_dir) {
+  if (!validate_repo_id(repo_id)) return "";
+  const auto commits = cached_commits(RepoLayout(cache_dir, RepoRef{type, repo_id}));
+  if (commits.empty()) return "";
+  std::string s = commits.size() == 1 ? " The cache holds a snapshot at commit " : " The cache holds snapshots at commits";
+  for (std::size_t i = 0; i < commits.size() && i < 5; ++i) s += (commits.size() == 1 ? "" : " ") + commits[i];
+  if (commits.size() > 5) s += " (and " + std::to_string(commits.size() - 5) + " more)";
+  return s + (commits.size() == 1 ? ": use it with --revision " : ": use one with --revision ") + commits.front() + ".";
+}
+
 Result<SnapshotLookup> resolve_snapshot(const std::string& repo_id, const SnapshotLookupOptions& opt) {
   HUBCACHE_TRY(validate_repo_id(repo_id));
   HUBCACHE_TRY(validate_revision(opt.revision));
@@ -102,8 +112,8 @@ Result<SnapshotLookup> resolve_snapshot(const std::string& repo_id, const Snapsh
   if (!commit_r) return fail(std::move(commit_r).error());
   if (!commit_r->has_value())
     return fail(Error{ErrorCode::LocalEntryNotFound,
-                      "revision '" + opt.revision + "' of " + what + " is not in the cache (no refs/" + opt.revision +
-                          "). Fetch it with: " + hint,
+                      "revision '" + opt.revision + "' of " + what + " is not in the cache (no refs/" + opt.revision + ")." +
+                          cached_commits_hint(repo_id, opt.repo_type, opt.cache_dir) + " Fetch it with: " + hint,
                       layout.ref_path(opt.revision), std::nullopt, opt.filenames});
   const std::string commit = **commit_r;
   SnapshotLookup out;
@@ -139,6 +149,12 @@ Result<SnapshotLookup> resolve_snapshot(const std::string& repo_id, const Snapsh
                           std::to_string(missing.size()) + " file(s):" + list_some(missing) + "\nFetch them with: " + fetch,
                       out.snapshot_dir, std::nullopt, missing});
   }
+  if (!out.verified_complete)
+    out.warnings.push_back("cannot tell whether the snapshot of " + what + " at commit " + commit +
+                           " is complete: the cache holds no file list for that commit (trees/" + commit +
+                           ".json, written by a snapshot download). Listing the files present; `hubcache download " + repo_id +
+                           (opt.repo_type == RepoType::Model ? "" : std::string(" --repo-type ") + to_string(opt.repo_type)) +
+                           " --revision " + commit + "` completes it.");
   std::vector<std::string> present;
   list_files(out.snapshot_dir, "", present);
   for (auto& p : present)

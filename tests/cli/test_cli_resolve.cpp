@@ -101,3 +101,29 @@ TEST_F(CliResolve, CacheDirThatIsAFileIsAClearError) {
   EXPECT_EQ(e.exit_code, 1);
   EXPECT_NE(e.err.find("is not a directory"), std::string::npos) << e.err;
 }
+
+TEST_F(CliResolve, ASnapshotWithoutAFileListSaysItsCompletenessIsUnknown) {
+  auto r = run({"resolve", "org/tiny"});  // the builder writes no trees/<commit>.json
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("cannot tell whether the snapshot of model 'org/tiny' at commit " + c1 + " is complete"), std::string::npos)
+      << r.err;
+  auto j = run({"resolve", "org/tiny", "--json"});
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  EXPECT_EQ(nlohmann::json::parse(j.out)["verified_complete"], false);
+}
+
+TEST_F(CliResolve, WithoutTheRefItNamesTheCachedCommitsAndTheRevisionToUse) {
+  ::unlink(cb.layout(repo).ref_path("main").c_str());  // downloaded by commit: no refs/main
+  auto snap = run({"resolve", "org/tiny"});
+  EXPECT_NE(snap.exit_code, 0);
+  EXPECT_NE(snap.err.find("The cache holds a snapshot at commit " + c1 + ": use it with --revision " + c1), std::string::npos)
+      << snap.err;
+  auto file = run({"resolve", "org/tiny", "config.json"});
+  EXPECT_NE(file.exit_code, 0);
+  EXPECT_NE(file.err.find("use it with --revision " + c1), std::string::npos) << file.err;
+  auto by_commit = run({"resolve", "org/tiny", "config.json", "--revision", c1});
+  ASSERT_EQ(by_commit.exit_code, 0) << by_commit.err;
+  cb.add_file(repo, test::commit_id(2), "config.json", "{}");
+  auto two = run({"resolve", "org/tiny"});
+  EXPECT_NE(two.err.find("The cache holds snapshots at commits " + c1 + " " + test::commit_id(2)), std::string::npos) << two.err;
+}

@@ -38,6 +38,10 @@ Result<void> write_ref(const RepoLayout& layout, std::string_view revision, std:
 /// Commit for a revision: the revision itself if it is a commit hash, else its ref (or nullopt).
 Result<std::optional<std::string>> resolve_commit(const RepoLayout& layout, std::string_view revision);
 
+/// The commits that have a snapshot folder (snapshots/<40 hex>/, real directories only), sorted;
+/// empty when there is none or the folder cannot be read. For messages that name what is cached.
+std::vector<std::string> cached_commits(const RepoLayout& layout);
+
 /// fsyncs the complete temp file `tmp` (same filesystem) and renames it to blobs/<etag>.
 /// With DirSync::Batched the caller fsyncs blobs/ once after its batch.
 Result<void> publish_blob(const RepoLayout& layout, const std::string& tmp, std::string_view etag,

@@ -52,7 +52,14 @@ struct SnapshotLookup {
 /// Resolves a revision to its cached snapshot. Fails with LocalEntryNotFound when the repo,
 /// ref or snapshot is absent, and with IncompleteSnapshot (Error::missing lists every missing
 /// file) when trees/<commit>.json or `filenames` name files that are not cached. The error
-/// message says which command fetches them.
+/// message says which command fetches them; when the revision has no ref but snapshots of other
+/// commits are cached (a download by commit), it names them and the --revision to use. Without
+/// a tree record (completeness unknown) it succeeds with verified_complete false and a warning
+/// that says so.
 Result<SnapshotLookup> resolve_snapshot(const std::string& repo_id, const SnapshotLookupOptions& options);
+
+/// " The cache holds a snapshot at commit <c>: use it with --revision <c>." (or the first five
+/// of several), or "" when the repo has no snapshot folder; for messages of offline lookups.
+std::string cached_commits_hint(const std::string& repo_id, RepoType type, const std::string& cache_dir);
 
 }  // namespace hubcache
