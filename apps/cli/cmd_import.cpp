@@ -24,6 +24,7 @@ struct ImportCliOptions {
   bool ignore_metadata = false;
   std::string untracked = "refuse";
   bool dry_run = false;
+  bool force = false;
 };
 
 constexpr const char* k_footer = R"(Blobs are named as the Hub names them: SHA-256 for files the Hub stores in LFS (its default
@@ -144,6 +145,7 @@ int run(const ImportCliOptions& o, const Config& c) {
   io.mode = o.link ? ImportMode::Link : o.copy ? ImportMode::Copy : o.move ? ImportMode::Move : ImportMode::Auto;
   io.metadata = o.ignore_metadata ? MetadataPolicy::Ignore : MetadataPolicy::Use;
   io.untracked = o.untracked == "skip" ? UntrackedPolicy::Skip : UntrackedPolicy::Refuse;
+  io.force = o.force;
   auto plan = plan_import(io);
   if (!plan) return report_error(plan.error(), o.common.json);
   if (!o.common.json)
@@ -184,6 +186,7 @@ void add_import_command(CLI::App& app, Context& ctx) {
                 "Ignore `hf download --local-dir` metadata; import plain files under a derived commit");
   cmd->add_option("--untracked", o->untracked, "Local-dir files without metadata: refuse (default) or skip")
       ->check(CLI::IsMember({"refuse", "skip"}));
+  cmd->add_flag("--force", o->force, "Move the ref even away from a cached snapshot of another commit");
   cmd->add_flag("--dry-run", o->dry_run, "Print the plan (files, sizes, blob names, bytes) and change nothing");
   add_cache_dir_option(*cmd, o->common);
   add_json_option(*cmd, o->common);

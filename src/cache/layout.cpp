@@ -1,6 +1,7 @@
 #include "hubcache/cache/layout.hpp"
 
 #include <algorithm>
+#include <filesystem>
 
 #include "hubcache/util/fs.hpp"
 
@@ -78,6 +79,43 @@ std::string RepoLayout::tree_path(std::string_view commit) const {
 std::string RepoLayout::locks_dir() const { return fs::join(m_root, std::string(k_locks_dir) + "/" + m_folder_name); }
 std::string RepoLayout::lock_path(std::string_view etag) const {
   return locks_dir() + "/" + std::string(etag) + ".lock";
+}
+
+}  // namespace hubcache
+
+namespace hubcache {
+
+HubFolderKind classify_hub_folder(const std::string& dir) {
+  namespace sfs = std::filesystem;
+  HubFolderKind out;
+  std::error_code ec;
+  auto is_dir = [](const sfs::path& p) {
+    std::error_code e;
+    return sfs::is_directory(sfs::symlink_status(p, e));
+  };
+  const sfs::path path = sfs::path(dir).lexically_normal();
+  const sfs::path self = path.has_filename() ? path : path.parent_path();
+  if (is_dir(self / "blobs") && is_dir(self / "snapshots")) {
+    out.kind = HubFolderKind::RepoFolder;
+    out.repo = parse_repo_folder_name(self.filename().string());
+    return out;
+  }
+  const sfs::path parent = self.parent_path();
+  if (is_commit_hash(self.filename().string()) && parent.filename() == "snapshots" && is_dir(parent.parent_path() / "blobs")) {
+    out.kind = HubFolderKind::SnapshotFolder;
+    out.commit = self.filename().string();
+    out.repo = parse_repo_folder_name(parent.parent_path().filename().string());
+    return out;
+  }
+  for (const auto& e : sfs::directory_iterator(self, ec)) {
+    if (!is_dir(e.path())) continue;
+    const std::string name = e.path().filename().string();
+    if (parse_repo_folder_name(name)) {
+      out.kind = HubFolderKind::CacheRoot;
+      return out;
+    }
+  }
+  return out;
 }
 
 }  // namespace hubcache

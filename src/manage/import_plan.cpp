@@ -3,6 +3,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <set>
@@ -53,6 +54,34 @@ Result<std::string> resolve_source(const std::string& dir) {
     return fail(ErrorCode::NotADirectory, "'" + dir + "' is not a folder; import takes the folder holding the repo files",
                 dir);
   return fs::real_path(dir);
+}
+
+// A Hub cache, or a repo or snapshot folder of one, is not a folder of repo files: importing it
+// would file its .locks, blobs and refs as repo files and move the ref to that junk snapshot.
+Result<void> refuse_hub_layout(const std::string& root, const std::string& cache, const ImportOptions& o) {
+  const HubFolderKind kind = classify_hub_folder(root);
+  if (kind.kind == HubFolderKind::None) return {};
+  std::string what, revision;
+  const RepoRef named = kind.repo.value_or(o.repo);
+  const std::string repo =
+      named.id + (named.type == RepoType::Model ? "" : std::string(" --repo-type ") + to_string(named.type)) + " --cache-dir '" + cache + "'";
+  if (kind.kind == HubFolderKind::CacheRoot) what = "a Hub cache (it holds models--*/datasets--* folders)";
+  if (kind.kind == HubFolderKind::RepoFolder) what = "a repo folder of a Hub cache (blobs/, refs/, snapshots/)";
+  if (kind.kind == HubFolderKind::SnapshotFolder) {
+    what = "the snapshot of commit " + kind.commit + " in a Hub cache";
+    revision = " --revision " + kind.commit;
+  }
+  const std::string source_cache = kind.kind == HubFolderKind::CacheRoot    ? root
+                                   : kind.kind == HubFolderKind::RepoFolder ? fs::parent(root)
+                                                                            : fs::parent(fs::parent(fs::parent(root)));
+  return fail(ErrorCode::InvalidArgument,
+              "'" + root + "' is " + what + ", not a folder of repo files: importing it as " + o.repo.id +
+                  " would file its internals as repo files. Nothing was changed. Use that cache as it is (HF_HUB_CACHE='" +
+                  source_cache + "'), or copy its repos into '" + cache +
+                  "' verified, through a local mirror of it:\n  hubcache serve --cache-dir '" + source_cache +
+                  "' --port 8089 &\n  HF_ENDPOINT=http://127.0.0.1:8089 hubcache download " + repo + revision +
+                  "\n(`hubcache migrate` will do this in one step.)",
+              root);
 }
 
 // The commit the files are at when the caller named one.
@@ -154,6 +183,7 @@ Result<ImportPlan> plan_import(const ImportOptions& options) {
   HUBCACHE_TRY_ASSIGN(plan.options.source_dir, resolve_source(options.source_dir));
   const std::string& root = plan.options.source_dir;
   const std::string& cache = plan.options.cache_dir;
+  HUBCACHE_TRY(refuse_hub_layout(root, cache, options));
   if (fs::is_within(root, cache))
     return fail(ErrorCode::InvalidArgument,
                 "the cache '" + cache + "' is inside the folder to import '" + root + "'; pick another folder or cache",
@@ -257,9 +287,21 @@ Result<ImportPlan> plan_import(const ImportOptions& options) {
     if (!prev) plan.warnings.push_back(prev.error().message + " (it will be replaced)");
     else if (prev->has_value()) {
       plan.previous_ref = **prev;
-      if (**prev != plan.commit)
+      if (**prev != plan.commit) {
+        std::error_code ec;
+        const bool cached = !std::filesystem::is_empty(layout.snapshot_dir(**prev), ec) && !ec;
+        if (cached && !options.force)
+          return fail(ErrorCode::Conflict,
+                      "refs/" + plan.options.revision + " of " + plan.options.repo.id + " points to commit " + **prev +
+                          ", whose snapshot is cached; importing '" + root + "' (commit " + plan.commit +
+                          ") would move the ref away from it, and whatever resolves '" + plan.options.revision +
+                          "' offline would get the imported files instead. Nothing was changed. Import under another "
+                          "name (--revision imported) or by commit (--revision " + plan.commit +
+                          "), or pass --force to move the ref.",
+                      layout.ref_path(plan.options.revision));
         plan.warnings.push_back("refs/" + plan.options.revision + " pointed to " + **prev + "; the import moves it to " +
                                 plan.commit);
+      }
     }
   }
   const auto src_dev = device_of(root);

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "cache_builder.hpp"
 #include "hubcache/util/hash.hpp"
 #include "temp_dir.hpp"
 
@@ -149,7 +150,10 @@ TEST(CliImport, LocalDirMismatchNamesTheFile) {
   EXPECT_EQ(plain.exit_code, 0) << plain.err;
   test::write_file(src + "/.cache/huggingface/download/config.json.metadata",
                    commit + "\n" + git_blob_sha1_hex("{}") + "\n1712656091.5\n");
-  auto ok = hub({"import", src, "--repo", "org/tiny", "--cache-dir", cache, "--json"});
+  auto kept = hub({"import", src, "--repo", "org/tiny", "--cache-dir", cache, "--json"});
+  EXPECT_NE(kept.exit_code, 0);  // refs/main points to the plain import's cached snapshot
+  EXPECT_NE(kept.out.find("pass --force to move the ref"), std::string::npos) << kept.out;
+  auto ok = hub({"import", src, "--repo", "org/tiny", "--cache-dir", cache, "--json", "--force"});
   ASSERT_EQ(ok.exit_code, 0) << ok.err;
   const auto j = nlohmann::json::parse(ok.out);
   EXPECT_EQ(j["commit"], commit);
@@ -201,4 +205,38 @@ TEST(CliImport, RepoTypeOptionIsTheSameEverywhere) {
     EXPECT_EQ(r.exit_code, 2) << args[0];
     EXPECT_NE(r.err.find("unknown repo type 'bogus'"), std::string::npos) << args[0] << ": " << r.err;
   }
+}
+
+// A project cache in the Hub layout is not a folder of repo files: import refuses it (and its
+// repo and snapshot folders) with the commands that do the job, and the central cache keeps working.
+TEST(CliImportHubLayout, ACacheARepoFolderAndASnapshotAreRefusedAndNothingBreaks) {
+  test::TempDir dir;
+  const std::string central = dir.path() + "/central", project = dir.path() + "/projA/model_cache";
+  const RepoRef repo{RepoType::Model, "org/tiny"};
+  const std::string c1 = test::commit_id(1), c9 = test::commit_id(9);
+  test::CacheBuilder good{central}, other{project};
+  good.add_file(repo, c1, "config.json", "{\"good\":1}");
+  good.add_ref(repo, "main", c1);
+  other.add_file(repo, c9, "config.json", "{\"project\":1}");
+  other.add_ref(repo, "main", c9);
+  auto hub = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), test::hubcache_bin());
+    return test::run_process(args, {"HF_HUB_OFFLINE=1"});
+  };
+  const std::string repo_folder = project + "/models--org--tiny", snap = repo_folder + "/snapshots/" + c9;
+  for (const std::string& src : {project, repo_folder, snap}) {
+    auto r = hub({"import", src, "--repo", "org/tiny", "--cache-dir", central});
+    EXPECT_NE(r.exit_code, 0) << src;
+    EXPECT_NE(r.err.find("Nothing was changed"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("hubcache serve --cache-dir '" + project + "'"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("hubcache download org/tiny"), std::string::npos) << r.err;
+  }
+  auto s = hub({"import", snap, "--repo", "org/tiny", "--cache-dir", central});
+  EXPECT_NE(s.err.find("--revision " + c9), std::string::npos) << s.err;
+  auto after = hub({"resolve", "org/tiny", "config.json", "--cache-dir", central});
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  std::string path = after.out;
+  while (!path.empty() && path.back() == '\n') path.pop_back();
+  EXPECT_EQ(test::read_file(path), "{\"good\":1}");
+  EXPECT_FALSE(test::exists(central + "/models--org--tiny/snapshots/" + c9));
 }

@@ -290,7 +290,13 @@ TEST_F(ImportFixture, RevisionsCommitsAndRefs) {
   ASSERT_TRUE(import_folder(o));
   EXPECT_EQ(test::read_file(layout().ref_path("refs/pr/1")), c2);
   o.revision = "refs/pr/1";
-  o.commit.reset();  // derived: moves the ref, with a warning
+  o.commit.reset();  // derived: another commit; refused while c2's snapshot is cached
+  auto refused = import_folder(o);
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::Conflict);
+  EXPECT_NE(refused.error().message.find("--force"), std::string::npos) << refused.error().message;
+  EXPECT_EQ(test::read_file(layout().ref_path("refs/pr/1")), c2);  // nothing changed
+  o.force = true;  // asked: moves the ref, with a warning
   auto moved = import_folder(o);
   ASSERT_TRUE(moved);
   ASSERT_EQ(moved->plan.previous_ref, c2);

@@ -14,6 +14,19 @@ std::string repo_folder_name(const RepoRef& repo);
 /// Inverse of repo_folder_name; nullopt when the name has no "--" or an unknown type.
 std::optional<RepoRef> parse_repo_folder_name(std::string_view folder);
 
+/// What part of a Hub cache a folder is, if any (classify_hub_folder).
+struct HubFolderKind {
+  enum Kind { None, CacheRoot, RepoFolder, SnapshotFolder } kind = None;
+  std::optional<RepoRef> repo;  // RepoFolder / SnapshotFolder when the folder name parses
+  std::string commit;           // SnapshotFolder: its 40-hex name
+};
+/// Recognises the Hub cache layout (huggingface_hub's file_download / scan_cache_dir):
+/// - CacheRoot: holds at least one `models--*`, `datasets--*`, `spaces--*` or `kernels--*` folder;
+/// - RepoFolder: holds `blobs/` and `snapshots/` (and usually `refs/`) folders;
+/// - SnapshotFolder: named 40 hex, inside a `snapshots/` folder whose parent holds `blobs/`.
+/// Reads only directory entries; never follows the folder's own contents' symlinks.
+HubFolderKind classify_hub_folder(const std::string& dir);
+
 /// Relative symlink target of snapshots/<commit>/<path>: "../" * (2 + slashes) + "blobs/<etag>".
 std::string pointer_target(std::string_view repo_path, std::string_view etag);
 

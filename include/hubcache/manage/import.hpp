@@ -78,6 +78,9 @@ struct ImportOptions {
   MetadataPolicy metadata = MetadataPolicy::Use;
   UntrackedPolicy untracked = UntrackedPolicy::Refuse;
   unsigned threads = 0;  // hashing and publishing threads (0 = hardware concurrency)
+  /// Move refs/<revision> even when it points to another commit whose snapshot is cached;
+  /// without it plan_import refuses (Conflict), so nothing that resolved before stops resolving.
+  bool force = false;
 };
 
 /// Identity of a source file when it was hashed; publishing refuses a file that changed since.
