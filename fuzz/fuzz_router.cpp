@@ -1,5 +1,5 @@
 // libFuzzer target: request parsing helpers and the Router over a small fixed cache.
-// Input: "METHOD TARGET\nHeader: value\n...\n\nbody" (TARGET may carry a query string).
+// Input: "METHOD TARGET [VERSION]\nHeader: value\n...\n\nbody" (TARGET may carry a query string).
 // Invariants checked beyond "no crash / no sanitizer report": a 2xx body never comes from a file
 // outside the cache, and error responses always carry a JSON body.
 #include <sys/stat.h>
@@ -89,6 +89,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::size_t sp = line.find(' ');
   req.method = line.substr(0, sp);
   std::string target = sp == std::string::npos ? std::string("/") : line.substr(sp + 1);
+  // "METHOD TARGET HTTP/1.1" names the version; without one, HTTP/1.0 (no Host needed).
+  req.version = "HTTP/1.0";
+  if (const std::size_t v = target.rfind(" HTTP/"); v != std::string::npos) {
+    req.version = target.substr(v + 1);
+    target.resize(v);
+  }
   const std::size_t q = target.find('?');
   req.path = target.substr(0, q);
   if (q != std::string::npos) {

@@ -107,7 +107,7 @@ Response Router::Impl::resolve(const Request& req, const RepoTarget& t, const st
     const std::string folder_name = repo_folder_name(t.repo);
     const std::string expires = std::to_string(now_seconds() + options.blob_url_ttl.count());
     const std::string sig = sign(folder_name + "/" + *info->lfs_sha256 + "/" + expires);
-    const std::string location = (req.base_url.empty() ? std::string("http://localhost") : req.base_url) +
+    const std::string location = base_url(req) +
                                  "/_blobs/" + folder_name + "/" + *info->lfs_sha256 + "?expires=" + expires +
                                  "&sig=" + sig;
     Response r;

@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "hubcache/util/fs.hpp"
@@ -167,6 +168,11 @@ std::optional<Response> Router::Impl::check_access(const Request& req, const Rep
   return error_response(401, "", "Invalid credentials in Authorization header");
 }
 
+std::string Router::Impl::base_url(const Request& req) const {
+  if (!options.public_url.empty()) return options.public_url;
+  return req.base_url.empty() ? std::string("http://localhost") : req.base_url;
+}
+
 std::string Router::Impl::sign(std::string_view payload) const {
   unsigned char mac[EVP_MAX_MD_SIZE];
   unsigned int len = 0;
@@ -207,6 +213,19 @@ Result<std::unique_ptr<Router>> Router::create(RouterOptions options) {
   for (const auto& t : options.tokens)
     if (t.empty() || t.find_first_of(" \t\r\n") != std::string::npos)
       return fail(ErrorCode::InvalidArgument, "a token must be non-empty and hold no whitespace");
+  if (!options.public_url.empty()) {
+    std::string& u = options.public_url;
+    while (!u.empty() && u.back() == '/') u.pop_back();
+    const std::size_t scheme = u.rfind("http://", 0) == 0 ? 7 : u.rfind("https://", 0) == 0 ? 8 : 0;
+    const bool bad_byte = std::any_of(u.begin(), u.end(), [](char c) {
+      const auto b = static_cast<unsigned char>(c);
+      return b <= 0x20 || b >= 0x7f || c == '?' || c == '#' || c == '"' || c == '<' || c == '>' || c == '\\';
+    });
+    if (scheme == 0 || u.size() == scheme || u[scheme] == '/' || bad_byte)
+      return fail(ErrorCode::InvalidArgument,
+                  "--public-url '" + sanitize_for_header(options.public_url) +
+                      "' is not a URL like http://mirror.example:8080 (http or https, a host, an optional path; no query)");
+  }
   auto impl = std::make_unique<Impl>(options, *real);
   if (impl->signing_key.empty())
     return fail(ErrorCode::Io, "cannot get random bytes from OpenSSL (RAND_bytes) to sign download URLs; check the system's entropy source");
@@ -232,6 +251,12 @@ Result<std::unique_ptr<Router>> Router::create(RouterOptions options) {
 
 Response Router::handle(const Request& req) const {
   const Impl& impl = *m_impl;
+  if (auto why = malformed_request(req)) {
+    // RFC 9112: a request a proxy could read differently is refused, and the connection closed.
+    Response r = error_response(400, "", "Bad request: " + *why);
+    r.set_header("Connection", "close");
+    return r;
+  }
   if (req.path.empty() || req.path.front() != '/') return error_response(400, "", "Bad request: the path must start with '/'");
   // Decode segment by segment, so "%2F" inside a revision stays inside it.
   std::vector<std::string> segs;
@@ -241,7 +266,10 @@ Response Router::handle(const Request& req) const {
     if (j == std::string::npos) j = req.path.size();
     auto seg = percent_decode(std::string_view(req.path).substr(i, j - i));
     if (!seg) return error_response(400, "", "Bad request: malformed percent-encoding in the URL path");
-    if (seg->find('\0') != std::string::npos) return error_response(404, "EntryNotFound", "Entry not found: NUL byte in the URL path");
+    // Never cut or pass on a NUL or another control byte ("config.json%00x" is not "config.json").
+    for (const char ch : *seg)
+      if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f)
+        return error_response(400, "", "Bad request: the URL path decodes to a control byte (such as %00); no file name holds one");
     segs.push_back(std::move(*seg));
     i = j + 1;
   }

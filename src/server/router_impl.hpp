@@ -32,6 +32,9 @@ struct Router::Impl {
   bool is_private(const RepoRef& repo) const;
   /// nullopt when the request may read the repo, else the 401 to send.
   std::optional<Response> check_access(const Request& req, const RepoRef& repo) const;
+  /// Base of absolute URLs: the configured public URL, else the transport's (never a Host
+  /// header it did not check).
+  std::string base_url(const Request& req) const;
   /// Hex HMAC-SHA256 of `payload` with the signing key.
   std::string sign(std::string_view payload) const;
 

@@ -15,11 +15,15 @@ using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 struct Request {
   std::string method;  // "GET", "HEAD", "POST", ...
+  std::string version = "HTTP/1.1";  // protocol version of the request line
   std::string path;    // raw request path, still percent-encoded, without the query
   HeaderList query;    // query arguments, raw (still percent-encoded) as received
   HeaderList headers;  // request headers as received (names compared case-insensitively)
   std::string body;    // request body (bounded by the transport)
-  std::string base_url;  // "http://host:port", used for absolute Location / Link URLs
+  /// "http://host:port": this server's own URL as the transport knows it (the bound address, or
+  /// the Host header only when it names this server), for absolute Location / Link URLs when
+  /// RouterOptions::public_url is not set. Never an unchecked Host header.
+  std::string base_url;
 
   /// First header with this name (case-insensitive), if any.
   std::optional<std::string_view> header(std::string_view name) const;
@@ -61,6 +65,14 @@ struct Response {
   std::optional<std::string_view> header(std::string_view name) const;
   std::uint64_t body_size() const { return file ? file_length : head_length ? *head_length : body.size(); }
 };
+
+/// RFC 9112 request hygiene. Returns why the request must be refused with 400, or nullopt:
+/// more than one Host header, none in an HTTP/1.1 request, or an invalid one; Content-Length
+/// values that differ or are not decimal digits; Transfer-Encoding together with Content-Length,
+/// in an HTTP/1.0 request, or not ending in "chunked"; a header name that is not a token; a
+/// control byte (NUL, CR, LF, ... but not HTAB) in a header value; a space or control byte in
+/// the (still percent-encoded) path.
+std::optional<std::string> malformed_request(const Request& request);
 
 /// Strict percent-decoding: "%41" -> "A"; a '%' not followed by two hex digits fails.
 /// With `plus_is_space`, '+' decodes to ' ' (query strings and form bodies).

@@ -37,8 +37,13 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   std::uint16_t port() const;
-  /// "http://host:port", the value to use as HF_ENDPOINT.
+  /// "http://host:port" of the bound address; when listening on all interfaces, the machine's
+  /// host name stands for it. The value to use as HF_ENDPOINT (unless a public URL is set).
   std::string url() const;
+  /// The address and port listened on, as bound: "127.0.0.1:8080", "0.0.0.0:8080", "[::]:80".
+  std::string bound_address() const;
+  /// Bound to 0.0.0.0 or [::]: reachable at every address of the machine.
+  bool all_interfaces() const;
   /// Stops accepting, cuts open connections, joins the threads. Idempotent.
   void stop();
 
