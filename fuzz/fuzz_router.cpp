@@ -82,6 +82,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)decide_range(in, 1000);
   (void)decide_range(in, 0);
   (void)if_none_match(in, "\"abc\"");
+  (void)if_range_matches(in, "\"abc\"", http_date(1700000000));
 
   Request req;
   std::size_t pos = in.find('\n');

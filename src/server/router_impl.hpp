@@ -60,8 +60,9 @@ std::string sanitize_for_header(std::string_view s, std::size_t max_len = 300);
 std::string describe(const RepoRef& repo);
 /// A path acceptable as a repo file path: spec rules plus no backslash anywhere.
 bool safe_repo_path(std::string_view path);
-/// Serves the bytes of an open regular file with Range / If-None-Match handling.
+/// Serves the bytes of an open regular file (modified at `mtime`, Unix seconds) with Range,
+/// If-Range and If-None-Match handling, and Last-Modified.
 Response file_body_response(const Request& req, FileHandle fd, std::uint64_t size, const std::string& quoted_etag,
-                            HeaderList extra_headers);
+                            std::int64_t mtime, HeaderList extra_headers);
 
 }  // namespace hubcache::server

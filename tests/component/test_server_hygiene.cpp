@@ -1,5 +1,5 @@
-// The mirror against requests a proxy in front could read differently (RFC 9112) and forged
-// Host headers.
+// The mirror against requests a proxy in front could read differently (RFC 9112), forged Host
+// headers and stale If-Range validators.
 #include <nlohmann/json.hpp>
 
 #include "tiny_repo_fixture.hpp"
@@ -145,6 +145,48 @@ TEST_F(Hygiene, AMalformedPublicUrlIsRefusedAtStart) {
     ASSERT_FALSE(s.has_value()) << bad;
     EXPECT_NE(s.error().message.find("--public-url"), std::string::npos) << s.error().message;
   }
+}
+
+TEST_F(Hygiene, IfRangeWithAStaleValidatorGetsTheWholeFile) {
+  cache.add_file(k_tiny, c1, "ten.txt", "0123456789");
+  start();
+  const std::string u = url("/org/tiny/resolve/main/ten.txt");
+  const auto full = http("GET", u);
+  ASSERT_EQ(full.status, 200);
+  const std::string etag = full.header("etag");
+  const std::string modified = full.header("last-modified");
+  ASSERT_EQ(etag, "\"" + git_oid("0123456789") + "\"");
+  ASSERT_FALSE(modified.empty());
+  auto ranged = [&](const std::string& if_range, const std::string& range = "bytes=2-4") {
+    return http("GET", u, {"Range: " + range, "If-Range: " + if_range});
+  };
+  auto r = ranged(etag);
+  EXPECT_EQ(r.status, 206);
+  EXPECT_EQ(r.body, "234");
+  r = ranged(modified);
+  EXPECT_EQ(r.status, 206);
+  EXPECT_EQ(r.body, "234");
+  for (const std::string& stale : {std::string("\"") + git_oid("old") + "\"", "W/" + etag, std::string("Thu, 01 Jan 1970 00:00:00 GMT")}) {
+    r = ranged(stale);
+    EXPECT_EQ(r.status, 200) << stale;
+    EXPECT_EQ(r.body, "0123456789") << stale;
+    EXPECT_FALSE(r.has("content-range")) << stale;
+  }
+  // Not even an unsatisfiable range is looked at when If-Range fails.
+  r = ranged("\"old\"", "bytes=100-");
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body, "0123456789");
+  EXPECT_EQ(ranged(etag, "bytes=100-").status, 416);
+
+  // The same on the signed LFS download URL.
+  const std::string location = http("GET", url("/org/tiny/resolve/main/w.bin")).header("location");
+  const std::string blob_etag = "\"" + sha256(weights) + "\"";
+  r = http("GET", location, {"Range: bytes=0-9", "If-Range: " + blob_etag});
+  EXPECT_EQ(r.status, 206);
+  EXPECT_EQ(r.body, std::string(10, 'w'));
+  r = http("GET", location, {"Range: bytes=0-9", "If-Range: \"" + sha256("previous version") + "\""});
+  EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.body.size(), weights.size());
 }
 
 }  // namespace

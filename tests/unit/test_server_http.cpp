@@ -1,5 +1,5 @@
-// Pure helpers of the mirror: percent-decoding, forms, Range decisions, ETag matching and
-// RFC 9112 request hygiene.
+// Pure helpers of the mirror: percent-decoding, forms, Range decisions, ETag matching,
+// If-Range, HTTP dates and RFC 9112 request hygiene.
 #include <gtest/gtest.h>
 
 #include "hubcache/server/http.hpp"
@@ -86,6 +86,21 @@ TEST(ServerHttp, RequestLookups) {
   EXPECT_EQ(r.query_values("expand"), (std::vector<std::string>{"a", "b c"}));
   EXPECT_EQ(r.query_value("recursive"), "true");
   EXPECT_FALSE(r.query_value("cursor"));
+}
+
+TEST(ServerHttp, IfRangeNeedsTheCurrentStrongEtagOrTheExactLastModified) {
+  const std::string date = http_date(1700000000);
+  EXPECT_EQ(date, "Tue, 14 Nov 2023 22:13:20 GMT");
+  EXPECT_EQ(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+  EXPECT_TRUE(if_range_matches("\"abc\"", "\"abc\"", date));
+  EXPECT_TRUE(if_range_matches(" \"abc\" ", "\"abc\"", date));
+  EXPECT_FALSE(if_range_matches("\"old\"", "\"abc\"", date));
+  EXPECT_FALSE(if_range_matches("W/\"abc\"", "\"abc\"", date));  // weak: never for ranges
+  EXPECT_FALSE(if_range_matches("\"abc\", \"x\"", "\"abc\"", date));
+  EXPECT_TRUE(if_range_matches(date, "\"abc\"", date));
+  EXPECT_FALSE(if_range_matches(http_date(1700000001), "\"abc\"", date));
+  EXPECT_FALSE(if_range_matches(date, "\"abc\"", ""));  // no Last-Modified sent: no date matches
+  EXPECT_FALSE(if_range_matches("", "\"abc\"", date));
 }
 
 Request hygienic(std::string version, HeaderList headers, std::string path = "/org/m/resolve/main/x") {

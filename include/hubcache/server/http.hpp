@@ -102,6 +102,14 @@ struct RangeDecision {
 /// Multi-range requests are answered with the full representation (200), like S3/CloudFront.
 RangeDecision decide_range(std::optional<std::string_view> range_header, std::uint64_t size);
 
+/// RFC 9110 section 13.1.5: may a Range request carrying this If-Range value be answered with
+/// a part? True only when the value is the strong ETag `quoted_etag` itself (a weak tag never
+/// matches) or exactly `last_modified` (the Last-Modified value sent for the file; "" if none).
+bool if_range_matches(std::string_view if_range, std::string_view quoted_etag, std::string_view last_modified);
+
+/// IMF-fixdate of a time, as HTTP dates are sent ("Sun, 06 Nov 1994 08:49:37 GMT").
+std::string http_date(std::int64_t unix_seconds);
+
 /// True if an If-None-Match header value matches the strong ETag `etag` (quoted form), or is "*".
 bool if_none_match(std::string_view header_value, std::string_view quoted_etag);
 
