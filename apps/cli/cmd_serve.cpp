@@ -22,6 +22,7 @@ struct ServeOptions {
   bool quiet = false;
   unsigned threads = 0;
   unsigned max_connections = 4096;
+  unsigned max_connections_per_client = 256;
   unsigned idle_timeout = 30;
   unsigned request_timeout = 30;
   unsigned revalidate_ms = 1000;
@@ -60,6 +61,7 @@ int run(const ServeOptions& o, const Context& ctx) {
   so.port = static_cast<std::uint16_t>(o.port);
   so.threads = o.threads;
   std::tie(so.max_connections, so.router.max_open_files) = share_fd_limit(o.max_connections);
+  so.max_connections_per_client = o.max_connections_per_client;
   so.idle_timeout = std::chrono::seconds(o.idle_timeout);
   so.request_timeout = std::chrono::seconds(o.request_timeout);
   if (!o.quiet)
@@ -102,6 +104,8 @@ void add_serve_command(CLI::App& app, Context& ctx) {
   cmd->add_flag("--quiet", o->quiet, "No access log or banner on stderr");
   cmd->add_option("--threads", o->threads, "Event-loop threads (default: one per core)");
   cmd->add_option("--max-connections", o->max_connections, "Open connections at most (default 4096)");
+  cmd->add_option("--max-connections-per-client", o->max_connections_per_client,
+                  "Open connections one client address may hold, so that no client starves the others; 0: no limit (default 256)");
   cmd->add_option("--idle-timeout", o->idle_timeout, "Seconds a silent connection is kept (default 30)");
   cmd->add_option("--request-timeout", o->request_timeout, "Seconds a client has to send a whole request (default 30)");
   cmd->add_option("--revalidate-ms", o->revalidate_ms,

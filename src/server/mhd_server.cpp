@@ -460,7 +460,7 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
       MHD_OPTION_LISTEN_SOCKET, static_cast<MHD_socket>(impl->listen_fd),
       MHD_OPTION_THREAD_POOL_SIZE, static_cast<unsigned>(threads > 1 ? threads : 0),
       MHD_OPTION_CONNECTION_LIMIT, static_cast<unsigned>(o.max_connections),
-      MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0u,
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT, static_cast<unsigned>(o.max_connections_per_client),
       MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned>(o.idle_timeout.count()),
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<size_t>(o.max_header_bytes + 4096),
       MHD_OPTION_UNESCAPE_CALLBACK, &no_unescape, nullptr,

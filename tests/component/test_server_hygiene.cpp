@@ -1,6 +1,12 @@
 // The mirror against requests a proxy in front could read differently (RFC 9112), forged Host
-// headers and stale If-Range validators.
+// headers, stale If-Range validators and one client holding every connection.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
 #include <nlohmann/json.hpp>
+#include <thread>
 
 #include "tiny_repo_fixture.hpp"
 
@@ -187,6 +193,51 @@ TEST_F(Hygiene, IfRangeWithAStaleValidatorGetsTheWholeFile) {
   r = http("GET", location, {"Range: bytes=0-9", "If-Range: \"" + sha256("previous version") + "\""});
   EXPECT_EQ(r.status, 200);
   EXPECT_EQ(r.body.size(), weights.size());
+}
+
+std::vector<int> idle_connections(std::uint16_t port, int n) {
+  std::vector<int> fds;
+  for (int i = 0; i < n; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) fds.push_back(fd);
+    else ::close(fd);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let the server accept them all
+  return fds;
+}
+
+TEST_F(Hygiene, OneClientHoldingIdleConnectionsStarvesOthersWithoutAPerClientLimit) {
+  // The control for the test below: with no per-client limit, 127.0.0.1 takes every slot.
+  start([](server::ServerOptions& o) {
+    o.max_connections = 8;
+    o.max_connections_per_client = 0;
+  });
+  const auto fds = idle_connections(srv->port(), 20);
+  EXPECT_EQ(http_from("127.0.0.2", url(k_config)).status, 0);
+  for (int fd : fds) ::close(fd);
+}
+
+TEST_F(Hygiene, APerClientLimitKeepsSlotsForOtherClients) {
+  start([](server::ServerOptions& o) {
+    o.max_connections = 8;
+    o.max_connections_per_client = 4;
+  });
+  const auto fds = idle_connections(srv->port(), 20);
+  // 127.0.0.1 holds its 4 idle connections; its further ones are closed at once.
+  EXPECT_EQ(http("GET", url(k_config)).status, 0);
+  // Another client address still gets through, several times.
+  for (int i = 0; i < 3; ++i) {
+    auto r = http_from("127.0.0.2", url(k_config));
+    EXPECT_EQ(r.status, 200);
+    EXPECT_EQ(r.body, "{}");
+  }
+  for (int fd : fds) ::close(fd);
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(http("GET", url(k_config)).status, 200);
 }
 
 }  // namespace

@@ -19,6 +19,10 @@ struct ServerOptions {
   std::uint16_t port = 8080;            // 0: an ephemeral port (see Server::port())
   unsigned threads = 0;                 // event-loop threads; 0: one per core
   unsigned max_connections = 4096;      // further connections are refused, never a crash
+  /// Open connections one client address may hold (further ones are closed at once), so that
+  /// one client holding idle connections cannot starve the others. 256: twice the 128
+  /// connections `hubcache download` opens at most. 0: no per-client limit.
+  unsigned max_connections_per_client = 256;
   std::chrono::seconds idle_timeout{30};     // no byte moved for this long: closed
   std::chrono::seconds request_timeout{30};  // request line + headers + body must arrive in this
   std::size_t max_header_bytes = 16 * 1024;  // request line + headers (431/414 above)
