@@ -148,24 +148,28 @@ bool Router::Impl::is_private(const RepoRef& repo) const {
   return false;
 }
 
-std::optional<Response> Router::Impl::check_access(const Request& req, const RepoRef& repo) const {
-  if (!is_private(repo)) return std::nullopt;
-  auto auth = req.header("Authorization");
-  if (!auth) {
-    return error_response(401, "RepoNotFound",
-                          "Repository not found: " + describe(repo) +
-                              " is private on this mirror. Authenticate with 'Authorization: Bearer <token>' "
-                              "using a token from the server's --token-file.");
-  }
+bool Router::Impl::has_mirror_token(const Request& req) const {
+  const auto auth = req.header("Authorization");
+  if (!auth) return false;
   const std::string_view v = trim(*auth);
+  if (v.size() <= 7 || !iequals(v.substr(0, 7), "Bearer ")) return false;  // the scheme is case-insensitive (RFC 9110)
+  const std::string_view token = trim(v.substr(7));
+  // Every token is compared (no early exit) in constant time.
   bool ok = false;
-  if (v.size() > 7 && iequals(v.substr(0, 7), "Bearer ")) {  // the scheme is case-insensitive (RFC 9110)
-    const std::string_view token = trim(v.substr(7));
-    // Every token is compared (no early exit) in constant time.
-    for (const auto& t : options.tokens) ok = constant_time_equal(token, t) || ok;
-  }
-  if (ok) return std::nullopt;
-  return error_response(401, "", "Invalid credentials in Authorization header");
+  for (const auto& t : options.tokens) ok = constant_time_equal(token, t) || ok;
+  return ok;
+}
+
+std::optional<Response> Router::Impl::check_access(const Request& req, const RepoTarget& t) const {
+  const bool exists = !t.folder.empty();
+  if (exists && !is_private(t.repo)) return std::nullopt;
+  const bool token = has_mirror_token(req);
+  if (exists && token) return std::nullopt;
+  // As the Hub does: without a token that may read it, a private repo and a missing one get the
+  // same 401 (a token the mirror does not know, e.g. a Hub token, counts as none), so the
+  // answer never tells whether a private repo exists.
+  if (!token) return error_response(401, "RepoNotFound", k_anonymous_repo_not_found);
+  return error_response(404, "RepoNotFound", "Repository not found: no " + describe(t.repo) + " in this mirror's cache");
 }
 
 std::string Router::Impl::base_url(const Request& req) const {
@@ -290,9 +294,7 @@ Response Router::handle(const Request& req) const {
     auto split = split_repo(impl, *type, rest, &is_api_keyword, true);
     if (!split) return error_response(404, "RepoNotFound", "Repository not found: invalid repo id in the URL");
     const RepoTarget& t = split->target;
-    if (auto denied = impl.check_access(req, t.repo)) return std::move(*denied);
-    if (t.folder.empty())
-      return error_response(404, "RepoNotFound", "Repository not found: no " + describe(t.repo) + " in this mirror's cache");
+    if (auto denied = impl.check_access(req, t)) return std::move(*denied);
     std::size_t k = split->consumed;
     if (k == rest.size()) {
       if (!read_method) return method_not_allowed("GET, HEAD");
@@ -336,9 +338,7 @@ Response Router::handle(const Request& req) const {
   const RepoTarget& t = split->target;
   std::size_t k = split->consumed;
   const bool raw = rest[k++] == "raw";
-  if (auto denied = impl.check_access(req, t.repo)) return std::move(*denied);
-  if (t.folder.empty())
-    return error_response(404, "RepoNotFound", "Repository not found: no " + describe(t.repo) + " in this mirror's cache");
+  if (auto denied = impl.check_access(req, t)) return std::move(*denied);
   const std::string revision = take_revision(rest, k);
   if (k >= rest.size()) return not_found_route();
   return impl.resolve(req, t, revision, join_from(rest, k), raw);

@@ -30,8 +30,11 @@ struct Router::Impl {
   Impl(RouterOptions o, std::string root_real);
 
   bool is_private(const RepoRef& repo) const;
-  /// nullopt when the request may read the repo, else the 401 to send.
-  std::optional<Response> check_access(const Request& req, const RepoRef& repo) const;
+  /// The request carries one of the mirror's tokens (Authorization: Bearer).
+  bool has_mirror_token(const Request& req) const;
+  /// nullopt when the request may read the repo (present, and public or with a mirror token);
+  /// else 401 RepoNotFound for a missing or private repo without a token, 404 with one.
+  std::optional<Response> check_access(const Request& req, const RepoTarget& t) const;
   /// Base of absolute URLs: the configured public URL, else the transport's (never a Host
   /// header it did not check).
   std::string base_url(const Request& req) const;
@@ -50,6 +53,10 @@ struct Router::Impl {
   /// Resolves `revision` of the target; on failure fills `error` with the Hub's 404.
   std::optional<std::string> commit_of(const RepoTarget& t, const std::string& revision, Response& error) const;
 };
+
+/// The Hub's message for a repo that is missing, or private and the request carries no token
+/// that may read it (401 RepoNotFound).
+inline constexpr const char* k_anonymous_repo_not_found = "Invalid username or password.";
 
 /// {"error": message} with X-Error-Code (if any) and X-Error-Message, as the Hub answers.
 Response error_response(int status, std::string_view error_code, const std::string& message);
