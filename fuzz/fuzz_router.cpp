@@ -12,6 +12,7 @@
 #include <string>
 
 #include "hubcache/cache/layout.hpp"
+#include "hubcache/cache/store.hpp"
 #include "hubcache/server/http.hpp"
 #include "hubcache/server/router.hpp"
 #include "hubcache/util/hash.hpp"
@@ -59,6 +60,10 @@ const Router& router() {
     put(RepoLayout(root, d).ref_path("main"), c1);
     put(RepoLayout(root, p).ref_path("main"), c1);
     (void)::symlink((base + "/secret.txt").c_str(), RepoLayout(root, m).pointer_path(c1, "escape").c_str());
+    // A tree record listing a file the cache lacks (a mirror holding part of a commit).
+    TreeFileEntry held{"config.json", 2, git_blob_sha1_hex("{}"), {}, {}, {}};
+    TreeFileEntry lacking{"deep/missing.bin", 7, git_blob_sha1_hex("missing"), {}, {}, {}};
+    if (!write_tree_file(RepoLayout(root, m), c1, {held, lacking})) std::abort();
     RouterOptions o;
     o.cache_dir = root;
     o.private_repos = {"org/p"};

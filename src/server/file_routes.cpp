@@ -28,6 +28,17 @@ std::optional<FileHandle> open_regular(const std::string& path, std::uint64_t& s
 
 std::int64_t now_seconds() { return static_cast<std::int64_t>(::time(nullptr)); }
 
+// A file of the commit (its tree record lists it) that the cache does not hold. Never 404
+// EntryNotFound (clients would record it in .no_exist as a file the commit lacks): 503, which
+// huggingface_hub and huggingface.js report as a server failure, and no X-Error-Code.
+Response lacking(const RepoRef& repo, const std::string& commit, const std::string& path) {
+  std::string fetch = "hubcache download " + repo.id + " " + path + " --revision " + commit;
+  if (repo.type != RepoType::Model) fetch += std::string(" --repo-type ") + to_string(repo.type);
+  return error_response(503, "",
+                        "This mirror lacks '" + path + "' of " + describe(repo) + " at " + commit +
+                            " (it holds part of that commit). Get it from the Hub, or add it to the mirror's cache: " + fetch);
+}
+
 }  // namespace
 
 // `fd` may be empty for HEAD: the response then carries only the length (head_length).
@@ -95,8 +106,12 @@ Response Router::Impl::resolve(const Request& req, const RepoTarget& t, const st
   };
   if (!safe_repo_path(path)) return not_found("'" + path + "' is not a valid file path in a repo");
   auto info = view.lookup_file(t.folder, *commit, path);
-  if (!info)
+  if (!info) {
+    if (auto listing = view.listing(t.folder, *commit))
+      if (const FileInfo* listed = listing->find_file(path); listed && !listed->held)
+        return lacking(t.repo, *commit, path);
     return not_found("no file '" + path + "' in snapshot " + *commit + " of " + describe(t.repo) + " in this mirror's cache");
+  }
   HeaderList headers{{"X-Repo-Commit", *commit}};
   if (info->is_lfs() && raw) {
     // The raw git file of an LFS entry is its pointer.
