@@ -1,5 +1,5 @@
 // libFuzzer target: request parsing helpers and the Router over a small fixed cache.
-// Input: "METHOD TARGET\nHeader: value\n...\n\nbody" (TARGET may carry a query string).
+// Input: "METHOD TARGET [VERSION]\nHeader: value\n...\n\nbody" (TARGET may carry a query string).
 // Invariants checked beyond "no crash / no sanitizer report": a 2xx body never comes from a file
 // outside the cache, and error responses always carry a JSON body.
 #include <sys/stat.h>
@@ -12,6 +12,7 @@
 #include <string>
 
 #include "hubcache/cache/layout.hpp"
+#include "hubcache/cache/store.hpp"
 #include "hubcache/server/http.hpp"
 #include "hubcache/server/router.hpp"
 #include "hubcache/util/hash.hpp"
@@ -59,6 +60,10 @@ const Router& router() {
     put(RepoLayout(root, d).ref_path("main"), c1);
     put(RepoLayout(root, p).ref_path("main"), c1);
     (void)::symlink((base + "/secret.txt").c_str(), RepoLayout(root, m).pointer_path(c1, "escape").c_str());
+    // A tree record listing a file the cache lacks (a mirror holding part of a commit).
+    TreeFileEntry held{"config.json", 2, git_blob_sha1_hex("{}"), {}, {}, {}};
+    TreeFileEntry lacking{"deep/missing.bin", 7, git_blob_sha1_hex("missing"), {}, {}, {}};
+    if (!write_tree_file(RepoLayout(root, m), c1, {held, lacking})) std::abort();
     RouterOptions o;
     o.cache_dir = root;
     o.private_repos = {"org/p"};
@@ -82,6 +87,7 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   (void)decide_range(in, 1000);
   (void)decide_range(in, 0);
   (void)if_none_match(in, "\"abc\"");
+  (void)if_range_matches(in, "\"abc\"", http_date(1700000000));
 
   Request req;
   std::size_t pos = in.find('\n');
@@ -89,6 +95,12 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   const std::size_t sp = line.find(' ');
   req.method = line.substr(0, sp);
   std::string target = sp == std::string::npos ? std::string("/") : line.substr(sp + 1);
+  // "METHOD TARGET HTTP/1.1" names the version; without one, HTTP/1.0 (no Host needed).
+  req.version = "HTTP/1.0";
+  if (const std::size_t v = target.rfind(" HTTP/"); v != std::string::npos) {
+    req.version = target.substr(v + 1);
+    target.resize(v);
+  }
   const std::size_t q = target.find('?');
   req.path = target.substr(0, q);
   if (q != std::string::npos) {

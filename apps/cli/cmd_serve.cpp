@@ -22,6 +22,8 @@ struct ServeOptions {
   bool quiet = false;
   unsigned threads = 0;
   unsigned max_connections = 4096;
+  unsigned max_connections_per_client = 256;
+  std::string public_url;
   unsigned idle_timeout = 30;
   unsigned request_timeout = 30;
   unsigned revalidate_ms = 1000;
@@ -43,12 +45,29 @@ std::pair<unsigned, std::size_t> share_fd_limit(unsigned wanted_connections) {
   return {wanted_connections < for_connections ? wanted_connections : static_cast<unsigned>(for_connections), files};
 }
 
+// Where the mirror listens and the HF_ENDPOINT clients should use.
+void print_banner(const server::Server& srv, const std::string& cache, const std::string& public_url) {
+  fmt::print(stderr, "Serving the Hub cache {} (read-only) on {}", cache, srv.bound_address());
+  if (srv.all_interfaces())
+    fmt::print(stderr, ", all interfaces: other machines reach it at {} (or http://<an address of this machine>:{}), "
+                       "this one at http://127.0.0.1:{}",
+               srv.url(), srv.port(), srv.port());
+  fmt::print(stderr, ".\n");
+  if (!public_url.empty())
+    fmt::print(stderr, "Public URL: {} (download redirects and page links point there). Use HF_ENDPOINT={}. Stop with Ctrl-C.\n",
+               public_url, public_url);
+  else
+    fmt::print(stderr, "Use HF_ENDPOINT={}. Stop with Ctrl-C.{}\n", srv.url(),
+               srv.all_interfaces() ? " Behind a proxy or another name, pass --public-url URL." : "");
+}
+
 int run(const ServeOptions& o, const Context& ctx) {
   const Config c = load_config(ctx, o.common, o.quiet);
   server::ServerOptions so;
   so.router.cache_dir = c.hub_cache.value;
   so.router.private_repos = o.private_repos;
   so.router.revalidate_after = std::chrono::milliseconds(o.revalidate_ms);
+  so.router.public_url = o.public_url;
   if (o.token_file) {
     auto tokens = server::load_token_file(*o.token_file);
     if (!tokens) return report_error(tokens.error(), false);
@@ -60,6 +79,7 @@ int run(const ServeOptions& o, const Context& ctx) {
   so.port = static_cast<std::uint16_t>(o.port);
   so.threads = o.threads;
   std::tie(so.max_connections, so.router.max_open_files) = share_fd_limit(o.max_connections);
+  so.max_connections_per_client = o.max_connections_per_client;
   so.idle_timeout = std::chrono::seconds(o.idle_timeout);
   so.request_timeout = std::chrono::seconds(o.request_timeout);
   if (!o.quiet)
@@ -77,15 +97,15 @@ int run(const ServeOptions& o, const Context& ctx) {
   ::signal(SIGPIPE, SIG_IGN);
   auto server = server::Server::start(std::move(so));
   if (!server) return report_error(server.error(), false);
-  fmt::print("{}\n", (*server)->url());
+  const server::Server& srv = **server;
+  fmt::print("{}\n", srv.url());
   std::fflush(stdout);
-  if (!o.quiet)
-    fmt::print(stderr, "Serving the Hub cache {} (read-only). Use HF_ENDPOINT={}. Stop with Ctrl-C.\n",
-               c.hub_cache.value, (*server)->url());
+  if (!o.quiet) print_banner(srv, c.hub_cache.value, o.public_url);
   int sig = 0;
   sigwait(&stop_signals, &sig);
-  if (!o.quiet) fmt::print(stderr, "Stopping ({}).\n", sig == SIGINT ? "SIGINT" : "SIGTERM");
   (*server)->stop();
+  // Ctrl-C is how a foreground mirror is meant to end: a clean stop, exit 0.
+  if (!o.quiet) fmt::print(stderr, "Stopped ({}); the cache was not changed.\n", sig == SIGINT ? "Ctrl-C" : "SIGTERM");
   return k_exit_ok;
 }
 
@@ -95,13 +115,17 @@ void add_serve_command(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<ServeOptions>();
   auto* cmd = app.add_subcommand("serve", "Serve a cache as a read-only Hub mirror (use its URL as HF_ENDPOINT)");
   add_cache_dir_option(*cmd, o->common);
-  cmd->add_option("--host", o->host, "Address to listen on (default 127.0.0.1)");
+  cmd->add_option("--host", o->host, "Address to listen on; 0.0.0.0: all interfaces (default 127.0.0.1)");
   cmd->add_option("--port", o->port, "Port to listen on; 0 picks a free one (default 8080)")->check(CLI::Range(0, 65535));
   cmd->add_option("--token-file", o->token_file, "File with the bearer tokens that may read private repos, one per line");
   cmd->add_option("--private", o->private_repos, "Repo that needs a token: ORG/NAME, or datasets/ORG/NAME, spaces/ORG/NAME (repeatable)");
   cmd->add_flag("--quiet", o->quiet, "No access log or banner on stderr");
   cmd->add_option("--threads", o->threads, "Event-loop threads (default: one per core)");
   cmd->add_option("--max-connections", o->max_connections, "Open connections at most (default 4096)");
+  cmd->add_option("--max-connections-per-client", o->max_connections_per_client,
+                  "Open connections one client address may hold, so that no client starves the others; 0: no limit (default 256)");
+  cmd->add_option("--public-url", o->public_url,
+                  "URL clients reach the mirror at (e.g. behind a proxy); download redirects and page links use it, never the request's Host");
   cmd->add_option("--idle-timeout", o->idle_timeout, "Seconds a silent connection is kept (default 30)");
   cmd->add_option("--request-timeout", o->request_timeout, "Seconds a client has to send a whole request (default 30)");
   cmd->add_option("--revalidate-ms", o->revalidate_ms,

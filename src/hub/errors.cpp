@@ -49,6 +49,9 @@ std::string request_id(const http::Response& r) {
   return {};
 }
 
+// The Hub's message with 401 RepoNotFound, which speaks of a login the client never made.
+constexpr std::string_view k_anonymous_message = "Invalid username or password.";
+
 bool is_repo_api_or_resolve(std::string_view url) {
   for (RepoType t : {RepoType::Model, RepoType::Dataset, RepoType::Space, RepoType::Kernel})
     if (url.find("/api/" + std::string(plural(t)) + "/") != std::string_view::npos) return true;
@@ -67,6 +70,7 @@ Error map_http_error(const http::Response& r, std::string_view url, const RepoRe
 
   ErrorCode ec = ErrorCode::Http;
   std::string msg, hint;
+  std::string shown_server = server;  // what of the server's words the message repeats
   if (code == "RevisionNotFound") {
     ec = ErrorCode::RevisionNotFound;
     msg = "Revision not found in " + what + ". Check the revision parameter.";
@@ -86,6 +90,12 @@ Error map_http_error(const http::Response& r, std::string_view url, const RepoRe
     ec = ErrorCode::RepoNotFound;
     msg = capitalized(repo.type) + " '" + repo.id + "' not found.";
     hint = "If the repo is private or gated, make sure you are authenticated: pass --token or set HF_TOKEN (or run `hf auth login`).";
+    if (r.status == 401) {
+      // The Hub (and a hubcache mirror) answers so for a missing repo and for a private one
+      // without a token that may read it, never saying which.
+      msg += " (The server answers so for a private repo too when no token that may read it is sent.)";
+      shown_server = server == k_anonymous_message ? std::string() : server;  // names neither case
+    }
   } else if (r.status == 401) {
     ec = ErrorCode::Unauthorized;
     msg = "Invalid credentials for " + what + ": the token was refused.";
@@ -104,7 +114,7 @@ Error map_http_error(const http::Response& r, std::string_view url, const RepoRe
     msg = "HTTP error " + std::to_string(r.status) + " for " + what + ".";
   }
   std::string full = msg + " (HTTP " + std::to_string(r.status) + (rid.empty() ? "" : "; " + rid) + ")";
-  if (!server.empty()) full += "\n" + server;
+  if (!shown_server.empty()) full += "\n" + shown_server;
   if (!hint.empty()) full += "\n" + hint;
   Error e{ec, full, {}, HttpErrorContext{}, {}};
   e.http->status = r.status;

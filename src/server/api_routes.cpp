@@ -172,7 +172,7 @@ Response Router::Impl::tree(const Request& req, const RepoTarget& t, const std::
   Response r = json_response(200, dump(out));
   r.set_header("X-Repo-Commit", *commit);
   if (more) {
-    std::string url = (req.base_url.empty() ? std::string("http://localhost") : req.base_url) + "/api/" +
+    std::string url = base_url(req) + "/api/" +
                       plural(t.repo.type) + "/" + t.repo.id + "/tree/" + percent_encode(revision);
     if (!path.empty()) url += "/" + percent_encode(path, true);
     url += std::string("?recursive=") + (recursive ? "true" : "false") + "&expand=" + (expand ? "true" : "false") +

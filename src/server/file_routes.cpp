@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <charconv>
 #include <ctime>
 
@@ -15,32 +16,51 @@ namespace {
 
 std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
-std::optional<FileHandle> open_regular(const std::string& path, std::uint64_t& size) {
+std::optional<FileHandle> open_regular(const std::string& path, std::uint64_t& size, std::int64_t& mtime) {
   FileHandle fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd) return std::nullopt;
   struct stat st{};
   if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
   size = static_cast<std::uint64_t>(st.st_size);
+  mtime = st.st_mtim.tv_sec;
   return fd;
 }
 
 std::int64_t now_seconds() { return static_cast<std::int64_t>(::time(nullptr)); }
 
+// A file of the commit (its tree record lists it) that the cache does not hold. Never 404
+// EntryNotFound (clients would record it in .no_exist as a file the commit lacks): 503, which
+// huggingface_hub and huggingface.js report as a server failure, and no X-Error-Code.
+Response lacking(const RepoRef& repo, const std::string& commit, const std::string& path) {
+  std::string fetch = "hubcache download " + repo.id + " " + path + " --revision " + commit;
+  if (repo.type != RepoType::Model) fetch += std::string(" --repo-type ") + to_string(repo.type);
+  return error_response(503, "",
+                        "This mirror lacks '" + path + "' of " + describe(repo) + " at " + commit +
+                            " (it holds part of that commit). Get it from the Hub, or add it to the mirror's cache: " + fetch);
+}
+
 }  // namespace
 
 // `fd` may be empty for HEAD: the response then carries only the length (head_length).
 Response file_body_response(const Request& req, FileHandle fd, std::uint64_t size, const std::string& quoted_etag,
-                            HeaderList extra) {
+                            std::int64_t mtime, HeaderList extra) {
   Response r;
   r.headers = std::move(extra);
   r.set_header("ETag", quoted_etag);
   r.set_header("Accept-Ranges", "bytes");
+  // Never later than now (RFC 9110 section 8.8.2.1).
+  const std::string last_modified = http_date(std::min<std::int64_t>(mtime, now_seconds()));
+  r.set_header("Last-Modified", last_modified);
   if (auto inm = req.header("If-None-Match"); inm && if_none_match(*inm, quoted_etag)) {
     r.status = 304;
     return r;
   }
   r.set_header("Content-Type", "application/octet-stream");
-  const RangeDecision d = decide_range(req.header("Range"), size);
+  RangeDecision d = decide_range(req.header("Range"), size);
+  // A Range whose If-Range names another version of the file is ignored: the whole file, 200.
+  if (auto if_range = req.header("If-Range"); if_range && req.header("Range") &&
+                                              !if_range_matches(*if_range, quoted_etag, last_modified))
+    d = RangeDecision{};
   if (d.kind == RangeDecision::Kind::Unsatisfiable) {
     if (size == 0) {
       // An empty file cannot satisfy any range; answer it whole. The Content-Range carries the
@@ -86,8 +106,12 @@ Response Router::Impl::resolve(const Request& req, const RepoTarget& t, const st
   };
   if (!safe_repo_path(path)) return not_found("'" + path + "' is not a valid file path in a repo");
   auto info = view.lookup_file(t.folder, *commit, path);
-  if (!info)
+  if (!info) {
+    if (auto listing = view.listing(t.folder, *commit))
+      if (const FileInfo* listed = listing->find_file(path); listed && !listed->held)
+        return lacking(t.repo, *commit, path);
     return not_found("no file '" + path + "' in snapshot " + *commit + " of " + describe(t.repo) + " in this mirror's cache");
+  }
   HeaderList headers{{"X-Repo-Commit", *commit}};
   if (info->is_lfs() && raw) {
     // The raw git file of an LFS entry is its pointer.
@@ -107,7 +131,7 @@ Response Router::Impl::resolve(const Request& req, const RepoTarget& t, const st
     const std::string folder_name = repo_folder_name(t.repo);
     const std::string expires = std::to_string(now_seconds() + options.blob_url_ttl.count());
     const std::string sig = sign(folder_name + "/" + *info->lfs_sha256 + "/" + expires);
-    const std::string location = (req.base_url.empty() ? std::string("http://localhost") : req.base_url) +
+    const std::string location = base_url(req) +
                                  "/_blobs/" + folder_name + "/" + *info->lfs_sha256 + "?expires=" + expires +
                                  "&sig=" + sig;
     Response r;
@@ -122,20 +146,22 @@ Response Router::Impl::resolve(const Request& req, const RepoTarget& t, const st
     return r;
   }
   if (req.method == "HEAD")  // metadata only: no need to open the file
-    return file_body_response(req, FileHandle(), info->size, quoted(info->oid), std::move(headers));
+    return file_body_response(req, FileHandle(), info->size, quoted(info->oid), info->mtime, std::move(headers));
   std::uint64_t size = 0;
+  std::int64_t mtime = info->mtime;
   std::optional<FileHandle> fd;
   if (info->fd) {  // the lookup cache's descriptor: dup() it instead of walking the path again
     FileHandle dup(::fcntl(info->fd->get(), F_DUPFD_CLOEXEC, 0));
     struct stat st{};
     if (dup && ::fstat(dup.get(), &st) == 0) {
       size = static_cast<std::uint64_t>(st.st_size);
+      mtime = st.st_mtim.tv_sec;
       fd = std::move(dup);
     }
   }
-  if (!fd) fd = open_regular(info->content_path, size);
+  if (!fd) fd = open_regular(info->content_path, size, mtime);
   if (!fd) return not_found("'" + path + "' vanished from the cache while being served");
-  return file_body_response(req, std::move(*fd), size, quoted(info->oid), std::move(headers));
+  return file_body_response(req, std::move(*fd), size, quoted(info->oid), mtime, std::move(headers));
 }
 
 Response Router::Impl::blob(const Request& req, const std::vector<std::string>& segs) const {
@@ -156,11 +182,12 @@ Response Router::Impl::blob(const Request& req, const std::vector<std::string>& 
   auto folder = view.repo_folder(*repo);
   if (!folder) return error_response(404, "", "Not Found: the repo is no longer in the cache");
   std::uint64_t size = 0;
-  auto fd = open_regular(*folder + "/blobs/" + segs[2], size);
+  std::int64_t mtime = 0;
+  auto fd = open_regular(*folder + "/blobs/" + segs[2], size, mtime);
   if (!fd)
-    if (auto payload = view.shared_payload(*folder, segs[2])) fd = open_regular(*payload, size);
+    if (auto payload = view.shared_payload(*folder, segs[2])) fd = open_regular(*payload, size, mtime);
   if (!fd) return error_response(404, "", "Not Found: the blob is no longer in the cache");
-  return file_body_response(req, std::move(*fd), size, quoted(segs[2]), {});
+  return file_body_response(req, std::move(*fd), size, quoted(segs[2]), mtime, {});
 }
 
 }  // namespace hubcache::server

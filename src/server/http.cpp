@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <charconv>
+#include <cstdio>
 #include <ctime>
 
 namespace hubcache::server {
@@ -176,6 +177,27 @@ bool if_none_match(std::string_view header_value, std::string_view quoted_etag) 
     if (tag == quoted_etag) return true;
   }
   return false;
+}
+
+bool if_range_matches(std::string_view if_range, std::string_view quoted_etag, std::string_view last_modified) {
+  const std::string_view v = trim(if_range);
+  if (v.empty()) return false;
+  if (v.front() == '"') return v == quoted_etag;  // strong comparison: W/ tags never match
+  if (v.size() >= 2 && v.substr(0, 2) == "W/") return false;
+  return !last_modified.empty() && v == last_modified;  // an HTTP-date: exactly the Last-Modified sent
+}
+
+std::string http_date(std::int64_t unix_seconds) {
+  const std::time_t t = static_cast<std::time_t>(unix_seconds);
+  std::tm tm{};
+  ::gmtime_r(&t, &tm);
+  static constexpr const char* k_days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
+  static constexpr const char* k_months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  char buf[40];
+  std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", k_days[tm.tm_wday % 7], tm.tm_mday,
+                k_months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  return buf;
 }
 
 std::string iso8601_utc(std::int64_t unix_seconds) {

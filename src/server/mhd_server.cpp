@@ -5,18 +5,23 @@
 // for receiving a whole request, against slow-loris clients) is added here by a watchdog thread.
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
+#include <cctype>
 #include <condition_variable>
 #include <cstdlib>
 #include <cstring>
 #include <mutex>
 #include <thread>
 #include <unordered_map>
+
+#include <nlohmann/json.hpp>
 
 #include "hubcache/server/server.hpp"
 
@@ -33,19 +38,87 @@ struct RequestState {
   bool handled = false;  // the access handler has seen it (else MHD answered it by itself)
   std::string method;
   std::string path;
-  std::string body;
+  Request request;  // filled when the headers are complete
   bool too_large = false;
   int status = 0;
   std::uint64_t bytes = 0;
+  // The request target as the URI callback saw it, in MHD's read buffer (see target_cut_at_nul).
+  const char* raw_target = nullptr;
+  std::size_t raw_target_len = 0;
 };
 
-bool valid_host_header(std::string_view h) {
-  if (h.empty() || h.size() > 255) return false;
-  for (const char c : h)
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '-' ||
-          c == ':' || c == '[' || c == ']'))
-      return false;
-  return true;
+// libmicrohttpd 0.9.75 parses a request in place and hands out C strings, so a NUL byte in the
+// request target or in a header value silently cuts it ("config.json\0x" would be served as
+// "config.json"). Its parser (connection.c: get_next_header_line, parse_initial_message_line,
+// process_header_line) leaves every line in the read buffer, with the line end (CR LF, or a
+// bare LF) overwritten by NUL bytes: what follows the C string shows whether it was cut.
+// Verified for this version only; elsewhere the checks are left out (and the tests say so).
+#if MHD_VERSION == 0x00097500
+constexpr bool k_in_place_parser = true;
+#else
+constexpr bool k_in_place_parser = false;
+#endif
+
+// The target ends right before the space in front of the HTTP version (also NUL now).
+bool target_cut_at_nul(const RequestState& st, const char* url, const char* version) {
+  if (!k_in_place_parser || !st.raw_target || url != st.raw_target || !version) return false;
+  if (version <= st.raw_target || version - st.raw_target > (1 << 20)) return false;  // not the layout above
+  return static_cast<std::size_t>(version - st.raw_target) != st.raw_target_len + 1;
+}
+
+struct RawHeader {
+  const char* key;
+  const char* value;
+  std::size_t value_size;
+};
+
+MHD_Result collect_raw(void* cls, MHD_ValueKind, const char* key, size_t, const char* value, size_t value_size) {
+  auto* list = static_cast<std::vector<RawHeader>*>(cls);
+  if (list->size() < 256 && key && value) list->push_back(RawHeader{key, value, value_size});
+  return MHD_YES;
+}
+
+// A value is whole when only its line end follows it: one NUL (bare LF) or two (CR LF) before
+// the next header's name; after the last header, the NUL of its line end and then the empty
+// line's. Anything else is the rest of a value cut at a NUL byte (or a folded line moved by MHD).
+bool header_cut_at_nul(const std::vector<RawHeader>& headers) {
+  if (!k_in_place_parser) return false;
+  for (std::size_t i = 0; i < headers.size(); ++i) {
+    const char* end = headers[i].value + headers[i].value_size;
+    if (i + 1 < headers.size()) {
+      const auto gap = headers[i + 1].key - end;
+      if (!(gap == 1 || (gap == 2 && end[1] == '\0'))) return true;
+    } else if (end[1] != '\0') {
+      return true;
+    }
+  }
+  return false;
+}
+
+// Host header -> (lower-case host, port); IP literals in the canonical inet_ntop form.
+std::optional<std::pair<std::string, std::string>> split_host(std::string_view h) {
+  std::string host, port;
+  if (!h.empty() && h.front() == '[') {
+    const std::size_t close = h.find(']');
+    if (close == std::string_view::npos) return std::nullopt;
+    host = std::string(h.substr(1, close - 1));
+    if (close + 1 < h.size()) {
+      if (h[close + 1] != ':') return std::nullopt;
+      port = std::string(h.substr(close + 2));
+    }
+    in6_addr a6{};
+    char buf[INET6_ADDRSTRLEN] = {};
+    if (::inet_pton(AF_INET6, host.c_str(), &a6) != 1) return std::nullopt;
+    ::inet_ntop(AF_INET6, &a6, buf, sizeof buf);
+    host = std::string("[") + buf + "]";
+  } else {
+    const std::size_t colon = h.find(':');
+    host = std::string(h.substr(0, colon));
+    if (colon != std::string_view::npos) port = std::string(h.substr(colon + 1));
+    for (auto& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    while (!host.empty() && host.back() == '.') host.pop_back();  // "example.com." is example.com
+  }
+  return std::make_pair(std::move(host), std::move(port));
 }
 
 std::string printable(std::string_view s) {
@@ -74,7 +147,13 @@ struct Server::Impl {
   MHD_Daemon* daemon = nullptr;
   int listen_fd = -1;
   std::uint16_t bound_port = 0;
-  std::string url_host;  // "127.0.0.1" or "[::1]"
+  std::string bound_host;  // the address listened on: "127.0.0.1", "0.0.0.0", "[::]", ...
+  bool all_interfaces = false;  // bound to 0.0.0.0 or [::]
+  std::string url_host;  // the bound address, or for all interfaces the machine's host name
+  /// Hosts a client may name this server by (lower case): the bound address, or for all
+  /// interfaces every local address, the host name and "localhost". A Host header naming one
+  /// of them (with the bound port) may become the base of absolute URLs; any other never does.
+  std::vector<std::string> own_hosts;
 
   // Watchdog over connections still receiving a request (see request_timeout). Each connection's
   // Conn lives in MHD's socket context: worker threads update it without a shared lock; the
@@ -91,6 +170,18 @@ struct Server::Impl {
   std::thread watchdog;
 
   std::string default_base() const { return "http://" + url_host + ":" + std::to_string(bound_port); }
+
+  /// The base URL for a request with this Host header: the header itself when it names this
+  /// server, else default_base() (a forged Host never reaches a Location or Link header).
+  std::string base_for(std::optional<std::string_view> host_header) const {
+    if (!host_header) return default_base();
+    const auto hp = split_host(*host_header);
+    if (!hp || hp->first.empty()) return default_base();
+    const std::string port = hp->second.empty() ? "80" : hp->second;
+    if (port != std::to_string(bound_port)) return default_base();
+    if (std::find(own_hosts.begin(), own_hosts.end(), hp->first) == own_hosts.end()) return default_base();
+    return "http://" + hp->first + ":" + port;
+  }
 
   static void set_receiving(MHD_Connection* c, bool receiving) {
     const MHD_ConnectionInfo* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
@@ -164,17 +255,41 @@ MHD_Result queue(MHD_Connection* c, RequestState* st, Response&& resp, bool head
   return ok;
 }
 
-MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char* method, const char*,
+Response bad_request(const std::string& why) {
+  Response r;
+  r.status = 400;
+  r.set_header("Content-Type", "application/json; charset=utf-8");
+  r.set_header("X-Error-Message", "Bad request: " + why);
+  r.set_header("Connection", "close");  // RFC 9112: framing in doubt, do not read on
+  r.body = nlohmann::json{{"error", "Bad request: " + why}}.dump();
+  return r;
+}
+
+MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char* method, const char* version,
                       const char* upload_data, size_t* upload_size, void** con_cls) {
   auto* impl = static_cast<Server::Impl*>(cls);
   auto* st = static_cast<RequestState*>(*con_cls);
   if (st == nullptr) *con_cls = st = new RequestState;  // (normally made by on_uri already)
   if (!st->handled) {
+    // The headers are complete, the body (if any) not read yet: refuse what must be refused now.
     st->handled = true;
     st->method = method ? method : "";
     st->path = url ? url : "";
-    if (const char* cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH)) {
-      if (std::strtoull(cl, nullptr, 10) > impl->options.max_body_bytes) {
+    Request& req = st->request;
+    req.method = st->method;
+    req.version = version ? version : "";
+    req.path = st->path;
+    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, &collect, &req.query);
+    MHD_get_connection_values(c, MHD_HEADER_KIND, &collect, &req.headers);
+    std::vector<RawHeader> raw;
+    MHD_get_connection_values_n(c, MHD_HEADER_KIND, &collect_raw, &raw);
+    if (target_cut_at_nul(*st, url, version))
+      return queue(c, st, bad_request("the request target holds a NUL byte; percent-encode it"), false);
+    if (header_cut_at_nul(raw))
+      return queue(c, st, bad_request("a header value holds a NUL byte or continues on a folded line; remove it"), false);
+    if (malformed_request(req)) return queue(c, st, impl->router->handle(req), false);  // its 400, at once
+    if (const auto cl = req.header(MHD_HTTP_HEADER_CONTENT_LENGTH)) {
+      if (std::strtoull(std::string(*cl).c_str(), nullptr, 10) > impl->options.max_body_bytes) {
         Response r;
         r.status = 413;
         r.set_header("Content-Type", "application/json; charset=utf-8");
@@ -187,8 +302,8 @@ MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char*
     return MHD_YES;
   }
   if (*upload_size != 0) {
-    if (st->body.size() + *upload_size > impl->options.max_body_bytes) st->too_large = true;
-    else st->body.append(upload_data, *upload_size);
+    if (st->request.body.size() + *upload_size > impl->options.max_body_bytes) st->too_large = true;
+    else st->request.body.append(upload_data, *upload_size);
     *upload_size = 0;
     return MHD_YES;
   }
@@ -201,15 +316,8 @@ MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char*
     r.body = "{\"error\":\"Request body too large\"}";
     return queue(c, st, std::move(r), head);
   }
-  Request req;
-  req.method = st->method;
-  req.path = st->path;
-  req.body = std::move(st->body);
-  MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, &collect, &req.query);
-  MHD_get_connection_values(c, MHD_HEADER_KIND, &collect, &req.headers);
-  const auto host = req.header("Host");
-  req.base_url = host && valid_host_header(*host) ? "http://" + std::string(*host) : impl->default_base();
-  return queue(c, st, impl->router->handle(req), head);
+  st->request.base_url = impl->base_for(st->request.header("Host"));
+  return queue(c, st, impl->router->handle(st->request), head);
 }
 
 // Called once the request line is parsed, before the headers: a request that MHD refuses by
@@ -218,6 +326,8 @@ void* on_uri(void*, const char* uri, MHD_Connection*) {
   auto* st = new RequestState;
   const std::string_view u = uri ? uri : "";
   st->path = u.substr(0, u.find('?'));  // as the access handler gets it: no query (signatures)
+  st->raw_target = uri;  // still whole here: MHD splits off the query after this call
+  st->raw_target_len = u.size();
   return st;
 }
 
@@ -260,7 +370,26 @@ size_t no_unescape(void*, MHD_Connection*, char* s) { return std::strlen(s); }  
 
 void ignore_mhd_log(void*, const char*, va_list) {}
 
-Result<int> open_listener(const std::string& host, std::uint16_t port, std::string& url_host, std::uint16_t& bound) {
+std::string address_text(const sockaddr* sa) {
+  char buf[INET6_ADDRSTRLEN] = {};
+  if (sa->sa_family == AF_INET6) {
+    ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, buf, sizeof buf);
+    return std::string("[") + buf + "]";
+  }
+  ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, buf, sizeof buf);
+  return buf;
+}
+
+std::string host_name() {
+  char name[256] = {};
+  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return {};
+  std::string h = name;
+  for (auto& c : h) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return h;
+}
+
+// Binds and listens; fills the bound address fields of `impl` (see Server::Impl).
+Result<int> open_listener(const std::string& host, std::uint16_t port, Server::Impl& impl) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -287,20 +416,28 @@ Result<int> open_listener(const std::string& host, std::uint16_t port, std::stri
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (ss.ss_family == AF_INET6) {
-    const auto* a = reinterpret_cast<const sockaddr_in6*>(&ss);
-    ::inet_ntop(AF_INET6, &a->sin6_addr, buf, sizeof buf);
-    bound = ntohs(a->sin6_port);
-    url_host = std::string("[") + buf + "]";
-  } else {
-    const auto* a = reinterpret_cast<const sockaddr_in*>(&ss);
-    ::inet_ntop(AF_INET, &a->sin_addr, buf, sizeof buf);
-    bound = ntohs(a->sin_port);
-    url_host = buf;
+  impl.bound_host = address_text(reinterpret_cast<const sockaddr*>(&ss));
+  impl.bound_port = ss.ss_family == AF_INET6 ? ntohs(reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_port)
+                                             : ntohs(reinterpret_cast<const sockaddr_in*>(&ss)->sin_port);
+  impl.all_interfaces = impl.bound_host == "0.0.0.0" || impl.bound_host == "[::]";
+  impl.url_host = impl.bound_host;
+  impl.own_hosts = {impl.bound_host};
+  if (impl.all_interfaces) {
+    // Reachable at every local address: name it by the host name (what another machine can
+    // resolve), and accept a Host naming any of them.
+    impl.own_hosts = {"localhost"};
+    if (ifaddrs* ifs = nullptr; ::getifaddrs(&ifs) == 0) {
+      for (ifaddrs* i = ifs; i; i = i->ifa_next)
+        if (i->ifa_addr && (i->ifa_addr->sa_family == AF_INET || i->ifa_addr->sa_family == AF_INET6))
+          impl.own_hosts.push_back(address_text(i->ifa_addr));
+      ::freeifaddrs(ifs);
+    }
+    const std::string name = host_name();
+    if (!name.empty()) impl.own_hosts.push_back(name);
+    impl.url_host = name.empty() ? (impl.bound_host == "[::]" ? "[::1]" : "127.0.0.1") : name;
+  } else if (impl.bound_host.rfind("127.", 0) == 0 || impl.bound_host == "[::1]") {
+    impl.own_hosts.push_back("localhost");
   }
-  if (url_host == "0.0.0.0") url_host = "127.0.0.1";
-  if (url_host == "[::]") url_host = "[::1]";
   return fd;
 }
 
@@ -314,7 +451,7 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
   HUBCACHE_TRY_ASSIGN(impl->router, Router::create(options.router));
   impl->options = std::move(options);
   const ServerOptions& o = impl->options;
-  HUBCACHE_TRY_ASSIGN(impl->listen_fd, open_listener(o.host, o.port, impl->url_host, impl->bound_port));
+  HUBCACHE_TRY_ASSIGN(impl->listen_fd, open_listener(o.host, o.port, *impl));
   unsigned threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO;
   Impl* self = impl.get();
@@ -323,7 +460,7 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
       MHD_OPTION_LISTEN_SOCKET, static_cast<MHD_socket>(impl->listen_fd),
       MHD_OPTION_THREAD_POOL_SIZE, static_cast<unsigned>(threads > 1 ? threads : 0),
       MHD_OPTION_CONNECTION_LIMIT, static_cast<unsigned>(o.max_connections),
-      MHD_OPTION_PER_IP_CONNECTION_LIMIT, 0u,
+      MHD_OPTION_PER_IP_CONNECTION_LIMIT, static_cast<unsigned>(o.max_connections_per_client),
       MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned>(o.idle_timeout.count()),
       MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<size_t>(o.max_header_bytes + 4096),
       MHD_OPTION_UNESCAPE_CALLBACK, &no_unescape, nullptr,
@@ -342,6 +479,8 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
 
 std::uint16_t Server::port() const { return m_impl->bound_port; }
 std::string Server::url() const { return m_impl->default_base(); }
+std::string Server::bound_address() const { return m_impl->bound_host + ":" + std::to_string(m_impl->bound_port); }
+bool Server::all_interfaces() const { return m_impl->all_interfaces; }
 
 void Server::stop() {
   if (!m_impl || !m_impl->daemon) return;

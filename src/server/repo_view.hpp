@@ -39,6 +39,9 @@ struct FileInfo {
   /// An open descriptor of content_path kept by the lookup cache (may be null): serving dup()s it
   /// instead of walking the path again, like nginx's open_file_cache.
   std::shared_ptr<const FileHandle> fd;
+  /// False for a file of the commit the cache does not hold: listed from trees/<commit>.json
+  /// (content_path empty). Listings show it; a download of it is refused as the mirror's lack.
+  bool held = true;
   bool is_lfs() const { return lfs_sha256.has_value(); }
   /// The ETag a client names the blob by: the SHA-256 for LFS, else the git oid.
   const std::string& etag() const { return lfs_sha256 ? *lfs_sha256 : oid; }
@@ -49,6 +52,8 @@ struct DirInfo {
   std::string oid;  // git tree id of what the snapshot holds below it
 };
 
+/// What a commit holds: the files under snapshots/<commit>/ and, when the cache has the commit's
+/// tree record (trees/<commit>.json), the files it lists that the cache lacks (held = false).
 struct SnapshotListing {
   std::string commit;
   std::int64_t mtime = 0;       // of snapshots/<commit>
@@ -102,7 +107,8 @@ class CacheView {
  private:
   struct CachedListing {
     std::shared_ptr<const SnapshotListing> listing;
-    std::vector<std::pair<std::string, std::int64_t>> dir_mtimes;  // every walked dir, mtime ns
+    /// Every walked dir and the trees/ folder, mtime ns (-1: absent).
+    std::vector<std::pair<std::string, std::int64_t>> dir_mtimes;
   };
   // A cached lookup, valid while lstat() of its path still gives the same identity.
   struct StatKey {

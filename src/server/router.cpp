@@ -3,6 +3,7 @@
 #include <openssl/rand.h>
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "hubcache/util/fs.hpp"
@@ -147,24 +148,33 @@ bool Router::Impl::is_private(const RepoRef& repo) const {
   return false;
 }
 
-std::optional<Response> Router::Impl::check_access(const Request& req, const RepoRef& repo) const {
-  if (!is_private(repo)) return std::nullopt;
-  auto auth = req.header("Authorization");
-  if (!auth) {
-    return error_response(401, "RepoNotFound",
-                          "Repository not found: " + describe(repo) +
-                              " is private on this mirror. Authenticate with 'Authorization: Bearer <token>' "
-                              "using a token from the server's --token-file.");
-  }
+bool Router::Impl::has_mirror_token(const Request& req) const {
+  const auto auth = req.header("Authorization");
+  if (!auth) return false;
   const std::string_view v = trim(*auth);
+  if (v.size() <= 7 || !iequals(v.substr(0, 7), "Bearer ")) return false;  // the scheme is case-insensitive (RFC 9110)
+  const std::string_view token = trim(v.substr(7));
+  // Every token is compared (no early exit) in constant time.
   bool ok = false;
-  if (v.size() > 7 && iequals(v.substr(0, 7), "Bearer ")) {  // the scheme is case-insensitive (RFC 9110)
-    const std::string_view token = trim(v.substr(7));
-    // Every token is compared (no early exit) in constant time.
-    for (const auto& t : options.tokens) ok = constant_time_equal(token, t) || ok;
-  }
-  if (ok) return std::nullopt;
-  return error_response(401, "", "Invalid credentials in Authorization header");
+  for (const auto& t : options.tokens) ok = constant_time_equal(token, t) || ok;
+  return ok;
+}
+
+std::optional<Response> Router::Impl::check_access(const Request& req, const RepoTarget& t) const {
+  const bool exists = !t.folder.empty();
+  if (exists && !is_private(t.repo)) return std::nullopt;
+  const bool token = has_mirror_token(req);
+  if (exists && token) return std::nullopt;
+  // As the Hub does: without a token that may read it, a private repo and a missing one get the
+  // same 401 (a token the mirror does not know, e.g. a Hub token, counts as none), so the
+  // answer never tells whether a private repo exists.
+  if (!token) return error_response(401, "RepoNotFound", k_anonymous_repo_not_found);
+  return error_response(404, "RepoNotFound", "Repository not found: no " + describe(t.repo) + " in this mirror's cache");
+}
+
+std::string Router::Impl::base_url(const Request& req) const {
+  if (!options.public_url.empty()) return options.public_url;
+  return req.base_url.empty() ? std::string("http://localhost") : req.base_url;
 }
 
 std::string Router::Impl::sign(std::string_view payload) const {
@@ -207,6 +217,19 @@ Result<std::unique_ptr<Router>> Router::create(RouterOptions options) {
   for (const auto& t : options.tokens)
     if (t.empty() || t.find_first_of(" \t\r\n") != std::string::npos)
       return fail(ErrorCode::InvalidArgument, "a token must be non-empty and hold no whitespace");
+  if (!options.public_url.empty()) {
+    std::string& u = options.public_url;
+    while (!u.empty() && u.back() == '/') u.pop_back();
+    const std::size_t scheme = u.rfind("http://", 0) == 0 ? 7 : u.rfind("https://", 0) == 0 ? 8 : 0;
+    const bool bad_byte = std::any_of(u.begin(), u.end(), [](char c) {
+      const auto b = static_cast<unsigned char>(c);
+      return b <= 0x20 || b >= 0x7f || c == '?' || c == '#' || c == '"' || c == '<' || c == '>' || c == '\\';
+    });
+    if (scheme == 0 || u.size() == scheme || u[scheme] == '/' || bad_byte)
+      return fail(ErrorCode::InvalidArgument,
+                  "--public-url '" + sanitize_for_header(options.public_url) +
+                      "' is not a URL like http://mirror.example:8080 (http or https, a host, an optional path; no query)");
+  }
   auto impl = std::make_unique<Impl>(options, *real);
   if (impl->signing_key.empty())
     return fail(ErrorCode::Io, "cannot get random bytes from OpenSSL (RAND_bytes) to sign download URLs; check the system's entropy source");
@@ -232,6 +255,12 @@ Result<std::unique_ptr<Router>> Router::create(RouterOptions options) {
 
 Response Router::handle(const Request& req) const {
   const Impl& impl = *m_impl;
+  if (auto why = malformed_request(req)) {
+    // RFC 9112: a request a proxy could read differently is refused, and the connection closed.
+    Response r = error_response(400, "", "Bad request: " + *why);
+    r.set_header("Connection", "close");
+    return r;
+  }
   if (req.path.empty() || req.path.front() != '/') return error_response(400, "", "Bad request: the path must start with '/'");
   // Decode segment by segment, so "%2F" inside a revision stays inside it.
   std::vector<std::string> segs;
@@ -241,7 +270,10 @@ Response Router::handle(const Request& req) const {
     if (j == std::string::npos) j = req.path.size();
     auto seg = percent_decode(std::string_view(req.path).substr(i, j - i));
     if (!seg) return error_response(400, "", "Bad request: malformed percent-encoding in the URL path");
-    if (seg->find('\0') != std::string::npos) return error_response(404, "EntryNotFound", "Entry not found: NUL byte in the URL path");
+    // Never cut or pass on a NUL or another control byte ("config.json%00x" is not "config.json").
+    for (const char ch : *seg)
+      if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f)
+        return error_response(400, "", "Bad request: the URL path decodes to a control byte (such as %00); no file name holds one");
     segs.push_back(std::move(*seg));
     i = j + 1;
   }
@@ -262,9 +294,7 @@ Response Router::handle(const Request& req) const {
     auto split = split_repo(impl, *type, rest, &is_api_keyword, true);
     if (!split) return error_response(404, "RepoNotFound", "Repository not found: invalid repo id in the URL");
     const RepoTarget& t = split->target;
-    if (auto denied = impl.check_access(req, t.repo)) return std::move(*denied);
-    if (t.folder.empty())
-      return error_response(404, "RepoNotFound", "Repository not found: no " + describe(t.repo) + " in this mirror's cache");
+    if (auto denied = impl.check_access(req, t)) return std::move(*denied);
     std::size_t k = split->consumed;
     if (k == rest.size()) {
       if (!read_method) return method_not_allowed("GET, HEAD");
@@ -308,9 +338,7 @@ Response Router::handle(const Request& req) const {
   const RepoTarget& t = split->target;
   std::size_t k = split->consumed;
   const bool raw = rest[k++] == "raw";
-  if (auto denied = impl.check_access(req, t.repo)) return std::move(*denied);
-  if (t.folder.empty())
-    return error_response(404, "RepoNotFound", "Repository not found: no " + describe(t.repo) + " in this mirror's cache");
+  if (auto denied = impl.check_access(req, t)) return std::move(*denied);
   const std::string revision = take_revision(rest, k);
   if (k >= rest.size()) return not_found_route();
   return impl.resolve(req, t, revision, join_from(rest, k), raw);

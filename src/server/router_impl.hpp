@@ -30,8 +30,14 @@ struct Router::Impl {
   Impl(RouterOptions o, std::string root_real);
 
   bool is_private(const RepoRef& repo) const;
-  /// nullopt when the request may read the repo, else the 401 to send.
-  std::optional<Response> check_access(const Request& req, const RepoRef& repo) const;
+  /// The request carries one of the mirror's tokens (Authorization: Bearer).
+  bool has_mirror_token(const Request& req) const;
+  /// nullopt when the request may read the repo (present, and public or with a mirror token);
+  /// else 401 RepoNotFound for a missing or private repo without a token, 404 with one.
+  std::optional<Response> check_access(const Request& req, const RepoTarget& t) const;
+  /// Base of absolute URLs: the configured public URL, else the transport's (never a Host
+  /// header it did not check).
+  std::string base_url(const Request& req) const;
   /// Hex HMAC-SHA256 of `payload` with the signing key.
   std::string sign(std::string_view payload) const;
 
@@ -48,6 +54,10 @@ struct Router::Impl {
   std::optional<std::string> commit_of(const RepoTarget& t, const std::string& revision, Response& error) const;
 };
 
+/// The Hub's message for a repo that is missing, or private and the request carries no token
+/// that may read it (401 RepoNotFound).
+inline constexpr const char* k_anonymous_repo_not_found = "Invalid username or password.";
+
 /// {"error": message} with X-Error-Code (if any) and X-Error-Message, as the Hub answers.
 Response error_response(int status, std::string_view error_code, const std::string& message);
 Response json_response(int status, const std::string& json_text);
@@ -57,8 +67,9 @@ std::string sanitize_for_header(std::string_view s, std::size_t max_len = 300);
 std::string describe(const RepoRef& repo);
 /// A path acceptable as a repo file path: spec rules plus no backslash anywhere.
 bool safe_repo_path(std::string_view path);
-/// Serves the bytes of an open regular file with Range / If-None-Match handling.
+/// Serves the bytes of an open regular file (modified at `mtime`, Unix seconds) with Range,
+/// If-Range and If-None-Match handling, and Last-Modified.
 Response file_body_response(const Request& req, FileHandle fd, std::uint64_t size, const std::string& quoted_etag,
-                            HeaderList extra_headers);
+                            std::int64_t mtime, HeaderList extra_headers);
 
 }  // namespace hubcache::server

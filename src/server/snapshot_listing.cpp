@@ -5,7 +5,11 @@
 
 #include <algorithm>
 #include <functional>
+#include <map>
+#include <set>
 
+#include "hubcache/cache/layout.hpp"
+#include "hubcache/cache/store.hpp"
 #include "hubcache/util/hash.hpp"
 #include "repo_view.hpp"
 
@@ -16,6 +20,68 @@ using detail::mtime_ns;
 using detail::recently_changed;
 constexpr std::size_t k_max_cached_listings = 64;
 constexpr int k_max_depth = 64;
+
+std::int64_t mtime_or_absent(const std::string& path) {
+  struct stat st{};
+  return ::lstat(path.c_str(), &st) == 0 ? mtime_ns(st) : -1;
+}
+
+std::pair<std::string, std::string> split_parent(const std::string& path) {
+  const std::size_t slash = path.rfind('/');
+  if (slash == std::string::npos) return {"", path};
+  return {path.substr(0, slash), path.substr(slash + 1)};
+}
+
+// Adds the files trees/<commit>.json lists that the snapshot lacks (held = false), with their
+// folders. Returns whether it added any. A missing or unreadable record adds nothing.
+bool add_tree_record(const std::string& root, const std::string& folder, SnapshotListing& l) {
+  const std::string name = folder.substr(folder.rfind('/') + 1);
+  const auto repo = parse_repo_folder_name(name);
+  if (!repo || folder != root + "/" + name) return false;
+  auto record = read_tree_file(RepoLayout(root, *repo), l.commit);
+  if (!record || !*record) return false;
+  std::set<std::string> files, dirs;
+  for (const auto& f : l.files) files.insert(f.path);
+  for (const auto& d : l.dirs) dirs.insert(d.path);
+  bool added = false;
+  for (const auto& e : **record) {
+    if (!validate_repo_path(e.path) || e.path.find('\\') != std::string::npos || !is_lower_hex(e.blob_id, 40)) continue;
+    if (e.lfs_sha256 && !is_lower_hex(*e.lfs_sha256, 64)) continue;
+    if (files.count(e.path) || dirs.count(e.path)) continue;  // what the snapshot holds wins
+    FileInfo f;
+    f.path = e.path;
+    f.size = e.size;
+    f.oid = e.blob_id;
+    f.lfs_sha256 = e.lfs_sha256;
+    if (f.lfs_sha256) f.pointer_size = lfs_pointer_text(*f.lfs_sha256, f.size).size();
+    f.mtime = l.mtime;
+    f.held = false;
+    for (std::string d = split_parent(e.path).first; !d.empty() && dirs.insert(d).second; d = split_parent(d).first)
+      l.dirs.push_back(DirInfo{d, ""});
+    files.insert(e.path);
+    l.files.push_back(std::move(f));
+    added = true;
+  }
+  return added;
+}
+
+// Git tree ids of every folder from the files and folders listed, deepest first.
+void compute_dir_oids(SnapshotListing& l) {
+  std::map<std::string, std::vector<GitTreeEntry>> kids;
+  for (const auto& f : l.files) {
+    auto [dir, name] = split_parent(f.path);
+    kids[dir].push_back({std::move(name), false, f.oid});
+  }
+  std::vector<DirInfo*> order;
+  for (auto& d : l.dirs) order.push_back(&d);
+  auto depth = [](const DirInfo* d) { return std::count(d->path.begin(), d->path.end(), '/'); };
+  std::stable_sort(order.begin(), order.end(), [&](const DirInfo* a, const DirInfo* b) { return depth(a) > depth(b); });
+  for (DirInfo* d : order) {
+    d->oid = git_tree_sha1_hex(std::move(kids[d->path]));
+    auto [parent, name] = split_parent(d->path);
+    kids[parent].push_back({std::move(name), true, d->oid});
+  }
+}
 
 }  // namespace
 
@@ -72,6 +138,8 @@ CacheView::CachedListing CacheView::scan(const std::string& folder, const std::s
     return git_tree_sha1_hex(std::move(kids));
   };
   walk("", 0);
+  c.dir_mtimes.emplace_back(folder + "/trees", mtime_or_absent(folder + "/trees"));
+  if (add_tree_record(m_root, folder, *listing)) compute_dir_oids(*listing);
   std::sort(listing->files.begin(), listing->files.end(), [](const FileInfo& a, const FileInfo& b) { return a.path < b.path; });
   std::sort(listing->dirs.begin(), listing->dirs.end(), [](const DirInfo& a, const DirInfo& b) { return a.path < b.path; });
   c.listing = std::move(listing);
@@ -89,8 +157,7 @@ std::shared_ptr<const SnapshotListing> CacheView::listing(const std::string& fol
   if (cached) {  // re-validated outside the lock: a changed directory means a rescan
     bool fresh = true;
     for (const auto& [dir, mt] : cached->dir_mtimes) {
-      struct stat st{};
-      if (::lstat(dir.c_str(), &st) != 0 || mtime_ns(st) != mt) {
+      if (mtime_or_absent(dir) != mt) {
         fresh = false;
         break;
       }

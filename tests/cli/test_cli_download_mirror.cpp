@@ -134,6 +134,11 @@ TEST_F(DownloadMirror, SingleFilesEqualTheSource) {
   auto wrong_id = download(cache, {"tiny-model", "-q"});
   EXPECT_EQ(wrong_id.exit_code, 1);
   EXPECT_NE(wrong_id.err.find("Model 'tiny-model' not found."), std::string::npos) << wrong_id.err;
+  // The mirror answers a missing repo as the Hub does (401, so a private one looks the same);
+  // the client says what that means instead of the Hub's "Invalid username or password.".
+  EXPECT_NE(wrong_id.err.find("HTTP 401"), std::string::npos) << wrong_id.err;
+  EXPECT_NE(wrong_id.err.find("private repo too"), std::string::npos) << wrong_id.err;
+  EXPECT_EQ(wrong_id.err.find("username"), std::string::npos) << wrong_id.err;
   for (const std::string f : {"config.json", "model.safetensors", "1_Pooling/config.json"}) {
     auto r = download(cache, {"org/tiny-model", f, "-q"});
     ASSERT_EQ(r.exit_code, 0) << r.err;

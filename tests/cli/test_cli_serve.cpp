@@ -2,6 +2,9 @@
 #include <curl/curl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
+#include <unistd.h>
+
+#include <cctype>
 
 #include "cache_builder.hpp"
 #include "serve_process.hpp"
@@ -30,6 +33,29 @@ std::pair<long, std::string> get(const std::string& url, const std::string& auth
   curl_slist_free_all(h);
   curl_easy_cleanup(c);
   return {code, body};
+}
+
+// The Location of a resolve answer (redirects not followed).
+std::string location_of(const std::string& url) {
+  std::string body;
+  char* loc = nullptr;
+  std::string out;
+  CURL* c = curl_easy_init();
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &sink);
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
+  if (curl_easy_perform(c) == CURLE_OK && curl_easy_getinfo(c, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK && loc) out = loc;
+  curl_easy_cleanup(c);
+  return out;
+}
+
+std::string lower_host_name() {
+  char name[256] = {};
+  ::gethostname(name, sizeof name - 1);
+  std::string h = name;
+  for (auto& ch : h) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+  return h;
 }
 
 class CliServe : public ::testing::Test {
@@ -72,6 +98,45 @@ TEST_F(CliServe, QuietPrivateReposAndSigint) {
   EXPECT_EQ(get(url + "/org/secret/resolve/main/s.txt", "hf_cli_token").second, "secret");
   EXPECT_EQ(p.stop(SIGINT), 0);
   EXPECT_EQ(p.err_output(), "");
+}
+
+TEST_F(CliServe, AllInterfacesPrintAUsableUrlAndCtrlCStopsCleanly) {
+  ServeProcess p({"--cache-dir", cache_dir, "--host", "0.0.0.0"});
+  const std::string url = p.url();
+  ASSERT_FALSE(url.empty()) << p.err_output();
+  // Not 127.0.0.1, which another machine cannot use: the host name (what it can resolve).
+  EXPECT_EQ(url.rfind("http://127.0.0.1", 0), std::string::npos) << url;
+  const std::string port = url.substr(url.rfind(':') + 1);
+  EXPECT_EQ(url, "http://" + lower_host_name() + ":" + port);
+  EXPECT_EQ(get("http://127.0.0.1:" + port + "/org/tiny/resolve/main/config.json").second, "{\"a\": 1}");
+  EXPECT_EQ(p.stop(SIGINT), 0);
+  const std::string err = p.err_output();
+  EXPECT_NE(err.find("on 0.0.0.0:" + port + ", all interfaces: other machines reach it at " + url), std::string::npos) << err;
+  EXPECT_NE(err.find("this one at http://127.0.0.1:" + port), std::string::npos) << err;
+  EXPECT_NE(err.find("Stopped (Ctrl-C); the cache was not changed."), std::string::npos) << err;
+  for (const char* alarming : {"rror", "ailed", "bort", "xception"}) EXPECT_EQ(err.find(alarming), std::string::npos) << err;
+}
+
+TEST_F(CliServe, PublicUrlIsWhereRedirectsPoint) {
+  ServeProcess p({"--cache-dir", cache_dir, "--public-url", "https://mirror.example/hub"});
+  const std::string url = p.url();
+  ASSERT_FALSE(url.empty()) << p.err_output();
+  EXPECT_EQ(location_of(url + "/org/tiny/resolve/main/weights.bin").rfind("https://mirror.example/hub/_blobs/models--org--tiny/", 0), 0u);
+  EXPECT_EQ(p.stop(SIGTERM), 0);
+  EXPECT_NE(p.err_output().find("Use HF_ENDPOINT=https://mirror.example/hub."), std::string::npos) << p.err_output();
+  auto r = run_process({hubcache_bin(), "serve", "--cache-dir", cache_dir, "--port", "0", "--public-url", "mirror.example"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.err.find("--public-url 'mirror.example' is not a URL like http://"), std::string::npos) << r.err;
+}
+
+TEST_F(CliServe, MaxConnectionsPerClientIsAnOption) {
+  ServeProcess p({"--cache-dir", cache_dir, "--quiet", "--max-connections-per-client", "2"});
+  ASSERT_FALSE(p.url().empty());
+  EXPECT_EQ(get(p.url() + "/org/tiny/resolve/main/config.json").first, 200);
+  EXPECT_EQ(p.stop(SIGTERM), 0);
+  auto r = run_process({hubcache_bin(), "serve", "--cache-dir", cache_dir, "--port", "0", "--max-connections-per-client", "x"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("--max-connections-per-client"), std::string::npos) << r.err;
 }
 
 TEST_F(CliServe, BadArgumentsFailClearly) {

@@ -30,6 +30,9 @@ struct HttpResult {
 HttpResult http(const std::string& method, const std::string& url, const std::vector<std::string>& headers = {},
                 const std::string& body = {});
 
+/// A GET from another local address (e.g. "127.0.0.2", a second client on the loopback).
+HttpResult http_from(const std::string& local_address, const std::string& url, long timeout_s = 5);
+
 /// Sends `bytes` on a fresh TCP connection to 127.0.0.1:port and returns what comes back
 /// until the peer closes or `timeout_ms` passes.
 std::string raw_exchange(std::uint16_t port, const std::string& bytes, int timeout_ms = 3000);

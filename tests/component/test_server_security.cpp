@@ -153,8 +153,9 @@ TEST_F(Security, RepoFolderSymlinkedOutsideTheCacheIsNotFound) {
   std::filesystem::create_directory_symlink(tmp.path() + "/elsewhere/models--evil--repo", cache.root() + "/models--evil--repo");
   start();
   auto r = http("GET", url("/evil/repo/resolve/main/s.txt"));
-  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.status, 401);
   EXPECT_EQ(r.header("x-error-code"), "RepoNotFound");
+  EXPECT_EQ(r.body.find(k_secret), std::string::npos);
 }
 
 TEST_F(Security, PrivateReposNeedAValidBearerToken) {
@@ -172,7 +173,7 @@ TEST_F(Security, PrivateReposNeedAValidBearerToken) {
   EXPECT_EQ(none.body.find("private bytes"), std::string::npos);
   auto bad = http("GET", u, {"Authorization: Bearer hf_goodtokeN"});
   EXPECT_EQ(bad.status, 401);
-  EXPECT_EQ(bad.header("x-error-message"), "Invalid credentials in Authorization header");
+  EXPECT_EQ(bad.header("x-error-code"), "RepoNotFound");
   EXPECT_EQ(http("GET", u, {"Authorization: Bearer hf_goodtoken0"}).status, 401);  // a longer token
   EXPECT_EQ(http("GET", u, {"Authorization: Basic hf_goodtoken"}).status, 401);
   auto good = http("GET", u, {"Authorization: Bearer hf_goodtoken"});
@@ -188,6 +189,43 @@ TEST_F(Security, PrivateReposNeedAValidBearerToken) {
   // The token is never logged.
   std::this_thread::sleep_for(std::chrono::milliseconds(100));
   for (const auto& l : logs()) EXPECT_EQ(l.find("hf_goodtoken"), std::string::npos) << l;
+}
+
+// Like the Hub: without a token that may read it, a private repo and a missing one get the same
+// answer (401 RepoNotFound, the Hub's message), so the mirror never tells whether one exists.
+TEST_F(Security, MissingAndPrivateReposLookAlikeWithoutAToken) {
+  const RepoRef secret{RepoType::Model, "org/private"};
+  cache.add_file(secret, c1, "weights.bin", "private bytes");
+  cache.add_ref(secret, "main", c1);
+  start([](server::ServerOptions& o) {
+    o.router.private_repos = {"org/private"};
+    o.router.tokens = {"hf_goodtoken"};
+  });
+  auto same = [](const HttpResult& a, const HttpResult& b) {
+    return a.status == b.status && a.header("x-error-code") == b.header("x-error-code") &&
+           a.header("x-error-message") == b.header("x-error-message") && a.body == b.body;
+  };
+  for (const std::vector<std::string>& auth : {std::vector<std::string>{},
+                                               std::vector<std::string>{"Authorization: Bearer hf_a_hub_token"},
+                                               std::vector<std::string>{"Authorization: Basic eDp5"}}) {
+    for (const auto& [priv, missing] : {std::pair{"/org/private/resolve/main/weights.bin", "/org/absent/resolve/main/weights.bin"},
+                                         {"/api/models/org/private", "/api/models/org/absent"},
+                                         {"/api/models/org/private/tree/main", "/api/models/org/absent/tree/main"}}) {
+      const auto p = http("GET", url(priv), auth);
+      const auto m = http("GET", url(missing), auth);
+      EXPECT_EQ(p.status, 401) << priv;
+      EXPECT_EQ(p.header("x-error-code"), "RepoNotFound") << priv;
+      EXPECT_EQ(p.header("x-error-message"), "Invalid username or password.") << priv;
+      EXPECT_TRUE(same(p, m)) << priv << " vs " << missing << ": " << p.body << " / " << m.body;
+    }
+  }
+  // With a mirror token: the private repo is served, a missing one is a plain 404.
+  EXPECT_EQ(http("GET", url("/org/private/resolve/main/weights.bin"), {"Authorization: Bearer hf_goodtoken"}).body, "private bytes");
+  auto m = http("GET", url("/org/absent/resolve/main/weights.bin"), {"Authorization: Bearer hf_goodtoken"});
+  EXPECT_EQ(m.status, 404);
+  EXPECT_EQ(m.header("x-error-code"), "RepoNotFound");
+  // Public repos ignore tokens the mirror does not know (clients send their Hub token).
+  EXPECT_EQ(http("GET", url("/org/tiny/resolve/main/config.json"), {"Authorization: Bearer hf_a_hub_token"}).status, 200);
 }
 
 TEST_F(Security, PrivateSpecsNameTheRepoType) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cache_builder.hpp"
+#include "hubcache/cache/store.hpp"
 #include "hubcache/server/server.hpp"
 #include "hubcache/util/hash.hpp"
 #include "temp_dir.hpp"
@@ -133,7 +134,8 @@ TEST_F(InteropServe, PrivateRepoFailsWithoutTheTokenAndWorksWithIt) {
   auto denied = js({"snapshot", srv->url(), dst, "org/private-model", "-"});
   EXPECT_FALSE(denied.ok);
   EXPECT_EQ(denied.json["status"], 401) << denied.output;
-  EXPECT_NE(denied.json["message"].get<std::string>().find("Repository not found"), std::string::npos) << denied.output;
+  // The Hub's answer to an anonymous request for a private (or missing) repo.
+  EXPECT_NE(denied.json["message"].get<std::string>().find("Invalid username or password."), std::string::npos) << denied.output;
   EXPECT_FALSE(stdfs::exists(dst + "/models--org--private-model/blobs"));
   auto wrong = js({"snapshot", srv->url(), dst, "org/private-model", "hf_wrong"});
   EXPECT_FALSE(wrong.ok);
@@ -141,6 +143,33 @@ TEST_F(InteropServe, PrivateRepoFailsWithoutTheTokenAndWorksWithIt) {
   auto ok = js({"snapshot", srv->url(), dst, "org/private-model", "hf_interop_token"});
   ASSERT_TRUE(ok.ok) << ok.output;
   EXPECT_EQ(describe_tree(dst + "/models--org--private-model"), describe_tree(source + "/models--org--private-model"));
+}
+
+// A commit the mirror holds only part of (its tree record lists a file the cache lacks): the JS
+// client must fail on that file with the mirror's 503, not download the rest as a whole snapshot.
+TEST_F(InteropServe, APartialCommitFailsInsteadOfLookingComplete) {
+  const RepoRef part{RepoType::Model, "org/partial"};
+  CacheBuilder b(source);
+  b.add_file(part, commit, "config.json", "{}");
+  b.add_ref(part, "main", commit);
+  TreeFileEntry held, lacking;
+  held.path = "config.json";
+  held.size = 2;
+  held.blob_id = git_blob_sha1_hex("{}");
+  lacking.path = "weights/model.bin";
+  lacking.size = 5;
+  lacking.blob_id = git_blob_sha1_hex("12345");
+  ASSERT_TRUE(write_tree_file(b.layout(part), commit, {held, lacking}));
+  const std::string dst = tmp.path() + "/js-partial";
+  auto r = js({"snapshot", srv->url(), dst, "org/partial", "-"});
+  EXPECT_FALSE(r.ok) << r.output;
+  EXPECT_EQ(r.json["status"], 503) << r.output;
+  EXPECT_NE(r.json["message"].get<std::string>().find("This mirror lacks 'weights/model.bin'"),
+            std::string::npos) << r.output;
+  EXPECT_FALSE(stdfs::exists(dst + "/models--org--partial/snapshots/" + commit + "/weights/model.bin"));
+  // A single file of the commit that the mirror holds still downloads.
+  auto one = js({"file", srv->url(), dst, "org/partial", "-", "config.json"});
+  EXPECT_TRUE(one.ok) << one.output;
 }
 
 }  // namespace

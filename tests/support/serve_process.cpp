@@ -1,5 +1,7 @@
 #include "serve_process.hpp"
 
+#include <algorithm>
+
 #include <fcntl.h>
 #include <poll.h>
 #include <sys/wait.h>
@@ -31,7 +33,10 @@ ServeProcess::ServeProcess(std::vector<std::string> args) {
   if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
   m_err = unlinked_temp_file();
   args.insert(args.begin(), {hubcache_bin(), "serve"});
-  for (const char* a : {"--port", "0", "--host", "127.0.0.1"}) args.emplace_back(a);
+  const bool has_host = std::find(args.begin(), args.end(), "--host") != args.end();
+  for (const char* a : {"--port", "0"}) args.emplace_back(a);
+  if (!has_host)
+    for (const char* a : {"--host", "127.0.0.1"}) args.emplace_back(a);
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

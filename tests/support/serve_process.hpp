@@ -13,13 +13,14 @@ namespace hubcache::test {
 
 class ServeProcess {
  public:
-  /// Runs `hubcache serve ARGS... --port 0 --host 127.0.0.1` and waits (10 s) for the URL line.
+  /// Runs `hubcache serve ARGS... --port 0 [--host 127.0.0.1 unless ARGS name a host]` and
+  /// waits (10 s) for the URL line.
   explicit ServeProcess(std::vector<std::string> args);
   ~ServeProcess();  // SIGKILL if still running
   ServeProcess(const ServeProcess&) = delete;
   ServeProcess& operator=(const ServeProcess&) = delete;
 
-  /// "http://127.0.0.1:PORT", or "" if the server did not start.
+  /// The URL line ("http://127.0.0.1:PORT"), or "" if the server did not start.
   const std::string& url() const { return m_url; }
   /// Sends `sig` and waits up to 10 s for the exit, then SIGKILLs. Returns the exit status
   /// (0 = clean stop, 128 + N when killed by signal N), -1 if it was not running.

@@ -88,6 +88,21 @@ TEST(HubErrors, MappingOrderSpec7_7) {
   EXPECT_EQ(priv.code, ErrorCode::RepoNotFound);
   EXPECT_NE(priv.message.find("Model 'org/name' not found."), std::string::npos);
   EXPECT_NE(priv.message.find("HF_TOKEN"), std::string::npos);
+  // The Hub's (and the mirror's) anonymous 401 RepoNotFound: its "Invalid username or password."
+  // is replaced by what it means.
+  auto anon = map_http_error(response(401, {{"X-Error-Code", "RepoNotFound"}, {"X-Error-Message", "Invalid username or password."}},
+                                      R"({"error":"Invalid username or password."})"),
+                             resolve, k_model);
+  EXPECT_EQ(anon.code, ErrorCode::RepoNotFound);
+  EXPECT_NE(anon.message.find("Model 'org/name' not found. (The server answers so for a private repo too when no token that may "
+                              "read it is sent.)"),
+            std::string::npos) << anon.message;
+  EXPECT_EQ(anon.message.find("username"), std::string::npos) << anon.message;
+  EXPECT_NE(anon.message.find("HF_TOKEN"), std::string::npos) << anon.message;
+  EXPECT_EQ(anon.http->server_message, "Invalid username or password.");
+  // Other words of the server are kept.
+  auto worded = map_http_error(response(401, {{"X-Error-Code", "RepoNotFound"}, {"X-Error-Message", "Not on this mirror"}}), resolve, k_model);
+  EXPECT_NE(worded.message.find("Not on this mirror"), std::string::npos) << worded.message;
   // The same for every repo type's API, kernels included.
   const RepoRef kernel{RepoType::Kernel, "org/kern"};
   EXPECT_EQ(map_http_error(response(401, {}), "https://huggingface.co/api/kernels/org/kern", kernel).code, ErrorCode::RepoNotFound);

@@ -1,4 +1,5 @@
-// Pure helpers of the mirror: percent-decoding, forms, Range decisions, ETag matching.
+// Pure helpers of the mirror: percent-decoding, forms, Range decisions, ETag matching,
+// If-Range, HTTP dates and RFC 9112 request hygiene.
 #include <gtest/gtest.h>
 
 #include "hubcache/server/http.hpp"
@@ -85,6 +86,64 @@ TEST(ServerHttp, RequestLookups) {
   EXPECT_EQ(r.query_values("expand"), (std::vector<std::string>{"a", "b c"}));
   EXPECT_EQ(r.query_value("recursive"), "true");
   EXPECT_FALSE(r.query_value("cursor"));
+}
+
+TEST(ServerHttp, IfRangeNeedsTheCurrentStrongEtagOrTheExactLastModified) {
+  const std::string date = http_date(1700000000);
+  EXPECT_EQ(date, "Tue, 14 Nov 2023 22:13:20 GMT");
+  EXPECT_EQ(http_date(0), "Thu, 01 Jan 1970 00:00:00 GMT");
+  EXPECT_TRUE(if_range_matches("\"abc\"", "\"abc\"", date));
+  EXPECT_TRUE(if_range_matches(" \"abc\" ", "\"abc\"", date));
+  EXPECT_FALSE(if_range_matches("\"old\"", "\"abc\"", date));
+  EXPECT_FALSE(if_range_matches("W/\"abc\"", "\"abc\"", date));  // weak: never for ranges
+  EXPECT_FALSE(if_range_matches("\"abc\", \"x\"", "\"abc\"", date));
+  EXPECT_TRUE(if_range_matches(date, "\"abc\"", date));
+  EXPECT_FALSE(if_range_matches(http_date(1700000001), "\"abc\"", date));
+  EXPECT_FALSE(if_range_matches(date, "\"abc\"", ""));  // no Last-Modified sent: no date matches
+  EXPECT_FALSE(if_range_matches("", "\"abc\"", date));
+}
+
+Request hygienic(std::string version, HeaderList headers, std::string path = "/org/m/resolve/main/x") {
+  Request r;
+  r.method = "GET";
+  r.version = std::move(version);
+  r.path = std::move(path);
+  r.headers = std::move(headers);
+  return r;
+}
+
+TEST(ServerHttp, WellFormedRequestsPassTheHygieneCheck) {
+  for (const auto& host : {"127.0.0.1:8080", "mirror.example", "[::1]:80", "my_host.lan:1", "a%41b", ""})
+    EXPECT_FALSE(malformed_request(hygienic("HTTP/1.1", {{"Host", host}}))) << host;
+  EXPECT_FALSE(malformed_request(hygienic("HTTP/1.0", {})));
+  EXPECT_FALSE(malformed_request(hygienic("HTTP/1.1", {{"Host", "a"}, {"Content-Length", "5"}, {"content-length", "5, 5"}})));
+  EXPECT_FALSE(malformed_request(hygienic("HTTP/1.1", {{"Host", "a"}, {"Transfer-Encoding", "gzip, chunked"}})));
+  EXPECT_FALSE(malformed_request(hygienic("HTTP/1.1", {{"Host", "a"}, {"User-Agent", "x\ty"}})));  // HTAB is allowed
+}
+
+TEST(ServerHttp, MalformedRequestsAreNamed) {
+  auto why = [](const Request& r) { return malformed_request(r).value_or("(accepted)"); };
+  EXPECT_NE(why(hygienic("HTTP/1.1", {{"Host", "a"}, {"host", "b"}})).find("more than one Host"), std::string::npos);
+  EXPECT_NE(why(hygienic("HTTP/1.1", {})).find("must carry a Host"), std::string::npos);
+  EXPECT_NE(why(hygienic("HTTP/1.1", {{"Host", "a b"}})).find("Host header is not a valid"), std::string::npos);
+  EXPECT_NE(why(hygienic("HTTP/1.1", {{"Host", "a/b"}})).find("Host header is not a valid"), std::string::npos);
+  EXPECT_NE(why(hygienic("HTTP/1.1", {{"Host", "a:80x"}})).find("Host header is not a valid"), std::string::npos);
+  EXPECT_NE(why(hygienic("HTTP/1.1", {{"Host", "a"}, {"Content-Length", "3"}, {"Content-Length", "5"}})).find("different Content-Length"),
+            std::string::npos);
+  EXPECT_NE(why(hygienic("HTTP/1.1", {{"Host", "a"}, {"Content-Length", "3, 5"}})).find("different Content-Length"), std::string::npos);
+  EXPECT_NE(why(hygienic("HTTP/1.1", {{"Host", "a"}, {"Content-Length", "+5"}})).find("not a decimal"), std::string::npos);
+  EXPECT_NE(why(hygienic("HTTP/1.1", {{"Host", "a"}, {"Transfer-Encoding", "chunked"}, {"Content-Length", "3"}}))
+                .find("both Transfer-Encoding and Content-Length"),
+            std::string::npos);
+  EXPECT_NE(why(hygienic("HTTP/1.0", {{"Transfer-Encoding", "chunked"}})).find("HTTP/1.0"), std::string::npos);
+  EXPECT_NE(why(hygienic("HTTP/1.1", {{"Host", "a"}, {"Transfer-Encoding", "chunked, gzip"}})).find("last Transfer-Encoding"),
+            std::string::npos);
+  EXPECT_NE(why(hygienic("HTTP/1.1", {{"Host", "a"}, {"X-A", std::string("b\0c", 3)}})).find("control byte"), std::string::npos);
+  EXPECT_NE(why(hygienic("HTTP/1.1", {{"Host", std::string("a\0evil", 6)}})).find("control byte"), std::string::npos);
+  EXPECT_NE(why(hygienic("HTTP/1.1", {{"Host", "a"}, {"X-A", "b\rInjected: 1"}})).find("control byte"), std::string::npos);
+  EXPECT_NE(why(hygienic("HTTP/1.1", {{"Host", "a"}, {"X A", "b"}})).find("header name"), std::string::npos);
+  EXPECT_NE(why(hygienic("HTTP/1.1", {{"Host", "a"}}, std::string("/a\0b", 4))).find("request target"), std::string::npos);
+  EXPECT_NE(why(hygienic("HTTP/1.1", {{"Host", "a"}}, "/a b")).find("request target"), std::string::npos);
 }
 
 }  // namespace

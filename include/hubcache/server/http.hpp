@@ -15,11 +15,15 @@ using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 struct Request {
   std::string method;  // "GET", "HEAD", "POST", ...
+  std::string version = "HTTP/1.1";  // protocol version of the request line
   std::string path;    // raw request path, still percent-encoded, without the query
   HeaderList query;    // query arguments, raw (still percent-encoded) as received
   HeaderList headers;  // request headers as received (names compared case-insensitively)
   std::string body;    // request body (bounded by the transport)
-  std::string base_url;  // "http://host:port", used for absolute Location / Link URLs
+  /// "http://host:port": this server's own URL as the transport knows it (the bound address, or
+  /// the Host header only when it names this server), for absolute Location / Link URLs when
+  /// RouterOptions::public_url is not set. Never an unchecked Host header.
+  std::string base_url;
 
   /// First header with this name (case-insensitive), if any.
   std::optional<std::string_view> header(std::string_view name) const;
@@ -62,6 +66,14 @@ struct Response {
   std::uint64_t body_size() const { return file ? file_length : head_length ? *head_length : body.size(); }
 };
 
+/// RFC 9112 request hygiene. Returns why the request must be refused with 400, or nullopt:
+/// more than one Host header, none in an HTTP/1.1 request, or an invalid one; Content-Length
+/// values that differ or are not decimal digits; Transfer-Encoding together with Content-Length,
+/// in an HTTP/1.0 request, or not ending in "chunked"; a header name that is not a token; a
+/// control byte (NUL, CR, LF, ... but not HTAB) in a header value; a space or control byte in
+/// the (still percent-encoded) path.
+std::optional<std::string> malformed_request(const Request& request);
+
 /// Strict percent-decoding: "%41" -> "A"; a '%' not followed by two hex digits fails.
 /// With `plus_is_space`, '+' decodes to ' ' (query strings and form bodies).
 std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space = false);
@@ -89,6 +101,14 @@ struct RangeDecision {
 };
 /// Multi-range requests are answered with the full representation (200), like S3/CloudFront.
 RangeDecision decide_range(std::optional<std::string_view> range_header, std::uint64_t size);
+
+/// RFC 9110 section 13.1.5: may a Range request carrying this If-Range value be answered with
+/// a part? True only when the value is the strong ETag `quoted_etag` itself (a weak tag never
+/// matches) or exactly `last_modified` (the Last-Modified value sent for the file; "" if none).
+bool if_range_matches(std::string_view if_range, std::string_view quoted_etag, std::string_view last_modified);
+
+/// IMF-fixdate of a time, as HTTP dates are sent ("Sun, 06 Nov 1994 08:49:37 GMT").
+std::string http_date(std::int64_t unix_seconds);
 
 /// True if an If-None-Match header value matches the strong ETag `etag` (quoted form), or is "*".
 bool if_none_match(std::string_view header_value, std::string_view quoted_etag);

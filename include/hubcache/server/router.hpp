@@ -18,6 +18,10 @@ struct RouterOptions {
   std::vector<std::string> private_repos;
   std::vector<std::string> tokens;        // accepted bearer tokens (see load_token_file)
   std::chrono::seconds blob_url_ttl{3600};  // lifetime of the signed /_blobs/ redirect URLs
+  /// The URL clients reach the mirror at ("https://mirror.example/hub"), the base of every
+  /// absolute URL the mirror sends (Location of /_blobs redirects, Link of tree pages), whatever
+  /// Host a request names. Empty: Request::base_url (never an unchecked Host header).
+  std::string public_url;
   /// How long a checked ref, repo folder or file lookup is trusted before the disk is consulted
   /// again (like nginx's open_file_cache_valid). New files and refs show up at once (they are
   /// not cached yet); a ref moved to another commit shows within this delay. 0: every request.
@@ -33,7 +37,8 @@ Result<std::vector<std::string>> load_token_file(const std::string& path);
 
 class Router {
  public:
-  /// Fails if the cache folder is missing, or a private repo spec or token is malformed.
+  /// Fails if the cache folder is missing, a private repo spec or token is malformed, or the
+  /// public URL is not an http(s) URL without query or fragment.
   static Result<std::unique_ptr<Router>> create(RouterOptions options);
   ~Router();
   Router(const Router&) = delete;

@@ -19,6 +19,10 @@ struct ServerOptions {
   std::uint16_t port = 8080;            // 0: an ephemeral port (see Server::port())
   unsigned threads = 0;                 // event-loop threads; 0: one per core
   unsigned max_connections = 4096;      // further connections are refused, never a crash
+  /// Open connections one client address may hold (further ones are closed at once), so that
+  /// one client holding idle connections cannot starve the others. 256: twice the 128
+  /// connections `hubcache download` opens at most. 0: no per-client limit.
+  unsigned max_connections_per_client = 256;
   std::chrono::seconds idle_timeout{30};     // no byte moved for this long: closed
   std::chrono::seconds request_timeout{30};  // request line + headers + body must arrive in this
   std::size_t max_header_bytes = 16 * 1024;  // request line + headers (431/414 above)
@@ -37,8 +41,13 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   std::uint16_t port() const;
-  /// "http://host:port", the value to use as HF_ENDPOINT.
+  /// "http://host:port" of the bound address; when listening on all interfaces, the machine's
+  /// host name stands for it. The value to use as HF_ENDPOINT (unless a public URL is set).
   std::string url() const;
+  /// The address and port listened on, as bound: "127.0.0.1:8080", "0.0.0.0:8080", "[::]:80".
+  std::string bound_address() const;
+  /// Bound to 0.0.0.0 or [::]: reachable at every address of the machine.
+  bool all_interfaces() const;
   /// Stops accepting, cuts open connections, joins the threads. Idempotent.
   void stop();
 
