@@ -290,11 +290,13 @@ Result<ImportPlan> plan_import(const ImportOptions& options) {
       if (**prev != plan.commit) {
         std::error_code ec;
         const bool cached = !std::filesystem::is_empty(layout.snapshot_dir(**prev), ec) && !ec;
-        if (cached && !options.force)
+        // A commit the Hub named (local-dir metadata, --commit) moves the ref as a download would;
+        // a derived one is no Hub commit, so it must not take over a cached snapshot unasked.
+        if (cached && plan.commit_source == CommitSource::Derived && !options.force)
           return fail(ErrorCode::Conflict,
                       "refs/" + plan.options.revision + " of " + plan.options.repo.id + " points to commit " + **prev +
-                          ", whose snapshot is cached; importing '" + root + "' (commit " + plan.commit +
-                          ") would move the ref away from it, and whatever resolves '" + plan.options.revision +
+                          ", whose snapshot is cached; importing '" + root + "' (files of no known commit, given the derived id " +
+                          plan.commit + ") would move the ref away from it, and whatever resolves '" + plan.options.revision +
                           "' offline would get the imported files instead. Nothing was changed. Import under another "
                           "name (--revision imported) or by commit (--revision " + plan.commit +
                           "), or pass --force to move the ref.",

@@ -78,8 +78,10 @@ struct ImportOptions {
   MetadataPolicy metadata = MetadataPolicy::Use;
   UntrackedPolicy untracked = UntrackedPolicy::Refuse;
   unsigned threads = 0;  // hashing and publishing threads (0 = hardware concurrency)
-  /// Move refs/<revision> even when it points to another commit whose snapshot is cached;
-  /// without it plan_import refuses (Conflict), so nothing that resolved before stops resolving.
+  /// Move refs/<revision> to a derived commit (files of no known commit) even when it points to
+  /// another commit whose snapshot is cached; without it plan_import refuses (Conflict), so
+  /// nothing that resolved before stops resolving. A commit the Hub named (local-dir metadata,
+  /// `commit`) moves the ref like a download would, with a warning.
   bool force = false;
 };
 
