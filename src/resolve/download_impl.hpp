@@ -4,6 +4,7 @@
 #include <chrono>
 #include <map>
 #include <mutex>
+#include <set>
 #include <optional>
 #include <string>
 
@@ -19,7 +20,10 @@ namespace hubcache {
 class ProgressTracker {
  public:
   explicit ProgressTracker(std::function<void(const DownloadEvent&)> sink) : m_sink(std::move(sink)) {}
-  void plan(std::size_t files, std::uint64_t bytes);
+  /// `files`: every file the call covers (cached ones included, so files_done reaches it);
+  /// `bytes`: the bytes to transfer; `to_fetch`: the files planned for transfer, whose bytes
+  /// count as done if another process finishes them first (empty: all of them).
+  void plan(std::size_t files, std::uint64_t bytes, std::set<std::string> to_fetch = {});
   void start(const std::string& file, std::uint64_t total);
   void bytes(const std::string& file, std::uint64_t done, std::uint64_t total);
   void done(const std::string& file, std::uint64_t total);
@@ -31,6 +35,7 @@ class ProgressTracker {
   std::function<void(const DownloadEvent&)> m_sink;
   std::mutex m_mutex;
   std::map<std::string, std::uint64_t> m_active;  // file -> bytes so far
+  std::set<std::string> m_to_fetch;
   std::uint64_t m_finished_bytes = 0;
   std::uint64_t m_bytes_total = 0;
   std::size_t m_files_done = 0;

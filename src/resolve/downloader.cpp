@@ -17,10 +17,11 @@ void ProgressTracker::emit(DownloadEvent e) {
   if (m_sink) m_sink(e);
 }
 
-void ProgressTracker::plan(std::size_t files, std::uint64_t bytes) {
+void ProgressTracker::plan(std::size_t files, std::uint64_t bytes, std::set<std::string> to_fetch) {
   std::lock_guard lock(m_mutex);
   m_files_total = files;
   m_bytes_total = bytes;
+  m_to_fetch = std::move(to_fetch);
   DownloadEvent e;
   e.kind = DownloadEvent::Kind::Plan;
   emit(e);
@@ -65,6 +66,7 @@ void ProgressTracker::done(const std::string& file, std::uint64_t total) {
 void ProgressTracker::cached(const std::string& file, std::uint64_t total) {
   std::lock_guard lock(m_mutex);
   ++m_files_done;
+  if (m_to_fetch.erase(file) > 0) m_finished_bytes += total;  // planned, but finished by another process
   DownloadEvent e;
   e.kind = DownloadEvent::Kind::FileCached;
   e.file = file;

@@ -5,6 +5,7 @@
 #include <atomic>
 #include <filesystem>
 #include <semaphore>
+#include <set>
 #include <nlohmann/json.hpp>
 
 #include "download_impl.hpp"
@@ -198,7 +199,10 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
   // or with 0 as many as latency calls for (InFlightLimit over small files' times), while large
   // files stay at k_auto_workers at once.
   if (!local) (void)ensure_cachedir_tag(layout.root());  // best effort, like PY
-  progress.plan(files_to_get, bytes_to_get);
+  std::set<std::string> to_fetch;
+  for (const auto& f : out.files)
+    if (!f.cached) to_fetch.insert(f.path);
+  progress.plan(selected.size(), bytes_to_get, std::move(to_fetch));
   std::mutex errors_mutex;
   std::vector<Error> errors;
   std::atomic<std::uint64_t> transferred{0};

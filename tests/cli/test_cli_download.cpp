@@ -93,6 +93,24 @@ TEST_F(Cli, IncludeMatchingNothingFailsAndSaysHowToList) {
   EXPECT_FALSE(exists(snapshot() + "/config.json"));
 }
 
+TEST_F(Cli, JsonProgressCountsCachedFilesInTheTotal) {
+  ASSERT_EQ(run({"download", "org/model", "config.json", "-q"}).exit_code, 0);  // 1 of 4 cached
+  auto r = run({"download", "org/model", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto events = json_lines(r.out);
+  ASSERT_GE(events.size(), 3u);
+  std::size_t last_done = 0, total = 0;
+  for (const auto& e : events) {
+    if (!e.contains("files_total")) continue;
+    total = e["files_total"];
+    EXPECT_EQ(total, 4u) << e.dump();
+    EXPECT_LE(e["files_done"].get<std::size_t>(), total) << e.dump();
+    EXPECT_LE(e["bytes_done"].get<std::uint64_t>(), e["bytes_total"].get<std::uint64_t>()) << e.dump();
+    last_done = e["files_done"];
+  }
+  EXPECT_EQ(last_done, 4u);
+}
+
 TEST_F(Cli, FlagsOfOlderGuidesAreAcceptedWithANote) {
   auto r = run({"download", "org/model", "config.json", "--local-dir-use-symlinks", "False", "--resume-download"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
