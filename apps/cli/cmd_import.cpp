@@ -25,6 +25,7 @@ struct ImportCliOptions {
   std::string untracked = "refuse";
   bool dry_run = false;
   bool force = false;
+  bool keep = false;
 };
 
 constexpr const char* k_footer = R"(Blobs are named as the Hub names them: SHA-256 for files the Hub stores in LFS (its default
@@ -146,6 +147,7 @@ int run(const ImportCliOptions& o, const Config& c) {
   io.metadata = o.ignore_metadata ? MetadataPolicy::Ignore : MetadataPolicy::Use;
   io.untracked = o.untracked == "skip" ? UntrackedPolicy::Skip : UntrackedPolicy::Refuse;
   io.force = o.force;
+  io.keep = o.keep;
   auto plan = plan_import(io);
   if (!plan) return report_error(plan.error(), o.common.json);
   if (!o.common.json)
@@ -186,6 +188,7 @@ void add_import_command(CLI::App& app, Context& ctx) {
                 "Ignore `hf download --local-dir` metadata; import plain files under a derived commit");
   cmd->add_option("--untracked", o->untracked, "Local-dir files without metadata: refuse (default) or skip")
       ->check(CLI::IsMember({"refuse", "skip"}));
+  cmd->add_flag("--keep", o->keep, "For a folder inside the cache (a --local-dir into the hub folder): link instead of move, and keep it");
   cmd->add_flag("--force", o->force, "Move the ref even away from a cached snapshot of another commit");
   cmd->add_flag("--dry-run", o->dry_run, "Print the plan (files, sizes, blob names, bytes) and change nothing");
   add_cache_dir_option(*cmd, o->common);

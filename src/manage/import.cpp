@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <filesystem>
 #include <map>
 #include <set>
 
@@ -32,6 +33,26 @@ void remove_sources(const ImportPlan& plan, ImportResult& result) {
   std::sort(deepest_first.begin(), deepest_first.end(),
             [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
   for (const auto& d : deepest_first) ::rmdir(d.c_str());  // fails, harmlessly, when not empty
+}
+
+// After an in-place Move: the local-dir metadata of the moved files goes too, and the folder
+// itself unless it is now the repo's folder. Only what is empty is removed: files the plan did
+// not cover (skipped, untracked) stay, and the folder with them.
+void remove_in_place_folder(const ImportPlan& plan, const RepoLayout& layout, ImportResult& result) {
+  const std::string& root = plan.options.source_dir;
+  const std::string meta = root + "/.cache/huggingface";
+  std::error_code ec;
+  for (const auto& f : plan.files) {
+    for (const char* suffix : {".metadata", ".lock"}) ::unlink((meta + "/download/" + f.path + suffix).c_str());
+    for (std::string d = fs::parent(meta + "/download/" + f.path); d.size() > meta.size(); d = fs::parent(d)) ::rmdir(d.c_str());
+  }
+  for (const char* d : {"/download", "/trees", ""}) {
+    if (std::string(d) == "/trees") std::filesystem::remove_all(meta + d, ec);  // tree records are rewritable copies
+    ::rmdir((meta + d).c_str());
+  }
+  ::rmdir((root + "/.cache").c_str());
+  if (root != layout.folder() && ::rmdir(root.c_str()) != 0)
+    result.warnings.push_back("'" + root + "' was imported but still holds files the import did not cover; it was left in place");
 }
 
 }  // namespace
@@ -105,6 +126,7 @@ Result<ImportResult> execute_import(const ImportPlan& plan) {
   result.blobs_copied = blobs_copied;
   result.pointers_written = pointers_written;
   if (plan.mode == ImportMode::Move) remove_sources(plan, result);
+  if (plan.mode == ImportMode::Move && plan.in_place && !o.keep) remove_in_place_folder(plan, layout, result);
   return result;
 }
 

@@ -84,6 +84,31 @@ Result<void> refuse_hub_layout(const std::string& root, const std::string& cache
               root);
 }
 
+// A folder inside the cache may be imported in place only where no cache data lives: a folder
+// directly in the cache root that is not cache-internal (`<cache>/tiny`, the trap of
+// `hf download --local-dir ~/.cache/huggingface/hub/tiny`), or the repo's own folder holding only
+// local-dir files (`--local-dir .../hub/models--org--tiny`). Anything deeper is cache data.
+Result<void> check_in_place(const std::string& root, const std::string& cache, const ImportOptions& o, ImportPlan& plan) {
+  const std::string rel = root.substr(cache.size() + (cache.size() < root.size() ? 1 : 0));
+  auto refuse = [&](const std::string& why) {
+    return fail(ErrorCode::InvalidArgument, "'" + root + "' is inside the cache '" + cache + "' and " + why + "; nothing was changed",
+                root);
+  };
+  if (rel.empty() || rel.find('/') != std::string::npos) return refuse("holds cache data (it is already cached)");
+  if (rel.front() == '.') return refuse("is a cache-internal folder");
+  if (auto named = parse_repo_folder_name(rel)) {
+    if (!(*named == o.repo))
+      return refuse("is the cache folder of " + std::string(to_string(named->type)) + " '" + named->id + "', not of '" + o.repo.id + "'");
+    for (const char* internal : {"blobs", "refs", "snapshots", ".no_exist", "trees"}) {
+      struct stat st{};
+      if (::lstat((root + "/" + internal).c_str(), &st) == 0)
+        return refuse(std::string("already holds cache data ('") + internal + "'); import the local-dir files from a folder outside the cache");
+    }
+  }
+  plan.in_place = true;
+  return {};
+}
+
 // The commit the files are at when the caller named one.
 std::optional<std::string> explicit_commit(const ImportOptions& o) {
   if (o.commit) return o.commit;
@@ -188,9 +213,7 @@ Result<ImportPlan> plan_import(const ImportOptions& options) {
     return fail(ErrorCode::InvalidArgument,
                 "the cache '" + cache + "' is inside the folder to import '" + root + "'; pick another folder or cache",
                 root);
-  if (fs::is_within(cache, root))
-    return fail(ErrorCode::InvalidArgument, "'" + root + "' is inside the cache '" + cache + "'; it is already cached",
-                root);
+  if (fs::is_within(cache, root)) HUBCACHE_TRY(check_in_place(root, cache, options, plan));
 
   HUBCACHE_TRY_ASSIGN(auto entries, import_detail::walk_source(root));
   std::map<std::string, std::string> etags;  // path -> recorded ETag (local-dir mode)
@@ -310,7 +333,8 @@ Result<ImportPlan> plan_import(const ImportOptions& options) {
   const auto cache_dev = device_of(cache);
   plan.same_filesystem = src_dev && cache_dev && *src_dev == *cache_dev;
   plan.mode = options.mode != ImportMode::Auto ? options.mode
-                                               : (plan.same_filesystem ? ImportMode::Link : ImportMode::Copy);
+               : plan.in_place && !options.keep ? ImportMode::Move
+                                                : (plan.same_filesystem ? ImportMode::Link : ImportMode::Copy);
   return plan;
 }
 

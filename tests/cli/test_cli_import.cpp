@@ -238,3 +238,61 @@ TEST(CliImportHubLayout, ACacheARepoFolderAndASnapshotAreRefusedAndNothingBreaks
   EXPECT_EQ(test::read_file(path), "{\"good\":1}");
   EXPECT_FALSE(test::exists(central + "/models--org--tiny/snapshots/" + c9));
 }
+
+// The seed-000 trap: `hf download org/tiny --local-dir ~/.cache/huggingface/hub/tiny` (or over the
+// repo's own folder name). import adopts it in place: its bytes become the blobs, the folder goes.
+TEST(CliImportInPlace, ALocalDirInsideTheCacheBecomesTheEntry) {
+  test::TempDir dir;
+  const std::string cache = dir.path() + "/hub";
+  const std::string commit(40, 'b');
+  auto local_dir = [&](const std::string& at) {
+    test::write_file(at + "/config.json", "{\"in\":\"place\"}");
+    test::write_file(at + "/sub/vocab.txt", "a b c");
+    test::write_file(at + "/.cache/huggingface/download/config.json.metadata",
+                     commit + "\n" + git_blob_sha1_hex("{\"in\":\"place\"}") + "\n1712656091.5\n");
+    test::write_file(at + "/.cache/huggingface/download/sub/vocab.txt.metadata",
+                     commit + "\n" + git_blob_sha1_hex("a b c") + "\n1712656091.5\n");
+  };
+  auto hub = [&](std::vector<std::string> args) {
+    args.insert(args.begin(), test::hubcache_bin());
+    args.insert(args.end(), {"--cache-dir", cache});
+    return test::run_process(args, {"HF_HUB_OFFLINE=1"});
+  };
+  auto resolves = [&](const std::string& repo) {
+    auto r = hub({"resolve", repo, "sub/vocab.txt"});
+    std::string path = r.out;
+    while (!path.empty() && path.back() == '\n') path.pop_back();
+    return r.exit_code == 0 && test::read_file(path) == "a b c";
+  };
+  // 1. A folder in the cache root.
+  local_dir(cache + "/tiny");
+  auto a = hub({"import", cache + "/tiny", "--repo", "org/tiny"});
+  ASSERT_EQ(a.exit_code, 0) << a.err;
+  EXPECT_TRUE(resolves("org/tiny"));
+  EXPECT_FALSE(test::exists(cache + "/tiny"));
+  EXPECT_EQ(test::read_file(cache + "/models--org--tiny/refs/main"), commit);
+  // 2. Over the repo's own folder name.
+  const std::string own = cache + "/models--org--other";
+  local_dir(own);
+  auto b = hub({"import", own, "--repo", "org/other"});
+  ASSERT_EQ(b.exit_code, 0) << b.err;
+  EXPECT_TRUE(resolves("org/other"));
+  EXPECT_FALSE(test::exists(own + "/config.json"));
+  EXPECT_FALSE(test::exists(own + "/.cache"));
+  auto ls = hub({"cache", "ls", "-q"});
+  EXPECT_EQ(ls.out, "model/org/other\nmodel/org/tiny\n") << ls.err;
+  // 3. --keep links and leaves the folder.
+  local_dir(cache + "/kept");
+  auto c = hub({"import", cache + "/kept", "--repo", "org/kept", "--keep"});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  EXPECT_TRUE(resolves("org/kept"));
+  EXPECT_EQ(test::read_file(cache + "/kept/sub/vocab.txt"), "a b c");
+  // 4. Cache data and other repos' folders stay refused.
+  auto deep = hub({"import", cache + "/models--org--tiny/blobs", "--repo", "org/tiny"});
+  EXPECT_NE(deep.exit_code, 0);
+  local_dir(cache + "/models--org--third");
+  auto wrong = hub({"import", cache + "/models--org--third", "--repo", "org/tiny"});
+  EXPECT_NE(wrong.exit_code, 0);
+  EXPECT_NE(wrong.err.find("is the cache folder of model 'org/third'"), std::string::npos) << wrong.err;
+  EXPECT_TRUE(resolves("org/tiny"));
+}

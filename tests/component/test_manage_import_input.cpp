@@ -133,8 +133,9 @@ TEST_F(ImportInput, CacheAndFolderMustNotNest) {
   ASSERT_FALSE(inside);
   EXPECT_NE(inside.error().message.find("is inside the folder to import"), std::string::npos);
   o = opts();
-  o.source_dir = layout().folder();
+  o.source_dir = layout().folder() + "/snapshots";  // cache data; only local-dir folders are imported in place
   ASSERT_TRUE(fs::make_dirs(o.source_dir));
+  test::write_file(o.source_dir + "/x.json", "X");
   before = test::tree_fingerprint(cache);
   expect_refused(o, ErrorCode::InvalidArgument, "is inside the cache");
 }

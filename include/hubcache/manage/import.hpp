@@ -83,6 +83,10 @@ struct ImportOptions {
   /// nothing that resolved before stops resolving. A commit the Hub named (local-dir metadata,
   /// `commit`) moves the ref like a download would, with a warning.
   bool force = false;
+  /// A folder inside the cache (an `hf download --local-dir` into the hub folder: `<cache>/tiny`,
+  /// or over the repo's own folder name) is imported in place, by Move, and then goes, with its
+  /// local-dir metadata; `keep` links (or copies) instead and leaves it.
+  bool keep = false;
 };
 
 /// Identity of a source file when it was hashed; publishing refuses a file that changed since.
@@ -118,6 +122,9 @@ struct ImportPlan {
   std::uint64_t total_bytes = 0;      // sum of file sizes
   std::uint64_t transfer_bytes = 0;   // bytes of distinct blobs the cache lacks
   std::size_t new_blobs = 0;          // distinct blobs the cache lacks
+  /// The folder is inside the cache (see ImportOptions::keep); with Move, execute_import also
+  /// removes its `.cache/huggingface` metadata and, unless it became the repo's folder, itself.
+  bool in_place = false;
   bool writes_ref() const;
 };
 
