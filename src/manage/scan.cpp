@@ -1,12 +1,16 @@
 // scan_cache: one task per top-level entry (scan_repo.cpp), run with parallel_for.
 #include "hubcache/manage/scan.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <set>
 
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/cache/shared_blobs.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/parallel.hpp"
+#include "import_internal.hpp"
 #include "scan_repo.hpp"
 #include "snapshot_walk.hpp"
 
@@ -30,6 +34,42 @@ std::size_t CacheInfo::revision_count() const {
   for (const auto& r : repos) n += r.revisions.size();
   return n;
 }
+
+namespace {
+
+// Root folders holding `hf download --local-dir` metadata (seed 000: a local dir inside the cache).
+void find_local_dir_copies(CacheInfo& cache, const std::vector<std::pair<std::string, unsigned char>>& entries) {
+  for (const auto& [name, type] : entries) {
+    if (type != DT_DIR && type != DT_UNKNOWN) continue;
+    const std::string path = cache.root + "/" + name;
+    struct stat st{};
+    if (::lstat((path + "/.cache/huggingface/download").c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
+    auto meta = import_detail::read_local_dir_metadata(path);
+    if (!meta || !meta->present) continue;
+    LocalDirCopy copy;
+    copy.path = path;
+    copy.repo = parse_repo_folder_name(name);
+    std::set<std::string> commits;
+    for (const auto& [file, rec] : meta->records) {
+      struct stat fst{};
+      if (::lstat((path + "/" + file).c_str(), &fst) != 0 || !S_ISREG(fst.st_mode)) continue;
+      ++copy.files;
+      copy.bytes += static_cast<std::uint64_t>(fst.st_size);
+      commits.insert(rec.commit);
+      for (const auto& repo : cache.repos) {
+        struct stat bst{};
+        if (validate_etag(rec.etag) && ::stat(RepoLayout(cache.root, repo.repo).blob_path(rec.etag).c_str(), &bst) == 0) {
+          ++copy.already_cached;
+          break;
+        }
+      }
+    }
+    copy.commits.assign(commits.begin(), commits.end());
+    if (copy.files > 0) cache.local_dir_copies.push_back(std::move(copy));
+  }
+}
+
+}  // namespace
 
 Result<CacheInfo> scan_cache(const std::string& root_in, const ScanOptions& options) {
   CacheInfo cache;
@@ -76,6 +116,7 @@ Result<CacheInfo> scan_cache(const std::string& root_in, const ScanOptions& opti
     for (auto& w : r.warnings) cache.warnings.push_back(std::move(w));
     for (auto& f : r.incomplete) cache.incomplete_files.push_back(std::move(f));
   }
+  find_local_dir_copies(cache, entries);
   // Physical total: each shared payload once, referenced or not (research note 4.1).
   if (auto payloads = store.payloads()) {
     for (const auto& p : *payloads) cache.size_on_disk += p.size;

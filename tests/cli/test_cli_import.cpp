@@ -296,3 +296,24 @@ TEST(CliImportInPlace, ALocalDirInsideTheCacheBecomesTheEntry) {
   EXPECT_NE(wrong.err.find("is the cache folder of model 'org/third'"), std::string::npos) << wrong.err;
   EXPECT_TRUE(resolves("org/tiny"));
 }
+
+TEST(CliImportInPlace, CacheLsNamesALocalDirCopyAndTheCommandThatAdoptsIt) {
+  test::TempDir dir;
+  const std::string cache = dir.path() + "/hub";
+  const std::string commit(40, 'c');
+  test::CacheBuilder cb{cache};
+  cb.add_file({RepoType::Model, "org/tiny"}, test::commit_id(1), "config.json", "{\"a\":1}");  // same bytes: a cached blob
+  test::write_file(cache + "/tiny/config.json", "{\"a\":1}");
+  test::write_file(cache + "/tiny/big.txt", std::string(2048, 'x'));
+  test::write_file(cache + "/tiny/.cache/huggingface/download/config.json.metadata",
+                   commit + "\n" + git_blob_sha1_hex("{\"a\":1}") + "\n1712656091.5\n");
+  test::write_file(cache + "/tiny/.cache/huggingface/download/big.txt.metadata",
+                   commit + "\n" + git_blob_sha1_hex(std::string(2048, 'x')) + "\n1712656091.5\n");
+  auto ls = test::run_process({test::hubcache_bin(), "cache", "ls", "--cache-dir", cache}, {});
+  ASSERT_EQ(ls.exit_code, 0) << ls.err;
+  EXPECT_NE(ls.err.find("'" + cache + "/tiny' is an `hf download --local-dir` copy at commit " + commit + ": 2 file(s)"),
+            std::string::npos)
+      << ls.err;
+  EXPECT_NE(ls.err.find("of which 1 already in the cache as blobs"), std::string::npos) << ls.err;
+  EXPECT_NE(ls.err.find("hubcache import '" + cache + "/tiny' --repo ORG/NAME"), std::string::npos) << ls.err;
+}

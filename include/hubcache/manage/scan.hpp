@@ -104,6 +104,18 @@ struct SkippedRepo {
   std::string path;
 };
 
+/// A folder in the cache root that an `hf download --local-dir` wrote (it holds
+/// `.cache/huggingface/download/*.metadata`): real files no cache lookup reads, so the model is
+/// downloaded again into its repo folder (seed 000). Also reported as a scan warning.
+struct LocalDirCopy {
+  std::string path;                   // the folder
+  std::optional<RepoRef> repo;        // when written over the repo's own folder name
+  std::vector<std::string> commits;   // distinct commits its records name, sorted
+  std::size_t files = 0;              // files with a valid record
+  std::uint64_t bytes = 0;            // their size
+  std::size_t already_cached = 0;     // of those, files whose ETag is a blob of some cached repo
+};
+
 struct CacheInfo {
   std::string root;  // absolute, symlink-resolved
   std::vector<RepoInfo> repos;  // sorted by label ("dataset/..." < "model/..." < "space/...")
@@ -111,6 +123,7 @@ struct CacheInfo {
   std::vector<IncompleteFile> incomplete_files;  // sorted by path
   std::vector<ScanWarning> warnings;
   std::vector<SkippedRepo> skipped_repos;  // only those whose folder name parses
+  std::vector<LocalDirCopy> local_dir_copies;  // sorted by path
   bool has_files = false;  // FileInfo lists were collected (needed by delete plans)
 
   std::uint64_t incomplete_size() const;
