@@ -153,14 +153,9 @@ Result<FileResult> Downloader::Impl::file_to_cache(const FileRequest& req, Progr
     if (!meta) {
       if (req.force_download)
         return fail(Error{err.code, "force download failed: " + err.message, {}, err.http, {req.filename}});
-      if (err.code == ErrorCode::RepoNotFound || err.code == ErrorCode::Gated || err.code == ErrorCode::Unauthorized ||
-          err.code == ErrorCode::EntryNotFound || err.code == ErrorCode::RevisionNotFound)
-        return fail(std::move(err));
-      return fail(with_missing(Error{ErrorCode::LocalEntryNotFound,
-                                     "Local entry not found. An error happened while locating '" + req.filename + "' of " +
-                                         describe(repo) + " on the Hub, and it is not in the local cache. Check your connection.\n"
-                                         "Cause: " + err.message,
-                                     {}, err.http, {}},
+      if (is_typed_hub_error(err)) return fail(std::move(err));
+      return fail(with_missing(hub_unusable(err, "'" + req.filename + "' of " + describe(repo), "it is not in the local cache",
+                                            options.endpoint),
                                req.filename));
     }
   }

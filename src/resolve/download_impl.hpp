@@ -138,6 +138,16 @@ struct Downloader::Impl {
 /// "model 'org/name'".
 std::string describe(const RepoRef& repo);
 
+/// Errors of the Hub that say what is wrong with the request itself (repo / revision / file not
+/// found, gated, token refused, access disabled): they reach the caller as they are, in every
+/// mode, and no cache fallback hides them when nothing is cached.
+bool is_typed_hub_error(const Error& e);
+/// The error when the Hub could not be used for `what` (e.g. "'config.json' of model 'org/x'")
+/// and nothing usable is `where` ("in the cache '...'"): a typed Hub error as it is; otherwise
+/// LocalEntryNotFound carrying the cause, which blames the connection only when the cause is
+/// transient (network, timeout, 5xx, 429); else it names the server's unusable answer.
+Error hub_unusable(const Error& cause, const std::string& what, const std::string& where, const std::string& endpoint);
+
 // Local-dir metadata (spec 6), exposed for tests through the internal header only.
 struct LocalMetadata {
   std::string commit;

@@ -129,6 +129,30 @@ std::optional<Error> force_without_network(NetworkUse use, bool force_download) 
 
 std::string describe(const RepoRef& repo) { return std::string(to_string(repo.type)) + " '" + repo.id + "'"; }
 
+bool is_typed_hub_error(const Error& e) {
+  switch (e.code) {
+    case ErrorCode::RepoNotFound:
+    case ErrorCode::RevisionNotFound:
+    case ErrorCode::EntryNotFound:
+    case ErrorCode::Gated:
+    case ErrorCode::Unauthorized:
+    case ErrorCode::PermissionDenied:
+      return true;
+    default:
+      return false;
+  }
+}
+
+Error hub_unusable(const Error& cause, const std::string& what, const std::string& where, const std::string& endpoint) {
+  if (is_typed_hub_error(cause)) return cause;
+  const std::string message =
+      cause.is_transient()
+          ? "Local entry not found. An error happened while locating " + what + " on the Hub, and " + where + ". Check your connection."
+          : "Local entry not found. The Hub at " + endpoint + " gave an answer that cannot be used while locating " + what +
+                ", and " + where + ".";
+  return Error{ErrorCode::LocalEntryNotFound, message + "\nCause: " + cause.message, {}, cause.http, {}};
+}
+
 Downloader::Impl::Impl(DownloadOptions o) : options(std::move(o)) {
   if (!options.cancel) options.cancel = std::make_shared<http::CancelToken>();
   while (!options.endpoint.empty() && options.endpoint.back() == '/') options.endpoint.pop_back();

@@ -84,16 +84,11 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
       }
       if (found.error().code == ErrorCode::IncompleteSnapshot) return fail(std::move(found).error());
     }
-    if (cause && (cause->code == ErrorCode::RepoNotFound || cause->code == ErrorCode::Gated || cause->code == ErrorCode::Unauthorized))
-      return fail(*cause);
     const std::string where = local ? "in the local dir '" + local_dir + "'" : "in the cache '" + options.cache_dir + "'";
     if (!cause)
       return fail(ErrorCode::LocalEntryNotFound, "Local entry not found. No snapshot of " + describe(repo) + " at revision '" +
                                                      req.revision + "' " + where + ", and " + traffic_disabled(net));
-    return fail(Error{ErrorCode::LocalEntryNotFound,
-                      "Local entry not found. An error happened while locating the files of " + describe(repo) +
-                          " on the Hub, and no snapshot is " + where + ". Check your connection.\nCause: " + cause->message,
-                      {}, cause->http, {}});
+    return fail(hub_unusable(*cause, "the files of " + describe(repo), "no snapshot is " + where, options.endpoint));
   };
   if (net != NetworkUse::Allowed) return from_cache(std::nullopt);
 
