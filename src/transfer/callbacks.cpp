@@ -172,7 +172,8 @@ void Engine::Impl::on_done(const std::shared_ptr<Task>& tp, std::uint64_t key, c
     }
     return;
   }
-  if (!res && res.error().code == ErrorCode::Cancelled) {
+  // Cancelled, or a server fault the http layer names (a redirect loop): retrying cannot help.
+  if (!res && (res.error().code == ErrorCode::Cancelled || res.error().code == ErrorCode::Http)) {
     fail_locked(t, res.error());
     return;
   }

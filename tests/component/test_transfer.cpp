@@ -159,6 +159,17 @@ TEST_F(Transfer, AServerRestartingFromZeroAndCuttingOffEndsWithItsFault) {
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
 }
 
+TEST_F(Transfer, ARedirectLoopEndsAtTheHopLimitWithoutStreamRetries) {
+  server.set_hostile(test::Hostile::RedirectLoop);
+  Engine engine(options());
+  auto r = engine.download(job("small.bin", small));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::Http);
+  ASSERT_TRUE(r.error().http);
+  EXPECT_EQ(r.error().http->error_code, "TooManyRedirects");
+  EXPECT_EQ(server.count("GET", "small.bin"), 11);  // the request and 10 hops, once
+}
+
 TEST_F(Transfer, PersistentFailureGivesUpAndKeepsPartial) {
   auto o = options();
   o.stream_retries = 2;
