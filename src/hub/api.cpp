@@ -145,7 +145,9 @@ Error HubApi::server_fault(const std::string& what, const std::string& url, cons
 template <typename T>
 Result<T> HubApi::parsed(Result<T> value, const http::Response& r, const std::string& url) const {
   if (value) return value;
-  return fail(server_fault("sent an unexpected answer: " + value.error().message + "; got " + http::describe_answer(r),
+  std::string what = value.error().message;
+  if (constexpr std::string_view prefix = "unexpected answer from the Hub: "; what.rfind(prefix, 0) == 0) what.erase(0, prefix.size());
+  return fail(server_fault("sent an unexpected answer: " + what + "; got " + http::describe_answer(r),
                            r.url.empty() ? url : r.url, "UnexpectedAnswer", r.status));
 }
 

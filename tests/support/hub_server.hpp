@@ -109,6 +109,7 @@ enum class Hostile {
   RedirectLoop,        // every Hub request answers a relative 307 to a sibling URL that redirects back
   HugeBody,            // API answers: 200 announcing a 4 GiB JSON body, streamed until the client stops
   HugeBodyUndeclared,  // the same without Content-Length (the body ends when the server closes)
+  HtmlApi,             // API answers: 200 with an HTML sign-in page (a captive portal or proxy)
 };
 
 /// The endpoint moved (a mirror or proxy in front of the Hub): every request on the Hub listener

@@ -136,6 +136,11 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive, bool cdn) {
     reply.simple(307, {{"Location", second ? req.path : req.path + "?loop=1"}}, "", "text/plain");
     return finish();
   }
+  if (hostile == Hostile::HtmlApi && !cdn && routed.rfind("/api/", 0) == 0) {
+    reply.simple(200, {}, "<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>Please sign in to continue</body></html>",
+                 "text/html; charset=utf-8");
+    return finish();
+  }
   if ((hostile == Hostile::HugeBody || hostile == Hostile::HugeBodyUndeclared) && !cdn && routed.rfind("/api/", 0) == 0) {
     serve_huge_json(reply, hostile == Hostile::HugeBody);
     return finish();
