@@ -52,7 +52,7 @@ Result<std::uint64_t> Downloader::Impl::fetch_to_cache(const RepoLayout& layout,
   }
   progress.start(f.path, f.size);
   auto job = make_job(f, layout.incomplete_path(f.etag), blob, progress);
-  HUBCACHE_TRY_ASSIGN(auto outcome, engine().download(job));
+  HUBCACHE_TRY_ASSIGN(auto outcome, fetch_blob(job, layout.repo()));
   if (link_mode() == LinkMode::Copy) {
     // No-symlink mode (spec 3.9): the new blob moves into the snapshot; no blobs/<etag> remains.
     HUBCACHE_TRY(fs::make_dirs(fs::parent(pointer)));

@@ -131,6 +131,10 @@ struct Downloader::Impl {
   /// the commit, and the HEAD's Location to try first when the HEAD was redirected there.
   BlobFetch fetch_for(const RepoRef& repo, std::string_view revision, const std::string& path, const hub::FileMetadata& m,
                       bool force) const;
+  /// engine().download(job), with an error status of the Hub (its origin, or any X-Error-Code)
+  /// mapped to the typed error the metadata HEAD gives for it (Gated, RepoNotFound,
+  /// Unauthorized, EntryNotFound, ...), so every mode reports the same error.
+  Result<transfer::Outcome> fetch_blob(const transfer::Job& job, const RepoRef& repo);
   /// Engine job for `f` writing to `temp` (with split files next to it).
   transfer::Job make_job(const BlobFetch& f, const std::string& temp, const std::string& parts_base, ProgressTracker& progress);
 };

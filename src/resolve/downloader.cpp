@@ -214,6 +214,24 @@ transfer::Job Downloader::Impl::make_job(const BlobFetch& f, const std::string& 
   return job;
 }
 
+Result<transfer::Outcome> Downloader::Impl::fetch_blob(const transfer::Job& job, const RepoRef& repo) {
+  auto outcome = engine().download(job);
+  if (outcome) return outcome;
+  Error e = std::move(outcome).error();
+  if (!e.http || e.http->status < 400) return fail(std::move(e));
+  if (e.http->error_code.empty() && http::origin_of(e.http->url) != http::origin_of(options.endpoint))
+    return fail(std::move(e));  // a CDN's refusal is not the Hub's verdict on the repo
+  http::Response answer;
+  answer.status = e.http->status;
+  if (!e.http->error_code.empty()) answer.headers.add("X-Error-Code", e.http->error_code);
+  if (!e.http->server_message.empty()) answer.headers.add("X-Error-Message", e.http->server_message);
+  if (!e.http->request_id.empty()) answer.headers.add("X-Request-Id", e.http->request_id);
+  if (!e.http->repo_commit.empty()) answer.headers.add("X-Repo-Commit", e.http->repo_commit);
+  Error typed = hub::map_http_error(answer, e.http->url, repo, options.endpoint);
+  typed.path = e.path;
+  return fail(std::move(typed));
+}
+
 // ---- public ----
 
 Downloader::Downloader(DownloadOptions options) : m_impl(std::make_unique<Impl>(std::move(options))) {}

@@ -168,7 +168,7 @@ Result<std::uint64_t> Downloader::Impl::fetch_to_local_dir(const std::string& lo
   progress.start(f.path, f.size);
   const std::string temp = local_temp_path(local_dir, f.path, f.etag);
   auto job = make_job(f, temp, temp.substr(0, temp.size() - std::string(".incomplete").size()), progress);
-  HUBCACHE_TRY_ASSIGN(auto outcome, engine().download(job));
+  HUBCACHE_TRY_ASSIGN(auto outcome, fetch_blob(job, repo));
   HUBCACHE_TRY(fs::make_dirs(fs::parent(target)));
   HUBCACHE_TRY(fs::publish(outcome.path, target));
   HUBCACHE_TRY(write_metadata(local_dir, f.path, f.commit, f.etag));

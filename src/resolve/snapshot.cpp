@@ -246,7 +246,8 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
   }
   if (!errors.empty()) {
     Error e = errors.front();
-    e.message = "snapshot of " + describe(repo) + " at " + commit + " is incomplete: " + e.message;
+    // The Hub's verdict (gated, not found, token refused, ...) reads as in the single-file path.
+    if (!is_typed_hub_error(e)) e.message = "snapshot of " + describe(repo) + " at " + commit + " is incomplete: " + e.message;
     return fail(std::move(e));
   }
   if (options.cancel->cancelled()) return fail(ErrorCode::Cancelled, "snapshot download of " + describe(repo) + " cancelled");

@@ -79,6 +79,8 @@ bool Engine::Impl::on_head(const std::weak_ptr<Task>& weak, std::uint64_t key, s
   e.http->url = http::redact(h.url);
   e.http->request_id = h.headers.get("X-Request-Id").value_or("");
   e.http->error_code = h.headers.get("X-Error-Code").value_or("");
+  e.http->server_message = h.headers.get("X-Error-Message").value_or("");
+  e.http->repo_commit = h.headers.get("X-Repo-Commit").value_or("");
   fail_locked(t, std::move(e));
   return false;
 }
