@@ -12,6 +12,7 @@
 #include "hubcache/hub/hub.hpp"
 #include "hubcache/resolve/download.hpp"
 #include "hubcache/transfer/engine.hpp"
+#include "hubcache/util/fs.hpp"
 
 namespace hubcache {
 
@@ -162,6 +163,26 @@ std::string local_meta_dir(const std::string& local_dir);  // <LOCAL>/.cache/hug
 std::string local_metadata_path(const std::string& local_dir, const std::string& path);
 std::string local_lock_path(const std::string& local_dir, const std::string& path);
 std::string local_temp_path(const std::string& local_dir, const std::string& path, const std::string& etag);
+/// Creates <LOCAL>/.cache/huggingface (with .gitignore and CACHEDIR.TAG) through
+/// open_dir_beneath: a symlink on the way is refused.
 Result<void> prepare_local_dir(const std::string& local_dir);
+
+// Writes below a local dir never leave it (local_dir_beneath.cpp).
+/// The directory `rel` below `root`, opened by a walk of openat(O_NOFOLLOW | O_DIRECTORY) that
+/// creates missing components (mkdirat), so no symlink inside `root`, existing or swapped in
+/// during the walk, can lead a write outside. A symlinked component is InvalidPath naming it,
+/// where it points and what to do (`for_file`: the repo file being written, "" for the metadata
+/// folder); a component that is a file is NotADirectory.
+Result<fs::Fd> open_dir_beneath(const std::string& root, std::string_view rel, std::string_view for_file);
+/// InvalidPath (as open_dir_beneath's) when `name` in `dir` exists as a symlink; `shown` is its path.
+Result<void> refuse_symlink_at(const fs::Fd& dir, const std::string& name, const std::string& shown, const std::string& root,
+                               std::string_view for_file);
+/// Atomically (temp created O_EXCL | O_NOFOLLOW, renameat) writes `data` as `name` in `dir`.
+Result<void> write_file_at(const fs::Fd& dir, const std::string& name, std::string_view data, const std::string& shown);
+/// Copies regular file `src` to `name` in `dir`, replacing what is there, never through a link.
+Result<void> copy_file_at(const std::string& src, const fs::Fd& dir, const std::string& name, const std::string& shown);
+/// fsyncs `from` (in `from_dir`), renames it to `to` in `to_dir` and fsyncs `to_dir`.
+Result<void> publish_at(const fs::Fd& from_dir, const std::string& from, const fs::Fd& to_dir, const std::string& to,
+                        const std::string& shown);
 
 }  // namespace hubcache
