@@ -178,6 +178,14 @@ Result<Response> Exchange::finish(CURLcode code) {
       e.http->error_code = "TooManyRedirects";
       return fail(std::move(e));
     }
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT: {
+      // A URL no retry can fetch (often one a server sent: a Location or a next-page link).
+      Error e{ErrorCode::Http, what + ": not a URL hubcache fetches (only http:// and https://; " + detail + ")", {}, HttpErrorContext{}, {}};
+      e.http->url = redact(request.url);
+      e.http->error_code = "UnsupportedUrl";
+      return fail(std::move(e));
+    }
     case CURLE_COULDNT_RESOLVE_PROXY: {
       Error e{ErrorCode::Network, what + ": proxy error (" + detail + ")", {}, HttpErrorContext{}, {}};
       e.http->error_code = "ProxyError";

@@ -168,3 +168,17 @@ TEST_F(Hostile, HugeUndeclaredBodyStopsAtTheLimit) {
   EXPECT_LT(peak_rss_kib() - rss, 64 * 1024);
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
 }
+
+TEST_F(Hostile, AUrlOfAnotherSchemeIsNotANetworkBlip) {
+  http::Client client;
+  for (const std::string url : {"file:///etc/passwd", "ftp://127.0.0.1/x", "gopher://127.0.0.1/x"}) {
+    http::Request req;
+    req.url = url;
+    req.redirects = http::Redirects::Follow;
+    auto r = client.perform(req);
+    ASSERT_FALSE(r) << url;
+    EXPECT_EQ(r.error().code, ErrorCode::Http) << r.error().message;
+    EXPECT_FALSE(r.error().is_transient());
+    EXPECT_NE(r.error().message.find("only http:// and https://"), std::string::npos) << r.error().message;
+  }
+}
