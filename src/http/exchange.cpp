@@ -101,7 +101,7 @@ void Exchange::prepare(const Request& req, Sink s, bool stream, const CancelToke
   curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   if (request.redirects == Redirects::Follow) {
     curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 1L);
-    curl_easy_setopt(easy, CURLOPT_MAXREDIRS, 10L);
+    curl_easy_setopt(easy, CURLOPT_MAXREDIRS, static_cast<long>(request.max_redirects));
     curl_easy_setopt(easy, CURLOPT_UNRESTRICTED_AUTH, 0L);
   }
   switch (request.method) {
@@ -126,6 +126,15 @@ bool Exchange::deliver_head() {
   head_delivered = true;
   char* eff = nullptr;
   if (curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &eff) == CURLE_OK && eff) response.url = eff;
+  // An announced body over the limit is refused before a byte of it is stored.
+  if (!streaming && request.method != Method::Head) {
+    const auto length = response.headers.get("Content-Length");
+    const auto n = length ? parse_u64(*length) : std::nullopt;
+    if (n && *n > request.max_body) {
+      body_too_large = true;
+      return false;
+    }
+  }
   if (streaming && sink.on_head && !sink.on_head(response)) {
     aborted_by_receiver = true;
     return false;
@@ -139,18 +148,44 @@ Result<Response> Exchange::finish(CURLcode code) {
     long status = 0;
     curl_easy_getinfo(easy, CURLINFO_RESPONSE_CODE, &status);
     if (status > 0) response.status = static_cast<int>(status);
-    if (!deliver_head()) return fail(ErrorCode::Cancelled, what + ": aborted by receiver");
+    if (!deliver_head()) {
+      if (body_too_large) return fail(too_large(what));
+      return fail(ErrorCode::Cancelled, what + ": aborted by receiver");
+    }
     return std::move(response);
   }
+  if (body_too_large) return fail(too_large(what));
   if (aborted_by_receiver) return fail(ErrorCode::Cancelled, what + ": aborted by receiver");
   if (idle_timed_out)
     return fail(ErrorCode::Timeout, what + ": timed out (no data for " + std::to_string(request.idle_timeout.count()) + " ms)");
-  if (body_too_large)
-    return fail(ErrorCode::Network, what + ": response body larger than " + std::to_string(request.max_body) + " bytes");
   const std::string detail = redact(error_buffer[0] ? error_buffer : curl_easy_strerror(code));
   switch (code) {
     case CURLE_OPERATION_TIMEDOUT: return fail(ErrorCode::Timeout, what + ": timed out (" + detail + ")");
     case CURLE_ABORTED_BY_CALLBACK: return fail(ErrorCode::Cancelled, what + ": cancelled");
+    case CURLE_TOO_MANY_REDIRECTS: {
+      char* next = nullptr;
+      curl_easy_getinfo(easy, CURLINFO_REDIRECT_URL, &next);
+      char* last = nullptr;
+      curl_easy_getinfo(easy, CURLINFO_EFFECTIVE_URL, &last);
+      const std::string at = last ? redact(last) : redact(request.url);
+      Error e{ErrorCode::Http,
+              what + ": the server at " + origin_of(at) + " redirected more than " + std::to_string(request.max_redirects) +
+                  " times (a redirect loop or an endless chain; last hop " + at + (next ? " -> " + redact(next) : std::string()) +
+                  "). This is the server's fault, not your connection: check the endpoint (HF_ENDPOINT) or tell its operator.",
+              {}, HttpErrorContext{}, {}};
+      e.http->status = response.status;
+      e.http->url = at;
+      e.http->error_code = "TooManyRedirects";
+      return fail(std::move(e));
+    }
+    case CURLE_UNSUPPORTED_PROTOCOL:
+    case CURLE_URL_MALFORMAT: {
+      // A URL no retry can fetch (often one a server sent: a Location or a next-page link).
+      Error e{ErrorCode::Http, what + ": not a URL hubcache fetches (only http:// and https://; " + detail + ")", {}, HttpErrorContext{}, {}};
+      e.http->url = redact(request.url);
+      e.http->error_code = "UnsupportedUrl";
+      return fail(std::move(e));
+    }
     case CURLE_COULDNT_RESOLVE_PROXY: {
       Error e{ErrorCode::Network, what + ": proxy error (" + detail + ")", {}, HttpErrorContext{}, {}};
       e.http->error_code = "ProxyError";
@@ -159,6 +194,22 @@ Result<Response> Exchange::finish(CURLcode code) {
     }
     default: return fail(ErrorCode::Network, what + ": " + detail);
   }
+}
+
+Error Exchange::too_large(const std::string& what) const {
+  // Announced: nothing of it was read; else what was read before the limit.
+  const auto length = response.headers.get("Content-Length");
+  const std::string got = length ? "HTTP " + std::to_string(response.status) + ", Content-Type " +
+                                       response.headers.get("Content-Type").value_or("(none)") + ", Content-Length " + *length
+                                 : describe_answer(response, 80);
+  Error e{ErrorCode::Http,
+          what + ": the server's answer is larger than the limit of " + std::to_string(request.max_body) + " bytes (" + got +
+              "); stopped reading it. This is the server's fault, not your connection: check the endpoint (HF_ENDPOINT) or tell its operator.",
+          {}, HttpErrorContext{}, {}};
+  e.http->status = response.status;
+  e.http->url = redact(response.url.empty() ? request.url : response.url);
+  e.http->error_code = "ResponseTooLarge";
+  return e;
 }
 
 }  // namespace hubcache::http::detail

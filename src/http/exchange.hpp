@@ -36,8 +36,11 @@ struct Exchange {
   void prepare(const Request& req, Sink s, bool stream, const CancelToken* c);
   /// Turns the libcurl outcome into the Result.
   Result<Response> finish(CURLcode code);
-  /// Delivers on_head if it has not run yet; false if the receiver aborted.
+  /// Delivers on_head if it has not run yet; false if the receiver aborted (or, collecting the
+  /// body, its announced length is over the limit: body_too_large).
   bool deliver_head();
+  /// The error for a body over Request::max_body.
+  Error too_large(const std::string& what) const;
 };
 
 }  // namespace hubcache::http::detail

@@ -149,6 +149,17 @@ std::string redact(std::string_view text) {
   return s;
 }
 
+std::string describe_answer(const Response& r, std::size_t max_bytes) {
+  std::string out = "HTTP " + std::to_string(r.status) + ", Content-Type " + r.headers.get("Content-Type").value_or("(none)");
+  if (r.body.empty()) return out + ", empty body";
+  std::string start;
+  for (std::size_t i = 0; i < r.body.size() && i < max_bytes; ++i) {
+    const auto c = static_cast<unsigned char>(r.body[i]);
+    start += c == '\n' || c == '\r' || c == '\t' ? ' ' : (c < 0x20 || c == 0x7f ? '?' : static_cast<char>(c));
+  }
+  return out + ", body starts with '" + redact(start) + (r.body.size() > max_bytes ? "...'" : "'");
+}
+
 bool is_proxy_error(const Error& e) { return e.http && e.http->error_code == "ProxyError"; }
 
 }  // namespace hubcache::http

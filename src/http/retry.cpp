@@ -52,7 +52,8 @@ std::optional<std::chrono::seconds> server_requested_delay(const Response& respo
 
 std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int retry, const Response* response) {
   if (response && is_retryable_status(response->status)) {
-    if (auto s = server_requested_delay(*response)) return std::chrono::duration_cast<std::chrono::milliseconds>(*s);
+    if (auto s = server_requested_delay(*response))
+      return std::min(std::chrono::duration_cast<std::chrono::milliseconds>(*s), policy.max_server_delay);
   }
   auto d = policy.base;
   for (int i = 0; i < retry && d < policy.cap; ++i) d *= 2;

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <nlohmann/json.hpp>
+#include <set>
 
 #include "hubcache/hub/hub.hpp"
 #include "hubcache/util/text.hpp"
@@ -7,8 +8,6 @@
 
 namespace hubcache::hub {
 namespace {
-
-constexpr int k_max_relative_redirects = 10;
 
 bool has_host(std::string_view location) {
   return location.find("://") != std::string_view::npos || location.rfind("//", 0) == 0;
@@ -57,17 +56,28 @@ Result<FileMetadata> HubApi::file_metadata(const RepoRef& repo, std::string_view
   const int max_retries = attempt == Attempt::First ? 0 : m_options.retry.max_retries;
 
   http::Response resp;
+  std::set<std::string> seen{url};
+  bool keep_auth = true;  // dropped for good once a hop leaves the endpoint's origin
   for (int hop = 0;; ++hop) {
     req.url = url;
     HUBCACHE_TRY_ASSIGN(resp, perform_with_retries(req, max_retries));
     const auto location = resp.headers.get("Location");
-    if (resp.status >= 300 && resp.status < 400 && location && !has_host(*location)) {
-      if (hop >= k_max_relative_redirects)
-        return fail(ErrorCode::Http, "too many redirects resolving " + http::redact(url));
-      url = http::resolve_location(url, *location);  // renamed repo / case fix: same host, auth kept
-      continue;
-    }
-    break;
+    if (resp.status < 300 || resp.status >= 400 || !location) break;
+    // An absolute redirect with Hub metadata is the LFS redirect to the CDN: it is the answer.
+    if (has_host(*location) && (resp.headers.has("X-Repo-Commit") || resp.headers.has("X-Linked-Etag"))) break;
+    const std::string next = http::resolve_location(url, *location);
+    if (!seen.insert(next).second)
+      return fail(server_fault("returned a redirect loop resolving '" + std::string(path) + "': " + http::redact(next) +
+                                   " was already visited", url, "RedirectLoop", resp.status));
+    if (hop >= m_options.limits.max_redirects)
+      return fail(server_fault("redirected more than " + std::to_string(m_options.limits.max_redirects) + " times resolving '" +
+                                   std::string(path) + "' (last to " + http::redact(next) + ")", url, "TooManyRedirects", resp.status));
+    // Renamed repo / case fix (relative: same host, auth kept) or a moved endpoint (absolute).
+    keep_auth = keep_auth && http::origin_of(next) == http::origin_of(m_options.endpoint);
+    url = next;
+    req.headers = headers_for(url);
+    if (!keep_auth) req.headers.remove("authorization");
+    req.headers.set("Accept-Encoding", "identity");
   }
   if (resp.status >= 400) return fail(map_http_error(resp, url, repo, m_options.endpoint));
 
@@ -76,8 +86,8 @@ Result<FileMetadata> HubApi::file_metadata(const RepoRef& repo, std::string_view
   const std::string host_hint = "Is '" + m_options.endpoint + "' a Hugging Face Hub? Check HF_ENDPOINT, your firewall, proxy and SSL settings.";
   auto commit = resp.headers.get("X-Repo-Commit");
   if (!commit)
-    return fail(metadata_error("Distant resource does not seem to be on " + m_options.endpoint +
-                                   " (no X-Repo-Commit header). " + host_hint, resp, url));
+    return fail(metadata_error("Distant resource does not seem to be on " + m_options.endpoint + " (no X-Repo-Commit header; got " +
+                                   http::describe_answer(resp) + " from " + http::redact(url) + "). " + host_hint, resp, url));
   if (!is_commit_hash(*commit))
     return fail(metadata_error("Refusing server value X-Repo-Commit '" + commit->substr(0, 80) +
                                    "': not a 40-character lower-case hex commit", resp, url));
@@ -107,10 +117,38 @@ Result<http::Response> HubApi::get_api(const RepoRef& repo, const std::string& u
   req.connect_timeout = m_options.connect_timeout;
   req.idle_timeout = attempt == Attempt::First ? std::chrono::milliseconds(m_options.download_timeout)
                                                : std::chrono::milliseconds(std::chrono::seconds(60));
-  req.max_body = 512u << 20;
+  req.max_body = m_options.limits.max_response_bytes;
+  // Mirrors and proxies redirect API calls too (308 with a query the target needs, or another
+  // host): followed like every request, Authorization kept only on the same origin.
+  req.redirects = http::Redirects::Follow;
+  req.max_redirects = m_options.limits.max_redirects;
   HUBCACHE_TRY_ASSIGN(auto r, perform_with_retries(req, attempt == Attempt::First ? 0 : m_options.retry.max_retries));
-  if (r.status >= 400 || r.status < 200) return fail(map_http_error(r, url, repo, m_options.endpoint));
+  if (r.status >= 400) return fail(map_http_error(r, r.url.empty() ? url : r.url, repo, m_options.endpoint));
+  if (r.status < 200 || r.status >= 300)
+    return fail(server_fault("answered " + http::describe_answer(r) + (r.headers.has("Location") ? " without a usable Location" : "") +
+                                 " instead of the API's JSON", r.url.empty() ? url : r.url, "UnexpectedAnswer", r.status));
   return r;
+}
+
+Error HubApi::server_fault(const std::string& what, const std::string& url, const std::string& code, int status) const {
+  Error e{ErrorCode::Http,
+          "the Hub at " + m_options.endpoint + " " + what +
+              (what.find(http::redact(url)) == std::string::npos ? " (request " + http::redact(url) + ")" : std::string()) +
+              ". This is a fault of the server (or of a proxy in front of it), not your connection: check HF_ENDPOINT, or tell the server's operator.",
+          {}, HttpErrorContext{}, {}};
+  e.http->status = status;
+  e.http->url = http::redact(url);
+  e.http->error_code = code;
+  return e;
+}
+
+template <typename T>
+Result<T> HubApi::parsed(Result<T> value, const http::Response& r, const std::string& url) const {
+  if (value) return value;
+  std::string what = value.error().message;
+  if (constexpr std::string_view prefix = "unexpected answer from the Hub: "; what.rfind(prefix, 0) == 0) what.erase(0, prefix.size());
+  return fail(server_fault("sent an unexpected answer: " + what + "; got " + http::describe_answer(r),
+                           r.url.empty() ? url : r.url, "UnexpectedAnswer", r.status));
 }
 
 Result<http::Response> HubApi::perform_with_retries(const http::Request& req, int max_retries) {
@@ -124,32 +162,48 @@ Result<http::Response> HubApi::perform_with_retries(const http::Request& req, in
 }
 
 Result<RepoInfo> HubApi::repo_info(const RepoRef& repo, std::string_view revision, Attempt attempt) {
-  HUBCACHE_TRY_ASSIGN(auto resp, get_api(repo, repo_info_url(m_options.endpoint, repo, revision), attempt));
-  return parse_repo_info(resp.body);
+  const std::string url = repo_info_url(m_options.endpoint, repo, revision);
+  HUBCACHE_TRY_ASSIGN(auto resp, get_api(repo, url, attempt));
+  return parsed(parse_repo_info(resp.body), resp, url);
 }
 
 Result<std::vector<TreeEntry>> HubApi::list_tree(const RepoRef& repo, std::string_view revision, std::string_view path,
                                                  bool recursive) {
   std::vector<TreeEntry> all;
   std::string url = tree_url(m_options.endpoint, repo, revision, path, recursive, false);
-  for (int page = 0; page < 100000; ++page) {
+  std::set<std::string> seen{url};
+  std::uint64_t bytes = 0;
+  const auto& limits = m_options.limits;
+  const std::string listing = "listing the files of " + std::string(to_string(repo.type)) + " '" + repo.id + "'";
+  for (int page = 1;; ++page) {
     // Later pages use the backoff (spec 7.8); the first fails fast so callers can fall back.
-    HUBCACHE_TRY_ASSIGN(auto resp, get_api(repo, url, page == 0 ? Attempt::First : Attempt::Second));
-    HUBCACHE_TRY_ASSIGN(auto entries, parse_tree_entries(resp.body));
+    HUBCACHE_TRY_ASSIGN(auto resp, get_api(repo, url, page == 1 ? Attempt::First : Attempt::Second));
+    bytes += resp.body.size();
+    if (bytes > limits.max_listing_bytes)
+      return fail(server_fault("returned more than " + std::to_string(limits.max_listing_bytes) + " bytes of pages " + listing +
+                                   " (" + std::to_string(page) + " pages)", url, "ListingTooLarge", resp.status));
+    HUBCACHE_TRY_ASSIGN(auto entries, parsed(parse_tree_entries(resp.body), resp, url));
     for (auto& e : entries) all.push_back(std::move(e));
     const auto link = resp.headers.get("Link");
     const auto next = link ? parse_link_next(*link) : std::nullopt;
     if (!next) return all;
-    url = http::resolve_location(url, *next);
+    const std::string next_url = http::resolve_location(resp.url.empty() ? url : resp.url, *next);
+    if (!seen.insert(next_url).second)
+      return fail(server_fault("returned a pagination loop " + listing + ": page URL " + http::redact(next_url) +
+                                   " was already fetched (next link of page " + std::to_string(page) + ")", url, "PaginationLoop", resp.status));
+    if (page >= limits.max_pages)
+      return fail(server_fault("returned more than " + std::to_string(limits.max_pages) + " pages " + listing +
+                                   " (the next links do not end)", url, "PaginationLoop", resp.status));
+    url = next_url;
   }
-  return fail(ErrorCode::Http, "tree listing of " + repo.label() + " does not end (more than 100000 pages)");
 }
 
 Result<std::vector<TreeEntry>> HubApi::paths_info(const RepoRef& repo, std::string_view revision,
                                                   const std::vector<std::string>& paths) {
   const std::string body = nlohmann::json{{"paths", paths}, {"expand", false}}.dump();
-  HUBCACHE_TRY_ASSIGN(auto resp, get_api(repo, paths_info_url(m_options.endpoint, repo, revision), Attempt::Second, body));
-  return parse_tree_entries(resp.body);
+  const std::string url = paths_info_url(m_options.endpoint, repo, revision);
+  HUBCACHE_TRY_ASSIGN(auto resp, get_api(repo, url, Attempt::Second, body));
+  return parsed(parse_tree_entries(resp.body), resp, url);
 }
 
 }  // namespace hubcache::hub

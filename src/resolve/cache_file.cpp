@@ -52,7 +52,7 @@ Result<std::uint64_t> Downloader::Impl::fetch_to_cache(const RepoLayout& layout,
   }
   progress.start(f.path, f.size);
   auto job = make_job(f, layout.incomplete_path(f.etag), blob, progress);
-  HUBCACHE_TRY_ASSIGN(auto outcome, engine().download(job));
+  HUBCACHE_TRY_ASSIGN(auto outcome, fetch_blob(job, layout.repo()));
   if (link_mode() == LinkMode::Copy) {
     // No-symlink mode (spec 3.9): the new blob moves into the snapshot; no blobs/<etag> remains.
     HUBCACHE_TRY(fs::make_dirs(fs::parent(pointer)));
@@ -153,14 +153,9 @@ Result<FileResult> Downloader::Impl::file_to_cache(const FileRequest& req, Progr
     if (!meta) {
       if (req.force_download)
         return fail(Error{err.code, "force download failed: " + err.message, {}, err.http, {req.filename}});
-      if (err.code == ErrorCode::RepoNotFound || err.code == ErrorCode::Gated || err.code == ErrorCode::Unauthorized ||
-          err.code == ErrorCode::EntryNotFound || err.code == ErrorCode::RevisionNotFound)
-        return fail(std::move(err));
-      return fail(with_missing(Error{ErrorCode::LocalEntryNotFound,
-                                     "Local entry not found. An error happened while locating '" + req.filename + "' of " +
-                                         describe(repo) + " on the Hub, and it is not in the local cache. Check your connection.\n"
-                                         "Cause: " + err.message,
-                                     {}, err.http, {}},
+      if (is_typed_hub_error(err)) return fail(std::move(err));
+      return fail(with_missing(hub_unusable(err, "'" + req.filename + "' of " + describe(repo), "it is not in the local cache",
+                                            options.endpoint),
                                req.filename));
     }
   }

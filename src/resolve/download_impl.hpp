@@ -13,6 +13,7 @@
 #include "hubcache/hub/hub.hpp"
 #include "hubcache/resolve/download.hpp"
 #include "hubcache/transfer/engine.hpp"
+#include "hubcache/util/fs.hpp"
 
 namespace hubcache {
 
@@ -136,12 +137,26 @@ struct Downloader::Impl {
   /// the commit, and the HEAD's Location to try first when the HEAD was redirected there.
   BlobFetch fetch_for(const RepoRef& repo, std::string_view revision, const std::string& path, const hub::FileMetadata& m,
                       bool force) const;
+  /// engine().download(job), with an error status of the Hub (its origin, or any X-Error-Code)
+  /// mapped to the typed error the metadata HEAD gives for it (Gated, RepoNotFound,
+  /// Unauthorized, EntryNotFound, ...), so every mode reports the same error.
+  Result<transfer::Outcome> fetch_blob(const transfer::Job& job, const RepoRef& repo);
   /// Engine job for `f` writing to `temp` (with split files next to it).
   transfer::Job make_job(const BlobFetch& f, const std::string& temp, const std::string& parts_base, ProgressTracker& progress);
 };
 
 /// "model 'org/name'".
 std::string describe(const RepoRef& repo);
+
+/// Errors of the Hub that say what is wrong with the request itself (repo / revision / file not
+/// found, gated, token refused, access disabled): they reach the caller as they are, in every
+/// mode, and no cache fallback hides them when nothing is cached.
+bool is_typed_hub_error(const Error& e);
+/// The error when the Hub could not be used for `what` (e.g. "'config.json' of model 'org/x'")
+/// and nothing usable is `where` ("in the cache '...'"): a typed Hub error as it is; otherwise
+/// LocalEntryNotFound carrying the cause, which blames the connection only when the cause is
+/// transient (network, timeout, 5xx, 429); else it names the server's unusable answer.
+Error hub_unusable(const Error& cause, const std::string& what, const std::string& where, const std::string& endpoint);
 
 // Local-dir metadata (spec 6), exposed for tests through the internal header only.
 struct LocalMetadata {
@@ -153,6 +168,26 @@ std::string local_meta_dir(const std::string& local_dir);  // <LOCAL>/.cache/hug
 std::string local_metadata_path(const std::string& local_dir, const std::string& path);
 std::string local_lock_path(const std::string& local_dir, const std::string& path);
 std::string local_temp_path(const std::string& local_dir, const std::string& path, const std::string& etag);
+/// Creates <LOCAL>/.cache/huggingface (with .gitignore and CACHEDIR.TAG) through
+/// open_dir_beneath: a symlink on the way is refused.
 Result<void> prepare_local_dir(const std::string& local_dir);
+
+// Writes below a local dir never leave it (local_dir_beneath.cpp).
+/// The directory `rel` below `root`, opened by a walk of openat(O_NOFOLLOW | O_DIRECTORY) that
+/// creates missing components (mkdirat), so no symlink inside `root`, existing or swapped in
+/// during the walk, can lead a write outside. A symlinked component is InvalidPath naming it,
+/// where it points and what to do (`for_file`: the repo file being written, "" for the metadata
+/// folder); a component that is a file is NotADirectory.
+Result<fs::Fd> open_dir_beneath(const std::string& root, std::string_view rel, std::string_view for_file);
+/// InvalidPath (as open_dir_beneath's) when `name` in `dir` exists as a symlink; `shown` is its path.
+Result<void> refuse_symlink_at(const fs::Fd& dir, const std::string& name, const std::string& shown, const std::string& root,
+                               std::string_view for_file);
+/// Atomically (temp created O_EXCL | O_NOFOLLOW, renameat) writes `data` as `name` in `dir`.
+Result<void> write_file_at(const fs::Fd& dir, const std::string& name, std::string_view data, const std::string& shown);
+/// Copies regular file `src` to `name` in `dir`, replacing what is there, never through a link.
+Result<void> copy_file_at(const std::string& src, const fs::Fd& dir, const std::string& name, const std::string& shown);
+/// fsyncs `from` (in `from_dir`), renames it to `to` in `to_dir` and fsyncs `to_dir`.
+Result<void> publish_at(const fs::Fd& from_dir, const std::string& from, const fs::Fd& to_dir, const std::string& to,
+                        const std::string& shown);
 
 }  // namespace hubcache

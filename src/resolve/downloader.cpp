@@ -131,6 +131,30 @@ std::optional<Error> force_without_network(NetworkUse use, bool force_download) 
 
 std::string describe(const RepoRef& repo) { return std::string(to_string(repo.type)) + " '" + repo.id + "'"; }
 
+bool is_typed_hub_error(const Error& e) {
+  switch (e.code) {
+    case ErrorCode::RepoNotFound:
+    case ErrorCode::RevisionNotFound:
+    case ErrorCode::EntryNotFound:
+    case ErrorCode::Gated:
+    case ErrorCode::Unauthorized:
+    case ErrorCode::PermissionDenied:
+      return true;
+    default:
+      return false;
+  }
+}
+
+Error hub_unusable(const Error& cause, const std::string& what, const std::string& where, const std::string& endpoint) {
+  if (is_typed_hub_error(cause)) return cause;
+  const std::string message =
+      cause.is_transient()
+          ? "Local entry not found. An error happened while locating " + what + " on the Hub, and " + where + ". Check your connection."
+          : "Local entry not found. The Hub at " + endpoint + " gave an answer that cannot be used while locating " + what +
+                ", and " + where + ".";
+  return Error{ErrorCode::LocalEntryNotFound, message + "\nCause: " + cause.message, {}, cause.http, {}};
+}
+
 Downloader::Impl::Impl(DownloadOptions o) : options(std::move(o)) {
   if (!options.cancel) options.cancel = std::make_shared<http::CancelToken>();
   while (!options.endpoint.empty() && options.endpoint.back() == '/') options.endpoint.pop_back();
@@ -190,6 +214,24 @@ transfer::Job Downloader::Impl::make_job(const BlobFetch& f, const std::string& 
   const std::string name = f.path;
   job.on_progress = [&progress, name](std::uint64_t done, std::uint64_t total) { progress.bytes(name, done, total); };
   return job;
+}
+
+Result<transfer::Outcome> Downloader::Impl::fetch_blob(const transfer::Job& job, const RepoRef& repo) {
+  auto outcome = engine().download(job);
+  if (outcome) return outcome;
+  Error e = std::move(outcome).error();
+  if (!e.http || e.http->status < 400) return fail(std::move(e));
+  if (e.http->error_code.empty() && http::origin_of(e.http->url) != http::origin_of(options.endpoint))
+    return fail(std::move(e));  // a CDN's refusal is not the Hub's verdict on the repo
+  http::Response answer;
+  answer.status = e.http->status;
+  if (!e.http->error_code.empty()) answer.headers.add("X-Error-Code", e.http->error_code);
+  if (!e.http->server_message.empty()) answer.headers.add("X-Error-Message", e.http->server_message);
+  if (!e.http->request_id.empty()) answer.headers.add("X-Request-Id", e.http->request_id);
+  if (!e.http->repo_commit.empty()) answer.headers.add("X-Repo-Commit", e.http->repo_commit);
+  Error typed = hub::map_http_error(answer, e.http->url, repo, options.endpoint);
+  typed.path = e.path;
+  return fail(std::move(typed));
 }
 
 // ---- public ----

@@ -83,17 +83,40 @@ std::optional<LocalMetadata> read_metadata(const std::string& local_dir, const s
   return m;
 }
 
-Result<void> write_metadata(const std::string& local_dir, const std::string& path, const std::string& commit,
-                            const std::string& etag) {
-  const std::string p = local_metadata_path(local_dir, path);
-  HUBCACHE_TRY(fs::make_dirs(fs::parent(p)));
-  return fs::write_file_atomic(p, commit + "\n" + etag + "\n" + python_time_repr(now_seconds()) + "\n", 0644);
+// The folders one file's writes go to, reached without following any symlink inside the local
+// dir: <LOCAL>/<dir> for the file, <LOCAL>/.cache/huggingface/download/<dir> for its lock,
+// metadata and temp files. Every name written there is checked not to be a symlink.
+struct LocalTarget {
+  fs::Fd data_dir;
+  fs::Fd meta_dir;
+  std::string name;    // the file's name in data_dir
+  std::string target;  // <LOCAL>/<path>, for messages
+  std::string meta_prefix;  // <LOCAL>/.cache/huggingface/download/<dir>/, for messages
+};
+
+std::string base_name(const std::string& path) { return path.substr(path.rfind('/') + 1); }
+
+Result<LocalTarget> open_local_target(const std::string& local_dir, const BlobFetch& f) {
+  const std::string dir = fs::parent(f.path);
+  LocalTarget t;
+  t.name = base_name(f.path);
+  t.target = local_dir + "/" + f.path;
+  t.meta_prefix = local_meta_dir(local_dir) + "/download/" + (dir.empty() ? "" : dir + "/");
+  HUBCACHE_TRY_ASSIGN(t.meta_dir, open_dir_beneath(local_dir, ".cache/huggingface/download/" + dir, f.path));
+  HUBCACHE_TRY_ASSIGN(t.data_dir, open_dir_beneath(local_dir, dir, f.path));
+  HUBCACHE_TRY(refuse_symlink_at(t.data_dir, t.name, t.target, local_dir, f.path));
+  // The engine opens its temp files by path: none of them may be a planted link.
+  const std::string temp = base_name(local_temp_path(local_dir, f.path, f.etag));
+  const std::string stem = temp.substr(0, temp.size() - std::string(".incomplete").size());
+  for (const std::string& n : {temp, temp + ".copy", stem + std::string(k_parts_incomplete_suffix), stem + std::string(k_parts_state_suffix),
+                               t.name + ".metadata", t.name + ".lock"})
+    HUBCACHE_TRY(refuse_symlink_at(t.meta_dir, n, t.meta_prefix + n, local_dir, f.path));
+  return t;
 }
 
-Result<FileLock> lock_local(const std::string& local_dir, const std::string& path) {
-  const std::string l = local_lock_path(local_dir, path);
-  HUBCACHE_TRY(fs::make_dirs(fs::parent(l)));
-  return FileLock::acquire(l);
+Result<void> write_metadata(const LocalTarget& t, const std::string& commit, const std::string& etag) {
+  return write_file_at(t.meta_dir, t.name + ".metadata", commit + "\n" + etag + "\n" + python_time_repr(now_seconds()) + "\n",
+                       t.meta_prefix + t.name + ".metadata");
 }
 
 }  // namespace
@@ -116,7 +139,7 @@ std::string local_temp_path(const std::string& local_dir, const std::string& pat
 
 Result<void> prepare_local_dir(const std::string& local_dir) {
   const std::string meta = local_meta_dir(local_dir);
-  HUBCACHE_TRY(fs::make_dirs(meta));
+  HUBCACHE_TRY(open_dir_beneath(local_dir, ".cache/huggingface", ""));
   const std::string gitignore = meta + "/.gitignore";
   if (!is_file(gitignore)) {
     auto lock = FileLock::acquire(meta + "/.gitignore.lock", std::chrono::milliseconds(100));
@@ -132,7 +155,8 @@ Result<std::uint64_t> Downloader::Impl::fetch_to_local_dir(const std::string& lo
   HUBCACHE_TRY(validate_etag(f.etag));
   const std::string target = local_dir + "/" + f.path;
   if (!fs::is_within(local_dir, target)) return fail(ErrorCode::InvalidPath, "refusing to write outside '" + local_dir + "': " + f.path);
-  HUBCACHE_TRY_ASSIGN(FileLock lock, lock_local(local_dir, f.path));
+  HUBCACHE_TRY_ASSIGN(LocalTarget t, open_local_target(local_dir, f));
+  HUBCACHE_TRY_ASSIGN(FileLock lock, FileLock::acquire(local_lock_path(local_dir, f.path)));
   if (!f.force && is_file(target)) {
     // Step 3: the recorded ETag matches; step 4: an LFS file whose content hashes to the ETag.
     auto meta = read_metadata(local_dir, f.path);
@@ -142,7 +166,7 @@ Result<std::uint64_t> Downloader::Impl::fetch_to_local_dir(const std::string& lo
       same = h && h->sha256 == f.etag;
     }
     if (same) {
-      HUBCACHE_TRY(write_metadata(local_dir, f.path, f.commit, f.etag));
+      HUBCACHE_TRY(write_metadata(t, f.commit, f.etag));
       progress.cached(f.path, f.size);
       return std::uint64_t{0};
     }
@@ -154,12 +178,10 @@ Result<std::uint64_t> Downloader::Impl::fetch_to_local_dir(const std::string& lo
     if (is_file(layout.pointer_path(f.commit, f.path))) source = layout.pointer_path(f.commit, f.path);
     else if (is_file(layout.blob_path(f.etag))) source = layout.blob_path(f.etag);
     if (!source.empty()) {
-      const std::string tmp = local_temp_path(local_dir, f.path, f.etag) + ".copy";
-      HUBCACHE_TRY(fs::make_dirs(fs::parent(tmp)));
-      HUBCACHE_TRY(fs::copy_file(source, tmp));
-      HUBCACHE_TRY(fs::make_dirs(fs::parent(target)));
-      HUBCACHE_TRY(fs::publish(tmp, target));
-      HUBCACHE_TRY(write_metadata(local_dir, f.path, f.commit, f.etag));
+      const std::string tmp = base_name(local_temp_path(local_dir, f.path, f.etag)) + ".copy";
+      HUBCACHE_TRY(copy_file_at(source, t.meta_dir, tmp, t.meta_prefix + tmp));
+      HUBCACHE_TRY(publish_at(t.meta_dir, tmp, t.data_dir, t.name, target));
+      HUBCACHE_TRY(write_metadata(t, f.commit, f.etag));
       progress.cached(f.path, f.size);
       return std::uint64_t{0};
     }
@@ -168,10 +190,11 @@ Result<std::uint64_t> Downloader::Impl::fetch_to_local_dir(const std::string& lo
   progress.start(f.path, f.size);
   const std::string temp = local_temp_path(local_dir, f.path, f.etag);
   auto job = make_job(f, temp, temp.substr(0, temp.size() - std::string(".incomplete").size()), progress);
-  HUBCACHE_TRY_ASSIGN(auto outcome, engine().download(job));
-  HUBCACHE_TRY(fs::make_dirs(fs::parent(target)));
-  HUBCACHE_TRY(fs::publish(outcome.path, target));
-  HUBCACHE_TRY(write_metadata(local_dir, f.path, f.commit, f.etag));
+  HUBCACHE_TRY_ASSIGN(auto outcome, fetch_blob(job, repo));
+  // Renamed from the folder the walk opened: if that folder was swapped meanwhile, the name is
+  // not found there and nothing is published.
+  HUBCACHE_TRY(publish_at(t.meta_dir, base_name(outcome.path), t.data_dir, t.name, target));
+  HUBCACHE_TRY(write_metadata(t, f.commit, f.etag));
   if (!outcome.verified) warnings.push_back("'" + f.path + "' has a non-hex ETag; only its size was checked");
   progress.done(f.path, f.size);
   return outcome.downloaded;

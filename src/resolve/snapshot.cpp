@@ -85,16 +85,11 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
       }
       if (found.error().code == ErrorCode::IncompleteSnapshot) return fail(std::move(found).error());
     }
-    if (cause && (cause->code == ErrorCode::RepoNotFound || cause->code == ErrorCode::Gated || cause->code == ErrorCode::Unauthorized))
-      return fail(*cause);
     const std::string where = local ? "in the local dir '" + local_dir + "'" : "in the cache '" + options.cache_dir + "'";
     if (!cause)
       return fail(ErrorCode::LocalEntryNotFound, "Local entry not found. No snapshot of " + describe(repo) + " at revision '" +
                                                      req.revision + "' " + where + ", and " + traffic_disabled(net));
-    return fail(Error{ErrorCode::LocalEntryNotFound,
-                      "Local entry not found. An error happened while locating the files of " + describe(repo) +
-                          " on the Hub, and no snapshot is " + where + ". Check your connection.\nCause: " + cause->message,
-                      {}, cause->http, {}});
+    return fail(hub_unusable(*cause, "the files of " + describe(repo), "no snapshot is " + where, options.endpoint));
   };
   if (net != NetworkUse::Allowed) return from_cache(std::nullopt);
 
@@ -169,8 +164,12 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
   // 4. Tree file and ref.
   if (local) {
     HUBCACHE_TRY(prepare_local_dir(local_dir));
-    // trees/<commit>.json below <LOCAL>/.cache/huggingface (spec 3.7); best effort, like the cache's.
-    (void)write_tree_file_in(local_meta_dir(local_dir) + "/trees", commit, entries);
+    // trees/<commit>.json below <LOCAL>/.cache/huggingface (spec 3.7); best effort, like the cache's,
+    // and never through a symlinked trees/ folder.
+    if (auto trees = open_dir_beneath(local_dir, ".cache/huggingface/trees", ""); trees)
+      (void)write_tree_file_in(local_meta_dir(local_dir) + "/trees", commit, entries);
+    else
+      out.warnings.push_back(trees.error().message);
   } else {
     HUBCACHE_TRY(init_repo_folder(layout));
     if (listed) {
@@ -255,7 +254,8 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
   }
   if (!errors.empty()) {
     Error e = errors.front();
-    e.message = "snapshot of " + describe(repo) + " at " + commit + " is incomplete: " + e.message;
+    // The Hub's verdict (gated, not found, token refused, ...) reads as in the single-file path.
+    if (!is_typed_hub_error(e)) e.message = "snapshot of " + describe(repo) + " at " + commit + " is incomplete: " + e.message;
     return fail(std::move(e));
   }
   if (options.cancel->cancelled()) return fail(ErrorCode::Cancelled, "snapshot download of " + describe(repo) + " cancelled");

@@ -41,7 +41,7 @@ bool Engine::Impl::on_head(const std::weak_ptr<Task>& weak, std::uint64_t key, s
                                                           ". Nothing was stored; retry later or with --force-download."));
       return false;
     }
-    if (ranged) reset_locked(t, key);  // Range ignored (spec 5 step 3): this is the whole file from 0
+    if (ranged && !reset_locked(t, key, h.url)) return false;  // Range ignored (spec 5 step 3): the whole file from 0
     t.ranges_confirmed = !t.split || t.ranges.size() == 1;
     return true;
   }
@@ -79,6 +79,8 @@ bool Engine::Impl::on_head(const std::weak_ptr<Task>& weak, std::uint64_t key, s
   e.http->url = http::redact(h.url);
   e.http->request_id = h.headers.get("X-Request-Id").value_or("");
   e.http->error_code = h.headers.get("X-Error-Code").value_or("");
+  e.http->server_message = h.headers.get("X-Error-Message").value_or("");
+  e.http->repo_commit = h.headers.get("X-Repo-Commit").value_or("");
   fail_locked(t, std::move(e));
   return false;
 }
@@ -153,7 +155,7 @@ void Engine::Impl::on_done(const std::shared_ptr<Task>& tp, std::uint64_t key, c
   if (t.failed) return t.cv.notify_all();
   if (t.restart_key == key) {
     t.restart_key = 0;
-    reset_locked(t, 0);
+    (void)reset_locked(t, 0, res ? res->url : t.job.url);
     return;
   }
   if (r.retry_at) {
@@ -172,7 +174,8 @@ void Engine::Impl::on_done(const std::shared_ptr<Task>& tp, std::uint64_t key, c
     }
     return;
   }
-  if (!res && res.error().code == ErrorCode::Cancelled) {
+  // Cancelled, or a server fault the http layer names (a redirect loop): retrying cannot help.
+  if (!res && (res.error().code == ErrorCode::Cancelled || res.error().code == ErrorCode::Http)) {
     fail_locked(t, res.error());
     return;
   }

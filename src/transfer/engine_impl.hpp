@@ -134,8 +134,22 @@ struct Engine::Impl {
     t.cv.notify_all();
   }
 
-  // Discards all progress and restarts with one range from byte 0. Task mutex held.
-  void reset_locked(Task& t, std::uint64_t keep_key) {
+  // Discards all progress and restarts with one range from byte 0. Task mutex held. A server
+  // that keeps answering from byte 0 (ignoring Range, or a 206 elsewhere) and cutting the body
+  // off would make this loop forever, each round "progress": after k_max_restarts the task
+  // fails instead, naming the server's fault, and false is returned.
+  static constexpr int k_max_restarts = 8;
+  bool reset_locked(Task& t, std::uint64_t keep_key, const std::string& url) {
+    if (++t.restarts > k_max_restarts) {
+      Error e = make_error(ErrorCode::Http, "the server at " + http::origin_of(url) + " sent '" + t.job.label + "' from byte 0 again " +
+                                                std::to_string(k_max_restarts) + " times (it ignores Range or answers another range, and " +
+                                                "cuts the body off); gave up. This is the server's fault, not your connection: retry later or check the endpoint.");
+      e.http = HttpErrorContext{};
+      e.http->url = http::redact(url);
+      e.http->error_code = "RestartLoop";
+      fail_locked(t, std::move(e));
+      return false;
+    }
     for (auto& [key, idx] : t.owners)
       if (key != keep_key && idx < t.ranges.size() && t.ranges[idx].request) multi.cancel(t.ranges[idx].request);
     purge_timers(t);
@@ -150,6 +164,7 @@ struct Engine::Impl {
       t.ranges[0].request = kept_request;
     }
     t.cv.notify_all();
+    return true;
   }
 
   // Starts requests while connections are free, round-robin over tasks.

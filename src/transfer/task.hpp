@@ -46,6 +46,7 @@ struct Task {
   int in_flight = 0;
   int timers = 0;
   int restarts_416 = 0;
+  int restarts = 0;  // times all progress was discarded for a restart from byte 0
   std::uint64_t next_key = 0;
   std::map<std::uint64_t, std::size_t> owners;  // request key -> index of the range it fills
   std::uint64_t restart_key = 0;  // request whose end restarts the download from byte 0

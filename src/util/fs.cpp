@@ -18,6 +18,15 @@ Fd::~Fd() {
   if (fd >= 0) ::close(fd);
 }
 
+Fd& Fd::operator=(Fd&& other) noexcept {
+  if (this != &other) {
+    if (fd >= 0) ::close(fd);
+    fd = other.fd;
+    other.fd = -1;
+  }
+  return *this;
+}
+
 namespace {
 
 

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <nlohmann/json.hpp>
+#include <filesystem>
 #include <sstream>
 
 #include "cache_builder.hpp"
@@ -155,6 +156,27 @@ TEST_F(Cli, LocalDir) {
   EXPECT_EQ(read_file(dir / "out/.cache/huggingface/.gitignore"), "*");
   auto both = run({"download", "org/model", "--local-dir", dir / "out", "--cache-dir", dir / "c"});
   EXPECT_EQ(both.exit_code, 2);
+}
+
+TEST_F(Cli, LocalDirNeverWritesThroughSymlinksInsideIt) {
+  const std::string out = dir / "out", elsewhere = dir / "elsewhere";
+  ::mkdir(out.c_str(), 0755);
+  ::mkdir(elsewhere.c_str(), 0755);
+  ASSERT_EQ(::symlink(elsewhere.c_str(), (out + "/docs").c_str()), 0);
+  auto data = run({"download", "org/model", "--local-dir", out, "--json"});
+  EXPECT_EQ(data.exit_code, 1);
+  EXPECT_NE(data.err.find("'" + out + "/docs' is a symbolic link (to '" + elsewhere + "')"), std::string::npos) << data.err;
+  EXPECT_EQ(json_lines(data.out).back()["error"]["code"], "invalid_path");
+  auto one = run({"download", "org/model", "docs/readme.md", "--local-dir", out});
+  EXPECT_EQ(one.exit_code, 1);
+  EXPECT_NE(one.err.find("never writes outside the local dir"), std::string::npos) << one.err;
+  ASSERT_EQ(::unlink((out + "/docs").c_str()), 0);
+  std::filesystem::remove_all(out + "/.cache");  // made by the refused runs
+  ASSERT_EQ(::symlink(elsewhere.c_str(), (out + "/.cache").c_str()), 0);  // the metadata folder
+  auto meta = run({"download", "org/model", "config.json", "--local-dir", out});
+  EXPECT_EQ(meta.exit_code, 1);
+  EXPECT_NE(meta.err.find("'" + out + "/.cache' is a symbolic link"), std::string::npos) << meta.err;
+  EXPECT_EQ(describe_tree(elsewhere).size(), 0u);
 }
 
 TEST_F(Cli, OfflineWithAndWithoutFiles) {

@@ -141,6 +141,35 @@ TEST_F(Transfer, StallTimesOutThenResumes) {
   EXPECT_EQ(server.requests().back().range, "bytes=100-");
 }
 
+TEST_F(Transfer, AServerRestartingFromZeroAndCuttingOffEndsWithItsFault) {
+  // Each answer is "progress" (bytes from 0), so only a bound on restarts ends this loop.
+  Engine engine(options());
+  server.add_fault(Fault::body(FaultKind::IgnoreRangeAndCut, "GET", "small.bin", 300, -1));
+  const auto t0 = std::chrono::steady_clock::now();
+  auto r = engine.download(job("small.bin", small));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::Http);
+  EXPECT_FALSE(r.error().is_transient());
+  ASSERT_TRUE(r.error().http);
+  EXPECT_EQ(r.error().http->error_code, "RestartLoop");
+  EXPECT_NE(r.error().message.find("the server at " + server.endpoint() + " sent 'small.bin' from byte 0 again 8 times"),
+            std::string::npos)
+      << r.error().message;
+  EXPECT_EQ(server.count("GET", "small.bin"), 10);  // the first answer, 8 restarts, and the answer refused as the 9th
+  EXPECT_LT(std::chrono::steady_clock::now() - t0, 10s);
+}
+
+TEST_F(Transfer, ARedirectLoopEndsAtTheHopLimitWithoutStreamRetries) {
+  server.set_hostile(test::Hostile::RedirectLoop);
+  Engine engine(options());
+  auto r = engine.download(job("small.bin", small));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::Http);
+  ASSERT_TRUE(r.error().http);
+  EXPECT_EQ(r.error().http->error_code, "TooManyRedirects");
+  EXPECT_EQ(server.count("GET", "small.bin"), 11);  // the request and 10 hops, once
+}
+
 TEST_F(Transfer, PersistentFailureGivesUpAndKeepsPartial) {
   auto o = options();
   o.stream_retries = 2;

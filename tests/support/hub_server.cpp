@@ -79,6 +79,7 @@ const char* reason(int s) {
     case 206: return "Partial Content";
     case 302: return "Found";
     case 307: return "Temporary Redirect";
+    case 308: return "Permanent Redirect";
     case 401: return "Unauthorized";
     case 403: return "Forbidden";
     case 404: return "Not Found";
@@ -294,6 +295,18 @@ void HubServer::add_rename(const RepoRef& from, const RepoRef& to) {
 void HubServer::set_valid_token(const std::string& token) {
   std::lock_guard lock(m_mutex);
   m_token = token;
+}
+void HubServer::add_token_without_access(const std::string& token) {
+  std::lock_guard lock(m_mutex);
+  m_tokens_without_access.push_back(token);
+}
+void HubServer::set_hostile(Hostile mode) {
+  std::lock_guard lock(m_mutex);
+  m_hostile = mode;
+}
+void HubServer::set_moved(Moved mode) {
+  std::lock_guard lock(m_mutex);
+  m_moved = mode;
 }
 void HubServer::add_fault(const Fault& fault) {
   std::lock_guard lock(m_mutex);

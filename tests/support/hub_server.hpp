@@ -45,6 +45,7 @@ enum class FaultKind {
   IgnoreRange,  // answer 200 with the whole body even when a Range was asked
   Stall,        // send `after_bytes`, then go silent for `stall`
   RangeElsewhere,  // answer a ranged GET with a 206 starting at 0
+  IgnoreRangeAndCut,  // hostile: answer 200 from byte 0 even to a Range, send `after_bytes`, close
 };
 
 struct Fault {
@@ -98,6 +99,27 @@ struct RealHubOptions {
   std::uint64_t rate_bytes_per_second = 0;    // body cap per response, both listeners (0 = set_throttle's value)
 };
 
+/// What a broken or malicious Hub sends (the hostile-input probe): every mode ends the client's
+/// loop with an error naming the server's fault, never an endless or unbounded one.
+enum class Hostile {
+  None,
+  NextLinksToItself,   // every tree page's `Link: rel="next"` names that page itself
+  NextLinksCycle,      // tree page A's next is page B, whose next is A again
+  EndlessNextPages,    // every tree page has a next page with a new cursor, forever
+  RedirectLoop,        // every Hub request answers a relative 307 to a sibling URL that redirects back
+  HugeBody,            // API answers: 200 announcing a 4 GiB JSON body, streamed until the client stops
+  HugeBodyUndeclared,  // the same without Content-Length (the body ends when the server closes)
+  HtmlApi,             // API answers: 200 with an HTML sign-in page (a captive portal or proxy)
+};
+
+/// The endpoint moved (a mirror or proxy in front of the Hub): every request on the Hub listener
+/// is answered 308 to `/moved<path>?<query>&key=<k>`, which alone is served (without the key: 403).
+enum class Moved {
+  None,
+  RelativeWithQuery,  // Location: /moved/...?...&key=... (same host)
+  OtherHost,          // Location: http://127.0.0.1:<cdn_port()>/moved/...: another origin
+};
+
 class HubServer {
  public:
   HubServer();
@@ -122,6 +144,11 @@ class HubServer {
   void add_rename(const RepoRef& from, const RepoRef& to);
   /// The token that grants access to private / gated repos.
   void set_valid_token(const std::string& token);
+  /// A token of an account without access: accepted as credentials, but a private repo is
+  /// `404 RepoNotFound` to it and a gated repo's files `403 GatedRepo` (like the Hub).
+  void add_token_without_access(const std::string& token);
+  void set_hostile(Hostile mode);
+  void set_moved(Moved mode);
 
   void add_fault(const Fault& fault);
   void clear_faults();
@@ -184,6 +211,10 @@ class HubServer {
                                      const std::string& path, const std::string& git_sha1) const;
   std::int64_t now_unix() const;
   void wait_unless_stopped(std::chrono::milliseconds how_long) const;
+  // Hostile pieces (hub_server_hostile.cpp).
+  void serve_huge_json(struct Reply& reply, bool declared);
+  std::optional<std::string> hostile_next_link(Hostile mode, const std::string& path, const std::string& query,
+                                               std::size_t next_cursor) const;
 
   int m_listen = -1;
   int m_cdn_listen = -1;
@@ -202,6 +233,9 @@ class HubServer {
   std::vector<RequestRecord> m_log;
   std::uint64_t m_log_epoch = 0;  // bumped by clear_requests()
   std::string m_token;
+  std::vector<std::string> m_tokens_without_access;
+  Hostile m_hostile = Hostile::None;
+  Moved m_moved = Moved::None;
   std::size_t m_page_size = 1000;
   std::uint64_t m_throttle = 0;
   std::string m_hostile_commit;

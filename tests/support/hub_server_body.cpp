@@ -26,7 +26,8 @@ void HubServer::serve_body(Reply& reply, const std::optional<Fault>& fault, std:
   std::optional<std::pair<std::uint64_t, std::uint64_t>> range;
   const std::string if_range = req.header("if-range");
   const bool validator_matches = if_range.empty() || if_range == etag_value || (!last_modified.empty() && if_range == last_modified);
-  if (!(fault && fault->kind == FaultKind::IgnoreRange) && validator_matches)
+  const bool ignore_range = fault && (fault->kind == FaultKind::IgnoreRange || fault->kind == FaultKind::IgnoreRangeAndCut);
+  if (!ignore_range && validator_matches)
     range = parse_range(req.header("range"), file.size);
   headers.emplace_back("Accept-Ranges", "bytes");
   headers.emplace_back("ETag", etag_value);
@@ -49,7 +50,7 @@ void HubServer::serve_body(Reply& reply, const std::optional<Fault>& fault, std:
                                               std::to_string(file.size));
   }
   const bool cut = fault && (fault->kind == FaultKind::ResetMidBody || fault->kind == FaultKind::ShortBody ||
-                             fault->kind == FaultKind::Stall);
+                             fault->kind == FaultKind::Stall || fault->kind == FaultKind::IgnoreRangeAndCut);
   if (cut) keep_alive = false;
   reply.head(status, headers, end - begin);
   if (req.method == "HEAD") return;

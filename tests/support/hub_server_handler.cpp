@@ -72,6 +72,9 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive, bool cdn) {
   // Snapshot the mutable configuration.
   std::optional<Fault> fault;
   std::string token, hostile_commit, hostile_etag;
+  std::vector<std::string> tokens_without_access;
+  Hostile hostile;
+  Moved moved;
   std::size_t page_size;
   std::uint64_t throttle;
   bool xet, real;
@@ -87,6 +90,9 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive, bool cdn) {
       break;
     }
     token = m_token;
+    tokens_without_access = m_tokens_without_access;
+    hostile = m_hostile;
+    moved = m_moved;
     hostile_commit = m_hostile_commit;
     hostile_etag = m_hostile_etag;
     page_size = m_page_size;
@@ -107,6 +113,39 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive, bool cdn) {
     return finish();
   }
 
+  // ---- a moved endpoint, hostile answers ----
+  std::string routed = req.path;
+  if (moved != Moved::None) {
+    if (routed.rfind("/moved/", 0) == 0) {
+      if (query_param(req.query, "key") != "k3y") {
+        reply.error(403, "", "this moved URL needs the key its redirect gave");
+        return finish();
+      }
+      routed = routed.substr(6);
+      cdn = false;  // the other host serves the Hub's routes under /moved/
+    } else if (!cdn) {
+      const std::string base = moved == Moved::OtherHost ? "http://127.0.0.1:" + std::to_string(m_cdn_port) : "";
+      const std::string location = base + "/moved" + req.path + "?" + (req.query.empty() ? "" : req.query + "&") + "key=k3y";
+      reply.simple(308, {{"Location", location}}, "Permanent Redirect. Redirecting to " + location, "text/plain; charset=utf-8");
+      return finish();
+    }
+  }
+  const std::string unmoved_path = routed;  // what the client asked for, before the move
+  if (hostile == Hostile::RedirectLoop && !cdn) {
+    const bool second = query_param(req.query, "loop") == "1";
+    reply.simple(307, {{"Location", second ? req.path : req.path + "?loop=1"}}, "", "text/plain");
+    return finish();
+  }
+  if (hostile == Hostile::HtmlApi && !cdn && routed.rfind("/api/", 0) == 0) {
+    reply.simple(200, {}, "<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>Please sign in to continue</body></html>",
+                 "text/html; charset=utf-8");
+    return finish();
+  }
+  if ((hostile == Hostile::HugeBody || hostile == Hostile::HugeBodyUndeclared) && !cdn && routed.rfind("/api/", 0) == 0) {
+    serve_huge_json(reply, hostile == Hostile::HugeBody);
+    return finish();
+  }
+
 
 
   // ---- CDN ----
@@ -114,8 +153,8 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive, bool cdn) {
     serve_real_cdn(reply, fault, throttle);
     return finish();
   }
-  if (!real && req.path.rfind("/cdn/", 0) == 0) {
-    const std::string sha = req.path.substr(5);
+  if (!real && routed.rfind("/cdn/", 0) == 0) {
+    const std::string sha = routed.substr(5);
     std::optional<ServedFile> file;
     {
       std::lock_guard lock(m_mutex);
@@ -129,7 +168,6 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive, bool cdn) {
   // ---- repo addressing ----
   // Real-Hub mode: /api/resolve-cache/<type>s/<id>/<commit>/<path> is the resolve of <path> at
   // <commit>, answered with the body (never redirected again).
-  std::string routed = req.path;
   bool from_resolve_cache = false;
   if (real && routed.rfind("/api/resolve-cache/", 0) == 0) {
     auto as_resolve = resolve_cache_as_resolve(routed);
@@ -204,16 +242,25 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive, bool cdn) {
   }
   const std::string auth = req.header("authorization");
   const std::string given = auth.rfind("Bearer ", 0) == 0 ? auth.substr(7) : "";
-  if (!given.empty() && !token.empty() && given != token) {
+  const bool known_without_access =
+      std::find(tokens_without_access.begin(), tokens_without_access.end(), given) != tokens_without_access.end();
+  if (!given.empty() && !token.empty() && given != token && !known_without_access) {
     reply.error(401, "", "Invalid credentials in Authorization header");
     return finish();
   }
-  if (!found || (is_private && given.empty())) {
-    reply.error(found ? 401 : 404, "RepoNotFound", "Repository not found");
+  const bool has_access = !given.empty() && !known_without_access;
+  if (!found || (is_private && !has_access)) {
+    // Like the Hub: anonymous 401, an account without access 404; both RepoNotFound.
+    reply.error(found && given.empty() ? 401 : 404, "RepoNotFound", "Repository not found");
     return finish();
   }
-  if (gated && given.empty()) {
-    reply.error(401, "GatedRepo", "Access to model " + id + " is restricted. You must be authenticated.");
+  // A gated repo's info and listings are public; its files need an account with access.
+  if (gated && !has_access && action == "resolve") {
+    if (given.empty())
+      reply.error(401, "GatedRepo", "Access to model " + id + " is restricted. You must have access to it and be authenticated to access it. Please log in.");
+    else
+      reply.error(403, "GatedRepo", "Access to model " + id + " is restricted and you are not in the authorized list. Visit " +
+                                        endpoint() + "/" + id + " to ask for access.");
     return finish();
   }
 
@@ -324,13 +371,20 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive, bool cdn) {
       reply.error(404, "EntryNotFound", "Folder not found");
       return finish();
     }
-    const std::size_t from = query_param(req.query, "cursor").empty() ? 0 : std::stoul(query_param(req.query, "cursor"));
+    const std::string cursor_param = query_param(req.query, "cursor");
+    const std::size_t cursor = cursor_param.empty() || !std::isdigit(static_cast<unsigned char>(cursor_param[0])) ? 0 : std::stoul(cursor_param);
+    // Endless pagination serves real entries on every page (a client that keeps them grows).
+    const std::size_t from = hostile == Hostile::EndlessNextPages ? cursor % std::max<std::size_t>(1, selected.size() + dirs.size()) : cursor;
     std::size_t total = 0;
     const std::string body = json_entry_list(selected, dirs, from, page_size, total, hostile_etag, xet);
     Hdrs h;
     if (from + page_size < total) {
       const std::string q = "recursive=" + query_param(req.query, "recursive") + "&expand=false&cursor=" + std::to_string(from + page_size);
-      h.emplace_back("Link", "<" + endpoint() + req.path + "?" + q + ">; rel=\"next\"");
+      h.emplace_back("Link", "<" + endpoint() + unmoved_path + "?" + q + ">; rel=\"next\"");
+    }
+    if (auto next = hostile_next_link(hostile, unmoved_path, req.query, cursor + page_size)) {
+      h.clear();
+      h.emplace_back("Link", "<" + *next + ">; rel=\"next\"");
     }
     reply.simple(200, h, body);
     return finish();

@@ -77,6 +77,38 @@ TEST(HttpRetry, RateLimitAndRetryAfter) {  // spec 13.19
   EXPECT_EQ(backoff_delay(p, 0, &remaining), 1s);  // quota not exhausted: normal backoff
 }
 
+TEST(HttpRetry, AServerCannotParkTheClientForDays) {
+  RetryPolicy p;
+  Response r;
+  r.status = 503;
+  r.headers.add("Retry-After", "999999999");
+  EXPECT_EQ(backoff_delay(p, 0, &r), 5min);
+  Response rl;
+  rl.status = 429;
+  rl.headers.add("RateLimit", "\"api\";r=0;t=86400");
+  EXPECT_EQ(backoff_delay(p, 0, &rl), 5min);
+  p.max_server_delay = 30s;
+  EXPECT_EQ(backoff_delay(p, 0, &r), 30s);
+}
+
+TEST(HttpDescribeAnswer, NamesStatusTypeAndTheBodysStart) {
+  Response r;
+  r.status = 200;
+  r.headers.add("Content-Type", "text/html; charset=utf-8");
+  r.body = "<!DOCTYPE html>\n<html><body>Sign in, token=hf_abcdefghijkl" + std::string(200, 'x');
+  const std::string d = describe_answer(r, 60);
+  EXPECT_EQ(d.rfind("HTTP 200, Content-Type text/html; charset=utf-8, body starts with '<!DOCTYPE html> <html><body>", 0), 0u) << d;
+  EXPECT_EQ(d.find("hf_abcdefghijkl"), std::string::npos) << d;
+  EXPECT_EQ(d.substr(d.size() - 4), "...'");
+  Response empty;
+  empty.status = 308;
+  EXPECT_EQ(describe_answer(empty), "HTTP 308, Content-Type (none), empty body");
+  Response binary;
+  binary.status = 200;
+  binary.body = std::string("\x01\x02ok", 4);
+  EXPECT_EQ(describe_answer(binary), "HTTP 200, Content-Type (none), body starts with '??ok'");
+}
+
 TEST(HttpRetry, RetryableStatuses) {
   for (int s : {408, 429, 500, 502, 503, 504}) EXPECT_TRUE(is_retryable_status(s)) << s;
   for (int s : {200, 206, 400, 401, 403, 404, 416, 501}) EXPECT_FALSE(is_retryable_status(s)) << s;

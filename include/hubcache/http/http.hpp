@@ -57,10 +57,16 @@ struct Request {
   std::chrono::milliseconds idle_timeout{10'000};
   /// Whole exchange limit; zero means none.
   std::chrono::milliseconds total_timeout{0};
-  /// Follow: libcurl follows up to 10 redirects and drops Authorization whenever the origin
-  /// (scheme, host, port) changes. Keep: a 3xx is returned as is.
+  /// Follow: libcurl follows up to `max_redirects` redirects (relative or absolute, a POST stays
+  /// a POST with its body on 307/308) and drops Authorization and Cookie whenever the origin
+  /// (scheme, host, port) changes. More hops fail with ErrorCode::Http (http context error_code
+  /// "TooManyRedirects"): a redirect loop is the server's fault and never retried.
+  /// Keep: a 3xx is returned as is.
   Redirects redirects = Redirects::Keep;
-  /// Limit on a body collected into Response::body (streaming sinks are unlimited).
+  int max_redirects = 10;
+  /// Limit on a body collected into Response::body (streaming sinks are unlimited). A larger
+  /// answer (announced by Content-Length or received) fails with ErrorCode::Http (http context
+  /// error_code "ResponseTooLarge"; not transient) as soon as it is known, so memory stays bounded.
   std::size_t max_body = 64u << 20;
 };
 
@@ -104,6 +110,10 @@ class Client {
 std::string origin_of(std::string_view url);
 /// Resolves a Location value against the URL it came from (absolute, "//host/p", "/p", "p").
 std::string resolve_location(std::string_view base, std::string_view location);
+/// What a server sent, for messages about an answer that is not what was expected: status,
+/// Content-Type and the first `max_bytes` of the body (non-printable bytes as '?', secrets
+/// redacted), e.g. "HTTP 200, Content-Type text/html, body starts with '<!DOCTYPE html>...'".
+std::string describe_answer(const Response& response, std::size_t max_bytes = 120);
 /// Masks secrets in text meant for messages: bearer tokens, "hf_..." tokens and the values of
 /// signature-like query parameters.
 std::string redact(std::string_view text);

@@ -1,6 +1,7 @@
 #pragma once
 // huggingface_hub's backoff (spec 7.8): up to 5 retries sleeping 1, 2, 4, 8, 8 s; 429 with a
-// RateLimit "r=0;t=S" sleeps S+1; an all-digit Retry-After sleeps that + 1.
+// RateLimit "r=0;t=S" sleeps S+1; an all-digit Retry-After sleeps that + 1, at most
+// RetryPolicy::max_server_delay (a server cannot park the client for days).
 #include <chrono>
 #include <functional>
 #include <optional>
@@ -13,6 +14,9 @@ struct RetryPolicy {
   int max_retries = 5;
   std::chrono::milliseconds base{1000};
   std::chrono::milliseconds cap{8000};
+  /// Longest wait a server's Retry-After / RateLimit can ask for (the Hub's rate-limit windows
+  /// are 5 minutes); a longer request waits this long.
+  std::chrono::milliseconds max_server_delay{std::chrono::minutes(5)};
   /// Maps a delay the protocol asks for to the one actually waited (tests shrink it and record
   /// what was asked). Unset = identity.
   std::function<std::chrono::milliseconds(std::chrono::milliseconds)> adjust;
@@ -25,7 +29,8 @@ struct RetryPolicy {
 /// 408, 429, 500, 502, 503, 504.
 bool is_retryable_status(int status);
 
-/// Delay before retry number `retry` (0-based) after `response` (null for a transport error).
+/// Delay before retry number `retry` (0-based) after `response` (null for a transport error);
+/// a server-requested delay is capped at policy.max_server_delay.
 std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int retry, const Response* response);
 
 /// Seconds a server asks to wait, from RateLimit (429 with r=0) or an all-digit Retry-After,

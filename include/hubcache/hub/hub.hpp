@@ -76,6 +76,15 @@ Error map_http_error(const http::Response& response, std::string_view url, const
                      std::string_view endpoint = "");
 
 // ---- Client ----
+/// Bounds on what a server's answers can make the client do: every loop they drive (listing
+/// pages, redirects, retries) ends, and memory stays bounded, whatever the server sends.
+struct ServerLimits {
+  std::size_t max_response_bytes = 128u << 20;  // one API answer (repo info, a tree page, paths-info)
+  std::uint64_t max_listing_bytes = 512u << 20;  // all pages of one tree listing together
+  int max_pages = 10000;                         // pages of one tree listing
+  int max_redirects = 10;                        // hops of one request
+};
+
 struct HubOptions {
   std::string endpoint = "https://huggingface.co";
   std::optional<std::string> token;
@@ -84,6 +93,7 @@ struct HubOptions {
   std::chrono::seconds download_timeout{10};
   std::chrono::seconds connect_timeout{10};
   http::RetryPolicy retry;
+  ServerLimits limits;
   const http::CancelToken* cancel = nullptr;
 };
 
@@ -103,12 +113,25 @@ class HubApi {
   /// endpoint's origin (spec 7.6).
   http::Headers headers_for(std::string_view url) const;
 
-  /// HEAD on the resolve URL with relative redirects followed (spec 7.5).
+  /// HEAD on the resolve URL (spec 7.5). Relative redirects are followed with Authorization
+  /// kept; an absolute one carrying Hub metadata (X-Repo-Commit / X-Linked-Etag: the LFS redirect
+  /// to a CDN) is the answer; any other absolute one (a moved endpoint) is followed, without
+  /// Authorization from the first hop that leaves the endpoint's origin on.
+  /// Errors: the typed ones of map_http_error; Http for an answer without Hub metadata (naming
+  /// what came back) and for a redirect loop (a URL seen before) or more than
+  /// limits.max_redirects hops; Network, Timeout, Cancelled.
   Result<FileMetadata> file_metadata(const RepoRef& repo, std::string_view revision, std::string_view path,
                                      Attempt attempt = Attempt::First);
-  /// GET /api/T/<id>/revision/<rev>.
+  /// GET /api/T/<id>/revision/<rev>. Every API call (repo info, tree pages, paths-info) follows
+  /// redirects (http::Redirects::Follow rules, at most limits.max_redirects) and reads at most
+  /// limits.max_response_bytes. Errors: the typed ones of map_http_error; Http for an answer that
+  /// is not the expected JSON (the message names status, Content-Type and the body's start), a
+  /// redirect loop, a body over the limit; Network, Timeout, Cancelled.
   Result<RepoInfo> repo_info(const RepoRef& repo, std::string_view revision, Attempt attempt = Attempt::First);
   /// Recursive (or not) listing at `revision`, every page merged; files and directories.
+  /// Pages follow `Link: rel="next"` (relative or absolute). Besides repo_info's errors, Http
+  /// (http context error_code "PaginationLoop") when a next link names a page already fetched,
+  /// when there are more than limits.max_pages pages or more than limits.max_listing_bytes.
   Result<std::vector<TreeEntry>> list_tree(const RepoRef& repo, std::string_view revision, std::string_view path = "",
                                            bool recursive = true);
   /// POST paths-info; missing paths are simply absent from the answer.
@@ -119,9 +142,16 @@ class HubApi {
   /// Performs `req`, retrying transient failures and 408/429/5xx up to `max_retries` times with
   /// the policy's backoff; returns the last response or error.
   Result<http::Response> perform_with_retries(const http::Request& req, int max_retries);
-  /// GET with the backoff (retryable statuses and transport errors), mapping error statuses.
+  /// GET (POST with `body`) following redirects, with the backoff (retryable statuses and
+  /// transport errors), mapping error statuses; a 1xx/3xx final answer is an Http error.
   Result<http::Response> get_api(const RepoRef& repo, const std::string& url, Attempt attempt,
                                  const std::string& body = {});
+  /// Http error for an answer of the server that breaks the protocol: names the endpoint, what
+  /// went wrong and that it is the server's fault (`code` goes to the http context).
+  Error server_fault(const std::string& what, const std::string& url, const std::string& code, int status = 0) const;
+  /// `value`, or its parse error as a server_fault naming what came back in `r`.
+  template <typename T>
+  Result<T> parsed(Result<T> value, const http::Response& r, const std::string& url) const;
 
   HubOptions m_options;
   std::shared_ptr<http::Client> m_client;

@@ -141,11 +141,18 @@ class Downloader {
 
   /// hf_hub_download. Errors: InvalidRepoId/Revision/Path, RepoNotFound (also private without
   /// a token), Gated, Unauthorized, RevisionNotFound, EntryNotFound (a .no_exist marker is
-  /// written), LocalEntryNotFound (offline or unreachable and not cached; Error::missing lists
-  /// the file), Integrity, DiskFull, Network, Cancelled.
+  /// written), PermissionDenied (access disabled), LocalEntryNotFound (offline, or the Hub
+  /// unreachable or answering unusably, and not cached; Error::missing lists the file; the
+  /// message blames the connection only for a transient cause and else names the server's
+  /// answer), Integrity, DiskFull, Http (a server fault: redirect loop, oversized answer, a
+  /// file restarted from byte 0 again and again), Network, Cancelled. With a local dir:
+  /// InvalidPath when a folder inside it on the way to the file, or the file's own name (or one
+  /// of its temp / metadata names), is a symlink: nothing is ever written outside the local dir.
   Result<FileResult> download_file(const FileRequest& request);
-  /// snapshot_download. Same errors; IncompleteSnapshot when offline and files listed by
-  /// trees/<commit>.json are missing (Error::missing lists them).
+  /// snapshot_download. Same errors, the Hub's typed ones (gated, not found, token refused)
+  /// exactly as download_file gives them also when met by a file's transfer; IncompleteSnapshot
+  /// when offline and files listed by trees/<commit>.json are missing (Error::missing lists
+  /// them). A tree listing that loops or does not end is an Http error (hub::HubApi::list_tree).
   Result<SnapshotResult> snapshot_download(const SnapshotRequest& request);
 
   const DownloadOptions& options() const;

@@ -15,6 +15,8 @@ struct Fd {
   ~Fd();
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
+  Fd(Fd&& other) noexcept : fd(other.fd) { other.fd = -1; }
+  Fd& operator=(Fd&& other) noexcept;
 };
 
 /// Random lower-case hex string of `n` characters (for unique temp names).
