@@ -128,9 +128,8 @@ Result<bool> create_pointer(const RepoLayout& layout, std::string_view commit, s
   const std::string pointer = layout.pointer_path(commit, path);
   HUBCACHE_TRY(check_inside(layout.snapshot_dir(commit), pointer));
   const std::string blob = layout.blob_path(etag);
-  HUBCACHE_TRY(fs::make_dirs(fs::parent(pointer)));
-
   if (mode == LinkMode::Copy) {
+    HUBCACHE_TRY(fs::make_dirs(fs::parent(pointer)));
     const std::string tmp = pointer + "." + fs::random_hex(8) + ".tmp";
     auto c = fs::copy_file(blob, tmp);
     if (!c) {
@@ -146,6 +145,19 @@ Result<bool> create_pointer(const RepoLayout& layout, std::string_view commit, s
   }
 
   const std::string target = pointer_target(path, etag);
+  // The common case, a new pointer, costs one symlink(2); its folder is made and an existing
+  // name checked only when that fails.
+  if (::symlink(target.c_str(), pointer.c_str()) == 0) return true;
+  if (errno == ENOENT) {
+    HUBCACHE_TRY(fs::make_dirs(fs::parent(pointer)));
+    if (::symlink(target.c_str(), pointer.c_str()) == 0) return true;
+  }
+  if (errno != EEXIST) {
+    const int err = errno;
+    if (err == EPERM || err == EOPNOTSUPP || err == ENOSYS)
+      return create_pointer(layout, commit, path, etag, LinkMode::Copy);  // filesystem without symlinks
+    return fail(errno_error(err, "cannot create symlink", pointer));
+  }
   if (read_link(pointer) == target) return false;
   if (::unlink(pointer.c_str()) != 0 && errno != ENOENT)
     return fail(errno_error(errno, "cannot replace pointer", pointer));

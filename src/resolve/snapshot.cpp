@@ -5,6 +5,7 @@
 #include <atomic>
 #include <filesystem>
 #include <semaphore>
+#include <unordered_set>
 #include <set>
 #include <nlohmann/json.hpp>
 
@@ -143,6 +144,14 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
   std::vector<const TreeFileEntry*> selected;
   std::uint64_t bytes_to_get = 0;
   std::size_t files_to_get = 0;
+  // One listing of blobs/ instead of a stat per file, and no pointer stats in a snapshot that
+  // does not exist yet: a fresh 2,000-file snapshot plans without 4,000 failing stats.
+  const bool have_snapshot = !local && fs::is_dir(layout.snapshot_dir(commit));
+  std::unordered_set<std::string> blob_names;
+  if (!local && !req.force_download) {
+    std::error_code ec;
+    for (const auto& b : std::filesystem::directory_iterator(layout.blobs_dir(), ec)) blob_names.insert(b.path().filename().string());
+  }
   for (const auto& e : entries) {
     if (!filter.selects(e.path)) continue;
     selected.push_back(&e);
@@ -150,7 +159,8 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
     if (local) {
       cached = !req.force_download && is_file(local_dir + "/" + e.path);
     } else {
-      cached = !req.force_download && (is_file(layout.pointer_path(commit, e.path)) || is_file(layout.blob_path(e.etag())));
+      cached = !req.force_download && ((have_snapshot && is_file(layout.pointer_path(commit, e.path))) ||
+                                       (blob_names.count(e.etag()) > 0 && is_file(layout.blob_path(e.etag()))));
     }
     out.files.push_back(PlannedFile{e.path, e.size, e.etag(), cached});
     if (!cached) {
@@ -229,7 +239,7 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
       r = fetch_to_local_dir(local_dir, repo, f, progress, w);
       std::lock_guard lock(errors_mutex);
       for (auto& x : w) warnings.push_back(std::move(x));
-    } else if (!req.force_download && is_file(layout.pointer_path(commit, e.path))) {
+    } else if (out.files[i].cached && is_file(layout.pointer_path(commit, e.path))) {  // planned cached: confirm
       progress.cached(e.path, e.size);
     } else {
       r = fetch_to_cache(layout, f, progress, batch);
