@@ -84,7 +84,6 @@ int run(const Context& ctx, DownloadArgs a) {
                "holds real files; ignoring it.");
   if (a.resume_download && !a.quiet)
     print_note("--resume-download is no longer needed: interrupted downloads always resume; ignoring it.");
-  if (a.cache_dir && a.local_dir) return usage_error("--cache-dir and --local-dir cannot be used together");
   RepoType type = RepoType::Model;
   std::string revision = a.revision.value_or("main");
   // hf:// URIs (spec 10).
@@ -198,7 +197,9 @@ void add_download_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--include", a->include, "Only files matching this pattern (repeatable)")->allow_extra_args(false)->take_all();
   cmd->add_option("--exclude", a->exclude, "Skip files matching this pattern (repeatable)")->allow_extra_args(false)->take_all();
   cmd->add_option("--cache-dir", a->cache_dir, "Hub cache folder (beats HF_HUB_CACHE and HF_HOME)");
-  cmd->add_option("--local-dir", a->local_dir, "Download into this folder as real files instead of the cache");
+  cmd->add_option("--local-dir", a->local_dir,
+                  "Download into this folder as real files instead of the cache (files already in the cache, or in "
+                  "--cache-dir, are copied from it, not downloaded)");
   cmd->add_flag("--force-download", a->force, "Download again even if cached");
   cmd->add_option("--token", a->token, "Hub token (beats HF_TOKEN and the token file)");
   cmd->add_option("--max-workers", a->max_workers, "Files downloaded in parallel (default: adapt to latency, 8 to 128)")->check(CLI::Range(1, 128));

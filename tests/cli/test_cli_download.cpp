@@ -154,8 +154,20 @@ TEST_F(Cli, LocalDir) {
   EXPECT_EQ(r.out, dir / "out" + "\n");
   EXPECT_EQ(read_file(dir / "out/docs/readme.md"), "# hi");
   EXPECT_EQ(read_file(dir / "out/.cache/huggingface/.gitignore"), "*");
-  auto both = run({"download", "org/model", "--local-dir", dir / "out", "--cache-dir", dir / "c"});
-  EXPECT_EQ(both.exit_code, 2);
+}
+
+// `hf download --local-dir D --cache-dir C` fills D from blobs already in C, with no file transfer.
+TEST_F(Cli, LocalDirWithCacheDirCopiesFromThatCache) {
+  const std::string other = dir / "other_cache";
+  ASSERT_EQ(run({"download", "org/model", "--cache-dir", other, "-q"}).exit_code, 0);
+  server.clear_requests();
+  auto both = run({"download", "org/model", "--local-dir", dir / "out2", "--cache-dir", other, "-q"});
+  ASSERT_EQ(both.exit_code, 0) << both.err;
+  EXPECT_EQ(both.out, dir / "out2" + "\n");
+  EXPECT_EQ(read_file(dir / "out2/model.bin"), std::string(100000, 'm'));
+  EXPECT_EQ(read_file(dir / "out2/docs/more/x.md"), "x");
+  EXPECT_EQ(server.count("GET", "/resolve/"), 0);  // metadata only: every byte came from the cache
+  EXPECT_EQ(server.body_bytes("/resolve/"), 0u);
 }
 
 TEST_F(Cli, LocalDirNeverWritesThroughSymlinksInsideIt) {
