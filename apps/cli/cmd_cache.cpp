@@ -152,6 +152,11 @@ int run_ls(const Context& ctx, const LsOptions& o) {
       n += e.revision ? 1 : e.repo->revisions.size();
       sum += e.revision ? e.revision->size_on_disk : e.repo->size_on_disk;
     }
+    // Unfiltered, --revisions counts the same repos as the repo listing: those without any
+    // revision (blobs only) have no row but are still in the cache.
+    if (o.revisions && o.filters.empty() && !o.limit)
+      for (const auto& r : cache->repos)
+        if (r.revisions.empty()) shown.try_emplace(&r, std::pair<std::size_t, std::uint64_t>{0, 0});
     std::uint64_t size = 0;
     bool whole = true;
     for (const auto& [repo, seen] : shown) {

@@ -223,6 +223,17 @@ TEST_F(CliCache, RmYesDeletes) {
   EXPECT_EQ(cache({"ls", "-q", "--revisions"}).out, c2 + "\n");
 }
 
+TEST_F(CliCache, RevisionsCountTheSameReposAsTheRepoListing) {
+  for (const char* d : {"blobs", "refs", "snapshots"}) std::filesystem::create_directories(dir / ("models--org--empty/" + std::string(d)));
+  test::write_file(dir / "models--org--empty/blobs/0123456789012345678901234567890123456789", "orphan");
+  const auto repos = cache({"ls"}), revisions = cache({"ls", "--revisions"});
+  ASSERT_EQ(repos.exit_code, 0) << repos.err;
+  ASSERT_EQ(revisions.exit_code, 0) << revisions.err;
+  const auto summary = [](const std::string& out) { return out.substr(out.rfind("\nFound ") + 1); };
+  EXPECT_NE(summary(repos.out).find("Found 3 repo(s) for a total of 3 revision(s)"), std::string::npos) << repos.out;
+  EXPECT_EQ(summary(revisions.out), summary(repos.out));
+}
+
 TEST_F(CliCache, OlderNamesScanAndDeleteWork) {
   EXPECT_EQ(cache({"scan", "-q"}).out, cache({"ls", "-q"}).out);
   const auto r = cache({"delete", "hf://datasets/org/data", "--yes"});
