@@ -148,6 +148,7 @@ int run(const ImportCliOptions& o, const Config& c) {
   io.untracked = o.untracked == "skip" ? UntrackedPolicy::Skip : UntrackedPolicy::Refuse;
   io.force = o.force;
   io.keep = o.keep;
+  io.disable_symlinks = c.disable_symlinks;
   auto plan = plan_import(io);
   if (!plan) return report_error(plan.error(), o.common.json);
   if (!o.common.json)

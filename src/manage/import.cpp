@@ -83,6 +83,7 @@ Result<ImportResult> execute_import(const ImportPlan& plan) {
       return;
     }
     const std::string blob_path = layout.blob_path(first.blob);
+    bool wrote_blob = false;
     struct stat st{};
     if (::lstat(blob_path.c_str(), &st) == 0) {
       if (!S_ISREG(st.st_mode)) {
@@ -91,6 +92,7 @@ Result<ImportResult> execute_import(const ImportPlan& plan) {
         return;
       }
     } else {
+      wrote_blob = true;
       auto published = import_detail::publish_source_blob(layout, first, try_link);
       if (!published) {
         errors[g] = std::move(published).error();
@@ -101,13 +103,15 @@ Result<ImportResult> execute_import(const ImportPlan& plan) {
     }
     for (std::size_t i : *groups[g]) {
       const ImportFile& f = plan.files[i];
-      auto c = create_pointer(layout, plan.commit, f.path, f.blob, LinkMode::Symlink);
+      auto c = create_pointer(layout, plan.commit, f.path, f.blob, o.disable_symlinks ? LinkMode::Copy : LinkMode::Symlink);
       if (!c) {
         errors[g] = std::move(c).error();
         return;
       }
       if (*c) ++pointers_written;
     }
+    // No-symlink mode keeps only the snapshot's real files, like a download (spec 3.9).
+    if (o.disable_symlinks && wrote_blob) ::unlink(blob_path.c_str());
   });
   for (auto& e : errors) {
     if (!e) continue;

@@ -317,3 +317,23 @@ TEST(CliImportInPlace, CacheLsNamesALocalDirCopyAndTheCommandThatAdoptsIt) {
   EXPECT_NE(ls.err.find("of which 1 already in the cache as blobs"), std::string::npos) << ls.err;
   EXPECT_NE(ls.err.find("hubcache import '" + cache + "/tiny' --repo ORG/NAME"), std::string::npos) << ls.err;
 }
+
+TEST(CliImportNoSymlinks, DisableSymlinksMakesRealFilesLikeADownload) {
+  test::TempDir dir;
+  const std::string src = dir.path() + "/src", cache = dir.path() + "/cache";
+  test::write_file(src + "/config.json", "{\"k\":1}");
+  test::write_file(src + "/sub/w.txt", "weights");
+  auto r = test::run_process({test::hubcache_bin(), "import", src, "--repo", "org/tiny", "--cache-dir", cache, "--copy"},
+                             {"HF_HUB_DISABLE_SYMLINKS=1"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::string snap;
+  for (const auto& e : std::filesystem::directory_iterator(cache + "/models--org--tiny/snapshots")) snap = e.path().string();
+  ASSERT_FALSE(snap.empty());
+  for (const char* f : {"/config.json", "/sub/w.txt"}) {
+    EXPECT_FALSE(std::filesystem::is_symlink(snap + f)) << f;
+    EXPECT_TRUE(std::filesystem::is_regular_file(snap + f)) << f;
+  }
+  EXPECT_EQ(test::read_file(snap + "/sub/w.txt"), "weights");
+  EXPECT_TRUE(std::filesystem::is_empty(cache + "/models--org--tiny/blobs"));
+  EXPECT_EQ(test::read_file(src + "/sub/w.txt"), "weights");  // --copy leaves the source
+}

@@ -87,6 +87,10 @@ struct ImportOptions {
   /// or over the repo's own folder name) is imported in place, by Move, and then goes, with its
   /// local-dir metadata; `keep` links (or copies) instead and leaves it.
   bool keep = false;
+  /// HF_HUB_DISABLE_SYMLINKS (Config::disable_symlinks): snapshot entries are real files, as a
+  /// download makes them (spec 3.9): each path gets its own copy and no blob this import wrote
+  /// stays in blobs/.
+  bool disable_symlinks = false;
 };
 
 /// Identity of a source file when it was hashed; publishing refuses a file that changed since.
