@@ -102,12 +102,10 @@ TEST_F(Hostile, EndlessDistinctNextPagesStopAtTheListingSize) {
 
 TEST_F(Hostile, DefaultLimitsEndEndlessPagination) {
   server.set_hostile(test::Hostile::EndlessNextPages);
-  const auto t0 = std::chrono::steady_clock::now();
   auto tree = api().list_tree(k_repo, c1);
   ASSERT_FALSE(tree);
   EXPECT_EQ(tree.error().http->error_code, "PaginationLoop");
-  EXPECT_EQ(server.count("GET", "/tree/"), ServerLimits{}.max_pages);
-  EXPECT_LT(std::chrono::steady_clock::now() - t0, 60s);
+  EXPECT_EQ(server.count("GET", "/tree/"), ServerLimits{}.max_pages);  // ends at the page limit (no wall-clock check: sanitizers)
 }
 
 TEST_F(Hostile, RedirectLoopOnTheMetadataHeadIsNamed) {
