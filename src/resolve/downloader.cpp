@@ -151,7 +151,10 @@ bool is_typed_hub_error(const Error& e) {
 Error hub_unusable(const Error& cause, const std::string& what, const std::string& where, const std::string& endpoint) {
   if (is_typed_hub_error(cause)) return cause;
   const std::string message =
-      cause.is_transient()
+      http::is_tls_certificate_error(cause)
+          ? "Local entry not found. The TLS certificate of " + endpoint + " could not be verified while locating " + what + ", and " +
+                where + "."
+      : cause.is_transient()
           ? "Local entry not found. An error happened while locating " + what + " on the Hub, and " + where + ". Check your connection."
           : "Local entry not found. The Hub at " + endpoint + " gave an answer that cannot be used while locating " + what +
                 ", and " + where + ".";

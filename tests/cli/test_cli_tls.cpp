@@ -58,13 +58,15 @@ class Tls : public ::testing::Test {
     server = std::make_unique<ServeProcess>(std::vector<std::string>{"--quiet", "--cache-dir", src, "--tls-cert", cert, "--tls-key", key});
     ASSERT_EQ(server->url().rfind("https://127.0.0.1:", 0), 0u) << server->url() << server->err_output();
   }
-  ProcessResult download(const std::string& cache, std::vector<std::string> extra) {
+  ProcessResult download(const std::string& cache, std::vector<std::string> extra, std::vector<std::string> files = {"config.json"}) {
     std::vector<std::string> e = {"HF_ENDPOINT=" + server->url(), "HF_HUB_CACHE=" + cache, "HF_HOME=" + tmp / "hf_home",
                                   "-HF_TOKEN", "-HUGGING_FACE_HUB_TOKEN", "-HF_HUB_OFFLINE", "-TRANSFORMERS_OFFLINE",
                                   "-SSL_CERT_FILE", "-REQUESTS_CA_BUNDLE", "-CURL_CA_BUNDLE", "-HF_DEBUG",
                                   "HF_HUB_DOWNLOAD_TIMEOUT=5", "HF_HUB_DISABLE_PROGRESS_BARS=1"};
     e.insert(e.end(), extra.begin(), extra.end());
-    return run_process({hubcache_bin(), "download", "org/tiny-model", "config.json"}, e);
+    std::vector<std::string> argv = {hubcache_bin(), "download", "org/tiny-model"};
+    argv.insert(argv.end(), files.begin(), files.end());
+    return run_process(argv, e);
   }
 };
 
@@ -86,9 +88,17 @@ TEST_F(Tls, WithoutTheCaFailsOnceNamingTheCertificateAndTheVariables) {
   EXPECT_NE(r.err.find("SSL_CERT_FILE"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("REQUESTS_CA_BUNDLE"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("Check your connection"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("gave an answer"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("TLS certificate of " + server->url() + " could not be verified"), std::string::npos) << r.err;
   // One attempt: retrying cannot change a certificate (HF_DEBUG logs every request).
   EXPECT_EQ(count(r.err, "[HF_DEBUG]"), 1u) << r.err;
   EXPECT_FALSE(std::filesystem::exists(tmp / "c/models--org--tiny-model/snapshots")) << r.err;
+  // A snapshot says the same.
+  auto snap = download(tmp / "c", {"HF_DEBUG=1"}, {});
+  EXPECT_EQ(snap.exit_code, 1) << snap.err;
+  EXPECT_NE(snap.err.find("TLS certificate of " + server->url() + " could not be verified"), std::string::npos) << snap.err;
+  EXPECT_NE(snap.err.find("SSL_CERT_FILE"), std::string::npos) << snap.err;
+  EXPECT_EQ(count(snap.err, "[HF_DEBUG]"), 1u) << snap.err;
 }
 
 TEST_F(Tls, AMissingCaFileIsNamed) {
