@@ -6,6 +6,19 @@
 #include "cli.hpp"
 
 namespace hubcache::cli {
+namespace {
+
+// A proxy URL with its password masked: "http://user:***@host:3128".
+std::string mask_proxy_password(const std::string& url) {
+  const auto start = url.find("://") == std::string::npos ? 0 : url.find("://") + 3;
+  const auto at = url.find('@', start);
+  if (at == std::string::npos) return url;
+  const auto colon = url.find(':', start);
+  if (colon == std::string::npos || colon > at) return url;
+  return url.substr(0, colon + 1) + "***" + url.substr(at);
+}
+
+}  // namespace
 
 void add_env_command(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand("env", "Show the resolved configuration and where each value came from");
@@ -17,6 +30,8 @@ void add_env_command(CLI::App& app, Context& ctx) {
     auto warnings = c.warnings;
     for (auto& w : diagnose_cache_dir(c.hub_cache.value)) warnings.push_back(std::move(w));
     const std::string token_state = c.token ? "found (" + c.token_source + ")" : "not found";
+    nlohmann::json proxies = nlohmann::json::object();
+    for (const auto& [name, value] : c.proxy_vars) proxies[name] = mask_proxy_password(value);
     if (opts->json) {
       auto src = [](const auto& s) { return nlohmann::json{{"value", s.value}, {"source", s.source}}; };
       nlohmann::json j = {
@@ -30,6 +45,9 @@ void add_env_command(CLI::App& app, Context& ctx) {
           {"download_timeout", src(c.download_timeout)},
           {"disable_symlinks", c.disable_symlinks},
           {"disable_implicit_token", c.disable_implicit_token},
+          {"ca_bundle", src(c.ca_bundle)},
+          {"proxies", proxies},
+          {"debug", c.debug},
           {"warnings", warnings},
       };
       print_json(j);
@@ -46,6 +64,10 @@ void add_env_command(CLI::App& app, Context& ctx) {
       row("etag timeout", std::to_string(c.etag_timeout.value) + " s", c.etag_timeout.source);
       row("download timeout", std::to_string(c.download_timeout.value) + " s", c.download_timeout.source);
       row("symlinks", c.disable_symlinks ? "disabled" : "enabled", c.disable_symlinks ? "HF_HUB_DISABLE_SYMLINKS" : "");
+      row("CA bundle", c.ca_bundle.value.empty() ? "system store" : c.ca_bundle.value, c.ca_bundle.source == "system" ? "" : c.ca_bundle.source);
+      if (c.proxy_vars.empty()) row("proxy", "none", "");
+      for (const auto& [name, value] : c.proxy_vars) row("proxy", mask_proxy_password(value), name);
+      if (c.debug) row("request log", "on", "HF_DEBUG");
       for (const auto& w : warnings) print_warning(w);
     }
     ctx.exit_code = k_exit_ok;

@@ -27,6 +27,8 @@ struct ServeOptions {
   unsigned idle_timeout = 30;
   unsigned request_timeout = 30;
   unsigned revalidate_ms = 1000;
+  std::string tls_cert;
+  std::string tls_key;
 };
 
 // Raises the descriptor limit to its maximum and shares it between connections and the files the
@@ -49,9 +51,9 @@ std::pair<unsigned, std::size_t> share_fd_limit(unsigned wanted_connections) {
 void print_banner(const server::Server& srv, const std::string& cache, const std::string& public_url) {
   fmt::print(stderr, "Serving the Hub cache {} (read-only) on {}", cache, srv.bound_address());
   if (srv.all_interfaces())
-    fmt::print(stderr, ", all interfaces: other machines reach it at {} (or http://<an address of this machine>:{}), "
-                       "this one at http://127.0.0.1:{}",
-               srv.url(), srv.port(), srv.port());
+    fmt::print(stderr, ", all interfaces: other machines reach it at {} (or {}://<an address of this machine>:{}), "
+                       "this one at {}://127.0.0.1:{}",
+               srv.url(), srv.url().substr(0, srv.url().find(':')), srv.port(), srv.url().substr(0, srv.url().find(':')), srv.port());
   fmt::print(stderr, ".\n");
   if (!public_url.empty())
     fmt::print(stderr, "Public URL: {} (download redirects and page links point there). Use HF_ENDPOINT={}. Stop with Ctrl-C.\n",
@@ -82,6 +84,8 @@ int run(const ServeOptions& o, const Context& ctx) {
   so.max_connections_per_client = o.max_connections_per_client;
   so.idle_timeout = std::chrono::seconds(o.idle_timeout);
   so.request_timeout = std::chrono::seconds(o.request_timeout);
+  so.tls_cert_file = o.tls_cert;
+  so.tls_key_file = o.tls_key;
   if (!o.quiet)
     so.access_log = [](std::string_view line) {
       std::string l(line);
@@ -130,6 +134,10 @@ void add_serve_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--request-timeout", o->request_timeout, "Seconds a client has to send a whole request (default 30)");
   cmd->add_option("--revalidate-ms", o->revalidate_ms,
                   "How long a checked ref or file is trusted before the disk is asked again; 0: every request (default 1000)");
+  cmd->add_option("--tls-cert", o->tls_cert,
+                  "Serve HTTPS with this PEM certificate (chain after it); clients that do not trust its CA set SSL_CERT_FILE=ca.pem")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--tls-key", o->tls_key, "The PEM private key of --tls-cert")->check(CLI::ExistingFile);
   cmd->callback([&ctx, o] { ctx.exit_code = run(*o, ctx); });
 }
 

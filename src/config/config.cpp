@@ -151,6 +151,17 @@ Config Config::from_env(const Environment& env, const Overrides& ov) {
   c.disable_xet = parse_env_bool(env.get("HF_HUB_DISABLE_XET").value_or(""));
   c.disable_shared_blobs = parse_env_bool(env.get("HF_HUB_DISABLE_SHARED_BLOBS").value_or(""));
   if (auto v = env.get_nonempty("HF_HUB_DISABLE_PROGRESS_BARS")) c.disable_progress_bars = parse_env_bool(*v);
+  // TLS trust and proxies
+  c.ca_bundle = {"", "system"};
+  for (const char* name : {"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"})
+    if (auto v = env.get_nonempty(name)) {
+      c.ca_bundle = {expand_path(*v, env), name};
+      break;
+    }
+  for (const char* name : {"https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"})
+    if (auto v = env.get_nonempty(name)) c.proxy_vars.emplace_back(name, *v);
+  if (!env.get_nonempty("http_proxy")) c.http_proxy_fallback = env.get_nonempty("HTTP_PROXY").value_or("");
+  c.debug = parse_env_bool(env.get("HF_DEBUG").value_or(""));
   // Token
   if (ov.token) {
     std::string t = clean_token(*ov.token);

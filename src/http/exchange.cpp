@@ -65,7 +65,7 @@ Exchange::~Exchange() {
   if (easy) curl_easy_cleanup(easy);
 }
 
-void Exchange::prepare(const Request& req, Sink s, bool stream, const CancelToken* c) {
+void Exchange::prepare(const Request& req, Sink s, bool stream, const CancelToken* c, const Transport* t) {
   global_init();
   if (easy == nullptr) easy = curl_easy_init();
   else curl_easy_reset(easy);
@@ -77,6 +77,8 @@ void Exchange::prepare(const Request& req, Sink s, bool stream, const CancelToke
   sink = std::move(s);
   streaming = stream;
   cancel = c;
+  transport = t;
+  started = std::chrono::steady_clock::now();
   response = Response{};
   head_delivered = aborted_by_receiver = body_too_large = idle_timed_out = false;
   last_activity = std::chrono::steady_clock::now();
@@ -99,6 +101,12 @@ void Exchange::prepare(const Request& req, Sink s, bool stream, const CancelToke
   curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
   curl_easy_setopt(easy, CURLOPT_PROTOCOLS_STR, "http,https");
   curl_easy_setopt(easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  // No CURLOPT_PROXY by default: libcurl then reads the proxy environment variables itself.
+  if (transport != nullptr) {
+    if (!transport->ca_file.empty()) curl_easy_setopt(easy, CURLOPT_CAINFO, transport->ca_file.c_str());
+    if (!transport->http_proxy.empty() && request.url.rfind("http://", 0) == 0)
+      curl_easy_setopt(easy, CURLOPT_PROXY, transport->http_proxy.c_str());
+  }
   if (request.redirects == Redirects::Follow) {
     curl_easy_setopt(easy, CURLOPT_FOLLOWLOCATION, 1L);
     curl_easy_setopt(easy, CURLOPT_MAXREDIRS, static_cast<long>(request.max_redirects));
@@ -186,6 +194,25 @@ Result<Response> Exchange::finish(CURLcode code) {
       e.http->error_code = "UnsupportedUrl";
       return fail(std::move(e));
     }
+    case CURLE_PEER_FAILED_VERIFICATION:
+    case CURLE_SSL_CACERT_BADFILE:
+    case CURLE_SSL_ISSUER_ERROR:
+    case CURLE_SSL_CRL_BADFILE: {
+      // Retrying cannot help: the client's trust settings or the server's certificate must change.
+      const std::string ca = transport && !transport->ca_file.empty()
+                                 ? "the CA file '" + transport->ca_file + "' (from " + transport->ca_file_source + ")"
+                                 : std::string("the system's CA store");
+      const std::string problem = code == CURLE_SSL_CACERT_BADFILE
+                                      ? "cannot use " + ca + " (" + detail + "): point SSL_CERT_FILE at a readable PEM file"
+                                      : "the server's TLS certificate cannot be verified with " + ca + " (" + detail +
+                                            "). If the server uses a private CA (a LAN mirror started with `hubcache serve "
+                                            "--tls-cert`, a corporate proxy), set SSL_CERT_FILE (or REQUESTS_CA_BUNDLE, "
+                                            "CURL_CA_BUNDLE) to that CA's PEM file; `hubcache env` shows which one is in effect";
+      Error e{ErrorCode::Http, what + ": " + problem, {}, HttpErrorContext{}, {}};
+      e.http->url = redact(request.url);
+      e.http->error_code = "TlsCertificate";
+      return fail(std::move(e));
+    }
     case CURLE_COULDNT_RESOLVE_PROXY: {
       Error e{ErrorCode::Network, what + ": proxy error (" + detail + ")", {}, HttpErrorContext{}, {}};
       e.http->error_code = "ProxyError";
@@ -194,6 +221,22 @@ Result<Response> Exchange::finish(CURLcode code) {
     }
     default: return fail(ErrorCode::Network, what + ": " + detail);
   }
+}
+
+void Exchange::record(const Result<Response>& result) const {
+  if (transport == nullptr || !transport->on_exchange) return;
+  ExchangeRecord rec;
+  rec.method = request.method;
+  rec.elapsed = std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - started);
+  if (result) {
+    rec.status = result->status;
+    rec.url = redact(result->url.empty() ? request.url : result->url);
+  } else {
+    rec.status = response.status;
+    rec.url = redact(response.url.empty() ? request.url : response.url);
+    rec.error = redact(result.error().message);
+  }
+  transport->on_exchange(rec);
 }
 
 Error Exchange::too_large(const std::string& what) const {

@@ -19,6 +19,8 @@ struct Exchange {
   Sink sink;
   bool streaming = false;
   const CancelToken* cancel = nullptr;
+  const Transport* transport = nullptr;  // owned by the Client / Multi
+  std::chrono::steady_clock::time_point started;
   Response response;
   bool head_delivered = false;
   bool aborted_by_receiver = false;
@@ -33,7 +35,9 @@ struct Exchange {
   ~Exchange();
 
   /// (Re)configures `easy` (created if null, reset otherwise) for `request`.
-  void prepare(const Request& req, Sink s, bool stream, const CancelToken* c);
+  void prepare(const Request& req, Sink s, bool stream, const CancelToken* c, const Transport* t);
+  /// Reports the finished exchange to Transport::on_exchange, if set.
+  void record(const Result<Response>& result) const;
   /// Turns the libcurl outcome into the Result.
   Result<Response> finish(CURLcode code);
   /// Delivers on_head if it has not run yet; false if the receiver aborted (or, collecting the

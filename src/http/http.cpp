@@ -45,7 +45,7 @@ struct Client::Pool {
   std::vector<std::unique_ptr<detail::Exchange>> idle;
 };
 
-Client::Client() : m_pool(std::make_unique<Pool>()) { detail::global_init(); }
+Client::Client(Transport transport) : m_pool(std::make_unique<Pool>()), m_transport(std::move(transport)) { detail::global_init(); }
 Client::~Client() = default;
 
 Result<Response> Client::perform(const Request& request, const CancelToken* cancel) {
@@ -65,10 +65,11 @@ Result<Response> Client::perform(const Request& request, const Sink& sink, const
   if (cancel && cancel->cancelled())
     return fail(ErrorCode::Cancelled, std::string(to_string(request.method)) + " " + redact(request.url) + ": cancelled");
   const bool streaming = static_cast<bool>(sink.on_data) || static_cast<bool>(sink.on_head);
-  ex->prepare(request, sink, streaming, cancel);
+  ex->prepare(request, sink, streaming, cancel, &m_transport);
   const CURLcode code = curl_easy_perform(ex->easy);
   ++m_exchanges;
   auto result = ex->finish(code);
+  ex->record(result);
   {
     std::lock_guard lock(m_pool->mutex);
     m_pool->idle.push_back(std::move(ex));  // keeps its connection alive for the next caller
@@ -159,6 +160,8 @@ std::string describe_answer(const Response& r, std::size_t max_bytes) {
   }
   return out + ", body starts with '" + redact(start) + (r.body.size() > max_bytes ? "...'" : "'");
 }
+
+bool is_tls_certificate_error(const Error& e) { return e.http && e.http->error_code == "TlsCertificate"; }
 
 bool is_proxy_error(const Error& e) { return e.http && e.http->error_code == "ProxyError"; }
 

@@ -9,6 +9,7 @@ namespace hubcache::http {
 
 struct Multi::Impl {
   CURLM* multi = nullptr;
+  Transport transport;
   struct Entry {
     std::unique_ptr<detail::Exchange> ex;
     Done done;
@@ -32,7 +33,8 @@ struct Multi::Impl {
   }
 };
 
-Multi::Multi(unsigned max_host_connections) : m_impl(std::make_unique<Impl>()) {
+Multi::Multi(unsigned max_host_connections, Transport transport) : m_impl(std::make_unique<Impl>()) {
+  m_impl->transport = std::move(transport);
   detail::global_init();
   m_impl->multi = curl_multi_init();
   curl_multi_setopt(m_impl->multi, CURLMOPT_PIPELINING, static_cast<long>(CURLPIPE_MULTIPLEX));
@@ -54,7 +56,7 @@ Multi::Id Multi::add(const Request& request, Sink sink, Done done) {
   } else {
     ex = std::make_unique<detail::Exchange>();
   }
-  ex->prepare(request, std::move(sink), true, nullptr);
+  ex->prepare(request, std::move(sink), true, nullptr, &m_impl->transport);
   const Id id = m_impl->next_id++;
   CURL* easy = ex->easy;
   curl_easy_setopt(easy, CURLOPT_PIPEWAIT, 1L);  // multiplex over h2 rather than opening a connection each
@@ -93,6 +95,7 @@ std::size_t Multi::poll(std::chrono::milliseconds timeout) {
       const Id id = h->second;
       auto it = im.entries.find(id);
       auto r = it->second.cancelled ? Result<Response>(fail(ErrorCode::Cancelled, "cancelled")) : it->second.ex->finish(msg->data.result);
+      it->second.ex->record(r);
       im.complete(id, std::move(r));
       ++completed;
     }

@@ -96,6 +96,9 @@ DownloadOptions DownloadOptions::from_env(const Config& c) {
   o.download_timeout = std::chrono::seconds(c.download_timeout.value);
   o.disable_symlinks = c.disable_symlinks;
   o.disable_shared_blobs = c.disable_xet || c.disable_shared_blobs;
+  o.transport.ca_file = c.ca_bundle.value;
+  o.transport.ca_file_source = c.ca_bundle.source;
+  o.transport.http_proxy = c.http_proxy_fallback;
   return o;
 }
 
@@ -148,7 +151,10 @@ bool is_typed_hub_error(const Error& e) {
 Error hub_unusable(const Error& cause, const std::string& what, const std::string& where, const std::string& endpoint) {
   if (is_typed_hub_error(cause)) return cause;
   const std::string message =
-      cause.is_transient()
+      http::is_tls_certificate_error(cause)
+          ? "Local entry not found. The TLS certificate of " + endpoint + " could not be verified while locating " + what + ", and " +
+                where + "."
+      : cause.is_transient()
           ? "Local entry not found. An error happened while locating " + what + " on the Hub, and " + where + ". Check your connection."
           : "Local entry not found. The Hub at " + endpoint + " gave an answer that cannot be used while locating " + what +
                 ", and " + where + ".";
@@ -172,7 +178,7 @@ hub::HubApi& Downloader::Impl::api() {
     h.download_timeout = options.download_timeout;
     h.retry = options.engine.retry;
     h.cancel = options.cancel.get();
-    api_ptr = std::make_unique<hub::HubApi>(h, std::make_shared<http::Client>());
+    api_ptr = std::make_unique<hub::HubApi>(h, std::make_shared<http::Client>(options.transport));
   }
   return *api_ptr;
 }
@@ -185,6 +191,7 @@ transfer::Engine& Downloader::Impl::engine() {
     e.idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options.download_timeout);
     e.connect_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options.download_timeout);
     e.cancel = options.cancel.get();
+    e.transport = options.transport;
     engine_ptr = std::make_unique<transfer::Engine>(e);
   }
   return *engine_ptr;

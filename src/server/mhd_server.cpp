@@ -24,6 +24,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hubcache/server/server.hpp"
+#include "hubcache/util/fs.hpp"
 
 namespace hubcache::server {
 namespace {
@@ -169,7 +170,9 @@ struct Server::Impl {
   bool stopping = false;
   std::thread watchdog;
 
-  std::string default_base() const { return "http://" + url_host + ":" + std::to_string(bound_port); }
+  std::string tls_cert, tls_key;  // PEM text; MHD reads it while the daemon runs
+  std::string scheme() const { return tls_cert.empty() ? "http://" : "https://"; }
+  std::string default_base() const { return scheme() + url_host + ":" + std::to_string(bound_port); }
 
   /// The base URL for a request with this Host header: the header itself when it names this
   /// server, else default_base() (a forged Host never reaches a Location or Link header).
@@ -177,10 +180,10 @@ struct Server::Impl {
     if (!host_header) return default_base();
     const auto hp = split_host(*host_header);
     if (!hp || hp->first.empty()) return default_base();
-    const std::string port = hp->second.empty() ? "80" : hp->second;
+    const std::string port = hp->second.empty() ? (tls_cert.empty() ? "80" : "443") : hp->second;
     if (port != std::to_string(bound_port)) return default_base();
     if (std::find(own_hosts.begin(), own_hosts.end(), hp->first) == own_hosts.end()) return default_base();
-    return "http://" + hp->first + ":" + port;
+    return scheme() + hp->first + ":" + port;
   }
 
   static void set_receiving(MHD_Connection* c, bool receiving) {
@@ -441,6 +444,34 @@ Result<int> open_listener(const std::string& host, std::uint16_t port, Server::I
   return fd;
 }
 
+// Reads the PEM certificate and key for HTTPS into `impl` (nothing when neither is given).
+Result<void> load_tls(const ServerOptions& o, Server::Impl& impl) {
+  if (o.tls_cert_file.empty() && o.tls_key_file.empty()) return {};
+  if (o.tls_cert_file.empty() || o.tls_key_file.empty())
+    return fail(ErrorCode::InvalidArgument, std::string("HTTPS needs both a certificate and its private key: ") +
+                                                (o.tls_cert_file.empty() ? "add --tls-cert FILE" : "add --tls-key FILE"));
+  if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
+    return fail(ErrorCode::InvalidArgument,
+                "this libmicrohttpd was built without TLS support, so the mirror cannot serve HTTPS; install a build with "
+                "GnuTLS (Debian's libmicrohttpd12 has it) or put a TLS proxy (nginx, caddy) in front of a plain-HTTP mirror");
+  struct Part {
+    const std::string* file;
+    std::string* out;
+    const char* what;
+  };
+  for (const Part& p : {Part{&o.tls_cert_file, &impl.tls_cert, "certificate"}, Part{&o.tls_key_file, &impl.tls_key, "private key"}}) {
+    const std::string* file = p.file;
+    const char* what = p.what;
+    std::string* out = p.out;
+    auto text = fs::read_file(*file, 1 << 20);
+    if (!text) return fail(ErrorCode::Io, std::string("cannot read the TLS ") + what + " '" + *file + "': " + text.error().message);
+    if (text->find("-----BEGIN ") == std::string::npos)
+      return fail(ErrorCode::InvalidArgument, std::string("the TLS ") + what + " '" + *file + "' is not in PEM format (no '-----BEGIN' line)");
+    *out = std::move(*text);
+  }
+  return {};
+}
+
 }  // namespace
 
 Server::Server(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
@@ -451,10 +482,18 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
   HUBCACHE_TRY_ASSIGN(impl->router, Router::create(options.router));
   impl->options = std::move(options);
   const ServerOptions& o = impl->options;
+  HUBCACHE_TRY(load_tls(o, *impl));
   HUBCACHE_TRY_ASSIGN(impl->listen_fd, open_listener(o.host, o.port, *impl));
   unsigned threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO;
+  const bool tls = !impl->tls_cert.empty();
+  if (tls) flags |= MHD_USE_TLS;  // bodies then go through GnuTLS, not sendfile
   Impl* self = impl.get();
+  // Without TLS the certificate options are skipped: MHD_OPTION_ARRAY with an empty list.
+  MHD_OptionItem tls_options[] = {
+      {tls ? MHD_OPTION_HTTPS_MEM_CERT : MHD_OPTION_END, 0, tls ? const_cast<char*>(impl->tls_cert.c_str()) : nullptr},
+      {tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, tls ? const_cast<char*>(impl->tls_key.c_str()) : nullptr},
+      {MHD_OPTION_END, 0, nullptr}};
   impl->daemon = MHD_start_daemon(
       flags, 0, nullptr, nullptr, &on_request, self,
       MHD_OPTION_LISTEN_SOCKET, static_cast<MHD_socket>(impl->listen_fd),
@@ -468,9 +507,14 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
       MHD_OPTION_NOTIFY_COMPLETED, &on_completed, self,
       MHD_OPTION_NOTIFY_CONNECTION, &on_connection, self,
       MHD_OPTION_EXTERNAL_LOGGER, &ignore_mhd_log, nullptr,
+      MHD_OPTION_ARRAY, tls_options,
       MHD_OPTION_END);
   if (!impl->daemon) {
     ::close(impl->listen_fd);
+    if (tls)
+      return fail(ErrorCode::InvalidArgument, "cannot start the HTTPS server: TLS refused the certificate '" + o.tls_cert_file +
+                                                  "' or the key '" + o.tls_key_file +
+                                                  "' (check that both are PEM and that the key belongs to the certificate)");
     return fail(ErrorCode::Io, "cannot start the HTTP server (libmicrohttpd refused the configuration)");
   }
   impl->watchdog = std::thread([self] { self->watch(); });

@@ -40,7 +40,7 @@ struct Engine::Impl {
   unsigned connections = 0;
 
   // libcurl never opens more connections to one host than the engine has requests running.
-  explicit Impl(EngineOptions o) : options(std::move(o)), multi(std::max(1u, options.max_connections)) {
+  explicit Impl(EngineOptions o) : options(std::move(o)), multi(std::max(1u, options.max_connections), options.transport) {
     if (!options.write_fn)
       options.write_fn = [](int fd, const void* d, std::size_t n, off_t off) { return ::pwrite(fd, d, n, off); };
     options.max_connections = std::max(1u, options.max_connections);

@@ -108,3 +108,29 @@ TEST(EnvFlags, SharedBlobsAndXetSwitches) {  // research note shared-blobs.md 3.
   EXPECT_TRUE(cfg({{"HF_HUB_DISABLE_XET", "True"}}).disable_xet);
   EXPECT_FALSE(cfg({{"HF_HUB_DISABLE_XET", "no"}}).disable_xet);
 }
+
+TEST(EnvPrecedence, CaBundle) {  // httpx's SSL_CERT_FILE, then requests' REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE
+  EXPECT_EQ(cfg({}).ca_bundle.value, "");
+  EXPECT_EQ(cfg({}).ca_bundle.source, "system");
+  EXPECT_EQ(cfg({{"CURL_CA_BUNDLE", "/curl.pem"}}).ca_bundle.value, "/curl.pem");
+  auto r = cfg({{"CURL_CA_BUNDLE", "/curl.pem"}, {"REQUESTS_CA_BUNDLE", "/req.pem"}});
+  EXPECT_EQ(r.ca_bundle.value, "/req.pem");
+  EXPECT_EQ(r.ca_bundle.source, "REQUESTS_CA_BUNDLE");
+  auto s = cfg({{"CURL_CA_BUNDLE", "/curl.pem"}, {"REQUESTS_CA_BUNDLE", "/req.pem"}, {"SSL_CERT_FILE", "~/ca.pem"}});
+  EXPECT_EQ(s.ca_bundle.value, "/home/u/ca.pem");
+  EXPECT_EQ(s.ca_bundle.source, "SSL_CERT_FILE");
+  // An empty value counts as unset (never "verify nothing").
+  EXPECT_EQ(cfg({{"SSL_CERT_FILE", ""}, {"CURL_CA_BUNDLE", "/curl.pem"}}).ca_bundle.source, "CURL_CA_BUNDLE");
+}
+
+TEST(EnvPrecedence, ProxiesAndDebug) {
+  auto c = cfg({{"HTTPS_PROXY", "http://p:3128"}, {"NO_PROXY", "127.0.0.1"}, {"HTTP_PROXY", "http://q:3128"}});
+  ASSERT_EQ(c.proxy_vars.size(), 3u);
+  EXPECT_EQ(c.proxy_vars[0], (std::pair<std::string, std::string>{"HTTPS_PROXY", "http://p:3128"}));
+  // libcurl ignores upper-case HTTP_PROXY; the Python clients use it, so it is passed on...
+  EXPECT_EQ(c.http_proxy_fallback, "http://q:3128");
+  // ...unless the lower-case one, which libcurl reads itself, is set.
+  EXPECT_EQ(cfg({{"HTTP_PROXY", "http://q:3128"}, {"http_proxy", "http://r:3128"}}).http_proxy_fallback, "");
+  EXPECT_FALSE(cfg({}).debug);
+  EXPECT_TRUE(cfg({{"HF_DEBUG", "1"}}).debug);
+}

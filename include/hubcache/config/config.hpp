@@ -60,6 +60,15 @@ struct Config {
   bool disable_xet = false;            // HF_HUB_DISABLE_XET: also no reuse of a shared blob store
   bool disable_shared_blobs = false;   // HF_HUB_DISABLE_SHARED_BLOBS
   std::optional<bool> disable_progress_bars;  // tri-state
+  /// CA bundle to trust instead of the system store: SSL_CERT_FILE (httpx, huggingface_hub >= 1),
+  /// else REQUESTS_CA_BUNDLE, else CURL_CA_BUNDLE (requests' order, huggingface_hub < 1); empty
+  /// values count as unset. Value "" with source "system" when none is set.
+  Sourced<std::string> ca_bundle;
+  /// Proxy variables as set (name, value), for `hubcache env`; libcurl reads them itself.
+  std::vector<std::pair<std::string, std::string>> proxy_vars;
+  /// Upper-case HTTP_PROXY when http_proxy is unset: libcurl ignores it, the Python clients use it.
+  std::string http_proxy_fallback;
+  bool debug = false;  // HF_DEBUG: log every request (method, redacted URL, status, time) on stderr
   std::vector<std::string> warnings;
 
   /// Resolves everything. Reads the token file (the only I/O) unless a token was found earlier.

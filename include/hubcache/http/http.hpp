@@ -85,10 +85,36 @@ struct Sink {
   std::function<bool(const char* data, std::size_t size)> on_data;
 };
 
+/// One finished exchange, for HF_DEBUG-style request logs. Holds no secret: the URL is redacted
+/// and no header is kept.
+struct ExchangeRecord {
+  Method method = Method::Get;
+  std::string url;  // redact()ed; the final URL when redirects were followed
+  int status = 0;   // 0 when no response came (see error)
+  std::chrono::milliseconds elapsed{0};
+  std::string error;  // the transport failure, redacted; empty when a status came
+};
+
+/// How exchanges reach servers; shared by every exchange of a Client or Multi. Proxies are
+/// libcurl's own: it reads http_proxy, HTTPS_PROXY/https_proxy, ALL_PROXY and NO_PROXY from the
+/// environment itself and nothing here turns that off.
+struct Transport {
+  /// PEM file of the certificate authorities to trust instead of the system store
+  /// (CURLOPT_CAINFO); empty: the system store.
+  std::string ca_file;
+  /// Where ca_file came from ("SSL_CERT_FILE", ...), named in certificate errors.
+  std::string ca_file_source;
+  /// Proxy for http:// URLs when libcurl would not read it itself (it ignores upper-case
+  /// HTTP_PROXY, which the Python clients honour); empty: libcurl's own choice.
+  std::string http_proxy;
+  /// Runs after every exchange (on the thread that performed it; keep it quick). Empty: none.
+  std::function<void(const ExchangeRecord&)> on_exchange;
+};
+
 /// Blocking client; thread-safe. Keeps a pool of connections (one per concurrent caller).
 class Client {
  public:
-  Client();
+  explicit Client(Transport transport = {});
   ~Client();
   Client(const Client&) = delete;
   Client& operator=(const Client&) = delete;
@@ -103,6 +129,7 @@ class Client {
  private:
   struct Pool;
   std::unique_ptr<Pool> m_pool;
+  Transport m_transport;
   std::atomic<std::uint64_t> m_exchanges{0};
 };
 
@@ -117,6 +144,11 @@ std::string describe_answer(const Response& response, std::size_t max_bytes = 12
 /// Masks secrets in text meant for messages: bearer tokens, "hf_..." tokens and the values of
 /// signature-like query parameters.
 std::string redact(std::string_view text);
+
+/// A server certificate that cannot be verified (unknown CA, expired, wrong host name) or an
+/// unusable CA file fails with ErrorCode::Http, http context error_code "TlsCertificate": never
+/// retried; the message names the problem and SSL_CERT_FILE / REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE.
+bool is_tls_certificate_error(const Error& e);
 
 /// Transport error codes (not HTTP statuses): Network, Timeout or Cancelled. When a proxy
 /// failed, the error's http context carries error_code "ProxyError" (never retried).

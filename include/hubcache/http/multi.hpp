@@ -24,7 +24,7 @@ class Multi {
   using Done = std::function<void(Result<Response>)>;
 
   /// max_host_connections: connections to one host at once (0 = unlimited).
-  explicit Multi(unsigned max_host_connections = 0);
+  explicit Multi(unsigned max_host_connections = 0, Transport transport = {});
   ~Multi();
   Multi(const Multi&) = delete;
   Multi& operator=(const Multi&) = delete;

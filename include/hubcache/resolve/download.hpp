@@ -75,8 +75,12 @@ struct DownloadOptions {
   /// Transfer tuning and test seams (split threshold, part size, write/free-space functions,
   /// retry delay adjustment). Timeouts and workers above override the matching fields.
   transfer::EngineOptions engine;
+  /// CA file (SSL_CERT_FILE, ...), the http:// proxy libcurl would miss, and a request log
+  /// (HF_DEBUG); used by every request, metadata and transfers alike (engine.transport is ignored).
+  http::Transport transport;
 
-  /// Endpoint, token, cache dir, offline, timeouts and symlink mode from a resolved Config.
+  /// Endpoint, token, cache dir, offline, timeouts, symlink mode, CA file and proxy from a
+  /// resolved Config (the request log stays the caller's to set).
   static DownloadOptions from_env(const Config& config);
 };
 

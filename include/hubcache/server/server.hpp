@@ -30,6 +30,12 @@ struct ServerOptions {
   /// One line per finished request (method, path, status, bytes, time). Never holds a token.
   /// Empty: no access log.
   std::function<void(std::string_view line)> access_log;
+  /// HTTPS: PEM files of the server certificate (its chain may follow it) and its private key.
+  /// Both or neither; with them the server speaks only TLS and url() starts with "https://".
+  /// Errors: InvalidArgument (only one given, or libmicrohttpd built without TLS), Io (a file
+  /// unreadable), InvalidArgument (TLS refused the certificate or key: not PEM, or not a pair).
+  std::string tls_cert_file;
+  std::string tls_key_file;
 };
 
 class Server {
@@ -41,7 +47,7 @@ class Server {
   Server& operator=(const Server&) = delete;
 
   std::uint16_t port() const;
-  /// "http://host:port" of the bound address; when listening on all interfaces, the machine's
+  /// "http://host:port" (https with TLS) of the bound address; when listening on all interfaces, the machine's
   /// host name stands for it. The value to use as HF_ENDPOINT (unless a public URL is set).
   std::string url() const;
   /// The address and port listened on, as bound: "127.0.0.1:8080", "0.0.0.0:8080", "[::]:80".

@@ -91,6 +91,7 @@ struct EngineOptions {
   WriteFn write_fn;                                   // default pwrite (fault seam for tests)
   FreeSpaceFn free_space_fn;                          // default fs::free_space (fault seam)
   const http::CancelToken* cancel = nullptr;
+  http::Transport transport;                          // CA file, request log
 };
 
 class Engine {

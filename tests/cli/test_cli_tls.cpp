@@ -1,0 +1,134 @@
+// `hubcache serve --tls-cert/--tls-key` and the client's CA settings (SSL_CERT_FILE,
+// REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE): a CA and a server certificate for 127.0.0.1 are made at
+// test time with the openssl command, the sample is served over HTTPS by a child `hubcache serve`
+// and downloaded with and without the CA.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "serve_process.hpp"
+#include "temp_dir.hpp"
+
+using namespace hubcache;
+using namespace hubcache::test;
+
+namespace {
+
+const std::string k_commit = "4c6b9f2e0d1a3b5c7e9f8a6b4c2d0e1f3a5b7c9d";
+
+std::size_t count(const std::string& text, const std::string& what) {
+  std::size_t n = 0;
+  for (auto pos = text.find(what); pos != std::string::npos; pos = text.find(what, pos + 1)) ++n;
+  return n;
+}
+
+class Tls : public ::testing::Test {
+ protected:
+  TempDir tmp;
+  std::string src = tmp / "src";
+  std::string ca = tmp / "ca.pem";
+  std::string cert = tmp / "server.pem";
+  std::string key = tmp / "server.key";
+  std::unique_ptr<ServeProcess> server;
+
+  void openssl(std::vector<std::string> args) {
+    args.insert(args.begin(), "/usr/bin/openssl");
+    auto r = run_process(args);
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+  void SetUp() override {
+    if (::access("/usr/bin/openssl", X_OK) != 0) GTEST_SKIP() << "the openssl command is not installed";
+    // A CA, and a certificate for IP 127.0.0.1 signed by it (EC keys: fast to make).
+    const std::vector<std::string> ec = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"};
+    std::vector<std::string> req_ca = {"req", "-x509", "-days", "2", "-subj", "/CN=hubcache test CA", "-keyout", tmp / "ca.key", "-out", ca};
+    req_ca.insert(req_ca.end(), ec.begin(), ec.end());
+    openssl(req_ca);
+    std::vector<std::string> req = {"req", "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", tmp / "server.csr"};
+    req.insert(req.end(), ec.begin(), ec.end());
+    openssl(req);
+    write_file(tmp / "ext.cnf", "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n");
+    openssl({"x509", "-req", "-days", "2", "-in", tmp / "server.csr", "-CA", ca, "-CAkey", tmp / "ca.key", "-set_serial", "2",
+             "-extfile", tmp / "ext.cnf", "-out", cert});
+    auto imp = run_process({hubcache_bin(), "import", source_dir() + "/sample/tiny-model", "--copy", "--cache-dir", src, "--repo",
+                            "org/tiny-model", "--commit", k_commit});
+    ASSERT_EQ(imp.exit_code, 0) << imp.out << imp.err;
+    server = std::make_unique<ServeProcess>(std::vector<std::string>{"--quiet", "--cache-dir", src, "--tls-cert", cert, "--tls-key", key});
+    ASSERT_EQ(server->url().rfind("https://127.0.0.1:", 0), 0u) << server->url() << server->err_output();
+  }
+  ProcessResult download(const std::string& cache, std::vector<std::string> extra, std::vector<std::string> files = {"config.json"}) {
+    std::vector<std::string> e = {"HF_ENDPOINT=" + server->url(), "HF_HUB_CACHE=" + cache, "HF_HOME=" + tmp / "hf_home",
+                                  "-HF_TOKEN", "-HUGGING_FACE_HUB_TOKEN", "-HF_HUB_OFFLINE", "-TRANSFORMERS_OFFLINE",
+                                  "-SSL_CERT_FILE", "-REQUESTS_CA_BUNDLE", "-CURL_CA_BUNDLE", "-HF_DEBUG",
+                                  "HF_HUB_DOWNLOAD_TIMEOUT=5", "HF_HUB_DISABLE_PROGRESS_BARS=1"};
+    e.insert(e.end(), extra.begin(), extra.end());
+    std::vector<std::string> argv = {hubcache_bin(), "download", "org/tiny-model"};
+    argv.insert(argv.end(), files.begin(), files.end());
+    return run_process(argv, e);
+  }
+};
+
+TEST_F(Tls, DownloadsOverHttpsWithTheCaFromEachVariable) {
+  for (const std::string var : {"SSL_CERT_FILE", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE"}) {
+    const std::string cache = tmp / ("c-" + var);
+    auto r = download(cache, {var + "=" + ca});
+    ASSERT_EQ(r.exit_code, 0) << var << "\n" << r.err;
+    EXPECT_EQ(r.out, cache + "/models--org--tiny-model/snapshots/" + k_commit + "/config.json\n") << var;
+    EXPECT_EQ(read_file(cache + "/models--org--tiny-model/snapshots/" + k_commit + "/config.json"),
+              read_file(source_dir() + "/sample/tiny-model/config.json"));
+  }
+}
+
+TEST_F(Tls, WithoutTheCaFailsOnceNamingTheCertificateAndTheVariables) {
+  auto r = download(tmp / "c", {"HF_DEBUG=1"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find("certificate cannot be verified"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("SSL_CERT_FILE"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("REQUESTS_CA_BUNDLE"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("Check your connection"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("gave an answer"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("TLS certificate of " + server->url() + " could not be verified"), std::string::npos) << r.err;
+  // One attempt: retrying cannot change a certificate (HF_DEBUG logs every request).
+  EXPECT_EQ(count(r.err, "[HF_DEBUG]"), 1u) << r.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp / "c/models--org--tiny-model/snapshots")) << r.err;
+  // A snapshot says the same.
+  auto snap = download(tmp / "c", {"HF_DEBUG=1"}, {});
+  EXPECT_EQ(snap.exit_code, 1) << snap.err;
+  EXPECT_NE(snap.err.find("TLS certificate of " + server->url() + " could not be verified"), std::string::npos) << snap.err;
+  EXPECT_NE(snap.err.find("SSL_CERT_FILE"), std::string::npos) << snap.err;
+  EXPECT_EQ(count(snap.err, "[HF_DEBUG]"), 1u) << snap.err;
+}
+
+TEST_F(Tls, AMissingCaFileIsNamed) {
+  auto r = download(tmp / "c", {"SSL_CERT_FILE=" + tmp / "nope.pem"});
+  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_NE(r.err.find(tmp / "nope.pem"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("from SSL_CERT_FILE"), std::string::npos) << r.err;
+}
+
+TEST_F(Tls, EnvShowsTheCaInEffect) {
+  auto r = run_process({hubcache_bin(), "env", "--json"}, {"REQUESTS_CA_BUNDLE=/r.pem", "SSL_CERT_FILE=" + ca, "-CURL_CA_BUNDLE"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["ca_bundle"]["value"], ca);
+  EXPECT_EQ(j["ca_bundle"]["source"], "SSL_CERT_FILE");
+  auto text = run_process({hubcache_bin(), "env"}, {"-SSL_CERT_FILE", "CURL_CA_BUNDLE=/c.pem", "-REQUESTS_CA_BUNDLE"});
+  EXPECT_NE(text.out.find("/c.pem  (CURL_CA_BUNDLE)"), std::string::npos) << text.out;
+}
+
+}  // namespace
+
+TEST(TlsServe, RefusesHalfAPairAndAKeyThatIsNotPem) {
+  TempDir tmp;
+  write_file(tmp / "cert.pem", "not a certificate\n");
+  std::filesystem::create_directories(tmp / "c");
+  auto half = run_process({hubcache_bin(), "serve", "--cache-dir", tmp / "c", "--port", "0", "--tls-cert", tmp / "cert.pem"});
+  EXPECT_EQ(half.exit_code, 1) << half.err;
+  EXPECT_NE(half.err.find("add --tls-key FILE"), std::string::npos) << half.err;
+  auto bad = run_process({hubcache_bin(), "serve", "--cache-dir", tmp / "c", "--port", "0", "--tls-cert", tmp / "cert.pem",
+                          "--tls-key", tmp / "cert.pem"});
+  EXPECT_EQ(bad.exit_code, 1) << bad.err;
+  EXPECT_NE(bad.err.find("not in PEM format"), std::string::npos) << bad.err;
+}
