@@ -371,7 +371,6 @@ TEST_F(Security, TheServerNeverWritesToTheCache) {
 }
 
 }  // namespace
-}  // namespace hubcache::test
 
 // `hubcache auth login` against the mirror: GET /api/whoami-v2 answers its own tokens only.
 TEST_F(Security, WhoamiAnswersTheMirrorsTokensOnly) {
@@ -389,3 +388,5 @@ TEST_F(Security, WhoamiAnswersTheMirrorsTokensOnly) {
   EXPECT_EQ(j["auth"]["accessToken"]["displayName"], "mirror-token-2");
   EXPECT_EQ(j["auth"]["accessToken"]["role"], "read");
 }
+
+}  // namespace hubcache::test
