@@ -62,5 +62,8 @@ void add_import_command(CLI::App& app, Context& ctx);
 void add_cache_command(CLI::App& app, Context& ctx);
 void add_download_command(CLI::App& app, Context& ctx);
 void add_serve_command(CLI::App& app, Context& ctx);
+/// `auth list / switch / logout` (hubcache) and `auth login / whoami` (hubcache-net).
+void add_auth_command(CLI::App& app, Context& ctx);
+void add_auth_net_command(CLI::App& app, Context& ctx);
 
 }  // namespace hubcache::cli

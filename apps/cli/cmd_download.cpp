@@ -180,7 +180,7 @@ int run(const Context& ctx, DownloadArgs a) {
     for (const auto& p : req.allow_patterns.value_or(std::vector<std::string>{})) pats += " --include '" + p + "'";
     for (const auto& p : req.ignore_patterns) pats += " --exclude '" + p + "'";
     return print_error(Error{ErrorCode::EntryNotFound,
-                             "no file of " + a.repo_id + " at " + r->commit + " matches" + pats + " (the repo has " +
+                             "no file of " + a.repo_id + (r->commit.empty() ? std::string(" (a local folder)") : " at " + r->commit) + " matches" + pats + " (the repo has " +
                                  std::to_string(r->repo_files) + " files; nothing was downloaded). List them with: hubcache download " +
                                  a.repo_id + (type == RepoType::Model ? "" : " --repo-type " + std::string(to_string(type))) +
                                  " --dry-run",
@@ -196,7 +196,7 @@ int run(const Context& ctx, DownloadArgs a) {
 void add_download_command(CLI::App& app, Context& ctx) {
   auto a = std::make_shared<DownloadArgs>();
   auto* cmd = app.add_subcommand("download", "Download files or a snapshot of a Hub repo into the cache (like `hf download`)");
-  cmd->add_option("repo_id", a->repo_id, "Repo id (org/name) or hf:// URI")->required();
+  cmd->add_option("repo_id", a->repo_id, "Repo id (org/name), hf:// URI, or the path of a local model folder (an existing folder wins, as in from_pretrained)")->required();
   cmd->add_option("filenames", a->filenames, "Files to download (a name ending in '/' is a folder)");
   add_repo_type_option(*cmd, a->repo_type);
   cmd->add_option("--revision", a->revision, "Branch, tag, refs/pr/N or commit hash (default main)");

@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.hpp"
+#include "hubcache/resolve/local_folder.hpp"
 #include "hubcache/resolve/offline.hpp"
 
 namespace hubcache::cli {
@@ -19,7 +20,24 @@ struct ResolveOptions {
   std::vector<std::string> exclude;
 };
 
+// A model named by an existing folder is that folder (from_pretrained step 1): every file it
+// lacks is named at once.
+int run_folder_files(const ResolveOptions& o, RepoType type, const std::string& folder) {
+  SnapshotLookupOptions so;
+  so.repo_type = type;
+  so.filenames = o.filenames;
+  auto r = resolve_snapshot(folder, so);
+  if (!r) return report_error(r.error(), o.common.json);
+  nlohmann::json files = nlohmann::json::object();
+  const std::string base = folder + (folder.ends_with('/') ? "" : "/");
+  for (const auto& f : o.filenames) files[f] = base + f;
+  if (o.common.json) print_json({{"repo_id", o.repo_id}, {"local_folder", folder}, {"files", files}});
+  else for (const auto& f : o.filenames) fmt::print("{}\n", base + f);
+  return k_exit_ok;
+}
+
 int run_files(const ResolveOptions& o, RepoType type, const Config& c) {
+  if (auto folder = local_model_folder(o.repo_id)) return run_folder_files(o, type, *folder);
   CacheLookupOptions lo{o.revision, type, c.hub_cache.value};
   nlohmann::json files = nlohmann::json::object();
   std::vector<std::string> paths, missing, absent;
@@ -92,7 +110,7 @@ int run_snapshot(const ResolveOptions& o, RepoType type, const Config& c) {
 void add_resolve_command(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<ResolveOptions>();
   auto* cmd = app.add_subcommand("resolve", "Resolve a repo (or files of it) to local paths, offline");
-  cmd->add_option("repo_id", o->repo_id, "Repo id, e.g. org/name")->required();
+  cmd->add_option("repo_id", o->repo_id, "Repo id, e.g. org/name, or the path of a local model folder (an existing folder wins, as in from_pretrained)")->required();
   cmd->add_option("filenames", o->filenames, "Files to resolve; without them, the snapshot folder");
   cmd->add_option("--revision", o->revision, "Branch, tag, refs/pr/N or commit hash (default main)");
   add_repo_type_option(*cmd, o->repo_type);

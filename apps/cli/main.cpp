@@ -1,6 +1,6 @@
 // hubcache command-line entry point: registers the subcommands and maps errors to exit codes.
 //
-// The network commands (download, serve) live in the sibling executable `hubcache-net`, which this
+// The network commands (download, serve, auth login, auth whoami) live in the sibling executable `hubcache-net`, which this
 // one execs with the same arguments. That keeps libcurl, libmicrohttpd and their ~35 shared
 // libraries out of the offline commands: `hubcache resolve` starts in ~1-2 ms instead of ~5 ms,
 // which matters when inference code shells out to it per file.
@@ -36,6 +36,8 @@ int main(int argc, char** argv) {
   using namespace hubcache::cli;
   if (argc >= 2 && (std::strcmp(argv[1], "download") == 0 || std::strcmp(argv[1], "serve") == 0))
     return exec_network_tool(argv);
+  if (argc >= 3 && std::strcmp(argv[1], "auth") == 0 && (std::strcmp(argv[2], "login") == 0 || std::strcmp(argv[2], "whoami") == 0))
+    return exec_network_tool(argv);
   CLI::App app{"hubcache: Hugging Face Hub cache, downloads and mirror, native"};
   app.require_subcommand(1);
   app.set_version_flag("--version", "hubcache 0.1.0");
@@ -44,6 +46,7 @@ int main(int argc, char** argv) {
   add_resolve_command(app, ctx);
   add_import_command(app, ctx);
   add_cache_command(app, ctx);
+  add_auth_command(app, ctx);
   // Listed for --help only: main() hands these to hubcache-net before parsing.
   app.add_subcommand("download", "Download a repo or files into the cache or a local dir (see download --help)");
   app.add_subcommand("serve", "Serve a cache as a Hub-compatible mirror (see serve --help)");

@@ -130,6 +130,11 @@ Config Config::from_env(const Environment& env, const Overrides& ov) {
   // Token path
   if (auto v = env.get_nonempty("HF_TOKEN_PATH")) c.token_path = {expand_path(*v, env), "HF_TOKEN_PATH"};
   else c.token_path = {c.hf_home.value + "/token", "HF_HOME/token"};
+  // huggingface_hub: HF_STORED_TOKENS_PATH = dirname(HF_TOKEN_PATH)/stored_tokens.
+  {
+    const auto slash = c.token_path.value.rfind('/');
+    c.stored_tokens_path = (slash == std::string::npos ? std::string(".") : c.token_path.value.substr(0, slash)) + "/stored_tokens";
+  }
   // Endpoint
   if (auto v = env.get_nonempty("HF_ENDPOINT")) c.endpoint = {*v, "HF_ENDPOINT"};
   else c.endpoint = {k_default_endpoint, "default"};

@@ -1,6 +1,9 @@
 #include <sys/stat.h>
 
+#include <filesystem>
+
 #include "download_impl.hpp"
+#include "hubcache/resolve/local_folder.hpp"
 #include "hubcache/util/fs.hpp"
 
 namespace hubcache {
@@ -130,6 +133,15 @@ std::optional<Error> force_without_network(NetworkUse use, bool force_download) 
                {}, std::nullopt, {}};
 }
 
+// A model named by a local folder is that folder (from_pretrained step 1): nothing to copy.
+Result<void> refuse_local_dir_for_folder(const std::string& folder, const std::optional<std::string>& local_dir) {
+  if (!local_dir) return {};
+  return fail(ErrorCode::InvalidArgument,
+              "'" + folder + "' is a local folder, used as the model itself; --local-dir only copies a Hub repo. "
+              "Drop --local-dir (or copy the folder), or run from a directory where '" + folder + "' is not a folder "
+              "to download the Hub repo of that name.", folder);
+}
+
 // ---- Impl ----
 
 std::string describe(const RepoRef& repo) { return std::string(to_string(repo.type)) + " '" + repo.id + "'"; }
@@ -248,7 +260,16 @@ Downloader::~Downloader() = default;
 const DownloadOptions& Downloader::options() const { return m_impl->options; }
 
 Result<FileResult> Downloader::download_file(const FileRequest& req) {
-  HUBCACHE_TRY(validate_repo_id(req.repo_id));
+  if (auto folder = local_model_folder(req.repo_id)) {  // from_pretrained step 1: the folder itself
+    HUBCACHE_TRY(refuse_local_dir_for_folder(*folder, req.local_dir));
+    HUBCACHE_TRY_ASSIGN(std::string path, local_folder_file(*folder, req.filename));
+    FileResult out;
+    std::error_code ec;
+    out.size = std::filesystem::file_size(path, ec);
+    out.path = std::move(path);
+    return out;
+  }
+  HUBCACHE_TRY(validate_model_name(req.repo_id));
   HUBCACHE_TRY(validate_revision(req.revision));
   HUBCACHE_TRY(validate_repo_path(req.filename));
   if (auto e = force_without_network(network_use(m_impl->options, req.local_files_only), req.force_download)) return fail(*e);
@@ -259,7 +280,23 @@ Result<FileResult> Downloader::download_file(const FileRequest& req) {
 }
 
 Result<SnapshotResult> Downloader::snapshot_download(const SnapshotRequest& req) {
-  HUBCACHE_TRY(validate_repo_id(req.repo_id));
+  if (auto folder = local_model_folder(req.repo_id)) {  // from_pretrained step 1: the folder itself
+    HUBCACHE_TRY(refuse_local_dir_for_folder(*folder, req.local_dir));
+    HUBCACHE_TRY_ASSIGN(auto all, local_folder_files(*folder, PathFilter{}));
+    const PathFilter filter = PathFilter::make(req.allow_patterns, req.ignore_patterns);
+    SnapshotResult out;
+    out.path = *folder;
+    out.repo_files = all.size();
+    out.from_cache_only = true;
+    for (auto& f : all) {
+      if (!filter.selects(f)) continue;
+      std::error_code ec;
+      const auto size = std::filesystem::file_size(*folder + "/" + f, ec);
+      out.files.push_back(PlannedFile{std::move(f), ec ? 0 : size, "", true});
+    }
+    return out;
+  }
+  HUBCACHE_TRY(validate_model_name(req.repo_id));
   HUBCACHE_TRY(validate_revision(req.revision));
   if (auto e = force_without_network(network_use(m_impl->options, req.local_files_only), req.force_download)) return fail(*e);
   if (m_impl->options.cache_dir.empty() && !req.local_dir) return fail(ErrorCode::InvalidArgument, "no cache directory configured");

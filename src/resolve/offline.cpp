@@ -8,6 +8,7 @@
 
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/cache/store.hpp"
+#include "hubcache/resolve/local_folder.hpp"
 #include "hubcache/util/fs.hpp"
 
 namespace hubcache {
@@ -57,11 +58,45 @@ Result<void> check_cache_root(const std::string& root) {
   return {};
 }
 
+// from_pretrained step 1 for a whole model: the folder is the model, complete by definition.
+Result<SnapshotLookup> resolve_local_folder(const std::string& folder, const SnapshotLookupOptions& opt) {
+  SnapshotLookup out;
+  out.snapshot_dir = folder;
+  out.verified_complete = true;
+  if (opt.filenames.empty()) {
+    HUBCACHE_TRY_ASSIGN(out.files, local_folder_files(folder, opt.filter));
+    return out;
+  }
+  std::vector<std::string> missing;
+  for (const auto& f : opt.filenames) {
+    auto p = local_folder_file(folder, f);
+    if (p) out.files.push_back(f);
+    else if (p.error().code == ErrorCode::NotFound) missing.push_back(f);
+    else return fail(std::move(p).error());
+  }
+  if (!missing.empty()) {
+    std::string msg = "the local folder '" + folder + "' does not have";
+    for (const auto& m : missing) msg += " '" + m + "'";
+    msg += ". A name that is an existing folder is used as the model itself (as from_pretrained does); to use the "
+           "Hub repo of that name, run from another directory.";
+    return fail(Error{ErrorCode::NotFound, msg, folder, std::nullopt, missing});
+  }
+  std::sort(out.files.begin(), out.files.end());
+  return out;
+}
+
 }  // namespace
 
 Result<CacheLookup> try_to_load_from_cache(const std::string& repo_id, const std::string& filename,
                                            const CacheLookupOptions& opt) {
-  HUBCACHE_TRY(validate_repo_id(repo_id));
+  if (auto folder = local_model_folder(repo_id)) {  // from_pretrained step 1: the folder itself
+    HUBCACHE_TRY_ASSIGN(std::string path, local_folder_file(*folder, filename));
+    CacheLookup out;
+    out.kind = CacheLookup::Kind::Found;
+    out.path = std::move(path);
+    return out;
+  }
+  HUBCACHE_TRY(validate_model_name(repo_id));
   HUBCACHE_TRY(validate_revision(opt.revision));
   HUBCACHE_TRY(validate_repo_path(filename));
   HUBCACHE_TRY(check_cache_root(opt.cache_dir));
@@ -95,7 +130,8 @@ std::string cached_commits_hint(const std::string& repo_id, RepoType type, const
 }
 
 Result<SnapshotLookup> resolve_snapshot(const std::string& repo_id, const SnapshotLookupOptions& opt) {
-  HUBCACHE_TRY(validate_repo_id(repo_id));
+  if (auto folder = local_model_folder(repo_id)) return resolve_local_folder(*folder, opt);
+  HUBCACHE_TRY(validate_model_name(repo_id));
   HUBCACHE_TRY(validate_revision(opt.revision));
   for (const auto& f : opt.filenames) HUBCACHE_TRY(validate_repo_path(f));
   HUBCACHE_TRY(check_cache_root(opt.cache_dir));

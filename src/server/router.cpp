@@ -160,6 +160,25 @@ bool Router::Impl::has_mirror_token(const Request& req) const {
   return ok;
 }
 
+Response Router::Impl::whoami(const Request& req) const {
+  const auto auth = req.header("Authorization");
+  std::string_view v = auth ? trim(*auth) : std::string_view();
+  const bool bearer = v.size() > 7 && iequals(v.substr(0, 7), "Bearer ");
+  const std::string_view token = bearer ? trim(v.substr(7)) : std::string_view();
+  std::size_t line = 0;  // which token: every one compared, in constant time
+  for (std::size_t i = 0; i < options.tokens.size(); ++i)
+    if (constant_time_equal(token, options.tokens[i]) && bearer && line == 0) line = i + 1;
+  if (line == 0) return error_response(401, "", "Invalid credentials in Authorization header");
+  const nlohmann::json doc{{"type", "user"},
+                           {"id", "hubcache-mirror"},
+                           {"name", "hubcache-mirror"},
+                           {"fullname", "hubcache mirror"},
+                           {"orgs", nlohmann::json::array()},
+                           {"auth", {{"type", "access_token"},
+                                     {"accessToken", {{"displayName", "mirror-token-" + std::to_string(line)}, {"role", "read"}}}}}};
+  return json_response(200, doc.dump());
+}
+
 std::optional<Response> Router::Impl::check_access(const Request& req, const RepoTarget& t) const {
   const bool exists = !t.folder.empty();
   if (exists && !is_private(t.repo)) return std::nullopt;
@@ -285,6 +304,10 @@ Response Router::handle(const Request& req) const {
     return impl.blob(req, segs);
   }
 
+  if (segs.size() == 2 && segs[0] == "api" && segs[1] == "whoami-v2") {
+    if (!read_method) return method_not_allowed("GET, HEAD");
+    return impl.whoami(req);
+  }
   if (segs.size() >= 3 && segs[0] == "api") {
     std::optional<RepoType> type;
     for (RepoType t : {RepoType::Model, RepoType::Dataset, RepoType::Space, RepoType::Kernel})

@@ -32,6 +32,9 @@ struct Router::Impl {
   bool is_private(const RepoRef& repo) const;
   /// The request carries one of the mirror's tokens (Authorization: Bearer).
   bool has_mirror_token(const Request& req) const;
+  /// GET /api/whoami-v2: 200 with an account's JSON for one of the mirror's tokens (named
+  /// "mirror-token-<line of the token file>"), else 401 as the Hub answers a bad token.
+  Response whoami(const Request& req) const;
   /// nullopt when the request may read the repo (present, and public or with a mirror token);
   /// else 401 RepoNotFound for a missing or private repo without a token, 404 with one.
   std::optional<Response> check_access(const Request& req, const RepoTarget& t) const;

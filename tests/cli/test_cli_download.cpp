@@ -276,3 +276,29 @@ TEST_F(Cli, PatternsTakeOneValuePerFlag) {
   EXPECT_NE(w.out.find(snapshot() + "/model.bin"), std::string::npos) << w.out;
   EXPECT_NE(w.err.find("ignored"), std::string::npos);
 }
+
+TEST_F(Cli, ALocalFolderIsUsedDirectlyAndWinsOverTheRepo) {
+  const std::string work = dir / "work";
+  write_file(work + "/org/model/config.json", "{\"local\":1}");
+  write_file(work + "/org/model/w.safetensors", "w");
+  auto in_work = [&](std::vector<std::string> args) {
+    std::vector<std::string> argv{"/bin/sh", "-c", "cd \"$1\" && shift && exec \"$@\"", "sh", work, hubcache_bin()};
+    for (auto& a : args) argv.push_back(std::move(a));
+    return run_process(argv, env);
+  };
+  server.clear_requests();
+  auto f = in_work({"download", "org/model", "config.json"});
+  ASSERT_EQ(f.exit_code, 0) << f.err;
+  EXPECT_EQ(f.out, "org/model/config.json\n");
+  auto s = in_work({"download", "org/model", "--include", "*.safetensors"});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  EXPECT_EQ(s.out, "org/model\n");
+  auto none = in_work({"download", "org/model", "--include", "*.bin"});
+  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_NE(none.err.find("(a local folder) matches --include '*.bin'"), std::string::npos) << none.err;
+  auto miss = in_work({"download", "org/model", "tokenizer.json"});
+  EXPECT_EQ(miss.exit_code, 1);
+  EXPECT_NE(miss.err.find("'org/model' does not have a file named 'tokenizer.json'"), std::string::npos) << miss.err;
+  EXPECT_EQ(server.requests().size(), 0u);
+  EXPECT_FALSE(std::filesystem::exists(cache + "/models--org--model"));
+}

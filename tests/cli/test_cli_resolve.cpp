@@ -127,3 +127,46 @@ TEST_F(CliResolve, WithoutTheRefItNamesTheCachedCommitsAndTheRevisionToUse) {
   auto two = run({"resolve", "org/tiny"});
   EXPECT_NE(two.err.find("The cache holds snapshots at commits " + c1 + " " + test::commit_id(2)), std::string::npos) << two.err;
 }
+
+namespace {
+// Runs hubcache in `cwd` (relative model folders are relative to the working directory).
+test::ProcessResult run_in(const std::string& cwd, const std::string& cache, std::vector<std::string> args) {
+  std::vector<std::string> argv{"/bin/sh", "-c", "cd \"$1\" && shift && exec \"$@\"", "sh", cwd, test::hubcache_bin()};
+  for (auto& a : args) argv.push_back(std::move(a));
+  argv.push_back("--cache-dir");
+  argv.push_back(cache);
+  return run_process(argv, {"HF_HUB_OFFLINE=1"});
+}
+}  // namespace
+
+TEST_F(CliResolve, ALocalFolderIsUsedDirectly) {
+  const std::string work = dir.path() + "/work";
+  test::write_file(work + "/models/llama/config.json", "{}");
+  test::write_file(work + "/models/llama/model.safetensors", "w");
+  auto f = run_in(work, cache, {"resolve", "./models/llama", "config.json"});
+  ASSERT_EQ(f.exit_code, 0) << f.err;
+  EXPECT_EQ(f.out, "./models/llama/config.json\n");
+  auto s = run_in(work, cache, {"resolve", "models/llama", "--json"});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  auto doc = nlohmann::json::parse(s.out);
+  EXPECT_EQ(doc["snapshot_path"], "models/llama");
+  EXPECT_EQ(doc["files"], nlohmann::json::array({"config.json", "model.safetensors"}));
+  auto miss = run_in(work, cache, {"resolve", "./models/llama", "config.json", "tokenizer.json", "vocab.txt"});
+  EXPECT_EQ(miss.exit_code, 1);
+  EXPECT_EQ(miss.out, "");
+  EXPECT_NE(miss.err.find("'./models/llama' does not have 'tokenizer.json' 'vocab.txt'"), std::string::npos) << miss.err;
+  auto absent = run_in(work, cache, {"resolve", "./models/absent", "config.json"});
+  EXPECT_EQ(absent.exit_code, 1);
+  EXPECT_NE(absent.err.find("neither a folder that exists nor a valid repo id"), std::string::npos) << absent.err;
+}
+
+TEST_F(CliResolve, AnExistingFolderNamedLikeTheRepoIdWins) {
+  const std::string work = dir.path() + "/work";
+  test::write_file(work + "/org/tiny/config.json", "{\"local\":1}");
+  auto f = run_in(work, cache, {"resolve", "org/tiny", "config.json"});
+  ASSERT_EQ(f.exit_code, 0) << f.err;
+  EXPECT_EQ(f.out, "org/tiny/config.json\n");
+  auto elsewhere = run_in(dir.path(), cache, {"resolve", "org/tiny", "config.json"});  // no such folder here
+  ASSERT_EQ(elsewhere.exit_code, 0) << elsewhere.err;
+  EXPECT_EQ(elsewhere.out, cache + "/models--org--tiny/snapshots/" + c1 + "/config.json\n");
+}

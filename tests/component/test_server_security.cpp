@@ -371,4 +371,22 @@ TEST_F(Security, TheServerNeverWritesToTheCache) {
 }
 
 }  // namespace
+
+// `hubcache auth login` against the mirror: GET /api/whoami-v2 answers its own tokens only.
+TEST_F(Security, WhoamiAnswersTheMirrorsTokensOnly) {
+  start([](server::ServerOptions& o) { o.router.tokens = {"hf_goodtoken", "hf_second"}; });
+  const std::string u = url("/api/whoami-v2");
+  EXPECT_EQ(http("GET", u).status, 401);
+  EXPECT_EQ(http("GET", u, {"Authorization: Bearer hf_goodtokeN"}).status, 401);
+  EXPECT_EQ(http("GET", u, {"Authorization: Basic hf_goodtoken"}).status, 401);
+  EXPECT_EQ(http("POST", u, {"Authorization: Bearer hf_goodtoken"}).status, 405);
+  auto good = http("GET", u, {"Authorization: Bearer hf_second"});
+  ASSERT_EQ(good.status, 200);
+  EXPECT_EQ(good.body.find("hf_second"), std::string::npos);
+  auto j = nlohmann::json::parse(good.body);
+  EXPECT_EQ(j["name"], "hubcache-mirror");
+  EXPECT_EQ(j["auth"]["accessToken"]["displayName"], "mirror-token-2");
+  EXPECT_EQ(j["auth"]["accessToken"]["role"], "read");
+}
+
 }  // namespace hubcache::test

@@ -49,6 +49,7 @@ struct Config {
   Sourced<std::string> hf_home;
   Sourced<std::string> hub_cache;   // absolute and symlink-resolved
   Sourced<std::string> token_path;
+  std::string stored_tokens_path;    // named tokens of `auth login`: next to token_path (config/token_store.hpp)
   std::optional<std::string> token;  // never print this
   std::string token_source;          // "--token", "HF_TOKEN", "token file <path>", or ""
   Sourced<std::string> endpoint;     // no trailing '/'

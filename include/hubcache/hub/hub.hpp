@@ -56,6 +56,15 @@ struct TreeEntry {
   const std::string& etag() const { return lfs ? lfs->oid : oid; }
 };
 
+/// GET /api/whoami-v2 (what `hf auth whoami` shows; `hf auth login` names the token by it).
+struct WhoAmI {
+  std::string name;        // the account ("type": "user" or "org")
+  std::string type;
+  std::string token_name;  // auth.accessToken.displayName ("" when absent)
+  std::string token_role;  // auth.accessToken.role, e.g. "read", "write", "fineGrained"
+  std::vector<std::string> orgs;
+};
+
 struct RepoInfo {
   std::string id;
   std::string sha;  // 40-hex, validated
@@ -134,6 +143,11 @@ class HubApi {
   /// when there are more than limits.max_pages pages or more than limits.max_listing_bytes.
   Result<std::vector<TreeEntry>> list_tree(const RepoRef& repo, std::string_view revision, std::string_view path = "",
                                            bool recursive = true);
+  /// GET /api/whoami-v2 with the options' token (redirects followed as for every API call).
+  /// Errors: Unauthorized (401/403: no token, or the endpoint refuses it; the message says how
+  /// to get one), Http (another error status, or an answer that is not whoami JSON: named),
+  /// Network, Timeout, Cancelled.
+  Result<WhoAmI> whoami();
   /// POST paths-info; missing paths are simply absent from the answer.
   Result<std::vector<TreeEntry>> paths_info(const RepoRef& repo, std::string_view revision,
                                             const std::vector<std::string>& paths);

@@ -143,7 +143,9 @@ class Downloader {
   Downloader(const Downloader&) = delete;
   Downloader& operator=(const Downloader&) = delete;
 
-  /// hf_hub_download. Errors: InvalidRepoId/Revision/Path, RepoNotFound (also private without
+  /// hf_hub_download. A repo_id that is an existing folder is the model itself (from_pretrained
+  /// step 1, local_folder.hpp): `<folder>/<filename>` with no network, NotFound naming the folder
+  /// when the file is not there, InvalidArgument with a local_dir. Errors: InvalidRepoId/Revision/Path, RepoNotFound (also private without
   /// a token), Gated, Unauthorized, RevisionNotFound, EntryNotFound (a .no_exist marker is
   /// written), PermissionDenied (access disabled), LocalEntryNotFound (offline, or the Hub
   /// unreachable or answering unusably, and not cached; Error::missing lists the file; the
@@ -153,7 +155,8 @@ class Downloader {
   /// InvalidPath when a folder inside it on the way to the file, or the file's own name (or one
   /// of its temp / metadata names), is a symlink: nothing is ever written outside the local dir.
   Result<FileResult> download_file(const FileRequest& request);
-  /// snapshot_download. Same errors, the Hub's typed ones (gated, not found, token refused)
+  /// snapshot_download. A repo_id that is an existing folder gives that folder and its selected
+  /// files (from_cache_only, nothing transferred, no network). Same errors, the Hub's typed ones (gated, not found, token refused)
   /// exactly as download_file gives them also when met by a file's transfer; IncompleteSnapshot
   /// when offline and files listed by trees/<commit>.json are missing (Error::missing lists
   /// them). A tree listing that loops or does not end is an Http error (hub::HubApi::list_tree).

@@ -29,7 +29,10 @@ struct CacheLookup {
 };
 
 /// try_to_load_from_cache(repo_id, filename, {revision, repo_type, cache_dir}).
-/// Errors only on invalid input (repo id, revision, filename).
+/// `repo_id` may be the path of a local model folder (local_folder.hpp, from_pretrained step 1):
+/// an existing folder wins; its file is Found with `path` = `<folder>/<filename>` as given, and
+/// a file it lacks is NotFound naming the folder. Otherwise errors only on invalid input
+/// (InvalidRepoId: neither a folder nor a repo id; InvalidRevision; InvalidPath).
 Result<CacheLookup> try_to_load_from_cache(const std::string& repo_id, const std::string& filename,
                                            const CacheLookupOptions& options);
 
@@ -55,7 +58,9 @@ struct SnapshotLookup {
 /// message says which command fetches them; when the revision has no ref but snapshots of other
 /// commits are cached (a download by commit), it names them and the --revision to use. Without
 /// a tree record (completeness unknown) it succeeds with verified_complete false and a warning
-/// that says so.
+/// that says so. A `repo_id` that is an existing folder is the model itself (local_folder.hpp):
+/// snapshot_dir is the folder as given, files its selected files, verified_complete true, and
+/// `filenames` it lacks are one NotFound error naming the folder (Error::missing lists them).
 Result<SnapshotLookup> resolve_snapshot(const std::string& repo_id, const SnapshotLookupOptions& options);
 
 /// " The cache holds a snapshot at commit <c>: use it with --revision <c>." (or the first five

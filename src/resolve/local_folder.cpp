@@ -1,0 +1,61 @@
+#include "hubcache/resolve/local_folder.hpp"
+
+#include <algorithm>
+#include <filesystem>
+#include <system_error>
+
+#include "hubcache/cache/repo.hpp"
+
+namespace hubcache {
+
+std::optional<std::string> local_model_folder(const std::string& name_or_path) {
+  if (name_or_path.empty()) return std::nullopt;
+  std::error_code ec;
+  if (std::filesystem::is_directory(name_or_path, ec)) return name_or_path;
+  return std::nullopt;
+}
+
+Result<void> validate_model_name(const std::string& name_or_path) {
+  auto ok = validate_repo_id(name_or_path);
+  if (ok) return ok;
+  return fail(ErrorCode::InvalidRepoId,
+              "'" + name_or_path + "' is neither a folder that exists nor a valid repo id (" + ok.error().message +
+                  "). Give the path of a local model folder or a repo id like org/name.");
+}
+
+Result<std::string> local_folder_file(const std::string& folder, const std::string& filename) {
+  HUBCACHE_TRY(validate_repo_path(filename));
+  const std::string path = folder + (folder.ends_with('/') ? "" : "/") + filename;
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec))
+    return fail(Error{ErrorCode::NotFound,
+                      "the local folder '" + folder + "' does not have a file named '" + filename +
+                          "'. A name that is an existing folder is used as the model itself (as from_pretrained "
+                          "does); to use the Hub repo of that name, run from another directory.",
+                      path, std::nullopt, {filename}});
+  return path;
+}
+
+Result<std::vector<std::string>> local_folder_files(const std::string& folder, const PathFilter& filter) {
+  namespace sfs = std::filesystem;
+  std::vector<std::string> out;
+  std::error_code ec;
+  sfs::recursive_directory_iterator it(folder, sfs::directory_options::none, ec), end;
+  for (; !ec && it != end; it.increment(ec)) {
+    const std::string rel = it->path().lexically_relative(folder).generic_string();
+    if (rel == ".cache/huggingface" && it->is_directory()) {
+      it.disable_recursion_pending();
+      continue;
+    }
+    std::error_code fec;
+    if (!sfs::is_regular_file(it->path(), fec)) continue;
+    if (filter.selects(rel)) out.push_back(rel);
+  }
+  if (ec)
+    return fail(ErrorCode::Io, "cannot list the local model folder '" + folder + "': " + ec.message() +
+                                   ". Check its permissions.", folder);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+}  // namespace hubcache
