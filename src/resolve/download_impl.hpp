@@ -111,6 +111,15 @@ struct Downloader::Impl {
   std::unique_ptr<transfer::Engine> engine_ptr;
 
   explicit Impl(DownloadOptions o);
+  /// RepoNotFound for a model whose id names a dataset or space on the Hub: says so and how.
+  void add_repo_type_hint(Error& e, RepoType type, const std::string& repo_id);
+  template <class T>
+  Result<T> suggest_repo_type(Result<T> r, RepoType type, const std::string& repo_id) {
+    if (r) return r;
+    Error e = std::move(r).error();
+    add_repo_type_hint(e, type, repo_id);
+    return fail(std::move(e));
+  }
   /// Created on first use, so offline work never even builds a connection.
   hub::HubApi& api();
   transfer::Engine& engine();

@@ -259,6 +259,17 @@ Downloader::Downloader(DownloadOptions options) : m_impl(std::make_unique<Impl>(
 Downloader::~Downloader() = default;
 const DownloadOptions& Downloader::options() const { return m_impl->options; }
 
+void Downloader::Impl::add_repo_type_hint(Error& e, RepoType type, const std::string& repo_id) {
+  if (e.code != ErrorCode::RepoNotFound || type != RepoType::Model) return;
+  // Only while the Hub answers: one repo-info request per other type, like a person checking.
+  for (RepoType other : {RepoType::Dataset, RepoType::Space}) {
+    if (!api().repo_info(RepoRef{other, repo_id}, "main", hub::Attempt::First)) continue;
+    e.message += std::string("\nThere is a ") + to_string(other) + " named '" + repo_id + "': add --repo-type " + to_string(other) +
+                 " (or use hf://" + to_string(other) + "s/" + repo_id + ").";
+    return;
+  }
+}
+
 Result<FileResult> Downloader::download_file(const FileRequest& req) {
   if (auto folder = local_model_folder(req.repo_id)) {  // from_pretrained step 1: the folder itself
     HUBCACHE_TRY(refuse_local_dir_for_folder(*folder, req.local_dir));
@@ -274,9 +285,9 @@ Result<FileResult> Downloader::download_file(const FileRequest& req) {
   HUBCACHE_TRY(validate_repo_path(req.filename));
   if (auto e = force_without_network(network_use(m_impl->options, req.local_files_only), req.force_download)) return fail(*e);
   ProgressTracker progress(m_impl->options.progress);
-  if (req.local_dir) return m_impl->file_to_local_dir(req, progress);
+  if (req.local_dir) return m_impl->suggest_repo_type(m_impl->file_to_local_dir(req, progress), req.repo_type, req.repo_id);
   if (m_impl->options.cache_dir.empty()) return fail(ErrorCode::InvalidArgument, "no cache directory configured");
-  return m_impl->file_to_cache(req, progress);
+  return m_impl->suggest_repo_type(m_impl->file_to_cache(req, progress), req.repo_type, req.repo_id);
 }
 
 Result<SnapshotResult> Downloader::snapshot_download(const SnapshotRequest& req) {
@@ -301,7 +312,7 @@ Result<SnapshotResult> Downloader::snapshot_download(const SnapshotRequest& req)
   if (auto e = force_without_network(network_use(m_impl->options, req.local_files_only), req.force_download)) return fail(*e);
   if (m_impl->options.cache_dir.empty() && !req.local_dir) return fail(ErrorCode::InvalidArgument, "no cache directory configured");
   ProgressTracker progress(m_impl->options.progress);
-  return m_impl->snapshot(req, progress);
+  return m_impl->suggest_repo_type(m_impl->snapshot(req, progress), req.repo_type, req.repo_id);
 }
 
 }  // namespace hubcache

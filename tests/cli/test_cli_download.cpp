@@ -112,6 +112,24 @@ TEST_F(Cli, JsonProgressCountsCachedFilesInTheTotal) {
   EXPECT_EQ(last_done, 4u);
 }
 
+TEST_F(Cli, AModelIdThatIsADatasetSaysSo) {
+  const RepoRef ds{RepoType::Dataset, "org/ds"};
+  server.add_file(ds, c1, "train.csv", "a,b");
+  server.set_ref(ds, "main", c1);
+  for (std::vector<std::string> args : {std::vector<std::string>{"download", "org/ds"}, {"download", "org/ds", "train.csv"}}) {
+    auto r = run(args);
+    EXPECT_NE(r.exit_code, 0);
+    EXPECT_NE(r.err.find("There is a dataset named 'org/ds': add --repo-type dataset (or use hf://datasets/org/ds)."),
+              std::string::npos)
+        << r.err;
+  }
+  auto ok = run({"download", "org/ds", "--repo-type", "dataset", "-q"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  auto none = run({"download", "org/nothing"});  // no such repo of any type: no hint
+  EXPECT_NE(none.exit_code, 0);
+  EXPECT_EQ(none.err.find("There is a"), std::string::npos) << none.err;
+}
+
 TEST_F(Cli, FlagsOfOlderGuidesAreAcceptedWithANote) {
   auto r = run({"download", "org/model", "config.json", "--local-dir-use-symlinks", "False", "--resume-download"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
