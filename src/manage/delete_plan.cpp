@@ -218,13 +218,36 @@ class DeletePlanBuilder {
 };
 
 Result<DeletePlan> plan_delete(const CacheInfo& cache, const std::vector<std::string>& targets) {
+  std::vector<DeleteTarget> parsed;
+  for (const auto& text : targets) {
+    HUBCACHE_TRY_ASSIGN(DeleteTarget t, parse_delete_target(text));
+    parsed.push_back(std::move(t));
+  }
+  return plan_delete_targets(cache, parsed);
+}
+
+Result<DeletePlan> plan_delete_targets(const CacheInfo& cache, const std::vector<DeleteTarget>& targets) {
   if (!cache.has_files)
     return fail(ErrorCode::InvalidArgument, "plan_delete needs a scan with ScanOptions::collect_files");
   std::map<std::size_t, Selection> selected;
   std::set<std::size_t> broken;
   std::vector<std::string> unknown;
-  for (const auto& text : targets) {
-    HUBCACHE_TRY_ASSIGN(const DeleteTarget t, parse_delete_target(text));
+  for (const auto& t : targets) {
+    const std::string& text = t.text;
+    if (t.kind == DeleteTarget::Kind::RepoRevision) {
+      if (!t.type) return fail(ErrorCode::InvalidArgument, "revision target '" + text + "' names no repo type");
+      bool found = false;
+      for (std::size_t r = 0; r < cache.repos.size(); ++r) {
+        if (cache.repos[r].repo.type != *t.type || cache.repos[r].repo.id != t.id) continue;
+        for (std::size_t v = 0; v < cache.repos[r].revisions.size(); ++v)
+          if (to_lower(cache.repos[r].revisions[v].commit) == to_lower(t.commit)) {
+            selected[r].revisions.insert(v);
+            found = true;
+          }
+      }
+      if (!found) unknown.push_back(text);
+      continue;
+    }
     if (t.kind == DeleteTarget::Kind::Revision) {
       bool found = false;
       for (std::size_t r = 0; r < cache.repos.size(); ++r)

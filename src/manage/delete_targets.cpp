@@ -33,6 +33,16 @@ Unexpected bad_uri(const std::string& text, const std::string& why) {
 
 }  // namespace
 
+DeleteTarget DeleteTarget::revision_of(const RepoRef& repo, std::string_view commit) {
+  DeleteTarget t;
+  t.kind = Kind::RepoRevision;
+  t.type = repo.type;
+  t.id = repo.id;
+  t.commit = to_lower(commit);
+  t.text = repo.label() + "@" + t.commit;
+  return t;
+}
+
 Result<DeleteTarget> parse_delete_target(std::string_view raw) {
   const std::string text(trim(raw));
   DeleteTarget t;

@@ -106,6 +106,42 @@ TEST_F(Delete, AmbiguousAndMalformedTargetsAreErrors) {
   EXPECT_EQ(parsed->commit, "abcdef0123abcdef0123abcdef0123abcdef0123");
 }
 
+TEST_F(Delete, RepoRevisionTargetsTouchOnlyTheirRepo) {
+  // Two repos holding the same commit (a fork pushed with the same history): a bare revision
+  // target takes it from both, a RepoRevision target (what `cache rm`'s selection list builds)
+  // from its repo only.
+  const RepoRef fork{RepoType::Model, "other/fork"};
+  cb.add_file(k_repo, c1, "a.txt", "a");
+  cb.add_file(k_repo, c2, "b.txt", "bb");
+  cb.add_file(fork, c1, "a.txt", "a");
+  EXPECT_EQ(plan({c1}).repos().size(), 2u);
+
+  auto p = plan_delete_targets(scan(), {DeleteTarget::revision_of(k_repo, c1)});
+  ASSERT_TRUE(p) << p.error().message;
+  ASSERT_EQ(p->repos().size(), 1u);
+  EXPECT_EQ(p->repos()[0].label(), "model/org/name");
+  EXPECT_FALSE(p->repos()[0].entire);
+  EXPECT_EQ(p->snapshot_dirs(), std::vector<std::string>{cb.layout(k_repo).snapshot_dir(c1)});
+  EXPECT_EQ(p->execute().revisions_deleted, 1u);
+  EXPECT_FALSE(exists(cb.layout(k_repo).snapshot_dir(c1)));
+  EXPECT_TRUE(exists(cb.layout(k_repo).snapshot_dir(c2)));
+  EXPECT_TRUE(exists(cb.layout(fork).snapshot_dir(c1)));
+
+  // The repo's exact id and type are needed; what matches nothing is reported under its label.
+  const DeleteTarget other_case = DeleteTarget::revision_of({RepoType::Model, "Other/Fork"}, c1);
+  const DeleteTarget other_type = DeleteTarget::revision_of({RepoType::Dataset, "other/fork"}, c1);
+  EXPECT_EQ(other_type.text, "dataset/other/fork@" + c1);
+  auto none = plan_delete_targets(scan(), {other_case, other_type});
+  ASSERT_TRUE(none);
+  EXPECT_TRUE(none->empty());
+  EXPECT_EQ(none->unknown_targets(), (std::vector<std::string>{"model/Other/Fork@" + c1, "dataset/other/fork@" + c1}));
+  DeleteTarget untyped = DeleteTarget::revision_of(fork, c1);
+  untyped.type.reset();
+  auto refused = plan_delete_targets(scan(), {untyped});
+  ASSERT_FALSE(refused);
+  EXPECT_EQ(refused.error().code, ErrorCode::InvalidArgument);
+}
+
 TEST_F(Delete, NoSymlinkModeFilesGoWithTheirSnapshot) {
   // spec 13.32: regular files in snapshots are counted by scan and removed by rm.
   const RepoLayout l = cb.layout(k_repo);

@@ -40,12 +40,17 @@ struct DeleteTarget {
     Revision,  // 40 hex digits (any case): that revision in every repo holding it
     Repo,      // "type/id" or "hf://[type/]ns/name": exactly that repo (case-insensitive)
     BareId,    // "id" or "ns/name" without a type: the one cached repo of any type with that id
+    RepoRevision,  // `commit` in exactly the repo `type`/`id` (as the scan names it); never parsed from
+                   // text: built by callers that pick from a scan (the CLI's selection list)
   };
   Kind kind = Kind::Repo;
   std::string text;  // as given
-  std::string commit;             // Revision (lower-cased)
-  std::optional<RepoType> type;   // Repo
-  std::string id;                 // Repo, BareId
+  std::string commit;             // Revision (lower-cased), RepoRevision
+  std::optional<RepoType> type;   // Repo, RepoRevision (required)
+  std::string id;                 // Repo, BareId, RepoRevision (exact case)
+
+  /// A RepoRevision target; `text` reads "type/id@commit" (as unknown_targets() shows it).
+  static DeleteTarget revision_of(const RepoRef& repo, std::string_view commit);
 };
 
 /// Parses one target. Fails (InvalidArgument) on an empty target and on hf:// URIs that are not
@@ -154,6 +159,10 @@ class DeletePlan {
 /// a malformed target and on a bare id matching several repos (the message lists them);
 /// unmatched targets land in unknown_targets().
 Result<DeletePlan> plan_delete(const CacheInfo& cache, const std::vector<std::string>& targets);
+/// The same over parsed (or built) targets; also fails (InvalidArgument) on a RepoRevision
+/// target without a type. A RepoRevision selects that commit in that repo only, even when
+/// another cached repo holds the same commit.
+Result<DeletePlan> plan_delete_targets(const CacheInfo& cache, const std::vector<DeleteTarget>& targets);
 
 /// Plan for `cache prune`: every detached revision (no ref) and every `.incomplete` file (with
 /// its split-download state files, or such a state file alone) not locked by a live download,
