@@ -1,9 +1,12 @@
 // `hubcache cache rm` and `hubcache cache prune`: show the plan, confirm, execute (spec 9.3).
 #include <fmt/core.h>
 
+#include <unistd.h>
+
 #include <functional>
 
 #include "cmd_cache.hpp"
+#include "cmd_cache_rm_select.hpp"
 #include "hubcache/manage/delete_plan.hpp"
 #include "hubcache/manage/scan.hpp"
 #include "hubcache/util/human.hpp"
@@ -81,12 +84,8 @@ int confirm_and_execute(const DeletePlan& plan, const RmOptions& o, const std::s
   return k_exit_ok;
 }
 
-int run_rm(const Context& ctx, const RmOptions& o) {
-  for (const auto& t : o.targets)
-    if (auto parsed = parse_delete_target(t); !parsed) return usage_error(parsed.error().message);
-  auto cache = scan_for_delete(ctx, o.common);
-  if (!cache) return report_error(cache.error(), false);
-  auto plan = plan_delete(*cache, o.targets);
+/// The plan of `cache rm`, from targets typed on the command line or picked from the list.
+int show_and_run_delete(const Result<DeletePlan>& plan, const RmOptions& o) {
   if (!plan) return usage_error(plan.error().message);
   if (!plan->unknown_targets().empty()) {
     std::string details;
@@ -108,6 +107,40 @@ int run_rm(const Context& ctx, const RmOptions& o) {
   return confirm_and_execute(*plan, o, "Proceed with deletion?", [](const DeleteReport& r) {
     return fmt::format("Deleted {} repo(s) and {} revision(s)", r.repos_deleted, r.revisions_deleted);
   });
+}
+
+/// No target: pick from a list on a terminal, else say what to pass.
+int run_rm_selection(const Context& ctx, const RmOptions& o) {
+  if (!::isatty(STDIN_FILENO) || !::isatty(STDERR_FILENO))
+    return usage_error(
+        "no target given: pass the repos (model/org/name, dataset/org/name, hf://org/name) or the 40-hex revisions "
+        "to delete (`hubcache cache ls --revisions` lists them). Run on a terminal without targets, "
+        "`hubcache cache rm` shows a selection list to pick them from.");
+  auto cache = scan_for_delete(ctx, o.common);
+  if (!cache) return report_error(cache.error(), false);
+  if (cache->repos.empty()) {
+    fmt::print(stderr, "No cached repo in {}: nothing to delete.\n", cache->root);
+    return k_exit_ok;
+  }
+  const RmSelection picked = select_delete_targets(*cache);
+  if (picked.outcome == RmSelection::Outcome::Invalid) {
+    fmt::print(stderr, "Error: no valid selection after {} attempts. Nothing deleted.\n", k_selection_attempts);
+    return k_exit_usage;
+  }
+  if (picked.outcome == RmSelection::Outcome::Cancelled) {
+    fmt::print(stderr, "Nothing deleted.\n");
+    return k_exit_ok;
+  }
+  return show_and_run_delete(plan_delete_targets(*cache, picked.targets), o);
+}
+
+int run_rm(const Context& ctx, const RmOptions& o) {
+  if (o.targets.empty()) return run_rm_selection(ctx, o);
+  for (const auto& t : o.targets)
+    if (auto parsed = parse_delete_target(t); !parsed) return usage_error(parsed.error().message);
+  auto cache = scan_for_delete(ctx, o.common);
+  if (!cache) return report_error(cache.error(), false);
+  return show_and_run_delete(plan_delete(*cache, o.targets), o);
 }
 
 int run_prune(const Context& ctx, const RmOptions& o) {
@@ -157,8 +190,8 @@ void add_cache_rm_command(CLI::App& cache, Context& ctx) {
   auto* cmd = cache.add_subcommand("rm", "Delete cached repos or revisions");
   cmd->alias("delete");  // the older name (`hf cache delete`)
   cmd->add_option("targets", o->targets,
-                  "Repos (model/org/name, hf://org/name, or a bare id matching one cached repo) or 40-hex revisions")
-      ->required();
+                  "Repos (model/org/name, hf://org/name, or a bare id matching one cached repo) or 40-hex revisions; "
+                  "none on a terminal: pick from a list of the cached revisions");
   add_common_rm_options(*cmd, *o);
   cmd->callback([&ctx, o] { ctx.exit_code = run_rm(ctx, *o); });
 }

@@ -1,7 +1,5 @@
 // `hubcache cache ls|rm|prune|verify`: output, JSON shape, exit codes, filters, confirmation.
 #include <gtest/gtest.h>
-#include <pty.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <filesystem>
@@ -11,6 +9,7 @@
 #include "hubcache/cache/store.hpp"
 #include "hubcache/util/hash.hpp"
 #include "temp_dir.hpp"
+#include "terminal.hpp"
 
 using namespace hubcache;
 namespace stdfs = std::filesystem;
@@ -20,32 +19,7 @@ namespace {
 const RepoRef k_model{RepoType::Model, "org/model"};
 const RepoRef k_data{RepoType::Dataset, "org/data"};
 
-/// Runs argv with a pseudo-terminal as stdin/stdout/stderr, typing `input`. Returns the exit
-/// code and everything the terminal showed.
-test::ProcessResult run_in_terminal(const std::vector<std::string>& argv, const std::string& input) {
-  int master = -1;
-  const pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
-  if (pid == 0) {
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
-  test::ProcessResult r;
-  if (!input.empty()) (void)!::write(master, input.data(), input.size());
-  char buf[4096];
-  for (;;) {
-    const ssize_t n = ::read(master, buf, sizeof buf);
-    if (n <= 0) break;  // EIO once the child has exited
-    r.out.append(buf, static_cast<std::size_t>(n));
-  }
-  ::close(master);
-  int status = 0;
-  ::waitpid(pid, &status, 0);
-  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
-  return r;
-}
+using test::run_in_terminal;
 
 struct CliCache : ::testing::Test {
   test::TempDir dir;
@@ -254,7 +228,7 @@ TEST_F(CliCache, RmTargetErrors) {
   const auto uri = cache({"rm", "hf://org/model@main", "--dry-run"});
   EXPECT_EQ(uri.exit_code, 2);
   EXPECT_NE(uri.err.find("a revision (@...) is not supported"), std::string::npos) << uri.err;
-  EXPECT_EQ(cache({"rm", "--dry-run"}).exit_code, 2);  // a target is required
+  EXPECT_EQ(cache({"rm", "--dry-run"}).exit_code, 2);  // no target, and no terminal to pick from
 }
 
 TEST_F(CliCache, RmAsksOnATerminal) {

@@ -1,0 +1,42 @@
+#pragma once
+// Running the hubcache binary on a pseudo-terminal, for the prompts that only a terminal gets.
+#include <pty.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <string>
+#include <vector>
+
+#include "temp_dir.hpp"
+
+namespace hubcache::test {
+
+/// Runs argv with a pseudo-terminal as stdin/stdout/stderr, typing `input` (all of it at once:
+/// the terminal hands the program one line per read). Returns the exit code and everything the
+/// terminal showed (the echoed input included) in `out`.
+inline ProcessResult run_in_terminal(const std::vector<std::string>& argv, const std::string& input) {
+  int master = -1;
+  const pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
+  if (pid == 0) {
+    std::vector<char*> args;
+    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+    args.push_back(nullptr);
+    ::execv(args[0], args.data());
+    ::_exit(127);
+  }
+  ProcessResult r;
+  if (!input.empty()) (void)!::write(master, input.data(), input.size());
+  char buf[4096];
+  for (;;) {
+    const ssize_t n = ::read(master, buf, sizeof buf);
+    if (n <= 0) break;  // EIO once the child has exited
+    r.out.append(buf, static_cast<std::size_t>(n));
+  }
+  ::close(master);
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128;
+  return r;
+}
+
+}  // namespace hubcache::test
