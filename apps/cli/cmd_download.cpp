@@ -212,7 +212,8 @@ void add_download_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--max-workers", a->max_workers, "Files downloaded in parallel (default: adapt to latency, 8 to 128)")->check(CLI::Range(1, 128));
   cmd->add_flag("--dry-run", a->dry_run, "Show what would be downloaded; transfer nothing");
   cmd->add_flag("-q,--quiet", a->quiet, "Print only the resulting path");
-  cmd->add_flag("--json", a->json, "One JSON object per line: progress events, then the result");
+  cmd->add_flag("--json", a->json, "One JSON object per line: progress events (plan, file_start, progress, file_done, file_cached, "
+                "lock_wait), then the result");
   cmd->add_option("--local-dir-use-symlinks", a->local_dir_use_symlinks, "No longer needed (older guides); ignored with a note")
       ->group("Deprecated");
   cmd->add_flag("--resume-download", a->resume_download, "No longer needed: downloads always resume; ignored with a note")

@@ -32,11 +32,24 @@ void ProgressRenderer::on_event(const DownloadEvent& e) {
   if (e.kind == DownloadEvent::Kind::LockWait && m_mode != Mode::JsonLines) {
     if (m_quiet) return;
     std::lock_guard lock(m_mutex);
-    if (m_drawn) std::fputs("\r\033[K", stderr);
-    fmt::print(stderr, "Waiting for another process downloading '{}' (lock {}, {} s so far)\n", e.file, e.lock_path,
-               e.waited_seconds);
-    std::fflush(stderr);
+    const bool first = m_waiting.insert_or_assign(e.file, e.waited_seconds).second;
+    if (first || m_mode == Mode::None) {
+      if (m_drawn) std::fputs("\r\033[K", stderr);
+      if (first)
+        fmt::print(stderr, "Waiting for another process that is downloading '{}' (it holds the lock {}); this download "
+                           "goes on once that one is done.\n", e.file, e.lock_path);
+      else
+        fmt::print(stderr, "Still waiting for another process downloading '{}' ({} s so far, lock {})\n", e.file,
+                   e.waited_seconds, e.lock_path);
+      std::fflush(stderr);
+    }
+    if (m_mode == Mode::Bar) draw(e);
     return;
+  }
+  if (e.kind == DownloadEvent::Kind::FileStart || e.kind == DownloadEvent::Kind::FileDone ||
+      e.kind == DownloadEvent::Kind::FileCached) {
+    std::lock_guard lock(m_mutex);
+    m_waiting.erase(e.file);  // the wait (if any) is over
   }
   if (m_mode == Mode::None) return;
   std::lock_guard lock(m_mutex);
@@ -73,10 +86,18 @@ void ProgressRenderer::draw(const DownloadEvent& e) {
   bar.resize(width, '.');
   std::string eta = "--:--";
   if (rate > 0 && e.bytes_total >= e.bytes_done) eta = duration(static_cast<double>(e.bytes_total - e.bytes_done) / rate);
-  std::string line = fmt::format("\r[{}] {:5.1f}% {}B/{}B {}B/s ETA {} files {}/{} active {}", bar, pct,
+  std::string line = fmt::format("\r[{}] {:5.1f}% {}B/{}B {}B/s ETA {} files {}/{}", bar, pct,
                                  format_size(static_cast<double>(e.bytes_done)), format_size(static_cast<double>(e.bytes_total)),
-                                 format_size(rate), eta, e.files_done, e.files_total, e.active);
+                                 format_size(rate), eta, e.files_done, e.files_total);
+  if (e.active > 0 || m_waiting.empty()) line += fmt::format(" active {}", e.active);
   if (e.active > 0 && !m_last_file.empty()) line += " " + m_last_file.substr(0, 40);
+  if (!m_waiting.empty()) {
+    // Nothing moves while another process holds a file's lock: say so instead of "active 0".
+    const auto& [file, waited] = *m_waiting.begin();
+    line += fmt::format(" waiting for {} (locked by another process{})", file.substr(0, 40),
+                        waited > 0 ? fmt::format(", {} s", waited) : std::string());
+    if (m_waiting.size() > 1) line += fmt::format(" and {} more", m_waiting.size() - 1);
+  }
   line += "\033[K";
   std::fputs(line.c_str(), stderr);
   std::fflush(stderr);

@@ -2,7 +2,9 @@
 // Rendering of download progress for `hubcache download`: a one-line bar on a terminal, or one
 // JSON object per line. The library only calls back; all drawing lives here.
 #include <chrono>
+#include <cstdint>
 #include <cstdio>
+#include <map>
 #include <mutex>
 #include <string>
 
@@ -28,6 +30,7 @@ class ProgressRenderer {
   std::chrono::steady_clock::time_point m_start;
   bool m_drawn = false;
   std::string m_last_file;
+  std::map<std::string, std::uint64_t> m_waiting;  // file -> seconds waited for another process's lock
 };
 
 }  // namespace hubcache::cli

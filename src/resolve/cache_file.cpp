@@ -2,6 +2,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <mutex>
+#include <optional>
+#include <set>
+
 #include "download_impl.hpp"
 #include "hubcache/cache/shared_blobs.hpp"
 #include "hubcache/resolve/offline.hpp"
@@ -16,6 +21,40 @@ Error with_missing(Error e, const std::string& file) {
   e.missing.push_back(file);
   return e;
 }
+
+// Blob locks this process holds (all Downloaders). Waiting for one of them is waiting for another
+// file of this process with the same content, not for another process: that is not reported.
+std::mutex g_held_mutex;
+std::multiset<std::string> g_held_here;
+
+bool held_here(const std::string& lock_path) {
+  std::lock_guard lock(g_held_mutex);
+  return g_held_here.count(lock_path) > 0;
+}
+
+/// A blob lock, known as held by this process until it is released.
+class OwnedBlobLock {
+ public:
+  OwnedBlobLock(FileLock lock, std::string path) : m_lock(std::move(lock)), m_path(std::move(path)) {
+    std::lock_guard guard(g_held_mutex);
+    g_held_here.insert(m_path);
+  }
+  ~OwnedBlobLock() {
+    m_lock.release();
+    std::lock_guard guard(g_held_mutex);
+    g_held_here.erase(g_held_here.find(m_path));
+  }
+  OwnedBlobLock(const OwnedBlobLock&) = delete;
+  OwnedBlobLock& operator=(const OwnedBlobLock&) = delete;
+
+ private:
+  FileLock m_lock;
+  std::string m_path;
+};
+
+/// A wait for another process's blob lock is first reported once it lasts this long (or
+/// DownloadOptions::lock_report_every, if shorter), then every lock_report_every.
+constexpr std::chrono::milliseconds k_first_lock_report{200};
 
 }  // namespace
 
@@ -34,11 +73,20 @@ Result<std::uint64_t> Downloader::Impl::fetch_to_cache(const RepoLayout& layout,
   HUBCACHE_TRY(validate_etag(f.etag));
   const std::string blob = layout.blob_path(f.etag);
   const std::string pointer = layout.pointer_path(f.commit, f.path);
-  // Another process downloading the same blob holds its lock: say so while waiting (spec 4).
+  // Another process downloading the same blob holds its lock: say so soon, and again from time
+  // to time, while waiting (spec 4).
+  const std::string lock_path = layout.lock_path(f.etag);
+  std::optional<std::chrono::steady_clock::time_point> reported;
   const auto on_wait = [&](std::chrono::seconds waited) {
-    progress.lock_wait(f.path, layout.lock_path(f.etag), static_cast<std::uint64_t>(waited.count()));
+    if (held_here(lock_path)) return;
+    const auto now = std::chrono::steady_clock::now();
+    if (reported && now - *reported < options.lock_report_every) return;
+    reported = now;
+    progress.lock_wait(f.path, lock_path, static_cast<std::uint64_t>(waited.count()));
   };
-  HUBCACHE_TRY_ASSIGN(FileLock lock, lock_blob(layout, f.etag, std::chrono::milliseconds{0}, on_wait, options.lock_report_every));
+  HUBCACHE_TRY_ASSIGN(FileLock acquired, lock_blob(layout, f.etag, std::chrono::milliseconds{0}, on_wait,
+                                                   std::min(options.lock_report_every, k_first_lock_report)));
+  auto lock = std::make_shared<OwnedBlobLock>(std::move(acquired), lock_path);
   // The blob may exist already, or another process may have finished it while we waited (spec 4).
   if (!f.force && is_file(blob)) {
     HUBCACHE_TRY(create_pointer(layout, f.commit, f.path, f.etag, link_mode()));
@@ -59,7 +107,7 @@ Result<std::uint64_t> Downloader::Impl::fetch_to_cache(const RepoLayout& layout,
     HUBCACHE_TRY(fs::publish(outcome.path, pointer));
   } else if (batch.deferred()) {
     // The rename waits for a flush shared with other finished blobs; the lock goes with it.
-    auto held = std::make_shared<FileLock>(std::move(lock));
+    auto held = std::move(lock);
     HUBCACHE_TRY(publish_blob_later(layout, outcome.path, f.etag, batch.group(),
                                     [layout, f, &progress, &batch, held](Result<void> published) {
                                       if (published) {

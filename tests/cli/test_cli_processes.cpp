@@ -9,10 +9,12 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "cache_builder.hpp"
 #include "cli_env.hpp"
+#include "hubcache/cache/store.hpp"
 #include "hubcache/util/hash.hpp"
 
 extern char** environ;
@@ -25,8 +27,10 @@ namespace {
 
 const RepoRef k_repo{RepoType::Model, "org/model"};
 
-// Starts argv with env changes applied, output discarded; returns the pid.
-pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, const std::string& err_file = "/dev/null") {
+// Starts argv with env changes applied, stdout and stderr to the files given (discarded by
+// default); returns the pid.
+pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>& env, const std::string& err_file = "/dev/null",
+            const std::string& out_file = "/dev/null") {
   std::vector<std::string> envs;
   for (char** e = environ; *e; ++e) envs.emplace_back(*e);
   for (const auto& kv : env) {
@@ -37,9 +41,9 @@ pid_t spawn(const std::vector<std::string>& argv, const std::vector<std::string>
   }
   const pid_t pid = ::fork();
   if (pid == 0) {
-    const int null = ::open("/dev/null", O_RDWR);
+    const int out = ::open(out_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
     const int err = ::open(err_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    ::dup2(null, 1);
+    ::dup2(out, 1);
     ::dup2(err, 2);
     std::vector<char*> a, e;
     for (auto& s : argv) a.push_back(const_cast<char*>(s.c_str()));
@@ -255,4 +259,76 @@ TEST(CliProcesses, InterruptCancelsCleanlyAndKeepsPartialData) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_LT(server.body_bytes("/cdn/"), content.size());
   EXPECT_EQ(read_file(blobs + sha), content);
+}
+
+namespace {
+
+std::string read_if_any(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+}  // namespace
+
+// Issue 9 section 3: while another process holds a blob's lock (it downloads the same file), the
+// download says it waits and for what, in file and snapshot mode, on the bar and in --json, and
+// completes once the lock is released.
+TEST(CliProcesses, WaitingForAnotherProcessesLockIsShownThenTheDownloadCompletes) {
+  HubServer server;
+  TempDir dir;
+  const std::string c1 = commit_id(12);
+  const std::string weights(300000, 'w');
+  server.add_file(k_repo, c1, "config.json", "{\"model\": 1}");
+  const std::string etag = server.add_file(k_repo, c1, "weights.bin", weights, true);
+  server.set_ref(k_repo, "main", c1);
+  struct Mode {
+    std::string name;
+    std::vector<std::string> args;
+  };
+  const std::vector<Mode> modes{{"file", {"download", "org/model", "weights.bin"}},
+                                {"snapshot", {"download", "org/model"}},
+                                {"json", {"download", "org/model", "weights.bin", "--json"}}};
+  for (const auto& m : modes) {
+    SCOPED_TRACE(m.name);
+    const std::string cache = dir / ("cache-" + m.name);
+    auto env = cli_env(server, dir, cache);
+    env.push_back("HF_HUB_DISABLE_PROGRESS_BARS=0");  // the bar, though stderr is a file
+    const RepoLayout layout(cache, k_repo);
+    // Exactly the lock the library takes for that blob (what another hubcache process would hold).
+    auto held = lock_blob(layout, etag);
+    ASSERT_TRUE(held && held->held());
+    const std::string out = dir / (m.name + ".out"), err = dir / (m.name + ".err");
+    const auto start = std::chrono::steady_clock::now();
+    const pid_t pid = spawn(cmd(m.args), env, err, out);
+    const bool json = m.name == "json";
+    const std::string watched = json ? out : err, needle = json ? "\"event\":\"lock_wait\"" : "Waiting for another process";
+    while (read_if_any(watched).find(needle) == std::string::npos && std::chrono::steady_clock::now() < start + 20s)
+      std::this_thread::sleep_for(10ms);
+    std::this_thread::sleep_until(start + 1500ms);
+    EXPECT_FALSE(exists(layout.blob_path(etag)));  // it waited: nothing was written meanwhile
+    held->release();
+    EXPECT_EQ(wait_exit(pid), 0) << read_if_any(err);
+    const std::string said = read_if_any(err), printed = read_if_any(out);
+    if (json) {
+      const auto at = printed.find("\"event\":\"lock_wait\"");
+      ASSERT_NE(at, std::string::npos) << printed;
+      const std::string line = printed.substr(printed.rfind('\n', at) + 1, printed.find('\n', at) - printed.rfind('\n', at) - 1);
+      EXPECT_NE(line.find("\"file\":\"weights.bin\""), std::string::npos) << line;
+      EXPECT_NE(line.find("\"lock_path\":\"" + layout.lock_path(etag) + "\""), std::string::npos) << line;
+      EXPECT_EQ(said.find("Waiting for another process"), std::string::npos) << said;  // stdout carries it
+    } else {
+      EXPECT_NE(said.find("Waiting for another process that is downloading 'weights.bin' (it holds the lock " +
+                          layout.lock_path(etag) + "); this download goes on once that one is done.\n"),
+                std::string::npos)
+          << said;
+      // The bar line says what it waits for, instead of a frozen "active 0".
+      EXPECT_NE(said.find("waiting for weights.bin (locked by another process"), std::string::npos) << said;
+    }
+    EXPECT_EQ(read_if_any(cache + "/models--org--model/snapshots/" + c1 + "/weights.bin"), weights);
+    if (m.name == "snapshot") {
+      EXPECT_EQ(read_if_any(cache + "/models--org--model/snapshots/" + c1 + "/config.json"), "{\"model\": 1}");
+    }
+  }
 }

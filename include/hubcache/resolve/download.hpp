@@ -70,7 +70,9 @@ struct DownloadOptions {
   /// Called from worker threads (serialized); keep it quick.
   std::function<void(const DownloadEvent&)> progress;
   std::shared_ptr<http::CancelToken> cancel;
-  /// How often a LockWait event is sent while blocked on another process's blob lock.
+  /// How often a LockWait event is sent while blocked on another process's blob lock. The
+  /// first one comes once the wait has lasted 200 ms (or this, if shorter). A wait for a blob
+  /// that another download of this process holds (two files with the same content) sends none.
   std::chrono::milliseconds lock_report_every{std::chrono::seconds{10}};
   /// Transfer tuning and test seams (split threshold, part size, write/free-space functions,
   /// retry delay adjustment). Timeouts and workers above override the matching fields.
