@@ -394,6 +394,36 @@ TEST_F(DownloadFixture, WaitingForAnotherProcessesBlobLockIsReported) {
   EXPECT_EQ(waits[0].lock_path, layout().lock_path(etag));
 }
 
+TEST_F(DownloadFixture, AWaitForAFileOfTheSameDownloadIsNotReportedAsAnotherProcess) {
+  // Two paths with one content share a blob and its lock: the second worker waits for the first
+  // (a slow transfer), which is no other process's download, so no LockWait event is sent.
+  server.add_file(k_model, c1, "copy.safetensors", weights, /*lfs=*/true);
+  server.set_throttle(600000);  // about 0.5 s per copy of the weights
+  std::mutex m;
+  std::vector<DownloadEvent> waits;
+  DownloadOptions o = options();
+  o.download_timeout = std::chrono::seconds(10);
+  o.lock_report_every = std::chrono::milliseconds(20);
+  o.progress = [&](const DownloadEvent& e) {
+    if (e.kind != DownloadEvent::Kind::LockWait) return;
+    std::lock_guard lock(m);
+    waits.push_back(e);
+  };
+  Downloader d(o);
+  SnapshotRequest req;
+  req.repo_id = k_model.id;
+  req.allow_patterns = std::vector<std::string>{"*.safetensors"};
+  const auto started = std::chrono::steady_clock::now();
+  auto r = d.snapshot_download(req);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(300));  // the wait was real
+  EXPECT_EQ(read_file(r->path + "/model.safetensors"), weights);
+  EXPECT_EQ(read_file(r->path + "/copy.safetensors"), weights);
+  EXPECT_EQ(server.body_bytes("/cdn/"), weights.size());  // one transfer for both paths
+  std::lock_guard lock(m);
+  EXPECT_TRUE(waits.empty()) << waits.size() << " LockWait event(s), first for " << waits.front().file;
+}
+
 TEST_F(DownloadFixture, ExpiredSignedUrlLeadsToAFreshResolve) {
   // The HEAD's pre-signed Location is refused when the GET reaches it (spec 7.6, expired): the
   // download goes back to the resolve URL at the commit, whose redirect signs a new URL, and
