@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "download_impl.hpp"
+#include "hubcache/cache/folders.hpp"
 #include "hubcache/resolve/offline.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/human.hpp"
@@ -146,7 +147,11 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
   std::size_t files_to_get = 0;
   // One listing of blobs/ instead of a stat per file, and no pointer stats in a snapshot that
   // does not exist yet: a fresh 2,000-file snapshot plans without 4,000 failing stats.
-  const bool have_snapshot = !local && fs::is_dir(layout.snapshot_dir(commit));
+  // A symlinked repo folder, snapshots/ or snapshot is refused here (cache/folders.hpp), not followed.
+  bool have_snapshot = false;
+  if (!local) {
+    HUBCACHE_TRY_ASSIGN(have_snapshot, check_snapshot_folder(layout, commit));
+  }
   std::unordered_set<std::string> blob_names;
   if (!local && !req.force_download) {
     std::error_code ec;
