@@ -92,7 +92,7 @@ void ProgressTracker::lock_wait(const std::string& file, const std::string& lock
 DownloadOptions DownloadOptions::from_env(const Config& c) {
   DownloadOptions o;
   o.endpoint = c.endpoint.value;
-  o.token = c.token;
+  o.token = c.token();  // reads the token file now: downloads may need it
   o.cache_dir = c.hub_cache.value;
   o.offline = c.offline.value;
   o.etag_timeout = std::chrono::seconds(c.etag_timeout.value);
