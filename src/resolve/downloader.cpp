@@ -102,6 +102,7 @@ DownloadOptions DownloadOptions::from_env(const Config& c) {
   o.transport.ca_file = c.ca_bundle.value;
   o.transport.ca_file_source = c.ca_bundle.source;
   o.transport.http_proxy = c.http_proxy_fallback;
+  o.transport.proxy_vars = c.proxy_vars;  // to name the proxy in its errors
   return o;
 }
 
