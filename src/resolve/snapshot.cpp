@@ -85,7 +85,9 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
         if (cause) out.warnings.push_back("Could not reach the Hub (" + cause->message.substr(0, cause->message.find('\n')) + "); using the cached snapshot.");
         return out;
       }
-      if (found.error().code == ErrorCode::IncompleteSnapshot) return fail(std::move(found).error());
+      // What the cache says is wrong with it (files missing, a symlinked folder) is the answer.
+      if (found.error().code == ErrorCode::IncompleteSnapshot || found.error().code == ErrorCode::CacheCorrupted)
+        return fail(std::move(found).error());
     }
     const std::string where = local ? "in the local dir '" + local_dir + "'" : "in the cache '" + options.cache_dir + "'";
     if (!cause)
@@ -106,7 +108,9 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
       if (err.code == ErrorCode::RevisionNotFound || http::is_proxy_error(err) || err.code == ErrorCode::Cancelled)
         return fail(std::move(err));
       auto cached = from_cache(err);
-      if (cached || !err.is_transient() || cached.error().code == ErrorCode::IncompleteSnapshot) return cached;
+      if (cached || !err.is_transient() || cached.error().code == ErrorCode::IncompleteSnapshot ||
+          cached.error().code == ErrorCode::CacheCorrupted)
+        return cached;
       info = api().repo_info(repo, req.revision, hub::Attempt::Second);
       if (!info) return from_cache(std::move(info).error());
     }

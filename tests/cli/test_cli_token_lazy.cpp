@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "cache_builder.hpp"
 #include "cli_env.hpp"
 
 using namespace hubcache;

@@ -9,6 +9,7 @@
 #include "hubcache/cache/folders.hpp"
 #include "hubcache/cache/store.hpp"
 #include "hubcache/manage/verify.hpp"
+#include "hubcache/util/hash.hpp"
 #include "manage_helpers.hpp"
 
 using namespace hubcache;
@@ -30,7 +31,7 @@ TEST_P(FolderSymlinks, VerifyRefusesTheFolderInsteadOfVouchingForIt) {
   // Followed, the outside copy is healthy: every checksum would match.
   ASSERT_TRUE(verify_repo(outside.path(), k_repo, std::nullopt));
   ASSERT_TRUE(verify_repo(outside.path(), k_repo, std::nullopt)->ok());
-  for (const std::optional<std::string> rev : {std::optional<std::string>{}, std::optional<std::string>{"main"},
+  for (const auto& rev : {std::optional<std::string>{}, std::optional<std::string>{"main"},
                                                std::optional<std::string>{c1}}) {
     auto r = verify_repo(cache, k_repo, rev);
     ASSERT_FALSE(r) << test::to_string(GetParam()) << ": verified " << r->checked << " files";
@@ -85,8 +86,8 @@ TEST_P(FolderSymlinks, TheCacheRulesRefuseIt) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Linked, FolderSymlinks, ::testing::ValuesIn(test::k_linked_folders),
-                         [](const auto& info) { return std::string(info.param == test::LinkedFolder::Repo        ? "RepoFolder"
-                                                                   : info.param == test::LinkedFolder::Snapshots ? "Snapshots"
+                         [](const auto& p) { return std::string(p.param == test::LinkedFolder::Repo        ? "RepoFolder"
+                                                                   : p.param == test::LinkedFolder::Snapshots ? "Snapshots"
                                                                                                                  : "Snapshot"); });
 
 TEST(FolderRule, ACacheRootThatIsASymlinkIsFine) {

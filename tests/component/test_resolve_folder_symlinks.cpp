@@ -91,8 +91,8 @@ TEST_P(ResolveFolderSymlinks, ADownloadOfAnotherCommitNeverWritesThroughIt) {
 }
 
 INSTANTIATE_TEST_SUITE_P(Linked, ResolveFolderSymlinks, ::testing::ValuesIn(k_linked_folders),
-                         [](const auto& info) { return std::string(info.param == LinkedFolder::Repo        ? "RepoFolder"
-                                                                   : info.param == LinkedFolder::Snapshots ? "Snapshots"
+                         [](const auto& p) { return std::string(p.param == LinkedFolder::Repo        ? "RepoFolder"
+                                                                   : p.param == LinkedFolder::Snapshots ? "Snapshots"
                                                                                                            : "Snapshot"); });
 
 }  // namespace

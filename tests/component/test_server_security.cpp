@@ -168,7 +168,7 @@ TEST_F(Security, SymlinkedRepoSnapshotsAndSnapshotFoldersAreNeverServed) {
   for (const auto which : k_linked_folders) {
     TempDir outside;
     link_folder_out(cache.root(), outside.path(), evil, c, which);
-    for (const std::string rev : {std::string("main"), c}) {
+    for (const auto& rev : {std::string("main"), c}) {
       auto r = http("GET", url("/evil/linked/resolve/" + rev + "/config.json"));
       EXPECT_NE(r.status, 200) << to_string(which) << " " << rev;
       EXPECT_EQ(r.body.find("outside"), std::string::npos) << to_string(which) << ": " << r.body;
