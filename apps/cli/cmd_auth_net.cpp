@@ -85,23 +85,23 @@ int run_login(const Context& ctx, const LoginOptions& o) {
 
 int run_whoami(const Context& ctx, bool json) {
   const Config c = load_config(ctx, {});
-  if (!c.token)
+  if (!c.token())
     return report_error(Error{ErrorCode::Unauthorized,
                               "not logged in: no HF_TOKEN and no token file at " + c.token_path.value + ". Run: hubcache auth login",
                               {}, std::nullopt, {}},
                         json);
-  auto api = make_api(c, c.token);
+  auto api = make_api(c, c.token());
   auto who = api.whoami();
   if (!who) return report_error(who.error(), json);
   if (json) {
     print_json({{"name", who->name}, {"type", who->type}, {"orgs", who->orgs}, {"token_name", who->token_name},
-                {"token_role", who->token_role}, {"token_source", c.token_source}, {"endpoint", c.endpoint.value}});
+                {"token_role", who->token_role}, {"token_source", c.token_source()}, {"endpoint", c.endpoint.value}});
     return k_exit_ok;
   }
   fmt::print("{}\n", who->name);
   if (!who->orgs.empty()) fmt::print("orgs: {}\n", join(who->orgs, ","));
   fmt::print(stderr, "token '{}' ({}) from {} at {}\n", who->token_name, who->token_role.empty() ? "?" : who->token_role,
-             c.token_source, c.endpoint.value);
+             c.token_source(), c.endpoint.value);
   return k_exit_ok;
 }
 

@@ -29,7 +29,10 @@ void add_env_command(CLI::App& app, Context& ctx) {
     Config c = load_config(ctx, *opts, /*quiet=*/true);
     auto warnings = c.warnings;
     for (auto& w : diagnose_cache_dir(c.hub_cache.value)) warnings.push_back(std::move(w));
-    const std::string token_state = c.token ? "found (" + c.token_source + ")" : "not found";
+    // Whether a token is set, like `hf env`, but without opening the token file (a stat: env
+    // never reads a secret it does not use).
+    const std::string token_source = c.token_source_unread();
+    const std::string token_state = token_source.empty() ? "not found" : "found (" + token_source + ")";
     nlohmann::json proxies = nlohmann::json::object();
     for (const auto& [name, value] : c.proxy_vars) proxies[name] = mask_proxy_password(value);
     if (opts->json) {
@@ -38,7 +41,7 @@ void add_env_command(CLI::App& app, Context& ctx) {
           {"hf_home", src(c.hf_home)},
           {"hub_cache", src(c.hub_cache)},
           {"token_path", src(c.token_path)},
-          {"token", {{"found", c.token.has_value()}, {"source", c.token_source}}},
+          {"token", {{"found", !token_source.empty()}, {"source", token_source}}},
           {"endpoint", src(c.endpoint)},
           {"offline", src(c.offline)},
           {"etag_timeout", src(c.etag_timeout)},

@@ -8,6 +8,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "hubcache/cache/folders.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/hash.hpp"
 #include "hubcache/util/text.hpp"
@@ -52,9 +53,14 @@ Result<void> ensure_cachedir_tag(const std::string& root) {
 }
 
 Result<void> init_repo_folder(const RepoLayout& layout) {
+  HUBCACHE_TRY(check_repo_folder(layout));  // never create blobs/ etc. through a symlink out of the cache
   HUBCACHE_TRY(fs::make_dirs(layout.blobs_dir()));
   HUBCACHE_TRY(fs::make_dirs(layout.refs_dir()));
   HUBCACHE_TRY(fs::make_dirs(layout.snapshots_dir()));
+  HUBCACHE_TRY(check_repo_folder(layout));
+  HUBCACHE_TRY(check_cache_folder(layout.blobs_dir(), "blobs folder"));
+  HUBCACHE_TRY(check_cache_folder(layout.refs_dir(), "refs folder"));
+  HUBCACHE_TRY(check_snapshots_folder(layout));
   return {};
 }
 
@@ -85,6 +91,8 @@ Result<void> write_ref(const RepoLayout& layout, std::string_view revision, std:
 
 std::vector<std::string> cached_commits(const RepoLayout& layout) {
   std::vector<std::string> out;
+  auto real = check_snapshots_folder(layout);  // a symlinked repo folder or snapshots/ holds nothing
+  if (!real || !*real) return out;
   std::error_code ec;
   for (const auto& e : std::filesystem::directory_iterator(layout.snapshots_dir(), ec)) {
     const std::string name = e.path().filename().string();
@@ -127,6 +135,7 @@ Result<bool> create_pointer(const RepoLayout& layout, std::string_view commit, s
   HUBCACHE_TRY(validate_etag(etag));
   const std::string pointer = layout.pointer_path(commit, path);
   HUBCACHE_TRY(check_inside(layout.snapshot_dir(commit), pointer));
+  HUBCACHE_TRY(check_snapshot_folder(layout, commit));  // never write through a symlinked folder
   const std::string blob = layout.blob_path(etag);
   if (mode == LinkMode::Copy) {
     HUBCACHE_TRY(fs::make_dirs(fs::parent(pointer)));

@@ -167,33 +167,25 @@ Config Config::from_env(const Environment& env, const Overrides& ov) {
     if (auto v = env.get_nonempty(name)) c.proxy_vars.emplace_back(name, *v);
   if (!env.get_nonempty("http_proxy")) c.http_proxy_fallback = env.get_nonempty("HTTP_PROXY").value_or("");
   c.debug = parse_env_bool(env.get("HF_DEBUG").value_or(""));
-  // Token
+  // Token: from --token or the variables now; from the token file only when token() is called.
   if (ov.token) {
     std::string t = clean_token(*ov.token);
     if (!t.empty()) {
-      c.token = t;
-      c.token_source = "--token";
+      c.m_token = t;
+      c.m_token_source = "--token";
     }
   } else if (!c.disable_implicit_token) {
     for (const char* name : {"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"}) {
       if (auto v = env.get_nonempty(name)) {
         std::string t = clean_token(*v);
         if (!t.empty()) {
-          c.token = t;
-          c.token_source = name;
+          c.m_token = t;
+          c.m_token_source = name;
           break;
         }
       }
     }
-    if (!c.token) {
-      if (auto raw = fs::read_file(c.token_path.value, 64 * 1024)) {
-        std::string t = clean_token(*raw);
-        if (!t.empty()) {
-          c.token = t;
-          c.token_source = "token file " + c.token_path.value;
-        }
-      }
-    }
+    c.m_token_file_pending = !c.m_token;
   }
   // TRANSFORMERS_CACHE warning
   if (auto tc = env.get_nonempty("TRANSFORMERS_CACHE")) {
@@ -202,6 +194,33 @@ Config Config::from_env(const Environment& env, const Overrides& ov) {
                            "'; hubcache ignores it. Unset it or set HF_HUB_CACHE to the same folder so all tools share one cache.");
   }
   return c;
+}
+
+const std::optional<std::string>& Config::token() const {
+  if (m_token_file_pending) {
+    m_token_file_pending = false;
+    if (auto raw = fs::read_file(token_path.value, 64 * 1024)) {
+      std::string t = clean_token(*raw);
+      if (!t.empty()) {
+        m_token = t;
+        m_token_source = "token file " + token_path.value;
+      }
+    }
+  }
+  return m_token;
+}
+
+const std::string& Config::token_source() const {
+  (void)token();
+  return m_token_source;
+}
+
+std::string Config::token_source_unread() const {
+  if (!m_token_file_pending) return m_token_source;
+  struct stat st {};
+  if (::stat(token_path.value.c_str(), &st) == 0 && S_ISREG(st.st_mode) && st.st_size > 0)
+    return "token file " + token_path.value;
+  return "";
 }
 
 std::vector<std::string> diagnose_cache_dir(const std::string& hub_cache) {

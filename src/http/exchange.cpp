@@ -7,6 +7,28 @@
 namespace hubcache::http::detail {
 namespace {
 
+// "HTTPS_PROXY=http://proxy:3128" (credentials masked): the variable libcurl takes for `url`
+// (lower case first, as libcurl reads them; upper-case HTTP_PROXY only through Transport::http_proxy),
+// or "" when none is known.
+std::string proxy_in_effect(const Transport* transport, const std::string& url) {
+  if (transport == nullptr) return "";
+  const bool https = url.rfind("https://", 0) == 0;
+  std::vector<std::string> names = https ? std::vector<std::string>{"https_proxy", "HTTPS_PROXY"}
+                                         : std::vector<std::string>{"http_proxy", "HTTP_PROXY"};
+  names.insert(names.end(), {"all_proxy", "ALL_PROXY"});
+  for (const auto& name : names)
+    for (const auto& [var, value] : transport->proxy_vars) {
+      if (var != name) continue;
+      std::string shown = value;
+      const auto scheme = shown.find("://");
+      const std::size_t host_at = scheme == std::string::npos ? 0 : scheme + 3;
+      const auto at = shown.find('@', host_at);
+      if (at != std::string::npos && at < shown.find('/', host_at)) shown.replace(host_at, at - host_at, "***");
+      return var + "=" + shown;
+    }
+  return "";
+}
+
 
 size_t on_header_line(char* data, size_t size, size_t n, void* user) {
   auto* ex = static_cast<Exchange*>(user);
@@ -167,6 +189,21 @@ Result<Response> Exchange::finish(CURLcode code) {
   if (idle_timed_out)
     return fail(ErrorCode::Timeout, what + ": timed out (no data for " + std::to_string(request.idle_timeout.count()) + " ms)");
   const std::string detail = redact(error_buffer[0] ? error_buffer : curl_easy_strerror(code));
+  // An https:// URL through a proxy needs a CONNECT tunnel; a proxy that refuses it is no network
+  // fault a retry could fix (libcurl reports it as a receive error).
+  long connect_status = 0;
+  if (curl_easy_getinfo(easy, CURLINFO_HTTP_CONNECTCODE, &connect_status) == CURLE_OK && connect_status >= 300) {
+    const std::string proxy = proxy_in_effect(transport, request.url);
+    Error e{ErrorCode::Network,
+            what + ": the proxy " + (proxy.empty() ? std::string("in effect") : proxy) + " refused to open a tunnel to " +
+                origin_of(redact(request.url)) + " (it answered CONNECT with HTTP " + std::to_string(connect_status) +
+                "). Ask the proxy's operator to allow that host, point HTTPS_PROXY at a proxy that does, or list the "
+                "host in NO_PROXY to reach it directly.",
+            {}, HttpErrorContext{}, {}};
+    e.http->error_code = "ProxyError";
+    e.http->url = redact(request.url);
+    return fail(std::move(e));
+  }
   switch (code) {
     case CURLE_OPERATION_TIMEDOUT: return fail(ErrorCode::Timeout, what + ": timed out (" + detail + ")");
     case CURLE_ABORTED_BY_CALLBACK: return fail(ErrorCode::Cancelled, what + ": cancelled");

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <set>
 
+#include "hubcache/cache/folders.hpp"
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/cache/store.hpp"
 #include "hubcache/util/fs.hpp"
@@ -293,6 +294,9 @@ Result<ImportPlan> plan_import(const ImportOptions& options) {
   }
 
   const RepoLayout layout(cache, plan.options.repo);
+  // The destination follows the cache's one rule (cache/folders.hpp): a repo folder, snapshots/ or
+  // snapshot that is a symlink is refused before anything is planned into it.
+  HUBCACHE_TRY(check_snapshot_folder(layout, plan.commit));
   plan.repo_folder = layout.folder();
   plan.snapshot_dir = layout.snapshot_dir(plan.commit);
   std::set<std::string> seen;

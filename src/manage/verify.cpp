@@ -5,6 +5,7 @@
 #include <map>
 #include <unordered_map>
 
+#include "hubcache/cache/folders.hpp"
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/cache/store.hpp"
 #include "hubcache/util/fs.hpp"
@@ -20,7 +21,6 @@ using manage_detail::Fd;
 using manage_detail::Target;
 using manage_detail::TargetKind;
 
-using fs::is_dir;
 
 // A ref that does not hold a 40-hex commit fails in read_ref with CacheCorrupted.
 Result<std::string> resolve_revision(const RepoLayout& layout, const std::optional<std::string>& revision) {
@@ -36,7 +36,8 @@ Result<std::string> resolve_revision(const RepoLayout& layout, const std::option
   HUBCACHE_TRY_ASSIGN(auto main_commit, read_ref(layout, "main"));
   if (main_commit) return *main_commit;
   const std::string snapshots = layout.snapshots_dir();
-  Fd fd(::open(snapshots.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  HUBCACHE_TRY(check_snapshots_folder(layout));  // a symlinked snapshots/ is an error, not followed
+  Fd fd(::open(snapshots.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid())
     return fail(ErrorCode::CacheCorrupted,
                 "Cache repo is missing snapshots directory: " + snapshots + ". Provide --revision explicitly.", snapshots);
@@ -92,7 +93,8 @@ Result<VerifyReport> verify_repo(const std::string& root_in, const RepoRef& repo
   HUBCACHE_TRY(validate_repo_id(repo.id));
   const std::string root = fs::absolute_real(root_in);
   const RepoLayout layout(root, repo);
-  if (!is_dir(layout.folder()))
+  HUBCACHE_TRY_ASSIGN(const bool present, check_repo_folder(layout));  // a symlinked folder is refused
+  if (!present)
     return fail(ErrorCode::NotFound,
                 "Repo is not present in cache: " + layout.folder() + ". Download it first or check --repo-type.",
                 layout.folder());
@@ -100,7 +102,8 @@ Result<VerifyReport> verify_repo(const std::string& root_in, const RepoRef& repo
   report.repo = repo;
   HUBCACHE_TRY_ASSIGN(report.commit, resolve_revision(layout, revision));
   report.snapshot_path = layout.snapshot_dir(report.commit);
-  if (!is_dir(report.snapshot_path))
+  HUBCACHE_TRY_ASSIGN(const bool snapshot_present, check_snapshot_folder(layout, report.commit));
+  if (!snapshot_present)
     return fail(ErrorCode::NotFound,
                 "Snapshot directory does not exist for revision '" + report.commit + "': " + report.snapshot_path + ".",
                 report.snapshot_path);

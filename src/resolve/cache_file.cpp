@@ -8,6 +8,7 @@
 #include <set>
 
 #include "download_impl.hpp"
+#include "hubcache/cache/folders.hpp"
 #include "hubcache/cache/shared_blobs.hpp"
 #include "hubcache/resolve/offline.hpp"
 #include "hubcache/util/fs.hpp"
@@ -184,7 +185,9 @@ Result<FileResult> Downloader::Impl::file_to_cache(const FileRequest& req, Progr
     if (!req.force_download) {
       if (auto commit = resolve_commit(layout, req.revision); commit && commit->has_value()) {
         const std::string pointer = layout.pointer_path(**commit, req.filename);
-        if (is_file(pointer)) {
+        auto real_folder = check_snapshot_folder(layout, **commit);  // never through a symlinked folder
+        if (!real_folder) return fail(std::move(real_folder).error());
+        if (*real_folder && is_file(pointer)) {
           out.path = pointer;
           out.commit = **commit;
           out.warnings.push_back("Could not reach the Hub (" + err.message.substr(0, err.message.find('\n')) +
@@ -219,6 +222,7 @@ Result<FileResult> Downloader::Impl::file_to_cache(const FileRequest& req, Progr
       if (auto w = write_ref(layout, req.revision, m.commit); !w) out.warnings.push_back(w.error().message);
     }
   };
+  HUBCACHE_TRY(check_snapshot_folder(layout, m.commit));  // a symlinked folder is refused, not followed
   if (!req.force_download && is_file(out.path)) {
     update_ref();
     progress.cached(req.filename, m.size);

@@ -92,7 +92,7 @@ void ProgressTracker::lock_wait(const std::string& file, const std::string& lock
 DownloadOptions DownloadOptions::from_env(const Config& c) {
   DownloadOptions o;
   o.endpoint = c.endpoint.value;
-  o.token = c.token;
+  o.token = c.token();  // reads the token file now: downloads may need it
   o.cache_dir = c.hub_cache.value;
   o.offline = c.offline.value;
   o.etag_timeout = std::chrono::seconds(c.etag_timeout.value);
@@ -102,6 +102,7 @@ DownloadOptions DownloadOptions::from_env(const Config& c) {
   o.transport.ca_file = c.ca_bundle.value;
   o.transport.ca_file_source = c.ca_bundle.source;
   o.transport.http_proxy = c.http_proxy_fallback;
+  o.transport.proxy_vars = c.proxy_vars;  // to name the proxy in its errors
   return o;
 }
 

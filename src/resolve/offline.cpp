@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <functional>
 
+#include "hubcache/cache/folders.hpp"
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/cache/store.hpp"
 #include "hubcache/resolve/local_folder.hpp"
@@ -15,7 +16,6 @@ namespace hubcache {
 namespace {
 
 using fs::is_file;
-using fs::is_dir;
 
 // Lists files (following symlinks; broken links skipped) below `dir`, as '/'-joined relative paths.
 void list_files(const std::string& dir, const std::string& rel, std::vector<std::string>& out) {
@@ -102,11 +102,13 @@ Result<CacheLookup> try_to_load_from_cache(const std::string& repo_id, const std
   HUBCACHE_TRY(check_cache_root(opt.cache_dir));
   const RepoLayout layout(opt.cache_dir, RepoRef{opt.repo_type, repo_id});
   CacheLookup out;
-  if (!is_dir(layout.folder())) return out;
+  HUBCACHE_TRY_ASSIGN(const bool present, check_repo_folder(layout));  // a symlinked folder is an error
+  if (!present) return out;
   auto resolved = resolve_commit(layout, opt.revision);
   if (!resolved || !resolved->has_value()) return out;  // unreadable or absent ref: not cached
   const std::string commit = **resolved;
   out.commit = commit;
+  HUBCACHE_TRY(check_snapshot_folder(layout, commit));
   if (is_file(layout.no_exist_path(commit, filename))) {
     out.kind = CacheLookup::Kind::NoExist;
     return out;
@@ -140,7 +142,8 @@ Result<SnapshotLookup> resolve_snapshot(const std::string& repo_id, const Snapsh
   const std::string what = std::string(to_string(opt.repo_type)) + " '" + repo_id + "'";
   const std::string hint = download_hint(repo_id, opt.repo_type, opt.revision, opt.filenames);
 
-  if (!is_dir(layout.folder()))
+  HUBCACHE_TRY_ASSIGN(const bool repo_present, check_repo_folder(layout));  // a symlinked folder is an error
+  if (!repo_present)
     return fail(Error{ErrorCode::LocalEntryNotFound,
                       what + " is not in the cache '" + opt.cache_dir + "'. Fetch it with: " + hint,
                       layout.folder(), std::nullopt, opt.filenames});
@@ -155,7 +158,8 @@ Result<SnapshotLookup> resolve_snapshot(const std::string& repo_id, const Snapsh
   SnapshotLookup out;
   out.commit = commit;
   out.snapshot_dir = layout.snapshot_dir(commit);
-  if (!is_dir(out.snapshot_dir))
+  HUBCACHE_TRY_ASSIGN(const bool snapshot_present, check_snapshot_folder(layout, commit));
+  if (!snapshot_present)
     return fail(Error{ErrorCode::LocalEntryNotFound,
                       "commit " + commit + " of " + what + " has no cached snapshot. Fetch it with: " + hint,
                       out.snapshot_dir, std::nullopt, opt.filenames});

@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "download_impl.hpp"
+#include "hubcache/cache/folders.hpp"
 #include "hubcache/resolve/offline.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/human.hpp"
@@ -84,7 +85,9 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
         if (cause) out.warnings.push_back("Could not reach the Hub (" + cause->message.substr(0, cause->message.find('\n')) + "); using the cached snapshot.");
         return out;
       }
-      if (found.error().code == ErrorCode::IncompleteSnapshot) return fail(std::move(found).error());
+      // What the cache says is wrong with it (files missing, a symlinked folder) is the answer.
+      if (found.error().code == ErrorCode::IncompleteSnapshot || found.error().code == ErrorCode::CacheCorrupted)
+        return fail(std::move(found).error());
     }
     const std::string where = local ? "in the local dir '" + local_dir + "'" : "in the cache '" + options.cache_dir + "'";
     if (!cause)
@@ -105,7 +108,9 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
       if (err.code == ErrorCode::RevisionNotFound || http::is_proxy_error(err) || err.code == ErrorCode::Cancelled)
         return fail(std::move(err));
       auto cached = from_cache(err);
-      if (cached || !err.is_transient() || cached.error().code == ErrorCode::IncompleteSnapshot) return cached;
+      if (cached || !err.is_transient() || cached.error().code == ErrorCode::IncompleteSnapshot ||
+          cached.error().code == ErrorCode::CacheCorrupted)
+        return cached;
       info = api().repo_info(repo, req.revision, hub::Attempt::Second);
       if (!info) return from_cache(std::move(info).error());
     }
@@ -146,7 +151,11 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
   std::size_t files_to_get = 0;
   // One listing of blobs/ instead of a stat per file, and no pointer stats in a snapshot that
   // does not exist yet: a fresh 2,000-file snapshot plans without 4,000 failing stats.
-  const bool have_snapshot = !local && fs::is_dir(layout.snapshot_dir(commit));
+  // A symlinked repo folder, snapshots/ or snapshot is refused here (cache/folders.hpp), not followed.
+  bool have_snapshot = false;
+  if (!local) {
+    HUBCACHE_TRY_ASSIGN(have_snapshot, check_snapshot_folder(layout, commit));
+  }
   std::unordered_set<std::string> blob_names;
   if (!local && !req.force_download) {
     std::error_code ec;

@@ -11,6 +11,7 @@
 #include <ctime>
 #include <functional>
 
+#include "hubcache/cache/folders.hpp"
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/cache/shared_blobs.hpp"
 #include "hubcache/cache/store.hpp"
@@ -39,19 +40,16 @@ std::optional<std::string> CacheView::repo_folder(const RepoRef& repo) const {
     auto it = m_folders.find(path);
     if (it != m_folders.end() && fresh(it->second)) return path;
   }
-  struct stat lst{};
-  if (::lstat(path.c_str(), &lst) != 0) return std::nullopt;
-  if (S_ISDIR(lst.st_mode)) {  // the root is a realpath and the name has no '/', '.', '..'
-    std::lock_guard lock(m_mutex);
-    if (m_folders.size() >= k_max_cached_folders) m_folders.clear();
-    m_folders[path] = Clock::now();
-    return path;
-  }
-  auto real = fs::real_path(path);
-  if (!real || *real == m_root || !fs::is_within(m_root, *real)) return std::nullopt;
-  struct stat st{};
-  if (::stat(real->c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) return std::nullopt;
-  return *real;
+  // The one rule of the cache (cache/folders.hpp): the repo folder and its snapshots/ are real
+  // directories, never symlinks (not even to elsewhere in the cache, as `cache ls` and `verify` say).
+  auto real_dir = check_cache_folder(path, "repo folder");
+  if (!real_dir || !*real_dir) return std::nullopt;
+  auto snapshots = check_cache_folder(path + "/snapshots", "snapshots folder");
+  if (!snapshots || !*snapshots) return std::nullopt;
+  std::lock_guard lock(m_mutex);  // the root is a realpath and the name has no '/', '.', '..'
+  if (m_folders.size() >= k_max_cached_folders) m_folders.clear();
+  m_folders[path] = Clock::now();
+  return path;
 }
 
 CacheView::Revision CacheView::resolve_revision(const std::string& folder, std::string_view revision) const {

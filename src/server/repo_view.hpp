@@ -83,7 +83,8 @@ class CacheView {
   /// disk for this long after it was last checked (0: checked on every request).
   CacheView(std::string root_real, std::chrono::milliseconds revalidate_after, std::size_t max_open_files);
 
-  /// Realpath of the repo's folder, if it exists inside the cache root.
+  /// Path of the repo's folder when it and its snapshots/ are real directories (never symlinks,
+  /// cache/folders.hpp); the root is a realpath, so the path is one.
   std::optional<std::string> repo_folder(const RepoRef& repo) const;
 
   struct Revision {

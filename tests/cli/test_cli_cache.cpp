@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cache_builder.hpp"
+#include "folder_symlinks.hpp"
 #include "hubcache/cache/store.hpp"
 #include "hubcache/util/hash.hpp"
 #include "temp_dir.hpp"
@@ -338,6 +339,32 @@ TEST_F(CliCache, Verify) {
   EXPECT_NE(missing.err.find("Repo is not present in cache"), std::string::npos);
   EXPECT_EQ(cache({"verify", "org/model", "--revision", "nope"}).exit_code, 1);
   EXPECT_EQ(cache({"verify", "org/model", "--repo-type", "bogus"}).exit_code, 2);
+}
+
+// Issue 9 section 4: verify follows no symlinked repo folder, snapshots/ or snapshot out of the
+// cache (cache ls refuses them too): the folder is reported, the exit code is 1, and it never says
+// "All checksums match" for files from elsewhere.
+TEST_F(CliCache, VerifyRefusesSymlinkedFoldersLikeLs) {
+  const RepoRef linked{RepoType::Model, "org/linked"};
+  for (const auto which : test::k_linked_folders) {
+    test::TempDir outside;
+    const std::string link = test::link_folder_out(dir.path(), outside.path(), linked, c1, which);
+    for (const std::vector<std::string>& extra : {std::vector<std::string>{}, std::vector<std::string>{"--json"}}) {
+      std::vector<std::string> args = {"verify", "org/linked"};
+      args.insert(args.end(), extra.begin(), extra.end());
+      const auto r = cache(args);
+      EXPECT_EQ(r.exit_code, 1) << test::to_string(which) << "\n" << r.out << r.err;
+      EXPECT_EQ(r.out.find("All checksums match"), std::string::npos) << r.out;
+      EXPECT_EQ((r.out + r.err).find("\"ok\": true"), std::string::npos) << r.out;
+      EXPECT_NE((r.out + r.err).find(link), std::string::npos) << test::to_string(which) << "\n" << r.out << r.err;
+      EXPECT_NE((r.out + r.err).find("is a symlink"), std::string::npos) << r.out << r.err;
+    }
+    const auto ls = cache({"ls", "--json"});
+    ASSERT_EQ(ls.exit_code, 0) << ls.err;
+    for (const auto& row : nlohmann::json::parse(ls.out)) EXPECT_NE(row["repo_id"], "org/linked");  // ls refuses it too
+    stdfs::remove_all(dir / "models--org--linked");
+  }
+  EXPECT_EQ(cache({"verify", "org/model"}).exit_code, 0);  // the other repos are untouched
 }
 
 TEST_F(CliCache, VerifyMissingFilesWarnUnlessAsked) {

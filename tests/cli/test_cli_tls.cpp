@@ -1,7 +1,8 @@
 // `hubcache serve --tls-cert/--tls-key` and the client's CA settings (SSL_CERT_FILE,
 // REQUESTS_CA_BUNDLE, CURL_CA_BUNDLE): a CA and a server certificate for 127.0.0.1 are made at
 // test time with the openssl command, the sample is served over HTTPS by a child `hubcache serve`
-// and downloaded with and without the CA.
+// and downloaded with and without the CA, directly and through a CONNECT tunnel of a local proxy
+// (HTTPS_PROXY, NO_PROXY, a proxy that refuses the tunnel).
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -9,6 +10,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "forward_proxy.hpp"
 #include "serve_process.hpp"
 #include "temp_dir.hpp"
 
@@ -62,6 +64,8 @@ class Tls : public ::testing::Test {
     std::vector<std::string> e = {"HF_ENDPOINT=" + server->url(), "HF_HUB_CACHE=" + cache, "HF_HOME=" + tmp / "hf_home",
                                   "-HF_TOKEN", "-HUGGING_FACE_HUB_TOKEN", "-HF_HUB_OFFLINE", "-TRANSFORMERS_OFFLINE",
                                   "-SSL_CERT_FILE", "-REQUESTS_CA_BUNDLE", "-CURL_CA_BUNDLE", "-HF_DEBUG",
+                                  "-http_proxy", "-HTTP_PROXY", "-https_proxy", "-HTTPS_PROXY", "-all_proxy", "-ALL_PROXY",
+                                  "-no_proxy", "-NO_PROXY",
                                   "HF_HUB_DOWNLOAD_TIMEOUT=5", "HF_HUB_DISABLE_PROGRESS_BARS=1"};
     e.insert(e.end(), extra.begin(), extra.end());
     std::vector<std::string> argv = {hubcache_bin(), "download", "org/tiny-model"};
@@ -106,6 +110,51 @@ TEST_F(Tls, AMissingCaFileIsNamed) {
   EXPECT_EQ(r.exit_code, 1) << r.err;
   EXPECT_NE(r.err.find(tmp / "nope.pem"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("from SSL_CERT_FILE"), std::string::npos) << r.err;
+}
+
+TEST_F(Tls, HttpsProxyTunnelsTheDownloadWithConnect) {
+  ForwardProxy proxy;
+  const std::string cache = tmp / "c";
+  auto r = download(cache, {"SSL_CERT_FILE=" + ca, "HTTPS_PROXY=" + proxy.url()}, {});  // the whole snapshot
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(read_file(cache + "/models--org--tiny-model/snapshots/" + k_commit + "/config.json"),
+            read_file(source_dir() + "/sample/tiny-model/config.json"));
+  // Every exchange went through a tunnel to the mirror (the TLS inside is end to end: the proxy
+  // sees no request line but CONNECT's).
+  const auto seen = proxy.requests();
+  ASSERT_GE(proxy.connects(), 1u) << ::testing::PrintToString(seen);
+  EXPECT_EQ(proxy.connects(), seen.size()) << ::testing::PrintToString(seen);
+  const std::string authority = server->url().substr(std::string("https://").size());
+  for (const auto& line : seen) EXPECT_EQ(line, "CONNECT " + authority + " HTTP/1.1");
+}
+
+TEST_F(Tls, NoProxyCoveringTheHostBypassesTheHttpsProxy) {
+  ForwardProxy proxy;
+  for (const std::string no_proxy : {"NO_PROXY=127.0.0.1", "no_proxy=localhost,127.0.0.1"}) {
+    const std::string cache = tmp / ("c-" + no_proxy.substr(0, no_proxy.find('=')));
+    auto r = download(cache, {"SSL_CERT_FILE=" + ca, "HTTPS_PROXY=" + proxy.url(), no_proxy});
+    ASSERT_EQ(r.exit_code, 0) << no_proxy << "\n" << r.err;
+    EXPECT_TRUE(std::filesystem::exists(cache + "/models--org--tiny-model/snapshots/" + k_commit + "/config.json"));
+  }
+  EXPECT_EQ(proxy.connects(), 0u) << ::testing::PrintToString(proxy.requests());
+}
+
+TEST_F(Tls, AProxyThatRefusesTheTunnelIsNamedOnce) {
+  ForwardProxy proxy(/*refuse_connect=*/true);
+  for (const bool snapshot : {false, true}) {
+    const auto before = proxy.connects();
+    auto r = download(tmp / "c", {"SSL_CERT_FILE=" + ca, "HTTPS_PROXY=" + proxy.url()},
+                      snapshot ? std::vector<std::string>{} : std::vector<std::string>{"config.json"});
+    EXPECT_EQ(r.exit_code, 1) << r.err;
+    EXPECT_NE(r.err.find("the proxy HTTPS_PROXY=" + proxy.url() + " refused to open a tunnel to " + server->url()),
+              std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("HTTP 403"), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("NO_PROXY"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("Check your connection"), std::string::npos) << r.err;
+    // Not retried: a proxy's policy does not change between attempts.
+    EXPECT_EQ(proxy.connects() - before, 1u) << ::testing::PrintToString(proxy.requests());
+    EXPECT_FALSE(std::filesystem::exists(tmp / "c/models--org--tiny-model/snapshots")) << r.err;
+  }
 }
 
 TEST_F(Tls, EnvShowsTheCaInEffect) {

@@ -8,6 +8,7 @@
 
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/hash.hpp"
+#include "folder_symlinks.hpp"
 #include "import_fixture.hpp"
 
 using namespace hubcache;
@@ -138,4 +139,25 @@ TEST_F(ImportInput, CacheAndFolderMustNotNest) {
   test::write_file(o.source_dir + "/x.json", "X");
   before = test::tree_fingerprint(cache);
   expect_refused(o, ErrorCode::InvalidArgument, "is inside the cache");
+}
+
+// The cache's one folder rule (cache/folders.hpp): an import never writes through a repo folder,
+// snapshots/ or snapshot of the destination that is a symlink out of the cache.
+TEST_F(ImportInput, NeverWritesThroughASymlinkedFolderOfTheDestination) {
+  put("a.json", "A");
+  const std::string c = test::commit_id(5);
+  for (const auto which : test::k_linked_folders) {
+    test::TempDir outside;
+    const std::string link = test::link_folder_out(cache, outside.path(), repo, c, which);
+    const std::string outside_before = test::tree_fingerprint(outside.path());
+    before = test::tree_fingerprint(cache);
+    auto o = opts();
+    o.commit = c;
+    auto plan = plan_import(o);
+    ASSERT_FALSE(plan) << test::to_string(which);
+    EXPECT_EQ(plan.error().path, link);
+    expect_refused(o, ErrorCode::CacheCorrupted, link + " is a symlink to " + outside.path());
+    EXPECT_EQ(test::tree_fingerprint(outside.path()), outside_before) << test::to_string(which);
+    std::filesystem::remove_all(layout().folder());
+  }
 }

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 #include <thread>
 
+#include "folder_symlinks.hpp"
 #include "tiny_repo_fixture.hpp"
 
 namespace hubcache::test {
@@ -156,6 +157,32 @@ TEST_F(Security, RepoFolderSymlinkedOutsideTheCacheIsNotFound) {
   EXPECT_EQ(r.status, 401);
   EXPECT_EQ(r.header("x-error-code"), "RepoNotFound");
   EXPECT_EQ(r.body.find(k_secret), std::string::npos);
+}
+
+// The cache's one folder rule (cache/folders.hpp): like `cache ls` and `verify`, the mirror never
+// follows a repo folder, snapshots/ or snapshot that is a symlink, even to a healthy repo.
+TEST_F(Security, SymlinkedRepoSnapshotsAndSnapshotFoldersAreNeverServed) {
+  const RepoRef evil{RepoType::Model, "evil/linked"};
+  const std::string c = commit_id(9);
+  start([](server::ServerOptions& o) { o.router.revalidate_after = std::chrono::milliseconds(0); });
+  for (const auto which : k_linked_folders) {
+    TempDir outside;
+    link_folder_out(cache.root(), outside.path(), evil, c, which);
+    for (const auto& rev : {std::string("main"), c}) {
+      auto r = http("GET", url("/evil/linked/resolve/" + rev + "/config.json"));
+      EXPECT_NE(r.status, 200) << to_string(which) << " " << rev;
+      EXPECT_EQ(r.body.find("outside"), std::string::npos) << to_string(which) << ": " << r.body;
+      auto tree = http("GET", url("/api/models/evil/linked/tree/" + rev));
+      EXPECT_NE(tree.status, 200) << to_string(which) << " " << rev << ": " << tree.body;
+      EXPECT_EQ(tree.body.find("config.json"), std::string::npos) << to_string(which) << ": " << tree.body;
+    }
+    if (which != LinkedFolder::Snapshot) {  // the repo itself is unknown, as for a missing one
+      auto info = http("GET", url("/api/models/evil/linked"));
+      EXPECT_EQ(info.status, 401) << to_string(which);
+      EXPECT_EQ(info.header("x-error-code"), "RepoNotFound") << to_string(which);
+    }
+    std::filesystem::remove_all(RepoLayout(cache.root(), evil).folder());
+  }
 }
 
 TEST_F(Security, PrivateReposNeedAValidBearerToken) {

@@ -6,6 +6,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 
 namespace hubcache::test {
@@ -36,7 +37,7 @@ int connect_to(const std::string& host, std::uint16_t port) {
 
 }  // namespace
 
-ForwardProxy::ForwardProxy() {
+ForwardProxy::ForwardProxy(bool refuse_connect) : m_refuse_connect(refuse_connect) {
   m_listen = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   sockaddr_in addr{};
   addr.sin_family = AF_INET;
@@ -75,6 +76,45 @@ std::vector<std::string> ForwardProxy::requests() const {
   return m_requests;
 }
 
+std::size_t ForwardProxy::connects() const {
+  std::lock_guard lock(m_mutex);
+  std::size_t n = 0;
+  for (const auto& r : m_requests) n += r.rfind("CONNECT ", 0) == 0 ? 1 : 0;
+  return n;
+}
+
+// CONNECT host:port: a plain byte relay, to loopback targets only (a test must not reach out).
+void ForwardProxy::tunnel(int client, const std::string& target, const std::string& early_bytes) {
+  const auto colon = target.rfind(':');
+  const std::string host = colon == std::string::npos ? "" : target.substr(0, colon);
+  const int port = colon == std::string::npos ? 0 : std::atoi(target.c_str() + colon + 1);
+  const bool loopback = host == "127.0.0.1" || host == "localhost";
+  const int upstream = m_refuse_connect || !loopback || port <= 0 || port > 65535
+                           ? -1
+                           : connect_to("127.0.0.1", static_cast<std::uint16_t>(port));
+  if (upstream < 0) {
+    const std::string no = m_refuse_connect ? "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+                                            : "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
+    send_all(client, no.data(), no.size());
+    return;
+  }
+  const std::string ok = "HTTP/1.1 200 Connection established\r\n\r\n";
+  if (send_all(client, ok.data(), ok.size()) && (early_bytes.empty() || send_all(upstream, early_bytes.data(), early_bytes.size()))) {
+    char buf[16384];
+    bool open = true;
+    while (open && !m_stop) {
+      pollfd p[2] = {{client, POLLIN, 0}, {upstream, POLLIN, 0}};
+      if (::poll(p, 2, 100) <= 0) continue;
+      for (int i = 0; i < 2 && open; ++i) {
+        if ((p[i].revents & (POLLIN | POLLHUP | POLLERR)) == 0) continue;
+        const ssize_t n = ::recv(p[i].fd, buf, sizeof buf, 0);
+        open = n > 0 && send_all(p[1 - i].fd, buf, static_cast<std::size_t>(n));
+      }
+    }
+  }
+  ::close(upstream);
+}
+
 void ForwardProxy::serve(int client) {
   // The request head (and whatever body bytes came with it).
   std::string in;
@@ -98,6 +138,11 @@ void ForwardProxy::serve(int client) {
   const auto sp1 = line.find(' ');
   const auto sp2 = line.rfind(' ');
   const std::string target = sp1 == std::string::npos || sp2 <= sp1 ? "" : line.substr(sp1 + 1, sp2 - sp1 - 1);
+  if (head_end != std::string::npos && line.rfind("CONNECT ", 0) == 0) {
+    tunnel(client, target, in.substr(head_end + 4));
+    ::close(client);
+    return;
+  }
   int upstream = -1;
   if (head_end != std::string::npos && target.rfind("http://", 0) == 0) {
     const auto path_at = target.find('/', 7);

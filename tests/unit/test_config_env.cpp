@@ -54,22 +54,40 @@ TEST(EnvPrecedence, Offline) {  // spec 13.34
 
 TEST(EnvPrecedence, TokenOrderAndCleaning) {  // spec 13.34, 13.35
   auto t = cfg({{"HF_TOKEN", ""}, {"HUGGING_FACE_HUB_TOKEN", "t"}});
-  ASSERT_TRUE(t.token);
-  EXPECT_EQ(*t.token, "t");
-  EXPECT_EQ(t.token_source, "HUGGING_FACE_HUB_TOKEN");
+  ASSERT_TRUE(t.token());
+  EXPECT_EQ(*t.token(), "t");
+  EXPECT_EQ(t.token_source(), "HUGGING_FACE_HUB_TOKEN");
   test::TempDir dir;
   test::write_file(dir / "token", " hf_abc\r\n");
   auto f = cfg({{"HF_TOKEN_PATH", dir / "token"}});
-  ASSERT_TRUE(f.token);
-  EXPECT_EQ(*f.token, "hf_abc");
+  ASSERT_TRUE(f.token());
+  EXPECT_EQ(*f.token(), "hf_abc");
   auto d = cfg({{"HF_TOKEN_PATH", dir / "token"}, {"HF_TOKEN", "x"}, {"HF_HUB_DISABLE_IMPLICIT_TOKEN", "1"}});
-  EXPECT_FALSE(d.token);
+  EXPECT_FALSE(d.token());
   Overrides ov;
   ov.token = "explicit";
   auto o = cfg({{"HF_TOKEN", "env"}, {"HF_HUB_DISABLE_IMPLICIT_TOKEN", "1"}}, ov);
-  ASSERT_TRUE(o.token);
-  EXPECT_EQ(*o.token, "explicit");
+  ASSERT_TRUE(o.token());
+  EXPECT_EQ(*o.token(), "explicit");
   EXPECT_EQ(cfg({{"HF_HOME", "/h"}}).token_path.value, "/h/token");
+}
+
+TEST(EnvPrecedence, TheTokenFileIsReadOnlyWhenTheTokenIsAskedFor) {  // issue 9 section 5
+  test::TempDir dir;
+  test::write_file(dir / "token", "hf_before\n");
+  auto c = cfg({{"HF_TOKEN_PATH", dir / "token"}});
+  // from_env did not read it: what token() returns is what the file holds when it is asked for.
+  test::write_file(dir / "token", "hf_after\n");
+  EXPECT_EQ(c.token_source_unread(), "token file " + (dir / "token"));
+  test::write_file(dir / "token", "hf_later\n");
+  ASSERT_TRUE(c.token());
+  EXPECT_EQ(*c.token(), "hf_later");
+  EXPECT_EQ(c.token_source(), "token file " + (dir / "token"));
+  test::write_file(dir / "token", "hf_too_late\n");
+  EXPECT_EQ(*c.token(), "hf_later");  // read once
+  EXPECT_EQ(cfg({{"HF_TOKEN_PATH", dir / "absent"}}).token_source_unread(), "");
+  EXPECT_EQ(cfg({{"HF_TOKEN_PATH", dir / "token"}, {"HF_TOKEN", "hf_env"}}).token_source_unread(), "HF_TOKEN");
+  EXPECT_EQ(cfg({{"HF_TOKEN_PATH", dir / "token"}, {"HF_HUB_DISABLE_IMPLICIT_TOKEN", "1"}}).token_source_unread(), "");
 }
 
 TEST(EnvPrecedence, EndpointAndTimeouts) {

@@ -26,6 +26,8 @@ enum class LinkMode {
 Result<void> ensure_cachedir_tag(const std::string& root);
 
 /// Creates blobs/, refs/ and snapshots/ of a repo folder (JS's scanner needs refs/).
+/// Errors: CacheCorrupted when the repo folder or one of those is a symlink or a file (folders.hpp);
+/// Io / PermissionDenied / DiskFull from creating them.
 Result<void> init_repo_folder(const RepoLayout& layout);
 
 /// Reads refs/<revision>, tolerating surrounding whitespace. nullopt if there is no such ref.
@@ -39,7 +41,8 @@ Result<void> write_ref(const RepoLayout& layout, std::string_view revision, std:
 Result<std::optional<std::string>> resolve_commit(const RepoLayout& layout, std::string_view revision);
 
 /// The commits that have a snapshot folder (snapshots/<40 hex>/, real directories only), sorted;
-/// empty when there is none or the folder cannot be read. For messages that name what is cached.
+/// empty when there is none, the folder cannot be read, or the repo folder or snapshots/ is a
+/// symlink (check_snapshots_folder). For messages that name what is cached.
 std::vector<std::string> cached_commits(const RepoLayout& layout);
 
 /// fsyncs the complete temp file `tmp` (same filesystem) and renames it to blobs/<etag>.
@@ -61,6 +64,8 @@ Result<void> publish_blob_later(const RepoLayout& layout, const std::string& tmp
 /// A concurrent creator that already made the same link counts as success. With
 /// LinkMode::Copy, the blob's bytes are copied instead (always rewritten). The blob must exist.
 /// Returns true if it wrote the pointer, false if the right one was already there.
+/// Errors: CacheCorrupted when the repo folder, snapshots/ or snapshots/<commit> is a symlink
+/// (check_snapshot_folder); InvalidPath / InvalidRevision for bad input; I/O errors.
 Result<bool> create_pointer(const RepoLayout& layout, std::string_view commit, std::string_view path,
                             std::string_view etag, LinkMode mode);
 

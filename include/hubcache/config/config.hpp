@@ -50,8 +50,18 @@ struct Config {
   Sourced<std::string> hub_cache;   // absolute and symlink-resolved
   Sourced<std::string> token_path;
   std::string stored_tokens_path;    // named tokens of `auth login`: next to token_path (config/token_store.hpp)
-  std::optional<std::string> token;  // never print this
-  std::string token_source;          // "--token", "HF_TOKEN", "token file <path>", or ""
+  /// The token to send: --token, else HF_TOKEN / HUGGING_FACE_HUB_TOKEN, else the token file at
+  /// token_path (unless HF_HUB_DISABLE_IMPLICIT_TOKEN). The file is read on the first call, not
+  /// by from_env: commands that never authenticate (resolve, cache, env) never open it. Never
+  /// print the value. The first call is not thread-safe (call it before sharing the Config).
+  const std::optional<std::string>& token() const;
+  /// Where token() came from: "--token", "HF_TOKEN", "token file <path>", or "" (reads the file
+  /// like token()).
+  const std::string& token_source() const;
+  /// Without opening the token file: "--token" / the variable when one gave the token; else
+  /// "token file <path>" when the token file would be read (it exists as a non-empty regular
+  /// file: its content is not checked), else "". For `hubcache env`.
+  std::string token_source_unread() const;
   Sourced<std::string> endpoint;     // no trailing '/'
   Sourced<bool> offline;
   Sourced<int> etag_timeout;         // seconds
@@ -72,7 +82,13 @@ struct Config {
   bool debug = false;  // HF_DEBUG: log every request (method, redacted URL, status, time) on stderr
   std::vector<std::string> warnings;
 
-  /// Resolves everything. Reads the token file (the only I/O) unless a token was found earlier.
+  // The token state behind token(): filled by from_env from --token / the variables, and from the
+  // file on the first token() call while m_token_file_pending.
+  mutable std::optional<std::string> m_token;
+  mutable std::string m_token_source;
+  mutable bool m_token_file_pending = false;
+
+  /// Resolves everything. Reads no token file (token() does, when a command needs it).
   static Config from_env(const Environment& env, const Overrides& overrides = {});
 };
 

@@ -107,6 +107,9 @@ struct Transport {
   /// Proxy for http:// URLs when libcurl would not read it itself (it ignores upper-case
   /// HTTP_PROXY, which the Python clients honour); empty: libcurl's own choice.
   std::string http_proxy;
+  /// The proxy variables as set (name, value; config's proxy_vars), only to name the proxy in
+  /// errors (a refused CONNECT tunnel); libcurl reads the environment itself.
+  std::vector<std::pair<std::string, std::string>> proxy_vars;
   /// Runs after every exchange (on the thread that performed it; keep it quick). Empty: none.
   std::function<void(const ExchangeRecord&)> on_exchange;
 };
@@ -151,7 +154,9 @@ std::string redact(std::string_view text);
 bool is_tls_certificate_error(const Error& e);
 
 /// Transport error codes (not HTTP statuses): Network, Timeout or Cancelled. When a proxy
-/// failed, the error's http context carries error_code "ProxyError" (never retried).
+/// failed (its name cannot be resolved, or it refused the CONNECT tunnel an https:// URL needs:
+/// the message names the proxy, its variable, the answer and NO_PROXY), the error's http context
+/// carries error_code "ProxyError" (never retried).
 bool is_proxy_error(const Error& e);
 
 }  // namespace hubcache::http

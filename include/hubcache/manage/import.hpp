@@ -142,6 +142,8 @@ struct ImportResult {
 };
 
 /// Validates input, walks and hashes DIR, checks local-dir metadata. Writes nothing.
+/// CacheCorrupted when the destination repo folder, its snapshots/ or the snapshot is a symlink
+/// or a file (cache/folders.hpp: never written through).
 Result<ImportPlan> plan_import(const ImportOptions& options);
 /// Carries out a plan (see the order above). Re-checks each source file against its stamp.
 Result<ImportResult> execute_import(const ImportPlan& plan);

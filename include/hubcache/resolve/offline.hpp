@@ -31,8 +31,10 @@ struct CacheLookup {
 /// try_to_load_from_cache(repo_id, filename, {revision, repo_type, cache_dir}).
 /// `repo_id` may be the path of a local model folder (local_folder.hpp, from_pretrained step 1):
 /// an existing folder wins; its file is Found with `path` = `<folder>/<filename>` as given, and
-/// a file it lacks is NotFound naming the folder. Otherwise errors only on invalid input
-/// (InvalidRepoId: neither a folder nor a repo id; InvalidRevision; InvalidPath).
+/// a file it lacks is NotFound naming the folder. Otherwise errors on invalid input
+/// (InvalidRepoId: neither a folder nor a repo id; InvalidRevision; InvalidPath) and with
+/// CacheCorrupted naming the folder when the repo folder, its snapshots/ or the snapshot is a
+/// symlink or a file (cache/folders.hpp: never followed out of the cache).
 Result<CacheLookup> try_to_load_from_cache(const std::string& repo_id, const std::string& filename,
                                            const CacheLookupOptions& options);
 
@@ -61,6 +63,8 @@ struct SnapshotLookup {
 /// that says so. A `repo_id` that is an existing folder is the model itself (local_folder.hpp):
 /// snapshot_dir is the folder as given, files its selected files, verified_complete true, and
 /// `filenames` it lacks are one NotFound error naming the folder (Error::missing lists them).
+/// CacheCorrupted names a repo folder, snapshots/ or snapshot that is a symlink or a file
+/// (cache/folders.hpp: never followed out of the cache).
 Result<SnapshotLookup> resolve_snapshot(const std::string& repo_id, const SnapshotLookupOptions& options);
 
 /// " The cache holds a snapshot at commit <c>: use it with --revision <c>." (or the first five
