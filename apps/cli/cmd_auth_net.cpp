@@ -10,6 +10,7 @@
 
 #include "cli.hpp"
 #include "hubcache/config/token_store.hpp"
+#include "net_transport.hpp"
 #include "hubcache/hub/hub.hpp"
 
 namespace hubcache::cli {
@@ -50,7 +51,7 @@ hub::HubApi make_api(const Config& c, std::optional<std::string> token) {
   h.token = std::move(token);
   h.etag_timeout = std::chrono::seconds(c.etag_timeout.value);
   h.download_timeout = std::chrono::seconds(c.download_timeout.value);
-  return hub::HubApi(h, std::make_shared<http::Client>());
+  return hub::HubApi(h, std::make_shared<http::Client>(net_transport(c)));
 }
 
 bool env_token_set(const Context& ctx) {

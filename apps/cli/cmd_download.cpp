@@ -7,6 +7,7 @@
 
 #include "cli.hpp"
 #include "download_progress.hpp"
+#include "net_transport.hpp"
 #include "hubcache/resolve/download.hpp"
 #include "hubcache/util/human.hpp"
 
@@ -116,13 +117,7 @@ int run(const Context& ctx, DownloadArgs a) {
     for (const auto& w : config.warnings) print_warning(w);
   DownloadOptions opts = DownloadOptions::from_env(config);
   opts.max_workers = a.max_workers;
-  if (config.debug)  // HF_DEBUG: one line per request; the URL is redacted and no header is kept
-    opts.transport.on_exchange = [](const http::ExchangeRecord& r) {
-      const std::string outcome = r.status > 0 ? std::to_string(r.status) : "failed";
-      std::string line = fmt::format("[HF_DEBUG] {} {} -> {} ({} ms){}\n", http::to_string(r.method), r.url, outcome,
-                                     r.elapsed.count(), r.error.empty() ? "" : ": " + r.error);
-      std::fwrite(line.data(), 1, line.size(), stderr);
-    };
+  opts.transport = net_transport(config);
   g_cancel = std::make_shared<http::CancelToken>();
   opts.cancel = g_cancel;
   std::signal(SIGINT, on_signal);

@@ -105,6 +105,56 @@ TEST_F(Tls, WithoutTheCaFailsOnceNamingTheCertificateAndTheVariables) {
   EXPECT_EQ(count(snap.err, "[HF_DEBUG]"), 1u) << snap.err;
 }
 
+// auth login and whoami reach the server like download does: the CA variables, and HF_DEBUG's
+// request log (the token never in it).
+TEST(TlsAuth, LoginAndWhoamiUseTheCaAndLogTheirRequests) {
+  if (::access("/usr/bin/openssl", X_OK) != 0) GTEST_SKIP() << "the openssl command is not installed";
+  TempDir tmp;
+  const std::string ca = tmp / "ca.pem", cert = tmp / "server.pem", key = tmp / "server.key";
+  const std::vector<std::string> ec = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"};
+  auto openssl = [](std::vector<std::string> args, const std::vector<std::string>& more) {
+    args.insert(args.begin(), "/usr/bin/openssl");
+    args.insert(args.end(), more.begin(), more.end());
+    auto r = run_process(args);
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  };
+  openssl({"req", "-x509", "-days", "2", "-subj", "/CN=hubcache test CA", "-keyout", tmp / "ca.key", "-out", ca}, ec);
+  openssl({"req", "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", tmp / "server.csr"}, ec);
+  write_file(tmp / "ext.cnf", "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n");
+  openssl({"x509", "-req", "-days", "2", "-in", tmp / "server.csr", "-CA", ca, "-CAkey", tmp / "ca.key", "-set_serial", "2",
+           "-extfile", tmp / "ext.cnf", "-out", cert}, {});
+  const std::string token = "hf_tlsauthtokenCCCC3333";
+  write_file(tmp / "tokens", token + "\n");
+  std::filesystem::create_directories(tmp / "cache");
+  ServeProcess server({"--quiet", "--cache-dir", tmp / "cache", "--token-file", tmp / "tokens", "--tls-cert", cert, "--tls-key", key});
+  ASSERT_EQ(server.url().rfind("https://127.0.0.1:", 0), 0u) << server.url() << server.err_output();
+  auto run = [&](std::vector<std::string> args, std::vector<std::string> extra) {
+    args.insert(args.begin(), hubcache_bin());
+    std::vector<std::string> e = {"HF_ENDPOINT=" + server.url(), "HF_HOME=" + tmp / "hf_home", "-HF_TOKEN",
+                                  "-HUGGING_FACE_HUB_TOKEN", "-HF_TOKEN_PATH", "-HF_HUB_OFFLINE", "-SSL_CERT_FILE",
+                                  "-REQUESTS_CA_BUNDLE", "-CURL_CA_BUNDLE", "-HF_DEBUG", "-https_proxy", "-HTTPS_PROXY",
+                                  "-all_proxy", "-ALL_PROXY"};
+    e.insert(e.end(), extra.begin(), extra.end());
+    return run_process(args, e);
+  };
+  auto refused = run({"auth", "login", "--token", token}, {});
+  EXPECT_NE(refused.exit_code, 0) << refused.err;
+  EXPECT_NE(refused.err.find("SSL_CERT_FILE"), std::string::npos) << refused.err;
+  EXPECT_FALSE(std::filesystem::exists(tmp / "hf_home/token"));
+
+  auto login = run({"auth", "login", "--token", token}, {"SSL_CERT_FILE=" + ca, "HF_DEBUG=1"});
+  ASSERT_EQ(login.exit_code, 0) << login.err;
+  EXPECT_EQ(read_file(tmp / "hf_home/token"), token);
+  EXPECT_NE(login.err.find("[HF_DEBUG] GET " + server.url() + "/api/whoami-v2 -> 200"), std::string::npos) << login.err;
+  EXPECT_EQ(login.err.find(token), std::string::npos) << login.err;
+
+  auto who = run({"auth", "whoami"}, {"REQUESTS_CA_BUNDLE=" + ca, "HF_DEBUG=1"});
+  ASSERT_EQ(who.exit_code, 0) << who.err;
+  EXPECT_EQ(who.out, "hubcache-mirror\n");
+  EXPECT_EQ(count(who.err, "[HF_DEBUG]"), 1u) << who.err;
+  EXPECT_EQ(who.err.find(token), std::string::npos) << who.err;
+}
+
 TEST_F(Tls, AMissingCaFileIsNamed) {
   auto r = download(tmp / "c", {"SSL_CERT_FILE=" + tmp / "nope.pem"});
   EXPECT_EQ(r.exit_code, 1) << r.err;
