@@ -199,6 +199,7 @@ void kill_and_resume(std::uint64_t size, std::uint64_t throttle, int trials, uns
         EXPECT_EQ(q.if_range, cdn_etag) << "a validator the CDN did not issue";
       }
     }
+    ASSERT_TRUE(server.wait_idle());  // the killed runs' last requests may still be answered
     server.clear_requests();
     server.set_throttle(0);  // the finishing run need not be slow
     auto r = run_process(args, env);
@@ -254,6 +255,7 @@ TEST(CliProcesses, InterruptCancelsCleanlyAndKeepsPartialData) {
   EXPECT_FALSE(exists(blobs + sha));
   EXPECT_TRUE(exists(blobs + sha + ".incomplete"));
   server.set_throttle(0);
+  ASSERT_TRUE(server.wait_idle());
   server.clear_requests();
   auto r = run_process(cmd({"download", "org/model", "weights.bin", "-q"}), env);
   ASSERT_EQ(r.exit_code, 0) << r.err;

@@ -354,6 +354,23 @@ std::uint64_t HubServer::body_bytes(const std::string& match) const {
     if (r.path.find(match) != std::string::npos) n += r.body_bytes;
   return n;
 }
+bool HubServer::wait_idle(std::chrono::milliseconds quiet, std::chrono::milliseconds timeout) const {
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  auto idle_since = std::chrono::steady_clock::now();
+  while (std::chrono::steady_clock::now() < deadline) {
+    bool open;
+    {
+      std::lock_guard lock(m_mutex);
+      open = !m_open_fds.empty();
+    }
+    const auto now = std::chrono::steady_clock::now();
+    if (open) idle_since = now;
+    else if (now - idle_since >= quiet) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  return false;
+}
+
 void HubServer::clear_requests() {
   std::lock_guard lock(m_mutex);
   m_log.clear();

@@ -193,6 +193,11 @@ class HubServer {
   /// nothing shows up here, not in requests()). Not reset by clear_requests().
   int connections() const { return m_connections.load(); }
   void clear_requests();
+  /// Waits until no connection has been open for `quiet` (at most `timeout`); false on timeout.
+  /// Call before clear_requests() when an earlier client was killed or destroyed: a request it
+  /// sent may still be read and answered after the clear and would count against the next client.
+  bool wait_idle(std::chrono::milliseconds quiet = std::chrono::milliseconds(100),
+                 std::chrono::milliseconds timeout = std::chrono::seconds(10)) const;
 
  private:
   struct Conn;
