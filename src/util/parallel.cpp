@@ -96,10 +96,10 @@ void InFlightLimit::sample(unsigned epoch, std::chrono::microseconds elapsed) {
   m_reference = m_reference.count() == 0 ? floor : std::min(m_reference, floor);
   unsigned next;
   if (static_cast<double>(median.count()) <= k_stretch * static_cast<double>(m_reference.count())) {
-    next = std::min(m_cap, current * 2);
+    next = std::min(m_cap, current * k_growth);
     m_settled = next == m_cap;
   } else {
-    next = std::max(m_start, current / 2);
+    next = std::max(m_start, current / k_growth);
     m_settled = true;
   }
   m_limit = next;

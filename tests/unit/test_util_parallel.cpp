@@ -43,36 +43,48 @@ TEST(ParallelForAdaptive, StartsThreadsWhenTheLimitGrows) {
   EXPECT_EQ(done.load(), 5);
 }
 
-TEST(InFlightLimit, DoublesWhileItemTimesStayFlat) {
-  InFlightLimit l(8, 64);
+TEST(InFlightLimit, GrowsFourfoldWhileItemTimesStayFlat) {
+  InFlightLimit l(8, 512);
   auto round = [&](microseconds each) {
     const unsigned e = l.epoch();
     const unsigned n = l.limit();
     for (unsigned i = 0; i < n; ++i) l.sample(e, each);
   };
   round(microseconds{60'000});
-  EXPECT_EQ(l.limit(), 16u);
-  round(microseconds{62'000});
   EXPECT_EQ(l.limit(), 32u);
+  EXPECT_FALSE(l.settled());
+  round(microseconds{62'000});
+  EXPECT_EQ(l.limit(), 128u);
   round(microseconds{61'000});
-  EXPECT_EQ(l.limit(), 64u);
+  EXPECT_EQ(l.limit(), 512u);
   EXPECT_TRUE(l.settled());
   round(microseconds{500});
-  EXPECT_EQ(l.limit(), 64u);  // the cap holds
+  EXPECT_EQ(l.limit(), 512u);  // the cap holds
+}
+
+TEST(InFlightLimit, TheCapIsReachedEvenWhenNotAPowerOfTheGrowth) {
+  InFlightLimit l(8, 100);
+  for (int round = 0; round < 2; ++round) {
+    const unsigned e = l.epoch();
+    const unsigned n = l.limit();
+    for (unsigned i = 0; i < n; ++i) l.sample(e, microseconds{1'000});
+  }
+  EXPECT_EQ(l.limit(), 100u);
+  EXPECT_TRUE(l.settled());
 }
 
 TEST(InFlightLimit, StepsBackOnceItemTimesStretch) {
-  InFlightLimit l(8, 64);
+  InFlightLimit l(8, 128);
   const unsigned e0 = l.epoch();
   for (int i = 0; i < 8; ++i) l.sample(e0, microseconds{1'000});
-  ASSERT_EQ(l.limit(), 16u);
+  ASSERT_EQ(l.limit(), 32u);
   // A late sample of the old epoch does not count towards the new round.
   l.sample(e0, microseconds{90'000});
   const unsigned e1 = l.epoch();
-  for (int i = 0; i < 15; ++i) l.sample(e1, microseconds{2'100});
-  EXPECT_EQ(l.limit(), 16u);  // round not complete yet
-  l.sample(e1, microseconds{2'100});
-  EXPECT_EQ(l.limit(), 8u);  // twice as many in flight, twice as slow each: not latency-bound
+  for (int i = 0; i < 31; ++i) l.sample(e1, microseconds{4'100});
+  EXPECT_EQ(l.limit(), 32u);  // round not complete yet
+  l.sample(e1, microseconds{4'100});
+  EXPECT_EQ(l.limit(), 8u);  // four times as many in flight, four times as slow each: not latency-bound
   EXPECT_TRUE(l.settled());
   for (int i = 0; i < 8; ++i) l.sample(l.epoch(), microseconds{10});
   EXPECT_EQ(l.limit(), 8u);

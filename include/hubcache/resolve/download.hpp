@@ -42,7 +42,7 @@ struct DownloadEvent {
 
 /// snapshot_download's concurrency when DownloadOptions::max_workers is 0 (the default): it
 /// starts with k_auto_workers files in flight and, while small files' times show that latency
-/// (round trips), not bandwidth or CPU, bounds the rate, doubles that up to k_auto_workers_max
+/// (round trips), not bandwidth or CPU, bounds the rate, raises that fourfold per round up to k_auto_workers_max
 /// (InFlightLimit in util/parallel.hpp). Files of k_small_file bytes or more never count as
 /// latency samples and at most k_auto_workers of them are in flight, as before.
 inline constexpr unsigned k_auto_workers = 8;

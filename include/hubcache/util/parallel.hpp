@@ -24,13 +24,15 @@ void parallel_for_adaptive(std::size_t n, unsigned max_threads, const std::funct
 /// trips) rather than by bandwidth or CPU. Starts at `start`; after every full round (as many
 /// samples as the current limit, all of items started at that limit) it compares the round's
 /// median item time with the fastest round's so far: while more items in flight leave it within
-/// k_stretch of that, latency bounds the rate and the limit doubles (up to `cap`); once it
-/// stretches beyond, bandwidth or CPU bounds it, so the limit steps back to the previous
-/// value and stays there, as it does once `cap` is reached. Callers sample only items whose
+/// k_stretch of that, latency bounds the rate and the limit grows k_growth-fold (up to `cap`);
+/// once it stretches beyond, bandwidth or CPU bounds it, so the limit steps back to the
+/// previous value and stays there, as it does once `cap` is reached. Fourfold steps reach
+/// 8 -> 128 in two rounds (each a round trip or two) where doubling took four. Callers sample only items whose
 /// time is not explained by their size (small files). Thread-safe; limit() is lock-free.
 class InFlightLimit {
  public:
   static constexpr double k_stretch = 1.5;
+  static constexpr unsigned k_growth = 4;
 
   InFlightLimit(unsigned start, unsigned cap);
   unsigned limit() const { return m_limit.load(std::memory_order_relaxed); }
