@@ -99,7 +99,7 @@ void InFlightLimit::sample(unsigned epoch, std::chrono::microseconds elapsed) {
     next = std::min(m_cap, current * k_growth);
     m_settled = next == m_cap;
   } else {
-    next = std::max(m_start, current / k_growth);
+    next = std::max(m_start, current / 2);  // halfway back: the step that stretched may have overshot only a little
     m_settled = true;
   }
   m_limit = next;

@@ -73,7 +73,7 @@ TEST(InFlightLimit, TheCapIsReachedEvenWhenNotAPowerOfTheGrowth) {
   EXPECT_TRUE(l.settled());
 }
 
-TEST(InFlightLimit, StepsBackOnceItemTimesStretch) {
+TEST(InFlightLimit, StepsHalfwayBackOnceItemTimesStretch) {
   InFlightLimit l(8, 128);
   const unsigned e0 = l.epoch();
   for (int i = 0; i < 8; ++i) l.sample(e0, microseconds{1'000});
@@ -84,10 +84,10 @@ TEST(InFlightLimit, StepsBackOnceItemTimesStretch) {
   for (int i = 0; i < 31; ++i) l.sample(e1, microseconds{4'100});
   EXPECT_EQ(l.limit(), 32u);  // round not complete yet
   l.sample(e1, microseconds{4'100});
-  EXPECT_EQ(l.limit(), 8u);  // four times as many in flight, four times as slow each: not latency-bound
+  EXPECT_EQ(l.limit(), 16u);  // four times as many in flight, four times as slow each: halfway back
   EXPECT_TRUE(l.settled());
-  for (int i = 0; i < 8; ++i) l.sample(l.epoch(), microseconds{10});
-  EXPECT_EQ(l.limit(), 8u);
+  for (int i = 0; i < 16; ++i) l.sample(l.epoch(), microseconds{10});
+  EXPECT_EQ(l.limit(), 16u);
 }
 
 TEST(InFlightLimit, AFixedLimitNeverMoves) {

@@ -25,9 +25,10 @@ void parallel_for_adaptive(std::size_t n, unsigned max_threads, const std::funct
 /// samples as the current limit, all of items started at that limit) it compares the round's
 /// median item time with the fastest round's so far: while more items in flight leave it within
 /// k_stretch of that, latency bounds the rate and the limit grows k_growth-fold (up to `cap`);
-/// once it stretches beyond, bandwidth or CPU bounds it, so the limit steps back to the
-/// previous value and stays there, as it does once `cap` is reached. Fourfold steps reach
-/// 8 -> 128 in two rounds (each a round trip or two) where doubling took four. Callers sample only items whose
+/// once it stretches beyond, bandwidth or CPU bounds it, so the limit steps back to half its
+/// value (not to the previous one: the last step may have overshot only a little) and stays
+/// there, as it does once `cap` is reached. Fourfold steps reach 8 -> 128 in two rounds (each
+/// a round trip or two) where doubling took four. Callers sample only items whose
 /// time is not explained by their size (small files). Thread-safe; limit() is lock-free.
 class InFlightLimit {
  public:
