@@ -1,6 +1,5 @@
 #include "hubcache/util/group_commit.hpp"
 #include "hubcache/util/fs.hpp"
-#include "hubcache/util/parallel.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -76,7 +75,13 @@ GroupCommit::~GroupCommit() {
     m_stop = true;
   }
   m_queue_cv.notify_all();
-  if (m_committer.joinable()) m_committer.join();
+  if (m_committer.joinable()) m_committer.join();  // every group is renamed and its thens queued
+  {
+    std::lock_guard lock(m_mutex);
+    m_thens_stop = true;
+  }
+  m_thens_cv.notify_all();
+  for (auto& t : m_then_threads) t.join();  // they run what is queued before they stop
 }
 
 FlushScope GroupCommit::flush_scope(const std::string& path) {
@@ -167,7 +172,10 @@ void GroupCommit::publish_later(std::string tmp, std::string dst, Then then) {
   auto grouped = write_out(tmp, f.fd);
   if (!grouped) return then(fail(std::move(grouped).error()));
   std::lock_guard lock(m_mutex);
-  if (!m_committer.joinable()) m_committer = std::thread([this] { committer(); });
+  if (!m_committer.joinable()) {
+    m_committer = std::thread([this] { committer(); });
+    for (unsigned i = 0; i < k_then_threads; ++i) m_then_threads.emplace_back([this] { then_worker(); });
+  }
   m_queue.push_back(Deferred{std::move(tmp), std::move(dst), *grouped, std::move(then)});
   ++m_pending;
   m_queue_cv.notify_all();
@@ -193,11 +201,23 @@ void GroupCommit::committer() {
     std::vector<Deferred> batch;
     batch.swap(m_queue);
     lock.unlock();
-    commit(batch);
-    const std::size_t done = batch.size();
-    batch.clear();  // what the callbacks held (e.g. blob locks) goes before drain() returns
+    commit(batch);  // queues each file's then; m_pending drops as they return
     lock.lock();
-    m_pending -= done;
+  }
+}
+
+void GroupCommit::then_worker() {
+  std::unique_lock lock(m_mutex);
+  for (;;) {
+    m_thens_cv.wait(lock, [&] { return !m_thens.empty() || m_thens_stop; });
+    if (m_thens.empty()) return;  // stopping, and the committer has queued its last group
+    std::function<void()> task = std::move(m_thens.front());
+    m_thens.pop_front();
+    lock.unlock();
+    task();
+    task = nullptr;  // what the callback held (e.g. a blob lock) goes before drain() returns
+    lock.lock();
+    --m_pending;
     m_queue_cv.notify_all();
   }
 }
@@ -230,9 +250,16 @@ void GroupCommit::commit(std::vector<Deferred>& batch) {
       results[i] = fail(errno_error(errno, "cannot rename to", d.dst));
     }
   }
-  // What follows a rename (a snapshot's pointer: a new inode, the costly part) runs for the
-  // group's files at once, so one committer thread does not serialise them.
-  parallel_for(batch.size(), k_then_threads, [&](std::size_t i) { batch[i].then(std::move(results[i])); });
+  // What follows a rename (a snapshot's pointer: a new inode, the costly part) runs on the
+  // long-lived then-threads, so one committer thread does not serialise them and no thread is
+  // started per group.
+  {
+    std::lock_guard lock(m_mutex);
+    for (std::size_t i = 0; i < batch.size(); ++i)
+      m_thens.push_back([then = std::move(batch[i].then), r = std::move(results[i])]() mutable { then(std::move(r)); });
+  }
+  m_thens_cv.notify_all();
+  batch.clear();
 }
 
 }  // namespace hubcache::fs

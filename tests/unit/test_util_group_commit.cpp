@@ -9,7 +9,9 @@
 #include <algorithm>
 #include <atomic>
 #include <mutex>
+#include <memory>
 #include <optional>
+#include <set>
 #include <thread>
 #include <vector>
 
@@ -208,4 +210,39 @@ TEST(GroupCommitScope, AnExt4WithoutAJournalIsFlushedWhole) {
   for (const auto& e : std::filesystem::directory_iterator("/proc/fs/jbd2", ec))
     journal = journal || e.path().filename().string().rfind(name + "-", 0) == 0;
   EXPECT_EQ(fs::GroupCommit::flush_scope(dir.path()), journal ? fs::FlushScope::Journal : fs::FlushScope::Filesystem) << name;
+}
+
+TEST(GroupCommit, ThensRunOnFourLongLivedThreadsAndDrainWaitsForThemAndWhatTheyHeld) {
+  test::TempDir dir;
+  SKIP_UNLESS_SHARED(dir.path());
+  fs::GroupCommit gc([](int) -> Result<void> { return {}; });
+  std::mutex m;
+  std::set<pid_t> threads;  // kernel thread ids: unlike std::thread::id, not reused at once
+  int called = 0;
+  auto held = std::make_shared<int>(7);  // stands for a blob lock a callback keeps until it returns
+  constexpr int k_groups = 6, k_per_group = 5;
+  for (int g = 0; g < k_groups; ++g) {
+    for (int i = 0; i < k_per_group; ++i) {
+      const std::string name = "g" + std::to_string(g) + "f" + std::to_string(i);
+      test::write_file(dir / (name + ".tmp"), name);
+      gc.publish_later(dir / (name + ".tmp"), dir / name, [&, held](Result<void> r) {
+        EXPECT_TRUE(r);
+        std::this_thread::sleep_for(std::chrono::milliseconds(2));
+        std::lock_guard lock(m);
+        threads.insert(::gettid());
+        ++called;
+      });
+    }
+    gc.drain();  // a group at a time: each drain sees its group's callbacks returned
+    std::lock_guard lock(m);
+    EXPECT_EQ(called, (g + 1) * k_per_group);
+  }
+  EXPECT_EQ(held.use_count(), 1);  // every callback, and what it captured, is gone
+  EXPECT_LE(threads.size(), 4u);   // the same threads serve every group
+  EXPECT_EQ(threads.count(::gettid()), 0u);
+  for (int g = 0; g < k_groups; ++g)
+    for (int i = 0; i < k_per_group; ++i) {
+      const std::string name = "g" + std::to_string(g) + "f" + std::to_string(i);
+      EXPECT_EQ(test::read_file(dir / name), name);
+    }
 }

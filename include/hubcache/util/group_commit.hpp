@@ -2,6 +2,7 @@
 // Group commit of files published by rename, in the spirit of git's core.fsyncMethod=batch:
 // many writers share one full flush instead of one fsync each, with the same crash guarantee.
 #include <cstdint>
+#include <deque>
 #include <functional>
 #include <memory>
 #include <condition_variable>
@@ -69,13 +70,13 @@ class GroupCommit {
 
   Result<void> publish(const std::string& tmp, const std::string& dst);
 
-  /// Called with a deferred publish's result, on the committer thread, after the rename.
+  /// Called with a deferred publish's result, on one of the committer's threads, after the rename.
   using Then = std::function<void(Result<void>)>;
   /// Deferred publish(): step 1 (writeout) now, on the caller's thread; steps 2-3 later on a
   /// committer thread, so the caller is free at once. The committer gathers what is queued
   /// (until nothing new arrived for 2 ms, at most 20 ms), runs one full flush for all of it,
-  /// renames each file in queue order, then calls the group's `then`s on up to 4 threads at
-  /// once (so they must be thread-safe; each is called exactly once). Same guarantee and errors
+  /// renames each file in queue order, then hands the group's `then`s to 4 long-lived threads
+  /// (so they must be thread-safe; each is called exactly once) and gathers the next group. Same guarantee and errors
   /// as publish(); a writeout failure calls `then` at once, on the caller's thread.
   void publish_later(std::string tmp, std::string dst, Then then);
   /// Blocks until every publish_later() so far has been renamed and its `then` has returned.
@@ -105,6 +106,7 @@ class GroupCommit {
   Result<bool> write_out(const std::string& tmp, int& fd);
   void committer();
   void commit(std::vector<Deferred>& batch);
+  void then_worker();
 
   FlushFn m_flush;
   mutable std::mutex m_mutex;
@@ -121,9 +123,14 @@ class GroupCommit {
   // Deferred publishes: queue, committer thread (started by the first publish_later).
   std::vector<Deferred> m_queue;
   std::condition_variable m_queue_cv;
-  std::size_t m_pending = 0;  // queued or being committed
+  std::size_t m_pending = 0;  // queued, being committed, or its `then` not yet returned
   bool m_stop = false;
   std::thread m_committer;
+  // Renamed files' `then`s with their results, run by m_then_threads (started with the committer).
+  std::deque<std::function<void()>> m_thens;
+  std::condition_variable m_thens_cv;
+  bool m_thens_stop = false;  // set once the committer has queued its last group
+  std::vector<std::thread> m_then_threads;
 };
 
 }  // namespace hubcache::fs
