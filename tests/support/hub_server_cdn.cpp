@@ -129,7 +129,7 @@ void HubServer::wait_unless_stopped(std::chrono::milliseconds how_long) const {
   const auto until = std::chrono::steady_clock::now() + how_long;
   while (!m_stop && std::chrono::steady_clock::now() < until)
     std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(until - std::chrono::steady_clock::now(),
-                                                                             std::chrono::milliseconds(20)));
+                                                                             std::chrono::milliseconds(100)));
 }
 
 void HubServer::set_real_hub(const RealHubOptions& options) {
