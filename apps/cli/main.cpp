@@ -13,6 +13,7 @@
 #include <string>
 
 #include "cli.hpp"
+#include "hubcache/version.hpp"
 
 namespace {
 
@@ -40,7 +41,7 @@ int main(int argc, char** argv) {
     return exec_network_tool(argv);
   CLI::App app{"hubcache: Hugging Face Hub cache, downloads and mirror, native"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "hubcache 0.1.0");
+  app.set_version_flag("--version", std::string("hubcache ") + hubcache::k_version);
   Context ctx;
   add_env_command(app, ctx);
   add_resolve_command(app, ctx);

@@ -3,12 +3,13 @@
 #include <fmt/core.h>
 
 #include "cli.hpp"
+#include "hubcache/version.hpp"
 
 int main(int argc, char** argv) {
   using namespace hubcache::cli;
   CLI::App app{"hubcache: Hugging Face Hub cache, downloads and mirror, native", "hubcache"};
   app.require_subcommand(1);
-  app.set_version_flag("--version", "hubcache 0.1.0");
+  app.set_version_flag("--version", std::string("hubcache ") + hubcache::k_version);
   Context ctx;
   add_download_command(app, ctx);
   add_serve_command(app, ctx);

@@ -4,6 +4,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "hubcache/version.hpp"
 #include "temp_dir.hpp"
 
 using namespace hubcache;
@@ -76,4 +77,15 @@ TEST(CliEnv, WarnsWhenTheCacheIsNotWritable) {
   auto j = nlohmann::json::parse(r.out);
   ASSERT_EQ(j["warnings"].size(), 1u) << r.out;
   EXPECT_NE(j["warnings"][0].get<std::string>().find("is not writable"), std::string::npos);
+}
+
+TEST(CliVersion, BothProgramsPrintTheProjectVersion) {
+  const std::string expected = std::string("hubcache ") + k_version + "\n";
+  EXPECT_EQ(std::string(k_version).find_first_not_of("0123456789."), std::string::npos) << k_version;
+  auto r = run_process({test::hubcache_bin(), "--version"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, expected);
+  auto net = run_process({test::hubcache_bin() + "-net", "--version"});
+  ASSERT_EQ(net.exit_code, 0) << net.err;
+  EXPECT_EQ(net.out, expected);
 }

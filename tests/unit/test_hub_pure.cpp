@@ -146,4 +146,6 @@ TEST(HubApi, AuthOnlyToEndpointOrigin) {  // spec 7.6, 13.14
   EXPECT_FALSE(api.headers_for("http://127.0.0.1:8081/cdn/x").has("authorization"));
   EXPECT_FALSE(api.headers_for("https://cdn-lfs.hf.co/x").has("authorization"));
   EXPECT_TRUE(api.headers_for("http://127.0.0.1:8080/x").has("user-agent"));
+  // The default User-Agent carries the project's version (cmake/version.hpp.in), not a copy of it.
+  EXPECT_EQ(api.headers_for("http://127.0.0.1:8080/x").get("user-agent"), std::string("hubcache/") + k_version);
 }

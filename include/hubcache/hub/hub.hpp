@@ -12,6 +12,7 @@
 #include "hubcache/cache/repo.hpp"
 #include "hubcache/http/http.hpp"
 #include "hubcache/http/retry.hpp"
+#include "hubcache/version.hpp"
 
 namespace hubcache::hub {
 
@@ -97,7 +98,7 @@ struct ServerLimits {
 struct HubOptions {
   std::string endpoint = "https://huggingface.co";
   std::optional<std::string> token;
-  std::string user_agent = "hubcache/0.1.0";
+  std::string user_agent = k_user_agent;
   std::chrono::seconds etag_timeout{10};
   std::chrono::seconds download_timeout{10};
   std::chrono::seconds connect_timeout{10};

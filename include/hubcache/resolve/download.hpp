@@ -15,6 +15,7 @@
 #include "hubcache/http/http.hpp"
 #include "hubcache/transfer/engine.hpp"
 #include "hubcache/util/result.hpp"
+#include "hubcache/version.hpp"
 
 namespace hubcache {
 
@@ -66,7 +67,7 @@ struct DownloadOptions {
   /// usable payload of a marked store (SHA-256 checked against the ETag) instead of downloaded;
   /// never in no-symlink mode nor for a local dir. New payloads are never published.
   bool disable_shared_blobs = false;
-  std::string user_agent = "hubcache/0.1.0";
+  std::string user_agent = k_user_agent;
   /// Called from worker threads (serialized); keep it quick.
   std::function<void(const DownloadEvent&)> progress;
   std::shared_ptr<http::CancelToken> cancel;
