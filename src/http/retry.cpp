@@ -1,4 +1,5 @@
 #include "hubcache/http/retry.hpp"
+#include "hubcache/util/error.hpp"
 #include "hubcache/util/text.hpp"
 
 #include <algorithm>
@@ -36,7 +37,7 @@ std::optional<std::pair<long, long>> parse_ratelimit(std::string_view v) {
 
 }  // namespace
 
-bool is_retryable_status(int s) { return s == 408 || s == 429 || s == 500 || s == 502 || s == 503 || s == 504; }
+bool is_retryable_status(int s) { return is_transient_http_status(s); }
 
 std::optional<std::chrono::seconds> server_requested_delay(const Response& response) {
   if (response.status == 429) {

@@ -5,6 +5,8 @@
 
 namespace hubcache {
 
+bool is_transient_http_status(int s) { return s == 408 || s == 429 || s == 500 || s == 502 || s == 503 || s == 504; }
+
 bool Error::is_transient() const {
   switch (code) {
     case ErrorCode::Network:
@@ -12,11 +14,7 @@ bool Error::is_transient() const {
     case ErrorCode::RateLimited:
       return true;
     case ErrorCode::Http:
-      if (http) {
-        const int s = http->status;
-        return s == 408 || s == 429 || s == 500 || s == 502 || s == 503 || s == 504;
-      }
-      return false;
+      return http && is_transient_http_status(http->status);
     default:
       return false;
   }

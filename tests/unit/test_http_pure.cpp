@@ -112,6 +112,12 @@ TEST(HttpDescribeAnswer, NamesStatusTypeAndTheBodysStart) {
 TEST(HttpRetry, RetryableStatuses) {
   for (int s : {408, 429, 500, 502, 503, 504}) EXPECT_TRUE(is_retryable_status(s)) << s;
   for (int s : {200, 206, 400, 401, 403, 404, 416, 501}) EXPECT_FALSE(is_retryable_status(s)) << s;
+  // One list: an HTTP error is transient exactly when its status is one the retry policy retries.
+  for (int s = 100; s < 600; ++s) {
+    Error e{ErrorCode::Http, "x", "", HttpErrorContext{}, {}};
+    e.http->status = s;
+    EXPECT_EQ(e.is_transient(), is_retryable_status(s)) << s;
+  }
 }
 
 TEST(HttpRetry, AdjustMapsRequestedDelay) {

@@ -55,6 +55,10 @@ struct Error {
   [[nodiscard]] bool is_transient() const;
 };
 
+/// The HTTP statuses worth retrying, as huggingface_hub's http_backoff retries them: 408, 429,
+/// 500, 502, 503, 504 (the one list: http's retry policy and Error::is_transient use it).
+[[nodiscard]] bool is_transient_http_status(int status);
+
 /// Stable lower-case name of a code, e.g. "repo_not_found" (used in JSON output).
 const char* to_string(ErrorCode code);
 
