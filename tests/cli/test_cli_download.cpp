@@ -130,6 +130,31 @@ TEST_F(Cli, AModelIdThatIsADatasetSaysSo) {
   EXPECT_EQ(none.err.find("There is a"), std::string::npos) << none.err;
 }
 
+// Issue 9 section 3: a Hub URL path as the repo id ("datasets/org/ds") is refused with the flag and
+// the URI to use, by download (snapshot and file) and resolve alike: the local-folder reading of
+// the name (no such folder) keeps the repo id's advice as the last word. Nothing is requested.
+TEST_F(Cli, ATypePrefixedRepoIdPointsAtRepoTypeAndTheUri) {
+  const std::string hint = "Use 'org/ds' with --repo-type dataset, or the URI 'hf://datasets/org/ds'.";
+  server.clear_requests();
+  for (std::vector<std::string> args : {std::vector<std::string>{"download", "datasets/org/ds"},
+                                        {"download", "datasets/org/ds", "train.csv"},
+                                        {"resolve", "datasets/org/ds"},
+                                        {"resolve", "datasets/org/ds", "train.csv"}}) {
+    SCOPED_TRACE(args[0] + " " + std::to_string(args.size()));
+    auto r = run(args);
+    EXPECT_EQ(r.exit_code, 1);  // the CLI's exit code for input the library refuses (2 is for flag misuse)
+    EXPECT_EQ(r.out, "");
+    EXPECT_TRUE(r.err.ends_with(hint + "\n")) << r.err;
+    args.push_back("--json");
+    auto j = run(args);
+    EXPECT_EQ(j.exit_code, 1);
+    const auto doc = nlohmann::json::parse(j.out);
+    EXPECT_EQ(doc["error"]["code"], "invalid_repo_id");
+    EXPECT_TRUE(doc["error"]["message"].get<std::string>().ends_with(hint)) << j.out;
+  }
+  EXPECT_EQ(server.requests().size(), 0u);
+}
+
 TEST_F(Cli, FlagsOfOlderGuidesAreAcceptedWithANote) {
   auto r = run({"download", "org/model", "config.json", "--local-dir-use-symlinks", "False", "--resume-download"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
