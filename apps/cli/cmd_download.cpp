@@ -41,7 +41,14 @@ extern "C" void on_signal(int) {
 }
 
 // --json output is one object per line (progress events, then the result or the error).
-int print_error(const Error& e, const DownloadArgs& a) { return report_error(e, a.json, false); }
+// Ctrl-C (or SIGTERM) keeps every finished blob and the partial ones (.incomplete, .parts.*): the
+// message says so and that the same command resumes, in --json too (the message is the error's).
+int print_error(const Error& e, const DownloadArgs& a) {
+  if (e.code != ErrorCode::Cancelled) return report_error(e, a.json, false);
+  Error cancelled = e;
+  cancelled.message += ". What was already downloaded is kept: rerun the same command to resume.";
+  return report_error(cancelled, a.json, false);
+}
 
 void print_result(const std::string& path, const DownloadArgs& a, const nlohmann::json& extra) {
   if (a.json) {

@@ -41,11 +41,12 @@ int run_files(const ResolveOptions& o, RepoType type, const Config& c) {
   CacheLookupOptions lo{o.revision, type, c.hub_cache.value};
   nlohmann::json files = nlohmann::json::object();
   std::vector<std::string> paths, missing, absent;
-  std::string commit;
+  std::string commit, hint;
   for (const auto& f : o.filenames) {
     auto r = try_to_load_from_cache(o.repo_id, f, lo);
     if (!r) return report_error(r.error(), o.common.json);
     if (!r->commit.empty()) commit = r->commit;
+    if (!r->hint.empty()) hint = r->hint;
     switch (r->kind) {
       case CacheLookup::Kind::Found:
         paths.push_back(r->path);
@@ -80,8 +81,7 @@ int run_files(const ResolveOptions& o, RepoType type, const Config& c) {
     for (const auto& m : missing) msg += " '" + m + "'";
     if (type != RepoType::Model) msg += std::string(" --repo-type ") + to_string(type);
     if (o.revision != "main") msg += " --revision " + o.revision;
-    if (const std::string held = commit.empty() ? cached_commits_hint(o.repo_id, type, c.hub_cache.value) : ""; !held.empty())
-      msg += "\n" + held.substr(1);
+    if (!hint.empty()) msg += "\n" + hint.substr(1);  // the library's: the cached commits and --revision
   }
   Error e{missing.empty() ? ErrorCode::EntryNotFound : ErrorCode::LocalEntryNotFound, msg, {}, std::nullopt, missing};
   for (const auto& a : absent) e.missing.push_back(a);

@@ -157,7 +157,7 @@ Result<FileResult> Downloader::Impl::file_to_cache(const FileRequest& req, Progr
     return fail(with_missing(Error{ErrorCode::LocalEntryNotFound,
                                    "Local entry not found. '" + req.filename + "' of " + describe(repo) + " at revision '" +
                                        req.revision + "' is not in the cache '" + options.cache_dir +
-                                       "' and " + traffic_disabled(net),
+                                       "' and " + traffic_disabled(net) + found.hint,
                                    {}, std::nullopt, {}},
                              req.filename));
   }

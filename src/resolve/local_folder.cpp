@@ -19,8 +19,9 @@ Result<void> validate_model_name(const std::string& name_or_path) {
   auto ok = validate_repo_id(name_or_path);
   if (ok) return ok;
   return fail(ErrorCode::InvalidRepoId,
-              "'" + name_or_path + "' is neither a folder that exists nor a valid repo id (" + ok.error().message +
-                  "). Give the path of a local model folder or a repo id like org/name.");
+              // The repo id's own advice (e.g. --repo-type for "datasets/org/ds") is the last word.
+              "'" + name_or_path + "' is neither a folder that exists nor a valid repo id (give the path of a local "
+                  "model folder or a repo id like org/name): " + ok.error().message);
 }
 
 Result<std::string> local_folder_file(const std::string& folder, const std::string& filename) {

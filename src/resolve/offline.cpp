@@ -105,7 +105,10 @@ Result<CacheLookup> try_to_load_from_cache(const std::string& repo_id, const std
   HUBCACHE_TRY_ASSIGN(const bool present, check_repo_folder(layout));  // a symlinked folder is an error
   if (!present) return out;
   auto resolved = resolve_commit(layout, opt.revision);
-  if (!resolved || !resolved->has_value()) return out;  // unreadable or absent ref: not cached
+  if (!resolved || !resolved->has_value()) {  // unreadable or absent ref: not cached
+    out.hint = cached_commits_hint(repo_id, opt.repo_type, opt.revision, opt.cache_dir);
+    return out;
+  }
   const std::string commit = **resolved;
   out.commit = commit;
   HUBCACHE_TRY(check_snapshot_folder(layout, commit));
@@ -121,10 +124,15 @@ Result<CacheLookup> try_to_load_from_cache(const std::string& repo_id, const std
   return out;
 }
 
-std::string cached_commits_hint(const std::string& repo_id, RepoType type, const std::string& cache_dir) {
+std::string cached_commits_hint(const std::string& repo_id, RepoType type, std::string_view revision,
+                                const std::string& cache_dir) {
   if (!validate_repo_id(repo_id)) return "";
-  const auto commits = cached_commits(RepoLayout(cache_dir, RepoRef{type, repo_id}));
+  const RepoLayout layout(cache_dir, RepoRef{type, repo_id});
+  const auto commits = cached_commits(layout);
   if (commits.empty()) return "";
+  if (auto c = resolve_commit(layout, revision); c && c->has_value() &&
+      std::find(commits.begin(), commits.end(), **c) != commits.end())
+    return "";  // the revision itself is cached: another commit is no answer
   std::string s = commits.size() == 1 ? " The cache holds a snapshot at commit " : " The cache holds snapshots at commits";
   for (std::size_t i = 0; i < commits.size() && i < 5; ++i) s += (commits.size() == 1 ? "" : " ") + commits[i];
   if (commits.size() > 5) s += " (and " + std::to_string(commits.size() - 5) + " more)";
@@ -152,7 +160,7 @@ Result<SnapshotLookup> resolve_snapshot(const std::string& repo_id, const Snapsh
   if (!commit_r->has_value())
     return fail(Error{ErrorCode::LocalEntryNotFound,
                       "revision '" + opt.revision + "' of " + what + " is not in the cache (no refs/" + opt.revision + ")." +
-                          cached_commits_hint(repo_id, opt.repo_type, opt.cache_dir) + " Fetch it with: " + hint,
+                          cached_commits_hint(repo_id, opt.repo_type, opt.revision, opt.cache_dir) + " Fetch it with: " + hint,
                       layout.ref_path(opt.revision), std::nullopt, opt.filenames});
   const std::string commit = **commit_r;
   SnapshotLookup out;

@@ -91,8 +91,10 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
     }
     const std::string where = local ? "in the local dir '" + local_dir + "'" : "in the cache '" + options.cache_dir + "'";
     if (!cause)
-      return fail(ErrorCode::LocalEntryNotFound, "Local entry not found. No snapshot of " + describe(repo) + " at revision '" +
-                                                     req.revision + "' " + where + ", and " + traffic_disabled(net));
+      return fail(ErrorCode::LocalEntryNotFound,
+                  "Local entry not found. No snapshot of " + describe(repo) + " at revision '" + req.revision + "' " + where +
+                      ", and " + traffic_disabled(net) +
+                      (local ? "" : cached_commits_hint(req.repo_id, req.repo_type, req.revision, options.cache_dir)));
     return fail(hub_unusable(*cause, "the files of " + describe(repo), "no snapshot is " + where, options.endpoint));
   };
   if (net != NetworkUse::Allowed) return from_cache(std::nullopt);

@@ -130,6 +130,31 @@ TEST_F(Cli, AModelIdThatIsADatasetSaysSo) {
   EXPECT_EQ(none.err.find("There is a"), std::string::npos) << none.err;
 }
 
+// Issue 9 section 3: a Hub URL path as the repo id ("datasets/org/ds") is refused with the flag and
+// the URI to use, by download (snapshot and file) and resolve alike: the local-folder reading of
+// the name (no such folder) keeps the repo id's advice as the last word. Nothing is requested.
+TEST_F(Cli, ATypePrefixedRepoIdPointsAtRepoTypeAndTheUri) {
+  const std::string hint = "Use 'org/ds' with --repo-type dataset, or the URI 'hf://datasets/org/ds'.";
+  server.clear_requests();
+  for (std::vector<std::string> args : {std::vector<std::string>{"download", "datasets/org/ds"},
+                                        {"download", "datasets/org/ds", "train.csv"},
+                                        {"resolve", "datasets/org/ds"},
+                                        {"resolve", "datasets/org/ds", "train.csv"}}) {
+    SCOPED_TRACE(args[0] + " " + std::to_string(args.size()));
+    auto r = run(args);
+    EXPECT_EQ(r.exit_code, 1);  // the CLI's exit code for input the library refuses (2 is for flag misuse)
+    EXPECT_EQ(r.out, "");
+    EXPECT_TRUE(r.err.ends_with(hint + "\n")) << r.err;
+    args.push_back("--json");
+    auto j = run(args);
+    EXPECT_EQ(j.exit_code, 1);
+    const auto doc = nlohmann::json::parse(j.out);
+    EXPECT_EQ(doc["error"]["code"], "invalid_repo_id");
+    EXPECT_TRUE(doc["error"]["message"].get<std::string>().ends_with(hint)) << j.out;
+  }
+  EXPECT_EQ(server.requests().size(), 0u);
+}
+
 TEST_F(Cli, FlagsOfOlderGuidesAreAcceptedWithANote) {
   auto r = run({"download", "org/model", "config.json", "--local-dir-use-symlinks", "False", "--resume-download"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -219,6 +244,42 @@ TEST_F(Cli, OfflineWithAndWithoutFiles) {
   auto hit = run({"download", "org/model", "config.json", "-q"}, {"HF_HUB_OFFLINE=1"});
   ASSERT_EQ(hit.exit_code, 0) << hit.err;
   EXPECT_EQ(hit.out, snapshot() + "/config.json\n");
+  EXPECT_EQ(server.requests().size(), 0u);
+}
+
+// Issue 9 section 3: offline, a repo downloaded by commit (no refs/main) -- download names the
+// cached commit and the --revision to use, for a single file and a snapshot, as resolve does (the
+// hint comes from the library's offline errors); with that --revision it works offline.
+TEST_F(Cli, OfflineWithoutTheRefNamesTheCachedCommitsAndTheRevisionToUse) {
+  ASSERT_EQ(run({"download", "org/model", "--revision", c1, "-q"}).exit_code, 0);
+  ASSERT_FALSE(exists(cache + "/models--org--model/refs/main"));  // by commit: no ref written
+  server.clear_requests();
+  const std::string held = "The cache holds a snapshot at commit " + c1 + ": use it with --revision " + c1 + ".";
+  for (std::vector<std::string> args : {std::vector<std::string>{"download", "org/model", "config.json", "--offline"},
+                                        {"download", "org/model", "--offline"}}) {
+    SCOPED_TRACE(std::to_string(args.size()));
+    auto r = run(args);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_NE(r.err.find("Local entry not found."), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find(held), std::string::npos) << r.err;
+    args.push_back("--json");
+    auto j = run(args);
+    EXPECT_EQ(j.exit_code, 1);
+    const auto doc = json_lines(j.out).back();
+    EXPECT_EQ(doc["error"]["code"], "local_entry_not_found");
+    EXPECT_NE(doc["error"]["message"].get<std::string>().find(held), std::string::npos) << j.out;
+  }
+  auto file = run({"download", "org/model", "config.json", "--offline", "--revision", c1, "-q"});
+  ASSERT_EQ(file.exit_code, 0) << file.err;
+  EXPECT_EQ(file.out, snapshot() + "/config.json\n");
+  auto snap = run({"download", "org/model", "--revision", c1, "-q"}, {"HF_HUB_OFFLINE=1"});
+  ASSERT_EQ(snap.exit_code, 0) << snap.err;
+  EXPECT_EQ(snap.out, snapshot() + "\n");
+  // With refs/main present, no other commit is offered for a file that snapshot lacks.
+  write_file(cache + "/models--org--model/refs/main", c1);
+  auto lacking = run({"download", "org/model", "nope.txt", "--offline"});
+  EXPECT_EQ(lacking.exit_code, 1);
+  EXPECT_EQ(lacking.err.find("The cache holds"), std::string::npos) << lacking.err;
   EXPECT_EQ(server.requests().size(), 0u);
 }
 

@@ -230,6 +230,9 @@ TEST(CliProcesses, KilledSplitDownloadsResumeThroughTheCdn) { kill_and_resume(64
 // 12 MiB: one stream into <etag>.incomplete, resumed from its size.
 TEST(CliProcesses, KilledSequentialDownloadsResumeThroughTheCdn) { kill_and_resume(12ull << 20, 2u << 20, 6, 5); }
 
+// Ctrl-C during a download (single file, snapshot, --json): exit 1, "cancelled", and the message
+// says the partial data is kept and that rerunning the same command resumes -- which the rerun
+// then does (it fetches less than the whole file).
 TEST(CliProcesses, InterruptCancelsCleanlyAndKeepsPartialData) {
   HubServer server;
   TempDir dir;
@@ -237,30 +240,49 @@ TEST(CliProcesses, InterruptCancelsCleanlyAndKeepsPartialData) {
   const std::string content(4u << 20, 'z');
   server.add_file(k_repo, c1, "weights.bin", content, true);
   server.set_ref(k_repo, "main", c1);
-  server.set_throttle(2u << 20);
-  const std::string cache = dir / "cache";
-  const auto env = cli_env(server, dir, cache);
-  const std::string partial = cache + "/models--org--model/blobs/" + sha256_hex(content) + ".incomplete";
-  const pid_t pid = spawn(cmd({"download", "org/model", "weights.bin"}), env, dir / "err.txt");
-  const auto deadline = std::chrono::steady_clock::now() + 20s;
-  std::error_code ec;
-  while ((!exists(partial) || std::filesystem::file_size(partial, ec) < (256u << 10)) && std::chrono::steady_clock::now() < deadline)
-    std::this_thread::sleep_for(5ms);
-  ::kill(pid, SIGINT);
-  EXPECT_EQ(wait_exit(pid), 1);
-  const std::string err = read_file(dir / "err.txt");
-  EXPECT_NE(err.find("cancelled"), std::string::npos) << err;
-  const std::string blobs = cache + "/models--org--model/blobs/";
   const std::string sha = sha256_hex(content);
-  EXPECT_FALSE(exists(blobs + sha));
-  EXPECT_TRUE(exists(blobs + sha + ".incomplete"));
-  server.set_throttle(0);
-  ASSERT_TRUE(server.wait_idle());
-  server.clear_requests();
-  auto r = run_process(cmd({"download", "org/model", "weights.bin", "-q"}), env);
-  ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_LT(server.body_bytes("/cdn/"), content.size());
-  EXPECT_EQ(read_file(blobs + sha), content);
+  const std::string resume = "What was already downloaded is kept: rerun the same command to resume.";
+  struct Mode {
+    std::string name;
+    std::vector<std::string> args;
+  };
+  for (const Mode& m : {Mode{"file", {"download", "org/model", "weights.bin"}}, Mode{"snapshot", {"download", "org/model"}},
+                        Mode{"json", {"download", "org/model", "weights.bin", "--json"}}}) {
+    SCOPED_TRACE(m.name);
+    server.set_throttle(2u << 20);
+    const std::string cache = dir / ("cache-" + m.name);
+    const auto env = cli_env(server, dir, cache);
+    const std::string blobs = cache + "/models--org--model/blobs/";
+    const std::string partial = blobs + sha + ".incomplete";
+    const std::string err_file = dir / (m.name + ".err"), out_file = dir / (m.name + ".out");
+    const pid_t pid = spawn(cmd(m.args), env, err_file, out_file);
+    const auto deadline = std::chrono::steady_clock::now() + 20s;
+    std::error_code ec;
+    while ((!exists(partial) || std::filesystem::file_size(partial, ec) < (256u << 10)) && std::chrono::steady_clock::now() < deadline)
+      std::this_thread::sleep_for(5ms);
+    ::kill(pid, SIGINT);
+    EXPECT_EQ(wait_exit(pid), 1);
+    const std::string err = read_file(err_file);
+    EXPECT_NE(err.find("cancelled. " + resume), std::string::npos) << err;
+    if (m.name == "json") {
+      std::istringstream lines(read_file(out_file));
+      std::string line, last;
+      while (std::getline(lines, line))
+        if (!line.empty()) last = line;
+      const auto doc = nlohmann::json::parse(last);
+      EXPECT_EQ(doc["error"]["code"], "cancelled");
+      EXPECT_TRUE(doc["error"]["message"].get<std::string>().ends_with(resume)) << last;
+    }
+    EXPECT_FALSE(exists(blobs + sha));
+    EXPECT_TRUE(exists(partial));
+    server.set_throttle(0);
+    ASSERT_TRUE(server.wait_idle());
+    server.clear_requests();
+    auto r = run_process(cmd({"download", "org/model", "weights.bin", "-q"}), env);
+    ASSERT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_LT(server.body_bytes("/cdn/"), content.size());
+    EXPECT_EQ(read_file(blobs + sha), content);
+  }
 }
 
 namespace {

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cache_builder.hpp"
+#include "hubcache/cache/store.hpp"
 #include "temp_dir.hpp"
 
 using namespace hubcache;
@@ -169,4 +170,31 @@ TEST_F(CliResolve, AnExistingFolderNamedLikeTheRepoIdWins) {
   auto elsewhere = run_in(dir.path(), cache, {"resolve", "org/tiny", "config.json"});  // no such folder here
   ASSERT_EQ(elsewhere.exit_code, 0) << elsewhere.err;
   EXPECT_EQ(elsewhere.out, cache + "/models--org--tiny/snapshots/" + c1 + "/config.json\n");
+}
+
+// Issue 9 section 3: when the cache's file list of the commit (trees/<commit>.json) proves files
+// missing, `resolve REPO` fails (exit 1, nothing on stdout) and names every missing file and the
+// command that fetches them, on stderr and in --json; patterns that select only cached files pass.
+TEST_F(CliResolve, ASnapshotTheTreeRecordProvesIncompleteFailsListingTheMissingFiles) {
+  std::vector<TreeFileEntry> tree;
+  for (const char* p : {"1_Pooling/config.json", "config.json", "model.safetensors", "tok/vocab.txt", "tokenizer.json"}) {
+    TreeFileEntry e;
+    e.path = p;
+    tree.push_back(e);
+  }
+  ASSERT_TRUE(write_tree_file(cb.layout(repo), c1, tree));
+  auto r = run({"resolve", "org/tiny"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.out, "");
+  EXPECT_NE(r.err.find("is missing 2 file(s):\n  - tok/vocab.txt\n  - tokenizer.json\n"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Fetch them with: hubcache download org/tiny"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("  - config.json"), std::string::npos) << r.err;  // only the missing ones
+  auto j = run({"resolve", "org/tiny", "--json"});
+  EXPECT_EQ(j.exit_code, 1);
+  const auto doc = nlohmann::json::parse(j.out);
+  EXPECT_EQ(doc["error"]["code"], "incomplete_snapshot");
+  EXPECT_EQ(doc["error"]["missing"], (nlohmann::json{"tok/vocab.txt", "tokenizer.json"}));
+  auto cached_only = run({"resolve", "org/tiny", "--include", "*.json", "--exclude", "tok*", "--json"});
+  ASSERT_EQ(cached_only.exit_code, 0) << cached_only.err;
+  EXPECT_EQ(nlohmann::json::parse(cached_only.out)["verified_complete"], true);
 }

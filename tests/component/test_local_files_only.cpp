@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include "download_fixture.hpp"
+#include "hubcache/resolve/offline.hpp"
 
 using namespace hubcache;
 using namespace hubcache::test;
@@ -210,5 +211,45 @@ TEST_F(LocalFilesOnly, SnapshotFromCacheWithoutNetwork) {
   ASSERT_FALSE(incomplete);
   EXPECT_EQ(incomplete.error().code, ErrorCode::IncompleteSnapshot);
   EXPECT_EQ(incomplete.error().missing, std::vector<std::string>{"empty.txt"});
+  expect_no_network();
+}
+
+// Issue 9 section 3: a repo cached by commit only (no refs/main). Every offline miss names the
+// cached commit and the --revision to use -- the Downloader's errors (file and snapshot) as well
+// as try_to_load_from_cache and resolve_snapshot -- from one builder; a revision that is cached
+// gets no such hint.
+TEST_F(LocalFilesOnly, WithoutTheRefEveryOfflineMissNamesTheCachedCommits) {
+  ASSERT_NO_FATAL_FAILURE(cache_everything());
+  ASSERT_EQ(::unlink(layout().ref_path("main").c_str()), 0);
+  start_counting();
+  const std::string held = "The cache holds a snapshot at commit " + c1 + ": use it with --revision " + c1 + ".";
+  Downloader d(options());
+  auto f = d.download_file(file("config.json"));
+  ASSERT_FALSE(f);
+  EXPECT_EQ(f.error().code, ErrorCode::LocalEntryNotFound);
+  EXPECT_TRUE(contains(f.error().message, held)) << f.error().message;
+  auto s = d.snapshot_download(snap());
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, ErrorCode::LocalEntryNotFound);
+  EXPECT_TRUE(contains(s.error().message, held)) << s.error().message;
+  auto looked = try_to_load_from_cache(k_model.id, "config.json", {"main", RepoType::Model, cache});
+  ASSERT_TRUE(looked) << looked.error().message;
+  EXPECT_EQ(looked->kind, CacheLookup::Kind::NotCached);
+  EXPECT_EQ(looked->hint, " " + held);
+  SnapshotLookupOptions so;
+  so.cache_dir = cache;
+  auto resolved = resolve_snapshot(k_model.id, so);
+  ASSERT_FALSE(resolved);
+  EXPECT_TRUE(contains(resolved.error().message, held)) << resolved.error().message;
+  // The commit itself is cached: it resolves, and a file it lacks gets no other commit offered.
+  ASSERT_TRUE(d.download_file(file("config.json", c1)));
+  ASSERT_TRUE(d.snapshot_download(snap(c1)));
+  auto lacking = d.download_file(file("absent.txt", c1));
+  ASSERT_FALSE(lacking);
+  EXPECT_FALSE(contains(lacking.error().message, "The cache holds")) << lacking.error().message;
+  EXPECT_EQ(cached_commits_hint(k_model.id, RepoType::Model, c1, cache), "");
+  // A ref to a commit without a snapshot folder: the cached one is offered.
+  write_file(layout().ref_path("main"), c2);
+  EXPECT_EQ(cached_commits_hint(k_model.id, RepoType::Model, "main", cache), " " + held);
   expect_no_network();
 }

@@ -18,7 +18,9 @@ namespace hubcache {
 std::optional<std::string> local_model_folder(const std::string& name_or_path);
 
 /// For a name that is not a folder: validate_repo_id, with a message that says both readings
-/// failed. Errors: InvalidRepoId ("neither a folder that exists nor a valid repo id ...").
+/// failed. Errors: InvalidRepoId ("neither a folder that exists nor a valid repo id ...", ending
+/// with validate_repo_id's message, so its advice -- e.g. --repo-type dataset and
+/// hf://datasets/org/ds for "datasets/org/ds" -- is the last word).
 Result<void> validate_model_name(const std::string& name_or_path);
 
 /// `<folder>/<filename>` as given (not made absolute), like cached_file returns it.

@@ -3,6 +3,7 @@
 // branch of snapshot_download (spec 8.2, 8.4). Stat and read only: never the network, never a write.
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "hubcache/cache/repo.hpp"
@@ -26,6 +27,9 @@ struct CacheLookup {
   Kind kind = Kind::NotCached;
   std::string path;    // snapshot path (never the blob path) when Found
   std::string commit;  // the commit the revision mapped to, when known
+  // NotCached because the revision has no ref while snapshots of other commits are cached (a
+  // download by commit): cached_commits_hint's " The cache holds ... --revision <c>.", else "".
+  std::string hint;
 };
 
 /// try_to_load_from_cache(repo_id, filename, {revision, repo_type, cache_dir}).
@@ -68,7 +72,12 @@ struct SnapshotLookup {
 Result<SnapshotLookup> resolve_snapshot(const std::string& repo_id, const SnapshotLookupOptions& options);
 
 /// " The cache holds a snapshot at commit <c>: use it with --revision <c>." (or the first five
-/// of several), or "" when the repo has no snapshot folder; for messages of offline lookups.
-std::string cached_commits_hint(const std::string& repo_id, RepoType type, const std::string& cache_dir);
+/// of several) when `revision` maps to no cached snapshot (no ref, or a commit without a
+/// snapshot folder) but snapshots of other commits are cached; "" otherwise (also when the repo
+/// has no snapshot folder or it is a symlink). The one builder of that hint: every offline miss
+/// carries it -- resolve_snapshot's error, CacheLookup::hint, and the LocalEntryNotFound errors of
+/// Downloader::download_file / snapshot_download offline or with local_files_only.
+std::string cached_commits_hint(const std::string& repo_id, RepoType type, std::string_view revision,
+                                const std::string& cache_dir);
 
 }  // namespace hubcache
