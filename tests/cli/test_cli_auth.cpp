@@ -80,11 +80,12 @@ TEST_F(CliAuth, LoginValidatesWithWhoamiAndStoresTheTokenWherePythonLooks) {
 
 TEST_F(CliAuth, LoginOnATerminalPromptsAndNeverEchoesTheToken) {
   // On a pseudo-terminal (echo on, as a shell leaves it), typed once the prompt shows.
-  std::vector<std::string> argv{"/usr/bin/env"};
+  std::vector<std::string> argv{"/usr/bin/env"}, set;  // env's -u options come before its assignments
   for (const auto& e : env()) {
     if (e[0] == '-') argv.insert(argv.end(), {"-u", e.substr(1)});
-    else argv.push_back(e);
+    else set.push_back(e);
   }
+  argv.insert(argv.end(), set.begin(), set.end());
   argv.insert(argv.end(), {hubcache_bin(), "auth", "login"});
   const std::string prompt = "Enter your token (input is not shown): ";
   auto r = run_in_terminal_after(argv, prompt, k_tok1 + "\n");
