@@ -24,8 +24,7 @@ struct LoginOptions {
 std::string read_token_from_stdin() {
   std::string line;
   if (::isatty(STDIN_FILENO)) {
-    fmt::print(stderr, "Enter your token (input is not shown): ");
-    std::fflush(stderr);
+    // Echo goes off before the prompt shows, so nothing typed after it is ever echoed.
     termios old{};
     const bool have = ::tcgetattr(STDIN_FILENO, &old) == 0;
     if (have) {
@@ -33,6 +32,8 @@ std::string read_token_from_stdin() {
       quiet.c_lflag &= ~static_cast<tcflag_t>(ECHO);
       ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet);
     }
+    fmt::print(stderr, "Enter your token (input is not shown): ");
+    std::fflush(stderr);
     std::getline(std::cin, line);
     if (have) ::tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
     fmt::print(stderr, "\n");

@@ -37,6 +37,10 @@ Commit: --commit (or a 40-hex --revision), else the commit recorded by `hf downl
 else derived: the git tree id of the imported files (`git write-tree` of a repo holding them, all
 modes 100644, LFS files as LFS pointers). Same files and contents give the same id.
 
+Refs: refs/<revision> is never moved off another commit's complete cached snapshot without
+--force. Files of a known commit are imported under it and the ref stays ("refs/main stays at
+<old>; pass --force to move it to <new>"); a derived commit is refused, nothing changed.
+
 Folders made by `hf download --local-dir`: each file must match its recorded ETag; files without
 metadata are refused unless --untracked skip; metadata of several commits is refused (re-run
 `hf download --local-dir`, or use --ignore-metadata to import plain files under a derived commit).
@@ -76,6 +80,7 @@ nlohmann::json to_json(const ImportPlan& p, const ImportResult* r) {
       {"repo_type", to_string(p.options.repo.type)},
       {"revision", p.options.revision},
       {"ref", p.writes_ref() ? nlohmann::json("refs/" + p.options.revision) : nlohmann::json(nullptr)},
+      {"ref_kept", p.keep_ref},
       {"commit", p.commit},
       {"commit_source", to_string(p.commit_source)},
       {"commit_derived", p.commit_source == CommitSource::Derived},
@@ -101,6 +106,13 @@ nlohmann::json to_json(const ImportPlan& p, const ImportResult* r) {
   return j;
 }
 
+void print_ref(const ImportPlan& p) {
+  if (p.writes_ref()) fmt::print("Ref: refs/{} -> {}\n", p.options.revision, p.commit);
+  else if (p.keep_ref && p.previous_ref)
+    fmt::print("Ref: refs/{} stays at {}; pass --force to move it to {}\n", p.options.revision, *p.previous_ref,
+               p.commit);
+}
+
 void print_dry_run(const ImportPlan& p) {
   fmt::print("Dry run: would import {} file(s), {} from '{}' into {} '{}' by {}. Nothing was changed.\n",
              p.files.size(), bytes(p.total_bytes), p.options.source_dir, to_string(p.options.repo.type),
@@ -114,7 +126,7 @@ void print_dry_run(const ImportPlan& p) {
   for (const auto& s : p.skipped) fmt::print("  skipped (no download metadata): {}\n", s);
   fmt::print("Bytes to {}: {} in {} new blob(s)\n", mode_words(p.mode), bytes(p.transfer_bytes), p.new_blobs);
   fmt::print("Commit: {} ({})\n", p.commit, commit_note(p));
-  if (p.writes_ref()) fmt::print("Ref: refs/{} -> {}\n", p.options.revision, p.commit);
+  print_ref(p);
   fmt::print("{}\n", p.snapshot_dir);
 }
 
@@ -132,7 +144,7 @@ void print_done(const ImportResult& r) {
   if (!p.skipped.empty()) fmt::print("Skipped {} file(s) without download metadata\n", p.skipped.size());
   if (p.mode == ImportMode::Move) fmt::print("Removed {} source file(s)\n", r.sources_removed);
   fmt::print("Commit: {} ({})\n", p.commit, commit_note(p));
-  if (p.writes_ref()) fmt::print("Ref: refs/{} -> {}\n", p.options.revision, p.commit);
+  print_ref(p);
   fmt::print("{}\n", p.snapshot_dir);
 }
 
@@ -190,7 +202,7 @@ void add_import_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--untracked", o->untracked, "Local-dir files without metadata: refuse (default) or skip")
       ->check(CLI::IsMember({"refuse", "skip"}));
   cmd->add_flag("--keep", o->keep, "For a folder inside the cache (a --local-dir into the hub folder): link instead of move, and keep it");
-  cmd->add_flag("--force", o->force, "Move the ref even away from a cached snapshot of another commit");
+  cmd->add_flag("--force", o->force, "Move the ref even away from a complete cached snapshot of another commit");
   cmd->add_flag("--dry-run", o->dry_run, "Print the plan (files, sizes, blob names, bytes) and change nothing");
   add_cache_dir_option(*cmd, o->common);
   add_json_option(*cmd, o->common);

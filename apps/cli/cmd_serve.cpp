@@ -22,7 +22,7 @@ struct ServeOptions {
   bool quiet = false;
   unsigned threads = 0;
   unsigned max_connections = 4096;
-  unsigned max_connections_per_client = 256;
+  std::optional<unsigned> max_connections_per_client;  // default: per_client_default()
   std::string public_url;
   unsigned idle_timeout = 30;
   unsigned request_timeout = 30;
@@ -46,6 +46,11 @@ std::pair<unsigned, std::size_t> share_fd_limit(unsigned wanted_connections) {
   const rlim_t for_connections = usable - files;
   return {wanted_connections < for_connections ? wanted_connections : static_cast<unsigned>(for_connections), files};
 }
+
+// The per-client default follows the connections the server really has (share_fd_limit may cut
+// them to a few hundred): 256 (twice the 128 connections `hubcache download` opens at most), but
+// never more than an eighth of them, so one client address leaves room for at least 7 others.
+unsigned per_client_default(unsigned max_connections) { return std::max(1u, std::min(256u, max_connections / 8)); }
 
 // Where the mirror listens and the HF_ENDPOINT clients should use.
 void print_banner(const server::Server& srv, const std::string& cache, const std::string& public_url) {
@@ -81,7 +86,8 @@ int run(const ServeOptions& o, const Context& ctx) {
   so.port = static_cast<std::uint16_t>(o.port);
   so.threads = o.threads;
   std::tie(so.max_connections, so.router.max_open_files) = share_fd_limit(o.max_connections);
-  so.max_connections_per_client = o.max_connections_per_client;
+  so.max_connections_per_client = o.max_connections_per_client.value_or(per_client_default(so.max_connections));
+  const unsigned max_connections = so.max_connections, per_client = so.max_connections_per_client;
   so.idle_timeout = std::chrono::seconds(o.idle_timeout);
   so.request_timeout = std::chrono::seconds(o.request_timeout);
   so.tls_cert_file = o.tls_cert;
@@ -104,7 +110,11 @@ int run(const ServeOptions& o, const Context& ctx) {
   const server::Server& srv = **server;
   fmt::print("{}\n", srv.url());
   std::fflush(stdout);
-  if (!o.quiet) print_banner(srv, c.hub_cache.value, o.public_url);
+  if (!o.quiet) {
+    print_banner(srv, c.hub_cache.value, o.public_url);
+    fmt::print(stderr, "Connections: at most {}, {} per client address.\n", max_connections,
+               per_client == 0 ? std::string("no limit") : std::to_string(per_client));
+  }
   int sig = 0;
   sigwait(&stop_signals, &sig);
   (*server)->stop();
@@ -125,9 +135,10 @@ void add_serve_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--private", o->private_repos, "Repo that needs a token: ORG/NAME, or datasets/ORG/NAME, spaces/ORG/NAME (repeatable)");
   cmd->add_flag("--quiet", o->quiet, "No access log or banner on stderr");
   cmd->add_option("--threads", o->threads, "Event-loop threads (default: one per core)");
-  cmd->add_option("--max-connections", o->max_connections, "Open connections at most (default 4096)");
+  cmd->add_option("--max-connections", o->max_connections, "Open connections at most (default 4096; fewer when the open-file limit is lower)");
   cmd->add_option("--max-connections-per-client", o->max_connections_per_client,
-                  "Open connections one client address may hold, so that no client starves the others; 0: no limit (default 256)");
+                  "Open connections one client address may hold, so that no client starves the others; 0: no limit "
+                  "(default: 256, or an eighth of the connections the server has when that is less, at least 1)");
   cmd->add_option("--public-url", o->public_url,
                   "URL clients reach the mirror at (e.g. behind a proxy); download redirects and page links use it, never the request's Host");
   cmd->add_option("--idle-timeout", o->idle_timeout, "Seconds a silent connection is kept (default 30)");

@@ -172,6 +172,20 @@ Result<std::optional<std::string>> apply_metadata(const import_detail::LocalDirM
   return std::optional<std::string>{commit};
 }
 
+// The snapshot of `commit` is cached and, where trees/<commit>.json records the commit's files,
+// holds every one of them. An unreadable tree record counts as complete (the safe side: the ref
+// is not moved without --force).
+bool holds_complete_snapshot(const RepoLayout& layout, const std::string& commit) {
+  const std::filesystem::path dir = layout.snapshot_dir(commit);
+  std::error_code ec;
+  if (std::filesystem::is_empty(dir, ec) || ec) return false;
+  auto tree = read_tree_file(layout, commit);
+  if (!tree || !tree->has_value()) return true;
+  for (const auto& f : **tree)
+    if (!std::filesystem::exists(dir / f.path, ec)) return false;
+  return true;
+}
+
 }  // namespace
 
 const char* to_string(ImportMode mode) {
@@ -199,7 +213,7 @@ const char* to_string(CommitSource source) {
   return "?";
 }
 
-bool ImportPlan::writes_ref() const { return !is_commit_hash(options.revision); }
+bool ImportPlan::writes_ref() const { return !keep_ref && !is_commit_hash(options.revision); }
 
 Result<ImportPlan> plan_import(const ImportOptions& options) {
   HUBCACHE_TRY(check_inputs(options));
@@ -315,21 +329,27 @@ Result<ImportPlan> plan_import(const ImportOptions& options) {
     else if (prev->has_value()) {
       plan.previous_ref = **prev;
       if (**prev != plan.commit) {
-        std::error_code ec;
-        const bool cached = !std::filesystem::is_empty(layout.snapshot_dir(**prev), ec) && !ec;
-        // A commit the Hub named (local-dir metadata, --commit) moves the ref as a download would;
-        // a derived one is no Hub commit, so it must not take over a cached snapshot unasked.
+        const bool cached = holds_complete_snapshot(layout, **prev);
+        const std::string ref = "refs/" + plan.options.revision;
         if (cached && plan.commit_source == CommitSource::Derived && !options.force)
           return fail(ErrorCode::Conflict,
-                      "refs/" + plan.options.revision + " of " + plan.options.repo.id + " points to commit " + **prev +
+                      ref + " of " + plan.options.repo.id + " points to commit " + **prev +
                           ", whose snapshot is cached; importing '" + root + "' (files of no known commit, given the derived id " +
                           plan.commit + ") would move the ref away from it, and whatever resolves '" + plan.options.revision +
                           "' offline would get the imported files instead. Nothing was changed. Import under another "
                           "name (--revision imported) or by commit (--revision " + plan.commit +
                           "), or pass --force to move the ref.",
                       layout.ref_path(plan.options.revision));
-        plan.warnings.push_back("refs/" + plan.options.revision + " pointed to " + **prev + "; the import moves it to " +
-                                plan.commit);
+        if (cached && !options.force) {
+          // A commit the Hub named is imported (nothing is lost), but a ref that resolves to a
+          // complete snapshot is never moved unasked: an old local-dir copy would turn it back.
+          plan.keep_ref = true;
+          plan.warnings.push_back(ref + " stays at " + **prev + "; pass --force to move it to " + plan.commit +
+                                  " (the files are imported as commit " + plan.commit + ": use --revision " +
+                                  plan.commit + " to reach them)");
+        } else {
+          plan.warnings.push_back(ref + " pointed to " + **prev + "; the import moves it to " + plan.commit);
+        }
       }
     }
   }

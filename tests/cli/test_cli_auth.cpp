@@ -9,6 +9,7 @@
 
 #include "serve_process.hpp"
 #include "temp_dir.hpp"
+#include "terminal.hpp"
 
 namespace hubcache::test {
 namespace {
@@ -75,6 +76,33 @@ TEST_F(CliAuth, LoginValidatesWithWhoamiAndStoresTheTokenWherePythonLooks) {
   EXPECT_EQ(who.out, "hubcache-mirror\n");
   EXPECT_NE(who.err.find("mirror-token-2"), std::string::npos) << who.err;
   no_token_in(who);
+}
+
+TEST_F(CliAuth, LoginOnATerminalPromptsAndNeverEchoesTheToken) {
+  // On a pseudo-terminal (echo on, as a shell leaves it), typed once the prompt shows.
+  std::vector<std::string> argv{"/usr/bin/env"}, set;  // env's -u options come before its assignments
+  for (const auto& e : env()) {
+    if (e[0] == '-') argv.insert(argv.end(), {"-u", e.substr(1)});
+    else set.push_back(e);
+  }
+  argv.insert(argv.end(), set.begin(), set.end());
+  argv.insert(argv.end(), {hubcache_bin(), "auth", "login"});
+  const std::string prompt = "Enter your token (input is not shown): ";
+  auto r = run_in_terminal_after(argv, prompt, k_tok1 + "\n");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find(prompt), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find(k_tok1), std::string::npos) << r.out;  // not echoed, not printed
+  EXPECT_EQ(r.out.find("hf_mirror"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Token is valid (account 'hubcache-mirror'"), std::string::npos) << r.out;
+  EXPECT_EQ(read_file(home + "/token"), k_tok1);  // validated, then stored
+  EXPECT_EQ(read_file(home + "/stored_tokens"), "[mirror-token-1]\nhf_token = " + k_tok1 + "\n\n");
+
+  // A refused token typed there is neither echoed nor stored.
+  auto bad = run_in_terminal_after(argv, prompt, "hf_typed_but_refused_999\n");
+  EXPECT_EQ(bad.exit_code, 1) << bad.out;
+  EXPECT_EQ(bad.out.find("hf_typed_but_refused_999"), std::string::npos) << bad.out;
+  EXPECT_NE(bad.out.find("the token was refused"), std::string::npos) << bad.out;
+  EXPECT_EQ(read_file(home + "/token"), k_tok1);
 }
 
 TEST_F(CliAuth, ARefusedTokenIsNotStoredAndNotPrinted) {

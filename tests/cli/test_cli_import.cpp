@@ -311,11 +311,65 @@ TEST(CliImportInPlace, CacheLsNamesALocalDirCopyAndTheCommandThatAdoptsIt) {
                    commit + "\n" + git_blob_sha1_hex(std::string(2048, 'x')) + "\n1712656091.5\n");
   auto ls = test::run_process({test::hubcache_bin(), "cache", "ls", "--cache-dir", cache}, {});
   ASSERT_EQ(ls.exit_code, 0) << ls.err;
-  EXPECT_NE(ls.err.find("'" + cache + "/tiny' is an `hf download --local-dir` copy at commit " + commit + ": 2 file(s)"),
+  // 7 + 2048 bytes, printed as cache ls prints every size
+  EXPECT_NE(ls.err.find("'" + cache + "/tiny' is an `hf download --local-dir` copy at commit " + commit +
+                        ": 2 file(s), 2.1K, of which 1 already in the cache as blobs"),
             std::string::npos)
       << ls.err;
-  EXPECT_NE(ls.err.find("of which 1 already in the cache as blobs"), std::string::npos) << ls.err;
   EXPECT_NE(ls.err.find("hubcache import '" + cache + "/tiny' --repo ORG/NAME"), std::string::npos) << ls.err;
+
+  // The same copy written over the canonical folder name ($HF_HOME/hub/models--org--tiny): the
+  // folder names the repo, so the hint does too and the command needs no guessing.
+  const std::string home = dir.path() + "/home";
+  const std::string own = home + "/hub/models--org--tiny";
+  test::write_file(own + "/config.json", "{\"a\":1}");
+  test::write_file(own + "/big.txt", std::string(2048, 'x'));
+  test::write_file(own + "/.cache/huggingface/download/config.json.metadata",
+                   commit + "\n" + git_blob_sha1_hex("{\"a\":1}") + "\n1712656091.5\n");
+  test::write_file(own + "/.cache/huggingface/download/big.txt.metadata",
+                   commit + "\n" + git_blob_sha1_hex(std::string(2048, 'x')) + "\n1712656091.5\n");
+  auto named = test::run_process({test::hubcache_bin(), "cache", "ls"}, {"HF_HOME=" + home, "-HF_HUB_CACHE", "-HUGGINGFACE_HUB_CACHE"});
+  ASSERT_EQ(named.exit_code, 0) << named.err;
+  EXPECT_NE(named.err.find("'" + own + "' is an `hf download --local-dir` copy of model 'org/tiny' at commit " + commit +
+                           ": 2 file(s), 2.1K, of which 0 already in the cache as blobs"),
+            std::string::npos)
+      << named.err;
+  EXPECT_NE(named.err.find("hubcache import '" + own + "' --repo org/tiny"), std::string::npos) << named.err;
+  EXPECT_EQ(named.err.find("ORG/NAME"), std::string::npos) << named.err;
+}
+
+// Issue 9 §3 through the CLI: an older `hf download --local-dir` copy does not move refs/main off
+// the complete snapshot it points to; its files land under their commit; --force moves the ref.
+TEST(CliImport, AnOlderLocalDirCopyLeavesTheRefUnlessForced) {
+  test::TempDir d;
+  const std::string cache = d / "cache", old_copy = d / "old";
+  const std::string newer(40, 'e'), older(40, '1');
+  auto r = hub({"import", sample(), "--repo", "org/tiny", "--cache-dir", cache, "--commit", newer});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  ASSERT_EQ(test::read_file(cache + "/models--org--tiny/refs/main"), newer);
+  test::write_file(old_copy + "/config.json", "{\"old\":1}");
+  test::write_file(old_copy + "/.cache/huggingface/download/config.json.metadata",
+                   older + "\n" + git_blob_sha1_hex("{\"old\":1}") + "\n1612656091.5\n");
+  auto kept = hub({"import", old_copy, "--repo", "org/tiny", "--cache-dir", cache});
+  ASSERT_EQ(kept.exit_code, 0) << kept.err;
+  EXPECT_NE(kept.out.find("Ref: refs/main stays at " + newer + "; pass --force to move it to " + older),
+            std::string::npos)
+      << kept.out;
+  EXPECT_EQ(kept.out.find("Ref: refs/main ->"), std::string::npos) << kept.out;
+  EXPECT_EQ(test::read_file(cache + "/models--org--tiny/refs/main"), newer);
+  EXPECT_EQ(test::read_file(cache + "/models--org--tiny/snapshots/" + older + "/config.json"), "{\"old\":1}");
+  auto main_cfg = hub({"resolve", "org/tiny", "config.json", "--cache-dir", cache}, {"HF_HUB_OFFLINE=1"});
+  ASSERT_EQ(main_cfg.exit_code, 0) << main_cfg.err;
+  EXPECT_NE(main_cfg.out.find("/snapshots/" + newer + "/config.json"), std::string::npos) << main_cfg.out;
+  auto dry = hub({"import", old_copy, "--repo", "org/tiny", "--cache-dir", cache, "--dry-run", "--json"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.err;
+  const auto j = nlohmann::json::parse(dry.out);
+  EXPECT_TRUE(j["ref_kept"].get<bool>());
+  EXPECT_TRUE(j["ref"].is_null());
+  auto forced = hub({"import", old_copy, "--repo", "org/tiny", "--cache-dir", cache, "--force"});
+  ASSERT_EQ(forced.exit_code, 0) << forced.err;
+  EXPECT_NE(forced.out.find("Ref: refs/main -> " + older), std::string::npos) << forced.out;
+  EXPECT_EQ(test::read_file(cache + "/models--org--tiny/refs/main"), older);
 }
 
 TEST(CliImportNoSymlinks, DisableSymlinksMakesRealFilesLikeADownload) {

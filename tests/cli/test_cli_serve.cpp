@@ -1,10 +1,16 @@
 // `hubcache serve` as a process: prints its URL, serves, logs, stops cleanly on SIGTERM/SIGINT.
+#include <arpa/inet.h>
 #include <curl/curl.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <unistd.h>
 
 #include <cctype>
+#include <chrono>
+#include <regex>
+#include <thread>
 
 #include "cache_builder.hpp"
 #include "serve_process.hpp"
@@ -18,10 +24,11 @@ size_t sink(char* d, size_t s, size_t n, void* u) {
   return s * n;
 }
 
-std::pair<long, std::string> get(const std::string& url, const std::string& auth = {}) {
+std::pair<long, std::string> get(const std::string& url, const std::string& auth = {}, const std::string& from = {}) {
   std::string body;
   long code = 0;
   CURL* c = curl_easy_init();
+  if (!from.empty()) curl_easy_setopt(c, CURLOPT_INTERFACE, ("host!" + from).c_str());  // the client address
   curl_slist* h = auth.empty() ? nullptr : curl_slist_append(nullptr, ("Authorization: Bearer " + auth).c_str());
   curl_easy_setopt(c, CURLOPT_URL, url.c_str());
   curl_easy_setopt(c, CURLOPT_HTTPHEADER, h);
@@ -137,6 +144,53 @@ TEST_F(CliServe, MaxConnectionsPerClientIsAnOption) {
   auto r = run_process({hubcache_bin(), "serve", "--cache-dir", cache_dir, "--port", "0", "--max-connections-per-client", "x"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--max-connections-per-client"), std::string::npos) << r.err;
+}
+
+// `n` idle connections from 127.0.0.1 to `port` (those the server refuses are closed by it).
+std::vector<int> idle_connections(int port, int n) {
+  std::vector<int> fds;
+  for (int i = 0; i < n; ++i) {
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(static_cast<std::uint16_t>(port));
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) fds.push_back(fd);
+    else ::close(fd);
+  }
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let the server accept them all
+  return fds;
+}
+
+TEST_F(CliServe, PerClientDefaultIsScaledToTheServersConnections) {
+  // A server with few connections: the default per-client limit is an eighth of them (2 of 16),
+  // so one client address holding idle connections leaves room for another. (With a flat 256,
+  // 127.0.0.1 would take all 16 slots.)
+  ServeProcess p({"--cache-dir", cache_dir, "--max-connections", "16"});
+  const std::string url = p.url();
+  ASSERT_FALSE(url.empty()) << p.err_output();
+  const auto fds = idle_connections(std::stoi(url.substr(url.rfind(':') + 1)), 20);
+  for (int i = 0; i < 3; ++i) EXPECT_EQ(get(url + "/org/tiny/resolve/main/config.json", {}, "127.0.0.2").first, 200);
+  for (int fd : fds) ::close(fd);
+  EXPECT_EQ(p.stop(SIGTERM), 0);
+  EXPECT_NE(p.err_output().find("Connections: at most 16, 2 per client address."), std::string::npos) << p.err_output();
+
+  // The default server: 256 per client unless its connections (cut by the open-file limit) are
+  // fewer than 8 x 256; an explicit value is kept.
+  ServeProcess d({"--cache-dir", cache_dir});
+  ASSERT_FALSE(d.url().empty()) << d.err_output();
+  EXPECT_EQ(d.stop(SIGTERM), 0);
+  std::smatch m;
+  const std::string err = d.err_output();
+  ASSERT_TRUE(std::regex_search(err, m, std::regex("Connections: at most ([0-9]+), ([0-9]+) per client address"))) << err;
+  const unsigned max = static_cast<unsigned>(std::stoul(m[1])), per = static_cast<unsigned>(std::stoul(m[2]));
+  EXPECT_EQ(per, std::max(1u, std::min(256u, max / 8))) << err;
+  ServeProcess e({"--cache-dir", cache_dir, "--max-connections", "16", "--max-connections-per-client", "9"});
+  ASSERT_FALSE(e.url().empty()) << e.err_output();
+  EXPECT_EQ(e.stop(SIGTERM), 0);
+  EXPECT_NE(e.err_output().find("Connections: at most 16, 9 per client address."), std::string::npos) << e.err_output();
+  auto help = run_process({hubcache_bin(), "serve", "--help"});
+  EXPECT_NE(help.out.find("an eighth of the connections"), std::string::npos) << help.out;
 }
 
 TEST_F(CliServe, BadArgumentsFailClearly) {

@@ -115,3 +115,46 @@ TEST_F(Redirects, ARedirectWithoutLocationIsNamed) {
   EXPECT_EQ(info.error().http->error_code, "UnexpectedAnswer");
   EXPECT_NE(info.error().message.find("answered HTTP 308, Content-Type application/json"), std::string::npos) << info.error().message;
 }
+
+// whoami (auth login / auth whoami) follows a moved endpoint like every other call.
+TEST_F(Redirects, WhoamiKeepsTheTokenOnTheSameHostAndNamesAnotherHostThatNeverGetsIt) {
+  server.set_valid_token("hf_goodtoken");
+  server.set_moved(test::Moved::RelativeWithQuery);
+  auto same = api().whoami();
+  ASSERT_TRUE(same) << same.error().message;
+  EXPECT_EQ(same->name, "tester");
+  EXPECT_EQ(same->token_name, "test-token");
+  int moved = 0;
+  for (const auto& r : server.requests()) {
+    if (r.path != "/moved/api/whoami-v2") continue;
+    ++moved;
+    EXPECT_TRUE(r.had_auth);  // same origin: the token stays
+    EXPECT_EQ(r.status, 200);
+  }
+  EXPECT_EQ(moved, 1);
+
+  server.clear_requests();
+  server.set_moved(test::Moved::OtherHost);
+  auto other = api().whoami();
+  ASSERT_FALSE(other);
+  EXPECT_EQ(other.error().code, ErrorCode::Unauthorized);
+  const std::string cdn = "http://127.0.0.1:" + std::to_string(server.cdn_port());
+  EXPECT_NE(other.error().message.find("redirected whoami-v2 to " + cdn + ", another host"), std::string::npos)
+      << other.error().message;
+  EXPECT_NE(other.error().message.find("never sent to another host"), std::string::npos) << other.error().message;
+  EXPECT_EQ(other.error().message.find("invalid, expired"), std::string::npos) << other.error().message;
+  EXPECT_EQ(other.error().message.find("hf_goodtoken"), std::string::npos);
+  int first = 0, second = 0;
+  for (const auto& r : server.requests()) {
+    if (r.cdn) {
+      ++second;
+      EXPECT_FALSE(r.had_auth) << r.path;  // the token never leaves its origin
+    } else if (r.path == "/api/whoami-v2") {
+      ++first;
+      EXPECT_TRUE(r.had_auth);
+      EXPECT_EQ(r.status, 308);
+    }
+  }
+  EXPECT_EQ(first, 1);
+  EXPECT_EQ(second, 1);
+}

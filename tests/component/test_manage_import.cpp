@@ -333,3 +333,79 @@ TEST_F(ImportFixture, DryRunPlansAndChangesNothing) {
   EXPECT_TRUE(find(*p, "c.safetensors")->lfs);
   EXPECT_EQ(p->snapshot_dir, layout().snapshot_dir(p->commit));
 }
+
+// Issue 9 §3: no commit source moves a ref off a complete cached snapshot without --force. A commit
+// the Hub named is imported under that commit (nothing is lost) and the ref stays; a derived one
+// is refused; an absent ref, or one at a missing or incomplete snapshot, is set.
+TEST_F(ImportFixture, NoCommitSourceMovesARefOffACompleteSnapshotUnasked) {
+  const std::string c1 = test::commit_id(1), c2 = test::commit_id(2), c3 = test::commit_id(3);
+  put("a.json", "A");
+  auto o = opts();
+  o.commit = c1;
+  ASSERT_TRUE(import_folder(o));  // no ref yet: set
+  ASSERT_EQ(test::read_file(layout().ref_path("main")), c1);
+  const auto stays = [&](const ImportResult& r, const std::string& to) {
+    EXPECT_TRUE(r.plan.keep_ref);
+    EXPECT_FALSE(r.plan.writes_ref());
+    EXPECT_EQ(test::read_file(layout().ref_path("main")), c1);
+    bool warned = false;
+    for (const auto& w : r.plan.warnings)
+      warned |= w.find("refs/main stays at " + c1 + "; pass --force to move it to " + to) != std::string::npos;
+    EXPECT_TRUE(warned) << ::testing::PrintToString(r.plan.warnings);
+    EXPECT_TRUE(test::exists(layout().pointer_path(to, "a.json")));  // the files are imported all the same
+    auto main_file = try_to_load_from_cache(repo.id, "a.json", {"main", repo.type, cache});
+    ASSERT_TRUE(main_file);
+    EXPECT_EQ(main_file->commit, c1);
+  };
+
+  put("a.json", "A2");  // explicit --commit
+  o.commit = c2;
+  auto explicit_commit = import_folder(o);
+  ASSERT_TRUE(explicit_commit) << explicit_commit.error().message;
+  EXPECT_EQ(explicit_commit->plan.commit_source, CommitSource::Explicit);
+  stays(*explicit_commit, c2);
+
+  // local-dir metadata (an older `hf download --local-dir` copy)
+  o.commit.reset();
+  test::write_file(src + "/.cache/huggingface/download/a.json.metadata",
+                   c3 + "\n" + git_blob_sha1_hex("A2") + "\n1712656091.5\n");
+  auto metadata = import_folder(o);
+  ASSERT_TRUE(metadata) << metadata.error().message;
+  EXPECT_EQ(metadata->plan.commit_source, CommitSource::LocalDirMetadata);
+  EXPECT_EQ(metadata->plan.commit, c3);
+  stays(*metadata, c3);
+
+  // derived: refused, nothing written
+  o.metadata = MetadataPolicy::Ignore;
+  auto derived = import_folder(o);
+  ASSERT_FALSE(derived);
+  EXPECT_EQ(derived.error().code, ErrorCode::Conflict);
+  EXPECT_NE(derived.error().message.find("--force"), std::string::npos) << derived.error().message;
+  EXPECT_EQ(test::read_file(layout().ref_path("main")), c1);
+
+  // --force moves it
+  o.metadata = MetadataPolicy::Use;
+  o.force = true;
+  auto forced = import_folder(o);
+  ASSERT_TRUE(forced) << forced.error().message;
+  EXPECT_FALSE(forced->plan.keep_ref);
+  EXPECT_EQ(test::read_file(layout().ref_path("main")), c3);
+
+  // a ref at a snapshot its tree record proves incomplete is set without --force
+  std::vector<TreeFileEntry> tree{{"a.json", 2, git_blob_sha1_hex("A2"), {}, {}, {}},
+                                  {"b.json", 1, git_blob_sha1_hex("B"), {}, {}, {}}};
+  ASSERT_TRUE(write_tree_file(layout(), c3, tree));
+  o.force = false;
+  o.metadata = MetadataPolicy::Ignore;
+  o.commit = c2;
+  auto over_partial = import_folder(o);
+  ASSERT_TRUE(over_partial) << over_partial.error().message;
+  EXPECT_FALSE(over_partial->plan.keep_ref);
+  EXPECT_EQ(test::read_file(layout().ref_path("main")), c2);
+
+  // a ref at a snapshot that is gone is set too
+  test::write_file(layout().ref_path("main"), test::commit_id(9));
+  o.commit = test::commit_id(4);
+  ASSERT_TRUE(import_folder(o));
+  EXPECT_EQ(test::read_file(layout().ref_path("main")), test::commit_id(4));
+}

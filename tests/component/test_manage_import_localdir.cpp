@@ -180,6 +180,12 @@ TEST_F(LocalDir, LinkModeKeepsTheLocalDirIntact) {
   ASSERT_TRUE(again);
   EXPECT_EQ(again->plan.commit, c2);
   EXPECT_EQ(again->blobs_written, 0u);  // same contents: blobs shared across the two snapshots
+  EXPECT_TRUE(test::exists(layout().snapshot_dir(c2) + "/config.json"));
+  // c1's snapshot is complete: the ref is not moved without --force (an older copy could be next)
+  EXPECT_EQ(test::read_file(layout().ref_path("main")), c1);
+  auto o = opts(ImportMode::Link);
+  o.force = true;
+  ASSERT_TRUE(import_folder(o));
   EXPECT_EQ(test::read_file(layout().ref_path("main")), c2);
   EXPECT_TRUE(test::exists(layout().snapshot_dir(c1)));
 }

@@ -142,7 +142,8 @@ class HubServer {
   void set_gated(const RepoRef& repo, bool gated);
   /// Requests for repo `from` answer 307 with a relative Location to `to` (a renamed repo).
   void add_rename(const RepoRef& from, const RepoRef& to);
-  /// The token that grants access to private / gated repos.
+  /// The token that grants access to private / gated repos; /api/whoami-v2 answers for it (user
+  /// "tester", token "test-token") and 401 for anything else.
   void set_valid_token(const std::string& token);
   /// A token of an account without access: accepted as credentials, but a private repo is
   /// `404 RepoNotFound` to it and a gated repo's files `403 GatedRepo` (like the Hub).

@@ -147,6 +147,19 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive, bool cdn) {
   }
 
 
+  // ---- whoami-v2: the account of the valid token (set_valid_token); anyone else 401 ----
+  if (!cdn && routed == "/api/whoami-v2") {
+    const std::string auth = req.header("authorization");
+    if (token.empty() || auth != "Bearer " + token) {
+      reply.error(401, "", "Invalid credentials in Authorization header");
+    } else {
+      reply.simple(200, {},
+                   R"({"type":"user","name":"tester","orgs":[{"name":"org"}],)"
+                   R"("auth":{"type":"access_token","accessToken":{"displayName":"test-token","role":"read"}}})",
+                   "application/json");
+    }
+    return finish();
+  }
 
   // ---- CDN ----
   if (real && cdn) {

@@ -146,7 +146,8 @@ class HubApi {
                                            bool recursive = true);
   /// GET /api/whoami-v2 with the options' token (redirects followed as for every API call).
   /// Errors: Unauthorized (401/403: no token, or the endpoint refuses it; the message says how
-  /// to get one), Http (another error status, or an answer that is not whoami JSON: named),
+  /// to get one; after a redirect to another host, which never gets the token, it names that
+  /// host instead of blaming the token), Http (another error status, or an answer that is not whoami JSON: named),
   /// Network, Timeout, Cancelled.
   Result<WhoAmI> whoami();
   /// POST paths-info; missing paths are simply absent from the answer.

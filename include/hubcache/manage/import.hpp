@@ -78,10 +78,13 @@ struct ImportOptions {
   MetadataPolicy metadata = MetadataPolicy::Use;
   UntrackedPolicy untracked = UntrackedPolicy::Refuse;
   unsigned threads = 0;  // hashing and publishing threads (0 = hardware concurrency)
-  /// Move refs/<revision> to a derived commit (files of no known commit) even when it points to
-  /// another commit whose snapshot is cached; without it plan_import refuses (Conflict), so
-  /// nothing that resolved before stops resolving. A commit the Hub named (local-dir metadata,
-  /// `commit`) moves the ref like a download would, with a warning.
+  /// Move refs/<revision> even when it points to another commit whose snapshot is cached and
+  /// complete (every file its trees/<commit>.json lists, when there is one). Without it the ref
+  /// never moves off such a snapshot: for a derived commit (files of no known commit) plan_import
+  /// refuses (Conflict, nothing changed); for a commit the Hub named (`commit`, a commit-hash
+  /// revision, local-dir metadata) the files are imported under that commit, the ref stays
+  /// (ImportPlan::keep_ref) and a warning says "refs/<revision> stays at <old>; pass --force to
+  /// move it to <new>". An absent ref, or one at a missing or incomplete snapshot, is set as usual.
   bool force = false;
   /// A folder inside the cache (an `hf download --local-dir` into the hub folder: `<cache>/tiny`,
   /// or over the repo's own folder name) is imported in place, by Move, and then goes, with its
@@ -129,6 +132,9 @@ struct ImportPlan {
   /// The folder is inside the cache (see ImportOptions::keep); with Move, execute_import also
   /// removes its `.cache/huggingface` metadata and, unless it became the repo's folder, itself.
   bool in_place = false;
+  /// refs/<revision> points to another commit's complete snapshot and stays (see ImportOptions::force).
+  bool keep_ref = false;
+  /// refs/<revision> is written: the revision is a name, not a commit hash, and keep_ref is false.
   bool writes_ref() const;
 };
 
