@@ -13,11 +13,9 @@
 
 namespace hubcache::test {
 
-/// Runs argv with a pseudo-terminal as stdin/stdout/stderr, typing `input` (all of it at once:
-/// the terminal hands the program one line per read). Returns the exit code and everything the
-/// terminal showed (the echoed input included) in `out`.
-inline ProcessResult run_in_terminal(const std::vector<std::string>& argv, const std::string& input) {
-  int master = -1;
+/// Starts argv (argv[0] a path) with a new pseudo-terminal as its stdin/stdout/stderr; `master`
+/// gets the terminal's other end. Returns the child's pid.
+inline pid_t spawn_in_terminal(const std::vector<std::string>& argv, int& master) {
   const pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
   if (pid == 0) {
     std::vector<char*> args;
@@ -26,6 +24,15 @@ inline ProcessResult run_in_terminal(const std::vector<std::string>& argv, const
     ::execv(args[0], args.data());
     ::_exit(127);
   }
+  return pid;
+}
+
+/// Runs argv with a pseudo-terminal as stdin/stdout/stderr, typing `input` (all of it at once:
+/// the terminal hands the program one line per read). Returns the exit code and everything the
+/// terminal showed (the echoed input included) in `out`.
+inline ProcessResult run_in_terminal(const std::vector<std::string>& argv, const std::string& input) {
+  int master = -1;
+  const pid_t pid = spawn_in_terminal(argv, master);
   ProcessResult r;
   if (!input.empty()) (void)!::write(master, input.data(), input.size());
   char buf[4096];
@@ -46,14 +53,7 @@ inline ProcessResult run_in_terminal(const std::vector<std::string>& argv, const
 inline ProcessResult run_in_terminal_after(const std::vector<std::string>& argv, const std::string& prompt,
                                            const std::string& input, int timeout_ms = 20000) {
   int master = -1;
-  const pid_t pid = ::forkpty(&master, nullptr, nullptr, nullptr);
-  if (pid == 0) {
-    std::vector<char*> args;
-    for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
-    args.push_back(nullptr);
-    ::execv(args[0], args.data());
-    ::_exit(127);
-  }
+  const pid_t pid = spawn_in_terminal(argv, master);
   ProcessResult r;
   bool typed = false;
   char buf[4096];
