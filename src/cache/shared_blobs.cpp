@@ -13,6 +13,7 @@
 
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/hash.hpp"
+#include "hubcache/util/digest.hpp"
 
 namespace hubcache {
 namespace {
@@ -307,7 +308,7 @@ Result<std::vector<SharedPayload>> SharedBlobStore::unreferenced() const {
 
 Result<bool> SharedBlobStore::try_link(const RepoLayout& layout, std::string_view etag, std::string_view hash,
                                        std::uint64_t expected_size) const {
-  if (!m_marked || !is_xet_hash(hash) || !is_lower_hex(etag, 64) || layout.root() != m_root) return false;
+  if (!m_marked || !is_xet_hash(hash) || digest_kind_of(etag) != DigestKind::Sha256 || layout.root() != m_root) return false;
   const std::string folder_name = layout.folder().substr(layout.root().size() + 1);
   if (!is_repo_folder_name(folder_name)) return false;  // Python would not count the reference
   HUBCACHE_TRY_ASSIGN(FileLock held, lock(hash));

@@ -2,17 +2,11 @@
 #include <cctype>
 
 #include "hubcache/manage/delete_plan.hpp"
+#include "hubcache/cache/repo.hpp"
 #include "hubcache/util/text.hpp"
 
 namespace hubcache {
 namespace {
-
-bool is_hex40(std::string_view s) {
-  if (s.size() != 40) return false;
-  for (char c : s)
-    if (!std::isxdigit(static_cast<unsigned char>(c))) return false;
-  return true;
-}
 
 std::vector<std::string> split(std::string_view s, char sep) {
   std::vector<std::string> out;
@@ -48,9 +42,9 @@ Result<DeleteTarget> parse_delete_target(std::string_view raw) {
   DeleteTarget t;
   t.text = std::string(raw);
   if (text.empty()) return fail(ErrorCode::InvalidArgument, "empty target: pass a repo (model/org/name) or a revision hash");
-  if (is_hex40(text)) {
+  if (is_commit_hash(to_lower(text))) {  // a commit hash in either case
     t.kind = DeleteTarget::Kind::Revision;
-    for (char c : text) t.commit += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    t.commit = to_lower(text);
     return t;
   }
   if (text.rfind("hf://", 0) == 0) {

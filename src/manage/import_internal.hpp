@@ -9,6 +9,7 @@
 #include "hubcache/manage/import.hpp"
 #include "hubcache/util/hash.hpp"
 #include "hubcache/util/result.hpp"
+#include "hubcache/util/digest.hpp"
 
 namespace hubcache::import_detail {
 
@@ -51,7 +52,7 @@ struct HashedSource {
   SourceStamp stamp;
 };
 /// Hashes a file in one read; fails if it changes (size or mtime) while being read.
-Result<HashedSource> hash_source(const std::string& path, Hasher::Kind kind);
+Result<HashedSource> hash_source(const std::string& path, DigestKind kind);
 
 /// Publishes `file` as blobs/<file.blob> (the caller holds the blob lock and checked that the blob
 /// is absent): a hardlink when `try_link` (falling back to a copy where the filesystem refuses),

@@ -13,6 +13,7 @@
 #include "hubcache/cache/store.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/parallel.hpp"
+#include "hubcache/util/digest.hpp"
 #include "import_internal.hpp"
 
 namespace hubcache {
@@ -263,8 +264,8 @@ Result<ImportPlan> plan_import(const ImportOptions& options) {
     f.source = e.source;
     f.read_from = e.read_from;
     auto rec = etags.find(e.path);
-    f.lfs = rec != etags.end() ? rec->second.size() == 64 : rules.is_lfs(e.path, e.size);
-    auto h = import_detail::hash_source(e.read_from, f.lfs ? Hasher::Kind::Sha256 : Hasher::Kind::Sha1);
+    f.lfs = rec != etags.end() ? digest_kind_of(rec->second) == DigestKind::Sha256 : rules.is_lfs(e.path, e.size);
+    auto h = import_detail::hash_source(e.read_from, f.lfs ? DigestKind::Sha256 : DigestKind::GitSha1);
     if (!h) {
       errors[i] = std::move(h).error();
       return;

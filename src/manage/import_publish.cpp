@@ -8,6 +8,7 @@
 
 #include "hubcache/cache/store.hpp"
 #include "hubcache/util/fs.hpp"
+#include "hubcache/util/digest.hpp"
 #include "import_internal.hpp"
 
 namespace hubcache::import_detail {
@@ -43,7 +44,7 @@ Result<void> verified_copy(const ImportFile& f, const std::string& tmp) {
   // 0666 & ~umask, as huggingface_hub leaves blob permissions.
   Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
   if (out.fd < 0) return fail(errno_error(errno, "cannot create", tmp));
-  const bool sha256 = f.blob.size() == 64;
+  const bool sha256 = digest_kind_of(f.blob) == DigestKind::Sha256;
   Hasher h256(Hasher::Kind::Sha256);
   GitBlobHasher h1(f.size);
   std::vector<char> buf(1 << 20);

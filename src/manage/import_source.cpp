@@ -12,6 +12,7 @@
 #include "import_internal.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/text.hpp"
+#include "hubcache/util/digest.hpp"
 
 namespace hubcache::import_detail {
 namespace {
@@ -122,7 +123,7 @@ std::optional<LocalDirRecord> parse_metadata(std::string_view text) {
   (void)std::strtod(lines[2].c_str(), &end);
   if (end == nullptr || *end != '\0') return std::nullopt;
   if (!is_commit_hash(lines[0])) return std::nullopt;
-  if (!is_lower_hex(lines[1], 40) && !is_lower_hex(lines[1], 64)) return std::nullopt;
+  if (digest_kind_of(lines[1]) == DigestKind::None) return std::nullopt;
   return LocalDirRecord{lines[0], lines[1]};
 }
 
@@ -184,8 +185,8 @@ Result<LocalDirMetadata> read_local_dir_metadata(const std::string& root) {
   return out;
 }
 
-Result<HashedSource> hash_source(const std::string& path, Hasher::Kind kind) {
-  auto h = hash_file(path, kind == Hasher::Kind::Sha256 ? HashWhat::Sha256 : HashWhat::GitSha1);
+Result<HashedSource> hash_source(const std::string& path, DigestKind kind) {
+  auto h = hash_file(path, kind == DigestKind::Sha256 ? HashWhat::Sha256 : HashWhat::GitSha1);
   if (!h) {
     Error e = std::move(h).error();
     if (e.code == ErrorCode::Conflict) e.message += " (re-run the import)";
@@ -193,7 +194,7 @@ Result<HashedSource> hash_source(const std::string& path, Hasher::Kind kind) {
   }
   HashedSource out;
   out.size = h->size;
-  out.digest = kind == Hasher::Kind::Sha256 ? h->sha256 : h->git_sha1;
+  out.digest = kind == DigestKind::Sha256 ? h->sha256 : h->git_sha1;
   out.stamp = SourceStamp{h->dev, h->ino, h->mtime_ns};
   return out;
 }

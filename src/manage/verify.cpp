@@ -10,6 +10,7 @@
 #include "hubcache/cache/store.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/hash.hpp"
+#include "hubcache/util/digest.hpp"
 #include "hubcache/util/parallel.hpp"
 #include "snapshot_walk.hpp"
 #include "hubcache/util/text.hpp"
@@ -57,8 +58,8 @@ Result<std::string> resolve_revision(const RepoLayout& layout, const std::option
 
 struct Expectation {
   std::string hash;
-  Hasher::Kind kind = Hasher::Kind::Sha256;  // Sha1 means the git blob SHA-1
-  const char* algorithm() const { return kind == Hasher::Kind::Sha256 ? "sha256" : "git-sha1"; }
+  DigestKind kind = DigestKind::Sha256;
+  const char* algorithm() const { return to_string(kind); }
 };
 
 struct Entry {
@@ -69,7 +70,7 @@ struct Entry {
 
 struct Job {
   std::string content;
-  Hasher::Kind kind;
+  DigestKind kind;
   std::uint64_t size = 0;
   std::string digest;
   std::string error;
@@ -116,8 +117,8 @@ Result<VerifyReport> verify_repo(const std::string& root_in, const RepoRef& repo
   } else if (*tree_file) {
     report.tree_file_used = true;
     for (const auto& e : **tree_file)
-      tree[e.path] = e.lfs_sha256 ? Expectation{to_lower(*e.lfs_sha256), Hasher::Kind::Sha256}
-                                  : Expectation{to_lower(e.blob_id), Hasher::Kind::Sha1};
+      tree[e.path] = e.lfs_sha256 ? Expectation{to_lower(*e.lfs_sha256), DigestKind::Sha256}
+                                  : Expectation{to_lower(e.blob_id), DigestKind::GitSha1};
   }
 
   const SharedBlobStore store(root);
@@ -161,8 +162,7 @@ Result<VerifyReport> verify_repo(const std::string& root_in, const RepoRef& repo
       e.expected = it->second;
     } else if (t.kind == TargetKind::Blob) {
       const std::string name_of_blob = t.blob_path.substr(t.blob_path.rfind('/') + 1);
-      if (is_lower_hex(name_of_blob, 64)) e.expected = Expectation{name_of_blob, Hasher::Kind::Sha256};
-      else if (is_lower_hex(name_of_blob, 40)) e.expected = Expectation{name_of_blob, Hasher::Kind::Sha1};
+      if (const DigestKind k = digest_kind_of(name_of_blob); k != DigestKind::None) e.expected = Expectation{name_of_blob, k};
     }
     if (!e.expected) report.unverified.push_back(rel);
     else entries.push_back(std::move(e));
@@ -186,13 +186,13 @@ Result<VerifyReport> verify_repo(const std::string& root_in, const RepoRef& repo
   std::sort(order.begin(), order.end(), [&](std::size_t a, std::size_t b) { return jobs[a].size > jobs[b].size; });
   parallel_for(order.size(), options.threads, [&](std::size_t k) {
     Job& j = jobs[order[k]];
-    auto h = hash_file(j.content, j.kind == Hasher::Kind::Sha256 ? HashWhat::Sha256 : HashWhat::GitSha1);
+    auto h = hash_file(j.content, j.kind == DigestKind::Sha256 ? HashWhat::Sha256 : HashWhat::GitSha1);
     if (!h) {
       j.error = h.error().message;
       return;
     }
     j.size = h->size;
-    j.digest = j.kind == Hasher::Kind::Sha256 ? h->sha256 : h->git_sha1;
+    j.digest = j.kind == DigestKind::Sha256 ? h->sha256 : h->git_sha1;
   });
   for (const auto& j : jobs)
     if (j.error.empty()) report.bytes_hashed += j.size;

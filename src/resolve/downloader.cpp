@@ -5,6 +5,7 @@
 #include "download_impl.hpp"
 #include "hubcache/resolve/local_folder.hpp"
 #include "hubcache/util/fs.hpp"
+#include "hubcache/util/digest.hpp"
 
 namespace hubcache {
 
@@ -227,7 +228,7 @@ transfer::Job Downloader::Impl::make_job(const BlobFetch& f, const std::string& 
   job.parts_path = parts_base + std::string(k_parts_incomplete_suffix);
   job.parts_state_path = parts_base + std::string(k_parts_state_suffix);
   job.size = f.size;
-  job.hash = transfer::hash_kind_for_etag(f.etag);
+  job.hash = digest_kind_of(f.etag);
   job.digest = f.etag;
   job.restart = f.force;
   job.label = f.path;

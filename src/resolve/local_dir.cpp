@@ -9,6 +9,7 @@
 #include "hubcache/resolve/offline.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/hash.hpp"
+#include "hubcache/util/digest.hpp"
 
 namespace hubcache {
 namespace {
@@ -161,7 +162,7 @@ Result<std::uint64_t> Downloader::Impl::fetch_to_local_dir(const std::string& lo
     // Step 3: the recorded ETag matches; step 4: an LFS file whose content hashes to the ETag.
     auto meta = read_metadata(local_dir, f.path);
     bool same = meta && meta->etag == f.etag;
-    if (!same && is_lower_hex(f.etag, 64)) {
+    if (!same && digest_kind_of(f.etag) == DigestKind::Sha256) {
       auto h = hash_file(target, HashWhat::Sha256);
       same = h && h->sha256 == f.etag;
     }

@@ -9,6 +9,7 @@
 
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/util/hash.hpp"
+#include "hubcache/util/digest.hpp"
 #include "router_impl.hpp"
 
 namespace hubcache::server {
@@ -166,7 +167,7 @@ Response Router::Impl::resolve(const Request& req, const RepoTarget& t, const st
 
 Response Router::Impl::blob(const Request& req, const std::vector<std::string>& segs) const {
   auto forbidden = [](const std::string& why) { return error_response(403, "", why); };
-  if (segs.size() != 3 || !is_lower_hex(segs[2], 64)) return error_response(404, "", "Not Found: no such blob");
+  if (segs.size() != 3 || digest_kind_of(segs[2]) != DigestKind::Sha256) return error_response(404, "", "Not Found: no such blob");
   const auto repo = parse_repo_folder_name(segs[1]);
   if (!repo || !validate_repo_id(repo->id)) return error_response(404, "", "Not Found: no such blob");
   const auto expires = req.query_value("expires");

@@ -18,6 +18,7 @@
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/hash.hpp"
 #include "hubcache/util/text.hpp"
+#include "hubcache/util/digest.hpp"
 
 namespace hubcache::server {
 namespace {
@@ -274,12 +275,12 @@ std::optional<FileInfo> CacheView::lookup_file_uncached(const std::string& folde
     if (name.size() >= k_incomplete_suffix.size() &&
         name.compare(name.size() - k_incomplete_suffix.size(), std::string::npos, k_incomplete_suffix) == 0)
       return std::nullopt;
-    if (is_lower_hex(name, 64)) {
+    if (digest_kind_of(name) == DigestKind::Sha256) {
       f.lfs_sha256 = name;
       const std::string ptr = lfs_pointer_text(name, f.size);
       f.oid = git_blob_sha1_hex(ptr);
       f.pointer_size = ptr.size();
-    } else if (is_lower_hex(name, 40)) {
+    } else if (digest_kind_of(name) == DigestKind::GitSha1) {
       f.oid = name;
     } else {
       auto oid = git_oid_of(*real, st.st_ino, f.size, mtime_ns(st));

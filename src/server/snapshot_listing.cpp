@@ -11,6 +11,7 @@
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/cache/store.hpp"
 #include "hubcache/util/hash.hpp"
+#include "hubcache/util/digest.hpp"
 #include "repo_view.hpp"
 
 namespace hubcache::server {
@@ -45,8 +46,8 @@ bool add_tree_record(const std::string& root, const std::string& folder, Snapsho
   for (const auto& d : l.dirs) dirs.insert(d.path);
   bool added = false;
   for (const auto& e : **record) {
-    if (!validate_repo_path(e.path) || e.path.find('\\') != std::string::npos || !is_lower_hex(e.blob_id, 40)) continue;
-    if (e.lfs_sha256 && !is_lower_hex(*e.lfs_sha256, 64)) continue;
+    if (!validate_repo_path(e.path) || e.path.find('\\') != std::string::npos || digest_kind_of(e.blob_id) != DigestKind::GitSha1) continue;
+    if (e.lfs_sha256 && digest_kind_of(*e.lfs_sha256) != DigestKind::Sha256) continue;
     if (files.count(e.path) || dirs.count(e.path)) continue;  // what the snapshot holds wins
     FileInfo f;
     f.path = e.path;

@@ -137,7 +137,7 @@ Result<Outcome> Engine::download(const Job& job) {
     // A sequential file is exactly its prefix; a split one was preallocated and may be longer.
     if (task->split && ::ftruncate(task->fd, static_cast<off_t>(job.size)) != 0)
       return fail(errno_error(errno, "cannot truncate", task->path));
-    if (job.hash == HashKind::None) return out;  // never split: a split file needs a hash
+    if (job.hash == DigestKind::None) return out;  // never split: a split file needs a hash
     if (digest == job.digest) {
       out.verified = true;
       if (task->split) ::unlink(job.parts_state_path.c_str());
@@ -149,7 +149,7 @@ Result<Outcome> Engine::download(const Job& job) {
     if (attempt >= 2)
       return fail(Error{ErrorCode::Integrity,
                         "downloaded bytes of '" + job.label + "' do not match their hash: expected " +
-                            (job.hash == HashKind::Sha256 ? "sha256 " : "git-sha1 ") + job.digest + ", got " + digest +
+                            std::string(to_string(job.hash)) + " " + job.digest + ", got " + digest +
                             " (twice, from " + http::redact(job.url) + "). Nothing was stored.",
                         job.temp_path, std::nullopt, {}});
   }

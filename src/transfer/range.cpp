@@ -8,11 +8,6 @@
 
 namespace hubcache::transfer {
 
-HashKind hash_kind_for_etag(std::string_view etag) {
-  if (is_lower_hex(etag, 64)) return HashKind::Sha256;
-  if (is_lower_hex(etag, 40)) return HashKind::GitSha1;
-  return HashKind::None;
-}
 
 Result<std::string> adjust_range_header(std::string_view header, std::uint64_t n) {
   auto bad = [&](const char* why) {

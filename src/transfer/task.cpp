@@ -113,7 +113,7 @@ void Task::reset_to_single_range() {
 
 Result<void> prepare_task(Task& t, const EngineOptions& o) {
   const Job& job = t.job;
-  const bool can_split = !job.parts_path.empty() && !job.parts_state_path.empty() && job.hash != HashKind::None &&
+  const bool can_split = !job.parts_path.empty() && !job.parts_state_path.empty() && job.hash != DigestKind::None &&
                          job.size > 0;
   // Split files exist only for sizes at the threshold: smaller jobs skip those lookups.
   const bool split = can_split && job.size >= o.split_threshold;

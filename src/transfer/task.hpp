@@ -86,7 +86,7 @@ namespace hubcache::transfer::detail {
 /// Runs on the caller's thread while the engine fills `task`: hashes the contiguous prefix as it
 /// grows (re-reading it from the page cache, so hashing overlaps the transfer) and checkpoints
 /// split progress four times a second. Returns once the task is finished; the digest is set
-/// when the task completed (empty for HashKind::None).
+/// when the task completed (empty for DigestKind::None).
 std::string follow_and_hash(Task& task);
 
 }  // namespace hubcache::transfer::detail

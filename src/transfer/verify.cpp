@@ -15,10 +15,10 @@ constexpr std::chrono::milliseconds k_checkpoint_every{250};
 
 class AnyHasher {
  public:
-  AnyHasher(HashKind kind, std::uint64_t size) : m_kind(kind), m_size(size) { reset(); }
+  AnyHasher(DigestKind kind, std::uint64_t size) : m_kind(kind), m_size(size) { reset(); }
   void reset() {
-    if (m_kind == HashKind::Sha256) m_h.emplace<Hasher>(Hasher::Kind::Sha256);
-    else if (m_kind == HashKind::GitSha1) m_h.emplace<GitBlobHasher>(m_size);
+    if (m_kind == DigestKind::Sha256) m_h.emplace<Hasher>(Hasher::Kind::Sha256);
+    else if (m_kind == DigestKind::GitSha1) m_h.emplace<GitBlobHasher>(m_size);
   }
   void update(const char* d, std::size_t n) {
     if (auto* a = std::get_if<Hasher>(&m_h)) a->update(d, n);
@@ -29,10 +29,10 @@ class AnyHasher {
     if (auto* b = std::get_if<GitBlobHasher>(&m_h)) return b->hex_digest();
     return {};
   }
-  bool active() const { return m_kind != HashKind::None; }
+  bool active() const { return m_kind != DigestKind::None; }
 
  private:
-  HashKind m_kind;
+  DigestKind m_kind;
   std::uint64_t m_size;
   std::variant<std::monostate, Hasher, GitBlobHasher> m_h;
 };

@@ -1,4 +1,5 @@
 #include "hubcache/util/hash.hpp"
+#include "hubcache/util/digest.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -128,6 +129,25 @@ bool is_lower_hex(std::string_view s, std::size_t len) {
   for (char c : s)
     if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
   return true;
+}
+
+}  // namespace hubcache
+
+namespace hubcache {
+
+DigestKind digest_kind_of(std::string_view name) {
+  if (is_lower_hex(name, 64)) return DigestKind::Sha256;
+  if (is_lower_hex(name, 40)) return DigestKind::GitSha1;
+  return DigestKind::None;
+}
+
+const char* to_string(DigestKind kind) {
+  switch (kind) {
+    case DigestKind::Sha256: return "sha256";
+    case DigestKind::GitSha1: return "git-sha1";
+    case DigestKind::None: break;
+  }
+  return "none";
 }
 
 }  // namespace hubcache

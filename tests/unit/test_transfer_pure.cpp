@@ -23,8 +23,12 @@ TEST(TransferRange, InvalidAdjustments) {
 }
 
 TEST(TransferHash, KindFromEtag) {
-  EXPECT_EQ(hash_kind_for_etag("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"), HashKind::Sha256);
-  EXPECT_EQ(hash_kind_for_etag("e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"), HashKind::GitSha1);
-  EXPECT_EQ(hash_kind_for_etag("E69DE29BB2D1D6434B8B29AE775AD8C2E48C5391"), HashKind::None);
-  EXPECT_EQ(hash_kind_for_etag("abc"), HashKind::None);
+  EXPECT_EQ(digest_kind_of("e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"), DigestKind::Sha256);
+  EXPECT_EQ(digest_kind_of("e69de29bb2d1d6434b8b29ae775ad8c2e48c5391"), DigestKind::GitSha1);
+  EXPECT_EQ(digest_kind_of("E69DE29BB2D1D6434B8B29AE775AD8C2E48C5391"), DigestKind::None);
+  EXPECT_EQ(digest_kind_of("abc"), DigestKind::None);
+  EXPECT_EQ(digest_kind_of(std::string(64, 'a') + "/"), DigestKind::None);
+  EXPECT_EQ(digest_kind_of("../x"), DigestKind::None);
+  EXPECT_STREQ(to_string(DigestKind::Sha256), "sha256");
+  EXPECT_STREQ(to_string(DigestKind::GitSha1), "git-sha1");
 }

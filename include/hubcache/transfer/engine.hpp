@@ -13,14 +13,10 @@
 
 #include "hubcache/http/http.hpp"
 #include "hubcache/http/retry.hpp"
+#include "hubcache/util/digest.hpp"
 #include "hubcache/util/result.hpp"
 
 namespace hubcache::transfer {
-
-enum class HashKind { None, Sha256, GitSha1 };
-
-/// SHA-256 for a 64-hex ETag, git SHA-1 for a 40-hex one, None otherwise.
-HashKind hash_kind_for_etag(std::string_view etag);
 
 /// Adjusts a caller-supplied Range header after `received` bytes arrived (spec 5 step 5, 13.21):
 /// "bytes=S-" -> "bytes=S+n-", "bytes=S-E" -> "bytes=S+n-E", "bytes=-L" -> "bytes=-(L-n)".
@@ -49,7 +45,7 @@ struct Job {
   std::string parts_path;
   std::string parts_state_path;
   std::uint64_t size = 0;
-  HashKind hash = HashKind::None;
+  DigestKind hash = DigestKind::None;  // digest_kind_of(the ETag)
   std::string digest;  // lower-case hex of the expected hash
   bool restart = false;  // discard partial data (force download)
   std::string label;     // the file's name, for messages
@@ -61,7 +57,7 @@ struct Outcome {
   std::string path;              // temp_path or parts_path: holds exactly `size` verified bytes
   std::uint64_t downloaded = 0;  // bytes received from the network
   std::uint64_t reused = 0;      // bytes taken from an earlier partial download
-  bool verified = false;         // a hash was checked (false only for HashKind::None)
+  bool verified = false;         // a hash was checked (false only for DigestKind::None)
   bool split = false;            // fetched as ranges (resumable from the state record)
   unsigned peak_parallel = 0;    // most ranges of this file in flight at once
   int attempts = 1;              // 2 after a hash mismatch and a fresh retry
