@@ -2,22 +2,12 @@
 #include <cctype>
 
 #include "hubcache/manage/delete_plan.hpp"
+#include "hubcache/cache/hf_uri.hpp"
 #include "hubcache/cache/repo.hpp"
 #include "hubcache/util/text.hpp"
 
 namespace hubcache {
 namespace {
-
-std::vector<std::string> split(std::string_view s, char sep) {
-  std::vector<std::string> out;
-  std::size_t start = 0;
-  for (;;) {
-    const auto pos = s.find(sep, start);
-    out.emplace_back(s.substr(start, pos == std::string_view::npos ? std::string_view::npos : pos - start));
-    if (pos == std::string_view::npos) return out;
-    start = pos + 1;
-  }
-}
 
 Unexpected bad_uri(const std::string& text, const std::string& why) {
   return fail(ErrorCode::InvalidArgument,
@@ -48,27 +38,13 @@ Result<DeleteTarget> parse_delete_target(std::string_view raw) {
     return t;
   }
   if (text.rfind("hf://", 0) == 0) {
-    const std::string rest = text.substr(5);
-    if (rest.find('@') != std::string::npos) return bad_uri(text, "a revision (@...) is not supported");
-    std::vector<std::string> parts = split(rest, '/');
-    RepoType type = RepoType::Model;
-    if (!parts.empty()) {
-      const std::string& first = parts.front();
-      if (first == "buckets") return bad_uri(text, "buckets are not cached repos");
-      if (first == "model" || first == "dataset" || first == "space" || first == "kernel")
-        return bad_uri(text, "the type prefix must be plural ('" + first + "s/')");
-      if (auto p = parse_repo_type(first); p && first.back() == 's') {
-        type = *p;
-        parts.erase(parts.begin());
-      }
-    }
-    if (parts.size() > 2) return bad_uri(text, "a path inside the repo is not supported");
-    if (parts.size() < 2 || parts[0].empty() || parts[1].empty())
-      return bad_uri(text, "the repo id must be namespace/name");
+    if (text.find('@') != std::string::npos) return bad_uri(text, "a revision (@...) is not supported");
+    auto uri = parse_hf_uri(text);
+    if (!uri) return bad_uri(text, uri.error().message);
+    if (!uri->path.empty()) return bad_uri(text, "a path inside the repo is not supported");
     t.kind = DeleteTarget::Kind::Repo;
-    t.type = type;
-    t.id = parts[0] + "/" + parts[1];
-    if (auto v = validate_repo_id(t.id); !v) return bad_uri(text, v.error().message);
+    t.type = uri->type;
+    t.id = uri->repo_id;
     return t;
   }
   const auto slash = text.find('/');

@@ -3,6 +3,7 @@
 
 #include <filesystem>
 
+#include "hubcache/cache/hf_uri.hpp"
 #include "hubcache/cache/store.hpp"
 #include "hubcache/manage/delete_plan.hpp"
 #include "hubcache/util/lock.hpp"
@@ -99,6 +100,16 @@ TEST_F(Delete, AmbiguousAndMalformedTargetsAreErrors) {
     auto r = plan_delete(scan(), {bad});
     ASSERT_FALSE(r) << bad;
     EXPECT_EQ(r.error().code, ErrorCode::InvalidArgument) << bad;
+  }
+  // One hf:// parser: a repo URI names the same repo for `cache rm` as for `download`.
+  for (const char* uri : {"hf://org/x", "hf://datasets/org/x", "hf://spaces/org/app", "hf://kernels/org/k", "hf://Org/Model"}) {
+    auto u = parse_hf_uri(uri);
+    auto t = parse_delete_target(uri);
+    ASSERT_TRUE(u) << uri;
+    ASSERT_TRUE(t) << uri;
+    EXPECT_EQ(t->kind, DeleteTarget::Kind::Repo) << uri;
+    EXPECT_EQ(t->type, u->type) << uri;
+    EXPECT_EQ(t->id, u->repo_id) << uri;
   }
   auto parsed = parse_delete_target("ABCDEF0123ABCDEF0123ABCDEF0123ABCDEF0123");
   ASSERT_TRUE(parsed);

@@ -15,6 +15,7 @@
 #include "hubcache/http/http.hpp"
 #include "hubcache/transfer/engine.hpp"
 #include "hubcache/util/result.hpp"
+#include "hubcache/cache/hf_uri.hpp"  // parse_hf_uri, part of this API since it began
 #include "hubcache/version.hpp"
 
 namespace hubcache {
@@ -172,14 +173,5 @@ class Downloader {
   std::unique_ptr<Impl> m_impl;
 };
 
-/// A parsed `hf://[type/]<ns>/<name>[@rev][/path]` URI (spec 10).
-struct HfUri {
-  RepoType type = RepoType::Model;
-  std::string repo_id;
-  std::optional<std::string> revision;
-  std::string path;  // "" for the whole repo; ends with '/' for a folder
-};
-/// Parses a hf:// URI; fails with InvalidArgument naming what is wrong.
-Result<HfUri> parse_hf_uri(std::string_view uri);
 
 }  // namespace hubcache

@@ -1,5 +1,7 @@
-#include "hubcache/hub/hub.hpp"
-#include "hubcache/resolve/download.hpp"
+#include "hubcache/cache/hf_uri.hpp"
+
+#include <algorithm>
+#include <cctype>
 
 namespace hubcache {
 namespace {
