@@ -1,6 +1,8 @@
 // The hub and http modules against the fault-injecting test server.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include "cache_builder.hpp"
 #include "hub_server.hpp"
 #include "hubcache/http/multi.hpp"
@@ -282,4 +284,53 @@ TEST_F(Fixture, MultiRunsConcurrentExchanges) {
   for (int i = 0; i < 200 && multi.poll(50ms) > 0;) ++i;
   EXPECT_EQ(done, 4);
   for (const auto& b : bodies) EXPECT_EQ(b, "{\"a\": 1}");
+}
+
+// The event loop under churn: more exchanges than connections (so libcurl queues them and reuses
+// or replaces sockets, whose descriptor numbers come back), added while others run, plus one
+// that fails to connect. Every exchange ends exactly once with its own body.
+TEST_F(Fixture, MultiDrivesManyExchangesOverFewConnections) {
+  http::Multi multi(4);
+  constexpr int k_total = 240;
+  int ok = 0, failed = 0;
+  std::vector<std::string> bodies(k_total);
+  auto add = [&](int i) {
+    const std::string file = i % 2 ? "config.json" : "sub/dir/x.txt";
+    multi.add(get(server.endpoint() + "/org/model/resolve/main/" + file),
+              http::Sink{nullptr, [&, i](const char* d, std::size_t n) {
+                           bodies[static_cast<std::size_t>(i)].append(d, n);
+                           return true;
+                         }},
+              [&](Result<http::Response> r) {
+                EXPECT_TRUE(r) << (r ? "" : r.error().message);
+                ++ok;
+              });
+  };
+  for (int i = 0; i < k_total / 2; ++i) add(i);
+  multi.add(get("http://127.0.0.1:1/nothing-listens-here"), {}, [&](Result<http::Response> r) {
+    EXPECT_FALSE(r);
+    ++failed;
+  });
+  int next = k_total / 2;
+  for (int spins = 0; spins < 2000 && (ok + failed < k_total + 1); ++spins) {
+    multi.poll(50ms);
+    if (next < k_total) add(next++);  // new work while the first half is still running
+  }
+  EXPECT_EQ(ok, k_total);
+  EXPECT_EQ(failed, 1);
+  EXPECT_EQ(multi.running(), 0u);
+  for (int i = 0; i < k_total; ++i) EXPECT_EQ(bodies[static_cast<std::size_t>(i)], i % 2 ? "{\"a\": 1}" : "x") << i;
+}
+
+TEST_F(Fixture, MultiWakeupEndsAWaitEarly) {
+  http::Multi multi;
+  std::thread waker([&] {
+    std::this_thread::sleep_for(100ms);
+    multi.wakeup();
+  });
+  const auto start = std::chrono::steady_clock::now();
+  multi.poll(std::chrono::milliseconds(20000));
+  const auto waited = std::chrono::steady_clock::now() - start;
+  waker.join();
+  EXPECT_LT(waited, 10s) << "wakeup() did not interrupt poll()";
 }
