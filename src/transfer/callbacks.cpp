@@ -126,37 +126,46 @@ bool Engine::Impl::on_data(const std::weak_ptr<Task>& weak, std::uint64_t key, c
   t.received += n;
   const std::uint64_t present = t.present();
   // Wake the hashing thread in steps of a few MiB: a wake-up per network read costs more in
-  // context switches than the hashing itself.
-  if (present - t.notified_present >= (4u << 20) || r.done()) {
-    t.notified_present = present;
-    t.cv.notify_all();
-  }
+  // context switches than the hashing itself. The end of a single-stream file needs no wake-up
+  // of its own: on_done's follows at once, and one wake-up per small file is enough.
+  const bool wake = present - t.notified_present >= (4u << 20) || (r.done() && t.split);
+  if (wake) t.notified_present = present;
   // Progress at most every 50 ms per file (and at the end of each range), not per network read.
   const auto now = Clock::now();
   const bool report = t.job.on_progress && (r.done() || now - t.last_progress >= std::chrono::milliseconds(50));
   if (report) t.last_progress = now;
   lock.unlock();
+  if (wake) t.cv.notify_all();
   if (report) t.job.on_progress(present, t.job.size);  // the job is not changed after submit
   return true;
 }
 
 void Engine::Impl::on_done(const std::shared_ptr<Task>& tp, std::uint64_t key, const Result<http::Response>& res) {
-  Task& t = *tp;
   --connections;
-  std::lock_guard lock(t.mutex);
+  bool wake;
+  {
+    std::lock_guard lock(tp->mutex);
+    wake = on_done_locked(tp, key, res);
+  }
+  // After unlocking: a waiter woken under the lock would only block again on the mutex.
+  if (wake) tp->cv.notify_all();
+}
+
+bool Engine::Impl::on_done_locked(const std::shared_ptr<Task>& tp, std::uint64_t key, const Result<http::Response>& res) {
+  Task& t = *tp;
   --t.in_flight;
   auto owner = t.owners.find(key);
-  if (owner == t.owners.end()) return t.cv.notify_all();  // superseded by a reset
+  if (owner == t.owners.end()) return true;  // superseded by a reset
   const std::size_t index = owner->second;
   t.owners.erase(owner);
   Range& r = t.ranges[index];
   r.in_flight = false;
   r.request = 0;
-  if (t.failed) return t.cv.notify_all();
+  if (t.failed) return true;
   if (t.restart_key == key) {
     t.restart_key = 0;
     (void)reset_locked(t, 0, res ? res->url : t.job.url);
-    return;
+    return false;
   }
   if (r.retry_at) {
     const auto at = *r.retry_at;
@@ -164,20 +173,20 @@ void Engine::Impl::on_done(const std::shared_ptr<Task>& tp, std::uint64_t key, c
     r.in_flight = true;
     ++t.timers;
     timers.emplace(at, std::make_pair(tp, index));
-    return;
+    return false;
   }
   if (res && r.done()) {
     if (t.in_flight == 0 && t.timers == 0 &&
         std::all_of(t.ranges.begin(), t.ranges.end(), [](const Range& x) { return x.done(); })) {
       t.complete = true;
-      t.cv.notify_all();
+      return true;
     }
-    return;
+    return false;
   }
   // Cancelled, or a server fault the http layer names (a redirect loop): retrying cannot help.
   if (!res && (res.error().code == ErrorCode::Cancelled || res.error().code == ErrorCode::Http)) {
     fail_locked(t, res.error());
-    return;
+    return false;
   }
   // A stream error, or a body that ended early: retry from the current offset (spec 5 step 4);
   // the counter resets whenever bytes arrive.
@@ -189,11 +198,12 @@ void Engine::Impl::on_done(const std::shared_ptr<Task>& tp, std::uint64_t key, c
     fail_locked(t, make_error(res ? ErrorCode::Network : res.error().code,
                               "download of '" + t.job.label + "' failed after " + std::to_string(options.stream_retries) +
                                   " retries: " + cause + ". The partial file is kept; the next run resumes it."));
-    return;
+    return false;
   }
   r.in_flight = true;
   ++t.timers;
   timers.emplace(Clock::now() + options.retry.effective(options.stream_retry_delay), std::make_pair(tp, index));
+  return false;
 }
 
 }  // namespace hubcache::transfer

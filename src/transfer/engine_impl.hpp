@@ -119,8 +119,8 @@ struct Engine::Impl {
       {
         std::lock_guard lock((*it)->mutex);
         done = (*it)->finished();
-        if (done) (*it)->cv.notify_all();
       }
+      if (done) (*it)->cv.notify_all();  // unlocked: the waiter does not block again on the mutex
       it = done ? active.erase(it) : std::next(it);
     }
   }
@@ -181,6 +181,8 @@ struct Engine::Impl {
   bool on_data(const std::weak_ptr<Task>& weak, std::uint64_t key, const char* data, std::size_t n);
 
   void on_done(const std::shared_ptr<Task>& tp, std::uint64_t key, const Result<http::Response>& res);
+  // on_done's work under the task mutex; true when waiters must be woken (after unlocking).
+  bool on_done_locked(const std::shared_ptr<Task>& tp, std::uint64_t key, const Result<http::Response>& res);
 };
 
 }  // namespace hubcache::transfer
