@@ -225,20 +225,20 @@ Result<void> SharedBlobStore::rewrite_manifest(std::string_view hash, const std:
   for (const auto& r : refs) text += r + "\n";
   {
     Fd f(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666));
-    if (f.fd < 0) return fail(errno_error(errno, "cannot create", tmp));
-    (void)::fchmod(f.fd, 0666);
+    if (f.get() < 0) return fail(errno_error(errno, "cannot create", tmp));
+    (void)::fchmod(f.get(), 0666);
     std::size_t off = 0;
     while (off < text.size()) {
-      const ssize_t n = ::write(f.fd, text.data() + off, text.size() - off);
+      const ssize_t n = ::write(f.get(), text.data() + off, text.size() - off);
       if (n < 0 && errno == EINTR) continue;
-      if (n < 0 || ::fsync(f.fd) != 0) {
+      if (n < 0 || ::fsync(f.get()) != 0) {
         const Error e = errno_error(errno, "cannot write", tmp);
         ::unlink(tmp.c_str());
         return fail(e);
       }
       off += static_cast<std::size_t>(n);
     }
-    if (::fsync(f.fd) != 0) {
+    if (::fsync(f.get()) != 0) {
       const Error e = errno_error(errno, "cannot fsync", tmp);
       ::unlink(tmp.c_str());
       return fail(e);

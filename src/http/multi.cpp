@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "exchange.hpp"
+#include "hubcache/util/fs.hpp"
 
 namespace hubcache::http {
 
@@ -22,8 +23,8 @@ namespace hubcache::http {
 struct Multi::Impl {
   CURLM* multi = nullptr;
   Transport transport;
-  int epoll_fd = -1;
-  int wake_fd = -1;  // eventfd: wakeup() from other threads
+  fs::Fd epoll;
+  fs::Fd wake;  // eventfd: wakeup() from other threads
   std::unordered_map<curl_socket_t, std::uint32_t> watched;  // socket -> epoll events registered
   bool timer_armed = false;
   std::chrono::steady_clock::time_point timer_due{};
@@ -55,16 +56,16 @@ struct Multi::Impl {
   static int on_socket(CURL*, curl_socket_t s, int what, void* user, void*) {
     auto& im = *static_cast<Impl*>(user);
     if (what == CURL_POLL_REMOVE) {
-      if (im.watched.erase(s) > 0) ::epoll_ctl(im.epoll_fd, EPOLL_CTL_DEL, s, nullptr);
+      if (im.watched.erase(s) > 0) ::epoll_ctl(im.epoll.get(), EPOLL_CTL_DEL, s, nullptr);
       return 0;
     }
     epoll_event ev{};
     ev.events = (what & CURL_POLL_IN ? EPOLLIN : 0u) | (what & CURL_POLL_OUT ? EPOLLOUT : 0u);
     ev.data.fd = s;
     const bool known = im.watched.count(s) > 0;
-    if (::epoll_ctl(im.epoll_fd, known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s, &ev) != 0) {
-      if (known && errno == ENOENT) ::epoll_ctl(im.epoll_fd, EPOLL_CTL_ADD, s, &ev);
-      else if (!known && errno == EEXIST) ::epoll_ctl(im.epoll_fd, EPOLL_CTL_MOD, s, &ev);
+    if (::epoll_ctl(im.epoll.get(), known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s, &ev) != 0) {
+      if (known && errno == ENOENT) ::epoll_ctl(im.epoll.get(), EPOLL_CTL_ADD, s, &ev);
+      else if (!known && errno == EEXIST) ::epoll_ctl(im.epoll.get(), EPOLL_CTL_MOD, s, &ev);
     }
     im.watched[s] = ev.events;
     return 0;
@@ -107,13 +108,13 @@ Multi::Multi(unsigned max_host_connections, Transport transport) : m_impl(std::m
   auto& im = *m_impl;
   im.transport = std::move(transport);
   detail::global_init();
-  im.epoll_fd = ::epoll_create1(EPOLL_CLOEXEC);
-  im.wake_fd = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
-  if (im.epoll_fd >= 0 && im.wake_fd >= 0) {
+  im.epoll.reset(::epoll_create1(EPOLL_CLOEXEC));
+  im.wake.reset(::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK));
+  if (im.epoll && im.wake) {
     epoll_event ev{};
     ev.events = EPOLLIN;
-    ev.data.fd = im.wake_fd;
-    ::epoll_ctl(im.epoll_fd, EPOLL_CTL_ADD, im.wake_fd, &ev);
+    ev.data.fd = im.wake.get();
+    ::epoll_ctl(im.epoll.get(), EPOLL_CTL_ADD, im.wake.get(), &ev);
   }
   im.multi = curl_multi_init();
   curl_multi_setopt(im.multi, CURLMOPT_PIPELINING, static_cast<long>(CURLPIPE_MULTIPLEX));
@@ -130,8 +131,6 @@ Multi::~Multi() {
   im.entries.clear();
   im.idle.clear();
   curl_multi_cleanup(im.multi);  // may still report sockets to remove: the epoll set is alive
-  if (im.wake_fd >= 0) ::close(im.wake_fd);
-  if (im.epoll_fd >= 0) ::close(im.epoll_fd);
 }
 
 Multi::Id Multi::add(const Request& request, Sink sink, Done done) {
@@ -181,12 +180,12 @@ std::size_t Multi::poll(std::chrono::milliseconds timeout) {
   }
   constexpr int k_batch = 64;
   epoll_event events[k_batch];
-  const int n = im.epoll_fd >= 0 ? ::epoll_wait(im.epoll_fd, events, k_batch, static_cast<int>(wait.count())) : 0;
+  const int n = im.epoll.get() >= 0 ? ::epoll_wait(im.epoll.get(), events, k_batch, static_cast<int>(wait.count())) : 0;
   for (int i = 0; i < n; ++i) {
     const int fd = events[i].data.fd;
-    if (fd == im.wake_fd) {
+    if (fd == im.wake.get()) {
       std::uint64_t count = 0;
-      [[maybe_unused]] auto r = ::read(im.wake_fd, &count, sizeof count);
+      [[maybe_unused]] auto r = ::read(im.wake.get(), &count, sizeof count);
       continue;
     }
     int mask = 0;
@@ -204,7 +203,7 @@ std::size_t Multi::running() const { return m_impl->entries.size(); }
 
 void Multi::wakeup() {
   const std::uint64_t one = 1;
-  [[maybe_unused]] auto r = ::write(m_impl->wake_fd, &one, sizeof one);
+  [[maybe_unused]] auto r = ::write(m_impl->wake.get(), &one, sizeof one);
 }
 
 }  // namespace hubcache::http

@@ -7,12 +7,12 @@
 #include "hubcache/util/lock.hpp"
 #include "safe_remove.hpp"
 #include "shared_refs.hpp"
-#include "snapshot_walk.hpp"
+#include "hubcache/cache/walk.hpp"
 
 namespace hubcache {
 namespace {
 
-using manage_detail::Fd;
+
 
 // <root>/<folder> for any path inside a repo folder.
 std::string repo_folder_of(const std::string& root, const std::string& path) {
@@ -23,7 +23,7 @@ std::string repo_folder_of(const std::string& root, const std::string& path) {
 bool has_entries(const std::string& dir, std::string_view suffix = {}) {
   Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid()) return errno != ENOENT;  // unreadable: assume content, keep it
-  manage_detail::DirReader reader(fd.get());
+  DirReader reader(fd.get());
   const char* name = nullptr;
   unsigned char type = DT_UNKNOWN;
   while (reader.next(name, type)) {

@@ -36,21 +36,21 @@ bool link_refused(int err) { return err == EXDEV || err == EPERM || err == EOPNO
 // Copies `f.read_from` to `tmp` while hashing; the copy must hash to the blob name.
 Result<void> verified_copy(const ImportFile& f, const std::string& tmp) {
   Fd in(::open(f.read_from.c_str(), O_RDONLY | O_CLOEXEC));
-  if (in.fd < 0) return fail(errno_error(errno, "cannot open", f.read_from));
+  if (in.get() < 0) return fail(errno_error(errno, "cannot open", f.read_from));
   struct stat st{};
-  if (::fstat(in.fd, &st) != 0) return fail(errno_error(errno, "cannot stat", f.read_from));
+  if (::fstat(in.get(), &st) != 0) return fail(errno_error(errno, "cannot stat", f.read_from));
   if (!same_as_hashed(st, f)) return changed_error(f);
-  ::posix_fadvise(in.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  ::posix_fadvise(in.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
   // 0666 & ~umask, as huggingface_hub leaves blob permissions.
   Fd out(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0666));
-  if (out.fd < 0) return fail(errno_error(errno, "cannot create", tmp));
+  if (out.get() < 0) return fail(errno_error(errno, "cannot create", tmp));
   const bool sha256 = digest_kind_of(f.blob) == DigestKind::Sha256;
   Hasher h256(Hasher::Kind::Sha256);
   GitBlobHasher h1(f.size);
   std::vector<char> buf(1 << 20);
   std::uint64_t total = 0;
   for (;;) {
-    const ssize_t n = ::read(in.fd, buf.data(), buf.size());
+    const ssize_t n = ::read(in.get(), buf.data(), buf.size());
     if (n < 0) {
       if (errno == EINTR) continue;
       return fail(errno_error(errno, "cannot read", f.read_from));
@@ -61,7 +61,7 @@ Result<void> verified_copy(const ImportFile& f, const std::string& tmp) {
     else h1.update(buf.data(), len);
     total += len;
     for (std::size_t off = 0; off < len;) {
-      const ssize_t w = ::write(out.fd, buf.data() + off, len - off);
+      const ssize_t w = ::write(out.get(), buf.data() + off, len - off);
       if (w < 0) {
         if (errno == EINTR) continue;
         return fail(errno_error(errno, errno == ENOSPC ? "disk full while writing" : "cannot write", tmp));

@@ -3,7 +3,7 @@
 #include <cstring>
 
 #include "hubcache/util/fs.hpp"
-#include "snapshot_walk.hpp"
+#include "hubcache/cache/walk.hpp"
 
 namespace hubcache::manage_detail {
 namespace {

@@ -12,13 +12,13 @@
 #include "hubcache/util/parallel.hpp"
 #include "import_internal.hpp"
 #include "scan_repo.hpp"
-#include "snapshot_walk.hpp"
+#include "hubcache/cache/walk.hpp"
 
 namespace hubcache {
 namespace {
 
 bool skipped_root_entry(std::string_view name) {
-  return name == "." || name == ".." || name == k_locks_dir || name == k_cachedir_tag || manage_detail::is_os_junk(name);
+  return name == "." || name == ".." || name == k_locks_dir || name == k_cachedir_tag || is_os_junk(name);
 }
 
 }  // namespace
@@ -86,12 +86,12 @@ Result<CacheInfo> scan_cache(const std::string& root_in, const ScanOptions& opti
     return fail(ErrorCode::NotADirectory,
                 "Scan cache expects a directory but found a file: " + cache.root + ". Use --cache-dir or set HF_HUB_CACHE.",
                 cache.root);
-  manage_detail::Fd root(::open(cache.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  Fd root(::open(cache.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root.valid()) return fail(errno_error(errno, "cannot read cache directory", cache.root));
   const SharedBlobStore store(cache.root);
   std::vector<std::pair<std::string, unsigned char>> entries;
   {
-    manage_detail::DirReader reader(root.get());
+    DirReader reader(root.get());
     const char* name = nullptr;
     unsigned char type = DT_UNKNOWN;
     while (reader.next(name, type))

@@ -8,9 +8,13 @@
 
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/util/text.hpp"
-#include "snapshot_walk.hpp"
+#include "hubcache/cache/walk.hpp"
 
 namespace hubcache::manage_detail {
+namespace {
+double to_seconds(const timespec& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9; }
+}  // namespace
+
 namespace {
 
 std::string errno_text(int err) { return std::strerror(err); }

@@ -1,6 +1,6 @@
 #include "shared_refs.hpp"
 
-#include "snapshot_walk.hpp"
+#include "hubcache/cache/walk.hpp"
 
 namespace hubcache::manage_detail {
 

@@ -12,15 +12,13 @@
 #include "hubcache/util/hash.hpp"
 #include "hubcache/util/digest.hpp"
 #include "hubcache/util/parallel.hpp"
-#include "snapshot_walk.hpp"
+#include "hubcache/cache/walk.hpp"
 #include "hubcache/util/text.hpp"
 
 namespace hubcache {
 namespace {
 
-using manage_detail::Fd;
-using manage_detail::Target;
-using manage_detail::TargetKind;
+
 
 
 // A ref that does not hold a 40-hex commit fails in read_ref with CacheCorrupted.
@@ -43,7 +41,7 @@ Result<std::string> resolve_revision(const RepoLayout& layout, const std::option
     return fail(ErrorCode::CacheCorrupted,
                 "Cache repo is missing snapshots directory: " + snapshots + ". Provide --revision explicitly.", snapshots);
   std::vector<std::string> candidates;
-  manage_detail::DirReader reader(fd.get());
+  DirReader reader(fd.get());
   const char* name = nullptr;
   unsigned char type = DT_UNKNOWN;
   while (reader.next(name, type))
@@ -122,7 +120,7 @@ Result<VerifyReport> verify_repo(const std::string& root_in, const RepoRef& repo
   }
 
   const SharedBlobStore store(root);
-  manage_detail::RepoDirs dirs{root, layout.folder(), -1, &store, {}};
+  RepoDirs dirs{root, layout.folder(), -1, &store, {}};
   Fd blobs(::open(layout.blobs_dir().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   dirs.blobs_fd = blobs.get();
   Fd snap(::open(report.snapshot_path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
@@ -138,7 +136,7 @@ Result<VerifyReport> verify_repo(const std::string& root_in, const RepoRef& repo
   auto on_file = [&](int dirfd, const std::string& dir_path, int depth, const std::string& rel, const char* name,
                      bool is_link) {
     seen.push_back(rel);
-    if (!manage_detail::resolve_entry(dirs, dirfd, dir_path, depth, name, is_link, t)) {
+    if (!resolve_entry(dirs, dirfd, dir_path, depth, name, is_link, t)) {
       on_error(dir_path + "/" + name, errno);
       return;
     }
@@ -167,7 +165,7 @@ Result<VerifyReport> verify_repo(const std::string& root_in, const RepoRef& repo
     if (!e.expected) report.unverified.push_back(rel);
     else entries.push_back(std::move(e));
   };
-  manage_detail::walk_tree(std::move(snap), report.snapshot_path, 2, "", on_file, on_error);
+  walk_tree(std::move(snap), report.snapshot_path, 2, "", on_file, on_error);
 
   // Hash each (content, algorithm) once, biggest first so both cores stay busy to the end.
   std::vector<Job> jobs;

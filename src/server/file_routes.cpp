@@ -17,8 +17,8 @@ namespace {
 
 std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
-std::optional<FileHandle> open_regular(const std::string& path, std::uint64_t& size, std::int64_t& mtime) {
-  FileHandle fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+std::optional<fs::Fd> open_regular(const std::string& path, std::uint64_t& size, std::int64_t& mtime) {
+  fs::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd) return std::nullopt;
   struct stat st{};
   if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
@@ -43,7 +43,7 @@ Response lacking(const RepoRef& repo, const std::string& commit, const std::stri
 }  // namespace
 
 // `fd` may be empty for HEAD: the response then carries only the length (head_length).
-Response file_body_response(const Request& req, FileHandle fd, std::uint64_t size, const std::string& quoted_etag,
+Response file_body_response(const Request& req, fs::Fd fd, std::uint64_t size, const std::string& quoted_etag,
                             std::int64_t mtime, HeaderList extra) {
   Response r;
   r.headers = std::move(extra);
@@ -147,12 +147,12 @@ Response Router::Impl::resolve(const Request& req, const RepoTarget& t, const st
     return r;
   }
   if (req.method == "HEAD")  // metadata only: no need to open the file
-    return file_body_response(req, FileHandle(), info->size, quoted(info->oid), info->mtime, std::move(headers));
+    return file_body_response(req, fs::Fd(), info->size, quoted(info->oid), info->mtime, std::move(headers));
   std::uint64_t size = 0;
   std::int64_t mtime = info->mtime;
-  std::optional<FileHandle> fd;
+  std::optional<fs::Fd> fd;
   if (info->fd) {  // the lookup cache's descriptor: dup() it instead of walking the path again
-    FileHandle dup(::fcntl(info->fd->get(), F_DUPFD_CLOEXEC, 0));
+    fs::Fd dup(::fcntl(info->fd->get(), F_DUPFD_CLOEXEC, 0));
     struct stat st{};
     if (dup && ::fstat(dup.get(), &st) == 0) {
       size = static_cast<std::uint64_t>(st.st_size);

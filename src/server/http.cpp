@@ -39,18 +39,6 @@ std::vector<std::string> Request::query_values(std::string_view name) const {
   return out;
 }
 
-FileHandle::~FileHandle() {
-  if (m_fd >= 0) ::close(m_fd);
-}
-
-FileHandle& FileHandle::operator=(FileHandle&& o) noexcept {
-  if (this != &o) {
-    if (m_fd >= 0) ::close(m_fd);
-    m_fd = std::exchange(o.m_fd, -1);
-  }
-  return *this;
-}
-
 void Response::set_header(std::string name, std::string value) {
   for (auto& [k, v] : headers)
     if (iequals(k, name)) {

@@ -192,12 +192,12 @@ std::optional<FileInfo> CacheView::lookup_file(const std::string& folder, const 
       room = m_open_fds < m_max_open_files;
     }
     if (room) {
-      FileHandle fd(::open(info->content_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+      fs::Fd fd(::open(info->content_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
       struct stat fst{};
       if (fd && ::fstat(fd.get(), &fst) == 0 && S_ISREG(fst.st_mode)) {
         entry.content_dev = fst.st_dev;
         entry.content_ino = fst.st_ino;
-        entry.info.fd = std::make_shared<const FileHandle>(std::move(fd));
+        entry.info.fd = std::make_shared<const fs::Fd>(std::move(fd));
       }
     }
     std::lock_guard lock(m_mutex);

@@ -38,7 +38,7 @@ struct FileInfo {
   std::int64_t mtime = 0;
   /// An open descriptor of content_path kept by the lookup cache (may be null): serving dup()s it
   /// instead of walking the path again, like nginx's open_file_cache.
-  std::shared_ptr<const FileHandle> fd;
+  std::shared_ptr<const fs::Fd> fd;
   /// False for a file of the commit the cache does not hold: listed from trees/<commit>.json
   /// (content_path empty). Listings show it; a download of it is refused as the mirror's lack.
   bool held = true;

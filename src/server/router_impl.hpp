@@ -72,7 +72,7 @@ std::string describe(const RepoRef& repo);
 bool safe_repo_path(std::string_view path);
 /// Serves the bytes of an open regular file (modified at `mtime`, Unix seconds) with Range,
 /// If-Range and If-None-Match handling, and Last-Modified.
-Response file_body_response(const Request& req, FileHandle fd, std::uint64_t size, const std::string& quoted_etag,
+Response file_body_response(const Request& req, fs::Fd fd, std::uint64_t size, const std::string& quoted_etag,
                             std::int64_t mtime, HeaderList extra_headers);
 
 }  // namespace hubcache::server

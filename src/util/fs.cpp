@@ -14,17 +14,9 @@
 
 namespace hubcache::fs {
 
-Fd::~Fd() {
-  if (fd >= 0) ::close(fd);
-}
-
-Fd& Fd::operator=(Fd&& other) noexcept {
-  if (this != &other) {
-    if (fd >= 0) ::close(fd);
-    fd = other.fd;
-    other.fd = -1;
-  }
-  return *this;
+void Fd::reset(int fd) {
+  if (m_fd >= 0) ::close(m_fd);
+  m_fd = fd;
 }
 
 namespace {
@@ -97,31 +89,31 @@ Result<std::string> read_all(int fd, const std::string& path, std::size_t max_si
 
 Result<std::string> read_file(const std::string& path, std::size_t max_size) {
   Fd f(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-  if (f.fd < 0) return fail(errno_error(errno, "cannot open", path));
-  return read_all(f.fd, path, max_size);
+  if (f.get() < 0) return fail(errno_error(errno, "cannot open", path));
+  return read_all(f.get(), path, max_size);
 }
 
 Result<std::string> read_regular_file(const std::string& path, std::size_t max_size) {
   Fd f(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (f.fd < 0) return fail(errno_error(errno, "cannot open", path));
+  if (f.get() < 0) return fail(errno_error(errno, "cannot open", path));
   struct stat st {};
-  if (::fstat(f.fd, &st) != 0) return fail(errno_error(errno, "cannot stat", path));
+  if (::fstat(f.get(), &st) != 0) return fail(errno_error(errno, "cannot stat", path));
   if (!S_ISREG(st.st_mode)) return fail(ErrorCode::CacheCorrupted, "not a regular file: '" + path + "'", path);
-  return read_all(f.fd, path, max_size);
+  return read_all(f.get(), path, max_size);
 }
 
 Result<void> fsync_dir(const std::string& dir) {
   Fd f(::open(dir.empty() ? "." : dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (f.fd < 0) return fail(errno_error(errno, "cannot open directory", dir));
-  if (::fsync(f.fd) != 0 && errno != EINVAL) return fail(errno_error(errno, "cannot fsync", dir));
+  if (f.get() < 0) return fail(errno_error(errno, "cannot open directory", dir));
+  if (::fsync(f.get()) != 0 && errno != EINVAL) return fail(errno_error(errno, "cannot fsync", dir));
   return {};
 }
 
 Result<void> publish(const std::string& tmp, const std::string& dst, DirSync dir_sync) {
   {
     Fd f(::open(tmp.c_str(), O_RDONLY | O_CLOEXEC));
-    if (f.fd < 0) return fail(errno_error(errno, "cannot open", tmp));
-    if (::fsync(f.fd) != 0) return fail(errno_error(errno, "cannot fsync", tmp));
+    if (f.get() < 0) return fail(errno_error(errno, "cannot open", tmp));
+    if (::fsync(f.get()) != 0) return fail(errno_error(errno, "cannot fsync", tmp));
   }
   if (::rename(tmp.c_str(), dst.c_str()) != 0) return fail(errno_error(errno, "cannot rename to", dst));
   if (dir_sync == DirSync::Batched) return {};
@@ -135,9 +127,9 @@ Result<void> write_file_atomic(const std::string& path, std::string_view data, u
   const std::string tmp = join(dir, "." + base + "." + random_hex(8) + ".tmp");
   {
     Fd f(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
-    if (f.fd < 0) return fail(errno_error(errno, "cannot create", tmp));
-    auto w = write_all(f.fd, data, tmp);
-    if (!w || (durable && ::fsync(f.fd) != 0)) {
+    if (f.get() < 0) return fail(errno_error(errno, "cannot create", tmp));
+    auto w = write_all(f.get(), data, tmp);
+    if (!w || (durable && ::fsync(f.get()) != 0)) {
       const int err = errno;
       ::unlink(tmp.c_str());
       return w ? fail(errno_error(err, "cannot fsync", tmp)) : w;
@@ -153,11 +145,11 @@ Result<void> write_file_atomic(const std::string& path, std::string_view data, u
 
 Result<bool> create_file_exclusive(const std::string& path, std::string_view data, unsigned mode) {
   Fd f(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode));
-  if (f.fd < 0) {
+  if (f.get() < 0) {
     if (errno == EEXIST) return false;
     return fail(errno_error(errno, "cannot create", path));
   }
-  auto w = write_all(f.fd, data, path);
+  auto w = write_all(f.get(), data, path);
   if (!w) {
     ::unlink(path.c_str());
     return fail(std::move(w).error());
@@ -167,18 +159,18 @@ Result<bool> create_file_exclusive(const std::string& path, std::string_view dat
 
 Result<void> copy_file(const std::string& src, const std::string& dst, unsigned mode) {
   Fd in(::open(src.c_str(), O_RDONLY | O_CLOEXEC));
-  if (in.fd < 0) return fail(errno_error(errno, "cannot open", src));
+  if (in.get() < 0) return fail(errno_error(errno, "cannot open", src));
   Fd out(::open(dst.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode));
-  if (out.fd < 0) return fail(errno_error(errno, "cannot create", dst));
+  if (out.get() < 0) return fail(errno_error(errno, "cannot create", dst));
   std::vector<char> buf(1 << 20);
   for (;;) {
-    const ssize_t n = ::read(in.fd, buf.data(), buf.size());
+    const ssize_t n = ::read(in.get(), buf.data(), buf.size());
     if (n < 0) {
       if (errno == EINTR) continue;
       return fail(errno_error(errno, "cannot read", src));
     }
     if (n == 0) break;
-    HUBCACHE_TRY(write_all(out.fd, std::string_view(buf.data(), static_cast<std::size_t>(n)), dst));
+    HUBCACHE_TRY(write_all(out.get(), std::string_view(buf.data(), static_cast<std::size_t>(n)), dst));
   }
   return {};
 }

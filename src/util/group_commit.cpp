@@ -124,8 +124,9 @@ Result<void> GroupCommit::wait_for_flush(int fd) {
   return r;
 }
 
-Result<bool> GroupCommit::write_out(const std::string& tmp, int& fd) {
-  fd = ::open(tmp.c_str(), O_RDONLY | O_CLOEXEC);
+Result<bool> GroupCommit::write_out(const std::string& tmp, Fd& out) {
+  out.reset(::open(tmp.c_str(), O_RDONLY | O_CLOEXEC));
+  const int fd = out.get();
   if (fd < 0) return fail(errno_error(errno, "cannot open", tmp));
   struct stat st{};
   if (::fstat(fd, &st) != 0) return fail(errno_error(errno, "cannot stat", tmp));
@@ -148,12 +149,12 @@ Result<bool> GroupCommit::write_out(const std::string& tmp, int& fd) {
 
 Result<void> GroupCommit::publish(const std::string& tmp, const std::string& dst) {
   Fd f(-1);
-  HUBCACHE_TRY_ASSIGN(const bool grouped, write_out(tmp, f.fd));
+  HUBCACHE_TRY_ASSIGN(const bool grouped, write_out(tmp, f));
   Result<void> flushed;
   if (grouped) {
-    flushed = wait_for_flush(f.fd);
+    flushed = wait_for_flush(f.get());
   } else {
-    flushed = m_flush ? m_flush(f.fd) : fsync_fd(f.fd);
+    flushed = m_flush ? m_flush(f.get()) : fsync_fd(f.get());
     std::lock_guard lock(m_mutex);
     ++m_flushes;
   }
@@ -169,7 +170,7 @@ Result<void> GroupCommit::publish(const std::string& tmp, const std::string& dst
 
 void GroupCommit::publish_later(std::string tmp, std::string dst, Then then) {
   Fd f(-1);
-  auto grouped = write_out(tmp, f.fd);
+  auto grouped = write_out(tmp, f);
   if (!grouped) return then(fail(std::move(grouped).error()));
   std::lock_guard lock(m_mutex);
   if (!m_committer.joinable()) {
@@ -233,8 +234,8 @@ void GroupCommit::commit(std::vector<Deferred>& batch) {
       flushed = *shared;
     } else {
       Fd f(::open(d.tmp.c_str(), O_RDONLY | O_CLOEXEC));
-      flushed = f.fd < 0 ? Result<void>(fail(errno_error(errno, "cannot open", d.tmp)))
-                         : d.grouped ? flush_group(f.fd) : (m_flush ? m_flush(f.fd) : fsync_fd(f.fd));
+      flushed = f.get() < 0 ? Result<void>(fail(errno_error(errno, "cannot open", d.tmp)))
+                         : d.grouped ? flush_group(f.get()) : (m_flush ? m_flush(f.get()) : fsync_fd(f.get()));
       {
         std::lock_guard lock(m_mutex);
         ++m_flushes;

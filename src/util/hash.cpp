@@ -1,5 +1,6 @@
 #include "hubcache/util/hash.hpp"
 #include "hubcache/util/digest.hpp"
+#include "hubcache/util/fs.hpp"
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -82,9 +83,9 @@ std::string git_tree_sha1_hex(std::vector<GitTreeEntry> entries) {
 }
 
 Result<FileHashes> hash_file(const std::string& path, HashWhat what) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  const fs::Fd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+  const int fd = file.get();
   if (fd < 0) return fail(errno_error(errno, "cannot open", path));
-  struct FdGuard { int fd; ~FdGuard() { ::close(fd); } } guard{fd};
   struct stat before{};
   if (::fstat(fd, &before) != 0) return fail(errno_error(errno, "cannot stat", path));
   const off_t end = before.st_size;

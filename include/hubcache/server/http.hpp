@@ -9,6 +9,8 @@
 #include <utility>
 #include <vector>
 
+#include "hubcache/util/fs.hpp"
+
 namespace hubcache::server {
 
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
@@ -33,29 +35,11 @@ struct Request {
   std::vector<std::string> query_values(std::string_view name) const;
 };
 
-/// An open file descriptor owned by a response body (closed unless released).
-class FileHandle {
- public:
-  FileHandle() = default;
-  explicit FileHandle(int fd) : m_fd(fd) {}
-  ~FileHandle();
-  FileHandle(FileHandle&& o) noexcept : m_fd(std::exchange(o.m_fd, -1)) {}
-  FileHandle& operator=(FileHandle&& o) noexcept;
-  FileHandle(const FileHandle&) = delete;
-  FileHandle& operator=(const FileHandle&) = delete;
-  int get() const { return m_fd; }
-  int release() { return std::exchange(m_fd, -1); }
-  explicit operator bool() const { return m_fd >= 0; }
-
- private:
-  int m_fd = -1;
-};
-
 struct Response {
   int status = 200;
   HeaderList headers;  // never Content-Length: the transport derives it from the body
   std::string body;    // used when `file` is not set
-  FileHandle file;     // body = file bytes [file_offset, file_offset + file_length)
+  fs::Fd file;         // body = file bytes [file_offset, file_offset + file_length)
   std::uint64_t file_offset = 0;
   std::uint64_t file_length = 0;
   /// HEAD answered without opening the file: the Content-Length a GET would have.

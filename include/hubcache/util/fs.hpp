@@ -8,15 +8,34 @@
 
 namespace hubcache::fs {
 
-/// Owns a file descriptor, closed on destruction; `fd` is -1 when it holds none.
-struct Fd {
-  int fd = -1;
-  explicit Fd(int f = -1) : fd(f) {}
-  ~Fd();
+/// Owns a file descriptor, closed on destruction (the one owner of raw descriptors in hubcache:
+/// directory fds of the cache walker, response bodies of the mirror, files being written).
+class Fd {
+ public:
+  Fd() = default;
+  explicit Fd(int fd) : m_fd(fd) {}
+  ~Fd() { reset(); }
   Fd(const Fd&) = delete;
   Fd& operator=(const Fd&) = delete;
-  Fd(Fd&& other) noexcept : fd(other.fd) { other.fd = -1; }
-  Fd& operator=(Fd&& other) noexcept;
+  Fd(Fd&& other) noexcept : m_fd(other.release()) {}
+  Fd& operator=(Fd&& other) noexcept {
+    if (this != &other) reset(other.release());
+    return *this;
+  }
+  int get() const { return m_fd; }
+  bool valid() const { return m_fd >= 0; }
+  explicit operator bool() const { return m_fd >= 0; }
+  /// Gives up ownership: returns the descriptor (or -1) and holds none.
+  int release() {
+    const int fd = m_fd;
+    m_fd = -1;
+    return fd;
+  }
+  /// Closes the held descriptor, if any, and holds `fd` instead.
+  void reset(int fd = -1);
+
+ private:
+  int m_fd = -1;
 };
 
 /// Random lower-case hex string of `n` characters (for unique temp names).

@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "hubcache/util/fs.hpp"
 #include "hubcache/util/result.hpp"
 
 namespace hubcache::fs {
@@ -103,7 +104,7 @@ class GroupCommit {
   };
   Result<void> wait_for_flush(int fd);
   /// Opens `tmp`, decides whether it shares flushes, and writes it out (step 1). `fd` stays open.
-  Result<bool> write_out(const std::string& tmp, int& fd);
+  Result<bool> write_out(const std::string& tmp, Fd& out);
   void committer();
   void commit(std::vector<Deferred>& batch);
   void then_worker();

@@ -1,11 +1,11 @@
-#include "snapshot_walk.hpp"
+#include "hubcache/cache/walk.hpp"
 
 #include <climits>
 #include <cstdlib>
 
 #include "hubcache/util/fs.hpp"
 
-namespace hubcache::manage_detail {
+namespace hubcache {
 
 bool is_os_junk(std::string_view name) {
   return name == ".DS_Store" || name == "Thumbs.db" || name == "desktop.ini";
@@ -163,4 +163,4 @@ bool resolve_entry(const RepoDirs& repo, int dirfd, const std::string& dir_path,
   return true;
 }
 
-}  // namespace hubcache::manage_detail
+}  // namespace hubcache

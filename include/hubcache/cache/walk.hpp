@@ -1,7 +1,8 @@
 #pragma once
-// Internal to the manage module: reading a repo folder without following symlinks out of it.
-// Shared by the scanner and verify. All work goes through directory fds (openat/fstatat/
-// readlinkat) so a file costs one or two syscalls and no path walk from '/'.
+// Reading a cache without following symlinks out of it: the one directory walker and the one
+// rule for what a snapshot pointer leads to (resolve_entry). Used by scan, verify, delete and the
+// mirror. All work goes through directory fds (openat/fstatat/readlinkat) so a file costs one or
+// two syscalls and no path walk from '/'.
 #include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -14,49 +15,15 @@
 #include <string_view>
 
 #include "hubcache/cache/shared_blobs.hpp"
+#include "hubcache/util/fs.hpp"
 
-namespace hubcache::manage_detail {
+namespace hubcache {
 
-/// Owns a file descriptor.
-class Fd {
- public:
-  Fd() = default;
-  explicit Fd(int fd) : m_fd(fd) {}
-  ~Fd() { reset(); }
-  Fd(Fd&& o) noexcept : m_fd(o.m_fd) { o.m_fd = -1; }
-  Fd& operator=(Fd&& o) noexcept {
-    if (this != &o) {
-      reset();
-      m_fd = o.m_fd;
-      o.m_fd = -1;
-    }
-    return *this;
-  }
-  Fd(const Fd&) = delete;
-  Fd& operator=(const Fd&) = delete;
-  int get() const { return m_fd; }
-  bool valid() const { return m_fd >= 0; }
-  int release() {
-    const int fd = m_fd;
-    m_fd = -1;
-    return fd;
-  }
-  void reset() {
-    if (m_fd >= 0) ::close(m_fd);
-    m_fd = -1;
-  }
-
- private:
-  int m_fd = -1;
-};
+using fs::Fd;
 
 /// openat(dirfd, name) as a directory, refusing to follow a final symlink (errno ELOOP/ENOTDIR).
 inline Fd open_dir_at(int dirfd, const char* name) {
   return Fd(::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-}
-
-inline double to_seconds(const timespec& t) {
-  return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_nsec) / 1e9;
 }
 
 /// Names that OSes drop into folders; never repos, revisions or refs.
@@ -143,4 +110,4 @@ void walk_tree(Fd dir, const std::string& dir_path, int depth, const std::string
   if (reader.error() != 0) on_error(dir_path, reader.error());
 }
 
-}  // namespace hubcache::manage_detail
+}  // namespace hubcache
