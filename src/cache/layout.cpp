@@ -38,7 +38,8 @@ std::string pointer_target(std::string_view repo_path, std::string_view etag) {
   const auto depth = 2 + std::count(repo_path.begin(), repo_path.end(), '/');
   std::string out;
   for (long i = 0; i < depth; ++i) out += "../";
-  out += "blobs/";
+  out += k_blobs_dir;
+  out += '/';
   out += etag;
   return out;
 }
@@ -55,14 +56,31 @@ RepoLayout::RepoLayout(std::string root, RepoRef repo)
   m_folder = fs::join(m_root, m_folder_name);
 }
 
-std::string RepoLayout::blobs_dir() const { return m_folder + "/blobs"; }
+std::string repo_subpath(std::string_view repo_path, std::string_view dir, std::string_view name) {
+  std::string out;
+  out.reserve(repo_path.size() + dir.size() + name.size() + 2);
+  out.append(repo_path).append("/").append(dir);
+  if (!name.empty()) out.append("/").append(name);
+  return out;
+}
+
+std::optional<RepoLayout> RepoLayout::of_folder(const std::string& folder) {
+  const auto slash = folder.rfind('/');
+  auto repo = parse_repo_folder_name(slash == std::string::npos ? std::string_view(folder) : std::string_view(folder).substr(slash + 1));
+  if (!repo) return std::nullopt;
+  RepoLayout layout(fs::parent(folder), std::move(*repo));
+  if (layout.folder() != folder) return std::nullopt;  // e.g. a trailing '/', or "--" spelled oddly
+  return layout;
+}
+
+std::string RepoLayout::blobs_dir() const { return m_folder + "/" + std::string(k_blobs_dir); }
 std::string RepoLayout::blob_path(std::string_view etag) const { return blobs_dir() + "/" + std::string(etag); }
 std::string RepoLayout::incomplete_path(std::string_view etag) const {
   return blob_path(etag) + std::string(k_incomplete_suffix);
 }
-std::string RepoLayout::refs_dir() const { return m_folder + "/refs"; }
+std::string RepoLayout::refs_dir() const { return m_folder + "/" + std::string(k_refs_dir); }
 std::string RepoLayout::ref_path(std::string_view revision) const { return refs_dir() + "/" + std::string(revision); }
-std::string RepoLayout::snapshots_dir() const { return m_folder + "/snapshots"; }
+std::string RepoLayout::snapshots_dir() const { return m_folder + "/" + std::string(k_snapshots_dir); }
 std::string RepoLayout::snapshot_dir(std::string_view commit) const {
   return snapshots_dir() + "/" + std::string(commit);
 }
@@ -70,9 +88,9 @@ std::string RepoLayout::pointer_path(std::string_view commit, std::string_view p
   return snapshot_dir(commit) + "/" + std::string(path);
 }
 std::string RepoLayout::no_exist_path(std::string_view commit, std::string_view path) const {
-  return m_folder + "/.no_exist/" + std::string(commit) + "/" + std::string(path);
+  return m_folder + "/" + std::string(k_no_exist_dir) + "/" + std::string(commit) + "/" + std::string(path);
 }
-std::string RepoLayout::trees_dir() const { return m_folder + "/trees"; }
+std::string RepoLayout::trees_dir() const { return repo_subpath(m_folder, k_trees_dir); }
 std::string RepoLayout::tree_path(std::string_view commit) const {
   return trees_dir() + "/" + std::string(commit) + ".json";
 }

@@ -3,6 +3,10 @@
 #include <climits>
 #include <cstdlib>
 
+#include <algorithm>
+
+#include "hubcache/cache/layout.hpp"
+#include "hubcache/cache/repo.hpp"
 #include "hubcache/util/fs.hpp"
 
 namespace hubcache {
@@ -57,8 +61,8 @@ std::string_view blob_name_of_usual_link(std::string_view link, int depth) {
     if (link.substr(0, 3) != "../") return {};
     link.remove_prefix(3);
   }
-  if (link.substr(0, 6) != "blobs/") return {};
-  link.remove_prefix(6);
+  if (link.substr(0, k_blobs_dir.size()) != k_blobs_dir || link.substr(k_blobs_dir.size(), 1) != "/") return {};
+  link.remove_prefix(k_blobs_dir.size() + 1);
   if (link.empty() || link == "." || link == ".." || link.find('/') != std::string_view::npos) return {};
   return link;
 }
@@ -69,6 +73,7 @@ bool resolve_entry(const RepoDirs& repo, int dirfd, const std::string& dir_path,
                    bool is_link, Target& out) {
   out.in_repo_blobs = false;
   out.shared_hash.clear();
+  out.payload_path.clear();
   if (!is_link) {
     if (::fstatat(dirfd, name, &out.st, AT_SYMLINK_NOFOLLOW) != 0) return false;
     out.kind = TargetKind::Self;
@@ -84,7 +89,7 @@ bool resolve_entry(const RepoDirs& repo, int dirfd, const std::string& dir_path,
   // Fast path: a relative link straight into this repo's blobs/ (every PY/JS/hubcache pointer).
   const std::string_view blob = blob_name_of_usual_link(out.link, depth);
   if (!blob.empty()) {
-    out.blob_path.assign(repo.repo_path).append("/blobs/").append(blob);
+    out.blob_path.assign(repo.repo_path).append("/").append(k_blobs_dir).append("/").append(blob);
     out.in_repo_blobs = true;
     if (repo.known_blob && repo.known_blob(out.blob_path)) {
       out.kind = TargetKind::Blob;
@@ -94,7 +99,7 @@ bool resolve_entry(const RepoDirs& repo, int dirfd, const std::string& dir_path,
     if (repo.blobs_fd < 0) {
       // No blobs/ dir: the blob is missing. (A symlinked blobs/ is opened as -1 too; check it.)
       struct stat st {};
-      const std::string blobs = repo.repo_path + "/blobs";
+      const std::string blobs = repo.repo_path + "/" + std::string(k_blobs_dir);
       if (::lstat(blobs.c_str(), &st) != 0) {
         out.kind = TargetKind::Dangling;
         return true;
@@ -115,6 +120,7 @@ bool resolve_entry(const RepoDirs& repo, int dirfd, const std::string& dir_path,
             const auto payload = repo.store->linked_payload(out.blob_path);
             if (payload && ::lstat(payload->path.c_str(), &out.st) == 0 && S_ISREG(out.st.st_mode)) {
               out.kind = TargetKind::Blob;
+              out.payload_path = payload->path;
               return true;
             }
             out.kind = TargetKind::Dangling;  // payload gone (or not a plain file): a broken link
@@ -143,7 +149,7 @@ bool resolve_entry(const RepoDirs& repo, int dirfd, const std::string& dir_path,
   if (::realpath(self.c_str(), real) == nullptr) {
     out.kind = TargetKind::Dangling;
     out.blob_path = lexical;
-    out.in_repo_blobs = fs::parent(lexical) == repo.repo_path + "/blobs";
+    out.in_repo_blobs = fs::parent(lexical) == repo.repo_path + "/" + std::string(k_blobs_dir);
     return true;
   }
   out.blob_path = real;
@@ -159,8 +165,75 @@ bool resolve_entry(const RepoDirs& repo, int dirfd, const std::string& dir_path,
   out.kind = S_ISDIR(out.st.st_mode) ? TargetKind::Directory
              : S_ISREG(out.st.st_mode) ? TargetKind::Blob
                                        : TargetKind::Special;
-  out.in_repo_blobs = fs::parent(out.blob_path) == repo.repo_path + "/blobs";
+  out.in_repo_blobs = fs::parent(out.blob_path) == repo.repo_path + "/" + std::string(k_blobs_dir);
   return true;
+}
+
+bool resolve_pointer(const RepoDirs& repo, std::string_view commit, std::string_view path, Target& out) {
+  Fd dir(::open(repo.repo_path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir.valid()) return false;
+  std::string dir_path = repo.repo_path;
+  int depth = 0;
+  auto descend = [&](std::string_view name) {
+    const std::string n(name);
+    dir = open_dir_at(dir.get(), n.c_str());
+    dir_path.append("/").append(n);
+    ++depth;
+    return dir.valid();
+  };
+  if (!descend(k_snapshots_dir) || !descend(commit)) return false;
+  std::string_view rest = path;
+  for (auto slash = rest.find('/'); slash != std::string_view::npos; slash = rest.find('/')) {
+    if (!descend(rest.substr(0, slash))) return false;
+    rest.remove_prefix(slash + 1);
+  }
+  const std::string name(rest);
+  struct stat st {};
+  if (name.empty() || ::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) return false;
+  if (S_ISDIR(st.st_mode)) {
+    errno = EISDIR;
+    return false;
+  }
+  if (!S_ISLNK(st.st_mode) && !S_ISREG(st.st_mode)) {
+    errno = EINVAL;
+    return false;
+  }
+  return resolve_entry(repo, dir.get(), dir_path, depth, name.c_str(), S_ISLNK(st.st_mode), out);
+}
+
+std::string_view blob_name(const Target& t) {
+  if (t.kind != TargetKind::Blob) return {};
+  const std::string_view p = t.blob_path;
+  const auto slash = p.rfind('/');
+  return slash == std::string_view::npos ? p : p.substr(slash + 1);
+}
+
+bool is_reachable(const RepoDirs& repo, const Target& t) {
+  if (t.kind == TargetKind::Self) return S_ISREG(t.st.st_mode);
+  if (t.kind != TargetKind::Blob || !t.in_repo_blobs) return false;
+  const std::string_view name = blob_name(t);
+  if (name.empty() || !validate_etag(name) || name.ends_with(k_incomplete_suffix)) return false;
+  if (t.shared_hash.empty()) return S_ISREG(t.st.st_mode);
+  // A shared entry: the payload must be where the store says, with nothing symlinked on the way.
+  if (!repo.store || !repo.store->marked() || t.payload_path.empty()) return false;
+  auto real = fs::real_path(t.payload_path);
+  return real && *real == t.payload_path && fs::is_within(repo.root, *real);
+}
+
+std::vector<std::string> list_ref_names(const std::string& repo_path) {
+  std::vector<std::string> out;
+  Fd repo(::open(repo_path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!repo.valid()) return out;
+  const std::string refs_dir(k_refs_dir);
+  Fd refs = open_dir_at(repo.get(), refs_dir.c_str());
+  if (!refs.valid()) return out;
+  auto on_file = [&](int, const std::string&, int depth, const std::string& rel, const char* name, bool is_link) {
+    if (!is_link && !is_os_junk(name) && depth <= 9) out.push_back(rel);
+  };
+  auto on_error = [](const std::string&, int) {};
+  walk_tree(std::move(refs), repo_path + "/" + refs_dir, 1, "", on_file, on_error);
+  std::sort(out.begin(), out.end());
+  return out;
 }
 
 }  // namespace hubcache

@@ -211,7 +211,7 @@ class DeletePlanBuilder {
       plan.m_snapshot_dirs.push_back(rev.snapshot_path);
       plan.m_snapshot_sizes.push_back(in_snapshot);
       freed += in_snapshot;
-      for (const auto& ref : rev.refs) plan.m_ref_files.push_back(repo.path + "/refs/" + ref);
+      for (const auto& ref : rev.refs) plan.m_ref_files.push_back(repo_subpath(repo.path, k_refs_dir, ref));
     }
     return freed;
   }

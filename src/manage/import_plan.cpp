@@ -101,10 +101,10 @@ Result<void> check_in_place(const std::string& root, const std::string& cache, c
   if (auto named = parse_repo_folder_name(rel)) {
     if (!(*named == o.repo))
       return refuse("is the cache folder of " + std::string(to_string(named->type)) + " '" + named->id + "', not of '" + o.repo.id + "'");
-    for (const char* internal : {"blobs", "refs", "snapshots", ".no_exist", "trees"}) {
+    for (const std::string_view internal : {k_blobs_dir, k_refs_dir, k_snapshots_dir, k_no_exist_dir, k_trees_dir}) {
       struct stat st{};
-      if (::lstat((root + "/" + internal).c_str(), &st) == 0)
-        return refuse(std::string("already holds cache data ('") + internal + "'); import the local-dir files from a folder outside the cache");
+      if (::lstat(repo_subpath(root, internal).c_str(), &st) == 0)
+        return refuse("already holds cache data ('" + std::string(internal) + "'); import the local-dir files from a folder outside the cache");
     }
   }
   plan.in_place = true;

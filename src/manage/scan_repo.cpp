@@ -54,7 +54,7 @@ void list_incomplete(int blobs_fd, const std::string& repo_path, const std::stri
       continue;
     }
     IncompleteFile f;
-    f.path = repo_path + "/blobs/" + std::string(name);
+    f.path = repo_subpath(repo_path, k_blobs_dir, name);
     f.repo_folder = folder;
     f.etag = std::string(name.substr(0, name.find('.')));  // <etag>[.<8hex>|.parts].incomplete
     f.size = static_cast<std::uint64_t>(st.st_size);
@@ -67,7 +67,7 @@ void list_incomplete(int blobs_fd, const std::string& repo_path, const std::stri
       if (out[i].etag == etag && out[i].path.ends_with(k_parts_incomplete_suffix)) owner = &out[i];
     if (!owner) {
       IncompleteFile f;
-      f.path = repo_path + "/blobs/" + files.front().first;
+      f.path = repo_subpath(repo_path, k_blobs_dir, files.front().first);
       f.repo_folder = folder;
       f.etag = etag;
       f.size = files.front().second;
@@ -76,7 +76,7 @@ void list_incomplete(int blobs_fd, const std::string& repo_path, const std::stri
       files.erase(files.begin());
     }
     for (const auto& [name, size] : files) {
-      owner->sidecars.push_back(repo_path + "/blobs/" + name);
+      owner->sidecars.push_back(repo_subpath(repo_path, k_blobs_dir, name));
       owner->size += size;
     }
   }
@@ -157,13 +157,13 @@ bool RepoScanner::read_refs(Fd refs) {
     }
     m_refs_by_commit[std::string(trim(std::string_view(buf, static_cast<std::size_t>(n))))].push_back(rel);
   };
-  walk_tree(std::move(refs), m_dirs.repo_path + "/refs", 1, "", on_file, on_error);
+  walk_tree(std::move(refs), repo_subpath(m_dirs.repo_path, k_refs_dir), 1, "", on_file, on_error);
   return ok;
 }
 
 bool RepoScanner::scan_revision(int snapshots_fd, const std::string& commit, RevisionInfo& rev) {
   rev.commit = commit;
-  rev.snapshot_path = m_dirs.repo_path + "/snapshots/" + commit;
+  rev.snapshot_path = repo_subpath(m_dirs.repo_path, k_snapshots_dir, commit);
   Fd dir = open_dir_at(snapshots_fd, commit.c_str());
   struct stat dst {};
   if (!dir.valid() || ::fstat(dir.get(), &dst) != 0) {
@@ -246,7 +246,7 @@ RepoScan RepoScanner::run(unsigned char dtype) {
     skip("Cannot read repo folder " + path + ": " + errno_text(errno), path);
     return std::move(m_out);
   }
-  Fd blobs = open_dir_at(repo.get(), "blobs");
+  Fd blobs = open_dir_at(repo.get(), k_blobs_dir.data());
   m_dirs.blobs_fd = blobs.get();
   if (blobs.valid()) list_incomplete(blobs.get(), path, m_folder, m_out.incomplete);
 
@@ -263,8 +263,8 @@ RepoScan RepoScanner::run(unsigned char dtype) {
     return std::move(m_out);
   }
 
-  const std::string snapshots_path = path + "/snapshots";
-  if (::fstatat(repo.get(), "snapshots", &st, AT_SYMLINK_NOFOLLOW) != 0 || !(S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode))) {
+  const std::string snapshots_path = repo_subpath(path, k_snapshots_dir);
+  if (::fstatat(repo.get(), k_snapshots_dir.data(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !(S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode))) {
     skip("Snapshots dir doesn't exist in cached repo: " + snapshots_path, snapshots_path);
     return std::move(m_out);
   }
@@ -273,8 +273,8 @@ RepoScan RepoScanner::run(unsigned char dtype) {
     return std::move(m_out);
   }
 
-  const std::string refs_path = path + "/refs";
-  if (::fstatat(repo.get(), "refs", &st, AT_SYMLINK_NOFOLLOW) != 0) {
+  const std::string refs_path = repo_subpath(path, k_refs_dir);
+  if (::fstatat(repo.get(), k_refs_dir.data(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
     note("Refs dir doesn't exist in cached repo: " + refs_path +
              " (accepted; @huggingface/hub's scanner skips such repos)",
          refs_path);
@@ -285,7 +285,7 @@ RepoScan RepoScanner::run(unsigned char dtype) {
     skip("Refs directory cannot be a file: " + refs_path, refs_path);
     return std::move(m_out);
   } else {
-    Fd refs = open_dir_at(repo.get(), "refs");
+    Fd refs = open_dir_at(repo.get(), k_refs_dir.data());
     if (!refs.valid() || !read_refs(std::move(refs))) {
       const std::string where = m_failed_dir.empty() ? refs_path : m_failed_dir;
       skip("Cannot read " + where + ": " + errno_text(m_failed_dir.empty() ? errno : m_failed_errno), where);
@@ -293,7 +293,7 @@ RepoScan RepoScanner::run(unsigned char dtype) {
     }
   }
 
-  Fd snapshots = open_dir_at(repo.get(), "snapshots");
+  Fd snapshots = open_dir_at(repo.get(), k_snapshots_dir.data());
   if (!snapshots.valid()) {
     skip("Cannot read " + snapshots_path + ": " + errno_text(errno), snapshots_path);
     return std::move(m_out);

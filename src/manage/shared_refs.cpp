@@ -1,5 +1,6 @@
 #include "shared_refs.hpp"
 
+#include "hubcache/cache/layout.hpp"
 #include "hubcache/cache/walk.hpp"
 
 namespace hubcache::manage_detail {
@@ -16,7 +17,7 @@ void collect_shared_entries(const SharedBlobStore& store, const std::string& rep
   while (reader.next(name, type)) {
     if (type != DT_LNK) continue;
     auto hash = store.hash_of_entry(blobs + "/" + name);
-    if (hash && *hash) out[**hash].insert(folder + "/blobs/" + name);
+    if (hash && *hash) out[**hash].insert(repo_subpath(folder, k_blobs_dir, name));
   }
 }
 

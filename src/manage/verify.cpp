@@ -159,7 +159,7 @@ Result<VerifyReport> verify_repo(const std::string& root_in, const RepoRef& repo
     if (auto it = tree.find(rel); it != tree.end()) {
       e.expected = it->second;
     } else if (t.kind == TargetKind::Blob) {
-      const std::string name_of_blob = t.blob_path.substr(t.blob_path.rfind('/') + 1);
+      const std::string name_of_blob(blob_name(t));
       if (const DigestKind k = digest_kind_of(name_of_blob); k != DigestKind::None) e.expected = Expectation{name_of_blob, k};
     }
     if (!e.expected) report.unverified.push_back(rel);

@@ -184,7 +184,7 @@ Response Router::Impl::blob(const Request& req, const std::vector<std::string>& 
   if (!folder) return error_response(404, "", "Not Found: the repo is no longer in the cache");
   std::uint64_t size = 0;
   std::int64_t mtime = 0;
-  auto fd = open_regular(*folder + "/blobs/" + segs[2], size, mtime);
+  auto fd = open_regular(RepoLayout(view.root(), *repo).blob_path(segs[2]), size, mtime);
   if (!fd)
     if (auto payload = view.shared_payload(*folder, segs[2])) fd = open_regular(*payload, size, mtime);
   if (!fd) return error_response(404, "", "Not Found: the blob is no longer in the cache");

@@ -15,6 +15,7 @@
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/cache/shared_blobs.hpp"
 #include "hubcache/cache/store.hpp"
+#include "hubcache/cache/walk.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/hash.hpp"
 #include "hubcache/util/text.hpp"
@@ -45,7 +46,7 @@ std::optional<std::string> CacheView::repo_folder(const RepoRef& repo) const {
   // directories, never symlinks (not even to elsewhere in the cache, as `cache ls` and `verify` say).
   auto real_dir = check_cache_folder(path, "repo folder");
   if (!real_dir || !*real_dir) return std::nullopt;
-  auto snapshots = check_cache_folder(path + "/snapshots", "snapshots folder");
+  auto snapshots = check_cache_folder(RepoLayout(m_root, repo).snapshots_dir(), "snapshots folder");
   if (!snapshots || !*snapshots) return std::nullopt;
   std::lock_guard lock(m_mutex);  // the root is a realpath and the name has no '/', '.', '..'
   if (m_folders.size() >= k_max_cached_folders) m_folders.clear();
@@ -55,9 +56,11 @@ std::optional<std::string> CacheView::repo_folder(const RepoRef& repo) const {
 
 CacheView::Revision CacheView::resolve_revision(const std::string& folder, std::string_view revision) const {
   Revision r;
+  const auto layout = RepoLayout::of_folder(folder);
+  if (!layout) return r;
   auto snapshot_exists = [&](const std::string& commit) {
     struct stat st{};
-    return ::lstat((folder + "/snapshots/" + commit).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+    return ::lstat(layout->snapshot_dir(commit).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
   };
   if (is_commit_hash(revision)) {
     if (snapshot_exists(std::string(revision))) {
@@ -70,7 +73,7 @@ CacheView::Revision CacheView::resolve_revision(const std::string& folder, std::
   // The layout only builds paths; the folder is the already-checked realpath.
   // A ref is cached (keyed by its file's identity) only once its snapshot was seen to exist.
   auto read_ref_at = [&](std::string_view name) -> std::optional<Revision> {
-    const std::string ref_path = folder + "/refs/" + std::string(name);
+    const std::string ref_path = layout->ref_path(name);
     {
       std::lock_guard lock(m_mutex);
       auto it = m_refs.find(ref_path);
@@ -106,29 +109,10 @@ CacheView::Revision CacheView::resolve_revision(const std::string& folder, std::
 
 std::vector<std::pair<std::string, std::string>> CacheView::list_refs(const std::string& folder) const {
   std::vector<std::pair<std::string, std::string>> out;
-  const std::string refs = folder + "/refs";
-  std::function<void(const std::string&, const std::string&, int)> walk = [&](const std::string& dir, const std::string& prefix, int depth) {
-    if (depth > 8) return;
-    DIR* d = ::opendir(dir.c_str());
-    if (!d) return;
-    while (const dirent* e = ::readdir(d)) {
-      const std::string name = e->d_name;
-      if (name == "." || name == "..") continue;
-      const std::string full = dir + "/" + name;
-      struct stat st{};
-      if (::lstat(full.c_str(), &st) != 0) continue;
-      const std::string ref = prefix.empty() ? name : prefix + "/" + name;
-      if (S_ISDIR(st.st_mode)) {
-        walk(full, ref, depth + 1);
-      } else if (S_ISREG(st.st_mode)) {
-        auto r = resolve_revision(folder, ref);
-        if (r.kind != Revision::Kind::Unknown) out.emplace_back(ref, r.commit);
-      }
-    }
-    ::closedir(d);
-  };
-  walk(refs, "", 0);
-  std::sort(out.begin(), out.end());
+  for (const auto& ref : list_ref_names(folder)) {
+    auto r = resolve_revision(folder, ref);
+    if (r.kind != Revision::Kind::Unknown) out.emplace_back(ref, r.commit);
+  }
   return out;
 }
 
@@ -152,7 +136,9 @@ std::optional<FileInfo> CacheView::lookup_file(const std::string& folder, const 
                                                const std::string& path) const {
   // Hot path: one lstat() of the pointer re-validates a cached lookup (device, inode, mtime and
   // size of the link itself); blobs never change under their name.
-  const std::string pointer = folder + "/snapshots/" + commit + "/" + path;
+  const auto layout = RepoLayout::of_folder(folder);
+  if (!layout) return std::nullopt;
+  const std::string pointer = layout->pointer_path(commit, path);
   {
     std::lock_guard lock(m_mutex);
     auto it = m_files.find(pointer);
@@ -221,23 +207,13 @@ std::optional<CacheView::StatKey> CacheView::link_key_of(const std::string& path
   return StatKey{st.st_dev, st.st_ino, mtime_ns(st), static_cast<std::int64_t>(st.st_size)};
 }
 
-std::optional<std::string> CacheView::shared_entry_of(const std::string& folder, const std::string& pointer) const {
-  char buf[PATH_MAX];
-  const ssize_t n = ::readlink(pointer.c_str(), buf, sizeof buf);
-  if (n <= 0 || buf[0] == '/') return std::nullopt;  // hub caches only hold relative pointers
-  auto dir = fs::real_path(fs::parent(pointer));
-  if (!dir) return std::nullopt;
-  const std::string first_hop = fs::normalize(*dir + "/" + std::string(buf, static_cast<std::size_t>(n)));
-  const std::string blobs = folder + "/blobs";
-  if (fs::parent(first_hop) != blobs) return std::nullopt;
-  return first_hop.substr(blobs.size() + 1);
-}
-
 std::optional<std::string> CacheView::shared_payload(const std::string& folder, const std::string& name) const {
   if (name.empty() || name.find('/') != std::string::npos || !validate_etag(name) || name.ends_with(k_incomplete_suffix))
     return std::nullopt;
   const SharedBlobStore store(m_root);
-  auto payload = store.linked_payload(folder + "/blobs/" + name);
+  const auto layout = RepoLayout::of_folder(folder);
+  if (!layout) return std::nullopt;
+  auto payload = store.linked_payload(layout->blob_path(name));
   if (!payload) return std::nullopt;
   auto real = fs::real_path(payload->path);  // belt and braces: nothing symlinked on the way
   if (!real || *real != payload->path) return std::nullopt;
@@ -246,55 +222,34 @@ std::optional<std::string> CacheView::shared_payload(const std::string& folder, 
 
 std::optional<FileInfo> CacheView::lookup_file_uncached(const std::string& folder, const std::string& commit,
                                                         const std::string& path) const {
-  const std::string pointer = folder + "/snapshots/" + commit + "/" + path;
-  struct stat lst{};
-  if (::lstat(pointer.c_str(), &lst) != 0) return std::nullopt;
-  if (!S_ISLNK(lst.st_mode) && !S_ISREG(lst.st_mode)) return std::nullopt;
-  auto real = fs::real_path(pointer);
-  if (!real) return std::nullopt;  // dangling
-  struct stat st{};
-  if (::stat(real->c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
+  // The cache's one reachability rule decides (cache/walk.hpp): a pointer into this repo's
+  // blobs/, a shared entry whose payload is in the marked store, or a file of a no-symlink cache.
+  const SharedBlobStore store(m_root);
+  const std::string blobs_name(k_blobs_dir);
+  Fd repo_fd(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  Fd blobs = repo_fd.valid() ? open_dir_at(repo_fd.get(), blobs_name.c_str()) : Fd();
+  const RepoDirs dirs{m_root, folder, blobs.get(), &store, {}};
+  Target t;
+  if (!resolve_pointer(dirs, commit, path, t) || !is_reachable(dirs, t)) return std::nullopt;
   FileInfo f;
   f.path = path;
-  f.size = static_cast<std::uint64_t>(st.st_size);
-  f.mtime = st.st_mtim.tv_sec;
-  if (S_ISLNK(lst.st_mode)) {
-    // A pointer must land directly in this repo's blobs/, on a complete blob, or on an entry
-    // there that links into the marked shared store (then the bytes are the store's payload).
-    const std::string blobs = folder + "/blobs";
-    std::string name;
-    if (*real != blobs && fs::is_within(blobs, *real)) {
-      name = real->substr(blobs.size() + 1);
-    } else {
-      auto entry = shared_entry_of(folder, pointer);
-      if (!entry || shared_payload(folder, *entry) != *real) return std::nullopt;
-      f.link_path = blobs + "/" + *entry;
-      name = std::move(*entry);
-    }
-    if (name.find('/') != std::string::npos || !validate_etag(name)) return std::nullopt;
-    if (name.size() >= k_incomplete_suffix.size() &&
-        name.compare(name.size() - k_incomplete_suffix.size(), std::string::npos, k_incomplete_suffix) == 0)
-      return std::nullopt;
-    if (digest_kind_of(name) == DigestKind::Sha256) {
-      f.lfs_sha256 = name;
-      const std::string ptr = lfs_pointer_text(name, f.size);
-      f.oid = git_blob_sha1_hex(ptr);
-      f.pointer_size = ptr.size();
-    } else if (digest_kind_of(name) == DigestKind::GitSha1) {
-      f.oid = name;
-    } else {
-      auto oid = git_oid_of(*real, st.st_ino, f.size, mtime_ns(st));
-      if (!oid) return std::nullopt;
-      f.oid = *oid;
-    }
+  f.size = static_cast<std::uint64_t>(t.st.st_size);
+  f.mtime = t.st.st_mtim.tv_sec;
+  f.content_path = t.shared_hash.empty() ? t.blob_path : t.payload_path;
+  if (!t.shared_hash.empty()) f.link_path = t.blob_path;
+  const std::string_view name = blob_name(t);
+  if (digest_kind_of(name) == DigestKind::Sha256) {
+    f.lfs_sha256 = std::string(name);
+    const std::string ptr = lfs_pointer_text(name, f.size);
+    f.oid = git_blob_sha1_hex(ptr);
+    f.pointer_size = ptr.size();
+  } else if (digest_kind_of(name) == DigestKind::GitSha1) {
+    f.oid = std::string(name);
   } else {
-    // No-symlink cache: the snapshot holds the bytes. No symlinked directory on the way.
-    if (*real != pointer) return std::nullopt;
-    auto oid = git_oid_of(*real, st.st_ino, f.size, mtime_ns(st));
+    auto oid = git_oid_of(f.content_path, t.st.st_ino, f.size, mtime_ns(t.st));
     if (!oid) return std::nullopt;
     f.oid = *oid;
   }
-  f.content_path = std::move(*real);
   return f;
 }
 

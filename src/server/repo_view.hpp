@@ -83,6 +83,9 @@ class CacheView {
   /// disk for this long after it was last checked (0: checked on every request).
   CacheView(std::string root_real, std::chrono::milliseconds revalidate_after, std::size_t max_open_files);
 
+  /// The cache root (a realpath).
+  const std::string& root() const { return m_root; }
+
   /// Path of the repo's folder when it and its snapshots/ are real directories (never symlinks,
   /// cache/folders.hpp); the root is a realpath, so the path is one.
   std::optional<std::string> repo_folder(const RepoRef& repo) const;
@@ -142,9 +145,6 @@ class CacheView {
 
   /// lstat identity of `path` itself (not followed), or nullopt when it is gone.
   static std::optional<StatKey> link_key_of(const std::string& path);
-  /// The blob name a pointer's link text names directly in <folder>/blobs/ (lexically, from the
-  /// pointer's real directory); nullopt for any other link.
-  std::optional<std::string> shared_entry_of(const std::string& folder, const std::string& pointer) const;
 
  public:
   /// The store payload the entry <folder>/blobs/<name> links to, if the cache's shared blob store

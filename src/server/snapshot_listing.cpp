@@ -1,6 +1,7 @@
 // Snapshot listings for tree / repo-info / paths-info: a walk of snapshots/<commit>/ (no symlinked
 // directory is followed), cached and re-validated against every walked directory's mtime.
 #include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -10,6 +11,7 @@
 
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/cache/store.hpp"
+#include "hubcache/cache/walk.hpp"
 #include "hubcache/util/hash.hpp"
 #include "hubcache/util/digest.hpp"
 #include "repo_view.hpp"
@@ -100,7 +102,9 @@ CacheView::CachedListing CacheView::scan(const std::string& folder, const std::s
   CachedListing c;
   auto listing = std::make_shared<SnapshotListing>();
   listing->commit = commit;
-  const std::string root = folder + "/snapshots/" + commit;
+  const auto layout = RepoLayout::of_folder(folder);
+  if (!layout) return c;
+  const std::string root = layout->snapshot_dir(commit);
   struct stat rst{};
   if (::lstat(root.c_str(), &rst) != 0 || !S_ISDIR(rst.st_mode)) return c;
   listing->mtime = rst.st_mtim.tv_sec;
@@ -112,14 +116,13 @@ CacheView::CachedListing CacheView::scan(const std::string& folder, const std::s
     if (::lstat(dir.c_str(), &dst) != 0) return git_tree_sha1_hex({});
     c.dir_mtimes.emplace_back(dir, mtime_ns(dst));
     if (depth > k_max_depth) return git_tree_sha1_hex({});
-    DIR* d = ::opendir(dir.c_str());
-    if (!d) return git_tree_sha1_hex({});
+    const Fd dfd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!dfd) return git_tree_sha1_hex({});
     std::vector<std::string> names;
-    while (const dirent* e = ::readdir(d)) {
-      std::string name = e->d_name;
-      if (name != "." && name != "..") names.push_back(std::move(name));
-    }
-    ::closedir(d);
+    DirReader reader(dfd.get());
+    const char* entry = nullptr;
+    unsigned char type = DT_UNKNOWN;
+    while (reader.next(entry, type)) names.emplace_back(entry);
     for (const auto& name : names) {
       const std::string child = rel.empty() ? name : rel + "/" + name;
       if (!validate_repo_path(child) || child.find('\\') != std::string::npos) continue;
@@ -139,7 +142,7 @@ CacheView::CachedListing CacheView::scan(const std::string& folder, const std::s
     return git_tree_sha1_hex(std::move(kids));
   };
   walk("", 0);
-  c.dir_mtimes.emplace_back(folder + "/trees", mtime_or_absent(folder + "/trees"));
+  c.dir_mtimes.emplace_back(layout->trees_dir(), mtime_or_absent(layout->trees_dir()));
   if (add_tree_record(m_root, folder, *listing)) compute_dir_oids(*listing);
   std::sort(listing->files.begin(), listing->files.end(), [](const FileInfo& a, const FileInfo& b) { return a.path < b.path; });
   std::sort(listing->dirs.begin(), listing->dirs.end(), [](const DirInfo& a, const DirInfo& b) { return a.path < b.path; });

@@ -33,7 +33,17 @@ std::string pointer_target(std::string_view repo_path, std::string_view etag);
 /// The exact bytes of CACHEDIR.TAG.
 std::string_view cachedir_tag_content();
 
+/// The folders of a repo folder, for code that works relative to its descriptor (cache/walk.hpp);
+/// everything else builds paths with RepoLayout.
+inline constexpr std::string_view k_blobs_dir = "blobs";
+inline constexpr std::string_view k_refs_dir = "refs";
+inline constexpr std::string_view k_snapshots_dir = "snapshots";
+inline constexpr std::string_view k_no_exist_dir = ".no_exist";
+inline constexpr std::string_view k_trees_dir = "trees";  // hubcache's tree records (trees/<commit>.json)
 inline constexpr std::string_view k_cachedir_tag = "CACHEDIR.TAG";
+/// "<repo_path>/<dir>" or "<repo_path>/<dir>/<name>" for one of the folders above, for code that
+/// holds a repo folder's path but not its RepoRef (a scan of folders that may be malformed).
+std::string repo_subpath(std::string_view repo_path, std::string_view dir, std::string_view name = {});
 inline constexpr std::string_view k_locks_dir = ".locks";
 inline constexpr std::string_view k_incomplete_suffix = ".incomplete";
 /// A split (parallel ranges) download of blobs/<etag> keeps its data in <etag>.parts.incomplete
@@ -46,6 +56,10 @@ inline constexpr std::string_view k_parts_state_suffix = ".parts.state";
 class RepoLayout {
  public:
   RepoLayout(std::string root, RepoRef repo);
+  /// The layout of an existing repo folder path ("<root>/models--org--name"): its parent is the
+  /// root, its name gives the repo. nullopt when the name is not a repo folder name
+  /// (parse_repo_folder_name). No I/O.
+  static std::optional<RepoLayout> of_folder(const std::string& folder);
 
   const std::string& root() const { return m_root; }
   const RepoRef& repo() const { return m_repo; }

@@ -13,6 +13,7 @@
 #include <memory>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "hubcache/cache/shared_blobs.hpp"
 #include "hubcache/util/fs.hpp"
@@ -74,6 +75,7 @@ struct Target {
   std::string link;       // the raw symlink text (symlinks only)
   bool in_repo_blobs = false;  // blob_path is <repo>/blobs/<name> of this repo
   std::string shared_hash;     // the Xet hash when blob_path is a link into the marked store
+  std::string payload_path;    // shared entries: the store payload holding the bytes
   struct stat st {};      // of the blob (Blob, Self)
 };
 
@@ -82,6 +84,34 @@ struct Target {
 /// the entry is a symlink. Returns false with errno set when the entry vanished or cannot be read.
 bool resolve_entry(const RepoDirs& repo, int dirfd, const std::string& dir_path, int depth, const char* name,
                    bool is_link, Target& out);
+
+/// Resolves snapshots/<commit>/<path> of the repo folder `repo.repo_path` (commit and path
+/// already validated: no "..", no empty component) with resolve_entry. Every directory on the
+/// way, the repo folder's snapshots/ included, is opened without following a symlink, so a
+/// symlinked directory inside a snapshot is never crossed. False with errno set when a component
+/// is missing, is a symlink or a non-directory (ENOENT, ELOOP, ENOTDIR), or the entry is a
+/// directory or unreadable.
+bool resolve_pointer(const RepoDirs& repo, std::string_view commit, std::string_view path, Target& out);
+
+/// The one rule for which snapshot entries are the bytes of a cached file: what the mirror
+/// serves (its security boundary) and what scan and verify count as a file. Reachable is
+///  - Self: a regular file in the snapshot (caches written without symlinks);
+///  - Blob directly in this repo's blobs/ (in_repo_blobs), named as an ETag (validate_etag) and
+///    not a download in progress (*.incomplete);
+///  - a shared entry: this repo's blobs/<etag> linking into the cache's marked shared store,
+///    whose payload is a regular file reached through real directories only.
+/// Anything else (a link to another repo's blob, out of the cache, to a directory, dangling) is
+/// not: hf_hub_download would never have written it. No I/O except the shared payload's realpath.
+bool is_reachable(const RepoDirs& repo, const Target& t);
+
+/// The ETag a reachable Blob is stored under: the file name of blob_path (the entry for shared
+/// files). Empty for Self.
+std::string_view blob_name(const Target& t);
+
+/// The names of the refs under the repo's refs/ folder ("main", "refs/pr/1", ...), sorted:
+/// regular files only (a symlinked ref or folder is never followed, OS junk is skipped), at most
+/// 8 folders deep. Values are not read. Empty when refs/ is missing or unreadable.
+std::vector<std::string> list_ref_names(const std::string& repo_path);
 
 /// Walks the directory tree of `dir` (closed at the end) without following symlinks. Calls
 /// on_file(dirfd, dir_path, depth, rel_path, name, is_link) for each non-directory and
