@@ -5,10 +5,11 @@ target_compile_options(hubcache_settings INTERFACE
 if(HUBCACHE_WERROR)
   target_compile_options(hubcache_settings INTERFACE -Werror)
 endif()
+set(HUBCACHE_SANITIZE_FLAGS -fsanitize=address,undefined)
 if(HUBCACHE_SANITIZE)
   target_compile_options(hubcache_settings INTERFACE
-    -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
-  target_link_options(hubcache_settings INTERFACE -fsanitize=address,undefined)
+    ${HUBCACHE_SANITIZE_FLAGS} -fno-omit-frame-pointer -fno-sanitize-recover=undefined)
+  target_link_options(hubcache_settings INTERFACE ${HUBCACHE_SANITIZE_FLAGS})
 endif()
 if(CMAKE_BUILD_TYPE STREQUAL "Debug")
   target_compile_definitions(hubcache_settings INTERFACE _GLIBCXX_ASSERTIONS)
