@@ -56,10 +56,10 @@ void print_table(const std::vector<std::string>& headers, const std::vector<std:
 }
 
 nlohmann::json row_json(const ListEntry& e, double now) {
-  const RepoInfo& r = *e.repo;
+  const CachedRepoInfo& r = *e.repo;
   nlohmann::json j = {{"id", r.label()}, {"repo_id", r.repo.id}, {"repo_type", to_string(r.repo.type)}};
   if (e.revision) {
-    const RevisionInfo& v = *e.revision;
+    const CachedRevisionInfo& v = *e.revision;
     j["revision"] = v.commit;
     j["snapshot_path"] = v.snapshot_path;
     j["size"] = format_size(static_cast<double>(v.size_on_disk));
@@ -125,7 +125,7 @@ int run_ls(const Context& ctx, const LsOptions& o) {
   } else {
     std::vector<std::vector<std::string>> table;
     for (const auto& e : rows) {
-      const RepoInfo& r = *e.repo;
+      const CachedRepoInfo& r = *e.repo;
       if (e.revision)
         table.push_back({r.label(), e.revision->commit, format_size(static_cast<double>(e.revision->size_on_disk)),
                          std::to_string(e.revision->nb_files), format_age(now - e.revision->last_modified),
@@ -145,7 +145,7 @@ int run_ls(const Context& ctx, const LsOptions& o) {
     // Sizes on disk count each blob once: a repo shown whole (all its revisions) counts its own
     // size, not the sum of revisions sharing blobs; every repo shown = the cache's physical size
     // (a shared blob store payload once, unreferenced ones too).
-    std::map<const RepoInfo*, std::pair<std::size_t, std::uint64_t>> shown;  // revisions, their sum
+    std::map<const CachedRepoInfo*, std::pair<std::size_t, std::uint64_t>> shown;  // revisions, their sum
     std::size_t revisions = 0;
     for (const auto& e : rows) {
       auto& [n, sum] = shown[e.repo];
@@ -166,7 +166,7 @@ int run_ls(const Context& ctx, const LsOptions& o) {
       size += all ? repo->size_on_disk : seen.second;
     }
     if (whole && shown.size() == cache->repos.size()) size = cache->size_on_disk;
-    std::set<const RepoInfo*> repos;
+    std::set<const CachedRepoInfo*> repos;
     for (const auto& [repo, seen] : shown) repos.insert(repo);
     fmt::print("\nFound {} repo(s) for a total of {} revision(s) and {} on disk.\n", repos.size(), revisions,
                format_size(static_cast<double>(size)));

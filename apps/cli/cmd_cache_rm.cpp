@@ -48,7 +48,7 @@ void print_locked(const DeletePlan& plan) {
     print_warning("leaving " + f.path + " alone: a download in progress holds its lock " + f.lock_path);
 }
 
-Result<CacheInfo> scan_for_delete(const Context& ctx, const CommonOptions& common) {
+Result<HFCacheInfo> scan_for_delete(const Context& ctx, const CommonOptions& common) {
   const Config c = load_config(ctx, common);
   return scan_cache(c.hub_cache.value);
 }

@@ -16,15 +16,15 @@ namespace {
 
 // One numbered line of the list: a repo (all its revisions) or one revision of it.
 struct Entry {
-  const RepoInfo* repo = nullptr;
-  const RevisionInfo* revision = nullptr;  // null: the repo line
+  const CachedRepoInfo* repo = nullptr;
+  const CachedRevisionInfo* revision = nullptr;  // null: the repo line
 };
 
 std::string sized(std::uint64_t bytes) { return format_size(static_cast<double>(bytes)) + "B"; }
 
-std::string refs_of(const RevisionInfo& v) { return v.refs.empty() ? "(detached)" : join(v.refs, ", "); }
+std::string refs_of(const CachedRevisionInfo& v) { return v.refs.empty() ? "(detached)" : join(v.refs, ", "); }
 
-std::vector<Entry> number_entries(const CacheInfo& cache) {
+std::vector<Entry> number_entries(const HFCacheInfo& cache) {
   std::vector<Entry> entries;
   for (const auto& repo : cache.repos) {
     entries.push_back({&repo, nullptr});
@@ -33,7 +33,7 @@ std::vector<Entry> number_entries(const CacheInfo& cache) {
   return entries;
 }
 
-void print_list(const CacheInfo& cache, const std::vector<Entry>& entries) {
+void print_list(const HFCacheInfo& cache, const std::vector<Entry>& entries) {
   const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
   const int num_w = static_cast<int>(std::to_string(entries.size()).size());
   std::size_t refs_w = 0, size_w = 0;
@@ -60,7 +60,7 @@ void print_list(const CacheInfo& cache, const std::vector<Entry>& entries) {
 }
 
 std::vector<DeleteTarget> targets_of(const std::vector<Entry>& entries, const std::vector<std::size_t>& picked) {
-  std::vector<const RepoInfo*> whole;
+  std::vector<const CachedRepoInfo*> whole;
   for (auto n : picked)
     if (!entries[n - 1].revision) whole.push_back(entries[n - 1].repo);
   std::vector<DeleteTarget> targets;
@@ -82,7 +82,7 @@ std::vector<DeleteTarget> targets_of(const std::vector<Entry>& entries, const st
 
 }  // namespace
 
-RmSelection select_delete_targets(const CacheInfo& cache) {
+RmSelection select_delete_targets(const HFCacheInfo& cache) {
   const auto entries = number_entries(cache);
   print_list(cache, entries);
   for (int attempt = 1; attempt <= k_selection_attempts; ++attempt) {

@@ -21,6 +21,6 @@ struct RmSelection {
 /// Prints the list on stderr and reads the answer from stdin (the caller checked both are
 /// terminals). An empty line or end of input cancels; an invalid answer is explained and asked
 /// again, k_selection_attempts times in all.
-RmSelection select_delete_targets(const CacheInfo& cache);
+RmSelection select_delete_targets(const HFCacheInfo& cache);
 
 }  // namespace hubcache::cli

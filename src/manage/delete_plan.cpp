@@ -33,7 +33,7 @@ bool held_by_download(const PlannedIncomplete& f) {
 }
 
 struct Selection {
-  std::set<std::size_t> revisions;  // indices into RepoInfo::revisions
+  std::set<std::size_t> revisions;  // indices into CachedRepoInfo::revisions
   bool whole = false;               // a repo target: the folder goes even with no revision
 };
 
@@ -74,7 +74,7 @@ std::size_t DeletePlan::total_revision_count() const {
 
 class DeletePlanBuilder {
  public:
-  static DeletePlan build(const CacheInfo& cache, const std::map<std::size_t, Selection>& selected,
+  static DeletePlan build(const HFCacheInfo& cache, const std::map<std::size_t, Selection>& selected,
                           const std::set<std::size_t>& broken, bool prune, std::vector<std::string> unknown) {
     const bool prune_incomplete = prune;
     const SharedBlobStore store(cache.root);
@@ -98,7 +98,7 @@ class DeletePlanBuilder {
     }
 
     for (const auto& [idx, sel] : selected) {
-      const RepoInfo& repo = cache.repos[idx];
+      const CachedRepoInfo& repo = cache.repos[idx];
       PlannedRepo pr{repo.repo, repo.path, false, false, {}, 0};
       const bool all = sel.whole || sel.revisions.size() == repo.revisions.size();
       pr.entire = all && !busy_folders.count(folder_of(cache.root, repo.path));
@@ -106,7 +106,7 @@ class DeletePlanBuilder {
       if (all)
         for (std::size_t i = 0; i < repo.revisions.size(); ++i) chosen.insert(i);
       for (auto i : chosen) {
-        const RevisionInfo& rev = repo.revisions[i];
+        const CachedRevisionInfo& rev = repo.revisions[i];
         pr.revisions.push_back({rev.commit, rev.refs, rev.size_on_disk});
       }
       if (pr.entire) {
@@ -185,7 +185,7 @@ class DeletePlanBuilder {
 
   // Snapshots, refs and no-longer-used blobs of some revisions of a repo; returns bytes freed
   // (shared entries are only unlinked: their payloads are planned by plan_shared).
-  static std::uint64_t plan_revisions(DeletePlan& plan, const RepoInfo& repo, const std::set<std::size_t>& chosen,
+  static std::uint64_t plan_revisions(DeletePlan& plan, const CachedRepoInfo& repo, const std::set<std::size_t>& chosen,
                                       manage_detail::SharedEntries& deleting) {
     std::unordered_set<std::string> kept;
     for (std::size_t i = 0; i < repo.revisions.size(); ++i)
@@ -195,7 +195,7 @@ class DeletePlanBuilder {
     std::unordered_set<std::string> planned;
     std::uint64_t freed = 0;
     for (auto i : chosen) {
-      const RevisionInfo& rev = repo.revisions[i];
+      const CachedRevisionInfo& rev = repo.revisions[i];
       std::uint64_t in_snapshot = 0;
       for (const auto& f : rev.files) {
         if (fs::is_within(rev.snapshot_path, f.blob_path)) {
@@ -217,7 +217,7 @@ class DeletePlanBuilder {
   }
 };
 
-Result<DeletePlan> plan_delete(const CacheInfo& cache, const std::vector<std::string>& targets) {
+Result<DeletePlan> plan_delete(const HFCacheInfo& cache, const std::vector<std::string>& targets) {
   std::vector<DeleteTarget> parsed;
   for (const auto& text : targets) {
     HUBCACHE_TRY_ASSIGN(DeleteTarget t, parse_delete_target(text));
@@ -226,7 +226,7 @@ Result<DeletePlan> plan_delete(const CacheInfo& cache, const std::vector<std::st
   return plan_delete_targets(cache, parsed);
 }
 
-Result<DeletePlan> plan_delete_targets(const CacheInfo& cache, const std::vector<DeleteTarget>& targets) {
+Result<DeletePlan> plan_delete_targets(const HFCacheInfo& cache, const std::vector<DeleteTarget>& targets) {
   if (!cache.has_files)
     return fail(ErrorCode::InvalidArgument, "plan_delete needs a scan with ScanOptions::collect_files");
   std::map<std::size_t, Selection> selected;
@@ -294,7 +294,7 @@ Result<DeletePlan> plan_delete_targets(const CacheInfo& cache, const std::vector
   return DeletePlanBuilder::build(cache, selected, broken, false, std::move(unknown));
 }
 
-Result<DeletePlan> plan_prune(const CacheInfo& cache) {
+Result<DeletePlan> plan_prune(const HFCacheInfo& cache) {
   if (!cache.has_files)
     return fail(ErrorCode::InvalidArgument, "plan_prune needs a scan with ScanOptions::collect_files");
   std::map<std::size_t, Selection> selected;

@@ -26,7 +26,7 @@ bool compare(T left, ListFilter::Op op, T right) {
 }
 
 bool matches(const ListFilter& f, const ListEntry& e, double now) {
-  const RepoInfo& repo = *e.repo;
+  const CachedRepoInfo& repo = *e.repo;
   switch (f.key) {
     case ListFilter::Key::Size:
       return compare<std::uint64_t>(e.revision ? e.revision->size_on_disk : repo.size_on_disk, f.op, f.number);
@@ -123,7 +123,7 @@ Result<ListSort> parse_list_sort(std::string_view raw) {
   return s;
 }
 
-std::vector<ListEntry> list_entries(const CacheInfo& cache, const ListQuery& query, double now) {
+std::vector<ListEntry> list_entries(const HFCacheInfo& cache, const ListQuery& query, double now) {
   std::vector<ListEntry> rows;
   for (const auto& repo : cache.repos) {
     if (!query.revisions) {

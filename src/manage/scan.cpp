@@ -23,13 +23,13 @@ bool skipped_root_entry(std::string_view name) {
 
 }  // namespace
 
-std::uint64_t CacheInfo::incomplete_size() const {
+std::uint64_t HFCacheInfo::incomplete_size() const {
   std::uint64_t total = 0;
   for (const auto& f : incomplete_files) total += f.size;
   return total;
 }
 
-std::size_t CacheInfo::revision_count() const {
+std::size_t HFCacheInfo::revision_count() const {
   std::size_t n = 0;
   for (const auto& r : repos) n += r.revisions.size();
   return n;
@@ -38,7 +38,7 @@ std::size_t CacheInfo::revision_count() const {
 namespace {
 
 // Root folders holding `hf download --local-dir` metadata (seed 000: a local dir inside the cache).
-void find_local_dir_copies(CacheInfo& cache, const std::vector<std::pair<std::string, unsigned char>>& entries) {
+void find_local_dir_copies(HFCacheInfo& cache, const std::vector<std::pair<std::string, unsigned char>>& entries) {
   for (const auto& [name, type] : entries) {
     if (type != DT_DIR && type != DT_UNKNOWN) continue;
     const std::string path = cache.root + "/" + name;
@@ -71,8 +71,8 @@ void find_local_dir_copies(CacheInfo& cache, const std::vector<std::pair<std::st
 
 }  // namespace
 
-Result<CacheInfo> scan_cache(const std::string& root_in, const ScanOptions& options) {
-  CacheInfo cache;
+Result<HFCacheInfo> scan_cache(const std::string& root_in, const ScanOptions& options) {
+  HFCacheInfo cache;
   cache.root = fs::absolute_real(root_in);
   cache.has_files = options.collect_files;
   struct stat st {};
@@ -124,7 +124,7 @@ Result<CacheInfo> scan_cache(const std::string& root_in, const ScanOptions& opti
     cache.warnings.push_back({store.dir(), "Cannot read the shared blob store: " + payloads.error().message, false});
   }
   std::sort(cache.repos.begin(), cache.repos.end(),
-            [](const RepoInfo& a, const RepoInfo& b) { return a.label() < b.label(); });
+            [](const CachedRepoInfo& a, const CachedRepoInfo& b) { return a.label() < b.label(); });
   std::sort(cache.incomplete_files.begin(), cache.incomplete_files.end(),
             [](const IncompleteFile& a, const IncompleteFile& b) { return a.path < b.path; });
   return cache;

@@ -108,7 +108,7 @@ class RepoScanner {
   void note(std::string message, const std::string& path) { m_out.warnings.push_back({path, std::move(message), false}); }
 
   bool read_refs(Fd refs);
-  bool scan_revision(int snapshots_fd, const std::string& commit, RevisionInfo& rev);
+  bool scan_revision(int snapshots_fd, const std::string& commit, CachedRevisionInfo& rev);
   std::uint32_t blob_index(const std::string& key, const struct stat& st, const std::string& shared_hash);
 
   int m_root_fd;
@@ -161,7 +161,7 @@ bool RepoScanner::read_refs(Fd refs) {
   return ok;
 }
 
-bool RepoScanner::scan_revision(int snapshots_fd, const std::string& commit, RevisionInfo& rev) {
+bool RepoScanner::scan_revision(int snapshots_fd, const std::string& commit, CachedRevisionInfo& rev) {
   rev.commit = commit;
   rev.snapshot_path = repo_subpath(m_dirs.repo_path, k_snapshots_dir, commit);
   Fd dir = open_dir_at(snapshots_fd, commit.c_str());
@@ -220,7 +220,7 @@ bool RepoScanner::scan_revision(int snapshots_fd, const std::string& commit, Rev
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   for (auto id : ids) rev.size_on_disk += m_blobs[id].size;
-  std::sort(rev.files.begin(), rev.files.end(), [](const FileInfo& a, const FileInfo& b) { return a.path < b.path; });
+  std::sort(rev.files.begin(), rev.files.end(), [](const CachedFileInfo& a, const CachedFileInfo& b) { return a.path < b.path; });
   std::sort(rev.dangling.begin(), rev.dangling.end());
   return true;
 }
@@ -323,11 +323,11 @@ RepoScan RepoScanner::run(unsigned char dtype) {
   }
   std::sort(commits.begin(), commits.end());
 
-  RepoInfo info;
+  CachedRepoInfo info;
   info.repo = *m_ref;
   info.path = path;
   for (const auto& commit : commits) {
-    RevisionInfo rev;
+    CachedRevisionInfo rev;
     if (!scan_revision(snapshots.get(), commit, rev)) {
       skip("Cannot read " + m_failed_dir + ": " + errno_text(m_failed_errno), m_failed_dir);
       return std::move(m_out);

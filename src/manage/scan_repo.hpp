@@ -9,9 +9,9 @@
 
 namespace hubcache::manage_detail {
 
-/// What one top-level entry contributes to a CacheInfo.
+/// What one top-level entry contributes to a HFCacheInfo.
 struct RepoScan {
-  std::optional<RepoInfo> info;
+  std::optional<CachedRepoInfo> info;
   std::optional<SkippedRepo> skipped;
   std::vector<ScanWarning> warnings;
   std::vector<IncompleteFile> incomplete;

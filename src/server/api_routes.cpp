@@ -24,7 +24,7 @@ json last_commit(const SnapshotListing& l) {
               {"date", iso8601_utc(l.mtime)}};
 }
 
-json file_entry(const FileInfo& f, const SnapshotListing& l, bool expand) {
+json file_entry(const ServedFile& f, const SnapshotListing& l, bool expand) {
   json e{{"type", "file"}, {"oid", f.oid}, {"size", f.size}, {"path", f.path}};
   if (f.lfs_sha256) e["lfs"] = json{{"oid", *f.lfs_sha256}, {"size", f.size}, {"pointerSize", f.pointer_size}};
   if (expand) {
@@ -217,7 +217,7 @@ Response Router::Impl::paths_info(const Request& req, const RepoTarget& t, const
   for (std::string p : paths) {
     if (p.size() > 1 && p.back() == '/') p.pop_back();
     if (!safe_repo_path(p) || !seen.insert(p).second) continue;
-    if (const FileInfo* f = listing->find_file(p)) out.push_back(file_entry(*f, *listing, expand));
+    if (const ServedFile* f = listing->find_file(p)) out.push_back(file_entry(*f, *listing, expand));
     else if (const DirInfo* d = listing->find_dir(p)) out.push_back(dir_entry(*d, *listing, expand));
   }
   Response r = json_response(200, dump(out));

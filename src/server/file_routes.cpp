@@ -109,7 +109,7 @@ Response Router::Impl::resolve(const Request& req, const RepoTarget& t, const st
   auto info = view.lookup_file(t.folder, *commit, path);
   if (!info) {
     if (auto listing = view.listing(t.folder, *commit))
-      if (const FileInfo* listed = listing->find_file(path); listed && !listed->held)
+      if (const ServedFile* listed = listing->find_file(path); listed && !listed->held)
         return lacking(t.repo, *commit, path);
     return not_found("no file '" + path + "' in snapshot " + *commit + " of " + describe(t.repo) + " in this mirror's cache");
   }

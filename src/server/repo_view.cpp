@@ -132,7 +132,7 @@ std::optional<std::string> CacheView::git_oid_of(const std::string& path, ino_t 
   return h->git_sha1;
 }
 
-std::optional<FileInfo> CacheView::lookup_file(const std::string& folder, const std::string& commit,
+std::optional<ServedFile> CacheView::lookup_file(const std::string& folder, const std::string& commit,
                                                const std::string& path) const {
   // Hot path: one lstat() of the pointer re-validates a cached lookup (device, inode, mtime and
   // size of the link itself); blobs never change under their name.
@@ -220,7 +220,7 @@ std::optional<std::string> CacheView::shared_payload(const std::string& folder, 
   return payload->path;
 }
 
-std::optional<FileInfo> CacheView::lookup_file_uncached(const std::string& folder, const std::string& commit,
+std::optional<ServedFile> CacheView::lookup_file_uncached(const std::string& folder, const std::string& commit,
                                                         const std::string& path) const {
   // The cache's one reachability rule decides (cache/walk.hpp): a pointer into this repo's
   // blobs/, a shared entry whose payload is in the marked store, or a file of a no-symlink cache.
@@ -231,7 +231,7 @@ std::optional<FileInfo> CacheView::lookup_file_uncached(const std::string& folde
   const RepoDirs dirs{m_root, folder, blobs.get(), &store, {}};
   Target t;
   if (!resolve_pointer(dirs, commit, path, t) || !is_reachable(dirs, t)) return std::nullopt;
-  FileInfo f;
+  ServedFile f;
   f.path = path;
   f.size = static_cast<std::uint64_t>(t.st.st_size);
   f.mtime = t.st.st_mtim.tv_sec;

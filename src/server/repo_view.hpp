@@ -25,7 +25,7 @@
 
 namespace hubcache::server {
 
-struct FileInfo {
+struct ServedFile {
   std::string path;          // repo path ("a/b.txt")
   std::string content_path;  // absolute, symlink-free path of the bytes to serve
   /// The repo's blobs/<etag> entry when it links into the shared blob store ("" otherwise): a
@@ -57,9 +57,9 @@ struct DirInfo {
 struct SnapshotListing {
   std::string commit;
   std::int64_t mtime = 0;       // of snapshots/<commit>
-  std::vector<FileInfo> files;  // sorted by path
+  std::vector<ServedFile> files;  // sorted by path
   std::vector<DirInfo> dirs;    // sorted by path
-  const FileInfo* find_file(std::string_view path) const;
+  const ServedFile* find_file(std::string_view path) const;
   const DirInfo* find_dir(std::string_view path) const;
 };
 
@@ -102,7 +102,7 @@ class CacheView {
 
   /// One file of snapshots/<commit>/<path> (path already validated), or nullopt if it is absent,
   /// not a file, or resolves outside the repo's blobs/.
-  std::optional<FileInfo> lookup_file(const std::string& folder, const std::string& commit,
+  std::optional<ServedFile> lookup_file(const std::string& folder, const std::string& commit,
                                       const std::string& path) const;
 
   /// The (cached) listing of a snapshot; nullptr if the snapshot folder is missing.
@@ -134,7 +134,7 @@ class CacheView {
     dev_t content_dev = 0;  // identity of the open fd's file, re-checked with the pointer
     ino_t content_ino = 0;
     StatKey link_key;  // identity of info.link_path (shared-store entries)
-    FileInfo info;
+    ServedFile info;
   };
   struct OidEntry {
     ino_t ino = 0;
@@ -153,7 +153,7 @@ class CacheView {
   std::optional<std::string> shared_payload(const std::string& folder, const std::string& name) const;
 
  private:
-  std::optional<FileInfo> lookup_file_uncached(const std::string& folder, const std::string& commit,
+  std::optional<ServedFile> lookup_file_uncached(const std::string& folder, const std::string& commit,
                                                const std::string& path) const;
   std::optional<std::string> git_oid_of(const std::string& path, ino_t ino, std::uint64_t size,
                                         std::int64_t mtime_ns) const;

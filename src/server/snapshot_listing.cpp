@@ -51,7 +51,7 @@ bool add_tree_record(const std::string& root, const std::string& folder, Snapsho
     if (!validate_repo_path(e.path) || e.path.find('\\') != std::string::npos || digest_kind_of(e.blob_id) != DigestKind::GitSha1) continue;
     if (e.lfs_sha256 && digest_kind_of(*e.lfs_sha256) != DigestKind::Sha256) continue;
     if (files.count(e.path) || dirs.count(e.path)) continue;  // what the snapshot holds wins
-    FileInfo f;
+    ServedFile f;
     f.path = e.path;
     f.size = e.size;
     f.oid = e.blob_id;
@@ -88,8 +88,8 @@ void compute_dir_oids(SnapshotListing& l) {
 
 }  // namespace
 
-const FileInfo* SnapshotListing::find_file(std::string_view path) const {
-  auto it = std::lower_bound(files.begin(), files.end(), path, [](const FileInfo& f, std::string_view p) { return f.path < p; });
+const ServedFile* SnapshotListing::find_file(std::string_view path) const {
+  auto it = std::lower_bound(files.begin(), files.end(), path, [](const ServedFile& f, std::string_view p) { return f.path < p; });
   return it != files.end() && it->path == path ? &*it : nullptr;
 }
 
@@ -144,7 +144,7 @@ CacheView::CachedListing CacheView::scan(const std::string& folder, const std::s
   walk("", 0);
   c.dir_mtimes.emplace_back(layout->trees_dir(), mtime_or_absent(layout->trees_dir()));
   if (add_tree_record(m_root, folder, *listing)) compute_dir_oids(*listing);
-  std::sort(listing->files.begin(), listing->files.end(), [](const FileInfo& a, const FileInfo& b) { return a.path < b.path; });
+  std::sort(listing->files.begin(), listing->files.end(), [](const ServedFile& a, const ServedFile& b) { return a.path < b.path; });
   std::sort(listing->dirs.begin(), listing->dirs.end(), [](const DirInfo& a, const DirInfo& b) { return a.path < b.path; });
   c.listing = std::move(listing);
   return c;

@@ -67,7 +67,7 @@ struct DeleteFixture : ::testing::Test {
   CacheBuilder cb{dir.path()};
   std::string c1 = commit_id(1), c2 = commit_id(2), c3 = commit_id(3);
 
-  CacheInfo scan() {
+  HFCacheInfo scan() {
     auto r = scan_cache(dir.path());
     EXPECT_TRUE(r) << r.error().message;
     return std::move(r).value();

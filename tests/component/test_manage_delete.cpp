@@ -176,7 +176,7 @@ TEST_F(Delete, PlanningChangesNothingOnDisk) {
   cb.write_raw(".locks/models--org--name/" + std::string(64, 'f') + ".lock", "");
   cb.write_raw("models--x--y/blobs/" + std::string(64, 'e') + ".incomplete", "p");  // no lock file at all
   const std::string before = test::tree_fingerprint(dir.path());
-  const CacheInfo c = scan();
+  const HFCacheInfo c = scan();
   ASSERT_TRUE(plan_delete(c, {"model/org/name", c1, "unknown"}));
   auto pr = plan_prune(c);
   ASSERT_TRUE(pr);
@@ -206,7 +206,7 @@ TEST_F(Delete, PermissionErrorsAreReportedAndTheRestIsDeleted) {
   cb.add_file(k_repo, c1, "a", "a1");
   cb.add_file(k_repo, c1, "sub/b", "b1");
   cb.add_file({RepoType::Model, "other/repo"}, c2, "x", "x");
-  const CacheInfo c = scan();
+  const HFCacheInfo c = scan();
   auto p = plan_delete(c, {"model/org/name", "model/other/repo"});
   ASSERT_TRUE(p);
   test::open_up(dir.path());
@@ -275,7 +275,7 @@ TEST_F(Delete, SymlinkedSnapshotParentStopsTheDeletion) {
 TEST_F(Delete, BrokenRepoCanBeDeletedByItsId) {
   cb.add_file(k_repo, c1, "a", std::string(123, 'a'));
   cb.add_ref(k_repo, "main", c2);  // a ref to a missing snapshot: the scan skips the repo
-  const CacheInfo c = scan();
+  const HFCacheInfo c = scan();
   ASSERT_TRUE(c.repos.empty());
   auto p = plan_delete(c, {"model/org/name"});
   ASSERT_TRUE(p);

@@ -17,7 +17,7 @@ constexpr double k_day = 86400;
 struct List : ::testing::Test {
   test::TempDir dir;
   test::CacheBuilder cb{dir.path()};
-  CacheInfo cache;
+  HFCacheInfo cache;
 
   void SetUp() override {
     // big: 2 GB (sparse), accessed 10 days ago; small: 10 bytes, accessed now; a dataset.

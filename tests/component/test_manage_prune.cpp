@@ -120,7 +120,7 @@ TEST_F(Prune, ScanGroupsSplitDownloadStateWithItsDataAndListsOrphans) {
   cb.add_file(k_repo, c1, "a.txt", "a");
   cb.add_ref(k_repo, "main", c1);
   const SplitLeftovers s(cb, l);
-  const CacheInfo c = scan();
+  const HFCacheInfo c = scan();
   EXPECT_TRUE(c.warnings.empty()) << c.warnings.front().message;
   ASSERT_EQ(c.incomplete_files.size(), 3u);  // one per interrupted download
   const IncompleteFile& split = c.incomplete_files[0];

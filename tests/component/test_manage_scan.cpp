@@ -20,17 +20,17 @@ struct Scan : ::testing::Test {
   test::CacheBuilder cb{dir.path()};
   std::string c1 = test::commit_id(1), c2 = test::commit_id(2), c3 = test::commit_id(3);
 
-  CacheInfo scan(ScanOptions o = {}) {
+  HFCacheInfo scan(ScanOptions o = {}) {
     auto r = scan_cache(dir.path(), o);
     EXPECT_TRUE(r) << r.error().message;
     return std::move(r).value();
   }
-  static const RepoInfo* find(const CacheInfo& c, const std::string& label) {
+  static const CachedRepoInfo* find(const HFCacheInfo& c, const std::string& label) {
     for (const auto& r : c.repos)
       if (r.label() == label) return &r;
     return nullptr;
   }
-  static const ScanWarning* warning_about(const CacheInfo& c, const std::string& path) {
+  static const ScanWarning* warning_about(const HFCacheInfo& c, const std::string& path) {
     for (const auto& w : c.warnings)
       if (w.path == path || w.message.find(path) != std::string::npos) return &w;
     return nullptr;
@@ -59,11 +59,11 @@ TEST_F(Scan, HealthyRepoNumbersMatchScanCacheDir) {
   test::set_times(l.blob_path(big), 1'300'000'000, 1'200'000'000);
   test::set_times(l.blob_path(small), 1'250'000'000, 1'050'000'000);
 
-  const CacheInfo c = scan();
+  const HFCacheInfo c = scan();
   EXPECT_EQ(c.root, dir.path());
   EXPECT_TRUE(c.warnings.empty()) << c.warnings.front().message;
   ASSERT_EQ(c.repos.size(), 1u);
-  const RepoInfo& r = c.repos[0];
+  const CachedRepoInfo& r = c.repos[0];
   EXPECT_EQ(r.label(), "model/org/name");
   EXPECT_EQ(r.path, l.folder());
   EXPECT_EQ(r.nb_files, 3u);  // distinct blobs
@@ -73,7 +73,7 @@ TEST_F(Scan, HealthyRepoNumbersMatchScanCacheDir) {
   EXPECT_DOUBLE_EQ(r.last_modified, 1'200'000'000);
   EXPECT_EQ(r.refs, (std::vector<std::string>{"main", "refs/pr/1"}));
   ASSERT_EQ(r.revisions.size(), 2u);
-  const RevisionInfo& r1 = r.revisions[0];
+  const CachedRevisionInfo& r1 = r.revisions[0];
   EXPECT_EQ(r1.commit, c1);
   EXPECT_EQ(r1.snapshot_path, l.snapshot_dir(c1));
   EXPECT_EQ(r1.nb_files, 3u);
@@ -87,7 +87,7 @@ TEST_F(Scan, HealthyRepoNumbersMatchScanCacheDir) {
   EXPECT_DOUBLE_EQ(r1.files[0].atime, 1'000'000'000.5);
   EXPECT_EQ(r1.files[1].path, "copy/of/config.json");
   EXPECT_EQ(r1.files[2].path, "sub/dir/model.bin");
-  const RevisionInfo& r2 = r.revisions[1];
+  const CachedRevisionInfo& r2 = r.revisions[1];
   EXPECT_EQ(r2.nb_files, 2u);
   EXPECT_EQ(r2.size_on_disk, 10u);
   EXPECT_EQ(r2.refs, std::vector<std::string>{"refs/pr/1"});
@@ -106,7 +106,7 @@ TEST_F(Scan, EmptyRevisionAndRepoWithoutBlobsTakeFolderTimes) {
   stdfs::create_directories(l.refs_dir());
   test::set_times(l.snapshot_dir(c1), 1'400'000'000, 1'400'000'001);
   test::set_times(l.folder(), 1'500'000'000, 1'500'000'002);
-  const CacheInfo c = scan();
+  const HFCacheInfo c = scan();
   ASSERT_EQ(c.repos.size(), 1u);
   EXPECT_EQ(c.repos[0].nb_files, 0u);
   EXPECT_EQ(c.repos[0].size_on_disk, 0u);
@@ -123,7 +123,7 @@ TEST_F(Scan, NoSymlinkModeFilesAreTheirOwnBlobs) {
   test::write_file(l.pointer_path(c1, "d/b.bin"), std::string(20, 'b'));
   test::write_file(l.pointer_path(c2, "a.bin"), std::string(100, 'a'));  // a copy per revision
   stdfs::create_directories(l.refs_dir());
-  const CacheInfo c = scan();
+  const HFCacheInfo c = scan();
   ASSERT_EQ(c.repos.size(), 1u);
   EXPECT_EQ(c.repos[0].nb_files, 3u);
   EXPECT_EQ(c.repos[0].size_on_disk, 220u);
@@ -134,7 +134,7 @@ TEST_F(Scan, NoSymlinkModeFilesAreTheirOwnBlobs) {
 TEST_F(Scan, RefWithTrailingNewlineIsStrippedSilently) {
   cb.add_file(k_repo, c1, "a.txt", "A");
   cb.add_ref(k_repo, "main", c1 + "\n");  // spec 13.25: a foreign ref
-  const CacheInfo c = scan();
+  const HFCacheInfo c = scan();
   EXPECT_TRUE(c.warnings.empty());
   ASSERT_EQ(c.repos.size(), 1u);
   EXPECT_EQ(c.repos[0].revisions[0].refs, std::vector<std::string>{"main"});
@@ -146,7 +146,7 @@ TEST_F(Scan, KernelsAndDatasetsAndSpacesAreListedInLabelOrder) {
   cb.add_file({RepoType::Dataset, "glue"}, c1, "d.csv", "a,b");
   cb.add_file({RepoType::Model, "Zed"}, c1, "m", "m");
   cb.add_file({RepoType::Model, "abc"}, c1, "m", "m");
-  const CacheInfo c = scan();
+  const HFCacheInfo c = scan();
   std::vector<std::string> labels;
   for (const auto& r : c.repos) labels.push_back(r.label());
   EXPECT_EQ(labels, (std::vector<std::string>{"dataset/glue", "kernel/k/x", "model/Zed", "model/abc", "space/s/x"}));
@@ -186,8 +186,8 @@ TEST_F(Scan, EveryMalformedEntryWarnsWithItsPathAndTheScanGoesOn) {
   cb.add_file(norefs, c1, "d.csv", "1,2");
   stdfs::remove_all(cb.layout(norefs).refs_dir());
 
-  const CacheInfo c = scan();
-  const RepoInfo* g = find(c, "model/good/repo");
+  const HFCacheInfo c = scan();
+  const CachedRepoInfo* g = find(c, "model/good/repo");
   ASSERT_NE(g, nullptr);
   EXPECT_EQ(g->size_on_disk, 7u);
 
@@ -222,12 +222,12 @@ TEST_F(Scan, EveryMalformedEntryWarnsWithItsPathAndTheScanGoesOn) {
   std::vector<std::string> labels;
   for (const auto& r : c.repos) labels.push_back(r.label());
   EXPECT_EQ(labels, (std::vector<std::string>{"dataset/no/refs", "model/dang/ling", "model/esc/aping", "model/good/repo"}));
-  const RepoInfo* d = find(c, "model/dang/ling");
+  const CachedRepoInfo* d = find(c, "model/dang/ling");
   EXPECT_EQ(d->nb_files, 1u);
   EXPECT_EQ(d->size_on_disk, 2u);
   EXPECT_EQ(d->revisions[0].nb_files, 1u);
   EXPECT_EQ(d->revisions[0].dangling, std::vector<std::string>{"gone.txt"});
-  const RepoInfo* e = find(c, "model/esc/aping");
+  const CachedRepoInfo* e = find(c, "model/esc/aping");
   EXPECT_EQ(e->size_on_disk, 3u);  // the 4096-byte outside file is never counted
   EXPECT_EQ(e->revisions[0].nb_files, 1u);
   // Skipped repos whose folder name parses stay deletable.
@@ -244,7 +244,7 @@ TEST_F(Scan, SymlinkedBlobsDirOutsideTheCacheIsNotFollowed) {
   const RepoLayout l = cb.layout(k_repo);
   stdfs::rename(l.blobs_dir(), outside / "blobs");
   test::make_symlink(outside / "blobs", l.blobs_dir());
-  const CacheInfo c = scan();
+  const HFCacheInfo c = scan();
   ASSERT_EQ(c.repos.size(), 1u);
   EXPECT_EQ(c.repos[0].size_on_disk, 0u);
   ASSERT_EQ(c.warnings.size(), 1u);
@@ -306,7 +306,7 @@ TEST_F(Scan, ParallelAndSequentialScansAgree) {
   ScanOptions two;
   two.threads = 2;
   two.collect_files = false;
-  const CacheInfo a = scan(one), b = scan(two);
+  const HFCacheInfo a = scan(one), b = scan(two);
   ASSERT_EQ(a.repos.size(), 40u);
   ASSERT_EQ(b.repos.size(), 40u);
   EXPECT_EQ(a.size_on_disk, b.size_on_disk);

@@ -43,7 +43,7 @@ struct Shared : test::DeleteFixture {
   }
   std::string payload(const std::string& h) const { return dir.path() + "/blobs/" + h.substr(0, 2) + "/" + h; }
   std::string refs_of(const std::string& h) const { return test::read_file(payload(h) + ".refs"); }
-  const RepoInfo* repo(const CacheInfo& c, const RepoRef& r) const {
+  const CachedRepoInfo* repo(const HFCacheInfo& c, const RepoRef& r) const {
     for (const auto& info : c.repos)
       if (info.repo == r) return &info;
     return nullptr;
@@ -51,7 +51,7 @@ struct Shared : test::DeleteFixture {
 };
 
 TEST_F(Shared, ScanCountsReposLogicallyAndTheCachePhysically) {
-  const CacheInfo c = scan();
+  const HFCacheInfo c = scan();
   EXPECT_TRUE(c.warnings.empty()) << c.warnings.front().message;  // the marked `blobs` is no repo
   ASSERT_EQ(c.repos.size(), 2u);
   ASSERT_NE(repo(c, k_a), nullptr);
@@ -67,7 +67,7 @@ TEST_F(Shared, ScanCountsReposLogicallyAndTheCachePhysically) {
 
 TEST_F(Shared, WithoutTheMarkerThereIsNoStore) {
   stdfs::remove(dir.path() + "/blobs/.huggingface-shared-blobs");
-  const CacheInfo c = scan();
+  const HFCacheInfo c = scan();
   EXPECT_EQ(c.size_on_disk, 27u);
   ASSERT_FALSE(c.warnings.empty());
   EXPECT_EQ(c.warnings[0].path, dir.path() + "/blobs");  // an unmarked `blobs` still warns
@@ -260,8 +260,8 @@ TEST_F(Shared, VerifyChecksASharedFileAgainstItsEtag) {
 
 TEST_F(Shared, ADanglingSharedLinkIsReportedNotCounted) {
   stdfs::remove(payload(k_aa));
-  const CacheInfo c = scan();
-  const RepoInfo* a = repo(c, k_a);
+  const HFCacheInfo c = scan();
+  const CachedRepoInfo* a = repo(c, k_a);
   ASSERT_NE(a, nullptr);
   EXPECT_EQ(a->size_on_disk, 10u);
   bool dangling = false;

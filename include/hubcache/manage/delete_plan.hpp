@@ -158,15 +158,15 @@ class DeletePlan {
 /// Plan for `cache rm TARGET...`. The scan must have collected files. Fails (InvalidArgument) on
 /// a malformed target and on a bare id matching several repos (the message lists them);
 /// unmatched targets land in unknown_targets().
-Result<DeletePlan> plan_delete(const CacheInfo& cache, const std::vector<std::string>& targets);
+Result<DeletePlan> plan_delete(const HFCacheInfo& cache, const std::vector<std::string>& targets);
 /// The same over parsed (or built) targets; also fails (InvalidArgument) on a RepoRevision
 /// target without a type. A RepoRevision selects that commit in that repo only, even when
 /// another cached repo holds the same commit.
-Result<DeletePlan> plan_delete_targets(const CacheInfo& cache, const std::vector<DeleteTarget>& targets);
+Result<DeletePlan> plan_delete_targets(const HFCacheInfo& cache, const std::vector<DeleteTarget>& targets);
 
 /// Plan for `cache prune`: every detached revision (no ref) and every `.incomplete` file (with
 /// its split-download state files, or such a state file alone) not locked by a live download,
 /// and every unreferenced payload of the shared blob store.
-Result<DeletePlan> plan_prune(const CacheInfo& cache);
+Result<DeletePlan> plan_prune(const HFCacheInfo& cache);
 
 }  // namespace hubcache

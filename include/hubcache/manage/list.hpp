@@ -50,12 +50,12 @@ struct ListQuery {
 };
 
 struct ListEntry {
-  const RepoInfo* repo = nullptr;
-  const RevisionInfo* revision = nullptr;  // null on repo rows
+  const CachedRepoInfo* repo = nullptr;
+  const CachedRevisionInfo* revision = nullptr;  // null on repo rows
 };
 
 /// The rows to print, filtered (all filters must match), sorted and limited. `now` is epoch
 /// seconds. The pointers stay valid as long as `cache` does.
-std::vector<ListEntry> list_entries(const CacheInfo& cache, const ListQuery& query, double now);
+std::vector<ListEntry> list_entries(const HFCacheInfo& cache, const ListQuery& query, double now);
 
 }  // namespace hubcache

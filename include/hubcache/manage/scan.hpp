@@ -1,13 +1,14 @@
 #pragma once
-// Cache scan with huggingface_hub's scan_cache_dir numbers (spec 9.1), parallel across repos.
+// Cache scan with huggingface_hub's scan_cache_dir numbers (spec 9.1), parallel across repos. The
+// result types carry PY's names: HFCacheInfo > CachedRepoInfo > CachedRevisionInfo > CachedFileInfo.
 //
 // Numbers (healthy caches give exactly PY's values, shared blob store included):
 // - a file is every non-directory at any depth below snapshots/<commit>/; its blob is the symlink
 //   target (or the file itself in no-symlink mode); size/atime/mtime come from the blob;
 // - shared blob store (cache/shared_blobs.hpp, when marked): a file's blob is the first hop
-//   <repo>/blobs/<etag> even when that entry links into the store (FileInfo::shared_hash), its
+//   <repo>/blobs/<etag> even when that entry links into the store (CachedFileInfo::shared_hash), its
 //   numbers the payload's; per-revision and per-repo sizes are logical (a payload counts in every
-//   repo using it); CacheInfo::size_on_disk is physical: the repos' other blobs plus every payload
+//   repo using it); HFCacheInfo::size_on_disk is physical: the repos' other blobs plus every payload
 //   of the store once, unreferenced ones included. A marked top-level `blobs` is no repo and no
 //   warning (an unmarked one still warns). A shared link whose payload is gone is dangling;
 // - revision: nb_files = files, size = sum over distinct blobs, last_modified = max blob mtime
@@ -26,7 +27,7 @@
 //   snapshots/<commit> entry), which is never followed;
 // - repo kept (deliberate deviations, documented here):
 //   * a dangling pointer: the file is left out of the numbers (it has no blob) and listed in
-//     RevisionInfo::dangling, so `rm`, `prune` and `verify` still see the repo (PY skips it);
+//     CachedRevisionInfo::dangling, so `rm`, `prune` and `verify` still see the repo (PY skips it);
 //   * a pointer whose target lies outside the cache root: never followed, left out of the numbers;
 //   * refs/ missing: accepted like PY (JS's scanner would skip the repo, hence the warning).
 //   * a ref that is a symlink: ignored (not followed).
@@ -46,7 +47,7 @@
 
 namespace hubcache {
 
-struct FileInfo {
+struct CachedFileInfo {
   std::string path;       // relative to the snapshot dir, '/'-separated ("sub/w.bin")
   std::string blob_path;  // absolute; the file itself in no-symlink mode
   std::uint64_t size = 0;
@@ -57,23 +58,23 @@ struct FileInfo {
   std::string shared_hash;
 };
 
-struct RevisionInfo {
+struct CachedRevisionInfo {
   std::string commit;         // the snapshot dir name
   std::string snapshot_path;  // absolute
   std::uint64_t size_on_disk = 0;
   std::size_t nb_files = 0;
   std::vector<std::string> refs;      // sorted ("main", "refs/pr/1")
   double last_modified = 0;
-  std::vector<FileInfo> files;        // sorted by path; empty unless ScanOptions::collect_files
+  std::vector<CachedFileInfo> files;        // sorted by path; empty unless ScanOptions::collect_files
   std::vector<std::string> dangling;  // relative paths of pointers whose blob is missing
 };
 
-struct RepoInfo {
+struct CachedRepoInfo {
   RepoRef repo;
   std::string path;  // absolute repo folder
   std::uint64_t size_on_disk = 0;
   std::size_t nb_files = 0;
-  std::vector<RevisionInfo> revisions;  // sorted by commit
+  std::vector<CachedRevisionInfo> revisions;  // sorted by commit
   std::vector<std::string> refs;        // all refs of all revisions, sorted
   double last_accessed = 0;
   double last_modified = 0;
@@ -95,7 +96,7 @@ struct IncompleteFile {
 struct ScanWarning {
   std::string path;
   std::string message;        // a sentence that includes the path, without a final '.'
-  bool repo_skipped = false;  // true: the repo is not in CacheInfo::repos
+  bool repo_skipped = false;  // true: the repo is not in HFCacheInfo::repos
 };
 
 /// A repo folder left out of the listing because of a skip warning (still deletable as a whole).
@@ -116,15 +117,15 @@ struct LocalDirCopy {
   std::size_t already_cached = 0;     // of those, files whose ETag is a blob of some cached repo
 };
 
-struct CacheInfo {
+struct HFCacheInfo {
   std::string root;  // absolute, symlink-resolved
-  std::vector<RepoInfo> repos;  // sorted by label ("dataset/..." < "model/..." < "space/...")
+  std::vector<CachedRepoInfo> repos;  // sorted by label ("dataset/..." < "model/..." < "space/...")
   std::uint64_t size_on_disk = 0;  // physical: each shared payload once (see the header comment)
   std::vector<IncompleteFile> incomplete_files;  // sorted by path
   std::vector<ScanWarning> warnings;
   std::vector<SkippedRepo> skipped_repos;  // only those whose folder name parses
   std::vector<LocalDirCopy> local_dir_copies;  // sorted by path
-  bool has_files = false;  // FileInfo lists were collected (needed by delete plans)
+  bool has_files = false;  // CachedFileInfo lists were collected (needed by delete plans)
 
   std::uint64_t incomplete_size() const;
   std::size_t revision_count() const;
@@ -137,6 +138,6 @@ struct ScanOptions {
 
 /// Scans a hub cache. Fails only when the root is missing ("Cache directory not found"), not a
 /// directory, or unreadable; everything below it becomes warnings.
-Result<CacheInfo> scan_cache(const std::string& root, const ScanOptions& options = {});
+Result<HFCacheInfo> scan_cache(const std::string& root, const ScanOptions& options = {});
 
 }  // namespace hubcache
