@@ -1,27 +1,10 @@
 #include "hubcache/cache/hf_uri.hpp"
+#include "hubcache/util/text.hpp"
 
 #include <algorithm>
 #include <cctype>
 
 namespace hubcache {
-namespace {
-
-std::string unquote(std::string_view s) {
-  std::string out;
-  for (std::size_t i = 0; i < s.size(); ++i) {
-    if (s[i] == '%' && i + 2 < s.size() && std::isxdigit(static_cast<unsigned char>(s[i + 1])) &&
-        std::isxdigit(static_cast<unsigned char>(s[i + 2]))) {
-      out += static_cast<char>(std::stoi(std::string(s.substr(i + 1, 2)), nullptr, 16));
-      i += 2;
-    } else {
-      out += s[i];
-    }
-  }
-  return out;
-}
-
-}  // namespace
-
 Result<HfUri> parse_hf_uri(std::string_view uri) {
   auto bad = [&](const std::string& why) {
     return fail(ErrorCode::InvalidArgument, "invalid hf:// URI '" + std::string(uri) + "': " + why +
@@ -55,7 +38,7 @@ Result<HfUri> parse_hf_uri(std::string_view uri) {
     } else {
       rev_end = rest.find('/');
     }
-    out.revision = unquote(rest.substr(0, rev_end));
+    out.revision = percent_decode(rest.substr(0, rev_end)).value_or(std::string(rest.substr(0, rev_end)));
     if (out.revision->empty()) return bad("the revision after '@' is empty");
     HUBCACHE_TRY(validate_revision(*out.revision));
     if (rev_end == std::string_view::npos) return out;

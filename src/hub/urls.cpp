@@ -1,28 +1,13 @@
 #include <cctype>
 
 #include "hubcache/hub/hub.hpp"
+#include "hubcache/util/text.hpp"
 
 namespace hubcache::hub {
 
-std::string quote(std::string_view s, std::string_view safe) {
-  static const char* hex = "0123456789ABCDEF";
-  std::string out;
-  out.reserve(s.size());
-  for (char ch : s) {
-    const auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) || c == '_' || c == '.' || c == '-' || c == '~' || safe.find(ch) != std::string_view::npos) {
-      out += ch;
-    } else {
-      out += '%';
-      out += hex[c >> 4];
-      out += hex[c & 0xf];
-    }
-  }
-  return out;
-}
 
-std::string encode_revision(std::string_view revision) { return quote(revision, ""); }
-std::string encode_path(std::string_view path) { return quote(path, "/"); }
+std::string encode_revision(std::string_view revision) { return percent_encode(revision, ""); }
+std::string encode_path(std::string_view path) { return percent_encode(path, "/"); }
 
 std::string resolve_url(std::string_view endpoint, const RepoRef& repo, std::string_view revision, std::string_view path) {
   return std::string(endpoint) + "/" + url_prefix(repo.type) + repo.id + "/resolve/" + encode_revision(revision) + "/" +
@@ -38,7 +23,7 @@ std::string repo_info_url(std::string_view endpoint, const RepoRef& repo, std::o
 std::string tree_url(std::string_view endpoint, const RepoRef& repo, std::string_view revision, std::string_view path,
                      bool recursive, bool expand) {
   std::string url = std::string(endpoint) + "/api/" + plural(repo.type) + "/" + repo.id + "/tree/" + encode_revision(revision);
-  if (!path.empty()) url += "/" + quote(path, "");
+  if (!path.empty()) url += "/" + percent_encode(path, "");
   url += std::string("?recursive=") + (recursive ? "true" : "false") + "&expand=" + (expand ? "true" : "false");
   return url;
 }

@@ -16,9 +16,7 @@ namespace {
 
 using fs::Fd;
 
-std::int64_t mtime_ns(const struct stat& st) {
-  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
-}
+using fs::mtime_ns;
 
 // The file at hand is still the one that was hashed.
 bool same_as_hashed(const struct stat& st, const ImportFile& f) {

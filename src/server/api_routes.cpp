@@ -174,7 +174,7 @@ Response Router::Impl::tree(const Request& req, const RepoTarget& t, const std::
   if (more) {
     std::string url = base_url(req) + "/api/" +
                       plural(t.repo.type) + "/" + t.repo.id + "/tree/" + percent_encode(revision);
-    if (!path.empty()) url += "/" + percent_encode(path, true);
+    if (!path.empty()) url += "/" + percent_encode(path, "/");
     url += std::string("?recursive=") + (recursive ? "true" : "false") + "&expand=" + (expand ? "true" : "false") +
            "&cursor=" + hex_encode(last);
     r.set_header("Link", "<" + url + ">; rel=\"next\"");

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "hubcache/cache/repo.hpp"
+#include "hubcache/util/fs.hpp"
 #include "hubcache/server/http.hpp"
 
 namespace hubcache::server {
@@ -64,9 +65,7 @@ struct SnapshotListing {
 };
 
 namespace detail {
-inline std::int64_t mtime_ns(const struct stat& st) {
-  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
-}
+using fs::mtime_ns;
 /// Changes within the last 2 s may repeat within one mtime tick (and an inode number can be
 /// reused at once): such entries are never cached (git's "racily clean" rule).
 inline bool recently_changed(std::int64_t mtime) {

@@ -14,6 +14,10 @@
 
 namespace hubcache::fs {
 
+std::int64_t mtime_ns(const struct ::stat& st) {
+  return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
+}
+
 void Fd::reset(int fd) {
   if (m_fd >= 0) ::close(m_fd);
   m_fd = fd;

@@ -108,9 +108,7 @@ Result<FileHashes> hash_file(const std::string& path, HashWhat what) {
     if (want1) sha1.update(buf.data(), static_cast<std::size_t>(n));
     total += static_cast<std::uint64_t>(n);
   }
-  auto mtime_ns = [](const struct stat& st) {
-    return static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1000000000LL + st.st_mtim.tv_nsec;
-  };
+  using fs::mtime_ns;
   struct stat after{};
   if (::fstat(fd, &after) != 0) return fail(errno_error(errno, "cannot stat", path));
   if (total != static_cast<std::uint64_t>(end) || after.st_size != before.st_size || mtime_ns(after) != mtime_ns(before))

@@ -18,7 +18,7 @@ TEST(ServerHttp, PercentDecodeIsStrict) {
   EXPECT_FALSE(percent_decode("abc%"));
   EXPECT_FALSE(percent_decode("%zz"));
   EXPECT_EQ(percent_encode("refs/pr/1"), "refs%2Fpr%2F1");
-  EXPECT_EQ(percent_encode("a b/c?", true), "a%20b/c%3F");
+  EXPECT_EQ(percent_encode("a b/c?", "/"), "a%20b/c%3F");
 }
 
 TEST(ServerHttp, FormBodies) {

@@ -17,10 +17,8 @@
 namespace hubcache::hub {
 
 // ---- URLs (spec 7.2) ----
-/// Percent-encodes every byte except A-Za-z0-9 "_.-~" and the characters in `safe` (%XX upper).
-std::string quote(std::string_view s, std::string_view safe = "");
-std::string encode_revision(std::string_view revision);  // quote(rev, "")
-std::string encode_path(std::string_view path);          // quote(path, "/")
+std::string encode_revision(std::string_view revision);  // percent_encode(rev, ""): '/' too (refs%2Fpr%2F1)
+std::string encode_path(std::string_view path);          // percent_encode(path, "/")
 std::string resolve_url(std::string_view endpoint, const RepoRef& repo, std::string_view revision, std::string_view path);
 std::string repo_info_url(std::string_view endpoint, const RepoRef& repo, std::optional<std::string_view> revision);
 std::string tree_url(std::string_view endpoint, const RepoRef& repo, std::string_view revision, std::string_view path,

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "hubcache/util/fs.hpp"
+#include "hubcache/util/text.hpp"  // percent_encode / percent_decode
 
 namespace hubcache::server {
 
@@ -57,13 +58,6 @@ struct Response {
 /// control byte (NUL, CR, LF, ... but not HTAB) in a header value; a space or control byte in
 /// the (still percent-encoded) path.
 std::optional<std::string> malformed_request(const Request& request);
-
-/// Strict percent-decoding: "%41" -> "A"; a '%' not followed by two hex digits fails.
-/// With `plus_is_space`, '+' decodes to ' ' (query strings and form bodies).
-std::optional<std::string> percent_decode(std::string_view s, bool plus_is_space = false);
-
-/// Percent-encodes every byte except A-Za-z0-9 and "-._~" (and '/' when `keep_slash`).
-std::string percent_encode(std::string_view s, bool keep_slash = false);
 
 /// Parses an application/x-www-form-urlencoded body into decoded pairs; nullopt on bad escapes.
 std::optional<HeaderList> parse_form(std::string_view body);

@@ -6,7 +6,13 @@
 
 #include "hubcache/util/result.hpp"
 
+struct stat;
+
 namespace hubcache::fs {
+
+/// A stat result's modification time in nanoseconds since the epoch (st_mtim), the one
+/// freshness key of the mirror's caches, hashing caches and import's source stamps.
+std::int64_t mtime_ns(const struct ::stat& st);
 
 /// Owns a file descriptor, closed on destruction (the one owner of raw descriptors in hubcache:
 /// directory fds of the cache walker, response bodies of the mirror, files being written).
