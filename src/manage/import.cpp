@@ -110,7 +110,7 @@ Result<ImportResult> execute_import(const ImportPlan& plan) {
       }
       if (*c) ++pointers_written;
     }
-    // No-symlink mode keeps only the snapshot's real files, like a download (spec 3.9).
+    // No-symlink mode keeps only the snapshot's real files, like a download (docs/cache-format.md#no-symlinks).
     if (o.disable_symlinks && wrote_blob) ::unlink(blob_path.c_str());
   });
   for (auto& e : errors) {

@@ -75,7 +75,7 @@ Result<std::uint64_t> Downloader::Impl::fetch_to_cache(const RepoLayout& layout,
   const std::string blob = layout.blob_path(f.etag);
   const std::string pointer = layout.pointer_path(f.commit, f.path);
   // Another process downloading the same blob holds its lock: say so soon, and again from time
-  // to time, while waiting (spec 4).
+  // to time, while waiting (docs/cache-format.md#locks).
   const std::string lock_path = layout.lock_path(f.etag);
   std::optional<std::chrono::steady_clock::time_point> reported;
   const auto on_wait = [&](std::chrono::seconds waited) {
@@ -88,7 +88,7 @@ Result<std::uint64_t> Downloader::Impl::fetch_to_cache(const RepoLayout& layout,
   HUBCACHE_TRY_ASSIGN(FileLock acquired, lock_blob(layout, f.etag, std::chrono::milliseconds{0}, on_wait,
                                                    std::min(options.lock_report_every, k_first_lock_report)));
   auto lock = std::make_shared<OwnedBlobLock>(std::move(acquired), lock_path);
-  // The blob may exist already, or another process may have finished it while we waited (spec 4).
+  // The blob may exist already, or another process may have finished it while we waited (docs/cache-format.md#locks).
   if (!f.force && is_file(blob)) {
     HUBCACHE_TRY(create_pointer(layout, f.commit, f.path, f.etag, link_mode()));
     progress.cached(f.path, f.size);
@@ -103,7 +103,7 @@ Result<std::uint64_t> Downloader::Impl::fetch_to_cache(const RepoLayout& layout,
   auto job = make_job(f, layout.incomplete_path(f.etag), blob, progress);
   HUBCACHE_TRY_ASSIGN(auto outcome, fetch_blob(job, layout.repo()));
   if (link_mode() == LinkMode::Copy) {
-    // No-symlink mode (spec 3.9): the new blob moves into the snapshot; no blobs/<etag> remains.
+    // No-symlink mode (docs/cache-format.md#no-symlinks): the new blob moves into the snapshot; no blobs/<etag> remains.
     HUBCACHE_TRY(fs::make_dirs(fs::parent(pointer)));
     HUBCACHE_TRY(fs::publish(outcome.path, pointer));
   } else if (batch.deferred()) {
@@ -167,7 +167,7 @@ Result<FileResult> Downloader::Impl::file_to_cache(const FileRequest& req, Progr
   if (!meta) {
     Error err = std::move(meta).error();
     if (err.code == ErrorCode::EntryNotFound) {
-      // Record the absence (and the ref) so offline loaders skip it; no cache fallback (spec 3.6).
+      // Record the absence (and the ref) so offline loaders skip it; no cache fallback (docs/cache-format.md#no-exist).
       // Failures to write the marker are ignored, like PY.
       if (err.http && is_commit_hash(err.http->repo_commit)) {
         const std::string& commit = err.http->repo_commit;

@@ -138,7 +138,7 @@ struct Downloader::Impl {
                                        PublishBatch& batch);
   /// True if blobs/<etag> now links into the cache's shared blob store (no download needed).
   bool reuse_shared_blob(const RepoLayout& layout, const BlobFetch& f) const;
-  /// Local-dir mode for one file whose commit, ETag and size are known (spec 6 steps 3-6). The
+  /// Local-dir mode for one file whose commit, ETag and size are known (docs/cache-format.md#local-dir steps 3-6). The
   /// caller has run prepare_local_dir(local_dir).
   Result<std::uint64_t> fetch_to_local_dir(const std::string& local_dir, const RepoRef& repo, const BlobFetch& f,
                                            ProgressTracker& progress, std::vector<std::string>& warnings);
@@ -167,7 +167,7 @@ bool is_typed_hub_error(const Error& e);
 /// transient (network, timeout, 5xx, 429); else it names the server's unusable answer.
 Error hub_unusable(const Error& cause, const std::string& what, const std::string& where, const std::string& endpoint);
 
-// Local-dir metadata (spec 6), exposed for tests through the internal header only.
+// Local-dir metadata (docs/cache-format.md#local-dir), exposed for tests through the internal header only.
 struct LocalMetadata {
   std::string commit;
   std::string etag;

@@ -1,4 +1,4 @@
-// --local-dir mode (spec 6): real files under <LOCAL>, metadata under <LOCAL>/.cache/huggingface.
+// --local-dir mode (docs/cache-format.md#local-dir): real files under <LOCAL>, metadata under <LOCAL>/.cache/huggingface.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -72,7 +72,7 @@ std::optional<LocalMetadata> read_metadata(const std::string& local_dir, const s
     m.etag = text->substr(a + 1, b - a - 1);
     m.timestamp = std::stod(text->substr(b + 1, c - b - 1));
   } catch (...) {
-    ::unlink(meta_path.c_str());  // corrupt: deleted (spec 6)
+    ::unlink(meta_path.c_str());  // corrupt: deleted (docs/cache-format.md#local-dir)
     return std::nullopt;
   }
   // Valid only while the file is not newer than the record (a touch or an edit makes it stale).

@@ -185,7 +185,7 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
   // 4. Tree file and ref.
   if (local) {
     HUBCACHE_TRY(prepare_local_dir(local_dir));
-    // trees/<commit>.json below <LOCAL>/.cache/huggingface (spec 3.7); best effort, like the cache's,
+    // trees/<commit>.json below <LOCAL>/.cache/huggingface (docs/cache-format.md#trees); best effort, like the cache's,
     // and never through a symlinked trees/ folder.
     if (auto trees = open_dir_beneath(local_dir, ".cache/huggingface/trees", ""); trees)
       (void)write_tree_file_in(local_meta_dir(local_dir) + "/trees", commit, entries);

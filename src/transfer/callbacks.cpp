@@ -1,4 +1,4 @@
-// Response handling of the engine loop: status decisions (spec 5 step 3), writing bytes in
+// Response handling of the engine loop: status decisions (docs/cache-format.md#temp-files step 3), writing bytes in
 // place, and what happens when an exchange ends (completion, stream retries, restarts).
 #include <algorithm>
 #include <cerrno>
@@ -41,7 +41,7 @@ bool Engine::Impl::on_head(const std::weak_ptr<Task>& weak, std::uint64_t key, s
                                                           ". Nothing was stored; retry later or with --force-download."));
       return false;
     }
-    if (ranged && !reset_locked(t, key, h.url)) return false;  // Range ignored (spec 5 step 3): the whole file from 0
+    if (ranged && !reset_locked(t, key, h.url)) return false;  // Range ignored (docs/cache-format.md#temp-files step 3): the whole file from 0
     t.ranges_confirmed = !t.split || t.ranges.size() == 1;
     return true;
   }
@@ -188,7 +188,7 @@ bool Engine::Impl::on_done_locked(const std::shared_ptr<Task>& tp, std::uint64_t
     fail_locked(t, res.error());
     return false;
   }
-  // A stream error, or a body that ended early: retry from the current offset (spec 5 step 4);
+  // A stream error, or a body that ended early: retry from the current offset (docs/cache-format.md#temp-files step 4);
   // the counter resets whenever bytes arrive.
   if (r.pos == r.pos_at_request) ++r.failures;
   if (r.failures > options.stream_retries) {

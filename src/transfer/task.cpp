@@ -69,7 +69,7 @@ std::optional<std::vector<Range>> load_state(const Job& job, ino_t data_inode) {
 
 Result<void> open_data(Task& t, const std::string& path, bool truncate) {
   t.path = path;
-  // 0666 less the umask: the mode huggingface_hub's blobs get (spec 3.3).
+  // 0666 less the umask: the mode huggingface_hub's blobs get (docs/cache-format.md#blobs).
   t.fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : 0), 0666);
   if (t.fd < 0) return fail(errno_error(errno, "cannot open temp file", path));
   return {};
@@ -133,7 +133,7 @@ Result<void> prepare_task(Task& t, const EngineOptions& o) {
       ::unlink(job.parts_path.c_str());
     }
   }
-  // 2. Otherwise the sequential temp file's size is the resumable prefix (spec 5, step 2).
+  // 2. Otherwise the sequential temp file's size is the resumable prefix (docs/cache-format.md#temp-files, step 2).
   if (t.fd < 0) {
     std::uint64_t have = file_size(job.temp_path);
     if (have > job.size) have = 0;
@@ -157,7 +157,7 @@ Result<void> prepare_task(Task& t, const EngineOptions& o) {
   }
   t.reused = t.present();
 
-  // 3. Free space for what is still missing, before the first byte (spec 5).
+  // 3. Free space for what is still missing, before the first byte (docs/cache-format.md#temp-files).
   const std::uint64_t missing = job.size - t.reused;
   if (missing > 0) {
     const std::string dir = fs::parent(t.path);

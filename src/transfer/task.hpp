@@ -71,7 +71,7 @@ struct Task {
   void reset_to_single_range();
 };
 
-/// Opens the data file and decides how to resume (spec 5): sequential temp file resumed from its
+/// Opens the data file and decides how to resume (docs/cache-format.md#temp-files): sequential temp file resumed from its
 /// size, or a split file resumed from its state record; checks free space and preallocates.
 Result<void> prepare_task(Task& task, const EngineOptions& options);
 /// Writes the split-state record atomically (no-op for sequential tasks).

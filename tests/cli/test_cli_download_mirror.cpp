@@ -116,7 +116,7 @@ class DownloadMirror : public ::testing::Test {
       ASSERT_TRUE(report.is_object()) << v.out << v.err;
       const auto files = snapshot_files(e.path().string());
       EXPECT_EQ(report["checked"], files.size()) << v.out;
-      // A filtered snapshot download writes the full trees/<commit>.json (spec 3.7); `cache verify`
+      // A filtered snapshot download writes the full trees/<commit>.json (docs/cache-format.md#trees); `cache verify`
       // lists the files left out on purpose as missing_files (a warning). Nothing may fail.
       EXPECT_TRUE(report["problems"].empty()) << v.out;
       for (const auto& m : report["missing_files"]) EXPECT_FALSE(files.contains(m.get<std::string>())) << v.out;

@@ -365,7 +365,7 @@ TEST_F(DownloadFixture, CorruptPartialBlobIsDiscardedNotPublished) {
 }
 
 TEST_F(DownloadFixture, WaitingForAnotherProcessesBlobLockIsReported) {
-  // Another process holds the blob's lock (spec 4): the download waits, reports what it waits for,
+  // Another process holds the blob's lock (docs/cache-format.md#locks): the download waits, reports what it waits for,
   // then proceeds once the lock is released.
   const std::string etag = git_blob_sha1_hex("{\"model\": 1}");
   auto held = lock_blob(layout(), etag);

@@ -115,7 +115,7 @@ TEST_F(LocalDirLinks, PlantedLinksAtTempAndMetadataNamesAreRefused) {
   write_file(elsewhere + "/victim.txt", "keep");
   server.add_file(k_model, c1, "file.txt", "hello");
   ASSERT_TRUE(one("config.json"));  // the metadata folder exists now
-  // file.txt's temp name (spec 6, see LocalDirTempNameVector13_29) and notes.txt's metadata.
+  // file.txt's temp name (docs/cache-format.md#local-dir, see LocalDirTempNameVector13_29) and notes.txt's metadata.
   const std::string temp = local + "/.cache/huggingface/download/-cBLXcT-p5K-naX2rfKJhBZ6mEc=." + git_blob_sha1_hex("hello") + ".incomplete";
   for (const std::string& planted : {temp, local + "/.cache/huggingface/download/sub/dir/notes.txt.metadata"}) {
     SCOPED_TRACE(planted);

@@ -1,4 +1,4 @@
-// Import of folders made by `hf download --local-dir` (spec 6): recorded commit and ETags.
+// Import of folders made by `hf download --local-dir` (docs/cache-format.md#local-dir): recorded commit and ETags.
 #include <gtest/gtest.h>
 #include <sys/stat.h>
 

@@ -1,4 +1,4 @@
-// snapshot_download (spec 8.5, 8.4) and --local-dir mode (spec 6) against the test server.
+// snapshot_download (spec 8.5, 8.4) and --local-dir mode (docs/cache-format.md#local-dir) against the test server.
 #include <sys/stat.h>
 #include <utime.h>
 

@@ -8,7 +8,7 @@
 // - downloadFileToCacheDir names the snapshot after the file's lastCommit (paths-info with
 //   expand) and writes no ref at all, where we write refs/<revision> as huggingface_hub does.
 //   The mirror makes lastCommit the snapshot commit, so only refs/ differs: compared apart.
-// - For snapshot downloads we also write trees/<commit>.json (spec 3.7, as huggingface_hub >= 1.22
+// - For snapshot downloads we also write trees/<commit>.json (docs/cache-format.md#trees, as huggingface_hub >= 1.22
 //   does); JS writes no trees/. It is compared apart (its content checked), the rest must be equal,
 //   except that for a commit revision we leave an empty refs/ folder where JS creates none.
 #include <gtest/gtest.h>

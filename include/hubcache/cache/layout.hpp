@@ -1,5 +1,5 @@
 #pragma once
-// The one place that knows the Hub cache's on-disk names (spec section 3). Pure functions:
+// The one place that knows the Hub cache's on-disk names (docs/cache-format.md#layout). Pure functions:
 // no I/O. Callers validate repo ids, revisions, paths and ETags (repo.hpp) before using them.
 #include <optional>
 #include <string>

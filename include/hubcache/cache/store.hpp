@@ -19,7 +19,7 @@ namespace hubcache {
 
 enum class LinkMode {
   Symlink,  // snapshots hold relative symlinks into blobs/ (the normal layout)
-  Copy,     // no-symlink mode (spec 3.9): snapshots hold regular files
+  Copy,     // no-symlink mode (docs/cache-format.md#no-symlinks): snapshots hold regular files
 };
 
 /// Creates <root>/CACHEDIR.TAG with the exact bytes if it is absent; never rewrites it.
@@ -78,7 +78,7 @@ Result<FileLock> lock_blob(const RepoLayout& layout, std::string_view etag,
                            const FileLock::WaitCallback& on_wait = {},
                            std::chrono::milliseconds report_every = std::chrono::seconds{10});
 
-/// One file of trees/<commit>.json (spec 3.7).
+/// One file of trees/<commit>.json (docs/cache-format.md#trees).
 struct TreeFileEntry {
   std::string path;
   std::uint64_t size = 0;
@@ -95,7 +95,7 @@ struct TreeFileEntry {
 Result<std::optional<std::vector<TreeFileEntry>>> read_tree_file(const RepoLayout& layout, std::string_view commit);
 
 /// Writes trees/<commit>.json atomically (format_version 1, keys sorted, indent 1).
-/// write_tree_file_in writes it to another trees/ folder (a local dir's metadata, spec 3.7).
+/// write_tree_file_in writes it to another trees/ folder (a local dir's metadata, docs/cache-format.md#trees).
 Result<void> write_tree_file_in(const std::string& trees_dir, std::string_view commit,
                                 const std::vector<TreeFileEntry>& entries);
 Result<void> write_tree_file(const RepoLayout& layout, std::string_view commit,

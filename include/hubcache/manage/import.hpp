@@ -91,7 +91,7 @@ struct ImportOptions {
   /// local-dir metadata; `keep` links (or copies) instead and leaves it.
   bool keep = false;
   /// HF_HUB_DISABLE_SYMLINKS (Config::disable_symlinks): snapshot entries are real files, as a
-  /// download makes them (spec 3.9): each path gets its own copy and no blob this import wrote
+  /// download makes them (docs/cache-format.md#no-symlinks): each path gets its own copy and no blob this import wrote
   /// stays in blobs/.
   bool disable_symlinks = false;
 };

@@ -33,7 +33,7 @@
 //   * a ref that is a symlink: ignored (not followed).
 // - silently ignored: fifos, sockets and devices (also behind a pointer; never opened), and
 //   symlinks to directories inside a snapshot (PY's glob skips them too).
-// - no warning: a ref file with surrounding whitespace ("<hash>\n") is stripped (spec 3.5; PY
+// - no warning: a ref file with surrounding whitespace ("<hash>\n") is stripped (docs/cache-format.md#refs; PY
 //   would report the ref as pointing to a missing commit). `kernels--` folders are accepted.
 // Root entries ".locks", "CACHEDIR.TAG", ".DS_Store", "Thumbs.db", "desktop.ini" are skipped.
 #include <cstddef>

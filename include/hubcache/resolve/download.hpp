@@ -1,6 +1,6 @@
 #pragma once
 // Downloads into the Hub cache (spec 8.1 hf_hub_download, 8.5 snapshot_download) or into a
-// local dir (spec 6), offline-first: a fully cached commit needs no network, offline mode opens
+// local dir (docs/cache-format.md#local-dir), offline-first: a fully cached commit needs no network, offline mode opens
 // no socket at all. The library prints nothing: progress goes to a callback.
 #include <chrono>
 #include <cstdint>
