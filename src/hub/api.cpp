@@ -176,7 +176,7 @@ Result<std::vector<TreeEntry>> HubApi::list_tree(const RepoRef& repo, std::strin
   const auto& limits = m_options.limits;
   const std::string listing = "listing the files of " + std::string(to_string(repo.type)) + " '" + repo.id + "'";
   for (int page = 1;; ++page) {
-    // Later pages use the backoff (spec 7.8); the first fails fast so callers can fall back.
+    // Later pages use the backoff (docs/hub-protocol.md#retries); the first fails fast so callers can fall back.
     HUBCACHE_TRY_ASSIGN(auto resp, get_api(repo, url, page == 1 ? Attempt::First : Attempt::Second));
     bytes += resp.body.size();
     if (bytes > limits.max_listing_bytes)

@@ -1,4 +1,4 @@
-// hf_hub_download into the cache (spec 8.1).
+// hf_hub_download into the cache (docs/hub-protocol.md#download-file).
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -141,7 +141,7 @@ Result<FileResult> Downloader::Impl::file_to_cache(const FileRequest& req, Progr
     progress.cached(req.filename, 0);
     return out;
   }
-  // Offline or local_files_only: the cache or nothing, without a socket (spec 8.1 step 3, 13.10).
+  // Offline or local_files_only: the cache or nothing, without a socket (docs/hub-protocol.md#download-file step 3, 13.10).
   if (const NetworkUse net = network_use(options, req.local_files_only); net != NetworkUse::Allowed) {
     HUBCACHE_TRY_ASSIGN(auto found, try_to_load_from_cache(req.repo_id, req.filename, {req.revision, req.repo_type, options.cache_dir}));
     if (found.kind == CacheLookup::Kind::Found) {
@@ -232,7 +232,7 @@ Result<FileResult> Downloader::Impl::file_to_cache(const FileRequest& req, Progr
   (void)ensure_cachedir_tag(layout.root());  // best effort, like PY
   update_ref();
   // The GET goes to the HEAD's Location first; when that pre-signed URL is refused (expired,
-  // spec 7.6) the engine returns to the resolve URL at the commit, whose redirect signs a new one.
+  // docs/hub-protocol.md#redirects) the engine returns to the resolve URL at the commit, whose redirect signs a new one.
   const BlobFetch f = fetch_for(repo, req.revision, req.filename, m, req.force_download);
   progress.plan(1, m.size);
   PublishBatch batch;

@@ -53,7 +53,7 @@ NetworkUse network_use(const DownloadOptions& options, bool local_files_only);
 std::string no_network_reason(NetworkUse use);
 /// "outgoing traffic is disabled (...). <how to enable it>".
 std::string traffic_disabled(NetworkUse use);
-/// The InvalidArgument error for force_download without network (spec 8.1 step 4), or nullopt.
+/// The InvalidArgument error for force_download without network (docs/hub-protocol.md#download-file step 4), or nullopt.
 std::optional<Error> force_without_network(NetworkUse use, bool force_download);
 
 /// What one blob download needs.
@@ -131,7 +131,7 @@ struct Downloader::Impl {
   Result<SnapshotResult> snapshot(const SnapshotRequest& req, ProgressTracker& progress);
 
   /// Makes snapshots/<commit>/<path> point at blobs/<etag>, downloading the blob first under the
-  /// per-blob lock when needed (spec 8.1 steps 6-8). Returns the bytes transferred.
+  /// per-blob lock when needed (docs/hub-protocol.md#download-file steps 6-8). Returns the bytes transferred.
   /// The caller has run init_repo_folder(layout). New blobs are published through
   /// batch.group() while the blob lock is held: the caller flushes `batch`.
   Result<std::uint64_t> fetch_to_cache(const RepoLayout& layout, const BlobFetch& f, ProgressTracker& progress,

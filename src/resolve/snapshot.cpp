@@ -1,4 +1,4 @@
-// snapshot_download (spec 8.5), into the cache or a local dir, with the offline fallback (8.4).
+// snapshot_download (docs/hub-protocol.md#snapshot-download), into the cache or a local dir, with the offline fallback (8.4).
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -136,7 +136,7 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
     entries = to_tree_entries(*tree);
     listed = true;
   }
-  // Every server-provided name and ETag is checked before anything is written (spec 2, 13.39).
+  // Every server-provided name and ETag is checked before anything is written (docs/hub-protocol.md#identifiers, 13.39).
   for (const auto& e : entries) {
     if (auto v = validate_repo_path(e.path); !v)
       return fail(ErrorCode::InvalidPath, "the file listing of " + describe(repo) + " at " + commit + " contains an unsafe name: " +

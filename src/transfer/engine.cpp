@@ -18,7 +18,7 @@ void Engine::Impl::start_range(const std::shared_ptr<Task>& tp, std::size_t inde
   req.url = direct ? t.location : t.job.url;
   req.headers = t.job.headers;
   if (direct && http::origin_of(t.location) != http::origin_of(t.job.url)) {
-    req.headers.remove("Authorization");  // spec 7.6: credentials stay on the origin they are for
+    req.headers.remove("Authorization");  // docs/hub-protocol.md#redirects: credentials stay on the origin they are for
     req.headers.remove("Cookie");
   }
   req.headers.set("Accept-Encoding", "identity");

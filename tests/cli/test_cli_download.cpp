@@ -320,7 +320,7 @@ TEST_F(Cli, PrivateRepoNeedsToken) {
   auto env_token = run({"download", "org/model", "docs/readme.md", "-q"}, {"HF_TOKEN=hf_secrettoken"});
   EXPECT_EQ(env_token.exit_code, 0) << env_token.err;
   auto bad = run({"download", "org/model", "config.json", "--token", "hf_wrongtoken"});
-  EXPECT_EQ(bad.exit_code, 0);  // cached copy wins over a 401 (spec 8.1 step 4)
+  EXPECT_EQ(bad.exit_code, 0);  // cached copy wins over a 401 (docs/hub-protocol.md#download-file step 4)
   EXPECT_EQ(bad.err.find("hf_wrongtoken"), std::string::npos);
 }
 

@@ -1,4 +1,4 @@
-// download_file (spec 8.1) against the test server.
+// download_file (docs/hub-protocol.md#download-file) against the test server.
 #include <sys/stat.h>
 
 #include <mutex>
@@ -425,7 +425,7 @@ TEST_F(DownloadFixture, AWaitForAFileOfTheSameDownloadIsNotReportedAsAnotherProc
 }
 
 TEST_F(DownloadFixture, ExpiredSignedUrlLeadsToAFreshResolve) {
-  // The HEAD's pre-signed Location is refused when the GET reaches it (spec 7.6, expired): the
+  // The HEAD's pre-signed Location is refused when the GET reaches it (docs/hub-protocol.md#redirects, expired): the
   // download goes back to the resolve URL at the commit, whose redirect signs a new URL, and
   // resumes the partial blob instead of starting over.
   const std::string etag = sha256_hex(weights);

@@ -1,4 +1,4 @@
-// Per-call local_files_only (spec 8.1 steps 3-4, 8.4, vector 13.11): resolved from the cache like
+// Per-call local_files_only (docs/hub-protocol.md#download-file steps 3-4, 8.4, vector 13.11): resolved from the cache like
 // offline mode, with no socket opened, and errors that name local_files_only.
 #include <unistd.h>
 
@@ -205,7 +205,7 @@ TEST_F(LocalFilesOnly, SnapshotFromCacheWithoutNetwork) {
   ASSERT_TRUE(f) << f.error().message;
   ASSERT_EQ(f->files.size(), 1u);
   EXPECT_EQ(f->files[0].path, "config.json");
-  // trees/<commit>.json lists a file whose pointer is gone: IncompleteSnapshot (spec 8.4).
+  // trees/<commit>.json lists a file whose pointer is gone: IncompleteSnapshot (docs/hub-protocol.md#offline-snapshot).
   ASSERT_EQ(::unlink(layout().pointer_path(c1, "empty.txt").c_str()), 0);
   auto incomplete = d.snapshot_download(snap());
   ASSERT_FALSE(incomplete);

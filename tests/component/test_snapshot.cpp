@@ -1,4 +1,4 @@
-// snapshot_download (spec 8.5, 8.4) and --local-dir mode (docs/cache-format.md#local-dir) against the test server.
+// snapshot_download (docs/hub-protocol.md#snapshot-download, 8.4) and --local-dir mode (docs/cache-format.md#local-dir) against the test server.
 #include <sys/stat.h>
 #include <utime.h>
 
@@ -37,7 +37,7 @@ TEST_F(DownloadFixture, SnapshotDownloadsEverythingAndWritesTreeAndRef) {
   ASSERT_TRUE(tree && tree->has_value());
   EXPECT_EQ((*tree)->size(), 4u);
   EXPECT_EQ(server.count("HEAD", ""), 0);  // the tree gives ETags and sizes: no per-file HEAD
-  // A cached commit with a tree file: zero requests (spec 8.5 cost).
+  // A cached commit with a tree file: zero requests (docs/hub-protocol.md#snapshot-download cost).
   server.clear_requests();
   auto again = d.snapshot_download(snap(c1));
   ASSERT_TRUE(again) << again.error().message;

@@ -390,7 +390,7 @@ TEST_F(Transfer, CancelStopsTransfers) {
   EXPECT_EQ(r.error().code, ErrorCode::Cancelled);
 }
 
-// ---- direct URLs: a followed redirect's target is reused, refused ones are given up (spec 7.6) ----
+// ---- direct URLs: a followed redirect's target is reused, refused ones are given up (docs/hub-protocol.md#redirects) ----
 
 TEST_F(Transfer, RangesGoStraightToTheRedirectTarget) {
   Engine engine(options());

@@ -4,7 +4,7 @@
 
 using namespace hubcache;
 
-TEST(RepoId, SpecValidAndInvalid) {  // spec section 2
+TEST(RepoId, SpecValidAndInvalid) {  // docs/hub-protocol.md#identifiers
   for (const char* ok : {"foo", "foo/bar", "123", "Foo-BAR_foo.bar123", "_x"})
     EXPECT_TRUE(validate_repo_id(ok)) << ok;
   for (const char* bad : {"datasets/foo/bar", ".repo_id", "-foo", "foo--bar", "foo.git", "a..b", "foo/", "", "/foo",

@@ -136,7 +136,7 @@ TEST(HubErrors, ServerMessagesAreDeduplicatedAndRedacted) {
   EXPECT_EQ(e.message.find("abcdefghijkl"), std::string::npos);
 }
 
-TEST(HubApi, AuthOnlyToEndpointOrigin) {  // spec 7.6, 13.14
+TEST(HubApi, AuthOnlyToEndpointOrigin) {  // docs/hub-protocol.md#redirects, 13.14
   HubOptions o;
   o.endpoint = "http://127.0.0.1:8080/";
   o.token = "hf_secret";

@@ -1,5 +1,5 @@
 #pragma once
-// Repo identifiers and the validation of everything derived from input (spec section 2).
+// Repo identifiers and the validation of everything derived from input (docs/hub-protocol.md#identifiers).
 // Nothing that fails these checks may ever be used to build a path.
 #include <optional>
 #include <string>

@@ -1,5 +1,5 @@
 #pragma once
-// Configuration resolved from environment variables with huggingface_hub's precedence (spec 1).
+// Configuration resolved from environment variables with huggingface_hub's precedence (docs/hub-protocol.md#environment).
 // The library never reads the process environment by itself: callers build an Environment
 // (Environment::from_process() in the CLI, a literal map in tests) and call Config::from_env.
 #include <map>

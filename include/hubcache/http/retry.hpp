@@ -1,5 +1,5 @@
 #pragma once
-// huggingface_hub's backoff (spec 7.8): up to 5 retries sleeping 1, 2, 4, 8, 8 s; 429 with a
+// huggingface_hub's backoff (docs/hub-protocol.md#retries): up to 5 retries sleeping 1, 2, 4, 8, 8 s; 429 with a
 // RateLimit "r=0;t=S" sleeps S+1; an all-digit Retry-After sleeps that + 1, at most
 // RetryPolicy::max_server_delay (a server cannot park the client for days).
 #include <chrono>

@@ -1,5 +1,5 @@
 #pragma once
-// The Hub HTTP protocol (spec 7): URLs, request headers, the metadata HEAD, error mapping,
+// The Hub HTTP protocol (docs/hub-protocol.md#requests): URLs, request headers, the metadata HEAD, error mapping,
 // retries, repo info and tree listings. Talks HTTP only: never touches the disk.
 #include <chrono>
 #include <cstdint>
@@ -16,7 +16,7 @@
 
 namespace hubcache::hub {
 
-// ---- URLs (spec 7.2) ----
+// ---- URLs (docs/hub-protocol.md#endpoints) ----
 std::string encode_revision(std::string_view revision);  // percent_encode(rev, ""): '/' too (refs%2Fpr%2F1)
 std::string encode_path(std::string_view path);          // percent_encode(path, "/")
 std::string resolve_url(std::string_view endpoint, const RepoRef& repo, std::string_view revision, std::string_view path);
@@ -28,7 +28,7 @@ std::string paths_info_url(std::string_view endpoint, const RepoRef& repo, std::
 std::optional<std::string> parse_link_next(std::string_view link_header);
 
 // ---- Data ----
-/// Result of the metadata HEAD (spec 7.5). All fields validated: commit is 40-hex, etag is a
+/// Result of the metadata HEAD (docs/hub-protocol.md#metadata). All fields validated: commit is 40-hex, etag is a
 /// safe blob name.
 struct FileMetadata {
   std::string commit;
@@ -43,7 +43,7 @@ struct LfsInfo {
   std::uint64_t size = 0;
 };
 
-/// A tree / paths-info entry (spec 7.3).
+/// A tree / paths-info entry (docs/hub-protocol.md#endpoints).
 struct TreeEntry {
   std::string type;  // "file" or "directory"
   std::string path;
@@ -76,7 +76,7 @@ struct RepoInfo {
 Result<std::vector<TreeEntry>> parse_tree_entries(std::string_view json);
 Result<RepoInfo> parse_repo_info(std::string_view json);
 
-// ---- Errors (spec 7.7) ----
+// ---- Errors (docs/hub-protocol.md#errors) ----
 /// Maps an HTTP error response to a typed error (RepoNotFound, RevisionNotFound,
 /// EntryNotFound, Gated, Unauthorized, RateLimited, Http). The message names the repo and says
 /// what to do; it never contains a token.
@@ -106,7 +106,7 @@ struct HubOptions {
 };
 
 enum class Attempt {
-  First,  // spec 7.8: no retries, ETag timeout (so a cache fallback is fast)
+  First,  // docs/hub-protocol.md#retries: no retries, ETag timeout (so a cache fallback is fast)
   Second  // 60 s timeout and the full backoff
 };
 
@@ -118,10 +118,10 @@ class HubApi {
   http::Client& client() { return *m_client; }
 
   /// Request headers for `url`: user-agent, and authorization only when `url` is on the
-  /// endpoint's origin (spec 7.6).
+  /// endpoint's origin (docs/hub-protocol.md#redirects).
   http::Headers headers_for(std::string_view url) const;
 
-  /// HEAD on the resolve URL (spec 7.5). Relative redirects are followed with Authorization
+  /// HEAD on the resolve URL (docs/hub-protocol.md#metadata). Relative redirects are followed with Authorization
   /// kept; an absolute one carrying Hub metadata (X-Repo-Commit / X-Linked-Etag: the LFS redirect
   /// to a CDN) is the answer; any other absolute one (a moved endpoint) is followed, without
   /// Authorization from the first hop that leaves the endpoint's origin on.

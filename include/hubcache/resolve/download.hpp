@@ -1,5 +1,5 @@
 #pragma once
-// Downloads into the Hub cache (spec 8.1 hf_hub_download, 8.5 snapshot_download) or into a
+// Downloads into the Hub cache (docs/hub-protocol.md#download-file hf_hub_download, 8.5 snapshot_download) or into a
 // local dir (docs/cache-format.md#local-dir), offline-first: a fully cached commit needs no network, offline mode opens
 // no socket at all. The library prints nothing: progress goes to a callback.
 #include <chrono>
@@ -94,7 +94,7 @@ struct FileRequest {
   std::string revision = "main";
   RepoType repo_type = RepoType::Model;
   bool force_download = false;
-  /// Like `offline` for this call only (spec 8.1 steps 3-4): no socket, the cache or an error
+  /// Like `offline` for this call only (docs/hub-protocol.md#download-file steps 3-4): no socket, the cache or an error
   /// naming local_files_only. Combined with force_download: InvalidArgument, before any request.
   bool local_files_only = false;
   std::optional<std::string> local_dir;
@@ -116,7 +116,7 @@ struct SnapshotRequest {
   std::optional<std::vector<std::string>> allow_patterns;  // nullopt: everything
   std::vector<std::string> ignore_patterns;
   bool force_download = false;
-  bool local_files_only = false;  // as FileRequest::local_files_only (spec 8.4, 8.5 step 1)
+  bool local_files_only = false;  // as FileRequest::local_files_only (docs/hub-protocol.md#offline-snapshot, 8.5 step 1)
   std::optional<std::string> local_dir;
   bool dry_run = false;  // plan only: no transfer and no write
 };

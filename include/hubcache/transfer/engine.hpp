@@ -33,7 +33,7 @@ struct Job {
   /// redirect of `url`: refused, it is dropped for `url`.
   std::string location;
   /// Sent on every request to `url`'s origin; `Authorization` and `Cookie` are left out of
-  /// requests to any other origin (spec 7.6). No request carries a validator (If-Range/If-Match):
+  /// requests to any other origin (docs/hub-protocol.md#redirects). No request carries a validator (If-Range/If-Match):
   /// a validator is only meaningful to the server that issued it, and the CDN behind a redirect
   /// has its own ETags; the hash check before success guarantees the bytes instead.
   http::Headers headers;

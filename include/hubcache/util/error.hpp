@@ -8,9 +8,9 @@ namespace hubcache {
 
 enum class ErrorCode {
   InvalidArgument,    // bad user input (flags, patterns, sizes)
-  InvalidRepoId,      // repo id fails spec section 2
+  InvalidRepoId,      // repo id fails docs/hub-protocol.md#identifiers
   InvalidRevision,    // revision unusable as a ref path
-  InvalidPath,        // repo file path fails spec section 2 (a)-(c)
+  InvalidPath,        // repo file path fails docs/hub-protocol.md#identifiers (a)-(c)
   NotADirectory,      // a path that must be a directory is something else
   NotFound,           // a local file or folder is missing
   RepoNotFound,

@@ -1,5 +1,5 @@
 #pragma once
-// allow/ignore file patterns with Python fnmatchcase semantics (spec 8.6).
+// allow/ignore file patterns with Python fnmatchcase semantics (docs/hub-protocol.md#patterns).
 #include <optional>
 #include <string>
 #include <string_view>
