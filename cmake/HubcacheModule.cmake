@@ -33,7 +33,7 @@ function(hubcache_module)
     list(APPEND dep_targets hubcache_${dep})
   endforeach()
   target_link_libraries(hubcache_${M_NAME} PUBLIC ${dep_targets} PRIVATE $<BUILD_INTERFACE:hubcache_settings> ${M_LIBS})
-  if(HUBCACHE_SANITIZE)
+  if(HUBCACHE_SANITIZE_FLAGS)
     # Instrumented archives need the sanitizer runtimes wherever they are linked.
     target_link_options(hubcache_${M_NAME} INTERFACE $<INSTALL_INTERFACE:${HUBCACHE_SANITIZE_FLAGS}>)
   endif()
