@@ -222,13 +222,19 @@ std::optional<std::string> CacheView::shared_payload(const std::string& folder, 
 
 std::optional<ServedFile> CacheView::lookup_file_uncached(const std::string& folder, const std::string& commit,
                                                         const std::string& path) const {
+  const SharedBlobStore store(m_root);
+  const Fd blobs = open_blobs_dir(folder);
+  return served_file(RepoDirs{m_root, folder, blobs.get(), &store, {}}, commit, path);
+}
+
+Fd CacheView::open_blobs_dir(const std::string& folder) {
+  // The folder is a checked real directory (repo_folder), so only blobs/ itself must not be a link.
+  return Fd(::open(repo_subpath(folder, k_blobs_dir).c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+}
+
+std::optional<ServedFile> CacheView::served_file(const RepoDirs& dirs, const std::string& commit, const std::string& path) const {
   // The cache's one reachability rule decides (cache/walk.hpp): a pointer into this repo's
   // blobs/, a shared entry whose payload is in the marked store, or a file of a no-symlink cache.
-  const SharedBlobStore store(m_root);
-  const std::string blobs_name(k_blobs_dir);
-  Fd repo_fd(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-  Fd blobs = repo_fd.valid() ? open_dir_at(repo_fd.get(), blobs_name.c_str()) : Fd();
-  const RepoDirs dirs{m_root, folder, blobs.get(), &store, {}};
   Target t;
   if (!resolve_pointer(dirs, commit, path, t) || !is_reachable(dirs, t)) return std::nullopt;
   ServedFile f;

@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "hubcache/cache/repo.hpp"
+#include "hubcache/cache/walk.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/server/http.hpp"
 
@@ -154,6 +155,10 @@ class CacheView {
  private:
   std::optional<ServedFile> lookup_file_uncached(const std::string& folder, const std::string& commit,
                                                const std::string& path) const;
+  /// lookup_file_uncached with the repo's blobs/ descriptor and the shared store already at hand
+  /// (a listing opens them once for all its files).
+  std::optional<ServedFile> served_file(const RepoDirs& dirs, const std::string& commit, const std::string& path) const;
+  static Fd open_blobs_dir(const std::string& folder);
   std::optional<std::string> git_oid_of(const std::string& path, ino_t ino, std::uint64_t size,
                                         std::int64_t mtime_ns) const;
   CachedListing scan(const std::string& folder, const std::string& commit) const;

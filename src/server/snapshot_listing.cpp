@@ -11,6 +11,7 @@
 
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/cache/store.hpp"
+#include "hubcache/cache/shared_blobs.hpp"
 #include "hubcache/cache/walk.hpp"
 #include "hubcache/util/hash.hpp"
 #include "hubcache/util/digest.hpp"
@@ -108,6 +109,10 @@ CacheView::CachedListing CacheView::scan(const std::string& folder, const std::s
   struct stat rst{};
   if (::lstat(root.c_str(), &rst) != 0 || !S_ISDIR(rst.st_mode)) return c;
   listing->mtime = rst.st_mtim.tv_sec;
+  // One blobs/ descriptor and one read of the shared store's marker for the whole listing.
+  const SharedBlobStore store(m_root);
+  const Fd blobs = open_blobs_dir(folder);
+  const RepoDirs dirs{m_root, folder, blobs.get(), &store, {}};
   // Returns the git tree id of `rel`, computed from its children's ids on the way back up.
   std::function<std::string(const std::string&, int)> walk = [&](const std::string& rel, int depth) {
     std::vector<GitTreeEntry> kids;
@@ -132,7 +137,7 @@ CacheView::CachedListing CacheView::scan(const std::string& folder, const std::s
         std::string oid = walk(child, depth + 1);
         listing->dirs.push_back(DirInfo{child, oid});
         kids.push_back({name, true, std::move(oid)});
-      } else if (auto f = lookup_file_uncached(folder, commit, child)) {
+      } else if (auto f = served_file(dirs, commit, child)) {
         // Not lookup_file(): a listing must not fill the open-descriptor budget meant for
         // files being downloaded.
         kids.push_back({name, false, f->oid});
