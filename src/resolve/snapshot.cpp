@@ -230,7 +230,7 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
   PublishBatch batch;
   batch.set_deferred(!local);
   const bool adaptive = options.max_workers == 0;
-  InFlightLimit in_flight(adaptive ? k_auto_workers : options.max_workers, adaptive ? k_auto_workers_max : options.max_workers);
+  InFlightLimit in_flight(adaptive ? k_auto_workers_start : options.max_workers, adaptive ? k_auto_workers_max : options.max_workers);
   std::counting_semaphore<k_auto_workers_max> large_slots(k_auto_workers);
   const unsigned max_threads = adaptive ? k_auto_workers_max : options.max_workers;
   parallel_for_adaptive(selected.size(), max_threads, [&] { return in_flight.limit(); }, [&](std::size_t i) {

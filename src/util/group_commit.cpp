@@ -130,7 +130,7 @@ Result<bool> GroupCommit::write_out(const std::string& tmp, Fd& out) {
   if (fd < 0) return fail(errno_error(errno, "cannot open", tmp));
   struct stat st{};
   if (::fstat(fd, &st) != 0) return fail(errno_error(errno, "cannot stat", tmp));
-  bool grouped;
+  bool grouped, by_syncfs;
   {
     std::lock_guard lock(m_mutex);
     if (!m_dev_known) {
@@ -139,9 +139,11 @@ Result<bool> GroupCommit::write_out(const std::string& tmp, Fd& out) {
       m_dev_scope = flush_scope(tmp);
     }
     grouped = m_dev_scope != FlushScope::File && st.st_dev == m_dev;
+    by_syncfs = grouped && m_dev_scope == FlushScope::Filesystem && !m_flush;
   }
-  // Writeout only: the pages reach the device before the group's flush starts.
-  if (grouped &&
+  // Writeout only: the pages reach the device before the group's flush starts (a syncfs
+  // writes them back itself).
+  if (grouped && !by_syncfs &&
       ::sync_file_range(fd, 0, 0, SYNC_FILE_RANGE_WAIT_BEFORE | SYNC_FILE_RANGE_WRITE | SYNC_FILE_RANGE_WAIT_AFTER) != 0)
     return fail(errno_error(errno, "cannot write out", tmp));
   return grouped;

@@ -229,3 +229,48 @@ TEST_F(RealHubDownload, SnapshotSplitsABigFileIntoRangesAtTheCdn) {
   EXPECT_EQ(server.body_bytes("/cdn/"), big.size());  // no range answered with the whole file
   expect_only_cdn_validators();
 }
+
+// The default (max_workers 0) adapts to latency: with every request held 50 ms, the files in
+// flight grow past the first round's k_auto_workers_start; a fixed max_workers is a hard bound.
+struct RealHubLatency : RealHubDownload {
+  static constexpr int k_files = 400;
+  void SetUp() override {
+    RealHubDownload::SetUp();
+    for (int i = 0; i < k_files; ++i) server.add_file(k_model, c1, "many/f" + std::to_string(i) + ".json", "{\"i\": " + std::to_string(i) + "}");
+    RealHubOptions real;
+    real.latency = std::chrono::milliseconds(50);
+    server.set_real_hub(real);
+  }
+  Result<SnapshotResult> fetch_many(unsigned max_workers, const std::string& pattern = "many/*") {
+    auto o = options();
+    o.max_workers = max_workers;
+    Downloader d(o);
+    SnapshotRequest req;
+    req.repo_id = k_model.id;
+    req.allow_patterns = std::vector<std::string>{pattern};
+    return d.snapshot_download(req);
+  }
+  void expect_all(const SnapshotResult& r) {
+    for (int i = 0; i < k_files; i += 37)
+      EXPECT_EQ(read_file(r.path + "/many/f" + std::to_string(i) + ".json"), "{\"i\": " + std::to_string(i) + "}");
+    EXPECT_EQ(server.count("GET", "/api/resolve-cache/models/org/model/" + c1 + "/many/"), k_files);
+  }
+};
+
+TEST_F(RealHubLatency, SnapshotRaisesFilesInFlightWhileLatencyBoundsThem) {
+  auto r = fetch_many(0);
+  ASSERT_TRUE(r) << r.error().message;
+  expect_all(*r);
+  EXPECT_GT(server.peak_in_flight(), static_cast<int>(k_auto_workers_start)) << "peak " << server.peak_in_flight();
+  EXPECT_LE(server.peak_in_flight(), static_cast<int>(k_auto_workers_max));
+}
+
+TEST_F(RealHubLatency, AFixedMaxWorkersBoundsTheRequestsInFlight) {
+  auto r = fetch_many(6, "many/f1*");  // f1, f10-f19, f100-f199
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->files.size(), 111u);
+  EXPECT_EQ(read_file(r->path + "/many/f142.json"), "{\"i\": 142}");
+  EXPECT_EQ(server.count("GET", "/api/resolve-cache/models/org/model/" + c1 + "/many/"), 111);
+  EXPECT_LE(server.peak_in_flight(), 6);
+  EXPECT_GE(server.peak_in_flight(), 2);
+}

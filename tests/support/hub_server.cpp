@@ -225,7 +225,13 @@ void HubServer::serve_connection(int fd, bool cdn) {
       req.body = buf.substr(0, body_len);
       buf.erase(0, body_len);
       if (lower(req.header("connection")) == "close") keep_alive = false;
-      handle(fd, req, keep_alive, cdn);
+      {
+        const int now = ++m_in_flight;
+        for (int peak = m_peak_in_flight.load(); now > peak && !m_peak_in_flight.compare_exchange_weak(peak, now);) {
+        }
+        handle(fd, req, keep_alive, cdn);
+        --m_in_flight;
+      }
     }
   }
 done:
@@ -375,6 +381,7 @@ void HubServer::clear_requests() {
   std::lock_guard lock(m_mutex);
   m_log.clear();
   ++m_log_epoch;
+  m_peak_in_flight = m_in_flight.load();
 }
 
 }  // namespace hubcache::test

@@ -193,6 +193,9 @@ class HubServer {
   /// Connections accepted so far on either port (a client that opened a socket but sent
   /// nothing shows up here, not in requests()). Not reset by clear_requests().
   int connections() const { return m_connections.load(); }
+  /// The most requests being answered at once (from a head read to its reply sent, latency
+  /// included) on both listeners since the start or the last clear_requests().
+  int peak_in_flight() const { return m_peak_in_flight.load(); }
   void clear_requests();
   /// Waits until no connection has been open for `quiet` (at most `timeout`); false on timeout.
   /// Call before clear_requests() when an earlier client was killed or destroyed: a request it
@@ -228,6 +231,7 @@ class HubServer {
   std::uint16_t m_cdn_port = 0;
   std::atomic<bool> m_stop{false};
   std::atomic<int> m_connections{0};
+  std::atomic<int> m_in_flight{0}, m_peak_in_flight{0};
   std::vector<std::thread> m_acceptors;
   mutable std::mutex m_mutex;
   std::vector<std::thread> m_workers;

@@ -46,7 +46,9 @@ FlushScope flush_scope_of(long fs_magic, const std::optional<std::string>& ext4_
 /// publish(tmp, dst):
 ///  1. writes out tmp's dirty pages and waits for them (sync_file_range WAIT_BEFORE | WRITE |
 ///     WAIT_AFTER): the data reaches the device, but neither the device cache nor the
-///     filesystem metadata (size, extents) is flushed yet;
+///     filesystem metadata (size, extents) is flushed yet. Skipped where the group's flush is
+///     syncfs (FlushScope::Filesystem): that writes back every dirty page of the filesystem
+///     itself, in one pass instead of one device request per file;
 ///  2. joins the open group and waits until a full flush that began after step 1 has returned.
 ///     If no flush is running, this caller is the group's leader and runs it (FlushFn on its
 ///     own file); callers that arrive while a flush runs form the next group (classic group
