@@ -119,6 +119,8 @@ Multi::Multi(unsigned max_host_connections, Transport transport) : m_impl(std::m
   im.multi = curl_multi_init();
   curl_multi_setopt(im.multi, CURLMOPT_PIPELINING, static_cast<long>(CURLPIPE_MULTIPLEX));
   curl_multi_setopt(im.multi, CURLMOPT_MAX_HOST_CONNECTIONS, static_cast<long>(max_host_connections));
+  if (max_host_connections > 0)
+    curl_multi_setopt(im.multi, CURLMOPT_MAX_CONCURRENT_STREAMS, static_cast<long>(max_host_connections));
   curl_multi_setopt(im.multi, CURLMOPT_SOCKETFUNCTION, &Impl::on_socket);
   curl_multi_setopt(im.multi, CURLMOPT_SOCKETDATA, &im);
   curl_multi_setopt(im.multi, CURLMOPT_TIMERFUNCTION, &Impl::on_timer);

@@ -13,6 +13,7 @@
 #include "forward_proxy.hpp"
 #include "serve_process.hpp"
 #include "temp_dir.hpp"
+#include "tls_certs.hpp"
 
 using namespace hubcache;
 using namespace hubcache::test;
@@ -36,24 +37,14 @@ class Tls : public ::testing::Test {
   std::string key = tmp / "server.key";
   std::unique_ptr<ServeProcess> server;
 
-  void openssl(std::vector<std::string> args) {
-    args.insert(args.begin(), "/usr/bin/openssl");
-    auto r = run_process(args);
-    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  }
   void SetUp() override {
-    if (::access("/usr/bin/openssl", X_OK) != 0) GTEST_SKIP() << "the openssl command is not installed";
-    // A CA, and a certificate for IP 127.0.0.1 signed by it (EC keys: fast to make).
-    const std::vector<std::string> ec = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"};
-    std::vector<std::string> req_ca = {"req", "-x509", "-days", "2", "-subj", "/CN=hubcache test CA", "-keyout", tmp / "ca.key", "-out", ca};
-    req_ca.insert(req_ca.end(), ec.begin(), ec.end());
-    openssl(req_ca);
-    std::vector<std::string> req = {"req", "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", tmp / "server.csr"};
-    req.insert(req.end(), ec.begin(), ec.end());
-    openssl(req);
-    write_file(tmp / "ext.cnf", "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n");
-    openssl({"x509", "-req", "-days", "2", "-in", tmp / "server.csr", "-CA", ca, "-CAkey", tmp / "ca.key", "-set_serial", "2",
-             "-extfile", tmp / "ext.cnf", "-out", cert});
+    if (!have_openssl()) GTEST_SKIP() << "the openssl command is not installed";
+    std::string error;
+    auto certs = make_test_certs(tmp.path(), error);
+    ASSERT_TRUE(certs) << error;
+    ASSERT_EQ(certs->ca, ca);
+    ASSERT_EQ(certs->cert, cert);
+    ASSERT_EQ(certs->key, key);
     auto imp = run_process({hubcache_bin(), "import", source_dir() + "/sample/tiny-model", "--copy", "--cache-dir", src, "--repo",
                             "org/tiny-model", "--commit", k_commit});
     ASSERT_EQ(imp.exit_code, 0) << imp.out << imp.err;
@@ -108,21 +99,12 @@ TEST_F(Tls, WithoutTheCaFailsOnceNamingTheCertificateAndTheVariables) {
 // auth login and whoami reach the server like download does: the CA variables, and HF_DEBUG's
 // request log (the token never in it).
 TEST(TlsAuth, LoginAndWhoamiUseTheCaAndLogTheirRequests) {
-  if (::access("/usr/bin/openssl", X_OK) != 0) GTEST_SKIP() << "the openssl command is not installed";
+  if (!have_openssl()) GTEST_SKIP() << "the openssl command is not installed";
   TempDir tmp;
-  const std::string ca = tmp / "ca.pem", cert = tmp / "server.pem", key = tmp / "server.key";
-  const std::vector<std::string> ec = {"-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes"};
-  auto openssl = [](std::vector<std::string> args, const std::vector<std::string>& more) {
-    args.insert(args.begin(), "/usr/bin/openssl");
-    args.insert(args.end(), more.begin(), more.end());
-    auto r = run_process(args);
-    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  };
-  openssl({"req", "-x509", "-days", "2", "-subj", "/CN=hubcache test CA", "-keyout", tmp / "ca.key", "-out", ca}, ec);
-  openssl({"req", "-subj", "/CN=127.0.0.1", "-keyout", key, "-out", tmp / "server.csr"}, ec);
-  write_file(tmp / "ext.cnf", "subjectAltName=IP:127.0.0.1\nbasicConstraints=CA:FALSE\n");
-  openssl({"x509", "-req", "-days", "2", "-in", tmp / "server.csr", "-CA", ca, "-CAkey", tmp / "ca.key", "-set_serial", "2",
-           "-extfile", tmp / "ext.cnf", "-out", cert}, {});
+  std::string error;
+  auto certs = make_test_certs(tmp.path(), error);
+  ASSERT_TRUE(certs) << error;
+  const std::string cert = certs->cert, key = certs->key, ca = certs->ca;
   const std::string token = "hf_tlsauthtokenCCCC3333";
   write_file(tmp / "tokens", token + "\n");
   std::filesystem::create_directories(tmp / "cache");

@@ -29,14 +29,20 @@ int unlinked_temp_file() {
 }  // namespace
 
 ServeProcess::ServeProcess(std::vector<std::string> args) {
-  int out[2];
-  if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
-  m_err = unlinked_temp_file();
   args.insert(args.begin(), {hubcache_bin(), "serve"});
   const bool has_host = std::find(args.begin(), args.end(), "--host") != args.end();
   for (const char* a : {"--port", "0"}) args.emplace_back(a);
   if (!has_host)
     for (const char* a : {"--host", "127.0.0.1"}) args.emplace_back(a);
+  spawn(std::move(args));
+}
+
+ServeProcess::ServeProcess(Command command) { spawn(std::move(command.argv)); }
+
+void ServeProcess::spawn(std::vector<std::string> args) {
+  int out[2];
+  if (::pipe2(out, O_CLOEXEC) != 0) throw std::runtime_error("pipe failed");
+  m_err = unlinked_temp_file();
   std::vector<char*> argv;
   for (auto& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);

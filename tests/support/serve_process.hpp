@@ -16,6 +16,12 @@ class ServeProcess {
   /// Runs `hubcache serve ARGS... --port 0 [--host 127.0.0.1 unless ARGS name a host]` and
   /// waits (10 s) for the URL line.
   explicit ServeProcess(std::vector<std::string> args);
+  /// Runs `argv` as given (argv[0] a path; nothing added) and waits (10 s) for its first stdout
+  /// line, kept as url(): a peer server the test starts (node, ...).
+  struct Command {
+    std::vector<std::string> argv;
+  };
+  explicit ServeProcess(Command command);
   ~ServeProcess();  // SIGKILL if still running
   ServeProcess(const ServeProcess&) = delete;
   ServeProcess& operator=(const ServeProcess&) = delete;
@@ -29,6 +35,7 @@ class ServeProcess {
   std::string err_output() const;
 
  private:
+  void spawn(std::vector<std::string> argv);
   pid_t m_pid = -1;
   int m_out = -1;  // read end of its stdout, kept open so a later write never gets SIGPIPE
   int m_err = -1;  // its stderr file

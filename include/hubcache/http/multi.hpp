@@ -5,10 +5,13 @@
 // HTTP/2: over HTTPS libcurl offers h2 by ALPN (CURL_HTTP_VERSION_2TLS, its default since
 // 7.62) and, with CURLMOPT_PIPELINING = CURLPIPE_MULTIPLEX (set explicitly here, also the
 // default), runs many exchanges with one host as streams of one connection, as the Hub allows.
-// Exchanges set CURLOPT_PIPEWAIT, so a burst of requests to a host waits for the first
-// connection's ALPN answer and multiplexes over it instead of opening one TLS connection each;
-// plain http:// and HTTP/1.1 servers get one connection per exchange, at most
+// HTTPS exchanges set CURLOPT_PIPEWAIT, so a burst of requests to a host waits for the first
+// connection's ALPN answer and multiplexes over it instead of opening one TLS connection each.
+// One connection carries up to max_host_connections streams (CURLMOPT_MAX_CONCURRENT_STREAMS;
+// libcurl's default is 100) or fewer if the server's SETTINGS say so, and only then does a
+// second one open. Plain http:// and HTTP/1.1 servers get one connection per exchange, at most
 // max_host_connections per host (further exchanges queue inside libcurl).
+// Tested against an h2-only server in tests/interop/test_interop_h2.cpp.
 #include <chrono>
 #include <cstdint>
 #include <functional>
