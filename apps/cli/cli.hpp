@@ -1,6 +1,6 @@
 #pragma once
 // Shared pieces of the hubcache CLI. The CLI is a thin layer: parse flags, call the library,
-// render the result. Exit codes: 0 success, 1 a known failure, 2 usage error.
+// render the result. Exit codes: see exit_code_for (documented in README.md#exit-codes).
 #include <CLI/CLI.hpp>
 #include <nlohmann/json_fwd.hpp>
 #include <optional>
@@ -13,9 +13,19 @@
 
 namespace hubcache::cli {
 
+// Exit codes, one per class of failure a script may want to tell apart (README.md#exit-codes).
 inline constexpr int k_exit_ok = 0;
-inline constexpr int k_exit_failure = 1;
-inline constexpr int k_exit_usage = 2;
+inline constexpr int k_exit_failure = 1;      // any other failure (network, I/O, HTTP, ...)
+inline constexpr int k_exit_usage = 2;        // bad arguments: flags, repo id, revision
+inline constexpr int k_exit_not_cached = 3;   // not in the cache and the network may not be used
+inline constexpr int k_exit_auth = 4;         // the token is missing or refused, or the repo is gated
+inline constexpr int k_exit_not_found = 5;    // no such repo, revision, file or local path
+inline constexpr int k_exit_integrity = 6;    // content does not match its hash, or the cache is corrupt
+inline constexpr int k_exit_disk_full = 7;    // not enough space
+inline constexpr int k_exit_interrupted = 130;  // Ctrl-C (128 + SIGINT); SIGTERM gives 143
+
+/// The exit code for a failure of class `code` (the table above; Cancelled is k_exit_interrupted).
+int exit_code_for(ErrorCode code);
 
 /// State shared by all subcommands; each callback stores its exit code here.
 struct Context {
@@ -44,7 +54,7 @@ int parse_and_run(CLI::App& app, const Context& ctx, int argc, char** argv);
 Config load_config(const Context& ctx, const CommonOptions& opts, bool quiet = false);
 
 /// Prints "Error: <message>" (and, with --json, a JSON error object on stdout, pretty when
-/// `pretty`) and returns 1.
+/// `pretty`) and returns exit_code_for(error.code).
 int report_error(const Error& error, bool json, bool pretty = true);
 /// Prints "Error: <message>" and returns k_exit_usage: a bad combination of arguments.
 int usage_error(const std::string& message);

@@ -61,7 +61,7 @@ int run_verify(const Context& ctx, const VerifyCliOptions& o) {
                 {"problems", problems},
                 {"missing_files", missing_files},
                 {"notes", rep.notes}});
-    return rep.ok() ? k_exit_ok : k_exit_failure;
+    return rep.ok() ? k_exit_ok : k_exit_integrity;
   }
   for (const auto& n : rep.notes) print_warning(n);
   if (!missing_files.empty()) {
@@ -85,7 +85,7 @@ int run_verify(const Context& ctx, const VerifyCliOptions& o) {
     std::fflush(stdout);
     fmt::print(stderr, "Error: Verification failed for '{}' ({}) in {}.\n  Revision: {}\n", repo.id, type,
                rep.snapshot_path, rep.commit);
-    return k_exit_failure;
+    return k_exit_integrity;
   }
   fmt::print("Verified {} file(s) for {} '{}'. All checksums match.{}\n", rep.checked, type, repo.id,
              rep.unverified.empty() ? "" : fmt::format(" ({} file(s) could not be checked.)", rep.unverified.size()));

@@ -36,7 +36,9 @@ struct DownloadArgs {
 };
 
 std::shared_ptr<http::CancelToken> g_cancel;
-extern "C" void on_signal(int) {
+volatile std::sig_atomic_t g_signal = 0;  // the signal that cancelled, for the exit code
+extern "C" void on_signal(int sig) {
+  g_signal = sig;
   if (g_cancel) g_cancel->cancel();
 }
 
@@ -47,7 +49,9 @@ int print_error(const Error& e, const DownloadArgs& a) {
   if (e.code != ErrorCode::Cancelled) return report_error(e, a.json, false);
   Error cancelled = e;
   cancelled.message += ". What was already downloaded is kept: rerun the same command to resume.";
-  return report_error(cancelled, a.json, false);
+  (void)report_error(cancelled, a.json, false);
+  // 128 + the signal, as a shell reports a process it stopped: 130 for Ctrl-C, 143 for SIGTERM.
+  return g_signal != 0 ? 128 + static_cast<int>(g_signal) : k_exit_interrupted;
 }
 
 void print_result(const std::string& path, const DownloadArgs& a, const nlohmann::json& extra) {

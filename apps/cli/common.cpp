@@ -60,6 +60,36 @@ Config load_config(const Context& ctx, const CommonOptions& opts, bool quiet) {
 void print_warning(const std::string& message) { fmt::print(stderr, "Warning: {}\n", message); }
 void print_note(const std::string& message) { fmt::print(stderr, "Note: {}\n", message); }
 
+int exit_code_for(ErrorCode code) {
+  switch (code) {
+    case ErrorCode::InvalidArgument:
+    case ErrorCode::InvalidRepoId:
+    case ErrorCode::InvalidRevision:
+      return k_exit_usage;
+    case ErrorCode::LocalEntryNotFound:
+    case ErrorCode::Offline:
+    case ErrorCode::IncompleteSnapshot:
+      return k_exit_not_cached;
+    case ErrorCode::Unauthorized:
+    case ErrorCode::Gated:
+      return k_exit_auth;
+    case ErrorCode::RepoNotFound:
+    case ErrorCode::RevisionNotFound:
+    case ErrorCode::EntryNotFound:
+    case ErrorCode::NotFound:
+      return k_exit_not_found;
+    case ErrorCode::Integrity:
+    case ErrorCode::CacheCorrupted:
+      return k_exit_integrity;
+    case ErrorCode::DiskFull:
+      return k_exit_disk_full;
+    case ErrorCode::Cancelled:
+      return k_exit_interrupted;
+    default:
+      return k_exit_failure;
+  }
+}
+
 int report_error(const Error& error, bool json, bool pretty) {
   if (json) {
     nlohmann::json j = {{"error", {{"code", to_string(error.code)}, {"message", error.message}}}};
@@ -68,7 +98,7 @@ int report_error(const Error& error, bool json, bool pretty) {
     print_json(j, pretty);
   }
   fmt::print(stderr, "Error: {}\n", error.message);
-  return k_exit_failure;
+  return exit_code_for(error.code);
 }
 
 int usage_error(const std::string& message) {

@@ -161,21 +161,32 @@ Result<void> prepare_task(Task& t, const EngineOptions& o) {
   const std::uint64_t missing = job.size - t.reused;
   if (missing > 0) {
     const std::string dir = fs::parent(t.path);
+    // A temp file that holds nothing yet is not left behind by a full disk (there is nothing to
+    // resume); one with bytes stays for the retry.
+    auto drop_if_empty = [&] {
+      if (t.reused > 0) return;
+      ::unlink(t.path.c_str());
+      if (t.split) ::unlink(job.parts_state_path.c_str());
+    };
     auto free = o.free_space_fn ? o.free_space_fn(dir) : fs::free_space(dir);
-    if (free && *free < missing)
+    if (free && *free < missing) {
+      drop_if_empty();
       return fail(ErrorCode::DiskFull, "not enough free space in '" + dir + "' for '" + job.label + "': " +
                                            std::to_string(missing) + " more bytes needed (" + format_size(static_cast<double>(missing)) +
                                            "B), " + std::to_string(*free) + " available (" +
                                            format_size(static_cast<double>(*free)) + "B). Free some space and retry; the download resumes.",
                   dir);
+    }
     // Reserve the blocks so a full disk shows up now rather than mid-transfer (not worth a
     // syscall below 1 MiB). A sequential temp file keeps its size: it must stay a prefix of the
     // content for other clients.
     const int mode = t.split ? 0 : FALLOC_FL_KEEP_SIZE;
-    if (job.size >= (1u << 20) && ::fallocate(t.fd, mode, 0, static_cast<off_t>(job.size)) != 0 && errno == ENOSPC)
+    if (job.size >= (1u << 20) && ::fallocate(t.fd, mode, 0, static_cast<off_t>(job.size)) != 0 && errno == ENOSPC) {
+      drop_if_empty();
       return fail(ErrorCode::DiskFull, "no space left in '" + dir + "' to store '" + job.label + "' (" +
                                            std::to_string(job.size) + " bytes). Free some space and retry.",
                   dir);
+    }
   }
   if (t.split) save_state(t, t.ranges);
   return {};

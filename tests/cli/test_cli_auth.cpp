@@ -7,6 +7,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "exit_codes.hpp"
 #include "serve_process.hpp"
 #include "temp_dir.hpp"
 #include "terminal.hpp"
@@ -99,7 +100,7 @@ TEST_F(CliAuth, LoginOnATerminalPromptsAndNeverEchoesTheToken) {
 
   // A refused token typed there is neither echoed nor stored.
   auto bad = run_in_terminal_after(argv, prompt, "hf_typed_but_refused_999\n");
-  EXPECT_EQ(bad.exit_code, 1) << bad.out;
+  EXPECT_EQ(bad.exit_code, exit_code::auth) << bad.out;
   EXPECT_EQ(bad.out.find("hf_typed_but_refused_999"), std::string::npos) << bad.out;
   EXPECT_NE(bad.out.find("the token was refused"), std::string::npos) << bad.out;
   EXPECT_EQ(read_file(home + "/token"), k_tok1);
@@ -107,7 +108,7 @@ TEST_F(CliAuth, LoginOnATerminalPromptsAndNeverEchoesTheToken) {
 
 TEST_F(CliAuth, ARefusedTokenIsNotStoredAndNotPrinted) {
   auto r = run({"auth", "login", "--token", "hf_not_a_mirror_token_xyz"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, exit_code::auth);
   EXPECT_NE(r.err.find("the token was refused by " + serve->url() + " (HTTP 401)"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("hf_not_a_mirror_token_xyz"), std::string::npos) << r.err;
   EXPECT_FALSE(exists(home + "/token"));
@@ -118,7 +119,7 @@ TEST_F(CliAuth, ARefusedTokenIsNotStoredAndNotPrinted) {
   EXPECT_EQ(org.exit_code, 2);
   EXPECT_NE(org.err.find("organization token"), std::string::npos) << org.err;
   auto who = run({"auth", "whoami"});
-  EXPECT_EQ(who.exit_code, 1);
+  EXPECT_EQ(who.exit_code, exit_code::auth);
   EXPECT_NE(who.err.find("not logged in"), std::string::npos) << who.err;
 }
 
@@ -136,7 +137,7 @@ TEST_F(CliAuth, ListSwitchAndLogoutWorkOnTheStoredTokens) {
   EXPECT_EQ(read_file(home + "/token"), k_tok1);
   EXPECT_NE(run({"auth", "list"}).out.find("* mirror-token-1"), std::string::npos);
   auto bad = run({"auth", "switch", "nope"});
-  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(bad.exit_code, exit_code::not_found);
   EXPECT_NE(bad.err.find("Stored: mirror-token-1, mirror-token-2"), std::string::npos) << bad.err;
 
   // Logging out of a token that is not the active one keeps the active one.

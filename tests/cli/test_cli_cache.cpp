@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "exit_codes.hpp"
 #include "cache_builder.hpp"
 #include "folder_symlinks.hpp"
 #include "hubcache/cache/store.hpp"
@@ -13,6 +14,7 @@
 #include "terminal.hpp"
 
 using namespace hubcache;
+namespace exit_code = hubcache::test::exit_code;
 namespace stdfs = std::filesystem;
 
 namespace {
@@ -135,7 +137,7 @@ TEST_F(CliCache, LsUsageErrorsExitTwo) {
 
 TEST_F(CliCache, LsMissingCacheIsAnError) {
   const auto r = test::run_process({test::hubcache_bin(), "cache", "ls", "--cache-dir", dir / "nope"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, exit_code::not_found);
   EXPECT_NE(r.err.find("Error: Cache directory not found: " + dir.path() + "/nope"), std::string::npos) << r.err;
 }
 
@@ -311,12 +313,12 @@ TEST_F(CliCache, Verify) {
   const std::string blob = dir / "models--org--model/blobs/" + git_blob_sha1_hex("new");
   test::write_file(blob, "NEW");
   stdfs::remove(dir / "models--org--model/blobs/" + git_blob_sha1_hex("{}"));
-  EXPECT_EQ(cache({"verify", "org/model"}).exit_code, 1);  // main is c2
+  EXPECT_EQ(cache({"verify", "org/model"}).exit_code, exit_code::integrity);  // main is c2
   const auto bad1 = cache({"verify", "org/model", "--revision", c1});
-  EXPECT_EQ(bad1.exit_code, 1);
+  EXPECT_EQ(bad1.exit_code, exit_code::integrity);
   EXPECT_NE(bad1.out.find("  - config.json: blob missing: "), std::string::npos) << bad1.out;
   const auto bad2 = cache({"verify", "org/model", "--revision", c2});
-  EXPECT_EQ(bad2.exit_code, 1);
+  EXPECT_EQ(bad2.exit_code, exit_code::integrity);
   EXPECT_NE(bad2.out.find("  - extra/new.txt: expected " + git_blob_sha1_hex("new") + " (git-sha1), got " +
                           git_blob_sha1_hex("NEW")),
             std::string::npos)
@@ -324,7 +326,7 @@ TEST_F(CliCache, Verify) {
   EXPECT_NE(bad2.err.find("Error: Verification failed for 'org/model' (model)"), std::string::npos) << bad2.err;
 
   const auto js = cache({"verify", "org/model", "--revision", c2, "--json"});
-  EXPECT_EQ(js.exit_code, 1);
+  EXPECT_EQ(js.exit_code, exit_code::integrity);
   const auto j = nlohmann::json::parse(js.out);
   EXPECT_EQ(j["ok"], false);
   EXPECT_EQ(j["revision"], c2);
@@ -335,9 +337,9 @@ TEST_F(CliCache, Verify) {
   EXPECT_EQ(j["problems"][0]["algorithm"], "git-sha1");
 
   const auto missing = cache({"verify", "org/nothing"});
-  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.exit_code, exit_code::not_found);
   EXPECT_NE(missing.err.find("Repo is not present in cache"), std::string::npos);
-  EXPECT_EQ(cache({"verify", "org/model", "--revision", "nope"}).exit_code, 1);
+  EXPECT_EQ(cache({"verify", "org/model", "--revision", "nope"}).exit_code, exit_code::not_found);
   EXPECT_EQ(cache({"verify", "org/model", "--repo-type", "bogus"}).exit_code, 2);
 }
 
@@ -353,7 +355,7 @@ TEST_F(CliCache, VerifyRefusesSymlinkedFoldersLikeLs) {
       std::vector<std::string> args = {"verify", "org/linked"};
       args.insert(args.end(), extra.begin(), extra.end());
       const auto r = cache(args);
-      EXPECT_EQ(r.exit_code, 1) << test::to_string(which) << "\n" << r.out << r.err;
+      EXPECT_EQ(r.exit_code, exit_code::integrity) << test::to_string(which) << "\n" << r.out << r.err;
       EXPECT_EQ(r.out.find("All checksums match"), std::string::npos) << r.out;
       EXPECT_EQ((r.out + r.err).find("\"ok\": true"), std::string::npos) << r.out;
       EXPECT_NE((r.out + r.err).find(link), std::string::npos) << test::to_string(which) << "\n" << r.out << r.err;
@@ -389,7 +391,7 @@ TEST_F(CliCache, VerifyMissingFilesWarnUnlessAsked) {
   EXPECT_EQ(js["missing_files"], nlohmann::json{"tokenizer.json"});
   EXPECT_TRUE(js["problems"].empty());
   const auto strict = cache({"verify", "org/model", "--revision", c2, "--fail-on-missing-files"});
-  EXPECT_EQ(strict.exit_code, 1);
+  EXPECT_EQ(strict.exit_code, exit_code::integrity);
   EXPECT_NE(strict.out.find("tokenizer.json"), std::string::npos) << strict.out;
 }
 

@@ -7,12 +7,14 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "exit_codes.hpp"
 #include "cache_builder.hpp"
 #include "hubcache/util/hash.hpp"
 #include "serve_process.hpp"
 #include "temp_dir.hpp"
 
 using namespace hubcache;
+namespace exit_code = hubcache::test::exit_code;
 namespace stdfs = std::filesystem;
 
 namespace {
@@ -96,7 +98,7 @@ TEST_F(CliShared, VerifyChecksTheEtagThroughTheLinks) {
   EXPECT_NE(ok.out.find("Verified 1 file(s)"), std::string::npos) << ok.out;
   stdfs::remove(payload(k_s));
   const auto gone = cache({"verify", "o/b"});
-  EXPECT_EQ(gone.exit_code, 1);
+  EXPECT_EQ(gone.exit_code, exit_code::integrity);
   EXPECT_NE(gone.out.find("w.bin: blob missing: "), std::string::npos) << gone.out;
 }
 

@@ -1,11 +1,14 @@
 // `hubcache download` end to end against the test server.
 #include <gtest/gtest.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <nlohmann/json.hpp>
 #include <filesystem>
 #include <sstream>
 
+#include "exit_codes.hpp"
 #include "cache_builder.hpp"
 #include "cli_env.hpp"
 #include "hubcache/util/hash.hpp"
@@ -142,12 +145,12 @@ TEST_F(Cli, ATypePrefixedRepoIdPointsAtRepoTypeAndTheUri) {
                                         {"resolve", "datasets/org/ds", "train.csv"}}) {
     SCOPED_TRACE(args[0] + " " + std::to_string(args.size()));
     auto r = run(args);
-    EXPECT_EQ(r.exit_code, 1);  // the CLI's exit code for input the library refuses (2 is for flag misuse)
+    EXPECT_EQ(r.exit_code, exit_code::usage);  // the CLI's exit code for input the library refuses (2 is for flag misuse)
     EXPECT_EQ(r.out, "");
     EXPECT_TRUE(r.err.ends_with(hint + "\n")) << r.err;
     args.push_back("--json");
     auto j = run(args);
-    EXPECT_EQ(j.exit_code, 1);
+    EXPECT_EQ(j.exit_code, exit_code::usage);
     const auto doc = nlohmann::json::parse(j.out);
     EXPECT_EQ(doc["error"]["code"], "invalid_repo_id");
     EXPECT_TRUE(doc["error"]["message"].get<std::string>().ends_with(hint)) << j.out;
@@ -237,7 +240,7 @@ TEST_F(Cli, LocalDirNeverWritesThroughSymlinksInsideIt) {
 TEST_F(Cli, OfflineWithAndWithoutFiles) {
   server.clear_requests();
   auto miss = run({"download", "org/model", "config.json", "--offline"});
-  EXPECT_EQ(miss.exit_code, 1);
+  EXPECT_EQ(miss.exit_code, exit_code::not_cached);
   EXPECT_NE(miss.err.find("Error: Local entry not found."), std::string::npos) << miss.err;
   ASSERT_EQ(run({"download", "org/model", "config.json", "-q"}).exit_code, 0);
   server.clear_requests();
@@ -259,12 +262,12 @@ TEST_F(Cli, OfflineWithoutTheRefNamesTheCachedCommitsAndTheRevisionToUse) {
                                         {"download", "org/model", "--offline"}}) {
     SCOPED_TRACE(std::to_string(args.size()));
     auto r = run(args);
-    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.exit_code, exit_code::not_cached);
     EXPECT_NE(r.err.find("Local entry not found."), std::string::npos) << r.err;
     EXPECT_NE(r.err.find(held), std::string::npos) << r.err;
     args.push_back("--json");
     auto j = run(args);
-    EXPECT_EQ(j.exit_code, 1);
+    EXPECT_EQ(j.exit_code, exit_code::not_cached);
     const auto doc = json_lines(j.out).back();
     EXPECT_EQ(doc["error"]["code"], "local_entry_not_found");
     EXPECT_NE(doc["error"]["message"].get<std::string>().find(held), std::string::npos) << j.out;
@@ -278,26 +281,26 @@ TEST_F(Cli, OfflineWithoutTheRefNamesTheCachedCommitsAndTheRevisionToUse) {
   // With refs/main present, no other commit is offered for a file that snapshot lacks.
   write_file(cache + "/models--org--model/refs/main", c1);
   auto lacking = run({"download", "org/model", "nope.txt", "--offline"});
-  EXPECT_EQ(lacking.exit_code, 1);
+  EXPECT_EQ(lacking.exit_code, exit_code::not_cached);
   EXPECT_EQ(lacking.err.find("The cache holds"), std::string::npos) << lacking.err;
   EXPECT_EQ(server.requests().size(), 0u);
 }
 
 TEST_F(Cli, ErrorsAreClear) {
   auto repo = run({"download", "no/such", "config.json"});
-  EXPECT_EQ(repo.exit_code, 1);
+  EXPECT_EQ(repo.exit_code, exit_code::not_found);
   EXPECT_NE(repo.err.find("Error: Model 'no/such' not found."), std::string::npos) << repo.err;
   auto entry = run({"download", "org/model", "nope.txt"});
-  EXPECT_EQ(entry.exit_code, 1);
+  EXPECT_EQ(entry.exit_code, exit_code::not_found);
   EXPECT_NE(entry.err.find("File not found in model 'org/model'."), std::string::npos) << entry.err;
   auto rev = run({"download", "org/model", "--revision", "nope"});
-  EXPECT_EQ(rev.exit_code, 1);
+  EXPECT_EQ(rev.exit_code, exit_code::not_found);
   EXPECT_NE(rev.err.find("Revision not found in model 'org/model'."), std::string::npos) << rev.err;
   auto bad = run({"download", "org/model", "../x"});
   EXPECT_EQ(bad.exit_code, 1);
   EXPECT_NE(bad.err.find("Invalid filename"), std::string::npos);
   auto json = run({"download", "no/such", "--json"});
-  EXPECT_EQ(json.exit_code, 1);
+  EXPECT_EQ(json.exit_code, exit_code::not_found);
   EXPECT_EQ(json_lines(json.out).back()["error"]["code"], "repo_not_found");
 }
 
@@ -313,7 +316,7 @@ TEST_F(Cli, PrivateRepoNeedsToken) {
   server.set_private(k_repo, true);
   server.set_valid_token("hf_secrettoken");
   auto anon = run({"download", "org/model", "config.json"});
-  EXPECT_EQ(anon.exit_code, 1);
+  EXPECT_EQ(anon.exit_code, exit_code::not_found);
   EXPECT_NE(anon.err.find("authenticated"), std::string::npos);
   auto ok = run({"download", "org/model", "config.json", "--token", "hf_secrettoken", "-q"});
   EXPECT_EQ(ok.exit_code, 0) << ok.err;
@@ -373,11 +376,29 @@ TEST_F(Cli, ALocalFolderIsUsedDirectlyAndWinsOverTheRepo) {
   ASSERT_EQ(s.exit_code, 0) << s.err;
   EXPECT_EQ(s.out, "org/model\n");
   auto none = in_work({"download", "org/model", "--include", "*.bin"});
-  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_EQ(none.exit_code, exit_code::not_found);
   EXPECT_NE(none.err.find("(a local folder) matches --include '*.bin'"), std::string::npos) << none.err;
   auto miss = in_work({"download", "org/model", "tokenizer.json"});
-  EXPECT_EQ(miss.exit_code, 1);
+  EXPECT_EQ(miss.exit_code, exit_code::not_found);
   EXPECT_NE(miss.err.find("'org/model' does not have a file named 'tokenizer.json'"), std::string::npos) << miss.err;
   EXPECT_EQ(server.requests().size(), 0u);
   EXPECT_FALSE(std::filesystem::exists(cache + "/models--org--model"));
+}
+
+// A cache on a filesystem too small for the file: exit 7 (disk full), the space named, no blob
+// and no partial file left behind. The filesystem is a 1 MiB tmpfs the test mounts (root only).
+TEST_F(Cli, ADiskTooSmallExitsWithTheDiskFullCode) {
+  if (::geteuid() != 0) GTEST_SKIP() << "mounting a small tmpfs needs root";
+  const std::string small = dir / "small";
+  std::filesystem::create_directories(small);
+  if (::mount("tmpfs", small.c_str(), "tmpfs", 0, "size=1m") != 0) GTEST_SKIP() << "cannot mount a tmpfs here";
+  server.add_file(k_repo, c1, "big.bin", std::string(3u << 20, 'b'), true);
+  auto r = run({"download", "org/model", "big.bin", "--cache-dir", small + "/cache"});
+  EXPECT_EQ(r.exit_code, exit_code::disk_full) << r.err;
+  EXPECT_NE(r.err.find("space"), std::string::npos) << r.err;
+  // Nothing is left in blobs/: no blob and no empty .incomplete (there was nothing to resume).
+  if (std::filesystem::exists(small + "/cache/models--org--model/blobs"))
+    for (const auto& e : std::filesystem::directory_iterator(small + "/cache/models--org--model/blobs"))
+      ADD_FAILURE() << "left behind: " << e.path() << " (" << std::filesystem::file_size(e.path()) << " bytes)";
+  ::umount2(small.c_str(), MNT_DETACH);
 }

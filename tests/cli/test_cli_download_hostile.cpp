@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "exit_codes.hpp"
 #include "cache_builder.hpp"
 #include "cli_env.hpp"
 
@@ -38,7 +39,7 @@ struct CliHostile : ::testing::Test {
     return nlohmann::json::parse(last)["error"]["code"];
   }
   void expect_server_named(const ProcessResult& r, const std::string& text) {
-    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_EQ(r.exit_code, exit_code::not_cached);
     EXPECT_NE(r.err.find(text), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("not your connection"), std::string::npos) << r.err;
     EXPECT_EQ(r.err.find("Check your connection"), std::string::npos) << r.err;

@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "exit_codes.hpp"
 #include "cache_builder.hpp"
 #include "hubcache/cache/store.hpp"
 #include "hubcache/util/hash.hpp"
@@ -133,7 +134,7 @@ class DownloadMirror : public ::testing::Test {
 TEST_F(DownloadMirror, SingleFilesEqualTheSource) {
   const std::string cache = tmp / "c";
   auto wrong_id = download(cache, {"tiny-model", "-q"});
-  EXPECT_EQ(wrong_id.exit_code, 1);
+  EXPECT_EQ(wrong_id.exit_code, exit_code::not_found);
   EXPECT_NE(wrong_id.err.find("Model 'tiny-model' not found."), std::string::npos) << wrong_id.err;
   // The mirror answers a missing repo as the Hub does (401, so a private one looks the same);
   // the client says what that means instead of the Hub's "Invalid username or password.".
@@ -154,7 +155,7 @@ TEST_F(DownloadMirror, SingleFilesEqualTheSource) {
   EXPECT_EQ(read_link(snap(cache, k_c1) + "/model.safetensors"), "../../blobs/" + sha256_hex(weights));
   expect_subset_of_source(cache, "models--org--tiny-model");
   auto missing = download(cache, {"org/tiny-model", "nope.txt"});
-  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.exit_code, exit_code::not_found);
   EXPECT_NE(missing.err.find("File not found in model 'org/tiny-model'."), std::string::npos) << missing.err;
 }
 
@@ -195,7 +196,7 @@ TEST_F(DownloadMirror, EveryRevisionForm) {
     if (c.revision.size() == 7) {
       // The Hub resolves short hashes; the mirror serves only refs and full commits of its cache
       // (a known limitation of `hubcache serve`), and the downloader says so clearly.
-      EXPECT_EQ(r.exit_code, 1);
+      EXPECT_EQ(r.exit_code, exit_code::not_found);
       EXPECT_NE(r.err.find("Revision not found in model 'org/tiny-model'."), std::string::npos) << r.err;
       EXPECT_FALSE(exists(cache + "/models--org--tiny-model/blobs"));
       continue;
@@ -213,7 +214,7 @@ TEST_F(DownloadMirror, EveryRevisionForm) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(read_file(snap(pr, k_c2) + "/config.json"), "{\"changed\": true}\n");
   auto bad = download(pr, {"org/tiny-model", "--revision", "refs/pr/9"});
-  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(bad.exit_code, exit_code::not_found);
   EXPECT_NE(bad.err.find("Revision not found in model 'org/tiny-model'."), std::string::npos) << bad.err;
 }
 
@@ -226,18 +227,18 @@ TEST_F(DownloadMirror, DatasetRepo) {
   EXPECT_EQ(describe(cache + "/datasets--org--table"), describe(src + "/datasets--org--table"));
   expect_subset_of_source(cache, "datasets--org--table");
   auto as_model = download(tmp / "ds2", {"org/table", "train.csv"});
-  EXPECT_EQ(as_model.exit_code, 1);
+  EXPECT_EQ(as_model.exit_code, exit_code::not_found);
   EXPECT_NE(as_model.err.find("not found"), std::string::npos) << as_model.err;
 }
 
 TEST_F(DownloadMirror, PrivateRepoNeedsTheToken) {
   const std::string cache = tmp / "priv";
   auto anon = download(cache, {"org/secret", "config.json"});
-  EXPECT_EQ(anon.exit_code, 1);
+  EXPECT_EQ(anon.exit_code, exit_code::not_found);
   EXPECT_NE(anon.err.find("pass --token or set HF_TOKEN"), std::string::npos) << anon.err;
   EXPECT_FALSE(exists(cache + "/models--org--secret/blobs")) << "nothing downloaded without the token";
   auto wrong = download(cache, {"org/secret", "--token", "hf_wrong"});
-  EXPECT_EQ(wrong.exit_code, 1);
+  EXPECT_EQ(wrong.exit_code, exit_code::not_found);
   EXPECT_EQ(wrong.err.find("hf_wrong"), std::string::npos) << "the token is never printed";
   auto ok = download(cache, {"org/secret", "--token", k_token, "-q"});
   ASSERT_EQ(ok.exit_code, 0) << ok.err;
@@ -297,10 +298,10 @@ TEST_F(DownloadMirror, OfflineWithAndWithoutTheFilesCached) {
   ASSERT_EQ(snap_hit.exit_code, 0) << snap_hit.err;
   EXPECT_EQ(snap_hit.out, snap(cache, k_c1) + "\n");
   auto miss = download(cache, {"org/tiny-model", "model.safetensors"}, {"HF_HUB_OFFLINE=1", "HF_ENDPOINT=" + url});
-  EXPECT_EQ(miss.exit_code, 1);
+  EXPECT_EQ(miss.exit_code, exit_code::not_cached);
   EXPECT_NE(miss.err.find("Local entry not found"), std::string::npos) << miss.err;
   auto none = download(tmp / "off-empty", {"org/tiny-model", "config.json"}, {"HF_HUB_OFFLINE=1", "HF_ENDPOINT=" + url});
-  EXPECT_EQ(none.exit_code, 1);
+  EXPECT_EQ(none.exit_code, exit_code::not_cached);
   EXPECT_NE(none.err.find("Local entry not found"), std::string::npos) << none.err;
   EXPECT_EQ(tree_fingerprint(cache), before);
 }

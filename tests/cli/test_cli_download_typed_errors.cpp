@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "exit_codes.hpp"
 #include "cache_builder.hpp"
 #include "cli_env.hpp"
 
@@ -37,13 +38,20 @@ struct CliTypedErrors : ::testing::Test {
       args.push_back(token);
     }
     auto r = run_process(cmd(args), cli_env(server, dir, cache));
-    EXPECT_EQ(r.exit_code, 1) << r.err;
     std::istringstream in(r.out);
     std::string line, last;
     while (std::getline(in, line))
       if (!line.empty()) last = line;
     EXPECT_FALSE(last.empty()) << r.err;
-    return last.empty() ? nlohmann::json{} : nlohmann::json::parse(last)["error"];
+    if (last.empty()) return nlohmann::json{};
+    auto error = nlohmann::json::parse(last)["error"];
+    // The exit code tells the error's class (README.md#exit-codes).
+    const std::string code = error.value("code", "");
+    const int expected = code == "gated" || code == "unauthorized" ? exit_code::auth
+                         : code.ends_with("not_found")             ? exit_code::not_found
+                                                                   : exit_code::failure;
+    EXPECT_EQ(r.exit_code, expected) << code << "\n" << r.err;
+    return error;
   }
   // The snapshot's error equals the single-file path's: code and message.
   nlohmann::json expect_same(const std::string& repo, const std::vector<std::string>& extra = {}, const std::string& token = "") {

@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <nlohmann/json.hpp>
 
+#include "exit_codes.hpp"
 #include "cache_builder.hpp"
 #include "hubcache/util/hash.hpp"
 #include "temp_dir.hpp"
@@ -162,10 +163,10 @@ TEST(CliImport, BadInputExitCodes) {
   test::TempDir d;
   const std::string cache = d / "cache";
   auto missing = hub({"import", d / "nope", "--repo", "org/x", "--cache-dir", cache});
-  EXPECT_EQ(missing.exit_code, 1);
+  EXPECT_EQ(missing.exit_code, test::exit_code::not_found);
   EXPECT_NE(missing.err.find("does not exist"), std::string::npos) << missing.err;
   auto bad_id = hub({"import", sample(), "--repo", "org--x", "--cache-dir", cache, "--json"});
-  EXPECT_EQ(bad_id.exit_code, 1);
+  EXPECT_EQ(bad_id.exit_code, test::exit_code::usage);
   EXPECT_EQ(nlohmann::json::parse(bad_id.out)["error"]["code"], "invalid_repo_id");
   EXPECT_FALSE(test::exists(cache));
   EXPECT_EQ(hub({"import", sample(), "--cache-dir", cache}).exit_code, 2);  // --repo is required

@@ -12,6 +12,7 @@
 #include <sstream>
 #include <thread>
 
+#include "exit_codes.hpp"
 #include "cache_builder.hpp"
 #include "cli_env.hpp"
 #include "hubcache/cache/store.hpp"
@@ -245,9 +246,10 @@ TEST(CliProcesses, InterruptCancelsCleanlyAndKeepsPartialData) {
   struct Mode {
     std::string name;
     std::vector<std::string> args;
+    int sig = SIGINT;
   };
   for (const Mode& m : {Mode{"file", {"download", "org/model", "weights.bin"}}, Mode{"snapshot", {"download", "org/model"}},
-                        Mode{"json", {"download", "org/model", "weights.bin", "--json"}}}) {
+                        Mode{"json", {"download", "org/model", "weights.bin", "--json"}, SIGTERM}}) {
     SCOPED_TRACE(m.name);
     server.set_throttle(2u << 20);
     const std::string cache = dir / ("cache-" + m.name);
@@ -260,8 +262,9 @@ TEST(CliProcesses, InterruptCancelsCleanlyAndKeepsPartialData) {
     std::error_code ec;
     while ((!exists(partial) || std::filesystem::file_size(partial, ec) < (256u << 10)) && std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(5ms);
-    ::kill(pid, SIGINT);
-    EXPECT_EQ(wait_exit(pid), 1);
+    ::kill(pid, m.sig);
+    // 130 for Ctrl-C, 143 for SIGTERM: 128 + the signal, as a shell reports it.
+    EXPECT_EQ(wait_exit(pid), m.sig == SIGINT ? exit_code::interrupted : 128 + SIGTERM);
     const std::string err = read_file(err_file);
     EXPECT_NE(err.find("cancelled. " + resume), std::string::npos) << err;
     if (m.name == "json") {

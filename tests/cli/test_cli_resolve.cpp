@@ -4,11 +4,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "exit_codes.hpp"
 #include "cache_builder.hpp"
 #include "hubcache/cache/store.hpp"
 #include "temp_dir.hpp"
 
 using namespace hubcache;
+namespace exit_code = hubcache::test::exit_code;
 using test::run_process;
 
 namespace {
@@ -54,13 +56,13 @@ TEST_F(CliResolve, SnapshotAndJson) {
 
 TEST_F(CliResolve, MissingFilesAreAllNamedWithTheFetchCommand) {
   auto r = run({"resolve", "org/tiny", "config.json", "tokenizer.json", "vocab.txt"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, exit_code::not_cached);
   EXPECT_EQ(r.out, "");
   EXPECT_NE(r.err.find("tokenizer.json"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("vocab.txt"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("hubcache download org/tiny 'tokenizer.json' 'vocab.txt'"), std::string::npos) << r.err;
   auto j = run({"resolve", "org/tiny", "tokenizer.json", "--json"});
-  EXPECT_EQ(j.exit_code, 1);
+  EXPECT_EQ(j.exit_code, exit_code::not_cached);
   auto doc = nlohmann::json::parse(j.out);
   EXPECT_EQ(doc["error"]["code"], "local_entry_not_found");
   EXPECT_EQ(doc["error"]["missing"], nlohmann::json{"tokenizer.json"});
@@ -68,19 +70,19 @@ TEST_F(CliResolve, MissingFilesAreAllNamedWithTheFetchCommand) {
 
 TEST_F(CliResolve, NoExistMarkerIsReportedAsAbsent) {
   auto r = run({"resolve", "org/tiny", "generation_config.json"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, exit_code::not_found);
   EXPECT_NE(r.err.find(".no_exist"), std::string::npos) << r.err;
 }
 
 TEST_F(CliResolve, BadInputGivesClearErrors) {
   auto a = run({"resolve", "org/../tiny", "config.json"});
-  EXPECT_EQ(a.exit_code, 1);
+  EXPECT_EQ(a.exit_code, exit_code::usage);
   EXPECT_NE(a.err.find("invalid repo id"), std::string::npos) << a.err;
   auto b = run({"resolve", "org/tiny", "../../../etc/passwd"});
   EXPECT_EQ(b.exit_code, 1);
   EXPECT_NE(b.err.find("'..'"), std::string::npos) << b.err;
   auto c = run({"resolve", "org/tiny", "--revision", "a\\b"});
-  EXPECT_EQ(c.exit_code, 1);
+  EXPECT_EQ(c.exit_code, exit_code::usage);
   EXPECT_NE(c.err.find("invalid revision"), std::string::npos) << c.err;
   auto d = run({"resolve", "org/tiny", "--repo-type", "banana"});
   EXPECT_EQ(d.exit_code, 2);
@@ -153,11 +155,11 @@ TEST_F(CliResolve, ALocalFolderIsUsedDirectly) {
   EXPECT_EQ(doc["snapshot_path"], "models/llama");
   EXPECT_EQ(doc["files"], nlohmann::json::array({"config.json", "model.safetensors"}));
   auto miss = run_in(work, cache, {"resolve", "./models/llama", "config.json", "tokenizer.json", "vocab.txt"});
-  EXPECT_EQ(miss.exit_code, 1);
+  EXPECT_EQ(miss.exit_code, exit_code::not_found);
   EXPECT_EQ(miss.out, "");
   EXPECT_NE(miss.err.find("'./models/llama' does not have 'tokenizer.json' 'vocab.txt'"), std::string::npos) << miss.err;
   auto absent = run_in(work, cache, {"resolve", "./models/absent", "config.json"});
-  EXPECT_EQ(absent.exit_code, 1);
+  EXPECT_EQ(absent.exit_code, exit_code::usage);
   EXPECT_NE(absent.err.find("neither a folder that exists nor a valid repo id"), std::string::npos) << absent.err;
 }
 
@@ -184,13 +186,13 @@ TEST_F(CliResolve, ASnapshotTheTreeRecordProvesIncompleteFailsListingTheMissingF
   }
   ASSERT_TRUE(write_tree_file(cb.layout(repo), c1, tree));
   auto r = run({"resolve", "org/tiny"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, exit_code::not_cached);
   EXPECT_EQ(r.out, "");
   EXPECT_NE(r.err.find("is missing 2 file(s):\n  - tok/vocab.txt\n  - tokenizer.json\n"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("Fetch them with: hubcache download org/tiny"), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("  - config.json"), std::string::npos) << r.err;  // only the missing ones
   auto j = run({"resolve", "org/tiny", "--json"});
-  EXPECT_EQ(j.exit_code, 1);
+  EXPECT_EQ(j.exit_code, exit_code::not_cached);
   const auto doc = nlohmann::json::parse(j.out);
   EXPECT_EQ(doc["error"]["code"], "incomplete_snapshot");
   EXPECT_EQ(doc["error"]["missing"], (nlohmann::json{"tok/vocab.txt", "tokenizer.json"}));

@@ -13,6 +13,7 @@
 #include <regex>
 #include <thread>
 
+#include "exit_codes.hpp"
 #include "cache_builder.hpp"
 #include "serve_process.hpp"
 #include "temp_dir.hpp"
@@ -135,7 +136,7 @@ TEST_F(CliServe, PublicUrlIsWhereRedirectsPoint) {
   EXPECT_EQ(p.stop(SIGTERM), 0);
   EXPECT_NE(p.err_output().find("Use HF_ENDPOINT=https://mirror.example/hub."), std::string::npos) << p.err_output();
   auto r = run_process({hubcache_bin(), "serve", "--cache-dir", cache_dir, "--port", "0", "--public-url", "mirror.example"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, exit_code::usage);
   EXPECT_NE(r.err.find("--public-url 'mirror.example' is not a URL like http://"), std::string::npos) << r.err;
 }
 
@@ -215,13 +216,13 @@ TEST_F(CliServe, PerClientDefaultIsScaledToTheServersConnections) {
 
 TEST_F(CliServe, BadArgumentsFailClearly) {
   auto r = run_process({hubcache_bin(), "serve", "--cache-dir", tmp.path() + "/absent", "--port", "0"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, exit_code::not_found);
   EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
   r = run_process({hubcache_bin(), "serve", "--cache-dir", cache_dir, "--port", "0", "--private", "bad--id"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, exit_code::usage);
   EXPECT_NE(r.err.find("--private 'bad--id'"), std::string::npos) << r.err;
   r = run_process({hubcache_bin(), "serve", "--cache-dir", cache_dir, "--port", "0", "--token-file", tmp.path() + "/none"});
-  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_EQ(r.exit_code, exit_code::not_found);
   r = run_process({hubcache_bin(), "serve", "--cache-dir", cache_dir, "--port", "70000"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_NE(r.err.find("--port"), std::string::npos) << r.err;

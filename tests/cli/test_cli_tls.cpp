@@ -10,6 +10,7 @@
 #include <memory>
 #include <nlohmann/json.hpp>
 
+#include "exit_codes.hpp"
 #include "forward_proxy.hpp"
 #include "serve_process.hpp"
 #include "temp_dir.hpp"
@@ -78,7 +79,7 @@ TEST_F(Tls, DownloadsOverHttpsWithTheCaFromEachVariable) {
 
 TEST_F(Tls, WithoutTheCaFailsOnceNamingTheCertificateAndTheVariables) {
   auto r = download(tmp / "c", {"HF_DEBUG=1"});
-  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(r.exit_code, exit_code::not_cached) << r.err;
   EXPECT_NE(r.err.find("certificate cannot be verified"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("SSL_CERT_FILE"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("REQUESTS_CA_BUNDLE"), std::string::npos) << r.err;
@@ -90,7 +91,7 @@ TEST_F(Tls, WithoutTheCaFailsOnceNamingTheCertificateAndTheVariables) {
   EXPECT_FALSE(std::filesystem::exists(tmp / "c/models--org--tiny-model/snapshots")) << r.err;
   // A snapshot says the same.
   auto snap = download(tmp / "c", {"HF_DEBUG=1"}, {});
-  EXPECT_EQ(snap.exit_code, 1) << snap.err;
+  EXPECT_EQ(snap.exit_code, exit_code::not_cached) << snap.err;
   EXPECT_NE(snap.err.find("TLS certificate of " + server->url() + " could not be verified"), std::string::npos) << snap.err;
   EXPECT_NE(snap.err.find("SSL_CERT_FILE"), std::string::npos) << snap.err;
   EXPECT_EQ(count(snap.err, "[HF_DEBUG]"), 1u) << snap.err;
@@ -139,7 +140,7 @@ TEST(TlsAuth, LoginAndWhoamiUseTheCaAndLogTheirRequests) {
 
 TEST_F(Tls, AMissingCaFileIsNamed) {
   auto r = download(tmp / "c", {"SSL_CERT_FILE=" + tmp / "nope.pem"});
-  EXPECT_EQ(r.exit_code, 1) << r.err;
+  EXPECT_EQ(r.exit_code, exit_code::not_cached) << r.err;
   EXPECT_NE(r.err.find(tmp / "nope.pem"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("from SSL_CERT_FILE"), std::string::npos) << r.err;
 }
@@ -206,10 +207,10 @@ TEST(TlsServe, RefusesHalfAPairAndAKeyThatIsNotPem) {
   write_file(tmp / "cert.pem", "not a certificate\n");
   std::filesystem::create_directories(tmp / "c");
   auto half = run_process({hubcache_bin(), "serve", "--cache-dir", tmp / "c", "--port", "0", "--tls-cert", tmp / "cert.pem"});
-  EXPECT_EQ(half.exit_code, 1) << half.err;
+  EXPECT_EQ(half.exit_code, exit_code::usage) << half.err;
   EXPECT_NE(half.err.find("add --tls-key FILE"), std::string::npos) << half.err;
   auto bad = run_process({hubcache_bin(), "serve", "--cache-dir", tmp / "c", "--port", "0", "--tls-cert", tmp / "cert.pem",
                           "--tls-key", tmp / "cert.pem"});
-  EXPECT_EQ(bad.exit_code, 1) << bad.err;
+  EXPECT_EQ(bad.exit_code, exit_code::usage) << bad.err;
   EXPECT_NE(bad.err.find("not in PEM format"), std::string::npos) << bad.err;
 }
