@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "import_internal.hpp"
+#include "hubcache/cache/local_dir.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/text.hpp"
 #include "hubcache/util/digest.hpp"
@@ -17,8 +18,6 @@
 namespace hubcache::import_detail {
 namespace {
 
-constexpr std::string_view k_local_dir_cache = ".cache/huggingface";
-constexpr std::string_view k_metadata_suffix = ".metadata";
 constexpr std::size_t k_max_listed_problems = 20;
 
 std::string file_kind(mode_t m) {
@@ -56,7 +55,7 @@ struct Walker {
   }
 
   void visit(const std::string& full, const std::string& rel, const std::string& name) {
-    if (name == ".git" || rel == k_local_dir_cache) return;
+    if (name == ".git" || rel == k_local_meta_dir) return;
     struct stat lst{};
     if (::lstat(full.c_str(), &lst) != 0) {
       add_problem(ErrorCode::Io, errno_error(errno, "cannot stat", full).message, full);
@@ -108,23 +107,11 @@ struct Walker {
 };
 
 
-// Parses "commit\netag\ntimestamp\n" like huggingface_hub (each line stripped, float timestamp).
+// A record import trusts: it parses (cache/local_dir.hpp) and names a commit hash and a digest.
 std::optional<LocalDirRecord> parse_metadata(std::string_view text) {
-  std::vector<std::string> lines;
-  std::size_t pos = 0;
-  while (lines.size() < 3 && pos <= text.size()) {
-    auto nl = text.find('\n', pos);
-    if (nl == std::string_view::npos) nl = text.size();
-    lines.emplace_back(trim(text.substr(pos, nl - pos)));
-    pos = nl + 1;
-  }
-  if (lines.size() < 3 || lines[2].empty()) return std::nullopt;
-  char* end = nullptr;
-  (void)std::strtod(lines[2].c_str(), &end);
-  if (end == nullptr || *end != '\0') return std::nullopt;
-  if (!is_commit_hash(lines[0])) return std::nullopt;
-  if (digest_kind_of(lines[1]) == DigestKind::None) return std::nullopt;
-  return LocalDirRecord{lines[0], lines[1]};
+  auto m = parse_local_metadata(text);
+  if (!m || !is_commit_hash(m->commit) || digest_kind_of(m->etag) == DigestKind::None) return std::nullopt;
+  return LocalDirRecord{m->commit, m->etag};
 }
 
 void collect_metadata(const std::string& dir, const std::string& rel, LocalDirMetadata& out) {
@@ -145,10 +132,10 @@ void collect_metadata(const std::string& dir, const std::string& rel, LocalDirMe
       collect_metadata(full, r, out);
       continue;
     }
-    if (!S_ISREG(st.st_mode) || r.size() <= k_metadata_suffix.size() || !r.ends_with(k_metadata_suffix))
+    if (!S_ISREG(st.st_mode) || r.size() <= k_local_metadata_suffix.size() || !r.ends_with(k_local_metadata_suffix))
       continue;  // locks, temp files
     out.present = true;
-    const std::string path = r.substr(0, r.size() - k_metadata_suffix.size());
+    const std::string path = r.substr(0, r.size() - k_local_metadata_suffix.size());
     auto text = fs::read_file(full, 4096);
     auto rec = text ? parse_metadata(*text) : std::nullopt;
     if (rec && validate_repo_path(path)) out.records.emplace(path, std::move(*rec));
@@ -180,7 +167,7 @@ Result<std::vector<SourceEntry>> walk_source(const std::string& root) {
 
 Result<LocalDirMetadata> read_local_dir_metadata(const std::string& root) {
   LocalDirMetadata out;
-  collect_metadata(root + "/" + std::string(k_local_dir_cache) + "/download", "", out);
+  collect_metadata(root + "/" + std::string(k_local_download_dir), "", out);
   std::sort(out.unreadable.begin(), out.unreadable.end());
   return out;
 }

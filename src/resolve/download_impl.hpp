@@ -167,16 +167,6 @@ bool is_typed_hub_error(const Error& e);
 /// transient (network, timeout, 5xx, 429); else it names the server's unusable answer.
 Error hub_unusable(const Error& cause, const std::string& what, const std::string& where, const std::string& endpoint);
 
-// Local-dir metadata (docs/cache-format.md#local-dir), exposed for tests through the internal header only.
-struct LocalMetadata {
-  std::string commit;
-  std::string etag;
-  double timestamp = 0;
-};
-std::string local_meta_dir(const std::string& local_dir);  // <LOCAL>/.cache/huggingface
-std::string local_metadata_path(const std::string& local_dir, const std::string& path);
-std::string local_lock_path(const std::string& local_dir, const std::string& path);
-std::string local_temp_path(const std::string& local_dir, const std::string& path, const std::string& etag);
 /// Creates <LOCAL>/.cache/huggingface (with .gitignore and CACHEDIR.TAG) through
 /// open_dir_beneath: a symlink on the way is refused.
 Result<void> prepare_local_dir(const std::string& local_dir);

@@ -6,6 +6,7 @@
 #include <chrono>
 
 #include "download_impl.hpp"
+#include "hubcache/cache/local_dir.hpp"
 #include "hubcache/resolve/offline.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/hash.hpp"
@@ -16,71 +17,24 @@ namespace {
 
 using fs::is_file;
 
-std::string base64_urlsafe(const std::string& bytes) {
-  static const char* t = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-  std::string out;
-  std::size_t i = 0;
-  for (; i + 2 < bytes.size(); i += 3) {
-    const unsigned v = (static_cast<unsigned char>(bytes[i]) << 16) | (static_cast<unsigned char>(bytes[i + 1]) << 8) |
-                       static_cast<unsigned char>(bytes[i + 2]);
-    out += t[(v >> 18) & 63];
-    out += t[(v >> 12) & 63];
-    out += t[(v >> 6) & 63];
-    out += t[v & 63];
-  }
-  if (i < bytes.size()) {
-    unsigned v = static_cast<unsigned char>(bytes[i]) << 16;
-    if (i + 1 < bytes.size()) v |= static_cast<unsigned char>(bytes[i + 1]) << 8;
-    out += t[(v >> 18) & 63];
-    out += t[(v >> 12) & 63];
-    out += i + 1 < bytes.size() ? t[(v >> 6) & 63] : '=';
-    out += '=';
-  }
-  return out;
-}
-
-std::string hex_to_bytes(const std::string& hex) {
-  std::string out;
-  for (std::size_t i = 0; i + 1 < hex.size(); i += 2) out += static_cast<char>(std::stoi(hex.substr(i, 2), nullptr, 16));
-  return out;
-}
-
-// time.time() as Python's float repr.
-std::string python_time_repr(double t) {
-  char buf[64];
-  auto r = std::to_chars(buf, buf + sizeof buf, t);
-  std::string s(buf, r.ptr);
-  if (s.find_first_of(".e") == std::string::npos) s += ".0";
-  return s;
-}
-
 double now_seconds() {
   return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
 }
 
-std::optional<LocalMetadata> read_metadata(const std::string& local_dir, const std::string& path) {
-  const std::string meta_path = local_metadata_path(local_dir, path);
+std::optional<LocalDownloadFileMetadata> read_metadata(const LocalDirLayout& local, const std::string& path) {
+  const std::string meta_path = local.metadata_path(path);
   auto text = fs::read_file(meta_path, 4096);
   if (!text) return std::nullopt;
-  LocalMetadata m;
-  std::size_t a = text->find('\n');
-  std::size_t b = a == std::string::npos ? a : text->find('\n', a + 1);
-  std::size_t c = b == std::string::npos ? b : text->find('\n', b + 1);
-  try {
-    if (c == std::string::npos) throw 0;
-    m.commit = text->substr(0, a);
-    m.etag = text->substr(a + 1, b - a - 1);
-    m.timestamp = std::stod(text->substr(b + 1, c - b - 1));
-  } catch (...) {
-    ::unlink(meta_path.c_str());  // corrupt: deleted (docs/cache-format.md#local-dir)
+  auto m = parse_local_metadata(*text);
+  if (!m) {
+    ::unlink(meta_path.c_str());  // corrupt: deleted, like PY (docs/cache-format.md#local-dir)
     return std::nullopt;
   }
-  // Valid only while the file is not newer than the record (a touch or an edit makes it stale).
   struct stat st{};
-  const std::string target = local_dir + "/" + path;
+  const std::string target = local.root() + "/" + path;
   if (::stat(target.c_str(), &st) != 0) return std::nullopt;
   const double mtime = static_cast<double>(st.st_mtim.tv_sec) + static_cast<double>(st.st_mtim.tv_nsec) / 1e9;
-  if (mtime - 1 > m.timestamp) return std::nullopt;
+  if (!local_metadata_is_current(*m, mtime)) return std::nullopt;
   return m;
 }
 
@@ -102,45 +56,30 @@ Result<LocalTarget> open_local_target(const std::string& local_dir, const BlobFe
   LocalTarget t;
   t.name = base_name(f.path);
   t.target = local_dir + "/" + f.path;
-  t.meta_prefix = local_meta_dir(local_dir) + "/download/" + (dir.empty() ? "" : dir + "/");
-  HUBCACHE_TRY_ASSIGN(t.meta_dir, open_dir_beneath(local_dir, ".cache/huggingface/download/" + dir, f.path));
+  const LocalDirLayout local(local_dir);
+  t.meta_prefix = local_dir + "/" + std::string(k_local_download_dir) + "/" + (dir.empty() ? "" : dir + "/");
+  HUBCACHE_TRY_ASSIGN(t.meta_dir, open_dir_beneath(local_dir, std::string(k_local_download_dir) + "/" + dir, f.path));
   HUBCACHE_TRY_ASSIGN(t.data_dir, open_dir_beneath(local_dir, dir, f.path));
   HUBCACHE_TRY(refuse_symlink_at(t.data_dir, t.name, t.target, local_dir, f.path));
   // The engine opens its temp files by path: none of them may be a planted link.
-  const std::string temp = base_name(local_temp_path(local_dir, f.path, f.etag));
+  const std::string temp = base_name(local.temp_path(f.path, f.etag));
   const std::string stem = temp.substr(0, temp.size() - std::string(".incomplete").size());
   for (const std::string& n : {temp, temp + ".copy", stem + std::string(k_parts_incomplete_suffix), stem + std::string(k_parts_state_suffix),
-                               t.name + ".metadata", t.name + ".lock"})
+                               t.name + std::string(k_local_metadata_suffix), t.name + std::string(k_local_lock_suffix)})
     HUBCACHE_TRY(refuse_symlink_at(t.meta_dir, n, t.meta_prefix + n, local_dir, f.path));
   return t;
 }
 
 Result<void> write_metadata(const LocalTarget& t, const std::string& commit, const std::string& etag) {
-  return write_file_at(t.meta_dir, t.name + ".metadata", commit + "\n" + etag + "\n" + python_time_repr(now_seconds()) + "\n",
-                       t.meta_prefix + t.name + ".metadata");
+  const std::string name = t.name + std::string(k_local_metadata_suffix);
+  return write_file_at(t.meta_dir, name, format_local_metadata({commit, etag, now_seconds()}), t.meta_prefix + name);
 }
 
 }  // namespace
 
-std::string local_meta_dir(const std::string& local_dir) { return local_dir + "/.cache/huggingface"; }
-std::string local_metadata_path(const std::string& local_dir, const std::string& path) {
-  return local_meta_dir(local_dir) + "/download/" + path + ".metadata";
-}
-std::string local_lock_path(const std::string& local_dir, const std::string& path) {
-  return local_meta_dir(local_dir) + "/download/" + path + ".lock";
-}
-std::string local_temp_path(const std::string& local_dir, const std::string& path, const std::string& etag) {
-  const auto slash = path.rfind('/');
-  const std::string dir = slash == std::string::npos ? "" : path.substr(0, slash + 1);
-  const std::string base = (slash == std::string::npos ? path : path.substr(slash + 1)) + ".metadata";
-  Hasher sha1(Hasher::Kind::Sha1);
-  sha1.update(base);
-  return local_meta_dir(local_dir) + "/download/" + dir + base64_urlsafe(hex_to_bytes(sha1.hex_digest())) + "." + etag + ".incomplete";
-}
-
 Result<void> prepare_local_dir(const std::string& local_dir) {
-  const std::string meta = local_meta_dir(local_dir);
-  HUBCACHE_TRY(open_dir_beneath(local_dir, ".cache/huggingface", ""));
+  const std::string meta = LocalDirLayout(local_dir).meta_dir();
+  HUBCACHE_TRY(open_dir_beneath(local_dir, std::string(k_local_meta_dir), ""));
   const std::string gitignore = meta + "/.gitignore";
   if (!is_file(gitignore)) {
     auto lock = FileLock::acquire(meta + "/.gitignore.lock", std::chrono::milliseconds(100));
@@ -157,10 +96,11 @@ Result<std::uint64_t> Downloader::Impl::fetch_to_local_dir(const std::string& lo
   const std::string target = local_dir + "/" + f.path;
   if (!fs::is_within(local_dir, target)) return fail(ErrorCode::InvalidPath, "refusing to write outside '" + local_dir + "': " + f.path);
   HUBCACHE_TRY_ASSIGN(LocalTarget t, open_local_target(local_dir, f));
-  HUBCACHE_TRY_ASSIGN(FileLock lock, FileLock::acquire(local_lock_path(local_dir, f.path)));
+  const LocalDirLayout local(local_dir);
+  HUBCACHE_TRY_ASSIGN(FileLock lock, FileLock::acquire(local.lock_path(f.path)));
   if (!f.force && is_file(target)) {
     // Step 3: the recorded ETag matches; step 4: an LFS file whose content hashes to the ETag.
-    auto meta = read_metadata(local_dir, f.path);
+    auto meta = read_metadata(local, f.path);
     bool same = meta && meta->etag == f.etag;
     if (!same && digest_kind_of(f.etag) == DigestKind::Sha256) {
       auto h = hash_file(target, HashWhat::Sha256);
@@ -179,7 +119,7 @@ Result<std::uint64_t> Downloader::Impl::fetch_to_local_dir(const std::string& lo
     if (is_file(layout.pointer_path(f.commit, f.path))) source = layout.pointer_path(f.commit, f.path);
     else if (is_file(layout.blob_path(f.etag))) source = layout.blob_path(f.etag);
     if (!source.empty()) {
-      const std::string tmp = base_name(local_temp_path(local_dir, f.path, f.etag)) + ".copy";
+      const std::string tmp = base_name(local.temp_path(f.path, f.etag)) + ".copy";
       HUBCACHE_TRY(copy_file_at(source, t.meta_dir, tmp, t.meta_prefix + tmp));
       HUBCACHE_TRY(publish_at(t.meta_dir, tmp, t.data_dir, t.name, target));
       HUBCACHE_TRY(write_metadata(t, f.commit, f.etag));
@@ -189,7 +129,7 @@ Result<std::uint64_t> Downloader::Impl::fetch_to_local_dir(const std::string& lo
   }
   // Step 6: download next to the metadata, then move into place.
   progress.start(f.path, f.size);
-  const std::string temp = local_temp_path(local_dir, f.path, f.etag);
+  const std::string temp = local.temp_path(f.path, f.etag);
   auto job = make_job(f, temp, temp.substr(0, temp.size() - std::string(".incomplete").size()), progress);
   HUBCACHE_TRY_ASSIGN(auto outcome, fetch_blob(job, repo));
   // Renamed from the folder the walk opened: if that folder was swapped meanwhile, the name is
@@ -209,7 +149,7 @@ Result<FileResult> Downloader::Impl::file_to_local_dir(const FileRequest& req, P
   out.path = target;
   // Step 1: a commit revision already recorded for this file: 0 requests.
   if (!req.force_download && is_commit_hash(req.revision) && is_file(target)) {
-    if (auto m = read_metadata(local_dir, req.filename); m && m->commit == req.revision) {
+    if (auto m = read_metadata(LocalDirLayout(local_dir), req.filename); m && m->commit == req.revision) {
       out.commit = m->commit;
       out.etag = m->etag;
       progress.cached(req.filename, 0);

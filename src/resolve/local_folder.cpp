@@ -1,3 +1,4 @@
+#include "hubcache/cache/local_dir.hpp"
 #include "hubcache/resolve/local_folder.hpp"
 
 #include <algorithm>
@@ -44,7 +45,7 @@ Result<std::vector<std::string>> local_folder_files(const std::string& folder, c
   sfs::recursive_directory_iterator it(folder, sfs::directory_options::none, ec), end;
   for (; !ec && it != end; it.increment(ec)) {
     const std::string rel = it->path().lexically_relative(folder).generic_string();
-    if (rel == ".cache/huggingface" && it->is_directory()) {
+    if (rel == k_local_meta_dir && it->is_directory()) {
       it.disable_recursion_pending();
       continue;
     }

@@ -9,6 +9,7 @@
 #include <set>
 #include <nlohmann/json.hpp>
 
+#include "hubcache/cache/local_dir.hpp"
 #include "download_impl.hpp"
 #include "hubcache/cache/folders.hpp"
 #include "hubcache/resolve/offline.hpp"
@@ -187,8 +188,8 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
     HUBCACHE_TRY(prepare_local_dir(local_dir));
     // trees/<commit>.json below <LOCAL>/.cache/huggingface (docs/cache-format.md#trees); best effort, like the cache's,
     // and never through a symlinked trees/ folder.
-    if (auto trees = open_dir_beneath(local_dir, ".cache/huggingface/trees", ""); trees)
-      (void)write_tree_file_in(local_meta_dir(local_dir) + "/trees", commit, entries);
+    if (auto trees = open_dir_beneath(local_dir, std::string(k_local_meta_dir) + "/trees", ""); trees)
+      (void)write_tree_file_in(LocalDirLayout(local_dir).trees_dir(), commit, entries);
     else
       out.warnings.push_back(trees.error().message);
   } else {
