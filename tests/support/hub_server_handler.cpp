@@ -223,6 +223,10 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive, bool cdn) {
       break;
     }
   }
+  if (api && action.empty() && rest.size() > 5 && rest.compare(rest.size() - 5, 5, "/refs") == 0) {
+    id = rest.substr(0, rest.size() - 5);
+    action = "refs";
+  }
   if (!api && action != "resolve") {
     reply.error(404, "", "unknown route");
     return finish();
@@ -274,6 +278,19 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive, bool cdn) {
     else
       reply.error(403, "GatedRepo", "Access to model " + id + " is restricted and you are not in the authorized list. Visit " +
                                         endpoint() + "/" + id + " to ask for access.");
+    return finish();
+  }
+
+  // ---- refs: the Hub's GET /api/<type>s/<id>/refs ----
+  if (action == "refs") {
+    nlohmann::json branches = nlohmann::json::array(), converts = nlohmann::json::array(), prs = nlohmann::json::array();
+    for (const auto& [name, target] : refs) {
+      if (name.rfind("refs/pr/", 0) == 0) prs.push_back({{"name", name.substr(8)}, {"ref", name}, {"targetCommit", target}});
+      else if (name.rfind("refs/convert/", 0) == 0) converts.push_back({{"name", name.substr(13)}, {"ref", name}, {"targetCommit", target}});
+      else branches.push_back({{"name", name}, {"ref", "refs/heads/" + name}, {"targetCommit", target}});
+    }
+    reply.simple(200, {}, nlohmann::json{{"branches", branches}, {"converts", converts}, {"tags", nlohmann::json::array()},
+                                         {"pullRequests", prs}}.dump());
     return finish();
   }
 
