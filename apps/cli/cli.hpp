@@ -9,7 +9,7 @@
 #include <vector>
 
 #include "hubcache/config/config.hpp"
-#include "hubcache/util/error.hpp"
+#include "hubcache/core/error.hpp"
 
 namespace hubcache::cli {
 

@@ -35,7 +35,7 @@ struct DownloadArgs {
   bool resume_download = false;
 };
 
-std::shared_ptr<http::CancelToken> g_cancel;
+std::shared_ptr<CancelToken> g_cancel;
 volatile std::sig_atomic_t g_signal = 0;  // the signal that cancelled, for the exit code
 extern "C" void on_signal(int sig) {
   g_signal = sig;
@@ -129,7 +129,7 @@ int run(const Context& ctx, DownloadArgs a) {
   DownloadOptions opts = DownloadOptions::from_env(config);
   opts.max_workers = a.max_workers;
   opts.transport = net_transport(config);
-  g_cancel = std::make_shared<http::CancelToken>();
+  g_cancel = std::make_shared<CancelToken>();
   opts.cancel = g_cancel;
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);

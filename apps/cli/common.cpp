@@ -4,7 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.hpp"
-#include "hubcache/cache/repo.hpp"
+#include "hubcache/core/repo_id.hpp"
 
 namespace hubcache::cli {
 namespace {

@@ -5,7 +5,7 @@
 #include <string_view>
 #include <vector>
 
-#include "hubcache/util/result.hpp"
+#include "hubcache/core/result.hpp"
 
 namespace hubcache::cli {
 

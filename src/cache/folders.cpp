@@ -5,8 +5,8 @@
 
 #include <cerrno>
 
-#include "hubcache/cache/repo.hpp"
-#include "hubcache/util/error.hpp"
+#include "hubcache/core/repo_id.hpp"
+#include "hubcache/core/error.hpp"
 
 namespace hubcache {
 namespace {

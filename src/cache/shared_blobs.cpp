@@ -1,4 +1,5 @@
 // SharedBlobStore: marker, payload paths, link recognition, manifests, locks, sweep, reuse.
+#include "hubcache/core/repo_id.hpp"
 #include "hubcache/cache/shared_blobs.hpp"
 
 #include <dirent.h>

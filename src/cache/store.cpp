@@ -1,3 +1,4 @@
+#include "hubcache/core/repo_id.hpp"
 #include "hubcache/cache/store.hpp"
 
 #include <sys/stat.h>

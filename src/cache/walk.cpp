@@ -6,7 +6,7 @@
 #include <algorithm>
 
 #include "hubcache/cache/layout.hpp"
-#include "hubcache/cache/repo.hpp"
+#include "hubcache/core/repo_id.hpp"
 #include "hubcache/util/fs.hpp"
 
 namespace hubcache {

@@ -1,5 +1,5 @@
 #include "hubcache/http/retry.hpp"
-#include "hubcache/util/error.hpp"
+#include "hubcache/core/error.hpp"
 #include "hubcache/util/text.hpp"
 
 #include <algorithm>

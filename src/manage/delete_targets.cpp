@@ -3,7 +3,7 @@
 
 #include "hubcache/manage/delete_plan.hpp"
 #include "hubcache/cache/hf_uri.hpp"
-#include "hubcache/cache/repo.hpp"
+#include "hubcache/core/repo_id.hpp"
 #include "hubcache/util/text.hpp"
 
 namespace hubcache {

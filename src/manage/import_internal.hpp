@@ -8,7 +8,7 @@
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/manage/import.hpp"
 #include "hubcache/util/hash.hpp"
-#include "hubcache/util/result.hpp"
+#include "hubcache/core/result.hpp"
 #include "hubcache/util/digest.hpp"
 
 namespace hubcache::import_detail {

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "hubcache/manage/import.hpp"
+#include "hubcache/cache/lfs_pointer.hpp"
 #include "hubcache/util/hash.hpp"
 
 namespace hubcache {

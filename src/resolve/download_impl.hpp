@@ -124,7 +124,7 @@ struct Downloader::Impl {
   hub::HubApi& api();
   transfer::Engine& engine();
   LinkMode link_mode() const { return options.disable_symlinks ? LinkMode::Copy : LinkMode::Symlink; }
-  const http::CancelToken* cancel() const { return options.cancel.get(); }
+  const CancelToken* cancel() const { return options.cancel.get(); }
 
   Result<FileResult> file_to_cache(const FileRequest& req, ProgressTracker& progress);
   Result<FileResult> file_to_local_dir(const FileRequest& req, ProgressTracker& progress);

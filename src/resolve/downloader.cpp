@@ -176,7 +176,7 @@ Error hub_unusable(const Error& cause, const std::string& what, const std::strin
 }
 
 Downloader::Impl::Impl(DownloadOptions o) : options(std::move(o)) {
-  if (!options.cancel) options.cancel = std::make_shared<http::CancelToken>();
+  if (!options.cancel) options.cancel = std::make_shared<CancelToken>();
   while (!options.endpoint.empty() && options.endpoint.back() == '/') options.endpoint.pop_back();
   if (!options.cache_dir.empty()) options.cache_dir = fs::absolute_real(options.cache_dir);
 }

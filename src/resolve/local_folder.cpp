@@ -5,7 +5,7 @@
 #include <filesystem>
 #include <system_error>
 
-#include "hubcache/cache/repo.hpp"
+#include "hubcache/core/repo_id.hpp"
 
 namespace hubcache {
 

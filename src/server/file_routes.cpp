@@ -8,6 +8,7 @@
 #include <ctime>
 
 #include "hubcache/cache/layout.hpp"
+#include "hubcache/cache/lfs_pointer.hpp"
 #include "hubcache/util/hash.hpp"
 #include "hubcache/util/digest.hpp"
 #include "router_impl.hpp"

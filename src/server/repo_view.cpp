@@ -1,4 +1,5 @@
 #include "repo_view.hpp"
+#include "hubcache/cache/lfs_pointer.hpp"
 
 #include <dirent.h>
 #include <fcntl.h>

@@ -20,7 +20,7 @@
 #include <unordered_map>
 #include <vector>
 
-#include "hubcache/cache/repo.hpp"
+#include "hubcache/core/repo_id.hpp"
 #include "hubcache/cache/walk.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/server/http.hpp"

@@ -4,7 +4,7 @@
 #include <string>
 #include <vector>
 
-#include "hubcache/cache/repo.hpp"
+#include "hubcache/core/repo_id.hpp"
 #include "hubcache/server/router.hpp"
 #include "repo_view.hpp"
 

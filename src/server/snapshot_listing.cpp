@@ -10,6 +10,7 @@
 #include <set>
 
 #include "hubcache/cache/layout.hpp"
+#include "hubcache/cache/lfs_pointer.hpp"
 #include "hubcache/cache/store.hpp"
 #include "hubcache/cache/shared_blobs.hpp"
 #include "hubcache/cache/walk.hpp"

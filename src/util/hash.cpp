@@ -1,4 +1,5 @@
 #include "hubcache/util/hash.hpp"
+#include "hubcache/core/repo_id.hpp"
 #include "hubcache/util/digest.hpp"
 #include "hubcache/util/fs.hpp"
 
@@ -121,13 +122,6 @@ Result<FileHashes> hash_file(const std::string& path, HashWhat what) {
   if (want256) out.sha256 = sha256.hex_digest();
   if (want1) out.git_sha1 = sha1.hex_digest();
   return out;
-}
-
-bool is_lower_hex(std::string_view s, std::size_t len) {
-  if (s.size() != len) return false;
-  for (char c : s)
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  return true;
 }
 
 }  // namespace hubcache

@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "cache_builder.hpp"
+#include "hubcache/cache/lfs_pointer.hpp"
 #include "hubcache/cache/store.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/hash.hpp"

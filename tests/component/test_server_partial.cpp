@@ -7,7 +7,8 @@
 
 #include <nlohmann/json.hpp>
 
-#include "hubcache/cache/repo.hpp"
+#include "hubcache/core/repo_id.hpp"
+#include "hubcache/cache/lfs_pointer.hpp"
 #include "hubcache/cache/store.hpp"
 #include "hubcache/util/hash.hpp"
 #include "server_client.hpp"

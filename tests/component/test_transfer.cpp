@@ -375,7 +375,7 @@ TEST_F(Transfer, ManyCallersShareTheEngine) {
 }
 
 TEST_F(Transfer, CancelStopsTransfers) {
-  http::CancelToken cancel;
+  CancelToken cancel;
   auto o = options();
   o.cancel = &cancel;
   server.set_throttle(100000);

@@ -14,7 +14,7 @@
 #include <thread>
 #include <vector>
 
-#include "hubcache/cache/repo.hpp"
+#include "hubcache/core/repo_id.hpp"
 
 namespace hubcache::test {
 

@@ -1,6 +1,6 @@
 #include <gtest/gtest.h>
 
-#include "hubcache/cache/repo.hpp"
+#include "hubcache/core/repo_id.hpp"
 
 using namespace hubcache;
 

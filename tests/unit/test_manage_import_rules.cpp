@@ -1,7 +1,9 @@
 // Pure parts of the import: LFS decisions, .gitattributes matching, the derived commit id.
 #include <gtest/gtest.h>
 
+#include "hubcache/core/repo_id.hpp"
 #include "hubcache/manage/import.hpp"
+#include "hubcache/cache/lfs_pointer.hpp"
 #include "hubcache/util/hash.hpp"
 
 using namespace hubcache;

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include "hubcache/core/repo_id.hpp"
 #include "hubcache/util/hash.hpp"
 #include "temp_dir.hpp"
 

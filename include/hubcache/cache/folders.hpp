@@ -11,7 +11,7 @@
 #include <string_view>
 
 #include "hubcache/cache/layout.hpp"
-#include "hubcache/util/result.hpp"
+#include "hubcache/core/result.hpp"
 
 namespace hubcache {
 

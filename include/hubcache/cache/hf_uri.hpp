@@ -5,8 +5,8 @@
 #include <string>
 #include <string_view>
 
-#include "hubcache/cache/repo.hpp"
-#include "hubcache/util/result.hpp"
+#include "hubcache/core/repo_id.hpp"
+#include "hubcache/core/result.hpp"
 
 namespace hubcache {
 

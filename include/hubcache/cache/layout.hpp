@@ -5,7 +5,7 @@
 #include <string>
 #include <string_view>
 
-#include "hubcache/cache/repo.hpp"
+#include "hubcache/core/repo_id.hpp"
 
 namespace hubcache {
 

@@ -19,7 +19,7 @@
 
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/util/lock.hpp"
-#include "hubcache/util/result.hpp"
+#include "hubcache/core/result.hpp"
 
 namespace hubcache {
 

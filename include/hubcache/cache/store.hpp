@@ -13,7 +13,7 @@
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/group_commit.hpp"
 #include "hubcache/util/lock.hpp"
-#include "hubcache/util/result.hpp"
+#include "hubcache/core/result.hpp"
 
 namespace hubcache {
 

@@ -8,7 +8,7 @@
 #include <string>
 #include <vector>
 
-#include "hubcache/util/result.hpp"
+#include "hubcache/core/result.hpp"
 
 namespace hubcache {
 

@@ -12,7 +12,9 @@
 #include <utility>
 #include <vector>
 
-#include "hubcache/util/result.hpp"
+#include "hubcache/core/cancel.hpp"
+
+#include "hubcache/core/result.hpp"
 
 namespace hubcache::http {
 
@@ -30,16 +32,6 @@ class Headers {
 
  private:
   std::vector<std::pair<std::string, std::string>> m_items;
-};
-
-/// Shared cancellation flag: a caller sets it, running requests stop within about a second.
-class CancelToken {
- public:
-  void cancel() { m_flag.store(true); }
-  bool cancelled() const { return m_flag.load(); }
-
- private:
-  std::atomic<bool> m_flag{false};
 };
 
 enum class Method { Get, Head, Post };

@@ -9,7 +9,7 @@
 #include <string_view>
 #include <vector>
 
-#include "hubcache/cache/repo.hpp"
+#include "hubcache/core/repo_id.hpp"
 #include "hubcache/http/http.hpp"
 #include "hubcache/http/retry.hpp"
 #include "hubcache/version.hpp"
@@ -102,7 +102,7 @@ struct HubOptions {
   std::chrono::seconds connect_timeout{10};
   http::RetryPolicy retry;
   ServerLimits limits;
-  const http::CancelToken* cancel = nullptr;
+  const CancelToken* cancel = nullptr;
 };
 
 enum class Attempt {

@@ -17,7 +17,7 @@
 #include <vector>
 
 #include "hubcache/manage/scan.hpp"
-#include "hubcache/util/result.hpp"
+#include "hubcache/core/result.hpp"
 
 namespace hubcache {
 

@@ -21,8 +21,8 @@
 #include <string>
 #include <vector>
 
-#include "hubcache/cache/repo.hpp"
-#include "hubcache/util/result.hpp"
+#include "hubcache/core/repo_id.hpp"
+#include "hubcache/core/result.hpp"
 
 namespace hubcache {
 

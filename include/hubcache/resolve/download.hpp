@@ -10,11 +10,11 @@
 #include <string>
 #include <vector>
 
-#include "hubcache/cache/repo.hpp"
+#include "hubcache/core/repo_id.hpp"
 #include "hubcache/config/config.hpp"
 #include "hubcache/http/http.hpp"
 #include "hubcache/transfer/engine.hpp"
-#include "hubcache/util/result.hpp"
+#include "hubcache/core/result.hpp"
 #include "hubcache/cache/hf_uri.hpp"  // parse_hf_uri, part of this API since it began
 #include "hubcache/version.hpp"
 
@@ -74,7 +74,7 @@ struct DownloadOptions {
   std::string user_agent = k_user_agent;
   /// Called from worker threads (serialized); keep it quick.
   std::function<void(const DownloadEvent&)> progress;
-  std::shared_ptr<http::CancelToken> cancel;
+  std::shared_ptr<CancelToken> cancel;
   /// How often a LockWait event is sent while blocked on another process's blob lock. The
   /// first one comes once the wait has lasted 200 ms (or this, if shorter). A wait for a blob
   /// that another download of this process holds (two files with the same content) sends none.

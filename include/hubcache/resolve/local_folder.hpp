@@ -10,7 +10,7 @@
 #include <vector>
 
 #include "hubcache/util/pattern.hpp"
-#include "hubcache/util/result.hpp"
+#include "hubcache/core/result.hpp"
 
 namespace hubcache {
 

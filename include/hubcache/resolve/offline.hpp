@@ -6,9 +6,9 @@
 #include <string_view>
 #include <vector>
 
-#include "hubcache/cache/repo.hpp"
+#include "hubcache/core/repo_id.hpp"
 #include "hubcache/util/pattern.hpp"
-#include "hubcache/util/result.hpp"
+#include "hubcache/core/result.hpp"
 
 namespace hubcache {
 

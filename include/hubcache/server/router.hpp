@@ -8,7 +8,7 @@
 #include <vector>
 
 #include "hubcache/server/http.hpp"
-#include "hubcache/util/result.hpp"
+#include "hubcache/core/result.hpp"
 
 namespace hubcache::server {
 

@@ -9,7 +9,7 @@
 #include <string_view>
 
 #include "hubcache/server/router.hpp"
-#include "hubcache/util/result.hpp"
+#include "hubcache/core/result.hpp"
 
 namespace hubcache::server {
 

@@ -14,7 +14,7 @@
 #include "hubcache/http/http.hpp"
 #include "hubcache/http/retry.hpp"
 #include "hubcache/util/digest.hpp"
-#include "hubcache/util/result.hpp"
+#include "hubcache/core/result.hpp"
 
 namespace hubcache::transfer {
 
@@ -86,7 +86,7 @@ struct EngineOptions {
   http::RetryPolicy retry;                            // 408/429/5xx backoff; adjust() also scales stream delays
   WriteFn write_fn;                                   // default pwrite (fault seam for tests)
   FreeSpaceFn free_space_fn;                          // default fs::free_space (fault seam)
-  const http::CancelToken* cancel = nullptr;
+  const CancelToken* cancel = nullptr;
   http::Transport transport;                          // CA file, request log
 };
 

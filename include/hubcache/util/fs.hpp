@@ -4,7 +4,7 @@
 #include <string>
 #include <string_view>
 
-#include "hubcache/util/result.hpp"
+#include "hubcache/core/result.hpp"
 
 struct stat;
 

@@ -13,7 +13,7 @@
 #include <vector>
 
 #include "hubcache/util/fs.hpp"
-#include "hubcache/util/result.hpp"
+#include "hubcache/core/result.hpp"
 
 namespace hubcache::fs {
 

@@ -7,7 +7,7 @@
 #include <string_view>
 #include <vector>
 
-#include "hubcache/util/result.hpp"
+#include "hubcache/core/result.hpp"
 
 namespace hubcache {
 
@@ -70,7 +70,5 @@ enum class HashWhat { Sha256 = 1, GitSha1 = 2, Both = 3 };
 /// while it was read (the digest would describe no version of it).
 Result<FileHashes> hash_file(const std::string& path, HashWhat what);
 
-/// True iff `s` is exactly `len` lower-case hex digits.
-bool is_lower_hex(std::string_view s, std::size_t len);
 
 }  // namespace hubcache

@@ -4,7 +4,7 @@
 #include <functional>
 #include <string>
 
-#include "hubcache/util/result.hpp"
+#include "hubcache/core/result.hpp"
 
 namespace hubcache {
 

@@ -1,11 +1,12 @@
 #pragma once
-// Repo identifiers and the validation of everything derived from input (docs/hub-protocol.md#identifiers).
+// Repo identity: type, id, revision and the validation of everything derived from input
+// (docs/hub-protocol.md#identifiers), the vocabulary every module shares (core).
 // Nothing that fails these checks may ever be used to build a path.
 #include <optional>
 #include <string>
 #include <string_view>
 
-#include "hubcache/util/result.hpp"
+#include "hubcache/core/result.hpp"
 
 namespace hubcache {
 
@@ -35,14 +36,13 @@ Result<void> validate_repo_path(std::string_view path);
 /// A server-provided ETag used as a blob name: non-empty, no '/', '\', NUL, not "." or "..".
 Result<void> validate_etag(std::string_view etag);
 
+/// True iff `s` is exactly `len` lower-case hex digits.
+bool is_lower_hex(std::string_view s, std::size_t len);
 /// True iff `rev` is a full lower-case 40-hex commit hash.
 bool is_commit_hash(std::string_view rev);
 
 /// Strips a leading "W/" and surrounding quotes from an HTTP ETag.
 std::string normalize_etag(std::string_view etag);
 
-/// The LFS pointer text git stores in place of an LFS file:
-/// "version https://git-lfs.github.com/spec/v1\noid sha256:<sha>\nsize <n>\n".
-std::string lfs_pointer_text(std::string_view sha256, std::uint64_t size);
 
 }  // namespace hubcache

@@ -1,6 +1,5 @@
-#include "hubcache/cache/repo.hpp"
+#include "hubcache/core/repo_id.hpp"
 
-#include "hubcache/util/hash.hpp"
 
 namespace hubcache {
 namespace {
@@ -156,16 +155,19 @@ Result<void> validate_etag(std::string_view etag) {
   return {};
 }
 
+bool is_lower_hex(std::string_view s, std::size_t len) {
+  if (s.size() != len) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
 bool is_commit_hash(std::string_view rev) { return is_lower_hex(rev, 40); }
 
 std::string normalize_etag(std::string_view etag) {
   if (etag.size() >= 2 && etag.substr(0, 2) == "W/") etag.remove_prefix(2);
   if (etag.size() >= 2 && etag.front() == '"' && etag.back() == '"') etag = etag.substr(1, etag.size() - 2);
   return std::string(etag);
-}
-
-std::string lfs_pointer_text(std::string_view sha256, std::uint64_t size) {
-  return "version https://git-lfs.github.com/spec/v1\noid sha256:" + std::string(sha256) + "\nsize " + std::to_string(size) + "\n";
 }
 
 }  // namespace hubcache

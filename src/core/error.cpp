@@ -1,7 +1,7 @@
 #include <cerrno>
 #include <cstring>
 
-#include "hubcache/util/error.hpp"
+#include "hubcache/core/error.hpp"
 
 namespace hubcache {
 

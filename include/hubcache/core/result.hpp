@@ -4,7 +4,7 @@
 #include <utility>
 #include <variant>
 
-#include "hubcache/util/error.hpp"
+#include "hubcache/core/error.hpp"
 
 namespace hubcache {
 
