@@ -56,12 +56,13 @@ std::string python_float_repr(double t) {
 }  // namespace
 
 std::string LocalDirLayout::meta_dir() const { return m_root + "/" + std::string(k_local_meta_dir); }
+std::string LocalDirLayout::download_dir() const { return m_root + "/" + std::string(k_local_download_dir); }
 std::string LocalDirLayout::trees_dir() const { return meta_dir() + "/trees"; }
 std::string LocalDirLayout::metadata_path(std::string_view path) const {
-  return m_root + "/" + std::string(k_local_download_dir) + "/" + std::string(path) + std::string(k_local_metadata_suffix);
+  return download_dir() + "/" + std::string(path) + std::string(k_local_metadata_suffix);
 }
 std::string LocalDirLayout::lock_path(std::string_view path) const {
-  return m_root + "/" + std::string(k_local_download_dir) + "/" + std::string(path) + std::string(k_local_lock_suffix);
+  return download_dir() + "/" + std::string(path) + std::string(k_local_lock_suffix);
 }
 std::string LocalDirLayout::temp_path(std::string_view path, std::string_view etag) const {
   const auto slash = path.rfind('/');
@@ -70,7 +71,7 @@ std::string LocalDirLayout::temp_path(std::string_view path, std::string_view et
                            std::string(k_local_metadata_suffix);
   Hasher sha1(Hasher::Kind::Sha1);
   sha1.update(name);
-  return m_root + "/" + std::string(k_local_download_dir) + "/" + dir + base64_urlsafe(hex_to_bytes(sha1.hex_digest())) + "." +
+  return download_dir() + "/" + dir + base64_urlsafe(hex_to_bytes(sha1.hex_digest())) + "." +
          std::string(etag) + ".incomplete";
 }
 

@@ -57,7 +57,7 @@ Result<LocalTarget> open_local_target(const std::string& local_dir, const BlobFe
   t.name = base_name(f.path);
   t.target = local_dir + "/" + f.path;
   const LocalDirLayout local(local_dir);
-  t.meta_prefix = local_dir + "/" + std::string(k_local_download_dir) + "/" + (dir.empty() ? "" : dir + "/");
+  t.meta_prefix = local.download_dir() + "/" + (dir.empty() ? "" : dir + "/");
   HUBCACHE_TRY_ASSIGN(t.meta_dir, open_dir_beneath(local_dir, std::string(k_local_download_dir) + "/" + dir, f.path));
   HUBCACHE_TRY_ASSIGN(t.data_dir, open_dir_beneath(local_dir, dir, f.path));
   HUBCACHE_TRY(refuse_symlink_at(t.data_dir, t.name, t.target, local_dir, f.path));

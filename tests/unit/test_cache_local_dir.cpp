@@ -11,6 +11,7 @@ TEST(LocalDirLayout, NamesFollowThePythonClient) {
   const LocalDirLayout local("/w/model");
   EXPECT_EQ(local.meta_dir(), "/w/model/.cache/huggingface");
   EXPECT_EQ(local.trees_dir(), "/w/model/.cache/huggingface/trees");
+  EXPECT_EQ(local.download_dir(), "/w/model/.cache/huggingface/download");
   EXPECT_EQ(local.metadata_path("sub/model.safetensors"), "/w/model/.cache/huggingface/download/sub/model.safetensors.metadata");
   EXPECT_EQ(local.lock_path("sub/model.safetensors"), "/w/model/.cache/huggingface/download/sub/model.safetensors.lock");
   // base64.urlsafe_b64encode(hashlib.sha1(b"model.safetensors.metadata").digest())

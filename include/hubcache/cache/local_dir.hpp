@@ -32,6 +32,8 @@ class LocalDirLayout {
   const std::string& root() const { return m_root; }
   /// <LOCAL>/.cache/huggingface
   std::string meta_dir() const;
+  /// <LOCAL>/.cache/huggingface/download (the records, locks and temp files, by repo path)
+  std::string download_dir() const;
   /// <LOCAL>/.cache/huggingface/trees (trees/<commit>.json, as in the cache)
   std::string trees_dir() const;
   /// <LOCAL>/.cache/huggingface/download/<path>.metadata

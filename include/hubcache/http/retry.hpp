@@ -26,7 +26,7 @@ struct RetryPolicy {
   }
 };
 
-/// is_transient_http_status (util/error.hpp): 408, 429, 500, 502, 503, 504.
+/// is_transient_http_status (core/error.hpp): 408, 429, 500, 502, 503, 504.
 bool is_retryable_status(int status);
 
 /// Delay before retry number `retry` (0-based) after `response` (null for a transport error);
