@@ -199,6 +199,12 @@ Result<FileLock> lock_blob(const RepoLayout& layout, std::string_view etag, std:
   return FileLock::acquire(layout.lock_path(etag), timeout, on_wait, report_every);
 }
 
+Result<FileLock> try_lock_blob(const RepoLayout& layout, std::string_view etag) {
+  HUBCACHE_TRY(validate_etag(etag));
+  HUBCACHE_TRY(fs::make_dirs(layout.locks_dir()));
+  return FileLock::try_acquire(layout.lock_path(etag));
+}
+
 Result<std::optional<std::vector<TreeFileEntry>>> read_tree_file(const RepoLayout& layout, std::string_view commit) {
   if (!is_commit_hash(commit)) return std::optional<std::vector<TreeFileEntry>>{};
   const std::string path = layout.tree_path(commit);

@@ -71,62 +71,83 @@ bool Downloader::Impl::reuse_shared_blob(const RepoLayout& layout, const BlobFet
 
 Result<std::uint64_t> Downloader::Impl::fetch_to_cache(const RepoLayout& layout, const BlobFetch& f, ProgressTracker& progress,
                                                        PublishBatch& batch) {
+  HUBCACHE_TRY_ASSIGN(std::optional<PendingFetch> begun, begin_fetch_to_cache(layout, f, progress, batch, true));
+  std::vector<std::string> warnings;
+  HUBCACHE_TRY_ASSIGN(auto done, finish_fetch(std::move(begun).value(), warnings));
+  return done.downloaded;
+}
+
+Result<std::optional<PendingFetch>> Downloader::Impl::begin_fetch_to_cache(const RepoLayout& layout, const BlobFetch& f,
+                                                                           ProgressTracker& progress, PublishBatch& batch,
+                                                                           bool may_wait) {
   HUBCACHE_TRY(validate_etag(f.etag));
   const std::string blob = layout.blob_path(f.etag);
-  const std::string pointer = layout.pointer_path(f.commit, f.path);
-  // Another process downloading the same blob holds its lock: say so soon, and again from time
-  // to time, while waiting (docs/cache-format.md#locks).
   const std::string lock_path = layout.lock_path(f.etag);
-  std::optional<std::chrono::steady_clock::time_point> reported;
-  const auto on_wait = [&](std::chrono::seconds waited) {
-    if (held_here(lock_path)) return;
-    const auto now = std::chrono::steady_clock::now();
-    if (reported && now - *reported < options.lock_report_every) return;
-    reported = now;
-    progress.lock_wait(f.path, lock_path, static_cast<std::uint64_t>(waited.count()));
-  };
-  HUBCACHE_TRY_ASSIGN(FileLock acquired, lock_blob(layout, f.etag, std::chrono::milliseconds{0}, on_wait,
-                                                   std::min(options.lock_report_every, k_first_lock_report)));
+  FileLock acquired;
+  if (may_wait) {
+    // Another process downloading the same blob holds its lock: say so soon, and again from time
+    // to time, while waiting (docs/cache-format.md#locks).
+    std::optional<std::chrono::steady_clock::time_point> reported;
+    const auto on_wait = [&](std::chrono::seconds waited) {
+      if (held_here(lock_path)) return;
+      const auto now = std::chrono::steady_clock::now();
+      if (reported && now - *reported < options.lock_report_every) return;
+      reported = now;
+      progress.lock_wait(f.path, lock_path, static_cast<std::uint64_t>(waited.count()));
+    };
+    HUBCACHE_TRY_ASSIGN(acquired, lock_blob(layout, f.etag, std::chrono::milliseconds{0}, on_wait,
+                                            std::min(options.lock_report_every, k_first_lock_report)));
+  } else {
+    HUBCACHE_TRY_ASSIGN(acquired, try_lock_blob(layout, f.etag));
+    if (!acquired.held()) return std::optional<PendingFetch>{};
+  }
   auto lock = std::make_shared<OwnedBlobLock>(std::move(acquired), lock_path);
+  PendingFetch pending;
+  pending.repo = layout.repo();
   // The blob may exist already, or another process may have finished it while we waited (docs/cache-format.md#locks).
   if (!f.force && is_file(blob)) {
     HUBCACHE_TRY(create_pointer(layout, f.commit, f.path, f.etag, link_mode()));
     progress.cached(f.path, f.size);
-    return std::uint64_t{0};
+    return std::optional<PendingFetch>(std::move(pending));
   }
   if (reuse_shared_blob(layout, f)) {
     HUBCACHE_TRY(create_pointer(layout, f.commit, f.path, f.etag, LinkMode::Symlink));
     progress.cached(f.path, f.size);
-    return std::uint64_t{0};
+    return std::optional<PendingFetch>(std::move(pending));
   }
   progress.start(f.path, f.size);
-  auto job = make_job(f, layout.incomplete_path(f.etag), blob, progress);
-  HUBCACHE_TRY_ASSIGN(auto outcome, fetch_blob(job, layout.repo()));
-  if (link_mode() == LinkMode::Copy) {
-    // No-symlink mode (docs/cache-format.md#no-symlinks): the new blob moves into the snapshot; no blobs/<etag> remains.
-    HUBCACHE_TRY(fs::make_dirs(fs::parent(pointer)));
-    HUBCACHE_TRY(fs::publish(outcome.path, pointer));
-  } else if (batch.deferred()) {
-    // The rename waits for a flush shared with other finished blobs; the lock goes with it.
-    auto held = std::move(lock);
-    HUBCACHE_TRY(publish_blob_later(layout, outcome.path, f.etag, batch.group(),
-                                    [layout, f, &progress, &batch, held](Result<void> published) {
-                                      if (published) {
-                                        batch.published();
-                                        auto linked = create_pointer(layout, f.commit, f.path, f.etag, LinkMode::Symlink);
-                                        if (linked) return progress.done(f.path, f.size);
-                                        published = fail(std::move(linked).error());
-                                      }
-                                      batch.failed(std::move(published).error());
-                                    }));
+  HUBCACHE_TRY_ASSIGN(auto started, engine().start(make_job(f, layout.incomplete_path(f.etag), blob, progress)));
+  pending.transfer.emplace(std::move(started));
+  pending.then = [this, layout, f, &progress, &batch, lock](const transfer::Outcome& outcome,
+                                                            std::vector<std::string>&) mutable -> Result<std::uint64_t> {
+    const std::string pointer = layout.pointer_path(f.commit, f.path);
+    if (link_mode() == LinkMode::Copy) {
+      // No-symlink mode (docs/cache-format.md#no-symlinks): the new blob moves into the snapshot; no blobs/<etag> remains.
+      HUBCACHE_TRY(fs::make_dirs(fs::parent(pointer)));
+      HUBCACHE_TRY(fs::publish(outcome.path, pointer));
+    } else if (batch.deferred()) {
+      // The rename waits for a flush shared with other finished blobs; the lock goes with it.
+      auto held = std::move(lock);
+      HUBCACHE_TRY(publish_blob_later(layout, outcome.path, f.etag, batch.group(),
+                                      [layout, f, &progress, &batch, held](Result<void> published) {
+                                        if (published) {
+                                          batch.published();
+                                          auto linked = create_pointer(layout, f.commit, f.path, f.etag, LinkMode::Symlink);
+                                          if (linked) return progress.done(f.path, f.size);
+                                          published = fail(std::move(linked).error());
+                                        }
+                                        batch.failed(std::move(published).error());
+                                      }));
+      return outcome.downloaded;
+    } else {
+      HUBCACHE_TRY(publish_blob(layout, outcome.path, f.etag, batch.group()));
+      batch.published();
+      HUBCACHE_TRY(create_pointer(layout, f.commit, f.path, f.etag, LinkMode::Symlink));
+    }
+    progress.done(f.path, f.size);
     return outcome.downloaded;
-  } else {
-    HUBCACHE_TRY(publish_blob(layout, outcome.path, f.etag, batch.group()));
-    batch.published();
-    HUBCACHE_TRY(create_pointer(layout, f.commit, f.path, f.etag, LinkMode::Symlink));
-  }
-  progress.done(f.path, f.size);
-  return outcome.downloaded;
+  };
+  return std::optional<PendingFetch>(std::move(pending));
 }
 
 Result<FileResult> Downloader::Impl::file_to_cache(const FileRequest& req, ProgressTracker& progress) {

@@ -6,6 +6,8 @@
 #include <mutex>
 #include <set>
 #include <optional>
+#include <functional>
+#include <vector>
 #include <string>
 
 #include "hubcache/cache/layout.hpp"
@@ -104,6 +106,22 @@ class PublishBatch {
   fs::GroupCommit m_group;  // last: destroyed (drained) first, while the members above live
 };
 
+/// A blob fetch begun by begin_fetch_to_cache / begin_fetch_to_local_dir and ended by
+/// finish_fetch. Without a transfer it is complete already (the file was there, or linked).
+struct PendingFetch {
+  RepoRef repo;
+  std::optional<transfer::Engine::Pending> transfer;
+  /// Runs on the verified bytes: publishes them; returns the bytes transferred. Holds the
+  /// file's lock until it has run (or is dropped).
+  std::function<Result<std::uint64_t>(const transfer::Outcome&, std::vector<std::string>& warnings)> then;
+};
+
+/// What finish_fetch reports.
+struct FetchDone {
+  std::uint64_t downloaded = 0;           // bytes received from the network
+  std::chrono::microseconds elapsed{0};   // the transfer's time in the engine (0 without one)
+};
+
 struct Downloader::Impl {
   DownloadOptions options;
   std::mutex lazy_mutex;
@@ -136,12 +154,23 @@ struct Downloader::Impl {
   /// batch.group() while the blob lock is held: the caller flushes `batch`.
   Result<std::uint64_t> fetch_to_cache(const RepoLayout& layout, const BlobFetch& f, ProgressTracker& progress,
                                        PublishBatch& batch);
+  /// fetch_to_cache up to the transfer's start: the rest is finish_fetch's. With `may_wait`
+  /// false, a blob lock held elsewhere (another process, or another file of this one with the
+  /// same content) is not waited for: the result is then nullopt and nothing was done.
+  Result<std::optional<PendingFetch>> begin_fetch_to_cache(const RepoLayout& layout, const BlobFetch& f, ProgressTracker& progress,
+                                                           PublishBatch& batch, bool may_wait);
+  /// Waits for a begun fetch's bytes (errors typed as fetch_blob's) and publishes them.
+  Result<FetchDone> finish_fetch(PendingFetch pending, std::vector<std::string>& warnings);
   /// True if blobs/<etag> now links into the cache's shared blob store (no download needed).
   bool reuse_shared_blob(const RepoLayout& layout, const BlobFetch& f) const;
   /// Local-dir mode for one file whose commit, ETag and size are known (docs/cache-format.md#local-dir steps 3-6). The
   /// caller has run prepare_local_dir(local_dir).
   Result<std::uint64_t> fetch_to_local_dir(const std::string& local_dir, const RepoRef& repo, const BlobFetch& f,
                                            ProgressTracker& progress, std::vector<std::string>& warnings);
+  /// fetch_to_local_dir up to the transfer's start (`may_wait` as for begin_fetch_to_cache,
+  /// for the file's lock).
+  Result<std::optional<PendingFetch>> begin_fetch_to_local_dir(const std::string& local_dir, const RepoRef& repo, const BlobFetch& f,
+                                                               ProgressTracker& progress, bool may_wait);
   /// What to fetch for a file whose metadata HEAD (at `revision`) answered `m`: the resolve URL at
   /// the commit, and the HEAD's Location to try first when the HEAD was redirected there.
   BlobFetch fetch_for(const RepoRef& repo, std::string_view revision, const std::string& path, const hub::FileMetadata& m,
@@ -150,6 +179,8 @@ struct Downloader::Impl {
   /// mapped to the typed error the metadata HEAD gives for it (Gated, RepoNotFound,
   /// Unauthorized, EntryNotFound, ...), so every mode reports the same error.
   Result<transfer::Outcome> fetch_blob(const transfer::Job& job, const RepoRef& repo);
+  /// fetch_blob's error mapping, for an outcome of engine().finish().
+  Result<transfer::Outcome> typed_blob_result(Result<transfer::Outcome> outcome, const RepoRef& repo);
   /// Engine job for `f` writing to `temp` (with split files next to it).
   transfer::Job make_job(const BlobFetch& f, const std::string& temp, const std::string& parts_base, ProgressTracker& progress);
 };

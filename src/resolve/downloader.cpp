@@ -238,7 +238,20 @@ transfer::Job Downloader::Impl::make_job(const BlobFetch& f, const std::string& 
 }
 
 Result<transfer::Outcome> Downloader::Impl::fetch_blob(const transfer::Job& job, const RepoRef& repo) {
-  auto outcome = engine().download(job);
+  return typed_blob_result(engine().download(job), repo);
+}
+
+Result<FetchDone> Downloader::Impl::finish_fetch(PendingFetch pending, std::vector<std::string>& warnings) {
+  FetchDone done;
+  if (!pending.transfer) return done;
+  HUBCACHE_TRY_ASSIGN(auto outcome, typed_blob_result(engine().finish(std::move(*pending.transfer)), pending.repo));
+  pending.transfer.reset();
+  done.elapsed = outcome.elapsed;
+  HUBCACHE_TRY_ASSIGN(done.downloaded, pending.then(outcome, warnings));
+  return done;
+}
+
+Result<transfer::Outcome> Downloader::Impl::typed_blob_result(Result<transfer::Outcome> outcome, const RepoRef& repo) {
   if (outcome) return outcome;
   Error e = std::move(outcome).error();
   if (!e.http || e.http->status < 400) return fail(std::move(e));

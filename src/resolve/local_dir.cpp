@@ -91,13 +91,30 @@ Result<void> prepare_local_dir(const std::string& local_dir) {
 
 Result<std::uint64_t> Downloader::Impl::fetch_to_local_dir(const std::string& local_dir, const RepoRef& repo, const BlobFetch& f,
                                                            ProgressTracker& progress, std::vector<std::string>& warnings) {
+  HUBCACHE_TRY_ASSIGN(std::optional<PendingFetch> begun, begin_fetch_to_local_dir(local_dir, repo, f, progress, true));
+  HUBCACHE_TRY_ASSIGN(auto done, finish_fetch(std::move(begun).value(), warnings));
+  return done.downloaded;
+}
+
+Result<std::optional<PendingFetch>> Downloader::Impl::begin_fetch_to_local_dir(const std::string& local_dir, const RepoRef& repo,
+                                                                               const BlobFetch& f, ProgressTracker& progress,
+                                                                               bool may_wait) {
   HUBCACHE_TRY(validate_repo_path(f.path));
   HUBCACHE_TRY(validate_etag(f.etag));
   const std::string target = local_dir + "/" + f.path;
   if (!fs::is_within(local_dir, target)) return fail(ErrorCode::InvalidPath, "refusing to write outside '" + local_dir + "': " + f.path);
-  HUBCACHE_TRY_ASSIGN(LocalTarget t, open_local_target(local_dir, f));
   const LocalDirLayout local(local_dir);
-  HUBCACHE_TRY_ASSIGN(FileLock lock, FileLock::acquire(local.lock_path(f.path)));
+  auto t = std::make_shared<LocalTarget>();
+  HUBCACHE_TRY_ASSIGN(*t, open_local_target(local_dir, f));
+  FileLock lock;
+  if (may_wait) {
+    HUBCACHE_TRY_ASSIGN(lock, FileLock::acquire(local.lock_path(f.path)));
+  } else {
+    HUBCACHE_TRY_ASSIGN(lock, FileLock::try_acquire(local.lock_path(f.path)));
+    if (!lock.held()) return std::optional<PendingFetch>{};
+  }
+  PendingFetch pending;
+  pending.repo = repo;
   if (!f.force && is_file(target)) {
     // Step 3: the recorded ETag matches; step 4: an LFS file whose content hashes to the ETag.
     auto meta = read_metadata(local, f.path);
@@ -107,9 +124,9 @@ Result<std::uint64_t> Downloader::Impl::fetch_to_local_dir(const std::string& lo
       same = h && h->sha256 == f.etag;
     }
     if (same) {
-      HUBCACHE_TRY(write_metadata(t, f.commit, f.etag));
+      HUBCACHE_TRY(write_metadata(*t, f.commit, f.etag));
       progress.cached(f.path, f.size);
-      return std::uint64_t{0};
+      return std::optional<PendingFetch>(std::move(pending));
     }
   }
   // Step 5: the bytes are in the main cache: copy them, no transfer.
@@ -120,25 +137,31 @@ Result<std::uint64_t> Downloader::Impl::fetch_to_local_dir(const std::string& lo
     else if (is_file(layout.blob_path(f.etag))) source = layout.blob_path(f.etag);
     if (!source.empty()) {
       const std::string tmp = base_name(local.temp_path(f.path, f.etag)) + ".copy";
-      HUBCACHE_TRY(copy_file_at(source, t.meta_dir, tmp, t.meta_prefix + tmp));
-      HUBCACHE_TRY(publish_at(t.meta_dir, tmp, t.data_dir, t.name, target));
-      HUBCACHE_TRY(write_metadata(t, f.commit, f.etag));
+      HUBCACHE_TRY(copy_file_at(source, t->meta_dir, tmp, t->meta_prefix + tmp));
+      HUBCACHE_TRY(publish_at(t->meta_dir, tmp, t->data_dir, t->name, target));
+      HUBCACHE_TRY(write_metadata(*t, f.commit, f.etag));
       progress.cached(f.path, f.size);
-      return std::uint64_t{0};
+      return std::optional<PendingFetch>(std::move(pending));
     }
   }
   // Step 6: download next to the metadata, then move into place.
   progress.start(f.path, f.size);
   const std::string temp = local.temp_path(f.path, f.etag);
-  auto job = make_job(f, temp, temp.substr(0, temp.size() - std::string(".incomplete").size()), progress);
-  HUBCACHE_TRY_ASSIGN(auto outcome, fetch_blob(job, repo));
-  // Renamed from the folder the walk opened: if that folder was swapped meanwhile, the name is
-  // not found there and nothing is published.
-  HUBCACHE_TRY(publish_at(t.meta_dir, base_name(outcome.path), t.data_dir, t.name, target));
-  HUBCACHE_TRY(write_metadata(t, f.commit, f.etag));
-  if (!outcome.verified) warnings.push_back("'" + f.path + "' has a non-hex ETag; only its size was checked");
-  progress.done(f.path, f.size);
-  return outcome.downloaded;
+  HUBCACHE_TRY_ASSIGN(auto started,
+                      engine().start(make_job(f, temp, temp.substr(0, temp.size() - std::string(".incomplete").size()), progress)));
+  pending.transfer.emplace(std::move(started));
+  auto held = std::make_shared<FileLock>(std::move(lock));
+  pending.then = [t, held, f, target, &progress](const transfer::Outcome& outcome,
+                                                 std::vector<std::string>& warnings) -> Result<std::uint64_t> {
+    // Renamed from the folder the walk opened: if that folder was swapped meanwhile, the name is
+    // not found there and nothing is published.
+    HUBCACHE_TRY(publish_at(t->meta_dir, base_name(outcome.path), t->data_dir, t->name, target));
+    HUBCACHE_TRY(write_metadata(*t, f.commit, f.etag));
+    if (!outcome.verified) warnings.push_back("'" + f.path + "' has a non-hex ETag; only its size was checked");
+    progress.done(f.path, f.size);
+    return outcome.downloaded;
+  };
+  return std::optional<PendingFetch>(std::move(pending));
 }
 
 Result<FileResult> Downloader::Impl::file_to_local_dir(const FileRequest& req, ProgressTracker& progress) {

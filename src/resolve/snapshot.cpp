@@ -216,9 +216,10 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
                   dir);
   }
 
-  // 6. Files. The tree gives each file's ETag and size, so no HEAD. max_workers files at a time,
-  // or with 0 as many as latency calls for (InFlightLimit over small files' times), while large
-  // files stay at k_auto_workers at once.
+  // 6. Files. The tree gives each file's ETag and size, so no HEAD. Small files are kept in
+  // flight without a thread each (parallel_pipeline over the engine's start/finish): max_workers
+  // at a time, or with 0 as many as latency calls for (InFlightLimit over small files' transfer
+  // times). A large file takes a thread of its own, k_auto_workers of them at most when adapting.
   if (!local) (void)ensure_cachedir_tag(layout.root());  // best effort, like PY
   std::set<std::string> to_fetch;
   for (const auto& f : out.files)
@@ -233,39 +234,49 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
   const bool adaptive = options.max_workers == 0;
   InFlightLimit in_flight(adaptive ? k_auto_workers_start : options.max_workers, adaptive ? k_auto_workers_max : options.max_workers);
   std::counting_semaphore<k_auto_workers_max> large_slots(k_auto_workers);
-  const unsigned max_threads = adaptive ? k_auto_workers_max : options.max_workers;
-  parallel_for_adaptive(selected.size(), max_threads, [&] { return in_flight.limit(); }, [&](std::size_t i) {
+  auto record = [&](Result<std::uint64_t> r, std::vector<std::string>& w) {
+    std::lock_guard lock(errors_mutex);
+    for (auto& x : w) warnings.push_back(std::move(x));
+    if (r) transferred += *r;
+    else errors.push_back(std::move(r).error());
+  };
+  const unsigned threads = adaptive ? k_auto_worker_threads : options.max_workers;
+  parallel_pipeline(selected.size(), threads, [&] { return in_flight.limit(); }, [&](std::size_t i, bool alone) {
     {
       std::lock_guard lock(errors_mutex);
-      if (!errors.empty() || options.cancel->cancelled()) return;
+      if (!errors.empty() || options.cancel->cancelled()) return PipelineStep::done();
     }
     const TreeFileEntry& e = *selected[i];
-    const bool small = e.size < k_small_file;
-    if (adaptive && !small) large_slots.acquire();
-    const unsigned epoch = in_flight.epoch();
-    const auto started = std::chrono::steady_clock::now();
-    BlobFetch f{commit, e.path, e.etag(), e.size, hub::resolve_url(options.endpoint, repo, commit, e.path), req.force_download, {}, e.xet_hash};
-    Result<std::uint64_t> r = std::uint64_t{0};
-    if (local) {
-      std::vector<std::string> w;
-      r = fetch_to_local_dir(local_dir, repo, f, progress, w);
-      std::lock_guard lock(errors_mutex);
-      for (auto& x : w) warnings.push_back(std::move(x));
-    } else if (out.files[i].cached && is_file(layout.pointer_path(commit, e.path))) {  // planned cached: confirm
+    if (!local && out.files[i].cached && is_file(layout.pointer_path(commit, e.path))) {  // planned cached: confirm
       progress.cached(e.path, e.size);
-    } else {
-      r = fetch_to_cache(layout, f, progress, batch);
+      return PipelineStep::done();
     }
-    if (adaptive && !small) large_slots.release();
-    // Only files that crossed the network tell how long a round trip is.
-    if (small && r && *r > 0)
-      in_flight.sample(epoch, std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - started));
-    if (r) {
-      transferred += *r;
-    } else {
-      std::lock_guard lock(errors_mutex);
-      errors.push_back(std::move(r).error());
+    BlobFetch f{commit, e.path, e.etag(), e.size, hub::resolve_url(options.endpoint, repo, commit, e.path), req.force_download, {}, e.xet_hash};
+    std::vector<std::string> w;
+    if (e.size >= k_small_file) {
+      if (!alone) return PipelineStep::needs_alone();
+      if (adaptive) large_slots.acquire();
+      auto r = local ? fetch_to_local_dir(local_dir, repo, f, progress, w) : fetch_to_cache(layout, f, progress, batch);
+      if (adaptive) large_slots.release();
+      record(std::move(r), w);
+      return PipelineStep::done();
     }
+    const unsigned epoch = in_flight.epoch();
+    auto begun = local ? begin_fetch_to_local_dir(local_dir, repo, f, progress, alone)
+                       : begin_fetch_to_cache(layout, f, progress, batch, alone);
+    if (!begun) {
+      record(fail(std::move(begun).error()), w);
+      return PipelineStep::done();
+    }
+    if (!*begun) return PipelineStep::needs_alone();  // its lock is held: wait for it holding nothing
+    auto pending = std::make_shared<PendingFetch>(std::move(**begun));
+    return PipelineStep::started([&, pending, epoch] {
+      std::vector<std::string> w2;
+      auto done = finish_fetch(std::move(*pending), w2);
+      // Only files that crossed the network tell how long a round trip is.
+      if (done && done->downloaded > 0) in_flight.sample(epoch, done->elapsed);
+      record(done ? Result<std::uint64_t>(done->downloaded) : Result<std::uint64_t>(fail(std::move(done).error())), w2);
+    });
   });
   for (auto& w : warnings) out.warnings.push_back(std::move(w));
   out.bytes_transferred = transferred.load();

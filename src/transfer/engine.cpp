@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <utility>
 
 #include "engine_impl.hpp"
 
@@ -109,18 +110,56 @@ std::uint64_t Engine::requests_started() const { return m_impl->started.load(); 
 
 namespace hubcache::transfer {
 
+Engine::Pending::Pending(Engine* engine, std::shared_ptr<Task> task, int attempt)
+    : m_engine(engine), m_task(std::move(task)), m_attempt(attempt) {}
+Engine::Pending::Pending(Pending&& other) noexcept
+    : m_engine(std::exchange(other.m_engine, nullptr)), m_task(std::move(other.m_task)), m_attempt(other.m_attempt) {}
+Engine::Pending& Engine::Pending::operator=(Pending&& other) noexcept {
+  if (this != &other) {
+    Pending dropped(std::move(*this));
+    m_engine = std::exchange(other.m_engine, nullptr);
+    m_task = std::move(other.m_task);
+    m_attempt = other.m_attempt;
+  }
+  return *this;
+}
+Engine::Pending::~Pending() {
+  if (m_engine && m_task) (void)m_engine->finish(std::move(*this));
+}
+
+Result<std::shared_ptr<Task>> Engine::Impl::begin(const Job& job, int attempt) {
+  auto task = std::make_shared<Task>();
+  task->job = job;
+  task->job.restart = job.restart || attempt > 1;
+  task->location = job.location;
+  HUBCACHE_TRY(detail::prepare_task(*task, options));
+  task->submitted = Clock::now();
+  submit(task);
+  return task;
+}
+
+Result<Engine::Pending> Engine::start(const Job& job) {
+  HUBCACHE_TRY_ASSIGN(auto task, m_impl->begin(job, 1));
+  return Pending(this, std::move(task), 1);
+}
+
 Result<Outcome> Engine::download(const Job& job) {
+  HUBCACHE_TRY_ASSIGN(Pending pending, start(job));
+  return finish(std::move(pending));
+}
+
+Result<Outcome> Engine::finish(Pending pending) {
   Outcome out;
-  for (int attempt = 1;; ++attempt) {
-    auto task = std::make_shared<Task>();
-    task->job = job;
-    task->job.restart = job.restart || attempt > 1;
-    task->location = job.location;
-    HUBCACHE_TRY(detail::prepare_task(*task, m_impl->options));
-    m_impl->submit(task);
+  std::shared_ptr<Task> task = std::move(pending.m_task);
+  int attempt = pending.m_attempt;
+  pending.m_engine = nullptr;
+  const Job job = task->job;  // as started; a second attempt restarts from scratch anyway
+  for (;;) {
     const std::string digest = detail::follow_and_hash(*task);
     std::unique_lock lock(task->mutex);
     task->cv.wait(lock, [&] { return task->finished(); });
+    out.elapsed += std::chrono::duration_cast<std::chrono::microseconds>(
+        (task->finished_at == Clock::time_point{} ? Clock::now() : task->finished_at) - task->submitted);
     if (task->failed) {
       // Keep a sequential temp file an exact prefix (a restart may have left older bytes after
       // the current position), so the next run resumes from its size.
@@ -152,6 +191,8 @@ Result<Outcome> Engine::download(const Job& job) {
                             std::string(to_string(job.hash)) + " " + job.digest + ", got " + digest +
                             " (twice, from " + http::redact(job.url) + "). Nothing was stored.",
                         job.temp_path, std::nullopt, {}});
+    ++attempt;
+    HUBCACHE_TRY_ASSIGN(task, m_impl->begin(job, attempt));
   }
 }
 

@@ -56,6 +56,9 @@ struct Engine::Impl {
     loop_thread.join();
   }
 
+  // A new task for `job` (attempt > 1 restarts from scratch), prepared and submitted.
+  Result<std::shared_ptr<Task>> begin(const Job& job, int attempt);
+
   void submit(std::shared_ptr<Task> t) {
     {
       std::lock_guard lock(mutex);
@@ -119,6 +122,7 @@ struct Engine::Impl {
       {
         std::lock_guard lock((*it)->mutex);
         done = (*it)->finished();
+        if (done && (*it)->finished_at == Clock::time_point{}) (*it)->finished_at = Clock::now();
       }
       if (done) (*it)->cv.notify_all();  // unlocked: the waiter does not block again on the mutex
       it = done ? active.erase(it) : std::next(it);

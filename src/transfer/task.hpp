@@ -60,6 +60,8 @@ struct Task {
   unsigned peak_parallel = 0;
   std::chrono::steady_clock::time_point window_start{};  // rate window of the single stream
   std::uint64_t window_received = 0;
+  std::chrono::steady_clock::time_point submitted{};    // set by Engine::start
+  std::chrono::steady_clock::time_point finished_at{};  // set by the loop when finished() first holds
 
   ~Task();
   bool finished() const { return (complete || failed) && in_flight == 0 && timers == 0; }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
+#include <deque>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -30,41 +31,58 @@ void parallel_for(std::size_t n, unsigned threads, const std::function<void(std:
 
 namespace hubcache {
 
-void parallel_for_adaptive(std::size_t n, unsigned max_threads, const std::function<unsigned()>& limit,
-                           const std::function<void(std::size_t)>& fn) {
-  max_threads = std::max(1u, max_threads);
-  std::atomic<std::size_t> next{0};
+void parallel_pipeline(std::size_t n, unsigned threads, const std::function<unsigned()>& limit,
+                       const std::function<PipelineStep(std::size_t, bool)>& start) {
+  threads = static_cast<unsigned>(std::clamp<std::size_t>(threads, 1, std::max<std::size_t>(n, 1)));
   std::mutex mutex;
-  std::condition_variable all_done;
-  std::vector<std::thread> pool;
-  unsigned running = 1;  // the calling thread
-  auto wanted = [&] { return std::clamp(limit(), 1u, max_threads); };
-  std::function<void(bool)> worker = [&](bool caller) {
-    for (;;) {
-      const std::size_t i = next++;
-      if (i >= n) break;
-      fn(i);
-      std::lock_guard lock(mutex);
-      const unsigned want = wanted();
-      if (!caller && running > want) break;
-      while (running < want && next.load() < n) {
-        ++running;
-        pool.emplace_back(worker, false);
+  std::condition_variable slot_free;
+  std::size_t next = 0;        // guarded by mutex
+  std::size_t in_flight = 0;   // guarded by mutex
+  auto wanted = [&] { return static_cast<std::size_t>(std::max(1u, limit())); };
+  auto worker = [&] {
+    std::deque<std::function<void()>> mine;  // this thread's items in flight, oldest first
+    auto release = [&] {
+      {
+        std::lock_guard lock(mutex);
+        --in_flight;
       }
+      slot_free.notify_all();
+    };
+    auto finish_oldest = [&] {
+      auto finish = std::move(mine.front());
+      mine.pop_front();
+      finish();
+      release();
+    };
+    for (;;) {
+      std::size_t i;
+      {
+        std::unique_lock lock(mutex);
+        if (!mine.empty() && in_flight >= wanted()) {
+          lock.unlock();
+          finish_oldest();
+          continue;
+        }
+        // Here either a slot is free or this thread holds nothing: wait for a slot.
+        slot_free.wait(lock, [&] { return next >= n || in_flight < wanted(); });
+        if (next >= n) break;
+        i = next++;
+        ++in_flight;
+      }
+      PipelineStep step = start(i, mine.empty());
+      if (step.kind == PipelineStep::Kind::NeedsAlone) {
+        while (!mine.empty()) finish_oldest();
+        step = start(i, true);
+      }
+      if (step.kind == PipelineStep::Kind::Started && step.finish) mine.push_back(std::move(step.finish));
+      else release();
     }
-    std::lock_guard lock(mutex);
-    --running;
-    all_done.notify_all();
+    while (!mine.empty()) finish_oldest();
   };
-  {
-    std::lock_guard lock(mutex);
-    for (unsigned want = wanted(); running < want && running < n; ++running) pool.emplace_back(worker, false);
-  }
-  worker(true);
-  std::unique_lock lock(mutex);
-  all_done.wait(lock, [&] { return running == 0; });
-  lock.unlock();
-  for (auto& t : pool) t.join();  // none runs, so none can start another
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(worker);
+  worker();
+  for (auto& t : pool) t.join();
 }
 
 }  // namespace hubcache

@@ -2,6 +2,9 @@
 // the relative 307 to /api/resolve-cache/, LFS files through signed, expiring URLs on another
 // origin whose ETag is not the SHA-256 (so the Hub's ETag is no If-Range validator there).
 #include <atomic>
+#include <mutex>
+#include <set>
+#include <thread>
 
 #include "download_fixture.hpp"
 #include "hubcache/cache/store.hpp"
@@ -241,9 +244,16 @@ struct RealHubLatency : RealHubDownload {
     real.latency = std::chrono::milliseconds(50);
     server.set_real_hub(real);
   }
+  std::mutex starters_mutex;
+  std::set<std::thread::id> starters;  // threads that started a file's transfer
   Result<SnapshotResult> fetch_many(unsigned max_workers, const std::string& pattern = "many/*") {
     auto o = options();
     o.max_workers = max_workers;
+    o.progress = [this](const DownloadEvent& e) {
+      if (e.kind != DownloadEvent::Kind::FileStart) return;
+      std::lock_guard lock(starters_mutex);
+      starters.insert(std::this_thread::get_id());
+    };
     Downloader d(o);
     SnapshotRequest req;
     req.repo_id = k_model.id;
@@ -263,6 +273,9 @@ TEST_F(RealHubLatency, SnapshotRaisesFilesInFlightWhileLatencyBoundsThem) {
   expect_all(*r);
   EXPECT_GT(server.peak_in_flight(), static_cast<int>(k_auto_workers_start)) << "peak " << server.peak_in_flight();
   EXPECT_LE(server.peak_in_flight(), static_cast<int>(k_auto_workers_max));
+  // Files waiting on the network hold no thread: over 32 in flight, on a few threads.
+  EXPECT_GE(starters.size(), 2u);
+  EXPECT_LE(starters.size(), static_cast<std::size_t>(k_auto_worker_threads));
 }
 
 TEST_F(RealHubLatency, AFixedMaxWorkersBoundsTheRequestsInFlight) {

@@ -436,3 +436,46 @@ TEST_F(Transfer, RefusalOfAFreshRedirectIsAnError) {
   // Bounded: no endless refresh loop (one redirect per attempt that reached the CDN via resolve).
   EXPECT_LE(server.count("GET", "/resolve/"), 3);
 }
+
+TEST_F(Transfer, StartedJobsAreInFlightTogetherOnOneThreadAndFinishVerified) {
+  test::RealHubOptions real;
+  real.latency = 100ms;
+  server.set_real_hub(real);
+  constexpr int k_files = 12;
+  std::vector<std::string> contents;
+  for (int i = 0; i < k_files; ++i) {
+    contents.push_back(random_bytes(2000 + static_cast<std::size_t>(i), 10u + static_cast<unsigned>(i)));
+    server.add_file(k_repo, commit, "f" + std::to_string(i) + ".bin", contents.back());
+  }
+  EngineOptions o = options();
+  o.max_connections = 16;
+  Engine engine(o);
+  server.clear_requests();
+  std::vector<Engine::Pending> pending;
+  for (int i = 0; i < k_files; ++i) {
+    auto p = engine.start(job("f" + std::to_string(i) + ".bin", contents[static_cast<std::size_t>(i)]));
+    ASSERT_TRUE(p) << p.error().message;
+    pending.push_back(std::move(*p));
+  }
+  for (int i = 0; i < k_files; ++i) {
+    auto r = engine.finish(std::move(pending[static_cast<std::size_t>(i)]));
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_TRUE(r->verified);
+    EXPECT_GE(r->elapsed, std::chrono::microseconds(100ms)) << "the engine measures the transfer, latency included";
+    EXPECT_EQ(test::read_file(r->path), contents[static_cast<std::size_t>(i)]);
+  }
+  // Started from this one thread before any was finished, all were answered at once.
+  EXPECT_EQ(server.peak_in_flight(), k_files);
+}
+
+TEST_F(Transfer, APendingJobDroppedUnfinishedEndsItsTransferAndCanBeDownloadedAgain) {
+  Engine engine(options());
+  {
+    auto p = engine.start(job("big.bin", big, true));
+    ASSERT_TRUE(p) << p.error().message;
+  }  // dropped: waits for the transfer, discards the outcome
+  auto r = engine.download(job("big.bin", big, true));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->verified);
+  EXPECT_EQ(sha256_hex(test::read_file(r->path)), sha256_hex(big));
+}

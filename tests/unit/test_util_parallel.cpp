@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <map>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -10,37 +11,108 @@
 using namespace hubcache;
 using std::chrono::microseconds;
 
-TEST(ParallelForAdaptive, RunsEveryItemOnceWithinTheLimit) {
-  constexpr std::size_t n = 200;
-  std::vector<std::atomic<int>> runs(n);
-  std::atomic<unsigned> inside{0}, peak{0};
-  parallel_for_adaptive(n, 16, [] { return 3u; }, [&](std::size_t i) {
-    const unsigned now = ++inside;
-    for (unsigned p = peak.load(); now > p && !peak.compare_exchange_weak(p, now);) {
-    }
-    ++runs[i];
-    --inside;
+namespace {
+
+// Records what parallel_pipeline does: items in flight (started, finish not yet returned), per
+// thread and over all, and the order of starts and finishes on each thread.
+struct PipelineProbe {
+  std::mutex mutex;
+  std::size_t in_flight = 0, peak = 0;
+  std::map<std::thread::id, std::size_t> held;  // per thread
+  std::map<std::thread::id, std::vector<std::size_t>> started, finished;
+  std::vector<int> finishes;
+  std::vector<std::size_t> alone_with_held;  // items started "alone" while their thread held some
+
+  explicit PipelineProbe(std::size_t n) : finishes(n, 0) {}
+  void start(std::size_t i, bool alone) {
+    std::lock_guard lock(mutex);
+    const auto me = std::this_thread::get_id();
+    if (alone && held[me] > 0) alone_with_held.push_back(i);
+    ++held[me];
+    started[me].push_back(i);
+    peak = std::max(peak, ++in_flight);
+  }
+  void finish(std::size_t i, std::thread::id starter) {
+    std::lock_guard lock(mutex);
+    const auto me = std::this_thread::get_id();
+    EXPECT_EQ(me, starter) << "item " << i << " finished on another thread";
+    --held[me];
+    --in_flight;
+    ++finishes[i];
+    finished[me].push_back(i);
+  }
+};
+
+}  // namespace
+
+TEST(ParallelPipeline, KeepsMoreItemsInFlightThanThreadsUpToTheLimit) {
+  constexpr std::size_t n = 300;
+  PipelineProbe probe(n);
+  parallel_pipeline(n, 4, [] { return 10u; }, [&](std::size_t i, bool alone) {
+    probe.start(i, alone);
+    const auto me = std::this_thread::get_id();
+    return PipelineStep::started([&probe, i, me] { probe.finish(i, me); });
   });
-  for (std::size_t i = 0; i < n; ++i) EXPECT_EQ(runs[i].load(), 1) << i;
-  EXPECT_LE(peak.load(), 3u);
+  for (std::size_t i = 0; i < n; ++i) EXPECT_EQ(probe.finishes[i], 1) << i;
+  EXPECT_EQ(probe.peak, 10u);  // 4 threads, 10 in flight: a thread holds several
+  EXPECT_EQ(probe.in_flight, 0u);
+  for (auto& [thread, order] : probe.started) EXPECT_EQ(order, probe.finished[thread]) << "finishes follow starts";
 }
 
-TEST(ParallelForAdaptive, StartsThreadsWhenTheLimitGrows) {
-  // Items 1-4 each wait until four are running at once: that only ends if finishing item 0
-  // (which raises the limit from 1 to 4) made the pool grow.
-  std::atomic<bool> grown{false};
-  std::atomic<unsigned> waiting{0};
-  std::atomic<int> done{0};
-  parallel_for_adaptive(5, 8, [&] { return grown ? 4u : 1u; }, [&](std::size_t i) {
-    if (i == 0) {
-      grown = true;
-    } else {
-      ++waiting;
-      while (waiting.load() < 4) std::this_thread::yield();
+TEST(ParallelPipeline, ItemsDoneAtOnceFreeTheirSlotAtOnce) {
+  constexpr std::size_t n = 100;
+  PipelineProbe probe(n);
+  parallel_pipeline(n, 3, [] { return 2u; }, [&](std::size_t i, bool alone) {
+    probe.start(i, alone);
+    if (i % 2 == 0) {
+      probe.finish(i, std::this_thread::get_id());
+      return PipelineStep::done();
     }
-    ++done;
+    const auto me = std::this_thread::get_id();
+    return PipelineStep::started([&probe, i, me] { probe.finish(i, me); });
   });
-  EXPECT_EQ(done.load(), 5);
+  for (std::size_t i = 0; i < n; ++i) EXPECT_EQ(probe.finishes[i], 1) << i;
+  EXPECT_LE(probe.peak, 2u);
+  EXPECT_EQ(probe.in_flight, 0u);
+}
+
+TEST(ParallelPipeline, AnItemThatNeedsItsThreadAloneStartsOnlyWhenTheThreadHoldsNothing) {
+  constexpr std::size_t n = 200;
+  PipelineProbe probe(n);
+  std::atomic<int> declined{0};
+  parallel_pipeline(n, 4, [] { return 16u; }, [&](std::size_t i, bool alone) {
+    if (i % 7 == 0 && !alone) {
+      ++declined;
+      return PipelineStep::needs_alone();
+    }
+    probe.start(i, alone);
+    const auto me = std::this_thread::get_id();
+    return PipelineStep::started([&probe, i, me] { probe.finish(i, me); });
+  });
+  for (std::size_t i = 0; i < n; ++i) EXPECT_EQ(probe.finishes[i], 1) << i;
+  EXPECT_GT(declined.load(), 0);  // threads did hold items when those came up
+  EXPECT_TRUE(probe.alone_with_held.empty()) << probe.alone_with_held.size() << " items started alone beside others";
+  EXPECT_LE(probe.peak, 16u);
+}
+
+TEST(ParallelPipeline, FollowsAGrowingLimit) {
+  constexpr std::size_t n = 400;
+  PipelineProbe probe(n);
+  std::atomic<std::size_t> starts{0};
+  std::size_t peak_before = 0;  // items in flight seen by the first 50 starts (limit 2)
+  parallel_pipeline(n, 4, [&] { return starts.load() < 50 ? 2u : 24u; }, [&](std::size_t i, bool alone) {
+    probe.start(i, alone);
+    if (starts++ < 50) {
+      std::lock_guard lock(probe.mutex);
+      peak_before = std::max(peak_before, probe.in_flight);
+    }
+    const auto me = std::this_thread::get_id();
+    return PipelineStep::started([&probe, i, me] { probe.finish(i, me); });
+  });
+  // At most the limit, plus one for each other thread admitted just before the limit changed.
+  EXPECT_LE(peak_before, 2u + 3u);
+  EXPECT_EQ(probe.peak, 24u);
+  for (std::size_t i = 0; i < n; ++i) EXPECT_EQ(probe.finishes[i], 1) << i;
 }
 
 TEST(InFlightLimit, GrowsFourfoldWhileItemTimesStayFlat) {

@@ -77,6 +77,8 @@ Result<FileLock> lock_blob(const RepoLayout& layout, std::string_view etag,
                            std::chrono::milliseconds timeout = std::chrono::milliseconds{0},
                            const FileLock::WaitCallback& on_wait = {},
                            std::chrono::milliseconds report_every = std::chrono::seconds{10});
+/// lock_blob without waiting: a FileLock that is not held() when another holder has the lock.
+Result<FileLock> try_lock_blob(const RepoLayout& layout, std::string_view etag);
 
 /// One file of trees/<commit>.json (docs/cache-format.md#trees).
 struct TreeFileEntry {

@@ -17,6 +17,9 @@
 #include "hubcache/core/result.hpp"
 
 namespace hubcache::transfer {
+namespace detail {
+struct Task;
+}
 
 /// Adjusts a caller-supplied Range header after `received` bytes arrived (docs/cache-format.md#temp-files step 5, 13.21):
 /// "bytes=S-" -> "bytes=S+n-", "bytes=S-E" -> "bytes=S+n-E", "bytes=-L" -> "bytes=-(L-n)".
@@ -62,6 +65,9 @@ struct Outcome {
   unsigned peak_parallel = 0;    // most ranges of this file in flight at once
   int attempts = 1;              // 2 after a hash mismatch and a fresh retry
   int url_refreshes = 0;         // times a refused direct URL was given up for Job::url
+  /// From submission to the end of the last attempt's transfer (hashing not included; measured
+  /// by the engine, so a late finish() does not stretch it).
+  std::chrono::microseconds elapsed{0};
 };
 
 using WriteFn = std::function<ssize_t(int fd, const void* data, std::size_t size, off_t offset)>;
@@ -97,7 +103,33 @@ class Engine {
   Engine(const Engine&) = delete;
   Engine& operator=(const Engine&) = delete;
 
-  /// Blocks until the job's bytes are complete and verified in Outcome::path, or fails:
+  /// A transfer begun by start(), ended by finish(). Movable. Destroying one that was never
+  /// finished waits for its transfer to end and drops the outcome (partial data stays resumable).
+  class Pending {
+   public:
+    Pending(Pending&& other) noexcept;
+    Pending& operator=(Pending&& other) noexcept;
+    Pending(const Pending&) = delete;
+    Pending& operator=(const Pending&) = delete;
+    ~Pending();
+
+   private:
+    friend class Engine;
+    Pending(Engine* engine, std::shared_ptr<detail::Task> task, int attempt);
+    Engine* m_engine = nullptr;
+    std::shared_ptr<detail::Task> m_task;
+    int m_attempt = 1;
+  };
+
+  /// Begins the job and returns at once: its requests run on the engine's loop while the caller
+  /// goes on (for example, to start more small files without a thread each). Fails only before
+  /// the first byte: DiskFull (free space), I/O errors opening the data file.
+  Result<Pending> start(const Job& job);
+  /// Waits for a started job and verifies it (hashing on the calling thread); the contract and
+  /// errors of download(). A hash mismatch restarts the job once from scratch, as download() does.
+  Result<Outcome> finish(Pending pending);
+
+  /// finish(start(job)). Blocks until the job's bytes are complete and verified in Outcome::path, or fails:
   /// DiskFull (free space checked before the first byte, ENOSPC while writing), Integrity (a
   /// hash or size mismatch that a fresh retry did not cure; the partial data is deleted),
   /// Network / Timeout (after the stream retries; partial data kept for a later resume),

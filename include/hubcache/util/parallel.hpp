@@ -2,6 +2,7 @@
 #include <atomic>
 #include <chrono>
 #include <cstddef>
+#include <utility>
 #include <functional>
 #include <mutex>
 #include <vector>
@@ -12,13 +13,32 @@ namespace hubcache {
 /// Work is handed out one index at a time, so uneven items balance. fn must not throw.
 void parallel_for(std::size_t n, unsigned threads, const std::function<void(std::size_t)>& fn);
 
-/// Like parallel_for, but the number of threads follows `limit()` (clamped to [1, max_threads]),
-/// read after every item: a thread that finishes an item starts more threads while the limit is
-/// above the running count and items remain, or exits if the count is above the limit. The
-/// calling thread works too and never exits early. Threads are only started, never pooled
-/// beyond the call; all are joined before it returns. limit() and fn must not throw.
-void parallel_for_adaptive(std::size_t n, unsigned max_threads, const std::function<unsigned()>& limit,
-                           const std::function<void(std::size_t)>& fn);
+/// What start(i, alone) of parallel_pipeline did with item i.
+struct PipelineStep {
+  enum class Kind { Done, Started, NeedsAlone };
+  Kind kind = Kind::Done;
+  std::function<void()> finish;  // Started: completes the item
+
+  static PipelineStep done() { return {}; }
+  static PipelineStep started(std::function<void()> finish) { return {Kind::Started, std::move(finish)}; }
+  static PipelineStep needs_alone() { return {Kind::NeedsAlone, {}}; }
+};
+
+/// Runs items [0, n) on up to `threads` threads (the caller's among them), each thread keeping
+/// several items in flight, for items that mostly wait on something else (a transfer): many
+/// items need few threads. start(i, alone) either does item i (Done), or begins it and returns
+/// what completes it (Started), or, only when `alone` is false, declines (NeedsAlone) because
+/// it would block (a lock another item may hold) or keep the thread busy for long (a large
+/// file): the thread then finishes every item it has in flight and calls start(i, true), which
+/// must not decline. So a thread only ever blocks in start while it holds nothing in flight.
+/// At most limit() items (read before each start; at least 1) are in flight at once over all
+/// threads, an item counting from its start until its finish returns: a thread at the limit
+/// finishes its oldest item before starting another; one with nothing in flight waits for a
+/// free slot. Each finish runs once, on the thread that started the item, in start order. All
+/// items are started and finished, and all threads joined, before the call returns.
+/// limit(), start and the finishes must not throw.
+void parallel_pipeline(std::size_t n, unsigned threads, const std::function<unsigned()>& limit,
+                       const std::function<PipelineStep(std::size_t i, bool alone)>& start);
 
 /// How many items to keep in flight when each item's time may be bound by latency (round
 /// trips) rather than by bandwidth or CPU. Starts at `start`; after every full round (as many
