@@ -1,0 +1,152 @@
+// The transfer engine's split files: parallel ranges, the single-stream rule, resume from the state record, redirect targets.
+#include "transfer_fixture.hpp"
+
+using namespace hubcache;
+using namespace hubcache::transfer;
+using namespace hubcache::test;
+using namespace std::chrono_literals;
+using test::Fault;
+using test::FaultKind;
+
+namespace {
+const RepoRef& k_repo = k_transfer_repo;
+}  // namespace
+
+TEST_F(Transfer, LargeFileIsSplitIntoParallelRanges) {
+  Engine engine(options());
+  auto j = job("big.bin", big, true);
+  auto r = engine.download(j);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->split);
+  EXPECT_TRUE(r->verified);
+  EXPECT_EQ(r->path, j.parts_path);
+  EXPECT_EQ(test::read_file(r->path), big);
+  EXPECT_GE(server.count("GET", "/cdn/"), 8);
+  EXPECT_GT(r->peak_parallel, 1u);
+  EXPECT_EQ(server.body_bytes("/cdn/"), big.size());  // every byte once
+  EXPECT_FALSE(test::exists(j.parts_state_path));
+}
+
+TEST_F(Transfer, FastSingleStreamKeepsOneConnectionForASplitFile) {
+  auto o = options();
+  o.parallel_below_rate = 1;        // any stream is fast enough...
+  o.rate_window = std::chrono::hours(1);  // ...and a stall on a loaded machine never ends a window
+  Engine engine(o);
+  auto j = job("big.bin", big, true);
+  auto r = engine.download(j);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->split);  // still ranges with a state record, so it stays resumable
+  EXPECT_EQ(r->peak_parallel, 1u);
+  EXPECT_GE(server.count("GET", "/cdn/"), 2);
+  EXPECT_EQ(server.body_bytes("/cdn/"), big.size());
+  EXPECT_EQ(test::read_file(r->path), big);
+}
+
+TEST_F(Transfer, SlowSingleStreamIsJoinedByParallelRanges) {
+  auto o = options();
+  o.parallel_below_rate = std::uint64_t{1} << 62;  // no stream is fast enough
+  o.rate_window = 1ms;
+  Engine engine(o);
+  auto j = job("big.bin", big, true);
+  auto r = engine.download(j);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_GT(r->peak_parallel, 1u);
+  EXPECT_EQ(server.body_bytes("/cdn/"), big.size());
+  EXPECT_EQ(test::read_file(r->path), big);
+}
+
+TEST_F(Transfer, SplitFallsBackWhenServerIgnoresRange) {
+  Engine engine(options());
+  server.add_fault(Fault::body(FaultKind::IgnoreRange, "GET", "/cdn/", 0, -1));
+  auto r = engine.download(job("big.bin", big, true));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(test::read_file(r->path), big);
+  EXPECT_EQ(server.count("GET", "/cdn/"), 1);
+}
+
+TEST_F(Transfer, SplitResumesFromStateRecord) {
+  auto o = options();
+  std::atomic<std::uint64_t> budget{1u << 20};
+  o.write_fn = [&](int fd, const void* d, std::size_t n, off_t off) -> ssize_t {
+    if (budget.load() < n) {
+      errno = EIO;
+      return -1;
+    }
+    budget -= n;
+    return ::pwrite(fd, d, n, off);
+  };
+  auto j = job("big.bin", big, true);
+  {
+    Engine engine(o);
+    auto r = engine.download(j);
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::Io);
+  }
+  ASSERT_TRUE(test::exists(j.parts_state_path));
+  ASSERT_TRUE(server.wait_idle());  // the failed engine's last requests may still be answered
+  server.clear_requests();
+  Engine engine(options());
+  auto r = engine.download(j);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_GT(r->reused, 0u);
+  EXPECT_LT(server.body_bytes("/cdn/"), big.size());
+  EXPECT_EQ(test::read_file(r->path), big);
+}
+
+TEST_F(Transfer, SequentialPrefixIsConvertedToSplit) {
+  auto j = job("big.bin", big, true);
+  test::write_file(j.temp_path, big.substr(0, 1000000));
+  Engine engine(options());
+  auto r = engine.download(j);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->split);
+  EXPECT_EQ(r->reused, 1000000u);
+  EXPECT_EQ(server.body_bytes("/cdn/"), big.size() - 1000000);
+  EXPECT_EQ(test::read_file(r->path), big);
+  EXPECT_FALSE(test::exists(j.temp_path));
+}
+
+TEST_F(Transfer, RangesGoStraightToTheRedirectTarget) {
+  Engine engine(options());
+  auto j = job("big.bin", big, /*lfs=*/true);
+  j.headers.set("Authorization", "Bearer hf_secret");
+  auto r = engine.download(j);
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_TRUE(r->split);
+  EXPECT_EQ(test::read_file(r->path), big);
+  // One redirect from the resolve URL; every other range asked the CDN directly, without the token.
+  EXPECT_EQ(server.count("GET", "/resolve/"), 1);
+  const int cdn = server.count("GET", "/cdn/");
+  EXPECT_GT(cdn, 1);
+  for (const auto& req : server.requests()) {
+    if (req.path.rfind("/cdn/", 0) == 0) {
+      EXPECT_FALSE(req.had_auth) << "credentials sent to the CDN";
+    }
+  }
+  EXPECT_EQ(r->url_refreshes, 0);
+}
+
+TEST_F(Transfer, RefusedDirectUrlFallsBackToTheStableUrl) {
+  Engine engine(options());
+  auto j = job("big.bin", big, /*lfs=*/true);
+  // A pre-signed URL that its server no longer accepts (here: 404 on the CDN; S3 answers 403).
+  j.location = "http://127.0.0.1:" + std::to_string(server.cdn_port()) + "/cdn/" + std::string(64, '0') + "?X-Amz-Signature=old";
+  auto r = engine.download(j);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->verified);
+  EXPECT_EQ(test::read_file(r->path), big);
+  EXPECT_GE(r->url_refreshes, 1);
+  EXPECT_GE(server.count("GET", "/resolve/"), 1);
+}
+
+TEST_F(Transfer, RefusalOfAFreshRedirectIsAnError) {
+  Engine engine(options());
+  auto j = job("big.bin", big, /*lfs=*/true);
+  server.add_fault(Fault::http_status("GET", "/cdn/", 403, -1));  // every signed URL refused
+  auto r = engine.download(j);
+  ASSERT_FALSE(r);
+  ASSERT_TRUE(r.error().http);
+  EXPECT_EQ(r.error().http->status, 403);
+  // Bounded: no endless refresh loop (one redirect per attempt that reached the CDN via resolve).
+  EXPECT_LE(server.count("GET", "/resolve/"), 3);
+}
