@@ -12,6 +12,15 @@ namespace hubcache::test {
 
 inline const RepoRef k_model{RepoType::Model, "org/model"};
 
+inline FileRequest file_request(const std::string& name, const std::string& revision = "main", const RepoRef& repo = k_model) {
+  FileRequest r;
+  r.repo_id = repo.id;
+  r.repo_type = repo.type;
+  r.filename = name;
+  r.revision = revision;
+  return r;
+}
+
 struct DownloadFixture : ::testing::Test {
   HubServer server;
   TempDir dir;
