@@ -10,6 +10,7 @@
 
 #include "hubcache/config/config.hpp"
 #include "hubcache/core/error.hpp"
+#include "hubcache/core/repo_id.hpp"
 
 namespace hubcache::cli {
 
@@ -50,12 +51,19 @@ CLI::Option* add_repo_type_option(CLI::App& cmd, std::optional<std::string>& typ
 /// `ctx`, 0 after --help/--version, k_exit_usage on a parse error (CLI11 prints it).
 int parse_and_run(CLI::App& app, const Context& ctx, int argc, char** argv);
 
+/// Overrides named by the CLI's flags ("--cache-dir", "--token", "--offline"), values unset.
+Overrides cli_overrides();
 /// Config with --cache-dir applied; prints config warnings to stderr unless `quiet`.
 Config load_config(const Context& ctx, const CommonOptions& opts, bool quiet = false);
 
-/// Prints "Error: <message>" (and, with --json, a JSON error object on stdout, pretty when
-/// `pretty`) and returns exit_code_for(error.code).
+/// Prints "Error: <message>" and, when the error names a remedy, "Hint: <hint_for(error)>" (and,
+/// with --json, a JSON error object on stdout with "remedy" and "hint", pretty when `pretty`);
+/// returns exit_code_for(error.code).
 int report_error(const Error& error, bool json, bool pretty = true);
+/// The repo a command is about, for hints that name a download command (hints.cpp).
+void set_hint_repo(const std::string& repo_id, RepoType type, const std::string& revision);
+/// The CLI's words for error.remedy: the flags and commands that apply it ("" for none).
+std::string hint_for(const Error& error);
 /// Prints "Error: <message>" and returns k_exit_usage: a bad combination of arguments.
 int usage_error(const std::string& message);
 void print_warning(const std::string& message);

@@ -33,6 +33,7 @@ std::string describe(const VerifyProblem& p) {
 int run_verify(const Context& ctx, const VerifyCliOptions& o) {
   const Config c = load_config(ctx, o.common);
   const RepoRef repo{*parse_repo_type(o.repo_type), o.repo_id};
+  set_hint_repo(repo.id, repo.type, o.revision.value_or("main"));
   VerifyOptions vo;
   vo.fail_on_missing_files = o.fail_on_missing_files;
   auto r = verify_repo(c.hub_cache.value, repo, o.revision, vo);

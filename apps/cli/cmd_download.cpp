@@ -111,6 +111,7 @@ int run(const Context& ctx, DownloadArgs a) {
   } else if (a.repo_type) {
     type = *parse_repo_type(*a.repo_type);
   }
+  set_hint_repo(a.repo_id, type, revision);
   // FILENAMES: folders become patterns; one regular name means single-file mode.
   std::vector<std::string> names, folders;
   for (const auto& f : a.filenames) (f.size() > 1 && f.back() == '/' ? folders : names).push_back(f);
@@ -119,7 +120,7 @@ int run(const Context& ctx, DownloadArgs a) {
   if (!names.empty() && (!a.include.empty() || !a.exclude.empty()) && !a.quiet)
     print_warning("--include/--exclude are ignored when file names are given");
 
-  Overrides ov;
+  Overrides ov = cli_overrides();
   ov.cache_dir = a.cache_dir;
   ov.token = a.token;
   if (a.offline) ov.offline = true;

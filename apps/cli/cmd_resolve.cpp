@@ -41,12 +41,13 @@ int run_files(const ResolveOptions& o, RepoType type, const Config& c) {
   CacheLookupOptions lo{o.revision, type, c.hub_cache.value};
   nlohmann::json files = nlohmann::json::object();
   std::vector<std::string> paths, missing, absent;
-  std::string commit, hint;
+  std::string commit, hint, cached_commit;
   for (const auto& f : o.filenames) {
     auto r = try_to_load_from_cache(o.repo_id, f, lo);
     if (!r) return report_error(r.error(), o.common.json);
     if (!r->commit.empty()) commit = r->commit;
     if (!r->hint.empty()) hint = r->hint;
+    if (!r->cached_commit.empty()) cached_commit = r->cached_commit;
     switch (r->kind) {
       case CacheLookup::Kind::Found:
         paths.push_back(r->path);
@@ -81,9 +82,10 @@ int run_files(const ResolveOptions& o, RepoType type, const Config& c) {
     for (const auto& m : missing) msg += " '" + m + "'";
     if (type != RepoType::Model) msg += std::string(" --repo-type ") + to_string(type);
     if (o.revision != "main") msg += " --revision " + o.revision;
-    if (!hint.empty()) msg += "\n" + hint.substr(1);  // the library's: the cached commits and --revision
+    if (!hint.empty()) msg += "\n" + hint.substr(1);  // the library's: the cached commits
   }
   Error e{missing.empty() ? ErrorCode::EntryNotFound : ErrorCode::LocalEntryNotFound, msg, {}, std::nullopt, missing};
+  if (!cached_commit.empty()) e = std::move(e).with_remedy(Remedy::UseRevision, cached_commit);
   for (const auto& a : absent) e.missing.push_back(a);
   return report_error(e, o.common.json);
 }
@@ -121,6 +123,7 @@ void add_resolve_command(CLI::App& app, Context& ctx) {
   cmd->callback([&ctx, o] {
     const Config c = load_config(ctx, o->common);
     const RepoType type = *parse_repo_type(o->repo_type);
+    set_hint_repo(o->repo_id, type, o->revision);
     if (!o->filenames.empty() && (!o->include.empty() || !o->exclude.empty()))
       print_warning("--include/--exclude are ignored when file names are given");
     ctx.exit_code = o->filenames.empty() ? run_snapshot(*o, type, c) : run_files(*o, type, c);

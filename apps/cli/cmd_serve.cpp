@@ -145,10 +145,13 @@ void add_serve_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--request-timeout", o->request_timeout, "Seconds a client has to send a whole request (default 30)");
   cmd->add_option("--revalidate-ms", o->revalidate_ms,
                   "How long a checked ref or file is trusted before the disk is asked again; 0: every request (default 1000)");
-  cmd->add_option("--tls-cert", o->tls_cert,
-                  "Serve HTTPS with this PEM certificate (chain after it); clients that do not trust its CA set SSL_CERT_FILE=ca.pem")
-      ->check(CLI::ExistingFile);
-  cmd->add_option("--tls-key", o->tls_key, "The PEM private key of --tls-cert")->check(CLI::ExistingFile);
+  auto* tls_cert = cmd->add_option("--tls-cert", o->tls_cert,
+                                   "Serve HTTPS with this PEM certificate (chain after it); clients that do not trust its CA set "
+                                   "SSL_CERT_FILE=ca.pem")
+                       ->check(CLI::ExistingFile);
+  auto* tls_key = cmd->add_option("--tls-key", o->tls_key, "The PEM private key of --tls-cert")->check(CLI::ExistingFile);
+  tls_cert->needs(tls_key);  // HTTPS needs both: a usage error names the missing flag
+  tls_key->needs(tls_cert);
   cmd->callback([&ctx, o] { ctx.exit_code = run(*o, ctx); });
 }
 

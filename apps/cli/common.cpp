@@ -48,8 +48,16 @@ int parse_and_run(CLI::App& app, const Context& ctx, int argc, char** argv) {
   return ctx.exit_code;
 }
 
-Config load_config(const Context& ctx, const CommonOptions& opts, bool quiet) {
+Overrides cli_overrides() {
   Overrides ov;
+  ov.cache_dir_source = "--cache-dir";
+  ov.token_source = "--token";
+  ov.offline_source = "--offline";
+  return ov;
+}
+
+Config load_config(const Context& ctx, const CommonOptions& opts, bool quiet) {
+  Overrides ov = cli_overrides();
   ov.cache_dir = opts.cache_dir;
   Config c = Config::from_env(ctx.env, ov);
   if (!quiet)
@@ -91,13 +99,17 @@ int exit_code_for(ErrorCode code) {
 }
 
 int report_error(const Error& error, bool json, bool pretty) {
+  const std::string hint = hint_for(error);
   if (json) {
     nlohmann::json j = {{"error", {{"code", to_string(error.code)}, {"message", error.message}}}};
     if (!error.path.empty()) j["error"]["path"] = error.path;
     if (!error.missing.empty()) j["error"]["missing"] = error.missing;
+    if (error.remedy != Remedy::None) j["error"]["remedy"] = to_string(error.remedy);
+    if (!hint.empty()) j["error"]["hint"] = hint;
     print_json(j, pretty);
   }
   fmt::print(stderr, "Error: {}\n", error.message);
+  if (!hint.empty()) fmt::print(stderr, "Hint: {}\n", hint);
   return exit_code_for(error.code);
 }
 

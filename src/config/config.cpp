@@ -118,7 +118,7 @@ Config Config::from_env(const Environment& env, const Overrides& ov) {
   }
   // Hub cache
   if (ov.cache_dir) {
-    c.hub_cache = {expand_path(*ov.cache_dir, env), "--cache-dir"};
+    c.hub_cache = {expand_path(*ov.cache_dir, env), ov.cache_dir_source};
   } else if (auto v = env.get_nonempty("HF_HUB_CACHE")) {
     c.hub_cache = {expand_path(*v, env), "HF_HUB_CACHE"};
   } else if (auto l = env.get_nonempty("HUGGINGFACE_HUB_CACHE")) {
@@ -141,7 +141,7 @@ Config Config::from_env(const Environment& env, const Overrides& ov) {
   while (c.endpoint.value.size() > 1 && c.endpoint.value.back() == '/') c.endpoint.value.pop_back();
   // Offline: PY evaluates `HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE` on the strings.
   if (ov.offline) {
-    c.offline = {*ov.offline, "--offline"};
+    c.offline = {*ov.offline, ov.offline_source};
   } else if (auto v = env.get_nonempty("HF_HUB_OFFLINE")) {
     c.offline = {parse_env_bool(*v), "HF_HUB_OFFLINE"};
   } else if (auto t = env.get_nonempty("TRANSFORMERS_OFFLINE")) {
@@ -167,12 +167,12 @@ Config Config::from_env(const Environment& env, const Overrides& ov) {
     if (auto v = env.get_nonempty(name)) c.proxy_vars.emplace_back(name, *v);
   if (!env.get_nonempty("http_proxy")) c.http_proxy_fallback = env.get_nonempty("HTTP_PROXY").value_or("");
   c.debug = parse_env_bool(env.get("HF_DEBUG").value_or(""));
-  // Token: from --token or the variables now; from the token file only when token() is called.
+  // Token: from the override or the variables now; from the token file only when token() is called.
   if (ov.token) {
     std::string t = clean_token(*ov.token);
     if (!t.empty()) {
       c.m_token = t;
-      c.m_token_source = "--token";
+      c.m_token_source = ov.token_source;
     }
   } else if (!c.disable_implicit_token) {
     for (const char* name : {"HF_TOKEN", "HUGGING_FACE_HUB_TOKEN"}) {
@@ -234,13 +234,13 @@ std::vector<std::string> diagnose_cache_dir(const std::string& hub_cache) {
   }
   if (probe.empty()) probe = ".";
   if (::stat(probe.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
-    out.push_back(probe == hub_cache ? "the hub cache '" + hub_cache + "' is a file, not a directory; use --cache-dir"
-                                     : "the hub cache '" + hub_cache + "' cannot be created: '" + probe + "' is a file; use --cache-dir");
+    out.push_back(probe == hub_cache ? "the hub cache '" + hub_cache + "' is a file, not a directory; use another cache directory"
+                                     : "the hub cache '" + hub_cache + "' cannot be created: '" + probe + "' is a file; use another cache directory");
   } else if (::access(probe.c_str(), W_OK | X_OK) != 0) {
     if (probe == hub_cache)
-      out.push_back("the hub cache '" + hub_cache + "' is not writable: downloads and imports will fail; fix its permissions or use --cache-dir");
+      out.push_back("the hub cache '" + hub_cache + "' is not writable: downloads and imports will fail; fix its permissions or use another cache directory");
     else
-      out.push_back("the hub cache '" + hub_cache + "' does not exist and cannot be created ('" + probe + "' is not writable); use --cache-dir");
+      out.push_back("the hub cache '" + hub_cache + "' does not exist and cannot be created ('" + probe + "' is not writable); use another cache directory");
   }
   return out;
 }

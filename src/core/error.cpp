@@ -20,6 +20,26 @@ bool Error::is_transient() const {
   }
 }
 
+const char* to_string(Remedy remedy) {
+  switch (remedy) {
+    case Remedy::None: return "";
+    case Remedy::UseNetwork: return "use_network";
+    case Remedy::DropForceDownload: return "drop_force_download";
+    case Remedy::UseCacheDir: return "use_cache_dir";
+    case Remedy::UseToken: return "use_token";
+    case Remedy::CheckToken: return "check_token";
+    case Remedy::Download: return "download";
+    case Remedy::UseRevision: return "use_revision";
+    case Remedy::UseRepoType: return "use_repo_type";
+    case Remedy::DropLocalDir: return "drop_local_dir";
+    case Remedy::UseLocalDir: return "use_local_dir";
+    case Remedy::ForceDownload: return "force_download";
+    case Remedy::TrustCa: return "trust_ca";
+    case Remedy::FreeSpace: return "free_space";
+  }
+  return "";
+}
+
 const char* to_string(ErrorCode code) {
   switch (code) {
     case ErrorCode::InvalidArgument: return "invalid_argument";

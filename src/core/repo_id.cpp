@@ -75,10 +75,12 @@ Result<void> validate_repo_id(std::string_view id) {
       if (id.substr(0, p.size()) != p) continue;
       const std::string rest(id.substr(p.size()));
       const std::string type = std::string(prefix).substr(0, std::string(prefix).size() - 1);
-      return fail(ErrorCode::InvalidRepoId,
-                  "invalid repo id '" + shown(id) + "': '" + p + "' names the repo type, which is not part of a repo id. Use '" +
-                      shown(rest) + (type == "model" ? "'" : "' with --repo-type " + type) + ", or the URI 'hf://" +
-                      (type == "model" ? "" : p) + shown(rest) + "'.");
+      return fail(Error{ErrorCode::InvalidRepoId,
+                        "invalid repo id '" + shown(id) + "': '" + p + "' names the repo type, which is not part of a repo id. Use '" +
+                            shown(rest) + (type == "model" ? "'" : "' as a " + type + " id") + ", or the URI 'hf://" +
+                            (type == "model" ? "" : p) + shown(rest) + "'.",
+                        {}, std::nullopt, {}}
+                      .with_remedy(type == "model" ? Remedy::None : Remedy::UseRepoType, type == "model" ? "" : type));
     }
     return bad("it has more than one '/'");
   }

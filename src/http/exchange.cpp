@@ -247,10 +247,11 @@ Result<Response> Exchange::finish(CURLcode code) {
       const std::string problem = code == CURLE_SSL_CACERT_BADFILE
                                       ? "cannot use " + ca + " (" + detail + "): point SSL_CERT_FILE at a readable PEM file"
                                       : "the server's TLS certificate cannot be verified with " + ca + " (" + detail +
-                                            "). If the server uses a private CA (a LAN mirror started with `hubcache serve "
-                                            "--tls-cert`, a corporate proxy), set SSL_CERT_FILE (or REQUESTS_CA_BUNDLE, "
-                                            "CURL_CA_BUNDLE) to that CA's PEM file; `hubcache env` shows which one is in effect";
+                                            "). If the server uses a private CA (a LAN mirror serving its own certificate, "
+                                            "a corporate proxy), set SSL_CERT_FILE (or REQUESTS_CA_BUNDLE, "
+                                            "CURL_CA_BUNDLE) to that CA's PEM file";
       Error e{ErrorCode::Http, what + ": " + problem, {}, HttpErrorContext{}, {}};
+      e.remedy = Remedy::TrustCa;
       e.http->url = redact(request.url);
       e.http->error_code = "TlsCertificate";
       return fail(std::move(e));

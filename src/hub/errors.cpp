@@ -70,6 +70,7 @@ Error map_http_error(const http::Response& r, std::string_view url, const RepoRe
 
   ErrorCode ec = ErrorCode::Http;
   std::string msg, hint;
+  Remedy remedy = Remedy::None;
   std::string shown_server = server;  // what of the server's words the message repeats
   if (code == "RevisionNotFound") {
     ec = ErrorCode::RevisionNotFound;
@@ -81,7 +82,8 @@ Error map_http_error(const http::Response& r, std::string_view url, const RepoRe
   } else if (code == "GatedRepo") {
     ec = ErrorCode::Gated;
     msg = "Access denied. " + capitalized(repo.type) + " '" + repo.id + "' requires approval.";
-    hint = "Ask for access at " + repo_page + " and authenticate with a token of an account that has it (--token, HF_TOKEN or `hf auth login`).";
+    hint = "Ask for access at " + repo_page + " and authenticate with a token of an account that has it (HF_TOKEN, the token file of `hf auth login`, or the token option).";
+    remedy = Remedy::UseToken;
   } else if (header_msg == "Access to this resource is disabled.") {
     ec = ErrorCode::PermissionDenied;
     msg = "Access to " + what + " is disabled.";
@@ -89,7 +91,8 @@ Error map_http_error(const http::Response& r, std::string_view url, const RepoRe
              (r.status == 401 && is_repo_api_or_resolve(url) && header_msg != "Invalid credentials in Authorization header")) {
     ec = ErrorCode::RepoNotFound;
     msg = capitalized(repo.type) + " '" + repo.id + "' not found.";
-    hint = "If the repo is private or gated, make sure you are authenticated: pass --token or set HF_TOKEN (or run `hf auth login`).";
+    hint = "If the repo is private or gated, make sure you are authenticated: set HF_TOKEN, run `hf auth login`, or give the token option.";
+    remedy = Remedy::UseToken;
     if (r.status == 401) {
       // The Hub (and a hubcache mirror) answers so for a missing repo and for a private one
       // without a token that may read it, never saying which.
@@ -99,7 +102,8 @@ Error map_http_error(const http::Response& r, std::string_view url, const RepoRe
   } else if (r.status == 401) {
     ec = ErrorCode::Unauthorized;
     msg = "Invalid credentials for " + what + ": the token was refused.";
-    hint = "Check --token / HF_TOKEN / the token file, or remove it to access public repos anonymously.";
+    hint = "Check the token (HF_TOKEN, the token file or the token option), or remove it to access public repos anonymously.";
+    remedy = Remedy::CheckToken;
   } else if (r.status == 429) {
     ec = ErrorCode::RateLimited;
     msg = "Rate limited by the Hub while accessing " + what + ".";
@@ -117,6 +121,7 @@ Error map_http_error(const http::Response& r, std::string_view url, const RepoRe
   if (!shown_server.empty()) full += "\n" + shown_server;
   if (!hint.empty()) full += "\n" + hint;
   Error e{ec, full, {}, HttpErrorContext{}, {}};
+  e.remedy = remedy;
   e.http->status = r.status;
   e.http->url = http::redact(url);
   e.http->request_id = rid;

@@ -37,7 +37,7 @@ std::size_t HFCacheInfo::revision_count() const {
 
 namespace {
 
-// Root folders holding `hf download --local-dir` metadata (seed 000: a local dir inside the cache).
+// Root folders holding local-dir download metadata (`hf download --local-dir`) (seed 000: a local dir inside the cache).
 void find_local_dir_copies(HFCacheInfo& cache, const std::vector<std::pair<std::string, unsigned char>>& entries) {
   for (const auto& [name, type] : entries) {
     if (type != DT_DIR && type != DT_UNKNOWN) continue;
@@ -78,14 +78,16 @@ Result<HFCacheInfo> scan_cache(const std::string& root_in, const ScanOptions& op
   struct stat st {};
   if (::stat(cache.root.c_str(), &st) != 0) {
     if (errno == ENOENT || errno == ENOTDIR)
-      return fail(ErrorCode::NotFound,
-                  "Cache directory not found: " + cache.root + ". Use --cache-dir or set HF_HUB_CACHE.", cache.root);
+      return fail(Error{ErrorCode::NotFound, "Cache directory not found: " + cache.root + ". Use the cache_dir argument or set HF_HUB_CACHE.",
+                        cache.root, std::nullopt, {}}
+                      .with_remedy(Remedy::UseCacheDir));
     return fail(errno_error(errno, "cannot access cache directory", cache.root));
   }
   if (!S_ISDIR(st.st_mode))
-    return fail(ErrorCode::NotADirectory,
-                "Scan cache expects a directory but found a file: " + cache.root + ". Use --cache-dir or set HF_HUB_CACHE.",
-                cache.root);
+    return fail(Error{ErrorCode::NotADirectory,
+                      "Scan cache expects a directory but found a file: " + cache.root + ". Use the cache_dir argument or set HF_HUB_CACHE.",
+                      cache.root, std::nullopt, {}}
+                    .with_remedy(Remedy::UseCacheDir));
   Fd root(::open(cache.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root.valid()) return fail(errno_error(errno, "cannot read cache directory", cache.root));
   const SharedBlobStore store(cache.root);

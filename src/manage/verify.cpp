@@ -38,8 +38,9 @@ Result<std::string> resolve_revision(const RepoLayout& layout, const std::option
   HUBCACHE_TRY(check_snapshots_folder(layout));  // a symlinked snapshots/ is an error, not followed
   Fd fd(::open(snapshots.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid())
-    return fail(ErrorCode::CacheCorrupted,
-                "Cache repo is missing snapshots directory: " + snapshots + ". Provide --revision explicitly.", snapshots);
+    return fail(Error{ErrorCode::CacheCorrupted, "Cache repo is missing snapshots directory: " + snapshots + ". Name the revision explicitly.",
+                      snapshots, std::nullopt, {}}
+                    .with_remedy(Remedy::UseRevision));
   std::vector<std::string> candidates;
   DirReader reader(fd.get());
   const char* name = nullptr;
@@ -47,11 +48,12 @@ Result<std::string> resolve_revision(const RepoLayout& layout, const std::option
   while (reader.next(name, type))
     if (type == DT_DIR && is_commit_hash(name)) candidates.emplace_back(name);
   if (candidates.size() == 1) return candidates.front();
-  return fail(ErrorCode::InvalidArgument,
-              "Ambiguous cached revision: " +
-                  (candidates.empty() ? std::string("no snapshot found")
-                                      : std::to_string(candidates.size()) + " snapshots found") +
-                  " and no refs/main to disambiguate. Please pass --revision.");
+  return fail(Error{ErrorCode::InvalidArgument,
+                    "Ambiguous cached revision: " +
+                        (candidates.empty() ? std::string("no snapshot found") : std::to_string(candidates.size()) + " snapshots found") +
+                        " and no refs/main to disambiguate. Please name the revision.",
+                    {}, std::nullopt, {}}
+                  .with_remedy(Remedy::UseRevision));
 }
 
 struct Expectation {
@@ -94,9 +96,9 @@ Result<VerifyReport> verify_repo(const std::string& root_in, const RepoRef& repo
   const RepoLayout layout(root, repo);
   HUBCACHE_TRY_ASSIGN(const bool present, check_repo_folder(layout));  // a symlinked folder is refused
   if (!present)
-    return fail(ErrorCode::NotFound,
-                "Repo is not present in cache: " + layout.folder() + ". Download it first or check --repo-type.",
-                layout.folder());
+    return fail(Error{ErrorCode::NotFound, "Repo is not present in cache: " + layout.folder() + ". Download it first or check the repo type.",
+                      layout.folder(), std::nullopt, {}}
+                    .with_remedy(Remedy::Download));
   VerifyReport report;
   report.repo = repo;
   HUBCACHE_TRY_ASSIGN(report.commit, resolve_revision(layout, revision));

@@ -175,12 +175,13 @@ Result<FileResult> Downloader::Impl::file_to_cache(const FileRequest& req, Progr
       return fail(Error{ErrorCode::EntryNotFound, "File not found in " + describe(repo) + ": '" + req.filename +
                                                       "' is recorded as absent at commit " + found.commit + " (.no_exist).",
                         {}, std::nullopt, {req.filename}});
-    return fail(with_missing(Error{ErrorCode::LocalEntryNotFound,
-                                   "Local entry not found. '" + req.filename + "' of " + describe(repo) + " at revision '" +
-                                       req.revision + "' is not in the cache '" + options.cache_dir +
-                                       "' and " + traffic_disabled(net) + found.hint,
-                                   {}, std::nullopt, {}},
-                             req.filename));
+    return fail(with_cache_remedy(with_missing(Error{ErrorCode::LocalEntryNotFound,
+                                                     "Local entry not found. '" + req.filename + "' of " + describe(repo) +
+                                                         " at revision '" + req.revision + "' is not in the cache '" +
+                                                         options.cache_dir + "' and " + traffic_disabled(net) + found.hint,
+                                                     {}, std::nullopt, {}},
+                                               req.filename),
+                                  CachedCommitsHint{found.hint, found.cached_commit}, Remedy::UseNetwork));
   }
 
   // Step 3: metadata.

@@ -121,7 +121,7 @@ std::string no_network_reason(NetworkUse use) {
 std::string traffic_disabled(NetworkUse use) {
   if (use == NetworkUse::LocalFilesOnly)
     return "outgoing traffic is disabled (local_files_only=true); set local_files_only=false to download it.";
-  return "outgoing traffic is disabled (offline mode). Unset HF_HUB_OFFLINE / drop --offline to download it.";
+  return "outgoing traffic is disabled (offline mode: HF_HUB_OFFLINE or DownloadOptions::offline).";
 }
 
 std::optional<Error> force_without_network(NetworkUse use, bool force_download) {
@@ -131,17 +131,20 @@ std::optional<Error> force_without_network(NetworkUse use, bool force_download) 
                  "can't combine force_download and local_files_only: a forced download needs the Hub. Drop one of them.",
                  {}, std::nullopt, {}};
   return Error{ErrorCode::InvalidArgument,
-               "cannot force a download while offline (HF_HUB_OFFLINE / --offline): drop --force-download or go online",
-               {}, std::nullopt, {}};
+               "cannot force a download while offline (HF_HUB_OFFLINE or DownloadOptions::offline): a forced download needs the Hub.",
+               {}, std::nullopt, {}}
+      .with_remedy(Remedy::DropForceDownload);
 }
 
 // A model named by a local folder is that folder (from_pretrained step 1): nothing to copy.
 Result<void> refuse_local_dir_for_folder(const std::string& folder, const std::optional<std::string>& local_dir) {
   if (!local_dir) return {};
-  return fail(ErrorCode::InvalidArgument,
-              "'" + folder + "' is a local folder, used as the model itself; --local-dir only copies a Hub repo. "
-              "Drop --local-dir (or copy the folder), or run from a directory where '" + folder + "' is not a folder "
-              "to download the Hub repo of that name.", folder);
+  return fail(Error{ErrorCode::InvalidArgument,
+                    "'" + folder + "' is a local folder, used as the model itself; a local dir only receives a copy of a Hub repo. "
+                    "Use the folder as it is (or copy it), or run from a directory where '" + folder + "' is not a folder "
+                    "to download the Hub repo of that name.",
+                    folder, std::nullopt, {}}
+                  .with_remedy(Remedy::DropLocalDir));
 }
 
 // ---- Impl ----
@@ -279,8 +282,9 @@ void Downloader::Impl::add_repo_type_hint(Error& e, RepoType type, const std::st
   // Only while the Hub answers: one repo-info request per other type, like a person checking.
   for (RepoType other : {RepoType::Dataset, RepoType::Space}) {
     if (!api().repo_info(RepoRef{other, repo_id}, "main", hub::Attempt::First)) continue;
-    e.message += std::string("\nThere is a ") + to_string(other) + " named '" + repo_id + "': add --repo-type " + to_string(other) +
-                 " (or use hf://" + to_string(other) + "s/" + repo_id + ").";
+    e.message += std::string("\nThere is a ") + to_string(other) + " named '" + repo_id + "' (hf://" + to_string(other) + "s/" + repo_id + ").";
+    e.remedy = Remedy::UseRepoType;
+    e.remedy_value = to_string(other);
     return;
   }
 }

@@ -1,4 +1,4 @@
-// Writes below a --local-dir never leave it: directories are reached by an openat walk that
+// Writes below a local dir never leave it: directories are reached by an openat walk that
 // never follows a symlink, and files are created, replaced and renamed relative to the
 // directory descriptors that walk gave.
 #include <fcntl.h>
@@ -32,8 +32,9 @@ Error symlink_refusal(int dir, const std::string& name, const std::string& shown
                    link_target(dir, name) + "'), and hubcache never writes outside the local dir. " +
                    (is_final ? "Remove the link (the download puts a real file there)"
                              : "Replace the link with a real folder (or remove it)") +
-                   ", or pick another --local-dir, then rerun.",
-               shown, std::nullopt, {}};
+                   ", or download into another local dir.",
+               shown, std::nullopt, {}}
+      .with_remedy(Remedy::UseLocalDir);
 }
 
 }  // namespace

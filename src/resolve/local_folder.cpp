@@ -19,10 +19,12 @@ std::optional<std::string> local_model_folder(const std::string& name_or_path) {
 Result<void> validate_model_name(const std::string& name_or_path) {
   auto ok = validate_repo_id(name_or_path);
   if (ok) return ok;
-  return fail(ErrorCode::InvalidRepoId,
-              // The repo id's own advice (e.g. --repo-type for "datasets/org/ds") is the last word.
-              "'" + name_or_path + "' is neither a folder that exists nor a valid repo id (give the path of a local "
-                  "model folder or a repo id like org/name): " + ok.error().message);
+  // The repo id's own advice (e.g. the repo type for "datasets/org/ds") is the last word, and its remedy the remedy.
+  Error e = std::move(ok).error();
+  e.message = "'" + name_or_path + "' is neither a folder that exists nor a valid repo id (give the path of a local "
+              "model folder or a repo id like org/name): " + e.message;
+  e.code = ErrorCode::InvalidRepoId;
+  return fail(std::move(e));
 }
 
 Result<std::string> local_folder_file(const std::string& folder, const std::string& filename) {

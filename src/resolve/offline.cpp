@@ -34,15 +34,6 @@ void list_files(const std::string& dir, const std::string& rel, std::vector<std:
   ::closedir(d);
 }
 
-std::string download_hint(const std::string& repo_id, RepoType type, const std::string& revision,
-                          const std::vector<std::string>& files) {
-  std::string cmd = "hubcache download " + repo_id;
-  for (const auto& f : files) cmd += " '" + f + "'";
-  if (type != RepoType::Model) cmd += std::string(" --repo-type ") + to_string(type);
-  if (revision != "main") cmd += " --revision " + revision;
-  return cmd;
-}
-
 std::string list_some(const std::vector<std::string>& names) {
   std::string out;
   for (const auto& n : names) out += "\n  - " + n;
@@ -53,8 +44,10 @@ std::string list_some(const std::vector<std::string>& names) {
 Result<void> check_cache_root(const std::string& root) {
   struct stat st{};
   if (::stat(root.c_str(), &st) == 0 && !S_ISDIR(st.st_mode))
-    return fail(ErrorCode::NotADirectory,
-                "the hub cache '" + root + "' is not a directory; point --cache-dir or HF_HUB_CACHE at a folder", root);
+    return fail(Error{ErrorCode::NotADirectory,
+                      "the hub cache '" + root + "' is not a directory; point HF_HUB_CACHE (or the cache_dir option) at a folder", root,
+                      std::nullopt, {}}
+                    .with_remedy(Remedy::UseCacheDir));
   return {};
 }
 
@@ -106,7 +99,9 @@ Result<CacheLookup> try_to_load_from_cache(const std::string& repo_id, const std
   if (!present) return out;
   auto resolved = resolve_commit(layout, opt.revision);
   if (!resolved || !resolved->has_value()) {  // unreadable or absent ref: not cached
-    out.hint = cached_commits_hint(repo_id, opt.repo_type, opt.revision, opt.cache_dir);
+    auto other = cached_commits_hint(repo_id, opt.repo_type, opt.revision, opt.cache_dir);
+    out.hint = std::move(other.text);
+    out.cached_commit = std::move(other.commit);
     return out;
   }
   const std::string commit = **resolved;
@@ -124,19 +119,24 @@ Result<CacheLookup> try_to_load_from_cache(const std::string& repo_id, const std
   return out;
 }
 
-std::string cached_commits_hint(const std::string& repo_id, RepoType type, std::string_view revision,
-                                const std::string& cache_dir) {
-  if (!validate_repo_id(repo_id)) return "";
+CachedCommitsHint cached_commits_hint(const std::string& repo_id, RepoType type, std::string_view revision,
+                                      const std::string& cache_dir) {
+  if (!validate_repo_id(repo_id)) return {};
   const RepoLayout layout(cache_dir, RepoRef{type, repo_id});
   const auto commits = cached_commits(layout);
-  if (commits.empty()) return "";
+  if (commits.empty()) return {};
   if (auto c = resolve_commit(layout, revision); c && c->has_value() &&
       std::find(commits.begin(), commits.end(), **c) != commits.end())
-    return "";  // the revision itself is cached: another commit is no answer
+    return {};  // the revision itself is cached: another commit is no answer
   std::string s = commits.size() == 1 ? " The cache holds a snapshot at commit " : " The cache holds snapshots at commits";
   for (std::size_t i = 0; i < commits.size() && i < 5; ++i) s += (commits.size() == 1 ? "" : " ") + commits[i];
   if (commits.size() > 5) s += " (and " + std::to_string(commits.size() - 5) + " more)";
-  return s + (commits.size() == 1 ? ": use it with --revision " : ": use one with --revision ") + commits.front() + ".";
+  return {s + (commits.size() == 1 ? ": use that commit as the revision." : ": use one of them as the revision."), commits.front()};
+}
+
+Error with_cache_remedy(Error e, const CachedCommitsHint& other, Remedy otherwise, std::string value) {
+  return other.commit.empty() ? std::move(e).with_remedy(otherwise, std::move(value))
+                              : std::move(e).with_remedy(Remedy::UseRevision, other.commit);
 }
 
 Result<SnapshotLookup> resolve_snapshot(const std::string& repo_id, const SnapshotLookupOptions& opt) {
@@ -148,29 +148,31 @@ Result<SnapshotLookup> resolve_snapshot(const std::string& repo_id, const Snapsh
   const RepoRef repo{opt.repo_type, repo_id};
   const RepoLayout layout(opt.cache_dir, repo);
   const std::string what = std::string(to_string(opt.repo_type)) + " '" + repo_id + "'";
-  const std::string hint = download_hint(repo_id, opt.repo_type, opt.revision, opt.filenames);
 
   HUBCACHE_TRY_ASSIGN(const bool repo_present, check_repo_folder(layout));  // a symlinked folder is an error
   if (!repo_present)
-    return fail(Error{ErrorCode::LocalEntryNotFound,
-                      what + " is not in the cache '" + opt.cache_dir + "'. Fetch it with: " + hint,
-                      layout.folder(), std::nullopt, opt.filenames});
+    return fail(Error{ErrorCode::LocalEntryNotFound, what + " is not in the cache '" + opt.cache_dir + "'.", layout.folder(),
+                      std::nullopt, opt.filenames}
+                    .with_remedy(Remedy::Download, opt.revision));
   auto commit_r = resolve_commit(layout, opt.revision);
   if (!commit_r) return fail(std::move(commit_r).error());
-  if (!commit_r->has_value())
-    return fail(Error{ErrorCode::LocalEntryNotFound,
-                      "revision '" + opt.revision + "' of " + what + " is not in the cache (no refs/" + opt.revision + ")." +
-                          cached_commits_hint(repo_id, opt.repo_type, opt.revision, opt.cache_dir) + " Fetch it with: " + hint,
-                      layout.ref_path(opt.revision), std::nullopt, opt.filenames});
+  if (!commit_r->has_value()) {
+    const auto other = cached_commits_hint(repo_id, opt.repo_type, opt.revision, opt.cache_dir);
+    return fail(with_cache_remedy(Error{ErrorCode::LocalEntryNotFound,
+                                        "revision '" + opt.revision + "' of " + what + " is not in the cache (no refs/" + opt.revision +
+                                            ")." + other.text,
+                                        layout.ref_path(opt.revision), std::nullopt, opt.filenames},
+                                  other, Remedy::Download, opt.revision));
+  }
   const std::string commit = **commit_r;
   SnapshotLookup out;
   out.commit = commit;
   out.snapshot_dir = layout.snapshot_dir(commit);
   HUBCACHE_TRY_ASSIGN(const bool snapshot_present, check_snapshot_folder(layout, commit));
   if (!snapshot_present)
-    return fail(Error{ErrorCode::LocalEntryNotFound,
-                      "commit " + commit + " of " + what + " has no cached snapshot. Fetch it with: " + hint,
-                      out.snapshot_dir, std::nullopt, opt.filenames});
+    return fail(Error{ErrorCode::LocalEntryNotFound, "commit " + commit + " of " + what + " has no cached snapshot.", out.snapshot_dir,
+                      std::nullopt, opt.filenames}
+                    .with_remedy(Remedy::Download, opt.revision));
 
   std::vector<std::string> expected;  // what must be present
   if (!opt.filenames.empty()) {
@@ -191,18 +193,17 @@ Result<SnapshotLookup> resolve_snapshot(const std::string& repo_id, const Snapsh
     if (!is_file(layout.pointer_path(commit, f))) missing.push_back(f);
   if (!missing.empty()) {
     std::sort(missing.begin(), missing.end());
-    const std::string fetch = download_hint(repo_id, opt.repo_type, opt.revision, opt.filenames.empty() ? std::vector<std::string>{} : missing);
     return fail(Error{ErrorCode::IncompleteSnapshot,
                       "cached snapshot of " + what + " at revision '" + opt.revision + "' (commit " + commit + ") is missing " +
-                          std::to_string(missing.size()) + " file(s):" + list_some(missing) + "\nFetch them with: " + fetch,
-                      out.snapshot_dir, std::nullopt, missing});
+                          std::to_string(missing.size()) + " file(s):" + list_some(missing),
+                      out.snapshot_dir, std::nullopt, missing}
+                    .with_remedy(Remedy::Download, opt.revision));
   }
   if (!out.verified_complete)
     out.warnings.push_back("cannot tell whether the snapshot of " + what + " at commit " + commit +
                            " is complete: the cache holds no file list for that commit (trees/" + commit +
-                           ".json, written by a snapshot download). Listing the files present; `hubcache download " + repo_id +
-                           (opt.repo_type == RepoType::Model ? "" : std::string(" --repo-type ") + to_string(opt.repo_type)) +
-                           " --revision " + commit + "` completes it.");
+                           ".json, written by a snapshot download). Listing the files present; a snapshot download of commit " + commit +
+                           " completes it.");
   std::vector<std::string> present;
   list_files(out.snapshot_dir, "", present);
   for (auto& p : present)

@@ -61,7 +61,7 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
   // Spec 8.4: the Hub is not used or not reachable.
   auto from_cache = [&](const std::optional<Error>& cause) -> Result<SnapshotResult> {
     if (req.dry_run)
-      return fail(cause ? *cause : Error{ErrorCode::Offline, "--dry-run needs the Hub to list the repo, but " + no_network_reason(net) + " is on.", {}, {}, {}});
+      return fail(cause ? *cause : Error{ErrorCode::Offline, "a dry run needs the Hub to list the repo, but " + no_network_reason(net) + " is on.", {}, {}, {}}.with_remedy(Remedy::UseNetwork));
     if (local) {
       if (non_empty_dir(local_dir)) {
         out.path = local_dir;
@@ -91,11 +91,14 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
         return fail(std::move(found).error());
     }
     const std::string where = local ? "in the local dir '" + local_dir + "'" : "in the cache '" + options.cache_dir + "'";
-    if (!cause)
-      return fail(ErrorCode::LocalEntryNotFound,
-                  "Local entry not found. No snapshot of " + describe(repo) + " at revision '" + req.revision + "' " + where +
-                      ", and " + traffic_disabled(net) +
-                      (local ? "" : cached_commits_hint(req.repo_id, req.repo_type, req.revision, options.cache_dir)));
+    if (!cause) {
+      const auto other = local ? CachedCommitsHint{} : cached_commits_hint(req.repo_id, req.repo_type, req.revision, options.cache_dir);
+      return fail(with_cache_remedy(Error{ErrorCode::LocalEntryNotFound,
+                                          "Local entry not found. No snapshot of " + describe(repo) + " at revision '" + req.revision +
+                                              "' " + where + ", and " + traffic_disabled(net) + other.text,
+                                          {}, std::nullopt, {}},
+                                    other, Remedy::UseNetwork));
+    }
     return fail(hub_unusable(*cause, "the files of " + describe(repo), "no snapshot is " + where, options.endpoint));
   };
   if (net != NetworkUse::Allowed) return from_cache(std::nullopt);
@@ -208,12 +211,13 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
     const auto& space_fn = options.engine.free_space_fn;
     auto free = space_fn ? space_fn(dir) : fs::free_space(dir);
     if (free && *free < bytes_to_get)
-      return fail(ErrorCode::DiskFull,
-                  "not enough free space in '" + dir + "' for " + std::to_string(files_to_get) + " files of " + describe(repo) +
-                      ": " + std::to_string(bytes_to_get) + " bytes needed (" + format_size(static_cast<double>(bytes_to_get)) +
-                      "B), " + std::to_string(*free) + " available (" + format_size(static_cast<double>(*free)) +
-                      "B). Free some space (hubcache cache prune / rm) and retry; nothing was downloaded.",
-                  dir);
+      return fail(Error{ErrorCode::DiskFull,
+                        "not enough free space in '" + dir + "' for " + std::to_string(files_to_get) + " files of " + describe(repo) +
+                            ": " + std::to_string(bytes_to_get) + " bytes needed (" + format_size(static_cast<double>(bytes_to_get)) +
+                            "B), " + std::to_string(*free) + " available (" + format_size(static_cast<double>(*free)) +
+                            "B). Free some space and retry; nothing was downloaded.",
+                        dir, std::nullopt, {}}
+                      .with_remedy(Remedy::FreeSpace));
   }
 
   // 6. Files. The tree gives each file's ETag and size, so no HEAD. Small files are kept in

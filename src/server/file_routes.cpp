@@ -34,11 +34,10 @@ std::int64_t now_seconds() { return static_cast<std::int64_t>(::time(nullptr)); 
 // EntryNotFound (clients would record it in .no_exist as a file the commit lacks): 503, which
 // huggingface_hub and huggingface.js report as a server failure, and no X-Error-Code.
 Response lacking(const RepoRef& repo, const std::string& commit, const std::string& path) {
-  std::string fetch = "hubcache download " + repo.id + " " + path + " --revision " + commit;
-  if (repo.type != RepoType::Model) fetch += std::string(" --repo-type ") + to_string(repo.type);
   return error_response(503, "",
                         "This mirror lacks '" + path + "' of " + describe(repo) + " at " + commit +
-                            " (it holds part of that commit). Get it from the Hub, or add it to the mirror's cache: " + fetch);
+                            " (it holds part of that commit). Get it from the Hub, or add it to the mirror's cache "
+                            "(download that file at that commit into the cache the mirror serves).");
 }
 
 }  // namespace

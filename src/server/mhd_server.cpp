@@ -449,7 +449,7 @@ Result<void> load_tls(const ServerOptions& o, Server::Impl& impl) {
   if (o.tls_cert_file.empty() && o.tls_key_file.empty()) return {};
   if (o.tls_cert_file.empty() || o.tls_key_file.empty())
     return fail(ErrorCode::InvalidArgument, std::string("HTTPS needs both a certificate and its private key: ") +
-                                                (o.tls_cert_file.empty() ? "add --tls-cert FILE" : "add --tls-key FILE"));
+                                                (o.tls_cert_file.empty() ? "give the certificate file too" : "give the key file too"));
   if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
     return fail(ErrorCode::InvalidArgument,
                 "this libmicrohttpd was built without TLS support, so the mirror cannot serve HTTPS; install a build with "

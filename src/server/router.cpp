@@ -230,9 +230,9 @@ Result<std::unique_ptr<Router>> Router::create(RouterOptions options) {
   auto real = fs::real_path(options.cache_dir);
   struct stat st{};
   if (!real || ::stat(real->c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-    return fail(ErrorCode::NotFound,
-                "cache folder '" + options.cache_dir + "' does not exist or is not a folder; pass --cache-dir with a Hub cache",
-                options.cache_dir);
+    return fail(Error{ErrorCode::NotFound, "cache folder '" + options.cache_dir + "' does not exist or is not a folder; serve a Hub cache",
+                      options.cache_dir, std::nullopt, {}}
+                    .with_remedy(Remedy::UseCacheDir));
   for (const auto& t : options.tokens)
     if (t.empty() || t.find_first_of(" \t\r\n") != std::string::npos)
       return fail(ErrorCode::InvalidArgument, "a token must be non-empty and hold no whitespace");
@@ -246,7 +246,7 @@ Result<std::unique_ptr<Router>> Router::create(RouterOptions options) {
     });
     if (scheme == 0 || u.size() == scheme || u[scheme] == '/' || bad_byte)
       return fail(ErrorCode::InvalidArgument,
-                  "--public-url '" + sanitize_for_header(options.public_url) +
+                  "the public URL '" + sanitize_for_header(options.public_url) +
                       "' is not a URL like http://mirror.example:8080 (http or https, a host, an optional path; no query)");
   }
   auto impl = std::make_unique<Impl>(options, *real);
@@ -265,7 +265,7 @@ Result<std::unique_ptr<Router>> Router::create(RouterOptions options) {
       }
     }
     if (auto v = validate_repo_id(s); !v)
-      return fail(ErrorCode::InvalidRepoId, "--private '" + spec + "': " + v.error().message);
+      return fail(ErrorCode::InvalidRepoId, "private repo '" + spec + "': " + v.error().message);
     p.id = std::string(s);
     impl->private_repos.push_back(std::move(p));
   }

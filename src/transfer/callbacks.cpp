@@ -38,7 +38,8 @@ bool Engine::Impl::on_head(const std::weak_ptr<Task>& weak, std::uint64_t key, s
     if (auto cl = h.headers.get("Content-Length"); cl && *cl != std::to_string(t.job.size)) {
       fail_locked(t, make_error(ErrorCode::Integrity, "size mismatch for " + where + ": the server sends " + *cl +
                                                           " bytes, expected " + std::to_string(t.job.size) +
-                                                          ". Nothing was stored; retry later or with --force-download."));
+                                                          ". Nothing was stored; retry later or force the download.")
+                                .with_remedy(Remedy::ForceDownload));
       return false;
     }
     if (ranged && !reset_locked(t, key, h.url)) return false;  // Range ignored (docs/cache-format.md#temp-files step 3): the whole file from 0

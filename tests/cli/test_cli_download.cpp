@@ -122,9 +122,8 @@ TEST_F(Cli, AModelIdThatIsADatasetSaysSo) {
   for (std::vector<std::string> args : {std::vector<std::string>{"download", "org/ds"}, {"download", "org/ds", "train.csv"}}) {
     auto r = run(args);
     EXPECT_NE(r.exit_code, 0);
-    EXPECT_NE(r.err.find("There is a dataset named 'org/ds': add --repo-type dataset (or use hf://datasets/org/ds)."),
-              std::string::npos)
-        << r.err;
+    EXPECT_NE(r.err.find("There is a dataset named 'org/ds' (hf://datasets/org/ds)."), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("Hint: Add --repo-type dataset."), std::string::npos) << r.err;
   }
   auto ok = run({"download", "org/ds", "--repo-type", "dataset", "-q"});
   ASSERT_EQ(ok.exit_code, 0) << ok.err;
@@ -137,7 +136,8 @@ TEST_F(Cli, AModelIdThatIsADatasetSaysSo) {
 // the URI to use, by download (snapshot and file) and resolve alike: the local-folder reading of
 // the name (no such folder) keeps the repo id's advice as the last word. Nothing is requested.
 TEST_F(Cli, ATypePrefixedRepoIdPointsAtRepoTypeAndTheUri) {
-  const std::string hint = "Use 'org/ds' with --repo-type dataset, or the URI 'hf://datasets/org/ds'.";
+  const std::string message = "Use 'org/ds' as a dataset id, or the URI 'hf://datasets/org/ds'.";
+  const std::string hint = "Add --repo-type dataset.";
   server.clear_requests();
   for (std::vector<std::string> args : {std::vector<std::string>{"download", "datasets/org/ds"},
                                         {"download", "datasets/org/ds", "train.csv"},
@@ -147,13 +147,15 @@ TEST_F(Cli, ATypePrefixedRepoIdPointsAtRepoTypeAndTheUri) {
     auto r = run(args);
     EXPECT_EQ(r.exit_code, exit_code::usage);  // the CLI's exit code for input the library refuses (2 is for flag misuse)
     EXPECT_EQ(r.out, "");
-    EXPECT_TRUE(r.err.ends_with(hint + "\n")) << r.err;
+    EXPECT_TRUE(r.err.ends_with(message + "\nHint: " + hint + "\n")) << r.err;
     args.push_back("--json");
     auto j = run(args);
     EXPECT_EQ(j.exit_code, exit_code::usage);
     const auto doc = nlohmann::json::parse(j.out);
     EXPECT_EQ(doc["error"]["code"], "invalid_repo_id");
-    EXPECT_TRUE(doc["error"]["message"].get<std::string>().ends_with(hint)) << j.out;
+    EXPECT_TRUE(doc["error"]["message"].get<std::string>().ends_with(message)) << j.out;
+    EXPECT_EQ(doc["error"]["remedy"], "use_repo_type");
+    EXPECT_EQ(doc["error"]["hint"], hint);
   }
   EXPECT_EQ(server.requests().size(), 0u);
 }
@@ -257,7 +259,8 @@ TEST_F(Cli, OfflineWithoutTheRefNamesTheCachedCommitsAndTheRevisionToUse) {
   ASSERT_EQ(run({"download", "org/model", "--revision", c1, "-q"}).exit_code, 0);
   ASSERT_FALSE(exists(cache + "/models--org--model/refs/main"));  // by commit: no ref written
   server.clear_requests();
-  const std::string held = "The cache holds a snapshot at commit " + c1 + ": use it with --revision " + c1 + ".";
+  const std::string held = "The cache holds a snapshot at commit " + c1 + ": use that commit as the revision.";
+  const std::string hint = "Use it with --revision " + c1 + ".";
   for (std::vector<std::string> args : {std::vector<std::string>{"download", "org/model", "config.json", "--offline"},
                                         {"download", "org/model", "--offline"}}) {
     SCOPED_TRACE(std::to_string(args.size()));
@@ -265,12 +268,14 @@ TEST_F(Cli, OfflineWithoutTheRefNamesTheCachedCommitsAndTheRevisionToUse) {
     EXPECT_EQ(r.exit_code, exit_code::not_cached);
     EXPECT_NE(r.err.find("Local entry not found."), std::string::npos) << r.err;
     EXPECT_NE(r.err.find(held), std::string::npos) << r.err;
+    EXPECT_NE(r.err.find("Hint: " + hint), std::string::npos) << r.err;
     args.push_back("--json");
     auto j = run(args);
     EXPECT_EQ(j.exit_code, exit_code::not_cached);
     const auto doc = json_lines(j.out).back();
     EXPECT_EQ(doc["error"]["code"], "local_entry_not_found");
     EXPECT_NE(doc["error"]["message"].get<std::string>().find(held), std::string::npos) << j.out;
+    EXPECT_EQ(doc["error"]["hint"], hint) << j.out;
   }
   auto file = run({"download", "org/model", "config.json", "--offline", "--revision", c1, "-q"});
   ASSERT_EQ(file.exit_code, 0) << file.err;

@@ -119,11 +119,11 @@ TEST_F(CliResolve, WithoutTheRefItNamesTheCachedCommitsAndTheRevisionToUse) {
   ::unlink(cb.layout(repo).ref_path("main").c_str());  // downloaded by commit: no refs/main
   auto snap = run({"resolve", "org/tiny"});
   EXPECT_NE(snap.exit_code, 0);
-  EXPECT_NE(snap.err.find("The cache holds a snapshot at commit " + c1 + ": use it with --revision " + c1), std::string::npos)
-      << snap.err;
+  EXPECT_NE(snap.err.find("The cache holds a snapshot at commit " + c1), std::string::npos) << snap.err;
+  EXPECT_NE(snap.err.find("Hint: Use it with --revision " + c1), std::string::npos) << snap.err;
   auto file = run({"resolve", "org/tiny", "config.json"});
   EXPECT_NE(file.exit_code, 0);
-  EXPECT_NE(file.err.find("use it with --revision " + c1), std::string::npos) << file.err;
+  EXPECT_NE(file.err.find("Hint: Use it with --revision " + c1), std::string::npos) << file.err;
   auto by_commit = run({"resolve", "org/tiny", "config.json", "--revision", c1});
   ASSERT_EQ(by_commit.exit_code, 0) << by_commit.err;
   cb.add_file(repo, test::commit_id(2), "config.json", "{}");

@@ -137,7 +137,7 @@ TEST_F(CliServe, PublicUrlIsWhereRedirectsPoint) {
   EXPECT_NE(p.err_output().find("Use HF_ENDPOINT=https://mirror.example/hub."), std::string::npos) << p.err_output();
   auto r = run_process({hubcache_bin(), "serve", "--cache-dir", cache_dir, "--port", "0", "--public-url", "mirror.example"});
   EXPECT_EQ(r.exit_code, exit_code::usage);
-  EXPECT_NE(r.err.find("--public-url 'mirror.example' is not a URL like http://"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("the public URL 'mirror.example' is not a URL like http://"), std::string::npos) << r.err;
 }
 
 TEST_F(CliServe, MaxConnectionsPerClientIsAnOption) {
@@ -220,7 +220,7 @@ TEST_F(CliServe, BadArgumentsFailClearly) {
   EXPECT_NE(r.err.find("does not exist"), std::string::npos) << r.err;
   r = run_process({hubcache_bin(), "serve", "--cache-dir", cache_dir, "--port", "0", "--private", "bad--id"});
   EXPECT_EQ(r.exit_code, exit_code::usage);
-  EXPECT_NE(r.err.find("--private 'bad--id'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("private repo 'bad--id'"), std::string::npos) << r.err;
   r = run_process({hubcache_bin(), "serve", "--cache-dir", cache_dir, "--port", "0", "--token-file", tmp.path() + "/none"});
   EXPECT_EQ(r.exit_code, exit_code::not_found);
   r = run_process({hubcache_bin(), "serve", "--cache-dir", cache_dir, "--port", "70000"});

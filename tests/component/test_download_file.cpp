@@ -102,7 +102,8 @@ TEST_F(DownloadFixture, PrivateRepoWithAndWithoutTokenVector13_17) {
     auto r = anon.download_file(file_request("config.json"));
     ASSERT_FALSE(r);
     EXPECT_EQ(r.error().code, ErrorCode::RepoNotFound);
-    EXPECT_NE(r.error().message.find("--token"), std::string::npos);
+    EXPECT_NE(r.error().message.find("HF_TOKEN"), std::string::npos) << r.error().message;
+    EXPECT_EQ(r.error().remedy, Remedy::UseToken);
   }
   Downloader authed(options("hf_token123"));
   ASSERT_TRUE(authed.download_file(file_request("config.json")));

@@ -222,34 +222,42 @@ TEST_F(LocalFilesOnly, WithoutTheRefEveryOfflineMissNamesTheCachedCommits) {
   ASSERT_NO_FATAL_FAILURE(cache_everything());
   ASSERT_EQ(::unlink(layout().ref_path("main").c_str()), 0);
   start_counting();
-  const std::string held = "The cache holds a snapshot at commit " + c1 + ": use it with --revision " + c1 + ".";
+  const std::string held = "The cache holds a snapshot at commit " + c1 + ": use that commit as the revision.";
+  // The library names the commit as the remedy; the CLI turns that into its flag (CliHints).
+  auto offers_c1 = [&](const Error& e) { return e.remedy == Remedy::UseRevision && e.remedy_value == c1; };
   Downloader d(options());
   auto f = d.download_file(file("config.json"));
   ASSERT_FALSE(f);
   EXPECT_EQ(f.error().code, ErrorCode::LocalEntryNotFound);
   EXPECT_TRUE(contains(f.error().message, held)) << f.error().message;
+  EXPECT_TRUE(offers_c1(f.error())) << to_string(f.error().remedy) << " " << f.error().remedy_value;
   auto s = d.snapshot_download(snap());
   ASSERT_FALSE(s);
   EXPECT_EQ(s.error().code, ErrorCode::LocalEntryNotFound);
   EXPECT_TRUE(contains(s.error().message, held)) << s.error().message;
+  EXPECT_TRUE(offers_c1(s.error())) << to_string(s.error().remedy) << " " << s.error().remedy_value;
   auto looked = try_to_load_from_cache(k_model.id, "config.json", {"main", RepoType::Model, cache});
   ASSERT_TRUE(looked) << looked.error().message;
   EXPECT_EQ(looked->kind, CacheLookup::Kind::NotCached);
   EXPECT_EQ(looked->hint, " " + held);
+  EXPECT_EQ(looked->cached_commit, c1);
   SnapshotLookupOptions so;
   so.cache_dir = cache;
   auto resolved = resolve_snapshot(k_model.id, so);
   ASSERT_FALSE(resolved);
   EXPECT_TRUE(contains(resolved.error().message, held)) << resolved.error().message;
+  EXPECT_TRUE(offers_c1(resolved.error())) << to_string(resolved.error().remedy);
   // The commit itself is cached: it resolves, and a file it lacks gets no other commit offered.
   ASSERT_TRUE(d.download_file(file("config.json", c1)));
   ASSERT_TRUE(d.snapshot_download(snap(c1)));
   auto lacking = d.download_file(file("absent.txt", c1));
   ASSERT_FALSE(lacking);
   EXPECT_FALSE(contains(lacking.error().message, "The cache holds")) << lacking.error().message;
-  EXPECT_EQ(cached_commits_hint(k_model.id, RepoType::Model, c1, cache), "");
+  EXPECT_EQ(cached_commits_hint(k_model.id, RepoType::Model, c1, cache).text, "");
+  EXPECT_NE(lacking.error().remedy, Remedy::UseRevision);
   // A ref to a commit without a snapshot folder: the cached one is offered.
   write_file(layout().ref_path("main"), c2);
-  EXPECT_EQ(cached_commits_hint(k_model.id, RepoType::Model, "main", cache), " " + held);
+  EXPECT_EQ(cached_commits_hint(k_model.id, RepoType::Model, "main", cache).text, " " + held);
+  EXPECT_EQ(cached_commits_hint(k_model.id, RepoType::Model, "main", cache).commit, c1);
   expect_no_network();
 }

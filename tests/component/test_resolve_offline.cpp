@@ -87,7 +87,8 @@ TEST_F(Fixture, SnapshotWithTreeFileListsEveryMissingFile) {  // spec 13.28
   ASSERT_FALSE(inc);
   EXPECT_EQ(inc.error().code, ErrorCode::IncompleteSnapshot);
   EXPECT_EQ(inc.error().missing, (std::vector<std::string>{"model.safetensors", "tok/vocab.txt"}));
-  EXPECT_NE(inc.error().message.find("hubcache download org/name"), std::string::npos);
+  EXPECT_EQ(inc.error().remedy, Remedy::Download);  // the CLI names the command (CliResolve)
+  EXPECT_EQ(inc.error().remedy_value, "main");
 
   so.filter = PathFilter::make(std::vector<std::string>{"*.json"}, {});
   auto filtered = resolve_snapshot("org/name", so);

@@ -149,7 +149,7 @@ TEST_F(Hygiene, AMalformedPublicUrlIsRefusedAtStart) {
     o.port = 0;
     auto s = server::Server::start(std::move(o));
     ASSERT_FALSE(s.has_value()) << bad;
-    EXPECT_NE(s.error().message.find("--public-url"), std::string::npos) << s.error().message;
+    EXPECT_NE(s.error().message.find("the public URL"), std::string::npos) << s.error().message;
   }
 }
 

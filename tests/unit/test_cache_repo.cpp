@@ -20,8 +20,10 @@ TEST(RepoId, SpecValidAndInvalid) {  // docs/hub-protocol.md#identifiers
 TEST(RepoId, ATypePrefixPointsAtRepoTypeAndTheUri) {
   auto d = validate_repo_id("datasets/org/ds");
   ASSERT_FALSE(d);
-  EXPECT_NE(d.error().message.find("Use 'org/ds' with --repo-type dataset, or the URI 'hf://datasets/org/ds'"), std::string::npos)
+  EXPECT_NE(d.error().message.find("Use 'org/ds' as a dataset id, or the URI 'hf://datasets/org/ds'"), std::string::npos)
       << d.error().message;
+  EXPECT_EQ(d.error().remedy, Remedy::UseRepoType);
+  EXPECT_EQ(d.error().remedy_value, "dataset");
   auto m = validate_repo_id("models/org/m");
   ASSERT_FALSE(m);
   EXPECT_NE(m.error().message.find("Use 'org/m', or the URI 'hf://org/m'"), std::string::npos) << m.error().message;

@@ -31,7 +31,9 @@ TEST(EnvPrecedence, CacheDir) {  // spec 13.34
   ov.cache_dir = "/flag";
   auto f = cfg({{"HF_HUB_CACHE", "/new"}}, ov);
   EXPECT_EQ(f.hub_cache.value, "/flag");
-  EXPECT_EQ(f.hub_cache.source, "--cache-dir");
+  EXPECT_EQ(f.hub_cache.source, "cache_dir override");  // the front end's label for it
+  ov.cache_dir_source = "--cache-dir";
+  EXPECT_EQ(cfg({{"HF_HUB_CACHE", "/new"}}, ov).hub_cache.source, "--cache-dir");
 }
 
 TEST(EnvPrecedence, ExpansionAndEmptyHome) {

@@ -32,17 +32,23 @@ bool parse_env_bool(std::string_view value);
 /// Expands a leading "~" (HOME) and $VAR / ${VAR} (unknown variables left as-is).
 std::string expand_path(std::string_view path, const Environment& env);
 
-/// A resolved value and where it came from ("HF_HOME", "--cache-dir", "default", ...).
+/// A resolved value and where it came from ("HF_HOME", an Overrides label such as the CLI's "--cache-dir", "default", ...).
 template <typename T>
 struct Sourced {
   T value{};
   std::string source;
 };
 
+/// Values the caller sets over the environment's. Each is named in Sourced::source (and so in
+/// `hubcache env` and messages) by its `*_source` label: the front end's words for it (the CLI
+/// sets its flags, "--cache-dir", ...).
 struct Overrides {
-  std::optional<std::string> cache_dir;  // --cache-dir
-  std::optional<std::string> token;      // --token
-  std::optional<bool> offline;           // --offline
+  std::optional<std::string> cache_dir;
+  std::optional<std::string> token;
+  std::optional<bool> offline;
+  std::string cache_dir_source = "cache_dir override";
+  std::string token_source = "token override";
+  std::string offline_source = "offline override";
 };
 
 struct Config {
@@ -50,15 +56,15 @@ struct Config {
   Sourced<std::string> hub_cache;   // absolute and symlink-resolved
   Sourced<std::string> token_path;
   std::string stored_tokens_path;    // named tokens of `auth login`: next to token_path (config/token_store.hpp)
-  /// The token to send: --token, else HF_TOKEN / HUGGING_FACE_HUB_TOKEN, else the token file at
+  /// The token to send: Overrides::token, else HF_TOKEN / HUGGING_FACE_HUB_TOKEN, else the token file at
   /// token_path (unless HF_HUB_DISABLE_IMPLICIT_TOKEN). The file is read on the first call, not
   /// by from_env: commands that never authenticate (resolve, cache, env) never open it. Never
   /// print the value. The first call is not thread-safe (call it before sharing the Config).
   const std::optional<std::string>& token() const;
-  /// Where token() came from: "--token", "HF_TOKEN", "token file <path>", or "" (reads the file
+  /// Where token() came from: Overrides::token_source, "HF_TOKEN", "token file <path>", or "" (reads the file
   /// like token()).
   const std::string& token_source() const;
-  /// Without opening the token file: "--token" / the variable when one gave the token; else
+  /// Without opening the token file: Overrides::token_source / the variable when one gave the token; else
   /// "token file <path>" when the token file would be read (it exists as a non-empty regular
   /// file: its content is not checked), else "". For `hubcache env`.
   std::string token_source_unread() const;
@@ -82,7 +88,7 @@ struct Config {
   bool debug = false;  // HF_DEBUG: log every request (method, redacted URL, status, time) on stderr
   std::vector<std::string> warnings;
 
-  // The token state behind token(): filled by from_env from --token / the variables, and from the
+  // The token state behind token(): filled by from_env from the override / the variables, and from the
   // file on the first token() call while m_token_file_pending.
   mutable std::optional<std::string> m_token;
   mutable std::string m_token_source;

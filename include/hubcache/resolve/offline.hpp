@@ -28,8 +28,9 @@ struct CacheLookup {
   std::string path;    // snapshot path (never the blob path) when Found
   std::string commit;  // the commit the revision mapped to, when known
   // NotCached because the revision has no ref while snapshots of other commits are cached (a
-  // download by commit): cached_commits_hint's " The cache holds ... --revision <c>.", else "".
+  // download by commit): cached_commits_hint's text and commit, else "".
   std::string hint;
+  std::string cached_commit;
 };
 
 /// try_to_load_from_cache(repo_id, filename, {revision, repo_type, cache_dir}).
@@ -71,13 +72,23 @@ struct SnapshotLookup {
 /// (cache/folders.hpp: never followed out of the cache).
 Result<SnapshotLookup> resolve_snapshot(const std::string& repo_id, const SnapshotLookupOptions& options);
 
-/// " The cache holds a snapshot at commit <c>: use it with --revision <c>." (or the first five
-/// of several) when `revision` maps to no cached snapshot (no ref, or a commit without a
-/// snapshot folder) but snapshots of other commits are cached; "" otherwise (also when the repo
-/// has no snapshot folder or it is a symlink). The one builder of that hint: every offline miss
-/// carries it -- resolve_snapshot's error, CacheLookup::hint, and the LocalEntryNotFound errors of
-/// Downloader::download_file / snapshot_download offline or with local_files_only.
-std::string cached_commits_hint(const std::string& repo_id, RepoType type, std::string_view revision,
-                                const std::string& cache_dir);
+/// Other cached commits of a repo, for an offline miss.
+struct CachedCommitsHint {
+  /// " The cache holds a snapshot at commit <c>: use that commit as the revision." (or the first
+  /// five of several), or "".
+  std::string text;
+  std::string commit;  // the first of them ("" when none): what to pass as the revision
+};
+
+/// The cached commits when `revision` maps to no cached snapshot (no ref, or a commit without a
+/// snapshot folder) but snapshots of other commits are cached; empty otherwise (also when the
+/// repo has no snapshot folder or it is a symlink). The one builder of that hint: every offline
+/// miss carries it -- resolve_snapshot's error (with Remedy::UseRevision and the commit),
+/// CacheLookup::hint, and the LocalEntryNotFound errors of Downloader::download_file /
+/// snapshot_download offline or with local_files_only.
+CachedCommitsHint cached_commits_hint(const std::string& repo_id, RepoType type, std::string_view revision,
+                                      const std::string& cache_dir);
+/// `e` with Remedy::UseRevision naming other.commit, or with `otherwise` and `value` when none.
+Error with_cache_remedy(Error e, const CachedCommitsHint& other, Remedy otherwise, std::string value = {});
 
 }  // namespace hubcache

@@ -1,0 +1,79 @@
+// What the CLI tells a user to do about an error: the library names the remedy (Error::remedy),
+// this file names the flags and commands that apply it. The library's messages never do.
+#include <fmt/format.h>
+
+#include "cli.hpp"
+#include "hubcache/core/repo_id.hpp"
+
+namespace hubcache::cli {
+namespace {
+
+struct HintRepo {
+  std::string repo_id;
+  RepoType type = RepoType::Model;
+  std::string revision = "main";
+};
+HintRepo g_repo;  // the repo the command is about ("" when none)
+
+std::string shell_quote(const std::string& s) {
+  if (s.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789/._-") == std::string::npos) return s;
+  std::string out = "'";
+  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
+  return out + "'";
+}
+
+// `hubcache download <repo> [files] [--repo-type T] [--revision R]`; at most five files named,
+// more mean the whole repo at that revision.
+std::string download_command(const Error& e) {
+  std::string cmd = "hubcache download " + shell_quote(g_repo.repo_id);
+  if (e.missing.size() <= 5)
+    for (const auto& f : e.missing) cmd += " " + shell_quote(f);
+  if (g_repo.type != RepoType::Model) cmd += std::string(" --repo-type ") + to_string(g_repo.type);
+  const std::string revision = e.remedy_value.empty() ? g_repo.revision : e.remedy_value;
+  if (revision != "main") cmd += " --revision " + shell_quote(revision);
+  return cmd;
+}
+
+}  // namespace
+
+void set_hint_repo(const std::string& repo_id, RepoType type, const std::string& revision) {
+  g_repo = HintRepo{repo_id, type, revision};
+}
+
+std::string hint_for(const Error& e) {
+  switch (e.remedy) {
+    case Remedy::None:
+      return "";
+    case Remedy::UseNetwork:
+      return "Unset HF_HUB_OFFLINE / drop --offline to download it.";
+    case Remedy::DropForceDownload:
+      return "Drop --force-download, or go online (unset HF_HUB_OFFLINE / drop --offline).";
+    case Remedy::UseCacheDir:
+      return "Point --cache-dir (or HF_HUB_CACHE) at a Hub cache folder.";
+    case Remedy::UseToken:
+      return "Pass --token or set HF_TOKEN (or run `hf auth login`).";
+    case Remedy::CheckToken:
+      return "Check --token / HF_TOKEN / the token file, or drop the token to access public repos anonymously.";
+    case Remedy::Download:
+      if (g_repo.repo_id.empty()) return "Download it first (hubcache download).";
+      return (e.missing.size() > 1 ? "Fetch them with: " : "Fetch it with: ") + download_command(e);
+    case Remedy::UseRevision:
+      return e.remedy_value.empty() ? "Pass --revision." : "Use it with --revision " + e.remedy_value + ".";
+    case Remedy::UseRepoType:
+      return "Add --repo-type " + e.remedy_value + ".";
+    case Remedy::DropLocalDir:
+      return "Drop --local-dir (or copy the folder), or run from a directory where that folder does not exist.";
+    case Remedy::UseLocalDir:
+      return "Or pick another --local-dir, then rerun.";
+    case Remedy::ForceDownload:
+      return "Retry later or with --force-download.";
+    case Remedy::TrustCa:
+      return "For a LAN mirror started with `hubcache serve --tls-cert`, put its CA's PEM file in SSL_CERT_FILE; "
+             "`hubcache env` shows which CA file is in effect.";
+    case Remedy::FreeSpace:
+      return "`hubcache cache prune` and `hubcache cache rm` free space in the cache.";
+  }
+  return "";
+}
+
+}  // namespace hubcache::cli
