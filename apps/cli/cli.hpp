@@ -61,7 +61,7 @@ Config load_config(const Context& ctx, const CommonOptions& opts, bool quiet = f
 /// returns exit_code_for(error.code).
 int report_error(const Error& error, bool json, bool pretty = true);
 /// The repo a command is about, for hints that name a download command (hints.cpp).
-void set_hint_repo(const std::string& repo_id, RepoType type, const std::string& revision);
+void set_hint_repo(const std::string& repo_id, RepoType type, const std::string& revision, const std::string& cache_dir = {});
 /// The CLI's words for error.remedy: the flags and commands that apply it ("" for none).
 std::string hint_for(const Error& error);
 /// Prints "Error: <message>" and returns k_exit_usage: a bad combination of arguments.

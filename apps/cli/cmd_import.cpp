@@ -155,6 +155,7 @@ int run(const ImportCliOptions& o, const Config& c) {
   io.revision = o.revision;
   io.commit = o.commit;
   io.cache_dir = c.hub_cache.value;
+  set_hint_repo(io.repo.id, io.repo.type, io.revision, io.cache_dir);
   io.mode = o.link ? ImportMode::Link : o.copy ? ImportMode::Copy : o.move ? ImportMode::Move : ImportMode::Auto;
   io.metadata = o.ignore_metadata ? MetadataPolicy::Ignore : MetadataPolicy::Use;
   io.untracked = o.untracked == "skip" ? UntrackedPolicy::Skip : UntrackedPolicy::Refuse;

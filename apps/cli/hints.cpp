@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "cli.hpp"
+#include "hubcache/cache/hf_uri.hpp"
 #include "hubcache/core/repo_id.hpp"
 
 namespace hubcache::cli {
@@ -12,6 +13,7 @@ struct HintRepo {
   std::string repo_id;
   RepoType type = RepoType::Model;
   std::string revision = "main";
+  std::string cache_dir;  // the cache the command writes to ("" when it does not say)
 };
 HintRepo g_repo;  // the repo the command is about ("" when none)
 
@@ -36,8 +38,8 @@ std::string download_command(const Error& e) {
 
 }  // namespace
 
-void set_hint_repo(const std::string& repo_id, RepoType type, const std::string& revision) {
-  g_repo = HintRepo{repo_id, type, revision};
+void set_hint_repo(const std::string& repo_id, RepoType type, const std::string& revision, const std::string& cache_dir) {
+  g_repo = HintRepo{repo_id, type, revision, cache_dir};
 }
 
 std::string hint_for(const Error& e) {
@@ -72,6 +74,23 @@ std::string hint_for(const Error& e) {
              "`hubcache env` shows which CA file is in effect.";
     case Remedy::FreeSpace:
       return "`hubcache cache prune` and `hubcache cache rm` free space in the cache.";
+    case Remedy::IgnoreMetadata:
+      return e.remedy_value == "untracked"
+                 ? "Leave them out with --untracked skip, or import the folder as plain files with --ignore-metadata."
+                 : "Import the folder as plain files with --ignore-metadata.";
+    case Remedy::ForceRef:
+      return "Import under another name (--revision imported) or by commit (--revision " + e.remedy_value +
+             "), or pass --force to move the ref.";
+    case Remedy::MirrorCache: {
+      auto uri = parse_hf_uri(e.remedy_value);
+      if (!uri) return "";
+      std::string download = "hubcache download " + uri->repo_id;
+      if (uri->type != RepoType::Model) download += std::string(" --repo-type ") + to_string(uri->type);
+      if (!g_repo.cache_dir.empty()) download += " --cache-dir '" + g_repo.cache_dir + "'";
+      if (uri->revision) download += " --revision " + *uri->revision;
+      return "Copy it through a local mirror of that cache:\n  hubcache serve --cache-dir '" + e.path + "'" +
+             " --port 8089 &\n  HF_ENDPOINT=http://127.0.0.1:8089 " + download + "\n(`hubcache migrate` will do this in one step.)";
+    }
   }
   return "";
 }

@@ -36,6 +36,9 @@ const char* to_string(Remedy remedy) {
     case Remedy::ForceDownload: return "force_download";
     case Remedy::TrustCa: return "trust_ca";
     case Remedy::FreeSpace: return "free_space";
+    case Remedy::IgnoreMetadata: return "ignore_metadata";
+    case Remedy::ForceRef: return "force_ref";
+    case Remedy::MirrorCache: return "mirror_cache";
   }
   return "";
 }

@@ -36,7 +36,7 @@ Result<void> check_inputs(const ImportOptions& o) {
   HUBCACHE_TRY(validate_repo_id(o.repo.id));
   HUBCACHE_TRY(validate_revision(o.revision));
   if (o.commit && !is_commit_hash(*o.commit))
-    return fail(ErrorCode::InvalidRevision, "--commit must be a full 40-character lower-case commit hash, got '" +
+    return fail(ErrorCode::InvalidRevision, "the commit must be a full 40-character lower-case commit hash, got '" +
                                                 *o.commit + "'");
   if (o.commit && is_commit_hash(o.revision) && *o.commit != o.revision)
     return fail(ErrorCode::InvalidArgument, "revision " + o.revision + " and commit " + *o.commit +
@@ -63,27 +63,25 @@ Result<std::string> resolve_source(const std::string& dir) {
 Result<void> refuse_hub_layout(const std::string& root, const std::string& cache, const ImportOptions& o) {
   const HubFolderKind kind = classify_hub_folder(root);
   if (kind.kind == HubFolderKind::None) return {};
-  std::string what, revision;
+  std::string what, commit;
   const RepoRef named = kind.repo.value_or(o.repo);
-  const std::string repo =
-      named.id + (named.type == RepoType::Model ? "" : std::string(" --repo-type ") + to_string(named.type)) + " --cache-dir '" + cache + "'";
   if (kind.kind == HubFolderKind::CacheRoot) what = "a Hub cache (it holds models--*/datasets--* folders)";
   if (kind.kind == HubFolderKind::RepoFolder) what = "a repo folder of a Hub cache (blobs/, refs/, snapshots/)";
   if (kind.kind == HubFolderKind::SnapshotFolder) {
     what = "the snapshot of commit " + kind.commit + " in a Hub cache";
-    revision = " --revision " + kind.commit;
+    commit = kind.commit;
   }
   const std::string source_cache = kind.kind == HubFolderKind::CacheRoot    ? root
                                    : kind.kind == HubFolderKind::RepoFolder ? fs::parent(root)
                                                                             : fs::parent(fs::parent(fs::parent(root)));
-  return fail(ErrorCode::InvalidArgument,
-              "'" + root + "' is " + what + ", not a folder of repo files: importing it as " + o.repo.id +
-                  " would file its internals as repo files. Nothing was changed. Use that cache as it is (HF_HUB_CACHE='" +
-                  source_cache + "'), or copy its repos into '" + cache +
-                  "' verified, through a local mirror of it:\n  hubcache serve --cache-dir '" + source_cache +
-                  "' --port 8089 &\n  HF_ENDPOINT=http://127.0.0.1:8089 hubcache download " + repo + revision +
-                  "\n(`hubcache migrate` will do this in one step.)",
-              root);
+  return fail(Error{ErrorCode::InvalidArgument,
+                    "'" + root + "' is " + what + ", not a folder of repo files: importing it as " + o.repo.id +
+                        " would file its internals as repo files. Nothing was changed. Use that cache as it is (HF_HUB_CACHE='" +
+                        source_cache + "'), or copy its repos into '" + cache +
+                        "' verified, by downloading them from a local mirror that serves it.",
+                    source_cache, std::nullopt, {}}
+                  .with_remedy(Remedy::MirrorCache, "hf://" + (named.type == RepoType::Model ? std::string() : std::string(plural(named.type)) + "/") +
+                                                        named.id + (commit.empty() ? "" : "@" + commit)));
 }
 
 // A folder inside the cache may be imported in place only where no cache data lives: a folder
@@ -147,9 +145,9 @@ Result<std::optional<std::string>> apply_metadata(const import_detail::LocalDirM
     for (const auto& u : untracked) ps.push_back(Problem{ErrorCode::Conflict, u, fs::join(plan.options.source_dir, u)});
     return fail(import_detail::problems_error(
         "'" + plan.options.source_dir + "' was made by `hf download --local-dir`, but " + std::to_string(untracked.size()) +
-            " file(s) have no download metadata, so their commit is unknown. Leave them out with --untracked skip, or "
-            "import the folder as plain files with --ignore-metadata. Nothing was changed. Files:",
-        ps));
+            " file(s) have no download metadata, so their commit is unknown. Leave them out (UntrackedPolicy::Skip), or "
+            "import the folder as plain files (MetadataPolicy::Ignore). Nothing was changed. Files:",
+        ps).with_remedy(Remedy::IgnoreMetadata, "untracked"));
   }
   plan.skipped = std::move(untracked);
   entries = std::move(kept);
@@ -161,21 +159,23 @@ Result<std::optional<std::string>> apply_metadata(const import_detail::LocalDirM
     return fail(import_detail::problems_error(
         "the local-dir metadata of '" + plan.options.source_dir +
             "' records files of different commits; a snapshot holds one commit. Re-run `hf download --local-dir` "
-            "to bring every file to one commit, or import the folder as plain files with --ignore-metadata. "
+            "to bring every file to one commit, or import the folder as plain files (MetadataPolicy::Ignore). "
             "Nothing was changed. Commits:",
-        ps));
+        ps).with_remedy(Remedy::IgnoreMetadata));
   }
   if (by_commit.empty()) return std::optional<std::string>{};
   const std::string commit = by_commit.begin()->first;
   if (auto given = explicit_commit(o); given && *given != commit)
-    return fail(ErrorCode::Conflict, "the local-dir metadata records commit " + commit + ", not " + *given +
-                                         "; drop the commit/revision you gave or use --ignore-metadata");
+    return fail(Error{ErrorCode::Conflict, "the local-dir metadata records commit " + commit + ", not " + *given +
+                                               "; drop the commit/revision you gave or ignore the metadata (MetadataPolicy::Ignore)",
+                      {}, std::nullopt, {}}
+                    .with_remedy(Remedy::IgnoreMetadata));
   return std::optional<std::string>{commit};
 }
 
 // The snapshot of `commit` is cached and, where trees/<commit>.json records the commit's files,
 // holds every one of them. An unreadable tree record counts as complete (the safe side: the ref
-// is not moved without --force).
+// is not moved without force).
 bool holds_complete_snapshot(const RepoLayout& layout, const std::string& commit) {
   const std::filesystem::path dir = layout.snapshot_dir(commit);
   std::error_code ec;
@@ -290,9 +290,9 @@ Result<ImportPlan> plan_import(const ImportOptions& options) {
     std::sort(mismatches.begin(), mismatches.end(), [](const Problem& a, const Problem& b) { return a.message < b.message; });
     return fail(import_detail::problems_error(
         "file(s) in '" + root + "' no longer match what `hf download` recorded (edited after download?). Restore "
-            "them with `hf download --local-dir`, or import the folder as plain files with --ignore-metadata. "
+            "them with `hf download --local-dir`, or import the folder as plain files (MetadataPolicy::Ignore). "
             "Nothing was changed. Mismatches:",
-        mismatches));
+        mismatches).with_remedy(Remedy::IgnoreMetadata));
   }
 
   if (auto given = explicit_commit(options)) {
@@ -333,21 +333,21 @@ Result<ImportPlan> plan_import(const ImportOptions& options) {
         const bool cached = holds_complete_snapshot(layout, **prev);
         const std::string ref = "refs/" + plan.options.revision;
         if (cached && plan.commit_source == CommitSource::Derived && !options.force)
-          return fail(ErrorCode::Conflict,
-                      ref + " of " + plan.options.repo.id + " points to commit " + **prev +
-                          ", whose snapshot is cached; importing '" + root + "' (files of no known commit, given the derived id " +
-                          plan.commit + ") would move the ref away from it, and whatever resolves '" + plan.options.revision +
-                          "' offline would get the imported files instead. Nothing was changed. Import under another "
-                          "name (--revision imported) or by commit (--revision " + plan.commit +
-                          "), or pass --force to move the ref.",
-                      layout.ref_path(plan.options.revision));
+          return fail(Error{ErrorCode::Conflict,
+                            ref + " of " + plan.options.repo.id + " points to commit " + **prev +
+                                ", whose snapshot is cached; importing '" + root + "' (files of no known commit, given the derived id " +
+                                plan.commit + ") would move the ref away from it, and whatever resolves '" + plan.options.revision +
+                                "' offline would get the imported files instead. Nothing was changed. Import under another "
+                                "revision name or by commit (" + plan.commit + "), or force the import to move the ref.",
+                            layout.ref_path(plan.options.revision), std::nullopt, {}}
+                          .with_remedy(Remedy::ForceRef, plan.commit));
         if (cached && !options.force) {
           // A commit the Hub named is imported (nothing is lost), but a ref that resolves to a
           // complete snapshot is never moved unasked: an old local-dir copy would turn it back.
           plan.keep_ref = true;
-          plan.warnings.push_back(ref + " stays at " + **prev + "; pass --force to move it to " + plan.commit +
-                                  " (the files are imported as commit " + plan.commit + ": use --revision " +
-                                  plan.commit + " to reach them)");
+          plan.warnings.push_back(ref + " stays at " + **prev + "; force the import to move it to " + plan.commit +
+                                  " (the files are imported as commit " + plan.commit + ": use that commit as the revision " +
+                                  "to reach them)");
         } else {
           plan.warnings.push_back(ref + " pointed to " + **prev + "; the import moves it to " + plan.commit);
         }

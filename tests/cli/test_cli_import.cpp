@@ -1,4 +1,5 @@
 // `hubcache import` through the built binary: output, JSON, dry run, modes, exit codes.
+#include <unistd.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -146,7 +147,15 @@ TEST(CliImport, LocalDirMismatchNamesTheFile) {
   auto r = hub({"import", src, "--repo", "org/tiny", "--cache-dir", cache});
   EXPECT_EQ(r.exit_code, 1);
   EXPECT_NE(r.err.find("'config.json'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Hint: Import the folder as plain files with --ignore-metadata."), std::string::npos) << r.err;
   EXPECT_FALSE(test::exists(cache));
+  // An untracked file beside it: the hint offers skipping it too.
+  test::write_file(src + "/notes.md", "mine");
+  auto untracked = hub({"import", src, "--repo", "org/tiny", "--cache-dir", cache});
+  EXPECT_NE(untracked.err.find("Hint: Leave them out with --untracked skip, or import the folder as plain files with --ignore-metadata."),
+            std::string::npos)
+      << untracked.err;
+  ASSERT_EQ(::unlink((src + "/notes.md").c_str()), 0);
   auto plain = hub({"import", src, "--repo", "org/tiny", "--cache-dir", cache, "--ignore-metadata"});
   EXPECT_EQ(plain.exit_code, 0) << plain.err;
   test::write_file(src + "/.cache/huggingface/download/config.json.metadata",

@@ -295,7 +295,8 @@ TEST_F(ImportFixture, RevisionsCommitsAndRefs) {
   auto refused = import_folder(o);
   ASSERT_FALSE(refused);
   EXPECT_EQ(refused.error().code, ErrorCode::Conflict);
-  EXPECT_NE(refused.error().message.find("--force"), std::string::npos) << refused.error().message;
+  EXPECT_NE(refused.error().message.find("force the import to move the ref"), std::string::npos) << refused.error().message;
+  EXPECT_EQ(refused.error().remedy, Remedy::ForceRef);
   EXPECT_EQ(test::read_file(layout().ref_path("refs/pr/1")), c2);  // nothing changed
   o.force = true;  // asked: moves the ref, with a warning
   auto moved = import_folder(o);
@@ -351,7 +352,7 @@ TEST_F(ImportFixture, NoCommitSourceMovesARefOffACompleteSnapshotUnasked) {
     EXPECT_EQ(test::read_file(layout().ref_path("main")), c1);
     bool warned = false;
     for (const auto& w : r.plan.warnings)
-      warned |= w.find("refs/main stays at " + c1 + "; pass --force to move it to " + to) != std::string::npos;
+      warned |= w.find("refs/main stays at " + c1 + "; force the import to move it to " + to) != std::string::npos;
     EXPECT_TRUE(warned) << ::testing::PrintToString(r.plan.warnings);
     EXPECT_TRUE(test::exists(layout().pointer_path(to, "a.json")));  // the files are imported all the same
     auto main_file = try_to_load_from_cache(repo.id, "a.json", {"main", repo.type, cache});
@@ -381,7 +382,8 @@ TEST_F(ImportFixture, NoCommitSourceMovesARefOffACompleteSnapshotUnasked) {
   auto derived = import_folder(o);
   ASSERT_FALSE(derived);
   EXPECT_EQ(derived.error().code, ErrorCode::Conflict);
-  EXPECT_NE(derived.error().message.find("--force"), std::string::npos) << derived.error().message;
+  EXPECT_NE(derived.error().message.find("force the import to move the ref"), std::string::npos) << derived.error().message;
+  EXPECT_EQ(derived.error().remedy, Remedy::ForceRef);
   EXPECT_EQ(test::read_file(layout().ref_path("main")), c1);
 
   // --force moves it

@@ -72,7 +72,8 @@ TEST_F(LocalDir, EtagMismatchIsRefusedNamingTheFile) {
   EXPECT_NE(r.error().message.find("'sub/x.txt'"), std::string::npos) << r.error().message;
   EXPECT_NE(r.error().message.find("'model.safetensors'"), std::string::npos);
   EXPECT_NE(r.error().message.find(sha256_hex("weights")), std::string::npos);  // the recorded ETag
-  EXPECT_NE(r.error().message.find("--ignore-metadata"), std::string::npos);
+  EXPECT_NE(r.error().message.find("MetadataPolicy::Ignore"), std::string::npos);
+  EXPECT_EQ(r.error().remedy, Remedy::IgnoreMetadata);
   EXPECT_FALSE(test::exists(cache));
   // The explicit way out: plain files under a derived commit.
   auto o = opts();
@@ -90,7 +91,8 @@ TEST_F(LocalDir, UntrackedFilesRefusedUnlessSkipped) {
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::Conflict);
   EXPECT_NE(r.error().message.find("notes.md"), std::string::npos);
-  EXPECT_NE(r.error().message.find("--untracked skip"), std::string::npos);
+  EXPECT_NE(r.error().message.find("UntrackedPolicy::Skip"), std::string::npos);
+  EXPECT_EQ(r.error().remedy_value, "untracked");  // the CLI: --untracked skip (CliImport)
   EXPECT_FALSE(test::exists(cache));
   auto o = opts();
   o.untracked = UntrackedPolicy::Skip;

@@ -54,6 +54,10 @@ enum class Remedy {
   ForceDownload,      // the server's answer did not match: retry, later or with force_download
   TrustCa,            // the server's TLS certificate cannot be verified with the CA in effect
   FreeSpace,          // not enough free space in Error::path
+  IgnoreMetadata,     // import: the local-dir metadata is in the way; remedy_value "untracked": or skip the untracked files
+  ForceRef,           // import: moving the ref needs force; remedy_value: the imported commit (or import under another name)
+  MirrorCache,        // import: the folder is (part of) the Hub cache Error::path: copy through a mirror of it
+                      // (remedy_value: the repo as hf://[<type>s/]<id>[@<commit of a snapshot folder>])
 };
 
 /// Context of a failed HTTP exchange (filled by the network layers).
