@@ -1,17 +1,6 @@
 // The transfer engine: verification, sharing, start/finish, disk full and cancel.
 #include "transfer_fixture.hpp"
 
-using namespace hubcache;
-using namespace hubcache::transfer;
-using namespace hubcache::test;
-using namespace std::chrono_literals;
-using test::Fault;
-using test::FaultKind;
-
-namespace {
-const RepoRef& k_repo = k_transfer_repo;
-}  // namespace
-
 TEST_F(Transfer, SequentialDownloadIsVerified) {
   Engine engine(options());
   auto r = engine.download(job("small.bin", small));

@@ -1,17 +1,6 @@
 // The transfer engine against faults: resume from the current offset, restarts, stalls, retries and give-up.
 #include "transfer_fixture.hpp"
 
-using namespace hubcache;
-using namespace hubcache::transfer;
-using namespace hubcache::test;
-using namespace std::chrono_literals;
-using test::Fault;
-using test::FaultKind;
-
-namespace {
-const RepoRef& k_repo = k_transfer_repo;
-}  // namespace
-
 TEST_F(Transfer, ResumeVector13_20) {
   Engine engine(options());
   auto j = job("small.bin", small);

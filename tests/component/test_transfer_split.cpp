@@ -1,17 +1,6 @@
 // The transfer engine's split files: parallel ranges, the single-stream rule, resume from the state record, redirect targets.
 #include "transfer_fixture.hpp"
 
-using namespace hubcache;
-using namespace hubcache::transfer;
-using namespace hubcache::test;
-using namespace std::chrono_literals;
-using test::Fault;
-using test::FaultKind;
-
-namespace {
-const RepoRef& k_repo = k_transfer_repo;
-}  // namespace
-
 TEST_F(Transfer, LargeFileIsSplitIntoParallelRanges) {
   Engine engine(options());
   auto j = job("big.bin", big, true);

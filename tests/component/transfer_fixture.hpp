@@ -70,3 +70,10 @@ struct Transfer : ::testing::Test {
 };
 
 }  // namespace hubcache::test
+
+// The names the transfer tests use, for the files that include this fixture (test code only).
+using namespace hubcache;
+using namespace hubcache::transfer;
+using namespace hubcache::test;
+using namespace std::chrono_literals;
+inline const RepoRef& k_repo = k_transfer_repo;
