@@ -149,6 +149,8 @@ Result<Outcome> Engine::download(const Job& job) {
 }
 
 Result<Outcome> Engine::finish(Pending pending) {
+  if (!pending.m_task || pending.m_engine != this)
+    return fail(ErrorCode::InvalidArgument, "Engine::finish: the transfer was finished already or belongs to another engine");
   Outcome out;
   std::shared_ptr<Task> task = std::move(pending.m_task);
   int attempt = pending.m_attempt;

@@ -147,6 +147,10 @@ TEST_F(Transfer, APendingJobDroppedUnfinishedEndsItsTransferAndCanBeDownloadedAg
   {
     auto p = engine.start(job("big.bin", big, true));
     ASSERT_TRUE(p) << p.error().message;
+    Engine::Pending moved = std::move(*p);
+    auto again = engine.finish(std::move(*p));  // moved from: nothing to finish
+    ASSERT_FALSE(again);
+    EXPECT_EQ(again.error().code, ErrorCode::InvalidArgument);
   }  // dropped: waits for the transfer, discards the outcome
   auto r = engine.download(job("big.bin", big, true));
   ASSERT_TRUE(r) << r.error().message;

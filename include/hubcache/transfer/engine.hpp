@@ -127,6 +127,7 @@ class Engine {
   Result<Pending> start(const Job& job);
   /// Waits for a started job and verifies it (hashing on the calling thread); the contract and
   /// errors of download(). A hash mismatch restarts the job once from scratch, as download() does.
+  /// A Pending moved from, or started by another engine, is InvalidArgument.
   Result<Outcome> finish(Pending pending);
 
   /// finish(start(job)). Blocks until the job's bytes are complete and verified in Outcome::path, or fails:
