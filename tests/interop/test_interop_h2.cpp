@@ -30,7 +30,7 @@ TEST(InteropH2, SnapshotMultiplexesOverFewConnectionsToAnH2Server) {
   auto certs = make_test_certs(tmp.path(), error);
   ASSERT_TRUE(certs) << error;
   // The upstream: a mirror of a cache holding one repo of many small files, behind the h2 front,
-  // which holds each request 60 ms (latency, so that the snapshot keeps its 128 files in flight).
+  // which holds each request 250 ms (latency long enough that the snapshot keeps its 128 files in flight even on a loaded machine under a sanitizer).
   const std::string source = tmp / "source";
   CacheBuilder b(source);
   const RepoRef repo{RepoType::Model, "org/many"};
@@ -42,12 +42,12 @@ TEST(InteropH2, SnapshotMultiplexesOverFewConnectionsToAnH2Server) {
   auto srv = server::Server::start(std::move(o));
   ASSERT_TRUE(srv.has_value()) << srv.error().message;
   ServeProcess front(ServeProcess::Command{{"/usr/bin/env", "node", source_dir() + "/tests/interop/h2_front.mjs", certs->cert,
-                                            certs->key, "http://127.0.0.1:" + std::to_string((*srv)->port()), "60"}});
+                                            certs->key, "http://127.0.0.1:" + std::to_string((*srv)->port()), "250"}});
   ASSERT_EQ(front.url().rfind("https://127.0.0.1:", 0), 0u) << front.url() << front.err_output();
 
   const std::string cache = tmp / "cache";
   // A fixed 128 files in flight: the adaptive default reaches 128 too, but how fast depends on
-  // the machine (under a sanitizer the start rate, not the 60 ms, can bound it).
+  // the machine (under a sanitizer the start rate, not the delay, can bound it).
   auto r = run_process({hubcache_bin(), "download", "org/many", "--cache-dir", cache, "--max-workers", "128", "-q"},
                        {"HF_ENDPOINT=" + front.url(), "SSL_CERT_FILE=" + certs->ca, "HF_HOME=" + tmp / "hf_home", "-HF_TOKEN",
                         "-HF_HUB_OFFLINE", "-REQUESTS_CA_BUNDLE", "-CURL_CA_BUNDLE", "-https_proxy", "-HTTPS_PROXY",
