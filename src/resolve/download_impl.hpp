@@ -159,7 +159,7 @@ struct Downloader::Impl {
   /// same content) is not waited for: the result is then nullopt and nothing was done.
   Result<std::optional<PendingFetch>> begin_fetch_to_cache(const RepoLayout& layout, const BlobFetch& f, ProgressTracker& progress,
                                                            PublishBatch& batch, bool may_wait);
-  /// Waits for a begun fetch's bytes (errors typed as fetch_blob's) and publishes them.
+  /// Waits for a begun fetch's bytes (errors typed by typed_blob_result) and publishes them.
   Result<FetchDone> finish_fetch(PendingFetch pending, std::vector<std::string>& warnings);
   /// True if blobs/<etag> now links into the cache's shared blob store (no download needed).
   bool reuse_shared_blob(const RepoLayout& layout, const BlobFetch& f) const;
@@ -175,11 +175,9 @@ struct Downloader::Impl {
   /// the commit, and the HEAD's Location to try first when the HEAD was redirected there.
   BlobFetch fetch_for(const RepoRef& repo, std::string_view revision, const std::string& path, const hub::FileMetadata& m,
                       bool force) const;
-  /// engine().download(job), with an error status of the Hub (its origin, or any X-Error-Code)
+  /// An outcome of engine().finish(), with an error status of the Hub (its origin, or any X-Error-Code)
   /// mapped to the typed error the metadata HEAD gives for it (Gated, RepoNotFound,
   /// Unauthorized, EntryNotFound, ...), so every mode reports the same error.
-  Result<transfer::Outcome> fetch_blob(const transfer::Job& job, const RepoRef& repo);
-  /// fetch_blob's error mapping, for an outcome of engine().finish().
   Result<transfer::Outcome> typed_blob_result(Result<transfer::Outcome> outcome, const RepoRef& repo);
   /// Engine job for `f` writing to `temp` (with split files next to it).
   transfer::Job make_job(const BlobFetch& f, const std::string& temp, const std::string& parts_base, ProgressTracker& progress);

@@ -240,10 +240,6 @@ transfer::Job Downloader::Impl::make_job(const BlobFetch& f, const std::string& 
   return job;
 }
 
-Result<transfer::Outcome> Downloader::Impl::fetch_blob(const transfer::Job& job, const RepoRef& repo) {
-  return typed_blob_result(engine().download(job), repo);
-}
-
 Result<FetchDone> Downloader::Impl::finish_fetch(PendingFetch pending, std::vector<std::string>& warnings) {
   FetchDone done;
   if (!pending.transfer) return done;
