@@ -1,6 +1,7 @@
 #include "exchange.hpp"
 #include "hubcache/util/text.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <mutex>
 
@@ -119,7 +120,9 @@ void Exchange::prepare(const Request& req, Sink s, bool stream, const CancelToke
   curl_easy_setopt(easy, CURLOPT_CONNECTTIMEOUT_MS, static_cast<long>(request.connect_timeout.count()));
   if (request.total_timeout.count() > 0)
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(request.total_timeout.count()));
-  curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, 1024L * 1024L);  // fewer callbacks and writes per GiB
+  constexpr std::size_t k_max_buffer = 1u << 20;
+  const std::size_t buffer = request.receive_buffer == 0 ? k_max_buffer : std::clamp<std::size_t>(request.receive_buffer, 1024, k_max_buffer);
+  curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, static_cast<long>(buffer));
   curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
   // Over HTTPS a transfer that starts while a connection to its host is still being set up waits
   // for ALPN's verdict and, if it is h2, becomes one more stream on it instead of opening another

@@ -28,21 +28,24 @@ bool non_empty_dir(const std::string& p) {
   return std::filesystem::is_directory(p, ec) && !std::filesystem::is_empty(p, ec);
 }
 
-std::vector<TreeFileEntry> to_tree_entries(const std::vector<hub::TreeEntry>& listing) {
+// Consumes the listing entry by entry, so a large repo's tree is not held twice.
+std::vector<TreeFileEntry> to_tree_entries(std::vector<hub::TreeEntry>&& listing) {
   std::vector<TreeFileEntry> out;
-  for (const auto& e : listing) {
+  out.reserve(listing.size());
+  for (auto& e : listing) {
     if (e.type != "file") continue;
     TreeFileEntry t;
-    t.path = e.path;
+    t.path = std::move(e.path);
     t.size = e.size;
-    t.blob_id = e.oid;
+    t.blob_id = std::move(e.oid);
     if (e.lfs) {
-      t.lfs_sha256 = e.lfs->oid;
+      t.lfs_sha256 = std::move(e.lfs->oid);
       t.lfs_size = e.lfs->size;
     }
-    t.xet_hash = e.xet_hash;
+    t.xet_hash = std::move(e.xet_hash);
     out.push_back(std::move(t));
   }
+  std::vector<hub::TreeEntry>().swap(listing);
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
   return out;
 }
@@ -137,7 +140,7 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
       if (err.code == ErrorCode::RevisionNotFound || err.code == ErrorCode::Cancelled) return fail(std::move(err));
       return from_cache(err);
     }
-    entries = to_tree_entries(*tree);
+    entries = to_tree_entries(std::move(*tree));
     listed = true;
   }
   // Every server-provided name and ETag is checked before anything is written (docs/hub-protocol.md#identifiers, 13.39).

@@ -180,3 +180,22 @@ TEST_F(Hostile, AUrlOfAnotherSchemeIsNotANetworkBlip) {
     EXPECT_NE(r.error().message.find("only http:// and https://"), std::string::npos) << r.error().message;
   }
 }
+
+// Request::receive_buffer only sizes libcurl's buffer: a body much larger than the buffer (and
+// a size below libcurl's 1 KiB minimum, which is clamped) still arrives whole, as does one with 0.
+TEST_F(Hostile, ATinyReceiveBufferStillDeliversTheWholeBody) {
+  std::string body(300'000, '\0');
+  for (std::size_t i = 0; i < body.size(); ++i) body[i] = static_cast<char>('a' + i % 23);
+  server.add_file(k_repo, c1, "big.bin", body);
+  http::Client client;
+  for (const std::size_t buffer : {std::size_t{1}, std::size_t{3000}, std::size_t{0}, std::size_t{64} << 20}) {
+    http::Request req;
+    req.url = server.endpoint() + "/" + k_repo.id + "/resolve/" + c1 + "/big.bin";
+    req.redirects = http::Redirects::Follow;
+    req.receive_buffer = buffer;
+    auto r = client.perform(req);
+    ASSERT_TRUE(r) << r.error().message;
+    EXPECT_EQ(r->status, 200) << buffer;
+    EXPECT_TRUE(r->body == body) << "buffer " << buffer << ": got " << r->body.size() << " bytes";
+  }
+}

@@ -60,6 +60,11 @@ struct Request {
   /// answer (announced by Content-Length or received) fails with ErrorCode::Http (http context
   /// error_code "ResponseTooLarge"; not transient) as soon as it is known, so memory stays bounded.
   std::size_t max_body = 64u << 20;
+  /// libcurl's receive buffer (CURLOPT_BUFFERSIZE), in bytes, clamped to [1 KiB, 1 MiB]; 0 = 1 MiB.
+  /// A large buffer means fewer callbacks and writes per GiB; a body known to be small should ask
+  /// for little, since every exchange in flight holds its buffer (128 small files x 1 MiB, of
+  /// which each touches a different few pages, cost about 2 MiB of resident memory).
+  std::size_t receive_buffer = 0;
 };
 
 struct Response {
