@@ -2,7 +2,6 @@
 #include "hubcache/core/repo_id.hpp"
 #include "hubcache/cache/shared_blobs.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,7 +10,9 @@
 #include <cerrno>
 #include <climits>
 #include <memory>
+#include <optional>
 
+#include "hubcache/util/dir_walk.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/hash.hpp"
 #include "hubcache/util/digest.hpp"
@@ -275,24 +276,18 @@ Result<std::uint64_t> SharedBlobStore::sweep(std::string_view hash) const {
 Result<std::vector<SharedPayload>> SharedBlobStore::payloads() const {
   std::vector<SharedPayload> out;
   if (!m_marked) return out;
-  std::unique_ptr<DIR, int (*)(DIR*)> top(::opendir(dir().c_str()), ::closedir);
-  if (!top) return fail(errno_error(errno, "cannot read", dir()));
-  while (const dirent* e = ::readdir(top.get())) {
-    const std::string prefix = e->d_name;
-    if (!is_lower_hex(prefix, 2)) continue;
-    const std::string pdir = dir() + "/" + prefix;
-    if (!lstat_is(pdir, S_IFDIR)) continue;
-    std::unique_ptr<DIR, int (*)(DIR*)> sub(::opendir(pdir.c_str()), ::closedir);
-    if (!sub) return fail(errno_error(errno, "cannot read", pdir));
-    while (const dirent* p = ::readdir(sub.get())) {
-      const std::string name = p->d_name;
-      if (!is_xet_hash(name) || name.compare(0, 2, prefix) != 0) continue;
-      struct stat st {};
-      const std::string path = pdir + "/" + name;
-      if (::lstat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-      out.push_back({name, path, static_cast<std::uint64_t>(st.st_size)});
-    }
-  }
+  std::optional<Error> failure;
+  // <store>/<2 hex>/<xet hash>: one level of prefix folders, each holding its hashes' payloads.
+  fs::walk_folder(
+      dir(), [](const std::string& rel, const std::string& name) { return rel == name && is_lower_hex(name, 2); },
+      [&](const fs::FolderEntry& e) {
+        if (e.rel.size() != 2 + 1 + e.name.size() || !is_xet_hash(e.name) || e.name.compare(0, 2, e.rel, 0, 2) != 0) return;
+        if (S_ISREG(e.lst.st_mode)) out.push_back({e.name, e.path, static_cast<std::uint64_t>(e.lst.st_size)});
+      },
+      [&](const std::string& path, int err, const char*) {
+        if (!failure) failure = errno_error(err, "cannot read", path);
+      });
+  if (failure) return fail(std::move(*failure));
   std::sort(out.begin(), out.end(), [](const SharedPayload& a, const SharedPayload& b) { return a.hash < b.hash; });
   return out;
 }

@@ -16,44 +16,6 @@ bool is_os_junk(std::string_view name) {
 }
 
 namespace {
-constexpr long k_dir_buffer = 32768;
-}  // namespace
-
-DirReader::DirReader(int fd) : m_fd(fd), m_buf(new char[k_dir_buffer]) {}
-
-bool DirReader::next(const char*& name, unsigned char& type) {
-  for (;;) {
-    if (m_pos >= m_len) {
-      if (m_fd < 0) {
-        m_error = EBADF;
-        return false;
-      }
-      const ssize_t n = ::getdents64(m_fd, m_buf.get(), k_dir_buffer);
-      if (n <= 0) {
-        m_error = n < 0 ? errno : 0;
-        return false;
-      }
-      m_len = n;
-      m_pos = 0;
-    }
-    const auto* e = reinterpret_cast<const dirent64*>(m_buf.get() + m_pos);
-    m_pos += e->d_reclen;
-    const char* n = e->d_name;
-    if (n[0] == '.' && (n[1] == '\0' || (n[1] == '.' && n[2] == '\0'))) continue;
-    name = n;
-    type = e->d_type;
-    if (type == DT_UNKNOWN) {
-      struct stat st {};
-      if (::fstatat(m_fd, n, &st, AT_SYMLINK_NOFOLLOW) == 0)
-        type = S_ISDIR(st.st_mode) ? DT_DIR : S_ISLNK(st.st_mode) ? DT_LNK : S_ISREG(st.st_mode) ? DT_REG : DT_UNKNOWN;
-    } else if (type != DT_DIR && type != DT_LNK && type != DT_REG) {
-      type = DT_UNKNOWN;  // fifos, sockets, devices: never cache content
-    }
-    return true;
-  }
-}
-
-namespace {
 
 // The usual pointer text "../" * depth + "blobs/<name>": returns <name>, or "" if it is not that.
 std::string_view blob_name_of_usual_link(std::string_view link, int depth) {

@@ -1,5 +1,4 @@
 // Reading the source folder: the walk, `hf download --local-dir` metadata, hashing.
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -11,6 +10,7 @@
 
 #include "import_internal.hpp"
 #include "hubcache/cache/local_dir.hpp"
+#include "hubcache/util/dir_walk.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/text.hpp"
 #include "hubcache/util/digest.hpp"
@@ -37,34 +37,24 @@ struct Walker {
     problems.push_back(Problem{code, std::move(message), std::move(path)});
   }
 
-  void walk(const std::string& dir, const std::string& rel) {
-    DIR* d = ::opendir(dir.c_str());
-    if (d == nullptr) {
-      add_problem(errno == EACCES ? ErrorCode::PermissionDenied : ErrorCode::Io,
-                  errno_error(errno, "cannot read folder", dir).message, dir);
-      return;
-    }
-    std::vector<std::string> names;
-    while (dirent* e = ::readdir(d)) {
-      std::string name = e->d_name;
-      if (name != "." && name != "..") names.push_back(std::move(name));
-    }
-    ::closedir(d);
-    std::sort(names.begin(), names.end());
-    for (const auto& name : names) visit(dir + "/" + name, rel.empty() ? name : rel + "/" + name, name);
+  static bool skipped(const std::string& rel, const std::string& name) { return name == ".git" || rel == k_local_meta_dir; }
+
+  void walk() {
+    fs::walk_folder(
+        root, [](const std::string& rel, const std::string& name) { return !skipped(rel, name); },
+        [this](const fs::FolderEntry& e) { visit(e); },
+        [this](const std::string& path, int err, const char* what) {
+          const bool folder = std::string_view(what) == "cannot read folder";
+          add_problem(folder && err == EACCES ? ErrorCode::PermissionDenied : ErrorCode::Io, errno_error(err, what, path).message,
+                      path);
+        });
   }
 
-  void visit(const std::string& full, const std::string& rel, const std::string& name) {
-    if (name == ".git" || rel == k_local_meta_dir) return;
-    struct stat lst{};
-    if (::lstat(full.c_str(), &lst) != 0) {
-      add_problem(ErrorCode::Io, errno_error(errno, "cannot stat", full).message, full);
-      return;
-    }
-    if (S_ISDIR(lst.st_mode)) {
-      walk(full, rel);
-      return;
-    }
+  void visit(const fs::FolderEntry& e) {
+    const std::string& full = e.path;
+    const std::string& rel = e.rel;
+    const struct stat& lst = e.lst;
+    if (skipped(rel, e.name)) return;
     if (auto v = validate_repo_path(rel); !v) {
       add_problem(ErrorCode::InvalidPath,
                   "'" + rel + "' cannot be a file name in a Hub repo (" + v.error().message + "); rename it", full);
@@ -114,33 +104,21 @@ std::optional<LocalDirRecord> parse_metadata(std::string_view text) {
   return LocalDirRecord{m->commit, m->etag};
 }
 
-void collect_metadata(const std::string& dir, const std::string& rel, LocalDirMetadata& out) {
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return;
-  std::vector<std::string> names;
-  while (dirent* e = ::readdir(d)) {
-    std::string name = e->d_name;
-    if (name != "." && name != "..") names.push_back(std::move(name));
-  }
-  ::closedir(d);
-  for (const auto& name : names) {
-    const std::string full = dir + "/" + name;
-    const std::string r = rel.empty() ? name : rel + "/" + name;
-    struct stat st{};
-    if (::lstat(full.c_str(), &st) != 0) continue;
-    if (S_ISDIR(st.st_mode)) {
-      collect_metadata(full, r, out);
-      continue;
-    }
-    if (!S_ISREG(st.st_mode) || r.size() <= k_local_metadata_suffix.size() || !r.ends_with(k_local_metadata_suffix))
-      continue;  // locks, temp files
-    out.present = true;
-    const std::string path = r.substr(0, r.size() - k_local_metadata_suffix.size());
-    auto text = fs::read_file(full, 4096);
-    auto rec = text ? parse_metadata(*text) : std::nullopt;
-    if (rec && validate_repo_path(path)) out.records.emplace(path, std::move(*rec));
-    else out.unreadable.push_back(full);
-  }
+void collect_metadata(const std::string& dir, LocalDirMetadata& out) {
+  fs::walk_folder(
+      dir, nullptr,
+      [&](const fs::FolderEntry& e) {
+        const std::string& r = e.rel;
+        if (!S_ISREG(e.lst.st_mode) || r.size() <= k_local_metadata_suffix.size() || !r.ends_with(k_local_metadata_suffix))
+          return;  // locks, temp files
+        out.present = true;
+        const std::string path = r.substr(0, r.size() - k_local_metadata_suffix.size());
+        auto text = fs::read_file(e.path, 4096);
+        auto rec = text ? parse_metadata(*text) : std::nullopt;
+        if (rec && validate_repo_path(path)) out.records.emplace(path, std::move(*rec));
+        else out.unreadable.push_back(e.path);
+      },
+      [](const std::string&, int, const char*) {});
 }
 
 }  // namespace
@@ -157,7 +135,7 @@ Error problems_error(const std::string& headline, const std::vector<Problem>& pr
 Result<std::vector<SourceEntry>> walk_source(const std::string& root) {
   Walker w;
   w.root = root;
-  w.walk(root, "");
+  w.walk();
   if (!w.problems.empty())
     return fail(problems_error("cannot import '" + root + "'; nothing was changed:", w.problems));
   std::sort(w.entries.begin(), w.entries.end(),
@@ -167,7 +145,7 @@ Result<std::vector<SourceEntry>> walk_source(const std::string& root) {
 
 Result<LocalDirMetadata> read_local_dir_metadata(const std::string& root) {
   LocalDirMetadata out;
-  collect_metadata(root + "/" + std::string(k_local_download_dir), "", out);
+  collect_metadata(root + "/" + std::string(k_local_download_dir), out);
   std::sort(out.unreadable.begin(), out.unreadable.end());
   return out;
 }

@@ -1,11 +1,16 @@
 #include "hubcache/cache/local_dir.hpp"
 #include "hubcache/resolve/local_folder.hpp"
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
+#include <optional>
 #include <system_error>
 
 #include "hubcache/core/repo_id.hpp"
+#include "hubcache/util/dir_walk.hpp"
 
 namespace hubcache {
 
@@ -41,23 +46,21 @@ Result<std::string> local_folder_file(const std::string& folder, const std::stri
 }
 
 Result<std::vector<std::string>> local_folder_files(const std::string& folder, const PathFilter& filter) {
-  namespace sfs = std::filesystem;
   std::vector<std::string> out;
-  std::error_code ec;
-  sfs::recursive_directory_iterator it(folder, sfs::directory_options::none, ec), end;
-  for (; !ec && it != end; it.increment(ec)) {
-    const std::string rel = it->path().lexically_relative(folder).generic_string();
-    if (rel == k_local_meta_dir && it->is_directory()) {
-      it.disable_recursion_pending();
-      continue;
-    }
-    std::error_code fec;
-    if (!sfs::is_regular_file(it->path(), fec)) continue;
-    if (filter.selects(rel)) out.push_back(rel);
-  }
-  if (ec)
-    return fail(ErrorCode::Io, "cannot list the local model folder '" + folder + "': " + ec.message() +
-                                   ". Check its permissions.", folder);
+  std::optional<Error> failure;
+  fs::walk_folder(
+      folder, [](const std::string& rel, const std::string&) { return rel != k_local_meta_dir; },
+      [&](const fs::FolderEntry& e) {
+        if ((S_ISREG(e.lst.st_mode) || (S_ISLNK(e.lst.st_mode) && fs::is_file(e.path))) && filter.selects(e.rel))
+          out.push_back(e.rel);
+      },
+      [&](const std::string& path, int err, const char* what) {
+        if (!failure)
+          failure = Error(ErrorCode::Io, "cannot list the local model folder '" + folder + "': " + what + " '" + path +
+                                             "': " + std::strerror(err) + ". Check its permissions.",
+                          folder);
+      });
+  if (failure) return fail(std::move(*failure));
   std::sort(out.begin(), out.end());
   return out;
 }

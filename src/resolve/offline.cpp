@@ -1,6 +1,5 @@
 #include "hubcache/resolve/offline.hpp"
 
-#include <dirent.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -10,6 +9,7 @@
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/cache/store.hpp"
 #include "hubcache/resolve/local_folder.hpp"
+#include "hubcache/util/dir_walk.hpp"
 #include "hubcache/util/fs.hpp"
 
 namespace hubcache {
@@ -18,20 +18,15 @@ namespace {
 using fs::is_file;
 
 // Lists files (following symlinks; broken links skipped) below `dir`, as '/'-joined relative paths.
-void list_files(const std::string& dir, const std::string& rel, std::vector<std::string>& out) {
-  DIR* d = ::opendir(dir.c_str());
-  if (d == nullptr) return;
-  while (dirent* e = ::readdir(d)) {
-    const std::string name = e->d_name;
-    if (name == "." || name == "..") continue;
-    const std::string full = dir + "/" + name;
-    const std::string r = rel.empty() ? name : rel + "/" + name;
-    struct stat lst{};
-    if (::lstat(full.c_str(), &lst) != 0) continue;
-    if (S_ISDIR(lst.st_mode)) list_files(full, r, out);
-    else if (is_file(full)) out.push_back(r);
-  }
-  ::closedir(d);
+std::vector<std::string> list_files(const std::string& dir) {
+  std::vector<std::string> out;
+  fs::walk_folder(
+      dir, nullptr,
+      [&](const fs::FolderEntry& e) {
+        if (S_ISREG(e.lst.st_mode) || (S_ISLNK(e.lst.st_mode) && is_file(e.path))) out.push_back(e.rel);
+      },
+      [](const std::string&, int, const char*) {});
+  return out;
 }
 
 std::string list_some(const std::vector<std::string>& names) {
@@ -204,9 +199,7 @@ Result<SnapshotLookup> resolve_snapshot(const std::string& repo_id, const Snapsh
                            " is complete: the cache holds no file list for that commit (trees/" + commit +
                            ".json, written by a snapshot download). Listing the files present; a snapshot download of commit " + commit +
                            " completes it.");
-  std::vector<std::string> present;
-  list_files(out.snapshot_dir, "", present);
-  for (auto& p : present)
+  for (auto& p : list_files(out.snapshot_dir))
     if (opt.filter.selects(p)) out.files.push_back(std::move(p));
   std::sort(out.files.begin(), out.files.end());
   return out;

@@ -1,7 +1,7 @@
 #pragma once
-// Reading a cache without following symlinks out of it: the one directory walker and the one
-// rule for what a snapshot pointer leads to (resolve_entry). Used by scan, verify, delete and the
-// mirror. All work goes through directory fds (openat/fstatat/readlinkat) so a file costs one or
+// Reading a cache without following symlinks out of it: the one rule for what a snapshot
+// pointer leads to (resolve_entry), over util's directory walker (util/dir_walk.hpp). Used by
+// scan, verify, delete and the mirror. All work goes through directory fds (openat/fstatat/readlinkat) so a file costs one or
 // two syscalls and no path walk from '/'.
 #include <dirent.h>
 #include <fcntl.h>
@@ -16,36 +16,18 @@
 #include <vector>
 
 #include "hubcache/cache/shared_blobs.hpp"
+#include "hubcache/util/dir_walk.hpp"
 #include "hubcache/util/fs.hpp"
 
 namespace hubcache {
 
+using fs::DirReader;
 using fs::Fd;
-
-/// openat(dirfd, name) as a directory, refusing to follow a final symlink (errno ELOOP/ENOTDIR).
-inline Fd open_dir_at(int dirfd, const char* name) {
-  return Fd(::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-}
+using fs::open_dir_at;
+using fs::walk_tree;
 
 /// Names that OSes drop into folders; never repos, revisions or refs.
 bool is_os_junk(std::string_view name);
-
-/// Lists a directory fd (borrowed, freshly opened) with getdents64: no DIR stream, no dup.
-class DirReader {
- public:
-  explicit DirReader(int fd);
-  /// The next entry other than "." and "..", with its DT_* type (DT_UNKNOWN only for entries
-  /// that vanished or are not files, dirs or symlinks). False at the end or on error.
-  bool next(const char*& name, unsigned char& type);
-  /// errno of a failed read, 0 after a clean end.
-  int error() const { return m_error; }
-
- private:
-  int m_fd;
-  std::unique_ptr<char[]> m_buf;
-  long m_len = 0, m_pos = 0;
-  int m_error = 0;
-};
 
 /// One repo folder being read.
 struct RepoDirs {
@@ -112,32 +94,5 @@ std::string_view blob_name(const Target& t);
 /// regular files only (a symlinked ref or folder is never followed, OS junk is skipped), at most
 /// 8 folders deep. Values are not read. Empty when refs/ is missing or unreadable.
 std::vector<std::string> list_ref_names(const std::string& repo_path);
-
-/// Walks the directory tree of `dir` (closed at the end) without following symlinks. Calls
-/// on_file(dirfd, dir_path, depth, rel_path, name, is_link) for each non-directory and
-/// on_error(path, errno) for each sub-directory that cannot be opened or read. `depth` is that
-/// of `dir_path` (see resolve_entry). Entries are visited in readdir order.
-template <typename OnFile, typename OnError>
-void walk_tree(Fd dir, const std::string& dir_path, int depth, const std::string& rel_prefix, OnFile& on_file,
-               OnError& on_error) {
-  DirReader reader(dir.get());
-  const char* name = nullptr;
-  unsigned char type = DT_UNKNOWN;
-  while (reader.next(name, type)) {
-    std::string rel = rel_prefix.empty() ? std::string(name) : rel_prefix + "/" + name;
-    if (type == DT_DIR) {
-      Fd sub = open_dir_at(dir.get(), name);
-      const std::string sub_path = dir_path + "/" + name;
-      if (!sub.valid()) {
-        on_error(sub_path, errno);
-      } else {
-        walk_tree(std::move(sub), sub_path, depth + 1, rel, on_file, on_error);
-      }
-    } else if (type != DT_UNKNOWN) {
-      on_file(dir.get(), dir_path, depth, rel, name, type == DT_LNK);
-    }
-  }
-  if (reader.error() != 0) on_error(dir_path, reader.error());
-}
 
 }  // namespace hubcache
