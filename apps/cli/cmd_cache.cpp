@@ -1,4 +1,4 @@
-// `hubcache cache ls`: the cache listing (spec 9.3), plus the `cache` command group.
+// `hubcache cache ls`: the cache listing (docs/cache-management.md#ls), plus the `cache` command group.
 #include "cmd_cache.hpp"
 
 #include <fmt/core.h>

@@ -1,4 +1,4 @@
-// `hubcache cache rm` and `hubcache cache prune`: show the plan, confirm, execute (spec 9.3).
+// `hubcache cache rm` and `hubcache cache prune`: show the plan, confirm, execute (docs/cache-management.md#rm).
 #include <fmt/core.h>
 
 #include <unistd.h>

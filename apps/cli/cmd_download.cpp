@@ -1,4 +1,4 @@
-// `hubcache download`: a drop-in for `hf download` (spec 10).
+// `hubcache download`: a drop-in for `hf download` (docs/cache-management.md#download).
 #include <fmt/core.h>
 #include <unistd.h>
 
@@ -98,7 +98,7 @@ int run(const Context& ctx, DownloadArgs a) {
     print_note("--resume-download is no longer needed: interrupted downloads always resume; ignoring it.");
   RepoType type = RepoType::Model;
   std::string revision = a.revision.value_or("main");
-  // hf:// URIs (spec 10).
+  // hf:// URIs (docs/cache-management.md#hf-uri).
   if (a.repo_id.rfind("hf://", 0) == 0) {
     if (a.repo_type || a.revision) return usage_error("--repo-type and --revision cannot be combined with an hf:// URI");
     auto uri = parse_hf_uri(a.repo_id);

@@ -1,4 +1,4 @@
-// DeletePlan::execute: repos, snapshots, refs, blobs, then incomplete downloads (spec 9.2 order).
+// DeletePlan::execute: repos, snapshots, refs, blobs, then incomplete downloads (docs/cache-management.md#delete order).
 #include <map>
 
 #include "hubcache/cache/layout.hpp"

@@ -1,4 +1,4 @@
-// plan_delete / plan_prune: selection of repos and revisions, then blob accounting (spec 9.2).
+// plan_delete / plan_prune: selection of repos and revisions, then blob accounting (docs/cache-management.md#delete).
 #include "hubcache/manage/delete_plan.hpp"
 
 #include <sys/stat.h>

@@ -1,4 +1,4 @@
-// parse_delete_target: the `cache rm TARGET` syntax (spec 9.3 `rm`, spec 10 hf:// URIs).
+// parse_delete_target: the `cache rm TARGET` syntax (docs/cache-management.md#rm, #hf-uri).
 #include <cctype>
 
 #include "hubcache/manage/delete_plan.hpp"

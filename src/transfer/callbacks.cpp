@@ -56,7 +56,7 @@ bool Engine::Impl::on_head(const std::weak_ptr<Task>& weak, std::uint64_t key, s
       return true;
     }
     if (!t.split) {
-      t.restart_key = key;  // a 206 that starts elsewhere restarts the download (spec 13.20)
+      t.restart_key = key;  // a 206 that starts elsewhere restarts the download (docs/hub-protocol.md#requests)
       return false;
     }
     fail_locked(t, make_error(ErrorCode::Http, "unexpected Content-Range '" + cr + "' for " + where + " (asked from byte " +

@@ -10,7 +10,7 @@
 
 namespace hubcache {
 
-/// A parsed `hf://[type/]<ns>/<name>[@rev][/path]` URI (spec 10).
+/// A parsed `hf://[type/]<ns>/<name>[@rev][/path]` URI (docs/cache-management.md#hf-uri).
 struct HfUri {
   RepoType type = RepoType::Model;
   std::string repo_id;

@@ -1,5 +1,5 @@
 #pragma once
-// Delete and prune plans over a scan (spec 9.2, 9.3 `rm` / `prune`). A plan is computed first,
+// Delete and prune plans over a scan (docs/cache-management.md#delete, #rm). A plan is computed first,
 // frozen, shown to the user, and only then executed.
 //
 // Blob accounting follows huggingface_hub's delete_revisions: when every revision of a repo is

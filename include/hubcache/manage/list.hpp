@@ -1,5 +1,5 @@
 #pragma once
-// Listing rows of `cache ls`: filters, sort and limit exactly as `hf cache ls` (spec 9.3).
+// Listing rows of `cache ls`: filters, sort and limit exactly as `hf cache ls` (docs/cache-management.md#ls).
 //
 // Filters: "key op value", keys size|accessed|modified|type|refs (case-insensitive), operators
 // = != > < >= <= ("==" is rejected). size takes bytes or an integer with a unit k|kb|m|mb|g|gb|

@@ -1,5 +1,5 @@
 #pragma once
-// Cache scan with huggingface_hub's scan_cache_dir numbers (spec 9.1), parallel across repos. The
+// Cache scan with huggingface_hub's scan_cache_dir numbers (docs/cache-management.md#scan), parallel across repos. The
 // result types carry PY's names: HFCacheInfo > CachedRepoInfo > CachedRevisionInfo > CachedFileInfo.
 //
 // Numbers (healthy caches give exactly PY's values, shared blob store included):

@@ -1,7 +1,7 @@
 #pragma once
-// Offline integrity check of one cached revision (the local half of `hf cache verify`, spec 9.3).
+// Offline integrity check of one cached revision (the local half of `hf cache verify`, docs/cache-management.md#verify).
 //
-// Revision resolution (spec 9.3 verify step 1): a 40-hex `revision` is used as is; another
+// Revision resolution (docs/cache-management.md#verify step 1): a 40-hex `revision` is used as is; another
 // revision reads refs/<revision> (read_ref: stripped) and fails with "Revision '<r>' could not be
 // resolved in cache" (RevisionNotFound) when that ref is missing, or CacheCorrupted when it does
 // not hold a 40-hex commit; no revision reads refs/main the same way, else takes the only 40-hex

@@ -1,5 +1,5 @@
 #pragma once
-// Human-readable sizes and ages exactly as huggingface_hub prints them (spec 9.3), and the
+// Human-readable sizes and ages exactly as huggingface_hub prints them (docs/cache-management.md#formatting), and the
 // parsers for `--filter` values.
 #include <cstdint>
 #include <optional>
