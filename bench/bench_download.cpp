@@ -121,9 +121,11 @@ int lfs1g(const TempDir& dir, int rounds) {
     const std::string blob = cache + "/models--bench--model/blobs/" + sha;
     const bool ok = h.exit_code == 0 && std::filesystem::file_size(blob) == size;
     drop_file(cache);
-    std::printf("  round %d: curl -o %.3f s (cpu %.2f s, exit %d)   hubcache download %.3f s (cpu %.2f s, exit %d, verified blob %s)   ratio %.2f\n",
-                i + 1, c.seconds, c.cpu_seconds, c.exit_code, h.seconds, h.cpu_seconds, h.exit_code, ok ? "yes" : "NO",
-                h.seconds / c.seconds);
+    std::printf(
+        "  round %d: curl -o %.3f s (cpu %.2f s, exit %d)   hubcache download %.3f s (cpu %.2f s, exit %d, verified blob %s)   "
+        "ratio %.2f\n",
+        i + 1, c.seconds, c.cpu_seconds, c.exit_code, h.seconds, h.cpu_seconds, h.exit_code, ok ? "yes" : "NO",
+        h.seconds / c.seconds);
     best_curl = std::min(best_curl, c.seconds);
     best_hub = std::min(best_hub, h.seconds);
   }
@@ -151,8 +153,8 @@ int small2000(const TempDir& dir, int rounds) {
     std::size_t n = 0;
     for (const auto& e : std::filesystem::recursive_directory_iterator(cache + "/models--bench--model/snapshots"))
       n += e.is_symlink() ? 1 : 0;
-    std::printf("  round %d: %.3f s (cpu %.2f s, exit %d, %zu files linked, peak RSS %.1f MiB)\n", i + 1, h.seconds, h.cpu_seconds,
-                h.exit_code, n, static_cast<double>(h.max_rss_kib) / 1024.0);
+    std::printf("  round %d: %.3f s (cpu %.2f s, exit %d, %zu files linked, peak RSS %.1f MiB)\n", i + 1, h.seconds,
+                h.cpu_seconds, h.exit_code, n, static_cast<double>(h.max_rss_kib) / 1024.0);
     best = std::min(best, h.seconds);
   }
   // Removed only now: on ext4, creating thousands of files right after deleting thousands makes

@@ -61,10 +61,14 @@ int main(int argc, char** argv) {
   unsigned long repos = 1000, revisions = 2, files = 50, changed = 10;
   for (int i = 2; i + 1 < argc; i += 2) {
     const unsigned long v = std::strtoul(argv[i + 1], nullptr, 10);
-    if (!std::strcmp(argv[i], "--repos")) repos = v;
-    else if (!std::strcmp(argv[i], "--revisions")) revisions = v;
-    else if (!std::strcmp(argv[i], "--files")) files = v;
-    else if (!std::strcmp(argv[i], "--changed")) changed = v;
+    if (!std::strcmp(argv[i], "--repos"))
+      repos = v;
+    else if (!std::strcmp(argv[i], "--revisions"))
+      revisions = v;
+    else if (!std::strcmp(argv[i], "--files"))
+      files = v;
+    else if (!std::strcmp(argv[i], "--changed"))
+      changed = v;
     else {
       std::fprintf(stderr, "unknown option %s\n", argv[i]);
       return 2;

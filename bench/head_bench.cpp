@@ -125,7 +125,9 @@ int main(int argc, char** argv) {
     bad += s.bad_status;
   }
   std::sort(all.begin(), all.end());
-  auto pct = [&](double p) { return all.empty() ? 0.0 : all[std::min(all.size() - 1, static_cast<std::size_t>(p * static_cast<double>(all.size())))]; };
+  auto pct = [&](double p) {
+    return all.empty() ? 0.0 : all[std::min(all.size() - 1, static_cast<std::size_t>(p * static_cast<double>(all.size())))];
+  };
   std::printf("requests %zu  req/s %.0f  p50 %.0fus  p99 %.0fus  p99.9 %.0fus  max %.0fus  errors %ld  bad_status %ld\n",
               all.size(), static_cast<double>(all.size()) / secs, pct(0.50), pct(0.99), pct(0.999),
               all.empty() ? 0.0 : all.back(), errors, bad);

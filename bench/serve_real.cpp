@@ -57,12 +57,18 @@ int serve_real(int argc, char** argv) {
       return 2;
     }
     const std::string v = argv[++i];
-    if (a == "--latency-ms") latency_ms = std::atol(v.c_str());
-    else if (a == "--rate-mb") rate_mb = std::atol(v.c_str());
-    else if (a == "--big-mb") big_mb = std::atol(v.c_str());
-    else if (a == "--small") small = std::atol(v.c_str());
-    else if (a == "--expiry-s") expiry_s = std::atol(v.c_str());
-    else if (a == "--port-file") port_file = v;
+    if (a == "--latency-ms")
+      latency_ms = std::atol(v.c_str());
+    else if (a == "--rate-mb")
+      rate_mb = std::atol(v.c_str());
+    else if (a == "--big-mb")
+      big_mb = std::atol(v.c_str());
+    else if (a == "--small")
+      small = std::atol(v.c_str());
+    else if (a == "--expiry-s")
+      expiry_s = std::atol(v.c_str());
+    else if (a == "--port-file")
+      port_file = v;
     else {
       std::fprintf(stderr, "serve-real: unknown option %s\n", a.c_str());
       return 2;
@@ -99,9 +105,10 @@ int serve_real(int argc, char** argv) {
     std::ofstream(tmp) << server.endpoint() << "\n";
     std::rename(tmp.c_str(), port_file.c_str());
   }
-  std::printf("serve-real: %s (CDN port %u) bench/big: %ld MiB big.bin sha256 %s; bench/small: %ld files; latency %ld ms, "
-              "%ld MB/s per connection, URLs expire after %ld s\n",
-              server.endpoint().c_str(), server.cdn_port(), big_mb, sha.c_str(), small, latency_ms, rate_mb, expiry_s);
+  std::printf(
+      "serve-real: %s (CDN port %u) bench/big: %ld MiB big.bin sha256 %s; bench/small: %ld files; latency %ld ms, "
+      "%ld MB/s per connection, URLs expire after %ld s\n",
+      server.endpoint().c_str(), server.cdn_port(), big_mb, sha.c_str(), small, latency_ms, rate_mb, expiry_s);
   std::fflush(stdout);
   int sig = 0;
   sigwait(&stop, &sig);

@@ -62,8 +62,8 @@ void measure(const std::string& root, const RepoRef& repo, const char* algo, uns
     std::fprintf(stderr, "verify failed\n");
     std::exit(1);
   }
-  std::printf("%-8s threads=%u  %zu files  %.0f MB  %.3f s  %.0f MB/s\n", algo, threads == 0 ? 2u : threads,
-              r->checked, total_mb, s, total_mb / s);
+  std::printf("%-8s threads=%u  %zu files  %.0f MB  %.3f s  %.0f MB/s\n", algo, threads == 0 ? 2u : threads, r->checked, total_mb,
+              s, total_mb / s);
 }
 
 }  // namespace
@@ -73,9 +73,12 @@ int main(int argc, char** argv) {
   std::size_t mb = 64;
   std::string base = "/tmp";
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!std::strcmp(argv[i], "--files")) files = std::atoi(argv[i + 1]);
-    else if (!std::strcmp(argv[i], "--mb")) mb = std::strtoul(argv[i + 1], nullptr, 10);
-    else if (!std::strcmp(argv[i], "--dir")) base = argv[i + 1];
+    if (!std::strcmp(argv[i], "--files"))
+      files = std::atoi(argv[i + 1]);
+    else if (!std::strcmp(argv[i], "--mb"))
+      mb = std::strtoul(argv[i + 1], nullptr, 10);
+    else if (!std::strcmp(argv[i], "--dir"))
+      base = argv[i + 1];
   }
   std::string tmpl = base + "/hubcache-verify-bench-XXXXXX";
   if (::mkdtemp(tmpl.data()) == nullptr) {

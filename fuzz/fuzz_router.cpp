@@ -133,12 +133,11 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   if (r.body.find(k_secret) != std::string::npos && in.find(k_secret) == std::string::npos) std::abort();
   if (r.file) {
     // The served descriptor must be a regular file whose bytes are not the outside secret.
-    struct stat st{};
+    struct stat st {};
     if (::fstat(r.file.get(), &st) != 0 || !S_ISREG(st.st_mode)) std::abort();
     if (static_cast<std::uint64_t>(st.st_size) == k_secret.size()) {
       std::string buf(k_secret.size(), '\0');
-      if (::pread(r.file.get(), buf.data(), buf.size(), 0) == static_cast<ssize_t>(buf.size()) && buf == k_secret)
-        std::abort();
+      if (::pread(r.file.get(), buf.data(), buf.size(), 0) == static_cast<ssize_t>(buf.size()) && buf == k_secret) std::abort();
     }
     if (r.file_offset + r.file_length > static_cast<std::uint64_t>(st.st_size)) std::abort();
   }

@@ -16,13 +16,13 @@ namespace hubcache::cli {
 
 // Exit codes, one per class of failure a script may want to tell apart (README.md#exit-codes).
 inline constexpr int k_exit_ok = 0;
-inline constexpr int k_exit_failure = 1;      // any other failure (network, I/O, HTTP, ...)
-inline constexpr int k_exit_usage = 2;        // bad arguments: flags, repo id, revision
-inline constexpr int k_exit_not_cached = 3;   // not in the cache and the network may not be used
-inline constexpr int k_exit_auth = 4;         // the token is missing or refused, or the repo is gated
-inline constexpr int k_exit_not_found = 5;    // no such repo, revision, file or local path
-inline constexpr int k_exit_integrity = 6;    // content does not match its hash, or the cache is corrupt
-inline constexpr int k_exit_disk_full = 7;    // not enough space
+inline constexpr int k_exit_failure = 1;        // any other failure (network, I/O, HTTP, ...)
+inline constexpr int k_exit_usage = 2;          // bad arguments: flags, repo id, revision
+inline constexpr int k_exit_not_cached = 3;     // not in the cache and the network may not be used
+inline constexpr int k_exit_auth = 4;           // the token is missing or refused, or the repo is gated
+inline constexpr int k_exit_not_found = 5;      // no such repo, revision, file or local path
+inline constexpr int k_exit_integrity = 6;      // content does not match its hash, or the cache is corrupt
+inline constexpr int k_exit_disk_full = 7;      // not enough space
 inline constexpr int k_exit_interrupted = 130;  // Ctrl-C (128 + SIGINT); SIGTERM gives 143
 
 /// The exit code for a failure of class `code` (the table above; Cancelled is k_exit_interrupted).

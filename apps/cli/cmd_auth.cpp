@@ -37,8 +37,10 @@ int run_list(const Context& ctx) {
     any_active = any_active || is_active;
     fmt::print("{} {:<{}}  {}\n", is_active ? "*" : " ", t.name, width, mask_token(t.token));
   }
-  if (env_token_set(ctx)) print_note("HF_TOKEN is set: it is used instead of the stored tokens listed above.");
-  else if (!any_active) print_note("no stored token is active. Choose one with: hubcache auth switch NAME");
+  if (env_token_set(ctx))
+    print_note("HF_TOKEN is set: it is used instead of the stored tokens listed above.");
+  else if (!any_active)
+    print_note("no stored token is active. Choose one with: hubcache auth switch NAME");
   return k_exit_ok;
 }
 
@@ -56,7 +58,9 @@ int run_switch(const Context& ctx, const std::string& name) {
     return report_error(Error{ErrorCode::NotFound,
                               "no token named '" + name + "' in " + c.stored_tokens_path +
                                   (names.empty() ? ". Add one with: hubcache auth login" : ". Stored: " + join(names, ", ")),
-                              c.stored_tokens_path, std::nullopt, {}},
+                              c.stored_tokens_path,
+                              std::nullopt,
+                              {}},
                         false);
   if (auto w = write_active_token(c.token_path.value, it->token); !w) return report_error(w.error(), false);
   fmt::print(stderr, "The active token is now '{}' ({}).\n", name, c.token_path.value);
@@ -75,15 +79,20 @@ int run_logout(const Context& ctx, const std::string& name) {
     if (!a) return report_error(a.error(), false);
     auto s = remove_token_file(c.stored_tokens_path);
     if (!s) return report_error(s.error(), false);
-    if (!*a && !*s) fmt::print(stderr, "Not logged in: no {} and no {}.\n", c.token_path.value, c.stored_tokens_path);
-    else fmt::print(stderr, "Logged out: removed every stored token and the active one.\n");
+    if (!*a && !*s)
+      fmt::print(stderr, "Not logged in: no {} and no {}.\n", c.token_path.value, c.stored_tokens_path);
+    else
+      fmt::print(stderr, "Logged out: removed every stored token and the active one.\n");
   } else {
     auto it = std::find_if(tokens->begin(), tokens->end(), [&](const auto& t) { return t.name == name; });
     if (it == tokens->end())
-      return report_error(Error{ErrorCode::NotFound, "no token named '" + name + "' in " + c.stored_tokens_path +
-                                                         ". See them with: hubcache auth list",
-                                c.stored_tokens_path, std::nullopt, {}},
-                          false);
+      return report_error(
+          Error{ErrorCode::NotFound,
+                "no token named '" + name + "' in " + c.stored_tokens_path + ". See them with: hubcache auth list",
+                c.stored_tokens_path,
+                std::nullopt,
+                {}},
+          false);
     const bool was_active = !active->empty() && it->token == *active;
     if (auto r = remove_named_token(c.stored_tokens_path, name); !r) return report_error(r.error(), false);
     if (was_active)
@@ -91,7 +100,8 @@ int run_logout(const Context& ctx, const std::string& name) {
     fmt::print(stderr, "Logged out from token '{}'{}.\n", name, was_active ? " (it was the active one)" : "");
   }
   if (env_token_set(ctx))
-    print_warning("the token is removed from this machine, but HF_TOKEN is still set in the environment and is still used; unset it.");
+    print_warning(
+        "the token is removed from this machine, but HF_TOKEN is still set in the environment and is still used; unset it.");
   return k_exit_ok;
 }
 
@@ -103,8 +113,9 @@ void add_auth_command(CLI::App& app, Context& ctx) {
   // Listed for --help only: main() hands these to hubcache-net before parsing.
   auth->add_subcommand("login", "Validate a token with the Hub and store it (see auth login --help)");
   auth->add_subcommand("whoami", "Show the account of the active token (see auth whoami --help)");
-  auth->add_subcommand("list", "List the stored tokens (masked); '*' marks the active one")
-      ->callback([&ctx] { ctx.exit_code = run_list(ctx); });
+  auth->add_subcommand("list", "List the stored tokens (masked); '*' marks the active one")->callback([&ctx] {
+    ctx.exit_code = run_list(ctx);
+  });
   auto o = std::make_shared<AuthOptions>();
   auto* sw = auth->add_subcommand("switch", "Make a stored token the active one");
   sw->add_option("token_name,--token-name", o->token_name, "Name of the stored token (see auth list)");

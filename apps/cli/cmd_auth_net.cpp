@@ -62,14 +62,18 @@ bool env_token_set(const Context& ctx) {
 int run_login(const Context& ctx, const LoginOptions& o) {
   const Config c = load_config(ctx, {});
   if (c.offline.value)
-    return report_error(Error{ErrorCode::Offline, "cannot log in while offline (" + c.offline.source +
-                                                      "): the token must be checked with the Hub. Go online and retry.",
-                              {}, std::nullopt, {}},
+    return report_error(Error{ErrorCode::Offline,
+                              "cannot log in while offline (" + c.offline.source +
+                                  "): the token must be checked with the Hub. Go online and retry.",
+                              {},
+                              std::nullopt,
+                              {}},
                         false);
   std::string token = o.token ? *o.token : read_token_from_stdin();
   if (token.empty()) return usage_error("no token given: pass --token, type it when asked, or pipe it on stdin");
   if (token.rfind("api_org", 0) == 0)
-    return usage_error("this is an organization token; log in with a personal access token (" + c.endpoint.value + "/settings/tokens)");
+    return usage_error("this is an organization token; log in with a personal access token (" + c.endpoint.value +
+                       "/settings/tokens)");
   auto api = make_api(c, token);
   auto who = api.whoami();
   if (!who) return report_error(who.error(), false);
@@ -80,7 +84,8 @@ int run_login(const Context& ctx, const LoginOptions& o) {
              who->token_role.empty() ? std::string() : ", permission: " + who->token_role);
   fmt::print(stderr, "Saved as '{}' in {}; it is the active token ({}).\n", name, c.stored_tokens_path, c.token_path.value);
   if (env_token_set(ctx))
-    print_warning("HF_TOKEN is set in the environment and is used instead of the token you just stored; unset it to use this one.");
+    print_warning(
+        "HF_TOKEN is set in the environment and is used instead of the token you just stored; unset it to use this one.");
   fmt::print(stderr, "Login successful.\n");
   return k_exit_ok;
 }
@@ -88,16 +93,24 @@ int run_login(const Context& ctx, const LoginOptions& o) {
 int run_whoami(const Context& ctx, bool json) {
   const Config c = load_config(ctx, {});
   if (!c.token())
-    return report_error(Error{ErrorCode::Unauthorized,
-                              "not logged in: no HF_TOKEN and no token file at " + c.token_path.value + ". Run: hubcache auth login",
-                              {}, std::nullopt, {}},
-                        json);
+    return report_error(
+        Error{ErrorCode::Unauthorized,
+              "not logged in: no HF_TOKEN and no token file at " + c.token_path.value + ". Run: hubcache auth login",
+              {},
+              std::nullopt,
+              {}},
+        json);
   auto api = make_api(c, c.token());
   auto who = api.whoami();
   if (!who) return report_error(who.error(), json);
   if (json) {
-    print_json({{"name", who->name}, {"type", who->type}, {"orgs", who->orgs}, {"token_name", who->token_name},
-                {"token_role", who->token_role}, {"token_source", c.token_source()}, {"endpoint", c.endpoint.value}});
+    print_json({{"name", who->name},
+                {"type", who->type},
+                {"orgs", who->orgs},
+                {"token_name", who->token_name},
+                {"token_role", who->token_role},
+                {"token_source", c.token_source()},
+                {"endpoint", c.endpoint.value}});
     return k_exit_ok;
   }
   fmt::print("{}\n", who->name);
@@ -113,9 +126,10 @@ void add_auth_net_command(CLI::App& app, Context& ctx) {
   auto* auth = app.add_subcommand("auth", "Log in to the Hub and manage stored tokens (the files of `hf auth`)");
   auth->require_subcommand(1);
   auto o = std::make_shared<LoginOptions>();
-  auto* login = auth->add_subcommand(
-      "login", "Validate a token with GET /api/whoami-v2 on HF_ENDPOINT, store it by its name and make it active. "
-               "Without --token it is read without echo on a terminal, else from stdin");
+  auto* login =
+      auth->add_subcommand("login",
+                           "Validate a token with GET /api/whoami-v2 on HF_ENDPOINT, store it by its name and make it active. "
+                           "Without --token it is read without echo on a terminal, else from stdin");
   login->add_option("--token", o->token, "The access token (prefer typing it or piping it: a flag lands in shell history)");
   login->callback([&ctx, o] { ctx.exit_code = run_login(ctx, *o); });
   auto json = std::make_shared<bool>(false);

@@ -176,8 +176,8 @@ int run_ls(const Context& ctx, const LsOptions& o) {
     if (o.show_warnings) {
       for (const auto& w : cache->warnings) print_warning(w.message + (w.repo_skipped ? ". Repo ignored." : "."));
     } else {
-      print_warning(fmt::format("Found {} cache inconsistencies. Re-run with `--show-warnings` to display them.",
-                                cache->warnings.size()));
+      print_warning(
+          fmt::format("Found {} cache inconsistencies. Re-run with `--show-warnings` to display them.", cache->warnings.size()));
     }
   }
   for (const auto& copy : cache->local_dir_copies) {
@@ -186,9 +186,9 @@ int run_ls(const Context& ctx, const LsOptions& o) {
         "No cache lookup (from_pretrained, hubcache resolve) reads it, so the model gets downloaded again. Adopt it "
         "in place with: hubcache import '{}' --repo {}{}",
         copy.path, copy.repo ? " of " + std::string(to_string(copy.repo->type)) + " '" + copy.repo->id + "'" : "",
-        copy.commits.size() == 1 ? "commit " + copy.commits.front() : std::to_string(copy.commits.size()) + " commits", copy.files,
-        format_size(static_cast<double>(copy.bytes)), copy.already_cached, copy.path, copy.repo ? copy.repo->id : "ORG/NAME",
-        copy.repo ? "" : " (its repo id is not recorded: name the repo it came from)"));
+        copy.commits.size() == 1 ? "commit " + copy.commits.front() : std::to_string(copy.commits.size()) + " commits",
+        copy.files, format_size(static_cast<double>(copy.bytes)), copy.already_cached, copy.path,
+        copy.repo ? copy.repo->id : "ORG/NAME", copy.repo ? "" : " (its repo id is not recorded: name the repo it came from)"));
   }
   if (!cache->incomplete_files.empty())
     print_hint(fmt::format("Found {} incomplete download(s) totalling {}. Remove them with 'hubcache cache prune'.",

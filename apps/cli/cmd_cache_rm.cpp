@@ -31,8 +31,7 @@ void print_plan_repos(const DeletePlan& plan) {
     }
     fmt::print("  - {}:\n", r.label());
     for (const auto& v : r.revisions)
-      fmt::print("      {} [{}] {}\n", v.commit, v.refs.empty() ? "(detached)" : join(v.refs, " "),
-                 size_str(v.size_on_disk));
+      fmt::print("      {} [{}] {}\n", v.commit, v.refs.empty() ? "(detached)" : join(v.refs, " "), size_str(v.size_on_disk));
   }
 }
 
@@ -40,7 +39,9 @@ void print_plan_repos(const DeletePlan& plan) {
 void print_shared(const DeletePlan& plan) {
   for (const auto& s : plan.shared_blobs())
     fmt::print("  - shared blob {} ({}{})\n", s.path, size_str(s.size),
-               s.unreferenced ? ", unreferenced" : s.size == 0 ? ", still used or untracked: kept" : "");
+               s.unreferenced ? ", unreferenced"
+               : s.size == 0  ? ", still used or untracked: kept"
+                              : "");
 }
 
 void print_locked(const DeletePlan& plan) {
@@ -170,7 +171,8 @@ int run_prune(const Context& ctx, const RmOptions& o) {
   print_locked(*plan);
   return confirm_and_execute(*plan, o, "Proceed?", [](const DeleteReport& r) {
     std::vector<std::string> done;
-    if (r.revisions_deleted || !r.incomplete_deleted) done.push_back(fmt::format("{} unreferenced revision(s)", r.revisions_deleted));
+    if (r.revisions_deleted || !r.incomplete_deleted)
+      done.push_back(fmt::format("{} unreferenced revision(s)", r.revisions_deleted));
     if (r.incomplete_deleted) done.push_back(fmt::format("{} incomplete download(s)", r.incomplete_deleted));
     if (r.shared_blobs_deleted) done.push_back(fmt::format("{} shared blob(s)", r.shared_blobs_deleted));
     return "Deleted " + join(done, " and ");

@@ -55,8 +55,9 @@ void print_list(const HFCacheInfo& cache, const std::vector<Entry>& entries) {
     fmt::print(stderr, "    {:>{}}  {}  {:<{}}  {:>{}}  modified {}\n", n, num_w, v.commit.substr(0, 8), refs_of(v), refs_w,
                sized(v.size_on_disk), size_w, format_age(now - v.last_modified));
   }
-  fmt::print(stderr, "\nType the numbers to delete, e.g. `2 4-6` (a repo's number takes all its revisions).\n"
-                     "An empty line cancels.\n");
+  fmt::print(stderr,
+             "\nType the numbers to delete, e.g. `2 4-6` (a repo's number takes all its revisions).\n"
+             "An empty line cancels.\n");
 }
 
 std::vector<DeleteTarget> targets_of(const std::vector<Entry>& entries, const std::vector<std::size_t>& picked) {

@@ -76,16 +76,17 @@ int run_verify(const Context& ctx, const VerifyCliOptions& o) {
     std::string names;
     for (std::size_t i = 0; i < rep.unverified.size() && i < 3; ++i) names += (i ? ", " : "") + rep.unverified[i];
     if (rep.unverified.size() > 3) names += fmt::format(" ... ({} more)", rep.unverified.size() - 3);
-    print_warning(fmt::format("{} file(s) not checked: no expected hash (no trees/{}.json entry and the blob is not "
-                              "named by its hash): {}",
-                              rep.unverified.size(), rep.commit, names));
+    print_warning(
+        fmt::format("{} file(s) not checked: no expected hash (no trees/{}.json entry and the blob is not "
+                    "named by its hash): {}",
+                    rep.unverified.size(), rep.commit, names));
   }
   if (!rep.ok()) {
     fmt::print("Verification found {} problem(s):\n", rep.problems.size());
     for (const auto& p : rep.problems) fmt::print("  - {}\n", describe(p));
     std::fflush(stdout);
-    fmt::print(stderr, "Error: Verification failed for '{}' ({}) in {}.\n  Revision: {}\n", repo.id, type,
-               rep.snapshot_path, rep.commit);
+    fmt::print(stderr, "Error: Verification failed for '{}' ({}) in {}.\n  Revision: {}\n", repo.id, type, rep.snapshot_path,
+               rep.commit);
     return k_exit_integrity;
   }
   fmt::print("Verified {} file(s) for {} '{}'. All checksums match.{}\n", rep.checked, type, repo.id,

@@ -77,11 +77,18 @@ int print_dry_run(const SnapshotResult& r, const DownloadArgs& a) {
   if (a.json) {
     nlohmann::json files = nlohmann::json::array();
     for (const auto& f : r.files) files.push_back({{"file", f.path}, {"size", f.size}, {"cached", f.cached}});
-    print_json({{"dry_run", true}, {"commit", r.commit}, {"will_download", n}, {"total_files", r.repo_files},
-                {"bytes", bytes}, {"files", files}, {"path", r.path}}, false);
+    print_json({{"dry_run", true},
+                {"commit", r.commit},
+                {"will_download", n},
+                {"total_files", r.repo_files},
+                {"bytes", bytes},
+                {"files", files},
+                {"path", r.path}},
+               false);
     return k_exit_ok;
   }
-  fmt::print("[dry-run] Will download {} files (out of {}) totalling {}.\n", n, r.files.size(), format_size(static_cast<double>(bytes)));
+  fmt::print("[dry-run] Will download {} files (out of {}) totalling {}.\n", n, r.files.size(),
+             format_size(static_cast<double>(bytes)));
   std::size_t w = 4;
   for (const auto& f : r.files) w = std::max(w, f.path.size());
   fmt::print("{:<{}}  {:>8}\n", "FILE", w, "SIZE");
@@ -92,8 +99,9 @@ int print_dry_run(const SnapshotResult& r, const DownloadArgs& a) {
 
 int run(const Context& ctx, DownloadArgs a) {
   if (a.local_dir_use_symlinks && !a.quiet)
-    print_note("--local-dir-use-symlinks is no longer needed (huggingface_hub dropped it in 0.23): --local-dir always "
-               "holds real files; ignoring it.");
+    print_note(
+        "--local-dir-use-symlinks is no longer needed (huggingface_hub dropped it in 0.23): --local-dir always "
+        "holds real files; ignoring it.");
   if (a.resume_download && !a.quiet)
     print_note("--resume-download is no longer needed: interrupted downloads always resume; ignoring it.");
   RepoType type = RepoType::Model;
@@ -135,7 +143,8 @@ int run(const Context& ctx, DownloadArgs a) {
   std::signal(SIGINT, on_signal);
   std::signal(SIGTERM, on_signal);
   auto mode = ProgressRenderer::Mode::None;
-  if (a.json) mode = ProgressRenderer::Mode::JsonLines;
+  if (a.json)
+    mode = ProgressRenderer::Mode::JsonLines;
   else if (!a.quiet && !a.dry_run) {
     // HF_HUB_DISABLE_PROGRESS_BARS is tri-state: true = off, false = forced on, unset = on a terminal.
     const bool bars = config.disable_progress_bars ? !*config.disable_progress_bars : isatty(STDERR_FILENO) != 0;
@@ -186,13 +195,16 @@ int run(const Context& ctx, DownloadArgs a) {
     std::string pats;
     for (const auto& p : req.allow_patterns.value_or(std::vector<std::string>{})) pats += " --include '" + p + "'";
     for (const auto& p : req.ignore_patterns) pats += " --exclude '" + p + "'";
-    return print_error(Error{ErrorCode::EntryNotFound,
-                             "no file of " + a.repo_id + (r->commit.empty() ? std::string(" (a local folder)") : " at " + r->commit) + " matches" + pats + " (the repo has " +
-                                 std::to_string(r->repo_files) + " files; nothing was downloaded). List them with: hubcache download " +
-                                 a.repo_id + (type == RepoType::Model ? "" : " --repo-type " + std::string(to_string(type))) +
-                                 " --dry-run",
-                             {}, {}, {}},
-                       a);
+    return print_error(
+        Error{ErrorCode::EntryNotFound,
+              "no file of " + a.repo_id + (r->commit.empty() ? std::string(" (a local folder)") : " at " + r->commit) +
+                  " matches" + pats + " (the repo has " + std::to_string(r->repo_files) +
+                  " files; nothing was downloaded). List them with: hubcache download " + a.repo_id +
+                  (type == RepoType::Model ? "" : " --repo-type " + std::string(to_string(type))) + " --dry-run",
+              {},
+              {},
+              {}},
+        a);
   }
   print_result(r->path, a, {{"commit", r->commit}, {"files", r->files.size()}, {"bytes_transferred", r->bytes_transferred}});
   return k_exit_ok;
@@ -203,7 +215,10 @@ int run(const Context& ctx, DownloadArgs a) {
 void add_download_command(CLI::App& app, Context& ctx) {
   auto a = std::make_shared<DownloadArgs>();
   auto* cmd = app.add_subcommand("download", "Download files or a snapshot of a Hub repo into the cache (like `hf download`)");
-  cmd->add_option("repo_id", a->repo_id, "Repo id (org/name), hf:// URI, or the path of a local model folder (an existing folder wins, as in from_pretrained)")->required();
+  cmd->add_option(
+         "repo_id", a->repo_id,
+         "Repo id (org/name), hf:// URI, or the path of a local model folder (an existing folder wins, as in from_pretrained)")
+      ->required();
   cmd->add_option("filenames", a->filenames, "Files to download (a name ending in '/' is a folder)");
   add_repo_type_option(*cmd, a->repo_type);
   cmd->add_option("--revision", a->revision, "Branch, tag, refs/pr/N or commit hash (default main)");
@@ -216,10 +231,12 @@ void add_download_command(CLI::App& app, Context& ctx) {
                   "--cache-dir, are copied from it, not downloaded)");
   cmd->add_flag("--force-download", a->force, "Download again even if cached");
   cmd->add_option("--token", a->token, "Hub token (beats HF_TOKEN and the token file)");
-  cmd->add_option("--max-workers", a->max_workers, "Files downloaded in parallel (default: adapt to latency, 8 to 128)")->check(CLI::Range(1, 128));
+  cmd->add_option("--max-workers", a->max_workers, "Files downloaded in parallel (default: adapt to latency, 8 to 128)")
+      ->check(CLI::Range(1, 128));
   cmd->add_flag("--dry-run", a->dry_run, "Show what would be downloaded; transfer nothing");
   cmd->add_flag("-q,--quiet", a->quiet, "Print only the resulting path");
-  cmd->add_flag("--json", a->json, "One JSON object per line: progress events (plan, file_start, progress, file_done, file_cached, "
+  cmd->add_flag("--json", a->json,
+                "One JSON object per line: progress events (plan, file_start, progress, file_done, file_cached, "
                 "lock_wait), then the result");
   cmd->add_option("--local-dir-use-symlinks", a->local_dir_use_symlinks, "No longer needed (older guides); ignored with a note")
       ->group("Deprecated");

@@ -67,7 +67,8 @@ void add_env_command(CLI::App& app, Context& ctx) {
       row("etag timeout", std::to_string(c.etag_timeout.value) + " s", c.etag_timeout.source);
       row("download timeout", std::to_string(c.download_timeout.value) + " s", c.download_timeout.source);
       row("symlinks", c.disable_symlinks ? "disabled" : "enabled", c.disable_symlinks ? "HF_HUB_DISABLE_SYMLINKS" : "");
-      row("CA bundle", c.ca_bundle.value.empty() ? "system store" : c.ca_bundle.value, c.ca_bundle.source == "system" ? "" : c.ca_bundle.source);
+      row("CA bundle", c.ca_bundle.value.empty() ? "system store" : c.ca_bundle.value,
+          c.ca_bundle.source == "system" ? "" : c.ca_bundle.source);
       if (c.proxy_vars.empty()) row("proxy", "none", "");
       for (const auto& [name, value] : c.proxy_vars) row("proxy", mask_proxy_password(value), name);
       if (c.debug) row("request log", "on", "HF_DEBUG");

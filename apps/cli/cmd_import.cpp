@@ -51,9 +51,12 @@ removes the files from DIR once the import is complete. Re-running an import is 
 
 const char* mode_words(ImportMode m) {
   switch (m) {
-    case ImportMode::Link: return "hardlink";
-    case ImportMode::Move: return "move";
-    default: return "copy";
+    case ImportMode::Link:
+      return "hardlink";
+    case ImportMode::Move:
+      return "move";
+    default:
+      return "copy";
   }
 }
 
@@ -61,8 +64,10 @@ std::string commit_note(const ImportPlan& p) {
   switch (p.commit_source) {
     case CommitSource::Derived:
       return "derived from the files, as no commit was known; see `hubcache import --help`";
-    case CommitSource::LocalDirMetadata: return "recorded by `hf download --local-dir`";
-    case CommitSource::Explicit: return "given";
+    case CommitSource::LocalDirMetadata:
+      return "recorded by `hf download --local-dir`";
+    case CommitSource::Explicit:
+      return "given";
   }
   return "";
 }
@@ -107,16 +112,15 @@ nlohmann::json to_json(const ImportPlan& p, const ImportResult* r) {
 }
 
 void print_ref(const ImportPlan& p) {
-  if (p.writes_ref()) fmt::print("Ref: refs/{} -> {}\n", p.options.revision, p.commit);
+  if (p.writes_ref())
+    fmt::print("Ref: refs/{} -> {}\n", p.options.revision, p.commit);
   else if (p.keep_ref && p.previous_ref)
-    fmt::print("Ref: refs/{} stays at {}; pass --force to move it to {}\n", p.options.revision, *p.previous_ref,
-               p.commit);
+    fmt::print("Ref: refs/{} stays at {}; pass --force to move it to {}\n", p.options.revision, *p.previous_ref, p.commit);
 }
 
 void print_dry_run(const ImportPlan& p) {
-  fmt::print("Dry run: would import {} file(s), {} from '{}' into {} '{}' by {}. Nothing was changed.\n",
-             p.files.size(), bytes(p.total_bytes), p.options.source_dir, to_string(p.options.repo.type),
-             p.options.repo.id, mode_words(p.mode));
+  fmt::print("Dry run: would import {} file(s), {} from '{}' into {} '{}' by {}. Nothing was changed.\n", p.files.size(),
+             bytes(p.total_bytes), p.options.source_dir, to_string(p.options.repo.type), p.options.repo.id, mode_words(p.mode));
   std::size_t w = 4;
   for (const auto& f : p.files) w = std::max(w, f.path.size());
   fmt::print("  {:<{}}  {:>12}  {:<4}  {:<64}  {}\n", "PATH", w, "SIZE", "KIND", "BLOB", "ACTION");
@@ -167,8 +171,10 @@ int run(const ImportCliOptions& o, const Config& c) {
   if (!o.common.json)
     for (const auto& w : plan->warnings) print_warning(w);
   if (o.dry_run) {
-    if (o.common.json) print_json(to_json(*plan, nullptr));
-    else print_dry_run(*plan);
+    if (o.common.json)
+      print_json(to_json(*plan, nullptr));
+    else
+      print_dry_run(*plan);
     return k_exit_ok;
   }
   auto done = execute_import(*plan);
@@ -202,7 +208,8 @@ void add_import_command(CLI::App& app, Context& ctx) {
                 "Ignore `hf download --local-dir` metadata; import plain files under a derived commit");
   cmd->add_option("--untracked", o->untracked, "Local-dir files without metadata: refuse (default) or skip")
       ->check(CLI::IsMember({"refuse", "skip"}));
-  cmd->add_flag("--keep", o->keep, "For a folder inside the cache (a --local-dir into the hub folder): link instead of move, and keep it");
+  cmd->add_flag("--keep", o->keep,
+                "For a folder inside the cache (a --local-dir into the hub folder): link instead of move, and keep it");
   cmd->add_flag("--force", o->force, "Move the ref even away from a complete cached snapshot of another commit");
   cmd->add_flag("--dry-run", o->dry_run, "Print the plan (files, sizes, blob names, bytes) and change nothing");
   add_cache_dir_option(*cmd, o->common);

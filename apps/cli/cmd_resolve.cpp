@@ -31,8 +31,10 @@ int run_folder_files(const ResolveOptions& o, RepoType type, const std::string& 
   nlohmann::json files = nlohmann::json::object();
   const std::string base = folder + (folder.ends_with('/') ? "" : "/");
   for (const auto& f : o.filenames) files[f] = base + f;
-  if (o.common.json) print_json({{"repo_id", o.repo_id}, {"local_folder", folder}, {"files", files}});
-  else for (const auto& f : o.filenames) fmt::print("{}\n", base + f);
+  if (o.common.json)
+    print_json({{"repo_id", o.repo_id}, {"local_folder", folder}, {"files", files}});
+  else
+    for (const auto& f : o.filenames) fmt::print("{}\n", base + f);
   return k_exit_ok;
 }
 
@@ -64,8 +66,10 @@ int run_files(const ResolveOptions& o, RepoType type, const Config& c) {
     }
   }
   if (missing.empty() && absent.empty()) {
-    if (o.common.json) print_json({{"repo_id", o.repo_id}, {"repo_type", to_string(type)}, {"commit", commit}, {"files", files}});
-    else for (const auto& p : paths) fmt::print("{}\n", p);
+    if (o.common.json)
+      print_json({{"repo_id", o.repo_id}, {"repo_type", to_string(type)}, {"commit", commit}, {"files", files}});
+    else
+      for (const auto& p : paths) fmt::print("{}\n", p);
     return k_exit_ok;
   }
   std::string msg;
@@ -76,7 +80,8 @@ int run_files(const ResolveOptions& o, RepoType type, const Config& c) {
   }
   if (!missing.empty()) {
     if (!msg.empty()) msg += "\n";
-    msg += fmt::format("not in the cache '{}' for {} '{}' revision '{}':", c.hub_cache.value, to_string(type), o.repo_id, o.revision);
+    msg += fmt::format("not in the cache '{}' for {} '{}' revision '{}':", c.hub_cache.value, to_string(type), o.repo_id,
+                       o.revision);
     for (const auto& m : missing) msg += "\n  - " + m;
     msg += "\nFetch with: hubcache download " + o.repo_id;
     for (const auto& m : missing) msg += " '" + m + "'";
@@ -100,8 +105,12 @@ int run_snapshot(const ResolveOptions& o, RepoType type, const Config& c) {
   if (!r) return report_error(r.error(), o.common.json);
   for (const auto& w : r->warnings) print_warning(w);
   if (o.common.json)
-    print_json({{"repo_id", o.repo_id}, {"repo_type", to_string(type)}, {"commit", r->commit},
-                {"snapshot_path", r->snapshot_dir}, {"files", r->files}, {"verified_complete", r->verified_complete}});
+    print_json({{"repo_id", o.repo_id},
+                {"repo_type", to_string(type)},
+                {"commit", r->commit},
+                {"snapshot_path", r->snapshot_dir},
+                {"files", r->files},
+                {"verified_complete", r->verified_complete}});
   else
     fmt::print("{}\n", r->snapshot_dir);
   return k_exit_ok;
@@ -112,7 +121,9 @@ int run_snapshot(const ResolveOptions& o, RepoType type, const Config& c) {
 void add_resolve_command(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<ResolveOptions>();
   auto* cmd = app.add_subcommand("resolve", "Resolve a repo (or files of it) to local paths, offline");
-  cmd->add_option("repo_id", o->repo_id, "Repo id, e.g. org/name, or the path of a local model folder (an existing folder wins, as in from_pretrained)")->required();
+  cmd->add_option("repo_id", o->repo_id,
+                  "Repo id, e.g. org/name, or the path of a local model folder (an existing folder wins, as in from_pretrained)")
+      ->required();
   cmd->add_option("filenames", o->filenames, "Files to resolve; without them, the snapshot folder");
   cmd->add_option("--revision", o->revision, "Branch, tag, refs/pr/N or commit hash (default main)");
   add_repo_type_option(*cmd, o->repo_type);

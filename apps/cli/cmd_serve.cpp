@@ -56,9 +56,11 @@ unsigned per_client_default(unsigned max_connections) { return std::max(1u, std:
 void print_banner(const server::Server& srv, const std::string& cache, const std::string& public_url) {
   fmt::print(stderr, "Serving the Hub cache {} (read-only) on {}", cache, srv.bound_address());
   if (srv.all_interfaces())
-    fmt::print(stderr, ", all interfaces: other machines reach it at {} (or {}://<an address of this machine>:{}), "
-                       "this one at {}://127.0.0.1:{}",
-               srv.url(), srv.url().substr(0, srv.url().find(':')), srv.port(), srv.url().substr(0, srv.url().find(':')), srv.port());
+    fmt::print(stderr,
+               ", all interfaces: other machines reach it at {} (or {}://<an address of this machine>:{}), "
+               "this one at {}://127.0.0.1:{}",
+               srv.url(), srv.url().substr(0, srv.url().find(':')), srv.port(), srv.url().substr(0, srv.url().find(':')),
+               srv.port());
   fmt::print(stderr, ".\n");
   if (!public_url.empty())
     fmt::print(stderr, "Public URL: {} (download redirects and page links point there). Use HF_ENDPOINT={}. Stop with Ctrl-C.\n",
@@ -132,15 +134,18 @@ void add_serve_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--host", o->host, "Address to listen on; 0.0.0.0: all interfaces (default 127.0.0.1)");
   cmd->add_option("--port", o->port, "Port to listen on; 0 picks a free one (default 8080)")->check(CLI::Range(0, 65535));
   cmd->add_option("--token-file", o->token_file, "File with the bearer tokens that may read private repos, one per line");
-  cmd->add_option("--private", o->private_repos, "Repo that needs a token: ORG/NAME, or datasets/ORG/NAME, spaces/ORG/NAME (repeatable)");
+  cmd->add_option("--private", o->private_repos,
+                  "Repo that needs a token: ORG/NAME, or datasets/ORG/NAME, spaces/ORG/NAME (repeatable)");
   cmd->add_flag("--quiet", o->quiet, "No access log or banner on stderr");
   cmd->add_option("--threads", o->threads, "Event-loop threads (default: one per core)");
-  cmd->add_option("--max-connections", o->max_connections, "Open connections at most (default 4096; fewer when the open-file limit is lower)");
+  cmd->add_option("--max-connections", o->max_connections,
+                  "Open connections at most (default 4096; fewer when the open-file limit is lower)");
   cmd->add_option("--max-connections-per-client", o->max_connections_per_client,
                   "Open connections one client address may hold, so that no client starves the others; 0: no limit "
                   "(default: 256, or an eighth of the connections the server has when that is less, at least 1)");
   cmd->add_option("--public-url", o->public_url,
-                  "URL clients reach the mirror at (e.g. behind a proxy); download redirects and page links use it, never the request's Host");
+                  "URL clients reach the mirror at (e.g. behind a proxy); download redirects and page links use it, never the "
+                  "request's Host");
   cmd->add_option("--idle-timeout", o->idle_timeout, "Seconds a silent connection is kept (default 30)");
   cmd->add_option("--request-timeout", o->request_timeout, "Seconds a client has to send a whole request (default 30)");
   cmd->add_option("--revalidate-ms", o->revalidate_ms,

@@ -22,13 +22,10 @@ constexpr const char* k_repo_type_help = "model, dataset, space or kernel (defau
 }  // namespace
 
 void add_cache_dir_option(CLI::App& cmd, CommonOptions& opts) {
-  cmd.add_option("--cache-dir", opts.cache_dir,
-                 "Hub cache folder (beats HF_HUB_CACHE, HUGGINGFACE_HUB_CACHE and HF_HOME)");
+  cmd.add_option("--cache-dir", opts.cache_dir, "Hub cache folder (beats HF_HUB_CACHE, HUGGINGFACE_HUB_CACHE and HF_HOME)");
 }
 
-void add_json_option(CLI::App& cmd, CommonOptions& opts) {
-  cmd.add_flag("--json", opts.json, "Machine-readable JSON on stdout");
-}
+void add_json_option(CLI::App& cmd, CommonOptions& opts) { cmd.add_flag("--json", opts.json, "Machine-readable JSON on stdout"); }
 
 CLI::Option* add_repo_type_option(CLI::App& cmd, std::string& type) {
   return describe_repo_type(cmd.add_option("--repo-type,--type", type, k_repo_type_help));

@@ -11,12 +11,18 @@ namespace {
 
 const char* kind_name(DownloadEvent::Kind k) {
   switch (k) {
-    case DownloadEvent::Kind::Plan: return "plan";
-    case DownloadEvent::Kind::FileStart: return "file_start";
-    case DownloadEvent::Kind::Progress: return "progress";
-    case DownloadEvent::Kind::FileDone: return "file_done";
-    case DownloadEvent::Kind::FileCached: return "file_cached";
-    case DownloadEvent::Kind::LockWait: return "lock_wait";
+    case DownloadEvent::Kind::Plan:
+      return "plan";
+    case DownloadEvent::Kind::FileStart:
+      return "file_start";
+    case DownloadEvent::Kind::Progress:
+      return "progress";
+    case DownloadEvent::Kind::FileDone:
+      return "file_done";
+    case DownloadEvent::Kind::FileCached:
+      return "file_cached";
+    case DownloadEvent::Kind::LockWait:
+      return "lock_wait";
   }
   return "progress";
 }
@@ -36,8 +42,10 @@ void ProgressRenderer::on_event(const DownloadEvent& e) {
     if (first || m_mode == Mode::None) {
       if (m_drawn) std::fputs("\r\033[K", stderr);
       if (first)
-        fmt::print(stderr, "Waiting for another process that is downloading '{}' (it holds the lock {}); this download "
-                           "goes on once that one is done.\n", e.file, e.lock_path);
+        fmt::print(stderr,
+                   "Waiting for another process that is downloading '{}' (it holds the lock {}); this download "
+                   "goes on once that one is done.\n",
+                   e.file, e.lock_path);
       else
         fmt::print(stderr, "Still waiting for another process downloading '{}' ({} s so far, lock {})\n", e.file,
                    e.waited_seconds, e.lock_path);
@@ -54,8 +62,8 @@ void ProgressRenderer::on_event(const DownloadEvent& e) {
   if (m_mode == Mode::None) return;
   std::lock_guard lock(m_mutex);
   if (m_mode == Mode::JsonLines) {
-    nlohmann::json j = {{"event", kind_name(e.kind)},       {"bytes_done", e.bytes_done}, {"bytes_total", e.bytes_total},
-                        {"files_done", e.files_done},       {"files_total", e.files_total}, {"active", e.active}};
+    nlohmann::json j = {{"event", kind_name(e.kind)}, {"bytes_done", e.bytes_done},   {"bytes_total", e.bytes_total},
+                        {"files_done", e.files_done}, {"files_total", e.files_total}, {"active", e.active}};
     if (!e.file.empty()) {
       j["file"] = e.file;
       j["file_bytes"] = e.file_bytes;
@@ -86,9 +94,9 @@ void ProgressRenderer::draw(const DownloadEvent& e) {
   bar.resize(width, '.');
   std::string eta = "--:--";
   if (rate > 0 && e.bytes_total >= e.bytes_done) eta = duration(static_cast<double>(e.bytes_total - e.bytes_done) / rate);
-  std::string line = fmt::format("\r[{}] {:5.1f}% {}B/{}B {}B/s ETA {} files {}/{}", bar, pct,
-                                 format_size(static_cast<double>(e.bytes_done)), format_size(static_cast<double>(e.bytes_total)),
-                                 format_size(rate), eta, e.files_done, e.files_total);
+  std::string line =
+      fmt::format("\r[{}] {:5.1f}% {}B/{}B {}B/s ETA {} files {}/{}", bar, pct, format_size(static_cast<double>(e.bytes_done)),
+                  format_size(static_cast<double>(e.bytes_total)), format_size(rate), eta, e.files_done, e.files_total);
   if (e.active > 0 || m_waiting.empty()) line += fmt::format(" active {}", e.active);
   if (e.active > 0 && !m_last_file.empty()) line += " " + m_last_file.substr(0, 40);
   if (!m_waiting.empty()) {

@@ -89,7 +89,8 @@ std::string hint_for(const Error& e) {
       if (!g_repo.cache_dir.empty()) download += " --cache-dir '" + g_repo.cache_dir + "'";
       if (uri->revision) download += " --revision " + *uri->revision;
       return "Copy it through a local mirror of that cache:\n  hubcache serve --cache-dir '" + e.path + "'" +
-             " --port 8089 &\n  HF_ENDPOINT=http://127.0.0.1:8089 " + download + "\n(`hubcache migrate` will do this in one step.)";
+             " --port 8089 &\n  HF_ENDPOINT=http://127.0.0.1:8089 " + download +
+             "\n(`hubcache migrate` will do this in one step.)";
     }
   }
   return "";

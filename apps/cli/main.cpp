@@ -35,9 +35,9 @@ int exec_network_tool(char** argv) {
 
 int main(int argc, char** argv) {
   using namespace hubcache::cli;
-  if (argc >= 2 && (std::strcmp(argv[1], "download") == 0 || std::strcmp(argv[1], "serve") == 0))
-    return exec_network_tool(argv);
-  if (argc >= 3 && std::strcmp(argv[1], "auth") == 0 && (std::strcmp(argv[2], "login") == 0 || std::strcmp(argv[2], "whoami") == 0))
+  if (argc >= 2 && (std::strcmp(argv[1], "download") == 0 || std::strcmp(argv[1], "serve") == 0)) return exec_network_tool(argv);
+  if (argc >= 3 && std::strcmp(argv[1], "auth") == 0 &&
+      (std::strcmp(argv[2], "login") == 0 || std::strcmp(argv[2], "whoami") == 0))
     return exec_network_tool(argv);
   CLI::App app{"hubcache: Hugging Face Hub cache, downloads and mirror, native"};
   app.require_subcommand(1);

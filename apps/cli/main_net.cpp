@@ -15,8 +15,7 @@ int main(int argc, char** argv) {
   // A download's threads mostly wait on the network: two malloc arenas instead of glibc's eight
   // per core keep peak RSS about 1 MiB lower for the 2,001-file snapshot of bench/README.md at no
   // measured cost in time. MALLOC_ARENA_MAX in the environment still wins.
-  if (argc >= 2 && std::strcmp(argv[1], "download") == 0 && std::getenv("MALLOC_ARENA_MAX") == nullptr)
-    mallopt(M_ARENA_MAX, 2);
+  if (argc >= 2 && std::strcmp(argv[1], "download") == 0 && std::getenv("MALLOC_ARENA_MAX") == nullptr) mallopt(M_ARENA_MAX, 2);
 #endif
   CLI::App app{"hubcache: Hugging Face Hub cache, downloads and mirror, native", "hubcache"};
   app.require_subcommand(1);

@@ -47,9 +47,7 @@ std::optional<std::uint64_t> number(std::string_view s) {
   return v;
 }
 
-std::string bounds(std::size_t count) {
-  return count == 0 ? "the list is empty" : "pick from 1 to " + std::to_string(count);
-}
+std::string bounds(std::size_t count) { return count == 0 ? "the list is empty" : "pick from 1 to " + std::to_string(count); }
 
 }  // namespace
 
@@ -67,8 +65,8 @@ Result<std::vector<std::size_t>> parse_selection(std::string_view text, std::siz
         return fail(ErrorCode::InvalidArgument,
                     (v == UINT64_MAX ? part : std::to_string(v)) + " is not in the list: " + bounds(count));
     if (*first > *last)
-      return fail(ErrorCode::InvalidArgument, "range '" + part + "' is reversed: write " + std::to_string(*last) + "-" +
-                                                  std::to_string(*first));
+      return fail(ErrorCode::InvalidArgument,
+                  "range '" + part + "' is reversed: write " + std::to_string(*last) + "-" + std::to_string(*first));
     for (auto v = *first; v <= *last; ++v) picked.insert(static_cast<std::size_t>(v));
   }
   return std::vector<std::size_t>(picked.begin(), picked.end());

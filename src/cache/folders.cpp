@@ -28,12 +28,12 @@ Result<bool> check_real_dir(const std::string& path, const std::string& what) {
                 std::string("The ") + what + " " + path + " is a symlink" + (target.empty() ? "" : " to " + target) +
                     ", not followed: hubcache reads and writes only real folders inside the cache, so a link cannot "
                     "make files from elsewhere pass for cached ones. Move the folder itself to that path, or remove "
-                    "the link (rm " + path + ") and download again.",
+                    "the link (rm " +
+                    path + ") and download again.",
                 path);
   }
   return fail(ErrorCode::CacheCorrupted,
-              std::string("The ") + what + " " + path +
-                  " is not a directory. Remove it (rm " + path + ") and download again.",
+              std::string("The ") + what + " " + path + " is not a directory. Remove it (rm " + path + ") and download again.",
               path);
 }
 

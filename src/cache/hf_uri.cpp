@@ -7,8 +7,9 @@
 namespace hubcache {
 Result<HfUri> parse_hf_uri(std::string_view uri) {
   auto bad = [&](const std::string& why) {
-    return fail(ErrorCode::InvalidArgument, "invalid hf:// URI '" + std::string(uri) + "': " + why +
-                                                ". Expected hf://[models/|datasets/|spaces/|kernels/]<namespace>/<name>[@revision][/path]");
+    return fail(ErrorCode::InvalidArgument,
+                "invalid hf:// URI '" + std::string(uri) + "': " + why +
+                    ". Expected hf://[models/|datasets/|spaces/|kernels/]<namespace>/<name>[@revision][/path]");
   };
   constexpr std::string_view scheme = "hf://";
   if (uri.substr(0, scheme.size()) != scheme) return bad("it does not start with hf://");

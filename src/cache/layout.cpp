@@ -10,8 +10,10 @@ namespace hubcache {
 std::string repo_folder_name(const RepoRef& repo) {
   std::string out = std::string(plural(repo.type)) + "--";
   for (char c : repo.id) {
-    if (c == '/') out += "--";
-    else out += c;
+    if (c == '/')
+      out += "--";
+    else
+      out += c;
   }
   return out;
 }
@@ -66,7 +68,8 @@ std::string repo_subpath(std::string_view repo_path, std::string_view dir, std::
 
 std::optional<RepoLayout> RepoLayout::of_folder(const std::string& folder) {
   const auto slash = folder.rfind('/');
-  auto repo = parse_repo_folder_name(slash == std::string::npos ? std::string_view(folder) : std::string_view(folder).substr(slash + 1));
+  auto repo =
+      parse_repo_folder_name(slash == std::string::npos ? std::string_view(folder) : std::string_view(folder).substr(slash + 1));
   if (!repo) return std::nullopt;
   RepoLayout layout(fs::parent(folder), std::move(*repo));
   if (layout.folder() != folder) return std::nullopt;  // e.g. a trailing '/', or "--" spelled oddly
@@ -81,9 +84,7 @@ std::string RepoLayout::incomplete_path(std::string_view etag) const {
 std::string RepoLayout::refs_dir() const { return m_folder + "/" + std::string(k_refs_dir); }
 std::string RepoLayout::ref_path(std::string_view revision) const { return refs_dir() + "/" + std::string(revision); }
 std::string RepoLayout::snapshots_dir() const { return m_folder + "/" + std::string(k_snapshots_dir); }
-std::string RepoLayout::snapshot_dir(std::string_view commit) const {
-  return snapshots_dir() + "/" + std::string(commit);
-}
+std::string RepoLayout::snapshot_dir(std::string_view commit) const { return snapshots_dir() + "/" + std::string(commit); }
 std::string RepoLayout::pointer_path(std::string_view commit, std::string_view path) const {
   return snapshot_dir(commit) + "/" + std::string(path);
 }
@@ -91,13 +92,9 @@ std::string RepoLayout::no_exist_path(std::string_view commit, std::string_view 
   return m_folder + "/" + std::string(k_no_exist_dir) + "/" + std::string(commit) + "/" + std::string(path);
 }
 std::string RepoLayout::trees_dir() const { return repo_subpath(m_folder, k_trees_dir); }
-std::string RepoLayout::tree_path(std::string_view commit) const {
-  return trees_dir() + "/" + std::string(commit) + ".json";
-}
+std::string RepoLayout::tree_path(std::string_view commit) const { return trees_dir() + "/" + std::string(commit) + ".json"; }
 std::string RepoLayout::locks_dir() const { return fs::join(m_root, std::string(k_locks_dir) + "/" + m_folder_name); }
-std::string RepoLayout::lock_path(std::string_view etag) const {
-  return locks_dir() + "/" + std::string(etag) + ".lock";
-}
+std::string RepoLayout::lock_path(std::string_view etag) const { return locks_dir() + "/" + std::string(etag) + ".lock"; }
 
 }  // namespace hubcache
 

@@ -67,12 +67,11 @@ std::string LocalDirLayout::lock_path(std::string_view path) const {
 std::string LocalDirLayout::temp_path(std::string_view path, std::string_view etag) const {
   const auto slash = path.rfind('/');
   const std::string dir = slash == std::string_view::npos ? "" : std::string(path.substr(0, slash + 1));
-  const std::string name = std::string(slash == std::string_view::npos ? path : path.substr(slash + 1)) +
-                           std::string(k_local_metadata_suffix);
+  const std::string name =
+      std::string(slash == std::string_view::npos ? path : path.substr(slash + 1)) + std::string(k_local_metadata_suffix);
   Hasher sha1(Hasher::Kind::Sha1);
   sha1.update(name);
-  return download_dir() + "/" + dir + base64_urlsafe(hex_to_bytes(sha1.hex_digest())) + "." +
-         std::string(etag) + ".incomplete";
+  return download_dir() + "/" + dir + base64_urlsafe(hex_to_bytes(sha1.hex_digest())) + "." + std::string(etag) + ".incomplete";
 }
 
 std::string format_local_metadata(const LocalDownloadFileMetadata& m) {

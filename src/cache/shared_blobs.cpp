@@ -32,11 +32,16 @@ bool valid_utf8(std::string_view s) {
   while (i < s.size()) {
     const auto c = static_cast<unsigned char>(s[i]);
     std::size_t n = 0;
-    if (c < 0x80) n = 0;
-    else if ((c & 0xe0) == 0xc0 && c >= 0xc2) n = 1;
-    else if ((c & 0xf0) == 0xe0) n = 2;
-    else if ((c & 0xf8) == 0xf0 && c <= 0xf4) n = 3;
-    else return false;
+    if (c < 0x80)
+      n = 0;
+    else if ((c & 0xe0) == 0xc0 && c >= 0xc2)
+      n = 1;
+    else if ((c & 0xf0) == 0xe0)
+      n = 2;
+    else if ((c & 0xf8) == 0xf0 && c <= 0xf4)
+      n = 3;
+    else
+      return false;
     if (i + n >= s.size()) return false;
     for (std::size_t k = 1; k <= n; ++k)
       if ((static_cast<unsigned char>(s[i + k]) & 0xc0) != 0x80) return false;
@@ -109,11 +114,10 @@ std::string SharedBlobStore::payload_path(std::string_view hash) const {
 std::string SharedBlobStore::manifest_path(std::string_view hash) const { return payload_path(hash) + ".refs"; }
 std::string SharedBlobStore::lock_path(std::string_view hash) const { return payload_path(hash) + ".lock"; }
 
-std::optional<std::string> SharedBlobStore::hash_of_link(const std::string& entry_path,
-                                                         std::string_view link_text) const {
+std::optional<std::string> SharedBlobStore::hash_of_link(const std::string& entry_path, std::string_view link_text) const {
   if (link_text.empty()) return std::nullopt;
-  const std::string target = fs::normalize(link_text.front() == '/' ? std::string(link_text)
-                                                                    : fs::parent(entry_path) + "/" + std::string(link_text));
+  const std::string target =
+      fs::normalize(link_text.front() == '/' ? std::string(link_text) : fs::parent(entry_path) + "/" + std::string(link_text));
   const std::string store = fs::normalize(dir()) + "/";
   if (target.size() != store.size() + 2 + 1 + 64 || target.compare(0, store.size(), store) != 0) return std::nullopt;
   const std::string_view rest = std::string_view(target).substr(store.size());
@@ -153,8 +157,8 @@ bool SharedBlobStore::payload_usable(std::string_view hash, std::uint64_t expect
   const std::string payload = payload_path(hash);
   if (!lstat_is(fs::parent(payload), S_IFDIR)) return false;
   struct stat st {};
-  return ::lstat(payload.c_str(), &st) == 0 && S_ISREG(st.st_mode) &&
-         static_cast<std::uint64_t>(st.st_size) == expected_size && ::access(payload.c_str(), R_OK) == 0;
+  return ::lstat(payload.c_str(), &st) == 0 && S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) == expected_size &&
+         ::access(payload.c_str(), R_OK) == 0;
 }
 
 Result<ManifestEval> SharedBlobStore::evaluate_manifest(std::string_view hash) const {
@@ -206,8 +210,7 @@ Result<ManifestEval> SharedBlobStore::evaluate_manifest(std::string_view hash) c
   }
   std::sort(valid_parts.begin(), valid_parts.end());
   valid_parts.erase(std::unique(valid_parts.begin(), valid_parts.end()), valid_parts.end());
-  for (const auto& p : valid_parts)
-    out.valid.push_back(std::string(p[0]) + "/" + std::string(p[1]) + "/" + std::string(p[2]));
+  for (const auto& p : valid_parts) out.valid.push_back(std::string(p[0]) + "/" + std::string(p[1]) + "/" + std::string(p[2]));
   return out;
 }
 
@@ -331,8 +334,8 @@ Result<bool> SharedBlobStore::try_link(const RepoLayout& layout, std::string_vie
   const bool synced = n == static_cast<ssize_t>(line.size()) && ::fsync(*fd) == 0;
   const int serr = errno;
   ::close(*fd);
-  if (!synced) return undo(errno_error(n < 0 ? werr : n == static_cast<ssize_t>(line.size()) ? serr : EIO,
-                                       "cannot append to", manifest));
+  if (!synced)
+    return undo(errno_error(n < 0 ? werr : n == static_cast<ssize_t>(line.size()) ? serr : EIO, "cannot append to", manifest));
   if (::rename(tmp.c_str(), layout.blob_path(etag).c_str()) != 0)
     return undo(errno_error(errno, "cannot rename to", layout.blob_path(etag)));
   (void)fs::fsync_dir(blobs);

@@ -32,7 +32,8 @@ std::string read_link(const std::string& path) {
 }
 
 bool same_file(const std::string& a, const std::string& b) {
-  struct stat sa{}, sb{};
+  struct stat sa {
+  }, sb{};
   return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 && sa.st_ino == sb.st_ino && sa.st_dev == sb.st_dev;
 }
 
@@ -41,7 +42,7 @@ bool same_file(const std::string& a, const std::string& b) {
 Result<void> ensure_cachedir_tag(const std::string& root) {
   HUBCACHE_TRY(fs::make_dirs(root));
   const std::string path = fs::join(root, k_cachedir_tag);
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) return {};
   // Write via a temp + link(2) so a reader never sees a partial tag and an existing one wins.
   const std::string tmp = path + "." + fs::random_hex(8) + ".tmp";
@@ -68,7 +69,7 @@ Result<void> init_repo_folder(const RepoLayout& layout) {
 Result<std::optional<std::string>> read_ref(const RepoLayout& layout, std::string_view revision) {
   HUBCACHE_TRY(validate_revision(revision));
   const std::string path = layout.ref_path(revision);
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::optional<std::string>{};
   HUBCACHE_TRY_ASSIGN(std::string raw, fs::read_file(path, 4096));
   std::string commit(trim(raw));
@@ -121,16 +122,16 @@ Result<void> publish_blob(const RepoLayout& layout, const std::string& tmp, std:
   return group.publish(tmp, layout.blob_path(etag));
 }
 
-Result<void> publish_blob_later(const RepoLayout& layout, const std::string& tmp, std::string_view etag,
-                                fs::GroupCommit& group, fs::GroupCommit::Then then) {
+Result<void> publish_blob_later(const RepoLayout& layout, const std::string& tmp, std::string_view etag, fs::GroupCommit& group,
+                                fs::GroupCommit::Then then) {
   HUBCACHE_TRY(validate_etag(etag));
   HUBCACHE_TRY(fs::make_dirs(layout.blobs_dir()));
   group.publish_later(tmp, layout.blob_path(etag), std::move(then));
   return {};
 }
 
-Result<bool> create_pointer(const RepoLayout& layout, std::string_view commit, std::string_view path,
-                            std::string_view etag, LinkMode mode) {
+Result<bool> create_pointer(const RepoLayout& layout, std::string_view commit, std::string_view path, std::string_view etag,
+                            LinkMode mode) {
   if (!is_commit_hash(commit)) return fail(ErrorCode::InvalidRevision, "not a commit hash: '" + std::string(commit) + "'");
   HUBCACHE_TRY(validate_repo_path(path));
   HUBCACHE_TRY(validate_etag(etag));
@@ -169,8 +170,7 @@ Result<bool> create_pointer(const RepoLayout& layout, std::string_view commit, s
     return fail(errno_error(err, "cannot create symlink", pointer));
   }
   if (read_link(pointer) == target) return false;
-  if (::unlink(pointer.c_str()) != 0 && errno != ENOENT)
-    return fail(errno_error(errno, "cannot replace pointer", pointer));
+  if (::unlink(pointer.c_str()) != 0 && errno != ENOENT) return fail(errno_error(errno, "cannot replace pointer", pointer));
   if (::symlink(target.c_str(), pointer.c_str()) != 0) {
     const int err = errno;
     if (err == EEXIST && same_file(pointer, blob)) return false;  // a concurrent writer won the race
@@ -208,7 +208,7 @@ Result<FileLock> try_lock_blob(const RepoLayout& layout, std::string_view etag) 
 Result<std::optional<std::vector<TreeFileEntry>>> read_tree_file(const RepoLayout& layout, std::string_view commit) {
   if (!is_commit_hash(commit)) return std::optional<std::vector<TreeFileEntry>>{};
   const std::string path = layout.tree_path(commit);
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return std::optional<std::vector<TreeFileEntry>>{};
   HUBCACHE_TRY_ASSIGN(std::string text, fs::read_file(path, 256u << 20));
   auto bad = [&](const std::string& why) {
@@ -235,8 +235,7 @@ Result<std::optional<std::vector<TreeFileEntry>>> read_tree_file(const RepoLayou
   return std::optional<std::vector<TreeFileEntry>>{std::move(out)};
 }
 
-Result<void> write_tree_file(const RepoLayout& layout, std::string_view commit,
-                             const std::vector<TreeFileEntry>& entries) {
+Result<void> write_tree_file(const RepoLayout& layout, std::string_view commit, const std::vector<TreeFileEntry>& entries) {
   return write_tree_file_in(layout.trees_dir(), commit, entries);
 }
 

@@ -11,9 +11,7 @@
 
 namespace hubcache {
 
-bool is_os_junk(std::string_view name) {
-  return name == ".DS_Store" || name == "Thumbs.db" || name == "desktop.ini";
-}
+bool is_os_junk(std::string_view name) { return name == ".DS_Store" || name == "Thumbs.db" || name == "desktop.ini"; }
 
 namespace {
 
@@ -31,8 +29,8 @@ std::string_view blob_name_of_usual_link(std::string_view link, int depth) {
 
 }  // namespace
 
-bool resolve_entry(const RepoDirs& repo, int dirfd, const std::string& dir_path, int depth, const char* name,
-                   bool is_link, Target& out) {
+bool resolve_entry(const RepoDirs& repo, int dirfd, const std::string& dir_path, int depth, const char* name, bool is_link,
+                   Target& out) {
   out.in_repo_blobs = false;
   out.shared_hash.clear();
   out.payload_path.clear();
@@ -98,8 +96,7 @@ bool resolve_entry(const RepoDirs& repo, int dirfd, const std::string& dir_path,
   }
 
   // Slow path: lexical check first (an escaping link is never followed), then realpath.
-  const std::string lexical =
-      fs::normalize(!out.link.empty() && out.link.front() == '/' ? out.link : dir_path + "/" + out.link);
+  const std::string lexical = fs::normalize(!out.link.empty() && out.link.front() == '/' ? out.link : dir_path + "/" + out.link);
   if (!fs::is_within(repo.root, lexical) || lexical == repo.root) {
     out.kind = TargetKind::Escapes;
     out.blob_path = lexical;
@@ -124,9 +121,7 @@ bool resolve_entry(const RepoDirs& repo, int dirfd, const std::string& dir_path,
     out.kind = TargetKind::Dangling;
     return true;
   }
-  out.kind = S_ISDIR(out.st.st_mode) ? TargetKind::Directory
-             : S_ISREG(out.st.st_mode) ? TargetKind::Blob
-                                       : TargetKind::Special;
+  out.kind = S_ISDIR(out.st.st_mode) ? TargetKind::Directory : S_ISREG(out.st.st_mode) ? TargetKind::Blob : TargetKind::Special;
   out.in_repo_blobs = fs::parent(out.blob_path) == repo.repo_path + "/" + std::string(k_blobs_dir);
   return true;
 }

@@ -128,16 +128,21 @@ Config Config::from_env(const Environment& env, const Overrides& ov) {
   }
   c.hub_cache.value = fs::absolute_real(c.hub_cache.value);
   // Token path
-  if (auto v = env.get_nonempty("HF_TOKEN_PATH")) c.token_path = {expand_path(*v, env), "HF_TOKEN_PATH"};
-  else c.token_path = {c.hf_home.value + "/token", "HF_HOME/token"};
+  if (auto v = env.get_nonempty("HF_TOKEN_PATH"))
+    c.token_path = {expand_path(*v, env), "HF_TOKEN_PATH"};
+  else
+    c.token_path = {c.hf_home.value + "/token", "HF_HOME/token"};
   // huggingface_hub: HF_STORED_TOKENS_PATH = dirname(HF_TOKEN_PATH)/stored_tokens.
   {
     const auto slash = c.token_path.value.rfind('/');
-    c.stored_tokens_path = (slash == std::string::npos ? std::string(".") : c.token_path.value.substr(0, slash)) + "/stored_tokens";
+    c.stored_tokens_path =
+        (slash == std::string::npos ? std::string(".") : c.token_path.value.substr(0, slash)) + "/stored_tokens";
   }
   // Endpoint
-  if (auto v = env.get_nonempty("HF_ENDPOINT")) c.endpoint = {*v, "HF_ENDPOINT"};
-  else c.endpoint = {k_default_endpoint, "default"};
+  if (auto v = env.get_nonempty("HF_ENDPOINT"))
+    c.endpoint = {*v, "HF_ENDPOINT"};
+  else
+    c.endpoint = {k_default_endpoint, "default"};
   while (c.endpoint.value.size() > 1 && c.endpoint.value.back() == '/') c.endpoint.value.pop_back();
   // Offline: PY evaluates `HF_HUB_OFFLINE or TRANSFORMERS_OFFLINE` on the strings.
   if (ov.offline) {
@@ -163,7 +168,8 @@ Config Config::from_env(const Environment& env, const Overrides& ov) {
       c.ca_bundle = {expand_path(*v, env), name};
       break;
     }
-  for (const char* name : {"https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"})
+  for (const char* name :
+       {"https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY", "all_proxy", "ALL_PROXY", "no_proxy", "NO_PROXY"})
     if (auto v = env.get_nonempty(name)) c.proxy_vars.emplace_back(name, *v);
   if (!env.get_nonempty("http_proxy")) c.http_proxy_fallback = env.get_nonempty("HTTP_PROXY").value_or("");
   c.debug = parse_env_bool(env.get("HF_DEBUG").value_or(""));
@@ -190,8 +196,9 @@ Config Config::from_env(const Environment& env, const Overrides& ov) {
   // TRANSFORMERS_CACHE warning
   if (auto tc = env.get_nonempty("TRANSFORMERS_CACHE")) {
     if (fs::absolute_real(expand_path(*tc, env)) != c.hub_cache.value)
-      c.warnings.push_back("TRANSFORMERS_CACHE='" + *tc + "' differs from the hub cache '" + c.hub_cache.value +
-                           "'; hubcache ignores it. Unset it or set HF_HUB_CACHE to the same folder so all tools share one cache.");
+      c.warnings.push_back(
+          "TRANSFORMERS_CACHE='" + *tc + "' differs from the hub cache '" + c.hub_cache.value +
+          "'; hubcache ignores it. Unset it or set HF_HUB_CACHE to the same folder so all tools share one cache.");
   }
   return c;
 }
@@ -226,7 +233,7 @@ std::string Config::token_source_unread() const {
 std::vector<std::string> diagnose_cache_dir(const std::string& hub_cache) {
   std::vector<std::string> out;
   std::string probe = hub_cache;
-  struct stat st{};
+  struct stat st {};
   while (!probe.empty() && ::stat(probe.c_str(), &st) != 0) {
     const std::string up = fs::parent(probe);
     if (up == probe) break;
@@ -235,12 +242,15 @@ std::vector<std::string> diagnose_cache_dir(const std::string& hub_cache) {
   if (probe.empty()) probe = ".";
   if (::stat(probe.c_str(), &st) == 0 && !S_ISDIR(st.st_mode)) {
     out.push_back(probe == hub_cache ? "the hub cache '" + hub_cache + "' is a file, not a directory; use another cache directory"
-                                     : "the hub cache '" + hub_cache + "' cannot be created: '" + probe + "' is a file; use another cache directory");
+                                     : "the hub cache '" + hub_cache + "' cannot be created: '" + probe +
+                                           "' is a file; use another cache directory");
   } else if (::access(probe.c_str(), W_OK | X_OK) != 0) {
     if (probe == hub_cache)
-      out.push_back("the hub cache '" + hub_cache + "' is not writable: downloads and imports will fail; fix its permissions or use another cache directory");
+      out.push_back("the hub cache '" + hub_cache +
+                    "' is not writable: downloads and imports will fail; fix its permissions or use another cache directory");
     else
-      out.push_back("the hub cache '" + hub_cache + "' does not exist and cannot be created ('" + probe + "' is not writable); use another cache directory");
+      out.push_back("the hub cache '" + hub_cache + "' does not exist and cannot be created ('" + probe +
+                    "' is not writable); use another cache directory");
   }
   return out;
 }

@@ -24,7 +24,7 @@ Result<void> ensure_parent(const std::string& path) {
   const auto slash = path.rfind('/');
   if (slash == std::string::npos || slash == 0) return {};
   const std::string dir = path.substr(0, slash);
-  struct stat st{};
+  struct stat st {};
   if (::stat(dir.c_str(), &st) == 0) return {};
   HUBCACHE_TRY(fs::make_dirs(dir));
   ::chmod(dir.c_str(), 0700);
@@ -38,9 +38,9 @@ Result<void> write_secret(const std::string& path, const std::string& data) {
 
 Result<void> check_name(const std::string& name) {
   if (name.empty() || trim(name) != name || name.find_first_of("]\n\r") != std::string::npos)
-    return fail(ErrorCode::InvalidArgument,
-                "token name '" + name + "' cannot be stored (empty, surrounding spaces, ']' or a line break); "
-                "rename the token on the Hub or pass a plain name");
+    return fail(ErrorCode::InvalidArgument, "token name '" + name +
+                                                "' cannot be stored (empty, surrounding spaces, ']' or a line break); "
+                                                "rename the token on the Hub or pass a plain name");
   return {};
 }
 
@@ -54,7 +54,7 @@ Result<void> write_all(const std::string& path, std::vector<StoredToken> tokens)
 }  // namespace
 
 Result<std::vector<StoredToken>> read_stored_tokens(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) {
     if (errno == ENOENT) return std::vector<StoredToken>{};
     return fail(errno_error(errno, "cannot read the stored tokens file", path));
@@ -76,16 +76,19 @@ Result<std::vector<StoredToken>> read_stored_tokens(const std::string& path) {
     }
     const auto sep = t.find_first_of("=:");
     if (!in_section || sep == std::string::npos)
-      return fail(ErrorCode::CacheCorrupted, "the stored tokens file '" + path + "' is not an INI file (line " +
-                                                 std::to_string(lineno) + "); fix or delete it, then run: hubcache auth login",
+      return fail(ErrorCode::CacheCorrupted,
+                  "the stored tokens file '" + path + "' is not an INI file (line " + std::to_string(lineno) +
+                      "); fix or delete it, then run: hubcache auth login",
                   path);
     std::string key = trim(t.substr(0, sep));
     std::transform(key.begin(), key.end(), key.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
     if (key != "hf_token") continue;
     const std::string value = trim(t.substr(sep + 1));
     auto it = std::find_if(out.begin(), out.end(), [&](const auto& s) { return s.name == section; });
-    if (it != out.end()) it->token = value;
-    else out.push_back({section, value});
+    if (it != out.end())
+      it->token = value;
+    else
+      out.push_back({section, value});
   }
   std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.name < b.name; });
   return out;
@@ -94,11 +97,14 @@ Result<std::vector<StoredToken>> read_stored_tokens(const std::string& path) {
 Result<void> save_named_token(const std::string& path, const std::string& name, const std::string& token) {
   HUBCACHE_TRY(check_name(name));
   if (token.empty() || token.find_first_of(" \t\r\n") != std::string::npos)
-    return fail(ErrorCode::InvalidArgument, "the token is empty or holds whitespace; copy it again from the Hub's settings/tokens page");
+    return fail(ErrorCode::InvalidArgument,
+                "the token is empty or holds whitespace; copy it again from the Hub's settings/tokens page");
   HUBCACHE_TRY_ASSIGN(auto tokens, read_stored_tokens(path));
   auto it = std::find_if(tokens.begin(), tokens.end(), [&](const auto& s) { return s.name == name; });
-  if (it != tokens.end()) it->token = token;
-  else tokens.push_back({name, token});
+  if (it != tokens.end())
+    it->token = token;
+  else
+    tokens.push_back({name, token});
   return write_all(path, std::move(tokens));
 }
 
@@ -116,7 +122,7 @@ Result<void> write_active_token(const std::string& token_path, const std::string
 }
 
 Result<std::string> read_active_token(const std::string& token_path) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(token_path.c_str(), &st) != 0) {
     if (errno == ENOENT) return std::string();
     return fail(errno_error(errno, "cannot read the token file", token_path));

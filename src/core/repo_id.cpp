@@ -1,19 +1,18 @@
 #include "hubcache/core/repo_id.hpp"
 
-
 namespace hubcache {
 namespace {
 
-bool word_char(char c) {
-  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_';
-}
+bool word_char(char c) { return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_'; }
 bool id_char(char c) { return word_char(c) || c == '.' || c == '-'; }
 
 std::string shown(std::string_view s) {
   std::string out;
   for (char c : s) {
-    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f) out += "\\x" + std::string(1, "0123456789abcdef"[(c >> 4) & 0xf]) + "0123456789abcdef"[c & 0xf];
-    else out += c;
+    if (static_cast<unsigned char>(c) < 0x20 || c == 0x7f)
+      out += "\\x" + std::string(1, "0123456789abcdef"[(c >> 4) & 0xf]) + "0123456789abcdef"[c & 0xf];
+    else
+      out += c;
   }
   return out;
 }
@@ -22,10 +21,14 @@ std::string shown(std::string_view s) {
 
 const char* to_string(RepoType t) {
   switch (t) {
-    case RepoType::Model: return "model";
-    case RepoType::Dataset: return "dataset";
-    case RepoType::Space: return "space";
-    case RepoType::Kernel: return "kernel";
+    case RepoType::Model:
+      return "model";
+    case RepoType::Dataset:
+      return "dataset";
+    case RepoType::Space:
+      return "space";
+    case RepoType::Kernel:
+      return "kernel";
   }
   return "model";
 }
@@ -40,29 +43,36 @@ std::optional<RepoType> parse_repo_type(std::string_view s) {
 
 const char* url_prefix(RepoType t) {
   switch (t) {
-    case RepoType::Model: return "";
-    case RepoType::Dataset: return "datasets/";
-    case RepoType::Space: return "spaces/";
-    case RepoType::Kernel: return "kernels/";
+    case RepoType::Model:
+      return "";
+    case RepoType::Dataset:
+      return "datasets/";
+    case RepoType::Space:
+      return "spaces/";
+    case RepoType::Kernel:
+      return "kernels/";
   }
   return "";
 }
 
 const char* plural(RepoType t) {
   switch (t) {
-    case RepoType::Model: return "models";
-    case RepoType::Dataset: return "datasets";
-    case RepoType::Space: return "spaces";
-    case RepoType::Kernel: return "kernels";
+    case RepoType::Model:
+      return "models";
+    case RepoType::Dataset:
+      return "datasets";
+    case RepoType::Space:
+      return "spaces";
+    case RepoType::Kernel:
+      return "kernels";
   }
   return "models";
 }
 
 Result<void> validate_repo_id(std::string_view id) {
   auto bad = [&](const std::string& why) {
-    return fail(ErrorCode::InvalidRepoId,
-                "invalid repo id '" + shown(id) + "': " + why +
-                    ". Use 'name' or 'namespace/name' with letters, digits, '_', '.', '-'.");
+    return fail(ErrorCode::InvalidRepoId, "invalid repo id '" + shown(id) + "': " + why +
+                                              ". Use 'name' or 'namespace/name' with letters, digits, '_', '.', '-'.");
   };
   if (id.empty()) return bad("it is empty");
   if (id.find("--") != std::string_view::npos) return bad("it contains '--'");
@@ -75,12 +85,14 @@ Result<void> validate_repo_id(std::string_view id) {
       if (id.substr(0, p.size()) != p) continue;
       const std::string rest(id.substr(p.size()));
       const std::string type = std::string(prefix).substr(0, std::string(prefix).size() - 1);
-      return fail(Error{ErrorCode::InvalidRepoId,
-                        "invalid repo id '" + shown(id) + "': '" + p + "' names the repo type, which is not part of a repo id. Use '" +
-                            shown(rest) + (type == "model" ? "'" : "' as a " + type + " id") + ", or the URI 'hf://" +
-                            (type == "model" ? "" : p) + shown(rest) + "'.",
-                        {}, std::nullopt, {}}
-                      .with_remedy(type == "model" ? Remedy::None : Remedy::UseRepoType, type == "model" ? "" : type));
+      return fail(Error{
+          ErrorCode::InvalidRepoId,
+          "invalid repo id '" + shown(id) + "': '" + p + "' names the repo type, which is not part of a repo id. Use '" +
+              shown(rest) + (type == "model" ? "'" : "' as a " + type + " id") + ", or the URI 'hf://" +
+              (type == "model" ? "" : p) + shown(rest) + "'.",
+          {},
+          std::nullopt,
+          {}}.with_remedy(type == "model" ? Remedy::None : Remedy::UseRepoType, type == "model" ? "" : type));
     }
     return bad("it has more than one '/'");
   }
@@ -97,8 +109,7 @@ Result<void> validate_repo_id(std::string_view id) {
     if (p.empty()) return bad(i == 0 ? "the namespace is empty" : "the name is empty");
     for (char c : p)
       if (!id_char(c)) return bad(std::string("it contains the character '") + shown(std::string_view(&c, 1)) + "'");
-    if (!word_char(p.front()) || !word_char(p.back()))
-      return bad("each part must begin and end with a letter, digit or '_'");
+    if (!word_char(p.front()) || !word_char(p.back())) return bad("each part must begin and end with a letter, digit or '_'");
   }
   if (parts[nparts - 1].size() > 96) return bad("the name is longer than 96 characters");
   return {};
@@ -106,8 +117,8 @@ Result<void> validate_repo_id(std::string_view id) {
 
 Result<void> validate_revision(std::string_view rev) {
   auto bad = [&](const std::string& why) {
-    return fail(ErrorCode::InvalidRevision, "invalid revision '" + shown(rev) + "': " + why +
-                                                ". Use a branch, tag, 'refs/pr/N' or a 40-hex commit.");
+    return fail(ErrorCode::InvalidRevision,
+                "invalid revision '" + shown(rev) + "': " + why + ". Use a branch, tag, 'refs/pr/N' or a 40-hex commit.");
   };
   if (rev.empty()) return bad("it is empty");
   if (rev.front() == '/') return bad("it starts with '/'");

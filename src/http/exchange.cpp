@@ -14,8 +14,8 @@ namespace {
 std::string proxy_in_effect(const Transport* transport, const std::string& url) {
   if (transport == nullptr) return "";
   const bool https = url.rfind("https://", 0) == 0;
-  std::vector<std::string> names = https ? std::vector<std::string>{"https_proxy", "HTTPS_PROXY"}
-                                         : std::vector<std::string>{"http_proxy", "HTTP_PROXY"};
+  std::vector<std::string> names =
+      https ? std::vector<std::string>{"https_proxy", "HTTPS_PROXY"} : std::vector<std::string>{"http_proxy", "HTTP_PROXY"};
   names.insert(names.end(), {"all_proxy", "ALL_PROXY"});
   for (const auto& name : names)
     for (const auto& [var, value] : transport->proxy_vars) {
@@ -30,7 +30,6 @@ std::string proxy_in_effect(const Transport* transport, const std::string& url) 
   return "";
 }
 
-
 size_t on_header_line(char* data, size_t size, size_t n, void* user) {
   auto* ex = static_cast<Exchange*>(user);
   ex->last_activity = std::chrono::steady_clock::now();
@@ -42,7 +41,8 @@ size_t on_header_line(char* data, size_t size, size_t n, void* user) {
     return size * n;
   }
   const auto colon = line.find(':');
-  if (colon != std::string_view::npos) ex->response.headers.add(std::string(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1))));
+  if (colon != std::string_view::npos)
+    ex->response.headers.add(std::string(trim(line.substr(0, colon))), std::string(trim(line.substr(colon + 1))));
   return size * n;
 }
 
@@ -90,8 +90,10 @@ Exchange::~Exchange() {
 
 void Exchange::prepare(const Request& req, Sink s, bool stream, const CancelToken* c, const Transport* t) {
   global_init();
-  if (easy == nullptr) easy = curl_easy_init();
-  else curl_easy_reset(easy);
+  if (easy == nullptr)
+    easy = curl_easy_init();
+  else
+    curl_easy_reset(easy);
   if (header_list) {
     curl_slist_free_all(header_list);
     header_list = nullptr;
@@ -121,7 +123,8 @@ void Exchange::prepare(const Request& req, Sink s, bool stream, const CancelToke
   if (request.total_timeout.count() > 0)
     curl_easy_setopt(easy, CURLOPT_TIMEOUT_MS, static_cast<long>(request.total_timeout.count()));
   constexpr std::size_t k_max_buffer = 1u << 20;
-  const std::size_t buffer = request.receive_buffer == 0 ? k_max_buffer : std::clamp<std::size_t>(request.receive_buffer, 1024, k_max_buffer);
+  const std::size_t buffer =
+      request.receive_buffer == 0 ? k_max_buffer : std::clamp<std::size_t>(request.receive_buffer, 1024, k_max_buffer);
   curl_easy_setopt(easy, CURLOPT_BUFFERSIZE, static_cast<long>(buffer));
   curl_easy_setopt(easy, CURLOPT_TCP_NODELAY, 1L);
   // Over HTTPS a transfer that starts while a connection to its host is still being set up waits
@@ -143,13 +146,17 @@ void Exchange::prepare(const Request& req, Sink s, bool stream, const CancelToke
     curl_easy_setopt(easy, CURLOPT_UNRESTRICTED_AUTH, 0L);
   }
   switch (request.method) {
-    case Method::Head: curl_easy_setopt(easy, CURLOPT_NOBODY, 1L); break;
+    case Method::Head:
+      curl_easy_setopt(easy, CURLOPT_NOBODY, 1L);
+      break;
     case Method::Post:
       curl_easy_setopt(easy, CURLOPT_POST, 1L);
       curl_easy_setopt(easy, CURLOPT_POSTFIELDSIZE_LARGE, static_cast<curl_off_t>(request.body.size()));
       curl_easy_setopt(easy, CURLOPT_POSTFIELDS, request.body.c_str());
       break;
-    case Method::Get: curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L); break;
+    case Method::Get:
+      curl_easy_setopt(easy, CURLOPT_HTTPGET, 1L);
+      break;
   }
   for (const auto& [k, v] : request.headers.items()) {
     const std::string line = v.empty() ? k + ";" : k + ": " + v;
@@ -207,14 +214,18 @@ Result<Response> Exchange::finish(CURLcode code) {
                 origin_of(redact(request.url)) + " (it answered CONNECT with HTTP " + std::to_string(connect_status) +
                 "). Ask the proxy's operator to allow that host, point HTTPS_PROXY at a proxy that does, or list the "
                 "host in NO_PROXY to reach it directly.",
-            {}, HttpErrorContext{}, {}};
+            {},
+            HttpErrorContext{},
+            {}};
     e.http->error_code = "ProxyError";
     e.http->url = redact(request.url);
     return fail(std::move(e));
   }
   switch (code) {
-    case CURLE_OPERATION_TIMEDOUT: return fail(ErrorCode::Timeout, what + ": timed out (" + detail + ")");
-    case CURLE_ABORTED_BY_CALLBACK: return fail(ErrorCode::Cancelled, what + ": cancelled");
+    case CURLE_OPERATION_TIMEDOUT:
+      return fail(ErrorCode::Timeout, what + ": timed out (" + detail + ")");
+    case CURLE_ABORTED_BY_CALLBACK:
+      return fail(ErrorCode::Cancelled, what + ": cancelled");
     case CURLE_TOO_MANY_REDIRECTS: {
       char* next = nullptr;
       curl_easy_getinfo(easy, CURLINFO_REDIRECT_URL, &next);
@@ -225,7 +236,9 @@ Result<Response> Exchange::finish(CURLcode code) {
               what + ": the server at " + origin_of(at) + " redirected more than " + std::to_string(request.max_redirects) +
                   " times (a redirect loop or an endless chain; last hop " + at + (next ? " -> " + redact(next) : std::string()) +
                   "). This is the server's fault, not your connection: check the endpoint (HF_ENDPOINT) or tell its operator.",
-              {}, HttpErrorContext{}, {}};
+              {},
+              HttpErrorContext{},
+              {}};
       e.http->status = response.status;
       e.http->url = at;
       e.http->error_code = "TooManyRedirects";
@@ -234,7 +247,11 @@ Result<Response> Exchange::finish(CURLcode code) {
     case CURLE_UNSUPPORTED_PROTOCOL:
     case CURLE_URL_MALFORMAT: {
       // A URL no retry can fetch (often one a server sent: a Location or a next-page link).
-      Error e{ErrorCode::Http, what + ": not a URL hubcache fetches (only http:// and https://; " + detail + ")", {}, HttpErrorContext{}, {}};
+      Error e{ErrorCode::Http,
+              what + ": not a URL hubcache fetches (only http:// and https://; " + detail + ")",
+              {},
+              HttpErrorContext{},
+              {}};
       e.http->url = redact(request.url);
       e.http->error_code = "UnsupportedUrl";
       return fail(std::move(e));
@@ -265,7 +282,8 @@ Result<Response> Exchange::finish(CURLcode code) {
       e.http->url = redact(request.url);
       return fail(std::move(e));
     }
-    default: return fail(ErrorCode::Network, what + ": " + detail);
+    default:
+      return fail(ErrorCode::Network, what + ": " + detail);
   }
 }
 
@@ -293,8 +311,11 @@ Error Exchange::too_large(const std::string& what) const {
                                  : describe_answer(response, 80);
   Error e{ErrorCode::Http,
           what + ": the server's answer is larger than the limit of " + std::to_string(request.max_body) + " bytes (" + got +
-              "); stopped reading it. This is the server's fault, not your connection: check the endpoint (HF_ENDPOINT) or tell its operator.",
-          {}, HttpErrorContext{}, {}};
+              "); stopped reading it. This is the server's fault, not your connection: check the endpoint (HF_ENDPOINT) or tell "
+              "its operator.",
+          {},
+          HttpErrorContext{},
+          {}};
   e.http->status = response.status;
   e.http->url = redact(response.url.empty() ? request.url : response.url);
   e.http->error_code = "ResponseTooLarge";

@@ -8,10 +8,7 @@
 #include "hubcache/util/text.hpp"
 
 namespace hubcache::http {
-namespace {
-
-
-}  // namespace
+namespace {}  // namespace
 
 void Headers::add(std::string name, std::string value) { m_items.emplace_back(std::move(name), std::move(value)); }
 
@@ -33,9 +30,12 @@ std::optional<std::string> Headers::get(std::string_view name) const {
 
 const char* to_string(Method m) {
   switch (m) {
-    case Method::Get: return "GET";
-    case Method::Head: return "HEAD";
-    case Method::Post: return "POST";
+    case Method::Get:
+      return "GET";
+    case Method::Head:
+      return "HEAD";
+    case Method::Post:
+      return "POST";
   }
   return "GET";
 }
@@ -45,12 +45,12 @@ struct Client::Pool {
   std::vector<std::unique_ptr<detail::Exchange>> idle;
 };
 
-Client::Client(Transport transport) : m_pool(std::make_unique<Pool>()), m_transport(std::move(transport)) { detail::global_init(); }
+Client::Client(Transport transport) : m_pool(std::make_unique<Pool>()), m_transport(std::move(transport)) {
+  detail::global_init();
+}
 Client::~Client() = default;
 
-Result<Response> Client::perform(const Request& request, const CancelToken* cancel) {
-  return perform(request, Sink{}, cancel);
-}
+Result<Response> Client::perform(const Request& request, const CancelToken* cancel) { return perform(request, Sink{}, cancel); }
 
 Result<Response> Client::perform(const Request& request, const Sink& sink, const CancelToken* cancel) {
   std::unique_ptr<detail::Exchange> ex;
@@ -128,7 +128,8 @@ std::string redact(std::string_view text) {
   }
   // Signed-URL query values.
   static const char* keys[] = {"signature=", "x-amz-signature=", "x-amz-credential=", "x-amz-security-token=",
-                               "token=", "access_token=", "policy=", "key-pair-id=", "sig="};
+                               "token=",     "access_token=",    "policy=",           "key-pair-id=",
+                               "sig="};
   const std::string low = to_lower(s);
   std::vector<std::pair<std::size_t, std::size_t>> spans;
   for (const char* k : keys) {

@@ -24,7 +24,7 @@ struct Multi::Impl {
   CURLM* multi = nullptr;
   Transport transport;
   fs::Fd epoll;
-  fs::Fd wake;  // eventfd: wakeup() from other threads
+  fs::Fd wake;                                               // eventfd: wakeup() from other threads
   std::unordered_map<curl_socket_t, std::uint32_t> watched;  // socket -> epoll events registered
   bool timer_armed = false;
   std::chrono::steady_clock::time_point timer_due{};
@@ -64,8 +64,10 @@ struct Multi::Impl {
     ev.data.fd = s;
     const bool known = im.watched.count(s) > 0;
     if (::epoll_ctl(im.epoll.get(), known ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, s, &ev) != 0) {
-      if (known && errno == ENOENT) ::epoll_ctl(im.epoll.get(), EPOLL_CTL_ADD, s, &ev);
-      else if (!known && errno == EEXIST) ::epoll_ctl(im.epoll.get(), EPOLL_CTL_MOD, s, &ev);
+      if (known && errno == ENOENT)
+        ::epoll_ctl(im.epoll.get(), EPOLL_CTL_ADD, s, &ev);
+      else if (!known && errno == EEXIST)
+        ::epoll_ctl(im.epoll.get(), EPOLL_CTL_MOD, s, &ev);
     }
     im.watched[s] = ev.events;
     return 0;
@@ -95,7 +97,8 @@ struct Multi::Impl {
       if (h == by_handle.end()) continue;
       const Id id = h->second;
       auto it = entries.find(id);
-      auto r = it->second.cancelled ? Result<Response>(fail(ErrorCode::Cancelled, "cancelled")) : it->second.ex->finish(msg->data.result);
+      auto r = it->second.cancelled ? Result<Response>(fail(ErrorCode::Cancelled, "cancelled"))
+                                    : it->second.ex->finish(msg->data.result);
       it->second.ex->record(r);
       complete(id, std::move(r));
       ++completed;

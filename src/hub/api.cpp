@@ -13,9 +13,7 @@ bool has_host(std::string_view location) {
   return location.find("://") != std::string_view::npos || location.rfind("//", 0) == 0;
 }
 
-std::optional<std::uint64_t> parse_u64(const std::optional<std::string>& v) {
-  return v ? hubcache::parse_u64(*v) : std::nullopt;
-}
+std::optional<std::uint64_t> parse_u64(const std::optional<std::string>& v) { return v ? hubcache::parse_u64(*v) : std::nullopt; }
 
 Error metadata_error(const std::string& message, const http::Response& r, const std::string& url) {
   Error e{ErrorCode::Http, message, {}, HttpErrorContext{}, {}};
@@ -67,11 +65,13 @@ Result<FileMetadata> HubApi::file_metadata(const RepoRef& repo, std::string_view
     if (has_host(*location) && (resp.headers.has("X-Repo-Commit") || resp.headers.has("X-Linked-Etag"))) break;
     const std::string next = http::resolve_location(url, *location);
     if (!seen.insert(next).second)
-      return fail(server_fault("returned a redirect loop resolving '" + std::string(path) + "': " + http::redact(next) +
-                                   " was already visited", url, "RedirectLoop", resp.status));
+      return fail(server_fault(
+          "returned a redirect loop resolving '" + std::string(path) + "': " + http::redact(next) + " was already visited", url,
+          "RedirectLoop", resp.status));
     if (hop >= m_options.limits.max_redirects)
       return fail(server_fault("redirected more than " + std::to_string(m_options.limits.max_redirects) + " times resolving '" +
-                                   std::string(path) + "' (last to " + http::redact(next) + ")", url, "TooManyRedirects", resp.status));
+                                   std::string(path) + "' (last to " + http::redact(next) + ")",
+                               url, "TooManyRedirects", resp.status));
     // Renamed repo / case fix (relative: same host, auth kept) or a moved endpoint (absolute).
     keep_auth = keep_auth && http::origin_of(next) == http::origin_of(m_options.endpoint);
     url = next;
@@ -83,18 +83,23 @@ Result<FileMetadata> HubApi::file_metadata(const RepoRef& repo, std::string_view
 
   FileMetadata meta;
   const bool redirected = resp.status >= 300 && resp.status < 400;
-  const std::string host_hint = "Is '" + m_options.endpoint + "' a Hugging Face Hub? Check HF_ENDPOINT, your firewall, proxy and SSL settings.";
+  const std::string host_hint =
+      "Is '" + m_options.endpoint + "' a Hugging Face Hub? Check HF_ENDPOINT, your firewall, proxy and SSL settings.";
   auto commit = resp.headers.get("X-Repo-Commit");
   if (!commit)
-    return fail(metadata_error("Distant resource does not seem to be on " + m_options.endpoint + " (no X-Repo-Commit header; got " +
-                                   http::describe_answer(resp) + " from " + http::redact(url) + "). " + host_hint, resp, url));
+    return fail(metadata_error("Distant resource does not seem to be on " + m_options.endpoint +
+                                   " (no X-Repo-Commit header; got " + http::describe_answer(resp) + " from " +
+                                   http::redact(url) + "). " + host_hint,
+                               resp, url));
   if (!is_commit_hash(*commit))
-    return fail(metadata_error("Refusing server value X-Repo-Commit '" + commit->substr(0, 80) +
-                                   "': not a 40-character lower-case hex commit", resp, url));
+    return fail(metadata_error(
+        "Refusing server value X-Repo-Commit '" + commit->substr(0, 80) + "': not a 40-character lower-case hex commit", resp,
+        url));
   meta.commit = *commit;
   auto etag_raw = resp.headers.get("X-Linked-Etag");
   if (!etag_raw) etag_raw = resp.headers.get("ETag");
-  if (!etag_raw) return fail(metadata_error("No ETag found for " + std::string(path) + ": cannot name its blob. " + host_hint, resp, url));
+  if (!etag_raw)
+    return fail(metadata_error("No ETag found for " + std::string(path) + ": cannot name its blob. " + host_hint, resp, url));
   meta.etag = normalize_etag(*etag_raw);
   if (auto v = validate_etag(meta.etag); !v)
     return fail(metadata_error("Refusing server ETag '" + meta.etag.substr(0, 80) + "' as a blob name", resp, url));
@@ -125,8 +130,9 @@ Result<http::Response> HubApi::get_api(const RepoRef& repo, const std::string& u
   HUBCACHE_TRY_ASSIGN(auto r, perform_with_retries(req, attempt == Attempt::First ? 0 : m_options.retry.max_retries));
   if (r.status >= 400) return fail(map_http_error(r, r.url.empty() ? url : r.url, repo, m_options.endpoint));
   if (r.status < 200 || r.status >= 300)
-    return fail(server_fault("answered " + http::describe_answer(r) + (r.headers.has("Location") ? " without a usable Location" : "") +
-                                 " instead of the API's JSON", r.url.empty() ? url : r.url, "UnexpectedAnswer", r.status));
+    return fail(server_fault("answered " + http::describe_answer(r) +
+                                 (r.headers.has("Location") ? " without a usable Location" : "") + " instead of the API's JSON",
+                             r.url.empty() ? url : r.url, "UnexpectedAnswer", r.status));
   return r;
 }
 
@@ -134,8 +140,11 @@ Error HubApi::server_fault(const std::string& what, const std::string& url, cons
   Error e{ErrorCode::Http,
           "the Hub at " + m_options.endpoint + " " + what +
               (what.find(http::redact(url)) == std::string::npos ? " (request " + http::redact(url) + ")" : std::string()) +
-              ". This is a fault of the server (or of a proxy in front of it), not your connection: check HF_ENDPOINT, or tell the server's operator.",
-          {}, HttpErrorContext{}, {}};
+              ". This is a fault of the server (or of a proxy in front of it), not your connection: check HF_ENDPOINT, or tell "
+              "the server's operator.",
+          {},
+          HttpErrorContext{},
+          {}};
   e.http->status = status;
   e.http->url = http::redact(url);
   e.http->error_code = code;
@@ -146,7 +155,8 @@ template <typename T>
 Result<T> HubApi::parsed(Result<T> value, const http::Response& r, const std::string& url) const {
   if (value) return value;
   std::string what = value.error().message;
-  if (constexpr std::string_view prefix = "unexpected answer from the Hub: "; what.rfind(prefix, 0) == 0) what.erase(0, prefix.size());
+  if (constexpr std::string_view prefix = "unexpected answer from the Hub: "; what.rfind(prefix, 0) == 0)
+    what.erase(0, prefix.size());
   return fail(server_fault("sent an unexpected answer: " + what + "; got " + http::describe_answer(r),
                            r.url.empty() ? url : r.url, "UnexpectedAnswer", r.status));
 }
@@ -154,10 +164,12 @@ Result<T> HubApi::parsed(Result<T> value, const http::Response& r, const std::st
 Result<http::Response> HubApi::perform_with_retries(const http::Request& req, int max_retries) {
   for (int retry = 0;; ++retry) {
     auto r = m_client->perform(req, m_options.cancel);
-    const bool retryable = r ? http::is_retryable_status(r->status) : (r.error().is_transient() && !http::is_proxy_error(r.error()));
+    const bool retryable =
+        r ? http::is_retryable_status(r->status) : (r.error().is_transient() && !http::is_proxy_error(r.error()));
     if (!retryable || retry >= max_retries) return r;
     const auto delay = m_options.retry.effective(http::backoff_delay(m_options.retry, retry, r ? &*r : nullptr));
-    if (!http::sleep_for(delay, m_options.cancel)) return fail(ErrorCode::Cancelled, "cancelled while waiting to retry " + http::redact(req.url));
+    if (!http::sleep_for(delay, m_options.cancel))
+      return fail(ErrorCode::Cancelled, "cancelled while waiting to retry " + http::redact(req.url));
   }
 }
 
@@ -181,7 +193,8 @@ Result<std::vector<TreeEntry>> HubApi::list_tree(const RepoRef& repo, std::strin
     bytes += resp.body.size();
     if (bytes > limits.max_listing_bytes)
       return fail(server_fault("returned more than " + std::to_string(limits.max_listing_bytes) + " bytes of pages " + listing +
-                                   " (" + std::to_string(page) + " pages)", url, "ListingTooLarge", resp.status));
+                                   " (" + std::to_string(page) + " pages)",
+                               url, "ListingTooLarge", resp.status));
     HUBCACHE_TRY_ASSIGN(auto entries, parsed(parse_tree_entries(resp.body), resp, url));
     for (auto& e : entries) all.push_back(std::move(e));
     const auto link = resp.headers.get("Link");
@@ -190,10 +203,12 @@ Result<std::vector<TreeEntry>> HubApi::list_tree(const RepoRef& repo, std::strin
     const std::string next_url = http::resolve_location(resp.url.empty() ? url : resp.url, *next);
     if (!seen.insert(next_url).second)
       return fail(server_fault("returned a pagination loop " + listing + ": page URL " + http::redact(next_url) +
-                                   " was already fetched (next link of page " + std::to_string(page) + ")", url, "PaginationLoop", resp.status));
+                                   " was already fetched (next link of page " + std::to_string(page) + ")",
+                               url, "PaginationLoop", resp.status));
     if (page >= limits.max_pages)
-      return fail(server_fault("returned more than " + std::to_string(limits.max_pages) + " pages " + listing +
-                                   " (the next links do not end)", url, "PaginationLoop", resp.status));
+      return fail(server_fault(
+          "returned more than " + std::to_string(limits.max_pages) + " pages " + listing + " (the next links do not end)", url,
+          "PaginationLoop", resp.status));
     url = next_url;
   }
 }

@@ -25,7 +25,8 @@ std::string server_messages(const http::Response& r) {
   const auto j = nlohmann::json::parse(r.body, nullptr, false);
   if (!j.is_discarded() && j.is_object()) {
     if (j.contains("error")) {
-      if (j["error"].is_string()) push(j["error"].get<std::string>());
+      if (j["error"].is_string())
+        push(j["error"].get<std::string>());
       else if (j["error"].is_array())
         for (const auto& e : j["error"])
           if (e.is_string()) push(e.get<std::string>());
@@ -66,7 +67,8 @@ Error map_http_error(const http::Response& r, std::string_view url, const RepoRe
   const std::string server = server_messages(r);
   const std::string rid = request_id(r);
   const std::string what = std::string(to_string(repo.type)) + " '" + repo.id + "'";
-  const std::string repo_page = std::string(endpoint.empty() ? "https://huggingface.co" : endpoint) + "/" + url_prefix(repo.type) + repo.id;
+  const std::string repo_page =
+      std::string(endpoint.empty() ? "https://huggingface.co" : endpoint) + "/" + url_prefix(repo.type) + repo.id;
 
   ErrorCode ec = ErrorCode::Http;
   std::string msg, hint;
@@ -82,7 +84,9 @@ Error map_http_error(const http::Response& r, std::string_view url, const RepoRe
   } else if (code == "GatedRepo") {
     ec = ErrorCode::Gated;
     msg = "Access denied. " + capitalized(repo.type) + " '" + repo.id + "' requires approval.";
-    hint = "Ask for access at " + repo_page + " and authenticate with a token of an account that has it (HF_TOKEN, the token file of `hf auth login`, or the token option).";
+    hint = "Ask for access at " + repo_page +
+           " and authenticate with a token of an account that has it (HF_TOKEN, the token file of `hf auth login`, or the token "
+           "option).";
     remedy = Remedy::UseToken;
   } else if (header_msg == "Access to this resource is disabled.") {
     ec = ErrorCode::PermissionDenied;
@@ -91,7 +95,9 @@ Error map_http_error(const http::Response& r, std::string_view url, const RepoRe
              (r.status == 401 && is_repo_api_or_resolve(url) && header_msg != "Invalid credentials in Authorization header")) {
     ec = ErrorCode::RepoNotFound;
     msg = capitalized(repo.type) + " '" + repo.id + "' not found.";
-    hint = "If the repo is private or gated, make sure you are authenticated: set HF_TOKEN, run `hf auth login`, or give the token option.";
+    hint =
+        "If the repo is private or gated, make sure you are authenticated: set HF_TOKEN, run `hf auth login`, or give the token "
+        "option.";
     remedy = Remedy::UseToken;
     if (r.status == 401) {
       // The Hub (and a hubcache mirror) answers so for a missing repo and for a private one

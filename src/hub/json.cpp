@@ -5,9 +5,7 @@
 namespace hubcache::hub {
 namespace {
 
-Unexpected bad(const std::string& what) {
-  return fail(ErrorCode::Http, "unexpected answer from the Hub: " + what);
-}
+Unexpected bad(const std::string& what) { return fail(ErrorCode::Http, "unexpected answer from the Hub: " + what); }
 
 }  // namespace
 
@@ -54,7 +52,8 @@ Result<RepoInfo> parse_repo_info(std::string_view text) {
   if (j.contains("gated") && j["gated"].is_string()) info.gated = j["gated"].get<std::string>();
   if (j.contains("siblings") && j["siblings"].is_array())
     for (const auto& s : j["siblings"])
-      if (s.is_object() && s.contains("rfilename") && s["rfilename"].is_string()) info.siblings.push_back(s["rfilename"].get<std::string>());
+      if (s.is_object() && s.contains("rfilename") && s["rfilename"].is_string())
+        info.siblings.push_back(s["rfilename"].get<std::string>());
   return info;
 }
 

@@ -5,7 +5,6 @@
 
 namespace hubcache::hub {
 
-
 std::string encode_revision(std::string_view revision) { return percent_encode(revision, ""); }
 std::string encode_path(std::string_view path) { return percent_encode(path, "/"); }
 
@@ -40,7 +39,8 @@ std::optional<std::string> parse_link_next(std::string_view header) {
     if (close == std::string_view::npos) break;
     const std::string_view url = header.substr(pos + 1, close - pos - 1);
     auto next = header.find('<', close);
-    const std::string_view params = header.substr(close + 1, next == std::string_view::npos ? std::string_view::npos : next - close - 1);
+    const std::string_view params =
+        header.substr(close + 1, next == std::string_view::npos ? std::string_view::npos : next - close - 1);
     if (params.find("rel=\"next\"") != std::string_view::npos || params.find("rel=next") != std::string_view::npos)
       return std::string(url);
     pos = close;

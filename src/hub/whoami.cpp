@@ -24,15 +24,16 @@ Result<WhoAmI> HubApi::whoami() {
     const std::string moved_to = http::origin_of(where);
     const bool other_host = m_options.token && !moved_to.empty() && moved_to != http::origin_of(url);
     Error e{ErrorCode::Unauthorized,
-            other_host ? m_options.endpoint + " redirected whoami-v2 to " + moved_to +
-                             ", another host, which answered HTTP " + std::to_string(r.status) +
-                             ": the token is never sent to another host than the endpoint's. If " + moved_to +
-                             " is the Hub you mean, set HF_ENDPOINT=" + moved_to + " and run hubcache auth login again"
+            other_host ? m_options.endpoint + " redirected whoami-v2 to " + moved_to + ", another host, which answered HTTP " +
+                             std::to_string(r.status) + ": the token is never sent to another host than the endpoint's. If " +
+                             moved_to + " is the Hub you mean, set HF_ENDPOINT=" + moved_to + " and run hubcache auth login again"
             : m_options.token ? "the token was refused by " + m_options.endpoint + " (HTTP " + std::to_string(r.status) +
-                                  "): it is invalid, expired or for another endpoint. Create one at " + m_options.endpoint +
-                                  "/settings/tokens and run: hubcache auth login"
-                            : "not logged in to " + m_options.endpoint + ": run hubcache auth login (or set HF_TOKEN)",
-            {}, HttpErrorContext{}, {}};
+                                    "): it is invalid, expired or for another endpoint. Create one at " + m_options.endpoint +
+                                    "/settings/tokens and run: hubcache auth login"
+                              : "not logged in to " + m_options.endpoint + ": run hubcache auth login (or set HF_TOKEN)",
+            {},
+            HttpErrorContext{},
+            {}};
     e.http->status = r.status;
     e.http->url = http::redact(where);
     return fail(std::move(e));

@@ -12,8 +12,6 @@
 namespace hubcache {
 namespace {
 
-
-
 // <root>/<folder> for any path inside a repo folder.
 std::string repo_folder_of(const std::string& root, const std::string& path) {
   const std::string rel = path.substr(root.size() + 1);
@@ -40,8 +38,7 @@ DeleteReport DeletePlan::execute() const {
   auto remove = [&](const std::string& path) {
     auto out = manage_detail::safe_remove(m_root, path);
     for (auto& p : out.problems) report.problems.push_back(std::move(p));
-    if (out.missing)
-      report.problems.push_back({path, "already gone: '" + path + "'", ErrorCode::NotFound});
+    if (out.missing) report.problems.push_back({path, "already gone: '" + path + "'", ErrorCode::NotFound});
     return out.removed && out.problems.empty();
   };
   std::map<std::string, std::size_t> revisions_of;
@@ -70,8 +67,7 @@ DeleteReport DeletePlan::execute() const {
     remove(ref);
     // refs/refs/pr/1 leaves refs/refs/pr/ and refs/refs/ behind: drop them when empty.
     const std::string refs_dir = repo_folder_of(m_root, ref) + "/refs";
-    for (std::string dir = fs::parent(ref); dir.size() > refs_dir.size() && fs::is_within(refs_dir, dir);
-         dir = fs::parent(dir))
+    for (std::string dir = fs::parent(ref); dir.size() > refs_dir.size() && fs::is_within(refs_dir, dir); dir = fs::parent(dir))
       if (!manage_detail::remove_empty_dir(m_root, dir)) break;
   }
   for (std::size_t i = 0; i < m_blob_files.size(); ++i)

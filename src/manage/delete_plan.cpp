@@ -19,9 +19,7 @@
 namespace hubcache {
 namespace {
 
-std::string folder_of(const std::string& root, const std::string& repo_path) {
-  return repo_path.substr(root.size() + 1);
-}
+std::string folder_of(const std::string& root, const std::string& repo_path) { return repo_path.substr(root.size() + 1); }
 
 /// True if a live download holds the per-blob lock of this `.incomplete` file. A missing lock
 /// file means nobody holds it (and is not created: planning never writes).
@@ -87,8 +85,8 @@ class DeletePlanBuilder {
     std::set<std::string> busy_folders;
     std::vector<PlannedIncomplete> incomplete;
     for (const auto& f : cache.incomplete_files) {
-      PlannedIncomplete p{f.path, cache.root + "/" + std::string(k_locks_dir) + "/" + f.repo_folder + "/" + f.etag + ".lock", f.size,
-                          f.sidecars};
+      PlannedIncomplete p{f.path, cache.root + "/" + std::string(k_locks_dir) + "/" + f.repo_folder + "/" + f.etag + ".lock",
+                          f.size, f.sidecars};
       if (held_by_download(p)) {
         busy_folders.insert(f.repo_folder);
         if (prune_incomplete) plan.m_locked.push_back(std::move(p));
@@ -151,8 +149,7 @@ class DeletePlanBuilder {
       return la != lb ? la < lb : a.repo.id < b.repo.id;
     });
     std::sort(plan.m_touched_repos.begin(), plan.m_touched_repos.end());
-    plan.m_touched_repos.erase(std::unique(plan.m_touched_repos.begin(), plan.m_touched_repos.end()),
-                               plan.m_touched_repos.end());
+    plan.m_touched_repos.erase(std::unique(plan.m_touched_repos.begin(), plan.m_touched_repos.end()), plan.m_touched_repos.end());
     return plan;
   }
 
@@ -166,11 +163,10 @@ class DeletePlanBuilder {
       PlannedSharedBlob s{hash, store.payload_path(hash), 0, false};
       auto eval = store.evaluate_manifest(hash);
       struct stat st {};
-      const bool all_going = eval && !eval->valid.empty() &&
-                             std::all_of(eval->valid.begin(), eval->valid.end(),
-                                         [&](const std::string& ref) { return entries.count(ref) > 0; });
-      if (all_going && ::lstat(s.path.c_str(), &st) == 0 && S_ISREG(st.st_mode))
-        s.size = static_cast<std::uint64_t>(st.st_size);
+      const bool all_going =
+          eval && !eval->valid.empty() &&
+          std::all_of(eval->valid.begin(), eval->valid.end(), [&](const std::string& ref) { return entries.count(ref) > 0; });
+      if (all_going && ::lstat(s.path.c_str(), &st) == 0 && S_ISREG(st.st_mode)) s.size = static_cast<std::uint64_t>(st.st_size);
       plan.m_shared.push_back(std::move(s));
     }
     if (prune) {
@@ -227,8 +223,7 @@ Result<DeletePlan> plan_delete(const HFCacheInfo& cache, const std::vector<std::
 }
 
 Result<DeletePlan> plan_delete_targets(const HFCacheInfo& cache, const std::vector<DeleteTarget>& targets) {
-  if (!cache.has_files)
-    return fail(ErrorCode::InvalidArgument, "plan_delete needs a scan with ScanOptions::collect_files");
+  if (!cache.has_files) return fail(ErrorCode::InvalidArgument, "plan_delete needs a scan with ScanOptions::collect_files");
   std::map<std::size_t, Selection> selected;
   std::set<std::size_t> broken;
   std::vector<std::string> unknown;
@@ -295,8 +290,7 @@ Result<DeletePlan> plan_delete_targets(const HFCacheInfo& cache, const std::vect
 }
 
 Result<DeletePlan> plan_prune(const HFCacheInfo& cache) {
-  if (!cache.has_files)
-    return fail(ErrorCode::InvalidArgument, "plan_prune needs a scan with ScanOptions::collect_files");
+  if (!cache.has_files) return fail(ErrorCode::InvalidArgument, "plan_prune needs a scan with ScanOptions::collect_files");
   std::map<std::size_t, Selection> selected;
   for (std::size_t r = 0; r < cache.repos.size(); ++r)
     for (std::size_t v = 0; v < cache.repos[r].revisions.size(); ++v)

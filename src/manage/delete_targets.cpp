@@ -10,9 +10,8 @@ namespace hubcache {
 namespace {
 
 Unexpected bad_uri(const std::string& text, const std::string& why) {
-  return fail(ErrorCode::InvalidArgument,
-              "invalid target '" + text + "': " + why +
-                  ". `cache rm` takes repo-level URIs like hf://org/name or hf://datasets/org/name.");
+  return fail(ErrorCode::InvalidArgument, "invalid target '" + text + "': " + why +
+                                              ". `cache rm` takes repo-level URIs like hf://org/name or hf://datasets/org/name.");
 }
 
 }  // namespace

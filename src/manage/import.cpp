@@ -25,8 +25,10 @@ void remove_sources(const ImportPlan& plan, ImportResult& result) {
   std::set<std::string> done;
   for (const auto& f : plan.files) {
     if (!done.insert(f.source).second) continue;
-    if (::unlink(f.source.c_str()) == 0) ++result.sources_removed;
-    else if (errno != ENOENT) result.warnings.push_back(errno_error(errno, "imported but could not remove", f.source).message);
+    if (::unlink(f.source.c_str()) == 0)
+      ++result.sources_removed;
+    else if (errno != ENOENT)
+      result.warnings.push_back(errno_error(errno, "imported but could not remove", f.source).message);
     for (std::string d = fs::parent(f.source); fs::is_within(root, d) && d != root; d = fs::parent(d)) dirs.insert(d);
   }
   std::vector<std::string> deepest_first(dirs.begin(), dirs.end());
@@ -84,11 +86,14 @@ Result<ImportResult> execute_import(const ImportPlan& plan) {
     }
     const std::string blob_path = layout.blob_path(first.blob);
     bool wrote_blob = false;
-    struct stat st{};
+    struct stat st {};
     if (::lstat(blob_path.c_str(), &st) == 0) {
       if (!S_ISREG(st.st_mode)) {
-        errors[g] = Error{ErrorCode::CacheCorrupted, "'" + blob_path + "' exists but is not a regular file; remove it",
-                          blob_path, std::nullopt, {}};
+        errors[g] = Error{ErrorCode::CacheCorrupted,
+                          "'" + blob_path + "' exists but is not a regular file; remove it",
+                          blob_path,
+                          std::nullopt,
+                          {}};
         return;
       }
     } else {
@@ -116,7 +121,8 @@ Result<ImportResult> execute_import(const ImportPlan& plan) {
   for (auto& e : errors) {
     if (!e) continue;
     Error err = std::move(*e);
-    err.message += "\nThe import stopped part-way (" + std::string(plan.writes_ref() ? "refs/" + o.revision + " not written" : "snapshot incomplete") +
+    err.message += "\nThe import stopped part-way (" +
+                   std::string(plan.writes_ref() ? "refs/" + o.revision + " not written" : "snapshot incomplete") +
                    "); everything already in the cache is valid. Fix the cause and re-run the same command to finish.";
     return fail(std::move(err));
   }

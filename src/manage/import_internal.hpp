@@ -39,9 +39,9 @@ struct LocalDirRecord {
   std::string etag;
 };
 struct LocalDirMetadata {
-  bool present = false;                          // at least one *.metadata file exists
+  bool present = false;                           // at least one *.metadata file exists
   std::map<std::string, LocalDirRecord> records;  // repo path -> valid record
-  std::vector<std::string> unreadable;           // metadata files that do not parse (absolute paths)
+  std::vector<std::string> unreadable;            // metadata files that do not parse (absolute paths)
 };
 /// Reads <root>/.cache/huggingface/download/**/*.metadata (3 lines: commit, ETag, timestamp).
 Result<LocalDirMetadata> read_local_dir_metadata(const std::string& root);

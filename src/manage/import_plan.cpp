@@ -24,7 +24,7 @@ using import_detail::Problem;
 // st_dev of `path`, or of its nearest existing ancestor.
 std::optional<dev_t> device_of(std::string path) {
   for (;;) {
-    struct stat st{};
+    struct stat st {};
     if (::stat(path.c_str(), &st) == 0) return st.st_dev;
     const std::string up = fs::parent(path);
     if (up.empty() || up == path) return std::nullopt;
@@ -36,25 +36,24 @@ Result<void> check_inputs(const ImportOptions& o) {
   HUBCACHE_TRY(validate_repo_id(o.repo.id));
   HUBCACHE_TRY(validate_revision(o.revision));
   if (o.commit && !is_commit_hash(*o.commit))
-    return fail(ErrorCode::InvalidRevision, "the commit must be a full 40-character lower-case commit hash, got '" +
-                                                *o.commit + "'");
+    return fail(ErrorCode::InvalidRevision,
+                "the commit must be a full 40-character lower-case commit hash, got '" + *o.commit + "'");
   if (o.commit && is_commit_hash(o.revision) && *o.commit != o.revision)
-    return fail(ErrorCode::InvalidArgument, "revision " + o.revision + " and commit " + *o.commit +
-                                                " disagree; pass only one of them");
+    return fail(ErrorCode::InvalidArgument,
+                "revision " + o.revision + " and commit " + *o.commit + " disagree; pass only one of them");
   if (o.cache_dir.empty()) return fail(ErrorCode::InvalidArgument, "no cache directory given");
   if (o.source_dir.empty()) return fail(ErrorCode::InvalidArgument, "no folder to import given");
   return {};
 }
 
 Result<std::string> resolve_source(const std::string& dir) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(dir.c_str(), &st) != 0) {
     if (errno == ENOENT) return fail(ErrorCode::NotFound, "folder to import '" + dir + "' does not exist", dir);
     return fail(errno_error(errno, "cannot access folder to import", dir));
   }
   if (!S_ISDIR(st.st_mode))
-    return fail(ErrorCode::NotADirectory, "'" + dir + "' is not a folder; import takes the folder holding the repo files",
-                dir);
+    return fail(ErrorCode::NotADirectory, "'" + dir + "' is not a folder; import takes the folder holding the repo files", dir);
   return fs::real_path(dir);
 }
 
@@ -74,14 +73,16 @@ Result<void> refuse_hub_layout(const std::string& root, const std::string& cache
   const std::string source_cache = kind.kind == HubFolderKind::CacheRoot    ? root
                                    : kind.kind == HubFolderKind::RepoFolder ? fs::parent(root)
                                                                             : fs::parent(fs::parent(fs::parent(root)));
-  return fail(Error{ErrorCode::InvalidArgument,
-                    "'" + root + "' is " + what + ", not a folder of repo files: importing it as " + o.repo.id +
-                        " would file its internals as repo files. Nothing was changed. Use that cache as it is (HF_HUB_CACHE='" +
-                        source_cache + "'), or copy its repos into '" + cache +
-                        "' verified, by downloading them from a local mirror that serves it.",
-                    source_cache, std::nullopt, {}}
-                  .with_remedy(Remedy::MirrorCache, "hf://" + (named.type == RepoType::Model ? std::string() : std::string(plural(named.type)) + "/") +
-                                                        named.id + (commit.empty() ? "" : "@" + commit)));
+  return fail(Error{
+      ErrorCode::InvalidArgument,
+      "'" + root + "' is " + what + ", not a folder of repo files: importing it as " + o.repo.id +
+          " would file its internals as repo files. Nothing was changed. Use that cache as it is (HF_HUB_CACHE='" + source_cache +
+          "'), or copy its repos into '" + cache + "' verified, by downloading them from a local mirror that serves it.",
+      source_cache,
+      std::nullopt,
+      {}}.with_remedy(Remedy::MirrorCache,
+                      "hf://" + (named.type == RepoType::Model ? std::string() : std::string(plural(named.type)) + "/") +
+                          named.id + (commit.empty() ? "" : "@" + commit)));
 }
 
 // A folder inside the cache may be imported in place only where no cache data lives: a folder
@@ -91,18 +92,20 @@ Result<void> refuse_hub_layout(const std::string& root, const std::string& cache
 Result<void> check_in_place(const std::string& root, const std::string& cache, const ImportOptions& o, ImportPlan& plan) {
   const std::string rel = root.substr(cache.size() + (cache.size() < root.size() ? 1 : 0));
   auto refuse = [&](const std::string& why) {
-    return fail(ErrorCode::InvalidArgument, "'" + root + "' is inside the cache '" + cache + "' and " + why + "; nothing was changed",
-                root);
+    return fail(ErrorCode::InvalidArgument,
+                "'" + root + "' is inside the cache '" + cache + "' and " + why + "; nothing was changed", root);
   };
   if (rel.empty() || rel.find('/') != std::string::npos) return refuse("holds cache data (it is already cached)");
   if (rel.front() == '.') return refuse("is a cache-internal folder");
   if (auto named = parse_repo_folder_name(rel)) {
     if (!(*named == o.repo))
-      return refuse("is the cache folder of " + std::string(to_string(named->type)) + " '" + named->id + "', not of '" + o.repo.id + "'");
+      return refuse("is the cache folder of " + std::string(to_string(named->type)) + " '" + named->id + "', not of '" +
+                    o.repo.id + "'");
     for (const std::string_view internal : {k_blobs_dir, k_refs_dir, k_snapshots_dir, k_no_exist_dir, k_trees_dir}) {
-      struct stat st{};
+      struct stat st {};
       if (::lstat(repo_subpath(root, internal).c_str(), &st) == 0)
-        return refuse("already holds cache data ('" + std::string(internal) + "'); import the local-dir files from a folder outside the cache");
+        return refuse("already holds cache data ('" + std::string(internal) +
+                      "'); import the local-dir files from a folder outside the cache");
     }
   }
   plan.in_place = true;
@@ -139,37 +142,44 @@ Result<std::optional<std::string>> apply_metadata(const import_detail::LocalDirM
     kept.push_back(std::move(e));
   }
   for (const auto& [path, rec] : meta.records)
-    if (!present.count(path)) plan.warnings.push_back("local-dir metadata names '" + path + "', which is not in the folder; ignored");
+    if (!present.count(path))
+      plan.warnings.push_back("local-dir metadata names '" + path + "', which is not in the folder; ignored");
   if (!untracked.empty() && o.untracked == UntrackedPolicy::Refuse) {
     std::vector<Problem> ps;
     for (const auto& u : untracked) ps.push_back(Problem{ErrorCode::Conflict, u, fs::join(plan.options.source_dir, u)});
-    return fail(import_detail::problems_error(
-        "'" + plan.options.source_dir + "' was made by `hf download --local-dir`, but " + std::to_string(untracked.size()) +
-            " file(s) have no download metadata, so their commit is unknown. Leave them out (UntrackedPolicy::Skip), or "
-            "import the folder as plain files (MetadataPolicy::Ignore). Nothing was changed. Files:",
-        ps).with_remedy(Remedy::IgnoreMetadata, "untracked"));
+    return fail(
+        import_detail::problems_error(
+            "'" + plan.options.source_dir + "' was made by `hf download --local-dir`, but " + std::to_string(untracked.size()) +
+                " file(s) have no download metadata, so their commit is unknown. Leave them out (UntrackedPolicy::Skip), or "
+                "import the folder as plain files (MetadataPolicy::Ignore). Nothing was changed. Files:",
+            ps)
+            .with_remedy(Remedy::IgnoreMetadata, "untracked"));
   }
   plan.skipped = std::move(untracked);
   entries = std::move(kept);
   if (by_commit.size() > 1) {
     std::vector<Problem> ps;
     for (const auto& [c, files] : by_commit)
-      ps.push_back(Problem{ErrorCode::Conflict,
-                           c + ": " + std::to_string(files.size()) + " file(s), e.g. '" + files.front() + "'", ""});
+      ps.push_back(
+          Problem{ErrorCode::Conflict, c + ": " + std::to_string(files.size()) + " file(s), e.g. '" + files.front() + "'", ""});
     return fail(import_detail::problems_error(
-        "the local-dir metadata of '" + plan.options.source_dir +
-            "' records files of different commits; a snapshot holds one commit. Re-run `hf download --local-dir` "
-            "to bring every file to one commit, or import the folder as plain files (MetadataPolicy::Ignore). "
-            "Nothing was changed. Commits:",
-        ps).with_remedy(Remedy::IgnoreMetadata));
+                    "the local-dir metadata of '" + plan.options.source_dir +
+                        "' records files of different commits; a snapshot holds one commit. Re-run `hf download --local-dir` "
+                        "to bring every file to one commit, or import the folder as plain files (MetadataPolicy::Ignore). "
+                        "Nothing was changed. Commits:",
+                    ps)
+                    .with_remedy(Remedy::IgnoreMetadata));
   }
   if (by_commit.empty()) return std::optional<std::string>{};
   const std::string commit = by_commit.begin()->first;
   if (auto given = explicit_commit(o); given && *given != commit)
-    return fail(Error{ErrorCode::Conflict, "the local-dir metadata records commit " + commit + ", not " + *given +
-                                               "; drop the commit/revision you gave or ignore the metadata (MetadataPolicy::Ignore)",
-                      {}, std::nullopt, {}}
-                    .with_remedy(Remedy::IgnoreMetadata));
+    return fail(Error{
+        ErrorCode::Conflict,
+        "the local-dir metadata records commit " + commit + ", not " + *given +
+            "; drop the commit/revision you gave or ignore the metadata (MetadataPolicy::Ignore)",
+        {},
+        std::nullopt,
+        {}}.with_remedy(Remedy::IgnoreMetadata));
   return std::optional<std::string>{commit};
 }
 
@@ -191,10 +201,14 @@ bool holds_complete_snapshot(const RepoLayout& layout, const std::string& commit
 
 const char* to_string(ImportMode mode) {
   switch (mode) {
-    case ImportMode::Auto: return "auto";
-    case ImportMode::Link: return "link";
-    case ImportMode::Copy: return "copy";
-    case ImportMode::Move: return "move";
+    case ImportMode::Auto:
+      return "auto";
+    case ImportMode::Link:
+      return "link";
+    case ImportMode::Copy:
+      return "copy";
+    case ImportMode::Move:
+      return "move";
   }
   return "?";
 }
@@ -207,9 +221,12 @@ std::optional<ImportMode> parse_import_mode(std::string_view s) {
 
 const char* to_string(CommitSource source) {
   switch (source) {
-    case CommitSource::Explicit: return "explicit";
-    case CommitSource::LocalDirMetadata: return "local_dir_metadata";
-    case CommitSource::Derived: return "derived";
+    case CommitSource::Explicit:
+      return "explicit";
+    case CommitSource::LocalDirMetadata:
+      return "local_dir_metadata";
+    case CommitSource::Derived:
+      return "derived";
   }
   return "?";
 }
@@ -227,8 +244,7 @@ Result<ImportPlan> plan_import(const ImportOptions& options) {
   HUBCACHE_TRY(refuse_hub_layout(root, cache, options));
   if (fs::is_within(root, cache))
     return fail(ErrorCode::InvalidArgument,
-                "the cache '" + cache + "' is inside the folder to import '" + root + "'; pick another folder or cache",
-                root);
+                "the cache '" + cache + "' is inside the folder to import '" + root + "'; pick another folder or cache", root);
   if (fs::is_within(cache, root)) HUBCACHE_TRY(check_in_place(root, cache, options, plan));
 
   HUBCACHE_TRY_ASSIGN(auto entries, import_detail::walk_source(root));
@@ -241,8 +257,8 @@ Result<ImportPlan> plan_import(const ImportOptions& options) {
     }
   }
   if (entries.empty())
-    return fail(ErrorCode::InvalidArgument, "nothing to import: '" + root + "' holds no files" +
-                                                (plan.skipped.empty() ? "" : " with download metadata"),
+    return fail(ErrorCode::InvalidArgument,
+                "nothing to import: '" + root + "' holds no files" + (plan.skipped.empty() ? "" : " with download metadata"),
                 root);
 
   LfsRules rules = LfsRules::hub_defaults();
@@ -274,14 +290,14 @@ Result<ImportPlan> plan_import(const ImportOptions& options) {
     f.blob = h->digest;
     f.stamp = h->stamp;
     if (rec == etags.end() && f.lfs != rules.is_lfs(e.path, f.size)) {
-      errors[i] = Error{ErrorCode::Conflict, "'" + e.source + "' changed size while being imported; re-run", e.source,
-                        std::nullopt, {}};
+      errors[i] =
+          Error{ErrorCode::Conflict, "'" + e.source + "' changed size while being imported; re-run", e.source, std::nullopt, {}};
     } else if (rec != etags.end() && rec->second != f.blob) {
       std::lock_guard lock(mismatch_mutex);
-      mismatches.push_back(Problem{ErrorCode::Conflict,
-                                   "'" + e.path + "': recorded ETag " + rec->second + ", content " +
-                                       (f.lfs ? "SHA-256 " : "git SHA-1 ") + f.blob,
-                                   e.source});
+      mismatches.push_back(
+          Problem{ErrorCode::Conflict,
+                  "'" + e.path + "': recorded ETag " + rec->second + ", content " + (f.lfs ? "SHA-256 " : "git SHA-1 ") + f.blob,
+                  e.source});
     }
   });
   for (auto& err : errors)
@@ -289,10 +305,12 @@ Result<ImportPlan> plan_import(const ImportOptions& options) {
   if (!mismatches.empty()) {
     std::sort(mismatches.begin(), mismatches.end(), [](const Problem& a, const Problem& b) { return a.message < b.message; });
     return fail(import_detail::problems_error(
-        "file(s) in '" + root + "' no longer match what `hf download` recorded (edited after download?). Restore "
-            "them with `hf download --local-dir`, or import the folder as plain files (MetadataPolicy::Ignore). "
-            "Nothing was changed. Mismatches:",
-        mismatches).with_remedy(Remedy::IgnoreMetadata));
+                    "file(s) in '" + root +
+                        "' no longer match what `hf download` recorded (edited after download?). Restore "
+                        "them with `hf download --local-dir`, or import the folder as plain files (MetadataPolicy::Ignore). "
+                        "Nothing was changed. Mismatches:",
+                    mismatches)
+                    .with_remedy(Remedy::IgnoreMetadata));
   }
 
   if (auto given = explicit_commit(options)) {
@@ -317,7 +335,7 @@ Result<ImportPlan> plan_import(const ImportOptions& options) {
   std::set<std::string> seen;
   for (auto& f : plan.files) {
     plan.total_bytes += f.size;
-    struct stat st{};
+    struct stat st {};
     f.blob_exists = ::lstat(layout.blob_path(f.blob).c_str(), &st) == 0;
     if (!f.blob_exists && seen.insert(f.blob).second) {
       ++plan.new_blobs;
@@ -326,21 +344,25 @@ Result<ImportPlan> plan_import(const ImportOptions& options) {
   }
   if (plan.writes_ref()) {
     auto prev = read_ref(layout, plan.options.revision);
-    if (!prev) plan.warnings.push_back(prev.error().message + " (it will be replaced)");
+    if (!prev)
+      plan.warnings.push_back(prev.error().message + " (it will be replaced)");
     else if (prev->has_value()) {
       plan.previous_ref = **prev;
       if (**prev != plan.commit) {
         const bool cached = holds_complete_snapshot(layout, **prev);
         const std::string ref = "refs/" + plan.options.revision;
         if (cached && plan.commit_source == CommitSource::Derived && !options.force)
-          return fail(Error{ErrorCode::Conflict,
-                            ref + " of " + plan.options.repo.id + " points to commit " + **prev +
-                                ", whose snapshot is cached; importing '" + root + "' (files of no known commit, given the derived id " +
-                                plan.commit + ") would move the ref away from it, and whatever resolves '" + plan.options.revision +
-                                "' offline would get the imported files instead. Nothing was changed. Import under another "
-                                "revision name or by commit (" + plan.commit + "), or force the import to move the ref.",
-                            layout.ref_path(plan.options.revision), std::nullopt, {}}
-                          .with_remedy(Remedy::ForceRef, plan.commit));
+          return fail(Error{
+              ErrorCode::Conflict,
+              ref + " of " + plan.options.repo.id + " points to commit " + **prev + ", whose snapshot is cached; importing '" +
+                  root + "' (files of no known commit, given the derived id " + plan.commit +
+                  ") would move the ref away from it, and whatever resolves '" + plan.options.revision +
+                  "' offline would get the imported files instead. Nothing was changed. Import under another "
+                  "revision name or by commit (" +
+                  plan.commit + "), or force the import to move the ref.",
+              layout.ref_path(plan.options.revision),
+              std::nullopt,
+              {}}.with_remedy(Remedy::ForceRef, plan.commit));
         if (cached && !options.force) {
           // A commit the Hub named is imported (nothing is lost), but a ref that resolves to a
           // complete snapshot is never moved unasked: an old local-dir copy would turn it back.
@@ -358,8 +380,8 @@ Result<ImportPlan> plan_import(const ImportOptions& options) {
   const auto cache_dev = device_of(cache);
   plan.same_filesystem = src_dev && cache_dev && *src_dev == *cache_dev;
   plan.mode = options.mode != ImportMode::Auto ? options.mode
-               : plan.in_place && !options.keep ? ImportMode::Move
-                                                : (plan.same_filesystem ? ImportMode::Link : ImportMode::Copy);
+              : plan.in_place && !options.keep ? ImportMode::Move
+                                               : (plan.same_filesystem ? ImportMode::Link : ImportMode::Copy);
   return plan;
 }
 

@@ -35,7 +35,7 @@ bool link_refused(int err) { return err == EXDEV || err == EPERM || err == EOPNO
 Result<void> verified_copy(const ImportFile& f, const std::string& tmp) {
   Fd in(::open(f.read_from.c_str(), O_RDONLY | O_CLOEXEC));
   if (in.get() < 0) return fail(errno_error(errno, "cannot open", f.read_from));
-  struct stat st{};
+  struct stat st {};
   if (::fstat(in.get(), &st) != 0) return fail(errno_error(errno, "cannot stat", f.read_from));
   if (!same_as_hashed(st, f)) return changed_error(f);
   ::posix_fadvise(in.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -55,8 +55,10 @@ Result<void> verified_copy(const ImportFile& f, const std::string& tmp) {
     }
     if (n == 0) break;
     const auto len = static_cast<std::size_t>(n);
-    if (sha256) h256.update(buf.data(), len);
-    else h1.update(buf.data(), len);
+    if (sha256)
+      h256.update(buf.data(), len);
+    else
+      h1.update(buf.data(), len);
     total += len;
     for (std::size_t off = 0; off < len;) {
       const ssize_t w = ::write(out.get(), buf.data() + off, len - off);
@@ -79,7 +81,7 @@ Result<bool> publish_source_blob(const RepoLayout& layout, const ImportFile& f, 
   bool copied = false;
   if (try_link) {
     if (::link(f.read_from.c_str(), tmp.c_str()) == 0) {
-      struct stat st{};
+      struct stat st {};
       if (::lstat(tmp.c_str(), &st) != 0 || !same_as_hashed(st, f)) {
         ::unlink(tmp.c_str());
         return changed_error(f);

@@ -11,11 +11,13 @@ namespace {
 
 // The patterns of the .gitattributes the Hub creates for a new repo.
 constexpr std::string_view k_hub_default_patterns[] = {
-    "*.7z",     "*.arrow",  "*.bin",    "*.bz2",         "*.ckpt",  "*.ftz",    "*.gz",     "*.h5",
-    "*.joblib", "*.mlmodel", "*.model", "*.msgpack",     "*.npy",   "*.npz",    "*.onnx",   "*.ot",
-    "*.parquet", "*.pb",    "*.pickle", "*.pkl",         "*.pt",    "*.pth",    "*.rar",    "*.safetensors",
-    "saved_model/**/*",     "*.tar.*",  "*.tflite",      "*.tgz",   "*.wasm",   "*.xz",     "*.zip",
-    "*.zst",    "*tfevents*", "*.gguf",
+    "*.7z",    "*.arrow",   "*.bin",      "*.bz2",         "*.ckpt",
+    "*.ftz",   "*.gz",      "*.h5",       "*.joblib",      "*.mlmodel",
+    "*.model", "*.msgpack", "*.npy",      "*.npz",         "*.onnx",
+    "*.ot",    "*.parquet", "*.pb",       "*.pickle",      "*.pkl",
+    "*.pt",    "*.pth",     "*.rar",      "*.safetensors", "saved_model/**/*",
+    "*.tar.*", "*.tflite",  "*.tgz",      "*.wasm",        "*.xz",
+    "*.zip",   "*.zst",     "*tfevents*", "*.gguf",
 };
 
 // Matches a bracket expression at p[pi] == '['. Sets `end` past the closing ']'. A '[' with no
@@ -148,8 +150,7 @@ bool gitattributes_match(std::string_view pattern, std::string_view path) { retu
 
 LfsRules LfsRules::hub_defaults() {
   LfsRules r;
-  for (auto p : k_hub_default_patterns)
-    r.m_rules.push_back(Rule{std::string(p), p.find('/') != std::string_view::npos, true});
+  for (auto p : k_hub_default_patterns) r.m_rules.push_back(Rule{std::string(p), p.find('/') != std::string_view::npos, true});
   return r;
 }
 
@@ -168,8 +169,10 @@ void LfsRules::add_gitattributes(std::string_view text) {
     std::optional<bool> lfs;
     for (std::size_t i = 1; i < tokens.size(); ++i) {
       const auto t = tokens[i];
-      if (t == "-filter" || t == "!filter" || t == "filter") lfs = false;
-      else if (t.substr(0, 7) == "filter=") lfs = t.substr(7) == "lfs";
+      if (t == "-filter" || t == "!filter" || t == "filter")
+        lfs = false;
+      else if (t.substr(0, 7) == "filter=")
+        lfs = t.substr(7) == "lfs";
     }
     if (!lfs) continue;
     bool anchored = pattern.find('/') != std::string::npos;
@@ -201,7 +204,5 @@ std::string derive_commit_id(const std::vector<TreeItem>& items) {
   }
   return tree_id(root);
 }
-
-
 
 }  // namespace hubcache

@@ -65,8 +65,7 @@ struct Walker {
       return;
     }
     if (!S_ISLNK(lst.st_mode)) {
-      add_problem(ErrorCode::InvalidArgument, "'" + rel + "' is " + file_kind(lst.st_mode) + ", not a regular file",
-                  full);
+      add_problem(ErrorCode::InvalidArgument, "'" + rel + "' is " + file_kind(lst.st_mode) + ", not a regular file", full);
       return;
     }
     auto real = fs::real_path(full);
@@ -75,19 +74,18 @@ struct Walker {
       return;
     }
     if (!fs::is_within(root, *real) || *real == root) {
-      add_problem(ErrorCode::InvalidPath,
-                  "'" + rel + "' is a symlink to '" + *real +
-                      "', outside the folder being imported; replace it with a copy of the file",
-                  full);
+      add_problem(
+          ErrorCode::InvalidPath,
+          "'" + rel + "' is a symlink to '" + *real + "', outside the folder being imported; replace it with a copy of the file",
+          full);
       return;
     }
-    struct stat st{};
+    struct stat st {};
     if (::stat(real->c_str(), &st) != 0) {
       add_problem(ErrorCode::Io, errno_error(errno, "cannot stat", *real).message, full);
     } else if (S_ISDIR(st.st_mode)) {
       add_problem(ErrorCode::InvalidArgument,
-                  "'" + rel + "' is a symlink to a directory, which import does not follow; use a real directory",
-                  full);
+                  "'" + rel + "' is a symlink to a directory, which import does not follow; use a real directory", full);
     } else if (!S_ISREG(st.st_mode)) {
       add_problem(ErrorCode::InvalidArgument, "'" + rel + "' points to " + file_kind(st.st_mode), full);
     } else {
@@ -95,7 +93,6 @@ struct Walker {
     }
   }
 };
-
 
 // A record import trusts: it parses (cache/local_dir.hpp) and names a commit hash and a digest.
 std::optional<LocalDirRecord> parse_metadata(std::string_view text) {
@@ -115,8 +112,10 @@ void collect_metadata(const std::string& dir, LocalDirMetadata& out) {
         const std::string path = r.substr(0, r.size() - k_local_metadata_suffix.size());
         auto text = fs::read_file(e.path, 4096);
         auto rec = text ? parse_metadata(*text) : std::nullopt;
-        if (rec && validate_repo_path(path)) out.records.emplace(path, std::move(*rec));
-        else out.unreadable.push_back(e.path);
+        if (rec && validate_repo_path(path))
+          out.records.emplace(path, std::move(*rec));
+        else
+          out.unreadable.push_back(e.path);
       },
       [](const std::string&, int, const char*) {});
 }
@@ -136,10 +135,8 @@ Result<std::vector<SourceEntry>> walk_source(const std::string& root) {
   Walker w;
   w.root = root;
   w.walk();
-  if (!w.problems.empty())
-    return fail(problems_error("cannot import '" + root + "'; nothing was changed:", w.problems));
-  std::sort(w.entries.begin(), w.entries.end(),
-            [](const SourceEntry& a, const SourceEntry& b) { return a.path < b.path; });
+  if (!w.problems.empty()) return fail(problems_error("cannot import '" + root + "'; nothing was changed:", w.problems));
+  std::sort(w.entries.begin(), w.entries.end(), [](const SourceEntry& a, const SourceEntry& b) { return a.path < b.path; });
   return std::move(w.entries);
 }
 

@@ -15,12 +15,18 @@ const char* k_operators = "['=', '!=', '>', '<', '>=', '<=']";
 template <typename T>
 bool compare(T left, ListFilter::Op op, T right) {
   switch (op) {
-    case ListFilter::Op::Eq: return left == right;
-    case ListFilter::Op::Ne: return left != right;
-    case ListFilter::Op::Gt: return left > right;
-    case ListFilter::Op::Lt: return left < right;
-    case ListFilter::Op::Ge: return left >= right;
-    case ListFilter::Op::Le: return left <= right;
+    case ListFilter::Op::Eq:
+      return left == right;
+    case ListFilter::Op::Ne:
+      return left != right;
+    case ListFilter::Op::Gt:
+      return left > right;
+    case ListFilter::Op::Lt:
+      return left < right;
+    case ListFilter::Op::Ge:
+      return left >= right;
+    case ListFilter::Op::Le:
+      return left <= right;
   }
   return false;
 }
@@ -71,8 +77,8 @@ Result<ListFilter> parse_list_filter(std::string_view raw) {
     return fail(ErrorCode::InvalidArgument,
                 "Invalid filter expression: '" + shown + "'. Expected 'key op value', e.g. 'size>1GB' or 'accessed>7d'.");
   if (op_text == "==")
-    return fail(ErrorCode::InvalidArgument, "Unsupported operator '==' in filter '" + shown + "'. Must be one of " +
-                                                k_operators + ".");
+    return fail(ErrorCode::InvalidArgument,
+                "Unsupported operator '==' in filter '" + shown + "'. Must be one of " + k_operators + ".");
   const std::string v(value);
   if (key == "size") {
     f.key = ListFilter::Key::Size;
@@ -96,8 +102,8 @@ Result<ListFilter> parse_list_filter(std::string_view raw) {
                   "Only '=' is supported for '" + key + "' filters. Got '" + std::string(op_text) + "'.");
     f.text = to_lower(v);
   } else {
-    return fail(ErrorCode::InvalidArgument, "Unsupported filter key '" + key + "' in '" + shown + "'. Must be one of " +
-                                                k_filter_keys + ".");
+    return fail(ErrorCode::InvalidArgument,
+                "Unsupported filter key '" + key + "' in '" + shown + "'. Must be one of " + k_filter_keys + ".");
   }
   return f;
 }
@@ -107,15 +113,20 @@ Result<ListSort> parse_list_sort(std::string_view raw) {
   const auto colon = expr.find(':');
   const std::string key = expr.substr(0, colon);
   const std::string order = colon == std::string::npos ? "" : expr.substr(colon + 1);
-  const bool key_ok = !key.empty() && std::all_of(key.begin(), key.end(), [](char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; });
+  const bool key_ok = !key.empty() && std::all_of(key.begin(), key.end(),
+                                                  [](char c) { return std::isalpha(static_cast<unsigned char>(c)) || c == '_'; });
   if (!key_ok || (colon != std::string::npos && order != "asc" && order != "desc"))
-    return fail(ErrorCode::InvalidArgument, "Invalid sort expression: '" + std::string(raw) +
-                                                "'. Expected format: 'key' or 'key:asc' or 'key:desc'.");
+    return fail(ErrorCode::InvalidArgument,
+                "Invalid sort expression: '" + std::string(raw) + "'. Expected format: 'key' or 'key:asc' or 'key:desc'.");
   ListSort s;
-  if (key == "accessed") s.key = ListSort::Key::Accessed;
-  else if (key == "modified") s.key = ListSort::Key::Modified;
-  else if (key == "name") s.key = ListSort::Key::Name;
-  else if (key == "size") s.key = ListSort::Key::Size;
+  if (key == "accessed")
+    s.key = ListSort::Key::Accessed;
+  else if (key == "modified")
+    s.key = ListSort::Key::Modified;
+  else if (key == "name")
+    s.key = ListSort::Key::Name;
+  else if (key == "size")
+    s.key = ListSort::Key::Size;
   else
     return fail(ErrorCode::InvalidArgument, "Unsupported sort key '" + key + "' in '" + std::string(raw) +
                                                 "'. Must be one of ['accessed', 'modified', 'name', 'size'].");
@@ -139,13 +150,15 @@ std::vector<ListEntry> list_entries(const HFCacheInfo& cache, const ListQuery& q
     const ListSort s = *query.sort;
     auto key_less = [s](const ListEntry& a, const ListEntry& b) {
       switch (s.key) {
-        case ListSort::Key::Name: return to_lower(a.repo->label()) < to_lower(b.repo->label());
+        case ListSort::Key::Name:
+          return to_lower(a.repo->label()) < to_lower(b.repo->label());
         case ListSort::Key::Size: {
           const auto sa = a.revision ? a.revision->size_on_disk : a.repo->size_on_disk;
           const auto sb = b.revision ? b.revision->size_on_disk : b.repo->size_on_disk;
           return sa < sb;
         }
-        case ListSort::Key::Accessed: return a.repo->last_accessed < b.repo->last_accessed;
+        case ListSort::Key::Accessed:
+          return a.repo->last_accessed < b.repo->last_accessed;
         case ListSort::Key::Modified: {
           const double ma = a.revision ? a.revision->last_modified : a.repo->last_modified;
           const double mb = b.revision ? b.revision->last_modified : b.repo->last_modified;
@@ -154,9 +167,8 @@ std::vector<ListEntry> list_entries(const HFCacheInfo& cache, const ListQuery& q
       }
       return false;
     };
-    std::stable_sort(rows.begin(), rows.end(), [&](const ListEntry& a, const ListEntry& b) {
-      return s.descending ? key_less(b, a) : key_less(a, b);
-    });
+    std::stable_sort(rows.begin(), rows.end(),
+                     [&](const ListEntry& a, const ListEntry& b) { return s.descending ? key_less(b, a) : key_less(a, b); });
   }
   if (query.limit && rows.size() > *query.limit) rows.resize(*query.limit);
   return rows;

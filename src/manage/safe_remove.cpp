@@ -9,7 +9,7 @@ namespace hubcache::manage_detail {
 namespace {
 
 DeleteProblem problem(const std::string& path, int err, const std::string& what) {
-  const ErrorCode code = err == ENOENT ? ErrorCode::NotFound
+  const ErrorCode code = err == ENOENT                                     ? ErrorCode::NotFound
                          : (err == EACCES || err == EPERM || err == EROFS) ? ErrorCode::PermissionDenied
                                                                            : ErrorCode::Io;
   return {path, what + " '" + path + "': " + std::strerror(err), code};
@@ -45,8 +45,8 @@ void empty_dir(int dirfd, const std::string& path, std::vector<DeleteProblem>& p
 Fd open_parent(const std::string& root, const std::string& path, std::string& leaf, RemoveOutcome& out) {
   const std::string norm = fs::normalize(path);
   if (!fs::is_within(root, norm) || norm == fs::normalize(root)) {
-    out.problems.push_back({path, "refusing to delete '" + path + "': it is not inside the cache '" + root + "'",
-                            ErrorCode::InvalidPath});
+    out.problems.push_back(
+        {path, "refusing to delete '" + path + "': it is not inside the cache '" + root + "'", ErrorCode::InvalidPath});
     return Fd();
   }
   std::string rel = norm.substr(fs::normalize(root).size());
@@ -68,8 +68,8 @@ Fd open_parent(const std::string& root, const std::string& path, std::string& le
       if (err == ENOENT) {
         out.missing = true;
       } else if (err == ELOOP || err == ENOTDIR) {
-        out.problems.push_back({path, "refusing to delete '" + path + "': '" + at + "' is a symlink or not a directory",
-                                ErrorCode::InvalidPath});
+        out.problems.push_back(
+            {path, "refusing to delete '" + path + "': '" + at + "' is a symlink or not a directory", ErrorCode::InvalidPath});
       } else {
         out.problems.push_back(problem(at, err, "cannot open"));
       }
@@ -91,8 +91,10 @@ RemoveOutcome safe_remove(const std::string& root, const std::string& path) {
   if (!parent.valid()) return out;
   struct stat st {};
   if (::fstatat(parent.get(), leaf.c_str(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-    if (errno == ENOENT) out.missing = true;
-    else out.problems.push_back(problem(path, errno, "cannot stat"));
+    if (errno == ENOENT)
+      out.missing = true;
+    else
+      out.problems.push_back(problem(path, errno, "cannot stat"));
     return out;
   }
   if (S_ISDIR(st.st_mode)) {

@@ -42,7 +42,7 @@ void find_local_dir_copies(HFCacheInfo& cache, const std::vector<std::pair<std::
   for (const auto& [name, type] : entries) {
     if (type != DT_DIR && type != DT_UNKNOWN) continue;
     const std::string path = cache.root + "/" + name;
-    struct stat st{};
+    struct stat st {};
     if (::lstat((path + "/.cache/huggingface/download").c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
     auto meta = import_detail::read_local_dir_metadata(path);
     if (!meta || !meta->present) continue;
@@ -51,13 +51,13 @@ void find_local_dir_copies(HFCacheInfo& cache, const std::vector<std::pair<std::
     copy.repo = parse_repo_folder_name(name);
     std::set<std::string> commits;
     for (const auto& [file, rec] : meta->records) {
-      struct stat fst{};
+      struct stat fst {};
       if (::lstat((path + "/" + file).c_str(), &fst) != 0 || !S_ISREG(fst.st_mode)) continue;
       ++copy.files;
       copy.bytes += static_cast<std::uint64_t>(fst.st_size);
       commits.insert(rec.commit);
       for (const auto& repo : cache.repos) {
-        struct stat bst{};
+        struct stat bst {};
         if (validate_etag(rec.etag) && ::stat(RepoLayout(cache.root, repo.repo).blob_path(rec.etag).c_str(), &bst) == 0) {
           ++copy.already_cached;
           break;
@@ -78,16 +78,21 @@ Result<HFCacheInfo> scan_cache(const std::string& root_in, const ScanOptions& op
   struct stat st {};
   if (::stat(cache.root.c_str(), &st) != 0) {
     if (errno == ENOENT || errno == ENOTDIR)
-      return fail(Error{ErrorCode::NotFound, "Cache directory not found: " + cache.root + ". Use the cache_dir argument or set HF_HUB_CACHE.",
-                        cache.root, std::nullopt, {}}
-                      .with_remedy(Remedy::UseCacheDir));
+      return fail(Error{
+          ErrorCode::NotFound,
+          "Cache directory not found: " + cache.root + ". Use the cache_dir argument or set HF_HUB_CACHE.",
+          cache.root,
+          std::nullopt,
+          {}}.with_remedy(Remedy::UseCacheDir));
     return fail(errno_error(errno, "cannot access cache directory", cache.root));
   }
   if (!S_ISDIR(st.st_mode))
-    return fail(Error{ErrorCode::NotADirectory,
-                      "Scan cache expects a directory but found a file: " + cache.root + ". Use the cache_dir argument or set HF_HUB_CACHE.",
-                      cache.root, std::nullopt, {}}
-                    .with_remedy(Remedy::UseCacheDir));
+    return fail(Error{
+        ErrorCode::NotADirectory,
+        "Scan cache expects a directory but found a file: " + cache.root + ". Use the cache_dir argument or set HF_HUB_CACHE.",
+        cache.root,
+        std::nullopt,
+        {}}.with_remedy(Remedy::UseCacheDir));
   Fd root(::open(cache.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!root.valid()) return fail(errno_error(errno, "cannot read cache directory", cache.root));
   const SharedBlobStore store(cache.root);
@@ -105,8 +110,8 @@ Result<HFCacheInfo> scan_cache(const std::string& root_in, const ScanOptions& op
 
   std::vector<manage_detail::RepoScan> results(entries.size());
   parallel_for(entries.size(), options.threads, [&](std::size_t i) {
-    results[i] = manage_detail::scan_repo(cache.root, root.get(), entries[i].first, entries[i].second,
-                                          options.collect_files, &store);
+    results[i] =
+        manage_detail::scan_repo(cache.root, root.get(), entries[i].first, entries[i].second, options.collect_files, &store);
   });
 
   for (auto& r : results) {

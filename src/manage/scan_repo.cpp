@@ -34,8 +34,7 @@ std::string_view sidecar_etag(std::string_view name) {
 /// Lists <repo>/blobs/*.incomplete (PY: <root>/*/blobs/*.incomplete), with each split download's
 /// state files as sidecars of its <etag>.parts.incomplete. State files whose data file is gone
 /// (e.g. removed by `hf cache prune`) make an entry of their own.
-void list_incomplete(int blobs_fd, const std::string& repo_path, const std::string& folder,
-                     std::vector<IncompleteFile>& out) {
+void list_incomplete(int blobs_fd, const std::string& repo_path, const std::string& folder, std::vector<IncompleteFile>& out) {
   DirReader reader(blobs_fd);
   const char* cname = nullptr;
   unsigned char type = DT_UNKNOWN;
@@ -181,8 +180,7 @@ bool RepoScanner::scan_revision(int snapshots_fd, const std::string& commit, Cac
     }
     ok = false;
   };
-  auto on_file = [&](int dirfd, const std::string& dir_path, int depth, const std::string& rel, const char* name,
-                     bool is_link) {
+  auto on_file = [&](int dirfd, const std::string& dir_path, int depth, const std::string& rel, const char* name, bool is_link) {
     if (!resolve_entry(m_dirs, dirfd, dir_path, depth, name, is_link, t)) {
       if (errno != ENOENT) on_error(dir_path + "/" + name, errno);
       return;
@@ -264,7 +262,8 @@ RepoScan RepoScanner::run(unsigned char dtype) {
   }
 
   const std::string snapshots_path = repo_subpath(path, k_snapshots_dir);
-  if (::fstatat(repo.get(), k_snapshots_dir.data(), &st, AT_SYMLINK_NOFOLLOW) != 0 || !(S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode))) {
+  if (::fstatat(repo.get(), k_snapshots_dir.data(), &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+      !(S_ISDIR(st.st_mode) || S_ISLNK(st.st_mode))) {
     skip("Snapshots dir doesn't exist in cached repo: " + snapshots_path, snapshots_path);
     return std::move(m_out);
   }
@@ -275,8 +274,7 @@ RepoScan RepoScanner::run(unsigned char dtype) {
 
   const std::string refs_path = repo_subpath(path, k_refs_dir);
   if (::fstatat(repo.get(), k_refs_dir.data(), &st, AT_SYMLINK_NOFOLLOW) != 0) {
-    note("Refs dir doesn't exist in cached repo: " + refs_path +
-             " (accepted; @huggingface/hub's scanner skips such repos)",
+    note("Refs dir doesn't exist in cached repo: " + refs_path + " (accepted; @huggingface/hub's scanner skips such repos)",
          refs_path);
   } else if (S_ISLNK(st.st_mode)) {
     skip("Refs dir is a symlink, not followed: " + refs_path, refs_path);
@@ -388,8 +386,8 @@ RepoScan RepoScanner::run(unsigned char dtype) {
 
 }  // namespace
 
-RepoScan scan_repo(const std::string& root, int root_fd, const std::string& folder, unsigned char dtype,
-                   bool collect_files, const SharedBlobStore* store) {
+RepoScan scan_repo(const std::string& root, int root_fd, const std::string& folder, unsigned char dtype, bool collect_files,
+                   const SharedBlobStore* store) {
   RepoScanner scanner(root, root_fd, folder, collect_files, store);
   return scanner.run(dtype);
 }

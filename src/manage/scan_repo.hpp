@@ -21,7 +21,7 @@ struct RepoScan {
 /// Scans <root>/<folder>. `root_fd` is the open root directory, `dtype` the entry's DT_* type
 /// from the root listing. Never fails: problems become warnings in the result.
 /// `store` is the cache's shared blob store (links into it, if marked, are shared entries).
-RepoScan scan_repo(const std::string& root, int root_fd, const std::string& folder, unsigned char dtype,
-                   bool collect_files, const SharedBlobStore* store);
+RepoScan scan_repo(const std::string& root, int root_fd, const std::string& folder, unsigned char dtype, bool collect_files,
+                   const SharedBlobStore* store);
 
 }  // namespace hubcache::manage_detail

@@ -18,18 +18,15 @@
 namespace hubcache {
 namespace {
 
-
-
-
 // A ref that does not hold a 40-hex commit fails in read_ref with CacheCorrupted.
 Result<std::string> resolve_revision(const RepoLayout& layout, const std::optional<std::string>& revision) {
   if (revision) {
     HUBCACHE_TRY_ASSIGN(auto commit, resolve_commit(layout, *revision));
     if (!commit)
-      return fail(ErrorCode::RevisionNotFound,
-                  "Revision '" + *revision + "' could not be resolved in cache (expected file '" +
-                      layout.ref_path(*revision) + "')",
-                  layout.ref_path(*revision));
+      return fail(
+          ErrorCode::RevisionNotFound,
+          "Revision '" + *revision + "' could not be resolved in cache (expected file '" + layout.ref_path(*revision) + "')",
+          layout.ref_path(*revision));
     return *commit;
   }
   HUBCACHE_TRY_ASSIGN(auto main_commit, read_ref(layout, "main"));
@@ -38,9 +35,12 @@ Result<std::string> resolve_revision(const RepoLayout& layout, const std::option
   HUBCACHE_TRY(check_snapshots_folder(layout));  // a symlinked snapshots/ is an error, not followed
   Fd fd(::open(snapshots.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid())
-    return fail(Error{ErrorCode::CacheCorrupted, "Cache repo is missing snapshots directory: " + snapshots + ". Name the revision explicitly.",
-                      snapshots, std::nullopt, {}}
-                    .with_remedy(Remedy::UseRevision));
+    return fail(Error{
+        ErrorCode::CacheCorrupted,
+        "Cache repo is missing snapshots directory: " + snapshots + ". Name the revision explicitly.",
+        snapshots,
+        std::nullopt,
+        {}}.with_remedy(Remedy::UseRevision));
   std::vector<std::string> candidates;
   DirReader reader(fd.get());
   const char* name = nullptr;
@@ -48,12 +48,14 @@ Result<std::string> resolve_revision(const RepoLayout& layout, const std::option
   while (reader.next(name, type))
     if (type == DT_DIR && is_commit_hash(name)) candidates.emplace_back(name);
   if (candidates.size() == 1) return candidates.front();
-  return fail(Error{ErrorCode::InvalidArgument,
-                    "Ambiguous cached revision: " +
-                        (candidates.empty() ? std::string("no snapshot found") : std::to_string(candidates.size()) + " snapshots found") +
-                        " and no refs/main to disambiguate. Please name the revision.",
-                    {}, std::nullopt, {}}
-                  .with_remedy(Remedy::UseRevision));
+  return fail(Error{
+      ErrorCode::InvalidArgument,
+      "Ambiguous cached revision: " +
+          (candidates.empty() ? std::string("no snapshot found") : std::to_string(candidates.size()) + " snapshots found") +
+          " and no refs/main to disambiguate. Please name the revision.",
+      {},
+      std::nullopt,
+      {}}.with_remedy(Remedy::UseRevision));
 }
 
 struct Expectation {
@@ -80,25 +82,33 @@ struct Job {
 
 const char* to_string(VerifyProblemKind kind) {
   switch (kind) {
-    case VerifyProblemKind::Mismatch: return "mismatch";
-    case VerifyProblemKind::MissingBlob: return "missing_blob";
-    case VerifyProblemKind::DanglingPointer: return "dangling_pointer";
-    case VerifyProblemKind::MissingFile: return "missing_file";
-    case VerifyProblemKind::Unreadable: return "unreadable";
+    case VerifyProblemKind::Mismatch:
+      return "mismatch";
+    case VerifyProblemKind::MissingBlob:
+      return "missing_blob";
+    case VerifyProblemKind::DanglingPointer:
+      return "dangling_pointer";
+    case VerifyProblemKind::MissingFile:
+      return "missing_file";
+    case VerifyProblemKind::Unreadable:
+      return "unreadable";
   }
   return "mismatch";
 }
 
-Result<VerifyReport> verify_repo(const std::string& root_in, const RepoRef& repo,
-                                 const std::optional<std::string>& revision, const VerifyOptions& options) {
+Result<VerifyReport> verify_repo(const std::string& root_in, const RepoRef& repo, const std::optional<std::string>& revision,
+                                 const VerifyOptions& options) {
   HUBCACHE_TRY(validate_repo_id(repo.id));
   const std::string root = fs::absolute_real(root_in);
   const RepoLayout layout(root, repo);
   HUBCACHE_TRY_ASSIGN(const bool present, check_repo_folder(layout));  // a symlinked folder is refused
   if (!present)
-    return fail(Error{ErrorCode::NotFound, "Repo is not present in cache: " + layout.folder() + ". Download it first or check the repo type.",
-                      layout.folder(), std::nullopt, {}}
-                    .with_remedy(Remedy::Download));
+    return fail(Error{
+        ErrorCode::NotFound,
+        "Repo is not present in cache: " + layout.folder() + ". Download it first or check the repo type.",
+        layout.folder(),
+        std::nullopt,
+        {}}.with_remedy(Remedy::Download));
   VerifyReport report;
   report.repo = repo;
   HUBCACHE_TRY_ASSIGN(report.commit, resolve_revision(layout, revision));
@@ -135,8 +145,7 @@ Result<VerifyReport> verify_repo(const std::string& root_in, const RepoRef& repo
     report.problems.push_back({VerifyProblemKind::Unreadable, path.substr(report.snapshot_path.size() + 1), "", "", "",
                                errno_error(err, "cannot read", path).message});
   };
-  auto on_file = [&](int dirfd, const std::string& dir_path, int depth, const std::string& rel, const char* name,
-                     bool is_link) {
+  auto on_file = [&](int dirfd, const std::string& dir_path, int depth, const std::string& rel, const char* name, bool is_link) {
     seen.push_back(rel);
     if (!resolve_entry(dirs, dirfd, dir_path, depth, name, is_link, t)) {
       on_error(dir_path + "/" + name, errno);
@@ -149,12 +158,11 @@ Result<VerifyReport> verify_repo(const std::string& root_in, const RepoRef& repo
     }
     if (t.kind == TargetKind::Dangling || t.kind == TargetKind::Escapes) {
       const bool missing_blob = t.kind == TargetKind::Dangling && t.in_repo_blobs;
-      report.problems.push_back({missing_blob ? VerifyProblemKind::MissingBlob : VerifyProblemKind::DanglingPointer, rel,
-                                 "", "", "",
-                                 missing_blob ? "blob missing: " + t.blob_path
-                                 : t.kind == TargetKind::Escapes
-                                     ? "points outside the cache (not followed): " + t.link
-                                     : "dangling symlink: " + t.link});
+      report.problems.push_back({missing_blob ? VerifyProblemKind::MissingBlob : VerifyProblemKind::DanglingPointer, rel, "", "",
+                                 "",
+                                 missing_blob                    ? "blob missing: " + t.blob_path
+                                 : t.kind == TargetKind::Escapes ? "points outside the cache (not followed): " + t.link
+                                                                 : "dangling symlink: " + t.link});
       return;
     }
     Entry e{rel, t.blob_path, std::nullopt};
@@ -164,8 +172,10 @@ Result<VerifyReport> verify_repo(const std::string& root_in, const RepoRef& repo
       const std::string name_of_blob(blob_name(t));
       if (const DigestKind k = digest_kind_of(name_of_blob); k != DigestKind::None) e.expected = Expectation{name_of_blob, k};
     }
-    if (!e.expected) report.unverified.push_back(rel);
-    else entries.push_back(std::move(e));
+    if (!e.expected)
+      report.unverified.push_back(rel);
+    else
+      entries.push_back(std::move(e));
   };
   walk_tree(std::move(snap), report.snapshot_path, 2, "", on_file, on_error);
 
@@ -205,13 +215,14 @@ Result<VerifyReport> verify_repo(const std::string& root_in, const RepoRef& repo
     }
     ++report.checked;
     if (j.digest != e.expected->hash)
-      report.problems.push_back({VerifyProblemKind::Mismatch, e.path, e.expected->hash, j.digest,
-                                 e.expected->algorithm(), e.content});
+      report.problems.push_back(
+          {VerifyProblemKind::Mismatch, e.path, e.expected->hash, j.digest, e.expected->algorithm(), e.content});
   }
   std::sort(seen.begin(), seen.end());
   for (const auto& [path, exp] : tree) {
     if (std::binary_search(seen.begin(), seen.end(), path)) continue;
-    if (!options.fail_on_missing_files) report.missing_files.push_back(path);  // sorted: `tree` is a map
+    if (!options.fail_on_missing_files)
+      report.missing_files.push_back(path);  // sorted: `tree` is a map
     else
       report.problems.push_back({VerifyProblemKind::MissingFile, path, exp.hash, "", exp.algorithm(),
                                  "listed in " + layout.tree_path(report.commit) + " but absent from the snapshot"});

@@ -164,7 +164,8 @@ Result<FileResult> Downloader::Impl::file_to_cache(const FileRequest& req, Progr
   }
   // Offline or local_files_only: the cache or nothing, without a socket (docs/hub-protocol.md#download-file step 3, 13.10).
   if (const NetworkUse net = network_use(options, req.local_files_only); net != NetworkUse::Allowed) {
-    HUBCACHE_TRY_ASSIGN(auto found, try_to_load_from_cache(req.repo_id, req.filename, {req.revision, req.repo_type, options.cache_dir}));
+    HUBCACHE_TRY_ASSIGN(auto found,
+                        try_to_load_from_cache(req.repo_id, req.filename, {req.revision, req.repo_type, options.cache_dir}));
     if (found.kind == CacheLookup::Kind::Found) {
       out.path = found.path;
       out.commit = found.commit;
@@ -172,14 +173,19 @@ Result<FileResult> Downloader::Impl::file_to_cache(const FileRequest& req, Progr
       return out;
     }
     if (found.kind == CacheLookup::Kind::NoExist)
-      return fail(Error{ErrorCode::EntryNotFound, "File not found in " + describe(repo) + ": '" + req.filename +
-                                                      "' is recorded as absent at commit " + found.commit + " (.no_exist).",
-                        {}, std::nullopt, {req.filename}});
+      return fail(Error{ErrorCode::EntryNotFound,
+                        "File not found in " + describe(repo) + ": '" + req.filename + "' is recorded as absent at commit " +
+                            found.commit + " (.no_exist).",
+                        {},
+                        std::nullopt,
+                        {req.filename}});
     return fail(with_cache_remedy(with_missing(Error{ErrorCode::LocalEntryNotFound,
                                                      "Local entry not found. '" + req.filename + "' of " + describe(repo) +
                                                          " at revision '" + req.revision + "' is not in the cache '" +
                                                          options.cache_dir + "' and " + traffic_disabled(net) + found.hint,
-                                                     {}, std::nullopt, {}},
+                                                     {},
+                                                     std::nullopt,
+                                                     {}},
                                                req.filename),
                                   CachedCommitsHint{found.hint, found.cached_commit}, Remedy::UseNetwork));
   }
@@ -224,12 +230,11 @@ Result<FileResult> Downloader::Impl::file_to_cache(const FileRequest& req, Progr
       }
     }
     if (!meta) {
-      if (req.force_download)
-        return fail(Error{err.code, "force download failed: " + err.message, {}, err.http, {req.filename}});
+      if (req.force_download) return fail(Error{err.code, "force download failed: " + err.message, {}, err.http, {req.filename}});
       if (is_typed_hub_error(err)) return fail(std::move(err));
-      return fail(with_missing(hub_unusable(err, "'" + req.filename + "' of " + describe(repo), "it is not in the local cache",
-                                            options.endpoint),
-                               req.filename));
+      return fail(with_missing(
+          hub_unusable(err, "'" + req.filename + "' of " + describe(repo), "it is not in the local cache", options.endpoint),
+          req.filename));
     }
   }
 

@@ -64,9 +64,9 @@ struct BlobFetch {
   std::string path;  // repo file path
   std::string etag;
   std::uint64_t size = 0;
-  std::string url;       // stable URL of the content: the resolve URL at the commit
+  std::string url;  // stable URL of the content: the resolve URL at the commit
   bool force = false;
-  std::string location;  // a pre-signed URL from the metadata HEAD, tried first ("" = none)
+  std::string location;                 // a pre-signed URL from the metadata HEAD, tried first ("" = none)
   std::optional<std::string> xet_hash;  // tree xetHash / HEAD X-Xet-Hash, verbatim
 };
 
@@ -118,8 +118,8 @@ struct PendingFetch {
 
 /// What finish_fetch reports.
 struct FetchDone {
-  std::uint64_t downloaded = 0;           // bytes received from the network
-  std::chrono::microseconds elapsed{0};   // the transfer's time in the engine (0 without one)
+  std::uint64_t downloaded = 0;          // bytes received from the network
+  std::chrono::microseconds elapsed{0};  // the transfer's time in the engine (0 without one)
 };
 
 struct Downloader::Impl {
@@ -157,8 +157,8 @@ struct Downloader::Impl {
   /// fetch_to_cache up to the transfer's start: the rest is finish_fetch's. With `may_wait`
   /// false, a blob lock held elsewhere (another process, or another file of this one with the
   /// same content) is not waited for: the result is then nullopt and nothing was done.
-  Result<std::optional<PendingFetch>> begin_fetch_to_cache(const RepoLayout& layout, const BlobFetch& f, ProgressTracker& progress,
-                                                           PublishBatch& batch, bool may_wait);
+  Result<std::optional<PendingFetch>> begin_fetch_to_cache(const RepoLayout& layout, const BlobFetch& f,
+                                                           ProgressTracker& progress, PublishBatch& batch, bool may_wait);
   /// Waits for a begun fetch's bytes (errors typed by typed_blob_result) and publishes them.
   Result<FetchDone> finish_fetch(PendingFetch pending, std::vector<std::string>& warnings);
   /// True if blobs/<etag> now links into the cache's shared blob store (no download needed).
@@ -169,8 +169,8 @@ struct Downloader::Impl {
                                            ProgressTracker& progress, std::vector<std::string>& warnings);
   /// fetch_to_local_dir up to the transfer's start (`may_wait` as for begin_fetch_to_cache,
   /// for the file's lock).
-  Result<std::optional<PendingFetch>> begin_fetch_to_local_dir(const std::string& local_dir, const RepoRef& repo, const BlobFetch& f,
-                                                               ProgressTracker& progress, bool may_wait);
+  Result<std::optional<PendingFetch>> begin_fetch_to_local_dir(const std::string& local_dir, const RepoRef& repo,
+                                                               const BlobFetch& f, ProgressTracker& progress, bool may_wait);
   /// What to fetch for a file whose metadata HEAD (at `revision`) answered `m`: the resolve URL at
   /// the commit, and the HEAD's Location to try first when the HEAD was redirected there.
   BlobFetch fetch_for(const RepoRef& repo, std::string_view revision, const std::string& path, const hub::FileMetadata& m,

@@ -114,9 +114,7 @@ NetworkUse network_use(const DownloadOptions& options, bool local_files_only) {
   return options.offline ? NetworkUse::Offline : NetworkUse::Allowed;
 }
 
-std::string no_network_reason(NetworkUse use) {
-  return use == NetworkUse::LocalFilesOnly ? "local_files_only" : "offline mode";
-}
+std::string no_network_reason(NetworkUse use) { return use == NetworkUse::LocalFilesOnly ? "local_files_only" : "offline mode"; }
 
 std::string traffic_disabled(NetworkUse use) {
   if (use == NetworkUse::LocalFilesOnly)
@@ -129,22 +127,32 @@ std::optional<Error> force_without_network(NetworkUse use, bool force_download) 
   if (use == NetworkUse::LocalFilesOnly)
     return Error{ErrorCode::InvalidArgument,
                  "can't combine force_download and local_files_only: a forced download needs the Hub. Drop one of them.",
-                 {}, std::nullopt, {}};
-  return Error{ErrorCode::InvalidArgument,
-               "cannot force a download while offline (HF_HUB_OFFLINE or DownloadOptions::offline): a forced download needs the Hub.",
-               {}, std::nullopt, {}}
+                 {},
+                 std::nullopt,
+                 {}};
+  return Error{
+      ErrorCode::InvalidArgument,
+      "cannot force a download while offline (HF_HUB_OFFLINE or DownloadOptions::offline): a forced download needs the Hub.",
+      {},
+      std::nullopt,
+      {}}
       .with_remedy(Remedy::DropForceDownload);
 }
 
 // A model named by a local folder is that folder (from_pretrained step 1): nothing to copy.
 Result<void> refuse_local_dir_for_folder(const std::string& folder, const std::optional<std::string>& local_dir) {
   if (!local_dir) return {};
-  return fail(Error{ErrorCode::InvalidArgument,
-                    "'" + folder + "' is a local folder, used as the model itself; a local dir only receives a copy of a Hub repo. "
-                    "Use the folder as it is (or copy it), or run from a directory where '" + folder + "' is not a folder "
-                    "to download the Hub repo of that name.",
-                    folder, std::nullopt, {}}
-                  .with_remedy(Remedy::DropLocalDir));
+  return fail(Error{
+      ErrorCode::InvalidArgument,
+      "'" + folder +
+          "' is a local folder, used as the model itself; a local dir only receives a copy of a Hub repo. "
+          "Use the folder as it is (or copy it), or run from a directory where '" +
+          folder +
+          "' is not a folder "
+          "to download the Hub repo of that name.",
+      folder,
+      std::nullopt,
+      {}}.with_remedy(Remedy::DropLocalDir));
 }
 
 // ---- Impl ----
@@ -168,13 +176,12 @@ bool is_typed_hub_error(const Error& e) {
 Error hub_unusable(const Error& cause, const std::string& what, const std::string& where, const std::string& endpoint) {
   if (is_typed_hub_error(cause)) return cause;
   const std::string message =
-      http::is_tls_certificate_error(cause)
-          ? "Local entry not found. The TLS certificate of " + endpoint + " could not be verified while locating " + what + ", and " +
-                where + "."
-      : cause.is_transient()
-          ? "Local entry not found. An error happened while locating " + what + " on the Hub, and " + where + ". Check your connection."
-          : "Local entry not found. The Hub at " + endpoint + " gave an answer that cannot be used while locating " + what +
-                ", and " + where + ".";
+      http::is_tls_certificate_error(cause) ? "Local entry not found. The TLS certificate of " + endpoint +
+                                                  " could not be verified while locating " + what + ", and " + where + "."
+      : cause.is_transient() ? "Local entry not found. An error happened while locating " + what + " on the Hub, and " + where +
+                                   ". Check your connection."
+                             : "Local entry not found. The Hub at " + endpoint +
+                                   " gave an answer that cannot be used while locating " + what + ", and " + where + ".";
   return Error{ErrorCode::LocalEntryNotFound, message + "\nCause: " + cause.message, {}, cause.http, {}};
 }
 
@@ -278,7 +285,8 @@ void Downloader::Impl::add_repo_type_hint(Error& e, RepoType type, const std::st
   // Only while the Hub answers: one repo-info request per other type, like a person checking.
   for (RepoType other : {RepoType::Dataset, RepoType::Space}) {
     if (!api().repo_info(RepoRef{other, repo_id}, "main", hub::Attempt::First)) continue;
-    e.message += std::string("\nThere is a ") + to_string(other) + " named '" + repo_id + "' (hf://" + to_string(other) + "s/" + repo_id + ").";
+    e.message += std::string("\nThere is a ") + to_string(other) + " named '" + repo_id + "' (hf://" + to_string(other) + "s/" +
+                 repo_id + ").";
     e.remedy = Remedy::UseRepoType;
     e.remedy_value = to_string(other);
     return;
@@ -325,7 +333,8 @@ Result<SnapshotResult> Downloader::snapshot_download(const SnapshotRequest& req)
   HUBCACHE_TRY(validate_model_name(req.repo_id));
   HUBCACHE_TRY(validate_revision(req.revision));
   if (auto e = force_without_network(network_use(m_impl->options, req.local_files_only), req.force_download)) return fail(*e);
-  if (m_impl->options.cache_dir.empty() && !req.local_dir) return fail(ErrorCode::InvalidArgument, "no cache directory configured");
+  if (m_impl->options.cache_dir.empty() && !req.local_dir)
+    return fail(ErrorCode::InvalidArgument, "no cache directory configured");
   ProgressTracker progress(m_impl->options.progress);
   return m_impl->suggest_repo_type(m_impl->snapshot(req, progress), req.repo_type, req.repo_id);
 }

@@ -17,9 +17,7 @@ namespace {
 
 using fs::is_file;
 
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
-}
+double now_seconds() { return std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count(); }
 
 std::optional<LocalDownloadFileMetadata> read_metadata(const LocalDirLayout& local, const std::string& path) {
   const std::string meta_path = local.metadata_path(path);
@@ -30,7 +28,7 @@ std::optional<LocalDownloadFileMetadata> read_metadata(const LocalDirLayout& loc
     ::unlink(meta_path.c_str());  // corrupt: deleted, like PY (docs/cache-format.md#local-dir)
     return std::nullopt;
   }
-  struct stat st{};
+  struct stat st {};
   const std::string target = local.root() + "/" + path;
   if (::stat(target.c_str(), &st) != 0) return std::nullopt;
   const double mtime = static_cast<double>(st.st_mtim.tv_sec) + static_cast<double>(st.st_mtim.tv_nsec) / 1e9;
@@ -44,8 +42,8 @@ std::optional<LocalDownloadFileMetadata> read_metadata(const LocalDirLayout& loc
 struct LocalTarget {
   fs::Fd data_dir;
   fs::Fd meta_dir;
-  std::string name;    // the file's name in data_dir
-  std::string target;  // <LOCAL>/<path>, for messages
+  std::string name;         // the file's name in data_dir
+  std::string target;       // <LOCAL>/<path>, for messages
   std::string meta_prefix;  // <LOCAL>/.cache/huggingface/download/<dir>/, for messages
 };
 
@@ -64,8 +62,9 @@ Result<LocalTarget> open_local_target(const std::string& local_dir, const BlobFe
   // The engine opens its temp files by path: none of them may be a planted link.
   const std::string temp = base_name(local.temp_path(f.path, f.etag));
   const std::string stem = temp.substr(0, temp.size() - std::string(".incomplete").size());
-  for (const std::string& n : {temp, temp + ".copy", stem + std::string(k_parts_incomplete_suffix), stem + std::string(k_parts_state_suffix),
-                               t.name + std::string(k_local_metadata_suffix), t.name + std::string(k_local_lock_suffix)})
+  for (const std::string& n :
+       {temp, temp + ".copy", stem + std::string(k_parts_incomplete_suffix), stem + std::string(k_parts_state_suffix),
+        t.name + std::string(k_local_metadata_suffix), t.name + std::string(k_local_lock_suffix)})
     HUBCACHE_TRY(refuse_symlink_at(t.meta_dir, n, t.meta_prefix + n, local_dir, f.path));
   return t;
 }
@@ -102,7 +101,8 @@ Result<std::optional<PendingFetch>> Downloader::Impl::begin_fetch_to_local_dir(c
   HUBCACHE_TRY(validate_repo_path(f.path));
   HUBCACHE_TRY(validate_etag(f.etag));
   const std::string target = local_dir + "/" + f.path;
-  if (!fs::is_within(local_dir, target)) return fail(ErrorCode::InvalidPath, "refusing to write outside '" + local_dir + "': " + f.path);
+  if (!fs::is_within(local_dir, target))
+    return fail(ErrorCode::InvalidPath, "refusing to write outside '" + local_dir + "': " + f.path);
   const LocalDirLayout local(local_dir);
   auto t = std::make_shared<LocalTarget>();
   HUBCACHE_TRY_ASSIGN(*t, open_local_target(local_dir, f));
@@ -133,8 +133,10 @@ Result<std::optional<PendingFetch>> Downloader::Impl::begin_fetch_to_local_dir(c
   if (!f.force && !options.cache_dir.empty()) {
     const RepoLayout layout(options.cache_dir, repo);
     std::string source;
-    if (is_file(layout.pointer_path(f.commit, f.path))) source = layout.pointer_path(f.commit, f.path);
-    else if (is_file(layout.blob_path(f.etag))) source = layout.blob_path(f.etag);
+    if (is_file(layout.pointer_path(f.commit, f.path)))
+      source = layout.pointer_path(f.commit, f.path);
+    else if (is_file(layout.blob_path(f.etag)))
+      source = layout.blob_path(f.etag);
     if (!source.empty()) {
       const std::string tmp = base_name(local.temp_path(f.path, f.etag)) + ".copy";
       HUBCACHE_TRY(copy_file_at(source, t->meta_dir, tmp, t->meta_prefix + tmp));
@@ -147,8 +149,8 @@ Result<std::optional<PendingFetch>> Downloader::Impl::begin_fetch_to_local_dir(c
   // Step 6: download next to the metadata, then move into place.
   progress.start(f.path, f.size);
   const std::string temp = local.temp_path(f.path, f.etag);
-  HUBCACHE_TRY_ASSIGN(auto started,
-                      engine().start(make_job(f, temp, temp.substr(0, temp.size() - std::string(".incomplete").size()), progress)));
+  HUBCACHE_TRY_ASSIGN(
+      auto started, engine().start(make_job(f, temp, temp.substr(0, temp.size() - std::string(".incomplete").size()), progress)));
   pending.transfer.emplace(std::move(started));
   auto held = std::make_shared<FileLock>(std::move(lock));
   pending.then = [t, held, f, target, &progress](const transfer::Outcome& outcome,
@@ -184,9 +186,11 @@ Result<FileResult> Downloader::Impl::file_to_local_dir(const FileRequest& req, P
       out.warnings.push_back(no_network_reason(net) + ": returning the existing local file without checking for updates");
       return out;
     }
-    return fail(Error{ErrorCode::LocalEntryNotFound, "Local entry not found. '" + req.filename + "' is not in '" + local_dir +
-                                                         "' and " + traffic_disabled(net),
-                      target, std::nullopt, {req.filename}});
+    return fail(Error{ErrorCode::LocalEntryNotFound,
+                      "Local entry not found. '" + req.filename + "' is not in '" + local_dir + "' and " + traffic_disabled(net),
+                      target,
+                      std::nullopt,
+                      {req.filename}});
   }
   // Step 2: metadata.
   auto meta = api().file_metadata(repo, req.revision, req.filename, hub::Attempt::First);
@@ -195,7 +199,8 @@ Result<FileResult> Downloader::Impl::file_to_local_dir(const FileRequest& req, P
     if (err.code == ErrorCode::EntryNotFound || err.code == ErrorCode::RevisionNotFound || err.code == ErrorCode::Cancelled)
       return fail(std::move(err));
     if (is_file(target)) {
-      out.warnings.push_back("Couldn't access the Hub to check for update but local file already exists. Defaulting to existing file.");
+      out.warnings.push_back(
+          "Couldn't access the Hub to check for update but local file already exists. Defaulting to existing file.");
       return out;
     }
     if (err.is_transient()) meta = api().file_metadata(repo, req.revision, req.filename, hub::Attempt::Second);

@@ -33,7 +33,9 @@ Error symlink_refusal(int dir, const std::string& name, const std::string& shown
                    (is_final ? "Remove the link (the download puts a real file there)"
                              : "Replace the link with a real folder (or remove it)") +
                    ", or download into another local dir.",
-               shown, std::nullopt, {}}
+               shown,
+               std::nullopt,
+               {}}
       .with_remedy(Remedy::UseLocalDir);
 }
 
@@ -59,17 +61,20 @@ Result<fs::Fd> open_dir_beneath(const std::string& root, std::string_view rel, s
     walked += "/" + name;
     int fd = ::openat(dir.get(), name.c_str(), k_dir_flags);
     if (fd < 0 && errno == ENOENT) {
-      if (::mkdirat(dir.get(), name.c_str(), 0777) != 0 && errno != EEXIST) return fail(errno_error(errno, "cannot create directory", walked));
+      if (::mkdirat(dir.get(), name.c_str(), 0777) != 0 && errno != EEXIST)
+        return fail(errno_error(errno, "cannot create directory", walked));
       fd = ::openat(dir.get(), name.c_str(), k_dir_flags);  // what was made, or won a race: never through a link
     }
     if (fd < 0) {
       const int err = errno;
-      struct stat st{};
-      if ((err == ELOOP || err == ENOTDIR) && ::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
+      struct stat st {};
+      if ((err == ELOOP || err == ENOTDIR) && ::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 &&
+          S_ISLNK(st.st_mode))
         return fail(symlink_refusal(dir.get(), name, walked, root, for_file, false));
       if (err == ENOTDIR)
-        return fail(ErrorCode::NotADirectory, "cannot write " + what_is_written(root, for_file) + ": '" + walked +
-                                                  "' is a file, not a folder. Move it away and rerun.",
+        return fail(ErrorCode::NotADirectory,
+                    "cannot write " + what_is_written(root, for_file) + ": '" + walked +
+                        "' is a file, not a folder. Move it away and rerun.",
                     walked);
       return fail(errno_error(err, "cannot open directory", walked));
     }
@@ -80,7 +85,7 @@ Result<fs::Fd> open_dir_beneath(const std::string& root, std::string_view rel, s
 
 Result<void> refuse_symlink_at(const fs::Fd& dir, const std::string& name, const std::string& shown, const std::string& root,
                                std::string_view for_file) {
-  struct stat st{};
+  struct stat st {};
   if (::fstatat(dir.get(), name.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISLNK(st.st_mode))
     return fail(symlink_refusal(dir.get(), name, shown, root, for_file, true));
   return {};
@@ -122,7 +127,8 @@ Result<void> copy_file_at(const std::string& src, const fs::Fd& dir, const std::
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) {
       // Filesystems without copy_file_range: plain reads and writes.
-      if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP) return fail(errno_error(errno, "cannot copy to", shown));
+      if (errno != EXDEV && errno != EINVAL && errno != ENOSYS && errno != EOPNOTSUPP)
+        return fail(errno_error(errno, "cannot copy to", shown));
       char buf[1 << 16];
       for (;;) {
         const ssize_t r = ::read(in.get(), buf, sizeof buf);
@@ -147,7 +153,8 @@ Result<void> publish_at(const fs::Fd& from_dir, const std::string& from, const f
     if (f.get() < 0) return fail(errno_error(errno, "cannot open the downloaded file for", shown));
     if (::fsync(f.get()) != 0) return fail(errno_error(errno, "cannot fsync the downloaded file for", shown));
   }
-  if (::renameat(from_dir.get(), from.c_str(), to_dir.get(), to.c_str()) != 0) return fail(errno_error(errno, "cannot rename to", shown));
+  if (::renameat(from_dir.get(), from.c_str(), to_dir.get(), to.c_str()) != 0)
+    return fail(errno_error(errno, "cannot rename to", shown));
   if (::fsync(to_dir.get()) != 0 && errno != EINVAL) return fail(errno_error(errno, "cannot fsync the folder of", shown));
   return {};
 }

@@ -26,8 +26,10 @@ Result<void> validate_model_name(const std::string& name_or_path) {
   if (ok) return ok;
   // The repo id's own advice (e.g. the repo type for "datasets/org/ds") is the last word, and its remedy the remedy.
   Error e = std::move(ok).error();
-  e.message = "'" + name_or_path + "' is neither a folder that exists nor a valid repo id (give the path of a local "
-              "model folder or a repo id like org/name): " + e.message;
+  e.message = "'" + name_or_path +
+              "' is neither a folder that exists nor a valid repo id (give the path of a local "
+              "model folder or a repo id like org/name): " +
+              e.message;
   e.code = ErrorCode::InvalidRepoId;
   return fail(std::move(e));
 }
@@ -41,7 +43,9 @@ Result<std::string> local_folder_file(const std::string& folder, const std::stri
                       "the local folder '" + folder + "' does not have a file named '" + filename +
                           "'. A name that is an existing folder is used as the model itself (as from_pretrained "
                           "does); to use the Hub repo of that name, run from another directory.",
-                      path, std::nullopt, {filename}});
+                      path,
+                      std::nullopt,
+                      {filename}});
   return path;
 }
 
@@ -56,8 +60,9 @@ Result<std::vector<std::string>> local_folder_files(const std::string& folder, c
       },
       [&](const std::string& path, int err, const char* what) {
         if (!failure)
-          failure = Error(ErrorCode::Io, "cannot list the local model folder '" + folder + "': " + what + " '" + path +
-                                             "': " + std::strerror(err) + ". Check its permissions.",
+          failure = Error(ErrorCode::Io,
+                          "cannot list the local model folder '" + folder + "': " + what + " '" + path +
+                              "': " + std::strerror(err) + ". Check its permissions.",
                           folder);
       });
   if (failure) return fail(std::move(*failure));

@@ -37,12 +37,14 @@ std::string list_some(const std::vector<std::string>& names) {
 
 // A cache root that exists but is not a directory is a configuration mistake worth naming.
 Result<void> check_cache_root(const std::string& root) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(root.c_str(), &st) == 0 && !S_ISDIR(st.st_mode))
-    return fail(Error{ErrorCode::NotADirectory,
-                      "the hub cache '" + root + "' is not a directory; point HF_HUB_CACHE (or the cache_dir option) at a folder", root,
-                      std::nullopt, {}}
-                    .with_remedy(Remedy::UseCacheDir));
+    return fail(Error{
+        ErrorCode::NotADirectory,
+        "the hub cache '" + root + "' is not a directory; point HF_HUB_CACHE (or the cache_dir option) at a folder",
+        root,
+        std::nullopt,
+        {}}.with_remedy(Remedy::UseCacheDir));
   return {};
 }
 
@@ -58,15 +60,19 @@ Result<SnapshotLookup> resolve_local_folder(const std::string& folder, const Sna
   std::vector<std::string> missing;
   for (const auto& f : opt.filenames) {
     auto p = local_folder_file(folder, f);
-    if (p) out.files.push_back(f);
-    else if (p.error().code == ErrorCode::NotFound) missing.push_back(f);
-    else return fail(std::move(p).error());
+    if (p)
+      out.files.push_back(f);
+    else if (p.error().code == ErrorCode::NotFound)
+      missing.push_back(f);
+    else
+      return fail(std::move(p).error());
   }
   if (!missing.empty()) {
     std::string msg = "the local folder '" + folder + "' does not have";
     for (const auto& m : missing) msg += " '" + m + "'";
-    msg += ". A name that is an existing folder is used as the model itself (as from_pretrained does); to use the "
-           "Hub repo of that name, run from another directory.";
+    msg +=
+        ". A name that is an existing folder is used as the model itself (as from_pretrained does); to use the "
+        "Hub repo of that name, run from another directory.";
     return fail(Error{ErrorCode::NotFound, msg, folder, std::nullopt, missing});
   }
   std::sort(out.files.begin(), out.files.end());
@@ -120,13 +126,14 @@ CachedCommitsHint cached_commits_hint(const std::string& repo_id, RepoType type,
   const RepoLayout layout(cache_dir, RepoRef{type, repo_id});
   const auto commits = cached_commits(layout);
   if (commits.empty()) return {};
-  if (auto c = resolve_commit(layout, revision); c && c->has_value() &&
-      std::find(commits.begin(), commits.end(), **c) != commits.end())
+  if (auto c = resolve_commit(layout, revision);
+      c && c->has_value() && std::find(commits.begin(), commits.end(), **c) != commits.end())
     return {};  // the revision itself is cached: another commit is no answer
   std::string s = commits.size() == 1 ? " The cache holds a snapshot at commit " : " The cache holds snapshots at commits";
   for (std::size_t i = 0; i < commits.size() && i < 5; ++i) s += (commits.size() == 1 ? "" : " ") + commits[i];
   if (commits.size() > 5) s += " (and " + std::to_string(commits.size() - 5) + " more)";
-  return {s + (commits.size() == 1 ? ": use that commit as the revision." : ": use one of them as the revision."), commits.front()};
+  return {s + (commits.size() == 1 ? ": use that commit as the revision." : ": use one of them as the revision."),
+          commits.front()};
 }
 
 Error with_cache_remedy(Error e, const CachedCommitsHint& other, Remedy otherwise, std::string value) {
@@ -153,11 +160,11 @@ Result<SnapshotLookup> resolve_snapshot(const std::string& repo_id, const Snapsh
   if (!commit_r) return fail(std::move(commit_r).error());
   if (!commit_r->has_value()) {
     const auto other = cached_commits_hint(repo_id, opt.repo_type, opt.revision, opt.cache_dir);
-    return fail(with_cache_remedy(Error{ErrorCode::LocalEntryNotFound,
-                                        "revision '" + opt.revision + "' of " + what + " is not in the cache (no refs/" + opt.revision +
-                                            ")." + other.text,
-                                        layout.ref_path(opt.revision), std::nullopt, opt.filenames},
-                                  other, Remedy::Download, opt.revision));
+    return fail(with_cache_remedy(
+        Error{ErrorCode::LocalEntryNotFound,
+              "revision '" + opt.revision + "' of " + what + " is not in the cache (no refs/" + opt.revision + ")." + other.text,
+              layout.ref_path(opt.revision), std::nullopt, opt.filenames},
+        other, Remedy::Download, opt.revision));
   }
   const std::string commit = **commit_r;
   SnapshotLookup out;
@@ -165,8 +172,8 @@ Result<SnapshotLookup> resolve_snapshot(const std::string& repo_id, const Snapsh
   out.snapshot_dir = layout.snapshot_dir(commit);
   HUBCACHE_TRY_ASSIGN(const bool snapshot_present, check_snapshot_folder(layout, commit));
   if (!snapshot_present)
-    return fail(Error{ErrorCode::LocalEntryNotFound, "commit " + commit + " of " + what + " has no cached snapshot.", out.snapshot_dir,
-                      std::nullopt, opt.filenames}
+    return fail(Error{ErrorCode::LocalEntryNotFound, "commit " + commit + " of " + what + " has no cached snapshot.",
+                      out.snapshot_dir, std::nullopt, opt.filenames}
                     .with_remedy(Remedy::Download, opt.revision));
 
   std::vector<std::string> expected;  // what must be present
@@ -197,8 +204,8 @@ Result<SnapshotLookup> resolve_snapshot(const std::string& repo_id, const Snapsh
   if (!out.verified_complete)
     out.warnings.push_back("cannot tell whether the snapshot of " + what + " at commit " + commit +
                            " is complete: the cache holds no file list for that commit (trees/" + commit +
-                           ".json, written by a snapshot download). Listing the files present; a snapshot download of commit " + commit +
-                           " completes it.");
+                           ".json, written by a snapshot download). Listing the files present; a snapshot download of commit " +
+                           commit + " completes it.");
   for (auto& p : list_files(out.snapshot_dir))
     if (opt.filter.selects(p)) out.files.push_back(std::move(p));
   std::sort(out.files.begin(), out.files.end());

@@ -64,13 +64,20 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
   // Spec 8.4: the Hub is not used or not reachable.
   auto from_cache = [&](const std::optional<Error>& cause) -> Result<SnapshotResult> {
     if (req.dry_run)
-      return fail(cause ? *cause : Error{ErrorCode::Offline, "a dry run needs the Hub to list the repo, but " + no_network_reason(net) + " is on.", {}, {}, {}}.with_remedy(Remedy::UseNetwork));
+      return fail(cause ? *cause
+                        : Error{ErrorCode::Offline,
+                                "a dry run needs the Hub to list the repo, but " + no_network_reason(net) + " is on.",
+                                {},
+                                {},
+                                {}}
+                              .with_remedy(Remedy::UseNetwork));
     if (local) {
       if (non_empty_dir(local_dir)) {
         out.path = local_dir;
         out.from_cache_only = true;
-        out.warnings.push_back("Using the existing local dir '" + local_dir + "' without checking the Hub" +
-                               (cause ? " (" + cause->message.substr(0, cause->message.find('\n')) + ")" : " (" + no_network_reason(net) + ")"));
+        out.warnings.push_back(
+            "Using the existing local dir '" + local_dir + "' without checking the Hub" +
+            (cause ? " (" + cause->message.substr(0, cause->message.find('\n')) + ")" : " (" + no_network_reason(net) + ")"));
         return out;
       }
     } else {
@@ -86,7 +93,9 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
         out.from_cache_only = true;
         for (const auto& f : found->files) out.files.push_back(PlannedFile{f, 0, {}, true});
         out.warnings = found->warnings;
-        if (cause) out.warnings.push_back("Could not reach the Hub (" + cause->message.substr(0, cause->message.find('\n')) + "); using the cached snapshot.");
+        if (cause)
+          out.warnings.push_back("Could not reach the Hub (" + cause->message.substr(0, cause->message.find('\n')) +
+                                 "); using the cached snapshot.");
         return out;
       }
       // What the cache says is wrong with it (files missing, a symlinked folder) is the answer.
@@ -95,11 +104,14 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
     }
     const std::string where = local ? "in the local dir '" + local_dir + "'" : "in the cache '" + options.cache_dir + "'";
     if (!cause) {
-      const auto other = local ? CachedCommitsHint{} : cached_commits_hint(req.repo_id, req.repo_type, req.revision, options.cache_dir);
+      const auto other =
+          local ? CachedCommitsHint{} : cached_commits_hint(req.repo_id, req.repo_type, req.revision, options.cache_dir);
       return fail(with_cache_remedy(Error{ErrorCode::LocalEntryNotFound,
-                                          "Local entry not found. No snapshot of " + describe(repo) + " at revision '" + req.revision +
-                                              "' " + where + ", and " + traffic_disabled(net) + other.text,
-                                          {}, std::nullopt, {}},
+                                          "Local entry not found. No snapshot of " + describe(repo) + " at revision '" +
+                                              req.revision + "' " + where + ", and " + traffic_disabled(net) + other.text,
+                                          {},
+                                          std::nullopt,
+                                          {}},
                                     other, Remedy::UseNetwork));
     }
     return fail(hub_unusable(*cause, "the files of " + describe(repo), "no snapshot is " + where, options.endpoint));
@@ -146,8 +158,9 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
   // Every server-provided name and ETag is checked before anything is written (docs/hub-protocol.md#identifiers, 13.39).
   for (const auto& e : entries) {
     if (auto v = validate_repo_path(e.path); !v)
-      return fail(ErrorCode::InvalidPath, "the file listing of " + describe(repo) + " at " + commit + " contains an unsafe name: " +
-                                              v.error().message + ". Refusing the snapshot; nothing was written.");
+      return fail(ErrorCode::InvalidPath, "the file listing of " + describe(repo) + " at " + commit +
+                                              " contains an unsafe name: " + v.error().message +
+                                              ". Refusing the snapshot; nothing was written.");
     if (auto v = validate_etag(e.etag()); !v)
       return fail(ErrorCode::Integrity, "the file listing of " + describe(repo) + " gives '" + e.path + "' an unsafe ETag: " +
                                             v.error().message + ". Refusing the snapshot; nothing was written.");
@@ -168,7 +181,8 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
   std::unordered_set<std::string> blob_names;
   if (!local && !req.force_download) {
     std::error_code ec;
-    for (const auto& b : std::filesystem::directory_iterator(layout.blobs_dir(), ec)) blob_names.insert(b.path().filename().string());
+    for (const auto& b : std::filesystem::directory_iterator(layout.blobs_dir(), ec))
+      blob_names.insert(b.path().filename().string());
   }
   for (const auto& e : entries) {
     if (!filter.selects(e.path)) continue;
@@ -214,13 +228,15 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
     const auto& space_fn = options.engine.free_space_fn;
     auto free = space_fn ? space_fn(dir) : fs::free_space(dir);
     if (free && *free < bytes_to_get)
-      return fail(Error{ErrorCode::DiskFull,
-                        "not enough free space in '" + dir + "' for " + std::to_string(files_to_get) + " files of " + describe(repo) +
-                            ": " + std::to_string(bytes_to_get) + " bytes needed (" + format_size(static_cast<double>(bytes_to_get)) +
-                            "B), " + std::to_string(*free) + " available (" + format_size(static_cast<double>(*free)) +
-                            "B). Free some space and retry; nothing was downloaded.",
-                        dir, std::nullopt, {}}
-                      .with_remedy(Remedy::FreeSpace));
+      return fail(Error{
+          ErrorCode::DiskFull,
+          "not enough free space in '" + dir + "' for " + std::to_string(files_to_get) + " files of " + describe(repo) + ": " +
+              std::to_string(bytes_to_get) + " bytes needed (" + format_size(static_cast<double>(bytes_to_get)) + "B), " +
+              std::to_string(*free) + " available (" + format_size(static_cast<double>(*free)) +
+              "B). Free some space and retry; nothing was downloaded.",
+          dir,
+          std::nullopt,
+          {}}.with_remedy(Remedy::FreeSpace));
   }
 
   // 6. Files. The tree gives each file's ETag and size, so no HEAD. Small files are kept in
@@ -239,52 +255,59 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
   PublishBatch batch;
   batch.set_deferred(!local);
   const bool adaptive = options.max_workers == 0;
-  InFlightLimit in_flight(adaptive ? k_auto_workers_start : options.max_workers, adaptive ? k_auto_workers_max : options.max_workers);
+  InFlightLimit in_flight(adaptive ? k_auto_workers_start : options.max_workers,
+                          adaptive ? k_auto_workers_max : options.max_workers);
   std::counting_semaphore<k_auto_workers_max> large_slots(k_auto_workers);
   auto record = [&](Result<std::uint64_t> r, std::vector<std::string>& w) {
     std::lock_guard lock(errors_mutex);
     for (auto& x : w) warnings.push_back(std::move(x));
-    if (r) transferred += *r;
-    else errors.push_back(std::move(r).error());
+    if (r)
+      transferred += *r;
+    else
+      errors.push_back(std::move(r).error());
   };
   const unsigned threads = adaptive ? k_auto_worker_threads : options.max_workers;
-  parallel_pipeline(selected.size(), threads, [&] { return in_flight.limit(); }, [&](std::size_t i, bool alone) {
-    {
-      std::lock_guard lock(errors_mutex);
-      if (!errors.empty() || options.cancel->cancelled()) return PipelineStep::done();
-    }
-    const TreeFileEntry& e = *selected[i];
-    if (!local && out.files[i].cached && is_file(layout.pointer_path(commit, e.path))) {  // planned cached: confirm
-      progress.cached(e.path, e.size);
-      return PipelineStep::done();
-    }
-    BlobFetch f{commit, e.path, e.etag(), e.size, hub::resolve_url(options.endpoint, repo, commit, e.path), req.force_download, {}, e.xet_hash};
-    std::vector<std::string> w;
-    if (e.size >= k_small_file) {
-      if (!alone) return PipelineStep::needs_alone();
-      if (adaptive) large_slots.acquire();
-      auto r = local ? fetch_to_local_dir(local_dir, repo, f, progress, w) : fetch_to_cache(layout, f, progress, batch);
-      if (adaptive) large_slots.release();
-      record(std::move(r), w);
-      return PipelineStep::done();
-    }
-    const unsigned epoch = in_flight.epoch();
-    auto begun = local ? begin_fetch_to_local_dir(local_dir, repo, f, progress, alone)
-                       : begin_fetch_to_cache(layout, f, progress, batch, alone);
-    if (!begun) {
-      record(fail(std::move(begun).error()), w);
-      return PipelineStep::done();
-    }
-    if (!*begun) return PipelineStep::needs_alone();  // its lock is held: wait for it holding nothing
-    auto pending = std::make_shared<PendingFetch>(std::move(**begun));
-    return PipelineStep::started([&, pending, epoch] {
-      std::vector<std::string> w2;
-      auto done = finish_fetch(std::move(*pending), w2);
-      // Only files that crossed the network tell how long a round trip is.
-      if (done && done->downloaded > 0) in_flight.sample(epoch, done->elapsed);
-      record(done ? Result<std::uint64_t>(done->downloaded) : Result<std::uint64_t>(fail(std::move(done).error())), w2);
-    });
-  });
+  parallel_pipeline(
+      selected.size(), threads, [&] { return in_flight.limit(); },
+      [&](std::size_t i, bool alone) {
+        {
+          std::lock_guard lock(errors_mutex);
+          if (!errors.empty() || options.cancel->cancelled()) return PipelineStep::done();
+        }
+        const TreeFileEntry& e = *selected[i];
+        if (!local && out.files[i].cached && is_file(layout.pointer_path(commit, e.path))) {  // planned cached: confirm
+          progress.cached(e.path, e.size);
+          return PipelineStep::done();
+        }
+        BlobFetch f{
+            commit, e.path,    e.etag(), e.size, hub::resolve_url(options.endpoint, repo, commit, e.path), req.force_download,
+            {},     e.xet_hash};
+        std::vector<std::string> w;
+        if (e.size >= k_small_file) {
+          if (!alone) return PipelineStep::needs_alone();
+          if (adaptive) large_slots.acquire();
+          auto r = local ? fetch_to_local_dir(local_dir, repo, f, progress, w) : fetch_to_cache(layout, f, progress, batch);
+          if (adaptive) large_slots.release();
+          record(std::move(r), w);
+          return PipelineStep::done();
+        }
+        const unsigned epoch = in_flight.epoch();
+        auto begun = local ? begin_fetch_to_local_dir(local_dir, repo, f, progress, alone)
+                           : begin_fetch_to_cache(layout, f, progress, batch, alone);
+        if (!begun) {
+          record(fail(std::move(begun).error()), w);
+          return PipelineStep::done();
+        }
+        if (!*begun) return PipelineStep::needs_alone();  // its lock is held: wait for it holding nothing
+        auto pending = std::make_shared<PendingFetch>(std::move(**begun));
+        return PipelineStep::started([&, pending, epoch] {
+          std::vector<std::string> w2;
+          auto done = finish_fetch(std::move(*pending), w2);
+          // Only files that crossed the network tell how long a round trip is.
+          if (done && done->downloaded > 0) in_flight.sample(epoch, done->elapsed);
+          record(done ? Result<std::uint64_t>(done->downloaded) : Result<std::uint64_t>(fail(std::move(done).error())), w2);
+        });
+      });
   for (auto& w : warnings) out.warnings.push_back(std::move(w));
   out.bytes_transferred = transferred.load();
   if (!local) {

@@ -20,7 +20,8 @@ bool truthy(const std::optional<std::string>& v) {
 }
 
 json last_commit(const SnapshotListing& l) {
-  return json{{"id", l.commit}, {"title", "Snapshot " + l.commit.substr(0, 7) + " served from a hubcache mirror"},
+  return json{{"id", l.commit},
+              {"title", "Snapshot " + l.commit.substr(0, 7) + " served from a hubcache mirror"},
               {"date", iso8601_utc(l.mtime)}};
 }
 
@@ -119,8 +120,7 @@ Response Router::Impl::repo_info(const Request& req, const RepoTarget& t, const 
   return r;
 }
 
-Response Router::Impl::tree(const Request& req, const RepoTarget& t, const std::string& revision,
-                            const std::string& path) const {
+Response Router::Impl::tree(const Request& req, const RepoTarget& t, const std::string& revision, const std::string& path) const {
   Response err;
   auto commit = commit_of(t, revision, err);
   if (!commit) return err;
@@ -146,7 +146,8 @@ Response Router::Impl::tree(const Request& req, const RepoTarget& t, const std::
   const std::string prefix = path.empty() ? std::string() : path + "/";
   const auto first = [&](const auto& v) {
     auto in_folder = std::lower_bound(v.begin(), v.end(), prefix, [](const auto& e, const std::string& k) { return e.path < k; });
-    auto past_cursor = std::upper_bound(v.begin(), v.end(), after, [](const std::string& k, const auto& e) { return k < e.path; });
+    auto past_cursor =
+        std::upper_bound(v.begin(), v.end(), after, [](const std::string& k, const auto& e) { return k < e.path; });
     return std::max(in_folder, past_cursor);
   };
   auto fit = first(listing->files);
@@ -166,14 +167,15 @@ Response Router::Impl::tree(const Request& req, const RepoTarget& t, const std::
       out.push_back(take_dir ? dir_entry(*dit, *listing, expand) : file_entry(*fit, *listing, expand));
       last = p;
     }
-    if (take_dir) ++dit;
-    else ++fit;
+    if (take_dir)
+      ++dit;
+    else
+      ++fit;
   }
   Response r = json_response(200, dump(out));
   r.set_header("X-Repo-Commit", *commit);
   if (more) {
-    std::string url = base_url(req) + "/api/" +
-                      plural(t.repo.type) + "/" + t.repo.id + "/tree/" + percent_encode(revision);
+    std::string url = base_url(req) + "/api/" + plural(t.repo.type) + "/" + t.repo.id + "/tree/" + percent_encode(revision);
     if (!path.empty()) url += "/" + percent_encode(path, "/");
     url += std::string("?recursive=") + (recursive ? "true" : "false") + "&expand=" + (expand ? "true" : "false") +
            "&cursor=" + hex_encode(last);
@@ -195,18 +197,22 @@ Response Router::Impl::paths_info(const Request& req, const RepoTarget& t, const
     if (j.is_discarded() || !j.is_object())
       return error_response(400, "", "Bad request: body is not a JSON object like {\"paths\": [..], \"expand\": false}");
     if (auto it = j.find("paths"); it != j.end()) {
-      if (it->is_string()) paths.push_back(it->get<std::string>());
+      if (it->is_string())
+        paths.push_back(it->get<std::string>());
       else if (it->is_array())
         for (const auto& p : *it)
           if (p.is_string()) paths.push_back(p.get<std::string>());
     }
-    if (auto it = j.find("expand"); it != j.end()) expand = it->is_boolean() ? it->get<bool>() : it->is_string() && it->get<std::string>() == "true";
+    if (auto it = j.find("expand"); it != j.end())
+      expand = it->is_boolean() ? it->get<bool>() : it->is_string() && it->get<std::string>() == "true";
   } else {
     auto form = parse_form(req.body);
     if (!form) return error_response(400, "", "Bad request: malformed form body (expected paths=a&paths=b&expand=false)");
     for (auto& [k, v] : *form) {
-      if (k == "paths") paths.push_back(v);
-      else if (k == "expand") expand = v == "true" || v == "1" || v == "True";
+      if (k == "paths")
+        paths.push_back(v);
+      else if (k == "expand")
+        expand = v == "true" || v == "1" || v == "True";
     }
   }
   if (paths.size() > 10000) return error_response(400, "", "Bad request: at most 10000 paths per paths-info request");
@@ -217,8 +223,10 @@ Response Router::Impl::paths_info(const Request& req, const RepoTarget& t, const
   for (std::string p : paths) {
     if (p.size() > 1 && p.back() == '/') p.pop_back();
     if (!safe_repo_path(p) || !seen.insert(p).second) continue;
-    if (const ServedFile* f = listing->find_file(p)) out.push_back(file_entry(*f, *listing, expand));
-    else if (const DirInfo* d = listing->find_dir(p)) out.push_back(dir_entry(*d, *listing, expand));
+    if (const ServedFile* f = listing->find_file(p))
+      out.push_back(file_entry(*f, *listing, expand));
+    else if (const DirInfo* d = listing->find_dir(p))
+      out.push_back(dir_entry(*d, *listing, expand));
   }
   Response r = json_response(200, dump(out));
   r.set_header("X-Repo-Commit", *commit);

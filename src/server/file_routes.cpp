@@ -21,7 +21,7 @@ std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
 std::optional<fs::Fd> open_regular(const std::string& path, std::uint64_t& size, std::int64_t& mtime) {
   fs::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
   if (!fd) return std::nullopt;
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
   size = static_cast<std::uint64_t>(st.st_size);
   mtime = st.st_mtim.tv_sec;
@@ -43,8 +43,8 @@ Response lacking(const RepoRef& repo, const std::string& commit, const std::stri
 }  // namespace
 
 // `fd` may be empty for HEAD: the response then carries only the length (head_length).
-Response file_body_response(const Request& req, fs::Fd fd, std::uint64_t size, const std::string& quoted_etag,
-                            std::int64_t mtime, HeaderList extra) {
+Response file_body_response(const Request& req, fs::Fd fd, std::uint64_t size, const std::string& quoted_etag, std::int64_t mtime,
+                            HeaderList extra) {
   Response r;
   r.headers = std::move(extra);
   r.set_header("ETag", quoted_etag);
@@ -59,8 +59,8 @@ Response file_body_response(const Request& req, fs::Fd fd, std::uint64_t size, c
   r.set_header("Content-Type", "application/octet-stream");
   RangeDecision d = decide_range(req.header("Range"), size);
   // A Range whose If-Range names another version of the file is ignored: the whole file, 200.
-  if (auto if_range = req.header("If-Range"); if_range && req.header("Range") &&
-                                              !if_range_matches(*if_range, quoted_etag, last_modified))
+  if (auto if_range = req.header("If-Range");
+      if_range && req.header("Range") && !if_range_matches(*if_range, quoted_etag, last_modified))
     d = RangeDecision{};
   if (d.kind == RangeDecision::Kind::Unsatisfiable) {
     if (size == 0) {
@@ -85,8 +85,8 @@ Response file_body_response(const Request& req, fs::Fd fd, std::uint64_t size, c
     r.file_offset = d.range.first;
     r.file_length = d.range.last - d.range.first + 1;
     if (!has_fd) r.head_length = r.file_length;
-    r.set_header("Content-Range", "bytes " + std::to_string(d.range.first) + "-" + std::to_string(d.range.last) + "/" +
-                                      std::to_string(size));
+    r.set_header("Content-Range",
+                 "bytes " + std::to_string(d.range.first) + "-" + std::to_string(d.range.last) + "/" + std::to_string(size));
   } else {
     r.file_offset = 0;
     r.file_length = size;
@@ -95,8 +95,8 @@ Response file_body_response(const Request& req, fs::Fd fd, std::uint64_t size, c
   return r;
 }
 
-Response Router::Impl::resolve(const Request& req, const RepoTarget& t, const std::string& revision,
-                               const std::string& path, bool raw) const {
+Response Router::Impl::resolve(const Request& req, const RepoTarget& t, const std::string& revision, const std::string& path,
+                               bool raw) const {
   Response err;
   auto commit = commit_of(t, revision, err);
   if (!commit) return err;
@@ -109,8 +109,7 @@ Response Router::Impl::resolve(const Request& req, const RepoTarget& t, const st
   auto info = view.lookup_file(t.folder, *commit, path);
   if (!info) {
     if (auto listing = view.listing(t.folder, *commit))
-      if (const ServedFile* listed = listing->find_file(path); listed && !listed->held)
-        return lacking(t.repo, *commit, path);
+      if (const ServedFile* listed = listing->find_file(path); listed && !listed->held) return lacking(t.repo, *commit, path);
     return not_found("no file '" + path + "' in snapshot " + *commit + " of " + describe(t.repo) + " in this mirror's cache");
   }
   HeaderList headers{{"X-Repo-Commit", *commit}};
@@ -132,9 +131,8 @@ Response Router::Impl::resolve(const Request& req, const RepoTarget& t, const st
     const std::string folder_name = repo_folder_name(t.repo);
     const std::string expires = std::to_string(now_seconds() + options.blob_url_ttl.count());
     const std::string sig = sign(folder_name + "/" + *info->lfs_sha256 + "/" + expires);
-    const std::string location = base_url(req) +
-                                 "/_blobs/" + folder_name + "/" + *info->lfs_sha256 + "?expires=" + expires +
-                                 "&sig=" + sig;
+    const std::string location =
+        base_url(req) + "/_blobs/" + folder_name + "/" + *info->lfs_sha256 + "?expires=" + expires + "&sig=" + sig;
     Response r;
     r.status = 302;
     r.headers = std::move(headers);
@@ -153,7 +151,7 @@ Response Router::Impl::resolve(const Request& req, const RepoTarget& t, const st
   std::optional<fs::Fd> fd;
   if (info->fd) {  // the lookup cache's descriptor: dup() it instead of walking the path again
     fs::Fd dup(::fcntl(info->fd->get(), F_DUPFD_CLOEXEC, 0));
-    struct stat st{};
+    struct stat st {};
     if (dup && ::fstat(dup.get(), &st) == 0) {
       size = static_cast<std::uint64_t>(st.st_size);
       mtime = st.st_mtim.tv_sec;
@@ -167,7 +165,8 @@ Response Router::Impl::resolve(const Request& req, const RepoTarget& t, const st
 
 Response Router::Impl::blob(const Request& req, const std::vector<std::string>& segs) const {
   auto forbidden = [](const std::string& why) { return error_response(403, "", why); };
-  if (segs.size() != 3 || digest_kind_of(segs[2]) != DigestKind::Sha256) return error_response(404, "", "Not Found: no such blob");
+  if (segs.size() != 3 || digest_kind_of(segs[2]) != DigestKind::Sha256)
+    return error_response(404, "", "Not Found: no such blob");
   const auto repo = parse_repo_folder_name(segs[1]);
   if (!repo || !validate_repo_id(repo->id)) return error_response(404, "", "Not Found: no such blob");
   const auto expires = req.query_value("expires");

@@ -42,8 +42,6 @@ std::optional<std::string_view> Response::header(std::string_view name) const {
   return std::nullopt;
 }
 
-
-
 std::optional<HeaderList> parse_form(std::string_view body) {
   HeaderList out;
   while (!body.empty()) {
@@ -130,8 +128,7 @@ std::string http_date(std::int64_t unix_seconds) {
   std::tm tm{};
   ::gmtime_r(&t, &tm);
   static constexpr const char* k_days[] = {"Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"};
-  static constexpr const char* k_months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-                                             "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
+  static constexpr const char* k_months[] = {"Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"};
   char buf[40];
   std::snprintf(buf, sizeof buf, "%s, %02d %s %04d %02d:%02d:%02d GMT", k_days[tm.tm_wday % 7], tm.tm_mday,
                 k_months[tm.tm_mon % 12], tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);

@@ -126,7 +126,8 @@ std::string printable(std::string_view s) {
   std::string out;
   for (const char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
-    if (c >= 0x21 && c < 0x7f) out.push_back(ch);
+    if (c >= 0x21 && c < 0x7f)
+      out.push_back(ch);
     else {
       char buf[4];
       std::snprintf(buf, sizeof buf, "%%%02X", c);
@@ -148,9 +149,9 @@ struct Server::Impl {
   MHD_Daemon* daemon = nullptr;
   int listen_fd = -1;
   std::uint16_t bound_port = 0;
-  std::string bound_host;  // the address listened on: "127.0.0.1", "0.0.0.0", "[::]", ...
+  std::string bound_host;       // the address listened on: "127.0.0.1", "0.0.0.0", "[::]", ...
   bool all_interfaces = false;  // bound to 0.0.0.0 or [::]
-  std::string url_host;  // the bound address, or for all interfaces the machine's host name
+  std::string url_host;         // the bound address, or for all interfaces the machine's host name
   /// Hosts a client may name this server by (lower case): the bound address, or for all
   /// interfaces every local address, the host name and "localhost". A Host header naming one
   /// of them (with the bound port) may become the base of absolute URLs; any other never does.
@@ -305,8 +306,10 @@ MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char*
     return MHD_YES;
   }
   if (*upload_size != 0) {
-    if (st->request.body.size() + *upload_size > impl->options.max_body_bytes) st->too_large = true;
-    else st->request.body.append(upload_data, *upload_size);
+    if (st->request.body.size() + *upload_size > impl->options.max_body_bytes)
+      st->too_large = true;
+    else
+      st->request.body.append(upload_data, *upload_size);
     *upload_size = 0;
     return MHD_YES;
   }
@@ -329,7 +332,7 @@ void* on_uri(void*, const char* uri, MHD_Connection*) {
   auto* st = new RequestState;
   const std::string_view u = uri ? uri : "";
   st->path = u.substr(0, u.find('?'));  // as the access handler gets it: no query (signatures)
-  st->raw_target = uri;  // still whole here: MHD splits off the query after this call
+  st->raw_target = uri;                 // still whole here: MHD splits off the query after this call
   st->raw_target_len = u.size();
   return st;
 }
@@ -448,8 +451,9 @@ Result<int> open_listener(const std::string& host, std::uint16_t port, Server::I
 Result<void> load_tls(const ServerOptions& o, Server::Impl& impl) {
   if (o.tls_cert_file.empty() && o.tls_key_file.empty()) return {};
   if (o.tls_cert_file.empty() || o.tls_key_file.empty())
-    return fail(ErrorCode::InvalidArgument, std::string("HTTPS needs both a certificate and its private key: ") +
-                                                (o.tls_cert_file.empty() ? "give the certificate file too" : "give the key file too"));
+    return fail(ErrorCode::InvalidArgument,
+                std::string("HTTPS needs both a certificate and its private key: ") +
+                    (o.tls_cert_file.empty() ? "give the certificate file too" : "give the key file too"));
   if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
     return fail(ErrorCode::InvalidArgument,
                 "this libmicrohttpd was built without TLS support, so the mirror cannot serve HTTPS; install a build with "
@@ -459,14 +463,17 @@ Result<void> load_tls(const ServerOptions& o, Server::Impl& impl) {
     std::string* out;
     const char* what;
   };
-  for (const Part& p : {Part{&o.tls_cert_file, &impl.tls_cert, "certificate"}, Part{&o.tls_key_file, &impl.tls_key, "private key"}}) {
+  for (const Part& p :
+       {Part{&o.tls_cert_file, &impl.tls_cert, "certificate"}, Part{&o.tls_key_file, &impl.tls_key, "private key"}}) {
     const std::string* file = p.file;
     const char* what = p.what;
     std::string* out = p.out;
     auto text = fs::read_file(*file, 1 << 20);
-    if (!text) return fail(ErrorCode::Io, std::string("cannot read the TLS ") + what + " '" + *file + "': " + text.error().message);
+    if (!text)
+      return fail(ErrorCode::Io, std::string("cannot read the TLS ") + what + " '" + *file + "': " + text.error().message);
     if (text->find("-----BEGIN ") == std::string::npos)
-      return fail(ErrorCode::InvalidArgument, std::string("the TLS ") + what + " '" + *file + "' is not in PEM format (no '-----BEGIN' line)");
+      return fail(ErrorCode::InvalidArgument,
+                  std::string("the TLS ") + what + " '" + *file + "' is not in PEM format (no '-----BEGIN' line)");
     *out = std::move(*text);
   }
   return {};
@@ -495,20 +502,15 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
       {tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, tls ? const_cast<char*>(impl->tls_key.c_str()) : nullptr},
       {MHD_OPTION_END, 0, nullptr}};
   impl->daemon = MHD_start_daemon(
-      flags, 0, nullptr, nullptr, &on_request, self,
-      MHD_OPTION_LISTEN_SOCKET, static_cast<MHD_socket>(impl->listen_fd),
-      MHD_OPTION_THREAD_POOL_SIZE, static_cast<unsigned>(threads > 1 ? threads : 0),
-      MHD_OPTION_CONNECTION_LIMIT, static_cast<unsigned>(o.max_connections),
-      MHD_OPTION_PER_IP_CONNECTION_LIMIT, static_cast<unsigned>(o.max_connections_per_client),
-      MHD_OPTION_CONNECTION_TIMEOUT, static_cast<unsigned>(o.idle_timeout.count()),
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, static_cast<size_t>(o.max_header_bytes + 4096),
-      MHD_OPTION_UNESCAPE_CALLBACK, &no_unescape, nullptr,
-      MHD_OPTION_URI_LOG_CALLBACK, &on_uri, nullptr,
-      MHD_OPTION_NOTIFY_COMPLETED, &on_completed, self,
-      MHD_OPTION_NOTIFY_CONNECTION, &on_connection, self,
-      MHD_OPTION_EXTERNAL_LOGGER, &ignore_mhd_log, nullptr,
-      MHD_OPTION_ARRAY, tls_options,
-      MHD_OPTION_END);
+      flags, 0, nullptr, nullptr, &on_request, self, MHD_OPTION_LISTEN_SOCKET, static_cast<MHD_socket>(impl->listen_fd),
+      MHD_OPTION_THREAD_POOL_SIZE, static_cast<unsigned>(threads > 1 ? threads : 0), MHD_OPTION_CONNECTION_LIMIT,
+      static_cast<unsigned>(o.max_connections), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+      static_cast<unsigned>(o.max_connections_per_client), MHD_OPTION_CONNECTION_TIMEOUT,
+      static_cast<unsigned>(o.idle_timeout.count()), MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+      static_cast<size_t>(o.max_header_bytes + 4096), MHD_OPTION_UNESCAPE_CALLBACK, &no_unescape, nullptr,
+      MHD_OPTION_URI_LOG_CALLBACK, &on_uri, nullptr, MHD_OPTION_NOTIFY_COMPLETED, &on_completed, self,
+      MHD_OPTION_NOTIFY_CONNECTION, &on_connection, self, MHD_OPTION_EXTERNAL_LOGGER, &ignore_mhd_log, nullptr, MHD_OPTION_ARRAY,
+      tls_options, MHD_OPTION_END);
   if (!impl->daemon) {
     ::close(impl->listen_fd);
     if (tls)

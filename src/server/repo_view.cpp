@@ -60,7 +60,7 @@ CacheView::Revision CacheView::resolve_revision(const std::string& folder, std::
   const auto layout = RepoLayout::of_folder(folder);
   if (!layout) return r;
   auto snapshot_exists = [&](const std::string& commit) {
-    struct stat st{};
+    struct stat st {};
     return ::lstat(layout->snapshot_dir(commit).c_str(), &st) == 0 && S_ISDIR(st.st_mode);
   };
   if (is_commit_hash(revision)) {
@@ -80,7 +80,7 @@ CacheView::Revision CacheView::resolve_revision(const std::string& folder, std::
       auto it = m_refs.find(ref_path);
       if (it != m_refs.end() && fresh(it->second.checked)) return Revision{Revision::Kind::Found, it->second.commit};
     }
-    struct stat st{};
+    struct stat st {};
     if (::stat(ref_path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) return std::nullopt;
     const StatKey key{st.st_dev, st.st_ino, mtime_ns(st), static_cast<std::int64_t>(st.st_size)};
     {
@@ -134,7 +134,7 @@ std::optional<std::string> CacheView::git_oid_of(const std::string& path, ino_t 
 }
 
 std::optional<ServedFile> CacheView::lookup_file(const std::string& folder, const std::string& commit,
-                                               const std::string& path) const {
+                                                 const std::string& path) const {
   // Hot path: one lstat() of the pointer re-validates a cached lookup (device, inode, mtime and
   // size of the link itself); blobs never change under their name.
   const auto layout = RepoLayout::of_folder(folder);
@@ -145,7 +145,7 @@ std::optional<ServedFile> CacheView::lookup_file(const std::string& folder, cons
     auto it = m_files.find(pointer);
     if (it != m_files.end() && fresh(it->second.checked)) return it->second.info;
   }
-  struct stat lst{};
+  struct stat lst {};
   if (::lstat(pointer.c_str(), &lst) != 0) return std::nullopt;
   const StatKey key{lst.st_dev, lst.st_ino, mtime_ns(lst), static_cast<std::int64_t>(lst.st_size)};
   std::optional<CachedFile> hit;
@@ -157,9 +157,9 @@ std::optional<ServedFile> CacheView::lookup_file(const std::string& folder, cons
   if (hit) {
     // The kept descriptor must still be the file the pointer leads to (a deleted or replaced
     // blob is not served from a stale descriptor).
-    struct stat cst{};
-    bool same = !hit->info.fd || (::stat(hit->info.content_path.c_str(), &cst) == 0 &&
-                                  cst.st_dev == hit->content_dev && cst.st_ino == hit->content_ino);
+    struct stat cst {};
+    bool same = !hit->info.fd || (::stat(hit->info.content_path.c_str(), &cst) == 0 && cst.st_dev == hit->content_dev &&
+                                  cst.st_ino == hit->content_ino);
     if (same && !hit->info.link_path.empty()) same = link_key_of(hit->info.link_path) == hit->link_key;
     if (same) {
       std::lock_guard lock(m_mutex);
@@ -180,7 +180,7 @@ std::optional<ServedFile> CacheView::lookup_file(const std::string& folder, cons
     }
     if (room) {
       fs::Fd fd(::open(info->content_path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
-      struct stat fst{};
+      struct stat fst {};
       if (fd && ::fstat(fd.get(), &fst) == 0 && S_ISREG(fst.st_mode)) {
         entry.content_dev = fst.st_dev;
         entry.content_ino = fst.st_ino;
@@ -203,7 +203,7 @@ std::optional<ServedFile> CacheView::lookup_file(const std::string& folder, cons
 }
 
 std::optional<CacheView::StatKey> CacheView::link_key_of(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   if (::lstat(path.c_str(), &st) != 0) return std::nullopt;
   return StatKey{st.st_dev, st.st_ino, mtime_ns(st), static_cast<std::int64_t>(st.st_size)};
 }
@@ -222,7 +222,7 @@ std::optional<std::string> CacheView::shared_payload(const std::string& folder, 
 }
 
 std::optional<ServedFile> CacheView::lookup_file_uncached(const std::string& folder, const std::string& commit,
-                                                        const std::string& path) const {
+                                                          const std::string& path) const {
   const SharedBlobStore store(m_root);
   const Fd blobs = open_blobs_dir(folder);
   return served_file(RepoDirs{m_root, folder, blobs.get(), &store, {}}, commit, path);

@@ -34,7 +34,7 @@ struct ServedFile {
   /// cached lookup re-checks it too, since the payload outlives a removed or re-pointed link.
   std::string link_path;
   std::uint64_t size = 0;
-  std::string oid;           // git blob id (of the LFS pointer file for LFS files)
+  std::string oid;  // git blob id (of the LFS pointer file for LFS files)
   std::optional<std::string> lfs_sha256;
   std::uint64_t pointer_size = 0;  // size of the LFS pointer file
   std::int64_t mtime = 0;
@@ -58,9 +58,9 @@ struct DirInfo {
 /// tree record (trees/<commit>.json), the files it lists that the cache lacks (held = false).
 struct SnapshotListing {
   std::string commit;
-  std::int64_t mtime = 0;       // of snapshots/<commit>
+  std::int64_t mtime = 0;         // of snapshots/<commit>
   std::vector<ServedFile> files;  // sorted by path
-  std::vector<DirInfo> dirs;    // sorted by path
+  std::vector<DirInfo> dirs;      // sorted by path
   const ServedFile* find_file(std::string_view path) const;
   const DirInfo* find_dir(std::string_view path) const;
 };
@@ -75,7 +75,6 @@ inline bool recently_changed(std::int64_t mtime) {
   return mtime > (static_cast<std::int64_t>(now.tv_sec) - 2) * 1000000000;
 }
 }  // namespace detail
-
 
 class CacheView {
  public:
@@ -102,8 +101,7 @@ class CacheView {
 
   /// One file of snapshots/<commit>/<path> (path already validated), or nullopt if it is absent,
   /// not a file, or resolves outside the repo's blobs/.
-  std::optional<ServedFile> lookup_file(const std::string& folder, const std::string& commit,
-                                      const std::string& path) const;
+  std::optional<ServedFile> lookup_file(const std::string& folder, const std::string& commit, const std::string& path) const;
 
   /// The (cached) listing of a snapshot; nullptr if the snapshot folder is missing.
   std::shared_ptr<const SnapshotListing> listing(const std::string& folder, const std::string& commit) const;
@@ -154,13 +152,12 @@ class CacheView {
 
  private:
   std::optional<ServedFile> lookup_file_uncached(const std::string& folder, const std::string& commit,
-                                               const std::string& path) const;
+                                                 const std::string& path) const;
   /// lookup_file_uncached with the repo's blobs/ descriptor and the shared store already at hand
   /// (a listing opens them once for all its files).
   std::optional<ServedFile> served_file(const RepoDirs& dirs, const std::string& commit, const std::string& path) const;
   static Fd open_blobs_dir(const std::string& folder);
-  std::optional<std::string> git_oid_of(const std::string& path, ino_t ino, std::uint64_t size,
-                                        std::int64_t mtime_ns) const;
+  std::optional<std::string> git_oid_of(const std::string& path, ino_t ino, std::uint64_t size, std::int64_t mtime_ns) const;
   CachedListing scan(const std::string& folder, const std::string& commit) const;
 
   bool fresh(Clock::time_point checked) const { return Clock::now() - checked < m_revalidate_after; }
@@ -170,11 +167,11 @@ class CacheView {
   std::size_t m_max_open_files;
   mutable std::unordered_map<std::string, Clock::time_point> m_folders;  // real repo dirs, last seen
   mutable std::mutex m_mutex;
-  mutable std::map<std::string, CachedListing> m_listings;  // key: folder + '\n' + commit
-  mutable std::unordered_map<std::string, OidEntry> m_oids;  // key: content path
-  mutable std::unordered_map<std::string, CachedRef> m_refs;   // key: ref file path
-  mutable std::unordered_map<std::string, CachedFile> m_files; // key: pointer path
-  mutable std::size_t m_open_fds = 0;                          // descriptors held by m_files
+  mutable std::map<std::string, CachedListing> m_listings;      // key: folder + '\n' + commit
+  mutable std::unordered_map<std::string, OidEntry> m_oids;     // key: content path
+  mutable std::unordered_map<std::string, CachedRef> m_refs;    // key: ref file path
+  mutable std::unordered_map<std::string, CachedFile> m_files;  // key: pointer path
+  mutable std::size_t m_open_fds = 0;                           // descriptors held by m_files
 };
 
 }  // namespace hubcache::server

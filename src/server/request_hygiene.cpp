@@ -58,8 +58,8 @@ bool valid_host(std::string_view h) {
     if (colon != std::string_view::npos) port = h.substr(colon + 1);
     for (std::size_t i = 0; i < name.size(); ++i) {
       const char c = name[i];
-      const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                              c == '-' || c == '.' || c == '_' || c == '~';
+      const bool unreserved = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '-' ||
+                              c == '.' || c == '_' || c == '~';
       const bool sub_delim = std::string_view("!$&'()*+,;=").find(c) != std::string_view::npos;
       if (c == '%') {
         if (i + 2 >= name.size() || !is_hex(name[i + 1]) || !is_hex(name[i + 2])) return false;
@@ -84,8 +84,7 @@ bool at_least_http11(std::string_view v) {
 std::optional<std::string> malformed_request(const Request& req) {
   for (const char ch : req.path) {
     const auto c = static_cast<unsigned char>(ch);
-    if (c <= 0x20 || c == 0x7f)
-      return "the request target holds a space or a control byte; percent-encode such bytes";
+    if (c <= 0x20 || c == 0x7f) return "the request target holds a space or a control byte; percent-encode such bytes";
   }
   std::size_t hosts = 0;
   std::string_view host;

@@ -169,13 +169,14 @@ Response Router::Impl::whoami(const Request& req) const {
   for (std::size_t i = 0; i < options.tokens.size(); ++i)
     if (constant_time_equal(token, options.tokens[i]) && bearer && line == 0) line = i + 1;
   if (line == 0) return error_response(401, "", "Invalid credentials in Authorization header");
-  const nlohmann::json doc{{"type", "user"},
-                           {"id", "hubcache-mirror"},
-                           {"name", "hubcache-mirror"},
-                           {"fullname", "hubcache mirror"},
-                           {"orgs", nlohmann::json::array()},
-                           {"auth", {{"type", "access_token"},
-                                     {"accessToken", {{"displayName", "mirror-token-" + std::to_string(line)}, {"role", "read"}}}}}};
+  const nlohmann::json doc{
+      {"type", "user"},
+      {"id", "hubcache-mirror"},
+      {"name", "hubcache-mirror"},
+      {"fullname", "hubcache mirror"},
+      {"orgs", nlohmann::json::array()},
+      {"auth",
+       {{"type", "access_token"}, {"accessToken", {{"displayName", "mirror-token-" + std::to_string(line)}, {"role", "read"}}}}}};
   return json_response(200, doc.dump());
 }
 
@@ -210,14 +211,14 @@ std::string Router::Impl::sign(std::string_view payload) const {
   return out;
 }
 
-std::optional<std::string> Router::Impl::commit_of(const RepoTarget& t, const std::string& revision,
-                                                   Response& error) const {
+std::optional<std::string> Router::Impl::commit_of(const RepoTarget& t, const std::string& revision, Response& error) const {
   const auto r = view.resolve_revision(t.folder, revision);
   if (r.kind == CacheView::Revision::Kind::Found) return r.commit;
-  std::string msg = "Invalid rev id: " + revision + " (not a ref or a snapshot commit of " + describe(t.repo) +
-                    " in this mirror's cache)";
+  std::string msg =
+      "Invalid rev id: " + revision + " (not a ref or a snapshot commit of " + describe(t.repo) + " in this mirror's cache)";
   if (r.kind == CacheView::Revision::Kind::NoSnapshot)
-    msg = "Invalid rev id: " + revision + " (its ref points to commit " + r.commit + ", which has no snapshot in this mirror's cache)";
+    msg = "Invalid rev id: " + revision + " (its ref points to commit " + r.commit +
+          ", which has no snapshot in this mirror's cache)";
   error = error_response(404, "RevisionNotFound", msg);
   return std::nullopt;
 }
@@ -228,11 +229,14 @@ Router::~Router() = default;
 Result<std::unique_ptr<Router>> Router::create(RouterOptions options) {
   if (options.cache_dir.empty()) return fail(ErrorCode::InvalidArgument, "no cache folder given to serve");
   auto real = fs::real_path(options.cache_dir);
-  struct stat st{};
+  struct stat st {};
   if (!real || ::stat(real->c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-    return fail(Error{ErrorCode::NotFound, "cache folder '" + options.cache_dir + "' does not exist or is not a folder; serve a Hub cache",
-                      options.cache_dir, std::nullopt, {}}
-                    .with_remedy(Remedy::UseCacheDir));
+    return fail(Error{
+        ErrorCode::NotFound,
+        "cache folder '" + options.cache_dir + "' does not exist or is not a folder; serve a Hub cache",
+        options.cache_dir,
+        std::nullopt,
+        {}}.with_remedy(Remedy::UseCacheDir));
   for (const auto& t : options.tokens)
     if (t.empty() || t.find_first_of(" \t\r\n") != std::string::npos)
       return fail(ErrorCode::InvalidArgument, "a token must be non-empty and hold no whitespace");
@@ -251,7 +255,8 @@ Result<std::unique_ptr<Router>> Router::create(RouterOptions options) {
   }
   auto impl = std::make_unique<Impl>(options, *real);
   if (impl->signing_key.empty())
-    return fail(ErrorCode::Io, "cannot get random bytes from OpenSSL (RAND_bytes) to sign download URLs; check the system's entropy source");
+    return fail(ErrorCode::Io,
+                "cannot get random bytes from OpenSSL (RAND_bytes) to sign download URLs; check the system's entropy source");
   for (const auto& spec : options.private_repos) {
     Impl::PrivateSpec p;
     std::string_view s = spec;
@@ -292,7 +297,8 @@ Response Router::handle(const Request& req) const {
     // Never cut or pass on a NUL or another control byte ("config.json%00x" is not "config.json").
     for (const char ch : *seg)
       if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f)
-        return error_response(400, "", "Bad request: the URL path decodes to a control byte (such as %00); no file name holds one");
+        return error_response(400, "",
+                              "Bad request: the URL path decodes to a control byte (such as %00); no file name holds one");
     segs.push_back(std::move(*seg));
     i = j + 1;
   }

@@ -49,8 +49,7 @@ struct Router::Impl {
   Response tree(const Request& req, const RepoTarget& t, const std::string& revision, const std::string& path) const;
   Response paths_info(const Request& req, const RepoTarget& t, const std::string& revision) const;
   Response refs(const Request& req, const RepoTarget& t) const;
-  Response resolve(const Request& req, const RepoTarget& t, const std::string& revision, const std::string& path,
-                   bool raw) const;
+  Response resolve(const Request& req, const RepoTarget& t, const std::string& revision, const std::string& path, bool raw) const;
   Response blob(const Request& req, const std::vector<std::string>& segments) const;
 
   /// Resolves `revision` of the target; on failure fills `error` with the Hub's 404.
@@ -72,7 +71,7 @@ std::string describe(const RepoRef& repo);
 bool safe_repo_path(std::string_view path);
 /// Serves the bytes of an open regular file (modified at `mtime`, Unix seconds) with Range,
 /// If-Range and If-None-Match handling, and Last-Modified.
-Response file_body_response(const Request& req, fs::Fd fd, std::uint64_t size, const std::string& quoted_etag,
-                            std::int64_t mtime, HeaderList extra_headers);
+Response file_body_response(const Request& req, fs::Fd fd, std::uint64_t size, const std::string& quoted_etag, std::int64_t mtime,
+                            HeaderList extra_headers);
 
 }  // namespace hubcache::server

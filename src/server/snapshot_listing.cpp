@@ -27,7 +27,7 @@ constexpr std::size_t k_max_cached_listings = 64;
 constexpr int k_max_depth = 64;
 
 std::int64_t mtime_or_absent(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::lstat(path.c_str(), &st) == 0 ? mtime_ns(st) : -1;
 }
 
@@ -50,7 +50,8 @@ bool add_tree_record(const std::string& root, const std::string& folder, Snapsho
   for (const auto& d : l.dirs) dirs.insert(d.path);
   bool added = false;
   for (const auto& e : **record) {
-    if (!validate_repo_path(e.path) || e.path.find('\\') != std::string::npos || digest_kind_of(e.blob_id) != DigestKind::GitSha1) continue;
+    if (!validate_repo_path(e.path) || e.path.find('\\') != std::string::npos || digest_kind_of(e.blob_id) != DigestKind::GitSha1)
+      continue;
     if (e.lfs_sha256 && digest_kind_of(*e.lfs_sha256) != DigestKind::Sha256) continue;
     if (files.count(e.path) || dirs.count(e.path)) continue;  // what the snapshot holds wins
     ServedFile f;
@@ -91,7 +92,8 @@ void compute_dir_oids(SnapshotListing& l) {
 }  // namespace
 
 const ServedFile* SnapshotListing::find_file(std::string_view path) const {
-  auto it = std::lower_bound(files.begin(), files.end(), path, [](const ServedFile& f, std::string_view p) { return f.path < p; });
+  auto it =
+      std::lower_bound(files.begin(), files.end(), path, [](const ServedFile& f, std::string_view p) { return f.path < p; });
   return it != files.end() && it->path == path ? &*it : nullptr;
 }
 
@@ -107,7 +109,7 @@ CacheView::CachedListing CacheView::scan(const std::string& folder, const std::s
   const auto layout = RepoLayout::of_folder(folder);
   if (!layout) return c;
   const std::string root = layout->snapshot_dir(commit);
-  struct stat rst{};
+  struct stat rst {};
   if (::lstat(root.c_str(), &rst) != 0 || !S_ISDIR(rst.st_mode)) return c;
   listing->mtime = rst.st_mtim.tv_sec;
   // One blobs/ descriptor and one read of the shared store's marker for the whole listing.
@@ -118,7 +120,7 @@ CacheView::CachedListing CacheView::scan(const std::string& folder, const std::s
   std::function<std::string(const std::string&, int)> walk = [&](const std::string& rel, int depth) {
     std::vector<GitTreeEntry> kids;
     const std::string dir = rel.empty() ? root : root + "/" + rel;
-    struct stat dst{};
+    struct stat dst {};
     if (::lstat(dir.c_str(), &dst) != 0) return git_tree_sha1_hex({});
     c.dir_mtimes.emplace_back(dir, mtime_ns(dst));
     if (depth > k_max_depth) return git_tree_sha1_hex({});
@@ -132,7 +134,7 @@ CacheView::CachedListing CacheView::scan(const std::string& folder, const std::s
     for (const auto& name : names) {
       const std::string child = rel.empty() ? name : rel + "/" + name;
       if (!validate_repo_path(child) || child.find('\\') != std::string::npos) continue;
-      struct stat st{};
+      struct stat st {};
       if (::lstat((root + "/" + child).c_str(), &st) != 0) continue;
       if (S_ISDIR(st.st_mode)) {
         std::string oid = walk(child, depth + 1);
@@ -150,7 +152,8 @@ CacheView::CachedListing CacheView::scan(const std::string& folder, const std::s
   walk("", 0);
   c.dir_mtimes.emplace_back(layout->trees_dir(), mtime_or_absent(layout->trees_dir()));
   if (add_tree_record(m_root, folder, *listing)) compute_dir_oids(*listing);
-  std::sort(listing->files.begin(), listing->files.end(), [](const ServedFile& a, const ServedFile& b) { return a.path < b.path; });
+  std::sort(listing->files.begin(), listing->files.end(),
+            [](const ServedFile& a, const ServedFile& b) { return a.path < b.path; });
   std::sort(listing->dirs.begin(), listing->dirs.end(), [](const DirInfo& a, const DirInfo& b) { return a.path < b.path; });
   c.listing = std::move(listing);
   return c;

@@ -39,10 +39,11 @@ bool Engine::Impl::on_head(const std::weak_ptr<Task>& weak, std::uint64_t key, s
       fail_locked(t, make_error(ErrorCode::Integrity, "size mismatch for " + where + ": the server sends " + *cl +
                                                           " bytes, expected " + std::to_string(t.job.size) +
                                                           ". Nothing was stored; retry later or force the download.")
-                                .with_remedy(Remedy::ForceDownload));
+                         .with_remedy(Remedy::ForceDownload));
       return false;
     }
-    if (ranged && !reset_locked(t, key, h.url)) return false;  // Range ignored (docs/cache-format.md#temp-files step 3): the whole file from 0
+    if (ranged && !reset_locked(t, key, h.url))
+      return false;  // Range ignored (docs/cache-format.md#temp-files step 3): the whole file from 0
     t.ranges_confirmed = !t.split || t.ranges.size() == 1;
     return true;
   }
@@ -95,8 +96,9 @@ bool Engine::Impl::on_data(const std::weak_ptr<Task>& weak, std::uint64_t key, c
   if (t.failed || owner == t.owners.end()) return false;
   const std::size_t index = owner->second;
   if (t.ranges[index].pos + n > t.ranges[index].end) {
-    fail_locked(t, make_error(ErrorCode::Integrity, "size mismatch for '" + t.job.label + "': the server sent more than the expected " +
-                                                        std::to_string(t.job.size) + " bytes. Nothing was stored."));
+    fail_locked(
+        t, make_error(ErrorCode::Integrity, "size mismatch for '" + t.job.label + "': the server sent more than the expected " +
+                                                std::to_string(t.job.size) + " bytes. Nothing was stored."));
     return false;
   }
   const int fd = t.fd;
@@ -110,9 +112,11 @@ bool Engine::Impl::on_data(const std::weak_ptr<Task>& weak, std::uint64_t key, c
       const int err = w < 0 ? errno : EIO;
       lock.lock();
       if (err == ENOSPC || err == EDQUOT)
-        fail_locked(t, make_error(ErrorCode::DiskFull, "no space left on device while writing '" + t.job.label + "' to '" + t.path +
-                                                           "' (" + std::to_string(off + written) + " of " + std::to_string(t.job.size) +
-                                                           " bytes). Free some space and retry; the download resumes.", t.path));
+        fail_locked(t, make_error(ErrorCode::DiskFull,
+                                  "no space left on device while writing '" + t.job.label + "' to '" + t.path + "' (" +
+                                      std::to_string(off + written) + " of " + std::to_string(t.job.size) +
+                                      " bytes). Free some space and retry; the download resumes.",
+                                  t.path));
       else
         fail_locked(t, errno_error(err, "cannot write", t.path));
       return false;
@@ -193,9 +197,9 @@ bool Engine::Impl::on_done_locked(const std::shared_ptr<Task>& tp, std::uint64_t
   // the counter resets whenever bytes arrive.
   if (r.pos == r.pos_at_request) ++r.failures;
   if (r.failures > options.stream_retries) {
-    const std::string cause = res ? "the body keeps ending early (" + std::to_string(t.present()) + " of " +
-                                        std::to_string(t.job.size) + " bytes)"
-                                  : res.error().message;
+    const std::string cause =
+        res ? "the body keeps ending early (" + std::to_string(t.present()) + " of " + std::to_string(t.job.size) + " bytes)"
+            : res.error().message;
     fail_locked(t, make_error(res ? ErrorCode::Network : res.error().code,
                               "download of '" + t.job.label + "' failed after " + std::to_string(options.stream_retries) +
                                   " retries: " + cause + ". The partial file is kept; the next run resumes it."));

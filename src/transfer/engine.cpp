@@ -31,7 +31,8 @@ void Engine::Impl::start_range(const std::shared_ptr<Task>& tp, std::size_t inde
   req.idle_timeout = options.idle_timeout;
   const bool ranged = r.pos > 0 || r.end < t.job.size;
   // A small file's body and head fit a few KiB; the engine keeps up to 128 of them in flight.
-  if (t.job.size > 0) req.receive_buffer = static_cast<std::size_t>(std::min<std::uint64_t>(r.end - r.pos, 1u << 20)) + k_head_allowance;
+  if (t.job.size > 0)
+    req.receive_buffer = static_cast<std::size_t>(std::min<std::uint64_t>(r.end - r.pos, 1u << 20)) + k_head_allowance;
   if (ranged)
     req.headers.set("Range", "bytes=" + std::to_string(r.pos) + "-" + (r.end < t.job.size ? std::to_string(r.end - 1) : ""));
   const std::uint64_t key = ++t.next_key;
@@ -195,9 +196,11 @@ Result<Outcome> Engine::finish(Pending pending) {
     if (attempt >= 2)
       return fail(Error{ErrorCode::Integrity,
                         "downloaded bytes of '" + job.label + "' do not match their hash: expected " +
-                            std::string(to_string(job.hash)) + " " + job.digest + ", got " + digest +
-                            " (twice, from " + http::redact(job.url) + "). Nothing was stored.",
-                        job.temp_path, std::nullopt, {}});
+                            std::string(to_string(job.hash)) + " " + job.digest + ", got " + digest + " (twice, from " +
+                            http::redact(job.url) + "). Nothing was stored.",
+                        job.temp_path,
+                        std::nullopt,
+                        {}});
     ++attempt;
     HUBCACHE_TRY_ASSIGN(task, m_impl->begin(job, attempt));
   }

@@ -80,7 +80,8 @@ struct Engine::Impl {
       if (options.cancel && options.cancel->cancelled())
         for (auto& t : active) {
           std::lock_guard lock(t->mutex);
-          if (!t->failed && !t->complete) fail_locked(*t, make_error(ErrorCode::Cancelled, "download of '" + t->job.label + "' cancelled"));
+          if (!t->failed && !t->complete)
+            fail_locked(*t, make_error(ErrorCode::Cancelled, "download of '" + t->job.label + "' cancelled"));
         }
       fire_timers();
       schedule();
@@ -145,9 +146,11 @@ struct Engine::Impl {
   static constexpr int k_max_restarts = 8;
   bool reset_locked(Task& t, std::uint64_t keep_key, const std::string& url) {
     if (++t.restarts > k_max_restarts) {
-      Error e = make_error(ErrorCode::Http, "the server at " + http::origin_of(url) + " sent '" + t.job.label + "' from byte 0 again " +
-                                                std::to_string(k_max_restarts) + " times (it ignores Range or answers another range, and " +
-                                                "cuts the body off); gave up. This is the server's fault, not your connection: retry later or check the endpoint.");
+      Error e = make_error(
+          ErrorCode::Http,
+          "the server at " + http::origin_of(url) + " sent '" + t.job.label + "' from byte 0 again " +
+              std::to_string(k_max_restarts) + " times (it ignores Range or answers another range, and " +
+              "cuts the body off); gave up. This is the server's fault, not your connection: retry later or check the endpoint.");
       e.http = HttpErrorContext{};
       e.http->url = http::redact(url);
       e.http->error_code = "RestartLoop";

@@ -8,7 +8,6 @@
 
 namespace hubcache::transfer {
 
-
 Result<std::string> adjust_range_header(std::string_view header, std::uint64_t n) {
   auto bad = [&](const char* why) {
     return fail(ErrorCode::InvalidArgument, "cannot resume with Range '" + std::string(header) + "': " + why);

@@ -15,14 +15,14 @@ namespace hubcache::transfer::detail {
 namespace {
 
 std::uint64_t file_size(const std::string& path, ino_t* ino = nullptr) {
-  struct stat st{};
+  struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return 0;
   if (ino) *ino = st.st_ino;
   return static_cast<std::uint64_t>(st.st_size);
 }
 
 bool exists(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
 }
 
@@ -113,8 +113,7 @@ void Task::reset_to_single_range() {
 
 Result<void> prepare_task(Task& t, const EngineOptions& o) {
   const Job& job = t.job;
-  const bool can_split = !job.parts_path.empty() && !job.parts_state_path.empty() && job.hash != DigestKind::None &&
-                         job.size > 0;
+  const bool can_split = !job.parts_path.empty() && !job.parts_state_path.empty() && job.hash != DigestKind::None && job.size > 0;
   // Split files exist only for sizes at the threshold: smaller jobs skip those lookups.
   const bool split = can_split && job.size >= o.split_threshold;
   if (job.restart) discard_files(job);
@@ -171,10 +170,11 @@ Result<void> prepare_task(Task& t, const EngineOptions& o) {
     auto free = o.free_space_fn ? o.free_space_fn(dir) : fs::free_space(dir);
     if (free && *free < missing) {
       drop_if_empty();
-      return fail(ErrorCode::DiskFull, "not enough free space in '" + dir + "' for '" + job.label + "': " +
-                                           std::to_string(missing) + " more bytes needed (" + format_size(static_cast<double>(missing)) +
-                                           "B), " + std::to_string(*free) + " available (" +
-                                           format_size(static_cast<double>(*free)) + "B). Free some space and retry; the download resumes.",
+      return fail(ErrorCode::DiskFull,
+                  "not enough free space in '" + dir + "' for '" + job.label + "': " + std::to_string(missing) +
+                      " more bytes needed (" + format_size(static_cast<double>(missing)) + "B), " + std::to_string(*free) +
+                      " available (" + format_size(static_cast<double>(*free)) +
+                      "B). Free some space and retry; the download resumes.",
                   dir);
     }
     // Reserve the blocks so a full disk shows up now rather than mid-transfer (not worth a
@@ -183,8 +183,9 @@ Result<void> prepare_task(Task& t, const EngineOptions& o) {
     const int mode = t.split ? 0 : FALLOC_FL_KEEP_SIZE;
     if (job.size >= (1u << 20) && ::fallocate(t.fd, mode, 0, static_cast<off_t>(job.size)) != 0 && errno == ENOSPC) {
       drop_if_empty();
-      return fail(ErrorCode::DiskFull, "no space left in '" + dir + "' to store '" + job.label + "' (" +
-                                           std::to_string(job.size) + " bytes). Free some space and retry.",
+      return fail(ErrorCode::DiskFull,
+                  "no space left in '" + dir + "' to store '" + job.label + "' (" + std::to_string(job.size) +
+                      " bytes). Free some space and retry.",
                   dir);
     }
   }
@@ -194,12 +195,15 @@ Result<void> prepare_task(Task& t, const EngineOptions& o) {
 
 void save_state(const Task& t, const std::vector<Range>& ranges) {
   if (!t.split) return;
-  struct stat st{};
+  struct stat st {};
   if (::fstat(t.fd, &st) != 0) return;
   nlohmann::json r = nlohmann::json::array();
   for (const auto& x : ranges) r.push_back({x.start, x.end, x.pos});
-  const nlohmann::json j = {{"version", 1}, {"size", t.job.size}, {"digest", t.job.digest},
-                            {"inode", static_cast<std::uint64_t>(st.st_ino)}, {"ranges", r}};
+  const nlohmann::json j = {{"version", 1},
+                            {"size", t.job.size},
+                            {"digest", t.job.digest},
+                            {"inode", static_cast<std::uint64_t>(st.st_ino)},
+                            {"ranges", r}};
   // Not fsynced: after a power cut an older record (or data older than it claims) costs a
   // re-download at worst, since the blob's hash is checked before it is published.
   (void)fs::write_file_atomic(t.job.parts_state_path, j.dump(), 0644, fs::Durability::AtomicOnly);

@@ -22,8 +22,8 @@ struct Range {
   bool in_flight = false;
   http::Multi::Id request = 0;
   std::uint64_t pos_at_request = 0;
-  int failures = 0;        // consecutive attempts that brought no byte
-  int status_retries = 0;  // 408/429/5xx retries
+  int failures = 0;                                               // consecutive attempts that brought no byte
+  int status_retries = 0;                                         // 408/429/5xx retries
   std::optional<std::chrono::steady_clock::time_point> retry_at;  // set by a retryable status
   bool done() const { return pos >= end; }
 };
@@ -48,15 +48,15 @@ struct Task {
   int restarts_416 = 0;
   int restarts = 0;  // times all progress was discarded for a restart from byte 0
   std::uint64_t next_key = 0;
-  std::map<std::uint64_t, std::size_t> owners;  // request key -> index of the range it fills
-  std::uint64_t restart_key = 0;  // request whose end restarts the download from byte 0
-  std::uint64_t notified_present = 0;  // bytes present at the last wake-up of the hashing thread
+  std::map<std::uint64_t, std::size_t> owners;            // request key -> index of the range it fills
+  std::uint64_t restart_key = 0;                          // request whose end restarts the download from byte 0
+  std::uint64_t notified_present = 0;                     // bytes present at the last wake-up of the hashing thread
   std::chrono::steady_clock::time_point last_progress{};  // last Job::on_progress call
   /// Direct URL for the next requests: the final URL of the last good answer (or Job::location),
   /// empty = Job::url. Cleared when its server refuses it.
   std::string location;
   int url_refreshes = 0;
-  bool parallel = false;                // more than one range may be in flight (EngineOptions::parallel_below_rate)
+  bool parallel = false;  // more than one range may be in flight (EngineOptions::parallel_below_rate)
   unsigned peak_parallel = 0;
   std::chrono::steady_clock::time_point window_start{};  // rate window of the single stream
   std::uint64_t window_received = 0;

@@ -17,12 +17,16 @@ class AnyHasher {
  public:
   AnyHasher(DigestKind kind, std::uint64_t size) : m_kind(kind), m_size(size) { reset(); }
   void reset() {
-    if (m_kind == DigestKind::Sha256) m_h.emplace<Hasher>(Hasher::Kind::Sha256);
-    else if (m_kind == DigestKind::GitSha1) m_h.emplace<GitBlobHasher>(m_size);
+    if (m_kind == DigestKind::Sha256)
+      m_h.emplace<Hasher>(Hasher::Kind::Sha256);
+    else if (m_kind == DigestKind::GitSha1)
+      m_h.emplace<GitBlobHasher>(m_size);
   }
   void update(const char* d, std::size_t n) {
-    if (auto* a = std::get_if<Hasher>(&m_h)) a->update(d, n);
-    else if (auto* b = std::get_if<GitBlobHasher>(&m_h)) b->update(d, n);
+    if (auto* a = std::get_if<Hasher>(&m_h))
+      a->update(d, n);
+    else if (auto* b = std::get_if<GitBlobHasher>(&m_h))
+      b->update(d, n);
   }
   std::string digest() {
     if (auto* a = std::get_if<Hasher>(&m_h)) return a->hex_digest();
@@ -52,9 +56,8 @@ std::string follow_and_hash(Task& t) {
     std::vector<Range> snapshot;
     {
       std::unique_lock lock(t.mutex);
-      t.cv.wait_for(lock, std::chrono::milliseconds(250), [&] {
-        return t.finished() || t.generation != generation || (hasher.active() && t.prefix() > hashed);
-      });
+      t.cv.wait_for(lock, std::chrono::milliseconds(250),
+                    [&] { return t.finished() || t.generation != generation || (hasher.active() && t.prefix() > hashed); });
       if (t.generation != generation) {
         generation = t.generation;
         hashed = 0;

@@ -29,7 +29,7 @@ void walk_folder_at(int dirfd, const std::string& dir_path, const std::string& r
   for (const auto& name : names) {
     const std::string path = dir_path + "/" + name;
     const std::string rel = rel_prefix.empty() ? name : rel_prefix + "/" + name;
-    struct ::stat lst{};
+    struct ::stat lst {};
     if (::fstatat(dirfd, name.c_str(), &lst, AT_SYMLINK_NOFOLLOW) != 0) {
       on_error(path, errno, "cannot stat");
       continue;

@@ -25,7 +25,6 @@ void Fd::reset(int fd) {
 
 namespace {
 
-
 Result<void> write_all(int fd, std::string_view data, const std::string& path) {
   std::size_t off = 0;
   while (off < data.size()) {
@@ -50,26 +49,25 @@ std::string random_hex(std::size_t n) {
 }
 
 bool is_file(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
 }
 
 bool is_dir(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 Result<void> make_dirs(const std::string& dir) {
   if (dir.empty()) return {};
-  struct stat st{};
+  struct stat st {};
   if (::stat(dir.c_str(), &st) == 0) {
     if (S_ISDIR(st.st_mode)) return {};
     return fail(ErrorCode::NotADirectory, "'" + dir + "' exists but is not a directory", dir);
   }
   const std::string up = parent(dir);
   if (!up.empty() && up != dir) HUBCACHE_TRY(make_dirs(up));
-  if (::mkdir(dir.c_str(), 0777) != 0 && errno != EEXIST)
-    return fail(errno_error(errno, "cannot create directory", dir));
+  if (::mkdir(dir.c_str(), 0777) != 0 && errno != EEXIST) return fail(errno_error(errno, "cannot create directory", dir));
   return {};
 }
 
@@ -189,8 +187,10 @@ std::string normalize(std::string_view path) {
     std::string_view seg = path.substr(i, j - i);
     if (seg.empty() || seg == ".") {
     } else if (seg == "..") {
-      if (!parts.empty() && parts.back() != "..") parts.pop_back();
-      else if (!absolute) parts.push_back(seg);
+      if (!parts.empty() && parts.back() != "..")
+        parts.pop_back();
+      else if (!absolute)
+        parts.push_back(seg);
     } else {
       parts.push_back(seg);
     }
@@ -246,7 +246,7 @@ std::string absolute_real(const std::string& path) {
 }
 
 Result<std::uint64_t> free_space(const std::string& path) {
-  struct statvfs s{};
+  struct statvfs s {};
   if (::statvfs(path.c_str(), &s) != 0) return fail(errno_error(errno, "cannot stat filesystem of", path));
   return static_cast<std::uint64_t>(s.f_bavail) * s.f_frsize;
 }

@@ -17,9 +17,9 @@ namespace {
 /// Threads that run a committed group's `then` callbacks.
 constexpr unsigned k_then_threads = 4;
 
-constexpr long k_ext_magic = 0xEF53;          // ext2/3/4: one journal per filesystem, if any
-constexpr long k_xfs_magic = 0x58465342;      // xfs: one log per filesystem
-constexpr long k_btrfs_magic = 0x9123683E;    // btrfs: per-file log trees, one transaction
+constexpr long k_ext_magic = 0xEF53;        // ext2/3/4: one journal per filesystem, if any
+constexpr long k_xfs_magic = 0x58465342;    // xfs: one log per filesystem
+constexpr long k_btrfs_magic = 0x9123683E;  // btrfs: per-file log trees, one transaction
 
 /// /sys/fs/ext4/<device>/journal_task for the block device `dev` (nullopt if unreadable).
 std::optional<std::string> ext4_journal_task(dev_t dev) {
@@ -40,7 +40,6 @@ Result<void> syncfs_fd(int fd) {
   if (::syncfs(fd) != 0) return fail(errno_error(errno, "cannot syncfs", ""));
   return {};
 }
-
 
 Result<void> fsync_fd(int fd) {
   if (::fsync(fd) != 0) return fail(errno_error(errno, "cannot fsync", ""));
@@ -85,8 +84,8 @@ GroupCommit::~GroupCommit() {
 }
 
 FlushScope GroupCommit::flush_scope(const std::string& path) {
-  struct statfs s{};
-  struct stat st{};
+  struct statfs s {};
+  struct stat st {};
   if (::statfs(path.c_str(), &s) != 0 || ::stat(path.c_str(), &st) != 0) return FlushScope::File;
   const long type = static_cast<long>(s.f_type);
   return flush_scope_of(type, type == k_ext_magic ? ext4_journal_task(st.st_dev) : std::nullopt);
@@ -128,7 +127,7 @@ Result<bool> GroupCommit::write_out(const std::string& tmp, Fd& out) {
   out.reset(::open(tmp.c_str(), O_RDONLY | O_CLOEXEC));
   const int fd = out.get();
   if (fd < 0) return fail(errno_error(errno, "cannot open", tmp));
-  struct stat st{};
+  struct stat st {};
   if (::fstat(fd, &st) != 0) return fail(errno_error(errno, "cannot stat", tmp));
   bool grouped, by_syncfs;
   {
@@ -237,7 +236,8 @@ void GroupCommit::commit(std::vector<Deferred>& batch) {
     } else {
       Fd f(::open(d.tmp.c_str(), O_RDONLY | O_CLOEXEC));
       flushed = f.get() < 0 ? Result<void>(fail(errno_error(errno, "cannot open", d.tmp)))
-                         : d.grouped ? flush_group(f.get()) : (m_flush ? m_flush(f.get()) : fsync_fd(f.get()));
+                : d.grouped ? flush_group(f.get())
+                            : (m_flush ? m_flush(f.get()) : fsync_fd(f.get()));
       {
         std::lock_guard lock(m_mutex);
         ++m_flushes;

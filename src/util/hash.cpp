@@ -30,9 +30,7 @@ Hasher::~Hasher() = default;
 Hasher::Hasher(Hasher&&) noexcept = default;
 Hasher& Hasher::operator=(Hasher&&) noexcept = default;
 
-void Hasher::update(const void* data, std::size_t size) {
-  EVP_DigestUpdate(m_impl->ctx, data, size);
-}
+void Hasher::update(const void* data, std::size_t size) { EVP_DigestUpdate(m_impl->ctx, data, size); }
 
 std::string Hasher::hex_digest() {
   unsigned char md[EVP_MAX_MD_SIZE];
@@ -87,7 +85,7 @@ Result<FileHashes> hash_file(const std::string& path, HashWhat what) {
   const fs::Fd file(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   const int fd = file.get();
   if (fd < 0) return fail(errno_error(errno, "cannot open", path));
-  struct stat before{};
+  struct stat before {};
   if (::fstat(fd, &before) != 0) return fail(errno_error(errno, "cannot stat", path));
   const off_t end = before.st_size;
   ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
@@ -110,7 +108,7 @@ Result<FileHashes> hash_file(const std::string& path, HashWhat what) {
     total += static_cast<std::uint64_t>(n);
   }
   using fs::mtime_ns;
-  struct stat after{};
+  struct stat after {};
   if (::fstat(fd, &after) != 0) return fail(errno_error(errno, "cannot stat", path));
   if (total != static_cast<std::uint64_t>(end) || after.st_size != before.st_size || mtime_ns(after) != mtime_ns(before))
     return fail(ErrorCode::Conflict, "'" + path + "' changed while it was being read; retry once it is stable", path);
@@ -136,9 +134,12 @@ DigestKind digest_kind_of(std::string_view name) {
 
 const char* to_string(DigestKind kind) {
   switch (kind) {
-    case DigestKind::Sha256: return "sha256";
-    case DigestKind::GitSha1: return "git-sha1";
-    case DigestKind::None: break;
+    case DigestKind::Sha256:
+      return "sha256";
+    case DigestKind::GitSha1:
+      return "git-sha1";
+    case DigestKind::None:
+      break;
   }
   return "none";
 }

@@ -36,11 +36,13 @@ std::string format_size(double num) {
 
 std::string format_age(double delta) {
   if (delta < 20) return "a few seconds ago";
-  struct Chunk { const char* label; double divider; double max; };
-  static const Chunk chunks[] = {{"second", 1, 60},          {"minute", 60, 60},
-                                 {"hour", 3600, 24},         {"day", 86400, 6},
-                                 {"week", 7 * 86400, 6},     {"month", 30 * 86400, 11},
-                                 {"year", 365 * 86400, -1}};
+  struct Chunk {
+    const char* label;
+    double divider;
+    double max;
+  };
+  static const Chunk chunks[] = {{"second", 1, 60},      {"minute", 60, 60},        {"hour", 3600, 24},       {"day", 86400, 6},
+                                 {"week", 7 * 86400, 6}, {"month", 30 * 86400, 11}, {"year", 365 * 86400, -1}};
   double value = 0;
   const char* label = "year";
   for (const auto& c : chunks) {
@@ -56,13 +58,20 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
   if (!parts) return std::nullopt;
   const auto& [n, unit] = *parts;
   std::uint64_t mult = 1;
-  if (unit.empty()) mult = 1;
-  else if (unit == "k" || unit == "kb") mult = 1000ULL;
-  else if (unit == "m" || unit == "mb") mult = 1000ULL * 1000;
-  else if (unit == "g" || unit == "gb") mult = 1000ULL * 1000 * 1000;
-  else if (unit == "t" || unit == "tb") mult = 1000ULL * 1000 * 1000 * 1000;
-  else if (unit == "p" || unit == "pb") mult = 1000ULL * 1000 * 1000 * 1000 * 1000;
-  else return std::nullopt;
+  if (unit.empty())
+    mult = 1;
+  else if (unit == "k" || unit == "kb")
+    mult = 1000ULL;
+  else if (unit == "m" || unit == "mb")
+    mult = 1000ULL * 1000;
+  else if (unit == "g" || unit == "gb")
+    mult = 1000ULL * 1000 * 1000;
+  else if (unit == "t" || unit == "tb")
+    mult = 1000ULL * 1000 * 1000 * 1000;
+  else if (unit == "p" || unit == "pb")
+    mult = 1000ULL * 1000 * 1000 * 1000 * 1000;
+  else
+    return std::nullopt;
   return n * mult;
 }
 
@@ -71,14 +80,22 @@ std::optional<std::uint64_t> parse_duration(std::string_view text) {
   if (!parts) return std::nullopt;
   const auto& [n, unit] = *parts;
   std::uint64_t mult = 1;
-  if (unit.empty() || unit == "s") mult = 1;
-  else if (unit == "m") mult = 60;
-  else if (unit == "h") mult = 3600;
-  else if (unit == "d") mult = 86400;
-  else if (unit == "w") mult = 7 * 86400;
-  else if (unit == "mo") mult = 30 * 86400;
-  else if (unit == "y") mult = 365 * 86400;
-  else return std::nullopt;
+  if (unit.empty() || unit == "s")
+    mult = 1;
+  else if (unit == "m")
+    mult = 60;
+  else if (unit == "h")
+    mult = 3600;
+  else if (unit == "d")
+    mult = 86400;
+  else if (unit == "w")
+    mult = 7 * 86400;
+  else if (unit == "mo")
+    mult = 30 * 86400;
+  else if (unit == "y")
+    mult = 365 * 86400;
+  else
+    return std::nullopt;
   return n * mult;
 }
 

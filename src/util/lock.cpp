@@ -17,10 +17,9 @@ enum class Attempt { Held, Busy, Retry };
 Result<Attempt> attempt(int fd, const std::string& path) {
   if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
     if (errno == EWOULDBLOCK || errno == EINTR) return Attempt::Busy;
-    if (errno != ENOSYS && errno != ENOLCK && errno != EOPNOTSUPP)
-      return fail(errno_error(errno, "cannot lock", path));
+    if (errno != ENOSYS && errno != ENOLCK && errno != EOPNOTSUPP) return fail(errno_error(errno, "cannot lock", path));
   }
-  struct flock fl{};
+  struct flock fl {};
   fl.l_type = F_WRLCK;
   fl.l_whence = SEEK_SET;
   if (::fcntl(fd, F_OFD_SETLK, &fl) != 0) {
@@ -35,7 +34,8 @@ Result<Attempt> attempt(int fd, const std::string& path) {
     }
   }
   // Inode re-check: the lock is only meaningful if `path` still names this file.
-  struct stat by_fd{}, by_path{};
+  struct stat by_fd {
+  }, by_path{};
   if (::fstat(fd, &by_fd) != 0) return fail(errno_error(errno, "cannot stat", path));
   if (by_fd.st_nlink == 0 || ::stat(path.c_str(), &by_path) != 0 || by_path.st_ino != by_fd.st_ino ||
       by_path.st_dev != by_fd.st_dev)
@@ -64,7 +64,7 @@ FileLock& FileLock::operator=(FileLock&& other) noexcept {
 
 void FileLock::release() {
   if (m_fd < 0) return;
-  struct flock fl{};
+  struct flock fl {};
   fl.l_type = F_UNLCK;
   fl.l_whence = SEEK_SET;
   ::fcntl(m_fd, F_OFD_SETLK, &fl);
@@ -85,8 +85,8 @@ Result<FileLock> FileLock::try_acquire(const std::string& path) {
   return fail(ErrorCode::Io, "lock file keeps being replaced: '" + path + "'", path);
 }
 
-Result<FileLock> FileLock::acquire(const std::string& path, std::chrono::milliseconds timeout,
-                                   const WaitCallback& on_wait, std::chrono::milliseconds report_every) {
+Result<FileLock> FileLock::acquire(const std::string& path, std::chrono::milliseconds timeout, const WaitCallback& on_wait,
+                                   std::chrono::milliseconds report_every) {
   using clock = std::chrono::steady_clock;
   const auto start = clock::now();
   auto next_report = start + report_every;

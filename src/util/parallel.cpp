@@ -36,8 +36,8 @@ void parallel_pipeline(std::size_t n, unsigned threads, const std::function<unsi
   threads = static_cast<unsigned>(std::clamp<std::size_t>(threads, 1, std::max<std::size_t>(n, 1)));
   std::mutex mutex;
   std::condition_variable slot_free;
-  std::size_t next = 0;        // guarded by mutex
-  std::size_t in_flight = 0;   // guarded by mutex
+  std::size_t next = 0;       // guarded by mutex
+  std::size_t in_flight = 0;  // guarded by mutex
   auto wanted = [&] { return static_cast<std::size_t>(std::max(1u, limit())); };
   auto worker = [&] {
     std::deque<std::function<void()>> mine;  // this thread's items in flight, oldest first
@@ -74,8 +74,10 @@ void parallel_pipeline(std::size_t n, unsigned threads, const std::function<unsi
         while (!mine.empty()) finish_oldest();
         step = start(i, true);
       }
-      if (step.kind == PipelineStep::Kind::Started && step.finish) mine.push_back(std::move(step.finish));
-      else release();
+      if (step.kind == PipelineStep::Kind::Started && step.finish)
+        mine.push_back(std::move(step.finish));
+      else
+        release();
     }
     while (!mine.empty()) finish_oldest();
   };

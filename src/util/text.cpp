@@ -40,8 +40,8 @@ std::string percent_encode(std::string_view s, std::string_view safe) {
   out.reserve(s.size());
   for (const char ch : s) {
     const auto c = static_cast<unsigned char>(ch);
-    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
-                            c == '.' || c == '_' || c == '~' || safe.find(ch) != std::string_view::npos;
+    const bool unreserved = (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' || c == '.' ||
+                            c == '_' || c == '~' || safe.find(ch) != std::string_view::npos;
     if (unreserved) {
       out.push_back(ch);
     } else {

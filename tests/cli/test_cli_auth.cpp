@@ -31,8 +31,9 @@ struct CliAuth : ::testing::Test {
     ASSERT_FALSE(serve->url().empty());
   }
   std::vector<std::string> env(std::vector<std::string> extra = {}) const {
-    std::vector<std::string> e{"HF_ENDPOINT=" + serve->url(), "HF_HOME=" + home, "-HF_TOKEN", "-HUGGING_FACE_HUB_TOKEN",
-                               "-HF_TOKEN_PATH", "-HF_HUB_OFFLINE", "-HF_HUB_DISABLE_IMPLICIT_TOKEN"};
+    std::vector<std::string> e{"HF_ENDPOINT=" + serve->url(),   "HF_HOME=" + home, "-HF_TOKEN",
+                               "-HUGGING_FACE_HUB_TOKEN",       "-HF_TOKEN_PATH",  "-HF_HUB_OFFLINE",
+                               "-HF_HUB_DISABLE_IMPLICIT_TOKEN"};
     for (auto& x : extra) e.push_back(x);
     return e;
   }
@@ -58,7 +59,7 @@ TEST_F(CliAuth, LoginValidatesWithWhoamiAndStoresTheTokenWherePythonLooks) {
   EXPECT_NE(r.err.find("Saved as 'mirror-token-1'"), std::string::npos) << r.err;
   EXPECT_EQ(read_file(home + "/token"), k_tok1);
   EXPECT_EQ(read_file(home + "/stored_tokens"), "[mirror-token-1]\nhf_token = " + k_tok1 + "\n\n");
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat((home + "/token").c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   ASSERT_EQ(::stat((home + "/stored_tokens").c_str(), &st), 0);
@@ -83,8 +84,10 @@ TEST_F(CliAuth, LoginOnATerminalPromptsAndNeverEchoesTheToken) {
   // On a pseudo-terminal (echo on, as a shell leaves it), typed once the prompt shows.
   std::vector<std::string> argv{"/usr/bin/env"}, set;  // env's -u options come before its assignments
   for (const auto& e : env()) {
-    if (e[0] == '-') argv.insert(argv.end(), {"-u", e.substr(1)});
-    else set.push_back(e);
+    if (e[0] == '-')
+      argv.insert(argv.end(), {"-u", e.substr(1)});
+    else
+      set.push_back(e);
   }
   argv.insert(argv.end(), set.begin(), set.end());
   argv.insert(argv.end(), {hubcache_bin(), "auth", "login"});

@@ -59,8 +59,7 @@ TEST_F(CliCache, LsPrintsATableAndTheSummary) {
                        "/datasets--org--data\n"),
             std::string::npos)
       << r.out;
-  EXPECT_NE(r.out.find("model/org/model  2.5K     3 a few seconds ago a few seconds ago main, refs/pr/1 "),
-            std::string::npos)
+  EXPECT_NE(r.out.find("model/org/model  2.5K     3 a few seconds ago a few seconds ago main, refs/pr/1 "), std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("\nFound 2 repo(s) for a total of 3 revision(s) and 4.0K on disk.\n"), std::string::npos) << r.out;
   EXPECT_LT(r.out.find("dataset/org/data"), r.out.find("model/org/model"));
@@ -68,7 +67,10 @@ TEST_F(CliCache, LsPrintsATableAndTheSummary) {
 
   const auto rev = cache({"ls", "--revisions"});
   ASSERT_EQ(rev.exit_code, 0);
-  EXPECT_EQ(rev.out.rfind("ID               REVISION                                 SIZE FILES LAST_MODIFIED     REFS      PATH\n", 0), 0u) << rev.out;
+  EXPECT_EQ(
+      rev.out.rfind("ID               REVISION                                 SIZE FILES LAST_MODIFIED     REFS      PATH\n", 0),
+      0u)
+      << rev.out;
   EXPECT_NE(rev.out.find("model/org/model  " + c1 + " 2.5K     2 a few seconds ago refs/pr/1 " + dir.path() +
                          "/models--org--model/snapshots/" + c1 + "\n"),
             std::string::npos)
@@ -124,9 +126,13 @@ TEST_F(CliCache, LsQuietFilterSortLimit) {
 }
 
 TEST_F(CliCache, LsUsageErrorsExitTwo) {
-  for (const std::vector<std::string>& args :
-       {std::vector<std::string>{"ls", "--filter", "size==1"}, {"ls", "--filter", "size>1.5GB"}, {"ls", "--filter", "bogus>1"},
-        {"ls", "--filter", "type>model"}, {"ls", "--sort", "color"}, {"ls", "--limit", "-1"}, {"ls", "--limit", "x"}}) {
+  for (const std::vector<std::string>& args : {std::vector<std::string>{"ls", "--filter", "size==1"},
+                                               {"ls", "--filter", "size>1.5GB"},
+                                               {"ls", "--filter", "bogus>1"},
+                                               {"ls", "--filter", "type>model"},
+                                               {"ls", "--sort", "color"},
+                                               {"ls", "--limit", "-1"},
+                                               {"ls", "--limit", "x"}}) {
     const auto r = cache(args);
     EXPECT_EQ(r.exit_code, 2) << args[2];
     EXPECT_FALSE(r.err.empty());
@@ -173,8 +179,10 @@ TEST_F(CliCache, RmDryRunChangesNothing) {
   EXPECT_EQ(rev.out,
             "About to delete 1 revision(s) totalling 2.0.\n"
             "  - model/org/model:\n"
-            "      " + c1 + " [refs/pr/1] 2.5K\n"
-            "Dry run: no files were deleted.\n");
+            "      " +
+                c1 +
+                " [refs/pr/1] 2.5K\n"
+                "Dry run: no files were deleted.\n");
   EXPECT_EQ(test::tree_fingerprint(dir.path()), before);
 }
 
@@ -201,7 +209,8 @@ TEST_F(CliCache, RmYesDeletes) {
 }
 
 TEST_F(CliCache, RevisionsCountTheSameReposAsTheRepoListing) {
-  for (const char* d : {"blobs", "refs", "snapshots"}) std::filesystem::create_directories(dir / ("models--org--empty/" + std::string(d)));
+  for (const char* d : {"blobs", "refs", "snapshots"})
+    std::filesystem::create_directories(dir / ("models--org--empty/" + std::string(d)));
   test::write_file(dir / "models--org--empty/blobs/0123456789012345678901234567890123456789", "orphan");
   const auto repos = cache({"ls"}), revisions = cache({"ls", "--revisions"});
   ASSERT_EQ(repos.exit_code, 0) << repos.err;
@@ -264,18 +273,22 @@ TEST_F(CliCache, Prune) {
   const std::string before = test::tree_fingerprint(dir.path());
   const auto dry = cache({"prune", "--dry-run"});
   ASSERT_EQ(dry.exit_code, 0) << dry.err;
-  EXPECT_EQ(dry.out, "About to delete 1 unreferenced revision(s) and 1 incomplete download(s) (1.5K total).\n"
-                     "  - model/org/model:\n"
-                     "      " + test::commit_id(4) + " [(detached)] 1.2K\n"
-                     "  - " + inc + " (300.0)\n"
-                     "Dry run: no files were deleted.\n");
+  EXPECT_EQ(dry.out,
+            "About to delete 1 unreferenced revision(s) and 1 incomplete download(s) (1.5K total).\n"
+            "  - model/org/model:\n"
+            "      " +
+                test::commit_id(4) +
+                " [(detached)] 1.2K\n"
+                "  - " +
+                inc +
+                " (300.0)\n"
+                "Dry run: no files were deleted.\n");
   EXPECT_EQ(test::tree_fingerprint(dir.path()), before);
   EXPECT_EQ(cache({"prune"}).exit_code, 1);  // no terminal, no --yes
   EXPECT_EQ(test::tree_fingerprint(dir.path()), before);
   const auto done = cache({"prune", "-y"});
   ASSERT_EQ(done.exit_code, 0) << done.err;
-  EXPECT_NE(done.out.find("Deleted 1 unreferenced revision(s) and 1 incomplete download(s); freed 1.5K."),
-            std::string::npos)
+  EXPECT_NE(done.out.find("Deleted 1 unreferenced revision(s) and 1 incomplete download(s); freed 1.5K."), std::string::npos)
       << done.out;
   EXPECT_FALSE(test::exists(inc));
   EXPECT_FALSE(test::exists(dir / "models--org--model/snapshots/" + test::commit_id(4)));
@@ -291,10 +304,15 @@ TEST_F(CliCache, PruneSplitDownloadWithItsState) {
   const std::string before = test::tree_fingerprint(dir.path());
   const auto dry = cache({"prune", "--dry-run"});
   ASSERT_EQ(dry.exit_code, 0) << dry.err;
-  EXPECT_EQ(dry.out, "About to delete 1 incomplete download(s) (1.0K total).\n"
-                     "  - " + blobs + ".parts.incomplete (1.0K)\n"
-                     "    + " + blobs + ".parts.state\n"
-                     "Dry run: no files were deleted.\n");
+  EXPECT_EQ(dry.out,
+            "About to delete 1 incomplete download(s) (1.0K total).\n"
+            "  - " +
+                blobs +
+                ".parts.incomplete (1.0K)\n"
+                "    + " +
+                blobs +
+                ".parts.state\n"
+                "Dry run: no files were deleted.\n");
   EXPECT_EQ(test::tree_fingerprint(dir.path()), before);
   const auto done = cache({"prune", "-y"});
   ASSERT_EQ(done.exit_code, 0) << done.err;
@@ -319,9 +337,9 @@ TEST_F(CliCache, Verify) {
   EXPECT_NE(bad1.out.find("  - config.json: blob missing: "), std::string::npos) << bad1.out;
   const auto bad2 = cache({"verify", "org/model", "--revision", c2});
   EXPECT_EQ(bad2.exit_code, exit_code::integrity);
-  EXPECT_NE(bad2.out.find("  - extra/new.txt: expected " + git_blob_sha1_hex("new") + " (git-sha1), got " +
-                          git_blob_sha1_hex("NEW")),
-            std::string::npos)
+  EXPECT_NE(
+      bad2.out.find("  - extra/new.txt: expected " + git_blob_sha1_hex("new") + " (git-sha1), got " + git_blob_sha1_hex("NEW")),
+      std::string::npos)
       << bad2.out;
   EXPECT_NE(bad2.err.find("Error: Verification failed for 'org/model' (model)"), std::string::npos) << bad2.err;
 

@@ -38,9 +38,7 @@ struct CliCacheRmSelect : ::testing::Test {
     a.insert(a.end(), extra.begin(), extra.end());
     return a;
   }
-  std::string snapshot(const RepoRef& repo, const std::string& commit) {
-    return cb.layout(repo).snapshot_dir(commit);
-  }
+  std::string snapshot(const RepoRef& repo, const std::string& commit) { return cb.layout(repo).snapshot_dir(commit); }
 };
 
 TEST_F(CliCacheRmSelect, ListsRevisionsThenDeletesThePickedOneAfterConfirmation) {
@@ -57,8 +55,8 @@ TEST_F(CliCacheRmSelect, ListsRevisionsThenDeletesThePickedOneAfterConfirmation)
   EXPECT_TRUE(contains(r.out, "    7  11111111  (detached)   2.0B  modified a few seconds ago\r\n")) << r.out;
   EXPECT_TRUE(contains(r.out, "Delete: ")) << r.out;
   // Then exactly `cache rm <target>`'s plan and question.
-  EXPECT_TRUE(contains(r.out, "About to delete 1 revision(s) totalling 2.5K.\r\n  - model/org/model:\r\n      " + c1 +
-                                  " [refs/pr/1] 2.5K\r\n"))
+  EXPECT_TRUE(contains(
+      r.out, "About to delete 1 revision(s) totalling 2.5K.\r\n  - model/org/model:\r\n      " + c1 + " [refs/pr/1] 2.5K\r\n"))
       << r.out;
   EXPECT_TRUE(contains(r.out, "Proceed with deletion? [y/N]")) << r.out;
   EXPECT_TRUE(contains(r.out, "Deleted 0 repo(s) and 1 revision(s); freed 2.5K.")) << r.out;
@@ -105,7 +103,8 @@ TEST_F(CliCacheRmSelect, EmptyLineOrEndOfInputCancels) {
 TEST_F(CliCacheRmSelect, InvalidAnswersAreExplainedAndAskedAgain) {
   const std::string before = test::tree_fingerprint(dir.path());
   const auto r = test::run_in_terminal(args({}), "9\n2-x\n2\nn\n");
-  EXPECT_TRUE(contains(r.out, "Invalid selection: 9 is not in the list: pick from 1 to 7. Try again (2 attempts left).")) << r.out;
+  EXPECT_TRUE(contains(r.out, "Invalid selection: 9 is not in the list: pick from 1 to 7. Try again (2 attempts left)."))
+      << r.out;
   EXPECT_TRUE(contains(r.out, "Invalid selection: '2-x' is not a number or a range")) << r.out;
   EXPECT_TRUE(contains(r.out, "Try again (1 attempt left).")) << r.out;
   // The third answer is valid: the plan follows, and "n" declines it.

@@ -57,8 +57,7 @@ TEST_F(CliShared, LsCountsEachPayloadOnceAndDoesNotWarn) {
   EXPECT_EQ(j[0]["size_bytes"], 10);
   EXPECT_EQ(j[1]["size_bytes"], 10);
   const auto table = cache({"ls"});
-  EXPECT_NE(table.out.find("Found 2 repo(s) for a total of 2 revision(s) and 13.0 on disk."), std::string::npos)
-      << table.out;
+  EXPECT_NE(table.out.find("Found 2 repo(s) for a total of 2 revision(s) and 13.0 on disk."), std::string::npos) << table.out;
   const auto revisions = cache({"ls", "--revisions"});
   EXPECT_NE(revisions.out.find("Found 2 repo(s) for a total of 2 revision(s) and 13.0 on disk."), std::string::npos)
       << revisions.out;
@@ -81,9 +80,12 @@ TEST_F(CliShared, PruneShowsAndRemovesUnreferencedPayloads) {
   const std::string before = test::tree_fingerprint(dir.path());
   const auto dry = cache({"prune", "--dry-run"});
   ASSERT_EQ(dry.exit_code, 0) << dry.err;
-  EXPECT_EQ(dry.out, "About to delete 1 unreferenced shared blob(s) (3.0 total).\n"
-                     "  - shared blob " + payload(k_o) + " (3.0, unreferenced)\n"
-                     "Dry run: no files were deleted.\n");
+  EXPECT_EQ(dry.out,
+            "About to delete 1 unreferenced shared blob(s) (3.0 total).\n"
+            "  - shared blob " +
+                payload(k_o) +
+                " (3.0, unreferenced)\n"
+                "Dry run: no files were deleted.\n");
   EXPECT_EQ(test::tree_fingerprint(dir.path()), before);
   const auto done = cache({"prune", "-y"});
   ASSERT_EQ(done.exit_code, 0) << done.err;

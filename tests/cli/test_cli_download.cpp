@@ -231,7 +231,7 @@ TEST_F(Cli, LocalDirNeverWritesThroughSymlinksInsideIt) {
   EXPECT_EQ(one.exit_code, 1);
   EXPECT_NE(one.err.find("never writes outside the local dir"), std::string::npos) << one.err;
   ASSERT_EQ(::unlink((out + "/docs").c_str()), 0);
-  std::filesystem::remove_all(out + "/.cache");  // made by the refused runs
+  std::filesystem::remove_all(out + "/.cache");                           // made by the refused runs
   ASSERT_EQ(::symlink(elsewhere.c_str(), (out + "/.cache").c_str()), 0);  // the metadata folder
   auto meta = run({"download", "org/model", "config.json", "--local-dir", out});
   EXPECT_EQ(meta.exit_code, 1);
@@ -261,8 +261,8 @@ TEST_F(Cli, OfflineWithoutTheRefNamesTheCachedCommitsAndTheRevisionToUse) {
   server.clear_requests();
   const std::string held = "The cache holds a snapshot at commit " + c1 + ": use that commit as the revision.";
   const std::string hint = "Use it with --revision " + c1 + ".";
-  for (std::vector<std::string> args : {std::vector<std::string>{"download", "org/model", "config.json", "--offline"},
-                                        {"download", "org/model", "--offline"}}) {
+  for (std::vector<std::string> args :
+       {std::vector<std::string>{"download", "org/model", "config.json", "--offline"}, {"download", "org/model", "--offline"}}) {
     SCOPED_TRACE(std::to_string(args.size()));
     auto r = run(args);
     EXPECT_EQ(r.exit_code, exit_code::not_cached);
@@ -344,7 +344,7 @@ TEST_F(Cli, ProgressBarsCanBeForcedOn) {
 
 TEST_F(Cli, BlobModeFollowsUmask) {
   ASSERT_EQ(run({"download", "org/model", "config.json", "-q"}).exit_code, 0);
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat((snapshot() + "/config.json").c_str(), &st), 0);
   const mode_t mask = ::umask(0);
   ::umask(mask);

@@ -85,6 +85,7 @@ TEST_F(CliHostile, HugeApiBodiesAreRefused) {
   // Nothing cached to fall back on (like huggingface_hub's LocalEntryNotFoundError), and the
   // message names the unusable answer, not the connection.
   EXPECT_EQ(json_code(r.out), "local_entry_not_found");
-  EXPECT_NE(r.err.find("gave an answer that cannot be used while locating the files of model 'org/model'"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("gave an answer that cannot be used while locating the files of model 'org/model'"), std::string::npos)
+      << r.err;
   EXPECT_LT(server.body_bytes("/api/"), 64u << 20);
 }

@@ -78,15 +78,15 @@ class DownloadMirror : public ::testing::Test {
     ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   }
   void start_server() {
-    server = std::make_unique<ServeProcess>(std::vector<std::string>{
-        "--quiet", "--cache-dir", src, "--token-file", tmp / "tokens", "--private", "org/secret"});
+    server = std::make_unique<ServeProcess>(
+        std::vector<std::string>{"--quiet", "--cache-dir", src, "--token-file", tmp / "tokens", "--private", "org/secret"});
     ASSERT_EQ(server->url().rfind("http://127.0.0.1:", 0), 0u) << server->url();
   }
   std::vector<std::string> env(const std::string& cache) const {
-    return {"HF_ENDPOINT=" + server->url(), "HF_HUB_CACHE=" + cache, "HF_HOME=" + tmp / "hf_home",
-            "-HF_TOKEN", "-HUGGING_FACE_HUB_TOKEN", "-HF_HUB_OFFLINE", "-TRANSFORMERS_OFFLINE",
-            "-HF_HUB_DISABLE_IMPLICIT_TOKEN", "-HF_HUB_DISABLE_SYMLINKS", "-TRANSFORMERS_CACHE",
-            "HF_HUB_DOWNLOAD_TIMEOUT=5", "HF_HUB_DISABLE_PROGRESS_BARS=1"};
+    return {
+        "HF_ENDPOINT=" + server->url(), "HF_HUB_CACHE=" + cache, "HF_HOME=" + tmp / "hf_home", "-HF_TOKEN",
+        "-HUGGING_FACE_HUB_TOKEN",      "-HF_HUB_OFFLINE",       "-TRANSFORMERS_OFFLINE",      "-HF_HUB_DISABLE_IMPLICIT_TOKEN",
+        "-HF_HUB_DISABLE_SYMLINKS",     "-TRANSFORMERS_CACHE",   "HF_HUB_DOWNLOAD_TIMEOUT=5",  "HF_HUB_DISABLE_PROGRESS_BARS=1"};
   }
   ProcessResult download(const std::string& cache, std::vector<std::string> args, std::vector<std::string> extra = {}) {
     args.insert(args.begin(), {hubcache_bin(), "download"});
@@ -323,9 +323,9 @@ TEST_F(DownloadMirror, APartialMirrorFailsTheSnapshotAndRecordsNothingAsAbsent) 
     e.blob_id = git_blob_sha1_hex(content);
     return e;
   };
-  ASSERT_TRUE(write_tree_file(b.layout(part), c,
-                              {entry("config.json", "{\"held\": true}"), entry("extra/b.txt", "b"),
-                               entry("sub/a.txt", "a"), entry("sub/c.txt", "c")}));
+  ASSERT_TRUE(write_tree_file(
+      b.layout(part), c,
+      {entry("config.json", "{\"held\": true}"), entry("extra/b.txt", "b"), entry("sub/a.txt", "a"), entry("sub/c.txt", "c")}));
   const std::string cache = tmp / "partial";
   auto r = download(cache, {"org/part"});
   EXPECT_EQ(r.exit_code, 1) << r.out << r.err;

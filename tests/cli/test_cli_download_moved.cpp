@@ -84,7 +84,8 @@ TEST_F(CliMoved, ThroughAnotherHostTheTokenStaysHome) {
 
 TEST_F(CliMoved, AnHtmlPageInsteadOfTheApiIsNamed) {
   server.set_hostile(Hostile::HtmlApi);
-  for (auto args : {std::vector<std::string>{"download", "org/model"}, std::vector<std::string>{"download", "org/model", "--dry-run"}}) {
+  for (auto args :
+       {std::vector<std::string>{"download", "org/model"}, std::vector<std::string>{"download", "org/model", "--dry-run"}}) {
     auto r = run(args);
     // A download falls back to the cache, which lacks the files (LocalEntryNotFound, like PY);
     // a dry run only reports the Hub's answer.

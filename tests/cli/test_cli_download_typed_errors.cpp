@@ -77,7 +77,8 @@ TEST_F(CliTypedErrors, GatedWithoutAToken) {
   EXPECT_EQ(e["code"], "gated");
   const std::string m = e["message"];
   EXPECT_NE(m.find("Access denied. Model 'org/gated' requires approval. (HTTP 401"), std::string::npos) << m;
-  EXPECT_NE(m.find("Ask for access at " + server.endpoint() + "/org/gated and authenticate with a token"), std::string::npos) << m;
+  EXPECT_NE(m.find("Ask for access at " + server.endpoint() + "/org/gated and authenticate with a token"), std::string::npos)
+      << m;
 }
 
 TEST_F(CliTypedErrors, GatedWithATokenThatHasNoAccess) {
@@ -117,5 +118,6 @@ TEST_F(CliTypedErrors, AListedFileTheHubThenDoesNotFindIsEntryNotFound) {
   const auto snap = error_of({"download", "org/gated"});
   EXPECT_EQ(file["code"], "entry_not_found");
   EXPECT_EQ(snap["code"], "entry_not_found");
-  EXPECT_NE(snap["message"].get<std::string>().find("File not found in model 'org/gated'."), std::string::npos) << snap["message"];
+  EXPECT_NE(snap["message"].get<std::string>().find("File not found in model 'org/gated'."), std::string::npos)
+      << snap["message"];
 }

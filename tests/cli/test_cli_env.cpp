@@ -12,9 +12,9 @@ using test::run_process;
 
 namespace {
 std::vector<std::string> clean_env(const test::TempDir& home) {
-  return {"HOME=" + home.path(), "-HF_HOME", "-HF_HUB_CACHE", "-HUGGINGFACE_HUB_CACHE", "-XDG_CACHE_HOME",
-          "-HF_TOKEN", "-HUGGING_FACE_HUB_TOKEN", "-HF_TOKEN_PATH", "-HF_ENDPOINT", "-HF_HUB_OFFLINE",
-          "-TRANSFORMERS_OFFLINE", "-TRANSFORMERS_CACHE"};
+  return {"HOME=" + home.path(), "-HF_HOME",        "-HF_HUB_CACHE",           "-HUGGINGFACE_HUB_CACHE",
+          "-XDG_CACHE_HOME",     "-HF_TOKEN",       "-HUGGING_FACE_HUB_TOKEN", "-HF_TOKEN_PATH",
+          "-HF_ENDPOINT",        "-HF_HUB_OFFLINE", "-TRANSFORMERS_OFFLINE",   "-TRANSFORMERS_CACHE"};
 }
 }  // namespace
 

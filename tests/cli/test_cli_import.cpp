@@ -47,8 +47,7 @@ TEST(CliImport, SampleThenResolveOffline) {
   ASSERT_EQ(r.exit_code, 0) << r.err;
   std::size_t n = 0;
   const auto bytes = folder_bytes(sample(), n);
-  EXPECT_NE(r.out.find("Imported " + std::to_string(n) + " file(s), " + std::to_string(bytes) + " bytes"),
-            std::string::npos)
+  EXPECT_NE(r.out.find("Imported " + std::to_string(n) + " file(s), " + std::to_string(bytes) + " bytes"), std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("derived from the files"), std::string::npos);
   EXPECT_NE(r.out.find("Ref: refs/main -> "), std::string::npos);
@@ -72,8 +71,8 @@ TEST(CliImport, SampleThenResolveOffline) {
 TEST(CliImport, JsonOutputAndHfHubCache) {
   test::TempDir d;
   const std::string cache = d / "hub";
-  auto r = hub({"import", sample(), "--repo", "org/tiny", "--repo-type", "dataset", "--json", "--copy"},
-               {"HF_HUB_CACHE=" + cache});
+  auto r =
+      hub({"import", sample(), "--repo", "org/tiny", "--repo-type", "dataset", "--json", "--copy"}, {"HF_HUB_CACHE=" + cache});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["dry_run"], false);
@@ -152,7 +151,8 @@ TEST(CliImport, LocalDirMismatchNamesTheFile) {
   // An untracked file beside it: the hint offers skipping it too.
   test::write_file(src + "/notes.md", "mine");
   auto untracked = hub({"import", src, "--repo", "org/tiny", "--cache-dir", cache});
-  EXPECT_NE(untracked.err.find("Hint: Leave them out with --untracked skip, or import the folder as plain files with --ignore-metadata."),
+  EXPECT_NE(untracked.err.find(
+                "Hint: Leave them out with --untracked skip, or import the folder as plain files with --ignore-metadata."),
             std::string::npos)
       << untracked.err;
   ASSERT_EQ(::unlink((src + "/notes.md").c_str()), 0);
@@ -201,9 +201,9 @@ TEST(CliImport, RepoTypeOptionIsTheSameEverywhere) {
   EXPECT_EQ(resolved.exit_code, 0) << resolved.err;
   auto verified = hub({"cache", "verify", "org/k", "--repo-type", "kernel", "--cache-dir", cache});
   EXPECT_EQ(verified.exit_code, 0) << verified.err;
-  for (const std::vector<std::string>& args : {std::vector<std::string>{"import", sample(), "--repo", "org/k"},
-                                              std::vector<std::string>{"resolve", "org/k"},
-                                              std::vector<std::string>{"cache", "verify", "org/k"}}) {
+  for (const std::vector<std::string>& args :
+       {std::vector<std::string>{"import", sample(), "--repo", "org/k"}, std::vector<std::string>{"resolve", "org/k"},
+        std::vector<std::string>{"cache", "verify", "org/k"}}) {
     auto help_args = args;
     help_args.push_back("--help");
     EXPECT_NE(hub(help_args).out.find("--repo-type,--type"), std::string::npos) << args[0];
@@ -338,7 +338,8 @@ TEST(CliImportInPlace, CacheLsNamesALocalDirCopyAndTheCommandThatAdoptsIt) {
                    commit + "\n" + git_blob_sha1_hex("{\"a\":1}") + "\n1712656091.5\n");
   test::write_file(own + "/.cache/huggingface/download/big.txt.metadata",
                    commit + "\n" + git_blob_sha1_hex(std::string(2048, 'x')) + "\n1712656091.5\n");
-  auto named = test::run_process({test::hubcache_bin(), "cache", "ls"}, {"HF_HOME=" + home, "-HF_HUB_CACHE", "-HUGGINGFACE_HUB_CACHE"});
+  auto named =
+      test::run_process({test::hubcache_bin(), "cache", "ls"}, {"HF_HOME=" + home, "-HF_HUB_CACHE", "-HUGGINGFACE_HUB_CACHE"});
   ASSERT_EQ(named.exit_code, 0) << named.err;
   EXPECT_NE(named.err.find("'" + own + "' is an `hf download --local-dir` copy of model 'org/tiny' at commit " + commit +
                            ": 2 file(s), 2.1K, of which 0 already in the cache as blobs"),
@@ -362,8 +363,7 @@ TEST(CliImport, AnOlderLocalDirCopyLeavesTheRefUnlessForced) {
                    older + "\n" + git_blob_sha1_hex("{\"old\":1}") + "\n1612656091.5\n");
   auto kept = hub({"import", old_copy, "--repo", "org/tiny", "--cache-dir", cache});
   ASSERT_EQ(kept.exit_code, 0) << kept.err;
-  EXPECT_NE(kept.out.find("Ref: refs/main stays at " + newer + "; pass --force to move it to " + older),
-            std::string::npos)
+  EXPECT_NE(kept.out.find("Ref: refs/main stays at " + newer + "; pass --force to move it to " + older), std::string::npos)
       << kept.out;
   EXPECT_EQ(kept.out.find("Ref: refs/main ->"), std::string::npos) << kept.out;
   EXPECT_EQ(test::read_file(cache + "/models--org--tiny/refs/main"), newer);

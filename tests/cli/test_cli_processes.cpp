@@ -260,7 +260,8 @@ TEST(CliProcesses, InterruptCancelsCleanlyAndKeepsPartialData) {
     const pid_t pid = spawn(cmd(m.args), env, err_file, out_file);
     const auto deadline = std::chrono::steady_clock::now() + 20s;
     std::error_code ec;
-    while ((!exists(partial) || std::filesystem::file_size(partial, ec) < (256u << 10)) && std::chrono::steady_clock::now() < deadline)
+    while ((!exists(partial) || std::filesystem::file_size(partial, ec) < (256u << 10)) &&
+           std::chrono::steady_clock::now() < deadline)
       std::this_thread::sleep_for(5ms);
     ::kill(pid, m.sig);
     // 130 for Ctrl-C, 143 for SIGTERM: 128 + the signal, as a shell reports it.

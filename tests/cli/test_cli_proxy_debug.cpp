@@ -33,7 +33,8 @@ struct ProxyDebug : ::testing::Test {
                           "-NO_PROXY", "-HF_DEBUG", "HF_HUB_DISABLE_PROGRESS_BARS=1"})
       env.emplace_back(v);
   }
-  ProcessResult download(const std::string& cache, std::vector<std::string> extra, std::vector<std::string> args = {"org/model"}) {
+  ProcessResult download(const std::string& cache, std::vector<std::string> extra,
+                         std::vector<std::string> args = {"org/model"}) {
     auto e = env;
     e.push_back("HF_HUB_CACHE=" + cache);
     e.insert(e.end(), extra.begin(), extra.end());
@@ -54,7 +55,8 @@ TEST_F(ProxyDebug, DownloadsGoThroughTheProxyOfEitherCase) {
       EXPECT_EQ(line.find(" http://127.0.0.1:"), line.find(' ')) << "not absolute-form: " << line;
       api = api || line.find("/api/models/org/model") != std::string::npos;
       config = config || line.find("/config.json") != std::string::npos;
-      blob = blob || line.find("model.bin") != std::string::npos || line.find(":" + std::to_string(server.cdn_port()) + "/") != std::string::npos;
+      blob = blob || line.find("model.bin") != std::string::npos ||
+             line.find(":" + std::to_string(server.cdn_port()) + "/") != std::string::npos;
     }
     EXPECT_TRUE(api && config && blob) << var << ": " << ::testing::PrintToString(seen);
   }
@@ -68,7 +70,8 @@ TEST_F(ProxyDebug, NoProxyBypassesIt) {
 }
 
 TEST_F(ProxyDebug, EnvShowsProxiesWithoutPasswords) {
-  auto r = run_process(cmd({"env", "--json"}), {"HTTPS_PROXY=http://user:s3cret@proxy:3128", "NO_PROXY=127.0.0.1", "-https_proxy"});
+  auto r =
+      run_process(cmd({"env", "--json"}), {"HTTPS_PROXY=http://user:s3cret@proxy:3128", "NO_PROXY=127.0.0.1", "-https_proxy"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["proxies"]["HTTPS_PROXY"], "http://user:***@proxy:3128");
@@ -96,7 +99,8 @@ TEST_F(ProxyDebug, HfDebugLogsEveryRequestWithoutSecrets) {
     if (!std::regex_search(l, m, line_re)) continue;
     ++lines;
     const std::string url = m[2];
-    repo_info = repo_info || (m[1] == "GET" && url.find("/api/models/org/model/revision/main") != std::string::npos && m[3] == "200");
+    repo_info =
+        repo_info || (m[1] == "GET" && url.find("/api/models/org/model/revision/main") != std::string::npos && m[3] == "200");
     if (url.find("X-Amz-Signature=") != std::string::npos) {
       signed_blob = true;
       EXPECT_NE(url.find("X-Amz-Signature=***"), std::string::npos) << l;

@@ -108,7 +108,8 @@ TEST_F(CliResolve, CacheDirThatIsAFileIsAClearError) {
 TEST_F(CliResolve, ASnapshotWithoutAFileListSaysItsCompletenessIsUnknown) {
   auto r = run({"resolve", "org/tiny"});  // the builder writes no trees/<commit>.json
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.err.find("cannot tell whether the snapshot of model 'org/tiny' at commit " + c1 + " is complete"), std::string::npos)
+  EXPECT_NE(r.err.find("cannot tell whether the snapshot of model 'org/tiny' at commit " + c1 + " is complete"),
+            std::string::npos)
       << r.err;
   auto j = run({"resolve", "org/tiny", "--json"});
   ASSERT_EQ(j.exit_code, 0) << j.err;

@@ -39,8 +39,10 @@ std::pair<long, std::string> get(const std::string& url, const std::string& auth
   curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
   curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
   const CURLcode rc = curl_easy_perform(c);
-  if (rc == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-  else body = std::string("curl error: ") + curl_easy_strerror(rc);
+  if (rc == CURLE_OK)
+    curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
+  else
+    body = std::string("curl error: ") + curl_easy_strerror(rc);
   curl_slist_free_all(h);
   curl_easy_cleanup(c);
   return {code, body};
@@ -132,7 +134,9 @@ TEST_F(CliServe, PublicUrlIsWhereRedirectsPoint) {
   ServeProcess p({"--cache-dir", cache_dir, "--public-url", "https://mirror.example/hub"});
   const std::string url = p.url();
   ASSERT_FALSE(url.empty()) << p.err_output();
-  EXPECT_EQ(location_of(url + "/org/tiny/resolve/main/weights.bin").rfind("https://mirror.example/hub/_blobs/models--org--tiny/", 0), 0u);
+  EXPECT_EQ(
+      location_of(url + "/org/tiny/resolve/main/weights.bin").rfind("https://mirror.example/hub/_blobs/models--org--tiny/", 0),
+      0u);
   EXPECT_EQ(p.stop(SIGTERM), 0);
   EXPECT_NE(p.err_output().find("Use HF_ENDPOINT=https://mirror.example/hub."), std::string::npos) << p.err_output();
   auto r = run_process({hubcache_bin(), "serve", "--cache-dir", cache_dir, "--port", "0", "--public-url", "mirror.example"});
@@ -161,8 +165,10 @@ std::vector<int> idle_connections(int port, int n, int kept) {
     a.sin_family = AF_INET;
     a.sin_port = htons(static_cast<std::uint16_t>(port));
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) fds.push_back(fd);
-    else ::close(fd);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0)
+      fds.push_back(fd);
+    else
+      ::close(fd);
   }
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
   for (;;) {

@@ -49,16 +49,33 @@ class Tls : public ::testing::Test {
     auto imp = run_process({hubcache_bin(), "import", source_dir() + "/sample/tiny-model", "--copy", "--cache-dir", src, "--repo",
                             "org/tiny-model", "--commit", k_commit});
     ASSERT_EQ(imp.exit_code, 0) << imp.out << imp.err;
-    server = std::make_unique<ServeProcess>(std::vector<std::string>{"--quiet", "--cache-dir", src, "--tls-cert", cert, "--tls-key", key});
+    server = std::make_unique<ServeProcess>(
+        std::vector<std::string>{"--quiet", "--cache-dir", src, "--tls-cert", cert, "--tls-key", key});
     ASSERT_EQ(server->url().rfind("https://127.0.0.1:", 0), 0u) << server->url() << server->err_output();
   }
-  ProcessResult download(const std::string& cache, std::vector<std::string> extra, std::vector<std::string> files = {"config.json"}) {
-    std::vector<std::string> e = {"HF_ENDPOINT=" + server->url(), "HF_HUB_CACHE=" + cache, "HF_HOME=" + tmp / "hf_home",
-                                  "-HF_TOKEN", "-HUGGING_FACE_HUB_TOKEN", "-HF_HUB_OFFLINE", "-TRANSFORMERS_OFFLINE",
-                                  "-SSL_CERT_FILE", "-REQUESTS_CA_BUNDLE", "-CURL_CA_BUNDLE", "-HF_DEBUG",
-                                  "-http_proxy", "-HTTP_PROXY", "-https_proxy", "-HTTPS_PROXY", "-all_proxy", "-ALL_PROXY",
-                                  "-no_proxy", "-NO_PROXY",
-                                  "HF_HUB_DOWNLOAD_TIMEOUT=5", "HF_HUB_DISABLE_PROGRESS_BARS=1"};
+  ProcessResult download(const std::string& cache, std::vector<std::string> extra,
+                         std::vector<std::string> files = {"config.json"}) {
+    std::vector<std::string> e = {"HF_ENDPOINT=" + server->url(),
+                                  "HF_HUB_CACHE=" + cache,
+                                  "HF_HOME=" + tmp / "hf_home",
+                                  "-HF_TOKEN",
+                                  "-HUGGING_FACE_HUB_TOKEN",
+                                  "-HF_HUB_OFFLINE",
+                                  "-TRANSFORMERS_OFFLINE",
+                                  "-SSL_CERT_FILE",
+                                  "-REQUESTS_CA_BUNDLE",
+                                  "-CURL_CA_BUNDLE",
+                                  "-HF_DEBUG",
+                                  "-http_proxy",
+                                  "-HTTP_PROXY",
+                                  "-https_proxy",
+                                  "-HTTPS_PROXY",
+                                  "-all_proxy",
+                                  "-ALL_PROXY",
+                                  "-no_proxy",
+                                  "-NO_PROXY",
+                                  "HF_HUB_DOWNLOAD_TIMEOUT=5",
+                                  "HF_HUB_DISABLE_PROGRESS_BARS=1"};
     e.insert(e.end(), extra.begin(), extra.end());
     std::vector<std::string> argv = {hubcache_bin(), "download", "org/tiny-model"};
     argv.insert(argv.end(), files.begin(), files.end());
@@ -109,14 +126,25 @@ TEST(TlsAuth, LoginAndWhoamiUseTheCaAndLogTheirRequests) {
   const std::string token = "hf_tlsauthtokenCCCC3333";
   write_file(tmp / "tokens", token + "\n");
   std::filesystem::create_directories(tmp / "cache");
-  ServeProcess server({"--quiet", "--cache-dir", tmp / "cache", "--token-file", tmp / "tokens", "--tls-cert", cert, "--tls-key", key});
+  ServeProcess server(
+      {"--quiet", "--cache-dir", tmp / "cache", "--token-file", tmp / "tokens", "--tls-cert", cert, "--tls-key", key});
   ASSERT_EQ(server.url().rfind("https://127.0.0.1:", 0), 0u) << server.url() << server.err_output();
   auto run = [&](std::vector<std::string> args, std::vector<std::string> extra) {
     args.insert(args.begin(), hubcache_bin());
-    std::vector<std::string> e = {"HF_ENDPOINT=" + server.url(), "HF_HOME=" + tmp / "hf_home", "-HF_TOKEN",
-                                  "-HUGGING_FACE_HUB_TOKEN", "-HF_TOKEN_PATH", "-HF_HUB_OFFLINE", "-SSL_CERT_FILE",
-                                  "-REQUESTS_CA_BUNDLE", "-CURL_CA_BUNDLE", "-HF_DEBUG", "-https_proxy", "-HTTPS_PROXY",
-                                  "-all_proxy", "-ALL_PROXY"};
+    std::vector<std::string> e = {"HF_ENDPOINT=" + server.url(),
+                                  "HF_HOME=" + tmp / "hf_home",
+                                  "-HF_TOKEN",
+                                  "-HUGGING_FACE_HUB_TOKEN",
+                                  "-HF_TOKEN_PATH",
+                                  "-HF_HUB_OFFLINE",
+                                  "-SSL_CERT_FILE",
+                                  "-REQUESTS_CA_BUNDLE",
+                                  "-CURL_CA_BUNDLE",
+                                  "-HF_DEBUG",
+                                  "-https_proxy",
+                                  "-HTTPS_PROXY",
+                                  "-all_proxy",
+                                  "-ALL_PROXY"};
     e.insert(e.end(), extra.begin(), extra.end());
     return run_process(args, e);
   };
@@ -180,7 +208,8 @@ TEST_F(Tls, AProxyThatRefusesTheTunnelIsNamedOnce) {
                       snapshot ? std::vector<std::string>{} : std::vector<std::string>{"config.json"});
     EXPECT_EQ(r.exit_code, 1) << r.err;
     EXPECT_NE(r.err.find("the proxy HTTPS_PROXY=" + proxy.url() + " refused to open a tunnel to " + server->url()),
-              std::string::npos) << r.err;
+              std::string::npos)
+        << r.err;
     EXPECT_NE(r.err.find("HTTP 403"), std::string::npos) << r.err;
     EXPECT_NE(r.err.find("NO_PROXY"), std::string::npos) << r.err;
     EXPECT_EQ(r.err.find("Check your connection"), std::string::npos) << r.err;
@@ -191,7 +220,8 @@ TEST_F(Tls, AProxyThatRefusesTheTunnelIsNamedOnce) {
 }
 
 TEST_F(Tls, EnvShowsTheCaInEffect) {
-  auto r = run_process({hubcache_bin(), "env", "--json"}, {"REQUESTS_CA_BUNDLE=/r.pem", "SSL_CERT_FILE=" + ca, "-CURL_CA_BUNDLE"});
+  auto r =
+      run_process({hubcache_bin(), "env", "--json"}, {"REQUESTS_CA_BUNDLE=/r.pem", "SSL_CERT_FILE=" + ca, "-CURL_CA_BUNDLE"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["ca_bundle"]["value"], ca);

@@ -68,8 +68,7 @@ TEST(LazyToken, OfflineCommandsNeverOpenTheTokenFileAndDownloadDoes) {
   EXPECT_EQ(dl.err.find("lazytokensecret"), std::string::npos) << dl.err;
 
   const std::vector<std::vector<std::string>> offline = {
-      {"resolve", k_repo.id, "config.json"}, {"cache", "ls"}, {"cache", "ls", "--json"}, {"cache", "verify", k_repo.id},
-      {"env"}};
+      {"resolve", k_repo.id, "config.json"}, {"cache", "ls"}, {"cache", "ls", "--json"}, {"cache", "verify", k_repo.id}, {"env"}};
   for (const auto& args : offline) {
     auto r = run_process(cmd(args), env);
     EXPECT_EQ(r.exit_code, 0) << ::testing::PrintToString(args) << "\n" << r.err;

@@ -77,8 +77,9 @@ TEST_F(FromPretrained, ALocalFolderIsUsedDirectly) {
 }
 
 TEST_F(FromPretrained, ACompleteCachedSnapshotAnswersWithoutARequest) {
-  ASSERT_NO_FATAL_FAILURE(cache_config_with_tree({{"config.json", k_config}, {"README.md", "r"}}));  // nothing selected is missing
-  auto r = run({"org/model"});  // online: the cache answers first
+  ASSERT_NO_FATAL_FAILURE(
+      cache_config_with_tree({{"config.json", k_config}, {"README.md", "r"}}));  // nothing selected is missing
+  auto r = run({"org/model"});                                                   // online: the cache answers first
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(r.out, cb.layout(k_repo).snapshot_dir(c1) + "\n");
   auto file = run({"org/model", "config.json"}, {"HF_HUB_OFFLINE=1"});

@@ -48,7 +48,7 @@ struct ImportFixture : ::testing::Test {
 };
 
 inline ino_t inode_of(const std::string& p) {
-  struct stat st{};
+  struct stat st {};
   return ::stat(p.c_str(), &st) == 0 ? st.st_ino : 0;
 }
 

@@ -32,8 +32,7 @@ inline void set_times(const std::string& path, double atime, double mtime) {
     return s;
   };
   const timespec times[2] = {ts(atime), ts(mtime)};
-  if (::utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0)
-    throw std::runtime_error("utimensat failed: " + path);
+  if (::utimensat(AT_FDCWD, path.c_str(), times, AT_SYMLINK_NOFOLLOW) != 0) throw std::runtime_error("utimensat failed: " + path);
 }
 
 /// Runs `fn` where permission bits are enforced: in a child process switched to "nobody" when

@@ -68,11 +68,11 @@ TEST_F(CacheWalk, PointersThatHfHubDownloadNeverWritesAreNotReachable) {
   cache.write_raw(fs::join(layout.folder().substr(root.size() + 1), "blobs/" + etag + ".incomplete"), "partial");
   cache.write_raw("outside/secret", "secret");
   link("other.txt", "../../../models--org--other/blobs/" + other);  // another repo's blob
-  link("partial.txt", "../../blobs/" + etag + ".incomplete");         // a download in progress
-  link("escape.txt", "../../../../outside/secret");                  // out of the repo folder
-  link("abs.txt", root + "/outside/secret");                         // absolute, out of it
-  link("dir.txt", "../../blobs");                                    // a directory
-  link("gone.txt", "../../blobs/" + std::string(40, 'd'));           // dangling
+  link("partial.txt", "../../blobs/" + etag + ".incomplete");       // a download in progress
+  link("escape.txt", "../../../../outside/secret");                 // out of the repo folder
+  link("abs.txt", root + "/outside/secret");                        // absolute, out of it
+  link("dir.txt", "../../blobs");                                   // a directory
+  link("gone.txt", "../../blobs/" + std::string(40, 'd'));          // dangling
   for (const char* p : {"other.txt", "partial.txt", "escape.txt", "abs.txt", "dir.txt", "gone.txt", "missing.txt"})
     EXPECT_FALSE(reachable(p)) << p;
 }

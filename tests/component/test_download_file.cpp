@@ -11,7 +11,6 @@
 using namespace hubcache;
 using namespace hubcache::test;
 
-
 TEST_F(DownloadFixture, RegularFileLaysOutTheCache) {
   Downloader d(options());
   auto r = d.download_file(file_request("config.json"));
@@ -35,8 +34,10 @@ TEST_F(DownloadFixture, LfsFileNamedBySha256WithoutAuthAtCdn) {
   EXPECT_EQ(read_link(r->path), "../../blobs/" + sha256_hex(weights));
   EXPECT_EQ(read_file(r->path), weights);
   for (const auto& rec : server.requests()) {
-    if (rec.path.rfind("/cdn/", 0) == 0) EXPECT_FALSE(rec.had_auth);  // spec 13.14
-    else EXPECT_TRUE(rec.had_auth);
+    if (rec.path.rfind("/cdn/", 0) == 0)
+      EXPECT_FALSE(rec.had_auth);  // spec 13.14
+    else
+      EXPECT_TRUE(rec.had_auth);
   }
 }
 
@@ -192,7 +193,7 @@ TEST_F(DownloadFixture, NoSymlinkModeVector13_32) {
   Downloader d(o);
   auto r = d.download_file(file_request("config.json"));
   ASSERT_TRUE(r) << r.error().message;
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::lstat(r->path.c_str(), &st), 0);
   EXPECT_TRUE(S_ISREG(st.st_mode));
   EXPECT_FALSE(exists(layout().blob_path(git_blob_sha1_hex("{\"model\": 1}"))));

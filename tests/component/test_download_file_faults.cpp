@@ -1,4 +1,5 @@
-// download_file against faults: the cache fallback, resume of partial blobs, corruption, a full disk, blob locks held by others, expired signed URLs.
+// download_file against faults: the cache fallback, resume of partial blobs, corruption, a full disk, blob locks held by others,
+// expired signed URLs.
 #include <sys/stat.h>
 
 #include <mutex>
@@ -10,7 +11,6 @@
 
 using namespace hubcache;
 using namespace hubcache::test;
-
 
 TEST_F(DownloadFixture, FaultsEndInAVerifiedBlob) {
   server.add_fault(Fault::http_status("GET", "/cdn/", 500));
@@ -77,9 +77,9 @@ TEST_F(DownloadFixture, Head503WithCachedCopyDoesNotRetryVector13_18) {
   auto missing = d.download_file(file_request("sub/dir/notes.txt"));
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, ErrorCode::LocalEntryNotFound);
-  EXPECT_EQ(delays, (std::vector<std::chrono::milliseconds>{std::chrono::seconds(1), std::chrono::seconds(2),
-                                                            std::chrono::seconds(4), std::chrono::seconds(8),
-                                                            std::chrono::seconds(8)}));
+  EXPECT_EQ(delays,
+            (std::vector<std::chrono::milliseconds>{std::chrono::seconds(1), std::chrono::seconds(2), std::chrono::seconds(4),
+                                                    std::chrono::seconds(8), std::chrono::seconds(8)}));
   EXPECT_EQ(server.count("HEAD", ""), 1 + 1 + 6);
 }
 

@@ -239,7 +239,8 @@ struct RealHubLatency : RealHubDownload {
   static constexpr int k_files = 400;
   void SetUp() override {
     RealHubDownload::SetUp();
-    for (int i = 0; i < k_files; ++i) server.add_file(k_model, c1, "many/f" + std::to_string(i) + ".json", "{\"i\": " + std::to_string(i) + "}");
+    for (int i = 0; i < k_files; ++i)
+      server.add_file(k_model, c1, "many/f" + std::to_string(i) + ".json", "{\"i\": " + std::to_string(i) + "}");
     RealHubOptions real;
     real.latency = std::chrono::milliseconds(50);
     server.set_real_hub(real);

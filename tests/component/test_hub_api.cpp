@@ -265,21 +265,22 @@ TEST_F(Fixture, MultiRunsConcurrentExchanges) {
   std::string bodies[3];
   for (int i = 0; i < 3; ++i) {
     http::Request req = get(server.endpoint() + "/org/model/resolve/main/config.json");
-    multi.add(req, http::Sink{nullptr, [&, i](const char* d, std::size_t n) {
-                                bodies[i].append(d, n);
-                                return true;
-                              }},
+    multi.add(req,
+              http::Sink{nullptr,
+                         [&, i](const char* d, std::size_t n) {
+                           bodies[i].append(d, n);
+                           return true;
+                         }},
               [&](Result<http::Response> r) {
                 EXPECT_TRUE(r);
                 ++done;
               });
   }
-  const auto id = multi.add(get(server.endpoint() + "/org/model/resolve/main/weights.bin"), {},
-                            [&](Result<http::Response> r) {
-                              ASSERT_FALSE(r);
-                              EXPECT_EQ(r.error().code, ErrorCode::Cancelled);
-                              ++done;
-                            });
+  const auto id = multi.add(get(server.endpoint() + "/org/model/resolve/main/weights.bin"), {}, [&](Result<http::Response> r) {
+    ASSERT_FALSE(r);
+    EXPECT_EQ(r.error().code, ErrorCode::Cancelled);
+    ++done;
+  });
   multi.cancel(id);
   for (int i = 0; i < 200 && multi.poll(50ms) > 0;) ++i;
   EXPECT_EQ(done, 4);
@@ -297,7 +298,8 @@ TEST_F(Fixture, MultiDrivesManyExchangesOverFewConnections) {
   auto add = [&](int i) {
     const std::string file = i % 2 ? "config.json" : "sub/dir/x.txt";
     multi.add(get(server.endpoint() + "/org/model/resolve/main/" + file),
-              http::Sink{nullptr, [&, i](const char* d, std::size_t n) {
+              http::Sink{nullptr,
+                         [&, i](const char* d, std::size_t n) {
                            bodies[static_cast<std::size_t>(i)].append(d, n);
                            return true;
                          }},

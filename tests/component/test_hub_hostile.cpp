@@ -63,9 +63,9 @@ TEST_F(Hostile, NextLinkToItselfIsAPaginationLoop) {
   const auto t0 = std::chrono::steady_clock::now();
   auto tree = api().list_tree(k_repo, c1);
   ASSERT_FALSE(tree);
-  expect_server_fault(tree.error(), "PaginationLoop", "returned a pagination loop listing the files of model 'org/model': page URL " +
-                                                          server.endpoint() + "/api/models/org/model/tree/" + c1 +
-                                                          "?recursive=true&expand=false was already fetched");
+  expect_server_fault(tree.error(), "PaginationLoop",
+                      "returned a pagination loop listing the files of model 'org/model': page URL " + server.endpoint() +
+                          "/api/models/org/model/tree/" + c1 + "?recursive=true&expand=false was already fetched");
   EXPECT_EQ(server.count("GET", "/tree/"), 1);  // the page is not fetched again
   EXPECT_LT(std::chrono::steady_clock::now() - t0, 5s);
 }
@@ -74,8 +74,9 @@ TEST_F(Hostile, NextLinksCyclingAToBToAIsAPaginationLoop) {
   server.set_hostile(test::Hostile::NextLinksCycle);
   auto tree = api().list_tree(k_repo, c1);
   ASSERT_FALSE(tree);
-  expect_server_fault(tree.error(), "PaginationLoop", "page URL " + server.endpoint() + "/api/models/org/model/tree/" + c1 +
-                                                          "?recursive=true&expand=false was already fetched (next link of page 2)");
+  expect_server_fault(tree.error(), "PaginationLoop",
+                      "page URL " + server.endpoint() + "/api/models/org/model/tree/" + c1 +
+                          "?recursive=true&expand=false was already fetched (next link of page 2)");
   EXPECT_EQ(server.count("GET", "/tree/"), 2);
 }
 
@@ -96,7 +97,8 @@ TEST_F(Hostile, EndlessDistinctNextPagesStopAtTheListingSize) {
   limits.max_listing_bytes = 4000;  // pages of two entries: about 200 bytes each, then empty pages
   auto tree = api(limits).list_tree(k_repo, c1);
   ASSERT_FALSE(tree);
-  expect_server_fault(tree.error(), "ListingTooLarge", "returned more than 4000 bytes of pages listing the files of model 'org/model'");
+  expect_server_fault(tree.error(), "ListingTooLarge",
+                      "returned more than 4000 bytes of pages listing the files of model 'org/model'");
   EXPECT_LT(server.count("GET", "/tree/"), 10000);
 }
 
@@ -112,8 +114,9 @@ TEST_F(Hostile, RedirectLoopOnTheMetadataHeadIsNamed) {
   server.set_hostile(test::Hostile::RedirectLoop);
   auto m = api().file_metadata(k_repo, "main", "f0.txt", Attempt::Second);
   ASSERT_FALSE(m);
-  expect_server_fault(m.error(), "RedirectLoop", "returned a redirect loop resolving 'f0.txt': " + server.endpoint() +
-                                                     "/org/model/resolve/main/f0.txt was already visited");
+  expect_server_fault(
+      m.error(), "RedirectLoop",
+      "returned a redirect loop resolving 'f0.txt': " + server.endpoint() + "/org/model/resolve/main/f0.txt was already visited");
   EXPECT_EQ(server.count("HEAD", "/resolve/"), 2);  // A, B, and A is not asked again
   EXPECT_EQ(retries_waited, 0);
 }

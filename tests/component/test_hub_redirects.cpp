@@ -41,7 +41,7 @@ struct Redirects : ::testing::Test {
     EXPECT_EQ(info->sha, c1);
     auto tree = a.list_tree(k_repo, c1);
     ASSERT_TRUE(tree) << tree.error().message;
-    EXPECT_EQ(tree->size(), 4u);  // 3 files and "sub", over two redirected pages
+    EXPECT_EQ(tree->size(), 4u);                                                // 3 files and "sub", over two redirected pages
     auto paths = a.paths_info(k_repo, "main", {"config.json", "weights.bin"});  // a POST: 308 keeps method and body
     ASSERT_TRUE(paths) << paths.error().message;
     EXPECT_EQ(paths->size(), 2u);
@@ -67,7 +67,7 @@ TEST_F(Redirects, RelativePermanentRedirectWithANeededQueryKeepsAuthorization) {
     ++moved;
     EXPECT_FALSE(r.cdn);
     EXPECT_NE(r.status, 403) << r.path << "?" << r.query;  // the key came along
-    EXPECT_TRUE(r.had_auth) << r.path;  // same origin: the token stays
+    EXPECT_TRUE(r.had_auth) << r.path;                     // same origin: the token stays
   }
   EXPECT_EQ(moved, 6);  // repo info, two tree pages, paths-info, two HEADs
 }
@@ -98,7 +98,8 @@ TEST_F(Redirects, AnHtmlAnswerIsNamedNotBlamedOnTheConnection) {
   ASSERT_TRUE(e.http);
   EXPECT_EQ(e.http->error_code, "UnexpectedAnswer");
   EXPECT_NE(e.message.find("repo info is not a JSON object"), std::string::npos) << e.message;
-  EXPECT_NE(e.message.find("HTTP 200, Content-Type text/html; charset=utf-8, body starts with '<!DOCTYPE html> <html><head><title>Sign in"),
+  EXPECT_NE(e.message.find(
+                "HTTP 200, Content-Type text/html; charset=utf-8, body starts with '<!DOCTYPE html> <html><head><title>Sign in"),
             std::string::npos)
       << e.message;
   EXPECT_NE(e.message.find("/api/models/org/model/revision/main"), std::string::npos) << e.message;
@@ -113,7 +114,8 @@ TEST_F(Redirects, ARedirectWithoutLocationIsNamed) {
   auto info = api().repo_info(k_repo, "main");
   ASSERT_FALSE(info);
   EXPECT_EQ(info.error().http->error_code, "UnexpectedAnswer");
-  EXPECT_NE(info.error().message.find("answered HTTP 308, Content-Type application/json"), std::string::npos) << info.error().message;
+  EXPECT_NE(info.error().message.find("answered HTTP 308, Content-Type application/json"), std::string::npos)
+      << info.error().message;
 }
 
 // whoami (auth login / auth whoami) follows a moved endpoint like every other call.

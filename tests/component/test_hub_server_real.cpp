@@ -128,7 +128,7 @@ TEST_F(RealHub, LfsResolveRedirectsToAnotherOriginWithLinkedHeaders) {
   EXPECT_EQ(r.h("x-linked-size"), std::to_string(weights.size()));
   EXPECT_EQ(r.h("x-repo-commit"), commit);
   EXPECT_NE(r.h("content-length"), std::to_string(weights.size()));  // the redirect's own body
-  EXPECT_NE(cdn_url(), cdn_url());  // each answer signs a fresh URL
+  EXPECT_NE(cdn_url(), cdn_url());                                   // each answer signs a fresh URL
 }
 
 TEST_F(RealHub, CdnEtagIsItsOwnNotTheSha256) {
@@ -206,7 +206,7 @@ TEST_F(RealHub, ExpiryIsCheckedWhenARequestStartsNotDuringIt) {
   const std::string url = cdn_url();
   Resp r = fetch(url, get({}, [&] { server.advance_clock(std::chrono::seconds(10)); }));
   EXPECT_EQ(r.status, 200);
-  EXPECT_EQ(r.body, weights);  // the transfer under way continued
+  EXPECT_EQ(r.body, weights);         // the transfer under way continued
   EXPECT_EQ(fetch(url).status, 403);  // the next request with that URL did not
 }
 

@@ -24,9 +24,7 @@ struct LocalDirLinks : DownloadFixture {
     ::mkdir(local.c_str(), 0755);
     ::mkdir(elsewhere.c_str(), 0755);
   }
-  void link(const std::string& target, const std::string& at) {
-    ASSERT_EQ(::symlink(target.c_str(), at.c_str()), 0) << at;
-  }
+  void link(const std::string& target, const std::string& at) { ASSERT_EQ(::symlink(target.c_str(), at.c_str()), 0) << at; }
   Result<SnapshotResult> snapshot() {
     Downloader d(options());
     SnapshotRequest r;
@@ -117,7 +115,8 @@ TEST_F(LocalDirLinks, PlantedLinksAtTempAndMetadataNamesAreRefused) {
   server.add_file(k_model, c1, "file.txt", "hello");
   ASSERT_TRUE(one("config.json"));  // the metadata folder exists now
   // file.txt's temp name (docs/cache-format.md#local-dir, see LocalDirTempNameVector13_29) and notes.txt's metadata.
-  const std::string temp = local + "/.cache/huggingface/download/-cBLXcT-p5K-naX2rfKJhBZ6mEc=." + git_blob_sha1_hex("hello") + ".incomplete";
+  const std::string temp =
+      local + "/.cache/huggingface/download/-cBLXcT-p5K-naX2rfKJhBZ6mEc=." + git_blob_sha1_hex("hello") + ".incomplete";
   for (const std::string& planted : {temp, local + "/.cache/huggingface/download/sub/dir/notes.txt.metadata"}) {
     SCOPED_TRACE(planted);
     ASSERT_TRUE(fs::make_dirs(fs::parent(planted)));
@@ -152,7 +151,7 @@ TEST_F(LocalDirLinks, AFolderSwappedForALinkDuringTheDownloadCannotRedirectIt) {
   auto r = d.download_file(f);
   ASSERT_TRUE(swapped);
   ASSERT_TRUE(r) << r.error().message;
-  EXPECT_FALSE(exists(elsewhere + "/dir/notes.txt"));             // not through the link
+  EXPECT_FALSE(exists(elsewhere + "/dir/notes.txt"));                 // not through the link
   EXPECT_EQ(read_file(local + "/sub.moved/dir/notes.txt"), "notes");  // into the folder that was opened
 }
 

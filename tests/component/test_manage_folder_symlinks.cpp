@@ -31,8 +31,7 @@ TEST_P(FolderSymlinks, VerifyRefusesTheFolderInsteadOfVouchingForIt) {
   // Followed, the outside copy is healthy: every checksum would match.
   ASSERT_TRUE(verify_repo(outside.path(), k_repo, std::nullopt));
   ASSERT_TRUE(verify_repo(outside.path(), k_repo, std::nullopt)->ok());
-  for (const auto& rev : {std::optional<std::string>{}, std::optional<std::string>{"main"},
-                                               std::optional<std::string>{c1}}) {
+  for (const auto& rev : {std::optional<std::string>{}, std::optional<std::string>{"main"}, std::optional<std::string>{c1}}) {
     auto r = verify_repo(cache, k_repo, rev);
     ASSERT_FALSE(r) << test::to_string(GetParam()) << ": verified " << r->checked << " files";
     EXPECT_EQ(r.error().code, ErrorCode::CacheCorrupted);
@@ -85,10 +84,11 @@ TEST_P(FolderSymlinks, TheCacheRulesRefuseIt) {
   EXPECT_FALSE(std::filesystem::exists(outside.path() + "/models--org--linked/snapshots/" + c1 + "/new.txt"));
 }
 
-INSTANTIATE_TEST_SUITE_P(Linked, FolderSymlinks, ::testing::ValuesIn(test::k_linked_folders),
-                         [](const auto& p) { return std::string(p.param == test::LinkedFolder::Repo        ? "RepoFolder"
-                                                                   : p.param == test::LinkedFolder::Snapshots ? "Snapshots"
-                                                                                                                 : "Snapshot"); });
+INSTANTIATE_TEST_SUITE_P(Linked, FolderSymlinks, ::testing::ValuesIn(test::k_linked_folders), [](const auto& p) {
+  return std::string(p.param == test::LinkedFolder::Repo        ? "RepoFolder"
+                     : p.param == test::LinkedFolder::Snapshots ? "Snapshots"
+                                                                : "Snapshot");
+});
 
 TEST(FolderRule, ACacheRootThatIsASymlinkIsFine) {
   test::TempDir dir;

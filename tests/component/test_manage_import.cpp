@@ -37,8 +37,9 @@ TEST_F(ImportFixture, SampleModelLayoutMatchesTheHubCache) {
   auto r = import_folder(o);
   ASSERT_TRUE(r) << r.error().message;
   const auto& p = r->plan;
-  const std::set<std::string> expected_paths = {"1_Pooling/config.json", "README.md", "config.json", "model.safetensors",
-                                                "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"};
+  const std::set<std::string> expected_paths = {
+      "1_Pooling/config.json",   "README.md",      "config.json",          "model.safetensors",
+      "special_tokens_map.json", "tokenizer.json", "tokenizer_config.json"};
   std::set<std::string> got;
   for (const auto& f : p.files) got.insert(f.path);
   EXPECT_EQ(got, expected_paths);
@@ -56,9 +57,9 @@ TEST_F(ImportFixture, SampleModelLayoutMatchesTheHubCache) {
   const std::string snap = l.snapshot_dir(p.commit);
   EXPECT_EQ(test::read_link(snap + "/config.json"), "../../blobs/" + find(p, "config.json")->blob);
   EXPECT_EQ(test::read_link(snap + "/1_Pooling/config.json"), "../../../blobs/" + find(p, "1_Pooling/config.json")->blob);
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::lstat((snap + "/1_Pooling").c_str(), &st), 0);
-  EXPECT_TRUE(S_ISDIR(st.st_mode));  // sub-dirs of a snapshot are real dirs
+  EXPECT_TRUE(S_ISDIR(st.st_mode));                          // sub-dirs of a snapshot are real dirs
   EXPECT_EQ(test::read_file(l.ref_path("main")), p.commit);  // 40 bytes, no newline
   EXPECT_EQ(test::read_file(cache + "/CACHEDIR.TAG"), std::string(cachedir_tag_content()));
   EXPECT_FALSE(test::exists(l.trees_dir()));  // never written by import
@@ -117,8 +118,8 @@ TEST_F(ImportFixture, BlobNamesFollowLfsRulesAndSize) {
   auto big = hash_file(src + "/big.txt", HashWhat::Both);
   auto edge = hash_file(src + "/edge.txt", HashWhat::Both);
   ASSERT_TRUE(big && edge);
-  EXPECT_EQ(blob_of("big.txt"), big->sha256);         // > 10 MiB: LFS whatever the name
-  EXPECT_EQ(blob_of("edge.txt"), edge->git_sha1);     // exactly 10 MiB: a regular git file
+  EXPECT_EQ(blob_of("big.txt"), big->sha256);      // > 10 MiB: LFS whatever the name
+  EXPECT_EQ(blob_of("edge.txt"), edge->git_sha1);  // exactly 10 MiB: a regular git file
   EXPECT_EQ(test::read_link(layout().pointer_path(r->plan.commit, "saved_model/variables/v.data")),
             "../../../../blobs/" + sha256_hex("tf"));
   expect_resolvable(*r);
@@ -243,7 +244,7 @@ TEST_F(ImportFixture, SourceChangedAfterPlanningIsRefused) {
   EXPECT_FALSE(test::exists(layout().ref_path("main")));
   for (const auto& e : std::filesystem::directory_iterator(layout().blobs_dir()))
     EXPECT_EQ(e.path().string().find(".incomplete"), std::string::npos);  // no temp left behind
-  ASSERT_TRUE(import_folder(opts()));  // re-run with the new content completes
+  ASSERT_TRUE(import_folder(opts()));                                     // re-run with the new content completes
 }
 
 TEST_F(ImportFixture, ExistingBlobIsNeverRewritten) {
@@ -298,7 +299,7 @@ TEST_F(ImportFixture, RevisionsCommitsAndRefs) {
   EXPECT_NE(refused.error().message.find("force the import to move the ref"), std::string::npos) << refused.error().message;
   EXPECT_EQ(refused.error().remedy, Remedy::ForceRef);
   EXPECT_EQ(test::read_file(layout().ref_path("refs/pr/1")), c2);  // nothing changed
-  o.force = true;  // asked: moves the ref, with a warning
+  o.force = true;                                                  // asked: moves the ref, with a warning
   auto moved = import_folder(o);
   ASSERT_TRUE(moved);
   ASSERT_EQ(moved->plan.previous_ref, c2);
@@ -329,7 +330,7 @@ TEST_F(ImportFixture, DryRunPlansAndChangesNothing) {
   EXPECT_EQ(test::tree_fingerprint(dir.path()), before);
   EXPECT_EQ(p->files.size(), 4u);
   EXPECT_EQ(p->total_bytes, 4u);
-  EXPECT_EQ(p->new_blobs, 2u);       // B (once) and C
+  EXPECT_EQ(p->new_blobs, 2u);  // B (once) and C
   EXPECT_EQ(p->transfer_bytes, 2u);
   EXPECT_TRUE(find(*p, "a.json")->blob_exists);
   EXPECT_TRUE(find(*p, "c.safetensors")->lfs);

@@ -103,7 +103,10 @@ TEST_F(List, SortAndLimit) {
 }
 
 TEST_F(List, BadExpressionsAreRejectedWithAReason) {
-  struct Bad { const char* expr; const char* words; };
+  struct Bad {
+    const char* expr;
+    const char* words;
+  };
   for (const Bad& b : {Bad{"size==1", "Unsupported operator '=='"}, Bad{"size>1.5GB", "Invalid size '1.5GB'"},
                        Bad{"size>1XB", "Invalid size"}, Bad{"accessed>7days", "Invalid duration"},
                        Bad{"color=red", "Unsupported filter key 'color'"}, Bad{"type>model", "Only '=' is supported for 'type'"},

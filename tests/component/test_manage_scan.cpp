@@ -46,7 +46,7 @@ TEST_F(Scan, HealthyRepoNumbersMatchScanCacheDir) {
   const std::string big = cb.add_file(k_repo, c1, "sub/dir/model.bin", std::string(1000, 'w'), true);
   const std::string small = cb.add_file(k_repo, c2, "tok.json", "tok");
   cb.add_ref(k_repo, "main", c1);
-  cb.add_ref(k_repo, "refs/pr/1", c2);  // spec 13.3: ref name "refs/pr/1"
+  cb.add_ref(k_repo, "refs/pr/1", c2);                                                      // spec 13.3: ref name "refs/pr/1"
   cb.write_raw("models--org--name/blobs/" + std::string(40, 'f'), std::string(5000, 'o'));  // orphan blob
   cb.write_raw("models--org--name/blobs/" + std::string(64, 'e') + ".incomplete", std::string(77, 'i'));
   cb.write_raw("models--org--name/.no_exist/" + c1 + "/missing.txt", "");
@@ -158,16 +158,16 @@ TEST_F(Scan, EveryMalformedEntryWarnsWithItsPathAndTheScanGoesOn) {
   cb.add_ref(good, "main", c1);
   const std::string root = dir.path();
 
-  cb.write_raw("version.txt", "1");                                   // 1. not a directory
-  stdfs::create_directories(root + "/nodashes");                      // 2. no "--"
-  stdfs::create_directories(root + "/buckets--b/snapshots");          // 3. unknown type
-  stdfs::create_directories(root + "/models--no--snapshots/refs");    // 4. snapshots/ missing
-  cb.add_file({RepoType::Model, "refs/file"}, c1, "a", "a");          // 5. refs is a file
+  cb.write_raw("version.txt", "1");                                 // 1. not a directory
+  stdfs::create_directories(root + "/nodashes");                    // 2. no "--"
+  stdfs::create_directories(root + "/buckets--b/snapshots");        // 3. unknown type
+  stdfs::create_directories(root + "/models--no--snapshots/refs");  // 4. snapshots/ missing
+  cb.add_file({RepoType::Model, "refs/file"}, c1, "a", "a");        // 5. refs is a file
   stdfs::remove_all(root + "/models--refs--file/refs");
   cb.write_raw("models--refs--file/refs", c1);
-  cb.add_file({RepoType::Model, "snap/file"}, c1, "a", "a");          // 6. a file in snapshots/
+  cb.add_file({RepoType::Model, "snap/file"}, c1, "a", "a");  // 6. a file in snapshots/
   cb.write_raw("models--snap--file/snapshots/README", "x");
-  cb.add_file({RepoType::Model, "bad/ref"}, c1, "a", "a");            // 8. ref to a missing commit
+  cb.add_file({RepoType::Model, "bad/ref"}, c1, "a", "a");  // 8. ref to a missing commit
   cb.add_ref({RepoType::Model, "bad/ref"}, "main", c2);
   test::make_symlink(root + "/models--good--repo", root + "/models--alias--repo");  // repo folder symlink
 
@@ -191,7 +191,11 @@ TEST_F(Scan, EveryMalformedEntryWarnsWithItsPathAndTheScanGoesOn) {
   ASSERT_NE(g, nullptr);
   EXPECT_EQ(g->size_on_disk, 7u);
 
-  struct Case { std::string path; std::string words; bool skipped; };
+  struct Case {
+    std::string path;
+    std::string words;
+    bool skipped;
+  };
   const std::vector<Case> cases = {
       {root + "/version.txt", "Repo path is not a directory", true},
       {root + "/nodashes", "not a valid HuggingFace cache directory", true},
@@ -216,7 +220,8 @@ TEST_F(Scan, EveryMalformedEntryWarnsWithItsPathAndTheScanGoesOn) {
   EXPECT_EQ(c.warnings.size(), cases.size());
   // Both escaping links give one warning; the dangling one names its pointer too.
   EXPECT_NE(warning_about(c, cb.layout(escaping).pointer_path(c1, "abs.bin"))->message.find("(and 1 more)"), std::string::npos);
-  EXPECT_NE(warning_about(c, cb.layout(dangling).blob_path(std::string(40, 'd')))->message.find(cb.layout(dangling).pointer_path(c1, "gone.txt")),
+  EXPECT_NE(warning_about(c, cb.layout(dangling).blob_path(std::string(40, 'd')))
+                ->message.find(cb.layout(dangling).pointer_path(c1, "gone.txt")),
             std::string::npos);
 
   std::vector<std::string> labels;
@@ -234,8 +239,8 @@ TEST_F(Scan, EveryMalformedEntryWarnsWithItsPathAndTheScanGoesOn) {
   std::vector<std::string> skipped;
   for (const auto& s : c.skipped_repos) skipped.push_back(s.repo.label());
   std::sort(skipped.begin(), skipped.end());
-  EXPECT_EQ(skipped, (std::vector<std::string>{"model/alias/repo", "model/bad/ref", "model/no/snapshots",
-                                               "model/refs/file", "model/snap/file"}));
+  EXPECT_EQ(skipped, (std::vector<std::string>{"model/alias/repo", "model/bad/ref", "model/no/snapshots", "model/refs/file",
+                                               "model/snap/file"}));
 }
 
 TEST_F(Scan, SymlinkedBlobsDirOutsideTheCacheIsNotFollowed) {

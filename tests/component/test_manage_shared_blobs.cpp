@@ -158,8 +158,9 @@ TEST_F(Shared, PruneNeverTakesAPayloadWithoutManifest) {
 
 // Research note 6.3.
 TEST_F(Shared, InvalidManifestLinesAreStale) {
-  test::write_file(payload(k_o) + ".refs", "../../outside\n/etc/passwd\nmodels--org--missing/blobs/etag\n"
-                                           "models--o--a/blobs/e_shared\nkernels--o--k/blobs/e\n");
+  test::write_file(payload(k_o) + ".refs",
+                   "../../outside\n/etc/passwd\nmodels--org--missing/blobs/etag\n"
+                   "models--o--a/blobs/e_shared\nkernels--o--k/blobs/e\n");
   const SharedBlobStore store(dir.path());
   auto eval = store.evaluate_manifest(k_o);
   ASSERT_TRUE(eval) << eval.error().message;

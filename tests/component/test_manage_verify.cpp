@@ -136,9 +136,9 @@ TEST_F(Verify, TreeFileGivesExpectationsAndMissingFiles) {
 TEST_F(Verify, RevisionResolution) {
   cb.add_file(k_repo, c2, "other.txt", "other");
   cb.add_ref(k_repo, "refs/pr/1", c2 + "\n");
-  EXPECT_EQ(run().commit, c1);                         // refs/main
-  EXPECT_EQ(run(c2).commit, c2);                       // a hash as is
-  EXPECT_EQ(run("refs/pr/1").commit, c2);              // a ref, stripped
+  EXPECT_EQ(run().commit, c1);             // refs/main
+  EXPECT_EQ(run(c2).commit, c2);           // a hash as is
+  EXPECT_EQ(run("refs/pr/1").commit, c2);  // a ref, stripped
   auto missing = verify_repo(dir.path(), k_repo, std::string("v9"));
   ASSERT_FALSE(missing);
   EXPECT_EQ(missing.error().code, ErrorCode::RevisionNotFound);

@@ -90,9 +90,10 @@ TEST_P(ResolveFolderSymlinks, ADownloadOfAnotherCommitNeverWritesThroughIt) {
   }
 }
 
-INSTANTIATE_TEST_SUITE_P(Linked, ResolveFolderSymlinks, ::testing::ValuesIn(k_linked_folders),
-                         [](const auto& p) { return std::string(p.param == LinkedFolder::Repo        ? "RepoFolder"
-                                                                   : p.param == LinkedFolder::Snapshots ? "Snapshots"
-                                                                                                           : "Snapshot"); });
+INSTANTIATE_TEST_SUITE_P(Linked, ResolveFolderSymlinks, ::testing::ValuesIn(k_linked_folders), [](const auto& p) {
+  return std::string(p.param == LinkedFolder::Repo        ? "RepoFolder"
+                     : p.param == LinkedFolder::Snapshots ? "Snapshots"
+                                                          : "Snapshot");
+});
 
 }  // namespace

@@ -49,8 +49,8 @@ TEST_F(Bodies, WholeFilesAreExact) {
 
 TEST_F(Bodies, RangesAtAnyOffsetAreExact) {
   // Small ranges of large files take the in-memory path at an offset; large ranges sendfile.
-  const std::vector<std::pair<std::uint64_t, std::uint64_t>> spans = {
-      {0, 0}, {1, 100}, {12345, 12399}, {100000, 116383}, {100000, 116384}, {150000, 299999}};
+  const std::vector<std::pair<std::uint64_t, std::uint64_t>> spans = {{0, 0},           {1, 100},         {12345, 12399},
+                                                                      {100000, 116383}, {100000, 116384}, {150000, 299999}};
   for (const auto& [a, b] : spans) {
     auto r = http("GET", file_url("large.bin"), {"Range: bytes=" + std::to_string(a) + "-" + std::to_string(b)});
     EXPECT_EQ(r.status, 206) << a << "-" << b;

@@ -45,10 +45,12 @@ TEST_F(Hygiene, WellFormedRequestsAreServed) {
     EXPECT_EQ(resp.rfind("HTTP/1.1 200", 0), 0u) << req << "\n" << resp.substr(0, 200);
     EXPECT_EQ(resp.substr(resp.size() - 2), "{}") << req;
   }
-  const std::string post = exchange("POST " + k_paths_info + " HTTP/1.1\r\nHost: a\r\nContent-Length: 17\r\n"
+  const std::string post = exchange("POST " + k_paths_info +
+                                    " HTTP/1.1\r\nHost: a\r\nContent-Length: 17\r\n"
                                     "Content-Length: 17\r\nConnection: close\r\n\r\npaths=config.json");
   EXPECT_EQ(post.rfind("HTTP/1.1 200", 0), 0u) << post.substr(0, 200);
-  const std::string chunked = exchange("POST " + k_paths_info + " HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
+  const std::string chunked = exchange("POST " + k_paths_info +
+                                       " HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\n"
                                        "Connection: close\r\n\r\n11\r\npaths=config.json\r\n0\r\n\r\n");
   EXPECT_EQ(chunked.rfind("HTTP/1.1 200", 0), 0u) << chunked.substr(0, 200);
   EXPECT_NE(chunked.find("\"path\":\"config.json\""), std::string::npos) << chunked;
@@ -68,7 +70,9 @@ TEST_F(Hygiene, AmbiguousRequestsGet400SayingWhat) {
       {get + "Host: a\r\nX-A: b" + std::string(1, '\0') + "c\r\nConnection: close\r\n\r\n", "NUL byte"},
       {get + "Host: a\r\nConnection: close\r\nX-A: b" + std::string(1, '\0') + "c\r\n\r\n", "NUL byte"},
       {get + "Host: a" + std::string(1, '\0') + "evil.example\r\n\r\n", "NUL byte"},
-      {get + "Host: a\r\nX-A: b\x01" "c\r\n\r\n", "control byte"},
+      {get + "Host: a\r\nX-A: b\x01"
+             "c\r\n\r\n",
+       "control byte"},
       {get + "Host: a\r\nX-A: b\r\n c\r\n\r\n", "folded line"},
       {"GET " + k_config + std::string(1, '\0') + "x HTTP/1.1\r\nHost: a\r\n\r\n", "NUL byte"},
       {"GET " + k_config + std::string(1, '\0') + "x?a=b HTTP/1.1\r\nHost: a\r\n\r\n", "NUL byte"},
@@ -92,8 +96,10 @@ TEST_F(Hygiene, ARefusedRequestClosesTheConnectionSoNothingIsSmuggled) {
   // Read by Content-Length, the body would end after "0\r\n\r\n" and the GET after it would be a
   // second request; the server must answer once and close.
   const std::string smuggled = "GET " + k_config + " HTTP/1.1\r\nHost: a\r\n\r\n";
-  const std::string resp = exchange("POST " + k_paths_info + " HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
-                                    "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" + smuggled);
+  const std::string resp = exchange("POST " + k_paths_info +
+                                    " HTTP/1.1\r\nHost: a\r\nContent-Length: 5\r\n"
+                                    "Transfer-Encoding: chunked\r\n\r\n0\r\n\r\n" +
+                                    smuggled);
   EXPECT_EQ(resp.rfind("HTTP/1.1 400", 0), 0u) << resp;
   EXPECT_EQ(count(resp, "HTTP/1.1 "), 1u) << resp;
   EXPECT_NE(resp.find("Connection: close"), std::string::npos) << resp;
@@ -141,8 +147,8 @@ TEST_F(Hygiene, APublicUrlIsTheBaseOfEveryAbsoluteUrl) {
 }
 
 TEST_F(Hygiene, AMalformedPublicUrlIsRefusedAtStart) {
-  for (const char* bad : {"mirror.example", "ftp://mirror.example", "http://", "http:///x", "http://a/b?x=1",
-                          "http://a b", "http://a/#frag"}) {
+  for (const char* bad :
+       {"mirror.example", "ftp://mirror.example", "http://", "http:///x", "http://a/b?x=1", "http://a b", "http://a/#frag"}) {
     server::ServerOptions o;
     o.router.cache_dir = cache.root();
     o.router.public_url = bad;
@@ -172,7 +178,8 @@ TEST_F(Hygiene, IfRangeWithAStaleValidatorGetsTheWholeFile) {
   r = ranged(modified);
   EXPECT_EQ(r.status, 206);
   EXPECT_EQ(r.body, "234");
-  for (const std::string& stale : {std::string("\"") + git_oid("old") + "\"", "W/" + etag, std::string("Thu, 01 Jan 1970 00:00:00 GMT")}) {
+  for (const std::string& stale :
+       {std::string("\"") + git_oid("old") + "\"", "W/" + etag, std::string("Thu, 01 Jan 1970 00:00:00 GMT")}) {
     r = ranged(stale);
     EXPECT_EQ(r.status, 200) << stale;
     EXPECT_EQ(r.body, "0123456789") << stale;
@@ -203,8 +210,10 @@ std::vector<int> idle_connections(std::uint16_t port, int n) {
     a.sin_family = AF_INET;
     a.sin_port = htons(port);
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0) fds.push_back(fd);
-    else ::close(fd);
+    if (::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0)
+      fds.push_back(fd);
+    else
+      ::close(fd);
   }
   std::this_thread::sleep_for(std::chrono::milliseconds(300));  // let the server accept them all
   return fds;

@@ -73,8 +73,9 @@ TEST_F(Partial, ListingsShowEveryFileOfTheCommit) {
   }
   const auto info = json::parse(http("GET", url("/api/models/org/part?blobs=true")).body);
   EXPECT_EQ(info["siblings"].size(), 5u);
-  const auto paths = json::parse(http("POST", url("/api/models/org/part/paths-info/main"), {},
-                                      "paths=model.safetensors&paths=extra/b.txt&paths=nope.txt").body);
+  const auto paths = json::parse(
+      http("POST", url("/api/models/org/part/paths-info/main"), {}, "paths=model.safetensors&paths=extra/b.txt&paths=nope.txt")
+          .body);
   ASSERT_EQ(paths.size(), 2u);
   EXPECT_EQ(paths[0]["path"], "model.safetensors");
   EXPECT_EQ(paths[1]["path"], "extra/b.txt");

@@ -123,8 +123,8 @@ TEST_F(Routes, ResolveLfsRedirectsWithLinkedHeadersToADownloadPathWeServe) {
   EXPECT_EQ(h.header("x-linked-etag"), "\"" + sha256(k_weights) + "\"");
   EXPECT_EQ(h.header("x-linked-size"), std::to_string(k_weights.size()));
   EXPECT_EQ(h.header("x-repo-commit"), c1);
-  const std::string pointer = "version https://git-lfs.github.com/spec/v1\noid sha256:" + sha256(k_weights) +
-                              "\nsize " + std::to_string(k_weights.size()) + "\n";
+  const std::string pointer = "version https://git-lfs.github.com/spec/v1\noid sha256:" + sha256(k_weights) + "\nsize " +
+                              std::to_string(k_weights.size()) + "\n";
   EXPECT_EQ(h.header("etag"), "\"" + git_oid(pointer) + "\"");
   const std::string location = h.header("location");
   ASSERT_EQ(location.rfind(srv->url() + "/_blobs/models--org--tiny/" + sha256(k_weights) + "?", 0), 0u) << location;
@@ -251,8 +251,8 @@ TEST_F(Routes, TreeRecursiveSubpathAndExpand) {
   auto j = json::parse(http("GET", url("/api/models/org/tiny/tree/main?recursive=true")).body);
   std::vector<std::string> paths;
   for (const auto& e : j) paths.push_back(e["path"]);
-  EXPECT_EQ(paths, (std::vector<std::string>{"config.json", "model.safetensors", "sub", "sub/b.txt", "sub/dir",
-                                             "sub/dir/a.txt"}));
+  EXPECT_EQ(paths,
+            (std::vector<std::string>{"config.json", "model.safetensors", "sub", "sub/b.txt", "sub/dir", "sub/dir/a.txt"}));
   // Directory oids are git tree ids (values from `git write-tree` of the same files).
   EXPECT_EQ(j[2]["oid"], "e83551e59de401b2f6661a7dfc705e030968b259");
   EXPECT_EQ(j[4]["oid"], "a383868b6d7d052bae54aa4a1f7d2c1fb3695d0a");

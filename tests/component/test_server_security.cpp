@@ -23,8 +23,8 @@ class Security : public TinyRepoFixture {
  protected:
   void SetUp() override {
     TinyRepoFixture::SetUp();
-    write_file(tmp.path() + "/secret.txt", k_secret);   // outside the cache
-    cache.write_raw("loose.txt", k_secret);              // inside the cache, outside any snapshot
+    write_file(tmp.path() + "/secret.txt", k_secret);  // outside the cache
+    cache.write_raw("loose.txt", k_secret);            // inside the cache, outside any snapshot
   }
   void expect_no_file(const std::string& path, const std::string& why) {
     auto r = http("GET", url(path));
@@ -81,8 +81,8 @@ TEST_F(Security, SymlinksLeavingTheRepoOrPointingAtPartialBlobsAreNotServed) {
   // A directory symlink out of the snapshot.
   std::filesystem::create_symlink(tmp.path(), snap + "/outside");
   start();
-  for (const char* p : {"abs-escape.txt", "rel-escape.txt", "loose.txt", "passwd", "partial.bin", "foreign.txt",
-                        "outside/secret.txt"})
+  for (const char* p :
+       {"abs-escape.txt", "rel-escape.txt", "loose.txt", "passwd", "partial.bin", "foreign.txt", "outside/secret.txt"})
     expect_no_file(std::string("/org/tiny/resolve/main/") + p, "symlink");
   auto tree = nlohmann::json::parse(http("GET", url("/api/models/org/tiny/tree/main?recursive=true")).body);
   std::vector<std::string> listed;
@@ -105,15 +105,15 @@ TEST_F(Security, SharedStoreLinksAreServedOnlyWhenTheyNameAPayloadExactly) {
     stdfs::create_symlink(target, l.blob_path(etag));
     cache.add_pointer(k_tiny, c1, name, etag);
   };
-  hostile("loose.bin", "../../loose.txt");                                  // in the cache, not the store
-  hostile("abs-secret.bin", tmp.path() + "/secret.txt");                    // outside the cache
-  hostile("dotdot.bin", "../../blobs/..");                                  // the store's parent
-  hostile("store-dir.bin", "../../blobs/" + good.substr(0, 2));             // a directory
-  hostile("wrong-prefix.bin", "../../blobs/77/" + good);                    // hash under another prefix
-  write_file(tmp.path() + "/outside/" + std::string(64, '7'), k_secret);    // a symlinked prefix dir
+  hostile("loose.bin", "../../loose.txt");                                // in the cache, not the store
+  hostile("abs-secret.bin", tmp.path() + "/secret.txt");                  // outside the cache
+  hostile("dotdot.bin", "../../blobs/..");                                // the store's parent
+  hostile("store-dir.bin", "../../blobs/" + good.substr(0, 2));           // a directory
+  hostile("wrong-prefix.bin", "../../blobs/77/" + good);                  // hash under another prefix
+  write_file(tmp.path() + "/outside/" + std::string(64, '7'), k_secret);  // a symlinked prefix dir
   stdfs::create_symlink(tmp.path() + "/outside", root + "/blobs/77");
   hostile("prefix-link.bin", "../../blobs/77/" + std::string(64, '7'));
-  const std::string link_payload = "8c" + std::string(62, '8');             // the payload is a symlink
+  const std::string link_payload = "8c" + std::string(62, '8');  // the payload is a symlink
   stdfs::create_directories(root + "/blobs/8c");
   stdfs::create_symlink(tmp.path() + "/secret.txt", root + "/blobs/8c/" + link_payload);
   hostile("payload-link.bin", "../../blobs/8c/" + link_payload);
@@ -130,8 +130,8 @@ TEST_F(Security, SharedStoreLinksAreServedOnlyWhenTheyNameAPayloadExactly) {
   auto body = http("GET", redirect.header("location"));
   EXPECT_EQ(body.status, 200);
   EXPECT_EQ(body.body, "SHARED-OK");
-  for (const char* p : {"loose.bin", "abs-secret.bin", "dotdot.bin", "store-dir.bin", "wrong-prefix.bin",
-                        "prefix-link.bin", "payload-link.bin", "partial.bin"})
+  for (const char* p : {"loose.bin", "abs-secret.bin", "dotdot.bin", "store-dir.bin", "wrong-prefix.bin", "prefix-link.bin",
+                        "payload-link.bin", "partial.bin"})
     expect_no_file(std::string("/org/tiny/resolve/main/") + p, "shared store link");
   auto tree = nlohmann::json::parse(http("GET", url("/api/models/org/tiny/tree/main?recursive=true")).body);
   std::vector<std::string> listed;
@@ -210,7 +210,9 @@ TEST_F(Security, PrivateReposNeedAValidBearerToken) {
   EXPECT_EQ(http("GET", u, {"Authorization: BEARER  hf_second "}).status, 200);  // scheme case and spaces
   EXPECT_EQ(http("GET", url("/api/models/org/private")).status, 401);
   EXPECT_EQ(http("GET", url("/api/models/org/private"), {"Authorization: Bearer hf_second"}).status, 200);
-  EXPECT_EQ(nlohmann::json::parse(http("GET", url("/api/models/org/private"), {"Authorization: Bearer hf_second"}).body)["private"], true);
+  EXPECT_EQ(
+      nlohmann::json::parse(http("GET", url("/api/models/org/private"), {"Authorization: Bearer hf_second"}).body)["private"],
+      true);
   // Public repos need nothing.
   EXPECT_EQ(http("GET", url("/org/tiny/resolve/main/config.json")).status, 200);
   // The token is never logged.
@@ -232,12 +234,13 @@ TEST_F(Security, MissingAndPrivateReposLookAlikeWithoutAToken) {
     return a.status == b.status && a.header("x-error-code") == b.header("x-error-code") &&
            a.header("x-error-message") == b.header("x-error-message") && a.body == b.body;
   };
-  for (const std::vector<std::string>& auth : {std::vector<std::string>{},
-                                               std::vector<std::string>{"Authorization: Bearer hf_a_hub_token"},
-                                               std::vector<std::string>{"Authorization: Basic eDp5"}}) {
-    for (const auto& [priv, missing] : {std::pair{"/org/private/resolve/main/weights.bin", "/org/absent/resolve/main/weights.bin"},
-                                         {"/api/models/org/private", "/api/models/org/absent"},
-                                         {"/api/models/org/private/tree/main", "/api/models/org/absent/tree/main"}}) {
+  for (const std::vector<std::string>& auth :
+       {std::vector<std::string>{}, std::vector<std::string>{"Authorization: Bearer hf_a_hub_token"},
+        std::vector<std::string>{"Authorization: Basic eDp5"}}) {
+    for (const auto& [priv, missing] :
+         {std::pair{"/org/private/resolve/main/weights.bin", "/org/absent/resolve/main/weights.bin"},
+          {"/api/models/org/private", "/api/models/org/absent"},
+          {"/api/models/org/private/tree/main", "/api/models/org/absent/tree/main"}}) {
       const auto p = http("GET", url(priv), auth);
       const auto m = http("GET", url(missing), auth);
       EXPECT_EQ(p.status, 401) << priv;
@@ -247,7 +250,8 @@ TEST_F(Security, MissingAndPrivateReposLookAlikeWithoutAToken) {
     }
   }
   // With a mirror token: the private repo is served, a missing one is a plain 404.
-  EXPECT_EQ(http("GET", url("/org/private/resolve/main/weights.bin"), {"Authorization: Bearer hf_goodtoken"}).body, "private bytes");
+  EXPECT_EQ(http("GET", url("/org/private/resolve/main/weights.bin"), {"Authorization: Bearer hf_goodtoken"}).body,
+            "private bytes");
   auto m = http("GET", url("/org/absent/resolve/main/weights.bin"), {"Authorization: Bearer hf_goodtoken"});
   EXPECT_EQ(m.status, 404);
   EXPECT_EQ(m.header("x-error-code"), "RepoNotFound");
@@ -387,9 +391,9 @@ TEST_F(Security, TheServerNeverWritesToTheCache) {
   cache.add_file(k_tiny, c1, "big.bin", std::string(5000, 'x'), true);
   const std::string before = tree_fingerprint(cache.root());
   start();
-  for (const char* p : {"/api/models/org/tiny", "/api/models/org/tiny/tree/main?recursive=true&expand=true",
-                        "/org/tiny/resolve/main/config.json", "/org/tiny/resolve/main/nope", "/org/nope/resolve/main/x",
-                        "/org/tiny/resolve/refs%2Fpr%2F9/x"})
+  for (const char* p :
+       {"/api/models/org/tiny", "/api/models/org/tiny/tree/main?recursive=true&expand=true", "/org/tiny/resolve/main/config.json",
+        "/org/tiny/resolve/main/nope", "/org/nope/resolve/main/x", "/org/tiny/resolve/refs%2Fpr%2F9/x"})
     http("GET", url(p));
   const std::string loc = http("HEAD", url("/org/tiny/resolve/main/big.bin")).header("location");
   EXPECT_EQ(http("GET", loc).body.size(), 5000u);

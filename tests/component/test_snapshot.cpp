@@ -1,4 +1,5 @@
-// snapshot_download (docs/hub-protocol.md#snapshot-download, 8.4) and --local-dir mode (docs/cache-format.md#local-dir) against the test server.
+// snapshot_download (docs/hub-protocol.md#snapshot-download, 8.4) and --local-dir mode (docs/cache-format.md#local-dir) against
+// the test server.
 #include <sys/stat.h>
 #include <utime.h>
 
@@ -249,7 +250,9 @@ TEST_F(DownloadFixture, LocalDirStalenessVector13_30) {
   // Touch both files into the future: their metadata becomes stale.
   const auto future = ::time(nullptr) + 100;
   for (const char* name : {"config.json", "model.safetensors"}) {
-    struct utimbuf t{future, future};
+    struct utimbuf t {
+      future, future
+    };
     ::utime((local + "/" + name).c_str(), &t);
   }
   server.clear_requests();
@@ -290,8 +293,12 @@ TEST_F(DownloadFixture, HostileEtagInListingIsRefused) {
 }
 
 TEST_F(DownloadFixture, OptionsFromConfig) {
-  Environment env({{"HF_ENDPOINT", server.endpoint() + "/"}, {"HF_HUB_CACHE", cache}, {"HF_TOKEN", "hf_fromenv"},
-                   {"HF_HUB_OFFLINE", "1"}, {"HF_HUB_DOWNLOAD_TIMEOUT", "7"}, {"HOME", dir.path()}});
+  Environment env({{"HF_ENDPOINT", server.endpoint() + "/"},
+                   {"HF_HUB_CACHE", cache},
+                   {"HF_TOKEN", "hf_fromenv"},
+                   {"HF_HUB_OFFLINE", "1"},
+                   {"HF_HUB_DOWNLOAD_TIMEOUT", "7"},
+                   {"HOME", dir.path()}});
   const auto o = Downloader::Options::from_env(Config::from_env(env));
   EXPECT_EQ(o.endpoint, server.endpoint());
   EXPECT_EQ(o.cache_dir, cache);

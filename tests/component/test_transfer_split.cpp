@@ -18,7 +18,7 @@ TEST_F(Transfer, LargeFileIsSplitIntoParallelRanges) {
 
 TEST_F(Transfer, FastSingleStreamKeepsOneConnectionForASplitFile) {
   auto o = options();
-  o.parallel_below_rate = 1;        // any stream is fast enough...
+  o.parallel_below_rate = 1;              // any stream is fast enough...
   o.rate_window = std::chrono::hours(1);  // ...and a stall on a loaded machine never ends a window
   Engine engine(o);
   auto j = job("big.bin", big, true);

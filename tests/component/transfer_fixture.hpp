@@ -18,7 +18,6 @@ namespace hubcache::test {
 using namespace hubcache::transfer;
 using namespace std::chrono_literals;
 
-
 inline const RepoRef k_transfer_repo{RepoType::Model, "org/r"};
 
 inline std::string random_bytes(std::size_t n, unsigned seed) {

@@ -49,7 +49,8 @@ void fill(const std::function<void(const RepoRef&, const std::string&, const std
 class TestHub : public Hub {
  public:
   TestHub() {
-    fill([&](const RepoRef& r, const std::string& p, const std::string& c, bool lfs) { m_server.add_file(r, k_commit, p, c, lfs); },
+    fill([&](const RepoRef& r, const std::string& p, const std::string& c,
+             bool lfs) { m_server.add_file(r, k_commit, p, c, lfs); },
          [&](const RepoRef& r, const std::string& name) { m_server.set_ref(r, name, k_commit); });
   }
   std::string endpoint() const override { return m_server.endpoint(); }
@@ -118,7 +119,11 @@ HttpResult small_file_answer(const HttpResult& r, const std::string& endpoint, c
 
 std::vector<Case> cases() {
   return {
-      {"RepoInfoGivesTheCommitAndEverySibling", "GET", "/api/models/org/conf/revision/main", {}, {},
+      {"RepoInfoGivesTheCommitAndEverySibling",
+       "GET",
+       "/api/models/org/conf/revision/main",
+       {},
+       {},
        [](const HttpResult& r, const std::string&) {
          ASSERT_EQ(r.status, 200) << r.body;
          const auto j = nlohmann::json::parse(r.body);
@@ -128,22 +133,38 @@ std::vector<Case> cases() {
          std::sort(names.begin(), names.end());
          EXPECT_EQ(names, (std::vector<std::string>{"config.json", "docs/notes.txt", "model.safetensors"}));
        }},
-      {"RepoInfoAtTheCommitItself", "GET", "/api/models/org/conf/revision/" + k_commit, {}, {},
+      {"RepoInfoAtTheCommitItself",
+       "GET",
+       "/api/models/org/conf/revision/" + k_commit,
+       {},
+       {},
        [](const HttpResult& r, const std::string&) {
          ASSERT_EQ(r.status, 200) << r.body;
          EXPECT_EQ(nlohmann::json::parse(r.body).at("sha"), k_commit);
        }},
-      {"AnUnknownRepoIsRepoNotFound", "GET", "/api/models/org/absent/revision/main", {}, {},
+      {"AnUnknownRepoIsRepoNotFound",
+       "GET",
+       "/api/models/org/absent/revision/main",
+       {},
+       {},
        [](const HttpResult& r, const std::string&) {
          EXPECT_TRUE(r.status == 401 || r.status == 404) << r.status;
          EXPECT_EQ(r.header("x-error-code"), "RepoNotFound");
        }},
-      {"AnUnknownRevisionIsRevisionNotFound", "GET", "/api/models/org/conf/revision/no-such-branch", {}, {},
+      {"AnUnknownRevisionIsRevisionNotFound",
+       "GET",
+       "/api/models/org/conf/revision/no-such-branch",
+       {},
+       {},
        [](const HttpResult& r, const std::string&) {
          EXPECT_EQ(r.status, 404);
          EXPECT_EQ(r.header("x-error-code"), "RevisionNotFound");
        }},
-      {"HeadOfASmallFileGivesItsGitEtagCommitAndSize", "HEAD", resolve("config.json"), {"Accept-Encoding: identity"}, {},
+      {"HeadOfASmallFileGivesItsGitEtagCommitAndSize",
+       "HEAD",
+       resolve("config.json"),
+       {"Accept-Encoding: identity"},
+       {},
        [](const HttpResult& r, const std::string& endpoint) {
          const HttpResult a = r.status == 307 ? http("HEAD", endpoint + r.header("location"), {"Accept-Encoding: identity"}) : r;
          ASSERT_EQ(a.status, 200);
@@ -151,20 +172,32 @@ std::vector<Case> cases() {
          EXPECT_EQ(a.header("content-length"), std::to_string(k_config.size()));
          EXPECT_TRUE(a.body.empty());
        }},
-      {"GetOfASmallFileGivesItsBytes", "GET", resolve("config.json"), {}, {},
+      {"GetOfASmallFileGivesItsBytes",
+       "GET",
+       resolve("config.json"),
+       {},
+       {},
        [](const HttpResult& r, const std::string& endpoint) {
          const HttpResult a = small_file_answer(r, endpoint);
          ASSERT_EQ(a.status, 200);
          EXPECT_EQ(a.body, k_config);
          expect_file_headers(a, k_config, false);
        }},
-      {"ANestedPathAtTheCommit", "GET", resolve("docs/notes.txt", k_commit), {}, {},
+      {"ANestedPathAtTheCommit",
+       "GET",
+       resolve("docs/notes.txt", k_commit),
+       {},
+       {},
        [](const HttpResult& r, const std::string& endpoint) {
          const HttpResult a = small_file_answer(r, endpoint);
          ASSERT_EQ(a.status, 200);
          EXPECT_EQ(a.body, k_notes);
        }},
-      {"HeadOfAnLfsFileRedirectsWithTheLinkedEtagAndSize", "HEAD", resolve("model.safetensors"), {"Accept-Encoding: identity"}, {},
+      {"HeadOfAnLfsFileRedirectsWithTheLinkedEtagAndSize",
+       "HEAD",
+       resolve("model.safetensors"),
+       {"Accept-Encoding: identity"},
+       {},
        [](const HttpResult& r, const std::string& endpoint) {
          ASSERT_EQ(r.status, 302);
          expect_file_headers(r, k_weights, true);
@@ -174,29 +207,49 @@ std::vector<Case> cases() {
          ASSERT_EQ(got.status, 200);
          EXPECT_EQ(sha256_hex(got.body), sha256_hex(k_weights));
        }},
-      {"ARangeOfASmallFileIs206WithItsContentRange", "GET", resolve("config.json"), {"Range: bytes=2-5"}, {},
+      {"ARangeOfASmallFileIs206WithItsContentRange",
+       "GET",
+       resolve("config.json"),
+       {"Range: bytes=2-5"},
+       {},
        [](const HttpResult& r, const std::string& endpoint) {
          const HttpResult a = small_file_answer(r, endpoint, {"Range: bytes=2-5"});
          ASSERT_EQ(a.status, 206);
          EXPECT_EQ(a.body, k_config.substr(2, 4));
          EXPECT_EQ(a.header("content-range"), "bytes 2-5/" + std::to_string(k_config.size()));
        }},
-      {"ARangePastTheEndIs416", "GET", resolve("config.json"), {"Range: bytes=100000-"}, {},
+      {"ARangePastTheEndIs416",
+       "GET",
+       resolve("config.json"),
+       {"Range: bytes=100000-"},
+       {},
        [](const HttpResult& r, const std::string& endpoint) {
          const HttpResult a = small_file_answer(r, endpoint, {"Range: bytes=100000-"});
          EXPECT_EQ(a.status, 416);
        }},
-      {"AMissingFileIsEntryNotFoundAtTheCommit", "HEAD", resolve("absent.bin"), {}, {},
+      {"AMissingFileIsEntryNotFoundAtTheCommit",
+       "HEAD",
+       resolve("absent.bin"),
+       {},
+       {},
        [](const HttpResult& r, const std::string&) {
          EXPECT_EQ(r.status, 404);
          EXPECT_EQ(r.header("x-error-code"), "EntryNotFound");
        }},
-      {"AFileAtAnUnknownRevisionIsRevisionNotFound", "HEAD", resolve("config.json", "no-such-branch"), {}, {},
+      {"AFileAtAnUnknownRevisionIsRevisionNotFound",
+       "HEAD",
+       resolve("config.json", "no-such-branch"),
+       {},
+       {},
        [](const HttpResult& r, const std::string&) {
          EXPECT_EQ(r.status, 404);
          EXPECT_EQ(r.header("x-error-code"), "RevisionNotFound");
        }},
-      {"TheRecursiveTreeListsEveryFileWithOidSizeAndLfs", "GET", "/api/models/org/conf/tree/" + k_commit + "?recursive=true", {}, {},
+      {"TheRecursiveTreeListsEveryFileWithOidSizeAndLfs",
+       "GET",
+       "/api/models/org/conf/tree/" + k_commit + "?recursive=true",
+       {},
+       {},
        [](const HttpResult& r, const std::string&) {
          ASSERT_EQ(r.status, 200) << r.body;
          std::map<std::string, nlohmann::json> files;
@@ -210,8 +263,11 @@ std::vector<Case> cases() {
          EXPECT_EQ(files["model.safetensors"].at("lfs").at("oid"), sha256_hex(k_weights));
          EXPECT_EQ(files["docs/notes.txt"].at("oid"), git_blob_sha1_hex(k_notes));
        }},
-      {"PathsInfoAnswersThePresentPathsOnly", "POST", "/api/models/org/conf/paths-info/" + k_commit,
-       {"Content-Type: application/x-www-form-urlencoded"}, "paths=config.json&paths=absent.bin&expand=false",
+      {"PathsInfoAnswersThePresentPathsOnly",
+       "POST",
+       "/api/models/org/conf/paths-info/" + k_commit,
+       {"Content-Type: application/x-www-form-urlencoded"},
+       "paths=config.json&paths=absent.bin&expand=false",
        [](const HttpResult& r, const std::string&) {
          ASSERT_EQ(r.status, 200) << r.body;
          const auto j = nlohmann::json::parse(r.body);
@@ -219,7 +275,11 @@ std::vector<Case> cases() {
          EXPECT_EQ(j[0].at("path"), "config.json");
          EXPECT_EQ(j[0].at("oid"), git_blob_sha1_hex(k_config));
        }},
-      {"ADatasetUsesItsPrefixes", "GET", "/datasets/org/conf-data/resolve/main/data/train.csv", {}, {},
+      {"ADatasetUsesItsPrefixes",
+       "GET",
+       "/datasets/org/conf-data/resolve/main/data/train.csv",
+       {},
+       {},
        [](const HttpResult& r, const std::string& endpoint) {
          const HttpResult a = small_file_answer(r, endpoint);
          ASSERT_EQ(a.status, 200);
@@ -229,7 +289,11 @@ std::vector<Case> cases() {
          ASSERT_EQ(info.status, 200);
          EXPECT_EQ(nlohmann::json::parse(info.body).at("sha"), k_commit);
        }},
-      {"ASubfolderTreeListsItsEntriesOnly", "GET", "/api/models/org/conf/tree/" + k_commit + "/docs", {}, {},
+      {"ASubfolderTreeListsItsEntriesOnly",
+       "GET",
+       "/api/models/org/conf/tree/" + k_commit + "/docs",
+       {},
+       {},
        [](const HttpResult& r, const std::string&) {
          ASSERT_EQ(r.status, 200) << r.body;
          const auto j = nlohmann::json::parse(r.body);
@@ -237,12 +301,20 @@ std::vector<Case> cases() {
          EXPECT_EQ(j[0].at("path"), "docs/notes.txt");
          EXPECT_EQ(j[0].at("type"), "file");
        }},
-      {"AMissingTreeFolderIsEntryNotFound", "GET", "/api/models/org/conf/tree/" + k_commit + "/nope", {}, {},
+      {"AMissingTreeFolderIsEntryNotFound",
+       "GET",
+       "/api/models/org/conf/tree/" + k_commit + "/nope",
+       {},
+       {},
        [](const HttpResult& r, const std::string&) {
          EXPECT_EQ(r.status, 404);
          EXPECT_EQ(r.header("x-error-code"), "EntryNotFound");
        }},
-      {"RefsListMainAtTheCommit", "GET", "/api/models/org/conf/refs", {}, {},
+      {"RefsListMainAtTheCommit",
+       "GET",
+       "/api/models/org/conf/refs",
+       {},
+       {},
        [](const HttpResult& r, const std::string&) {
          ASSERT_EQ(r.status, 200) << r.body;
          const auto j = nlohmann::json::parse(r.body);
@@ -252,7 +324,11 @@ std::vector<Case> cases() {
          EXPECT_TRUE(found) << r.body;
          EXPECT_TRUE(j.at("pullRequests").is_array());
        }},
-      {"TheModelPrefixDoesNotReachADataset", "GET", "/api/models/org/conf-data/revision/main", {}, {},
+      {"TheModelPrefixDoesNotReachADataset",
+       "GET",
+       "/api/models/org/conf-data/revision/main",
+       {},
+       {},
        [](const HttpResult& r, const std::string&) { EXPECT_EQ(r.header("x-error-code"), "RepoNotFound"); }},
   };
 }
@@ -276,8 +352,10 @@ class Conformance : public ::testing::TestWithParam<Param> {};
 TEST_P(Conformance, Case) {
   const Param& p = GetParam();
   std::unique_ptr<Hub> hub;
-  if (p.hub == "TestHub") hub = std::make_unique<TestHub>();
-  else hub = std::make_unique<Mirror>();
+  if (p.hub == "TestHub")
+    hub = std::make_unique<TestHub>();
+  else
+    hub = std::make_unique<Mirror>();
   const HttpResult r = http(p.c.method, hub->endpoint() + p.c.path, p.c.headers, p.c.body);
   ASSERT_NE(r.status, 0) << "no answer from " << p.hub;
   p.c.expect(r, hub->endpoint());

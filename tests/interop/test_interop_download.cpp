@@ -29,14 +29,15 @@ namespace stdfs = std::filesystem;
 const std::string k_c1 = "4c6b9f2e0d1a3b5c7e9f8a6b4c2d0e1f3a5b7c9d";
 const std::string k_c2 = "9e8d7c6b5a4f3e2d1c0b9a8f7e6d5c4b3a291807";
 
-
 // "" when equal; else one line per entry only in `a`, only in `b`, or different.
 std::string diff(const std::map<std::string, std::string>& a, const std::map<std::string, std::string>& b) {
   std::string out;
   for (const auto& [k, v] : a) {
     auto it = b.find(k);
-    if (it == b.end()) out += "only ours: " + k + " " + v + "\n";
-    else if (it->second != v) out += "differs: " + k + " " + v + " vs " + it->second + "\n";
+    if (it == b.end())
+      out += "only ours: " + k + " " + v + "\n";
+    else if (it->second != v)
+      out += "differs: " + k + " " + v + " vs " + it->second + "\n";
   }
   for (const auto& [k, v] : b)
     if (!a.contains(k)) out += "only js: " + k + " " + v + "\n";
@@ -58,7 +59,8 @@ class InteropDownload : public ::testing::Test {
   std::unique_ptr<server::Server> srv;
 
   void SetUp() override {
-    if (!stdfs::exists(interop_dir + "/node_modules/@huggingface/hub") || run_process({"/usr/bin/env", "node", "--version"}).exit_code != 0)
+    if (!stdfs::exists(interop_dir + "/node_modules/@huggingface/hub") ||
+        run_process({"/usr/bin/env", "node", "--version"}).exit_code != 0)
       GTEST_SKIP() << "node or tests/interop/node_modules missing (run scripts/install-deps.sh)";
     import(sample, {"--commit", k_c1});
     const std::string pr = tmp / "pr";
@@ -80,8 +82,8 @@ class InteropDownload : public ::testing::Test {
   }
   std::string ours(const std::string& cache, std::vector<std::string> args) {
     args.insert(args.begin(), {hubcache_bin(), "download", "org/tiny-model", "-q"});
-    auto r = run_process(args, {"HF_ENDPOINT=" + srv->url(), "HF_HUB_CACHE=" + cache, "HF_HOME=" + tmp / "hf_home",
-                                "-HF_TOKEN", "-HF_HUB_OFFLINE", "-HF_HUB_DISABLE_SYMLINKS"});
+    auto r = run_process(args, {"HF_ENDPOINT=" + srv->url(), "HF_HUB_CACHE=" + cache, "HF_HOME=" + tmp / "hf_home", "-HF_TOKEN",
+                                "-HF_HUB_OFFLINE", "-HF_HUB_DISABLE_SYMLINKS"});
     EXPECT_EQ(r.exit_code, 0) << r.err;
     return r.out;
   }
@@ -99,8 +101,8 @@ class InteropDownload : public ::testing::Test {
 };
 
 TEST_F(InteropDownload, SnapshotDownloadWritesTheSameCacheForEveryRevisionForm) {
-  for (const auto& [revision, commit] : std::vector<std::pair<std::string, std::string>>{
-           {"main", k_c1}, {"refs/pr/1", k_c2}, {k_c2, k_c2}}) {
+  for (const auto& [revision, commit] :
+       std::vector<std::pair<std::string, std::string>>{{"main", k_c1}, {"refs/pr/1", k_c2}, {k_c2, k_c2}}) {
     SCOPED_TRACE(revision);
     const std::string tag = std::to_string(std::hash<std::string>{}(revision));
     const std::string ours_cache = tmp / ("ours-" + tag), js_cache = tmp / ("js-" + tag);
@@ -121,8 +123,7 @@ TEST_F(InteropDownload, SnapshotDownloadWritesTheSameCacheForEveryRevisionForm) 
     EXPECT_EQ(tree["files"].size(), in_snapshot);
     // Meaningful: the whole source snapshot, its ref (none for a commit), LFS and nested files.
     const std::string snap = "snapshots/" + commit + "/";
-    EXPECT_EQ(a.at(snap + "model.safetensors"),
-              "link ../../blobs/" + sha256_hex(read_file(sample + "/model.safetensors")));
+    EXPECT_EQ(a.at(snap + "model.safetensors"), "link ../../blobs/" + sha256_hex(read_file(sample + "/model.safetensors")));
     EXPECT_EQ(a.at(snap + "1_Pooling/config.json").rfind("link ../../../blobs/", 0), 0u);
     const std::string ref = revision == "main" ? "refs/main" : revision == "refs/pr/1" ? "refs/refs/pr/1" : "";
     if (!ref.empty()) {

@@ -30,7 +30,8 @@ TEST(InteropH2, SnapshotMultiplexesOverFewConnectionsToAnH2Server) {
   auto certs = make_test_certs(tmp.path(), error);
   ASSERT_TRUE(certs) << error;
   // The upstream: a mirror of a cache holding one repo of many small files, behind the h2 front,
-  // which holds each request 250 ms (latency long enough that the snapshot keeps its 128 files in flight even on a loaded machine under a sanitizer).
+  // which holds each request 250 ms (latency long enough that the snapshot keeps its 128 files in flight even on a loaded machine
+  // under a sanitizer).
   const std::string source = tmp / "source";
   CacheBuilder b(source);
   const RepoRef repo{RepoType::Model, "org/many"};
@@ -50,8 +51,8 @@ TEST(InteropH2, SnapshotMultiplexesOverFewConnectionsToAnH2Server) {
   // the machine (under a sanitizer the start rate, not the delay, can bound it).
   auto r = run_process({hubcache_bin(), "download", "org/many", "--cache-dir", cache, "--max-workers", "128", "-q"},
                        {"HF_ENDPOINT=" + front.url(), "SSL_CERT_FILE=" + certs->ca, "HF_HOME=" + tmp / "hf_home", "-HF_TOKEN",
-                        "-HF_HUB_OFFLINE", "-REQUESTS_CA_BUNDLE", "-CURL_CA_BUNDLE", "-https_proxy", "-HTTPS_PROXY",
-                        "-all_proxy", "-ALL_PROXY", "-HF_DEBUG", "HF_HUB_DISABLE_PROGRESS_BARS=1"});
+                        "-HF_HUB_OFFLINE", "-REQUESTS_CA_BUNDLE", "-CURL_CA_BUNDLE", "-https_proxy", "-HTTPS_PROXY", "-all_proxy",
+                        "-ALL_PROXY", "-HF_DEBUG", "HF_HUB_DISABLE_PROGRESS_BARS=1"});
   ASSERT_EQ(r.exit_code, 0) << r.err << front.err_output();
   const std::string snapshot = cache + "/models--org--many/snapshots/" + k_commit;
   for (int i = 0; i < k_files; ++i) ASSERT_EQ(read_file(snapshot + "/f" + std::to_string(i) + ".json"), content(i)) << i;

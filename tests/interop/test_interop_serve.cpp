@@ -18,7 +18,6 @@ namespace {
 
 namespace stdfs = std::filesystem;
 
-
 struct JsResult {
   bool ok = false;
   nlohmann::json json;
@@ -34,13 +33,14 @@ class InteropServe : public ::testing::Test {
   std::string interop_dir = source_dir() + "/tests/interop";
 
   void SetUp() override {
-    if (!stdfs::exists(interop_dir + "/node_modules/@huggingface/hub") || run_process({"/usr/bin/env", "node", "--version"}).exit_code != 0)
+    if (!stdfs::exists(interop_dir + "/node_modules/@huggingface/hub") ||
+        run_process({"/usr/bin/env", "node", "--version"}).exit_code != 0)
       GTEST_SKIP() << "node or tests/interop/node_modules missing (run scripts/install-deps.sh)";
     // The bundled sample as `hubcache import` lays it out (safetensors through LFS, the rest in
     // git), plus an empty file; the private copy is built with CacheBuilder the same way.
     const std::string sample = source_dir() + "/sample/tiny-model";
-    auto imported = run_process({hubcache_bin(), "import", sample, "--repo", "org/tiny-model", "--commit", commit,
-                                 "--copy", "--cache-dir", source});
+    auto imported = run_process(
+        {hubcache_bin(), "import", sample, "--repo", "org/tiny-model", "--commit", commit, "--copy", "--cache-dir", source});
     ASSERT_EQ(imported.exit_code, 0) << imported.err;
     CacheBuilder b(source);
     b.add_file(RepoRef{RepoType::Model, "org/tiny-model"}, commit, "empty.txt", "");
@@ -97,8 +97,12 @@ TEST_F(InteropServe, SnapshotDownloadReproducesTheSourceCacheExactly) {
     nlohmann::json out = nlohmann::json::array();
     for (const auto& repo : nlohmann::json::parse(ls.out))
       if (repo["repo_id"] == "org/tiny-model")
-        out.push_back({{"repo_id", repo["repo_id"]}, {"repo_type", repo["repo_type"]}, {"nb_files", repo["nb_files"]},
-                       {"size_bytes", repo["size_bytes"]}, {"refs", repo["refs"]}, {"revisions", repo["revisions"]}});
+        out.push_back({{"repo_id", repo["repo_id"]},
+                       {"repo_type", repo["repo_type"]},
+                       {"nb_files", repo["nb_files"]},
+                       {"size_bytes", repo["size_bytes"]},
+                       {"refs", repo["refs"]},
+                       {"revisions", repo["revisions"]}});
     return out;
   };
   const auto source_ls = listing(source);
@@ -164,8 +168,7 @@ TEST_F(InteropServe, APartialCommitFailsInsteadOfLookingComplete) {
   auto r = js({"snapshot", srv->url(), dst, "org/partial", "-"});
   EXPECT_FALSE(r.ok) << r.output;
   EXPECT_EQ(r.json["status"], 503) << r.output;
-  EXPECT_NE(r.json["message"].get<std::string>().find("This mirror lacks 'weights/model.bin'"),
-            std::string::npos) << r.output;
+  EXPECT_NE(r.json["message"].get<std::string>().find("This mirror lacks 'weights/model.bin'"), std::string::npos) << r.output;
   EXPECT_FALSE(stdfs::exists(dst + "/models--org--partial/snapshots/" + commit + "/weights/model.bin"));
   // A single file of the commit that the mirror holds still downloads.
   auto one = js({"file", srv->url(), dst, "org/partial", "-", "config.json"});

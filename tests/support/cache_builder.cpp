@@ -20,8 +20,7 @@ std::string CacheBuilder::add_file(const RepoRef& repo, const std::string& commi
   const std::string pointer = l.pointer_path(commit, path);
   std::filesystem::create_directories(std::filesystem::path(pointer).parent_path());
   std::filesystem::remove(pointer);
-  if (::symlink(pointer_target(path, etag).c_str(), pointer.c_str()) != 0)
-    throw std::runtime_error("symlink failed: " + pointer);
+  if (::symlink(pointer_target(path, etag).c_str(), pointer.c_str()) != 0) throw std::runtime_error("symlink failed: " + pointer);
   return etag;
 }
 
@@ -29,9 +28,7 @@ void CacheBuilder::add_ref(const RepoRef& repo, const std::string& name, const s
   write_file(layout(repo).ref_path(name), commit);
 }
 
-void CacheBuilder::write_raw(const std::string& rel, const std::string& content) {
-  write_file(m_root + "/" + rel, content);
-}
+void CacheBuilder::write_raw(const std::string& rel, const std::string& content) { write_file(m_root + "/" + rel, content); }
 
 void CacheBuilder::mark_shared_store() {
   const std::string marker = m_root + "/blobs/.huggingface-shared-blobs";
@@ -47,15 +44,13 @@ void CacheBuilder::add_shared_payload(const std::string& hash, const std::string
   ::chmod(payload.c_str(), 0444);
 }
 
-void CacheBuilder::link_shared_blob(const RepoRef& repo, const std::string& etag, const std::string& hash,
-                                    bool manifest_line) {
+void CacheBuilder::link_shared_blob(const RepoRef& repo, const std::string& etag, const std::string& hash, bool manifest_line) {
   const RepoLayout l = layout(repo);
   std::filesystem::create_directories(l.blobs_dir());
   std::filesystem::create_directories(l.refs_dir());
   std::filesystem::remove(l.blob_path(etag));
   const std::string target = "../../blobs/" + hash.substr(0, 2) + "/" + hash;
-  if (::symlink(target.c_str(), l.blob_path(etag).c_str()) != 0)
-    throw std::runtime_error("symlink failed: " + l.blob_path(etag));
+  if (::symlink(target.c_str(), l.blob_path(etag).c_str()) != 0) throw std::runtime_error("symlink failed: " + l.blob_path(etag));
   if (!manifest_line) return;
   const std::string refs = m_root + "/blobs/" + hash.substr(0, 2) + "/" + hash + ".refs";
   const std::string folder = l.folder().substr(m_root.size() + 1);
@@ -63,13 +58,11 @@ void CacheBuilder::link_shared_blob(const RepoRef& repo, const std::string& etag
   ::chmod(refs.c_str(), 0666);
 }
 
-void CacheBuilder::add_pointer(const RepoRef& repo, const std::string& commit, const std::string& path,
-                               const std::string& etag) {
+void CacheBuilder::add_pointer(const RepoRef& repo, const std::string& commit, const std::string& path, const std::string& etag) {
   const std::string pointer = layout(repo).pointer_path(commit, path);
   std::filesystem::create_directories(std::filesystem::path(pointer).parent_path());
   std::filesystem::remove(pointer);
-  if (::symlink(pointer_target(path, etag).c_str(), pointer.c_str()) != 0)
-    throw std::runtime_error("symlink failed: " + pointer);
+  if (::symlink(pointer_target(path, etag).c_str(), pointer.c_str()) != 0) throw std::runtime_error("symlink failed: " + pointer);
 }
 
 std::string CacheBuilder::add_shared_file(const RepoRef& repo, const std::string& commit, const std::string& path,

@@ -14,8 +14,8 @@ class CacheBuilder {
 
   /// Writes the blob (named by SHA-256 when `lfs`, else by git SHA-1) and a relative symlink
   /// snapshots/<commit>/<path>. Creates blobs/, refs/, snapshots/. Returns the blob name.
-  std::string add_file(const RepoRef& repo, const std::string& commit, const std::string& path,
-                       const std::string& content, bool lfs = false);
+  std::string add_file(const RepoRef& repo, const std::string& commit, const std::string& path, const std::string& content,
+                       bool lfs = false);
   /// Writes refs/<name> with `commit` exactly (pass a trailing "\n" to simulate a foreign ref).
   void add_ref(const RepoRef& repo, const std::string& name, const std::string& commit);
   /// Writes any file below the cache root (for broken cases).
@@ -29,14 +29,13 @@ class CacheBuilder {
   void add_shared_payload(const std::string& hash, const std::string& content);
   /// <repo>/blobs/<etag> -> ../../blobs/<h[:2]>/<h>, and (if `manifest_line`) appends
   /// "<folder>/blobs/<etag>\n" to <h>.refs.
-  void link_shared_blob(const RepoRef& repo, const std::string& etag, const std::string& hash,
-                        bool manifest_line = true);
+  void link_shared_blob(const RepoRef& repo, const std::string& etag, const std::string& hash, bool manifest_line = true);
   /// snapshots/<commit>/<path> -> ../../blobs/<etag> (the blob is not written).
   void add_pointer(const RepoRef& repo, const std::string& commit, const std::string& path, const std::string& etag);
   /// An LFS file stored in the shared store: payload, link, manifest line, pointer. Returns the
   /// ETag (SHA-256 of content).
-  std::string add_shared_file(const RepoRef& repo, const std::string& commit, const std::string& path,
-                              const std::string& content, const std::string& hash);
+  std::string add_shared_file(const RepoRef& repo, const std::string& commit, const std::string& path, const std::string& content,
+                              const std::string& hash);
 
  private:
   std::string m_root;

@@ -89,9 +89,8 @@ void ForwardProxy::tunnel(int client, const std::string& target, const std::stri
   const std::string host = colon == std::string::npos ? "" : target.substr(0, colon);
   const int port = colon == std::string::npos ? 0 : std::atoi(target.c_str() + colon + 1);
   const bool loopback = host == "127.0.0.1" || host == "localhost";
-  const int upstream = m_refuse_connect || !loopback || port <= 0 || port > 65535
-                           ? -1
-                           : connect_to("127.0.0.1", static_cast<std::uint16_t>(port));
+  const int upstream =
+      m_refuse_connect || !loopback || port <= 0 || port > 65535 ? -1 : connect_to("127.0.0.1", static_cast<std::uint16_t>(port));
   if (upstream < 0) {
     const std::string no = m_refuse_connect ? "HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
                                             : "HTTP/1.1 502 Bad Gateway\r\nContent-Length: 0\r\nConnection: close\r\n\r\n";
@@ -99,7 +98,8 @@ void ForwardProxy::tunnel(int client, const std::string& target, const std::stri
     return;
   }
   const std::string ok = "HTTP/1.1 200 Connection established\r\n\r\n";
-  if (send_all(client, ok.data(), ok.size()) && (early_bytes.empty() || send_all(upstream, early_bytes.data(), early_bytes.size()))) {
+  if (send_all(client, ok.data(), ok.size()) &&
+      (early_bytes.empty() || send_all(upstream, early_bytes.data(), early_bytes.size()))) {
     char buf[16384];
     bool open = true;
     while (open && !m_stop) {
@@ -153,7 +153,8 @@ void ForwardProxy::serve(int client) {
     upstream = connect_to(host, static_cast<std::uint16_t>(port));
     if (upstream >= 0) {
       // Origin-form request line; hop-by-hop headers replaced by Connection: close.
-      std::string out = line.substr(0, sp1 + 1) + (path_at == std::string::npos ? "/" : target.substr(path_at)) + line.substr(sp2) + "\r\n";
+      std::string out =
+          line.substr(0, sp1 + 1) + (path_at == std::string::npos ? "/" : target.substr(path_at)) + line.substr(sp2) + "\r\n";
       std::size_t pos = line_end + 2;
       while (pos < head_end) {
         const auto eol = in.find("\r\n", pos);

@@ -75,19 +75,32 @@ bool send_all(int fd, const char* data, std::size_t n) {
 
 const char* reason(int s) {
   switch (s) {
-    case 200: return "OK";
-    case 206: return "Partial Content";
-    case 302: return "Found";
-    case 307: return "Temporary Redirect";
-    case 308: return "Permanent Redirect";
-    case 401: return "Unauthorized";
-    case 403: return "Forbidden";
-    case 404: return "Not Found";
-    case 416: return "Range Not Satisfiable";
-    case 429: return "Too Many Requests";
-    case 500: return "Internal Server Error";
-    case 503: return "Service Unavailable";
-    default: return "Status";
+    case 200:
+      return "OK";
+    case 206:
+      return "Partial Content";
+    case 302:
+      return "Found";
+    case 307:
+      return "Temporary Redirect";
+    case 308:
+      return "Permanent Redirect";
+    case 401:
+      return "Unauthorized";
+    case 403:
+      return "Forbidden";
+    case 404:
+      return "Not Found";
+    case 416:
+      return "Range Not Satisfiable";
+    case 429:
+      return "Too Many Requests";
+    case 500:
+      return "Internal Server Error";
+    case 503:
+      return "Service Unavailable";
+    default:
+      return "Status";
   }
 }
 
@@ -370,8 +383,10 @@ bool HubServer::wait_idle(std::chrono::milliseconds quiet, std::chrono::millisec
       open = !m_open_fds.empty();
     }
     const auto now = std::chrono::steady_clock::now();
-    if (open) idle_since = now;
-    else if (now - idle_since >= quiet) return true;
+    if (open)
+      idle_since = now;
+    else if (now - idle_since >= quiet)
+      return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
   return false;

@@ -31,28 +31,28 @@ struct ServedFile {
 
 struct ServedRepo {
   RepoRef ref;
-  std::map<std::string, std::string> refs;                              // "main", "v1", "refs/pr/1" -> commit
-  std::map<std::string, std::map<std::string, ServedFile>> commits;     // commit -> path -> file
+  std::map<std::string, std::string> refs;                           // "main", "v1", "refs/pr/1" -> commit
+  std::map<std::string, std::map<std::string, ServedFile>> commits;  // commit -> path -> file
   bool is_private = false;
   bool gated = false;
 };
 
 enum class FaultKind {
-  Status,       // answer `status` (+ Retry-After / RateLimit / X-Error-Code) instead
-  ResetMidBody, // send `after_bytes` of the body, then reset the connection
-  ShortBody,    // announce the full Content-Length, send `after_bytes`, close cleanly
-  WrongBytes,   // send the full body with bytes flipped
-  IgnoreRange,  // answer 200 with the whole body even when a Range was asked
-  Stall,        // send `after_bytes`, then go silent for `stall`
-  RangeElsewhere,  // answer a ranged GET with a 206 starting at 0
+  Status,             // answer `status` (+ Retry-After / RateLimit / X-Error-Code) instead
+  ResetMidBody,       // send `after_bytes` of the body, then reset the connection
+  ShortBody,          // announce the full Content-Length, send `after_bytes`, close cleanly
+  WrongBytes,         // send the full body with bytes flipped
+  IgnoreRange,        // answer 200 with the whole body even when a Range was asked
+  Stall,              // send `after_bytes`, then go silent for `stall`
+  RangeElsewhere,     // answer a ranged GET with a 206 starting at 0
   IgnoreRangeAndCut,  // hostile: answer 200 from byte 0 even to a Range, send `after_bytes`, close
 };
 
 struct Fault {
   FaultKind kind = FaultKind::Status;
-  std::string method;     // "GET", "HEAD", "POST" or "" for any
-  std::string match;      // substring of the request path ("" = any)
-  int times = 1;          // how many matching requests it hits (-1 = all)
+  std::string method;  // "GET", "HEAD", "POST" or "" for any
+  std::string match;   // substring of the request path ("" = any)
+  int times = 1;       // how many matching requests it hits (-1 = all)
   int status = 500;
   std::string retry_after;
   std::string ratelimit;
@@ -94,9 +94,9 @@ struct RequestRecord {
 /// Real-Hub mode (HubServer::set_real_hub): the test hub behaves like huggingface.co and its
 /// CDN instead of the kinder default. See hub_server_cdn.cpp for what changes.
 struct RealHubOptions {
-  std::chrono::seconds url_expiry{3600};      // lifetime of each signed CDN URL (X-Amz-Expires)
-  std::chrono::milliseconds latency{0};       // slept before answering each request's head, both listeners
-  std::uint64_t rate_bytes_per_second = 0;    // body cap per response, both listeners (0 = set_throttle's value)
+  std::chrono::seconds url_expiry{3600};    // lifetime of each signed CDN URL (X-Amz-Expires)
+  std::chrono::milliseconds latency{0};     // slept before answering each request's head, both listeners
+  std::uint64_t rate_bytes_per_second = 0;  // body cap per response, both listeners (0 = set_throttle's value)
 };
 
 /// What a broken or malicious Hub sends (the hostile-input probe): every mode ends the client's
@@ -253,9 +253,9 @@ class HubServer {
   bool m_xet = false;
   bool m_real = false;
   RealHubOptions m_real_options;
-  std::string m_sign_key;            // per-server HMAC key of signed CDN URLs
-  std::int64_t m_clock_offset = 0;   // seconds added by advance_clock()
-  std::int64_t m_started_unix = 0;   // the CDN's Last-Modified
+  std::string m_sign_key;           // per-server HMAC key of signed CDN URLs
+  std::int64_t m_clock_offset = 0;  // seconds added by advance_clock()
+  std::int64_t m_started_unix = 0;  // the CDN's Last-Modified
 
   friend struct ServerAccess;
 };

@@ -25,10 +25,10 @@ void HubServer::serve_body(Reply& reply, const std::optional<Fault>& fault, std:
   const std::string etag_value = etag.empty() ? "\"" + file.etag() + "\"" : etag;
   std::optional<std::pair<std::uint64_t, std::uint64_t>> range;
   const std::string if_range = req.header("if-range");
-  const bool validator_matches = if_range.empty() || if_range == etag_value || (!last_modified.empty() && if_range == last_modified);
+  const bool validator_matches =
+      if_range.empty() || if_range == etag_value || (!last_modified.empty() && if_range == last_modified);
   const bool ignore_range = fault && (fault->kind == FaultKind::IgnoreRange || fault->kind == FaultKind::IgnoreRangeAndCut);
-  if (!ignore_range && validator_matches)
-    range = parse_range(req.header("range"), file.size);
+  if (!ignore_range && validator_matches) range = parse_range(req.header("range"), file.size);
   headers.emplace_back("Accept-Ranges", "bytes");
   headers.emplace_back("ETag", etag_value);
   std::uint64_t begin = 0, end = file.size;
@@ -46,8 +46,8 @@ void HubServer::serve_body(Reply& reply, const std::optional<Fault>& fault, std:
       begin = 0;
     }
     status = 206;
-    headers.emplace_back("Content-Range", "bytes " + std::to_string(begin) + "-" + std::to_string(end - 1) + "/" +
-                                              std::to_string(file.size));
+    headers.emplace_back("Content-Range",
+                         "bytes " + std::to_string(begin) + "-" + std::to_string(end - 1) + "/" + std::to_string(file.size));
   }
   const bool cut = fault && (fault->kind == FaultKind::ResetMidBody || fault->kind == FaultKind::ShortBody ||
                              fault->kind == FaultKind::Stall || fault->kind == FaultKind::IgnoreRangeAndCut);

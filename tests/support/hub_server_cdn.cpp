@@ -99,7 +99,8 @@ std::string cdn_etag_of_content(std::string_view content) { return md5_hex(conte
 // derived here from the SHA-256 so a disk-backed file is not read again.
 std::string cdn_etag_of_disk_file(const std::string& sha256, std::uint64_t size) {
   const std::uint64_t part = 8ull << 20;
-  return md5_hex(sha256 + ":" + std::to_string(size)) + "-" + std::to_string(std::max<std::uint64_t>(1, (size + part - 1) / part));
+  return md5_hex(sha256 + ":" + std::to_string(size)) + "-" +
+         std::to_string(std::max<std::uint64_t>(1, (size + part - 1) / part));
 }
 
 std::optional<std::string> resolve_cache_as_resolve(const std::string& path) {
@@ -128,8 +129,8 @@ std::string random_sign_key() {
 void HubServer::wait_unless_stopped(std::chrono::milliseconds how_long) const {
   const auto until = std::chrono::steady_clock::now() + how_long;
   while (!m_stop && std::chrono::steady_clock::now() < until)
-    std::this_thread::sleep_for(std::min<std::chrono::steady_clock::duration>(until - std::chrono::steady_clock::now(),
-                                                                             std::chrono::milliseconds(100)));
+    std::this_thread::sleep_for(
+        std::min<std::chrono::steady_clock::duration>(until - std::chrono::steady_clock::now(), std::chrono::milliseconds(100)));
 }
 
 void HubServer::set_real_hub(const RealHubOptions& options) {

@@ -19,7 +19,6 @@ using namespace detail_server;
 
 namespace {
 
-
 std::string json_entry_list(const std::vector<std::pair<std::string, const ServedFile*>>& files,
                             const std::set<std::string>& dirs, std::size_t from, std::size_t count, std::size_t& total,
                             const std::string& hostile_etag = {}, bool xet = false) {
@@ -35,7 +34,8 @@ std::string json_entry_list(const std::vector<std::pair<std::string, const Serve
       arr.push_back({{"type", "directory"}, {"oid", std::string(40, 'd')}, {"size", 0}, {"path", p}});
       continue;
     }
-    nlohmann::json e = {{"type", "file"}, {"oid", hostile_etag.empty() ? f->git_sha1 : hostile_etag}, {"size", f->size}, {"path", p}};
+    nlohmann::json e = {
+        {"type", "file"}, {"oid", hostile_etag.empty() ? f->git_sha1 : hostile_etag}, {"size", f->size}, {"path", p}};
     if (f->lfs) e["lfs"] = {{"oid", hostile_etag.empty() ? f->sha256 : hostile_etag}, {"size", f->size}, {"pointerSize", 134}};
     if (f->lfs && xet) e["xetHash"] = std::string(64, 'c');  // the X-Xet-Hash of resolve answers
     arr.push_back(e);
@@ -137,7 +137,8 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive, bool cdn) {
     return finish();
   }
   if (hostile == Hostile::HtmlApi && !cdn && routed.rfind("/api/", 0) == 0) {
-    reply.simple(200, {}, "<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>Please sign in to continue</body></html>",
+    reply.simple(200, {},
+                 "<!DOCTYPE html>\n<html><head><title>Sign in</title></head><body>Please sign in to continue</body></html>",
                  "text/html; charset=utf-8");
     return finish();
   }
@@ -145,7 +146,6 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive, bool cdn) {
     serve_huge_json(reply, hostile == Hostile::HugeBody);
     return finish();
   }
-
 
   // ---- whoami-v2: the account of the valid token (set_valid_token); anyone else 401 ----
   if (!cdn && routed == "/api/whoami-v2") {
@@ -173,8 +173,10 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive, bool cdn) {
       std::lock_guard lock(m_mutex);
       if (auto it = m_by_sha.find(sha); it != m_by_sha.end()) file = it->second;
     }
-    if (!file) reply.error(404, "", "no such object");
-    else serve_body(reply, fault, throttle, *file, {});
+    if (!file)
+      reply.error(404, "", "no such object");
+    else
+      serve_body(reply, fault, throttle, *file, {});
     return finish();
   }
 
@@ -274,10 +276,13 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive, bool cdn) {
   // A gated repo's info and listings are public; its files need an account with access.
   if (gated && !has_access && action == "resolve") {
     if (given.empty())
-      reply.error(401, "GatedRepo", "Access to model " + id + " is restricted. You must have access to it and be authenticated to access it. Please log in.");
+      reply.error(401, "GatedRepo",
+                  "Access to model " + id +
+                      " is restricted. You must have access to it and be authenticated to access it. Please log in.");
     else
-      reply.error(403, "GatedRepo", "Access to model " + id + " is restricted and you are not in the authorized list. Visit " +
-                                        endpoint() + "/" + id + " to ask for access.");
+      reply.error(403, "GatedRepo",
+                  "Access to model " + id + " is restricted and you are not in the authorized list. Visit " + endpoint() + "/" +
+                      id + " to ask for access.");
     return finish();
   }
 
@@ -285,12 +290,17 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive, bool cdn) {
   if (action == "refs") {
     nlohmann::json branches = nlohmann::json::array(), converts = nlohmann::json::array(), prs = nlohmann::json::array();
     for (const auto& [name, target] : refs) {
-      if (name.rfind("refs/pr/", 0) == 0) prs.push_back({{"name", name.substr(8)}, {"ref", name}, {"targetCommit", target}});
-      else if (name.rfind("refs/convert/", 0) == 0) converts.push_back({{"name", name.substr(13)}, {"ref", name}, {"targetCommit", target}});
-      else branches.push_back({{"name", name}, {"ref", "refs/heads/" + name}, {"targetCommit", target}});
+      if (name.rfind("refs/pr/", 0) == 0)
+        prs.push_back({{"name", name.substr(8)}, {"ref", name}, {"targetCommit", target}});
+      else if (name.rfind("refs/convert/", 0) == 0)
+        converts.push_back({{"name", name.substr(13)}, {"ref", name}, {"targetCommit", target}});
+      else
+        branches.push_back({{"name", name}, {"ref", "refs/heads/" + name}, {"targetCommit", target}});
     }
-    reply.simple(200, {}, nlohmann::json{{"branches", branches}, {"converts", converts}, {"tags", nlohmann::json::array()},
-                                         {"pullRequests", prs}}.dump());
+    reply.simple(
+        200, {},
+        nlohmann::json{{"branches", branches}, {"converts", converts}, {"tags", nlohmann::json::array()}, {"pullRequests", prs}}
+            .dump());
     return finish();
   }
 
@@ -303,8 +313,10 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive, bool cdn) {
   }
   const std::string rev = url_decode(rev_enc.empty() ? "main" : rev_enc);
   std::string commit;
-  if (auto it = refs.find(rev); it != refs.end()) commit = it->second;
-  else if (std::find(commits.begin(), commits.end(), rev) != commits.end()) commit = rev;
+  if (auto it = refs.find(rev); it != refs.end())
+    commit = it->second;
+  else if (std::find(commits.begin(), commits.end(), rev) != commits.end())
+    commit = rev;
   else if (rev.size() >= 7 && rev.size() <= 40 && std::all_of(rev.begin(), rev.end(), ::isxdigit)) {
     for (const auto& c : commits)
       if (c.compare(0, rev.size(), lower(rev)) == 0) commit = c;
@@ -338,15 +350,16 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive, bool cdn) {
       // Like huggingface.co: a relative 307 to the commit-pinned resolve-cache URL; the ETag
       // comes with the answer there, not on the redirect.
       const std::string location = resolve_cache_location(type, id, rev, commit, path, f.git_sha1);
-      reply.simple(307, {{"Location", location}, {"X-Repo-Commit", commit_header}, {"Accept-Ranges", "bytes"},
-                         {"Vary", "Origin, Accept"}},
-                   "Temporary Redirect. Redirecting to " + location, "text/plain; charset=utf-8");
+      reply.simple(
+          307, {{"Location", location}, {"X-Repo-Commit", commit_header}, {"Accept-Ranges", "bytes"}, {"Vary", "Origin, Accept"}},
+          "Temporary Redirect. Redirecting to " + location, "text/plain; charset=utf-8");
       return finish();
     }
     if (f.lfs) {
       const std::string etag = hostile_etag.empty() ? f.sha256 : hostile_etag;
-      const std::string location = real ? signed_cdn_url(f.sha256)
-                                        : "http://127.0.0.1:" + std::to_string(m_cdn_port) + "/cdn/" + f.sha256 + "?X-Amz-Signature=s3cr3t";
+      const std::string location =
+          real ? signed_cdn_url(f.sha256)
+               : "http://127.0.0.1:" + std::to_string(m_cdn_port) + "/cdn/" + f.sha256 + "?X-Amz-Signature=s3cr3t";
       Hdrs h{{"Location", location},
              {"X-Repo-Commit", commit_header},
              {"X-Linked-Etag", "\"" + etag + "\""},
@@ -359,13 +372,15 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive, bool cdn) {
                                    ">; rel=\"xet-reconstruction-info\"");
       }
       // The real Hub's redirect has a body: its Content-Length is not the file's size.
-      reply.simple(302, h, real ? "Found. Redirecting to " + location : "", real ? "text/plain; charset=utf-8" : "application/json");
+      reply.simple(302, h, real ? "Found. Redirecting to " + location : "",
+                   real ? "text/plain; charset=utf-8" : "application/json");
       return finish();
     }
     Hdrs h{{"X-Repo-Commit", commit_header}};
     if (real) h.emplace_back("Content-Type", "application/octet-stream");
     if (!hostile_etag.empty()) {
-      reply.simple(200, {{"X-Repo-Commit", commit_header}, {"ETag", "\"" + hostile_etag + "\""}}, f.content, "application/octet-stream");
+      reply.simple(200, {{"X-Repo-Commit", commit_header}, {"ETag", "\"" + hostile_etag + "\""}}, f.content,
+                   "application/octet-stream");
       return finish();
     }
     serve_body(reply, fault, throttle, f, h);
@@ -375,9 +390,13 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive, bool cdn) {
   if (action.empty() || action == "revision") {
     nlohmann::json sib = nlohmann::json::array();
     for (const auto& [p, f] : files) sib.push_back({{"rfilename", p}});
-    reply.simple(200, {}, nlohmann::json{{"id", id}, {"sha", commit_header}, {"private", is_private},
-                                         {"gated", gated ? nlohmann::json("manual") : nlohmann::json(false)},
-                                         {"siblings", sib}}.dump());
+    reply.simple(200, {},
+                 nlohmann::json{{"id", id},
+                                {"sha", commit_header},
+                                {"private", is_private},
+                                {"gated", gated ? nlohmann::json("manual") : nlohmann::json(false)},
+                                {"siblings", sib}}
+                     .dump());
     return finish();
   }
   std::vector<std::pair<std::string, const ServedFile*>> selected;
@@ -390,8 +409,10 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive, bool cdn) {
       if (p.compare(0, prefix.size(), prefix) != 0) continue;
       const std::string sub = p.substr(prefix.size());
       const auto slash = sub.find('/');
-      if (slash == std::string::npos) selected.emplace_back(p, &f);
-      else if (!recursive) dirs.insert(prefix + sub.substr(0, slash));
+      if (slash == std::string::npos)
+        selected.emplace_back(p, &f);
+      else if (!recursive)
+        dirs.insert(prefix + sub.substr(0, slash));
       else {
         selected.emplace_back(p, &f);
         for (auto s = sub.find('/'); s != std::string::npos; s = sub.find('/', s + 1)) dirs.insert(prefix + sub.substr(0, s));
@@ -402,14 +423,17 @@ void HubServer::handle(int fd, HttpRequest& req, bool& keep_alive, bool cdn) {
       return finish();
     }
     const std::string cursor_param = query_param(req.query, "cursor");
-    const std::size_t cursor = cursor_param.empty() || !std::isdigit(static_cast<unsigned char>(cursor_param[0])) ? 0 : std::stoul(cursor_param);
+    const std::size_t cursor =
+        cursor_param.empty() || !std::isdigit(static_cast<unsigned char>(cursor_param[0])) ? 0 : std::stoul(cursor_param);
     // Endless pagination serves real entries on every page (a client that keeps them grows).
-    const std::size_t from = hostile == Hostile::EndlessNextPages ? cursor % std::max<std::size_t>(1, selected.size() + dirs.size()) : cursor;
+    const std::size_t from =
+        hostile == Hostile::EndlessNextPages ? cursor % std::max<std::size_t>(1, selected.size() + dirs.size()) : cursor;
     std::size_t total = 0;
     const std::string body = json_entry_list(selected, dirs, from, page_size, total, hostile_etag, xet);
     Hdrs h;
     if (from + page_size < total) {
-      const std::string q = "recursive=" + query_param(req.query, "recursive") + "&expand=false&cursor=" + std::to_string(from + page_size);
+      const std::string q =
+          "recursive=" + query_param(req.query, "recursive") + "&expand=false&cursor=" + std::to_string(from + page_size);
       h.emplace_back("Link", "<" + endpoint() + unmoved_path + "?" + q + ">; rel=\"next\"");
     }
     if (auto next = hostile_next_link(hostile, unmoved_path, req.query, cursor + page_size)) {

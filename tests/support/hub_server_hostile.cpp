@@ -14,11 +14,14 @@ std::optional<std::string> HubServer::hostile_next_link(Hostile mode, const std:
                                                         std::size_t next_cursor) const {
   const std::string first = endpoint() + path + "?recursive=" + query_param(query, "recursive") + "&expand=false";
   switch (mode) {
-    case Hostile::NextLinksToItself: return endpoint() + path + (query.empty() ? "" : "?" + query);
+    case Hostile::NextLinksToItself:
+      return endpoint() + path + (query.empty() ? "" : "?" + query);
     case Hostile::NextLinksCycle:  // A (no cursor) -> B -> A
       return query_param(query, "cursor").empty() ? first + "&cursor=b" : first;
-    case Hostile::EndlessNextPages: return first + "&cursor=" + std::to_string(next_cursor);
-    default: return std::nullopt;
+    case Hostile::EndlessNextPages:
+      return first + "&cursor=" + std::to_string(next_cursor);
+    default:
+      return std::nullopt;
   }
 }
 

@@ -32,7 +32,8 @@ TempDir::TempDir() {
 TempDir::~TempDir() {
   std::error_code ec;
   // Restore permissions that tests may have removed, so cleanup succeeds.
-  for (auto it = std::filesystem::recursive_directory_iterator(m_path, std::filesystem::directory_options::skip_permission_denied, ec);
+  for (auto it =
+           std::filesystem::recursive_directory_iterator(m_path, std::filesystem::directory_options::skip_permission_denied, ec);
        it != std::filesystem::recursive_directory_iterator(); it.increment(ec)) {
     if (it->is_directory(ec) && !it->is_symlink(ec)) ::chmod(it->path().c_str(), 0755);
   }
@@ -56,7 +57,7 @@ std::string read_file(const std::string& path) {
 }
 
 bool exists(const std::string& path) {
-  struct stat st{};
+  struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
 }
 
@@ -72,11 +73,13 @@ std::string tree_fingerprint(const std::string& root) {
   for (auto it = std::filesystem::recursive_directory_iterator(root, ec); it != std::filesystem::recursive_directory_iterator();
        it.increment(ec)) {
     const std::string p = it->path().string();
-    struct stat st{};
+    struct stat st {};
     ::lstat(p.c_str(), &st);
     std::string row = p.substr(root.size()) + " mode=" + std::to_string(st.st_mode) + " size=" + std::to_string(st.st_size);
-    if (S_ISLNK(st.st_mode)) row += " -> " + read_link(p);
-    else if (S_ISREG(st.st_mode)) row += " sha=" + sha256_hex(read_file(p));
+    if (S_ISLNK(st.st_mode))
+      row += " -> " + read_link(p);
+    else if (S_ISREG(st.st_mode))
+      row += " sha=" + sha256_hex(read_file(p));
     rows.push_back(row);
   }
   std::sort(rows.begin(), rows.end());
@@ -92,9 +95,12 @@ std::map<std::string, std::string> describe_tree(const std::string& root) {
   for (auto it = stdfs::recursive_directory_iterator(root); it != stdfs::recursive_directory_iterator(); ++it) {
     const std::string p = it->path().string();
     const std::string rel = p.substr(root.size() + 1);
-    if (it->is_symlink()) out[rel] = "link " + read_link(p);
-    else if (it->is_directory()) out[rel] = "dir";
-    else out[rel] = "file " + sha256_hex(read_file(p));
+    if (it->is_symlink())
+      out[rel] = "link " + read_link(p);
+    else if (it->is_directory())
+      out[rel] = "dir";
+    else
+      out[rel] = "file " + sha256_hex(read_file(p));
   }
   return out;
 }

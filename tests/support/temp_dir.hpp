@@ -22,8 +22,8 @@ class TempDir {
 
 void write_file(const std::string& path, const std::string& content);  // creates parents
 std::string read_file(const std::string& path);
-bool exists(const std::string& path);             // lstat: a dangling symlink exists
-std::string read_link(const std::string& path);   // "" if not a symlink
+bool exists(const std::string& path);            // lstat: a dangling symlink exists
+std::string read_link(const std::string& path);  // "" if not a symlink
 
 /// Every path below `root` (files, dirs, links) with type, mode, size, link target and content
 /// hash: equal snapshots mean an unchanged tree (used to prove dry runs change nothing).

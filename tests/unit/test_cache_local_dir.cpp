@@ -18,7 +18,8 @@ TEST(LocalDirLayout, NamesFollowThePythonClient) {
   const std::string etag(64, 'a');
   EXPECT_EQ(local.temp_path("sub/model.safetensors", etag),
             "/w/model/.cache/huggingface/download/sub/xGOKKLRSlIhH692hSVvI1-gpoa8=." + etag + ".incomplete");
-  EXPECT_EQ(local.temp_path("config.json", "e1"), "/w/model/.cache/huggingface/download/8_PA_wEVGiVa2goH2H4KQOQpvVY=.e1.incomplete");
+  EXPECT_EQ(local.temp_path("config.json", "e1"),
+            "/w/model/.cache/huggingface/download/8_PA_wEVGiVa2goH2H4KQOQpvVY=.e1.incomplete");
 }
 
 TEST(LocalDirMetadata, WritesThreeLinesWithPythonsFloatRepr) {
@@ -43,10 +44,10 @@ TEST(LocalDirMetadata, ParsesLikeReadDownloadMetadata) {
   EXPECT_DOUBLE_EQ(m->timestamp, 1700000000.25);
   auto written = parse_local_metadata(format_local_metadata({"c", "e", 1733212345.1234567}));
   ASSERT_TRUE(written);
-  EXPECT_EQ(written->timestamp, 1733212345.1234567);  // the repr round-trips exactly
-  EXPECT_TRUE(parse_local_metadata("c\ne\n5"));       // no final newline: still three lines
-  EXPECT_FALSE(parse_local_metadata("c\ne\n"));       // no timestamp
-  EXPECT_FALSE(parse_local_metadata("c\ne\nsoon\n")); // not a float
+  EXPECT_EQ(written->timestamp, 1733212345.1234567);   // the repr round-trips exactly
+  EXPECT_TRUE(parse_local_metadata("c\ne\n5"));        // no final newline: still three lines
+  EXPECT_FALSE(parse_local_metadata("c\ne\n"));        // no timestamp
+  EXPECT_FALSE(parse_local_metadata("c\ne\nsoon\n"));  // not a float
   EXPECT_FALSE(parse_local_metadata("c\ne\n5x\n"));
   EXPECT_FALSE(parse_local_metadata(""));
 }

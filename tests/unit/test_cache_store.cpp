@@ -18,7 +18,7 @@ TEST(Store, RefWrittenWithoutNewlineReadTolerantly) {
   const std::string c = test::commit_id(1);
   ASSERT_TRUE(write_ref(l, "refs/pr/1", c));
   EXPECT_EQ(test::read_file(l.ref_path("refs/pr/1")), c);  // exactly 40 bytes (spec 13.3)
-  test::write_file(l.ref_path("main"), c + "\n");         // foreign ref with newline (spec 13.25)
+  test::write_file(l.ref_path("main"), c + "\n");          // foreign ref with newline (spec 13.25)
   auto r = read_ref(l, "main");
   ASSERT_TRUE(r);
   ASSERT_TRUE(r->has_value());
@@ -59,7 +59,7 @@ TEST(Store, PointerAlreadyRightIsLeftAlone) {
   const std::string c = test::commit_id(3);
   const std::string p = l.pointer_path(c, "d/x.bin");
   auto inode = [&] {
-    struct stat st{};
+    struct stat st {};
     EXPECT_EQ(::lstat(p.c_str(), &st), 0);
     return st.st_ino;
   };
@@ -69,7 +69,7 @@ TEST(Store, PointerAlreadyRightIsLeftAlone) {
   const auto ino = inode();
   auto second = create_pointer(l, c, "d/x.bin", "E", LinkMode::Symlink);
   ASSERT_TRUE(second);
-  EXPECT_FALSE(*second);  // nothing written
+  EXPECT_FALSE(*second);    // nothing written
   EXPECT_EQ(inode(), ino);  // the very same symlink, not a replacement
   auto retarget = create_pointer(l, c, "d/x.bin", "F", LinkMode::Symlink);
   ASSERT_TRUE(retarget);

@@ -29,9 +29,7 @@ TEST(CliSelection, SeparatorsAndSpacing) {
   EXPECT_EQ(*parse_selection("3 -4", 4), (V{3, 4}));
 }
 
-TEST(CliSelection, DuplicatesAndOverlapsCountOnce) {
-  EXPECT_EQ(*parse_selection("3 1 3 2-3 1-2", 5), (V{1, 2, 3}));
-}
+TEST(CliSelection, DuplicatesAndOverlapsCountOnce) { EXPECT_EQ(*parse_selection("3 1 3 2-3 1-2", 5), (V{1, 2, 3})); }
 
 TEST(CliSelection, BlankInputSelectsNothing) {
   EXPECT_EQ(*parse_selection("", 3), V{});
@@ -49,9 +47,7 @@ TEST(CliSelection, OutOfRangeNamesTheNumberAndTheBounds) {
   EXPECT_NE(error_of("1-99999999999999999999", 3).find("is not in the list"), std::string::npos);
 }
 
-TEST(CliSelection, ReversedRangeSaysHowToWriteIt) {
-  EXPECT_EQ(error_of("3-1", 3), "range '3-1' is reversed: write 1-3");
-}
+TEST(CliSelection, ReversedRangeSaysHowToWriteIt) { EXPECT_EQ(error_of("3-1", 3), "range '3-1' is reversed: write 1-3"); }
 
 TEST(CliSelection, GarbageIsNamed) {
   const std::string hint = " is not a number or a range: type numbers from the list, like 3, or ranges, like 5-7";

@@ -11,8 +11,10 @@
 using namespace hubcache;
 
 TEST(TokenStore, StoredTokensPathIsNextToTheTokenFile) {
-  EXPECT_EQ(Config::from_env(Environment(std::map<std::string, std::string>{{"HF_HOME", "/h"}})).stored_tokens_path, "/h/stored_tokens");
-  EXPECT_EQ(Config::from_env(Environment(std::map<std::string, std::string>{{"HF_HOME", "/h"}, {"HF_TOKEN_PATH", "/t/tok"}})).stored_tokens_path,
+  EXPECT_EQ(Config::from_env(Environment(std::map<std::string, std::string>{{"HF_HOME", "/h"}})).stored_tokens_path,
+            "/h/stored_tokens");
+  EXPECT_EQ(Config::from_env(Environment(std::map<std::string, std::string>{{"HF_HOME", "/h"}, {"HF_TOKEN_PATH", "/t/tok"}}))
+                .stored_tokens_path,
             "/t/stored_tokens");
 }
 
@@ -23,7 +25,7 @@ TEST(TokenStore, WritesConfigparsersLayoutSortedAndPrivate) {
   ASSERT_TRUE(save_named_token(path, "home", "hf_h"));
   ASSERT_TRUE(save_named_token(path, "work", "hf_w2"));  // replaced, not added
   EXPECT_EQ(test::read_file(path), "[home]\nhf_token = hf_h\n\n[work]\nhf_token = hf_w2\n\n");
-  struct stat st{};
+  struct stat st {};
   ASSERT_EQ(::stat(path.c_str(), &st), 0);
   EXPECT_EQ(st.st_mode & 0777, 0600u);
   ASSERT_EQ(::stat((dir.path() + "/new").c_str(), &st), 0);

@@ -39,8 +39,9 @@ TEST(HttpUrl, ResolveLocation) {
 }
 
 TEST(HttpRedact, MasksTokensAndSignatures) {
-  const std::string s = redact("authorization: Bearer hf_abcdefghijklmnop and hf_ZZZZZZZZZZZZ at "
-                               "https://cdn/x?X-Amz-Signature=deadbeef&X-Amz-Date=1&Key-Pair-Id=K123&token=sek");
+  const std::string s = redact(
+      "authorization: Bearer hf_abcdefghijklmnop and hf_ZZZZZZZZZZZZ at "
+      "https://cdn/x?X-Amz-Signature=deadbeef&X-Amz-Date=1&Key-Pair-Id=K123&token=sek");
   EXPECT_EQ(s.find("abcdefghijklmnop"), std::string::npos);
   EXPECT_EQ(s.find("ZZZZZZZZZZZZ"), std::string::npos);
   EXPECT_EQ(s.find("deadbeef"), std::string::npos);
@@ -97,7 +98,8 @@ TEST(HttpDescribeAnswer, NamesStatusTypeAndTheBodysStart) {
   r.headers.add("Content-Type", "text/html; charset=utf-8");
   r.body = "<!DOCTYPE html>\n<html><body>Sign in, token=hf_abcdefghijkl" + std::string(200, 'x');
   const std::string d = describe_answer(r, 60);
-  EXPECT_EQ(d.rfind("HTTP 200, Content-Type text/html; charset=utf-8, body starts with '<!DOCTYPE html> <html><body>", 0), 0u) << d;
+  EXPECT_EQ(d.rfind("HTTP 200, Content-Type text/html; charset=utf-8, body starts with '<!DOCTYPE html> <html><body>", 0), 0u)
+      << d;
   EXPECT_EQ(d.find("hf_abcdefghijkl"), std::string::npos) << d;
   EXPECT_EQ(d.substr(d.size() - 4), "...'");
   Response empty;

@@ -31,13 +31,16 @@ TEST(HubUrls, RevisionEncodingAndRepoTypes) {  // spec 13.3
   EXPECT_EQ(repo_info_url("http://e", RepoRef{RepoType::Dataset, "a/b"}, std::string_view("refs/convert/parquet")),
             "http://e/api/datasets/a/b/revision/refs%2Fconvert%2Fparquet");
   EXPECT_EQ(repo_info_url("http://e", k_model, std::nullopt), "http://e/api/models/org/name");
-  EXPECT_EQ(tree_url("http://e", k_model, "main", "", true, false), "http://e/api/models/org/name/tree/main?recursive=true&expand=false");
-  EXPECT_EQ(tree_url("http://e", k_model, "main", "a/b", false, true), "http://e/api/models/org/name/tree/main/a%2Fb?recursive=false&expand=true");
+  EXPECT_EQ(tree_url("http://e", k_model, "main", "", true, false),
+            "http://e/api/models/org/name/tree/main?recursive=true&expand=false");
+  EXPECT_EQ(tree_url("http://e", k_model, "main", "a/b", false, true),
+            "http://e/api/models/org/name/tree/main/a%2Fb?recursive=false&expand=true");
   EXPECT_EQ(paths_info_url("http://e", RepoRef{RepoType::Space, "a/b"}, "main"), "http://e/api/spaces/a/b/paths-info/main");
 }
 
 TEST(HubUrls, LinkNextVector13_36) {
-  EXPECT_EQ(parse_link_next("<https://h/api/models/x/tree/main?cursor=2>; rel=\"next\""), "https://h/api/models/x/tree/main?cursor=2");
+  EXPECT_EQ(parse_link_next("<https://h/api/models/x/tree/main?cursor=2>; rel=\"next\""),
+            "https://h/api/models/x/tree/main?cursor=2");
   EXPECT_EQ(parse_link_next("<https://h/p1>; rel=\"prev\", <https://h/p3>; rel=\"next\""), "https://h/p3");
   EXPECT_FALSE(parse_link_next("<https://h/p1>; rel=\"prev\""));
   EXPECT_FALSE(parse_link_next(""));
@@ -63,7 +66,8 @@ TEST(HubJson, TreeEntries) {
 }
 
 TEST(HubJson, RepoInfoValidatesSha) {
-  auto ok = parse_repo_info(R"({"id":"org/name","sha":"0123456789abcdef0123456789abcdef01234567","private":true,"gated":"manual","siblings":[{"rfilename":"a"}]})");
+  auto ok = parse_repo_info(
+      R"({"id":"org/name","sha":"0123456789abcdef0123456789abcdef01234567","private":true,"gated":"manual","siblings":[{"rfilename":"a"}]})");
   ASSERT_TRUE(ok);
   EXPECT_EQ(ok->sha, "0123456789abcdef0123456789abcdef01234567");
   EXPECT_TRUE(ok->is_private);
@@ -77,7 +81,8 @@ TEST(HubJson, RepoInfoValidatesSha) {
 
 TEST(HubErrors, MappingOrderSpec7_7) {
   const std::string resolve = "http://e/org/name/resolve/main/x";
-  EXPECT_EQ(map_http_error(response(404, {{"X-Error-Code", "RevisionNotFound"}}), resolve, k_model).code, ErrorCode::RevisionNotFound);
+  EXPECT_EQ(map_http_error(response(404, {{"X-Error-Code", "RevisionNotFound"}}), resolve, k_model).code,
+            ErrorCode::RevisionNotFound);
   auto entry = map_http_error(response(404, {{"X-Error-Code", "EntryNotFound"}}), resolve, k_model);
   EXPECT_EQ(entry.code, ErrorCode::EntryNotFound);
   EXPECT_NE(entry.message.find("URL: " + resolve), std::string::npos);
@@ -90,27 +95,33 @@ TEST(HubErrors, MappingOrderSpec7_7) {
   EXPECT_NE(priv.message.find("HF_TOKEN"), std::string::npos);
   // The Hub's (and the mirror's) anonymous 401 RepoNotFound: its "Invalid username or password."
   // is replaced by what it means.
-  auto anon = map_http_error(response(401, {{"X-Error-Code", "RepoNotFound"}, {"X-Error-Message", "Invalid username or password."}},
-                                      R"({"error":"Invalid username or password."})"),
-                             resolve, k_model);
+  auto anon =
+      map_http_error(response(401, {{"X-Error-Code", "RepoNotFound"}, {"X-Error-Message", "Invalid username or password."}},
+                              R"({"error":"Invalid username or password."})"),
+                     resolve, k_model);
   EXPECT_EQ(anon.code, ErrorCode::RepoNotFound);
   EXPECT_NE(anon.message.find("Model 'org/name' not found. (The server answers so for a private repo too when no token that may "
                               "read it is sent.)"),
-            std::string::npos) << anon.message;
+            std::string::npos)
+      << anon.message;
   EXPECT_EQ(anon.message.find("username"), std::string::npos) << anon.message;
   EXPECT_NE(anon.message.find("HF_TOKEN"), std::string::npos) << anon.message;
   EXPECT_EQ(anon.http->server_message, "Invalid username or password.");
   // Other words of the server are kept.
-  auto worded = map_http_error(response(401, {{"X-Error-Code", "RepoNotFound"}, {"X-Error-Message", "Not on this mirror"}}), resolve, k_model);
+  auto worded = map_http_error(response(401, {{"X-Error-Code", "RepoNotFound"}, {"X-Error-Message", "Not on this mirror"}}),
+                               resolve, k_model);
   EXPECT_NE(worded.message.find("Not on this mirror"), std::string::npos) << worded.message;
   // The same for every repo type's API, kernels included.
   const RepoRef kernel{RepoType::Kernel, "org/kern"};
-  EXPECT_EQ(map_http_error(response(401, {}), "https://huggingface.co/api/kernels/org/kern", kernel).code, ErrorCode::RepoNotFound);
-  EXPECT_EQ(map_http_error(response(401, {}), "https://huggingface.co/api/datasets/org/d", RepoRef{RepoType::Dataset, "org/d"}).code,
+  EXPECT_EQ(map_http_error(response(401, {}), "https://huggingface.co/api/kernels/org/kern", kernel).code,
             ErrorCode::RepoNotFound);
+  EXPECT_EQ(
+      map_http_error(response(401, {}), "https://huggingface.co/api/datasets/org/d", RepoRef{RepoType::Dataset, "org/d"}).code,
+      ErrorCode::RepoNotFound);
   // ...unless the message says the token itself is bad.
-  EXPECT_EQ(map_http_error(response(401, {{"X-Error-Message", "Invalid credentials in Authorization header"}}), resolve, k_model).code,
-            ErrorCode::Unauthorized);
+  EXPECT_EQ(
+      map_http_error(response(401, {{"X-Error-Message", "Invalid credentials in Authorization header"}}), resolve, k_model).code,
+      ErrorCode::Unauthorized);
   EXPECT_EQ(map_http_error(response(403, {{"X-Error-Message", "Access to this resource is disabled."}}), resolve, k_model).code,
             ErrorCode::PermissionDenied);
   auto limited = map_http_error(response(429, {}), resolve, k_model);
@@ -125,13 +136,15 @@ TEST(HubErrors, MappingOrderSpec7_7) {
   EXPECT_EQ(five.http->status, 503);
   auto html = map_http_error(response(500, {}, "<html><body>oops</body></html>"), resolve, k_model);
   EXPECT_EQ(html.message.find("<html>"), std::string::npos);
-  auto dataset = map_http_error(response(404, {{"X-Error-Code", "RepoNotFound"}}), "http://e/api/datasets/a/b", RepoRef{RepoType::Dataset, "a/b"});
+  auto dataset = map_http_error(response(404, {{"X-Error-Code", "RepoNotFound"}}), "http://e/api/datasets/a/b",
+                                RepoRef{RepoType::Dataset, "a/b"});
   EXPECT_NE(dataset.message.find("Dataset 'a/b' not found."), std::string::npos);
 }
 
 TEST(HubErrors, ServerMessagesAreDeduplicatedAndRedacted) {
-  auto e = map_http_error(response(400, {{"X-Error-Message", "bad thing"}}, R"({"error":["bad thing","token hf_abcdefghijkl leaked"]})"),
-                          "http://e/api/models/org/name", k_model);
+  auto e = map_http_error(
+      response(400, {{"X-Error-Message", "bad thing"}}, R"({"error":["bad thing","token hf_abcdefghijkl leaked"]})"),
+      "http://e/api/models/org/name", k_model);
   EXPECT_EQ(e.message.find("bad thing"), e.message.rfind("bad thing"));  // once
   EXPECT_EQ(e.message.find("abcdefghijkl"), std::string::npos);
 }

@@ -11,11 +11,11 @@ using namespace hubcache;
 TEST(ImportLfsRules, HubDefaultPatterns) {
   const LfsRules r = LfsRules::hub_defaults();
   for (const char* p : {"model.safetensors", "pytorch_model.bin", "sub/dir/w.bin", "x.gguf", "a.tar.gz", "data.parquet",
-                        "events.out.tfevents.1234.host", "saved_model/variables/v.data", "saved_model/x", "m.onnx",
-                        "t.model", "arch.zst", "a.7z"})
+                        "events.out.tfevents.1234.host", "saved_model/variables/v.data", "saved_model/x", "m.onnx", "t.model",
+                        "arch.zst", "a.7z"})
     EXPECT_TRUE(r.is_lfs(p, 10)) << p;
-  for (const char* p : {"config.json", "README.md", "tokenizer.json", "sub/saved_model/x", "saved_model", "bin",
-                        "a.binx", "vocab.txt", ".gitattributes", "a.tar"})
+  for (const char* p : {"config.json", "README.md", "tokenizer.json", "sub/saved_model/x", "saved_model", "bin", "a.binx",
+                        "vocab.txt", ".gitattributes", "a.tar"})
     EXPECT_FALSE(r.is_lfs(p, 10)) << p;
 }
 
@@ -32,13 +32,13 @@ TEST(ImportLfsRules, RepoGitattributesAddAndClear) {
       "*.txt filter=lfs diff=lfs merge=lfs -text\r\n"
       "keep.txt -filter\n"
       "/top/*.csv filter=lfs\n"
-      "docs/ filter=lfs\n"          // directory-only: ignored
-      "!neg.bin -filter\n"         // negated patterns are not allowed in gitattributes: ignored
+      "docs/ filter=lfs\n"  // directory-only: ignored
+      "!neg.bin -filter\n"  // negated patterns are not allowed in gitattributes: ignored
       "*.bin filter=other\n"
       "\n");
   EXPECT_TRUE(r.is_lfs("a.txt", 1));
   EXPECT_TRUE(r.is_lfs("deep/b.txt", 1));
-  EXPECT_FALSE(r.is_lfs("keep.txt", 1));       // later line wins
+  EXPECT_FALSE(r.is_lfs("keep.txt", 1));      // later line wins
   EXPECT_FALSE(r.is_lfs("sub/keep.txt", 1));  // a pattern without "/" matches at any depth
   EXPECT_TRUE(r.is_lfs("top/x.csv", 1));
   EXPECT_FALSE(r.is_lfs("other/top/x.csv", 1));  // anchored at the repo root
@@ -95,8 +95,7 @@ TEST(ImportDerivedCommit, DeterministicAndContentSensitive) {
   const std::string sha = sha256_hex("weights");
   const std::string lfs = derive_commit_id({{"w.bin", 7, sha, true}});
   EXPECT_EQ(lfs, derive_commit_id({{"w.bin", 41, git_blob_sha1_hex(lfs_pointer_text(sha, 7)), false}}));
-  EXPECT_EQ(lfs_pointer_text(sha, 7),
-            "version https://git-lfs.github.com/spec/v1\noid sha256:" + sha + "\nsize 7\n");
+  EXPECT_EQ(lfs_pointer_text(sha, 7), "version https://git-lfs.github.com/spec/v1\noid sha256:" + sha + "\nsize 7\n");
 }
 
 TEST(ImportMode, Names) {

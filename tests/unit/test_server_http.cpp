@@ -128,9 +128,11 @@ TEST(ServerHttp, MalformedRequestsAreNamed) {
   EXPECT_NE(why(hygienic("HTTP/1.1", {{"Host", "a b"}})).find("Host header is not a valid"), std::string::npos);
   EXPECT_NE(why(hygienic("HTTP/1.1", {{"Host", "a/b"}})).find("Host header is not a valid"), std::string::npos);
   EXPECT_NE(why(hygienic("HTTP/1.1", {{"Host", "a:80x"}})).find("Host header is not a valid"), std::string::npos);
-  EXPECT_NE(why(hygienic("HTTP/1.1", {{"Host", "a"}, {"Content-Length", "3"}, {"Content-Length", "5"}})).find("different Content-Length"),
+  EXPECT_NE(why(hygienic("HTTP/1.1", {{"Host", "a"}, {"Content-Length", "3"}, {"Content-Length", "5"}}))
+                .find("different Content-Length"),
             std::string::npos);
-  EXPECT_NE(why(hygienic("HTTP/1.1", {{"Host", "a"}, {"Content-Length", "3, 5"}})).find("different Content-Length"), std::string::npos);
+  EXPECT_NE(why(hygienic("HTTP/1.1", {{"Host", "a"}, {"Content-Length", "3, 5"}})).find("different Content-Length"),
+            std::string::npos);
   EXPECT_NE(why(hygienic("HTTP/1.1", {{"Host", "a"}, {"Content-Length", "+5"}})).find("not a decimal"), std::string::npos);
   EXPECT_NE(why(hygienic("HTTP/1.1", {{"Host", "a"}, {"Transfer-Encoding", "chunked"}, {"Content-Length", "3"}}))
                 .find("both Transfer-Encoding and Content-Length"),

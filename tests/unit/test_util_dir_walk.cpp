@@ -65,8 +65,7 @@ TEST(DirWalk, ReportsSymlinksAndSpecialFilesWithoutFollowingADirectoryLink) {
   ASSERT_EQ(::symlink("missing", (dir / "dangling").c_str()), 0);
   ASSERT_EQ(::mkfifo((dir / "pipe").c_str(), 0600), 0);
   const Seen s = walk(dir.path());
-  EXPECT_EQ(s.visited,
-            (std::vector<std::string>{"dangling:link", "out:link", "pipe:other", "real/f:file", "to_f:link"}));
+  EXPECT_EQ(s.visited, (std::vector<std::string>{"dangling:link", "out:link", "pipe:other", "real/f:file", "to_f:link"}));
   EXPECT_EQ(s.entered, (std::vector<std::string>{"real"}));  // never "out": the walk stays inside
 }
 

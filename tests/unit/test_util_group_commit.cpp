@@ -23,7 +23,7 @@ using namespace hubcache;
 namespace {
 
 // Group commit only applies where one flush covers other files; elsewhere each file is flushed.
-#define SKIP_UNLESS_SHARED(dir)                                                                   \
+#define SKIP_UNLESS_SHARED(dir) \
   if (!fs::GroupCommit::shares_flushes(dir)) GTEST_SKIP() << "filesystem of " << (dir) << " flushes per file"
 
 }  // namespace
@@ -194,8 +194,8 @@ TEST(GroupCommitScope, TheRuleFollowsTheFilesystemAndItsJournal) {
 // An independent oracle: jbd2 lists every running ext4 journal in /proc/fs/jbd2/<device>-<inode>.
 TEST(GroupCommitScope, AnExt4WithoutAJournalIsFlushedWhole) {
   test::TempDir dir;
-  struct statfs s{};
-  struct stat st{};
+  struct statfs s {};
+  struct stat st {};
   ASSERT_EQ(::statfs(dir.path().c_str(), &s), 0);
   ASSERT_EQ(::stat(dir.path().c_str(), &st), 0);
   if (static_cast<long>(s.f_type) != 0xEF53) GTEST_SKIP() << "the temp dir is not on ext2/3/4";

@@ -67,7 +67,8 @@ TEST(FileLock, WaitCallbackReportsWhileBlocked) {
   auto a = FileLock::acquire(dir / "w.lock");
   ASSERT_TRUE(a);
   int calls = 0;
-  auto b = FileLock::acquire(dir / "w.lock", 350ms, [&](std::chrono::seconds) { ++calls; }, 100ms);
+  auto b = FileLock::acquire(
+      dir / "w.lock", 350ms, [&](std::chrono::seconds) { ++calls; }, 100ms);
   EXPECT_FALSE(b);
   EXPECT_GE(calls, 2);
 }

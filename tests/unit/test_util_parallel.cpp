@@ -48,11 +48,13 @@ struct PipelineProbe {
 TEST(ParallelPipeline, KeepsMoreItemsInFlightThanThreadsUpToTheLimit) {
   constexpr std::size_t n = 300;
   PipelineProbe probe(n);
-  parallel_pipeline(n, 4, [] { return 10u; }, [&](std::size_t i, bool alone) {
-    probe.start(i, alone);
-    const auto me = std::this_thread::get_id();
-    return PipelineStep::started([&probe, i, me] { probe.finish(i, me); });
-  });
+  parallel_pipeline(
+      n, 4, [] { return 10u; },
+      [&](std::size_t i, bool alone) {
+        probe.start(i, alone);
+        const auto me = std::this_thread::get_id();
+        return PipelineStep::started([&probe, i, me] { probe.finish(i, me); });
+      });
   for (std::size_t i = 0; i < n; ++i) EXPECT_EQ(probe.finishes[i], 1) << i;
   EXPECT_EQ(probe.peak, 10u);  // 4 threads, 10 in flight: a thread holds several
   EXPECT_EQ(probe.in_flight, 0u);
@@ -62,15 +64,17 @@ TEST(ParallelPipeline, KeepsMoreItemsInFlightThanThreadsUpToTheLimit) {
 TEST(ParallelPipeline, ItemsDoneAtOnceFreeTheirSlotAtOnce) {
   constexpr std::size_t n = 100;
   PipelineProbe probe(n);
-  parallel_pipeline(n, 3, [] { return 2u; }, [&](std::size_t i, bool alone) {
-    probe.start(i, alone);
-    if (i % 2 == 0) {
-      probe.finish(i, std::this_thread::get_id());
-      return PipelineStep::done();
-    }
-    const auto me = std::this_thread::get_id();
-    return PipelineStep::started([&probe, i, me] { probe.finish(i, me); });
-  });
+  parallel_pipeline(
+      n, 3, [] { return 2u; },
+      [&](std::size_t i, bool alone) {
+        probe.start(i, alone);
+        if (i % 2 == 0) {
+          probe.finish(i, std::this_thread::get_id());
+          return PipelineStep::done();
+        }
+        const auto me = std::this_thread::get_id();
+        return PipelineStep::started([&probe, i, me] { probe.finish(i, me); });
+      });
   for (std::size_t i = 0; i < n; ++i) EXPECT_EQ(probe.finishes[i], 1) << i;
   EXPECT_LE(probe.peak, 2u);
   EXPECT_EQ(probe.in_flight, 0u);
@@ -80,15 +84,17 @@ TEST(ParallelPipeline, AnItemThatNeedsItsThreadAloneStartsOnlyWhenTheThreadHolds
   constexpr std::size_t n = 200;
   PipelineProbe probe(n);
   std::atomic<int> declined{0};
-  parallel_pipeline(n, 4, [] { return 16u; }, [&](std::size_t i, bool alone) {
-    if (i % 7 == 0 && !alone) {
-      ++declined;
-      return PipelineStep::needs_alone();
-    }
-    probe.start(i, alone);
-    const auto me = std::this_thread::get_id();
-    return PipelineStep::started([&probe, i, me] { probe.finish(i, me); });
-  });
+  parallel_pipeline(
+      n, 4, [] { return 16u; },
+      [&](std::size_t i, bool alone) {
+        if (i % 7 == 0 && !alone) {
+          ++declined;
+          return PipelineStep::needs_alone();
+        }
+        probe.start(i, alone);
+        const auto me = std::this_thread::get_id();
+        return PipelineStep::started([&probe, i, me] { probe.finish(i, me); });
+      });
   for (std::size_t i = 0; i < n; ++i) EXPECT_EQ(probe.finishes[i], 1) << i;
   EXPECT_GT(declined.load(), 0);  // threads did hold items when those came up
   EXPECT_TRUE(probe.alone_with_held.empty()) << probe.alone_with_held.size() << " items started alone beside others";
@@ -100,15 +106,17 @@ TEST(ParallelPipeline, FollowsAGrowingLimit) {
   PipelineProbe probe(n);
   std::atomic<std::size_t> starts{0};
   std::size_t peak_before = 0;  // items in flight seen by the first 50 starts (limit 2)
-  parallel_pipeline(n, 4, [&] { return starts.load() < 50 ? 2u : 24u; }, [&](std::size_t i, bool alone) {
-    probe.start(i, alone);
-    if (starts++ < 50) {
-      std::lock_guard lock(probe.mutex);
-      peak_before = std::max(peak_before, probe.in_flight);
-    }
-    const auto me = std::this_thread::get_id();
-    return PipelineStep::started([&probe, i, me] { probe.finish(i, me); });
-  });
+  parallel_pipeline(
+      n, 4, [&] { return starts.load() < 50 ? 2u : 24u; },
+      [&](std::size_t i, bool alone) {
+        probe.start(i, alone);
+        if (starts++ < 50) {
+          std::lock_guard lock(probe.mutex);
+          peak_before = std::max(peak_before, probe.in_flight);
+        }
+        const auto me = std::this_thread::get_id();
+        return PipelineStep::started([&probe, i, me] { probe.finish(i, me); });
+      });
   // At most the limit, plus one for each other thread admitted just before the limit changed.
   EXPECT_LE(peak_before, 2u + 3u);
   EXPECT_EQ(probe.peak, 24u);

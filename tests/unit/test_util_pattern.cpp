@@ -26,8 +26,8 @@ TEST(Pattern, FilterSpecVectors) {  // spec 13.27
   EXPECT_TRUE(PathFilter::make(std::vector<std::string>{"data/"}, {}).selects("data/a/b.csv"));
   EXPECT_TRUE(PathFilter::make(std::vector<std::string>{"art/**"}, {}).selects("art/a/b.png"));
   EXPECT_FALSE(PathFilter::make(std::vector<std::string>{"*.JSON"}, {}).selects("x.json"));
-  EXPECT_FALSE(PathFilter::make(std::vector<std::string>{}, {}).selects("x.json"));  // empty allow list
-  EXPECT_TRUE(PathFilter::make(std::nullopt, {}).selects("x.json"));                 // no allow list
+  EXPECT_FALSE(PathFilter::make(std::vector<std::string>{}, {}).selects("x.json"));                  // empty allow list
+  EXPECT_TRUE(PathFilter::make(std::nullopt, {}).selects("x.json"));                                 // no allow list
   EXPECT_FALSE(PathFilter::make(std::vector<std::string>{"*.json"}, {"x.json"}).selects("x.json"));  // ignore wins
-  EXPECT_TRUE(PathFilter::make(std::vector<std::string>{"a\\*.txt"}, {}).selects("a\\b.txt"));    // '\' normalized
+  EXPECT_TRUE(PathFilter::make(std::vector<std::string>{"a\\*.txt"}, {}).selects("a\\b.txt"));       // '\' normalized
 }

@@ -15,7 +15,7 @@ struct HfUri {
   RepoType type = RepoType::Model;
   std::string repo_id;
   std::optional<std::string> revision;  // percent-decoded; refs/pr/N and refs/convert/X kept whole
-  std::string path;  // "" for the whole repo; ends with '/' for a folder
+  std::string path;                     // "" for the whole repo; ends with '/' for a folder
 };
 
 /// Parses a hf:// URI. The type prefix is plural (models/, datasets/, spaces/, kernels/; none =

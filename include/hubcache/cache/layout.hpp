@@ -76,7 +76,7 @@ class RepoLayout {
   std::string no_exist_path(std::string_view commit, std::string_view path) const;
   std::string trees_dir() const;
   std::string tree_path(std::string_view commit) const;  // trees/<commit>.json
-  std::string locks_dir() const;                           // <root>/.locks/<folder name>
+  std::string locks_dir() const;                         // <root>/.locks/<folder name>
   std::string lock_path(std::string_view etag) const;
 
  private:

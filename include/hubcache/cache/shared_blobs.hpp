@@ -52,8 +52,8 @@ class SharedBlobStore {
 
   bool marked() const { return m_marked; }
   const std::string& root() const { return m_root; }
-  std::string dir() const;                               // <root>/blobs
-  std::string payload_path(std::string_view hash) const;  // <root>/blobs/<h[:2]>/<h>
+  std::string dir() const;                                 // <root>/blobs
+  std::string payload_path(std::string_view hash) const;   // <root>/blobs/<h[:2]>/<h>
   std::string manifest_path(std::string_view hash) const;  // ...<h>.refs
   std::string lock_path(std::string_view hash) const;      // ...<h>.lock
 

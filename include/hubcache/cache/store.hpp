@@ -56,8 +56,8 @@ Result<void> publish_blob(const RepoLayout& layout, const std::string& tmp, std:
 Result<void> publish_blob(const RepoLayout& layout, const std::string& tmp, std::string_view etag, fs::GroupCommit& group);
 /// The same, deferred (fs::GroupCommit::publish_later): validation errors are returned now; the
 /// flush and rename happen later and `then` gets their result on the committer thread.
-Result<void> publish_blob_later(const RepoLayout& layout, const std::string& tmp, std::string_view etag,
-                                fs::GroupCommit& group, fs::GroupCommit::Then then);
+Result<void> publish_blob_later(const RepoLayout& layout, const std::string& tmp, std::string_view etag, fs::GroupCommit& group,
+                                fs::GroupCommit::Then then);
 
 /// Makes snapshots/<commit>/<path> point at blobs/<etag> (relative symlink), replacing what is
 /// there; a symlink that already has the right target is left alone (no-op, like write_ref).
@@ -66,8 +66,8 @@ Result<void> publish_blob_later(const RepoLayout& layout, const std::string& tmp
 /// Returns true if it wrote the pointer, false if the right one was already there.
 /// Errors: CacheCorrupted when the repo folder, snapshots/ or snapshots/<commit> is a symlink
 /// (check_snapshot_folder); InvalidPath / InvalidRevision for bad input; I/O errors.
-Result<bool> create_pointer(const RepoLayout& layout, std::string_view commit, std::string_view path,
-                            std::string_view etag, LinkMode mode);
+Result<bool> create_pointer(const RepoLayout& layout, std::string_view commit, std::string_view path, std::string_view etag,
+                            LinkMode mode);
 
 /// Creates the empty marker .no_exist/<commit>/<path>.
 Result<void> write_no_exist(const RepoLayout& layout, std::string_view commit, std::string_view path);
@@ -98,9 +98,7 @@ Result<std::optional<std::vector<TreeFileEntry>>> read_tree_file(const RepoLayou
 
 /// Writes trees/<commit>.json atomically (format_version 1, keys sorted, indent 1).
 /// write_tree_file_in writes it to another trees/ folder (a local dir's metadata, docs/cache-format.md#trees).
-Result<void> write_tree_file_in(const std::string& trees_dir, std::string_view commit,
-                                const std::vector<TreeFileEntry>& entries);
-Result<void> write_tree_file(const RepoLayout& layout, std::string_view commit,
-                             const std::vector<TreeFileEntry>& entries);
+Result<void> write_tree_file_in(const std::string& trees_dir, std::string_view commit, const std::vector<TreeFileEntry>& entries);
+Result<void> write_tree_file(const RepoLayout& layout, std::string_view commit, const std::vector<TreeFileEntry>& entries);
 
 }  // namespace hubcache

@@ -53,19 +53,19 @@ enum class TargetKind {
 
 struct Target {
   TargetKind kind = TargetKind::Dangling;
-  std::string blob_path;  // absolute: the blob (Blob, Self) or the lexical target (Dangling, Escapes)
-  std::string link;       // the raw symlink text (symlinks only)
+  std::string blob_path;       // absolute: the blob (Blob, Self) or the lexical target (Dangling, Escapes)
+  std::string link;            // the raw symlink text (symlinks only)
   bool in_repo_blobs = false;  // blob_path is <repo>/blobs/<name> of this repo
   std::string shared_hash;     // the Xet hash when blob_path is a link into the marked store
   std::string payload_path;    // shared entries: the store payload holding the bytes
-  struct stat st {};      // of the blob (Blob, Self)
+  struct stat st {};           // of the blob (Blob, Self)
 };
 
 /// Resolves the non-directory entry `name` of directory `dirfd` (absolute `dir_path`, which is
 /// `depth` components below the repo folder: snapshots/<commit> is 2). `is_link` says whether
 /// the entry is a symlink. Returns false with errno set when the entry vanished or cannot be read.
-bool resolve_entry(const RepoDirs& repo, int dirfd, const std::string& dir_path, int depth, const char* name,
-                   bool is_link, Target& out);
+bool resolve_entry(const RepoDirs& repo, int dirfd, const std::string& dir_path, int depth, const char* name, bool is_link,
+                   Target& out);
 
 /// Resolves snapshots/<commit>/<path> of the repo folder `repo.repo_path` (commit and path
 /// already validated: no "..", no empty component) with resolve_entry. Every directory on the

@@ -53,9 +53,9 @@ struct Overrides {
 
 struct Config {
   Sourced<std::string> hf_home;
-  Sourced<std::string> hub_cache;   // absolute and symlink-resolved
+  Sourced<std::string> hub_cache;  // absolute and symlink-resolved
   Sourced<std::string> token_path;
-  std::string stored_tokens_path;    // named tokens of `auth login`: next to token_path (config/token_store.hpp)
+  std::string stored_tokens_path;  // named tokens of `auth login`: next to token_path (config/token_store.hpp)
   /// The token to send: Overrides::token, else HF_TOKEN / HUGGING_FACE_HUB_TOKEN, else the token file at
   /// token_path (unless HF_HUB_DISABLE_IMPLICIT_TOKEN). The file is read on the first call, not
   /// by from_env: commands that never authenticate (resolve, cache, env) never open it. Never
@@ -68,14 +68,14 @@ struct Config {
   /// "token file <path>" when the token file would be read (it exists as a non-empty regular
   /// file: its content is not checked), else "". For `hubcache env`.
   std::string token_source_unread() const;
-  Sourced<std::string> endpoint;     // no trailing '/'
+  Sourced<std::string> endpoint;  // no trailing '/'
   Sourced<bool> offline;
-  Sourced<int> etag_timeout;         // seconds
-  Sourced<int> download_timeout;     // seconds
+  Sourced<int> etag_timeout;      // seconds
+  Sourced<int> download_timeout;  // seconds
   bool disable_symlinks = false;
   bool disable_implicit_token = false;
-  bool disable_xet = false;            // HF_HUB_DISABLE_XET: also no reuse of a shared blob store
-  bool disable_shared_blobs = false;   // HF_HUB_DISABLE_SHARED_BLOBS
+  bool disable_xet = false;                   // HF_HUB_DISABLE_XET: also no reuse of a shared blob store
+  bool disable_shared_blobs = false;          // HF_HUB_DISABLE_SHARED_BLOBS
   std::optional<bool> disable_progress_bars;  // tri-state
   /// CA bundle to trust instead of the system store: SSL_CERT_FILE (httpx, huggingface_hub >= 1),
   /// else REQUESTS_CA_BUNDLE, else CURL_CA_BUNDLE (requests' order, huggingface_hub < 1); empty

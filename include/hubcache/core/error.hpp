@@ -8,23 +8,23 @@
 namespace hubcache {
 
 enum class ErrorCode {
-  InvalidArgument,    // bad user input (flags, patterns, sizes)
-  InvalidRepoId,      // repo id fails docs/hub-protocol.md#identifiers
-  InvalidRevision,    // revision unusable as a ref path
-  InvalidPath,        // repo file path fails docs/hub-protocol.md#identifiers (a)-(c)
-  NotADirectory,      // a path that must be a directory is something else
-  NotFound,           // a local file or folder is missing
+  InvalidArgument,  // bad user input (flags, patterns, sizes)
+  InvalidRepoId,    // repo id fails docs/hub-protocol.md#identifiers
+  InvalidRevision,  // revision unusable as a ref path
+  InvalidPath,      // repo file path fails docs/hub-protocol.md#identifiers (a)-(c)
+  NotADirectory,    // a path that must be a directory is something else
+  NotFound,         // a local file or folder is missing
   RepoNotFound,
   RevisionNotFound,
   EntryNotFound,
-  LocalEntryNotFound, // not in the cache and the network may not be used
-  IncompleteSnapshot, // snapshot present but files listed by trees/<commit>.json are missing
+  LocalEntryNotFound,  // not in the cache and the network may not be used
+  IncompleteSnapshot,  // snapshot present but files listed by trees/<commit>.json are missing
   CacheCorrupted,
-  Integrity,          // content does not match its name/ETag
+  Integrity,  // content does not match its name/ETag
   Io,
   PermissionDenied,
   DiskFull,
-  Conflict,           // e.g. a local-dir file disagrees with its recorded ETag
+  Conflict,  // e.g. a local-dir file disagrees with its recorded ETag
   Network,
   Timeout,
   Offline,

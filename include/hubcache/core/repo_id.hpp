@@ -44,5 +44,4 @@ bool is_commit_hash(std::string_view rev);
 /// Strips a leading "W/" and surrounding quotes from an HTTP ETag.
 std::string normalize_etag(std::string_view etag);
 
-
 }  // namespace hubcache

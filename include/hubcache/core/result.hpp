@@ -20,22 +20,39 @@ inline Unexpected fail(Error e) { return Unexpected{std::move(e)}; }
 template <typename T>
 class [[nodiscard]] Result {
  public:
-  Result(T value) : m_v(std::in_place_index<0>, std::move(value)) {}  // NOLINT(implicit)
+  Result(T value) : m_v(std::in_place_index<0>, std::move(value)) {}         // NOLINT(implicit)
   Result(Unexpected u) : m_v(std::in_place_index<1>, std::move(u.error)) {}  // NOLINT(implicit)
 
   bool has_value() const { return m_v.index() == 0; }
   explicit operator bool() const { return has_value(); }
-  T& value() & { assert(has_value()); return std::get<0>(m_v); }
-  const T& value() const& { assert(has_value()); return std::get<0>(m_v); }
-  T&& value() && { assert(has_value()); return std::get<0>(std::move(m_v)); }
+  T& value() & {
+    assert(has_value());
+    return std::get<0>(m_v);
+  }
+  const T& value() const& {
+    assert(has_value());
+    return std::get<0>(m_v);
+  }
+  T&& value() && {
+    assert(has_value());
+    return std::get<0>(std::move(m_v));
+  }
   T& operator*() & { return value(); }
   const T& operator*() const& { return value(); }
   T* operator->() { return &value(); }
   const T* operator->() const { return &value(); }
-  const Error& error() const& { assert(!has_value()); return std::get<1>(m_v); }
-  Error&& error() && { assert(!has_value()); return std::get<1>(std::move(m_v)); }
+  const Error& error() const& {
+    assert(!has_value());
+    return std::get<1>(m_v);
+  }
+  Error&& error() && {
+    assert(!has_value());
+    return std::get<1>(std::move(m_v));
+  }
   template <typename U>
-  T value_or(U&& other) const& { return has_value() ? value() : static_cast<T>(std::forward<U>(other)); }
+  T value_or(U&& other) const& {
+    return has_value() ? value() : static_cast<T>(std::forward<U>(other));
+  }
 
  private:
   std::variant<T, Error> m_v;
@@ -48,8 +65,14 @@ class [[nodiscard]] Result<void> {
   Result(Unexpected u) : m_error(std::move(u.error)) {}  // NOLINT(implicit)
   bool has_value() const { return !m_error.has_value(); }
   explicit operator bool() const { return has_value(); }
-  const Error& error() const& { assert(m_error); return *m_error; }
-  Error&& error() && { assert(m_error); return std::move(*m_error); }
+  const Error& error() const& {
+    assert(m_error);
+    return *m_error;
+  }
+  Error&& error() && {
+    assert(m_error);
+    return std::move(*m_error);
+  }
 
  private:
   std::optional<Error> m_error;
@@ -58,9 +81,9 @@ class [[nodiscard]] Result<void> {
 }  // namespace hubcache
 
 /// Propagates the error of a Result expression, otherwise continues.
-#define HUBCACHE_TRY(expr)                                              \
-  do {                                                                  \
-    auto&& hubcache_try_r_ = (expr);                                    \
+#define HUBCACHE_TRY(expr)                                                                   \
+  do {                                                                                       \
+    auto&& hubcache_try_r_ = (expr);                                                         \
     if (!hubcache_try_r_) return ::hubcache::Unexpected{std::move(hubcache_try_r_).error()}; \
   } while (0)
 
@@ -68,7 +91,7 @@ class [[nodiscard]] Result<void> {
 #define HUBCACHE_CONCAT_(a, b) HUBCACHE_CONCAT_INNER_(a, b)
 /// `HUBCACHE_TRY_ASSIGN(auto x, expr);` binds the value or propagates the error.
 #define HUBCACHE_TRY_ASSIGN(decl, expr) HUBCACHE_TRY_ASSIGN_IMPL_(HUBCACHE_CONCAT_(hubcache_r_, __LINE__), decl, expr)
-#define HUBCACHE_TRY_ASSIGN_IMPL_(tmp, decl, expr)                      \
-  auto tmp = (expr);                                                    \
-  if (!tmp) return ::hubcache::Unexpected{std::move(tmp).error()};      \
+#define HUBCACHE_TRY_ASSIGN_IMPL_(tmp, decl, expr)                 \
+  auto tmp = (expr);                                               \
+  if (!tmp) return ::hubcache::Unexpected{std::move(tmp).error()}; \
   decl = std::move(tmp).value()

@@ -57,7 +57,7 @@ struct TreeEntry {
 
 /// GET /api/whoami-v2 (what `hf auth whoami` shows; `hf auth login` names the token by it).
 struct WhoAmI {
-  std::string name;        // the account ("type": "user" or "org")
+  std::string name;  // the account ("type": "user" or "org")
   std::string type;
   std::string token_name;  // auth.accessToken.displayName ("" when absent)
   std::string token_role;  // auth.accessToken.role, e.g. "read", "write", "fineGrained"
@@ -80,14 +80,13 @@ Result<RepoInfo> parse_repo_info(std::string_view json);
 /// Maps an HTTP error response to a typed error (RepoNotFound, RevisionNotFound,
 /// EntryNotFound, Gated, Unauthorized, RateLimited, Http). The message names the repo and says
 /// what to do; it never contains a token.
-Error map_http_error(const http::Response& response, std::string_view url, const RepoRef& repo,
-                     std::string_view endpoint = "");
+Error map_http_error(const http::Response& response, std::string_view url, const RepoRef& repo, std::string_view endpoint = "");
 
 // ---- Client ----
 /// Bounds on what a server's answers can make the client do: every loop they drive (listing
 /// pages, redirects, retries) ends, and memory stays bounded, whatever the server sends.
 struct ServerLimits {
-  std::size_t max_response_bytes = 128u << 20;  // one API answer (repo info, a tree page, paths-info)
+  std::size_t max_response_bytes = 128u << 20;   // one API answer (repo info, a tree page, paths-info)
   std::uint64_t max_listing_bytes = 512u << 20;  // all pages of one tree listing together
   int max_pages = 10000;                         // pages of one tree listing
   int max_redirects = 10;                        // hops of one request
@@ -158,8 +157,7 @@ class HubApi {
   Result<http::Response> perform_with_retries(const http::Request& req, int max_retries);
   /// GET (POST with `body`) following redirects, with the backoff (retryable statuses and
   /// transport errors), mapping error statuses; a 1xx/3xx final answer is an Http error.
-  Result<http::Response> get_api(const RepoRef& repo, const std::string& url, Attempt attempt,
-                                 const std::string& body = {});
+  Result<http::Response> get_api(const RepoRef& repo, const std::string& url, Attempt attempt, const std::string& body = {});
   /// Http error for an answer of the server that breaks the protocol: names the endpoint, what
   /// went wrong and that it is the server's fault (`code` goes to the http context).
   Error server_fault(const std::string& what, const std::string& url, const std::string& code, int status = 0) const;

@@ -37,17 +37,17 @@ namespace hubcache {
 /// A `cache rm` target, parsed.
 struct DeleteTarget {
   enum class Kind {
-    Revision,  // 40 hex digits (any case): that revision in every repo holding it
-    Repo,      // "type/id" or "hf://[type/]ns/name": exactly that repo (case-insensitive)
-    BareId,    // "id" or "ns/name" without a type: the one cached repo of any type with that id
+    Revision,      // 40 hex digits (any case): that revision in every repo holding it
+    Repo,          // "type/id" or "hf://[type/]ns/name": exactly that repo (case-insensitive)
+    BareId,        // "id" or "ns/name" without a type: the one cached repo of any type with that id
     RepoRevision,  // `commit` in exactly the repo `type`/`id` (as the scan names it); never parsed from
                    // text: built by callers that pick from a scan (the CLI's selection list)
   };
   Kind kind = Kind::Repo;
-  std::string text;  // as given
-  std::string commit;             // Revision (lower-cased), RepoRevision
-  std::optional<RepoType> type;   // Repo, RepoRevision (required)
-  std::string id;                 // Repo, BareId, RepoRevision (exact case)
+  std::string text;              // as given
+  std::string commit;            // Revision (lower-cased), RepoRevision
+  std::optional<RepoType> type;  // Repo, RepoRevision (required)
+  std::string id;                // Repo, BareId, RepoRevision (exact case)
 
   /// A RepoRevision target; `text` reads "type/id@commit" (as unknown_targets() shows it).
   static DeleteTarget revision_of(const RepoRef& repo, std::string_view commit);
@@ -66,8 +66,8 @@ struct PlannedRevision {
 struct PlannedRepo {
   RepoRef repo;
   std::string path;
-  bool entire = false;   // the whole folder goes
-  bool broken = false;   // a repo the scan skipped (only ever deleted entirely)
+  bool entire = false;                     // the whole folder goes
+  bool broken = false;                     // a repo the scan skipped (only ever deleted entirely)
   std::vector<PlannedRevision> revisions;  // the selected ones, sorted by commit
   std::uint64_t size_on_disk = 0;          // what deleting it frees (entire) or its revisions' share
   std::string label() const { return repo.label(); }
@@ -75,16 +75,16 @@ struct PlannedRepo {
 
 struct PlannedIncomplete {
   std::string path;
-  std::string lock_path;  // .locks/<folder>/<etag>.lock
-  std::uint64_t size = 0;  // with the sidecars
+  std::string lock_path;              // .locks/<folder>/<etag>.lock
+  std::uint64_t size = 0;             // with the sidecars
   std::vector<std::string> sidecars;  // split-download state files that go with it (IncompleteFile)
 };
 
 /// A payload of the shared blob store that execute() sweeps.
 struct PlannedSharedBlob {
   std::string hash;
-  std::string path;          // <root>/blobs/<h[:2]>/<h>
-  std::uint64_t size = 0;    // what the plan expects the sweep to free (0: it keeps the payload)
+  std::string path;           // <root>/blobs/<h[:2]>/<h>
+  std::uint64_t size = 0;     // what the plan expects the sweep to free (0: it keeps the payload)
   bool unreferenced = false;  // prune: no valid reference at planning time
 };
 
@@ -96,11 +96,11 @@ struct DeleteProblem {
 
 struct DeleteReport {
   std::size_t repos_deleted = 0;
-  std::size_t revisions_deleted = 0;   // every deleted revision, including those of entire repos
+  std::size_t revisions_deleted = 0;  // every deleted revision, including those of entire repos
   std::size_t incomplete_deleted = 0;
-  std::size_t shared_blobs_deleted = 0;  // payloads removed from the shared blob store
-  std::uint64_t freed_bytes = 0;       // the plan's figure minus what could not be deleted
-  std::vector<DeleteProblem> problems;  // missing paths, permission errors: reported, not fatal
+  std::size_t shared_blobs_deleted = 0;     // payloads removed from the shared blob store
+  std::uint64_t freed_bytes = 0;            // the plan's figure minus what could not be deleted
+  std::vector<DeleteProblem> problems;      // missing paths, permission errors: reported, not fatal
   std::vector<std::string> skipped_locked;  // .incomplete files whose download became live
 };
 
@@ -151,7 +151,7 @@ class DeletePlan {
   std::vector<PlannedSharedBlob> m_shared;
   std::vector<std::string> m_unknown;
   std::vector<std::uint64_t> m_repo_dir_sizes, m_snapshot_sizes, m_blob_sizes;  // parallel to the lists
-  std::vector<std::string> m_touched_repos;  // folders to drop if left without content
+  std::vector<std::string> m_touched_repos;                                     // folders to drop if left without content
   std::uint64_t m_revisions_bytes = 0;
 };
 

@@ -108,14 +108,14 @@ struct ImportFile {
   std::string source;     // absolute path inside DIR
   std::string read_from;  // regular file holding the bytes (differs from `source` for a symlink)
   std::uint64_t size = 0;
-  std::string blob;       // blob name: SHA-256 (LFS) or git blob SHA-1
+  std::string blob;  // blob name: SHA-256 (LFS) or git blob SHA-1
   bool lfs = false;
   bool blob_exists = false;  // the cache already had this blob when planned
   SourceStamp stamp;
 };
 
 struct ImportPlan {
-  ImportOptions options;     // as given, with cache_dir and source_dir resolved
+  ImportOptions options;               // as given, with cache_dir and source_dir resolved
   ImportMode mode = ImportMode::Copy;  // never Auto
   bool same_filesystem = false;
   std::string commit;
@@ -123,12 +123,12 @@ struct ImportPlan {
   std::optional<std::string> previous_ref;  // refs/<revision> before the import, if any
   std::string repo_folder;
   std::string snapshot_dir;
-  std::vector<ImportFile> files;      // sorted by path
-  std::vector<std::string> skipped;   // paths left out (UntrackedPolicy::Skip)
+  std::vector<ImportFile> files;     // sorted by path
+  std::vector<std::string> skipped;  // paths left out (UntrackedPolicy::Skip)
   std::vector<std::string> warnings;
-  std::uint64_t total_bytes = 0;      // sum of file sizes
-  std::uint64_t transfer_bytes = 0;   // bytes of distinct blobs the cache lacks
-  std::size_t new_blobs = 0;          // distinct blobs the cache lacks
+  std::uint64_t total_bytes = 0;     // sum of file sizes
+  std::uint64_t transfer_bytes = 0;  // bytes of distinct blobs the cache lacks
+  std::size_t new_blobs = 0;         // distinct blobs the cache lacks
   /// The folder is inside the cache (see ImportOptions::keep); with Move, execute_import also
   /// removes its `.cache/huggingface` metadata and, unless it became the repo's folder, itself.
   bool in_place = false;
@@ -140,10 +140,10 @@ struct ImportPlan {
 
 struct ImportResult {
   ImportPlan plan;
-  std::size_t blobs_written = 0;    // blobs published by this run
-  std::size_t blobs_copied = 0;     // of those, copied (Copy mode, or a refused hardlink)
-  std::size_t pointers_written = 0; // snapshot entries created or corrected by this run
-  std::size_t sources_removed = 0;  // Move only
+  std::size_t blobs_written = 0;     // blobs published by this run
+  std::size_t blobs_copied = 0;      // of those, copied (Copy mode, or a refused hardlink)
+  std::size_t pointers_written = 0;  // snapshot entries created or corrected by this run
+  std::size_t sources_removed = 0;   // Move only
   std::vector<std::string> warnings;
 };
 

@@ -51,7 +51,7 @@ struct CachedFileInfo {
   std::string path;       // relative to the snapshot dir, '/'-separated ("sub/w.bin")
   std::string blob_path;  // absolute; the file itself in no-symlink mode
   std::uint64_t size = 0;
-  double atime = 0;       // epoch seconds of the blob
+  double atime = 0;  // epoch seconds of the blob
   double mtime = 0;
   /// Set when blob_path is a symlink into the cache's marked shared blob store: the Xet hash of
   /// its payload (size/atime/mtime are the payload's). Unlinking blob_path frees nothing by itself.
@@ -63,9 +63,9 @@ struct CachedRevisionInfo {
   std::string snapshot_path;  // absolute
   std::uint64_t size_on_disk = 0;
   std::size_t nb_files = 0;
-  std::vector<std::string> refs;      // sorted ("main", "refs/pr/1")
+  std::vector<std::string> refs;  // sorted ("main", "refs/pr/1")
   double last_modified = 0;
-  std::vector<CachedFileInfo> files;        // sorted by path; empty unless ScanOptions::collect_files
+  std::vector<CachedFileInfo> files;  // sorted by path; empty unless ScanOptions::collect_files
   std::vector<std::string> dangling;  // relative paths of pointers whose blob is missing
 };
 
@@ -75,7 +75,7 @@ struct CachedRepoInfo {
   std::uint64_t size_on_disk = 0;
   std::size_t nb_files = 0;
   std::vector<CachedRevisionInfo> revisions;  // sorted by commit
-  std::vector<std::string> refs;        // all refs of all revisions, sorted
+  std::vector<std::string> refs;              // all refs of all revisions, sorted
   double last_accessed = 0;
   double last_modified = 0;
   /// "model/org/name".
@@ -86,10 +86,10 @@ struct CachedRepoInfo {
 /// crashed atomic write of it, .<etag>.parts.state.<8hex>.tmp) goes with its <etag>.parts.incomplete
 /// as `sidecars`; a state file left without its data file is an entry of its own (`path` = it).
 struct IncompleteFile {
-  std::string path;         // <root>/<folder>/blobs/<etag>[.<8hex>|.parts].incomplete, or an orphan state file
-  std::string repo_folder;  // "models--org--name"
-  std::string etag;         // the blob name the download will produce
-  std::uint64_t size = 0;   // of `path` and its sidecars
+  std::string path;                   // <root>/<folder>/blobs/<etag>[.<8hex>|.parts].incomplete, or an orphan state file
+  std::string repo_folder;            // "models--org--name"
+  std::string etag;                   // the blob name the download will produce
+  std::uint64_t size = 0;             // of `path` and its sidecars
   std::vector<std::string> sidecars;  // full paths, sorted
 };
 
@@ -109,23 +109,23 @@ struct SkippedRepo {
 /// `.cache/huggingface/download/*.metadata`): real files no cache lookup reads, so the model is
 /// downloaded again into its repo folder (seed 000). Also reported as a scan warning.
 struct LocalDirCopy {
-  std::string path;                   // the folder
-  std::optional<RepoRef> repo;        // when written over the repo's own folder name
-  std::vector<std::string> commits;   // distinct commits its records name, sorted
-  std::size_t files = 0;              // files with a valid record
-  std::uint64_t bytes = 0;            // their size
-  std::size_t already_cached = 0;     // of those, files whose ETag is a blob of some cached repo
+  std::string path;                  // the folder
+  std::optional<RepoRef> repo;       // when written over the repo's own folder name
+  std::vector<std::string> commits;  // distinct commits its records name, sorted
+  std::size_t files = 0;             // files with a valid record
+  std::uint64_t bytes = 0;           // their size
+  std::size_t already_cached = 0;    // of those, files whose ETag is a blob of some cached repo
 };
 
 struct HFCacheInfo {
-  std::string root;  // absolute, symlink-resolved
-  std::vector<CachedRepoInfo> repos;  // sorted by label ("dataset/..." < "model/..." < "space/...")
-  std::uint64_t size_on_disk = 0;  // physical: each shared payload once (see the header comment)
+  std::string root;                              // absolute, symlink-resolved
+  std::vector<CachedRepoInfo> repos;             // sorted by label ("dataset/..." < "model/..." < "space/...")
+  std::uint64_t size_on_disk = 0;                // physical: each shared payload once (see the header comment)
   std::vector<IncompleteFile> incomplete_files;  // sorted by path
   std::vector<ScanWarning> warnings;
-  std::vector<SkippedRepo> skipped_repos;  // only those whose folder name parses
+  std::vector<SkippedRepo> skipped_repos;      // only those whose folder name parses
   std::vector<LocalDirCopy> local_dir_copies;  // sorted by path
-  bool has_files = false;  // CachedFileInfo lists were collected (needed by delete plans)
+  bool has_files = false;                      // CachedFileInfo lists were collected (needed by delete plans)
 
   std::uint64_t incomplete_size() const;
   std::size_t revision_count() const;

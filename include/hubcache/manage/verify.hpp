@@ -27,12 +27,12 @@
 namespace hubcache {
 
 enum class VerifyProblemKind {
-  Mismatch,        // content hash differs from the expected one
-  MissingBlob,     // the pointer targets <repo>/blobs/<name>, which does not exist
-  DanglingPointer, // a symlink to nothing elsewhere, or to outside the cache (not followed)
-  MissingFile,     // listed in trees/<commit>.json but absent from the snapshot (only with
-                   // VerifyOptions::fail_on_missing_files, else VerifyReport::missing_files)
-  Unreadable,      // the blob could not be read (permissions, I/O error)
+  Mismatch,         // content hash differs from the expected one
+  MissingBlob,      // the pointer targets <repo>/blobs/<name>, which does not exist
+  DanglingPointer,  // a symlink to nothing elsewhere, or to outside the cache (not followed)
+  MissingFile,      // listed in trees/<commit>.json but absent from the snapshot (only with
+                    // VerifyOptions::fail_on_missing_files, else VerifyReport::missing_files)
+  Unreadable,       // the blob could not be read (permissions, I/O error)
 };
 
 /// "mismatch", "missing_blob", "dangling_pointer", "missing_file", "unreadable".
@@ -60,7 +60,7 @@ struct VerifyReport {
   /// --include), sorted: warnings, not problems, unless VerifyOptions::fail_on_missing_files
   /// (then they are MissingFile problems and this list is empty).
   std::vector<std::string> missing_files;
-  std::vector<std::string> notes;       // e.g. an ignored malformed tree file
+  std::vector<std::string> notes;  // e.g. an ignored malformed tree file
   bool ok() const { return problems.empty(); }
 };
 
@@ -76,7 +76,7 @@ struct VerifyOptions {
 /// CacheCorrupted naming the folder when the repo folder, snapshots/ or snapshots/<commit> is a
 /// symlink or a file (cache/folders.hpp: never followed, so files from outside the cache are never
 /// vouched for); every per-file finding is in the report instead.
-Result<VerifyReport> verify_repo(const std::string& root, const RepoRef& repo,
-                                 const std::optional<std::string>& revision, const VerifyOptions& options = {});
+Result<VerifyReport> verify_repo(const std::string& root, const RepoRef& repo, const std::optional<std::string>& revision,
+                                 const VerifyOptions& options = {});
 
 }  // namespace hubcache

@@ -22,10 +22,10 @@ namespace hubcache {
 
 struct DownloadEvent {
   enum class Kind {
-    Plan,       // files_total / bytes_total known (bytes of the files to transfer)
-    FileStart,  // `file` starts transferring
-    Progress,   // bytes moved (throttled to about 10 per second)
-    FileDone,   // `file` is in place (transferred)
+    Plan,        // files_total / bytes_total known (bytes of the files to transfer)
+    FileStart,   // `file` starts transferring
+    Progress,    // bytes moved (throttled to about 10 per second)
+    FileDone,    // `file` is in place (transferred)
     FileCached,  // `file` was already present: nothing transferred
     LockWait     // waiting for another process that holds `lock_path` (downloading the same blob)
   };
@@ -37,8 +37,8 @@ struct DownloadEvent {
   std::uint64_t bytes_total = 0;  // all files to transfer
   std::size_t files_done = 0;
   std::size_t files_total = 0;
-  std::size_t active = 0;  // files transferring now
-  std::string lock_path;           // LockWait: the lock file waited for
+  std::size_t active = 0;            // files transferring now
+  std::string lock_path;             // LockWait: the lock file waited for
   std::uint64_t waited_seconds = 0;  // LockWait: time waited so far
 };
 
@@ -142,7 +142,7 @@ struct SnapshotResult {
   std::vector<PlannedFile> files;  // the selected files, sorted by path
   std::size_t repo_files = 0;      // files in the repo before filtering (0 when offline)
   std::uint64_t bytes_transferred = 0;
-  bool from_cache_only = false;    // resolved offline / without the Hub
+  bool from_cache_only = false;  // resolved offline / without the Hub
   std::vector<std::string> warnings;
 };
 
@@ -157,21 +157,19 @@ class Downloader {
 
   /// hf_hub_download. A repo_id that is an existing folder is the model itself (from_pretrained
   /// step 1, local_folder.hpp): `<folder>/<filename>` with no network, NotFound naming the folder
-  /// when the file is not there, InvalidArgument with a local_dir. Errors: InvalidRepoId/Revision/Path, RepoNotFound (also private without
-  /// a token), Gated, Unauthorized, RevisionNotFound, EntryNotFound (a .no_exist marker is
-  /// written), PermissionDenied (access disabled), LocalEntryNotFound (offline, or the Hub
-  /// unreachable or answering unusably, and not cached; Error::missing lists the file; the
-  /// message blames the connection only for a transient cause and else names the server's
-  /// answer), Integrity, DiskFull, Http (a server fault: redirect loop, oversized answer, a
-  /// file restarted from byte 0 again and again), Network, Cancelled. With a local dir:
-  /// InvalidPath when a folder inside it on the way to the file, or the file's own name (or one
-  /// of its temp / metadata names), is a symlink: nothing is ever written outside the local dir.
+  /// when the file is not there, InvalidArgument with a local_dir. Errors: InvalidRepoId/Revision/Path, RepoNotFound (also
+  /// private without a token), Gated, Unauthorized, RevisionNotFound, EntryNotFound (a .no_exist marker is written),
+  /// PermissionDenied (access disabled), LocalEntryNotFound (offline, or the Hub unreachable or answering unusably, and not
+  /// cached; Error::missing lists the file; the message blames the connection only for a transient cause and else names the
+  /// server's answer), Integrity, DiskFull, Http (a server fault: redirect loop, oversized answer, a file restarted from byte 0
+  /// again and again), Network, Cancelled. With a local dir: InvalidPath when a folder inside it on the way to the file, or the
+  /// file's own name (or one of its temp / metadata names), is a symlink: nothing is ever written outside the local dir.
   Result<FileResult> download_file(const FileRequest& request);
   /// snapshot_download. A repo_id that is an existing folder gives that folder and its selected
-  /// files (from_cache_only, nothing transferred, no network). Same errors, the Hub's typed ones (gated, not found, token refused)
-  /// exactly as download_file gives them also when met by a file's transfer; IncompleteSnapshot
-  /// when offline and files listed by trees/<commit>.json are missing (Error::missing lists
-  /// them). A tree listing that loops or does not end is an Http error (hub::HubApi::list_tree).
+  /// files (from_cache_only, nothing transferred, no network). Same errors, the Hub's typed ones (gated, not found, token
+  /// refused) exactly as download_file gives them also when met by a file's transfer; IncompleteSnapshot when offline and files
+  /// listed by trees/<commit>.json are missing (Error::missing lists them). A tree listing that loops or does not end is an Http
+  /// error (hub::HubApi::list_tree).
   Result<SnapshotResult> snapshot_download(const SnapshotRequest& request);
 
   const DownloadOptions& options() const;
@@ -180,6 +178,5 @@ class Downloader {
   struct Impl;
   std::unique_ptr<Impl> m_impl;
 };
-
 
 }  // namespace hubcache

@@ -52,11 +52,11 @@ struct SnapshotLookupOptions {
 };
 
 struct SnapshotLookup {
-  std::string snapshot_dir;            // <cache>/<repo folder>/snapshots/<commit>
+  std::string snapshot_dir;  // <cache>/<repo folder>/snapshots/<commit>
   std::string commit;
-  std::vector<std::string> files;      // paths present and selected, sorted
-  bool verified_complete = false;      // a tree file (or an explicit file list) was checked
-  std::vector<std::string> warnings;   // e.g. an ignored malformed tree file
+  std::vector<std::string> files;     // paths present and selected, sorted
+  bool verified_complete = false;     // a tree file (or an explicit file list) was checked
+  std::vector<std::string> warnings;  // e.g. an ignored malformed tree file
 };
 
 /// Resolves a revision to its cached snapshot. Fails with LocalEntryNotFound when the repo,

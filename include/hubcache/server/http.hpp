@@ -17,12 +17,12 @@ namespace hubcache::server {
 using HeaderList = std::vector<std::pair<std::string, std::string>>;
 
 struct Request {
-  std::string method;  // "GET", "HEAD", "POST", ...
+  std::string method;                // "GET", "HEAD", "POST", ...
   std::string version = "HTTP/1.1";  // protocol version of the request line
-  std::string path;    // raw request path, still percent-encoded, without the query
-  HeaderList query;    // query arguments, raw (still percent-encoded) as received
-  HeaderList headers;  // request headers as received (names compared case-insensitively)
-  std::string body;    // request body (bounded by the transport)
+  std::string path;                  // raw request path, still percent-encoded, without the query
+  HeaderList query;                  // query arguments, raw (still percent-encoded) as received
+  HeaderList headers;                // request headers as received (names compared case-insensitively)
+  std::string body;                  // request body (bounded by the transport)
   /// "http://host:port": this server's own URL as the transport knows it (the bound address, or
   /// the Host header only when it names this server), for absolute Location / Link URLs when
   /// RouterOptions::public_url is not set. Never an unchecked Host header.

@@ -13,10 +13,10 @@
 namespace hubcache::server {
 
 struct RouterOptions {
-  std::string cache_dir;                  // the Hub cache to serve (must exist)
+  std::string cache_dir;  // the Hub cache to serve (must exist)
   /// Repos that need a bearer token: "org/name" (any type) or "datasets/org/name", "spaces/...".
   std::vector<std::string> private_repos;
-  std::vector<std::string> tokens;        // accepted bearer tokens (see load_token_file)
+  std::vector<std::string> tokens;          // accepted bearer tokens (see load_token_file)
   std::chrono::seconds blob_url_ttl{3600};  // lifetime of the signed /_blobs/ redirect URLs
   /// The URL clients reach the mirror at ("https://mirror.example/hub"), the base of every
   /// absolute URL the mirror sends (Location of /_blobs redirects, Link of tree pages), whatever
@@ -28,8 +28,8 @@ struct RouterOptions {
   std::chrono::milliseconds revalidate_after{1000};
   /// Descriptors of served files kept open by the lookup cache (0: none, every GET opens).
   std::size_t max_open_files = 4096;
-  std::size_t tree_page_size = 1000;      // entries per tree page (the Hub's)
-  std::size_t tree_expand_page_size = 50; // entries per tree page with expand=true
+  std::size_t tree_page_size = 1000;       // entries per tree page (the Hub's)
+  std::size_t tree_expand_page_size = 50;  // entries per tree page with expand=true
 };
 
 /// Reads a token file: one token per line, surrounding whitespace and empty lines ignored.

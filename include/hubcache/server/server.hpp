@@ -16,9 +16,9 @@ namespace hubcache::server {
 struct ServerOptions {
   RouterOptions router;
   std::string host = "127.0.0.1";
-  std::uint16_t port = 8080;            // 0: an ephemeral port (see Server::port())
-  unsigned threads = 0;                 // event-loop threads; 0: one per core
-  unsigned max_connections = 4096;      // further connections are refused, never a crash
+  std::uint16_t port = 8080;        // 0: an ephemeral port (see Server::port())
+  unsigned threads = 0;             // event-loop threads; 0: one per core
+  unsigned max_connections = 4096;  // further connections are refused, never a crash
   /// Open connections one client address may hold (further ones are closed at once), so that
   /// one client holding idle connections cannot starve the others. 256: twice the 128
   /// connections `hubcache download` opens at most. 0: no per-client limit.

@@ -49,9 +49,9 @@ struct Job {
   std::string parts_state_path;
   std::uint64_t size = 0;
   DigestKind hash = DigestKind::None;  // digest_kind_of(the ETag)
-  std::string digest;  // lower-case hex of the expected hash
-  bool restart = false;  // discard partial data (force download)
-  std::string label;     // the file's name, for messages
+  std::string digest;                  // lower-case hex of the expected hash
+  bool restart = false;                // discard partial data (force download)
+  std::string label;                   // the file's name, for messages
   /// Bytes of this file present so far (resumed + received); called on the engine thread.
   std::function<void(std::uint64_t done, std::uint64_t total)> on_progress;
 };
@@ -74,10 +74,10 @@ using WriteFn = std::function<ssize_t(int fd, const void* data, std::size_t size
 using FreeSpaceFn = std::function<Result<std::uint64_t>(const std::string& dir)>;
 
 struct EngineOptions {
-  unsigned max_connections = 8;                       // concurrent requests, all files together
-  unsigned max_parts_per_file = 8;                    // concurrent ranges of one file
-  std::uint64_t split_threshold = 64ull << 20;        // files at least this large are split
-  std::uint64_t part_size = 16ull << 20;              // minimum range size
+  unsigned max_connections = 8;                 // concurrent requests, all files together
+  unsigned max_parts_per_file = 8;              // concurrent ranges of one file
+  std::uint64_t split_threshold = 64ull << 20;  // files at least this large are split
+  std::uint64_t part_size = 16ull << 20;        // minimum range size
   // A split file streams its ranges over one connection while that connection delivers at least
   // parallel_below_rate bytes/s (measured over windows of rate_window); once a window is slower,
   // up to max_parts_per_file ranges run at once. One fast stream keeps the verified prefix
@@ -87,13 +87,13 @@ struct EngineOptions {
   std::chrono::milliseconds rate_window{300};
   std::chrono::milliseconds connect_timeout{10'000};
   std::chrono::milliseconds idle_timeout{10'000};
-  int stream_retries = 5;                             // consecutive failures without progress
+  int stream_retries = 5;  // consecutive failures without progress
   std::chrono::milliseconds stream_retry_delay{1000};
-  http::RetryPolicy retry;                            // 408/429/5xx backoff; adjust() also scales stream delays
-  WriteFn write_fn;                                   // default pwrite (fault seam for tests)
-  FreeSpaceFn free_space_fn;                          // default fs::free_space (fault seam)
+  http::RetryPolicy retry;    // 408/429/5xx backoff; adjust() also scales stream delays
+  WriteFn write_fn;           // default pwrite (fault seam for tests)
+  FreeSpaceFn free_space_fn;  // default fs::free_space (fault seam)
   const CancelToken* cancel = nullptr;
-  http::Transport transport;                          // CA file, request log
+  http::Transport transport;  // CA file, request log
 };
 
 class Engine {

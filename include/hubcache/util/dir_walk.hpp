@@ -68,10 +68,10 @@ void walk_tree(Fd dir, const std::string& dir_path, int depth, const std::string
 
 /// One entry below the folder walk_folder walks.
 struct FolderEntry {
-  const std::string& path;  // the folder's path + "/" + rel
-  const std::string& rel;   // '/'-joined, relative to the folder
-  const std::string& name;  // the last component
-  const struct ::stat& lst; // lstat of the entry: a symlink is reported as one, not followed
+  const std::string& path;   // the folder's path + "/" + rel
+  const std::string& rel;    // '/'-joined, relative to the folder
+  const std::string& name;   // the last component
+  const struct ::stat& lst;  // lstat of the entry: a symlink is reported as one, not followed
 };
 
 /// Walks the folder at `root` (a symlink as `root` itself is followed) depth-first, each folder's

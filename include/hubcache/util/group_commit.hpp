@@ -59,9 +59,9 @@ FlushScope flush_scope_of(long fs_magic, const std::optional<std::string>& ext4_
 ///
 /// Contract: every file given to one GroupCommit lives on one filesystem (the flush of one
 /// file covers the others only there); a file on another device than the first one seen is
-/// flushed on its own instead, and so is every file where shares_flushes() is false. Errors: Io for open / sync_file_range / rename failures; the
-/// flush's error for every member of a group whose flush failed (nothing of that group is
-/// renamed, the temp files stay). Thread-safe; publish() blocks the caller until step 3.
+/// flushed on its own instead, and so is every file where shares_flushes() is false. Errors: Io for open / sync_file_range /
+/// rename failures; the flush's error for every member of a group whose flush failed (nothing of that group is renamed, the temp
+/// files stay). Thread-safe; publish() blocks the caller until step 3.
 class GroupCommit {
  public:
   /// `flush`, when given, replaces every flush (tests count and fail them through it);

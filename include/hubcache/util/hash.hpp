@@ -70,5 +70,4 @@ enum class HashWhat { Sha256 = 1, GitSha1 = 2, Both = 3 };
 /// while it was read (the digest would describe no version of it).
 Result<FileHashes> hash_file(const std::string& path, HashWhat what);
 
-
 }  // namespace hubcache

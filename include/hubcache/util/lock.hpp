@@ -29,8 +29,7 @@ class FileLock {
 
   /// Blocks until the lock is held or `timeout` passes (zero = wait forever). While waiting,
   /// `on_wait` is called every `report_every` with the time waited so far.
-  static Result<FileLock> acquire(const std::string& path,
-                                  std::chrono::milliseconds timeout = std::chrono::milliseconds{0},
+  static Result<FileLock> acquire(const std::string& path, std::chrono::milliseconds timeout = std::chrono::milliseconds{0},
                                   const WaitCallback& on_wait = {},
                                   std::chrono::milliseconds report_every = std::chrono::seconds{10});
   /// Tries once without blocking; returns an empty (not held) lock if someone else holds it.

@@ -24,16 +24,15 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "parse_hf_uri: %s\n", uri.error().message.c_str());
     return 1;
   }
-  std::printf("uri %s %s %s %s\n", hubcache::to_string(uri->type), uri->repo_id.c_str(),
-              uri->revision.value_or("-").c_str(), uri->path.c_str());
+  std::printf("uri %s %s %s %s\n", hubcache::to_string(uri->type), uri->repo_id.c_str(), uri->revision.value_or("-").c_str(),
+              uri->path.c_str());
 
   auto scan = hubcache::scan_cache(cache);
   if (!scan) {
     std::fprintf(stderr, "scan_cache: %s\n", scan.error().message.c_str());
     return 1;
   }
-  std::printf("scan repos=%zu size=%llu\n", scan->repos.size(),
-              static_cast<unsigned long long>(scan->size_on_disk));
+  std::printf("scan repos=%zu size=%llu\n", scan->repos.size(), static_cast<unsigned long long>(scan->size_on_disk));
 
   hubcache::DownloadOptions options;
   options.cache_dir = cache;
