@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <condition_variable>
 #include <map>
 #include <mutex>
 #include <thread>
@@ -17,6 +18,7 @@ namespace {
 // thread and over all, and the order of starts and finishes on each thread.
 struct PipelineProbe {
   std::mutex mutex;
+  std::condition_variable grew;
   std::size_t in_flight = 0, peak = 0;
   std::map<std::thread::id, std::size_t> held;  // per thread
   std::map<std::thread::id, std::vector<std::size_t>> started, finished;
@@ -24,13 +26,22 @@ struct PipelineProbe {
   std::vector<std::size_t> alone_with_held;  // items started "alone" while their thread held some
 
   explicit PipelineProbe(std::size_t n) : finishes(n, 0) {}
-  void start(std::size_t i, bool alone) {
+  // Returns the items in flight right after this start.
+  std::size_t start(std::size_t i, bool alone) {
     std::lock_guard lock(mutex);
     const auto me = std::this_thread::get_id();
     if (alone && held[me] > 0) alone_with_held.push_back(i);
     ++held[me];
     started[me].push_back(i);
     peak = std::max(peak, ++in_flight);
+    grew.notify_all();
+    return in_flight;
+  }
+  // Until `k` items are in flight at once (or 10 s): a first finish that waits here lets every
+  // start the pipeline has already admitted be counted before any item ends.
+  void wait_for_peak(std::size_t k) {
+    std::unique_lock lock(mutex);
+    grew.wait_for(lock, std::chrono::seconds(10), [&] { return peak >= k; });
   }
   void finish(std::size_t i, std::thread::id starter) {
     std::lock_guard lock(mutex);
@@ -53,7 +64,11 @@ TEST(ParallelPipeline, KeepsMoreItemsInFlightThanThreadsUpToTheLimit) {
       [&](std::size_t i, bool alone) {
         probe.start(i, alone);
         const auto me = std::this_thread::get_id();
-        return PipelineStep::started([&probe, i, me] { probe.finish(i, me); });
+        // A thread finishes only once the limit is reached, so 10 starts are admitted by then.
+        return PipelineStep::started([&probe, i, me] {
+          probe.wait_for_peak(10);
+          probe.finish(i, me);
+        });
       });
   for (std::size_t i = 0; i < n; ++i) EXPECT_EQ(probe.finishes[i], 1) << i;
   EXPECT_EQ(probe.peak, 10u);  // 4 threads, 10 in flight: a thread holds several
@@ -109,13 +124,17 @@ TEST(ParallelPipeline, FollowsAGrowingLimit) {
   parallel_pipeline(
       n, 4, [&] { return starts.load() < 50 ? 2u : 24u; },
       [&](std::size_t i, bool alone) {
-        probe.start(i, alone);
-        if (starts++ < 50) {
+        const std::size_t seen = probe.start(i, alone);
+        if (starts++ < 50) {  // counted after the start, so a start seen here was admitted under limit 2
           std::lock_guard lock(probe.mutex);
-          peak_before = std::max(peak_before, probe.in_flight);
+          peak_before = std::max(peak_before, seen);
         }
         const auto me = std::this_thread::get_id();
-        return PipelineStep::started([&probe, i, me] { probe.finish(i, me); });
+        // Once the limit is 24, a thread finishes only when 24 are admitted (or at the end).
+        return PipelineStep::started([&probe, &starts, i, me] {
+          if (starts.load() > 50) probe.wait_for_peak(24);
+          probe.finish(i, me);
+        });
       });
   // At most the limit, plus one for each other thread admitted just before the limit changed.
   EXPECT_LE(peak_before, 2u + 3u);
