@@ -10,6 +10,7 @@
 #include <vector>
 #include <string>
 
+#include "download_seams.hpp"
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/cache/store.hpp"
 #include "hubcache/hub/hub.hpp"
@@ -124,6 +125,7 @@ struct FetchDone {
 
 struct Downloader::Impl {
   DownloadOptions options;
+  detail::DownloadSeams seams;
   std::mutex lazy_mutex;
   std::unique_ptr<hub::HubApi> api_ptr;
   std::unique_ptr<transfer::Engine> engine_ptr;

@@ -200,17 +200,28 @@ hub::HubApi& Downloader::Impl::api() {
     h.user_agent = options.user_agent;
     h.etag_timeout = options.etag_timeout;
     h.download_timeout = options.download_timeout;
-    h.retry = options.engine.retry;
+    h.retry = options.transfer.retry;
     h.cancel = options.cancel.get();
     api_ptr = std::make_unique<hub::HubApi>(h, std::make_shared<http::Client>(options.transport));
   }
   return *api_ptr;
 }
 
+void detail::DownloaderSeams::set(Downloader& downloader, DownloadSeams seams) { downloader.m_impl->seams = std::move(seams); }
+
 transfer::Engine& Downloader::Impl::engine() {
   std::lock_guard lock(lazy_mutex);
   if (!engine_ptr) {
-    transfer::EngineOptions e = options.engine;
+    transfer::EngineOptions e;
+    const TransferTuning& t = options.transfer;
+    e.split_threshold = t.split_threshold;
+    e.part_size = t.part_size;
+    e.max_parts_per_file = t.max_parts_per_file;
+    e.parallel_below_rate = t.parallel_below_rate;
+    e.stream_retries = t.stream_retries;
+    e.retry = t.retry;
+    e.write_fn = seams.write_fn;
+    e.free_space_fn = seams.free_space_fn;
     e.max_connections = std::max(e.max_connections, options.max_workers == 0 ? k_auto_workers_max : options.max_workers);
     e.idle_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options.download_timeout);
     e.connect_timeout = std::chrono::duration_cast<std::chrono::milliseconds>(options.download_timeout);

@@ -225,7 +225,7 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
   // 5. Free space for the whole plan before the first byte (each transfer checks again for itself).
   if (bytes_to_get > 0) {
     const std::string dir = local ? local_dir : layout.blobs_dir();
-    const auto& space_fn = options.engine.free_space_fn;
+    const auto& space_fn = seams.free_space_fn;
     auto free = space_fn ? space_fn(dir) : fs::free_space(dir);
     if (free && *free < bytes_to_get)
       return fail(Error{

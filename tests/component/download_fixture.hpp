@@ -45,7 +45,7 @@ struct DownloadFixture : ::testing::Test {
     o.cache_dir = cache;
     o.token = std::move(token);
     o.download_timeout = std::chrono::seconds(2);
-    o.engine.retry.adjust = [](std::chrono::milliseconds) { return std::chrono::milliseconds(1); };
+    o.transfer.retry.adjust = [](std::chrono::milliseconds) { return std::chrono::milliseconds(1); };
     return o;
   }
   RepoLayout layout(const RepoRef& r = k_model) const { return RepoLayout(cache, r); }

@@ -5,6 +5,7 @@
 #include <mutex>
 #include <thread>
 
+#include "download_seams.hpp"
 #include "download_fixture.hpp"
 #include "hubcache/cache/store.hpp"
 #include "hubcache/resolve/offline.hpp"
@@ -39,19 +40,23 @@ TEST_F(DownloadFixture, PersistentCorruptionPublishesNothing) {
 
 TEST_F(DownloadFixture, DiskFullPublishesNothing) {
   auto o = options();
-  o.engine.write_fn = [](int, const void*, std::size_t, off_t) -> ssize_t {
+  detail::DownloadSeams seams;
+  seams.write_fn = [](int, const void*, std::size_t, off_t) -> ssize_t {
     errno = ENOSPC;
     return -1;
   };
   Downloader d(o);
+  detail::set_download_seams(d, seams);
   auto r = d.download_file(file_request("model.safetensors"));
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::DiskFull);
   EXPECT_FALSE(exists(layout().blob_path(sha256_hex(weights))));
   EXPECT_FALSE(exists(layout().pointer_path(c1, "model.safetensors")));
   auto o2 = options();
-  o2.engine.free_space_fn = [](const std::string&) -> Result<std::uint64_t> { return std::uint64_t{1000}; };
+  detail::DownloadSeams seams2;
+  seams2.free_space_fn = [](const std::string&) -> Result<std::uint64_t> { return std::uint64_t{1000}; };
   Downloader d2(o2);
+  detail::set_download_seams(d2, seams2);
   auto r2 = d2.download_file(file_request("model.safetensors"));
   ASSERT_FALSE(r2);
   EXPECT_EQ(r2.error().code, ErrorCode::DiskFull);
@@ -61,7 +66,7 @@ TEST_F(DownloadFixture, DiskFullPublishesNothing) {
 TEST_F(DownloadFixture, Head503WithCachedCopyDoesNotRetryVector13_18) {
   std::vector<std::chrono::milliseconds> delays;
   auto o = options();
-  o.engine.retry.adjust = [&](std::chrono::milliseconds d) {
+  o.transfer.retry.adjust = [&](std::chrono::milliseconds d) {
     delays.push_back(d);
     return std::chrono::milliseconds(1);
   };

@@ -48,10 +48,10 @@ struct RealHubDownload : DownloadFixture {
   }
   DownloadOptions split_options() {
     auto o = options();
-    o.engine.split_threshold = 1u << 20;
-    o.engine.part_size = 1u << 20;
-    o.engine.parallel_below_rate = 0;  // parallel ranges from the start
-    o.engine.max_parts_per_file = 4;
+    o.transfer.split_threshold = 1u << 20;
+    o.transfer.part_size = 1u << 20;
+    o.transfer.parallel_below_rate = 0;  // parallel ranges from the start
+    o.transfer.max_parts_per_file = 4;
     return o;
   }
 };
@@ -155,7 +155,7 @@ TEST_F(RealHubDownload, ParallelRangesThroughTheCdn) {
 TEST_F(RealHubDownload, SplitDownloadOutlivesItsSignedUrls) {
   // The signed URLs expire while the ranges are under way: requests started later need fresh ones.
   auto o = split_options();
-  o.engine.max_parts_per_file = 2;
+  o.transfer.max_parts_per_file = 2;
   RealHubOptions real;
   real.url_expiry = std::chrono::seconds(1);
   real.rate_bytes_per_second = 4u << 20;  // >= 1 s for the file: later ranges start after the clock moved

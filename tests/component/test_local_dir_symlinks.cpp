@@ -7,6 +7,7 @@
 
 #include <cstdio>
 
+#include "download_seams.hpp"
 #include "download_fixture.hpp"
 #include "hubcache/util/fs.hpp"
 
@@ -134,7 +135,8 @@ TEST_F(LocalDirLinks, PlantedLinksAtTempAndMetadataNamesAreRefused) {
 TEST_F(LocalDirLinks, AFolderSwappedForALinkDuringTheDownloadCannotRedirectIt) {
   auto o = options();
   bool swapped = false;
-  o.engine.write_fn = [&](int fd, const void* d, std::size_t n, off_t off) -> ssize_t {
+  detail::DownloadSeams seams;
+  seams.write_fn = [&](int fd, const void* d, std::size_t n, off_t off) -> ssize_t {
     if (!swapped) {  // while the file downloads: its folder is moved away and a link takes its place
       swapped = true;
       std::rename((local + "/sub").c_str(), (local + "/sub.moved").c_str());
@@ -144,6 +146,7 @@ TEST_F(LocalDirLinks, AFolderSwappedForALinkDuringTheDownloadCannotRedirectIt) {
     return ::pwrite(fd, d, n, off);
   };
   Downloader d(o);
+  detail::set_download_seams(d, seams);
   FileRequest f;
   f.repo_id = k_model.id;
   f.filename = "sub/dir/notes.txt";

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 #include <utime.h>
 
+#include "download_seams.hpp"
 #include "download_fixture.hpp"
 #include "hubcache/cache/store.hpp"
 
@@ -53,8 +54,10 @@ TEST_F(DownloadFixture, SnapshotChecksFreeSpaceForTheWholePlanFirst) {
   auto o = options();
   // Enough for any single file of the repo, not for all of them together.
   const std::uint64_t total = weights.size() + std::string("{\"model\": 1}").size() + std::string("notes").size();
-  o.engine.free_space_fn = [&](const std::string&) -> Result<std::uint64_t> { return std::uint64_t{total - 1}; };
+  detail::DownloadSeams seams;
+  seams.free_space_fn = [&](const std::string&) -> Result<std::uint64_t> { return std::uint64_t{total - 1}; };
   Downloader d(o);
+  detail::set_download_seams(d, seams);
   auto r = d.snapshot_download(snap());
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::DiskFull);
@@ -212,7 +215,8 @@ TEST_F(DownloadFixture, LocalDirTempNameVector13_29) {
   server.set_throttle(0);
   auto o = options();
   std::string seen;
-  o.engine.write_fn = [&](int fd, const void* d, std::size_t n, off_t off) -> ssize_t {
+  detail::DownloadSeams seams;
+  seams.write_fn = [&](int fd, const void* d, std::size_t n, off_t off) -> ssize_t {
     char link[64];
     char path[4096];
     std::snprintf(link, sizeof link, "/proc/self/fd/%d", fd);
@@ -221,6 +225,7 @@ TEST_F(DownloadFixture, LocalDirTempNameVector13_29) {
     return ::pwrite(fd, d, n, off);
   };
   Downloader d(o);
+  detail::set_download_seams(d, seams);
   FileRequest f;
   f.repo_id = k_model.id;
   f.filename = "file.txt";

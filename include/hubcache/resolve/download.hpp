@@ -13,7 +13,7 @@
 #include "hubcache/core/repo_id.hpp"
 #include "hubcache/config/config.hpp"
 #include "hubcache/http/http.hpp"
-#include "hubcache/transfer/engine.hpp"
+#include "hubcache/http/retry.hpp"
 #include "hubcache/core/result.hpp"
 #include "hubcache/cache/hf_uri.hpp"  // parse_hf_uri, part of this API since it began
 #include "hubcache/version.hpp"
@@ -59,6 +59,24 @@ inline constexpr unsigned k_auto_workers_start = 32;
 inline constexpr unsigned k_auto_workers_max = 128;
 inline constexpr std::uint64_t k_small_file = 1u << 20;
 
+/// How large files are fetched and how failures are retried. Sizes in bytes, rates in bytes/s.
+/// Follows no upstream option: huggingface_hub streams each file over one connection.
+struct TransferTuning {
+  /// Files at least this large may be fetched as several byte ranges at once (resumable by range).
+  std::uint64_t split_threshold = 64ull << 20;
+  /// The smallest range a split file is cut into.
+  std::uint64_t part_size = 16ull << 20;
+  /// Ranges of one file in flight at once (1 = never parallel).
+  unsigned max_parts_per_file = 8;
+  /// A split file streams over one connection while that delivers at least this rate, and goes
+  /// parallel once it is slower (a CDN's per-connection cap); 0 = parallel from the start.
+  std::uint64_t parallel_below_rate = 200ull << 20;
+  /// Consecutive failed attempts of one stream, without progress, before the file fails.
+  int stream_retries = 5;
+  /// Backoff for 408/429/5xx answers and transport errors, for metadata and transfers alike.
+  http::RetryPolicy retry;
+};
+
 struct DownloadOptions {
   std::string endpoint = "https://huggingface.co";
   std::optional<std::string> token;
@@ -84,11 +102,10 @@ struct DownloadOptions {
   /// first one comes once the wait has lasted 200 ms (or this, if shorter). A wait for a blob
   /// that another download of this process holds (two files with the same content) sends none.
   std::chrono::milliseconds lock_report_every{std::chrono::seconds{10}};
-  /// Transfer tuning and test seams (split threshold, part size, write/free-space functions,
-  /// retry delay adjustment). Timeouts and workers above override the matching fields.
-  transfer::EngineOptions engine;
+  /// How large files are fetched and how failures are retried (the transfer engine's defaults).
+  TransferTuning transfer;
   /// CA file (SSL_CERT_FILE, ...), the http:// proxy libcurl would miss, and a request log
-  /// (HF_DEBUG); used by every request, metadata and transfers alike (engine.transport is ignored).
+  /// (HF_DEBUG); used by every request, metadata and transfers alike.
   http::Transport transport;
 
   /// Endpoint, token, cache dir, offline, timeouts, symlink mode, CA file and proxy from a
@@ -146,6 +163,10 @@ struct SnapshotResult {
   std::vector<std::string> warnings;
 };
 
+namespace detail {
+struct DownloaderSeams;  // src/resolve/download_seams.hpp: fault injection for tests
+}
+
 class Downloader {
  public:
   using Options = DownloadOptions;  // Downloader::Options::from_env(config)
@@ -175,6 +196,7 @@ class Downloader {
   const DownloadOptions& options() const;
 
  private:
+  friend struct detail::DownloaderSeams;
   struct Impl;
   std::unique_ptr<Impl> m_impl;
 };
