@@ -1,13 +1,11 @@
-// The Router behind libmicrohttpd. Why libmicrohttpd (Debian libmicrohttpd-dev 0.9.75): an
+// The Router behind libmicrohttpd: the request callbacks and Server::start/stop (the listener
+// and TLS set-up are in mhd_listen.cpp). Why libmicrohttpd (Debian libmicrohttpd-dev 0.9.75): an
 // epoll event loop per worker thread, HTTP/1.1 keep-alive, bounded per-connection memory (which
 // caps the request line and headers), a connection limit, idle timeouts, and sendfile(2) for
 // file-descriptor bodies, so file bytes never pass through user space. What it lacks (a deadline
 // for receiving a whole request, against slow-loris clients) is added here by a watchdog thread.
-#include <arpa/inet.h>
 #include <fcntl.h>
-#include <ifaddrs.h>
 #include <microhttpd.h>
-#include <netdb.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -23,13 +21,10 @@
 
 #include <nlohmann/json.hpp>
 
-#include "hubcache/server/server.hpp"
-#include "hubcache/util/fs.hpp"
+#include "mhd_impl.hpp"
 
 namespace hubcache::server {
 namespace {
-
-using Clock = std::chrono::steady_clock;
 
 constexpr std::uint64_t k_inline_body_max = 16 * 1024;
 
@@ -96,32 +91,6 @@ bool header_cut_at_nul(const std::vector<RawHeader>& headers) {
   return false;
 }
 
-// Host header -> (lower-case host, port); IP literals in the canonical inet_ntop form.
-std::optional<std::pair<std::string, std::string>> split_host(std::string_view h) {
-  std::string host, port;
-  if (!h.empty() && h.front() == '[') {
-    const std::size_t close = h.find(']');
-    if (close == std::string_view::npos) return std::nullopt;
-    host = std::string(h.substr(1, close - 1));
-    if (close + 1 < h.size()) {
-      if (h[close + 1] != ':') return std::nullopt;
-      port = std::string(h.substr(close + 2));
-    }
-    in6_addr a6{};
-    char buf[INET6_ADDRSTRLEN] = {};
-    if (::inet_pton(AF_INET6, host.c_str(), &a6) != 1) return std::nullopt;
-    ::inet_ntop(AF_INET6, &a6, buf, sizeof buf);
-    host = std::string("[") + buf + "]";
-  } else {
-    const std::size_t colon = h.find(':');
-    host = std::string(h.substr(0, colon));
-    if (colon != std::string_view::npos) port = std::string(h.substr(colon + 1));
-    for (auto& c : host) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    while (!host.empty() && host.back() == '.') host.pop_back();  // "example.com." is example.com
-  }
-  return std::make_pair(std::move(host), std::move(port));
-}
-
 std::string printable(std::string_view s) {
   std::string out;
   for (const char ch : s) {
@@ -140,80 +109,6 @@ std::string printable(std::string_view s) {
   }
   return out;
 }
-
-}  // namespace
-
-struct Server::Impl {
-  ServerOptions options;
-  std::unique_ptr<Router> router;
-  MHD_Daemon* daemon = nullptr;
-  int listen_fd = -1;
-  std::uint16_t bound_port = 0;
-  std::string bound_host;       // the address listened on: "127.0.0.1", "0.0.0.0", "[::]", ...
-  bool all_interfaces = false;  // bound to 0.0.0.0 or [::]
-  std::string url_host;         // the bound address, or for all interfaces the machine's host name
-  /// Hosts a client may name this server by (lower case): the bound address, or for all
-  /// interfaces every local address, the host name and "localhost". A Host header naming one
-  /// of them (with the bound port) may become the base of absolute URLs; any other never does.
-  std::vector<std::string> own_hosts;
-
-  // Watchdog over connections still receiving a request (see request_timeout). Each connection's
-  // Conn lives in MHD's socket context: worker threads update it without a shared lock; the
-  // mutex only guards the set (connect/disconnect) against the watchdog's scan.
-  struct Conn {
-    int fd = -1;
-    std::atomic<Clock::rep> phase_start{0};  // steady_clock ticks
-    std::atomic<bool> receiving{true};
-  };
-  std::mutex conn_mutex;
-  std::unordered_map<MHD_Connection*, std::unique_ptr<Conn>> conns;
-  std::condition_variable cv;
-  bool stopping = false;
-  std::thread watchdog;
-
-  std::string tls_cert, tls_key;  // PEM text; MHD reads it while the daemon runs
-  std::string scheme() const { return tls_cert.empty() ? "http://" : "https://"; }
-  std::string default_base() const { return scheme() + url_host + ":" + std::to_string(bound_port); }
-
-  /// The base URL for a request with this Host header: the header itself when it names this
-  /// server, else default_base() (a forged Host never reaches a Location or Link header).
-  std::string base_for(std::optional<std::string_view> host_header) const {
-    if (!host_header) return default_base();
-    const auto hp = split_host(*host_header);
-    if (!hp || hp->first.empty()) return default_base();
-    const std::string port = hp->second.empty() ? (tls_cert.empty() ? "80" : "443") : hp->second;
-    if (port != std::to_string(bound_port)) return default_base();
-    if (std::find(own_hosts.begin(), own_hosts.end(), hp->first) == own_hosts.end()) return default_base();
-    return scheme() + hp->first + ":" + port;
-  }
-
-  static void set_receiving(MHD_Connection* c, bool receiving) {
-    const MHD_ConnectionInfo* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_SOCKET_CONTEXT);
-    auto* conn = info ? static_cast<Conn*>(info->socket_context) : nullptr;
-    if (!conn) return;
-    conn->phase_start.store(Clock::now().time_since_epoch().count(), std::memory_order_relaxed);
-    conn->receiving.store(receiving, std::memory_order_release);
-  }
-
-  void watch() {
-    std::unique_lock lock(conn_mutex);
-    while (!stopping) {
-      cv.wait_for(lock, std::chrono::milliseconds(200));
-      const auto now = Clock::now().time_since_epoch().count();
-      const auto limit = std::chrono::duration_cast<Clock::duration>(options.request_timeout).count();
-      for (auto& [c, conn] : conns) {
-        if (conn->receiving.load(std::memory_order_acquire) && now - conn->phase_start.load(std::memory_order_relaxed) > limit) {
-          // MHD reports CLOSED (under this mutex) before it closes the fd, so the fd is still
-          // this connection's. shutdown() makes MHD see the end and clean up.
-          ::shutdown(conn->fd, SHUT_RDWR);
-          conn->receiving.store(false, std::memory_order_relaxed);
-        }
-      }
-    }
-  }
-};
-
-namespace {
 
 MHD_Result collect(void* cls, MHD_ValueKind, const char* key, const char* value) {
   auto* list = static_cast<HeaderList*>(cls);
@@ -375,109 +270,6 @@ void on_connection(void* cls, MHD_Connection* c, void** socket_context, MHD_Conn
 size_t no_unescape(void*, MHD_Connection*, char* s) { return std::strlen(s); }  // the router decodes
 
 void ignore_mhd_log(void*, const char*, va_list) {}
-
-std::string address_text(const sockaddr* sa) {
-  char buf[INET6_ADDRSTRLEN] = {};
-  if (sa->sa_family == AF_INET6) {
-    ::inet_ntop(AF_INET6, &reinterpret_cast<const sockaddr_in6*>(sa)->sin6_addr, buf, sizeof buf);
-    return std::string("[") + buf + "]";
-  }
-  ::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(sa)->sin_addr, buf, sizeof buf);
-  return buf;
-}
-
-std::string host_name() {
-  char name[256] = {};
-  if (::gethostname(name, sizeof name - 1) != 0 || name[0] == '\0') return {};
-  std::string h = name;
-  for (auto& c : h) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-  return h;
-}
-
-// Binds and listens; fills the bound address fields of `impl` (see Server::Impl).
-Result<int> open_listener(const std::string& host, std::uint16_t port, Server::Impl& impl) {
-  addrinfo hints{};
-  hints.ai_family = AF_UNSPEC;
-  hints.ai_socktype = SOCK_STREAM;
-  hints.ai_flags = AI_PASSIVE | AI_NUMERICSERV;
-  addrinfo* res = nullptr;
-  const std::string service = std::to_string(port);
-  if (int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &res); rc != 0)
-    return fail(ErrorCode::InvalidArgument, "cannot use host '" + host + "': " + ::gai_strerror(rc));
-  std::string last_error = "no address";
-  int fd = -1;
-  for (addrinfo* ai = res; ai && fd < 0; ai = ai->ai_next) {
-    fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
-    if (fd < 0) continue;
-    int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || ::listen(fd, 4096) != 0) {
-      last_error = std::strerror(errno);
-      ::close(fd);
-      fd = -1;
-    }
-  }
-  ::freeaddrinfo(res);
-  if (fd < 0) return fail(ErrorCode::Io, "cannot listen on " + host + ":" + service + ": " + last_error);
-  sockaddr_storage ss{};
-  socklen_t len = sizeof ss;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
-  impl.bound_host = address_text(reinterpret_cast<const sockaddr*>(&ss));
-  impl.bound_port = ss.ss_family == AF_INET6 ? ntohs(reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_port)
-                                             : ntohs(reinterpret_cast<const sockaddr_in*>(&ss)->sin_port);
-  impl.all_interfaces = impl.bound_host == "0.0.0.0" || impl.bound_host == "[::]";
-  impl.url_host = impl.bound_host;
-  impl.own_hosts = {impl.bound_host};
-  if (impl.all_interfaces) {
-    // Reachable at every local address: name it by the host name (what another machine can
-    // resolve), and accept a Host naming any of them.
-    impl.own_hosts = {"localhost"};
-    if (ifaddrs* ifs = nullptr; ::getifaddrs(&ifs) == 0) {
-      for (ifaddrs* i = ifs; i; i = i->ifa_next)
-        if (i->ifa_addr && (i->ifa_addr->sa_family == AF_INET || i->ifa_addr->sa_family == AF_INET6))
-          impl.own_hosts.push_back(address_text(i->ifa_addr));
-      ::freeifaddrs(ifs);
-    }
-    const std::string name = host_name();
-    if (!name.empty()) impl.own_hosts.push_back(name);
-    impl.url_host = name.empty() ? (impl.bound_host == "[::]" ? "[::1]" : "127.0.0.1") : name;
-  } else if (impl.bound_host.rfind("127.", 0) == 0 || impl.bound_host == "[::1]") {
-    impl.own_hosts.push_back("localhost");
-  }
-  return fd;
-}
-
-// Reads the PEM certificate and key for HTTPS into `impl` (nothing when neither is given).
-Result<void> load_tls(const ServerOptions& o, Server::Impl& impl) {
-  if (o.tls_cert_file.empty() && o.tls_key_file.empty()) return {};
-  if (o.tls_cert_file.empty() || o.tls_key_file.empty())
-    return fail(ErrorCode::InvalidArgument,
-                std::string("HTTPS needs both a certificate and its private key: ") +
-                    (o.tls_cert_file.empty() ? "give the certificate file too" : "give the key file too"));
-  if (MHD_is_feature_supported(MHD_FEATURE_TLS) != MHD_YES)
-    return fail(ErrorCode::InvalidArgument,
-                "this libmicrohttpd was built without TLS support, so the mirror cannot serve HTTPS; install a build with "
-                "GnuTLS (Debian's libmicrohttpd12 has it) or put a TLS proxy (nginx, caddy) in front of a plain-HTTP mirror");
-  struct Part {
-    const std::string* file;
-    std::string* out;
-    const char* what;
-  };
-  for (const Part& p :
-       {Part{&o.tls_cert_file, &impl.tls_cert, "certificate"}, Part{&o.tls_key_file, &impl.tls_key, "private key"}}) {
-    const std::string* file = p.file;
-    const char* what = p.what;
-    std::string* out = p.out;
-    auto text = fs::read_file(*file, 1 << 20);
-    if (!text)
-      return fail(ErrorCode::Io, std::string("cannot read the TLS ") + what + " '" + *file + "': " + text.error().message);
-    if (text->find("-----BEGIN ") == std::string::npos)
-      return fail(ErrorCode::InvalidArgument,
-                  std::string("the TLS ") + what + " '" + *file + "' is not in PEM format (no '-----BEGIN' line)");
-    *out = std::move(*text);
-  }
-  return {};
-}
 
 }  // namespace
 
