@@ -162,7 +162,8 @@ Result<FileResult> Downloader::Impl::file_to_cache(const FileRequest& req, Progr
     progress.cached(req.filename, 0);
     return out;
   }
-  // Offline or local_files_only: the cache or nothing, without a socket (docs/hub-protocol.md#download-file step 3, 13.10).
+  // Offline or local_files_only: the cache or nothing, without a socket (docs/hub-protocol.md#download-file step 3,
+  // docs/conformance-vectors.md 10).
   if (const NetworkUse net = network_use(options, req.local_files_only); net != NetworkUse::Allowed) {
     HUBCACHE_TRY_ASSIGN(auto found,
                         try_to_load_from_cache(req.repo_id, req.filename, {req.revision, req.repo_type, options.cache_dir}));

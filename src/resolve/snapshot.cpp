@@ -1,4 +1,5 @@
-// snapshot_download (docs/hub-protocol.md#snapshot-download), into the cache or a local dir, with the offline fallback (8.4).
+// snapshot_download (docs/hub-protocol.md#snapshot-download), into the cache or a local dir, with the offline fallback
+// (docs/hub-protocol.md#offline-snapshot).
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -61,7 +62,7 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
   SnapshotResult out;
   const NetworkUse net = network_use(options, req.local_files_only);
 
-  // Spec 8.4: the Hub is not used or not reachable.
+  // docs/hub-protocol.md#offline-snapshot: the Hub is not used or not reachable.
   auto from_cache = [&](const std::optional<Error>& cause) -> Result<SnapshotResult> {
     if (req.dry_run)
       return fail(cause ? *cause
@@ -155,7 +156,8 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
     entries = to_tree_entries(std::move(*tree));
     listed = true;
   }
-  // Every server-provided name and ETag is checked before anything is written (docs/hub-protocol.md#identifiers, 13.39).
+  // Every server-provided name and ETag is checked before anything is written (docs/hub-protocol.md#identifiers,
+  // docs/conformance-vectors.md 39).
   for (const auto& e : entries) {
     if (auto v = validate_repo_path(e.path); !v)
       return fail(ErrorCode::InvalidPath, "the file listing of " + describe(repo) + " at " + commit +

@@ -67,7 +67,7 @@ Response json_response(int status, const std::string& json_text);
 std::string sanitize_for_header(std::string_view s, std::size_t max_len = 300);
 /// "model 'org/name'".
 std::string describe(const RepoRef& repo);
-/// A path acceptable as a repo file path: spec rules plus no backslash anywhere.
+/// A path acceptable as a repo file path: validate_repo_path (docs/hub-protocol.md#identifiers) plus no backslash anywhere.
 bool safe_repo_path(std::string_view path);
 /// Serves the bytes of an open regular file (modified at `mtime`, Unix seconds) with Range,
 /// If-Range and If-None-Match handling, and Last-Modified.

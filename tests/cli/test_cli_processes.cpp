@@ -1,4 +1,4 @@
-// Many processes and killed processes: concurrency (spec 13.23) and crash/resume.
+// Many processes and killed processes: concurrency (vector 23) and crash/resume.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>

@@ -35,7 +35,7 @@ TEST_F(DownloadFixture, LfsFileNamedBySha256WithoutAuthAtCdn) {
   EXPECT_EQ(read_file(r->path), weights);
   for (const auto& rec : server.requests()) {
     if (rec.path.rfind("/cdn/", 0) == 0)
-      EXPECT_FALSE(rec.had_auth);  // spec 13.14
+      EXPECT_FALSE(rec.had_auth);  // vector 14
     else
       EXPECT_TRUE(rec.had_auth);
   }
@@ -45,10 +45,10 @@ TEST_F(DownloadFixture, NestedPathsAndEmptyFile) {
   Downloader d(options());
   auto r = d.download_file(file_request("sub/dir/notes.txt"));
   ASSERT_TRUE(r) << r.error().message;
-  EXPECT_EQ(read_link(r->path), "../../../../blobs/" + git_blob_sha1_hex("notes"));  // spec 13.2
+  EXPECT_EQ(read_link(r->path), "../../../../blobs/" + git_blob_sha1_hex("notes"));  // vector 2
   auto e = d.download_file(file_request("empty.txt"));
   ASSERT_TRUE(e) << e.error().message;
-  EXPECT_EQ(read_link(e->path), "../../blobs/e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");  // spec 13.8
+  EXPECT_EQ(read_link(e->path), "../../blobs/e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");  // vector 8
   EXPECT_EQ(read_file(e->path), "");
 }
 
@@ -57,13 +57,13 @@ TEST_F(DownloadFixture, RevisionForms) {
   auto pr = d.download_file(file_request("config.json", "refs/pr/1"));
   ASSERT_TRUE(pr) << pr.error().message;
   EXPECT_EQ(read_file(pr->path), "{\"model\": 2}");
-  EXPECT_EQ(read_file(layout().ref_path("refs/pr/1")), c2);  // exactly 40 bytes (13.3)
+  EXPECT_EQ(read_file(layout().ref_path("refs/pr/1")), c2);  // exactly 40 bytes (vector 3)
   auto tag = d.download_file(file_request("config.json", "v1.0"));
   ASSERT_TRUE(tag);
   EXPECT_EQ(read_file(layout().ref_path("v1.0")), c1);
   auto shorthash = d.download_file(file_request("config.json", c1.substr(0, 7)));
   ASSERT_TRUE(shorthash) << shorthash.error().message;
-  EXPECT_EQ(read_file(layout().ref_path(c1.substr(0, 7))), c1);  // spec 13.12
+  EXPECT_EQ(read_file(layout().ref_path(c1.substr(0, 7))), c1);  // vector 12
   std::string upper = c1;
   for (auto& ch : upper) ch = static_cast<char>(std::toupper(ch));
   server.clear_requests();
@@ -74,7 +74,7 @@ TEST_F(DownloadFixture, RevisionForms) {
   server.clear_requests();
   auto commit = d.download_file(file_request("config.json", c1));
   ASSERT_TRUE(commit);
-  EXPECT_EQ(server.requests().size(), 0u);  // a cached commit: zero requests (13.12)
+  EXPECT_EQ(server.requests().size(), 0u);  // a cached commit: zero requests (vector 12)
 }
 
 TEST_F(DownloadFixture, RepoTypes) {
@@ -161,7 +161,7 @@ TEST_F(DownloadFixture, OfflineUsesNoSocketVector13_10) {
   EXPECT_EQ(miss.error().missing, std::vector<std::string>{"model.safetensors"});
   auto forced = file_request("config.json");
   forced.force_download = true;
-  auto f = d.download_file(forced);  // spec 13.11
+  auto f = d.download_file(forced);  // vector 11
   ASSERT_FALSE(f);
   EXPECT_EQ(f.error().code, ErrorCode::InvalidArgument);
   EXPECT_EQ(server.requests().size(), 0u);

@@ -95,7 +95,7 @@ TEST_F(RealHubDownload, FreshLfsFileDropsAuthAtTheCdn) {
   int cdn_gets = 0;
   for (const auto& rec : server.requests()) {
     if (rec.cdn) {
-      EXPECT_FALSE(rec.had_auth);  // another origin (spec 13.14)
+      EXPECT_FALSE(rec.had_auth);  // another origin (vector 14)
       EXPECT_EQ(rec.status, 200);
       cdn_gets += rec.method == "GET";
     } else {

@@ -238,7 +238,7 @@ TEST_F(Fixture, ClientStreamsRangesAndReportsTransportErrors) {
   ASSERT_FALSE(stalled);
   EXPECT_EQ(stalled.error().code, ErrorCode::Timeout);
 
-  // Following the LFS redirect to another origin drops Authorization (spec 13.14).
+  // Following the LFS redirect to another origin drops Authorization (vector 14).
   http::Request lfs = get(server.endpoint() + "/org/model/resolve/main/weights.bin");
   lfs.redirects = http::Redirects::Follow;
   lfs.headers.set("authorization", "Bearer hf_goodtoken");

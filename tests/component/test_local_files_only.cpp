@@ -1,5 +1,5 @@
-// Per-call local_files_only (docs/hub-protocol.md#download-file steps 3-4, 8.4, vector 13.11): resolved from the cache like
-// offline mode, with no socket opened, and errors that name local_files_only.
+// Per-call local_files_only (docs/hub-protocol.md#download-file steps 3-4, #offline-snapshot, vector 11): resolved from the cache
+// like offline mode, with no socket opened, and errors that name local_files_only.
 #include <unistd.h>
 
 #include "download_fixture.hpp"

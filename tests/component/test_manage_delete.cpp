@@ -18,7 +18,7 @@ const RepoRef k_repo{RepoType::Model, "org/name"};
 using Delete = test::DeleteFixture;
 
 TEST_F(Delete, SharedBlobSurvivesUntilItsLastRevisionGoes) {
-  // spec 13.24: two revisions share blob X.
+  // vector 24: two revisions share blob X.
   const RepoLayout l = cb.layout(k_repo);
   const std::string x = cb.add_file(k_repo, c1, "shared.bin", std::string(1000, 'x'), true);
   cb.add_file(k_repo, c2, "shared.bin", std::string(1000, 'x'), true);
@@ -154,7 +154,7 @@ TEST_F(Delete, RepoRevisionTargetsTouchOnlyTheirRepo) {
 }
 
 TEST_F(Delete, NoSymlinkModeFilesGoWithTheirSnapshot) {
-  // spec 13.32: regular files in snapshots are counted by scan and removed by rm.
+  // vector 32: regular files in snapshots are counted by scan and removed by rm.
   const RepoLayout l = cb.layout(k_repo);
   test::write_file(l.pointer_path(c1, "w.bin"), std::string(500, 'w'));
   test::write_file(l.pointer_path(c2, "w.bin"), std::string(500, 'w'));

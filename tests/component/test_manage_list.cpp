@@ -1,4 +1,4 @@
-// `cache ls` rows: filter parsing and semantics, sort, limit (spec 9.3, 13.38).
+// `cache ls` rows: filter parsing and semantics, sort, limit (docs/cache-management.md#ls, vector 38).
 #include <gtest/gtest.h>
 
 #include <unistd.h>
@@ -65,7 +65,7 @@ TEST_F(List, DefaultOrderIsTypeIdThenCommit) {
 }
 
 TEST_F(List, SizeFilterUsesPowersOfThousand) {
-  // spec 13.38: size>1GB keeps repos larger than 10^9 bytes.
+  // vector 38: size>1GB keeps repos larger than 10^9 bytes.
   EXPECT_EQ(rows({"size>1GB"}), std::vector<std::string>{"model/org/big"});
   EXPECT_EQ(rows({"size > 2000000003"}), std::vector<std::string>{});
   EXPECT_EQ(rows({"size>=2000000003"}), std::vector<std::string>{"model/org/big"});

@@ -39,14 +39,14 @@ struct Scan : ::testing::Test {
 
 TEST_F(Scan, HealthyRepoNumbersMatchScanCacheDir) {
   const RepoLayout l = cb.layout(k_repo);
-  // spec 13.31: one blob shared by 3 files across 2 revisions is counted once.
+  // vector 31: one blob shared by 3 files across 2 revisions is counted once.
   const std::string shared = cb.add_file(k_repo, c1, "config.json", "{\"a\":1}");
   cb.add_file(k_repo, c1, "copy/of/config.json", "{\"a\":1}");
   cb.add_file(k_repo, c2, "config.json", "{\"a\":1}");
   const std::string big = cb.add_file(k_repo, c1, "sub/dir/model.bin", std::string(1000, 'w'), true);
   const std::string small = cb.add_file(k_repo, c2, "tok.json", "tok");
   cb.add_ref(k_repo, "main", c1);
-  cb.add_ref(k_repo, "refs/pr/1", c2);                                                      // spec 13.3: ref name "refs/pr/1"
+  cb.add_ref(k_repo, "refs/pr/1", c2);                                                      // vector 3: ref name "refs/pr/1"
   cb.write_raw("models--org--name/blobs/" + std::string(40, 'f'), std::string(5000, 'o'));  // orphan blob
   cb.write_raw("models--org--name/blobs/" + std::string(64, 'e') + ".incomplete", std::string(77, 'i'));
   cb.write_raw("models--org--name/.no_exist/" + c1 + "/missing.txt", "");
@@ -92,7 +92,7 @@ TEST_F(Scan, HealthyRepoNumbersMatchScanCacheDir) {
   EXPECT_EQ(r2.size_on_disk, 10u);
   EXPECT_EQ(r2.refs, std::vector<std::string>{"refs/pr/1"});
   EXPECT_DOUBLE_EQ(r2.last_modified, 1'100'000'000.25);
-  // spec 13.31: the .incomplete file is listed with its size.
+  // vector 31: the .incomplete file is listed with its size.
   ASSERT_EQ(c.incomplete_files.size(), 1u);
   EXPECT_EQ(c.incomplete_files[0].path, l.blobs_dir() + "/" + std::string(64, 'e') + ".incomplete");
   EXPECT_EQ(c.incomplete_files[0].etag, std::string(64, 'e'));
@@ -117,7 +117,7 @@ TEST_F(Scan, EmptyRevisionAndRepoWithoutBlobsTakeFolderTimes) {
 }
 
 TEST_F(Scan, NoSymlinkModeFilesAreTheirOwnBlobs) {
-  // spec 13.32: snapshot entries are regular files and no blobs/X remains.
+  // vector 32: snapshot entries are regular files and no blobs/X remains.
   const RepoLayout l = cb.layout(k_repo);
   test::write_file(l.pointer_path(c1, "a.bin"), std::string(100, 'a'));
   test::write_file(l.pointer_path(c1, "d/b.bin"), std::string(20, 'b'));
@@ -133,7 +133,7 @@ TEST_F(Scan, NoSymlinkModeFilesAreTheirOwnBlobs) {
 
 TEST_F(Scan, RefWithTrailingNewlineIsStrippedSilently) {
   cb.add_file(k_repo, c1, "a.txt", "A");
-  cb.add_ref(k_repo, "main", c1 + "\n");  // spec 13.25: a foreign ref
+  cb.add_ref(k_repo, "main", c1 + "\n");  // vector 25: a foreign ref
   const HFCacheInfo c = scan();
   EXPECT_TRUE(c.warnings.empty());
   ASSERT_EQ(c.repos.size(), 1u);

@@ -35,7 +35,7 @@ TEST_F(Fixture, TryToLoadFoundNoExistNotCached) {
   auto nested = try_to_load_from_cache("org/name", "sub/dir/w.bin", opts(c1));
   ASSERT_TRUE(nested);
   EXPECT_EQ(nested->kind, CacheLookup::Kind::Found);
-  // spec 13.15: NO_EXIST for both the branch and the commit
+  // vector 15: NO_EXIST for both the branch and the commit
   EXPECT_EQ(try_to_load_from_cache("org/name", "generation_config.json", opts())->kind, CacheLookup::Kind::NoExist);
   EXPECT_EQ(try_to_load_from_cache("org/name", "generation_config.json", opts(c1))->kind, CacheLookup::Kind::NoExist);
   EXPECT_EQ(try_to_load_from_cache("org/name", "missing.txt", opts())->kind, CacheLookup::Kind::NotCached);
@@ -59,7 +59,7 @@ TEST_F(Fixture, BrokenLinkCountsAsAbsentAndRefNewlineTolerated) {
   EXPECT_EQ(try_to_load_from_cache("org/name", "a.txt", opts())->kind, CacheLookup::Kind::NotCached);
 }
 
-TEST_F(Fixture, PrRevision) {  // spec 13.3
+TEST_F(Fixture, PrRevision) {  // vector 3
   cb.add_file(k_repo, c1, "a.txt", "A");
   cb.add_ref(k_repo, "refs/pr/1", c1);
   auto r = try_to_load_from_cache("org/name", "a.txt", opts("refs/pr/1"));
@@ -67,7 +67,7 @@ TEST_F(Fixture, PrRevision) {  // spec 13.3
   EXPECT_EQ(r->kind, CacheLookup::Kind::Found);
 }
 
-TEST_F(Fixture, SnapshotWithTreeFileListsEveryMissingFile) {  // spec 13.28
+TEST_F(Fixture, SnapshotWithTreeFileListsEveryMissingFile) {  // vector 28
   cb.add_file(k_repo, c1, "config.json", "{}");
   cb.add_ref(k_repo, "main", c1);
   SnapshotLookupOptions so;

@@ -1,5 +1,5 @@
-// snapshot_download (docs/hub-protocol.md#snapshot-download, 8.4) and --local-dir mode (docs/cache-format.md#local-dir) against
-// the test server.
+// snapshot_download (docs/hub-protocol.md#snapshot-download, #offline-snapshot) and --local-dir mode
+// (docs/cache-format.md#local-dir) against the test server.
 #include <sys/stat.h>
 #include <utime.h>
 

@@ -40,7 +40,7 @@ TEST(Revision, Validation) {
   EXPECT_FALSE(validate_revision(std::string("a\0b", 3)));
 }
 
-TEST(RepoPath, SpecVectors) {  // spec 13.26
+TEST(RepoPath, SpecVectors) {  // vector 26
   for (const char* bad : {"folder/..\\..\\..\\file", "../x", "/etc/passwd", "C:\\x", "a/C:b", "a/\\\\h\\s\\f", "\\x", "", "a//b",
                           "./a", "a/.", "a/../b"})
     EXPECT_FALSE(validate_repo_path(bad)) << bad;
@@ -52,7 +52,7 @@ TEST(RepoPath, SpecVectors) {  // spec 13.26
   EXPECT_NE(r.error().message.find("'..'"), std::string::npos);
 }
 
-TEST(Etag, NormalizeAndValidate) {  // spec 13.5, 13.39
+TEST(Etag, NormalizeAndValidate) {  // vectors 5, 39
   EXPECT_EQ(normalize_etag("\"a16a55fda99d2f2e7b69cce5cf93ff4ad3049930\""), "a16a55fda99d2f2e7b69cce5cf93ff4ad3049930");
   EXPECT_EQ(normalize_etag("W/\"a16a55fda99d2f2e7b69cce5cf93ff4ad3049930\""), "a16a55fda99d2f2e7b69cce5cf93ff4ad3049930");
   EXPECT_FALSE(validate_etag("../x"));

@@ -17,8 +17,8 @@ TEST(Store, RefWrittenWithoutNewlineReadTolerantly) {
   RepoLayout l(dir.path(), k_repo);
   const std::string c = test::commit_id(1);
   ASSERT_TRUE(write_ref(l, "refs/pr/1", c));
-  EXPECT_EQ(test::read_file(l.ref_path("refs/pr/1")), c);  // exactly 40 bytes (spec 13.3)
-  test::write_file(l.ref_path("main"), c + "\n");          // foreign ref with newline (spec 13.25)
+  EXPECT_EQ(test::read_file(l.ref_path("refs/pr/1")), c);  // exactly 40 bytes (vector 3)
+  test::write_file(l.ref_path("main"), c + "\n");          // foreign ref with newline (vector 25)
   auto r = read_ref(l, "main");
   ASSERT_TRUE(r);
   ASSERT_TRUE(r->has_value());
@@ -30,7 +30,7 @@ TEST(Store, RefWrittenWithoutNewlineReadTolerantly) {
   auto bad = read_ref(l, "bad");
   ASSERT_FALSE(bad);
   EXPECT_EQ(bad.error().code, ErrorCode::CacheCorrupted);
-  EXPECT_FALSE(write_ref(l, "main", "../../x"));  // spec 13.39
+  EXPECT_FALSE(write_ref(l, "main", "../../x"));  // vector 39
   EXPECT_FALSE(write_ref(l, "../escape", c));
 }
 

@@ -19,7 +19,7 @@ TEST(EnvBool, Parsing) {
   for (const char* f : {"0", "false", "", "no", "2", " 1"}) EXPECT_FALSE(parse_env_bool(f)) << f;
 }
 
-TEST(EnvPrecedence, CacheDir) {  // spec 13.34
+TEST(EnvPrecedence, CacheDir) {  // vector 34
   EXPECT_EQ(cfg({}).hub_cache.value, "/home/u/.cache/huggingface/hub");
   EXPECT_EQ(cfg({{"XDG_CACHE_HOME", "/x"}}).hub_cache.value, "/x/huggingface/hub");
   EXPECT_EQ(cfg({{"XDG_CACHE_HOME", "/x"}, {"HF_HOME", "/h"}}).hub_cache.value, "/h/hub");
@@ -46,7 +46,7 @@ TEST(EnvPrecedence, ExpansionAndEmptyHome) {
   EXPECT_NE(e.warnings[0].find("HF_HOME"), std::string::npos);
 }
 
-TEST(EnvPrecedence, Offline) {  // spec 13.34
+TEST(EnvPrecedence, Offline) {  // vector 34
   EXPECT_FALSE(cfg({{"HF_HUB_OFFLINE", "0"}, {"TRANSFORMERS_OFFLINE", "1"}}).offline.value);
   EXPECT_TRUE(cfg({{"TRANSFORMERS_OFFLINE", "yes"}}).offline.value);
   EXPECT_TRUE(cfg({{"HF_HUB_OFFLINE", ""}, {"TRANSFORMERS_OFFLINE", "1"}}).offline.value);
@@ -54,7 +54,7 @@ TEST(EnvPrecedence, Offline) {  // spec 13.34
   EXPECT_FALSE(cfg({}).offline.value);
 }
 
-TEST(EnvPrecedence, TokenOrderAndCleaning) {  // spec 13.34, 13.35
+TEST(EnvPrecedence, TokenOrderAndCleaning) {  // vectors 34, 35
   auto t = cfg({{"HF_TOKEN", ""}, {"HUGGING_FACE_HUB_TOKEN", "t"}});
   ASSERT_TRUE(t.token());
   EXPECT_EQ(*t.token(), "t");

@@ -58,7 +58,7 @@ TEST(HttpRetry, BackoffSequenceIsOneTwoFourEightEight) {
   EXPECT_EQ(got, (std::vector<long>{1000, 2000, 4000, 8000, 8000}));
 }
 
-TEST(HttpRetry, RateLimitAndRetryAfter) {  // spec 13.19
+TEST(HttpRetry, RateLimitAndRetryAfter) {  // vector 19
   RetryPolicy p;
   Response r;
   r.status = 429;

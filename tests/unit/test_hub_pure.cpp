@@ -24,7 +24,7 @@ TEST(HubUrls, PathEncodingVector13_4) {
   EXPECT_EQ(encode_path("\xc3\xa9"), "%C3%A9");
 }
 
-TEST(HubUrls, RevisionEncodingAndRepoTypes) {  // spec 13.3
+TEST(HubUrls, RevisionEncodingAndRepoTypes) {  // vector 3
   EXPECT_EQ(resolve_url("http://e", k_model, "refs/pr/1", "config.json"), "http://e/org/name/resolve/refs%2Fpr%2F1/config.json");
   EXPECT_EQ(resolve_url("http://e", RepoRef{RepoType::Dataset, "glue"}, "main", "x"), "http://e/datasets/glue/resolve/main/x");
   EXPECT_EQ(resolve_url("http://e", RepoRef{RepoType::Space, "a/b"}, "v1.0", "x"), "http://e/spaces/a/b/resolve/v1.0/x");
@@ -73,7 +73,7 @@ TEST(HubJson, RepoInfoValidatesSha) {
   EXPECT_TRUE(ok->is_private);
   EXPECT_EQ(ok->gated, "manual");
   EXPECT_EQ(ok->siblings, std::vector<std::string>{"a"});
-  auto hostile = parse_repo_info(R"({"sha":"../../x"})");  // spec 13.39
+  auto hostile = parse_repo_info(R"({"sha":"../../x"})");  // vector 39
   ASSERT_FALSE(hostile);
   EXPECT_NE(hostile.error().message.find("invalid commit hash"), std::string::npos);
   EXPECT_FALSE(parse_repo_info(R"({"id":"x"})"));
@@ -149,7 +149,7 @@ TEST(HubErrors, ServerMessagesAreDeduplicatedAndRedacted) {
   EXPECT_EQ(e.message.find("abcdefghijkl"), std::string::npos);
 }
 
-TEST(HubApi, AuthOnlyToEndpointOrigin) {  // docs/hub-protocol.md#redirects, 13.14
+TEST(HubApi, AuthOnlyToEndpointOrigin) {  // docs/hub-protocol.md#redirects, vector 14
   HubOptions o;
   o.endpoint = "http://127.0.0.1:8080/";
   o.token = "hf_secret";

@@ -6,7 +6,7 @@
 
 using namespace hubcache;
 
-TEST(Hash, SpecVectors) {  // spec 13.8
+TEST(Hash, SpecVectors) {  // vector 8
   EXPECT_EQ(git_blob_sha1_hex("Hello, World!"), "b45ef6fec89518d314f546fd6c3025367b721684");
   EXPECT_EQ(sha256_hex("Hello, World!"), "dffd6021bb2bd5b0af676290809ec3a53191dd81c7f70a4b28688a362182986f");
   EXPECT_EQ(git_blob_sha1_hex(""), "e69de29bb2d1d6434b8b29ae775ad8c2e48c5391");

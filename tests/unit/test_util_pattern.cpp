@@ -21,7 +21,7 @@ TEST(Pattern, FnmatchcaseSemantics) {
   EXPECT_FALSE(fnmatch_case("x", "xy"));  // whole-string match
 }
 
-TEST(Pattern, FilterSpecVectors) {  // spec 13.27
+TEST(Pattern, FilterSpecVectors) {  // vector 27
   EXPECT_TRUE(PathFilter::make(std::vector<std::string>{"*.json"}, {}).selects("sub/dir/x.json"));
   EXPECT_TRUE(PathFilter::make(std::vector<std::string>{"data/"}, {}).selects("data/a/b.csv"));
   EXPECT_TRUE(PathFilter::make(std::vector<std::string>{"art/**"}, {}).selects("art/a/b.png"));

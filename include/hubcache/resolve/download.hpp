@@ -1,7 +1,7 @@
 #pragma once
-// Downloads into the Hub cache (docs/hub-protocol.md#download-file hf_hub_download, 8.5 snapshot_download) or into a
-// local dir (docs/cache-format.md#local-dir), offline-first: a fully cached commit needs no network, offline mode opens
-// no socket at all. The library prints nothing: progress goes to a callback.
+// Downloads into the Hub cache (docs/hub-protocol.md#download-file hf_hub_download, #snapshot-download snapshot_download) or into
+// a local dir (docs/cache-format.md#local-dir), offline-first: a fully cached commit needs no network, offline mode opens no
+// socket at all. The library prints nothing: progress goes to a callback.
 #include <chrono>
 #include <cstdint>
 #include <functional>
@@ -141,7 +141,7 @@ struct SnapshotRequest {
   std::optional<std::vector<std::string>> allow_patterns;  // nullopt: everything
   std::vector<std::string> ignore_patterns;
   bool force_download = false;
-  bool local_files_only = false;  // as FileRequest::local_files_only (docs/hub-protocol.md#offline-snapshot, 8.5 step 1)
+  bool local_files_only = false;  // as FileRequest::local_files_only (docs/hub-protocol.md#offline-snapshot)
   std::optional<std::string> local_dir;
   bool dry_run = false;  // plan only: no transfer and no write
 };

@@ -1,6 +1,7 @@
 #pragma once
 // Offline resolution, exactly like huggingface_hub's try_to_load_from_cache and the offline
-// branch of snapshot_download (docs/hub-protocol.md#try-to-load, 8.4). Stat and read only: never the network, never a write.
+// branch of snapshot_download (docs/hub-protocol.md#try-to-load, #offline-snapshot). Stat and read only: never the network, never
+// a write.
 #include <optional>
 #include <string>
 #include <string_view>

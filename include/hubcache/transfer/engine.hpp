@@ -21,8 +21,8 @@ namespace detail {
 struct Task;
 }
 
-/// Adjusts a caller-supplied Range header after `received` bytes arrived (docs/cache-format.md#temp-files step 5, 13.21):
-/// "bytes=S-" -> "bytes=S+n-", "bytes=S-E" -> "bytes=S+n-E", "bytes=-L" -> "bytes=-(L-n)".
+/// Adjusts a caller-supplied Range header after `received` bytes arrived (docs/cache-format.md#temp-files step 5,
+/// docs/conformance-vectors.md 21): "bytes=S-" -> "bytes=S+n-", "bytes=S-E" -> "bytes=S+n-E", "bytes=-L" -> "bytes=-(L-n)".
 /// Multi-range headers, malformed ones and ranges that become empty are InvalidArgument.
 Result<std::string> adjust_range_header(std::string_view header, std::uint64_t received);
 
