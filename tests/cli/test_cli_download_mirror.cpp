@@ -257,7 +257,7 @@ TEST_F(DownloadMirror, LocalDirWritesFilesAndSpecMetadata) {
     SCOPED_TRACE(f);
     EXPECT_TRUE(stdfs::is_regular_file(stdfs::symlink_status(out + "/" + f)));
     EXPECT_EQ(read_file(out + "/" + f), read_file(sample + "/" + f));
-    // Spec 6: three LF-terminated lines: commit, ETag (the source's blob name), a float timestamp.
+    // docs/cache-format.md#local-dir: three LF-terminated lines: commit, ETag (the source's blob name), a float timestamp.
     std::istringstream meta(read_file(out + "/.cache/huggingface/download/" + f + ".metadata"));
     std::string commit, etag, ts, extra;
     ASSERT_TRUE(std::getline(meta, commit) && std::getline(meta, etag) && std::getline(meta, ts));
