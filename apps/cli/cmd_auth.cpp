@@ -58,9 +58,7 @@ int run_switch(const Context& ctx, const std::string& name) {
     return report_error(Error{ErrorCode::NotFound,
                               "no token named '" + name + "' in " + c.stored_tokens_path +
                                   (names.empty() ? ". Add one with: hubcache auth login" : ". Stored: " + join(names, ", ")),
-                              c.stored_tokens_path,
-                              std::nullopt,
-                              {}},
+                              c.stored_tokens_path},
                         false);
   if (auto w = write_active_token(c.token_path.value, it->token); !w) return report_error(w.error(), false);
   fmt::print(stderr, "The active token is now '{}' ({}).\n", name, c.token_path.value);
@@ -89,9 +87,7 @@ int run_logout(const Context& ctx, const std::string& name) {
       return report_error(
           Error{ErrorCode::NotFound,
                 "no token named '" + name + "' in " + c.stored_tokens_path + ". See them with: hubcache auth list",
-                c.stored_tokens_path,
-                std::nullopt,
-                {}},
+                c.stored_tokens_path},
           false);
     const bool was_active = !active->empty() && it->token == *active;
     if (auto r = remove_named_token(c.stored_tokens_path, name); !r) return report_error(r.error(), false);

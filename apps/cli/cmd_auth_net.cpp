@@ -65,8 +65,6 @@ int run_login(const Context& ctx, const LoginOptions& o) {
     return report_error(Error{ErrorCode::Offline,
                               "cannot log in while offline (" + c.offline.source +
                                   "): the token must be checked with the Hub. Go online and retry.",
-                              {},
-                              std::nullopt,
                               {}},
                         false);
   std::string token = o.token ? *o.token : read_token_from_stdin();
@@ -96,8 +94,6 @@ int run_whoami(const Context& ctx, bool json) {
     return report_error(
         Error{ErrorCode::Unauthorized,
               "not logged in: no HF_TOKEN and no token file at " + c.token_path.value + ". Run: hubcache auth login",
-              {},
-              std::nullopt,
               {}},
         json);
   auto api = make_api(c, c.token());

@@ -120,7 +120,7 @@ int run_rm_selection(const Context& ctx, const RmOptions& o) {
   auto cache = scan_for_delete(ctx, o.common);
   if (!cache) return report_error(cache.error(), false);
   if (cache->repos.empty()) {
-    fmt::print(stderr, "No cached repo in {}: nothing to delete.\n", cache->root);
+    fmt::print(stderr, "No cached repo in {}: nothing to delete.\n", cache->cache_dir);
     return k_exit_ok;
   }
   const RmSelection picked = select_delete_targets(*cache);

@@ -42,7 +42,7 @@ void print_list(const HFCacheInfo& cache, const std::vector<Entry>& entries) {
       refs_w = std::max(refs_w, refs_of(*e.revision).size());
       size_w = std::max(size_w, sized(e.revision->size_on_disk).size());
     }
-  fmt::print(stderr, "Cached revisions in {}:\n", cache.root);
+  fmt::print(stderr, "Cached revisions in {}:\n", cache.cache_dir);
   for (const auto& e : entries) {
     const auto n = static_cast<std::size_t>(&e - entries.data()) + 1;
     if (!e.revision) {

@@ -53,8 +53,8 @@ std::string_view cachedir_tag_content() {
          "#\thttps://bford.info/cachedir/\n";
 }
 
-RepoLayout::RepoLayout(std::string root, RepoRef repo)
-    : m_root(std::move(root)), m_repo(std::move(repo)), m_folder_name(repo_folder_name(m_repo)) {
+RepoLayout::RepoLayout(std::string cache_dir, RepoRef repo)
+    : m_root(std::move(cache_dir)), m_repo(std::move(repo)), m_folder_name(repo_folder_name(m_repo)) {
   m_folder = fs::join(m_root, m_folder_name);
 }
 

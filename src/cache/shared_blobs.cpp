@@ -100,7 +100,7 @@ Result<int> open_shared_meta(const std::string& path, int flags) {
 
 bool is_xet_hash(std::string_view h) { return is_lower_hex(h, 64); }
 
-SharedBlobStore::SharedBlobStore(std::string root) : m_root(std::move(root)) {
+SharedBlobStore::SharedBlobStore(std::string cache_dir) : m_root(std::move(cache_dir)) {
   if (!lstat_is(dir(), S_IFDIR)) return;
   auto marker = fs::read_regular_file(fs::join(dir(), k_shared_marker), 64);
   m_marked = marker && *marker == k_shared_marker_content;
@@ -307,8 +307,8 @@ Result<std::vector<SharedPayload>> SharedBlobStore::unreferenced() const {
 
 Result<bool> SharedBlobStore::try_link(const RepoLayout& layout, std::string_view etag, std::string_view hash,
                                        std::uint64_t expected_size) const {
-  if (!m_marked || !is_xet_hash(hash) || digest_kind_of(etag) != DigestKind::Sha256 || layout.root() != m_root) return false;
-  const std::string folder_name = layout.folder().substr(layout.root().size() + 1);
+  if (!m_marked || !is_xet_hash(hash) || digest_kind_of(etag) != DigestKind::Sha256 || layout.cache_dir() != m_root) return false;
+  const std::string folder_name = layout.folder().substr(layout.cache_dir().size() + 1);
   if (!is_repo_folder_name(folder_name)) return false;  // Python would not count the reference
   HUBCACHE_TRY_ASSIGN(FileLock held, lock(hash));
   if (!payload_usable(hash, expected_size)) return false;

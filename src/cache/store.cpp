@@ -39,9 +39,9 @@ bool same_file(const std::string& a, const std::string& b) {
 
 }  // namespace
 
-Result<void> ensure_cachedir_tag(const std::string& root) {
-  HUBCACHE_TRY(fs::make_dirs(root));
-  const std::string path = fs::join(root, k_cachedir_tag);
+Result<void> ensure_cachedir_tag(const std::string& cache_dir) {
+  HUBCACHE_TRY(fs::make_dirs(cache_dir));
+  const std::string path = fs::join(cache_dir, k_cachedir_tag);
   struct stat st {};
   if (::lstat(path.c_str(), &st) == 0) return {};
   // Write via a temp + link(2) so a reader never sees a partial tag and an existing one wins.

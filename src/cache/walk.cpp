@@ -97,7 +97,7 @@ bool resolve_entry(const RepoDirs& repo, int dirfd, const std::string& dir_path,
 
   // Slow path: lexical check first (an escaping link is never followed), then realpath.
   const std::string lexical = fs::normalize(!out.link.empty() && out.link.front() == '/' ? out.link : dir_path + "/" + out.link);
-  if (!fs::is_within(repo.root, lexical) || lexical == repo.root) {
+  if (!fs::is_within(repo.cache_dir, lexical) || lexical == repo.cache_dir) {
     out.kind = TargetKind::Escapes;
     out.blob_path = lexical;
     out.in_repo_blobs = false;
@@ -112,7 +112,7 @@ bool resolve_entry(const RepoDirs& repo, int dirfd, const std::string& dir_path,
     return true;
   }
   out.blob_path = real;
-  if (!fs::is_within(repo.root, out.blob_path) || out.blob_path == repo.root) {
+  if (!fs::is_within(repo.cache_dir, out.blob_path) || out.blob_path == repo.cache_dir) {
     out.kind = TargetKind::Escapes;
     out.in_repo_blobs = false;
     return true;
@@ -174,7 +174,7 @@ bool is_reachable(const RepoDirs& repo, const Target& t) {
   // A shared entry: the payload must be where the store says, with nothing symlinked on the way.
   if (!repo.store || !repo.store->marked() || t.payload_path.empty()) return false;
   auto real = fs::real_path(t.payload_path);
-  return real && *real == t.payload_path && fs::is_within(repo.root, *real);
+  return real && *real == t.payload_path && fs::is_within(repo.cache_dir, *real);
 }
 
 std::vector<std::string> list_ref_names(const std::string& repo_path) {

@@ -126,7 +126,7 @@ Error errno_error(int err, const std::string& what, const std::string& path) {
     code = ErrorCode::DiskFull;
   else if (err == ENOTDIR)
     code = ErrorCode::NotADirectory;
-  return Error{code, what + " '" + path + "': " + std::strerror(err), path, std::nullopt, {}};
+  return Error{code, what + " '" + path + "': " + std::strerror(err), path};
 }
 
 }  // namespace hubcache

@@ -90,8 +90,6 @@ Result<void> validate_repo_id(std::string_view id) {
           "invalid repo id '" + shown(id) + "': '" + p + "' names the repo type, which is not part of a repo id. Use '" +
               shown(rest) + (type == "model" ? "'" : "' as a " + type + " id") + ", or the URI 'hf://" +
               (type == "model" ? "" : p) + shown(rest) + "'.",
-          {},
-          std::nullopt,
           {}}.with_remedy(type == "model" ? Remedy::None : Remedy::UseRepoType, type == "model" ? "" : type));
     }
     return bad("it has more than one '/'");

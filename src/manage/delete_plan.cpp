@@ -75,17 +75,17 @@ class DeletePlanBuilder {
   static DeletePlan build(const HFCacheInfo& cache, const std::map<std::size_t, Selection>& selected,
                           const std::set<std::size_t>& broken, bool prune, std::vector<std::string> unknown) {
     const bool prune_incomplete = prune;
-    const SharedBlobStore store(cache.root);
+    const SharedBlobStore store(cache.cache_dir);
     manage_detail::SharedEntries deleting;  // shared entries going, by hash
     DeletePlan plan;
-    plan.m_root = cache.root;
+    plan.m_root = cache.cache_dir;
     plan.m_unknown = std::move(unknown);
 
     // Live downloads: a folder holding one is never deleted as a whole.
     std::set<std::string> busy_folders;
     std::vector<PlannedIncomplete> incomplete;
     for (const auto& f : cache.incomplete_files) {
-      PlannedIncomplete p{f.path, cache.root + "/" + std::string(k_locks_dir) + "/" + f.repo_folder + "/" + f.etag + ".lock",
+      PlannedIncomplete p{f.path, cache.cache_dir + "/" + std::string(k_locks_dir) + "/" + f.repo_folder + "/" + f.etag + ".lock",
                           f.size, f.sidecars};
       if (held_by_download(p)) {
         busy_folders.insert(f.repo_folder);
@@ -99,7 +99,7 @@ class DeletePlanBuilder {
       const CachedRepoInfo& repo = cache.repos[idx];
       PlannedRepo pr{repo.repo, repo.path, false, false, {}, 0};
       const bool all = sel.whole || sel.revisions.size() == repo.revisions.size();
-      pr.entire = all && !busy_folders.count(folder_of(cache.root, repo.path));
+      pr.entire = all && !busy_folders.count(folder_of(cache.cache_dir, repo.path));
       std::set<std::size_t> chosen = sel.revisions;
       if (all)
         for (std::size_t i = 0; i < repo.revisions.size(); ++i) chosen.insert(i);
@@ -128,7 +128,7 @@ class DeletePlanBuilder {
     for (auto idx : broken) {
       const SkippedRepo& s = cache.skipped_repos[idx];
       PlannedRepo pr{s.repo, s.path, true, true, {}, manage_detail::tree_size(s.path)};
-      if (busy_folders.count(folder_of(cache.root, s.path))) continue;  // a download is filling it
+      if (busy_folders.count(folder_of(cache.cache_dir, s.path))) continue;  // a download is filling it
       manage_detail::collect_shared_entries(store, s.path, deleting);
       plan.m_repo_dirs.push_back(s.path);
       plan.m_repo_dir_sizes.push_back(pr.size_on_disk);

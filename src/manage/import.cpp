@@ -89,11 +89,8 @@ Result<ImportResult> execute_import(const ImportPlan& plan) {
     struct stat st {};
     if (::lstat(blob_path.c_str(), &st) == 0) {
       if (!S_ISREG(st.st_mode)) {
-        errors[g] = Error{ErrorCode::CacheCorrupted,
-                          "'" + blob_path + "' exists but is not a regular file; remove it",
-                          blob_path,
-                          std::nullopt,
-                          {}};
+        errors[g] =
+            Error{ErrorCode::CacheCorrupted, "'" + blob_path + "' exists but is not a regular file; remove it", blob_path};
         return;
       }
     } else {

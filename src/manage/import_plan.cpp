@@ -73,16 +73,15 @@ Result<void> refuse_hub_layout(const std::string& root, const std::string& cache
   const std::string source_cache = kind.kind == HubFolderKind::CacheRoot    ? root
                                    : kind.kind == HubFolderKind::RepoFolder ? fs::parent(root)
                                                                             : fs::parent(fs::parent(fs::parent(root)));
-  return fail(Error{
-      ErrorCode::InvalidArgument,
-      "'" + root + "' is " + what + ", not a folder of repo files: importing it as " + o.repo.id +
-          " would file its internals as repo files. Nothing was changed. Use that cache as it is (HF_HUB_CACHE='" + source_cache +
-          "'), or copy its repos into '" + cache + "' verified, by downloading them from a local mirror that serves it.",
-      source_cache,
-      std::nullopt,
-      {}}.with_remedy(Remedy::MirrorCache,
-                      "hf://" + (named.type == RepoType::Model ? std::string() : std::string(plural(named.type)) + "/") +
-                          named.id + (commit.empty() ? "" : "@" + commit)));
+  return fail(Error{ErrorCode::InvalidArgument,
+                    "'" + root + "' is " + what + ", not a folder of repo files: importing it as " + o.repo.id +
+                        " would file its internals as repo files. Nothing was changed. Use that cache as it is (HF_HUB_CACHE='" +
+                        source_cache + "'), or copy its repos into '" + cache +
+                        "' verified, by downloading them from a local mirror that serves it.",
+                    source_cache}
+                  .with_remedy(Remedy::MirrorCache,
+                               "hf://" + (named.type == RepoType::Model ? std::string() : std::string(plural(named.type)) + "/") +
+                                   named.id + (commit.empty() ? "" : "@" + commit)));
 }
 
 // A folder inside the cache may be imported in place only where no cache data lives: a folder
@@ -177,8 +176,6 @@ Result<std::optional<std::string>> apply_metadata(const import_detail::LocalDirM
         ErrorCode::Conflict,
         "the local-dir metadata records commit " + commit + ", not " + *given +
             "; drop the commit/revision you gave or ignore the metadata (MetadataPolicy::Ignore)",
-        {},
-        std::nullopt,
         {}}.with_remedy(Remedy::IgnoreMetadata));
   return std::optional<std::string>{commit};
 }
@@ -290,8 +287,7 @@ Result<ImportPlan> plan_import(const ImportOptions& options) {
     f.blob = h->digest;
     f.stamp = h->stamp;
     if (rec == etags.end() && f.lfs != rules.is_lfs(e.path, f.size)) {
-      errors[i] =
-          Error{ErrorCode::Conflict, "'" + e.source + "' changed size while being imported; re-run", e.source, std::nullopt, {}};
+      errors[i] = Error{ErrorCode::Conflict, "'" + e.source + "' changed size while being imported; re-run", e.source};
     } else if (rec != etags.end() && rec->second != f.blob) {
       std::lock_guard lock(mismatch_mutex);
       mismatches.push_back(
@@ -352,17 +348,16 @@ Result<ImportPlan> plan_import(const ImportOptions& options) {
         const bool cached = holds_complete_snapshot(layout, **prev);
         const std::string ref = "refs/" + plan.options.revision;
         if (cached && plan.commit_source == CommitSource::Derived && !options.force)
-          return fail(Error{
-              ErrorCode::Conflict,
-              ref + " of " + plan.options.repo.id + " points to commit " + **prev + ", whose snapshot is cached; importing '" +
-                  root + "' (files of no known commit, given the derived id " + plan.commit +
-                  ") would move the ref away from it, and whatever resolves '" + plan.options.revision +
-                  "' offline would get the imported files instead. Nothing was changed. Import under another "
-                  "revision name or by commit (" +
-                  plan.commit + "), or force the import to move the ref.",
-              layout.ref_path(plan.options.revision),
-              std::nullopt,
-              {}}.with_remedy(Remedy::ForceRef, plan.commit));
+          return fail(Error{ErrorCode::Conflict,
+                            ref + " of " + plan.options.repo.id + " points to commit " + **prev +
+                                ", whose snapshot is cached; importing '" + root +
+                                "' (files of no known commit, given the derived id " + plan.commit +
+                                ") would move the ref away from it, and whatever resolves '" + plan.options.revision +
+                                "' offline would get the imported files instead. Nothing was changed. Import under another "
+                                "revision name or by commit (" +
+                                plan.commit + "), or force the import to move the ref.",
+                            layout.ref_path(plan.options.revision)}
+                          .with_remedy(Remedy::ForceRef, plan.commit));
         if (cached && !options.force) {
           // A commit the Hub named is imported (nothing is lost), but a ref that resolves to a
           // complete snapshot is never moved unasked: an old local-dir copy would turn it back.

@@ -127,7 +127,7 @@ Error problems_error(const std::string& headline, const std::vector<Problem>& pr
   for (std::size_t i = 0; i < problems.size() && i < k_max_listed_problems; ++i) msg += "\n  - " + problems[i].message;
   if (problems.size() > k_max_listed_problems)
     msg += "\n  ... and " + std::to_string(problems.size() - k_max_listed_problems) + " more";
-  Error e{problems.front().code, std::move(msg), problems.front().path, std::nullopt, {}};
+  Error e{problems.front().code, std::move(msg), problems.front().path};
   return e;
 }
 

@@ -41,7 +41,7 @@ namespace {
 void find_local_dir_copies(HFCacheInfo& cache, const std::vector<std::pair<std::string, unsigned char>>& entries) {
   for (const auto& [name, type] : entries) {
     if (type != DT_DIR && type != DT_UNKNOWN) continue;
-    const std::string path = cache.root + "/" + name;
+    const std::string path = cache.cache_dir + "/" + name;
     struct stat st {};
     if (::lstat((path + "/.cache/huggingface/download").c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) continue;
     auto meta = import_detail::read_local_dir_metadata(path);
@@ -58,7 +58,7 @@ void find_local_dir_copies(HFCacheInfo& cache, const std::vector<std::pair<std::
       commits.insert(rec.commit);
       for (const auto& repo : cache.repos) {
         struct stat bst {};
-        if (validate_etag(rec.etag) && ::stat(RepoLayout(cache.root, repo.repo).blob_path(rec.etag).c_str(), &bst) == 0) {
+        if (validate_etag(rec.etag) && ::stat(RepoLayout(cache.cache_dir, repo.repo).blob_path(rec.etag).c_str(), &bst) == 0) {
           ++copy.already_cached;
           break;
         }
@@ -71,31 +71,28 @@ void find_local_dir_copies(HFCacheInfo& cache, const std::vector<std::pair<std::
 
 }  // namespace
 
-Result<HFCacheInfo> scan_cache(const std::string& root_in, const ScanOptions& options) {
+Result<HFCacheInfo> scan_cache(const std::string& cache_dir_in, const ScanOptions& options) {
   HFCacheInfo cache;
-  cache.root = fs::absolute_real(root_in);
+  cache.cache_dir = fs::absolute_real(cache_dir_in);
   cache.has_files = options.collect_files;
   struct stat st {};
-  if (::stat(cache.root.c_str(), &st) != 0) {
+  if (::stat(cache.cache_dir.c_str(), &st) != 0) {
     if (errno == ENOENT || errno == ENOTDIR)
-      return fail(Error{
-          ErrorCode::NotFound,
-          "Cache directory not found: " + cache.root + ". Use the cache_dir argument or set HF_HUB_CACHE.",
-          cache.root,
-          std::nullopt,
-          {}}.with_remedy(Remedy::UseCacheDir));
-    return fail(errno_error(errno, "cannot access cache directory", cache.root));
+      return fail(Error{ErrorCode::NotFound,
+                        "Cache directory not found: " + cache.cache_dir + ". Use the cache_dir argument or set HF_HUB_CACHE.",
+                        cache.cache_dir}
+                      .with_remedy(Remedy::UseCacheDir));
+    return fail(errno_error(errno, "cannot access cache directory", cache.cache_dir));
   }
   if (!S_ISDIR(st.st_mode))
-    return fail(Error{
-        ErrorCode::NotADirectory,
-        "Scan cache expects a directory but found a file: " + cache.root + ". Use the cache_dir argument or set HF_HUB_CACHE.",
-        cache.root,
-        std::nullopt,
-        {}}.with_remedy(Remedy::UseCacheDir));
-  Fd root(::open(cache.root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!root.valid()) return fail(errno_error(errno, "cannot read cache directory", cache.root));
-  const SharedBlobStore store(cache.root);
+    return fail(Error{ErrorCode::NotADirectory,
+                      "Scan cache expects a directory but found a file: " + cache.cache_dir +
+                          ". Use the cache_dir argument or set HF_HUB_CACHE.",
+                      cache.cache_dir}
+                    .with_remedy(Remedy::UseCacheDir));
+  Fd root(::open(cache.cache_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root.valid()) return fail(errno_error(errno, "cannot read cache directory", cache.cache_dir));
+  const SharedBlobStore store(cache.cache_dir);
   std::vector<std::pair<std::string, unsigned char>> entries;
   {
     DirReader reader(root.get());
@@ -104,14 +101,14 @@ Result<HFCacheInfo> scan_cache(const std::string& root_in, const ScanOptions& op
     while (reader.next(name, type))
       if (!skipped_root_entry(name) && !(store.marked() && std::string_view(name) == k_shared_store_dir))
         entries.emplace_back(name, type);
-    if (reader.error() != 0) return fail(errno_error(reader.error(), "cannot read cache directory", cache.root));
+    if (reader.error() != 0) return fail(errno_error(reader.error(), "cannot read cache directory", cache.cache_dir));
   }
   std::sort(entries.begin(), entries.end());
 
   std::vector<manage_detail::RepoScan> results(entries.size());
   parallel_for(entries.size(), options.threads, [&](std::size_t i) {
     results[i] =
-        manage_detail::scan_repo(cache.root, root.get(), entries[i].first, entries[i].second, options.collect_files, &store);
+        manage_detail::scan_repo(cache.cache_dir, root.get(), entries[i].first, entries[i].second, options.collect_files, &store);
   });
 
   for (auto& r : results) {

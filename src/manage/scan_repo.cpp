@@ -85,7 +85,7 @@ class RepoScanner {
  public:
   RepoScanner(const std::string& root, int root_fd, std::string folder, bool collect, const SharedBlobStore* store)
       : m_root_fd(root_fd), m_folder(std::move(folder)), m_collect(collect) {
-    m_dirs.root = root;
+    m_dirs.cache_dir = root;
     m_dirs.store = store;
     m_dirs.repo_path = root + "/" + m_folder;
     m_dirs.known_blob = [this](const std::string& blob_path) { return m_blob_ids.count(blob_path) > 0; };

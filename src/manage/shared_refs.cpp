@@ -13,7 +13,7 @@ void collect_shared_entries(const SharedBlobStore& store, const std::string& rep
   DirReader reader(dir.get());
   const char* name = nullptr;
   unsigned char type = DT_UNKNOWN;
-  const std::string folder = repo_path.substr(store.root().size() + 1);
+  const std::string folder = repo_path.substr(store.cache_dir().size() + 1);
   while (reader.next(name, type)) {
     if (type != DT_LNK) continue;
     auto hash = store.hash_of_entry(blobs + "/" + name);

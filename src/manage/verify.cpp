@@ -35,12 +35,9 @@ Result<std::string> resolve_revision(const RepoLayout& layout, const std::option
   HUBCACHE_TRY(check_snapshots_folder(layout));  // a symlinked snapshots/ is an error, not followed
   Fd fd(::open(snapshots.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!fd.valid())
-    return fail(Error{
-        ErrorCode::CacheCorrupted,
-        "Cache repo is missing snapshots directory: " + snapshots + ". Name the revision explicitly.",
-        snapshots,
-        std::nullopt,
-        {}}.with_remedy(Remedy::UseRevision));
+    return fail(Error{ErrorCode::CacheCorrupted,
+                      "Cache repo is missing snapshots directory: " + snapshots + ". Name the revision explicitly.", snapshots}
+                    .with_remedy(Remedy::UseRevision));
   std::vector<std::string> candidates;
   DirReader reader(fd.get());
   const char* name = nullptr;
@@ -53,8 +50,6 @@ Result<std::string> resolve_revision(const RepoLayout& layout, const std::option
       "Ambiguous cached revision: " +
           (candidates.empty() ? std::string("no snapshot found") : std::to_string(candidates.size()) + " snapshots found") +
           " and no refs/main to disambiguate. Please name the revision.",
-      {},
-      std::nullopt,
       {}}.with_remedy(Remedy::UseRevision));
 }
 
@@ -96,19 +91,17 @@ const char* to_string(VerifyProblemKind kind) {
   return "mismatch";
 }
 
-Result<VerifyReport> verify_repo(const std::string& root_in, const RepoRef& repo, const std::optional<std::string>& revision,
+Result<VerifyReport> verify_repo(const std::string& cache_dir_in, const RepoRef& repo, const std::optional<std::string>& revision,
                                  const VerifyOptions& options) {
   HUBCACHE_TRY(validate_repo_id(repo.id));
-  const std::string root = fs::absolute_real(root_in);
-  const RepoLayout layout(root, repo);
+  const std::string cache_dir = fs::absolute_real(cache_dir_in);
+  const RepoLayout layout(cache_dir, repo);
   HUBCACHE_TRY_ASSIGN(const bool present, check_repo_folder(layout));  // a symlinked folder is refused
   if (!present)
-    return fail(Error{
-        ErrorCode::NotFound,
-        "Repo is not present in cache: " + layout.folder() + ". Download it first or check the repo type.",
-        layout.folder(),
-        std::nullopt,
-        {}}.with_remedy(Remedy::Download));
+    return fail(Error{ErrorCode::NotFound,
+                      "Repo is not present in cache: " + layout.folder() + ". Download it first or check the repo type.",
+                      layout.folder()}
+                    .with_remedy(Remedy::Download));
   VerifyReport report;
   report.repo = repo;
   HUBCACHE_TRY_ASSIGN(report.commit, resolve_revision(layout, revision));
@@ -131,8 +124,8 @@ Result<VerifyReport> verify_repo(const std::string& root_in, const RepoRef& repo
                                   : Expectation{to_lower(e.blob_id), DigestKind::GitSha1};
   }
 
-  const SharedBlobStore store(root);
-  RepoDirs dirs{root, layout.folder(), -1, &store, {}};
+  const SharedBlobStore store(cache_dir);
+  RepoDirs dirs{cache_dir, layout.folder(), -1, &store, {}};
   Fd blobs(::open(layout.blobs_dir().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   dirs.blobs_fd = blobs.get();
   Fd snap(::open(report.snapshot_path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));

@@ -63,7 +63,7 @@ constexpr std::chrono::milliseconds k_first_lock_report{200};
 // failure is a miss (the normal download follows); the payload is never modified.
 bool Downloader::Impl::reuse_shared_blob(const RepoLayout& layout, const BlobFetch& f) const {
   if (f.force || !f.xet_hash || options.disable_shared_blobs || link_mode() != LinkMode::Symlink) return false;
-  const SharedBlobStore store(layout.root());
+  const SharedBlobStore store(layout.cache_dir());
   if (!store.marked()) return false;
   auto linked = store.try_link(layout, f.etag, *f.xet_hash, f.size);
   return linked && *linked;
@@ -184,8 +184,6 @@ Result<FileResult> Downloader::Impl::file_to_cache(const FileRequest& req, Progr
                                                      "Local entry not found. '" + req.filename + "' of " + describe(repo) +
                                                          " at revision '" + req.revision + "' is not in the cache '" +
                                                          options.cache_dir + "' and " + traffic_disabled(net) + found.hint,
-                                                     {},
-                                                     std::nullopt,
                                                      {}},
                                                req.filename),
                                   CachedCommitsHint{found.hint, found.cached_commit}, Remedy::UseNetwork));
@@ -257,7 +255,7 @@ Result<FileResult> Downloader::Impl::file_to_cache(const FileRequest& req, Progr
     return out;
   }
   HUBCACHE_TRY(init_repo_folder(layout));
-  (void)ensure_cachedir_tag(layout.root());  // best effort, like PY
+  (void)ensure_cachedir_tag(layout.cache_dir());  // best effort, like PY
   update_ref();
   // The GET goes to the HEAD's Location first; when that pre-signed URL is refused (expired,
   // docs/hub-protocol.md#redirects) the engine returns to the resolve URL at the commit, whose redirect signs a new one.

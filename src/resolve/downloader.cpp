@@ -127,14 +127,10 @@ std::optional<Error> force_without_network(NetworkUse use, bool force_download) 
   if (use == NetworkUse::LocalFilesOnly)
     return Error{ErrorCode::InvalidArgument,
                  "can't combine force_download and local_files_only: a forced download needs the Hub. Drop one of them.",
-                 {},
-                 std::nullopt,
                  {}};
   return Error{
       ErrorCode::InvalidArgument,
       "cannot force a download while offline (HF_HUB_OFFLINE or DownloadOptions::offline): a forced download needs the Hub.",
-      {},
-      std::nullopt,
       {}}
       .with_remedy(Remedy::DropForceDownload);
 }
@@ -142,17 +138,15 @@ std::optional<Error> force_without_network(NetworkUse use, bool force_download) 
 // A model named by a local folder is that folder (from_pretrained step 1): nothing to copy.
 Result<void> refuse_local_dir_for_folder(const std::string& folder, const std::optional<std::string>& local_dir) {
   if (!local_dir) return {};
-  return fail(Error{
-      ErrorCode::InvalidArgument,
-      "'" + folder +
-          "' is a local folder, used as the model itself; a local dir only receives a copy of a Hub repo. "
-          "Use the folder as it is (or copy it), or run from a directory where '" +
-          folder +
-          "' is not a folder "
-          "to download the Hub repo of that name.",
-      folder,
-      std::nullopt,
-      {}}.with_remedy(Remedy::DropLocalDir));
+  return fail(Error{ErrorCode::InvalidArgument,
+                    "'" + folder +
+                        "' is a local folder, used as the model itself; a local dir only receives a copy of a Hub repo. "
+                        "Use the folder as it is (or copy it), or run from a directory where '" +
+                        folder +
+                        "' is not a folder "
+                        "to download the Hub repo of that name.",
+                    folder}
+                  .with_remedy(Remedy::DropLocalDir));
 }
 
 // ---- Impl ----

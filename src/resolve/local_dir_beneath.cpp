@@ -33,9 +33,7 @@ Error symlink_refusal(int dir, const std::string& name, const std::string& shown
                    (is_final ? "Remove the link (the download puts a real file there)"
                              : "Replace the link with a real folder (or remove it)") +
                    ", or download into another local dir.",
-               shown,
-               std::nullopt,
-               {}}
+               shown}
       .with_remedy(Remedy::UseLocalDir);
 }
 

@@ -39,12 +39,10 @@ std::string list_some(const std::vector<std::string>& names) {
 Result<void> check_cache_root(const std::string& root) {
   struct stat st {};
   if (::stat(root.c_str(), &st) == 0 && !S_ISDIR(st.st_mode))
-    return fail(Error{
-        ErrorCode::NotADirectory,
-        "the hub cache '" + root + "' is not a directory; point HF_HUB_CACHE (or the cache_dir option) at a folder",
-        root,
-        std::nullopt,
-        {}}.with_remedy(Remedy::UseCacheDir));
+    return fail(Error{ErrorCode::NotADirectory,
+                      "the hub cache '" + root + "' is not a directory; point HF_HUB_CACHE (or the cache_dir option) at a folder",
+                      root}
+                    .with_remedy(Remedy::UseCacheDir));
   return {};
 }
 

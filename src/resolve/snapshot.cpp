@@ -110,8 +110,6 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
       return fail(with_cache_remedy(Error{ErrorCode::LocalEntryNotFound,
                                           "Local entry not found. No snapshot of " + describe(repo) + " at revision '" +
                                               req.revision + "' " + where + ", and " + traffic_disabled(net) + other.text,
-                                          {},
-                                          std::nullopt,
                                           {}},
                                     other, Remedy::UseNetwork));
     }
@@ -230,22 +228,20 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
     const auto& space_fn = seams.free_space_fn;
     auto free = space_fn ? space_fn(dir) : fs::free_space(dir);
     if (free && *free < bytes_to_get)
-      return fail(Error{
-          ErrorCode::DiskFull,
-          "not enough free space in '" + dir + "' for " + std::to_string(files_to_get) + " files of " + describe(repo) + ": " +
-              std::to_string(bytes_to_get) + " bytes needed (" + format_size(static_cast<double>(bytes_to_get)) + "B), " +
-              std::to_string(*free) + " available (" + format_size(static_cast<double>(*free)) +
-              "B). Free some space and retry; nothing was downloaded.",
-          dir,
-          std::nullopt,
-          {}}.with_remedy(Remedy::FreeSpace));
+      return fail(Error{ErrorCode::DiskFull,
+                        "not enough free space in '" + dir + "' for " + std::to_string(files_to_get) + " files of " +
+                            describe(repo) + ": " + std::to_string(bytes_to_get) + " bytes needed (" +
+                            format_size(static_cast<double>(bytes_to_get)) + "B), " + std::to_string(*free) + " available (" +
+                            format_size(static_cast<double>(*free)) + "B). Free some space and retry; nothing was downloaded.",
+                        dir}
+                      .with_remedy(Remedy::FreeSpace));
   }
 
   // 6. Files. The tree gives each file's ETag and size, so no HEAD. Small files are kept in
   // flight without a thread each (parallel_pipeline over the engine's start/finish): max_workers
   // at a time, or with 0 as many as latency calls for (InFlightLimit over small files' transfer
   // times). A large file takes a thread of its own, k_auto_workers of them at most when adapting.
-  if (!local) (void)ensure_cachedir_tag(layout.root());  // best effort, like PY
+  if (!local) (void)ensure_cachedir_tag(layout.cache_dir());  // best effort, like PY
   std::set<std::string> to_fetch;
   for (const auto& f : out.files)
     if (!f.cached) to_fetch.insert(f.path);

@@ -231,12 +231,10 @@ Result<std::unique_ptr<Router>> Router::create(RouterOptions options) {
   auto real = fs::real_path(options.cache_dir);
   struct stat st {};
   if (!real || ::stat(real->c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
-    return fail(Error{
-        ErrorCode::NotFound,
-        "cache folder '" + options.cache_dir + "' does not exist or is not a folder; serve a Hub cache",
-        options.cache_dir,
-        std::nullopt,
-        {}}.with_remedy(Remedy::UseCacheDir));
+    return fail(Error{ErrorCode::NotFound,
+                      "cache folder '" + options.cache_dir + "' does not exist or is not a folder; serve a Hub cache",
+                      options.cache_dir}
+                    .with_remedy(Remedy::UseCacheDir));
   for (const auto& t : options.tokens)
     if (t.empty() || t.find_first_of(" \t\r\n") != std::string::npos)
       return fail(ErrorCode::InvalidArgument, "a token must be non-empty and hold no whitespace");

@@ -198,9 +198,7 @@ Result<Outcome> Engine::finish(Pending pending) {
                         "downloaded bytes of '" + job.label + "' do not match their hash: expected " +
                             std::string(to_string(job.hash)) + " " + job.digest + ", got " + digest + " (twice, from " +
                             http::redact(job.url) + "). Nothing was stored.",
-                        job.temp_path,
-                        std::nullopt,
-                        {}});
+                        job.temp_path});
     ++attempt;
     HUBCACHE_TRY_ASSIGN(task, m_impl->begin(job, attempt));
   }

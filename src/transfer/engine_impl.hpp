@@ -24,7 +24,7 @@ using detail::Task;
 using Clock = std::chrono::steady_clock;
 
 inline Error make_error(ErrorCode code, std::string message, std::string path = {}) {
-  return Error{code, std::move(message), std::move(path), std::nullopt, {}};
+  return Error{code, std::move(message), std::move(path)};
 }
 
 struct Engine::Impl {

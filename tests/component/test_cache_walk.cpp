@@ -118,7 +118,7 @@ TEST(CacheLayout, OfFolderInvertsTheFolderName) {
   const RepoLayout l("/c", RepoRef{RepoType::Dataset, "org/ds"});
   auto back = RepoLayout::of_folder(l.folder());
   ASSERT_TRUE(back);
-  EXPECT_EQ(back->root(), "/c");
+  EXPECT_EQ(back->cache_dir(), "/c");
   EXPECT_EQ(back->repo(), l.repo());
   EXPECT_EQ(back->snapshot_dir("abc"), "/c/datasets--org--ds/snapshots/abc");
   EXPECT_FALSE(RepoLayout::of_folder("/c/not-a-repo"));

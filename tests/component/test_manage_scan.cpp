@@ -60,7 +60,7 @@ TEST_F(Scan, HealthyRepoNumbersMatchScanCacheDir) {
   test::set_times(l.blob_path(small), 1'250'000'000, 1'050'000'000);
 
   const HFCacheInfo c = scan();
-  EXPECT_EQ(c.root, dir.path());
+  EXPECT_EQ(c.cache_dir, dir.path());
   EXPECT_TRUE(c.warnings.empty()) << c.warnings.front().message;
   ASSERT_EQ(c.repos.size(), 1u);
   const CachedRepoInfo& r = c.repos[0];
@@ -294,7 +294,7 @@ TEST_F(Scan, RootGivenThroughASymlinkIsResolved) {
   test::make_symlink(dir.path(), other / "link");
   const auto c = scan_cache(other / "link");
   ASSERT_TRUE(c);
-  EXPECT_EQ(c->root, dir.path());
+  EXPECT_EQ(c->cache_dir, dir.path());
   ASSERT_EQ(c->repos.size(), 1u);
   EXPECT_EQ(c->repos[0].path, cb.layout(k_repo).folder());
 }

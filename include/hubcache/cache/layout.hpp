@@ -52,16 +52,16 @@ inline constexpr std::string_view k_incomplete_suffix = ".incomplete";
 inline constexpr std::string_view k_parts_incomplete_suffix = ".parts.incomplete";
 inline constexpr std::string_view k_parts_state_suffix = ".parts.state";
 
-/// Paths of one repo inside a cache root. `root` should be absolute and symlink-resolved.
+/// Paths of one repo inside a cache. `cache_dir` should be absolute and symlink-resolved.
 class RepoLayout {
  public:
-  RepoLayout(std::string root, RepoRef repo);
+  RepoLayout(std::string cache_dir, RepoRef repo);
   /// The layout of an existing repo folder path ("<root>/models--org--name"): its parent is the
   /// root, its name gives the repo. nullopt when the name is not a repo folder name
   /// (parse_repo_folder_name). No I/O.
   static std::optional<RepoLayout> of_folder(const std::string& folder);
 
-  const std::string& root() const { return m_root; }
+  const std::string& cache_dir() const { return m_root; }
   const RepoRef& repo() const { return m_repo; }
   const std::string& folder() const { return m_folder; }  // <root>/<folder name>
 

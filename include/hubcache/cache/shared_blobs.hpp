@@ -45,13 +45,13 @@ struct SharedPayload {
 
 class SharedBlobStore {
  public:
-  /// `root`: the cache root, absolute and symlink-resolved (links are compared lexically to it).
+  /// `cache_dir`: the cache root, absolute and symlink-resolved (links are compared lexically to it).
   /// Checks the marker once: lstat says <root>/blobs is a directory and the marker a regular file
   /// whose whole content is "1\n" (Python's rule; "1" without newline is not a store).
-  explicit SharedBlobStore(std::string root);
+  explicit SharedBlobStore(std::string cache_dir);
 
   bool marked() const { return m_marked; }
-  const std::string& root() const { return m_root; }
+  const std::string& cache_dir() const { return m_root; }
   std::string dir() const;                                 // <root>/blobs
   std::string payload_path(std::string_view hash) const;   // <root>/blobs/<h[:2]>/<h>
   std::string manifest_path(std::string_view hash) const;  // ...<h>.refs

@@ -22,8 +22,8 @@ enum class LinkMode {
   Copy,     // no-symlink mode (docs/cache-format.md#no-symlinks): snapshots hold regular files
 };
 
-/// Creates <root>/CACHEDIR.TAG with the exact bytes if it is absent; never rewrites it.
-Result<void> ensure_cachedir_tag(const std::string& root);
+/// Creates <cache_dir>/CACHEDIR.TAG with the exact bytes if it is absent; never rewrites it.
+Result<void> ensure_cachedir_tag(const std::string& cache_dir);
 
 /// Creates blobs/, refs/ and snapshots/ of a repo folder (JS's scanner needs refs/).
 /// Errors: CacheCorrupted when the repo folder or one of those is a symlink or a file (folders.hpp);

@@ -31,7 +31,7 @@ bool is_os_junk(std::string_view name);
 
 /// One repo folder being read.
 struct RepoDirs {
-  std::string root;       // cache root, absolute and symlink-resolved
+  std::string cache_dir;  // absolute and symlink-resolved
   std::string repo_path;  // <root>/<folder>
   int blobs_fd = -1;      // <repo>/blobs opened without following a symlink, or -1
   /// The cache's shared blob store (may be null or unmarked: no shared entries then).

@@ -106,7 +106,7 @@ struct DeleteReport {
 
 class DeletePlan {
  public:
-  const std::string& root() const { return m_root; }
+  const std::string& cache_dir() const { return m_root; }
   /// Affected repos sorted by (type, lower-case id), as the CLI prints them.
   const std::vector<PlannedRepo>& repos() const { return m_repos; }
   const std::vector<std::string>& repo_dirs() const { return m_repo_dirs; }

@@ -118,7 +118,7 @@ struct LocalDirCopy {
 };
 
 struct HFCacheInfo {
-  std::string root;                              // absolute, symlink-resolved
+  std::string cache_dir;                         // absolute, symlink-resolved
   std::vector<CachedRepoInfo> repos;             // sorted by label ("dataset/..." < "model/..." < "space/...")
   std::uint64_t size_on_disk = 0;                // physical: each shared payload once (see the header comment)
   std::vector<IncompleteFile> incomplete_files;  // sorted by path
@@ -136,8 +136,8 @@ struct ScanOptions {
   unsigned threads = 0;       // 0 = hardware concurrency
 };
 
-/// Scans a hub cache. Fails only when the root is missing ("Cache directory not found"), not a
+/// Scans the hub cache at `cache_dir` (scan_cache_dir). Fails only when it is missing ("Cache directory not found"), not a
 /// directory, or unreadable; everything below it becomes warnings.
-Result<HFCacheInfo> scan_cache(const std::string& root, const ScanOptions& options = {});
+Result<HFCacheInfo> scan_cache(const std::string& cache_dir, const ScanOptions& options = {});
 
 }  // namespace hubcache

@@ -71,12 +71,12 @@ struct VerifyOptions {
   bool fail_on_missing_files = false;
 };
 
-/// Verifies `repo` at `revision` in the cache `root`. Fails (NotFound, RevisionNotFound,
+/// Verifies `repo` at `revision` in the cache at `cache_dir`. Fails (NotFound, RevisionNotFound,
 /// InvalidRevision, ...) when the revision cannot be resolved to an existing snapshot, and with
 /// CacheCorrupted naming the folder when the repo folder, snapshots/ or snapshots/<commit> is a
 /// symlink or a file (cache/folders.hpp: never followed, so files from outside the cache are never
 /// vouched for); every per-file finding is in the report instead.
-Result<VerifyReport> verify_repo(const std::string& root, const RepoRef& repo, const std::optional<std::string>& revision,
+Result<VerifyReport> verify_repo(const std::string& cache_dir, const RepoRef& repo, const std::optional<std::string>& revision,
                                  const VerifyOptions& options = {});
 
 }  // namespace hubcache
