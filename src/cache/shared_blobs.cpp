@@ -287,7 +287,7 @@ Result<std::vector<SharedPayload>> SharedBlobStore::payloads() const {
         if (e.rel.size() != 2 + 1 + e.name.size() || !is_xet_hash(e.name) || e.name.compare(0, 2, e.rel, 0, 2) != 0) return;
         if (S_ISREG(e.lst.st_mode)) out.push_back({e.name, e.path, static_cast<std::uint64_t>(e.lst.st_size)});
       },
-      [&](const std::string& path, int err, const char*) {
+      [&](const std::string& path, int err, fs::WalkFailure) {
         if (!failure) failure = errno_error(err, "cannot read", path);
       });
   if (failure) return fail(std::move(*failure));

@@ -43,10 +43,10 @@ struct Walker {
     fs::walk_folder(
         root, [](const std::string& rel, const std::string& name) { return !skipped(rel, name); },
         [this](const fs::FolderEntry& e) { visit(e); },
-        [this](const std::string& path, int err, const char* what) {
-          const bool folder = std::string_view(what) == "cannot read folder";
-          add_problem(folder && err == EACCES ? ErrorCode::PermissionDenied : ErrorCode::Io, errno_error(err, what, path).message,
-                      path);
+        [this](const std::string& path, int err, fs::WalkFailure failure) {
+          const bool folder = failure == fs::WalkFailure::ReadFolder;
+          add_problem(folder && err == EACCES ? ErrorCode::PermissionDenied : ErrorCode::Io,
+                      errno_error(err, fs::to_string(failure), path).message, path);
         });
   }
 
@@ -117,7 +117,7 @@ void collect_metadata(const std::string& dir, LocalDirMetadata& out) {
         else
           out.unreadable.push_back(e.path);
       },
-      [](const std::string&, int, const char*) {});
+      [](const std::string&, int, fs::WalkFailure) {});
 }
 
 }  // namespace

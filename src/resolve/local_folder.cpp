@@ -58,10 +58,10 @@ Result<std::vector<std::string>> local_folder_files(const std::string& folder, c
         if ((S_ISREG(e.lst.st_mode) || (S_ISLNK(e.lst.st_mode) && fs::is_file(e.path))) && filter.selects(e.rel))
           out.push_back(e.rel);
       },
-      [&](const std::string& path, int err, const char* what) {
+      [&](const std::string& path, int err, fs::WalkFailure what) {
         if (!failure)
           failure = Error(ErrorCode::Io,
-                          "cannot list the local model folder '" + folder + "': " + what + " '" + path +
+                          "cannot list the local model folder '" + folder + "': " + fs::to_string(what) + " '" + path +
                               "': " + std::strerror(err) + ". Check its permissions.",
                           folder);
       });

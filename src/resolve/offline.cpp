@@ -25,7 +25,7 @@ std::vector<std::string> list_files(const std::string& dir) {
       [&](const fs::FolderEntry& e) {
         if (S_ISREG(e.lst.st_mode) || (S_ISLNK(e.lst.st_mode) && is_file(e.path))) out.push_back(e.rel);
       },
-      [](const std::string&, int, const char*) {});
+      [](const std::string&, int, fs::WalkFailure) {});
   return out;
 }
 

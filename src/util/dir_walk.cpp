@@ -13,7 +13,7 @@ constexpr long k_dir_buffer = 32768;
 void walk_folder_at(int dirfd, const std::string& dir_path, const std::string& rel_prefix,
                     const std::function<bool(const std::string&, const std::string&)>& enter,
                     const std::function<void(const FolderEntry&)>& visit,
-                    const std::function<void(const std::string&, int, const char*)>& on_error) {
+                    const std::function<void(const std::string&, int, WalkFailure)>& on_error) {
   std::vector<std::string> names;
   {
     DirReader reader(dirfd);
@@ -21,7 +21,7 @@ void walk_folder_at(int dirfd, const std::string& dir_path, const std::string& r
     unsigned char type = DT_UNKNOWN;
     while (reader.next(name, type)) names.emplace_back(name);
     if (reader.error() != 0) {
-      on_error(dir_path, reader.error(), "cannot read folder");
+      on_error(dir_path, reader.error(), WalkFailure::ReadFolder);
       return;
     }
   }
@@ -31,7 +31,7 @@ void walk_folder_at(int dirfd, const std::string& dir_path, const std::string& r
     const std::string rel = rel_prefix.empty() ? name : rel_prefix + "/" + name;
     struct ::stat lst {};
     if (::fstatat(dirfd, name.c_str(), &lst, AT_SYMLINK_NOFOLLOW) != 0) {
-      on_error(path, errno, "cannot stat");
+      on_error(path, errno, WalkFailure::StatEntry);
       continue;
     }
     if (!S_ISDIR(lst.st_mode)) {
@@ -41,7 +41,7 @@ void walk_folder_at(int dirfd, const std::string& dir_path, const std::string& r
     if (enter && !enter(rel, name)) continue;
     Fd sub = open_dir_at(dirfd, name.c_str());
     if (!sub.valid()) {
-      on_error(path, errno, "cannot read folder");
+      on_error(path, errno, WalkFailure::ReadFolder);
       continue;
     }
     walk_folder_at(sub.get(), path, rel, enter, visit, on_error);
@@ -49,6 +49,8 @@ void walk_folder_at(int dirfd, const std::string& dir_path, const std::string& r
 }
 
 }  // namespace
+
+const char* to_string(WalkFailure f) { return f == WalkFailure::ReadFolder ? "cannot read folder" : "cannot stat"; }
 
 DirReader::DirReader(int fd) : m_fd(fd), m_buf(new char[k_dir_buffer]) {}
 
@@ -86,10 +88,10 @@ bool DirReader::next(const char*& name, unsigned char& type) {
 
 void walk_folder(const std::string& root, const std::function<bool(const std::string&, const std::string&)>& enter,
                  const std::function<void(const FolderEntry&)>& visit,
-                 const std::function<void(const std::string&, int, const char*)>& on_error) {
+                 const std::function<void(const std::string&, int, WalkFailure)>& on_error) {
   Fd dir(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
   if (!dir.valid()) {
-    on_error(root, errno, "cannot read folder");
+    on_error(root, errno, WalkFailure::ReadFolder);
     return;
   }
   walk_folder_at(dir.get(), root, "", enter, visit, on_error);

@@ -33,9 +33,9 @@ Seen walk(const std::string& root, std::function<bool(const std::string&, const 
         EXPECT_EQ(e.rel.substr(e.rel.size() - e.name.size()), e.name);
         s.visited.push_back(e.rel + ":" + kind);
       },
-      [&](const std::string& path, int err, const char* what) {
+      [&](const std::string& path, int err, fs::WalkFailure failure) {
         EXPECT_NE(err, 0);
-        s.errors.emplace_back(path, what);
+        s.errors.emplace_back(path, fs::to_string(failure));
       });
   return s;
 }

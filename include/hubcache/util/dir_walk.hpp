@@ -74,15 +74,21 @@ struct FolderEntry {
   const struct ::stat& lst;  // lstat of the entry: a symlink is reported as one, not followed
 };
 
+/// What walk_folder could not do: read a folder (the root or one below it), or stat an entry
+/// (it vanished, or its folder denies it).
+enum class WalkFailure { ReadFolder, StatEntry };
+/// "cannot read folder" / "cannot stat", for messages.
+const char* to_string(WalkFailure f);
+
 /// Walks the folder at `root` (a symlink as `root` itself is followed) depth-first, each folder's
 /// names in byte order, for folders that are not the cache: a user's model folder or the source
 /// of an import. Never enters a symlinked directory. For each directory below `root`, enter(rel,
 /// name) decides whether to descend (null = always). visit(entry) gets every entry that is not
 /// a directory: files, symlinks (to anything) and special files alike. on_error(path, errno,
-/// what) gets `root` or a folder that cannot be read (what = "cannot read folder") and an entry
-/// that vanished or cannot be stat'ed ("cannot stat"); the walk goes on past it.
+/// failure) gets `root` or a folder that cannot be read (ReadFolder) and an entry that vanished
+/// or cannot be stat'ed (StatEntry); the walk goes on past it.
 void walk_folder(const std::string& root, const std::function<bool(const std::string& rel, const std::string& name)>& enter,
                  const std::function<void(const FolderEntry&)>& visit,
-                 const std::function<void(const std::string& path, int err, const char* what)>& on_error);
+                 const std::function<void(const std::string& path, int err, WalkFailure failure)>& on_error);
 
 }  // namespace hubcache::fs
