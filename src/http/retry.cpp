@@ -1,12 +1,15 @@
 #include "hubcache/http/retry.hpp"
 #include "hubcache/core/error.hpp"
 #include "hubcache/util/text.hpp"
+#include "retry_seams.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <condition_variable>
+#include <memory>
 #include <mutex>
 #include <thread>
+#include <utility>
 
 namespace hubcache::http {
 namespace {
@@ -59,6 +62,32 @@ std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int retry, co
   auto d = policy.base;
   for (int i = 0; i < retry && d < policy.cap; ++i) d *= 2;
   return std::min(d, policy.cap);
+}
+
+namespace {
+
+std::mutex g_delay_map_mutex;
+std::shared_ptr<const detail::RetryDelayMap> g_delay_map;  // null = identity
+
+}  // namespace
+
+detail::RetryDelayMap detail::set_retry_delay_map(RetryDelayMap map) {
+  auto installed = map ? std::make_shared<const RetryDelayMap>(std::move(map)) : nullptr;
+  std::shared_ptr<const RetryDelayMap> previous;
+  {
+    std::lock_guard lock(g_delay_map_mutex);
+    previous = std::exchange(g_delay_map, std::move(installed));
+  }
+  return previous ? *previous : RetryDelayMap{};
+}
+
+std::chrono::milliseconds wait_before_retry(std::chrono::milliseconds requested) {
+  std::shared_ptr<const detail::RetryDelayMap> map;
+  {
+    std::lock_guard lock(g_delay_map_mutex);
+    map = g_delay_map;
+  }
+  return map ? (*map)(requested) : requested;
 }
 
 bool sleep_for(std::chrono::milliseconds delay, const CancelToken* cancel) {

@@ -167,7 +167,7 @@ Result<http::Response> HubApi::perform_with_retries(const http::Request& req, in
     const bool retryable =
         r ? http::is_retryable_status(r->status) : (r.error().is_transient() && !http::is_proxy_error(r.error()));
     if (!retryable || retry >= max_retries) return r;
-    const auto delay = m_options.retry.effective(http::backoff_delay(m_options.retry, retry, r ? &*r : nullptr));
+    const auto delay = http::wait_before_retry(http::backoff_delay(m_options.retry, retry, r ? &*r : nullptr));
     if (!http::sleep_for(delay, m_options.cancel))
       return fail(ErrorCode::Cancelled, "cancelled while waiting to retry " + http::redact(req.url));
   }

@@ -3,8 +3,6 @@
 #include "hubcache/resolve/download.hpp"
 #include "hubcache/transfer/engine.hpp"
 
-#include <utility>
-
 namespace hubcache::detail {
 
 struct DownloadSeams {
@@ -12,14 +10,8 @@ struct DownloadSeams {
   transfer::FreeSpaceFn free_space_fn;  // replaces fs::free_space (engine and snapshot plan)
 };
 
-struct DownloaderSeams {
-  /// Must be called before the downloader's first download (the engine is built on first use).
-  static void set(Downloader& downloader, DownloadSeams seams);
-};
-
-/// Fault injection for `downloader` (see DownloaderSeams::set).
-inline void set_download_seams(Downloader& downloader, DownloadSeams seams) {
-  DownloaderSeams::set(downloader, std::move(seams));
-}
+/// Installs `seams` in `downloader`. Must be called before its first download (the engine is built on
+/// first use).
+void set_download_seams(Downloader& downloader, DownloadSeams seams);
 
 }  // namespace hubcache::detail

@@ -201,7 +201,7 @@ hub::HubApi& Downloader::Impl::api() {
   return *api_ptr;
 }
 
-void detail::DownloaderSeams::set(Downloader& downloader, DownloadSeams seams) { downloader.m_impl->seams = std::move(seams); }
+void detail::set_download_seams(Downloader& downloader, DownloadSeams seams) { downloader.m_impl->seams = std::move(seams); }
 
 transfer::Engine& Downloader::Impl::engine() {
   std::lock_guard lock(lazy_mutex);

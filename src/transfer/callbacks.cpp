@@ -70,7 +70,7 @@ bool Engine::Impl::on_head(const std::weak_ptr<Task>& weak, std::uint64_t key, s
     return false;
   }
   if (http::is_retryable_status(h.status) && r.status_retries < options.retry.max_retries) {
-    r.retry_at = Clock::now() + options.retry.effective(http::backoff_delay(options.retry, r.status_retries, &h));
+    r.retry_at = Clock::now() + http::wait_before_retry(http::backoff_delay(options.retry, r.status_retries, &h));
     ++r.status_retries;
     return false;
   }
@@ -207,7 +207,7 @@ bool Engine::Impl::on_done_locked(const std::shared_ptr<Task>& tp, std::uint64_t
   }
   r.in_flight = true;
   ++t.timers;
-  timers.emplace(Clock::now() + options.retry.effective(options.stream_retry_delay), std::make_pair(tp, index));
+  timers.emplace(Clock::now() + http::wait_before_retry(options.stream_retry_delay), std::make_pair(tp, index));
   return false;
 }
 

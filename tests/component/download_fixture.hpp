@@ -6,6 +6,7 @@
 #include "hub_server.hpp"
 #include "hubcache/resolve/download.hpp"
 #include "hubcache/util/hash.hpp"
+#include "retry_seams.hpp"
 #include "temp_dir.hpp"
 
 namespace hubcache::test {
@@ -24,6 +25,8 @@ inline FileRequest file_request(const std::string& name, const std::string& revi
 struct DownloadFixture : ::testing::Test {
   HubServer server;
   TempDir dir;
+  // Every retry waits 1 ms.
+  http::detail::ScopedRetryDelayMap delay_map{[](std::chrono::milliseconds) { return std::chrono::milliseconds(1); }};
   std::string cache = dir / "cache";
   std::string c1 = commit_id(10);  // main, v1.0 ("aaaa...")
   std::string c2 = commit_id(11);  // refs/pr/1 ("bbbb...")
@@ -45,7 +48,6 @@ struct DownloadFixture : ::testing::Test {
     o.cache_dir = cache;
     o.token = std::move(token);
     o.download_timeout = std::chrono::seconds(2);
-    o.transfer.retry.adjust = [](std::chrono::milliseconds) { return std::chrono::milliseconds(1); };
     return o;
   }
   RepoLayout layout(const RepoRef& r = k_model) const { return RepoLayout(cache, r); }

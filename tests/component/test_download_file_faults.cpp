@@ -65,11 +65,11 @@ TEST_F(DownloadFixture, DiskFullPublishesNothing) {
 
 TEST_F(DownloadFixture, Head503WithCachedCopyDoesNotRetryVector13_18) {
   std::vector<std::chrono::milliseconds> delays;
-  auto o = options();
-  o.transfer.retry.adjust = [&](std::chrono::milliseconds d) {
+  http::detail::ScopedRetryDelayMap record([&](std::chrono::milliseconds d) {
     delays.push_back(d);
     return std::chrono::milliseconds(1);
-  };
+  });
+  auto o = options();
   Downloader d(o);
   ASSERT_TRUE(d.download_file(file_request("config.json")));
   server.clear_requests();

@@ -8,6 +8,7 @@
 #include "hubcache/http/multi.hpp"
 #include "hubcache/hub/hub.hpp"
 #include "hubcache/util/hash.hpp"
+#include "retry_seams.hpp"
 
 using namespace hubcache;
 using namespace hubcache::hub;
@@ -28,6 +29,10 @@ struct Fixture : ::testing::Test {
   std::string c1 = test::commit_id(1);
   std::string c2 = test::commit_id(2);
   std::vector<std::chrono::milliseconds> delays;
+  http::detail::ScopedRetryDelayMap delay_map{[this](std::chrono::milliseconds d) {
+    delays.push_back(d);
+    return 1ms;
+  }};
 
   void SetUp() override {
     server.add_file(k_repo, c1, "config.json", "{\"a\": 1}");
@@ -41,10 +46,6 @@ struct Fixture : ::testing::Test {
     HubOptions o;
     o.endpoint = server.endpoint();
     o.token = std::move(token);
-    o.retry.adjust = [this](std::chrono::milliseconds d) {
-      delays.push_back(d);
-      return 1ms;
-    };
     return HubApi(o, std::make_shared<http::Client>());
   }
 };

@@ -6,6 +6,7 @@
 #include "cache_builder.hpp"
 #include "hub_server.hpp"
 #include "hubcache/hub/hub.hpp"
+#include "retry_seams.hpp"
 
 using namespace hubcache;
 using namespace hubcache::hub;
@@ -25,6 +26,10 @@ struct Hostile : ::testing::Test {
   test::HubServer server;
   std::string c1 = test::commit_id(1);
   int retries_waited = 0;
+  http::detail::ScopedRetryDelayMap delay_map{[this](std::chrono::milliseconds) {
+    ++retries_waited;
+    return 1ms;
+  }};
 
   void SetUp() override {
     for (int i = 0; i < 6; ++i) server.add_file(k_repo, c1, "f" + std::to_string(i) + ".txt", "x");
@@ -36,10 +41,6 @@ struct Hostile : ::testing::Test {
     o.endpoint = server.endpoint();
     o.token = "hf_sometoken";
     o.limits = limits;
-    o.retry.adjust = [this](std::chrono::milliseconds) {
-      ++retries_waited;
-      return 1ms;
-    };
     return HubApi(o, std::make_shared<http::Client>());
   }
   // The error of a server at fault: Http (never transient, so never retried), naming the Hub

@@ -7,6 +7,7 @@
 #include "hub_server.hpp"
 #include "hubcache/hub/hub.hpp"
 #include "hubcache/util/hash.hpp"
+#include "retry_seams.hpp"
 
 using namespace hubcache;
 using namespace hubcache::hub;
@@ -18,6 +19,7 @@ const RepoRef k_repo{RepoType::Model, "org/model"};
 
 struct Redirects : ::testing::Test {
   test::HubServer server;
+  http::detail::ScopedRetryDelayMap delay_map{[](std::chrono::milliseconds) { return 1ms; }};
   std::string c1 = test::commit_id(1);
 
   void SetUp() override {
@@ -31,7 +33,6 @@ struct Redirects : ::testing::Test {
     HubOptions o;
     o.endpoint = server.endpoint();
     o.token = "hf_goodtoken";
-    o.retry.adjust = [](std::chrono::milliseconds) { return 1ms; };
     return HubApi(o, std::make_shared<http::Client>());
   }
   void expect_every_call_works() {

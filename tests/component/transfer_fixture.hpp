@@ -11,6 +11,7 @@
 #include "hub_server.hpp"
 #include "hubcache/transfer/engine.hpp"
 #include "hubcache/util/hash.hpp"
+#include "retry_seams.hpp"
 #include "temp_dir.hpp"
 
 namespace hubcache::test {
@@ -35,6 +36,12 @@ struct Transfer : ::testing::Test {
   std::string big = random_bytes(3u << 20, 2);
   std::vector<std::chrono::milliseconds> delays;
   std::mutex delays_mutex;
+  // Every retry wait is recorded and shortened to 1 ms.
+  http::detail::ScopedRetryDelayMap delay_map{[this](std::chrono::milliseconds d) {
+    std::lock_guard lock(delays_mutex);
+    delays.push_back(d);
+    return 1ms;
+  }};
 
   void SetUp() override {
     server.add_file(k_transfer_repo, commit, "small.bin", small);
@@ -47,11 +54,6 @@ struct Transfer : ::testing::Test {
     o.split_threshold = 1u << 20;
     o.part_size = 256u << 10;
     o.parallel_below_rate = 0;  // parallel ranges from the start unless a test says otherwise
-    o.retry.adjust = [this](std::chrono::milliseconds d) {
-      std::lock_guard lock(delays_mutex);
-      delays.push_back(d);
-      return 1ms;
-    };
     return o;
   }
   Job job(const std::string& path, const std::string& content, bool lfs = false) {

@@ -2,6 +2,7 @@
 
 #include "hubcache/http/http.hpp"
 #include "hubcache/http/retry.hpp"
+#include "retry_seams.hpp"
 
 using namespace hubcache;
 using namespace hubcache::http;
@@ -122,16 +123,23 @@ TEST(HttpRetry, RetryableStatuses) {
   }
 }
 
-TEST(HttpRetry, AdjustMapsRequestedDelay) {
-  RetryPolicy p;
+TEST(HttpRetry, WaitIsTheRequestedDelayUnlessATestMapsIt) {
+  EXPECT_EQ(wait_before_retry(8s), 8s);
   std::vector<std::chrono::milliseconds> asked;
-  p.adjust = [&](std::chrono::milliseconds d) {
-    asked.push_back(d);
-    return 0ms;
-  };
-  EXPECT_EQ(p.effective(8s), 0ms);
-  ASSERT_EQ(asked.size(), 1u);
-  EXPECT_EQ(asked[0], 8s);
+  {
+    detail::ScopedRetryDelayMap outer([&](std::chrono::milliseconds d) {
+      asked.push_back(d);
+      return 0ms;
+    });
+    EXPECT_EQ(wait_before_retry(8s), 0ms);
+    {
+      detail::ScopedRetryDelayMap inner([](std::chrono::milliseconds d) { return d / 2; });
+      EXPECT_EQ(wait_before_retry(8s), 4s);
+    }
+    EXPECT_EQ(wait_before_retry(2s), 0ms);  // the outer map is back
+  }
+  EXPECT_EQ(asked, (std::vector<std::chrono::milliseconds>{8s, 2s}));
+  EXPECT_EQ(wait_before_retry(8s), 8s);
 }
 
 TEST(HttpRetry, SleepStopsOnCancel) {

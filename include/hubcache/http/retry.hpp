@@ -3,7 +3,6 @@
 // RateLimit "r=0;t=S" sleeps S+1; an all-digit Retry-After sleeps that + 1, at most
 // RetryPolicy::max_server_delay (a server cannot park the client for days).
 #include <chrono>
-#include <functional>
 #include <optional>
 
 #include "hubcache/http/http.hpp"
@@ -17,13 +16,6 @@ struct RetryPolicy {
   /// Longest wait a server's Retry-After / RateLimit can ask for (the Hub's rate-limit windows
   /// are 5 minutes); a longer request waits this long.
   std::chrono::milliseconds max_server_delay{std::chrono::minutes(5)};
-  /// Maps a delay the protocol asks for to the one actually waited (tests shrink it and record
-  /// what was asked). Unset = identity.
-  std::function<std::chrono::milliseconds(std::chrono::milliseconds)> adjust;
-
-  std::chrono::milliseconds effective(std::chrono::milliseconds requested) const {
-    return adjust ? adjust(requested) : requested;
-  }
 };
 
 /// is_transient_http_status (core/error.hpp): 408, 429, 500, 502, 503, 504.
@@ -36,6 +28,11 @@ std::chrono::milliseconds backoff_delay(const RetryPolicy& policy, int retry, co
 /// Seconds a server asks to wait, from RateLimit (429 with r=0) or an all-digit Retry-After,
 /// already plus one; nullopt when the headers ask nothing (HTTP-date Retry-After included).
 std::optional<std::chrono::seconds> server_requested_delay(const Response& response);
+
+/// The wait before a retry for a delay the rules above ask for (backoff_delay, or a fixed stream-retry
+/// delay): `requested` itself. Every retry wait in the library goes through here, which is where the test
+/// suite shortens them (src/http/retry_seams.hpp, not installed).
+std::chrono::milliseconds wait_before_retry(std::chrono::milliseconds requested);
 
 /// Sleeps, waking early if `cancel` is set. Returns false if cancelled.
 bool sleep_for(std::chrono::milliseconds delay, const CancelToken* cancel);

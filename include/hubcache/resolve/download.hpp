@@ -163,9 +163,11 @@ struct SnapshotResult {
   std::vector<std::string> warnings;
 };
 
+class Downloader;
 namespace detail {
-struct DownloaderSeams;  // src/resolve/download_seams.hpp: fault injection for tests
-}
+struct DownloadSeams;  // src/resolve/download_seams.hpp: fault injection for tests, never installed
+void set_download_seams(Downloader& downloader, DownloadSeams seams);
+}  // namespace detail
 
 class Downloader {
  public:
@@ -196,7 +198,7 @@ class Downloader {
   const DownloadOptions& options() const;
 
  private:
-  friend struct detail::DownloaderSeams;
+  friend void detail::set_download_seams(Downloader& downloader, detail::DownloadSeams seams);
   struct Impl;
   std::unique_ptr<Impl> m_impl;
 };

@@ -89,7 +89,7 @@ struct EngineOptions {
   std::chrono::milliseconds idle_timeout{10'000};
   int stream_retries = 5;  // consecutive failures without progress
   std::chrono::milliseconds stream_retry_delay{1000};
-  http::RetryPolicy retry;    // 408/429/5xx backoff; adjust() also scales stream delays
+  http::RetryPolicy retry;    // 408/429/5xx backoff (every wait, stream retries too, via http::wait_before_retry)
   WriteFn write_fn;           // default pwrite (fault seam for tests)
   FreeSpaceFn free_space_fn;  // default fs::free_space (fault seam)
   const CancelToken* cancel = nullptr;
