@@ -30,9 +30,10 @@ struct ServedFile {
 };
 
 struct ServedRepo {
+  using Files = std::map<std::string, ServedFile>;  // path -> file
   RepoRef ref;
-  std::map<std::string, std::string> refs;                           // "main", "v1", "refs/pr/1" -> commit
-  std::map<std::string, std::map<std::string, ServedFile>> commits;  // commit -> path -> file
+  std::map<std::string, std::string> refs;  // "main", "v1", "refs/pr/1" -> commit
+  std::map<std::string, Files> commits;     // commit -> its files
   bool is_private = false;
   bool gated = false;
 };
@@ -208,6 +209,18 @@ class HubServer {
   void accept_loop(int listen_fd, bool cdn);
   void serve_connection(int fd, bool cdn);
   void handle(int fd, struct HttpRequest& req, bool& keep_alive, bool cdn);
+  // Routing, in the order a request meets it (hub_server_handler.cpp): the configuration it sees, the
+  // routes before any repo (faults, moved endpoint, hostile answers, whoami, CDN), then the repo and
+  // revision it addresses (with access rules and the refs route); false / nullopt once answered.
+  struct RequestConfig config_for(const struct HttpRequest& req);
+  bool serve_before_repo(struct Reply& reply, const struct RequestConfig& config, std::string& routed, bool& cdn);
+  std::optional<struct RepoTarget> address_repo(struct Reply& reply, const struct RequestConfig& config, std::string routed);
+  // A repo's routes at a commit (hub_server_repo_routes.cpp).
+  void serve_repo_route(struct Reply& reply, const struct RequestConfig& config, const struct RepoTarget& target);
+  void serve_resolve(struct Reply& reply, const struct RequestConfig& config, const struct RepoTarget& target);
+  void serve_tree(struct Reply& reply, const struct RequestConfig& config, const struct RepoTarget& target,
+                  const ServedRepo::Files& files);
+  void serve_paths_info(struct Reply& reply, const struct RequestConfig& config, const ServedRepo::Files& files);
   // `etag`/`last_modified`: the validators sent and accepted in If-Range ("" etag = the file's
   // quoted etag(), "" last_modified = none sent).
   void serve_body(struct Reply& reply, const std::optional<Fault>& fault, std::uint64_t throttle, const ServedFile& file,

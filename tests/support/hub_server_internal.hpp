@@ -46,6 +46,35 @@ std::optional<std::string> resolve_cache_as_resolve(const std::string& path);
 
 using Hdrs = std::vector<std::pair<std::string, std::string>>;
 
+/// The server's mutable configuration as one request sees it (copied under the lock once), with the
+/// fault it matched, if any.
+struct RequestConfig {
+  const HttpRequest* req = nullptr;
+  std::optional<Fault> fault;
+  std::string token, hostile_commit, hostile_etag;
+  std::vector<std::string> tokens_without_access;
+  Hostile hostile = Hostile::None;
+  Moved moved = Moved::None;
+  std::size_t page_size = 0;
+  std::uint64_t throttle = 0;  // bytes per second per connection, 0 = unlimited
+  bool xet = false, real = false;
+  RealHubOptions real_options;
+};
+
+/// A request addressed to a repo, with its access checked and its revision resolved.
+struct RepoTarget {
+  RepoType type = RepoType::Model;
+  std::string id;
+  std::string action;  // "resolve", "revision", "tree", "paths-info", "" (repo info)
+  std::string tail;    // after the revision: the file path (resolve) or folder (tree), still encoded
+  std::string rev;     // as asked, decoded ("main" when none)
+  std::string commit;
+  std::string commit_header;  // X-Repo-Commit / sha: the commit, or the hostile value
+  std::string unmoved_path;   // the path asked for, before a moved endpoint's rewrite (for Link headers)
+  bool is_private = false, gated = false;
+  bool from_resolve_cache = false;  // real-Hub mode: reached through /api/resolve-cache/
+};
+
 /// One response being written: status line, headers, body; keeps the request record current.
 struct Reply {
   int fd;
