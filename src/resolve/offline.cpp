@@ -98,7 +98,7 @@ Result<CacheLookup> try_to_load_from_cache(const std::string& repo_id, const std
   if (!present) return out;
   auto resolved = resolve_commit(layout, opt.revision);
   if (!resolved || !resolved->has_value()) {  // unreadable or absent ref: not cached
-    auto other = cached_commits_hint(repo_id, opt.repo_type, opt.revision, opt.cache_dir);
+    auto other = cached_commits_hint(layout.repo(), opt.revision, opt.cache_dir);
     out.hint = std::move(other.text);
     out.cached_commit = std::move(other.commit);
     return out;
@@ -118,10 +118,9 @@ Result<CacheLookup> try_to_load_from_cache(const std::string& repo_id, const std
   return out;
 }
 
-CachedCommitsHint cached_commits_hint(const std::string& repo_id, RepoType type, std::string_view revision,
-                                      const std::string& cache_dir) {
-  if (!validate_repo_id(repo_id)) return {};
-  const RepoLayout layout(cache_dir, RepoRef{type, repo_id});
+CachedCommitsHint cached_commits_hint(const RepoRef& repo, std::string_view revision, const std::string& cache_dir) {
+  if (!validate_repo_id(repo.id)) return {};
+  const RepoLayout layout(cache_dir, repo);
   const auto commits = cached_commits(layout);
   if (commits.empty()) return {};
   if (auto c = resolve_commit(layout, revision);
@@ -157,7 +156,7 @@ Result<SnapshotLookup> resolve_snapshot(const std::string& repo_id, const Snapsh
   auto commit_r = resolve_commit(layout, opt.revision);
   if (!commit_r) return fail(std::move(commit_r).error());
   if (!commit_r->has_value()) {
-    const auto other = cached_commits_hint(repo_id, opt.repo_type, opt.revision, opt.cache_dir);
+    const auto other = cached_commits_hint(layout.repo(), opt.revision, opt.cache_dir);
     return fail(with_cache_remedy(
         Error{ErrorCode::LocalEntryNotFound,
               "revision '" + opt.revision + "' of " + what + " is not in the cache (no refs/" + opt.revision + ")." + other.text,

@@ -105,8 +105,7 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
     }
     const std::string where = local ? "in the local dir '" + local_dir + "'" : "in the cache '" + options.cache_dir + "'";
     if (!cause) {
-      const auto other =
-          local ? CachedCommitsHint{} : cached_commits_hint(req.repo_id, req.repo_type, req.revision, options.cache_dir);
+      const auto other = local ? CachedCommitsHint{} : cached_commits_hint(repo, req.revision, options.cache_dir);
       return fail(with_cache_remedy(Error{ErrorCode::LocalEntryNotFound,
                                           "Local entry not found. No snapshot of " + describe(repo) + " at revision '" +
                                               req.revision + "' " + where + ", and " + traffic_disabled(net) + other.text,

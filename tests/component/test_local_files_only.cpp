@@ -253,11 +253,11 @@ TEST_F(LocalFilesOnly, WithoutTheRefEveryOfflineMissNamesTheCachedCommits) {
   auto lacking = d.download_file(file("absent.txt", c1));
   ASSERT_FALSE(lacking);
   EXPECT_FALSE(contains(lacking.error().message, "The cache holds")) << lacking.error().message;
-  EXPECT_EQ(cached_commits_hint(k_model.id, RepoType::Model, c1, cache).text, "");
+  EXPECT_EQ(cached_commits_hint(k_model, c1, cache).text, "");
   EXPECT_NE(lacking.error().remedy, Remedy::UseRevision);
   // A ref to a commit without a snapshot folder: the cached one is offered.
   write_file(layout().ref_path("main"), c2);
-  EXPECT_EQ(cached_commits_hint(k_model.id, RepoType::Model, "main", cache).text, " " + held);
-  EXPECT_EQ(cached_commits_hint(k_model.id, RepoType::Model, "main", cache).commit, c1);
+  EXPECT_EQ(cached_commits_hint(k_model, "main", cache).text, " " + held);
+  EXPECT_EQ(cached_commits_hint(k_model, "main", cache).commit, c1);
   expect_no_network();
 }

@@ -50,7 +50,7 @@ TEST_P(ResolveFolderSymlinks, OfflineLookupsRefuseIt) {
   auto by_commit = resolve_snapshot(k_model.id, so);
   ASSERT_FALSE(by_commit);
   expect_refused(by_commit.error());
-  EXPECT_EQ(cached_commits_hint(k_model.id, RepoType::Model, "main", cache).text, "");  // names no commit behind the link
+  EXPECT_EQ(cached_commits_hint(k_model, "main", cache).text, "");  // names no commit behind the link
 }
 
 TEST_P(ResolveFolderSymlinks, DownloadsRefuseItOnlineAndOffline) {

@@ -87,8 +87,8 @@ struct CachedCommitsHint {
 /// miss carries it -- resolve_snapshot's error (with Remedy::UseRevision and the commit),
 /// CacheLookup::hint, and the LocalEntryNotFound errors of Downloader::download_file /
 /// snapshot_download offline or with local_files_only.
-CachedCommitsHint cached_commits_hint(const std::string& repo_id, RepoType type, std::string_view revision,
-                                      const std::string& cache_dir);
+/// Empty for a repo id that fails validate_repo_id.
+CachedCommitsHint cached_commits_hint(const RepoRef& repo, std::string_view revision, const std::string& cache_dir);
 /// `e` with Remedy::UseRevision naming other.commit, or with `otherwise` and `value` when none.
 Error with_cache_remedy(Error e, const CachedCommitsHint& other, Remedy otherwise, std::string value = {});
 
