@@ -83,16 +83,15 @@ Result<std::string> read_link(const std::string& path) {
 }
 
 // Opens (creating) a cross-user metadata file with mode 0666 and no symlink following.
-Result<int> open_shared_meta(const std::string& path, int flags) {
-  const int fd = ::open(path.c_str(), flags | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666);
-  if (fd < 0) return fail(errno_error(errno, "cannot open", path));
+Result<fs::Fd> open_shared_meta(const std::string& path, int flags) {
+  fs::Fd fd(::open(path.c_str(), flags | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0666));
+  if (!fd) return fail(errno_error(errno, "cannot open", path));
   struct stat st {};
-  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode)) {
     const int err = errno;
-    ::close(fd);
     return fail(errno_error(err ? err : EINVAL, "not a regular file", path));
   }
-  (void)::fchmod(fd, 0666);  // best effort: the file may belong to another user
+  (void)::fchmod(fd.get(), 0666);  // best effort: the file may belong to another user
   return fd;
 }
 
@@ -218,8 +217,7 @@ Result<FileLock> SharedBlobStore::lock(std::string_view hash) const {
   const std::string path = lock_path(hash);
   if (!lstat_is(fs::parent(path), S_IFDIR))
     return fail(ErrorCode::NotFound, "no shared store prefix directory for '" + path + "'", path);
-  HUBCACHE_TRY_ASSIGN(const int fd, open_shared_meta(path, O_WRONLY));
-  ::close(fd);
+  HUBCACHE_TRY(open_shared_meta(path, O_WRONLY));  // created, then closed
   return FileLock::acquire(path);
 }
 
@@ -329,11 +327,11 @@ Result<bool> SharedBlobStore::try_link(const RepoLayout& layout, std::string_vie
   auto fd = open_shared_meta(manifest, O_WRONLY | O_APPEND);
   if (!fd) return undo(std::move(fd).error());
   const std::string line = folder_name + "/blobs/" + std::string(etag) + "\n";
-  const ssize_t n = ::write(*fd, line.data(), line.size());
+  const ssize_t n = ::write(fd->get(), line.data(), line.size());
   const int werr = errno;
-  const bool synced = n == static_cast<ssize_t>(line.size()) && ::fsync(*fd) == 0;
+  const bool synced = n == static_cast<ssize_t>(line.size()) && ::fsync(fd->get()) == 0;
   const int serr = errno;
-  ::close(*fd);
+  fd->reset();
   if (!synced)
     return undo(errno_error(n < 0 ? werr : n == static_cast<ssize_t>(line.size()) ? serr : EIO, "cannot append to", manifest));
   if (::rename(tmp.c_str(), layout.blob_path(etag).c_str()) != 0)

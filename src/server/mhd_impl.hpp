@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "hubcache/server/server.hpp"
+#include "hubcache/util/fs.hpp"
 
 namespace hubcache::server {
 
@@ -100,7 +101,7 @@ struct Server::Impl {
 /// Binds and listens on host:port (getaddrinfo order, SO_REUSEADDR, backlog 4096); fills the
 /// bound address fields of `impl` (bound_host/port, all_interfaces, url_host, own_hosts).
 /// InvalidArgument for a host that does not resolve, Io when no address can be bound.
-Result<int> open_listener(const std::string& host, std::uint16_t port, Server::Impl& impl);
+Result<fs::Fd> open_listener(const std::string& host, std::uint16_t port, Server::Impl& impl);
 
 /// Reads the PEM certificate and key for HTTPS into `impl` (nothing when neither is given).
 /// InvalidArgument: only one given, not PEM, or a libmicrohttpd without TLS; Io: unreadable.

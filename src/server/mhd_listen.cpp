@@ -61,7 +61,7 @@ std::optional<std::pair<std::string, std::string>> split_host(std::string_view h
   return std::make_pair(std::move(host), std::move(port));
 }
 
-Result<int> open_listener(const std::string& host, std::uint16_t port, Server::Impl& impl) {
+Result<fs::Fd> open_listener(const std::string& host, std::uint16_t port, Server::Impl& impl) {
   addrinfo hints{};
   hints.ai_family = AF_UNSPEC;
   hints.ai_socktype = SOCK_STREAM;
@@ -71,23 +71,22 @@ Result<int> open_listener(const std::string& host, std::uint16_t port, Server::I
   if (int rc = ::getaddrinfo(host.c_str(), service.c_str(), &hints, &res); rc != 0)
     return fail(ErrorCode::InvalidArgument, "cannot use host '" + host + "': " + ::gai_strerror(rc));
   std::string last_error = "no address";
-  int fd = -1;
-  for (addrinfo* ai = res; ai && fd < 0; ai = ai->ai_next) {
-    fd = ::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol);
-    if (fd < 0) continue;
+  fs::Fd fd;
+  for (addrinfo* ai = res; ai && !fd; ai = ai->ai_next) {
+    fd.reset(::socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC | SOCK_NONBLOCK, ai->ai_protocol));
+    if (!fd) continue;
     int one = 1;
-    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (::bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || ::listen(fd, 4096) != 0) {
+    ::setsockopt(fd.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    if (::bind(fd.get(), ai->ai_addr, ai->ai_addrlen) != 0 || ::listen(fd.get(), 4096) != 0) {
       last_error = std::strerror(errno);
-      ::close(fd);
-      fd = -1;
+      fd.reset();
     }
   }
   ::freeaddrinfo(res);
-  if (fd < 0) return fail(ErrorCode::Io, "cannot listen on " + host + ":" + service + ": " + last_error);
+  if (!fd) return fail(ErrorCode::Io, "cannot listen on " + host + ":" + service + ": " + last_error);
   sockaddr_storage ss{};
   socklen_t len = sizeof ss;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&ss), &len);
+  ::getsockname(fd.get(), reinterpret_cast<sockaddr*>(&ss), &len);
   impl.bound_host = address_text(reinterpret_cast<const sockaddr*>(&ss));
   impl.bound_port = ss.ss_family == AF_INET6 ? ntohs(reinterpret_cast<const sockaddr_in6*>(&ss)->sin6_port)
                                              : ntohs(reinterpret_cast<const sockaddr_in*>(&ss)->sin_port);

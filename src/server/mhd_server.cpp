@@ -282,7 +282,7 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
   impl->options = std::move(options);
   const ServerOptions& o = impl->options;
   HUBCACHE_TRY(load_tls(o, *impl));
-  HUBCACHE_TRY_ASSIGN(impl->listen_fd, open_listener(o.host, o.port, *impl));
+  HUBCACHE_TRY_ASSIGN(fs::Fd listener, open_listener(o.host, o.port, *impl));
   unsigned threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO;
   const bool tls = !impl->tls_cert.empty();
@@ -294,7 +294,7 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
       {tls ? MHD_OPTION_HTTPS_MEM_KEY : MHD_OPTION_END, 0, tls ? const_cast<char*>(impl->tls_key.c_str()) : nullptr},
       {MHD_OPTION_END, 0, nullptr}};
   impl->daemon = MHD_start_daemon(
-      flags, 0, nullptr, nullptr, &on_request, self, MHD_OPTION_LISTEN_SOCKET, static_cast<MHD_socket>(impl->listen_fd),
+      flags, 0, nullptr, nullptr, &on_request, self, MHD_OPTION_LISTEN_SOCKET, static_cast<MHD_socket>(listener.get()),
       MHD_OPTION_THREAD_POOL_SIZE, static_cast<unsigned>(threads > 1 ? threads : 0), MHD_OPTION_CONNECTION_LIMIT,
       static_cast<unsigned>(o.max_connections), MHD_OPTION_PER_IP_CONNECTION_LIMIT,
       static_cast<unsigned>(o.max_connections_per_client), MHD_OPTION_CONNECTION_TIMEOUT,
@@ -303,14 +303,14 @@ Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
       MHD_OPTION_URI_LOG_CALLBACK, &on_uri, nullptr, MHD_OPTION_NOTIFY_COMPLETED, &on_completed, self,
       MHD_OPTION_NOTIFY_CONNECTION, &on_connection, self, MHD_OPTION_EXTERNAL_LOGGER, &ignore_mhd_log, nullptr, MHD_OPTION_ARRAY,
       tls_options, MHD_OPTION_END);
-  if (!impl->daemon) {
-    ::close(impl->listen_fd);
+  if (!impl->daemon) {  // `listener` closes the socket
     if (tls)
       return fail(ErrorCode::InvalidArgument, "cannot start the HTTPS server: TLS refused the certificate '" + o.tls_cert_file +
                                                   "' or the key '" + o.tls_key_file +
                                                   "' (check that both are PEM and that the key belongs to the certificate)");
     return fail(ErrorCode::Io, "cannot start the HTTP server (libmicrohttpd refused the configuration)");
   }
+  impl->listen_fd = listener.release();  // a started daemon owns its listen socket (MHD_stop_daemon closes it)
   impl->watchdog = std::thread([self] { self->watch(); });
   return std::unique_ptr<Server>(new Server(std::move(impl)));
 }

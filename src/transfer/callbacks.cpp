@@ -101,7 +101,7 @@ bool Engine::Impl::on_data(const std::weak_ptr<Task>& weak, std::uint64_t key, c
                                                 std::to_string(t.job.size) + " bytes. Nothing was stored."));
     return false;
   }
-  const int fd = t.fd;
+  const int fd = t.fd.get();
   const std::uint64_t off = t.ranges[index].pos;
   lock.unlock();  // the bytes land before pos moves, so readers of the prefix see them
   std::size_t written = 0;

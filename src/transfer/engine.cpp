@@ -171,7 +171,7 @@ Result<Outcome> Engine::finish(Pending pending) {
     if (task->failed) {
       // Keep a sequential temp file an exact prefix (a restart may have left older bytes after
       // the current position), so the next run resumes from its size.
-      if (!task->split && ::ftruncate(task->fd, static_cast<off_t>(task->prefix())) != 0) ::unlink(task->path.c_str());
+      if (!task->split && ::ftruncate(task->fd.get(), static_cast<off_t>(task->prefix())) != 0) ::unlink(task->path.c_str());
       return fail(*task->error);
     }
     out.path = task->path;
@@ -182,7 +182,7 @@ Result<Outcome> Engine::finish(Pending pending) {
     out.attempts = attempt;
     out.url_refreshes += task->url_refreshes;
     // A sequential file is exactly its prefix; a split one was preallocated and may be longer.
-    if (task->split && ::ftruncate(task->fd, static_cast<off_t>(job.size)) != 0)
+    if (task->split && ::ftruncate(task->fd.get(), static_cast<off_t>(job.size)) != 0)
       return fail(errno_error(errno, "cannot truncate", task->path));
     if (job.hash == DigestKind::None) return out;  // never split: a split file needs a hash
     if (digest == job.digest) {

@@ -70,16 +70,12 @@ std::optional<std::vector<Range>> load_state(const Job& job, ino_t data_inode) {
 Result<void> open_data(Task& t, const std::string& path, bool truncate) {
   t.path = path;
   // 0666 less the umask: the mode huggingface_hub's blobs get (docs/cache-format.md#blobs).
-  t.fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : 0), 0666);
-  if (t.fd < 0) return fail(errno_error(errno, "cannot open temp file", path));
+  t.fd.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : 0), 0666));
+  if (!t.fd) return fail(errno_error(errno, "cannot open temp file", path));
   return {};
 }
 
 }  // namespace
-
-Task::~Task() {
-  if (fd >= 0) ::close(fd);
-}
 
 std::uint64_t Task::prefix() const {
   std::uint64_t p = 0;
@@ -133,7 +129,7 @@ Result<void> prepare_task(Task& t, const EngineOptions& o) {
     }
   }
   // 2. Otherwise the sequential temp file's size is the resumable prefix (docs/cache-format.md#temp-files, step 2).
-  if (t.fd < 0) {
+  if (!t.fd) {
     std::uint64_t have = file_size(job.temp_path);
     if (have > job.size) have = 0;
     if (split && have > 0) {
@@ -181,7 +177,7 @@ Result<void> prepare_task(Task& t, const EngineOptions& o) {
     // syscall below 1 MiB). A sequential temp file keeps its size: it must stay a prefix of the
     // content for other clients.
     const int mode = t.split ? 0 : FALLOC_FL_KEEP_SIZE;
-    if (job.size >= (1u << 20) && ::fallocate(t.fd, mode, 0, static_cast<off_t>(job.size)) != 0 && errno == ENOSPC) {
+    if (job.size >= (1u << 20) && ::fallocate(t.fd.get(), mode, 0, static_cast<off_t>(job.size)) != 0 && errno == ENOSPC) {
       drop_if_empty();
       return fail(ErrorCode::DiskFull,
                   "no space left in '" + dir + "' to store '" + job.label + "' (" + std::to_string(job.size) +
@@ -196,7 +192,7 @@ Result<void> prepare_task(Task& t, const EngineOptions& o) {
 void save_state(const Task& t, const std::vector<Range>& ranges) {
   if (!t.split) return;
   struct stat st {};
-  if (::fstat(t.fd, &st) != 0) return;
+  if (::fstat(t.fd.get(), &st) != 0) return;
   nlohmann::json r = nlohmann::json::array();
   for (const auto& x : ranges) r.push_back({x.start, x.end, x.pos});
   const nlohmann::json j = {{"version", 1},

@@ -12,6 +12,7 @@
 
 #include "hubcache/http/multi.hpp"
 #include "hubcache/transfer/engine.hpp"
+#include "hubcache/util/fs.hpp"
 
 namespace hubcache::transfer::detail {
 
@@ -32,7 +33,7 @@ struct Task {
   Job job;
   std::mutex mutex;
   std::condition_variable cv;
-  int fd = -1;
+  fs::Fd fd;         // the open data file (path)
   std::string path;  // data file in use (job.temp_path or job.parts_path)
   bool split = false;
   bool ranges_confirmed = false;
@@ -63,7 +64,6 @@ struct Task {
   std::chrono::steady_clock::time_point submitted{};    // set by Engine::start
   std::chrono::steady_clock::time_point finished_at{};  // set by the loop when finished() first holds
 
-  ~Task();
   bool finished() const { return (complete || failed) && in_flight == 0 && timers == 0; }
   /// Contiguous bytes present from offset 0.
   std::uint64_t prefix() const;

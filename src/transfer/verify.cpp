@@ -76,7 +76,7 @@ std::string follow_and_hash(Task& t) {
     if (!snapshot.empty()) save_state(t, snapshot);
     while (hashed < avail) {
       const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), avail - hashed));
-      const ssize_t r = ::pread(t.fd, buf.data(), n, static_cast<off_t>(hashed));
+      const ssize_t r = ::pread(t.fd.get(), buf.data(), n, static_cast<off_t>(hashed));
       if (r <= 0) break;  // the final check below catches a short read
       hasher.update(buf.data(), static_cast<std::size_t>(r));
       hashed += static_cast<std::uint64_t>(r);
@@ -84,7 +84,8 @@ std::string follow_and_hash(Task& t) {
     // Start writeback of what is verified so far: the fsync before publishing then only waits
     // for the tail instead of writing the whole file while the caller waits.
     if (hashed >= flushed + k_writeback_step || (finished && flushed > 0 && hashed > flushed)) {
-      (void)::sync_file_range(t.fd, static_cast<off_t>(flushed), static_cast<off_t>(hashed - flushed), SYNC_FILE_RANGE_WRITE);
+      (void)::sync_file_range(t.fd.get(), static_cast<off_t>(flushed), static_cast<off_t>(hashed - flushed),
+                              SYNC_FILE_RANGE_WRITE);
       flushed = hashed;
     }
     if (finished) {

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <thread>
+#include <utility>
 
 namespace hubcache {
 namespace {
@@ -43,42 +44,40 @@ Result<Attempt> attempt(int fd, const std::string& path) {
   return Attempt::Held;
 }
 
-Result<int> open_lock_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0664);
-  if (fd < 0) return fail(errno_error(errno, "cannot open lock file", path));
+Result<fs::Fd> open_lock_file(const std::string& path) {
+  fs::Fd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0664));
+  if (!fd) return fail(errno_error(errno, "cannot open lock file", path));
   return fd;
 }
 
 }  // namespace
 
 FileLock::~FileLock() { release(); }
-FileLock::FileLock(FileLock&& other) noexcept : m_fd(other.m_fd) { other.m_fd = -1; }
+FileLock::FileLock(FileLock&& other) noexcept = default;
 FileLock& FileLock::operator=(FileLock&& other) noexcept {
   if (this != &other) {
     release();
-    m_fd = other.m_fd;
-    other.m_fd = -1;
+    m_fd = std::move(other.m_fd);
   }
   return *this;
 }
 
 void FileLock::release() {
-  if (m_fd < 0) return;
+  if (!m_fd) return;
   struct flock fl {};
   fl.l_type = F_UNLCK;
   fl.l_whence = SEEK_SET;
-  ::fcntl(m_fd, F_OFD_SETLK, &fl);
-  ::flock(m_fd, LOCK_UN);
-  ::close(m_fd);
-  m_fd = -1;
+  ::fcntl(m_fd.get(), F_OFD_SETLK, &fl);
+  ::flock(m_fd.get(), LOCK_UN);
+  m_fd.reset();
 }
 
 Result<FileLock> FileLock::try_acquire(const std::string& path) {
   for (int tries = 0; tries < 100; ++tries) {
-    HUBCACHE_TRY_ASSIGN(int fd, open_lock_file(path));
-    auto r = attempt(fd, path);
-    if (r && *r == Attempt::Held) return FileLock(fd);
-    ::close(fd);
+    HUBCACHE_TRY_ASSIGN(fs::Fd fd, open_lock_file(path));
+    auto r = attempt(fd.get(), path);
+    if (r && *r == Attempt::Held) return FileLock(std::move(fd));
+    fd.reset();
     if (!r) return fail(std::move(r).error());
     if (*r == Attempt::Busy) return FileLock();
   }

@@ -3,8 +3,10 @@
 #include <chrono>
 #include <functional>
 #include <string>
+#include <utility>
 
 #include "hubcache/core/result.hpp"
+#include "hubcache/util/fs.hpp"
 
 namespace hubcache {
 
@@ -35,12 +37,12 @@ class FileLock {
   /// Tries once without blocking; returns an empty (not held) lock if someone else holds it.
   static Result<FileLock> try_acquire(const std::string& path);
 
-  bool held() const { return m_fd >= 0; }
+  bool held() const { return m_fd.valid(); }
   void release();
 
  private:
-  explicit FileLock(int fd) : m_fd(fd) {}
-  int m_fd = -1;
+  explicit FileLock(fs::Fd fd) : m_fd(std::move(fd)) {}
+  fs::Fd m_fd;
 };
 
 }  // namespace hubcache
