@@ -1,0 +1,160 @@
+// The Ollama reader: blobs/sha256-<hex> named by the manifests that refer to them.
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "hubcache/stores/store.hpp"
+#include "hubcache/util/dir_walk.hpp"
+#include "hubcache/util/fs.hpp"
+#include "store_internal.hpp"
+
+namespace hubcache::stores {
+namespace {
+
+std::vector<std::string> split_path(const std::string& rel) {
+  std::vector<std::string> parts;
+  std::size_t i = 0;
+  for (;;) {
+    const auto slash = rel.find('/', i);
+    parts.push_back(rel.substr(i, slash - i));
+    if (slash == std::string::npos) return parts;
+    i = slash + 1;
+  }
+}
+
+bool is_hex64(std::string_view s) {
+  return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
+}
+
+std::string lower(std::string s) {
+  for (auto& c : s) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  return s;
+}
+
+// The digest of a blob file name, Ollama's rule (manifest/paths.go BlobsPath):
+// ^sha256[:-][0-9a-fA-F]{64}$; "" when the name is not one.
+std::string blob_digest(std::string_view name) {
+  if (name.size() != 71 || name.substr(0, 6) != "sha256" || (name[6] != '-' && name[6] != ':')) return {};
+  return is_hex64(name.substr(7)) ? lower(std::string(name.substr(7))) : std::string();
+}
+
+// "sha256-<hex>-partial" and its "-partial-<N>" part states: a download in progress.
+bool is_partial_blob(std::string_view name) {
+  return name.size() > 71 && blob_digest(name.substr(0, 71)).size() == 64 && name.substr(71, 8) == "-partial";
+}
+
+// "sha256:<hex>" in a manifest -> lower-case hex, or "".
+std::string layer_digest(const nlohmann::json& layer) {
+  if (!layer.is_object()) return {};
+  const auto it = layer.find("digest");
+  if (it == layer.end() || !it->is_string()) return {};
+  const std::string d = it->get<std::string>();
+  if (d.size() != 71 || d.compare(0, 7, "sha256:") != 0 || !is_hex64(std::string_view(d).substr(7))) return {};
+  return lower(d.substr(7));
+}
+
+// "application/vnd.ollama.image.model" -> "model"; other media types as they are.
+std::string layer_name(const nlohmann::json& layer) {
+  const auto it = layer.find("mediaType");
+  if (it == layer.end() || !it->is_string()) return "layer";
+  const std::string t = it->get<std::string>();
+  constexpr std::string_view prefix = "application/vnd.ollama.image.";
+  return t.compare(0, prefix.size(), prefix) == 0 ? t.substr(prefix.size()) : t;
+}
+
+class OllamaReader final : public StoreReader {
+ public:
+  explicit OllamaReader(std::string root) : m_root(std::move(root)) {}
+  StoreKind kind() const override { return StoreKind::Ollama; }
+  const std::string& root() const override { return m_root; }
+  Result<StoreListing> list() const override;
+
+ private:
+  std::string m_root;
+};
+
+Result<StoreListing> OllamaReader::list() const {
+  HUBCACHE_TRY(detail::check_root(m_root, "Ollama models folder"));
+  StoreListing out;
+  out.kind = StoreKind::Ollama;
+  out.root = m_root;
+  std::map<std::string, std::pair<std::string, std::string>> names;  // digest -> (model, layer), first by model
+  std::vector<std::pair<std::string, StoredFile>> blobs;             // (digest, entry)
+
+  auto enter = [](const std::string& rel, const std::string&) {
+    const auto parts = split_path(rel);
+    if (parts[0] == "manifests") return parts.size() <= 4;  // manifests/<host>/<namespace>/<model>
+    return parts.size() == 1 && parts[0] == "blobs";
+  };
+  auto visit = [&](const fs::FolderEntry& e) {
+    const auto parts = split_path(e.rel);
+    if (parts[0] == "manifests") {
+      if (parts.size() != 5) return;  // Ollama reads manifests/*/*/*/* only
+      if (!S_ISREG(e.lst.st_mode)) {
+        out.warnings.push_back("skipped the manifest '" + e.path + "': not a regular file");
+        return;
+      }
+      auto text = fs::read_file(e.path);
+      const auto j = text ? nlohmann::json::parse(*text, nullptr, false) : nlohmann::json();
+      if (!text || j.is_discarded() || !j.is_object() || !j.contains("layers") || !j["layers"].is_array()) {
+        out.warnings.push_back("skipped the manifest '" + e.path +
+                               "': " + (text ? "not Ollama's manifest JSON" : text.error().message));
+        return;
+      }
+      const std::string model = ollama_model_name(parts[1], parts[2], parts[3], parts[4]);
+      auto name_digest = [&](const std::string& digest, const std::string& layer) {
+        if (digest.empty()) return;
+        auto [it, inserted] = names.emplace(digest, std::make_pair(model, layer));
+        if (!inserted && model < it->second.first) it->second = {model, layer};
+      };
+      if (j.contains("config")) name_digest(layer_digest(j["config"]), "config");
+      for (const auto& layer : j["layers"]) name_digest(layer_digest(layer), layer_name(layer));
+      return;
+    }
+    if (parts.size() != 2) return;  // blobs/<name>
+    StoredFile f;
+    std::string digest = blob_digest(e.name);
+    if (digest.empty() && is_partial_blob(e.name)) {
+      f.partial = true;
+      f.path = e.path;
+      detail::set_figures(f, e.lst);
+    } else if (!detail::describe_entry(f, e.path, e.lst)) {  // Ollama follows a linked blob
+      out.warnings.push_back(
+          "skipped '" + e.path + "': a link whose target " +
+          (errno == EISDIR ? std::string("is not a file") : "cannot be read: " + std::string(std::strerror(errno))));
+      return;
+    } else if (!digest.empty()) {
+      f.digest = DigestKind::Sha256;
+      f.digest_hex = digest;
+    }
+    blobs.emplace_back(std::move(digest), std::move(f));
+  };
+  auto on_error = [&](const std::string& path, int err, fs::WalkFailure failure) {
+    out.warnings.push_back(std::string(fs::to_string(failure)) + " '" + path + "': " + std::strerror(err));
+  };
+  fs::walk_folder(m_root, enter, visit, on_error);
+
+  for (auto& [digest, f] : blobs) {
+    if (auto it = names.find(digest); !digest.empty() && it != names.end()) {
+      f.model = it->second.first;
+      f.name = it->second.second;
+    }
+    out.files.push_back(std::move(f));
+  }
+  std::sort(out.files.begin(), out.files.end(), [](const StoredFile& a, const StoredFile& b) { return a.path < b.path; });
+  return out;
+}
+
+}  // namespace
+
+std::unique_ptr<StoreReader> open_ollama(std::string models_dir) { return std::make_unique<OllamaReader>(std::move(models_dir)); }
+
+}  // namespace hubcache::stores

@@ -1,0 +1,71 @@
+#include "hubcache/stores/store.hpp"
+
+#include <sys/stat.h>
+
+#include <cerrno>
+
+#include "store_internal.hpp"
+
+namespace hubcache::stores {
+
+const char* to_string(StoreKind kind) {
+  switch (kind) {
+    case StoreKind::HubCache:
+      return "hub-cache";
+    case StoreKind::Ollama:
+      return "ollama";
+  }
+  return "unknown";
+}
+
+namespace detail {
+
+Result<void> check_root(const std::string& root, const char* what) {
+  struct stat st {};
+  if (::lstat(root.c_str(), &st) != 0) {
+    const int err = errno;
+    if (err == ENOENT || err == ENOTDIR) return fail(ErrorCode::NotFound, std::string("no ") + what + " at '" + root + "'", root);
+    return fail(errno_error(err, std::string("cannot examine the ") + what, root));
+  }
+  if (S_ISLNK(st.st_mode))
+    return fail(ErrorCode::InvalidArgument,
+                std::string("the ") + what + " '" + root + "' is a symlink: give the folder it points to", root);
+  if (!S_ISDIR(st.st_mode))
+    return fail(ErrorCode::InvalidArgument, std::string("the ") + what + " '" + root + "' is not a folder", root);
+  return {};
+}
+
+void set_figures(StoredFile& f, const struct ::stat& st) {
+  f.size = static_cast<std::uint64_t>(st.st_size);
+  f.disk_bytes = static_cast<std::uint64_t>(st.st_blocks) * 512u;
+  f.device = st.st_dev;
+  f.inode = st.st_ino;
+  f.links = st.st_nlink;
+}
+
+bool describe_entry(StoredFile& f, const std::string& path, const struct ::stat& lst) {
+  f.path = path;
+  if (!S_ISLNK(lst.st_mode)) {
+    set_figures(f, lst);
+    return true;
+  }
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return false;
+  if (!S_ISREG(st.st_mode)) {
+    errno = EISDIR;
+    return false;
+  }
+  f.linked = true;
+  set_figures(f, st);
+  return true;
+}
+
+}  // namespace detail
+
+std::string ollama_model_name(const std::string& host, const std::string& ns, const std::string& model, const std::string& tag) {
+  const std::string name_tag = model + ":" + tag;
+  if (host == "registry.ollama.ai") return ns == "library" ? name_tag : ns + "/" + name_tag;
+  return host + "/" + ns + "/" + name_tag;
+}
+
+}  // namespace hubcache::stores
