@@ -11,6 +11,8 @@ install(DIRECTORY ${PROJECT_SOURCE_DIR}/include/hubcache DESTINATION ${CMAKE_INS
   FILES_MATCHING PATTERN "*.hpp")
 install(FILES ${PROJECT_BINARY_DIR}/generated/hubcache/version.hpp
   DESTINATION ${CMAKE_INSTALL_INCLUDEDIR}/hubcache)
+# The documents the headers' contracts point to (docs/hub-protocol.md, docs/cache-format.md, ...).
+install(DIRECTORY ${PROJECT_SOURCE_DIR}/docs/ DESTINATION ${CMAKE_INSTALL_DOCDIR} FILES_MATCHING PATTERN "*.md")
 
 set(hubcache_cmake_dir ${CMAKE_INSTALL_LIBDIR}/cmake/hubcache)
 install(EXPORT hubcacheTargets NAMESPACE hubcache:: DESTINATION ${hubcache_cmake_dir})

@@ -37,6 +37,10 @@ std::string list_some(const std::vector<std::string>& names) {
 
 // A cache root that exists but is not a directory is a configuration mistake worth naming.
 Result<void> check_cache_root(const std::string& root) {
+  // Never the working directory by accident (CacheLookupOptions{} has no cache_dir).
+  if (root.empty())
+    return fail(Error{ErrorCode::InvalidArgument, "no cache directory configured: set cache_dir (Config::hub_cache)"}.with_remedy(
+        Remedy::UseCacheDir));
   struct stat st {};
   if (::stat(root.c_str(), &st) == 0 && !S_ISDIR(st.st_mode))
     return fail(Error{ErrorCode::NotADirectory,

@@ -52,6 +52,23 @@ TEST_F(Fixture, TryToLoadRejectsBadInput) {
   EXPECT_EQ(try_to_load_from_cache("org/name", "a", opts("../x")).error().code, ErrorCode::InvalidRevision);
 }
 
+TEST_F(Fixture, AnEmptyCacheDirIsAnErrorNotTheWorkingDirectory) {
+  cb.add_file(k_repo, c1, "config.json", "{}");
+  cb.add_ref(k_repo, "main", c1);
+  // The working directory holds the repo folder: an empty cache_dir must still not find it there.
+  const std::string cwd = std::filesystem::current_path();
+  std::filesystem::current_path(dir.path());
+  auto file = try_to_load_from_cache("org/name", "config.json", {"main", RepoType::Model, ""});
+  SnapshotLookupOptions so;
+  auto snapshot = resolve_snapshot("org/name", so);
+  std::filesystem::current_path(cwd);
+  ASSERT_FALSE(file);
+  EXPECT_EQ(file.error().code, ErrorCode::InvalidArgument);
+  EXPECT_NE(file.error().message.find("no cache directory"), std::string::npos) << file.error().message;
+  ASSERT_FALSE(snapshot);
+  EXPECT_EQ(snapshot.error().code, ErrorCode::InvalidArgument);
+}
+
 TEST_F(Fixture, BrokenLinkCountsAsAbsentAndRefNewlineTolerated) {
   cb.add_file(k_repo, c1, "a.txt", "A");
   cb.add_ref(k_repo, "main", c1 + "\n");

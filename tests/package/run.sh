@@ -34,8 +34,11 @@ install_tree() {
                echo cmake/hubcache/hubcacheTargets.cmake; echo pkgconfig/hubcache.pc) | sort)
   libs=$(cd "$p/lib" && find . -type f | sed 's|^\./||' | grep -v '^cmake/hubcache/hubcacheTargets-[a-z]*\.cmake$' | sort)
   diff <(echo "$want_libs") <(echo "$libs") || fail "unexpected files in lib/ (above: < missing, > unexpected)"
+  # share/doc/hubcache: the documents the headers point to, exactly docs/*.md.
+  diff <(cd "$src/docs" && ls *.md | sort) <(cd "$p/share/doc/hubcache" && find . -type f | sed 's|^\./||' | sort) \
+    || fail "installed documents differ from docs/*.md (above: < missing, > unexpected)"
   local other
-  other=$(cd "$p" && find . -mindepth 1 -maxdepth 1 ! -name include ! -name lib ! -name bin | tr '\n' ' ')
+  other=$(cd "$p" && find . -mindepth 1 -maxdepth 1 ! -name include ! -name lib ! -name bin ! -name share | tr '\n' ' ')
   [[ -z $other ]] || fail "unexpected top-level entries: $other"
   if [[ -d $p/bin ]]; then
     [[ $(ls "$p/bin" | tr '\n' ' ') == "hubcache hubcache-net " ]] || fail "unexpected files in bin/: $(ls "$p/bin")"

@@ -16,7 +16,8 @@ namespace hubcache {
 struct CacheLookupOptions {
   std::string revision = "main";
   RepoType repo_type = RepoType::Model;
-  std::string cache_dir;  // absolute, resolved hub cache (Config::hub_cache)
+  std::string cache_dir;  // the hub cache (Config::hub_cache); required. A relative one is used as given,
+                          // like Python's os.path.join, and so are the paths returned.
 };
 
 struct CacheLookup {
@@ -40,7 +41,8 @@ struct CacheLookup {
 /// a file it lacks is NotFound naming the folder. Otherwise errors on invalid input
 /// (InvalidRepoId: neither a folder nor a repo id; InvalidRevision; InvalidPath) and with
 /// CacheCorrupted naming the folder when the repo folder, its snapshots/ or the snapshot is a
-/// symlink or a file (cache/folders.hpp: never followed out of the cache).
+/// symlink or a file (cache/folders.hpp: never followed out of the cache); InvalidArgument when
+/// `cache_dir` is empty, NotADirectory when it is a file.
 Result<CacheLookup> try_to_load_from_cache(const std::string& repo_id, const std::string& filename,
                                            const CacheLookupOptions& options);
 
