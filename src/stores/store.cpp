@@ -3,7 +3,9 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <utility>
 
+#include "hubcache/cache/layout.hpp"
 #include "store_internal.hpp"
 
 namespace hubcache::stores {
@@ -61,6 +63,48 @@ bool describe_entry(StoredFile& f, const std::string& path, const struct ::stat&
 }
 
 }  // namespace detail
+
+std::unique_ptr<StoreReader> open_store(StoreKind kind, std::string root) {
+  switch (kind) {
+    case StoreKind::HubCache:
+      return open_hub_cache(std::move(root));
+    case StoreKind::Ollama:
+      return open_ollama(std::move(root));
+  }
+  return nullptr;
+}
+
+namespace {
+
+bool is_real_dir(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+}  // namespace
+
+Result<StoreKind> detect_store(const std::string& path) {
+  struct stat st {};
+  if (::stat(path.c_str(), &st) != 0) return fail(errno_error(errno, "cannot use", path));
+  if (!S_ISDIR(st.st_mode)) return fail(ErrorCode::InvalidArgument, "'" + path + "' is not a folder", path);
+  if (classify_hub_folder(path).kind == HubFolderKind::CacheRoot) return StoreKind::HubCache;
+  if (is_real_dir(path + "/manifests") && is_real_dir(path + "/blobs")) return StoreKind::Ollama;
+  return fail(ErrorCode::InvalidArgument,
+              "'" + path +
+                  "' is neither a Hub cache (no models--*, datasets--*, spaces--* or kernels--* folder in it) nor an Ollama "
+                  "models folder (no manifests/ and blobs/ folders)",
+              path);
+}
+
+std::vector<std::string> ollama_models_candidates(const std::string& ollama_models, const std::string& home) {
+  std::vector<std::string> out;
+  if (!ollama_models.empty())
+    out.push_back(ollama_models);
+  else if (!home.empty())
+    out.push_back(home + "/.ollama/models");
+  out.emplace_back("/usr/share/ollama/.ollama/models");
+  return out;
+}
 
 std::string ollama_model_name(const std::string& host, const std::string& ns, const std::string& model, const std::string& tag) {
   const std::string name_tag = model + ":" + tag;

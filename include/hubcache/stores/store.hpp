@@ -79,6 +79,21 @@ std::unique_ptr<StoreReader> open_hub_cache(std::string cache_dir);
 /// that refer to them; `-partial` downloads. A manifest that is not Ollama's JSON is a warning.
 std::unique_ptr<StoreReader> open_ollama(std::string models_dir);
 
+/// Opens the reader for `kind` at `root`.
+std::unique_ptr<StoreReader> open_store(StoreKind kind, std::string root);
+
+/// What store the folder `path` is, by its layout alone: a Hub cache (a folder holding at least one
+/// `<type>s--*` repo folder, cache/layout.hpp classify_hub_folder's CacheRoot) or an Ollama models
+/// folder (holding `manifests/` and `blobs/` folders). Errors: NotFound when `path` does not exist,
+/// InvalidArgument when it is not a folder or is neither store (the message names the path and
+/// what was looked for).
+Result<StoreKind> detect_store(const std::string& path);
+
+/// Where Ollama keeps models on this machine, in the order Ollama's rules give (research notes in
+/// docs/stores.md): `ollama_models` ($OLLAMA_MODELS) when set, else `<home>/.ollama/models`, then the
+/// Linux service's `/usr/share/ollama/.ollama/models`. Candidates only: callers check existence.
+std::vector<std::string> ollama_models_candidates(const std::string& ollama_models, const std::string& home);
+
 /// The name `ollama list` shows for the manifest at manifests/<host>/<ns>/<model>/<tag>: the default
 /// host `registry.ollama.ai` and namespace `library` are left out ("llama3:latest",
 /// "me/mine:v1", "hf.co/org/repo:Q4_K_M").

@@ -1,0 +1,94 @@
+// `hubcache du`: stores given as paths or found from the environment, text and JSON, exit codes.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <nlohmann/json.hpp>
+
+#include "cache_builder.hpp"
+#include "exit_codes.hpp"
+#include "hubcache/util/fs.hpp"
+#include "hubcache/util/hash.hpp"
+#include "temp_dir.hpp"
+
+using namespace hubcache;
+namespace exit_code = hubcache::test::exit_code;
+namespace sfs = std::filesystem;
+
+namespace {
+
+struct CliDu : ::testing::Test {
+  test::TempDir dir;
+  std::string hub = dir / "hub", ollama = dir / "ollama";
+  test::CacheBuilder cb{hub};
+  const std::string weights = std::string(300000, 'w');
+
+  void SetUp() override {
+    cb.add_file({RepoType::Model, "org/gguf"}, test::commit_id(1), "m.gguf", weights, true);
+    sfs::create_directories(ollama + "/manifests/registry.ollama.ai/library/m");
+    sfs::create_directories(ollama + "/blobs");
+    const std::string h = sha256_hex(weights);
+    ASSERT_TRUE(fs::write_file_atomic(ollama + "/blobs/sha256-" + h, weights));  // the same GGUF, copied
+    ASSERT_TRUE(fs::write_file_atomic(
+        ollama + "/manifests/registry.ollama.ai/library/m/latest",
+        R"({"schemaVersion":2,"layers":[{"mediaType":"application/vnd.ollama.image.model","digest":"sha256:)" + h +
+            R"(","size":300000}]})"));
+  }
+  test::ProcessResult du(std::vector<std::string> args, std::vector<std::string> env = {}) {
+    args.insert(args.begin(), {test::hubcache_bin(), "du"});
+    // Nothing of this machine's stores: the test's own settings last, so they win.
+    std::vector<std::string> all{"HF_HOME=" + dir / "hf_home", "-HF_HUB_CACHE", "-HUGGINGFACE_HUB_CACHE", "-OLLAMA_MODELS",
+                                 "HOME=" + dir / "home"};
+    all.insert(all.end(), env.begin(), env.end());
+    return test::run_process(args, all);
+  }
+};
+
+TEST_F(CliDu, CountsEachStoreAndTheCopyHeldTwice) {
+  auto r = du({hub, ollama, "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["stores"].size(), 2u);
+  EXPECT_EQ(j["stores"][0]["kind"], "hub-cache");
+  EXPECT_EQ(j["stores"][0]["models"][0]["model"], "model/org/gguf");
+  EXPECT_EQ(j["stores"][1]["kind"], "ollama");
+  EXPECT_EQ(j["stores"][1]["models"][0]["model"], "m:latest");
+  EXPECT_EQ(j["stores"][1]["apparent_bytes"], weights.size());
+  EXPECT_EQ(j["duplicate_groups"], 1);
+  EXPECT_EQ(j["duplicate_bytes"], j["stores"][1]["disk_bytes"]);
+  EXPECT_EQ(j["disk_bytes"].get<std::uint64_t>(),
+            j["stores"][0]["disk_bytes"].get<std::uint64_t>() + j["stores"][1]["disk_bytes"].get<std::uint64_t>());
+  EXPECT_EQ(j["filesystems"].size(), 1u);
+
+  auto text = du({hub, ollama});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("m:latest"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("Held twice"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("Free:"), std::string::npos) << text.out;
+}
+
+TEST_F(CliDu, FindsTheConfiguredCacheAndOllamaWithoutPaths) {
+  auto r = du({"--json"}, {"HF_HUB_CACHE=" + hub, "OLLAMA_MODELS=" + ollama});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_GE(j["stores"].size(), 2u);
+  EXPECT_EQ(j["stores"][0]["root"], hub);
+  EXPECT_EQ(j["stores"][1]["root"], ollama);
+  // Without OLLAMA_MODELS: $HOME/.ollama/models, absent here, is not a store to read.
+  auto only_hub = du({"--json"}, {"HF_HUB_CACHE=" + hub});
+  ASSERT_EQ(only_hub.exit_code, 0) << only_hub.err;
+  for (const auto& s : nlohmann::json::parse(only_hub.out)["stores"]) EXPECT_NE(s["root"], ollama);
+}
+
+TEST_F(CliDu, APathThatIsNoStoreSaysWhatWasLookedFor) {
+  auto missing = du({dir / "nope"});
+  EXPECT_EQ(missing.exit_code, exit_code::not_found);
+  EXPECT_NE(missing.err.find(dir / "nope"), std::string::npos) << missing.err;
+  sfs::create_directories(dir / "plain");
+  auto plain = du({dir / "plain"});
+  EXPECT_EQ(plain.exit_code, exit_code::usage);
+  EXPECT_NE(plain.err.find("neither a Hub cache"), std::string::npos) << plain.err;
+  EXPECT_NE(plain.err.find("Ollama"), std::string::npos) << plain.err;
+}
+
+}  // namespace
