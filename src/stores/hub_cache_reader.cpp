@@ -38,22 +38,15 @@ std::pair<std::string, std::string> split_first(const std::string& rel) {
   return {rel.substr(0, slash), rel.substr(slash + 1)};
 }
 
-class HubCacheReader final : public StoreReader {
+class HubCacheReader final : public detail::RootedReader {
  public:
-  explicit HubCacheReader(std::string root) : m_root(std::move(root)) {}
+  using RootedReader::RootedReader;
   StoreKind kind() const override { return StoreKind::HubCache; }
-  const std::string& root() const override { return m_root; }
   Result<StoreListing> list() const override;
-
- private:
-  std::string m_root;
 };
 
 Result<StoreListing> HubCacheReader::list() const {
-  HUBCACHE_TRY(detail::check_root(m_root, "Hub cache"));
-  StoreListing out;
-  out.kind = StoreKind::HubCache;
-  out.root = m_root;
+  HUBCACHE_TRY_ASSIGN(StoreListing out, start_listing("Hub cache"));
   std::map<std::string, std::string> names;               // "<repo folder>/<etag>" -> first snapshot path naming it
   std::vector<std::pair<std::string, StoredFile>> blobs;  // (repo folder, entry)
 
@@ -76,9 +69,7 @@ Result<StoreListing> HubCacheReader::list() const {
         f.path = e.path;
         detail::set_figures(f, e.lst);
       } else if (!detail::describe_entry(f, e.path, e.lst)) {
-        out.warnings.push_back(
-            "skipped '" + e.path + "': a link whose target " +
-            (errno == EISDIR ? std::string("is not a file") : "cannot be read: " + std::string(std::strerror(errno))));
+        out.warnings.push_back(detail::link_warning(e.path, errno));
         return;
       } else {
         f.digest = digest_kind_of(e.name);

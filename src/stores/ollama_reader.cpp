@@ -70,22 +70,15 @@ std::string layer_name(const nlohmann::json& layer) {
   return t.compare(0, prefix.size(), prefix) == 0 ? t.substr(prefix.size()) : t;
 }
 
-class OllamaReader final : public StoreReader {
+class OllamaReader final : public detail::RootedReader {
  public:
-  explicit OllamaReader(std::string root) : m_root(std::move(root)) {}
+  using RootedReader::RootedReader;
   StoreKind kind() const override { return StoreKind::Ollama; }
-  const std::string& root() const override { return m_root; }
   Result<StoreListing> list() const override;
-
- private:
-  std::string m_root;
 };
 
 Result<StoreListing> OllamaReader::list() const {
-  HUBCACHE_TRY(detail::check_root(m_root, "Ollama models folder"));
-  StoreListing out;
-  out.kind = StoreKind::Ollama;
-  out.root = m_root;
+  HUBCACHE_TRY_ASSIGN(StoreListing out, start_listing("Ollama models folder"));
   std::map<std::string, std::pair<std::string, std::string>> names;  // digest -> (model, layer), first by model
   std::vector<std::pair<std::string, StoredFile>> blobs;             // (digest, entry)
 
@@ -127,9 +120,7 @@ Result<StoreListing> OllamaReader::list() const {
       f.path = e.path;
       detail::set_figures(f, e.lst);
     } else if (!detail::describe_entry(f, e.path, e.lst)) {  // Ollama follows a linked blob
-      out.warnings.push_back(
-          "skipped '" + e.path + "': a link whose target " +
-          (errno == EISDIR ? std::string("is not a file") : "cannot be read: " + std::string(std::strerror(errno))));
+      out.warnings.push_back(detail::link_warning(e.path, errno));
       return;
     } else if (!digest.empty()) {
       f.digest = DigestKind::Sha256;

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <cerrno>
+#include <cstring>
 #include <utility>
 
 #include "hubcache/cache/layout.hpp"
@@ -60,6 +61,19 @@ bool describe_entry(StoredFile& f, const std::string& path, const struct ::stat&
   f.linked = true;
   set_figures(f, st);
   return true;
+}
+
+std::string link_warning(const std::string& path, int err) {
+  return "skipped '" + path + "': a link whose target " +
+         (err == EISDIR ? std::string("is not a file") : "cannot be read: " + std::string(std::strerror(err)));
+}
+
+Result<StoreListing> RootedReader::start_listing(const char* what) const {
+  HUBCACHE_TRY(check_root(m_root, what));
+  StoreListing out;
+  out.kind = kind();
+  out.root = m_root;
+  return out;
 }
 
 }  // namespace detail

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <string>
+#include <utility>
 
 #include "hubcache/core/result.hpp"
 #include "hubcache/stores/store.hpp"
@@ -19,5 +20,21 @@ void set_figures(StoredFile& f, const struct ::stat& st);
 /// `f` for the entry at `path` whose lstat is `lst`: a symlink is followed (stat) and marked
 /// linked. False when it is a dangling or unreadable link (errno set).
 bool describe_entry(StoredFile& f, const std::string& path, const struct ::stat& lst);
+
+/// The warning for an entry describe_entry refused with `err`.
+std::string link_warning(const std::string& path, int err);
+
+/// What every reader shares: its root, and the start of a listing.
+class RootedReader : public StoreReader {
+ public:
+  explicit RootedReader(std::string root) : m_root(std::move(root)) {}
+  const std::string& root() const override { return m_root; }
+
+ protected:
+  /// check_root (`what` names the store in errors), then an empty listing of kind() at the root.
+  Result<StoreListing> start_listing(const char* what) const;
+
+  std::string m_root;
+};
 
 }  // namespace hubcache::stores::detail
