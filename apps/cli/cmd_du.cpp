@@ -3,7 +3,10 @@
 #include <fmt/core.h>
 #include <sys/stat.h>
 
+#include <climits>
+#include <cstdlib>
 #include <memory>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -27,23 +30,41 @@ bool is_dir(const std::string& path) {
   return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+// The folder a path names, symlinks resolved (a store reached through a link is measured where it
+// is, and once however it is spelled); the path itself when it cannot be resolved.
+std::string real_folder(const std::string& path) {
+  char buf[PATH_MAX];
+  return ::realpath(path.c_str(), buf) ? std::string(buf) : path;
+}
+
+struct StoreToRead {
+  stores::StoreKind kind;
+  std::string root;
+  bool given;  // named on the command line (else found: a failure is then a warning)
+};
+
 // The stores to read: the given paths, each detected; else the configured Hub cache and the Ollama
-// folders that exist.
-Result<std::vector<std::pair<stores::StoreKind, std::string>>> stores_to_read(const Context& ctx, const DuOptions& o) {
-  std::vector<std::pair<stores::StoreKind, std::string>> out;
+// folders that exist. Each store once, by its real path.
+Result<std::vector<StoreToRead>> stores_to_read(const Context& ctx, const DuOptions& o) {
+  std::vector<StoreToRead> out;
+  std::set<std::string> seen;
+  auto add = [&](stores::StoreKind kind, const std::string& path, bool given) {
+    const std::string root = real_folder(path);
+    if (seen.insert(root).second) out.push_back({kind, root, given});
+  };
   if (!o.paths.empty()) {
     for (const auto& p : o.paths) {
       HUBCACHE_TRY_ASSIGN(auto kind, stores::detect_store(p));
-      out.emplace_back(kind, p);
+      add(kind, p, true);
     }
     return out;
   }
   const Config c = load_config(ctx, o.common, /*quiet=*/true);
-  if (is_dir(c.hub_cache.value)) out.emplace_back(stores::StoreKind::HubCache, c.hub_cache.value);
+  if (is_dir(c.hub_cache.value)) add(stores::StoreKind::HubCache, c.hub_cache.value, false);
   const auto models = ctx.env.get_nonempty("OLLAMA_MODELS");
   const auto home = ctx.env.get_nonempty("HOME");
   for (const auto& dir : stores::ollama_models_candidates(models ? expand_path(*models, ctx.env) : "", home.value_or("")))
-    if (is_dir(dir)) out.emplace_back(stores::StoreKind::Ollama, dir);
+    if (is_dir(dir)) add(stores::StoreKind::Ollama, dir, false);
   return out;
 }
 
@@ -89,6 +110,9 @@ void print_text(const hygiene::DiskUsage& u, std::size_t top) {
     if (s.partial_files)
       fmt::print(" (of which {} in {} unfinished download{})", format_size(static_cast<double>(s.partial_bytes)), s.partial_files,
                  s.partial_files == 1 ? "" : "s");
+    if (!s.warnings.empty())
+      fmt::print(" [incomplete: {} thing{} could not be read, see the warnings]", s.warnings.size(),
+                 s.warnings.size() == 1 ? "" : "s");
     fmt::print("\n");
     for (std::size_t i = 0; i < s.models.size() && i < top; ++i) {
       const auto& m = s.models[i];
@@ -118,7 +142,8 @@ void add_du_command(CLI::App& app, Context& ctx) {
   cmd->add_option("PATH", o->paths,
                   "Stores to measure: Hub caches (a project's ./model_cache too) or Ollama models folders (default: the "
                   "configured Hub cache and Ollama's folders that exist)");
-  cmd->add_option("--top", o->top, "Models listed per store (default 10)");
+  cmd->add_option("--top", o->top, "Models listed per store in the text output (default 10; --json lists every model)")
+      ->check(CLI::Range(0, 1000000));
   add_cache_dir_option(*cmd, o->common);
   add_json_option(*cmd, o->common);
   cmd->callback([&ctx, o] {
@@ -128,11 +153,15 @@ void add_du_command(CLI::App& app, Context& ctx) {
       return;
     }
     std::vector<stores::StoreListing> listings;
-    for (const auto& [kind, root] : *which) {
-      auto listing = stores::open_store(kind, root)->list();
-      if (!listing) {
+    for (const auto& s : *which) {
+      auto listing = stores::open_store(s.kind, s.root)->list();
+      if (!listing && s.given) {
         ctx.exit_code = report_error(listing.error(), o->common.json);
         return;
+      }
+      if (!listing) {
+        print_warning("not measured: " + listing.error().message);
+        continue;
       }
       listings.push_back(std::move(*listing));
     }

@@ -69,7 +69,7 @@ Result<StoreListing> HubCacheReader::list() const {
         f.path = e.path;
         detail::set_figures(f, e.lst);
       } else if (!detail::describe_entry(f, e.path, e.lst)) {
-        out.warnings.push_back(detail::link_warning(e.path, errno));
+        out.warnings.push_back(detail::entry_warning(e.path, errno));
         return;
       } else {
         f.digest = digest_kind_of(e.name);

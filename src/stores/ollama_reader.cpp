@@ -120,7 +120,7 @@ Result<StoreListing> OllamaReader::list() const {
       f.path = e.path;
       detail::set_figures(f, e.lst);
     } else if (!detail::describe_entry(f, e.path, e.lst)) {  // Ollama follows a linked blob
-      out.warnings.push_back(detail::link_warning(e.path, errno));
+      out.warnings.push_back(detail::entry_warning(e.path, errno));
       return;
     } else if (!digest.empty()) {
       f.digest = DigestKind::Sha256;

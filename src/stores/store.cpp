@@ -1,6 +1,7 @@
 #include "hubcache/stores/store.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include <cerrno>
 #include <cstring>
@@ -48,9 +49,13 @@ void set_figures(StoredFile& f, const struct ::stat& st) {
 
 bool describe_entry(StoredFile& f, const std::string& path, const struct ::stat& lst) {
   f.path = path;
-  if (!S_ISLNK(lst.st_mode)) {
+  if (S_ISREG(lst.st_mode)) {
     set_figures(f, lst);
     return true;
+  }
+  if (!S_ISLNK(lst.st_mode)) {  // a fifo, socket or device: never a model file
+    errno = ENOTSUP;
+    return false;
   }
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return false;
@@ -63,7 +68,8 @@ bool describe_entry(StoredFile& f, const std::string& path, const struct ::stat&
   return true;
 }
 
-std::string link_warning(const std::string& path, int err) {
+std::string entry_warning(const std::string& path, int err) {
+  if (err == ENOTSUP) return "skipped '" + path + "': not a regular file";
   return "skipped '" + path + "': a link whose target " +
          (err == EISDIR ? std::string("is not a file") : "cannot be read: " + std::string(std::strerror(err)));
 }
@@ -101,6 +107,7 @@ Result<StoreKind> detect_store(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return fail(errno_error(errno, "cannot use", path));
   if (!S_ISDIR(st.st_mode)) return fail(ErrorCode::InvalidArgument, "'" + path + "' is not a folder", path);
+  if (::access(path.c_str(), R_OK | X_OK) != 0) return fail(errno_error(errno, "cannot read the folder", path));
   if (classify_hub_folder(path).kind == HubFolderKind::CacheRoot) return StoreKind::HubCache;
   if (is_real_dir(path + "/manifests") && is_real_dir(path + "/blobs")) return StoreKind::Ollama;
   return fail(ErrorCode::InvalidArgument,

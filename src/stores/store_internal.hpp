@@ -17,12 +17,13 @@ Result<void> check_root(const std::string& root, const char* what);
 /// Fills the figures of `f` from `st` (the content's stat).
 void set_figures(StoredFile& f, const struct ::stat& st);
 
-/// `f` for the entry at `path` whose lstat is `lst`: a symlink is followed (stat) and marked
-/// linked. False when it is a dangling or unreadable link (errno set).
+/// `f` for the entry at `path` whose lstat is `lst`: a regular file, or a symlink followed (stat) to
+/// one and marked linked. False (errno set) for a dangling or unreadable link, a link to something
+/// else (EISDIR), or a special file (ENOTSUP).
 bool describe_entry(StoredFile& f, const std::string& path, const struct ::stat& lst);
 
 /// The warning for an entry describe_entry refused with `err`.
-std::string link_warning(const std::string& path, int err);
+std::string entry_warning(const std::string& path, int err);
 
 /// What every reader shares: its root, and the start of a listing.
 class RootedReader : public StoreReader {

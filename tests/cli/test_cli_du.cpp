@@ -80,6 +80,24 @@ TEST_F(CliDu, FindsTheConfiguredCacheAndOllamaWithoutPaths) {
   for (const auto& s : nlohmann::json::parse(only_hub.out)["stores"]) EXPECT_NE(s["root"], ollama);
 }
 
+TEST_F(CliDu, AStoreReachedThroughSymlinksIsMeasuredOnceWhereItIs) {
+  sfs::create_directory_symlink(hub, dir / "hublink");
+  sfs::create_directory_symlink(ollama, dir / "ollink");
+  auto r = du({hub, dir / "hublink", dir / "hublink/", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["stores"].size(), 1u);
+  EXPECT_EQ(j["stores"][0]["root"], sfs::canonical(hub).string());
+  auto found = du({"--json"}, {"HF_HUB_CACHE=" + hub, "OLLAMA_MODELS=" + dir / "ollink"});
+  ASSERT_EQ(found.exit_code, 0) << found.err;
+  const auto f = nlohmann::json::parse(found.out);
+  ASSERT_GE(f["stores"].size(), 2u);
+  EXPECT_EQ(f["stores"][1]["root"], sfs::canonical(ollama).string());
+  EXPECT_EQ(f["duplicate_groups"], 1);
+}
+
+TEST_F(CliDu, ANegativeTopIsAUsageError) { EXPECT_EQ(du({hub, "--top", "-1"}).exit_code, exit_code::usage); }
+
 TEST_F(CliDu, APathThatIsNoStoreSaysWhatWasLookedFor) {
   auto missing = du({dir / "nope"});
   EXPECT_EQ(missing.exit_code, exit_code::not_found);

@@ -208,6 +208,7 @@ TEST(HubCacheReader, FollowsTheSharedStoreAndListsCopiesAndLlamaCppPartials) {
   cb.write_raw("models--org--x/snapshots/" + c + "/copied.txt", "stored without symlinks");
   cb.write_raw("models--org--x/blobs/" + std::string(40, 'f') + ".downloadInProgress", "half");
   ::symlink("../../blobs/nowhere", (root + "/models--org--x/blobs/" + std::string(64, 'd')).c_str());
+  ASSERT_EQ(::mkfifo((root + "/models--org--x/blobs/" + std::string(64, 'b')).c_str(), 0600), 0);  // never a model file
   auto listing = open_hub_cache(root)->list();
   ASSERT_TRUE(listing) << listing.error().message;
   std::map<std::string, StoredFile> by_rel;
@@ -226,8 +227,10 @@ TEST(HubCacheReader, FollowsTheSharedStoreAndListsCopiesAndLlamaCppPartials) {
   EXPECT_EQ(copy.model, "model/org/x");
   EXPECT_EQ(copy.digest, DigestKind::None);
   EXPECT_TRUE(by_rel.at("models--org--x/blobs/" + std::string(40, 'f') + ".downloadInProgress").partial);
-  ASSERT_EQ(listing->warnings.size(), 1u);
-  EXPECT_NE(listing->warnings[0].find(std::string(64, 'd')), std::string::npos) << listing->warnings[0];
+  ASSERT_EQ(listing->warnings.size(), 2u);
+  EXPECT_NE(listing->warnings[0].find(std::string(64, 'b')), std::string::npos) << listing->warnings[0];
+  EXPECT_NE(listing->warnings[0].find("not a regular file"), std::string::npos) << listing->warnings[0];
+  EXPECT_NE(listing->warnings[1].find(std::string(64, 'd')), std::string::npos) << listing->warnings[1];
 }
 
 // ---- the Ollama reader's own cases ----
