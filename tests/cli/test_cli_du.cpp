@@ -77,7 +77,9 @@ TEST_F(CliDu, FindsTheConfiguredCacheAndOllamaWithoutPaths) {
   // Without OLLAMA_MODELS: $HOME/.ollama/models, absent here, is not a store to read.
   auto only_hub = du({"--json"}, {"HF_HUB_CACHE=" + hub});
   ASSERT_EQ(only_hub.exit_code, 0) << only_hub.err;
-  for (const auto& s : nlohmann::json::parse(only_hub.out)["stores"]) EXPECT_NE(s["root"], ollama);
+  const auto hub_only = nlohmann::json::parse(only_hub.out);  // kept: a range-for over parse(...)["stores"] dangles
+  ASSERT_FALSE(hub_only["stores"].empty());
+  for (const auto& s : hub_only["stores"]) EXPECT_NE(s["root"], ollama);
 }
 
 TEST_F(CliDu, AStoreReachedThroughSymlinksIsMeasuredOnceWhereItIs) {
