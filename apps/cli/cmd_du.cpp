@@ -1,8 +1,6 @@
 // `hubcache du [PATH...]`: disk usage per store and per model, every file counted once per inode,
 // the bytes held twice, and the free space of each filesystem (hygiene/usage.hpp).
 #include <fmt/core.h>
-#include <sys/stat.h>
-
 #include <climits>
 #include <cstdlib>
 #include <memory>
@@ -14,6 +12,7 @@
 #include "cli.hpp"
 #include "hubcache/hygiene/usage.hpp"
 #include "hubcache/stores/store.hpp"
+#include "hubcache/util/fs.hpp"
 #include "hubcache/util/human.hpp"
 
 namespace hubcache::cli {
@@ -24,11 +23,6 @@ struct DuOptions {
   std::vector<std::string> paths;
   std::size_t top = 10;
 };
-
-bool is_dir(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
 
 // The folder a path names, symlinks resolved (a store reached through a link is measured where it
 // is, and once however it is spelled); the path itself when it cannot be resolved.
@@ -60,11 +54,11 @@ Result<std::vector<StoreToRead>> stores_to_read(const Context& ctx, const DuOpti
     return out;
   }
   const Config c = load_config(ctx, o.common, /*quiet=*/true);
-  if (is_dir(c.hub_cache.value)) add(stores::StoreKind::HubCache, c.hub_cache.value, false);
+  if (fs::is_dir(c.hub_cache.value)) add(stores::StoreKind::HubCache, c.hub_cache.value, false);
   const auto models = ctx.env.get_nonempty("OLLAMA_MODELS");
   const auto home = ctx.env.get_nonempty("HOME");
   for (const auto& dir : stores::ollama_models_candidates(models ? expand_path(*models, ctx.env) : "", home.value_or("")))
-    if (is_dir(dir)) add(stores::StoreKind::Ollama, dir, false);
+    if (fs::is_dir(dir)) add(stores::StoreKind::Ollama, dir, false);
   return out;
 }
 
