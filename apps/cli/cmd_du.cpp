@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "cli.hpp"
+#include "hubcache/cache/layout.hpp"
 #include "hubcache/hygiene/usage.hpp"
 #include "hubcache/stores/store.hpp"
 #include "hubcache/util/fs.hpp"
@@ -37,28 +38,42 @@ struct StoreToRead {
   bool given;  // named on the command line (else found: a failure is then a warning)
 };
 
-// The stores to read: the given paths, each detected; else the configured Hub cache and the Ollama
-// folders that exist. Each store once, by its real path.
+// The stores to read: the given paths, each detected (a folder can be two stores); else every store
+// found where its tool keeps it: the configured Hub cache, Ollama's folders, LM Studio's models
+// folder, llama.cpp's cache and the datasets library's downloads. Each store once, by kind and real path.
 Result<std::vector<StoreToRead>> stores_to_read(const Context& ctx, const DuOptions& o) {
   std::vector<StoreToRead> out;
-  std::set<std::string> seen;
+  std::set<std::pair<stores::StoreKind, std::string>> seen;
   auto add = [&](stores::StoreKind kind, const std::string& path, bool given) {
     const std::string root = real_folder(path);
-    if (seen.insert(root).second) out.push_back({kind, root, given});
+    if (seen.emplace(kind, root).second) out.push_back({kind, root, given});
   };
   if (!o.paths.empty()) {
     for (const auto& p : o.paths) {
-      HUBCACHE_TRY_ASSIGN(auto kind, stores::detect_store(p));
-      add(kind, p, true);
+      HUBCACHE_TRY_ASSIGN(auto kinds, stores::detect_stores(p));
+      for (auto kind : kinds) add(kind, p, true);
     }
     return out;
   }
   const Config c = load_config(ctx, o.common, /*quiet=*/true);
+  auto env = [&](const char* name) {
+    const auto v = ctx.env.get_nonempty(name);
+    return v ? expand_path(*v, ctx.env) : std::string();
+  };
+  const std::string home = env("HOME");
   if (fs::is_dir(c.hub_cache.value)) add(stores::StoreKind::HubCache, c.hub_cache.value, false);
-  const auto models = ctx.env.get_nonempty("OLLAMA_MODELS");
-  const auto home = ctx.env.get_nonempty("HOME");
-  for (const auto& dir : stores::ollama_models_candidates(models ? expand_path(*models, ctx.env) : "", home.value_or("")))
+  for (const auto& dir : stores::ollama_models_candidates(env("OLLAMA_MODELS"), home))
     if (fs::is_dir(dir)) add(stores::StoreKind::Ollama, dir, false);
+  if (const auto lms = stores::lm_studio_models_folder(home); !lms.empty() && fs::is_dir(lms))
+    add(stores::StoreKind::LmStudio, lms, false);
+  if (const auto llama = stores::llama_cpp_cache_folder(env("LLAMA_CACHE"), env("XDG_CACHE_HOME"), home);
+      !llama.empty() && fs::is_dir(llama)) {
+    add(stores::StoreKind::LlamaCpp, llama, false);
+    if (classify_hub_folder(llama).kind == HubFolderKind::CacheRoot) add(stores::StoreKind::HubCache, llama, false);
+  }
+  if (const auto downloads = stores::datasets_downloads_folder(env("HF_DATASETS_CACHE"), c.hf_home.value);
+      !downloads.empty() && fs::is_dir(downloads))
+    add(stores::StoreKind::DatasetsDownloads, downloads, false);
   return out;
 }
 
@@ -99,7 +114,7 @@ nlohmann::json to_json(const hygiene::DiskUsage& u) {
 
 void print_text(const hygiene::DiskUsage& u, std::size_t top) {
   for (const auto& s : u.stores) {
-    fmt::print("{:<10} {}  {} file{}, {} on disk", stores::to_string(s.kind), s.root, s.files, s.files == 1 ? "" : "s",
+    fmt::print("{} {}  {} file{}, {} on disk", stores::to_string(s.kind), s.root, s.files, s.files == 1 ? "" : "s",
                format_size(static_cast<double>(s.disk_bytes)));
     if (s.partial_files)
       fmt::print(" (of which {} in {} unfinished download{})", format_size(static_cast<double>(s.partial_bytes)), s.partial_files,
@@ -131,11 +146,14 @@ void print_text(const hygiene::DiskUsage& u, std::size_t top) {
 
 void add_du_command(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand(
-      "du", "Disk usage of the model stores (the Hub cache, Ollama), each file counted once, and the bytes held twice");
+      "du",
+      "Disk usage of the model stores (Hub caches, Ollama, LM Studio, llama.cpp, datasets downloads, model folders), each "
+      "file counted once, and the bytes held twice");
   auto o = std::make_shared<DuOptions>();
   cmd->add_option("PATH", o->paths,
-                  "Stores to measure: Hub caches (a project's ./model_cache too) or Ollama models folders (default: the "
-                  "configured Hub cache and Ollama's folders that exist)");
+                  "Stores to measure: Hub caches (a project's ./model_cache too), Ollama or LM Studio models folders, "
+                  "llama.cpp's cache, a datasets downloads/ folder, model folders (default: every store found where its "
+                  "tool keeps it)");
   cmd->add_option("--top", o->top, "Models listed per store in the text output (default 10; --json lists every model)")
       ->check(CLI::Range(0, 1000000));
   add_cache_dir_option(*cmd, o->common);
@@ -163,7 +181,9 @@ void add_du_command(CLI::App& app, Context& ctx) {
     if (o->common.json)
       print_json(to_json(usage));
     else if (listings.empty())
-      print_note("no model store found: no Hub cache at the configured path and no Ollama models folder");
+      print_note(
+          "no model store found: no Hub cache at the configured path, and no Ollama, LM Studio, llama.cpp or datasets store "
+          "where those tools keep them");
     else
       print_text(usage, o->top);
   });

@@ -1,5 +1,5 @@
-// The Hub cache reader: repo folders' blobs (and the shared store's payloads they link to),
-// partial downloads, and snapshot files stored without symlinks.
+// The Hub cache reader: repo folders' blobs (and the shared store's payloads they link to, or
+// that nothing links to any more), partial downloads, and snapshot files stored without symlinks.
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -8,10 +8,12 @@
 #include <cstring>
 #include <map>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 
 #include "hubcache/cache/layout.hpp"
+#include "hubcache/cache/shared_blobs.hpp"
 #include "hubcache/stores/store.hpp"
 #include "hubcache/util/dir_walk.hpp"
 #include "store_internal.hpp"
@@ -19,15 +21,11 @@
 namespace hubcache::stores {
 namespace {
 
-bool ends_with(std::string_view s, std::string_view suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
 // A blobs/ entry that belongs to a download still going on (or abandoned): huggingface_hub's
 // <etag>.incomplete, hubcache's split-download files (layout.hpp), llama.cpp's
 // <oid>.downloadInProgress, and hidden temp files.
 bool is_partial_blob_name(std::string_view name) {
-  return ends_with(name, ".incomplete") || ends_with(name, ".downloadInProgress") || ends_with(name, ".parts.state") ||
+  return name.ends_with(".incomplete") || name.ends_with(".downloadInProgress") || name.ends_with(".parts.state") ||
          (!name.empty() && name.front() == '.');
 }
 
@@ -107,9 +105,23 @@ Result<StoreListing> HubCacheReader::list() const {
   };
   fs::walk_folder(m_root, enter, visit, on_error);
 
+  std::set<std::pair<dev_t, ino_t>> reached;  // contents some repo's blob is or links to
   for (auto& [repo_folder, f] : blobs) {
     const std::string etag = f.path.substr(f.path.rfind('/') + 1);
     if (auto it = names.find(repo_folder + "/" + etag); it != names.end()) f.name = it->second;
+    reached.emplace(f.device, f.inode);
+    out.files.push_back(std::move(f));
+  }
+  // Payloads of the shared store that no repo links to any more: bytes on disk, no model. (Their
+  // names are Xet hashes, not SHA-256: no free identity.)
+  auto payloads = SharedBlobStore(m_root).payloads();
+  if (!payloads) out.warnings.push_back("cannot list the shared blob store: " + payloads.error().message);
+  for (const auto& p : payloads ? *payloads : std::vector<SharedPayload>{}) {
+    struct stat st {};
+    if (::lstat(p.path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || reached.count({st.st_dev, st.st_ino})) continue;
+    StoredFile f;
+    f.path = p.path;
+    detail::set_figures(f, st);
     out.files.push_back(std::move(f));
   }
   std::sort(out.files.begin(), out.files.end(), [](const StoredFile& a, const StoredFile& b) { return a.path < b.path; });

@@ -5,9 +5,16 @@
 
 #include <cerrno>
 #include <cstring>
+#include <algorithm>
+#include <nlohmann/json.hpp>
 #include <utility>
 
 #include "hubcache/cache/layout.hpp"
+#include "hubcache/cache/local_dir.hpp"
+#include "hubcache/util/digest.hpp"
+#include "hubcache/util/dir_walk.hpp"
+#include "hubcache/util/fs.hpp"
+#include "hubcache/util/text.hpp"
 #include "store_internal.hpp"
 
 namespace hubcache::stores {
@@ -18,6 +25,14 @@ const char* to_string(StoreKind kind) {
       return "hub-cache";
     case StoreKind::Ollama:
       return "ollama";
+    case StoreKind::ModelFolder:
+      return "model-folder";
+    case StoreKind::LmStudio:
+      return "lm-studio";
+    case StoreKind::LlamaCpp:
+      return "llama-cpp";
+    case StoreKind::DatasetsDownloads:
+      return "datasets-downloads";
   }
   return "unknown";
 }
@@ -74,6 +89,10 @@ std::string entry_warning(const std::string& path, int err) {
          (err == EISDIR ? std::string("is not a file") : "cannot be read: " + std::string(std::strerror(err)));
 }
 
+void warn_unless_folder_link(StoreListing& out, const std::string& path, int err) {
+  if (err != EISDIR) out.warnings.push_back(entry_warning(path, err));
+}
+
 Result<StoreListing> RootedReader::start_listing(const char* what) const {
   HUBCACHE_TRY(check_root(m_root, what));
   StoreListing out;
@@ -90,6 +109,14 @@ std::unique_ptr<StoreReader> open_store(StoreKind kind, std::string root) {
       return open_hub_cache(std::move(root));
     case StoreKind::Ollama:
       return open_ollama(std::move(root));
+    case StoreKind::ModelFolder:
+      return open_model_folder(std::move(root));
+    case StoreKind::LmStudio:
+      return open_lm_studio(std::move(root));
+    case StoreKind::LlamaCpp:
+      return open_llama_cpp(std::move(root));
+    case StoreKind::DatasetsDownloads:
+      return open_datasets_downloads(std::move(root));
   }
   return nullptr;
 }
@@ -101,20 +128,95 @@ bool is_real_dir(const std::string& path) {
   return ::lstat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+bool is_regular(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+// What the top level of `path` holds that tells a store: llama.cpp manifests, datasets sidecars,
+// a model folder's files. One listing, no recursion.
+struct TopLevel {
+  bool llama_manifest = false, datasets_sidecar = false, model_file = false;
+};
+
+TopLevel read_top_level(const std::string& path) {
+  TopLevel t;
+  fs::walk_folder(
+      path, [](const std::string&, const std::string&) { return false; },
+      [&](const fs::FolderEntry& e) {
+        if (!S_ISREG(e.lst.st_mode)) return;
+        const std::string_view n = e.name;
+        if (n.starts_with("manifest=") && n.ends_with(".json") && std::count(n.begin(), n.end(), '=') == 3)
+          t.llama_manifest = true;
+        if (n.size() > 69 && n.ends_with(".json") && digest_kind_of(n.substr(0, 64)) == DigestKind::Sha256)
+          t.datasets_sidecar = true;
+        if (n == "config.json" || n == "model_index.json" || n.ends_with(".gguf") || n.ends_with(".safetensors"))
+          t.model_file = true;
+      },
+      [](const std::string&, int, fs::WalkFailure) {});
+  return t;
+}
+
+// An LM Studio home: its internal folder or its settings beside `models/`.
+bool is_lm_studio_models(const std::string& path) {
+  const auto slash = path.find_last_of('/');
+  if (slash == std::string::npos || path.substr(slash + 1) != "models") return false;
+  const std::string home = path.substr(0, slash);
+  return is_real_dir(home + "/.internal") || is_regular(home + "/settings.json");
+}
+
 }  // namespace
 
-Result<StoreKind> detect_store(const std::string& path) {
+Result<std::vector<StoreKind>> detect_stores(const std::string& path) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0) return fail(errno_error(errno, "cannot use", path));
   if (!S_ISDIR(st.st_mode)) return fail(ErrorCode::InvalidArgument, "'" + path + "' is not a folder", path);
   if (::access(path.c_str(), R_OK | X_OK) != 0) return fail(errno_error(errno, "cannot read the folder", path));
-  if (classify_hub_folder(path).kind == HubFolderKind::CacheRoot) return StoreKind::HubCache;
-  if (is_real_dir(path + "/manifests") && is_real_dir(path + "/blobs")) return StoreKind::Ollama;
-  return fail(ErrorCode::InvalidArgument,
-              "'" + path +
-                  "' is neither a Hub cache (no models--*, datasets--*, spaces--* or kernels--* folder in it) nor an Ollama "
-                  "models folder (no manifests/ and blobs/ folders)",
-              path);
+  std::vector<StoreKind> kinds;
+  const TopLevel top = read_top_level(path);
+  if (classify_hub_folder(path).kind == HubFolderKind::CacheRoot) kinds.push_back(StoreKind::HubCache);
+  if (is_real_dir(path + "/manifests") && is_real_dir(path + "/blobs")) kinds.push_back(StoreKind::Ollama);
+  if (top.llama_manifest) kinds.push_back(StoreKind::LlamaCpp);
+  if (top.datasets_sidecar) kinds.push_back(StoreKind::DatasetsDownloads);
+  if (is_lm_studio_models(path)) kinds.push_back(StoreKind::LmStudio);
+  if (kinds.empty() && (top.model_file || is_real_dir(path + "/" + std::string(k_local_download_dir))))
+    kinds.push_back(StoreKind::ModelFolder);
+  if (kinds.empty())
+    return fail(ErrorCode::InvalidArgument,
+                "'" + path +
+                    "' is not a model store hubcache knows: no models--*/datasets--* folder (Hub cache), no manifests/ and "
+                    "blobs/ (Ollama), no manifest=*.json (llama.cpp), no <sha256>.json sidecar (datasets downloads), no LM "
+                    "Studio home around it, and no config.json, *.safetensors, *.gguf or .cache/huggingface/download (model "
+                    "folder)",
+                path);
+  return kinds;
+}
+
+std::string lm_studio_models_folder(const std::string& home) {
+  if (home.empty()) return {};
+  std::string lms_home;
+  if (auto pointer = fs::read_file(home + "/.lmstudio-home-pointer", 1u << 16)) lms_home = std::string(trim(*pointer));
+  if (lms_home.empty()) lms_home = is_real_dir(home + "/.cache/lm-studio") ? home + "/.cache/lm-studio" : home + "/.lmstudio";
+  if (auto settings = fs::read_file(lms_home + "/settings.json", 4u << 20)) {
+    const auto j = nlohmann::json::parse(*settings, nullptr, false);
+    if (j.is_object() && j.contains("downloadsFolder") && j["downloadsFolder"].is_string() &&
+        !j["downloadsFolder"].get<std::string>().empty())
+      return j["downloadsFolder"].get<std::string>();
+  }
+  return lms_home + "/models";
+}
+
+std::string llama_cpp_cache_folder(const std::string& llama_cache, const std::string& xdg_cache_home, const std::string& home) {
+  if (!llama_cache.empty()) return llama_cache;
+  if (!xdg_cache_home.empty()) return xdg_cache_home + "/llama.cpp";
+  if (!home.empty()) return home + "/.cache/llama.cpp";
+  return {};
+}
+
+std::string datasets_downloads_folder(const std::string& datasets_cache, const std::string& hf_home) {
+  if (!datasets_cache.empty()) return datasets_cache + "/downloads";
+  if (!hf_home.empty()) return hf_home + "/datasets/downloads";
+  return {};
 }
 
 std::vector<std::string> ollama_models_candidates(const std::string& ollama_models, const std::string& home) {

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <string>
+#include <string_view>
 #include <utility>
 
 #include "hubcache/core/result.hpp"
@@ -14,6 +15,11 @@ namespace hubcache::stores::detail {
 /// symlink or not a folder, PermissionDenied / Io when it cannot be examined.
 Result<void> check_root(const std::string& root, const char* what);
 
+/// The '/'-joined relative path `rel` is `dir` or lies below it.
+inline bool within(std::string_view rel, std::string_view dir) {
+  return rel.starts_with(dir) && (rel.size() == dir.size() || rel[dir.size()] == '/');
+}
+
 /// Fills the figures of `f` from `st` (the content's stat).
 void set_figures(StoredFile& f, const struct ::stat& st);
 
@@ -24,6 +30,11 @@ bool describe_entry(StoredFile& f, const std::string& path, const struct ::stat&
 
 /// The warning for an entry describe_entry refused with `err`.
 std::string entry_warning(const std::string& path, int err);
+
+/// For readers of folders people arrange by hand (model folders, LM Studio, llama.cpp, datasets):
+/// a symlinked folder is simply not entered (it is where it is; measure it there), anything else
+/// describe_entry refused (`err`) is a warning in `out`.
+void warn_unless_folder_link(StoreListing& out, const std::string& path, int err);
 
 /// What every reader shares: its root, and the start of a listing.
 class RootedReader : public StoreReader {

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <map>
 #include <nlohmann/json.hpp>
 
 #include "cache_builder.hpp"
@@ -37,7 +38,13 @@ struct CliDu : ::testing::Test {
   test::ProcessResult du(std::vector<std::string> args, std::vector<std::string> env = {}) {
     args.insert(args.begin(), {test::hubcache_bin(), "du"});
     // Nothing of this machine's stores: the test's own settings last, so they win.
-    std::vector<std::string> all{"HF_HOME=" + dir / "hf_home", "-HF_HUB_CACHE", "-HUGGINGFACE_HUB_CACHE", "-OLLAMA_MODELS",
+    std::vector<std::string> all{"HF_HOME=" + dir / "hf_home",
+                                 "-HF_HUB_CACHE",
+                                 "-HUGGINGFACE_HUB_CACHE",
+                                 "-OLLAMA_MODELS",
+                                 "-LLAMA_CACHE",
+                                 "-XDG_CACHE_HOME",
+                                 "-HF_DATASETS_CACHE",
                                  "HOME=" + dir / "home"};
     all.insert(all.end(), env.begin(), env.end());
     return test::run_process(args, all);
@@ -98,6 +105,38 @@ TEST_F(CliDu, AStoreReachedThroughSymlinksIsMeasuredOnceWhereItIs) {
   EXPECT_EQ(f["duplicate_groups"], 1);
 }
 
+TEST_F(CliDu, FindsEveryToolsStoreWhereItKeepsIt) {
+  const std::string home = dir / "home", llama = dir / "llama", datasets = dir / "datasets";
+  for (const auto& d : {home + "/.lmstudio/models/org/gguf-GGUF", llama, datasets + "/downloads"}) sfs::create_directories(d);
+  ASSERT_TRUE(fs::write_file_atomic(home + "/.lmstudio/models/org/gguf-GGUF/m.gguf", weights));  // a copy
+  ASSERT_TRUE(fs::write_file_atomic(llama + "/ggml-org_x_latest.gguf", "docker model"));
+  ASSERT_TRUE(fs::write_file_atomic(llama + "/manifest=ggml-org=x=latest.json", "{}"));
+  const std::string dl = datasets + "/downloads/" + sha256_hex("https://example.com/d.csv");
+  ASSERT_TRUE(fs::write_file_atomic(dl, "a,b\n"));
+  ASSERT_TRUE(fs::write_file_atomic(dl + ".json", R"({"url":"https://example.com/d.csv","etag":null})"));
+  auto r = du({"--json"}, {"HF_HUB_CACHE=" + hub, "LLAMA_CACHE=" + llama, "HF_DATASETS_CACHE=" + datasets});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  std::map<std::string, std::string> roots;
+  for (const auto& s : j["stores"]) roots[s["kind"].get<std::string>()] = s["root"].get<std::string>();
+  EXPECT_EQ(roots["hub-cache"], hub);
+  EXPECT_EQ(roots["lm-studio"], home + "/.lmstudio/models");
+  EXPECT_EQ(roots["llama-cpp"], llama);
+  EXPECT_EQ(roots["datasets-downloads"], datasets + "/downloads");
+  EXPECT_EQ(roots.count("ollama"), 0u) << "no Ollama folder exists here";
+  EXPECT_EQ(j["duplicate_groups"], 0) << "du hashes nothing, and LM Studio's copy has no free identity";
+
+  // Given as a path, a folder holding both llama.cpp layouts is measured as both stores.
+  test::CacheBuilder(llama).add_file({RepoType::Model, "org/h"}, test::commit_id(2), "h.gguf", "hub layout", true);
+  auto both = du({llama, "--json"});
+  ASSERT_EQ(both.exit_code, 0) << both.err;
+  const auto b = nlohmann::json::parse(both.out);
+  ASSERT_EQ(b["stores"].size(), 2u);
+  EXPECT_EQ(b["stores"][0]["kind"], "hub-cache");
+  EXPECT_EQ(b["stores"][1]["kind"], "llama-cpp");
+  EXPECT_EQ(b["stores"][1]["files"], 1);
+}
+
 TEST_F(CliDu, ANegativeTopIsAUsageError) { EXPECT_EQ(du({hub, "--top", "-1"}).exit_code, exit_code::usage); }
 
 TEST_F(CliDu, APathThatIsNoStoreSaysWhatWasLookedFor) {
@@ -107,7 +146,7 @@ TEST_F(CliDu, APathThatIsNoStoreSaysWhatWasLookedFor) {
   sfs::create_directories(dir / "plain");
   auto plain = du({dir / "plain"});
   EXPECT_EQ(plain.exit_code, exit_code::usage);
-  EXPECT_NE(plain.err.find("neither a Hub cache"), std::string::npos) << plain.err;
+  EXPECT_NE(plain.err.find("not a model store"), std::string::npos) << plain.err;
   EXPECT_NE(plain.err.find("Ollama"), std::string::npos) << plain.err;
 }
 

@@ -3,8 +3,11 @@
 // download, a file outside the store reached through a symlinked folder), then each reader's own
 // cases.
 #include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <ctime>
 
 #include <filesystem>
 #include <functional>
@@ -13,6 +16,7 @@
 #include <vector>
 
 #include "cache_builder.hpp"
+#include "hubcache/cache/local_dir.hpp"
 #include "hubcache/stores/store.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/hash.hpp"
@@ -96,11 +100,109 @@ std::map<std::string, Expected> build_ollama(const std::string& root, const std:
   };
 }
 
+// A `--local-dir` record as huggingface_hub writes it, `fresh` or older than the file.
+void write_record(const std::string& root, const std::string& path, const std::string& etag, bool fresh) {
+  const double now = static_cast<double>(::time(nullptr));
+  write(LocalDirLayout(root).metadata_path(path),
+        format_local_metadata({test::commit_id(4), etag, fresh ? now + 10 : now - 3600}));
+}
+
+std::map<std::string, Expected> build_model_folder(const std::string& root, const std::string& outside) {
+  const std::string w = sha256_hex(k_weights), cfg = git_blob_sha1_hex("{}");
+  write(root + "/model.safetensors", k_weights);
+  write_record(root, "model.safetensors", w, true);
+  write(root + "/config.json", "{}");
+  write_record(root, "config.json", cfg, true);
+  write(root + "/sub/copy.bin", k_weights);               // the same bytes, no record
+  write(root + "/edited.txt", "changed after download");  // its record is older than the file: no identity
+  write_record(root, "edited.txt", sha256_hex("as downloaded"), false);
+  write(LocalDirLayout(root).temp_path("big.gguf", std::string(64, 'e')), k_partial);
+  write(root + "/.cache/huggingface/.gitignore", "*");
+  write(root + "/.git/HEAD", "ref: refs/heads/main\n");  // git's internals are not model files...
+  write(root + "/.git/lfs/objects/" + w.substr(0, 2) + "/" + w.substr(2, 2) + "/" + w, k_weights);  // ...its LFS copies are
+  sfs::create_directory_symlink(outside, root + "/linked");
+  const std::string partial_rel = LocalDirLayout(root).temp_path("big.gguf", std::string(64, 'e')).substr(root.size() + 1);
+  return {
+      {"model.safetensors", {"store", "model.safetensors", k_weights.size(), false, w}},
+      {"config.json", {"store", "config.json", 2, false, cfg}},
+      {"sub/copy.bin", {"store", "sub/copy.bin", k_weights.size(), false, ""}},
+      {"edited.txt", {"store", "edited.txt", 22, false, ""}},
+      {partial_rel, {"store", "", k_partial.size(), true, ""}},
+      {".git/lfs/objects/" + w.substr(0, 2) + "/" + w.substr(2, 2) + "/" + w, {"store", "", k_weights.size(), false, w}},
+  };
+}
+
+std::map<std::string, Expected> build_lm_studio(const std::string& root, const std::string& outside) {
+  write(root + "/lmstudio-community/a-GGUF/a-Q4_K_M.gguf", k_weights);
+  write(root + "/me/b-GGUF/b.gguf", k_weights);  // the same bytes, copied
+  write(root + "/mlx-community/m-4bit/sub/model.safetensors", "mlx");
+  write(root + "/loose.gguf", k_partial);         // LM Studio indexes files two folders deep only
+  write(root + "/me/one-level.gguf", "shallow");  // ditto
+  sfs::create_directory_symlink(outside, root + "/me/linked");
+  return {
+      {"lmstudio-community/a-GGUF/a-Q4_K_M.gguf", {"lmstudio-community/a-GGUF", "a-Q4_K_M.gguf", k_weights.size(), false, ""}},
+      {"me/b-GGUF/b.gguf", {"me/b-GGUF", "b.gguf", k_weights.size(), false, ""}},
+      {"mlx-community/m-4bit/sub/model.safetensors", {"mlx-community/m-4bit", "sub/model.safetensors", 3, false, ""}},
+      {"loose.gguf", {"", "", k_partial.size(), false, ""}},
+      {"me/one-level.gguf", {"", "", 7, false, ""}},
+  };
+}
+
+std::map<std::string, Expected> build_llama_cpp(const std::string& root, const std::string& outside) {
+  const std::string w = sha256_hex(k_weights), mm = sha256_hex("projector");
+  write(root + "/manifest=org=a-GGUF=latest.json",
+        R"({"ggufFile":{"rfilename":"a-Q4.gguf","lfs":{"sha256":")" + w + R"(","size":3000}},)" +
+            R"("mmprojFile":{"rfilename":"sub/mmproj.gguf","lfs":{"sha256":")" + mm + R"("}}})");
+  write(root + "/org_a-GGUF_a-Q4.gguf", k_weights);
+  write(root + "/org_a-GGUF_a-Q4.gguf.etag", "\"" + w + "\"");
+  write(root + "/org_a-GGUF_sub_mmproj.gguf", "projector");
+  write(root + "/org_a-GGUF_sub_mmproj.gguf.json", R"({"etag":"x","lastModified":"y","url":"z"})");
+  write(root + "/ggml-org_docker_latest.gguf", k_weights);  // a -dr model: no manifest names it
+  write(root + "/org_b_x.gguf.downloadInProgress", k_partial);
+  write(root + "/CACHEDIR.TAG", "Signature: 8a477f597d28d172789f06886806bc55\n");
+  test::CacheBuilder(root).add_file({RepoType::Model, "org/c"}, test::commit_id(5), "c.gguf", "hub layout", true);
+  sfs::create_directory_symlink(outside, root + "/linked");
+  return {
+      {"org_a-GGUF_a-Q4.gguf", {"org/a-GGUF:latest", "a-Q4.gguf", k_weights.size(), false, w}},
+      {"org_a-GGUF_sub_mmproj.gguf", {"org/a-GGUF:latest", "sub/mmproj.gguf", 9, false, mm}},
+      {"ggml-org_docker_latest.gguf", {"", "", k_weights.size(), false, ""}},
+      {"org_b_x.gguf.downloadInProgress", {"", "", k_partial.size(), true, ""}},
+  };
+}
+
+std::map<std::string, Expected> build_datasets_downloads(const std::string& root, const std::string& outside) {
+  const std::string hub =
+      sha256_hex("https://huggingface.co/datasets/org/b/resolve/main/data/train%20a.parquet") + "." + sha256_hex("\"etag\"");
+  write(root + "/" + hub, k_weights);
+  write(root + "/" + hub + ".json",
+        R"({"url": "https://huggingface.co/datasets/org/b/resolve/main/data/train%20a.parquet", "etag": "\"etag\""})");
+  write(root + "/" + hub + ".lock", "");
+  const std::string other = sha256_hex("https://example.com/w.bin");
+  write(root + "/" + other, k_weights);  // the same bytes from elsewhere
+  write(root + "/" + other + ".json", R"({"url": "https://example.com/w.bin", "etag": null})");
+  const std::string part = sha256_hex("https://example.com/big.zip");
+  write(root + "/" + part + ".incomplete", k_partial);
+  write(root + "/" + part + ".json", R"({"url": "https://example.com/big.zip", "etag": null})");
+  write(root + "/" + part + ".lock", "");
+  write(root + "/extracted/" + other + "/file.txt", "unpacked");
+  sfs::create_directory_symlink(outside, root + "/extracted/linked");
+  return {
+      {hub, {"dataset/org/b", "data/train a.parquet", k_weights.size(), false, ""}},
+      {other, {"", "https://example.com/w.bin", k_weights.size(), false, ""}},
+      {part + ".incomplete", {"", "https://example.com/big.zip", k_partial.size(), true, ""}},
+      {"extracted/" + other + "/file.txt", {"", "extracted/" + other + "/file.txt", 8, false, ""}},
+  };
+}
+
 void PrintTo(const StoreCase& c, std::ostream* os) { *os << c.label; }
 
 const StoreCase k_cases[] = {
     {"HubCache", build_hub_cache, open_hub_cache, StoreKind::HubCache},
     {"Ollama", build_ollama, open_ollama, StoreKind::Ollama},
+    {"ModelFolder", build_model_folder, open_model_folder, StoreKind::ModelFolder},
+    {"LmStudio", build_lm_studio, open_lm_studio, StoreKind::LmStudio},
+    {"LlamaCpp", build_llama_cpp, open_llama_cpp, StoreKind::LlamaCpp},
+    {"DatasetsDownloads", build_datasets_downloads, open_datasets_downloads, StoreKind::DatasetsDownloads},
 };
 
 // Every entry below `root` with its mtime: a reader must leave all of it as it was.
@@ -283,6 +385,163 @@ TEST(OllamaReader, AHardlinkedBlobSharesTheHubBlobsInode) {
   EXPECT_EQ(o->files[0].links, 2u);
   EXPECT_FALSE(o->files[0].linked) << "a hardlink is the file itself";
   EXPECT_EQ(h->files[0].digest_hex, o->files[0].digest_hex);
+}
+
+// ---- the Hub cache reader: payloads of the shared store nothing links to ----
+
+TEST(HubCacheReader, ASharedPayloadNoRepoLinksToIsListedWithoutAModel) {
+  test::TempDir dir;
+  const std::string root = dir / "hub";
+  test::CacheBuilder cb(root);
+  cb.mark_shared_store();
+  const std::string used(64, 'a'), orphan(64, 'c');
+  cb.add_shared_file({RepoType::Model, "org/x"}, test::commit_id(2), "w.gguf", "shared weights", used);
+  cb.write_raw("blobs/cc/" + orphan, "left behind by a deleted repo");
+  cb.write_raw("blobs/cc/" + orphan + ".refs", "");
+  auto listing = open_hub_cache(root)->list();
+  ASSERT_TRUE(listing) << listing.error().message;
+  ASSERT_EQ(listing->files.size(), 2u) << "the used payload is counted through its repo's link only";
+  const StoredFile& left = listing->files[0];
+  EXPECT_EQ(left.path, root + "/blobs/cc/" + orphan);
+  EXPECT_EQ(left.model, "");
+  EXPECT_EQ(left.size, 29u);
+  EXPECT_EQ(left.digest, DigestKind::None) << "a Xet hash is not the SHA-256 of the bytes";
+  EXPECT_EQ(listing->files[1].model, "model/org/x");
+}
+
+// ---- the model folder reader ----
+
+TEST(ModelFolderReader, AnOldLocalDirSymlinkIntoTheCacheIsTheCacheBlob) {
+  // huggingface_hub <= 0.22 left large files of a --local-dir as symlinks to the cache's blobs.
+  test::TempDir dir;
+  const std::string hub = dir / "hub", local = dir / "local";
+  test::CacheBuilder cb(hub);
+  const std::string etag = cb.add_file({RepoType::Model, "org/m"}, test::commit_id(3), "w.bin", k_weights, true);
+  sfs::create_directories(local);
+  sfs::create_symlink(hub + "/models--org--m/blobs/" + etag, local + "/w.bin");
+  write_record(local, "w.bin", etag, true);
+  auto listing = open_model_folder(local)->list();
+  ASSERT_TRUE(listing) << listing.error().message;
+  ASSERT_EQ(listing->files.size(), 1u);
+  EXPECT_TRUE(listing->files[0].linked);
+  struct stat st {};
+  ASSERT_EQ(::stat((hub + "/models--org--m/blobs/" + etag).c_str(), &st), 0);
+  EXPECT_EQ(listing->files[0].inode, st.st_ino);
+  EXPECT_EQ(listing->files[0].digest_hex, etag) << "the record is judged by the target's mtime, as Python's stat() does";
+}
+
+TEST(ModelFolderReader, AnUnparseableRecordGivesNoIdentityAndIsLeftAlone) {
+  test::TempDir dir;
+  const std::string local = dir / "local";
+  write(local + "/w.bin", "bytes");
+  write(LocalDirLayout(local).metadata_path("w.bin"), "not a record");
+  auto listing = open_model_folder(local)->list();
+  ASSERT_TRUE(listing) << listing.error().message;
+  ASSERT_EQ(listing->files.size(), 1u);
+  EXPECT_EQ(listing->files[0].digest, DigestKind::None);
+  EXPECT_TRUE(sfs::exists(LocalDirLayout(local).metadata_path("w.bin"))) << "Python deletes it; a reader does not";
+}
+
+// ---- the llama.cpp reader ----
+
+TEST(LlamaCppReader, AManifestThatIsNotJsonIsAWarningAndItsFilesAreStillListed) {
+  test::TempDir dir;
+  const std::string root = dir / "llama";
+  write(root + "/manifest=org=a=latest.json", "{ truncated");
+  write(root + "/org_a_a.gguf", "gguf");
+  auto listing = open_llama_cpp(root)->list();
+  ASSERT_TRUE(listing) << listing.error().message;
+  ASSERT_EQ(listing->files.size(), 1u);
+  EXPECT_EQ(listing->files[0].model, "");
+  ASSERT_EQ(listing->warnings.size(), 1u);
+  EXPECT_NE(listing->warnings[0].find("manifest=org=a=latest.json"), std::string::npos) << listing->warnings[0];
+}
+
+// ---- the datasets downloads reader ----
+
+TEST(DatasetsReader, HubUrlsOfEveryShapeNameTheirRepo) {
+  test::TempDir dir;
+  const std::string root = dir / "downloads";
+  const std::vector<std::pair<std::string, std::pair<std::string, std::string>>> urls = {
+      {"https://huggingface.co/datasets/squad/resolve/main/plain_text/train.json", {"dataset/squad", "plain_text/train.json"}},
+      {"https://hf-mirror.com/org/m/resolve/0123abc/w.bin?download=true", {"model/org/m", "w.bin"}},
+      {"https://huggingface.co/datasets/org/d/resolve/refs%2Fconvert%2Fparquet/default/0.parquet",
+       {"dataset/org/d", "default/0.parquet"}},
+      {"https://huggingface.co/org/m/blob/main/w.bin", {"", "https://huggingface.co/org/m/blob/main/w.bin"}},
+  };
+  std::map<std::string, std::pair<std::string, std::string>> expected;
+  for (const auto& [url, want] : urls) {
+    const std::string name = sha256_hex(url);
+    write(root + "/" + name, url);
+    write(root + "/" + name + ".json", nlohmann::json{{"url", url}, {"etag", nullptr}}.dump());
+    expected[root + "/" + name] = want;
+  }
+  auto listing = open_datasets_downloads(root)->list();
+  ASSERT_TRUE(listing) << listing.error().message;
+  ASSERT_EQ(listing->files.size(), urls.size());
+  for (const auto& f : listing->files) EXPECT_EQ(std::make_pair(f.model, f.name), expected.at(f.path)) << f.path;
+}
+
+// ---- where the stores are, and what a folder is ----
+
+TEST(StoreLocations, LmStudioHomeFollowsThePointerThenTheLegacyThenTheDefault) {
+  test::TempDir dir;
+  const std::string home = dir / "home";
+  sfs::create_directories(home);
+  EXPECT_EQ(lm_studio_models_folder(home), home + "/.lmstudio/models");
+  sfs::create_directories(home + "/.cache/lm-studio");
+  EXPECT_EQ(lm_studio_models_folder(home), home + "/.cache/lm-studio/models");
+  write(home + "/.lmstudio-home-pointer", dir / "elsewhere" + "\n");
+  EXPECT_EQ(lm_studio_models_folder(home), dir / "elsewhere" + "/models");
+  write(dir / "elsewhere" + "/settings.json", R"({"downloadsFolder":"/mnt/big/models"})");
+  EXPECT_EQ(lm_studio_models_folder(home), "/mnt/big/models");
+  EXPECT_EQ(lm_studio_models_folder(""), "");
+}
+
+TEST(StoreLocations, LlamaCppAndDatasetsFollowTheirToolsVariables) {
+  EXPECT_EQ(llama_cpp_cache_folder("/l", "/x", "/h"), "/l");
+  EXPECT_EQ(llama_cpp_cache_folder("", "/x", "/h"), "/x/llama.cpp");
+  EXPECT_EQ(llama_cpp_cache_folder("", "", "/h"), "/h/.cache/llama.cpp");
+  EXPECT_EQ(llama_cpp_cache_folder("", "", ""), "");
+  EXPECT_EQ(datasets_downloads_folder("/d", "/hf"), "/d/downloads");
+  EXPECT_EQ(datasets_downloads_folder("", "/hf"), "/hf/datasets/downloads");
+  EXPECT_EQ(datasets_downloads_folder("", ""), "");
+}
+
+TEST(DetectStores, EachLayoutIsKnownAndAFolderCanBeTwo) {
+  test::TempDir dir;
+  const std::string outside = dir / "outside";
+  write(outside + "/x", "x");
+  auto kinds_of = [](const std::string& path) {
+    auto k = detect_stores(path);
+    return k ? *k : std::vector<StoreKind>{};
+  };
+  build_hub_cache(dir / "hub", outside);
+  EXPECT_EQ(kinds_of(dir / "hub"), std::vector{StoreKind::HubCache});
+  build_ollama(dir / "ollama", outside);
+  EXPECT_EQ(kinds_of(dir / "ollama"), std::vector{StoreKind::Ollama});
+  build_llama_cpp(dir / "llama", outside);  // legacy files beside the Hub layout
+  EXPECT_EQ(kinds_of(dir / "llama"), (std::vector{StoreKind::HubCache, StoreKind::LlamaCpp}));
+  build_datasets_downloads(dir / "downloads", outside);
+  EXPECT_EQ(kinds_of(dir / "downloads"), std::vector{StoreKind::DatasetsDownloads});
+  build_lm_studio(dir / "lms/models", outside);
+  sfs::create_directories(dir / "lms/.internal");
+  EXPECT_EQ(kinds_of(dir / "lms/models"), std::vector{StoreKind::LmStudio});
+  build_model_folder(dir / "local", outside);
+  EXPECT_EQ(kinds_of(dir / "local"), std::vector{StoreKind::ModelFolder});
+  write(dir / "clone/config.json", "{}");
+  EXPECT_EQ(kinds_of(dir / "clone"), std::vector{StoreKind::ModelFolder});
+
+  sfs::create_directories(dir / "plain");
+  write(dir / "plain/notes.txt", "x");
+  auto none = detect_stores(dir / "plain");
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code, ErrorCode::InvalidArgument);
+  EXPECT_NE(none.error().message.find(dir / "plain"), std::string::npos);
+  EXPECT_NE(none.error().message.find("not a model store"), std::string::npos) << none.error().message;
+  auto missing = detect_stores(dir / "nope");
+  ASSERT_FALSE(missing);
+  EXPECT_EQ(missing.error().code, ErrorCode::NotFound);
 }
 
 }  // namespace

@@ -21,11 +21,16 @@
 namespace hubcache::stores {
 
 enum class StoreKind {
-  HubCache,  // huggingface_hub's cache layout: the central cache, a --cache-dir, a project's ./model_cache
-  Ollama,    // Ollama's models folder: manifests/<host>/<namespace>/<model>/<tag>, blobs/sha256-<hex>
+  HubCache,           // huggingface_hub's cache layout: the central cache, a --cache-dir, a project's ./model_cache
+  Ollama,             // Ollama's models folder: manifests/<host>/<namespace>/<model>/<tag>, blobs/sha256-<hex>
+  ModelFolder,        // a plain model folder: a `--local-dir` download, a git clone, a copy
+  LmStudio,           // LM Studio's models folder: <publisher>/<model>/<files>
+  LlamaCpp,           // llama.cpp's legacy flat cache: <owner>_<repo>_<file> + manifest=<owner>=<repo>=<tag>.json
+  DatasetsDownloads,  // the datasets library's downloads/ folder (2.x Hub files): <sha256(url)>[.<sha256(etag)>] + .json
 };
 
-/// "hub-cache", "ollama": the stable ids of `--json` output.
+/// "hub-cache", "ollama", "model-folder", "lm-studio", "llama-cpp", "datasets-downloads": the
+/// stable ids of `--json` output.
 const char* to_string(StoreKind kind);
 
 /// One file a store holds.
@@ -70,7 +75,8 @@ class StoreReader {
 /// folder's blobs (named by ETag: 64 hex = SHA-256, 40 hex = git SHA-1), links into the cross-repo
 /// shared blob store followed (bytes counted where they live), `*.incomplete` and llama.cpp's
 /// `*.downloadInProgress` partials, and snapshot files stored without symlinks. A blob's `name` is
-/// the snapshot path that points at it.
+/// the snapshot path that points at it. A shared-store payload that no repo's blob links to is
+/// listed by its own path with no model (its Xet-hash name is not a SHA-256: no free identity).
 std::unique_ptr<StoreReader> open_hub_cache(std::string cache_dir);
 
 /// Ollama's models folder (`$OLLAMA_MODELS`, `~/.ollama/models`, the Linux service's
@@ -79,20 +85,73 @@ std::unique_ptr<StoreReader> open_hub_cache(std::string cache_dir);
 /// that refer to them; `-partial` downloads. A manifest that is not Ollama's JSON is a warning.
 std::unique_ptr<StoreReader> open_ollama(std::string models_dir);
 
+/// A plain model folder: every file below it (symlinked folders not entered; a symlinked file, as
+/// huggingface_hub <= 0.22 left in local dirs, followed and marked linked), named by its path in
+/// the folder; `model` is the folder's own name. Bookkeeping under `.cache/huggingface/` is not
+/// listed, except a download's `*.incomplete` temp file (partial). A file's identity is free when
+/// its `--local-dir` record (`.cache/huggingface/download/<path>.metadata`) is current by
+/// huggingface_hub's rule (cache/local_dir.hpp local_metadata_is_current) and its ETag is a digest
+/// (64 hex = SHA-256, 40 hex = git blob SHA-1). Of a git clone's `.git/`, only the LFS objects
+/// (`.git/lfs/objects/<2>/<2>/<sha256>`, a second full copy of every large file) are listed.
+std::unique_ptr<StoreReader> open_model_folder(std::string folder);
+
+/// LM Studio's models folder (`<home>/models`, or settings.json's `downloadsFolder`):
+/// `<publisher>/<model>/<file>` (anything deeper belongs to that model too: an MLX folder). A
+/// file less than two folders deep is listed with no model: LM Studio does not index it. No
+/// identity is free (the names are the publisher's).
+std::unique_ptr<StoreReader> open_lm_studio(std::string models_dir);
+
+/// llama.cpp's legacy flat cache (`$LLAMA_CACHE`, `~/.cache/llama.cpp`; before 2026-03 and still
+/// for `-dr` Docker models): the files at its top level. `manifest=<owner>=<repo>=<tag>.json` names
+/// its ggufFile / mmprojFile as `<owner>_<repo>_<rfilename, '/' as '_'>` with the LFS SHA-256;
+/// those files get model "<owner>/<repo>:<tag>", name rfilename and that digest. Sidecars
+/// (`<f>.json`, `<f>.etag`, `<f>.lastModified`) and manifests are not listed;
+/// `*.downloadInProgress` is partial. The Hub-layout folders beside them (llama.cpp since 2026-03)
+/// are open_hub_cache's.
+std::unique_ptr<StoreReader> open_llama_cpp(std::string cache_dir);
+
+/// The datasets library's downloads folder (`$HF_DATASETS_CACHE/downloads`, 2.x): each file named
+/// `<sha256(url)>[.<sha256(etag)>][.py]` with its `<name>.json` sidecar {"url", "etag"}. A Hub URL
+/// (`.../datasets/<org>/<name>/resolve/<rev>/<path>`) gives model "dataset/<org>/<name>" and name
+/// `<path>`; another URL gives no model and the URL as name. `*.incomplete` is partial, `*.lock`
+/// and sidecars are not listed, `extracted/` (unpacked archives) is listed with no model.
+std::unique_ptr<StoreReader> open_datasets_downloads(std::string downloads_dir);
+
 /// Opens the reader for `kind` at `root`.
 std::unique_ptr<StoreReader> open_store(StoreKind kind, std::string root);
 
-/// What store the folder `path` is, by its layout alone: a Hub cache (a folder holding at least one
-/// `<type>s--*` repo folder, cache/layout.hpp classify_hub_folder's CacheRoot) or an Ollama models
-/// folder (holding `manifests/` and `blobs/` folders). Errors: NotFound when `path` does not exist,
-/// InvalidArgument when it is not a folder or is neither store (the message names the path and
-/// what was looked for).
-Result<StoreKind> detect_store(const std::string& path);
+/// What stores the folder `path` is, by its layout alone, in this order (a folder can be two: since
+/// 2026-03 llama.cpp writes the Hub layout beside its legacy files):
+/// - a Hub cache: at least one `<type>s--*` repo folder (cache/layout.hpp classify_hub_folder);
+/// - Ollama: `manifests/` and `blobs/` folders;
+/// - llama.cpp legacy: a `manifest=*=*=*.json` file at its top;
+/// - datasets downloads: a `<64 hex>*.json` sidecar at its top;
+/// - LM Studio: a folder whose parent is an LM Studio home (holds `.internal/` or `settings.json`
+///   and this folder is its `models/`);
+/// - a model folder: `.cache/huggingface/download/`, `config.json`, `model_index.json`, or a
+///   `*.gguf` / `*.safetensors` file at its top (only when it is none of the above).
+/// Errors: NotFound when `path` does not exist, InvalidArgument when it is not a folder or is no
+/// store (the message names the path and what was looked for), PermissionDenied when unreadable.
+Result<std::vector<StoreKind>> detect_stores(const std::string& path);
 
 /// Where Ollama keeps models on this machine, in the order Ollama's rules give (research notes in
 /// docs/stores.md): `ollama_models` ($OLLAMA_MODELS) when set, else `<home>/.ollama/models`, then the
 /// Linux service's `/usr/share/ollama/.ollama/models`. Candidates only: callers check existence.
 std::vector<std::string> ollama_models_candidates(const std::string& ollama_models, const std::string& home);
+
+/// Where LM Studio keeps models (lmstudio-js findLMStudioHome): the home is the content of
+/// `<home>/.lmstudio-home-pointer` when that file exists, else `<home>/.cache/lm-studio` when it
+/// exists (legacy), else `<home>/.lmstudio`; its models folder is settings.json's `downloadsFolder`
+/// when set, else `<home>/models`. Reads those two small files; checks nothing else.
+std::string lm_studio_models_folder(const std::string& home);
+
+/// llama.cpp's cache folder (common.cpp fs_get_cache_directory): `llama_cache` ($LLAMA_CACHE) when
+/// set, else `<xdg_cache_home>/llama.cpp`, else `<home>/.cache/llama.cpp`. "" when all are empty.
+std::string llama_cpp_cache_folder(const std::string& llama_cache, const std::string& xdg_cache_home, const std::string& home);
+
+/// The datasets library's downloads folder (datasets config.py): `<datasets_cache>/downloads` with
+/// datasets_cache = $HF_DATASETS_CACHE, else `<hf_home>/datasets`. "" when both are empty.
+std::string datasets_downloads_folder(const std::string& datasets_cache, const std::string& hf_home);
 
 /// The name `ollama list` shows for the manifest at manifests/<host>/<ns>/<model>/<tag>: the default
 /// host `registry.ollama.ai` and namespace `library` are left out ("llama3:latest",
