@@ -1,8 +1,6 @@
 // `hubcache du [PATH...]`: disk usage per store and per model, every file counted once per inode,
 // the bytes held twice, and the free space of each filesystem (hygiene/usage.hpp).
 #include <fmt/core.h>
-#include <climits>
-#include <cstdlib>
 #include <memory>
 #include <set>
 #include <nlohmann/json.hpp>
@@ -10,7 +8,7 @@
 #include <vector>
 
 #include "cli.hpp"
-#include "hubcache/cache/layout.hpp"
+#include "hubcache/hygiene/locations.hpp"
 #include "hubcache/hygiene/usage.hpp"
 #include "hubcache/stores/store.hpp"
 #include "hubcache/util/fs.hpp"
@@ -25,13 +23,6 @@ struct DuOptions {
   std::size_t top = 10;
 };
 
-// The folder a path names, symlinks resolved (a store reached through a link is measured where it
-// is, and once however it is spelled); the path itself when it cannot be resolved.
-std::string real_folder(const std::string& path) {
-  char buf[PATH_MAX];
-  return ::realpath(path.c_str(), buf) ? std::string(buf) : path;
-}
-
 struct StoreToRead {
   stores::StoreKind kind;
   std::string root;
@@ -45,7 +36,7 @@ Result<std::vector<StoreToRead>> stores_to_read(const Context& ctx, const DuOpti
   std::vector<StoreToRead> out;
   std::set<std::pair<stores::StoreKind, std::string>> seen;
   auto add = [&](stores::StoreKind kind, const std::string& path, bool given) {
-    const std::string root = real_folder(path);
+    const std::string root = hygiene::real_folder(path);
     if (seen.emplace(kind, root).second) out.push_back({kind, root, given});
   };
   if (!o.paths.empty()) {
@@ -56,24 +47,7 @@ Result<std::vector<StoreToRead>> stores_to_read(const Context& ctx, const DuOpti
     return out;
   }
   const Config c = load_config(ctx, o.common, /*quiet=*/true);
-  auto env = [&](const char* name) {
-    const auto v = ctx.env.get_nonempty(name);
-    return v ? expand_path(*v, ctx.env) : std::string();
-  };
-  const std::string home = env("HOME");
-  if (fs::is_dir(c.hub_cache.value)) add(stores::StoreKind::HubCache, c.hub_cache.value, false);
-  for (const auto& dir : stores::ollama_models_candidates(env("OLLAMA_MODELS"), home))
-    if (fs::is_dir(dir)) add(stores::StoreKind::Ollama, dir, false);
-  if (const auto lms = stores::lm_studio_models_folder(home); !lms.empty() && fs::is_dir(lms))
-    add(stores::StoreKind::LmStudio, lms, false);
-  if (const auto llama = stores::llama_cpp_cache_folder(env("LLAMA_CACHE"), env("XDG_CACHE_HOME"), home);
-      !llama.empty() && fs::is_dir(llama)) {
-    add(stores::StoreKind::LlamaCpp, llama, false);
-    if (classify_hub_folder(llama).kind == HubFolderKind::CacheRoot) add(stores::StoreKind::HubCache, llama, false);
-  }
-  if (const auto downloads = stores::datasets_downloads_folder(env("HF_DATASETS_CACHE"), c.hf_home.value);
-      !downloads.empty() && fs::is_dir(downloads))
-    add(stores::StoreKind::DatasetsDownloads, downloads, false);
+  for (const auto& l : hygiene::tool_store_locations(ctx.env, c)) add(l.kind, l.root, false);
   return out;
 }
 

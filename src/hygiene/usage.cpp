@@ -8,6 +8,8 @@
 #include <set>
 #include <utility>
 
+#include "content_groups.hpp"
+
 namespace hubcache::hygiene {
 namespace {
 
@@ -18,8 +20,6 @@ using InodeKey = std::pair<dev_t, ino_t>;
 DiskUsage disk_usage(const std::vector<stores::StoreListing>& listings) {
   DiskUsage out;
   std::set<InodeKey> all_inodes;
-  // digest -> inode -> allocated bytes
-  std::map<std::pair<DigestKind, std::string>, std::map<InodeKey, std::uint64_t>> by_content;
   for (const auto& listing : listings) {
     StoreUsage s;
     s.kind = listing.kind;
@@ -44,7 +44,6 @@ DiskUsage disk_usage(const std::vector<stores::StoreListing>& listings) {
       ++m.files;
       m.apparent_bytes += f.size;
       if (inodes.insert(key).second) m.disk_bytes += f.disk_bytes;
-      if (f.digest != DigestKind::None) by_content[{f.digest, f.digest_hex}].emplace(key, f.disk_bytes);
     }
     for (auto& [name, entry] : models) s.models.push_back(std::move(entry.first));
     std::sort(s.models.begin(), s.models.end(), [](const ModelUsage& a, const ModelUsage& b) {
@@ -52,15 +51,9 @@ DiskUsage disk_usage(const std::vector<stores::StoreListing>& listings) {
     });
     out.stores.push_back(std::move(s));
   }
-  for (const auto& [content, inodes] : by_content) {
-    if (inodes.size() < 2) continue;
+  for (const auto& g : detail::content_groups(listings)) {
     ++out.duplicate_groups;
-    std::uint64_t sum = 0, largest = 0;
-    for (const auto& [key, bytes] : inodes) {
-      sum += bytes;
-      largest = std::max(largest, bytes);
-    }
-    out.duplicate_bytes += sum - largest;
+    out.duplicate_bytes += g.extra_bytes;
   }
   // Free space per filesystem, by each store root's own device.
   std::set<dev_t> seen;

@@ -1,0 +1,44 @@
+#include "content_groups.hpp"
+
+#include <algorithm>
+#include <map>
+#include <utility>
+
+namespace hubcache::hygiene::detail {
+
+std::vector<ContentGroup> content_groups(const std::vector<stores::StoreListing>& listings) {
+  using InodeKey = std::pair<dev_t, ino_t>;
+  struct Entry {
+    std::vector<InodeKey> order;
+    std::map<InodeKey, std::vector<Holder>> by_inode;
+  };
+  std::map<std::pair<DigestKind, std::string>, Entry> by_content;
+  for (const auto& listing : listings)
+    for (const auto& f : listing.files) {
+      if (f.partial || f.digest == DigestKind::None) continue;
+      auto& e = by_content[{f.digest, f.digest_hex}];
+      const InodeKey key{f.device, f.inode};
+      auto [it, inserted] = e.by_inode.try_emplace(key);
+      if (inserted) e.order.push_back(key);
+      it->second.push_back({&listing, &f});
+    }
+  std::vector<ContentGroup> out;
+  for (auto& [content, e] : by_content) {
+    if (e.order.size() < 2) continue;
+    ContentGroup g;
+    g.kind = content.first;
+    g.hex = content.second;
+    std::uint64_t sum = 0, largest = 0;
+    for (const auto& key : e.order) {
+      const std::uint64_t bytes = e.by_inode[key].front().file->disk_bytes;
+      sum += bytes;
+      largest = std::max(largest, bytes);
+      g.inodes.push_back(std::move(e.by_inode[key]));
+    }
+    g.extra_bytes = sum - largest;
+    out.push_back(std::move(g));
+  }
+  return out;
+}
+
+}  // namespace hubcache::hygiene::detail

@@ -1,0 +1,42 @@
+#include "hubcache/hygiene/locations.hpp"
+
+#include <climits>
+#include <cstdlib>
+#include <set>
+#include <utility>
+
+#include "hubcache/cache/layout.hpp"
+#include "hubcache/util/fs.hpp"
+
+namespace hubcache::hygiene {
+
+std::string real_folder(const std::string& path) {
+  char buf[PATH_MAX];
+  return ::realpath(path.c_str(), buf) ? std::string(buf) : path;
+}
+
+std::vector<StoreLocation> tool_store_locations(const Environment& env, const Config& config) {
+  std::vector<StoreLocation> out;
+  std::set<std::pair<stores::StoreKind, std::string>> seen;
+  auto add = [&](stores::StoreKind kind, const std::string& path, bool configured = false) {
+    if (path.empty() || !fs::is_dir(path)) return;
+    const std::string root = real_folder(path);
+    if (seen.emplace(kind, root).second) out.push_back({kind, root, configured});
+  };
+  auto var = [&](const char* name) {
+    const auto v = env.get_nonempty(name);
+    return v ? expand_path(*v, env) : std::string();
+  };
+  const std::string home = var("HOME");
+  add(stores::StoreKind::HubCache, config.hub_cache.value, true);
+  add(stores::StoreKind::HubCache, config.hf_home.value + "/hub");
+  for (const auto& dir : stores::ollama_models_candidates(var("OLLAMA_MODELS"), home)) add(stores::StoreKind::Ollama, dir);
+  add(stores::StoreKind::LmStudio, stores::lm_studio_models_folder(home));
+  const std::string llama = stores::llama_cpp_cache_folder(var("LLAMA_CACHE"), var("XDG_CACHE_HOME"), home);
+  add(stores::StoreKind::LlamaCpp, llama);
+  if (!llama.empty() && classify_hub_folder(llama).kind == HubFolderKind::CacheRoot) add(stores::StoreKind::HubCache, llama);
+  add(stores::StoreKind::DatasetsDownloads, stores::datasets_downloads_folder(var("HF_DATASETS_CACHE"), config.hf_home.value));
+  return out;
+}
+
+}  // namespace hubcache::hygiene

@@ -1,0 +1,99 @@
+// `hubcache doctor` on the messy workstation: every planted finding with its exact bytes, and
+// nothing else; read-only; roots and options checked.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "exit_codes.hpp"
+#include "hubcache/util/fs.hpp"
+#include "messy_workstation.hpp"
+#include "temp_dir.hpp"
+
+using namespace hubcache;
+namespace exit_code = hubcache::test::exit_code;
+namespace sfs = std::filesystem;
+
+namespace {
+
+struct CliDoctor : ::testing::Test {
+  test::TempDir dir;
+  test::MessyWorkstation w = test::build_messy_workstation(dir.path());
+
+  test::ProcessResult doctor(std::vector<std::string> args) {
+    args.insert(args.begin(), {test::hubcache_bin(), "doctor"});
+    return test::run_process(args, w.environment);
+  }
+};
+
+// Every entry below `root` with its size and mtime.
+std::map<std::string, std::pair<std::int64_t, std::int64_t>> tree_state(const std::string& root) {
+  std::map<std::string, std::pair<std::int64_t, std::int64_t>> out;
+  for (auto it = sfs::recursive_directory_iterator(root); it != sfs::recursive_directory_iterator(); ++it) {
+    struct stat st {};
+    ::lstat(it->path().c_str(), &st);
+    out[it->path().string()] = {st.st_size, fs::mtime_ns(st)};
+  }
+  return out;
+}
+
+TEST_F(CliDoctor, FindsEveryPlantedFindingWithItsBytesAndNothingElse) {
+  const auto before = tree_state(w.home);
+  auto r = doctor({"--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  std::multiset<std::tuple<std::string, std::string, std::uint64_t>> got, want;
+  for (const auto& f : j["findings"]) {
+    got.emplace(f["kind"].get<std::string>(), f["paths"][0].get<std::string>(), f["bytes"].get<std::uint64_t>());
+    EXPECT_FALSE(f["fix"].get<std::string>().empty()) << f.dump();
+  }
+  for (const auto& p : w.planted) want.emplace(p.kind, p.path, p.bytes);
+  EXPECT_EQ(got, want) << r.out;
+  EXPECT_TRUE(j["warnings"].empty()) << j["warnings"].dump();
+  EXPECT_EQ(tree_state(w.home), before) << "doctor only reads";
+
+  std::set<std::string> kinds;
+  for (const auto& s : j["stores"]) kinds.insert(s["kind"].get<std::string>() + " " + s["root"].get<std::string>());
+  EXPECT_TRUE(kinds.count("lm-studio " + w.lmstudio_models)) << j["stores"].dump();
+  EXPECT_TRUE(kinds.count("llama-cpp " + w.llama_cache)) << j["stores"].dump();
+  EXPECT_TRUE(kinds.count("ollama " + w.ollama)) << j["stores"].dump();
+}
+
+TEST_F(CliDoctor, EachFixNamesTheCommandAndTheTextReportShowsIt) {
+  auto r = doctor({"--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  std::map<std::string, std::string> fix_of;
+  for (const auto& f : j["findings"]) fix_of.emplace(f["kind"], f["fix"]);
+  EXPECT_EQ(fix_of["local-dir-in-cache"], "hubcache import '" + w.hub + "/gguf' --repo ORG/NAME --commit " +
+                                              std::string(40, '1') + " --move --cache-dir '" + w.hub + "'");
+  EXPECT_EQ(fix_of["detached-revision"], "hubcache cache prune --cache-dir '" + w.hub + "'");
+  EXPECT_EQ(fix_of["project-cache"].rfind("hubcache migrate '" + w.home + "/projects/", 0), 0u) << fix_of["project-cache"];
+  EXPECT_EQ(fix_of["dangling-pointer"],
+            "hubcache download org/broken --revision " + std::string(40, '3') + " --cache-dir '" + w.hub + "'");
+
+  auto text = doctor({});
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("[local-dir-in-cache]"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("fix: hubcache cache prune"), std::string::npos) << text.out;
+  EXPECT_NE(text.out.find("can be freed"), std::string::npos) << text.out;
+}
+
+TEST_F(CliDoctor, AShallowWalkFindsOnlyTheToolsStores) {
+  auto r = doctor({w.home, "--max-depth", "1", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  for (const auto& s : j["stores"]) EXPECT_FALSE(s["walked"].get<bool>()) << s.dump();
+}
+
+TEST_F(CliDoctor, ABadRootIsAClearError) {
+  auto missing = doctor({dir / "nope"});
+  EXPECT_EQ(missing.exit_code, exit_code::usage);
+  EXPECT_NE(missing.err.find("nope"), std::string::npos) << missing.err;
+  EXPECT_EQ(doctor({w.home, "--max-depth", "-1"}).exit_code, exit_code::usage);
+}
+
+}  // namespace
