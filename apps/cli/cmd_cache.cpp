@@ -200,9 +200,9 @@ int run_ls(const Context& ctx, const LsOptions& o) {
 
 void print_hint(const std::string& message) { fmt::print(stderr, "Hint: {}\n", message); }
 
-std::optional<bool> ask_confirmation(const std::string& question) {
+std::optional<bool> ask_confirmation(const std::string& question, const std::string& action) {
   if (!::isatty(STDIN_FILENO)) {
-    fmt::print(stderr, "Error: refusing to delete without confirmation: stdin is not a terminal.\n");
+    fmt::print(stderr, "Error: refusing to {} without confirmation: stdin is not a terminal.\n", action);
     print_hint("re-run with --yes to confirm, or with --dry-run to only show the plan.");
     return std::nullopt;
   }

@@ -13,7 +13,7 @@ void add_cache_verify_command(CLI::App& cache, Context& ctx);
 
 /// Asks "<question> [y/N] " on the terminal. Returns false unless the answer is y/yes. Refuses
 /// (prints an error with a hint, returns nullopt) when stdin is not a terminal.
-std::optional<bool> ask_confirmation(const std::string& question);
+std::optional<bool> ask_confirmation(const std::string& question, const std::string& action = "delete");
 
 /// Prints "Hint: <message>" to stderr.
 void print_hint(const std::string& message);

@@ -27,7 +27,9 @@ nlohmann::json to_json(const hygiene::DoctorReport& r) {
   for (const auto& f : r.findings)
     findings.push_back(
         {{"kind", hygiene::to_string(f.kind)}, {"summary", f.summary}, {"paths", f.paths}, {"bytes", f.bytes}, {"fix", f.fix}});
-  return {{"stores", stores_json}, {"findings", findings}, {"warnings", r.warnings}, {"reclaimable_bytes", r.reclaimable_bytes}};
+  return {{"stores", stores_json},          {"findings", findings},
+          {"warnings", r.warnings},         {"reclaimable_bytes", r.reclaimable_bytes},
+          {"hashed_files", r.hashed_files}, {"hashed_bytes", r.hashed_bytes}};
 }
 
 void print_text(const hygiene::DoctorReport& r) {
@@ -57,6 +59,9 @@ void add_doctor_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--max-depth", o->doctor.max_depth, "How deep below each ROOT to look (default 6)")->check(CLI::Range(0, 64));
   cmd->add_flag("--cross-filesystems", o->doctor.cross_filesystems,
                 "Also search filesystems mounted below a ROOT (default: stay on each ROOT's own, like du -x)");
+  cmd->add_flag("--deep", o->doctor.deep,
+                "Also hash files whose names do not say their content when their sizes collide (finds LM Studio's and "
+                "plain folders' copies)");
   add_json_option(*cmd, o->common);
   cmd->callback([&ctx, o] {
     if (o->doctor.roots.empty())

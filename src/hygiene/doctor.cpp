@@ -11,6 +11,7 @@
 #include <utility>
 
 #include "content_groups.hpp"
+#include "deep_hash.hpp"
 #include "hubcache/cache/local_dir.hpp"
 #include "hubcache/hygiene/locations.hpp"
 #include "hubcache/manage/delete_plan.hpp"
@@ -112,6 +113,12 @@ class Doctor {
         check_project_cache(s, m_listings[i]);
       if (s.kind != stores::StoreKind::HubCache) check_partials(s, m_listings[i]);
       if (!copy) compared.push_back(m_listings[i]);
+    }
+    if (m_options.deep) {  // files whose names say nothing, hashed where sizes collide
+      auto deep = detail::hash_colliding_sizes(compared, 0);
+      for (auto& w : deep.warnings) m_report.warnings.push_back(std::move(w));
+      m_report.hashed_files = deep.files;
+      m_report.hashed_bytes = deep.bytes;
     }
     check_duplicates(compared);
     check_environment();
@@ -333,7 +340,7 @@ class Doctor {
     for (const auto& [places, a] : by_places) {
       std::string where;
       for (const auto& p : places) where += (where.empty() ? "" : " and ") + p;
-      std::string fix = "hubcache dedupe";
+      std::string fix = std::string("hubcache dedupe") + (m_options.deep ? " --deep" : "");
       for (const auto& r : a.roots) fix += " " + quote(r);
       add({FindingKind::DuplicateContent, plural(a.files, "file is", "files are") + " held in " + where + ", not linked", a.roots,
            a.bytes, fix});

@@ -82,6 +82,25 @@ TEST_F(CliDoctor, EachFixNamesTheCommandAndTheTextReportShowsIt) {
   EXPECT_NE(text.out.find("can be freed"), std::string::npos) << text.out;
 }
 
+TEST_F(CliDoctor, DeepHashingFindsTheCopyWhoseNameSaysNothing) {
+  auto r = doctor({"--deep", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["hashed_files"], 1) << "LM Studio's GGUF, the one same-size file without a name that says its content";
+  std::uint64_t planted = 0;
+  for (const auto& p : w.planted)
+    if (p.kind == "duplicate-content") planted = p.bytes;
+  int found = 0;
+  for (const auto& f : j["findings"]) {
+    if (f["kind"] != "duplicate-content") continue;
+    ++found;
+    EXPECT_EQ(f["bytes"], planted + test::allocated_bytes(w.lmstudio_models + "/org/gguf-GGUF/m.gguf")) << f.dump();
+    EXPECT_NE(f["summary"].get<std::string>().find(w.lmstudio_models), std::string::npos) << f.dump();
+    EXPECT_EQ(f["fix"].get<std::string>().rfind("hubcache dedupe --deep ", 0), 0u) << f.dump();
+  }
+  EXPECT_EQ(found, 1);
+}
+
 TEST_F(CliDoctor, AShallowWalkFindsOnlyTheToolsStores) {
   auto r = doctor({w.home, "--max-depth", "1", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;

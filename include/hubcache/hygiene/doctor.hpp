@@ -2,8 +2,8 @@
 // `hubcache doctor`: finds every place models are stored on a machine (the stores where their tools
 // keep them, and stores found by walking the given roots) and reports what wastes space or breaks a
 // tool, each finding with the bytes at stake and the command that fixes it. Read-only: nothing is
-// created, changed, locked for writing or deleted, and nothing is hashed (identities come from the
-// stores' names, stores.hpp).
+// created, changed, locked for writing or deleted, and without `deep` nothing is hashed
+// (identities come from the stores' names, stores.hpp).
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -57,7 +57,9 @@ struct DoctorOptions {
   int max_depth = 6;
   /// Walk into other filesystems below a root (off: like `du -x`, a mount below a root is skipped).
   bool cross_filesystems = false;
-  /// Also hash what has no free identity (`--deep`): not in this version, see docs/doctor.md.
+  /// Also hash files without a free identity whose sizes collide (`--deep`: size, then a sampled
+  /// head/tail hash, then the full SHA-256), so copies whose names say nothing (LM Studio, plain
+  /// folders) are found too. Without it nothing is hashed.
   bool deep = false;
 };
 
@@ -66,6 +68,8 @@ struct DoctorReport {
   std::vector<Finding> findings;        // grouped by kind in FindingKind order, each kind by largest bytes, then path
   std::vector<std::string> warnings;    // what could not be read (the report may miss what lies there)
   std::uint64_t reclaimable_bytes = 0;  // sum of the findings' bytes that a fix frees (copies, partials, detached)
+  std::size_t hashed_files = 0;         // --deep: files hashed whole
+  std::uint64_t hashed_bytes = 0;
 };
 
 /// Runs the checks. `env` gives the configured caches and the tools' places (huggingface_hub's

@@ -1,0 +1,230 @@
+// `hubcache dedupe` on the messy workstation: the plan, the bytes freed (st_blocks before and
+// after), every file still read through each store's own path with its hash, `cache verify` and the
+// JS client's scanCacheDir still happy; kill -9 at random instants never loses a byte and a rerun
+// completes the plan.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <random>
+#include <set>
+#include <thread>
+
+#include "cache_builder.hpp"
+#include "exit_codes.hpp"
+#include "hubcache/util/fs.hpp"
+#include "hubcache/util/hash.hpp"
+#include "messy_workstation.hpp"
+#include "temp_dir.hpp"
+
+using namespace hubcache;
+namespace exit_code = hubcache::test::exit_code;
+namespace sfs = std::filesystem;
+
+namespace {
+
+// Every regular file (links followed: what each tool reads) below `roots`, with its content's hash.
+std::map<std::string, std::string> contents(const std::vector<std::string>& roots) {
+  std::map<std::string, std::string> out;
+  for (const auto& root : roots)
+    for (auto it = sfs::recursive_directory_iterator(root); it != sfs::recursive_directory_iterator(); ++it) {
+      if (!sfs::is_regular_file(it->path())) continue;  // follows links
+      auto bytes = fs::read_file(it->path().string(), 64u << 20);
+      out[it->path().string()] = bytes ? sha256_hex(*bytes) : "<unreadable>";
+    }
+  return out;
+}
+
+// Allocated bytes of every inode below `roots`, each once.
+std::uint64_t allocated(const std::vector<std::string>& roots) {
+  std::set<std::pair<dev_t, ino_t>> seen;
+  std::uint64_t sum = 0;
+  for (const auto& root : roots)
+    for (auto it = sfs::recursive_directory_iterator(root); it != sfs::recursive_directory_iterator(); ++it) {
+      struct stat st {};
+      if (::lstat(it->path().c_str(), &st) == 0 && S_ISREG(st.st_mode) && seen.emplace(st.st_dev, st.st_ino).second)
+        sum += static_cast<std::uint64_t>(st.st_blocks) * 512u;
+    }
+  return sum;
+}
+
+struct CliDedupe : ::testing::Test {
+  test::TempDir dir;
+  test::MessyWorkstation w = test::build_messy_workstation(dir.path());
+  std::vector<std::string> roots{w.hub, w.ollama, w.lmstudio_models, w.home + "/projects/chat/model_cache",
+                                 w.home + "/work/gguf-local"};
+
+  test::ProcessResult dedupe(std::vector<std::string> args) {
+    args.insert(args.begin(), {test::hubcache_bin(), "dedupe"});
+    return test::run_process(args, w.environment);
+  }
+  std::vector<std::string> with_roots(std::vector<std::string> args) {
+    args.insert(args.begin(), roots.begin(), roots.end());
+    return args;
+  }
+};
+
+TEST_F(CliDedupe, PlansTheGgufHeldFiveTimesAndADryRunChangesNothing) {
+  const auto before = contents(roots);
+  const auto blocks = allocated(roots);
+  auto r = dedupe(with_roots({"--deep", "--dry-run", "--json"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["groups"].size(), 1u) << r.out;
+  const auto& g = j["groups"][0];
+  EXPECT_EQ(g["digest"], "sha256:" + sha256_hex(w.weights));
+  EXPECT_EQ(g["keep"], w.hub + "/models--org--gguf/blobs/" + sha256_hex(w.weights));
+  std::set<std::string> replaced;
+  for (const auto& x : g["replace"]) replaced.insert(x["path"].get<std::string>());
+  const std::set<std::string> want{
+      w.ollama + "/blobs/sha256-" + sha256_hex(w.weights), w.lmstudio_models + "/org/gguf-GGUF/m.gguf",
+      w.home + "/projects/chat/model_cache/models--org--gguf/blobs/" + sha256_hex(w.weights), w.home + "/work/gguf-local/m.gguf"};
+  EXPECT_EQ(replaced, want);
+  EXPECT_EQ(j["freed_bytes"], 4 * test::allocated_bytes(w.home + "/work/gguf-local/m.gguf"));
+  EXPECT_EQ(j["hashed_files"], 1) << "only LM Studio's copy has no name that says its content";
+  EXPECT_EQ(contents(roots), before);
+  EXPECT_EQ(allocated(roots), blocks);
+
+  auto text = dedupe(with_roots({"--deep", "--dry-run"}));
+  ASSERT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_NE(text.out.find("Dry run: nothing was changed"), std::string::npos) << text.out;
+  // Without --yes and without a terminal: refused, nothing changed.
+  auto refused = dedupe(with_roots({"--deep"}));
+  EXPECT_NE(refused.exit_code, 0);
+  EXPECT_NE(refused.err.find("--yes"), std::string::npos) << refused.err;
+  EXPECT_EQ(allocated(roots), blocks);
+}
+
+TEST_F(CliDedupe, FreesExactlyThePlantedBytesAndEveryToolStillReadsItsFiles) {
+  const auto before = contents(roots);
+  const auto blocks = allocated(roots);
+  auto r = dedupe(with_roots({"--deep", "--yes", "--json"}));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_EQ(j["result"]["linked"], 4);
+  EXPECT_TRUE(j["result"]["skipped"].empty()) << j["result"].dump();
+  const std::uint64_t planted = 4 * test::allocated_bytes(w.home + "/work/gguf-local/m.gguf");
+  EXPECT_EQ(j["result"]["freed_bytes"], planted);
+  EXPECT_EQ(blocks - allocated(roots), planted) << "measured by st_blocks";
+  EXPECT_EQ(contents(roots), before) << "every name reads the same bytes";
+  // Each store's own names are kept: Ollama's sha256-<hex> blob, the Hub's blobs/ and snapshots/.
+  EXPECT_TRUE(sfs::is_regular_file(sfs::symlink_status(w.ollama + "/blobs/sha256-" + sha256_hex(w.weights))));
+  EXPECT_TRUE(sfs::is_symlink(w.hub + "/models--org--gguf/snapshots/" + test::commit_id(1) + "/m.gguf"));
+
+  for (const auto& cache : {w.hub, w.home + "/projects/chat/model_cache"}) {
+    auto v = test::run_process({test::hubcache_bin(), "cache", "verify", "org/gguf", "--cache-dir", cache}, w.environment);
+    EXPECT_EQ(v.exit_code, 0) << cache << "\n" << v.out << v.err;
+  }
+  const std::string hub_js = test::source_dir() + "/tests/interop/node_modules/@huggingface/hub/dist/index.mjs";
+  if (sfs::exists(hub_js)) {
+    const std::string script = "import { scanCacheDir } from '" + hub_js + "'; const r = await scanCacheDir('" + w.hub +
+                               "'); console.log(JSON.stringify(r.repos.map(x => x.id.name).sort()));";
+    auto js = test::run_process({"/usr/bin/env", "node", "--input-type=module", "-e", script});
+    ASSERT_EQ(js.exit_code, 0) << js.err;
+    EXPECT_NE(js.out.find("org/gguf"), std::string::npos) << js.out;
+  }
+  // A second run finds nothing left to do.
+  auto again = dedupe(with_roots({"--deep", "--dry-run", "--json"}));
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_TRUE(nlohmann::json::parse(again.out)["groups"].empty()) << again.out;
+}
+
+TEST_F(CliDedupe, ARootThatIsNoStoreIsReadAsAFolderAndAMissingOneIsAnError) {
+  sfs::create_directories(dir / "plain/a");
+  ASSERT_TRUE(fs::write_file_atomic(dir / "plain/a/x.bin", "same"));
+  ASSERT_TRUE(fs::write_file_atomic(dir / "plain/y.bin", "same"));
+  auto r = dedupe({dir / "plain", "--deep", "--dry-run", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(nlohmann::json::parse(r.out)["groups"].size(), 1u) << r.out;
+  auto missing = dedupe({dir / "nope", "--dry-run"});
+  EXPECT_EQ(missing.exit_code, exit_code::not_found) << missing.err;
+  EXPECT_EQ(dedupe({dir / "plain", "--link", "copy"}).exit_code, exit_code::usage);
+}
+
+TEST(CliDedupeCrash, KillNineAtAnyInstantLosesNothingAndARerunCompletes) {
+  test::TempDir dir;
+  // 150 contents, each in two folders as separate files: 150 replacements to interrupt.
+  std::map<std::string, std::string> expected;
+  for (int i = 0; i < 150; ++i) {
+    const std::string bytes = std::string(20000 + i, static_cast<char>('a' + i % 26)) + std::to_string(i);
+    for (const char* side : {"a", "b"}) {
+      const std::string path = dir / side + "/f" + std::to_string(i) + ".bin";
+      sfs::create_directories(sfs::path(path).parent_path());
+      ASSERT_TRUE(fs::write_file_atomic(path, bytes));
+      expected[path] = sha256_hex(bytes);
+    }
+  }
+  const std::vector<std::string> args{test::hubcache_bin(), "dedupe", dir / "a", dir / "b", "--deep", "--yes"};
+  auto linked_pairs = [&] {
+    int n = 0;
+    for (int i = 0; i < 150; ++i) {
+      struct stat a {
+      }, b{};
+      ::stat((dir / "a/f" + std::to_string(i) + ".bin").c_str(), &a);
+      ::stat((dir / "b/f" + std::to_string(i) + ".bin").c_str(), &b);
+      n += a.st_ino == b.st_ino;
+    }
+    return n;
+  };
+  // Each trial starts from separate copies again, so that every kill lands in a run with work to do.
+  auto unlink_pairs = [&] {
+    for (int i = 0; i < 150; ++i) {
+      const std::string b = dir / "b/f" + std::to_string(i) + ".bin";
+      auto bytes = fs::read_file(b);
+      ASSERT_TRUE(bytes && fs::write_file_atomic(b, *bytes));
+    }
+  };
+  // How long a whole run takes here: kills are spread over that span.
+  const auto t0 = std::chrono::steady_clock::now();
+  ASSERT_EQ(test::run_process(args).exit_code, 0);
+  const auto span = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - t0).count();
+  ASSERT_EQ(linked_pairs(), 150);
+  std::mt19937 rng(12345);
+  int mid_run = 0;  // trials killed with part of the plan done
+  for (int trial = 0; trial < 25; ++trial) {
+    unlink_pairs();
+    const pid_t child = ::fork();
+    if (child == 0) {
+      ::freopen("/dev/null", "w", stdout);
+      ::freopen("/dev/null", "w", stderr);
+      std::vector<char*> argv;
+      for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+      argv.push_back(nullptr);
+      ::execv(argv[0], argv.data());
+      ::_exit(127);
+    }
+    std::this_thread::sleep_for(std::chrono::microseconds(std::uniform_int_distribution<long>(0, span)(rng)));
+    ::kill(child, SIGKILL);
+    ::waitpid(child, nullptr, 0);
+    const int linked = linked_pairs();
+    mid_run += linked > 0 && linked < 150;
+    // Every name still holds its full content.
+    for (const auto& [path, sha] : expected) {
+      auto bytes = fs::read_file(path);
+      ASSERT_TRUE(bytes) << "trial " << trial << ": " << path << " is gone";
+      ASSERT_EQ(sha256_hex(*bytes), sha) << "trial " << trial << ": " << path;
+    }
+  }
+  RecordProperty("killed_mid_run", mid_run);
+  EXPECT_GT(mid_run, 0) << "no kill landed while links were being made: the trials proved nothing";
+  auto last = test::run_process(args);
+  ASSERT_EQ(last.exit_code, 0) << last.out << last.err;
+  for (int i = 0; i < 150; ++i) {
+    struct stat a {
+    }, b{};
+    ASSERT_EQ(::stat((dir / "a/f" + std::to_string(i) + ".bin").c_str(), &a), 0);
+    ASSERT_EQ(::stat((dir / "b/f" + std::to_string(i) + ".bin").c_str(), &b), 0);
+    EXPECT_EQ(a.st_ino, b.st_ino) << i << ": the rerun completes the plan";
+  }
+  for (const auto& side : {dir / "a", dir / "b"})
+    for (const auto& e : sfs::directory_iterator(side))
+      EXPECT_EQ(e.path().filename().string().find(".hubcache-dedupe-"), std::string::npos) << e.path();
+}
+
+}  // namespace
