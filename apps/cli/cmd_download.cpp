@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli.hpp"
+#include "hubcache/hygiene/views.hpp"
 #include "download_progress.hpp"
 #include "net_transport.hpp"
 #include "hubcache/resolve/download.hpp"
@@ -23,6 +24,7 @@ struct DownloadArgs {
   std::vector<std::string> exclude;
   std::optional<std::string> cache_dir;
   std::optional<std::string> local_dir;
+  bool link = false;  // --local-dir as links of the cache's blobs
   bool force = false;
   std::optional<std::string> token;
   unsigned max_workers = 0;  // adapt
@@ -97,6 +99,22 @@ int print_dry_run(const SnapshotResult& r, const DownloadArgs& a) {
   return k_exit_ok;
 }
 
+// --local-dir DIR --link: DIR's files become links of the snapshot's blobs, with the records
+// huggingface_hub keeps for a local dir (hygiene/views.hpp link_local_dir). Returns the number of
+// files linked now.
+Result<std::size_t> link_into(const std::string& dir, const std::string& snapshot, const std::string& commit,
+                              const std::vector<PlannedFile>& files) {
+  std::vector<hygiene::LocalDirFile> view;
+  for (const auto& f : files) {
+    char buf[PATH_MAX];
+    const std::string pointer = snapshot + "/" + f.path;
+    if (!::realpath(pointer.c_str(), buf)) return fail(errno_error(errno, "cannot read the cached file", pointer));
+    view.push_back({f.path, buf, f.etag});
+  }
+  HUBCACHE_TRY_ASSIGN(auto report, hygiene::link_local_dir(view, commit, dir, hygiene::LinkKind::Auto));
+  return report.linked;
+}
+
 int run(const Context& ctx, DownloadArgs a) {
   if (a.local_dir_use_symlinks && !a.quiet)
     print_note(
@@ -120,6 +138,11 @@ int run(const Context& ctx, DownloadArgs a) {
     type = *parse_repo_type(*a.repo_type);
   }
   set_hint_repo(a.repo_id, type, revision);
+  if (a.link && !a.local_dir)
+    return usage_error("--link needs --local-dir: it makes that folder's files links of the cache's blobs");
+  // --link: download into the cache as usual, then make the local dir a view of it.
+  const std::optional<std::string> link_dir = a.link && !a.dry_run ? a.local_dir : std::nullopt;
+  if (link_dir) a.local_dir.reset();
   // FILENAMES: folders become patterns; one regular name means single-file mode.
   std::vector<std::string> names, folders;
   for (const auto& f : a.filenames) (f.size() > 1 && f.back() == '/' ? folders : names).push_back(f);
@@ -167,6 +190,13 @@ int run(const Context& ctx, DownloadArgs a) {
     if (!r) return print_error(r.error(), a);
     if (!a.quiet)
       for (const auto& w : r->warnings) print_warning(w);
+    if (link_dir) {
+      auto view = link_into(*link_dir, r->path.substr(0, r->path.size() - names[0].size() - 1), r->commit,
+                            {{names[0], r->size, r->etag, true}});
+      if (!view) return print_error(view.error(), a);
+      print_result(*link_dir + "/" + names[0], a, {{"commit", r->commit}, {"transferred", r->transferred}, {"linked", *view}});
+      return k_exit_ok;
+    }
     print_result(r->path, a, {{"commit", r->commit}, {"transferred", r->transferred}});
     return k_exit_ok;
   }
@@ -206,6 +236,14 @@ int run(const Context& ctx, DownloadArgs a) {
               {}},
         a);
   }
+  if (link_dir) {
+    auto view = link_into(*link_dir, r->path, r->commit, r->files);
+    if (!view) return print_error(view.error(), a);
+    print_result(
+        *link_dir, a,
+        {{"commit", r->commit}, {"files", r->files.size()}, {"bytes_transferred", r->bytes_transferred}, {"linked", *view}});
+    return k_exit_ok;
+  }
   print_result(r->path, a, {{"commit", r->commit}, {"files", r->files.size()}, {"bytes_transferred", r->bytes_transferred}});
   return k_exit_ok;
 }
@@ -229,6 +267,10 @@ void add_download_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--local-dir", a->local_dir,
                   "Download into this folder as real files instead of the cache (files already in the cache, or in "
                   "--cache-dir, are copied from it, not downloaded)");
+  cmd->add_flag("--link", a->link,
+                "With --local-dir: fill the cache as usual and make the folder's files links of its blobs (reflink, "
+                "else hardlink) with the local-dir records, so the model is on disk once and both the repo id and "
+                "the folder load it");
   cmd->add_flag("--force-download", a->force, "Download again even if cached");
   cmd->add_option("--token", a->token, "Hub token (beats HF_TOKEN and the token file)");
   cmd->add_option("--max-workers", a->max_workers, "Files downloaded in parallel (default: adapt to latency, 8 to 128)")

@@ -1,7 +1,5 @@
 // Executing a dedupe plan: prove, link under a temporary name, rename over (hygiene/dedupe.hpp).
 #include <fcntl.h>
-#include <linux/fs.h>
-#include <sys/ioctl.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -16,6 +14,7 @@
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/hash.hpp"
 #include "hubcache/util/lock.hpp"
+#include "link_file.hpp"
 
 namespace hubcache::hygiene {
 namespace {
@@ -151,9 +150,9 @@ class Executor {
       return false;
     }
     if (m_plan.link == LinkKind::Reflink || m_plan.link == LinkKind::Auto) {
-      const int err = clone(g.keep, temp, st);
+      const int err = detail::clone_file(g.keep, temp, &st);
       if (err == 0) return true;
-      if (m_plan.link == LinkKind::Reflink || (err != EOPNOTSUPP && err != EXDEV && err != EINVAL && err != ENOTTY)) {
+      if (m_plan.link == LinkKind::Reflink || !detail::no_reflink_here(err)) {
         skip(r.path, "no reflink: " + errno_text(err));
         return false;
       }
@@ -166,23 +165,6 @@ class Executor {
     if (::link(g.keep.c_str(), temp.c_str()) == 0) return true;
     m_report.errors.push_back("cannot hardlink '" + g.keep + "' beside '" + r.path + "': " + errno_text(errno));
     return false;
-  }
-
-  // FICLONE of `keep` at `temp` with the replaced file's owner, mode and times; 0 or errno.
-  static int clone(const std::string& keep, const std::string& temp, const struct stat& st) {
-    fs::Fd src(::open(keep.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-    if (!src.valid()) return errno;
-    fs::Fd dst(::open(temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!dst.valid()) return errno;
-    int err = 0;
-    if (::ioctl(dst.get(), FICLONE, src.get()) != 0) err = errno;
-    if (!err && ::fchown(dst.get(), st.st_uid, st.st_gid) != 0 && errno != EPERM) err = errno;
-    if (!err && ::fchmod(dst.get(), st.st_mode & 07777) != 0) err = errno;
-    const struct timespec times[2] = {st.st_atim, st.st_mtim};
-    if (!err && ::futimens(dst.get(), times) != 0) err = errno;
-    if (!err && ::fsync(dst.get()) != 0) err = errno;
-    if (err) ::unlink(temp.c_str());
-    return err;
   }
 
   const DedupePlan& m_plan;

@@ -11,6 +11,7 @@
 #include "exit_codes.hpp"
 #include "cache_builder.hpp"
 #include "cli_env.hpp"
+#include "hubcache/util/fs.hpp"
 #include "hubcache/util/hash.hpp"
 
 using namespace hubcache;
@@ -202,6 +203,47 @@ TEST_F(Cli, LocalDir) {
   EXPECT_EQ(r.out, dir / "out" + "\n");
   EXPECT_EQ(read_file(dir / "out/docs/readme.md"), "# hi");
   EXPECT_EQ(read_file(dir / "out/.cache/huggingface/.gitignore"), "*");
+}
+
+// --local-dir D --link: the cache is filled as usual and D's files are links of its blobs, with the
+// records huggingface_hub keeps, so the model is on disk once.
+TEST_F(Cli, LocalDirLinkKeepsOneCopyAndBothLayoutsWork) {
+  const std::string out = dir / "out";
+  auto r = run({"download", "org/model", "--local-dir", out, "--link", "-q"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out, out + "\n");
+  struct stat local {
+  }, blob{};
+  ASSERT_EQ(::stat((out + "/model.bin").c_str(), &local), 0);
+  ASSERT_EQ(::stat((snapshot() + "/model.bin").c_str(), &blob), 0);
+  EXPECT_EQ(local.st_ino, blob.st_ino) << "one copy of the bytes (a hardlink here: no reflinks on this filesystem)";
+  EXPECT_EQ(read_file(out + "/docs/more/x.md"), "x");
+  const std::string record = read_file(out + "/.cache/huggingface/download/model.bin.metadata");
+  EXPECT_EQ(record.substr(0, 41), c1 + "\n") << record;
+  EXPECT_NE(record.find(sha256_hex(std::string(100000, 'm'))), std::string::npos) << record;
+  EXPECT_EQ(read_file(out + "/.cache/huggingface/.gitignore"), "*");
+  // The records make a plain --local-dir download take the files as current: nothing transferred.
+  server.clear_requests();
+  auto again = run({"download", "org/model", "--local-dir", out, "-q"});
+  ASSERT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_EQ(server.body_bytes("/resolve/"), 0u);
+  ASSERT_EQ(::stat((out + "/model.bin").c_str(), &local), 0);
+  EXPECT_EQ(local.st_ino, blob.st_ino) << "left as it is";
+  // A folder filled the old way (copies) becomes links of the cache.
+  const std::string copies = dir / "copies";
+  ASSERT_EQ(run({"download", "org/model", "--local-dir", copies, "-q"}).exit_code, 0);
+  ASSERT_EQ(::stat((copies + "/model.bin").c_str(), &local), 0);
+  EXPECT_NE(local.st_ino, blob.st_ino);
+  ASSERT_EQ(run({"download", "org/model", "--local-dir", copies, "--link", "-q"}).exit_code, 0);
+  ASSERT_EQ(::stat((copies + "/model.bin").c_str(), &local), 0);
+  EXPECT_EQ(local.st_ino, blob.st_ino);
+  // A file of the user's own that differs is never replaced.
+  ASSERT_TRUE(fs::write_file_atomic(copies + "/config.json", "{\"edited\": true}"));
+  auto edited = run({"download", "org/model", "--local-dir", copies, "--link", "-q"});
+  EXPECT_NE(edited.exit_code, 0);
+  EXPECT_NE(edited.err.find(copies + "/config.json"), std::string::npos) << edited.err;
+  EXPECT_EQ(read_file(copies + "/config.json"), "{\"edited\": true}");
+  EXPECT_EQ(run({"download", "org/model", "--link"}).exit_code, 2) << "--link needs --local-dir";
 }
 
 // `hf download --local-dir D --cache-dir C` fills D from blobs already in C, with no file transfer.
