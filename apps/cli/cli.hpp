@@ -82,6 +82,7 @@ void add_du_command(CLI::App& app, Context& ctx);
 void add_doctor_command(CLI::App& app, Context& ctx);
 void add_dedupe_command(CLI::App& app, Context& ctx);
 void add_link_command(CLI::App& app, Context& ctx);
+void add_ollama_command(CLI::App& app, Context& ctx);
 void add_download_command(CLI::App& app, Context& ctx);
 void add_serve_command(CLI::App& app, Context& ctx);
 /// `auth list / switch / logout` (hubcache) and `auth login / whoami` (hubcache-net).

@@ -125,7 +125,8 @@ std::string join(const std::vector<std::string>& parts, std::string_view sep) {
 }
 
 void print_json(const nlohmann::json& value, bool pretty) {
-  const std::string s = pretty ? value.dump(2) : value.dump();
+  // A file name need not be UTF-8: its bad bytes become U+FFFD rather than an abort.
+  const std::string s = value.dump(pretty ? 2 : -1, ' ', false, nlohmann::json::error_handler_t::replace);
   std::fwrite(s.data(), 1, s.size(), stdout);
   std::fputc('\n', stdout);
 }

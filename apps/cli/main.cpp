@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   add_doctor_command(app, ctx);
   add_dedupe_command(app, ctx);
   add_link_command(app, ctx);
+  add_ollama_command(app, ctx);
   add_auth_command(app, ctx);
   // Listed for --help only: main() hands these to hubcache-net before parsing.
   app.add_subcommand("download", "Download a repo or files into the cache or a local dir (see download --help)");
