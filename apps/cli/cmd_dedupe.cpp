@@ -40,9 +40,18 @@ Result<std::vector<stores::StoreListing>> read_stores(const Context& ctx, const 
     for (const auto& p : o.roots) {
       auto kinds = stores::detect_stores(p);
       if (!kinds && kinds.error().code != ErrorCode::InvalidArgument) return fail(kinds.error());
-      if (!kinds) {
+      if (!kinds) {  // not a store itself: the stores below it, as doctor finds them
         if (!fs::is_dir(p)) return fail(kinds.error());
-        add(stores::StoreKind::ModelFolder, p);
+        std::vector<std::string> warnings;
+        const auto found = hygiene::find_stores_under(p, 6, false, warnings);
+        for (const auto& w : warnings) print_warning(w);
+        if (found.empty())
+          return fail(ErrorCode::InvalidArgument,
+                      "no model store in or below '" + p +
+                          "' (Hub caches, Ollama, LM Studio, llama.cpp, datasets, or model folders: a .gguf or "
+                          ".safetensors file, config.json beside weights, or a --local-dir download)",
+                      p);
+        for (const auto& l : found) add(l.kind, l.root);
         continue;
       }
       for (auto k : *kinds) add(k, p);
@@ -160,7 +169,14 @@ void add_dedupe_command(CLI::App& app, Context& ctx) {
       for (const auto& e : report.errors) print_warning(e);
       fmt::print("Linked {} file{}; freed {}.\n", report.linked, report.linked == 1 ? "" : "s", size_text(report.freed_bytes));
     }
-    if (!report.errors.empty()) ctx.exit_code = 1;
+    if (!o->common.json && !report.skipped.empty())
+      fmt::print("{} file{} left as {} (see the warnings above).\n", report.skipped.size(), report.skipped.size() == 1 ? "" : "s",
+                 report.skipped.size() == 1 ? "it is" : "they are");
+    // Bytes that are not what their name says: the integrity exit code; anything else left or failed: 1.
+    if (report.integrity)
+      ctx.exit_code = 6;
+    else if (!report.errors.empty() || !report.skipped.empty())
+      ctx.exit_code = 1;
   });
 }
 

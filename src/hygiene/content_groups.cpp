@@ -28,14 +28,22 @@ std::vector<ContentGroup> content_groups(const std::vector<stores::StoreListing>
     ContentGroup g;
     g.kind = content.first;
     g.hex = content.second;
-    std::uint64_t sum = 0, largest = 0;
+    // Linking frees an inode only when every name of it is in the listings (else a name elsewhere
+    // keeps its blocks); the one kept is the largest.
+    std::uint64_t freeable = 0, largest_freeable = 0;
+    bool keeps_one_of_its_own = false;
     for (const auto& key : e.order) {
-      const std::uint64_t bytes = e.by_inode[key].front().file->disk_bytes;
-      sum += bytes;
-      largest = std::max(largest, bytes);
+      const auto& names = e.by_inode[key];
+      const std::uint64_t bytes = names.front().file->disk_bytes;
+      if (names.size() >= names.front().file->links) {
+        freeable += bytes;
+        largest_freeable = std::max(largest_freeable, bytes);
+      } else {
+        keeps_one_of_its_own = true;  // this inode stays anyway: it can be the kept one
+      }
       g.inodes.push_back(std::move(e.by_inode[key]));
     }
-    g.extra_bytes = sum - largest;
+    g.extra_bytes = keeps_one_of_its_own ? freeable : freeable - largest_freeable;
     out.push_back(std::move(g));
   }
   return out;

@@ -20,7 +20,9 @@ struct ContentGroup {
   DigestKind kind = DigestKind::None;
   std::string hex;
   std::vector<std::vector<Holder>> inodes;  // per inode (in first-met order), every name of it
-  std::uint64_t extra_bytes = 0;            // allocated bytes of all inodes but the largest: what linking frees
+  std::uint64_t extra_bytes = 0;            // what linking frees: the allocated bytes of the inodes whose every name
+                                            // is listed, but the largest (none kept when an inode with names
+                                            // elsewhere stays anyway)
 };
 
 /// Every content with a free identity held on two or more inodes, in digest order. Partial files

@@ -4,11 +4,13 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <set>
 #include <string>
 
 #include "hubcache/cache/layout.hpp"
+#include "hubcache/cache/local_dir.hpp"
 #include "hubcache/hygiene/dedupe.hpp"
 #include "hubcache/util/dir_walk.hpp"
 #include "hubcache/util/fs.hpp"
@@ -24,22 +26,6 @@ constexpr std::string_view k_temp_prefix = ".hubcache-dedupe-", k_temp_suffix = 
 std::string parent_of(const std::string& path) { return path.substr(0, path.rfind('/')); }
 
 std::string errno_text(int err) { return std::strerror(err); }
-
-// Removes what a killed run left: temporary names of ours (each a link or clone of a kept file,
-// never the only copy of anything).
-void remove_leftovers(const std::string& dir) {
-  fs::Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!fd.valid()) return;
-  fs::DirReader reader(fd.get());
-  const char* name = nullptr;
-  unsigned char type = 0;
-  std::vector<std::string> ours;
-  while (reader.next(name, type)) {
-    const std::string_view n = name;
-    if (n.starts_with(k_temp_prefix) && n.ends_with(k_temp_suffix)) ours.emplace_back(n);
-  }
-  for (const auto& n : ours) ::unlinkat(fd.get(), n.c_str(), 0);
-}
 
 HashWhat what_for(DigestKind kind) { return kind == DigestKind::GitSha1 ? HashWhat::GitSha1 : HashWhat::Sha256; }
 const std::string& digest_of(const FileHashes& h, DigestKind kind) { return kind == DigestKind::GitSha1 ? h.git_sha1 : h.sha256; }
@@ -85,14 +71,61 @@ class Executor {
  private:
   void skip(const std::string& path, const std::string& why) { m_report.skipped.push_back("'" + path + "': " + why); }
 
+  // Removes what a killed run left in `dir`: our temporary names, each only once proven to hold
+  // no bytes of its own. Anything else with such a name is left, and said.
+  void remove_leftovers(const std::string& dir) {
+    fs::Fd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd.valid()) return;
+    fs::DirReader reader(fd.get());
+    const char* name = nullptr;
+    unsigned char type = 0;
+    std::vector<std::string> ours;
+    while (reader.next(name, type)) {
+      const std::string_view n = name;
+      if (n.starts_with(k_temp_prefix) && n.ends_with(k_temp_suffix)) ours.emplace_back(n);
+    }
+    for (const auto& n : ours) {
+      const std::string path = dir + "/" + n;
+      if (is_link_of_a_kept_file(path))
+        ::unlink(path.c_str());
+      else
+        skip(path, "has the name of a dedupe temporary but holds bytes of its own: left as it is");
+    }
+  }
+
+  // Removing the name loses no bytes: a symlink or an empty file (they hold none), another name of a
+  // file with more names, or a clone of one of the plan's kept files (same bytes).
+  bool is_link_of_a_kept_file(const std::string& path) const {
+    struct stat st {};
+    if (::lstat(path.c_str(), &st) != 0) return false;
+    if (S_ISLNK(st.st_mode)) return true;
+    if (!S_ISREG(st.st_mode)) return false;
+    if (st.st_nlink > 1 || st.st_size == 0)
+      return true;  // other names hold its bytes; or it holds none (a clone
+                    // attempt killed before the clone)
+    for (const auto& g : m_plan.groups) {
+      struct stat k {};
+      if (::stat(g.keep.c_str(), &k) != 0 || k.st_size != st.st_size) continue;
+      auto h = hash_file(path, what_for(g.kind));
+      if (h && digest_of(*h, g.kind) == g.hex) return true;
+    }
+    return false;
+  }
+
   void run_group(const DedupeGroup& g) {
     struct stat kst {};
     if (::lstat(g.keep.c_str(), &kst) != 0 || !S_ISREG(kst.st_mode) || kst.st_dev != g.device) {
       for (const auto& r : g.replace) skip(r.path, "the file it was to be linked to ('" + g.keep + "') changed or is gone");
       return;
     }
+    if (open_for_writing(g.keep)) {
+      for (const auto& r : g.replace)
+        skip(r.path, "the file it was to be linked to ('" + g.keep + "') is open for writing by another process");
+      return;
+    }
     auto kept = hash_file(g.keep, what_for(g.kind));
     if (!kept || digest_of(*kept, g.kind) != g.hex) {
+      if (kept) m_report.integrity += g.replace.size();
       for (const auto& r : g.replace)
         skip(r.path,
              "the file it was to be linked to ('" + g.keep + "') " +
@@ -139,6 +172,26 @@ class Executor {
     if (dir.valid()) ::fsync(dir.get());
     ++m_report.linked;
     if (r.frees) m_report.freed_bytes += r.disk_bytes;
+    refresh_local_dir_record(g, r);
+  }
+
+  // A --local-dir file's record names its ETag and a time no earlier than the file's mtime
+  // (huggingface_hub's validity rule). The name now has the kept inode's mtime: the record's time is
+  // moved to now when it names these very bytes, so `hf download --local-dir` still takes the file
+  // as current (and never copies the cache's blob onto its own inode).
+  void refresh_local_dir_record(const DedupeGroup& g, const PlannedReplace& r) {
+    if (r.store != stores::StoreKind::ModelFolder || r.store_root.empty() || r.path.size() <= r.store_root.size() + 1) return;
+    const std::string record = LocalDirLayout(r.store_root).metadata_path(r.path.substr(r.store_root.size() + 1));
+    auto text = fs::read_file(record, 1u << 16);
+    if (!text) return;
+    auto m = parse_local_metadata(*text);
+    if (!m || m->etag != g.hex) return;
+    m->timestamp =
+        static_cast<double>(
+            std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::system_clock::now().time_since_epoch()).count()) /
+        1e6;
+    if (auto w = fs::write_file_atomic(record, format_local_metadata(*m)); !w)
+      m_report.errors.push_back("cannot refresh the local-dir record '" + record + "': " + w.error().message);
   }
 
   // The link of g.keep at `temp`, as the plan's kind says. False (reported) when not made.

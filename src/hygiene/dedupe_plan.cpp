@@ -37,6 +37,7 @@ using InodeKey = std::pair<dev_t, ino_t>;
 struct Candidate {
   std::string path;  // the name (for a linked entry: its target's real path)
   stores::StoreKind store;
+  std::string root;
   std::uint64_t size, disk_bytes;
   InodeKey inode;
   nlink_t links;
@@ -80,6 +81,7 @@ class Planner {
         if (f.partial || f.size == 0) continue;
         m_all.push_back({f.linked ? real_path(f.path) : f.path,
                          l.kind,
+                         l.root,
                          f.size,
                          f.disk_bytes,
                          {f.device, f.inode},
@@ -97,6 +99,10 @@ class Planner {
       return a.freed_bytes != b.freed_bytes ? a.freed_bytes > b.freed_bytes : a.hex < b.hex;
     });
     for (const auto& g : m_plan.groups) m_plan.freed_bytes += g.freed_bytes;
+    if (m_options.link == LinkKind::Symlink && !m_plan.groups.empty())
+      m_plan.warnings.push_back(
+          "symlinks make every other store depend on the kept files: deleting one of them (cache rm, prune, ollama rm) "
+          "breaks the stores that link to it; reflinks and hardlinks have no such dependency");
     return std::move(m_plan);
   }
 
@@ -129,10 +135,13 @@ class Planner {
                                   "filesystems)");
       return;
     }
-    // The kept inode: the best-ranked store, then the most names, then the first path.
+    // The kept inode: one with names outside the stores read (it stays anyway, so keeping it frees
+    // the most), then the best-ranked store, then the most names, then the first path.
     auto better = [&](const std::vector<std::size_t>& a, const std::vector<std::size_t>& b) {
       const auto& x = m_all[a.front()];
       const auto& y = m_all[b.front()];
+      const bool x_stays = x.links > a.size(), y_stays = y.links > b.size();
+      if (x_stays != y_stays) return x_stays;
       if (store_rank(x.store) != store_rank(y.store)) return store_rank(x.store) < store_rank(y.store);
       if (x.links != y.links) return x.links > y.links;
       return x.path < y.path;
@@ -165,7 +174,8 @@ class Planner {
         const auto& c = m_all[i];
         struct stat st {};
         if (::lstat(c.path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        g.replace.push_back({c.path, c.store, c.size, c.disk_bytes, c.inode.first, c.inode.second, fs::mtime_ns(st), frees});
+        g.replace.push_back(
+            {c.path, c.store, c.root, c.size, c.disk_bytes, c.inode.first, c.inode.second, fs::mtime_ns(st), frees});
       }
       if (frees) g.freed_bytes += m_all[list.front()].disk_bytes;
     }

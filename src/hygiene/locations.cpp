@@ -7,12 +7,22 @@
 
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/util/fs.hpp"
+#include "walk_roots.hpp"
 
 namespace hubcache::hygiene {
 
 std::string real_folder(const std::string& path) {
   char buf[PATH_MAX];
   return ::realpath(path.c_str(), buf) ? std::string(buf) : path;
+}
+
+std::vector<StoreLocation> find_stores_under(const std::string& root, int max_depth, bool cross_filesystems,
+                                             std::vector<std::string>& warnings) {
+  auto walked = detail::walk_for_stores(root, max_depth, cross_filesystems, {});
+  for (auto& w : walked.warnings) warnings.push_back(std::move(w));
+  std::vector<StoreLocation> out;
+  for (auto& s : walked.stores) out.push_back({s.kind, std::move(s.root), false});
+  return out;
 }
 
 std::vector<StoreLocation> tool_store_locations(const Environment& env, const Config& config) {

@@ -17,6 +17,7 @@
 #include <thread>
 
 #include "cache_builder.hpp"
+#include "hubcache/cache/local_dir.hpp"
 #include "exit_codes.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/hash.hpp"
@@ -35,6 +36,8 @@ std::map<std::string, std::string> contents(const std::vector<std::string>& root
   for (const auto& root : roots)
     for (auto it = sfs::recursive_directory_iterator(root); it != sfs::recursive_directory_iterator(); ++it) {
       if (!sfs::is_regular_file(it->path())) continue;  // follows links
+      // A --local-dir record is bookkeeping dedupe refreshes (checked on its own), not content.
+      if (it->path().string().find("/.cache/huggingface/download/") != std::string::npos) continue;
       auto bytes = fs::read_file(it->path().string(), 64u << 20);
       out[it->path().string()] = bytes ? sha256_hex(*bytes) : "<unreadable>";
     }
@@ -113,6 +116,18 @@ TEST_F(CliDedupe, FreesExactlyThePlantedBytesAndEveryToolStillReadsItsFiles) {
   EXPECT_EQ(j["result"]["freed_bytes"], planted);
   EXPECT_EQ(blocks - allocated(roots), planted) << "measured by st_blocks";
   EXPECT_EQ(contents(roots), before) << "every name reads the same bytes";
+  // The --local-dir file now has the blob's mtime: its record was moved so huggingface_hub still
+  // takes it as current (mtime at most one second after the record's time).
+  {
+    const std::string local = w.home + "/work/gguf-local/m.gguf";
+    auto record = parse_local_metadata(*fs::read_file(LocalDirLayout(w.home + "/work/gguf-local").metadata_path("m.gguf")));
+    ASSERT_TRUE(record);
+    struct stat st {};
+    ASSERT_EQ(::stat(local.c_str(), &st), 0);
+    EXPECT_TRUE(local_metadata_is_current(
+        *record, static_cast<double>(st.st_mtim.tv_sec) + static_cast<double>(st.st_mtim.tv_nsec) / 1e9));
+    EXPECT_EQ(record->etag, sha256_hex(w.weights));
+  }
   // Each store's own names are kept: Ollama's sha256-<hex> blob, the Hub's blobs/ and snapshots/.
   EXPECT_TRUE(sfs::is_regular_file(sfs::symlink_status(w.ollama + "/blobs/sha256-" + sha256_hex(w.weights))));
   EXPECT_TRUE(sfs::is_symlink(w.hub + "/models--org--gguf/snapshots/" + test::commit_id(1) + "/m.gguf"));
@@ -135,13 +150,26 @@ TEST_F(CliDedupe, FreesExactlyThePlantedBytesAndEveryToolStillReadsItsFiles) {
   EXPECT_TRUE(nlohmann::json::parse(again.out)["groups"].empty()) << again.out;
 }
 
-TEST_F(CliDedupe, ARootThatIsNoStoreIsReadAsAFolderAndAMissingOneIsAnError) {
+TEST_F(CliDedupe, ARootThatIsNoStoreIsSearchedForStoresAndItsOtherFilesAreNeverTouched) {
+  // A home-like folder: two model folders holding the same GGUF, and a document with its backup.
   sfs::create_directories(dir / "plain/a");
-  ASSERT_TRUE(fs::write_file_atomic(dir / "plain/a/x.bin", "same"));
-  ASSERT_TRUE(fs::write_file_atomic(dir / "plain/y.bin", "same"));
+  sfs::create_directories(dir / "plain/b");
+  sfs::create_directories(dir / "plain/docs");
+  ASSERT_TRUE(fs::write_file_atomic(dir / "plain/a/x.gguf", "same weights"));
+  ASSERT_TRUE(fs::write_file_atomic(dir / "plain/b/y.gguf", "same weights"));
+  ASSERT_TRUE(fs::write_file_atomic(dir / "plain/docs/report.txt", "my text"));
+  ASSERT_TRUE(fs::write_file_atomic(dir / "plain/docs/report-backup.txt", "my text"));
   auto r = dedupe({dir / "plain", "--deep", "--dry-run", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(nlohmann::json::parse(r.out)["groups"].size(), 1u) << r.out;
+  const auto j = nlohmann::json::parse(r.out);
+  ASSERT_EQ(j["groups"].size(), 1u) << r.out;
+  EXPECT_EQ(j["groups"][0]["replace"].size(), 1u);
+  EXPECT_NE(j["groups"][0]["keep"].get<std::string>().find(".gguf"), std::string::npos) << "the backup is no model file";
+  sfs::create_directories(dir / "nomodels");
+  ASSERT_TRUE(fs::write_file_atomic(dir / "nomodels/notes.txt", "x"));
+  auto none = dedupe({dir / "nomodels", "--dry-run"});
+  EXPECT_EQ(none.exit_code, exit_code::usage);
+  EXPECT_NE(none.err.find("no model store"), std::string::npos) << none.err;
   auto missing = dedupe({dir / "nope", "--dry-run"});
   EXPECT_EQ(missing.exit_code, exit_code::not_found) << missing.err;
   EXPECT_EQ(dedupe({dir / "plain", "--link", "copy"}).exit_code, exit_code::usage);
@@ -154,7 +182,7 @@ TEST(CliDedupeCrash, KillNineAtAnyInstantLosesNothingAndARerunCompletes) {
   for (int i = 0; i < 150; ++i) {
     const std::string bytes = std::string(20000 + i, static_cast<char>('a' + i % 26)) + std::to_string(i);
     for (const char* side : {"a", "b"}) {
-      const std::string path = dir / side + "/f" + std::to_string(i) + ".bin";
+      const std::string path = dir / side + "/f" + std::to_string(i) + ".gguf";
       sfs::create_directories(sfs::path(path).parent_path());
       ASSERT_TRUE(fs::write_file_atomic(path, bytes));
       expected[path] = sha256_hex(bytes);
@@ -166,8 +194,8 @@ TEST(CliDedupeCrash, KillNineAtAnyInstantLosesNothingAndARerunCompletes) {
     for (int i = 0; i < 150; ++i) {
       struct stat a {
       }, b{};
-      ::stat((dir / "a/f" + std::to_string(i) + ".bin").c_str(), &a);
-      ::stat((dir / "b/f" + std::to_string(i) + ".bin").c_str(), &b);
+      ::stat((dir / "a/f" + std::to_string(i) + ".gguf").c_str(), &a);
+      ::stat((dir / "b/f" + std::to_string(i) + ".gguf").c_str(), &b);
       n += a.st_ino == b.st_ino;
     }
     return n;
@@ -175,7 +203,7 @@ TEST(CliDedupeCrash, KillNineAtAnyInstantLosesNothingAndARerunCompletes) {
   // Each trial starts from separate copies again, so that every kill lands in a run with work to do.
   auto unlink_pairs = [&] {
     for (int i = 0; i < 150; ++i) {
-      const std::string b = dir / "b/f" + std::to_string(i) + ".bin";
+      const std::string b = dir / "b/f" + std::to_string(i) + ".gguf";
       auto bytes = fs::read_file(b);
       ASSERT_TRUE(bytes && fs::write_file_atomic(b, *bytes));
     }
@@ -218,8 +246,8 @@ TEST(CliDedupeCrash, KillNineAtAnyInstantLosesNothingAndARerunCompletes) {
   for (int i = 0; i < 150; ++i) {
     struct stat a {
     }, b{};
-    ASSERT_EQ(::stat((dir / "a/f" + std::to_string(i) + ".bin").c_str(), &a), 0);
-    ASSERT_EQ(::stat((dir / "b/f" + std::to_string(i) + ".bin").c_str(), &b), 0);
+    ASSERT_EQ(::stat((dir / "a/f" + std::to_string(i) + ".gguf").c_str(), &a), 0);
+    ASSERT_EQ(::stat((dir / "b/f" + std::to_string(i) + ".gguf").c_str(), &b), 0);
     EXPECT_EQ(a.st_ino, b.st_ino) << i << ": the rerun completes the plan";
   }
   for (const auto& side : {dir / "a", dir / "b"})

@@ -185,6 +185,23 @@ TEST_F(Stores, AFileOpenForWritingOrLockedByADownloadIsNeverTouched) {
   EXPECT_NE(report2.skipped[0].find("locked by a download"), std::string::npos) << report2.skipped[0];
 }
 
+TEST_F(Stores, NothingIsLinkedToAKeptFileOpenForWriting) {
+  const auto plan = plan_dedupe(listings(), {.link = LinkKind::Hardlink});
+  const pid_t child = ::fork();
+  if (child == 0) {
+    const int fd = ::open(hub_blob.c_str(), O_WRONLY);  // a writer of the kept file: a hardlink would share its edits
+    ::pause();
+    ::_exit(fd >= 0 ? 0 : 1);
+  }
+  ::usleep(200 * 1000);
+  const auto report = execute_dedupe(plan);
+  ::kill(child, SIGKILL);
+  ::waitpid(child, nullptr, 0);
+  EXPECT_EQ(report.linked, 0u);
+  ASSERT_EQ(report.skipped.size(), 1u);
+  EXPECT_NE(report.skipped[0].find("is open for writing"), std::string::npos) << report.skipped[0];
+}
+
 TEST_F(Stores, AHardlinkThatItsOwnerCouldNotReadIsNotMade) {
   ::chmod(hub_blob.c_str(), 0600);  // only its owner (root) reads the kept blob
   ASSERT_EQ(::chown(ollama_blob.c_str(), 65534, 65534), 0) << "the tests run as root";  // Ollama's service user
@@ -199,9 +216,15 @@ TEST_F(Stores, LeftoversOfAKilledRunAreRemovedAndNothingElse) {
   ASSERT_EQ(::link(hub_blob.c_str(), leftover.c_str()), 0);
   const std::string foreign = ollama + "/blobs/.other.tmp";
   write(foreign, "not ours");
-  execute_dedupe(plan_dedupe(listings(), {.link = LinkKind::Hardlink}));
+  // A file of someone's own that happens to have our temporary's name: it holds bytes no other name does.
+  const std::string lookalike = ollama + "/blobs/.hubcache-dedupe-abcdef01.tmp";
+  write(lookalike, "secret");
+  const auto report = execute_dedupe(plan_dedupe(listings(), {.link = LinkKind::Hardlink}));
   EXPECT_FALSE(sfs::exists(leftover));
   EXPECT_TRUE(sfs::exists(foreign));
+  EXPECT_EQ(content_of(lookalike), "secret");
+  ASSERT_FALSE(report.skipped.empty());
+  EXPECT_NE(report.skipped.front().find("holds bytes of its own"), std::string::npos) << report.skipped.front();
 }
 
 // ---- filesystems: reflinks on XFS, and never a link across filesystems (tests run as root) ----

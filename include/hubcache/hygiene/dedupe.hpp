@@ -48,6 +48,7 @@ struct DedupeOptions {
 struct PlannedReplace {
   std::string path;  // keeps its name
   stores::StoreKind store = stores::StoreKind::HubCache;
+  std::string store_root;  // the root of the store listing it
   std::uint64_t size = 0;
   std::uint64_t disk_bytes = 0;  // allocated bytes it holds now
   dev_t device = 0;
@@ -83,11 +84,16 @@ struct DedupeReport {
   std::size_t linked = 0;            // files replaced by a link
   std::uint64_t freed_bytes = 0;     // allocated bytes freed (of replaced files that were the last name)
   std::vector<std::string> skipped;  // files left as they are, each with the reason (changed, busy, differs, ...)
+  std::size_t integrity = 0;         // of those, files whose bytes are not what their group's identity says
   std::vector<std::string> errors;   // operations that failed (the file is left as it was)
 };
 
-/// Executes `plan`: for each replaced file, the checks above, then link + rename. Removes the
-/// temporary names a killed earlier run left in the planned folders first. Never fails as a whole.
+/// Executes `plan`: for each replaced file, the checks above (the kept file too must not be open
+/// for writing), then link + rename; a replaced `--local-dir` file's record is moved to now when it
+/// names these bytes, so huggingface_hub still takes the file as current. Removes first the
+/// temporary names a killed earlier run left in the planned folders, each only when removing it
+/// loses no bytes (a symlink, a name of a file with other names, or a clone of a kept file). Never
+/// fails as a whole.
 DedupeReport execute_dedupe(const DedupePlan& plan);
 
 }  // namespace hubcache::hygiene

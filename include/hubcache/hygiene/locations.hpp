@@ -25,6 +25,13 @@ struct StoreLocation {
 /// config.hpp expand_path does. Folders that do not exist are left out; nothing else is checked.
 std::vector<StoreLocation> tool_store_locations(const Environment& env, const Config& config);
 
+/// The stores below the folder `root` (doctor's walk: at most `max_depth` folders deep, one
+/// filesystem unless `cross_filesystems`, never into a symlinked folder, `.git`, `node_modules`,
+/// virtualenvs; a store is not walked into). Each root as walked (not symlink-resolved). What
+/// could not be read goes to `warnings`.
+std::vector<StoreLocation> find_stores_under(const std::string& root, int max_depth, bool cross_filesystems,
+                                             std::vector<std::string>& warnings);
+
 /// `path` with symlinks resolved (realpath), or `path` itself when that fails.
 std::string real_folder(const std::string& path);
 

@@ -49,8 +49,10 @@ struct DiskUsage {
 
 /// Sums `listings`. Contents are compared by the identity their names give (StoredFile::digest):
 /// files without one are never counted as duplicates (that needs hashing: `doctor --deep`).
-/// A duplicate group is one digest on two or more inodes; its duplicate bytes are the allocated
-/// bytes of all its inodes but the largest. Partial files are in no group. The only I/O is a
+/// A duplicate group is one digest on two or more inodes; its duplicate bytes are what linking
+/// would free: the allocated bytes of its inodes whose every name is listed (st_nlink), but the
+/// largest (or all of them when an inode with names elsewhere stays anyway). Partial files are in
+/// no group. The only I/O is a
 /// statvfs per filesystem (a failure leaves that filesystem's figures 0).
 DiskUsage disk_usage(const std::vector<stores::StoreListing>& listings);
 
