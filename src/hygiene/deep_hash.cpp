@@ -3,6 +3,9 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <functional>
+#include <cerrno>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -18,18 +21,37 @@ namespace {
 using InodeKey = std::pair<dev_t, ino_t>;
 constexpr std::size_t k_sample = 4096;  // bytes hashed at each end of a file to tell same-size files apart
 
+// A cheap fingerprint of the first and last k_sample bytes and the size: it only picks which
+// same-size files to hash whole (a collision costs a full hash, never a wrong group), so a
+// non-cryptographic hash (libstdc++'s, Murmur-based) does.
+// Reads exactly `n` bytes at `offset` (fewer only at the end of the file); -1 on an error.
+ssize_t read_at(int fd, char* buf, std::size_t n, off_t offset) {
+  std::size_t have = 0;
+  while (have < n) {
+    const ssize_t got = ::pread(fd, buf + have, n - have, offset + static_cast<off_t>(have));
+    if (got < 0 && errno == EINTR) continue;
+    if (got < 0) return -1;
+    if (got == 0) break;
+    have += static_cast<std::size_t>(got);
+  }
+  return static_cast<ssize_t>(have);
+}
+
 std::optional<std::string> sample_hash(const std::string& path, std::uint64_t size) {
   fs::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
   if (!fd.valid()) return std::nullopt;
-  std::string buf(k_sample, '\0');
-  Hasher h(Hasher::Kind::Sha256);
-  h.update(std::to_string(size));
-  for (std::uint64_t at : {std::uint64_t{0}, size > k_sample ? size - k_sample : 0}) {
-    const ssize_t n = ::pread(fd.get(), buf.data(), buf.size(), static_cast<off_t>(at));
-    if (n < 0) return std::nullopt;
-    h.update(buf.data(), static_cast<std::size_t>(n));
+  char buf[2 * k_sample];
+  ssize_t have = 0;
+  if (size <= sizeof buf) {  // a small file is sampled whole
+    have = read_at(fd.get(), buf, static_cast<std::size_t>(size), 0);
+  } else {
+    const ssize_t head = read_at(fd.get(), buf, k_sample, 0);
+    const ssize_t tail = read_at(fd.get(), buf + k_sample, k_sample, static_cast<off_t>(size - k_sample));
+    have = head < 0 || tail < 0 ? -1 : head + tail;
   }
-  return h.hex_digest();
+  if (have < 0) return std::nullopt;
+  const std::size_t h = std::hash<std::string_view>{}(std::string_view(buf, static_cast<std::size_t>(have)));
+  return std::to_string(size) + ":" + std::to_string(h);
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <stdexcept>
+#include <memory>
 #include <vector>
 
 namespace hubcache {
@@ -88,23 +89,28 @@ Result<FileHashes> hash_file(const std::string& path, HashWhat what) {
   struct stat before {};
   if (::fstat(fd, &before) != 0) return fail(errno_error(errno, "cannot stat", path));
   const off_t end = before.st_size;
-  ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  if (end >= (1 << 20)) ::posix_fadvise(fd, 0, 0, POSIX_FADV_SEQUENTIAL);  // worth a syscall for large files only
 
   const bool want256 = (static_cast<int>(what) & 1) != 0;
   const bool want1 = (static_cast<int>(what) & 2) != 0;
   Hasher sha256(Hasher::Kind::Sha256);
   GitBlobHasher sha1(static_cast<std::uint64_t>(end));
-  std::vector<char> buf(1 << 20);
+  // One read buffer per thread, allocated once: a fresh zeroed MiB per file costs more than hashing
+  // a small file (page faults and memset), and dedupe --deep hashes thousands.
+  constexpr std::size_t k_buf = 1 << 20;
+  thread_local std::unique_ptr<char[]> tl_buf;
+  if (!tl_buf) tl_buf.reset(new char[k_buf]);
+  char* const buf = tl_buf.get();
   std::uint64_t total = 0;
   for (;;) {
-    const ssize_t n = ::read(fd, buf.data(), buf.size());
+    const ssize_t n = ::read(fd, buf, k_buf);
     if (n < 0) {
       if (errno == EINTR) continue;
       return fail(errno_error(errno, "cannot read", path));
     }
     if (n == 0) break;
-    if (want256) sha256.update(buf.data(), static_cast<std::size_t>(n));
-    if (want1) sha1.update(buf.data(), static_cast<std::size_t>(n));
+    if (want256) sha256.update(buf, static_cast<std::size_t>(n));
+    if (want1) sha1.update(buf, static_cast<std::size_t>(n));
     total += static_cast<std::uint64_t>(n);
   }
   using fs::mtime_ns;
