@@ -54,8 +54,7 @@ void add_doctor_command(CLI::App& app, Context& ctx) {
       "Find every model store (Hub caches, --local-dir copies, Ollama, LM Studio, llama.cpp, datasets) and report "
       "what wastes space or breaks a tool, with the fix. Read-only");
   auto o = std::make_shared<DoctorCliOptions>();
-  cmd->add_option("ROOT", o->doctor.roots, "Folders to search for stores (default: the home folder)")
-      ->check(CLI::ExistingDirectory);
+  cmd->add_option("ROOT", o->doctor.roots, "Folders to search for stores (default: the home folder)");
   cmd->add_option("--max-depth", o->doctor.max_depth, "How deep below each ROOT to look (default 6)")->check(CLI::Range(0, 64));
   cmd->add_flag("--cross-filesystems", o->doctor.cross_filesystems,
                 "Also search filesystems mounted below a ROOT (default: stay on each ROOT's own, like du -x)");

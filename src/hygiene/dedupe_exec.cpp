@@ -205,8 +205,12 @@ class Executor {
     if (m_plan.link == LinkKind::Reflink || m_plan.link == LinkKind::Auto) {
       const int err = detail::clone_file(g.keep, temp, &st);
       if (err == 0) return true;
-      if (m_plan.link == LinkKind::Reflink || !detail::no_reflink_here(err)) {
-        skip(r.path, "no reflink: " + errno_text(err));
+      if (m_plan.link == LinkKind::Reflink && detail::no_reflink_here(err)) {
+        skip(r.path, "this filesystem makes no reflinks (" + errno_text(err) + "): use hardlinks");
+        return false;
+      }
+      if (!detail::no_reflink_here(err)) {  // a read-only store, a full disk, ...: a hardlink would fail too
+        m_report.errors.push_back("cannot make a link beside '" + r.path + "': " + errno_text(err));
         return false;
       }
     }

@@ -159,6 +159,7 @@ class Doctor {
   void index_hub_blobs() {
     for (std::size_t i = 0; i < m_listings.size(); ++i) {
       if (m_report.stores[i].kind != stores::StoreKind::HubCache) continue;
+      m_hub_incomplete |= !m_listings[i].warnings.empty();
       for (const auto& f : m_listings[i].files)
         if (!f.partial && f.digest != DigestKind::None) m_hub_blobs[f.digest_hex].emplace(f.device, f.inode);
     }
@@ -204,9 +205,15 @@ class Doctor {
            "hubcache import " + quote(copy.path) + " --repo " + repo +
                (copy.commits.size() == 1 ? " --commit " + copy.commits.front() : std::string()) + " --move" + cache_flag});
     }
+    // A repo some of whose folders could not be read may only look broken: its missing blobs are
+    // unreadable ones (the warning says so), not a finding.
+    std::set<std::string> unreadable_repos;
+    for (const auto& w : listing.warnings)
+      for (const auto& repo : info->repos)
+        if (w.find(repo.path + "/") != std::string::npos) unreadable_repos.insert(repo.path);
     for (const auto& repo : info->repos)
       for (const auto& rev : repo.revisions) {
-        if (rev.dangling.empty()) continue;
+        if (rev.dangling.empty() || unreadable_repos.count(repo.path)) continue;
         std::vector<std::string> paths;
         for (const auto& d : rev.dangling) paths.push_back(rev.snapshot_path + "/" + d);
         add({FindingKind::DanglingPointer,
@@ -264,6 +271,12 @@ class Doctor {
       return true;
     }
     if (!fs::is_dir(LocalDirLayout(listing.root).download_dir())) return false;
+    if (m_hub_incomplete) {  // the copy may be in what could not be read: not said to be uncached
+      m_report.warnings.push_back("'" + listing.root +
+                                  "' is a --local-dir download; whether a Hub cache holds it is unknown, since parts of "
+                                  "the caches could not be read");
+      return false;
+    }
     std::size_t with_identity = 0;
     for (const auto& f : listing.files) with_identity += f.digest != DigestKind::None;
     if (with_identity == 0) return false;  // no current record: nothing says which files the Hub has
@@ -421,6 +434,7 @@ class Doctor {
   std::vector<stores::StoreListing> m_listings;  // parallel to m_report.stores
   std::map<std::string, std::set<InodeKey>> m_hub_blobs;
   std::uint64_t m_trap_reclaimable = 0;
+  bool m_hub_incomplete = false;  // some Hub cache could not be read whole
 };
 
 }  // namespace

@@ -101,6 +101,26 @@ TEST_F(CliDoctor, DeepHashingFindsTheCopyWhoseNameSaysNothing) {
   EXPECT_EQ(found, 1);
 }
 
+TEST_F(CliDoctor, FoldersItCannotReadAreWarningsNotFalseFindings) {
+  // Run as an unprivileged user who cannot read one repo's blobs (root reads everything).
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
+  const std::string blobs = w.hub + "/models--org--gguf/blobs";
+  ASSERT_EQ(::chmod(blobs.c_str(), 0), 0);
+  auto env = w.environment;
+  auto r = test::run_process({test::hubcache_bin(), "doctor", "--json"}, env, {}, test::k_nobody_uid);
+  ::chmod(blobs.c_str(), 0755);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  EXPECT_FALSE(j["warnings"].empty()) << "the unreadable folder is said";
+  for (const auto& f : j["findings"]) {
+    EXPECT_NE(f["kind"], "local-dir-uncached") << "the copy may be what could not be read: " << f.dump();
+    if (f["kind"] == "dangling-pointer") {
+      EXPECT_EQ(f["paths"][0].get<std::string>().find("models--org--gguf"), std::string::npos)
+          << "an unreadable blob is not a missing one: " << f.dump();
+    }
+  }
+}
+
 TEST_F(CliDoctor, AShallowWalkFindsOnlyTheToolsStores) {
   auto r = doctor({w.home, "--max-depth", "1", "--json"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
@@ -110,7 +130,7 @@ TEST_F(CliDoctor, AShallowWalkFindsOnlyTheToolsStores) {
 
 TEST_F(CliDoctor, ABadRootIsAClearError) {
   auto missing = doctor({dir / "nope"});
-  EXPECT_EQ(missing.exit_code, exit_code::usage);
+  EXPECT_EQ(missing.exit_code, exit_code::not_found) << "as du and dedupe say of a missing path";
   EXPECT_NE(missing.err.find("nope"), std::string::npos) << missing.err;
   EXPECT_EQ(doctor({w.home, "--max-depth", "-1"}).exit_code, exit_code::usage);
 }

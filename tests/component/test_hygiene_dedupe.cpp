@@ -287,6 +287,26 @@ TEST(DedupeFilesystems, ReflinksOnXfsKeepTheReplacedFilesOwnerModeAndTimes) {
   EXPECT_EQ(content_of(a), bytes);
 }
 
+TEST(DedupeFilesystems, AReadOnlyStoreIsAnErrorAndLosesNothing) {
+  test::TempDir dir;
+  const std::string mnt = dir / "ro";
+  sfs::create_directories(mnt);
+  ASSERT_EQ(::mount("none", mnt.c_str(), "tmpfs", 0, "size=16m"), 0) << "the tests run as root";
+  write(mnt + "/a/w.gguf", "same bytes in two folders");
+  write(mnt + "/b/w.gguf", "same bytes in two folders");
+  std::vector<std::unique_ptr<stores::StoreReader>> r;
+  r.push_back(stores::open_model_folder(mnt + "/a"));
+  r.push_back(stores::open_model_folder(mnt + "/b"));
+  const auto plan = plan_dedupe(list_all(r), {.deep = true});
+  ASSERT_EQ(plan.groups.size(), 1u);
+  ASSERT_EQ(::mount("none", mnt.c_str(), "tmpfs", MS_REMOUNT | MS_RDONLY, nullptr), 0);
+  const auto report = execute_dedupe(plan);
+  ::umount2(mnt.c_str(), MNT_DETACH);
+  EXPECT_EQ(report.linked, 0u);
+  ASSERT_EQ(report.errors.size(), 1u);
+  EXPECT_NE(report.errors[0].find("Read-only file system"), std::string::npos) << report.errors[0];
+}
+
 TEST(DedupeFilesystems, NeverAcrossFilesystems) {
   test::TempDir dir;
   const std::string mnt = dir / "tmpfs";
