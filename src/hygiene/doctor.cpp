@@ -17,6 +17,7 @@
 #include "hubcache/manage/delete_plan.hpp"
 #include "hubcache/manage/scan.hpp"
 #include "hubcache/util/fs.hpp"
+#include "hubcache/util/hash.hpp"
 #include "settings_scan.hpp"
 #include "walk_roots.hpp"
 
@@ -46,6 +47,8 @@ const char* to_string(FindingKind kind) {
       return "detached-revision";
     case FindingKind::UnreferencedSharedBlob:
       return "unreferenced-shared-blob";
+    case FindingKind::ContentMismatch:
+      return "content-mismatch";
   }
   return "unknown";
 }
@@ -115,6 +118,7 @@ class Doctor {
       if (!copy) compared.push_back(m_listings[i]);
     }
     if (m_options.deep) {  // files whose names say nothing, hashed where sizes collide
+      check_hardlinked_contents();
       auto deep = detail::hash_colliding_sizes(compared, 0);
       for (auto& w : deep.warnings) m_report.warnings.push_back(std::move(w));
       m_report.hashed_files = deep.files;
@@ -287,6 +291,41 @@ class Doctor {
          listing_disk_bytes(listing),
          "hubcache import " + quote(listing.root) + " --repo ORG/NAME --link"});
     return false;
+  }
+
+  // --deep: a file with several names whose bytes are not what its name says: one of its names
+  // was edited in place (a hardlink shares every edit). Each inode is hashed once.
+  void check_hardlinked_contents() {
+    std::set<InodeKey> seen;
+    for (std::size_t i = 0; i < m_listings.size(); ++i)
+      for (const auto& f : m_listings[i].files) {
+        if (f.partial || f.links < 2 || f.digest == DigestKind::None || !seen.emplace(f.device, f.inode).second) continue;
+        const bool git = f.digest == DigestKind::GitSha1;
+        auto h = hash_file(f.path, git ? HashWhat::GitSha1 : HashWhat::Sha256);
+        if (!h) {
+          m_report.warnings.push_back("not checked: " + h.error().message);
+          continue;
+        }
+        ++m_report.hashed_files;
+        m_report.hashed_bytes += f.size;
+        if ((git ? h->git_sha1 : h->sha256) == f.digest_hex) continue;
+        std::string fix = "rm " + quote(f.path) + ", then fetch it again";
+        if (m_report.stores[i].kind == stores::StoreKind::HubCache && !f.model.empty()) {
+          const auto slash = f.model.find('/');
+          const std::string type = f.model.substr(0, slash), id = f.model.substr(slash + 1);
+          fix = "hubcache download " + id + (type == "model" ? "" : " --repo-type " + type) + " --force-download --cache-dir " +
+                quote(m_report.stores[i].root);
+        } else if (m_report.stores[i].kind == stores::StoreKind::Ollama && !f.model.empty()) {
+          fix = "rm " + quote(f.path) + "; ollama pull " + f.model;
+        }
+        add({FindingKind::ContentMismatch,
+             "'" + f.path + "' (" + std::to_string(f.links) + " names) does not hold the bytes its name says (" +
+                 (git ? "git-sha1 " + h->git_sha1 : "sha256 " + h->sha256) +
+                 "): one of its names was edited in place, which a hardlink shares with every name",
+             {f.path},
+             0,
+             fix});
+      }
   }
 
   void check_project_cache(const FoundStore& store, const stores::StoreListing& listing) {

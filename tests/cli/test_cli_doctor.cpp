@@ -6,10 +6,12 @@
 #include <filesystem>
 #include <map>
 #include <nlohmann/json.hpp>
+#include <cstdio>
 #include <set>
 
 #include "exit_codes.hpp"
 #include "hubcache/util/fs.hpp"
+#include "hubcache/util/hash.hpp"
 #include "messy_workstation.hpp"
 #include "temp_dir.hpp"
 
@@ -99,6 +101,34 @@ TEST_F(CliDoctor, DeepHashingFindsTheCopyWhoseNameSaysNothing) {
     EXPECT_EQ(f["fix"].get<std::string>().rfind("hubcache dedupe --deep ", 0), 0u) << f.dump();
   }
   EXPECT_EQ(found, 1);
+}
+
+TEST_F(CliDoctor, DeepFindsAHardlinkedFileEditedInPlace) {
+  // The GGUF hardlinked into Ollama, then written to through Ollama's name.
+  const std::string hub_blob = w.hub + "/models--org--gguf/blobs/" + sha256_hex(w.weights);
+  const std::string ollama_blob = w.ollama + "/blobs/sha256-" + sha256_hex(w.weights);
+  ASSERT_EQ(::unlink(ollama_blob.c_str()), 0);
+  ASSERT_EQ(::link(hub_blob.c_str(), ollama_blob.c_str()), 0);
+  {
+    std::FILE* f = std::fopen(ollama_blob.c_str(), "r+");
+    ASSERT_NE(f, nullptr);
+    std::fputc('X', f);
+    std::fclose(f);
+  }
+  auto plain = doctor({"--json"});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  const auto plain_json = nlohmann::json::parse(plain.out);  // kept: a range-for over parse(...)["findings"] dangles
+  for (const auto& f : plain_json["findings"]) EXPECT_NE(f["kind"], "content-mismatch") << "nothing hashed";
+  auto r = doctor({"--deep", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  int found = 0;
+  const auto deep_json = nlohmann::json::parse(r.out);
+  for (const auto& f : deep_json["findings"]) {
+    if (f["kind"] != "content-mismatch") continue;
+    ++found;
+    EXPECT_EQ(f["fix"], "hubcache download org/gguf --force-download --cache-dir '" + w.hub + "'") << f.dump();
+  }
+  EXPECT_EQ(found, 1) << "one inode, reported once" << r.out;
 }
 
 TEST_F(CliDoctor, FoldersItCannotReadAreWarningsNotFalseFindings) {

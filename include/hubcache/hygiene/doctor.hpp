@@ -26,11 +26,13 @@ enum class FindingKind {
   DanglingPointer,         // a snapshot file whose blob is missing: the file fails to load
   DetachedRevision,        // a cached revision no ref points at (what `hubcache cache prune` removes)
   UnreferencedSharedBlob,  // a payload of the shared blob store no repo links to any more
+  ContentMismatch,         // --deep: a hardlinked file whose bytes are not what its name says (one name was edited
+                           // in place, which changes every name)
 };
 
 /// The stable id of `--json` output: "local-dir-in-cache", "local-dir-copy", "local-dir-uncached",
 /// "project-cache", "cache-setting", "env-conflict", "duplicate-content", "stale-partial",
-/// "dangling-pointer", "detached-revision", "unreferenced-shared-blob".
+/// "dangling-pointer", "detached-revision", "unreferenced-shared-blob", "content-mismatch".
 const char* to_string(FindingKind kind);
 
 struct Finding {
@@ -59,7 +61,8 @@ struct DoctorOptions {
   bool cross_filesystems = false;
   /// Also hash files without a free identity whose sizes collide (`--deep`: size, then a sampled
   /// head/tail hash, then the full SHA-256), so copies whose names say nothing (LM Studio, plain
-  /// folders) are found too. Without it nothing is hashed.
+  /// folders) are found too; and check every hardlinked file whose name gives its identity (an
+  /// in-place edit of one name changes them all). Without it nothing is hashed.
   bool deep = false;
 };
 
