@@ -137,10 +137,7 @@ void add_dedupe_command(CLI::App& app, Context& ctx) {
     }
     hygiene::DedupeOptions options;
     options.deep = o->deep;
-    options.link = o->link == "reflink"    ? hygiene::LinkKind::Reflink
-                   : o->link == "hardlink" ? hygiene::LinkKind::Hardlink
-                   : o->link == "symlink"  ? hygiene::LinkKind::Symlink
-                                           : hygiene::LinkKind::Auto;
+    options.link = hygiene::parse_link_kind(o->link).value_or(hygiene::LinkKind::Auto);  // checked by IsMember
     const auto plan = hygiene::plan_dedupe(*listings, options);
     nlohmann::json out = plan_json(plan);
     if (!o->common.json) print_plan(plan);

@@ -61,10 +61,7 @@ int run_link(const Context& ctx, const LinkOptions& o) {
   if (files.empty())
     return report_error(Error{ErrorCode::NotFound, "no cached file of " + o.repo_id + " at " + snap->commit + " matches"},
                         o.common.json);
-  const auto kind = o.link == "reflink"    ? hygiene::LinkKind::Reflink
-                    : o.link == "hardlink" ? hygiene::LinkKind::Hardlink
-                    : o.link == "symlink"  ? hygiene::LinkKind::Symlink
-                                           : hygiene::LinkKind::Auto;
+  const auto kind = hygiene::parse_link_kind(o.link).value_or(hygiene::LinkKind::Auto);  // checked by IsMember
   auto view = hygiene::link_view(files, dest, kind);
   if (!view) return report_error(view.error(), o.common.json);
   if (o.common.json) {

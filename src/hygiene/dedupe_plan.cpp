@@ -29,6 +29,12 @@ const char* to_string(LinkKind kind) {
   return "unknown";
 }
 
+std::optional<LinkKind> parse_link_kind(std::string_view text) {
+  for (auto k : {LinkKind::Auto, LinkKind::Reflink, LinkKind::Hardlink, LinkKind::Symlink})
+    if (text == to_string(k)) return k;
+  return std::nullopt;
+}
+
 namespace {
 
 using InodeKey = std::pair<dev_t, ino_t>;

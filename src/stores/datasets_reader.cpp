@@ -22,17 +22,6 @@ namespace {
 
 constexpr std::string_view k_extracted = "extracted";
 
-std::vector<std::string> split(std::string_view s, char sep) {
-  std::vector<std::string> out;
-  std::size_t i = 0;
-  for (auto at = s.find(sep); at != std::string_view::npos; at = s.find(sep, i)) {
-    out.emplace_back(s.substr(i, at - i));
-    i = at + 1;
-  }
-  out.emplace_back(s.substr(i));
-  return out;
-}
-
 // A Hub file URL, on any host (huggingface.co or a mirror): "[<type>s/]<id>/resolve/<rev>/<path>".
 struct HubFile {
   std::string model, name;
@@ -42,7 +31,8 @@ std::optional<HubFile> hub_file_of(const std::string& url) {
   if (scheme == std::string::npos) return std::nullopt;
   const auto path_at = url.find('/', scheme + 3);
   if (path_at == std::string::npos) return std::nullopt;
-  auto segs = split(std::string_view(url).substr(path_at + 1, url.find_first_of("?#", path_at) - path_at - 1), '/');
+  const auto cut = split(std::string_view(url).substr(path_at + 1, url.find_first_of("?#", path_at) - path_at - 1), '/');
+  std::vector<std::string> segs(cut.begin(), cut.end());
   std::string type = "model";
   if (!segs.empty() && (segs[0] == "datasets" || segs[0] == "spaces")) {
     type = segs[0].substr(0, segs[0].size() - 1);

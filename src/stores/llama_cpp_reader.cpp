@@ -16,6 +16,7 @@
 #include "hubcache/util/digest.hpp"
 #include "hubcache/util/dir_walk.hpp"
 #include "hubcache/util/fs.hpp"
+#include "hubcache/util/text.hpp"
 #include "store_internal.hpp"
 
 namespace hubcache::stores {
@@ -32,14 +33,8 @@ struct Claim {
 std::vector<std::string> manifest_parts(const std::string& file) {
   constexpr std::string_view prefix = "manifest=", suffix = ".json";
   if (file.rfind(prefix, 0) != 0 || !std::string_view(file).ends_with(suffix)) return {};
-  const std::string body = file.substr(prefix.size(), file.size() - prefix.size() - suffix.size());
-  std::vector<std::string> parts;
-  std::size_t i = 0;
-  for (auto eq = body.find('='); eq != std::string::npos; eq = body.find('=', i)) {
-    parts.push_back(body.substr(i, eq - i));
-    i = eq + 1;
-  }
-  parts.push_back(body.substr(i));
+  const auto cut = split(std::string_view(file).substr(prefix.size(), file.size() - prefix.size() - suffix.size()), '=');
+  std::vector<std::string> parts(cut.begin(), cut.end());
   if (parts.size() != 3 || parts[0].empty() || parts[1].empty() || parts[2].empty()) return {};
   return parts;
 }

@@ -3,6 +3,8 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "hubcache/util/text.hpp"
+
 namespace hubcache::stores {
 namespace {
 
@@ -37,13 +39,7 @@ Result<OllamaName> parse_ollama_name(std::string_view name) {
     out.tag = std::string(rest.substr(colon + 1));
     rest = rest.substr(0, colon);
   }
-  std::vector<std::string_view> parts;
-  std::size_t i = 0;
-  for (auto at = rest.find('/'); at != std::string_view::npos; at = rest.find('/', i)) {
-    parts.push_back(rest.substr(i, at - i));
-    i = at + 1;
-  }
-  parts.push_back(rest.substr(i));
+  const auto parts = split(rest, '/');
   if (parts.size() > 3)
     return fail(ErrorCode::InvalidArgument, "'" + std::string(name) + "' has too many parts: [host/][namespace/]model[:tag]");
   out.model = std::string(parts.back());

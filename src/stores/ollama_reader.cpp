@@ -14,21 +14,11 @@
 #include "hubcache/stores/store.hpp"
 #include "hubcache/util/dir_walk.hpp"
 #include "hubcache/util/fs.hpp"
+#include "hubcache/util/text.hpp"
 #include "store_internal.hpp"
 
 namespace hubcache::stores {
 namespace {
-
-std::vector<std::string> split_path(const std::string& rel) {
-  std::vector<std::string> parts;
-  std::size_t i = 0;
-  for (;;) {
-    const auto slash = rel.find('/', i);
-    parts.push_back(rel.substr(i, slash - i));
-    if (slash == std::string::npos) return parts;
-    i = slash + 1;
-  }
-}
 
 bool is_hex64(std::string_view s) {
   return s.size() == 64 && std::all_of(s.begin(), s.end(), [](char c) { return std::isxdigit(static_cast<unsigned char>(c)); });
@@ -83,12 +73,12 @@ Result<StoreListing> OllamaReader::list() const {
   std::vector<std::pair<std::string, StoredFile>> blobs;             // (digest, entry)
 
   auto enter = [](const std::string& rel, const std::string&) {
-    const auto parts = split_path(rel);
+    const auto parts = split(rel, '/');
     if (parts[0] == "manifests") return parts.size() <= 4;  // manifests/<host>/<namespace>/<model>
     return parts.size() == 1 && parts[0] == "blobs";
   };
   auto visit = [&](const fs::FolderEntry& e) {
-    const auto parts = split_path(e.rel);
+    const auto parts = split(e.rel, '/');
     if (parts[0] == "manifests") {
       if (parts.size() != 5) return;  // Ollama reads manifests/*/*/*/* only
       if (!S_ISREG(e.lst.st_mode)) {
@@ -102,7 +92,8 @@ Result<StoreListing> OllamaReader::list() const {
                                "': " + (text ? "not Ollama's manifest JSON" : text.error().message));
         return;
       }
-      const std::string model = ollama_model_name(parts[1], parts[2], parts[3], parts[4]);
+      const std::string model =
+          ollama_model_name(std::string(parts[1]), std::string(parts[2]), std::string(parts[3]), std::string(parts[4]));
       auto name_digest = [&](const std::string& digest, const std::string& layer) {
         if (digest.empty()) return;
         auto [it, inserted] = names.emplace(digest, std::make_pair(model, layer));

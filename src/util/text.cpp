@@ -12,6 +12,17 @@ std::string_view trim(std::string_view s) {
   return s.substr(b, e - b + 1);
 }
 
+std::vector<std::string_view> split(std::string_view s, char sep) {
+  std::vector<std::string_view> out;
+  std::size_t i = 0;
+  for (auto at = s.find(sep); at != std::string_view::npos; at = s.find(sep, i)) {
+    out.push_back(s.substr(i, at - i));
+    i = at + 1;
+  }
+  out.push_back(s.substr(i));
+  return out;
+}
+
 std::string to_lower(std::string_view s) {
   std::string out(s);
   for (auto& c : out)

@@ -21,6 +21,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "hubcache/core/result.hpp"
@@ -37,6 +38,8 @@ enum class LinkKind {
 };
 /// "auto", "reflink", "hardlink", "symlink".
 const char* to_string(LinkKind kind);
+/// The inverse of to_string; nullopt for any other text.
+std::optional<LinkKind> parse_link_kind(std::string_view text);
 
 struct DedupeOptions {
   bool deep = false;  // also hash files without a free identity whose sizes collide

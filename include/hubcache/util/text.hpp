@@ -4,11 +4,15 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace hubcache {
 
 /// `s` without leading and trailing ASCII whitespace (space, \t, \r, \n, \f, \v). A view into `s`.
 std::string_view trim(std::string_view s);
+
+/// `s` cut at every `sep`: "a/b" -> {"a", "b"}, "" -> {""}, "a/" -> {"a", ""}. Views into `s`.
+std::vector<std::string_view> split(std::string_view s, char sep);
 
 /// ASCII lower-case copy.
 std::string to_lower(std::string_view s);
