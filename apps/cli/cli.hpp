@@ -10,6 +10,7 @@
 
 #include "hubcache/config/config.hpp"
 #include "hubcache/core/error.hpp"
+#include "hubcache/core/result.hpp"
 #include "hubcache/core/repo_id.hpp"
 
 namespace hubcache::cli {
@@ -65,6 +66,10 @@ void set_hint_repo(const std::string& repo_id, RepoType type, const std::string&
 /// The CLI's words for error.remedy: the flags and commands that apply it ("" for none).
 std::string hint_for(const Error& error);
 /// Prints "Error: <message>" and returns k_exit_usage: a bad combination of arguments.
+/// Ollama's models folder: `given` when set, else the first of OLLAMA_MODELS, ~/.ollama/models and
+/// the Linux service's folder that exists (stores::ollama_models_candidates); NotFound otherwise.
+Result<std::string> find_ollama_models(const Context& ctx, const std::string& given);
+
 int usage_error(const std::string& message);
 void print_warning(const std::string& message);
 /// Prints "Note: <message>" on stderr: information that needs no action.

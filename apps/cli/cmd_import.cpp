@@ -1,5 +1,6 @@
 // `hubcache import DIR --repo ORG/NAME`: adopt a folder (plain, or made by `hf download --local-dir`)
-// into the cache so offline loads find it.
+// into the cache so offline loads find it; `--from-ollama NAME:TAG` instead of DIR adopts an Ollama
+// model's GGUF (hygiene/ollama_import.hpp).
 #include <fmt/core.h>
 
 #include <algorithm>
@@ -7,6 +8,7 @@
 #include <set>
 
 #include "cli.hpp"
+#include "hubcache/hygiene/ollama_import.hpp"
 #include "hubcache/manage/import.hpp"
 #include "hubcache/util/human.hpp"
 
@@ -26,6 +28,7 @@ struct ImportCliOptions {
   bool dry_run = false;
   bool force = false;
   bool keep = false;
+  std::string from_ollama, file, ollama_models;
 };
 
 constexpr const char* k_footer = R"(Blobs are named as the Hub names them: SHA-256 for files the Hub stores in LFS (its default
@@ -47,7 +50,13 @@ metadata are refused unless --untracked skip; metadata of several commits is ref
 
 Modes: --link (default on one filesystem) hardlinks the files, so editing a file of DIR in place
 afterwards also changes the cache; --copy (default otherwise); --move links or copies, then
-removes the files from DIR once the import is complete. Re-running an import is safe.)";
+removes the files from DIR once the import is complete. Re-running an import is safe.
+
+From Ollama (--from-ollama NAME:TAG instead of DIR): the model's GGUF (and projector) become a
+cache entry whose blob is a hardlink of Ollama's blob, checked against the manifest's SHA-256;
+Ollama's files stay as they are. The file is named --file (default <model>-<tag>.gguf, since
+Ollama does not keep the Hub's name); a projector goes beside it as mmproj-<file>. Ollama's store
+on another filesystem is refused unless --copy.)";
 
 const char* mode_words(ImportMode m) {
   switch (m) {
@@ -152,7 +161,17 @@ void print_done(const ImportResult& r) {
   fmt::print("{}\n", p.snapshot_dir);
 }
 
-int run(const ImportCliOptions& o, const Config& c) {
+nlohmann::json ollama_json(const hygiene::OllamaImportPlan& p) {
+  return {{"model", p.model}, {"manifest", p.manifest}, {"left_out", p.left_out}, {"already_cached", p.already_cached}};
+}
+
+// The import's plan and an Ollama part for the output, or an exit code.
+struct Planned {
+  ImportPlan plan;
+  std::optional<hygiene::OllamaImportPlan> ollama;
+};
+
+int run(const ImportCliOptions& o, const Config& c, const Context& ctx) {
   ImportOptions io;
   io.source_dir = o.dir;
   io.repo = RepoRef{*parse_repo_type(o.repo_type), o.repo_id};
@@ -166,21 +185,62 @@ int run(const ImportCliOptions& o, const Config& c) {
   io.force = o.force;
   io.keep = o.keep;
   io.disable_symlinks = c.disable_symlinks;
-  auto plan = plan_import(io);
-  if (!plan) return report_error(plan.error(), o.common.json);
-  if (!o.common.json)
-    for (const auto& w : plan->warnings) print_warning(w);
-  if (o.dry_run) {
-    if (o.common.json)
-      print_json(to_json(*plan, nullptr));
-    else
-      print_dry_run(*plan);
+  Planned planned;
+  if (!o.from_ollama.empty()) {
+    auto models = find_ollama_models(ctx, o.ollama_models);
+    if (!models) return report_error(models.error(), o.common.json);
+    hygiene::OllamaImportRequest req;
+    req.models_dir = expand_path(*models, ctx.env);
+    req.name = o.from_ollama;
+    req.import = io;
+    req.file = o.file;
+    req.copy = o.copy;
+    auto p = hygiene::plan_ollama_import(req);
+    if (!p) return report_error(p.error(), o.common.json);
+    planned.plan = p->import;
+    planned.ollama = std::move(*p);
+  } else {
+    auto p = plan_import(io);
+    if (!p) return report_error(p.error(), o.common.json);
+    planned.plan = std::move(*p);
+  }
+  const ImportPlan& plan = planned.plan;
+  const auto* ollama = planned.ollama ? &*planned.ollama : nullptr;
+  if (ollama && !ollama->already_cached.empty()) {
+    if (o.common.json) {
+      auto j = to_json(plan, nullptr);
+      j["dry_run"] = o.dry_run;
+      j["ollama"] = ollama_json(*ollama);
+      print_json(j);
+    } else {
+      fmt::print("{} is already in the cache of {} '{}' as {}: nothing to do\n", ollama->model, to_string(plan.options.repo.type),
+                 plan.options.repo.id, join(ollama->already_cached, ", "));
+    }
     return k_exit_ok;
   }
-  auto done = execute_import(*plan);
+  if (!o.common.json) {
+    for (const auto& w : plan.warnings) print_warning(w);
+    if (ollama) {
+      fmt::print("Ollama model {} ({})\n", ollama->model, ollama->manifest);
+      if (!ollama->left_out.empty()) print_note("left in Ollama only (not repo files): " + join(ollama->left_out, ", "));
+    }
+  }
+  if (o.dry_run) {
+    if (o.common.json) {
+      auto j = to_json(plan, nullptr);
+      if (ollama) j["ollama"] = ollama_json(*ollama);
+      print_json(j);
+    } else {
+      print_dry_run(plan);
+    }
+    return k_exit_ok;
+  }
+  auto done = execute_import(plan);
   if (!done) return report_error(done.error(), o.common.json);
   if (o.common.json) {
-    print_json(to_json(done->plan, &*done));
+    auto j = to_json(done->plan, &*done);
+    if (ollama) j["ollama"] = ollama_json(*ollama);
+    print_json(j);
   } else {
     for (const auto& w : done->warnings) print_warning(w);
     print_done(*done);
@@ -192,9 +252,18 @@ int run(const ImportCliOptions& o, const Config& c) {
 
 void add_import_command(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<ImportCliOptions>();
-  auto* cmd = app.add_subcommand("import", "Adopt a folder (plain or made by `hf download --local-dir`) into the cache");
+  auto* cmd = app.add_subcommand(
+      "import", "Adopt a folder (plain or made by `hf download --local-dir`), or an Ollama model, into the cache");
   cmd->footer(k_footer);
-  cmd->add_option("dir", o->dir, "Folder holding the repo files")->required();
+  auto* dir = cmd->add_option("dir", o->dir, "Folder holding the repo files");
+  auto* from_ollama =
+      cmd->add_option("--from-ollama", o->from_ollama, "Import an Ollama model's GGUF (NAME[:TAG]) as a link of its blob");
+  dir->excludes(from_ollama);
+  auto* file = cmd->add_option("--file", o->file, "With --from-ollama: the GGUF's path in the repo (default <model>-<tag>.gguf)");
+  auto* models = cmd->add_option("--ollama-models", o->ollama_models,
+                                 "With --from-ollama: Ollama's models folder (default: OLLAMA_MODELS, ~/.ollama/models, ...)");
+  file->needs(from_ollama);
+  models->needs(from_ollama);
   cmd->add_option("--repo", o->repo_id, "Repo id the files belong to, e.g. org/name")->required();
   add_repo_type_option(*cmd, o->repo_type);
   cmd->add_option("--revision", o->revision, "Ref to point at the snapshot (default main); a commit hash writes no ref");
@@ -204,19 +273,27 @@ void add_import_command(CLI::App& app, Context& ctx) {
   auto* move = cmd->add_flag("--move", o->move, "Move the files: link or copy, then remove them from DIR");
   link->excludes(copy)->excludes(move);
   copy->excludes(move);
+  move->excludes(from_ollama);
   cmd->add_flag("--ignore-metadata", o->ignore_metadata,
-                "Ignore `hf download --local-dir` metadata; import plain files under a derived commit");
+                "Ignore `hf download --local-dir` metadata; import plain files under a derived commit")
+      ->excludes(from_ollama);
   cmd->add_option("--untracked", o->untracked, "Local-dir files without metadata: refuse (default) or skip")
-      ->check(CLI::IsMember({"refuse", "skip"}));
+      ->check(CLI::IsMember({"refuse", "skip"}))
+      ->excludes(from_ollama);
   cmd->add_flag("--keep", o->keep,
-                "For a folder inside the cache (a --local-dir into the hub folder): link instead of move, and keep it");
+                "For a folder inside the cache (a --local-dir into the hub folder): link instead of move, and keep it")
+      ->excludes(from_ollama);
   cmd->add_flag("--force", o->force, "Move the ref even away from a complete cached snapshot of another commit");
   cmd->add_flag("--dry-run", o->dry_run, "Print the plan (files, sizes, blob names, bytes) and change nothing");
   add_cache_dir_option(*cmd, o->common);
   add_json_option(*cmd, o->common);
   cmd->callback([&ctx, o] {
+    if (o->dir.empty() && o->from_ollama.empty()) {
+      ctx.exit_code = usage_error("import takes a folder (DIR) or --from-ollama NAME:TAG");
+      return;
+    }
     const Config c = load_config(ctx, o->common, o->common.json);
-    ctx.exit_code = run(*o, c);
+    ctx.exit_code = run(*o, c, ctx);
   });
 }
 

@@ -76,22 +76,9 @@ int run_ollama_link(const Context& ctx, const OllamaLinkOptions& o) {
   }
   req.name = o.name.empty() ? "hf.co/" + o.repo_id + ":latest" : o.name;
   req.force = o.force;
-  req.models_dir = o.models;
-  if (req.models_dir.empty()) {
-    const auto models = ctx.env.get_nonempty("OLLAMA_MODELS");
-    const auto home = ctx.env.get_nonempty("HOME");
-    for (const auto& d :
-         stores::ollama_models_candidates(models ? expand_path(*models, ctx.env) : "", home ? expand_path(*home, ctx.env) : ""))
-      if (fs::is_dir(d)) {
-        req.models_dir = d;
-        break;
-      }
-    if (req.models_dir.empty())
-      return report_error(Error{ErrorCode::NotFound,
-                                "no Ollama models folder here (OLLAMA_MODELS, ~/.ollama/models, "
-                                "/usr/share/ollama/.ollama/models): run Ollama once, or give --ollama-models"},
-                          o.common.json);
-  }
+  auto models = find_ollama_models(ctx, o.models);
+  if (!models) return report_error(models.error(), o.common.json);
+  req.models_dir = *models;
   auto report = hygiene::ollama_link(req);
   if (!report) return report_error(report.error(), o.common.json);
   if (o.common.json) {
@@ -113,6 +100,18 @@ int run_ollama_link(const Context& ctx, const OllamaLinkOptions& o) {
 }
 
 }  // namespace
+
+Result<std::string> find_ollama_models(const Context& ctx, const std::string& given) {
+  if (!given.empty()) return given;
+  const auto models = ctx.env.get_nonempty("OLLAMA_MODELS");
+  const auto home = ctx.env.get_nonempty("HOME");
+  for (const auto& d :
+       stores::ollama_models_candidates(models ? expand_path(*models, ctx.env) : "", home ? expand_path(*home, ctx.env) : ""))
+    if (fs::is_dir(d)) return d;
+  return fail(ErrorCode::NotFound,
+              "no Ollama models folder here (OLLAMA_MODELS, ~/.ollama/models, /usr/share/ollama/.ollama/models): run "
+              "Ollama once, or give --ollama-models");
+}
 
 void add_ollama_command(CLI::App& app, Context& ctx) {
   auto* ollama = app.add_subcommand("ollama", "Share cached models with Ollama without copies");

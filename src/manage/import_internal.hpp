@@ -33,6 +33,9 @@ struct SourceEntry {
 /// resolves symlinks that stay inside `root`, refuses the rest. Sorted by path.
 Result<std::vector<SourceEntry>> walk_source(const std::string& root);
 
+/// ImportOptions::files as entries, each checked (see there); `root` absolute and resolved. Sorted by path.
+Result<std::vector<SourceEntry>> list_named_sources(const std::string& root, const std::vector<NamedSourceFile>& files);
+
 /// One `hf download --local-dir` metadata file.
 struct LocalDirRecord {
   std::string commit;

@@ -43,6 +43,9 @@ Result<void> check_inputs(const ImportOptions& o) {
                 "revision " + o.revision + " and commit " + *o.commit + " disagree; pass only one of them");
   if (o.cache_dir.empty()) return fail(ErrorCode::InvalidArgument, "no cache directory given");
   if (o.source_dir.empty()) return fail(ErrorCode::InvalidArgument, "no folder to import given");
+  if (!o.files.empty() && o.mode == ImportMode::Move)
+    return fail(ErrorCode::InvalidArgument,
+                "a list of files is linked or copied into the cache, never moved: they belong to another tool");
   return {};
 }
 
@@ -238,16 +241,26 @@ Result<ImportPlan> plan_import(const ImportOptions& options) {
   HUBCACHE_TRY_ASSIGN(plan.options.source_dir, resolve_source(options.source_dir));
   const std::string& root = plan.options.source_dir;
   const std::string& cache = plan.options.cache_dir;
-  HUBCACHE_TRY(refuse_hub_layout(root, cache, options));
+  const bool listed = !options.files.empty();
+  if (!listed) HUBCACHE_TRY(refuse_hub_layout(root, cache, options));
   if (fs::is_within(root, cache))
     return fail(ErrorCode::InvalidArgument,
                 "the cache '" + cache + "' is inside the folder to import '" + root + "'; pick another folder or cache", root);
-  if (fs::is_within(cache, root)) HUBCACHE_TRY(check_in_place(root, cache, options, plan));
+  if (fs::is_within(cache, root)) {
+    if (listed)
+      return fail(ErrorCode::InvalidArgument, "'" + root + "' is inside the cache '" + cache + "'; nothing was changed", root);
+    HUBCACHE_TRY(check_in_place(root, cache, options, plan));
+  }
 
-  HUBCACHE_TRY_ASSIGN(auto entries, import_detail::walk_source(root));
+  std::vector<import_detail::SourceEntry> entries;
+  if (listed) {
+    HUBCACHE_TRY_ASSIGN(entries, import_detail::list_named_sources(root, options.files));
+  } else {
+    HUBCACHE_TRY_ASSIGN(entries, import_detail::walk_source(root));
+  }
   std::map<std::string, std::string> etags;  // path -> recorded ETag (local-dir mode)
   std::optional<std::string> meta_commit;
-  if (options.metadata == MetadataPolicy::Use) {
+  if (options.metadata == MetadataPolicy::Use && !listed) {
     HUBCACHE_TRY_ASSIGN(auto meta, import_detail::read_local_dir_metadata(root));
     if (meta.present) {
       HUBCACHE_TRY_ASSIGN(meta_commit, apply_metadata(meta, options, entries, etags, plan));

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
+#include <set>
 #include <vector>
 
 #include "import_internal.hpp"
@@ -138,6 +139,37 @@ Result<std::vector<SourceEntry>> walk_source(const std::string& root) {
   if (!w.problems.empty()) return fail(problems_error("cannot import '" + root + "'; nothing was changed:", w.problems));
   std::sort(w.entries.begin(), w.entries.end(), [](const SourceEntry& a, const SourceEntry& b) { return a.path < b.path; });
   return std::move(w.entries);
+}
+
+Result<std::vector<SourceEntry>> list_named_sources(const std::string& root, const std::vector<NamedSourceFile>& files) {
+  std::vector<SourceEntry> entries;
+  std::vector<Problem> problems;
+  std::set<std::string> paths;
+  for (const auto& f : files) {
+    if (auto v = validate_repo_path(f.path); !v) {
+      problems.push_back(Problem{ErrorCode::InvalidPath,
+                                 "'" + f.path + "' cannot be a file name in a Hub repo (" + v.error().message + ")", f.source});
+      continue;
+    }
+    if (!paths.insert(f.path).second) {
+      problems.push_back(Problem{ErrorCode::InvalidArgument, "'" + f.path + "' is named twice", f.source});
+      continue;
+    }
+    auto real = fs::real_path(f.source);
+    struct stat st {};
+    if (!real || ::stat(real->c_str(), &st) != 0) {
+      problems.push_back(Problem{ErrorCode::NotFound, errno_error(errno, "cannot read", f.source).message, f.source});
+    } else if (!S_ISREG(st.st_mode)) {
+      problems.push_back(Problem{ErrorCode::InvalidArgument, "'" + f.source + "' is not a regular file", f.source});
+    } else if (!fs::is_within(root, *real) || *real == root) {
+      problems.push_back(Problem{ErrorCode::InvalidPath, "'" + *real + "' is outside '" + root + "'", f.source});
+    } else {
+      entries.push_back(SourceEntry{f.path, f.source, *real, static_cast<std::uint64_t>(st.st_size)});
+    }
+  }
+  if (!problems.empty()) return fail(problems_error("cannot import from '" + root + "'; nothing was changed:", problems));
+  std::sort(entries.begin(), entries.end(), [](const SourceEntry& a, const SourceEntry& b) { return a.path < b.path; });
+  return entries;
 }
 
 Result<LocalDirMetadata> read_local_dir_metadata(const std::string& root) {

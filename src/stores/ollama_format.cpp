@@ -3,6 +3,7 @@
 #include <cctype>
 #include <nlohmann/json.hpp>
 
+#include "hubcache/util/digest.hpp"
 #include "hubcache/util/text.hpp"
 
 namespace hubcache::stores {
@@ -58,6 +59,44 @@ std::string ollama_manifest_path(const std::string& models_dir, const OllamaName
 
 std::string ollama_blob_path(const std::string& models_dir, std::string_view sha256_hex) {
   return models_dir + "/blobs/sha256-" + std::string(sha256_hex);
+}
+
+Result<OllamaManifest> parse_ollama_manifest(std::string_view text) {
+  const auto j = nlohmann::json::parse(text, nullptr, false);
+  auto unknown = [](const std::string& why) {
+    return fail(ErrorCode::InvalidArgument, "not a manifest format this version knows (" + why + ")");
+  };
+  if (j.is_discarded() || !j.is_object()) return unknown("not a JSON object");
+  const auto version = j.find("schemaVersion");
+  if (version == j.end() || !version->is_number_integer() || version->get<long long>() != 2)
+    return unknown("schemaVersion is not 2");
+  if (const auto type = j.find("mediaType"); type != j.end()) {
+    if (!type->is_string() || (*type != "application/vnd.docker.distribution.manifest.v2+json" &&
+                               *type != "application/vnd.oci.image.manifest.v1+json"))
+      return unknown("mediaType " + type->dump());
+  }
+  auto layer = [&](const nlohmann::json& l, const std::string& where) -> Result<OllamaLayer> {
+    if (!l.is_object()) return unknown(where + " is not an object");
+    const auto type = l.find("mediaType"), digest = l.find("digest"), size = l.find("size");
+    if (type == l.end() || !type->is_string()) return unknown(where + " has no mediaType");
+    if (digest == l.end() || !digest->is_string()) return unknown(where + " has no digest");
+    const std::string d = digest->get<std::string>();
+    if (d.size() != 71 || d.compare(0, 7, "sha256:") != 0 || digest_kind_of(d.substr(7)) != DigestKind::Sha256)
+      return unknown(where + " digest '" + d + "' is not sha256:<64 lower-case hex>");
+    if (size == l.end() || !size->is_number_unsigned()) return unknown(where + " has no size");
+    return OllamaLayer{type->get<std::string>(), d.substr(7), size->get<std::uint64_t>()};
+  };
+  OllamaManifest out;
+  const auto config = j.find("config");
+  if (config == j.end()) return unknown("no config");
+  HUBCACHE_TRY_ASSIGN(out.config, layer(*config, "the config"));
+  const auto layers = j.find("layers");
+  if (layers == j.end() || !layers->is_array()) return unknown("no layers array");
+  for (std::size_t i = 0; i < layers->size(); ++i) {
+    HUBCACHE_TRY_ASSIGN(auto l, layer((*layers)[i], "layer " + std::to_string(i)));
+    out.layers.push_back(std::move(l));
+  }
+  return out;
 }
 
 std::string ollama_manifest_json(const OllamaLayer& config, const std::vector<OllamaLayer>& layers) {

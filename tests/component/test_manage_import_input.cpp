@@ -161,3 +161,35 @@ TEST_F(ImportInput, NeverWritesThroughASymlinkedFolderOfTheDestination) {
     std::filesystem::remove_all(layout().folder());
   }
 }
+
+TEST_F(ImportInput, AFileListImportsEachFileUnderItsRepoPathAndRefusesBadEntries) {
+  test::write_file(src + "/sha256-one", "weights");
+  test::write_file(src + "/other", "projector");
+  test::write_file(dir / "outside", "x");
+  auto o = opts();
+  o.files = {{"m.gguf", src + "/sha256-one"}, {"../m.gguf", src + "/other"}};
+  expect_refused(o, ErrorCode::InvalidPath, "cannot be a file name in a Hub repo");
+  o.files = {{"m.gguf", src + "/sha256-one"}, {"m.gguf", src + "/other"}};
+  expect_refused(o, ErrorCode::InvalidArgument, "named twice");
+  o.files = {{"m.gguf", dir / "outside"}};
+  expect_refused(o, ErrorCode::InvalidPath, "is outside");
+  o.files = {{"m.gguf", src + "/missing"}};
+  expect_refused(o, ErrorCode::NotFound, "cannot read");
+  o.files = {{"m.gguf", src + "/sha256-one"}};
+  o.mode = ImportMode::Move;
+  expect_refused(o, ErrorCode::InvalidArgument, "never moved");
+
+  o.mode = ImportMode::Link;
+  o.files = {{"sub/m.gguf", src + "/sha256-one"}};
+  auto r = import_folder(o);
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->plan.files.size(), 1u) << "only the listed file, not the folder's other one";
+  EXPECT_EQ(r->plan.files[0].blob, sha256_hex("weights")) << "*.gguf is LFS: named by SHA-256";
+  EXPECT_EQ(*fs::read_file(r->plan.snapshot_dir + "/sub/m.gguf"), "weights");
+  struct stat a {
+  }, b{};
+  ::stat((r->plan.snapshot_dir + "/sub/m.gguf").c_str(), &a);
+  ::stat((src + "/sha256-one").c_str(), &b);
+  EXPECT_EQ(a.st_ino, b.st_ino) << "linked, not copied";
+  EXPECT_TRUE(std::filesystem::exists(src + "/sha256-one")) << "the source stays";
+}

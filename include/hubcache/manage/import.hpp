@@ -68,8 +68,22 @@ enum class UntrackedPolicy { Refuse, Skip };
 enum class CommitSource { Explicit, LocalDirMetadata, Derived };
 const char* to_string(CommitSource source);  // "explicit", "local_dir_metadata", "derived"
 
+/// One file of an import from a list (ImportOptions::files) rather than a folder walk.
+struct NamedSourceFile {
+  std::string path;    // repo path, '/'-separated, relative (validate_repo_path)
+  std::string source;  // absolute path of the regular file holding the bytes, inside source_dir
+};
+
 struct ImportOptions {
   std::string source_dir;
+  /// When not empty, these files are imported instead of walking source_dir (which must hold them
+  /// all and decides the filesystem, so Link or Copy): the bytes of a file another tool owns (an
+  /// Ollama blob, hygiene/ollama_import.hpp) under the repo path it has on the Hub. No local-dir
+  /// metadata is read, nothing is imported in place, and ImportMode::Move is refused
+  /// (InvalidArgument): the files stay their owner's. A path given twice, a path failing
+  /// validate_repo_path, a source that is not a regular file (symlinks are followed) or lies
+  /// outside source_dir: InvalidArgument naming it.
+  std::vector<NamedSourceFile> files;
   RepoRef repo;
   std::string revision = "main";      // refs/<revision> is written unless it is a commit hash
   std::optional<std::string> commit;  // the commit the files are at, when the caller knows it

@@ -39,6 +39,18 @@ struct OllamaLayer {
   std::uint64_t size = 0;
 };
 
+/// A manifest as read back: the config blob, then the layers in order.
+struct OllamaManifest {
+  OllamaLayer config;
+  std::vector<OllamaLayer> layers;
+};
+
+/// Parses a manifest's text as Ollama's manifest.Manifest reads it. InvalidArgument, saying what is
+/// wrong, for anything this version does not know: not JSON, schemaVersion other than 2, a
+/// mediaType other than Docker's v2 or OCI's image manifest, a layer without a string mediaType, a
+/// "sha256:<64 lower-case hex>" digest or a size. Pure.
+Result<OllamaManifest> parse_ollama_manifest(std::string_view text);
+
 /// The manifest as Ollama's WriteManifest encodes it: compact JSON, schemaVersion 2, Docker's
 /// manifest and config media types, then the layers in order, with a trailing newline.
 std::string ollama_manifest_json(const OllamaLayer& config, const std::vector<OllamaLayer>& layers);

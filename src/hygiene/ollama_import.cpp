@@ -1,0 +1,177 @@
+#include "hubcache/hygiene/ollama_import.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+
+#include "hubcache/cache/layout.hpp"
+#include "hubcache/stores/ollama_format.hpp"
+#include "hubcache/stores/store.hpp"
+#include "hubcache/util/dir_walk.hpp"
+#include "hubcache/util/fs.hpp"
+#include "hubcache/util/human.hpp"
+
+namespace hubcache::hygiene {
+namespace {
+
+// `path`, or its nearest existing parent: where a folder still to be made would live.
+std::string nearest_existing(std::string path) {
+  struct stat st {};
+  while (::stat(path.c_str(), &st) != 0) {
+    const std::string up = fs::parent(path);
+    if (up.empty() || up == path) break;
+    path = up;
+  }
+  return path;
+}
+
+Result<void> check_store(const std::string& models) {
+  for (const char* sub : {"/manifests", "/blobs"})
+    if (!fs::is_dir(models + sub))
+      return fail(ErrorCode::NotFound,
+                  "'" + models + "' is not an Ollama models folder (no " + std::string(sub + 1) +
+                      "/ folder): give the folder Ollama keeps its models in (OLLAMA_MODELS)",
+                  models);
+  return {};
+}
+
+// The layer's blob, checked against the manifest's size (the SHA-256 is checked by the import).
+Result<std::string> layer_blob(const std::string& models, const stores::OllamaLayer& layer, const std::string& manifest) {
+  const std::string blob = stores::ollama_blob_path(models, layer.sha256_hex);
+  struct stat st {};
+  if (::stat(blob.c_str(), &st) != 0) {
+    if (errno == ENOENT)
+      return fail(ErrorCode::NotFound,
+                  "the manifest '" + manifest + "' names the blob '" + blob +
+                      "', which is missing: `ollama pull` the model again, then import it",
+                  blob);
+    return fail(errno_error(errno, "cannot read Ollama's blob", blob));
+  }
+  if (!S_ISREG(st.st_mode)) return fail(ErrorCode::InvalidArgument, "Ollama's blob '" + blob + "' is not a regular file", blob);
+  if (static_cast<std::uint64_t>(st.st_size) != layer.size)
+    return fail(ErrorCode::Integrity,
+                "Ollama's blob '" + blob + "' holds " + std::to_string(st.st_size) + " bytes, its manifest says " +
+                    std::to_string(layer.size) + ": Ollama never rechecks a blob it has; `ollama pull` the model again",
+                blob);
+  return blob;
+}
+
+// "<commit>/<path>" of each snapshot entry of `layout` that is a symlink to blob `digest`.
+std::vector<std::string> snapshot_entries_of(const RepoLayout& layout, const std::string& digest) {
+  std::vector<std::string> out;
+  fs::walk_folder(
+      layout.snapshots_dir(), nullptr,
+      [&](const fs::FolderEntry& e) {
+        if (!S_ISLNK(e.lst.st_mode)) return;
+        std::error_code ec;
+        const std::string target = std::filesystem::read_symlink(e.path, ec).string();
+        if (!ec && (target == digest || target.ends_with("/" + digest))) out.push_back(e.rel);
+      },
+      [](const std::string&, int, fs::WalkFailure) {});
+  return out;
+}
+
+}  // namespace
+
+Result<OllamaImportPlan> plan_ollama_import(const OllamaImportRequest& r) {
+  HUBCACHE_TRY_ASSIGN(auto name, stores::parse_ollama_name(r.name));
+  HUBCACHE_TRY(check_store(r.models_dir));
+  OllamaImportPlan out;
+  out.model = stores::ollama_model_name(name.host, name.ns, name.model, name.tag);
+  out.manifest = stores::ollama_manifest_path(r.models_dir, name);
+  auto text = fs::read_file(out.manifest, 4u << 20);
+  if (!text) {
+    if (text.error().code == ErrorCode::NotFound)
+      return fail(
+          ErrorCode::NotFound,
+          "Ollama has no model named " + out.model + " (no manifest '" + out.manifest + "'); `ollama list` shows the names",
+          out.manifest);
+    return fail(text.error());
+  }
+  auto manifest = stores::parse_ollama_manifest(*text);
+  if (!manifest)
+    return fail(ErrorCode::InvalidArgument, "'" + out.manifest + "' is " + manifest.error().message + ": nothing was imported",
+                out.manifest);
+
+  std::vector<const stores::OllamaLayer*> weights, projectors;
+  for (const auto& l : manifest->layers) {
+    if (l.media_type == stores::k_ollama_model_media_type)
+      weights.push_back(&l);
+    else if (l.media_type == stores::k_ollama_projector_media_type)
+      projectors.push_back(&l);
+    else
+      out.left_out.push_back(l.media_type);
+  }
+  if (weights.size() != 1)
+    return fail(ErrorCode::InvalidArgument,
+                out.model + "'s manifest has " + std::to_string(weights.size()) +
+                    " weights layers (application/vnd.ollama.image.model); import takes a model of one GGUF",
+                out.manifest);
+  if (projectors.size() > 1)
+    return fail(ErrorCode::InvalidArgument,
+                out.model + "'s manifest has " + std::to_string(projectors.size()) + " projector layers; import takes one",
+                out.manifest);
+
+  ImportOptions io = r.import;
+  io.source_dir = fs::absolute_real(r.models_dir + "/blobs");
+  io.mode = r.copy ? ImportMode::Copy : ImportMode::Link;
+  const std::string file = r.file.empty() ? name.model + "-" + name.tag + ".gguf" : r.file;
+  HUBCACHE_TRY_ASSIGN(auto weights_blob, layer_blob(r.models_dir, *weights.front(), out.manifest));
+  io.files.push_back({file, weights_blob});
+  if (!projectors.empty()) {
+    HUBCACHE_TRY_ASSIGN(auto projector_blob, layer_blob(r.models_dir, *projectors.front(), out.manifest));
+    const auto slash = file.rfind('/');
+    const std::string folder = slash == std::string::npos ? "" : file.substr(0, slash + 1);
+    io.files.push_back({folder + "mmproj-" + file.substr(folder.size()), projector_blob});
+  }
+
+  // Refusals that need no hashing come first.
+  if (io.cache_dir.empty()) return fail(ErrorCode::InvalidArgument, "no cache directory given");
+  const std::string cache_base = nearest_existing(fs::absolute_real(io.cache_dir));
+  struct stat cache_st {
+  }, blobs_st{};
+  if (::stat(cache_base.c_str(), &cache_st) != 0 || ::stat(io.source_dir.c_str(), &blobs_st) != 0)
+    return fail(errno_error(errno, "cannot read", cache_base));
+  if (::access(cache_base.c_str(), W_OK) != 0) return fail(errno_error(errno, "cannot write into the cache", cache_base));
+  if (cache_st.st_dev != blobs_st.st_dev && !r.copy)
+    return fail(ErrorCode::InvalidArgument,
+                "Ollama's store ('" + r.models_dir + "') is on another filesystem than the cache ('" + io.cache_dir +
+                    "'): a link cannot cross filesystems. Copy the " + format_size(static_cast<double>(weights.front()->size)) +
+                    " instead (--copy), or put the cache on Ollama's filesystem. Nothing was changed.",
+                r.models_dir);
+
+  // Already cached (a model `ollama link` registered, or imported before): nothing to plan.
+  const RepoLayout layout(fs::absolute_real(io.cache_dir), io.repo);
+  std::vector<std::string> where;
+  for (const auto* layer : {weights.front(), projectors.empty() ? nullptr : projectors.front()}) {
+    if (!layer) continue;
+    const auto found = snapshot_entries_of(layout, layer->sha256_hex);
+    if (found.empty()) {
+      where.clear();
+      break;
+    }
+    where.insert(where.end(), found.begin(), found.end());
+  }
+  if (!where.empty()) {
+    out.already_cached = std::move(where);
+    out.import.options = io;
+    out.import.options.cache_dir = layout.cache_dir();
+    out.import.repo_folder = layout.folder();
+    return out;
+  }
+
+  HUBCACHE_TRY_ASSIGN(out.import, plan_import(io));
+  for (const auto& f : out.import.files) {
+    const auto* layer = f.path == file ? weights.front() : projectors.front();
+    if (f.blob != layer->sha256_hex)
+      return fail(ErrorCode::Integrity,
+                  "Ollama's blob '" + f.source + "' does not hold the bytes its digest names (SHA-256 " + f.blob +
+                      "): Ollama never rechecks a blob it has; `ollama pull` the model again. Nothing was imported.",
+                  f.source);
+  }
+  return out;
+}
+
+}  // namespace hubcache::hygiene
