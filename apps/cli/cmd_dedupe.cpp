@@ -60,9 +60,10 @@ Result<std::vector<stores::StoreListing>> read_stores(const Context& ctx, const 
     const Config c = load_config(ctx, o.common, /*quiet=*/true);
     for (const auto& l : hygiene::tool_store_locations(ctx.env, c)) add(l.kind, l.root);
   }
+  std::vector<hygiene::StoreLocation> locations;
+  for (const auto& [kind, root] : which) locations.push_back({kind, root, false});
   std::vector<stores::StoreListing> out;
-  for (const auto& [kind, root] : which) {
-    auto listing = stores::open_store(kind, root)->list();
+  for (auto& listing : hygiene::list_stores(locations)) {
     if (!listing) return fail(listing.error());
     for (const auto& w : listing->warnings) print_warning(w);
     out.push_back(std::move(*listing));
@@ -138,8 +139,8 @@ void add_dedupe_command(CLI::App& app, Context& ctx) {
     hygiene::DedupeOptions options;
     options.deep = o->deep;
     options.link = hygiene::parse_link_kind(o->link).value_or(hygiene::LinkKind::Auto);  // checked by IsMember
-    const auto plan = hygiene::plan_dedupe(*listings, options);
-    nlohmann::json out = plan_json(plan);
+    const auto plan = hygiene::plan_dedupe(std::move(*listings), options);
+    nlohmann::json out = o->common.json ? plan_json(plan) : nlohmann::json();
     if (!o->common.json) print_plan(plan);
     if (o->dry_run || plan.groups.empty()) {
       if (o->common.json)

@@ -139,8 +139,12 @@ void add_du_command(CLI::App& app, Context& ctx) {
       return;
     }
     std::vector<stores::StoreListing> listings;
-    for (const auto& s : *which) {
-      auto listing = stores::open_store(s.kind, s.root)->list();
+    std::vector<hygiene::StoreLocation> locations;
+    for (const auto& s : *which) locations.push_back({s.kind, s.root, false});
+    auto listed = hygiene::list_stores(locations);
+    for (std::size_t i = 0; i < which->size(); ++i) {
+      const auto& s = (*which)[i];
+      auto& listing = listed[i];
       if (!listing && s.given) {
         ctx.exit_code = report_error(listing.error(), o->common.json);
         return;

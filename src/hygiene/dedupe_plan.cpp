@@ -43,7 +43,7 @@ using InodeKey = std::pair<dev_t, ino_t>;
 struct Candidate {
   std::string path;  // the name (for a linked entry: its target's real path)
   stores::StoreKind store;
-  std::string root;
+  const std::string* root;  // the store's folder (Planner::m_roots)
   std::uint64_t size, disk_bytes;
   InodeKey inode;
   nlink_t links;
@@ -82,21 +82,27 @@ class Planner {
       m_plan.hashed_bytes = deep.bytes;
       m_plan.warnings = deep.warnings;
     }
-    for (const auto& l : listings)
-      for (const auto& f : l.files) {
+    // Each file's strings move into its candidate; the listings go when the constructor returns.
+    m_roots.reserve(listings.size());
+    for (auto& l : listings) {
+      m_roots.push_back(std::move(l.root));
+      for (auto& f : l.files) {
         if (f.partial || f.size == 0) continue;
-        m_all.push_back({f.linked ? real_path(f.path) : f.path,
+        const bool hashed = deep.hashed.count(&f) > 0;
+        m_all.push_back({f.linked ? real_path(f.path) : std::move(f.path),
                          l.kind,
-                         l.root,
+                         &m_roots.back(),
                          f.size,
                          f.disk_bytes,
                          {f.device, f.inode},
                          f.links,
                          !f.linked,
                          f.digest,
-                         f.digest_hex,
-                         deep.hashed.count(&f) > 0});
+                         std::move(f.digest_hex),
+                         hashed});
       }
+      l.files = {};
+    }
   }
 
   DedupePlan run() {
@@ -181,7 +187,7 @@ class Planner {
         struct stat st {};
         if (::lstat(c.path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
         g.replace.push_back(
-            {c.path, c.store, c.root, c.size, c.disk_bytes, c.inode.first, c.inode.second, fs::mtime_ns(st), frees});
+            {c.path, c.store, *c.root, c.size, c.disk_bytes, c.inode.first, c.inode.second, fs::mtime_ns(st), frees});
       }
       if (frees) g.freed_bytes += m_all[list.front()].disk_bytes;
     }
@@ -190,14 +196,15 @@ class Planner {
   }
 
   const DedupeOptions& m_options;
+  std::vector<std::string> m_roots;  // reserved first: candidates point into it
   std::vector<Candidate> m_all;
   DedupePlan m_plan;
 };
 
 }  // namespace
 
-DedupePlan plan_dedupe(const std::vector<stores::StoreListing>& listings, const DedupeOptions& options) {
-  return Planner(listings, options).run();
+DedupePlan plan_dedupe(std::vector<stores::StoreListing> listings, const DedupeOptions& options) {
+  return Planner(std::move(listings), options).run();
 }
 
 }  // namespace hubcache::hygiene

@@ -20,8 +20,11 @@ struct DeepHashOutcome {
 /// For each complete, non-empty file of `listings` without a digest whose size another file (on
 /// another inode) shares: sets `digest`/`digest_hex` to its SHA-256, or to its git blob SHA-1 when
 /// the only named files of that size are git-named. Same-size files without names that only have
-/// each other are hashed whole only when a SHA-256 of their first and last 4 KiB (and size) match.
-/// Each inode is read once; `threads` as util/parallel.hpp (0 = hardware concurrency).
+/// each other are hashed whole only when a fingerprint of their first and last 4 KiB matches (a
+/// file of at most 8 KiB is read whole once and its SHA-256 is the fingerprint). Each inode is
+/// opened once where the open-file limit allows keeping its size's files open (else twice), and hashed at most once; size
+/// buckets run on `threads` threads (util/parallel.hpp, 0 = hardware concurrency). The identities
+/// are for planning: whoever links by them proves the content again first (dedupe_exec).
 DeepHashOutcome hash_colliding_sizes(std::vector<stores::StoreListing>& listings, unsigned threads);
 
 }  // namespace hubcache::hygiene::detail

@@ -136,26 +136,33 @@ class Doctor {
   void read_stores() {
     std::set<std::pair<stores::StoreKind, std::string>> seen;
     std::set<InodeKey> skip;
-    auto read = [&](stores::StoreKind kind, const std::string& path, bool configured, bool walked) {
+    std::vector<StoreLocation> locations;
+    std::vector<bool> walked_flags;
+    auto add_store = [&](stores::StoreKind kind, const std::string& path, bool configured, bool walked) {
       const std::string root = real_folder(path);
       if (!seen.emplace(kind, root).second) return;
       struct stat st {};
       if (::stat(root.c_str(), &st) == 0) skip.emplace(st.st_dev, st.st_ino);
-      auto listing = stores::open_store(kind, root)->list();
-      if (!listing) {
-        m_report.warnings.push_back("not read: " + listing.error().message);
-        return;
-      }
-      for (const auto& w : listing->warnings) m_report.warnings.push_back(w);
-      m_report.stores.push_back({kind, root, configured, walked});
-      m_listings.push_back(std::move(*listing));
+      locations.push_back({kind, root, configured});
+      walked_flags.push_back(walked);
     };
     m_default_hub = real_folder(m_config.hf_home.value + "/hub");
-    for (const auto& l : tool_store_locations(m_env, m_config)) read(l.kind, l.root, l.configured, false);
+    for (const auto& l : tool_store_locations(m_env, m_config)) add_store(l.kind, l.root, l.configured, false);
     for (const auto& root : m_options.roots) {
       auto walked = detail::walk_for_stores(root, m_options.max_depth, m_options.cross_filesystems, skip);
       for (auto& w : walked.warnings) m_report.warnings.push_back(std::move(w));
-      for (const auto& s : walked.stores) read(s.kind, s.root, false, true);
+      for (const auto& s : walked.stores) add_store(s.kind, s.root, false, true);
+    }
+    auto listed = list_stores(locations);
+    for (std::size_t i = 0; i < locations.size(); ++i) {
+      auto& listing = listed[i];
+      if (!listing) {
+        m_report.warnings.push_back("not read: " + listing.error().message);
+        continue;
+      }
+      for (const auto& w : listing->warnings) m_report.warnings.push_back(w);
+      m_report.stores.push_back({locations[i].kind, locations[i].root, locations[i].configured, walked_flags[i]});
+      m_listings.push_back(std::move(*listing));
     }
   }
 

@@ -2,11 +2,13 @@
 
 #include <climits>
 #include <cstdlib>
+#include <optional>
 #include <set>
 #include <utility>
 
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/util/fs.hpp"
+#include "hubcache/util/parallel.hpp"
 #include "walk_roots.hpp"
 
 namespace hubcache::hygiene {
@@ -22,6 +24,16 @@ std::vector<StoreLocation> find_stores_under(const std::string& root, int max_de
   for (auto& w : walked.warnings) warnings.push_back(std::move(w));
   std::vector<StoreLocation> out;
   for (auto& s : walked.stores) out.push_back({s.kind, std::move(s.root), false});
+  return out;
+}
+
+std::vector<Result<stores::StoreListing>> list_stores(const std::vector<StoreLocation>& locations, unsigned threads) {
+  std::vector<std::optional<Result<stores::StoreListing>>> listed(locations.size());
+  parallel_for(locations.size(), threads,
+               [&](std::size_t i) { listed[i].emplace(stores::open_store(locations[i].kind, locations[i].root)->list()); });
+  std::vector<Result<stores::StoreListing>> out;
+  out.reserve(listed.size());
+  for (auto& l : listed) out.push_back(std::move(*l));
   return out;
 }
 

@@ -103,7 +103,10 @@ Result<FileHashes> hash_file(const std::string& path, HashWhat what) {
   char* const buf = tl_buf.get();
   std::uint64_t total = 0;
   for (;;) {
-    const ssize_t n = ::read(fd, buf, k_buf);
+    // Up to the size first seen plus one byte: a short read is the end of a regular file (no last
+    // read of nothing), and a file that grew shows as changed.
+    const std::uint64_t want = std::min<std::uint64_t>(k_buf, static_cast<std::uint64_t>(end) + 1 - total);
+    const ssize_t n = ::pread(fd, buf, static_cast<std::size_t>(want), static_cast<off_t>(total));
     if (n < 0) {
       if (errno == EINTR) continue;
       return fail(errno_error(errno, "cannot read", path));
@@ -112,6 +115,7 @@ Result<FileHashes> hash_file(const std::string& path, HashWhat what) {
     if (want256) sha256.update(buf, static_cast<std::size_t>(n));
     if (want1) sha1.update(buf, static_cast<std::size_t>(n));
     total += static_cast<std::uint64_t>(n);
+    if (total > static_cast<std::uint64_t>(end) || static_cast<std::uint64_t>(n) < want) break;
   }
   using fs::mtime_ns;
   struct stat after {};

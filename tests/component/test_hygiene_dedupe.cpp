@@ -11,6 +11,8 @@
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
+#include <map>
+#include <set>
 #include <string>
 
 #include "cache_builder.hpp"
@@ -322,6 +324,78 @@ TEST(DedupeFilesystems, NeverAcrossFilesystems) {
   EXPECT_TRUE(plan.groups.empty());
   ASSERT_EQ(plan.warnings.size(), 2u);
   EXPECT_NE(plan.warnings[0].find("another filesystem"), std::string::npos) << plan.warnings[0];
+}
+
+}  // namespace
+}  // namespace hubcache::hygiene
+
+namespace hubcache::hygiene {
+namespace {
+
+// --deep on files without names: size, then the sample (head; head and tail over 1 MiB; a file of
+// at most 8 KiB whole), then one SHA-256 per group with the others compared byte for byte. Files
+// whose samples match but whose middles differ must never share a group.
+TEST(DedupeDeep, SamplesThatMatchAreProvenWholeAndGroupsSplitWhereTheBytesDiffer) {
+  test::TempDir dir;
+  const std::string m = dir / "model";
+  auto body = [](std::size_t size, char fill, std::size_t mark, char at_mark) {
+    std::string s(size, fill);
+    s[mark] = at_mark;
+    return s;
+  };
+  // Over 1 MiB: a and c equal; b has the same head and tail, another middle.
+  const std::string big = body(2u << 20, 'x', 1u << 20, 'A'), big_other = body(2u << 20, 'x', 1u << 20, 'B');
+  write(m + "/a.safetensors", big);
+  write(m + "/b.safetensors", big_other);
+  write(m + "/c.safetensors", big);
+  // 100 KiB, head only: p == r and q == s, told apart only past the head.
+  const std::string mid = body(100000, 'y', 60000, 'P'), mid_other = body(100000, 'y', 60000, 'Q');
+  write(m + "/p.bin", mid);
+  write(m + "/q.bin", mid_other);
+  write(m + "/r.bin", mid);
+  write(m + "/s.bin", mid_other);
+  // At most 8 KiB: read whole once.
+  write(m + "/t1.json", std::string(5000, 't'));
+  write(m + "/t2.json", std::string(5000, 't'));
+  write(m + "/t3.json", std::string(4999, 't') + "u");
+
+  std::vector<std::unique_ptr<stores::StoreReader>> r;
+  r.push_back(stores::open_model_folder(m));
+  const auto plan = plan_dedupe(list_all(r), {.deep = true});
+  std::map<std::string, std::set<std::string>> groups;  // hex -> names
+  for (const auto& g : plan.groups) {
+    EXPECT_TRUE(g.hashed);
+    auto& names = groups[g.hex];
+    names.insert(sfs::path(g.keep).filename().string());
+    for (const auto& e : g.replace) names.insert(sfs::path(e.path).filename().string());
+  }
+  const std::map<std::string, std::set<std::string>> expected = {
+      {sha256_hex(big), {"a.safetensors", "c.safetensors"}},
+      {sha256_hex(mid), {"p.bin", "r.bin"}},
+      {sha256_hex(mid_other), {"q.bin", "s.bin"}},
+      {sha256_hex(std::string(5000, 't')), {"t1.json", "t2.json"}},
+  };
+  EXPECT_EQ(groups, expected);
+  EXPECT_EQ(plan.hashed_files, 8u) << "b and t3 have no twin";
+  EXPECT_TRUE(plan.warnings.empty());
+}
+
+TEST(DedupeDeep, AFileThatVanishesBeforeItIsReadIsAWarningAndLeftOut) {
+  test::TempDir dir;
+  const std::string m = dir / "model";
+  const std::string w(20000, 'w');
+  write(m + "/a.safetensors", w);
+  write(m + "/b.safetensors", w);
+  write(m + "/c.safetensors", w);
+  std::vector<std::unique_ptr<stores::StoreReader>> r;
+  r.push_back(stores::open_model_folder(m));
+  auto listings = list_all(r);
+  sfs::remove(m + "/b.safetensors");
+  const auto plan = plan_dedupe(std::move(listings), {.deep = true});
+  ASSERT_EQ(plan.groups.size(), 1u);
+  EXPECT_EQ(plan.groups[0].replace.size(), 1u);
+  ASSERT_EQ(plan.warnings.size(), 1u);
+  EXPECT_NE(plan.warnings[0].find("b.safetensors"), std::string::npos) << plan.warnings[0];
 }
 
 }  // namespace

@@ -81,7 +81,9 @@ struct DedupePlan {
 
 /// Plans over `listings` (the stores to make one copy across). Reads (and with `deep` hashes)
 /// only; never fails for a file: what cannot be read is a warning and stays out of the plan.
-DedupePlan plan_dedupe(const std::vector<stores::StoreListing>& listings, const DedupeOptions& options);
+/// Takes the listings by value (move them in: `deep` writes identities into them, and they are
+/// freed before the plan returns).
+DedupePlan plan_dedupe(std::vector<stores::StoreListing> listings, const DedupeOptions& options);
 
 struct DedupeReport {
   std::size_t linked = 0;            // files replaced by a link

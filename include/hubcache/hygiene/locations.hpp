@@ -32,6 +32,10 @@ std::vector<StoreLocation> tool_store_locations(const Environment& env, const Co
 std::vector<StoreLocation> find_stores_under(const std::string& root, int max_depth, bool cross_filesystems,
                                              std::vector<std::string>& warnings);
 
+/// Lists each store (stores::open_store(kind, root)->list()), up to `threads` at once
+/// (util/parallel.hpp; 0 = hardware concurrency): one result per location, in the order given.
+std::vector<Result<stores::StoreListing>> list_stores(const std::vector<StoreLocation>& locations, unsigned threads = 0);
+
 /// `path` with symlinks resolved (realpath), or `path` itself when that fails.
 std::string real_folder(const std::string& path);
 
