@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <map>
 #include <set>
+#include <tuple>
 #include <utility>
 
 #include "deep_hash.hpp"
@@ -39,18 +40,15 @@ namespace {
 
 using InodeKey = std::pair<dev_t, ino_t>;
 
-// One name of a content, as planning sees it.
+// One name of a content, as planning sees it: the listed file (for a linked entry, its path is
+// made its target's real path), and its store. 24 bytes: a 200,000-file plan stays small.
 struct Candidate {
-  std::string path;  // the name (for a linked entry: its target's real path)
-  stores::StoreKind store;
-  const std::string* root;  // the store's folder (Planner::m_roots)
-  std::uint64_t size, disk_bytes;
-  InodeKey inode;
-  nlink_t links;
-  bool replaceable;  // a regular file entry (not a link, not the shared store's payload)
-  DigestKind digest;
-  std::string hex;
-  bool hashed = false;
+  stores::StoredFile* file;
+  const stores::StoreListing* store;
+  bool hashed;  // the identity was computed by --deep
+  const std::string& path() const { return file->path; }
+  InodeKey inode() const { return {file->device, file->inode}; }
+  bool replaceable() const { return !file->linked; }  // a regular file entry (not a link, not the shared store's payload)
 };
 
 // Keeper preference: the Hub cache's blob first (the layout everything else can be linked from),
@@ -82,27 +80,16 @@ class Planner {
       m_plan.hashed_bytes = deep.bytes;
       m_plan.warnings = deep.warnings;
     }
-    // Each file's strings move into its candidate; the listings go when the constructor returns.
-    m_roots.reserve(listings.size());
-    for (auto& l : listings) {
-      m_roots.push_back(std::move(l.root));
+    m_listings = std::move(listings);
+    std::size_t files = 0;
+    for (const auto& l : m_listings) files += l.files.size();
+    m_all.reserve(files);
+    for (auto& l : m_listings)
       for (auto& f : l.files) {
         if (f.partial || f.size == 0) continue;
-        const bool hashed = deep.hashed.count(&f) > 0;
-        m_all.push_back({f.linked ? real_path(f.path) : std::move(f.path),
-                         l.kind,
-                         &m_roots.back(),
-                         f.size,
-                         f.disk_bytes,
-                         {f.device, f.inode},
-                         f.links,
-                         !f.linked,
-                         f.digest,
-                         std::move(f.digest_hex),
-                         hashed});
+        if (f.linked) f.path = real_path(f.path);
+        m_all.push_back({&f, &l, deep.hashed.count(&f) > 0});
       }
-      l.files = {};
-    }
   }
 
   DedupePlan run() {
@@ -111,6 +98,13 @@ class Planner {
       return a.freed_bytes != b.freed_bytes ? a.freed_bytes > b.freed_bytes : a.hex < b.hex;
     });
     for (const auto& g : m_plan.groups) m_plan.freed_bytes += g.freed_bytes;
+    // One line, not one per file: a tree of hardlinked copies would print thousands.
+    if (m_outside_names == 1)
+      m_plan.warnings.push_back("'" + m_outside_example +
+                                "' has names outside the stores read: linking it frees nothing until the others go");
+    else if (m_outside_names > 1)
+      m_plan.warnings.push_back(std::to_string(m_outside_names) + " files (such as '" + m_outside_example +
+                                "') have names outside the stores read: linking them frees nothing until the others go");
     if (m_options.link == LinkKind::Symlink && !m_plan.groups.empty())
       m_plan.warnings.push_back(
           "symlinks make every other store depend on the kept files: deleting one of them (cache rm, prune, ollama rm) "
@@ -120,17 +114,30 @@ class Planner {
 
  private:
   void group() {
-    std::map<std::pair<DigestKind, std::string>, std::vector<std::size_t>> by_content;
+    // Candidates with an identity, sorted by it: each run of one identity is a content.
+    std::vector<std::uint32_t> named;
     for (std::size_t i = 0; i < m_all.size(); ++i)
-      if (m_all[i].digest != DigestKind::None) by_content[{m_all[i].digest, m_all[i].hex}].push_back(i);
-    for (const auto& [content, idx] : by_content) {
+      if (m_all[i].file->digest != DigestKind::None) named.push_back(static_cast<std::uint32_t>(i));
+    auto key = [&](std::uint32_t i) { return std::tie(m_all[i].file->digest, m_all[i].file->digest_hex); };
+    std::sort(named.begin(), named.end(), [&](std::uint32_t a, std::uint32_t b) { return key(a) < key(b); });
+    // The runs first: planning a run moves its strings into the plan, which would break comparing keys.
+    std::vector<std::pair<std::size_t, std::size_t>> runs;
+    for (std::size_t begin = 0, end = 0; begin < named.size(); begin = end) {
+      end = begin + 1;
+      while (end < named.size() && key(named[end]) == key(named[begin])) ++end;
+      if (end - begin >= 2) runs.emplace_back(begin, end);
+    }
+    for (const auto& [begin, end] : runs) {
       std::map<dev_t, std::vector<std::size_t>> by_device;
       std::set<InodeKey> inodes;
-      for (auto i : idx) {
-        by_device[m_all[i].inode.first].push_back(i);
-        inodes.insert(m_all[i].inode);
+      for (std::size_t k = begin; k < end; ++k) {
+        const std::size_t i = named[k];
+        by_device[m_all[i].inode().first].push_back(i);
+        inodes.insert(m_all[i].inode());
       }
       if (inodes.size() < 2) continue;
+      auto& first = *m_all[named[begin]].file;
+      const std::pair<DigestKind, std::string> content{first.digest, std::move(first.digest_hex)};
       for (const auto& [device, names] : by_device) plan_device(content, device, names, by_device.size() > 1);
     }
   }
@@ -139,10 +146,10 @@ class Planner {
   void plan_device(const std::pair<DigestKind, std::string>& content, dev_t device, const std::vector<std::size_t>& names,
                    bool other_devices) {
     std::map<InodeKey, std::vector<std::size_t>> by_inode;
-    for (auto i : names) by_inode[m_all[i].inode].push_back(i);
+    for (auto i : names) by_inode[m_all[i].inode()].push_back(i);
     if (by_inode.size() < 2) {
       if (other_devices)
-        m_plan.warnings.push_back("'" + m_all[names.front()].path +
+        m_plan.warnings.push_back("'" + m_all[names.front()].path() +
                                   "' holds the same bytes as files on another filesystem: not linked (a link cannot cross "
                                   "filesystems)");
       return;
@@ -150,11 +157,12 @@ class Planner {
     // The kept inode: one with names outside the stores read (it stays anyway, so keeping it frees
     // the most), then the best-ranked store, then the most names, then the first path.
     auto better = [&](const std::vector<std::size_t>& a, const std::vector<std::size_t>& b) {
-      const auto& x = m_all[a.front()];
-      const auto& y = m_all[b.front()];
+      const auto& x = *m_all[a.front()].file;
+      const auto& y = *m_all[b.front()].file;
+      const auto x_store = m_all[a.front()].store->kind, y_store = m_all[b.front()].store->kind;
       const bool x_stays = x.links > a.size(), y_stays = y.links > b.size();
       if (x_stays != y_stays) return x_stays;
-      if (store_rank(x.store) != store_rank(y.store)) return store_rank(x.store) < store_rank(y.store);
+      if (store_rank(x_store) != store_rank(y_store)) return store_rank(x_store) < store_rank(y_store);
       if (x.links != y.links) return x.links > y.links;
       return x.path < y.path;
     };
@@ -165,40 +173,40 @@ class Planner {
     g.kind = content.first;
     g.hex = content.second;
     g.device = device;
-    g.keep = m_all[keep->front()].path;
+    g.keep = std::move(m_all[keep->front()].file->path);  // planning this group is the last use
     for (const auto& [key, list] : by_inode) {
       if (&list == keep) continue;
       std::vector<std::size_t> regular;
       for (auto i : list) {
         g.hashed |= m_all[i].hashed;
-        if (m_all[i].replaceable) regular.push_back(i);
+        if (m_all[i].replaceable()) regular.push_back(i);
       }
       if (regular.size() != list.size()) {
-        m_plan.warnings.push_back("'" + m_all[list.front()].path +
+        m_plan.warnings.push_back("'" + m_all[list.front()].path() +
                                   "' is reached through a symlink (the shared blob store's payload): left as it is");
         continue;
       }
-      const bool frees = m_all[list.front()].links == list.size();
-      if (!frees)
-        m_plan.warnings.push_back("'" + m_all[list.front()].path + "' has " + std::to_string(m_all[list.front()].links) +
-                                  " names, not all in the stores read: linking it frees nothing until the others go");
+      const bool frees = m_all[list.front()].file->links == list.size();
+      if (!frees && m_outside_names++ == 0) m_outside_example = m_all[list.front()].path();
       for (auto i : regular) {
-        const auto& c = m_all[i];
+        auto& c = *m_all[i].file;
         struct stat st {};
         if (::lstat(c.path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
-        g.replace.push_back(
-            {c.path, c.store, *c.root, c.size, c.disk_bytes, c.inode.first, c.inode.second, fs::mtime_ns(st), frees});
+        g.replace.push_back({std::move(c.path), m_all[i].store->kind, m_all[i].store->root, c.size, c.disk_bytes, c.device,
+                             c.inode, fs::mtime_ns(st), frees});
       }
-      if (frees) g.freed_bytes += m_all[list.front()].disk_bytes;
+      if (frees) g.freed_bytes += m_all[list.front()].file->disk_bytes;
     }
     g.hashed |= m_all[keep->front()].hashed;
     if (!g.replace.empty()) m_plan.groups.push_back(std::move(g));
   }
 
   const DedupeOptions& m_options;
-  std::vector<std::string> m_roots;  // reserved first: candidates point into it
+  std::vector<stores::StoreListing> m_listings;  // candidates point into it: never resized
   std::vector<Candidate> m_all;
   DedupePlan m_plan;
+  std::size_t m_outside_names = 0;  // files to replace that have names outside the stores read
+  std::string m_outside_example;
 };
 
 }  // namespace

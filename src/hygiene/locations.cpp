@@ -29,8 +29,10 @@ std::vector<StoreLocation> find_stores_under(const std::string& root, int max_de
 
 std::vector<Result<stores::StoreListing>> list_stores(const std::vector<StoreLocation>& locations, unsigned threads) {
   std::vector<std::optional<Result<stores::StoreListing>>> listed(locations.size());
-  parallel_for(locations.size(), threads,
-               [&](std::size_t i) { listed[i].emplace(stores::open_store(locations[i].kind, locations[i].root)->list()); });
+  parallel_for(locations.size(), threads, [&](std::size_t i) {
+    listed[i].emplace(stores::open_store(locations[i].kind, locations[i].root)->list());
+    if (*listed[i]) (*listed[i])->files.shrink_to_fit();  // 100,000s of files: no growth slack kept
+  });
   std::vector<Result<stores::StoreListing>> out;
   out.reserve(listed.size());
   for (auto& l : listed) out.push_back(std::move(*l));

@@ -380,6 +380,24 @@ TEST(DedupeDeep, SamplesThatMatchAreProvenWholeAndGroupsSplitWhereTheBytesDiffer
   EXPECT_TRUE(plan.warnings.empty());
 }
 
+TEST(DedupeDeep, CopiesWithNamesOutsideTheStoresAreSummedUpInOneWarning) {
+  test::TempDir dir;
+  const std::string m = dir / "model", outside = dir / "elsewhere";
+  sfs::create_directories(outside);
+  for (const std::string c : {"a", "b", "c"})
+    for (const std::string k : {"1", "2"}) {
+      write(m + "/" + c + k + ".safetensors", std::string(9000 + c[0], c[0]));
+      ASSERT_EQ(::link((m + "/" + c + k + ".safetensors").c_str(), (outside + "/" + c + k).c_str()), 0);
+    }
+  std::vector<std::unique_ptr<stores::StoreReader>> r;
+  r.push_back(stores::open_model_folder(m));
+  const auto plan = plan_dedupe(list_all(r), {.deep = true});
+  ASSERT_EQ(plan.groups.size(), 3u);
+  EXPECT_EQ(plan.freed_bytes, 0u) << "every copy keeps its bytes through its other name";
+  ASSERT_EQ(plan.warnings.size(), 1u);
+  EXPECT_NE(plan.warnings[0].find("3 files (such as '" + m + "/"), std::string::npos) << plan.warnings[0];
+}
+
 TEST(DedupeDeep, AFileThatVanishesBeforeItIsReadIsAWarningAndLeftOut) {
   test::TempDir dir;
   const std::string m = dir / "model";
