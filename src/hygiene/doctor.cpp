@@ -345,7 +345,8 @@ class Doctor {
              " only tools pointed at it will find",
          {store.root},
          listing_disk_bytes(listing),
-         "hubcache migrate " + quote(project)});
+         "hubcache dedupe " + quote(store.root) + " " + quote(m_config.hub_cache.value) +
+             " (one copy of the bytes both caches hold), then point the project at " + m_config.hub_cache.value});
     if (!store.walked) return;
     const std::string folder = store.root.substr(store.root.rfind('/') + 1);
     for (const auto& s : detail::project_settings(project, store.root, folder))
@@ -353,7 +354,7 @@ class Doctor {
            "'" + s.text + "' points a tool at the project cache " + store.root,
            {s.file + ":" + std::to_string(s.line)},
            0,
-           "point it at " + m_config.hub_cache.value + " (hubcache migrate " + quote(project) + " --rewrite-config)"});
+           "point it at " + m_config.hub_cache.value});
   }
 
   void check_partials(const FoundStore& store, const stores::StoreListing& listing) {
@@ -454,7 +455,9 @@ class Doctor {
       add({FindingKind::EnvConflict,
            "the default Hub cache " + s.root + " holds models too, but this environment uses " + hub +
                ": tools started without it (services, IDEs, cron) read and fill the default one",
-           paths, listing_disk_bytes(m_listings[i]), "hubcache migrate " + quote(s.root) + " --to " + quote(hub)});
+           paths, listing_disk_bytes(m_listings[i]),
+           "hubcache dedupe " + quote(s.root) + " " + quote(hub) +
+               " (one copy of the bytes both hold), and set HF_HUB_CACHE where those tools start"});
     }
   }
 

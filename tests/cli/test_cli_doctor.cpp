@@ -73,7 +73,15 @@ TEST_F(CliDoctor, EachFixNamesTheCommandAndTheTextReportShowsIt) {
   EXPECT_EQ(fix_of["local-dir-in-cache"], "hubcache import '" + w.hub + "/gguf' --repo ORG/NAME --commit " +
                                               std::string(40, '1') + " --move --cache-dir '" + w.hub + "'");
   EXPECT_EQ(fix_of["detached-revision"], "hubcache cache prune --cache-dir '" + w.hub + "'");
-  EXPECT_EQ(fix_of["project-cache"].rfind("hubcache migrate '" + w.home + "/projects/", 0), 0u) << fix_of["project-cache"];
+  // The project cache's fix is a command that exists and works: run it, and the bytes both caches
+  // hold are one copy.
+  const std::string project_fix = fix_of["project-cache"];
+  ASSERT_EQ(project_fix.rfind("hubcache dedupe '" + w.home + "/projects/", 0), 0u) << project_fix;
+  ASSERT_NE(project_fix.find("' '" + w.hub + "' ("), std::string::npos) << project_fix;
+  const std::string command = test::hubcache_bin() + project_fix.substr(8, project_fix.find(" (") - 8) + " --yes";
+  auto fixed = test::run_process({"/bin/sh", "-c", command}, w.environment);
+  ASSERT_EQ(fixed.exit_code, 0) << command << "\n" << fixed.out << fixed.err;
+  EXPECT_NE(fixed.out.find("Linked "), std::string::npos) << fixed.out;
   EXPECT_EQ(fix_of["dangling-pointer"],
             "hubcache download org/broken --revision " + std::string(40, '3') + " --cache-dir '" + w.hub + "'");
 
