@@ -1,6 +1,8 @@
 // `hubcache doctor`: stores found, read, and checked (hygiene/doctor.hpp).
 #include "hubcache/hygiene/doctor.hpp"
 
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -12,10 +14,12 @@
 
 #include "content_groups.hpp"
 #include "deep_hash.hpp"
+#include "hubcache/cache/layout.hpp"
 #include "hubcache/cache/local_dir.hpp"
 #include "hubcache/hygiene/locations.hpp"
 #include "hubcache/manage/delete_plan.hpp"
 #include "hubcache/manage/scan.hpp"
+#include "hubcache/util/dir_walk.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/hash.hpp"
 #include "settings_scan.hpp"
@@ -49,6 +53,8 @@ const char* to_string(FindingKind kind) {
       return "unreferenced-shared-blob";
     case FindingKind::ContentMismatch:
       return "content-mismatch";
+    case FindingKind::StaleLock:
+      return "stale-lock";
   }
   return "unknown";
 }
@@ -195,13 +201,14 @@ class Doctor {
     }
     const std::string cache_flag = " --cache-dir " + quote(store.root);
     // The trap: `hf download --local-dir <cache>/<name>`.
+    std::set<std::string> blobs;  // the cache's blob digests, for the trap folders
+    if (!info->local_dir_copies.empty())
+      for (const auto& f : listing.files)
+        if (f.digest != DigestKind::None) blobs.insert(f.digest_hex);
     for (const auto& copy : info->local_dir_copies) {
       auto folder = stores::open_model_folder(copy.path)->list();
       if (!folder) continue;
       std::uint64_t bytes = listing_disk_bytes(*folder);
-      std::set<std::string> blobs;
-      for (const auto& f : listing.files)
-        if (f.digest != DigestKind::None) blobs.insert(f.digest_hex);
       std::vector<const stores::StoredFile*> cached;
       for (const auto& f : folder->files)
         if (f.digest != DigestKind::None && blobs.count(f.digest_hex)) cached.push_back(&f);
@@ -233,6 +240,7 @@ class Doctor {
              paths, 0,
              "hubcache download " + repo.repo.id + repo_type_flag(repo.repo.type) + " --revision " + rev.commit + cache_flag});
       }
+    check_stale_locks(store);
     auto prune = plan_prune(*info);
     if (!prune) {
       m_report.warnings.push_back("not checked for prunable content: " + prune.error().message);
@@ -266,6 +274,49 @@ class Doctor {
            plural(paths.size(), "payload", "payloads") + " of the shared blob store in " + store.root + " that no repo links to",
            paths, allocated_bytes(paths), fix});
     }
+  }
+
+  // `.locks/<repo folder>` of repos the cache no longer holds: `cache rm`, huggingface_hub's delete
+  // and `rm -r` all leave them. Reported only when no process holds any of their locks (a shared
+  // try-lock, released at once: a download's exclusive lock makes it fail); never removed here.
+  void check_stale_locks(const FoundStore& store) {
+    const std::string locks = store.root + "/.locks";
+    std::vector<std::string> stale;
+    std::uint64_t bytes = 0;
+    // walk_folder hands folders to `enter`: each lock folder is judged there and not descended into.
+    fs::walk_folder(
+        locks,
+        [&](const std::string&, const std::string& name) {
+          const std::string folder = locks + "/" + name;
+          struct stat st {};
+          if (!parse_repo_folder_name(name) || ::lstat((store.root + "/" + name).c_str(), &st) == 0 ||
+              ::lstat(folder.c_str(), &st) != 0)
+            return false;
+          bool held = false;
+          std::uint64_t folder_bytes = static_cast<std::uint64_t>(st.st_blocks) * 512u;
+          fs::walk_folder(
+              folder, nullptr,
+              [&](const fs::FolderEntry& l) {
+                folder_bytes += static_cast<std::uint64_t>(l.lst.st_blocks) * 512u;
+                if (!S_ISREG(l.lst.st_mode) || held) return;
+                fs::Fd fd(::open(l.path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK));
+                held = fd.valid() && ::flock(fd.get(), LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK;
+              },
+              [](const std::string&, int, fs::WalkFailure) {});
+          if (!held) {
+            stale.push_back(folder);
+            bytes += folder_bytes;
+          }
+          return false;
+        },
+        [](const fs::FolderEntry&) {}, [](const std::string&, int, fs::WalkFailure) {});
+    if (stale.empty()) return;
+    std::sort(stale.begin(), stale.end());
+    std::string fix = "rm -r";
+    for (const auto& p : stale) fix += " " + quote(p);
+    add({FindingKind::StaleLock,
+         plural(stale.size(), "lock folder", "lock folders") + " in " + store.root + " of repos it no longer holds, no lock held",
+         stale, bytes, fix});
   }
 
   // A model folder: a copy of cached blobs, or a local-dir download no cache holds. True when its

@@ -1,7 +1,12 @@
 // `hubcache doctor` on the messy workstation: every planted finding with its exact bytes, and
 // nothing else; read-only; roots and options checked.
 #include <gtest/gtest.h>
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <map>
@@ -90,6 +95,42 @@ TEST_F(CliDoctor, EachFixNamesTheCommandAndTheTextReportShowsIt) {
   EXPECT_NE(text.out.find("[local-dir-in-cache]"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("fix: hubcache cache prune"), std::string::npos) << text.out;
   EXPECT_NE(text.out.find("can be freed"), std::string::npos) << text.out;
+}
+
+TEST_F(CliDoctor, ALockFolderOfAGoneRepoIsStaleOnlyWhileNoProcessHoldsItsLocks) {
+  const std::string busy = w.hub + "/.locks/models--org--busy";
+  std::filesystem::create_directories(busy);
+  ASSERT_TRUE(fs::write_file_atomic(busy + "/" + std::string(64, 'b') + ".lock", ""));
+  int ready[2];
+  ASSERT_EQ(::pipe(ready), 0);
+  const pid_t holder = ::fork();
+  ASSERT_GE(holder, 0);
+  if (holder == 0) {  // a download in another process, holding its blob lock as huggingface_hub does
+    const int fd = ::open((busy + "/" + std::string(64, 'b') + ".lock").c_str(), O_RDWR);
+    if (fd < 0 || ::flock(fd, LOCK_EX) != 0) ::_exit(1);
+    if (::write(ready[1], "k", 1) != 1) ::_exit(1);
+    ::pause();
+    ::_exit(0);
+  }
+  char k = 0;
+  ASSERT_EQ(::read(ready[0], &k, 1), 1);
+  auto stale_paths = [&] {
+    auto r = doctor({"--json"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    std::set<std::string> out;
+    const auto j = nlohmann::json::parse(r.out);
+    for (const auto& f : j["findings"])
+      if (f["kind"] == "stale-lock")
+        for (const auto& p : f["paths"]) out.insert(p.get<std::string>());
+    return out;
+  };
+  EXPECT_EQ(stale_paths(), std::set<std::string>{w.hub + "/.locks/models--org--gone"}) << "a held lock is a live download";
+  ::kill(holder, SIGKILL);
+  ::waitpid(holder, nullptr, 0);
+  ::close(ready[0]);
+  ::close(ready[1]);
+  EXPECT_EQ(stale_paths(), (std::set<std::string>{w.hub + "/.locks/models--org--busy", w.hub + "/.locks/models--org--gone"}))
+      << "its holder is gone: the lock is stale";
 }
 
 TEST_F(CliDoctor, DeepHashingFindsTheCopyWhoseNameSaysNothing) {

@@ -120,6 +120,11 @@ MessyWorkstation build_messy_workstation(const std::string& dir) {
   w.environment = {"HOME=" + w.home, "HF_HOME=" + w.hf_home, "-HF_HUB_CACHE",      "-HUGGINGFACE_HUB_CACHE",    "-XDG_CACHE_HOME",
                    "-OLLAMA_MODELS", "-LLAMA_CACHE",         "-HF_DATASETS_CACHE", "TRANSFORMERS_CACHE=" + w.tc};
 
+  // Lock files: a repo's that is still cached (fine), and those `cache rm` left of a gone repo.
+  put(w.hub + "/.locks/models--org--gguf/" + sha + ".lock", "");
+  const std::string gone_locks = w.hub + "/.locks/models--org--gone";
+  put(gone_locks + "/" + std::string(64, 'e') + ".lock", "");
+
   const std::string hub_blob = w.hub + "/models--org--gguf/blobs/" + sha;
   const std::string p1_blob = w.home + "/projects/chat/model_cache/models--org--gguf/blobs/" + sha;
   w.planted = {
@@ -138,6 +143,8 @@ MessyWorkstation build_messy_workstation(const std::string& dir) {
       {"stale-partial", ollama_partial, allocated_bytes(ollama_partial)},
       {"stale-partial", llama_partial, allocated_bytes(llama_partial)},
       {"dangling-pointer", w.hub + "/models--org--broken/snapshots/" + commit_id(3) + "/gone.bin", 0},
+      {"stale-lock", gone_locks,
+       allocated_bytes(gone_locks) + allocated_bytes(gone_locks + "/" + std::string(64, 'e') + ".lock")},
       {"detached-revision", w.hub + "/models--org--gguf/snapshots/" + commit_id(2),
        allocated_bytes(w.hub + "/models--org--gguf/blobs/" + old_blob)},
   };

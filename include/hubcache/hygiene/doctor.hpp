@@ -28,6 +28,7 @@ enum class FindingKind {
   UnreferencedSharedBlob,  // a payload of the shared blob store no repo links to any more
   ContentMismatch,         // --deep: a hardlinked file whose bytes are not what its name says (one name was edited
                            // in place, which changes every name)
+  StaleLock,               // a `.locks/<repo folder>` of a repo the cache no longer holds, none of its locks held
 };
 
 /// The stable id of `--json` output: "local-dir-in-cache", "local-dir-copy", "local-dir-uncached",
