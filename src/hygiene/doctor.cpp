@@ -117,6 +117,7 @@ class Doctor {
     for (std::size_t i = 0; i < m_listings.size(); ++i) {
       const auto& s = m_report.stores[i];
       bool copy = false;
+      if (s.kind != stores::StoreKind::HubCache) check_dangling(s, m_listings[i]);
       if (s.kind == stores::StoreKind::ModelFolder) copy = check_model_folder(m_listings[i]);
       if (s.kind == stores::StoreKind::HubCache && !s.configured && s.root != m_default_hub)
         check_project_cache(s, m_listings[i]);
@@ -274,6 +275,30 @@ class Doctor {
            plural(paths.size(), "payload", "payloads") + " of the shared blob store in " + store.root + " that no repo links to",
            paths, allocated_bytes(paths), fix});
     }
+  }
+
+  // Names another tool follows to missing bytes (a Hub cache's are scan's dangling pointers).
+  void check_dangling(const FoundStore& store, const stores::StoreListing& listing) {
+    if (listing.dangling.empty()) return;
+    std::vector<std::string> paths;
+    std::set<std::string> models;
+    for (const auto& d : listing.dangling) {
+      if (paths.empty() || paths.back() != d.path) paths.push_back(d.path);
+      if (!d.model.empty()) models.insert(d.model);
+    }
+    std::string fix;
+    if (store.kind == stores::StoreKind::Ollama) {
+      for (const auto& m : models) fix += (fix.empty() ? "ollama pull " : "; ollama pull ") + quote(m);
+    } else {
+      fix = "rm";
+      for (const auto& d : listing.dangling) fix += " " + quote(d.path);
+      fix += " (links to bytes that are gone; a view of a cached repo is made again with hubcache link)";
+    }
+    add({FindingKind::DanglingPointer,
+         std::string(stores::to_string(store.kind)) + " store " + store.root + ": " +
+             plural(listing.dangling.size(), "name points", "names point") + " at missing bytes" +
+             (models.empty() ? std::string() : " (" + plural(models.size(), "model", "models") + " cannot load)"),
+         paths, 0, fix});
   }
 
   // `.locks/<repo folder>` of repos the cache no longer holds: `cache rm`, huggingface_hub's delete

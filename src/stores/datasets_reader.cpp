@@ -67,7 +67,7 @@ Result<StoreListing> DatasetsReader::list() const {
     }
     StoredFile f;  // below extracted/: an unpacked archive
     if (!detail::describe_entry(f, e.path, e.lst)) {
-      detail::warn_unless_folder_link(out, e.path, errno);
+      detail::note_refused_entry(out, e.path, errno);
       return;
     }
     f.name = e.rel;
@@ -93,7 +93,7 @@ Result<StoreListing> DatasetsReader::list() const {
       detail::set_figures(f, lst);
       base = name.substr(0, name.size() - std::string_view(".incomplete").size());
     } else if (!detail::describe_entry(f, m_root + "/" + name, lst)) {
-      detail::warn_unless_folder_link(out, m_root + "/" + name, errno);
+      detail::note_refused_entry(out, m_root + "/" + name, errno);
       continue;
     }
     if (const auto text = fs::read_file(m_root + "/" + base + ".json", 1u << 20)) {

@@ -102,7 +102,7 @@ Result<StoreListing> LlamaCppReader::list() const {
       detail::set_figures(f, lst);
       base = name.substr(0, name.size() - k_partial_suffix.size());
     } else if (!detail::describe_entry(f, m_root + "/" + name, lst)) {
-      detail::warn_unless_folder_link(out, m_root + "/" + name, errno);
+      detail::note_refused_entry(out, m_root + "/" + name, errno);
       continue;
     }
     if (const auto it = claims.find(base); it != claims.end()) {

@@ -25,15 +25,16 @@ Result<StoreListing> LmStudioReader::list() const {
   HUBCACHE_TRY_ASSIGN(StoreListing out, start_listing("LM Studio models folder"));
   auto visit = [&](const fs::FolderEntry& e) {
     StoredFile f;
-    if (!detail::describe_entry(f, e.path, e.lst)) {  // LM Studio follows a linked file
-      detail::warn_unless_folder_link(out, e.path, errno);
-      return;
-    }
     // <publisher>/<model>/<rest>: fewer than two folders and LM Studio does not index the file.
     const auto first = e.rel.find('/');
     const auto second = first == std::string::npos ? first : e.rel.find('/', first + 1);
+    const std::string model = second == std::string::npos ? std::string() : e.rel.substr(0, second);
+    if (!detail::describe_entry(f, e.path, e.lst)) {  // LM Studio follows a linked file
+      detail::note_refused_entry(out, e.path, errno, model);
+      return;
+    }
     if (second != std::string::npos) {
-      f.model = e.rel.substr(0, second);
+      f.model = model;
       f.name = e.rel.substr(second + 1);
     }
     out.files.push_back(std::move(f));

@@ -79,7 +79,7 @@ Result<StoreListing> ModelFolderReader::list() const {
       return;
     }
     if (!detail::describe_entry(f, e.path, e.lst)) {
-      detail::warn_unless_folder_link(out, e.path, errno);
+      detail::note_refused_entry(out, e.path, errno, model);
       return;
     }
     f.name = e.rel;

@@ -6,11 +6,14 @@
 #include <cerrno>
 #include <cstring>
 #include <map>
+#include <tuple>
+#include <set>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "hubcache/stores/ollama_format.hpp"
 #include "hubcache/stores/store.hpp"
 #include "hubcache/util/dir_walk.hpp"
 #include "hubcache/util/fs.hpp"
@@ -71,6 +74,7 @@ Result<StoreListing> OllamaReader::list() const {
   HUBCACHE_TRY_ASSIGN(StoreListing out, start_listing("Ollama models folder"));
   std::map<std::string, std::pair<std::string, std::string>> names;  // digest -> (model, layer), first by model
   std::vector<std::pair<std::string, StoredFile>> blobs;             // (digest, entry)
+  std::vector<DanglingEntry> layers;                                 // every (manifest, model, digest) named
 
   auto enter = [](const std::string& rel, const std::string&) {
     const auto parts = split(rel, '/');
@@ -96,6 +100,7 @@ Result<StoreListing> OllamaReader::list() const {
           ollama_model_name(std::string(parts[1]), std::string(parts[2]), std::string(parts[3]), std::string(parts[4]));
       auto name_digest = [&](const std::string& digest, const std::string& layer) {
         if (digest.empty()) return;
+        layers.push_back({e.path, model, digest});
         auto [it, inserted] = names.emplace(digest, std::make_pair(model, layer));
         if (!inserted && model < it->second.first) it->second = {model, layer};
       };
@@ -110,8 +115,8 @@ Result<StoreListing> OllamaReader::list() const {
       f.partial = true;
       f.path = e.path;
       detail::set_figures(f, e.lst);
-    } else if (!detail::describe_entry(f, e.path, e.lst)) {  // Ollama follows a linked blob
-      out.warnings.push_back(detail::entry_warning(e.path, errno));
+    } else if (!detail::describe_entry(f, e.path, e.lst)) {                        // Ollama follows a linked blob
+      detail::note_refused_entry(out, e.path, errno == EISDIR ? ENOTSUP : errno);  // a linked folder is no blob
       return;
     } else if (!digest.empty()) {
       f.digest = DigestKind::Sha256;
@@ -124,6 +129,21 @@ Result<StoreListing> OllamaReader::list() const {
   };
   fs::walk_folder(m_root, enter, visit, on_error);
 
+  // A layer whose blob is missing (or only a dangling link) fails `ollama run`.
+  std::set<std::string> present;
+  for (const auto& [digest, f] : blobs)
+    if (!digest.empty() && !f.partial) present.insert(digest);
+  for (auto& l : layers) {
+    if (present.count(l.missing)) continue;
+    l.missing = ollama_blob_path(m_root, l.missing);
+    out.dangling.push_back(std::move(l));
+  }
+  for (auto& d : out.dangling)
+    if (d.model.empty())
+      if (auto it = names.find(blob_digest(d.path.substr(d.path.rfind('/') + 1))); it != names.end()) d.model = it->second.first;
+  std::sort(out.dangling.begin(), out.dangling.end(), [](const DanglingEntry& a, const DanglingEntry& b) {
+    return std::tie(a.path, a.missing) < std::tie(b.path, b.missing);
+  });
   for (auto& [digest, f] : blobs) {
     if (auto it = names.find(digest); !digest.empty() && it != names.end()) {
       f.model = it->second.first;

@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <filesystem>
 #include <cstring>
 #include <algorithm>
 #include <nlohmann/json.hpp>
@@ -89,8 +90,14 @@ std::string entry_warning(const std::string& path, int err) {
          (err == EISDIR ? std::string("is not a file") : "cannot be read: " + std::string(std::strerror(err)));
 }
 
-void warn_unless_folder_link(StoreListing& out, const std::string& path, int err) {
-  if (err != EISDIR) out.warnings.push_back(entry_warning(path, err));
+void note_refused_entry(StoreListing& out, const std::string& path, int err, const std::string& model) {
+  if (err == EISDIR) return;
+  std::error_code ec;
+  const auto target = err == ENOENT ? std::filesystem::read_symlink(path, ec) : std::filesystem::path();
+  if (err == ENOENT && !ec)
+    out.dangling.push_back({path, model, target.string()});
+  else
+    out.warnings.push_back(entry_warning(path, err));
 }
 
 Result<StoreListing> RootedReader::start_listing(const char* what) const {

@@ -32,9 +32,10 @@ bool describe_entry(StoredFile& f, const std::string& path, const struct ::stat&
 std::string entry_warning(const std::string& path, int err);
 
 /// For readers of folders people arrange by hand (model folders, LM Studio, llama.cpp, datasets):
-/// a symlinked folder is simply not entered (it is where it is; measure it there), anything else
-/// describe_entry refused (`err`) is a warning in `out`.
-void warn_unless_folder_link(StoreListing& out, const std::string& path, int err);
+/// an entry describe_entry refused with `err`. A symlinked folder is simply not entered (it is where
+/// it is; measure it there), a symlink whose target is gone (ENOENT) is a DanglingEntry filed under
+/// `model`, anything else a warning.
+void note_refused_entry(StoreListing& out, const std::string& path, int err, const std::string& model = {});
 
 /// What every reader shares: its root, and the start of a listing.
 class RootedReader : public StoreReader {

@@ -12,6 +12,7 @@
 #include <filesystem>
 #include <functional>
 #include <map>
+#include <tuple>
 #include <string>
 #include <vector>
 
@@ -367,6 +368,47 @@ TEST(OllamaReader, OddManifestsAndBlobNamesAreHandledAsOllamaDoes) {
   ASSERT_EQ(listing->warnings.size(), 1u);
   EXPECT_NE(listing->warnings[0].find("manifests/registry.ollama.ai/library/m/latest"), std::string::npos);
   EXPECT_NE(listing->warnings[0].find("not Ollama's manifest JSON"), std::string::npos) << listing->warnings[0];
+}
+
+TEST(OllamaReader, LayersWithoutTheirBlobAreDanglingNamesOfTheirModel) {
+  test::TempDir dir;
+  const std::string root = dir / "models";
+  const std::string w = sha256_hex("weights"), gone = std::string(64, 'a'), linked = std::string(64, 'b');
+  write(root + "/blobs/sha256-" + w, "weights");
+  sfs::create_directories(root + "/blobs");
+  sfs::create_symlink(dir / "deleted", root + "/blobs/sha256-" + linked);  // a link to a blob someone removed
+  const std::string ok = root + "/manifests/registry.ollama.ai/library/ok/latest";
+  const std::string broken = root + "/manifests/registry.ollama.ai/library/broken/latest";
+  write(ok, ollama_manifest({{"application/vnd.ollama.image.model", w}}, w));
+  write(broken,
+        ollama_manifest({{"application/vnd.ollama.image.model", gone}, {"application/vnd.ollama.image.projector", linked}}, w));
+  auto listing = open_ollama(root)->list();
+  ASSERT_TRUE(listing) << listing.error().message;
+  EXPECT_TRUE(listing->warnings.empty()) << listing->warnings.front();
+  std::vector<std::tuple<std::string, std::string, std::string>> got;
+  for (const auto& d : listing->dangling) got.emplace_back(d.path, d.model, d.missing);
+  const std::vector<std::tuple<std::string, std::string, std::string>> want = {
+      {root + "/blobs/sha256-" + linked, "broken:latest", dir / "deleted"},
+      {broken, "broken:latest", root + "/blobs/sha256-" + gone},
+      {broken, "broken:latest", root + "/blobs/sha256-" + linked},
+  };
+  EXPECT_EQ(got, want);
+}
+
+TEST(LmStudioReader, ALinkToRemovedBytesIsADanglingNameOfItsModel) {
+  test::TempDir dir;
+  const std::string root = dir / "models";
+  write(root + "/org/ok-GGUF/m.gguf", "weights");
+  sfs::create_directories(root + "/org/view-GGUF");
+  sfs::create_symlink(dir / "hub/blobs/gone", root + "/org/view-GGUF/m.gguf");
+  auto listing = open_lm_studio(root)->list();
+  ASSERT_TRUE(listing) << listing.error().message;
+  EXPECT_TRUE(listing->warnings.empty()) << listing->warnings.front();
+  ASSERT_EQ(listing->files.size(), 1u);
+  ASSERT_EQ(listing->dangling.size(), 1u);
+  EXPECT_EQ(listing->dangling[0].path, root + "/org/view-GGUF/m.gguf");
+  EXPECT_EQ(listing->dangling[0].model, "org/view-GGUF");
+  EXPECT_EQ(listing->dangling[0].missing, dir / "hub/blobs/gone");
 }
 
 TEST(OllamaReader, AHardlinkedBlobSharesTheHubBlobsInode) {

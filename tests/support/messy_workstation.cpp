@@ -120,6 +120,14 @@ MessyWorkstation build_messy_workstation(const std::string& dir) {
   w.environment = {"HOME=" + w.home, "HF_HOME=" + w.hf_home, "-HF_HUB_CACHE",      "-HUGGINGFACE_HUB_CACHE",    "-XDG_CACHE_HOME",
                    "-OLLAMA_MODELS", "-LLAMA_CACHE",         "-HF_DATASETS_CACHE", "TRANSFORMERS_CACHE=" + w.tc};
 
+  // Names that lead nowhere: an Ollama model whose blob was deleted, an LM Studio link to a removed blob.
+  const std::string gone_manifest = w.ollama + "/manifests/registry.ollama.ai/library/gone/latest";
+  put(gone_manifest, R"({"schemaVersion":2,"layers":[{"mediaType":"application/vnd.ollama.image.model","digest":"sha256:)" +
+                         std::string(64, 'a') + R"(","size":5}]})");
+  const std::string lms_dangling = w.lmstudio_models + "/org/gone-GGUF/m.gguf";
+  sfs::create_directories(w.lmstudio_models + "/org/gone-GGUF");
+  sfs::create_symlink(w.hub + "/models--org--gone/blobs/" + std::string(64, 'c'), lms_dangling);
+
   // Lock files: a repo's that is still cached (fine), and those `cache rm` left of a gone repo.
   put(w.hub + "/.locks/models--org--gguf/" + sha + ".lock", "");
   const std::string gone_locks = w.hub + "/.locks/models--org--gone";
@@ -143,6 +151,8 @@ MessyWorkstation build_messy_workstation(const std::string& dir) {
       {"stale-partial", ollama_partial, allocated_bytes(ollama_partial)},
       {"stale-partial", llama_partial, allocated_bytes(llama_partial)},
       {"dangling-pointer", w.hub + "/models--org--broken/snapshots/" + commit_id(3) + "/gone.bin", 0},
+      {"dangling-pointer", gone_manifest, 0},
+      {"dangling-pointer", lms_dangling, 0},
       {"stale-lock", gone_locks,
        allocated_bytes(gone_locks) + allocated_bytes(gone_locks + "/" + std::string(64, 'e') + ".lock")},
       {"detached-revision", w.hub + "/models--org--gguf/snapshots/" + commit_id(2),

@@ -51,11 +51,21 @@ struct StoredFile {
   std::string digest_hex;                // lower-case hex of that digest ("" with DigestKind::None)
 };
 
+/// A name the store's tool follows to bytes that are missing, so loading the model fails: a symlink
+/// whose target is gone (a view made with symlinks whose blob `cache rm` removed), or an Ollama
+/// manifest layer without its blob. (A Hub cache's own dangling pointers are manage's scan's.)
+struct DanglingEntry {
+  std::string path;     // the symlink, or the manifest
+  std::string model;    // as StoredFile::model ("" when the store files it under no model)
+  std::string missing;  // the symlink's target as written, or the blob the manifest names
+};
+
 struct StoreListing {
   StoreKind kind = StoreKind::HubCache;
-  std::string root;                   // absolute path of the store's folder
-  std::vector<StoredFile> files;      // in path order
-  std::vector<std::string> warnings;  // what was skipped and why (an unreadable folder, a corrupt manifest)
+  std::string root;                     // absolute path of the store's folder
+  std::vector<StoredFile> files;        // in path order
+  std::vector<std::string> warnings;    // what was skipped and why (an unreadable folder, a corrupt manifest)
+  std::vector<DanglingEntry> dangling;  // in path order
 };
 
 /// The interface every reader implements (restic's backends are the model: one small class each).
