@@ -84,12 +84,26 @@ class Planner {
     std::size_t files = 0;
     for (const auto& l : m_listings) files += l.files.size();
     m_all.reserve(files);
+    std::size_t foreign = 0;
+    std::string foreign_example;
     for (auto& l : m_listings)
       for (auto& f : l.files) {
         if (f.partial || f.size == 0) continue;
+        const bool hashed = deep.hashed.count(&f) > 0;
+        // In Ollama's blobs/ only digest-named files are Ollama's: another file is not a model
+        // file of that store (Ollama deletes such names when it starts), so it is left alone.
+        if (l.kind == stores::StoreKind::Ollama && (hashed || f.digest == DigestKind::None)) {
+          if (foreign++ == 0) foreign_example = f.path;
+          continue;
+        }
         if (f.linked) f.path = real_path(f.path);
-        m_all.push_back({&f, &l, deep.hashed.count(&f) > 0});
+        m_all.push_back({&f, &l, hashed});
       }
+    if (foreign)
+      m_plan.warnings.push_back(
+          "left alone: " +
+          (foreign == 1 ? "'" + foreign_example + "'" : std::to_string(foreign) + " files such as '" + foreign_example + "'") +
+          " in Ollama's blobs folder, not named by a digest: not Ollama's (it deletes such names when it starts)");
   }
 
   DedupePlan run() {

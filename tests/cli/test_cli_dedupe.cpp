@@ -35,7 +35,8 @@ std::map<std::string, std::string> contents(const std::vector<std::string>& root
   std::map<std::string, std::string> out;
   for (const auto& root : roots)
     for (auto it = sfs::recursive_directory_iterator(root); it != sfs::recursive_directory_iterator(); ++it) {
-      if (!sfs::is_regular_file(it->path())) continue;  // follows links
+      std::error_code ec;
+      if (!sfs::is_regular_file(it->path(), ec)) continue;  // follows links (a loop is no file)
       // A --local-dir record is bookkeeping dedupe refreshes (checked on its own), not content.
       if (it->path().string().find("/.cache/huggingface/download/") != std::string::npos) continue;
       auto bytes = fs::read_file(it->path().string(), 64u << 20);
@@ -173,6 +174,50 @@ TEST_F(CliDedupe, ARootThatIsNoStoreIsSearchedForStoresAndItsOtherFilesAreNeverT
   auto missing = dedupe({dir / "nope", "--dry-run"});
   EXPECT_EQ(missing.exit_code, exit_code::not_found) << missing.err;
   EXPECT_EQ(dedupe({dir / "plain", "--link", "copy"}).exit_code, exit_code::usage);
+}
+
+TEST_F(CliDedupe, LoopsUnreadableFoldersAndForeignFilesAreNamedAndLoseNothing) {
+  const std::string plain = dir / "plain";
+  for (const char* d : {"/a", "/b", "/c/secret"}) sfs::create_directories(plain + d);
+  ASSERT_TRUE(fs::write_file_atomic(plain + "/a/x.gguf", "same weights"));
+  ASSERT_TRUE(fs::write_file_atomic(plain + "/b/y.gguf", "same weights"));
+  sfs::create_directory_symlink(plain + "/a", plain + "/a/again");  // a folder loop: never entered
+  sfs::create_symlink(plain + "/a/l2.gguf", plain + "/a/l1.gguf");  // a file loop: ELOOP
+  sfs::create_symlink(plain + "/a/l1.gguf", plain + "/a/l2.gguf");
+  ASSERT_TRUE(fs::write_file_atomic(plain + "/c/secret/s.gguf", "same weights"));
+  ASSERT_TRUE(fs::write_file_atomic(plain + "/c/model.gguf", "other"));
+  // A file Ollama does not know in its store (Ollama prunes such names at start; dedupe leaves it).
+  const std::string foreign = w.ollama + "/blobs/notes.txt";
+  ASSERT_TRUE(fs::write_file_atomic(foreign, "same weights"));
+  const auto before = contents({plain, w.ollama});
+
+  // As a user who cannot read one folder (root reads everything).
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
+  for (const auto& d : {plain, plain + "/a", plain + "/b", plain + "/c"}) ::chmod(d.c_str(), 0777);
+  ASSERT_EQ(::chmod((plain + "/c/secret").c_str(), 0), 0);
+  auto as_nobody = test::run_process({test::hubcache_bin(), "dedupe", plain, w.ollama, "--deep", "--dry-run", "--json"},
+                                     w.environment, {}, test::k_nobody_uid);
+  ::chmod((plain + "/c/secret").c_str(), 0755);
+  ASSERT_EQ(as_nobody.exit_code, 0) << as_nobody.err;
+  EXPECT_NE(as_nobody.err.find(plain + "/c/secret"), std::string::npos) << "the unreadable folder is named: " << as_nobody.err;
+  EXPECT_NE(as_nobody.err.find(plain + "/a/l1.gguf"), std::string::npos) << "the looping link is named: " << as_nobody.err;
+  const auto j = nlohmann::json::parse(as_nobody.out);
+  EXPECT_NE(j["warnings"].dump().find("left alone: '" + foreign + "'"), std::string::npos) << j["warnings"].dump();
+  ASSERT_EQ(j["groups"].size(), 1u) << as_nobody.out;
+  EXPECT_EQ(j["groups"][0]["replace"].size(), 1u) << "x and y; the foreign file is no model: " << as_nobody.out;
+
+  auto done = dedupe({plain, w.ollama, "--deep", "--yes"});
+  ASSERT_EQ(done.exit_code, 0) << done.err;
+  EXPECT_EQ(contents({plain, w.ollama}), before) << "every file reads as before";
+  EXPECT_TRUE(sfs::is_symlink(plain + "/a/l1.gguf")) << "the loop is left as it was";
+  EXPECT_TRUE(sfs::is_symlink(plain + "/a/again"));
+  struct stat x {
+  }, y{}, f{};
+  ::stat((plain + "/a/x.gguf").c_str(), &x);
+  ::stat((plain + "/b/y.gguf").c_str(), &y);
+  ::stat(foreign.c_str(), &f);
+  EXPECT_EQ(x.st_ino, y.st_ino) << "the copies are one";
+  EXPECT_NE(f.st_ino, x.st_ino) << "a file the store's tool does not know is never touched";
 }
 
 TEST(CliDedupeCrash, KillNineAtAnyInstantLosesNothingAndARerunCompletes) {
