@@ -131,6 +131,12 @@ void add_dedupe_command(CLI::App& app, Context& ctx) {
   add_cache_dir_option(*cmd, o->common);
   add_json_option(*cmd, o->common);
   cmd->callback([&ctx, o] {
+    if (o->common.json && !o->yes && !o->dry_run) {  // nothing could answer the question in the middle of JSON
+      ctx.exit_code = report_error(
+          Error{ErrorCode::InvalidArgument, "--json needs --yes (link) or --dry-run (only plan): it cannot ask for confirmation"},
+          true);
+      return;
+    }
     auto listings = read_stores(ctx, *o);
     if (!listings) {
       ctx.exit_code = report_error(listings.error(), o->common.json);

@@ -174,6 +174,11 @@ TEST_F(CliDedupe, ARootThatIsNoStoreIsSearchedForStoresAndItsOtherFilesAreNeverT
   auto missing = dedupe({dir / "nope", "--dry-run"});
   EXPECT_EQ(missing.exit_code, exit_code::not_found) << missing.err;
   EXPECT_EQ(dedupe({dir / "plain", "--link", "copy"}).exit_code, exit_code::usage);
+  // --json with neither --yes nor --dry-run: a JSON error, not a question in the middle of JSON.
+  auto asks = dedupe({dir / "plain", "--json"});
+  EXPECT_EQ(asks.exit_code, exit_code::usage);
+  EXPECT_EQ(nlohmann::json::parse(asks.out)["error"]["code"], "invalid_argument") << asks.out;
+  EXPECT_TRUE(sfs::exists(dir / "plain/b/y.gguf"));
 }
 
 TEST_F(CliDedupe, LoopsUnreadableFoldersAndForeignFilesAreNamedAndLoseNothing) {
