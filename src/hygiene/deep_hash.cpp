@@ -11,7 +11,6 @@
 #include <map>
 #include <memory>
 #include <mutex>
-#include <optional>
 #include <thread>
 #include <utility>
 
@@ -114,14 +113,11 @@ std::string digest_of(int fd, std::uint64_t size, HashWhat kind, int& err) {
   return kind == HashWhat::GitSha1 ? sha1.hex_digest() : sha256.hex_digest();
 }
 
-void hash_whole(const Inode& inode, int fd, HashWhat kind, std::uint64_t size, BucketResult& r) {
-  fs::Fd own;
-  if (fd < 0) {
-    own = fs::Fd(::open(inode.path().c_str(), O_RDONLY | O_CLOEXEC));
-    fd = own.get();
-  }
-  int err = fd < 0 ? errno : 0;
-  const std::string hex = fd < 0 ? std::string() : digest_of(fd, size, kind, err);
+// A same-size file beside files whose names say their content: hashed whole, as they are named.
+void hash_whole(const Inode& inode, HashWhat kind, std::uint64_t size, BucketResult& r) {
+  const fs::Fd fd(::open(inode.path().c_str(), O_RDONLY | O_CLOEXEC));
+  int err = fd.valid() ? 0 : errno;
+  const std::string hex = fd.valid() ? digest_of(fd.get(), size, kind, err) : std::string();
   if (hex.empty()) {
     r.warnings.push_back("not compared: cannot hash '" + inode.path() +
                          "': " + (err ? std::string(std::strerror(err)) : std::string("it changed size")));
@@ -295,7 +291,7 @@ DeepHashOutcome hash_colliding_sizes(std::vector<stores::StoreListing>& listings
     if (b.sample)
       sample_then_hash(b, keep_open_max, r);
     else
-      for (const auto& inode : b.inodes) hash_whole(inode, -1, b.kind, b.size, r);
+      for (const auto& inode : b.inodes) hash_whole(inode, b.kind, b.size, r);
     std::lock_guard<std::mutex> lock(mu);
     out.files += r.files;
     out.bytes += r.bytes;
