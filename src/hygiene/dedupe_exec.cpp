@@ -3,7 +3,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
+#include <map>
 #include <chrono>
 #include <cstring>
 #include <set>
@@ -30,16 +32,26 @@ std::string errno_text(int err) { return std::strerror(err); }
 HashWhat what_for(DigestKind kind) { return kind == DigestKind::GitSha1 ? HashWhat::GitSha1 : HashWhat::Sha256; }
 const std::string& digest_of(const FileHashes& h, DigestKind kind) { return kind == DigestKind::GitSha1 ? h.git_sha1 : h.sha256; }
 
-// Another process has the file open for writing: a read lease cannot be taken then (fcntl(2)
-// F_SETLEASE). False when it cannot be told (not the owner, a filesystem without leases).
-bool open_for_writing(const std::string& path) {
+// Whether another process has the file open for writing: a read lease cannot be taken then
+// (fcntl(2) F_SETLEASE). A lease needs the file's owner (or CAP_LEASE) and a filesystem that has
+// leases; when it cannot be taken for another reason, nobody can tell, and the file is left alone
+// (a writer's later bytes would go to the replaced inode and be lost).
+enum class Writers { None, Some, Unknown };
+Writers writers_of(const std::string& path) {
   fs::Fd fd(::open(path.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-  if (!fd.valid()) return false;
+  if (!fd.valid()) return Writers::Unknown;
   if (::fcntl(fd.get(), F_SETLEASE, F_RDLCK) == 0) {
     ::fcntl(fd.get(), F_SETLEASE, F_UNLCK);
-    return false;
+    return Writers::None;
   }
-  return errno == EAGAIN;
+  return errno == EAGAIN ? Writers::Some : Writers::Unknown;
+}
+
+// Why a file whose writers are not Writers::None is left alone.
+std::string writers_reason(Writers w) {
+  return w == Writers::Some ? "open for writing by another process"
+                            : "a file whose writers cannot be told (a read lease needs the file's owner and a filesystem "
+                              "with leases): run dedupe as its owner or as root";
 }
 
 // The owner of `replaced` can read `kept` (a hardlink gives the replaced name the kept inode's owner and mode).
@@ -118,9 +130,8 @@ class Executor {
       for (const auto& r : g.replace) skip(r.path, "the file it was to be linked to ('" + g.keep + "') changed or is gone");
       return;
     }
-    if (open_for_writing(g.keep)) {
-      for (const auto& r : g.replace)
-        skip(r.path, "the file it was to be linked to ('" + g.keep + "') is open for writing by another process");
+    if (const Writers w = writers_of(g.keep); w != Writers::None) {
+      for (const auto& r : g.replace) skip(r.path, "the file it was to be linked to ('" + g.keep + "') is " + writers_reason(w));
       return;
     }
     auto kept = hash_file(g.keep, what_for(g.kind));
@@ -138,7 +149,7 @@ class Executor {
   void replace(const DedupeGroup& g, const struct stat& kst, const PlannedReplace& r) {
     struct stat st {};
     if (::lstat(r.path.c_str(), &st) != 0 || !same_file(st, r)) return skip(r.path, "changed since the plan");
-    if (open_for_writing(r.path)) return skip(r.path, "open for writing by another process");
+    if (const Writers w = writers_of(r.path); w != Writers::None) return skip(r.path, writers_reason(w));
     FileLock download_lock;
     if (r.store == stores::StoreKind::HubCache) {
       if (auto layout = RepoLayout::of_folder(parent_of(parent_of(r.path)))) {
@@ -171,7 +182,9 @@ class Executor {
     fs::Fd dir(::open(parent_of(r.path).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (dir.valid()) ::fsync(dir.get());
     ++m_report.linked;
-    if (r.frees) m_report.freed_bytes += r.disk_bytes;
+    // An inode is freed once, when the last of its planned names is replaced (a hardlinked pair
+    // in two stores is two names of one inode).
+    if (r.frees && ++m_replaced_names[{r.device, r.inode}] == planned_names(g, r)) m_report.freed_bytes += r.disk_bytes;
     refresh_local_dir_record(g, r);
   }
 
@@ -224,7 +237,13 @@ class Executor {
     return false;
   }
 
+  static std::size_t planned_names(const DedupeGroup& g, const PlannedReplace& r) {
+    return static_cast<std::size_t>(std::count_if(
+        g.replace.begin(), g.replace.end(), [&](const PlannedReplace& x) { return x.device == r.device && x.inode == r.inode; }));
+  }
+
   const DedupePlan& m_plan;
+  std::map<std::pair<dev_t, ino_t>, std::size_t> m_replaced_names;  // per replaced inode, its names replaced so far
   DedupeReport m_report;
 };
 

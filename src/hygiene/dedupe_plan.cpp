@@ -195,13 +195,15 @@ class Planner {
         g.hashed |= m_all[i].hashed;
         if (m_all[i].replaceable()) regular.push_back(i);
       }
-      if (regular.size() != list.size()) {
+      // Names that are symlinks stay: they reach whatever the replaced name becomes. An inode reached
+      // only through symlinks (the shared blob store's payloads) is left as it is.
+      if (regular.empty()) {
         m_plan.warnings.push_back("'" + m_all[list.front()].path() +
-                                  "' is reached through a symlink (the shared blob store's payload): left as it is");
+                                  "' is reached only through symlinks (such as the shared blob store's): left as it is");
         continue;
       }
-      const bool frees = m_all[list.front()].file->links == list.size();
-      if (!frees && m_outside_names++ == 0) m_outside_example = m_all[list.front()].path();
+      const bool frees = m_all[regular.front()].file->links == regular.size();
+      if (!frees && m_outside_names++ == 0) m_outside_example = m_all[regular.front()].path();
       for (auto i : regular) {
         auto& c = *m_all[i].file;
         struct stat st {};
@@ -209,7 +211,7 @@ class Planner {
         g.replace.push_back({std::move(c.path), m_all[i].store->kind, m_all[i].store->root, c.size, c.disk_bytes, c.device,
                              c.inode, fs::mtime_ns(st), frees});
       }
-      if (frees) g.freed_bytes += m_all[list.front()].file->disk_bytes;
+      if (frees) g.freed_bytes += m_all[regular.front()].file->disk_bytes;
     }
     g.hashed |= m_all[keep->front()].hashed;
     if (!g.replace.empty()) m_plan.groups.push_back(std::move(g));

@@ -5,8 +5,11 @@
 
 #include <cerrno>
 #include <filesystem>
+#include <optional>
 
 #include "hubcache/cache/layout.hpp"
+#include "hubcache/cache/store.hpp"
+#include "hubcache/core/repo_id.hpp"
 #include "hubcache/stores/ollama_format.hpp"
 #include "hubcache/stores/store.hpp"
 #include "hubcache/util/dir_walk.hpp"
@@ -119,12 +122,12 @@ Result<OllamaImportPlan> plan_ollama_import(const OllamaImportRequest& r) {
   io.mode = r.copy ? ImportMode::Copy : ImportMode::Link;
   const std::string file = r.file.empty() ? name.model + "-" + name.tag + ".gguf" : r.file;
   HUBCACHE_TRY_ASSIGN(auto weights_blob, layer_blob(r.models_dir, *weights.front(), out.manifest));
-  io.files.push_back({file, weights_blob});
+  io.files.push_back({file, weights_blob, true});  // named by its SHA-256, as Ollama names it
   if (!projectors.empty()) {
     HUBCACHE_TRY_ASSIGN(auto projector_blob, layer_blob(r.models_dir, *projectors.front(), out.manifest));
     const auto slash = file.rfind('/');
     const std::string folder = slash == std::string::npos ? "" : file.substr(0, slash + 1);
-    io.files.push_back({folder + "mmproj-" + file.substr(folder.size()), projector_blob});
+    io.files.push_back({folder + "mmproj-" + file.substr(folder.size()), projector_blob, true});
   }
 
   // Refusals that need no hashing come first.
@@ -134,7 +137,6 @@ Result<OllamaImportPlan> plan_ollama_import(const OllamaImportRequest& r) {
   }, blobs_st{};
   if (::stat(cache_base.c_str(), &cache_st) != 0 || ::stat(io.source_dir.c_str(), &blobs_st) != 0)
     return fail(errno_error(errno, "cannot read", cache_base));
-  if (::access(cache_base.c_str(), W_OK) != 0) return fail(errno_error(errno, "cannot write into the cache", cache_base));
   if (cache_st.st_dev != blobs_st.st_dev && !r.copy)
     return fail(ErrorCode::InvalidArgument,
                 "Ollama's store ('" + r.models_dir + "') is on another filesystem than the cache ('" + io.cache_dir +
@@ -142,25 +144,39 @@ Result<OllamaImportPlan> plan_ollama_import(const OllamaImportRequest& r) {
                     " instead (--copy), or put the cache on Ollama's filesystem. Nothing was changed.",
                 r.models_dir);
 
-  // Already cached (a model `ollama link` registered, or imported before): nothing to plan.
+  // Already cached: the snapshot the revision names links every layer's blob (the model came from
+  // this cache by `ollama link`, or was imported before), under the names given if any, and no
+  // commit or ref move was asked for.
   const RepoLayout layout(fs::absolute_real(io.cache_dir), io.repo);
+  std::optional<std::string> at = is_commit_hash(io.revision) ? std::optional<std::string>(io.revision) : std::nullopt;
+  if (!at)
+    if (auto ref = read_ref(layout, io.revision); ref && ref->has_value()) at = **ref;
   std::vector<std::string> where;
-  for (const auto* layer : {weights.front(), projectors.empty() ? nullptr : projectors.front()}) {
-    if (!layer) continue;
-    const auto found = snapshot_entries_of(layout, layer->sha256_hex);
-    if (found.empty()) {
-      where.clear();
-      break;
+  if (at && !io.force && !io.commit)
+    for (const auto& named : io.files) {
+      const auto* layer = named.path == file ? weights.front() : projectors.front();
+      const std::size_t before = where.size();
+      for (auto& entry : snapshot_entries_of(layout, layer->sha256_hex))
+        if (entry.rfind(*at + "/", 0) == 0 && (r.file.empty() || entry == *at + "/" + named.path)) {
+          where.push_back(std::move(entry));
+          break;
+        }
+      if (where.size() == before) {
+        where.clear();
+        break;
+      }
     }
-    where.insert(where.end(), found.begin(), found.end());
-  }
   if (!where.empty()) {
     out.already_cached = std::move(where);
     out.import.options = io;
     out.import.options.cache_dir = layout.cache_dir();
     out.import.repo_folder = layout.folder();
+    out.import.commit = *at;
+    out.import.same_filesystem = cache_st.st_dev == blobs_st.st_dev;
+    out.import.mode = r.copy ? ImportMode::Copy : ImportMode::Link;
     return out;
   }
+  if (::access(cache_base.c_str(), W_OK) != 0) return fail(errno_error(errno, "cannot write into the cache", cache_base));
 
   HUBCACHE_TRY_ASSIGN(out.import, plan_import(io));
   for (const auto& f : out.import.files) {

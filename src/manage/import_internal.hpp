@@ -27,6 +27,7 @@ struct SourceEntry {
   std::string source;     // absolute path in the folder
   std::string read_from;  // the regular file with the bytes (symlink resolved)
   std::uint64_t size = 0;
+  bool lfs = false;  // forced LFS (NamedSourceFile::lfs)
 };
 
 /// Walks `root` (absolute, resolved): skips .cache/huggingface/ at the top and every .git entry,

@@ -290,7 +290,7 @@ Result<ImportPlan> plan_import(const ImportOptions& options) {
     f.source = e.source;
     f.read_from = e.read_from;
     auto rec = etags.find(e.path);
-    f.lfs = rec != etags.end() ? digest_kind_of(rec->second) == DigestKind::Sha256 : rules.is_lfs(e.path, e.size);
+    f.lfs = rec != etags.end() ? digest_kind_of(rec->second) == DigestKind::Sha256 : (e.lfs || rules.is_lfs(e.path, e.size));
     auto h = import_detail::hash_source(e.read_from, f.lfs ? DigestKind::Sha256 : DigestKind::GitSha1);
     if (!h) {
       errors[i] = std::move(h).error();
@@ -299,7 +299,7 @@ Result<ImportPlan> plan_import(const ImportOptions& options) {
     f.size = h->size;
     f.blob = h->digest;
     f.stamp = h->stamp;
-    if (rec == etags.end() && f.lfs != rules.is_lfs(e.path, f.size)) {
+    if (rec == etags.end() && !e.lfs && f.lfs != rules.is_lfs(e.path, f.size)) {
       errors[i] = Error{ErrorCode::Conflict, "'" + e.source + "' changed size while being imported; re-run", e.source};
     } else if (rec != etags.end() && rec->second != f.blob) {
       std::lock_guard lock(mismatch_mutex);

@@ -161,10 +161,10 @@ Result<std::vector<SourceEntry>> list_named_sources(const std::string& root, con
       problems.push_back(Problem{ErrorCode::NotFound, errno_error(errno, "cannot read", f.source).message, f.source});
     } else if (!S_ISREG(st.st_mode)) {
       problems.push_back(Problem{ErrorCode::InvalidArgument, "'" + f.source + "' is not a regular file", f.source});
-    } else if (!fs::is_within(root, *real) || *real == root) {
-      problems.push_back(Problem{ErrorCode::InvalidPath, "'" + *real + "' is outside '" + root + "'", f.source});
+    } else if (!fs::is_within(root, fs::absolute_real(fs::parent(f.source)))) {
+      problems.push_back(Problem{ErrorCode::InvalidPath, "'" + f.source + "' is outside '" + root + "'", f.source});
     } else {
-      entries.push_back(SourceEntry{f.path, f.source, *real, static_cast<std::uint64_t>(st.st_size)});
+      entries.push_back(SourceEntry{f.path, f.source, *real, static_cast<std::uint64_t>(st.st_size), f.lfs});
     }
   }
   if (!problems.empty()) return fail(problems_error("cannot import from '" + root + "'; nothing was changed:", problems));

@@ -225,6 +225,27 @@ TEST_F(CliDedupe, LoopsUnreadableFoldersAndForeignFilesAreNamedAndLoseNothing) {
   EXPECT_NE(f.st_ino, x.st_ino) << "a file the store's tool does not know is never touched";
 }
 
+TEST_F(CliDedupe, AFileWhoseWritersCannotBeToldIsLeftAlone) {
+  // Files of another owner in a shared, writable folder: a read lease (the writers check) needs the
+  // owner, so as nobody it cannot be told whether a process is writing them: never linked then.
+  const std::string shared = dir / "shared";
+  for (const char* d : {"/a", "/b"}) sfs::create_directories(shared + d);
+  ASSERT_TRUE(fs::write_file_atomic(shared + "/a/m.gguf", std::string(50000, 'm')));
+  ASSERT_TRUE(fs::write_file_atomic(shared + "/b/m.gguf", std::string(50000, 'm')));
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
+  for (const auto& p : {shared, shared + "/a", shared + "/b"}) ::chmod(p.c_str(), 0777);
+  for (const auto& p : {shared + "/a/m.gguf", shared + "/b/m.gguf"}) ::chmod(p.c_str(), 0666);
+  auto r = test::run_process({test::hubcache_bin(), "dedupe", shared + "/a", shared + "/b", "--deep", "--yes"}, w.environment, {},
+                             test::k_nobody_uid);
+  EXPECT_EQ(r.exit_code, 1) << r.out << r.err;
+  EXPECT_NE(r.err.find("cannot be told"), std::string::npos) << r.err;
+  struct stat a {
+  }, b{};
+  ::stat((shared + "/a/m.gguf").c_str(), &a);
+  ::stat((shared + "/b/m.gguf").c_str(), &b);
+  EXPECT_NE(a.st_ino, b.st_ino) << "not linked";
+}
+
 TEST(CliDedupeCrash, KillNineAtAnyInstantLosesNothingAndARerunCompletes) {
   test::TempDir dir;
   // 150 contents, each in two folders as separate files: 150 replacements to interrupt.

@@ -153,6 +153,27 @@ TEST_F(CliOllamaImport, ARoundTripThroughOllamaLinkFindsTheBlobAlreadyCached) {
   EXPECT_EQ(*fs::read_file(hub + "/models--org--g-GGUF/refs/main"), test::commit_id(1)) << "the ref stays";
 }
 
+TEST_F(CliOllamaImport, ANameOrRefNotYetCachedIsImportedEvenWhenTheBlobIsAndAnyNameIsNamedBySha256) {
+  ASSERT_EQ(import({}).exit_code, 0);
+  // The blob is cached, but not under this name and ref: imported, not "already in the cache".
+  auto other = import({"--file", "x.gguf", "--revision", "v2"});
+  ASSERT_EQ(other.exit_code, 0) << other.err;
+  EXPECT_EQ(other.out.find("already in the cache"), std::string::npos) << other.out;
+  auto res = test::run_process({test::hubcache_bin(), "resolve", "org/tiny-GGUF", "x.gguf", "--revision", "v2"},
+                               {"HF_HUB_CACHE=" + hub, "HF_HUB_OFFLINE=1", "-HF_HOME"});
+  ASSERT_EQ(res.exit_code, 0) << res.err;
+  EXPECT_EQ(*fs::read_file(res.out.substr(0, res.out.find('\n'))), weights);
+  // A name no LFS pattern matches, under 10 MiB: still Ollama's SHA-256 blob, not a git blob.
+  auto plain = hubcache({"import", "--from-ollama", "tiny:q4", "--repo", "org/plain", "--file", "model.q4", "--json"});
+  ASSERT_EQ(plain.exit_code, 0) << plain.err;
+  const auto j = nlohmann::json::parse(plain.out);
+  std::map<std::string, std::string> blob_of;
+  for (const auto& f : j["files"]) blob_of[f["path"]] = f["blob"];
+  EXPECT_EQ(blob_of["model.q4"], sha256_hex(weights)) << plain.out;
+  EXPECT_EQ(blob_of["mmproj-model.q4"], sha256_hex(projector)) << plain.out;
+  EXPECT_EQ(stat_of(hub + "/models--org--plain/blobs/" + sha256_hex(weights)).st_ino, stat_of(blob(weights)).st_ino);
+}
+
 TEST_F(CliOllamaImport, BadStoresAndBadBlobsAreRefusedChangingNothing) {
   auto nothing_changed = [&](const char* what) { EXPECT_FALSE(sfs::exists(hub + "/models--org--tiny-GGUF")) << what; };
   // No such model.
@@ -203,7 +224,8 @@ TEST_F(CliOllamaImport, BadStoresAndBadBlobsAreRefusedChangingNothing) {
   const std::string ro = dir / "ro";
   sfs::create_directories(ro);
   ASSERT_EQ(::mount("none", ro.c_str(), "tmpfs", MS_RDONLY, "size=1m"), 0) << "the tests run as root";
-  auto readonly = hubcache({"import", "--from-ollama", "tiny:q4", "--repo", "org/tiny-GGUF", "--cache-dir", ro + "/hub"});
+  auto readonly =
+      hubcache({"import", "--from-ollama", "tiny:q4", "--repo", "org/tiny-GGUF", "--cache-dir", ro + "/hub", "--copy"});
   EXPECT_NE(readonly.exit_code, 0);
   EXPECT_NE(readonly.err.find("cannot write into the cache"), std::string::npos) << readonly.err;
   ::umount2(ro.c_str(), MNT_DETACH);

@@ -404,6 +404,31 @@ TEST(DedupeDeep, CopiesWithNamesOutsideTheStoresAreSummedUpInOneWarning) {
   EXPECT_NE(plan.warnings[0].find("3 files (such as '" + m + "/"), std::string::npos) << plan.warnings[0];
 }
 
+TEST(DedupeDeep, ASymlinkAliasDoesNotStopTheLinkAndAnInodeIsFreedOnce) {
+  test::TempDir dir;
+  const std::string w(300000, 'w');
+  write(dir / "a/m.gguf", w);
+  write(dir / "b/m.gguf", w);
+  sfs::create_symlink("m.gguf", dir / "b/alias.gguf");  // a second name of b's file, as a symlink
+  write(dir / "c/w.safetensors", w + "2");
+  write(dir / "d/w.safetensors", w + "2");
+  sfs::create_directories(dir / "e");
+  sfs::create_directories(dir / "out");
+  ASSERT_EQ(::link((dir / "d/w.safetensors").c_str(), (dir / "e/w.safetensors").c_str()), 0);
+  // c's file has a name outside the stores: it is kept, and d's inode (two names) is replaced.
+  ASSERT_EQ(::link((dir / "c/w.safetensors").c_str(), (dir / "out/x").c_str()), 0);
+  std::vector<std::unique_ptr<stores::StoreReader>> r;
+  for (const char* d : {"a", "b", "c", "d", "e"}) r.push_back(stores::open_model_folder(dir / d));
+  const auto plan = plan_dedupe(list_all(r), {.deep = true, .link = LinkKind::Hardlink});
+  ASSERT_EQ(plan.groups.size(), 2u);
+  EXPECT_TRUE(plan.warnings.empty()) << plan.warnings.front();
+  const auto report = execute_dedupe(plan);
+  EXPECT_EQ(report.linked, 3u) << "b/m.gguf, and d's inode under both its names";
+  EXPECT_EQ(report.freed_bytes, plan.freed_bytes) << "the hardlinked pair is one inode, freed once";
+  EXPECT_EQ(stat_of(dir / "a/m.gguf").st_ino, stat_of(dir / "b/alias.gguf").st_ino) << "the alias reaches the kept bytes";
+  EXPECT_EQ(content_of(dir / "b/alias.gguf"), w);
+}
+
 TEST(DedupeDeep, AFileThatVanishesBeforeItIsReadIsAWarningAndLeftOut) {
   test::TempDir dir;
   const std::string m = dir / "model";

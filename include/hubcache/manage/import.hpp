@@ -71,7 +71,8 @@ const char* to_string(CommitSource source);  // "explicit", "local_dir_metadata"
 /// One file of an import from a list (ImportOptions::files) rather than a folder walk.
 struct NamedSourceFile {
   std::string path;    // repo path, '/'-separated, relative (validate_repo_path)
-  std::string source;  // absolute path of the regular file holding the bytes, inside source_dir
+  std::string source;  // absolute path of the file holding the bytes: inside source_dir (it may be a symlink out of it)
+  bool lfs = false;    // an LFS file (blob named by SHA-256) whatever its name and size (LfsRules otherwise)
 };
 
 struct ImportOptions {
@@ -81,8 +82,8 @@ struct ImportOptions {
   /// Ollama blob, hygiene/ollama_import.hpp) under the repo path it has on the Hub. No local-dir
   /// metadata is read, nothing is imported in place, and ImportMode::Move is refused
   /// (InvalidArgument): the files stay their owner's. A path given twice, a path failing
-  /// validate_repo_path, a source that is not a regular file (symlinks are followed) or lies
-  /// outside source_dir: InvalidArgument naming it.
+  /// validate_repo_path, a source that is not a regular file (symlinks are followed) or whose
+  /// name lies outside source_dir: InvalidArgument naming it.
   std::vector<NamedSourceFile> files;
   RepoRef repo;
   std::string revision = "main";      // refs/<revision> is written unless it is a commit hash
