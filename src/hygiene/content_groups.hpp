@@ -23,6 +23,8 @@ struct ContentGroup {
   std::uint64_t extra_bytes = 0;            // what linking frees: the allocated bytes of the inodes whose every name
                                             // is listed, but the largest (none kept when an inode with names
                                             // elsewhere stays anyway)
+  std::uint64_t linkable_bytes = 0;         // the part of extra_bytes a link can free: the same, per filesystem
+                                            // (copies on different filesystems cannot be linked)
 };
 
 /// Every content with a free identity held on two or more inodes, in digest order. Partial files

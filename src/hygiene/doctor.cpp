@@ -459,8 +459,11 @@ class Doctor {
       std::uint64_t bytes = 0;
       std::vector<std::string> roots;
     };
-    std::map<std::vector<std::string>, Aggregate> by_places;
+    // Keyed by the places, and whether the copies are each on another filesystem (no link can
+    // join those: nothing a link frees, and the fix is a person's choice of copy).
+    std::map<std::pair<std::vector<std::string>, bool>, Aggregate> by_places;
     for (const auto& g : detail::content_groups(listings)) {
+      const bool apart = g.linkable_bytes == 0 && g.extra_bytes > 0;
       std::set<std::string> places;
       std::vector<std::string> roots;
       for (const auto& inode : g.inodes) {
@@ -468,18 +471,22 @@ class Doctor {
         places.insert(h.store->root + (h.file->model.empty() ? "" : " (" + h.file->model + ")"));
         if (std::find(roots.begin(), roots.end(), h.store->root) == roots.end()) roots.push_back(h.store->root);
       }
-      auto& a = by_places[{places.begin(), places.end()}];
+      auto& a = by_places[{{places.begin(), places.end()}, apart}];
       ++a.files;
-      a.bytes += g.extra_bytes;
+      a.bytes += g.linkable_bytes;
       if (a.roots.empty()) a.roots = roots;
     }
-    for (const auto& [places, a] : by_places) {
+    for (const auto& [key, a] : by_places) {
+      const auto& [places, apart] = key;
       std::string where;
       for (const auto& p : places) where += (where.empty() ? "" : " and ") + p;
       std::string fix = std::string("hubcache dedupe") + (m_options.deep ? " --deep" : "");
       for (const auto& r : a.roots) fix += " " + quote(r);
-      add({FindingKind::DuplicateContent, plural(a.files, "file is", "files are") + " held in " + where + ", not linked", a.roots,
-           a.bytes, fix});
+      if (apart) fix = "remove the copy you do not need (a link cannot join files on different filesystems)";
+      add({FindingKind::DuplicateContent,
+           plural(a.files, "file is", "files are") + " held in " + where +
+               (apart ? ", on different filesystems" : ", not linked"),
+           a.roots, a.bytes, fix});
     }
   }
 

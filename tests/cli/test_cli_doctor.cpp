@@ -14,6 +14,9 @@
 #include <cstdio>
 #include <set>
 
+#include <sys/mount.h>
+
+#include "cache_builder.hpp"
 #include "exit_codes.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/hash.hpp"
@@ -67,6 +70,29 @@ TEST_F(CliDoctor, FindsEveryPlantedFindingWithItsBytesAndNothingElse) {
   EXPECT_TRUE(kinds.count("lm-studio " + w.lmstudio_models)) << j["stores"].dump();
   EXPECT_TRUE(kinds.count("llama-cpp " + w.llama_cache)) << j["stores"].dump();
   EXPECT_TRUE(kinds.count("ollama " + w.ollama)) << j["stores"].dump();
+}
+
+TEST_F(CliDoctor, CopiesOnDifferentFilesystemsAreReportedButNotCountedAsReclaimable) {
+  const auto baseline = nlohmann::json::parse(doctor({"--json"}).out);
+  const std::string mnt = dir / "tmpfs";
+  std::filesystem::create_directories(mnt);
+  ASSERT_EQ(::mount("none", mnt.c_str(), "tmpfs", 0, "size=8m"), 0) << "the tests run as root";
+  // The vision project's only blob, copied onto the other filesystem.
+  test::CacheBuilder(mnt + "/model_cache")
+      .add_file(RepoRef{RepoType::Model, "org/vit"}, test::commit_id(1), "w.bin", std::string(30000, 'v'), true);
+  auto r = doctor({w.home, mnt, "--json"});
+  ::umount2(mnt.c_str(), MNT_DETACH);
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const auto j = nlohmann::json::parse(r.out);
+  int apart = 0;
+  for (const auto& f : j["findings"]) {
+    if (f["kind"] != "duplicate-content" || f["summary"].get<std::string>().find(mnt) == std::string::npos) continue;
+    ++apart;
+    EXPECT_EQ(f["bytes"], 0) << f.dump();
+    EXPECT_EQ(f["fix"].get<std::string>().rfind("remove the copy you do not need", 0), 0u) << f.dump();
+  }
+  EXPECT_EQ(apart, 1) << r.out;
+  EXPECT_EQ(j["reclaimable_bytes"], baseline["reclaimable_bytes"]) << "a link cannot free a copy on another filesystem";
 }
 
 TEST_F(CliDoctor, EachFixNamesTheCommandAndTheTextReportShowsIt) {
