@@ -71,6 +71,11 @@ std::string hint_for(const Error& error);
 Result<std::string> find_ollama_models(const Context& ctx, const std::string& given);
 
 int usage_error(const std::string& message);
+/// `text` safe for a terminal: control characters (C0, DEL, C1), and bytes that are not well-formed
+/// UTF-8, become `\xNN`, so a file name cannot move the cursor, retitle or recolour the terminal,
+/// or rewrite a line of a plan being confirmed. Newlines stay when `keep_newlines`. (--json output
+/// carries the names as they are, with invalid UTF-8 replaced by U+FFFD.)
+std::string printable(std::string_view text, bool keep_newlines = false);
 void print_warning(const std::string& message);
 /// Prints "Note: <message>" on stderr: information that needs no action.
 void print_note(const std::string& message);

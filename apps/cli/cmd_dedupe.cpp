@@ -106,8 +106,9 @@ void print_plan(const hygiene::DedupePlan& plan) {
   for (const auto& g : plan.groups) {
     fmt::print("  {} {}{}  frees {}\n", g.kind == DigestKind::GitSha1 ? "git-sha1" : "sha256", g.hex.substr(0, 16),
                g.hashed ? " (hashed)" : "", size_text(g.freed_bytes));
-    fmt::print("    keep  {}\n", g.keep);
-    for (const auto& r : g.replace) fmt::print("    link  {}{}\n", r.path, r.frees ? "" : " (other names keep its bytes)");
+    fmt::print("    keep  {}\n", printable(g.keep));
+    for (const auto& r : g.replace)
+      fmt::print("    link  {}{}\n", printable(r.path), r.frees ? "" : " (other names keep its bytes)");
   }
   for (const auto& w : plan.warnings) print_warning(w);
 }

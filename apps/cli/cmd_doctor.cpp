@@ -36,10 +36,10 @@ void print_text(const hygiene::DoctorReport& r) {
   constexpr std::size_t k_paths_shown = 5;
   for (const auto& f : r.findings) {
     fmt::print("[{}] {}{}\n", hygiene::to_string(f.kind), f.bytes ? format_size(static_cast<double>(f.bytes)) + "  " : "",
-               f.summary);
-    for (std::size_t i = 0; i < f.paths.size() && i < k_paths_shown; ++i) fmt::print("    {}\n", f.paths[i]);
+               printable(f.summary));
+    for (std::size_t i = 0; i < f.paths.size() && i < k_paths_shown; ++i) fmt::print("    {}\n", printable(f.paths[i]));
     if (f.paths.size() > k_paths_shown) fmt::print("    ... and {} more (--json lists all)\n", f.paths.size() - k_paths_shown);
-    fmt::print("    fix: {}\n", f.fix);
+    fmt::print("    fix: {}\n", printable(f.fix));
   }
   for (const auto& w : r.warnings) print_warning(w);
   fmt::print("{} store{} read, {} finding{}; {} can be freed\n", r.stores.size(), r.stores.size() == 1 ? "" : "s",

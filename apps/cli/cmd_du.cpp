@@ -88,7 +88,7 @@ nlohmann::json to_json(const hygiene::DiskUsage& u) {
 
 void print_text(const hygiene::DiskUsage& u, std::size_t top) {
   for (const auto& s : u.stores) {
-    fmt::print("{} {}  {} file{}, {} on disk", stores::to_string(s.kind), s.root, s.files, s.files == 1 ? "" : "s",
+    fmt::print("{} {}  {} file{}, {} on disk", stores::to_string(s.kind), printable(s.root), s.files, s.files == 1 ? "" : "s",
                format_size(static_cast<double>(s.disk_bytes)));
     if (s.partial_files)
       fmt::print(" (of which {} in {} unfinished download{})", format_size(static_cast<double>(s.partial_bytes)), s.partial_files,
@@ -100,7 +100,7 @@ void print_text(const hygiene::DiskUsage& u, std::size_t top) {
     for (std::size_t i = 0; i < s.models.size() && i < top; ++i) {
       const auto& m = s.models[i];
       fmt::print("  {:>8}  {:<20} {} ({} file{})\n", format_size(static_cast<double>(m.disk_bytes)),
-                 bar(m.disk_bytes, s.disk_bytes), m.model.empty() ? "(no model refers to these)" : m.model, m.files,
+                 bar(m.disk_bytes, s.disk_bytes), m.model.empty() ? "(no model refers to these)" : printable(m.model), m.files,
                  m.files == 1 ? "" : "s");
     }
     if (s.models.size() > top) fmt::print("  ... and {} more (--top N)\n", s.models.size() - top);
@@ -113,7 +113,7 @@ void print_text(const hygiene::DiskUsage& u, std::size_t top) {
                format_size(static_cast<double>(u.duplicate_bytes)), u.duplicate_groups, u.duplicate_groups == 1 ? "" : "s");
   for (const auto& f : u.filesystems)
     fmt::print("Free: {} of {} on the filesystem of {}\n", format_size(static_cast<double>(f.free_bytes)),
-               format_size(static_cast<double>(f.total_bytes)), f.path);
+               format_size(static_cast<double>(f.total_bytes)), printable(f.path));
 }
 
 }  // namespace

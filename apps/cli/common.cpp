@@ -62,8 +62,44 @@ Config load_config(const Context& ctx, const CommonOptions& opts, bool quiet) {
   return c;
 }
 
-void print_warning(const std::string& message) { fmt::print(stderr, "Warning: {}\n", message); }
-void print_note(const std::string& message) { fmt::print(stderr, "Note: {}\n", message); }
+std::string printable(std::string_view text, bool keep_newlines) {
+  std::string out;
+  out.reserve(text.size());
+  auto escape = [&](unsigned char c) { out += fmt::format("\\x{:02x}", c); };
+  for (std::size_t i = 0; i < text.size();) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    if (c < 0x80) {
+      if ((c < 0x20 && !(keep_newlines && c == '\n')) || c == 0x7f)
+        escape(c);
+      else
+        out += static_cast<char>(c);
+      ++i;
+      continue;
+    }
+    // A well-formed UTF-8 sequence (no overlong form, no surrogate, at most U+10FFFF) that is not
+    // a C1 control passes; any other byte is escaped on its own.
+    const std::size_t n = c >= 0xc2 && c <= 0xdf ? 2 : c >= 0xe0 && c <= 0xef ? 3 : c >= 0xf0 && c <= 0xf4 ? 4 : 0;
+    bool ok = n > 0 && i + n <= text.size();
+    for (std::size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80;
+    if (ok) {
+      const auto c1 = static_cast<unsigned char>(text[i + 1]);
+      if ((c == 0xe0 && c1 < 0xa0) || (c == 0xed && c1 > 0x9f) || (c == 0xf0 && c1 < 0x90) || (c == 0xf4 && c1 > 0x8f) ||
+          (c == 0xc2 && c1 < 0xa0))
+        ok = false;
+    }
+    if (!ok) {
+      escape(c);
+      ++i;
+      continue;
+    }
+    out.append(text.substr(i, n));
+    i += n;
+  }
+  return out;
+}
+
+void print_warning(const std::string& message) { fmt::print(stderr, "Warning: {}\n", printable(message, true)); }
+void print_note(const std::string& message) { fmt::print(stderr, "Note: {}\n", printable(message, true)); }
 
 int exit_code_for(ErrorCode code) {
   switch (code) {

@@ -246,6 +246,25 @@ TEST_F(CliDedupe, AFileWhoseWritersCannotBeToldIsLeftAlone) {
   EXPECT_NE(a.st_ino, b.st_ino) << "not linked";
 }
 
+TEST_F(CliDedupe, NamesThatWouldDriveTheTerminalArePrintedEscaped) {
+  // A folder and file named with terminal controls and a byte that is not UTF-8.
+  const std::string evil = dir / "evil\x1b]0;PWNED\x07\x1b[31m";
+  sfs::create_directories(evil + "/a");
+  sfs::create_directories(evil + "/b");
+  ASSERT_TRUE(fs::write_file_atomic(evil + "/a/x\x1b[2K\rfake\xff.gguf", "same weights"));
+  ASSERT_TRUE(fs::write_file_atomic(evil + "/b/y.gguf", "same weights"));
+  auto r = dedupe({evil, "--deep", "--dry-run"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(r.out.find('\x1b'), std::string::npos) << "no raw escape byte reaches the terminal";
+  EXPECT_EQ(r.out.find('\r'), std::string::npos);
+  EXPECT_EQ(r.out.find('\xff'), std::string::npos);
+  EXPECT_NE(r.out.find("evil\\x1b]0;PWNED\\x07\\x1b[31m/"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("x\\x1b[2K\\x0dfake\\xff.gguf"), std::string::npos) << r.out;
+  auto doctor = test::run_process({test::hubcache_bin(), "doctor", evil, "--deep"}, w.environment);
+  ASSERT_EQ(doctor.exit_code, 0) << doctor.err;
+  EXPECT_EQ(doctor.out.find('\x1b'), std::string::npos) << doctor.out;
+}
+
 TEST(CliDedupeCrash, KillNineAtAnyInstantLosesNothingAndARerunCompletes) {
   test::TempDir dir;
   // 150 contents, each in two folders as separate files: 150 replacements to interrupt.
