@@ -41,9 +41,14 @@ Result<void> check_store(const std::string& models) {
 }
 
 // The layer's blob, checked against the manifest's size (the SHA-256 is checked by the import).
-Result<std::string> layer_blob(const std::string& models, const stores::OllamaLayer& layer, const std::string& manifest) {
-  const std::string blob = stores::ollama_blob_path(models, layer.sha256_hex);
+Result<std::string> layer_blob(const std::string& models, const stores::OllamaLayer& layer, const std::string& manifest,
+                               bool copy) {
+  std::string blob = stores::ollama_blob_path(models, layer.sha256_hex);
   struct stat st {};
+  // Ollama before 0.1.30 named blobs "sha256:<hex>"; it still reads that name.
+  if (const std::string old = models + "/blobs/sha256:" + layer.sha256_hex;
+      ::stat(blob.c_str(), &st) != 0 && errno == ENOENT && ::stat(old.c_str(), &st) == 0)
+    blob = old;
   if (::stat(blob.c_str(), &st) != 0) {
     if (errno == ENOENT)
       return fail(ErrorCode::NotFound,
@@ -57,6 +62,13 @@ Result<std::string> layer_blob(const std::string& models, const stores::OllamaLa
     return fail(ErrorCode::Integrity,
                 "Ollama's blob '" + blob + "' holds " + std::to_string(st.st_size) + " bytes, its manifest says " +
                     std::to_string(layer.size) + ": Ollama never rechecks a blob it has; `ollama pull` the model again",
+                blob);
+  // fs.protected_hardlinks: only the owner, or whoever may read and write the file, may hardlink
+  // it; otherwise the link would silently become a full copy.
+  if (!copy && ::geteuid() != 0 && st.st_uid != ::geteuid() && ::access(blob.c_str(), R_OK | W_OK) != 0)
+    return fail(ErrorCode::PermissionDenied,
+                "the kernel lets only the owner (uid " + std::to_string(st.st_uid) + ") hardlink Ollama's blob '" + blob +
+                    "' (fs.protected_hardlinks): run the import as that user or as root, or copy the bytes (--copy)",
                 blob);
   return blob;
 }
@@ -121,10 +133,10 @@ Result<OllamaImportPlan> plan_ollama_import(const OllamaImportRequest& r) {
   io.source_dir = fs::absolute_real(r.models_dir + "/blobs");
   io.mode = r.copy ? ImportMode::Copy : ImportMode::Link;
   const std::string file = r.file.empty() ? name.model + "-" + name.tag + ".gguf" : r.file;
-  HUBCACHE_TRY_ASSIGN(auto weights_blob, layer_blob(r.models_dir, *weights.front(), out.manifest));
+  HUBCACHE_TRY_ASSIGN(auto weights_blob, layer_blob(r.models_dir, *weights.front(), out.manifest, r.copy));
   io.files.push_back({file, weights_blob, true});  // named by its SHA-256, as Ollama names it
   if (!projectors.empty()) {
-    HUBCACHE_TRY_ASSIGN(auto projector_blob, layer_blob(r.models_dir, *projectors.front(), out.manifest));
+    HUBCACHE_TRY_ASSIGN(auto projector_blob, layer_blob(r.models_dir, *projectors.front(), out.manifest, r.copy));
     const auto slash = file.rfind('/');
     const std::string folder = slash == std::string::npos ? "" : file.substr(0, slash + 1);
     io.files.push_back({folder + "mmproj-" + file.substr(folder.size()), projector_blob, true});

@@ -232,6 +232,34 @@ TEST_F(CliOllamaImport, BadStoresAndBadBlobsAreRefusedChangingNothing) {
   EXPECT_EQ(sfs::file_size(blob(weights)), weights.size());
 }
 
+TEST_F(CliOllamaImport, ABlobTheKernelWouldNotLetThisUserHardlinkIsRefusedUnlessCopyIsAsked) {
+  // Ollama's service owns its blobs (here root, 0644); nobody may read them but not hardlink them.
+  ASSERT_EQ(::chmod(dir.path().c_str(), 0755), 0);
+  sfs::create_directories(hub);
+  ASSERT_EQ(::chown(hub.c_str(), test::k_nobody_uid, test::k_nobody_uid), 0);
+  auto as_nobody = [&](std::vector<std::string> extra) {
+    std::vector<std::string> args = {test::hubcache_bin(), "import", "--from-ollama", "tiny:q4", "--repo", "org/tiny-GGUF"};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return test::run_process(args, env(), {}, test::k_nobody_uid);
+  };
+  auto refused = as_nobody({});
+  EXPECT_EQ(refused.exit_code, exit_code::failure) << refused.err;
+  EXPECT_NE(refused.err.find("fs.protected_hardlinks"), std::string::npos) << refused.err;
+  EXPECT_NE(refused.err.find("--copy"), std::string::npos) << refused.err;
+  EXPECT_FALSE(sfs::exists(hub + "/models--org--tiny-GGUF"));
+  auto copied = as_nobody({"--copy", "--json"});
+  ASSERT_EQ(copied.exit_code, 0) << copied.err;
+  EXPECT_EQ(nlohmann::json::parse(copied.out)["blobs_copied"], 2);
+}
+
+TEST_F(CliOllamaImport, ABlobUnderOllamasOldNameIsFound) {
+  sfs::rename(blob(weights), models + "/blobs/sha256:" + sha256_hex(weights));  // Ollama before 0.1.30
+  auto r = import({"--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(stat_of(hub + "/models--org--tiny-GGUF/blobs/" + sha256_hex(weights)).st_ino,
+            stat_of(models + "/blobs/sha256:" + sha256_hex(weights)).st_ino);
+}
+
 TEST_F(CliOllamaImport, AnotherFilesystemIsRefusedUnlessCopyIsAsked) {
   const std::string mnt = dir / "tmpfs";
   sfs::create_directories(mnt);

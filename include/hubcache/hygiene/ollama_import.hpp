@@ -52,7 +52,10 @@ struct OllamaImportPlan {
 ///   ("`ollama list` shows the names"), or a blob the manifest names is missing;
 /// - Integrity: a blob whose size or SHA-256 is not what the manifest says (Ollama never rechecks
 ///   a blob it has: `ollama pull` it again);
-/// - PermissionDenied: the cache folder (or its nearest existing parent) is not writable.
+/// - PermissionDenied: the cache folder (or its nearest existing parent) is not writable; without
+///   `copy`, a blob the kernel would not let this user hardlink (fs.protected_hardlinks: not its
+///   owner and not writable), which would otherwise silently become a copy.
+/// A blob under Ollama's old name ("sha256:<hex>", before 0.1.30) is found as Ollama finds it.
 Result<OllamaImportPlan> plan_ollama_import(const OllamaImportRequest& request);
 
 }  // namespace hubcache::hygiene
