@@ -67,6 +67,10 @@ nlohmann::json row_json(const ListEntry& e, double now) {
     j["nb_files"] = v.nb_files;
     j["last_modified"] = format_age(now - v.last_modified);
     j["last_modified_ts"] = v.last_modified;
+    j["last_accessed_ts"] = v.last_accessed;
+    j["last_used"] = format_age(now - v.last_used);
+    j["last_used_ts"] = v.last_used;
+    j["last_used_source"] = to_string(v.last_used_source);
     j["refs"] = v.refs;
     j["path"] = v.snapshot_path;
     j["repo_path"] = r.path;
@@ -79,6 +83,9 @@ nlohmann::json row_json(const ListEntry& e, double now) {
     j["last_accessed_ts"] = r.last_accessed;
     j["last_modified"] = format_age(now - r.last_modified);
     j["last_modified_ts"] = r.last_modified;
+    j["last_used"] = format_age(now - r.last_used);
+    j["last_used_ts"] = r.last_used;
+    j["last_used_source"] = to_string(r.last_used_source);
     j["refs"] = r.refs;
     j["path"] = r.path;
   }
@@ -123,23 +130,27 @@ int run_ls(const Context& ctx, const LsOptions& o) {
   } else if (rows.empty()) {
     fmt::print("No results found.\n");
   } else {
+    // LAST_USED names its source: hubcache's use record, else blob atime or mtime.
+    auto used = [now](double t, UseSource source) { return format_age(now - t) + " (" + std::string(to_string(source)) + ")"; };
     std::vector<std::vector<std::string>> table;
     for (const auto& e : rows) {
       const CachedRepoInfo& r = *e.repo;
       if (e.revision)
         table.push_back({r.label(), e.revision->commit, format_size(static_cast<double>(e.revision->size_on_disk)),
                          std::to_string(e.revision->nb_files), format_age(now - e.revision->last_modified),
-                         join(e.revision->refs, ", "), e.revision->snapshot_path});
+                         used(e.revision->last_used, e.revision->last_used_source), join(e.revision->refs, ", "),
+                         e.revision->snapshot_path});
       else
         table.push_back({r.label(), format_size(static_cast<double>(r.size_on_disk)), std::to_string(r.nb_files),
-                         format_age(now - r.last_accessed), format_age(now - r.last_modified), join(r.refs, ", "), r.path});
+                         format_age(now - r.last_accessed), format_age(now - r.last_modified),
+                         used(r.last_used, r.last_used_source), join(r.refs, ", "), r.path});
     }
     if (o.revisions)
-      print_table({"ID", "REVISION", "SIZE", "FILES", "LAST_MODIFIED", "REFS", "PATH"}, table,
-                  {false, false, true, true, false, false, false});
+      print_table({"ID", "REVISION", "SIZE", "FILES", "LAST_MODIFIED", "LAST_USED", "REFS", "PATH"}, table,
+                  {false, false, true, true, false, false, false, false});
     else
-      print_table({"ID", "SIZE", "FILES", "LAST_ACCESSED", "LAST_MODIFIED", "REFS", "PATH"}, table,
-                  {false, true, true, false, false, false, false});
+      print_table({"ID", "SIZE", "FILES", "LAST_ACCESSED", "LAST_MODIFIED", "LAST_USED", "REFS", "PATH"}, table,
+                  {false, true, true, false, false, false, false, false});
   }
   if (!o.common.json && !rows.empty()) {
     // Sizes on disk count each blob once: a repo shown whole (all its revisions) counts its own
@@ -235,12 +246,13 @@ void add_cache_ls_command(CLI::App& cache, Context& ctx) {
 }
 
 void add_cache_command(CLI::App& app, Context& ctx) {
-  auto* cache = app.add_subcommand("cache", "Inspect and clean the Hub cache: ls, rm, prune, verify");
+  auto* cache = app.add_subcommand("cache", "Inspect and clean the Hub cache: ls, rm, prune, verify, gc, pin, unpin");
   cache->require_subcommand(1);
   add_cache_ls_command(*cache, ctx);
   add_cache_rm_command(*cache, ctx);
   add_cache_prune_command(*cache, ctx);
   add_cache_verify_command(*cache, ctx);
+  add_cache_gc_command(*cache, ctx);
 }
 
 }  // namespace hubcache::cli

@@ -94,6 +94,9 @@ std::string RepoLayout::no_exist_path(std::string_view commit, std::string_view 
 std::string RepoLayout::trees_dir() const { return repo_subpath(m_folder, k_trees_dir); }
 std::string RepoLayout::tree_path(std::string_view commit) const { return trees_dir() + "/" + std::string(commit) + ".json"; }
 std::string RepoLayout::locks_dir() const { return fs::join(m_root, std::string(k_locks_dir) + "/" + m_folder_name); }
+std::string RepoLayout::records_dir() const { return repo_subpath(m_folder, k_records_dir); }
+std::string RepoLayout::use_record_path(std::string_view commit) const { return records_dir() + "/used/" + std::string(commit); }
+std::string RepoLayout::pins_path() const { return records_dir() + "/pins"; }
 std::string RepoLayout::lock_path(std::string_view etag) const { return locks_dir() + "/" + std::string(etag) + ".lock"; }
 
 }  // namespace hubcache

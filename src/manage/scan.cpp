@@ -23,6 +23,18 @@ bool skipped_root_entry(std::string_view name) {
 
 }  // namespace
 
+std::string_view to_string(UseSource source) {
+  switch (source) {
+    case UseSource::Record:
+      return "record";
+    case UseSource::Atime:
+      return "atime";
+    case UseSource::Mtime:
+      return "mtime";
+  }
+  return "atime";
+}
+
 std::uint64_t HFCacheInfo::incomplete_size() const {
   std::uint64_t total = 0;
   for (const auto& f : incomplete_files) total += f.size;

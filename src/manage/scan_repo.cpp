@@ -7,6 +7,7 @@
 #include <unordered_map>
 
 #include "hubcache/cache/layout.hpp"
+#include "hubcache/cache/use_records.hpp"
 #include "hubcache/util/text.hpp"
 #include "hubcache/cache/walk.hpp"
 
@@ -211,9 +212,14 @@ bool RepoScanner::scan_revision(int snapshots_fd, const std::string& commit, Cac
 
   rev.nb_files = ids.size();
   rev.last_modified = to_seconds(dst.st_mtim);
+  rev.last_accessed = to_seconds(dst.st_atim);
   if (!ids.empty()) {
     rev.last_modified = 0;
-    for (auto id : ids) rev.last_modified = std::max(rev.last_modified, m_blobs[id].mtime);
+    rev.last_accessed = 0;
+    for (auto id : ids) {
+      rev.last_modified = std::max(rev.last_modified, m_blobs[id].mtime);
+      rev.last_accessed = std::max(rev.last_accessed, m_blobs[id].atime);
+    }
   }
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
@@ -380,11 +386,38 @@ RepoScan RepoScanner::run(unsigned char dtype) {
       info.last_modified = std::max(info.last_modified, b.mtime);
     }
   }
+  apply_use_records(info);
   m_out.info = std::move(info);
   return std::move(m_out);
 }
 
 }  // namespace
+
+void apply_use_records(CachedRepoInfo& info) {
+  const auto layout = RepoLayout::of_folder(info.path);
+  const auto records = layout ? read_use_records(*layout) : std::map<std::string, double>{};
+  info.last_used = 0;
+  for (auto& rev : info.revisions) {
+    rev.last_used = rev.last_accessed;
+    rev.last_used_source = UseSource::Atime;
+    if (rev.last_modified > rev.last_used) {
+      rev.last_used = rev.last_modified;
+      rev.last_used_source = UseSource::Mtime;
+    }
+    if (auto it = records.find(rev.commit); it != records.end()) {
+      rev.last_used = it->second;
+      rev.last_used_source = UseSource::Record;
+    }
+    if (rev.last_used >= info.last_used) {
+      info.last_used = rev.last_used;
+      info.last_used_source = rev.last_used_source;
+    }
+  }
+  if (info.revisions.empty()) {
+    info.last_used = std::max(info.last_accessed, info.last_modified);
+    info.last_used_source = info.last_accessed >= info.last_modified ? UseSource::Atime : UseSource::Mtime;
+  }
+}
 
 RepoScan scan_repo(const std::string& root, int root_fd, const std::string& folder, unsigned char dtype, bool collect_files,
                    const SharedBlobStore* store) {

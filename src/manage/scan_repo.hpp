@@ -24,4 +24,8 @@ struct RepoScan {
 RepoScan scan_repo(const std::string& root, int root_fd, const std::string& folder, unsigned char dtype, bool collect_files,
                    const SharedBlobStore* store);
 
+/// Sets last_used / last_used_source of the repo and its revisions from the repo's use records
+/// (cache/use_records.hpp) and the blob times (see CachedRevisionInfo::last_used).
+void apply_use_records(CachedRepoInfo& info);
+
 }  // namespace hubcache::manage_detail

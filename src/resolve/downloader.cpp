@@ -3,6 +3,7 @@
 #include <filesystem>
 
 #include "download_impl.hpp"
+#include "hubcache/cache/use_records.hpp"
 #include "hubcache/resolve/local_folder.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/digest.hpp"
@@ -315,7 +316,9 @@ Result<FileResult> Downloader::download_file(const FileRequest& req) {
   ProgressTracker progress(m_impl->options.progress);
   if (req.local_dir) return m_impl->suggest_repo_type(m_impl->file_to_local_dir(req, progress), req.repo_type, req.repo_id);
   if (m_impl->options.cache_dir.empty()) return fail(ErrorCode::InvalidArgument, "no cache directory configured");
-  return m_impl->suggest_repo_type(m_impl->file_to_cache(req, progress), req.repo_type, req.repo_id);
+  auto out = m_impl->suggest_repo_type(m_impl->file_to_cache(req, progress), req.repo_type, req.repo_id);
+  if (out) record_use(RepoLayout(m_impl->options.cache_dir, RepoRef{req.repo_type, req.repo_id}), out->commit);
+  return out;
 }
 
 Result<SnapshotResult> Downloader::snapshot_download(const SnapshotRequest& req) {
@@ -341,7 +344,10 @@ Result<SnapshotResult> Downloader::snapshot_download(const SnapshotRequest& req)
   if (m_impl->options.cache_dir.empty() && !req.local_dir)
     return fail(ErrorCode::InvalidArgument, "no cache directory configured");
   ProgressTracker progress(m_impl->options.progress);
-  return m_impl->suggest_repo_type(m_impl->snapshot(req, progress), req.repo_type, req.repo_id);
+  auto out = m_impl->suggest_repo_type(m_impl->snapshot(req, progress), req.repo_type, req.repo_id);
+  if (out && !req.local_dir && !req.dry_run)
+    record_use(RepoLayout(m_impl->options.cache_dir, RepoRef{req.repo_type, req.repo_id}), out->commit);
+  return out;
 }
 
 }  // namespace hubcache

@@ -7,6 +7,7 @@
 
 #include "hubcache/cache/folders.hpp"
 #include "hubcache/cache/layout.hpp"
+#include "hubcache/cache/use_records.hpp"
 #include "hubcache/cache/store.hpp"
 #include "hubcache/resolve/local_folder.hpp"
 #include "hubcache/util/dir_walk.hpp"
@@ -118,6 +119,7 @@ Result<CacheLookup> try_to_load_from_cache(const std::string& repo_id, const std
   if (is_file(pointer)) {
     out.kind = CacheLookup::Kind::Found;
     out.path = pointer;
+    record_use(layout, commit);
   }
   return out;
 }
@@ -210,6 +212,7 @@ Result<SnapshotLookup> resolve_snapshot(const std::string& repo_id, const Snapsh
   for (auto& p : list_files(out.snapshot_dir))
     if (opt.filter.selects(p)) out.files.push_back(std::move(p));
   std::sort(out.files.begin(), out.files.end());
+  record_use(layout, commit);
   return out;
 }
 

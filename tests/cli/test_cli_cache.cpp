@@ -1,5 +1,7 @@
 // `hubcache cache ls|rm|prune|verify`: output, JSON shape, exit codes, filters, confirmation.
 #include <gtest/gtest.h>
+
+#include <regex>
 #include <unistd.h>
 
 #include <filesystem>
@@ -53,13 +55,19 @@ struct CliCache : ::testing::Test {
 TEST_F(CliCache, LsPrintsATableAndTheSummary) {
   const auto r = cache({"ls"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_EQ(r.out.rfind("ID               SIZE FILES LAST_ACCESSED     LAST_MODIFIED     REFS            PATH\n", 0), 0u)
+  EXPECT_EQ(
+      r.out.rfind(
+          "ID               SIZE FILES LAST_ACCESSED     LAST_MODIFIED     LAST_USED                 REFS            PATH\n", 0),
+      0u)
       << r.out;
-  EXPECT_NE(r.out.find("dataset/org/data 1.5K     1 a few seconds ago a few seconds ago                 " + dir.path() +
-                       "/datasets--org--data\n"),
-            std::string::npos)
+  EXPECT_NE(
+      r.out.find("dataset/org/data 1.5K     1 a few seconds ago a few seconds ago a few seconds ago (atime)                 " +
+                 dir.path() + "/datasets--org--data\n"),
+      std::string::npos)
       << r.out;
-  EXPECT_NE(r.out.find("model/org/model  2.5K     3 a few seconds ago a few seconds ago main, refs/pr/1 "), std::string::npos)
+  EXPECT_NE(
+      r.out.find("model/org/model  2.5K     3 a few seconds ago a few seconds ago a few seconds ago (atime) main, refs/pr/1 "),
+      std::string::npos)
       << r.out;
   EXPECT_NE(r.out.find("\nFound 2 repo(s) for a total of 3 revision(s) and 4.0K on disk.\n"), std::string::npos) << r.out;
   EXPECT_LT(r.out.find("dataset/org/data"), r.out.find("model/org/model"));
@@ -67,13 +75,16 @@ TEST_F(CliCache, LsPrintsATableAndTheSummary) {
 
   const auto rev = cache({"ls", "--revisions"});
   ASSERT_EQ(rev.exit_code, 0);
-  EXPECT_EQ(
-      rev.out.rfind("ID               REVISION                                 SIZE FILES LAST_MODIFIED     REFS      PATH\n", 0),
-      0u)
+  EXPECT_EQ(rev.out.rfind("ID               REVISION                                 SIZE FILES LAST_MODIFIED     LAST_USED      "
+                          "           REFS      PATH\n",
+                          0),
+            0u)
       << rev.out;
-  EXPECT_NE(rev.out.find("model/org/model  " + c1 + " 2.5K     2 a few seconds ago refs/pr/1 " + dir.path() +
-                         "/models--org--model/snapshots/" + c1 + "\n"),
-            std::string::npos)
+  // LAST_USED names its source: no use record here, so the blobs' atime or mtime, the later one.
+  EXPECT_TRUE(std::regex_search(
+      rev.out,
+      std::regex("model/org/model  " + c1 + " 2\\.5K     2 a few seconds ago a few seconds ago \\([am]time\\) refs/pr/1 " +
+                 dir.path() + "/models--org--model/snapshots/" + c1 + "\n")))
       << rev.out;
   // Revisions share blobs: the total counts each blob once, the same as without --revisions.
   EXPECT_NE(rev.out.find("Found 2 repo(s) for a total of 3 revision(s) and 4.0K on disk."), std::string::npos) << rev.out;

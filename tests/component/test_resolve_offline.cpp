@@ -1,11 +1,18 @@
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <ctime>
 #include <filesystem>
 
 #include "hubcache/util/hash.hpp"
 
 #include "cache_builder.hpp"
 #include "hubcache/cache/store.hpp"
+#include "hubcache/cache/use_records.hpp"
 #include "hubcache/resolve/offline.hpp"
 #include "temp_dir.hpp"
 
@@ -126,4 +133,44 @@ TEST_F(Fixture, SnapshotMissingRepoRefOrSnapshot) {
   EXPECT_NE(e.error().message.find(test::commit_id(2)), std::string::npos);
   so.revision = c1;
   EXPECT_TRUE(resolve_snapshot("org/name", so));
+}
+
+// A found file and a resolved snapshot record their use (cache gc's LRU order); a miss does not,
+// and a cache this user cannot write still resolves.
+TEST_F(Fixture, LookupsRecordTheirUse) {
+  cb.add_file(k_repo, c1, "config.json", "{}");
+  cb.add_ref(k_repo, "main", c1);
+  const RepoLayout l = cb.layout(k_repo);
+  ASSERT_EQ(try_to_load_from_cache("org/name", "missing.txt", opts())->kind, CacheLookup::Kind::NotCached);
+  EXPECT_TRUE(read_use_records(l).empty());
+  const double before = static_cast<double>(::time(nullptr)) - 1;
+  ASSERT_EQ(try_to_load_from_cache("org/name", "config.json", opts())->kind, CacheLookup::Kind::Found);
+  auto records = read_use_records(l);
+  ASSERT_EQ(records.count(c1), 1u);
+  EXPECT_GE(records[c1], before);
+  // An older record is brought forward by the next resolution.
+  const timespec old[2] = {{1000, 0}, {1000, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, l.use_record_path(c1).c_str(), old, 0), 0);
+  SnapshotLookupOptions so;
+  so.cache_dir = dir.path();
+  ASSERT_TRUE(resolve_snapshot("org/name", so));
+  EXPECT_GE(read_use_records(l)[c1], before);
+
+  // Read-only for this user (root ignores modes: make the folder immutable for writes by mode 0555
+  // and run the lookup as nobody).
+  std::filesystem::remove_all(l.records_dir());
+  ::chmod(dir.path().c_str(), 0755);
+  for (auto& e : std::filesystem::recursive_directory_iterator(dir.path()))
+    if (!e.is_symlink()) ::chmod(e.path().c_str(), e.is_directory() ? 0555 : 0444);
+  ::chmod(l.folder().c_str(), 0555);
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    if (::setgid(65534) != 0 || ::setuid(65534) != 0) ::_exit(99);
+    auto f = try_to_load_from_cache("org/name", "config.json", opts());
+    ::_exit(f && f->kind == CacheLookup::Kind::Found ? 0 : 1);
+  }
+  int status = 0;
+  ::waitpid(pid, &status, 0);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+  EXPECT_FALSE(std::filesystem::exists(l.records_dir()));
 }

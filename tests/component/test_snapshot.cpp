@@ -5,6 +5,7 @@
 
 #include "download_seams.hpp"
 #include "download_fixture.hpp"
+#include "hubcache/cache/use_records.hpp"
 #include "hubcache/cache/store.hpp"
 
 using namespace hubcache;
@@ -38,7 +39,8 @@ TEST_F(DownloadFixture, SnapshotDownloadsEverythingAndWritesTreeAndRef) {
   auto tree = read_tree_file(layout(), c1);
   ASSERT_TRUE(tree && tree->has_value());
   EXPECT_EQ((*tree)->size(), 4u);
-  EXPECT_EQ(server.count("HEAD", ""), 0);  // the tree gives ETags and sizes: no per-file HEAD
+  EXPECT_EQ(server.count("HEAD", ""), 0);               // the tree gives ETags and sizes: no per-file HEAD
+  EXPECT_EQ(read_use_records(layout()).count(c1), 1u);  // the download recorded its use (cache gc)
   // A cached commit with a tree file: zero requests (docs/hub-protocol.md#snapshot-download cost).
   server.clear_requests();
   auto again = d.snapshot_download(snap(c1));

@@ -48,6 +48,12 @@ std::map<std::string, std::string> without(std::map<std::string, std::string> m,
   std::erase_if(m, [&](const auto& kv) { return kv.first == top || kv.first.starts_with(top + "/"); });
   return m;
 }
+
+// Our repo folder without hubcache's own records (.hubcache/: use records and pins, which no
+// other client reads or writes; docs/cache-format.md#hubcache-records).
+std::map<std::string, std::string> ours_tree(const std::string& repo_folder) {
+  return without(describe_tree(repo_folder), ".hubcache");
+}
 std::map<std::string, std::string> without_refs(std::map<std::string, std::string> m) { return without(std::move(m), "refs"); }
 
 class InteropDownload : public ::testing::Test {
@@ -109,7 +115,7 @@ TEST_F(InteropDownload, SnapshotDownloadWritesTheSameCacheForEveryRevisionForm) 
     EXPECT_EQ(ours(ours_cache, {"--revision", revision}), ours_cache + "/models--org--tiny-model/snapshots/" + commit + "\n");
     auto j = js({"snapshot", srv->url(), js_cache, "org/tiny-model", "-", "", revision});
     EXPECT_EQ(j.value("path", ""), js_cache + "/models--org--tiny-model/snapshots/" + commit);
-    const auto a = describe_tree(ours_cache + "/models--org--tiny-model");
+    const auto a = ours_tree(ours_cache + "/models--org--tiny-model");
     const auto b = describe_tree(js_cache + "/models--org--tiny-model");
     auto comparable = without(a, "trees");
     // For a commit revision we leave an empty refs/ folder, JS none: no ref either way.
@@ -152,7 +158,7 @@ TEST_F(InteropDownload, SingleFileDownloadsWriteTheSameBlobsAndLinks) {
     auto j = js({"file", srv->url(), js_cache, "org/tiny-model", "-", f});
     EXPECT_EQ(j.value("path", ""), js_cache + "/models--org--tiny-model/snapshots/" + k_c1 + "/" + f);
   }
-  const auto a = describe_tree(ours_cache + "/models--org--tiny-model");
+  const auto a = ours_tree(ours_cache + "/models--org--tiny-model");
   const auto b = describe_tree(js_cache + "/models--org--tiny-model");
   EXPECT_EQ(diff(without_refs(a), without_refs(b)), "");
   EXPECT_EQ(without_refs(a).size(), 1u + 3u + 1u + 1u + 3u + 1u);  // blobs/+3, snapshots/C/+1_Pooling+3 links
@@ -170,7 +176,8 @@ TEST_F(InteropDownload, EachClientReadsTheOthersCache) {
   ASSERT_FALSE(before.empty());
   EXPECT_EQ(ours(shared, {}), shared + "/models--org--tiny-model/snapshots/" + k_c1 + "\n");
   const auto after = describe_tree(shared + "/models--org--tiny-model");
-  EXPECT_EQ(diff(without(after, "trees"), before), "");
+  EXPECT_EQ(diff(without(without(after, "trees"), ".hubcache"), before), "");
+  EXPECT_TRUE(after.contains(".hubcache/used/" + k_c1));  // the use record (docs/cache-format.md#hubcache-records)
   EXPECT_TRUE(after.contains("trees/" + k_c1 + ".json"));
   auto v = run_process({hubcache_bin(), "cache", "verify", "org/tiny-model", "--cache-dir", shared});
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;

@@ -45,6 +45,9 @@ inline constexpr std::string_view k_cachedir_tag = "CACHEDIR.TAG";
 /// holds a repo folder's path but not its RepoRef (a scan of folders that may be malformed).
 std::string repo_subpath(std::string_view repo_path, std::string_view dir, std::string_view name = {});
 inline constexpr std::string_view k_locks_dir = ".locks";
+/// hubcache's records inside a repo folder (use records, pins): a folder the Python and JS
+/// scanners never read (they read blobs/, refs/ and snapshots/ only).
+inline constexpr std::string_view k_records_dir = ".hubcache";
 inline constexpr std::string_view k_incomplete_suffix = ".incomplete";
 /// A split (parallel ranges) download of blobs/<etag> keeps its data in <etag>.parts.incomplete
 /// and the ranges done so far in <etag>.parts.state, written atomically (via a hidden
@@ -77,6 +80,10 @@ class RepoLayout {
   std::string trees_dir() const;
   std::string tree_path(std::string_view commit) const;  // trees/<commit>.json
   std::string locks_dir() const;                         // <root>/.locks/<folder name>
+  /// hubcache's own records of the repo (cache/use_records.hpp): <folder>/.hubcache
+  std::string records_dir() const;
+  std::string use_record_path(std::string_view commit) const;  // .hubcache/used/<commit>
+  std::string pins_path() const;                               // .hubcache/pins
   std::string lock_path(std::string_view etag) const;
 
  private:

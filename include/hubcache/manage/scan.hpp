@@ -40,6 +40,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "hubcache/core/repo_id.hpp"
@@ -58,6 +59,12 @@ struct CachedFileInfo {
   std::string shared_hash;
 };
 
+/// Where a last-use time came from: hubcache's use record (cache/use_records.hpp: written by
+/// every resolution and download), else, for a revision without one, the newest blob atime
+/// (unreliable under noatime and relatime) or mtime, whichever is later.
+enum class UseSource { Record, Atime, Mtime };
+std::string_view to_string(UseSource source);  // "record", "atime", "mtime"
+
 struct CachedRevisionInfo {
   std::string commit;         // the snapshot dir name
   std::string snapshot_path;  // absolute
@@ -65,6 +72,13 @@ struct CachedRevisionInfo {
   std::size_t nb_files = 0;
   std::vector<std::string> refs;  // sorted ("main", "refs/pr/1")
   double last_modified = 0;
+  /// Beyond PY: the newest blob atime (the snapshot dir's when it has no files).
+  double last_accessed = 0;
+  /// Beyond PY: the last use: the use record when there is one (reads that do not resolve, such
+  /// as `cache verify`, a backup or `dedupe --deep`, move atime but are no use), else the later of
+  /// last_accessed and last_modified (a revision hubcache never saw used).
+  double last_used = 0;
+  UseSource last_used_source = UseSource::Atime;
   std::vector<CachedFileInfo> files;  // sorted by path; empty unless ScanOptions::collect_files
   std::vector<std::string> dangling;  // relative paths of pointers whose blob is missing
 };
@@ -78,6 +92,9 @@ struct CachedRepoInfo {
   std::vector<std::string> refs;              // all refs of all revisions, sorted
   double last_accessed = 0;
   double last_modified = 0;
+  /// Beyond PY: the latest last_used of its revisions (without revisions: of its blob times).
+  double last_used = 0;
+  UseSource last_used_source = UseSource::Atime;
   /// "model/org/name".
   std::string label() const { return repo.label(); }
 };

@@ -1,7 +1,8 @@
 #pragma once
 // Offline resolution, exactly like huggingface_hub's try_to_load_from_cache and the offline
-// branch of snapshot_download (docs/hub-protocol.md#try-to-load, #offline-snapshot). Stat and read only: never the network, never
-// a write.
+// branch of snapshot_download (docs/hub-protocol.md#try-to-load, #offline-snapshot). Never the network. The one write:
+// a found file or snapshot records its use (cache/use_records.hpp: record_use, the mtime of
+// <repo>/.hubcache/used/<commit>), best effort and silent, so `cache gc` knows what is in use.
 #include <optional>
 #include <string>
 #include <string_view>

@@ -1,0 +1,23 @@
+#!/bin/sh
+# `hubcache cache gc --max-size ... --dry-run` on the synthetic 1,000-repo cache (1000 repos x 2
+# revisions x 50 files, sparse blobs), every revision with a use record of a random age, against
+# `hubcache cache ls --json` (the scan alone, without files) as the yardstick. Goal: gc ≤ 0.5 s.
+# usage: bench/gc_bench.sh [BUILD_DIR]   (default build); needs farm-bench (the workplace's timer)
+set -eu
+build=${1:-build}
+cache=${TMPDIR:-/tmp}/hubcache-gc-bench/hub
+hubcache=$(realpath "$build/bin/hubcache")
+if [ ! -d "$cache" ]; then
+  "$build/bench/hubcache_gen_cache" "$cache" --repos 1000 --revisions 2 --files 50 --changed 10
+  i=0
+  for snap in "$cache"/*/snapshots/*; do
+    repo=${snap%/snapshots/*}
+    mkdir -p "$repo/.hubcache/used"
+    touch -d "@$(( $(date +%s) - (i * 7919 % 31536000) ))" "$repo/.hubcache/used/${snap##*/}"
+    i=$((i + 1))
+  done
+  sync
+fi
+echo "plan:"; "$hubcache" cache gc --max-size 500GB --dry-run --cache-dir "$cache" | sed -n '1,2p'
+farm-bench -n 11 --vs "$hubcache cache ls --json --cache-dir $cache" -- \
+  "$hubcache" cache gc --max-size 500GB --dry-run --cache-dir "$cache"

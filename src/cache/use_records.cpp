@@ -1,0 +1,167 @@
+// Use records and pins in <repo folder>/.hubcache (include/hubcache/cache/use_records.hpp).
+#include "hubcache/cache/use_records.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "hubcache/core/repo_id.hpp"
+#include "hubcache/util/fs.hpp"
+#include "hubcache/util/lock.hpp"
+
+namespace hubcache {
+namespace {
+
+constexpr std::string_view k_used_dir = "used";
+constexpr std::size_t k_max_pins_size = 64 * 1024;
+
+/// `name` below `parent` as a real directory (O_NOFOLLOW), created first when `create`.
+fs::Fd open_dir_at(int parent, const char* name, bool create) {
+  if (create && ::mkdirat(parent, name, 0777) != 0 && errno != EEXIST) return {};
+  return fs::Fd{::openat(parent, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
+}
+
+fs::Fd open_records_dir(const RepoLayout& layout, bool create) {
+  fs::Fd repo{::open(layout.folder().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
+  if (!repo) return {};
+  return open_dir_at(repo.get(), std::string(k_records_dir).c_str(), create);
+}
+
+double seconds_of(const struct ::stat& st) { return static_cast<double>(fs::mtime_ns(st)) / 1e9; }
+
+bool is_lower_commit(std::string_view s) {
+  if (s.size() != 40) return false;
+  for (char c : s)
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  return true;
+}
+
+std::string serialize(const std::vector<std::string>& pins) {
+  std::string out;
+  for (const auto& p : pins) out += p + "\n";
+  return out;
+}
+
+Result<void> validate_pin(std::string_view pin) {
+  if (pin == k_pin_all) return {};
+  return validate_revision(pin);
+}
+
+/// Runs `change` on the current pins under the pins lock and writes the result if it changed.
+template <class Change>
+Result<bool> update_pins(const RepoLayout& layout, std::string_view pin, Change change) {
+  HUBCACHE_TRY(validate_pin(pin));
+  if (!fs::is_dir(layout.folder()))
+    return fail(ErrorCode::NotFound, "the repo is not in the cache: " + layout.folder() + " does not exist", layout.folder());
+  fs::Fd records = open_records_dir(layout, /*create=*/true);
+  if (!records)
+    return fail(ErrorCode::Io, "cannot create " + layout.records_dir() + ": " + std::strerror(errno), layout.records_dir());
+  HUBCACHE_TRY_ASSIGN(auto lock, FileLock::acquire(layout.records_dir() + "/pins.lock", std::chrono::seconds{30}));
+  HUBCACHE_TRY_ASSIGN(auto pins, read_pins(layout));
+  if (!change(pins)) return false;
+  HUBCACHE_TRY(fs::write_file_atomic(layout.pins_path(), serialize(pins), 0664));
+  return true;
+}
+
+}  // namespace
+
+void record_use(const RepoLayout& layout, std::string_view commit) noexcept {
+  if (!is_lower_commit(commit)) return;
+  const std::string name(commit);
+  fs::Fd records = open_records_dir(layout, /*create=*/true);
+  if (!records) return;
+  fs::Fd used = open_dir_at(records.get(), std::string(k_used_dir).c_str(), /*create=*/true);
+  if (!used) return;
+  if (::utimensat(used.get(), name.c_str(), nullptr, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT) return;
+  fs::Fd created{::openat(used.get(), name.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0666)};
+}
+
+void forget_use(const RepoLayout& layout, std::string_view commit) noexcept {
+  if (!is_lower_commit(commit)) return;
+  fs::Fd records = open_records_dir(layout, /*create=*/false);
+  if (!records) return;
+  fs::Fd used = open_dir_at(records.get(), std::string(k_used_dir).c_str(), /*create=*/false);
+  if (used) ::unlinkat(used.get(), std::string(commit).c_str(), 0);
+}
+
+std::map<std::string, double> read_use_records(const RepoLayout& layout) {
+  std::map<std::string, double> out;
+  fs::Fd records = open_records_dir(layout, /*create=*/false);
+  if (!records) return out;
+  fs::Fd used = open_dir_at(records.get(), std::string(k_used_dir).c_str(), /*create=*/false);
+  if (!used) return out;
+  DIR* d = ::fdopendir(used.release());
+  if (d == nullptr) return out;
+  while (const dirent* e = ::readdir(d)) {
+    if (!is_lower_commit(e->d_name)) continue;
+    struct ::stat st {};
+    if (::fstatat(::dirfd(d), e->d_name, &st, AT_SYMLINK_NOFOLLOW) == 0 && S_ISREG(st.st_mode))
+      out.emplace(e->d_name, seconds_of(st));
+  }
+  ::closedir(d);
+  return out;
+}
+
+Result<std::vector<std::string>> read_pins(const RepoLayout& layout) {
+  std::vector<std::string> pins;
+  const std::string path = layout.pins_path();
+  fs::Fd records = open_records_dir(layout, /*create=*/false);
+  if (!records) return pins;
+  fs::Fd fd{::openat(records.get(), "pins", O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)};
+  if (!fd) {
+    if (errno == ENOENT) return pins;
+    return fail(ErrorCode::CacheCorrupted,
+                "cannot read the pins file " + path + " (" + std::strerror(errno) + "); replace it with a regular file", path);
+  }
+  struct ::stat st {};
+  if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || static_cast<std::size_t>(st.st_size) > k_max_pins_size)
+    return fail(ErrorCode::CacheCorrupted,
+                "the pins file " + path + " is not a regular file of at most 64 KiB; remove it and pin again", path);
+  std::string text(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t got = 0;
+  while (got < text.size()) {
+    const ssize_t n = ::read(fd.get(), text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  text.resize(got);
+  std::size_t start = 0;
+  while (start < text.size()) {
+    std::size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    const std::string line = text.substr(start, end - start);
+    start = end + 1;
+    if (line.empty()) continue;
+    if (!validate_pin(line))
+      return fail(
+          ErrorCode::CacheCorrupted,
+          "the pins file " + path + " holds a line that is neither '*' nor a revision: '" + line + "'; fix or remove the line",
+          path);
+    pins.push_back(line);
+  }
+  return pins;
+}
+
+Result<bool> add_pin(const RepoLayout& layout, std::string_view pin) {
+  return update_pins(layout, pin, [&](std::vector<std::string>& pins) {
+    for (const auto& p : pins)
+      if (p == pin) return false;
+    pins.emplace_back(pin);
+    return true;
+  });
+}
+
+Result<bool> remove_pin(const RepoLayout& layout, std::string_view pin) {
+  return update_pins(layout, pin, [&](std::vector<std::string>& pins) {
+    const auto before = pins.size();
+    std::erase(pins, std::string(pin));
+    return pins.size() != before;
+  });
+}
+
+}  // namespace hubcache

@@ -1,0 +1,241 @@
+// `cache gc` plans (include/hubcache/manage/gc.hpp).
+#include "hubcache/manage/gc.hpp"
+
+#include <dirent.h>
+#include <sys/statvfs.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <map>
+#include <set>
+#include <string_view>
+#include <unordered_map>
+
+#include "hubcache/cache/layout.hpp"
+#include "hubcache/cache/use_records.hpp"
+#include "hubcache/util/human.hpp"
+#include "hubcache/util/lock.hpp"
+
+namespace hubcache {
+namespace {
+
+/// True when a download (ours or huggingface_hub's) holds one of the repo's blob locks.
+bool download_running(const RepoLayout& layout) {
+  DIR* d = ::opendir(layout.locks_dir().c_str());
+  if (d == nullptr) return false;
+  bool running = false;
+  while (const dirent* e = ::readdir(d)) {
+    const std::string name = e->d_name;
+    if (name.size() <= 5 || name.compare(name.size() - 5, 5, ".lock") != 0) continue;
+    if (e->d_type != DT_REG && e->d_type != DT_UNKNOWN) continue;
+    auto lock = FileLock::try_acquire(layout.locks_dir() + "/" + name);
+    if (lock && !lock->held()) {
+      running = true;
+      break;
+    }
+  }
+  ::closedir(d);
+  return running;
+}
+
+struct Candidate {
+  const CachedRepoInfo* repo = nullptr;
+  const CachedRevisionInfo* rev = nullptr;
+  std::string protected_by;  // non-empty: never selected
+  bool kept_newest = false;  // one of the repo's `keep` newest
+};
+
+/// Estimates, revision by revision, the bytes a removal frees: a blob when the last revision
+/// of its repo using it goes, a shared payload when the last entry linking it goes. Counts are
+/// built per repo on its first removal (a gc touches few repos of a large cache). DeletePlan
+/// gives the exact figure of the final selection.
+class FreedBytes {
+ public:
+  explicit FreedBytes(const HFCacheInfo& cache) : m_cache(cache) {}
+  std::uint64_t remove(const CachedRepoInfo& repo, const CachedRevisionInfo& rev) {
+    auto& uses = repo_uses(repo);
+    std::uint64_t freed = 0;
+    for (const auto* b : blobs_of(rev)) {
+      if (--uses[b->blob_path] != 0) continue;
+      if (b->shared_hash.empty() || --payload_uses()[b->shared_hash] == 0) freed += b->size;
+    }
+    return freed;
+  }
+
+ private:
+  using Counts = std::unordered_map<std::string_view, std::size_t>;  // views of the scan's strings
+  /// The revision's files, one per distinct blob.
+  static std::vector<const CachedFileInfo*> blobs_of(const CachedRevisionInfo& rev) {
+    std::vector<const CachedFileInfo*> out;
+    out.reserve(rev.files.size());
+    for (const auto& f : rev.files) out.push_back(&f);
+    std::sort(out.begin(), out.end(), [](const auto* a, const auto* b) { return a->blob_path < b->blob_path; });
+    out.erase(std::unique(out.begin(), out.end(), [](const auto* a, const auto* b) { return a->blob_path == b->blob_path; }),
+              out.end());
+    return out;
+  }
+  static void count_repo(const CachedRepoInfo& repo, Counts& uses) {
+    for (const auto& rev : repo.revisions)
+      for (const auto* b : blobs_of(rev)) ++uses[b->blob_path];
+  }
+  Counts& repo_uses(const CachedRepoInfo& repo) {
+    auto [it, fresh] = m_repos.try_emplace(&repo);
+    if (fresh) count_repo(repo, it->second);
+    return it->second;
+  }
+  /// Shared payload -> repo entries linking it, over the whole cache (built once, when needed).
+  Counts& payload_uses() {
+    if (!m_payloads) {
+      m_payloads.emplace();
+      for (const auto& repo : m_cache.repos) {
+        std::set<std::string_view> entries;
+        for (const auto& rev : repo.revisions)
+          for (const auto& f : rev.files)
+            if (!f.shared_hash.empty() && entries.insert(f.blob_path).second) ++(*m_payloads)[f.shared_hash];
+      }
+    }
+    return *m_payloads;
+  }
+  const HFCacheInfo& m_cache;
+  std::unordered_map<const CachedRepoInfo*, Counts> m_repos;
+  std::optional<Counts> m_payloads;
+};
+
+std::string age_text(double seconds) { return format_age(seconds); }
+
+GcRevision describe(const Candidate& c, std::string reason) {
+  return GcRevision{c.repo->repo, c.rev->commit, c.rev->refs, c.rev->last_used, c.rev->last_used_source, 0, std::move(reason)};
+}
+
+/// The revisions of one repo with their protection (pins, running download, keep).
+void collect_repo(const CachedRepoInfo& repo, const GcOptions& o, std::vector<Candidate>& out,
+                  std::vector<std::string>& warnings) {
+  const auto layout = RepoLayout::of_folder(repo.path);
+  std::string repo_protection;
+  std::set<std::string> pinned_commits;
+  if (layout) {
+    auto pins = read_pins(*layout);
+    if (!pins) {
+      warnings.push_back(pins.error().message + "; keeping every revision of " + repo.label());
+      repo_protection = "pins file unreadable";
+    } else {
+      for (const auto& p : *pins) {
+        if (p == k_pin_all) repo_protection = "pinned";
+        for (const auto& rev : repo.revisions)
+          if (rev.commit == p || std::find(rev.refs.begin(), rev.refs.end(), p) != rev.refs.end())
+            pinned_commits.insert(rev.commit);
+      }
+    }
+    if (repo_protection.empty() && download_running(*layout)) repo_protection = "a download is running";
+  }
+  std::vector<const CachedRevisionInfo*> newest;
+  for (const auto& rev : repo.revisions) newest.push_back(&rev);
+  std::sort(newest.begin(), newest.end(), [](const auto* a, const auto* b) {
+    return a->last_modified != b->last_modified ? a->last_modified > b->last_modified : a->commit > b->commit;
+  });
+  std::set<const CachedRevisionInfo*> kept;
+  if (o.keep)
+    for (std::size_t i = 0; i < newest.size() && i < *o.keep; ++i) kept.insert(newest[i]);
+  for (const auto& rev : repo.revisions) {
+    Candidate c{&repo, &rev, repo_protection, kept.count(&rev) > 0};
+    if (c.protected_by.empty() && pinned_commits.count(rev.commit)) c.protected_by = "pinned";
+    out.push_back(std::move(c));
+  }
+}
+
+std::optional<std::uint64_t> measured_free(const std::string& dir) {
+  struct ::statvfs v {};
+  if (::statvfs(dir.c_str(), &v) != 0) return std::nullopt;
+  return static_cast<std::uint64_t>(v.f_bavail) * v.f_frsize;
+}
+
+}  // namespace
+
+Result<GcPlan> plan_gc(const HFCacheInfo& cache, const GcOptions& o) {
+  if (!o.max_size && !o.min_free && !o.unused_for && !o.keep)
+    return fail(ErrorCode::InvalidArgument,
+                "nothing to collect by: give --max-size SIZE, --min-free SIZE, --unused-for AGE or --keep N");
+  if (o.keep && *o.keep == 0 && !o.max_size && !o.min_free && !o.unused_for)
+    return fail(ErrorCode::InvalidArgument,
+                "--keep 0 alone would remove every revision; use `cache rm` for that, or give another rule");
+  if (!cache.has_files) return fail(ErrorCode::InvalidArgument, "plan_gc needs a scan that collected files");
+
+  std::vector<std::string> warnings;
+  std::vector<Candidate> all;
+  for (const auto& repo : cache.repos) collect_repo(repo, o, all, warnings);
+  std::sort(all.begin(), all.end(), [](const Candidate& a, const Candidate& b) {
+    if (a.rev->last_used != b.rev->last_used) return a.rev->last_used < b.rev->last_used;
+    if (a.repo->label() != b.repo->label()) return a.repo->label() < b.repo->label();
+    return a.rev->commit < b.rev->commit;
+  });
+
+  std::optional<std::uint64_t> free_before;
+  std::optional<std::uint64_t> needed;
+  if (o.max_size) needed = cache.size_on_disk > *o.max_size ? cache.size_on_disk - *o.max_size : 0;
+  if (o.min_free) {
+    free_before = o.free_space ? o.free_space : measured_free(cache.cache_dir);
+    if (!free_before) return fail(ErrorCode::Io, "cannot measure the free space of " + cache.cache_dir, cache.cache_dir);
+    const std::uint64_t need = *free_before < *o.min_free ? *o.min_free - *free_before : 0;
+    needed = std::max(needed.value_or(0), need);
+  }
+
+  FreedBytes estimate(cache);
+  std::uint64_t freed = 0;
+  std::vector<GcRevision> selected, kept;
+  auto take = [&](const Candidate& c, std::string reason) {
+    GcRevision r = describe(c, std::move(reason));
+    r.freed = estimate.remove(*c.repo, *c.rev);
+    freed += r.freed;
+    selected.push_back(std::move(r));
+  };
+  std::vector<bool> taken(all.size(), false);
+  // Pass 1: the rules that name revisions by themselves (age, keep alone).
+  const bool keep_alone = o.keep && !o.max_size && !o.min_free && !o.unused_for;
+  for (std::size_t i = 0; i < all.size(); ++i) {
+    const Candidate& c = all[i];
+    std::string reason;
+    if (o.unused_for && c.rev->last_used < o.now - *o.unused_for)
+      reason = "unused for " + age_text(o.now - c.rev->last_used);
+    else if (keep_alone && !c.kept_newest)
+      reason = "beyond the " + std::to_string(*o.keep) + " newest";
+    if (reason.empty() || c.kept_newest) continue;
+    if (!c.protected_by.empty()) {
+      kept.push_back(describe(c, c.protected_by));
+      continue;
+    }
+    take(c, std::move(reason));
+    taken[i] = true;
+  }
+  // Pass 2: least recently used first until the size or free-space target is met.
+  if (needed) {
+    const std::string why = o.min_free ? "least recently used, for --min-free" : "least recently used, for --max-size";
+    for (std::size_t i = 0; i < all.size() && freed < *needed; ++i) {
+      const Candidate& c = all[i];
+      if (taken[i] || c.kept_newest) continue;
+      if (!c.protected_by.empty()) {
+        kept.push_back(describe(c, c.protected_by));
+        continue;
+      }
+      take(c, why);
+      taken[i] = true;
+    }
+  }
+
+  std::vector<DeleteTarget> targets;
+  for (const auto& r : selected) targets.push_back(DeleteTarget::revision_of(r.repo, r.commit));
+  HUBCACHE_TRY_ASSIGN(DeletePlan deletion, plan_delete_targets(cache, targets));
+  const bool met = !needed || freed >= *needed;
+  return GcPlan{std::move(selected), std::move(kept), std::move(warnings), cache.size_on_disk, free_before, needed, met,
+                std::move(deletion)};
+}
+
+DeleteReport GcPlan::execute() const {
+  DeleteReport report = deletion.execute();
+  for (const auto& r : selected) {
+    forget_use(RepoLayout(deletion.cache_dir(), r.repo), r.commit);
+  }
+  return report;
+}
+
+}  // namespace hubcache
