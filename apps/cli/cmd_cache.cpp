@@ -246,13 +246,14 @@ void add_cache_ls_command(CLI::App& cache, Context& ctx) {
 }
 
 void add_cache_command(CLI::App& app, Context& ctx) {
-  auto* cache = app.add_subcommand("cache", "Inspect and clean the Hub cache: ls, rm, prune, verify, gc, pin, unpin");
+  auto* cache = app.add_subcommand("cache", "Inspect and clean the Hub cache: ls, rm, prune, verify, gc, pin, unpin, move");
   cache->require_subcommand(1);
   add_cache_ls_command(*cache, ctx);
   add_cache_rm_command(*cache, ctx);
   add_cache_prune_command(*cache, ctx);
   add_cache_verify_command(*cache, ctx);
   add_cache_gc_command(*cache, ctx);
+  add_cache_move_command(*cache, ctx);
 }
 
 }  // namespace hubcache::cli

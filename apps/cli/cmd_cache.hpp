@@ -11,6 +11,7 @@ void add_cache_rm_command(CLI::App& cache, Context& ctx);
 void add_cache_prune_command(CLI::App& cache, Context& ctx);
 void add_cache_verify_command(CLI::App& cache, Context& ctx);
 void add_cache_gc_command(CLI::App& cache, Context& ctx);  // gc, pin, unpin
+void add_cache_move_command(CLI::App& cache, Context& ctx);
 
 /// Asks "<question> [y/N] " on the terminal. Returns false unless the answer is y/yes. Refuses
 /// (prints an error with a hint, returns nullopt) when stdin is not a terminal.

@@ -1,0 +1,116 @@
+// `hubcache cache move NEW_DIR`: the whole cache to another folder or disk (docs/cache-management.md#move).
+#include <fmt/core.h>
+#include <unistd.h>
+
+#include <chrono>
+
+#include "cmd_cache.hpp"
+#include "hubcache/manage/move.hpp"
+#include "hubcache/util/human.hpp"
+
+namespace hubcache::cli {
+namespace {
+
+struct MoveCliOptions {
+  CommonOptions common;
+  std::string new_dir;
+  bool yes = false;
+  bool dry_run = false;
+  bool leave_link = false;
+};
+
+std::string size_str(std::uint64_t n) { return format_size(static_cast<double>(n)); }
+
+void print_move_plan(const CacheMovePlan& p, bool leave_link) {
+  if (p.already_done) {
+    fmt::print("No cache at {} and {} exists: the cache was already moved there.\n", p.from, p.to);
+    return;
+  }
+  if (p.switched) {
+    fmt::print("An interrupted move already put the cache in place at {}: removing what is left of {}.\n", p.to, p.from);
+    return;
+  }
+  fmt::print("Move the cache {} ({} file(s), {} link(s)) to {}.\n", p.from, p.files, p.links, p.to);
+  if (p.resume) fmt::print("Resuming an interrupted move (state in {}): files already copied are verified again.\n", p.state_dir);
+  if (p.same_filesystem)
+    fmt::print("Same filesystem: one rename.\n");
+  else
+    fmt::print(
+        "Another filesystem: copy {} ({} free there), hash every file on the new side, switch, then remove the old copy.\n",
+        size_str(p.bytes), size_str(p.free_bytes));
+  if (p.outside_link_bytes > 0 && !p.same_filesystem)
+    print_warning(
+        fmt::format("{} of files are also hardlinked outside the cache (Ollama, LM Studio, dedupe): across filesystems "
+                    "those links cannot follow, so that many bytes will be held twice (run `hubcache dedupe` after)",
+                    size_str(p.outside_link_bytes)));
+  fmt::print("{}\n", leave_link ? "A symlink to the new place will be left at the old one."
+                                : "Nothing stays at the old place: set the variable printed at the end.");
+}
+
+int run_move(const Context& ctx, const MoveCliOptions& o) {
+  const Config c = load_config(ctx, o.common);
+  auto plan = plan_cache_move(c.hub_cache.value, o.new_dir);
+  if (!plan)
+    return plan.error().code == ErrorCode::InvalidArgument ? usage_error(plan.error().message)
+                                                           : report_error(plan.error(), false);
+  print_move_plan(*plan, o.leave_link);
+  if (o.dry_run) {
+    fmt::print("Dry run: nothing was moved.\n");
+    return k_exit_ok;
+  }
+  if (!o.yes) {
+    const auto answer = ask_confirmation("Proceed with the move?", "move the cache");
+    if (!answer) return k_exit_failure;
+    if (!*answer) {
+      fmt::print("Aborted: nothing was moved.\n");
+      return k_exit_failure;
+    }
+  }
+  CacheMoveOptions mo;
+  mo.leave_link = o.leave_link;
+  if (::isatty(STDERR_FILENO)) {
+    auto last = std::make_shared<std::chrono::steady_clock::time_point>();
+    mo.progress = [last](std::uint64_t done, std::uint64_t total) {
+      const auto now = std::chrono::steady_clock::now();
+      if (now - *last < std::chrono::milliseconds(500) && done < total) return;
+      *last = now;
+      fmt::print(stderr, "\rcopied {} of {}   ", size_str(done), size_str(total));
+    };
+  }
+  auto report = execute_cache_move(*plan, mo);
+  if (mo.progress) fmt::print(stderr, "\n");
+  if (!report) {
+    const int code = report_error(report.error(), false);
+    print_hint("run the same command again to finish: the old cache stays complete until the new one is.");
+    return code;
+  }
+  for (const auto& w : report->warnings) print_warning(w);
+  if (const auto& bad = report->corrupt_source_blobs; !bad.empty())
+    print_warning(
+        fmt::format("{} blob(s) did not match their names before the move (corrupt already), e.g. {}; copied as they were: "
+                    "`hubcache cache verify` names them, a download repairs them",
+                    bad.size(), bad.front()));
+  if (!plan->same_filesystem && !plan->switched)
+    fmt::print(
+        "Copied {} file(s) ({}), kept {} already copied, {} hashed on the new side; {} hardlink(s), {} link(s) rewritten.\n",
+        report->files_copied, size_str(report->bytes_copied), report->files_kept, size_str(report->bytes_verified),
+        report->hardlinks, report->links_rewritten);
+  fmt::print("The cache is now at {}{}. Point every tool at it:\n  export HF_HUB_CACHE={}\n", plan->to,
+             o.leave_link ? " (a symlink at " + plan->from + " leads there)" : "", plan->to);
+  return k_exit_ok;
+}
+
+}  // namespace
+
+void add_cache_move_command(CLI::App& cache, Context& ctx) {
+  auto o = std::make_shared<MoveCliOptions>();
+  auto* cmd = cache.add_subcommand("move", "Move the whole cache to another folder or disk (verified, resumable)");
+  cmd->add_option("new_dir", o->new_dir, "The new cache folder (absent or empty); it becomes the cache root")->required();
+  cmd->add_flag("--leave-link", o->leave_link, "Leave a symlink to the new place at the old one");
+  cmd->add_flag("-y,--yes", o->yes, "Do not ask for confirmation");
+  cmd->add_flag("--dry-run", o->dry_run, "Only print the plan");
+  add_cache_dir_option(*cmd, o->common);
+  cmd->callback([&ctx, o] { ctx.exit_code = run_move(ctx, *o); });
+}
+
+}  // namespace hubcache::cli

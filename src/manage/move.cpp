@@ -1,0 +1,560 @@
+// `cache move NEW_DIR` (include/hubcache/manage/move.hpp).
+#include "hubcache/manage/move.hpp"
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <map>
+#include <mutex>
+#include <nlohmann/json.hpp>
+#include <optional>
+
+#include "hubcache/cache/layout.hpp"
+#include "hubcache/util/dir_walk.hpp"
+#include "hubcache/util/fs.hpp"
+#include "hubcache/util/hash.hpp"
+#include "hubcache/util/lock.hpp"
+#include "hubcache/util/parallel.hpp"
+
+namespace hubcache {
+namespace {
+
+constexpr std::size_t k_buffer = 4u << 20;  // one read/write
+constexpr std::size_t k_chunk = 64u << 20;  // writeback started and read back per chunk
+constexpr std::string_view k_move_suffix = ".hubcache-move";
+constexpr std::string_view k_old_suffix = ".hubcache-old";
+
+std::string base_name(const std::string& path) { return path.substr(path.find_last_of('/') + 1); }
+std::string sibling(const std::string& path, std::string_view suffix) {
+  return fs::parent(path) + "/." + base_name(path) + std::string(suffix);
+}
+std::string errno_text() { return std::strerror(errno); }
+
+struct Entry {
+  enum Kind { Dir, File, Link } kind = File;
+  std::string rel;
+  struct ::stat st {};
+};
+
+/// The tree below `root`: directories first-visited before their contents.
+Result<std::vector<Entry>> list_tree(const std::string& root, std::vector<std::string>& skipped) {
+  std::vector<Entry> out;
+  std::optional<Error> failure;
+  fs::walk_folder(
+      root,
+      [&](const std::string& rel, const std::string&) {
+        Entry e;
+        e.kind = Entry::Dir;
+        e.rel = rel;
+        if (::lstat((root + "/" + rel).c_str(), &e.st) != 0) return false;
+        out.push_back(std::move(e));
+        return true;
+      },
+      [&](const fs::FolderEntry& f) {
+        if (S_ISREG(f.lst.st_mode) || S_ISLNK(f.lst.st_mode))
+          out.push_back(Entry{S_ISREG(f.lst.st_mode) ? Entry::File : Entry::Link, f.rel, f.lst});
+        else
+          skipped.push_back(f.path);
+      },
+      [&](const std::string& path, int err, fs::WalkFailure kind) {
+        if (!failure)
+          failure = Error{ErrorCode::Io,
+                          std::string(fs::to_string(kind)) + " " + path + ": " + std::strerror(err) +
+                              "; nothing was moved (fix its permissions and run again)",
+                          path};
+      });
+  if (failure) return fail(*failure);
+  return out;
+}
+
+struct MoveState {
+  std::string from, to;
+};
+
+std::optional<MoveState> read_state(const std::string& state_dir) {
+  auto text = fs::read_regular_file(state_dir + "/state.json", 64 * 1024);
+  if (!text) return std::nullopt;
+  auto j = nlohmann::json::parse(*text, nullptr, false);
+  if (!j.is_object() || j.value("version", 0) != 1 || !j.contains("from") || !j["from"].is_string() || !j.contains("to") ||
+      !j["to"].is_string())
+    return std::nullopt;
+  return MoveState{j["from"].get<std::string>(), j["to"].get<std::string>()};
+}
+
+std::string nearest_existing(std::string path) {
+  while (!path.empty() && path != "/" && ::access(path.c_str(), F_OK) != 0) path = fs::parent(path);
+  return path.empty() ? "/" : path;
+}
+
+std::size_t held_download_locks(const std::string& root) {
+  std::size_t held = 0;
+  fs::walk_folder(
+      root + "/" + std::string(k_locks_dir), nullptr,
+      [&](const fs::FolderEntry& f) {
+        if (!S_ISREG(f.lst.st_mode) || !f.name.ends_with(".lock")) return;
+        auto lock = FileLock::try_acquire(f.path);
+        if (lock && !lock->held()) ++held;
+      },
+      [](const std::string&, int, fs::WalkFailure) {});
+  return held;
+}
+
+/// What the copy of one file is checked against on the new side.
+enum class Expect { Sha256Name, GitSha1Name, Source };
+Expect expectation(const std::string& rel) {
+  // <repo folder>/blobs/<name>: named by its content hash.
+  const auto slash = rel.find('/');
+  if (slash == std::string::npos || rel.find('/', slash + 1) == std::string::npos) return Expect::Source;
+  const std::string folder = rel.substr(0, slash);
+  const std::string rest = rel.substr(slash + 1);
+  if (!parse_repo_folder_name(folder) || !rest.starts_with(std::string(k_blobs_dir) + "/")) return Expect::Source;
+  const std::string name = rest.substr(k_blobs_dir.size() + 1);
+  auto hex = [](const std::string& s, std::size_t n) {
+    return s.size() == n &&
+           std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
+  };
+  if (hex(name, 64)) return Expect::Sha256Name;
+  if (hex(name, 40)) return Expect::GitSha1Name;
+  return Expect::Source;
+}
+
+void apply_metadata(int fd, const struct ::stat& st) {
+  if (::geteuid() == 0 && ::fchown(fd, st.st_uid, st.st_gid) != 0) { /* kept as root's: reported by nobody */
+  }
+  ::fchmod(fd, st.st_mode & 07777);
+  const timespec times[2] = {st.st_atim, st.st_mtim};
+  ::futimens(fd, times);
+}
+
+class Copier {
+ public:
+  Copier(const CacheMovePlan& plan, const CacheMoveOptions& options, std::string data)
+      : m_plan(plan), m_options(options), m_data(std::move(data)) {}
+
+  CacheMoveReport report;
+
+  Result<void> copy_tree(const std::vector<Entry>& entries, std::uint64_t total) {
+    m_total = total;
+    for (const auto& e : entries)
+      if (e.kind == Entry::Dir && ::mkdir((m_data + "/" + e.rel).c_str(), 0700) != 0 && errno != EEXIST)
+        return fail(errno == ENOSPC ? ErrorCode::DiskFull : ErrorCode::Io,
+                    "cannot create " + m_data + "/" + e.rel + ": " + errno_text(), m_data + "/" + e.rel);
+    std::map<std::pair<dev_t, ino_t>, const Entry*> first;
+    std::vector<const Entry*> primaries, secondaries;
+    for (const auto& e : entries) {
+      if (e.kind != Entry::File) continue;
+      auto [it, fresh] = first.try_emplace({e.st.st_dev, e.st.st_ino}, &e);
+      (fresh ? primaries : secondaries).push_back(&e);
+    }
+    std::sort(primaries.begin(), primaries.end(), [](const Entry* a, const Entry* b) { return a->st.st_size > b->st.st_size; });
+    std::atomic<bool> failed{false};
+    parallel_for(primaries.size(), m_options.threads ? m_options.threads : 4, [&](std::size_t i) {
+      if (failed.load()) return;
+      auto r = copy_file(*primaries[i]);
+      if (!r) {
+        std::lock_guard<std::mutex> g(m_mutex);
+        if (!m_error) m_error = r.error();
+        failed = true;
+      }
+    });
+    if (m_error) return fail(*m_error);
+    for (const auto* e : secondaries) {
+      const std::string dst = m_data + "/" + e->rel;
+      const std::string target = m_data + "/" + first.at({e->st.st_dev, e->st.st_ino})->rel;
+      ::unlink(dst.c_str());
+      if (::link(target.c_str(), dst.c_str()) != 0)
+        return fail(ErrorCode::Io, "cannot link " + dst + " to " + target + ": " + errno_text(), dst);
+      ++report.hardlinks;
+    }
+    for (const auto& e : entries)
+      if (e.kind == Entry::Link) HUBCACHE_TRY(copy_link(e));
+    return {};
+  }
+
+  /// Directory modes, owners and times, deepest first (writing inside a folder moves its mtime),
+  /// the root's last.
+  void finish_dirs(const std::vector<Entry>& entries) {
+    for (auto it = entries.rbegin(); it != entries.rend(); ++it) {
+      if (it->kind != Entry::Dir) continue;
+      fs::Fd fd{::open((m_data + "/" + it->rel).c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
+      if (fd) apply_metadata(fd.get(), it->st);
+    }
+    struct ::stat root {};
+    fs::Fd fd{::open(m_data.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC)};
+    if (fd && ::stat(m_plan.from.c_str(), &root) == 0) apply_metadata(fd.get(), root);
+  }
+
+ private:
+  Result<void> copy_link(const Entry& e) {
+    const std::string src = m_plan.from + "/" + e.rel, dst = m_data + "/" + e.rel;
+    std::string target(static_cast<std::size_t>(e.st.st_size) + 1, '\0');
+    const ssize_t n = ::readlink(src.c_str(), target.data(), target.size());
+    if (n < 0) return fail(ErrorCode::Io, "cannot read the link " + src + ": " + errno_text(), src);
+    target.resize(static_cast<std::size_t>(n));
+    if (!target.empty() && target.front() == '/' && fs::is_within(m_plan.from, target)) {
+      target = m_plan.to + target.substr(m_plan.from.size());
+      ++report.links_rewritten;
+    }
+    ::unlink(dst.c_str());
+    if (::symlink(target.c_str(), dst.c_str()) != 0)
+      return fail(errno == ENOSPC ? ErrorCode::DiskFull : ErrorCode::Io, "cannot create the link " + dst + ": " + errno_text(),
+                  dst);
+    if (::geteuid() == 0) (void)::lchown(dst.c_str(), e.st.st_uid, e.st.st_gid);
+    const timespec times[2] = {e.st.st_atim, e.st.st_mtim};
+    ::utimensat(AT_FDCWD, dst.c_str(), times, AT_SYMLINK_NOFOLLOW);
+    return {};
+  }
+
+  static std::string name_of(const std::string& rel) { return rel.substr(rel.find_last_of('/') + 1); }
+
+  /// The digest the new side must have, per expectation (Source: computed while copying).
+  static std::unique_ptr<Hasher> hasher_for(Expect x) {
+    return std::make_unique<Hasher>(x == Expect::GitSha1Name ? Hasher::Kind::Sha1 : Hasher::Kind::Sha256);
+  }
+
+  /// Hashes `size` bytes of `fd` from the start (git blob header first for git SHA-1).
+  static Result<std::string> digest_of(int fd, std::uint64_t size, Expect x, std::vector<char>& buf) {
+    auto h = hasher_for(x);
+    if (x == Expect::GitSha1Name) h->update("blob " + std::to_string(size) + std::string(1, '\0'));
+    std::uint64_t off = 0;
+    while (off < size) {
+      const ssize_t n = ::pread(fd, buf.data(), std::min<std::uint64_t>(buf.size(), size - off), static_cast<off_t>(off));
+      if (n < 0 && errno == EINTR) continue;
+      if (n <= 0) return fail(ErrorCode::Io, std::string("read failed: ") + (n < 0 ? errno_text() : "short file"));
+      h->update(buf.data(), static_cast<std::size_t>(n));
+      off += static_cast<std::uint64_t>(n);
+    }
+    return h->hex_digest();
+  }
+
+  Result<void> copy_file(const Entry& e) {
+    const std::string src = m_plan.from + "/" + e.rel, dst = m_data + "/" + e.rel;
+    const Expect x = expectation(e.rel);
+    const std::uint64_t size = static_cast<std::uint64_t>(e.st.st_size);
+    std::vector<char> buf(k_buffer), back(k_buffer);
+    fs::Fd in{::open(src.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)};
+    if (!in) return fail(ErrorCode::Io, "cannot open " + src + ": " + errno_text(), src);
+    ::posix_fadvise(in.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+
+    // Resume: a file an earlier run copied is kept when the new side verifies.
+    struct ::stat dst_st {};
+    if (::lstat(dst.c_str(), &dst_st) == 0 && S_ISREG(dst_st.st_mode) && static_cast<std::uint64_t>(dst_st.st_size) == size) {
+      fs::Fd old{::open(dst.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC)};
+      if (old) {
+        auto got = digest_of(old.get(), size, x, buf);
+        auto want = x == Expect::Source ? digest_of(in.get(), size, x, back) : Result<std::string>(expected_name(e.rel, x));
+        if (got && want && *got == *want) {
+          apply_metadata(old.get(), e.st);
+          std::lock_guard<std::mutex> g(m_mutex);
+          ++report.files_kept;
+          report.bytes_verified += size;
+          return {};
+        }
+      }
+    }
+
+    fs::Fd out{::open(dst.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)};
+    if (!out)
+      return fail(errno == ENOSPC ? ErrorCode::DiskFull : ErrorCode::Io, "cannot create " + dst + ": " + errno_text(), dst);
+    fs::Fd verify{::open(dst.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)};
+    if (!verify) return fail(ErrorCode::Io, "cannot reopen " + dst + ": " + errno_text(), dst);
+    auto source_hash = x == Expect::Source ? hasher_for(x) : nullptr;
+    auto new_side = hasher_for(x);
+    if (x == Expect::GitSha1Name) new_side->update("blob " + std::to_string(size) + std::string(1, '\0'));
+    std::uint64_t copied = 0, checked = 0;
+    auto check_back = [&](std::uint64_t upto) -> Result<void> {
+      if (upto > checked)
+        ::sync_file_range(out.get(), static_cast<off_t>(checked), static_cast<off_t>(upto - checked), SYNC_FILE_RANGE_WRITE);
+      while (checked < upto) {
+        const ssize_t n =
+            ::pread(verify.get(), back.data(), std::min<std::uint64_t>(back.size(), upto - checked), static_cast<off_t>(checked));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return fail(ErrorCode::Io, "cannot read back " + dst + ": " + (n < 0 ? errno_text() : "short"), dst);
+        new_side->update(back.data(), static_cast<std::size_t>(n));
+        checked += static_cast<std::uint64_t>(n);
+      }
+      return {};
+    };
+    while (copied < size) {
+      const ssize_t n = ::read(in.get(), buf.data(), std::min<std::uint64_t>(buf.size(), size - copied));
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return fail(ErrorCode::Io, "cannot read " + src + ": " + errno_text(), src);
+      if (n == 0)
+        return fail(ErrorCode::Io, src + " shrank while it was copied (a writer is using the cache); run the move again", src);
+      if (source_hash) source_hash->update(buf.data(), static_cast<std::size_t>(n));
+      std::size_t written = 0;
+      while (written < static_cast<std::size_t>(n)) {
+        const ssize_t w = ::write(out.get(), buf.data() + written, static_cast<std::size_t>(n) - written);
+        if (w < 0 && errno == EINTR) continue;
+        if (w < 0)
+          return fail(errno == ENOSPC ? ErrorCode::DiskFull : ErrorCode::Io, "cannot write " + dst + ": " + errno_text(), dst);
+        written += static_cast<std::size_t>(w);
+      }
+      copied += static_cast<std::uint64_t>(n);
+      if (copied - checked >= k_chunk) HUBCACHE_TRY(check_back(copied));
+      add_progress(static_cast<std::uint64_t>(n));
+    }
+    HUBCACHE_TRY(check_back(copied));
+    const std::string got = new_side->hex_digest();
+    const std::string want = source_hash ? source_hash->hex_digest() : expected_name(e.rel, x);
+    if (got != want) {
+      // A blob not matching its name: copied faithfully when the source has the same digest.
+      auto src_digest = x == Expect::Source ? Result<std::string>(want) : digest_of(in.get(), size, x, buf);
+      if (x == Expect::Source || !src_digest || *src_digest != got)
+        return fail(ErrorCode::Integrity,
+                    "the copy of " + src + " read back from " + dst + " differs from the source; the old cache is kept as it was",
+                    dst);
+      std::lock_guard<std::mutex> g(m_mutex);
+      report.corrupt_source_blobs.push_back(src);
+    }
+    apply_metadata(out.get(), e.st);
+    std::lock_guard<std::mutex> g(m_mutex);
+    ++report.files_copied;
+    report.bytes_copied += size;
+    report.bytes_verified += size;
+    return {};
+  }
+
+  static std::string expected_name(const std::string& rel, Expect) { return name_of(rel); }
+
+  void add_progress(std::uint64_t n) {
+    const std::uint64_t done = m_done.fetch_add(n) + n;
+    if (m_options.progress) {
+      std::lock_guard<std::mutex> g(m_progress_mutex);
+      m_options.progress(done, m_total);
+    }
+  }
+
+  const CacheMovePlan& m_plan;
+  const CacheMoveOptions& m_options;
+  std::string m_data;
+  std::mutex m_mutex, m_progress_mutex;
+  std::optional<Error> m_error;
+  std::atomic<std::uint64_t> m_done{0};
+  std::uint64_t m_total = 0;
+};
+
+Result<void> write_state(const std::string& state_dir, const CacheMovePlan& plan) {
+  const nlohmann::json j = {{"version", 1}, {"from", plan.from}, {"to", plan.to}};
+  return fs::write_file_atomic(state_dir + "/state.json", j.dump() + "\n");
+}
+
+/// After the switch: the old cache aside (or exchanged with a link) and removed, state removed.
+Result<void> finish_switched(const CacheMovePlan& plan, const CacheMoveOptions& options) {
+  const std::string trash = sibling(plan.from, k_old_suffix);
+  struct ::stat st {};
+  const bool old_dir = !plan.from.empty() && ::lstat(plan.from.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+  if (old_dir) {
+    if (options.leave_link) {
+      const std::string tmp = sibling(plan.from, ".hubcache-link");
+      ::unlink(tmp.c_str());
+      if (::symlink(plan.to.c_str(), tmp.c_str()) != 0 ||
+          ::renameat2(AT_FDCWD, tmp.c_str(), AT_FDCWD, plan.from.c_str(), RENAME_EXCHANGE) != 0)
+        return fail(ErrorCode::Io, "cannot leave a link at " + plan.from + ": " + errno_text(), plan.from);
+      if (::rename(tmp.c_str(), trash.c_str()) != 0)
+        return fail(ErrorCode::Io, "cannot set the old cache aside as " + trash + ": " + errno_text(), tmp);
+    } else if (::rename(plan.from.c_str(), trash.c_str()) != 0) {
+      return fail(ErrorCode::Io, "cannot set the old cache aside as " + trash + ": " + errno_text(), plan.from);
+    }
+  } else if (options.leave_link && !plan.from.empty() && ::lstat(plan.from.c_str(), &st) != 0) {
+    if (::symlink(plan.to.c_str(), plan.from.c_str()) != 0)
+      return fail(ErrorCode::Io, "cannot leave a link at " + plan.from + ": " + errno_text(), plan.from);
+  }
+  if (!plan.from.empty()) HUBCACHE_TRY(fs::remove_all(trash));
+  return fs::remove_all(plan.state_dir);
+}
+
+}  // namespace
+
+Result<CacheMovePlan> plan_cache_move(const std::string& cache_dir, const std::string& new_dir) {
+  if (new_dir.empty()) return fail(ErrorCode::InvalidArgument, "no destination given: name the folder the cache moves to");
+  CacheMovePlan plan;
+  plan.to = fs::absolute_real(new_dir);
+  plan.state_dir = sibling(plan.to, k_move_suffix);
+  const bool cache_exists = fs::is_dir(cache_dir);
+  const std::string from = cache_exists ? fs::absolute_real(cache_dir) : fs::normalize(fs::absolute_real(cache_dir));
+  if (auto state = read_state(plan.state_dir)) {
+    if (state->to != plan.to || (cache_exists && state->from != from && from != plan.to))
+      return fail(ErrorCode::InvalidArgument,
+                  "an interrupted move from " + state->from + " to " + state->to + " is recorded in " + plan.state_dir +
+                      "; finish it with `hubcache cache move " + state->to + "` and HF_HUB_CACHE=" + state->from +
+                      ", or remove that folder",
+                  plan.state_dir);
+    plan.from = state->from;
+    plan.resume = true;
+    plan.switched = !fs::is_dir(plan.state_dir + "/data") && fs::is_dir(plan.to);
+    if (plan.switched) return plan;
+    if (!fs::is_dir(plan.from))
+      return fail(ErrorCode::NotFound,
+                  "the cache being moved, " + plan.from + ", is gone and the copy in " + plan.state_dir +
+                      " is incomplete: nothing can finish this move",
+                  plan.from);
+  } else {
+    if (!cache_exists && fs::is_dir(plan.to)) {
+      plan.from = from;
+      plan.already_done = true;
+      return plan;
+    }
+    if (!cache_exists)
+      return fail(ErrorCode::NotFound, "no cache at " + cache_dir + ": nothing to move (set HF_HUB_CACHE or --cache-dir)",
+                  cache_dir);
+    plan.from = from;
+  }
+  if (plan.to == plan.from || fs::is_within(plan.from, plan.to))
+    return fail(
+        ErrorCode::InvalidArgument,
+        "the destination " + plan.to + " is the cache itself or inside it (" + plan.from + "): choose a folder outside it",
+        plan.to);
+  struct ::stat st {};
+  if (::lstat(plan.to.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode))
+      return fail(ErrorCode::InvalidArgument, "the destination " + plan.to + " exists and is not a folder", plan.to);
+    fs::Fd d{::open(plan.to.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+    fs::DirReader reader(d.get());
+    const char* name = nullptr;
+    unsigned char type = 0;
+    if (d && reader.next(name, type))
+      return fail(
+          ErrorCode::InvalidArgument,
+          "the destination " + plan.to + " is not empty: the cache moves into a new or empty folder (it becomes the cache root)",
+          plan.to);
+  }
+  plan.download_locks_held = held_download_locks(plan.from);
+  if (plan.download_locks_held > 0)
+    return fail(ErrorCode::Conflict,
+                std::to_string(plan.download_locks_held) + " download(s) are running in " + plan.from +
+                    " (locks held under .locks/): let them finish, then move the cache",
+                plan.from);
+
+  std::vector<std::string> skipped;
+  HUBCACHE_TRY_ASSIGN(auto entries, list_tree(plan.from, skipped));
+  std::map<std::pair<dev_t, ino_t>, std::pair<nlink_t, nlink_t>> inodes;  // (seen here, st_nlink)
+  for (const auto& e : entries) {
+    if (e.kind == Entry::Link) ++plan.links;
+    if (e.kind != Entry::File) continue;
+    auto& [seen, nlink] = inodes[{e.st.st_dev, e.st.st_ino}];
+    if (seen++ == 0) {
+      ++plan.files;
+      plan.bytes += static_cast<std::uint64_t>(e.st.st_size);
+    }
+    nlink = e.st.st_nlink;
+  }
+  for (const auto& e : entries)
+    if (e.kind == Entry::File) {
+      auto& [seen, nlink] = inodes[{e.st.st_dev, e.st.st_ino}];
+      if (nlink > seen && seen > 0) {
+        plan.outside_link_bytes += static_cast<std::uint64_t>(e.st.st_size);
+        seen = 0;  // count once
+      }
+    }
+  struct ::stat from_st {
+  }, to_st{};
+  const std::string landing = nearest_existing(fs::parent(plan.to));
+  plan.same_filesystem = ::stat(plan.from.c_str(), &from_st) == 0 && ::stat(landing.c_str(), &to_st) == 0 &&
+                         from_st.st_dev == to_st.st_dev && !plan.resume;
+  HUBCACHE_TRY_ASSIGN(plan.free_bytes, fs::free_space(landing));
+  if (plan.same_filesystem) {
+    plan.bytes = 0;
+    return plan;
+  }
+  std::uint64_t present = 0;  // resume: files an earlier run copied (verified again by execute)
+  if (plan.resume)
+    for (const auto& e : entries) {
+      struct ::stat d {};
+      if (e.kind == Entry::File && ::lstat((plan.state_dir + "/data/" + e.rel).c_str(), &d) == 0 && d.st_size == e.st.st_size)
+        present += static_cast<std::uint64_t>(d.st_size);
+    }
+  const std::uint64_t needed = plan.bytes - std::min(present, plan.bytes);
+  if (needed > plan.free_bytes)
+    return fail(ErrorCode::DiskFull,
+                "not enough space at " + landing + " for the cache: " + std::to_string(needed) + " bytes needed, " +
+                    std::to_string(plan.free_bytes) + " free; nothing was copied",
+                landing);
+  return plan;
+}
+
+Result<CacheMoveReport> execute_cache_move(const CacheMovePlan& plan, const CacheMoveOptions& options) {
+  CacheMoveReport report;
+  if (plan.already_done) {
+    // A run killed while removing its state folder leaves it without state.json: nothing in it.
+    if (fs::is_dir(plan.state_dir) && !fs::is_dir(plan.state_dir + "/data")) HUBCACHE_TRY(fs::remove_all(plan.state_dir));
+    return report;
+  }
+  if (plan.switched) {
+    HUBCACHE_TRY(finish_switched(plan, options));
+    return report;
+  }
+  HUBCACHE_TRY(fs::make_dirs(fs::parent(plan.to)));
+  if (plan.same_filesystem) {
+    if (fs::is_dir(plan.to)) ::rmdir(plan.to.c_str());
+    if (::rename(plan.from.c_str(), plan.to.c_str()) == 0) {
+      HUBCACHE_TRY(fs::fsync_dir(fs::parent(plan.to)));
+      if (options.leave_link && ::symlink(plan.to.c_str(), plan.from.c_str()) != 0)
+        return fail(ErrorCode::Io,
+                    "the cache moved to " + plan.to + " but no link could be left at " + plan.from + ": " + errno_text(),
+                    plan.from);
+      // Absolute links into the old place (relative ones, the Hub's, move with the tree).
+      std::vector<std::string> skipped;
+      HUBCACHE_TRY_ASSIGN(auto entries, list_tree(plan.to, skipped));
+      for (const auto& e : entries) {
+        if (e.kind != Entry::Link) continue;
+        const std::string path = plan.to + "/" + e.rel;
+        std::string target(static_cast<std::size_t>(e.st.st_size) + 1, '\0');
+        const ssize_t n = ::readlink(path.c_str(), target.data(), target.size());
+        if (n < 0) continue;
+        target.resize(static_cast<std::size_t>(n));
+        if (target.empty() || target.front() != '/' || !fs::is_within(plan.from, target)) continue;
+        const std::string tmp = path + ".hubcache-relink";
+        if (::symlink((plan.to + target.substr(plan.from.size())).c_str(), tmp.c_str()) == 0 &&
+            ::rename(tmp.c_str(), path.c_str()) == 0)
+          ++report.links_rewritten;
+      }
+      return report;
+    }
+    if (errno != EXDEV)
+      return fail(ErrorCode::Io, "cannot rename " + plan.from + " to " + plan.to + ": " + errno_text(), plan.from);
+  }
+
+  HUBCACHE_TRY(fs::make_dirs(plan.state_dir));
+  if (!read_state(plan.state_dir)) HUBCACHE_TRY(write_state(plan.state_dir, plan));
+  const std::string data = plan.state_dir + "/data";
+  if (::mkdir(data.c_str(), 0700) != 0 && errno != EEXIST)
+    return fail(ErrorCode::Io, "cannot create " + data + ": " + errno_text(), data);
+  std::vector<std::string> skipped;
+  HUBCACHE_TRY_ASSIGN(auto entries, list_tree(plan.from, skipped));
+  Copier copier(plan, options, data);
+  HUBCACHE_TRY(copier.copy_tree(entries, plan.bytes));
+  // What a writer added or changed meanwhile (a refused-but-started download, a ref update).
+  std::vector<std::string> skipped_again;
+  HUBCACHE_TRY_ASSIGN(auto again, list_tree(plan.from, skipped_again));
+  std::map<std::string, const Entry*> before;
+  for (const auto& e : entries) before[e.rel] = &e;
+  std::vector<Entry> changed;
+  for (auto& e : again) {
+    auto it = before.find(e.rel);
+    if (it == before.end() || it->second->kind != e.kind || it->second->st.st_size != e.st.st_size ||
+        fs::mtime_ns(it->second->st) != fs::mtime_ns(e.st) || e.kind == Entry::Dir)
+      changed.push_back(e);
+  }
+  if (changed.size() > 0) HUBCACHE_TRY(copier.copy_tree(changed, 0));
+  copier.finish_dirs(again);
+  for (const auto& s : skipped_again) copier.report.warnings.push_back("not a file, folder or link, left behind: " + s);
+
+  fs::Fd data_fd{::open(data.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)};
+  if (!data_fd || ::syncfs(data_fd.get()) != 0)
+    return fail(ErrorCode::Io, "cannot flush the copy in " + data + " to disk: " + errno_text(), data);
+  if (fs::is_dir(plan.to)) ::rmdir(plan.to.c_str());
+  if (::rename(data.c_str(), plan.to.c_str()) != 0)
+    return fail(ErrorCode::Io, "cannot put the copy in place at " + plan.to + ": " + errno_text(), plan.to);
+  HUBCACHE_TRY(fs::fsync_dir(fs::parent(plan.to)));
+  HUBCACHE_TRY(finish_switched(plan, options));
+  return std::move(copier.report);
+}
+
+}  // namespace hubcache
