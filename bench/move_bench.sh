@@ -40,6 +40,6 @@ rm -rf $mnt/hub $work/run; cp -al $src $work/run && cp -a $work/run $mnt/hub && 
 SH
 sync
 echo "== hubcache cache move (A) vs cp -a (B)"
-farm-bench -n 5 --timeout 900 --vs "sh $work/cp.sh" -- sh "$work/move.sh"
+farm-bench -n 3 --timeout 900 --vs "sh $work/cp.sh" -- sh "$work/move.sh"
 echo "== hubcache cache move (A) vs cp -a + sync (B)"
-farm-bench -n 5 --timeout 900 --vs "sh $work/cp_sync.sh" -- sh "$work/move.sh"
+farm-bench -n 3 --timeout 900 --vs "sh $work/cp_sync.sh" -- sh "$work/move.sh"

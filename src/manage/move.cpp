@@ -26,7 +26,7 @@ namespace hubcache {
 namespace {
 
 constexpr std::size_t k_buffer = 4u << 20;  // one read/write
-constexpr std::size_t k_chunk = 64u << 20;  // writeback started and read back per chunk
+constexpr std::size_t k_chunk = 64u << 20;  // the unit of work: copied by any thread, hashed in order
 constexpr std::string_view k_move_suffix = ".hubcache-move";
 constexpr std::string_view k_old_suffix = ".hubcache-old";
 
@@ -132,6 +132,43 @@ void apply_metadata(int fd, const struct ::stat& st) {
   ::futimens(fd, times);
 }
 
+/// Hashes `len` bytes of `fd` at `off`, read through `buf` (pread; mapping the pages measured no
+/// faster, and a mapped file truncated by another process would be a SIGBUS).
+Result<void> hash_range(int fd, std::uint64_t off, std::uint64_t len, Hasher& h, std::vector<char>& buf,
+                        const std::string& path) {
+  for (std::uint64_t done = 0; done < len;) {
+    const ssize_t n = ::pread(fd, buf.data(), std::min<std::uint64_t>(buf.size(), len - done), static_cast<off_t>(off + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return fail(ErrorCode::Io, "cannot read " + path + ": " + (n < 0 ? errno_text() : "it shrank"), path);
+    h.update(buf.data(), static_cast<std::size_t>(n));
+    done += static_cast<std::uint64_t>(n);
+  }
+  return {};
+}
+
+/// Copies the byte range [off, off + len) with pread/pwrite. (copy_file_range refuses another
+/// filesystem; splice was measured slower: its kernel-to-kernel copy into ext4 is a plain memcpy,
+/// read/write use the CPU's fast string copies.)
+Result<void> copy_range(int in, int out, std::uint64_t off, std::uint64_t len, std::vector<char>& buf, const std::string& src,
+                        const std::string& dst) {
+  for (std::uint64_t done = 0; done < len;) {
+    const ssize_t n = ::pread(in, buf.data(), std::min<std::uint64_t>(buf.size(), len - done), static_cast<off_t>(off + done));
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) return fail(ErrorCode::Io, "cannot read " + src + ": " + errno_text(), src);
+    if (n == 0)
+      return fail(ErrorCode::Io, src + " shrank while it was copied (a writer is using the cache); run the move again", src);
+    for (ssize_t w = 0; w < n;) {
+      const ssize_t k = ::pwrite(out, buf.data() + w, static_cast<std::size_t>(n - w), static_cast<off_t>(off + done) + w);
+      if (k < 0 && errno == EINTR) continue;
+      if (k < 0)
+        return fail(errno == ENOSPC ? ErrorCode::DiskFull : ErrorCode::Io, "cannot write " + dst + ": " + errno_text(), dst);
+      w += k;
+    }
+    done += static_cast<std::uint64_t>(n);
+  }
+  return {};
+}
+
 class Copier {
  public:
   Copier(const CacheMovePlan& plan, const CacheMoveOptions& options, std::string data)
@@ -152,17 +189,40 @@ class Copier {
       auto [it, fresh] = first.try_emplace({e.st.st_dev, e.st.st_ino}, &e);
       (fresh ? primaries : secondaries).push_back(&e);
     }
-    std::sort(primaries.begin(), primaries.end(), [](const Entry* a, const Entry* b) { return a->st.st_size > b->st.st_size; });
-    std::atomic<bool> failed{false};
-    parallel_for(primaries.size(), m_options.threads ? m_options.threads : 4, [&](std::size_t i) {
-      if (failed.load()) return;
-      auto r = copy_file(*primaries[i]);
-      if (!r) {
-        std::lock_guard<std::mutex> g(m_mutex);
-        if (!m_error) m_error = r.error();
-        failed = true;
-      }
+    const unsigned threads = m_options.threads ? m_options.threads : 2;
+    auto record = [&](const Error& e) {
+      std::lock_guard<std::mutex> g(m_mutex);
+      if (!m_error) m_error = e;
+      m_failed = true;
+    };
+    // Prepare every file (resume checks included), then copy all their chunks on `threads`
+    // threads, then check each file's digests.
+    std::vector<std::unique_ptr<FileJob>> jobs(primaries.size());
+    parallel_for(primaries.size(), threads, [&](std::size_t i) {
+      if (m_failed) return;
+      auto job = prepare(*primaries[i]);
+      if (!job) return record(job.error());
+      jobs[i] = std::move(*job);
     });
+    if (m_error) return fail(*m_error);
+    // Chunks round-robin across files, so the threads mostly write different files (two
+    // writers of one file contend on its inode lock), each file's chunks in order.
+    std::vector<std::pair<FileJob*, std::size_t>> chunks;
+    for (std::size_t k = 0, added = 1; added > 0; ++k) {
+      added = 0;
+      for (auto& j : jobs)
+        if (j && k < j->chunks) {
+          chunks.emplace_back(j.get(), k);
+          ++added;
+        }
+    }
+    parallel_for(chunks.size(), threads, [&](std::size_t i) {
+      if (m_failed) return;
+      if (auto r = copy_chunk(*chunks[i].first, chunks[i].second); !r) record(r.error());
+    });
+    if (m_error) return fail(*m_error);
+    for (auto& j : jobs)
+      if (j) HUBCACHE_TRY(finish(*j));
     if (m_error) return fail(*m_error);
     for (const auto* e : secondaries) {
       const std::string dst = m_data + "/" + e->rel;
@@ -233,91 +293,120 @@ class Copier {
     return h->hex_digest();
   }
 
-  Result<void> copy_file(const Entry& e) {
-    const std::string src = m_plan.from + "/" + e.rel, dst = m_data + "/" + e.rel;
-    const Expect x = expectation(e.rel);
-    const std::uint64_t size = static_cast<std::uint64_t>(e.st.st_size);
-    std::vector<char> buf(k_buffer), back(k_buffer);
-    fs::Fd in{::open(src.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)};
-    if (!in) return fail(ErrorCode::Io, "cannot open " + src + ": " + errno_text(), src);
-    ::posix_fadvise(in.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+  /// One file being copied: its chunks are copied by any thread, and hashed in order (on the new
+  /// side, and on the source when it is the reference) by whichever thread finds the next one ready.
+  struct FileJob {
+    const Entry* entry = nullptr;
+    std::string src, dst;
+    Expect expect = Expect::Source;
+    std::uint64_t size = 0;
+    std::size_t chunks = 0;
+    fs::Fd in, out, verify;
+    std::unique_ptr<Hasher> source_hash, new_side;
+    std::mutex mutex;
+    std::vector<bool> copied;
+    std::size_t next_to_hash = 0;
+    bool hashing = false;
+  };
 
+  /// Opens the file's job, or returns null when an earlier run's copy verifies (resume).
+  Result<std::unique_ptr<FileJob>> prepare(const Entry& e) {
+    auto job = std::make_unique<FileJob>();
+    job->entry = &e;
+    job->src = m_plan.from + "/" + e.rel;
+    job->dst = m_data + "/" + e.rel;
+    job->expect = expectation(e.rel);
+    job->size = static_cast<std::uint64_t>(e.st.st_size);
+    job->chunks = static_cast<std::size_t>((job->size + k_chunk - 1) / k_chunk);
+    job->in = fs::Fd{::open(job->src.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)};
+    if (!job->in) return fail(ErrorCode::Io, "cannot open " + job->src + ": " + errno_text(), job->src);
+    ::posix_fadvise(job->in.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
+    std::vector<char>& buf = thread_buffer();
     // Resume: a file an earlier run copied is kept when the new side verifies.
     struct ::stat dst_st {};
-    if (::lstat(dst.c_str(), &dst_st) == 0 && S_ISREG(dst_st.st_mode) && static_cast<std::uint64_t>(dst_st.st_size) == size) {
-      fs::Fd old{::open(dst.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC)};
+    if (::lstat(job->dst.c_str(), &dst_st) == 0 && S_ISREG(dst_st.st_mode) &&
+        static_cast<std::uint64_t>(dst_st.st_size) == job->size) {
+      fs::Fd old{::open(job->dst.c_str(), O_RDWR | O_NOFOLLOW | O_CLOEXEC)};
       if (old) {
-        auto got = digest_of(old.get(), size, x, buf);
-        auto want = x == Expect::Source ? digest_of(in.get(), size, x, back) : Result<std::string>(expected_name(e.rel, x));
+        auto got = digest_of(old.get(), job->size, job->expect, buf);
+        auto want = job->expect == Expect::Source ? digest_of(job->in.get(), job->size, job->expect, buf)
+                                                  : Result<std::string>(expected_name(e.rel, job->expect));
         if (got && want && *got == *want) {
           apply_metadata(old.get(), e.st);
           std::lock_guard<std::mutex> g(m_mutex);
           ++report.files_kept;
-          report.bytes_verified += size;
-          return {};
+          report.bytes_verified += job->size;
+          return std::unique_ptr<FileJob>{};
         }
       }
     }
+    job->out = fs::Fd{::open(job->dst.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)};
+    if (!job->out)
+      return fail(errno == ENOSPC ? ErrorCode::DiskFull : ErrorCode::Io, "cannot create " + job->dst + ": " + errno_text(),
+                  job->dst);
+    job->verify = fs::Fd{::open(job->dst.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)};
+    if (!job->verify) return fail(ErrorCode::Io, "cannot reopen " + job->dst + ": " + errno_text(), job->dst);
+    if (job->expect == Expect::Source) job->source_hash = hasher_for(job->expect);
+    job->new_side = hasher_for(job->expect);
+    if (job->expect == Expect::GitSha1Name) job->new_side->update("blob " + std::to_string(job->size) + std::string(1, '\0'));
+    job->copied.assign(job->chunks, false);
+    return job;
+  }
 
-    fs::Fd out{::open(dst.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600)};
-    if (!out)
-      return fail(errno == ENOSPC ? ErrorCode::DiskFull : ErrorCode::Io, "cannot create " + dst + ": " + errno_text(), dst);
-    fs::Fd verify{::open(dst.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC)};
-    if (!verify) return fail(ErrorCode::Io, "cannot reopen " + dst + ": " + errno_text(), dst);
-    auto source_hash = x == Expect::Source ? hasher_for(x) : nullptr;
-    auto new_side = hasher_for(x);
-    if (x == Expect::GitSha1Name) new_side->update("blob " + std::to_string(size) + std::string(1, '\0'));
-    std::uint64_t copied = 0, checked = 0;
-    auto check_back = [&](std::uint64_t upto) -> Result<void> {
-      if (upto > checked)
-        ::sync_file_range(out.get(), static_cast<off_t>(checked), static_cast<off_t>(upto - checked), SYNC_FILE_RANGE_WRITE);
-      while (checked < upto) {
-        const ssize_t n =
-            ::pread(verify.get(), back.data(), std::min<std::uint64_t>(back.size(), upto - checked), static_cast<off_t>(checked));
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) return fail(ErrorCode::Io, "cannot read back " + dst + ": " + (n < 0 ? errno_text() : "short"), dst);
-        new_side->update(back.data(), static_cast<std::size_t>(n));
-        checked += static_cast<std::uint64_t>(n);
-      }
-      return {};
-    };
-    while (copied < size) {
-      const ssize_t n = ::read(in.get(), buf.data(), std::min<std::uint64_t>(buf.size(), size - copied));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return fail(ErrorCode::Io, "cannot read " + src + ": " + errno_text(), src);
-      if (n == 0)
-        return fail(ErrorCode::Io, src + " shrank while it was copied (a writer is using the cache); run the move again", src);
-      if (source_hash) source_hash->update(buf.data(), static_cast<std::size_t>(n));
-      std::size_t written = 0;
-      while (written < static_cast<std::size_t>(n)) {
-        const ssize_t w = ::write(out.get(), buf.data() + written, static_cast<std::size_t>(n) - written);
-        if (w < 0 && errno == EINTR) continue;
-        if (w < 0)
-          return fail(errno == ENOSPC ? ErrorCode::DiskFull : ErrorCode::Io, "cannot write " + dst + ": " + errno_text(), dst);
-        written += static_cast<std::size_t>(w);
-      }
-      copied += static_cast<std::uint64_t>(n);
-      if (copied - checked >= k_chunk) HUBCACHE_TRY(check_back(copied));
-      add_progress(static_cast<std::uint64_t>(n));
+  static std::vector<char>& thread_buffer() {
+    thread_local std::vector<char> buf(k_buffer);
+    return buf;
+  }
+
+  /// Copies chunk k, then hashes every chunk ready in order unless another thread is at it.
+  Result<void> copy_chunk(FileJob& job, std::size_t k) {
+    std::vector<char>& buf = thread_buffer();
+    const std::uint64_t off = static_cast<std::uint64_t>(k) * k_chunk;
+    const std::uint64_t len = std::min<std::uint64_t>(k_chunk, job.size - off);
+    HUBCACHE_TRY(copy_range(job.in.get(), job.out.get(), off, len, buf, job.src, job.dst));
+    add_progress(len);
+    std::unique_lock<std::mutex> lock(job.mutex);
+    job.copied[k] = true;
+    while (!job.hashing && job.next_to_hash < job.chunks && job.copied[job.next_to_hash]) {
+      job.hashing = true;
+      const std::uint64_t h_off = static_cast<std::uint64_t>(job.next_to_hash) * k_chunk;
+      const std::uint64_t h_len = std::min<std::uint64_t>(k_chunk, job.size - h_off);
+      lock.unlock();
+      Result<void> r;
+      // The source chunk when its digest is the reference, then the new side's, read back.
+      if (job.source_hash) r = hash_range(job.in.get(), h_off, h_len, *job.source_hash, buf, job.src);
+      if (r) r = hash_range(job.verify.get(), h_off, h_len, *job.new_side, buf, job.dst);
+      lock.lock();
+      job.hashing = false;
+      if (!r) return r;
+      ++job.next_to_hash;
     }
-    HUBCACHE_TRY(check_back(copied));
-    const std::string got = new_side->hex_digest();
-    const std::string want = source_hash ? source_hash->hex_digest() : expected_name(e.rel, x);
+    return {};
+  }
+
+  /// Compares the digests and applies the metadata; every chunk has been copied and hashed.
+  Result<void> finish(FileJob& job) {
+    if (job.next_to_hash != job.chunks)
+      return fail(ErrorCode::Io, "internal error: " + job.dst + " was not hashed to its end; nothing was switched", job.dst);
+    const std::string got = job.new_side->hex_digest();
+    const std::string want = job.source_hash ? job.source_hash->hex_digest() : expected_name(job.entry->rel, job.expect);
     if (got != want) {
       // A blob not matching its name: copied faithfully when the source has the same digest.
-      auto src_digest = x == Expect::Source ? Result<std::string>(want) : digest_of(in.get(), size, x, buf);
-      if (x == Expect::Source || !src_digest || *src_digest != got)
-        return fail(ErrorCode::Integrity,
-                    "the copy of " + src + " read back from " + dst + " differs from the source; the old cache is kept as it was",
-                    dst);
+      auto src_digest = job.expect == Expect::Source ? Result<std::string>(want)
+                                                     : digest_of(job.in.get(), job.size, job.expect, thread_buffer());
+      if (job.expect == Expect::Source || !src_digest || *src_digest != got)
+        return fail(
+            ErrorCode::Integrity,
+            "the copy of " + job.src + " read back from " + job.dst + " differs from the source; the old cache is kept as it was",
+            job.dst);
       std::lock_guard<std::mutex> g(m_mutex);
-      report.corrupt_source_blobs.push_back(src);
+      report.corrupt_source_blobs.push_back(job.src);
     }
-    apply_metadata(out.get(), e.st);
+    apply_metadata(job.out.get(), job.entry->st);
     std::lock_guard<std::mutex> g(m_mutex);
     ++report.files_copied;
-    report.bytes_copied += size;
-    report.bytes_verified += size;
+    report.bytes_copied += job.size;
+    report.bytes_verified += job.size;
     return {};
   }
 
@@ -335,7 +424,8 @@ class Copier {
   const CacheMoveOptions& m_options;
   std::string m_data;
   std::mutex m_mutex, m_progress_mutex;
-  std::optional<Error> m_error;
+  std::optional<Error> m_error;  // the first failure (under m_mutex)
+  std::atomic<bool> m_failed{false};
   std::atomic<std::uint64_t> m_done{0};
   std::uint64_t m_total = 0;
 };

@@ -146,6 +146,24 @@ TEST_F(CliMove, AnotherFilesystemIsAVerifiedCopyKeepingEverything) {
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
 }
 
+// Files of several 64 MiB chunks, copied by two threads and hashed in order: each MiB holds its
+// own index, so a chunk out of place fails the hash and the tree comparison.
+TEST_F(CliMove, MultiChunkFilesArriveWhole) {
+  Tmpfs fs2(dir.path() + "/disk2", "size=400m");
+  ASSERT_TRUE(fs2.mounted);
+  test::CacheBuilder cb(src);
+  for (const std::size_t mib : {140u, 70u}) {
+    std::string big(mib << 20, '\0');
+    for (std::size_t i = 0; i < big.size(); i += 4096) big[i] = static_cast<char>(i >> 20), big[i + 1] = static_cast<char>(mib);
+    cb.add_file({RepoType::Model, "org/big"}, c1, "w" + std::to_string(mib) + ".bin", big, true);
+    if (mib == 70) cb.write_raw("models--org--big/extra.raw", big);  // checked against the source
+  }
+  original = cache_tree(src);
+  const auto r = move(fs2.path + "/hub", {"--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(cache_tree(fs2.path + "/hub"), original);
+}
+
 // A source blob already corrupt is copied as it is and reported, never dropped or "repaired".
 TEST_F(CliMove, ACorruptSourceBlobIsCopiedAsItIsAndReported) {
   Tmpfs fs2(dir.path() + "/disk2", "size=64m");

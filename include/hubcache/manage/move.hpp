@@ -7,8 +7,9 @@
 // Same filesystem: one rename(2). Another filesystem: a verified, resumable copy, then an atomic
 // switch, then removal of the old copy:
 // 1. the copy goes to `<parent of NEW_DIR>/.<name>.hubcache-move/data`, with `state.json`
-//    ({"version":1,"from":..,"to":..}) next to it; every regular file is copied (read/write, the
-//    new side's writeback started as it goes) and then hashed on the new side by reading it back:
+//    ({"version":1,"from":..,"to":..}) next to it; every regular file is copied (read/write in
+//    64 MiB chunks spread over the threads) and each chunk hashed, in order, on the new side by
+//    reading it back:
 //    a blob named by its hash (`<repo>/blobs/<64 hex>` SHA-256, `<40 hex>` git SHA-1) against its
 //    name, any other file against the source's SHA-256. A blob whose source already does not match
 //    its name is copied as it is and reported (never "repaired", never dropped);
@@ -59,7 +60,7 @@ Result<CacheMovePlan> plan_cache_move(const std::string& cache_dir, const std::s
 
 struct CacheMoveOptions {
   bool leave_link = false;  // leave a symlink to the new place where the cache was
-  unsigned threads = 0;     // files copied at once (0: 2)
+  unsigned threads = 0;     // threads copying and hashing chunks (0: 2)
   /// Called now and then with the bytes copied so far and the total (from the copying thread).
   std::function<void(std::uint64_t done, std::uint64_t total)> progress;
 };
