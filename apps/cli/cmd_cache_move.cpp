@@ -23,7 +23,7 @@ std::string size_str(std::uint64_t n) { return format_size(static_cast<double>(n
 
 void print_move_plan(const CacheMovePlan& p, bool leave_link) {
   if (p.already_done) {
-    fmt::print("No cache at {} and {} exists: the cache was already moved there.\n", p.from, p.to);
+    fmt::print("The cache at {} is already at {} (already moved): nothing to do.\n", p.from, p.to);
     return;
   }
   if (p.switched) {

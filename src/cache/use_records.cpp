@@ -137,7 +137,7 @@ Result<std::vector<std::string>> read_pins(const RepoLayout& layout) {
     const std::string line = text.substr(start, end - start);
     start = end + 1;
     if (line.empty()) continue;
-    if (!validate_pin(line))
+    if (line.find_first_of(" \t\r\v\f") != std::string::npos || !validate_pin(line))
       return fail(
           ErrorCode::CacheCorrupted,
           "the pins file " + path + " holds a line that is neither '*' nor a revision: '" + line + "'; fix or remove the line",

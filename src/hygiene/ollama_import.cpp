@@ -20,15 +20,6 @@ namespace hubcache::hygiene {
 namespace {
 
 // `path`, or its nearest existing parent: where a folder still to be made would live.
-std::string nearest_existing(std::string path) {
-  struct stat st {};
-  while (::stat(path.c_str(), &st) != 0) {
-    const std::string up = fs::parent(path);
-    if (up.empty() || up == path) break;
-    path = up;
-  }
-  return path;
-}
 
 Result<void> check_store(const std::string& models) {
   for (const char* sub : {"/manifests", "/blobs"})
@@ -144,7 +135,7 @@ Result<OllamaImportPlan> plan_ollama_import(const OllamaImportRequest& r) {
 
   // Refusals that need no hashing come first.
   if (io.cache_dir.empty()) return fail(ErrorCode::InvalidArgument, "no cache directory given");
-  const std::string cache_base = nearest_existing(fs::absolute_real(io.cache_dir));
+  const std::string cache_base = fs::nearest_existing(fs::absolute_real(io.cache_dir));
   struct stat cache_st {
   }, blobs_st{};
   if (::stat(cache_base.c_str(), &cache_st) != 0 || ::stat(io.source_dir.c_str(), &blobs_st) != 0)

@@ -14,7 +14,6 @@
 
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/cache/use_records.hpp"
-#include "hubcache/util/human.hpp"
 #include "hubcache/util/lock.hpp"
 
 namespace hubcache {
@@ -101,8 +100,6 @@ class FreedBytes {
   std::unordered_map<const CachedRepoInfo*, Counts> m_repos;
   std::optional<Counts> m_payloads;
 };
-
-std::string age_text(double seconds) { return format_age(seconds); }
 
 GcRevision describe(const Candidate& c, std::string reason) {
   return GcRevision{c.repo->repo, c.rev->commit, c.rev->refs, c.rev->last_used, c.rev->last_used_source, 0, std::move(reason)};
@@ -196,7 +193,7 @@ Result<GcPlan> plan_gc(const HFCacheInfo& cache, const GcOptions& o) {
     const Candidate& c = all[i];
     std::string reason;
     if (o.unused_for && c.rev->last_used < o.now - *o.unused_for)
-      reason = "unused for " + age_text(o.now - c.rev->last_used);
+      reason = "unused for longer than --unused-for";
     else if (keep_alone && !c.kept_newest)
       reason = "beyond the " + std::to_string(*o.keep) + " newest";
     if (reason.empty() || c.kept_newest) continue;

@@ -22,14 +22,10 @@ namespace {
 using import_detail::Problem;
 
 // st_dev of `path`, or of its nearest existing ancestor.
-std::optional<dev_t> device_of(std::string path) {
-  for (;;) {
-    struct stat st {};
-    if (::stat(path.c_str(), &st) == 0) return st.st_dev;
-    const std::string up = fs::parent(path);
-    if (up.empty() || up == path) return std::nullopt;
-    path = up;
-  }
+std::optional<dev_t> device_of(const std::string& path) {
+  struct stat st {};
+  if (::stat(fs::nearest_existing(path).c_str(), &st) == 0) return st.st_dev;
+  return std::nullopt;
 }
 
 Result<void> check_inputs(const ImportOptions& o) {

@@ -14,6 +14,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <optional>
+#include <set>
 
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/util/dir_walk.hpp"
@@ -85,11 +86,6 @@ std::optional<MoveState> read_state(const std::string& state_dir) {
       !j["to"].is_string())
     return std::nullopt;
   return MoveState{j["from"].get<std::string>(), j["to"].get<std::string>()};
-}
-
-std::string nearest_existing(std::string path) {
-  while (!path.empty() && path != "/" && ::access(path.c_str(), F_OK) != 0) path = fs::parent(path);
-  return path.empty() ? "/" : path;
 }
 
 std::size_t held_download_locks(const std::string& root) {
@@ -430,6 +426,27 @@ class Copier {
   std::uint64_t m_total = 0;
 };
 
+/// Removes from the copy what the source no longer holds (an earlier, interrupted run copied it
+/// and it was deleted since): the new cache mirrors the source as it is now.
+Result<void> drop_extras(const std::string& data, const std::vector<Entry>& source) {
+  std::set<std::string> keep;
+  for (const auto& e : source) keep.insert(e.rel);
+  std::vector<std::string> extras;
+  fs::walk_folder(
+      data,
+      [&](const std::string& rel, const std::string&) {
+        if (keep.count(rel)) return true;
+        extras.push_back(rel);
+        return false;
+      },
+      [&](const fs::FolderEntry& f) {
+        if (!keep.count(f.rel)) extras.push_back(f.rel);
+      },
+      [](const std::string&, int, fs::WalkFailure) {});
+  for (const auto& rel : extras) HUBCACHE_TRY(fs::remove_all(data + "/" + rel));
+  return {};
+}
+
 Result<void> write_state(const std::string& state_dir, const CacheMovePlan& plan) {
   const nlohmann::json j = {{"version", 1}, {"from", plan.from}, {"to", plan.to}};
   return fs::write_file_atomic(state_dir + "/state.json", j.dump() + "\n");
@@ -486,8 +503,11 @@ Result<CacheMovePlan> plan_cache_move(const std::string& cache_dir, const std::s
                       " is incomplete: nothing can finish this move",
                   plan.from);
   } else {
-    if (!cache_exists && fs::is_dir(plan.to)) {
-      plan.from = from;
+    // Nothing to do: a rerun after a finished move (the old place is gone, or is the link a
+    // --leave-link move left, so the cache resolves to the destination), or the cache already is
+    // the destination. Only when the destination is a Hub cache (any other folder: a typo).
+    if ((!cache_exists || from == plan.to) && classify_hub_folder(plan.to).kind == HubFolderKind::CacheRoot) {
+      plan.from = fs::normalize(cache_dir);
       plan.already_done = true;
       return plan;
     }
@@ -545,7 +565,7 @@ Result<CacheMovePlan> plan_cache_move(const std::string& cache_dir, const std::s
     }
   struct ::stat from_st {
   }, to_st{};
-  const std::string landing = nearest_existing(fs::parent(plan.to));
+  const std::string landing = fs::nearest_existing(fs::parent(plan.to));
   plan.same_filesystem = ::stat(plan.from.c_str(), &from_st) == 0 && ::stat(landing.c_str(), &to_st) == 0 &&
                          from_st.st_dev == to_st.st_dev && !plan.resume;
   HUBCACHE_TRY_ASSIGN(plan.free_bytes, fs::free_space(landing));
@@ -633,6 +653,7 @@ Result<CacheMoveReport> execute_cache_move(const CacheMovePlan& plan, const Cach
       changed.push_back(e);
   }
   if (changed.size() > 0) HUBCACHE_TRY(copier.copy_tree(changed, 0));
+  HUBCACHE_TRY(drop_extras(data, again));
   copier.finish_dirs(again);
   for (const auto& s : skipped_again) copier.report.warnings.push_back("not a file, folder or link, left behind: " + s);
 

@@ -245,6 +245,16 @@ std::string absolute_real(const std::string& path) {
   return ec ? normalize(abs.string()) : normalize(canon.string());
 }
 
+std::string nearest_existing(std::string path) {
+  struct ::stat st {};
+  while (::stat(path.c_str(), &st) != 0) {
+    const std::string up = parent(path);
+    if (up.empty() || up == path) return "/";
+    path = up;
+  }
+  return path;
+}
+
 Result<std::uint64_t> free_space(const std::string& path) {
   struct statvfs s {};
   if (::statvfs(path.c_str(), &s) != 0) return fail(errno_error(errno, "cannot stat filesystem of", path));

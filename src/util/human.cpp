@@ -4,6 +4,7 @@
 
 #include <cctype>
 #include <cmath>
+#include <limits>
 
 namespace hubcache {
 namespace {
@@ -72,6 +73,7 @@ std::optional<std::uint64_t> parse_size(std::string_view text) {
     mult = 1000ULL * 1000 * 1000 * 1000 * 1000;
   else
     return std::nullopt;
+  if (n > std::numeric_limits<std::uint64_t>::max() / mult) return std::nullopt;  // would wrap around
   return n * mult;
 }
 
@@ -96,6 +98,7 @@ std::optional<std::uint64_t> parse_duration(std::string_view text) {
     mult = 365 * 86400;
   else
     return std::nullopt;
+  if (n > std::numeric_limits<std::uint64_t>::max() / mult) return std::nullopt;  // would wrap around
   return n * mult;
 }
 

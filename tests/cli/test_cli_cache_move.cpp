@@ -110,6 +110,11 @@ TEST_F(CliMove, SameFilesystemIsOneRenameAndCanLeaveALink) {
   EXPECT_EQ(before.st_ino, after.st_ino);  // not a copy
   EXPECT_EQ(test::read_link(src), to);
   EXPECT_EQ(cache_tree(to), original);
+  // Run again: the old place is now the link to the new one; the move is reported done.
+  const auto again = move(to, {"--yes", "--leave-link"});
+  EXPECT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_NE(again.out.find("already moved"), std::string::npos) << again.out;
+  EXPECT_EQ(cache_tree(to), original);
   // The cache resolves from the new place, and through the link left at the old one.
   for (const std::string& root : {to, src}) {
     const auto res =
@@ -162,6 +167,22 @@ TEST_F(CliMove, MultiChunkFilesArriveWhole) {
   const auto r = move(fs2.path + "/hub", {"--yes"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
   EXPECT_EQ(cache_tree(fs2.path + "/hub"), original);
+}
+
+// A rerun mirrors the source as it is now: what an interrupted run copied and was deleted from
+// the cache since does not come back.
+TEST_F(CliMove, AResumedMoveDropsWhatTheSourceNoLongerHolds) {
+  Tmpfs fs2(dir.path() + "/disk2", "size=64m");
+  ASSERT_TRUE(fs2.mounted);
+  const std::string to = fs2.path + "/hub", state = fs2.path + "/.hub.hubcache-move";
+  stdfs::create_directories(state + "/data/models--org--gone/snapshots/" + c1);
+  stdfs::create_directories(state + "/data/models--org--a/blobs");
+  test::write_file(state + "/data/models--org--a/blobs/" + std::string(64, 'e'), "deleted since");
+  test::write_file(state + "/state.json", "{\"version\":1,\"from\":\"" + src + "\",\"to\":\"" + to + "\"}\n");
+  const auto r = move(to, {"--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("Resuming an interrupted move"), std::string::npos) << r.out;
+  EXPECT_TRUE(complete(to)) << difference(to);
 }
 
 // A source blob already corrupt is copied as it is and reported, never dropped or "repaired".
@@ -252,7 +273,12 @@ TEST_F(CliMove, BadInputIsRefusedBeforeAnythingIsWritten) {
     EXPECT_EQ(test::tree_fingerprint(dir.path()), before);
   };
   refused(src + "/models--org--a/sub", exit_code::usage, "inside it");
-  refused(src, exit_code::usage, "the cache itself");
+  {  // the cache itself: already there, nothing to do
+    const auto r = move(src, {"--yes"});
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    EXPECT_NE(r.out.find("already moved"), std::string::npos) << r.out;
+    EXPECT_EQ(test::tree_fingerprint(dir.path()), before);
+  }
   refused(src + "/models--org--a/refs/main", exit_code::usage, "inside it");
   {
     test::write_file(dir.path() + "/afile", "x");
@@ -278,6 +304,13 @@ TEST_F(CliMove, BadInputIsRefusedBeforeAnythingIsWritten) {
     EXPECT_NE(r.err.find("bytes needed"), std::string::npos) << r.err;
     EXPECT_TRUE(stdfs::is_empty(small.path));
     EXPECT_TRUE(complete(src));
+  }
+  {  // a typo in the cache path and an existing folder that is no Hub cache: not "already moved"
+    stdfs::create_directories(dir.path() + "/notes/x");
+    const auto r = test::run_process(
+        {test::hubcache_bin(), "cache", "move", dir.path() + "/notes", "--cache-dir", dir.path() + "/typo", "--yes"});
+    EXPECT_EQ(r.exit_code, exit_code::not_found) << r.out << r.err;
+    stdfs::remove_all(dir.path() + "/notes");
   }
   const auto no_cache = test::run_process(
       {test::hubcache_bin(), "cache", "move", dir.path() + "/new", "--cache-dir", dir.path() + "/absent", "--yes"});

@@ -197,6 +197,11 @@ TEST_F(Gc, PinsAndRunningDownloadsAreKept) {
   ASSERT_EQ(p.warnings.size(), 1u);
   EXPECT_NE(p.warnings[0].find("models--org--broken/.hubcache/pins"), std::string::npos) << p.warnings[0];
 
+  // Whitespace pins nothing a ref could be named: the file is malformed, not silently empty.
+  cb.write_raw("models--org--free/.hubcache/pins", "main \n");
+  EXPECT_FALSE(read_pins(cb.layout(free_)));
+  stdfs::remove(cb.layout(free_).pins_path());
+
   // Unpinned, the same rule takes it.
   ASSERT_TRUE(*remove_pin(cb.layout(whole), k_pin_all));
   EXPECT_FALSE(*remove_pin(cb.layout(whole), k_pin_all));

@@ -73,3 +73,13 @@ TEST(FsReadRegularFile, ReadsRegularFilesOnlyAndNeverFollowsAFinalSymlink) {
   EXPECT_EQ(sub.error().code, ErrorCode::CacheCorrupted);
   EXPECT_FALSE(fs::read_regular_file(dir / "plain", 3));  // over the size limit
 }
+
+TEST(Fs, NearestExistingClimbsToAnAncestorThatExists) {
+  test::TempDir d;
+  EXPECT_EQ(fs::nearest_existing(d.path()), d.path());
+  EXPECT_EQ(fs::nearest_existing(d.path() + "/a/b/c"), d.path());
+  test::write_file(d.path() + "/f", "x");
+  EXPECT_EQ(fs::nearest_existing(d.path() + "/f"), d.path() + "/f");
+  EXPECT_EQ(fs::nearest_existing(d.path() + "/f/under-a-file"), d.path() + "/f");
+  EXPECT_EQ(fs::nearest_existing("/no-such-top-level-folder/x"), "/");
+}

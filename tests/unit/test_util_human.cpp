@@ -31,6 +31,10 @@ TEST(Human, ParseSize) {
   EXPECT_FALSE(parse_size("1.5GB"));
   EXPECT_FALSE(parse_size("GB"));
   EXPECT_FALSE(parse_size("5 parsecs"));
+  // A value whose bytes do not fit 64 bits is refused, not wrapped around (24496081740101 PB
+  // would wrap to 32.8 kB and make `cache gc --max-size` remove everything).
+  EXPECT_FALSE(parse_size("24496081740101pb"));
+  EXPECT_EQ(parse_size("18446pb"), 18446000000000000000u);
 }
 
 TEST(Human, ParseDuration) {
@@ -38,6 +42,7 @@ TEST(Human, ParseDuration) {
   EXPECT_EQ(parse_duration("7d"), 7u * 86400);
   EXPECT_EQ(parse_duration("2w"), 14u * 86400);
   EXPECT_EQ(parse_duration("3mo"), 90u * 86400);
+  EXPECT_FALSE(parse_duration("584942417356y"));  // would wrap to about 339 days
   EXPECT_EQ(parse_duration("1y"), 365u * 86400);
   EXPECT_EQ(parse_duration("5m"), 300u);
   EXPECT_FALSE(parse_duration("1.5d"));

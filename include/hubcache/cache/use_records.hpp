@@ -38,7 +38,8 @@ inline constexpr std::string_view k_pin_all = "*";
 
 /// The repo's pins, in file order: k_pin_all or revisions. A missing file is no pin.
 /// Fails with CacheCorrupted naming the file when it is not a regular file, is larger than
-/// 64 KiB or holds a line that is neither "*" nor a valid revision (validate_revision); callers
+/// 64 KiB or holds a line that is neither "*" nor a valid revision (validate_revision; no
+/// whitespace anywhere: "main " would pin nothing); callers
 /// that remove things must then treat the whole repo as pinned.
 Result<std::vector<std::string>> read_pins(const RepoLayout& layout);
 

@@ -50,7 +50,7 @@ struct CacheMovePlan {
 };
 
 /// Plans moving the cache at `cache_dir` to `new_dir`. Errors, each before anything is written:
-/// - InvalidArgument: `new_dir` is the cache, inside it, or an existing non-empty folder or a file
+/// - InvalidArgument: `new_dir` is inside the cache, or an existing non-empty folder or a file
 ///   (the message names it); another move's state is in the way;
 /// - NotFound: the cache does not exist, no interrupted move to `new_dir` is found and `new_dir`
 ///   is no folder (when it is one, the plan says already_done: a rerun after a finished move);

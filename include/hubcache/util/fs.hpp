@@ -107,6 +107,10 @@ Result<std::string> real_path(const std::string& path);
 /// exists (the rest is appended lexically), like Python's os.path.realpath(strict=False).
 std::string absolute_real(const std::string& path);
 
+/// `path` itself or its nearest ancestor that exists (stat succeeds): where a path that is yet to
+/// be created will live, e.g. to compare filesystems or measure free space. "/" at worst.
+std::string nearest_existing(std::string path);
+
 /// Free bytes available to unprivileged users on the filesystem holding `path`.
 Result<std::uint64_t> free_space(const std::string& path);
 
