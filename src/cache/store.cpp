@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "hubcache/cache/folders.hpp"
+#include "hubcache/util/dir_walk.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/hash.hpp"
 #include "hubcache/util/text.hpp"
@@ -197,6 +198,19 @@ Result<FileLock> lock_blob(const RepoLayout& layout, std::string_view etag, std:
   HUBCACHE_TRY(validate_etag(etag));
   HUBCACHE_TRY(fs::make_dirs(layout.locks_dir()));
   return FileLock::acquire(layout.lock_path(etag), timeout, on_wait, report_every);
+}
+
+std::size_t count_held_locks(const std::string& locks_dir, std::size_t stop_at) {
+  std::size_t held = 0;
+  fs::walk_folder(
+      locks_dir, [&](const std::string&, const std::string&) { return held < stop_at; },
+      [&](const fs::FolderEntry& f) {
+        if (held >= stop_at || !S_ISREG(f.lst.st_mode) || !f.name.ends_with(".lock")) return;
+        auto lock = FileLock::try_acquire(f.path);
+        if (lock && !lock->held()) ++held;
+      },
+      [](const std::string&, int, fs::WalkFailure) {});
+  return held;
 }
 
 Result<FileLock> try_lock_blob(const RepoLayout& layout, std::string_view etag) {

@@ -1,7 +1,6 @@
 // `cache gc` plans (include/hubcache/manage/gc.hpp).
 #include "hubcache/manage/gc.hpp"
 
-#include <dirent.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -13,30 +12,11 @@
 #include <unordered_map>
 
 #include "hubcache/cache/layout.hpp"
+#include "hubcache/cache/store.hpp"
 #include "hubcache/cache/use_records.hpp"
-#include "hubcache/util/lock.hpp"
 
 namespace hubcache {
 namespace {
-
-/// True when a download (ours or huggingface_hub's) holds one of the repo's blob locks.
-bool download_running(const RepoLayout& layout) {
-  DIR* d = ::opendir(layout.locks_dir().c_str());
-  if (d == nullptr) return false;
-  bool running = false;
-  while (const dirent* e = ::readdir(d)) {
-    const std::string name = e->d_name;
-    if (name.size() <= 5 || name.compare(name.size() - 5, 5, ".lock") != 0) continue;
-    if (e->d_type != DT_REG && e->d_type != DT_UNKNOWN) continue;
-    auto lock = FileLock::try_acquire(layout.locks_dir() + "/" + name);
-    if (lock && !lock->held()) {
-      running = true;
-      break;
-    }
-  }
-  ::closedir(d);
-  return running;
-}
 
 struct Candidate {
   const CachedRepoInfo* repo = nullptr;
@@ -124,7 +104,7 @@ void collect_repo(const CachedRepoInfo& repo, const GcOptions& o, std::vector<Ca
             pinned_commits.insert(rev.commit);
       }
     }
-    if (repo_protection.empty() && download_running(*layout)) repo_protection = "a download is running";
+    if (repo_protection.empty() && count_held_locks(layout->locks_dir(), 1) > 0) repo_protection = "a download is running";
   }
   std::vector<const CachedRevisionInfo*> newest;
   for (const auto& rev : repo.revisions) newest.push_back(&rev);

@@ -17,10 +17,10 @@
 #include <set>
 
 #include "hubcache/cache/layout.hpp"
+#include "hubcache/cache/store.hpp"
 #include "hubcache/util/dir_walk.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/hash.hpp"
-#include "hubcache/util/lock.hpp"
 #include "hubcache/util/parallel.hpp"
 
 namespace hubcache {
@@ -86,19 +86,6 @@ std::optional<MoveState> read_state(const std::string& state_dir) {
       !j["to"].is_string())
     return std::nullopt;
   return MoveState{j["from"].get<std::string>(), j["to"].get<std::string>()};
-}
-
-std::size_t held_download_locks(const std::string& root) {
-  std::size_t held = 0;
-  fs::walk_folder(
-      root + "/" + std::string(k_locks_dir), nullptr,
-      [&](const fs::FolderEntry& f) {
-        if (!S_ISREG(f.lst.st_mode) || !f.name.ends_with(".lock")) return;
-        auto lock = FileLock::try_acquire(f.path);
-        if (lock && !lock->held()) ++held;
-      },
-      [](const std::string&, int, fs::WalkFailure) {});
-  return held;
 }
 
 /// What the copy of one file is checked against on the new side.
@@ -535,7 +522,7 @@ Result<CacheMovePlan> plan_cache_move(const std::string& cache_dir, const std::s
           "the destination " + plan.to + " is not empty: the cache moves into a new or empty folder (it becomes the cache root)",
           plan.to);
   }
-  plan.download_locks_held = held_download_locks(plan.from);
+  plan.download_locks_held = count_held_locks(plan.from + "/" + std::string(k_locks_dir));
   if (plan.download_locks_held > 0)
     return fail(ErrorCode::Conflict,
                 std::to_string(plan.download_locks_held) + " download(s) are running in " + plan.from +

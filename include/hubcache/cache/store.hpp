@@ -80,6 +80,11 @@ Result<FileLock> lock_blob(const RepoLayout& layout, std::string_view etag,
 /// lock_blob without waiting: a FileLock that is not held() when another holder has the lock.
 Result<FileLock> try_lock_blob(const RepoLayout& layout, std::string_view etag);
 
+/// How many lock files under `locks_dir` (a cache's .locks/, or one repo's .locks/<folder>/; any
+/// depth) are held by someone else right now: downloads running, ours or huggingface_hub's.
+/// Stops counting at `stop_at`. A missing or unreadable folder counts 0. Never creates a lock.
+std::size_t count_held_locks(const std::string& locks_dir, std::size_t stop_at = SIZE_MAX);
+
 /// One file of trees/<commit>.json (docs/cache-format.md#trees).
 struct TreeFileEntry {
   std::string path;
