@@ -149,6 +149,7 @@ int run_prune(const Context& ctx, const RmOptions& o) {
   if (!cache) return report_error(cache.error(), false);
   auto plan = plan_prune(*cache);
   if (!plan) return report_error(plan.error(), false);
+  for (const auto& k : plan->kept_pinned()) fmt::print("Kept (pinned, `cache unpin` releases it): {}\n", k);
   if (plan->empty()) {
     fmt::print("No unreferenced revisions or incomplete downloads found. Nothing to prune.\n");
     print_locked(*plan);

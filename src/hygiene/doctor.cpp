@@ -416,13 +416,20 @@ class Doctor {
     for (const auto& f : listing.files)
       if (!f.model.empty()) models.insert(f.model);
     const std::string project = store.root.substr(0, store.root.rfind('/'));
+    // A cache found inside a project is migrated; one a tool is configured to use (LLAMA_CACHE)
+    // stays that tool's: only the bytes both hold become one copy.
+    const std::string fix =
+        store.walked ? "hubcache migrate " + quote(project) + " --to " + quote(m_config.hub_cache.value) +
+                           " --rewrite-config (merges it into the configured cache, points the project's settings there and "
+                           "removes it; --dry-run shows the plan and the diff first)"
+                     : "hubcache dedupe " + quote(store.root) + " " + quote(m_config.hub_cache.value) +
+                           " (one copy of the bytes both caches hold), then point the tool at " + m_config.hub_cache.value;
     add({FindingKind::ProjectCache,
          "a Hub cache outside the configured one (" + m_config.hub_cache.value + "): " + plural(models.size(), "repo", "repos") +
              " only tools pointed at it will find",
          {store.root},
          listing_disk_bytes(listing),
-         "hubcache dedupe " + quote(store.root) + " " + quote(m_config.hub_cache.value) +
-             " (one copy of the bytes both caches hold), then point the project at " + m_config.hub_cache.value});
+         fix});
     if (!store.walked) return;
     const std::string folder = store.root.substr(store.root.rfind('/') + 1);
     for (const auto& s : detail::project_settings(project, store.root, folder))
@@ -430,7 +437,7 @@ class Doctor {
            "'" + s.text + "' points a tool at the project cache " + store.root,
            {s.file + ":" + std::to_string(s.line)},
            0,
-           "point it at " + m_config.hub_cache.value});
+           "hubcache migrate " + quote(project) + " --rewrite-config rewrites it, or point it at " + m_config.hub_cache.value});
   }
 
   void check_partials(const FoundStore& store, const stores::StoreListing& listing) {

@@ -10,6 +10,7 @@
 #include <unordered_set>
 
 #include "hubcache/cache/layout.hpp"
+#include "hubcache/cache/use_records.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/lock.hpp"
 #include "safe_remove.hpp"
@@ -292,10 +293,25 @@ Result<DeletePlan> plan_delete_targets(const HFCacheInfo& cache, const std::vect
 Result<DeletePlan> plan_prune(const HFCacheInfo& cache) {
   if (!cache.has_files) return fail(ErrorCode::InvalidArgument, "plan_prune needs a scan with ScanOptions::collect_files");
   std::map<std::size_t, Selection> selected;
-  for (std::size_t r = 0; r < cache.repos.size(); ++r)
-    for (std::size_t v = 0; v < cache.repos[r].revisions.size(); ++v)
-      if (cache.repos[r].revisions[v].refs.empty()) selected[r].revisions.insert(v);
-  return DeletePlanBuilder::build(cache, selected, {}, true, {});
+  std::vector<std::string> kept;
+  for (std::size_t r = 0; r < cache.repos.size(); ++r) {
+    const auto& repo = cache.repos[r];
+    std::optional<Result<std::vector<std::string>>> pins;  // read once, only for repos with a detached revision
+    for (std::size_t v = 0; v < repo.revisions.size(); ++v) {
+      const auto& rev = repo.revisions[v];
+      if (!rev.refs.empty()) continue;
+      if (!pins) pins = read_pins(RepoLayout(cache.cache_dir, repo.repo));
+      const bool pinned = !*pins || std::any_of((*pins)->begin(), (*pins)->end(),
+                                                [&](const std::string& p) { return p == k_pin_all || p == rev.commit; });
+      if (pinned)
+        kept.push_back(repo.repo.label() + " " + rev.commit);
+      else
+        selected[r].revisions.insert(v);
+    }
+  }
+  DeletePlan plan = DeletePlanBuilder::build(cache, selected, {}, true, {});
+  plan.m_kept_pinned = std::move(kept);
+  return plan;
 }
 
 }  // namespace hubcache

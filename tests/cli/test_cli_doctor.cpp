@@ -104,15 +104,23 @@ TEST_F(CliDoctor, EachFixNamesTheCommandAndTheTextReportShowsIt) {
   EXPECT_EQ(fix_of["local-dir-in-cache"], "hubcache import '" + w.hub + "/gguf' --repo ORG/NAME --commit " +
                                               std::string(40, '1') + " --move --cache-dir '" + w.hub + "'");
   EXPECT_EQ(fix_of["detached-revision"], "hubcache cache prune --cache-dir '" + w.hub + "'");
-  // The project cache's fix is a command that exists and works: run it, and the bytes both caches
-  // hold are one copy.
+  // The project cache's fix is a command that exists and works: run it, and the project's cache
+  // is merged into the configured one and gone.
   const std::string project_fix = fix_of["project-cache"];
-  ASSERT_EQ(project_fix.rfind("hubcache dedupe '" + w.home + "/projects/", 0), 0u) << project_fix;
-  ASSERT_NE(project_fix.find("' '" + w.hub + "' ("), std::string::npos) << project_fix;
+  ASSERT_EQ(project_fix.rfind("hubcache migrate '" + w.home + "/projects/", 0), 0u) << project_fix;
+  ASSERT_NE(project_fix.find("' --to '" + w.hub + "' --rewrite-config ("), std::string::npos) << project_fix;
   const std::string command = test::hubcache_bin() + project_fix.substr(8, project_fix.find(" (") - 8) + " --yes";
   auto fixed = test::run_process({"/bin/sh", "-c", command}, w.environment);
   ASSERT_EQ(fixed.exit_code, 0) << command << "\n" << fixed.out << fixed.err;
-  EXPECT_NE(fixed.out.find("Linked "), std::string::npos) << fixed.out;
+  EXPECT_NE(fixed.out.find("Verified: "), std::string::npos) << fixed.out;
+  auto after = doctor({"--json"});
+  ASSERT_EQ(after.exit_code, 0) << after.err;
+  const auto after_json = nlohmann::json::parse(after.out);
+  const std::string migrated = project_fix.substr(18, project_fix.find("' --to") - 18);
+  for (const auto& f : after_json["findings"])
+    if (f["kind"] == "project-cache") {
+      EXPECT_NE(f["paths"][0].get<std::string>().rfind(migrated + "/", 0), 0u) << f.dump();
+    }
   EXPECT_EQ(fix_of["dangling-pointer"],
             "hubcache download org/broken --revision " + std::string(40, '3') + " --cache-dir '" + w.hub + "'");
 

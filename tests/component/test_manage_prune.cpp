@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "hubcache/cache/store.hpp"
+#include "hubcache/cache/use_records.hpp"
 #include "hubcache/manage/delete_plan.hpp"
 #include "hubcache/manage/verify.hpp"
 #include "hubcache/util/lock.hpp"
@@ -49,6 +50,31 @@ TEST_F(Prune, TakesDetachedRevisionsAndIncompleteFiles) {
   auto again = plan_prune(scan());
   ASSERT_TRUE(again);
   EXPECT_TRUE(again->empty());
+}
+
+// A pinned detached revision stays (a pin of its commit, or of the whole repo; a broken pins file
+// keeps them all); an unpinned one goes.
+TEST_F(Prune, KeepsPinnedDetachedRevisions) {
+  const RepoRef other{RepoType::Model, "org/other"}, broken{RepoType::Model, "org/broken"};
+  cb.add_file(k_repo, c1, "a.txt", "a");
+  cb.add_file(k_repo, c2, "b.txt", "b");
+  cb.add_file(k_repo, c3, "c.txt", "c");
+  cb.add_ref(k_repo, "main", c1);
+  ASSERT_TRUE(add_pin(cb.layout(k_repo), c2));
+  cb.add_file(other, c2, "o.txt", "o");
+  ASSERT_TRUE(add_pin(cb.layout(other), "*"));
+  cb.add_file(broken, c3, "x.txt", "x");
+  cb.write_raw("models--org--broken/.hubcache/pins", "main extra\n");
+  auto p = plan_prune(scan());
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->total_revision_count(), 1u);
+  EXPECT_EQ(p->kept_pinned(),
+            (std::vector<std::string>{"model/org/broken " + c3, "model/org/name " + c2, "model/org/other " + c2}));
+  const DeleteReport r = p->execute();
+  EXPECT_TRUE(exists(cb.layout(k_repo).snapshot_dir(c2)));
+  EXPECT_FALSE(exists(cb.layout(k_repo).snapshot_dir(c3)));
+  EXPECT_TRUE(exists(cb.layout(other).snapshot_dir(c2)));
+  EXPECT_TRUE(exists(cb.layout(broken).snapshot_dir(c3)));
 }
 
 TEST_F(Prune, LeavesALiveDownloadAlone) {

@@ -122,6 +122,9 @@ class DeletePlan {
   std::size_t unreferenced_shared_count() const;
   /// Targets that matched nothing in the cache.
   const std::vector<std::string>& unknown_targets() const { return m_unknown; }
+  /// prune: detached revisions kept because they are pinned (cache/use_records.hpp), as
+  /// "<repo label> <commit>" (a repo whose pins file is broken keeps all of them).
+  const std::vector<std::string>& kept_pinned() const { return m_kept_pinned; }
 
   std::uint64_t revisions_bytes() const { return m_revisions_bytes; }
   std::uint64_t incomplete_bytes() const;
@@ -142,6 +145,7 @@ class DeletePlan {
 
  private:
   friend class DeletePlanBuilder;
+  friend Result<DeletePlan> plan_prune(const HFCacheInfo& cache);
   DeletePlan() = default;
 
   std::string m_root;
@@ -149,7 +153,7 @@ class DeletePlan {
   std::vector<std::string> m_repo_dirs, m_snapshot_dirs, m_ref_files, m_blob_files;
   std::vector<PlannedIncomplete> m_incomplete, m_locked;
   std::vector<PlannedSharedBlob> m_shared;
-  std::vector<std::string> m_unknown;
+  std::vector<std::string> m_unknown, m_kept_pinned;
   std::vector<std::uint64_t> m_repo_dir_sizes, m_snapshot_sizes, m_blob_sizes;  // parallel to the lists
   std::vector<std::string> m_touched_repos;                                     // folders to drop if left without content
   std::uint64_t m_revisions_bytes = 0;
@@ -164,7 +168,8 @@ Result<DeletePlan> plan_delete(const HFCacheInfo& cache, const std::vector<std::
 /// another cached repo holds the same commit.
 Result<DeletePlan> plan_delete_targets(const HFCacheInfo& cache, const std::vector<DeleteTarget>& targets);
 
-/// Plan for `cache prune`: every detached revision (no ref) and every `.incomplete` file (with
+/// Plan for `cache prune`: every detached revision (no ref) that is not pinned (`cache pin`: a
+/// pin of the whole repo or of that commit; hubcache's own rule, huggingface_hub has no pins) and every `.incomplete` file (with
 /// its split-download state files, or such a state file alone) not locked by a live download,
 /// and every unreferenced payload of the shared blob store.
 Result<DeletePlan> plan_prune(const HFCacheInfo& cache);

@@ -1,0 +1,204 @@
+// `hubcache migrate PROJECT_DIR...`: project caches into the central one (hygiene/migrate.hpp,
+// docs/cache-management.md#migrate). Plan, show, confirm, execute.
+#include <fmt/core.h>
+
+#include <memory>
+#include <nlohmann/json.hpp>
+
+#include "cli.hpp"
+#include "cmd_cache.hpp"
+#include "hubcache/hygiene/migrate.hpp"
+#include "hubcache/util/fs.hpp"
+#include "hubcache/util/human.hpp"
+
+namespace hubcache::cli {
+namespace {
+
+struct MigrateCliOptions {
+  CommonOptions common;
+  std::vector<std::string> projects;
+  std::optional<std::string> to;
+  bool dry_run = false, yes = false, rewrite_config = false, leave_link = false;
+};
+
+std::string size_text(std::uint64_t bytes) { return format_size(static_cast<double>(bytes)); }
+
+std::string short_commit(const std::string& c) { return c.substr(0, 12); }
+
+void print_plan(const hygiene::MigratePlan& plan) {
+  fmt::print("Central cache: {}\n", plan.options.cache_dir);
+  if (plan.caches.empty()) fmt::print("No project cache (a folder holding models--*, datasets--* or spaces--*) was found.\n");
+  for (const auto& c : plan.caches) {
+    const MergePlan& m = c.merge;
+    std::size_t present = 0, compare = 0, link = 0, copy = 0;
+    for (const auto& r : m.repos)
+      for (const auto& b : r.blobs)
+        ++(b.action == MergeBlobAction::Present   ? present
+           : b.action == MergeBlobAction::Compare ? compare
+           : b.action == MergeBlobAction::Link    ? link
+                                                  : copy);
+    fmt::print("{} {}: {} repo(s), {} file(s)\n", c.leftover ? "Unfinished earlier migration" : "Project cache", c.path,
+               m.repos.size(), m.file_count());
+    fmt::print("  blobs: {} already in the central cache, {} to compare ({}), {} to link ({}), {} to copy ({})\n", present,
+               compare, size_text(m.compare_bytes), link, size_text(m.link_bytes), copy, size_text(m.copy_bytes));
+    for (const auto& r : m.repos)
+      for (const auto& rc : r.ref_conflicts)
+        fmt::print(
+            "  ref '{}' of {}: the central cache's {} stays; this cache's {} stays reachable by its commit (pinned, so gc and "
+            "prune keep it)\n",
+            rc.ref, r.repo.label(), short_commit(rc.cache_commit), short_commit(rc.source_commit));
+    for (const auto& l : m.left_out) fmt::print("  left out: {}\n", printable(l));
+  }
+  for (const auto& f : plan.model_folders)
+    fmt::print("Model folder {}: not a Hub cache, left as it is (`hubcache import {} ORG/NAME` brings it in)\n", f, f);
+  for (const auto& w : plan.warnings) print_warning(w);
+  if (!plan.diff.empty()) fmt::print("Configuration to point at the central cache:\n{}", printable(plan.diff, true));
+  for (const auto& m : plan.manual) fmt::print("To change by hand: {}:{}: {} ({})\n", m.file, m.line, printable(m.text), m.why);
+}
+
+nlohmann::json plan_json(const hygiene::MigratePlan& plan) {
+  nlohmann::json caches = nlohmann::json::array();
+  for (const auto& c : plan.caches) {
+    nlohmann::json repos = nlohmann::json::array();
+    for (const auto& r : c.merge.repos) {
+      nlohmann::json conflicts = nlohmann::json::array();
+      for (const auto& rc : r.ref_conflicts)
+        conflicts.push_back({{"ref", rc.ref}, {"project_commit", rc.source_commit}, {"central_commit", rc.cache_commit}});
+      nlohmann::json blobs = nlohmann::json::array();
+      for (const auto& b : r.blobs) blobs.push_back({{"blob", b.etag}, {"size", b.size}, {"action", to_string(b.action)}});
+      repos.push_back({{"repo_id", r.repo.id},
+                       {"repo_type", to_string(r.repo.type)},
+                       {"files", r.files.size()},
+                       {"blobs", blobs},
+                       {"ref_conflicts", conflicts}});
+    }
+    caches.push_back({{"project", c.project},
+                      {"path", c.path},
+                      {"leftover", c.leftover},
+                      {"same_filesystem", c.merge.same_filesystem},
+                      {"repos", repos},
+                      {"left_out", c.merge.left_out}});
+  }
+  nlohmann::json edits = nlohmann::json::array(), manual = nlohmann::json::array();
+  for (const auto& e : plan.edits)
+    edits.push_back({{"file", e.file}, {"line", e.line}, {"before", e.before}, {"after", e.after}});
+  for (const auto& m : plan.manual) manual.push_back({{"file", m.file}, {"line", m.line}, {"text", m.text}, {"why", m.why}});
+  return {{"cache_dir", plan.options.cache_dir},
+          {"caches", caches},
+          {"edits", edits},
+          {"manual", manual},
+          {"diff", plan.diff},
+          {"model_folders", plan.model_folders},
+          {"warnings", plan.warnings}};
+}
+
+int run(const Context& ctx, const MigrateCliOptions& o) {
+  if (o.common.json && !o.yes && !o.dry_run)
+    return report_error(Error{ErrorCode::InvalidArgument,
+                              "--json needs --yes (migrate) or --dry-run (only plan): it cannot ask for confirmation"},
+                        true);
+  const Config c = load_config(ctx, o.common, /*quiet=*/true);
+  hygiene::MigrateOptions options;
+  options.projects = o.projects;
+  options.cache_dir = o.to.value_or(c.hub_cache.value);
+  options.rewrite_config = o.rewrite_config;
+  options.leave_link = o.leave_link;
+  options.disable_symlinks = c.disable_symlinks;
+  auto plan = hygiene::plan_migrate(options);
+  if (!plan) {
+    if (plan.error().code == ErrorCode::InvalidArgument)
+      return o.common.json ? report_error(plan.error(), true) : usage_error(plan.error().message);
+    return report_error(plan.error(), o.common.json);
+  }
+  nlohmann::json out = o.common.json ? plan_json(*plan) : nlohmann::json();
+  if (!o.common.json) print_plan(*plan);
+  if (o.dry_run || plan->caches.empty()) {
+    if (o.common.json)
+      print_json(out);
+    else
+      fmt::print("{}\n", plan->caches.empty() ? "Nothing to migrate." : "Dry run: nothing was changed.");
+    return k_exit_ok;
+  }
+  if (!o.yes) {
+    const std::string question = std::string("Merge these caches into ") + plan->options.cache_dir + ", then " +
+                                 (o.leave_link ? "replace each with a link to it" : "remove them") + "?";
+    const auto answer = ask_confirmation(question, "migrate");
+    if (!answer || !*answer) {
+      if (answer) fmt::print("Aborted: nothing was changed.\n");
+      return k_exit_failure;
+    }
+  }
+  auto report = hygiene::execute_migrate(*plan);
+  if (!report) return report_error(report.error(), o.common.json);
+  std::size_t linked = 0, copied = 0, compared = 0, verified = 0, refs = 0;
+  for (const auto& m : report->merges) {
+    linked += m.blobs_linked;
+    copied += m.blobs_copied;
+    compared += m.blobs_compared;
+    verified += m.files_verified;
+    refs += m.refs_written;
+  }
+  if (o.common.json) {
+    out["result"] = {{"blobs_linked", linked},
+                     {"blobs_copied", copied},
+                     {"blobs_compared", compared},
+                     {"refs_written", refs},
+                     {"files_verified", verified},
+                     {"unverified", report->unverified},
+                     {"files_rewritten", report->files_rewritten},
+                     {"backups", report->backups},
+                     {"caches_retired", report->caches_retired}};
+    print_json(out);
+  } else {
+    fmt::print("Merged: {} blob(s) linked, {} copied, {} compared with the central cache's; {} ref(s) written.\n", linked, copied,
+               compared, refs);
+    fmt::print("Verified: {} file(s) resolve from {} to the same bytes.\n", verified, plan->options.cache_dir);
+  }
+  if (!report->unverified.empty()) {
+    if (!o.common.json) {
+      for (const auto& u : report->unverified) print_warning("does not resolve from the central cache: " + u);
+      fmt::print(stderr,
+                 "Error: {} file(s) did not verify; no project was changed. Run `hubcache cache verify`, then migrate again.\n",
+                 report->unverified.size());
+    }
+    return k_exit_integrity;
+  }
+  if (!o.common.json) {
+    if (report->files_rewritten > 0)
+      fmt::print("Rewrote {} configuration file(s); the originals are kept as {}.\n", report->files_rewritten,
+                 join(report->backups, ", "));
+    else if (!plan->edits.empty())
+      fmt::print(
+          "The configuration lines above still name the project caches: change them, or run again with --rewrite-config.\n");
+    for (const auto& cache : plan->caches)
+      fmt::print("{} {}.\n", o.leave_link ? "Replaced with a link to the central cache:" : "Removed",
+                 cache.leftover ? cache.path : cache.path);
+    if (plan->options.cache_dir != c.hub_cache.value)
+      fmt::print("Point every tool at the central cache:\n  export HF_HUB_CACHE={}\n", plan->options.cache_dir);
+  }
+  return k_exit_ok;
+}
+
+}  // namespace
+
+void add_migrate_command(CLI::App& app, Context& ctx) {
+  auto* cmd = app.add_subcommand(
+      "migrate",
+      "Merge the model caches kept inside projects (./model_cache, any folder holding models--*) into the central cache, "
+      "point the projects' configuration at it, and remove them (or leave a link)");
+  auto o = std::make_shared<MigrateCliOptions>();
+  cmd->add_option("PROJECT_DIR", o->projects, "Project folders to migrate (their caches are found below them)")->required();
+  cmd->add_option("--to", o->to, "The central cache to merge into (default: the configured Hub cache)");
+  cmd->add_flag("--dry-run", o->dry_run, "Show the plan and the configuration diff; change nothing");
+  cmd->add_flag("-y,--yes", o->yes, "Do not ask for confirmation");
+  cmd->add_flag("--rewrite-config", o->rewrite_config,
+                "Apply the configuration diff (.env lines and simple string defaults; the originals kept as *.hubcache-bak)");
+  cmd->add_flag(
+      "--leave-link", o->leave_link,
+      "Leave a symlink to the central cache where each project cache was, so code that names ./model_cache keeps working");
+  add_cache_dir_option(*cmd, o->common);
+  add_json_option(*cmd, o->common);
+  cmd->callback([&ctx, o] { ctx.exit_code = run(ctx, *o); });
+}
+
+}  // namespace hubcache::cli

@@ -1,0 +1,225 @@
+// `hubcache migrate` (hygiene/migrate.hpp): project caches into the central one.
+#include "hubcache/hygiene/migrate.hpp"
+
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "config_edit.hpp"
+#include "hubcache/util/fs.hpp"
+#include "settings_scan.hpp"
+#include "walk_roots.hpp"
+
+namespace hubcache::hygiene {
+namespace {
+
+constexpr std::string_view k_retired_suffix = ".hubcache-merged";
+constexpr std::string_view k_backup_suffix = ".hubcache-bak";
+
+std::string base_name(const std::string& p) { return p.substr(p.rfind('/') + 1); }
+
+// The path a retired project cache had before (manage's retired_cache_path, read backwards), or "".
+std::string original_of_retired(const std::string& path) {
+  const std::string name = base_name(path);
+  if (!name.starts_with('.') || !name.ends_with(k_retired_suffix) || name.size() <= 1 + k_retired_suffix.size()) return {};
+  return fs::parent(path) + "/" + name.substr(1, name.size() - 1 - k_retired_suffix.size());
+}
+
+Result<std::string> project_folder(const std::string& given, const std::string& central) {
+  struct stat st {};
+  if (::stat(given.c_str(), &st) != 0) {
+    if (errno == ENOENT)
+      return fail(ErrorCode::NotFound, "project folder '" + given + "' does not exist: name the folder that holds the project",
+                  given);
+    return fail(errno_error(errno, "cannot read the project folder", given));
+  }
+  if (!S_ISDIR(st.st_mode))
+    return fail(
+        ErrorCode::InvalidArgument,
+        "'" + given +
+            "' is a file, not a project folder: name the folder that holds the project (its ./model_cache is found below it)",
+        given);
+  HUBCACHE_TRY_ASSIGN(std::string real, fs::real_path(given));
+  if (real == central || fs::is_within(central, real))
+    return fail(ErrorCode::InvalidArgument,
+                "'" + given + "' is the central cache " + central + " or lies inside it: name a project folder outside it",
+                given);
+  return real;
+}
+
+// The edits and manual settings of one project cache's project.
+void plan_edits(const ProjectCache& c, const std::string& central, MigratePlan& plan, std::set<std::pair<std::string, int>>& seen,
+                std::map<std::string, std::string>& texts) {
+  const std::string named = c.leftover ? original_of_retired(c.path) : c.path;
+  const std::string folder_name = base_name(named) == "hub" ? base_name(fs::parent(named)) : base_name(named);
+  const detail::CacheMove move{c.project, named, central};
+  for (const auto& s : detail::project_settings(c.project, c.path, folder_name)) {
+    if (!seen.emplace(s.file, s.line).second) continue;
+    auto [it, fresh] = texts.try_emplace(s.file);
+    if (fresh) it->second = fs::read_file(s.file, 1u << 20).value_or("");
+    bool final_newline = true;
+    const auto lines = detail::split_lines(it->second, final_newline);
+    if (s.line < 1 || static_cast<std::size_t>(s.line) > lines.size()) continue;
+    std::optional<detail::ManualSetting> manual;
+    if (auto e = detail::edit_for(s, lines[static_cast<std::size_t>(s.line) - 1], move, manual))
+      plan.edits.push_back({e->file, e->line, e->before, e->after});
+    else if (manual)
+      plan.manual.push_back({manual->file, manual->line, manual->text, manual->why});
+  }
+}
+
+std::string diff_of(const MigratePlan& plan, const std::map<std::string, std::string>& texts) {
+  std::string out;
+  for (std::size_t i = 0; i < plan.edits.size();) {
+    const std::string& file = plan.edits[i].file;
+    std::vector<detail::LineEdit> edits;
+    for (; i < plan.edits.size() && plan.edits[i].file == file; ++i)
+      edits.push_back({file, plan.edits[i].line, plan.edits[i].before, plan.edits[i].after});
+    // Relative to the folder above the project ("projA/.env"): unambiguous across projects.
+    std::string label = file;
+    for (const auto& p : plan.options.projects)
+      if (fs::is_within(p, file)) {
+        const std::string above = fs::parent(p);
+        label = file.substr(above == "/" ? 1 : above.size() + 1);
+      }
+    bool final_newline = true;
+    const auto lines = detail::split_lines(texts.at(file), final_newline);
+    out += detail::unified_diff(label, lines, final_newline, edits);
+  }
+  return out;
+}
+
+// Every edit's file still holds the planned line; then each file is backed up once and rewritten.
+Result<std::vector<std::string>> apply_edits(const std::vector<ConfigEdit>& edits) {
+  struct Rewrite {
+    std::string text;
+    unsigned mode = 0644;
+    std::vector<std::string> lines;
+    bool final_newline = true;
+  };
+  std::map<std::string, Rewrite> files;
+  for (const auto& e : edits) {
+    auto [it, fresh] = files.try_emplace(e.file);
+    if (fresh) {
+      struct stat st {};
+      if (::stat(e.file.c_str(), &st) != 0) return fail(errno_error(errno, "cannot read", e.file));
+      it->second.mode = st.st_mode & 07777;
+      HUBCACHE_TRY_ASSIGN(it->second.text, fs::read_file(e.file, 1u << 20));
+      it->second.lines = detail::split_lines(it->second.text, it->second.final_newline);
+    }
+    auto& lines = it->second.lines;
+    if (e.line < 1 || static_cast<std::size_t>(e.line) > lines.size() || lines[static_cast<std::size_t>(e.line) - 1] != e.before)
+      return fail(ErrorCode::Conflict,
+                  e.file + ":" + std::to_string(e.line) + " changed since the plan: nothing was rewritten; run migrate again",
+                  e.file);
+    lines[static_cast<std::size_t>(e.line) - 1] = e.after;
+  }
+  std::vector<std::string> backups;
+  for (const auto& [file, r] : files) {
+    const std::string backup = file + std::string(k_backup_suffix);
+    struct stat st {};
+    if (::lstat(backup.c_str(), &st) != 0) HUBCACHE_TRY(fs::write_file_atomic(backup, r.text, r.mode));
+    std::string text;
+    for (std::size_t i = 0; i < r.lines.size(); ++i) text += r.lines[i] + (i + 1 < r.lines.size() || r.final_newline ? "\n" : "");
+    HUBCACHE_TRY(fs::write_file_atomic(file, text, r.mode));
+    backups.push_back(backup);
+  }
+  return backups;
+}
+
+}  // namespace
+
+Result<MigratePlan> plan_migrate(const MigrateOptions& options) {
+  if (options.projects.empty()) return fail(ErrorCode::InvalidArgument, "name at least one project folder to migrate");
+  MigratePlan plan;
+  plan.options = options;
+  const std::string central = fs::absolute_real(options.cache_dir);
+  plan.options.cache_dir = central;
+  std::set<std::pair<dev_t, ino_t>> skip;
+  if (struct stat st{}; ::stat(central.c_str(), &st) == 0) skip.emplace(st.st_dev, st.st_ino);
+  plan.options.projects.clear();
+  for (const auto& given : options.projects) {
+    HUBCACHE_TRY_ASSIGN(std::string project, project_folder(given, central));
+    if (std::find(plan.options.projects.begin(), plan.options.projects.end(), project) == plan.options.projects.end())
+      plan.options.projects.push_back(project);
+  }
+  std::set<std::string> found;
+  for (const auto& project : plan.options.projects) {
+    auto walked = detail::walk_for_stores(project, options.max_depth, false, skip);
+    plan.warnings.insert(plan.warnings.end(), walked.warnings.begin(), walked.warnings.end());
+    for (const auto& s : walked.stores) {
+      const std::string path = fs::absolute_real(s.root);
+      if (s.kind == stores::StoreKind::ModelFolder) plan.model_folders.push_back(path);
+      if (s.kind != stores::StoreKind::HubCache || !found.insert(path).second) continue;
+      ProjectCache c;
+      c.project = project;
+      c.path = path;
+      c.leftover = !original_of_retired(path).empty();
+      MergeOptions m{path, central, options.threads, options.disable_symlinks};
+      auto merge = plan_cache_merge(m);
+      if (!merge) {
+        Error e = std::move(merge).error();
+        e.message = "project " + project + ": " + e.message;
+        return fail(std::move(e));
+      }
+      c.merge = std::move(*merge);
+      plan.caches.push_back(std::move(c));
+    }
+  }
+  // What execute changes in the projects must be changeable, or nothing is done at all.
+  for (const auto& c : plan.caches) {
+    const std::string parent = fs::parent(c.path);
+    if (::access(parent.c_str(), W_OK) != 0)
+      return fail(ErrorCode::PermissionDenied,
+                  "the project cache " + c.path + " could not be removed after the merge: " + parent + " is not writable (" +
+                      std::strerror(errno) + "). Nothing was changed; run migrate as a user who may change the project",
+                  parent);
+  }
+  std::set<std::pair<std::string, int>> seen;
+  std::map<std::string, std::string> texts;
+  for (const auto& c : plan.caches) plan_edits(c, central, plan, seen, texts);
+  if (options.rewrite_config)
+    for (const auto& e : plan.edits)
+      if (::access(e.file.c_str(), W_OK) != 0 || ::access(fs::parent(e.file).c_str(), W_OK) != 0)
+        return fail(ErrorCode::PermissionDenied,
+                    "--rewrite-config cannot rewrite " + e.file +
+                        " (it or its folder is not writable): nothing was changed. "
+                        "Run without --rewrite-config and change the lines by hand",
+                    e.file);
+  auto by_place = [](const auto& a, const auto& b) { return std::tie(a.file, a.line) < std::tie(b.file, b.line); };
+  std::sort(plan.edits.begin(), plan.edits.end(), by_place);
+  std::sort(plan.manual.begin(), plan.manual.end(), by_place);
+  plan.diff = diff_of(plan, texts);
+  return plan;
+}
+
+Result<MigrateReport> execute_migrate(const MigratePlan& plan) {
+  MigrateReport report;
+  for (const auto& c : plan.caches) {
+    auto r = execute_cache_merge(c.merge);
+    if (!r) {
+      Error e = std::move(r).error();
+      e.message = "merging " + c.path + ": " + e.message;
+      return fail(std::move(e));
+    }
+    report.unverified.insert(report.unverified.end(), r->unverified.begin(), r->unverified.end());
+    report.merges.push_back(std::move(*r));
+  }
+  if (!report.unverified.empty()) return report;
+  if (plan.options.rewrite_config && !plan.edits.empty()) {
+    HUBCACHE_TRY_ASSIGN(report.backups, apply_edits(plan.edits));
+    report.files_rewritten = report.backups.size();
+  }
+  for (const auto& c : plan.caches) {
+    HUBCACHE_TRY(retire_merged_cache(c.merge, plan.options.leave_link));
+    ++report.caches_retired;
+  }
+  return report;
+}
+
+}  // namespace hubcache::hygiene
