@@ -2,6 +2,7 @@
 // docs/cache-management.md#migrate). Plan, show, confirm, execute.
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <memory>
 #include <nlohmann/json.hpp>
 
@@ -17,6 +18,7 @@ namespace {
 struct MigrateCliOptions {
   CommonOptions common;
   std::vector<std::string> projects;
+  std::vector<std::string> models;  // DIR=ORG/NAME[@REVISION]
   std::optional<std::string> to;
   bool dry_run = false, yes = false, rewrite_config = false, leave_link = false;
 };
@@ -24,6 +26,30 @@ struct MigrateCliOptions {
 std::string size_text(std::uint64_t bytes) { return format_size(static_cast<double>(bytes)); }
 
 std::string short_commit(const std::string& c) { return c.substr(0, 12); }
+
+// `DIR=ORG/NAME[@REVISION]`, `DIR=datasets/ORG/NAME` (the Hub's URL prefix names the type).
+Result<hygiene::ModelFolderSpec> parse_model_spec(const std::string& text) {
+  const auto eq = text.rfind('=');
+  const std::string what = "--model " + text + ": ";
+  if (eq == std::string::npos || eq == 0 || eq + 1 == text.size())
+    return fail(ErrorCode::InvalidArgument, what + "expected DIR=ORG/NAME[@REVISION], e.g. --model ./models/tiny=org/tiny");
+  hygiene::ModelFolderSpec m;
+  m.dir = text.substr(0, eq);
+  std::string id = text.substr(eq + 1);
+  if (const auto at = id.find('@'); at != std::string::npos) {
+    m.revision = id.substr(at + 1);
+    id.resize(at);
+    if (m.revision.empty()) return fail(ErrorCode::InvalidArgument, what + "the revision after '@' is empty");
+  }
+  for (const auto& [prefix, type] : {std::pair{"datasets/", RepoType::Dataset}, std::pair{"spaces/", RepoType::Space}})
+    if (id.starts_with(prefix) && std::count(id.begin(), id.end(), '/') == 2) {
+      m.repo.type = type;
+      id = id.substr(std::string_view(prefix).size());
+    }
+  if (auto ok = validate_repo_id(id); !ok) return fail(ErrorCode::InvalidArgument, what + ok.error().message);
+  m.repo.id = id;
+  return m;
+}
 
 void print_plan(const hygiene::MigratePlan& plan) {
   fmt::print("Central cache: {}\n", plan.options.cache_dir);
@@ -49,8 +75,17 @@ void print_plan(const hygiene::MigratePlan& plan) {
             rc.ref, r.repo.label(), short_commit(rc.cache_commit), short_commit(rc.source_commit));
     for (const auto& l : m.left_out) fmt::print("  left out: {}\n", printable(l));
   }
+  for (const auto& f : plan.folders) {
+    const ImportPlan& i = f.import;
+    fmt::print("Model folder {}: {} ({}), {} file(s), {}, imported as {} at {} by {}{}\n", f.path,
+               f.identified_by == "--model" ? "named by --model" : "identified",
+               f.identified_by == "--model" ? i.options.repo.label() : f.identified_by, i.files.size(), size_text(i.total_bytes),
+               i.options.repo.label(), short_commit(i.commit), i.mode == ImportMode::Link ? "hardlink" : "copy",
+               i.skipped.empty() ? "" : fmt::format("; {} file(s) without local-dir metadata stay", i.skipped.size()));
+    for (const auto& w : i.warnings) print_warning(f.path + ": " + w);
+  }
   for (const auto& f : plan.model_folders)
-    fmt::print("Model folder {}: not a Hub cache, left as it is (`hubcache import {} ORG/NAME` brings it in)\n", f, f);
+    fmt::print("Model folder {}: its repo is not known, left as it is (`--model {}=ORG/NAME` imports it as that repo)\n", f, f);
   for (const auto& w : plan.warnings) print_warning(w);
   if (!plan.diff.empty()) fmt::print("Configuration to point at the central cache:\n{}", printable(plan.diff, true));
   for (const auto& m : plan.manual) fmt::print("To change by hand: {}:{}: {} ({})\n", m.file, m.line, printable(m.text), m.why);
@@ -83,11 +118,24 @@ nlohmann::json plan_json(const hygiene::MigratePlan& plan) {
   for (const auto& e : plan.edits)
     edits.push_back({{"file", e.file}, {"line", e.line}, {"before", e.before}, {"after", e.after}});
   for (const auto& m : plan.manual) manual.push_back({{"file", m.file}, {"line", m.line}, {"text", m.text}, {"why", m.why}});
+  nlohmann::json folders = nlohmann::json::array();
+  for (const auto& f : plan.folders)
+    folders.push_back({{"project", f.project},
+                       {"path", f.path},
+                       {"identified_by", f.identified_by},
+                       {"repo_id", f.import.options.repo.id},
+                       {"repo_type", to_string(f.import.options.repo.type)},
+                       {"commit", f.import.commit},
+                       {"files", f.import.files.size()},
+                       {"bytes", f.import.total_bytes},
+                       {"mode", to_string(f.import.mode)},
+                       {"skipped", f.import.skipped}});
   return {{"cache_dir", plan.options.cache_dir},
           {"caches", caches},
           {"edits", edits},
           {"manual", manual},
           {"diff", plan.diff},
+          {"folders", folders},
           {"model_folders", plan.model_folders},
           {"warnings", plan.warnings}};
 }
@@ -100,6 +148,11 @@ int run(const Context& ctx, const MigrateCliOptions& o) {
   const Config c = load_config(ctx, o.common, /*quiet=*/true);
   hygiene::MigrateOptions options;
   options.projects = o.projects;
+  for (const auto& text : o.models) {
+    auto m = parse_model_spec(text);
+    if (!m) return o.common.json ? report_error(m.error(), true) : usage_error(m.error().message);
+    options.models.push_back(std::move(*m));
+  }
   options.cache_dir = o.to.value_or(c.hub_cache.value);
   options.rewrite_config = o.rewrite_config;
   options.leave_link = o.leave_link;
@@ -112,16 +165,17 @@ int run(const Context& ctx, const MigrateCliOptions& o) {
   }
   nlohmann::json out = o.common.json ? plan_json(*plan) : nlohmann::json();
   if (!o.common.json) print_plan(*plan);
-  if (o.dry_run || plan->caches.empty()) {
+  const bool nothing = plan->caches.empty() && plan->folders.empty();
+  if (o.dry_run || nothing) {
     if (o.common.json)
       print_json(out);
     else
-      fmt::print("{}\n", plan->caches.empty() ? "Nothing to migrate." : "Dry run: nothing was changed.");
+      fmt::print("{}\n", nothing ? "Nothing to migrate." : "Dry run: nothing was changed.");
     return k_exit_ok;
   }
   if (!o.yes) {
-    const std::string question = std::string("Merge these caches into ") + plan->options.cache_dir + ", then " +
-                                 (o.leave_link ? "replace each with a link to it" : "remove them") + "?";
+    const std::string question = std::string("Bring these into ") + plan->options.cache_dir + ", then " +
+                                 (o.leave_link ? "replace each with links to it" : "remove them") + "?";
     const auto answer = ask_confirmation(question, "migrate");
     if (!answer || !*answer) {
       if (answer) fmt::print("Aborted: nothing was changed.\n");
@@ -138,6 +192,7 @@ int run(const Context& ctx, const MigrateCliOptions& o) {
     verified += m.files_verified;
     refs += m.refs_written;
   }
+  verified += report->folder_files_verified;
   if (o.common.json) {
     out["result"] = {{"blobs_linked", linked},
                      {"blobs_copied", copied},
@@ -147,11 +202,15 @@ int run(const Context& ctx, const MigrateCliOptions& o) {
                      {"unverified", report->unverified},
                      {"files_rewritten", report->files_rewritten},
                      {"backups", report->backups},
-                     {"caches_retired", report->caches_retired}};
+                     {"caches_retired", report->caches_retired},
+                     {"folders_imported", report->folders_imported},
+                     {"folders_kept", report->folders_kept}};
     print_json(out);
   } else {
-    fmt::print("Merged: {} blob(s) linked, {} copied, {} compared with the central cache's; {} ref(s) written.\n", linked, copied,
-               compared, refs);
+    if (!plan->caches.empty())
+      fmt::print("Merged: {} blob(s) linked, {} copied, {} compared with the central cache's; {} ref(s) written.\n", linked,
+                 copied, compared, refs);
+    if (report->folders_imported > 0) fmt::print("Imported {} model folder(s).\n", report->folders_imported);
     fmt::print("Verified: {} file(s) resolve from {} to the same bytes.\n", verified, plan->options.cache_dir);
   }
   if (!report->unverified.empty()) {
@@ -171,8 +230,16 @@ int run(const Context& ctx, const MigrateCliOptions& o) {
       fmt::print(
           "The configuration lines above still name the project caches: change them, or run again with --rewrite-config.\n");
     for (const auto& cache : plan->caches)
-      fmt::print("{} {}.\n", o.leave_link ? "Replaced with a link to the central cache:" : "Removed",
-                 cache.leftover ? cache.path : cache.path);
+      fmt::print("{} {}.\n", o.leave_link ? "Replaced with a link to the central cache:" : "Removed", cache.path);
+    for (const auto& f : plan->folders) {
+      const bool kept = std::find(report->folders_kept.begin(), report->folders_kept.end(), f.path) != report->folders_kept.end();
+      if (o.leave_link)
+        fmt::print("Each file of {} is now a link of its blob in the central cache.\n", f.path);
+      else if (kept)
+        fmt::print("Kept {}: it holds files that were not imported; the imported ones were removed.\n", f.path);
+      else
+        fmt::print("Removed {} (load \"{}\" from the central cache instead).\n", f.path, f.import.options.repo.id);
+    }
     if (plan->options.cache_dir != c.hub_cache.value)
       fmt::print("Point every tool at the central cache:\n  export HF_HUB_CACHE={}\n", plan->options.cache_dir);
   }
@@ -184,10 +251,16 @@ int run(const Context& ctx, const MigrateCliOptions& o) {
 void add_migrate_command(CLI::App& app, Context& ctx) {
   auto* cmd = app.add_subcommand(
       "migrate",
-      "Merge the model caches kept inside projects (./model_cache, any folder holding models--*) into the central cache, "
+      "Merge the model caches kept inside projects (./model_cache, any folder holding models--*) and their --local-dir "
+      "model folders into the central cache, "
       "point the projects' configuration at it, and remove them (or leave a link)");
   auto o = std::make_shared<MigrateCliOptions>();
   cmd->add_option("PROJECT_DIR", o->projects, "Project folders to migrate (their caches are found below them)")->required();
+  cmd->add_option("--model", o->models,
+                  "DIR=ORG/NAME[@REVISION]: import the model folder DIR (an `hf download --local-dir` or a plain folder of "
+                  "the repo's files) as that repo; datasets/ORG/NAME for a dataset. Repeatable")
+      ->allow_extra_args(false)
+      ->take_all();
   cmd->add_option("--to", o->to, "The central cache to merge into (default: the configured Hub cache)");
   cmd->add_flag("--dry-run", o->dry_run, "Show the plan and the configuration diff; change nothing");
   cmd->add_flag("-y,--yes", o->yes, "Do not ask for confirmation");

@@ -11,6 +11,7 @@
 #include <set>
 
 #include "config_edit.hpp"
+#include "migrate_folders.hpp"
 #include "hubcache/util/fs.hpp"
 #include "settings_scan.hpp"
 #include "walk_roots.hpp"
@@ -132,6 +133,98 @@ Result<std::vector<std::string>> apply_edits(const std::vector<ConfigEdit>& edit
   return backups;
 }
 
+// The model folders to import: those named with --model, and the `--local-dir` downloads found
+// whose commit is a snapshot of exactly one repo in the central cache or a project cache.
+Result<void> plan_folders(MigratePlan& plan, const std::vector<std::pair<std::string, std::string>>& found) {
+  const MigrateOptions& o = plan.options;
+  auto import_options = [&](const std::string& dir, const RepoRef& repo, const std::string& revision) {
+    ImportOptions i;
+    i.source_dir = dir;
+    i.repo = repo;
+    i.revision = revision;
+    i.cache_dir = o.cache_dir;
+    i.mode = ImportMode::Auto;
+    i.untracked = UntrackedPolicy::Skip;
+    i.threads = o.threads;
+    i.disable_symlinks = o.disable_symlinks;
+    return i;
+  };
+  std::set<std::string> named;
+  for (const auto& m : o.models) {
+    struct stat st {};
+    if (::stat(m.dir.c_str(), &st) != 0 || !S_ISDIR(st.st_mode))
+      return fail(ErrorCode::InvalidArgument, "--model " + m.dir + "=" + m.repo.id + ": '" + m.dir + "' is not a folder", m.dir);
+    const std::string dir = fs::absolute_real(m.dir);
+    const std::string what = "--model " + m.dir + "=" + m.repo.id + ": ";
+    if (dir == o.cache_dir || fs::is_within(o.cache_dir, dir) || fs::is_within(dir, o.cache_dir))
+      return fail(ErrorCode::InvalidArgument, what + "the folder is, holds or lies inside the central cache " + o.cache_dir,
+                  m.dir);
+    for (const auto& pr : o.projects)
+      if (dir == pr || fs::is_within(dir, pr))
+        return fail(ErrorCode::InvalidArgument,
+                    what + "the folder is or holds the project " + pr + "; name the folder that holds the model's files", m.dir);
+    for (const auto& c : plan.caches)
+      if (dir == c.path || fs::is_within(c.path, dir) || fs::is_within(dir, c.path))
+        return fail(ErrorCode::InvalidArgument,
+                    what + "the folder is, holds or lies inside the project cache " + c.path + ", which migrate merges", m.dir);
+    auto p = plan_import(import_options(dir, m.repo, m.revision));
+    if (!p) {
+      Error e = std::move(p).error();
+      e.message = what + e.message;
+      return fail(std::move(e));
+    }
+    named.insert(dir);
+    if (o.leave_link && detail::already_linked(*p)) continue;  // a finished --leave-link run
+    std::string project;
+    for (const auto& pr : o.projects)
+      if (fs::is_within(pr, dir)) project = pr;
+    plan.folders.push_back({project, dir, "--model", std::move(*p)});
+  }
+  std::vector<std::string> roots{o.cache_dir};
+  for (const auto& c : plan.caches) roots.push_back(c.path);
+  for (const auto& [project, dir] : found) {
+    if (named.contains(dir)) continue;
+    const std::string commit = detail::local_dir_commit(dir);
+    const auto repos = commit.empty() ? std::vector<RepoRef>{} : detail::repos_with_commit(roots, commit);
+    if (repos.size() != 1) {
+      plan.model_folders.push_back(dir);
+      continue;
+    }
+    // The commit as the revision: no ref is written (the cache holding the snapshot has its refs).
+    auto p = plan_import(import_options(dir, repos.front(), commit));
+    if (!p) {
+      plan.model_folders.push_back(dir);
+      plan.warnings.push_back("the model folder " + dir + " is left as it is: " + p.error().message);
+      continue;
+    }
+    if (o.leave_link && detail::already_linked(*p)) continue;  // a finished --leave-link run
+    plan.folders.push_back(
+        {project, dir, "its commit " + commit.substr(0, 12) + " is a snapshot of " + repos.front().label(), std::move(*p)});
+  }
+  return {};
+}
+
+// Without --leave-link a model folder goes: lines that load it are for a person (loading the
+// repo id from the central cache replaces them; only a person knows the call).
+void folder_settings(const FolderImport& f, const std::string& central, MigratePlan& plan,
+                     std::set<std::pair<std::string, int>>& seen) {
+  if (f.project.empty()) return;
+  const std::string id = f.import.options.repo.id;
+  const detail::CacheMove move{f.project, f.path, central};
+  for (const auto& s : detail::project_settings(f.project, f.path, f.path.substr(f.project.size() + 1))) {
+    const std::string text = fs::read_file(s.file, 1u << 20).value_or("");
+    bool final_newline = true;
+    const auto lines = detail::split_lines(text, final_newline);
+    if (s.line < 1 || static_cast<std::size_t>(s.line) > lines.size()) continue;
+    std::optional<detail::ManualSetting> manual;
+    const auto edit = detail::edit_for(s, lines[static_cast<std::size_t>(s.line) - 1], move, manual);
+    if ((!edit && !manual) || !seen.emplace(s.file, s.line).second) continue;
+    plan.manual.push_back({s.file, s.line, s.text,
+                           "it names " + f.path + ", a copy of " + id + " that migrate removes: load \"" + id +
+                               "\" (from the central cache) instead, or migrate with --leave-link"});
+  }
+}
+
 }  // namespace
 
 Result<MigratePlan> plan_migrate(const MigrateOptions& options) {
@@ -149,12 +242,13 @@ Result<MigratePlan> plan_migrate(const MigrateOptions& options) {
       plan.options.projects.push_back(project);
   }
   std::set<std::string> found;
+  std::vector<std::pair<std::string, std::string>> found_folders;  // (project, folder)
   for (const auto& project : plan.options.projects) {
     auto walked = detail::walk_for_stores(project, options.max_depth, false, skip);
     plan.warnings.insert(plan.warnings.end(), walked.warnings.begin(), walked.warnings.end());
     for (const auto& s : walked.stores) {
       const std::string path = fs::absolute_real(s.root);
-      if (s.kind == stores::StoreKind::ModelFolder) plan.model_folders.push_back(path);
+      if (s.kind == stores::StoreKind::ModelFolder) found_folders.emplace_back(project, path);
       if (s.kind != stores::StoreKind::HubCache || !found.insert(path).second) continue;
       ProjectCache c;
       c.project = project;
@@ -171,7 +265,18 @@ Result<MigratePlan> plan_migrate(const MigrateOptions& options) {
       plan.caches.push_back(std::move(c));
     }
   }
+  HUBCACHE_TRY(plan_folders(plan, found_folders));
   // What execute changes in the projects must be changeable, or nothing is done at all.
+  for (const auto& f : plan.folders) {
+    const std::string parent = fs::parent(f.path);
+    if (!options.leave_link && (::access(parent.c_str(), W_OK) != 0 || ::access(f.path.c_str(), W_OK) != 0))
+      return fail(ErrorCode::PermissionDenied,
+                  "the model folder " + f.path + " could not be removed after its import: it or " + parent +
+                      " is not writable (" + std::strerror(errno) +
+                      "). Nothing was changed; run migrate as a user who may "
+                      "change the project, or with --leave-link",
+                  f.path);
+  }
   for (const auto& c : plan.caches) {
     const std::string parent = fs::parent(c.path);
     if (::access(parent.c_str(), W_OK) != 0)
@@ -183,6 +288,8 @@ Result<MigratePlan> plan_migrate(const MigrateOptions& options) {
   std::set<std::pair<std::string, int>> seen;
   std::map<std::string, std::string> texts;
   for (const auto& c : plan.caches) plan_edits(c, central, plan, seen, texts);
+  if (!options.leave_link)
+    for (const auto& f : plan.folders) folder_settings(f, central, plan, seen);
   if (options.rewrite_config)
     for (const auto& e : plan.edits)
       if (::access(e.file.c_str(), W_OK) != 0 || ::access(fs::parent(e.file).c_str(), W_OK) != 0)
@@ -210,6 +317,21 @@ Result<MigrateReport> execute_migrate(const MigratePlan& plan) {
     report.unverified.insert(report.unverified.end(), r->unverified.begin(), r->unverified.end());
     report.merges.push_back(std::move(*r));
   }
+  // Imports are planned again now: the merges may have brought their repo's refs and blobs.
+  std::vector<ImportPlan> imported;
+  for (const auto& f : plan.folders) {
+    auto done = import_folder(f.import.options);
+    if (!done) {
+      Error e = std::move(done).error();
+      e.message = "importing " + f.path + ": " + e.message;
+      return fail(std::move(e));
+    }
+    const auto bad = detail::verify_import(done->plan);
+    report.unverified.insert(report.unverified.end(), bad.begin(), bad.end());
+    report.folder_files_verified += done->plan.files.size() - bad.size();
+    imported.push_back(std::move(done->plan));
+    ++report.folders_imported;
+  }
   if (!report.unverified.empty()) return report;
   if (plan.options.rewrite_config && !plan.edits.empty()) {
     HUBCACHE_TRY_ASSIGN(report.backups, apply_edits(plan.edits));
@@ -218,6 +340,10 @@ Result<MigrateReport> execute_migrate(const MigratePlan& plan) {
   for (const auto& c : plan.caches) {
     HUBCACHE_TRY(retire_merged_cache(c.merge, plan.options.leave_link));
     ++report.caches_retired;
+  }
+  for (const auto& i : imported) {
+    HUBCACHE_TRY_ASSIGN(const bool kept, detail::retire_folder(i, plan.options.leave_link));
+    if (kept) report.folders_kept.push_back(i.options.source_dir);
   }
   return report;
 }

@@ -31,8 +31,9 @@ struct SourceEntry {
 };
 
 /// Walks `root` (absolute, resolved): skips .cache/huggingface/ at the top and every .git entry,
-/// resolves symlinks that stay inside `root`, refuses the rest. Sorted by path.
-Result<std::vector<SourceEntry>> walk_source(const std::string& root);
+/// resolves symlinks that stay inside `root` or point at a blob of `cache` (the destination,
+/// absolute and resolved), refuses the rest. Sorted by path.
+Result<std::vector<SourceEntry>> walk_source(const std::string& root, const std::string& cache);
 
 /// ImportOptions::files as entries, each checked (see there); `root` absolute and resolved. Sorted by path.
 Result<std::vector<SourceEntry>> list_named_sources(const std::string& root, const std::vector<NamedSourceFile>& files);

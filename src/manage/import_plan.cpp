@@ -252,7 +252,7 @@ Result<ImportPlan> plan_import(const ImportOptions& options) {
   if (listed) {
     HUBCACHE_TRY_ASSIGN(entries, import_detail::list_named_sources(root, options.files));
   } else {
-    HUBCACHE_TRY_ASSIGN(entries, import_detail::walk_source(root));
+    HUBCACHE_TRY_ASSIGN(entries, import_detail::walk_source(root, cache));
   }
   std::map<std::string, std::string> etags;  // path -> recorded ETag (local-dir mode)
   std::optional<std::string> meta_commit;

@@ -31,11 +31,20 @@ std::string file_kind(mode_t m) {
 
 struct Walker {
   std::string root;
+  std::string cache;  // the destination cache: a symlink to one of its blobs is read as a file
   std::vector<SourceEntry> entries;
   std::vector<Problem> problems;
 
   void add_problem(ErrorCode code, std::string message, std::string path) {
     problems.push_back(Problem{code, std::move(message), std::move(path)});
+  }
+
+  // <cache>/<repo folder>/blobs/<name>: what `hubcache link` and `migrate --leave-link` leave.
+  bool is_cache_blob(const std::string& real) const {
+    if (cache.empty() || !fs::is_within(cache, real)) return false;
+    const std::string rest = real.substr(cache.size() + 1);
+    const auto first = rest.find('/');
+    return first != std::string::npos && rest.compare(first, 7, "/blobs/") == 0 && rest.find('/', first + 7) == std::string::npos;
   }
 
   static bool skipped(const std::string& rel, const std::string& name) { return name == ".git" || rel == k_local_meta_dir; }
@@ -74,7 +83,7 @@ struct Walker {
       add_problem(ErrorCode::NotFound, "'" + rel + "' is a dangling symlink; remove it or fix its target", full);
       return;
     }
-    if (!fs::is_within(root, *real) || *real == root) {
+    if ((!fs::is_within(root, *real) || *real == root) && !is_cache_blob(*real)) {
       add_problem(
           ErrorCode::InvalidPath,
           "'" + rel + "' is a symlink to '" + *real + "', outside the folder being imported; replace it with a copy of the file",
@@ -132,9 +141,10 @@ Error problems_error(const std::string& headline, const std::vector<Problem>& pr
   return e;
 }
 
-Result<std::vector<SourceEntry>> walk_source(const std::string& root) {
+Result<std::vector<SourceEntry>> walk_source(const std::string& root, const std::string& cache) {
   Walker w;
   w.root = root;
+  w.cache = cache;
   w.walk();
   if (!w.problems.empty()) return fail(problems_error("cannot import '" + root + "'; nothing was changed:", w.problems));
   std::sort(w.entries.begin(), w.entries.end(), [](const SourceEntry& a, const SourceEntry& b) { return a.path < b.path; });

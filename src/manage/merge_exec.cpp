@@ -14,6 +14,7 @@
 #include "hubcache/cache/use_records.hpp"
 #include "hubcache/cache/walk.hpp"
 #include "hubcache/manage/merge.hpp"
+#include "hubcache/util/compare.hpp"
 #include "hubcache/util/digest.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/hash.hpp"
@@ -27,33 +28,6 @@ namespace {
 
 using merge_detail::blob_bytes;
 using Inode = std::pair<dev_t, ino_t>;
-
-// Byte-for-byte equality of two files.
-Result<bool> same_bytes(const std::string& a, const std::string& b) {
-  Fd fa(::open(a.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fa.valid()) return fail(errno_error(errno, "cannot open", a));
-  Fd fb(::open(b.c_str(), O_RDONLY | O_CLOEXEC));
-  if (!fb.valid()) return fail(errno_error(errno, "cannot open", b));
-  ::posix_fadvise(fa.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-  ::posix_fadvise(fb.get(), 0, 0, POSIX_FADV_SEQUENTIAL);
-  std::vector<char> ba(1 << 20), bb(1 << 20);
-  for (;;) {
-    const ssize_t na = ::read(fa.get(), ba.data(), ba.size());
-    if (na < 0) return fail(errno_error(errno, "cannot read", a));
-    std::size_t got = 0;
-    while (got < static_cast<std::size_t>(na)) {
-      const ssize_t nb = ::read(fb.get(), bb.data() + got, static_cast<std::size_t>(na) - got);
-      if (nb < 0) return fail(errno_error(errno, "cannot read", b));
-      if (nb == 0) return false;
-      got += static_cast<std::size_t>(nb);
-    }
-    if (na == 0) {
-      char extra = 0;
-      return ::read(fb.get(), &extra, 1) == 0;
-    }
-    if (std::memcmp(ba.data(), bb.data(), got) != 0) return false;
-  }
-}
 
 // "holds the bytes its name says" or "does not (sha256 <x>)", for a conflict's message.
 std::string name_verdict(const std::string& path, const std::string& etag) {
@@ -126,7 +100,7 @@ class Executor {
 
   // The destination's blob of that name must hold the source's bytes.
   bool compare_with(std::size_t repo, const MergeBlob& b, const merge_detail::BlobBytes& have) {
-    auto same = same_bytes(b.source_path, have.path);
+    auto same = fs::same_contents(b.source_path, have.path);
     if (!same) {
       set_error(std::move(same).error());
       return false;
@@ -246,7 +220,7 @@ class Executor {
         why = std::strerror(errno);
       } else if (t.kind == TargetKind::Self) {
         const auto it = std::find_if(r.blobs.begin(), r.blobs.end(), [&](const MergeBlob& b) { return b.etag == f.etag; });
-        auto same = same_bytes(it->source_path, t.blob_path);
+        auto same = fs::same_contents(it->source_path, t.blob_path);
         if (!same || !*same) why = "a copy with other bytes";
       } else if (t.kind != TargetKind::Blob || !is_reachable(dirs, t)) {
         why = "not a blob of the repo";

@@ -1,7 +1,8 @@
 // `hubcache migrate PROJECT_DIR...` on a fixture lab: three projects whose caches overlap each
-// other and the central cache, one ref in conflict, an HF_HOME-style cache, a `--local-dir` folder,
-// configuration lines of every kind. The plan and its exact diff, the merge (each blob once, every
-// project file resolving from the central cache), kill -9 at random points with reruns, and bad input.
+// other and the central cache, one ref in conflict, an HF_HOME-style cache, a `--local-dir` folder
+// of a commit the central cache holds, a plain model folder, configuration lines of every kind. The plan and its exact diff, the
+// merge (each blob once, every project file resolving from the central cache), kill -9 at random points with reruns, and bad
+// input.
 #include <fcntl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
@@ -18,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cache_builder.hpp"
+#include "hubcache/util/hash.hpp"
 #include "exit_codes.hpp"
 #include "temp_dir.hpp"
 
@@ -44,6 +46,11 @@ std::string bytes(std::size_t n, int seed) {
   return s;
 }
 
+/// One file of a `--local-dir` download in a project: its repo path and bytes.
+struct LocalFile {
+  std::string path, content;
+};
+
 /// One file a project cache held: where, and its bytes.
 struct Held {
   std::string cache;  // the project cache folder
@@ -54,6 +61,8 @@ struct Held {
 struct Lab {
   std::string root, central, a, b, c;
   std::vector<Held> held;
+  std::string local_dir, plain_dir;  // in projC: `hf download org/shared --local-dir models/shared`, a plain folder
+  std::vector<LocalFile> local_files{{"config.json", "{\"shared\": 1}"}, {"tokenizer/tokenizer.json", "{\"tok\": 1}"}};
   std::string c1 = test::commit_id(1), c2 = test::commit_id(2), c3 = test::commit_id(3);
 
   Lab(const std::string& r, const std::string& central_dir, std::size_t scale) : root(r), central(central_dir) {
@@ -90,9 +99,16 @@ struct Lab {
     add(c + "/hf_home/hub", k_a, c2, "config.json", "{\"a\": 1}", false);
     test::CacheBuilder(c + "/hf_home/hub").add_ref(k_a, "main", c2);
     test::write_file(c + "/.env", "HF_HOME=./hf_home\n");
-    test::write_file(c + "/models/tiny/config.json", "{\"tiny\": true}");
-    test::write_file(c + "/models/tiny/.cache/huggingface/download/config.json.metadata",
-                     c1 + "\n" + std::string(40, 'a') + "\n1700000000.0\n");
+    local_dir = c + "/models/shared";
+    for (const auto& f : local_files) {
+      test::write_file(local_dir + "/" + f.path, f.content);
+      test::write_file(local_dir + "/.cache/huggingface/download/" + f.path + ".metadata",
+                       c1 + "\n" + git_blob_sha1_hex(f.content) + "\n1700000000.0\n");
+    }
+    test::write_file(c + "/run.py", "MODEL_DIR = \"./models/shared\"\n");
+    plain_dir = c + "/models/plain";
+    test::write_file(plain_dir + "/config.json", "{\"plain\": true}");
+    test::write_file(plain_dir + "/model.safetensors", bytes(scale, 5));
   }
 
   void add(const std::string& cache, const RepoRef& repo, const std::string& commit, const std::string& path,
@@ -114,6 +130,11 @@ struct Lab {
     return (cache_is_real && read_or_empty(file_in(h.cache, h)) == h.content) || read_or_empty(file_in(aside, h)) == h.content;
   }
   bool in_central(const Held& h) const { return read_or_empty(file_in(central, h)) == h.content; }
+  /// A file of the --local-dir folder, read from the central cache's snapshot of its commit.
+  bool in_central(const LocalFile& f) const {
+    return read_or_empty(RepoLayout(central, k_shared).pointer_path(c1, f.path)) == f.content;
+  }
+  bool in_local_dir(const LocalFile& f) const { return read_or_empty(local_dir + "/" + f.path) == f.content; }
 
   std::vector<std::string> projects() const { return {a, b, c}; }
 };
@@ -163,11 +184,21 @@ TEST_F(CliMigrate, DryRunShowsThePlanAndTheExactDiffAndChangesNothing) {
   const auto j = nlohmann::json::parse(r.out);
   EXPECT_EQ(j["diff"].get<std::string>(), expected_diff());
   ASSERT_EQ(j["caches"].size(), 3u);
-  ASSERT_EQ(j["manual"].size(), 1u);
+  ASSERT_EQ(j["manual"].size(), 2u) << j["manual"].dump();
   EXPECT_EQ(j["manual"][0]["file"], lab.b + "/util.py");
   EXPECT_EQ(j["manual"][0]["line"], 3);
+  EXPECT_EQ(j["manual"][1]["file"], lab.c + "/run.py");
+  EXPECT_NE(j["manual"][1]["why"].get<std::string>().find("a copy of org/shared that migrate removes"), std::string::npos);
   ASSERT_EQ(j["model_folders"].size(), 1u);
-  EXPECT_EQ(j["model_folders"][0], lab.c + "/models/tiny");
+  EXPECT_EQ(j["model_folders"][0], lab.plain_dir);
+  ASSERT_EQ(j["folders"].size(), 1u);
+  const auto& folder = j["folders"][0];
+  EXPECT_EQ(folder["path"], lab.local_dir);
+  EXPECT_EQ(folder["repo_id"], "org/shared");
+  EXPECT_EQ(folder["commit"], lab.c1);
+  EXPECT_EQ(folder["files"], 2);
+  EXPECT_EQ(folder["mode"], "link");
+  EXPECT_NE(folder["identified_by"].get<std::string>().find("is a snapshot of model/org/shared"), std::string::npos);
   const auto& projb = j["caches"][1];
   EXPECT_EQ(projb["path"], lab.b + "/model_cache");
   const auto& conflicts = projb["repos"][1]["ref_conflicts"];  // datasets--org--b, models--org--shared
@@ -188,18 +219,21 @@ TEST_F(CliMigrate, DryRunShowsThePlanAndTheExactDiffAndChangesNothing) {
 // The whole migration: each blob once in the central cache, every file every project cache held
 // resolving from it to the same bytes, refs merged (the conflict keeps the central one, the other
 // revision pinned), the configuration rewritten exactly with backups, the project caches gone, the
-// --local-dir folder untouched.
+// --local-dir folder imported into its commit's snapshot and gone, the plain folder untouched.
 TEST_F(CliMigrate, MigratesTheLabIntoTheCentralCache) {
   Lab lab(dir.path(), central, 1000);
-  const std::string local_dir = test::tree_fingerprint(lab.c + "/models");
+  const std::string plain = test::tree_fingerprint(lab.plain_dir);
   const std::map<std::string, std::string> originals{{lab.a + "/.env", test::read_file(lab.a + "/.env")},
                                                      {lab.a + "/config.py", test::read_file(lab.a + "/config.py")},
                                                      {lab.b + "/util.py", test::read_file(lab.b + "/util.py")}};
   auto r = migrate({lab.a, lab.b, lab.c, "--to", central, "--yes", "--rewrite-config"});
   ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
-  EXPECT_NE(r.out.find("Verified: 9 file(s) resolve from " + central), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Verified: 11 file(s) resolve from " + central), std::string::npos) << r.out;
   for (const auto& h : lab.held) EXPECT_TRUE(lab.in_central(h)) << h.repo.id << " " << h.commit << " " << h.path;
-  EXPECT_EQ(files_in(RepoLayout(central, k_shared).blobs_dir()), 3u);  // config.json once, two weights
+  for (const auto& f : lab.local_files) EXPECT_TRUE(lab.in_central(f)) << f.path;
+  EXPECT_FALSE(test::exists(lab.local_dir));
+  EXPECT_EQ(test::tree_fingerprint(lab.plain_dir), plain);
+  EXPECT_EQ(files_in(RepoLayout(central, k_shared).blobs_dir()), 4u);  // config.json once, two weights, the tokenizer
   EXPECT_EQ(files_in(RepoLayout(central, k_a).blobs_dir()), 2u);       // held by two projects, once here
   EXPECT_EQ(files_in(RepoLayout(central, k_b).blobs_dir()), 1u);
   const RepoLayout shared(central, k_shared);
@@ -222,7 +256,6 @@ TEST_F(CliMigrate, MigratesTheLabIntoTheCentralCache) {
   EXPECT_EQ(test::read_file(lab.a + "/.env.hubcache-bak"), originals.at(lab.a + "/.env"));
   EXPECT_EQ(test::read_file(lab.a + "/config.py.hubcache-bak"), originals.at(lab.a + "/config.py"));
   EXPECT_EQ(test::read_file(lab.b + "/util.py"), originals.at(lab.b + "/util.py")) << "a line for a person is not rewritten";
-  EXPECT_EQ(test::tree_fingerprint(lab.c + "/models"), local_dir);
 
   // Every file resolves through hubcache's own offline lookup too.
   auto look = test::run_process(
@@ -295,6 +328,8 @@ TEST_F(CliMigrate, KilledAtRandomPointsEveryFileStaysAndARerunFinishes) {
     for (const auto& h : lab.held)
       EXPECT_TRUE(lab.in_central(h) || Lab::in_project(h))
           << "trial " << trial << ": " << h.cache << " " << h.repo.id << " " << h.path << " is lost";
+    for (const auto& f : lab.local_files)
+      EXPECT_TRUE(lab.in_central(f) || lab.in_local_dir(f)) << "trial " << trial << ": " << f.path << " is lost";
     args.erase(args.begin(), args.begin() + 2);
     auto rerun = migrate(args);
     ASSERT_EQ(rerun.exit_code, 0) << "trial " << trial << ": " << rerun.out << rerun.err;
@@ -303,6 +338,16 @@ TEST_F(CliMigrate, KilledAtRandomPointsEveryFileStaysAndARerunFinishes) {
       if (!link) {
         EXPECT_FALSE(Lab::in_project(h)) << "trial " << trial << ": " << h.path;
       }
+    }
+    for (const auto& f : lab.local_files) {
+      EXPECT_TRUE(lab.in_central(f)) << "trial " << trial << ": " << f.path;
+      if (link) {  // across filesystems: a symlink to the blob
+        EXPECT_TRUE(lab.in_local_dir(f)) << "trial " << trial << ": " << f.path;
+        EXPECT_TRUE(stdfs::is_symlink(lab.local_dir + "/" + f.path)) << "trial " << trial << ": " << f.path;
+      }
+    }
+    if (!link) {
+      EXPECT_FALSE(test::exists(lab.local_dir)) << "trial " << trial;
     }
     EXPECT_EQ(test::read_file(lab.a + "/.env"), "HF_HUB_CACHE=" + hub + "\nOTHER=1\n") << "trial " << trial;
     if (link) {
@@ -313,6 +358,66 @@ TEST_F(CliMigrate, KilledAtRandomPointsEveryFileStaysAndARerunFinishes) {
     stdfs::remove_all(stdfs::path(hub).parent_path());
   }
   EXPECT_GE(killed_mid, 5) << "most kills should land while migrate runs";
+}
+
+// Model folders: a --local-dir download found and identified by its commit, a plain folder named
+// with --model. --leave-link makes each file a hardlink of its blob (one filesystem); a rerun finds
+// nothing to do; a run without --leave-link then removes the folders, every file still resolving.
+TEST_F(CliMigrate, ModelFoldersAreImportedLinkedAndRemoved) {
+  Lab lab(dir.path(), central, 1000);
+  const std::string plain_config = test::read_file(lab.plain_dir + "/config.json");
+  const std::vector<std::string> named{"--model", lab.plain_dir + "=org/plain@v1"};
+  std::vector<std::string> args{lab.c, "--to", central, "--yes", "--leave-link"};
+  args.insert(args.end(), named.begin(), named.end());
+  auto r = migrate(args);
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("Model folder " + lab.local_dir + ": identified (its commit " + lab.c1.substr(0, 12) +
+                       " is a snapshot of model/org/shared), 2 file(s)"),
+            std::string::npos)
+      << r.out;
+  EXPECT_NE(r.out.find("Model folder " + lab.plain_dir + ": named by --model (model/org/plain)"), std::string::npos) << r.out;
+  const RepoLayout shared(central, k_shared), plain(central, RepoRef{RepoType::Model, "org/plain"});
+  for (const auto& f : lab.local_files) {
+    struct stat in_dir {
+    }, in_cache{};
+    ASSERT_EQ(::lstat((lab.local_dir + "/" + f.path).c_str(), &in_dir), 0) << f.path;
+    ASSERT_EQ(::stat(shared.pointer_path(lab.c1, f.path).c_str(), &in_cache), 0) << f.path;
+    EXPECT_EQ(in_dir.st_ino, in_cache.st_ino) << f.path << " is a hardlink of its blob";
+  }
+  EXPECT_EQ(test::read_file(shared.ref_path("main")), lab.c1) << "the local-dir's commit moves no ref";
+  const std::string plain_commit = test::read_file(plain.ref_path("v1"));
+  EXPECT_EQ(test::read_file(plain.pointer_path(plain_commit, "config.json")), plain_config);
+  auto look = test::run_process(
+      {test::hubcache_bin(), "resolve", "org/plain", "config.json", "--revision", "v1", "--cache-dir", central});
+  EXPECT_EQ(look.exit_code, 0) << look.err;
+
+  auto again = migrate(args);
+  EXPECT_EQ(again.exit_code, 0) << again.err;
+  EXPECT_NE(again.out.find("Nothing to migrate."), std::string::npos) << again.out;
+
+  auto remove = migrate({lab.c, "--to", central, "--yes", "--model", lab.plain_dir + "=org/plain@v1"});
+  ASSERT_EQ(remove.exit_code, 0) << remove.out << remove.err;
+  EXPECT_FALSE(test::exists(lab.local_dir));
+  EXPECT_FALSE(test::exists(lab.plain_dir));
+  EXPECT_TRUE(stdfs::is_empty(lab.c + "/models"));
+  for (const auto& f : lab.local_files) EXPECT_TRUE(lab.in_central(f)) << f.path;
+  EXPECT_EQ(test::read_file(plain.pointer_path(plain_commit, "config.json")), plain_config);
+}
+
+// A --local-dir folder holding a file without metadata (a user's note): the imported files go,
+// the note and the folder stay.
+TEST_F(CliMigrate, ModelFolderWithUntrackedFilesKeepsThem) {
+  Lab lab(dir.path(), central, 100);
+  test::write_file(lab.local_dir + "/NOTES.md", "mine");
+  auto r = migrate({lab.c, "--to", central, "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("1 file(s) without local-dir metadata stay"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Kept " + lab.local_dir), std::string::npos) << r.out;
+  EXPECT_EQ(test::read_file(lab.local_dir + "/NOTES.md"), "mine");
+  for (const auto& f : lab.local_files) {
+    EXPECT_TRUE(lab.in_central(f)) << f.path;
+    EXPECT_FALSE(test::exists(lab.local_dir + "/" + f.path)) << f.path;
+  }
 }
 
 TEST_F(CliMigrate, BadInputIsRefusedBeforeAnythingChanges) {
@@ -330,6 +435,21 @@ TEST_F(CliMigrate, BadInputIsRefusedBeforeAnythingChanges) {
   EXPECT_EQ(inside.exit_code, exit_code::usage) << inside.err;
   auto within = migrate({central + "/models--org--shared", "--to", central, "--yes"});
   EXPECT_EQ(within.exit_code, exit_code::usage) << within.err;
+  // --model: malformed, not a folder, a project, a project cache, a folder whose files do not
+  // match their local-dir metadata.
+  for (const auto& [spec, says] :
+       std::vector<std::pair<std::string, std::string>>{{lab.plain_dir, "expected DIR=ORG/NAME[@REVISION]"},
+                                                        {lab.plain_dir + "=", "expected DIR=ORG/NAME[@REVISION]"},
+                                                        {lab.plain_dir + "=org/plain@", "the revision after '@' is empty"},
+                                                        {lab.plain_dir + "=org//plain", "org//plain"},
+                                                        {dir.path() + "/nope=org/plain", "is not a folder"},
+                                                        {lab.c + "=org/plain", "name the folder that holds the model's files"},
+                                                        {lab.a + "/model_cache=org/plain", "which migrate merges"}}) {
+    auto bad = migrate({lab.a, lab.c, "--to", central, "--yes", "--model", spec});
+    EXPECT_EQ(bad.exit_code, exit_code::usage) << spec << ": " << bad.err;
+    EXPECT_NE(bad.err.find(says), std::string::npos) << spec << ": " << bad.err;
+  }
+  EXPECT_EQ(test::tree_fingerprint(dir.path()), before);
   EXPECT_EQ(test::tree_fingerprint(dir.path()), before);
 
   // Two caches with different bytes under one blob name: refused, naming both.

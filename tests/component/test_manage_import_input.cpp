@@ -93,6 +93,47 @@ TEST_F(ImportInput, SymlinksLeavingTheFolderAreRefused) {
   expect_refused(opts(), ErrorCode::InvalidArgument, "symlink to a directory");
 }
 
+// A symlink to a blob of the destination cache (what `hubcache link` and `migrate --leave-link`
+// leave) is read as a file; one to anything else in the cache (a snapshot entry, a ref, a blob of
+// another cache) is still refused.
+TEST_F(ImportInput, SymlinkToABlobOfTheCacheIsAFile) {
+  const RepoLayout seed(cache, RepoRef{RepoType::Model, "org/seed"});
+  std::string blob;
+  for (const auto& e : std::filesystem::directory_iterator(seed.blobs_dir())) blob = e.path().string();
+  ASSERT_FALSE(blob.empty());
+  put("b.json", "B");
+  ASSERT_EQ(::symlink(blob.c_str(), (src + "/a.json").c_str()), 0);
+  auto p = plan_import(opts(ImportMode::Link));
+  ASSERT_TRUE(p) << p.error().message;
+  ASSERT_EQ(p->files.size(), 2u);
+  EXPECT_EQ(p->files[0].read_from, blob);
+  EXPECT_EQ(p->files[0].blob, git_blob_sha1_hex("seed"));
+  auto r = execute_import(*p);
+  ASSERT_TRUE(r) << r.error().message;
+  expect_resolvable(*r);
+  EXPECT_EQ(std::filesystem::hard_link_count(layout().blob_path(git_blob_sha1_hex("seed"))), 2u)
+      << "the seed's blob, linked: no copy";
+  before = test::tree_fingerprint(cache);
+
+  std::filesystem::remove(src + "/a.json");
+  const std::string seed_commit = test::read_file(seed.ref_path("main"));
+  for (const std::string& target : {seed.pointer_path(seed_commit, "a.json"), seed.ref_path("main")}) {
+    ASSERT_EQ(::symlink(target.c_str(), (src + "/a.json").c_str()), 0);
+    // A snapshot pointer resolves to the blob itself: a file read through the cache's own link.
+    if (target == seed.ref_path("main")) {
+      expect_refused(opts(), ErrorCode::InvalidPath, "'a.json' is a symlink to");
+    } else {
+      auto q = plan_import(opts());
+      ASSERT_TRUE(q) << q.error().message;
+      EXPECT_EQ(q->files[0].read_from, blob);
+    }
+    std::filesystem::remove(src + "/a.json");
+  }
+  test::write_file(dir / "other/models--org--x/blobs/abc", "other cache");
+  ASSERT_EQ(::symlink((dir / "other/models--org--x/blobs/abc").c_str(), (src + "/a.json").c_str()), 0);
+  expect_refused(opts(), ErrorCode::InvalidPath, "'a.json' is a symlink to");
+}
+
 TEST_F(ImportInput, SpecialFilesAreRefused) {
   put("a.json", "A");
   ASSERT_EQ(::mkfifo((src + "/pipe").c_str(), 0644), 0);

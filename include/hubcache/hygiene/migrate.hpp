@@ -4,31 +4,47 @@
 // pointed there, and the project cache removed or replaced by a link, in an order that never loses
 // a byte and can be run again after a crash (docs/cache-management.md#migrate).
 //
-// Flow: plan_migrate() finds the project caches (doctor's walk: bounded depth, one filesystem,
-// never into a symlinked folder), plans each merge (manage/merge.hpp) and the configuration edits,
-// and writes nothing (the dry run). execute_migrate() then:
-//   1. merges every project cache into the central one and verifies that each file the project
-//      cache held resolves there to the same bytes; if any does not, it stops here: nothing in any
-//      project has been changed;
+// Flow: plan_migrate() finds the project caches and model folders (doctor's walk: bounded depth,
+// one filesystem, never into a symlinked folder), plans each merge (manage/merge.hpp), each model
+// folder's import (manage/import.hpp) and the configuration edits, and writes nothing (the dry
+// run). execute_migrate() then:
+//   1. merges every project cache into the central one and imports every model folder (Link or
+//      Copy: the folder's files stay), then verifies that each file they held resolves there to the
+//      same bytes; if any does not, it stops here: nothing in any project has been changed;
 //   2. with `rewrite_config`, applies the edits (each file written atomically, the original kept as
 //      `<file>.hubcache-bak`);
 //   3. retires each project cache (manage's retire_merged_cache: renamed aside, or exchanged with a
-//      symlink to the central cache with `leave_link`, then removed).
-// A crash at any point leaves every file in the project cache, in the central cache, or both; a
-// rerun finds what is left (a project cache, or its renamed `.<name>.hubcache-merged`) and finishes.
+//      symlink to the central cache with `leave_link`, then removed) and each model folder (its
+//      imported files and local-dir metadata removed, then the folder if empty; with `leave_link`
+//      it stays, each file a link of its blob: hardlinks already on one filesystem, symlinks made
+//      by hygiene's link_local_dir across filesystems).
+// A crash at any point leaves every file in the project, in the central cache, or both; a rerun
+// finds what is left (a project cache, its renamed `.<name>.hubcache-merged`, a model folder's
+// remaining files) and finishes.
 #include <cstdint>
 #include <optional>
 #include <string>
 #include <vector>
 
+#include "hubcache/core/repo_id.hpp"
 #include "hubcache/core/result.hpp"
+#include "hubcache/manage/import.hpp"
 #include "hubcache/manage/merge.hpp"
 
 namespace hubcache::hygiene {
 
+/// A model folder the user names (`--model DIR=ORG/NAME[@REVISION]`): a `--local-dir` download or
+/// a plain folder of the repo's files, imported as that repo.
+struct ModelFolderSpec {
+  std::string dir;
+  RepoRef repo;
+  std::string revision = "main";  // the ref the import sets (import.hpp: a commit hash sets none)
+};
+
 struct MigrateOptions {
   std::vector<std::string> projects;  // project folders
-  std::string cache_dir;              // the central Hub cache (Config::hub_cache, or --to)
+  std::vector<ModelFolderSpec> models;
+  std::string cache_dir;  // the central Hub cache (Config::hub_cache, or --to)
   bool rewrite_config = false;
   bool leave_link = false;
   int max_depth = 4;  // how deep below a project folder to look for caches
@@ -42,6 +58,15 @@ struct ProjectCache {
   std::string path;       // the cache folder (absolute)
   bool leftover = false;  // a project cache an interrupted migrate had already moved aside
   MergePlan merge;
+};
+
+/// A model folder to import (manage/import.hpp: Link on one filesystem, else Copy; never Move:
+/// the folder's files are removed by migrate only after every file of the run verified).
+struct FolderImport {
+  std::string project;        // the project it was found in, or "" when named by --model only
+  std::string path;           // the folder (absolute)
+  std::string identified_by;  // "--model", or how the repo was found ("its commit <c> is in <cache>")
+  ImportPlan import;
 };
 
 /// A configuration line to change: the whole line before and after.
@@ -66,8 +91,11 @@ struct MigratePlan {
   std::vector<ManualEdit> manual;  // for a person
   std::string
       diff;  // the edits as a unified diff, file after file (labels relative to the folder above the project: a/projA/.env)
-  /// `--local-dir` downloads and other model folders found in the projects: not Hub caches, so not
-  /// merged (`hubcache import DIR ORG/NAME` brings one in).
+  /// Model folders to import: `--local-dir` downloads whose metadata's commit is a snapshot of
+  /// exactly one repo in the central cache or a project cache being merged, and --model folders.
+  std::vector<FolderImport> folders;
+  /// Model folders found in the projects whose repo is not known (a plain folder, a `--local-dir`
+  /// download of a commit no cache holds): left alone; `--model DIR=ORG/NAME` brings one in.
   std::vector<std::string> model_folders;
   std::vector<std::string> warnings;  // folders that could not be read
 };
@@ -83,6 +111,11 @@ struct MigrateReport {
   std::size_t files_rewritten = 0;  // configuration files changed
   std::vector<std::string> backups;
   std::size_t caches_retired = 0;
+  std::size_t folders_imported = 0;
+  std::size_t folder_files_verified = 0;  // model folder files that resolve from the central cache to their bytes
+  /// Model folders kept because they hold files that were not imported (not in the local-dir
+  /// metadata): their imported files are removed (or linked), the rest stays.
+  std::vector<std::string> folders_kept;
   /// Files that did not verify (then nothing was rewritten or retired).
   std::vector<std::string> unverified;
 };

@@ -38,8 +38,9 @@
 //     hf is not applied, because the content check is stronger.
 // Skipped in every folder: .cache/huggingface/ at the top and any .git entry. Refused, naming the
 // file: names failing validate_repo_path, dangling symlinks, symlinks leaving DIR or pointing at a
-// directory, special files (fifo, socket, device). A symlink to a file inside DIR is imported as a
-// file with that content.
+// directory, special files (fifo, socket, device). A symlink to a file inside DIR, or to a blob of the
+// destination cache (`<cache>/<repo folder>/blobs/<name>`: what `hubcache link` and `migrate
+// --leave-link` leave), is imported as a file with that content.
 #include <cstdint>
 #include <optional>
 #include <string>
