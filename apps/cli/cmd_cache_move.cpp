@@ -95,6 +95,11 @@ int run_move(const Context& ctx, const MoveCliOptions& o) {
         "Copied {} file(s) ({}), kept {} already copied, {} hashed on the new side; {} hardlink(s), {} link(s) rewritten.\n",
         report->files_copied, size_str(report->bytes_copied), report->files_kept, size_str(report->bytes_verified),
         report->hardlinks, report->links_rewritten);
+  if (report->outside_links_rewritten > 0)
+    fmt::print("Pointed {} symlink(s) outside the cache (folders made by `hubcache link`) at the new place.\n",
+               report->outside_links_rewritten);
+  for (const auto& gone : report->linked_folders_gone)
+    fmt::print("A folder of links made by hubcache is gone, its record dropped: {}\n", gone);
   fmt::print("The cache is now at {}{}. Point every tool at it:\n  export HF_HUB_CACHE={}\n", plan->to,
              o.leave_link ? " (a symlink at " + plan->from + " leads there)" : "", plan->to);
   return k_exit_ok;

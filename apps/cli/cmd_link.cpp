@@ -62,7 +62,8 @@ int run_link(const Context& ctx, const LinkOptions& o) {
     return report_error(Error{ErrorCode::NotFound, "no cached file of " + o.repo_id + " at " + snap->commit + " matches"},
                         o.common.json);
   const auto kind = hygiene::parse_link_kind(o.link).value_or(hygiene::LinkKind::Auto);  // checked by IsMember
-  auto view = hygiene::link_view(files, dest, kind);
+  const RepoLayout layout(c.hub_cache.value, RepoRef{type, o.repo_id});
+  auto view = hygiene::link_view(files, dest, kind, &layout);
   if (!view) return report_error(view.error(), o.common.json);
   if (o.common.json) {
     print_json({{"repo_id", o.repo_id},

@@ -6,17 +6,42 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstring>
+#include <optional>
 
 #include "hubcache/core/repo_id.hpp"
 #include "hubcache/util/fs.hpp"
+#include "hubcache/util/hash.hpp"
 #include "hubcache/util/lock.hpp"
 
 namespace hubcache {
 namespace {
 
 constexpr std::string_view k_used_dir = "used";
+constexpr std::string_view k_links_dir = "links";
+constexpr std::size_t k_max_link_record = 4096;
+
+std::string link_record_name(const std::string& folder) { return sha256_hex(folder).substr(0, 16); }
+
+/// A regular file's text (O_NOFOLLOW below `dir`), nullopt when absent, not regular or larger than `max`.
+std::optional<std::string> read_small_at(int dir, const char* name, std::size_t max) {
+  fs::Fd fd{::openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)};
+  struct ::stat st {};
+  if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || static_cast<std::size_t>(st.st_size) > max)
+    return std::nullopt;
+  std::string text(static_cast<std::size_t>(st.st_size), '\0');
+  std::size_t got = 0;
+  while (got < text.size()) {
+    const ssize_t n = ::read(fd.get(), text.data() + got, text.size() - got);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += static_cast<std::size_t>(n);
+  }
+  text.resize(got);
+  return text;
+}
 constexpr std::size_t k_max_pins_size = 64 * 1024;
 
 /// `name` below `parent` as a real directory (O_NOFOLLOW), created first when `create`.
@@ -104,6 +129,50 @@ std::map<std::string, double> read_use_records(const RepoLayout& layout) {
   }
   ::closedir(d);
   return out;
+}
+
+void record_linked_folder(const RepoLayout& layout, const std::string& folder) noexcept {
+  if (folder.empty() || folder.front() != '/' || folder.find('\n') != std::string::npos) return;
+  fs::Fd records = open_records_dir(layout, /*create=*/true);
+  if (!records) return;
+  fs::Fd links = open_dir_at(records.get(), std::string(k_links_dir).c_str(), /*create=*/true);
+  if (!links) return;
+  const std::string name = link_record_name(folder);
+  if (auto text = read_small_at(links.get(), name.c_str(), k_max_link_record); text && *text == folder + "\n") return;
+  const std::string temp = "." + name + "." + fs::random_hex(8) + ".tmp";
+  fs::Fd out{::openat(links.get(), temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666)};
+  if (!out) return;
+  const std::string text = folder + "\n";
+  const bool written = ::write(out.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  out = fs::Fd{};
+  if (!written || ::renameat(links.get(), temp.c_str(), links.get(), name.c_str()) != 0) ::unlinkat(links.get(), temp.c_str(), 0);
+}
+
+std::vector<std::string> read_linked_folders(const RepoLayout& layout) {
+  std::vector<std::string> out;
+  fs::Fd records = open_records_dir(layout, /*create=*/false);
+  if (!records) return out;
+  fs::Fd links = open_dir_at(records.get(), std::string(k_links_dir).c_str(), /*create=*/false);
+  if (!links) return out;
+  DIR* d = ::fdopendir(links.release());
+  if (d == nullptr) return out;
+  while (const dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    auto text = read_small_at(::dirfd(d), e->d_name, k_max_link_record);
+    if (!text || text->size() < 2 || text->front() != '/' || text->back() != '\n') continue;
+    text->pop_back();
+    if (text->find('\n') == std::string::npos && link_record_name(*text) == e->d_name) out.push_back(*text);
+  }
+  ::closedir(d);
+  std::sort(out.begin(), out.end());
+  return out;
+}
+
+void forget_linked_folder(const RepoLayout& layout, const std::string& folder) noexcept {
+  fs::Fd records = open_records_dir(layout, /*create=*/false);
+  if (!records) return;
+  fs::Fd links = open_dir_at(records.get(), std::string(k_links_dir).c_str(), /*create=*/false);
+  if (links) ::unlinkat(links.get(), link_record_name(folder).c_str(), 0);
 }
 
 Result<std::vector<std::string>> read_pins(const RepoLayout& layout) {

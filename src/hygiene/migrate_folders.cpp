@@ -90,7 +90,7 @@ Result<bool> retire_folder(const ImportPlan& plan, bool leave_link) {
     std::vector<LocalDirFile> files;
     for (const auto& f : plan.files)
       files.push_back({f.path, fs::absolute_real(layout.pointer_path(plan.commit, f.path)), f.blob});
-    HUBCACHE_TRY(link_local_dir(files, plan.commit, dir, plan.same_filesystem ? LinkKind::Hardlink : LinkKind::Symlink));
+    HUBCACHE_TRY(link_local_dir(files, plan.commit, dir, plan.same_filesystem ? LinkKind::Hardlink : LinkKind::Symlink, &layout));
     return !plan.skipped.empty();
   }
   bool kept = !plan.skipped.empty();

@@ -12,6 +12,7 @@
 #include <system_error>
 
 #include "hubcache/cache/local_dir.hpp"
+#include "hubcache/cache/use_records.hpp"
 #include "hubcache/util/digest.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/hash.hpp"
@@ -60,7 +61,7 @@ bool holds(const std::string& path, const std::string& digest) {
 // link_view's work; `digests` (parallel to `files`, or empty) lets an existing file with exactly
 // those bytes be replaced.
 Result<ViewReport> make_view(const std::vector<ViewFile>& files, const std::vector<std::string>& digests, const std::string& dest,
-                             LinkKind kind) {
+                             LinkKind kind, const RepoLayout* record_in) {
   ViewReport out;
   std::error_code ec;
   std::filesystem::create_directories(dest, ec);  // the folder the caller chose, and its parents
@@ -68,6 +69,7 @@ Result<ViewReport> make_view(const std::vector<ViewFile>& files, const std::vect
   struct stat dst {};
   if (::lstat(dest.c_str(), &dst) != 0 || !S_ISDIR(dst.st_mode))
     return fail(ErrorCode::InvalidArgument, "'" + dest + "' is not a folder (a symlink is not followed: give its target)", dest);
+  if (kind == LinkKind::Symlink && record_in != nullptr) record_linked_folder(*record_in, fs::absolute_real(dest));
   for (std::size_t i = 0; i < files.size(); ++i) {
     const auto& f = files[i];
     struct stat src {};
@@ -116,19 +118,20 @@ Result<ViewReport> make_view(const std::vector<ViewFile>& files, const std::vect
 
 }  // namespace
 
-Result<ViewReport> link_view(const std::vector<ViewFile>& files, const std::string& dest, LinkKind kind) {
-  return make_view(files, {}, dest, kind);
+Result<ViewReport> link_view(const std::vector<ViewFile>& files, const std::string& dest, LinkKind kind,
+                             const RepoLayout* record_in) {
+  return make_view(files, {}, dest, kind, record_in);
 }
 
 Result<ViewReport> link_local_dir(const std::vector<LocalDirFile>& files, const std::string& commit, const std::string& dest,
-                                  LinkKind kind) {
+                                  LinkKind kind, const RepoLayout* record_in) {
   std::vector<ViewFile> view;
   std::vector<std::string> digests;
   for (const auto& f : files) {
     view.push_back({f.path, f.source});
     digests.push_back(f.etag);
   }
-  HUBCACHE_TRY_ASSIGN(auto out, make_view(view, digests, dest, kind));
+  HUBCACHE_TRY_ASSIGN(auto out, make_view(view, digests, dest, kind, record_in));
   // The records huggingface_hub keeps (cache/local_dir.hpp), written after the files so that each
   // file's mtime is not later than its record: `hf download --local-dir` and this tool then take
   // the files as current.

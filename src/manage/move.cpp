@@ -22,6 +22,7 @@
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/hash.hpp"
 #include "hubcache/util/parallel.hpp"
+#include "relink.hpp"
 
 namespace hubcache {
 namespace {
@@ -440,7 +441,8 @@ Result<void> write_state(const std::string& state_dir, const CacheMovePlan& plan
 }
 
 /// After the switch: the old cache aside (or exchanged with a link) and removed, state removed.
-Result<void> finish_switched(const CacheMovePlan& plan, const CacheMoveOptions& options) {
+Result<void> finish_switched(const CacheMovePlan& plan, const CacheMoveOptions& options, CacheMoveReport& report) {
+  move_detail::relink_recorded_folders(plan.from, plan.to, report);
   const std::string trash = sibling(plan.from, k_old_suffix);
   struct ::stat st {};
   const bool old_dir = !plan.from.empty() && ::lstat(plan.from.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
@@ -584,7 +586,7 @@ Result<CacheMoveReport> execute_cache_move(const CacheMovePlan& plan, const Cach
     return report;
   }
   if (plan.switched) {
-    HUBCACHE_TRY(finish_switched(plan, options));
+    HUBCACHE_TRY(finish_switched(plan, options, report));
     return report;
   }
   HUBCACHE_TRY(fs::make_dirs(fs::parent(plan.to)));
@@ -612,6 +614,7 @@ Result<CacheMoveReport> execute_cache_move(const CacheMovePlan& plan, const Cach
             ::rename(tmp.c_str(), path.c_str()) == 0)
           ++report.links_rewritten;
       }
+      move_detail::relink_recorded_folders(plan.from, plan.to, report);
       return report;
     }
     if (errno != EXDEV)
@@ -651,7 +654,7 @@ Result<CacheMoveReport> execute_cache_move(const CacheMovePlan& plan, const Cach
   if (::rename(data.c_str(), plan.to.c_str()) != 0)
     return fail(ErrorCode::Io, "cannot put the copy in place at " + plan.to + ": " + errno_text(), plan.to);
   HUBCACHE_TRY(fs::fsync_dir(fs::parent(plan.to)));
-  HUBCACHE_TRY(finish_switched(plan, options));
+  HUBCACHE_TRY(finish_switched(plan, options, copier.report));
   return std::move(copier.report);
 }
 

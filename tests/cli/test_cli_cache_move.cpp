@@ -151,6 +151,43 @@ TEST_F(CliMove, AnotherFilesystemIsAVerifiedCopyKeepingEverything) {
   EXPECT_EQ(v.exit_code, 0) << v.out << v.err;
 }
 
+// Folders of symlinks `hubcache link` made outside the cache are recorded in the cache and pointed
+// at its new place, on another filesystem (after the switch) and on the same one; a recorded
+// folder that is gone loses its record.
+TEST_F(CliMove, SymlinksHubcacheMadeOutsideTheCacheFollowTheMove) {
+  Tmpfs fs2(dir.path() + "/disk2", "size=64m");
+  ASSERT_TRUE(fs2.mounted) << "the tests run as root";
+  const std::string view = dir.path() + "/views/a", gone = dir.path() + "/views/gone";
+  for (const auto& dest : {view, gone}) {
+    const auto l = test::run_process(
+        {test::hubcache_bin(), "link", "org/a", dest, "--revision", c1, "--link", "symlink", "--cache-dir", src});
+    ASSERT_EQ(l.exit_code, 0) << l.out << l.err;
+  }
+  stdfs::remove_all(gone);
+  const std::string w3 = test::read_file(view + "/w3.bin");
+  ASSERT_TRUE(test::read_link(view + "/w3.bin").starts_with(src + "/models--org--a/blobs/"));
+
+  const std::string to = fs2.path + "/hub";
+  const auto r = move(to, {"--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("Pointed 7 symlink(s) outside the cache"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("its record dropped: " + gone), std::string::npos) << r.out;
+  EXPECT_FALSE(stdfs::exists(src));
+  for (const auto& e : stdfs::directory_iterator(view))
+    EXPECT_TRUE(test::read_link(e.path().string()).starts_with(to + "/models--org--a/blobs/")) << e.path();
+  EXPECT_EQ(test::read_file(view + "/w3.bin"), w3);
+
+  // Within that filesystem: one rename, the links follow again; the dropped record is gone.
+  const std::string to2 = fs2.path + "/hub2";
+  const auto again = test::run_process({test::hubcache_bin(), "cache", "move", to2, "--cache-dir", to, "--yes"});
+  ASSERT_EQ(again.exit_code, 0) << again.out << again.err;
+  EXPECT_NE(again.out.find("Same filesystem: one rename."), std::string::npos) << again.out;
+  EXPECT_NE(again.out.find("Pointed 7 symlink(s)"), std::string::npos) << again.out;
+  EXPECT_EQ(again.out.find(gone), std::string::npos) << again.out;
+  EXPECT_EQ(test::read_file(view + "/w3.bin"), w3);
+  EXPECT_TRUE(test::read_link(view + "/w3.bin").starts_with(to2 + "/models--org--a/blobs/"));
+}
+
 // Files of several 64 MiB chunks, copied by two threads and hashed in order: each MiB holds its
 // own index, so a chunk out of place fails the hash and the tree comparison.
 TEST_F(CliMove, MultiChunkFilesArriveWhole) {

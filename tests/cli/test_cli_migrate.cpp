@@ -19,6 +19,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cache_builder.hpp"
+#include "hubcache/cache/use_records.hpp"
 #include "hubcache/util/hash.hpp"
 #include "exit_codes.hpp"
 #include "temp_dir.hpp"
@@ -345,6 +346,9 @@ TEST_F(CliMigrate, KilledAtRandomPointsEveryFileStaysAndARerunFinishes) {
         EXPECT_TRUE(lab.in_local_dir(f)) << "trial " << trial << ": " << f.path;
         EXPECT_TRUE(stdfs::is_symlink(lab.local_dir + "/" + f.path)) << "trial " << trial << ": " << f.path;
       }
+    }
+    if (link) {  // recorded, so that `cache move` points them at the cache's next place
+      EXPECT_EQ(read_linked_folders(RepoLayout(hub, k_shared)), std::vector<std::string>{lab.local_dir}) << "trial " << trial;
     }
     if (!link) {
       EXPECT_FALSE(test::exists(lab.local_dir)) << "trial " << trial;

@@ -286,4 +286,32 @@ TEST_F(Gc, UseRecordsAreBestEffortAndNeverFollowSymlinks) {
   EXPECT_FALSE(test::exists(elsewhere.path() + "/pins"));
 }
 
+// Link records (what `cache move` re-points): written once per folder, read back sorted, a
+// record whose name does not match its path or that is not an absolute path ignored, forgotten on
+// demand, never written through a symlinked records folder.
+TEST_F(Gc, LinkRecordsRoundTripAndIgnoreWhatTheyDidNotWrite) {
+  const RepoRef r{RepoType::Model, "org/r"};
+  cb.add_file(r, c1, "a.bin", "a");
+  const RepoLayout l = cb.layout(r);
+  record_linked_folder(l, "/views/b");
+  record_linked_folder(l, "/views/a");
+  record_linked_folder(l, "/views/a");
+  record_linked_folder(l, "relative/path");
+  record_linked_folder(l, "/two\nlines");
+  EXPECT_EQ(read_linked_folders(l), (std::vector<std::string>{"/views/a", "/views/b"}));
+  test::write_file(l.records_dir() + "/links/0123456789abcdef", "/planted\n");  // name is not its hash
+  test::write_file(l.records_dir() + "/links/ffffffffffffffff", "not a path");
+  EXPECT_EQ(read_linked_folders(l), (std::vector<std::string>{"/views/a", "/views/b"}));
+  forget_linked_folder(l, "/views/a");
+  EXPECT_EQ(read_linked_folders(l), (std::vector<std::string>{"/views/b"}));
+
+  const RepoRef s{RepoType::Model, "org/s"};
+  cb.add_file(s, c1, "a.bin", "a");
+  const test::TempDir elsewhere;
+  test::make_symlink(elsewhere.path(), cb.layout(s).records_dir());
+  record_linked_folder(cb.layout(s), "/views/a");
+  EXPECT_TRUE(stdfs::is_empty(elsewhere.path()));
+  EXPECT_TRUE(read_linked_folders(cb.layout(s)).empty());
+}
+
 }  // namespace

@@ -6,6 +6,10 @@
 //   orders revisions by these records and falls back to blob atime/mtime for revisions without one;
 // - pins: .hubcache/pins, one pin per line: "*" (the whole repo) or a revision (a commit or a ref
 //   name) that `cache gc` never removes. They live in the cache, so every user of it sees them.
+// - link records: .hubcache/links/<16 hex>, each holding one absolute path (and a newline): a
+//   folder outside the cache where hubcache made symlinks to the repo's blobs (`hubcache link
+//   --symlink`, `migrate --leave-link` across filesystems), so that `cache move` can point them at
+//   the new place. The name is the first 16 hex of the path's SHA-256.
 // Nothing here ever follows a symlink: .hubcache/, used/ and the records are opened with
 // O_NOFOLLOW below the repo folder, and a symlink in their place counts as absent.
 #include <map>
@@ -32,6 +36,17 @@ void forget_use(const RepoLayout& layout, std::string_view commit) noexcept;
 /// recorded use. Empty when there is none or the folder cannot be read. Names that are not 40
 /// lower-case hex and entries that are not regular files are ignored.
 std::map<std::string, double> read_use_records(const RepoLayout& layout);
+
+/// Records that `folder` (absolute) holds symlinks to the repo's blobs. Best effort and silent,
+/// like record_use: written atomically, never through a symlink, never creating the repo folder.
+void record_linked_folder(const RepoLayout& layout, const std::string& folder) noexcept;
+
+/// The folders recorded by record_linked_folder (sorted); records that are not a regular file of
+/// at most 4 KiB holding an absolute path are ignored.
+std::vector<std::string> read_linked_folders(const RepoLayout& layout);
+
+/// Removes the record of `folder` (it is gone). Best effort and silent.
+void forget_linked_folder(const RepoLayout& layout, const std::string& folder) noexcept;
 
 /// The pin that stands for the whole repo.
 inline constexpr std::string_view k_pin_all = "*";

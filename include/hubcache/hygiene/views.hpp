@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "hubcache/cache/layout.hpp"
 #include "hubcache/core/result.hpp"
 #include "hubcache/hygiene/dedupe.hpp"
 
@@ -34,7 +35,11 @@ struct ViewReport {
 /// - InvalidArgument: dest is not a folder (or is a symlink), or it is on another filesystem than a
 ///   source and the kind is not Symlink (links cannot cross filesystems);
 /// - the errno of a failed mkdir/link/rename, naming the path.
-Result<ViewReport> link_view(const std::vector<ViewFile>& files, const std::string& dest, LinkKind kind);
+/// With `record_in` (the repo the sources belong to) and LinkKind::Symlink, `dest` is recorded in
+/// that repo's link records (cache/use_records.hpp) before the first link is made, so that
+/// `cache move` points the links at the cache's new place.
+Result<ViewReport> link_view(const std::vector<ViewFile>& files, const std::string& dest, LinkKind kind,
+                             const RepoLayout* record_in = nullptr);
 
 /// One file of a `--local-dir` view: as ViewFile, with the ETag it was downloaded at.
 struct LocalDirFile {
@@ -49,8 +54,8 @@ struct LocalDirFile {
 /// download/<path>.metadata` with `commit`, the ETag and the time; `.gitignore`), so
 /// `hf download --local-dir DEST` and from_pretrained(DEST) take the files as current while the
 /// bytes live once, in the cache. Errors as link_view; a record that cannot be written fails
-/// with its errno (the links made stay, each complete).
+/// with its errno (the links made stay, each complete). `record_in` as for link_view.
 Result<ViewReport> link_local_dir(const std::vector<LocalDirFile>& files, const std::string& commit, const std::string& dest,
-                                  LinkKind kind);
+                                  LinkKind kind, const RepoLayout* record_in = nullptr);
 
 }  // namespace hubcache::hygiene

@@ -21,8 +21,9 @@
 // rerun with the same arguments finds the state and finishes: it re-verifies files already
 // copied (a size or hash mismatch is copied again) and copies the rest.
 // Symlinks are copied as links; an absolute target inside the old cache is rewritten to the new
-// place. A file hardlinked from outside the cache (Ollama, LM Studio) loses that link across
-// filesystems: the plan counts those bytes.
+// place. So are the symlinks hubcache made outside the cache (the folders its link records name),
+// once the new place is complete (a rerun after a kill does it too); others cannot be known. A file hardlinked from outside the
+// cache (Ollama, LM Studio) loses that link across filesystems: the plan counts those bytes.
 #include <cstddef>
 #include <cstdint>
 #include <functional>
@@ -69,10 +70,14 @@ struct CacheMoveReport {
   std::size_t files_copied = 0;
   std::size_t files_kept = 0;  // resume: already copied and verified by an earlier run
   std::uint64_t bytes_copied = 0;
-  std::uint64_t bytes_verified = 0;   // read back and hashed on the new side
-  std::size_t hardlinks = 0;          // extra names of one inode, linked again on the new side
-  std::size_t links_rewritten = 0;    // absolute symlinks into the old cache, pointed at the new one
-  std::vector<std::string> warnings;  // special files left behind, ...
+  std::uint64_t bytes_verified = 0;  // read back and hashed on the new side
+  std::size_t hardlinks = 0;         // extra names of one inode, linked again on the new side
+  std::size_t links_rewritten = 0;   // absolute symlinks into the old cache, pointed at the new one
+  /// Symlinks outside the cache, in the folders recorded by `hubcache link --link symlink` and
+  /// `migrate --leave-link` (cache/use_records.hpp), pointed at the new place.
+  std::size_t outside_links_rewritten = 0;
+  std::vector<std::string> linked_folders_gone;  // recorded folders that no longer exist (records dropped)
+  std::vector<std::string> warnings;             // special files left behind, ...
   /// Blobs whose source did not match their name before the move: copied as they were.
   std::vector<std::string> corrupt_source_blobs;
 };

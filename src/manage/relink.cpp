@@ -1,0 +1,67 @@
+#include "relink.hpp"
+
+#include <dirent.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+
+#include "hubcache/cache/layout.hpp"
+#include "hubcache/cache/use_records.hpp"
+#include "hubcache/util/dir_walk.hpp"
+#include "hubcache/util/fs.hpp"
+
+namespace hubcache::move_detail {
+namespace {
+
+void relink_folder(const std::string& folder, const std::string& from, const std::string& to, CacheMoveReport& report) {
+  fs::walk_folder(
+      folder, nullptr,
+      [&](const fs::FolderEntry& e) {
+        if (!S_ISLNK(e.lst.st_mode)) return;
+        std::string target(static_cast<std::size_t>(e.lst.st_size) + 1, '\0');
+        const ssize_t n = ::readlink(e.path.c_str(), target.data(), target.size());
+        if (n <= 0 || static_cast<std::size_t>(n) >= target.size()) return;
+        target.resize(static_cast<std::size_t>(n));
+        if (target.front() != '/' || !fs::is_within(from, target)) return;
+        const std::string moved = to + target.substr(from.size());
+        const std::string temp = e.path + ".hubcache-relink";
+        ::unlink(temp.c_str());
+        if (::symlink(moved.c_str(), temp.c_str()) == 0 && ::rename(temp.c_str(), e.path.c_str()) == 0) {
+          ++report.outside_links_rewritten;
+        } else {
+          report.warnings.push_back("cannot point " + e.path + " at " + moved + ": " + std::strerror(errno));
+          ::unlink(temp.c_str());
+        }
+      },
+      [&](const std::string& path, int err, fs::WalkFailure) {
+        report.warnings.push_back("cannot read " + path + " to point its links at the new place: " + std::strerror(err));
+      });
+}
+
+}  // namespace
+
+void relink_recorded_folders(const std::string& from, const std::string& to, CacheMoveReport& report) {
+  if (from.empty() || from == to) return;
+  DIR* d = ::opendir(to.c_str());
+  if (d == nullptr) return;
+  std::vector<RepoRef> repos;
+  while (const dirent* e = ::readdir(d))
+    if (auto repo = parse_repo_folder_name(e->d_name)) repos.push_back(*repo);
+  ::closedir(d);
+  for (const auto& repo : repos) {
+    const RepoLayout layout(to, repo);
+    for (const auto& folder : read_linked_folders(layout)) {
+      struct ::stat st {};
+      if (::lstat(folder.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {
+        forget_linked_folder(layout, folder);
+        report.linked_folders_gone.push_back(folder);
+        continue;
+      }
+      relink_folder(folder, from, to, report);
+    }
+  }
+}
+
+}  // namespace hubcache::move_detail
