@@ -82,10 +82,12 @@ void print_plan(const hygiene::MigratePlan& plan) {
                f.identified_by == "--model" ? i.options.repo.label() : f.identified_by, i.files.size(), size_text(i.total_bytes),
                i.options.repo.label(), short_commit(i.commit), i.mode == ImportMode::Link ? "hardlink" : "copy",
                i.skipped.empty() ? "" : fmt::format("; {} file(s) without local-dir metadata stay", i.skipped.size()));
+    if (f.pins)
+      fmt::print("  no ref of {} names {}: it is pinned, so gc and prune keep it\n", i.options.repo.label(),
+                 short_commit(i.commit));
     for (const auto& w : i.warnings) print_warning(f.path + ": " + w);
   }
-  for (const auto& f : plan.model_folders)
-    fmt::print("Model folder {}: its repo is not known, left as it is (`--model {}=ORG/NAME` imports it as that repo)\n", f, f);
+  for (const auto& f : plan.model_folders) fmt::print("Model folder {}: left as it is: {}\n", f.path, printable(f.why));
   for (const auto& w : plan.warnings) print_warning(w);
   if (!plan.diff.empty()) fmt::print("Configuration to point at the central cache:\n{}", printable(plan.diff, true));
   for (const auto& m : plan.manual) fmt::print("To change by hand: {}:{}: {} ({})\n", m.file, m.line, printable(m.text), m.why);
@@ -118,7 +120,8 @@ nlohmann::json plan_json(const hygiene::MigratePlan& plan) {
   for (const auto& e : plan.edits)
     edits.push_back({{"file", e.file}, {"line", e.line}, {"before", e.before}, {"after", e.after}});
   for (const auto& m : plan.manual) manual.push_back({{"file", m.file}, {"line", m.line}, {"text", m.text}, {"why", m.why}});
-  nlohmann::json folders = nlohmann::json::array();
+  nlohmann::json folders = nlohmann::json::array(), left = nlohmann::json::array();
+  for (const auto& f : plan.model_folders) left.push_back({{"path", f.path}, {"why", f.why}});
   for (const auto& f : plan.folders)
     folders.push_back({{"project", f.project},
                        {"path", f.path},
@@ -129,6 +132,7 @@ nlohmann::json plan_json(const hygiene::MigratePlan& plan) {
                        {"files", f.import.files.size()},
                        {"bytes", f.import.total_bytes},
                        {"mode", to_string(f.import.mode)},
+                       {"pins", f.pins},
                        {"skipped", f.import.skipped}});
   return {{"cache_dir", plan.options.cache_dir},
           {"caches", caches},
@@ -136,7 +140,7 @@ nlohmann::json plan_json(const hygiene::MigratePlan& plan) {
           {"manual", manual},
           {"diff", plan.diff},
           {"folders", folders},
-          {"model_folders", plan.model_folders},
+          {"model_folders", left},
           {"warnings", plan.warnings}};
 }
 
@@ -204,7 +208,8 @@ int run(const Context& ctx, const MigrateCliOptions& o) {
                      {"backups", report->backups},
                      {"caches_retired", report->caches_retired},
                      {"folders_imported", report->folders_imported},
-                     {"folders_kept", report->folders_kept}};
+                     {"folders_kept", report->folders_kept},
+                     {"folders_pinned", report->folders_pinned}};
     print_json(out);
   } else {
     if (!plan->caches.empty())
@@ -234,11 +239,16 @@ int run(const Context& ctx, const MigrateCliOptions& o) {
     for (const auto& f : plan->folders) {
       const bool kept = std::find(report->folders_kept.begin(), report->folders_kept.end(), f.path) != report->folders_kept.end();
       if (o.leave_link)
-        fmt::print("Each file of {} is now a link of its blob in the central cache.\n", f.path);
+        fmt::print("Each file of {} is now a {} of its blob in the central cache{}.\n", f.path,
+                   f.import.same_filesystem ? "hardlink" : "symlink",
+                   f.import.same_filesystem
+                       ? " (replace these files, never edit one in place: that would change the cache's copy)"
+                       : "");
       else if (kept)
         fmt::print("Kept {}: it holds files that were not imported; the imported ones were removed.\n", f.path);
       else
-        fmt::print("Removed {} (load \"{}\" from the central cache instead).\n", f.path, f.import.options.repo.id);
+        fmt::print("Removed {} (load \"{}\"{} from the central cache instead).\n", f.path, f.import.options.repo.id,
+                   f.load_revision.empty() ? "" : " with revision=\"" + f.load_revision + "\"");
     }
     if (plan->options.cache_dir != c.hub_cache.value)
       fmt::print("Point every tool at the central cache:\n  export HF_HUB_CACHE={}\n", plan->options.cache_dir);

@@ -12,7 +12,9 @@
 
 #include "config_edit.hpp"
 #include "migrate_folders.hpp"
+#include "hubcache/cache/use_records.hpp"
 #include "hubcache/util/fs.hpp"
+#include "hubcache/util/human.hpp"
 #include "settings_scan.hpp"
 #include "walk_roots.hpp"
 
@@ -133,10 +135,47 @@ Result<std::vector<std::string>> apply_edits(const std::vector<ConfigEdit>& edit
   return backups;
 }
 
+std::string store_text(stores::StoreKind kind) {
+  switch (kind) {
+    case stores::StoreKind::HubCache:
+      return "a Hub cache";
+    case stores::StoreKind::Ollama:
+      return "an Ollama store";
+    case stores::StoreKind::ModelFolder:
+      return "another model folder";
+    case stores::StoreKind::LmStudio:
+      return "LM Studio's models folder";
+    case stores::StoreKind::LlamaCpp:
+      return "llama.cpp's cache";
+    case stores::StoreKind::DatasetsDownloads:
+      return "a datasets downloads folder";
+  }
+  return "a store";
+}
+
 // The model folders to import: those named with --model, and the `--local-dir` downloads found
 // whose commit is a snapshot of exactly one repo in the central cache or a project cache.
 Result<void> plan_folders(MigratePlan& plan, const std::vector<std::pair<std::string, std::string>>& found) {
   const MigrateOptions& o = plan.options;
+  // A source file with other names (a hardlink elsewhere) is copied, not linked: once the folder
+  // goes, the blob must not share an inode with a file the user may still write.
+  auto plan_one = [&](const ImportOptions& i) -> Result<ImportPlan> {
+    auto p = plan_import(i);
+    if (!p || p->mode != ImportMode::Link || detail::already_linked(*p)) return p;
+    const RepoLayout layout(p->options.cache_dir, p->options.repo);
+    for (const auto& f : p->files) {
+      struct stat st {
+      }, blob{};
+      const bool is_blob = ::stat(layout.blob_path(f.blob).c_str(), &blob) == 0;  // an earlier run's link
+      if (::stat(f.read_from.c_str(), &st) == 0 && st.st_nlink > 1 &&
+          !(is_blob && blob.st_dev == st.st_dev && blob.st_ino == st.st_ino)) {
+        ImportOptions copy = i;
+        copy.mode = ImportMode::Copy;
+        return plan_import(copy);
+      }
+    }
+    return p;
+  };
   auto import_options = [&](const std::string& dir, const RepoRef& repo, const std::string& revision) {
     ImportOptions i;
     i.source_dir = dir;
@@ -159,26 +198,44 @@ Result<void> plan_folders(MigratePlan& plan, const std::vector<std::pair<std::st
     if (dir == o.cache_dir || fs::is_within(o.cache_dir, dir) || fs::is_within(dir, o.cache_dir))
       return fail(ErrorCode::InvalidArgument, what + "the folder is, holds or lies inside the central cache " + o.cache_dir,
                   m.dir);
+    // The project itself only as a `--local-dir` download (its other files, without metadata, stay).
     for (const auto& pr : o.projects)
-      if (dir == pr || fs::is_within(dir, pr))
+      if ((dir == pr && detail::local_dir_commit(dir).empty()) || fs::is_within(dir, pr))
         return fail(ErrorCode::InvalidArgument,
-                    what + "the folder is or holds the project " + pr + "; name the folder that holds the model's files", m.dir);
+                    what + "the folder is or holds the project " + pr +
+                        "; name the folder that holds the model's files (all its files are imported, then removed)",
+                    m.dir);
+    for (const auto& other : named)
+      if (other == dir || fs::is_within(other, dir) || fs::is_within(dir, other))
+        return fail(ErrorCode::InvalidArgument,
+                    what + "the folder is, holds or lies inside " + other + ", named by another --model: name each folder once",
+                    m.dir);
+    // A folder holding a store (an HF_HOME with its hub/, an Ollama store, another model folder):
+    // its files are not one repo's.
+    for (const auto& s : detail::walk_for_stores(dir, o.max_depth, false, {}).stores)
+      if (const std::string root = fs::absolute_real(s.root); root != dir || s.kind != stores::StoreKind::ModelFolder)
+        return fail(ErrorCode::InvalidArgument,
+                    what + "the folder holds " + store_text(s.kind) + " at " + root +
+                        ", not one repo's files: name the model folder itself (a Hub cache is merged by naming its project)",
+                    m.dir);
     for (const auto& c : plan.caches)
       if (dir == c.path || fs::is_within(c.path, dir) || fs::is_within(dir, c.path))
         return fail(ErrorCode::InvalidArgument,
                     what + "the folder is, holds or lies inside the project cache " + c.path + ", which migrate merges", m.dir);
-    auto p = plan_import(import_options(dir, m.repo, m.revision));
+    named.insert(dir);
+    auto p = plan_one(import_options(dir, m.repo, m.revision));
     if (!p) {
       Error e = std::move(p).error();
       e.message = what + e.message;
       return fail(std::move(e));
     }
-    named.insert(dir);
     if (o.leave_link && detail::already_linked(*p)) continue;  // a finished --leave-link run
     std::string project;
     for (const auto& pr : o.projects)
       if (fs::is_within(pr, dir)) project = pr;
-    plan.folders.push_back({project, dir, "--model", std::move(*p)});
+    const bool pins = !p->writes_ref() && !detail::commit_has_ref(RepoLayout(o.cache_dir, m.repo), p->commit);
+    const std::string load = p->writes_ref() ? (m.revision == "main" ? "" : m.revision) : p->commit;
+    plan.folders.push_back({project, dir, "--model", std::move(*p), pins, load});
   }
   std::vector<std::string> roots{o.cache_dir};
   for (const auto& c : plan.caches) roots.push_back(c.path);
@@ -186,20 +243,36 @@ Result<void> plan_folders(MigratePlan& plan, const std::vector<std::pair<std::st
     if (named.contains(dir)) continue;
     const std::string commit = detail::local_dir_commit(dir);
     const auto repos = commit.empty() ? std::vector<RepoRef>{} : detail::repos_with_commit(roots, commit);
-    if (repos.size() != 1) {
-      plan.model_folders.push_back(dir);
+    const std::string name_it = "`--model " + dir + "=ORG/NAME` imports it as that repo";
+    if (commit.empty()) {
+      plan.model_folders.push_back({dir, "no `--local-dir` metadata names its commit, so its repo is not known: " + name_it});
+      continue;
+    }
+    if (repos.empty()) {
+      plan.model_folders.push_back(
+          {dir, "its `--local-dir` metadata names commit " + commit.substr(0, 12) + ", which no cache here holds: " + name_it});
+      continue;
+    }
+    if (repos.size() > 1) {
+      std::string names;
+      for (const auto& r : repos) names += (names.empty() ? "" : ", ") + r.id;
+      plan.model_folders.push_back({dir, "its commit " + commit.substr(0, 12) + " is a snapshot of " + names + ": `--model " +
+                                             dir + "=ORG/NAME` says which"});
       continue;
     }
     // The commit as the revision: no ref is written (the cache holding the snapshot has its refs).
-    auto p = plan_import(import_options(dir, repos.front(), commit));
+    auto p = plan_one(import_options(dir, repos.front(), commit));
     if (!p) {
-      plan.model_folders.push_back(dir);
-      plan.warnings.push_back("the model folder " + dir + " is left as it is: " + p.error().message);
+      plan.model_folders.push_back({dir, "it cannot be imported as " + repos.front().id + ": " + p.error().message});
       continue;
     }
     if (o.leave_link && detail::already_linked(*p)) continue;  // a finished --leave-link run
-    plan.folders.push_back(
-        {project, dir, "its commit " + commit.substr(0, 12) + " is a snapshot of " + repos.front().label(), std::move(*p)});
+    const auto refs = detail::refs_naming(RepoLayout(o.cache_dir, repos.front()), commit);
+    const std::string load = std::find(refs.begin(), refs.end(), "main") != refs.end() ? ""
+                             : refs.empty()                                            ? commit
+                                                                                       : refs.front();
+    plan.folders.push_back({project, dir, "its commit " + commit.substr(0, 12) + " is a snapshot of " + repos.front().label(),
+                            std::move(*p), refs.empty(), load});
   }
   return {};
 }
@@ -208,7 +281,7 @@ Result<void> plan_folders(MigratePlan& plan, const std::vector<std::pair<std::st
 // repo id from the central cache replaces them; only a person knows the call).
 void folder_settings(const FolderImport& f, const std::string& central, MigratePlan& plan,
                      std::set<std::pair<std::string, int>>& seen) {
-  if (f.project.empty()) return;
+  if (f.project.empty() || f.path == f.project) return;
   const std::string id = f.import.options.repo.id;
   const detail::CacheMove move{f.project, f.path, central};
   for (const auto& s : detail::project_settings(f.project, f.path, f.path.substr(f.project.size() + 1))) {
@@ -234,7 +307,15 @@ Result<MigratePlan> plan_migrate(const MigrateOptions& options) {
   const std::string central = fs::absolute_real(options.cache_dir);
   plan.options.cache_dir = central;
   std::set<std::pair<dev_t, ino_t>> skip;
-  if (struct stat st{}; ::stat(central.c_str(), &st) == 0) skip.emplace(st.st_dev, st.st_ino);
+  if (struct stat st{}; ::stat(central.c_str(), &st) == 0) {
+    if (!S_ISDIR(st.st_mode))
+      return fail(ErrorCode::InvalidArgument,
+                  "the central cache " + central + " is not a folder: give the cache folder with --to (or set HF_HUB_CACHE)",
+                  central);
+    skip.emplace(st.st_dev, st.st_ino);
+  } else {
+    plan.warnings.push_back("the central cache " + central + " does not exist yet: migrate creates it");
+  }
   plan.options.projects.clear();
   for (const auto& given : options.projects) {
     HUBCACHE_TRY_ASSIGN(std::string project, project_folder(given, central));
@@ -266,15 +347,33 @@ Result<MigratePlan> plan_migrate(const MigrateOptions& options) {
     }
   }
   HUBCACHE_TRY(plan_folders(plan, found_folders));
+  // Every copy of the run must fit, not just each one by itself.
+  std::uint64_t copies = 0;
+  for (const auto& c : plan.caches) copies += c.merge.copy_bytes;
+  for (const auto& f : plan.folders)
+    if (f.import.mode == ImportMode::Copy) copies += f.import.transfer_bytes;
+  const std::string landing = fs::nearest_existing(central);
+  if (auto free = fs::free_space(landing); copies > 0 && free && *free < copies)
+    return fail(ErrorCode::DiskFull,
+                "migrating copies " + format_size(static_cast<double>(copies)) + " (" + std::to_string(copies) +
+                    " bytes) into the central cache but only " + format_size(static_cast<double>(*free)) + " (" +
+                    std::to_string(*free) + " bytes) are free on " + landing +
+                    ": nothing was changed. Free space there, or migrate into a cache on the projects' filesystem (files are "
+                    "then linked, not copied)",
+                landing);
   // What execute changes in the projects must be changeable, or nothing is done at all.
   for (const auto& f : plan.folders) {
+    // Its files are removed (or, with --leave-link, replaced by links), then the folder itself.
     const std::string parent = fs::parent(f.path);
-    if (!options.leave_link && (::access(parent.c_str(), W_OK) != 0 || ::access(f.path.c_str(), W_OK) != 0))
+    const std::string& blocked = ::access(f.path.c_str(), W_OK) != 0                          ? f.path
+                                 : !options.leave_link && ::access(parent.c_str(), W_OK) != 0 ? parent
+                                                                                              : std::string();
+    if (!blocked.empty())
       return fail(ErrorCode::PermissionDenied,
-                  "the model folder " + f.path + " could not be removed after its import: it or " + parent +
-                      " is not writable (" + std::strerror(errno) +
-                      "). Nothing was changed; run migrate as a user who may "
-                      "change the project, or with --leave-link",
+                  "migrate " +
+                      std::string(options.leave_link ? "replaces the files of the model folder " : "removes the model folder ") +
+                      f.path + " once it is imported, but " + blocked + " is not writable (" + std::strerror(errno) +
+                      "). Nothing was changed; run migrate as a user who may change the project",
                   f.path);
   }
   for (const auto& c : plan.caches) {
@@ -325,6 +424,12 @@ Result<MigrateReport> execute_migrate(const MigratePlan& plan) {
       Error e = std::move(done).error();
       e.message = "importing " + f.path + ": " + e.message;
       return fail(std::move(e));
+    }
+    // A revision no ref names is pinned, so gc and prune never remove the only copy left.
+    const RepoLayout layout(done->plan.options.cache_dir, done->plan.options.repo);
+    if (!done->plan.writes_ref() && !detail::commit_has_ref(layout, done->plan.commit)) {
+      HUBCACHE_TRY(add_pin(layout, done->plan.commit));
+      report.folders_pinned.push_back(f.path);
     }
     const auto bad = detail::verify_import(done->plan);
     report.unverified.insert(report.unverified.end(), bad.begin(), bad.end());

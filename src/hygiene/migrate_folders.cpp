@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cerrno>
+#include <set>
 
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/cache/local_dir.hpp"
@@ -43,6 +44,19 @@ std::vector<RepoRef> repos_with_commit(const std::vector<std::string>& caches, c
     }
     ::closedir(d);
   }
+  return out;
+}
+
+std::vector<std::string> refs_naming(const RepoLayout& layout, const std::string& commit) {
+  std::vector<std::string> out;
+  fs::walk_folder(
+      layout.refs_dir(), nullptr,
+      [&](const fs::FolderEntry& e) {
+        if (S_ISREG(e.lst.st_mode) && e.lst.st_size <= 4096)
+          if (auto text = fs::read_file(e.path, 4096); text && *text == commit) out.push_back(e.rel);
+      },
+      [](const std::string&, int, fs::WalkFailure) {});
+  std::sort(out.begin(), out.end());
   return out;
 }
 
@@ -93,27 +107,40 @@ Result<bool> retire_folder(const ImportPlan& plan, bool leave_link) {
     HUBCACHE_TRY(link_local_dir(files, plan.commit, dir, plan.same_filesystem ? LinkKind::Hardlink : LinkKind::Symlink, &layout));
     return !plan.skipped.empty();
   }
+  // A file left in the folder (no metadata) that is a symlink to an imported one keeps its target.
+  std::set<std::string> targets_kept;
+  for (const auto& rel : plan.skipped) {
+    struct stat st {};
+    if (::lstat((dir + "/" + rel).c_str(), &st) == 0 && S_ISLNK(st.st_mode))
+      if (auto real = fs::real_path(dir + "/" + rel)) targets_kept.insert(*real);
+  }
   bool kept = !plan.skipped.empty();
+  const LocalDirLayout local(dir);
+  std::set<std::string> emptied;  // folders that held what was removed
   for (const auto& f : plan.files) {
     struct stat st {};
     if (::lstat(f.source.c_str(), &st) != 0) continue;  // removed by an earlier, interrupted run
-    if (static_cast<std::uint64_t>(st.st_ino) != f.stamp.ino && f.source == f.read_from) {
-      kept = true;  // replaced since it was imported: not the file that verified
+    if (targets_kept.contains(f.source) || (static_cast<std::uint64_t>(st.st_ino) != f.stamp.ino && f.source == f.read_from)) {
+      kept = true;  // a kept link's target, or replaced since it was imported: not the file that verified
       continue;
     }
     if (::unlink(f.source.c_str()) != 0) return fail(errno_error(errno, "cannot remove", f.source));
+    ::unlink(local.metadata_path(f.path).c_str());  // its record goes with it
+    for (const std::string& p : {f.source, local.metadata_path(f.path)})
+      for (std::string up = fs::parent(p); up != dir && fs::is_within(dir, up); up = fs::parent(up)) emptied.insert(up);
   }
-  if (kept) return true;
-  HUBCACHE_TRY(fs::remove_all(LocalDirLayout(dir).meta_dir()));
-  // Folders left empty, deepest first, then the folder itself.
-  std::vector<std::string> folders;
-  fs::walk_folder(
-      dir,
-      [&](const std::string& rel, const std::string&) {
-        folders.push_back(dir + "/" + rel);
-        return true;
-      },
-      [](const fs::FolderEntry&) {}, [](const std::string&, int, fs::WalkFailure) {});
+  if (!kept) HUBCACHE_TRY(fs::remove_all(local.meta_dir()));
+  // The folders this left empty (when the folder goes: every empty one), deepest first, then the
+  // folder itself.
+  std::vector<std::string> folders(emptied.begin(), emptied.end());
+  if (!kept)
+    fs::walk_folder(
+        dir,
+        [&](const std::string& rel, const std::string&) {
+          folders.push_back(dir + "/" + rel);
+          return true;
+        },
+        [](const fs::FolderEntry&) {}, [](const std::string&, int, fs::WalkFailure) {});
   std::sort(folders.begin(), folders.end(), [](const std::string& a, const std::string& b) { return a.size() > b.size(); });
   for (const auto& f : folders) ::rmdir(f.c_str());
   return ::rmdir(dir.c_str()) != 0;

@@ -4,6 +4,7 @@
 #include <string>
 #include <vector>
 
+#include "hubcache/cache/layout.hpp"
 #include "hubcache/core/repo_id.hpp"
 #include "hubcache/core/result.hpp"
 #include "hubcache/hygiene/migrate.hpp"
@@ -16,6 +17,10 @@ std::string local_dir_commit(const std::string& dir);
 
 /// The repos of the caches (Hub cache roots) that hold a snapshot folder of `commit`.
 std::vector<RepoRef> repos_with_commit(const std::vector<std::string>& caches, const std::string& commit);
+
+/// The refs of the repo (refs/**, without following symlinks) that name `commit`, sorted.
+std::vector<std::string> refs_naming(const RepoLayout& layout, const std::string& commit);
+inline bool commit_has_ref(const RepoLayout& layout, const std::string& commit) { return !refs_naming(layout, commit).empty(); }
 
 /// The import's files that do not resolve from the cache to the same bytes ("<folder>/<path>:
 /// why"): the same inode as the source, or compared byte for byte.

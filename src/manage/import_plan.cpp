@@ -149,7 +149,7 @@ Result<std::optional<std::string>> apply_metadata(const import_detail::LocalDirM
         import_detail::problems_error(
             "'" + plan.options.source_dir + "' was made by `hf download --local-dir`, but " + std::to_string(untracked.size()) +
                 " file(s) have no download metadata, so their commit is unknown. Leave them out (UntrackedPolicy::Skip), or "
-                "import the folder as plain files (MetadataPolicy::Ignore). Nothing was changed. Files:",
+                "import the folder as plain files (`hubcache import --ignore-metadata`). Nothing was changed. Files:",
             ps)
             .with_remedy(Remedy::IgnoreMetadata, "untracked"));
   }
@@ -160,13 +160,14 @@ Result<std::optional<std::string>> apply_metadata(const import_detail::LocalDirM
     for (const auto& [c, files] : by_commit)
       ps.push_back(
           Problem{ErrorCode::Conflict, c + ": " + std::to_string(files.size()) + " file(s), e.g. '" + files.front() + "'", ""});
-    return fail(import_detail::problems_error(
-                    "the local-dir metadata of '" + plan.options.source_dir +
-                        "' records files of different commits; a snapshot holds one commit. Re-run `hf download --local-dir` "
-                        "to bring every file to one commit, or import the folder as plain files (MetadataPolicy::Ignore). "
-                        "Nothing was changed. Commits:",
-                    ps)
-                    .with_remedy(Remedy::IgnoreMetadata));
+    return fail(
+        import_detail::problems_error(
+            "the local-dir metadata of '" + plan.options.source_dir +
+                "' records files of different commits; a snapshot holds one commit. Re-run `hf download --local-dir` "
+                "to bring every file to one commit, or import the folder as plain files (`hubcache import --ignore-metadata`). "
+                "Nothing was changed. Commits:",
+            ps)
+            .with_remedy(Remedy::IgnoreMetadata));
   }
   if (by_commit.empty()) return std::optional<std::string>{};
   const std::string commit = by_commit.begin()->first;
@@ -174,7 +175,7 @@ Result<std::optional<std::string>> apply_metadata(const import_detail::LocalDirM
     return fail(Error{
         ErrorCode::Conflict,
         "the local-dir metadata records commit " + commit + ", not " + *given +
-            "; drop the commit/revision you gave or ignore the metadata (MetadataPolicy::Ignore)",
+            "; drop the commit/revision you gave or ignore the metadata (`hubcache import --ignore-metadata`)",
         {}}.with_remedy(Remedy::IgnoreMetadata));
   return std::optional<std::string>{commit};
 }
@@ -309,13 +310,14 @@ Result<ImportPlan> plan_import(const ImportOptions& options) {
     if (err) return fail(std::move(*err));
   if (!mismatches.empty()) {
     std::sort(mismatches.begin(), mismatches.end(), [](const Problem& a, const Problem& b) { return a.message < b.message; });
-    return fail(import_detail::problems_error(
-                    "file(s) in '" + root +
-                        "' no longer match what `hf download` recorded (edited after download?). Restore "
-                        "them with `hf download --local-dir`, or import the folder as plain files (MetadataPolicy::Ignore). "
-                        "Nothing was changed. Mismatches:",
-                    mismatches)
-                    .with_remedy(Remedy::IgnoreMetadata));
+    return fail(
+        import_detail::problems_error(
+            "file(s) in '" + root +
+                "' no longer match what `hf download` recorded (edited after download?). Restore "
+                "them with `hf download --local-dir`, or import the folder as plain files (`hubcache import --ignore-metadata`). "
+                "Nothing was changed. Mismatches:",
+            mismatches)
+            .with_remedy(Remedy::IgnoreMetadata));
   }
 
   if (auto given = explicit_commit(options)) {

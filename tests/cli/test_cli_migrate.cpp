@@ -191,7 +191,9 @@ TEST_F(CliMigrate, DryRunShowsThePlanAndTheExactDiffAndChangesNothing) {
   EXPECT_EQ(j["manual"][1]["file"], lab.c + "/run.py");
   EXPECT_NE(j["manual"][1]["why"].get<std::string>().find("a copy of org/shared that migrate removes"), std::string::npos);
   ASSERT_EQ(j["model_folders"].size(), 1u);
-  EXPECT_EQ(j["model_folders"][0], lab.plain_dir);
+  EXPECT_EQ(j["model_folders"][0]["path"], lab.plain_dir);
+  EXPECT_NE(j["model_folders"][0]["why"].get<std::string>().find("no `--local-dir` metadata names its commit"),
+            std::string::npos);
   ASSERT_EQ(j["folders"].size(), 1u);
   const auto& folder = j["folders"][0];
   EXPECT_EQ(folder["path"], lab.local_dir);
@@ -424,6 +426,67 @@ TEST_F(CliMigrate, ModelFolderWithUntrackedFilesKeepsThem) {
   }
 }
 
+/// `hf download org/shared --revision <commit> --local-dir <dir>` of `files`.
+void local_dir_download(const std::string& dir, const std::string& commit, const std::vector<LocalFile>& files) {
+  for (const auto& f : files) {
+    test::write_file(dir + "/" + f.path, f.content);
+    test::write_file(dir + "/.cache/huggingface/download/" + f.path + ".metadata",
+                     commit + "\n" + git_blob_sha1_hex(f.content) + "\n1700000000.0\n");
+  }
+}
+
+// A folder of a revision no ref names (in the central cache, detached) is pinned, so a prune after
+// the folder went keeps its only copy; a file also hardlinked elsewhere is copied, so writing that
+// other name later cannot change the blob.
+TEST_F(CliMigrate, DetachedRevisionIsPinnedAndSharedInodesAreCopied) {
+  Lab lab(dir.path(), central, 100);
+  const std::string c4 = test::commit_id(4), old_dir = lab.c + "/models/old";
+  test::CacheBuilder(central).add_file(k_shared, c4, "config.json", "{\"shared\": 0}");
+  const std::vector<LocalFile> files{{"config.json", "{\"shared\": 0}"}, {"extra.txt", "only here"}};
+  local_dir_download(old_dir, c4, files);
+  ASSERT_EQ(::link((old_dir + "/extra.txt").c_str(), (lab.c + "/scratch.txt").c_str()), 0);
+  auto r = migrate({lab.c, "--to", central, "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_NE(r.out.find("no ref of model/org/shared names " + c4.substr(0, 12) + ": it is pinned"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("Removed " + old_dir + " (load \"org/shared\" with revision=\"" + c4 + "\""), std::string::npos) << r.out;
+  EXPECT_FALSE(test::exists(old_dir));
+  const RepoLayout shared(central, k_shared);
+  EXPECT_NE(test::read_file(shared.pins_path()).find(c4), std::string::npos);
+  auto prune = test::run_process({test::hubcache_bin(), "cache", "prune", "--yes", "--cache-dir", central});
+  EXPECT_EQ(prune.exit_code, 0) << prune.out << prune.err;
+  EXPECT_EQ(read_or_empty(shared.pointer_path(c4, "extra.txt")), "only here");
+  struct stat blob {
+  }, scratch{};
+  ASSERT_EQ(::stat(shared.pointer_path(c4, "extra.txt").c_str(), &blob), 0);
+  ASSERT_EQ(::stat((lab.c + "/scratch.txt").c_str(), &scratch), 0);
+  EXPECT_NE(blob.st_ino, scratch.st_ino);
+  test::write_file(lab.c + "/scratch.txt", "changed later");
+  EXPECT_EQ(read_or_empty(shared.pointer_path(c4, "extra.txt")), "only here");
+}
+
+// A model folder whose untracked file is a symlink to a tracked one: the target stays (no dangling
+// link), the removed files' records and emptied folders go, the rest stays. A project that is
+// itself a --local-dir download is planned (its own files stay).
+TEST_F(CliMigrate, WhatStaysInAModelFolderStillWorks) {
+  Lab lab(dir.path(), central, 100);
+  test::write_file(lab.local_dir + "/NOTES.md", "mine");
+  ASSERT_EQ(::symlink("config.json", (lab.local_dir + "/cfg.json").c_str()), 0);
+  auto r = migrate({lab.c, "--to", central, "--yes"});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(test::read_file(lab.local_dir + "/cfg.json"), "{\"shared\": 1}") << "the link's target stays";
+  EXPECT_FALSE(test::exists(lab.local_dir + "/tokenizer"));
+  EXPECT_FALSE(test::exists(lab.local_dir + "/.cache/huggingface/download/tokenizer"));
+  EXPECT_TRUE(test::exists(lab.local_dir + "/.cache/huggingface/download/config.json.metadata"));
+  for (const auto& f : lab.local_files) EXPECT_TRUE(lab.in_central(f)) << f.path;
+
+  const std::string whole = dir.path() + "/whole";
+  local_dir_download(whole, lab.c1, {{"config.json", "{\"shared\": 1}"}});
+  test::write_file(whole + "/train.py", "print(1)\n");
+  auto dry = migrate({whole, "--to", central, "--dry-run", "--json"});
+  ASSERT_EQ(dry.exit_code, 0) << dry.out << dry.err;
+  EXPECT_EQ(nlohmann::json::parse(dry.out)["folders"].size(), 1u) << dry.out;
+}
+
 TEST_F(CliMigrate, BadInputIsRefusedBeforeAnythingChanges) {
   Lab lab(dir.path(), central, 100);
   const std::string before = test::tree_fingerprint(dir.path());
@@ -441,19 +504,27 @@ TEST_F(CliMigrate, BadInputIsRefusedBeforeAnythingChanges) {
   EXPECT_EQ(within.exit_code, exit_code::usage) << within.err;
   // --model: malformed, not a folder, a project, a project cache, a folder whose files do not
   // match their local-dir metadata.
-  for (const auto& [spec, says] :
-       std::vector<std::pair<std::string, std::string>>{{lab.plain_dir, "expected DIR=ORG/NAME[@REVISION]"},
-                                                        {lab.plain_dir + "=", "expected DIR=ORG/NAME[@REVISION]"},
-                                                        {lab.plain_dir + "=org/plain@", "the revision after '@' is empty"},
-                                                        {lab.plain_dir + "=org//plain", "org//plain"},
-                                                        {dir.path() + "/nope=org/plain", "is not a folder"},
-                                                        {lab.c + "=org/plain", "name the folder that holds the model's files"},
-                                                        {lab.a + "/model_cache=org/plain", "which migrate merges"}}) {
+  for (const auto& [spec, says] : std::vector<std::pair<std::string, std::string>>{
+           {lab.plain_dir, "expected DIR=ORG/NAME[@REVISION]"},
+           {lab.plain_dir + "=", "expected DIR=ORG/NAME[@REVISION]"},
+           {lab.plain_dir + "=org/plain@", "the revision after '@' is empty"},
+           {lab.plain_dir + "=org//plain", "org//plain"},
+           {dir.path() + "/nope=org/plain", "is not a folder"},
+           {lab.c + "=org/plain", "name the folder that holds the model's files"},
+           {lab.a + "/model_cache=org/plain", "holds a Hub cache at " + lab.a + "/model_cache"},
+           {lab.c + "/hf_home=org/plain", "holds a Hub cache at " + lab.c + "/hf_home/hub"}}) {
     auto bad = migrate({lab.a, lab.c, "--to", central, "--yes", "--model", spec});
     EXPECT_EQ(bad.exit_code, exit_code::usage) << spec << ": " << bad.err;
     EXPECT_NE(bad.err.find(says), std::string::npos) << spec << ": " << bad.err;
   }
   EXPECT_EQ(test::tree_fingerprint(dir.path()), before);
+  auto twice =
+      migrate({lab.c, "--to", central, "--yes", "--model", lab.plain_dir + "=org/one", "--model", lab.plain_dir + "=org/two"});
+  EXPECT_EQ(twice.exit_code, exit_code::usage) << twice.err;
+  EXPECT_NE(twice.err.find("named by another --model"), std::string::npos) << twice.err;
+  auto file_to = migrate({lab.c, "--to", lab.a + "/.env", "--yes"});
+  EXPECT_EQ(file_to.exit_code, exit_code::usage) << file_to.err;
+  EXPECT_NE(file_to.err.find("is not a folder"), std::string::npos) << file_to.err;
   EXPECT_EQ(test::tree_fingerprint(dir.path()), before);
 
   // Two caches with different bytes under one blob name: refused, naming both.

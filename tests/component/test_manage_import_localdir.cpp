@@ -72,7 +72,7 @@ TEST_F(LocalDir, EtagMismatchIsRefusedNamingTheFile) {
   EXPECT_NE(r.error().message.find("'sub/x.txt'"), std::string::npos) << r.error().message;
   EXPECT_NE(r.error().message.find("'model.safetensors'"), std::string::npos);
   EXPECT_NE(r.error().message.find(sha256_hex("weights")), std::string::npos);  // the recorded ETag
-  EXPECT_NE(r.error().message.find("MetadataPolicy::Ignore"), std::string::npos);
+  EXPECT_NE(r.error().message.find("hubcache import --ignore-metadata"), std::string::npos);
   EXPECT_EQ(r.error().remedy, Remedy::IgnoreMetadata);
   EXPECT_FALSE(test::exists(cache));
   // The explicit way out: plain files under a derived commit.

@@ -65,8 +65,20 @@ struct ProjectCache {
 struct FolderImport {
   std::string project;        // the project it was found in, or "" when named by --model only
   std::string path;           // the folder (absolute)
-  std::string identified_by;  // "--model", or how the repo was found ("its commit <c> is in <cache>")
+  std::string identified_by;  // "--model", or how the repo was found ("its commit <c> is a snapshot of <repo>")
   ImportPlan import;
+  /// No ref of the repo points at the commit (a detached revision): execute pins it, so gc and
+  /// prune keep it, as a merge does for a project's revision.
+  bool pins = false;
+  /// The revision to load it by from the central cache: "" for main (a ref main names it, or the
+  /// import writes refs/main), else a ref naming it, the revision given, or the commit.
+  std::string load_revision;
+};
+
+/// A model folder found in a project and left alone, and why.
+struct LeftFolder {
+  std::string path;
+  std::string why;
 };
 
 /// A configuration line to change: the whole line before and after.
@@ -94,9 +106,10 @@ struct MigratePlan {
   /// Model folders to import: `--local-dir` downloads whose metadata's commit is a snapshot of
   /// exactly one repo in the central cache or a project cache being merged, and --model folders.
   std::vector<FolderImport> folders;
-  /// Model folders found in the projects whose repo is not known (a plain folder, a `--local-dir`
-  /// download of a commit no cache holds): left alone; `--model DIR=ORG/NAME` brings one in.
-  std::vector<std::string> model_folders;
+  /// Model folders found in the projects and left alone: the repo is not known (a plain folder, a
+  /// `--local-dir` download of a commit no cache holds, or of one two repos hold; `--model
+  /// DIR=ORG/NAME` brings one in), or import refused it (the reason says why).
+  std::vector<LeftFolder> model_folders;
   std::vector<std::string> warnings;  // folders that could not be read
 };
 
@@ -112,7 +125,8 @@ struct MigrateReport {
   std::vector<std::string> backups;
   std::size_t caches_retired = 0;
   std::size_t folders_imported = 0;
-  std::size_t folder_files_verified = 0;  // model folder files that resolve from the central cache to their bytes
+  std::vector<std::string> folders_pinned;  // model folders whose revision was pinned (FolderImport::pins)
+  std::size_t folder_files_verified = 0;    // model folder files that resolve from the central cache to their bytes
   /// Model folders kept because they hold files that were not imported (not in the local-dir
   /// metadata): their imported files are removed (or linked), the rest stays.
   std::vector<std::string> folders_kept;
