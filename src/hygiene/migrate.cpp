@@ -227,6 +227,16 @@ Result<void> plan_folders(MigratePlan& plan, const std::vector<std::pair<std::st
     if (!p) {
       Error e = std::move(p).error();
       e.message = what + e.message;
+      // import's remedies name its own flags; say them in --model's terms.
+      if (e.remedy == Remedy::ForceRef)
+        e.message += " With migrate: --model " + m.dir + "=" + m.repo.id + "@imported (another ref name) or @" + e.remedy_value +
+                     " (by commit).";
+      else if (e.remedy == Remedy::IgnoreMetadata)
+        e.message +=
+            " With migrate: fix the folder with `hf download --local-dir`, or import it first with `hubcache import "
+            "--ignore-metadata`.";
+      e.remedy = Remedy::None;
+      e.remedy_value.clear();
       return fail(std::move(e));
     }
     if (o.leave_link && detail::already_linked(*p)) continue;  // a finished --leave-link run
