@@ -62,7 +62,7 @@ void print_gc_plan(const GcPlan& plan, const GcOptions& g, double now) {
   for (const auto& w : plan.warnings) print_warning(w);
   if (!plan.selected.empty()) {
     fmt::print("About to remove {} revision(s), least recently used first, freeing {}:\n", plan.selected.size(),
-               size_str(plan.deletion.freed_bytes()));
+               size_str(plan.freed_bytes()));
     for (const auto& r : plan.selected)
       fmt::print("  - {} {} [{}] last used {} ({}): {}\n", r.repo.label(), r.commit,
                  r.refs.empty() ? "(detached)" : join(r.refs, " "), format_age(now - r.last_used), to_string(r.source), r.reason);
@@ -76,7 +76,7 @@ void print_gc_plan(const GcPlan& plan, const GcOptions& g, double now) {
     print_warning(
         fmt::format("the target cannot be met: {} must be freed and only {} can be without removing pinned, "
                     "in-use or kept revisions",
-                    size_str(plan.bytes_needed.value_or(0)), size_str(plan.deletion.freed_bytes())));
+                    size_str(plan.bytes_needed.value_or(0)), size_str(plan.freed_bytes())));
 }
 
 int run_gc(const Context& ctx, const GcCliOptions& o) {

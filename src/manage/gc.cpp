@@ -1,6 +1,7 @@
 // `cache gc` plans (include/hubcache/manage/gc.hpp).
 #include "hubcache/manage/gc.hpp"
 
+#include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <unistd.h>
 
@@ -26,9 +27,10 @@ struct Candidate {
 };
 
 /// Estimates, revision by revision, the bytes a removal frees: a blob when the last revision
-/// of its repo using it goes, a shared payload when the last entry linking it goes. Counts are
-/// built per repo on its first removal (a gc touches few repos of a large cache). DeletePlan
-/// gives the exact figure of the final selection.
+/// of its repo using it goes and it was the inode's last name (a blob hardlinked into another repo
+/// by dedupe, or from Ollama or LM Studio, frees nothing until every name goes; names outside the
+/// cache never do), a shared payload when the last entry linking it goes. Counts are built per
+/// repo on its first removal (a gc touches few repos of a large cache).
 class FreedBytes {
  public:
   explicit FreedBytes(const HFCacheInfo& cache) : m_cache(cache) {}
@@ -37,7 +39,14 @@ class FreedBytes {
     std::uint64_t freed = 0;
     for (const auto* b : blobs_of(rev)) {
       if (--uses[b->blob_path] != 0) continue;
-      if (b->shared_hash.empty() || --payload_uses()[b->shared_hash] == 0) freed += b->size;
+      if (!b->shared_hash.empty()) {
+        if (--payload_uses()[b->shared_hash] == 0) freed += b->size;
+        continue;
+      }
+      struct ::stat st {};
+      if (::stat(b->blob_path.c_str(), &st) != 0 || st.st_nlink <= 1 ||
+          ++m_names_gone[{st.st_dev, st.st_ino}] == static_cast<std::size_t>(st.st_nlink))
+        freed += b->size;
     }
     return freed;
   }
@@ -78,8 +87,29 @@ class FreedBytes {
   }
   const HFCacheInfo& m_cache;
   std::unordered_map<const CachedRepoInfo*, Counts> m_repos;
+  std::map<std::pair<dev_t, ino_t>, std::size_t> m_names_gone;  // hardlinked blobs: names removed so far
   std::optional<Counts> m_payloads;
 };
+
+/// The bytes the cache's blobs take: each inode once (blobs hardlinked across repos, as dedupe
+/// leaves them, count once), each shared payload once; apparent sizes, like size_on_disk.
+std::uint64_t physical_size(const HFCacheInfo& cache) {
+  std::set<std::pair<dev_t, ino_t>> inodes;
+  std::set<std::string_view> seen;
+  std::uint64_t total = 0;
+  for (const auto& repo : cache.repos)
+    for (const auto& rev : repo.revisions)
+      for (const auto& f : rev.files) {
+        if (!seen.insert(f.shared_hash.empty() ? std::string_view(f.blob_path) : std::string_view(f.shared_hash)).second)
+          continue;
+        struct ::stat st {};
+        if (f.shared_hash.empty() && ::stat(f.blob_path.c_str(), &st) == 0 && st.st_nlink > 1 &&
+            !inodes.emplace(st.st_dev, st.st_ino).second)
+          continue;
+        total += f.size;
+      }
+  return total;
+}
 
 GcRevision describe(const Candidate& c, std::string reason) {
   return GcRevision{c.repo->repo, c.rev->commit, c.rev->refs, c.rev->last_used, c.rev->last_used_source, 0, std::move(reason)};
@@ -149,7 +179,8 @@ Result<GcPlan> plan_gc(const HFCacheInfo& cache, const GcOptions& o) {
 
   std::optional<std::uint64_t> free_before;
   std::optional<std::uint64_t> needed;
-  if (o.max_size) needed = cache.size_on_disk > *o.max_size ? cache.size_on_disk - *o.max_size : 0;
+  const std::uint64_t size_before = physical_size(cache);
+  if (o.max_size) needed = size_before > *o.max_size ? size_before - *o.max_size : 0;
   if (o.min_free) {
     free_before = o.free_space ? o.free_space : measured_free(cache.cache_dir);
     if (!free_before) return fail(ErrorCode::Io, "cannot measure the free space of " + cache.cache_dir, cache.cache_dir);
@@ -203,8 +234,14 @@ Result<GcPlan> plan_gc(const HFCacheInfo& cache, const GcOptions& o) {
   for (const auto& r : selected) targets.push_back(DeleteTarget::revision_of(r.repo, r.commit));
   HUBCACHE_TRY_ASSIGN(DeletePlan deletion, plan_delete_targets(cache, targets));
   const bool met = !needed || freed >= *needed;
-  return GcPlan{std::move(selected), std::move(kept), std::move(warnings), cache.size_on_disk, free_before, needed, met,
+  return GcPlan{std::move(selected), std::move(kept), std::move(warnings), size_before, free_before, needed, met,
                 std::move(deletion)};
+}
+
+std::uint64_t GcPlan::freed_bytes() const {
+  std::uint64_t total = 0;
+  for (const auto& r : selected) total += r.freed;
+  return total;
 }
 
 DeleteReport GcPlan::execute() const {

@@ -266,6 +266,39 @@ TEST_F(Gc, RefusesWithoutARule) {
   EXPECT_FALSE(plan_gc(scan(), o));
 }
 
+// A blob hardlinked into a second repo (dedupe's result) or from outside the cache (Ollama) counts
+// once in the cache's size and frees nothing until its last name goes: gc removes more, in LRU
+// order, rather than stopping on bytes that stay on disk.
+TEST_F(Gc, HardlinkedBlobsCountOnceAndFreeOnlyWithTheirLastName) {
+  const RepoRef a{RepoType::Model, "org/a"}, b{RepoType::Model, "org/b"}, c{RepoType::Model, "org/c"};
+  const std::string big(10000, 'x'), other(3000, 'y'), third(2000, 'z');
+  const std::string etag = cb.add_file(a, c1, "w.bin", big, true);
+  cb.add_file(b, c1, "w.bin", big, true);
+  const std::string a_blob = cb.layout(a).blob_path(etag), b_blob = cb.layout(b).blob_path(etag);
+  ASSERT_EQ(::unlink(b_blob.c_str()), 0);
+  ASSERT_EQ(::link(a_blob.c_str(), b_blob.c_str()), 0);  // one inode, two repos
+  cb.add_file(c, c1, "o.bin", other, true);
+  const test::TempDir elsewhere;  // same filesystem, outside the cache
+  const std::string outside = elsewhere.path() + "/ollama-blob";
+  const std::string c_etag = cb.add_file(c, c2, "t.bin", third, true);
+  ASSERT_EQ(::link(cb.layout(c).blob_path(c_etag).c_str(), outside.c_str()), 0);  // a name outside the cache
+  used_at(a, c1, now - 30 * k_day);
+  used_at(c, c2, now - 20 * k_day);
+  used_at(b, c1, now - 10 * k_day);
+  used_at(c, c1, now - 5 * k_day);
+  GcOptions o;
+  o.max_size = 5000;  // 15000 on disk (10000 once + 3000 + 2000): 10000 must go
+  const GcPlan p = gc(o);
+  EXPECT_EQ(p.size_before, 15000u);
+  ASSERT_EQ(order(p),
+            (std::vector<std::string>{"org/a@" + c1.substr(0, 4), "org/c@" + c2.substr(0, 4), "org/b@" + c1.substr(0, 4)}));
+  EXPECT_EQ(p.selected[0].freed, 0u) << "org/b still holds the inode";
+  EXPECT_EQ(p.selected[1].freed, 0u) << "the Ollama name still holds it";
+  EXPECT_EQ(p.selected[2].freed, 10000u);
+  EXPECT_EQ(p.freed_bytes(), 10000u);
+  EXPECT_TRUE(p.target_met);
+}
+
 // record_use never fails a lookup: not 40 hex, a missing repo, a symlink in place of .hubcache.
 TEST_F(Gc, UseRecordsAreBestEffortAndNeverFollowSymlinks) {
   const RepoRef r{RepoType::Model, "org/r"};

@@ -16,7 +16,8 @@
 // - `max_size`: then more, in order, until the cache's physical size minus the freed bytes is
 //   at most max_size; `min_free`: until free space plus freed bytes reaches min_free;
 // - `keep` alone: every revision beyond the kept ones.
-// A blob still used by a kept revision or another repo is not freed (delete_plan.hpp).
+// A blob still used by a kept revision or another repo is not freed (delete_plan.hpp), nor one
+// hardlinked under another name (another repo's blobs/, Ollama) until every name goes.
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -30,7 +31,7 @@
 namespace hubcache {
 
 struct GcOptions {
-  std::optional<std::uint64_t> max_size;  // bytes the cache may hold (HFCacheInfo::size_on_disk)
+  std::optional<std::uint64_t> max_size;  // bytes the cache's blobs may take (each inode and shared payload once)
   std::optional<std::uint64_t> min_free;  // bytes to leave free on the cache's filesystem
   std::optional<double> unused_for;       // seconds
   std::optional<std::size_t> keep;        // newest revisions each repo keeps
@@ -53,7 +54,7 @@ struct GcPlan {
   std::vector<GcRevision> selected;    // removal order
   std::vector<GcRevision> protected_;  // revisions a rule would have selected but that are kept (pinned, download running)
   std::vector<std::string> warnings;
-  std::uint64_t size_before = 0;              // the cache's physical size
+  std::uint64_t size_before = 0;              // the cache's physical size: blobs, each inode and payload once
   std::optional<std::uint64_t> free_before;   // min_free: the free space measured
   std::optional<std::uint64_t> bytes_needed;  // max_size / min_free: what had to be freed (0: already met)
   bool target_met = true;                     // false: everything removable was not enough
@@ -61,6 +62,9 @@ struct GcPlan {
 
   /// Executes the deletion and then drops the use records of removed revisions.
   DeleteReport execute() const;
+  /// What removing the selection frees: GcRevision::freed summed (each inode and payload once;
+  /// DeletePlan::freed_bytes counts a blob hardlinked into another repo as freed).
+  std::uint64_t freed_bytes() const;
 };
 
 /// Plans gc over `cache` (a scan with files collected). InvalidArgument when no rule is given
