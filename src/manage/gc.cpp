@@ -43,10 +43,7 @@ class FreedBytes {
         if (--payload_uses()[b->shared_hash] == 0) freed += b->size;
         continue;
       }
-      struct ::stat st {};
-      if (::stat(b->blob_path.c_str(), &st) != 0 || st.st_nlink <= 1 ||
-          ++m_names_gone[{st.st_dev, st.st_ino}] == static_cast<std::size_t>(st.st_nlink))
-        freed += b->size;
+      if (b->blob_nlink <= 1 || ++m_names_gone[{b->blob_dev, b->blob_ino}] == b->blob_nlink) freed += b->size;
     }
     return freed;
   }
@@ -87,27 +84,24 @@ class FreedBytes {
   }
   const HFCacheInfo& m_cache;
   std::unordered_map<const CachedRepoInfo*, Counts> m_repos;
-  std::map<std::pair<dev_t, ino_t>, std::size_t> m_names_gone;  // hardlinked blobs: names removed so far
+  std::map<std::pair<std::uint64_t, std::uint64_t>, std::uint64_t> m_names_gone;  // hardlinked blobs: names removed so far
   std::optional<Counts> m_payloads;
 };
 
-/// The bytes the cache's blobs take: each inode once (blobs hardlinked across repos, as dedupe
-/// leaves them, count once), each shared payload once; apparent sizes, like size_on_disk.
+/// The bytes the cache's blobs take: HFCacheInfo::size_on_disk (each shared payload once) with a
+/// blob hardlinked under several repos' blobs/ (dedupe's result) counted once; apparent sizes.
 std::uint64_t physical_size(const HFCacheInfo& cache) {
-  std::set<std::pair<dev_t, ino_t>> inodes;
-  std::set<std::string_view> seen;
-  std::uint64_t total = 0;
+  std::map<std::pair<std::uint64_t, std::uint64_t>, std::pair<std::uint64_t, std::set<std::string_view>>> linked;
   for (const auto& repo : cache.repos)
     for (const auto& rev : repo.revisions)
-      for (const auto& f : rev.files) {
-        if (!seen.insert(f.shared_hash.empty() ? std::string_view(f.blob_path) : std::string_view(f.shared_hash)).second)
-          continue;
-        struct ::stat st {};
-        if (f.shared_hash.empty() && ::stat(f.blob_path.c_str(), &st) == 0 && st.st_nlink > 1 &&
-            !inodes.emplace(st.st_dev, st.st_ino).second)
-          continue;
-        total += f.size;
-      }
+      for (const auto& f : rev.files)
+        if (f.shared_hash.empty() && f.blob_nlink > 1) {
+          auto& [size, names] = linked[{f.blob_dev, f.blob_ino}];
+          size = f.size;
+          names.insert(f.blob_path);
+        }
+  std::uint64_t total = cache.size_on_disk;
+  for (const auto& [inode, entry] : linked) total -= std::min(total, entry.first * (entry.second.size() - 1));
   return total;
 }
 

@@ -99,6 +99,7 @@ class RepoScanner {
     std::uint64_t size = 0;
     double atime = 0, mtime = 0;
     std::string shared_hash;  // a link into the shared store: its bytes are counted there
+    std::uint64_t dev = 0, ino = 0, nlink = 1;
   };
 
   void skip(std::string message, const std::string& path) {
@@ -129,7 +130,9 @@ class RepoScanner {
 std::uint32_t RepoScanner::blob_index(const std::string& key, const struct stat& st, const std::string& shared_hash) {
   auto [it, inserted] = m_blob_ids.try_emplace(key, static_cast<std::uint32_t>(m_blobs.size()));
   if (inserted)
-    m_blobs.push_back({static_cast<std::uint64_t>(st.st_size), to_seconds(st.st_atim), to_seconds(st.st_mtim), shared_hash});
+    m_blobs.push_back({static_cast<std::uint64_t>(st.st_size), to_seconds(st.st_atim), to_seconds(st.st_mtim), shared_hash,
+                       static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
+                       static_cast<std::uint64_t>(st.st_nlink)});
   return it->second;
 }
 
@@ -204,7 +207,7 @@ bool RepoScanner::scan_revision(int snapshots_fd, const std::string& commit, Cac
     ids.push_back(blob_index(t.blob_path, t.st, t.shared_hash));
     if (m_collect) {
       const Blob& b = m_blobs[ids.back()];
-      rev.files.push_back({rel, t.blob_path, b.size, b.atime, b.mtime, b.shared_hash});
+      rev.files.push_back({rel, t.blob_path, b.size, b.atime, b.mtime, b.shared_hash, b.dev, b.ino, b.nlink});
     }
   };
   walk_tree(std::move(dir), rev.snapshot_path, 2, "", on_file, on_error);

@@ -57,6 +57,9 @@ struct CachedFileInfo {
   /// Set when blob_path is a symlink into the cache's marked shared blob store: the Xet hash of
   /// its payload (size/atime/mtime are the payload's). Unlinking blob_path frees nothing by itself.
   std::string shared_hash;
+  /// Beyond PY: the blob's inode (the payload's for shared_hash) and its link count, from the same
+  /// stat: nlink > 1 means other names (another repo's blobs/ after dedupe, Ollama) hold the bytes.
+  std::uint64_t blob_dev = 0, blob_ino = 0, blob_nlink = 1;
 };
 
 /// Where a last-use time came from: hubcache's use record (cache/use_records.hpp: written by
