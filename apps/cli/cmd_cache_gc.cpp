@@ -89,6 +89,11 @@ int run_gc(const Context& ctx, const GcCliOptions& o) {
   if (!plan)
     return plan.error().code == ErrorCode::InvalidArgument ? usage_error(plan.error().message)
                                                            : report_error(plan.error(), false);
+  if (!cache->warnings.empty())
+    print_warning(fmt::format(
+        "found {} cache inconsistencies; a repo the scan skipped is never collected (`hubcache cache ls --show-warnings` "
+        "shows them)",
+        cache->warnings.size()));
   print_gc_plan(*plan, *g, g->now);
   if (plan->selected.empty()) {
     fmt::print("Nothing to remove.\n");
@@ -96,7 +101,7 @@ int run_gc(const Context& ctx, const GcCliOptions& o) {
   }
   if (o.dry_run) {
     fmt::print("Dry run: no files were deleted.\n");
-    return k_exit_ok;
+    return plan->target_met ? k_exit_ok : k_exit_disk_full;  // as the run itself would end
   }
   if (!o.yes) {
     const auto answer = ask_confirmation("Proceed with removal?");

@@ -134,9 +134,14 @@ TEST_F(CliGc, BadInput) {
   // A pins file someone broke: gc keeps the whole repo and says why.
   test::write_file(cb.layout(k_new).pins_path(), "../escape\n");
   const auto g = run({"gc", "--max-size", "0", "--dry-run"});
-  ASSERT_EQ(g.exit_code, 0) << g.err;
+  ASSERT_EQ(g.exit_code, exit_code::disk_full) << "the kept repo leaves --max-size 0 unmet, as the run would: " << g.err;
+  EXPECT_NE(g.err.find("the target cannot be met"), std::string::npos) << g.err;
   EXPECT_NE((g.out + g.err).find("pins file unreadable"), std::string::npos) << g.out << g.err;
   EXPECT_EQ(g.out.find("  - model/org/new"), std::string::npos) << g.out;
+  // A repo the scan skips is never collected, and gc says the scan found something.
+  test::write_file(dir.path() + "/models--org--broken", "not a folder");
+  const auto w = run({"gc", "--unused-for", "30d", "--dry-run"});
+  EXPECT_NE(w.err.find("found 1 cache inconsistencies"), std::string::npos) << w.out << w.err;
 }
 
 }  // namespace
