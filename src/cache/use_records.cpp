@@ -105,6 +105,27 @@ void record_use(const RepoLayout& layout, std::string_view commit) noexcept {
   fs::Fd created{::openat(used.get(), name.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0666)};
 }
 
+void record_use_at(const RepoLayout& layout, std::string_view commit, double when) noexcept {
+  if (!is_lower_commit(commit) || !(when > 0)) return;
+  const std::string name(commit);
+  fs::Fd records = open_records_dir(layout, /*create=*/true);
+  if (!records) return;
+  fs::Fd used = open_dir_at(records.get(), std::string(k_used_dir).c_str(), /*create=*/true);
+  if (!used) return;
+  constexpr int k_flags = O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
+  fs::Fd fd{::openat(used.get(), name.c_str(), k_flags)};
+  if (fd) {
+    struct ::stat st {};
+    if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || seconds_of(st) >= when) return;  // a later use stays
+  } else if (errno != ENOENT || !(fd = fs::Fd{::openat(used.get(), name.c_str(), k_flags | O_CREAT | O_EXCL, 0666)})) {
+    return;
+  }
+  const auto secs = static_cast<std::time_t>(when);
+  const long nanos = static_cast<long>((when - static_cast<double>(secs)) * 1e9);
+  const struct timespec times[2] = {{secs, nanos}, {secs, nanos}};
+  ::futimens(fd.get(), times);
+}
+
 void forget_use(const RepoLayout& layout, std::string_view commit) noexcept {
   if (!is_lower_commit(commit)) return;
   fs::Fd records = open_records_dir(layout, /*create=*/false);

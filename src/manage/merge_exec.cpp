@@ -205,6 +205,8 @@ class Executor {
       HUBCACHE_TRY_ASSIGN(const bool added, add_pin(layout, pin));
       m_report.pins_written += added ? 1 : 0;
     }
+    // Last uses come along (a later one here stays), so gc's LRU order sees the project's use.
+    for (const auto& [commit, when] : read_use_records(source)) record_use_at(layout, commit, when);
     return {};
   }
 

@@ -83,6 +83,9 @@ TEST_F(Merge, OverlappingCachesEndWithEachBlobOnceAndEveryFileResolving) {
   ASSERT_TRUE(write_tree_file(src.layout(k_y), c2, {tree_entry}));
   src.write_raw("models--org--y/blobs/" + std::string(64, 'e') + ".incomplete", "partial");
   add_pin(src.layout(k_y), "*").value();
+  record_use_at(src.layout(k_x), c3, 1'700'000'000.5);  // last uses: the project's come along,
+  record_use_at(src.layout(k_x), c1, 1'600'000'000);    // unless the central one is later
+  record_use_at(dst.layout(k_x), c1, 1'650'000'000);
   const std::string before = test::tree_fingerprint(source);
 
   const MergePlan p = plan();
@@ -128,6 +131,10 @@ TEST_F(Merge, OverlappingCachesEndWithEachBlobOnceAndEveryFileResolving) {
   ASSERT_TRUE(pins);
   EXPECT_EQ(*pins, std::vector<std::string>{c3}) << "the revision its ref left behind is pinned";
   EXPECT_EQ(read_pins(cy).value(), std::vector<std::string>{"*"}) << "the source's pins come along";
+  const auto used = read_use_records(cx);
+  ASSERT_EQ(used.size(), 2u);
+  EXPECT_DOUBLE_EQ(used.at(c3), 1'700'000'000.5);
+  EXPECT_DOUBLE_EQ(used.at(c1), 1'650'000'000);
   EXPECT_TRUE(test::exists(cy.no_exist_path(c2, "tokenizer.json")));
   EXPECT_EQ(test::read_file(cy.tree_path(c2)), test::read_file(src.layout(k_y).tree_path(c2)));
   EXPECT_FALSE(test::exists(cy.blobs_dir() + "/" + std::string(64, 'e') + ".incomplete"));

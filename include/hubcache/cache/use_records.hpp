@@ -29,6 +29,10 @@ namespace hubcache {
 /// (a lookup never fails because its record could not be written). Never creates the repo folder.
 void record_use(const RepoLayout& layout, std::string_view commit) noexcept;
 
+/// Records a use of `commit` at `when` (epoch seconds) unless its record already says later: a
+/// merged cache's last uses come along (manage/merge.hpp). Best effort and silent, like record_use.
+void record_use_at(const RepoLayout& layout, std::string_view commit, double when) noexcept;
+
 /// Removes the use record of `commit` (after its revision was deleted). Best effort and silent.
 void forget_use(const RepoLayout& layout, std::string_view commit) noexcept;
 
