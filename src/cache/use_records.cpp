@@ -25,22 +25,27 @@ constexpr std::size_t k_max_link_record = 4096;
 
 std::string link_record_name(const std::string& folder) { return sha256_hex(folder).substr(0, 16); }
 
-/// A regular file's text (O_NOFOLLOW below `dir`), nullopt when absent, not regular or larger than `max`.
-std::optional<std::string> read_small_at(int dir, const char* name, std::size_t max) {
-  fs::Fd fd{::openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)};
-  struct ::stat st {};
-  if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || static_cast<std::size_t>(st.st_size) > max)
-    return std::nullopt;
-  std::string text(static_cast<std::size_t>(st.st_size), '\0');
+/// Up to `size` bytes of an open file (fewer when it shrank).
+std::string read_up_to(int fd, std::size_t size) {
+  std::string text(size, '\0');
   std::size_t got = 0;
   while (got < text.size()) {
-    const ssize_t n = ::read(fd.get(), text.data() + got, text.size() - got);
+    const ssize_t n = ::read(fd, text.data() + got, text.size() - got);
     if (n < 0 && errno == EINTR) continue;
     if (n <= 0) break;
     got += static_cast<std::size_t>(n);
   }
   text.resize(got);
   return text;
+}
+
+/// A regular file's text (O_NOFOLLOW below `dir`), nullopt when absent, not regular or larger than `max`.
+std::optional<std::string> read_small_at(int dir, const char* name, std::size_t max) {
+  fs::Fd fd{::openat(dir, name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK)};
+  struct ::stat st {};
+  if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || static_cast<std::size_t>(st.st_size) > max)
+    return std::nullopt;
+  return read_up_to(fd.get(), static_cast<std::size_t>(st.st_size));
 }
 constexpr std::size_t k_max_pins_size = 64 * 1024;
 
@@ -211,15 +216,7 @@ Result<std::vector<std::string>> read_pins(const RepoLayout& layout) {
   if (::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode) || static_cast<std::size_t>(st.st_size) > k_max_pins_size)
     return fail(ErrorCode::CacheCorrupted,
                 "the pins file " + path + " is not a regular file of at most 64 KiB; remove it and pin again", path);
-  std::string text(static_cast<std::size_t>(st.st_size), '\0');
-  std::size_t got = 0;
-  while (got < text.size()) {
-    const ssize_t n = ::read(fd.get(), text.data() + got, text.size() - got);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;
-    got += static_cast<std::size_t>(n);
-  }
-  text.resize(got);
+  const std::string text = read_up_to(fd.get(), static_cast<std::size_t>(st.st_size));
   std::size_t start = 0;
   while (start < text.size()) {
     std::size_t end = text.find('\n', start);
