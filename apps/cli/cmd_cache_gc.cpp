@@ -75,7 +75,7 @@ void print_gc_plan(const GcPlan& plan, const GcOptions& g, double now) {
   if (!plan.target_met)
     print_warning(
         fmt::format("the target cannot be met: {} must be freed and only {} can be without removing pinned, "
-                    "in-use or kept revisions",
+                    "in-use or kept revisions (bytes that other hardlinks, outside the cache too, keep on disk are not freed)",
                     size_str(plan.bytes_needed.value_or(0)), size_str(plan.freed_bytes())));
 }
 
@@ -117,8 +117,9 @@ int run_gc(const Context& ctx, const GcCliOptions& o) {
     print_warning(p.message);
     if (p.code != ErrorCode::NotFound) ++failures;
   }
+  // The plan's figure counts each inode once (the report's counts every name it unlinked).
   fmt::print("Removed {} revision(s) ({} whole repo(s)); freed {}.\n", report.revisions_deleted, report.repos_deleted,
-             size_str(report.freed_bytes));
+             size_str(failures == 0 ? plan->freed_bytes() : std::min(plan->freed_bytes(), report.freed_bytes)));
   if (failures > 0) {
     fmt::print(stderr, "Error: {} path(s) could not be deleted (see the warnings above).\n", failures);
     return k_exit_failure;

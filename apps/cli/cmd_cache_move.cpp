@@ -23,7 +23,7 @@ std::string size_str(std::uint64_t n) { return format_size(static_cast<double>(n
 
 void print_move_plan(const CacheMovePlan& p, bool leave_link) {
   if (p.already_done) {
-    fmt::print("The cache at {} is already at {} (already moved): nothing to do.\n", p.from, p.to);
+    fmt::print("The cache at {} is already at {} (already moved): nothing to copy.\n", p.from, p.to);
     return;
   }
   if (p.switched) {
@@ -90,7 +90,7 @@ int run_move(const Context& ctx, const MoveCliOptions& o) {
         fmt::format("{} blob(s) did not match their names before the move (corrupt already), e.g. {}; copied as they were: "
                     "`hubcache cache verify` names them, a download repairs them",
                     bad.size(), bad.front()));
-  if (!plan->same_filesystem && !plan->switched)
+  if (!plan->same_filesystem && !plan->switched && !plan->already_done)
     fmt::print(
         "Copied {} file(s) ({}), kept {} already copied, {} hashed on the new side; {} hardlink(s), {} link(s) rewritten.\n",
         report->files_copied, size_str(report->bytes_copied), report->files_kept, size_str(report->bytes_verified),

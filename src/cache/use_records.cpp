@@ -187,7 +187,8 @@ std::vector<std::string> read_linked_folders(const RepoLayout& layout) {
     auto text = read_small_at(::dirfd(d), e->d_name, k_max_link_record);
     if (!text || text->size() < 2 || text->front() != '/' || text->back() != '\n') continue;
     text->pop_back();
-    if (text->find('\n') == std::string::npos && link_record_name(*text) == e->d_name) out.push_back(*text);
+    if (text->find('\n') == std::string::npos && fs::normalize(*text) == *text && link_record_name(*text) == e->d_name)
+      out.push_back(*text);
   }
   ::closedir(d);
   std::sort(out.begin(), out.end());

@@ -583,6 +583,8 @@ Result<CacheMoveReport> execute_cache_move(const CacheMovePlan& plan, const Cach
   if (plan.already_done) {
     // A run killed while removing its state folder leaves it without state.json: nothing in it.
     if (fs::is_dir(plan.state_dir) && !fs::is_dir(plan.state_dir + "/data")) HUBCACHE_TRY(fs::remove_all(plan.state_dir));
+    // A run killed after its rename, before the links outside were re-pointed (idempotent).
+    move_detail::relink_recorded_folders(plan.from, plan.to, report);
     return report;
   }
   if (plan.switched) {
@@ -609,7 +611,7 @@ Result<CacheMoveReport> execute_cache_move(const CacheMovePlan& plan, const Cach
         if (n < 0) continue;
         target.resize(static_cast<std::size_t>(n));
         if (target.empty() || target.front() != '/' || !fs::is_within(plan.from, target)) continue;
-        const std::string tmp = path + ".hubcache-relink";
+        const std::string tmp = path + ".hubcache-relink-" + fs::random_hex(8);
         if (::symlink((plan.to + target.substr(plan.from.size())).c_str(), tmp.c_str()) == 0 &&
             ::rename(tmp.c_str(), path.c_str()) == 0)
           ++report.links_rewritten;

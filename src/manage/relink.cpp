@@ -22,12 +22,11 @@ void relink_folder(const std::string& folder, const std::string& from, const std
         if (!S_ISLNK(e.lst.st_mode)) return;
         std::string target(static_cast<std::size_t>(e.lst.st_size) + 1, '\0');
         const ssize_t n = ::readlink(e.path.c_str(), target.data(), target.size());
-        if (n <= 0 || static_cast<std::size_t>(n) >= target.size()) return;
+        if (n <= 0 || static_cast<std::size_t>(n) >= target.size()) return;  // hubcache's links are absolute
         target.resize(static_cast<std::size_t>(n));
         if (target.front() != '/' || !fs::is_within(from, target)) return;
         const std::string moved = to + target.substr(from.size());
-        const std::string temp = e.path + ".hubcache-relink";
-        ::unlink(temp.c_str());
+        const std::string temp = e.path + ".hubcache-relink-" + fs::random_hex(8);  // symlink(2) never replaces
         if (::symlink(moved.c_str(), temp.c_str()) == 0 && ::rename(temp.c_str(), e.path.c_str()) == 0) {
           ++report.outside_links_rewritten;
         } else {

@@ -1,5 +1,8 @@
 // `hubcache cache ls|rm|prune|verify`: output, JSON shape, exit codes, filters, confirmation.
+#include <fcntl.h>
 #include <gtest/gtest.h>
+#include <sys/stat.h>
+#include <time.h>
 
 #include <regex>
 #include <unistd.h>
@@ -53,6 +56,15 @@ struct CliCache : ::testing::Test {
 };
 
 TEST_F(CliCache, LsPrintsATableAndTheSummary) {
+  // Each blob read after its last write (atime later than mtime), so LAST_USED's source is atime
+  // whatever the clock did between the builder's writes.
+  struct timespec times[2]{};
+  ::clock_gettime(CLOCK_REALTIME, &times[0]);
+  times[1] = times[0];
+  times[0].tv_sec -= 1;
+  times[1].tv_sec -= 2;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir.path()))
+    if (e.path().parent_path().filename() == "blobs") ::utimensat(AT_FDCWD, e.path().c_str(), times, 0);
   const auto r = cache({"ls"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   EXPECT_EQ(

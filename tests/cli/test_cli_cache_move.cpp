@@ -186,6 +186,17 @@ TEST_F(CliMove, SymlinksHubcacheMadeOutsideTheCacheFollowTheMove) {
   EXPECT_EQ(again.out.find(gone), std::string::npos) << again.out;
   EXPECT_EQ(test::read_file(view + "/w3.bin"), w3);
   EXPECT_TRUE(test::read_link(view + "/w3.bin").starts_with(to2 + "/models--org--a/blobs/"));
+
+  // A run killed right after its rename (as if the cache was moved by hand): the rerun finds the
+  // move done and re-points the links all the same.
+  const std::string to3 = fs2.path + "/hub3";
+  ASSERT_EQ(::rename(to2.c_str(), to3.c_str()), 0);
+  const auto rerun = test::run_process({test::hubcache_bin(), "cache", "move", to3, "--cache-dir", to2, "--yes"});
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.out << rerun.err;
+  EXPECT_NE(rerun.out.find("already moved"), std::string::npos) << rerun.out;
+  EXPECT_EQ(rerun.out.find("Copied"), std::string::npos) << rerun.out;
+  EXPECT_NE(rerun.out.find("Pointed 7 symlink(s)"), std::string::npos) << rerun.out;
+  EXPECT_EQ(test::read_file(view + "/w3.bin"), w3);
 }
 
 // Files of several 64 MiB chunks, copied by two threads and hashed in order: each MiB holds its
