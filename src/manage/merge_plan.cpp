@@ -69,6 +69,18 @@ Result<std::optional<BlobBytes>> blob_bytes(const SharedBlobStore& store, const 
 
 namespace {
 
+/// The entries of a real folder (not followed through a symlink), or none.
+std::vector<std::string> names_in(const std::string& folder) {
+  std::vector<std::string> out;
+  Fd dir(::open(folder.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  if (!dir.valid()) return out;
+  DirReader reader(dir.get());
+  const char* name = nullptr;
+  unsigned char type = 0;
+  while (reader.next(name, type)) out.emplace_back(name);
+  return out;
+}
+
 using merge_detail::blob_bytes;
 
 bool is_partial_name(std::string_view name) {
@@ -189,13 +201,7 @@ class RepoPlanner {
   // Blobs no snapshot points at are merged too (nothing in a source is dropped); partial downloads
   // are left out, with their bytes.
   void other_blobs(const RepoLayout& src, std::map<std::string, MergeBlob>& blobs) {
-    Fd dir(::open(src.blobs_dir().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!dir.valid()) return;
-    DirReader reader(dir.get());
-    const char* name = nullptr;
-    unsigned char type = 0;
-    while (reader.next(name, type)) {
-      const std::string n(name);
+    for (const std::string& n : names_in(src.blobs_dir())) {
       if (blobs.contains(n) || is_os_junk(n)) continue;
       const std::string path = src.blob_path(n);
       struct stat st {};
@@ -299,13 +305,7 @@ class RepoPlanner {
   }
 
   void trees(const RepoLayout& src, const RepoLayout& dst, MergeRepoPlan& r) {
-    Fd dir(::open(src.trees_dir().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!dir.valid()) return;
-    DirReader reader(dir.get());
-    const char* name = nullptr;
-    unsigned char type = 0;
-    while (reader.next(name, type)) {
-      const std::string n(name);
+    for (const std::string& n : names_in(src.trees_dir())) {
       if (!n.ends_with(".json")) continue;
       const std::string commit = n.substr(0, n.size() - 5);
       struct stat st {};
