@@ -61,6 +61,13 @@ fs::Fd open_records_dir(const RepoLayout& layout, bool create) {
   return open_dir_at(repo.get(), std::string(k_records_dir).c_str(), create);
 }
 
+/// .hubcache/used/ of the repo, as open_records_dir.
+fs::Fd open_used_dir(const RepoLayout& layout, bool create) {
+  fs::Fd records = open_records_dir(layout, create);
+  if (!records) return {};
+  return open_dir_at(records.get(), std::string(k_used_dir).c_str(), create);
+}
+
 double seconds_of(const struct ::stat& st) { return static_cast<double>(fs::mtime_ns(st)) / 1e9; }
 
 bool is_lower_commit(std::string_view s) {
@@ -102,9 +109,7 @@ Result<bool> update_pins(const RepoLayout& layout, std::string_view pin, Change 
 void record_use(const RepoLayout& layout, std::string_view commit) noexcept {
   if (!is_lower_commit(commit)) return;
   const std::string name(commit);
-  fs::Fd records = open_records_dir(layout, /*create=*/true);
-  if (!records) return;
-  fs::Fd used = open_dir_at(records.get(), std::string(k_used_dir).c_str(), /*create=*/true);
+  fs::Fd used = open_used_dir(layout, /*create=*/true);
   if (!used) return;
   if (::utimensat(used.get(), name.c_str(), nullptr, AT_SYMLINK_NOFOLLOW) == 0 || errno != ENOENT) return;
   fs::Fd created{::openat(used.get(), name.c_str(), O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK, 0666)};
@@ -113,9 +118,7 @@ void record_use(const RepoLayout& layout, std::string_view commit) noexcept {
 void record_use_at(const RepoLayout& layout, std::string_view commit, double when) noexcept {
   if (!is_lower_commit(commit) || !(when > 0)) return;
   const std::string name(commit);
-  fs::Fd records = open_records_dir(layout, /*create=*/true);
-  if (!records) return;
-  fs::Fd used = open_dir_at(records.get(), std::string(k_used_dir).c_str(), /*create=*/true);
+  fs::Fd used = open_used_dir(layout, /*create=*/true);
   if (!used) return;
   constexpr int k_flags = O_WRONLY | O_NOFOLLOW | O_CLOEXEC | O_NONBLOCK;
   fs::Fd fd{::openat(used.get(), name.c_str(), k_flags)};
@@ -133,17 +136,13 @@ void record_use_at(const RepoLayout& layout, std::string_view commit, double whe
 
 void forget_use(const RepoLayout& layout, std::string_view commit) noexcept {
   if (!is_lower_commit(commit)) return;
-  fs::Fd records = open_records_dir(layout, /*create=*/false);
-  if (!records) return;
-  fs::Fd used = open_dir_at(records.get(), std::string(k_used_dir).c_str(), /*create=*/false);
+  fs::Fd used = open_used_dir(layout, /*create=*/false);
   if (used) ::unlinkat(used.get(), std::string(commit).c_str(), 0);
 }
 
 std::map<std::string, double> read_use_records(const RepoLayout& layout) {
   std::map<std::string, double> out;
-  fs::Fd records = open_records_dir(layout, /*create=*/false);
-  if (!records) return out;
-  fs::Fd used = open_dir_at(records.get(), std::string(k_used_dir).c_str(), /*create=*/false);
+  fs::Fd used = open_used_dir(layout, /*create=*/false);
   if (!used) return out;
   DIR* d = ::fdopendir(used.release());
   if (d == nullptr) return out;

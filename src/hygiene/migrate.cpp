@@ -169,9 +169,8 @@ Result<void> plan_folders(MigratePlan& plan, const std::vector<std::pair<std::st
       const bool is_blob = ::stat(layout.blob_path(f.blob).c_str(), &blob) == 0;  // an earlier run's link
       if (::stat(f.read_from.c_str(), &st) == 0 && st.st_nlink > 1 &&
           !(is_blob && blob.st_dev == st.st_dev && blob.st_ino == st.st_ino)) {
-        ImportOptions copy = i;
-        copy.mode = ImportMode::Copy;
-        return plan_import(copy);
+        p->mode = p->options.mode = ImportMode::Copy;  // the hashes stand; only how blobs are made changes
+        return p;
       }
     }
     return p;

@@ -601,21 +601,7 @@ Result<CacheMoveReport> execute_cache_move(const CacheMovePlan& plan, const Cach
                     "the cache moved to " + plan.to + " but no link could be left at " + plan.from + ": " + errno_text(),
                     plan.from);
       // Absolute links into the old place (relative ones, the Hub's, move with the tree).
-      std::vector<std::string> skipped;
-      HUBCACHE_TRY_ASSIGN(auto entries, list_tree(plan.to, skipped));
-      for (const auto& e : entries) {
-        if (e.kind != Entry::Link) continue;
-        const std::string path = plan.to + "/" + e.rel;
-        std::string target(static_cast<std::size_t>(e.st.st_size) + 1, '\0');
-        const ssize_t n = ::readlink(path.c_str(), target.data(), target.size());
-        if (n < 0) continue;
-        target.resize(static_cast<std::size_t>(n));
-        if (target.empty() || target.front() != '/' || !fs::is_within(plan.from, target)) continue;
-        const std::string tmp = path + ".hubcache-relink-" + fs::random_hex(8);
-        if (::symlink((plan.to + target.substr(plan.from.size())).c_str(), tmp.c_str()) == 0 &&
-            ::rename(tmp.c_str(), path.c_str()) == 0)
-          ++report.links_rewritten;
-      }
+      report.links_rewritten = move_detail::relink_links_in(plan.to, plan.from, plan.to, report.warnings);
       move_detail::relink_recorded_folders(plan.from, plan.to, report);
       return report;
     }

@@ -13,9 +13,10 @@
 #include "hubcache/util/fs.hpp"
 
 namespace hubcache::move_detail {
-namespace {
 
-void relink_folder(const std::string& folder, const std::string& from, const std::string& to, CacheMoveReport& report) {
+std::size_t relink_links_in(const std::string& folder, const std::string& from, const std::string& to,
+                            std::vector<std::string>& warnings) {
+  std::size_t rewritten = 0;
   fs::walk_folder(
       folder, nullptr,
       [&](const fs::FolderEntry& e) {
@@ -28,18 +29,17 @@ void relink_folder(const std::string& folder, const std::string& from, const std
         const std::string moved = to + target.substr(from.size());
         const std::string temp = e.path + ".hubcache-relink-" + fs::random_hex(8);  // symlink(2) never replaces
         if (::symlink(moved.c_str(), temp.c_str()) == 0 && ::rename(temp.c_str(), e.path.c_str()) == 0) {
-          ++report.outside_links_rewritten;
+          ++rewritten;
         } else {
-          report.warnings.push_back("cannot point " + e.path + " at " + moved + ": " + std::strerror(errno));
+          warnings.push_back("cannot point " + e.path + " at " + moved + ": " + std::strerror(errno));
           ::unlink(temp.c_str());
         }
       },
       [&](const std::string& path, int err, fs::WalkFailure) {
-        report.warnings.push_back("cannot read " + path + " to point its links at the new place: " + std::strerror(err));
+        warnings.push_back("cannot read " + path + " to point its links at the new place: " + std::strerror(err));
       });
+  return rewritten;
 }
-
-}  // namespace
 
 void relink_recorded_folders(const std::string& from, const std::string& to, CacheMoveReport& report) {
   if (from.empty() || from == to) return;
@@ -58,7 +58,7 @@ void relink_recorded_folders(const std::string& from, const std::string& to, Cac
         report.linked_folders_gone.push_back(folder);
         continue;
       }
-      relink_folder(folder, from, to, report);
+      report.outside_links_rewritten += relink_links_in(folder, from, to, report.warnings);
     }
   }
 }

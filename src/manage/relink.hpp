@@ -7,6 +7,12 @@
 
 namespace hubcache::move_detail {
 
+/// Every symlink in `folder` (not into symlinked folders) whose absolute target lies inside `from`
+/// is replaced (unique temp link + rename) by one to the same place below `to`; returns how many.
+/// A link that cannot be replaced is a warning naming it.
+std::size_t relink_links_in(const std::string& folder, const std::string& from, const std::string& to,
+                            std::vector<std::string>& warnings);
+
 /// For each repo folder of the cache now at `to`, each recorded folder: every symlink in it (not
 /// into symlinked folders) whose absolute target lies inside `from` is replaced (temp link +
 /// rename) by one to the same place below `to`. A recorded folder that is gone loses its record
