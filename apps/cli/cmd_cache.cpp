@@ -89,6 +89,7 @@ nlohmann::json row_json(const ListEntry& e, double now) {
     j["refs"] = r.refs;
     j["path"] = r.path;
   }
+  if (!r.moved_to.empty()) j["moved_to"] = r.moved_to;  // `cache move ORG/NAME --to DIR`: where the bytes are
   return j;
 }
 
@@ -143,7 +144,8 @@ int run_ls(const Context& ctx, const LsOptions& o) {
       else
         table.push_back({r.label(), format_size(static_cast<double>(r.size_on_disk)), std::to_string(r.nb_files),
                          format_age(now - r.last_accessed), format_age(now - r.last_modified),
-                         used(r.last_used, r.last_used_source), join(r.refs, ", "), r.path});
+                         used(r.last_used, r.last_used_source), join(r.refs, ", "),
+                         r.moved_to.empty() ? r.path : r.path + " -> " + r.moved_to});
     }
     if (o.revisions)
       print_table({"ID", "REVISION", "SIZE", "FILES", "LAST_MODIFIED", "LAST_USED", "REFS", "PATH"}, table,
@@ -181,6 +183,13 @@ int run_ls(const Context& ctx, const LsOptions& o) {
     for (const auto& [repo, seen] : shown) repos.insert(repo);
     fmt::print("\nFound {} repo(s) for a total of {} revision(s) and {} on disk.\n", repos.size(), revisions,
                format_size(static_cast<double>(size)));
+    std::size_t moved = 0;
+    for (const auto* repo : repos) moved += repo->moved_to.empty() ? 0 : 1;
+    if (moved > 0)
+      fmt::print(
+          "{} of them moved out of the cache to other folders (`cache move ORG/NAME --to DIR`): their bytes are "
+          "there; `cache move ORG/NAME --back` brings one back.\n",
+          moved);
   }
   std::fflush(stdout);
   if (!cache->warnings.empty()) {

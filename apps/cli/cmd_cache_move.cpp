@@ -6,6 +6,7 @@
 
 #include "cmd_cache.hpp"
 #include "hubcache/manage/move.hpp"
+#include "hubcache/manage/repo_move.hpp"
 #include "hubcache/util/human.hpp"
 
 namespace hubcache::cli {
@@ -13,7 +14,10 @@ namespace {
 
 struct MoveCliOptions {
   CommonOptions common;
-  std::string new_dir;
+  std::string new_dir;  // or the repo id, with --to / --back
+  std::optional<std::string> to;
+  bool back = false;
+  std::string repo_type = "model";
   bool yes = false;
   bool dry_run = false;
   bool leave_link = false;
@@ -47,7 +51,88 @@ void print_move_plan(const CacheMovePlan& p, bool leave_link) {
                                 : "Nothing stays at the old place: set the variable printed at the end.");
 }
 
+void print_repo_move_plan(const RepoMovePlan& p) {
+  const std::string label = p.repo.label();
+  if (p.already_done) {
+    fmt::print("{} is already {}: nothing to move.\n", label, p.back ? "in the cache (not moved out)" : "at " + p.to);
+    return;
+  }
+  if (p.switched) {
+    fmt::print("An interrupted move already put {} in place at {}: removing what is left of {}.\n", label, p.to, p.from);
+    return;
+  }
+  if (p.back)
+    fmt::print("Move {} back from {} into the cache at {} ({} file(s)).\n", label, p.from, p.to, p.files);
+  else
+    fmt::print("Move {} ({} file(s)) from the cache to {}, leaving a symlink at {}.\n", label, p.files, p.to, p.link);
+  if (p.resume) fmt::print("Resuming an interrupted move (state in {}): files already copied are verified again.\n", p.state_dir);
+  if (p.shared_entries > 0)
+    fmt::print("{} blob(s) live in the cache's shared blob store: they become the repo's own blobs first.\n", p.shared_entries);
+  if (p.same_filesystem)
+    fmt::print("Same filesystem: one atomic exchange.\n");
+  else
+    fmt::print(
+        "Another filesystem: copy {} ({} free there), hash every file on the new side, switch, then remove the old "
+        "copy.\n",
+        size_str(p.bytes), size_str(p.free_bytes));
+  if (p.outside_link_bytes > 0 && !p.same_filesystem)
+    print_warning(
+        fmt::format("{} of files are also hardlinked elsewhere: across filesystems those links cannot follow, so "
+                    "that many bytes will be held twice",
+                    size_str(p.outside_link_bytes)));
+}
+
+int run_repo_move(const Context& ctx, const MoveCliOptions& o) {
+  if (o.back && o.to) return usage_error("--to and --back go separately: --to DIR moves the repo out, --back brings it in");
+  if (auto v = validate_repo_id(o.new_dir); !v) return usage_error(v.error().message);
+  const Config c = load_config(ctx, o.common);
+  auto plan = plan_repo_move(c.hub_cache.value, RepoRef{*parse_repo_type(o.repo_type), o.new_dir}, o.to.value_or(""), o.back);
+  if (!plan)
+    return plan.error().code == ErrorCode::InvalidArgument ? usage_error(plan.error().message)
+                                                           : report_error(plan.error(), false);
+  print_repo_move_plan(*plan);
+  if (plan->already_done) {  // what a run killed after its switch left aside goes
+    if (o.dry_run) return k_exit_ok;
+    auto cleaned = execute_repo_move(*plan, {});
+    return cleaned ? k_exit_ok : report_error(cleaned.error(), false);
+  }
+  if (o.dry_run) {
+    fmt::print("Dry run: nothing was moved.\n");
+    return k_exit_ok;
+  }
+  if (!o.yes) {
+    const auto answer = ask_confirmation("Proceed with the move?", "move the repo");
+    if (!answer) return k_exit_failure;
+    if (!*answer) {
+      fmt::print("Aborted: nothing was moved.\n");
+      return k_exit_failure;
+    }
+  }
+  auto report = execute_repo_move(*plan, {});
+  if (!report) {
+    const int code = report_error(report.error(), false);
+    print_hint("run the same command again to finish: the repo stays readable from the cache meanwhile.");
+    return code;
+  }
+  for (const auto& w : report->copy.warnings) print_warning(w);
+  if (!plan->same_filesystem && !plan->switched)
+    fmt::print("Copied {} file(s) ({}), kept {} already copied, {} hashed on the new side.\n", report->copy.files_copied,
+               size_str(report->copy.bytes_copied), report->copy.files_kept, size_str(report->copy.bytes_verified));
+  if (report->shared_made_plain > 0)
+    fmt::print("Made {} shared blob(s) the repo's own; freed {} of the shared store.\n", report->shared_made_plain,
+               size_str(report->shared_bytes_freed));
+  if (plan->back)
+    fmt::print("{} is back in the cache at {}.\n", plan->repo.label(), plan->to);
+  else
+    fmt::print(
+        "{} is now at {}; the cache reaches it through the symlink {}. Bring it back with `hubcache cache move {} "
+        "--back`.\n",
+        plan->repo.label(), plan->to, plan->link, o.new_dir);
+  return k_exit_ok;
+}
+
 int run_move(const Context& ctx, const MoveCliOptions& o) {
+  if (o.to || o.back) return run_repo_move(ctx, o);
   const Config c = load_config(ctx, o.common);
   auto plan = plan_cache_move(c.hub_cache.value, o.new_dir);
   if (!plan)
@@ -109,8 +194,14 @@ int run_move(const Context& ctx, const MoveCliOptions& o) {
 
 void add_cache_move_command(CLI::App& cache, Context& ctx) {
   auto o = std::make_shared<MoveCliOptions>();
-  auto* cmd = cache.add_subcommand("move", "Move the whole cache to another folder or disk (verified, resumable)");
-  cmd->add_option("new_dir", o->new_dir, "The new cache folder (absent or empty); it becomes the cache root")->required();
+  auto* cmd = cache.add_subcommand(
+      "move", "Move the whole cache to another folder or disk, or one repo (--to DIR / --back) (verified, resumable)");
+  cmd->add_option("new_dir", o->new_dir,
+                  "The new cache folder (absent or empty; it becomes the cache root), or with --to / --back a repo id")
+      ->required();
+  cmd->add_option("--to", o->to, "Move the repo named instead to this folder (e.g. an archive disk), leaving a symlink");
+  cmd->add_flag("--back", o->back, "Bring a repo moved with --to back into the cache");
+  add_repo_type_option(*cmd, o->repo_type);
   cmd->add_flag("--leave-link", o->leave_link, "Leave a symlink to the new place at the old one");
   cmd->add_flag("-y,--yes", o->yes, "Do not ask for confirmation");
   cmd->add_flag("--dry-run", o->dry_run, "Only print the plan");

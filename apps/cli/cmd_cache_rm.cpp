@@ -150,6 +150,8 @@ int run_prune(const Context& ctx, const RmOptions& o) {
   auto plan = plan_prune(*cache);
   if (!plan) return report_error(plan.error(), false);
   for (const auto& k : plan->kept_pinned()) fmt::print("Kept (pinned, `cache unpin` releases it): {}\n", k);
+  for (const auto& k : plan->kept_moved())
+    fmt::print("Left alone (moved out with `cache move --to`; `cache move ... --back` brings it back): {}\n", k);
   if (plan->empty()) {
     fmt::print("No unreferenced revisions or incomplete downloads found. Nothing to prune.\n");
     print_locked(*plan);

@@ -5,6 +5,7 @@
 
 #include <cerrno>
 
+#include "hubcache/cache/moved_repos.hpp"
 #include "hubcache/core/repo_id.hpp"
 #include "hubcache/core/error.hpp"
 
@@ -43,7 +44,10 @@ Result<bool> check_cache_folder(const std::string& path, std::string_view what) 
   return check_real_dir(path, std::string(what));
 }
 
-Result<bool> check_repo_folder(const RepoLayout& layout) { return check_real_dir(layout.folder(), "repo folder"); }
+Result<bool> check_repo_folder(const RepoLayout& layout) {
+  if (moved_repo_home(layout)) return true;  // moved out by `cache move ORG/NAME --to DIR`, and its home says so
+  return check_real_dir(layout.folder(), "repo folder");
+}
 
 Result<bool> check_snapshots_folder(const RepoLayout& layout) {
   HUBCACHE_TRY_ASSIGN(bool repo, check_repo_folder(layout));

@@ -27,6 +27,18 @@ std::string_view blob_name_of_usual_link(std::string_view link, int depth) {
   return link;
 }
 
+// Inside the cache: strictly below its root, or inside the home of a moved repo.
+bool inside(const RepoDirs& repo, const std::string& path) {
+  if (fs::is_within(repo.cache_dir, path) && path != repo.cache_dir) return true;
+  return !repo.home.empty() && fs::is_within(repo.home, path);
+}
+
+// The blob path is <repo>/blobs/<name> of this repo (through its cache path or its home).
+bool in_blobs_of(const RepoDirs& repo, const std::string& blob_path) {
+  const std::string dir = fs::parent(blob_path), blobs = "/" + std::string(k_blobs_dir);
+  return dir == repo.repo_path + blobs || (!repo.home.empty() && dir == repo.home + blobs);
+}
+
 }  // namespace
 
 bool resolve_entry(const RepoDirs& repo, int dirfd, const std::string& dir_path, int depth, const char* name, bool is_link,
@@ -97,7 +109,7 @@ bool resolve_entry(const RepoDirs& repo, int dirfd, const std::string& dir_path,
 
   // Slow path: lexical check first (an escaping link is never followed), then realpath.
   const std::string lexical = fs::normalize(!out.link.empty() && out.link.front() == '/' ? out.link : dir_path + "/" + out.link);
-  if (!fs::is_within(repo.cache_dir, lexical) || lexical == repo.cache_dir) {
+  if (!inside(repo, lexical)) {
     out.kind = TargetKind::Escapes;
     out.blob_path = lexical;
     out.in_repo_blobs = false;
@@ -108,11 +120,11 @@ bool resolve_entry(const RepoDirs& repo, int dirfd, const std::string& dir_path,
   if (::realpath(self.c_str(), real) == nullptr) {
     out.kind = TargetKind::Dangling;
     out.blob_path = lexical;
-    out.in_repo_blobs = fs::parent(lexical) == repo.repo_path + "/" + std::string(k_blobs_dir);
+    out.in_repo_blobs = in_blobs_of(repo, lexical);
     return true;
   }
   out.blob_path = real;
-  if (!fs::is_within(repo.cache_dir, out.blob_path) || out.blob_path == repo.cache_dir) {
+  if (!inside(repo, out.blob_path)) {
     out.kind = TargetKind::Escapes;
     out.in_repo_blobs = false;
     return true;
@@ -122,12 +134,13 @@ bool resolve_entry(const RepoDirs& repo, int dirfd, const std::string& dir_path,
     return true;
   }
   out.kind = S_ISDIR(out.st.st_mode) ? TargetKind::Directory : S_ISREG(out.st.st_mode) ? TargetKind::Blob : TargetKind::Special;
-  out.in_repo_blobs = fs::parent(out.blob_path) == repo.repo_path + "/" + std::string(k_blobs_dir);
+  out.in_repo_blobs = in_blobs_of(repo, out.blob_path);
   return true;
 }
 
 bool resolve_pointer(const RepoDirs& repo, std::string_view commit, std::string_view path, Target& out) {
-  Fd dir(::open(repo.repo_path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  // A moved repo's folder is a symlink: its home is opened instead (nothing below is followed).
+  Fd dir(::open((repo.home.empty() ? repo.repo_path : repo.home).c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!dir.valid()) return false;
   std::string dir_path = repo.repo_path;
   int depth = 0;

@@ -85,7 +85,11 @@ class DeletePlanBuilder {
     // Live downloads: a folder holding one is never deleted as a whole.
     std::set<std::string> busy_folders;
     std::vector<PlannedIncomplete> incomplete;
+    std::set<std::string> moved_folders;  // moved out of the cache (`cache move --to`): left alone
+    for (const auto& r : cache.repos)
+      if (!r.moved_to.empty()) moved_folders.insert(r.path.substr(r.path.find_last_of('/') + 1));
     for (const auto& f : cache.incomplete_files) {
+      if (moved_folders.count(f.repo_folder)) continue;
       PlannedIncomplete p{f.path, cache.cache_dir + "/" + std::string(k_locks_dir) + "/" + f.repo_folder + "/" + f.etag + ".lock",
                           f.size, f.sidecars};
       if (held_by_download(p)) {
@@ -287,15 +291,26 @@ Result<DeletePlan> plan_delete_targets(const HFCacheInfo& cache, const std::vect
       selected[hits[0].second].whole = true;
     }
   }
+  for (const auto& [idx, sel] : selected)
+    if (const auto& repo = cache.repos[idx]; !repo.moved_to.empty())
+      return fail(ErrorCode::InvalidArgument,
+                  repo.label() + " was moved out of the cache to " + repo.moved_to +
+                      " (`cache move --to`): bring it back with `hubcache cache move " + repo.repo.id +
+                      (repo.repo.type == RepoType::Model ? "" : " --repo-type " + std::string(to_string(repo.repo.type))) +
+                      " --back` to delete from it, or remove " + repo.moved_to + " and then the link " + repo.path);
   return DeletePlanBuilder::build(cache, selected, broken, false, std::move(unknown));
 }
 
 Result<DeletePlan> plan_prune(const HFCacheInfo& cache) {
   if (!cache.has_files) return fail(ErrorCode::InvalidArgument, "plan_prune needs a scan with ScanOptions::collect_files");
   std::map<std::size_t, Selection> selected;
-  std::vector<std::string> kept;
+  std::vector<std::string> kept, moved;
   for (std::size_t r = 0; r < cache.repos.size(); ++r) {
     const auto& repo = cache.repos[r];
+    if (!repo.moved_to.empty()) {
+      moved.push_back(repo.label() + " at " + repo.moved_to);
+      continue;
+    }
     std::optional<Result<std::vector<std::string>>> pins;  // read once, only for repos with a detached revision
     for (std::size_t v = 0; v < repo.revisions.size(); ++v) {
       const auto& rev = repo.revisions[v];
@@ -311,6 +326,7 @@ Result<DeletePlan> plan_prune(const HFCacheInfo& cache) {
   }
   DeletePlan plan = DeletePlanBuilder::build(cache, selected, {}, true, {});
   plan.m_kept_pinned = std::move(kept);
+  plan.m_kept_moved = std::move(moved);
   return plan;
 }
 

@@ -89,18 +89,21 @@ class FreedBytes {
 };
 
 /// The bytes the cache's blobs take: HFCacheInfo::size_on_disk (each shared payload once) with a
-/// blob hardlinked under several repos' blobs/ (dedupe's result) counted once; apparent sizes.
+/// blob hardlinked under several repos' blobs/ (dedupe's result) counted once, without the repos
+/// moved out of the cache (their bytes are on another disk); apparent sizes.
 std::uint64_t physical_size(const HFCacheInfo& cache) {
   std::map<std::pair<std::uint64_t, std::uint64_t>, std::pair<std::uint64_t, std::set<std::string_view>>> linked;
   for (const auto& repo : cache.repos)
     for (const auto& rev : repo.revisions)
       for (const auto& f : rev.files)
-        if (f.shared_hash.empty() && f.blob_nlink > 1) {
+        if (f.shared_hash.empty() && f.blob_nlink > 1 && repo.moved_to.empty()) {
           auto& [size, names] = linked[{f.blob_dev, f.blob_ino}];
           size = f.size;
           names.insert(f.blob_path);
         }
   std::uint64_t total = cache.size_on_disk;
+  for (const auto& repo : cache.repos)
+    if (!repo.moved_to.empty()) total -= std::min(total, repo.size_on_disk);
   for (const auto& [inode, entry] : linked) total -= std::min(total, entry.first * (entry.second.size() - 1));
   return total;
 }
@@ -129,6 +132,7 @@ void collect_repo(const CachedRepoInfo& repo, const GcOptions& o, std::vector<Ca
       }
     }
     if (repo_protection.empty() && count_held_locks(layout->locks_dir(), 1) > 0) repo_protection = "a download is running";
+    if (!repo.moved_to.empty()) repo_protection = "moved out of the cache to " + repo.moved_to;
   }
   std::vector<const CachedRevisionInfo*> newest;
   for (const auto& rev : repo.revisions) newest.push_back(&rev);

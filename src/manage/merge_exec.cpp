@@ -213,7 +213,7 @@ class Executor {
   void verify(std::size_t i) {
     const MergeRepoPlan& r = m_plan.repos[i];
     Fd blobs(::open(layout_of(r).blobs_dir().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    RepoDirs dirs{m_plan.options.cache_dir, r.folder, blobs.get(), &m_store, {}};
+    RepoDirs dirs{m_plan.options.cache_dir, r.folder, blobs.get(), &m_store, {}, {}};
     Target t;
     for (const auto& f : r.files) {
       const std::string where = r.folder + "/snapshots/" + f.commit + "/" + f.path;

@@ -144,7 +144,7 @@ class RepoPlanner {
 
   void snapshots(const RepoLayout& src, MergeRepoPlan& r, std::map<std::string, MergeBlob>& blobs) {
     Fd blobs_fd(::open(src.blobs_dir().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    RepoDirs dirs{m_plan.options.source, src.folder(), blobs_fd.get(), &m_src_store, {}};
+    RepoDirs dirs{m_plan.options.source, src.folder(), blobs_fd.get(), &m_src_store, {}, {}};
     std::vector<std::string> names;
     const char* name = nullptr;
     unsigned char type = 0;

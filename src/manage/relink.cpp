@@ -1,5 +1,9 @@
 #include "relink.hpp"
 
+#include <climits>
+
+#include "hubcache/cache/moved_repos.hpp"
+
 #include <dirent.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -51,6 +55,18 @@ void relink_recorded_folders(const std::string& from, const std::string& to, Cac
   ::closedir(d);
   for (const auto& repo : repos) {
     const RepoLayout layout(to, repo);
+    // A repo moved out of the cache (`cache move ORG/NAME --to DIR`): its home names the cache.
+    char text[PATH_MAX];
+    if (const ssize_t n = ::readlink(layout.folder().c_str(), text, sizeof text - 1); n > 0) {
+      const std::string home(text, static_cast<std::size_t>(n));
+      if (read_moved_from(home) == from) {
+        if (auto r = record_moved_from(home, to); r)
+          ++report.moved_repos_repointed;
+        else
+          report.warnings.push_back(r.error().message + ": the repo moved out to " + home +
+                                    " is not followed until its .hubcache/moved-from names " + to);
+      }
+    }
     for (const auto& folder : read_linked_folders(layout)) {
       struct ::stat st {};
       if (::lstat(folder.c_str(), &st) != 0 || !S_ISDIR(st.st_mode)) {

@@ -13,7 +13,8 @@ namespace hubcache::move_detail {
 std::size_t relink_links_in(const std::string& folder, const std::string& from, const std::string& to,
                             std::vector<std::string>& warnings);
 
-/// For each repo folder of the cache now at `to`, each recorded folder: every symlink in it (not
+/// For each repo folder of the cache now at `to`: a repo moved out of the cache whose home names
+/// `from` is recorded as the cache's at `to` (cache/moved_repos.hpp); each recorded folder: every symlink in it (not
 /// into symlinked folders) whose absolute target lies inside `from` is replaced (temp link +
 /// rename) by one to the same place below `to`. A recorded folder that is gone loses its record
 /// and is listed in report.linked_folders_gone. Idempotent; never fails (a link that cannot be

@@ -1,6 +1,8 @@
 // One repo folder of a scan: refs, revisions, pointers, blobs (the rules are in scan.hpp).
 #include "scan_repo.hpp"
 
+#include "hubcache/cache/moved_repos.hpp"
+
 #include <algorithm>
 #include <cstring>
 #include <map>
@@ -241,14 +243,20 @@ RepoScan RepoScanner::run(unsigned char dtype) {
     dtype = S_ISDIR(st.st_mode) ? DT_DIR : S_ISLNK(st.st_mode) ? DT_LNK : DT_REG;
   }
   if (dtype == DT_LNK) {
-    skip("Repo path is a symlink, not followed: " + path, path);
-    return std::move(m_out);
-  }
-  if (dtype != DT_DIR) {
+    // Followed only for a repo moved out by `cache move ORG/NAME --to DIR` (its home names this cache).
+    const auto layout = m_ref ? RepoLayout::of_folder(path) : std::nullopt;
+    auto home = layout ? moved_repo_home(*layout) : std::nullopt;
+    if (!home) {
+      skip("Repo path is a symlink, not followed: " + path, path);
+      return std::move(m_out);
+    }
+    m_dirs.home = std::move(*home);
+  } else if (dtype != DT_DIR) {
     skip("Repo path is not a directory: " + path, path);
     return std::move(m_out);
   }
-  Fd repo = open_dir_at(m_root_fd, m_folder.c_str());
+  Fd repo = m_dirs.home.empty() ? open_dir_at(m_root_fd, m_folder.c_str())
+                                : Fd(::open(m_dirs.home.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   if (!repo.valid()) {
     skip("Cannot read repo folder " + path + ": " + errno_text(errno), path);
     return std::move(m_out);
@@ -333,6 +341,7 @@ RepoScan RepoScanner::run(unsigned char dtype) {
   CachedRepoInfo info;
   info.repo = *m_ref;
   info.path = path;
+  info.moved_to = m_dirs.home;
   for (const auto& commit : commits) {
     CachedRevisionInfo rev;
     if (!scan_revision(snapshots.get(), commit, rev)) {

@@ -6,6 +6,7 @@
 #include <unordered_map>
 
 #include "hubcache/cache/folders.hpp"
+#include "hubcache/cache/moved_repos.hpp"
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/cache/store.hpp"
 #include "hubcache/util/fs.hpp"
@@ -125,7 +126,8 @@ Result<VerifyReport> verify_repo(const std::string& cache_dir_in, const RepoRef&
   }
 
   const SharedBlobStore store(cache_dir);
-  RepoDirs dirs{cache_dir, layout.folder(), -1, &store, {}};
+  RepoDirs dirs{cache_dir, layout.folder(), -1, &store, {}, {}};
+  if (auto home = moved_repo_home(layout)) dirs.home = std::move(*home);  // moved out by `cache move ORG/NAME --to DIR`
   Fd blobs(::open(layout.blobs_dir().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
   dirs.blobs_fd = blobs.get();
   Fd snap(::open(report.snapshot_path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));

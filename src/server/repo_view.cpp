@@ -13,6 +13,7 @@
 #include <functional>
 
 #include "hubcache/cache/folders.hpp"
+#include "hubcache/cache/moved_repos.hpp"
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/cache/shared_blobs.hpp"
 #include "hubcache/cache/store.hpp"
@@ -44,8 +45,9 @@ std::optional<std::string> CacheView::repo_folder(const RepoRef& repo) const {
     if (it != m_folders.end() && fresh(it->second)) return path;
   }
   // The one rule of the cache (cache/folders.hpp): the repo folder and its snapshots/ are real
-  // directories, never symlinks (not even to elsewhere in the cache, as `cache ls` and `verify` say).
-  auto real_dir = check_cache_folder(path, "repo folder");
+  // directories, never symlinks (not even to elsewhere in the cache, as `cache ls` and `verify` say),
+  // but for a repo moved out by `cache move ORG/NAME --to DIR` whose home names this cache.
+  auto real_dir = check_repo_folder(RepoLayout(m_root, repo));
   if (!real_dir || !*real_dir) return std::nullopt;
   auto snapshots = check_cache_folder(RepoLayout(m_root, repo).snapshots_dir(), "snapshots folder");
   if (!snapshots || !*snapshots) return std::nullopt;
@@ -225,7 +227,14 @@ std::optional<ServedFile> CacheView::lookup_file_uncached(const std::string& fol
                                                           const std::string& path) const {
   const SharedBlobStore store(m_root);
   const Fd blobs = open_blobs_dir(folder);
-  return served_file(RepoDirs{m_root, folder, blobs.get(), &store, {}}, commit, path);
+  return served_file(repo_dirs(folder, blobs.get(), store), commit, path);
+}
+
+RepoDirs CacheView::repo_dirs(const std::string& folder, int blobs_fd, const SharedBlobStore& store) const {
+  RepoDirs dirs{m_root, folder, blobs_fd, &store, {}, {}};
+  if (const auto layout = RepoLayout::of_folder(folder))
+    if (auto home = moved_repo_home(*layout)) dirs.home = std::move(*home);
+  return dirs;
 }
 
 Fd CacheView::open_blobs_dir(const std::string& folder) {

@@ -157,6 +157,8 @@ class CacheView {
   /// (a listing opens them once for all its files).
   std::optional<ServedFile> served_file(const RepoDirs& dirs, const std::string& commit, const std::string& path) const;
   static Fd open_blobs_dir(const std::string& folder);
+  /// The walk's view of a repo folder (with its home when it was moved out of the cache).
+  RepoDirs repo_dirs(const std::string& folder, int blobs_fd, const SharedBlobStore& store) const;
   std::optional<std::string> git_oid_of(const std::string& path, ino_t ino, std::uint64_t size, std::int64_t mtime_ns) const;
   CachedListing scan(const std::string& folder, const std::string& commit) const;
 

@@ -115,7 +115,7 @@ CacheView::CachedListing CacheView::scan(const std::string& folder, const std::s
   // One blobs/ descriptor and one read of the shared store's marker for the whole listing.
   const SharedBlobStore store(m_root);
   const Fd blobs = open_blobs_dir(folder);
-  const RepoDirs dirs{m_root, folder, blobs.get(), &store, {}};
+  const RepoDirs dirs = repo_dirs(folder, blobs.get(), store);
   // Returns the git tree id of `rel`, computed from its children's ids on the way back up.
   std::function<std::string(const std::string&, int)> walk = [&](const std::string& rel, int depth) {
     std::vector<GitTreeEntry> kids;

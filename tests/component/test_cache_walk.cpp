@@ -7,6 +7,8 @@
 #include <cerrno>
 
 #include "cache_builder.hpp"
+#include "hubcache/cache/folders.hpp"
+#include "hubcache/cache/moved_repos.hpp"
 #include "hubcache/cache/shared_blobs.hpp"
 #include "hubcache/cache/walk.hpp"
 #include "hubcache/util/fs.hpp"
@@ -30,7 +32,7 @@ struct CacheWalk : ::testing::Test {
   std::optional<Target> reachable(const std::string& path) {
     const SharedBlobStore s(root);  // re-read: a test may mark the store after construction
     Fd blobs(::open(layout.blobs_dir().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    const RepoDirs dirs{root, layout.folder(), blobs.get(), &s, {}};
+    const RepoDirs dirs{root, layout.folder(), blobs.get(), &s, {}, {}};
     Target t;
     if (!resolve_pointer(dirs, commit, path, t) || !is_reachable(dirs, t)) return std::nullopt;
     return t;
@@ -82,11 +84,47 @@ TEST_F(CacheWalk, ASymlinkedFolderInsideASnapshotIsNeverCrossed) {
   ASSERT_EQ(::symlink("real", layout.pointer_path(commit, "alias").c_str()), 0);
   EXPECT_TRUE(reachable("real/a.txt"));
   const SharedBlobStore s(root);
-  const RepoDirs dirs{root, layout.folder(), -1, &s, {}};
+  const RepoDirs dirs{root, layout.folder(), -1, &s, {}, {}};
   Target t;
   errno = 0;
   EXPECT_FALSE(resolve_pointer(dirs, commit, "alias/a.txt", t));
   EXPECT_TRUE(errno == ELOOP || errno == ENOTDIR) << errno;
+}
+
+TEST_F(CacheWalk, AMovedReposHomeCountsAsInsideTheCacheOnlyWhenItNamesTheCache) {
+  const std::string etag = cache.add_file(k_repo, commit, "a.txt", "x");
+  cache.write_raw("outside/secret", "secret");
+  // The repo folder moved to <dir>/archive/<folder>, a symlink left in the cache.
+  const std::string home = root + "/archive/" + layout.folder().substr(root.size() + 1);
+  ASSERT_TRUE(fs::make_dirs(root + "/archive"));
+  ASSERT_EQ(::rename(layout.folder().c_str(), home.c_str()), 0);
+  ASSERT_EQ(::symlink(home.c_str(), layout.folder().c_str()), 0);
+  EXPECT_FALSE(moved_repo_home(layout)) << "no record: not a moved repo";
+  ASSERT_TRUE(record_moved_from(home, root + "/elsewhere"));
+  EXPECT_FALSE(moved_repo_home(layout)) << "a record naming another cache";
+  ASSERT_TRUE(record_moved_from(home, root));
+  ASSERT_EQ(moved_repo_home(layout), home);
+  EXPECT_TRUE(check_repo_folder(layout).value_or(false));
+
+  const SharedBlobStore s(root);
+  Fd blobs(::open(layout.blobs_dir().c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+  RepoDirs dirs{root, layout.folder(), blobs.get(), &s, {}, {}};
+  Target t;
+  EXPECT_FALSE(resolve_pointer(dirs, commit, "a.txt", t)) << "without its home the symlinked folder is not crossed";
+  dirs.home = home;
+  ASSERT_TRUE(resolve_pointer(dirs, commit, "a.txt", t));
+  EXPECT_TRUE(is_reachable(dirs, t));
+  EXPECT_EQ(blob_name(t), etag);
+  // Inside the home, an absolute link to its blob is inside the cache; one out of it is not.
+  ASSERT_EQ(::symlink((home + "/blobs/" + etag).c_str(), (home + "/snapshots/" + commit + "/abs.txt").c_str()), 0);
+  ASSERT_EQ(::symlink((root + "/archive/x").c_str(), (home + "/snapshots/" + commit + "/near.txt").c_str()), 0);
+  ASSERT_EQ(::symlink("../../../../outside/secret", (home + "/snapshots/" + commit + "/up.txt").c_str()), 0);
+  ASSERT_TRUE(resolve_pointer(dirs, commit, "abs.txt", t));
+  EXPECT_TRUE(is_reachable(dirs, t));
+  for (const char* p : {"near.txt", "up.txt"}) {
+    ASSERT_TRUE(resolve_pointer(dirs, commit, p, t)) << p;
+    EXPECT_FALSE(is_reachable(dirs, t)) << p;
+  }
 }
 
 TEST_F(CacheWalk, ASharedEntryIsReachableOnlyThroughTheMarkedStore) {

@@ -4,7 +4,9 @@
 // and each `snapshots/<commit>` are used only when they are real directories. A symlink there is
 // never followed (it can lead out of the cache, so `verify` would vouch for, `serve` would serve and
 // `download` would write files that are not the cache's). The cache root itself may be a symlink
-// (HF_HUB_CACHE=/link is fine), and the file pointers inside a snapshot are symlinks into
+// (HF_HUB_CACHE=/link is fine), a repo folder moved out by `cache move ORG/NAME --to DIR` is a
+// symlink to its home that names this cache back (cache/moved_repos.hpp), and the file pointers inside a snapshot are symlinks
+// into
 // ../../blobs by design: those are checked by whoever reads them.
 #include <optional>
 #include <string>
@@ -19,7 +21,8 @@ namespace hubcache {
 /// a CacheCorrupted error naming `what` and the path, with what to do.
 Result<bool> check_cache_folder(const std::string& path, std::string_view what);
 
-/// Checks <root>/<folder>: true when it is a real directory, false when it does not exist.
+/// Checks <root>/<folder>: true when it is a real directory or a moved repo's symlink to its home
+/// (moved_repo_home), false when it does not exist.
 /// Errors: CacheCorrupted when it is a symlink (named with its target) or not a directory, with
 /// what to do; Io / PermissionDenied when it cannot be examined.
 Result<bool> check_repo_folder(const RepoLayout& layout);

@@ -39,6 +39,9 @@ struct RepoDirs {
   /// Optional: true if this <repo>/blobs/<name> path was already stat'ed by the caller (saves
   /// one syscall per pointer to an already seen blob; Target::st is then left zeroed).
   std::function<bool(const std::string& blob_path)> known_blob;
+  /// A repo moved out of the cache (cache/moved_repos.hpp): its home, where repo_path's symlink
+  /// leads. Targets inside it count as inside the cache. Empty for every other repo.
+  std::string home;
 };
 
 enum class TargetKind {

@@ -125,6 +125,9 @@ class DeletePlan {
   /// prune: detached revisions kept because they are pinned (cache/use_records.hpp), as
   /// "<repo label> <commit>" (a repo whose pins file is broken keeps all of them).
   const std::vector<std::string>& kept_pinned() const { return m_kept_pinned; }
+  /// prune: repos moved out of the cache (`cache move ORG/NAME --to DIR`), left alone whole, as
+  /// "<repo label> at <home>" (their interrupted downloads too).
+  const std::vector<std::string>& kept_moved() const { return m_kept_moved; }
 
   std::uint64_t revisions_bytes() const { return m_revisions_bytes; }
   std::uint64_t incomplete_bytes() const;
@@ -153,14 +156,15 @@ class DeletePlan {
   std::vector<std::string> m_repo_dirs, m_snapshot_dirs, m_ref_files, m_blob_files;
   std::vector<PlannedIncomplete> m_incomplete, m_locked;
   std::vector<PlannedSharedBlob> m_shared;
-  std::vector<std::string> m_unknown, m_kept_pinned;
+  std::vector<std::string> m_unknown, m_kept_pinned, m_kept_moved;
   std::vector<std::uint64_t> m_repo_dir_sizes, m_snapshot_sizes, m_blob_sizes;  // parallel to the lists
   std::vector<std::string> m_touched_repos;                                     // folders to drop if left without content
   std::uint64_t m_revisions_bytes = 0;
 };
 
 /// Plan for `cache rm TARGET...`. The scan must have collected files. Fails (InvalidArgument) on
-/// a malformed target and on a bare id matching several repos (the message lists them);
+/// a malformed target, on a bare id matching several repos (the message lists them) and on a
+/// target in a repo moved out of the cache (`cache move --to`; the message says how to delete it);
 /// unmatched targets land in unknown_targets().
 Result<DeletePlan> plan_delete(const HFCacheInfo& cache, const std::vector<std::string>& targets);
 /// The same over parsed (or built) targets; also fails (InvalidArgument) on a RepoRevision

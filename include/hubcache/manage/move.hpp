@@ -76,6 +76,8 @@ struct CacheMoveReport {
   /// Symlinks outside the cache, in the folders recorded by `hubcache link --link symlink` and
   /// `migrate --leave-link` (cache/use_records.hpp), pointed at the new place.
   std::size_t outside_links_rewritten = 0;
+  /// Repos moved out of the cache (`cache move ORG/NAME --to DIR`) whose home now names the new place.
+  std::size_t moved_repos_repointed = 0;
   std::vector<std::string> linked_folders_gone;  // recorded folders that no longer exist (records dropped)
   std::vector<std::string> warnings;             // special files left behind, ...
   /// Blobs whose source did not match their name before the move: copied as they were.

@@ -89,6 +89,9 @@ struct CachedRevisionInfo {
 struct CachedRepoInfo {
   RepoRef repo;
   std::string path;  // absolute repo folder
+  /// Beyond PY: the home of a repo moved out by `cache move ORG/NAME --to DIR` (`path` is then a
+  /// symlink to it, cache/moved_repos.hpp); empty for every other repo.
+  std::string moved_to;
   std::uint64_t size_on_disk = 0;
   std::size_t nb_files = 0;
   std::vector<CachedRevisionInfo> revisions;  // sorted by commit
