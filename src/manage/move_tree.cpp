@@ -333,6 +333,9 @@ class Copier {
     const std::uint64_t off = static_cast<std::uint64_t>(k) * k_chunk;
     const std::uint64_t len = std::min<std::uint64_t>(k_chunk, job.size - off);
     HUBCACHE_TRY(copy_range(job.in.get(), job.out.get(), off, len, buf, job.src, job.dst));
+    // Start writing the chunk to disk now (asynchronous), so that the flush before the switch
+    // overlaps the copy instead of following it. Best effort: the final syncfs is the guarantee.
+    (void)::sync_file_range(job.out.get(), static_cast<off_t>(off), static_cast<off_t>(len), SYNC_FILE_RANGE_WRITE);
     add_progress(len);
     std::unique_lock<std::mutex> lock(job.mutex);
     job.copied[k] = true;
