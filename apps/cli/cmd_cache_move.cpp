@@ -7,6 +7,7 @@
 #include "cmd_cache.hpp"
 #include "hubcache/manage/move.hpp"
 #include "hubcache/manage/repo_move.hpp"
+#include "hubcache/util/fs.hpp"
 #include "hubcache/util/human.hpp"
 
 namespace hubcache::cli {
@@ -111,11 +112,15 @@ int run_repo_move(const Context& ctx, const MoveCliOptions& o) {
   auto report = execute_repo_move(*plan, {});
   if (!report) {
     const int code = report_error(report.error(), false);
-    print_hint("run the same command again to finish: the repo stays readable from the cache meanwhile.");
+    if (report.error().code != ErrorCode::Conflict)
+      print_hint(
+          fmt::format("the repo stays readable from the cache. Fix the cause and run the same command again to "
+                      "finish{}",
+                      fs::is_dir(plan->state_dir) ? ", or remove " + plan->state_dir + " to give up the copy" : ""));
     return code;
   }
   for (const auto& w : report->copy.warnings) print_warning(w);
-  if (!plan->same_filesystem && !plan->switched)
+  if (report->copy.files_copied + report->copy.files_kept > 0)  // a copy (also after a same-filesystem EXDEV)
     fmt::print("Copied {} file(s) ({}), kept {} already copied, {} hashed on the new side.\n", report->copy.files_copied,
                size_str(report->copy.bytes_copied), report->copy.files_kept, size_str(report->copy.bytes_verified));
   if (report->shared_made_plain > 0)
@@ -125,9 +130,11 @@ int run_repo_move(const Context& ctx, const MoveCliOptions& o) {
     fmt::print("{} is back in the cache at {}.\n", plan->repo.label(), plan->to);
   else
     fmt::print(
-        "{} is now at {}; the cache reaches it through the symlink {}. Bring it back with `hubcache cache move {} "
-        "--back`.\n",
-        plan->repo.label(), plan->to, plan->link, o.new_dir);
+        "{} is now at {}; the cache reaches it through the symlink {}. Bring it back with `hubcache cache move {}{} "
+        "--back{}`.\n",
+        plan->repo.label(), plan->to, plan->link, o.new_dir,
+        plan->repo.type == RepoType::Model ? "" : " --repo-type " + std::string(to_string(plan->repo.type)),
+        o.common.cache_dir ? " --cache-dir " + plan->cache_dir : "");
   return k_exit_ok;
 }
 

@@ -30,7 +30,10 @@ Result<bool> check_real_dir(const std::string& path, const std::string& what) {
                     ", not followed: hubcache reads and writes only real folders inside the cache, so a link cannot "
                     "make files from elsewhere pass for cached ones. Move the folder itself to that path, or remove "
                     "the link (rm " +
-                    path + ") and download again.",
+                    path + ") and download again." +
+                    (what == "repo folder" ? " (To keep a repo on another disk, `hubcache cache move ORG/NAME --to DIR` "
+                                             "makes a link that hubcache follows.)"
+                                           : ""),
                 path);
   }
   return fail(ErrorCode::CacheCorrupted,
@@ -46,6 +49,9 @@ Result<bool> check_cache_folder(const std::string& path, std::string_view what) 
 
 Result<bool> check_repo_folder(const RepoLayout& layout) {
   if (moved_repo_home(layout)) return true;  // moved out by `cache move ORG/NAME --to DIR`, and its home says so
+  if (auto problem = moved_repo_problem(layout))
+    return fail(ErrorCode::CacheCorrupted,
+                "The repo folder " + layout.folder() + " is a symlink, not followed: " + *problem + ".", layout.folder());
   return check_real_dir(layout.folder(), "repo folder");
 }
 

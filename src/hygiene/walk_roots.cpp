@@ -11,6 +11,7 @@
 #include <optional>
 
 #include "hubcache/cache/layout.hpp"
+#include "hubcache/cache/moved_repos.hpp"
 #include "hubcache/util/digest.hpp"
 #include "hubcache/util/dir_walk.hpp"
 
@@ -88,7 +89,11 @@ class Walker {
     for (const auto& e : entries) {
       const std::string_view n = e.name;
       if (e.type == DT_DIR) {
-        if (parse_repo_folder_name(n)) return stores::StoreKind::HubCache;
+        if (parse_repo_folder_name(n)) {
+          // An archive of `cache move --to` (homes of moved repos only) belongs to the cache that links to it.
+          if (is_archive_of_homes(path)) return std::nullopt;
+          return stores::StoreKind::HubCache;
+        }
         manifests |= n == "manifests";
         blobs |= n == "blobs";
         dot_cache |= n == ".cache";

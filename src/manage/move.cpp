@@ -93,6 +93,12 @@ Result<CacheMovePlan> plan_cache_move(const std::string& cache_dir, const std::s
         ErrorCode::InvalidArgument,
         "the destination " + plan.to + " is the cache itself or inside it (" + plan.from + "): choose a folder outside it",
         plan.to);
+  for (std::string d = plan.to; d.size() > 1; d = fs::parent(d))
+    if (parse_repo_folder_name(move_detail::base_name(d)))
+      return fail(ErrorCode::InvalidArgument,
+                  "the destination " + plan.to + " is inside the repo folder " + d +
+                      " (a repo's folder, perhaps one moved out with `cache move --to`): choose a folder that belongs to no repo",
+                  plan.to);
   struct ::stat st {};
   if (::lstat(plan.to.c_str(), &st) == 0) {
     if (!S_ISDIR(st.st_mode))

@@ -19,6 +19,7 @@
 #include "hubcache/cache/store.hpp"
 #include "hubcache/util/dir_walk.hpp"
 #include "hubcache/util/fs.hpp"
+#include "hubcache/util/lock.hpp"
 #include "move_tree.hpp"
 
 namespace hubcache {
@@ -160,6 +161,10 @@ Result<RepoMovePlan> plan_repo_move(const std::string& cache_dir, const RepoRef&
   plan.repo = repo;
   plan.back = back;
   plan.cache_dir = fs::absolute_real(cache_dir);
+  if (plan.cache_dir.find('\n') != std::string::npos)
+    return fail(ErrorCode::InvalidArgument,
+                "the cache path contains a newline: a moved repo's record could not name it; move the cache to a plain "
+                "path first (`hubcache cache move NEW_DIR`)");
   const RepoLayout layout(plan.cache_dir, repo);
   const std::string name = repo_folder_name(repo);
   plan.link = layout.folder();
@@ -231,6 +236,21 @@ Result<RepoMovePlan> plan_repo_move(const std::string& cache_dir, const RepoRef&
                   plan.to + " already exists: the repo folder moves to " + plan.to + ", which must be absent or an empty folder",
                   plan.to);
     }
+    // Not inside any repo folder (another repo's home included) nor any Hub cache: their rm, gc
+    // or --back would take this repo along.
+    for (std::string d = fs::parent(plan.to); d.size() > 1; d = fs::parent(d)) {
+      if (parse_repo_folder_name(move_detail::base_name(d)))
+        return fail(ErrorCode::InvalidArgument,
+                    "the destination " + fs::parent(plan.to) + " is inside the repo folder " + d +
+                        ": choose a folder that belongs to no repo",
+                    plan.to);
+      if (classify_hub_folder(d).kind == HubFolderKind::CacheRoot && !is_archive_of_homes(d))
+        return fail(ErrorCode::InvalidArgument,
+                    "the destination " + fs::parent(plan.to) + (d == fs::parent(plan.to) ? " is" : " is inside") +
+                        " a Hub cache (" + d +
+                        "): its `cache rm` or `gc` would delete the moved repo; choose a folder of its own",
+                    plan.to);
+    }
   }
 
   plan.download_locks_held = count_held_locks(layout.locks_dir());
@@ -275,13 +295,49 @@ Result<RepoMovePlan> plan_repo_move(const std::string& cache_dir, const RepoRef&
   return plan;
 }
 
+namespace {
+
+bool same_course(const RepoMovePlan& a, const RepoMovePlan& b) {
+  return a.from == b.from && a.to == b.to && a.back == b.back && a.already_done == b.already_done && a.switched == b.switched &&
+         a.resume == b.resume;
+}
+
+Result<RepoMoveReport> execute_locked(const RepoMovePlan& plan, const CacheMoveOptions& options);
+
+}  // namespace
+
 Result<RepoMoveReport> execute_repo_move(const RepoMovePlan& plan, const CacheMoveOptions& options) {
+  // One move of a repo at a time; what the plan saw must still hold under the lock.
+  const RepoLayout layout(plan.cache_dir, plan.repo);
+  const std::string lock_path = repo_move_lock_path(layout);
+  HUBCACHE_TRY(fs::make_dirs(fs::parent(lock_path)));
+  HUBCACHE_TRY_ASSIGN(auto lock, FileLock::try_acquire(lock_path));
+  if (!lock.held())
+    return fail(ErrorCode::Conflict,
+                "another `cache move` of " + plan.repo.label() + " is running: let it finish, then run again", plan.link);
+  HUBCACHE_TRY_ASSIGN(const RepoMovePlan now,
+                      plan_repo_move(plan.cache_dir, plan.repo, plan.back ? "" : fs::parent(plan.to), plan.back));
+  if (!same_course(plan, now))
+    return fail(ErrorCode::Conflict,
+                plan.repo.label() + " changed since the plan was made (another move ran meanwhile): run the command again",
+                plan.link);
+  return execute_locked(now, options);
+}
+
+namespace {
+
+Result<RepoMoveReport> execute_locked(const RepoMovePlan& plan, const CacheMoveOptions& options) {
   RepoMoveReport report;
   if (plan.already_done) {
     // A run killed after its switch: what it left aside (only names this move makes).
     if (!plan.back) HUBCACHE_TRY(remove_old_folder(plan));
     if (auto state = move_detail::read_state(plan.state_dir); !state || state->to == plan.to)
       HUBCACHE_TRY(fs::remove_all(plan.state_dir));
+    // A --back killed while copying, given up for --to again: its copy in the cache goes.
+    const std::string back_state = sibling(plan.link, k_move_suffix);
+    if (auto state = move_detail::read_state(back_state);
+        !plan.back && real_dir(back_state) && (!state || state->to == plan.link))
+      HUBCACHE_TRY(fs::remove_all(back_state));
     return report;
   }
   if (plan.switched) {
@@ -295,16 +351,19 @@ Result<RepoMoveReport> execute_repo_move(const RepoMovePlan& plan, const CacheMo
   }
   const std::string name = move_detail::base_name(plan.link);
 
-  if (plan.same_filesystem) {
-    if (plan.back) {
-      // The home and the link trade places: the real folder is in the cache, the home a link.
-      if (::renameat2(AT_FDCWD, plan.from.c_str(), AT_FDCWD, plan.to.c_str(), RENAME_EXCHANGE) != 0)
-        return fail(ErrorCode::Io, "cannot move " + plan.from + " back to " + plan.to + ": " + errno_text(), plan.from);
+  // Same filesystem: one exchange. EXDEV (two mounts of one filesystem, e.g. a bind mount) falls
+  // through to the copy.
+  if (plan.same_filesystem && plan.back) {
+    // The home and the link trade places: the real folder is in the cache, the home a link.
+    if (::renameat2(AT_FDCWD, plan.from.c_str(), AT_FDCWD, plan.to.c_str(), RENAME_EXCHANGE) == 0) {
       HUBCACHE_TRY(fs::fsync_dir(plan.cache_dir));
       ::unlink(plan.from.c_str());
       HUBCACHE_TRY(forget_moved_from(plan.to));
       return report;
     }
+    if (errno != EXDEV)
+      return fail(ErrorCode::Io, "cannot move " + plan.from + " back to " + plan.to + ": " + errno_text(), plan.from);
+  } else if (plan.same_filesystem) {
     HUBCACHE_TRY(fs::make_dirs(fs::parent(plan.to)));
     if (real_dir(plan.to) || is_self_link(plan.to)) ::remove(plan.to.c_str());  // the empty folder the plan accepted
     HUBCACHE_TRY(record_moved_from(plan.from, plan.cache_dir));
@@ -312,16 +371,17 @@ Result<RepoMoveReport> execute_repo_move(const RepoMovePlan& plan, const CacheMo
     // at its home and the cache holds the link.
     if (::symlink(plan.to.c_str(), plan.to.c_str()) != 0)
       return fail(ErrorCode::Io, "cannot create the link " + plan.to + ": " + errno_text(), plan.to);
-    if (::renameat2(AT_FDCWD, plan.from.c_str(), AT_FDCWD, plan.to.c_str(), RENAME_EXCHANGE) != 0) {
-      const int err = errno;
-      ::unlink(plan.to.c_str());
-      (void)forget_moved_from(plan.from);
-      return fail(ErrorCode::Io, "cannot move " + plan.from + " to " + plan.to + ": " + std::strerror(err), plan.from);
+    if (::renameat2(AT_FDCWD, plan.from.c_str(), AT_FDCWD, plan.to.c_str(), RENAME_EXCHANGE) == 0) {
+      HUBCACHE_TRY(fs::fsync_dir(plan.cache_dir));
+      HUBCACHE_TRY(fs::fsync_dir(fs::parent(plan.to)));
+      report.shared_bytes_freed = sweep(store, hashes);
+      return report;
     }
-    HUBCACHE_TRY(fs::fsync_dir(plan.cache_dir));
-    HUBCACHE_TRY(fs::fsync_dir(fs::parent(plan.to)));
-    report.shared_bytes_freed = sweep(store, hashes);
-    return report;
+    const int err = errno;
+    ::unlink(plan.to.c_str());
+    (void)forget_moved_from(plan.from);
+    if (err != EXDEV)
+      return fail(ErrorCode::Io, "cannot move " + plan.from + " to " + plan.to + ": " + std::strerror(err), plan.from);
   }
 
   HUBCACHE_TRY(fs::make_dirs(plan.state_dir));
@@ -346,5 +406,7 @@ Result<RepoMoveReport> execute_repo_move(const RepoMovePlan& plan, const CacheMo
   report.shared_bytes_freed = sweep(store, hashes);
   return report;
 }
+
+}  // namespace
 
 }  // namespace hubcache

@@ -1,17 +1,17 @@
 // One repo folder of a scan: refs, revisions, pointers, blobs (the rules are in scan.hpp).
 #include "scan_repo.hpp"
 
-#include "hubcache/cache/moved_repos.hpp"
-
 #include <algorithm>
 #include <cstring>
 #include <map>
 #include <unordered_map>
 
 #include "hubcache/cache/layout.hpp"
+#include "hubcache/cache/moved_repos.hpp"
 #include "hubcache/cache/use_records.hpp"
 #include "hubcache/util/text.hpp"
 #include "hubcache/cache/walk.hpp"
+#include "move_tree.hpp"
 
 namespace hubcache::manage_detail {
 namespace {
@@ -247,7 +247,8 @@ RepoScan RepoScanner::run(unsigned char dtype) {
     const auto layout = m_ref ? RepoLayout::of_folder(path) : std::nullopt;
     auto home = layout ? moved_repo_home(*layout) : std::nullopt;
     if (!home) {
-      skip("Repo path is a symlink, not followed: " + path, path);
+      const auto problem = layout ? moved_repo_problem(*layout) : std::nullopt;
+      skip("Repo path is a symlink, not followed: " + path + (problem ? " (" + *problem + ")" : ""), path);
       return std::move(m_out);
     }
     m_dirs.home = std::move(*home);
@@ -265,6 +266,13 @@ RepoScan RepoScanner::run(unsigned char dtype) {
   m_dirs.blobs_fd = blobs.get();
   if (blobs.valid()) list_incomplete(blobs.get(), path, m_folder, m_out.incomplete);
 
+  if (m_folder.starts_with(".") && (m_folder.ends_with(move_detail::k_move_suffix) ||
+                                    m_folder.ends_with(move_detail::k_old_suffix) || m_folder.ends_with(".hubcache-link"))) {
+    skip("An interrupted `hubcache cache move` of a repo left " + path +
+             ": run the same move again to finish it (the repo itself is readable), or remove that folder",
+         path);
+    return std::move(m_out);
+  }
   const auto sep = m_folder.find("--");
   if (sep == std::string::npos) {
     skip("Repo path is not a valid HuggingFace cache directory: " + path, path);

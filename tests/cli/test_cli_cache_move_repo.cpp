@@ -336,6 +336,116 @@ TEST_F(CliRepoMove, BadInputIsRefusedBeforeAnythingIsWritten) {
   EXPECT_TRUE(home_again());
 }
 
+TEST_F(CliRepoMove, TwoMovesAtOnceEndWithOneHomeAndNoChain) {
+  for (int trial = 0; trial < 6; ++trial) {
+    SCOPED_TRACE("trial " + std::to_string(trial));
+    const std::string a1 = dir.path() + "/a1", a2 = dir.path() + "/a2";
+    std::vector<pid_t> pids;
+    for (const auto& to : {a1, a2}) {
+      const pid_t pid = ::fork();
+      if (pid == 0) {
+        const int null = ::open("/dev/null", O_WRONLY);
+        ::dup2(null, 1);
+        ::dup2(null, 2);
+        ::execl(test::hubcache_bin().c_str(), "hubcache", "cache", "move", "org/a", "--to", to.c_str(), "--cache-dir",
+                cache.c_str(), "--yes", static_cast<char*>(nullptr));
+        ::_exit(127);
+      }
+      pids.push_back(pid);
+    }
+    int ok = 0;
+    for (const pid_t pid : pids) {
+      int status = 0;
+      ::waitpid(pid, &status, 0);
+      ok += WIFEXITED(status) && WEXITSTATUS(status) == 0;
+    }
+    EXPECT_EQ(ok, 1) << "one move wins, the other is refused";
+    const bool in1 = stdfs::exists(a1 + "/models--org--a"), in2 = stdfs::exists(a2 + "/models--org--a");
+    EXPECT_NE(in1, in2) << "exactly one home";
+    EXPECT_FALSE(stdfs::is_symlink(a1 + "/models--org--a") || stdfs::is_symlink(a2 + "/models--org--a")) << "no chain";
+    expect_resolvable();
+    const auto back = move_back();
+    ASSERT_EQ(back.exit_code, 0) << back.out << back.err;
+    EXPECT_TRUE(home_again());
+    stdfs::remove_all(a1);
+    stdfs::remove_all(a2);
+  }
+}
+
+TEST_F(CliRepoMove, NoDestinationThatAnotherRepoOrCacheOwns) {
+  const auto fp = test::tree_fingerprint(dir.path());
+  // Another Hub cache, and a folder inside another repo's folder: their rm / gc / --back would take it.
+  test::CacheBuilder other(dir.path() + "/other");
+  other.add_file(RepoRef{RepoType::Model, "x/y"}, c1, "f", "f");
+  const auto fp_other = test::tree_fingerprint(dir.path());
+  auto r = move_out(dir.path() + "/other");
+  EXPECT_EQ(r.exit_code, exit_code::usage);
+  EXPECT_NE(r.err.find("is a Hub cache"), std::string::npos) << r.err;
+  r = move_out(dir.path() + "/other/models--x--y/sub");
+  EXPECT_EQ(r.exit_code, exit_code::usage);
+  EXPECT_NE(r.err.find("inside the repo folder"), std::string::npos) << r.err;
+  EXPECT_EQ(test::tree_fingerprint(dir.path()), fp_other);
+  stdfs::remove_all(dir.path() + "/other");
+  EXPECT_EQ(test::tree_fingerprint(dir.path()), fp);
+  // An archive holding homes only is fine for a second repo; a home is no place for one.
+  ASSERT_EQ(move_out(archive).exit_code, 0);
+  const auto b_out = hub({"cache", "move", "org/b", "--repo-type", "dataset", "--to", archive, "--yes"});
+  ASSERT_EQ(b_out.exit_code, 0) << b_out.err;
+  EXPECT_NE(b_out.out.find("--repo-type dataset --back --cache-dir " + cache), std::string::npos) << b_out.out;
+  ASSERT_EQ(hub({"cache", "move", "org/b", "--repo-type", "dataset", "--back", "--yes"}).exit_code, 0);
+  r = hub({"cache", "move", "org/b", "--repo-type", "dataset", "--to", archive + "/models--org--a", "--yes"});
+  EXPECT_EQ(r.exit_code, exit_code::usage);
+  EXPECT_NE(r.err.find("inside the repo folder"), std::string::npos) << r.err;
+  // Nor for the whole cache.
+  r = hub({"cache", "move", archive + "/models--org--a/nested", "--yes"});
+  EXPECT_EQ(r.exit_code, exit_code::usage);
+  EXPECT_NE(r.err.find("inside the repo folder"), std::string::npos) << r.err;
+  expect_resolvable();
+}
+
+TEST_F(CliRepoMove, ABindMountOfTheSameFilesystemFallsBackToTheCopy) {
+  const std::string store = dir.path() + "/store", mnt = dir.path() + "/bind";
+  stdfs::create_directories(store);
+  stdfs::create_directories(mnt);
+  ASSERT_EQ(::mount(store.c_str(), mnt.c_str(), nullptr, MS_BIND, nullptr), 0);
+  const auto out = move_out(mnt);
+  ::umount2(mnt.c_str(), MNT_DETACH);
+  ASSERT_EQ(out.exit_code, 0) << out.out << out.err;
+  EXPECT_NE(out.out.find("hashed on the new side"), std::string::npos) << out.out;
+  ASSERT_EQ(::mount(store.c_str(), mnt.c_str(), nullptr, MS_BIND, nullptr), 0);
+  expect_resolvable();
+  const auto back = move_back();
+  ::umount2(mnt.c_str(), MNT_DETACH);
+  ASSERT_EQ(back.exit_code, 0) << back.out << back.err;
+  EXPECT_TRUE(home_again());
+  EXPECT_TRUE(stdfs::is_empty(store));
+}
+
+TEST_F(CliRepoMove, AnArchiveDiskNotMountedIsNamedAsSuch) {
+  Tmpfs disk(dir.path() + "/disk2", "size=16m");
+  ASSERT_TRUE(disk.mounted);
+  ASSERT_EQ(move_out(disk.path).exit_code, 0);
+  ASSERT_EQ(::umount2(disk.path.c_str(), MNT_DETACH), 0);
+  disk.mounted = false;
+  const auto r =
+      test::run_process({test::hubcache_bin(), "resolve", "org/a", "config.json", "--cache-dir", cache}, {"HF_HUB_OFFLINE=1"});
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.err.find("mount that disk again"), std::string::npos) << r.err;
+  const auto ls = hub({"cache", "ls", "--show-warnings"});
+  EXPECT_NE(ls.err.find("mount that disk again"), std::string::npos) << ls.err;
+}
+
+TEST_F(CliRepoMove, ACachePathWithANewlineIsRefused) {
+  const std::string odd = dir.path() + "/c\nx";
+  test::CacheBuilder(odd).add_file(a, c1, "f", "f");
+  const auto fp = test::tree_fingerprint(dir.path());
+  const auto r =
+      test::run_process({test::hubcache_bin(), "cache", "move", "org/a", "--to", archive, "--cache-dir", odd, "--yes"});
+  EXPECT_EQ(r.exit_code, exit_code::usage) << r.out << r.err;
+  EXPECT_NE(r.err.find("newline"), std::string::npos) << r.err;
+  EXPECT_EQ(test::tree_fingerprint(dir.path()), fp);
+}
+
 TEST_F(CliRepoMove, KilledAtRandomPointsTheRepoStaysReadableAndARerunFinishes) {
   Tmpfs disk(dir.path() + "/disk2", "size=256m");
   ASSERT_TRUE(disk.mounted);

@@ -25,6 +25,21 @@ inline constexpr std::string_view k_moved_from_record = "moved-from";  // <home>
 /// folder is simply not a moved repo, and check_repo_folder reports the symlink).
 std::optional<std::string> moved_repo_home(const RepoLayout& layout);
 
+/// Why the symlinked repo folder of `layout` is not followed although it looks like a moved repo
+/// (its text is an absolute path ending in the folder name): its home is missing (an archive disk
+/// not mounted?), is not a folder, or its record names another cache or is spelled otherwise.
+/// nullopt when it is followed (moved_repo_home) or does not look like a moved repo at all (a
+/// link made by hand: the home has no record).
+std::optional<std::string> moved_repo_problem(const RepoLayout& layout);
+
+/// True when `dir` holds repo folders and every one of them is a moved repo's home (a real folder
+/// with a moved-from record): an archive folder of `cache move --to`, not a Hub cache.
+bool is_archive_of_homes(const std::string& dir);
+
+/// The lock one `cache move ORG/NAME --to/--back` holds for the repo: <root>/.locks/<folder name>.hubcache-move.lock
+/// (beside the repo's download locks, which live in <root>/.locks/<folder name>/).
+std::string repo_move_lock_path(const RepoLayout& layout);
+
 /// The cache root a home's moved-from record names, or nullopt (no record, not a regular file,
 /// unreadable, not one absolute path and a newline).
 std::optional<std::string> read_moved_from(const std::string& home);
