@@ -120,31 +120,16 @@ Result<CacheMovePlan> plan_cache_move(const std::string& cache_dir, const std::s
                     " (locks held under .locks/): let them finish, then move the cache",
                 plan.from);
 
-  std::vector<std::string> skipped;
-  HUBCACHE_TRY_ASSIGN(auto entries, move_detail::list_tree(plan.from, skipped));
-  const auto figures = move_detail::measure_tree(entries);
-  plan.files = figures.files;
-  plan.links = figures.links;
-  plan.bytes = figures.bytes;
-  plan.outside_link_bytes = figures.outside_link_bytes;
-  struct ::stat from_st {
-  }, to_st{};
-  const std::string landing = fs::nearest_existing(fs::parent(plan.to));
-  plan.same_filesystem = ::stat(plan.from.c_str(), &from_st) == 0 && ::stat(landing.c_str(), &to_st) == 0 &&
-                         from_st.st_dev == to_st.st_dev && !plan.resume;
-  HUBCACHE_TRY_ASSIGN(plan.free_bytes, fs::free_space(landing));
-  if (plan.same_filesystem) {
-    plan.bytes = 0;
-    return plan;
-  }
-  // resume: files an earlier run copied (verified again by execute)
-  const std::uint64_t present = plan.resume ? move_detail::bytes_present(entries, plan.state_dir + "/data") : 0;
-  const std::uint64_t needed = plan.bytes - std::min(present, plan.bytes);
-  if (needed > plan.free_bytes)
-    return fail(ErrorCode::DiskFull,
-                "not enough space at " + landing + " for the cache: " + std::to_string(needed) + " bytes needed, " +
-                    std::to_string(plan.free_bytes) + " free; nothing was copied",
-                landing);
+  HUBCACHE_TRY_ASSIGN(const auto tree, move_detail::scan_tree(plan.from));
+  plan.files = tree.figures.files;
+  plan.links = tree.figures.links;
+  plan.bytes = tree.figures.bytes;
+  plan.outside_link_bytes = tree.figures.outside_link_bytes;
+  HUBCACHE_TRY_ASSIGN(const auto landing,
+                      move_detail::check_landing(plan.from, plan.to, plan.resume, tree, plan.bytes, plan.state_dir, "the cache"));
+  plan.same_filesystem = landing.same_filesystem;
+  plan.free_bytes = landing.free_bytes;
+  if (plan.same_filesystem) plan.bytes = 0;
   return plan;
 }
 

@@ -454,14 +454,38 @@ TreeFigures measure_tree(const std::vector<Entry>& entries) {
   return f;
 }
 
-std::uint64_t bytes_present(const std::vector<Entry>& entries, const std::string& data) {
-  std::uint64_t present = 0;
-  for (const auto& e : entries) {
-    struct ::stat d {};
-    if (e.kind == Entry::File && ::lstat((data + "/" + e.rel).c_str(), &d) == 0 && d.st_size == e.st.st_size)
-      present += static_cast<std::uint64_t>(d.st_size);
-  }
-  return present;
+Result<TreeScan> scan_tree(const std::string& root) {
+  std::vector<std::string> skipped;
+  HUBCACHE_TRY_ASSIGN(auto entries, list_tree(root, skipped));
+  TreeScan t{std::move(entries), {}};
+  t.figures = measure_tree(t.entries);
+  return t;
+}
+
+Result<Landing> check_landing(const std::string& from, const std::string& to, bool resume, const TreeScan& tree,
+                              std::uint64_t bytes, const std::string& state_dir, const std::string& what) {
+  Landing l;
+  struct ::stat from_st {
+  }, to_st{};
+  const std::string landing = fs::nearest_existing(fs::parent(to));
+  l.same_filesystem =
+      ::stat(from.c_str(), &from_st) == 0 && ::stat(landing.c_str(), &to_st) == 0 && from_st.st_dev == to_st.st_dev && !resume;
+  HUBCACHE_TRY_ASSIGN(l.free_bytes, fs::free_space(landing));
+  if (l.same_filesystem) return l;
+  std::uint64_t present = 0;  // resume: files an earlier run copied (verified again when it goes on)
+  if (resume)
+    for (const auto& e : tree.entries) {
+      struct ::stat d {};
+      if (e.kind == Entry::File && ::lstat((state_dir + "/data/" + e.rel).c_str(), &d) == 0 && d.st_size == e.st.st_size)
+        present += static_cast<std::uint64_t>(d.st_size);
+    }
+  const std::uint64_t needed = bytes - std::min(present, bytes);
+  if (needed > l.free_bytes)
+    return fail(ErrorCode::DiskFull,
+                "not enough space at " + landing + " for " + what + ": " + std::to_string(needed) + " bytes needed, " +
+                    std::to_string(l.free_bytes) + " free; nothing was copied",
+                landing);
+  return l;
 }
 
 Result<void> copy_verified(const std::string& from, const std::string& to, const std::string& data, const std::string& rel_prefix,

@@ -42,8 +42,22 @@ struct TreeFigures {
 };
 TreeFigures measure_tree(const std::vector<Entry>& entries);
 
-/// Bytes an earlier, interrupted run already has in `data` (files of the source's size).
-std::uint64_t bytes_present(const std::vector<Entry>& entries, const std::string& data);
+/// list_tree + measure_tree.
+struct TreeScan {
+  std::vector<Entry> entries;
+  TreeFigures figures;
+};
+Result<TreeScan> scan_tree(const std::string& root);
+
+/// Where a move of `from` to `to` lands: one filesystem (never on a resume: the copy goes on), and
+/// the space free there. For a copy of `bytes` (what an earlier run already has in
+/// state_dir/data counted off), DiskFull names `what` and both figures when it does not fit.
+struct Landing {
+  bool same_filesystem = false;
+  std::uint64_t free_bytes = 0;
+};
+Result<Landing> check_landing(const std::string& from, const std::string& to, bool resume, const TreeScan& tree,
+                              std::uint64_t bytes, const std::string& state_dir, const std::string& what);
 
 /// state.json of a state folder: {"version":1,"from":..,"to":..}.
 struct MoveState {

@@ -107,8 +107,8 @@ std::uint64_t sweep(const SharedBlobStore& store, const std::set<std::string>& h
 }
 
 /// A symlink at `path` to `target`, made under a temporary name and exchanged atomically with
-/// what is at `path` (a real folder), which then sits at the temporary name (returned).
-Result<std::string> exchange_with_link(const std::string& path, const std::string& target) {
+/// what is at `path` (a real folder), which then sits at the temporary name (remove_old_folder's).
+Result<void> exchange_with_link(const std::string& path, const std::string& target) {
   const std::string tmp = sibling(path, k_link_suffix);
   ::unlink(tmp.c_str());
   if (::symlink(target.c_str(), tmp.c_str()) != 0)
@@ -117,7 +117,7 @@ Result<std::string> exchange_with_link(const std::string& path, const std::strin
     ::unlink(tmp.c_str());
     return fail(ErrorCode::Io, "cannot put the link to " + target + " at " + path + ": " + errno_text(), path);
   }
-  return tmp;
+  return {};
 }
 
 /// Removes the old repo folder a forward move set aside: under the exchange's temporary name (a
@@ -133,7 +133,7 @@ Result<void> finish_forward(const RepoMovePlan& plan) {
   HUBCACHE_TRY(record_moved_from(plan.to, plan.cache_dir));
   HUBCACHE_TRY(remove_old_folder(plan));  // a kill between an earlier run's exchange and its rename
   if (real_dir(plan.link)) {
-    HUBCACHE_TRY_ASSIGN(const std::string old, exchange_with_link(plan.link, plan.to));
+    HUBCACHE_TRY(exchange_with_link(plan.link, plan.to));
     HUBCACHE_TRY(fs::fsync_dir(plan.cache_dir));
     HUBCACHE_TRY(remove_old_folder(plan));
   }
@@ -259,13 +259,11 @@ Result<RepoMovePlan> plan_repo_move(const std::string& cache_dir, const RepoRef&
                 std::to_string(plan.download_locks_held) + " download(s) of " + repo.label() + " are running (locks held under " +
                     layout.locks_dir() + "): let them finish, then move the repo",
                 plan.link);
-  std::vector<std::string> skipped;
-  HUBCACHE_TRY_ASSIGN(auto entries, move_detail::list_tree(plan.from, skipped));
-  const auto figures = move_detail::measure_tree(entries);
-  plan.files = figures.files;
-  plan.links = figures.links;
-  plan.bytes = figures.bytes;
-  plan.outside_link_bytes = figures.outside_link_bytes;
+  HUBCACHE_TRY_ASSIGN(const auto tree, move_detail::scan_tree(plan.from));
+  plan.files = tree.figures.files;
+  plan.links = tree.figures.links;
+  plan.bytes = tree.figures.bytes;
+  plan.outside_link_bytes = tree.figures.outside_link_bytes;
   const SharedBlobStore store(plan.cache_dir);
   if (!back)
     for (const auto& [entry, hash] : shared_entries_of(store, plan.from))
@@ -275,23 +273,11 @@ Result<RepoMovePlan> plan_repo_move(const std::string& cache_dir, const RepoRef&
         --plan.links;
         plan.bytes += payload->size;
       }
-  struct ::stat from_st {
-  }, to_st{};
-  const std::string landing = fs::nearest_existing(fs::parent(plan.to));
-  plan.same_filesystem = ::stat(plan.from.c_str(), &from_st) == 0 && ::stat(landing.c_str(), &to_st) == 0 &&
-                         from_st.st_dev == to_st.st_dev && !plan.resume;
-  HUBCACHE_TRY_ASSIGN(plan.free_bytes, fs::free_space(landing));
-  if (plan.same_filesystem) {
-    plan.bytes = 0;
-    return plan;
-  }
-  const std::uint64_t present_bytes = plan.resume ? move_detail::bytes_present(entries, plan.state_dir + "/data") : 0;
-  const std::uint64_t needed = plan.bytes - std::min(present_bytes, plan.bytes);
-  if (needed > plan.free_bytes)
-    return fail(ErrorCode::DiskFull,
-                "not enough space at " + landing + " for " + repo.label() + ": " + std::to_string(needed) + " bytes needed, " +
-                    std::to_string(plan.free_bytes) + " free; nothing was copied",
-                landing);
+  HUBCACHE_TRY_ASSIGN(const auto landing, move_detail::check_landing(plan.from, plan.to, plan.resume, tree, plan.bytes,
+                                                                     plan.state_dir, repo.label()));
+  plan.same_filesystem = landing.same_filesystem;
+  plan.free_bytes = landing.free_bytes;
+  if (plan.same_filesystem) plan.bytes = 0;
   return plan;
 }
 

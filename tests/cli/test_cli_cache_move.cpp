@@ -18,6 +18,7 @@
 #include "exit_codes.hpp"
 #include "hubcache/util/lock.hpp"
 #include "temp_dir.hpp"
+#include "tmpfs.hpp"
 
 using namespace hubcache;
 namespace exit_code = hubcache::test::exit_code;
@@ -25,18 +26,7 @@ namespace stdfs = std::filesystem;
 
 namespace {
 
-/// A tmpfs at `path` for the test's life (a second filesystem; the tests run as root).
-struct Tmpfs {
-  std::string path;
-  Tmpfs(std::string p, const char* size) : path(std::move(p)) {
-    stdfs::create_directories(path);
-    mounted = ::mount("none", path.c_str(), "tmpfs", 0, size) == 0;
-  }
-  ~Tmpfs() {
-    if (mounted) ::umount2(path.c_str(), MNT_DETACH);
-  }
-  bool mounted = false;
-};
+using test::Tmpfs;
 
 /// describe_tree with link targets into `root` written relative to it: the same cache anywhere.
 std::map<std::string, std::string> cache_tree(const std::string& root) {

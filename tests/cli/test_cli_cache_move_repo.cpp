@@ -24,6 +24,7 @@
 #include "hubcache/util/hash.hpp"
 #include "serve_process.hpp"
 #include "temp_dir.hpp"
+#include "tmpfs.hpp"
 
 using namespace hubcache;
 namespace exit_code = hubcache::test::exit_code;
@@ -31,17 +32,7 @@ namespace stdfs = std::filesystem;
 
 namespace {
 
-struct Tmpfs {
-  std::string path;
-  Tmpfs(std::string p, const char* size) : path(std::move(p)) {
-    stdfs::create_directories(path);
-    mounted = ::mount("none", path.c_str(), "tmpfs", 0, size) == 0;
-  }
-  ~Tmpfs() {
-    if (mounted) ::umount2(path.c_str(), MNT_DETACH);
-  }
-  bool mounted = false;
-};
+using test::Tmpfs;
 
 size_t sink(char* d, size_t s, size_t n, void* u) {
   static_cast<std::string*>(u)->append(d, s * n);
