@@ -428,7 +428,10 @@ Result<MigrateReport> execute_migrate(const MigratePlan& plan) {
   // Imports are planned again now: the merges may have brought their repo's refs and blobs.
   std::vector<ImportPlan> imported;
   for (const auto& f : plan.folders) {
-    auto done = import_folder(f.import.options);
+    ImportOptions again = f.import.options;  // the plan's digests stand for files that did not change
+    for (const auto& file : f.import.files)
+      again.known_digests[file.read_from] = KnownDigest{file.size, file.blob, file.lfs, file.stamp};
+    auto done = import_folder(again);
     if (!done) {
       Error e = std::move(done).error();
       e.message = "importing " + f.path + ": " + e.message;

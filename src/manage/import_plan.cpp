@@ -19,6 +19,19 @@
 namespace hubcache {
 namespace {
 
+// The digest an earlier plan computed for `path`, when the file is unchanged (ImportOptions::known_digests);
+// an empty digest otherwise.
+import_detail::HashedSource known_digest(const ImportOptions& options, const std::string& path, bool lfs) {
+  const auto it = options.known_digests.find(path);
+  struct stat st {};
+  if (it == options.known_digests.end() || it->second.lfs != lfs || ::stat(path.c_str(), &st) != 0) return {};
+  const KnownDigest& k = it->second;
+  if (static_cast<std::uint64_t>(st.st_size) != k.size || st.st_dev != k.stamp.dev || st.st_ino != k.stamp.ino ||
+      fs::mtime_ns(st) != k.stamp.mtime_ns)
+    return {};
+  return import_detail::HashedSource{k.size, k.digest, k.stamp};
+}
+
 using import_detail::Problem;
 
 // st_dev of `path`, or of its nearest existing ancestor.
@@ -288,7 +301,8 @@ Result<ImportPlan> plan_import(const ImportOptions& options) {
     f.read_from = e.read_from;
     auto rec = etags.find(e.path);
     f.lfs = rec != etags.end() ? digest_kind_of(rec->second) == DigestKind::Sha256 : (e.lfs || rules.is_lfs(e.path, e.size));
-    auto h = import_detail::hash_source(e.read_from, f.lfs ? DigestKind::Sha256 : DigestKind::GitSha1);
+    Result<import_detail::HashedSource> h = known_digest(options, e.read_from, f.lfs);
+    if (h && h->digest.empty()) h = import_detail::hash_source(e.read_from, f.lfs ? DigestKind::Sha256 : DigestKind::GitSha1);
     if (!h) {
       errors[i] = std::move(h).error();
       return;

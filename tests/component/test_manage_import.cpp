@@ -101,6 +101,30 @@ TEST_F(ImportFixture, DerivedCommitEqualsGitWriteTree) {
   EXPECT_NE(plan_import(opts())->commit, plan->commit);
 }
 
+TEST_F(ImportFixture, AnEarlierPlansDigestsStandForUnchangedFilesOnly) {
+  put("w.bin", "weights");
+  put("notes.txt", "notes");
+  auto first = plan_import(opts());
+  ASSERT_TRUE(first) << first.error().message;
+  // Known digests that differ from the contents: a plan that reads the file would not use them.
+  ImportOptions o = opts();
+  const std::string fake_sha(64, 'e'), fake_sha1(40, 'e');
+  for (const auto& f : first->files)
+    o.known_digests[f.read_from] = KnownDigest{f.size, f.lfs ? fake_sha : fake_sha1, f.lfs, f.stamp};
+  auto again = plan_import(o);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(find(*again, "w.bin")->blob, fake_sha) << "an unchanged file is not read again";
+  EXPECT_EQ(find(*again, "notes.txt")->blob, fake_sha1);
+  // A file changed since (another mtime) is hashed again.
+  const std::string w = src + "/w.bin";
+  const timespec later[2] = {{0, UTIME_OMIT}, {1700000000, 0}};
+  ASSERT_EQ(::utimensat(AT_FDCWD, w.c_str(), later, 0), 0);
+  auto third = plan_import(o);
+  ASSERT_TRUE(third) << third.error().message;
+  EXPECT_EQ(find(*third, "w.bin")->blob, sha256_hex("weights"));
+  EXPECT_EQ(find(*third, "notes.txt")->blob, fake_sha1);
+}
+
 TEST_F(ImportFixture, BlobNamesFollowLfsRulesAndSize) {
   put("notes.txt", "plain text");
   put("w.bin", "binary-ish");

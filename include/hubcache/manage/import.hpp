@@ -43,6 +43,7 @@
 // --leave-link` leave), is imported as a file with that content.
 #include <cstdint>
 #include <optional>
+#include <map>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -74,6 +75,22 @@ struct NamedSourceFile {
   std::string path;    // repo path, '/'-separated, relative (validate_repo_path)
   std::string source;  // absolute path of the file holding the bytes: inside source_dir (it may be a symlink out of it)
   bool lfs = false;    // an LFS file (blob named by SHA-256) whatever its name and size (LfsRules otherwise)
+};
+
+/// Identity of a source file when it was hashed; publishing refuses a file that changed since.
+struct SourceStamp {
+  std::uint64_t dev = 0;
+  std::uint64_t ino = 0;
+  std::int64_t mtime_ns = 0;
+};
+
+/// A digest an earlier plan of the same folder computed for a source file, reused while the file's
+/// stamp and size are unchanged (ImportOptions::known_digests).
+struct KnownDigest {
+  std::uint64_t size = 0;
+  std::string digest;  // SHA-256 when lfs, else the git blob SHA-1
+  bool lfs = false;
+  SourceStamp stamp;
 };
 
 struct ImportOptions {
@@ -110,13 +127,11 @@ struct ImportOptions {
   /// download makes them (docs/cache-format.md#no-symlinks): each path gets its own copy and no blob this import wrote
   /// stays in blobs/.
   bool disable_symlinks = false;
-};
-
-/// Identity of a source file when it was hashed; publishing refuses a file that changed since.
-struct SourceStamp {
-  std::uint64_t dev = 0;
-  std::uint64_t ino = 0;
-  std::int64_t mtime_ns = 0;
+  /// Digests an earlier plan computed, by the file's `read_from` path: a file whose stat still
+  /// gives the same device, inode, mtime and size, hashed with the same algorithm, is not read
+  /// again (migrate plans a folder, merges, then plans it again). Publishing still refuses a file
+  /// that changed since.
+  std::map<std::string, KnownDigest> known_digests;
 };
 
 struct ImportFile {
