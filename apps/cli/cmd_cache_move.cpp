@@ -85,6 +85,7 @@ void print_repo_move_plan(const RepoMovePlan& p) {
 
 int run_repo_move(const Context& ctx, const MoveCliOptions& o) {
   if (o.back && o.to) return usage_error("--to and --back go separately: --to DIR moves the repo out, --back brings it in");
+  if (o.leave_link) return usage_error("--leave-link is for a whole-cache move: a repo moved with --to always leaves a link");
   if (auto v = validate_repo_id(o.new_dir); !v) return usage_error(v.error().message);
   const Config c = load_config(ctx, o.common);
   auto plan = plan_repo_move(c.hub_cache.value, RepoRef{*parse_repo_type(o.repo_type), o.new_dir}, o.to.value_or(""), o.back);
@@ -203,13 +204,14 @@ void add_cache_move_command(CLI::App& cache, Context& ctx) {
   auto o = std::make_shared<MoveCliOptions>();
   auto* cmd = cache.add_subcommand(
       "move", "Move the whole cache to another folder or disk, or one repo (--to DIR / --back) (verified, resumable)");
-  cmd->add_option("new_dir", o->new_dir,
-                  "The new cache folder (absent or empty; it becomes the cache root), or with --to / --back a repo id")
+  cmd->add_option("target", o->new_dir,
+                  "NEW_DIR: the new cache folder (absent or empty; it becomes the cache root); with --to or --back: "
+                  "ORG/NAME, the repo to move")
       ->required();
   cmd->add_option("--to", o->to, "Move the repo named instead to this folder (e.g. an archive disk), leaving a symlink");
   cmd->add_flag("--back", o->back, "Bring a repo moved with --to back into the cache");
   add_repo_type_option(*cmd, o->repo_type);
-  cmd->add_flag("--leave-link", o->leave_link, "Leave a symlink to the new place at the old one");
+  cmd->add_flag("--leave-link", o->leave_link, "Whole cache: leave a symlink to the new place at the old one");
   cmd->add_flag("-y,--yes", o->yes, "Do not ask for confirmation");
   cmd->add_flag("--dry-run", o->dry_run, "Only print the plan");
   add_cache_dir_option(*cmd, o->common);
