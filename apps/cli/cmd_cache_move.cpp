@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <optional>
 
 #include "cmd_cache.hpp"
 #include "hubcache/manage/move.hpp"
@@ -52,6 +53,23 @@ void print_move_plan(const CacheMovePlan& p, bool leave_link) {
                                 : "Nothing stays at the old place: set the variable printed at the end.");
 }
 
+// After the plan: a dry run stops here, and without --yes the user is asked. Returns the exit code
+// to stop with, or nullopt to go on.
+std::optional<int> stop_before_moving(const MoveCliOptions& o, const char* what) {
+  if (o.dry_run) {
+    fmt::print("Dry run: nothing was moved.\n");
+    return k_exit_ok;
+  }
+  if (o.yes) return std::nullopt;
+  const auto answer = ask_confirmation("Proceed with the move?", what);
+  if (!answer) return k_exit_failure;
+  if (!*answer) {
+    fmt::print("Aborted: nothing was moved.\n");
+    return k_exit_failure;
+  }
+  return std::nullopt;
+}
+
 void print_repo_move_plan(const RepoMovePlan& p) {
   const std::string label = p.repo.label();
   if (p.already_done) {
@@ -98,18 +116,7 @@ int run_repo_move(const Context& ctx, const MoveCliOptions& o) {
     auto cleaned = execute_repo_move(*plan, {});
     return cleaned ? k_exit_ok : report_error(cleaned.error(), false);
   }
-  if (o.dry_run) {
-    fmt::print("Dry run: nothing was moved.\n");
-    return k_exit_ok;
-  }
-  if (!o.yes) {
-    const auto answer = ask_confirmation("Proceed with the move?", "move the repo");
-    if (!answer) return k_exit_failure;
-    if (!*answer) {
-      fmt::print("Aborted: nothing was moved.\n");
-      return k_exit_failure;
-    }
-  }
+  if (auto stop = stop_before_moving(o, "move the repo")) return *stop;
   auto report = execute_repo_move(*plan, {});
   if (!report) {
     const int code = report_error(report.error(), false);
@@ -147,18 +154,7 @@ int run_move(const Context& ctx, const MoveCliOptions& o) {
     return plan.error().code == ErrorCode::InvalidArgument ? usage_error(plan.error().message)
                                                            : report_error(plan.error(), false);
   print_move_plan(*plan, o.leave_link);
-  if (o.dry_run) {
-    fmt::print("Dry run: nothing was moved.\n");
-    return k_exit_ok;
-  }
-  if (!o.yes) {
-    const auto answer = ask_confirmation("Proceed with the move?", "move the cache");
-    if (!answer) return k_exit_failure;
-    if (!*answer) {
-      fmt::print("Aborted: nothing was moved.\n");
-      return k_exit_failure;
-    }
-  }
+  if (auto stop = stop_before_moving(o, "move the cache")) return *stop;
   CacheMoveOptions mo;
   mo.leave_link = o.leave_link;
   if (::isatty(STDERR_FILENO)) {

@@ -18,10 +18,10 @@
 namespace hubcache {
 namespace {
 
+using move_detail::errno_text;
 using move_detail::k_move_suffix;
 using move_detail::k_old_suffix;
 using move_detail::sibling;
-std::string errno_text() { return std::strerror(errno); }
 
 /// After the switch: the old cache aside (or exchanged with a link) and removed, state removed.
 Result<void> finish_switched(const CacheMovePlan& plan, const CacheMoveOptions& options, CacheMoveReport& report) {

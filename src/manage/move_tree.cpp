@@ -23,7 +23,6 @@ namespace {
 
 constexpr std::size_t k_buffer = 4u << 20;  // one read/write
 constexpr std::size_t k_chunk = 64u << 20;  // the unit of work: copied by any thread, hashed in order
-std::string errno_text() { return std::strerror(errno); }
 
 }  // namespace
 

@@ -4,7 +4,9 @@
 // folder both keep next to their destination.
 #include <sys/stat.h>
 
+#include <cerrno>
 #include <cstdint>
+#include <cstring>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -17,6 +19,9 @@ namespace hubcache::move_detail {
 
 inline constexpr std::string_view k_move_suffix = ".hubcache-move";
 inline constexpr std::string_view k_old_suffix = ".hubcache-old";
+
+/// strerror(errno), for messages.
+inline std::string errno_text() { return std::strerror(errno); }
 
 inline std::string base_name(const std::string& path) { return path.substr(path.find_last_of('/') + 1); }
 /// <parent>/.<name><suffix>: the state folder or trash next to `path`.

@@ -29,7 +29,7 @@ using move_detail::k_move_suffix;
 using move_detail::k_old_suffix;
 using move_detail::sibling;
 
-std::string errno_text() { return std::strerror(errno); }
+using move_detail::errno_text;
 constexpr std::string_view k_link_suffix = ".hubcache-link";
 
 bool empty_dir(const std::string& path) {

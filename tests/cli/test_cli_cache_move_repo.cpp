@@ -4,7 +4,6 @@
 // leaving it alone, a blob of the shared store made the repo's own, a whole-cache move carrying the
 // record along, kill -9 at random points with a rerun finishing, and links hubcache did not make
 // still refused.
-#include <curl/curl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 #include <sys/mount.h>
@@ -23,6 +22,7 @@
 #include "exit_codes.hpp"
 #include "hubcache/util/hash.hpp"
 #include "serve_process.hpp"
+#include "http_get.hpp"
 #include "temp_dir.hpp"
 #include "tmpfs.hpp"
 
@@ -34,24 +34,7 @@ namespace {
 
 using test::Tmpfs;
 
-size_t sink(char* d, size_t s, size_t n, void* u) {
-  static_cast<std::string*>(u)->append(d, s * n);
-  return s * n;
-}
-
-std::pair<long, std::string> get(const std::string& url) {
-  std::string body;
-  long code = 0;
-  CURL* c = curl_easy_init();
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &sink);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-  if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-  curl_easy_cleanup(c);
-  return {code, body};
-}
+using test::http_get;
 
 struct CliRepoMove : ::testing::Test {
   test::TempDir dir;
@@ -199,10 +182,10 @@ TEST_F(CliRepoMove, AcrossFilesystemsAVerifiedCopyThenBack) {
   {
     test::ServeProcess p({"--cache-dir", cache});
     ASSERT_FALSE(p.url().empty()) << p.err_output();
-    const auto [code, body] = get(p.url() + "/org/a/resolve/main/w2.bin");
+    const auto [code, body] = http_get(p.url() + "/org/a/resolve/main/w2.bin");
     EXPECT_EQ(code, 200);
     EXPECT_TRUE(body == files["w2.bin"]) << body.size();
-    const auto [tcode, tree] = get(p.url() + "/api/models/org/a/tree/main");
+    const auto [tcode, tree] = http_get(p.url() + "/api/models/org/a/tree/main");
     EXPECT_EQ(tcode, 200);
     EXPECT_NE(tree.find("w3.bin"), std::string::npos) << tree;
   }

@@ -1,6 +1,5 @@
 // `hubcache cache ls|rm|prune|verify` and `hubcache serve` on a cache with huggingface_hub's
 // shared blob store (research note shared-blobs.md 6.2).
-#include <curl/curl.h>
 #include <gtest/gtest.h>
 #include <signal.h>
 
@@ -11,6 +10,7 @@
 #include "cache_builder.hpp"
 #include "hubcache/util/hash.hpp"
 #include "serve_process.hpp"
+#include "http_get.hpp"
 #include "temp_dir.hpp"
 
 using namespace hubcache;
@@ -104,24 +104,7 @@ TEST_F(CliShared, VerifyChecksTheEtagThroughTheLinks) {
   EXPECT_NE(gone.out.find("w.bin: blob missing: "), std::string::npos) << gone.out;
 }
 
-size_t sink(char* d, size_t s, size_t n, void* u) {
-  static_cast<std::string*>(u)->append(d, s * n);
-  return s * n;
-}
-
-std::pair<long, std::string> get(const std::string& url) {
-  std::string body;
-  long code = 0;
-  CURL* c = curl_easy_init();
-  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
-  curl_easy_setopt(c, CURLOPT_WRITEFUNCTION, &sink);
-  curl_easy_setopt(c, CURLOPT_WRITEDATA, &body);
-  curl_easy_setopt(c, CURLOPT_FOLLOWLOCATION, 1L);
-  curl_easy_setopt(c, CURLOPT_TIMEOUT, 10L);
-  if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &code);
-  curl_easy_cleanup(c);
-  return {code, body};
-}
+using test::http_get;
 
 TEST_F(CliShared, ServeAnswersASharedFile) {
   const std::string before = test::tree_fingerprint(dir.path());
@@ -129,8 +112,8 @@ TEST_F(CliShared, ServeAnswersASharedFile) {
   const std::string url = p.url();
   ASSERT_FALSE(url.empty());
   // LFS: resolve redirects to the signed /_blobs/ URL, which serves the payload too.
-  EXPECT_EQ(get(url + "/o/a/resolve/main/w.bin"), std::make_pair(200L, std::string("0123456789")));
-  EXPECT_EQ(get(url + "/o/b/resolve/main/w.bin"), std::make_pair(200L, std::string("0123456789")));
+  EXPECT_EQ(http_get(url + "/o/a/resolve/main/w.bin"), std::make_pair(200L, std::string("0123456789")));
+  EXPECT_EQ(http_get(url + "/o/b/resolve/main/w.bin"), std::make_pair(200L, std::string("0123456789")));
   EXPECT_EQ(p.stop(SIGTERM), 0);
   EXPECT_EQ(test::tree_fingerprint(dir.path()), before);
 }
