@@ -111,10 +111,22 @@ TEST_F(CliGc, LsNamesTheSourceOfLastUsed) {
   ASSERT_EQ(rows.size(), 3u);
   for (const auto& row : rows) EXPECT_EQ(row["last_used_source"], "record") << row.dump();
   // Without records, blob times are the fallback, and the table says so.
+  // Whether a fresh file's atime or mtime is later depends on the filesystem, so set both.
   stdfs::remove_all(cb.layout(k_old).records_dir());
+  const auto set_blob_times = [&](double atime, double mtime) {
+    for (const auto& blob : stdfs::directory_iterator(cb.layout(k_old).blobs_dir())) {
+      const timespec t[2] = {{static_cast<time_t>(atime), 0}, {static_cast<time_t>(mtime), 0}};
+      ASSERT_EQ(::utimensat(AT_FDCWD, blob.path().c_str(), t, 0), 0);
+    }
+  };
+  const double now = static_cast<double>(::time(nullptr));
+  set_blob_times(now - 60, now - 7200);
   const auto t = run({"ls"});
   EXPECT_NE(t.out.find("(atime)"), std::string::npos) << t.out;
   EXPECT_NE(t.out.find("(record)"), std::string::npos) << t.out;
+  set_blob_times(now - 7200, now - 60);
+  const auto m = run({"ls"});
+  EXPECT_NE(m.out.find("(mtime)"), std::string::npos) << m.out;
 }
 
 TEST_F(CliGc, BadInput) {
