@@ -9,73 +9,10 @@
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/hash.hpp"
 #include "hubcache/util/text.hpp"
+#include "hubcache/server/route.hpp"
 #include "router_impl.hpp"
 
 namespace hubcache::server {
-namespace {
-
-bool is_api_keyword(std::string_view s) { return s == "revision" || s == "tree" || s == "paths-info" || s == "refs"; }
-bool is_file_keyword(std::string_view s) { return s == "resolve" || s == "raw"; }
-
-struct Split {
-  RepoTarget target;
-  std::size_t consumed = 0;  // segments used by the repo id
-};
-
-// Chooses between "ns/name" and "name" for the id at the start of `segs`: the candidate must be
-// followed by the end or a keyword; if both fit, the one present in the cache wins.
-std::optional<Split> split_repo(const Router::Impl& impl, RepoType type, const std::vector<std::string>& segs,
-                                bool (*keyword)(std::string_view), bool end_allowed) {
-  std::vector<Split> candidates;
-  for (std::size_t n : {std::size_t{2}, std::size_t{1}}) {
-    if (segs.size() < n) continue;
-    const bool follows_ok = segs.size() == n ? end_allowed : keyword(segs[n]);
-    if (!follows_ok) continue;
-    std::string id = n == 2 ? segs[0] + "/" + segs[1] : segs[0];
-    if (!validate_repo_id(id)) continue;
-    Split s;
-    s.target.repo = RepoRef{type, std::move(id)};
-    s.consumed = n;
-    candidates.push_back(std::move(s));
-  }
-  if (candidates.empty()) return std::nullopt;
-  for (auto& c : candidates)
-    if (auto folder = impl.view.repo_folder(c.target.repo)) {
-      c.target.folder = *folder;
-      return c;
-    }
-  return candidates.front();
-}
-
-// "refs" "pr" "1" sent unencoded is taken as the revision "refs/pr/1".
-std::string take_revision(const std::vector<std::string>& segs, std::size_t& i) {
-  std::string rev = segs[i++];
-  if (rev == "refs" && i + 1 < segs.size() && (segs[i] == "pr" || segs[i] == "convert")) {
-    rev += "/" + segs[i] + "/" + segs[i + 1];
-    i += 2;
-  }
-  return rev;
-}
-
-std::string join_from(const std::vector<std::string>& segs, std::size_t i) {
-  std::string out;
-  for (std::size_t k = i; k < segs.size(); ++k) {
-    if (k > i) out += "/";
-    out += segs[k];
-  }
-  return out;
-}
-
-Response method_not_allowed(const char* allow) {
-  Response r = error_response(405, "", "Method not allowed here; use " + std::string(allow));
-  r.set_header("Allow", allow);
-  return r;
-}
-
-Response not_found_route() { return error_response(404, "", "Not Found: no such route on this Hub mirror"); }
-
-}  // namespace
-
 Response error_response(int status, std::string_view error_code, const std::string& message) {
   Response r;
   r.status = status;
@@ -277,98 +214,40 @@ Result<std::unique_ptr<Router>> Router::create(RouterOptions options) {
 
 Response Router::handle(const Request& req) const {
   const Impl& impl = *m_impl;
-  if (auto why = malformed_request(req)) {
-    // RFC 9112: a request a proxy could read differently is refused, and the connection closed.
-    Response r = error_response(400, "", "Bad request: " + *why);
-    r.set_header("Connection", "close");
-    return r;
+  auto parsed = parse_route(req, [&impl](const RepoRef& repo) { return impl.view.repo_folder(repo).has_value(); });
+  const auto target = [&impl](const RepoRef& repo) {
+    RepoTarget t{repo, {}};
+    if (auto folder = impl.view.repo_folder(repo)) t.folder = *folder;
+    return t;
+  };
+  if (!parsed.route) {
+    if (parsed.repo)
+      if (auto denied = impl.check_access(req, target(*parsed.repo))) return std::move(*denied);
+    return std::move(parsed.error);
   }
-  if (req.path.empty() || req.path.front() != '/') return error_response(400, "", "Bad request: the path must start with '/'");
-  // Decode segment by segment, so "%2F" inside a revision stays inside it.
-  std::vector<std::string> segs;
-  std::size_t i = 1;
-  while (i <= req.path.size()) {
-    std::size_t j = req.path.find('/', i);
-    if (j == std::string::npos) j = req.path.size();
-    auto seg = percent_decode(std::string_view(req.path).substr(i, j - i));
-    if (!seg) return error_response(400, "", "Bad request: malformed percent-encoding in the URL path");
-    // Never cut or pass on a NUL or another control byte ("config.json%00x" is not "config.json").
-    for (const char ch : *seg)
-      if (static_cast<unsigned char>(ch) < 0x20 || ch == 0x7f)
-        return error_response(400, "",
-                              "Bad request: the URL path decodes to a control byte (such as %00); no file name holds one");
-    segs.push_back(std::move(*seg));
-    i = j + 1;
+  const Route& route = *parsed.route;
+  switch (route.kind) {
+    case Route::Kind::Blob:
+      return impl.blob(req, route.segments);
+    case Route::Kind::WhoAmI:
+      return impl.whoami(req);
+    default:
+      break;
   }
-  if (!segs.empty() && segs.back().empty() && segs.size() > 1) segs.pop_back();  // trailing '/'
-  const bool read_method = req.method == "GET" || req.method == "HEAD";
-
-  if (segs.size() >= 1 && segs[0] == "_blobs") {
-    if (!read_method) return method_not_allowed("GET, HEAD");
-    return impl.blob(req, segs);
-  }
-
-  if (segs.size() == 2 && segs[0] == "api" && segs[1] == "whoami-v2") {
-    if (!read_method) return method_not_allowed("GET, HEAD");
-    return impl.whoami(req);
-  }
-  if (segs.size() >= 3 && segs[0] == "api") {
-    std::optional<RepoType> type;
-    for (RepoType t : {RepoType::Model, RepoType::Dataset, RepoType::Space, RepoType::Kernel})
-      if (segs[1] == plural(t)) type = t;
-    if (!type) return not_found_route();
-    const std::vector<std::string> rest(segs.begin() + 2, segs.end());
-    auto split = split_repo(impl, *type, rest, &is_api_keyword, true);
-    if (!split) return error_response(404, "RepoNotFound", "Repository not found: invalid repo id in the URL");
-    const RepoTarget& t = split->target;
-    if (auto denied = impl.check_access(req, t)) return std::move(*denied);
-    std::size_t k = split->consumed;
-    if (k == rest.size()) {
-      if (!read_method) return method_not_allowed("GET, HEAD");
-      return impl.repo_info(req, t, "main");
-    }
-    const std::string& kw = rest[k++];
-    if (kw == "refs" && k == rest.size()) {
-      if (!read_method) return method_not_allowed("GET, HEAD");
-      return impl.refs(req, t);
-    }
-    if (k >= rest.size()) return not_found_route();
-    if (kw == "revision") {
-      if (!read_method) return method_not_allowed("GET, HEAD");
-      return impl.repo_info(req, t, join_from(rest, k));
-    }
-    const std::string revision = take_revision(rest, k);
-    if (kw == "tree") {
-      if (!read_method) return method_not_allowed("GET, HEAD");
-      return impl.tree(req, t, revision, join_from(rest, k));
-    }
-    if (kw == "paths-info" && k == rest.size()) {
-      if (req.method != "POST") return method_not_allowed("POST");
-      return impl.paths_info(req, t, revision);
-    }
-    return not_found_route();
-  }
-
-  // /{datasets/|spaces/|kernels/}{repo_id}/{resolve|raw}/{revision}/{path}
-  RepoType type = RepoType::Model;
-  std::size_t start = 0;
-  if (!segs.empty())
-    for (RepoType t : {RepoType::Dataset, RepoType::Space, RepoType::Kernel})
-      if (segs[0] == plural(t)) {
-        type = t;
-        start = 1;
-      }
-  const std::vector<std::string> rest(segs.begin() + static_cast<std::ptrdiff_t>(start), segs.end());
-  auto split = split_repo(impl, type, rest, &is_file_keyword, false);
-  if (!split || rest.size() < split->consumed + 3) return not_found_route();
-  if (!read_method) return method_not_allowed("GET, HEAD");
-  const RepoTarget& t = split->target;
-  std::size_t k = split->consumed;
-  const bool raw = rest[k++] == "raw";
+  const RepoTarget t = target(route.repo);
   if (auto denied = impl.check_access(req, t)) return std::move(*denied);
-  const std::string revision = take_revision(rest, k);
-  if (k >= rest.size()) return not_found_route();
-  return impl.resolve(req, t, revision, join_from(rest, k), raw);
+  switch (route.kind) {
+    case Route::Kind::RepoInfo:
+      return impl.repo_info(req, t, route.revision);
+    case Route::Kind::Refs:
+      return impl.refs(req, t);
+    case Route::Kind::Tree:
+      return impl.tree(req, t, route.revision, route.path);
+    case Route::Kind::PathsInfo:
+      return impl.paths_info(req, t, route.revision);
+    default:
+      return impl.resolve(req, t, route.revision, route.path, route.raw);
+  }
 }
 
 }  // namespace hubcache::server
