@@ -8,6 +8,7 @@
 #include <tuple>
 
 #include "cli.hpp"
+#include "hubcache/proxy/proxy.hpp"
 #include "hubcache/server/server.hpp"
 
 namespace hubcache::cli {
@@ -29,7 +30,49 @@ struct ServeOptions {
   unsigned revalidate_ms = 1000;
   std::string tls_cert;
   std::string tls_key;
+  // Pull-through proxy
+  std::string upstream;
+  std::optional<std::string> upstream_token_file;
+  unsigned revalidate = 60;
+  bool offline = false;
+  bool forward_client_token = false;
+  bool share_gated = false;
 };
+
+void print_line(std::string_view line) {
+  std::string l(line);
+  l.push_back('\n');
+  std::fwrite(l.data(), 1, l.size(), stderr);
+}
+
+// The proxy over `so.router` (so.handler answers through it); nullptr and an exit code on error.
+std::shared_ptr<proxy::Proxy> make_proxy(const ServeOptions& o, const Config& c, server::ServerOptions& so, int& exit_code) {
+  proxy::ProxyOptions po;
+  po.router = so.router;
+  po.upstream = DownloadOptions::from_env(c);
+  po.upstream.endpoint = o.upstream;
+  if (o.upstream_token_file) {
+    auto tokens = server::load_token_file(*o.upstream_token_file);
+    if (!tokens) {
+      exit_code = report_error(tokens.error(), false);
+      return nullptr;
+    }
+    po.upstream.token = tokens->front();
+  }
+  po.revalidate = std::chrono::seconds(o.revalidate);
+  po.offline = o.offline;
+  po.forward_client_token = o.forward_client_token;
+  po.share_restricted = o.share_gated;
+  if (!o.quiet) po.log = print_line;
+  auto p = proxy::Proxy::create(std::move(po));
+  if (!p) {
+    exit_code = report_error(p.error(), false);
+    return nullptr;
+  }
+  std::shared_ptr<proxy::Proxy> shared = std::move(*p);
+  so.handler = [shared](const server::Request& req) { return shared->handle(req); };
+  return shared;
+}
 
 // Raises the descriptor limit to its maximum and shares it between connections and the files the
 // server keeps open (a quarter, at most 4096). Returns {connections, open files}.
@@ -53,8 +96,9 @@ std::pair<unsigned, std::size_t> share_fd_limit(unsigned wanted_connections) {
 unsigned per_client_default(unsigned max_connections) { return std::max(1u, std::min(256u, max_connections / 8)); }
 
 // Where the mirror listens and the HF_ENDPOINT clients should use.
-void print_banner(const server::Server& srv, const std::string& cache, const std::string& public_url) {
-  fmt::print(stderr, "Serving the Hub cache {} (read-only) on {}", cache, srv.bound_address());
+void print_banner(const server::Server& srv, const std::string& cache, const std::string& public_url, bool proxy) {
+  fmt::print(stderr, "Serving the Hub cache {} ({}) on {}", cache, proxy ? "filled from the upstream" : "read-only",
+             srv.bound_address());
   if (srv.all_interfaces())
     fmt::print(stderr,
                ", all interfaces: other machines reach it at {} (or {}://<an address of this machine>:{}), "
@@ -94,12 +138,13 @@ int run(const ServeOptions& o, const Context& ctx) {
   so.request_timeout = std::chrono::seconds(o.request_timeout);
   so.tls_cert_file = o.tls_cert;
   so.tls_key_file = o.tls_key;
-  if (!o.quiet)
-    so.access_log = [](std::string_view line) {
-      std::string l(line);
-      l.push_back('\n');
-      std::fwrite(l.data(), 1, l.size(), stderr);
-    };
+  if (!o.quiet) so.access_log = print_line;
+  std::shared_ptr<proxy::Proxy> pull_through;
+  if (!o.upstream.empty()) {
+    int exit_code = k_exit_ok;
+    pull_through = make_proxy(o, c, so, exit_code);
+    if (!pull_through) return exit_code;
+  }
   // Block the stop signals before any server thread exists, so only sigwait() below sees them.
   sigset_t stop_signals;
   sigemptyset(&stop_signals);
@@ -113,7 +158,10 @@ int run(const ServeOptions& o, const Context& ctx) {
   fmt::print("{}\n", srv.url());
   std::fflush(stdout);
   if (!o.quiet) {
-    print_banner(srv, c.hub_cache.value, o.public_url);
+    print_banner(srv, c.hub_cache.value, o.public_url, pull_through != nullptr);
+    if (pull_through)
+      fmt::print(stderr, "Pull-through proxy of {}{}: misses are fetched into the cache.\n", o.upstream,
+                 o.offline ? " (offline: never contacted)" : "");
     fmt::print(stderr, "Connections: at most {}, {} per client address.\n", max_connections,
                per_client == 0 ? std::string("no limit") : std::to_string(per_client));
   }
@@ -121,7 +169,13 @@ int run(const ServeOptions& o, const Context& ctx) {
   sigwait(&stop_signals, &sig);
   (*server)->stop();
   // Ctrl-C is how a foreground mirror is meant to end: a clean stop, exit 0.
-  if (!o.quiet) fmt::print(stderr, "Stopped ({}); the cache was not changed.\n", sig == SIGINT ? "Ctrl-C" : "SIGTERM");
+  if (!o.quiet && pull_through) {
+    const auto n = pull_through->counters();
+    fmt::print(stderr, "Stopped ({}): {} requests, {} answered from the cache, {} fetched upstream, {} stale.\n",
+               sig == SIGINT ? "Ctrl-C" : "SIGTERM", n.requests, n.hits, n.misses, n.stale);
+  } else if (!o.quiet) {
+    fmt::print(stderr, "Stopped ({}); the cache was not changed.\n", sig == SIGINT ? "Ctrl-C" : "SIGTERM");
+  }
   return k_exit_ok;
 }
 
@@ -129,7 +183,8 @@ int run(const ServeOptions& o, const Context& ctx) {
 
 void add_serve_command(CLI::App& app, Context& ctx) {
   auto o = std::make_shared<ServeOptions>();
-  auto* cmd = app.add_subcommand("serve", "Serve a cache as a read-only Hub mirror (use its URL as HF_ENDPOINT)");
+  auto* cmd = app.add_subcommand(
+      "serve", "Serve a cache as a Hub mirror (use its URL as HF_ENDPOINT); with --upstream, a pull-through proxy");
   add_cache_dir_option(*cmd, o->common);
   cmd->add_option("--host", o->host, "Address to listen on; 0.0.0.0: all interfaces (default 127.0.0.1)");
   cmd->add_option("--port", o->port, "Port to listen on; 0 picks a free one (default 8080)")->check(CLI::Range(0, 65535));
@@ -155,6 +210,21 @@ void add_serve_command(CLI::App& app, Context& ctx) {
                                    "SSL_CERT_FILE=ca.pem")
                        ->check(CLI::ExistingFile);
   auto* tls_key = cmd->add_option("--tls-key", o->tls_key, "The PEM private key of --tls-cert")->check(CLI::ExistingFile);
+  auto* upstream = cmd->add_option("--upstream", o->upstream,
+                                   "Pull-through proxy: fetch what the cache lacks from this Hub (e.g. https://huggingface.co) "
+                                   "into the cache, then serve it");
+  cmd->add_option("--upstream-token-file", o->upstream_token_file,
+                  "The proxy's own token for the upstream (first line of the file; default: the configured token)")
+      ->needs(upstream);
+  cmd->add_option("--revalidate", o->revalidate,
+                  "Seconds a branch or tag's commit from the upstream is trusted before it is asked again (default 60)")
+      ->needs(upstream);
+  cmd->add_flag("--offline", o->offline, "With --upstream: never contact it, serve only the cache")->needs(upstream);
+  cmd->add_flag("--forward-client-token", o->forward_client_token, "Send each client's own token upstream instead of the proxy's")
+      ->needs(upstream);
+  cmd->add_flag("--share-gated", o->share_gated,
+                "Serve repos the upstream marks gated or private to clients without a --token-file token")
+      ->needs(upstream);
   tls_cert->needs(tls_key);  // HTTPS needs both: a usage error names the missing flag
   tls_key->needs(tls_cert);
   cmd->callback([&ctx, o] { ctx.exit_code = run(*o, ctx); });

@@ -67,6 +67,15 @@ Result<void> init_repo_folder(const RepoLayout& layout) {
   return {};
 }
 
+Result<void> init_snapshot_folder(const RepoLayout& layout, std::string_view commit) {
+  if (!is_commit_hash(commit))
+    return fail(ErrorCode::InvalidRevision, "'" + std::string(commit) + "' is not a 40-hex commit; a snapshot is named by one");
+  HUBCACHE_TRY(init_repo_folder(layout));
+  HUBCACHE_TRY(fs::make_dirs(layout.snapshot_dir(commit)));
+  HUBCACHE_TRY(check_cache_folder(layout.snapshot_dir(commit), "snapshot folder"));
+  return {};
+}
+
 Result<std::optional<std::string>> read_ref(const RepoLayout& layout, std::string_view revision) {
   HUBCACHE_TRY(validate_revision(revision));
   const std::string path = layout.ref_path(revision);

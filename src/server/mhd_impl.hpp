@@ -30,7 +30,8 @@ std::optional<std::pair<std::string, std::string>> split_host(std::string_view h
 
 struct Server::Impl {
   ServerOptions options;
-  std::unique_ptr<Router> router;
+  std::unique_ptr<Router> router;                  // unless options.handler is set
+  std::function<Response(const Request&)> handle;  // options.handler, or the router's
   MHD_Daemon* daemon = nullptr;
   int listen_fd = -1;
   std::uint16_t bound_port = 0;

@@ -186,7 +186,7 @@ MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char*
       return queue(c, st, bad_request("the request target holds a NUL byte; percent-encode it"), false);
     if (header_cut_at_nul(raw))
       return queue(c, st, bad_request("a header value holds a NUL byte or continues on a folded line; remove it"), false);
-    if (malformed_request(req)) return queue(c, st, impl->router->handle(req), false);  // its 400, at once
+    if (malformed_request(req)) return queue(c, st, impl->handle(req), false);  // its 400, at once
     if (const auto cl = req.header(MHD_HTTP_HEADER_CONTENT_LENGTH)) {
       if (std::strtoull(std::string(*cl).c_str(), nullptr, 10) > impl->options.max_body_bytes) {
         Response r;
@@ -218,7 +218,7 @@ MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char*
     return queue(c, st, std::move(r), head);
   }
   st->request.base_url = impl->base_for(st->request.header("Host"));
-  return queue(c, st, impl->router->handle(st->request), head);
+  return queue(c, st, impl->handle(st->request), head);
 }
 
 // Called once the request line is parsed, before the headers: a request that MHD refuses by
@@ -278,13 +278,22 @@ Server::~Server() { stop(); }
 
 Result<std::unique_ptr<Server>> Server::start(ServerOptions options) {
   auto impl = std::make_unique<Impl>();
-  HUBCACHE_TRY_ASSIGN(impl->router, Router::create(options.router));
+  if (options.handler) {
+    impl->handle = options.handler;
+  } else {
+    HUBCACHE_TRY_ASSIGN(impl->router, Router::create(options.router));
+    impl->handle = [router = impl->router.get()](const Request& req) { return router->handle(req); };
+  }
   impl->options = std::move(options);
   const ServerOptions& o = impl->options;
   HUBCACHE_TRY(load_tls(o, *impl));
   HUBCACHE_TRY_ASSIGN(fs::Fd listener, open_listener(o.host, o.port, *impl));
   unsigned threads = o.threads ? o.threads : std::max(1u, std::thread::hardware_concurrency());
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO;
+  // A blocking handler would stall every connection of its event loop: a thread each instead.
+  const bool per_connection = static_cast<bool>(o.handler);
+  if (per_connection) threads = 1;
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD |
+                   (per_connection ? MHD_USE_THREAD_PER_CONNECTION | MHD_USE_POLL : MHD_USE_EPOLL | MHD_USE_TURBO);
   const bool tls = !impl->tls_cert.empty();
   if (tls) flags |= MHD_USE_TLS;  // bodies then go through GnuTLS, not sendfile
   Impl* self = impl.get();

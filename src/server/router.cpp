@@ -212,6 +212,8 @@ Result<std::unique_ptr<Router>> Router::create(RouterOptions options) {
   return std::unique_ptr<Router>(new Router(std::move(impl)));
 }
 
+bool Router::authorized(const Request& request) const { return m_impl->has_mirror_token(request); }
+
 Response Router::handle(const Request& req) const {
   const Impl& impl = *m_impl;
   auto parsed = parse_route(req, [&impl](const RepoRef& repo) { return impl.view.repo_folder(repo).has_value(); });

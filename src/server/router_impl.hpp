@@ -56,15 +56,7 @@ struct Router::Impl {
   std::optional<std::string> commit_of(const RepoTarget& t, const std::string& revision, Response& error) const;
 };
 
-/// The Hub's message for a repo that is missing, or private and the request carries no token
-/// that may read it (401 RepoNotFound).
-inline constexpr const char* k_anonymous_repo_not_found = "Invalid username or password.";
-
-/// {"error": message} with X-Error-Code (if any) and X-Error-Message, as the Hub answers.
-Response error_response(int status, std::string_view error_code, const std::string& message);
 Response json_response(int status, const std::string& json_text);
-/// Printable ASCII for a header or message: other bytes become %XX, the length is capped.
-std::string sanitize_for_header(std::string_view s, std::size_t max_len = 300);
 /// "model 'org/name'".
 std::string describe(const RepoRef& repo);
 /// A path acceptable as a repo file path: validate_repo_path (docs/hub-protocol.md#identifiers) plus no backslash anywhere.

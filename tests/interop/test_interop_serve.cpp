@@ -11,6 +11,7 @@
 #include "hubcache/cache/store.hpp"
 #include "hubcache/server/server.hpp"
 #include "hubcache/util/hash.hpp"
+#include "serve_process.hpp"
 #include "temp_dir.hpp"
 
 namespace hubcache::test {
@@ -115,6 +116,29 @@ TEST_F(InteropServe, SnapshotDownloadReproducesTheSourceCacheExactly) {
   auto j = nlohmann::json::parse(resolved.out);
   EXPECT_EQ(j["commit"], commit);
   EXPECT_EQ(j["files"].size(), 8u);
+}
+
+// The JS client through `hubcache serve --upstream` (a proxy process over an empty cache) whose
+// upstream is this mirror: the client's cache and the proxy's both hold the source's files.
+TEST_F(InteropServe, ThroughAPullThroughProxyTheCacheIsTheSame) {
+  const std::string proxy_cache = tmp.path() + "/proxy-cache", dst = tmp.path() + "/js-proxied";
+  stdfs::create_directories(proxy_cache);
+  ServeProcess proxy({"--upstream", srv->url(), "--cache-dir", proxy_cache, "--quiet"});
+  ASSERT_FALSE(proxy.url().empty()) << proxy.err_output();
+  auto r = js({"snapshot", proxy.url(), dst, "org/tiny-model", "-"});
+  ASSERT_TRUE(r.ok) << r.output << proxy.err_output();
+  const auto want = describe_tree(source + "/models--org--tiny-model");
+  EXPECT_EQ(describe_tree(dst + "/models--org--tiny-model"), want);
+  // The proxy stored every file it served: its snapshot resolves offline to the same files.
+  auto resolved = run_process({hubcache_bin(), "resolve", "org/tiny-model", "--cache-dir", proxy_cache, "--json"});
+  ASSERT_EQ(resolved.exit_code, 0) << resolved.err;
+  EXPECT_EQ(nlohmann::json::parse(resolved.out)["files"].size(), 8u) << resolved.out;
+  const std::string weights = read_file(source_dir() + "/sample/tiny-model/model.safetensors");
+  EXPECT_EQ(read_file(proxy_cache + "/models--org--tiny-model/blobs/" + sha256_hex(weights)), weights);
+  // The private repo of the upstream stays out of reach: the proxy holds no token for it.
+  auto denied = js({"snapshot", proxy.url(), tmp.path() + "/js-denied", "org/private-model", "-"});
+  EXPECT_FALSE(denied.ok);
+  EXPECT_EQ(proxy.stop(), 0);
 }
 
 TEST_F(InteropServe, DownloadFileToCacheDirNamesTheSnapshotByTheCommit) {

@@ -30,6 +30,13 @@ Result<void> ensure_cachedir_tag(const std::string& cache_dir);
 /// Io / PermissionDenied / DiskFull from creating them.
 Result<void> init_repo_folder(const RepoLayout& layout);
 
+/// init_repo_folder, then an empty snapshots/<commit>/ when there is none: a revision whose
+/// files come later (the pull-through proxy lists a commit from trees/<commit>.json before it
+/// fetches any of its files; readers treat the listed but absent files as not downloaded yet).
+/// Errors: those of init_repo_folder; InvalidRevision when `commit` is not 40 hex;
+/// CacheCorrupted when the snapshot folder is a symlink or a file.
+Result<void> init_snapshot_folder(const RepoLayout& layout, std::string_view commit);
+
 /// Reads refs/<revision>, tolerating surrounding whitespace. nullopt if there is no such ref.
 /// Fails with CacheCorrupted if the content is not a 40-hex commit.
 Result<std::optional<std::string>> read_ref(const RepoLayout& layout, std::string_view revision);

@@ -51,6 +51,17 @@ struct Response {
   std::uint64_t body_size() const { return file ? file_length : head_length ? *head_length : body.size(); }
 };
 
+/// The Hub's message for a repo that is missing, or private and the request carries no token
+/// that may read it (401 RepoNotFound).
+inline constexpr const char* k_anonymous_repo_not_found = "Invalid username or password.";
+
+/// The Hub's error answer: {"error": message} with X-Error-Code (if not empty) and
+/// X-Error-Message (printable ASCII, capped), as huggingface_hub's hf_raise_for_status reads it.
+Response error_response(int status, std::string_view error_code, const std::string& message);
+
+/// Printable ASCII for a header or message: other bytes become %XX, the length is capped.
+std::string sanitize_for_header(std::string_view s, std::size_t max_len = 300);
+
 /// RFC 9112 request hygiene. Returns why the request must be refused with 400, or nullopt:
 /// more than one Host header, none in an HTTP/1.1 request, or an invalid one; Content-Length
 /// values that differ or are not decimal digits; Transfer-Encoding together with Content-Length,

@@ -46,6 +46,9 @@ class Router {
 
   /// Answers one request. Never throws; malformed input gives a 4xx.
   Response handle(const Request& request) const;
+  /// The request carries one of the mirror's tokens (RouterOptions::tokens) as a Bearer token:
+  /// what lets it read private repos (compared in constant time).
+  bool authorized(const Request& request) const;
 
   struct Impl;
 

@@ -15,6 +15,10 @@ namespace hubcache::server {
 
 struct ServerOptions {
   RouterOptions router;
+  /// Answers requests instead of a Router over `router` (the pull-through proxy, proxy.hpp).
+  /// It may block for long (an upstream fetch), so each connection then gets its own thread
+  /// (MHD_USE_THREAD_PER_CONNECTION; `threads` is ignored). Called from many threads at once.
+  std::function<Response(const Request&)> handler;
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;        // 0: an ephemeral port (see Server::port())
   unsigned threads = 0;             // event-loop threads; 0: one per core

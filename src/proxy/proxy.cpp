@@ -1,0 +1,329 @@
+// The pull-through proxy: fill the cache from the upstream on a miss, then let the Router answer.
+#include "hubcache/proxy/proxy.hpp"
+
+#include <sys/stat.h>
+
+#include <condition_variable>
+#include <map>
+#include <mutex>
+#include <optional>
+
+#include "hubcache/cache/layout.hpp"
+#include "hubcache/cache/store.hpp"
+#include "hubcache/hub/hub.hpp"
+#include "hubcache/server/route.hpp"
+#include "hubcache/util/fs.hpp"
+#include "upstream_errors.hpp"
+
+namespace hubcache::proxy {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using server::Request;
+using server::Response;
+using server::Route;
+
+bool exists_file(const std::string& path) {
+  struct stat st {};
+  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
+}
+
+bool exists_any(const std::string& path) {
+  struct stat st {};
+  return ::lstat(path.c_str(), &st) == 0;
+}
+
+std::string repo_key(const RepoRef& repo) { return std::string(to_string(repo.type)) + "/" + repo.id; }
+
+std::vector<TreeFileEntry> tree_file_entries(const std::vector<hub::TreeEntry>& listing) {
+  std::vector<TreeFileEntry> out;
+  for (const auto& e : listing) {
+    if (e.type != "file") continue;
+    TreeFileEntry f;
+    f.path = e.path;
+    f.size = e.size;
+    f.blob_id = e.oid;
+    if (e.lfs) {
+      f.lfs_sha256 = e.lfs->oid;
+      f.lfs_size = e.lfs->size;
+    }
+    f.xet_hash = e.xet_hash;  // kept on disk as huggingface_hub keeps it; the Router never serves it
+    out.push_back(std::move(f));
+  }
+  return out;
+}
+
+// One fill in flight per key in this process; later arrivals wait for it, then look again.
+class Flights {
+ public:
+  template <class F>
+  void run_once(const std::string& key, F&& fill) {
+    std::shared_ptr<Flight> flight;
+    bool leader = false;
+    {
+      std::lock_guard lock(m_mutex);
+      auto& slot = m_flights[key];
+      if (!slot) {
+        slot = std::make_shared<Flight>();
+        leader = true;
+      }
+      flight = slot;
+    }
+    if (!leader) {
+      std::unique_lock lock(flight->mutex);
+      flight->cv.wait(lock, [&] { return flight->done; });
+      return;
+    }
+    fill();
+    {
+      std::lock_guard lock(m_mutex);
+      m_flights.erase(key);
+    }
+    std::lock_guard lock(flight->mutex);
+    flight->done = true;
+    flight->cv.notify_all();
+  }
+
+ private:
+  struct Flight {
+    std::mutex mutex;
+    std::condition_variable cv;
+    bool done = false;
+  };
+  std::mutex m_mutex;
+  std::map<std::string, std::shared_ptr<Flight>> m_flights;
+};
+
+}  // namespace
+
+struct Proxy::Impl {
+  ProxyOptions options;
+  std::unique_ptr<server::Router> router;
+  std::string cache;
+
+  // What the upstream said about a revision: its commit and the repo's restriction, and when.
+  struct Known {
+    std::string commit;
+    Restriction restriction = Restriction::None;
+    Clock::time_point checked;
+  };
+  std::mutex known_mutex;
+  std::map<std::string, Known> known;  // "<type>/<id>@<revision>"
+  Flights flights;
+
+  std::atomic<std::uint64_t> requests{0}, hits{0}, misses{0}, stale{0}, upstream_errors{0};
+
+  // A fill's outcome: Ready (the Router answers), Refused (answer `response`), Unreachable (the
+  // upstream failed: answer from the cache if it can, else `response`).
+  struct Outcome {
+    enum class Kind { Ready, Refused, Unreachable } kind = Kind::Ready;
+    Response response;
+    std::string why;
+    bool fetched = false;
+  };
+
+  DownloadOptions upstream_for(const Request& req) const {
+    DownloadOptions o = options.upstream;
+    if (options.forward_client_token) {
+      o.token.reset();
+      if (auto auth = req.header("Authorization"); auth && auth->size() > 7) o.token = std::string(auth->substr(7));
+    }
+    return o;
+  }
+
+  hub::HubApi api_for(const Request& req) const {
+    const DownloadOptions o = upstream_for(req);
+    hub::HubOptions h;
+    h.endpoint = o.endpoint;
+    h.token = o.token;
+    h.user_agent = o.user_agent;
+    h.etag_timeout = o.etag_timeout;
+    h.download_timeout = o.download_timeout;
+    h.retry = o.transfer.retry;
+    return hub::HubApi(h, std::make_shared<http::Client>(o.transport));
+  }
+
+  Outcome failed(const Error& e, const RepoRef& repo) {
+    ++upstream_errors;
+    Outcome out;
+    out.kind = upstream_unreachable(e) ? Outcome::Kind::Unreachable : Outcome::Kind::Refused;
+    out.response = response_for_upstream_error(e, repo);
+    out.why = e.message;
+    if (options.log) options.log("upstream " + repo_key(repo) + ": " + e.message);
+    return out;
+  }
+
+  // The commit `revision` names upstream, asked again once `revalidate` has passed (never for a
+  // commit). A ref is written for a branch or tag.
+  std::optional<Outcome> commit_of(const Request& req, const RepoRef& repo, const std::string& revision, Known& out) {
+    const std::string key = repo_key(repo) + "@" + revision;
+    {
+      std::lock_guard lock(known_mutex);
+      if (auto it = known.find(key);
+          it != known.end() && (is_commit_hash(revision) || Clock::now() - it->second.checked < options.revalidate)) {
+        out = it->second;
+        return std::nullopt;
+      }
+    }
+    auto api = api_for(req);
+    // With the revision cached, a failing upstream is answered from the cache at once (no backoff).
+    const RepoLayout layout(cache, repo);
+    auto cached = resolve_commit(layout, revision);
+    const bool have = cached && cached->has_value() && exists_any(layout.snapshot_dir(**cached));
+    auto info = api.repo_info(repo, revision, have ? hub::Attempt::First : hub::Attempt::Second);
+    if (!info) return failed(info.error(), repo);
+    out.commit = info->sha;
+    out.restriction = info->is_private ? Restriction::Private : info->gated.empty() ? Restriction::None : Restriction::Gated;
+    out.checked = Clock::now();
+    if (revision != out.commit) {
+      if (auto w = init_repo_folder(layout); !w) return failed(w.error(), repo);
+      if (auto w = write_ref(layout, revision, out.commit); !w) return failed(w.error(), repo);
+    }
+    std::lock_guard lock(known_mutex);
+    known[key] = out;
+    return std::nullopt;
+  }
+
+  std::optional<Outcome> fill_tree(const Request& req, const RepoRef& repo, const std::string& commit, bool& fetched) {
+    const RepoLayout layout(cache, repo);
+    std::optional<Outcome> result;
+    const auto listed = [&] {
+      auto tree = read_tree_file(layout, commit);
+      return tree && tree->has_value() && exists_any(layout.snapshot_dir(commit));
+    };
+    if (listed()) return std::nullopt;
+    flights.run_once("tree:" + repo_key(repo) + "@" + commit, [&] {
+      if (listed()) return;
+      auto api = api_for(req);
+      auto entries = api.list_tree(repo, commit, "", true);
+      if (!entries) {
+        result = failed(entries.error(), repo);
+        return;
+      }
+      fetched = true;
+      if (auto w = init_snapshot_folder(layout, commit); !w) {
+        result = failed(w.error(), repo);
+        return;
+      }
+      if (auto w = write_tree_file(layout, commit, tree_file_entries(*entries)); !w) result = failed(w.error(), repo);
+    });
+    if (!result && !listed()) {  // a follower whose leader failed: its own attempt decides
+      auto api = api_for(req);
+      auto entries = api.list_tree(repo, commit, "", true);
+      if (!entries) return failed(entries.error(), repo);
+      fetched = true;
+      if (auto w = init_snapshot_folder(layout, commit); !w) return failed(w.error(), repo);
+      if (auto w = write_tree_file(layout, commit, tree_file_entries(*entries)); !w) return failed(w.error(), repo);
+    }
+    return result;
+  }
+
+  std::optional<Outcome> fill_file(const Request& req, const Route& route, const std::string& commit, bool& fetched) {
+    const RepoLayout layout(cache, route.repo);
+    const auto present = [&] {
+      return exists_file(layout.pointer_path(commit, route.path)) || exists_any(layout.no_exist_path(commit, route.path));
+    };
+    if (present()) return std::nullopt;
+    std::optional<Outcome> result;
+    const auto fetch = [&] {
+      Downloader downloader(upstream_for(req));
+      FileRequest f;
+      f.repo_id = route.repo.id;
+      f.repo_type = route.repo.type;
+      f.filename = route.path;
+      f.revision = commit;
+      auto got = downloader.download_file(f);
+      if (!got) {
+        result = failed(got.error(), route.repo);
+        if (got.error().code == ErrorCode::EntryNotFound) result->response.set_header("X-Repo-Commit", commit);
+        return;
+      }
+      fetched = fetched || got->transferred;
+    };
+    flights.run_once("file:" + repo_key(route.repo) + "@" + commit + "/" + route.path, [&] {
+      if (!present()) fetch();
+    });
+    if (!result && !present()) fetch();  // a follower whose leader failed: its own attempt decides
+    return result;
+  }
+
+  Outcome fill(const Request& req, const Route& route) {
+    Known k;
+    const std::string revision = route.kind == Route::Kind::Refs ? "main" : route.revision;
+    if (auto o = commit_of(req, route.repo, revision, k)) return std::move(*o);
+    if (k.restriction != Restriction::None && !options.share_restricted && !router->authorized(req)) {
+      Outcome out;
+      out.kind = Outcome::Kind::Refused;
+      out.response = restricted_response(k.restriction, route.repo);
+      return out;
+    }
+    bool fetched = false;
+    std::optional<Outcome> o;
+    switch (route.kind) {
+      case Route::Kind::RepoInfo:
+      case Route::Kind::Tree:
+      case Route::Kind::PathsInfo:
+        o = fill_tree(req, route.repo, k.commit, fetched);
+        break;
+      case Route::Kind::Resolve:
+        o = fill_file(req, route, k.commit, fetched);
+        break;
+      default:
+        break;
+    }
+    if (o) return std::move(*o);
+    Outcome out;
+    out.fetched = fetched;
+    return out;
+  }
+
+  Response handle(const Request& req) {
+    ++requests;
+    auto parsed = server::parse_route(req, [this](const RepoRef& repo) { return exists_any(RepoLayout(cache, repo).folder()); });
+    if (options.offline || !parsed.route || parsed.route->kind == Route::Kind::Blob || parsed.route->kind == Route::Kind::WhoAmI)
+      return router->handle(req);
+    Outcome out = fill(req, *parsed.route);
+    switch (out.kind) {
+      case Outcome::Kind::Ready:
+        ++(out.fetched ? misses : hits);
+        return router->handle(req);
+      case Outcome::Kind::Refused:
+        return std::move(out.response);
+      case Outcome::Kind::Unreachable: {
+        Response cached = router->handle(req);
+        if (cached.status >= 400) return std::move(out.response);
+        ++stale;
+        cached.set_header("X-Hubcache-Stale",
+                          server::sanitize_for_header("upstream failed, answered from the cache: " + out.why));
+        return cached;
+      }
+    }
+    return std::move(out.response);
+  }
+};
+
+Result<std::unique_ptr<Proxy>> Proxy::create(ProxyOptions options) {
+  std::string& endpoint = options.upstream.endpoint;
+  while (!endpoint.empty() && endpoint.back() == '/') endpoint.pop_back();
+  if (endpoint.rfind("http://", 0) != 0 && endpoint.rfind("https://", 0) != 0)
+    return fail(ErrorCode::InvalidArgument,
+                "the upstream '" + endpoint + "' is not an http(s) URL; give the Hub to pull from, like https://huggingface.co");
+  auto impl = std::make_unique<Impl>();
+  HUBCACHE_TRY_ASSIGN(impl->router, server::Router::create(options.router));
+  impl->cache = fs::absolute_real(options.router.cache_dir);
+  options.upstream.cache_dir = impl->cache;
+  impl->options = std::move(options);
+  return std::unique_ptr<Proxy>(new Proxy(std::move(impl)));
+}
+
+Proxy::Proxy(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
+Proxy::~Proxy() = default;
+
+server::Response Proxy::handle(const server::Request& request) { return m_impl->handle(request); }
+
+ProxyCounters Proxy::counters() const {
+  return ProxyCounters{m_impl->requests.load(), m_impl->hits.load(), m_impl->misses.load(), m_impl->stale.load(),
+                       m_impl->upstream_errors.load()};
+}
+
+}  // namespace hubcache::proxy

@@ -1,0 +1,232 @@
+// The pull-through proxy (`hubcache serve --upstream`): a Downloader pointed at a proxy whose
+// upstream is the test hub in real-Hub mode (LFS through signed, expiring CDN URLs on another
+// origin, small files through the relative /api/resolve-cache/ 307).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <thread>
+
+#include "download_fixture.hpp"
+#include "hubcache/cache/store.hpp"
+#include "hubcache/proxy/proxy.hpp"
+#include "hubcache/server/server.hpp"
+#include "server_client.hpp"
+
+using namespace hubcache;
+using namespace hubcache::test;
+
+namespace {
+
+struct ProxyTest : DownloadFixture {
+  std::string proxy_cache = dir / "proxy-cache";
+  std::unique_ptr<proxy::Proxy> proxy;
+  std::unique_ptr<server::Server> front;
+  std::mutex log_mutex;
+  std::vector<std::string> log_lines;
+
+  void SetUp() override {
+    DownloadFixture::SetUp();
+    server.set_real_hub({});
+    std::filesystem::create_directories(proxy_cache);
+  }
+  void TearDown() override {
+    if (front) front->stop();
+  }
+  void start(const std::function<void(proxy::ProxyOptions&)>& tweak = {}) {
+    proxy::ProxyOptions po;
+    po.router.cache_dir = proxy_cache;
+    po.upstream.endpoint = server.endpoint();
+    po.upstream.download_timeout = std::chrono::seconds(5);
+    po.log = [this](std::string_view line) {
+      std::lock_guard lock(log_mutex);
+      log_lines.emplace_back(line);
+    };
+    if (tweak) tweak(po);
+    auto p = proxy::Proxy::create(std::move(po));
+    ASSERT_TRUE(p) << p.error().message;
+    proxy = std::move(*p);
+    server::ServerOptions so;
+    so.router.cache_dir = proxy_cache;
+    so.port = 0;
+    so.handler = [this](const server::Request& req) { return proxy->handle(req); };
+    auto s = server::Server::start(std::move(so));
+    ASSERT_TRUE(s) << s.error().message;
+    front = std::move(*s);
+  }
+  // A client of the proxy, writing into its own cache.
+  DownloadOptions client(const std::string& cache_dir) {
+    DownloadOptions o;
+    o.endpoint = front->url();
+    o.cache_dir = cache_dir;
+    o.download_timeout = std::chrono::seconds(5);
+    return o;
+  }
+  std::string url(const std::string& path) const { return front->url() + path; }
+};
+
+TEST_F(ProxyTest, ACacheFilledThroughTheProxyEqualsADirectDownload) {
+  start();
+  const std::string through = dir / "through", direct = dir / "direct";
+  std::filesystem::create_directories(through);
+  std::filesystem::create_directories(direct);
+  SnapshotRequest req;
+  req.repo_id = k_model.id;
+  auto via = Downloader(client(through)).snapshot_download(req);
+  ASSERT_TRUE(via) << via.error().message;
+  EXPECT_EQ(via->commit, c1);
+  DownloadOptions d = options();
+  d.cache_dir = direct;
+  ASSERT_TRUE(Downloader(d).snapshot_download(req));
+
+  const auto want = describe_tree(direct);
+  ASSERT_FALSE(want.empty());
+  EXPECT_EQ(describe_tree(through), want);  // the client's cache, as if it had gone to the Hub
+  // The client makes an empty file without asking for it (its size is listed); one client asks.
+  EXPECT_EQ(test::http("GET", url("/org/model/resolve/main/empty.txt")).status, 200);
+  EXPECT_EQ(describe_tree(proxy_cache + "/models--org--model"), describe_tree(direct + "/models--org--model"))
+      << "the proxy stores what it fetched exactly as a download would";
+  EXPECT_EQ(read_file(RepoLayout(proxy_cache, k_model).blob_path(sha256_hex(weights))), weights);
+  const auto n = proxy->counters();
+  EXPECT_GT(n.misses, 0u);
+}
+
+TEST_F(ProxyTest, WhatTheCacheHoldsIsServedWithoutAskingTheUpstream) {
+  start();
+  SnapshotRequest req;
+  req.repo_id = k_model.id;
+  ASSERT_TRUE(Downloader(client(dir / "first")).snapshot_download(req));
+  server.clear_requests();
+  auto again = Downloader(client(dir / "second")).snapshot_download(req);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_EQ(server.requests().size(), 0u) << "within --revalidate a branch is not asked again, and files are cached";
+  EXPECT_EQ(read_file(again->path + "/model.safetensors"), weights);
+  // A commit is immutable: never asked again, whatever the revalidation delay.
+  EXPECT_EQ(test::http("GET", url("/org/model/resolve/" + c1 + "/config.json")).body, "{\"model\": 1}");
+  EXPECT_EQ(server.requests().size(), 0u);
+}
+
+TEST_F(ProxyTest, ABranchIsAskedAgainOnceRevalidateHasPassed) {
+  start([](proxy::ProxyOptions& o) { o.revalidate = std::chrono::seconds(0); });
+  EXPECT_EQ(test::http("GET", url("/org/model/resolve/main/config.json")).body, "{\"model\": 1}");
+  const std::string c3 = commit_id(12);
+  server.add_file(k_model, c3, "config.json", "{\"model\": 3}");
+  server.set_ref(k_model, "main", c3);
+  const auto r = test::http("GET", url("/org/model/resolve/main/config.json"));
+  EXPECT_EQ(r.body, "{\"model\": 3}");
+  EXPECT_EQ(r.header("x-repo-commit"), c3);
+  EXPECT_EQ(*resolve_commit(RepoLayout(proxy_cache, k_model), "main"), c3);
+}
+
+TEST_F(ProxyTest, SixteenClientsOnOneUncachedFileMakeOneUpstreamTransfer) {
+  const std::string big(6u << 20, 'b');
+  server.add_file(k_model, c1, "big.bin", big, /*lfs=*/true);
+  server.set_throttle(8u << 20);  // ~0.75 s: every client arrives while it is fetched
+  start();
+  std::vector<std::thread> clients;
+  std::atomic<int> ok{0};
+  for (int i = 0; i < 16; ++i)
+    clients.emplace_back([&, i] {
+      auto got = Downloader(client(dir / ("c" + std::to_string(i)))).download_file(file_request("big.bin"));
+      if (got && read_file(got->path) == big) ++ok;
+    });
+  for (auto& t : clients) t.join();
+  EXPECT_EQ(ok.load(), 16);
+  int cdn_gets = 0;
+  std::uint64_t cdn_bytes = 0;
+  for (const auto& rec : server.requests())
+    if (rec.cdn && rec.method == "GET") {
+      ++cdn_gets;
+      cdn_bytes += rec.body_bytes;
+    }
+  EXPECT_EQ(cdn_gets, 1);
+  EXPECT_EQ(cdn_bytes, big.size());
+}
+
+TEST_F(ProxyTest, AFileTheUpstreamLacksIsTheHubsEntryNotFoundAndRecorded) {
+  start();
+  const auto r = test::http("GET", url("/org/model/resolve/main/missing.txt"));
+  EXPECT_EQ(r.status, 404);
+  EXPECT_EQ(r.header("x-error-code"), "EntryNotFound");
+  EXPECT_EQ(r.header("x-repo-commit"), c1);
+  EXPECT_TRUE(exists(RepoLayout(proxy_cache, k_model).no_exist_path(c1, "missing.txt")));
+  const auto repo = test::http("GET", url("/api/models/org/nope"));
+  EXPECT_EQ(repo.header("x-error-code"), "RepoNotFound");
+  const auto rev = test::http("GET", url("/org/model/resolve/no-such-branch/config.json"));
+  EXPECT_EQ(rev.header("x-error-code"), "RevisionNotFound");
+}
+
+TEST_F(ProxyTest, UpstreamDownServesTheCacheAndSaysSo) {
+  start([](proxy::ProxyOptions& o) { o.revalidate = std::chrono::seconds(0); });
+  ASSERT_EQ(test::http("GET", url("/org/model/resolve/main/config.json")).status, 200);
+  server.add_fault(Fault::http_status("", "", 503, -1));
+  const auto cached = test::http("GET", url("/org/model/resolve/main/config.json"));
+  EXPECT_EQ(cached.status, 200);
+  EXPECT_EQ(cached.body, "{\"model\": 1}");
+  EXPECT_NE(cached.header("x-hubcache-stale"), "");
+  const auto info = test::http("GET", url("/api/models/org/model/revision/main"));
+  EXPECT_EQ(info.status, 200);
+  EXPECT_NE(info.header("x-hubcache-stale"), "");
+  const auto uncached = test::http("GET", url("/org/model/resolve/main/sub/dir/notes.txt"));
+  EXPECT_EQ(uncached.status, 502) << uncached.body;
+  EXPECT_NE(uncached.body.find("upstream"), std::string::npos) << uncached.body;
+  EXPECT_GT(proxy->counters().stale, 0u);
+  std::lock_guard lock(log_mutex);
+  EXPECT_FALSE(log_lines.empty());
+}
+
+TEST_F(ProxyTest, UnreachableUpstreamIsA504ForWhatTheCacheLacks) {
+  start([](proxy::ProxyOptions& o) {
+    o.upstream.endpoint = "http://127.0.0.1:1";  // nothing listens there
+    o.upstream.transfer.retry.max_retries = 0;
+  });
+  const auto r = test::http("GET", url("/org/model/resolve/main/config.json"));
+  EXPECT_EQ(r.status, 504) << r.body;
+}
+
+TEST_F(ProxyTest, ListingsComeFromTheUpstreamTreeWithoutXet) {
+  server.set_xet(true);
+  start();
+  const auto tree = test::http("GET", url("/api/models/org/model/tree/main?recursive=true"));
+  ASSERT_EQ(tree.status, 200) << tree.body;
+  EXPECT_NE(tree.body.find("model.safetensors"), std::string::npos);
+  EXPECT_NE(tree.body.find("sub/dir/notes.txt"), std::string::npos);
+  EXPECT_EQ(tree.body.find("xetHash"), std::string::npos) << tree.body;
+  const auto paths = test::http("POST", url("/api/models/org/model/paths-info/main"),
+                                {"Content-Type: application/x-www-form-urlencoded"}, "paths=model.safetensors");
+  ASSERT_EQ(paths.status, 200) << paths.body;
+  EXPECT_EQ(paths.body.find("xetHash"), std::string::npos) << paths.body;
+  for (const char* method : {"HEAD", "GET"}) {
+    const auto r = test::http(method, url("/org/model/resolve/main/model.safetensors"));
+    EXPECT_FALSE(r.has("x-xet-hash")) << method;
+    EXPECT_EQ(r.header("link").find("xet"), std::string::npos) << method;
+    EXPECT_EQ(r.header("x-linked-etag"), "\"" + sha256_hex(weights) + "\"") << method;
+  }
+  EXPECT_TRUE(read_tree_file(RepoLayout(proxy_cache, k_model), c1).value().has_value());
+}
+
+TEST_F(ProxyTest, GatedReposAreNotSharedAnonymously) {
+  server.set_gated(k_model, true);
+  server.set_valid_token("upstream-token");
+  start([](proxy::ProxyOptions& o) {
+    o.upstream.token = "upstream-token";
+    o.router.tokens = {"mirror-token"};
+  });
+  const auto anonymous = test::http("GET", url("/org/model/resolve/main/config.json"));
+  EXPECT_EQ(anonymous.status, 401);
+  EXPECT_EQ(anonymous.header("x-error-code"), "GatedRepo");
+  const auto member = test::http("GET", url("/org/model/resolve/main/config.json"), {"Authorization: Bearer mirror-token"});
+  EXPECT_EQ(member.status, 200);
+  EXPECT_EQ(member.body, "{\"model\": 1}");
+  for (const auto& rec : server.requests()) EXPECT_TRUE(rec.cdn || rec.had_auth) << rec.path;  // the proxy's token upstream
+  // Cached now, still not for anonymous clients.
+  EXPECT_EQ(test::http("GET", url("/org/model/resolve/main/config.json")).status, 401);
+}
+
+TEST_F(ProxyTest, OfflineNeverContactsTheUpstream) {
+  start([](proxy::ProxyOptions& o) { o.offline = true; });
+  const auto r = test::http("GET", url("/org/model/resolve/main/config.json"));
+  EXPECT_EQ(r.header("x-error-code"), "RepoNotFound");
+  EXPECT_EQ(server.requests().size(), 0u);
+}
+
+}  // namespace
