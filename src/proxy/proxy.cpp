@@ -4,6 +4,8 @@
 #include <sys/stat.h>
 
 #include <condition_variable>
+#include <limits>
+#include <thread>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -13,6 +15,7 @@
 #include "hubcache/hub/hub.hpp"
 #include "hubcache/server/route.hpp"
 #include "hubcache/util/fs.hpp"
+#include "growing_blob.hpp"
 #include "upstream_errors.hpp"
 
 namespace hubcache::proxy {
@@ -115,12 +118,29 @@ struct Proxy::Impl {
 
   // A fill's outcome: Ready (the Router answers), Refused (answer `response`), Unreachable (the
   // upstream failed: answer from the cache if it can, else `response`).
+  // Stream: the file is being fetched in the background; answer from the growing blob.
   struct Outcome {
-    enum class Kind { Ready, Refused, Unreachable } kind = Kind::Ready;
+    enum class Kind { Ready, Refused, Unreachable, Stream } kind = Kind::Ready;
     Response response;
     std::string why;
     bool fetched = false;
+    std::string commit, etag;  // Stream
+    std::uint64_t size = 0;    // Stream
+    std::shared_ptr<const FillState> fill;
   };
+
+  // Background fills (large files streamed while fetched), by "<repo>@<etag>".
+  std::shared_ptr<CancelToken> cancel = std::make_shared<CancelToken>();
+  std::mutex bg_mutex;
+  std::condition_variable bg_cv;
+  std::map<std::string, std::shared_ptr<FillState>> running;
+  std::size_t bg_count = 0;
+
+  ~Impl() {
+    cancel->cancel();
+    std::unique_lock lock(bg_mutex);
+    bg_cv.wait(lock, [this] { return bg_count == 0; });
+  }
 
   DownloadOptions upstream_for(const Request& req) const {
     DownloadOptions o = options.upstream;
@@ -224,6 +244,7 @@ struct Proxy::Impl {
       return exists_file(layout.pointer_path(commit, route.path)) || exists_any(layout.no_exist_path(commit, route.path));
     };
     if (present()) return std::nullopt;
+    if (auto streamed = stream_large(req, route, commit)) return streamed;
     std::optional<Outcome> result;
     const auto fetch = [&] {
       Downloader downloader(upstream_for(req));
@@ -245,6 +266,102 @@ struct Proxy::Impl {
     });
     if (!result && !present()) fetch();  // a follower whose leader failed: its own attempt decides
     return result;
+  }
+
+  // A file of at least k_stream_from bytes whose blob is absent: fetched in the background (one
+  // fill per blob) and streamed from the growing file, so that no client waits for the whole file
+  // before its first byte (a client's read timeout is seconds). nullopt: fill it before answering.
+  static constexpr std::uint64_t k_stream_from = 1u << 20;
+  std::optional<Outcome> stream_large(const Request& req, const Route& route, const std::string& commit) {
+    const RepoLayout layout(cache, route.repo);
+    std::string etag;
+    std::uint64_t size = 0;
+    if (auto tree = read_tree_file(layout, commit); tree && tree->has_value()) {
+      for (const auto& e : **tree)
+        if (e.path == route.path) {
+          etag = e.etag();
+          size = e.lfs_size.value_or(e.size);
+        }
+    }
+    if (etag.empty()) {
+      auto api = api_for(req);
+      auto meta = api.file_metadata(route.repo, commit, route.path);
+      if (!meta) return std::nullopt;  // the blocking fill meets the same error and maps it
+      etag = meta->etag;
+      size = meta->size;
+    }
+    if (size < k_stream_from || exists_file(layout.blob_path(etag))) return std::nullopt;
+    Outcome out;
+    out.kind = Outcome::Kind::Stream;
+    out.commit = commit;
+    out.etag = etag;
+    out.size = size;
+    out.fill = start_fill(req, route, commit, etag);
+    out.fetched = true;
+    return out;
+  }
+
+  std::shared_ptr<const FillState> start_fill(const Request& req, const Route& route, const std::string& commit,
+                                              const std::string& etag) {
+    std::lock_guard lock(bg_mutex);
+    const std::string key = repo_key(route.repo) + "@" + etag;
+    if (auto it = running.find(key); it != running.end()) return it->second;
+    auto state = std::make_shared<FillState>();
+    running[key] = state;
+    ++bg_count;
+    DownloadOptions o = upstream_for(req);
+    o.cancel = cancel;
+    o.transfer.split_threshold = std::numeric_limits<std::uint64_t>::max();  // one stream, in order: servable as it grows
+    FileRequest f;
+    f.repo_id = route.repo.id;
+    f.repo_type = route.repo.type;
+    f.filename = route.path;
+    f.revision = commit;
+    std::thread([this, o = std::move(o), f = std::move(f), key, state]() mutable {
+      auto got = Downloader(std::move(o)).download_file(f);
+      if (!got) {
+        ++upstream_errors;
+        if (options.log) options.log("upstream " + key + " " + f.filename + ": " + got.error().message);
+      }
+      state->finish(got.has_value());
+      std::lock_guard done(bg_mutex);
+      running.erase(key);
+      --bg_count;
+      bg_cv.notify_all();
+    }).detach();
+    return state;
+  }
+
+  // The answer for a file being fetched: 200 (or 206 for one range) with the Hub's headers,
+  // its body read from the growing blob.
+  Response streamed(const Request& req, const Route& route, const Outcome& o) const {
+    const auto range = server::decide_range(req.header("Range"), o.size);
+    const std::string quoted = "\"" + o.etag + "\"";
+    if (range.kind == server::RangeDecision::Kind::Unsatisfiable) {
+      Response r = server::error_response(416, "", "Requested range not satisfiable");
+      r.set_header("Content-Range", "bytes */" + std::to_string(o.size));
+      return r;
+    }
+    const bool partial = range.kind == server::RangeDecision::Kind::Partial;
+    const std::uint64_t first = partial ? range.range.first : 0;
+    const std::uint64_t length = partial ? range.range.last - range.range.first + 1 : o.size;
+    Response r;
+    r.status = partial ? 206 : 200;
+    r.set_header("Content-Type", "application/octet-stream");
+    r.set_header("Accept-Ranges", "bytes");
+    r.set_header("ETag", quoted);
+    r.set_header("X-Linked-Etag", quoted);
+    r.set_header("X-Linked-Size", std::to_string(o.size));
+    r.set_header("X-Repo-Commit", o.commit);
+    r.set_header("X-Hubcache-Cache", "MISS, streamed while fetched");
+    if (partial)
+      r.set_header("Content-Range", "bytes " + std::to_string(range.range.first) + "-" + std::to_string(range.range.last) + "/" +
+                                        std::to_string(o.size));
+    auto reader =
+        std::make_shared<GrowingBlob>(RepoLayout(cache, route.repo), o.etag, o.size, o.fill, std::chrono::milliseconds(60000));
+    r.stream = [reader, first](std::uint64_t pos, char* buf, std::size_t max) { return reader->read(first + pos, buf, max); };
+    r.stream_length = length;
+    return r;
   }
 
   Outcome fill(const Request& req, const Route& route) {
@@ -289,6 +406,9 @@ struct Proxy::Impl {
         return router->handle(req);
       case Outcome::Kind::Refused:
         return std::move(out.response);
+      case Outcome::Kind::Stream:
+        ++misses;
+        return streamed(req, *parsed.route, out);
       case Outcome::Kind::Unreachable: {
         Response cached = router->handle(req);
         if (cached.status >= 400) return std::move(out.response);

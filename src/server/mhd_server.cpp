@@ -130,7 +130,23 @@ MHD_Response* small_file_body(const Response& resp) {
   return nullptr;
 }
 
+ssize_t read_stream(void* cls, std::uint64_t pos, char* buf, size_t max) {
+  const auto& stream = *static_cast<std::function<long(std::uint64_t, char*, std::size_t)>*>(cls);
+  const long n = stream(pos, buf, max);
+  return n > 0 ? static_cast<ssize_t>(n) : MHD_CONTENT_READER_END_WITH_ERROR;
+}
+
+void free_stream(void* cls) { delete static_cast<std::function<long(std::uint64_t, char*, std::size_t)>*>(cls); }
+
 MHD_Response* make_body(Response& resp, bool head) {
+  if (resp.stream) {
+    if (head) return MHD_create_response_from_callback(resp.stream_length, 4096, &never_read, nullptr, nullptr);
+    if (resp.stream_length == 0) return MHD_create_response_from_buffer(0, nullptr, MHD_RESPMEM_PERSISTENT);
+    auto* fn = new std::function<long(std::uint64_t, char*, std::size_t)>(std::move(resp.stream));
+    MHD_Response* r = MHD_create_response_from_callback(resp.stream_length, 256 * 1024, &read_stream, fn, &free_stream);
+    if (!r) delete fn;
+    return r;
+  }
   if (!resp.file && resp.head_length)  // HEAD without an open file: a body that is never read
     return MHD_create_response_from_callback(*resp.head_length, 4096, &never_read, nullptr, nullptr);
   if (resp.file && resp.file_length > 0) {

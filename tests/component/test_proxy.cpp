@@ -1,6 +1,7 @@
 // The pull-through proxy (`hubcache serve --upstream`): a Downloader pointed at a proxy whose
 // upstream is the test hub in real-Hub mode (LFS through signed, expiring CDN URLs on another
 // origin, small files through the relative /api/resolve-cache/ 307).
+#include <curl/curl.h>
 #include <gtest/gtest.h>
 
 #include <filesystem>
@@ -140,6 +141,98 @@ TEST_F(ProxyTest, SixteenClientsOnOneUncachedFileMakeOneUpstreamTransfer) {
     }
   EXPECT_EQ(cdn_gets, 1);
   EXPECT_EQ(cdn_bytes, big.size());
+}
+
+// A GET through libcurl that notes whether the proxy's blob was already published when the
+// first body byte arrived.
+struct StreamedGet {
+  long status = 0;
+  std::string body;
+  bool first_byte_before_blob = false;
+};
+StreamedGet get_noting_first_byte(const std::string& url, const std::string& blob, const std::string& range = {}) {
+  struct Sink {
+    StreamedGet* out;
+    const std::string* blob;
+  };
+  StreamedGet out;
+  Sink sink{&out, &blob};
+  CURL* c = curl_easy_init();
+  curl_easy_setopt(c, CURLOPT_URL, url.c_str());
+  if (!range.empty()) curl_easy_setopt(c, CURLOPT_RANGE, range.c_str());
+  curl_easy_setopt(
+      c, CURLOPT_WRITEFUNCTION, +[](char* d, size_t sz, size_t n, void* u) {
+        auto* k = static_cast<Sink*>(u);
+        if (k->out->body.empty()) k->out->first_byte_before_blob = !exists(*k->blob);
+        k->out->body.append(d, sz * n);
+        return sz * n;
+      });
+  curl_easy_setopt(c, CURLOPT_WRITEDATA, &sink);
+  curl_easy_setopt(c, CURLOPT_TIMEOUT, 60L);
+  if (curl_easy_perform(c) == CURLE_OK) curl_easy_getinfo(c, CURLINFO_RESPONSE_CODE, &out.status);
+  curl_easy_cleanup(c);
+  return out;
+}
+
+struct ProxyStreaming : ProxyTest {
+  std::string big = std::string(12u << 20, 'x');
+  std::string blob;
+  void SetUp() override {
+    ProxyTest::SetUp();
+    for (std::size_t i = 0; i < big.size(); i += 4096) big[i] = static_cast<char>('a' + (i / 4096) % 26);
+    server.add_file(k_model, c1, "big.bin", big, /*lfs=*/true);
+    server.set_throttle(6u << 20);  // 2 s for the whole file
+    blob = RepoLayout(proxy_cache, k_model).blob_path(sha256_hex(big));
+  }
+};
+
+TEST_F(ProxyStreaming, ABigFileIsServedWhileItIsFetched) {
+  start();
+  const auto head = test::http("HEAD", url("/org/model/resolve/main/big.bin"));
+  EXPECT_EQ(head.status, 200);
+  EXPECT_EQ(head.header("x-linked-size"), std::to_string(big.size()));
+  EXPECT_EQ(head.header("x-repo-commit"), c1);
+  EXPECT_FALSE(exists(blob)) << "a HEAD answers from the upstream's metadata at once";
+  const auto got = get_noting_first_byte(url("/org/model/resolve/main/big.bin"), blob);
+  EXPECT_EQ(got.status, 200);
+  EXPECT_TRUE(got.first_byte_before_blob) << "the first bytes came before the whole file was stored";
+  EXPECT_TRUE(got.body == big);
+  // Stored verified for the next client, fetched once (the HEAD started it, the GET joined it).
+  for (int i = 0; i < 200 && !exists(blob); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_TRUE(read_file(blob) == big);
+  EXPECT_EQ(server.body_bytes("/cdn/"), big.size());
+}
+
+TEST_F(ProxyStreaming, ARangeIsServedOnceItsBytesArrive) {
+  start();
+  const auto got = get_noting_first_byte(url("/org/model/resolve/main/big.bin"), blob, "6000000-6000099");
+  EXPECT_EQ(got.status, 206);
+  EXPECT_TRUE(got.body == big.substr(6000000, 100));
+  EXPECT_TRUE(got.first_byte_before_blob);
+}
+
+TEST_F(ProxyStreaming, AnUpstreamCutMidFileIsResumedUnseenByTheClient) {
+  server.add_fault(Fault::body(FaultKind::ResetMidBody, "GET", "/cdn/", 3u << 20));
+  start();
+  auto got = Downloader(client(dir / "client")).download_file(file_request("big.bin"));
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_TRUE(read_file(got->path) == big);
+  EXPECT_LT(server.body_bytes("/cdn/"), big.size() + (1u << 20)) << "resumed, not fetched again from byte 0";
+}
+
+TEST_F(ProxyStreaming, AFillThatFailsCutsTheStreamAndARetrySucceeds) {
+  // 2 MiB, then the CDN fails every request: the proxy's fill gives up.
+  server.add_fault(Fault::body(FaultKind::ResetMidBody, "GET", "/cdn/", 2u << 20));
+  server.add_fault(Fault::http_status("GET", "/cdn/", 500, -1));
+  start([](proxy::ProxyOptions& o) { o.upstream.transfer.stream_retries = 1; });
+  const auto cut = get_noting_first_byte(url("/org/model/resolve/main/big.bin"), blob);
+  EXPECT_NE(cut.status, 200) << "a body that cannot be completed is cut, never padded";
+  EXPECT_LT(cut.body.size(), big.size());
+  EXPECT_FALSE(exists(blob));
+  server.clear_faults();
+  const auto again = get_noting_first_byte(url("/org/model/resolve/main/big.bin"), blob);
+  EXPECT_EQ(again.status, 200);
+  EXPECT_TRUE(again.body == big);
 }
 
 TEST_F(ProxyTest, AFileTheUpstreamLacksIsTheHubsEntryNotFoundAndRecorded) {

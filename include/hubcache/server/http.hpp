@@ -3,6 +3,7 @@
 // The router (router.hpp) maps a Request to a Response without any socket, so tests and the fuzz
 // target drive it directly; server.hpp puts it behind libmicrohttpd.
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -45,10 +46,18 @@ struct Response {
   std::uint64_t file_length = 0;
   /// HEAD answered without opening the file: the Content-Length a GET would have.
   std::optional<std::uint64_t> head_length;
+  /// A body made while it is sent (the proxy's file still being fetched), used when set: called
+  /// with the offset into the body (0 .. stream_length) and room for `max` bytes; returns the bytes
+  /// written (> 0), or -1 to cut the connection (the bytes cannot come). It may block until bytes
+  /// arrive (the server gives such handlers a thread per connection).
+  std::function<long(std::uint64_t offset, char* buffer, std::size_t max)> stream;
+  std::uint64_t stream_length = 0;  // Content-Length of a streamed body
 
   void set_header(std::string name, std::string value);
   std::optional<std::string_view> header(std::string_view name) const;
-  std::uint64_t body_size() const { return file ? file_length : head_length ? *head_length : body.size(); }
+  std::uint64_t body_size() const {
+    return stream ? stream_length : file ? file_length : head_length ? *head_length : body.size();
+  }
 };
 
 /// The Hub's message for a repo that is missing, or private and the request carries no token
