@@ -71,6 +71,7 @@ std::shared_ptr<proxy::Proxy> make_proxy(const ServeOptions& o, const Config& c,
   }
   std::shared_ptr<proxy::Proxy> shared = std::move(*p);
   so.handler = [shared](const server::Request& req) { return shared->handle(req); };
+  so.extra_metrics = [shared] { return shared->metrics_text(); };
   return shared;
 }
 

@@ -446,4 +446,19 @@ ProxyCounters Proxy::counters() const {
                        m_impl->upstream_errors.load()};
 }
 
+std::string Proxy::metrics_text() const {
+  const ProxyCounters n = counters();
+  std::string t;
+  const auto counter = [&t](const char* name, const char* help, std::uint64_t value) {
+    t += std::string("# HELP ") + name + " " + help + "\n# TYPE " + name + " counter\n" + name + " " + std::to_string(value) +
+         "\n";
+  };
+  counter("hubcache_proxy_requests_total", "Requests the proxy handled.", n.requests);
+  counter("hubcache_proxy_hits_total", "Repo requests answered from the cache without the upstream.", n.hits);
+  counter("hubcache_proxy_misses_total", "Repo requests that fetched from the upstream first.", n.misses);
+  counter("hubcache_proxy_stale_total", "Answers from the cache because the upstream failed.", n.stale);
+  counter("hubcache_proxy_upstream_errors_total", "Upstream failures.", n.upstream_errors);
+  return t;
+}
+
 }  // namespace hubcache::proxy

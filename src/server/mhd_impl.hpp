@@ -57,6 +57,11 @@ struct Server::Impl {
   bool stopping = false;
   std::thread watchdog;
 
+  // GET /metrics: requests answered by status class (1xx+2xx, 3xx, 4xx, 5xx), body bytes sent.
+  std::atomic<std::uint64_t> answered[4] = {0, 0, 0, 0};
+  std::atomic<std::uint64_t> bytes_sent{0};
+  std::string metrics_text();
+
   std::string tls_cert, tls_key;  // PEM text; MHD reads it while the daemon runs
   std::string scheme() const { return tls_cert.empty() ? "http://" : "https://"; }
   std::string default_base() const { return scheme() + url_host + ":" + std::to_string(bound_port); }

@@ -234,6 +234,18 @@ MHD_Result on_request(void* cls, MHD_Connection* c, const char* url, const char*
     return queue(c, st, std::move(r), head);
   }
   st->request.base_url = impl->base_for(st->request.header("Host"));
+  if ((head || st->method == "GET") && (st->path == "/health" || st->path == "/metrics")) {
+    Response r;
+    if (st->path == "/health") {
+      r.set_header("Content-Type", "application/json");
+      r.body = "{\"status\":\"ok\"}";
+    } else {
+      r.set_header("Content-Type", "text/plain; version=0.0.4; charset=utf-8");
+      r.body = impl->metrics_text();
+    }
+    r.set_header("Cache-Control", "no-store");
+    return queue(c, st, std::move(r), head);
+  }
   return queue(c, st, impl->handle(st->request), head);
 }
 
@@ -253,6 +265,11 @@ void on_completed(void* cls, MHD_Connection* c, void** con_cls, MHD_RequestTermi
   std::unique_ptr<RequestState> st(static_cast<RequestState*>(*con_cls));
   *con_cls = nullptr;
   impl->set_receiving(c, true);  // keep-alive: the next request must arrive in time
+  if (st && st->handled) {
+    const int status_class = st->status >= 500 ? 3 : st->status >= 400 ? 2 : st->status >= 300 ? 1 : 0;
+    ++impl->answered[status_class];
+    if (toe == MHD_REQUEST_TERMINATED_COMPLETED_OK) impl->bytes_sent += st->bytes;
+  }
   if (!st || !impl->options.access_log) return;
   if (!st->handled) {
     const MHD_ConnectionInfo* info = MHD_get_connection_info(c, MHD_CONNECTION_INFO_HTTP_STATUS);
@@ -288,6 +305,31 @@ size_t no_unescape(void*, MHD_Connection*, char* s) { return std::strlen(s); }  
 void ignore_mhd_log(void*, const char*, va_list) {}
 
 }  // namespace
+
+std::string Server::Impl::metrics_text() {
+  std::size_t open = 0;
+  {
+    std::lock_guard lock(conn_mutex);
+    open = conns.size();
+  }
+  std::string t =
+      "# HELP hubcache_requests_total Requests answered, by status class.\n"
+      "# TYPE hubcache_requests_total counter\n";
+  const char* classes[4] = {"2xx", "3xx", "4xx", "5xx"};
+  for (int i = 0; i < 4; ++i)
+    t += "hubcache_requests_total{code=\"" + std::string(classes[i]) + "\"} " + std::to_string(answered[i].load()) + "\n";
+  t += "# HELP hubcache_response_bytes_total Body bytes of the responses sent whole.\n"
+       "# TYPE hubcache_response_bytes_total counter\n"
+       "hubcache_response_bytes_total " +
+       std::to_string(bytes_sent.load()) +
+       "\n"
+       "# HELP hubcache_connections Open client connections.\n"
+       "# TYPE hubcache_connections gauge\n"
+       "hubcache_connections " +
+       std::to_string(open) + "\n";
+  if (options.extra_metrics) t += options.extra_metrics();
+  return t;
+}
 
 Server::Server(std::unique_ptr<Impl> impl) : m_impl(std::move(impl)) {}
 Server::~Server() { stop(); }

@@ -77,6 +77,9 @@ class Proxy {
   server::Response handle(const server::Request& request);
 
   ProxyCounters counters() const;
+  /// The counters as Prometheus text (hubcache_proxy_requests_total, _hits_total, _misses_total,
+  /// _stale_total, _upstream_errors_total), for ServerOptions::extra_metrics.
+  std::string metrics_text() const;
 
   struct Impl;
 

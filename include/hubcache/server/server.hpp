@@ -19,6 +19,9 @@ struct ServerOptions {
   /// It may block for long (an upstream fetch), so each connection then gets its own thread
   /// (MHD_USE_THREAD_PER_CONNECTION; `threads` is ignored). Called from many threads at once.
   std::function<Response(const Request&)> handler;
+  /// More Prometheus text lines for GET /metrics (the proxy's counters), each with its HELP and
+  /// TYPE lines. Called on each scrape, from a server thread.
+  std::function<std::string()> extra_metrics;
   std::string host = "127.0.0.1";
   std::uint16_t port = 8080;        // 0: an ephemeral port (see Server::port())
   unsigned threads = 0;             // event-loop threads; 0: one per core
@@ -42,6 +45,11 @@ struct ServerOptions {
   std::string tls_key_file;
 };
 
+/// Besides the handler's routes, the server answers two of its own (GET or HEAD):
+/// - `/health`: 200 `{"status":"ok"}` while it serves (a Kubernetes readiness / liveness probe);
+/// - `/metrics`: Prometheus text format 0.0.4: hubcache_requests_total{code="2xx".."5xx"},
+///   hubcache_response_bytes_total (body bytes of responses sent whole), hubcache_connections
+///   (open now), then ServerOptions::extra_metrics.
 class Server {
  public:
   /// Binds and starts serving in background threads.
