@@ -1,6 +1,9 @@
 #pragma once
-// Serving a blob while it is fetched: the proxy streams blobs/<etag>.incomplete as the transfer
-// engine writes it (one stream, in order), then the published blob (the same inode, renamed).
+// Serving a blob while it is fetched: the proxy streams the transfer engine's temp file as it is
+// written, then the published blob (the same inode, renamed). The temp file is either the
+// sequential blobs/<etag>.incomplete (always a prefix of the content) or, for a file fetched as
+// parallel ranges, blobs/<etag>.parts.incomplete, whose written ranges its checkpoint names
+// (transfer::read_split_progress); a byte is served only once a record says it is there.
 #include <chrono>
 #include <condition_variable>
 #include <cstdint>
@@ -42,7 +45,10 @@ class GrowingBlob {
   long read(std::uint64_t offset, char* buffer, std::size_t max);
 
  private:
-  bool open_some();  // the blob if published, else the growing temp file
+  bool open_some();  // the growing temp file (sequential or split), if there is one
+  /// Bytes at `offset` known to be written in the open temp file (0: none yet, or it is no longer
+  /// the download's: then it is closed).
+  std::uint64_t present(std::uint64_t offset);
 
   RepoLayout m_layout;
   std::string m_etag;
@@ -50,7 +56,11 @@ class GrowingBlob {
   std::shared_ptr<const FillState> m_fill;
   std::chrono::milliseconds m_stall;
   fs::Fd m_fd;
-  bool m_reopened_blob = false;
+  std::uint64_t m_inode = 0;
+  bool m_split = false;  // m_fd is the split data file
+  bool m_final = false;  // m_fd is the published blob
+  std::chrono::steady_clock::time_point m_state_read{};
+  std::uint64_t m_split_present_end = 0;  // offset + bytes present at the last record read
 };
 
 }  // namespace hubcache::proxy

@@ -4,7 +4,6 @@
 #include <sys/stat.h>
 
 #include <condition_variable>
-#include <limits>
 #include <thread>
 #include <map>
 #include <mutex>
@@ -311,7 +310,6 @@ struct Proxy::Impl {
     ++bg_count;
     DownloadOptions o = upstream_for(req);
     o.cancel = cancel;
-    o.transfer.split_threshold = std::numeric_limits<std::uint64_t>::max();  // one stream, in order: servable as it grows
     FileRequest f;
     f.repo_id = route.repo.id;
     f.repo_type = route.repo.type;

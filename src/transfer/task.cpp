@@ -40,6 +40,16 @@ std::vector<Range> fresh_ranges(std::uint64_t size, const EngineOptions& o) {
   return out;
 }
 
+Result<void> open_data(Task& t, const std::string& path, bool truncate) {
+  t.path = path;
+  // 0666 less the umask: the mode huggingface_hub's blobs get (docs/cache-format.md#blobs).
+  t.fd.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : 0), 0666));
+  if (!t.fd) return fail(errno_error(errno, "cannot open temp file", path));
+  return {};
+}
+
+}  // namespace
+
 // The state record: {"version":1,"size":N,"digest":"..","inode":I,"ranges":[[start,end,pos],...]}.
 std::optional<std::vector<Range>> load_state(const Job& job, ino_t data_inode) {
   auto text = fs::read_file(job.parts_state_path, 1u << 20);
@@ -66,16 +76,6 @@ std::optional<std::vector<Range>> load_state(const Job& job, ino_t data_inode) {
     return std::nullopt;
   }
 }
-
-Result<void> open_data(Task& t, const std::string& path, bool truncate) {
-  t.path = path;
-  // 0666 less the umask: the mode huggingface_hub's blobs get (docs/cache-format.md#blobs).
-  t.fd.reset(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC | (truncate ? O_TRUNC : 0), 0666));
-  if (!t.fd) return fail(errno_error(errno, "cannot open temp file", path));
-  return {};
-}
-
-}  // namespace
 
 std::uint64_t Task::prefix() const {
   std::uint64_t p = 0;
@@ -212,3 +212,33 @@ void discard_files(const Job& job) {
 }
 
 }  // namespace hubcache::transfer::detail
+
+namespace hubcache::transfer {
+
+std::uint64_t SplitProgress::present_from(std::uint64_t offset) const {
+  std::uint64_t have = 0;
+  for (const auto& p : parts) {
+    if (p.end <= offset) continue;
+    if (p.start > offset + have) break;  // a gap before this part
+    const std::uint64_t from = std::max(offset + have, p.start);
+    if (p.pos <= from) break;
+    have = p.pos - offset;
+    if (p.pos < p.end) break;  // this part is still being written: a hole follows
+  }
+  return have;
+}
+
+std::optional<SplitProgress> read_split_progress(const std::string& parts_state_path, std::uint64_t size, std::string_view digest,
+                                                 std::uint64_t data_inode) {
+  Job job;
+  job.parts_state_path = parts_state_path;
+  job.size = size;
+  job.digest = std::string(digest);
+  auto ranges = detail::load_state(job, static_cast<ino_t>(data_inode));
+  if (!ranges) return std::nullopt;
+  SplitProgress out;
+  for (const auto& r : *ranges) out.parts.push_back({r.start, r.end, r.pos});
+  return out;
+}
+
+}  // namespace hubcache::transfer

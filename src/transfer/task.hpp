@@ -77,6 +77,8 @@ struct Task {
 /// size, or a split file resumed from its state record; checks free space and preallocates.
 Result<void> prepare_task(Task& task, const EngineOptions& options);
 /// Writes the split-state record atomically (no-op for sequential tasks).
+/// The ranges of a split download's valid state record (its size, digest and data inode match).
+std::optional<std::vector<Range>> load_state(const Job& job, ino_t data_inode);
 void save_state(const Task& task, const std::vector<Range>& ranges);
 /// Removes the data and state files of a task (after an integrity failure).
 void discard_files(const Job& job);

@@ -211,6 +211,33 @@ TEST_F(ProxyStreaming, ARangeIsServedOnceItsBytesArrive) {
   EXPECT_TRUE(got.first_byte_before_blob);
 }
 
+// The proxy fetches a file past the split threshold as parallel ranges (with holes until they
+// land): what it serves comes only from ranges its checkpoints name, in order.
+TEST_F(ProxyStreaming, AFileFetchedAsParallelRangesIsServedAsItsRangesLand) {
+  start([](proxy::ProxyOptions& o) {
+    o.upstream.transfer.split_threshold = 1u << 20;
+    o.upstream.transfer.part_size = 1u << 20;
+    o.upstream.transfer.parallel_below_rate = 0;
+    o.upstream.transfer.max_parts_per_file = 4;
+  });
+  server.set_throttle(2u << 20);  // 4 ranges at once: 1.5 s for the file
+  StreamedGet got;
+  std::thread whole([&] { got = get_noting_first_byte(url("/org/model/resolve/main/big.bin"), blob); });
+  const auto tail = get_noting_first_byte(url("/org/model/resolve/main/big.bin"), blob, "10000000-10000999");
+  whole.join();
+  EXPECT_EQ(tail.status, 206);
+  EXPECT_TRUE(tail.body == big.substr(10000000, 1000));
+  EXPECT_TRUE(tail.first_byte_before_blob);
+  EXPECT_EQ(got.status, 200);
+  EXPECT_TRUE(got.first_byte_before_blob);
+  EXPECT_TRUE(got.body == big) << "no hole served as zeros";
+  EXPECT_TRUE(exists(blob + ".parts.state") || exists(blob)) << "it was fetched as ranges";
+  int ranged = 0;
+  for (const auto& rec : server.requests())
+    if (rec.cdn && !rec.range.empty()) ++ranged;
+  EXPECT_GT(ranged, 1) << "fetched as parallel ranges";
+}
+
 TEST_F(ProxyStreaming, AnUpstreamCutMidFileIsResumedUnseenByTheClient) {
   server.add_fault(Fault::body(FaultKind::ResetMidBody, "GET", "/cdn/", 3u << 20));
   start();

@@ -56,6 +56,22 @@ struct Job {
   std::function<void(std::uint64_t done, std::uint64_t total)> on_progress;
 };
 
+/// What a running split download holds so far, read from its checkpoint (Job::parts_state_path,
+/// rewritten atomically at most every 250 ms while it runs): for each range [start, end) of the file,
+/// the bytes [start, pos) are written to the data file. For readers in other threads or processes
+/// (the pull-through proxy streams a file while it is fetched). nullopt when there is no valid
+/// record of a download of `size` bytes with hash `digest` into the data file with inode `data_inode`.
+struct SplitProgress {
+  struct Part {
+    std::uint64_t start = 0, end = 0, pos = 0;
+  };
+  std::vector<Part> parts;  // in file order, covering [0, size)
+  /// Bytes present from `offset` on, without a hole (0: none yet).
+  std::uint64_t present_from(std::uint64_t offset) const;
+};
+std::optional<SplitProgress> read_split_progress(const std::string& parts_state_path, std::uint64_t size, std::string_view digest,
+                                                 std::uint64_t data_inode);
+
 struct Outcome {
   std::string path;              // temp_path or parts_path: holds exactly `size` verified bytes
   std::uint64_t downloaded = 0;  // bytes received from the network
