@@ -112,6 +112,7 @@ int serve_real(int argc, char** argv) {
   std::fflush(stdout);
   int sig = 0;
   sigwait(&stop, &sig);
-  std::printf("serve-real: %s, %zu requests served\n", strsignal(sig), server.requests().size());
+  std::printf("serve-real: %s, %zu requests served, %llu body bytes from the CDN port\n", strsignal(sig),
+              server.requests().size(), static_cast<unsigned long long>(server.body_bytes("/cdn/")));
   return 0;
 }

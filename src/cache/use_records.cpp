@@ -15,6 +15,7 @@
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/hash.hpp"
 #include "hubcache/util/lock.hpp"
+#include "hubcache/util/text.hpp"
 
 namespace hubcache {
 namespace {
@@ -171,6 +172,35 @@ void record_linked_folder(const RepoLayout& layout, const std::string& folder) n
   const bool written = ::write(out.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
   out = fs::Fd{};
   if (!written || ::renameat(links.get(), temp.c_str(), links.get(), name.c_str()) != 0) ::unlinkat(links.get(), temp.c_str(), 0);
+}
+
+void record_upstream_access(const RepoLayout& layout, std::string_view access) noexcept {
+  if (!access.empty() && access != "gated" && access != "private") return;
+  fs::Fd records = open_records_dir(layout, /*create=*/!access.empty());
+  if (!records) return;
+  const std::string name(k_access_record);
+  if (access.empty()) {
+    ::unlinkat(records.get(), name.c_str(), 0);
+    return;
+  }
+  const std::string text = std::string(access) + "\n";
+  if (auto now = read_small_at(records.get(), name.c_str(), 64); now && *now == text) return;
+  const std::string temp = "." + name + "." + fs::random_hex(8) + ".tmp";
+  fs::Fd out{::openat(records.get(), temp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0666)};
+  if (!out) return;
+  const bool written = ::write(out.get(), text.data(), text.size()) == static_cast<ssize_t>(text.size());
+  out = fs::Fd{};
+  if (!written || ::renameat(records.get(), temp.c_str(), records.get(), name.c_str()) != 0)
+    ::unlinkat(records.get(), temp.c_str(), 0);
+}
+
+std::string read_upstream_access(const RepoLayout& layout) {
+  fs::Fd records = open_records_dir(layout, /*create=*/false);
+  if (!records) return "";
+  auto text = read_small_at(records.get(), std::string(k_access_record).c_str(), 64);
+  if (!text) return "";
+  const std::string_view v = trim(*text);
+  return v == "gated" || v == "private" ? std::string(v) : std::string("private");  // unreadable: the safe side
 }
 
 std::vector<std::string> read_linked_folders(const RepoLayout& layout) {

@@ -11,9 +11,11 @@
 
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/cache/store.hpp"
+#include "hubcache/cache/use_records.hpp"
 #include "hubcache/hub/hub.hpp"
 #include "hubcache/server/route.hpp"
 #include "hubcache/util/fs.hpp"
+#include "hubcache/util/hash.hpp"
 #include "growing_blob.hpp"
 #include "upstream_errors.hpp"
 
@@ -141,12 +143,23 @@ struct Proxy::Impl {
     bg_cv.wait(lock, [this] { return bg_count == 0; });
   }
 
+  // The client's bearer token, when forwarded upstream (else none).
+  std::optional<std::string> client_token(const Request& req) const {
+    if (!options.forward_client_token) return std::nullopt;
+    const auto auth = req.header("Authorization");
+    if (!auth || auth->size() <= 7 || !iequals(auth->substr(0, 7), "Bearer ")) return std::nullopt;
+    return std::string(trim(auth->substr(7)));
+  }
+  // What the upstream said depends on the token sent: with forwarded tokens, answers are kept per token.
+  std::string token_scope(const Request& req) const {
+    if (!options.forward_client_token) return "";
+    const auto t = client_token(req);
+    return t ? "#" + sha256_hex(*t).substr(0, 16) : "#anonymous";
+  }
+
   DownloadOptions upstream_for(const Request& req) const {
     DownloadOptions o = options.upstream;
-    if (options.forward_client_token) {
-      o.token.reset();
-      if (auto auth = req.header("Authorization"); auth && auth->size() > 7) o.token = std::string(auth->substr(7));
-    }
+    if (options.forward_client_token) o.token = client_token(req);
     return o;
   }
 
@@ -175,7 +188,7 @@ struct Proxy::Impl {
   // The commit `revision` names upstream, asked again once `revalidate` has passed (never for a
   // commit). A ref is written for a branch or tag.
   std::optional<Outcome> commit_of(const Request& req, const RepoRef& repo, const std::string& revision, Known& out) {
-    const std::string key = repo_key(repo) + "@" + revision;
+    const std::string key = repo_key(repo) + "@" + revision + token_scope(req);
     {
       std::lock_guard lock(known_mutex);
       if (auto it = known.find(key);
@@ -200,6 +213,23 @@ struct Proxy::Impl {
     }
     std::lock_guard lock(known_mutex);
     known[key] = out;
+    return std::nullopt;
+  }
+
+  // The upstream accepts the client's forwarded token for this file (a HEAD), remembered per
+  // token and repo for `revalidate`.
+  std::optional<Outcome> check_grant(const Request& req, const Route& route, const std::string& commit) {
+    const std::string key = "grant:" + repo_key(route.repo) + token_scope(req);
+    {
+      std::lock_guard lock(known_mutex);
+      if (auto it = known.find(key); it != known.end() && Clock::now() - it->second.checked < options.revalidate)
+        return std::nullopt;
+    }
+    auto api = api_for(req);
+    auto meta = api.file_metadata(route.repo, commit, route.path);
+    if (!meta && meta.error().code != ErrorCode::EntryNotFound) return failed(meta.error(), route.repo);
+    std::lock_guard lock(known_mutex);
+    known[key] = Known{commit, Restriction::Gated, Clock::now()};
     return std::nullopt;
   }
 
@@ -367,10 +397,19 @@ struct Proxy::Impl {
     const std::string revision = route.kind == Route::Kind::Refs ? "main" : route.revision;
     if (auto o = commit_of(req, route.repo, revision, k)) return std::move(*o);
     if (k.restriction != Restriction::None && !options.share_restricted && !router->authorized(req)) {
-      Outcome out;
-      out.kind = Outcome::Kind::Refused;
-      out.response = restricted_response(k.restriction, route.repo);
-      return out;
+      if (!client_token(req)) {
+        Outcome out;
+        out.kind = Outcome::Kind::Refused;
+        out.response = restricted_response(k.restriction, route.repo);
+        return out;
+      }
+      // A forwarded token: the upstream decides. A private repo's info came with this token; a
+      // gated file needs the token accepted for it (what is cached is no proof for this client).
+      if (k.restriction == Restriction::Gated && route.kind == Route::Kind::Resolve)
+        if (auto o = check_grant(req, route, k.commit)) {
+          o->kind = Outcome::Kind::Refused;  // never the cache's copy for an unchecked client
+          return std::move(*o);
+        }
     }
     bool fetched = false;
     std::optional<Outcome> o;
@@ -386,17 +425,34 @@ struct Proxy::Impl {
       default:
         break;
     }
+    if (o && o->kind != Outcome::Kind::Stream) return std::move(*o);
+    record_upstream_access(RepoLayout(cache, route.repo), k.restriction == Restriction::Gated     ? "gated"
+                                                          : k.restriction == Restriction::Private ? "private"
+                                                                                                  : "");
     if (o) return std::move(*o);
     Outcome out;
     out.fetched = fetched;
     return out;
   }
 
+  // Without the upstream's word, a repo it marked gated or private (the record in the cache) is
+  // served only to clients holding one of the proxy's tokens.
+  std::optional<Response> recorded_restriction(const Request& req, const RepoRef& repo) const {
+    if (options.share_restricted || router->authorized(req)) return std::nullopt;
+    const std::string access = read_upstream_access(RepoLayout(cache, repo));
+    if (access.empty()) return std::nullopt;
+    return restricted_response(access == "gated" ? Restriction::Gated : Restriction::Private, repo);
+  }
+
   Response handle(const Request& req) {
     ++requests;
     auto parsed = server::parse_route(req, [this](const RepoRef& repo) { return exists_any(RepoLayout(cache, repo).folder()); });
-    if (options.offline || !parsed.route || parsed.route->kind == Route::Kind::Blob || parsed.route->kind == Route::Kind::WhoAmI)
+    if (!parsed.route || parsed.route->kind == Route::Kind::Blob || parsed.route->kind == Route::Kind::WhoAmI)
       return router->handle(req);
+    if (options.offline) {
+      if (auto denied = recorded_restriction(req, parsed.route->repo)) return std::move(*denied);
+      return router->handle(req);
+    }
     Outcome out = fill(req, *parsed.route);
     switch (out.kind) {
       case Outcome::Kind::Ready:
@@ -408,6 +464,7 @@ struct Proxy::Impl {
         ++misses;
         return streamed(req, *parsed.route, out);
       case Outcome::Kind::Unreachable: {
+        if (auto denied = recorded_restriction(req, parsed.route->repo)) return std::move(*denied);
         Response cached = router->handle(req);
         if (cached.status >= 400) return std::move(out.response);
         ++stale;

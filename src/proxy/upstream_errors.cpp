@@ -45,9 +45,14 @@ server::Response response_for_upstream_error(const Error& e, const RepoRef& repo
     }
     case ErrorCode::DiskFull:
       return server::error_response(507, "", "The proxy's cache disk is full: " + e.message);
+    case ErrorCode::LocalEntryNotFound:
+      // The downloader's "not cached and the Hub failed": an answer it could not use (a status
+      // that is no blip) is the upstream's fault (502); no answer is a 504.
+      if (status != 0 && !is_transient_http_status(status))
+        return server::error_response(502, "", "The upstream Hub sent an answer that cannot be used: " + e.message);
+      [[fallthrough]];
     case ErrorCode::Network:
     case ErrorCode::Timeout:
-    case ErrorCode::LocalEntryNotFound:
       return server::error_response(504, "",
                                     "The upstream Hub could not be reached and the cache does not hold this: " + e.message);
     default:

@@ -125,7 +125,9 @@ ParsedRoute parse_route(const Request& req, const std::function<bool(const RepoR
     if (k == rest.size()) {
       if (!read_method) return named(method_not_allowed("GET, HEAD"));
       route.kind = Route::Kind::RepoInfo;
-      route.revision = "main";
+      // Dragonfly's hf:// backend names the revision as a query argument (research scale.md 4b).
+      route.revision = req.query_value("revision").value_or("main");
+      if (route.revision.empty()) route.revision = "main";
       return found(std::move(route));
     }
     const std::string& kw = rest[k++];

@@ -10,6 +10,10 @@
 //   folder outside the cache where hubcache made symlinks to the repo's blobs (`hubcache link
 //   --symlink`, `migrate --leave-link` across filesystems), so that `cache move` can point them at
 //   the new place. The name is the first 16 hex of the path's SHA-256.
+// - the upstream access record: .hubcache/access, "gated" or "private" and a newline: what the
+//   upstream said about who may read the repo when the pull-through proxy last asked (no file:
+//   public, or never asked). The proxy keeps restricted repos from anonymous clients with it
+//   when the upstream cannot be asked (after a restart, while it is down).
 // Nothing here ever follows a symlink: .hubcache/, used/ and the records are opened with
 // O_NOFOLLOW below the repo folder, and a symlink in their place counts as absent.
 #include <map>
@@ -51,6 +55,17 @@ std::vector<std::string> read_linked_folders(const RepoLayout& layout);
 
 /// Removes the record of `folder` (it is gone). Best effort and silent.
 void forget_linked_folder(const RepoLayout& layout, const std::string& folder) noexcept;
+
+/// The name of the upstream access record in .hubcache/.
+inline constexpr std::string_view k_access_record = "access";
+
+/// Records what the upstream says about access: "gated", "private", or "" (public: the record is
+/// removed). Best effort and silent, like record_linked_folder; other values change nothing.
+void record_upstream_access(const RepoLayout& layout, std::string_view access) noexcept;
+
+/// The recorded access: "gated", "private", or "" when there is no record. A record that holds
+/// anything else reads as "private" (the safe side).
+std::string read_upstream_access(const RepoLayout& layout);
 
 /// The pin that stands for the whole repo.
 inline constexpr std::string_view k_pin_all = "*";

@@ -16,7 +16,8 @@ struct Route {
   enum class Kind {
     Blob,       // /_blobs/... (the mirror's own signed blob URLs): `segments` holds the decoded path
     WhoAmI,     // GET /api/whoami-v2
-    RepoInfo,   // GET /api/{type}s/{id}[/revision/{rev}]   (revision "main" when none is named)
+    RepoInfo,   // GET /api/{type}s/{id}[/revision/{rev}] or /api/{type}s/{id}?revision={rev} (Dragonfly's
+                // hf:// form); revision "main" when none is named
     Refs,       // GET /api/{type}s/{id}/refs
     Tree,       // GET /api/{type}s/{id}/tree/{rev}[/{path}]
     PathsInfo,  // POST /api/{type}s/{id}/paths-info/{rev}

@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# Benchmark: `hubcache serve --upstream` (the pull-through proxy) in front of the test Hub in
+# real-Hub mode (`bench_download serve-real`: signed CDN URLs on a second port, per-request
+# latency, a per-connection rate cap), side by side with farm-bench (A B A B, medians). Not a test.
+#   bench/proxy_bench.sh [path/to/hubcache] [path/to/bench_download]
+# Env: BENCH_REPS (3), BENCH_BIG_MB (1024), BENCH_LATENCY_MS (30), BENCH_RATE_MB (50 MB/s per
+#      connection), BENCH_CLIENTS (16).
+# (a) cold, one client: `hubcache download bench/big` through a fresh proxy (empty cache) vs the
+#     same client straight from the upstream; (b) cold, BENCH_CLIENTS clients at once through a
+#     fresh proxy vs one client through a fresh proxy; (c) the upstream's CDN bytes for one run of
+#     (b), from a fresh upstream (the goal: the file's size, once); (d) warm: one client through a
+#     proxy that holds the file vs `hubcache serve` of the same cache.
+# (b2) and (a2) repeat (b) and (a) with `curl -o /dev/null` clients, whose own work is negligible:
+# what the proxy costs when its clients run on other machines, as they do in a cluster.
+# Every run's caches are fresh and removed after it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+HUBCACHE=$(realpath "${1:-build/bin/hubcache}")
+BENCH=$(realpath "${2:-build/bench/bench_download}")
+REPS=${BENCH_REPS:-3}
+BIG_MB=${BENCH_BIG_MB:-1024}
+LATENCY=${BENCH_LATENCY_MS:-30}
+RATE=${BENCH_RATE_MB:-50}
+CLIENTS=${BENCH_CLIENTS:-16}
+[ -x "$HUBCACHE" ] && [ -x "$BENCH" ] || { echo "build first (cmake + ninja: hubcache_cli bench_download), or pass the paths" >&2; exit 2; }
+command -v farm-bench >/dev/null || { echo "farm-bench (the workplace's timing tool) is needed" >&2; exit 2; }
+
+WORK=$(mktemp -d /tmp/hubcache-proxy-bench.XXXXXX)
+UP_PID=
+stop_upstream() { if [ -n "$UP_PID" ]; then kill "$UP_PID" 2>/dev/null || true; wait "$UP_PID" 2>/dev/null || true; UP_PID=; fi; }
+cleanup() { stop_upstream; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+start_upstream() {
+  rm -f "$WORK/up.port"
+  "$BENCH" serve-real --latency-ms "$LATENCY" --rate-mb "$RATE" --big-mb "$BIG_MB" --small 1 --port-file "$WORK/up.port" >"$WORK/up.log" 2>&1 &
+  UP_PID=$!
+  for _ in $(seq 600); do [ -s "$WORK/up.port" ] && break; sleep 0.1; done
+  [ -s "$WORK/up.port" ] || { echo "serve-real did not start" >&2; cat "$WORK/up.log" >&2; exit 1; }
+  UPSTREAM=$(cat "$WORK/up.port")
+}
+
+# one.sh MODE N: MODE direct (N clients straight from the upstream), proxy (N clients through a
+# fresh proxy), warm-proxy / warm-serve (one client through a proxy / a plain serve of $WORK/warm).
+cat >"$WORK/one.sh" <<SH
+#!/usr/bin/env bash
+set -euo pipefail
+mode=\$1; n=\${2:-1}
+run=\$(mktemp -d "$WORK/run.XXXXXX")
+pid=
+trap 'if [ -n "\$pid" ]; then kill \$pid 2>/dev/null; wait \$pid 2>/dev/null; fi; rm -rf "\$run"' EXIT
+endpoint=\$(cat "$WORK/up.port")
+serve() {  # serve ARGS...: starts hubcache serve, sets endpoint
+  "$HUBCACHE" serve --port 0 --quiet "\$@" >"\$run/serve.out" 2>"\$run/serve.err" &
+  pid=\$!
+  for _ in \$(seq 200); do endpoint=\$(head -n1 "\$run/serve.out" 2>/dev/null || true); [[ \$endpoint == http://* ]] && break; sleep 0.05; done
+  [[ \$endpoint == http://* ]] || { cat "\$run/serve.err" >&2; exit 1; }
+}
+case \$mode in
+  direct) ;;
+  proxy) mkdir "\$run/proxy"; serve --upstream "\$endpoint" --cache-dir "\$run/proxy" ;;
+  warm-proxy) serve --upstream "\$endpoint" --cache-dir "$WORK/warm" ;;
+  warm-serve) serve --cache-dir "$WORK/warm" ;;
+esac
+for i in \$(seq "\$n"); do
+  if [ "\${CLIENT:-hubcache}" = curl ]; then  # a client elsewhere: its own work is not this machine's
+    curl -sfL -o /dev/null "\$endpoint/bench/big/resolve/main/big.bin" &
+  else
+    HF_ENDPOINT=\$endpoint HF_HUB_CACHE="\$run/c\$i" HF_HOME="\$run/home" "$HUBCACHE" download bench/big big.bin -q >/dev/null &
+  fi
+done
+fail=0
+for job in \$(jobs -p); do [ "\$job" = "\$pid" ] && continue; wait "\$job" || fail=1; done
+exit \$fail
+SH
+chmod +x "$WORK/one.sh"
+
+start_upstream
+echo "== upstream: $(head -n1 "$WORK/up.log"); $(nproc) cores"
+echo
+echo "== (a) cold, one client, ${BIG_MB} MiB: A = through a fresh proxy, B = straight from the upstream"
+farm-bench -n "$REPS" --timeout 3000 --vs "$WORK/one.sh direct 1" -- "$WORK/one.sh" proxy 1
+echo
+echo "== (b) cold, ${CLIENTS} clients at once through a fresh proxy (A) vs one client through a fresh proxy (B)"
+farm-bench -n "$REPS" --timeout 3000 --vs "$WORK/one.sh proxy 1" -- "$WORK/one.sh" proxy "$CLIENTS"
+echo
+echo "== (b2) the same with curl -o /dev/null as the clients (clients on other machines: no client work here)"
+CLIENT=curl farm-bench -n "$REPS" --timeout 3000 --vs "$WORK/one.sh proxy 1" -- "$WORK/one.sh" proxy "$CLIENTS"
+echo
+echo "== (a2) cold, one curl client through a fresh proxy (A) vs hubcache download straight from the upstream (B)"
+farm-bench -n "$REPS" --timeout 3000 --vs "$WORK/one.sh direct 1" -- env CLIENT=curl "$WORK/one.sh" proxy 1
+echo
+echo "== (c) upstream bytes for ${CLIENTS} cold clients through one proxy (fresh upstream)"
+stop_upstream
+start_upstream
+"$WORK/one.sh" proxy "$CLIENTS"
+stop_upstream
+tail -n1 "$WORK/up.log"
+echo "   (the file is $((BIG_MB * 1048576)) bytes)"
+echo
+echo "== (d) warm, one client: A = a proxy holding the file, B = hubcache serve of the same cache"
+start_upstream
+mkdir -p "$WORK/warm"
+HF_ENDPOINT=$UPSTREAM HF_HUB_CACHE="$WORK/warm" HF_HOME="$WORK/home" "$HUBCACHE" download bench/big big.bin -q >/dev/null
+farm-bench -n "$REPS" --timeout 3000 --vs "$WORK/one.sh warm-serve 1" -- "$WORK/one.sh" warm-proxy 1
