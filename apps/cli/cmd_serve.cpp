@@ -9,6 +9,7 @@
 
 #include "cli.hpp"
 #include "hubcache/proxy/proxy.hpp"
+#include "hubcache/util/human.hpp"
 #include "hubcache/server/server.hpp"
 
 namespace hubcache::cli {
@@ -37,6 +38,7 @@ struct ServeOptions {
   bool offline = false;
   bool forward_client_token = false;
   bool share_gated = false;
+  std::optional<std::string> max_size;
 };
 
 void print_line(std::string_view line) {
@@ -58,6 +60,14 @@ std::shared_ptr<proxy::Proxy> make_proxy(const ServeOptions& o, const Config& c,
       return nullptr;
     }
     po.upstream.token = tokens->front();
+  }
+  if (o.max_size) {
+    po.max_size = parse_size(*o.max_size);
+    if (!po.max_size) {
+      exit_code =
+          usage_error(fmt::format("--max-size takes a size such as 500MB, 20GB or 1TB (powers of 1000), got '{}'", *o.max_size));
+      return nullptr;
+    }
   }
   po.revalidate = std::chrono::seconds(o.revalidate);
   po.offline = o.offline;
@@ -222,6 +232,10 @@ void add_serve_command(CLI::App& app, Context& ctx) {
       ->needs(upstream);
   cmd->add_flag("--offline", o->offline, "With --upstream: never contact it, serve only the cache")->needs(upstream);
   cmd->add_flag("--forward-client-token", o->forward_client_token, "Send each client's own token upstream instead of the proxy's")
+      ->needs(upstream);
+  cmd->add_option("--max-size", o->max_size,
+                  "With --upstream: keep the cache at most SIZE (e.g. 500GB), removing the least recently served revisions "
+                  "as cache gc would (pins kept, never a file being fetched)")
       ->needs(upstream);
   cmd->add_flag("--share-gated", o->share_gated,
                 "Serve repos the upstream marks gated or private to clients without a --token-file token")

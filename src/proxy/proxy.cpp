@@ -16,6 +16,7 @@
 #include "hubcache/server/route.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/hash.hpp"
+#include "evictor.hpp"
 #include "growing_blob.hpp"
 #include "upstream_errors.hpp"
 
@@ -116,6 +117,20 @@ struct Proxy::Impl {
   Flights flights;
 
   std::atomic<std::uint64_t> requests{0}, hits{0}, misses{0}, stale{0}, upstream_errors{0};
+  std::unique_ptr<Evictor> evictor;                       // with max_size
+  std::map<std::string, Clock::time_point> use_recorded;  // "<repo>@<commit>": last record_use (under known_mutex)
+
+  // The revision was served now: its use record (what --max-size evicts by), at most once a minute.
+  void note_use(const RepoRef& repo, const std::string& commit) {
+    {
+      std::lock_guard lock(known_mutex);
+      auto& at = use_recorded[repo_key(repo) + "@" + commit];
+      const auto now = Clock::now();
+      if (at != Clock::time_point{} && now - at < std::chrono::seconds(60)) return;
+      at = now;
+    }
+    record_use(RepoLayout(cache, repo), commit);
+  }
 
   // A fill's outcome: Ready (the Router answers), Refused (answer `response`), Unreachable (the
   // upstream failed: answer from the cache if it can, else `response`).
@@ -192,10 +207,20 @@ struct Proxy::Impl {
     {
       std::lock_guard lock(known_mutex);
       if (auto it = known.find(key);
-          it != known.end() && (is_commit_hash(revision) || Clock::now() - it->second.checked < options.revalidate)) {
+          it != known.end() && (is_commit_hash(revision) || Clock::now() - it->second.checked < options.revalidate))
         out = it->second;
-        return std::nullopt;
+    }
+    if (!out.commit.empty()) {
+      // The ref may have gone since (the repo evicted, deleted by `cache rm`): put it back.
+      const RepoLayout layout(cache, repo);
+      if (revision != out.commit) {
+        auto ref = read_ref(layout, revision);
+        if (!ref || !ref->has_value() || **ref != out.commit) {
+          if (auto w = init_repo_folder(layout); !w) return failed(w.error(), repo);
+          if (auto w = write_ref(layout, revision, out.commit); !w) return failed(w.error(), repo);
+        }
       }
+      return std::nullopt;
     }
     auto api = api_for(req);
     // With the revision cached, a failing upstream is answered from the cache at once (no backoff).
@@ -352,6 +377,7 @@ struct Proxy::Impl {
         if (options.log) options.log("upstream " + key + " " + f.filename + ": " + got.error().message);
       }
       state->finish(got.has_value());
+      if (got && evictor) evictor->poke();  // the cache grew by a whole file
       std::lock_guard done(bg_mutex);
       running.erase(key);
       --bg_count;
@@ -429,6 +455,8 @@ struct Proxy::Impl {
     record_upstream_access(RepoLayout(cache, route.repo), k.restriction == Restriction::Gated     ? "gated"
                                                           : k.restriction == Restriction::Private ? "private"
                                                                                                   : "");
+    note_use(route.repo, k.commit);
+    if (evictor && (fetched || o)) evictor->poke();
     if (o) return std::move(*o);
     Outcome out;
     out.fetched = fetched;
@@ -488,6 +516,7 @@ Result<std::unique_ptr<Proxy>> Proxy::create(ProxyOptions options) {
   impl->cache = fs::absolute_real(options.router.cache_dir);
   options.upstream.cache_dir = impl->cache;
   impl->options = std::move(options);
+  if (impl->options.max_size) impl->evictor = std::make_unique<Evictor>(impl->cache, *impl->options.max_size, impl->options.log);
   return std::unique_ptr<Proxy>(new Proxy(std::move(impl)));
 }
 
@@ -497,8 +526,9 @@ Proxy::~Proxy() = default;
 server::Response Proxy::handle(const server::Request& request) { return m_impl->handle(request); }
 
 ProxyCounters Proxy::counters() const {
-  return ProxyCounters{m_impl->requests.load(), m_impl->hits.load(), m_impl->misses.load(), m_impl->stale.load(),
-                       m_impl->upstream_errors.load()};
+  return ProxyCounters{m_impl->requests.load(),        m_impl->hits.load(),
+                       m_impl->misses.load(),          m_impl->stale.load(),
+                       m_impl->upstream_errors.load(), m_impl->evictor ? m_impl->evictor->revisions_evicted() : 0};
 }
 
 std::string Proxy::metrics_text() const {
@@ -513,6 +543,7 @@ std::string Proxy::metrics_text() const {
   counter("hubcache_proxy_misses_total", "Repo requests that fetched from the upstream first.", n.misses);
   counter("hubcache_proxy_stale_total", "Answers from the cache because the upstream failed.", n.stale);
   counter("hubcache_proxy_upstream_errors_total", "Upstream failures.", n.upstream_errors);
+  counter("hubcache_proxy_evictions_total", "Revisions removed to stay under --max-size.", n.evicted);
   return t;
 }
 

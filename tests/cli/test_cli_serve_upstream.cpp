@@ -96,6 +96,10 @@ TEST_F(CliServeUpstream, BadUpstreamOptionsAreRefusedWithTheReason) {
   const auto no_upstream = run_process(cmd({"serve", "--offline", "--cache-dir", proxy_cache, "--port", "0"}));
   EXPECT_EQ(no_upstream.exit_code, exit_code::usage);
   EXPECT_NE(no_upstream.err.find("--upstream"), std::string::npos) << no_upstream.err;
+  const auto size = run_process(
+      cmd({"serve", "--upstream", server.endpoint(), "--max-size", "lots", "--cache-dir", proxy_cache, "--port", "0"}));
+  EXPECT_EQ(size.exit_code, exit_code::usage);
+  EXPECT_NE(size.err.find("--max-size takes a size such as 500MB"), std::string::npos) << size.err;
   const auto ftp = run_process(cmd({"serve", "--upstream", "ftp://example", "--cache-dir", proxy_cache, "--port", "0"}));
   EXPECT_NE(ftp.exit_code, 0);
   EXPECT_NE(ftp.err.find("not an http(s) URL"), std::string::npos) << ftp.err;

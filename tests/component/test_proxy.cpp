@@ -433,3 +433,46 @@ TEST_F(ProxyTest, AGatedRepoStaysRestrictedWhenTheUpstreamCannotBeAsked) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(ProxyStreaming, TheSizeCapEvictsTheLeastRecentlyServedNeverAFileBeingFetched) {
+  const RepoRef a{RepoType::Model, "org/a"}, b{RepoType::Model, "org/b"};
+  server.add_file(a, c1, "w.bin", std::string(400000, 'a'));
+  server.set_ref(a, "main", c1);
+  server.add_file(b, c1, "w.bin", std::string(400000, 'b'));
+  server.set_ref(b, "main", c1);
+  start([](proxy::ProxyOptions& o) { o.max_size = 1000000; });
+  ASSERT_EQ(test::http("GET", url("/org/a/resolve/main/w.bin")).status, 200);
+  std::this_thread::sleep_for(std::chrono::milliseconds(20));  // a's use comes first
+  // The big file (12 MiB, over the cap on its own) is fetched for 2 s while b pushes the cache over.
+  StreamedGet big_get;
+  std::thread whole([&] { big_get = get_noting_first_byte(url("/org/model/resolve/main/big.bin"), blob); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  ASSERT_EQ(test::http("GET", url("/org/b/resolve/main/w.bin")).status, 200);
+  whole.join();
+  EXPECT_EQ(big_get.status, 200);
+  EXPECT_TRUE(big_get.body == big) << "the file being fetched was never cut by the eviction";
+  // Once nothing is fetched, rounds bring the cache under the cap, least recently served first.
+  const std::string a_folder = proxy_cache + "/models--org--a";
+  for (int i = 0; i < 500 && (exists(a_folder) || proxy->counters().evicted == 0); ++i)
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_FALSE(exists(a_folder)) << "org/a, the least recently served, is evicted; log: " << [&] {
+    std::lock_guard lock(log_mutex);
+    std::string all;
+    for (const auto& l : log_lines) all += l + "\n";
+    return all;
+  }();
+  EXPECT_GT(proxy->counters().evicted, 0u) << [&] {
+    std::lock_guard lock(log_mutex);
+    std::string all;
+    for (const auto& l : log_lines) all += l.substr(0, 200) + "\n";
+    return all;
+  }();
+  // An evicted file is fetched again on the next request.
+  const auto again = test::http("GET", url("/org/a/resolve/main/w.bin"));
+  EXPECT_EQ(again.status, 200) << again.body;
+  EXPECT_TRUE(again.body == std::string(400000, 'a'));
+}
+
+}  // namespace

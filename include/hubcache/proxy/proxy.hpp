@@ -23,6 +23,7 @@
 #include <cstdint>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -50,6 +51,10 @@ struct ProxyOptions {
   /// Serve repos the upstream marks gated or private to clients without one of the proxy's tokens.
   /// Off by default: what the proxy's token fetched is not shared anonymously.
   bool share_restricted = false;
+  /// Cap on the cache's size in bytes (blobs, each once): after fills, the least recently served
+  /// revisions are removed by `cache gc`'s plan (manage/gc.hpp: pins kept, never a repo with a
+  /// fill in flight; a file being sent stays readable to its open descriptor). nullopt: no cap.
+  std::optional<std::uint64_t> max_size;
   /// One line for each upstream failure answered from the cache or refused (never holds a token).
   std::function<void(std::string_view line)> log;
 };
@@ -61,6 +66,7 @@ struct ProxyCounters {
   std::uint64_t misses = 0;           // repo requests that fetched something upstream first
   std::uint64_t stale = 0;            // answered from the cache because the upstream failed
   std::uint64_t upstream_errors = 0;  // upstream failures (answered stale or refused)
+  std::uint64_t evicted = 0;          // revisions removed by --max-size
 };
 
 class Proxy {
