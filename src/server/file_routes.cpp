@@ -187,7 +187,10 @@ Response Router::Impl::blob(const Request& req, const std::vector<std::string>& 
   if (!fd)
     if (auto payload = view.shared_payload(*folder, segs[2])) fd = open_regular(*payload, size, mtime);
   if (!fd) return error_response(404, "", "Not Found: the blob is no longer in the cache");
-  return file_body_response(req, std::move(*fd), size, quoted(segs[2]), mtime, {});
+  // Content-addressed: the bytes of this path never change, so any cache in front (nginx, a CDN)
+  // may keep them for good, keyed on the path without the signature.
+  return file_body_response(req, std::move(*fd), size, quoted(segs[2]), mtime,
+                            {{"Cache-Control", "public, max-age=31536000, immutable"}});
 }
 
 }  // namespace hubcache::server

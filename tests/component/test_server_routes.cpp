@@ -132,6 +132,8 @@ TEST_F(Routes, ResolveLfsRedirectsWithLinkedHeadersToADownloadPathWeServe) {
   EXPECT_EQ(g.status, 200);
   EXPECT_EQ(g.body, k_weights);
   EXPECT_EQ(g.header("etag"), "\"" + sha256(k_weights) + "\"");
+  EXPECT_EQ(g.header("cache-control"), "public, max-age=31536000, immutable");  // content-addressed
+  EXPECT_FALSE(h.has("cache-control")) << "the redirect itself names a branch: never cached for good";
   auto part = http("GET", location, {"Range: bytes=10-19"});
   EXPECT_EQ(part.status, 206);
   EXPECT_EQ(part.body, std::string(10, 'w'));
