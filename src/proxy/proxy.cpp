@@ -180,14 +180,7 @@ struct Proxy::Impl {
 
   hub::HubApi api_for(const Request& req) const {
     const DownloadOptions o = upstream_for(req);
-    hub::HubOptions h;
-    h.endpoint = o.endpoint;
-    h.token = o.token;
-    h.user_agent = o.user_agent;
-    h.etag_timeout = o.etag_timeout;
-    h.download_timeout = o.download_timeout;
-    h.retry = o.transfer.retry;
-    return hub::HubApi(h, std::make_shared<http::Client>(o.transport));
+    return hub::HubApi(o.hub_options(), std::make_shared<http::Client>(o.transport));
   }
 
   Outcome failed(const Error& e, const RepoRef& repo) {

@@ -186,18 +186,22 @@ Downloader::Impl::Impl(DownloadOptions o) : options(std::move(o)) {
   if (!options.cache_dir.empty()) options.cache_dir = fs::absolute_real(options.cache_dir);
 }
 
+hub::HubOptions DownloadOptions::hub_options() const {
+  hub::HubOptions h;
+  h.endpoint = endpoint;
+  h.token = token;
+  h.user_agent = user_agent;
+  h.etag_timeout = etag_timeout;
+  h.download_timeout = download_timeout;
+  h.retry = transfer.retry;
+  h.cancel = cancel.get();
+  return h;
+}
+
 hub::HubApi& Downloader::Impl::api() {
   std::lock_guard lock(lazy_mutex);
   if (!api_ptr) {
-    hub::HubOptions h;
-    h.endpoint = options.endpoint;
-    h.token = options.token;
-    h.user_agent = options.user_agent;
-    h.etag_timeout = options.etag_timeout;
-    h.download_timeout = options.download_timeout;
-    h.retry = options.transfer.retry;
-    h.cancel = options.cancel.get();
-    api_ptr = std::make_unique<hub::HubApi>(h, std::make_shared<http::Client>(options.transport));
+    api_ptr = std::make_unique<hub::HubApi>(options.hub_options(), std::make_shared<http::Client>(options.transport));
   }
   return *api_ptr;
 }

@@ -14,6 +14,7 @@
 #include "hubcache/config/config.hpp"
 #include "hubcache/http/http.hpp"
 #include "hubcache/http/retry.hpp"
+#include "hubcache/hub/hub.hpp"  // HubOptions (DownloadOptions::hub_options)
 #include "hubcache/core/result.hpp"
 #include "hubcache/cache/hf_uri.hpp"  // parse_hf_uri, part of this API since it began
 #include "hubcache/version.hpp"
@@ -111,6 +112,9 @@ struct DownloadOptions {
   /// Endpoint, token, cache dir, offline, timeouts, symlink mode, CA file and proxy from a
   /// resolved Config (the request log stays the caller's to set).
   static DownloadOptions from_env(const Config& config);
+  /// The metadata client's options these imply (endpoint, token, user agent, timeouts, retries,
+  /// cancellation): what the Downloader's own hub::HubApi uses.
+  hub::HubOptions hub_options() const;
 };
 
 struct FileRequest {
