@@ -414,6 +414,11 @@ struct Proxy::Impl {
   Outcome fill(const Request& req, const Route& route) {
     Known k;
     const std::string revision = route.kind == Route::Kind::Refs ? "main" : route.revision;
+    // What no Hub could hold is not asked for: the Router answers it (404 RevisionNotFound or
+    // EntryNotFound), as the Hub would.
+    if (!validate_revision(revision) || (route.kind == Route::Kind::Resolve && !validate_repo_path(route.path)) ||
+        route.path.find('\\') != std::string::npos)
+      return Outcome{};
     if (auto o = commit_of(req, route.repo, revision, k)) return std::move(*o);
     if (k.restriction != Restriction::None && !options.share_restricted && !router->authorized(req)) {
       if (!client_token(req)) {

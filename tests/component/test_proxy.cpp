@@ -476,3 +476,19 @@ TEST_F(ProxyStreaming, TheSizeCapEvictsTheLeastRecentlyServedNeverAFileBeingFetc
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(ProxyTest, WhatNoHubCouldHoldIsNeverAskedUpstream) {
+  start();
+  for (const char* path : {"/org/model/resolve/main/..%2F..%2Fetc%2Fpasswd", "/org/model/resolve/main/a%5Cb",
+                           "/org/model/resolve/..%2Fmain/config.json", "/api/models/org/model/revision/..%2F.."}) {
+    const auto r = test::http("GET", url(path));
+    // The Router's answer for a repo it does not hold (401 RepoNotFound), never a 5xx.
+    EXPECT_EQ(r.status, 401) << path << " " << r.body;
+  }
+  EXPECT_EQ(server.requests().size(), 0u);
+  EXPECT_FALSE(exists(proxy_cache + "/models--org--model"));
+}
+
+}  // namespace
