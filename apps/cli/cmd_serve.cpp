@@ -171,8 +171,9 @@ int run(const ServeOptions& o, const Context& ctx) {
   if (!o.quiet) {
     print_banner(srv, c.hub_cache.value, o.public_url, pull_through != nullptr);
     if (pull_through)
-      fmt::print(stderr, "Pull-through proxy of {}{}: misses are fetched into the cache.\n", o.upstream,
-                 o.offline ? " (offline: never contacted)" : "");
+      fmt::print(
+          stderr, "Pull-through proxy of {}: {}.\n", o.upstream,
+          o.offline ? "offline, never contacted; only what the cache holds is served" : "misses are fetched into the cache");
     fmt::print(stderr, "Connections: at most {}, {} per client address.\n", max_connections,
                per_client == 0 ? std::string("no limit") : std::to_string(per_client));
   }

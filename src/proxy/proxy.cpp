@@ -116,7 +116,7 @@ struct Proxy::Impl {
   std::map<std::string, Known> known;  // "<type>/<id>@<revision>"
   Flights flights;
 
-  std::atomic<std::uint64_t> requests{0}, hits{0}, misses{0}, stale{0}, upstream_errors{0};
+  std::atomic<std::uint64_t> requests{0}, hits{0}, misses{0}, stale{0}, upstream_errors{0}, upstream_bytes{0};
   std::unique_ptr<Evictor> evictor;                       // with max_size
   std::map<std::string, Clock::time_point> use_recorded;  // "<repo>@<commit>": last record_use (under known_mutex)
 
@@ -183,12 +183,52 @@ struct Proxy::Impl {
     return hub::HubApi(o.hub_options(), std::make_shared<http::Client>(o.transport));
   }
 
+  // After an upstream that gave no answer at all (unreachable, timed out), requests do not wait
+  // on it again for k_down_for: what the cache holds is answered stale at once, the rest is a 504.
+  static constexpr std::chrono::seconds k_down_for{10};
+  std::atomic<Clock::rep> down_until{0};
+  std::mutex down_mutex;
+  std::string down_why;
+
+  std::optional<Outcome> upstream_known_down(const RepoRef& repo) {
+    if (Clock::now().time_since_epoch().count() >= down_until.load()) return std::nullopt;
+    std::string why;
+    {
+      std::lock_guard lock(down_mutex);
+      why = down_why;
+    }
+    Outcome out;
+    out.kind = Outcome::Kind::Unreachable;
+    out.why = "the upstream did not answer a moment ago (" + why + "); asked again in a few seconds";
+    out.response = server::error_response(
+        504, "", "The upstream Hub could not be reached for " + repo_key(repo) + " and the cache does not hold this: " + out.why);
+    return out;
+  }
+
+  // The upstream's own URL stays out of what clients see.
+  std::string scrubbed(std::string message) const {
+    const std::string& up = options.upstream.endpoint;
+    for (std::size_t at = message.find(up); !up.empty() && at != std::string::npos; at = message.find(up, at))
+      message.replace(at, up.size(), "<upstream>");
+    return message;
+  }
+
   Outcome failed(const Error& e, const RepoRef& repo) {
-    ++upstream_errors;
     Outcome out;
     out.kind = upstream_unreachable(e) ? Outcome::Kind::Unreachable : Outcome::Kind::Refused;
-    out.response = response_for_upstream_error(e, repo);
-    out.why = e.message;
+    Error shown = e;
+    shown.message = scrubbed(e.message);
+    out.response = response_for_upstream_error(shown, repo);
+    out.why = shown.message;
+    if (out.kind == Outcome::Kind::Unreachable) {
+      ++upstream_errors;
+      const int status = e.http ? e.http->status : 0;
+      if (status == 0 && e.code != ErrorCode::Cancelled) {  // no answer at all: do not wait on it again at once
+        std::lock_guard lock(down_mutex);
+        down_why = shown.message.substr(0, 200);
+        down_until = (Clock::now() + k_down_for).time_since_epoch().count();
+      }
+    }
     if (options.log) options.log("upstream " + repo_key(repo) + ": " + e.message);
     return out;
   }
@@ -215,6 +255,7 @@ struct Proxy::Impl {
       }
       return std::nullopt;
     }
+    if (auto down = upstream_known_down(repo)) return down;
     auto api = api_for(req);
     // With the revision cached, a failing upstream is answered from the cache at once (no backoff).
     const RepoLayout layout(cache, repo);
@@ -307,6 +348,7 @@ struct Proxy::Impl {
         return;
       }
       fetched = fetched || got->transferred;
+      if (got->transferred) upstream_bytes += got->size;
     };
     flights.run_once("file:" + repo_key(route.repo) + "@" + commit + "/" + route.path, [&] {
       if (!present()) fetch();
@@ -343,16 +385,18 @@ struct Proxy::Impl {
     out.commit = commit;
     out.etag = etag;
     out.size = size;
-    out.fill = start_fill(req, route, commit, etag);
-    out.fetched = true;
+    out.fill = start_fill(req, route, commit, etag, out.fetched);
     return out;
   }
 
+  // `started`: this call started the fill (else it joins the one running).
   std::shared_ptr<const FillState> start_fill(const Request& req, const Route& route, const std::string& commit,
-                                              const std::string& etag) {
+                                              const std::string& etag, bool& started) {
     std::lock_guard lock(bg_mutex);
     const std::string key = repo_key(route.repo) + "@" + etag;
+    started = false;
     if (auto it = running.find(key); it != running.end()) return it->second;
+    started = true;
     auto state = std::make_shared<FillState>();
     running[key] = state;
     ++bg_count;
@@ -365,6 +409,7 @@ struct Proxy::Impl {
     f.revision = commit;
     std::thread([this, o = std::move(o), f = std::move(f), key, state]() mutable {
       auto got = Downloader(std::move(o)).download_file(f);
+      if (got && got->transferred) upstream_bytes += got->size;
       if (!got) {
         ++upstream_errors;
         if (options.log) options.log("upstream " + key + " " + f.filename + ": " + got.error().message);
@@ -470,6 +515,23 @@ struct Proxy::Impl {
     return restricted_response(access == "gated" ? Restriction::Gated : Restriction::Private, repo);
   }
 
+  // Offline, the cache is all the proxy knows: a 404 of the Router says "not cached", not "the Hub
+  // lacks it", so it becomes a 504 (clients record a 404 EntryNotFound in .no_exist), unless the
+  // cache holds the upstream's own word that the file is absent (its .no_exist marker).
+  Response not_cached_offline(const Route& route, Response r) const {
+    if (r.status != 404) return r;
+    if (route.kind == Route::Kind::Resolve) {
+      const auto commit = r.header("X-Repo-Commit");
+      if (commit && is_commit_hash(*commit) &&
+          exists_any(RepoLayout(cache, route.repo).no_exist_path(std::string(*commit), route.path)))
+        return r;
+    }
+    return server::error_response(504, "",
+                                  "This proxy runs offline (--offline) and its cache does not hold this; it never asks "
+                                  "the upstream. Not cached: " +
+                                      std::string(r.header("X-Error-Message").value_or("")));
+  }
+
   Response handle(const Request& req) {
     ++requests;
     auto parsed = server::parse_route(req, [this](const RepoRef& repo) { return exists_any(RepoLayout(cache, repo).folder()); });
@@ -477,7 +539,7 @@ struct Proxy::Impl {
       return router->handle(req);
     if (options.offline) {
       if (auto denied = recorded_restriction(req, parsed.route->repo)) return std::move(*denied);
-      return router->handle(req);
+      return not_cached_offline(*parsed.route, router->handle(req));
     }
     Outcome out = fill(req, *parsed.route);
     switch (out.kind) {
@@ -487,7 +549,7 @@ struct Proxy::Impl {
       case Outcome::Kind::Refused:
         return std::move(out.response);
       case Outcome::Kind::Stream:
-        ++misses;
+        ++(out.fetched ? misses : hits);
         return streamed(req, *parsed.route, out);
       case Outcome::Kind::Unreachable: {
         if (auto denied = recorded_restriction(req, parsed.route->repo)) return std::move(*denied);
@@ -526,7 +588,8 @@ server::Response Proxy::handle(const server::Request& request) { return m_impl->
 ProxyCounters Proxy::counters() const {
   return ProxyCounters{m_impl->requests.load(),        m_impl->hits.load(),
                        m_impl->misses.load(),          m_impl->stale.load(),
-                       m_impl->upstream_errors.load(), m_impl->evictor ? m_impl->evictor->revisions_evicted() : 0};
+                       m_impl->upstream_errors.load(), m_impl->evictor ? m_impl->evictor->revisions_evicted() : 0,
+                       m_impl->upstream_bytes.load()};
 }
 
 std::string Proxy::metrics_text() const {
@@ -540,7 +603,9 @@ std::string Proxy::metrics_text() const {
   counter("hubcache_proxy_hits_total", "Repo requests answered from the cache without the upstream.", n.hits);
   counter("hubcache_proxy_misses_total", "Repo requests that fetched from the upstream first.", n.misses);
   counter("hubcache_proxy_stale_total", "Answers from the cache because the upstream failed.", n.stale);
-  counter("hubcache_proxy_upstream_errors_total", "Upstream failures.", n.upstream_errors);
+  counter("hubcache_proxy_upstream_errors_total", "Upstream failures that gave no usable answer (answered stale or 5xx).",
+          n.upstream_errors);
+  counter("hubcache_proxy_upstream_bytes_total", "File bytes fetched from the upstream.", n.upstream_bytes);
   counter("hubcache_proxy_evictions_total", "Revisions removed to stay under --max-size.", n.evicted);
   return t;
 }

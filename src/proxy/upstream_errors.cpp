@@ -26,7 +26,10 @@ server::Response response_for_upstream_error(const Error& e, const RepoRef& repo
   const int status = e.http ? e.http->status : 0;
   switch (e.code) {
     case ErrorCode::RepoNotFound:
-      return server::error_response(404, "RepoNotFound", "Repository not found upstream: " + describe(repo));
+      return server::error_response(404, "RepoNotFound",
+                                    "Repository not found upstream: " + describe(repo) +
+                                        " (if it is private or gated, the proxy needs a token with access: "
+                                        "--upstream-token-file)");
     case ErrorCode::RevisionNotFound:
       return server::error_response(404, "RevisionNotFound", "Invalid rev id upstream: " + e.message);
     case ErrorCode::EntryNotFound:

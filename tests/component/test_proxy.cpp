@@ -492,3 +492,51 @@ TEST_F(ProxyTest, WhatNoHubCouldHoldIsNeverAskedUpstream) {
 }
 
 }  // namespace
+
+namespace {
+
+TEST_F(ProxyTest, AnUpstreamThatDoesNotAnswerIsNotWaitedOnAgainAtOnce) {
+  start([](proxy::ProxyOptions& o) {
+    o.revalidate = std::chrono::seconds(0);
+    o.upstream.etag_timeout = std::chrono::seconds(1);
+    o.upstream.download_timeout = std::chrono::seconds(1);
+  });
+  ASSERT_EQ(test::http("GET", url("/org/model/resolve/main/config.json")).status, 200);
+  RealHubOptions silent;
+  silent.latency = std::chrono::milliseconds(3000);  // every answer: later than the 1 s timeout
+  server.set_real_hub(silent);
+  server.clear_requests();
+  const auto first = test::http("GET", url("/org/model/resolve/main/config.json"));
+  EXPECT_EQ(first.status, 200);
+  EXPECT_NE(first.header("x-hubcache-stale"), "");
+  // The next requests are answered from the cache without waiting on the silent upstream again.
+  for (int i = 0; i < 3; ++i) {
+    const auto again = test::http("GET", url("/org/model/resolve/main/config.json"));
+    EXPECT_EQ(again.status, 200);
+    EXPECT_NE(again.header("x-hubcache-stale"), "");
+  }
+  const auto uncached = test::http("GET", url("/org/model/resolve/main/sub/dir/notes.txt"));
+  EXPECT_EQ(uncached.status, 504) << uncached.body;
+  EXPECT_EQ(uncached.body.find(server.endpoint()), std::string::npos) << "the upstream's URL stays internal: " << uncached.body;
+  EXPECT_EQ(server.count("GET", "/api/models/org/model/revision/main"), 1);
+}
+
+TEST_F(ProxyTest, OfflineWhatTheCacheLacksIsA504NotAnAbsentFile) {
+  start();
+  ASSERT_EQ(test::http("GET", url("/org/model/resolve/main/config.json")).status, 200);
+  ASSERT_EQ(test::http("GET", url("/org/model/resolve/main/missing.txt")).status, 404);  // the upstream's word: absent
+  front->stop();
+  start([](proxy::ProxyOptions& o) { o.offline = true; });
+  server.clear_requests();
+  EXPECT_EQ(test::http("GET", url("/org/model/resolve/main/config.json")).status, 200);
+  const auto lacking = test::http("GET", url("/org/model/resolve/main/sub/dir/notes.txt"));
+  EXPECT_EQ(lacking.status, 504) << lacking.body;
+  EXPECT_FALSE(lacking.has("x-error-code")) << "never EntryNotFound: clients would record the file as absent";
+  const auto absent = test::http("GET", url("/org/model/resolve/main/missing.txt"));
+  EXPECT_EQ(absent.status, 404);
+  EXPECT_EQ(absent.header("x-error-code"), "EntryNotFound");
+  EXPECT_EQ(test::http("GET", url("/org/model/resolve/no-such-branch/config.json")).status, 504);
+  EXPECT_EQ(server.requests().size(), 0u);
+}
+
+}  // namespace

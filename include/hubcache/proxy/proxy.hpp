@@ -62,11 +62,12 @@ struct ProxyOptions {
 /// What the proxy did since it started (for /metrics and the closing log line).
 struct ProxyCounters {
   std::uint64_t requests = 0;         // requests handled
-  std::uint64_t hits = 0;             // repo requests the cache answered without the upstream
-  std::uint64_t misses = 0;           // repo requests that fetched something upstream first
+  std::uint64_t hits = 0;             // repo requests answered without starting an upstream transfer
+  std::uint64_t misses = 0;           // repo requests that started one (a request joining it is a hit)
   std::uint64_t stale = 0;            // answered from the cache because the upstream failed
-  std::uint64_t upstream_errors = 0;  // upstream failures (answered stale or refused)
+  std::uint64_t upstream_errors = 0;  // upstream failures without a usable answer (typed 404s are answers)
   std::uint64_t evicted = 0;          // revisions removed by --max-size
+  std::uint64_t upstream_bytes = 0;   // file bytes fetched from the upstream (whole files)
 };
 
 class Proxy {
