@@ -183,25 +183,33 @@ struct Proxy::Impl {
     return hub::HubApi(o.hub_options(), std::make_shared<http::Client>(o.transport));
   }
 
-  // After an upstream that gave no answer at all (unreachable, timed out), requests do not wait
-  // on it again for k_down_for: what the cache holds is answered stale at once, the rest is a 504.
-  static constexpr std::chrono::seconds k_down_for{10};
+  // After an upstream that gave no answer at all (unreachable, timed out) or rate-limited the
+  // proxy, it is left alone for options.upstream_pause: what the cache holds is answered stale at
+  // once, the rest gets 504 (or 429 with the time left in Retry-After) at once.
   std::atomic<Clock::rep> down_until{0};
   std::mutex down_mutex;
   std::string down_why;
+  int down_status = 504;
 
   std::optional<Outcome> upstream_known_down(const RepoRef& repo) {
     if (Clock::now().time_since_epoch().count() >= down_until.load()) return std::nullopt;
     std::string why;
+    int status = 504;
     {
       std::lock_guard lock(down_mutex);
       why = down_why;
+      status = down_status;
     }
+    const auto left =
+        std::chrono::duration_cast<std::chrono::seconds>(Clock::duration(down_until.load()) - Clock::now().time_since_epoch());
     Outcome out;
     out.kind = Outcome::Kind::Unreachable;
-    out.why = "the upstream did not answer a moment ago (" + why + "); asked again in a few seconds";
+    out.why = std::string(status == 429 ? "the upstream rate-limited this proxy" : "the upstream did not answer") +
+              " a moment ago (" + why + "); it is asked again in " + std::to_string(left.count() + 1) + " s";
     out.response = server::error_response(
-        504, "", "The upstream Hub could not be reached for " + repo_key(repo) + " and the cache does not hold this: " + out.why);
+        status, "",
+        "The upstream Hub cannot be asked now for " + repo_key(repo) + " and the cache does not hold this: " + out.why);
+    if (status == 429) out.response.set_header("Retry-After", std::to_string(left.count() + 1));
     return out;
   }
 
@@ -223,10 +231,12 @@ struct Proxy::Impl {
     if (out.kind == Outcome::Kind::Unreachable) {
       ++upstream_errors;
       const int status = e.http ? e.http->status : 0;
-      if (status == 0 && e.code != ErrorCode::Cancelled) {  // no answer at all: do not wait on it again at once
+      const bool limited = status == 429 || e.code == ErrorCode::RateLimited;
+      if ((status == 0 || limited) && e.code != ErrorCode::Cancelled) {  // leave it alone for a while
         std::lock_guard lock(down_mutex);
         down_why = shown.message.substr(0, 200);
-        down_until = (Clock::now() + k_down_for).time_since_epoch().count();
+        down_status = limited ? 429 : 504;
+        down_until = (Clock::now() + options.upstream_pause).time_since_epoch().count();
       }
     }
     if (options.log) options.log("upstream " + repo_key(repo) + ": " + e.message);
@@ -261,7 +271,10 @@ struct Proxy::Impl {
     const RepoLayout layout(cache, repo);
     auto cached = resolve_commit(layout, revision);
     const bool have = cached && cached->has_value() && exists_any(layout.snapshot_dir(**cached));
-    auto info = api.repo_info(repo, revision, have ? hub::Attempt::First : hub::Attempt::Second);
+    // One attempt within the upstream's timeout: a client waits on this request (its own timeout is
+    // ~10 s), so retries and long Retry-After waits are the client's, not the proxy's.
+    (void)have;
+    auto info = api.repo_info(repo, revision, hub::Attempt::First);
     if (!info) return failed(info.error(), repo);
     out.commit = info->sha;
     out.restriction = info->is_private ? Restriction::Private : info->gated.empty() ? Restriction::None : Restriction::Gated;
@@ -395,7 +408,8 @@ struct Proxy::Impl {
     std::lock_guard lock(bg_mutex);
     const std::string key = repo_key(route.repo) + "@" + etag;
     started = false;
-    if (auto it = running.find(key); it != running.end()) return it->second;
+    // A fill that just failed may still be listed (it unlists itself after waking its readers).
+    if (auto it = running.find(key); it != running.end() && it->second->phase() != FillState::Phase::Failed) return it->second;
     started = true;
     auto state = std::make_shared<FillState>();
     running[key] = state;
@@ -417,7 +431,7 @@ struct Proxy::Impl {
       state->finish(got.has_value());
       if (got && evictor) evictor->poke();  // the cache grew by a whole file
       std::lock_guard done(bg_mutex);
-      running.erase(key);
+      if (auto it = running.find(key); it != running.end() && it->second == state) running.erase(it);
       --bg_count;
       bg_cv.notify_all();
     }).detach();

@@ -352,14 +352,23 @@ TEST_F(ProxyTest, OfflineNeverContactsTheUpstream) {
 
 namespace {
 
-TEST_F(ProxyTest, AnUpstream429IsWaitedOutWithItsRetryAfter) {
+TEST_F(ProxyTest, AnUpstream429IsPassedOnAndTheUpstreamLeftAloneForAWhile) {
   Fault limited = Fault::http_status("GET", "/api/models/org/model/revision/main", 429);
   limited.retry_after = "1";
   server.add_fault(limited);
-  start();
+  start([](proxy::ProxyOptions& o) { o.upstream_pause = std::chrono::seconds(1); });
   const auto r = test::http("GET", url("/org/model/resolve/main/config.json"));
-  EXPECT_EQ(r.status, 200) << r.body;
-  EXPECT_EQ(server.count("GET", "/api/models/org/model/revision/main"), 2) << "asked again after the wait";
+  EXPECT_EQ(r.status, 429) << r.body;
+  EXPECT_NE(r.header("retry-after"), "");
+  // Within the pause: answered at once, the upstream not asked.
+  const auto again = test::http("GET", url("/org/model/resolve/main/config.json"));
+  EXPECT_EQ(again.status, 429) << again.body;
+  EXPECT_NE(again.header("retry-after"), "");
+  EXPECT_EQ(server.count("GET", "/api/models/org/model/revision/main"), 1);
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));
+  const auto later = test::http("GET", url("/org/model/resolve/main/config.json"));
+  EXPECT_EQ(later.status, 200) << later.body;
+  EXPECT_EQ(server.count("GET", "/api/models/org/model/revision/main"), 2);
 }
 
 TEST_F(ProxyTest, TreePagesLinkToTheProxyNotTheUpstream) {

@@ -44,6 +44,11 @@ struct ProxyOptions {
   DownloadOptions upstream;
   /// A branch or tag is asked upstream again once its last answer is this old (a commit never is).
   std::chrono::seconds revalidate{60};
+  /// After the upstream gave no answer (refused, timed out) or rate-limited the proxy (429), it is
+  /// not asked again for this long: cached answers are stale at once, the rest gets 504 or 429
+  /// (Retry-After: the time left) at once. Metadata is asked once per request (no retries within
+  /// it), bounded by upstream.download_timeout, so no client waits on a silent upstream for long.
+  std::chrono::seconds upstream_pause{10};
   /// Never contact the upstream: the Router alone answers (like `hubcache serve` without one).
   bool offline = false;
   /// Send the client's own `Authorization` upstream instead of the proxy's token.
