@@ -267,13 +267,9 @@ struct Proxy::Impl {
     }
     if (auto down = upstream_known_down(repo)) return down;
     auto api = api_for(req);
-    // With the revision cached, a failing upstream is answered from the cache at once (no backoff).
     const RepoLayout layout(cache, repo);
-    auto cached = resolve_commit(layout, revision);
-    const bool have = cached && cached->has_value() && exists_any(layout.snapshot_dir(**cached));
     // One attempt within the upstream's timeout: a client waits on this request (its own timeout is
     // ~10 s), so retries and long Retry-After waits are the client's, not the proxy's.
-    (void)have;
     auto info = api.repo_info(repo, revision, hub::Attempt::First);
     if (!info) return failed(info.error(), repo);
     out.commit = info->sha;
