@@ -32,6 +32,7 @@ struct ProxyTest : DownloadFixture {
   }
   void TearDown() override {
     if (front) front->stop();
+    proxy.reset();  // joins its background fills, which log into log_lines: before the members go
   }
   void start(const std::function<void(proxy::ProxyOptions&)>& tweak = {}) {
     proxy::ProxyOptions po;
