@@ -28,11 +28,6 @@ using server::Request;
 using server::Response;
 using server::Route;
 
-bool exists_file(const std::string& path) {
-  struct stat st {};
-  return ::stat(path.c_str(), &st) == 0 && S_ISREG(st.st_mode);
-}
-
 bool exists_any(const std::string& path) {
   struct stat st {};
   return ::lstat(path.c_str(), &st) == 0;
@@ -309,8 +304,7 @@ struct Proxy::Impl {
       return tree && tree->has_value() && exists_any(layout.snapshot_dir(commit));
     };
     if (listed()) return std::nullopt;
-    flights.run_once("tree:" + repo_key(repo) + "@" + commit, [&] {
-      if (listed()) return;
+    const auto fetch = [&] {
       auto api = api_for(req);
       auto entries = api.list_tree(repo, commit, "", true);
       if (!entries) {
@@ -323,22 +317,18 @@ struct Proxy::Impl {
         return;
       }
       if (auto w = write_tree_file(layout, commit, tree_file_entries(*entries)); !w) result = failed(w.error(), repo);
+    };
+    flights.run_once("tree:" + repo_key(repo) + "@" + commit, [&] {
+      if (!listed()) fetch();
     });
-    if (!result && !listed()) {  // a follower whose leader failed: its own attempt decides
-      auto api = api_for(req);
-      auto entries = api.list_tree(repo, commit, "", true);
-      if (!entries) return failed(entries.error(), repo);
-      fetched = true;
-      if (auto w = init_snapshot_folder(layout, commit); !w) return failed(w.error(), repo);
-      if (auto w = write_tree_file(layout, commit, tree_file_entries(*entries)); !w) return failed(w.error(), repo);
-    }
+    if (!result && !listed()) fetch();  // a follower whose leader failed: its own attempt decides
     return result;
   }
 
   std::optional<Outcome> fill_file(const Request& req, const Route& route, const std::string& commit, bool& fetched) {
     const RepoLayout layout(cache, route.repo);
     const auto present = [&] {
-      return exists_file(layout.pointer_path(commit, route.path)) || exists_any(layout.no_exist_path(commit, route.path));
+      return fs::is_file(layout.pointer_path(commit, route.path)) || exists_any(layout.no_exist_path(commit, route.path));
     };
     if (present()) return std::nullopt;
     if (auto streamed = stream_large(req, route, commit)) return streamed;
@@ -388,7 +378,7 @@ struct Proxy::Impl {
       etag = meta->etag;
       size = meta->size;
     }
-    if (size < k_stream_from || exists_file(layout.blob_path(etag))) return std::nullopt;
+    if (size < k_stream_from || fs::is_file(layout.blob_path(etag))) return std::nullopt;
     Outcome out;
     out.kind = Outcome::Kind::Stream;
     out.commit = commit;
