@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <cstdio>
+#include <map>
 #include <tuple>
 
 #include "cli.hpp"
@@ -31,6 +32,8 @@ struct ServeOptions {
   unsigned revalidate_ms = 1000;
   std::string tls_cert;
   std::string tls_key;
+  bool redirect_all = false;
+  server::RouterOptions::BlobAuth blob_auth = server::RouterOptions::BlobAuth::Signed;
   // Pull-through proxy
   std::string upstream;
   std::optional<std::string> upstream_token_file;
@@ -132,6 +135,8 @@ int run(const ServeOptions& o, const Context& ctx) {
   so.router.private_repos = o.private_repos;
   so.router.revalidate_after = std::chrono::milliseconds(o.revalidate_ms);
   so.router.public_url = o.public_url;
+  so.router.redirect_all = o.redirect_all;
+  so.router.blob_auth = o.blob_auth;
   if (o.token_file) {
     auto tokens = server::load_token_file(*o.token_file);
     if (!tokens) return report_error(tokens.error(), false);
@@ -217,6 +222,15 @@ void add_serve_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--request-timeout", o->request_timeout, "Seconds a client has to send a whole request (default 30)");
   cmd->add_option("--revalidate-ms", o->revalidate_ms,
                   "How long a checked ref or file is trusted before the disk is asked again; 0: every request (default 1000)");
+  cmd->add_flag("--redirect-all", o->redirect_all,
+                "Answer /resolve of every file, not only LFS ones, with a 302 to its immutable /_blobs/ URL (for a "
+                "cache in front: nginx, a CDN)");
+  const std::map<std::string, server::RouterOptions::BlobAuth> blob_auths{{"signed", server::RouterOptions::BlobAuth::Signed},
+                                                                          {"none", server::RouterOptions::BlobAuth::None}};
+  cmd->add_option("--blob-auth", o->blob_auth,
+                  "How /_blobs/ URLs are authorized: signed (default; expiring signature in the query) or none (plain "
+                  "content addresses; private repos' blobs still need a token)")
+      ->transform(CLI::CheckedTransformer(blob_auths, CLI::ignore_case));
   auto* tls_cert = cmd->add_option("--tls-cert", o->tls_cert,
                                    "Serve HTTPS with this PEM certificate (chain after it); clients that do not trust its CA set "
                                    "SSL_CERT_FILE=ca.pem")

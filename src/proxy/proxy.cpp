@@ -535,7 +535,8 @@ struct Proxy::Impl {
   Response handle(const Request& req) {
     ++requests;
     auto parsed = server::parse_route(req, [this](const RepoRef& repo) { return exists_any(RepoLayout(cache, repo).folder()); });
-    if (!parsed.route || parsed.route->kind == Route::Kind::Blob || parsed.route->kind == Route::Kind::WhoAmI)
+    if (!parsed.route || parsed.route->kind == Route::Kind::Blob || parsed.route->kind == Route::Kind::BlobAuth ||
+        parsed.route->kind == Route::Kind::WhoAmI)
       return router->handle(req);
     if (options.offline) {
       if (auto denied = recorded_restriction(req, parsed.route->repo)) return std::move(*denied);

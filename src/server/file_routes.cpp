@@ -126,18 +126,18 @@ Response Router::Impl::resolve(const Request& req, const RepoTarget& t, const st
     r.body = lfs_pointer_text(*info->lfs_sha256, info->size);
     return r;
   }
-  if (info->is_lfs()) {
-    // As the Hub: 302 to the download location, LFS identity on the redirect itself.
-    const std::string folder_name = repo_folder_name(t.repo);
-    const std::string expires = std::to_string(now_seconds() + options.blob_url_ttl.count());
-    const std::string sig = sign(folder_name + "/" + *info->lfs_sha256 + "/" + expires);
-    const std::string location =
-        base_url(req) + "/_blobs/" + folder_name + "/" + *info->lfs_sha256 + "?expires=" + expires + "&sig=" + sig;
+  // A git file is redirected only with --redirect-all, and only when its bytes are a blob named
+  // by its git blob id (a snapshot holding a plain copy is answered in place).
+  const bool redirect_git = options.redirect_all && !raw && !info->is_lfs() && !info->content_path.empty() &&
+                            std::string_view(info->content_path).ends_with("/" + info->oid);
+  if (info->is_lfs() || redirect_git) {
+    // As the Hub: 302 to the download location, the file's identity on the redirect itself.
+    const std::string location = blob_location(req, t.repo, info->etag());
     Response r;
     r.status = 302;
     r.headers = std::move(headers);
     r.set_header("ETag", quoted(info->oid));
-    r.set_header("X-Linked-Etag", quoted(*info->lfs_sha256));
+    r.set_header("X-Linked-Etag", quoted(info->etag()));
     r.set_header("X-Linked-Size", std::to_string(info->size));
     r.set_header("Location", location);
     r.set_header("Content-Type", "text/plain; charset=utf-8");
@@ -163,33 +163,75 @@ Response Router::Impl::resolve(const Request& req, const RepoTarget& t, const st
   return file_body_response(req, std::move(*fd), size, quoted(info->oid), mtime, std::move(headers));
 }
 
-Response Router::Impl::blob(const Request& req, const std::vector<std::string>& segs) const {
-  auto forbidden = [](const std::string& why) { return error_response(403, "", why); };
-  if (segs.size() != 3 || digest_kind_of(segs[2]) != DigestKind::Sha256)
-    return error_response(404, "", "Not Found: no such blob");
-  const auto repo = parse_repo_folder_name(segs[1]);
-  if (!repo || !validate_repo_id(repo->id)) return error_response(404, "", "Not Found: no such blob");
+std::string Router::Impl::blob_location(const Request& req, const RepoRef& repo, const std::string& hash) const {
+  const std::string folder_name = repo_folder_name(repo);
+  std::string location = base_url(req) + "/_blobs/" + folder_name + "/" + hash;
+  if (options.blob_auth == RouterOptions::BlobAuth::None) return location;
+  const std::string expires = std::to_string(now_seconds() + options.blob_url_ttl.count());
+  return location + "?expires=" + expires + "&sig=" + sign(folder_name + "/" + hash + "/" + expires);
+}
+
+std::optional<Router::Impl::BlobTarget> Router::Impl::blob_access(const Request& req, const std::vector<std::string>& segs,
+                                                                  Response& refusal) const {
+  const auto kind = segs.size() == 3 ? digest_kind_of(segs[2]) : DigestKind::None;
+  const auto repo = segs.size() == 3 ? parse_repo_folder_name(segs[1]) : std::nullopt;
+  // A blob is named by its SHA-256 (LFS) or its git blob id (--redirect-all).
+  if ((kind != DigestKind::Sha256 && kind != DigestKind::GitSha1) || !repo || !validate_repo_id(repo->id)) {
+    refusal = error_response(404, "", "Not Found: no such blob");
+    return std::nullopt;
+  }
+  if (options.blob_auth == RouterOptions::BlobAuth::None) {
+    if (is_private(*repo) && !has_mirror_token(req)) {
+      refusal = error_response(401, "", "Unauthorized: this blob belongs to a private repo; send one of the mirror's tokens");
+      return std::nullopt;
+    }
+    return BlobTarget{*repo, segs[2]};
+  }
   const auto expires = req.query_value("expires");
   const auto sig = req.query_value("sig");
   std::int64_t exp = 0;
   if (!expires || !sig || expires->empty() ||
-      std::from_chars(expires->data(), expires->data() + expires->size(), exp).ptr != expires->data() + expires->size())
-    return forbidden("Forbidden: this download URL is not signed; resolve the file again to get a fresh one");
+      std::from_chars(expires->data(), expires->data() + expires->size(), exp).ptr != expires->data() + expires->size()) {
+    refusal = error_response(403, "", "Forbidden: this download URL is not signed; resolve the file again to get a fresh one");
+    return std::nullopt;
+  }
   // Verify the signature before trusting the expiry, and compare in constant time.
   const bool good = constant_time_equal(sign(segs[1] + "/" + segs[2] + "/" + *expires), *sig);
-  if (!good || exp < now_seconds())
-    return forbidden("Forbidden: this download URL is invalid or expired; resolve the file again to get a fresh one");
-  auto folder = view.repo_folder(*repo);
+  if (!good || exp < now_seconds()) {
+    refusal =
+        error_response(403, "", "Forbidden: this download URL is invalid or expired; resolve the file again to get a fresh one");
+    return std::nullopt;
+  }
+  return BlobTarget{*repo, segs[2]};
+}
+
+Response Router::Impl::blob_auth(const Request& req, const std::vector<std::string>& segs) const {
+  Response refusal;
+  if (!blob_access(req, segs, refusal)) {
+    // auth_request passes 401 and 403 on and turns any other status into a 500.
+    if (refusal.status != 401) refusal.status = 403;
+    return refusal;
+  }
+  Response ok;
+  ok.status = 204;
+  return ok;
+}
+
+Response Router::Impl::blob(const Request& req, const std::vector<std::string>& segs) const {
+  Response refusal;
+  auto target = blob_access(req, segs, refusal);
+  if (!target) return refusal;
+  auto folder = view.repo_folder(target->repo);
   if (!folder) return error_response(404, "", "Not Found: the repo is no longer in the cache");
   std::uint64_t size = 0;
   std::int64_t mtime = 0;
-  auto fd = open_regular(RepoLayout(view.root(), *repo).blob_path(segs[2]), size, mtime);
+  auto fd = open_regular(RepoLayout(view.root(), target->repo).blob_path(target->hash), size, mtime);
   if (!fd)
-    if (auto payload = view.shared_payload(*folder, segs[2])) fd = open_regular(*payload, size, mtime);
+    if (auto payload = view.shared_payload(*folder, target->hash)) fd = open_regular(*payload, size, mtime);
   if (!fd) return error_response(404, "", "Not Found: the blob is no longer in the cache");
   // Content-addressed: the bytes of this path never change, so any cache in front (nginx, a CDN)
   // may keep them for good, keyed on the path without the signature.
-  return file_body_response(req, std::move(*fd), size, quoted(segs[2]), mtime,
+  return file_body_response(req, std::move(*fd), size, quoted(target->hash), mtime,
                             {{"Cache-Control", "public, max-age=31536000, immutable"}});
 }
 

@@ -97,6 +97,12 @@ ParsedRoute parse_route(const Request& req, const std::function<bool(const RepoR
   const bool read_method = req.method == "GET" || req.method == "HEAD";
 
   Route route;
+  if (segs.size() >= 2 && segs[0] == "_auth" && segs[1] == "_blobs") {
+    if (!read_method) return method_not_allowed("GET, HEAD");
+    route.kind = Route::Kind::BlobAuth;
+    route.segments.assign(segs.begin() + 1, segs.end());
+    return found(std::move(route));
+  }
   if (segs.size() >= 1 && segs[0] == "_blobs") {
     if (!read_method) return method_not_allowed("GET, HEAD");
     route.kind = Route::Kind::Blob;

@@ -231,6 +231,8 @@ Response Router::handle(const Request& req) const {
   switch (route.kind) {
     case Route::Kind::Blob:
       return impl.blob(req, route.segments);
+    case Route::Kind::BlobAuth:
+      return impl.blob_auth(req, route.segments);
     case Route::Kind::WhoAmI:
       return impl.whoami(req);
     default:

@@ -51,6 +51,18 @@ struct Router::Impl {
   Response refs(const Request& req, const RepoTarget& t) const;
   Response resolve(const Request& req, const RepoTarget& t, const std::string& revision, const std::string& path, bool raw) const;
   Response blob(const Request& req, const std::vector<std::string>& segments) const;
+  /// 204 when `req` may read the blob URL whose segments (and query) it carries, else the
+  /// answer /_blobs/ would give (401 or 403; a malformed blob path is a 403 here, so an nginx
+  /// auth_request never turns it into a 500).
+  Response blob_auth(const Request& req, const std::vector<std::string>& segments) const;
+  /// The repo a blob URL names, or the refusal (404 malformed, 403 bad signature, 401 private).
+  struct BlobTarget {
+    RepoRef repo;
+    std::string hash;
+  };
+  std::optional<BlobTarget> blob_access(const Request& req, const std::vector<std::string>& segments, Response& refusal) const;
+  /// The Location of the blob of `hash` in `repo` (signed unless BlobAuth::None).
+  std::string blob_location(const Request& req, const RepoRef& repo, const std::string& hash) const;
 
   /// Resolves `revision` of the target; on failure fills `error` with the Hub's 404.
   std::optional<std::string> commit_of(const RepoTarget& t, const std::string& revision, Response& error) const;

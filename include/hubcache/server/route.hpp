@@ -14,7 +14,9 @@ namespace hubcache::server {
 
 struct Route {
   enum class Kind {
-    Blob,       // /_blobs/... (the mirror's own signed blob URLs): `segments` holds the decoded path
+    Blob,       // /_blobs/... (the mirror's own blob URLs): `segments` holds the decoded path
+    BlobAuth,   // GET|HEAD /_auth/_blobs/...?QUERY: may this request read /_blobs/...?QUERY (an edge
+                // cache's auth_request subrequest); `segments` as for Blob, without "_auth"
     WhoAmI,     // GET /api/whoami-v2
     RepoInfo,   // GET /api/{type}s/{id}[/revision/{rev}] or /api/{type}s/{id}?revision={rev} (Dragonfly's
                 // hf:// form); revision "main" when none is named

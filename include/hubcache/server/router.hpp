@@ -18,6 +18,18 @@ struct RouterOptions {
   std::vector<std::string> private_repos;
   std::vector<std::string> tokens;          // accepted bearer tokens (see load_token_file)
   std::chrono::seconds blob_url_ttl{3600};  // lifetime of the signed /_blobs/ redirect URLs
+  /// How /_blobs/ URLs are authorized. Signed: the 302 of /resolve carries `expires` and `sig`
+  /// (HMAC-SHA256 with a key random per process) in the query, so a cache in front keys on the
+  /// path alone; a URL without a valid, unexpired signature gets 403. None: plain content
+  /// addresses, no query; a blob of a private repo then needs one of the mirror's tokens (401
+  /// without), like the repo's API routes. For sites whose blob store is private anyway.
+  enum class BlobAuth { Signed, None };
+  BlobAuth blob_auth = BlobAuth::Signed;
+  /// Also answer /resolve of a file kept in git (not LFS) with a 302 to its content-addressed
+  /// blob URL (/_blobs/<repo folder>/<git blob id>), carrying X-Linked-Etag, X-Linked-Size and
+  /// X-Repo-Commit like an LFS redirect, so a cache in front (nginx, a CDN) holds every file
+  /// under an immutable URL. Default (false): as the Hub, such files are answered in place.
+  bool redirect_all = false;
   /// The URL clients reach the mirror at ("https://mirror.example/hub"), the base of every
   /// absolute URL the mirror sends (Location of /_blobs redirects, Link of tree pages), whatever
   /// Host a request names. Empty: Request::base_url (never an unchecked Host header).
