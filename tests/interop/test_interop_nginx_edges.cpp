@@ -217,7 +217,7 @@ TEST_F(NginxEdges, TwentyFourClientsThroughThreeEdgesGetTheSnapshotAndTheOriginS
   EXPECT_GE(blobs, 9u);
   // What the edges delivered: every client got every blob from its edge.
   std::uint64_t edge_bytes = 0;
-  std::size_t hits = 0;
+  std::size_t hits = 0, edge_blob_requests = 0;
   for (const auto& e : edges) {
     std::istringstream in(e.access_log());
     for (std::string l; std::getline(in, l);) {
@@ -225,13 +225,20 @@ TEST_F(NginxEdges, TwentyFourClientsThroughThreeEdgesGetTheSnapshotAndTheOriginS
       std::string method, uri, status, cache_status;
       std::uint64_t bytes = 0;
       f >> method >> uri >> status >> cache_status >> bytes;
-      if (uri.rfind("/_blobs/", 0) != 0 || method != "GET") continue;
+      if (uri.rfind("/_blobs/", 0) != 0) continue;
+      ++edge_blob_requests;
+      if (method != "GET") continue;
       edge_bytes += bytes;
       hits += cache_status == "HIT";
     }
   }
   EXPECT_GE(edge_bytes, 24 * blob_bytes);
   EXPECT_GT(hits, 0u);
+  // Every client request for a blob was checked by the origin once (not once per slice).
+  const std::string origin_log = origin.err_output();
+  std::size_t auth_checks = 0;
+  for (std::size_t at = 0; (at = origin_log.find(" /_auth/_blobs/", at)) != std::string::npos; ++at) ++auth_checks;
+  EXPECT_EQ(auth_checks, edge_blob_requests);
   std::printf(
       "[ figures ] 24 clients x %llu bytes in %.2f s (%.1f MB/s aggregate); origin sent %llu blob bytes (%.2fx the "
       "snapshot), edges delivered %llu\n",
