@@ -33,6 +33,7 @@ struct ServeOptions {
   std::string tls_cert;
   std::string tls_key;
   bool redirect_all = false;
+  std::optional<std::string> signing_key_file;
   server::RouterOptions::BlobAuth blob_auth = server::RouterOptions::BlobAuth::Signed;
   // Pull-through proxy
   std::string upstream;
@@ -136,6 +137,11 @@ int run(const ServeOptions& o, const Context& ctx) {
   so.router.revalidate_after = std::chrono::milliseconds(o.revalidate_ms);
   so.router.public_url = o.public_url;
   so.router.redirect_all = o.redirect_all;
+  if (o.signing_key_file) {
+    auto key = server::load_signing_key(*o.signing_key_file);
+    if (!key) return report_error(key.error(), false);
+    so.router.signing_key = std::move(*key);
+  }
   so.router.blob_auth = o.blob_auth;
   if (o.token_file) {
     auto tokens = server::load_token_file(*o.token_file);
@@ -231,6 +237,9 @@ void add_serve_command(CLI::App& app, Context& ctx) {
                   "How /_blobs/ URLs are authorized: signed (default; expiring signature in the query) or none (plain "
                   "content addresses; private repos' blobs still need a token)")
       ->transform(CLI::CheckedTransformer(blob_auths, CLI::ignore_case));
+  cmd->add_option("--signing-key-file", o->signing_key_file,
+                  "File with the secret (32+ bytes) that signs /_blobs/ URLs, shared by origins behind one address and kept "
+                  "across restarts (default: random per process)");
   auto* tls_cert = cmd->add_option("--tls-cert", o->tls_cert,
                                    "Serve HTTPS with this PEM certificate (chain after it); clients that do not trust its CA set "
                                    "SSL_CERT_FILE=ca.pem")

@@ -1,4 +1,5 @@
 // Route dispatch, access control and the Hub's error shapes.
+#include <fstream>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
@@ -75,8 +76,22 @@ Result<std::vector<std::string>> load_token_file(const std::string& path) {
 
 Router::Impl::Impl(RouterOptions o, std::string root_real)
     : options(std::move(o)), root(std::move(root_real)), view(root, options.revalidate_after, options.max_open_files) {
+  signing_key = options.signing_key;
   unsigned char key[32];
-  if (RAND_bytes(key, sizeof key) == 1) signing_key.assign(reinterpret_cast<const char*>(key), sizeof key);
+  if (signing_key.empty() && RAND_bytes(key, sizeof key) == 1) signing_key.assign(reinterpret_cast<const char*>(key), sizeof key);
+}
+
+Result<std::string> load_signing_key(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return fail(ErrorCode::Io, "cannot read the signing key file '" + path + "'", path);
+  std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  if (!key.empty() && key.back() == '\n') key.pop_back();
+  if (key.size() < 32)
+    return fail(ErrorCode::InvalidArgument,
+                "the signing key file '" + path + "' holds " + std::to_string(key.size()) +
+                    " bytes; it needs at least 32 (make one with: openssl rand -hex 32 > '" + path + "')",
+                path);
+  return key;
 }
 
 bool Router::Impl::is_private(const RepoRef& repo) const {
@@ -189,6 +204,9 @@ Result<std::unique_ptr<Router>> Router::create(RouterOptions options) {
                       "' is not a URL like http://mirror.example:8080 (http or https, a host, an optional path; no query)");
   }
   auto impl = std::make_unique<Impl>(options, *real);
+  if (!options.signing_key.empty() && options.signing_key.size() < 32)
+    return fail(ErrorCode::InvalidArgument,
+                "the blob URL signing key holds " + std::to_string(options.signing_key.size()) + " bytes; it needs at least 32");
   if (impl->signing_key.empty())
     return fail(ErrorCode::Io,
                 "cannot get random bytes from OpenSSL (RAND_bytes) to sign download URLs; check the system's entropy source");

@@ -2,6 +2,7 @@
 // URLs too), --blob-auth none (plain content addresses) and /_auth/ (an edge's auth_request).
 #include <filesystem>
 
+#include "hubcache/server/router.hpp"
 #include "server_client.hpp"
 
 namespace hubcache::test {
@@ -128,6 +129,43 @@ TEST_F(BlobUrls, AuthRouteWithBlobAuthNoneAsksPrivateReposForTheToken) {
   EXPECT_EQ(http("GET", pub).status, 204);
   EXPECT_EQ(http("GET", priv).status, 401);
   EXPECT_EQ(http("GET", priv, {"Authorization: Bearer hf_mirror"}).status, 204);
+}
+
+TEST_F(BlobUrls, OriginsSharingASigningKeyAcceptEachOthersUrls) {
+  const std::string key(40, 'k');
+  start([&](server::ServerOptions& o) { o.router.signing_key = key; });
+  const std::string location = http("HEAD", url("/org/tiny/resolve/main/model.safetensors")).header("location");
+  const std::string path = location.substr(srv->url().size());
+  srv->stop();
+  // A restarted origin (or a replica) with the same key: the URL still opens the blob.
+  start([&](server::ServerOptions& o) { o.router.signing_key = key; });
+  auto same = http("GET", url(path));
+  EXPECT_EQ(same.status, 200);
+  EXPECT_EQ(same.body, k_weights);
+  srv->stop();
+  start([&](server::ServerOptions& o) { o.router.signing_key = std::string(40, 'x'); });
+  EXPECT_EQ(http("GET", url(path)).status, 403);
+  srv->stop();
+  start();  // a random key: nothing signed before opens anything
+  EXPECT_EQ(http("GET", url(path)).status, 403);
+}
+
+TEST(SigningKey, ShortKeysAreRefusedWithTheWayToMakeOne) {
+  TempDir tmp;
+  write_file(tmp.path() + "/short", "abc\n");
+  auto r = server::load_signing_key(tmp.path() + "/short");
+  ASSERT_FALSE(r.has_value());
+  EXPECT_NE(r.error().message.find("holds 3 bytes; it needs at least 32"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("openssl rand -hex 32"), std::string::npos);
+  write_file(tmp.path() + "/good", std::string(64, 'a') + "\n");
+  auto good = server::load_signing_key(tmp.path() + "/good");
+  ASSERT_TRUE(good.has_value());
+  EXPECT_EQ(*good, std::string(64, 'a'));
+  EXPECT_FALSE(server::load_signing_key(tmp.path() + "/missing").has_value());
+  server::RouterOptions o;
+  o.cache_dir = tmp.path();
+  o.signing_key = "short";
+  EXPECT_FALSE(server::Router::create(o).has_value());
 }
 
 }  // namespace

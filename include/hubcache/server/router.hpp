@@ -24,6 +24,10 @@ struct RouterOptions {
   /// addresses, no query; a blob of a private repo then needs one of the mirror's tokens (401
   /// without), like the repo's API routes. For sites whose blob store is private anyway.
   enum class BlobAuth { Signed, None };
+  /// The secret that signs blob URLs (at least 32 bytes; see load_signing_key). Empty: 32 random
+  /// bytes per Router, so URLs die with the process. Origins that share one address (replicas
+  /// behind a load balancer) or must outlive restarts share a key.
+  std::string signing_key;
   BlobAuth blob_auth = BlobAuth::Signed;
   /// Also answer /resolve of a file kept in git (not LFS) with a 302 to its content-addressed
   /// blob URL (/_blobs/<repo folder>/<git blob id>), carrying X-Linked-Etag, X-Linked-Size and
@@ -46,6 +50,9 @@ struct RouterOptions {
 
 /// Reads a token file: one token per line, surrounding whitespace and empty lines ignored.
 Result<std::vector<std::string>> load_token_file(const std::string& path);
+/// Reads a signing key file: its bytes, one trailing newline dropped. Fails (InvalidArgument)
+/// when it holds fewer than 32 bytes, or (Io) when it cannot be read.
+Result<std::string> load_signing_key(const std::string& path);
 
 class Router {
  public:
