@@ -116,12 +116,14 @@ const cacheMount = originFs.mounts.find((m) => m.mountPath === cacheDir);
 check(cacheMount !== undefined && cacheMount.name === claim, "--cache-dir is the volumeClaimTemplate's mount",
       `--cache-dir ${cacheDir}, mounts ${JSON.stringify(origin.volumeMounts)}, claim ${claim}`);
 const tokenFile = argValue(args, "--upstream-token-file");
-if (tokenFile !== undefined) {
-  const m = originFs.mounts.find((m) => tokenFile.startsWith(m.mountPath + "/"));
+const signingKeyFile = argValue(args, "--signing-key-file");
+for (const [flag, file] of [["--upstream-token-file", tokenFile], ["--signing-key-file", signingKeyFile]]) {
+  if (file === undefined) continue;
+  const m = originFs.mounts.find((m) => file.startsWith(m.mountPath + "/"));
   const vol = pod.spec.volumes?.find((v) => v.name === m?.name);
-  const key = tokenFile.slice((m?.mountPath.length ?? 0) + 1);
+  const key = file.slice((m?.mountPath.length ?? 0) + 1);
   check(vol?.secret !== undefined && (vol.secret.items ?? [{ path: key }]).some((i) => i.path === key),
-        "--upstream-token-file is a file of a mounted Secret", JSON.stringify({ tokenFile, vol }));
+        `${flag} is a file of a mounted Secret`, JSON.stringify({ file, vol }));
 }
 
 // Prometheus annotations, probes.
@@ -192,6 +194,8 @@ try {
     return originFs.path(a) ?? a;
   });
   if (tokenFile !== undefined) writeFileSync(originFs.path(tokenFile), "hf_deploy_test_token\n");
+  // What `openssl rand -hex 32` (the README's command) makes.
+  if (signingKeyFile !== undefined) writeFileSync(originFs.path(signingKeyFile), "ab".repeat(32) + "\n");
   const server = await startServer([hubcache, ...localArgs], baseEnv);
   const port = new URL(server.url).port;
   console.log(`     origin: ${[hubcache, ...localArgs].join(" ")} -> ${server.url}`);
