@@ -51,6 +51,11 @@ struct Router::Impl {
   Response refs(const Request& req, const RepoTarget& t) const;
   Response resolve(const Request& req, const RepoTarget& t, const std::string& revision, const std::string& path, bool raw) const;
   Response blob(const Request& req, const std::vector<std::string>& segments) const;
+  // The HTML pages for people (html_page.cpp).
+  Response index_page(const Request& req) const;
+  Response repo_page(const Request& req, const RepoRef& repo, const std::string& revision) const;
+  /// The pages show the repo to this request: it may read it (check_access) and page_hides agrees.
+  bool page_shows(const Request& req, const RepoTarget& t) const;
 
   /// Resolves `revision` of the target; on failure fills `error` with the Hub's 404.
   std::optional<std::string> commit_of(const RepoTarget& t, const std::string& revision, Response& error) const;
