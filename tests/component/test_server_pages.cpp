@@ -7,6 +7,7 @@
 #include <regex>
 
 #include "cache_builder.hpp"
+#include "server_client.hpp"
 #include "hubcache/server/route.hpp"
 #include "hubcache/server/router.hpp"
 #include "hubcache/util/text.hpp"
@@ -247,6 +248,21 @@ TEST_F(Pages, FactsAreShownEscapedAndHiddenReposStayHidden) {
   EXPECT_FALSE(has(r.body, "org/data"));
   EXPECT_EQ(get("/datasets/org/data").status, 404);
   EXPECT_EQ(get("/datasets/org/data/resolve/" + c3 + "/train.csv").status, 200) << "the pages hide it, the API decides itself";
+}
+
+class PagesOverHttp : public ServerFixture {};
+
+TEST_F(PagesOverHttp, HeadSendsTheLengthOfTheGetAndNoBody) {
+  cache.add_file(k_model, commit_id(1), "config.json", "{}");
+  cache.add_ref(k_model, "main", commit_id(1));
+  start();
+  const HttpResult g = http("GET", url("/")), h = http("HEAD", url("/"));
+  ASSERT_EQ(g.status, 200);
+  EXPECT_NE(g.body.find("export HF_ENDPOINT=" + srv->url() + "</pre>"), std::string::npos) << g.body;
+  EXPECT_EQ(h.status, 200);
+  EXPECT_TRUE(h.body.empty());
+  EXPECT_EQ(h.header("content-length"), std::to_string(g.body.size()));
+  EXPECT_EQ(h.header("content-type"), "text/html; charset=utf-8");
 }
 
 TEST(PageRoutes, ParseRouteNamesThePagesAndLeavesTheHubsRoutesAlone) {
