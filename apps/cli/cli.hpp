@@ -96,6 +96,7 @@ void add_link_command(CLI::App& app, Context& ctx);
 void add_ollama_command(CLI::App& app, Context& ctx);
 void add_download_command(CLI::App& app, Context& ctx);
 void add_serve_command(CLI::App& app, Context& ctx);
+void add_lock_command(CLI::App& app, Context& ctx);  // lock and sync
 /// `auth list / switch / logout` (hubcache) and `auth login / whoami` (hubcache-net).
 void add_auth_command(CLI::App& app, Context& ctx);
 void add_auth_net_command(CLI::App& app, Context& ctx);

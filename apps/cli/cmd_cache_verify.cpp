@@ -4,6 +4,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cmd_cache.hpp"
+#include "hubcache/lock/cache_check.hpp"
 #include "hubcache/manage/verify.hpp"
 
 namespace hubcache::cli {
@@ -15,6 +16,7 @@ struct VerifyCliOptions {
   std::optional<std::string> revision;
   std::string repo_type = "model";
   bool fail_on_missing_files = false;
+  std::optional<std::string> lockfile;
 };
 
 std::string describe(const VerifyProblem& p) {
@@ -30,7 +32,57 @@ std::string describe(const VerifyProblem& p) {
   return p.path;
 }
 
+// --lock F: every file the lockfile names, at its commit, hashed against the lock.
+int run_verify_lock(const Context& ctx, const VerifyCliOptions& o) {
+  const Config c = load_config(ctx, o.common);
+  auto lock = lock::read_lockfile(*o.lockfile);
+  if (!lock) return report_error(lock.error(), o.common.json);
+  auto check = lock::check_cache_against_lock(c.hub_cache.value, *lock, true);
+  if (!check) return report_error(check.error(), o.common.json);
+  const auto state = [](lock::FileCheck::State s) {
+    return s == lock::FileCheck::State::Ok ? "ok" : s == lock::FileCheck::State::Missing ? "missing" : "mismatched";
+  };
+  if (o.common.json) {
+    nlohmann::json problems = nlohmann::json::array();
+    for (const auto& f : check->files)
+      if (f.state != lock::FileCheck::State::Ok)
+        problems.push_back({{"repo_id", f.repo.id},
+                            {"repo_type", to_string(f.repo.type)},
+                            {"commit", f.commit},
+                            {"path", f.path},
+                            {"state", state(f.state)},
+                            {"detail", f.why}});
+    print_json({{"lockfile", *o.lockfile},
+                {"checked", check->files.size()},
+                {"missing", check->missing},
+                {"mismatched", check->mismatched},
+                {"ok", check->ok()},
+                {"problems", problems}});
+    return check->ok() ? k_exit_ok : k_exit_integrity;
+  }
+  if (!check->ok()) {
+    fmt::print("The cache does not hold what {} names ({} missing, {} mismatched):\n", printable(*o.lockfile), check->missing,
+               check->mismatched);
+    for (const auto& f : check->files)
+      if (f.state != lock::FileCheck::State::Ok)
+        fmt::print("  - {} {}@{}: {}: {}\n", state(f.state), printable(f.repo.id), f.commit.substr(0, 12), printable(f.path),
+                   printable(f.why));
+    std::fflush(stdout);
+    fmt::print(stderr, "Error: verification against {} failed. `hubcache sync --lock {}` downloads what is missing or wrong.\n",
+               printable(*o.lockfile), printable(*o.lockfile));
+    return k_exit_integrity;
+  }
+  fmt::print("Verified {} file(s) of {} repo(s) against {}. All checksums match.\n", check->files.size(), lock->repos.size(),
+             printable(*o.lockfile));
+  return k_exit_ok;
+}
+
 int run_verify(const Context& ctx, const VerifyCliOptions& o) {
+  if (o.lockfile) {
+    if (!o.repo_id.empty()) return usage_error("give a repo id or --lock, not both");
+    return run_verify_lock(ctx, o);
+  }
+  if (o.repo_id.empty()) return usage_error("name the repo to verify (org/name), or --lock FILE");
   const Config c = load_config(ctx, o.common);
   const RepoRef repo{*parse_repo_type(o.repo_type), o.repo_id};
   set_hint_repo(repo.id, repo.type, o.revision.value_or("main"));
@@ -100,7 +152,8 @@ int run_verify(const Context& ctx, const VerifyCliOptions& o) {
 void add_cache_verify_command(CLI::App& cache, Context& ctx) {
   auto o = std::make_shared<VerifyCliOptions>();
   auto* cmd = cache.add_subcommand("verify", "Check every file of a cached revision against its hash, offline");
-  cmd->add_option("repo_id", o->repo_id, "Repo id, e.g. org/name")->required();
+  cmd->add_option("repo_id", o->repo_id, "Repo id, e.g. org/name (or --lock)");
+  cmd->add_option("--lock", o->lockfile, "Check every file a lockfile (hubcache.lock) names instead of one repo");
   cmd->add_option("--revision", o->revision, "Branch, tag, refs/pr/N or commit (default: refs/main, else the only snapshot)");
   add_repo_type_option(*cmd, o->repo_type);
   cmd->add_flag("--fail-on-missing-files", o->fail_on_missing_files,

@@ -35,7 +35,9 @@ int exec_network_tool(char** argv) {
 
 int main(int argc, char** argv) {
   using namespace hubcache::cli;
-  if (argc >= 2 && (std::strcmp(argv[1], "download") == 0 || std::strcmp(argv[1], "serve") == 0)) return exec_network_tool(argv);
+  if (argc >= 2 && (std::strcmp(argv[1], "download") == 0 || std::strcmp(argv[1], "serve") == 0 ||
+                    std::strcmp(argv[1], "lock") == 0 || std::strcmp(argv[1], "sync") == 0))
+    return exec_network_tool(argv);
   if (argc >= 3 && std::strcmp(argv[1], "auth") == 0 &&
       (std::strcmp(argv[2], "login") == 0 || std::strcmp(argv[2], "whoami") == 0))
     return exec_network_tool(argv);
@@ -57,5 +59,7 @@ int main(int argc, char** argv) {
   // Listed for --help only: main() hands these to hubcache-net before parsing.
   app.add_subcommand("download", "Download a repo or files into the cache or a local dir (see download --help)");
   app.add_subcommand("serve", "Serve a cache as a Hub-compatible mirror (see serve --help)");
+  app.add_subcommand("lock", "Pin repos to commits and files in hubcache.lock (see lock --help)");
+  app.add_subcommand("sync", "Make the cache hold exactly what hubcache.lock names (see sync --help)");
   return parse_and_run(app, ctx, argc, argv);
 }

@@ -1,5 +1,6 @@
 #include "hub_server.hpp"
 #include "hub_server_internal.hpp"
+#include "hubcache/cache/lfs_pointer.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -266,7 +267,8 @@ std::string HubServer::add_file(const RepoRef& repo, const std::string& commit, 
   f.size = content.size();
   f.lfs = lfs;
   f.sha256 = sha256_hex(content);
-  f.git_sha1 = git_blob_sha1_hex(content);
+  // As the Hub lists it: an LFS file's git oid is that of its pointer file.
+  f.git_sha1 = git_blob_sha1_hex(lfs ? lfs_pointer_text(f.sha256, f.size) : content);
   if (lfs) f.cdn_etag = cdn_etag_of_content(content);
   std::lock_guard lock(m_mutex);
   auto& r = m_repos[key_of(repo)];
@@ -283,7 +285,7 @@ void HubServer::add_disk_file(const RepoRef& repo, const std::string& commit, co
   f.size = size;
   f.lfs = true;
   f.sha256 = sha256;
-  f.git_sha1 = std::string(40, 'f');  // pointer-file oid: not used for LFS downloads
+  f.git_sha1 = git_blob_sha1_hex(lfs_pointer_text(sha256, size));  // the pointer file's oid, as the Hub lists it
   f.cdn_etag = cdn_etag_of_disk_file(sha256, size);
   std::lock_guard lock(m_mutex);
   auto& r = m_repos[key_of(repo)];
