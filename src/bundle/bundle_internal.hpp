@@ -105,11 +105,13 @@ class Staging {
   };
   Result<fs::Fd> open_parent(const EntryClass& c, std::string& leaf);
   Result<void> write_blob(const EntryClass& c, const Entry& e, const ReadFn& read);
+  std::string files_of(const std::string& rel) const;  // " (the content of a, b)" from the lock, if read already
   std::string m_dir;
   fs::Fd m_root;
   std::set<std::string> m_seen;
   std::map<std::string, Repo> m_repos;
   std::optional<std::string> m_lock_text;
+  std::map<std::string, std::set<std::string>> m_paths_of;  // "<folder>/blobs/<name>" -> repo paths
   std::uint64_t m_bytes = 0;
 };
 

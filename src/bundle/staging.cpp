@@ -91,6 +91,10 @@ Result<void> Staging::add(const Entry& entry, const ReadFn& read) {
     return entry_error(ErrorCode::InvalidArgument, c.rel, "appears twice in the bundle (duplicate entries are refused)");
   if (c.kind == EntryClass::Kind::LockFile) {
     HUBCACHE_TRY_ASSIGN(m_lock_text, read_small(c.rel, read, k_max_lock_bytes));
+    // Parsed now too (checked in finish), so a bad blob's message can name the files it holds.
+    if (auto early = lock::parse_lockfile(*m_lock_text, c.rel))
+      for (const auto& r : early->repos)
+        for (const auto& f : r.files) m_paths_of[repo_folder_name(r.repo) + "/blobs/" + f.blob_name()].insert(f.path);
     return {};
   }
   if (c.kind == EntryClass::Kind::Tree) {
@@ -137,6 +141,14 @@ Result<void> Staging::add(const Entry& entry, const ReadFn& read) {
   }
 }
 
+std::string Staging::files_of(const std::string& rel) const {
+  const auto it = m_paths_of.find(rel);
+  if (it == m_paths_of.end()) return {};
+  std::string out = " (the content of ";
+  for (const auto& p : it->second) out += (out.ends_with("of ") ? "" : ", ") + p;
+  return out + ")";
+}
+
 Result<void> Staging::write_blob(const EntryClass& c, const Entry& e, const ReadFn& read) {
   std::string leaf;
   HUBCACHE_TRY_ASSIGN(fs::Fd dir, open_parent(c, leaf));
@@ -156,11 +168,12 @@ Result<void> Staging::write_blob(const EntryClass& c, const Entry& e, const Read
   }
   if (got != e.size)
     return entry_error(ErrorCode::Io, c.rel,
-                       "truncated: " + std::to_string(got) + " of " + std::to_string(e.size) + " bytes (an incomplete bundle)");
+                       "truncated: " + std::to_string(got) + " of " + std::to_string(e.size) + " bytes (an incomplete bundle)" +
+                           files_of(c.rel));
   if (const auto digest = verify.finish(); digest != c.name)
     return entry_error(ErrorCode::Integrity, c.rel,
                        std::string("the bytes do not match the blob's name (") + verify.algorithm() + " is " + digest +
-                           "): the bundle is corrupted");
+                           "): the bundle is corrupted" + files_of(c.rel));
   m_repos[c.folder].blobs[c.name] = e.size;
   m_bytes += e.size;
   return {};
