@@ -63,7 +63,7 @@ TEST_F(InteropBundle, ImportedOfflineResolvesEveryFile) {
   // The lock inside the bundle makes the same bundle again.
   const std::string unpacked = tmp.path() + "/unpacked";
   stdfs::create_directories(unpacked);
-  ASSERT_EQ(run_process({"tar", "-x", "-f", tar, "-C", unpacked}).exit_code, 0);
+  ASSERT_EQ(run_process({"/usr/bin/env", "tar", "-x", "-f", tar, "-C", unpacked}).exit_code, 0);
   auto again = run_process({hubcache_bin(), "bundle", "create", "--lock", unpacked + "/.locks/hubcache-bundle.lock", "-o",
                             tmp.path() + "/again.tar", "--cache-dir", source},
                            {"SOURCE_DATE_EPOCH=1700000000"});
@@ -88,7 +88,7 @@ TEST_F(InteropBundle, OneCorruptedByteIsRefusedNamingTheFile) {
 TEST_F(InteropBundle, PlainTarExtractIsACacheBothClientsRead) {
   const std::string by_tar = tmp.path() + "/by-tar", by_import = tmp.path() + "/by-import";
   stdfs::create_directories(by_tar);
-  auto x = run_process({"tar", "-x", "-f", tar, "-C", by_tar});
+  auto x = run_process({"/usr/bin/env", "tar", "-x", "-f", tar, "-C", by_tar});
   ASSERT_EQ(x.exit_code, 0) << x.err;
   ASSERT_EQ(run_process({hubcache_bin(), "bundle", "import", tar, "--cache-dir", by_import}).exit_code, 0);
   EXPECT_EQ(repo_folder(by_tar), repo_folder(by_import));
