@@ -1,5 +1,8 @@
 // The tar bundle: lockfile first, then per repo folder its blobs (each once), refs, snapshot
-// pointers and trees, in a fixed order with fixed metadata (pax, uid/gid 0, one mtime).
+// pointers and trees, in a fixed order with fixed metadata (pax, uid/gid 0, one mtime). No folder
+// entries (but refs/ when no ref creates it): `tar -x` into a live cache then creates the folders
+// it lacks and leaves the modes and times of existing ones alone (a shared cache's group-writable
+// .locks/ stays so).
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
@@ -85,13 +88,10 @@ class TarWriter {
 
 Result<CreateReport> write_stream(TarWriter& tar, const CreateOptions& options, const std::vector<BundleRepo>& repos) {
   CreateReport report;
-  HUBCACHE_TRY(tar.dir(std::string(k_locks_dir)));
   HUBCACHE_TRY(tar.file(k_bundle_lock_entry, lock::serialize_lockfile(options.lock)));
   for (const auto& r : repos) {
     ++report.repos;
     const std::string root = r.folder + "/";
-    HUBCACHE_TRY(tar.dir(r.folder));
-    HUBCACHE_TRY(tar.dir(root + std::string(k_blobs_dir)));
     for (const auto& [name, size] : r.blobs) {
       const std::string entry = root + std::string(k_blobs_dir) + "/" + name;
       HUBCACHE_TRY(tar.header(entry, AE_IFREG, 0644, size));
@@ -101,26 +101,16 @@ Result<CreateReport> write_stream(TarWriter& tar, const CreateOptions& options, 
       ++report.blobs;
       report.bytes += size;
     }
-    HUBCACHE_TRY(tar.dir(root + std::string(k_refs_dir)));
-    std::set<std::string> ref_dirs;
-    for (const auto& [ref, commit] : r.refs) {
-      for (auto slash = ref.find('/'); slash != std::string::npos; slash = ref.find('/', slash + 1))
-        if (ref_dirs.insert(ref.substr(0, slash)).second) HUBCACHE_TRY(tar.dir(root + "refs/" + ref.substr(0, slash)));
-      HUBCACHE_TRY(tar.file(root + "refs/" + ref, commit));
-    }
-    HUBCACHE_TRY(tar.dir(root + std::string(k_snapshots_dir)));
+    // refs/ must exist (the JS scanner stats it); a ref file creates it, else an entry does.
+    if (r.refs.empty()) HUBCACHE_TRY(tar.dir(root + std::string(k_refs_dir)));
+    for (const auto& [ref, commit] : r.refs) HUBCACHE_TRY(tar.file(root + "refs/" + ref, commit));
     for (const auto& [commit, files] : r.snapshots) {
       const std::string snap = root + "snapshots/" + commit;
-      HUBCACHE_TRY(tar.dir(snap));
-      std::set<std::string> dirs;
       for (const auto& [path, f] : files) {
-        for (auto slash = path.find('/'); slash != std::string::npos; slash = path.find('/', slash + 1))
-          if (dirs.insert(path.substr(0, slash)).second) HUBCACHE_TRY(tar.dir(snap + "/" + path.substr(0, slash)));
         HUBCACHE_TRY(tar.symlink(snap + "/" + path, pointer_target(path, f.blob_name())));
         ++report.files;
       }
     }
-    HUBCACHE_TRY(tar.dir(root + std::string(k_trees_dir)));
     for (const auto& [commit, files] : r.snapshots) {
       HUBCACHE_TRY_ASSIGN(const std::string text, tree_file_text(tree_entries(files)));
       HUBCACHE_TRY(tar.file(root + "trees/" + commit + ".json", text));

@@ -183,7 +183,9 @@ TEST_F(Bundle, TarHoldsTheCacheLayoutEachBlobOnceAndTheLockFirst) {
   EXPECT_EQ(r->blobs, 4u);  // config, weights, notes (org/x) + train.csv (org/d)
   const auto seen = read_tar(tar);
   ASSERT_GE(seen.order.size(), 2u);
-  EXPECT_EQ(seen.order[1], ".locks/hubcache-bundle.lock");
+  EXPECT_EQ(seen.order[0], ".locks/hubcache-bundle.lock");
+  EXPECT_EQ(std::count(seen.order.begin(), seen.order.end(), ".locks/"), 0) << "tar -x must not reset an existing .locks/";
+  EXPECT_EQ(std::count(seen.order.begin(), seen.order.end(), "datasets--org--d/refs/"), 1) << "refs/ exists without refs";
   const std::string wsha = sha256_hex(weights), cfg = git_blob_sha1_hex(config);
   EXPECT_EQ(std::count(seen.order.begin(), seen.order.end(), "models--org--x/blobs/" + wsha), 1);
   EXPECT_EQ(std::count(seen.order.begin(), seen.order.end(), "models--org--x/blobs/" + cfg), 1);
