@@ -8,6 +8,8 @@
 #include <map>
 #include <mutex>
 #include <optional>
+#include <utility>
+#include <vector>
 
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/cache/store.hpp"
@@ -532,11 +534,28 @@ struct Proxy::Impl {
                                       std::string(r.header("X-Error-Message").value_or("")));
   }
 
+  // What the page at / says about the proxy: its upstream (without credentials) and hit rate.
+  std::vector<std::pair<std::string, std::string>> page_facts() const {
+    std::string upstream = options.upstream.endpoint;
+    const std::size_t host = upstream.find("://") + 3;
+    const std::size_t at = upstream.find('@', host);
+    if (at != std::string::npos && at < upstream.find('/', host)) upstream.erase(host, at + 1 - host);
+    if (options.offline) upstream += " (offline: never contacted)";
+    const std::uint64_t h = hits.load(), m = misses.load();
+    std::string rate = "no repo request yet";
+    if (h + m > 0)
+      rate = std::to_string((h * 100 + (h + m) / 2) / (h + m)) + "% (" + std::to_string(h) + " of " + std::to_string(h + m) +
+             " repo requests answered from the cache, " + std::to_string(m) + " fetched upstream)";
+    return {{"Upstream", upstream}, {"Hit rate", rate}};
+  }
+
   Response handle(const Request& req) {
     ++requests;
     auto parsed = server::parse_route(req, [this](const RepoRef& repo) { return exists_any(RepoLayout(cache, repo).folder()); });
+    // The HTML pages show what the cache holds; they never fill it.
     if (!parsed.route || parsed.route->kind == Route::Kind::Blob || parsed.route->kind == Route::Kind::BlobAuth ||
-        parsed.route->kind == Route::Kind::WhoAmI)
+        parsed.route->kind == Route::Kind::WhoAmI || parsed.route->kind == Route::Kind::Index ||
+        parsed.route->kind == Route::Kind::RepoPage)
       return router->handle(req);
     if (options.offline) {
       if (auto denied = recorded_restriction(req, parsed.route->repo)) return std::move(*denied);
@@ -573,6 +592,18 @@ Result<std::unique_ptr<Proxy>> Proxy::create(ProxyOptions options) {
     return fail(ErrorCode::InvalidArgument,
                 "the upstream '" + endpoint + "' is not an http(s) URL; give the Hub to pull from, like https://huggingface.co");
   auto impl = std::make_unique<Impl>();
+  // The Router's pages show the proxy's facts and hide what it keeps restricted (the Router is
+  // owned by the Impl, so the pointer outlives every call).
+  const Impl* self = impl.get();
+  options.router.page_facts = [self, more = std::move(options.router.page_facts)] {
+    auto facts = self->page_facts();
+    if (more)
+      for (auto& f : more()) facts.push_back(std::move(f));
+    return facts;
+  };
+  options.router.page_hides = [self, more = std::move(options.router.page_hides)](const Request& req, const RepoRef& repo) {
+    return self->recorded_restriction(req, repo).has_value() || (more && more(req, repo));
+  };
   HUBCACHE_TRY_ASSIGN(impl->router, server::Router::create(options.router));
   impl->cache = fs::absolute_real(options.router.cache_dir);
   options.upstream.cache_dir = impl->cache;

@@ -9,6 +9,7 @@ namespace {
 
 bool is_api_keyword(std::string_view s) { return s == "revision" || s == "tree" || s == "paths-info" || s == "refs"; }
 bool is_file_keyword(std::string_view s) { return s == "resolve" || s == "raw"; }
+bool no_keyword(std::string_view) { return false; }
 
 struct Split {
   RepoRef repo;
@@ -114,6 +115,11 @@ ParsedRoute parse_route(const Request& req, const std::function<bool(const RepoR
     route.kind = Route::Kind::WhoAmI;
     return found(std::move(route));
   }
+  if (segs.size() == 1 && segs[0].empty()) {  // "/"
+    if (!read_method) return method_not_allowed("GET, HEAD");
+    route.kind = Route::Kind::Index;
+    return found(std::move(route));
+  }
   if (segs.size() >= 3 && segs[0] == "api") {
     std::optional<RepoType> type;
     for (RepoType t : {RepoType::Model, RepoType::Dataset, RepoType::Space, RepoType::Kernel})
@@ -174,6 +180,15 @@ ParsedRoute parse_route(const Request& req, const std::function<bool(const RepoR
         start = 1;
       }
   const std::vector<std::string> rest(segs.begin() + static_cast<std::ptrdiff_t>(start), segs.end());
+  // A repo's page at the Hub's own URL: /{id} or /{type}s/{id}, nothing after the id.
+  if (!rest.empty() && rest.size() <= 2 && !(start == 0 && (rest[0] == "api" || rest[0] == "_blobs")))
+    if (auto page = split_repo(in_cache, type, rest, &no_keyword, true); page && page->consumed == rest.size()) {
+      if (!read_method) return method_not_allowed("GET, HEAD");
+      route.kind = Route::Kind::RepoPage;
+      route.repo = page->repo;
+      route.revision = req.query_value("revision").value_or("");
+      return found(std::move(route));
+    }
   auto split = split_repo(in_cache, type, rest, &is_file_keyword, false);
   if (!split || rest.size() < split->consumed + 3) return not_found_route();
   if (!read_method) return method_not_allowed("GET, HEAD");

@@ -253,6 +253,10 @@ Response Router::handle(const Request& req) const {
       return impl.blob_auth(req, route.segments);
     case Route::Kind::WhoAmI:
       return impl.whoami(req);
+    case Route::Kind::Index:
+      return impl.index_page(req);
+    case Route::Kind::RepoPage:
+      return impl.repo_page(req, route.repo, route.revision);
     default:
       break;
   }

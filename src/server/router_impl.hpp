@@ -63,6 +63,11 @@ struct Router::Impl {
   std::optional<BlobTarget> blob_access(const Request& req, const std::vector<std::string>& segments, Response& refusal) const;
   /// The Location of the blob of `hash` in `repo` (signed unless BlobAuth::None).
   std::string blob_location(const Request& req, const RepoRef& repo, const std::string& hash) const;
+  // The HTML pages for people (html_page.cpp).
+  Response index_page(const Request& req) const;
+  Response repo_page(const Request& req, const RepoRef& repo, const std::string& revision) const;
+  /// The pages show the repo to this request: it may read it (check_access) and page_hides agrees.
+  bool page_shows(const Request& req, const RepoTarget& t) const;
 
   /// Resolves `revision` of the target; on failure fills `error` with the Hub's 404.
   std::optional<std::string> commit_of(const RepoTarget& t, const std::string& revision, Response& error) const;

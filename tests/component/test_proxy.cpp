@@ -552,3 +552,38 @@ TEST_F(ProxyTest, OfflineWhatTheCacheLacksIsA504NotAnAbsentFile) {
 }
 
 }  // namespace
+
+TEST_F(ProxyTest, ThePageShowsTheUpstreamAndTheHitRateAndNeverFillsTheCache) {
+  start();
+  auto page = test::http("GET", url("/"));
+  ASSERT_EQ(page.status, 200);
+  EXPECT_NE(page.body.find("<tr><th>Upstream</th><td>" + server.endpoint() + "</td></tr>"), std::string::npos) << page.body;
+  EXPECT_NE(page.body.find("<tr><th>Hit rate</th><td>no repo request yet</td></tr>"), std::string::npos);
+  EXPECT_EQ(test::http("GET", url("/org/model")).status, 404) << "a repo page shows the cache, it fetches nothing";
+  EXPECT_EQ(server.requests().size(), 0u);
+  EXPECT_EQ(test::http("GET", url("/org/model/resolve/main/config.json")).status, 200);  // a miss
+  EXPECT_EQ(test::http("GET", url("/org/model/resolve/main/config.json")).status, 200);  // a hit
+  page = test::http("GET", url("/"));
+  EXPECT_NE(page.body.find("<tr><th>Hit rate</th><td>50% (1 of 2 repo requests answered from the cache, 1 fetched "
+                           "upstream)</td></tr>"),
+            std::string::npos)
+      << page.body;
+  EXPECT_NE(page.body.find("<a href=\"/org/model\">org/model</a>"), std::string::npos);
+  EXPECT_NE(test::http("GET", url("/org/model")).body.find("/resolve/" + c1 + "/config.json\">config.json</a>"),
+            std::string::npos);
+}
+
+TEST_F(ProxyTest, ThePageListsAGatedRepoOnlyForTheProxysTokens) {
+  server.set_gated(k_model, true);
+  server.set_valid_token("upstream-token");
+  start([](proxy::ProxyOptions& o) {
+    o.upstream.token = "upstream-token";
+    o.router.tokens = {"mirror-token"};
+  });
+  const std::vector<std::string> member = {"Authorization: Bearer mirror-token"};
+  ASSERT_EQ(test::http("GET", url("/org/model/resolve/main/config.json"), member).status, 200);
+  EXPECT_EQ(test::http("GET", url("/")).body.find("org/model"), std::string::npos);
+  EXPECT_EQ(test::http("GET", url("/org/model")).status, 404);
+  EXPECT_NE(test::http("GET", url("/"), member).body.find("<a href=\"/org/model\">org/model</a>"), std::string::npos);
+  EXPECT_EQ(test::http("GET", url("/org/model"), member).status, 200);
+}

@@ -37,8 +37,8 @@ struct LockedFile {
 
 struct LockedRepo {
   RepoRef repo;
-  std::string revision;  // as asked ("main", a tag, or the commit itself)
-  std::string commit;    // what it resolved to (40 hex)
+  std::string revision;                       // as asked ("main", a tag, or the commit itself)
+  std::string commit;                         // what it resolved to (40 hex)
   std::vector<std::string> include, exclude;  // the patterns the files were chosen with (fnmatch, as download's)
   std::vector<LockedFile> files;              // sorted by path, unique
 };

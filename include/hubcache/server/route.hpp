@@ -24,10 +24,13 @@ struct Route {
     Tree,       // GET /api/{type}s/{id}/tree/{rev}[/{path}]
     PathsInfo,  // POST /api/{type}s/{id}/paths-info/{rev}
     Resolve,    // GET|HEAD /[{type}s/]{id}/{resolve|raw}/{rev}/{path}
+    Index,      // GET|HEAD /: the mirror's HTML page for people (repos, how to use it)
+    RepoPage,   // GET|HEAD /[{type}s/]{id}[?revision={rev}]: a repo's HTML page (the Hub's own URL form);
+                // revision "" when none is named. Never "/api" or "/_blobs".
   };
   Kind kind = Kind::Blob;
   RepoRef repo;
-  std::string revision;  // decoded; "refs/pr/1" sent unencoded is one revision
+  std::string revision;  // decoded; "refs/pr/1" sent unencoded is one revision (RepoPage: "" = the default)
   std::string path;      // decoded file or folder path (Tree, Resolve)
   bool raw = false;      // Resolve through /raw/
   std::vector<std::string> segments;

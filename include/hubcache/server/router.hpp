@@ -3,11 +3,14 @@
 // A Router maps a Request to a Response; it is thread-safe and never writes to the cache.
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "hubcache/server/http.hpp"
+#include "hubcache/core/repo_id.hpp"
 #include "hubcache/core/result.hpp"
 
 namespace hubcache::server {
@@ -46,6 +49,14 @@ struct RouterOptions {
   std::size_t max_open_files = 4096;
   std::size_t tree_page_size = 1000;       // entries per tree page (the Hub's)
   std::size_t tree_expand_page_size = 50;  // entries per tree page with expand=true
+  /// More facts for the HTML page at `/` (label, value), shown under "This mirror": the proxy's
+  /// upstream and hit rate. Plain text (the Router escapes it); asked on each request for the page,
+  /// from a server thread. Empty: none.
+  std::function<std::vector<std::pair<std::string, std::string>>()> page_facts;
+  /// Repos the HTML pages must not show to this request although the Router would serve it (the
+  /// proxy's repos its upstream marks gated or private, for a request without one of its tokens).
+  /// Called from server threads. Empty: the pages show what the request may read.
+  std::function<bool(const Request&, const RepoRef&)> page_hides;
 };
 
 /// Reads a token file: one token per line, surrounding whitespace and empty lines ignored.
@@ -63,7 +74,13 @@ class Router {
   Router(const Router&) = delete;
   Router& operator=(const Router&) = delete;
 
-  /// Answers one request. Never throws; malformed input gives a 4xx.
+  /// Answers one request. Never throws; malformed input gives a 4xx. Besides the Hub's routes it
+  /// answers two HTML pages for people (GET/HEAD, text/html, no script): `/` (the repos the request
+  /// may read with sizes and revisions, the facts of RouterOptions::page_facts, and how to use this
+  /// mirror: HF_ENDPOINT, Python, JS, hubcache) and a repo's page at the Hub's URL of it
+  /// (`/org/name`, `/datasets/org/name`, ...; `?revision=`) listing a revision's files, each linked
+  /// to its resolve URL. A repo the request may not read is a 404 page there, exactly as a missing
+  /// one.
   Response handle(const Request& request) const;
   /// The request carries one of the mirror's tokens (RouterOptions::tokens) as a Bearer token:
   /// what lets it read private repos (compared in constant time).
