@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
   add_doctor_command(app, ctx);
   add_dedupe_command(app, ctx);
   add_migrate_command(app, ctx);
+  add_bundle_command(app, ctx);
   add_link_command(app, ctx);
   add_ollama_command(app, ctx);
   add_auth_command(app, ctx);

@@ -262,9 +262,7 @@ Result<void> write_tree_file(const RepoLayout& layout, std::string_view commit, 
   return write_tree_file_in(layout.trees_dir(), commit, entries);
 }
 
-Result<void> write_tree_file_in(const std::string& trees_dir, std::string_view commit,
-                                const std::vector<TreeFileEntry>& entries) {
-  if (!is_commit_hash(commit)) return fail(ErrorCode::InvalidRevision, "not a commit hash: '" + std::string(commit) + "'");
+Result<std::string> tree_file_text(const std::vector<TreeFileEntry>& entries) {
   nlohmann::json files = nlohmann::json::object();
   for (const auto& e : entries) {
     HUBCACHE_TRY(validate_repo_path(e.path));
@@ -272,14 +270,22 @@ Result<void> write_tree_file_in(const std::string& trees_dir, std::string_view c
     if (e.lfs_sha256) v["lfs_sha256"] = *e.lfs_sha256;
     if (e.lfs_size) v["lfs_size"] = *e.lfs_size;
     if (e.xet_hash) {
-      if (!is_lower_hex(*e.xet_hash, 64)) return {};  // PY skips the whole file then
+      if (!is_lower_hex(*e.xet_hash, 64)) return std::string();  // PY skips the whole file then
       v["xet_hash"] = *e.xet_hash;
     }
     files[e.path] = std::move(v);
   }
   nlohmann::json doc = {{"format_version", 1}, {"files", std::move(files)}};
+  return doc.dump(1, ' ', true);
+}
+
+Result<void> write_tree_file_in(const std::string& trees_dir, std::string_view commit,
+                                const std::vector<TreeFileEntry>& entries) {
+  if (!is_commit_hash(commit)) return fail(ErrorCode::InvalidRevision, "not a commit hash: '" + std::string(commit) + "'");
+  HUBCACHE_TRY_ASSIGN(const std::string text, tree_file_text(entries));
+  if (text.empty()) return {};
   HUBCACHE_TRY(fs::make_dirs(trees_dir));
-  return fs::write_file_atomic(trees_dir + "/" + std::string(commit) + ".json", doc.dump(1, ' ', true), 0644);
+  return fs::write_file_atomic(trees_dir + "/" + std::string(commit) + ".json", text, 0644);
 }
 
 }  // namespace hubcache

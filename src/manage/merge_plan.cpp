@@ -338,7 +338,8 @@ Result<MergePlan> plan_cache_merge(const MergeOptions& options) {
   plan.options.cache_dir = fs::absolute_real(options.cache_dir);
   const std::string& from = plan.options.source;
   const std::string& to = plan.options.cache_dir;
-  if (from == to || fs::is_within(from, to) || fs::is_within(to, from))
+  const bool staged = options.source_is_staging && fs::is_within(to + "/" + std::string(k_locks_dir), from);
+  if (from == to || fs::is_within(from, to) || (fs::is_within(to, from) && !staged))
     return fail(ErrorCode::InvalidArgument,
                 "'" + from + "' and '" + to + "' are the same cache or one lies inside the other: merge two separate caches",
                 from);

@@ -108,6 +108,10 @@ struct TreeFileEntry {
 /// format_version (callers ignore it then, with a warning). Entries come sorted by path.
 Result<std::optional<std::vector<TreeFileEntry>>> read_tree_file(const RepoLayout& layout, std::string_view commit);
 
+/// The exact bytes write_tree_file_in writes (a bundle carries them in its tar); "" when an
+/// entry's xet_hash is malformed (huggingface_hub then skips the whole file). InvalidPath for a
+/// bad path.
+Result<std::string> tree_file_text(const std::vector<TreeFileEntry>& entries);
 /// Writes trees/<commit>.json atomically (format_version 1, keys sorted, indent 1).
 /// write_tree_file_in writes it to another trees/ folder (a local dir's metadata, docs/cache-format.md#trees).
 Result<void> write_tree_file_in(const std::string& trees_dir, std::string_view commit, const std::vector<TreeFileEntry>& entries);

@@ -38,6 +38,10 @@ struct MergeOptions {
   unsigned threads = 0;   // hashing and copying threads (0 = hardware concurrency)
   /// HF_HUB_DISABLE_SYMLINKS for the destination: snapshot entries are copies (LinkMode::Copy).
   bool disable_symlinks = false;
+  /// The source is a staging cache under the destination's `.locks/` (bundle import extracts
+  /// there: same filesystem, and a folder every scanner skips); allowed although it lies inside
+  /// the destination. Any other source inside the destination is still refused.
+  bool source_is_staging = false;
 };
 
 enum class MergeBlobAction {
