@@ -52,10 +52,11 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-free_port() {  # a port nothing listens on (the edges take theirs a moment later)
-  local p
+free_port() {  # a port nothing listens on, below the ephemeral range (clients' own ports come from there)
+  local p low
+  low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
   while :; do
-    p=$((40000 + RANDOM % 20000))
+    p=$((low - 12000 + RANDOM % 11000))
     (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
   done
 }
@@ -91,7 +92,6 @@ ORIGIN_HOSTPORT=${ORIGIN#http://}
 # --- the edges: the shipped server block with only the four CHANGE values replaced (each must be
 # found exactly once), inside a minimal main config (one foreground process, files in its folder).
 EDGE_PORTS=()
-for i in $(seq 0 $((EDGES - 1))); do EDGE_PORTS+=("$(free_port)"); done
 subst() {  # subst FILE FROM TO: replace the one occurrence of FROM (fixed string) in FILE
   local n text
   n=$(grep -c -F -- "$2" "$1" || true)
@@ -99,11 +99,14 @@ subst() {  # subst FILE FROM TO: replace the one occurrence of FROM (fixed strin
   text=$(<"$1")
   printf '%s\n' "${text/"$2"/"$3"}" >"$1"
 }
-start_edges() {  # fresh folders and empty caches every time
+start_edges() {  # fresh folders, empty caches and new ports every time
   local i dir port
+  EDGE_PORTS=()
   for i in $(seq 0 $((EDGES - 1))); do
     dir=$WORK/edge$i
-    port=${EDGE_PORTS[$i]}
+    port=$(free_port)
+    while [[ " ${EDGE_PORTS[*]} " == *" $port "* ]]; do port=$(free_port); done
+    EDGE_PORTS+=("$port")
     rm -rf "$dir"
     mkdir -p "$dir/cache" "$dir/tmp"
     cp "$CONF" "$dir/edge.conf"
@@ -192,7 +195,7 @@ mbps() { awk -v c="$CLIENTS" -v b="$SNAP_BYTES" -v w="$1" 'BEGIN { printf "%.0f"
 ratio() { awk -v o="$1" -v b="$SNAP_BYTES" 'BEGIN { printf "%.2f", o / b }'; }
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else printf "%.3f\n", (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
 
-echo "== origin $ORIGIN, edges ${EDGE_PORTS[*]} on 127.0.0.1; $CLIENTS clients ($((CLIENTS / EDGES)) per edge), snapshot $SNAP_BYTES bytes"
+echo "== origin $ORIGIN, $EDGES edges on 127.0.0.1; $CLIENTS clients ($((CLIENTS / EDGES)) per edge), snapshot $SNAP_BYTES bytes"
 echo "== $ROUNDS rounds, in turns: A = $CLIENTS clients straight from the origin, B = through the $EDGES edges (cold each time)"
 DW=() EW=() RATIOS=() DO=() EO=()
 for r in $(seq 1 "$ROUNDS"); do
