@@ -8,7 +8,8 @@
 # Each round is cold: every client downloads `org/bench` (the big file and 4 small ones) into an
 # empty cache of its own, at once; on the edge side the three nginx are started afresh on empty
 # caches. Timed: from starting the first client to the last one's exit (starting and stopping the
-# servers, checking the snapshots and removing them are outside the time). Measured per round:
+# servers, checking the snapshots and removing them are outside the time, which is why the script
+# times its rounds itself instead of timing a whole process per round). Measured per round:
 # wall time, aggregate client throughput (clients x snapshot bytes / wall), and the origin's bytes
 # for /_blobs/ paths from its access log ("METHOD PATH STATUS BYTES TIMEms"): CLIENTS x the
 # snapshot straight, 3 x the snapshot through the edges (each edge fetches each 1 MiB slice once).
@@ -16,7 +17,7 @@
 # Needs nginx with the slice and auth_request modules (Debian's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-HUBCACHE=$(realpath "${1:-build/bin/hubcache}")
+HUBCACHE=$(realpath -m "${1:-build/bin/hubcache}")
 SIZE_MB=${SIZE_MB:-256}
 CLIENTS=${CLIENTS:-24}
 ROUNDS=${ROUNDS:-2}
