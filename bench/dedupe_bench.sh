@@ -1,9 +1,10 @@
 #!/bin/sh
 # hubcache dedupe --dry-run --deep vs jdupes -r and rdfind -dryrun true on the same generated tree
 # (10,000 files, 5,000 duplicate candidates); checks that all three find the same groups first.
-# usage: bench/dedupe_bench.sh [BUILD_DIR]   needs jdupes, rdfind (Debian) and farm-bench
+# usage: bench/dedupe_bench.sh [BUILD_DIR]   needs jdupes and rdfind (Debian); times with bench/ab.sh
 set -eu
 build=${1:-build}
+ab=$(dirname "$0")/ab.sh
 tree=${TMPDIR:-/tmp}/hubcache-dupes
 [ -d "$tree" ] || "$build/bench/hubcache_gen_dupes" "$tree"
 hubcache=$(realpath "$build/bin/hubcache")
@@ -29,5 +30,6 @@ rd = {frozenset(v) for v in rd.values() if len(v) > 1}
 print(f"groups: hubcache {len(ours)}, jdupes {len(jd)}, rdfind {len(rd)}; same groups: {ours == jd == rd}")
 PY
 rm -rf "$work"
-farm-bench -n 5 --vs "jdupes -r -q $tree" -- "$hubcache" dedupe "$tree" --deep --dry-run --json
-farm-bench -n 5 --vs "sh -c 'cd /tmp && exec rdfind -dryrun true -outputname /tmp/rdfind-bench.txt $tree'" -- "$hubcache" dedupe "$tree" --deep --dry-run --json
+"$ab" -n 5 "'$hubcache' dedupe '$tree' --deep --dry-run --json" "jdupes -r -q '$tree'"
+"$ab" -n 5 "'$hubcache' dedupe '$tree' --deep --dry-run --json" \
+  "cd /tmp && exec rdfind -dryrun true -outputname /tmp/rdfind-bench.txt '$tree'"

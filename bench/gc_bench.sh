@@ -2,9 +2,10 @@
 # `hubcache cache gc --max-size ... --dry-run` on the synthetic 1,000-repo cache (1000 repos x 2
 # revisions x 50 files, sparse blobs), every revision with a use record of a random age, against
 # `hubcache cache ls --json` (the scan alone, without files) as the yardstick. Goal: gc ≤ 0.5 s.
-# usage: bench/gc_bench.sh [BUILD_DIR]   (default build); needs farm-bench (the workplace's timer)
+# usage: bench/gc_bench.sh [BUILD_DIR]   (default build); times with bench/ab.sh (A B A B, medians)
 set -eu
 build=${1:-build}
+ab=$(dirname "$0")/ab.sh
 cache=${TMPDIR:-/tmp}/hubcache-gc-bench/hub
 hubcache=$(realpath "$build/bin/hubcache")
 if [ ! -d "$cache" ]; then
@@ -19,5 +20,5 @@ if [ ! -d "$cache" ]; then
   sync
 fi
 echo "plan:"; "$hubcache" cache gc --max-size 500GB --dry-run --cache-dir "$cache" | sed -n '1,2p'
-farm-bench -n 11 --vs "$hubcache cache ls --json --cache-dir $cache" -- \
-  "$hubcache" cache gc --max-size 500GB --dry-run --cache-dir "$cache"
+"$ab" -n 11 "'$hubcache' cache gc --max-size 500GB --dry-run --cache-dir '$cache'" \
+  "'$hubcache' cache ls --json --cache-dir '$cache'"

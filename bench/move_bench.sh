@@ -5,9 +5,10 @@
 # destination is a loop-mounted ext4 image. Each run starts from a hardlink copy of the tree
 # (cp -al, a few ms, in both commands) because the move removes its source, and from an empty
 # destination. Goal: move ≥ 0.9x the speed of cp -a.
-# usage: bench/move_bench.sh [BUILD_DIR] (default build); root (mount); needs farm-bench
+# usage: bench/move_bench.sh [BUILD_DIR] (default build); root (mount); times with bench/ab.sh
 set -eu
 build=${1:-build}
+ab=$(dirname "$0")/ab.sh
 work=${TMPDIR:-/tmp}/hubcache-move-bench
 hubcache=$(realpath "$build/bin/hubcache")
 src=$work/src/hub
@@ -40,6 +41,6 @@ rm -rf $mnt/hub $work/run; cp -al $src $work/run && cp -a $work/run $mnt/hub && 
 SH
 sync
 echo "== hubcache cache move (A) vs cp -a (B)"
-farm-bench -n 3 --timeout 900 --vs "sh $work/cp.sh" -- sh "$work/move.sh"
+"$ab" -n 3 -t 900 "sh '$work/move.sh'" "sh '$work/cp.sh'"
 echo "== hubcache cache move (A) vs cp -a + sync (B)"
-farm-bench -n 3 --timeout 900 --vs "sh $work/cp_sync.sh" -- sh "$work/move.sh"
+"$ab" -n 3 -t 900 "sh '$work/move.sh'" "sh '$work/cp_sync.sh'"

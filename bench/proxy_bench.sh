@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Benchmark: `hubcache serve --upstream` (the pull-through proxy) in front of the test Hub in
 # real-Hub mode (`bench_download serve-real`: signed CDN URLs on a second port, per-request
-# latency, a per-connection rate cap), side by side with farm-bench (A B A B, medians). Not a test.
+# latency, a per-connection rate cap), side by side with bench/ab.sh (A B A B, medians). Not a test.
 #   bench/proxy_bench.sh [path/to/hubcache] [path/to/bench_download]
 # Env: BENCH_REPS (3), BENCH_BIG_MB (1024), BENCH_LATENCY_MS (30), BENCH_RATE_MB (50 MB/s per
 #      connection), BENCH_CLIENTS (16).
@@ -23,7 +23,7 @@ LATENCY=${BENCH_LATENCY_MS:-30}
 RATE=${BENCH_RATE_MB:-50}
 CLIENTS=${BENCH_CLIENTS:-16}
 [ -x "$HUBCACHE" ] && [ -x "$BENCH" ] || { echo "build first (cmake + ninja: hubcache_cli bench_download), or pass the paths" >&2; exit 2; }
-command -v farm-bench >/dev/null || { echo "farm-bench (the workplace's timing tool) is needed" >&2; exit 2; }
+AB=$(realpath bench/ab.sh)
 
 WORK=$(mktemp -d /tmp/hubcache-proxy-bench.XXXXXX)
 UP_PID=
@@ -79,16 +79,16 @@ start_upstream
 echo "== upstream: $(head -n1 "$WORK/up.log"); $(nproc) cores"
 echo
 echo "== (a) cold, one client, ${BIG_MB} MiB: A = through a fresh proxy, B = straight from the upstream"
-farm-bench -n "$REPS" --timeout 3000 --vs "$WORK/one.sh direct 1" -- "$WORK/one.sh" proxy 1
+"$AB" -n "$REPS" "'$WORK/one.sh' proxy 1" "'$WORK/one.sh' direct 1"
 echo
 echo "== (b) cold, ${CLIENTS} clients at once through a fresh proxy (A) vs one client through a fresh proxy (B)"
-farm-bench -n "$REPS" --timeout 3000 --vs "$WORK/one.sh proxy 1" -- "$WORK/one.sh" proxy "$CLIENTS"
+"$AB" -n "$REPS" "'$WORK/one.sh' proxy $CLIENTS" "'$WORK/one.sh' proxy 1"
 echo
 echo "== (b2) the same with curl -o /dev/null as the clients (clients on other machines: no client work here)"
-CLIENT=curl farm-bench -n "$REPS" --timeout 3000 --vs "$WORK/one.sh proxy 1" -- "$WORK/one.sh" proxy "$CLIENTS"
+"$AB" -n "$REPS" "CLIENT=curl '$WORK/one.sh' proxy $CLIENTS" "CLIENT=curl '$WORK/one.sh' proxy 1"
 echo
 echo "== (a2) cold, one curl client through a fresh proxy (A) vs hubcache download straight from the upstream (B)"
-farm-bench -n "$REPS" --timeout 3000 --vs "$WORK/one.sh direct 1" -- env CLIENT=curl "$WORK/one.sh" proxy 1
+"$AB" -n "$REPS" "CLIENT=curl '$WORK/one.sh' proxy 1" "'$WORK/one.sh' direct 1"
 echo
 echo "== (c) upstream bytes for ${CLIENTS} cold clients through one proxy (fresh upstream)"
 stop_upstream
@@ -102,4 +102,4 @@ echo "== (d) warm, one client: A = a proxy holding the file, B = hubcache serve 
 start_upstream
 mkdir -p "$WORK/warm"
 HF_ENDPOINT=$UPSTREAM HF_HUB_CACHE="$WORK/warm" HF_HOME="$WORK/home" "$HUBCACHE" download bench/big big.bin -q >/dev/null
-farm-bench -n "$REPS" --timeout 3000 --vs "$WORK/one.sh warm-serve 1" -- "$WORK/one.sh" warm-proxy 1
+"$AB" -n "$REPS" "'$WORK/one.sh' warm-proxy 1" "'$WORK/one.sh' warm-serve 1"
