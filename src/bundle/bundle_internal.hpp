@@ -112,6 +112,7 @@ class Staging {
   std::map<std::string, Repo> m_repos;
   std::optional<std::string> m_lock_text;
   std::map<std::string, std::set<std::string>> m_paths_of;  // "<folder>/blobs/<name>" -> repo paths
+  std::map<std::string, std::uint64_t> m_size_of;           // "<folder>/blobs/<name>" -> the lock's size
   std::uint64_t m_bytes = 0;
 };
 

@@ -91,10 +91,14 @@ Result<void> Staging::add(const Entry& entry, const ReadFn& read) {
     return entry_error(ErrorCode::InvalidArgument, c.rel, "appears twice in the bundle (duplicate entries are refused)");
   if (c.kind == EntryClass::Kind::LockFile) {
     HUBCACHE_TRY_ASSIGN(m_lock_text, read_small(c.rel, read, k_max_lock_bytes));
-    // Parsed now too (checked in finish), so a bad blob's message can name the files it holds.
-    if (auto early = lock::parse_lockfile(*m_lock_text, c.rel))
-      for (const auto& r : early->repos)
-        for (const auto& f : r.files) m_paths_of[repo_folder_name(r.repo) + "/blobs/" + f.blob_name()].insert(f.path);
+    // Parsed now (and checked again in finish): blobs are bounded by it, and a bad blob's message
+    // can name the files it holds.
+    HUBCACHE_TRY_ASSIGN(const auto early, lock::parse_lockfile(*m_lock_text, std::string("bundle entry ") + c.rel));
+    for (const auto& r : early.repos)
+      for (const auto& f : r.files) {
+        m_paths_of[repo_folder_name(r.repo) + "/blobs/" + f.blob_name()].insert(f.path);
+        m_size_of[repo_folder_name(r.repo) + "/blobs/" + f.blob_name()] = f.size;
+      }
     return {};
   }
   if (c.kind == EntryClass::Kind::Tree) {
@@ -150,6 +154,19 @@ std::string Staging::files_of(const std::string& rel) const {
 }
 
 Result<void> Staging::write_blob(const EntryClass& c, const Entry& e, const ReadFn& read) {
+  // The lock comes first (create writes it first): a blob it does not name, or of another size,
+  // is refused before a byte is written, so a bundle cannot fill the disk with what it does not lock.
+  if (!m_lock_text)
+    return entry_error(ErrorCode::InvalidArgument, c.rel,
+                       std::string("comes before the lockfile (") + k_bundle_lock_entry +
+                           "), which `hubcache bundle create` writes first: not a hubcache bundle, or repacked");
+  const auto locked = m_size_of.find(c.rel);
+  if (locked == m_size_of.end())
+    return entry_error(ErrorCode::InvalidArgument, c.rel, "a blob the bundle's lockfile does not name");
+  if (locked->second != e.size)
+    return entry_error(
+        ErrorCode::Integrity, c.rel,
+        "its header says " + std::to_string(e.size) + " bytes, the lockfile " + std::to_string(locked->second) + files_of(c.rel));
   std::string leaf;
   HUBCACHE_TRY_ASSIGN(fs::Fd dir, open_parent(c, leaf));
   const std::string path = m_dir + "/" + c.rel;

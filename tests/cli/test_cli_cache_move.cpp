@@ -275,13 +275,15 @@ TEST_F(CliMove, KilledAtRandomPointsARerunFinishes) {
   const auto t0 = std::chrono::steady_clock::now();
   int status = 0;
   ::waitpid(start(), &status, 0);
-  const auto full = std::chrono::steady_clock::now() - t0;
+  auto full = std::chrono::steady_clock::now() - t0;
   ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
   ASSERT_TRUE(complete(to));
 
   std::mt19937 rng(2026);
   int killed_mid_way = 0;
-  for (int trial = 0; trial < 16; ++trial) {
+  // The timed run may have been slowed by a loaded machine: a kill that comes after the move ended
+  // shrinks the window, and trials go on (at most 40) until 8 kills landed mid-way.
+  for (int trial = 0; trial < 40 && (trial < 16 || killed_mid_way < 8); ++trial) {
     SCOPED_TRACE("trial " + std::to_string(trial));
     reset();
     const pid_t pid = start();
@@ -290,6 +292,7 @@ TEST_F(CliMove, KilledAtRandomPointsARerunFinishes) {
     ::waitpid(pid, &status, 0);
     const bool was_killed = WIFSIGNALED(status);
     killed_mid_way += was_killed;
+    if (!was_killed) full = full * 7 / 10;
     EXPECT_TRUE(complete(src) || complete(to)) << "neither place holds the whole cache";
     const auto again = move(to, {"--yes"});
     ASSERT_EQ(again.exit_code, 0) << again.out << again.err;

@@ -463,11 +463,13 @@ TEST_F(CliRepoMove, KilledAtRandomPointsTheRepoStaysReadableAndARerunFinishes) {
     const auto t0 = std::chrono::steady_clock::now();
     int status = 0;
     ::waitpid(start(back), &status, 0);
-    const auto full = std::chrono::steady_clock::now() - t0;
+    auto full = std::chrono::steady_clock::now() - t0;
     ASSERT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 0);
     std::mt19937 rng(back ? 7 : 2026);
     int killed = 0;
-    for (int trial = 0; trial < 8; ++trial) {
+    // A kill after the move ended (the timed run was slowed by a loaded machine) shrinks the
+    // window; trials go on (at most 24) until 4 kills landed mid-way.
+    for (int trial = 0; trial < 24 && (trial < 8 || killed < 4); ++trial) {
       SCOPED_TRACE("trial " + std::to_string(trial));
       reset();
       if (back) {
@@ -478,6 +480,7 @@ TEST_F(CliRepoMove, KilledAtRandomPointsTheRepoStaysReadableAndARerunFinishes) {
       ::kill(pid, SIGKILL);
       ::waitpid(pid, &status, 0);
       killed += WIFSIGNALED(status);
+      if (!WIFSIGNALED(status)) full = full * 7 / 10;
       EXPECT_TRUE(readable()) << "the repo must stay readable from the cache";
       const auto again = back ? move_back() : move_out(disk.path);
       ASSERT_EQ(again.exit_code, 0) << again.out << again.err;

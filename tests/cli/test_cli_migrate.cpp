@@ -297,7 +297,9 @@ TEST_F(CliMigrate, KilledAtRandomPointsEveryFileStaysAndARerunFinishes) {
   std::mt19937 rng(2026);
   std::chrono::duration<double> full{0};
   int killed_mid = 0;
-  for (int trial = 0; trial < 14; ++trial) {
+  // A kill after migrate ended (the timed run was slowed by a loaded machine) shrinks the window;
+  // trials go on (at most 30) until 5 kills landed mid-way.
+  for (int trial = 0; trial < 30 && (trial < 14 || killed_mid < 5); ++trial) {
     const std::string root = dir.path() + "/t" + std::to_string(trial);
     const std::string hub = disk2 + "/t" + std::to_string(trial) + "/hub";
     Lab lab(root, hub, 2u << 20);  // 22 MB of files
@@ -328,6 +330,7 @@ TEST_F(CliMigrate, KilledAtRandomPointsEveryFileStaysAndARerunFinishes) {
     ::kill(pid, SIGKILL);
     ::waitpid(pid, &status, 0);
     killed_mid += WIFSIGNALED(status) ? 1 : 0;
+    if (!WIFSIGNALED(status)) full *= 0.7;
     for (const auto& h : lab.held)
       EXPECT_TRUE(lab.in_central(h) || Lab::in_project(h))
           << "trial " << trial << ": " << h.cache << " " << h.repo.id << " " << h.path << " is lost";

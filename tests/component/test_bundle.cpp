@@ -313,8 +313,16 @@ TEST_F(Bundle, HostileEntriesAreRefusedNamingThem) {
   expect_refused(with({"models--org--x/snapshots/" + c1 + "/hard", 'h', "", "/etc/passwd"}), ErrorCode::InvalidArgument, "/hard");
   expect_refused(with({"models--org--x/snapshots/" + c1 + "/dev", 'c'}), ErrorCode::InvalidArgument, "/dev");
   expect_refused(with({"models--org--x/snapshots/" + c1 + "/plain.txt", 'f', "text"}), ErrorCode::InvalidArgument, "plain.txt");
-  expect_refused(with({"models--org--x/blobs/" + std::string(40, 'a'), 'f', "not that"}), ErrorCode::Integrity,
-                 "blobs/" + std::string(40, 'a'));
+  // A blob the lock does not name, and the locked blob's name with more bytes than the lock says:
+  // refused before a byte is written (a bundle cannot fill the disk with what it does not lock).
+  expect_refused(with({"models--org--x/blobs/" + std::string(40, 'a'), 'f', "not that"}), ErrorCode::InvalidArgument,
+                 std::string(40, 'a') + "': a blob the bundle's lockfile does not name");
+  auto bigger = small_bundle();
+  bigger[1].data = config + std::string(1 << 20, 'z');
+  expect_refused(bigger, ErrorCode::Integrity, "its header says " + std::to_string(config.size() + (1 << 20)) + " bytes");
+  auto blob_first = small_bundle();
+  std::swap(blob_first[0], blob_first[1]);
+  expect_refused(blob_first, ErrorCode::InvalidArgument, "comes before the lockfile");
   // The same blob entry twice.
   expect_refused(with({"models--org--x/blobs/" + blob, 'f', config}), ErrorCode::InvalidArgument, "models--org--x/blobs/" + blob);
   // A symlink, then a folder through it.
