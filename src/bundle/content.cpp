@@ -123,7 +123,7 @@ Result<void> copy_verified_blob(const std::string& path, const std::string& name
   if (const auto got = verify.finish(); got != name)
     return fail(ErrorCode::Integrity,
                 path + ": the blob's bytes do not match its name (" + verify.algorithm() + " is " + got +
-                    "): run `hubcache cache verify` to repair the cache first",
+                    "): run `hubcache sync --lock` with the bundle's lockfile to fetch it again first",
                 path);
   if (sha256_out) *sha256_out = sha256->hex_digest();
   return {};

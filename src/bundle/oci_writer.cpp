@@ -41,19 +41,7 @@ class LayoutWriter {
     std::string sha256;
     auto copied = copy_verified_blob(
         source, name, size,
-        [&](const char* data, std::size_t n) -> Result<void> {
-          while (n > 0) {
-            const ssize_t w = ::write(fd.get(), data, n);
-            if (w < 0) {
-              if (errno == EINTR) continue;
-              return fail(errno_error(errno, "cannot write", tmp));
-            }
-            data += w;
-            n -= static_cast<std::size_t>(w);
-          }
-          return {};
-        },
-        &sha256);
+        [&](const char* data, std::size_t n) { return fs::write_all(fd.get(), std::string_view(data, n), tmp); }, &sha256);
     if (copied && ::fsync(fd.get()) != 0) copied = fail(errno_error(errno, "cannot write", tmp));
     fd.reset();
     if (!copied || m_have.count(sha256)) {

@@ -29,19 +29,6 @@ Result<std::string> read_small(const std::string& rel, const ReadFn& read, std::
   return out;
 }
 
-Result<void> write_all(int fd, const char* data, std::size_t n, const std::string& path) {
-  while (n > 0) {
-    const ssize_t w = ::write(fd, data, n);
-    if (w < 0) {
-      if (errno == EINTR) continue;
-      return fail(errno_error(errno, "cannot write", path));
-    }
-    data += w;
-    n -= static_cast<std::size_t>(w);
-  }
-  return {};
-}
-
 }  // namespace
 
 Staging::Staging(std::string dir) : m_dir(std::move(dir)) {}
@@ -127,7 +114,7 @@ Result<void> Staging::add(const Entry& entry, const ReadFn& read) {
       if (!is_commit_hash(text)) return entry_error(ErrorCode::InvalidArgument, c.rel, "a ref must hold a 40-hex commit");
       fs::Fd fd(::openat(dir.get(), leaf.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
       if (!fd) return fail(errno_error(errno, "cannot write", m_dir + "/" + c.rel));
-      HUBCACHE_TRY(write_all(fd.get(), text.data(), text.size(), m_dir + "/" + c.rel));
+      HUBCACHE_TRY(fs::write_all(fd.get(), text, m_dir + "/" + c.rel));
       m_repos[c.folder].refs[c.name] = text;
       return {};
     }
@@ -181,7 +168,7 @@ Result<void> Staging::write_blob(const EntryClass& c, const Entry& e, const Read
     got += n;
     if (got > e.size) return entry_error(ErrorCode::Integrity, c.rel, "holds more bytes than its header says");
     verify.update(buf.data(), n);
-    HUBCACHE_TRY(write_all(fd.get(), buf.data(), n, path));
+    HUBCACHE_TRY(fs::write_all(fd.get(), std::string_view(buf.data(), n), path));
   }
   if (got != e.size)
     return entry_error(ErrorCode::Io, c.rel,

@@ -15,7 +15,7 @@ struct ArchiveDeleter {
 };
 
 Entry::Type type_of(archive_entry* e) {
-  if (archive_entry_hardlink(e) != nullptr) return Entry::Type::Hardlink;
+  if (archive_entry_hardlink_utf8(e) != nullptr || archive_entry_hardlink(e) != nullptr) return Entry::Type::Hardlink;
   switch (archive_entry_filetype(e)) {
     case AE_IFREG:
       return Entry::Type::File;
@@ -54,16 +54,17 @@ Result<void> read_tar(const std::string& path, Staging& staging) {
                   "the bundle " + shown + " is truncated or malformed after entry '" + last + "': " + (msg ? msg : "read error"),
                   path);
     }
-    const char* name = archive_entry_pathname(e);
+    const char* name = archive_entry_pathname_utf8(e);
     if (name == nullptr)
       return fail(ErrorCode::InvalidArgument,
                   "the bundle " + shown + " has an entry without a readable name after '" + last + "'", path);
     Entry entry;
     entry.path = name;
     entry.type = type_of(e);
-    if (entry.type == Entry::Type::Hardlink) entry.link_target = archive_entry_hardlink(e);
+    if (entry.type == Entry::Type::Hardlink)
+      entry.link_target = archive_entry_hardlink_utf8(e) ? archive_entry_hardlink_utf8(e) : "";
     if (entry.type == Entry::Type::Symlink) {
-      const char* target = archive_entry_symlink(e);
+      const char* target = archive_entry_symlink_utf8(e);
       entry.link_target = target ? target : "";
     }
     entry.size = archive_entry_size_is_set(e) ? static_cast<std::uint64_t>(std::max<la_int64_t>(0, archive_entry_size(e))) : 0;

@@ -2,7 +2,6 @@
 #include "hubcache/lock/lockfile.hpp"
 
 #include <algorithm>
-#include <fstream>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <sstream>
@@ -124,15 +123,12 @@ Result<Lockfile> parse_lockfile(std::string_view text, const std::string& source
 }
 
 Result<Lockfile> read_lockfile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return fail(ErrorCode::Io, "cannot read the lockfile '" + path + "' (make one with `hubcache lock ORG/NAME`)", path);
-  std::string text;
-  text.resize(k_max_lockfile_bytes + 1);
-  in.read(text.data(), static_cast<std::streamsize>(text.size()));
-  text.resize(static_cast<std::size_t>(in.gcount()));
-  if (text.size() > k_max_lockfile_bytes)
-    return fail(ErrorCode::InvalidArgument, "lockfile '" + path + "' is larger than 64 MiB: not a lockfile", path);
-  return parse_lockfile(text, path);
+  auto text = fs::read_file(path, k_max_lockfile_bytes);
+  if (!text)
+    return fail(ErrorCode::Io,
+                "cannot read the lockfile '" + path + "': " + text.error().message + " (make one with `hubcache lock ORG/NAME`)",
+                path);
+  return parse_lockfile(*text, path);
 }
 
 std::string serialize_lockfile(const Lockfile& lock) {

@@ -2,6 +2,8 @@
 // hold what a lock names, downloading only what it lacks).
 #include "hubcache/resolve/lock_sync.hpp"
 
+#include <sys/stat.h>
+
 #include <map>
 
 #include "hubcache/cache/layout.hpp"
@@ -71,7 +73,12 @@ Result<SyncReport> sync_lockfile(const DownloadOptions& options, const lock::Loc
     std::vector<const lock::LockedFile*> missing, mismatched;
     for (const auto& f : repo.files) {
       const auto& c = before.files[at++];
-      if (c.state == lock::FileCheck::State::Missing) missing.push_back(&f);
+      // A pointer that is there but leads nowhere usable (out of the cache, to a missing blob) is
+      // replaced like a mismatched one: a snapshot download would take it as present.
+      struct stat st {};
+      const bool pointer_there =
+          ::lstat((RepoLayout(options.cache_dir, repo.repo).snapshot_dir(repo.commit) + "/" + f.path).c_str(), &st) == 0;
+      if (c.state == lock::FileCheck::State::Missing) (pointer_there ? mismatched : missing).push_back(&f);
       if (c.state == lock::FileCheck::State::Mismatched) mismatched.push_back(&f);
       if (c.state != lock::FileCheck::State::Ok) lacking.push_back(describe(repo) + ": " + f.path + " (" + c.why + ")");
     }
@@ -103,12 +110,17 @@ Result<SyncReport> sync_lockfile(const DownloadOptions& options, const lock::Loc
       ++report.downloaded;
     }
   }
-  if (options.offline && !lacking.empty())
+  if (options.offline && !lacking.empty()) {
+    std::string named;
+    for (std::size_t i = 0; i < lacking.size() && i < 3; ++i) named += (i ? "; " : "") + lacking[i];
+    if (lacking.size() > 3) named += "; and " + std::to_string(lacking.size() - 3) + " more";
     return fail(Error{ErrorCode::LocalEntryNotFound,
                       std::to_string(lacking.size()) +
                           " locked file(s) are not in the cache as locked, and HF_HUB_OFFLINE is set: run `hubcache sync` where "
-                          "the Hub (or a mirror: HF_ENDPOINT) can be reached",
+                          "the Hub (or a mirror: HF_ENDPOINT) can be reached. " +
+                          named,
                       options.cache_dir, std::nullopt, lacking});
+  }
 
   // Refs: a branch or tag the cache lacks now names the locked commit.
   for (const auto& repo : lock.repos) {
@@ -129,9 +141,17 @@ Result<SyncReport> sync_lockfile(const DownloadOptions& options, const lock::Loc
   if (report.offline) return report;
   // What was fetched must be what the lock names: the endpoint may serve other bytes.
   HUBCACHE_TRY_ASSIGN(const auto after, lock::check_cache_against_lock(options.cache_dir, lock, true));
-  std::vector<std::string> wrong;
-  for (const auto& c : after.files)
-    if (c.state != lock::FileCheck::State::Ok) wrong.push_back(c.repo.id + ": " + c.path + " (" + c.why + ")");
+  std::vector<std::string> wrong, absent;
+  for (const auto& c : after.files) {
+    if (c.state == lock::FileCheck::State::Mismatched) wrong.push_back(c.repo.id + ": " + c.path + " (" + c.why + ")");
+    if (c.state == lock::FileCheck::State::Missing) absent.push_back(c.repo.id + "@" + c.commit + ": " + c.path);
+  }
+  if (!absent.empty())
+    return fail(Error{ErrorCode::EntryNotFound,
+                      std::to_string(absent.size()) + " locked file(s) are not in the commit " + options.endpoint + " lists (" +
+                          absent.front() + (absent.size() > 1 ? ", ..." : "") +
+                          "): the lock names files that commit does not have; make it again with `hubcache lock`",
+                      options.cache_dir, std::nullopt, absent});
   if (!wrong.empty())
     return fail(Error{ErrorCode::Integrity,
                       std::to_string(wrong.size()) + " file(s) still differ from the lock after downloading them from " +

@@ -1,5 +1,4 @@
 // Route dispatch, access control and the Hub's error shapes.
-#include <fstream>
 #include <openssl/hmac.h>
 #include <openssl/rand.h>
 #include <sys/stat.h>
@@ -82,9 +81,9 @@ Router::Impl::Impl(RouterOptions o, std::string root_real)
 }
 
 Result<std::string> load_signing_key(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return fail(ErrorCode::Io, "cannot read the signing key file '" + path + "'", path);
-  std::string key((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  auto read = fs::read_file(path, 1u << 20);
+  if (!read) return fail(ErrorCode::Io, "cannot read the signing key file '" + path + "': " + read.error().message, path);
+  std::string key = std::move(*read);
   if (!key.empty() && key.back() == '\n') key.pop_back();
   if (key.size() < 32)
     return fail(ErrorCode::InvalidArgument,

@@ -23,8 +23,6 @@ void Fd::reset(int fd) {
   m_fd = fd;
 }
 
-namespace {
-
 Result<void> write_all(int fd, std::string_view data, const std::string& path) {
   std::size_t off = 0;
   while (off < data.size()) {
@@ -37,8 +35,6 @@ Result<void> write_all(int fd, std::string_view data, const std::string& path) {
   }
   return {};
 }
-
-}  // namespace
 
 std::string random_hex(std::size_t n) {
   thread_local std::mt19937_64 rng{std::random_device{}() ^ (static_cast<std::uint64_t>(::getpid()) << 32)};

@@ -152,6 +152,7 @@ TEST_F(CliLock, OfflineWithFilesMissingFailsNamingThem) {
   auto s = run({"sync", "--lock", lockfile, "--offline"});
   EXPECT_EQ(s.exit_code, exit_code::not_cached) << s.err;
   EXPECT_NE(s.err.find("4 locked file(s) are not in the cache"), std::string::npos) << s.err;
+  EXPECT_NE(s.err.find("org/model: config.json"), std::string::npos) << "names the files: " << s.err;
   EXPECT_TRUE(server.requests().empty());
   EXPECT_FALSE(std::filesystem::exists(cache + "/models--org--model/blobs"));
 }
@@ -181,4 +182,31 @@ TEST_F(CliLock, BadLockfilesAndArgumentsAreUsageErrorsWithAWayOut) {
   auto gone = run({"lock", "org/absent", "-o", dir / "other.lock"});
   EXPECT_EQ(gone.exit_code, exit_code::not_found) << gone.err;
   EXPECT_FALSE(std::filesystem::exists(dir / "other.lock"));
+}
+
+TEST_F(CliLock, APointerLeadingOutOfTheCacheIsReplacedAndAFileTheCommitLacksIsNamed) {
+  ASSERT_EQ(run({"lock", "org/model", "--include", "*.json", "-o", lockfile}).exit_code, 0);
+  ASSERT_EQ(run({"sync", "--lock", lockfile}).exit_code, 0);
+  // The pointer now leads to a copy of the right bytes outside the cache: not a cached file.
+  const std::string pointer = cache + "/models--org--model/snapshots/" + c1 + "/config.json";
+  write_file(dir / "outside.json", "{\"v\": 1}");
+  std::filesystem::remove(pointer);
+  std::filesystem::create_symlink(dir / "outside.json", pointer);
+  EXPECT_EQ(run({"cache", "verify", "--lock", lockfile}).exit_code, exit_code::integrity);
+  auto s = run({"sync", "--lock", lockfile});
+  ASSERT_EQ(s.exit_code, 0) << s.err;
+  EXPECT_EQ(read_link(pointer), "../../blobs/" + git_blob_sha1_hex("{\"v\": 1}"));
+  EXPECT_EQ(run({"cache", "verify", "--lock", lockfile}).exit_code, 0);
+  // A lock naming a file the commit does not have: said so, not blamed on the bytes.
+  auto j = lock_json();
+  j["repos"][0]["files"].push_back({{"path", "nonexistent.json"}, {"size", 2}, {"git_oid", std::string(40, 'b')}});
+  write_file(lockfile, j.dump(2));
+  auto absent = run({"sync", "--lock", lockfile});
+  EXPECT_EQ(absent.exit_code, exit_code::not_found) << absent.err;
+  EXPECT_NE(absent.err.find("not in the commit"), std::string::npos) << absent.err;
+  EXPECT_NE(absent.err.find("nonexistent.json"), std::string::npos) << absent.err;
+  // A folder given as the lockfile: an error, never a crash.
+  auto folder = run({"sync", "--lock", dir.path()});
+  EXPECT_EQ(folder.exit_code, exit_code::failure) << folder.err;
+  EXPECT_NE(folder.err.find("cannot read the lockfile"), std::string::npos) << folder.err;
 }

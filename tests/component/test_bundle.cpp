@@ -225,6 +225,21 @@ TEST_F(Bundle, TarRoundTripRestoresTheRepoFolders) {
   EXPECT_EQ(test::tree_fingerprint(dest + "/models--org--x"), before);
 }
 
+TEST_F(Bundle, NonAsciiNamesRoundTripWhateverTheLocale) {
+  // The process runs in the C locale (no setlocale): names are UTF-8 bytes all the same.
+  const std::string name = "\xc3\xbcn\xc3\xaf/\xe6\x97\xa5\xe6\x9c\xac [x] *.txt";
+  const std::string text = "unicode\n";
+  src.add_file(k_x, c2, name, text);
+  lock.repos[0].files.push_back(locked(name, text, false));
+  lock::sort_files(lock.repos[0]);
+  auto made = create();
+  ASSERT_TRUE(made) << made.error().message;
+  auto r = import(tar);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(test::read_file(dest + "/models--org--x/snapshots/" + c2 + "/" + name), text);
+  EXPECT_EQ(test::read_link(dest + "/models--org--x/snapshots/" + c2 + "/" + name), "../../../blobs/" + git_blob_sha1_hex(text));
+}
+
 TEST_F(Bundle, OciLayoutRoundTripGivesTheSameCache) {
   const std::string oci = dir.path() + "/models.oci";
   auto r = create(bundle::Format::Oci, oci);

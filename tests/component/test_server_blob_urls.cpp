@@ -162,6 +162,9 @@ TEST(SigningKey, ShortKeysAreRefusedWithTheWayToMakeOne) {
   ASSERT_TRUE(good.has_value());
   EXPECT_EQ(*good, std::string(64, 'a'));
   EXPECT_FALSE(server::load_signing_key(tmp.path() + "/missing").has_value());
+  auto folder = server::load_signing_key(tmp.path());  // a folder: an error, never an exception
+  ASSERT_FALSE(folder.has_value());
+  EXPECT_NE(folder.error().message.find("cannot read the signing key file"), std::string::npos);
   server::RouterOptions o;
   o.cache_dir = tmp.path();
   o.signing_key = "short";

@@ -61,6 +61,9 @@ Result<std::string> read_regular_file(const std::string& path, std::size_t max_s
 /// whose loss only costs work, e.g. download checkpoints that a final hash check guards.
 enum class Durability { Durable, AtomicOnly };
 
+/// Writes all of `data` to `fd` (retrying short writes and EINTR); the error names `path`.
+Result<void> write_all(int fd, std::string_view data, const std::string& path);
+
 /// Writes `data` to `path` atomically: a temp file in the same directory, rename over `path`;
 /// Durable also fsyncs the file before and the directory after the rename.
 Result<void> write_file_atomic(const std::string& path, std::string_view data, unsigned mode = 0644,
