@@ -54,7 +54,10 @@ Result<void> read_tar(const std::string& path, Staging& staging) {
                   "the bundle " + shown + " is truncated or malformed after entry '" + last + "': " + (msg ? msg : "read error"),
                   path);
     }
+    // UTF-8 names (a pax header says so) come as UTF-8 whatever the locale; raw ones (hdrcharset
+    // BINARY, as create writes them, or old ustar) as their bytes.
     const char* name = archive_entry_pathname_utf8(e);
+    if (name == nullptr) name = archive_entry_pathname(e);
     if (name == nullptr)
       return fail(ErrorCode::InvalidArgument,
                   "the bundle " + shown + " has an entry without a readable name after '" + last + "'", path);
@@ -62,9 +65,12 @@ Result<void> read_tar(const std::string& path, Staging& staging) {
     entry.path = name;
     entry.type = type_of(e);
     if (entry.type == Entry::Type::Hardlink)
-      entry.link_target = archive_entry_hardlink_utf8(e) ? archive_entry_hardlink_utf8(e) : "";
+      entry.link_target = archive_entry_hardlink_utf8(e) ? archive_entry_hardlink_utf8(e)
+                          : archive_entry_hardlink(e)    ? archive_entry_hardlink(e)
+                                                         : "";
     if (entry.type == Entry::Type::Symlink) {
       const char* target = archive_entry_symlink_utf8(e);
+      if (target == nullptr) target = archive_entry_symlink(e);
       entry.link_target = target ? target : "";
     }
     entry.size = archive_entry_size_is_set(e) ? static_cast<std::uint64_t>(std::max<la_int64_t>(0, archive_entry_size(e))) : 0;

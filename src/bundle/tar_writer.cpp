@@ -28,7 +28,11 @@ class TarWriter {
   TarWriter& operator=(const TarWriter&) = delete;
 
   Result<void> open(int fd) {
-    if (archive_write_set_format_pax_restricted(m_a) != ARCHIVE_OK || archive_write_open_fd(m_a, fd) != ARCHIVE_OK)
+    // Names are written as the bytes they are (UTF-8 on the Hub), never converted through the
+    // process's locale: in the C locale a conversion fails on any non-ASCII name.
+    if (archive_write_set_format_pax_restricted(m_a) != ARCHIVE_OK ||
+        archive_write_set_format_option(m_a, "pax", "hdrcharset", "BINARY") != ARCHIVE_OK ||
+        archive_write_open_fd(m_a, fd) != ARCHIVE_OK)
       return error("cannot start the tar stream");
     return {};
   }
@@ -36,7 +40,7 @@ class TarWriter {
   Result<void> symlink(const std::string& path, const std::string& target) {
     archive_entry_clear(m_entry);
     fill(path, AE_IFLNK, 0777, 0);
-    archive_entry_set_symlink_utf8(m_entry, target.c_str());
+    archive_entry_set_symlink(m_entry, target.c_str());
     if (archive_write_header(m_a, m_entry) != ARCHIVE_OK) return error("cannot write " + path);
     return {};
   }
@@ -66,7 +70,7 @@ class TarWriter {
 
  private:
   void fill(const std::string& path, unsigned type, unsigned mode, std::uint64_t size) {
-    archive_entry_set_pathname_utf8(m_entry, path.c_str());
+    archive_entry_set_pathname(m_entry, path.c_str());
     archive_entry_set_filetype(m_entry, type);
     archive_entry_set_perm(m_entry, mode);
     archive_entry_set_size(m_entry, static_cast<la_int64_t>(size));
