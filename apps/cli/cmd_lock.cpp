@@ -27,16 +27,15 @@ struct SyncArgs {
   bool offline = false;
 };
 
-DownloadOptions download_options(const Context& ctx, const CommonOptions& common, bool offline, const Config*& out_config,
-                                 Config& storage) {
+// Config (into `config`) and download options for these flags, warnings printed.
+DownloadOptions download_options(const Context& ctx, const CommonOptions& common, bool offline, Config& config) {
   Overrides ov = cli_overrides();
   ov.cache_dir = common.cache_dir;
   if (offline) ov.offline = true;
-  storage = Config::from_env(ctx.env, ov);
-  for (const auto& w : storage.warnings) print_warning(w);
-  out_config = &storage;
-  DownloadOptions o = DownloadOptions::from_env(storage);
-  o.transport = net_transport(storage);
+  config = Config::from_env(ctx.env, ov);
+  for (const auto& w : config.warnings) print_warning(w);
+  DownloadOptions o = DownloadOptions::from_env(config);
+  o.transport = net_transport(config);
   return o;
 }
 
@@ -54,9 +53,8 @@ int run_lock(const Context& ctx, const LockArgs& a) {
     r.exclude = a.exclude;
     requests.push_back(std::move(r));
   }
-  Config storage;
-  const Config* config = nullptr;
-  const DownloadOptions opts = download_options(ctx, a.common, false, config, storage);
+  Config config;
+  const DownloadOptions opts = download_options(ctx, a.common, false, config);
   lock::Lockfile out;
   out.endpoint = opts.endpoint;
   for (const auto& r : requests) {
@@ -87,11 +85,10 @@ int run_lock(const Context& ctx, const LockArgs& a) {
 int run_sync(const Context& ctx, const SyncArgs& a) {
   auto lock = lock::read_lockfile(a.lockfile);
   if (!lock) return report_error(lock.error(), a.common.json);
-  Config storage;
-  const Config* config = nullptr;
-  DownloadOptions opts = download_options(ctx, a.common, a.offline, config, storage);
+  Config config;
+  DownloadOptions opts = download_options(ctx, a.common, a.offline, config);
   // The lock's endpoint, unless HF_ENDPOINT names another (a mirror of it): same commits.
-  if (config->endpoint.source == "default") opts.endpoint = lock->endpoint;
+  if (config.endpoint.source == "default") opts.endpoint = lock->endpoint;
   SyncOptions so;
   so.hash = !a.no_hash;
   so.set_refs = a.set_refs;

@@ -119,10 +119,6 @@ Result<LockedRepo> locked_repo_from_cache(const std::string& cache_dir, const Re
       }
       f.git_oid = h->git_sha1;
     }
-    if (t.kind == TargetKind::Blob && t.st.st_size == 0) {
-      struct stat st {};
-      if (::stat(t.blob_path.c_str(), &st) == 0) f.size = static_cast<std::uint64_t>(st.st_size);
-    }
     out.files.push_back(std::move(f));
   };
   walk_tree(std::move(snap), snap_path, 2, "", on_file, on_error);

@@ -42,11 +42,6 @@ struct Reader {
   }
 };
 
-bool lower_hex(std::string_view s, std::size_t n) {
-  return s.size() == n &&
-         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
-
 Result<LockedFile> parse_file(const Reader& r, const nlohmann::json& f, const std::string& where) {
   if (!f.is_object()) return fail(r.fault(where, "not an object"));
   LockedFile out;
@@ -56,10 +51,12 @@ Result<LockedFile> parse_file(const Reader& r, const nlohmann::json& f, const st
   if (size == f.end() || !size->is_number_unsigned()) return fail(r.fault(where + ".size", "missing, or not a byte count"));
   out.size = size->get<std::uint64_t>();
   HUBCACHE_TRY_ASSIGN(out.git_oid, r.string(f, where, "git_oid"));
-  if (!lower_hex(out.git_oid, 40)) return fail(r.fault(where + ".git_oid", "not a git blob id (40 lower-case hex)"));
+  if (digest_kind_of(out.git_oid) != DigestKind::GitSha1)
+    return fail(r.fault(where + ".git_oid", "not a git blob id (40 lower-case hex)"));
   if (f.contains("lfs_sha256")) {
     HUBCACHE_TRY_ASSIGN(auto sha, r.string(f, where, "lfs_sha256"));
-    if (!lower_hex(sha, 64)) return fail(r.fault(where + ".lfs_sha256", "not a SHA-256 (64 lower-case hex)"));
+    if (digest_kind_of(sha) != DigestKind::Sha256)
+      return fail(r.fault(where + ".lfs_sha256", "not a SHA-256 (64 lower-case hex)"));
     out.lfs_sha256 = std::move(sha);
   }
   return out;
