@@ -1,9 +1,10 @@
 # Project-wide compile settings carried by the INTERFACE target hubcache_settings.
 add_library(hubcache_settings INTERFACE)
-target_compile_options(hubcache_settings INTERFACE
-  -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wconversion -Wno-sign-conversion)
+# C++ only: the C and assembly in the build are third-party (BLAKE3, src/xet/CMakeLists.txt).
+set(hubcache_warnings -Wall -Wextra -Wpedantic -Wshadow -Wnon-virtual-dtor -Wconversion -Wno-sign-conversion)
+target_compile_options(hubcache_settings INTERFACE "$<$<COMPILE_LANGUAGE:CXX>:${hubcache_warnings}>")
 if(HUBCACHE_WERROR)
-  target_compile_options(hubcache_settings INTERFACE -Werror)
+  target_compile_options(hubcache_settings INTERFACE $<$<COMPILE_LANGUAGE:CXX>:-Werror>)
 endif()
 # HUBCACHE_SANITIZE (CMakeLists.txt): HUBCACHE_SANITIZE_KIND is address, thread or none, and
 # HUBCACHE_SANITIZE_FLAGS the flags every link of the instrumented code needs (empty for none).
