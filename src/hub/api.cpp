@@ -109,6 +109,21 @@ Result<FileMetadata> HubApi::file_metadata(const RepoRef& repo, std::string_view
   meta.size = *size;
   meta.location = redirected && resp.headers.get("Location") ? http::resolve_location(url, *resp.headers.get("Location")) : url;
   meta.xet_hash = resp.headers.get("X-Xet-Hash");
+  // Xet: the file id and the token route, both needed (PY parse_xet_file_data_from_response); a
+  // hash that is not 64 hex is ignored (PY #4595), and the file goes the plain way.
+  if (meta.xet_hash && is_lower_hex(*meta.xet_hash, 64)) {
+    const auto link = resp.headers.get("Link");
+    std::optional<std::string> route = link ? parse_link_rel(*link, "xet-auth") : std::nullopt;
+    if (!route) route = resp.headers.get("X-Xet-Refresh-Route");
+    if (route && !route->empty()) {
+      XetFileData xet;
+      xet.file_hash = *meta.xet_hash;
+      xet.refresh_route = http::resolve_location(url, *route);
+      if (auto rec = link ? parse_link_rel(*link, "xet-reconstruction-info") : std::nullopt)
+        xet.reconstruction_url = http::resolve_location(url, *rec);
+      meta.xet = std::move(xet);
+    }
+  }
   return meta;
 }
 

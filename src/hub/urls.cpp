@@ -31,21 +31,28 @@ std::string paths_info_url(std::string_view endpoint, const RepoRef& repo, std::
   return std::string(endpoint) + "/api/" + plural(repo.type) + "/" + repo.id + "/paths-info/" + encode_revision(revision);
 }
 
-std::optional<std::string> parse_link_next(std::string_view header) {
+std::optional<std::string> parse_link_rel(std::string_view header, std::string_view rel) {
   // Link: <url1>; rel="next", <url2>; rel="prev"
+  const std::string quoted = "rel=\"" + std::string(rel) + "\"", bare = "rel=" + std::string(rel);
   std::size_t pos = 0;
   while ((pos = header.find('<', pos)) != std::string_view::npos) {
     const auto close = header.find('>', pos);
     if (close == std::string_view::npos) break;
     const std::string_view url = header.substr(pos + 1, close - pos - 1);
     auto next = header.find('<', close);
-    const std::string_view params =
+    std::string_view params =
         header.substr(close + 1, next == std::string_view::npos ? std::string_view::npos : next - close - 1);
-    if (params.find("rel=\"next\"") != std::string_view::npos || params.find("rel=next") != std::string_view::npos)
-      return std::string(url);
+    while (!params.empty() && (params.back() == ',' || params.back() == ' ')) params.remove_suffix(1);
+    for (std::size_t at = 0; (at = params.find("rel=", at)) != std::string_view::npos; ++at) {
+      const std::string_view rest = params.substr(at);
+      if (rest == bare || rest.starts_with(bare + ";") || rest.starts_with(bare + " ") || rest.starts_with(quoted))
+        return std::string(url);
+    }
     pos = close;
   }
   return std::nullopt;
 }
+
+std::optional<std::string> parse_link_next(std::string_view header) { return parse_link_rel(header, "next"); }
 
 }  // namespace hubcache::hub

@@ -46,6 +46,20 @@ TEST(HubUrls, LinkNextVector13_36) {
   EXPECT_FALSE(parse_link_next(""));
 }
 
+// The Hub's Xet resolve answer (research note xet.md 1.1): two rels in one Link header.
+TEST(HubUrls, LinkRelFindsXetRoutes) {
+  const std::string link =
+      "<https://huggingface.co/api/models/o/n/xet-read-token/abc>; rel=\"xet-auth\", "
+      "<https://cas-server.xethub.hf.co/v1/reconstructions/e0aa>; rel=\"xet-reconstruction-info\"";
+  EXPECT_EQ(parse_link_rel(link, "xet-auth"), "https://huggingface.co/api/models/o/n/xet-read-token/abc");
+  EXPECT_EQ(parse_link_rel(link, "xet-reconstruction-info"), "https://cas-server.xethub.hf.co/v1/reconstructions/e0aa");
+  EXPECT_EQ(parse_link_rel("</t>; rel=xet-auth", "xet-auth"), "/t");
+  // A rel that only starts with the name is another rel.
+  EXPECT_FALSE(parse_link_rel("</t>; rel=\"xet-auth-2\"", "xet-auth"));
+  EXPECT_FALSE(parse_link_rel("</t>; rel=xet-authx", "xet-auth"));
+  EXPECT_FALSE(parse_link_rel(link, "next"));
+}
+
 TEST(HubJson, TreeEntries) {
   auto r = parse_tree_entries(R"([
     {"type":"file","oid":"a1","size":12,"path":"config.json"},

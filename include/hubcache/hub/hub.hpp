@@ -26,16 +26,28 @@ std::string tree_url(std::string_view endpoint, const RepoRef& repo, std::string
 std::string paths_info_url(std::string_view endpoint, const RepoRef& repo, std::string_view revision);
 /// The URL of `Link: <url>; rel="next"`, if any.
 std::optional<std::string> parse_link_next(std::string_view link_header);
+/// The URL of the first Link entry whose rel is `rel` (`rel="xet-auth"` or `rel=xet-auth`).
+std::optional<std::string> parse_link_rel(std::string_view link_header, std::string_view rel);
 
 // ---- Data ----
 /// Result of the metadata HEAD (docs/hub-protocol.md#metadata). All fields validated: commit is 40-hex, etag is a
 /// safe blob name.
+/// What a resolve answer says of a Xet-stored file (huggingface_hub's `XetFileData`,
+/// `parse_xet_file_data_from_response`): present only when both the file id and the token route
+/// are, as Python requires. URLs are absolute (resolved against the answering URL).
+struct XetFileData {
+  std::string file_hash;           // X-Xet-Hash: the Xet file id, 64 lower-case hex
+  std::string refresh_route;       // Link rel="xet-auth", else X-Xet-Refresh-Route
+  std::string reconstruction_url;  // Link rel="xet-reconstruction-info" ("" when absent)
+};
+
 struct FileMetadata {
   std::string commit;
   std::string etag;
   std::uint64_t size = 0;
   std::string location;  // URL to GET (the CDN URL after an LFS redirect)
   std::optional<std::string> xet_hash;
+  std::optional<XetFileData> xet;
 };
 
 struct LfsInfo {
