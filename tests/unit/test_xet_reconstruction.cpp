@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cctype>
+#include <limits>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
@@ -489,6 +490,12 @@ TEST(XetToken, ParsesAndRoundTrips) {
                                R"(", "exp": 0, "casUrl": "http://127.0.0.1:1", "other": [1]})");
   ASSERT_TRUE(extra) << extra.error().message;
   EXPECT_EQ(extra->access_token.size(), 64000u);
+  // exp is a signed 64-bit count of seconds: its extremes parse as themselves.
+  for (std::int64_t exp : {std::numeric_limits<std::int64_t>::max(), std::int64_t{-1}, std::int64_t{0}}) {
+    auto e = parse_xet_token(json{{"accessToken", "t"}, {"exp", exp}, {"casUrl", "u"}}.dump());
+    ASSERT_TRUE(e) << exp << ": " << e.error().message;
+    EXPECT_EQ(e->exp, exp);
+  }
 }
 
 TEST(XetToken, RefusesBadAnswers) {
@@ -515,6 +522,9 @@ TEST(XetToken, RefusesBadAnswers) {
   with("exp as text", [](json& j) { j["exp"] = "1764633600"; });
   with("exp as a fraction", [](json& j) { j["exp"] = 1764633600.5; });
   with("exp null", [](json& j) { j["exp"] = nullptr; });
+  // Past a signed 64-bit value (it must not wrap to a time in the past).
+  with("exp of 2^63", [](json& j) { j["exp"] = 9223372036854775808ULL; });
+  with("exp of 2^64 - 1", [](json& j) { j["exp"] = 18446744073709551615ULL; });
   with("a token over 64000 bytes", [](json& j) { j["accessToken"] = std::string(64001, 't'); });
   with("a casUrl over 64000 bytes", [](json& j) { j["casUrl"] = std::string(64001, 'u'); });
   for (const auto& [why, text] : bad) {
