@@ -195,7 +195,11 @@ Result<XetToken> parse_xet_token(std::string_view text) {
     *field = s;
   }
   const auto exp = doc.find("exp");
-  if (exp == doc.end() || !exp->is_number_integer()) return token_bad("exp is missing or not an integer");
+  // An unsigned value past int64's range would wrap to a time in the past.
+  if (exp == doc.end() || !exp->is_number_integer() ||
+      (exp->is_number_unsigned() &&
+       exp->get<std::uint64_t>() > static_cast<std::uint64_t>(std::numeric_limits<std::int64_t>::max())))
+    return token_bad("exp is missing or not a signed 64-bit integer");
   t.exp = exp->get<std::int64_t>();
   return t;
 }
