@@ -228,6 +228,15 @@ std::uint64_t SplitProgress::present_from(std::uint64_t offset) const {
   return have;
 }
 
+void write_split_progress(const std::string& parts_state_path, std::uint64_t size, std::string_view digest,
+                          std::uint64_t data_inode, const std::vector<SplitProgress::Part>& parts) {
+  nlohmann::json r = nlohmann::json::array();
+  for (const auto& x : parts) r.push_back({x.start, x.end, x.pos});
+  const nlohmann::json j = {
+      {"version", 1}, {"size", size}, {"digest", std::string(digest)}, {"inode", data_inode}, {"ranges", r}};
+  (void)fs::write_file_atomic(parts_state_path, j.dump(), 0644, fs::Durability::AtomicOnly);
+}
+
 std::optional<SplitProgress> read_split_progress(const std::string& parts_state_path, std::uint64_t size, std::string_view digest,
                                                  std::uint64_t data_inode) {
   Job job;
