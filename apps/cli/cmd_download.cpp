@@ -27,7 +27,8 @@ struct DownloadArgs {
   bool link = false;  // --local-dir as links of the cache's blobs
   bool force = false;
   std::optional<std::string> token;
-  unsigned max_workers = 0;  // adapt
+  unsigned max_workers = 0;        // adapt
+  std::optional<std::string> xet;  // off | auto | on
   bool dry_run = false;
   bool quiet = false;
   bool json = false;
@@ -160,6 +161,7 @@ int run(const Context& ctx, DownloadArgs a) {
     for (const auto& w : config.warnings) print_warning(w);
   DownloadOptions opts = DownloadOptions::from_env(config);
   opts.max_workers = a.max_workers;
+  if (a.xet) opts.xet = *a.xet == "off" ? XetMode::Off : *a.xet == "on" ? XetMode::On : XetMode::Auto;
   opts.transport = net_transport(config);
   g_cancel = std::make_shared<CancelToken>();
   opts.cancel = g_cancel;
@@ -275,11 +277,15 @@ void add_download_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--token", a->token, "Hub token (beats HF_TOKEN and the token file)");
   cmd->add_option("--max-workers", a->max_workers, "Files downloaded in parallel (default: adapt to latency, 8 to 128)")
       ->check(CLI::Range(1, 128));
+  cmd->add_option("--xet", a->xet,
+                  "Files the Hub stores with Xet: auto (default; Xet, falling back to plain HTTP on a Xet error), on "
+                  "(Xet, errors are errors) or off (plain HTTP; also HF_HUB_DISABLE_XET=1)")
+      ->check(CLI::IsMember({"off", "auto", "on"}));
   cmd->add_flag("--dry-run", a->dry_run, "Show what would be downloaded; transfer nothing");
   cmd->add_flag("-q,--quiet", a->quiet, "Print only the resulting path");
   cmd->add_flag("--json", a->json,
                 "One JSON object per line: progress events (plan, file_start, progress, file_done, file_cached, "
-                "lock_wait), then the result");
+                "lock_wait, xet_fallback), then the result");
   cmd->add_option("--local-dir-use-symlinks", a->local_dir_use_symlinks, "No longer needed (older guides); ignored with a note")
       ->group("Deprecated");
   cmd->add_flag("--resume-download", a->resume_download, "No longer needed: downloads always resume; ignored with a note")

@@ -23,6 +23,8 @@ const char* kind_name(DownloadEvent::Kind k) {
       return "file_cached";
     case DownloadEvent::Kind::LockWait:
       return "lock_wait";
+    case DownloadEvent::Kind::XetFallback:
+      return "xet_fallback";
   }
   return "progress";
 }
@@ -35,6 +37,17 @@ std::string duration(double s) {
 }  // namespace
 
 void ProgressRenderer::on_event(const DownloadEvent& e) {
+  if (e.kind == DownloadEvent::Kind::XetFallback && m_mode != Mode::JsonLines) {
+    if (m_quiet) return;
+    std::lock_guard lock(m_mutex);
+    if (m_drawn) std::fputs("\r\033[K", stderr);
+    fmt::print(stderr,
+               "Xet transfer of '{}' failed ({}); continuing over plain HTTP for this run (--xet off skips Xet, --xet on "
+               "makes this an error).\n",
+               e.file, e.message);
+    std::fflush(stderr);
+    return;
+  }
   if (e.kind == DownloadEvent::Kind::LockWait && m_mode != Mode::JsonLines) {
     if (m_quiet) return;
     std::lock_guard lock(m_mutex);
@@ -69,6 +82,7 @@ void ProgressRenderer::on_event(const DownloadEvent& e) {
       j["file_bytes"] = e.file_bytes;
       j["file_total"] = e.file_total;
     }
+    if (e.kind == DownloadEvent::Kind::XetFallback) j["message"] = e.message;
     if (e.kind == DownloadEvent::Kind::LockWait) {
       j["lock_path"] = e.lock_path;
       j["waited_seconds"] = e.waited_seconds;

@@ -188,6 +188,15 @@ Result<http::Response> HubApi::perform_with_retries(const http::Request& req, in
   }
 }
 
+Result<xet::XetToken> HubApi::xet_token(const RepoRef& repo, const std::string& refresh_route) {
+  std::string url = refresh_route;
+  constexpr std::string_view k_hub = "https://huggingface.co";
+  if (url.starts_with(k_hub) && (url.size() == k_hub.size() || url[k_hub.size()] == '/') && m_options.endpoint != k_hub)
+    url = m_options.endpoint + url.substr(k_hub.size());
+  HUBCACHE_TRY_ASSIGN(auto resp, get_api(repo, url, Attempt::First));
+  return xet::parse_xet_token(resp.body);
+}
+
 Result<RepoInfo> HubApi::repo_info(const RepoRef& repo, std::string_view revision, Attempt attempt) {
   const std::string url = repo_info_url(m_options.endpoint, repo, revision);
   HUBCACHE_TRY_ASSIGN(auto resp, get_api(repo, url, attempt));

@@ -53,6 +53,10 @@ std::optional<std::string> parse_link_rel(std::string_view header, std::string_v
   return std::nullopt;
 }
 
+std::string xet_token_url(std::string_view endpoint, const RepoRef& repo, std::string_view revision) {
+  return std::string(endpoint) + "/api/" + plural(repo.type) + "/" + repo.id + "/xet-read-token/" + encode_revision(revision);
+}
+
 std::optional<std::string> parse_link_next(std::string_view header) { return parse_link_rel(header, "next"); }
 
 }  // namespace hubcache::hub

@@ -116,8 +116,11 @@ Result<std::optional<PendingFetch>> Downloader::Impl::begin_fetch_to_cache(const
     return std::optional<PendingFetch>(std::move(pending));
   }
   progress.start(f.path, f.size);
-  HUBCACHE_TRY_ASSIGN(auto started, engine().start(make_job(f, layout.incomplete_path(f.etag), blob, progress)));
-  pending.transfer.emplace(std::move(started));
+  HUBCACHE_TRY_ASSIGN(pending.fetched, fetch_over_xet(layout, f, blob, progress));
+  if (!pending.fetched) {
+    HUBCACHE_TRY_ASSIGN(auto started, engine().start(make_job(f, layout.incomplete_path(f.etag), blob, progress)));
+    pending.transfer.emplace(std::move(started));
+  }
   pending.then = [this, layout, f, &progress, &batch, lock](const transfer::Outcome& outcome,
                                                             std::vector<std::string>&) mutable -> Result<std::uint64_t> {
     const std::string pointer = layout.pointer_path(f.commit, f.path);

@@ -16,6 +16,7 @@
 #include "hubcache/hub/hub.hpp"
 #include "hubcache/resolve/download.hpp"
 #include "hubcache/transfer/engine.hpp"
+#include "xet_local.hpp"
 #include "hubcache/util/fs.hpp"
 
 namespace hubcache {
@@ -33,6 +34,7 @@ class ProgressTracker {
   void done(const std::string& file, std::uint64_t total);
   void cached(const std::string& file, std::uint64_t total);
   void lock_wait(const std::string& file, const std::string& lock_path, std::uint64_t waited_seconds);
+  void xet_fallback(const std::string& file, const std::string& message);
 
  private:
   void emit(DownloadEvent e);
@@ -69,6 +71,7 @@ struct BlobFetch {
   bool force = false;
   std::string location;                 // a pre-signed URL from the metadata HEAD, tried first ("" = none)
   std::optional<std::string> xet_hash;  // tree xetHash / HEAD X-Xet-Hash, verbatim
+  std::string xet_route;                // the Xet token route ("" = not fetched over Xet)
 };
 
 /// New blobs of one call: their bytes become durable through flushes shared by concurrent
@@ -112,6 +115,7 @@ class PublishBatch {
 struct PendingFetch {
   RepoRef repo;
   std::optional<transfer::Engine::Pending> transfer;
+  std::optional<transfer::Outcome> fetched;  // bytes already fetched (over Xet), when no transfer runs
   /// Runs on the verified bytes: publishes them; returns the bytes transferred. Holds the
   /// file's lock until it has run (or is dropped).
   std::function<Result<std::uint64_t>(const transfer::Outcome&, std::vector<std::string>& warnings)> then;
@@ -129,6 +133,9 @@ struct Downloader::Impl {
   std::mutex lazy_mutex;
   std::unique_ptr<hub::HubApi> api_ptr;
   std::unique_ptr<transfer::Engine> engine_ptr;
+  std::unique_ptr<http::Client> xet_client_ptr;
+  std::once_flag xet_fallback_said;
+  std::unique_ptr<XetLocalIndex> xet_local;  // chunks of the cache's blobs, from their Xet records
 
   explicit Impl(DownloadOptions o);
   /// RepoNotFound for a model whose id names a dataset or space on the Hub: says so and how.
@@ -143,6 +150,12 @@ struct Downloader::Impl {
   /// Created on first use, so offline work never even builds a connection.
   hub::HubApi& api();
   transfer::Engine& engine();
+  http::Client& xet_client();
+  /// Fetches `f` over Xet into the split files of `parts_base` (xet_fetch.cpp). nullopt: not a Xet
+  /// fetch (mode Off, no Xet data, not a SHA-256 blob) or, in Auto mode, a failure that falls back
+  /// to the plain path (reported once); an error only in On mode or when cancelled.
+  Result<std::optional<transfer::Outcome>> fetch_over_xet(const RepoLayout& layout, const BlobFetch& f,
+                                                          const std::string& parts_base, ProgressTracker& progress);
   LinkMode link_mode() const { return options.disable_symlinks ? LinkMode::Copy : LinkMode::Symlink; }
   const CancelToken* cancel() const { return options.cancel.get(); }
 

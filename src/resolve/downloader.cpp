@@ -89,6 +89,15 @@ void ProgressTracker::lock_wait(const std::string& file, const std::string& lock
   emit(e);
 }
 
+void ProgressTracker::xet_fallback(const std::string& file, const std::string& message) {
+  std::lock_guard lock(m_mutex);
+  DownloadEvent e;
+  e.kind = DownloadEvent::Kind::XetFallback;
+  e.file = file;
+  e.message = message;
+  emit(e);
+}
+
 // ---- options ----
 
 DownloadOptions DownloadOptions::from_env(const Config& c) {
@@ -101,6 +110,7 @@ DownloadOptions DownloadOptions::from_env(const Config& c) {
   o.download_timeout = std::chrono::seconds(c.download_timeout.value);
   o.disable_symlinks = c.disable_symlinks;
   o.disable_shared_blobs = c.disable_xet || c.disable_shared_blobs;
+  if (c.disable_xet) o.xet = XetMode::Off;
   o.transport.ca_file = c.ca_bundle.value;
   o.transport.ca_file_source = c.ca_bundle.source;
   o.transport.http_proxy = c.http_proxy_fallback;
@@ -233,8 +243,10 @@ transfer::Engine& Downloader::Impl::engine() {
 
 BlobFetch Downloader::Impl::fetch_for(const RepoRef& repo, std::string_view revision, const std::string& path,
                                       const hub::FileMetadata& m, bool force) const {
-  BlobFetch f{m.commit, path, m.etag, m.size, hub::resolve_url(options.endpoint, repo, m.commit, path), force, {}, m.xet_hash};
+  BlobFetch f{m.commit, path, m.etag,     m.size, hub::resolve_url(options.endpoint, repo, m.commit, path),
+              force,    {},   m.xet_hash, {}};
   if (m.location != hub::resolve_url(options.endpoint, repo, revision, path)) f.location = m.location;
+  if (m.xet) f.xet_route = m.xet->refresh_route;
   return f;
 }
 
@@ -259,6 +271,11 @@ transfer::Job Downloader::Impl::make_job(const BlobFetch& f, const std::string& 
 
 Result<FetchDone> Downloader::Impl::finish_fetch(PendingFetch pending, std::vector<std::string>& warnings) {
   FetchDone done;
+  if (pending.fetched) {
+    done.elapsed = pending.fetched->elapsed;
+    HUBCACHE_TRY_ASSIGN(done.downloaded, pending.then(*pending.fetched, warnings));
+    return done;
+  }
   if (!pending.transfer) return done;
   HUBCACHE_TRY_ASSIGN(auto outcome, typed_blob_result(engine().finish(std::move(*pending.transfer)), pending.repo));
   pending.transfer.reset();

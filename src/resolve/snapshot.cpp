@@ -277,8 +277,12 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
           return PipelineStep::done();
         }
         BlobFetch f{
-            commit, e.path,    e.etag(), e.size, hub::resolve_url(options.endpoint, repo, commit, e.path), req.force_download,
-            {},     e.xet_hash};
+            commit, e.path,     e.etag(), e.size, hub::resolve_url(options.endpoint, repo, commit, e.path), req.force_download,
+            {},     e.xet_hash, {}};
+        // A listing's xetHash leads to the token route at the commit, as huggingface_hub builds
+        // it from a cached tree (_xet_file_metadata_from_tree_cache).
+        if (e.xet_hash && is_lower_hex(*e.xet_hash, 64) && e.lfs_sha256)
+          f.xet_route = hub::xet_token_url(options.endpoint, repo, commit);
         std::vector<std::string> w;
         if (e.size >= k_small_file) {
           if (!alone) return PipelineStep::needs_alone();

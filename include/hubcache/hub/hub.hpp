@@ -11,6 +11,7 @@
 
 #include "hubcache/core/repo_id.hpp"
 #include "hubcache/http/http.hpp"
+#include "hubcache/xet/reconstruction.hpp"
 #include "hubcache/http/retry.hpp"
 #include "hubcache/version.hpp"
 
@@ -28,6 +29,9 @@ std::string paths_info_url(std::string_view endpoint, const RepoRef& repo, std::
 std::optional<std::string> parse_link_next(std::string_view link_header);
 /// The URL of the first Link entry whose rel is `rel` (`rel="xet-auth"` or `rel=xet-auth`).
 std::optional<std::string> parse_link_rel(std::string_view link_header, std::string_view rel);
+/// {endpoint}/api/{type}s/{id}/xet-read-token/{revision}: the token route huggingface_hub builds
+/// for a file known from a tree listing (`_xet_file_metadata_from_tree_cache`).
+std::string xet_token_url(std::string_view endpoint, const RepoRef& repo, std::string_view revision);
 
 // ---- Data ----
 /// Result of the metadata HEAD (docs/hub-protocol.md#metadata). All fields validated: commit is 40-hex, etag is a
@@ -159,6 +163,13 @@ class HubApi {
   /// host instead of blaming the token), Http (another error status, or an answer that is not whoami JSON: named),
   /// Network, Timeout, Cancelled.
   Result<WhoAmI> whoami();
+  /// GET a Xet read token from `refresh_route` (XetFileData::refresh_route, or
+  /// xet_token_url): {"accessToken","exp","casUrl"} (Xet spec auth.md). A route on
+  /// https://huggingface.co is sent to the options' endpoint instead, as huggingface_hub does
+  /// (PR #3180), so a mirror's answers keep working. The token goes along on the endpoint's origin
+  /// only. Errors: the repo's (RepoNotFound, Gated, Unauthorized, ...), Integrity for a malformed
+  /// answer, Network, Timeout.
+  Result<xet::XetToken> xet_token(const RepoRef& repo, const std::string& refresh_route);
   /// POST paths-info; missing paths are simply absent from the answer.
   Result<std::vector<TreeEntry>> paths_info(const RepoRef& repo, std::string_view revision,
                                             const std::vector<std::string>& paths);

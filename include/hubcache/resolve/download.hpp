@@ -28,7 +28,9 @@ struct DownloadEvent {
     Progress,    // bytes moved (throttled to about 10 per second)
     FileDone,    // `file` is in place (transferred)
     FileCached,  // `file` was already present: nothing transferred
-    LockWait     // waiting for another process that holds `lock_path` (downloading the same blob)
+    LockWait,    // waiting for another process that holds `lock_path` (downloading the same blob)
+    XetFallback  // the Xet transfer of `file` failed (`message` says why): it continues over plain
+                 // HTTP, resuming what Xet wrote; sent once per Downloader
   };
   Kind kind = Kind::Progress;
   std::string file;
@@ -41,6 +43,17 @@ struct DownloadEvent {
   std::size_t active = 0;            // files transferring now
   std::string lock_path;             // LockWait: the lock file waited for
   std::uint64_t waited_seconds = 0;  // LockWait: time waited so far
+  std::string message;               // XetFallback: the Xet error
+};
+
+/// Whether files the Hub stores with Xet are fetched over Xet (the reconstruction API and
+/// xorbs, research note xet.md) or over the plain /resolve path the Hub bridges them to.
+/// huggingface_hub uses Xet whenever hf_xet is installed and HF_HUB_DISABLE_XET is unset.
+enum class XetMode {
+  Off,   // always the plain path (HF_HUB_DISABLE_XET=1)
+  Auto,  // Xet for files whose metadata carries X-Xet-Hash and a token route; any Xet error
+         // falls back to the plain path, resuming the bytes Xet wrote (one XetFallback event)
+  On,    // Xet for such files, and a Xet error is the download's error
 };
 
 /// snapshot_download's concurrency when DownloadOptions::max_workers is 0 (the default): it
@@ -105,6 +118,13 @@ struct DownloadOptions {
   std::chrono::milliseconds lock_report_every{std::chrono::seconds{10}};
   /// How large files are fetched and how failures are retried (the transfer engine's defaults).
   TransferTuning transfer;
+  /// Xet transfers (XetMode); Off when HF_HUB_DISABLE_XET is set.
+  XetMode xet = XetMode::Auto;
+  /// Memory one file's Xet transfer may use, in bytes (bounds its parallel range GETs, whatever
+  /// the file's size; hf_xet's defaults are GB-scale).
+  std::uint64_t xet_memory_budget = 256ull << 20;
+  /// Xet range GETs in flight per file.
+  unsigned xet_max_parallel = 8;
   /// CA file (SSL_CERT_FILE, ...), the http:// proxy libcurl would miss, and a request log
   /// (HF_DEBUG); used by every request, metadata and transfers alike.
   http::Transport transport;

@@ -1,0 +1,70 @@
+// A blob over Xet, with the plain path as the fallback (download_impl.hpp fetch_over_xet).
+#include "download_impl.hpp"
+#include "hubcache/cache/xet_records.hpp"
+#include "hubcache/util/digest.hpp"
+
+namespace hubcache {
+
+http::Client& Downloader::Impl::xet_client() {
+  std::lock_guard lock(lazy_mutex);
+  if (!xet_client_ptr) xet_client_ptr = std::make_unique<http::Client>(options.transport);
+  return *xet_client_ptr;
+}
+
+Result<std::optional<transfer::Outcome>> Downloader::Impl::fetch_over_xet(const RepoLayout& layout, const BlobFetch& f,
+                                                                          const std::string& parts_base,
+                                                                          ProgressTracker& progress) {
+  using None = std::optional<transfer::Outcome>;
+  if (options.xet == XetMode::Off || !f.xet_hash || f.xet_route.empty() || f.size == 0 ||
+      digest_kind_of(f.etag) != DigestKind::Sha256 || !is_lower_hex(*f.xet_hash, 64))
+    return None{};
+  {
+    std::lock_guard lock(lazy_mutex);
+    if (!xet_local) xet_local = std::make_unique<XetLocalIndex>(options.cache_dir);
+  }
+  transfer::XetJob job;
+  job.file_hash = *f.xet_hash;
+  job.size = f.size;
+  job.sha256 = f.etag;
+  job.parts_path = parts_base + std::string(k_parts_incomplete_suffix);
+  job.parts_state_path = parts_base + std::string(k_parts_state_suffix);
+  job.restart = f.force;
+  const RepoRef repo = layout.repo();
+  const std::string route = f.xet_route;
+  job.token = [this, repo, route](bool) { return api().xet_token(repo, route); };
+  job.local = [this](const xet::Term& term) { return xet_local->find(term); };
+  transfer::XetOptions xo;
+  xo.max_parallel = options.xet_max_parallel;
+  xo.memory_budget = options.xet_memory_budget;
+  xo.connect_timeout = std::chrono::milliseconds(options.etag_timeout);
+  xo.idle_timeout = std::chrono::milliseconds(options.download_timeout);
+  xo.retry = options.transfer.retry;
+  xo.cancel = cancel();
+  const auto began = std::chrono::steady_clock::now();
+  auto fetched = transfer::fetch_xet(xet_client(), job, xo);
+  if (!fetched) {
+    Error e = std::move(fetched).error();
+    if (options.xet == XetMode::On || e.code == ErrorCode::Cancelled || (cancel() && cancel()->cancelled()))
+      return fail(std::move(e));
+    std::call_once(xet_fallback_said, [&] { progress.xet_fallback(f.path, e.message); });
+    return None{};
+  }
+  if (!fetched->segments.empty()) {
+    XetRecord record;
+    record.size = f.size;
+    if (auto h = xet::MerkleHash::from_hex(*f.xet_hash)) record.file_hash = *h;
+    record.segments = fetched->segments;
+    if (write_xet_record(layout, f.etag, record)) xet_local->add(layout.blob_path(f.etag), record);
+  }
+  transfer::Outcome out;
+  out.path = fetched->path;
+  out.downloaded = fetched->downloaded;
+  out.reused = fetched->resumed_bytes + fetched->local_bytes;
+  out.verified = true;
+  out.split = true;
+  out.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - began);
+  progress.bytes(f.path, f.size, f.size);
+  return None{std::move(out)};
+}
+
+}  // namespace hubcache

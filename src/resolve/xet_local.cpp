@@ -1,0 +1,66 @@
+// The cache's known Xet chunks (xet_local.hpp).
+#include "xet_local.hpp"
+
+#include <dirent.h>
+#include <sys/stat.h>
+
+#include "hubcache/cache/layout.hpp"
+#include "hubcache/util/fs.hpp"
+
+namespace hubcache {
+
+XetLocalIndex::XetLocalIndex(const std::string& cache_dir) {
+  DIR* d = ::opendir(cache_dir.c_str());
+  if (!d) return;
+  std::vector<std::string> folders;
+  while (const dirent* e = ::readdir(d)) folders.push_back(cache_dir + "/" + e->d_name);
+  ::closedir(d);
+  for (const auto& folder : folders) {
+    auto layout = RepoLayout::of_folder(folder);
+    if (!layout) continue;
+    for (const auto& etag : list_xet_records(*layout)) {
+      auto record = read_xet_record(*layout, etag);
+      if (!record || !record->has_value()) continue;
+      add(layout->blob_path(etag), **record);
+    }
+  }
+}
+
+void XetLocalIndex::add(const std::string& blob_path, const XetRecord& record) {
+  struct ::stat st {};
+  if (::stat(blob_path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || static_cast<std::uint64_t>(st.st_size) != record.size)
+    return;
+  std::lock_guard lock(m_mutex);
+  std::uint64_t offset = 0;
+  for (const auto& s : record.segments) {
+    m_by_xorb[s.xorb].push_back({blob_path, offset, s.first_chunk, s.chunk_sizes});
+    offset += s.bytes();
+  }
+}
+
+std::optional<transfer::LocalTermSource> XetLocalIndex::find(const xet::Term& term) const {
+  std::lock_guard lock(m_mutex);
+  const auto it = m_by_xorb.find(term.xorb);
+  if (it == m_by_xorb.end()) return std::nullopt;
+  for (const auto& p : it->second) {
+    if (term.range.start < p.first_chunk || term.range.end > p.first_chunk + p.sizes.size()) continue;
+    transfer::LocalTermSource src;
+    src.path = p.blob;
+    src.offset = p.offset;
+    for (std::uint32_t i = p.first_chunk; i < term.range.start; ++i) src.offset += p.sizes[i - p.first_chunk];
+    src.chunk_sizes.assign(p.sizes.begin() + (term.range.start - p.first_chunk),
+                           p.sizes.begin() + (term.range.end - p.first_chunk));
+    if (!fs::is_file(src.path)) continue;
+    return src;
+  }
+  return std::nullopt;
+}
+
+std::size_t XetLocalIndex::segments() const {
+  std::lock_guard lock(m_mutex);
+  std::size_t n = 0;
+  for (const auto& [x, places] : m_by_xorb) n += places.size();
+  return n;
+}
+
+}  // namespace hubcache
