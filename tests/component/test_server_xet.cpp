@@ -12,6 +12,7 @@
 #include <set>
 
 #include "cache_builder.hpp"
+#include "hubcache/cache/xet_records.hpp"
 #include "hubcache/server/router.hpp"
 #include "hubcache/util/hash.hpp"
 #include "hubcache/xet/chunk_codec.hpp"
@@ -400,6 +401,55 @@ TEST_F(Xet, IndexAtStartupKnowsEveryLfsBlob) {
     if (e.contains("lfs")) {
       EXPECT_TRUE(e.contains("xetHash")) << e.dump();
     }
+}
+
+}  // namespace
+}  // namespace hubcache::test
+
+namespace hubcache::test {
+namespace {
+
+// A record a Xet download left in the cache names upstream xorbs (chunks at any index): it is
+// loaded at start (the listing knows the hash before any resolve) and served as it says.
+TEST_F(Xet, ARecordLeftByADownloadIsServedAsItSays) {
+  const auto leaves = xet::chunk_buffer(std::span(reinterpret_cast<const std::uint8_t*>(a.data()), a.size()));
+  ASSERT_GT(leaves.size(), 4u);
+  XetRecord rec;
+  rec.size = a.size();
+  rec.file_hash = xet::file_hash(leaves);
+  // Two "upstream" xorbs: the first 3 chunks at 7.. of one, the rest at 0.. of another.
+  xet::MerkleHash up1, up2;
+  up1.bytes.fill(0x11);
+  up2.bytes.fill(0x22);
+  xet::Segment s1{up1, 7, {}}, s2{up2, 0, {}};
+  for (std::size_t i = 0; i < leaves.size(); ++i)
+    (i < 3 ? s1 : s2).chunk_sizes.push_back(static_cast<std::uint32_t>(leaves[i].size));
+  rec.segments = {s1, s2};
+  ASSERT_TRUE(write_xet_record(RepoLayout(cache.root(), k_model), sha256_hex(a), rec));
+  make();
+  auto tree = get("/api/models/org/tiny/tree/main");
+  bool listed = false;
+  for (const auto& e : nlohmann::json::parse(tree.body))
+    if (e["path"] == "a.bin") listed = e.value("xetHash", "") == rec.file_hash.hex();
+  EXPECT_TRUE(listed) << tree.body;
+  EXPECT_EQ(file_id("a.bin"), rec.file_hash.hex());
+  auto r = xet::parse_reconstruction(reconstruction(rec.file_hash.hex(), token()).body, 2);
+  ASSERT_TRUE(r);
+  ASSERT_EQ(r->terms.size(), 2u);
+  EXPECT_EQ(r->terms[0].xorb, up1);
+  EXPECT_EQ(r->terms[0].range.start, 7u);
+  EXPECT_EQ(r->terms[0].range.end, 10u);
+  EXPECT_EQ(r->terms[1].xorb, up2);
+  EXPECT_TRUE(reassemble(*r, a.size()) == a);
+  // A record that does not fit its blob is left aside: the blob is chunked instead.
+  rec.size += 1;
+  rec.segments[1].chunk_sizes.back() += 1;
+  ASSERT_TRUE(write_xet_record(RepoLayout(cache.root(), k_model), sha256_hex(a), rec));
+  make();
+  auto r2 = xet::parse_reconstruction(reconstruction(file_id("a.bin"), token()).body, 2);
+  ASSERT_TRUE(r2);
+  EXPECT_NE(r2->terms[0].xorb, up1);
+  EXPECT_TRUE(reassemble(*r2, a.size()) == a);
 }
 
 }  // namespace
