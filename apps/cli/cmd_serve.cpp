@@ -33,6 +33,8 @@ struct ServeOptions {
   std::string tls_cert;
   std::string tls_key;
   bool redirect_all = false;
+  bool xet = false;
+  bool xet_index = false;
   std::optional<std::string> signing_key_file;
   server::RouterOptions::BlobAuth blob_auth = server::RouterOptions::BlobAuth::Signed;
   // Pull-through proxy
@@ -137,6 +139,14 @@ int run(const ServeOptions& o, const Context& ctx) {
   so.router.revalidate_after = std::chrono::milliseconds(o.revalidate_ms);
   so.router.public_url = o.public_url;
   so.router.redirect_all = o.redirect_all;
+  if ((o.xet || o.xet_index) && !o.upstream.empty())
+    return report_error(Error{ErrorCode::InvalidArgument,
+                              "--xet is not available with --upstream yet: the pull-through proxy serves files over plain "
+                              "HTTP only (it strips the upstream's Xet headers). Drop --xet, or serve the filled cache "
+                              "with a second `hubcache serve --xet` without --upstream."},
+                        false);
+  so.router.xet = o.xet || o.xet_index;
+  so.router.xet_index_all = o.xet_index;
   if (o.signing_key_file) {
     auto key = server::load_signing_key(*o.signing_key_file);
     if (!key) return report_error(key.error(), false);
@@ -231,6 +241,11 @@ void add_serve_command(CLI::App& app, Context& ctx) {
   cmd->add_flag("--redirect-all", o->redirect_all,
                 "Answer /resolve of every file, not only LFS ones, with a 302 to its immutable /_blobs/ URL (for a "
                 "cache in front: nginx, a CDN)");
+  cmd->add_flag("--xet", o->xet,
+                "Also serve LFS files over the Xet protocol (X-Xet-Hash on /resolve, xet-read-token, a CAS under /_xet/ "
+                "made of the cache's blobs; a blob is chunked on first need). Not with --upstream");
+  cmd->add_flag("--xet-index", o->xet_index,
+                "With --xet (implied): chunk every LFS blob before listening, so no client waits for it");
   const std::map<std::string, server::RouterOptions::BlobAuth> blob_auths{{"signed", server::RouterOptions::BlobAuth::Signed},
                                                                           {"none", server::RouterOptions::BlobAuth::None}};
   cmd->add_option("--blob-auth", o->blob_auth,

@@ -25,9 +25,10 @@ json last_commit(const SnapshotListing& l) {
               {"date", iso8601_utc(l.mtime)}};
 }
 
-json file_entry(const ServedFile& f, const SnapshotListing& l, bool expand) {
+json file_entry(const ServedFile& f, const SnapshotListing& l, bool expand, const std::string& xet_hash) {
   json e{{"type", "file"}, {"oid", f.oid}, {"size", f.size}, {"path", f.path}};
   if (f.lfs_sha256) e["lfs"] = json{{"oid", *f.lfs_sha256}, {"size", f.size}, {"pointerSize", f.pointer_size}};
+  if (!xet_hash.empty()) e["xetHash"] = xet_hash;
   if (expand) {
     e["lastCommit"] = last_commit(l);
     e["securityFileStatus"] = json{{"status", "unscanned"}};
@@ -164,7 +165,7 @@ Response Router::Impl::tree(const Request& req, const RepoTarget& t, const std::
         more = true;
         break;
       }
-      out.push_back(take_dir ? dir_entry(*dit, *listing, expand) : file_entry(*fit, *listing, expand));
+      out.push_back(take_dir ? dir_entry(*dit, *listing, expand) : file_entry(*fit, *listing, expand, xet_known_hash(t, *fit)));
       last = p;
     }
     if (take_dir)
@@ -224,7 +225,7 @@ Response Router::Impl::paths_info(const Request& req, const RepoTarget& t, const
     if (p.size() > 1 && p.back() == '/') p.pop_back();
     if (!safe_repo_path(p) || !seen.insert(p).second) continue;
     if (const ServedFile* f = listing->find_file(p))
-      out.push_back(file_entry(*f, *listing, expand));
+      out.push_back(file_entry(*f, *listing, expand, xet_known_hash(t, *f)));
     else if (const DirInfo* d = listing->find_dir(p))
       out.push_back(dir_entry(*d, *listing, expand));
   }

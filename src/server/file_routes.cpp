@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <charconv>
 #include <ctime>
+#include <nlohmann/json.hpp>
 
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/cache/lfs_pointer.hpp"
@@ -16,7 +17,7 @@
 namespace hubcache::server {
 namespace {
 
-std::string quoted(std::string_view s) { return "\"" + std::string(s) + "\""; }
+std::string quote_etag(std::string_view s) { return "\"" + std::string(s) + "\""; }
 
 std::optional<fs::Fd> open_regular(const std::string& path, std::uint64_t& size, std::int64_t& mtime) {
   fs::Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
@@ -117,8 +118,8 @@ Response Router::Impl::resolve(const Request& req, const RepoTarget& t, const st
     // The raw git file of an LFS entry is its pointer.
     Response r;
     r.headers = std::move(headers);
-    r.set_header("ETag", quoted(info->oid));
-    if (auto inm = req.header("If-None-Match"); inm && if_none_match(*inm, quoted(info->oid))) {
+    r.set_header("ETag", quote_etag(info->oid));
+    if (auto inm = req.header("If-None-Match"); inm && if_none_match(*inm, quote_etag(info->oid))) {
       r.status = 304;
       return r;
     }
@@ -133,19 +134,36 @@ Response Router::Impl::resolve(const Request& req, const RepoTarget& t, const st
   if (info->is_lfs() || redirect_git) {
     // As the Hub: 302 to the download location, the file's identity on the redirect itself.
     const std::string location = blob_location(req, t.repo, info->etag());
+    const auto xet_id = info->is_lfs() ? xet_file_id(t, *info) : std::nullopt;
+    if (xet_id && req.method == "GET")
+      if (auto accept = req.header("Accept");
+          accept && accept->find("application/vnd.xet-fileinfo+json") != std::string_view::npos) {
+        // huggingface.js asks this way (lib/file-download-info.ts): the file's Xet identity in a
+        // 200 instead of the redirect; it reads the headers.
+        Response r = json_response(200, nlohmann::json{{"hash", *xet_id}, {"etag", info->etag()}, {"size", info->size}}.dump());
+        r.headers.insert(r.headers.begin(), headers.begin(), headers.end());
+        r.set_header("Content-Type", "application/vnd.xet-fileinfo+json");
+        r.set_header("ETag", quote_etag(info->oid));
+        r.set_header("X-Linked-Etag", quote_etag(info->etag()));
+        r.set_header("X-Linked-Size", std::to_string(info->size));
+        r.set_header("Cache-Control", "no-store");
+        xet_headers(req, t, *commit, *xet_id, r);
+        return r;
+      }
     Response r;
     r.status = 302;
     r.headers = std::move(headers);
-    r.set_header("ETag", quoted(info->oid));
-    r.set_header("X-Linked-Etag", quoted(info->etag()));
+    r.set_header("ETag", quote_etag(info->oid));
+    r.set_header("X-Linked-Etag", quote_etag(info->etag()));
     r.set_header("X-Linked-Size", std::to_string(info->size));
     r.set_header("Location", location);
     r.set_header("Content-Type", "text/plain; charset=utf-8");
     r.body = "Found. Redirecting to " + location;
+    if (xet_id) xet_headers(req, t, *commit, *xet_id, r);
     return r;
   }
   if (req.method == "HEAD")  // metadata only: no need to open the file
-    return file_body_response(req, fs::Fd(), info->size, quoted(info->oid), info->mtime, std::move(headers));
+    return file_body_response(req, fs::Fd(), info->size, quote_etag(info->oid), info->mtime, std::move(headers));
   std::uint64_t size = 0;
   std::int64_t mtime = info->mtime;
   std::optional<fs::Fd> fd;
@@ -160,7 +178,7 @@ Response Router::Impl::resolve(const Request& req, const RepoTarget& t, const st
   }
   if (!fd) fd = open_regular(info->content_path, size, mtime);
   if (!fd) return not_found("'" + path + "' vanished from the cache while being served");
-  return file_body_response(req, std::move(*fd), size, quoted(info->oid), mtime, std::move(headers));
+  return file_body_response(req, std::move(*fd), size, quote_etag(info->oid), mtime, std::move(headers));
 }
 
 std::string Router::Impl::blob_location(const Request& req, const RepoRef& repo, const std::string& hash) const {
@@ -231,7 +249,7 @@ Response Router::Impl::blob(const Request& req, const std::vector<std::string>& 
   if (!fd) return error_response(404, "", "Not Found: the blob is no longer in the cache");
   // Content-addressed: the bytes of this path never change, so any cache in front (nginx, a CDN)
   // may keep them for good, keyed on the path without the signature.
-  return file_body_response(req, std::move(*fd), size, quoted(target->hash), mtime,
+  return file_body_response(req, std::move(*fd), size, quote_etag(target->hash), mtime,
                             {{"Cache-Control", "public, max-age=31536000, immutable"}});
 }
 

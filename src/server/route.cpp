@@ -7,7 +7,9 @@
 namespace hubcache::server {
 namespace {
 
-bool is_api_keyword(std::string_view s) { return s == "revision" || s == "tree" || s == "paths-info" || s == "refs"; }
+bool is_api_keyword(std::string_view s) {
+  return s == "revision" || s == "tree" || s == "paths-info" || s == "refs" || s == "xet-read-token";
+}
 bool is_file_keyword(std::string_view s) { return s == "resolve" || s == "raw"; }
 bool no_keyword(std::string_view) { return false; }
 
@@ -110,6 +112,22 @@ ParsedRoute parse_route(const Request& req, const std::function<bool(const RepoR
     route.segments = std::move(segs);
     return found(std::move(route));
   }
+  if (segs.size() >= 1 && segs[0] == "_xet") {
+    // The mirror's Xet CAS (serve --xet): /_xet/v{1,2}/reconstructions/{file id} and
+    // /_xet/xorbs/default/{xorb}/{first}-{end}; the segments are checked by their handlers.
+    if (!read_method) return method_not_allowed("GET, HEAD");
+    if (segs.size() == 4 && (segs[1] == "v1" || segs[1] == "v2") && segs[2] == "reconstructions") {
+      route.kind = Route::Kind::XetReconstruction;
+      route.segments = {segs[1], segs[3]};
+      return found(std::move(route));
+    }
+    if (segs.size() == 5 && segs[1] == "xorbs" && segs[2] == "default") {
+      route.kind = Route::Kind::XetXorb;
+      route.segments = {segs[3], segs[4]};
+      return found(std::move(route));
+    }
+    return not_found_route();
+  }
   if (segs.size() == 2 && segs[0] == "api" && segs[1] == "whoami-v2") {
     if (!read_method) return method_not_allowed("GET, HEAD");
     route.kind = Route::Kind::WhoAmI;
@@ -160,6 +178,11 @@ ParsedRoute parse_route(const Request& req, const std::function<bool(const RepoR
       if (!read_method) return named(method_not_allowed("GET, HEAD"));
       route.kind = Route::Kind::Tree;
       route.path = join_from(rest, k);
+      return found(std::move(route));
+    }
+    if (kw == "xet-read-token" && k == rest.size()) {
+      if (!read_method) return named(method_not_allowed("GET, HEAD"));
+      route.kind = Route::Kind::XetToken;
       return found(std::move(route));
     }
     if (kw == "paths-info" && k == rest.size()) {

@@ -226,6 +226,10 @@ Result<std::unique_ptr<Router>> Router::create(RouterOptions options) {
     p.id = std::string(s);
     impl->private_repos.push_back(std::move(p));
   }
+  if (options.xet) {
+    impl->xet = std::make_unique<XetIndex>();
+    impl->xet_load(options.xet_index_all);
+  }
   return std::unique_ptr<Router>(new Router(std::move(impl)));
 }
 
@@ -256,6 +260,10 @@ Response Router::handle(const Request& req) const {
       return impl.index_page(req);
     case Route::Kind::RepoPage:
       return impl.repo_page(req, route.repo, route.revision);
+    case Route::Kind::XetReconstruction:
+      return impl.xet_reconstruction(req, route.segments);
+    case Route::Kind::XetXorb:
+      return impl.xet_xorb(req, route.segments);
     default:
       break;
   }
@@ -270,6 +278,8 @@ Response Router::handle(const Request& req) const {
       return impl.tree(req, t, route.revision, route.path);
     case Route::Kind::PathsInfo:
       return impl.paths_info(req, t, route.revision);
+    case Route::Kind::XetToken:
+      return impl.xet_token(req, t, route.revision);
     default:
       return impl.resolve(req, t, route.revision, route.path, route.raw);
   }

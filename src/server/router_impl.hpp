@@ -7,6 +7,7 @@
 #include "hubcache/core/repo_id.hpp"
 #include "hubcache/server/router.hpp"
 #include "repo_view.hpp"
+#include "xet_index.hpp"
 
 namespace hubcache::server {
 
@@ -26,6 +27,8 @@ struct Router::Impl {
     std::string id;
   };
   std::vector<PrivateSpec> private_repos;
+
+  std::unique_ptr<XetIndex> xet;  // serve --xet only
 
   Impl(RouterOptions o, std::string root_real);
 
@@ -63,6 +66,20 @@ struct Router::Impl {
   std::optional<BlobTarget> blob_access(const Request& req, const std::vector<std::string>& segments, Response& refusal) const;
   /// The Location of the blob of `hash` in `repo` (signed unless BlobAuth::None).
   std::string blob_location(const Request& req, const RepoRef& repo, const std::string& hash) const;
+  // Xet (xet_routes.cpp; only when `xet` is set).
+  /// Loads the cache's Xet records of every repo's served LFS files, and with `build` makes the
+  /// missing ones.
+  void xet_load(bool build);
+  /// The Xet file id of an LFS file, its record made now when needed; nullopt when not Xet-served.
+  std::optional<std::string> xet_file_id(const RepoTarget& t, const ServedFile& f) const;
+  /// The file id when its record is already known (listings never chunk), else "".
+  std::string xet_known_hash(const RepoTarget& t, const ServedFile& f) const;
+  /// Adds X-Xet-Hash and the Link of the xet-auth and reconstruction URLs to a resolve answer.
+  void xet_headers(const Request& req, const RepoTarget& t, const std::string& commit, const std::string& file_id,
+                   Response& r) const;
+  Response xet_token(const Request& req, const RepoTarget& t, const std::string& revision) const;
+  Response xet_reconstruction(const Request& req, const std::vector<std::string>& segments) const;
+  Response xet_xorb(const Request& req, const std::vector<std::string>& segments) const;
   // The HTML pages for people (html_page.cpp).
   Response index_page(const Request& req) const;
   Response repo_page(const Request& req, const RepoRef& repo, const std::string& revision) const;

@@ -14,19 +14,22 @@ namespace hubcache::server {
 
 struct Route {
   enum class Kind {
-    Blob,       // /_blobs/... (the mirror's own blob URLs): `segments` holds the decoded path
-    BlobAuth,   // GET|HEAD /_auth/_blobs/...?QUERY: may this request read /_blobs/...?QUERY (an edge
-                // cache's auth_request subrequest); `segments` as for Blob, without "_auth"
-    WhoAmI,     // GET /api/whoami-v2
-    RepoInfo,   // GET /api/{type}s/{id}[/revision/{rev}] or /api/{type}s/{id}?revision={rev} (Dragonfly's
-                // hf:// form); revision "main" when none is named
-    Refs,       // GET /api/{type}s/{id}/refs
-    Tree,       // GET /api/{type}s/{id}/tree/{rev}[/{path}]
-    PathsInfo,  // POST /api/{type}s/{id}/paths-info/{rev}
-    Resolve,    // GET|HEAD /[{type}s/]{id}/{resolve|raw}/{rev}/{path}
-    Index,      // GET|HEAD /: the mirror's HTML page for people (repos, how to use it)
-    RepoPage,   // GET|HEAD /[{type}s/]{id}[?revision={rev}]: a repo's HTML page (the Hub's own URL form);
-                // revision "" when none is named. Never "/api" or "/_blobs".
+    Blob,               // /_blobs/... (the mirror's own blob URLs): `segments` holds the decoded path
+    BlobAuth,           // GET|HEAD /_auth/_blobs/...?QUERY: may this request read /_blobs/...?QUERY (an edge
+                        // cache's auth_request subrequest); `segments` as for Blob, without "_auth"
+    WhoAmI,             // GET /api/whoami-v2
+    RepoInfo,           // GET /api/{type}s/{id}[/revision/{rev}] or /api/{type}s/{id}?revision={rev} (Dragonfly's
+                        // hf:// form); revision "main" when none is named
+    Refs,               // GET /api/{type}s/{id}/refs
+    Tree,               // GET /api/{type}s/{id}/tree/{rev}[/{path}]
+    PathsInfo,          // POST /api/{type}s/{id}/paths-info/{rev}
+    Resolve,            // GET|HEAD /[{type}s/]{id}/{resolve|raw}/{rev}/{path}
+    XetToken,           // GET /api/{type}s/{id}/xet-read-token/{rev} (serve --xet)
+    XetReconstruction,  // GET /_xet/v{1,2}/reconstructions/{file id}: `segments` = {"v1"|"v2", file id}
+    XetXorb,            // GET /_xet/xorbs/default/{xorb}/{first}-{end}?expires&sig: `segments` = {xorb, "first-end"}
+    Index,              // GET|HEAD /: the mirror's HTML page for people (repos, how to use it)
+    RepoPage,           // GET|HEAD /[{type}s/]{id}[?revision={rev}]: a repo's HTML page (the Hub's own URL form);
+                        // revision "" when none is named. Never "/api" or "/_blobs".
   };
   Kind kind = Kind::Blob;
   RepoRef repo;

@@ -37,6 +37,14 @@ struct RouterOptions {
   /// X-Repo-Commit like an LFS redirect, so a cache in front (nginx, a CDN) holds every file
   /// under an immutable URL. Default (false): as the Hub, such files are answered in place.
   bool redirect_all = false;
+  /// Serve files over the Xet protocol too (docs/mirror.md#xet): a resolve of an LFS file carries
+  /// X-Xet-Hash and the xet-auth / xet-reconstruction-info Links (a JS-style GET asking for
+  /// application/vnd.xet-fileinfo+json gets them in a 200), `xet-read-token` hands out tokens for
+  /// the mirror's CAS under /_xet/ (reconstructions, xorbs made of the blobs' chunks). A blob's Xet
+  /// record is the cache's (left by a Xet download) or made on first need by chunking the blob.
+  bool xet = false;
+  /// With `xet`: make every LFS blob's record when the Router is created (before serving).
+  bool xet_index_all = false;
   /// The URL clients reach the mirror at ("https://mirror.example/hub"), the base of every
   /// absolute URL the mirror sends (Location of /_blobs redirects, Link of tree pages), whatever
   /// Host a request names. Empty: Request::base_url (never an unchecked Host header).
