@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <map>
 #include <mutex>
@@ -155,6 +156,34 @@ TEST_F(XetFetch, AMultiMegabyteFileOfEveryChunkTypeArrivesIdentical) {
       EXPECT_FALSE(req.had_auth) << "the CAS token sent to a signed URL";
       EXPECT_EQ(req.range.find(','), std::string::npos) << "one range per GET";
     }
+}
+
+TEST_F(XetFetch, ChunksRepeatedInsideTheFileAreFetchedOnce) {
+  // X Y X: the second X's terms reference the first's chunks (one fetch range serves both).
+  const std::string x = random_bytes(900000, 21), y = compressible_bytes(700000, 22);
+  const std::string c = x + y + x;
+  server.add_file(k_repo, commit, "rep.bin", c, /*lfs=*/true);
+  const auto terms = server.xet_terms(sha256_hex(c));
+  std::map<std::pair<xet::MerkleHash, std::uint32_t>, int> uses;
+  for (const auto& t : terms)
+    for (std::uint32_t i = 0; i < t.chunk_sizes.size(); ++i) ++uses[{t.xorb, t.first_chunk + i}];
+  ASSERT_TRUE(std::any_of(uses.begin(), uses.end(), [](const auto& u) { return u.second > 1; }));
+  server.clear_requests();
+  auto r = fetch_xet(client, job("rep.bin", c), options());
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(read_file(r->path), c);
+  EXPECT_TRUE(same_segments(r->segments, terms));
+  EXPECT_EQ(server.body_bytes("/cas/xorbs/"), server.xet_fetch_bytes(sha256_hex(c)));
+  EXPECT_LT(server.body_bytes("/cas/xorbs/"), x.size() + y.size() + 65536);
+}
+
+TEST_F(XetFetch, AnEmptyFileNeedsNoXorb) {
+  server.add_file(k_repo, commit, "empty.bin", "", /*lfs=*/true);
+  EXPECT_EQ(server.xet_hash(sha256_hex("")), std::string(64, '0'));
+  auto r = fetch_xet(client, job("empty.bin", ""), options());
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(read_file(r->path), "");
+  EXPECT_EQ(server.count("GET", "/cas/xorbs/"), 0);
 }
 
 TEST_F(XetFetch, TheTestHubAdvertisesTheRealXetHash) {
