@@ -363,7 +363,15 @@ Result<XetOutcome> fetch_xet(http::Client& client, const XetJob& job, const XetO
   if (!before && st.st_size != 0 && ::ftruncate(fd.get(), 0) != 0) return io_error(errno, "cannot truncate", job.parts_path);
   if (::ftruncate(fd.get(), static_cast<off_t>(job.size)) != 0) return io_error(errno, "cannot size", job.parts_path);
 
-  HUBCACHE_TRY(fetch_reconstruction(s, false));
+  // An Integrity error discards the data (as after the transfer), also before any byte came.
+  auto discard = [&](Error e) {
+    fd.reset();
+    ::unlink(job.parts_path.c_str());
+    ::unlink(job.parts_state_path.c_str());
+    return fail(std::move(e));
+  };
+  if (auto got = fetch_reconstruction(s, false); !got)
+    return got.error().code == ErrorCode::Integrity ? discard(std::move(got).error()) : fail(std::move(got).error());
   XetOutcome out;
   // The plan: each term's place in the file.
   std::uint64_t at = 0, total = 0;
@@ -379,8 +387,9 @@ Result<XetOutcome> fetch_xet(http::Client& client, const XetJob& job, const XetO
     total += t.term.unpacked_length;
   }
   if (total - s.recon.offset_into_first_range != job.size)
-    return integrity(fmt::format("the reconstruction of {} adds up to {} bytes; the file has {}", job.file_hash,
-                                 total - s.recon.offset_into_first_range, job.size));
+    return discard(integrity(fmt::format("the reconstruction of {} adds up to {} bytes; the file has {}", job.file_hash,
+                                         total - s.recon.offset_into_first_range, job.size))
+                       .error);
   // Terms already present (an earlier attempt, either transport), then terms held locally.
   if (before)
     for (auto& t : s.plan) {

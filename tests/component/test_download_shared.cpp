@@ -12,14 +12,15 @@ using namespace hubcache::test;
 
 namespace {
 
-const std::string k_hash(64, 'c');  // the X-Xet-Hash the test server sends for LFS files
-
 struct SharedDownload : DownloadFixture {
-  std::string payload = cache + "/blobs/cc/" + k_hash;
+  std::string k_hash;   // the X-Xet-Hash the test server sends for the weights (their Xet file id)
+  std::string payload;  // where the shared store keeps it
   std::string etag = sha256_hex(weights);
   void SetUp() override {
     DownloadFixture::SetUp();
     server.set_xet(true);
+    k_hash = server.xet_hash(etag);
+    payload = cache + "/blobs/" + k_hash.substr(0, 2) + "/" + k_hash;
     CacheBuilder cb(cache);
     cb.mark_shared_store();
     cb.add_shared_payload(k_hash, weights);
@@ -42,7 +43,7 @@ TEST_F(SharedDownload, AUsablePayloadIsLinkedInsteadOfDownloaded) {
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_FALSE(r->transferred);
   EXPECT_EQ(server.body_bytes("/cdn/"), 0u);
-  EXPECT_EQ(read_link(layout().blob_path(etag)), "../../blobs/cc/" + k_hash);
+  EXPECT_EQ(read_link(layout().blob_path(etag)), "../../blobs/" + k_hash.substr(0, 2) + "/" + k_hash);
   EXPECT_EQ(read_link(r->path), "../../blobs/" + etag);
   EXPECT_EQ(read_file(r->path), weights);
   EXPECT_EQ(read_file(payload + ".refs"), "models--org--model/blobs/" + etag + "\n");
@@ -128,7 +129,7 @@ TEST_F(SharedDownload, SnapshotsLinkPayloadsNamedByTheTreeListing) {
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(server.body_bytes("/cdn/"), 0u);
   EXPECT_EQ(server.count("GET", "model.safetensors"), 0);
-  EXPECT_EQ(read_link(layout().blob_path(etag)), "../../blobs/cc/" + k_hash);
+  EXPECT_EQ(read_link(layout().blob_path(etag)), "../../blobs/" + k_hash.substr(0, 2) + "/" + k_hash);
   EXPECT_EQ(read_file(r->path + "/model.safetensors"), weights);
   EXPECT_EQ(read_file(r->path + "/config.json"), "{\"model\": 1}");  // not in the store: downloaded
   EXPECT_EQ(read_file(payload + ".refs"), "models--org--model/blobs/" + etag + "\n");

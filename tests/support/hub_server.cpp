@@ -157,6 +157,7 @@ HubServer::HubServer() {
   m_listen = listen_on_loopback(m_port);
   m_cdn_listen = listen_on_loopback(m_cdn_port);
   m_sign_key = random_sign_key();
+  m_xet_cas = make_xet_cas_state();
   m_started_unix = static_cast<std::int64_t>(std::time(nullptr)) - 60;
   m_acceptors.emplace_back([this] { accept_loop(m_listen, false); });
   m_acceptors.emplace_back([this] { accept_loop(m_cdn_listen, true); });
@@ -275,6 +276,7 @@ std::string HubServer::add_file(const RepoRef& repo, const std::string& commit, 
   r.ref = repo;
   r.commits[commit][path] = f;
   if (lfs) m_by_sha[f.sha256] = f;
+  if (lfs && std::find(m_lfs_order.begin(), m_lfs_order.end(), f.sha256) == m_lfs_order.end()) m_lfs_order.push_back(f.sha256);
   return f.etag();
 }
 
@@ -292,6 +294,7 @@ void HubServer::add_disk_file(const RepoRef& repo, const std::string& commit, co
   r.ref = repo;
   r.commits[commit][path] = f;
   m_by_sha[sha256] = f;
+  if (std::find(m_lfs_order.begin(), m_lfs_order.end(), sha256) == m_lfs_order.end()) m_lfs_order.push_back(sha256);
 }
 
 void HubServer::set_ref(const RepoRef& repo, const std::string& name, const std::string& commit) {

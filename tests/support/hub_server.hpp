@@ -3,6 +3,7 @@
 // protocol (HEAD/GET resolve with the LFS redirect to a second "CDN" port, repo info, paginated
 // tree listing, paths-info) over files it is given, and records every request.
 // Listens on 127.0.0.1 with ephemeral ports; stops (joining all threads) in its destructor.
+#include <array>
 #include <atomic>
 #include <chrono>
 #include <cstdint>
@@ -15,6 +16,7 @@
 #include <vector>
 
 #include "hubcache/core/repo_id.hpp"
+#include "hubcache/xet/packing.hpp"
 
 namespace hubcache::test {
 
@@ -121,6 +123,42 @@ enum class Moved {
   OtherHost,          // Location: http://127.0.0.1:<cdn_port()>/moved/...: another origin
 };
 
+/// The Xet CAS of the test hub (set_xet on; hub_server_xet.cpp). Each LFS file is chunked,
+/// packed onto xorbs of at most `xorb_chunks` chunks (deduplicated across every file served, in
+/// the order they were added: a later file sharing content references the earlier one's xorbs)
+/// and serialized with mixed compression (by chunk index in its xorb: i % 3 == 0 LZ4, 1 BG4,
+/// 2 None; incompressible chunks fall back to None). It lives on the CDN listener (another origin,
+/// like cas-server.xethub.hf.co), under /cas:
+///   GET /api/{type}s/{repo}/xet-read-token/{rev}  (Hub listener) {accessToken, exp, casUrl}
+///   GET /cas/v2/reconstructions/{file id}, /cas/v1/...  Bearer token (401 without, unknown or
+///       expired), optional Range (offset_into_first_range; 416 past the end), 404 unknown id
+///   GET /cas/xorbs/{xorb}?ranges=a-b,...&expires=<unix>&sig=<hmac>  signed URLs, 403 when expired,
+///       forged or asked for a Range outside the listed ones; a single Range answers 206
+/// Faults (set_xet_fault, add_xet_fault; `n` is the fault's parameter):
+enum class XetFault {
+  None,
+  TokenExpiresAfterUses,  // the first read token issued is refused (401) by CAS after `n` uses; later ones never
+  ExpiredXorbUrl,         // the first xorb GET answers 403 (an expired signed URL): a fresh reconstruction cures it
+  TruncatedXorb,          // every xorb GET announces the whole range but sends only half of it, then closes
+  CutXorbsAfter,          // xorb GETs after the first `n` reset the connection after half their body
+  OversizedChunkHeader,   // chunk 1 of every xorb has a header claiming a 128 KiB + 1 payload
+  ChunkDecodesShort,      // the first LZ4 chunk of every xorb is a frame one byte shorter than its header says
+  ChunkDecodesLong,       // the first LZ4 chunk of every xorb is a frame one byte longer than its header says
+  WrongBytePlain,         // a byte of the first uncompressed (type 0) chunk of every xorb flipped: only a hash sees it
+  WrongUnpackedLength,    // the first term's unpacked_length 1 too large, the last's 1 too small (total right)
+  TermPastXorb,           // the last term's range ends one chunk past its xorb's end; no fetch range covers it
+  NonHexHash,             // the first term's xorb hash is not hex
+  V2NotFound,             // /cas/v2/reconstructions answers 404 (a CAS with v1 only)
+};
+
+struct XetCasOptions {
+  std::size_t xorb_chunks = 16;               // chunks per new xorb (xet-core: about 1024)
+  std::chrono::seconds token_lifetime{3600};  // exp of read tokens (against the server's clock)
+  std::chrono::seconds url_lifetime{3600};    // expiry of signed xorb URLs
+};
+
+struct XetCasState;  // hub_server_xet.cpp
+
 class HubServer {
  public:
   HubServer();
@@ -161,9 +199,28 @@ class HubServer {
   /// oids of tree listings.
   void set_hostile_commit(const std::string& value);
   void set_hostile_etag(const std::string& value);
-  /// LFS answers also carry the Xet headers (X-Xet-Hash and a Link with rel="xet-auth"), and
-  /// tree / paths-info entries of LFS files a `xetHash` (the same value).
+  /// LFS answers also carry the Xet headers (X-Xet-Hash: the file's real Xet hash, and a Link with
+  /// rel="xet-auth" to the token route and rel="xet-reconstruction-info" to the CAS), tree /
+  /// paths-info entries of LFS files a `xetHash` (the same value), and the CAS (XetFault above)
+  /// serves every LFS file. Off (the default), none of it exists.
   void set_xet(bool on);
+  void set_xet_options(const XetCasOptions& options);
+  /// Replaces the faults with `fault` (None: none), restarting the counts of tokens and xorb GETs.
+  void set_xet_fault(XetFault fault, std::uint64_t n = 0);
+  /// Adds a fault to those set (they combine).
+  void add_xet_fault(XetFault fault, std::uint64_t n = 0);
+  /// The CAS base URL (a token's casUrl): http://127.0.0.1:<cdn_port()>/cas
+  std::string xet_cas_url() const;
+  /// The Xet file id (hex) of the LFS file with this SHA-256, "" if none; its terms (segments) and
+  /// the xorb bytes a full reconstruction lists (what a whole download fetches).
+  std::string xet_hash(const std::string& sha256);
+  std::vector<xet::Segment> xet_terms(const std::string& sha256);
+  std::uint64_t xet_fetch_bytes(const std::string& sha256);
+  /// Chunks stored (over all xorbs) as None, LZ4 and ByteGrouping4LZ4.
+  std::array<int, 3> xet_chunk_types();
+  /// Read tokens issued by the token route since the last set_xet_fault (which also restarts
+  /// the count of xorb GETs its faults go by).
+  int xet_tokens_issued() const;
 
   /// Opt-in real-Hub mode (off by default; the default mode is unchanged):
   /// - LFS `/resolve/` answers 302 with an absolute Location on the CDN listener (another origin),
@@ -197,6 +254,8 @@ class HubServer {
   /// The most requests being answered at once (from a head read to its reply sent, latency
   /// included) on both listeners since the start or the last clear_requests().
   int peak_in_flight() const { return m_peak_in_flight.load(); }
+  /// Requests being answered right now (a keep-alive connection between requests counts none).
+  int in_flight() const { return m_in_flight.load(); }
   void clear_requests();
   /// Waits until no connection has been open for `quiet` (at most `timeout`); false on timeout.
   /// Call before clear_requests() when an earlier client was killed or destroyed: a request it
@@ -237,6 +296,10 @@ class HubServer {
   void serve_huge_json(struct Reply& reply, bool declared);
   std::optional<std::string> hostile_next_link(Hostile mode, const std::string& path, const std::string& query,
                                                std::size_t next_cursor) const;
+  // Xet pieces (hub_server_xet.cpp).
+  void serve_xet_token(struct Reply& reply, const struct RequestConfig& config);
+  void serve_xet_cas(struct Reply& reply, const struct RequestConfig& config);
+  std::vector<ServedFile> xet_sources() const;  // LFS files in the order added (under m_mutex)
 
   int m_listen = -1;
   int m_cdn_listen = -1;
@@ -264,6 +327,8 @@ class HubServer {
   std::string m_hostile_commit;
   std::string m_hostile_etag;
   bool m_xet = false;
+  std::shared_ptr<XetCasState> m_xet_cas;  // built on first use
+  std::vector<std::string> m_lfs_order;    // SHA-256 of LFS files, in the order first added
   bool m_real = false;
   RealHubOptions m_real_options;
   std::string m_sign_key;           // per-server HMAC key of signed CDN URLs

@@ -35,14 +35,6 @@ std::string md5_hex(std::string_view data) {
   return hex(md, len);
 }
 
-std::string hmac_hex(const std::string& key, const std::string& payload) {
-  unsigned char mac[EVP_MAX_MD_SIZE];
-  unsigned int len = 0;
-  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(payload.data()),
-       payload.size(), mac, &len);
-  return hex(mac, len);
-}
-
 // X-Amz-Date form: 20261202T150000Z.
 std::string amz_date(std::int64_t unix_time) {
   const std::time_t t = static_cast<std::time_t>(unix_time);
@@ -92,6 +84,14 @@ std::string s3_error(const std::string& code, const std::string& message) {
 }  // namespace
 
 namespace detail_server {
+
+std::string hmac_hex(const std::string& key, const std::string& payload) {
+  unsigned char mac[EVP_MAX_MD_SIZE];
+  unsigned int len = 0;
+  HMAC(EVP_sha256(), key.data(), static_cast<int>(key.size()), reinterpret_cast<const unsigned char*>(payload.data()),
+       payload.size(), mac, &len);
+  return hex(mac, len);
+}
 
 std::string cdn_etag_of_content(std::string_view content) { return md5_hex(content); }
 

@@ -133,6 +133,12 @@ bool HubServer::serve_before_repo(Reply& reply, const RequestConfig& config, std
     return true;
   }
 
+  // ---- Xet CAS (set_xet): on the CDN listener, another origin ----
+  if (config.xet && cdn && routed.rfind("/cas/", 0) == 0) {
+    serve_xet_cas(reply, config);
+    return true;
+  }
+
   // ---- CDN ----
   if (config.real && cdn) {
     serve_real_cdn(reply, config.fault, config.throttle);
@@ -192,7 +198,8 @@ std::optional<RepoTarget> HubServer::address_repo(Reply& reply, const RequestCon
   }
   std::string after;
   target.id = rest;
-  for (const char* marker : {"/resolve/", "/revision/", "/tree/", "/paths-info/"}) {
+  for (const char* marker : {"/resolve/", "/revision/", "/tree/", "/paths-info/", "/xet-read-token/"}) {
+    if (!(config.xet && api) && std::strcmp(marker, "/xet-read-token/") == 0) continue;  // set_xet's route only
     const auto pos = rest.find(marker);
     if (pos != std::string::npos) {
       target.id = rest.substr(0, pos);

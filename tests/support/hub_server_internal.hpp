@@ -3,6 +3,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -39,6 +40,9 @@ std::optional<std::pair<std::uint64_t, std::uint64_t>> parse_range(const std::st
 std::string cdn_etag_of_content(std::string_view content);
 std::string cdn_etag_of_disk_file(const std::string& sha256, std::uint64_t size);
 std::string random_sign_key();
+std::string hmac_hex(const std::string& key, const std::string& payload);  // HMAC-SHA256, lower-case hex
+// Xet (hub_server_xet.cpp).
+std::shared_ptr<XetCasState> make_xet_cas_state();
 /// "/api/resolve-cache/<type>s/<id>/<commit>/<path>" as "/<prefix><id>/resolve/<commit>/<path>",
 /// or nullopt when it is not of that form.
 std::optional<std::string> resolve_cache_as_resolve(const std::string& path);

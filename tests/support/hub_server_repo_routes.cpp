@@ -2,6 +2,7 @@
 // LFS 302 to the CDN), repo info, tree (paginated, recursive or not) and paths-info.
 #include <algorithm>
 #include <cctype>
+#include <functional>
 #include <nlohmann/json.hpp>
 #include <set>
 #include <string>
@@ -18,7 +19,8 @@ namespace {
 
 std::string json_entry_list(const std::vector<std::pair<std::string, const ServedFile*>>& files,
                             const std::set<std::string>& dirs, std::size_t from, std::size_t count, std::size_t& total,
-                            const std::string& hostile_etag = {}, bool xet = false) {
+                            const std::string& hostile_etag = {},
+                            const std::function<std::string(const std::string&)>& xet_hash = {}) {
   nlohmann::json arr = nlohmann::json::array();
   std::vector<std::pair<std::string, const ServedFile*>> all;
   for (const auto& d : dirs) all.emplace_back(d, nullptr);
@@ -34,7 +36,7 @@ std::string json_entry_list(const std::vector<std::pair<std::string, const Serve
     nlohmann::json e = {
         {"type", "file"}, {"oid", hostile_etag.empty() ? f->git_sha1 : hostile_etag}, {"size", f->size}, {"path", p}};
     if (f->lfs) e["lfs"] = {{"oid", hostile_etag.empty() ? f->sha256 : hostile_etag}, {"size", f->size}, {"pointerSize", 134}};
-    if (f->lfs && xet) e["xetHash"] = std::string(64, 'c');  // the X-Xet-Hash of resolve answers
+    if (f->lfs && xet_hash) e["xetHash"] = xet_hash(f->sha256);  // the X-Xet-Hash of resolve answers
     arr.push_back(e);
   }
   return arr.dump();
@@ -44,6 +46,7 @@ std::string json_entry_list(const std::vector<std::pair<std::string, const Serve
 
 void HubServer::serve_repo_route(Reply& reply, const RequestConfig& config, const RepoTarget& target) {
   if (target.action == "resolve") return serve_resolve(reply, config, target);
+  if (target.action == "xet-read-token") return serve_xet_token(reply, config);
   ServedRepo::Files files;
   {
     std::lock_guard lock(m_mutex);
@@ -102,9 +105,10 @@ void HubServer::serve_resolve(Reply& reply, const RequestConfig& config, const R
            {"X-Linked-Size", std::to_string(f.size)},
            {"ETag", "\"" + f.git_sha1 + "\""}};
     if (config.xet) {
-      h.emplace_back("X-Xet-Hash", std::string(64, 'c'));
-      h.emplace_back("Link", "<" + endpoint() + "/api/models/" + target.id + "/xet-read-token/" + target.commit +
-                                 ">; rel=\"xet-auth\", <http://cas.invalid/v1/reconstructions/" + std::string(64, 'c') +
+      const std::string id = xet_hash(f.sha256);
+      h.emplace_back("X-Xet-Hash", id);
+      h.emplace_back("Link", "<" + endpoint() + "/api/" + plural(target.type) + "/" + target.id + "/xet-read-token/" +
+                                 target.commit + ">; rel=\"xet-auth\", <" + xet_cas_url() + "/v1/reconstructions/" + id +
                                  ">; rel=\"xet-reconstruction-info\"");
     }
     // The real Hub's redirect has a body: its Content-Length is not the file's size.
@@ -154,7 +158,9 @@ void HubServer::serve_tree(Reply& reply, const RequestConfig& config, const Repo
   const std::size_t from =
       config.hostile == Hostile::EndlessNextPages ? cursor % std::max<std::size_t>(1, selected.size() + dirs.size()) : cursor;
   std::size_t total = 0;
-  const std::string body = json_entry_list(selected, dirs, from, page_size, total, config.hostile_etag, config.xet);
+  std::function<std::string(const std::string&)> xet;
+  if (config.xet) xet = [this](const std::string& sha) { return xet_hash(sha); };
+  const std::string body = json_entry_list(selected, dirs, from, page_size, total, config.hostile_etag, xet);
   Hdrs h;
   if (from + page_size < total) {
     const std::string q =
@@ -182,7 +188,9 @@ void HubServer::serve_paths_info(Reply& reply, const RequestConfig& config, cons
   for (const auto& w : wanted)
     if (auto it = files.find(w); it != files.end()) selected.emplace_back(w, &it->second);
   std::size_t total = 0;
-  reply.simple(200, {}, json_entry_list(selected, {}, 0, selected.size() + 1, total, {}, config.xet));
+  std::function<std::string(const std::string&)> xet;
+  if (config.xet) xet = [this](const std::string& sha) { return xet_hash(sha); };
+  reply.simple(200, {}, json_entry_list(selected, {}, 0, selected.size() + 1, total, {}, xet));
 }
 
 }  // namespace hubcache::test
