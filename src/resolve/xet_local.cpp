@@ -21,15 +21,16 @@ XetLocalIndex::XetLocalIndex(const std::string& cache_dir) {
     for (const auto& etag : list_xet_records(*layout)) {
       auto record = read_xet_record(*layout, etag);
       if (!record || !record->has_value()) continue;
-      add(layout->blob_path(etag), **record);
+      const std::string blob = layout->blob_path(etag);
+      struct ::stat st {};
+      if (::stat(blob.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || static_cast<std::uint64_t>(st.st_size) != (*record)->size)
+        continue;  // a stale record: its blob is gone or other
+      add(blob, **record);
     }
   }
 }
 
 void XetLocalIndex::add(const std::string& blob_path, const XetRecord& record) {
-  struct ::stat st {};
-  if (::stat(blob_path.c_str(), &st) != 0 || !S_ISREG(st.st_mode) || static_cast<std::uint64_t>(st.st_size) != record.size)
-    return;
   std::lock_guard lock(m_mutex);
   std::uint64_t offset = 0;
   for (const auto& s : record.segments) {

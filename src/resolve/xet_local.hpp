@@ -18,7 +18,8 @@ class XetLocalIndex {
   /// Reads the records of every repo folder of `cache_dir` whose blob is present with the
   /// recorded size (a damaged or stale record is skipped).
   explicit XetLocalIndex(const std::string& cache_dir);
-  /// Adds what a download just learned.
+  /// Adds what a download just learned (its blob may still be on its way to `blob_path`: find()
+  /// checks that a file is there when it is asked).
   void add(const std::string& blob_path, const XetRecord& record);
   /// A local file holding all chunks of `term`, or nullopt.
   std::optional<transfer::LocalTermSource> find(const xet::Term& term) const;

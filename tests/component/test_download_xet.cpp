@@ -1,0 +1,188 @@
+// Downloads over Xet (DownloadOptions::xet) against the test hub's Xet CAS (set_xet): the blob
+// comes from xorbs and not the CDN, a Xet record is left, a revision that changed a few percent
+// of a file fetches about that much, a Xet error falls back to plain HTTP once (auto) or is the
+// error (on), and off / HF_HUB_DISABLE_XET never touch the CAS.
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <mutex>
+#include <random>
+
+#include "download_fixture.hpp"
+#include "hubcache/cache/xet_records.hpp"
+#include "hubcache/config/config.hpp"
+
+namespace hubcache::test {
+namespace {
+
+const RepoRef k_xet_repo{RepoType::Model, "org/xet"};
+
+std::string random_bytes(std::size_t n, unsigned seed) {
+  std::mt19937_64 rng(seed);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+struct XetDownload : DownloadFixture {
+  std::string a = random_bytes(6 << 20, 7);
+  std::string a_sha = sha256_hex(a);
+  std::vector<DownloadEvent> events;
+  std::mutex events_mutex;
+
+  void SetUp() override {
+    DownloadFixture::SetUp();
+    server.add_file(k_xet_repo, c1, "weights.bin", a, /*lfs=*/true);
+    server.add_file(k_xet_repo, c1, "config.json", "{}");
+    server.set_ref(k_xet_repo, "main", c1);
+    server.set_xet(true);
+  }
+  DownloadOptions xet_options(XetMode mode = XetMode::Auto) {
+    DownloadOptions o = options();
+    o.xet = mode;
+    o.progress = [this](const DownloadEvent& e) {
+      std::lock_guard lock(events_mutex);
+      events.push_back(e);
+    };
+    return o;
+  }
+  std::size_t fallbacks() {
+    std::lock_guard lock(events_mutex);
+    return static_cast<std::size_t>(std::count_if(
+        events.begin(), events.end(), [](const DownloadEvent& e) { return e.kind == DownloadEvent::Kind::XetFallback; }));
+  }
+  std::uint64_t xorb_bytes() const { return server.body_bytes("/cas/xorbs/"); }
+  std::uint64_t cdn_bytes() const { return server.body_bytes("/cdn/"); }
+};
+
+TEST_F(XetDownload, FileComesFromXorbsAndLeavesARecord) {
+  Downloader d(xet_options());
+  auto r = d.download_file(file_request("weights.bin", "main", k_xet_repo));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(read_file(r->path), a);
+  EXPECT_EQ(r->etag, a_sha);
+  EXPECT_EQ(cdn_bytes(), 0u);
+  EXPECT_EQ(xorb_bytes(), server.xet_fetch_bytes(a_sha));
+  EXPECT_EQ(fallbacks(), 0u);
+  // The record says which xorb chunks make the blob: what the server's terms say.
+  auto record = read_xet_record(layout(k_xet_repo), a_sha);
+  ASSERT_TRUE(record && record->has_value());
+  EXPECT_EQ((*record)->size, a.size());
+  EXPECT_EQ((*record)->file_hash.hex(), server.xet_hash(a_sha));
+  const auto terms = server.xet_terms(a_sha);
+  ASSERT_EQ((*record)->segments.size(), terms.size());
+  for (std::size_t i = 0; i < terms.size(); ++i) {
+    EXPECT_EQ((*record)->segments[i].xorb, terms[i].xorb);
+    EXPECT_EQ((*record)->segments[i].first_chunk, terms[i].first_chunk);
+    EXPECT_EQ((*record)->segments[i].chunk_sizes, terms[i].chunk_sizes);
+  }
+  // No split files are left next to the blob.
+  for (const auto& e : std::filesystem::directory_iterator(layout(k_xet_repo).blobs_dir()))
+    EXPECT_EQ(e.path().filename().string(), a_sha);
+}
+
+TEST_F(XetDownload, SnapshotTakesXetFromTheListing) {
+  Downloader d(xet_options());
+  SnapshotRequest req;
+  req.repo_id = k_xet_repo.id;
+  auto r = d.snapshot_download(req);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(read_file(layout(k_xet_repo).pointer_path(c1, "weights.bin")), a);
+  EXPECT_EQ(read_file(layout(k_xet_repo).pointer_path(c1, "config.json")), "{}");
+  EXPECT_EQ(cdn_bytes(), 0u);
+  EXPECT_GT(xorb_bytes(), 0u);
+}
+
+// Issue 14's incremental case: B = A with 5% changed in the middle and 1% appended. With A in
+// the cache, B fetches at most 8% of its bytes.
+TEST_F(XetDownload, ANewRevisionFetchesOnlyWhatChanged) {
+  std::string b = a;
+  const std::size_t changed = a.size() / 20, at = a.size() / 2 - changed / 2;
+  const std::string noise = random_bytes(changed, 8);
+  b.replace(at, changed, noise);
+  b += random_bytes(a.size() / 100, 9);
+  server.add_file(k_xet_repo, c2, "weights.bin", b, /*lfs=*/true);
+  server.set_ref(k_xet_repo, "next", c2);
+  Downloader d(xet_options());
+  ASSERT_TRUE(d.download_file(file_request("weights.bin", "main", k_xet_repo)));
+  const std::uint64_t after_a = xorb_bytes();
+  auto r = d.download_file(file_request("weights.bin", "next", k_xet_repo));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(read_file(r->path), b);
+  const std::uint64_t fetched = xorb_bytes() - after_a;
+  EXPECT_LE(fetched, b.size() * 8 / 100) << fetched << " of " << b.size();
+  EXPECT_GT(fetched, b.size() * 5 / 100);  // the changed bytes did travel
+  EXPECT_EQ(cdn_bytes(), 0u);
+  // A second Downloader (another run) finds A's chunks through the records on disk.
+  std::filesystem::remove(layout(k_xet_repo).blob_path(sha256_hex(b)));
+  std::filesystem::remove(layout(k_xet_repo).pointer_path(c2, "weights.bin"));
+  const std::uint64_t before = xorb_bytes();
+  Downloader again(xet_options());
+  auto r2 = again.download_file(file_request("weights.bin", "next", k_xet_repo));
+  ASSERT_TRUE(r2) << r2.error().message;
+  EXPECT_EQ(read_file(r2->path), b);
+  EXPECT_LE(xorb_bytes() - before, b.size() * 8 / 100);
+}
+
+TEST_F(XetDownload, AutoFallsBackToPlainHttpOnceAndTheBlobIsRight) {
+  server.add_file(k_xet_repo, c1, "second.bin", random_bytes(2 << 20, 3), /*lfs=*/true);
+  server.set_xet_fault(XetFault::OversizedChunkHeader);
+  Downloader d(xet_options());
+  SnapshotRequest req;
+  req.repo_id = k_xet_repo.id;
+  auto r = d.snapshot_download(req);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(read_file(layout(k_xet_repo).pointer_path(c1, "weights.bin")), a);
+  EXPECT_EQ(fallbacks(), 1u);  // said once per run, not per file
+  EXPECT_GT(cdn_bytes(), 0u);
+  std::lock_guard lock(events_mutex);
+  for (const auto& e : events)
+    if (e.kind == DownloadEvent::Kind::XetFallback) {
+      EXPECT_NE(e.message.find("131073"), std::string::npos) << e.message;  // the header's claim, named
+    }
+}
+
+TEST_F(XetDownload, OnModeMakesAXetErrorTheDownloadsErrorAndPublishesNothing) {
+  server.set_xet_fault(XetFault::WrongBytePlain);
+  Downloader d(xet_options(XetMode::On));
+  auto r = d.download_file(file_request("weights.bin", "main", k_xet_repo));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::Integrity) << r.error().message;
+  EXPECT_FALSE(std::filesystem::exists(layout(k_xet_repo).blob_path(a_sha)));
+  EXPECT_EQ(cdn_bytes(), 0u);
+}
+
+TEST_F(XetDownload, OffAndHfHubDisableXetNeverAskTheCas) {
+  Downloader d(xet_options(XetMode::Off));
+  ASSERT_TRUE(d.download_file(file_request("weights.bin", "main", k_xet_repo)));
+  EXPECT_EQ(xorb_bytes(), 0u);
+  EXPECT_EQ(server.xet_tokens_issued(), 0);
+  EXPECT_EQ(cdn_bytes(), a.size());
+
+  const Config config = Config::from_env(Environment({{"HF_HUB_DISABLE_XET", "1"}, {"HF_HOME", dir / "home"}}));
+  EXPECT_EQ(DownloadOptions::from_env(config).xet, XetMode::Off);
+  const Config plain = Config::from_env(Environment({{"HF_HOME", dir / "home"}}));
+  EXPECT_EQ(DownloadOptions::from_env(plain).xet, XetMode::Auto);
+}
+
+TEST_F(XetDownload, AnInterruptedXetDownloadIsResumedWithoutRefetchingFinishedTerms) {
+  server.set_xet_options({4, std::chrono::seconds(3600), std::chrono::seconds(3600)});  // many small xorbs
+  server.set_xet_fault(XetFault::CutXorbsAfter, 6);
+  {
+    Downloader d(xet_options(XetMode::On));
+    ASSERT_FALSE(d.download_file(file_request("weights.bin", "main", k_xet_repo)));
+  }
+  const std::uint64_t first = xorb_bytes();
+  server.set_xet_fault(XetFault::None);
+  Downloader d(xet_options(XetMode::On));
+  auto r = d.download_file(file_request("weights.bin", "main", k_xet_repo));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(read_file(r->path), a);
+  const std::uint64_t second = xorb_bytes() - first;
+  EXPECT_LT(second, server.xet_fetch_bytes(a_sha));
+  EXPECT_GT(first + second, 0u);
+}
+
+}  // namespace
+}  // namespace hubcache::test
