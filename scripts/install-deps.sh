@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 packages=(g++ cmake ninja-build pkg-config libssl-dev libcurl4-openssl-dev nlohmann-json3-dev
           libcli11-dev libfmt-dev libgtest-dev libmicrohttpd-dev libarchive-dev liblz4-dev librust-blake3-dev
-          b3sum nodejs npm curl openssl
+          nodejs npm curl openssl
           clang-format xfsprogs nginx chromium)
 missing=()
 for p in "${packages[@]}"; do
