@@ -15,6 +15,7 @@
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/cache/xet_records.hpp"
 #include "hubcache/util/dir_walk.hpp"
+#include "hubcache/util/fs.hpp"
 #include "hubcache/util/text.hpp"
 #include "hubcache/xet/chunk_codec.hpp"
 #include "hubcache/xet/reconstruction.hpp"
@@ -198,8 +199,19 @@ void Router::Impl::xet_load(bool build) {
     const std::set<std::string> recorded(records.begin(), records.end());
     // Only blobs that a snapshot serves, at the path the view validated.
     std::set<std::string> seen;
+    // Older snapshots first (the folder's mtime: when the revision came into the cache), so a new
+    // revision's file is packed against the xorbs of the one before it, as on the Hub, where it
+    // was uploaded later; the reverse would make the old file reference the new one's xorbs, and
+    // a client holding the old revision could reuse none of the new one's whole terms.
+    std::vector<std::pair<std::int64_t, std::string>> commits;
     for (const auto& commit : names_in(layout.snapshots_dir())) {
       if (!is_commit_hash(commit)) continue;
+      struct ::stat st {};
+      const std::string dir = layout.snapshot_dir(commit);
+      commits.emplace_back(::lstat(dir.c_str(), &st) == 0 ? fs::mtime_ns(st) : 0, commit);
+    }
+    std::sort(commits.begin(), commits.end());
+    for (const auto& [when, commit] : commits) {
       const auto listing = view.listing(*folder, commit);
       if (!listing) continue;
       for (const auto& f : listing->files) {

@@ -1,0 +1,135 @@
+// `hubcache download` over Xet from `hubcache serve --xet`: our client against our server, both
+// real processes. The bytes come through /_xet/ (the access log shows the reconstruction and the
+// xorb runs, no /_blobs/ download), the cache equals a plain download's, and a second revision
+// that changed 5% of the file and grew by 1% moves only that much through the xorbs.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <sstream>
+
+#include "hubcache/util/hash.hpp"
+#include "serve_process.hpp"
+#include "temp_dir.hpp"
+
+using namespace hubcache;
+using namespace hubcache::test;
+
+namespace {
+
+// Revision "next" (B) sorts before "main" (A): the mirror must still pack B against A's xorbs,
+// since A came into its cache first (its snapshot folder is older).
+const std::string k_c1 = "2222222222222222222222222222222222222222";
+const std::string k_c2 = "1111111111111111111111111111111111111111";
+
+std::string random_bytes(std::size_t n, unsigned seed) {
+  std::mt19937_64 rng(seed);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+// Sum of the body bytes of access-log lines "GET <path starting with prefix> <status> <bytes> ...".
+std::uint64_t logged_bytes(const std::string& log, const std::string& prefix, int* count = nullptr) {
+  std::istringstream in(log);
+  std::string line;
+  std::uint64_t total = 0;
+  int n = 0;
+  while (std::getline(in, line)) {
+    std::istringstream words(line);
+    std::string method, path, status, bytes;
+    words >> method >> path >> status >> bytes;
+    if (method != "GET" || path.rfind(prefix, 0) != 0) continue;
+    ++n;
+    total += std::stoull(bytes);
+  }
+  if (count) *count = n;
+  return total;
+}
+
+class CliDownloadXet : public ::testing::Test {
+ protected:
+  TempDir tmp;
+  std::string src = tmp / "src";
+  std::string a = random_bytes(16 << 20, 1);
+  std::string b;
+
+  void SetUp() override {
+    b = a;
+    b.replace(a.size() / 2, a.size() / 20, random_bytes(a.size() / 20, 2));
+    b += random_bytes(a.size() / 100, 3);
+    import_files(a, "main", k_c1);
+    import_files(b, "next", k_c2);
+  }
+  void import_files(const std::string& weights, const std::string& revision, const std::string& commit) {
+    const std::string dir = tmp / ("files-" + revision);
+    write_file(dir + "/model.safetensors", weights);
+    write_file(dir + "/config.json", "{\"rev\": \"" + revision + "\"}\n");
+    auto r = run_process({hubcache_bin(), "import", dir, "--copy", "--cache-dir", src, "--repo", "org/xet", "--revision",
+                          revision, "--commit", commit});
+    ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  }
+  // A snapshot (the files of the listing) or, with `file`, one file (its metadata HEAD).
+  ProcessResult download(const std::string& url, const std::string& cache, const std::string& revision, const std::string& mode,
+                         const std::string& file = {}) {
+    std::vector<std::string> args{hubcache_bin(), "download", "org/xet"};
+    if (!file.empty()) args.push_back(file);
+    for (const auto& arg : {"--revision", revision.c_str(), "--xet", mode.c_str(), "--cache-dir", cache.c_str(), "--json"})
+      args.emplace_back(arg);
+    return run_process(args, {"HF_ENDPOINT=" + url, "HF_HOME=" + tmp / "home", "-HF_HUB_DISABLE_XET"});
+  }
+};
+
+// --xet-index: every LFS file's record is known at start, so listings carry xetHash and a snapshot
+// goes over Xet (without it, a listing names only files already chunked; see the next test).
+TEST_F(CliDownloadXet, OurClientFetchesOverXetFromOurServerAndOnlyWhatChanged) {
+  ServeProcess server({"--cache-dir", src, "--xet-index"});
+  ASSERT_FALSE(server.url().empty()) << server.err_output();
+  const std::string cache = tmp / "client";
+  auto r = download(server.url(), cache, "main", "on");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  const std::string blob_a = cache + "/models--org--xet/blobs/" + sha256_hex(a);
+  EXPECT_EQ(read_file(blob_a), a);
+  EXPECT_EQ(r.out.find("xet_fallback"), std::string::npos) << r.out;
+
+  int reconstructions = 0, runs = 0;
+  const std::string log1 = server.err_output();
+  logged_bytes(log1, "/_xet/v2/reconstructions/", &reconstructions);
+  const std::uint64_t xorbs_a = logged_bytes(log1, "/_xet/xorbs/", &runs);
+  EXPECT_EQ(reconstructions, 1) << log1;
+  EXPECT_GE(runs, 1);
+  EXPECT_GE(xorbs_a, a.size());  // uncompressed chunks plus their 8-byte headers
+  EXPECT_EQ(logged_bytes(log1, "/_blobs/"), 0u) << log1;
+
+  // The same cache as a plain download's (blob names, bytes, links, refs).
+  const std::string plain = tmp / "plain";
+  auto p = download(server.url(), plain, "main", "off");
+  ASSERT_EQ(p.exit_code, 0) << p.err;
+  for (const char* sub : {"/blobs", "/snapshots", "/refs"})
+    EXPECT_EQ(tree_fingerprint(cache + "/models--org--xet" + sub), tree_fingerprint(plain + "/models--org--xet" + sub)) << sub;
+
+  // Revision "next": only the changed chunks travel.
+  const std::uint64_t before = logged_bytes(server.err_output(), "/_xet/xorbs/");
+  auto n = download(server.url(), cache, "next", "on");
+  ASSERT_EQ(n.exit_code, 0) << n.out << n.err;
+  EXPECT_EQ(read_file(cache + "/models--org--xet/blobs/" + sha256_hex(b)), b);
+  const std::uint64_t moved = logged_bytes(server.err_output(), "/_xet/xorbs/") - before;
+  EXPECT_LE(moved, b.size() * 8 / 100) << moved << " of " << b.size();
+  EXPECT_GT(moved, b.size() * 5 / 100);
+}
+
+// Without --xet-index the server chunks a file when its metadata is first asked for: a one-file
+// download (a HEAD) goes over Xet all the same.
+TEST_F(CliDownloadXet, OneFileGoesOverXetThroughItsMetadata) {
+  ServeProcess server({"--cache-dir", src, "--xet"});
+  ASSERT_FALSE(server.url().empty()) << server.err_output();
+  const std::string cache = tmp / "client";
+  auto r = download(server.url(), cache, "main", "on", "model.safetensors");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(read_file(cache + "/models--org--xet/snapshots/" + k_c1 + "/model.safetensors"), a);
+  int runs = 0;
+  EXPECT_GE(logged_bytes(server.err_output(), "/_xet/xorbs/", &runs), a.size());
+  EXPECT_GE(runs, 1);
+  EXPECT_EQ(logged_bytes(server.err_output(), "/_blobs/"), 0u);
+}
+
+}  // namespace
