@@ -2,6 +2,7 @@
 #include "hubcache/core/repo_id.hpp"
 #include "hubcache/cache/shared_blobs.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -95,9 +96,151 @@ Result<fs::Fd> open_shared_meta(const std::string& path, int flags) {
   return fd;
 }
 
+// Modes of note 2.4 from the cache root's: payload (and marker) read-only, 0400 plus group and
+// other read where the root grants them search; directories the root's bits but setuid.
+struct StoreModes {
+  mode_t payload = 0400;
+  mode_t dir = 0700;
+};
+StoreModes store_modes(const std::string& root) {
+  struct stat st {};
+  StoreModes m;
+  if (::stat(root.c_str(), &st) != 0) return m;
+  m.payload = 0400 | ((st.st_mode & S_IXGRP) ? 0040 : 0) | ((st.st_mode & S_IXOTH) ? 0004 : 0);
+  m.dir = st.st_mode & 07777 & ~static_cast<mode_t>(S_ISUID);
+  return m;
+}
+
+// ".huggingface-shared-blobs.<8 hex>.tmp" holding a prefix of "1\n": an abandoned marker write.
+bool is_marker_temp(const std::string& dir, const std::string& name) {
+  const std::string stem = std::string(k_shared_marker) + ".";
+  if (name.size() != stem.size() + 8 + 4 || name.compare(0, stem.size(), stem) != 0 || !name.ends_with(".tmp")) return false;
+  if (!is_lower_hex(std::string_view(name).substr(stem.size(), 8), 8)) return false;
+  auto text = fs::read_regular_file(fs::join(dir, name), 8);
+  return text && std::string_view(k_shared_marker_content).starts_with(*text);
+}
+
 }  // namespace
 
 bool is_xet_hash(std::string_view h) { return is_lower_hex(h, 64); }
+
+Result<bool> SharedBlobStore::ensure_marked() {
+  if (m_marked) return true;
+  const std::string store = dir();
+  const StoreModes modes = store_modes(m_root);
+  struct stat st {};
+  if (::lstat(store.c_str(), &st) != 0) {
+    if (errno != ENOENT) return fail(errno_error(errno, "cannot inspect", store));
+    if (::mkdir(store.c_str(), 0700) != 0 && errno != EEXIST) return fail(errno_error(errno, "cannot create", store));
+    if (::lstat(store.c_str(), &st) != 0) return fail(errno_error(errno, "cannot inspect", store));
+  }
+  if (!S_ISDIR(st.st_mode)) return false;  // a symlink or file named blobs: not ours to use
+  // Adopt only an empty folder, or one holding nothing but abandoned marker temporaries.
+  std::vector<std::string> temps;
+  bool foreign = false;
+  std::vector<std::string> listed;
+  if (DIR* d = ::opendir(store.c_str())) {
+    while (const dirent* e = ::readdir(d))
+      if (std::string_view(e->d_name) != "." && std::string_view(e->d_name) != "..") listed.emplace_back(e->d_name);
+    ::closedir(d);
+  } else {
+    return fail(errno_error(errno, "cannot list", store));
+  }
+  for (const auto& name : listed) {
+    if (name == k_shared_marker) {
+      auto marker = fs::read_regular_file(fs::join(store, name), 64);
+      if (marker && *marker == k_shared_marker_content) {
+        m_marked = true;
+        return true;
+      }
+      foreign = true;
+    } else if (is_marker_temp(store, name)) {
+      temps.push_back(name);
+    } else {
+      foreign = true;
+    }
+  }
+  if (foreign) return false;
+  for (const auto& t : temps) ::unlink(fs::join(store, t).c_str());
+  const std::string tmp = fs::join(store, std::string(k_shared_marker) + "." + fs::random_hex(8) + ".tmp");
+  {
+    fs::Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+    if (!fd) return fail(errno_error(errno, "cannot create", tmp));
+    HUBCACHE_TRY(fs::write_all(fd.get(), k_shared_marker_content, tmp));
+    (void)::fchmod(fd.get(), modes.payload);
+    if (::fsync(fd.get()) != 0) return fail(errno_error(errno, "cannot flush", tmp));
+  }
+  if (::rename(tmp.c_str(), fs::join(store, k_shared_marker).c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return fail(errno_error(err, "cannot create the shared store's marker in", store));
+  }
+  (void)::chmod(store.c_str(), modes.dir);
+  (void)fs::fsync_dir(store);
+  m_marked = true;
+  return true;
+}
+
+Result<bool> SharedBlobStore::publish(const RepoLayout& layout, std::string_view etag, std::string_view hash,
+                                      std::uint64_t expected_size, const std::string& file, bool replace_existing) {
+  if (!is_xet_hash(hash) || digest_kind_of(etag) != DigestKind::Sha256 || layout.cache_dir() != m_root) return false;
+  const std::string folder_name = layout.folder().substr(layout.cache_dir().size() + 1);
+  if (!is_repo_folder_name(folder_name)) return false;
+  HUBCACHE_TRY_ASSIGN(const bool marked, ensure_marked());
+  if (!marked) return false;
+  const StoreModes modes = store_modes(m_root);
+  const std::string prefix = dir() + "/" + std::string(hash.substr(0, 2));
+  if (::mkdir(prefix.c_str(), 0700) != 0 && errno != EEXIST) return fail(errno_error(errno, "cannot create", prefix));
+  struct stat pst {};
+  if (::lstat(prefix.c_str(), &pst) != 0 || !S_ISDIR(pst.st_mode)) return false;  // a symlinked prefix is refused
+  if ((pst.st_mode & 07777) != modes.dir) (void)::chmod(prefix.c_str(), modes.dir);
+
+  HUBCACHE_TRY_ASSIGN(FileLock held, lock(hash));
+  const std::string blobs = layout.blobs_dir();
+  const std::string tmp = blobs + "/." + std::string(etag) + "." + fs::random_hex(8) + ".shared";
+  const std::string target = "../../blobs/" + std::string(hash.substr(0, 2)) + "/" + std::string(hash);
+  if (::symlink(target.c_str(), tmp.c_str()) != 0) return fail(errno_error(errno, "cannot create link", tmp));
+  auto undo = [&](Error e) {
+    ::unlink(tmp.c_str());
+    return fail(std::move(e));
+  };
+  const bool usable = !replace_existing && payload_usable(hash, expected_size);
+  // The manifest line is durable before the link becomes visible (note 3.3 step 3).
+  const std::string manifest = manifest_path(hash);
+  {
+    auto fd = open_shared_meta(manifest, O_WRONLY | O_APPEND);
+    if (!fd) return undo(std::move(fd).error());
+    const std::string line = folder_name + "/blobs/" + std::string(etag) + "\n";
+    const ssize_t n = ::write(fd->get(), line.data(), line.size());
+    if (n != static_cast<ssize_t>(line.size()) || ::fsync(fd->get()) != 0)
+      return undo(errno_error(n < 0 || n == static_cast<ssize_t>(line.size()) ? errno : EIO, "cannot append to", manifest));
+  }
+  const std::string payload = payload_path(hash);
+  if (!usable) {
+    if (::chmod(file.c_str(), modes.payload) != 0) return undo(errno_error(errno, "cannot set the mode of", file));
+    struct stat fst {};
+    if (::stat(file.c_str(), &fst) != 0) return undo(errno_error(errno, "cannot inspect", file));
+    if (fst.st_gid != pst.st_gid && ::chown(file.c_str(), static_cast<uid_t>(-1), pst.st_gid) != 0 && (modes.payload & 0040) &&
+        !(modes.payload & 0004)) {
+      ::unlink(tmp.c_str());
+      return false;  // a group-only payload its group could not read: stay repo-local
+    }
+    if (::rename(file.c_str(), payload.c_str()) != 0)
+      return undo(errno_error(errno, "cannot move into the shared store:", payload));
+    (void)fs::fsync_dir(prefix);
+  } else {
+    ::unlink(file.c_str());
+  }
+  if (::rename(tmp.c_str(), layout.blob_path(etag).c_str()) != 0) {
+    const int err = errno;
+    ::unlink(tmp.c_str());
+    return fail(errno_error(err,
+                            "cannot link " + layout.blob_path(etag) + " to the shared payload " + payload + "; the payload stays",
+                            layout.blob_path(etag)));
+  }
+  (void)fs::fsync_dir(blobs);
+  return true;
+}
 
 SharedBlobStore::SharedBlobStore(std::string cache_dir) : m_root(std::move(cache_dir)) {
   if (!lstat_is(dir(), S_IFDIR)) return;

@@ -124,7 +124,11 @@ Result<std::optional<PendingFetch>> Downloader::Impl::begin_fetch_to_cache(const
   pending.then = [this, layout, f, &progress, &batch, lock](const transfer::Outcome& outcome,
                                                             std::vector<std::string>&) mutable -> Result<std::uint64_t> {
     const std::string pointer = layout.pointer_path(f.commit, f.path);
-    if (link_mode() == LinkMode::Copy) {
+    if (outcome.path.empty()) {
+      // Already published (a Xet download linked into the shared blob store under this lock).
+      batch.published();
+      HUBCACHE_TRY(create_pointer(layout, f.commit, f.path, f.etag, LinkMode::Symlink));
+    } else if (link_mode() == LinkMode::Copy) {
       // No-symlink mode (docs/cache-format.md#no-symlinks): the new blob moves into the snapshot; no blobs/<etag> remains.
       HUBCACHE_TRY(fs::make_dirs(fs::parent(pointer)));
       HUBCACHE_TRY(fs::publish(outcome.path, pointer));

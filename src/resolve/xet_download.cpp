@@ -1,5 +1,6 @@
 // A blob over Xet, with the plain path as the fallback (download_impl.hpp fetch_over_xet).
 #include "download_impl.hpp"
+#include "hubcache/cache/shared_blobs.hpp"
 #include "hubcache/cache/xet_records.hpp"
 #include "hubcache/util/digest.hpp"
 
@@ -58,6 +59,17 @@ Result<std::optional<transfer::Outcome>> Downloader::Impl::fetch_over_xet(const 
   }
   transfer::Outcome out;
   out.path = fetched->path;
+  // huggingface_hub >= 1.32's default (research note shared-blobs.md 3.3): a verified Xet
+  // download becomes the payload of the cache's shared blob store, and blobs/<etag> its link.
+  if (!options.disable_shared_blobs && link_mode() == LinkMode::Symlink) {
+    SharedBlobStore store(layout.cache_dir());
+    auto shared = store.publish(layout, f.etag, *f.xet_hash, f.size, fetched->path, f.force);
+    if (shared && *shared) {
+      out.path.clear();  // published: blobs/<etag> is in place
+    } else if (!shared && !fs::is_file(fetched->path)) {
+      return fail(std::move(shared).error());  // the bytes moved but the link failed: say so
+    }
+  }
   out.downloaded = fetched->downloaded;
   out.reused = fetched->resumed_bytes + fetched->local_bytes;
   out.verified = true;

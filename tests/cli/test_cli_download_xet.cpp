@@ -4,6 +4,9 @@
 // that changed 5% of the file and grew by 1% moves only that much through the xorbs.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
+#include <filesystem>
 #include <random>
 #include <sstream>
 
@@ -15,6 +18,8 @@ using namespace hubcache;
 using namespace hubcache::test;
 
 namespace {
+
+namespace stdfs = std::filesystem;
 
 // Revision "next" (B) sorts before "main" (A): the mirror must still pack B against A's xorbs,
 // since A came into its cache first (its snapshot folder is older).
@@ -100,12 +105,27 @@ TEST_F(CliDownloadXet, OurClientFetchesOverXetFromOurServerAndOnlyWhatChanged) {
   EXPECT_GE(xorbs_a, a.size());  // uncompressed chunks plus their 8-byte headers
   EXPECT_EQ(logged_bytes(log1, "/_blobs/"), 0u) << log1;
 
-  // The same cache as a plain download's (blob names, bytes, links, refs).
+  // As huggingface_hub >= 1.32 leaves it: the Xet file's blob is a link into the shared blob
+  // store (payload named by the Xet hash, read-only, its manifest naming the link); the rest is
+  // the same cache as a plain download's (snapshots, refs, the git file's blob).
+  const std::string link = read_link(blob_a);
+  ASSERT_EQ(link.rfind("../../blobs/", 0), 0u) << link;
+  const std::string hash = link.substr(link.rfind('/') + 1);
+  EXPECT_EQ(link, "../../blobs/" + hash.substr(0, 2) + "/" + hash);
+  EXPECT_EQ(read_file(cache + "/blobs/.huggingface-shared-blobs"), "1\n");
+  EXPECT_EQ(read_file(cache + "/blobs/" + hash.substr(0, 2) + "/" + hash + ".refs"),
+            "models--org--xet/blobs/" + sha256_hex(a) + "\n");
+  struct stat st {};
+  ASSERT_EQ(::lstat((cache + "/blobs/" + hash.substr(0, 2) + "/" + hash).c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_EQ(st.st_mode & 0222, 0u);  // payloads are read-only
   const std::string plain = tmp / "plain";
   auto p = download(server.url(), plain, "main", "off");
   ASSERT_EQ(p.exit_code, 0) << p.err;
-  for (const char* sub : {"/blobs", "/snapshots", "/refs"})
+  EXPECT_FALSE(stdfs::exists(plain + "/blobs"));  // the plain path never publishes
+  for (const char* sub : {"/snapshots", "/refs"})
     EXPECT_EQ(tree_fingerprint(cache + "/models--org--xet" + sub), tree_fingerprint(plain + "/models--org--xet" + sub)) << sub;
+  EXPECT_EQ(read_file(cache + "/models--org--xet/snapshots/" + k_c1 + "/model.safetensors"), a);
 
   // Revision "next": only the changed chunks travel.
   const std::uint64_t before = logged_bytes(server.err_output(), "/_xet/xorbs/");

@@ -82,6 +82,69 @@ TEST_F(XetDownload, FileComesFromXorbsAndLeavesARecord) {
     EXPECT_EQ(e.path().filename().string(), a_sha);
 }
 
+// huggingface_hub >= 1.32 (research note shared-blobs.md 3.3): a Xet download is published to
+// the shared blob store, and a second repo holding the same file links to it without a transfer.
+TEST_F(XetDownload, PublishedToTheSharedStoreAndASecondRepoCostsNoTransfer) {
+  const RepoRef other{RepoType::Model, "org/copy"};
+  server.add_file(other, c2, "renamed.bin", a, /*lfs=*/true);
+  server.set_ref(other, "main", c2);
+  Downloader d(xet_options());
+  ASSERT_TRUE(d.download_file(file_request("weights.bin", "main", k_xet_repo)));
+  const std::string hash = server.xet_hash(a_sha);
+  const std::string payload = cache + "/blobs/" + hash.substr(0, 2) + "/" + hash;
+  EXPECT_EQ(read_link(layout(k_xet_repo).blob_path(a_sha)), "../../blobs/" + hash.substr(0, 2) + "/" + hash);
+  EXPECT_EQ(read_file(payload), a);
+  EXPECT_EQ(read_file(cache + "/blobs/.huggingface-shared-blobs"), "1\n");
+  const std::uint64_t before = xorb_bytes();
+  auto r = d.download_file(file_request("renamed.bin", "main", other));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_FALSE(r->transferred);
+  EXPECT_EQ(xorb_bytes(), before);
+  EXPECT_EQ(read_file(r->path), a);
+  EXPECT_EQ(read_file(payload + ".refs"), "models--org--xet/blobs/" + a_sha + "\nmodels--org--copy/blobs/" + a_sha + "\n");
+}
+
+// Note 2.4: modes follow the cache root's (a group-shared cache, 2770: payload 0440, folders 2770).
+TEST_F(XetDownload, SharedStoreModesFollowTheCacheRoot) {
+  std::filesystem::create_directories(cache);
+  ASSERT_EQ(::chmod(cache.c_str(), 02770), 0);
+  Downloader d(xet_options());
+  ASSERT_TRUE(d.download_file(file_request("weights.bin", "main", k_xet_repo)));
+  const std::string hash = server.xet_hash(a_sha);
+  struct stat st {};
+  ASSERT_EQ(::lstat((cache + "/blobs/" + hash.substr(0, 2) + "/" + hash).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0440u);
+  ASSERT_EQ(::lstat((cache + "/blobs/" + hash.substr(0, 2)).c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 02770u);
+  ASSERT_EQ(::lstat((cache + "/blobs").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 02770u);
+  ASSERT_EQ(::lstat((cache + "/blobs/" + hash.substr(0, 2) + "/" + hash + ".refs").c_str(), &st), 0);
+  EXPECT_EQ(st.st_mode & 07777, 0666u);
+}
+
+TEST_F(XetDownload, DisableSharedBlobsKeepsARegularBlob) {
+  DownloadOptions o = xet_options();
+  o.disable_shared_blobs = true;  // HF_HUB_DISABLE_SHARED_BLOBS
+  Downloader d(o);
+  ASSERT_TRUE(d.download_file(file_request("weights.bin", "main", k_xet_repo)));
+  struct stat st {};
+  ASSERT_EQ(::lstat(layout(k_xet_repo).blob_path(a_sha).c_str(), &st), 0);
+  EXPECT_TRUE(S_ISREG(st.st_mode));
+  EXPECT_FALSE(std::filesystem::exists(cache + "/blobs"));
+  EXPECT_GT(xorb_bytes(), 0u);
+}
+
+TEST_F(XetDownload, AStoreThatIsNotOursIsLeftAlone) {
+  write_file(cache + "/blobs/someone-elses.txt", "mine");  // an unmarked, non-empty blobs/: never adopted
+  Downloader d(xet_options());
+  auto r = d.download_file(file_request("weights.bin", "main", k_xet_repo));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(read_link(layout(k_xet_repo).blob_path(a_sha)), "");  // a regular blob
+  EXPECT_EQ(read_file(r->path), a);
+  EXPECT_FALSE(std::filesystem::exists(cache + "/blobs/.huggingface-shared-blobs"));
+  EXPECT_EQ(read_file(cache + "/blobs/someone-elses.txt"), "mine");
+}
+
 TEST_F(XetDownload, SnapshotTakesXetFromTheListing) {
   Downloader d(xet_options());
   SnapshotRequest req;

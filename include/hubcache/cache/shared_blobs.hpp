@@ -79,6 +79,9 @@ class SharedBlobStore {
   /// UTF-8, or checking a line hit an I/O error other than "not found".
   Result<ManifestEval> evaluate_manifest(std::string_view hash) const;
 
+  /// Makes <root>/blobs a marked store (note 1.2) if it is not one yet; false when it cannot be.
+  Result<bool> ensure_marked();
+
   /// Takes <h>.lock: created O_NOFOLLOW mode 0666 (best-effort fchmod 0666), then FileLock
   /// (flock(LOCK_EX), which excludes Python's filelock, plus an OFD lock). Blocks. The prefix
   /// directory must exist (NotFound otherwise; it is never created here).
@@ -110,6 +113,22 @@ class SharedBlobStore {
   /// has other bytes; fails on I/O errors (callers treat that as a miss too).
   Result<bool> try_link(const RepoLayout& layout, std::string_view etag, std::string_view hash,
                         std::uint64_t expected_size) const;
+
+  /// research note 3.3 (publish after a verified Xet download, huggingface_hub >= 1.32's default):
+  /// `file` (a regular file in the cache's filesystem holding `expected_size` verified bytes whose
+  /// SHA-256 is `etag`) becomes the payload of `hash` unless a usable payload is there already
+  /// (then `file` is removed; with `replace_existing`, a force download, it replaces it), and
+  /// blobs/<etag> becomes the link ../../blobs/<h[:2]>/<h>, its manifest line appended and fsynced
+  /// first, all under lock(hash). Marks the store first when needed (note 1.2: <root>/blobs is
+  /// created, or adopted only when empty but for abandoned marker temporaries), with the modes of
+  /// note 2.4 derived from the cache root's (payload read-only; directories the root's bits with
+  /// setgid; the payload's group the prefix directory's). The caller holds the repo's blob lock.
+  /// Returns false with `file` untouched when the store cannot be used (a `blobs` that is not a
+  /// store, a symlink in the way, an unsuitable hash, etag or repo folder, a group that cannot be
+  /// set on a group-only payload); fails on I/O errors, after which `file` is still in place
+  /// unless it became the payload (then blobs/<etag> is restored as a copy or the error says so).
+  Result<bool> publish(const RepoLayout& layout, std::string_view etag, std::string_view hash, std::uint64_t expected_size,
+                       const std::string& file, bool replace_existing);
 
  private:
   std::string m_root;

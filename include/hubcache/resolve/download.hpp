@@ -106,7 +106,8 @@ struct DownloadOptions {
   /// No reuse of payloads of the cache's shared blob store (HF_HUB_DISABLE_SHARED_BLOBS or
   /// HF_HUB_DISABLE_XET). Otherwise a file with a Xet hash whose blob is absent is linked to a
   /// usable payload of a marked store (SHA-256 checked against the ETag) instead of downloaded;
-  /// never in no-symlink mode nor for a local dir. New payloads are never published.
+  /// never in no-symlink mode nor for a local dir. A file fetched over Xet is published to the
+  /// store as huggingface_hub >= 1.32 does (SharedBlobStore::publish); the plain path never is.
   bool disable_shared_blobs = false;
   std::string user_agent = k_user_agent;
   /// Called from worker threads (serialized); keep it quick.
