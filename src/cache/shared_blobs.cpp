@@ -205,6 +205,16 @@ Result<bool> SharedBlobStore::publish(const RepoLayout& layout, std::string_view
     return fail(std::move(e));
   };
   const bool usable = !replace_existing && payload_usable(hash, expected_size);
+  if (usable) {
+    // Python links to any payload of the right size; a payload holding other bytes would then
+    // serve them under this file's name. Its bytes are checked first, and such a payload is left
+    // alone (cache verify reports it) while this file stays repo-local.
+    auto got = hash_file(payload_path(hash), HashWhat::Sha256);
+    if (!got || got->sha256 != etag || got->size != expected_size) {
+      ::unlink(tmp.c_str());
+      return false;
+    }
+  }
   // The manifest line is durable before the link becomes visible (note 3.3 step 3).
   const std::string manifest = manifest_path(hash);
   {

@@ -80,6 +80,18 @@ void verify_cache(const std::string& cache) {
 }
 
 // Bytes recorded as written in a split-download state file (0 if absent or unreadable).
+// Ranges of a split download's state record that are complete (pos == end): for a Xet download,
+// the terms written in full, which a rerun does not fetch again.
+std::size_t complete_ranges(const std::string& state) {
+  std::ifstream in(state);
+  if (!in) return 0;
+  const auto j = nlohmann::json::parse(in, nullptr, false);
+  if (j.is_discarded() || !j.contains("ranges")) return 0;
+  std::size_t n = 0;
+  for (const auto& r : j["ranges"]) n += r[1].get<std::uint64_t>() == r[2].get<std::uint64_t>() ? 1 : 0;
+  return n;
+}
+
 std::uint64_t recorded_bytes(const std::string& state) {
   std::ifstream in(state);
   if (!in) return 0;
@@ -253,11 +265,12 @@ void kill_and_resume_xet(std::uint64_t size, std::uint64_t throttle, int trials,
                                      : cmd({"download", "org/model", "-q", "--xet", "on"});
     const int kills = 1 + trial % 3;
     for (int k = 0; k < kills; ++k) {
-      const std::uint64_t before = recorded_bytes(state);
+      // Killed once a term more than before is complete (a term partly written is fetched again
+      // whole: only whole terms are what a rerun may skip), then at a random point after.
+      const std::size_t before = complete_ranges(state);
       const pid_t pid = spawn(args, env);
       const auto deadline = std::chrono::steady_clock::now() + 20s;
-      while (recorded_bytes(state) < before + (1u << 20) && std::chrono::steady_clock::now() < deadline)
-        std::this_thread::sleep_for(5ms);
+      while (complete_ranges(state) <= before && std::chrono::steady_clock::now() < deadline) std::this_thread::sleep_for(5ms);
       std::this_thread::sleep_for(std::chrono::milliseconds(std::uniform_int_distribution<int>(0, 300)(rng)));
       ::kill(pid, SIGKILL);
       wait_exit(pid);

@@ -69,13 +69,17 @@ TEST_F(SharedDownload, APayloadWithOtherBytesIsLeftAloneAndTheFileDownloaded) {
   EXPECT_FALSE(exists(payload + ".refs"));
 }
 
-TEST_F(SharedDownload, APayloadOfTheWrongSizeIsNotUsed) {
+// An unusable payload (another size) is not linked; the verified download replaces it, as
+// huggingface_hub >= 1.32 publishes over an unusable payload (research note shared-blobs.md 1.3).
+TEST_F(SharedDownload, APayloadOfTheWrongSizeIsReplacedByTheVerifiedDownload) {
   CacheBuilder(cache).add_shared_payload(k_hash, weights + "x");
   Downloader d(options());
   auto r = d.download_file(weights_request());
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_TRUE(r->transferred);
-  EXPECT_TRUE(blob_is_regular_file());
+  EXPECT_EQ(read_link(layout().blob_path(etag)), "../../blobs/" + k_hash.substr(0, 2) + "/" + k_hash);
+  EXPECT_EQ(read_file(payload), weights);
+  EXPECT_EQ(read_file(r->path), weights);
 }
 
 TEST_F(SharedDownload, NoReuseWhenDisabledUnmarkedOrWithoutSymlinks) {
@@ -108,13 +112,21 @@ TEST_F(SharedDownload, NoReuseWhenDisabledUnmarkedOrWithoutSymlinks) {
   EXPECT_FALSE(exists(payload + ".refs"));
 }
 
-TEST_F(SharedDownload, ForceDownloadDoesNotReuse) {
+// A force download is not served from the store: it downloads again, and its verified bytes
+// replace the payload (a new inode) that every linked repo then reads.
+TEST_F(SharedDownload, ForceDownloadDoesNotReuseAndReplacesThePayload) {
+  struct stat before {};
+  ASSERT_EQ(::stat(payload.c_str(), &before), 0);
   FileRequest req = weights_request();
   req.force_download = true;
   auto r = Downloader(options()).download_file(req);
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_TRUE(r->transferred);
-  EXPECT_TRUE(blob_is_regular_file());
+  EXPECT_EQ(read_link(layout().blob_path(etag)), "../../blobs/" + k_hash.substr(0, 2) + "/" + k_hash);
+  struct stat after {};
+  ASSERT_EQ(::stat(payload.c_str(), &after), 0);
+  EXPECT_NE(after.st_ino, before.st_ino);
+  EXPECT_EQ(read_file(payload), weights);
 }
 
 }  // namespace

@@ -117,7 +117,9 @@ class SharedBlobStore {
   /// research note 3.3 (publish after a verified Xet download, huggingface_hub >= 1.32's default):
   /// `file` (a regular file in the cache's filesystem holding `expected_size` verified bytes whose
   /// SHA-256 is `etag`) becomes the payload of `hash` unless a usable payload is there already
-  /// (then `file` is removed; with `replace_existing`, a force download, it replaces it), and
+  /// (then `file` is removed; with `replace_existing`, a force download, it replaces it; a
+  /// payload of another size or unreadable is replaced, as Python does; one of the right size
+  /// whose SHA-256 is not `etag` is left alone and `file` stays repo-local: false), and
   /// blobs/<etag> becomes the link ../../blobs/<h[:2]>/<h>, its manifest line appended and fsynced
   /// first, all under lock(hash). Marks the store first when needed (note 1.2: <root>/blobs is
   /// created, or adopted only when empty but for abandoned marker temporaries), with the modes of
