@@ -120,6 +120,19 @@ bool is_marker_temp(const std::string& dir, const std::string& name) {
   return text && std::string_view(k_shared_marker_content).starts_with(*text);
 }
 
+// Appends `line` to a payload's manifest and fsyncs it: the reference is durable before the link
+// that it counts becomes visible (research note shared-blobs.md 3.3 step 3).
+Result<void> append_reference(const std::string& manifest, const std::string& line) {
+  HUBCACHE_TRY_ASSIGN(fs::Fd fd, open_shared_meta(manifest, O_WRONLY | O_APPEND));
+  const ssize_t n = ::write(fd.get(), line.data(), line.size());
+  const int werr = errno;
+  const bool synced = n == static_cast<ssize_t>(line.size()) && ::fsync(fd.get()) == 0;
+  const int serr = errno;
+  if (!synced)
+    return fail(errno_error(n < 0 ? werr : n == static_cast<ssize_t>(line.size()) ? serr : EIO, "cannot append to", manifest));
+  return {};
+}
+
 }  // namespace
 
 bool is_xet_hash(std::string_view h) { return is_lower_hex(h, 64); }
@@ -215,16 +228,8 @@ Result<bool> SharedBlobStore::publish(const RepoLayout& layout, std::string_view
       return false;
     }
   }
-  // The manifest line is durable before the link becomes visible (note 3.3 step 3).
-  const std::string manifest = manifest_path(hash);
-  {
-    auto fd = open_shared_meta(manifest, O_WRONLY | O_APPEND);
-    if (!fd) return undo(std::move(fd).error());
-    const std::string line = folder_name + "/blobs/" + std::string(etag) + "\n";
-    const ssize_t n = ::write(fd->get(), line.data(), line.size());
-    if (n != static_cast<ssize_t>(line.size()) || ::fsync(fd->get()) != 0)
-      return undo(errno_error(n < 0 || n == static_cast<ssize_t>(line.size()) ? errno : EIO, "cannot append to", manifest));
-  }
+  if (auto added = append_reference(manifest_path(hash), folder_name + "/blobs/" + std::string(etag) + "\n"); !added)
+    return undo(std::move(added).error());
   const std::string payload = payload_path(hash);
   if (!usable) {
     if (::chmod(file.c_str(), modes.payload) != 0) return undo(errno_error(errno, "cannot set the mode of", file));
@@ -475,18 +480,8 @@ Result<bool> SharedBlobStore::try_link(const RepoLayout& layout, std::string_vie
     ::unlink(tmp.c_str());
     return fail(std::move(e));
   };
-  // The manifest line is durable before the link becomes visible (research note 3.3 step 3).
-  const std::string manifest = manifest_path(hash);
-  auto fd = open_shared_meta(manifest, O_WRONLY | O_APPEND);
-  if (!fd) return undo(std::move(fd).error());
-  const std::string line = folder_name + "/blobs/" + std::string(etag) + "\n";
-  const ssize_t n = ::write(fd->get(), line.data(), line.size());
-  const int werr = errno;
-  const bool synced = n == static_cast<ssize_t>(line.size()) && ::fsync(fd->get()) == 0;
-  const int serr = errno;
-  fd->reset();
-  if (!synced)
-    return undo(errno_error(n < 0 ? werr : n == static_cast<ssize_t>(line.size()) ? serr : EIO, "cannot append to", manifest));
+  if (auto added = append_reference(manifest_path(hash), folder_name + "/blobs/" + std::string(etag) + "\n"); !added)
+    return undo(std::move(added).error());
   if (::rename(tmp.c_str(), layout.blob_path(etag).c_str()) != 0)
     return undo(errno_error(errno, "cannot rename to", layout.blob_path(etag)));
   (void)fs::fsync_dir(blobs);

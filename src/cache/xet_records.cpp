@@ -12,6 +12,8 @@
 #include <cerrno>
 #include <cstring>
 
+#include "hubcache/util/digest.hpp"
+#include "hubcache/util/dir_walk.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/xet/chunk_codec.hpp"
 
@@ -22,10 +24,7 @@ constexpr std::string_view k_magic = "HCXETR01";
 constexpr std::string_view k_xet_dir = "xet";
 constexpr std::uint32_t k_flag_chunk_hashes = 1;
 
-bool is_sha256_etag(std::string_view s) {
-  return s.size() == 64 &&
-         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
-}
+bool is_sha256_etag(std::string_view s) { return digest_kind_of(s) == DigestKind::Sha256; }
 
 void put_u32(std::string& out, std::uint32_t v) {
   for (int i = 0; i < 4; ++i) out += static_cast<char>((v >> (8 * i)) & 0xff);
@@ -203,16 +202,11 @@ std::vector<std::string> list_xet_records(const RepoLayout& layout) {
   std::vector<std::string> out;
   fs::Fd dir = open_xet_dir(layout, /*create=*/false);
   if (!dir) return out;
-  const int fd = ::dup(dir.get());
-  if (fd < 0) return out;
-  DIR* d = ::fdopendir(fd);
-  if (!d) {
-    ::close(fd);
-    return out;
-  }
-  while (const dirent* e = ::readdir(d))
-    if (is_sha256_etag(e->d_name)) out.emplace_back(e->d_name);
-  ::closedir(d);
+  fs::DirReader reader(dir.get());
+  const char* name = nullptr;
+  unsigned char type = DT_UNKNOWN;
+  while (reader.next(name, type))
+    if (type == DT_REG && is_sha256_etag(name)) out.emplace_back(name);
   std::sort(out.begin(), out.end());
   return out;
 }

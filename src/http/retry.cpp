@@ -100,4 +100,15 @@ bool sleep_for(std::chrono::milliseconds delay, const CancelToken* cancel) {
   }
 }
 
+Result<Response> perform_with_retries(Client& client, const Request& req, const RetryPolicy& policy, int max_retries,
+                                      const CancelToken* cancel) {
+  for (int retry = 0;; ++retry) {
+    auto r = client.perform(req, cancel);
+    const bool retryable = r ? is_retryable_status(r->status) : (r.error().is_transient() && !is_proxy_error(r.error()));
+    if (!retryable || retry >= max_retries) return r;
+    if (!sleep_for(wait_before_retry(backoff_delay(policy, retry, r ? &*r : nullptr)), cancel))
+      return fail(ErrorCode::Cancelled, "cancelled while waiting to retry " + redact(req.url));
+  }
+}
+
 }  // namespace hubcache::http

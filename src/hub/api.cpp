@@ -177,15 +177,7 @@ Result<T> HubApi::parsed(Result<T> value, const http::Response& r, const std::st
 }
 
 Result<http::Response> HubApi::perform_with_retries(const http::Request& req, int max_retries) {
-  for (int retry = 0;; ++retry) {
-    auto r = m_client->perform(req, m_options.cancel);
-    const bool retryable =
-        r ? http::is_retryable_status(r->status) : (r.error().is_transient() && !http::is_proxy_error(r.error()));
-    if (!retryable || retry >= max_retries) return r;
-    const auto delay = http::wait_before_retry(http::backoff_delay(m_options.retry, retry, r ? &*r : nullptr));
-    if (!http::sleep_for(delay, m_options.cancel))
-      return fail(ErrorCode::Cancelled, "cancelled while waiting to retry " + http::redact(req.url));
-  }
+  return http::perform_with_retries(*m_client, req, m_options.retry, max_retries, m_options.cancel);
 }
 
 Result<xet::XetToken> HubApi::xet_token(const RepoRef& repo, const std::string& refresh_route) {

@@ -1,20 +1,24 @@
 // The cache's known Xet chunks (xet_local.hpp).
 #include "xet_local.hpp"
 
-#include <dirent.h>
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include "hubcache/cache/layout.hpp"
+#include "hubcache/util/dir_walk.hpp"
 #include "hubcache/util/fs.hpp"
 
 namespace hubcache {
 
 XetLocalIndex::XetLocalIndex(const std::string& cache_dir) {
-  DIR* d = ::opendir(cache_dir.c_str());
-  if (!d) return;
+  fs::Fd root(::open(cache_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return;
   std::vector<std::string> folders;
-  while (const dirent* e = ::readdir(d)) folders.push_back(cache_dir + "/" + e->d_name);
-  ::closedir(d);
+  fs::DirReader reader(root.get());
+  const char* name = nullptr;
+  unsigned char type = DT_UNKNOWN;
+  while (reader.next(name, type))
+    if (type == DT_DIR) folders.push_back(cache_dir + "/" + name);
   for (const auto& folder : folders) {
     auto layout = RepoLayout::of_folder(folder);
     if (!layout) continue;

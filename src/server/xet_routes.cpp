@@ -14,6 +14,7 @@
 
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/cache/xet_records.hpp"
+#include "hubcache/util/digest.hpp"
 #include "hubcache/util/dir_walk.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/text.hpp"
@@ -39,11 +40,6 @@ std::vector<std::string> names_in(const std::string& dir) {
   while (reader.next(name, type)) names.emplace_back(name);
   std::sort(names.begin(), names.end());
   return names;
-}
-
-bool is_sha256(std::string_view s) {
-  return s.size() == 64 &&
-         std::all_of(s.begin(), s.end(), [](char c) { return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'); });
 }
 
 std::optional<RepoRef> repo_of_key(std::string_view key) {
@@ -215,7 +211,8 @@ void Router::Impl::xet_load(bool build) {
       const auto listing = view.listing(*folder, commit);
       if (!listing) continue;
       for (const auto& f : listing->files) {
-        if (!f.held || !f.is_lfs() || f.size == 0 || !is_sha256(f.etag()) || f.content_path.empty()) continue;
+        if (!f.held || !f.is_lfs() || f.size == 0 || digest_kind_of(f.etag()) != DigestKind::Sha256 || f.content_path.empty())
+          continue;
         if (!seen.insert(f.etag()).second) continue;
         if (recorded.count(f.etag()) && xet->add_cached(layout, f.etag(), f.content_path, f.size)) continue;
         if (build) (void)xet->get(*repo, f.etag(), f.content_path, f.size);
@@ -225,7 +222,8 @@ void Router::Impl::xet_load(bool build) {
 }
 
 std::optional<std::string> Router::Impl::xet_file_id(const RepoTarget& t, const ServedFile& f) const {
-  if (!xet || !f.is_lfs() || f.size == 0 || !is_sha256(f.etag()) || f.content_path.empty()) return std::nullopt;
+  if (!xet || !f.is_lfs() || f.size == 0 || digest_kind_of(f.etag()) != DigestKind::Sha256 || f.content_path.empty())
+    return std::nullopt;
   auto record = xet->get(t.repo, f.etag(), f.content_path, f.size);
   if (!record) return std::nullopt;
   return (*record)->file_hash.hex();

@@ -62,7 +62,7 @@ struct Shared {
   xet::XetToken token;
   int api_version = 2;
   std::atomic<std::uint64_t> downloaded{0};
-  Clock::time_point last_save{};
+  std::atomic<Clock::rep> last_save{0};  // checked before the mutex: deliver() asks once per chunk
   std::optional<Error> error;
   std::atomic<bool> stop{false};
 };
@@ -94,14 +94,7 @@ Result<void> fetch_reconstruction(Shared& s, bool refresh_token) {
     req.idle_timeout = s.options.idle_timeout;
     req.max_body = s.options.max_reconstruction_bytes;
     req.receive_buffer = 64 * 1024;
-    Result<http::Response> resp = fail(ErrorCode::Network, "not sent");
-    for (int attempt = 0;; ++attempt) {
-      resp = s.client.perform(req, s.options.cancel);
-      const bool transient = resp ? http::is_retryable_status(resp->status) : resp.error().is_transient();
-      if (!transient || attempt >= s.options.max_retries) break;
-      std::this_thread::sleep_for(
-          http::wait_before_retry(http::backoff_delay(s.options.retry, attempt, resp ? &*resp : nullptr)));
-    }
+    auto resp = http::perform_with_retries(s.client, req, s.options.retry, s.options.max_retries, s.options.cancel);
     if (!resp) return fail(std::move(resp).error());
     if (resp->status == 401 && !refreshed) {
       HUBCACHE_TRY_ASSIGN(s.token, s.job.token(true));
@@ -128,10 +121,12 @@ Result<void> fetch_reconstruction(Shared& s, bool refresh_token) {
 }
 
 void save_state(Shared& s, bool force) {
+  constexpr auto k_every = std::chrono::duration_cast<Clock::duration>(std::chrono::milliseconds(250)).count();
+  const Clock::rep now = Clock::now().time_since_epoch().count();
+  Clock::rep last = s.last_save.load();
+  if (!force && (now - last < k_every || !s.last_save.compare_exchange_strong(last, now))) return;
+  if (force) s.last_save.store(now);
   std::lock_guard lock(s.mutex);
-  const auto now = Clock::now();
-  if (!force && now - s.last_save < std::chrono::milliseconds(250)) return;
-  s.last_save = now;
   std::vector<SplitProgress::Part> parts;
   for (const auto& t : s.plan)
     if (t.out_end > t.out_start) parts.push_back({t.out_start, t.out_end, std::min(t.pos.load(), t.out_end)});
@@ -219,14 +214,12 @@ Result<int> fetch_unit_once(Shared& s, const Unit& u, const std::string& url, co
       // Fill up to one whole chunk (header + payload, at most 8 + 128 KiB) and no further.
       std::size_t want = xet::k_chunk_header_size;
       if (buf.size() >= xet::k_chunk_header_size) {
-        const std::uint32_t payload = static_cast<std::uint32_t>(buf[1]) | static_cast<std::uint32_t>(buf[2]) << 8 |
-                                      static_cast<std::uint32_t>(buf[3]) << 16;
-        if (payload > xet::k_max_chunk_payload || payload == 0) {
-          auto h = xet::parse_chunk_header(buf);  // names the fault
-          failure = h ? integrity("a chunk header is malformed").error : std::move(h).error();
+        auto h = xet::peek_chunk_header(buf);
+        if (!h) {
+          failure = std::move(h).error();
           return false;
         }
-        want = xet::k_chunk_header_size + payload;
+        want = xet::k_chunk_header_size + h->compressed_size;
       }
       const std::size_t take = std::min(n, want - buf.size());
       buf.insert(buf.end(), p, p + take);
@@ -393,9 +386,7 @@ Result<XetOutcome> fetch_xet(http::Client& client, const XetJob& job, const XetO
   // Terms already present (an earlier attempt, either transport), then terms held locally.
   if (before)
     for (auto& t : s.plan) {
-      for (const auto& p : before->parts)
-        if (p.start <= t.out_start && t.out_end <= p.pos) t.present = true;
-      if (!t.present && before->present_from(t.out_start) >= t.out_end - t.out_start) t.present = true;
+      t.present = before->present_from(t.out_start) >= t.out_end - t.out_start;
       if (t.present) {
         t.pos.store(t.out_end);
         out.resumed_bytes += t.out_end - t.out_start;

@@ -66,7 +66,7 @@ Result<void> lz4_frame_decode(std::span<const std::uint8_t> in, std::span<std::u
 
 }  // namespace
 
-Result<ChunkHeader> parse_chunk_header(std::span<const std::uint8_t> in) {
+Result<ChunkHeader> peek_chunk_header(std::span<const std::uint8_t> in) {
   if (in.size() < k_chunk_header_size)
     return fail(ErrorCode::Integrity, fmt::format("a xorb range ends inside a chunk header ({} of 8 bytes)", in.size()));
   if (std::memcmp(in.data(), "XETBLOB", 7) == 0)
@@ -83,6 +83,11 @@ Result<ChunkHeader> parse_chunk_header(std::span<const std::uint8_t> in) {
                                                   h.compressed_size, h.uncompressed_size, k_max_chunk_payload));
   if (h.compression == Compression::None && h.compressed_size != h.uncompressed_size)
     return fail(ErrorCode::Integrity, "an uncompressed chunk's two lengths differ");
+  return h;
+}
+
+Result<ChunkHeader> parse_chunk_header(std::span<const std::uint8_t> in) {
+  HUBCACHE_TRY_ASSIGN(const ChunkHeader h, peek_chunk_header(in));
   if (in.size() - k_chunk_header_size < h.compressed_size)
     return fail(ErrorCode::Integrity, fmt::format("a chunk's payload of {} bytes runs past the {} bytes received",
                                                   h.compressed_size, in.size() - k_chunk_header_size));

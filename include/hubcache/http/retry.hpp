@@ -37,4 +37,12 @@ std::chrono::milliseconds wait_before_retry(std::chrono::milliseconds requested)
 /// Sleeps, waking early if `cancel` is set. Returns false if cancelled.
 bool sleep_for(std::chrono::milliseconds delay, const CancelToken* cancel);
 
+/// Sends `req` and retries it up to `max_retries` times while the answer is retryable
+/// (is_retryable_status, or a transient transport error other than a proxy's), waiting
+/// backoff_delay(policy, ...) between tries. Returns the last answer or transport error; a 4xx
+/// or any other final status is returned as an answer, not an error. ErrorCode::Cancelled when
+/// `cancel` fires during a wait. The Hub API and the Xet reconstruction fetch both use it.
+Result<Response> perform_with_retries(Client& client, const Request& req, const RetryPolicy& policy, int max_retries,
+                                      const CancelToken* cancel);
+
 }  // namespace hubcache::http

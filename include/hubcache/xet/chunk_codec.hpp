@@ -36,6 +36,12 @@ struct ChunkHeader {
 // lengths that differ.
 Result<ChunkHeader> parse_chunk_header(std::span<const std::uint8_t> in);
 
+// The header at the start of `in` checked as parse_chunk_header checks it, without the payload
+// having arrived yet: a streaming reader learns how many payload bytes to wait for (1..128 KiB)
+// before buffering them. Integrity error when `in` is shorter than the header or any field is
+// out of bounds.
+Result<ChunkHeader> peek_chunk_header(std::span<const std::uint8_t> in);
+
 // Decodes a payload into `out`, which must be exactly header.uncompressed_size bytes. Integrity
 // error when the payload does not decode to exactly that many bytes (an LZ4 frame that is
 // malformed, too short or too long).
