@@ -10,6 +10,7 @@
 #include <algorithm>
 #include <atomic>
 #include <cerrno>
+#include <condition_variable>
 #include <cstring>
 #include <mutex>
 #include <thread>
@@ -47,6 +48,49 @@ struct Unit {
   std::vector<std::size_t> terms;  // indices into the plan, in chunk order
 };
 
+// How many xorb GETs of one file may be in flight (XetOptions::max_parallel's contract): workers
+// take a slot before each unit; the fetching thread moves the target once per rate window.
+struct Parallelism {
+  std::mutex mutex;
+  std::condition_variable changed;
+  unsigned target = 1, cap = 1, active = 0, peak = 0, cuts = 0, running = 0;
+  bool growing = true;             // the last step up gained enough to try another
+  double rate_before_step = 0;     // bytes/s in the window before the last step up (0: none yet)
+  std::uint64_t window_bytes = 0;  // Shared::downloaded at the window's start
+
+  bool acquire(const std::function<bool()>& stop) {
+    std::unique_lock lock(mutex);
+    changed.wait(lock, [&] { return active < target || stop(); });
+    if (stop()) return false;
+    peak = std::max(peak, ++active);
+    return true;
+  }
+  void release() {
+    std::lock_guard lock(mutex);
+    --active;
+    changed.notify_all();
+  }
+  void cut() {
+    std::lock_guard lock(mutex);
+    if (target > 1) target = std::max(1u, target / 2);
+    ++cuts;
+    growing = true;
+    rate_before_step = 0;
+  }
+  // One window's throughput: step up while a step gained >= 10%, else hold.
+  void adjust(double rate) {
+    std::lock_guard lock(mutex);
+    if (!growing || target >= cap) return;
+    if (rate_before_step > 0 && rate < rate_before_step * 1.1) {
+      growing = false;
+      return;
+    }
+    rate_before_step = rate;
+    ++target;
+    changed.notify_all();
+  }
+};
+
 struct Shared {
   Shared(const XetJob& j, const XetOptions& o, http::Client& c) : job(j), options(o), client(c) {}
   const XetJob& job;
@@ -65,6 +109,7 @@ struct Shared {
   std::atomic<Clock::rep> last_save{0};  // checked before the mutex: deliver() asks once per chunk
   std::optional<Error> error;
   std::atomic<bool> stop{false};
+  Parallelism parallel;
 };
 
 bool cancelled(const Shared& s) { return s.stop.load() || (s.options.cancel && s.options.cancel->cancelled()); }
@@ -306,6 +351,7 @@ Result<void> fetch_unit(Shared& s, const Unit& u) {
       continue;
     }
     const bool transient = got ? http::is_retryable_status(*got) : got.error().is_transient();
+    if (transient) s.parallel.cut();
     if (!transient || ++retries > s.options.max_retries) {
       if (got) return fail(ErrorCode::Http, fmt::format("Xet download: xorb {} was answered HTTP {}", u.xorb.hex(), *got));
       return fail(std::move(got).error());
@@ -425,21 +471,51 @@ Result<XetOutcome> fetch_xet(http::Client& client, const XetJob& job, const XetO
   const unsigned by_memory = static_cast<unsigned>(std::max<std::uint64_t>(1, options.memory_budget / (1u << 20)));
   const unsigned workers =
       static_cast<unsigned>(std::min<std::size_t>(units.size(), std::min(std::max(1u, options.max_parallel), by_memory)));
+  Parallelism& par = s.parallel;
+  par.cap = std::max(1u, workers);
+  par.target = options.initial_parallel >= par.cap ? par.cap : std::max(1u, options.initial_parallel);
+  par.growing = par.target < par.cap;
+  par.running = workers;
+  const std::function<bool()> stop = [&] { return cancelled(s); };
   std::atomic<std::size_t> next{0};
   std::vector<std::thread> threads;
   for (unsigned w = 0; w < workers; ++w)
     threads.emplace_back([&] {
-      for (std::size_t i; (i = next++) < units.size();) {
-        if (cancelled(s)) return;
-        auto r = fetch_unit(s, units[i]);
+      while (next.load() < units.size() && par.acquire(stop)) {
+        const std::size_t i = next++;
+        auto r = i < units.size() ? fetch_unit(s, units[i]) : Result<void>{};
+        par.release();
         if (!r) {
           std::lock_guard lock(s.mutex);
           if (!s.error) s.error = std::move(r).error();
           s.stop = true;
-          return;
+          break;
         }
       }
+      std::lock_guard lock(par.mutex);
+      --par.running;
+      par.changed.notify_all();
     });
+  // The controller: one throughput sample per window while workers run.
+  {
+    const auto window = std::max(options.rate_window, std::chrono::milliseconds(1));
+    auto window_start = Clock::now();
+    par.window_bytes = s.downloaded.load();
+    std::unique_lock lock(par.mutex);
+    while (par.running > 0) {
+      par.changed.wait_for(lock, window);
+      if (cancelled(s)) par.changed.notify_all();
+      const auto now = Clock::now();
+      if (now - window_start < window) continue;
+      const std::uint64_t got = s.downloaded.load();
+      const double rate = static_cast<double>(got - par.window_bytes) / std::chrono::duration<double>(now - window_start).count();
+      window_start = now;
+      par.window_bytes = got;
+      lock.unlock();
+      par.adjust(rate);
+      lock.lock();
+    }
+  }
   for (auto& t : threads) t.join();
   save_state(s, true);
   if (s.error) {
@@ -465,6 +541,8 @@ Result<XetOutcome> fetch_xet(http::Client& client, const XetJob& job, const XetO
   out.downloaded = s.downloaded.load();
   out.api_version = s.api_version;
   out.reconstructions = s.generation;
+  out.peak_parallel = par.peak;
+  out.parallel_cuts = par.cuts;
   // Segments for a Xet record: only when every term's chunk sizes are known.
   bool complete = true;
   for (const auto& t : s.plan) complete = complete && !t.sizes.empty();

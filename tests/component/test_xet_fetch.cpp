@@ -569,4 +569,65 @@ TEST_F(XetFetch, MaxParallelBoundsTheParallelGets) {
   EXPECT_EQ(server.peak_in_flight(), 1);
 }
 
+TEST_F(XetFetch, ParallelGetsGrowWhileEachOneAddsThroughput) {
+  // A per-connection cap (as on a CDN): each GET more adds throughput, so the GETs grow from
+  // initial_parallel towards max_parallel, one per window.
+  XetCasOptions cas;
+  cas.xorb_chunks = 4;  // about 18 units
+  server.set_xet_options(cas);
+  server.set_throttle(2u << 20);
+  auto o = options();
+  o.max_parallel = 6;
+  o.initial_parallel = 1;
+  o.rate_window = 100ms;
+  server.clear_requests();
+  auto r = fetch_xet(client, job("model.bin", content), o);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(read_file(r->path), content);
+  EXPECT_GE(r->peak_parallel, 4u);
+  EXPECT_LE(r->peak_parallel, 6u);
+  EXPECT_LE(server.peak_in_flight(), 6);
+  EXPECT_EQ(r->parallel_cuts, 0u);
+}
+
+TEST_F(XetFetch, ParallelGetsStartAtTheInitialCountAndHoldWithoutGain) {
+  // initial_parallel >= max_parallel fixes the count; a window longer than the whole transfer
+  // never steps up.
+  XetCasOptions cas;
+  cas.xorb_chunks = 4;
+  server.set_xet_options(cas);
+  server.set_throttle(8u << 20);
+  auto o = options();
+  o.max_parallel = 3;
+  o.initial_parallel = 3;
+  auto r = fetch_xet(client, job("fixed.bin", content), o);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->peak_parallel, 3u);
+  o.max_parallel = 6;
+  o.initial_parallel = 2;
+  o.rate_window = 60s;
+  auto j = job("held.bin", content);
+  j.restart = true;
+  r = fetch_xet(client, j, o);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(read_file(r->path), content);
+  EXPECT_EQ(r->peak_parallel, 2u);
+}
+
+TEST_F(XetFetch, ARetryableFailureHalvesTheParallelGets) {
+  XetCasOptions cas;
+  cas.xorb_chunks = 4;
+  server.set_xet_options(cas);
+  server.set_throttle(4u << 20);
+  server.add_fault(Fault::http_status("GET", "/cas/xorbs/", 503, 2));
+  auto o = options();
+  o.max_retries = 3;
+  o.max_parallel = 4;
+  o.initial_parallel = 4;
+  auto r = fetch_xet(client, job("model.bin", content), o);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(read_file(r->path), content);
+  EXPECT_EQ(r->parallel_cuts, 2u);
+}
+
 }  // namespace

@@ -51,7 +51,15 @@ struct XetJob {
 };
 
 struct XetOptions {
-  unsigned max_parallel = 8;  // xorb range GETs in flight for one file
+  /// Xorb range GETs in flight for one file: adaptive between 1 and max_parallel. It starts at
+  /// initial_parallel and adds one GET per rate_window while the last one raised the file's
+  /// throughput by at least 10% (per-connection caps, long paths), holds once a GET more gains
+  /// less, and halves after a retryable failure (429, 5xx, a reset) before growing again. As the
+  /// plain engine goes parallel only when one stream is slow (engine.hpp parallel_below_rate), and
+  /// as hf_xet adapts its concurrency. initial_parallel >= max_parallel fixes it at max_parallel.
+  unsigned max_parallel = 8;
+  unsigned initial_parallel = 2;
+  std::chrono::milliseconds rate_window{300};
   /// Memory for one file's transfer, in bytes: bounds the parallel GETs (each holds about
   /// 1 MiB: receive buffer, a chunk being parsed and its decoded bytes), whatever the file size.
   std::uint64_t memory_budget = 256ull << 20;
@@ -71,6 +79,8 @@ struct XetOutcome {
   std::vector<xet::Segment> segments;  // the file's terms with their chunk sizes (for a Xet record)
   int api_version = 2;                 // the reconstruction API that answered
   unsigned reconstructions = 1;        // answers fetched (more after expired xorb URLs)
+  unsigned peak_parallel = 0;          // most xorb GETs in flight at once
+  unsigned parallel_cuts = 0;          // times a retryable failure halved the GETs in flight
 };
 
 /// Fetches the file. Errors: Unauthorized (the token route or CAS refused the token twice),
