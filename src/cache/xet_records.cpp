@@ -211,4 +211,19 @@ std::vector<std::string> list_xet_records(const RepoLayout& layout) {
   return out;
 }
 
+std::size_t remove_orphan_xet_records(const RepoLayout& layout) noexcept {
+  std::size_t removed = 0;
+  try {
+    for (const auto& etag : list_xet_records(layout)) {
+      struct stat st {};
+      if (::stat(layout.blob_path(etag).c_str(), &st) == 0 && S_ISREG(st.st_mode)) continue;
+      if (errno != ENOENT && errno != ENOTDIR) continue;  // unreadable: not known to be gone
+      remove_xet_record(layout, etag);
+      ++removed;
+    }
+  } catch (...) {
+  }
+  return removed;
+}
+
 }  // namespace hubcache

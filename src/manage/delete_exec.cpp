@@ -1,7 +1,9 @@
 // DeletePlan::execute: repos, snapshots, refs, blobs, then incomplete downloads (docs/cache-management.md#delete order).
 #include <map>
+#include <set>
 
 #include "hubcache/cache/layout.hpp"
+#include "hubcache/cache/xet_records.hpp"
 #include "hubcache/manage/delete_plan.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/lock.hpp"
@@ -70,8 +72,16 @@ DeleteReport DeletePlan::execute() const {
     for (std::string dir = fs::parent(ref); dir.size() > refs_dir.size() && fs::is_within(refs_dir, dir); dir = fs::parent(dir))
       if (!manage_detail::remove_empty_dir(m_root, dir)) break;
   }
+  std::set<std::string> blob_repos;
   for (std::size_t i = 0; i < m_blob_files.size(); ++i)
-    if (remove(m_blob_files[i])) report.freed_bytes += m_blob_sizes[i];
+    if (remove(m_blob_files[i])) {
+      report.freed_bytes += m_blob_sizes[i];
+      blob_repos.insert(repo_folder_of(m_root, m_blob_files[i]));
+    }
+  // Xet records follow their blobs (cache/xet_records.hpp): the chunk index never points at a
+  // blob that is gone.
+  for (const auto& folder : blob_repos)
+    if (const auto layout = RepoLayout::of_folder(folder)) report.xet_records_deleted += remove_orphan_xet_records(*layout);
 
   // Sweep only the touched hashes, each under its lock (research note 4.3).
   for (const auto& [hash, entries] : touched) {

@@ -21,7 +21,7 @@ Result<std::optional<transfer::Outcome>> Downloader::Impl::fetch_over_xet(const 
     return None{};
   {
     std::lock_guard lock(lazy_mutex);
-    if (!xet_local) xet_local = std::make_unique<XetLocalIndex>(options.cache_dir);
+    if (!xet_local) xet_local = std::make_unique<XetLocalIndex>(options.cache_dir, options.xet_local_max_chunks);
   }
   transfer::XetJob job;
   job.file_hash = *f.xet_hash;

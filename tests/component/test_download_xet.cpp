@@ -2,6 +2,7 @@
 // comes from xorbs and not the CDN, a Xet record is left, a revision that changed a few percent
 // of a file fetches about that much, a Xet error falls back to plain HTTP once (auto) or is the
 // error (on), and off / HF_HUB_DISABLE_XET never touch the CAS.
+#include <fcntl.h>
 #include <sys/stat.h>
 
 #include <algorithm>
@@ -186,6 +187,45 @@ TEST_F(XetDownload, ANewRevisionFetchesOnlyWhatChanged) {
   ASSERT_TRUE(r2) << r2.error().message;
   EXPECT_EQ(read_file(r2->path), b);
   EXPECT_LE(xorb_bytes() - before, b.size() * 8 / 100);
+}
+
+// The local index is bounded (xet_local_max_chunks) and loads the newest records first: with room
+// for one record, a new revision still finds the newest (its base) rather than an older one.
+TEST_F(XetDownload, TheLocalIndexIsBoundedAndLoadsTheNewestRecordsFirst) {
+  const std::string other = random_bytes(6 << 20, 20);
+  server.add_file(k_xet_repo, c1, "other.bin", other, /*lfs=*/true);
+  std::string b = a;
+  b.replace(a.size() / 2, a.size() / 20, random_bytes(a.size() / 20, 8));
+  server.add_file(k_xet_repo, c2, "weights.bin", b, /*lfs=*/true);
+  server.set_ref(k_xet_repo, "next", c2);
+  {
+    Downloader d(xet_options());
+    ASSERT_TRUE(d.download_file(file_request("other.bin", "main", k_xet_repo)));
+    ASSERT_TRUE(d.download_file(file_request("weights.bin", "main", k_xet_repo)));
+  }
+  const RepoLayout l = layout(k_xet_repo);
+  const struct timespec long_ago[2] = {{1'000'000'000, 0}, {1'000'000'000, 0}};  // the older record
+  ASSERT_EQ(::utimensat(AT_FDCWD, xet_record_path(l, sha256_hex(other)).c_str(), long_ago, 0), 0);
+  auto rec = read_xet_record(l, a_sha);
+  ASSERT_TRUE(rec && rec->has_value());
+  std::size_t a_chunks = 0;
+  for (const auto& seg : (*rec)->segments) a_chunks += seg.chunk_sizes.size();
+  auto fetch_b = [&](std::size_t max_chunks) {
+    std::filesystem::remove(l.blob_path(sha256_hex(b)));
+    std::filesystem::remove(l.pointer_path(c2, "weights.bin"));
+    DownloadOptions o = xet_options();
+    o.xet_local_max_chunks = max_chunks;
+    o.disable_shared_blobs = true;  // else the removed B comes back from the shared store
+    const std::uint64_t before = xorb_bytes();
+    auto r = Downloader(o).download_file(file_request("weights.bin", "next", k_xet_repo));
+    EXPECT_TRUE(r) << r.error().message;
+    if (r) {
+      EXPECT_EQ(read_file(r->path), b);
+    }
+    return xorb_bytes() - before;
+  };
+  EXPECT_LE(fetch_b(a_chunks), b.size() * 8 / 100);
+  EXPECT_GE(fetch_b(0), b.size() * 90 / 100);
 }
 
 TEST_F(XetDownload, AutoFallsBackToPlainHttpOnceAndTheBlobIsRight) {

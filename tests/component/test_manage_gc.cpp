@@ -8,6 +8,7 @@
 #include <random>
 
 #include "hubcache/cache/use_records.hpp"
+#include "hubcache/cache/xet_records.hpp"
 #include "hubcache/manage/gc.hpp"
 #include "hubcache/util/lock.hpp"
 #include "manage_helpers.hpp"
@@ -103,6 +104,29 @@ TEST_F(Gc, MaxSizeFollowsTheUseRecordsInLruOrder) {
   EXPECT_EQ(after.revision_count(), revs.size() - expected.size());
   // A removed revision's use record goes with it.
   for (const auto& r : p.selected) EXPECT_FALSE(test::exists(cb.layout(r.repo).use_record_path(r.commit))) << r.repo.id;
+}
+
+// The Xet records of the blobs gc removes go with them (the chunk index never points at a
+// removed blob); those of the revisions kept stay.
+TEST_F(Gc, RemovedBlobsTakeTheirXetRecords) {
+  const RepoRef a{RepoType::Model, "org/a"}, b{RepoType::Model, "org/b"};
+  const std::string old_blob = cb.add_file(a, c1, "w.bin", "old weights", /*lfs=*/true);
+  const std::string new_blob = cb.add_file(b, c2, "w.bin", "new weights", /*lfs=*/true);
+  used_at(a, c1, now - 100 * k_day);
+  used_at(b, c2, now - 1 * k_day);
+  XetRecord record;
+  record.size = 11;
+  record.segments.push_back({xet::MerkleHash{}, 0, {11}});
+  ASSERT_TRUE(write_xet_record(cb.layout(a), old_blob, record));
+  ASSERT_TRUE(write_xet_record(cb.layout(b), new_blob, record));
+  GcOptions o;
+  o.unused_for = 30 * k_day;
+  const GcPlan p = gc(o);
+  ASSERT_EQ(order(p), std::vector<std::string>{"org/a@" + c1.substr(0, 4)});
+  const DeleteReport report = p.execute();
+  EXPECT_TRUE(report.problems.empty());
+  EXPECT_TRUE(list_xet_records(cb.layout(a)).empty());
+  EXPECT_EQ(list_xet_records(cb.layout(b)), std::vector<std::string>{new_blob});
 }
 
 // Without a record, the later of blob atime and mtime orders revisions (caches hubcache never

@@ -6,6 +6,7 @@
 
 #include "hubcache/cache/store.hpp"
 #include "hubcache/cache/use_records.hpp"
+#include "hubcache/cache/xet_records.hpp"
 #include "hubcache/manage/delete_plan.hpp"
 #include "hubcache/manage/verify.hpp"
 #include "hubcache/util/lock.hpp"
@@ -50,6 +51,30 @@ TEST_F(Prune, TakesDetachedRevisionsAndIncompleteFiles) {
   auto again = plan_prune(scan());
   ASSERT_TRUE(again);
   EXPECT_TRUE(again->empty());
+}
+
+// A pruned blob's Xet record goes with it; the record of a blob that stays, stays; a record
+// whose blob was already gone (deleted by hand) goes with the next removal in its repo.
+TEST_F(Prune, XetRecordsFollowTheirBlobs) {
+  const RepoLayout l = cb.layout(k_repo);
+  const std::string keep = cb.add_file(k_repo, c1, "w.bin", "kept weights", /*lfs=*/true);
+  const std::string gone = cb.add_file(k_repo, c2, "w.bin", "old weights", /*lfs=*/true);
+  cb.add_ref(k_repo, "main", c1);
+  const std::string by_hand(64, 'e');
+  XetRecord record;
+  record.size = 12;
+  record.segments.push_back({xet::MerkleHash{}, 0, {12}});
+  for (const auto& etag : {keep, gone, by_hand}) ASSERT_TRUE(write_xet_record(l, etag, record));
+  ASSERT_EQ(list_xet_records(l).size(), 3u);
+
+  auto p = plan_prune(scan());
+  ASSERT_TRUE(p);
+  ASSERT_EQ(p->blob_files().size(), 1u);
+  const DeleteReport r = p->execute();
+  EXPECT_TRUE(r.problems.empty()) << r.problems.front().message;
+  EXPECT_FALSE(exists(l.blob_path(gone)));
+  EXPECT_EQ(r.xet_records_deleted, 2u);
+  EXPECT_EQ(list_xet_records(l), std::vector<std::string>{keep});
 }
 
 // A pinned detached revision stays (a pin of its commit, or of the whole repo; a broken pins file

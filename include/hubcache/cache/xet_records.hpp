@@ -59,4 +59,9 @@ void remove_xet_record(const RepoLayout& layout, std::string_view etag) noexcept
 /// The ETags that have a record in the repo (names of 64 lower-case hex only), sorted.
 std::vector<std::string> list_xet_records(const RepoLayout& layout);
 
+/// Removes every record of the repo whose blob is no longer a file (a blob deleted by `cache
+/// rm`/`prune`/`gc`, or by hand) and returns how many went. Records follow their blobs: the cache
+/// management commands call it for every repo they touched. Best effort and silent on I/O errors.
+std::size_t remove_orphan_xet_records(const RepoLayout& layout) noexcept;
+
 }  // namespace hubcache

@@ -99,6 +99,7 @@ struct DeleteReport {
   std::size_t revisions_deleted = 0;  // every deleted revision, including those of entire repos
   std::size_t incomplete_deleted = 0;
   std::size_t shared_blobs_deleted = 0;     // payloads removed from the shared blob store
+  std::size_t xet_records_deleted = 0;      // Xet records of deleted blobs (cache/xet_records.hpp)
   std::uint64_t freed_bytes = 0;            // the plan's figure minus what could not be deleted
   std::vector<DeleteProblem> problems;      // missing paths, permission errors: reported, not fatal
   std::vector<std::string> skipped_locked;  // .incomplete files whose download became live

@@ -124,8 +124,12 @@ struct DownloadOptions {
   /// Memory one file's Xet transfer may use, in bytes (bounds its parallel range GETs, whatever
   /// the file's size; hf_xet's defaults are GB-scale).
   std::uint64_t xet_memory_budget = 256ull << 20;
-  /// Xet range GETs in flight per file.
+  /// Xet range GETs in flight per file, at most (adaptive below it: transfer/xet_fetch.hpp).
   unsigned xet_max_parallel = 8;
+  /// Chunks the local Xet index may know (4 bytes each, about 64 KiB of file per chunk: the
+  /// default 16 Mi chunks cover about 1 TiB in about 64 MiB). The newest records are loaded first;
+  /// past the bound, older blobs are simply not reused (the index is a hint, rebuilt each run).
+  std::size_t xet_local_max_chunks = 16u << 20;
   /// CA file (SSL_CERT_FILE, ...), the http:// proxy libcurl would miss, and a request log
   /// (HF_DEBUG); used by every request, metadata and transfers alike.
   http::Transport transport;
