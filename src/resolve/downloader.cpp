@@ -263,6 +263,9 @@ transfer::Job Downloader::Impl::make_job(const BlobFetch& f, const std::string& 
   job.hash = digest_kind_of(f.etag);
   job.digest = f.etag;
   job.restart = f.force;
+  // A Xet download (fetch_xet_file) writes the same split files whatever the size: an auto-mode
+  // fallback, or a later run, resumes them.
+  job.resume_split_any_size = f.xet_hash.has_value();
   job.label = f.path;
   const std::string name = f.path;
   job.on_progress = [&progress, name](std::uint64_t done, std::uint64_t total) { progress.bytes(name, done, total); };

@@ -247,5 +247,23 @@ TEST_F(XetDownload, AnInterruptedXetDownloadIsResumedWithoutRefetchingFinishedTe
   EXPECT_GT(first + second, 0u);
 }
 
+// A file under the engine's split threshold: the plain path still resumes the split files a cut
+// Xet download left (Job::resume_split_any_size), and leaves none behind.
+TEST_F(XetDownload, AnAutoFallbackResumesWhatXetWrote) {
+  server.set_xet_options({4, std::chrono::seconds(3600), std::chrono::seconds(3600)});  // many small xorbs
+  server.set_xet_fault(XetFault::CutXorbsAfter, 6);
+  DownloadOptions o = xet_options();
+  o.disable_shared_blobs = true;
+  Downloader d(o);
+  auto r = d.download_file(file_request("weights.bin", "main", k_xet_repo));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(read_file(r->path), a);
+  EXPECT_EQ(fallbacks(), 1u);
+  EXPECT_GT(cdn_bytes(), 0u);
+  EXPECT_LT(cdn_bytes(), a.size());  // what Xet wrote was kept
+  for (const auto& e : std::filesystem::directory_iterator(layout(k_xet_repo).blobs_dir()))
+    EXPECT_EQ(e.path().filename().string(), a_sha);
+}
+
 }  // namespace
 }  // namespace hubcache::test
