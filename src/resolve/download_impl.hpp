@@ -32,7 +32,8 @@ class ProgressTracker {
   void plan(std::size_t files, std::uint64_t bytes, std::set<std::string> to_fetch = {});
   void start(const std::string& file, std::uint64_t total);
   void bytes(const std::string& file, std::uint64_t done, std::uint64_t total);
-  void done(const std::string& file, std::uint64_t total);
+  /// `downloaded` / `reused`: the file's network bytes and bytes taken from the disk (DownloadEvent).
+  void done(const std::string& file, std::uint64_t total, std::uint64_t downloaded = 0, std::uint64_t reused = 0);
   void cached(const std::string& file, std::uint64_t total);
   void lock_wait(const std::string& file, const std::string& lock_path, std::uint64_t waited_seconds);
   void xet_fallback(const std::string& file, const std::string& message);

@@ -56,7 +56,7 @@ void ProgressTracker::bytes(const std::string& file, std::uint64_t done, std::ui
   emit(e);
 }
 
-void ProgressTracker::done(const std::string& file, std::uint64_t total) {
+void ProgressTracker::done(const std::string& file, std::uint64_t total, std::uint64_t downloaded, std::uint64_t reused) {
   std::lock_guard lock(m_mutex);
   m_active.erase(file);
   m_finished_bytes += total;
@@ -65,6 +65,8 @@ void ProgressTracker::done(const std::string& file, std::uint64_t total) {
   e.kind = DownloadEvent::Kind::FileDone;
   e.file = file;
   e.file_bytes = e.file_total = total;
+  e.file_downloaded = downloaded;
+  e.file_reused = reused;
   emit(e);
 }
 

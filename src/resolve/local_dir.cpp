@@ -168,7 +168,7 @@ Result<std::optional<PendingFetch>> Downloader::Impl::begin_fetch_to_local_dir(c
     HUBCACHE_TRY(publish_at(t->meta_dir, base_name(outcome.path), t->data_dir, t->name, target));
     HUBCACHE_TRY(write_metadata(*t, f.commit, f.etag));
     if (!outcome.verified) warnings.push_back("'" + f.path + "' has a non-hex ETag; only its size was checked");
-    progress.done(f.path, f.size);
+    progress.done(f.path, f.size, outcome.downloaded, outcome.reused);
     return outcome.downloaded;
   };
   return std::optional<PendingFetch>(std::move(pending));

@@ -185,6 +185,14 @@ TEST_F(CliDownloadXet, ALocalDirGoesOverXetAndReusesTheCachesChunks) {
   const std::uint64_t moved = logged_bytes(server.err_output(), "/_xet/xorbs/") - before;
   EXPECT_LE(moved, b.size() * 8 / 100) << moved << " of " << b.size();
   EXPECT_EQ(logged_bytes(server.err_output(), "/_blobs/"), 0u);
+  // --json's file_done says how many of the file's bytes came from the cache's chunks.
+  const auto done = n.out.find("\"event\":\"file_done\"");
+  ASSERT_NE(done, std::string::npos) << n.out;
+  const std::string line = n.out.substr(n.out.rfind('\n', done) + 1, n.out.find('\n', done) - n.out.rfind('\n', done) - 1);
+  const auto at = line.find("\"reused\":");
+  ASSERT_NE(at, std::string::npos) << line;
+  EXPECT_GE(std::stoull(line.substr(at + 9)), b.size() * 90 / 100) << line;
+  EXPECT_NE(line.find("\"downloaded\":" + std::to_string(moved)), std::string::npos) << line;
 }
 
 }  // namespace

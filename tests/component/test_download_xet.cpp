@@ -444,6 +444,16 @@ TEST_F(XetLocalDir, ChunksOfTheMainCacheAreReused) {
   EXPECT_EQ(metadata_head("weights.bin"), c2 + "\n" + sha256_hex(b) + "\n");
   EXPECT_LE(xorb_bytes() - after_a, b.size() * 8 / 100);
   EXPECT_EQ(cdn_bytes(), 0u);
+  // The file's done event says what came over the network and what from the cache's chunks.
+  {
+    std::lock_guard lock(events_mutex);
+    const auto done = std::find_if(events.rbegin(), events.rend(),  // B's (A's came first)
+                                   [](const DownloadEvent& e) { return e.kind == DownloadEvent::Kind::FileDone; });
+    ASSERT_NE(done, events.rend());
+    EXPECT_EQ(done->file_downloaded, xorb_bytes() - after_a);
+    EXPECT_GE(done->file_reused, b.size() * 90 / 100);
+    EXPECT_LT(done->file_reused, b.size());
+  }
   // Nothing of B was recorded in the cache (a local dir has no repo layout).
   EXPECT_FALSE(std::filesystem::exists(layout(k_xet_repo).blob_path(sha256_hex(b))));
 }
