@@ -83,6 +83,10 @@ void ProgressRenderer::on_event(const DownloadEvent& e) {
       j["file_total"] = e.file_total;
     }
     if (e.kind == DownloadEvent::Kind::XetFallback) j["message"] = e.message;
+    if (e.kind == DownloadEvent::Kind::FileDone) {
+      j["downloaded"] = e.file_downloaded;
+      j["reused"] = e.file_reused;
+    }
     if (e.kind == DownloadEvent::Kind::LockWait) {
       j["lock_path"] = e.lock_path;
       j["waited_seconds"] = e.waited_seconds;

@@ -135,23 +135,24 @@ Result<std::optional<PendingFetch>> Downloader::Impl::begin_fetch_to_cache(const
     } else if (batch.deferred()) {
       // The rename waits for a flush shared with other finished blobs; the lock goes with it.
       auto held = std::move(lock);
-      HUBCACHE_TRY(publish_blob_later(layout, outcome.path, f.etag, batch.group(),
-                                      [layout, f, &progress, &batch, held](Result<void> published) {
-                                        if (published) {
-                                          batch.published();
-                                          auto linked = create_pointer(layout, f.commit, f.path, f.etag, LinkMode::Symlink);
-                                          if (linked) return progress.done(f.path, f.size);
-                                          published = fail(std::move(linked).error());
-                                        }
-                                        batch.failed(std::move(published).error());
-                                      }));
+      HUBCACHE_TRY(publish_blob_later(
+          layout, outcome.path, f.etag, batch.group(),
+          [layout, f, &progress, &batch, held, downloaded = outcome.downloaded, reused = outcome.reused](Result<void> published) {
+            if (published) {
+              batch.published();
+              auto linked = create_pointer(layout, f.commit, f.path, f.etag, LinkMode::Symlink);
+              if (linked) return progress.done(f.path, f.size, downloaded, reused);
+              published = fail(std::move(linked).error());
+            }
+            batch.failed(std::move(published).error());
+          }));
       return outcome.downloaded;
     } else {
       HUBCACHE_TRY(publish_blob(layout, outcome.path, f.etag, batch.group()));
       batch.published();
       HUBCACHE_TRY(create_pointer(layout, f.commit, f.path, f.etag, LinkMode::Symlink));
     }
-    progress.done(f.path, f.size);
+    progress.done(f.path, f.size, outcome.downloaded, outcome.reused);
     return outcome.downloaded;
   };
   return std::optional<PendingFetch>(std::move(pending));

@@ -16,6 +16,7 @@
 #include "hubcache/hub/hub.hpp"
 #include "hubcache/resolve/download.hpp"
 #include "hubcache/transfer/engine.hpp"
+#include "hubcache/transfer/xet_fetch.hpp"
 #include "xet_local.hpp"
 #include "hubcache/util/fs.hpp"
 
@@ -31,7 +32,8 @@ class ProgressTracker {
   void plan(std::size_t files, std::uint64_t bytes, std::set<std::string> to_fetch = {});
   void start(const std::string& file, std::uint64_t total);
   void bytes(const std::string& file, std::uint64_t done, std::uint64_t total);
-  void done(const std::string& file, std::uint64_t total);
+  /// `downloaded` / `reused`: the file's network bytes and bytes taken from the disk (DownloadEvent).
+  void done(const std::string& file, std::uint64_t total, std::uint64_t downloaded = 0, std::uint64_t reused = 0);
   void cached(const std::string& file, std::uint64_t total);
   void lock_wait(const std::string& file, const std::string& lock_path, std::uint64_t waited_seconds);
   void xet_fallback(const std::string& file, const std::string& message);
@@ -72,6 +74,13 @@ struct BlobFetch {
   std::string location;                 // a pre-signed URL from the metadata HEAD, tried first ("" = none)
   std::optional<std::string> xet_hash;  // tree xetHash / HEAD X-Xet-Hash, verbatim
   std::string xet_route;                // the Xet token route ("" = not fetched over Xet)
+};
+
+/// A file fetched over Xet (Downloader::Impl::fetch_xet_file): what the engine would report for it
+/// (`outcome`: verified, at the split data file) and what Xet learned (`xet`: segments for a record).
+struct XetFetched {
+  transfer::Outcome outcome;
+  transfer::XetOutcome xet;
 };
 
 /// New blobs of one call: their bytes become durable through flushes shared by concurrent
@@ -151,9 +160,16 @@ struct Downloader::Impl {
   hub::HubApi& api();
   transfer::Engine& engine();
   http::Client& xet_client();
-  /// Fetches `f` over Xet into the split files of `parts_base` (xet_fetch.cpp). nullopt: not a Xet
-  /// fetch (mode Off, no Xet data, not a SHA-256 blob) or, in Auto mode, a failure that falls back
-  /// to the plain path (reported once); an error only in On mode or when cancelled.
+  /// Fetches `f` of `repo` over Xet into the split files of `parts_base` (transfer::fetch_xet),
+  /// copying terms the cache's Xet records hold (xet_local); the data is SHA-256-verified and
+  /// left at `outcome.path` (`parts_base` + k_parts_incomplete_suffix). nullopt: not a Xet fetch
+  /// (mode Off, no Xet data, not a SHA-256 blob) or, in Auto mode, a failure that falls back to
+  /// the plain path, which resumes what Xet wrote (reported once per Downloader); an error only in
+  /// On mode or when cancelled. Writes no record and publishes nothing: the caller's part.
+  Result<std::optional<XetFetched>> fetch_xet_file(const RepoRef& repo, const BlobFetch& f, const std::string& parts_base,
+                                                   ProgressTracker& progress);
+  /// fetch_xet_file for a cache blob: then writes the blob's Xet record and publishes the file to
+  /// the shared blob store when that applies (an outcome with an empty path: blobs/<etag> is in place).
   Result<std::optional<transfer::Outcome>> fetch_over_xet(const RepoLayout& layout, const BlobFetch& f,
                                                           const std::string& parts_base, ProgressTracker& progress);
   LinkMode link_mode() const { return options.disable_symlinks ? LinkMode::Copy : LinkMode::Symlink; }

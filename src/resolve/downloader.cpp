@@ -56,7 +56,7 @@ void ProgressTracker::bytes(const std::string& file, std::uint64_t done, std::ui
   emit(e);
 }
 
-void ProgressTracker::done(const std::string& file, std::uint64_t total) {
+void ProgressTracker::done(const std::string& file, std::uint64_t total, std::uint64_t downloaded, std::uint64_t reused) {
   std::lock_guard lock(m_mutex);
   m_active.erase(file);
   m_finished_bytes += total;
@@ -65,6 +65,8 @@ void ProgressTracker::done(const std::string& file, std::uint64_t total) {
   e.kind = DownloadEvent::Kind::FileDone;
   e.file = file;
   e.file_bytes = e.file_total = total;
+  e.file_downloaded = downloaded;
+  e.file_reused = reused;
   emit(e);
 }
 
@@ -263,6 +265,9 @@ transfer::Job Downloader::Impl::make_job(const BlobFetch& f, const std::string& 
   job.hash = digest_kind_of(f.etag);
   job.digest = f.etag;
   job.restart = f.force;
+  // A Xet download (fetch_xet_file) writes the same split files whatever the size: an auto-mode
+  // fallback, or a later run, resumes them.
+  job.resume_split_any_size = f.xet_hash.has_value();
   job.label = f.path;
   const std::string name = f.path;
   job.on_progress = [&progress, name](std::uint64_t done, std::uint64_t total) { progress.bytes(name, done, total); };

@@ -146,12 +146,20 @@ Result<std::optional<PendingFetch>> Downloader::Impl::begin_fetch_to_local_dir(c
       return std::optional<PendingFetch>(std::move(pending));
     }
   }
-  // Step 6: download next to the metadata, then move into place.
+  // Step 6: download next to the metadata, then move into place. Over Xet when the file has Xet
+  // data (as huggingface_hub with hf_xet does): the same split files, so a fallback to the plain
+  // path resumes what Xet wrote. No record or shared-store publish: a local dir has no repo
+  // layout; the main cache's records still lend their chunks.
   progress.start(f.path, f.size);
   const std::string temp = local.temp_path(f.path, f.etag);
-  HUBCACHE_TRY_ASSIGN(
-      auto started, engine().start(make_job(f, temp, temp.substr(0, temp.size() - std::string(".incomplete").size()), progress)));
-  pending.transfer.emplace(std::move(started));
+  const std::string parts_base = temp.substr(0, temp.size() - std::string(".incomplete").size());
+  HUBCACHE_TRY_ASSIGN(std::optional<XetFetched> over_xet, fetch_xet_file(repo, f, parts_base, progress));
+  if (over_xet) {
+    pending.fetched = std::move(over_xet->outcome);
+  } else {
+    HUBCACHE_TRY_ASSIGN(auto started, engine().start(make_job(f, temp, parts_base, progress)));
+    pending.transfer.emplace(std::move(started));
+  }
   auto held = std::make_shared<FileLock>(std::move(lock));
   pending.then = [t, held, f, target, &progress](const transfer::Outcome& outcome,
                                                  std::vector<std::string>& warnings) -> Result<std::uint64_t> {
@@ -160,7 +168,7 @@ Result<std::optional<PendingFetch>> Downloader::Impl::begin_fetch_to_local_dir(c
     HUBCACHE_TRY(publish_at(t->meta_dir, base_name(outcome.path), t->data_dir, t->name, target));
     HUBCACHE_TRY(write_metadata(*t, f.commit, f.etag));
     if (!outcome.verified) warnings.push_back("'" + f.path + "' has a non-hex ETag; only its size was checked");
-    progress.done(f.path, f.size);
+    progress.done(f.path, f.size, outcome.downloaded, outcome.reused);
     return outcome.downloaded;
   };
   return std::optional<PendingFetch>(std::move(pending));

@@ -12,10 +12,9 @@ http::Client& Downloader::Impl::xet_client() {
   return *xet_client_ptr;
 }
 
-Result<std::optional<transfer::Outcome>> Downloader::Impl::fetch_over_xet(const RepoLayout& layout, const BlobFetch& f,
-                                                                          const std::string& parts_base,
-                                                                          ProgressTracker& progress) {
-  using None = std::optional<transfer::Outcome>;
+Result<std::optional<XetFetched>> Downloader::Impl::fetch_xet_file(const RepoRef& repo, const BlobFetch& f,
+                                                                   const std::string& parts_base, ProgressTracker& progress) {
+  using None = std::optional<XetFetched>;
   if (options.xet == XetMode::Off || !f.xet_hash || f.xet_route.empty() || f.size == 0 ||
       digest_kind_of(f.etag) != DigestKind::Sha256 || !is_lower_hex(*f.xet_hash, 64))
     return None{};
@@ -30,7 +29,6 @@ Result<std::optional<transfer::Outcome>> Downloader::Impl::fetch_over_xet(const 
   job.parts_path = parts_base + std::string(k_parts_incomplete_suffix);
   job.parts_state_path = parts_base + std::string(k_parts_state_suffix);
   job.restart = f.force;
-  const RepoRef repo = layout.repo();
   const std::string route = f.xet_route;
   job.token = [this, repo, route](bool) { return api().xet_token(repo, route); };
   job.local = [this](const xet::Term& term) { return xet_local->find(term); };
@@ -50,32 +48,43 @@ Result<std::optional<transfer::Outcome>> Downloader::Impl::fetch_over_xet(const 
     std::call_once(xet_fallback_said, [&] { progress.xet_fallback(f.path, e.message); });
     return None{};
   }
-  if (!fetched->segments.empty()) {
+  XetFetched out;
+  out.outcome.path = fetched->path;
+  out.outcome.downloaded = fetched->downloaded;
+  out.outcome.reused = fetched->resumed_bytes + fetched->local_bytes;
+  out.outcome.verified = true;
+  out.outcome.split = true;
+  out.outcome.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - began);
+  out.xet = std::move(*fetched);
+  progress.bytes(f.path, f.size, f.size);
+  return None{std::move(out)};
+}
+
+Result<std::optional<transfer::Outcome>> Downloader::Impl::fetch_over_xet(const RepoLayout& layout, const BlobFetch& f,
+                                                                          const std::string& parts_base,
+                                                                          ProgressTracker& progress) {
+  using None = std::optional<transfer::Outcome>;
+  HUBCACHE_TRY_ASSIGN(std::optional<XetFetched> fetched, fetch_xet_file(layout.repo(), f, parts_base, progress));
+  if (!fetched) return None{};
+  if (!fetched->xet.segments.empty()) {
     XetRecord record;
     record.size = f.size;
     if (auto h = xet::MerkleHash::from_hex(*f.xet_hash)) record.file_hash = *h;
-    record.segments = fetched->segments;
+    record.segments = fetched->xet.segments;
     if (write_xet_record(layout, f.etag, record)) xet_local->add(layout.blob_path(f.etag), record);
   }
-  transfer::Outcome out;
-  out.path = fetched->path;
+  transfer::Outcome out = std::move(fetched->outcome);
   // huggingface_hub >= 1.32's default (research note shared-blobs.md 3.3): a verified Xet
   // download becomes the payload of the cache's shared blob store, and blobs/<etag> its link.
   if (!options.disable_shared_blobs && link_mode() == LinkMode::Symlink) {
     SharedBlobStore store(layout.cache_dir());
-    auto shared = store.publish(layout, f.etag, *f.xet_hash, f.size, fetched->path, f.force);
+    auto shared = store.publish(layout, f.etag, *f.xet_hash, f.size, out.path, f.force);
     if (shared && *shared) {
       out.path.clear();  // published: blobs/<etag> is in place
-    } else if (!shared && !fs::is_file(fetched->path)) {
+    } else if (!shared && !fs::is_file(out.path)) {
       return fail(std::move(shared).error());  // the bytes moved but the link failed: say so
     }
   }
-  out.downloaded = fetched->downloaded;
-  out.reused = fetched->resumed_bytes + fetched->local_bytes;
-  out.verified = true;
-  out.split = true;
-  out.elapsed = std::chrono::duration_cast<std::chrono::microseconds>(std::chrono::steady_clock::now() - began);
-  progress.bytes(f.path, f.size, f.size);
   return None{std::move(out)};
 }
 

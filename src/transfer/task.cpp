@@ -115,8 +115,9 @@ Result<void> prepare_task(Task& t, const EngineOptions& o) {
   if (job.restart) discard_files(job);
   HUBCACHE_TRY(fs::make_dirs(fs::parent(job.temp_path)));
 
-  // 1. A valid split record wins: it is the most progress we can trust.
-  if (split && exists(job.parts_path)) {
+  // 1. A valid split record wins: it is the most progress we can trust (below the threshold only
+  // when another transport may have left one: Job::resume_split_any_size).
+  if ((split || (can_split && job.resume_split_any_size)) && exists(job.parts_path)) {
     ino_t ino = 0;
     file_size(job.parts_path, &ino);
     if (auto ranges = load_state(job, ino)) {

@@ -1,7 +1,8 @@
 // `hubcache download` over Xet from `hubcache serve --xet`: our client against our server, both
 // real processes. The bytes come through /_xet/ (the access log shows the reconstruction and the
 // xorb runs, no /_blobs/ download), the cache equals a plain download's, and a second revision
-// that changed 5% of the file and grew by 1% moves only that much through the xorbs.
+// that changed 5% of the file and grew by 1% moves only that much through the xorbs; the same
+// into a --local-dir.
 #include <gtest/gtest.h>
 
 #include <sys/stat.h>
@@ -75,11 +76,12 @@ class CliDownloadXet : public ::testing::Test {
   }
   // A snapshot (the files of the listing) or, with `file`, one file (its metadata HEAD).
   ProcessResult download(const std::string& url, const std::string& cache, const std::string& revision, const std::string& mode,
-                         const std::string& file = {}) {
+                         const std::string& file = {}, const std::vector<std::string>& extra = {}) {
     std::vector<std::string> args{hubcache_bin(), "download", "org/xet"};
     if (!file.empty()) args.push_back(file);
     for (const auto& arg : {"--revision", revision.c_str(), "--xet", mode.c_str(), "--cache-dir", cache.c_str(), "--json"})
       args.emplace_back(arg);
+    args.insert(args.end(), extra.begin(), extra.end());
     return run_process(args, {"HF_ENDPOINT=" + url, "HF_HOME=" + tmp / "home", "-HF_HUB_DISABLE_XET"});
   }
 };
@@ -150,6 +152,47 @@ TEST_F(CliDownloadXet, OneFileGoesOverXetThroughItsMetadata) {
   EXPECT_GE(logged_bytes(server.err_output(), "/_xet/xorbs/", &runs), a.size());
   EXPECT_GE(runs, 1);
   EXPECT_EQ(logged_bytes(server.err_output(), "/_blobs/"), 0u);
+}
+
+// --local-dir over Xet (as huggingface_hub with hf_xet): the files land in the folder with their
+// metadata, the bytes through the xorbs and the cache untouched; with revision A in the cache,
+// B into a local dir moves only what changed (the cache's records lend their chunks).
+TEST_F(CliDownloadXet, ALocalDirGoesOverXetAndReusesTheCachesChunks) {
+  ServeProcess server({"--cache-dir", src, "--xet-index"});
+  ASSERT_FALSE(server.url().empty()) << server.err_output();
+  const std::string cache = tmp / "client";
+  const std::string local = tmp / "local";
+  auto r = download(server.url(), cache, "main", "auto", "", {"--local-dir", local});
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(read_file(local + "/model.safetensors"), a);
+  EXPECT_EQ(read_file(local + "/config.json"), "{\"rev\": \"main\"}\n");
+  const std::string meta = read_file(local + "/.cache/huggingface/download/model.safetensors.metadata");
+  EXPECT_EQ(meta.substr(0, 41 + 65), k_c1 + "\n" + sha256_hex(a) + "\n") << meta;
+  EXPECT_EQ(r.out.find("xet_fallback"), std::string::npos) << r.out;
+  const std::string log1 = server.err_output();
+  EXPECT_GE(logged_bytes(log1, "/_xet/xorbs/"), a.size());
+  EXPECT_EQ(logged_bytes(log1, "/_blobs/"), 0u) << log1;
+  EXPECT_FALSE(stdfs::exists(cache + "/models--org--xet"));  // a local dir leaves the cache alone
+  EXPECT_FALSE(stdfs::exists(cache + "/blobs"));
+
+  auto c = download(server.url(), cache, "main", "on", "model.safetensors");  // A into the cache
+  ASSERT_EQ(c.exit_code, 0) << c.out << c.err;
+  const std::uint64_t before = logged_bytes(server.err_output(), "/_xet/xorbs/");
+  const std::string local_b = tmp / "local-b";
+  auto n = download(server.url(), cache, "next", "on", "model.safetensors", {"--local-dir", local_b});
+  ASSERT_EQ(n.exit_code, 0) << n.out << n.err;
+  EXPECT_EQ(read_file(local_b + "/model.safetensors"), b);
+  const std::uint64_t moved = logged_bytes(server.err_output(), "/_xet/xorbs/") - before;
+  EXPECT_LE(moved, b.size() * 8 / 100) << moved << " of " << b.size();
+  EXPECT_EQ(logged_bytes(server.err_output(), "/_blobs/"), 0u);
+  // --json's file_done says how many of the file's bytes came from the cache's chunks.
+  const auto done = n.out.find("\"event\":\"file_done\"");
+  ASSERT_NE(done, std::string::npos) << n.out;
+  const std::string line = n.out.substr(n.out.rfind('\n', done) + 1, n.out.find('\n', done) - n.out.rfind('\n', done) - 1);
+  const auto at = line.find("\"reused\":");
+  ASSERT_NE(at, std::string::npos) << line;
+  EXPECT_GE(std::stoull(line.substr(at + 9)), b.size() * 90 / 100) << line;
+  EXPECT_NE(line.find("\"downloaded\":" + std::to_string(moved)), std::string::npos) << line;
 }
 
 }  // namespace

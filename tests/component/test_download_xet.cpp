@@ -1,7 +1,8 @@
 // Downloads over Xet (DownloadOptions::xet) against the test hub's Xet CAS (set_xet): the blob
 // comes from xorbs and not the CDN, a Xet record is left, a revision that changed a few percent
 // of a file fetches about that much, a Xet error falls back to plain HTTP once (auto) or is the
-// error (on), and off / HF_HUB_DISABLE_XET never touch the CAS.
+// error (on), and off / HF_HUB_DISABLE_XET never touch the CAS; the same into a --local-dir
+// (XetLocalDir).
 #include <fcntl.h>
 #include <sys/stat.h>
 
@@ -285,6 +286,216 @@ TEST_F(XetDownload, AnInterruptedXetDownloadIsResumedWithoutRefetchingFinishedTe
   const std::uint64_t second = xorb_bytes() - first;
   EXPECT_LT(second, server.xet_fetch_bytes(a_sha));
   EXPECT_GT(first + second, 0u);
+}
+
+// A file under the engine's split threshold: the plain path still resumes the split files a cut
+// Xet download left (Job::resume_split_any_size), and leaves none behind.
+TEST_F(XetDownload, AnAutoFallbackResumesWhatXetWrote) {
+  server.set_xet_options({4, std::chrono::seconds(3600), std::chrono::seconds(3600)});  // many small xorbs
+  server.set_xet_fault(XetFault::CutXorbsAfter, 6);
+  DownloadOptions o = xet_options();
+  o.disable_shared_blobs = true;
+  Downloader d(o);
+  auto r = d.download_file(file_request("weights.bin", "main", k_xet_repo));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(read_file(r->path), a);
+  EXPECT_EQ(fallbacks(), 1u);
+  EXPECT_GT(cdn_bytes(), 0u);
+  EXPECT_LT(cdn_bytes(), a.size());  // what Xet wrote was kept
+  for (const auto& e : std::filesystem::directory_iterator(layout(k_xet_repo).blobs_dir()))
+    EXPECT_EQ(e.path().filename().string(), a_sha);
+}
+
+// --local-dir over Xet (as huggingface_hub with hf_xet): the file is assembled in
+// <LOCAL>/.cache/huggingface/download/, verified, moved into place, and its metadata written as
+// the plain path writes it. No record and no shared store: the main cache is not touched.
+struct XetLocalDir : XetDownload {
+  std::string local = dir / "local";
+  FileRequest local_request(const std::string& name, const std::string& revision = "main") {
+    FileRequest r = file_request(name, revision, k_xet_repo);
+    r.local_dir = local;
+    return r;
+  }
+  std::string download_dir() const { return local + "/.cache/huggingface/download"; }
+  // The metadata file's commit and ETag lines (its third line is a timestamp).
+  std::string metadata_head(const std::string& path) const {
+    const std::string m = read_file(download_dir() + "/" + path + ".metadata");
+    const auto second = m.find('\n', m.find('\n') + 1);
+    return second == std::string::npos ? m : m.substr(0, second + 1);
+  }
+  // Files left in the download folder other than metadata and locks (split files, temp files).
+  std::vector<std::string> leftovers() const {
+    std::vector<std::string> out;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(download_dir())) {
+      if (!e.is_regular_file()) continue;
+      const std::string name = e.path().filename().string();
+      if (!name.ends_with(".metadata") && !name.ends_with(".lock")) out.push_back(name);
+    }
+    return out;
+  }
+  std::size_t split_files() const {
+    std::size_t n = 0;
+    if (!std::filesystem::exists(download_dir())) return 0;
+    for (const auto& e : std::filesystem::recursive_directory_iterator(download_dir()))
+      n += e.path().filename().string().ends_with(".parts.incomplete");
+    return n;
+  }
+};
+
+TEST_F(XetLocalDir, FileComesFromXorbsWithItsMetadata) {
+  Downloader d(xet_options());
+  auto r = d.download_file(local_request("weights.bin"));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(r->path, local + "/weights.bin");
+  EXPECT_TRUE(r->transferred);
+  EXPECT_EQ(read_file(local + "/weights.bin"), a);
+  EXPECT_EQ(read_link(local + "/weights.bin"), "");  // a real file
+  EXPECT_EQ(metadata_head("weights.bin"), c1 + "\n" + a_sha + "\n");
+  EXPECT_EQ(xorb_bytes(), server.xet_fetch_bytes(a_sha));
+  EXPECT_EQ(cdn_bytes(), 0u);
+  EXPECT_EQ(server.count("GET", "/resolve/"), 0);  // the plain body was never asked for
+  EXPECT_EQ(fallbacks(), 0u);
+  EXPECT_TRUE(leftovers().empty()) << leftovers().front();
+  // No record, no shared store, no repo folder: the main cache is not touched.
+  EXPECT_FALSE(std::filesystem::exists(cache + "/models--org--xet"));
+  EXPECT_FALSE(std::filesystem::exists(cache + "/blobs"));
+  // The metadata makes the next call a no-op.
+  const std::uint64_t before = xorb_bytes();
+  auto again = d.download_file(local_request("weights.bin"));
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_FALSE(again->transferred);
+  EXPECT_EQ(xorb_bytes(), before);
+}
+
+TEST_F(XetLocalDir, SnapshotOverXet) {
+  Downloader d(xet_options());
+  SnapshotRequest req;
+  req.repo_id = k_xet_repo.id;
+  req.local_dir = local;
+  auto r = d.snapshot_download(req);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(read_file(local + "/weights.bin"), a);
+  EXPECT_EQ(read_file(local + "/config.json"), "{}");
+  EXPECT_EQ(metadata_head("weights.bin"), c1 + "\n" + a_sha + "\n");
+  EXPECT_EQ(metadata_head("config.json").substr(0, 41), c1 + "\n");
+  EXPECT_EQ(xorb_bytes(), server.xet_fetch_bytes(a_sha));
+  EXPECT_EQ(cdn_bytes(), 0u);
+  EXPECT_EQ(fallbacks(), 0u);
+  EXPECT_TRUE(leftovers().empty()) << leftovers().front();
+  EXPECT_FALSE(std::filesystem::exists(cache + "/models--org--xet"));
+}
+
+TEST_F(XetLocalDir, AutoFallsBackToPlainHttpOnceAndTheFileIsRight) {
+  server.add_file(k_xet_repo, c1, "second.bin", random_bytes(2 << 20, 3), /*lfs=*/true);
+  server.set_xet_fault(XetFault::WrongBytePlain);  // every Xet attempt fails its SHA-256 check
+  Downloader d(xet_options());
+  SnapshotRequest req;
+  req.repo_id = k_xet_repo.id;
+  req.local_dir = local;
+  auto r = d.snapshot_download(req);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(read_file(local + "/weights.bin"), a);
+  EXPECT_EQ(read_file(local + "/second.bin"), random_bytes(2 << 20, 3));
+  EXPECT_EQ(metadata_head("weights.bin"), c1 + "\n" + a_sha + "\n");
+  EXPECT_EQ(fallbacks(), 1u);  // said once per run, not per file
+  EXPECT_GT(xorb_bytes(), 0u);
+  EXPECT_EQ(cdn_bytes(), a.size() + (2u << 20));  // discarded Xet data is fetched whole
+  EXPECT_TRUE(leftovers().empty()) << leftovers().front();
+}
+
+TEST_F(XetLocalDir, OnModeMakesAXetErrorTheDownloadsError) {
+  server.set_xet_fault(XetFault::WrongBytePlain);
+  Downloader d(xet_options(XetMode::On));
+  auto r = d.download_file(local_request("weights.bin"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::Integrity) << r.error().message;
+  EXPECT_FALSE(std::filesystem::exists(local + "/weights.bin"));
+  EXPECT_FALSE(std::filesystem::exists(download_dir() + "/weights.bin.metadata"));
+  EXPECT_EQ(cdn_bytes(), 0u);
+}
+
+TEST_F(XetLocalDir, OffNeverAsksTheCas) {
+  Downloader d(xet_options(XetMode::Off));
+  auto r = d.download_file(local_request("weights.bin"));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(read_file(local + "/weights.bin"), a);
+  EXPECT_EQ(metadata_head("weights.bin"), c1 + "\n" + a_sha + "\n");
+  EXPECT_EQ(xorb_bytes(), 0u);
+  EXPECT_EQ(server.xet_tokens_issued(), 0);
+  EXPECT_EQ(server.count("GET", "/cas/"), 0);
+  EXPECT_EQ(cdn_bytes(), a.size());
+}
+
+// A cut Xet download leaves its split files under .cache/huggingface/download/: a rerun over Xet
+// fetches only the terms not yet written, and in auto mode the plain path resumes them.
+TEST_F(XetLocalDir, ACutXetDownloadIsResumedOverXet) {
+  server.set_xet_options({4, std::chrono::seconds(3600), std::chrono::seconds(3600)});  // many small xorbs
+  server.set_xet_fault(XetFault::CutXorbsAfter, 6);
+  {
+    Downloader d(xet_options(XetMode::On));
+    ASSERT_FALSE(d.download_file(local_request("weights.bin")));
+  }
+  EXPECT_EQ(split_files(), 1u);
+  EXPECT_FALSE(std::filesystem::exists(local + "/weights.bin"));
+  const std::uint64_t first = xorb_bytes();
+  EXPECT_GT(first, 0u);
+  server.set_xet_fault(XetFault::None);
+  Downloader d(xet_options(XetMode::On));
+  auto r = d.download_file(local_request("weights.bin"));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(read_file(local + "/weights.bin"), a);
+  EXPECT_EQ(metadata_head("weights.bin"), c1 + "\n" + a_sha + "\n");
+  EXPECT_LT(xorb_bytes() - first, server.xet_fetch_bytes(a_sha));
+  EXPECT_EQ(cdn_bytes(), 0u);
+  EXPECT_TRUE(leftovers().empty()) << leftovers().front();
+}
+
+TEST_F(XetLocalDir, ACutXetDownloadIsResumedByThePlainPathInAuto) {
+  server.set_xet_options({4, std::chrono::seconds(3600), std::chrono::seconds(3600)});
+  server.set_xet_fault(XetFault::CutXorbsAfter, 6);
+  Downloader d(xet_options());
+  auto r = d.download_file(local_request("weights.bin"));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(read_file(local + "/weights.bin"), a);
+  EXPECT_EQ(metadata_head("weights.bin"), c1 + "\n" + a_sha + "\n");
+  EXPECT_EQ(fallbacks(), 1u);
+  EXPECT_GT(cdn_bytes(), 0u);
+  EXPECT_LT(cdn_bytes(), a.size());  // what Xet wrote was kept
+  EXPECT_TRUE(leftovers().empty()) << leftovers().front();
+}
+
+// The main cache's Xet records lend their chunks: with revision A cached, B into a local dir
+// fetches about what changed.
+TEST_F(XetLocalDir, ChunksOfTheMainCacheAreReused) {
+  std::string b = a;
+  const std::size_t changed = a.size() / 20, at = a.size() / 2 - changed / 2;
+  b.replace(at, changed, random_bytes(changed, 8));
+  server.add_file(k_xet_repo, c2, "weights.bin", b, /*lfs=*/true);
+  server.set_ref(k_xet_repo, "next", c2);
+  {
+    Downloader d(xet_options());
+    ASSERT_TRUE(d.download_file(file_request("weights.bin", "main", k_xet_repo)));  // A, into the cache
+  }
+  const std::uint64_t after_a = xorb_bytes();
+  Downloader d(xet_options());
+  auto r = d.download_file(local_request("weights.bin", "next"));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(read_file(local + "/weights.bin"), b);
+  EXPECT_EQ(metadata_head("weights.bin"), c2 + "\n" + sha256_hex(b) + "\n");
+  EXPECT_LE(xorb_bytes() - after_a, b.size() * 8 / 100);
+  EXPECT_EQ(cdn_bytes(), 0u);
+  // The file's done event says what came over the network and what from the cache's chunks.
+  {
+    std::lock_guard lock(events_mutex);
+    const auto done = std::find_if(events.rbegin(), events.rend(),  // B's (A's came first)
+                                   [](const DownloadEvent& e) { return e.kind == DownloadEvent::Kind::FileDone; });
+    ASSERT_NE(done, events.rend());
+    EXPECT_EQ(done->file_downloaded, xorb_bytes() - after_a);
+    EXPECT_GE(done->file_reused, b.size() * 90 / 100);
+    EXPECT_LT(done->file_reused, b.size());
+  }
+  // Nothing of B was recorded in the cache (a local dir has no repo layout).
+  EXPECT_FALSE(std::filesystem::exists(layout(k_xet_repo).blob_path(sha256_hex(b))));
 }
 
 }  // namespace

@@ -44,6 +44,11 @@ struct DownloadEvent {
   std::string lock_path;             // LockWait: the lock file waited for
   std::uint64_t waited_seconds = 0;  // LockWait: time waited so far
   std::string message;               // XetFallback: the Xet error
+  /// FileDone: bytes of this file received from the network (over Xet, the compressed xorb bytes)
+  /// and bytes of it taken from the disk instead: an earlier attempt's partial data or, over Xet,
+  /// chunks of blobs already in the cache.
+  std::uint64_t file_downloaded = 0;
+  std::uint64_t file_reused = 0;
 };
 
 /// Whether files the Hub stores with Xet are fetched over Xet (the reconstruction API and

@@ -47,6 +47,10 @@ struct Job {
   /// ranges. Both empty = never split. Never the same name as temp_path.
   std::string parts_path;
   std::string parts_state_path;
+  /// Split files may exist below EngineOptions::split_threshold, written by another transport
+  /// (a Xet download, xet_fetch.hpp): look for them whatever the size and resume them. Off, a
+  /// file under the threshold never looks (one lookup less per small file).
+  bool resume_split_any_size = false;
   std::uint64_t size = 0;
   DigestKind hash = DigestKind::None;  // digest_kind_of(the ETag)
   std::string digest;                  // lower-case hex of the expected hash
