@@ -38,6 +38,17 @@ bool XetIndex::add_cached(const RepoLayout& layout, const std::string& etag, con
   return true;
 }
 
+bool XetIndex::add_cached_once(const RepoLayout& layout, const std::string& etag, const std::string& blob_path,
+                               std::uint64_t size) {
+  const std::string key = xet_repo_key(layout.repo());
+  {
+    std::lock_guard lock(m_mutex);
+    if (m_members.count({key, etag})) return true;
+    if (!m_tried.insert({key, etag}).second) return false;
+  }
+  return add_cached(layout, etag, blob_path, size);
+}
+
 XetIndex::RecordPtr XetIndex::known(const RepoRef& repo, const std::string& etag) const {
   std::lock_guard lock(m_mutex);
   if (!m_members.count({xet_repo_key(repo), etag})) return nullptr;

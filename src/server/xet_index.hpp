@@ -41,6 +41,12 @@ class XetIndex {
   /// is unknown. Returns whether it was taken.
   bool add_cached(const RepoLayout& layout, const std::string& etag, const std::string& blob_path, std::uint64_t size);
 
+  /// add_cached for a blob that arrived after the index was loaded (a download into the served
+  /// cache, a pull-through proxy's fill), tried once per repo and blob: a blob without a record
+  /// is not looked for again (it is chunked on first need by `get`). Returns whether the index
+  /// now knows the blob in the layout's repo.
+  bool add_cached_once(const RepoLayout& layout, const std::string& etag, const std::string& blob_path, std::uint64_t size);
+
   /// The record of blob `etag` of `repo` when already known (loaded or built), never building it.
   RecordPtr known(const RepoRef& repo, const std::string& etag) const;
 
@@ -73,6 +79,7 @@ class XetIndex {
   mutable std::mutex m_mutex;
   std::unordered_map<std::string, Blob> m_blobs;             // key: etag (content-addressed: the same in every repo)
   std::set<std::pair<std::string, std::string>> m_members;   // (repo key, etag) the index may serve
+  std::set<std::pair<std::string, std::string>> m_tried;     // (repo key, etag) whose cache record add_cached_once read
   std::unordered_map<xet::MerkleHash, std::string> m_files;  // file hash -> etag
   std::unordered_map<xet::MerkleHash, std::map<std::uint32_t, XetChunkSource>> m_xorbs;
   std::unordered_map<xet::MerkleHash, xet::ChunkLocation> m_chunks;  // chunk hash -> where (dedupe)

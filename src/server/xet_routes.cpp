@@ -224,6 +224,10 @@ void Router::Impl::xet_load(bool build) {
 std::optional<std::string> Router::Impl::xet_file_id(const RepoTarget& t, const ServedFile& f) const {
   if (!xet || !f.is_lfs() || f.size == 0 || digest_kind_of(f.etag()) != DigestKind::Sha256 || f.content_path.empty())
     return std::nullopt;
+  if (auto known = xet->known(t.repo, f.etag())) return known->file_hash.hex();
+  // A blob that came after the start (a download into this cache, the proxy's fill) may have left
+  // a record: the upstream's xorbs, and no chunking.
+  (void)xet->add_cached_once(RepoLayout(root, t.repo), f.etag(), f.content_path, f.size);
   auto record = xet->get(t.repo, f.etag(), f.content_path, f.size);
   if (!record) return std::nullopt;
   return (*record)->file_hash.hex();
@@ -231,7 +235,11 @@ std::optional<std::string> Router::Impl::xet_file_id(const RepoTarget& t, const 
 
 std::string Router::Impl::xet_known_hash(const RepoTarget& t, const ServedFile& f) const {
   if (!xet || !f.is_lfs() || !f.held) return {};
-  const auto record = xet->known(t.repo, f.etag());
+  auto record = xet->known(t.repo, f.etag());
+  // A blob that came after the start may have left a record (read once; a listing never chunks).
+  if (!record && f.size > 0 && digest_kind_of(f.etag()) == DigestKind::Sha256 && !f.content_path.empty() &&
+      xet->add_cached_once(RepoLayout(root, t.repo), f.etag(), f.content_path, f.size))
+    record = xet->known(t.repo, f.etag());
   return record ? record->file_hash.hex() : std::string();
 }
 
