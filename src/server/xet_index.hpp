@@ -62,8 +62,12 @@ class XetIndex {
   };
   std::optional<Found> file(const RepoRef& repo, const xet::MerkleHash& file_hash) const;
 
-  /// Where chunk `index` of `xorb` can be read; nullopt when unknown.
-  std::optional<XetChunkSource> chunk(const xet::MerkleHash& xorb, std::uint32_t index) const;
+  /// Where chunk `index` of `xorb` can be read: each blob known to hold it (in the order they were
+  /// indexed, at most k_max_chunk_sources); empty when unknown. The caller tries them in turn, so a
+  /// chunk stays servable while one blob holding it is there (a proxy's --max-size may remove the
+  /// older revision whose blob indexed a xorb first, and keep the newer one that shares it).
+  std::vector<XetChunkSource> chunk(const xet::MerkleHash& xorb, std::uint32_t index) const;
+  static constexpr std::size_t k_max_chunk_sources = 4;
 
  private:
   struct Blob {
@@ -81,7 +85,7 @@ class XetIndex {
   std::set<std::pair<std::string, std::string>> m_members;   // (repo key, etag) the index may serve
   std::set<std::pair<std::string, std::string>> m_tried;     // (repo key, etag) whose cache record add_cached_once read
   std::unordered_map<xet::MerkleHash, std::string> m_files;  // file hash -> etag
-  std::unordered_map<xet::MerkleHash, std::map<std::uint32_t, XetChunkSource>> m_xorbs;
+  std::unordered_map<xet::MerkleHash, std::map<std::uint32_t, std::vector<XetChunkSource>>> m_xorbs;
   std::unordered_map<xet::MerkleHash, xet::ChunkLocation> m_chunks;  // chunk hash -> where (dedupe)
 };
 

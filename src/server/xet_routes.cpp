@@ -377,22 +377,37 @@ Response Router::Impl::xet_xorb(const Request& req, const std::vector<std::strin
   std::map<std::string, int> opened;
   Run run;
   for (std::uint32_t i = first; i < end; ++i) {
-    const auto src = xet->chunk(*xorb, i);
-    if (!src) return xet_error(404, "Not Found: chunk " + std::to_string(i) + " of xorb " + xorb_text + " is not on this mirror");
-    auto it = opened.find(*src->blob_path);
-    if (it == opened.end()) {
-      fs::Fd fd(::open(src->blob_path->c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    const auto sources = xet->chunk(*xorb, i);
+    if (sources.empty())
+      return xet_error(404, "Not Found: chunk " + std::to_string(i) + " of xorb " + xorb_text + " is not on this mirror");
+    // The first blob holding the chunk that is still in the cache at its size (one removed, by
+    // `cache rm` or the proxy's --max-size, leaves the others).
+    const XetChunkSource* src = nullptr;
+    int fd_index = -1;
+    for (const auto& candidate : sources) {
+      auto it = opened.find(*candidate.blob_path);
+      if (it == opened.end()) {
+        fs::Fd fd(::open(candidate.blob_path->c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+        struct stat st {};
+        int at = -1;
+        if (fd && ::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode)) {
+          body->fds.push_back(std::move(fd));
+          at = static_cast<int>(body->fds.size() - 1);
+        }
+        it = opened.emplace(*candidate.blob_path, at).first;  // -1: gone, not tried again
+      }
       struct stat st {};
-      if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
-        return xet_error(404, "Not Found: a blob of xorb " + xorb_text + " is no longer in the cache");
-      body->fds.push_back(std::move(fd));
-      it = opened.emplace(*src->blob_path, static_cast<int>(body->fds.size() - 1)).first;
+      if (it->second < 0 || ::fstat(body->fds[static_cast<std::size_t>(it->second)].get(), &st) != 0 ||
+          candidate.offset + candidate.size > static_cast<std::uint64_t>(st.st_size))
+        continue;
+      src = &candidate;
+      fd_index = it->second;
+      break;
     }
-    struct stat st {};
-    if (::fstat(body->fds[static_cast<std::size_t>(it->second)].get(), &st) != 0 ||
-        src->offset + src->size > static_cast<std::uint64_t>(st.st_size))
-      return xet_error(404, "Not Found: a blob of xorb " + xorb_text + " changed in the cache");
-    run.chunks.push_back(Run::Chunk{it->second, src->offset, src->size, run.size});
+    if (!src)
+      return xet_error(
+          404, "Not Found: no blob holding chunk " + std::to_string(i) + " of xorb " + xorb_text + " is in the cache any more");
+    run.chunks.push_back(Run::Chunk{fd_index, src->offset, src->size, run.size});
     run.size += xet::k_chunk_header_size + src->size;
   }
 

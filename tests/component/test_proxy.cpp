@@ -701,7 +701,7 @@ TEST_F(ProxyXet, ListingsShowAXetHashOnlyForFilesTheProxyHolds) {
 }
 
 // B = A with 5% changed: the proxy's fill of B fetches about that much upstream, and a second
-// client gets B from the proxy over Xet.
+// client gets B from the proxy over Xet, even once A's blob is gone.
 TEST_F(ProxyXet, ANewRevisionThroughTheProxyMovesOnlyWhatChangedUpstream) {
   std::string b = big;
   const std::size_t changed = big.size() / 20, at = big.size() / 2 - changed / 2;
@@ -709,6 +709,8 @@ TEST_F(ProxyXet, ANewRevisionThroughTheProxyMovesOnlyWhatChangedUpstream) {
   server.add_file(k_model, c2, "big.bin", b, /*lfs=*/true);
   start_xet();
   first_download();
+  // A is served over Xet: the proxy's index knows A's xorbs in A's blob.
+  EXPECT_EQ(test::http("HEAD", url("/org/model/resolve/main/big.bin")).header("x-xet-hash"), server.xet_hash(big_sha));
   const std::uint64_t after_a = xorb_bytes();
   // A HEAD starts the fill of B (streamed while fetched); once held, B is served over Xet.
   EXPECT_EQ(test::http("HEAD", url("/org/model/resolve/" + c2 + "/big.bin")).status, 200);
@@ -719,6 +721,10 @@ TEST_F(ProxyXet, ANewRevisionThroughTheProxyMovesOnlyWhatChangedUpstream) {
   EXPECT_LE(fetched, b.size() * 8 / 100) << fetched << " of " << b.size();
   EXPECT_GT(fetched, b.size() * 5 / 100);  // the changed bytes did travel
   EXPECT_EQ(cdn_bytes(), 0u);
+  // B's terms name A's xorbs, whose chunks the proxy first knew in A's blob: with A's blob gone (as
+  // --max-size removes the older revision), they are read from B's.
+  std::filesystem::remove(std::filesystem::canonical(blob));  // the shared store's payload, if it is one
+  std::filesystem::remove(blob);
   const std::string second = dir / "second";
   auto got = Downloader(xet_client(second, XetMode::On)).download_file(file_request("big.bin", c2));
   ASSERT_TRUE(got) << got.error().message;
