@@ -139,12 +139,6 @@ int run(const ServeOptions& o, const Context& ctx) {
   so.router.revalidate_after = std::chrono::milliseconds(o.revalidate_ms);
   so.router.public_url = o.public_url;
   so.router.redirect_all = o.redirect_all;
-  if ((o.xet || o.xet_index) && !o.upstream.empty())
-    return report_error(Error{ErrorCode::InvalidArgument,
-                              "--xet is not available with --upstream yet: the pull-through proxy serves files over plain "
-                              "HTTP only (it strips the upstream's Xet headers). Drop --xet, or serve the filled cache "
-                              "with a second `hubcache serve --xet` without --upstream."},
-                        false);
   so.router.xet = o.xet || o.xet_index;
   so.router.xet_index_all = o.xet_index;
   if (o.signing_key_file) {
@@ -243,7 +237,8 @@ void add_serve_command(CLI::App& app, Context& ctx) {
                 "cache in front: nginx, a CDN)");
   cmd->add_flag("--xet", o->xet,
                 "Also serve LFS files over the Xet protocol (X-Xet-Hash on /resolve, xet-read-token, a CAS under /_xet/ "
-                "made of the cache's blobs; a blob is chunked on first need). Not with --upstream");
+                "made of the cache's blobs; a blob is chunked on first need). With --upstream: only files the cache holds "
+                "(a file streamed while it is fetched is answered plainly); the fills use Xet when the upstream offers it");
   cmd->add_flag("--xet-index", o->xet_index,
                 "With --xet (implied): chunk every LFS blob before listening, so no client waits for it");
   const std::map<std::string, server::RouterOptions::BlobAuth> blob_auths{{"signed", server::RouterOptions::BlobAuth::Signed},

@@ -49,7 +49,9 @@ std::vector<TreeFileEntry> tree_file_entries(const std::vector<hub::TreeEntry>& 
       f.lfs_sha256 = e.lfs->oid;
       f.lfs_size = e.lfs->size;
     }
-    f.xet_hash = e.xet_hash;  // kept on disk as huggingface_hub keeps it; the Router never serves it
+    // Kept on disk as huggingface_hub keeps it; the Router never lists it from here (with --xet it
+    // lists the hash of a file the cache holds, from its own index).
+    f.xet_hash = e.xet_hash;
     out.push_back(std::move(f));
   }
   return out;
@@ -283,19 +285,33 @@ struct Proxy::Impl {
 
   // The upstream accepts the client's forwarded token for this file (a HEAD), remembered per
   // token and repo for `revalidate`.
-  std::optional<Outcome> check_grant(const Request& req, const Route& route, const std::string& commit) {
-    const std::string key = "grant:" + repo_key(route.repo) + token_scope(req);
+  std::optional<Outcome> check_grant(const Request& req, const RepoRef& repo, const std::string& commit,
+                                     const std::string& path) {
+    const std::string key = "grant:" + repo_key(repo) + token_scope(req);
     {
       std::lock_guard lock(known_mutex);
       if (auto it = known.find(key); it != known.end() && Clock::now() - it->second.checked < options.revalidate)
         return std::nullopt;
     }
     auto api = api_for(req);
-    auto meta = api.file_metadata(route.repo, commit, route.path);
-    if (!meta && meta.error().code != ErrorCode::EntryNotFound) return failed(meta.error(), route.repo);
+    auto meta = api.file_metadata(repo, commit, path);
+    if (!meta && meta.error().code != ErrorCode::EntryNotFound) return failed(meta.error(), repo);
     std::lock_guard lock(known_mutex);
     known[key] = Known{commit, Restriction::Gated, Clock::now()};
     return std::nullopt;
+  }
+
+  // check_grant for a Xet read token: asked with the first file of the commit's listing.
+  std::optional<Outcome> check_xet_grant(const Request& req, const RepoRef& repo, const std::string& commit) {
+    bool fetched = false;
+    if (auto o = fill_tree(req, repo, commit, fetched)) return o;
+    auto tree = read_tree_file(RepoLayout(cache, repo), commit);
+    if (!tree || !tree->has_value() || (*tree)->empty()) {
+      Outcome out;
+      out.response = restricted_response(Restriction::Gated, repo);
+      return out;
+    }
+    return check_grant(req, repo, commit, (*tree)->front().path);
   }
 
   std::optional<Outcome> fill_tree(const Request& req, const RepoRef& repo, const std::string& commit, bool& fetched) {
@@ -477,8 +493,15 @@ struct Proxy::Impl {
       // A forwarded token: the upstream decides. A private repo's info came with this token; a
       // gated file needs the token accepted for it (what is cached is no proof for this client).
       if (k.restriction == Restriction::Gated && route.kind == Route::Kind::Resolve)
-        if (auto o = check_grant(req, route, k.commit)) {
+        if (auto o = check_grant(req, route.repo, k.commit, route.path)) {
           o->kind = Outcome::Kind::Refused;  // never the cache's copy for an unchecked client
+          return std::move(*o);
+        }
+      // A Xet read token opens every file of the repo the cache holds: the upstream must accept
+      // the token for one of the commit's files (gating is per repo).
+      if (k.restriction == Restriction::Gated && route.kind == Route::Kind::XetToken)
+        if (auto o = check_xet_grant(req, route.repo, k.commit)) {
+          o->kind = Outcome::Kind::Refused;
           return std::move(*o);
         }
     }
@@ -489,6 +512,9 @@ struct Proxy::Impl {
       case Route::Kind::Tree:
       case Route::Kind::PathsInfo:
         o = fill_tree(req, route.repo, k.commit, fetched);
+        break;
+      case Route::Kind::XetToken:  // the Router gives one for a commit it has a snapshot folder of
+        if (!exists_any(RepoLayout(cache, route.repo).snapshot_dir(k.commit))) o = fill_tree(req, route.repo, k.commit, fetched);
         break;
       case Route::Kind::Resolve:
         o = fill_file(req, route, k.commit, fetched);
@@ -553,9 +579,12 @@ struct Proxy::Impl {
     ++requests;
     auto parsed = server::parse_route(req, [this](const RepoRef& repo) { return exists_any(RepoLayout(cache, repo).folder()); });
     // The HTML pages show what the cache holds; they never fill it.
+    // The Xet CAS (with --xet) serves what the cache holds, behind the Router's own tokens and
+    // signatures; it names no repo to fill.
     if (!parsed.route || parsed.route->kind == Route::Kind::Blob || parsed.route->kind == Route::Kind::BlobAuth ||
         parsed.route->kind == Route::Kind::WhoAmI || parsed.route->kind == Route::Kind::Index ||
-        parsed.route->kind == Route::Kind::RepoPage)
+        parsed.route->kind == Route::Kind::RepoPage || parsed.route->kind == Route::Kind::XetReconstruction ||
+        parsed.route->kind == Route::Kind::XetXorb)
       return router->handle(req);
     if (options.offline) {
       if (auto denied = recorded_restriction(req, parsed.route->repo)) return std::move(*denied);

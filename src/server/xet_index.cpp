@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 
 #include "hubcache/cache/layout.hpp"
@@ -36,6 +37,17 @@ bool XetIndex::add_cached(const RepoLayout& layout, const std::string& etag, con
   m_blobs.emplace(etag, Blob{ready.get_future().share(), path});
   index_locked(key, etag, record, path);
   return true;
+}
+
+bool XetIndex::add_cached_once(const RepoLayout& layout, const std::string& etag, const std::string& blob_path,
+                               std::uint64_t size) {
+  const std::string key = xet_repo_key(layout.repo());
+  {
+    std::lock_guard lock(m_mutex);
+    if (m_members.count({key, etag})) return true;
+    if (!m_tried.insert({key, etag}).second) return false;
+  }
+  return add_cached(layout, etag, blob_path, size);
 }
 
 XetIndex::RecordPtr XetIndex::known(const RepoRef& repo, const std::string& etag) const {
@@ -99,7 +111,10 @@ void XetIndex::index_locked(const std::string& repo_key, const std::string& etag
     auto& chunks = m_xorbs[seg.xorb];
     for (std::size_t i = 0; i < seg.chunk_sizes.size(); ++i, ++k) {
       const auto index = static_cast<std::uint32_t>(seg.first_chunk + i);
-      chunks.emplace(index, XetChunkSource{path, offset, seg.chunk_sizes[i]});
+      auto& sources = chunks[index];
+      if (sources.size() < k_max_chunk_sources &&
+          std::none_of(sources.begin(), sources.end(), [&](const XetChunkSource& s) { return *s.blob_path == *path; }))
+        sources.push_back(XetChunkSource{path, offset, seg.chunk_sizes[i]});
       if (hashes && k < record->chunk_hashes.size())
         m_chunks.emplace(record->chunk_hashes[k], xet::ChunkLocation{seg.xorb, index});
       offset += seg.chunk_sizes[i];
@@ -155,12 +170,12 @@ std::optional<XetIndex::Found> XetIndex::file(const RepoRef& repo, const xet::Me
   return Found{f->second, *r};
 }
 
-std::optional<XetChunkSource> XetIndex::chunk(const xet::MerkleHash& xorb, std::uint32_t index) const {
+std::vector<XetChunkSource> XetIndex::chunk(const xet::MerkleHash& xorb, std::uint32_t index) const {
   std::lock_guard lock(m_mutex);
   auto x = m_xorbs.find(xorb);
-  if (x == m_xorbs.end()) return std::nullopt;
+  if (x == m_xorbs.end()) return {};
   auto c = x->second.find(index);
-  if (c == x->second.end()) return std::nullopt;
+  if (c == x->second.end()) return {};
   return c->second;
 }
 

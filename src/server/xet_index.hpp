@@ -41,6 +41,12 @@ class XetIndex {
   /// is unknown. Returns whether it was taken.
   bool add_cached(const RepoLayout& layout, const std::string& etag, const std::string& blob_path, std::uint64_t size);
 
+  /// add_cached for a blob that arrived after the index was loaded (a download into the served
+  /// cache, a pull-through proxy's fill), tried once per repo and blob: a blob without a record
+  /// is not looked for again (it is chunked on first need by `get`). Returns whether the index
+  /// now knows the blob in the layout's repo.
+  bool add_cached_once(const RepoLayout& layout, const std::string& etag, const std::string& blob_path, std::uint64_t size);
+
   /// The record of blob `etag` of `repo` when already known (loaded or built), never building it.
   RecordPtr known(const RepoRef& repo, const std::string& etag) const;
 
@@ -56,8 +62,12 @@ class XetIndex {
   };
   std::optional<Found> file(const RepoRef& repo, const xet::MerkleHash& file_hash) const;
 
-  /// Where chunk `index` of `xorb` can be read; nullopt when unknown.
-  std::optional<XetChunkSource> chunk(const xet::MerkleHash& xorb, std::uint32_t index) const;
+  /// Where chunk `index` of `xorb` can be read: each blob known to hold it (in the order they were
+  /// indexed, at most k_max_chunk_sources); empty when unknown. The caller tries them in turn, so a
+  /// chunk stays servable while one blob holding it is there (a proxy's --max-size may remove the
+  /// older revision whose blob indexed a xorb first, and keep the newer one that shares it).
+  std::vector<XetChunkSource> chunk(const xet::MerkleHash& xorb, std::uint32_t index) const;
+  static constexpr std::size_t k_max_chunk_sources = 4;
 
  private:
   struct Blob {
@@ -73,8 +83,9 @@ class XetIndex {
   mutable std::mutex m_mutex;
   std::unordered_map<std::string, Blob> m_blobs;             // key: etag (content-addressed: the same in every repo)
   std::set<std::pair<std::string, std::string>> m_members;   // (repo key, etag) the index may serve
+  std::set<std::pair<std::string, std::string>> m_tried;     // (repo key, etag) whose cache record add_cached_once read
   std::unordered_map<xet::MerkleHash, std::string> m_files;  // file hash -> etag
-  std::unordered_map<xet::MerkleHash, std::map<std::uint32_t, XetChunkSource>> m_xorbs;
+  std::unordered_map<xet::MerkleHash, std::map<std::uint32_t, std::vector<XetChunkSource>>> m_xorbs;
   std::unordered_map<xet::MerkleHash, xet::ChunkLocation> m_chunks;  // chunk hash -> where (dedupe)
 };
 

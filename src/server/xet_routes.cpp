@@ -224,6 +224,10 @@ void Router::Impl::xet_load(bool build) {
 std::optional<std::string> Router::Impl::xet_file_id(const RepoTarget& t, const ServedFile& f) const {
   if (!xet || !f.is_lfs() || f.size == 0 || digest_kind_of(f.etag()) != DigestKind::Sha256 || f.content_path.empty())
     return std::nullopt;
+  if (auto known = xet->known(t.repo, f.etag())) return known->file_hash.hex();
+  // A blob that came after the start (a download into this cache, the proxy's fill) may have left
+  // a record: the upstream's xorbs, and no chunking.
+  (void)xet->add_cached_once(RepoLayout(root, t.repo), f.etag(), f.content_path, f.size);
   auto record = xet->get(t.repo, f.etag(), f.content_path, f.size);
   if (!record) return std::nullopt;
   return (*record)->file_hash.hex();
@@ -231,7 +235,11 @@ std::optional<std::string> Router::Impl::xet_file_id(const RepoTarget& t, const 
 
 std::string Router::Impl::xet_known_hash(const RepoTarget& t, const ServedFile& f) const {
   if (!xet || !f.is_lfs() || !f.held) return {};
-  const auto record = xet->known(t.repo, f.etag());
+  auto record = xet->known(t.repo, f.etag());
+  // A blob that came after the start may have left a record (read once; a listing never chunks).
+  if (!record && f.size > 0 && digest_kind_of(f.etag()) == DigestKind::Sha256 && !f.content_path.empty() &&
+      xet->add_cached_once(RepoLayout(root, t.repo), f.etag(), f.content_path, f.size))
+    record = xet->known(t.repo, f.etag());
   return record ? record->file_hash.hex() : std::string();
 }
 
@@ -369,22 +377,37 @@ Response Router::Impl::xet_xorb(const Request& req, const std::vector<std::strin
   std::map<std::string, int> opened;
   Run run;
   for (std::uint32_t i = first; i < end; ++i) {
-    const auto src = xet->chunk(*xorb, i);
-    if (!src) return xet_error(404, "Not Found: chunk " + std::to_string(i) + " of xorb " + xorb_text + " is not on this mirror");
-    auto it = opened.find(*src->blob_path);
-    if (it == opened.end()) {
-      fs::Fd fd(::open(src->blob_path->c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+    const auto sources = xet->chunk(*xorb, i);
+    if (sources.empty())
+      return xet_error(404, "Not Found: chunk " + std::to_string(i) + " of xorb " + xorb_text + " is not on this mirror");
+    // The first blob holding the chunk that is still in the cache at its size (one removed, by
+    // `cache rm` or the proxy's --max-size, leaves the others).
+    const XetChunkSource* src = nullptr;
+    int fd_index = -1;
+    for (const auto& candidate : sources) {
+      auto it = opened.find(*candidate.blob_path);
+      if (it == opened.end()) {
+        fs::Fd fd(::open(candidate.blob_path->c_str(), O_RDONLY | O_CLOEXEC | O_NOFOLLOW));
+        struct stat st {};
+        int at = -1;
+        if (fd && ::fstat(fd.get(), &st) == 0 && S_ISREG(st.st_mode)) {
+          body->fds.push_back(std::move(fd));
+          at = static_cast<int>(body->fds.size() - 1);
+        }
+        it = opened.emplace(*candidate.blob_path, at).first;  // -1: gone, not tried again
+      }
       struct stat st {};
-      if (!fd || ::fstat(fd.get(), &st) != 0 || !S_ISREG(st.st_mode))
-        return xet_error(404, "Not Found: a blob of xorb " + xorb_text + " is no longer in the cache");
-      body->fds.push_back(std::move(fd));
-      it = opened.emplace(*src->blob_path, static_cast<int>(body->fds.size() - 1)).first;
+      if (it->second < 0 || ::fstat(body->fds[static_cast<std::size_t>(it->second)].get(), &st) != 0 ||
+          candidate.offset + candidate.size > static_cast<std::uint64_t>(st.st_size))
+        continue;
+      src = &candidate;
+      fd_index = it->second;
+      break;
     }
-    struct stat st {};
-    if (::fstat(body->fds[static_cast<std::size_t>(it->second)].get(), &st) != 0 ||
-        src->offset + src->size > static_cast<std::uint64_t>(st.st_size))
-      return xet_error(404, "Not Found: a blob of xorb " + xorb_text + " changed in the cache");
-    run.chunks.push_back(Run::Chunk{it->second, src->offset, src->size, run.size});
+    if (!src)
+      return xet_error(
+          404, "Not Found: no blob holding chunk " + std::to_string(i) + " of xorb " + xorb_text + " is in the cache any more");
+    run.chunks.push_back(Run::Chunk{fd_index, src->offset, src->size, run.size});
     run.size += xet::k_chunk_header_size + src->size;
   }
 

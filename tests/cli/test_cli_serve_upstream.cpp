@@ -11,6 +11,7 @@
 #include "cli_env.hpp"
 #include "exit_codes.hpp"
 #include "http_get.hpp"
+#include "hubcache/cache/xet_records.hpp"
 #include "hubcache/util/hash.hpp"
 #include "serve_process.hpp"
 
@@ -103,4 +104,26 @@ TEST_F(CliServeUpstream, BadUpstreamOptionsAreRefusedWithTheReason) {
   const auto ftp = run_process(cmd({"serve", "--upstream", "ftp://example", "--cache-dir", proxy_cache, "--port", "0"}));
   EXPECT_NE(ftp.exit_code, 0);
   EXPECT_NE(ftp.err.find("not an http(s) URL"), std::string::npos) << ftp.err;
+}
+
+// --xet with --upstream (refused before): the proxy's fill goes to the upstream over Xet, a miss
+// is answered plainly, and what the proxy holds is served over Xet.
+TEST_F(CliServeUpstream, WithXetTheProxyFillsOverXetAndServesWhatItHoldsOverXet) {
+  server.set_xet(true);
+  ServeProcess proxy({"--upstream", server.endpoint(), "--xet", "--cache-dir", proxy_cache, "--quiet"});
+  ASSERT_FALSE(proxy.url().empty()) << proxy.err_output();
+  const auto first = download_through(proxy.url(), {"org/model", "big.bin", "-q"});
+  ASSERT_EQ(first.exit_code, 0) << first.err << proxy.err_output();
+  EXPECT_TRUE(read_file(client_cache + "/models--org--model/snapshots/" + c1 + "/big.bin") == big);
+  const std::string blob = proxy_cache + "/models--org--model/blobs/" + sha256_hex(big);
+  for (int i = 0; i < 500 && file_size(blob) != big.size(); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  EXPECT_EQ(server.body_bytes("/cdn/"), 0u) << "the proxy fetched over Xet";
+  EXPECT_GT(server.body_bytes("/cas/xorbs/"), 0u);
+  // A second client asks for Xet only: served by the proxy's CAS.
+  client_cache = dir / "second-client";
+  const auto second = download_through(proxy.url(), {"org/model", "big.bin", "-q", "--xet", "on"});
+  ASSERT_EQ(second.exit_code, 0) << second.err << proxy.err_output();
+  EXPECT_TRUE(read_file(client_cache + "/models--org--model/snapshots/" + c1 + "/big.bin") == big);
+  const auto record = read_xet_record(RepoLayout(client_cache, k_repo), sha256_hex(big));
+  EXPECT_TRUE(record && record->has_value()) << "the second download went over Xet";
 }

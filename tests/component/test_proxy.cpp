@@ -5,10 +5,13 @@
 #include <gtest/gtest.h>
 
 #include <filesystem>
+#include <nlohmann/json.hpp>
+#include <random>
 #include <thread>
 
 #include "download_fixture.hpp"
 #include "hubcache/cache/store.hpp"
+#include "hubcache/cache/xet_records.hpp"
 #include "hubcache/proxy/proxy.hpp"
 #include "hubcache/server/server.hpp"
 #include "server_client.hpp"
@@ -587,3 +590,173 @@ TEST_F(ProxyTest, ThePageListsAGatedRepoOnlyForTheProxysTokens) {
   EXPECT_NE(test::http("GET", url("/"), member).body.find("<a href=\"/org/model\">org/model</a>"), std::string::npos);
   EXPECT_EQ(test::http("GET", url("/org/model"), member).status, 200);
 }
+
+namespace {
+
+// serve --upstream --xet: the proxy's fills go over Xet to an upstream that offers it, and the
+// proxy serves over Xet what its cache holds (a miss streamed while fetched is answered plainly).
+std::string random_bytes(std::size_t n, unsigned seed) {
+  std::mt19937_64 rng(seed);
+  std::string s(n, '\0');
+  for (auto& c : s) c = static_cast<char>(rng());
+  return s;
+}
+
+struct ProxyXet : ProxyTest {
+  std::string big = random_bytes(6u << 20, 7);  // streamed on a miss (>= 1 MiB)
+  std::string big_sha = sha256_hex(big);
+  std::string blob = RepoLayout(proxy_cache, k_model).blob_path(big_sha);
+
+  void SetUp() override {
+    ProxyTest::SetUp();
+    server.add_file(k_model, c1, "big.bin", big, /*lfs=*/true);
+    server.set_xet(true);
+  }
+  void start_xet() {
+    start([](proxy::ProxyOptions& o) { o.router.xet = true; });
+  }
+  DownloadOptions xet_client(const std::string& cache_dir, XetMode mode) {
+    DownloadOptions o = client(cache_dir);
+    o.xet = mode;
+    return o;
+  }
+  std::uint64_t xorb_bytes() const { return server.body_bytes("/cas/xorbs/"); }
+  std::uint64_t cdn_bytes() const { return server.body_bytes("/cdn/"); }
+  // The first client: a miss, streamed while the proxy fetches it; then the proxy holds the blob.
+  void first_download() {
+    const std::string first = dir / "first";
+    auto got = Downloader(client(first)).download_file(file_request("big.bin"));
+    ASSERT_TRUE(got) << got.error().message;
+    EXPECT_TRUE(read_file(got->path) == big);
+    EXPECT_FALSE(read_xet_record(RepoLayout(first, k_model), big_sha).value().has_value())
+        << "the miss was answered plainly (no Xet record in the client's cache)";
+    for (int i = 0; i < 500 && !exists(blob); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    ASSERT_TRUE(exists(blob));
+  }
+  // A listing's files by path: their xetHash, or "".
+  static std::map<std::string, std::string> listed_xet_hashes(const std::string& body) {
+    std::map<std::string, std::string> out;
+    for (const auto& e : nlohmann::json::parse(body))
+      if (e.value("type", "") == "file") out[e.at("path").get<std::string>()] = e.value("xetHash", "");
+    return out;
+  }
+};
+
+TEST_F(ProxyXet, AMissIsServedPlainlyAndTheFillGoesToTheUpstreamOverXet) {
+  start_xet();
+  first_download();
+  EXPECT_GT(xorb_bytes(), 0u) << "the proxy's fill fetched xorbs";
+  EXPECT_EQ(cdn_bytes(), 0u) << "no LFS body over the plain path upstream";
+  auto record = read_xet_record(RepoLayout(proxy_cache, k_model), big_sha);
+  ASSERT_TRUE(record && record->has_value()) << "the fill left its Xet record";
+  EXPECT_EQ((*record)->file_hash.hex(), server.xet_hash(big_sha));
+}
+
+TEST_F(ProxyXet, AHeldFileIsServedOverXetWithoutAskingTheUpstream) {
+  start_xet();
+  first_download();
+  server.clear_requests();
+  const std::uint64_t xorbs_before = xorb_bytes();
+  const auto head = test::http("HEAD", url("/org/model/resolve/main/big.bin"));
+  EXPECT_EQ(head.header("x-xet-hash"), server.xet_hash(big_sha));
+  EXPECT_NE(head.header("link").find("/_xet/v2/reconstructions/" + server.xet_hash(big_sha)), std::string::npos)
+      << head.header("link");
+  const std::string second = dir / "second";
+  auto got = Downloader(xet_client(second, XetMode::On)).download_file(file_request("big.bin"));
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_TRUE(read_file(got->path) == big);
+  auto record = read_xet_record(RepoLayout(second, k_model), big_sha);
+  ASSERT_TRUE(record && record->has_value()) << "the second client went over Xet";
+  EXPECT_EQ((*record)->file_hash.hex(), server.xet_hash(big_sha));
+  // The proxy served the record its fill left (the upstream's xorbs), not one made by chunking.
+  const auto terms = server.xet_terms(big_sha);
+  ASSERT_EQ((*record)->segments.size(), terms.size());
+  for (std::size_t i = 0; i < terms.size(); ++i) EXPECT_EQ((*record)->segments[i].xorb, terms[i].xorb);
+  EXPECT_EQ(server.requests().size(), 0u) << "the upstream is not asked again";
+  EXPECT_EQ(xorb_bytes(), xorbs_before);
+}
+
+TEST_F(ProxyXet, ListingsShowAXetHashOnlyForFilesTheProxyHolds) {
+  start_xet();
+  const auto tree_url = url("/api/models/org/model/tree/main?recursive=true");
+  const auto before = test::http("GET", tree_url);
+  ASSERT_EQ(before.status, 200) << before.body;
+  EXPECT_EQ(before.body.find("xetHash"), std::string::npos) << "nothing is held yet: " << before.body;
+  first_download();
+  const auto after = test::http("GET", tree_url);
+  ASSERT_EQ(after.status, 200) << after.body;
+  auto hashes = listed_xet_hashes(after.body);
+  EXPECT_EQ(hashes["big.bin"], server.xet_hash(big_sha));
+  ASSERT_TRUE(hashes.count("model.safetensors"));
+  EXPECT_EQ(hashes["model.safetensors"], "") << "an LFS file the proxy does not hold is listed without it";
+  const auto paths = test::http("POST", url("/api/models/org/model/paths-info/main"),
+                                {"Content-Type: application/x-www-form-urlencoded"}, "paths=big.bin&paths=model.safetensors");
+  ASSERT_EQ(paths.status, 200) << paths.body;
+  hashes = listed_xet_hashes(paths.body);
+  EXPECT_EQ(hashes["big.bin"], server.xet_hash(big_sha));
+  EXPECT_EQ(hashes["model.safetensors"], "");
+  // A small file is filled before the answer: held then, so its resolve offers Xet.
+  const auto small = test::http("HEAD", url("/org/model/resolve/main/model.safetensors"));
+  EXPECT_EQ(small.header("x-xet-hash"), server.xet_hash(sha256_hex(weights)));
+}
+
+// B = A with 5% changed: the proxy's fill of B fetches about that much upstream, and a second
+// client gets B from the proxy over Xet, even once A's blob is gone.
+TEST_F(ProxyXet, ANewRevisionThroughTheProxyMovesOnlyWhatChangedUpstream) {
+  std::string b = big;
+  const std::size_t changed = big.size() / 20, at = big.size() / 2 - changed / 2;
+  b.replace(at, changed, random_bytes(changed, 8));
+  server.add_file(k_model, c2, "big.bin", b, /*lfs=*/true);
+  start_xet();
+  first_download();
+  // A is served over Xet: the proxy's index knows A's xorbs in A's blob.
+  EXPECT_EQ(test::http("HEAD", url("/org/model/resolve/main/big.bin")).header("x-xet-hash"), server.xet_hash(big_sha));
+  const std::uint64_t after_a = xorb_bytes();
+  // A HEAD starts the fill of B (streamed while fetched); once held, B is served over Xet.
+  EXPECT_EQ(test::http("HEAD", url("/org/model/resolve/" + c2 + "/big.bin")).status, 200);
+  const std::string blob_b = RepoLayout(proxy_cache, k_model).blob_path(sha256_hex(b));
+  for (int i = 0; i < 500 && !exists(blob_b); ++i) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  ASSERT_TRUE(exists(blob_b));
+  const std::uint64_t fetched = xorb_bytes() - after_a;
+  EXPECT_LE(fetched, b.size() * 8 / 100) << fetched << " of " << b.size();
+  EXPECT_GT(fetched, b.size() * 5 / 100);  // the changed bytes did travel
+  EXPECT_EQ(cdn_bytes(), 0u);
+  // B's terms name A's xorbs, whose chunks the proxy first knew in A's blob: with A's blob gone (as
+  // --max-size removes the older revision), they are read from B's.
+  std::filesystem::remove(std::filesystem::canonical(blob));  // the shared store's payload, if it is one
+  std::filesystem::remove(blob);
+  const std::string second = dir / "second";
+  auto got = Downloader(xet_client(second, XetMode::On)).download_file(file_request("big.bin", c2));
+  ASSERT_TRUE(got) << got.error().message;
+  EXPECT_TRUE(read_file(got->path) == b);
+  EXPECT_EQ(xorb_bytes() - after_a, fetched) << "the upstream is not asked again";
+}
+
+// A Xet read token opens every held file of the repo: for a gated repo with forwarded tokens the
+// upstream must accept the client's token first, as for a resolve.
+TEST_F(ProxyXet, AXetReadTokenOfAGatedRepoNeedsTheUpstreamsWordForTheClientsToken) {
+  server.set_gated(k_model, true);
+  server.set_valid_token("client-token");
+  server.add_token_without_access("other-token");
+  start([](proxy::ProxyOptions& o) {
+    o.router.xet = true;
+    o.forward_client_token = true;
+  });
+  const auto token_url = url("/api/models/org/model/xet-read-token/main");
+  EXPECT_EQ(test::http("GET", token_url).status, 401);
+  const auto outsider = test::http("GET", token_url, {"Authorization: Bearer other-token"});
+  EXPECT_EQ(outsider.status, 403) << outsider.body;
+  EXPECT_EQ(outsider.header("x-error-code"), "GatedRepo");
+  const auto member = test::http("GET", token_url, {"Authorization: Bearer client-token"});
+  EXPECT_EQ(member.status, 200) << member.body;
+  EXPECT_NE(member.body.find("accessToken"), std::string::npos) << member.body;
+}
+
+TEST_F(ProxyXet, AXetReadTokenIsGivenBeforeAnythingIsCached) {
+  start_xet();
+  const auto r = test::http("GET", url("/api/models/org/model/xet-read-token/main"));
+  EXPECT_EQ(r.status, 200) << r.body;
+  EXPECT_NE(r.body.find("\"casUrl\":\"" + front->url() + "/_xet\""), std::string::npos) << r.body;
+}
+
+}  // namespace

@@ -128,12 +128,5 @@ TEST_F(InteropXetServe, SnapshotDownloadWritesTheSameFilesFetchedOverXet) {
   EXPECT_EQ(count("GET", "/_blobs/"), 0u) << serve->err_output();
 }
 
-TEST_F(InteropXetServe, XetIsRefusedWithUpstream) {
-  auto r =
-      run_process({hubcache_bin(), "serve", "--xet", "--upstream", "http://127.0.0.1:9", "--cache-dir", source, "--port", "0"});
-  EXPECT_NE(r.exit_code, 0);
-  EXPECT_NE(r.err.find("--xet is not available with --upstream"), std::string::npos) << r.err;
-}
-
 }  // namespace
 }  // namespace hubcache::test

@@ -10,9 +10,19 @@
 // - every repo route: the revision's commit (repo info upstream; refs/<branch> written), asked again
 //   once `revalidate` has passed for a branch or tag, never for a commit (immutable);
 // - repo info, tree, paths-info: trees/<commit>.json (the upstream's recursive tree) and an empty
-//   snapshots/<commit>/, so the Router lists the whole commit (it never lists a Xet hash);
+//   snapshots/<commit>/, so the Router lists the whole commit (the upstream's Xet hashes are kept
+//   on disk, never listed from there);
 // - resolve: the file (download_file at the commit); a file the upstream lacks gets its .no_exist
-//   marker and the Hub's 404 EntryNotFound with X-Repo-Commit.
+//   marker and the Hub's 404 EntryNotFound with X-Repo-Commit;
+// - xet-read-token (router.xet): the tree as for a listing when the commit has no snapshot folder.
+// Xet (router.xet, `serve --upstream --xet`): fills talk Xet to an upstream that offers it when
+// upstream.xet allows (Auto by default: the Xet record is written, a new revision fetches only the
+// chunks the cache lacks). The Router then serves over Xet only what the cache holds: a held LFS
+// file's resolve carries X-Xet-Hash and listings its xetHash (the record the fill left, else the
+// blob chunked on first need), while a miss streamed as it is fetched, and every file not held,
+// is answered plainly, so a client never asks the proxy's CAS for bytes it lacks. The CAS routes
+// (/_xet/) go to the Router as they are; a Xet read token of a gated repo with a forwarded client
+// token needs the upstream's word for that token, as a resolve does.
 // Concurrent requests for the same thing in one process wait for one fill (then find it cached);
 // other processes on the same cache wait on the per-blob lock and find the blob there.
 // When the upstream cannot be reached, rate-limits or fails (5xx), a request the cache can answer is

@@ -41,7 +41,8 @@ struct RouterOptions {
   /// X-Xet-Hash and the xet-auth / xet-reconstruction-info Links (a JS-style GET asking for
   /// application/vnd.xet-fileinfo+json gets them in a 200), `xet-read-token` hands out tokens for
   /// the mirror's CAS under /_xet/ (reconstructions, xorbs made of the blobs' chunks). A blob's Xet
-  /// record is the cache's (left by a Xet download) or made on first need by chunking the blob.
+  /// record is the cache's (left by a Xet download, also one that ended after the start: read on
+  /// first need) or made on first need by chunking the blob.
   bool xet = false;
   /// With `xet`: make every LFS blob's record when the Router is created (before serving).
   bool xet_index_all = false;
