@@ -18,6 +18,7 @@
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/hash.hpp"
 #include "hubcache/xet/chunk_codec.hpp"
+#include "prefix_hasher.hpp"
 
 namespace hubcache::transfer {
 namespace {
@@ -496,15 +497,28 @@ Result<XetOutcome> fetch_xet(http::Client& client, const XetJob& job, const XetO
       --par.running;
       par.changed.notify_all();
     });
-  // The controller: one throughput sample per window while workers run.
+  // This thread meanwhile hashes the file's written prefix (terms complete in order, then the
+  // first open term's bytes so far), so the SHA-256 is known when the last term lands, and moves
+  // the parallelism once per window.
+  detail::PrefixHasher hasher(fd.get(), DigestKind::Sha256, job.size);
+  std::size_t first_open = 0;
+  auto written_prefix = [&] {
+    while (first_open < s.plan.size() && s.plan[first_open].done()) ++first_open;
+    return first_open < s.plan.size() ? std::max(s.plan[first_open].out_start, s.plan[first_open].pos.load()) : job.size;
+  };
   {
     const auto window = std::max(options.rate_window, std::chrono::milliseconds(1));
     auto window_start = Clock::now();
     par.window_bytes = s.downloaded.load();
     std::unique_lock lock(par.mutex);
     while (par.running > 0) {
-      par.changed.wait_for(lock, window);
+      par.changed.wait_for(lock, std::min<std::chrono::milliseconds>(window, std::chrono::milliseconds(10)));
       if (cancelled(s)) par.changed.notify_all();
+      if (const std::uint64_t prefix = written_prefix(); prefix > hasher.hashed()) {
+        lock.unlock();
+        hasher.advance(prefix);
+        lock.lock();
+      }
       const auto now = Clock::now();
       if (now - window_start < window) continue;
       const std::uint64_t got = s.downloaded.load();
@@ -528,8 +542,20 @@ Result<XetOutcome> fetch_xet(http::Client& client, const XetJob& job, const XetO
   }
   if (options.cancel && options.cancel->cancelled()) return fail(ErrorCode::Cancelled, "Xet download cancelled");
 
+  hasher.advance(written_prefix());
+  hasher.flush();
   if (::fdatasync(fd.get()) != 0 && errno != EINVAL) return io_error(errno, "cannot flush", job.parts_path);
-  HUBCACHE_TRY_ASSIGN(auto hashes, hash_file(job.parts_path, HashWhat::Sha256));
+  FileHashes hashes;
+  hashes.size = job.size;
+  if (hasher.hashed() == job.size) hashes.sha256 = hasher.digest();
+  out.hashed_while_fetching = hashes.sha256 == job.sha256;
+  // A term fetched again after a retry rewrote bytes the prefix hash had read: before calling the
+  // file wrong, hash it once more as it now is.
+  if (hashes.sha256 != job.sha256) {
+    auto again = hash_file(job.parts_path, HashWhat::Sha256);
+    if (!again) return fail(std::move(again).error());
+    hashes = std::move(*again);
+  }
   if (hashes.size != job.size || hashes.sha256 != job.sha256) {
     fd.reset();
     ::unlink(job.parts_path.c_str());

@@ -137,6 +137,7 @@ TEST_F(XetFetch, AMultiMegabyteFileOfEveryChunkTypeArrivesIdentical) {
   auto r = fetch_xet(client, j, options());
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(r->path, j.parts_path);
+  EXPECT_TRUE(r->hashed_while_fetching);  // no second read of the file
   EXPECT_EQ(read_file(r->path), content);
   EXPECT_TRUE(same_segments(r->segments, terms));
   EXPECT_EQ(r->api_version, 2);

@@ -81,6 +81,7 @@ struct XetOutcome {
   unsigned reconstructions = 1;        // answers fetched (more after expired xorb URLs)
   unsigned peak_parallel = 0;          // most xorb GETs in flight at once
   unsigned parallel_cuts = 0;          // times a retryable failure halved the GETs in flight
+  bool hashed_while_fetching = false;  // the SHA-256 came from hashing the prefix as it grew (no re-read)
 };
 
 /// Fetches the file. Errors: Unauthorized (the token route or CAS refused the token twice),
