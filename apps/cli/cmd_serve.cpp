@@ -4,6 +4,7 @@
 #include <sys/resource.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstdio>
 #include <map>
 #include <tuple>
@@ -178,8 +179,14 @@ int run(const ServeOptions& o, const Context& ctx) {
   sigaddset(&stop_signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &stop_signals, nullptr);
   ::signal(SIGPIPE, SIG_IGN);
+  const auto index_began = std::chrono::steady_clock::now();
+  if (o.xet_index && !o.quiet)
+    fmt::print(stderr, "Chunking every LFS blob of the cache for Xet (--xet-index) before listening...\n");
   auto server = server::Server::start(std::move(so));
   if (!server) return report_error(server.error(), false);
+  if (o.xet_index && !o.quiet)
+    fmt::print(stderr, "Xet index ready in {:.1f} s.\n",
+               std::chrono::duration<double>(std::chrono::steady_clock::now() - index_began).count());
   const server::Server& srv = **server;
   fmt::print("{}\n", srv.url());
   std::fflush(stdout);

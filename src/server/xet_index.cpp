@@ -77,6 +77,7 @@ Result<XetIndex::RecordPtr> XetIndex::build(const std::string& blob_path, std::u
     if (n < 0 && errno == EINTR) continue;
     if (n < 0) return fail(ErrorCode::Io, "cannot read the blob to chunk it for Xet", blob_path);
     if (n == 0) break;
+    if (m_stopping) return fail(ErrorCode::Cancelled, "the server stopped while chunking a blob for Xet", blob_path);
     total += static_cast<std::uint64_t>(n);
     chunker.feed(std::span<const std::uint8_t>(buffer.data(), static_cast<std::size_t>(n)), leaves);
   }
@@ -122,31 +123,25 @@ void XetIndex::index_locked(const std::string& repo_key, const std::string& etag
   }
 }
 
-Result<XetIndex::RecordPtr> XetIndex::get(const RepoRef& repo, const std::string& etag, const std::string& blob_path,
-                                          std::uint64_t size) {
-  const std::string key = xet_repo_key(repo);
-  std::shared_future<Result<RecordPtr>> waiting;
-  std::promise<Result<RecordPtr>> promise;
-  std::shared_ptr<const std::string> path;
-  {
-    std::lock_guard lock(m_mutex);
-    auto it = m_blobs.find(etag);
-    if (it != m_blobs.end()) {
-      waiting = it->second.record;
-      path = it->second.path;
-    } else {
-      path = std::make_shared<const std::string>(blob_path);
-      m_blobs.emplace(etag, Blob{promise.get_future().share(), path});
-    }
+std::shared_future<Result<XetIndex::RecordPtr>> XetIndex::claim(const std::string& etag, const std::string& blob_path,
+                                                                std::shared_ptr<const std::string>& path,
+                                                                std::unique_ptr<std::promise<Result<RecordPtr>>>& promise) {
+  std::lock_guard lock(m_mutex);
+  auto it = m_blobs.find(etag);
+  if (it != m_blobs.end()) {
+    path = it->second.path;
+    return it->second.record;
   }
-  if (waiting.valid()) {
-    Result<RecordPtr> r = waiting.get();
-    if (r) {
-      std::lock_guard lock(m_mutex);
-      m_members.insert({key, etag});  // its chunks were filed by the request that built it
-    }
-    return r;
-  }
+  path = std::make_shared<const std::string>(blob_path);
+  promise = std::make_unique<std::promise<Result<RecordPtr>>>();
+  auto future = promise->get_future().share();
+  m_blobs.emplace(etag, Blob{future, path});
+  return future;
+}
+
+Result<XetIndex::RecordPtr> XetIndex::build_claimed(const std::string& key, const std::string& etag, const std::string& blob_path,
+                                                    std::uint64_t size, const std::shared_ptr<const std::string>& path,
+                                                    std::promise<Result<RecordPtr>>& promise) {
   Result<RecordPtr> r = build(blob_path, size);
   {
     std::lock_guard lock(m_mutex);
@@ -157,6 +152,64 @@ Result<XetIndex::RecordPtr> XetIndex::get(const RepoRef& repo, const std::string
   }
   promise.set_value(r);
   return r;
+}
+
+Result<XetIndex::RecordPtr> XetIndex::get(const RepoRef& repo, const std::string& etag, const std::string& blob_path,
+                                          std::uint64_t size) {
+  const std::string key = xet_repo_key(repo);
+  std::shared_ptr<const std::string> path;
+  std::unique_ptr<std::promise<Result<RecordPtr>>> promise;
+  auto future = claim(etag, blob_path, path, promise);
+  if (promise) return build_claimed(key, etag, blob_path, size, path, *promise);
+  Result<RecordPtr> r = future.get();
+  if (r) {
+    std::lock_guard lock(m_mutex);
+    m_members.insert({key, etag});  // its chunks were filed by the request that built it
+  }
+  return r;
+}
+
+XetIndex::RecordPtr XetIndex::get_soon(const RepoRef& repo, const std::string& etag, const std::string& blob_path,
+                                       std::uint64_t size, std::chrono::milliseconds wait) {
+  const std::string key = xet_repo_key(repo);
+  std::shared_ptr<const std::string> path;
+  std::unique_ptr<std::promise<Result<RecordPtr>>> promise;
+  auto future = claim(etag, blob_path, path, promise);
+  if (promise) {
+    std::lock_guard lock(m_mutex);
+    m_queue.emplace_back([this, key, etag, blob_path, size, path, p = std::shared_ptr(std::move(promise))] {
+      (void)build_claimed(key, etag, blob_path, size, path, *p);
+    });
+    m_queued.notify_one();
+    if (!m_builder.joinable())
+      m_builder = std::thread([this] {
+        std::unique_lock held(m_mutex);
+        for (;;) {
+          m_queued.wait(held, [this] { return m_stopping || !m_queue.empty(); });
+          if (m_queue.empty()) return;  // stopping, nothing left
+          auto task = std::move(m_queue.front());
+          m_queue.pop_front();
+          held.unlock();
+          task();  // after m_stopping, build() fails at once with Cancelled: every promise is kept
+          held.lock();
+        }
+      });
+  }
+  if (future.wait_for(wait) != std::future_status::ready) return nullptr;
+  const Result<RecordPtr>& r = future.get();
+  if (!r) return nullptr;
+  std::lock_guard lock(m_mutex);
+  m_members.insert({key, etag});
+  return *r;
+}
+
+XetIndex::~XetIndex() {
+  {
+    std::lock_guard lock(m_mutex);
+    m_stopping = true;
+  }
+  m_queued.notify_all();
+  if (m_builder.joinable()) m_builder.join();
 }
 
 std::optional<XetIndex::Found> XetIndex::file(const RepoRef& repo, const xet::MerkleHash& file_hash) const {

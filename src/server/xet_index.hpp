@@ -5,6 +5,11 @@
 // with dedupe against every chunk already known. From every record it knows where the chunks of
 // each xorb it names can be read (a blob, an offset, a size), so /_xet/xorbs/ serves them, and
 // which blob a Xet file id names. It never writes the cache.
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <deque>
+#include <functional>
 #include <cstdint>
 #include <future>
 #include <map>
@@ -13,6 +18,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <thread>
 #include <unordered_map>
 #include <vector>
 
@@ -55,6 +61,18 @@ class XetIndex {
   /// however many requests ask at the same time). Io when the blob cannot be read.
   Result<RecordPtr> get(const RepoRef& repo, const std::string& etag, const std::string& blob_path, std::uint64_t size);
 
+  /// get() for an answer that must not wait long (a resolve): the record when known or made
+  /// within `wait`; else nullptr while the blob goes on being chunked on the index's background
+  /// thread (one blob at a time; a later call gets it). nullptr also when it cannot be made (the error is get()'s).
+  RecordPtr get_soon(const RepoRef& repo, const std::string& etag, const std::string& blob_path, std::uint64_t size,
+                     std::chrono::milliseconds wait);
+
+  XetIndex() = default;
+  XetIndex(const XetIndex&) = delete;
+  XetIndex& operator=(const XetIndex&) = delete;
+  /// Stops chunking in progress on the index's threads and waits for them.
+  ~XetIndex();
+
   /// The blob a Xet file id names in `repo`, with its record; nullopt when none is known there.
   struct Found {
     std::string etag;
@@ -74,13 +92,27 @@ class XetIndex {
     std::shared_future<Result<RecordPtr>> record;
     std::shared_ptr<const std::string> path;
   };
-  /// Makes the record of a blob by chunking it (no lock held while reading).
+  /// Makes the record of a blob by chunking it (no lock held while reading). Cancelled once the
+  /// index is being destroyed.
   Result<RecordPtr> build(const std::string& blob_path, std::uint64_t size) const;
+  /// The blob's entry: claimed for building by this caller (`promise` set), or someone else's.
+  std::shared_future<Result<RecordPtr>> claim(const std::string& etag, const std::string& blob_path,
+                                              std::shared_ptr<const std::string>& path,
+                                              std::unique_ptr<std::promise<Result<RecordPtr>>>& promise);
+  /// Builds a claimed blob, files it and fulfils the promise.
+  Result<RecordPtr> build_claimed(const std::string& key, const std::string& etag, const std::string& blob_path,
+                                  std::uint64_t size, const std::shared_ptr<const std::string>& path,
+                                  std::promise<Result<RecordPtr>>& promise);
   /// Files the record's chunks and file id (lock held).
   void index_locked(const std::string& repo_key, const std::string& etag, const RecordPtr& record,
                     const std::shared_ptr<const std::string>& path);
 
   mutable std::mutex m_mutex;
+  std::atomic<bool> m_stopping{false};
+  // get_soon's background chunking: one thread, started on first need, taking blobs in turn.
+  std::deque<std::function<void()>> m_queue;  // guarded by m_mutex
+  std::condition_variable m_queued;
+  std::thread m_builder;
   std::unordered_map<std::string, Blob> m_blobs;             // key: etag (content-addressed: the same in every repo)
   std::set<std::pair<std::string, std::string>> m_members;   // (repo key, etag) the index may serve
   std::set<std::pair<std::string, std::string>> m_tried;     // (repo key, etag) whose cache record add_cached_once read

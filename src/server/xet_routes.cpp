@@ -228,9 +228,11 @@ std::optional<std::string> Router::Impl::xet_file_id(const RepoTarget& t, const 
   // A blob that came after the start (a download into this cache, the proxy's fill) may have left
   // a record: the upstream's xorbs, and no chunking.
   (void)xet->add_cached_once(RepoLayout(root, t.repo), f.etag(), f.content_path, f.size);
-  auto record = xet->get(t.repo, f.etag(), f.content_path, f.size);
+  // Chunking a large blob takes seconds; a client's resolve does not wait for it past
+  // xet_resolve_wait (the plain answer, this time).
+  auto record = xet->get_soon(t.repo, f.etag(), f.content_path, f.size, options.xet_resolve_wait);
   if (!record) return std::nullopt;
-  return (*record)->file_hash.hex();
+  return record->file_hash.hex();
 }
 
 std::string Router::Impl::xet_known_hash(const RepoTarget& t, const ServedFile& f) const {

@@ -4,6 +4,8 @@
 // dedupe across files; listings name a Xet hash only once it is known.
 #include <gtest/gtest.h>
 
+#include <thread>
+
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -205,6 +207,31 @@ TEST_F(Xet, ResolveCarriesTheXetHeadersOnHeadGetAndTheFileinfoGet) {
   EXPECT_FALSE(plain.header("X-Xet-Hash"));
   EXPECT_FALSE(plain.header("Link"));
   EXPECT_EQ(get("/api/models/org/tiny/xet-read-token/main").status, 404);
+}
+
+// A blob not yet chunked is answered the plain way when chunking it takes longer than
+// xet_resolve_wait (Python gives its HEAD 10 s), and chunked in the background: a later resolve
+// carries X-Xet-Hash. Destroying the Router stops that chunking at once.
+TEST_F(Xet, AResolveDoesNotWaitForALongChunking) {
+  const std::string big = random_bytes(24u << 20, 5);
+  cache.add_file(k_model, c1, "big.bin", big, true);
+  make([](server::RouterOptions& o) { o.xet_resolve_wait = std::chrono::milliseconds(0); });
+  auto first = get("/org/tiny/resolve/main/big.bin", {}, "HEAD");
+  EXPECT_EQ(first.status, 302);
+  EXPECT_FALSE(first.header("X-Xet-Hash"));
+  std::optional<std::string> id;
+  for (int i = 0; i < 400 && !id; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    id = get("/org/tiny/resolve/main/big.bin", {}, "HEAD").header("X-Xet-Hash");
+  }
+  ASSERT_TRUE(id) << "never chunked in the background";
+  EXPECT_EQ(*id, file_hash_of(big));
+
+  make([](server::RouterOptions& o) { o.xet_resolve_wait = std::chrono::milliseconds(0); });
+  EXPECT_FALSE(get("/org/tiny/resolve/main/big.bin", {}, "HEAD").header("X-Xet-Hash"));
+  const auto began = std::chrono::steady_clock::now();
+  router.reset();  // the chunking in progress is stopped, not waited for
+  EXPECT_LT(std::chrono::steady_clock::now() - began, std::chrono::seconds(2));
 }
 
 TEST_F(Xet, TokenRouteFollowsTheRepoAccessRules) {

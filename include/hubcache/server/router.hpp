@@ -46,6 +46,10 @@ struct RouterOptions {
   bool xet = false;
   /// With `xet`: make every LFS blob's record when the Router is created (before serving).
   bool xet_index_all = false;
+  /// With `xet`: how long a resolve waits for a blob's first chunking. A blob not chunked by
+  /// then is answered without Xet (the plain path; huggingface_hub gives its HEAD 10 s) while it
+  /// goes on being chunked in the background; later resolves of it carry X-Xet-Hash.
+  std::chrono::milliseconds xet_resolve_wait{3000};
   /// The URL clients reach the mirror at ("https://mirror.example/hub"), the base of every
   /// absolute URL the mirror sends (Location of /_blobs redirects, Link of tree pages), whatever
   /// Host a request names. Empty: Request::base_url (never an unchecked Host header).
