@@ -6,6 +6,7 @@
 
 #include <thread>
 
+#include <fcntl.h>
 #include <unistd.h>
 
 #include <nlohmann/json.hpp>
@@ -16,6 +17,7 @@
 #include "cache_builder.hpp"
 #include "hubcache/cache/xet_records.hpp"
 #include "hubcache/server/router.hpp"
+#include "hubcache/util/fs.hpp"
 #include "hubcache/util/hash.hpp"
 #include "hubcache/xet/chunk_codec.hpp"
 #include "hubcache/xet/chunker.hpp"
@@ -477,6 +479,45 @@ TEST_F(Xet, ARecordLeftByADownloadIsServedAsItSays) {
   ASSERT_TRUE(r2);
   EXPECT_NE(r2->terms[0].xorb, up1);
   EXPECT_TRUE(reassemble(*r2, a.size()) == a);
+}
+
+// A file over 50 GB, which huggingface_hub's plain path refuses (constants.py: 50,000,000,000
+// bytes), is served over Xet like any other: its resolve carries the Xet headers, and a range at
+// its end is reconstructed from the blob. The blob is sparse (no disk) and its record made here as
+// a download would leave it (128 KiB chunks of one xorb), so nothing is chunked.
+TEST_F(Xet, AFileOver50GbIsServedOverXet) {
+  const std::uint32_t chunk = 128u << 10;
+  const std::size_t chunks = 381'470;
+  const std::uint64_t size = std::uint64_t{chunk} * chunks;
+  ASSERT_GT(size, 50'000'000'000ull);
+  const RepoLayout layout(cache.root(), k_model);
+  const std::string etag = sha256_hex("a sparse 50 GB blob");
+  {
+    fs::Fd fd{::open(layout.blob_path(etag).c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644)};
+    ASSERT_TRUE(fd);
+    ASSERT_EQ(::ftruncate(fd.get(), static_cast<off_t>(size)), 0);
+  }
+  ASSERT_EQ(::symlink(("../../blobs/" + etag).c_str(), layout.pointer_path(c1, "huge.bin").c_str()), 0);
+  XetRecord rec;
+  rec.size = size;
+  rec.file_hash.bytes.fill(0x44);
+  xet::MerkleHash xorb;
+  xorb.bytes.fill(0x33);
+  rec.segments.push_back({xorb, 0, std::vector<std::uint32_t>(chunks, chunk)});
+  ASSERT_TRUE(write_xet_record(layout, etag, rec));
+  make();
+  auto head = get("/org/tiny/resolve/main/huge.bin", {}, "HEAD");
+  EXPECT_EQ(head.header("X-Xet-Hash").value_or(""), rec.file_hash.hex());
+  EXPECT_EQ(head.header("X-Linked-Size").value_or(""), std::to_string(size));
+  const std::uint64_t tail = 200'000;
+  auto r = reconstruction(rec.file_hash.hex(), token(), "bytes=" + std::to_string(size - tail) + "-" + std::to_string(size - 1));
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto parsed = xet::parse_reconstruction(r.body, 2);
+  ASSERT_TRUE(parsed) << parsed.error().message;
+  ASSERT_FALSE(parsed->terms.empty());
+  EXPECT_EQ(parsed->terms.front().range.start, chunks - 2);  // the last 200,000 bytes span two chunks
+  EXPECT_EQ(parsed->terms.back().range.end, chunks);
+  EXPECT_TRUE(reassemble(*parsed, tail) == std::string(tail, '\0'));
 }
 
 }  // namespace
