@@ -8,6 +8,10 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <ctime>
+#include <chrono>
+#include <thread>
+#include <mutex>
 #include <cerrno>
 #include <climits>
 #include <memory>
@@ -148,45 +152,58 @@ Result<bool> SharedBlobStore::ensure_marked() {
     if (::lstat(store.c_str(), &st) != 0) return fail(errno_error(errno, "cannot inspect", store));
   }
   if (!S_ISDIR(st.st_mode)) return false;  // a symlink or file named blobs: not ours to use
-  // Adopt only an empty folder, or one holding nothing but abandoned marker temporaries.
-  std::vector<std::string> temps;
-  bool foreign = false;
-  std::vector<std::string> listed;
-  if (DIR* d = ::opendir(store.c_str())) {
-    while (const dirent* e = ::readdir(d))
-      if (std::string_view(e->d_name) != "." && std::string_view(e->d_name) != "..") listed.emplace_back(e->d_name);
-    ::closedir(d);
-  } else {
-    return fail(errno_error(errno, "cannot list", store));
-  }
-  for (const auto& name : listed) {
-    if (name == k_shared_marker) {
-      auto marker = fs::read_regular_file(fs::join(store, name), 64);
-      if (marker && *marker == k_shared_marker_content) {
-        m_marked = true;
-        return true;
-      }
-      foreign = true;
-    } else if (is_marker_temp(store, name)) {
-      temps.push_back(name);
+  // Adopt only an empty folder, or one holding nothing but abandoned marker temporaries. Another
+  // thread or process may be marking it right now: its temporary is younger than a few seconds,
+  // so it is waited for (up to about 2 s) rather than deleted, and a marker that appears meanwhile
+  // (or replaces ours in the rename race) is taken as the store's.
+  static std::mutex marking;  // one marker writer per process
+  std::lock_guard in_process(marking);
+  for (int attempt = 0;; ++attempt) {
+    std::vector<std::string> temps;
+    bool foreign = false, fresh_temp = false;
+    std::vector<std::string> listed;
+    if (DIR* d = ::opendir(store.c_str())) {
+      while (const dirent* e = ::readdir(d))
+        if (std::string_view(e->d_name) != "." && std::string_view(e->d_name) != "..") listed.emplace_back(e->d_name);
+      ::closedir(d);
     } else {
-      foreign = true;
+      return fail(errno_error(errno, "cannot list", store));
     }
-  }
-  if (foreign) return false;
-  for (const auto& t : temps) ::unlink(fs::join(store, t).c_str());
-  const std::string tmp = fs::join(store, std::string(k_shared_marker) + "." + fs::random_hex(8) + ".tmp");
-  {
-    fs::Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-    if (!fd) return fail(errno_error(errno, "cannot create", tmp));
-    HUBCACHE_TRY(fs::write_all(fd.get(), k_shared_marker_content, tmp));
-    (void)::fchmod(fd.get(), modes.payload);
-    if (::fsync(fd.get()) != 0) return fail(errno_error(errno, "cannot flush", tmp));
-  }
-  if (::rename(tmp.c_str(), fs::join(store, k_shared_marker).c_str()) != 0) {
+    for (const auto& name : listed) {
+      if (name == k_shared_marker) {
+        auto marker = fs::read_regular_file(fs::join(store, name), 64);
+        if (marker && *marker == k_shared_marker_content) {
+          m_marked = true;
+          return true;
+        }
+        foreign = true;
+      } else if (is_marker_temp(store, name)) {
+        temps.push_back(name);
+        struct stat tst {};
+        if (::lstat(fs::join(store, name).c_str(), &tst) == 0 && ::time(nullptr) - tst.st_mtime < 10) fresh_temp = true;
+      } else {
+        foreign = true;
+      }
+    }
+    if (foreign) return false;
+    if (fresh_temp && attempt < 40) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(50));
+      continue;
+    }
+    for (const auto& t : temps) ::unlink(fs::join(store, t).c_str());
+    const std::string tmp = fs::join(store, std::string(k_shared_marker) + "." + fs::random_hex(8) + ".tmp");
+    {
+      fs::Fd fd(::open(tmp.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+      if (!fd) return fail(errno_error(errno, "cannot create", tmp));
+      HUBCACHE_TRY(fs::write_all(fd.get(), k_shared_marker_content, tmp));
+      (void)::fchmod(fd.get(), modes.payload);
+      if (::fsync(fd.get()) != 0) return fail(errno_error(errno, "cannot flush", tmp));
+    }
+    if (::rename(tmp.c_str(), fs::join(store, k_shared_marker).c_str()) == 0) break;
     const int err = errno;
     ::unlink(tmp.c_str());
-    return fail(errno_error(err, "cannot create the shared store's marker in", store));
+    if (err != ENOENT || attempt >= 40) return fail(errno_error(err, "cannot create the shared store's marker in", store));
+    // ENOENT: another process took our temporary for abandoned; look again.
   }
   (void)::chmod(store.c_str(), modes.dir);
   (void)fs::fsync_dir(store);

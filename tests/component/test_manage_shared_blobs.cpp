@@ -4,6 +4,8 @@
 #include <sys/file.h>
 
 #include <filesystem>
+#include <thread>
+#include <atomic>
 
 #include "hubcache/cache/shared_blobs.hpp"
 #include "hubcache/manage/verify.hpp"
@@ -269,6 +271,44 @@ TEST_F(Shared, ADanglingSharedLinkIsReportedNotCounted) {
   for (const auto& rev : a->revisions) dangling = dangling || !rev.dangling.empty();
   EXPECT_TRUE(dangling);
   EXPECT_EQ(c.size_on_disk, 13u);  // S and O
+}
+
+// Marking a new store while others do the same: every thread sees a store (the trial found
+// workers of one download taking a sibling's fresh marker temporary for abandoned), and a fresh
+// temporary of another process is waited for, not deleted, until its marker appears.
+TEST(SharedMarker, ConcurrentMarkersAllSeeTheStore) {
+  for (int round = 0; round < 20; ++round) {
+    test::TempDir dir;
+    std::atomic<int> marked{0};
+    std::vector<std::thread> threads;
+    for (int t = 0; t < 6; ++t)
+      threads.emplace_back([&] {
+        SharedBlobStore store(dir.path());
+        auto m = store.ensure_marked();
+        if (m && *m) ++marked;
+      });
+    for (auto& t : threads) t.join();
+    ASSERT_EQ(marked.load(), 6) << "round " << round;
+  }
+}
+
+TEST(SharedMarker, AnotherProcesssFreshTemporaryIsWaitedFor) {
+  test::TempDir dir;
+  const std::string store = dir.path() + "/blobs";
+  ASSERT_EQ(::mkdir(store.c_str(), 0755), 0);
+  const std::string temp = store + "/.huggingface-shared-blobs.0123abcd.tmp";
+  test::write_file(temp, "1");
+  std::thread other([&] {
+    std::this_thread::sleep_for(std::chrono::milliseconds(300));
+    test::write_file(temp, "1\n");
+    ASSERT_EQ(::rename(temp.c_str(), (store + "/.huggingface-shared-blobs").c_str()), 0);
+  });
+  SharedBlobStore mine(dir.path());
+  auto m = mine.ensure_marked();
+  other.join();
+  ASSERT_TRUE(m) << m.error().message;
+  EXPECT_TRUE(*m);
+  EXPECT_EQ(test::read_file(store + "/.huggingface-shared-blobs"), "1\n");
 }
 
 }  // namespace
