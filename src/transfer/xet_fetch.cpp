@@ -18,6 +18,7 @@
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/hash.hpp"
 #include "hubcache/xet/chunk_codec.hpp"
+#include "hubcache/xet/chunker.hpp"
 #include "prefix_hasher.hpp"
 
 namespace hubcache::transfer {
@@ -382,6 +383,42 @@ Result<void> copy_local(Shared& s, TermPlan& t, const LocalTermSource& src) {
   return {};
 }
 
+/// The chunk sizes of terms that have none (resumed from an earlier run, which fetched their
+/// chunks), from chunking the verified file: a Xet file's chunks are its content-defined chunking
+/// from byte 0, and the terms list them in order. False when the chunking does not fit the terms.
+bool sizes_from_chunking(Shared& s, int fd) {
+  std::vector<xet::MerkleLeaf> leaves;
+  xet::Chunker chunker;
+  std::vector<std::uint8_t> buf(1u << 20);
+  for (std::uint64_t at = 0; at < s.job.size;) {
+    const ssize_t r = ::pread(fd, buf.data(), static_cast<std::size_t>(std::min<std::uint64_t>(buf.size(), s.job.size - at)),
+                              static_cast<off_t>(at));
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) return false;
+    chunker.feed(std::span<const std::uint8_t>(buf.data(), static_cast<std::size_t>(r)), leaves);
+    at += static_cast<std::uint64_t>(r);
+  }
+  chunker.finish(leaves);
+  std::vector<std::vector<std::uint32_t>> found(s.plan.size());
+  std::size_t next = 0;
+  for (std::size_t i = 0; i < s.plan.size(); ++i) {
+    const TermPlan& t = s.plan[i];
+    const std::size_t n = t.term.range.end - t.term.range.start;
+    if (next + n > leaves.size()) return false;
+    std::uint64_t sum = 0;
+    for (std::size_t k = next; k < next + n; ++k) {
+      found[i].push_back(static_cast<std::uint32_t>(leaves[k].size));
+      sum += leaves[k].size;
+    }
+    if (sum != t.term.unpacked_length) return false;
+    next += n;
+  }
+  if (next != leaves.size()) return false;
+  for (std::size_t i = 0; i < s.plan.size(); ++i)
+    if (s.plan[i].sizes.empty()) s.plan[i].sizes = std::move(found[i]);
+  return true;
+}
+
 }  // namespace
 
 Result<XetOutcome> fetch_xet(http::Client& client, const XetJob& job, const XetOptions& options) {
@@ -572,6 +609,7 @@ Result<XetOutcome> fetch_xet(http::Client& client, const XetJob& job, const XetO
   // Segments for a Xet record: only when every term's chunk sizes are known.
   bool complete = true;
   for (const auto& t : s.plan) complete = complete && !t.sizes.empty();
+  if (!complete && s.recon.offset_into_first_range == 0) complete = sizes_from_chunking(s, fd.get());
   if (complete && s.recon.offset_into_first_range == 0)
     for (const auto& t : s.plan) {
       if (!out.segments.empty() && out.segments.back().xorb == t.term.xorb &&

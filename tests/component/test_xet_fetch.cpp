@@ -340,6 +340,14 @@ TEST_F(XetFetch, AnInterruptedDownloadResumesWithFewerXorbBytes) {
   EXPECT_GT(server.body_bytes("/cas/xorbs/"), 0u);
   EXPECT_LT(server.body_bytes("/cas/xorbs/"), server.xet_fetch_bytes(sha));
   EXPECT_EQ(r->downloaded, server.body_bytes("/cas/xorbs/"));
+  // The resumed terms' chunk sizes come from chunking the verified file: the segments (for the
+  // Xet record, so the next revision can reuse this one) are those of an uninterrupted download.
+  ASSERT_FALSE(r->segments.empty());
+  const auto resumed_segments = r->segments;
+  j.restart = true;
+  auto whole = fetch_xet(client, j, o);
+  ASSERT_TRUE(whole) << whole.error().message;
+  EXPECT_TRUE(same_segments(resumed_segments, whole->segments));
 }
 
 TEST_F(XetFetch, ThePlainEngineResumesAXetDownload) {
