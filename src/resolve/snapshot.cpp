@@ -283,6 +283,16 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
         // it from a cached tree (_xet_file_metadata_from_tree_cache).
         if (e.xet_hash && is_lower_hex(*e.xet_hash, 64) && e.lfs_sha256)
           f.xet_route = hub::xet_token_url(options.endpoint, repo, commit);
+        // A listing without xetHash (a mirror that has not chunked the file yet) leaves the file's
+        // own resolve answer to tell, as huggingface_hub reads it from its per-file HEAD: one HEAD
+        // for an LFS file of 1 MiB or more, whose transfer it may shrink to the changed chunks.
+        else if (options.xet != XetMode::Off && e.lfs_sha256 && e.size >= k_small_file && !req.force_download) {
+          auto m = api().file_metadata(repo, commit, e.path);
+          if (m && m->xet && m->xet_hash && m->etag == e.etag() && m->size == e.size) {
+            f.xet_hash = m->xet_hash;
+            f.xet_route = m->xet->refresh_route;
+          }
+        }
         std::vector<std::string> w;
         if (e.size >= k_small_file) {
           if (!alone) return PipelineStep::needs_alone();

@@ -154,6 +154,26 @@ TEST_F(CliDownloadXet, OneFileGoesOverXetThroughItsMetadata) {
   EXPECT_EQ(logged_bytes(server.err_output(), "/_blobs/"), 0u);
 }
 
+// Without --xet-index a listing names no xetHash for a file not chunked yet: a snapshot asks the
+// file's own resolve (a HEAD, as huggingface_hub does per file) and still goes over Xet, and the
+// next revision moves only what changed (the trial found snapshots taking the plain path).
+TEST_F(CliDownloadXet, ASnapshotGoesOverXetWhenTheListingNamesNoXetHash) {
+  ServeProcess server({"--cache-dir", src, "--xet"});
+  ASSERT_FALSE(server.url().empty()) << server.err_output();
+  const std::string cache = tmp / "client";
+  auto r = download(server.url(), cache, "main", "on");
+  ASSERT_EQ(r.exit_code, 0) << r.out << r.err;
+  EXPECT_EQ(read_file(cache + "/models--org--xet/snapshots/" + k_c1 + "/model.safetensors"), a);
+  EXPECT_GE(logged_bytes(server.err_output(), "/_xet/xorbs/"), a.size());
+  EXPECT_EQ(logged_bytes(server.err_output(), "/_blobs/"), 0u) << server.err_output();
+  const std::uint64_t before = logged_bytes(server.err_output(), "/_xet/xorbs/");
+  auto n = download(server.url(), cache, "next", "on");
+  ASSERT_EQ(n.exit_code, 0) << n.out << n.err;
+  EXPECT_EQ(read_file(cache + "/models--org--xet/snapshots/" + k_c2 + "/model.safetensors"), b);
+  EXPECT_LE(logged_bytes(server.err_output(), "/_xet/xorbs/") - before, b.size() * 8 / 100);
+  EXPECT_EQ(logged_bytes(server.err_output(), "/_blobs/"), 0u);
+}
+
 // --local-dir over Xet (as huggingface_hub with hf_xet): the files land in the folder with their
 // metadata, the bytes through the xorbs and the cache untouched; with revision A in the cache,
 // B into a local dir moves only what changed (the cache's records lend their chunks).
