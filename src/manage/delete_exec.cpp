@@ -1,6 +1,5 @@
 // DeletePlan::execute: repos, snapshots, refs, blobs, then incomplete downloads (docs/cache-management.md#delete order).
 #include <map>
-#include <set>
 
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/cache/xet_records.hpp"
@@ -72,16 +71,8 @@ DeleteReport DeletePlan::execute() const {
     for (std::string dir = fs::parent(ref); dir.size() > refs_dir.size() && fs::is_within(refs_dir, dir); dir = fs::parent(dir))
       if (!manage_detail::remove_empty_dir(m_root, dir)) break;
   }
-  std::set<std::string> blob_repos;
   for (std::size_t i = 0; i < m_blob_files.size(); ++i)
-    if (remove(m_blob_files[i])) {
-      report.freed_bytes += m_blob_sizes[i];
-      blob_repos.insert(repo_folder_of(m_root, m_blob_files[i]));
-    }
-  // Xet records follow their blobs (cache/xet_records.hpp): the chunk index never points at a
-  // blob that is gone.
-  for (const auto& folder : blob_repos)
-    if (const auto layout = RepoLayout::of_folder(folder)) report.xet_records_deleted += remove_orphan_xet_records(*layout);
+    if (remove(m_blob_files[i])) report.freed_bytes += m_blob_sizes[i];
 
   // Sweep only the touched hashes, each under its lock (research note 4.3).
   for (const auto& [hash, entries] : touched) {
@@ -92,6 +83,20 @@ DeleteReport DeletePlan::execute() const {
       ++report.shared_blobs_deleted;
       report.freed_bytes += *freed;
     }
+  }
+
+  // Xet records follow their blobs (cache/xet_records.hpp): after any removal no record names a
+  // blob that is gone, whether this plan removed it or it went some other way (by hand, another
+  // tool). A few directory reads per repo.
+  if (Fd root{::open(m_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)}; root.valid()) {
+    std::vector<std::string> folders;
+    DirReader reader(root.get());
+    const char* name = nullptr;
+    unsigned char type = DT_UNKNOWN;
+    while (reader.next(name, type))
+      if (type == DT_DIR) folders.push_back(m_root + "/" + name);
+    for (const auto& folder : folders)
+      if (const auto layout = RepoLayout::of_folder(folder)) report.xet_records_deleted += remove_orphan_xet_records(*layout);
   }
 
   for (const auto& f : m_incomplete) {

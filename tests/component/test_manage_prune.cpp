@@ -54,7 +54,7 @@ TEST_F(Prune, TakesDetachedRevisionsAndIncompleteFiles) {
 }
 
 // A pruned blob's Xet record goes with it; the record of a blob that stays, stays; a record
-// whose blob was already gone (deleted by hand) goes with the next removal in its repo.
+// whose blob was already gone (deleted by hand) goes with the next removal, in any repo.
 TEST_F(Prune, XetRecordsFollowTheirBlobs) {
   const RepoLayout l = cb.layout(k_repo);
   const std::string keep = cb.add_file(k_repo, c1, "w.bin", "kept weights", /*lfs=*/true);
@@ -66,6 +66,11 @@ TEST_F(Prune, XetRecordsFollowTheirBlobs) {
   record.segments.push_back({xet::MerkleHash{}, 0, {12}});
   for (const auto& etag : {keep, gone, by_hand}) ASSERT_TRUE(write_xet_record(l, etag, record));
   ASSERT_EQ(list_xet_records(l).size(), 3u);
+  const RepoRef other{RepoType::Model, "org/other"};
+  const std::string other_blob = cb.add_file(other, c1, "w.bin", "other weights", /*lfs=*/true);
+  cb.add_ref(other, "main", c1);
+  ASSERT_TRUE(write_xet_record(cb.layout(other), by_hand, record));  // its blob was never there
+  ASSERT_TRUE(write_xet_record(cb.layout(other), other_blob, record));
 
   auto p = plan_prune(scan());
   ASSERT_TRUE(p);
@@ -73,8 +78,9 @@ TEST_F(Prune, XetRecordsFollowTheirBlobs) {
   const DeleteReport r = p->execute();
   EXPECT_TRUE(r.problems.empty()) << r.problems.front().message;
   EXPECT_FALSE(exists(l.blob_path(gone)));
-  EXPECT_EQ(r.xet_records_deleted, 2u);
+  EXPECT_EQ(r.xet_records_deleted, 3u);
   EXPECT_EQ(list_xet_records(l), std::vector<std::string>{keep});
+  EXPECT_EQ(list_xet_records(cb.layout(other)), std::vector<std::string>{other_blob});
 }
 
 // A pinned detached revision stays (a pin of its commit, or of the whole repo; a broken pins file
