@@ -1,4 +1,7 @@
 // A blob over Xet, with the plain path as the fallback (download_impl.hpp fetch_over_xet).
+#include <mutex>
+#include <set>
+
 #include "download_impl.hpp"
 #include "hubcache/cache/shared_blobs.hpp"
 #include "hubcache/cache/xet_records.hpp"
@@ -31,7 +34,15 @@ Result<std::optional<XetFetched>> Downloader::Impl::fetch_xet_file(const RepoRef
   job.restart = f.force;
   const std::string route = f.xet_route;
   job.token = [this, repo, route](bool) { return api().xet_token(repo, route); };
-  job.local = [this](const xet::Term& term) { return xet_local->find(term); };
+  auto lent = std::make_shared<std::pair<std::mutex, std::set<std::string>>>();  // blobs that lent chunks
+  job.local = [this, lent](const xet::Term& term) {
+    auto src = xet_local->find(term);
+    if (src) {
+      std::lock_guard lock(lent->first);
+      lent->second.insert(src->path);
+    }
+    return src;
+  };
   transfer::XetOptions xo;
   xo.max_parallel = options.xet_max_parallel;
   xo.memory_budget = options.xet_memory_budget;
@@ -41,6 +52,20 @@ Result<std::optional<XetFetched>> Downloader::Impl::fetch_xet_file(const RepoRef
   xo.cancel = cancel();
   const auto began = std::chrono::steady_clock::now();
   auto fetched = transfer::fetch_xet(xet_client(), job, xo);
+  if (!fetched && fetched.error().code == ErrorCode::Integrity && !lent->second.empty()) {
+    // The file did not verify with chunks copied from cached blobs: one of those is damaged (its
+    // record is only a hint). Fetch it once more without local chunks before calling it wrong.
+    std::string names;
+    for (const auto& p : lent->second) names += (names.empty() ? "" : ", ") + p;
+    job.local = nullptr;
+    job.restart = true;
+    fetched = transfer::fetch_xet(xet_client(), job, xo);
+    if (!fetched) {
+      Error e = std::move(fetched).error();
+      e.message += " (also with chunks from the cached " + names + ", which may be damaged: run `hubcache cache verify`)";
+      fetched = fail(std::move(e));
+    }
+  }
   if (!fetched) {
     Error e = std::move(fetched).error();
     if (options.xet == XetMode::On || e.code == ErrorCode::Cancelled || (cancel() && cancel()->cancelled()))

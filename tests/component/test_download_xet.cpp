@@ -8,6 +8,7 @@
 
 #include <algorithm>
 #include <filesystem>
+#include <fstream>
 #include <mutex>
 #include <random>
 
@@ -227,6 +228,32 @@ TEST_F(XetDownload, TheLocalIndexIsBoundedAndLoadsTheNewestRecordsFirst) {
   };
   EXPECT_LE(fetch_b(a_chunks), b.size() * 8 / 100);
   EXPECT_GE(fetch_b(0), b.size() * 90 / 100);
+}
+
+// A cached blob damaged after its record was written lends wrong chunks: the assembled file fails
+// its SHA-256, and the file is fetched once more without local chunks (no fallback to the plain
+// path, no error), never published wrong (the trial saw `--xet on` fail for good).
+TEST_F(XetDownload, ADamagedCachedBlobIsNotTrustedTwice) {
+  std::string b = a;
+  b.replace(a.size() / 2, a.size() / 20, random_bytes(a.size() / 20, 8));
+  server.add_file(k_xet_repo, c2, "weights.bin", b, /*lfs=*/true);
+  server.set_ref(k_xet_repo, "next", c2);
+  auto first = Downloader(xet_options(XetMode::On)).download_file(file_request("weights.bin", "main", k_xet_repo));
+  ASSERT_TRUE(first) << first.error().message;
+  {
+    // Same size, other bytes at the start (a chunk B shares with A).
+    const std::string blob = std::filesystem::canonical(layout(k_xet_repo).blob_path(a_sha));
+    std::fstream f(blob, std::ios::in | std::ios::out | std::ios::binary);
+    ASSERT_TRUE(f);
+    f.write("damaged!", 8);
+  }
+  const std::uint64_t before = xorb_bytes();
+  auto r = Downloader(xet_options(XetMode::On)).download_file(file_request("weights.bin", "next", k_xet_repo));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(read_file(r->path), b);
+  EXPECT_GE(xorb_bytes() - before, b.size());  // fetched whole the second time
+  EXPECT_EQ(fallbacks(), 0u);
+  EXPECT_EQ(cdn_bytes(), 0u);
 }
 
 TEST_F(XetDownload, AutoFallsBackToPlainHttpOnceAndTheBlobIsRight) {
