@@ -633,6 +633,10 @@ Result<std::unique_ptr<Proxy>> Proxy::create(ProxyOptions options) {
   options.router.page_hides = [self, more = std::move(options.router.page_hides)](const Request& req, const RepoRef& repo) {
     return self->recorded_restriction(req, repo).has_value() || (more && more(req, repo));
   };
+  // A pull-through proxy starts from an empty cache: its folder is made as a download makes it
+  // (offline, there is nothing to fill, so a missing folder stays the Router's error).
+  if (!options.offline && !options.router.cache_dir.empty() && !exists_any(options.router.cache_dir))
+    HUBCACHE_TRY(fs::make_dirs(options.router.cache_dir));
   HUBCACHE_TRY_ASSIGN(impl->router, server::Router::create(options.router));
   impl->cache = fs::absolute_real(options.router.cache_dir);
   options.upstream.cache_dir = impl->cache;

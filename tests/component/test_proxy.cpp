@@ -95,6 +95,25 @@ TEST_F(ProxyTest, ACacheFilledThroughTheProxyEqualsADirectDownload) {
   EXPECT_GT(n.misses, 0u);
 }
 
+// A proxy starts from an empty cache: a missing cache folder is made (the trial found `serve
+// --upstream` refusing one); offline there is nothing to fill it with, so it stays an error.
+TEST_F(ProxyTest, AMissingCacheFolderIsMadeUnlessOffline) {
+  std::filesystem::remove_all(proxy_cache);
+  proxy::ProxyOptions offline;
+  offline.router.cache_dir = proxy_cache;
+  offline.upstream.endpoint = server.endpoint();
+  offline.offline = true;
+  EXPECT_FALSE(proxy::Proxy::create(std::move(offline)));
+  EXPECT_FALSE(std::filesystem::exists(proxy_cache));
+  start();
+  EXPECT_TRUE(std::filesystem::is_directory(proxy_cache));
+  SnapshotRequest req;
+  req.repo_id = k_model.id;
+  auto r = Downloader(client(dir / "first")).snapshot_download(req);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(read_file(r->path + "/model.safetensors"), weights);
+}
+
 TEST_F(ProxyTest, WhatTheCacheHoldsIsServedWithoutAskingTheUpstream) {
   start();
   SnapshotRequest req;
