@@ -279,7 +279,8 @@ void add_download_command(CLI::App& app, Context& ctx) {
       ->check(CLI::Range(1, 128));
   cmd->add_option("--xet", a->xet,
                   "Files the Hub stores with Xet: auto (default; Xet, falling back to plain HTTP on a Xet error), on "
-                  "(Xet, errors are errors) or off (plain HTTP; also HF_HUB_DISABLE_XET=1)")
+                  "(Xet, errors are errors) or off (plain HTTP; also HF_HUB_DISABLE_XET=1). The flag, when given, wins over "
+                  "HF_HUB_DISABLE_XET")
       ->check(CLI::IsMember({"off", "auto", "on"}));
   cmd->add_flag("--dry-run", a->dry_run, "Show what would be downloaded; transfer nothing");
   cmd->add_flag("-q,--quiet", a->quiet, "Print only the resulting path");
