@@ -192,6 +192,9 @@ int run(const ServeOptions& o, const Context& ctx) {
   std::fflush(stdout);
   if (!o.quiet) {
     print_banner(srv, c.hub_cache.value, o.public_url, pull_through != nullptr);
+    if (o.xet || o.xet_index)
+      fmt::print(stderr, "Xet: on (X-Xet-Hash on /resolve of LFS files, read tokens, CAS under /_xet/){}.\n",
+                 o.xet_index ? "" : "; blobs are chunked on first need (--xet-index does it before listening)");
     if (pull_through)
       fmt::print(
           stderr, "Pull-through proxy of {}: {}.\n", o.upstream,

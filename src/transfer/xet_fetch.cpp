@@ -569,6 +569,8 @@ Result<XetOutcome> fetch_xet(http::Client& client, const XetJob& job, const XetO
   }
   for (auto& t : threads) t.join();
   save_state(s, true);
+  // Cancelled: said as the plain path says it (not the transport's "aborted by receiver").
+  if (options.cancel && options.cancel->cancelled()) return fail(ErrorCode::Cancelled, "Xet download cancelled");
   if (s.error) {
     if (s.error->code == ErrorCode::Integrity) {
       fd.reset();
@@ -577,7 +579,6 @@ Result<XetOutcome> fetch_xet(http::Client& client, const XetJob& job, const XetO
     }
     return fail(std::move(*s.error));
   }
-  if (options.cancel && options.cancel->cancelled()) return fail(ErrorCode::Cancelled, "Xet download cancelled");
 
   hasher.advance(written_prefix());
   hasher.flush();
