@@ -338,6 +338,12 @@ TEST_F(XetDownload, AnAutoFallbackResumesWhatXetWrote) {
 // the plain path writes it. No record and no shared store: the main cache is not touched.
 struct XetLocalDir : XetDownload {
   std::string local = dir / "local";
+  SnapshotRequest local_snapshot() const {
+    SnapshotRequest req;
+    req.repo_id = k_xet_repo.id;
+    req.local_dir = local;
+    return req;
+  }
   FileRequest local_request(const std::string& name, const std::string& revision = "main") {
     FileRequest r = file_request(name, revision, k_xet_repo);
     r.local_dir = local;
@@ -396,10 +402,7 @@ TEST_F(XetLocalDir, FileComesFromXorbsWithItsMetadata) {
 
 TEST_F(XetLocalDir, SnapshotOverXet) {
   Downloader d(xet_options());
-  SnapshotRequest req;
-  req.repo_id = k_xet_repo.id;
-  req.local_dir = local;
-  auto r = d.snapshot_download(req);
+  auto r = d.snapshot_download(local_snapshot());
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(read_file(local + "/weights.bin"), a);
   EXPECT_EQ(read_file(local + "/config.json"), "{}");
@@ -416,10 +419,7 @@ TEST_F(XetLocalDir, AutoFallsBackToPlainHttpOnceAndTheFileIsRight) {
   server.add_file(k_xet_repo, c1, "second.bin", random_bytes(2 << 20, 3), /*lfs=*/true);
   server.set_xet_fault(XetFault::WrongBytePlain);  // every Xet attempt fails its SHA-256 check
   Downloader d(xet_options());
-  SnapshotRequest req;
-  req.repo_id = k_xet_repo.id;
-  req.local_dir = local;
-  auto r = d.snapshot_download(req);
+  auto r = d.snapshot_download(local_snapshot());
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(read_file(local + "/weights.bin"), a);
   EXPECT_EQ(read_file(local + "/second.bin"), random_bytes(2 << 20, 3));

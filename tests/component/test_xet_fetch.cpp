@@ -95,6 +95,13 @@ struct XetFetch : ::testing::Test {
     j.token = [this](bool refresh) { return token(refresh); };
     return j;
   }
+  // Xorbs of 4 chunks (about 18 ranges for the file) answered at `rate` bytes/s per connection.
+  void small_xorbs(std::uint64_t rate) {
+    XetCasOptions cas;
+    cas.xorb_chunks = 4;
+    server.set_xet_options(cas);
+    server.set_throttle(rate);
+  }
   XetOptions options() {
     XetOptions o;
     o.idle_timeout = 3000ms;
@@ -581,10 +588,7 @@ TEST_F(XetFetch, MaxParallelBoundsTheParallelGets) {
 TEST_F(XetFetch, ParallelGetsGrowWhileEachOneAddsThroughput) {
   // A per-connection cap (as on a CDN): each GET more adds throughput, so the GETs grow from
   // initial_parallel towards max_parallel, one per window.
-  XetCasOptions cas;
-  cas.xorb_chunks = 4;  // about 18 units
-  server.set_xet_options(cas);
-  server.set_throttle(2u << 20);
+  small_xorbs(2u << 20);
   auto o = options();
   o.max_parallel = 6;
   o.initial_parallel = 1;
@@ -602,10 +606,7 @@ TEST_F(XetFetch, ParallelGetsGrowWhileEachOneAddsThroughput) {
 TEST_F(XetFetch, ParallelGetsStartAtTheInitialCountAndHoldWithoutGain) {
   // initial_parallel >= max_parallel fixes the count; a window longer than the whole transfer
   // never steps up.
-  XetCasOptions cas;
-  cas.xorb_chunks = 4;
-  server.set_xet_options(cas);
-  server.set_throttle(8u << 20);
+  small_xorbs(8u << 20);
   auto o = options();
   o.max_parallel = 3;
   o.initial_parallel = 3;
@@ -624,10 +625,7 @@ TEST_F(XetFetch, ParallelGetsStartAtTheInitialCountAndHoldWithoutGain) {
 }
 
 TEST_F(XetFetch, ARetryableFailureHalvesTheParallelGets) {
-  XetCasOptions cas;
-  cas.xorb_chunks = 4;
-  server.set_xet_options(cas);
-  server.set_throttle(4u << 20);
+  small_xorbs(4u << 20);
   server.add_fault(Fault::http_status("GET", "/cas/xorbs/", 503, 2));
   auto o = options();
   o.max_retries = 3;
