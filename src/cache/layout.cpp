@@ -1,8 +1,11 @@
 #include "hubcache/cache/layout.hpp"
 
+#include <fcntl.h>
+
 #include <algorithm>
 #include <filesystem>
 
+#include "hubcache/util/dir_walk.hpp"
 #include "hubcache/util/fs.hpp"
 
 namespace hubcache {
@@ -133,6 +136,19 @@ HubFolderKind classify_hub_folder(const std::string& dir) {
       return out;
     }
   }
+  return out;
+}
+
+std::vector<RepoLayout> list_repo_layouts(const std::string& cache_dir) {
+  std::vector<RepoLayout> out;
+  fs::Fd root(::open(cache_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+  if (!root) return out;
+  fs::DirReader reader(root.get());
+  const char* name = nullptr;
+  unsigned char type = DT_UNKNOWN;
+  while (reader.next(name, type))
+    if (type == DT_DIR)
+      if (auto layout = RepoLayout::of_folder(cache_dir + "/" + name)) out.push_back(std::move(*layout));
   return out;
 }
 

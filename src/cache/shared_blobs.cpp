@@ -137,6 +137,15 @@ Result<void> append_reference(const std::string& manifest, const std::string& li
   return {};
 }
 
+// A relative link blobs/.<etag>.<hex>.shared -> ../../blobs/<h[:2]>/<h>, renamed over
+// blobs/<etag> once its manifest line is durable. Returns the temporary's path.
+Result<std::string> stage_shared_link(const RepoLayout& layout, std::string_view etag, std::string_view hash) {
+  const std::string tmp = layout.blobs_dir() + "/." + std::string(etag) + "." + fs::random_hex(8) + ".shared";
+  const std::string target = "../../blobs/" + std::string(hash.substr(0, 2)) + "/" + std::string(hash);
+  if (::symlink(target.c_str(), tmp.c_str()) != 0) return fail(errno_error(errno, "cannot create link", tmp));
+  return tmp;
+}
+
 }  // namespace
 
 bool is_xet_hash(std::string_view h) { return is_lower_hex(h, 64); }
@@ -227,9 +236,7 @@ Result<bool> SharedBlobStore::publish(const RepoLayout& layout, std::string_view
 
   HUBCACHE_TRY_ASSIGN(FileLock held, lock(hash));
   const std::string blobs = layout.blobs_dir();
-  const std::string tmp = blobs + "/." + std::string(etag) + "." + fs::random_hex(8) + ".shared";
-  const std::string target = "../../blobs/" + std::string(hash.substr(0, 2)) + "/" + std::string(hash);
-  if (::symlink(target.c_str(), tmp.c_str()) != 0) return fail(errno_error(errno, "cannot create link", tmp));
+  HUBCACHE_TRY_ASSIGN(const std::string tmp, stage_shared_link(layout, etag, hash));
   auto undo = [&](Error e) {
     ::unlink(tmp.c_str());
     return fail(std::move(e));
@@ -239,8 +246,7 @@ Result<bool> SharedBlobStore::publish(const RepoLayout& layout, std::string_view
     // Python links to any payload of the right size; a payload holding other bytes would then
     // serve them under this file's name. Its bytes are checked first, and such a payload is left
     // alone (cache verify reports it) while this file stays repo-local.
-    auto got = hash_file(payload_path(hash), HashWhat::Sha256);
-    if (!got || got->sha256 != etag || got->size != expected_size) {
+    if (!payload_holds(hash, etag, expected_size)) {
       ::unlink(tmp.c_str());
       return false;
     }
@@ -333,6 +339,11 @@ bool SharedBlobStore::payload_usable(std::string_view hash, std::uint64_t expect
   struct stat st {};
   return ::lstat(payload.c_str(), &st) == 0 && S_ISREG(st.st_mode) && static_cast<std::uint64_t>(st.st_size) == expected_size &&
          ::access(payload.c_str(), R_OK) == 0;
+}
+
+bool SharedBlobStore::payload_holds(std::string_view hash, std::string_view etag, std::uint64_t size) const {
+  auto got = hash_file(payload_path(hash), HashWhat::Sha256);
+  return got && got->sha256 == etag && got->size == size;
 }
 
 Result<ManifestEval> SharedBlobStore::evaluate_manifest(std::string_view hash) const {
@@ -484,15 +495,10 @@ Result<bool> SharedBlobStore::try_link(const RepoLayout& layout, std::string_vie
   const std::string folder_name = layout.folder().substr(layout.cache_dir().size() + 1);
   if (!is_repo_folder_name(folder_name)) return false;  // Python would not count the reference
   HUBCACHE_TRY_ASSIGN(FileLock held, lock(hash));
-  if (!payload_usable(hash, expected_size)) return false;
-  const std::string payload = payload_path(hash);
-  HUBCACHE_TRY_ASSIGN(const FileHashes got, hash_file(payload, HashWhat::Sha256));
-  if (got.sha256 != etag || got.size != expected_size) return false;
+  if (!payload_usable(hash, expected_size) || !payload_holds(hash, etag, expected_size)) return false;
 
   const std::string blobs = layout.blobs_dir();
-  const std::string tmp = blobs + "/." + std::string(etag) + "." + fs::random_hex(8) + ".shared";
-  const std::string target = "../../blobs/" + std::string(hash.substr(0, 2)) + "/" + std::string(hash);
-  if (::symlink(target.c_str(), tmp.c_str()) != 0) return fail(errno_error(errno, "cannot create link", tmp));
+  HUBCACHE_TRY_ASSIGN(const std::string tmp, stage_shared_link(layout, etag, hash));
   auto undo = [&](Error e) {
     ::unlink(tmp.c_str());
     return fail(std::move(e));

@@ -88,16 +88,7 @@ DeleteReport DeletePlan::execute() const {
   // Xet records follow their blobs (cache/xet_records.hpp): after any removal no record names a
   // blob that is gone, whether this plan removed it or it went some other way (by hand, another
   // tool). A few directory reads per repo.
-  if (Fd root{::open(m_root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)}; root.valid()) {
-    std::vector<std::string> folders;
-    DirReader reader(root.get());
-    const char* name = nullptr;
-    unsigned char type = DT_UNKNOWN;
-    while (reader.next(name, type))
-      if (type == DT_DIR) folders.push_back(m_root + "/" + name);
-    for (const auto& folder : folders)
-      if (const auto layout = RepoLayout::of_folder(folder)) report.xet_records_deleted += remove_orphan_xet_records(*layout);
-  }
+  for (const auto& layout : list_repo_layouts(m_root)) report.xet_records_deleted += remove_orphan_xet_records(layout);
 
   for (const auto& f : m_incomplete) {
     bool gone_with_repo = false;

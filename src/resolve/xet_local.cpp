@@ -13,30 +13,19 @@
 namespace hubcache {
 
 XetLocalIndex::XetLocalIndex(const std::string& cache_dir, std::size_t max_chunks) : m_max_chunks(max_chunks) {
-  fs::Fd root(::open(cache_dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-  if (!root) return;
-  std::vector<std::string> folders;
-  fs::DirReader reader(root.get());
-  const char* name = nullptr;
-  unsigned char type = DT_UNKNOWN;
-  while (reader.next(name, type))
-    if (type == DT_DIR) folders.push_back(cache_dir + "/" + name);
   struct Found {
     std::int64_t mtime_ns = 0;
     RepoLayout layout;
     std::string etag;
   };
   std::vector<Found> found;
-  for (const auto& folder : folders) {
-    auto layout = RepoLayout::of_folder(folder);
-    if (!layout) continue;
-    for (auto& etag : list_xet_records(*layout)) {
+  for (const auto& layout : list_repo_layouts(cache_dir))
+    for (auto& etag : list_xet_records(layout)) {
       struct ::stat st {};
-      if (::stat(xet_record_path(*layout, etag).c_str(), &st) != 0) continue;
+      if (::stat(xet_record_path(layout, etag).c_str(), &st) != 0) continue;
       found.push_back(
-          {static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec, *layout, std::move(etag)});
+          {static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec, layout, std::move(etag)});
     }
-  }
   // Newest first: a new revision most likely shares chunks with the latest ones.
   std::sort(found.begin(), found.end(), [](const Found& a, const Found& b) { return a.mtime_ns > b.mtime_ns; });
   for (const auto& f : found) {

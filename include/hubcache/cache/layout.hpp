@@ -3,6 +3,7 @@
 // no I/O. Callers validate repo ids, revisions, paths and ETags (repo.hpp) before using them.
 #include <optional>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "hubcache/core/repo_id.hpp"
@@ -92,5 +93,9 @@ class RepoLayout {
   std::string m_folder;
   std::string m_folder_name;
 };
+
+/// The repo folders directly under `cache_dir` (real directories, not symlinks, whose names are
+/// repo folder names), in directory order; empty when it cannot be read. One directory read.
+std::vector<RepoLayout> list_repo_layouts(const std::string& cache_dir);
 
 }  // namespace hubcache

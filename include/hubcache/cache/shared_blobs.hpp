@@ -73,6 +73,9 @@ class SharedBlobStore {
 
   /// research note 1.3: lstat regular file, size == expected_size, readable (access R_OK).
   bool payload_usable(std::string_view hash, std::uint64_t expected_size) const;
+  /// The payload's bytes hash to `etag` (SHA-256) at `size` bytes: Python links to any payload
+  /// of the right size; hubcache links only to one holding this file (reads the whole payload).
+  bool payload_holds(std::string_view hash, std::string_view etag, std::uint64_t size) const;
 
   /// Evaluates <h>.refs (research note 1.4). Fails (= "unknown references": keep the payload)
   /// when the store is unmarked, the manifest is missing, not a regular file, unreadable, not
