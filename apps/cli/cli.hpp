@@ -98,6 +98,7 @@ void add_ollama_command(CLI::App& app, Context& ctx);
 void add_download_command(CLI::App& app, Context& ctx);
 void add_serve_command(CLI::App& app, Context& ctx);
 void add_lock_command(CLI::App& app, Context& ctx);  // lock and sync
+void add_inspect_command(CLI::App& app, Context& ctx);
 /// `auth list / switch / logout` (hubcache) and `auth login / whoami` (hubcache-net).
 void add_auth_command(CLI::App& app, Context& ctx);
 void add_auth_net_command(CLI::App& app, Context& ctx);

@@ -1,6 +1,6 @@
 // hubcache command-line entry point: registers the subcommands and maps errors to exit codes.
 //
-// The network commands (download, serve, auth login, auth whoami) live in the sibling executable `hubcache-net`, which this
+// The network commands (download, serve, lock, sync, inspect, auth login, auth whoami) live in the sibling executable `hubcache-net`, which this
 // one execs with the same arguments. That keeps libcurl, libmicrohttpd and their ~35 shared
 // libraries out of the offline commands: `hubcache resolve` starts in ~1-2 ms instead of ~5 ms,
 // which matters when inference code shells out to it per file.
@@ -36,7 +36,8 @@ int exec_network_tool(char** argv) {
 int main(int argc, char** argv) {
   using namespace hubcache::cli;
   if (argc >= 2 && (std::strcmp(argv[1], "download") == 0 || std::strcmp(argv[1], "serve") == 0 ||
-                    std::strcmp(argv[1], "lock") == 0 || std::strcmp(argv[1], "sync") == 0))
+                    std::strcmp(argv[1], "lock") == 0 || std::strcmp(argv[1], "sync") == 0 ||
+                    std::strcmp(argv[1], "inspect") == 0))
     return exec_network_tool(argv);
   if (argc >= 3 && std::strcmp(argv[1], "auth") == 0 &&
       (std::strcmp(argv[2], "login") == 0 || std::strcmp(argv[2], "whoami") == 0))
@@ -62,5 +63,6 @@ int main(int argc, char** argv) {
   app.add_subcommand("serve", "Serve a cache as a Hub-compatible mirror (see serve --help)");
   app.add_subcommand("lock", "Pin repos to commits and files in hubcache.lock (see lock --help)");
   app.add_subcommand("sync", "Make the cache hold exactly what hubcache.lock names (see sync --help)");
+  app.add_subcommand("inspect", "What a model needs before loading it, from its headers only (see inspect --help)");
   return parse_and_run(app, ctx, argc, argv);
 }

@@ -1,4 +1,4 @@
-// hubcache-net: the network commands of hubcache (download, serve, lock, sync, auth login / whoami). Users run them as
+// hubcache-net: the network commands of hubcache (download, serve, lock, sync, inspect, auth login / whoami). Users run them as
 // `hubcache download ...` / `hubcache serve ...`; `hubcache` execs this program (see main.cpp).
 #include <fmt/core.h>
 #include <malloc.h>
@@ -24,6 +24,7 @@ int main(int argc, char** argv) {
   add_download_command(app, ctx);
   add_serve_command(app, ctx);
   add_lock_command(app, ctx);
+  add_inspect_command(app, ctx);
   add_auth_net_command(app, ctx);
   return parse_and_run(app, ctx, argc, argv);
 }
