@@ -21,15 +21,35 @@ struct TypeSize {
 TypeSize type_size(const std::string& d) {
   static const std::map<std::string, TypeSize> types = {
       // safetensors
-      {"F64", {1, 8, 28}}, {"I64", {1, 8, 27}}, {"U64", {1, 8, UINT32_MAX}}, {"F32", {1, 4, 0}},
-      {"I32", {1, 4, 26}}, {"U32", {1, 4, UINT32_MAX}}, {"F16", {1, 2, 1}}, {"BF16", {1, 2, 30}},
-      {"I16", {1, 2, 25}}, {"U16", {1, 2, UINT32_MAX}}, {"I8", {1, 1, 24}}, {"U8", {1, 1, UINT32_MAX}},
-      {"BOOL", {1, 1, UINT32_MAX}}, {"F8_E4M3", {1, 1, UINT32_MAX}}, {"F8_E5M2", {1, 1, UINT32_MAX}},
+      {"F64", {1, 8, 28}},
+      {"I64", {1, 8, 27}},
+      {"U64", {1, 8, UINT32_MAX}},
+      {"F32", {1, 4, 0}},
+      {"I32", {1, 4, 26}},
+      {"U32", {1, 4, UINT32_MAX}},
+      {"F16", {1, 2, 1}},
+      {"BF16", {1, 2, 30}},
+      {"I16", {1, 2, 25}},
+      {"U16", {1, 2, UINT32_MAX}},
+      {"I8", {1, 1, 24}},
+      {"U8", {1, 1, UINT32_MAX}},
+      {"BOOL", {1, 1, UINT32_MAX}},
+      {"F8_E4M3", {1, 1, UINT32_MAX}},
+      {"F8_E5M2", {1, 1, UINT32_MAX}},
       {"F4", {2, 1, UINT32_MAX}},
       // ggml quantized
-      {"Q4_0", {32, 18, 2}}, {"Q4_1", {32, 20, 3}}, {"Q5_0", {32, 22, 6}}, {"Q5_1", {32, 24, 7}},
-      {"Q8_0", {32, 34, 8}}, {"Q2_K", {256, 84, 10}}, {"Q3_K", {256, 110, 11}}, {"Q4_K", {256, 144, 12}},
-      {"Q5_K", {256, 176, 13}}, {"Q6_K", {256, 210, 14}}, {"IQ4_NL", {32, 18, 20}}, {"IQ4_XS", {256, 136, 23}},
+      {"Q4_0", {32, 18, 2}},
+      {"Q4_1", {32, 20, 3}},
+      {"Q5_0", {32, 22, 6}},
+      {"Q5_1", {32, 24, 7}},
+      {"Q8_0", {32, 34, 8}},
+      {"Q2_K", {256, 84, 10}},
+      {"Q3_K", {256, 110, 11}},
+      {"Q4_K", {256, 144, 12}},
+      {"Q5_K", {256, 176, 13}},
+      {"Q6_K", {256, 210, 14}},
+      {"IQ4_NL", {32, 18, 20}},
+      {"IQ4_XS", {256, 136, 23}},
   };
   auto it = types.find(d);
   if (it == types.end()) throw std::invalid_argument("model_writer: unknown dtype " + d);
@@ -102,8 +122,8 @@ std::uint64_t write_safetensors(const std::string& path, const std::vector<FakeT
   return write_bytes(path, safetensors_bytes(tensors, metadata));
 }
 
-std::string gguf_bytes(const std::vector<std::pair<std::string, GgufSpecValue>>& metadata,
-                       const std::vector<FakeTensor>& tensors, std::uint32_t alignment) {
+std::string gguf_bytes(const std::vector<std::pair<std::string, GgufSpecValue>>& metadata, const std::vector<FakeTensor>& tensors,
+                       std::uint32_t alignment) {
   std::string out = "GGUF" + le32(3);
   const bool add_alignment = alignment != 32;
   out += le64(tensors.size());
@@ -112,8 +132,10 @@ std::string gguf_bytes(const std::vector<std::pair<std::string, GgufSpecValue>>&
     if (const auto* s = std::get_if<std::string>(&v)) {
       out += le32(8) + gguf_string(*s);
     } else if (const auto* u = std::get_if<std::uint64_t>(&v)) {
-      if (*u <= UINT32_MAX) out += le32(4) + le32(static_cast<std::uint32_t>(*u));
-      else out += le32(10) + le64(*u);
+      if (*u <= UINT32_MAX)
+        out += le32(4) + le32(static_cast<std::uint32_t>(*u));
+      else
+        out += le32(10) + le64(*u);
     } else if (const auto* d = std::get_if<double>(&v)) {
       const float f = static_cast<float>(*d);
       std::uint32_t bits;
@@ -125,7 +147,7 @@ std::string gguf_bytes(const std::vector<std::pair<std::string, GgufSpecValue>>&
     } else {
       const auto& a = std::get<std::vector<std::string>>(v);
       out += le32(9) + le32(8) + le64(a.size());
-      for (const auto& s : a) out += gguf_string(s);
+      for (const auto& item : a) out += gguf_string(item);
     }
   };
   for (const auto& [key, value] : metadata) {

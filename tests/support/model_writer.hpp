@@ -26,8 +26,7 @@ std::uint8_t fake_tensor_byte(const std::string& name, std::uint64_t i);
 
 /// A safetensors file's bytes: tensors laid out in the given order, no gaps; header padded with
 /// spaces to a multiple of 8 (as the safetensors library writes it).
-std::string safetensors_bytes(const std::vector<FakeTensor>& tensors,
-                              const std::map<std::string, std::string>& metadata = {});
+std::string safetensors_bytes(const std::vector<FakeTensor>& tensors, const std::map<std::string, std::string>& metadata = {});
 /// Writes safetensors_bytes to `path` (parents created). Returns the file size.
 std::uint64_t write_safetensors(const std::string& path, const std::vector<FakeTensor>& tensors,
                                 const std::map<std::string, std::string>& metadata = {});
@@ -38,8 +37,8 @@ using GgufSpecValue = std::variant<std::string, std::uint64_t, double, bool, std
 
 /// A GGUF v3 file's bytes: the metadata in the given order (general.alignment added when
 /// `alignment` != 32), tensor infos in order, each tensor's data aligned. Shapes are ggml order.
-std::string gguf_bytes(const std::vector<std::pair<std::string, GgufSpecValue>>& metadata,
-                       const std::vector<FakeTensor>& tensors, std::uint32_t alignment = 32);
+std::string gguf_bytes(const std::vector<std::pair<std::string, GgufSpecValue>>& metadata, const std::vector<FakeTensor>& tensors,
+                       std::uint32_t alignment = 32);
 std::uint64_t write_gguf(const std::string& path, const std::vector<std::pair<std::string, GgufSpecValue>>& metadata,
                          const std::vector<FakeTensor>& tensors, std::uint32_t alignment = 32);
 

@@ -17,8 +17,19 @@ namespace hubcache::model {
 
 /// gguf_type (docs/gguf.md).
 enum class GgufType : std::uint32_t {
-  U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, Bool = 7, String = 8, Array = 9,
-  U64 = 10, I64 = 11, F64 = 12
+  U8 = 0,
+  I8 = 1,
+  U16 = 2,
+  I16 = 3,
+  U32 = 4,
+  I32 = 5,
+  F32 = 6,
+  Bool = 7,
+  String = 8,
+  Array = 9,
+  U64 = 10,
+  I64 = 11,
+  F64 = 12
 };
 
 /// One metadata value. Scalars and strings are kept; an array keeps its element type and length
@@ -69,9 +80,9 @@ struct GgufParse {
 
 /// Bounds a hostile header cannot pass.
 struct GgufLimits {
-  std::uint64_t max_string = 64u << 20;        // bytes of one string (chat templates are ~10 KiB)
-  std::uint64_t max_kv = 1u << 20;             // metadata entries
-  std::uint64_t max_tensors = 1u << 22;        // tensor infos
+  std::uint64_t max_string = 64u << 20;              // bytes of one string (chat templates are ~10 KiB)
+  std::uint64_t max_kv = 1u << 20;                   // metadata entries
+  std::uint64_t max_tensors = 1u << 22;              // tensor infos
   std::uint64_t max_array = std::uint64_t{1} << 32;  // elements of one array
 };
 

@@ -24,8 +24,7 @@ unsigned safetensors_dtype_bits(std::string_view dtype);
 /// Reads N from the first 8 bytes. Errors (Integrity, naming `file` and byte offset 0): fewer
 /// than 8 bytes, N == 0... N < 2 (no JSON object fits), N > k_safetensors_max_header, or
 /// 8 + N > file_size (the header runs past the end of the file).
-Result<std::uint64_t> safetensors_header_length(std::string_view first8, std::uint64_t file_size,
-                                                std::string_view file = {});
+Result<std::uint64_t> safetensors_header_length(std::string_view first8, std::uint64_t file_size, std::string_view file = {});
 
 struct SafetensorsHeader {
   std::vector<TensorInfo> tensors;              // sorted by offset; offsets absolute (8 + N + begin)
@@ -41,8 +40,7 @@ struct SafetensorsHeader {
 /// overlap. Gaps between tensors are accepted (the JS client accepts padding). Errors: Integrity,
 /// whose message names `file`, the tensor and the byte offset in the file the fault is about
 /// (the header's start, 8, for malformed JSON).
-Result<SafetensorsHeader> parse_safetensors_header(std::string_view json, std::uint64_t file_size,
-                                                   std::string_view file = {});
+Result<SafetensorsHeader> parse_safetensors_header(std::string_view json, std::uint64_t file_size, std::string_view file = {});
 
 /// A model.safetensors.index.json: {"metadata": {...}, "weight_map": {tensor: shard file}}.
 struct SafetensorsIndex {
