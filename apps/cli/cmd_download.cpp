@@ -30,6 +30,8 @@ struct DownloadArgs {
   unsigned max_workers = 0;        // adapt
   std::optional<std::string> xet;  // off | auto | on
   bool dry_run = false;
+  std::optional<std::string> for_target;  // --for transformers|diffusers|gguf[:QUANT]
+  bool with_base = false;
   bool quiet = false;
   bool json = false;
   bool offline = false;
@@ -69,7 +71,25 @@ void print_result(const std::string& path, const DownloadArgs& a, const nlohmann
   }
 }
 
-int print_dry_run(const SnapshotResult& r, const DownloadArgs& a) {
+nlohmann::json dry_run_json(const SnapshotResult& r, const std::string& repo_id) {
+  std::size_t n = 0;
+  std::uint64_t bytes = 0;
+  nlohmann::json files = nlohmann::json::array();
+  for (const auto& f : r.files) {
+    files.push_back({{"file", f.path}, {"size", f.size}, {"cached", f.cached}});
+    if (!f.cached) {
+      ++n;
+      bytes += f.size;
+    }
+  }
+  nlohmann::json j = {
+      {"dry_run", true}, {"repo_id", repo_id}, {"commit", r.commit}, {"will_download", n}, {"total_files", r.repo_files},
+      {"bytes", bytes},  {"files", files},     {"path", r.path}};
+  if (!r.left_out.empty()) j["left_out"] = left_out_json(r.left_out);
+  return j;
+}
+
+void print_dry_run_text(const SnapshotResult& r) {
   std::size_t n = 0;
   std::uint64_t bytes = 0;
   for (const auto& f : r.files)
@@ -77,19 +97,6 @@ int print_dry_run(const SnapshotResult& r, const DownloadArgs& a) {
       ++n;
       bytes += f.size;
     }
-  if (a.json) {
-    nlohmann::json files = nlohmann::json::array();
-    for (const auto& f : r.files) files.push_back({{"file", f.path}, {"size", f.size}, {"cached", f.cached}});
-    print_json({{"dry_run", true},
-                {"commit", r.commit},
-                {"will_download", n},
-                {"total_files", r.repo_files},
-                {"bytes", bytes},
-                {"files", files},
-                {"path", r.path}},
-               false);
-    return k_exit_ok;
-  }
   fmt::print("[dry-run] Will download {} files (out of {}) totalling {}.\n", n, r.files.size(),
              format_size(static_cast<double>(bytes)));
   std::size_t w = 4;
@@ -97,6 +104,34 @@ int print_dry_run(const SnapshotResult& r, const DownloadArgs& a) {
   fmt::print("{:<{}}  {:>8}\n", "FILE", w, "SIZE");
   for (const auto& f : r.files)
     fmt::print("{:<{}}  {:>8}\n", f.path, w, f.cached ? std::string("-") : format_size(static_cast<double>(f.size)));
+  if (!r.left_out.empty()) {
+    std::uint64_t left = 0;
+    for (const auto& l : r.left_out) left += l.size;
+    fmt::print("[dry-run] Left out {} files ({}B) the framework does not load:\n", r.left_out.size(),
+               format_size(static_cast<double>(left)));
+    for (const auto& line : left_out_lines(r.left_out)) fmt::print("{}\n", line);
+  }
+}
+
+int print_dry_run(const SnapshotResult& r, const DownloadArgs& a) {
+  if (a.json) {
+    nlohmann::json j = dry_run_json(r, a.repo_id);
+    if (!r.bases.empty()) {
+      j["bases"] = nlohmann::json::array();
+      for (const auto& b : r.bases) {
+        auto bj = dry_run_json(b.snapshot, b.repo_id);
+        bj["adapter_repo_id"] = b.adapter_repo_id;
+        j["bases"].push_back(std::move(bj));
+      }
+    }
+    print_json(j, false);
+    return k_exit_ok;
+  }
+  print_dry_run_text(r);
+  for (const auto& b : r.bases) {
+    fmt::print("[dry-run] Base model {} (adapter_config.json of {}):\n", b.repo_id, b.adapter_repo_id);
+    print_dry_run_text(b.snapshot);
+  }
   return k_exit_ok;
 }
 
@@ -152,6 +187,13 @@ int run(const Context& ctx, DownloadArgs a) {
   if (!names.empty() && (!a.include.empty() || !a.exclude.empty()) && !a.quiet)
     print_warning("--include/--exclude are ignored when file names are given");
 
+  std::optional<model::ModelTarget> target;
+  if (a.for_target) {
+    auto t = model::ModelTarget::parse(*a.for_target);
+    if (!t) return usage_error("--for: " + t.error().message);
+    target = *t;
+  }
+
   Overrides ov = cli_overrides();
   ov.cache_dir = a.cache_dir;
   ov.token = a.token;
@@ -179,7 +221,7 @@ int run(const Context& ctx, DownloadArgs a) {
   opts.progress = [renderer](const DownloadEvent& e) { renderer->on_event(e); };
   Downloader downloader(opts);
 
-  if (names.size() == 1 && folders.empty() && !a.dry_run) {
+  if (names.size() == 1 && folders.empty() && !a.dry_run && !target && !a.with_base) {
     FileRequest req;
     req.repo_id = a.repo_id;
     req.repo_type = type;
@@ -209,6 +251,8 @@ int run(const Context& ctx, DownloadArgs a) {
   req.force_download = a.force;
   req.local_dir = a.local_dir;
   req.dry_run = a.dry_run;
+  req.target = target;
+  req.with_base = a.with_base;
   if (!names.empty() || !folders.empty()) {
     std::vector<std::string> allow = names;
     for (const auto& f : folders) allow.push_back(f + "**");
@@ -220,8 +264,11 @@ int run(const Context& ctx, DownloadArgs a) {
   auto r = downloader.snapshot_download(req);
   renderer->finish();
   if (!r) return print_error(r.error(), a);
-  if (!a.quiet)
+  if (!a.quiet) {
     for (const auto& w : r->warnings) print_warning(w);
+    for (const auto& b : r->bases)
+      for (const auto& w : b.snapshot.warnings) print_warning(w);
+  }
   if (a.dry_run) return print_dry_run(*r, a);
   if (r->files.empty() && r->repo_files > 0 && (req.allow_patterns || !req.ignore_patterns.empty())) {
     std::string pats;
@@ -246,7 +293,23 @@ int run(const Context& ctx, DownloadArgs a) {
         {{"commit", r->commit}, {"files", r->files.size()}, {"bytes_transferred", r->bytes_transferred}, {"linked", *view}});
     return k_exit_ok;
   }
-  print_result(r->path, a, {{"commit", r->commit}, {"files", r->files.size()}, {"bytes_transferred", r->bytes_transferred}});
+  nlohmann::json extra = {{"commit", r->commit}, {"files", r->files.size()}, {"bytes_transferred", r->bytes_transferred}};
+  if (target) extra["left_out"] = r->left_out.size();
+  if (a.with_base) {
+    extra["bases"] = nlohmann::json::array();
+    for (const auto& b : r->bases) {
+      extra["bases"].push_back({{"repo_id", b.repo_id},
+                                {"adapter_repo_id", b.adapter_repo_id},
+                                {"path", b.snapshot.path},
+                                {"commit", b.snapshot.commit},
+                                {"files", b.snapshot.files.size()},
+                                {"bytes_transferred", b.snapshot.bytes_transferred}});
+      // stdout stays the adapter's path alone (MODEL=$(...)); the base goes to stderr.
+      if (!a.json && !a.quiet)
+        fmt::print(stderr, "Base model {} (adapter_config.json of {}): {}\n", b.repo_id, b.adapter_repo_id, b.snapshot.path);
+    }
+  }
+  print_result(r->path, a, extra);
   return k_exit_ok;
 }
 
@@ -283,6 +346,14 @@ void add_download_command(CLI::App& app, Context& ctx) {
                   "HF_HUB_DISABLE_XET")
       ->check(CLI::IsMember({"off", "auto", "on"}));
   cmd->add_flag("--dry-run", a->dry_run, "Show what would be downloaded; transfer nothing");
+  cmd->add_option("--for", a->for_target,
+                  "Only the files a framework loads: transformers (from_pretrained: config, tokenizer, code, one weight "
+                  "format), diffusers (model_index.json and each component's files) or gguf[:QUANT] (one GGUF variant, "
+                  "default Q4_K_M, with its split parts and one mmproj). The plan says what is left out and why; "
+                  "--include/--exclude still apply");
+  cmd->add_flag("--with-base", a->with_base,
+                "For a PEFT adapter: also download the base model its adapter_config.json names "
+                "(base_model_name_or_path), at main, into the cache under its own id");
   cmd->add_flag("-q,--quiet", a->quiet, "Print only the resulting path");
   cmd->add_flag("--json", a->json,
                 "One JSON object per line: progress events (plan, file_start, progress, file_done, file_cached, "

@@ -2,6 +2,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "hubcache/util/human.hpp"
@@ -36,7 +37,50 @@ std::string duration(double s) {
 
 }  // namespace
 
+std::vector<std::string> left_out_lines(const std::vector<model::LeftOut>& left_out) {
+  constexpr std::size_t k_one_per_file = 10;
+  std::vector<std::string> out;
+  if (left_out.size() <= k_one_per_file) {
+    for (const auto& l : left_out)
+      out.push_back(fmt::format("  {} ({}B): {}", l.path, format_size(static_cast<double>(l.size)), l.reason));
+    return out;
+  }
+  struct Group {
+    std::size_t files = 0;
+    std::uint64_t bytes = 0;
+  };
+  std::map<std::string, Group> groups;
+  for (const auto& l : left_out) {
+    auto& g = groups[l.reason];
+    ++g.files;
+    g.bytes += l.size;
+  }
+  std::vector<std::pair<std::string, Group>> sorted(groups.begin(), groups.end());
+  std::stable_sort(sorted.begin(), sorted.end(), [](const auto& a, const auto& b) { return a.second.bytes > b.second.bytes; });
+  for (const auto& [reason, g] : sorted)
+    out.push_back(fmt::format("  {} file{} ({}B): {}", g.files, g.files == 1 ? "" : "s",
+                              format_size(static_cast<double>(g.bytes)), reason));
+  return out;
+}
+
+nlohmann::json left_out_json(const std::vector<model::LeftOut>& left_out) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& l : left_out) out.push_back({{"file", l.path}, {"size", l.size}, {"reason", l.reason}});
+  return out;
+}
+
 void ProgressRenderer::on_event(const DownloadEvent& e) {
+  // The plan says what a target (--for) leaves out and why, before the first byte.
+  if (e.kind == DownloadEvent::Kind::Plan && !e.left_out.empty() && m_mode != Mode::JsonLines && !m_quiet) {
+    std::lock_guard lock(m_mutex);
+    if (m_drawn) std::fputs("\r\033[K", stderr);
+    std::uint64_t bytes = 0;
+    for (const auto& l : e.left_out) bytes += l.size;
+    fmt::print(stderr, "Left out {} file{} ({}B) the framework does not load:\n", e.left_out.size(),
+               e.left_out.size() == 1 ? "" : "s", format_size(static_cast<double>(bytes)));
+    for (const auto& line : left_out_lines(e.left_out)) fmt::print(stderr, "{}\n", line);
+    std::fflush(stderr);
+  }
   if (e.kind == DownloadEvent::Kind::XetFallback && m_mode != Mode::JsonLines) {
     if (m_quiet) return;
     std::lock_guard lock(m_mutex);
@@ -83,6 +127,7 @@ void ProgressRenderer::on_event(const DownloadEvent& e) {
       j["file_total"] = e.file_total;
     }
     if (e.kind == DownloadEvent::Kind::XetFallback) j["message"] = e.message;
+    if (e.kind == DownloadEvent::Kind::Plan && !e.left_out.empty()) j["left_out"] = left_out_json(e.left_out);
     if (e.kind == DownloadEvent::Kind::FileDone) {
       j["downloaded"] = e.file_downloaded;
       j["reused"] = e.file_reused;

@@ -6,11 +6,19 @@
 #include <cstdio>
 #include <map>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
+#include <vector>
 
 #include "hubcache/resolve/download.hpp"
 
 namespace hubcache::cli {
+
+/// What `download --for` leaves out, for people: one line per file when there are few, else one
+/// per reason with the count and bytes, largest first. Each line is indented by two spaces.
+std::vector<std::string> left_out_lines(const std::vector<model::LeftOut>& left_out);
+/// The same as JSON: [{"file", "size", "reason"}].
+nlohmann::json left_out_json(const std::vector<model::LeftOut>& left_out);
 
 class ProgressRenderer {
  public:

@@ -195,6 +195,11 @@ Result<RepoInfo> HubApi::repo_info(const RepoRef& repo, std::string_view revisio
   return parsed(parse_repo_info(resp.body), resp, url);
 }
 
+Result<std::string> HubApi::file_text(const RepoRef& repo, std::string_view revision, std::string_view path, Attempt attempt) {
+  HUBCACHE_TRY_ASSIGN(auto resp, get_api(repo, resolve_url(m_options.endpoint, repo, revision, path), attempt));
+  return std::move(resp.body);
+}
+
 Result<std::vector<TreeEntry>> HubApi::list_tree(const RepoRef& repo, std::string_view revision, std::string_view path,
                                                  bool recursive) {
   std::vector<TreeEntry> all;

@@ -19,8 +19,16 @@
 #include "hubcache/transfer/xet_fetch.hpp"
 #include "xet_local.hpp"
 #include "hubcache/util/fs.hpp"
+#include "hubcache/util/pattern.hpp"
 
 namespace hubcache {
+
+/// SnapshotRequest::target over a repo's `listing`: the files it keeps (nullopt without a target)
+/// and, into `left_out`, the files it leaves out that `filter` allows. `what` names the repo for
+/// the error (select_for's, prefixed).
+Result<std::optional<std::set<std::string>>> target_files(const SnapshotRequest& req, const PathFilter& filter,
+                                                          const std::vector<model::RepoFile>& listing, const std::string& what,
+                                                          std::vector<model::LeftOut>& left_out);
 
 /// Aggregates per-file progress into DownloadEvents (serialized, Progress events throttled).
 class ProgressTracker {
@@ -29,7 +37,8 @@ class ProgressTracker {
   /// `files`: every file the call covers (cached ones included, so files_done reaches it);
   /// `bytes`: the bytes to transfer; `to_fetch`: the files planned for transfer, whose bytes
   /// count as done if another process finishes them first (empty: all of them).
-  void plan(std::size_t files, std::uint64_t bytes, std::set<std::string> to_fetch = {});
+  void plan(std::size_t files, std::uint64_t bytes, std::set<std::string> to_fetch = {},
+            std::vector<model::LeftOut> left_out = {});
   void start(const std::string& file, std::uint64_t total);
   void bytes(const std::string& file, std::uint64_t done, std::uint64_t total);
   /// `downloaded` / `reused`: the file's network bytes and bytes taken from the disk (DownloadEvent).

@@ -1,6 +1,8 @@
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <nlohmann/json.hpp>
 
 #include "download_impl.hpp"
 #include "hubcache/cache/use_records.hpp"
@@ -22,13 +24,15 @@ void ProgressTracker::emit(DownloadEvent e) {
   if (m_sink) m_sink(e);
 }
 
-void ProgressTracker::plan(std::size_t files, std::uint64_t bytes, std::set<std::string> to_fetch) {
+void ProgressTracker::plan(std::size_t files, std::uint64_t bytes, std::set<std::string> to_fetch,
+                           std::vector<model::LeftOut> left_out) {
   std::lock_guard lock(m_mutex);
   m_files_total = files;
   m_bytes_total = bytes;
   m_to_fetch = std::move(to_fetch);
   DownloadEvent e;
   e.kind = DownloadEvent::Kind::Plan;
+  e.left_out = std::move(left_out);
   emit(e);
 }
 
@@ -356,8 +360,17 @@ Result<SnapshotResult> Downloader::snapshot_download(const SnapshotRequest& req)
     out.path = *folder;
     out.repo_files = all.size();
     out.from_cache_only = true;
+    std::vector<model::RepoFile> listing;
+    if (req.target)
+      for (const auto& f : all) {
+        std::error_code ec;
+        const auto size = std::filesystem::file_size(*folder + "/" + f, ec);
+        listing.push_back({f, ec ? 0 : size});
+      }
+    HUBCACHE_TRY_ASSIGN(const auto wanted,
+                        target_files(req, filter, listing, "the local folder '" + *folder + "'", out.left_out));
     for (auto& f : all) {
-      if (!filter.selects(f)) continue;
+      if (!filter.selects(f) || (wanted && !wanted->count(f))) continue;
       std::error_code ec;
       const auto size = std::filesystem::file_size(*folder + "/" + f, ec);
       out.files.push_back(PlannedFile{std::move(f), ec ? 0 : size, "", true});
@@ -369,11 +382,100 @@ Result<SnapshotResult> Downloader::snapshot_download(const SnapshotRequest& req)
   if (auto e = force_without_network(network_use(m_impl->options, req.local_files_only), req.force_download)) return fail(*e);
   if (m_impl->options.cache_dir.empty() && !req.local_dir)
     return fail(ErrorCode::InvalidArgument, "no cache directory configured");
-  ProgressTracker progress(m_impl->options.progress);
-  auto out = m_impl->suggest_repo_type(m_impl->snapshot(req, progress), req.repo_type, req.repo_id);
+  Result<SnapshotResult> out = [&]() -> Result<SnapshotResult> {
+    ProgressTracker progress(m_impl->options.progress);
+    return m_impl->suggest_repo_type(m_impl->snapshot(req, progress), req.repo_type, req.repo_id);
+  }();
   if (out && !req.local_dir && !req.dry_run)
     record_use(RepoLayout(m_impl->options.cache_dir, RepoRef{req.repo_type, req.repo_id}), out->commit);
+  if (out && req.with_base) HUBCACHE_TRY(with_bases(req, *out));
   return out;
+}
+
+namespace {
+
+constexpr int k_max_base_levels = 2;  // an adapter's base, and that base's own base when it is an adapter too
+constexpr std::size_t k_max_adapter_config = 1u << 20;
+
+bool has_file(const SnapshotResult& r, std::string_view path) {
+  return std::any_of(r.files.begin(), r.files.end(), [&](const auto& f) { return f.path == path; }) ||
+         std::any_of(r.left_out.begin(), r.left_out.end(), [&](const auto& f) { return f.path == path; });
+}
+
+// adapter_config.json's base_model_name_or_path (peft's PeftConfig), as a Hub repo id; the error
+// quotes what the file says.
+Result<std::string> base_model_of(const std::string& text, const std::string& adapter) {
+  const std::string where = "adapter_config.json of " + adapter;
+  const auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object())
+    return fail(ErrorCode::InvalidArgument, where + " is not a JSON object: cannot tell which base model it needs");
+  const auto it = j.find("base_model_name_or_path");
+  if (it == j.end() || it->is_null())
+    return fail(ErrorCode::InvalidArgument, where + " has no base_model_name_or_path: cannot tell which base model to download");
+  if (!it->is_string())
+    return fail(ErrorCode::InvalidArgument,
+                where + " says base_model_name_or_path = " + it->dump() + ": not a Hub repo id, so no base model to download");
+  const std::string base = it->get<std::string>();
+  const bool local = base.empty() || base[0] == '/' || base[0] == '.' || base[0] == '~' || base.find('\\') != std::string::npos ||
+                     std::count(base.begin(), base.end(), '/') > 1;
+  if (local || !validate_repo_id(base))
+    return fail(ErrorCode::InvalidArgument, where + " says base_model_name_or_path = \"" + base +
+                                                "\": " + (local ? "a local path" : "not a valid Hub repo id") +
+                                                ", so there is no base model to download; download the base by its repo id");
+  return base;
+}
+
+}  // namespace
+
+Result<void> Downloader::with_bases(const SnapshotRequest& req, SnapshotResult& out) {
+  const auto& options = m_impl->options;
+  std::string adapter = req.repo_id;
+  for (int level = 0;; ++level) {
+    // By index: bases grows below.
+    const SnapshotResult* current = level == 0 ? &out : &out.bases[static_cast<std::size_t>(level - 1)].snapshot;
+    // A base is looked at only when its listing has adapter_config.json; the requested repo always.
+    if (level > 0 && !has_file(*current, "adapter_config.json")) return {};
+    std::optional<std::string> text;
+    if (const std::string on_disk = current->path + "/adapter_config.json"; fs::is_file(on_disk)) {
+      auto bytes = fs::read_file(on_disk, k_max_adapter_config);
+      if (!bytes) return fail(std::move(bytes).error());
+      text = std::move(*bytes);
+    } else if (!current->from_cache_only && network_use(options, req.local_files_only) == NetworkUse::Allowed) {
+      // Not selected (or a dry run): read it from the Hub, writing nothing.
+      const RepoRef ref{level == 0 ? req.repo_type : RepoType::Model, adapter};
+      auto got = m_impl->api().file_text(ref, current->commit.empty() ? "main" : current->commit, "adapter_config.json");
+      if (got)
+        text = std::move(*got);
+      else if (got.error().code != ErrorCode::EntryNotFound)
+        return fail(std::move(got).error());
+    }
+    if (!text) {
+      if (level > 0) return {};
+      return fail(ErrorCode::NotFound,
+                  "--with-base: " + adapter + " has no adapter_config.json, so it is no PEFT adapter and names no base model");
+    }
+    HUBCACHE_TRY_ASSIGN(std::string base, base_model_of(*text, adapter));
+    if (level == k_max_base_levels) {
+      out.warnings.push_back("--with-base stopped after " + std::to_string(k_max_base_levels) + " levels: " + adapter +
+                             " is an adapter too, of " + base + ", which is not downloaded");
+      return {};
+    }
+    SnapshotRequest b;
+    b.repo_id = base;
+    b.revision = "main";
+    b.force_download = req.force_download;
+    b.local_files_only = req.local_files_only;
+    b.dry_run = req.dry_run;
+    b.target = req.target;
+    auto got = snapshot_download(b);
+    if (!got) {
+      Error e = std::move(got).error();
+      e.message = "base model " + base + " (base_model_name_or_path in adapter_config.json of " + adapter + "): " + e.message;
+      return fail(std::move(e));
+    }
+    out.bases.push_back(BaseSnapshot{base, adapter, std::move(*got)});
+    adapter = base;
+  }
 }
 
 }  // namespace hubcache

@@ -53,6 +53,21 @@ std::vector<TreeFileEntry> to_tree_entries(std::vector<hub::TreeEntry>&& listing
 
 }  // namespace
 
+Result<std::optional<std::set<std::string>>> target_files(const SnapshotRequest& req, const PathFilter& filter,
+                                                          const std::vector<model::RepoFile>& listing, const std::string& what,
+                                                          std::vector<model::LeftOut>& left_out) {
+  if (!req.target) return std::optional<std::set<std::string>>();
+  auto selection = model::select_for(*req.target, listing);
+  if (!selection) {
+    Error e = std::move(selection).error();
+    e.message = "--for " + req.target->to_string() + ": " + what + ": " + e.message;
+    return fail(std::move(e));
+  }
+  for (auto& l : selection->left_out)
+    if (filter.selects(l.path)) left_out.push_back(std::move(l));
+  return std::optional<std::set<std::string>>(std::set<std::string>(selection->files.begin(), selection->files.end()));
+}
+
 Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, ProgressTracker& progress) {
   const RepoRef repo{req.repo_type, req.repo_id};
   const RepoLayout layout(options.cache_dir, repo);
@@ -87,12 +102,36 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
       so.repo_type = req.repo_type;
       so.cache_dir = options.cache_dir;
       so.filter = filter;
+      // A target decides on the whole tree of the cached commit (trees/<commit>.json) when it is
+      // recorded, else on the files present; only the files it keeps must be there.
+      std::optional<std::set<std::string>> wanted;
+      out.left_out.clear();  // this lambda may run twice (a retried repo info)
+      if (req.target) {
+        SnapshotLookupOptions none = so;
+        none.filter = PathFilter::make(std::vector<std::string>{}, {});
+        if (auto base = resolve_snapshot(req.repo_id, none)) {
+          std::vector<model::RepoFile> listing;
+          if (auto tree = read_tree_file(layout, base->commit); tree && tree->has_value()) {
+            for (const auto& e : **tree) listing.push_back({e.path, e.size});
+          } else {
+            SnapshotLookupOptions present = so;
+            present.filter = PathFilter{};
+            if (auto p = resolve_snapshot(req.repo_id, present))
+              for (const auto& f : p->files) listing.push_back({f, 0});
+          }
+          HUBCACHE_TRY_ASSIGN(wanted, target_files(req, filter, listing, describe(repo) + " at " + base->commit, out.left_out));
+          for (const auto& f : *wanted)
+            if (filter.selects(f)) so.filenames.push_back(f);
+          if (so.filenames.empty()) so.filter = none.filter;
+        }
+      }
       auto found = resolve_snapshot(req.repo_id, so);
       if (found) {
         out.path = found->snapshot_dir;
         out.commit = found->commit;
         out.from_cache_only = true;
-        for (const auto& f : found->files) out.files.push_back(PlannedFile{f, 0, {}, true});
+        for (const auto& f : found->files)
+          if (!wanted || wanted->count(f)) out.files.push_back(PlannedFile{f, 0, {}, true});
         out.warnings = found->warnings;
         if (cause)
           out.warnings.push_back("Could not reach the Hub (" + cause->message.substr(0, cause->message.find('\n')) +
@@ -183,8 +222,16 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
     for (const auto& b : std::filesystem::directory_iterator(layout.blobs_dir(), ec))
       blob_names.insert(b.path().filename().string());
   }
+  // The target is chosen on the whole listing; a file must pass both it and the patterns.
+  std::vector<model::RepoFile> listing;
+  if (req.target) {
+    listing.reserve(entries.size());
+    for (const auto& e : entries) listing.push_back({e.path, e.size});
+  }
+  out.left_out.clear();  // an offline attempt before a retried repo info may have filled it
+  HUBCACHE_TRY_ASSIGN(const auto wanted, target_files(req, filter, listing, describe(repo) + " at " + commit, out.left_out));
   for (const auto& e : entries) {
-    if (!filter.selects(e.path)) continue;
+    if (!filter.selects(e.path) || (wanted && !wanted->count(e.path))) continue;
     selected.push_back(&e);
     bool cached;
     if (local) {
@@ -244,7 +291,7 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
   std::set<std::string> to_fetch;
   for (const auto& f : out.files)
     if (!f.cached) to_fetch.insert(f.path);
-  progress.plan(selected.size(), bytes_to_get, std::move(to_fetch));
+  progress.plan(selected.size(), bytes_to_get, std::move(to_fetch), out.left_out);
   std::mutex errors_mutex;
   std::vector<Error> errors;
   std::atomic<std::uint64_t> transferred{0};

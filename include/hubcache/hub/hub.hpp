@@ -151,6 +151,12 @@ class HubApi {
   /// is not the expected JSON (the message names status, Content-Type and the body's start), a
   /// redirect loop, a body over the limit; Network, Timeout, Cancelled.
   Result<RepoInfo> repo_info(const RepoRef& repo, std::string_view revision, Attempt attempt = Attempt::First);
+  /// A small file's bytes at `revision` (GET of its resolve URL, redirects followed, credentials
+  /// kept on the Hub's origin, bounded by limits.max_response_bytes), for a config file read
+  /// before a download decides (adapter_config.json for `with_base`); writes nothing. Errors: as
+  /// repo_info, EntryNotFound for a missing file.
+  Result<std::string> file_text(const RepoRef& repo, std::string_view revision, std::string_view path,
+                                Attempt attempt = Attempt::First);
   /// Recursive (or not) listing at `revision`, every page merged; files and directories.
   /// Pages follow `Link: rel="next"` (relative or absolute). Besides repo_info's errors, Http
   /// (http context error_code "PaginationLoop") when a next link names a page already fetched,

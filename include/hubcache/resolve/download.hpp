@@ -14,7 +14,8 @@
 #include "hubcache/config/config.hpp"
 #include "hubcache/http/http.hpp"
 #include "hubcache/http/retry.hpp"
-#include "hubcache/hub/hub.hpp"  // HubOptions (DownloadOptions::hub_options)
+#include "hubcache/hub/hub.hpp"            // HubOptions (DownloadOptions::hub_options)
+#include "hubcache/model/model_files.hpp"  // ModelTarget (SnapshotRequest::target)
 #include "hubcache/core/result.hpp"
 #include "hubcache/cache/hf_uri.hpp"  // parse_hf_uri, part of this API since it began
 #include "hubcache/version.hpp"
@@ -44,6 +45,8 @@ struct DownloadEvent {
   std::string lock_path;             // LockWait: the lock file waited for
   std::uint64_t waited_seconds = 0;  // LockWait: time waited so far
   std::string message;               // XetFallback: the Xet error
+  /// Plan, with SnapshotRequest::target: the files the target leaves out (SnapshotResult::left_out).
+  std::vector<model::LeftOut> left_out;
   /// FileDone: bytes of this file received from the network (over Xet, the compressed xorb bytes)
   /// and bytes of it taken from the disk instead: an earlier attempt's partial data or, over Xet,
   /// chunks of blobs already in the cache.
@@ -178,6 +181,22 @@ struct SnapshotRequest {
   bool local_files_only = false;  // as FileRequest::local_files_only (docs/hub-protocol.md#offline-snapshot)
   std::optional<std::string> local_dir;
   bool dry_run = false;  // plan only: no transfer and no write
+  /// Only the files this framework loads (`download --for`, model/model_files.hpp select_for),
+  /// chosen on the repo's whole listing (so the default GGUF variant does not depend on the
+  /// patterns); a file is selected when the target and the patterns both allow it. The others the
+  /// patterns allow are reported in SnapshotResult::left_out. Errors: select_for's NotFound (no
+  /// loadable file, no such GGUF variant: the message lists the variants), naming the repo.
+  std::optional<model::ModelTarget> target;
+  /// `download --with-base`: after this (adapter) repo's snapshot, read its adapter_config.json's
+  /// `base_model_name_or_path` (from the snapshot, else from the Hub without writing it) and
+  /// download that repo too, at revision "main", with the same target and force_download but no
+  /// patterns, into the cache under its own id (never into local_dir); a base that is itself an
+  /// adapter is followed too, at most 2 levels, then a warning says where it stopped. With dry_run
+  /// both are planned and nothing is written. Errors: NotFound when the repo has no
+  /// adapter_config.json (not a PEFT adapter); InvalidArgument quoting what adapter_config.json
+  /// says when base_model_name_or_path is missing, not a string, a local path or no valid repo
+  /// id; the base's download errors, prefixed with which adapter names it.
+  bool with_base = false;
 };
 
 struct PlannedFile {
@@ -187,6 +206,7 @@ struct PlannedFile {
   bool cached = false;  // already present: nothing to transfer
 };
 
+struct BaseSnapshot;
 struct SnapshotResult {
   std::string path;  // snapshots/<commit> or realpath(local_dir)
   std::string commit;
@@ -195,6 +215,18 @@ struct SnapshotResult {
   std::uint64_t bytes_transferred = 0;
   bool from_cache_only = false;  // resolved offline / without the Hub
   std::vector<std::string> warnings;
+  /// With a target: the files it leaves out among those the patterns allow, each with its size
+  /// (0 when resolved offline without a tree record) and the reason, sorted by path.
+  std::vector<model::LeftOut> left_out;
+  /// With with_base: the base model's snapshot (then its own base's, when it is an adapter too).
+  std::vector<BaseSnapshot> bases;
+};
+
+/// A base model brought by SnapshotRequest::with_base.
+struct BaseSnapshot {
+  std::string repo_id;          // base_model_name_or_path
+  std::string adapter_repo_id;  // the repo whose adapter_config.json names it
+  SnapshotResult snapshot;      // its own bases stay empty: the chain is flat in the first result
 };
 
 class Downloader;
@@ -233,6 +265,7 @@ class Downloader {
 
  private:
   friend void detail::set_download_seams(Downloader& downloader, detail::DownloadSeams seams);
+  Result<void> with_bases(const SnapshotRequest& request, SnapshotResult& out);
   struct Impl;
   std::unique_ptr<Impl> m_impl;
 };

@@ -1,0 +1,122 @@
+// SnapshotRequest::target and with_base (model-aware downloads) through the C++ API, against the
+// test server: the target's selection and left_out, the patterns on top, offline reuse, bases.
+#include "download_fixture.hpp"
+#include "hubcache/cache/store.hpp"
+
+using namespace hubcache;
+using namespace hubcache::test;
+
+namespace {
+
+const RepoRef k_multi{RepoType::Model, "org/multi"};
+const RepoRef k_lora{RepoType::Model, "org/lora"};
+
+struct TargetFixture : DownloadFixture {
+  void SetUp() override {
+    DownloadFixture::SetUp();
+    server.add_file(k_multi, c1, "config.json", "{}");
+    server.add_file(k_multi, c1, "tokenizer.json", "{}");
+    server.add_file(k_multi, c1, "model.safetensors.index.json", "{}");
+    server.add_file(k_multi, c1, "model-00001-of-00002.safetensors", std::string(2000, 'a'), true);
+    server.add_file(k_multi, c1, "model-00002-of-00002.safetensors", std::string(1000, 'b'), true);
+    server.add_file(k_multi, c1, "pytorch_model.bin", std::string(3000, 'p'), true);
+    server.add_file(k_multi, c1, "tf_model.h5", std::string(3000, 't'), true);
+    server.add_file(k_multi, c1, "onnx/model.onnx", std::string(3000, 'o'), true);
+    server.set_ref(k_multi, "main", c1);
+    server.add_file(k_lora, c2, "adapter_config.json", R"({"base_model_name_or_path": "org/multi"})");
+    server.add_file(k_lora, c2, "adapter_model.safetensors", std::string(500, 'l'), true);
+    server.set_ref(k_lora, "main", c2);
+  }
+  SnapshotRequest request(const RepoRef& repo, std::string_view target) {
+    SnapshotRequest r;
+    r.repo_id = repo.id;
+    r.target = *model::ModelTarget::parse(target);
+    return r;
+  }
+};
+
+std::vector<std::string> paths(const SnapshotResult& r) {
+  std::vector<std::string> out;
+  for (const auto& f : r.files) out.push_back(f.path);
+  return out;
+}
+std::vector<std::string> left_paths(const SnapshotResult& r) {
+  std::vector<std::string> out;
+  for (const auto& f : r.left_out) out.push_back(f.path);
+  return out;
+}
+
+}  // namespace
+
+TEST_F(TargetFixture, TargetSelectsAndReportsLeftOutWithSizes) {
+  std::vector<DownloadEvent> plans;
+  auto o = options();
+  o.progress = [&](const DownloadEvent& e) {
+    if (e.kind == DownloadEvent::Kind::Plan) plans.push_back(e);
+  };
+  Downloader d(o);
+  auto r = d.snapshot_download(request(k_multi, "transformers"));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(paths(*r),
+            (std::vector<std::string>{"config.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
+                                      "model.safetensors.index.json", "tokenizer.json"}));
+  EXPECT_EQ(left_paths(*r), (std::vector<std::string>{"onnx/model.onnx", "pytorch_model.bin", "tf_model.h5"}));
+  EXPECT_EQ(r->left_out[1].size, 3000u);
+  EXPECT_NE(r->left_out[1].reason.find("loads the model.safetensors shards"), std::string::npos) << r->left_out[1].reason;
+  EXPECT_EQ(r->repo_files, 8u);
+  EXPECT_FALSE(exists(r->path + "/pytorch_model.bin"));
+  EXPECT_TRUE(exists(r->path + "/model-00002-of-00002.safetensors"));
+  ASSERT_EQ(plans.size(), 1u);
+  EXPECT_EQ(plans[0].left_out.size(), 3u);
+  EXPECT_EQ(plans[0].files_total, 5u);
+
+  // Offline afterwards: the trees record decides, and only the target's files must be cached.
+  auto off = options();
+  off.offline = true;
+  Downloader offline(off);
+  auto cached = offline.snapshot_download(request(k_multi, "transformers"));
+  ASSERT_TRUE(cached) << cached.error().message;
+  EXPECT_TRUE(cached->from_cache_only);
+  EXPECT_EQ(paths(*cached), paths(*r));
+  EXPECT_EQ(left_paths(*cached), left_paths(*r));
+}
+
+TEST_F(TargetFixture, PatternsApplyOnTopOfTheTarget) {
+  Downloader d(options());
+  auto req = request(k_multi, "transformers");
+  req.ignore_patterns = {"tokenizer*", "onnx/*"};
+  req.dry_run = true;
+  auto r = d.snapshot_download(req);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(paths(*r), (std::vector<std::string>{"config.json", "model-00001-of-00002.safetensors",
+                                                 "model-00002-of-00002.safetensors", "model.safetensors.index.json"}));
+  // What the patterns exclude is theirs to explain: left_out holds the target's verdicts only.
+  EXPECT_EQ(left_paths(*r), (std::vector<std::string>{"pytorch_model.bin", "tf_model.h5"}));
+  EXPECT_FALSE(exists(cache + "/models--org--multi"));
+}
+
+TEST_F(TargetFixture, NothingToLoadIsNotFoundNamingTheRepo) {
+  Downloader d(options());
+  auto r = d.snapshot_download(request(k_multi, "gguf"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::NotFound);
+  EXPECT_NE(r.error().message.find("--for gguf: model 'org/multi'"), std::string::npos) << r.error().message;
+  EXPECT_NE(r.error().message.find("no .gguf file"), std::string::npos) << r.error().message;
+}
+
+TEST_F(TargetFixture, WithBaseDownloadsTheBaseWithTheSameTarget) {
+  Downloader d(options());
+  auto req = request(k_lora, "transformers");
+  req.with_base = true;
+  auto r = d.snapshot_download(req);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(paths(*r), (std::vector<std::string>{"adapter_config.json", "adapter_model.safetensors"}));
+  ASSERT_EQ(r->bases.size(), 1u);
+  EXPECT_EQ(r->bases[0].repo_id, "org/multi");
+  EXPECT_EQ(r->bases[0].adapter_repo_id, "org/lora");
+  EXPECT_EQ(r->bases[0].snapshot.path, layout(k_multi).snapshot_dir(c1));
+  EXPECT_EQ(r->bases[0].snapshot.files.size(), 5u);
+  EXPECT_EQ(r->bases[0].snapshot.left_out.size(), 3u);
+  EXPECT_TRUE(exists(layout(k_multi).snapshot_dir(c1) + "/model-00001-of-00002.safetensors"));
+  EXPECT_FALSE(exists(layout(k_multi).snapshot_dir(c1) + "/pytorch_model.bin"));
+}
