@@ -111,6 +111,8 @@ nlohmann::json report_json(const inspect::ModelReport& r) {
     j["weight_formats"].push_back({{"format", model::to_string(g.format)}, {"files", g.files}, {"bytes", g.bytes}});
   j["transformers_loads"] = r.transformers_loads.empty() ? json() : json(r.transformers_loads);
   j["needless_bytes"] = r.needless_bytes ? json(*r.needless_bytes) : json();
+  j["left_out"] = json::array();
+  for (const auto& l : r.left_out) j["left_out"].push_back({{"path", l.path}, {"size", l.size}, {"reason", l.reason}});
   j["findings"] = json::array();
   for (const auto& f : r.findings) j["findings"].push_back({{"file", f.file}, {"reason", f.reason}});
   if (r.remote) {

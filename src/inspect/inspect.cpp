@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <functional>
+#include <map>
 #include <mutex>
 #include <set>
 
@@ -59,8 +60,30 @@ class RemoteReader final : public Reader {
 
   Result<std::string> read(const std::string& path, std::uint64_t offset, std::uint64_t length,
                            std::uint64_t file_size) override {
+    // A file's next range goes straight to where its last one was redirected (the CDN's signed
+    // URL), as the transfer engine does, and back to the resolve URL when that target refuses.
+    std::string target;
+    {
+      std::lock_guard lock(m_mutex);
+      if (const auto it = m_followed.find(path); it != m_followed.end()) target = it->second;
+    }
+    if (!target.empty()) {
+      auto r = read_from(target, path, offset, length, file_size);
+      if (r) return r;
+      std::lock_guard lock(m_mutex);
+      m_followed.erase(path);
+    }
+    return read_from(hub::resolve_url(m_api.options().endpoint, m_repo, m_commit, path), path, offset, length, file_size);
+  }
+
+  std::uint64_t bytes() const { return m_bytes; }
+  std::uint64_t requests() const { return m_requests; }
+
+ private:
+  Result<std::string> read_from(const std::string& url, const std::string& path, std::uint64_t offset, std::uint64_t length,
+                                std::uint64_t file_size) {
     http::Request req;
-    req.url = hub::resolve_url(m_api.options().endpoint, m_repo, m_commit, path);
+    req.url = url;
     req.headers = m_api.headers_for(req.url);
     const bool whole = offset == 0 && length >= file_size;
     if (!whole) req.headers.set("Range", "bytes=" + std::to_string(offset) + "-" + std::to_string(offset + length - 1));
@@ -88,17 +111,18 @@ class RemoteReader final : public Reader {
     if (resp->body.size() != length)
       return fail(ErrorCode::Http, path + ": asked for " + std::to_string(length) + " bytes at offset " + std::to_string(offset) +
                                        ", got " + std::to_string(resp->body.size()));
+    if (!resp->url.empty() && resp->url != url) {
+      std::lock_guard lock(m_mutex);
+      m_followed[path] = resp->url;
+    }
     return std::move(resp->body);
   }
 
-  std::uint64_t bytes() const { return m_bytes; }
-  std::uint64_t requests() const { return m_requests; }
-
- private:
   hub::HubApi& m_api;
   RepoRef m_repo;
   std::string m_commit;
   std::mutex m_mutex;
+  std::map<std::string, std::string> m_followed;  // path -> where its last read was redirected
   std::uint64_t m_bytes = 0;
   std::uint64_t m_requests = 0;
 };
@@ -354,16 +378,18 @@ void analyze(Reader& reader, ModelReport& r, bool parallel) {
   r.memory.int4 = (r.parameters + 1) / 2;
 
   r.weight_formats = model::weight_formats(r.files);
-  // from_pretrained's order (modeling_utils): safetensors, then PyTorch .bin, then TF, then Flax.
-  for (auto f : {model::WeightFormat::Safetensors, model::WeightFormat::PytorchBin, model::WeightFormat::TensorFlow,
-                 model::WeightFormat::Flax}) {
-    const bool present = std::any_of(r.files.begin(), r.files.end(), [&](const model::RepoFile& rf) {
-      return rf.path.find('/') == std::string::npos && model::is_weight_file(rf.path) && model::weight_format_of(rf.path) == f;
-    });
-    if (present) {
-      r.transformers_loads = std::string(model::to_string(f));
-      break;
-    }
+  // What from_pretrained loads (model_files.hpp's select_for); a default `hf download` fetches
+  // every file, so the rest is needless for transformers.
+  model::ModelTarget transformers;
+  transformers.framework = model::Framework::Transformers;
+  if (auto sel = model::select_for(transformers, r.files)) {
+    r.needless_bytes = r.file_bytes - std::min(r.file_bytes, sel->bytes);
+    r.left_out = std::move(sel->left_out);
+    for (const auto& p : sel->files)
+      if (model::is_weight_file(p)) {
+        r.transformers_loads = std::string(model::to_string(model::weight_format_of(p)));
+        break;
+      }
   }
 }
 

@@ -5,6 +5,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 #include "inspect_models.hpp"
 #include "temp_dir.hpp"
 
@@ -53,11 +55,12 @@ struct Repo {
     EXPECT_TRUE(r) << r.error().message;
     return r ? *r : inspect::ModelReport{};
   }
-  // Body bytes the server sent for everything but the API (repo info, tree listing).
+  // Body bytes the server sent in answers (200, 206) to everything but the API (repo info, tree
+  // listing); redirects' short bodies ("Found. Redirecting to ...") are left out.
   std::uint64_t served_file_bytes() {
     std::uint64_t n = 0;
     for (const auto& q : hub.requests())
-      if (q.path.find("/api/models/") != 0) n += q.body_bytes;
+      if (q.path.find("/api/models/") != 0 && (q.status == 200 || q.status == 206)) n += q.body_bytes;
     return n;
   }
 };
@@ -75,6 +78,7 @@ void expect_same(const inspect::ModelReport& a, const inspect::ModelReport& b) {
   EXPECT_EQ(a.license, b.license);
   EXPECT_EQ(a.needs_trust_remote_code, b.needs_trust_remote_code);
   EXPECT_EQ(a.transformers_loads, b.transformers_loads);
+  EXPECT_EQ(a.needless_bytes, b.needless_bytes);
   EXPECT_EQ(a.generation_defaults, b.generation_defaults);
   ASSERT_EQ(a.weights.size(), b.weights.size());
   for (std::size_t i = 0; i < a.weights.size(); ++i) {
@@ -154,6 +158,8 @@ TEST(Inspect, SingleSafetensorsEverywhereTheSame) {
       ++cdn_ranges;
     }
   EXPECT_EQ(cdn_ranges, 2);
+  // The header's range went straight to the CDN URL the first one was redirected to.
+  EXPECT_EQ(repo.hub.count("GET", "/resolve/" + k_commit + "/model.safetensors"), 1);
 }
 
 TEST(Inspect, ShardedWithIndex) {
@@ -228,6 +234,15 @@ TEST(Inspect, WeightFormatsAndWhatTransformersLoads) {
   EXPECT_EQ(by_format.at("safetensors"), repo.files["model.safetensors"].size());
   EXPECT_EQ(by_format.at("pytorch"), 70000u);
   EXPECT_EQ(by_format.at("onnx"), 66000u);
+  // from_pretrained takes config.json and model.safetensors; the copies are needless.
+  ASSERT_TRUE(r.needless_bytes);
+  EXPECT_EQ(*r.needless_bytes, 70000u + 66000u);
+  std::set<std::string> left;
+  for (const auto& l : r.left_out) {
+    left.insert(l.path);
+    EXPECT_FALSE(l.reason.empty());
+  }
+  EXPECT_EQ(left, (std::set<std::string>{"onnx/model.onnx", "pytorch_model.bin"}));
   expect_same(r, repo.remote());
   // The .bin and .onnx copies were never read over HTTP.
   for (const auto& q : repo.hub.requests()) {

@@ -105,8 +105,13 @@ struct ModelReport {
   std::optional<model::AdapterConfig> adapter;
   // Formats
   std::vector<model::WeightGroup> weight_formats;
-  std::string transformers_loads;               // the format from_pretrained loads: "safetensors", "pytorch", ... or ""
-  std::optional<std::uint64_t> needless_bytes;  // a default `hf download` minus what transformers loads
+  /// The format of the weights from_pretrained loads (model::select_for(transformers)):
+  /// "safetensors", "pytorch", ..., or "" when it loads none (GGUF-only repo, adapter, tokenizer).
+  std::string transformers_loads;
+  /// file_bytes minus what from_pretrained loads: what a default `hf download` fetches needlessly
+  /// for transformers; nullopt when select_for finds nothing transformers loads.
+  std::optional<std::uint64_t> needless_bytes;
+  std::vector<model::LeftOut> left_out;  // those files, with select_for's reason for each
 
   std::vector<Finding> findings;
   // Remote only: bodies received by this call's own requests (JSON files and header ranges; the
