@@ -111,6 +111,7 @@ nlohmann::json report_json(const inspect::ModelReport& r) {
     j["weight_formats"].push_back({{"format", model::to_string(g.format)}, {"files", g.files}, {"bytes", g.bytes}});
   j["transformers_loads"] = r.transformers_loads.empty() ? json() : json(r.transformers_loads);
   j["needless_bytes"] = r.needless_bytes ? json(*r.needless_bytes) : json();
+  j["needless_for"] = r.needless_for.empty() ? json() : json(r.needless_for);
   j["left_out"] = json::array();
   for (const auto& l : r.left_out) j["left_out"].push_back({{"path", l.path}, {"size", l.size}, {"reason", l.reason}});
   j["findings"] = json::array();
@@ -166,7 +167,8 @@ void print_human(const inspect::ModelReport& r) {
     fmt::print("  formats        {}{}\n", join(formats, ", "),
                r.transformers_loads.empty() ? "" : "; transformers loads " + r.transformers_loads);
   if (r.needless_bytes && *r.needless_bytes > 0)
-    fmt::print("  needless       a plain `hf download` also fetches {} transformers does not load\n", size(*r.needless_bytes));
+    fmt::print("  needless       a plain `hf download` also fetches {} {} does not load\n", size(*r.needless_bytes),
+               r.needless_for);
   fmt::print("  tokenizer      {}; chat template {}\n",
              r.tokenizer_files.empty() ? "none" : printable(join(r.tokenizer_files, ", ")),
              r.chat_template ? "yes (" + join(r.chat_template_sources, ", ") + ")" : "no");

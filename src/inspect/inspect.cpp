@@ -352,10 +352,34 @@ void analyze(Reader& reader, ModelReport& r, bool parallel) {
     if (faults[i]) r.findings.push_back(std::move(*faults[i]));
   }
 
-  // The totals' basis: every safetensors file (a sharded checkpoint, diffusers' components), else
-  // the first GGUF variant (its split parts together): GGUF variants are copies of one model.
+  // What the loader takes (model_files.hpp's select_for): diffusers' pipeline when the repo has a
+  // model_index.json, else transformers' from_pretrained. A default `hf download` fetches every
+  // file, so the rest is needless for it.
+  const bool pipeline = size_of.count("model_index.json") > 0;
+  model::ModelTarget target;
+  target.framework = pipeline ? model::Framework::Diffusers : model::Framework::Transformers;
+  std::set<std::string> loaded;
+  if (auto sel = model::select_for(target, r.files)) {
+    r.needless_for = std::string(model::to_string(target.framework));
+    r.needless_bytes = r.file_bytes - std::min(r.file_bytes, sel->bytes);
+    r.left_out = std::move(sel->left_out);
+    loaded.insert(sel->files.begin(), sel->files.end());
+    for (const auto& p : sel->files)
+      if (!pipeline && model::is_weight_file(p)) {
+        r.transformers_loads = std::string(model::to_string(model::weight_format_of(p)));
+        break;
+      }
+  }
+
+  // The totals' basis: the safetensors files the loader takes (a checkpoint's shards, a
+  // pipeline's components; not the copies beside them: consolidated.safetensors, fp16 variants);
+  // when it takes none, every safetensors file; without any, the first GGUF variant (its split
+  // parts together): GGUF variants are copies of one model.
   for (const auto& w : r.weights)
-    if (w.format == "safetensors") r.basis.push_back(w.path);
+    if (w.format == "safetensors" && loaded.count(w.path)) r.basis.push_back(w.path);
+  if (r.basis.empty())
+    for (const auto& w : r.weights)
+      if (w.format == "safetensors") r.basis.push_back(w.path);
   if (r.basis.empty()) {
     std::string variant;
     for (const auto& w : r.weights) {
@@ -378,19 +402,6 @@ void analyze(Reader& reader, ModelReport& r, bool parallel) {
   r.memory.int4 = (r.parameters + 1) / 2;
 
   r.weight_formats = model::weight_formats(r.files);
-  // What from_pretrained loads (model_files.hpp's select_for); a default `hf download` fetches
-  // every file, so the rest is needless for transformers.
-  model::ModelTarget transformers;
-  transformers.framework = model::Framework::Transformers;
-  if (auto sel = model::select_for(transformers, r.files)) {
-    r.needless_bytes = r.file_bytes - std::min(r.file_bytes, sel->bytes);
-    r.left_out = std::move(sel->left_out);
-    for (const auto& p : sel->files)
-      if (model::is_weight_file(p)) {
-        r.transformers_loads = std::string(model::to_string(model::weight_format_of(p)));
-        break;
-      }
-  }
 }
 
 }  // namespace

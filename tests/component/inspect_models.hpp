@@ -90,6 +90,24 @@ inline RepoFiles custom_code_model() {
           {"model.safetensors", safetensors_bytes({{"w", "BF16", {8, 8}}})}};
 }
 
+/// A diffusers pipeline: model_index.json, a sharded unet with an index (and an fp16 variant
+/// copy beside it), a text encoder and a vae.
+inline RepoFiles diffusers_model() {
+  const std::string idx = R"({"weight_map":{"down.weight":"diffusion_pytorch_model-00001-of-00002.safetensors",)"
+                          R"("up.weight":"diffusion_pytorch_model-00002-of-00002.safetensors"}})";
+  return {{"model_index.json", R"({"_class_name":"StableDiffusionPipeline","unet":["diffusers","UNet2DConditionModel"]})"},
+          {"unet/config.json", R"({"_class_name":"UNet2DConditionModel"})"},
+          {"unet/diffusion_pytorch_model.safetensors.index.json", idx},
+          {"unet/diffusion_pytorch_model-00001-of-00002.safetensors", safetensors_bytes({{"down.weight", "F32", {64, 16}}})},
+          {"unet/diffusion_pytorch_model-00002-of-00002.safetensors", safetensors_bytes({{"up.weight", "F32", {16, 64}}})},
+          {"unet/diffusion_pytorch_model.fp16.safetensors",
+           safetensors_bytes({{"down.weight", "F16", {64, 16}}, {"up.weight", "F16", {16, 64}}})},
+          {"text_encoder/config.json", R"({"model_type":"clip_text_model"})"},
+          {"text_encoder/model.safetensors", safetensors_bytes({{"emb.weight", "F32", {100, 8}}})},
+          {"vae/config.json", R"({"_class_name":"AutoencoderKL"})"},
+          {"vae/diffusion_pytorch_model.safetensors", safetensors_bytes({{"dec.weight", "BF16", {8, 8}}})}};
+}
+
 inline bool is_lfs(const std::string& path) {
   return path.ends_with(".safetensors") || path.ends_with(".gguf") || path.ends_with(".bin") || path.ends_with(".onnx");
 }

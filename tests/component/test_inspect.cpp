@@ -79,6 +79,7 @@ void expect_same(const inspect::ModelReport& a, const inspect::ModelReport& b) {
   EXPECT_EQ(a.needs_trust_remote_code, b.needs_trust_remote_code);
   EXPECT_EQ(a.transformers_loads, b.transformers_loads);
   EXPECT_EQ(a.needless_bytes, b.needless_bytes);
+  EXPECT_EQ(a.needless_for, b.needless_for);
   EXPECT_EQ(a.generation_defaults, b.generation_defaults);
   ASSERT_EQ(a.weights.size(), b.weights.size());
   for (std::size_t i = 0; i < a.weights.size(); ++i) {
@@ -249,6 +250,28 @@ TEST(Inspect, WeightFormatsAndWhatTransformersLoads) {
     EXPECT_EQ(q.path.find("pytorch_model.bin"), std::string::npos);
     EXPECT_EQ(q.path.find("model.onnx"), std::string::npos);
   }
+}
+
+TEST(Inspect, DiffusersPipelineComponentsAndTheirIndex) {
+  Repo repo(diffusers_model());
+  const auto r = repo.local();
+  ASSERT_EQ(r.shard_sets.size(), 1u);
+  EXPECT_EQ(r.shard_sets[0].index, "unet/diffusion_pytorch_model.safetensors.index.json");
+  EXPECT_EQ(r.shard_sets[0].shards, (std::vector<std::string>{"unet/diffusion_pytorch_model-00001-of-00002.safetensors",
+                                                              "unet/diffusion_pytorch_model-00002-of-00002.safetensors"}));
+  // Every weight file's header is read, but the totals count what the pipeline loads: not the
+  // unet's fp16 variant copy.
+  EXPECT_EQ(r.weights.size(), 5u);
+  EXPECT_EQ(r.basis, (std::vector<std::string>{
+                         "text_encoder/model.safetensors", "unet/diffusion_pytorch_model-00001-of-00002.safetensors",
+                         "unet/diffusion_pytorch_model-00002-of-00002.safetensors", "vae/diffusion_pytorch_model.safetensors"}));
+  EXPECT_EQ(r.parameters, 1024u + 1024 + 800 + 64);
+  EXPECT_EQ(r.parameters_by_dtype, (std::map<std::string, std::uint64_t>{{"F32", 2848}, {"BF16", 64}}));
+  EXPECT_EQ(r.needless_for, "diffusers");
+  ASSERT_TRUE(r.needless_bytes);
+  EXPECT_EQ(*r.needless_bytes, repo.files["unet/diffusion_pytorch_model.fp16.safetensors"].size());
+  EXPECT_EQ(r.transformers_loads, "");
+  expect_same(r, repo.remote());
 }
 
 TEST(Inspect, CustomCodeAndMalformedJsonIsAFinding) {

@@ -80,8 +80,8 @@ struct ModelReport {
 
   // config.json
   std::optional<model::ModelConfig> config;
-  // Weights: the safetensors files when any, else the GGUF files (the first variant's, see
-  // weights_basis). Totals are over `basis` files.
+  // Weights. Totals are over the `basis` files: the safetensors files the loader takes (see
+  // needless_for), else every safetensors file, else the first GGUF variant's files.
   std::vector<WeightFile> weights;  // every safetensors and GGUF file read, by path
   std::vector<std::string> basis;   // the files the totals below add up
   std::uint64_t parameters = 0;
@@ -108,9 +108,11 @@ struct ModelReport {
   /// The format of the weights from_pretrained loads (model::select_for(transformers)):
   /// "safetensors", "pytorch", ..., or "" when it loads none (GGUF-only repo, adapter, tokenizer).
   std::string transformers_loads;
-  /// file_bytes minus what from_pretrained loads: what a default `hf download` fetches needlessly
-  /// for transformers; nullopt when select_for finds nothing transformers loads.
+  /// file_bytes minus what the loader takes (diffusers for a repo with model_index.json, else
+  /// transformers; `needless_for` names it): what a default `hf download` fetches needlessly;
+  /// nullopt when select_for finds nothing it loads.
   std::optional<std::uint64_t> needless_bytes;
+  std::string needless_for;              // "transformers", "diffusers" or "" (with needless_bytes)
   std::vector<model::LeftOut> left_out;  // those files, with select_for's reason for each
 
   std::vector<Finding> findings;
