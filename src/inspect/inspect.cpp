@@ -106,6 +106,15 @@ class RemoteReader final : public Reader {
       return fail(ErrorCode::Http, path + ": the server answered " + std::to_string(resp->status) +
                                        " to a Range request for bytes " + std::to_string(offset) + "-" +
                                        std::to_string(offset + length - 1) + " (206 expected)");
+    if (resp->status == 206) {
+      // The range must be the one asked for: "bytes <first>-<last>/<size>".
+      const auto cr = resp->headers.get("Content-Range");
+      const std::string want = "bytes " + std::to_string(offset) + "-" + std::to_string(offset + length - 1) + "/";
+      if (!cr || cr->compare(0, want.size(), want) != 0)
+        return fail(ErrorCode::Http, path + ": asked for bytes " + std::to_string(offset) + "-" +
+                                         std::to_string(offset + length - 1) + ", the server answered Content-Range '" +
+                                         cr.value_or("") + "'");
+    }
     if (resp->status != 200 && resp->status != 206)
       return fail(ErrorCode::Http, path + ": unexpected status " + std::to_string(resp->status));
     if (resp->body.size() != length)
@@ -186,6 +195,9 @@ Result<WeightFile> read_safetensors(Reader& reader, const model::RepoFile& f) {
   if (!n) return fail(std::move(n).error());
   auto json = reader.read(f.path, 8, *n, f.size);
   if (!json) return fail(std::move(json).error());
+  if (json->size() != *n)
+    return fail(ErrorCode::Integrity, f.path + ": the header is " + std::to_string(*n) + " bytes but only " +
+                                          std::to_string(json->size()) + " could be read from offset 8");
   auto header = model::parse_safetensors_header(*json, f.size, f.path);
   if (!header) return fail(std::move(header).error());
   w.header_bytes = 8 + *n;
@@ -199,11 +211,18 @@ Result<WeightFile> read_gguf(Reader& reader, const model::RepoFile& f) {
   w.path = f.path;
   w.format = "gguf";
   w.size = f.size;
+  if (f.size == 0) return fail(ErrorCode::Integrity, f.path + ": empty file, not GGUF");
   std::string prefix;
   std::uint64_t want = std::min(f.size, k_gguf_first_read);
   for (;;) {
-    auto more = reader.read(f.path, prefix.size(), want - prefix.size(), f.size);
+    const std::uint64_t asked = want - prefix.size();
+    auto more = reader.read(f.path, prefix.size(), asked, f.size);
     if (!more) return fail(std::move(more).error());
+    // A file shorter than its listed size (changed, truncated) ends the reading here.
+    if (more->size() != asked)
+      return fail(ErrorCode::Integrity, f.path + ": " + std::to_string(more->size()) + " bytes at offset " +
+                                            std::to_string(prefix.size()) + " where " + std::to_string(asked) +
+                                            " were expected (the file is shorter than its size " + std::to_string(f.size) + ")");
     prefix += *more;
     auto parsed = model::parse_gguf(prefix, f.size, f.path);
     if (!parsed) return fail(std::move(parsed).error());

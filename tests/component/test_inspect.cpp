@@ -304,6 +304,23 @@ TEST(Inspect, HostileHeaderIsAFindingNamingFileAndOffset) {
   for (const auto& q : repo.hub.requests()) EXPECT_NE(q.range, "bytes=8-" + std::to_string(8 + (1ull << 40) - 1));
 }
 
+TEST(Inspect, AServerThatIgnoresOrMovesTheRangeGivesAFindingNotADownload) {
+  RepoFiles files{{"config.json", config_json()},
+                  {"model.safetensors", safetensors_bytes({{"big.weight", "F32", {1024, 1024}}})}};
+  for (const FaultKind kind : {FaultKind::IgnoreRange, FaultKind::RangeElsewhere}) {
+    Repo repo(files);
+    repo.hub.add_fault(Fault::body(kind, "GET", "/cdn/", 0, -1));
+    const auto r = repo.remote();
+    ASSERT_EQ(r.findings.size(), 1u);
+    EXPECT_EQ(r.findings[0].file, "model.safetensors");
+    EXPECT_EQ(r.parameters, 0u);
+    // What inspect took in stayed within the ranges it asked for (the 8 bytes, then at most the
+    // header's length from the wrong place twice: from the followed CDN URL, then once more
+    // through /resolve), never the 4 MiB file.
+    EXPECT_LE(r.bytes_transferred, config_json().size() + 2 * st_header(files["model.safetensors"]));
+  }
+}
+
 TEST(Inspect, MissingFolderOrUncachedRepoFails) {
   TempDir dir;
   inspect::LocalOptions o;
