@@ -400,6 +400,16 @@ void analyze(Reader& reader, ModelReport& r, bool parallel) {
     for (const auto& w : r.weights)
       if (w.format == "safetensors") r.basis.push_back(w.path);
   if (r.basis.empty()) {
+    // The variant llama.cpp's -hf takes (Q4_K_M among several), without the vision projector.
+    model::ModelTarget gguf;
+    gguf.framework = model::Framework::Gguf;
+    if (auto sel = model::select_for(gguf, r.files))
+      for (const auto& w : r.weights)
+        if (w.format == "gguf" && std::count(sel->files.begin(), sel->files.end(), w.path) &&
+            w.path.find("mmproj") == std::string::npos)
+          r.basis.push_back(w.path);
+  }
+  if (r.basis.empty()) {
     std::string variant;
     for (const auto& w : r.weights) {
       if (variant.empty()) variant = gguf_variant(w.path);

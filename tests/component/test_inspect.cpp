@@ -212,6 +212,23 @@ TEST(Inspect, GgufSeveralQuantTypes) {
   EXPECT_EQ(repo.served_file_bytes(), inspect::k_gguf_first_read + json_bytes(repo.files));
 }
 
+TEST(Inspect, GgufVariantsEachWithItsFileTypeTotalsOfTheDefaultOne) {
+  auto files = gguf_model();
+  files["model-IQ2_XS.gguf"] =
+      gguf_bytes({{"general.architecture", std::string("llama")}, {"general.file_type", std::uint64_t{20}}},
+                 {{"token_embd.weight", "Q8_0", {256, 64}}});
+  Repo repo(files);
+  const auto r = repo.local();
+  ASSERT_EQ(r.weights.size(), 2u);
+  EXPECT_EQ(r.weights[0].path, "model-IQ2_XS.gguf");
+  EXPECT_EQ(r.weights[0].gguf_file_type, "IQ2_XS");
+  EXPECT_EQ(r.weights[1].gguf_file_type, "Q4_K_M");
+  // llama.cpp's default variant, not the first by name.
+  EXPECT_EQ(r.basis, std::vector<std::string>{"model-Q4_K_M.gguf"});
+  EXPECT_EQ(r.tensor_count, 4u);
+  expect_same(r, repo.remote());
+}
+
 TEST(Inspect, PeftAdapter) {
   Repo repo(adapter_model());
   const auto r = repo.local();

@@ -81,7 +81,8 @@ struct ModelReport {
   // config.json
   std::optional<model::ModelConfig> config;
   // Weights. Totals are over the `basis` files: the safetensors files the loader takes (see
-  // needless_for), else every safetensors file, else the first GGUF variant's files.
+  // needless_for), else every safetensors file, else the GGUF variant llama.cpp's -hf takes
+  // (select_for(gguf): Q4_K_M among several; its split parts together), else the first one's.
   std::vector<WeightFile> weights;  // every safetensors and GGUF file read, by path
   std::vector<std::string> basis;   // the files the totals below add up
   std::uint64_t parameters = 0;
