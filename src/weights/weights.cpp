@@ -21,15 +21,17 @@ namespace {
 
 namespace stdfs = std::filesystem;
 
-// A read-only mapping of a whole file, unmapped on destruction.
+// A read-only mapping of a whole file and its descriptor, both released on destruction.
 struct Mapping {
   const std::byte* base = nullptr;
   std::size_t size = 0;
+  int fd = -1;
   Mapping() = default;
   Mapping(const Mapping&) = delete;
   Mapping& operator=(const Mapping&) = delete;
   ~Mapping() {
     if (base) ::munmap(const_cast<std::byte*>(base), size);
+    if (fd >= 0) ::close(fd);
   }
 };
 
@@ -54,17 +56,13 @@ Result<std::unique_ptr<Mapping>> map_file(const std::string& path) {
     return fail(ErrorCode::InvalidArgument, fmt::format("{}: not a regular file", path), path);
   }
   auto m = std::make_unique<Mapping>();
+  m->fd = fd;  // closed by the Mapping from here on
   m->size = static_cast<std::size_t>(st.st_size);
   if (m->size > 0) {
     void* p = ::mmap(nullptr, m->size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (p == MAP_FAILED) {
-      const int err = errno;
-      ::close(fd);
-      return os_error(path, "map", err);
-    }
+    if (p == MAP_FAILED) return os_error(path, "map", errno);
     m->base = static_cast<const std::byte*>(p);
   }
-  ::close(fd);  // the mapping keeps the file
   return m;
 }
 
@@ -80,6 +78,26 @@ void TensorView::prefetch() const {
   const auto start = reinterpret_cast<std::uintptr_t>(data) & ~(page - 1);
   const auto end = reinterpret_cast<std::uintptr_t>(data) + info->length;
   ::madvise(reinterpret_cast<void*>(start), end - start, MADV_WILLNEED);
+}
+
+Result<void> TensorView::read(std::uint64_t offset, std::span<std::byte> out) const {
+  if (offset > info->length || out.size() > info->length - offset)
+    return fail(ErrorCode::InvalidArgument, fmt::format("{} bytes from byte {} are not inside tensor '{}' ({} bytes)", out.size(),
+                                                        offset, info->name, info->length));
+  std::uint64_t at = info->offset + offset;
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t n = ::pread(file->fd, out.data() + done, out.size() - done, static_cast<off_t>(at));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0)
+      return fail(ErrorCode::Io,
+                  fmt::format("{}: cannot read tensor '{}' at byte {}: {}", file->path, info->name, at,
+                              n == 0 ? "the file ends there (it got shorter)" : std::strerror(errno)),
+                  file->path);
+    done += static_cast<std::size_t>(n);
+    at += static_cast<std::uint64_t>(n);
+  }
+  return {};
 }
 
 struct Weights::State {
@@ -126,6 +144,7 @@ Result<Weights> Weights::open_files(const std::vector<std::string>& paths) {
     auto file = std::make_unique<WeightFile>();
     file->path = path;
     file->size = m.size;
+    file->fd = m.fd;
     auto infos = std::make_unique<std::vector<model::TensorInfo>>();
     if (is_gguf(m)) {
       file->format = FileFormat::Gguf;

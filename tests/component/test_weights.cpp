@@ -2,6 +2,7 @@
 // GGUF file, a model in a Hub cache resolved offline, and files that must be refused.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <filesystem>
 
 #include "cache_builder.hpp"
@@ -56,6 +57,15 @@ TEST(Weights, ShardedFolderGivesViewsOfTheRightBytes) {
   EXPECT_EQ(w->parameter_count(), params);
   EXPECT_EQ(w->tensor_bytes(), bytes);
   EXPECT_EQ(w->find("nope"), nullptr);
+  // The copying path reads the same bytes, from any offset; a range outside the tensor is refused.
+  const TensorView* q = w->find("model.layers.0.q.weight");
+  std::vector<std::byte> copy(q->info->length - 3);
+  ASSERT_TRUE(q->read(3, copy));
+  EXPECT_EQ(std::memcmp(copy.data(), q->data + 3, copy.size()), 0);
+  std::vector<std::byte> too_long(q->info->length);
+  auto outside = q->read(1, too_long);
+  ASSERT_FALSE(outside);
+  EXPECT_EQ(outside.error().code, ErrorCode::InvalidArgument);
   // Views survive a move of the Weights.
   Weights moved = std::move(*w);
   expect_bytes(*moved.find("lm_head.weight"), k_shard2[0]);
