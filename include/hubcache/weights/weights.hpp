@@ -84,12 +84,15 @@ class Weights {
   /// malformed header, an index shard outside the folder, or two files holding a tensor of one
   /// name: names the file(s) and byte offset), Io / PermissionDenied from open and mmap.
   static Result<Weights> open_folder(const std::string& folder, const OpenOptions& options = {});
-  /// Opens exactly these files; each one's format by its magic ("GGUF") or else as safetensors.
+  /// Opens exactly these files; each one's format by its name (`.gguf`, `.safetensors`), else by
+  /// its magic ("GGUF") or else as safetensors. A FIFO or device is refused without blocking.
   /// Errors as open_folder.
   static Result<Weights> open_files(const std::vector<std::string>& paths);
   /// Resolves `repo_id_or_folder` offline (resolve_snapshot: never the network) and opens its
-  /// snapshot folder. Errors: resolve_snapshot's (LocalEntryNotFound naming the command that
-  /// downloads it, InvalidRepoId, ...) and open_folder's.
+  /// snapshot folder. A snapshot downloaded in part (other files of its commit missing) opens when
+  /// the weight files open_folder needs are there. Errors: resolve_snapshot's (LocalEntryNotFound
+  /// naming the command that downloads it, IncompleteSnapshot when weight files are missing too,
+  /// InvalidRepoId, ...) and open_folder's.
   static Result<Weights> open_model(const std::string& repo_id_or_folder, const ModelOpenOptions& options);
 
   Weights(Weights&&) noexcept;
