@@ -3,7 +3,9 @@
 // `weights_bench open DIR [N]` opens it and lists every tensor N times (default 200) and prints
 // the median and max time of one open+list; `weights_bench read DIR` opens it and reads every
 // tensor byte once (a 64-bit sum, printed so it cannot be skipped): run it against
-// `cat DIR/*.safetensors > /dev/null` with farm-bench, both from the page cache (bench/README.md).
+// `cat DIR/*.safetensors > /dev/null` with farm-bench, both from the page cache (bench/README.md);
+// `weights_bench copy DIR` reads every tensor byte into a buffer through TensorView::read (pread)
+// instead, as cat does.
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -107,13 +109,17 @@ int read_all(const std::string& dir) {
   std::uint64_t sum = 0;
   for (const auto& t : w->tensors()) {
     const auto b = t.bytes();
+    // Four independent 64-bit lanes per 32 bytes, so the loop is bound by memory, not by one
+    // chain of additions.
+    std::uint64_t lane[4] = {0, 0, 0, 0};
     std::size_t i = 0;
-    for (; i + 8 <= b.size(); i += 8) {
-      std::uint64_t v;
-      std::memcpy(&v, b.data() + i, 8);
-      sum += v;
+    for (; i + 32 <= b.size(); i += 32) {
+      std::uint64_t v[4];
+      std::memcpy(v, b.data() + i, 32);
+      for (int k = 0; k < 4; ++k) lane[k] += v[k];
     }
     for (; i < b.size(); ++i) sum += static_cast<std::uint8_t>(b[i]);
+    sum += lane[0] + lane[1] + lane[2] + lane[3];
   }
   std::printf("read %llu bytes, sum %llx\n", static_cast<unsigned long long>(w->tensor_bytes()),
               static_cast<unsigned long long>(sum));
@@ -122,15 +128,43 @@ int read_all(const std::string& dir) {
 
 }  // namespace
 
+// Every tensor byte once through TensorView::read: pread into a reused 256 KiB buffer (L2-sized,
+// as cat's 128 KiB), the bytes left there as cat leaves them; one word per chunk goes into a sum
+// printed at the end.
+int copy_all(const std::string& dir) {
+  auto w = hubcache::weights::Weights::open_folder(dir);
+  if (!w) {
+    std::fprintf(stderr, "error: %s\n", w.error().message.c_str());
+    return 1;
+  }
+  std::vector<std::byte> buffer(256u << 10);
+  std::uint64_t sum = 0;
+  for (const auto& t : w->tensors()) {
+    for (std::uint64_t at = 0; at < t.info->length;) {
+      const std::size_t n = static_cast<std::size_t>(std::min<std::uint64_t>(buffer.size(), t.info->length - at));
+      if (auto r = t.read(at, std::span(buffer.data(), n)); !r) {
+        std::fprintf(stderr, "error: %s\n", r.error().message.c_str());
+        return 1;
+      }
+      sum += static_cast<std::uint8_t>(buffer[n - 1]);
+      at += n;
+    }
+  }
+  std::printf("copied %llu bytes, sum %llx\n", static_cast<unsigned long long>(w->tensor_bytes()),
+              static_cast<unsigned long long>(sum));
+  return 0;
+}
+
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: %s gen DIR [GiB] | open DIR [N] | read DIR\n", argv[0]);
+    std::fprintf(stderr, "usage: %s gen DIR [GiB] | open DIR [N] | read DIR | copy DIR\n", argv[0]);
     return 2;
   }
   const std::string cmd = argv[1], dir = argv[2];
   if (cmd == "gen") return generate(dir, argc > 3 ? std::stod(argv[3]) : 1.0);
   if (cmd == "open") return open_list(dir, argc > 3 ? std::stoi(argv[3]) : 200);
   if (cmd == "read") return read_all(dir);
+  if (cmd == "copy") return copy_all(dir);
   std::fprintf(stderr, "unknown command %s\n", cmd.c_str());
   return 2;
 }

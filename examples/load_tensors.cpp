@@ -5,7 +5,9 @@
 //
 //   load_tensors org/model [TENSOR]        (offline-first, honours HF_HUB_OFFLINE / HF_HUB_CACHE / HF_ENDPOINT)
 //   load_tensors ./models/llama [TENSOR]   (a folder: no cache, no network)
+//   load_tensors ./m-Q4_K_M.gguf [TENSOR]  (one weight file: one GGUF variant of several)
 #include <cstdio>
+#include <filesystem>
 #include <string>
 
 #include <fmt/format.h>
@@ -27,9 +29,13 @@ int main(int argc, char** argv) {
   weights::ModelOpenOptions options;
   options.cache_dir = config.hub_cache.value;
 
-  // 1. Offline first: a folder, or a repo whose weights the cache already holds.
-  auto opened = weights::Weights::open_model(model, options);
-  if (!opened && opened.error().code == ErrorCode::LocalEntryNotFound && !config.offline.value) {
+  // 1. Offline first: a weight file, a folder, or a repo whose weights the cache already holds.
+  std::error_code ec;
+  auto opened = std::filesystem::is_regular_file(model, ec) ? weights::Weights::open_files({model})
+                                                            : weights::Weights::open_model(model, options);
+  const bool missing =
+      !opened && (opened.error().code == ErrorCode::LocalEntryNotFound || opened.error().code == ErrorCode::IncompleteSnapshot);
+  if (missing && !config.offline.value) {
     // 2. Not cached: fetch the config and weight files (the network is used only now).
     Downloader downloader(DownloadOptions::from_env(config));
     SnapshotRequest request;
@@ -54,7 +60,10 @@ int main(int argc, char** argv) {
 
   const weights::TensorView* pick = argc > 2 ? w.find(argv[2]) : (w.tensors().empty() ? nullptr : &w.tensors().front());
   if (!pick) {
-    std::fprintf(stderr, "error: no tensor called '%s'\n", argc > 2 ? argv[2] : "");
+    if (argc > 2)
+      std::fprintf(stderr, "error: no tensor called '%s'\n", argv[2]);
+    else
+      std::fprintf(stderr, "error: the model has no tensors\n");
     return 1;
   }
   const auto bytes = pick->bytes();  // a view into the mapping: the pages are read as hashed

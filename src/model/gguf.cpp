@@ -246,18 +246,22 @@ Result<GgufParse> Parser::run() {
     if (!keys.insert(kv.key).second) return outcome(fail(at, fmt::format("metadata key '{}' appears twice", kv.key)));
     if (kv.key == "general.alignment") {
       const auto* a = std::get_if<std::uint64_t>(&kv.value.scalar);
-      if (!a || *a == 0 || (*a & (*a - 1)) != 0 || *a > (1u << 30))
-        return outcome(fail(at, "general.alignment is not a power of two"));
+      if (!a) return outcome(fail(at, "general.alignment is not an unsigned integer"));
+      if (*a == 0 || (*a & (*a - 1)) != 0)
+        return outcome(fail(at, fmt::format("general.alignment {} is not a power of two", *a)));
+      if (*a > (1u << 30)) return outcome(fail(at, fmt::format("general.alignment {} is over the limit of 2^30", *a)));
       f.alignment = *a;
     }
     f.metadata.push_back(std::move(kv));
   }
 
   f.tensors.reserve(static_cast<std::size_t>(std::min<std::uint64_t>(tensor_count, 1u << 16)));
+  std::unordered_set<std::string> names;
   for (std::uint64_t i = 0; i < tensor_count; ++i) {
     const std::uint64_t at = m_r.pos();
     TensorInfo t;
     if (Step s = read_string(&t.name, "a tensor name"); s != Step::Ok) return outcome(s);
+    if (!names.insert(t.name).second) return outcome(fail(at, fmt::format("tensor name '{}' appears twice", t.name)));
     std::uint32_t dims = 0;
     if (Step s = got(m_r.num(dims), at, "a tensor's dimension count"); s != Step::Ok) return outcome(s);
     if (dims > 4) return outcome(fail(at, fmt::format("tensor '{}' has {} dimensions; ggml allows 4", t.name, dims)));

@@ -78,11 +78,12 @@ struct Builder {
 };
 
 // ---------------------------------------------------------------------------------------------
-// Weight files of one folder, in transformers' order of preference (modeling_utils
-// `_get_resolved_checkpoint_files`, use_safetensors unset): the safetensors index and its shards,
-// model.safetensors, the PyTorch index and its shards, pytorch_model.bin, then tf_model.h5 and
-// flax_model.msgpack (loaded only through from_tf / from_flax, but still what it looks for).
-// `names` are the file names in that folder; returns the chosen names and a label for reasons.
+// Weight files of one folder in a loader's order of preference. transformers (modeling_utils,
+// use_safetensors unset) asks for model.safetensors, then model.safetensors.index.json and its
+// shards, then pytorch_model.bin, then its index and shards; tf_model.h5 and flax_model.msgpack
+// come last (loaded only through from_tf / from_flax, but still what it looks for). diffusers
+// (ModelMixin.from_pretrained) looks for a component's index first (`index_first`), then the
+// single file. `names` are the file names in that folder; returns the chosen names and a label.
 struct WeightChoice {
   std::vector<std::string> files;
   std::string label;  // e.g. "model.safetensors" or "the model.safetensors shards"
@@ -99,19 +100,24 @@ std::optional<WeightChoice> sharded(const std::set<std::string>& names, const st
   return c;
 }
 
+std::optional<WeightChoice> single(const std::set<std::string>& names, const std::string& stem, const std::string& ext,
+                                   WeightFormat format, const std::string& prefix) {
+  if (!names.count(stem + ext)) return std::nullopt;
+  return WeightChoice{{stem + ext}, prefix + stem + ext, format};
+}
+
 // `prefix` is the folder ("unet/") for the reasons' labels.
 std::optional<WeightChoice> choose_weights(const std::set<std::string>& names, const std::vector<std::string>& st_stems,
-                                           const std::vector<std::string>& bin_stems, bool tf_flax,
+                                           const std::vector<std::string>& bin_stems, bool tf_flax, bool index_first,
                                            const std::string& prefix = "") {
-  for (const auto& s : st_stems)
-    if (auto c = sharded(names, s, ".safetensors", WeightFormat::Safetensors, prefix)) return c;
-  for (const auto& s : st_stems)
-    if (names.count(s + ".safetensors"))
-      return WeightChoice{{s + ".safetensors"}, prefix + s + ".safetensors", WeightFormat::Safetensors};
-  for (const auto& s : bin_stems)
-    if (auto c = sharded(names, s, ".bin", WeightFormat::PytorchBin, prefix)) return c;
-  for (const auto& s : bin_stems)
-    if (names.count(s + ".bin")) return WeightChoice{{s + ".bin"}, prefix + s + ".bin", WeightFormat::PytorchBin};
+  const auto pick = [&](const std::vector<std::string>& stems, const std::string& ext, WeightFormat format) {
+    for (const bool index : {index_first, !index_first})
+      for (const auto& s : stems)
+        if (auto c = index ? sharded(names, s, ext, format, prefix) : single(names, s, ext, format, prefix)) return c;
+    return std::optional<WeightChoice>();
+  };
+  if (auto c = pick(st_stems, ".safetensors", WeightFormat::Safetensors)) return c;
+  if (auto c = pick(bin_stems, ".bin", WeightFormat::PytorchBin)) return c;
   if (tf_flax) {
     if (names.count("tf_model.h5")) return WeightChoice{{"tf_model.h5"}, "tf_model.h5", WeightFormat::TensorFlow};
     if (names.count("flax_model.msgpack")) return WeightChoice{{"flax_model.msgpack"}, "flax_model.msgpack", WeightFormat::Flax};
@@ -182,7 +188,7 @@ Result<Selection> select_transformers(const std::vector<RepoFile>& files) {
   std::set<std::string> root;
   for (const auto& f : files)
     if (depth(f.path) == 0) root.insert(f.path);
-  const auto weights = choose_weights(root, {"model"}, {"pytorch_model"}, true);
+  const auto weights = choose_weights(root, {"model"}, {"pytorch_model"}, true, false);
   std::optional<WeightChoice> adapter;
   if (root.count("adapter_model.safetensors"))
     adapter = WeightChoice{{"adapter_model.safetensors"}, "adapter_model.safetensors", WeightFormat::Safetensors};
@@ -369,7 +375,7 @@ Result<Selection> select_diffusers(const std::vector<RepoFile>& files) {
   std::map<std::string, std::optional<WeightChoice>, std::less<>> weights;
   for (const auto& [folder, names] : folders)
     weights[folder] = choose_weights(names, {"diffusion_pytorch_model", "model"}, {"diffusion_pytorch_model", "pytorch_model"},
-                                     false, folder + "/");
+                                     false, true, folder + "/");
   constexpr std::string_view loader = "DiffusionPipeline.from_pretrained";
 
   Builder b;

@@ -16,8 +16,8 @@ using nlohmann::json;
 
 Unexpected fault(std::string_view file, std::uint64_t offset, const std::string& what) {
   return fail(ErrorCode::Integrity,
-               fmt::format("{}: not a valid safetensors file at byte {}: {}", file.empty() ? "safetensors" : file, offset, what),
-               std::string(file));
+              fmt::format("{}: not a valid safetensors file at byte {}: {}", file.empty() ? "safetensors" : file, offset, what),
+              std::string(file));
 }
 
 // Deepest nesting of arrays/objects in `text`, strings skipped; stops counting past `limit`.
@@ -110,7 +110,9 @@ Result<SafetensorsHeader> parse_safetensors_header(std::string_view text, std::u
   if (doc.is_discarded()) return fault(file, 8, "the header is not well-formed JSON");
   if (!doc.is_object()) return fault(file, 8, "the header is not a JSON object");
 
-  for (auto& [name, entry] : doc.items()) {
+  for (auto& item : doc.items()) {
+    const std::string& name = item.key();
+    const json& entry = item.value();
     if (name == "__metadata__") {
       if (!entry.is_object()) return fault(file, 8, "__metadata__ is not an object of strings");
       for (auto& [k, v] : entry.items()) {

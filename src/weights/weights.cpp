@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
@@ -21,15 +22,17 @@ namespace {
 
 namespace stdfs = std::filesystem;
 
-// A read-only mapping of a whole file, unmapped on destruction.
+// A read-only mapping of a whole file and its descriptor, both released on destruction.
 struct Mapping {
   const std::byte* base = nullptr;
   std::size_t size = 0;
+  int fd = -1;
   Mapping() = default;
   Mapping(const Mapping&) = delete;
   Mapping& operator=(const Mapping&) = delete;
   ~Mapping() {
     if (base) ::munmap(const_cast<std::byte*>(base), size);
+    if (fd >= 0) ::close(fd);
   }
 };
 
@@ -41,7 +44,8 @@ Unexpected os_error(const std::string& path, const char* what, int err) {
 }
 
 Result<std::unique_ptr<Mapping>> map_file(const std::string& path) {
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  // O_NONBLOCK: a FIFO or device named like a weight file must not block the open; it is refused below.
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
   if (fd < 0) return os_error(path, "open", errno);
   struct stat st {};
   if (::fstat(fd, &st) != 0) {
@@ -51,24 +55,28 @@ Result<std::unique_ptr<Mapping>> map_file(const std::string& path) {
   }
   if (!S_ISREG(st.st_mode)) {
     ::close(fd);
-    return fail(ErrorCode::InvalidArgument, fmt::format("{}: not a regular file", path), path);
+    return fail(ErrorCode::InvalidArgument, fmt::format("{}: not a regular file, so no weight file", path), path);
   }
   auto m = std::make_unique<Mapping>();
+  m->fd = fd;  // closed by the Mapping from here on
   m->size = static_cast<std::size_t>(st.st_size);
   if (m->size > 0) {
     void* p = ::mmap(nullptr, m->size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (p == MAP_FAILED) {
-      const int err = errno;
-      ::close(fd);
-      return os_error(path, "map", err);
-    }
+    if (p == MAP_FAILED) return os_error(path, "map", errno);
     m->base = static_cast<const std::byte*>(p);
   }
-  ::close(fd);  // the mapping keeps the file
   return m;
 }
 
-bool is_gguf(const Mapping& m) { return m.size >= 4 && std::memcmp(m.base, "GGUF", 4) == 0; }
+// A `.gguf` name, or else the "GGUF" magic, makes a file GGUF; anything else is read as
+// safetensors. The name wins, so a damaged GGUF file gets the GGUF reader's error.
+bool is_gguf(const std::string& path, const Mapping& m) {
+  std::string lower = stdfs::path(path).extension().string();
+  for (auto& c : lower) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  if (lower == ".gguf") return true;
+  if (lower == ".safetensors") return false;
+  return m.size >= 4 && std::memcmp(m.base, "GGUF", 4) == 0;
+}
 
 std::string_view view_of(const Mapping& m, std::size_t n) { return {reinterpret_cast<const char*>(m.base), std::min(n, m.size)}; }
 
@@ -80,6 +88,26 @@ void TensorView::prefetch() const {
   const auto start = reinterpret_cast<std::uintptr_t>(data) & ~(page - 1);
   const auto end = reinterpret_cast<std::uintptr_t>(data) + info->length;
   ::madvise(reinterpret_cast<void*>(start), end - start, MADV_WILLNEED);
+}
+
+Result<void> TensorView::read(std::uint64_t offset, std::span<std::byte> out) const {
+  if (offset > info->length || out.size() > info->length - offset)
+    return fail(ErrorCode::InvalidArgument, fmt::format("{} bytes from byte {} are not inside tensor '{}' ({} bytes)", out.size(),
+                                                        offset, info->name, info->length));
+  std::uint64_t at = info->offset + offset;
+  std::size_t done = 0;
+  while (done < out.size()) {
+    const ssize_t n = ::pread(file->fd, out.data() + done, out.size() - done, static_cast<off_t>(at));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0)
+      return fail(ErrorCode::Io,
+                  fmt::format("{}: cannot read tensor '{}' at byte {}: {}", file->path, info->name, at,
+                              n == 0 ? "the file ends there (it got shorter)" : std::strerror(errno)),
+                  file->path);
+    done += static_cast<std::size_t>(n);
+    at += static_cast<std::uint64_t>(n);
+  }
+  return {};
 }
 
 struct Weights::State {
@@ -126,8 +154,9 @@ Result<Weights> Weights::open_files(const std::vector<std::string>& paths) {
     auto file = std::make_unique<WeightFile>();
     file->path = path;
     file->size = m.size;
+    file->fd = m.fd;
     auto infos = std::make_unique<std::vector<model::TensorInfo>>();
-    if (is_gguf(m)) {
+    if (is_gguf(path, m)) {
       file->format = FileFormat::Gguf;
       auto parsed = model::parse_gguf(view_of(m, m.size), m.size, path);
       if (!parsed) return fail(parsed.error());
@@ -199,14 +228,23 @@ Result<Weights> Weights::open_folder(const std::string& folder, const OpenOption
     return open_files(paths);
   }
   for (const char* single : {"model.safetensors", "diffusion_pytorch_model.safetensors"})
-    if (stdfs::exists(dir + "/" + single, ec)) return open_files({dir + "/" + single});
+    if (stdfs::is_symlink(dir + "/" + single, ec) || stdfs::exists(dir + "/" + single, ec))
+      return open_files({dir + "/" + single});  // a dangling link fails there, named
   std::vector<std::string> safetensors, gguf;
   for (const auto& entry : stdfs::directory_iterator(dir, ec)) {
     const std::string name = entry.path().filename().string();
-    if (!entry.is_regular_file(ec)) continue;  // follows snapshot symlinks to their blobs
+    const bool weight_name = name.ends_with(".safetensors") || name.ends_with(".gguf");
+    if (!weight_name) continue;
+    std::error_code entry_ec;
+    if (entry.is_symlink(entry_ec) && !stdfs::exists(entry.path(), entry_ec))
+      return fail(ErrorCode::NotFound,
+                  fmt::format("{}: a link to a missing file ({}): in a Hub cache its blob is gone; download the file again",
+                              entry.path().string(), entry_ec ? entry_ec.message() : "dangling"),
+                  entry.path().string());
+    if (!entry.is_regular_file(entry_ec)) continue;  // follows snapshot symlinks to their blobs
     if (name.ends_with(".safetensors"))
       safetensors.push_back(entry.path().string());
-    else if (name.ends_with(".gguf"))
+    else
       gguf.push_back(entry.path().string());
   }
   if (ec) return fail(ErrorCode::Io, fmt::format("{}: cannot list the folder: {}", dir, ec.message()), dir);
@@ -222,7 +260,16 @@ Result<Weights> Weights::open_model(const std::string& repo_id_or_folder, const 
   lookup.revision = options.revision;
   lookup.cache_dir = options.cache_dir;
   auto snapshot = resolve_snapshot(repo_id_or_folder, lookup);
-  if (!snapshot) return fail(snapshot.error());
+  if (!snapshot) {
+    // A snapshot downloaded in part (download --for, allow patterns) lacks files of its commit's
+    // tree; the weights may all be there: open_folder decides, and only if they are not is the
+    // snapshot's own error (naming the missing files and how to fetch them) the answer.
+    if (snapshot.error().code == ErrorCode::IncompleteSnapshot && !snapshot.error().path.empty()) {
+      auto opened = open_folder(snapshot.error().path, options.open);
+      if (opened || opened.error().code != ErrorCode::NotFound) return opened;
+    }
+    return fail(snapshot.error());
+  }
   return open_folder(snapshot->snapshot_dir, options.open);
 }
 

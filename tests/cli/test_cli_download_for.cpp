@@ -86,7 +86,7 @@ struct DownloadFor : ::testing::Test {
     std::error_code ec;
     for (auto it = std::filesystem::recursive_directory_iterator(snap, ec); it != std::filesystem::recursive_directory_iterator();
          ++it)
-      if (!it->is_directory()) out.insert(std::filesystem::relative(it->path(), snap).string());
+      if (!it->is_directory(ec)) out.insert(it->path().lexically_relative(snap).string());
     return out;
   }
 };
@@ -109,7 +109,7 @@ TEST_F(DownloadFor, TransformersTakesExactlyWhatFromPretrainedLoads) {
                                                                     "tokenizer.json", "tokenizer_config.json"}));
   // The plan says what was left out and why, one line per file.
   EXPECT_NE(r.err.find("Left out 6 files"), std::string::npos) << r.err;
-  EXPECT_NE(r.err.find("pytorch_model.bin (2.9K"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("pytorch_model.bin (3.0KB): PyTorch"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("PyTorch .bin copy of the weights: from_pretrained loads model.safetensors"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("onnx/model.onnx"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("ONNX export: not loaded by from_pretrained"), std::string::npos) << r.err;
@@ -242,4 +242,42 @@ TEST_F(DownloadFor, WithBaseFollowsAtMostTwoLevels) {
   EXPECT_TRUE(exists(cache + "/models--org--a1"));
   EXPECT_FALSE(exists(cache + "/models--org--base"));
   EXPECT_NE(r.err.find("--with-base stopped after 2 levels: org/a1 is an adapter too, of org/base"), std::string::npos) << r.err;
+}
+
+TEST_F(DownloadFor, ManyLeftOutFilesAreGroupedByReasonWithCountsAndBytes) {
+  const RepoRef onnx{RepoType::Model, "org/onnx-heavy"};
+  server.add_file(onnx, c1, "config.json", "{}");
+  server.add_file(onnx, c1, "model.safetensors", weights("w"), true);
+  for (int i = 0; i < 12; ++i)
+    server.add_file(onnx, c1, "onnx/model_" + std::to_string(i) + ".onnx", std::string(1000, static_cast<char>('a' + i)), true);
+  server.set_ref(onnx, "main", c1);
+  auto r = run({"download", "org/onnx-heavy", "--for", "transformers", "--dry-run"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("[dry-run] Left out 12 files (12.0KB)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("  12 files (12.0KB): ONNX export: not loaded by from_pretrained"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("onnx/model_3.onnx"), std::string::npos) << r.out;  // grouped, not one line each
+}
+
+TEST_F(DownloadFor, DiffusersTakesEachComponentWithoutVariantsOrSingleFileCheckpoints) {
+  const RepoRef sd{RepoType::Model, "org/pipeline"};
+  server.add_file(sd, c1, "model_index.json", R"({"_class_name":"StableDiffusionPipeline"})");
+  server.add_file(sd, c1, "v1-5-pruned.safetensors", weights("all"), true);
+  server.add_file(sd, c1, "scheduler/scheduler_config.json", "{}");
+  server.add_file(sd, c1, "unet/config.json", "{}");
+  server.add_file(sd, c1, "unet/diffusion_pytorch_model.safetensors", weights("unet"), true);
+  server.add_file(sd, c1, "unet/diffusion_pytorch_model.fp16.safetensors", weights("unet16"), true);
+  server.add_file(sd, c1, "unet/diffusion_pytorch_model.bin", std::string(3000, 'u'), true);
+  server.add_file(sd, c1, "text_encoder/config.json", "{}");
+  server.add_file(sd, c1, "text_encoder/model.safetensors", weights("te"), true);
+  server.add_file(sd, c1, "tokenizer/vocab.json", "{}");
+  server.add_file(sd, c1, "tokenizer/merges.txt", "#");
+  server.set_ref(sd, "main", c1);
+  auto r = run({"download", "org/pipeline", "--for", "diffusers"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(files_of(snapshot(sd, c1)),
+            (std::set<std::string>{"model_index.json", "scheduler/scheduler_config.json", "text_encoder/config.json",
+                                   "text_encoder/model.safetensors", "tokenizer/merges.txt", "tokenizer/vocab.json",
+                                   "unet/config.json", "unet/diffusion_pytorch_model.safetensors"}));
+  EXPECT_NE(r.err.find("variant fp16: loaded only with variant=\"fp16\""), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("single-file checkpoint; from_pretrained loads the component folders"), std::string::npos) << r.err;
 }

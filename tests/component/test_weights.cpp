@@ -2,9 +2,14 @@
 // GGUF file, a model in a Hub cache resolved offline, and files that must be refused.
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <cstring>
 #include <filesystem>
 
 #include "cache_builder.hpp"
+#include "hubcache/cache/store.hpp"
 #include "hubcache/util/hash.hpp"
 #include "hubcache/weights/weights.hpp"
 #include "model_writer.hpp"
@@ -56,6 +61,15 @@ TEST(Weights, ShardedFolderGivesViewsOfTheRightBytes) {
   EXPECT_EQ(w->parameter_count(), params);
   EXPECT_EQ(w->tensor_bytes(), bytes);
   EXPECT_EQ(w->find("nope"), nullptr);
+  // The copying path reads the same bytes, from any offset; a range outside the tensor is refused.
+  const TensorView* q = w->find("model.layers.0.q.weight");
+  std::vector<std::byte> copy(q->info->length - 3);
+  ASSERT_TRUE(q->read(3, copy));
+  EXPECT_EQ(std::memcmp(copy.data(), q->data + 3, copy.size()), 0);
+  std::vector<std::byte> too_long(q->info->length);
+  auto outside = q->read(1, too_long);
+  ASSERT_FALSE(outside);
+  EXPECT_EQ(outside.error().code, ErrorCode::InvalidArgument);
   // Views survive a move of the Weights.
   Weights moved = std::move(*w);
   expect_bytes(*moved.find("lm_head.weight"), k_shard2[0]);
@@ -136,6 +150,59 @@ TEST(Weights, RefusesWhatCannotBeLoadedAndNamesIt) {
   EXPECT_EQ(Weights::open_folder(tmp / "d/config.json").error().code, ErrorCode::NotADirectory);
   EXPECT_EQ(Weights::open_files({tmp / "none.safetensors"}).error().code, ErrorCode::NotFound);
   EXPECT_EQ(Weights::open_files({}).error().code, ErrorCode::InvalidArgument);
+}
+
+TEST(Weights, NamesWhatIsWrongWithOneFileWithoutBlocking) {
+  test::TempDir tmp;
+  // A FIFO named like a weight file is refused at once (an open without O_NONBLOCK would wait).
+  std::filesystem::create_directories(tmp / "fifo");
+  ASSERT_EQ(::mkfifo((tmp / "fifo/model.safetensors").c_str(), 0600), 0);
+  auto fifo = Weights::open_folder(tmp / "fifo");
+  ASSERT_FALSE(fifo);
+  EXPECT_NE(fifo.error().message.find("not a regular file"), std::string::npos) << fifo.error().message;
+
+  // A damaged .gguf file gets the GGUF reader's error, not the safetensors one.
+  test::write_file(tmp / "g/m.gguf", "GGML and more bytes than eight");
+  auto g = Weights::open_folder(tmp / "g");
+  ASSERT_FALSE(g);
+  EXPECT_NE(g.error().message.find("not a valid GGUF file"), std::string::npos) << g.error().message;
+
+  // A dangling link is named, not blamed on the folder.
+  std::filesystem::create_directories(tmp / "d");
+  std::filesystem::create_symlink("../blobs/gone", tmp / "d/model-00001-of-00001.safetensors");
+  auto d = Weights::open_folder(tmp / "d");
+  ASSERT_FALSE(d);
+  EXPECT_EQ(d.error().code, ErrorCode::NotFound);
+  EXPECT_NE(d.error().message.find("model-00001-of-00001.safetensors: a link to a missing file"), std::string::npos)
+      << d.error().message;
+}
+
+TEST(Weights, OpensASnapshotDownloadedInPartWhenItsWeightsAreThere) {
+  test::TempDir tmp;
+  test::CacheBuilder cache(tmp / "hub");
+  const RepoRef repo{RepoType::Model, "org/partial"};
+  const std::string commit = test::commit_id(2);
+  const std::string weights = test::safetensors_bytes(k_shard1);
+  cache.add_file(repo, commit, "model.safetensors", weights, true);
+  cache.add_file(repo, commit, "config.json", "{}");
+  cache.add_ref(repo, "main", commit);
+  // The commit's tree also holds files a `download --for transformers` leaves out.
+  std::vector<TreeFileEntry> tree;
+  for (const char* p : {"model.safetensors", "config.json", "pytorch_model.bin", "onnx/model.onnx"})
+    tree.push_back(TreeFileEntry{p, 1, std::string(40, 'a'), std::nullopt, std::nullopt, std::nullopt});
+  ASSERT_TRUE(write_tree_file(cache.layout(repo), commit, tree));
+  ModelOpenOptions options;
+  options.cache_dir = cache.root();
+  auto w = Weights::open_model("org/partial", options);
+  ASSERT_TRUE(w) << w.error().message;
+  expect_bytes(*w->find("model.norm.weight"), k_shard1[1]);
+
+  // Without its weights, the snapshot's own error says what is missing.
+  std::filesystem::remove(cache.layout(repo).pointer_path(commit, "model.safetensors"));
+  auto none = Weights::open_model("org/partial", options);
+  ASSERT_FALSE(none);
+  EXPECT_EQ(none.error().code, ErrorCode::IncompleteSnapshot);
+  EXPECT_NE(std::find(none.error().missing.begin(), none.error().missing.end(), "model.safetensors"), none.error().missing.end());
 }
 
 TEST(Weights, SubfolderOpensADiffusersComponent) {

@@ -122,6 +122,20 @@ TEST(SelectTransformers, ShardedSafetensorsTakeTheIndexAndItsShards) {
             "in subfolder original/: from_pretrained reads the repo root");
 }
 
+TEST(SelectTransformers, ASingleFileComesBeforeAnIndexAsFromPretrainedAsksForIt) {
+  // from_pretrained asks for model.safetensors first and for the index only when it is missing.
+  auto s = select("transformers",
+                  {"config.json", "model.safetensors", "model.safetensors.index.json", "model-00001-of-00001.safetensors"});
+  EXPECT_EQ(s.files, (Files{"config.json", "model.safetensors"}));
+  EXPECT_NE(reason(s, "model-00001-of-00001.safetensors").find("loads model.safetensors"), std::string::npos);
+  // diffusers looks for a component's index first.
+  auto d = select("diffusers", {"model_index.json", "unet/diffusion_pytorch_model.safetensors",
+                                "unet/diffusion_pytorch_model.safetensors.index.json",
+                                "unet/diffusion_pytorch_model-00001-of-00001.safetensors"});
+  EXPECT_EQ(d.files, (Files{"model_index.json", "unet/diffusion_pytorch_model-00001-of-00001.safetensors",
+                            "unet/diffusion_pytorch_model.safetensors.index.json"}));
+}
+
 TEST(SelectTransformers, FallsBackToBinThenTensorFlowThenFlax) {
   EXPECT_EQ(select("transformers", {"config.json", "pytorch_model.bin", "tf_model.h5"}).files,
             (Files{"config.json", "pytorch_model.bin"}));

@@ -36,6 +36,7 @@ struct WeightFile {
   std::uint64_t size = 0;                       // bytes
   std::map<std::string, std::string> metadata;  // safetensors "__metadata__"
   std::optional<model::GgufFile> gguf;          // the GGUF header (metadata, alignment, ...)
+  int fd = -1;                                  // open read-only while the Weights lives (TensorView::read)
 };
 
 /// A tensor in a mapped file. `data` points at `info.length` bytes of the mapping; nothing is read
@@ -51,6 +52,12 @@ struct TensorView {
   std::span<const std::byte> bytes() const { return {data, static_cast<std::size_t>(info->length)}; }
   /// madvise(MADV_WILLNEED) on the tensor's pages: the kernel starts reading them ahead.
   void prefetch() const;
+  /// Copies `out.size()` bytes of the tensor, from byte `offset` of it, into `out` with pread:
+  /// the path for a caller that needs its own copy (a staging buffer for a GPU upload). It costs
+  /// what `cat` costs, whereas the first touch of mapped pages costs a page fault per 4 KiB page
+  /// (far more under hypervisors with shadow page tables). Errors: InvalidArgument when the range
+  /// is not inside the tensor, Io (naming the file) when the read fails or the file got shorter.
+  Result<void> read(std::uint64_t offset, std::span<std::byte> out) const;
 };
 
 struct OpenOptions {
@@ -77,12 +84,15 @@ class Weights {
   /// malformed header, an index shard outside the folder, or two files holding a tensor of one
   /// name: names the file(s) and byte offset), Io / PermissionDenied from open and mmap.
   static Result<Weights> open_folder(const std::string& folder, const OpenOptions& options = {});
-  /// Opens exactly these files; each one's format by its magic ("GGUF") or else as safetensors.
+  /// Opens exactly these files; each one's format by its name (`.gguf`, `.safetensors`), else by
+  /// its magic ("GGUF") or else as safetensors. A FIFO or device is refused without blocking.
   /// Errors as open_folder.
   static Result<Weights> open_files(const std::vector<std::string>& paths);
   /// Resolves `repo_id_or_folder` offline (resolve_snapshot: never the network) and opens its
-  /// snapshot folder. Errors: resolve_snapshot's (LocalEntryNotFound naming the command that
-  /// downloads it, InvalidRepoId, ...) and open_folder's.
+  /// snapshot folder. A snapshot downloaded in part (other files of its commit missing) opens when
+  /// the weight files open_folder needs are there. Errors: resolve_snapshot's (LocalEntryNotFound
+  /// naming the command that downloads it, IncompleteSnapshot when weight files are missing too,
+  /// InvalidRepoId, ...) and open_folder's.
   static Result<Weights> open_model(const std::string& repo_id_or_folder, const ModelOpenOptions& options);
 
   Weights(Weights&&) noexcept;
