@@ -131,7 +131,7 @@ std::string count_text(std::uint64_t n) {
 }
 
 void print_human(const inspect::ModelReport& r) {
-  auto size = [](std::uint64_t b) { return format_size(static_cast<double>(b)); };
+  auto size = [](std::uint64_t b) { return format_size(static_cast<double>(b)) + "B"; };
   fmt::print("{}{}\n", printable(r.source), r.commit.empty() ? "" : " @ " + r.commit);
   if (r.config) {
     const auto& c = *r.config;
@@ -189,7 +189,12 @@ void print_human(const inspect::ModelReport& r) {
                a.r ? fmt::format(", r={}", *a.r) : "",
                a.target_modules.empty() ? "" : ", targets " + printable(join(a.target_modules, ",")));
   }
-  for (const auto& f : r.findings) fmt::print("  finding        {}: {}\n", printable(f.file), printable(f.reason));
+  for (const auto& f : r.findings) {
+    // A reader's error already starts with the file's name: say it once.
+    const std::string prefix = f.file + ": ";
+    const std::string reason = f.reason.rfind(prefix, 0) == 0 ? f.reason.substr(prefix.size()) : f.reason;
+    fmt::print("  finding        {}: {}\n", printable(f.file), printable(reason));
+  }
   if (r.remote) fmt::print("  transferred    {} in {} requests (weights: headers only)\n", size(r.bytes_transferred), r.requests);
 }
 
