@@ -30,6 +30,9 @@ Result<std::optional<std::set<std::string>>> target_files(const SnapshotRequest&
                                                           const std::vector<model::RepoFile>& listing, const std::string& what,
                                                           std::vector<model::LeftOut>& left_out);
 
+/// SnapshotRequest::with_base on a repo without adapter_config.json (NotFound): no PEFT adapter.
+Error not_an_adapter(const std::string& repo_id);
+
 /// Aggregates per-file progress into DownloadEvents (serialized, Progress events throttled).
 class ProgressTracker {
  public:

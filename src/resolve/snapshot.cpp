@@ -204,6 +204,10 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
                                             v.error().message + ". Refusing the snapshot; nothing was written.");
   }
   out.repo_files = entries.size();
+  // with_base needs the repo's adapter_config.json: without it, fail before anything is written.
+  if (req.with_base &&
+      std::none_of(entries.begin(), entries.end(), [](const TreeFileEntry& e) { return e.path == "adapter_config.json"; }))
+    return fail(not_an_adapter(req.repo_id));
 
   // 3. Filter and plan.
   std::vector<const TreeFileEntry*> selected;

@@ -281,3 +281,44 @@ TEST_F(DownloadFor, DiffusersTakesEachComponentWithoutVariantsOrSingleFileCheckp
   EXPECT_NE(r.err.find("variant fp16: loaded only with variant=\"fp16\""), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("single-file checkpoint; from_pretrained loads the component folders"), std::string::npos) << r.err;
 }
+
+TEST_F(DownloadFor, WithBaseStopsAtARepoAlreadyInTheChain) {
+  // An adapter naming itself, and a chain that returns to its start: each repo is fetched once.
+  const RepoRef self{RepoType::Model, "org/self"}, x{RepoType::Model, "org/x"}, y{RepoType::Model, "org/y"};
+  server.add_file(self, c1, "adapter_config.json", R"({"base_model_name_or_path":"org/self"})");
+  server.add_file(self, c1, "adapter_model.safetensors", weights("s"), true);
+  server.add_file(x, c1, "adapter_config.json", R"({"base_model_name_or_path":"org/y"})");
+  server.add_file(y, c1, "adapter_config.json", R"({"base_model_name_or_path":"ORG/x"})");
+  for (const auto& a : {self, x, y}) server.set_ref(a, "main", c1);
+  auto count = [&](const std::string& part) {
+    int n = 0;
+    for (const auto& req : server.requests())
+      if (req.path.find(part) != std::string::npos && req.path.find("/tree/") != std::string::npos) ++n;
+    return n;
+  };
+  auto r = run({"download", "org/self", "--with-base", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json_lines(r.out).back()["bases"].size(), 0u) << r.out;
+  EXPECT_NE(r.err.find("--with-base stopped: org/self names org/self as its base model"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("already in the chain org/self; not downloaded again"), std::string::npos) << r.err;
+  EXPECT_EQ(count("org/self"), 1);
+  auto c = run({"download", "org/x", "--with-base", "--json"});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  auto result = json_lines(c.out).back();
+  ASSERT_EQ(result["bases"].size(), 1u) << c.out;
+  EXPECT_EQ(result["bases"][0]["repo_id"], "org/y");
+  EXPECT_NE(c.err.find("org/y names ORG/x as its base model (base_model_name_or_path), which is already in the chain org/x -> "
+                       "org/y; not downloaded again"),
+            std::string::npos)
+      << c.err;
+  EXPECT_EQ(count("org/x"), 1);
+  EXPECT_EQ(count("org/y"), 1);
+}
+
+TEST_F(DownloadFor, WithBaseOnANonAdapterFailsBeforeWritingAnything) {
+  auto r = run({"download", "org/model", "--with-base"});
+  EXPECT_EQ(r.exit_code, exit_code::not_found) << r.err;
+  EXPECT_NE(r.err.find("org/model has no adapter_config.json"), std::string::npos) << r.err;
+  EXPECT_FALSE(exists(cache + "/models--org--model"));
+  for (const auto& req : server.requests()) EXPECT_EQ(req.path.find("/resolve/"), std::string::npos) << req.path;
+}
