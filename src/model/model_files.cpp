@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <map>
 #include <optional>
 #include <regex>
@@ -322,13 +323,52 @@ Result<Selection> select_gguf(const std::string& quant, const std::vector<RepoFi
   if (!projector && !projectors.empty())
     projector = *std::min_element(projectors.begin(), projectors.end(), [](auto* a, auto* b) { return a->path < b->path; });
 
-  Builder b;
+  // One location of the variant: a repo may hold a copy at its root and another in a folder
+  // (`Model-Q4_K_M.gguf`, `Q4_K_M/Model-Q4_K_M.gguf`). The root's, else the shallowest folder's.
+  auto dir_of = [](const std::string& path) { return path.substr(0, path.size() - basename(path).size()); };
+  std::string where;
+  const auto depth = [](const std::string& x) { return std::count(x.begin(), x.end(), '/'); };
+  bool first = true;
+  for (const auto* f : variants[chosen]) {
+    const std::string d = dir_of(f->path);
+    if (first || depth(d) < depth(where) || (depth(d) == depth(where) && d < where)) where = d;
+    first = false;
+  }
   std::set<std::string> take;
-  for (const auto* f : variants[chosen]) take.insert(f->path);
+  std::set<std::string> copies;  // the variant's files elsewhere
+  for (const auto* f : variants[chosen]) (dir_of(f->path) == where ? take : copies).insert(f->path);
+  // Every part of a split file: llama.cpp loads parts 1..N, and one missing fails the load.
+  static const std::regex k_part(R"(^(.*)-([0-9]{5})-of-([0-9]{5})\.gguf$)", std::regex::icase);
+  std::map<std::pair<std::string, std::string>, std::set<int>> parts;  // (stem, count) -> part numbers present
+  for (const auto& t : take) {
+    std::smatch m;
+    if (std::regex_match(t, m, k_part)) parts[{m[1].str(), m[3].str()}].insert(std::stoi(m[2].str()));
+  }
+  std::vector<std::string> missing;
+  for (const auto& [key, present] : parts) {
+    const int n = std::stoi(key.second);
+    for (int i = 1; i <= n; ++i)
+      if (!present.count(i)) {
+        char num[16];
+        std::snprintf(num, sizeof num, "%05d", i);
+        missing.push_back(key.first + "-" + num + "-of-" + key.second + ".gguf");
+      }
+  }
+  if (!missing.empty()) {
+    std::string list;
+    for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
+    return fail(ErrorCode::NotFound, "GGUF variant " + chosen + " is split into parts and the repo lacks " +
+                                         (missing.size() == 1 ? "part " : "parts ") + list +
+                                         ": llama.cpp cannot load it without every part");
+  }
   if (projector) take.insert(projector->path);
+  Builder b;
   for (const auto& f : files) {
     if (take.count(f.path)) {
       b.take(f);
+    } else if (copies.count(f.path)) {
+      b.leave(f, "another copy of the chosen variant " + chosen + ": --for gguf takes the one " +
+                     (where.empty() ? std::string("at the repo's root") : "in " + where));
     } else if (ends_with(lower(f.path), ".gguf")) {
       if (is_mmproj(f.path))
         b.leave(f, "another multimodal projector: llama.cpp loads one (" + projector->path + ")");
