@@ -370,7 +370,7 @@ Result<SnapshotResult> Downloader::snapshot_download(const SnapshotRequest& req)
         listing.push_back({f, ec ? 0 : size});
       }
     HUBCACHE_TRY_ASSIGN(const auto wanted,
-                        target_files(req, filter, listing, "the local folder '" + *folder + "'", out.left_out));
+                        target_files(req, filter, listing, "the local folder '" + *folder + "'", out.left_out, out.warnings));
     for (auto& f : all) {
       if (!filter.selects(f) || (wanted && !wanted->count(f))) continue;
       std::error_code ec;

@@ -55,7 +55,8 @@ std::vector<TreeFileEntry> to_tree_entries(std::vector<hub::TreeEntry>&& listing
 
 Result<std::optional<std::set<std::string>>> target_files(const SnapshotRequest& req, const PathFilter& filter,
                                                           const std::vector<model::RepoFile>& listing, const std::string& what,
-                                                          std::vector<model::LeftOut>& left_out) {
+                                                          std::vector<model::LeftOut>& left_out,
+                                                          std::vector<std::string>& warnings) {
   if (!req.target) return std::optional<std::set<std::string>>();
   auto selection = model::select_for(*req.target, listing);
   if (!selection) {
@@ -65,6 +66,16 @@ Result<std::optional<std::set<std::string>>> target_files(const SnapshotRequest&
   }
   for (auto& l : selection->left_out)
     if (filter.selects(l.path)) left_out.push_back(std::move(l));
+  std::string weights;
+  bool kept = false;
+  for (const auto& f : selection->files)
+    if (model::weight_format_of(f) != model::WeightFormat::Other) {
+      if (filter.selects(f)) kept = true;
+      weights += (weights.empty() ? "" : ", ") + f;
+    }
+  if (!weights.empty() && !kept)
+    warnings.push_back("no weights will be downloaded: the include/exclude patterns leave out every weight file the target " +
+                       req.target->to_string() + " chose (" + weights + ")");
   return std::optional<std::set<std::string>>(std::set<std::string>(selection->files.begin(), selection->files.end()));
 }
 
@@ -105,6 +116,7 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
       // A target decides on the whole tree of the cached commit (trees/<commit>.json) when it is
       // recorded, else on the files present; only the files it keeps must be there.
       std::optional<std::set<std::string>> wanted;
+      std::vector<std::string> target_warnings;
       out.left_out.clear();  // this lambda may run twice (a retried repo info)
       if (req.target) {
         SnapshotLookupOptions none = so;
@@ -119,7 +131,8 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
             if (auto p = resolve_snapshot(req.repo_id, present))
               for (const auto& f : p->files) listing.push_back({f, 0});
           }
-          HUBCACHE_TRY_ASSIGN(wanted, target_files(req, filter, listing, describe(repo) + " at " + base->commit, out.left_out));
+          HUBCACHE_TRY_ASSIGN(
+              wanted, target_files(req, filter, listing, describe(repo) + " at " + base->commit, out.left_out, target_warnings));
           for (const auto& f : *wanted)
             if (filter.selects(f)) so.filenames.push_back(f);
           if (so.filenames.empty()) so.filter = none.filter;
@@ -133,6 +146,7 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
         for (const auto& f : found->files)
           if (!wanted || wanted->count(f)) out.files.push_back(PlannedFile{f, 0, {}, true});
         out.warnings = found->warnings;
+        out.warnings.insert(out.warnings.end(), target_warnings.begin(), target_warnings.end());
         if (cause)
           out.warnings.push_back("Could not reach the Hub (" + cause->message.substr(0, cause->message.find('\n')) +
                                  "); using the cached snapshot.");
@@ -233,7 +247,8 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
     for (const auto& e : entries) listing.push_back({e.path, e.size});
   }
   out.left_out.clear();  // an offline attempt before a retried repo info may have filled it
-  HUBCACHE_TRY_ASSIGN(const auto wanted, target_files(req, filter, listing, describe(repo) + " at " + commit, out.left_out));
+  HUBCACHE_TRY_ASSIGN(const auto wanted,
+                      target_files(req, filter, listing, describe(repo) + " at " + commit, out.left_out, out.warnings));
   for (const auto& e : entries) {
     if (!filter.selects(e.path) || (wanted && !wanted->count(e.path))) continue;
     selected.push_back(&e);

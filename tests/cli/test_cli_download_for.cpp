@@ -322,3 +322,40 @@ TEST_F(DownloadFor, WithBaseOnANonAdapterFailsBeforeWritingAnything) {
   EXPECT_FALSE(exists(cache + "/models--org--model"));
   for (const auto& req : server.requests()) EXPECT_EQ(req.path.find("/resolve/"), std::string::npos) << req.path;
 }
+
+TEST_F(DownloadFor, PatternsAndForThatTogetherSelectNothingSaySoAndTheDryRunFailsToo) {
+  auto r = run({"download", "org/model", "--for", "transformers", "--include", "*.bin"});
+  EXPECT_EQ(r.exit_code, exit_code::not_found) << r.err;
+  EXPECT_NE(r.err.find("the patterns --include '*.bin' and --for transformers together select nothing of org/model"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("pytorch_model.bin (PyTorch .bin copy"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("no file of"), std::string::npos) << r.err;
+  auto d = run({"download", "org/model", "--for", "transformers", "--include", "*.bin", "--dry-run"});
+  EXPECT_EQ(d.exit_code, exit_code::not_found) << d.out;
+  EXPECT_EQ(d.out.find("Will download 0 files"), std::string::npos) << d.out;
+  EXPECT_NE(d.err.find("together select nothing"), std::string::npos) << d.err;
+  // A FILE argument is a name, not an --include.
+  auto n = run({"download", "org/model", "pytorch_model.bin", "--for", "transformers"});
+  EXPECT_EQ(n.exit_code, exit_code::not_found) << n.err;
+  EXPECT_NE(n.err.find("the name 'pytorch_model.bin' and --for transformers together select nothing"), std::string::npos)
+      << n.err;
+  EXPECT_EQ(n.err.find("--include"), std::string::npos) << n.err;
+  auto m = run({"download", "org/model", "nothing.txt", "other.txt", "--for", "transformers"});
+  EXPECT_EQ(m.exit_code, exit_code::not_found) << m.err;
+  EXPECT_NE(m.err.find("matches the names 'nothing.txt', 'other.txt'"), std::string::npos) << m.err;
+  EXPECT_FALSE(exists(snapshot(k_model, c1) + "/pytorch_model.bin"));
+}
+
+TEST_F(DownloadFor, ExcludingEveryChosenWeightFileWarnsThatNoWeightsWillBeDownloaded) {
+  auto r = run({"download", "org/model", "--for", "transformers", "--exclude", "*.safetensors"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("no weights will be downloaded: the include/exclude patterns leave out every weight file the target "
+                       "transformers chose (model.safetensors)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(exists(snapshot(k_model, c1) + "/model.safetensors"));
+  auto ok = run({"download", "org/model", "--for", "transformers", "--exclude", "tokenizer*"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(ok.err.find("no weights will be downloaded"), std::string::npos) << ok.err;
+}

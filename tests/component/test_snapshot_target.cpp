@@ -95,6 +95,23 @@ TEST_F(TargetFixture, PatternsApplyOnTopOfTheTarget) {
   EXPECT_FALSE(exists(cache + "/models--org--multi"));
 }
 
+TEST_F(TargetFixture, PatternsLeavingOutEveryChosenWeightFileWarn) {
+  Downloader d(options());
+  auto req = request(k_multi, "transformers");
+  req.ignore_patterns = {"*.safetensors"};
+  req.dry_run = true;
+  auto r = d.snapshot_download(req);
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->warnings.size(), 1u);
+  EXPECT_EQ(r->warnings[0],
+            "no weights will be downloaded: the include/exclude patterns leave out every weight file the target transformers "
+            "chose (model-00001-of-00002.safetensors, model-00002-of-00002.safetensors)");
+  req.ignore_patterns = {"model-00002*"};
+  auto some = d.snapshot_download(req);
+  ASSERT_TRUE(some) << some.error().message;
+  EXPECT_TRUE(some->warnings.empty());
+}
+
 TEST_F(TargetFixture, NothingToLoadIsNotFoundNamingTheRepo) {
   Downloader d(options());
   auto r = d.snapshot_download(request(k_multi, "gguf"));
