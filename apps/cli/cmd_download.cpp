@@ -89,7 +89,7 @@ nlohmann::json dry_run_json(const SnapshotResult& r, const std::string& repo_id)
   return j;
 }
 
-void print_dry_run_text(const SnapshotResult& r) {
+void print_dry_run_text(const SnapshotResult& r, const std::string& repo_id) {
   std::size_t n = 0;
   std::uint64_t bytes = 0;
   for (const auto& f : r.files)
@@ -97,18 +97,18 @@ void print_dry_run_text(const SnapshotResult& r) {
       ++n;
       bytes += f.size;
     }
-  fmt::print("[dry-run] Will download {} files (out of {}) totalling {}.\n", n, r.files.size(),
+  fmt::print("[dry-run] Will download {} file{} (out of {}) totalling {}B.\n", n, n == 1 ? "" : "s", r.files.size(),
              format_size(static_cast<double>(bytes)));
   std::size_t w = 4;
   for (const auto& f : r.files) w = std::max(w, f.path.size());
   fmt::print("{:<{}}  {:>8}\n", "FILE", w, "SIZE");
   for (const auto& f : r.files)
-    fmt::print("{:<{}}  {:>8}\n", f.path, w, f.cached ? std::string("-") : format_size(static_cast<double>(f.size)));
+    fmt::print("{:<{}}  {:>8}\n", f.path, w, f.cached ? std::string("-") : format_size(static_cast<double>(f.size)) + "B");
   if (!r.left_out.empty()) {
     std::uint64_t left = 0;
     for (const auto& l : r.left_out) left += l.size;
-    fmt::print("[dry-run] Left out {} files ({}B) the framework does not load:\n", r.left_out.size(),
-               format_size(static_cast<double>(left)));
+    fmt::print("[dry-run] Left out {} file{} ({}B) of {} the framework does not load:\n", r.left_out.size(),
+               r.left_out.size() == 1 ? "" : "s", format_size(static_cast<double>(left)), repo_id);
     for (const auto& line : left_out_lines(r.left_out)) fmt::print("{}\n", line);
   }
 }
@@ -127,10 +127,10 @@ int print_dry_run(const SnapshotResult& r, const DownloadArgs& a) {
     print_json(j, false);
     return k_exit_ok;
   }
-  print_dry_run_text(r);
+  print_dry_run_text(r, a.repo_id);
   for (const auto& b : r.bases) {
     fmt::print("[dry-run] Base model {} (adapter_config.json of {}):\n", b.repo_id, b.adapter_repo_id);
-    print_dry_run_text(b.snapshot);
+    print_dry_run_text(b.snapshot, b.repo_id);
   }
   return k_exit_ok;
 }

@@ -43,7 +43,7 @@ class ProgressTracker {
   /// `bytes`: the bytes to transfer; `to_fetch`: the files planned for transfer, whose bytes
   /// count as done if another process finishes them first (empty: all of them).
   void plan(std::size_t files, std::uint64_t bytes, std::set<std::string> to_fetch = {},
-            std::vector<model::LeftOut> left_out = {});
+            std::vector<model::LeftOut> left_out = {}, std::string repo_id = {});
   void start(const std::string& file, std::uint64_t total);
   void bytes(const std::string& file, std::uint64_t done, std::uint64_t total);
   /// `downloaded` / `reused`: the file's network bytes and bytes taken from the disk (DownloadEvent).

@@ -27,7 +27,7 @@ void ProgressTracker::emit(DownloadEvent e) {
 }
 
 void ProgressTracker::plan(std::size_t files, std::uint64_t bytes, std::set<std::string> to_fetch,
-                           std::vector<model::LeftOut> left_out) {
+                           std::vector<model::LeftOut> left_out, std::string repo_id) {
   std::lock_guard lock(m_mutex);
   m_files_total = files;
   m_bytes_total = bytes;
@@ -35,6 +35,7 @@ void ProgressTracker::plan(std::size_t files, std::uint64_t bytes, std::set<std:
   DownloadEvent e;
   e.kind = DownloadEvent::Kind::Plan;
   e.left_out = std::move(left_out);
+  e.repo_id = std::move(repo_id);
   emit(e);
 }
 

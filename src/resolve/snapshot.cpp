@@ -310,7 +310,7 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
   std::set<std::string> to_fetch;
   for (const auto& f : out.files)
     if (!f.cached) to_fetch.insert(f.path);
-  progress.plan(selected.size(), bytes_to_get, std::move(to_fetch), out.left_out);
+  progress.plan(selected.size(), bytes_to_get, std::move(to_fetch), out.left_out, req.repo_id);
   std::mutex errors_mutex;
   std::vector<Error> errors;
   std::atomic<std::uint64_t> transferred{0};

@@ -359,3 +359,29 @@ TEST_F(DownloadFor, ExcludingEveryChosenWeightFileWarnsThatNoWeightsWillBeDownlo
   ASSERT_EQ(ok.exit_code, 0) << ok.err;
   EXPECT_EQ(ok.err.find("no weights will be downloaded"), std::string::npos) << ok.err;
 }
+
+TEST_F(DownloadFor, PlansGiveSizesWithUnitsAndNameTheirRepo) {
+  auto d = run({"download", "org/adapter", "--for", "transformers", "--with-base", "--dry-run"});
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  EXPECT_NE(d.out.find("[dry-run] Will download 2 files (out of 2) totalling "), std::string::npos) << d.out;
+  EXPECT_EQ(d.out.find("totalling 0."), std::string::npos) << d.out;
+  for (const std::string line : {"config.json  ", "model.safetensors  "}) {
+    const auto at = d.out.find(line);
+    ASSERT_NE(at, std::string::npos) << d.out;
+    const auto end = d.out.find('\n', at);
+    EXPECT_EQ(d.out[end - 1], 'B') << d.out.substr(at, end - at);
+  }
+  EXPECT_NE(d.out.find("[dry-run] Left out 1 file (10.0B) of org/adapter the framework does not load:"), std::string::npos)
+      << d.out;
+  EXPECT_NE(d.out.find("[dry-run] Left out 1 file (3.0KB) of org/base the framework does not load:"), std::string::npos) << d.out;
+  auto r = run({"download", "org/adapter", "--for", "transformers", "--with-base"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("Left out 1 file (10.0B) of org/adapter the framework"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Left out 1 file (3.0KB) of org/base the framework"), std::string::npos) << r.err;
+  auto j = run({"download", "org/adapter", "--for", "transformers", "--with-base", "--json"});
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  std::vector<std::string> plans;
+  for (const auto& l : json_lines(j.out))
+    if (l.value("event", "") == "plan") plans.push_back(l.value("repo_id", ""));
+  EXPECT_EQ(plans, (std::vector<std::string>{"org/adapter", "org/base"})) << j.out;
+}
