@@ -6,6 +6,7 @@
 #include <cctype>
 #include <cstdio>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
 #include <set>
@@ -403,7 +404,18 @@ std::string diffusers_variant(std::string_view name) {
   return {};
 }
 
-Result<Selection> select_diffusers(const std::vector<RepoFile>& files) {
+// model_index.json's components: keys whose value is [library, class], not [null, null]
+// (DiffusionPipeline.from_pretrained skips those); nullopt when the text is no JSON object.
+std::optional<std::set<std::string, std::less<>>> index_components(const std::string& text) {
+  const auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  std::set<std::string, std::less<>> out;
+  for (const auto& [key, value] : j.items())
+    if (value.is_array() && value.size() == 2 && !(value[0].is_null() && value[1].is_null())) out.insert(key);
+  return out;
+}
+
+Result<Selection> select_diffusers(const std::vector<RepoFile>& files, const std::optional<std::string>& model_index_json) {
   const bool has_index = std::any_of(files.begin(), files.end(), [](const auto& f) { return f.path == "model_index.json"; });
   if (!has_index)
     return fail(ErrorCode::NotFound,
@@ -417,8 +429,24 @@ Result<Selection> select_diffusers(const std::vector<RepoFile>& files) {
     weights[folder] = choose_weights(names, {"diffusion_pytorch_model", "model"}, {"diffusion_pytorch_model", "pytorch_model"},
                                      false, true, folder + "/");
   constexpr std::string_view loader = "DiffusionPipeline.from_pretrained";
-
+  std::optional<std::set<std::string, std::less<>>> components;
   Builder b;
+  if (model_index_json) {
+    components = index_components(*model_index_json);
+    if (!components) b.out.warnings.push_back("model_index.json is not a JSON object: every folder is taken as a component");
+  }
+  // A component with only variant weights (`*.fp16.safetensors`) has nothing to load without variant=.
+  for (const auto& [folder, names] : folders) {
+    if (weights[folder] || (components && !components->count(folder))) continue;
+    std::set<std::string> variants;
+    for (const auto& n : names)
+      if (const std::string v = diffusers_variant(n); !v.empty()) variants.insert(v);
+    if (variants.empty()) continue;
+    std::string list;
+    for (const auto& v : variants) list += (list.empty() ? "" : ", ") + v;
+    b.out.warnings.push_back("component " + folder + " holds only variant weights (" + list + "), no default-variant weights: " +
+                             std::string(loader) + " without variant= finds no weights for it");
+  }
   for (const auto& f : files) {
     const std::string_view path = f.path;
     const std::string_view name = basename(path);
@@ -438,6 +466,10 @@ Result<Selection> select_diffusers(const std::vector<RepoFile>& files) {
     const std::string folder(top_folder(path));
     if (depth(path) > 1 || starts_with(folder, ".")) {
       b.leave(f, "not in a component folder: " + std::string(loader) + " reads model_index.json's folders");
+      continue;
+    }
+    if (components && !components->count(folder)) {
+      b.leave(f, "folder " + folder + " is no component of model_index.json: " + std::string(loader) + " does not load it");
       continue;
     }
     const auto& w = weights[folder];
@@ -573,13 +605,18 @@ std::string ModelTarget::to_string() const {
 }
 
 Result<Selection> select_for(const ModelTarget& target, const std::vector<RepoFile>& files) {
+  return select_for(target, files, std::nullopt);
+}
+
+Result<Selection> select_for(const ModelTarget& target, const std::vector<RepoFile>& files,
+                             const std::optional<std::string>& model_index_json) {
   switch (target.framework) {
     case Framework::Transformers:
       return select_transformers(files);
     case Framework::Gguf:
       return select_gguf(target.quant, files);
     case Framework::Diffusers:
-      return select_diffusers(files);
+      return select_diffusers(files, model_index_json);
   }
   return select_transformers(files);
 }

@@ -371,7 +371,8 @@ Result<SnapshotResult> Downloader::snapshot_download(const SnapshotRequest& req)
         listing.push_back({f, ec ? 0 : size});
       }
     HUBCACHE_TRY_ASSIGN(const auto wanted,
-                        target_files(req, filter, listing, "the local folder '" + *folder + "'", out.left_out, out.warnings));
+                        target_files(req, filter, listing, "the local folder '" + *folder + "'", out.left_out, out.warnings,
+                                     [&] { return read_small_file(*folder + "/model_index.json"); }));
     for (auto& f : all) {
       if (!filter.selects(f) || (wanted && !wanted->count(f))) continue;
       std::error_code ec;

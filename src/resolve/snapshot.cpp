@@ -53,12 +53,23 @@ std::vector<TreeFileEntry> to_tree_entries(std::vector<hub::TreeEntry>&& listing
 
 }  // namespace
 
+std::optional<std::string> read_small_file(const std::string& path) {
+  if (!is_file(path)) return std::nullopt;
+  auto text = fs::read_file(path, 1u << 20);
+  return text ? std::optional<std::string>(std::move(*text)) : std::nullopt;
+}
+
 Result<std::optional<std::set<std::string>>> target_files(const SnapshotRequest& req, const PathFilter& filter,
                                                           const std::vector<model::RepoFile>& listing, const std::string& what,
                                                           std::vector<model::LeftOut>& left_out,
-                                                          std::vector<std::string>& warnings) {
+                                                          std::vector<std::string>& warnings,
+                                                          const std::function<std::optional<std::string>()>& read_model_index) {
   if (!req.target) return std::optional<std::set<std::string>>();
-  auto selection = model::select_for(*req.target, listing);
+  std::optional<std::string> model_index;
+  if (req.target->framework == model::Framework::Diffusers && read_model_index &&
+      std::any_of(listing.begin(), listing.end(), [](const auto& f) { return f.path == "model_index.json"; }))
+    model_index = read_model_index();
+  auto selection = model::select_for(*req.target, listing, model_index);
   if (!selection) {
     Error e = std::move(selection).error();
     e.message = "--for " + req.target->to_string() + ": " + what + ": " + e.message;
@@ -66,6 +77,7 @@ Result<std::optional<std::set<std::string>>> target_files(const SnapshotRequest&
   }
   for (auto& l : selection->left_out)
     if (filter.selects(l.path)) left_out.push_back(std::move(l));
+  for (auto& w : selection->warnings) warnings.push_back(std::move(w));
   std::string weights;
   bool kept = false;
   for (const auto& f : selection->files)
@@ -132,7 +144,8 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
               for (const auto& f : p->files) listing.push_back({f, 0});
           }
           HUBCACHE_TRY_ASSIGN(
-              wanted, target_files(req, filter, listing, describe(repo) + " at " + base->commit, out.left_out, target_warnings));
+              wanted, target_files(req, filter, listing, describe(repo) + " at " + base->commit, out.left_out, target_warnings,
+                                   [&] { return read_small_file(base->snapshot_dir + "/model_index.json"); }));
           for (const auto& f : *wanted)
             if (filter.selects(f)) so.filenames.push_back(f);
           if (so.filenames.empty()) so.filter = none.filter;
@@ -248,7 +261,13 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
   }
   out.left_out.clear();  // an offline attempt before a retried repo info may have filled it
   HUBCACHE_TRY_ASSIGN(const auto wanted,
-                      target_files(req, filter, listing, describe(repo) + " at " + commit, out.left_out, out.warnings));
+                      target_files(req, filter, listing, describe(repo) + " at " + commit, out.left_out, out.warnings, [&] {
+                        // The cached copy, else the Hub's (nothing written); unreadable: today's rule.
+                        auto cached = local ? std::nullopt : read_small_file(layout.pointer_path(commit, "model_index.json"));
+                        if (cached) return cached;
+                        auto got = api().file_text(repo, commit, "model_index.json");
+                        return got ? std::optional<std::string>(std::move(*got)) : std::nullopt;
+                      }));
   for (const auto& e : entries) {
     if (!filter.selects(e.path) || (wanted && !wanted->count(e.path))) continue;
     selected.push_back(&e);

@@ -260,7 +260,10 @@ TEST_F(DownloadFor, ManyLeftOutFilesAreGroupedByReasonWithCountsAndBytes) {
 
 TEST_F(DownloadFor, DiffusersTakesEachComponentWithoutVariantsOrSingleFileCheckpoints) {
   const RepoRef sd{RepoType::Model, "org/pipeline"};
-  server.add_file(sd, c1, "model_index.json", R"({"_class_name":"StableDiffusionPipeline"})");
+  server.add_file(sd, c1, "model_index.json",
+                  R"({"_class_name":"StableDiffusionPipeline","scheduler":["diffusers","PNDMScheduler"],)"
+                  R"("text_encoder":["transformers","CLIPTextModel"],"tokenizer":["transformers","CLIPTokenizer"],)"
+                  R"("unet":["diffusers","UNet2DConditionModel"],"safety_checker":[null,null]})");
   server.add_file(sd, c1, "v1-5-pruned.safetensors", weights("all"), true);
   server.add_file(sd, c1, "scheduler/scheduler_config.json", "{}");
   server.add_file(sd, c1, "unet/config.json", "{}");

@@ -307,4 +307,35 @@ TEST(SelectDiffusers, NoModelIndexIsNotFound) {
 }
 
 }  // namespace
+TEST(SelectDiffusers, ModelIndexNamesTheComponentsAndVariantOnlyComponentsWarn) {
+  const std::vector<std::string> files = {"model_index.json",
+                                          "unet/config.json",
+                                          "unet/diffusion_pytorch_model.safetensors",
+                                          "vae/config.json",
+                                          "vae/diffusion_pytorch_model.fp16.safetensors",
+                                          "safety_checker/config.json",
+                                          "safety_checker/model.safetensors",
+                                          "extra/config.json",
+                                          "scheduler/scheduler_config.json"};
+  const std::string index = R"({"_class_name": "StableDiffusionPipeline", "_diffusers_version": "0.30.0",
+    "unet": ["diffusers", "UNet2DConditionModel"], "vae": ["diffusers", "AutoencoderKL"],
+    "scheduler": ["diffusers", "PNDMScheduler"], "safety_checker": [null, null], "requires_safety_checker": false})";
+  auto s = select_for(target("diffusers"), repo(files), index);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->files, (Files{"model_index.json", "scheduler/scheduler_config.json", "unet/config.json",
+                             "unet/diffusion_pytorch_model.safetensors", "vae/config.json"}));
+  EXPECT_EQ(reason(*s, "safety_checker/model.safetensors"),
+            "folder safety_checker is no component of model_index.json: DiffusionPipeline.from_pretrained does not load it");
+  EXPECT_NE(reason(*s, "extra/config.json").find("no component of model_index.json"), std::string::npos);
+  ASSERT_EQ(s->warnings.size(), 1u);
+  EXPECT_EQ(s->warnings[0],
+            "component vae holds only variant weights (fp16), no default-variant weights: DiffusionPipeline.from_pretrained "
+            "without variant= finds no weights for it");
+  // Without model_index.json's text: every folder counts, as before.
+  auto all = select_for(target("diffusers"), repo(files));
+  ASSERT_TRUE(all);
+  EXPECT_NE(std::find(all->files.begin(), all->files.end(), "safety_checker/model.safetensors"), all->files.end());
+  EXPECT_EQ(all->warnings.size(), 1u);
+}
+
 }  // namespace hubcache::model
