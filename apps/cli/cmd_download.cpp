@@ -89,7 +89,7 @@ nlohmann::json dry_run_json(const SnapshotResult& r, const std::string& repo_id)
   return j;
 }
 
-void print_dry_run_text(const SnapshotResult& r) {
+void print_dry_run_text(const SnapshotResult& r, const std::string& repo_id) {
   std::size_t n = 0;
   std::uint64_t bytes = 0;
   for (const auto& f : r.files)
@@ -97,18 +97,18 @@ void print_dry_run_text(const SnapshotResult& r) {
       ++n;
       bytes += f.size;
     }
-  fmt::print("[dry-run] Will download {} files (out of {}) totalling {}.\n", n, r.files.size(),
+  fmt::print("[dry-run] Will download {} file{} (out of {}) totalling {}B.\n", n, n == 1 ? "" : "s", r.files.size(),
              format_size(static_cast<double>(bytes)));
   std::size_t w = 4;
   for (const auto& f : r.files) w = std::max(w, f.path.size());
   fmt::print("{:<{}}  {:>8}\n", "FILE", w, "SIZE");
   for (const auto& f : r.files)
-    fmt::print("{:<{}}  {:>8}\n", f.path, w, f.cached ? std::string("-") : format_size(static_cast<double>(f.size)));
+    fmt::print("{:<{}}  {:>8}\n", f.path, w, f.cached ? std::string("-") : format_size(static_cast<double>(f.size)) + "B");
   if (!r.left_out.empty()) {
     std::uint64_t left = 0;
     for (const auto& l : r.left_out) left += l.size;
-    fmt::print("[dry-run] Left out {} files ({}B) the framework does not load:\n", r.left_out.size(),
-               format_size(static_cast<double>(left)));
+    fmt::print("[dry-run] Left out {} file{} ({}B) of {} the framework does not load:\n", r.left_out.size(),
+               r.left_out.size() == 1 ? "" : "s", format_size(static_cast<double>(left)), repo_id);
     for (const auto& line : left_out_lines(r.left_out)) fmt::print("{}\n", line);
   }
 }
@@ -127,10 +127,10 @@ int print_dry_run(const SnapshotResult& r, const DownloadArgs& a) {
     print_json(j, false);
     return k_exit_ok;
   }
-  print_dry_run_text(r);
+  print_dry_run_text(r, a.repo_id);
   for (const auto& b : r.bases) {
     fmt::print("[dry-run] Base model {} (adapter_config.json of {}):\n", b.repo_id, b.adapter_repo_id);
-    print_dry_run_text(b.snapshot);
+    print_dry_run_text(b.snapshot, b.repo_id);
   }
   return k_exit_ok;
 }
@@ -269,22 +269,45 @@ int run(const Context& ctx, DownloadArgs a) {
     for (const auto& b : r->bases)
       for (const auto& w : b.snapshot.warnings) print_warning(w);
   }
-  if (a.dry_run) return print_dry_run(*r, a);
+  // The patterns (or the names given) select nothing: an error, for a dry run too.
   if (r->files.empty() && r->repo_files > 0 && (req.allow_patterns || !req.ignore_patterns.empty())) {
-    std::string pats;
-    for (const auto& p : req.allow_patterns.value_or(std::vector<std::string>{})) pats += " --include '" + p + "'";
-    for (const auto& p : req.ignore_patterns) pats += " --exclude '" + p + "'";
-    return print_error(
-        Error{ErrorCode::EntryNotFound,
-              "no file of " + a.repo_id + (r->commit.empty() ? std::string(" (a local folder)") : " at " + r->commit) +
-                  " matches" + pats + " (the repo has " + std::to_string(r->repo_files) +
-                  " files; nothing was downloaded). List them with: hubcache download " + a.repo_id +
-                  (type == RepoType::Model ? "" : " --repo-type " + std::string(to_string(type))) + " --dry-run",
-              {},
-              {},
-              {}},
-        a);
+    std::string pats;  // after "matches"
+    std::string what;  // what selects, as a subject
+    if (!names.empty() || !folders.empty()) {
+      for (const auto& f : a.filenames) what += std::string(what.empty() ? "" : ", ") + "'" + f + "'";
+      what = (a.filenames.size() == 1 ? "the name " : "the names ") + what;
+      pats = " " + what;
+    } else {
+      for (const auto& p : req.allow_patterns.value_or(std::vector<std::string>{})) pats += " --include '" + p + "'";
+      for (const auto& p : req.ignore_patterns) pats += " --exclude '" + p + "'";
+      what = "the patterns" + pats;
+    }
+    const std::string where = a.repo_id + (r->commit.empty() ? std::string(" (a local folder)") : " at " + r->commit);
+    const std::string list = " List them with: hubcache download " + a.repo_id +
+                             (type == RepoType::Model ? "" : " --repo-type " + std::string(to_string(type))) + " --dry-run";
+    std::string msg;
+    if (target && !r->left_out.empty()) {
+      // Files match the patterns, but --for leaves each of them out.
+      std::string matched;
+      std::size_t shown = 0;
+      for (const auto& l : r->left_out) {
+        if (shown++ == 3) {
+          matched += ", ...";
+          break;
+        }
+        matched += (matched.empty() ? "" : ", ") + l.path + " (" + l.reason + ")";
+      }
+      msg = what + " and --for " + target->to_string() + " together select nothing of " + where + ": --for " +
+            target->to_string() + " leaves out " + std::to_string(r->left_out.size()) +
+            (r->left_out.size() == 1 ? " file" : " files") + " they match: " + matched + ". Nothing was downloaded." + list +
+            " --for " + target->to_string();
+    } else {
+      msg = "no file of " + where + " matches" + pats + " (the repo has " + std::to_string(r->repo_files) +
+            " files; nothing was downloaded)." + list;
+    }
+    return print_error(Error{ErrorCode::EntryNotFound, msg, {}, {}, {}}, a);
   }
+  if (a.dry_run) return print_dry_run(*r, a);
   if (link_dir) {
     auto view = link_into(*link_dir, r->path, r->commit, r->files);
     if (!view) return print_error(view.error(), a);

@@ -76,8 +76,9 @@ void ProgressRenderer::on_event(const DownloadEvent& e) {
     if (m_drawn) std::fputs("\r\033[K", stderr);
     std::uint64_t bytes = 0;
     for (const auto& l : e.left_out) bytes += l.size;
-    fmt::print(stderr, "Left out {} file{} ({}B) the framework does not load:\n", e.left_out.size(),
-               e.left_out.size() == 1 ? "" : "s", format_size(static_cast<double>(bytes)));
+    fmt::print(stderr, "Left out {} file{} ({}B){} the framework does not load:\n", e.left_out.size(),
+               e.left_out.size() == 1 ? "" : "s", format_size(static_cast<double>(bytes)),
+               e.repo_id.empty() ? std::string() : " of " + e.repo_id);
     for (const auto& line : left_out_lines(e.left_out)) fmt::print(stderr, "{}\n", line);
     std::fflush(stderr);
   }
@@ -128,6 +129,7 @@ void ProgressRenderer::on_event(const DownloadEvent& e) {
     }
     if (e.kind == DownloadEvent::Kind::XetFallback) j["message"] = e.message;
     if (e.kind == DownloadEvent::Kind::Plan && !e.left_out.empty()) j["left_out"] = left_out_json(e.left_out);
+    if (e.kind == DownloadEvent::Kind::Plan && !e.repo_id.empty()) j["repo_id"] = e.repo_id;
     if (e.kind == DownloadEvent::Kind::FileDone) {
       j["downloaded"] = e.file_downloaded;
       j["reused"] = e.file_reused;

@@ -4,7 +4,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
 #include <set>
@@ -322,13 +324,52 @@ Result<Selection> select_gguf(const std::string& quant, const std::vector<RepoFi
   if (!projector && !projectors.empty())
     projector = *std::min_element(projectors.begin(), projectors.end(), [](auto* a, auto* b) { return a->path < b->path; });
 
-  Builder b;
+  // One location of the variant: a repo may hold a copy at its root and another in a folder
+  // (`Model-Q4_K_M.gguf`, `Q4_K_M/Model-Q4_K_M.gguf`). The root's, else the shallowest folder's.
+  auto dir_of = [](const std::string& path) { return path.substr(0, path.size() - basename(path).size()); };
+  std::string where;
+  const auto depth = [](const std::string& x) { return std::count(x.begin(), x.end(), '/'); };
+  bool first = true;
+  for (const auto* f : variants[chosen]) {
+    const std::string d = dir_of(f->path);
+    if (first || depth(d) < depth(where) || (depth(d) == depth(where) && d < where)) where = d;
+    first = false;
+  }
   std::set<std::string> take;
-  for (const auto* f : variants[chosen]) take.insert(f->path);
+  std::set<std::string> copies;  // the variant's files elsewhere
+  for (const auto* f : variants[chosen]) (dir_of(f->path) == where ? take : copies).insert(f->path);
+  // Every part of a split file: llama.cpp loads parts 1..N, and one missing fails the load.
+  static const std::regex k_part(R"(^(.*)-([0-9]{5})-of-([0-9]{5})\.gguf$)", std::regex::icase);
+  std::map<std::pair<std::string, std::string>, std::set<int>> parts;  // (stem, count) -> part numbers present
+  for (const auto& t : take) {
+    std::smatch m;
+    if (std::regex_match(t, m, k_part)) parts[{m[1].str(), m[3].str()}].insert(std::stoi(m[2].str()));
+  }
+  std::vector<std::string> missing;
+  for (const auto& [key, present] : parts) {
+    const int n = std::stoi(key.second);
+    for (int i = 1; i <= n; ++i)
+      if (!present.count(i)) {
+        char num[16];
+        std::snprintf(num, sizeof num, "%05d", i);
+        missing.push_back(key.first + "-" + num + "-of-" + key.second + ".gguf");
+      }
+  }
+  if (!missing.empty()) {
+    std::string list;
+    for (const auto& m : missing) list += (list.empty() ? "" : ", ") + m;
+    return fail(ErrorCode::NotFound, "GGUF variant " + chosen + " is split into parts and the repo lacks " +
+                                         (missing.size() == 1 ? "part " : "parts ") + list +
+                                         ": llama.cpp cannot load it without every part");
+  }
   if (projector) take.insert(projector->path);
+  Builder b;
   for (const auto& f : files) {
     if (take.count(f.path)) {
       b.take(f);
+    } else if (copies.count(f.path)) {
+      b.leave(f, "another copy of the chosen variant " + chosen + ": --for gguf takes the one " +
+                     (where.empty() ? std::string("at the repo's root") : "in " + where));
     } else if (ends_with(lower(f.path), ".gguf")) {
       if (is_mmproj(f.path))
         b.leave(f, "another multimodal projector: llama.cpp loads one (" + projector->path + ")");
@@ -363,7 +404,18 @@ std::string diffusers_variant(std::string_view name) {
   return {};
 }
 
-Result<Selection> select_diffusers(const std::vector<RepoFile>& files) {
+// model_index.json's components: keys whose value is [library, class], not [null, null]
+// (DiffusionPipeline.from_pretrained skips those); nullopt when the text is no JSON object.
+std::optional<std::set<std::string, std::less<>>> index_components(const std::string& text) {
+  const auto j = nlohmann::json::parse(text, nullptr, false);
+  if (j.is_discarded() || !j.is_object()) return std::nullopt;
+  std::set<std::string, std::less<>> out;
+  for (const auto& [key, value] : j.items())
+    if (value.is_array() && value.size() == 2 && !(value[0].is_null() && value[1].is_null())) out.insert(key);
+  return out;
+}
+
+Result<Selection> select_diffusers(const std::vector<RepoFile>& files, const std::optional<std::string>& model_index_json) {
   const bool has_index = std::any_of(files.begin(), files.end(), [](const auto& f) { return f.path == "model_index.json"; });
   if (!has_index)
     return fail(ErrorCode::NotFound,
@@ -377,8 +429,24 @@ Result<Selection> select_diffusers(const std::vector<RepoFile>& files) {
     weights[folder] = choose_weights(names, {"diffusion_pytorch_model", "model"}, {"diffusion_pytorch_model", "pytorch_model"},
                                      false, true, folder + "/");
   constexpr std::string_view loader = "DiffusionPipeline.from_pretrained";
-
+  std::optional<std::set<std::string, std::less<>>> components;
   Builder b;
+  if (model_index_json) {
+    components = index_components(*model_index_json);
+    if (!components) b.out.warnings.push_back("model_index.json is not a JSON object: every folder is taken as a component");
+  }
+  // A component with only variant weights (`*.fp16.safetensors`) has nothing to load without variant=.
+  for (const auto& [folder, names] : folders) {
+    if (weights[folder] || (components && !components->count(folder))) continue;
+    std::set<std::string> variants;
+    for (const auto& n : names)
+      if (const std::string v = diffusers_variant(n); !v.empty()) variants.insert(v);
+    if (variants.empty()) continue;
+    std::string list;
+    for (const auto& v : variants) list += (list.empty() ? "" : ", ") + v;
+    b.out.warnings.push_back("component " + folder + " holds only variant weights (" + list + "), no default-variant weights: " +
+                             std::string(loader) + " without variant= finds no weights for it");
+  }
   for (const auto& f : files) {
     const std::string_view path = f.path;
     const std::string_view name = basename(path);
@@ -398,6 +466,10 @@ Result<Selection> select_diffusers(const std::vector<RepoFile>& files) {
     const std::string folder(top_folder(path));
     if (depth(path) > 1 || starts_with(folder, ".")) {
       b.leave(f, "not in a component folder: " + std::string(loader) + " reads model_index.json's folders");
+      continue;
+    }
+    if (components && !components->count(folder)) {
+      b.leave(f, "folder " + folder + " is no component of model_index.json: " + std::string(loader) + " does not load it");
       continue;
     }
     const auto& w = weights[folder];
@@ -533,13 +605,18 @@ std::string ModelTarget::to_string() const {
 }
 
 Result<Selection> select_for(const ModelTarget& target, const std::vector<RepoFile>& files) {
+  return select_for(target, files, std::nullopt);
+}
+
+Result<Selection> select_for(const ModelTarget& target, const std::vector<RepoFile>& files,
+                             const std::optional<std::string>& model_index_json) {
   switch (target.framework) {
     case Framework::Transformers:
       return select_transformers(files);
     case Framework::Gguf:
       return select_gguf(target.quant, files);
     case Framework::Diffusers:
-      return select_diffusers(files);
+      return select_diffusers(files, model_index_json);
   }
   return select_transformers(files);
 }

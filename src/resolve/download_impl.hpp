@@ -25,10 +25,20 @@ namespace hubcache {
 
 /// SnapshotRequest::target over a repo's `listing`: the files it keeps (nullopt without a target)
 /// and, into `left_out`, the files it leaves out that `filter` allows. `what` names the repo for
-/// the error (select_for's, prefixed).
-Result<std::optional<std::set<std::string>>> target_files(const SnapshotRequest& req, const PathFilter& filter,
-                                                          const std::vector<model::RepoFile>& listing, const std::string& what,
-                                                          std::vector<model::LeftOut>& left_out);
+/// the error (select_for's, prefixed). When the patterns leave out every weight file the target
+/// chose, a warning goes to `warnings`: no weights will be downloaded; so do select_for's.
+/// `read_model_index` gives the text of model_index.json (diffusers, when the listing has it;
+/// nullopt when it cannot be read: then every folder counts as a component).
+Result<std::optional<std::set<std::string>>> target_files(
+    const SnapshotRequest& req, const PathFilter& filter, const std::vector<model::RepoFile>& listing, const std::string& what,
+    std::vector<model::LeftOut>& left_out, std::vector<std::string>& warnings,
+    const std::function<std::optional<std::string>()>& read_model_index = {});
+
+/// The text of `path` on disk when it is a file (at most 1 MiB), else nullopt.
+std::optional<std::string> read_small_file(const std::string& path);
+
+/// SnapshotRequest::with_base on a repo without adapter_config.json (NotFound): no PEFT adapter.
+Error not_an_adapter(const std::string& repo_id);
 
 /// Aggregates per-file progress into DownloadEvents (serialized, Progress events throttled).
 class ProgressTracker {
@@ -38,7 +48,7 @@ class ProgressTracker {
   /// `bytes`: the bytes to transfer; `to_fetch`: the files planned for transfer, whose bytes
   /// count as done if another process finishes them first (empty: all of them).
   void plan(std::size_t files, std::uint64_t bytes, std::set<std::string> to_fetch = {},
-            std::vector<model::LeftOut> left_out = {});
+            std::vector<model::LeftOut> left_out = {}, std::string repo_id = {});
   void start(const std::string& file, std::uint64_t total);
   void bytes(const std::string& file, std::uint64_t done, std::uint64_t total);
   /// `downloaded` / `reused`: the file's network bytes and bytes taken from the disk (DownloadEvent).

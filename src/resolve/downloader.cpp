@@ -1,8 +1,10 @@
 #include <sys/stat.h>
 
 #include <algorithm>
+#include <cctype>
 #include <filesystem>
 #include <nlohmann/json.hpp>
+#include <numeric>
 
 #include "download_impl.hpp"
 #include "hubcache/cache/use_records.hpp"
@@ -25,7 +27,7 @@ void ProgressTracker::emit(DownloadEvent e) {
 }
 
 void ProgressTracker::plan(std::size_t files, std::uint64_t bytes, std::set<std::string> to_fetch,
-                           std::vector<model::LeftOut> left_out) {
+                           std::vector<model::LeftOut> left_out, std::string repo_id) {
   std::lock_guard lock(m_mutex);
   m_files_total = files;
   m_bytes_total = bytes;
@@ -33,6 +35,7 @@ void ProgressTracker::plan(std::size_t files, std::uint64_t bytes, std::set<std:
   DownloadEvent e;
   e.kind = DownloadEvent::Kind::Plan;
   e.left_out = std::move(left_out);
+  e.repo_id = std::move(repo_id);
   emit(e);
 }
 
@@ -368,7 +371,8 @@ Result<SnapshotResult> Downloader::snapshot_download(const SnapshotRequest& req)
         listing.push_back({f, ec ? 0 : size});
       }
     HUBCACHE_TRY_ASSIGN(const auto wanted,
-                        target_files(req, filter, listing, "the local folder '" + *folder + "'", out.left_out));
+                        target_files(req, filter, listing, "the local folder '" + *folder + "'", out.left_out, out.warnings,
+                                     [&] { return read_small_file(*folder + "/model_index.json"); }));
     for (auto& f : all) {
       if (!filter.selects(f) || (wanted && !wanted->count(f))) continue;
       std::error_code ec;
@@ -427,9 +431,20 @@ Result<std::string> base_model_of(const std::string& text, const std::string& ad
 
 }  // namespace
 
+Error not_an_adapter(const std::string& repo_id) {
+  return Error(ErrorCode::NotFound,
+               "--with-base: " + repo_id + " has no adapter_config.json, so it is no PEFT adapter and names no base model");
+}
+
 Result<void> Downloader::with_bases(const SnapshotRequest& req, SnapshotResult& out) {
   const auto& options = m_impl->options;
   std::string adapter = req.repo_id;
+  // The repos of the chain so far (Hub ids are case-insensitive): a base among them is a cycle.
+  auto lower = [](std::string s) {
+    std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return static_cast<char>(std::tolower(c)); });
+    return s;
+  };
+  std::vector<std::string> chain{lower(req.repo_id)};
   for (int level = 0;; ++level) {
     // By index: bases grows below.
     const SnapshotResult* current = level == 0 ? &out : &out.bases[static_cast<std::size_t>(level - 1)].snapshot;
@@ -451,10 +466,17 @@ Result<void> Downloader::with_bases(const SnapshotRequest& req, SnapshotResult& 
     }
     if (!text) {
       if (level > 0) return {};
-      return fail(ErrorCode::NotFound,
-                  "--with-base: " + adapter + " has no adapter_config.json, so it is no PEFT adapter and names no base model");
+      return fail(not_an_adapter(adapter));
     }
     HUBCACHE_TRY_ASSIGN(std::string base, base_model_of(*text, adapter));
+    if (std::find(chain.begin(), chain.end(), lower(base)) != chain.end()) {
+      out.warnings.push_back("--with-base stopped: " + adapter + " names " + base +
+                             " as its base model (base_model_name_or_path), which is already in the chain " + req.repo_id +
+                             std::accumulate(out.bases.begin(), out.bases.end(), std::string(),
+                                             [](std::string a, const BaseSnapshot& b) { return a + " -> " + b.repo_id; }) +
+                             "; not downloaded again");
+      return {};
+    }
     if (level == k_max_base_levels) {
       out.warnings.push_back("--with-base stopped after " + std::to_string(k_max_base_levels) + " levels: " + adapter +
                              " is an adapter too, of " + base + ", which is not downloaded");
@@ -473,6 +495,7 @@ Result<void> Downloader::with_bases(const SnapshotRequest& req, SnapshotResult& 
       e.message = "base model " + base + " (base_model_name_or_path in adapter_config.json of " + adapter + "): " + e.message;
       return fail(std::move(e));
     }
+    chain.push_back(lower(base));
     out.bases.push_back(BaseSnapshot{base, adapter, std::move(*got)});
     adapter = base;
   }

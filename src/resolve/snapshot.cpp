@@ -53,11 +53,23 @@ std::vector<TreeFileEntry> to_tree_entries(std::vector<hub::TreeEntry>&& listing
 
 }  // namespace
 
+std::optional<std::string> read_small_file(const std::string& path) {
+  if (!is_file(path)) return std::nullopt;
+  auto text = fs::read_file(path, 1u << 20);
+  return text ? std::optional<std::string>(std::move(*text)) : std::nullopt;
+}
+
 Result<std::optional<std::set<std::string>>> target_files(const SnapshotRequest& req, const PathFilter& filter,
                                                           const std::vector<model::RepoFile>& listing, const std::string& what,
-                                                          std::vector<model::LeftOut>& left_out) {
+                                                          std::vector<model::LeftOut>& left_out,
+                                                          std::vector<std::string>& warnings,
+                                                          const std::function<std::optional<std::string>()>& read_model_index) {
   if (!req.target) return std::optional<std::set<std::string>>();
-  auto selection = model::select_for(*req.target, listing);
+  std::optional<std::string> model_index;
+  if (req.target->framework == model::Framework::Diffusers && read_model_index &&
+      std::any_of(listing.begin(), listing.end(), [](const auto& f) { return f.path == "model_index.json"; }))
+    model_index = read_model_index();
+  auto selection = model::select_for(*req.target, listing, model_index);
   if (!selection) {
     Error e = std::move(selection).error();
     e.message = "--for " + req.target->to_string() + ": " + what + ": " + e.message;
@@ -65,6 +77,17 @@ Result<std::optional<std::set<std::string>>> target_files(const SnapshotRequest&
   }
   for (auto& l : selection->left_out)
     if (filter.selects(l.path)) left_out.push_back(std::move(l));
+  for (auto& w : selection->warnings) warnings.push_back(std::move(w));
+  std::string weights;
+  bool kept = false;
+  for (const auto& f : selection->files)
+    if (model::weight_format_of(f) != model::WeightFormat::Other) {
+      if (filter.selects(f)) kept = true;
+      weights += (weights.empty() ? "" : ", ") + f;
+    }
+  if (!weights.empty() && !kept)
+    warnings.push_back("no weights will be downloaded: the include/exclude patterns leave out every weight file the target " +
+                       req.target->to_string() + " chose (" + weights + ")");
   return std::optional<std::set<std::string>>(std::set<std::string>(selection->files.begin(), selection->files.end()));
 }
 
@@ -105,6 +128,7 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
       // A target decides on the whole tree of the cached commit (trees/<commit>.json) when it is
       // recorded, else on the files present; only the files it keeps must be there.
       std::optional<std::set<std::string>> wanted;
+      std::vector<std::string> target_warnings;
       out.left_out.clear();  // this lambda may run twice (a retried repo info)
       if (req.target) {
         SnapshotLookupOptions none = so;
@@ -119,7 +143,9 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
             if (auto p = resolve_snapshot(req.repo_id, present))
               for (const auto& f : p->files) listing.push_back({f, 0});
           }
-          HUBCACHE_TRY_ASSIGN(wanted, target_files(req, filter, listing, describe(repo) + " at " + base->commit, out.left_out));
+          HUBCACHE_TRY_ASSIGN(
+              wanted, target_files(req, filter, listing, describe(repo) + " at " + base->commit, out.left_out, target_warnings,
+                                   [&] { return read_small_file(base->snapshot_dir + "/model_index.json"); }));
           for (const auto& f : *wanted)
             if (filter.selects(f)) so.filenames.push_back(f);
           if (so.filenames.empty()) so.filter = none.filter;
@@ -133,6 +159,7 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
         for (const auto& f : found->files)
           if (!wanted || wanted->count(f)) out.files.push_back(PlannedFile{f, 0, {}, true});
         out.warnings = found->warnings;
+        out.warnings.insert(out.warnings.end(), target_warnings.begin(), target_warnings.end());
         if (cause)
           out.warnings.push_back("Could not reach the Hub (" + cause->message.substr(0, cause->message.find('\n')) +
                                  "); using the cached snapshot.");
@@ -204,6 +231,10 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
                                             v.error().message + ". Refusing the snapshot; nothing was written.");
   }
   out.repo_files = entries.size();
+  // with_base needs the repo's adapter_config.json: without it, fail before anything is written.
+  if (req.with_base &&
+      std::none_of(entries.begin(), entries.end(), [](const TreeFileEntry& e) { return e.path == "adapter_config.json"; }))
+    return fail(not_an_adapter(req.repo_id));
 
   // 3. Filter and plan.
   std::vector<const TreeFileEntry*> selected;
@@ -229,7 +260,14 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
     for (const auto& e : entries) listing.push_back({e.path, e.size});
   }
   out.left_out.clear();  // an offline attempt before a retried repo info may have filled it
-  HUBCACHE_TRY_ASSIGN(const auto wanted, target_files(req, filter, listing, describe(repo) + " at " + commit, out.left_out));
+  HUBCACHE_TRY_ASSIGN(const auto wanted,
+                      target_files(req, filter, listing, describe(repo) + " at " + commit, out.left_out, out.warnings, [&] {
+                        // The cached copy, else the Hub's (nothing written); unreadable: today's rule.
+                        auto cached = local ? std::nullopt : read_small_file(layout.pointer_path(commit, "model_index.json"));
+                        if (cached) return cached;
+                        auto got = api().file_text(repo, commit, "model_index.json");
+                        return got ? std::optional<std::string>(std::move(*got)) : std::nullopt;
+                      }));
   for (const auto& e : entries) {
     if (!filter.selects(e.path) || (wanted && !wanted->count(e.path))) continue;
     selected.push_back(&e);
@@ -291,7 +329,7 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
   std::set<std::string> to_fetch;
   for (const auto& f : out.files)
     if (!f.cached) to_fetch.insert(f.path);
-  progress.plan(selected.size(), bytes_to_get, std::move(to_fetch), out.left_out);
+  progress.plan(selected.size(), bytes_to_get, std::move(to_fetch), out.left_out, req.repo_id);
   std::mutex errors_mutex;
   std::vector<Error> errors;
   std::atomic<std::uint64_t> transferred{0};

@@ -174,7 +174,7 @@ TEST_F(Cli, DryRunPrintsPlanAndTransfersNothing) {
   const std::string before = tree_fingerprint(cache);
   auto r = run({"download", "org/model", "--dry-run"});
   ASSERT_EQ(r.exit_code, 0) << r.err;
-  EXPECT_NE(r.out.find("[dry-run] Will download 3 files (out of 4) totalling 100.0K."), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("[dry-run] Will download 3 files (out of 4) totalling 100.0KB."), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("FILE"), std::string::npos);
   std::istringstream in(r.out);
   bool cached_dash = false;

@@ -260,7 +260,10 @@ TEST_F(DownloadFor, ManyLeftOutFilesAreGroupedByReasonWithCountsAndBytes) {
 
 TEST_F(DownloadFor, DiffusersTakesEachComponentWithoutVariantsOrSingleFileCheckpoints) {
   const RepoRef sd{RepoType::Model, "org/pipeline"};
-  server.add_file(sd, c1, "model_index.json", R"({"_class_name":"StableDiffusionPipeline"})");
+  server.add_file(sd, c1, "model_index.json",
+                  R"({"_class_name":"StableDiffusionPipeline","scheduler":["diffusers","PNDMScheduler"],)"
+                  R"("text_encoder":["transformers","CLIPTextModel"],"tokenizer":["transformers","CLIPTokenizer"],)"
+                  R"("unet":["diffusers","UNet2DConditionModel"],"safety_checker":[null,null]})");
   server.add_file(sd, c1, "v1-5-pruned.safetensors", weights("all"), true);
   server.add_file(sd, c1, "scheduler/scheduler_config.json", "{}");
   server.add_file(sd, c1, "unet/config.json", "{}");
@@ -280,4 +283,108 @@ TEST_F(DownloadFor, DiffusersTakesEachComponentWithoutVariantsOrSingleFileCheckp
                                    "unet/config.json", "unet/diffusion_pytorch_model.safetensors"}));
   EXPECT_NE(r.err.find("variant fp16: loaded only with variant=\"fp16\""), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("single-file checkpoint; from_pretrained loads the component folders"), std::string::npos) << r.err;
+}
+
+TEST_F(DownloadFor, WithBaseStopsAtARepoAlreadyInTheChain) {
+  // An adapter naming itself, and a chain that returns to its start: each repo is fetched once.
+  const RepoRef self{RepoType::Model, "org/self"}, x{RepoType::Model, "org/x"}, y{RepoType::Model, "org/y"};
+  server.add_file(self, c1, "adapter_config.json", R"({"base_model_name_or_path":"org/self"})");
+  server.add_file(self, c1, "adapter_model.safetensors", weights("s"), true);
+  server.add_file(x, c1, "adapter_config.json", R"({"base_model_name_or_path":"org/y"})");
+  server.add_file(y, c1, "adapter_config.json", R"({"base_model_name_or_path":"ORG/x"})");
+  for (const auto& a : {self, x, y}) server.set_ref(a, "main", c1);
+  auto count = [&](const std::string& part) {
+    int n = 0;
+    for (const auto& req : server.requests())
+      if (req.path.find(part) != std::string::npos && req.path.find("/tree/") != std::string::npos) ++n;
+    return n;
+  };
+  auto r = run({"download", "org/self", "--with-base", "--json"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(json_lines(r.out).back()["bases"].size(), 0u) << r.out;
+  EXPECT_NE(r.err.find("--with-base stopped: org/self names org/self as its base model"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("already in the chain org/self; not downloaded again"), std::string::npos) << r.err;
+  EXPECT_EQ(count("org/self"), 1);
+  auto c = run({"download", "org/x", "--with-base", "--json"});
+  ASSERT_EQ(c.exit_code, 0) << c.err;
+  auto result = json_lines(c.out).back();
+  ASSERT_EQ(result["bases"].size(), 1u) << c.out;
+  EXPECT_EQ(result["bases"][0]["repo_id"], "org/y");
+  EXPECT_NE(c.err.find("org/y names ORG/x as its base model (base_model_name_or_path), which is already in the chain org/x -> "
+                       "org/y; not downloaded again"),
+            std::string::npos)
+      << c.err;
+  EXPECT_EQ(count("org/x"), 1);
+  EXPECT_EQ(count("org/y"), 1);
+}
+
+TEST_F(DownloadFor, WithBaseOnANonAdapterFailsBeforeWritingAnything) {
+  auto r = run({"download", "org/model", "--with-base"});
+  EXPECT_EQ(r.exit_code, exit_code::not_found) << r.err;
+  EXPECT_NE(r.err.find("org/model has no adapter_config.json"), std::string::npos) << r.err;
+  EXPECT_FALSE(exists(cache + "/models--org--model"));
+  for (const auto& req : server.requests()) EXPECT_EQ(req.path.find("/resolve/"), std::string::npos) << req.path;
+}
+
+TEST_F(DownloadFor, PatternsAndForThatTogetherSelectNothingSaySoAndTheDryRunFailsToo) {
+  auto r = run({"download", "org/model", "--for", "transformers", "--include", "*.bin"});
+  EXPECT_EQ(r.exit_code, exit_code::not_found) << r.err;
+  EXPECT_NE(r.err.find("the patterns --include '*.bin' and --for transformers together select nothing of org/model"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("pytorch_model.bin (PyTorch .bin copy"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("no file of"), std::string::npos) << r.err;
+  auto d = run({"download", "org/model", "--for", "transformers", "--include", "*.bin", "--dry-run"});
+  EXPECT_EQ(d.exit_code, exit_code::not_found) << d.out;
+  EXPECT_EQ(d.out.find("Will download 0 files"), std::string::npos) << d.out;
+  EXPECT_NE(d.err.find("together select nothing"), std::string::npos) << d.err;
+  // A FILE argument is a name, not an --include.
+  auto n = run({"download", "org/model", "pytorch_model.bin", "--for", "transformers"});
+  EXPECT_EQ(n.exit_code, exit_code::not_found) << n.err;
+  EXPECT_NE(n.err.find("the name 'pytorch_model.bin' and --for transformers together select nothing"), std::string::npos)
+      << n.err;
+  EXPECT_EQ(n.err.find("--include"), std::string::npos) << n.err;
+  auto m = run({"download", "org/model", "nothing.txt", "other.txt", "--for", "transformers"});
+  EXPECT_EQ(m.exit_code, exit_code::not_found) << m.err;
+  EXPECT_NE(m.err.find("matches the names 'nothing.txt', 'other.txt'"), std::string::npos) << m.err;
+  EXPECT_FALSE(exists(snapshot(k_model, c1) + "/pytorch_model.bin"));
+}
+
+TEST_F(DownloadFor, ExcludingEveryChosenWeightFileWarnsThatNoWeightsWillBeDownloaded) {
+  auto r = run({"download", "org/model", "--for", "transformers", "--exclude", "*.safetensors"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("no weights will be downloaded: the include/exclude patterns leave out every weight file the target "
+                       "transformers chose (model.safetensors)"),
+            std::string::npos)
+      << r.err;
+  EXPECT_FALSE(exists(snapshot(k_model, c1) + "/model.safetensors"));
+  auto ok = run({"download", "org/model", "--for", "transformers", "--exclude", "tokenizer*"});
+  ASSERT_EQ(ok.exit_code, 0) << ok.err;
+  EXPECT_EQ(ok.err.find("no weights will be downloaded"), std::string::npos) << ok.err;
+}
+
+TEST_F(DownloadFor, PlansGiveSizesWithUnitsAndNameTheirRepo) {
+  auto d = run({"download", "org/adapter", "--for", "transformers", "--with-base", "--dry-run"});
+  ASSERT_EQ(d.exit_code, 0) << d.err;
+  EXPECT_NE(d.out.find("[dry-run] Will download 2 files (out of 2) totalling "), std::string::npos) << d.out;
+  EXPECT_EQ(d.out.find("totalling 0."), std::string::npos) << d.out;
+  for (const std::string line : {"config.json  ", "model.safetensors  "}) {
+    const auto at = d.out.find(line);
+    ASSERT_NE(at, std::string::npos) << d.out;
+    const auto end = d.out.find('\n', at);
+    EXPECT_EQ(d.out[end - 1], 'B') << d.out.substr(at, end - at);
+  }
+  EXPECT_NE(d.out.find("[dry-run] Left out 1 file (10.0B) of org/adapter the framework does not load:"), std::string::npos)
+      << d.out;
+  EXPECT_NE(d.out.find("[dry-run] Left out 1 file (3.0KB) of org/base the framework does not load:"), std::string::npos) << d.out;
+  auto r = run({"download", "org/adapter", "--for", "transformers", "--with-base"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.err.find("Left out 1 file (10.0B) of org/adapter the framework"), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("Left out 1 file (3.0KB) of org/base the framework"), std::string::npos) << r.err;
+  auto j = run({"download", "org/adapter", "--for", "transformers", "--with-base", "--json"});
+  ASSERT_EQ(j.exit_code, 0) << j.err;
+  std::vector<std::string> plans;
+  for (const auto& l : json_lines(j.out))
+    if (l.value("event", "") == "plan") plans.push_back(l.value("repo_id", ""));
+  EXPECT_EQ(plans, (std::vector<std::string>{"org/adapter", "org/base"})) << j.out;
 }

@@ -95,6 +95,23 @@ TEST_F(TargetFixture, PatternsApplyOnTopOfTheTarget) {
   EXPECT_FALSE(exists(cache + "/models--org--multi"));
 }
 
+TEST_F(TargetFixture, PatternsLeavingOutEveryChosenWeightFileWarn) {
+  Downloader d(options());
+  auto req = request(k_multi, "transformers");
+  req.ignore_patterns = {"*.safetensors"};
+  req.dry_run = true;
+  auto r = d.snapshot_download(req);
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->warnings.size(), 1u);
+  EXPECT_EQ(r->warnings[0],
+            "no weights will be downloaded: the include/exclude patterns leave out every weight file the target transformers "
+            "chose (model-00001-of-00002.safetensors, model-00002-of-00002.safetensors)");
+  req.ignore_patterns = {"model-00002*"};
+  auto some = d.snapshot_download(req);
+  ASSERT_TRUE(some) << some.error().message;
+  EXPECT_TRUE(some->warnings.empty());
+}
+
 TEST_F(TargetFixture, NothingToLoadIsNotFoundNamingTheRepo) {
   Downloader d(options());
   auto r = d.snapshot_download(request(k_multi, "gguf"));
@@ -119,4 +136,32 @@ TEST_F(TargetFixture, WithBaseDownloadsTheBaseWithTheSameTarget) {
   EXPECT_EQ(r->bases[0].snapshot.left_out.size(), 3u);
   EXPECT_TRUE(exists(layout(k_multi).snapshot_dir(c1) + "/model-00001-of-00002.safetensors"));
   EXPECT_FALSE(exists(layout(k_multi).snapshot_dir(c1) + "/pytorch_model.bin"));
+}
+
+TEST_F(TargetFixture, DiffusersReadsModelIndexJsonForItsComponents) {
+  const RepoRef sd{RepoType::Model, "org/pipe"};
+  const std::string c3 = commit_id(12);
+  server.add_file(sd, c3, "model_index.json",
+                  R"({"_class_name": "P", "unet": ["diffusers", "UNet2DConditionModel"], "safety_checker": [null, null]})");
+  server.add_file(sd, c3, "unet/config.json", "{}");
+  server.add_file(sd, c3, "unet/diffusion_pytorch_model.safetensors", std::string(100, 'u'), true);
+  server.add_file(sd, c3, "safety_checker/config.json", "{}");
+  server.add_file(sd, c3, "safety_checker/model.safetensors", std::string(100, 's'), true);
+  server.set_ref(sd, "main", c3);
+  Downloader d(options());
+  auto req = request(sd, "diffusers");
+  req.dry_run = true;
+  auto r = d.snapshot_download(req);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(paths(*r),
+            (std::vector<std::string>{"model_index.json", "unet/config.json", "unet/diffusion_pytorch_model.safetensors"}));
+  EXPECT_EQ(left_paths(*r), (std::vector<std::string>{"safety_checker/config.json", "safety_checker/model.safetensors"}));
+  EXPECT_FALSE(exists(cache + "/models--org--pipe"));
+  // Downloaded, then offline: model_index.json is read from the snapshot.
+  req.dry_run = false;
+  ASSERT_TRUE(d.snapshot_download(req));
+  req.local_files_only = true;
+  auto off = d.snapshot_download(req);
+  ASSERT_TRUE(off) << off.error().message;
+  EXPECT_EQ(left_paths(*off), (std::vector<std::string>{"safety_checker/config.json", "safety_checker/model.safetensors"}));
 }

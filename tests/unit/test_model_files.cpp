@@ -213,6 +213,30 @@ TEST(SelectGguf, WithoutQ4KMOneVariantIsTheChoiceAndSeveralAreAnError) {
   EXPECT_NE(s.error().message.find("gguf:QUANT"), std::string::npos);
 }
 
+TEST(SelectGguf, ASplitVariantWithAMissingPartIsNotFoundNamingIt) {
+  auto s = select_for(target("gguf:Q8_0"),
+                      repo({"Model-Q8_0-00001-of-00003.gguf", "Model-Q8_0-00003-of-00003.gguf", "Model-Q4_0.gguf"}));
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, ErrorCode::NotFound);
+  EXPECT_NE(s.error().message.find("lacks part Model-Q8_0-00002-of-00003.gguf"), std::string::npos) << s.error().message;
+  auto two = select_for(target("gguf"), repo({"Q4_K_M/m-Q4_K_M-00002-of-00004.gguf", "Q4_K_M/m-Q4_K_M-00004-of-00004.gguf"}));
+  ASSERT_FALSE(two);
+  EXPECT_NE(two.error().message.find("lacks parts Q4_K_M/m-Q4_K_M-00001-of-00004.gguf, Q4_K_M/m-Q4_K_M-00003-of-00004.gguf"),
+            std::string::npos)
+      << two.error().message;
+}
+
+TEST(SelectGguf, TwoCopiesOfTheVariantTakeOneLocation) {
+  auto s = select("gguf", {"Tiny-Q4_K_M.gguf", "Q4_K_M/Tiny-Q4_K_M.gguf", "Tiny-Q8_0.gguf"});
+  EXPECT_EQ(s.files, Files{"Tiny-Q4_K_M.gguf"});
+  EXPECT_EQ(reason(s, "Q4_K_M/Tiny-Q4_K_M.gguf"),
+            "another copy of the chosen variant Q4_K_M: --for gguf takes the one at the repo's root");
+  // Without a root copy: one folder, the shallowest (then first by name).
+  auto f = select("gguf", {"b/Tiny-Q4_K_M.gguf", "a/x/Tiny-Q4_K_M.gguf", "c/Tiny-Q4_K_M.gguf"});
+  EXPECT_EQ(f.files, Files{"b/Tiny-Q4_K_M.gguf"});
+  EXPECT_EQ(reason(f, "c/Tiny-Q4_K_M.gguf"), "another copy of the chosen variant Q4_K_M: --for gguf takes the one in b/");
+}
+
 TEST(SelectGguf, UnknownQuantOrNoGgufIsNotFoundListingVariants) {
   auto s = select_for(target("gguf:Q2_K"), repo(k_gguf_repo));
   ASSERT_FALSE(s);
@@ -283,4 +307,35 @@ TEST(SelectDiffusers, NoModelIndexIsNotFound) {
 }
 
 }  // namespace
+TEST(SelectDiffusers, ModelIndexNamesTheComponentsAndVariantOnlyComponentsWarn) {
+  const std::vector<std::string> files = {"model_index.json",
+                                          "unet/config.json",
+                                          "unet/diffusion_pytorch_model.safetensors",
+                                          "vae/config.json",
+                                          "vae/diffusion_pytorch_model.fp16.safetensors",
+                                          "safety_checker/config.json",
+                                          "safety_checker/model.safetensors",
+                                          "extra/config.json",
+                                          "scheduler/scheduler_config.json"};
+  const std::string index = R"({"_class_name": "StableDiffusionPipeline", "_diffusers_version": "0.30.0",
+    "unet": ["diffusers", "UNet2DConditionModel"], "vae": ["diffusers", "AutoencoderKL"],
+    "scheduler": ["diffusers", "PNDMScheduler"], "safety_checker": [null, null], "requires_safety_checker": false})";
+  auto s = select_for(target("diffusers"), repo(files), index);
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->files, (Files{"model_index.json", "scheduler/scheduler_config.json", "unet/config.json",
+                             "unet/diffusion_pytorch_model.safetensors", "vae/config.json"}));
+  EXPECT_EQ(reason(*s, "safety_checker/model.safetensors"),
+            "folder safety_checker is no component of model_index.json: DiffusionPipeline.from_pretrained does not load it");
+  EXPECT_NE(reason(*s, "extra/config.json").find("no component of model_index.json"), std::string::npos);
+  ASSERT_EQ(s->warnings.size(), 1u);
+  EXPECT_EQ(s->warnings[0],
+            "component vae holds only variant weights (fp16), no default-variant weights: DiffusionPipeline.from_pretrained "
+            "without variant= finds no weights for it");
+  // Without model_index.json's text: every folder counts, as before.
+  auto all = select_for(target("diffusers"), repo(files));
+  ASSERT_TRUE(all);
+  EXPECT_NE(std::find(all->files.begin(), all->files.end(), "safety_checker/model.safetensors"), all->files.end());
+  EXPECT_EQ(all->warnings.size(), 1u);
+}
+
 }  // namespace hubcache::model

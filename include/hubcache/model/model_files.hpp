@@ -61,11 +61,17 @@ struct Selection {
   std::vector<LeftOut> left_out;   // every other file, with its reason
   std::uint64_t bytes = 0;         // of `files`
   std::uint64_t left_out_bytes = 0;
+  std::vector<std::string> warnings;  // e.g. a diffusers component with only variant weights
 };
 
 /// The files `target` loads out of `files` (see each rule's comment in model_files.cpp and
 /// docs/inspect.md). Errors: NotFound when the repo holds nothing the framework can load (e.g.
 /// no GGUF file, or no variant matching QUANT: the message lists the variants present).
 Result<Selection> select_for(const ModelTarget& target, const std::vector<RepoFile>& files);
+/// The same, with the text of the repo's model_index.json (diffusers): its components are the
+/// keys whose value is a [library, class] pair other than [null, null], and only their folders
+/// are loaded. Without it (nullopt), or for another framework, as above.
+Result<Selection> select_for(const ModelTarget& target, const std::vector<RepoFile>& files,
+                             const std::optional<std::string>& model_index_json);
 
 }  // namespace hubcache::model

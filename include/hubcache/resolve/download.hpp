@@ -47,6 +47,8 @@ struct DownloadEvent {
   std::string message;               // XetFallback: the Xet error
   /// Plan, with SnapshotRequest::target: the files the target leaves out (SnapshotResult::left_out).
   std::vector<model::LeftOut> left_out;
+  /// Plan of a snapshot: the repo it is of (with SnapshotRequest::with_base, one plan per repo).
+  std::string repo_id;
   /// FileDone: bytes of this file received from the network (over Xet, the compressed xorb bytes)
   /// and bytes of it taken from the disk instead: an earlier attempt's partial data or, over Xet,
   /// chunks of blobs already in the cache.
