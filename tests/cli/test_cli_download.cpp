@@ -44,14 +44,6 @@ struct Cli : ::testing::Test {
   std::string snapshot() const { return cache + "/models--org--model/snapshots/" + c1; }
 };
 
-std::vector<nlohmann::json> json_lines(const std::string& out) {
-  std::vector<nlohmann::json> v;
-  std::istringstream in(out);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) v.push_back(nlohmann::json::parse(line));
-  return v;
-}
-
 }  // namespace
 
 TEST_F(Cli, SingleFilePrintsItsPath) {

@@ -91,14 +91,6 @@ struct DownloadFor : ::testing::Test {
   }
 };
 
-std::vector<nlohmann::json> json_lines(const std::string& out) {
-  std::vector<nlohmann::json> v;
-  std::istringstream in(out);
-  for (std::string line; std::getline(in, line);)
-    if (!line.empty()) v.push_back(nlohmann::json::parse(line));
-  return v;
-}
-
 }  // namespace
 
 TEST_F(DownloadFor, TransformersTakesExactlyWhatFromPretrainedLoads) {
