@@ -1,9 +1,9 @@
 // hubcache command-line entry point: registers the subcommands and maps errors to exit codes.
 //
-// The network commands (download, serve, lock, sync, inspect, auth login, auth whoami) live in the sibling executable `hubcache-net`, which this
-// one execs with the same arguments. That keeps libcurl, libmicrohttpd and their ~35 shared
-// libraries out of the offline commands: `hubcache resolve` starts in ~1-2 ms instead of ~5 ms,
-// which matters when inference code shells out to it per file.
+// The network commands (download, serve, lock, sync, inspect, auth login, auth whoami) live in the sibling executable
+// `hubcache-net`, which this one execs with the same arguments. That keeps libcurl, libmicrohttpd and their ~35 shared libraries
+// out of the offline commands: `hubcache resolve` starts in ~1-2 ms instead of ~5 ms, which matters when inference code shells
+// out to it per file.
 #include <fmt/core.h>
 #include <unistd.h>
 
@@ -35,9 +35,9 @@ int exec_network_tool(char** argv) {
 
 int main(int argc, char** argv) {
   using namespace hubcache::cli;
-  if (argc >= 2 && (std::strcmp(argv[1], "download") == 0 || std::strcmp(argv[1], "serve") == 0 ||
-                    std::strcmp(argv[1], "lock") == 0 || std::strcmp(argv[1], "sync") == 0 ||
-                    std::strcmp(argv[1], "inspect") == 0))
+  if (argc >= 2 &&
+      (std::strcmp(argv[1], "download") == 0 || std::strcmp(argv[1], "serve") == 0 || std::strcmp(argv[1], "lock") == 0 ||
+       std::strcmp(argv[1], "sync") == 0 || std::strcmp(argv[1], "inspect") == 0))
     return exec_network_tool(argv);
   if (argc >= 3 && std::strcmp(argv[1], "auth") == 0 &&
       (std::strcmp(argv[2], "login") == 0 || std::strcmp(argv[2], "whoami") == 0))
