@@ -16,6 +16,7 @@
 #include "hubcache/resolve/offline.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/parallel.hpp"
+#include "hubcache/util/read_range.hpp"
 
 namespace hubcache::inspect {
 namespace {
@@ -34,18 +35,13 @@ class LocalReader final : public Reader {
   Result<std::string> read(const std::string& path, std::uint64_t offset, std::uint64_t length,
                            std::uint64_t /*file_size*/) override {
     const std::string full = m_root + "/" + path;
-    fs::Fd fd(::open(full.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return fail(errno_error(errno, "cannot open", full));
+    struct ::stat st {};
+    auto fd = fs::open_regular_file(full, st);  // a FIFO named like a weight file never blocks
+    if (!fd) return fail(std::move(fd).error());
     std::string out(length, '\0');
-    std::uint64_t have = 0;
-    while (have < length) {
-      const ssize_t n = ::pread(fd.get(), out.data() + have, length - have, static_cast<off_t>(offset + have));
-      if (n < 0 && errno == EINTR) continue;
-      if (n < 0) return fail(errno_error(errno, "cannot read", full));
-      if (n == 0) break;
-      have += static_cast<std::uint64_t>(n);
-    }
-    out.resize(have);
+    auto have = fs::pread_full(fd->get(), out.data(), out.size(), offset, full);
+    if (!have) return fail(std::move(have).error());
+    out.resize(*have);
     return out;
   }
 

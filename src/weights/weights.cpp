@@ -16,6 +16,7 @@
 #include <fmt/ranges.h>
 
 #include "hubcache/resolve/offline.hpp"
+#include "hubcache/util/read_range.hpp"
 
 namespace hubcache::weights {
 namespace {
@@ -26,43 +27,25 @@ namespace stdfs = std::filesystem;
 struct Mapping {
   const std::byte* base = nullptr;
   std::size_t size = 0;
-  int fd = -1;
+  fs::Fd fd;
   Mapping() = default;
   Mapping(const Mapping&) = delete;
   Mapping& operator=(const Mapping&) = delete;
   ~Mapping() {
     if (base) ::munmap(const_cast<std::byte*>(base), size);
-    if (fd >= 0) ::close(fd);
   }
 };
 
-Unexpected os_error(const std::string& path, const char* what, int err) {
-  const ErrorCode code = err == ENOENT                     ? ErrorCode::NotFound
-                         : (err == EACCES || err == EPERM) ? ErrorCode::PermissionDenied
-                                                           : ErrorCode::Io;
-  return fail(code, fmt::format("{}: cannot {} the weight file: {}", path, what, std::strerror(err)), path);
-}
-
 Result<std::unique_ptr<Mapping>> map_file(const std::string& path) {
-  // O_NONBLOCK: a FIFO or device named like a weight file must not block the open; it is refused below.
-  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK);
-  if (fd < 0) return os_error(path, "open", errno);
-  struct stat st {};
-  if (::fstat(fd, &st) != 0) {
-    const int err = errno;
-    ::close(fd);
-    return os_error(path, "stat", err);
-  }
-  if (!S_ISREG(st.st_mode)) {
-    ::close(fd);
-    return fail(ErrorCode::InvalidArgument, fmt::format("{}: not a regular file, so no weight file", path), path);
-  }
+  struct ::stat st {};
+  auto fd = fs::open_regular_file(path, st);  // a FIFO or device named like a weight file is refused, never waited on
+  if (!fd) return fail(std::move(fd).error());
   auto m = std::make_unique<Mapping>();
-  m->fd = fd;  // closed by the Mapping from here on
+  m->fd = std::move(*fd);
   m->size = static_cast<std::size_t>(st.st_size);
   if (m->size > 0) {
-    void* p = ::mmap(nullptr, m->size, PROT_READ, MAP_PRIVATE, fd, 0);
-    if (p == MAP_FAILED) return os_error(path, "map", errno);
+    void* p = ::mmap(nullptr, m->size, PROT_READ, MAP_PRIVATE, m->fd.get(), 0);
+    if (p == MAP_FAILED) return fail(errno_error(errno, "cannot map the weight file", path));
     m->base = static_cast<const std::byte*>(p);
   }
   return m;
@@ -94,27 +77,19 @@ Result<void> TensorView::read(std::uint64_t offset, std::span<std::byte> out) co
   if (offset > info->length || out.size() > info->length - offset)
     return fail(ErrorCode::InvalidArgument, fmt::format("{} bytes from byte {} are not inside tensor '{}' ({} bytes)", out.size(),
                                                         offset, info->name, info->length));
-  std::uint64_t at = info->offset + offset;
-  std::size_t done = 0;
-  while (done < out.size()) {
-    const ssize_t n = ::pread(file->fd, out.data() + done, out.size() - done, static_cast<off_t>(at));
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0)
-      return fail(ErrorCode::Io,
-                  fmt::format("{}: cannot read tensor '{}' at byte {}: {}", file->path, info->name, at,
-                              n == 0 ? "the file ends there (it got shorter)" : std::strerror(errno)),
-                  file->path);
-    done += static_cast<std::size_t>(n);
-    at += static_cast<std::uint64_t>(n);
-  }
+  auto got = fs::pread_full(file->fd, out.data(), out.size(), info->offset + offset, file->path);
+  if (!got) return fail(std::move(got).error());
+  if (*got != out.size())
+    return fail(ErrorCode::Io,
+                fmt::format("{}: cannot read tensor '{}' at byte {}: the file ends there (it got shorter)", file->path,
+                            info->name, info->offset + offset + *got),
+                file->path);
   return {};
 }
 
 struct Weights::State {
-  std::vector<std::unique_ptr<Mapping>> mappings;
-  std::vector<std::unique_ptr<WeightFile>> owned_files;  // stable addresses for views
-  std::vector<WeightFile> files;                         // copies for files(); views point at owned_files
-  std::vector<std::unique_ptr<std::vector<model::TensorInfo>>> infos;
+  std::vector<std::unique_ptr<Mapping>> mappings;  // one per file, in the order of `files`
+  std::vector<WeightFile> files;                   // not resized once views point into it
   std::vector<TensorView> tensors;
   std::unordered_map<std::string_view, std::size_t> by_name;
 };
@@ -147,52 +122,48 @@ std::uint64_t Weights::tensor_bytes() const {
 Result<Weights> Weights::open_files(const std::vector<std::string>& paths) {
   if (paths.empty()) return fail(ErrorCode::InvalidArgument, "no weight file to open");
   auto state = std::make_unique<State>();
+  state->files.reserve(paths.size());
   for (const auto& path : paths) {
     auto mapped = map_file(path);
     if (!mapped) return fail(mapped.error());
     const Mapping& m = **mapped;
-    auto file = std::make_unique<WeightFile>();
-    file->path = path;
-    file->size = m.size;
-    file->fd = m.fd;
-    auto infos = std::make_unique<std::vector<model::TensorInfo>>();
+    WeightFile file;
+    file.path = path;
+    file.size = m.size;
+    file.fd = m.fd.get();
     if (is_gguf(path, m)) {
-      file->format = FileFormat::Gguf;
+      file.format = FileFormat::Gguf;
       auto parsed = model::parse_gguf(view_of(m, m.size), m.size, path);
       if (!parsed) return fail(parsed.error());
       // The whole file is the prefix, so the parse cannot ask for more bytes.
-      *infos = std::move(parsed->file->tensors);
+      file.tensors = std::move(parsed->file->tensors);
       parsed->file->tensors.clear();
-      file->gguf = std::move(parsed->file);
+      file.gguf = std::move(parsed->file);
     } else {
-      file->format = FileFormat::Safetensors;
+      file.format = FileFormat::Safetensors;
       auto n = model::safetensors_header_length(view_of(m, 8), m.size, path);
       if (!n) return fail(n.error());
       auto header = model::parse_safetensors_header(view_of(m, 8 + *n).substr(8), m.size, path);
       if (!header) return fail(header.error());
-      *infos = std::move(header->tensors);
-      file->metadata = std::move(header->metadata);
+      file.tensors = std::move(header->tensors);
+      file.metadata = std::move(header->metadata);
     }
-    for (const auto& info : *infos) {
-      TensorView v;
-      v.info = &info;
-      v.file = file.get();
-      v.data = m.base + info.offset;
+    state->files.push_back(std::move(file));
+    state->mappings.push_back(std::move(*mapped));
+  }
+  // The files are in place: views may point into them now.
+  for (std::size_t i = 0; i < state->files.size(); ++i) {
+    const WeightFile& file = state->files[i];
+    for (const auto& info : file.tensors) {
       const auto [it, fresh] = state->by_name.emplace(info.name, state->tensors.size());
-      if (!fresh) {
-        const auto& other = state->tensors[it->second];
+      if (!fresh)
         return fail(ErrorCode::Integrity,
                     fmt::format("tensor '{}' is in both {} and {}: open one of them (a folder with several GGUF "
                                 "variants or weight copies needs the files named)",
-                                info.name, other.file->path, path),
-                    path);
-      }
-      state->tensors.push_back(v);
+                                info.name, state->tensors[it->second].file->path, file.path),
+                    file.path);
+      state->tensors.push_back(TensorView{&info, &file, state->mappings[i]->base + info.offset});
     }
-    state->infos.push_back(std::move(infos));
-    state->files.push_back(*file);
-    state->owned_files.push_back(std::move(file));
-    state->mappings.push_back(std::move(*mapped));
   }
   return Weights(std::move(state));
 }

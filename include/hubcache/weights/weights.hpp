@@ -35,7 +35,8 @@ struct WeightFile {
   FileFormat format = FileFormat::Safetensors;
   std::uint64_t size = 0;                       // bytes
   std::map<std::string, std::string> metadata;  // safetensors "__metadata__"
-  std::optional<model::GgufFile> gguf;          // the GGUF header (metadata, alignment, ...)
+  std::vector<model::TensorInfo> tensors;       // in offset order (GGUF: file order); views point here
+  std::optional<model::GgufFile> gguf;          // the GGUF header (metadata, alignment, ...; its tensors are `tensors`)
   int fd = -1;                                  // open read-only while the Weights lives (TensorView::read)
 };
 
