@@ -3,6 +3,7 @@
 // opening one per file in flight. Skipped without node or the openssl command.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <csignal>
 #include <filesystem>
 #include <memory>
@@ -65,11 +66,18 @@ TEST(InteropH2, SnapshotMultiplexesOverFewConnectionsToAnH2Server) {
   // Every file was a request (plus the repo info and the listing), all over HTTP/2 (the front
   // speaks nothing else) ...
   EXPECT_GE(stats["streams"].get<int>(), k_files + 2) << stats.dump();
-  // ... on two connections (the API client's and the transfer engine's), with more streams at once
-  // on one than libcurl's default cap of 100: multiplexed, not one connection per file in flight.
-  // (Before CURLOPT_PIPEWAIT and CURLMOPT_MAX_CONCURRENT_STREAMS, the first round and every
-  // stream past 100 opened connections of their own.)
-  EXPECT_LE(stats["sessions"].get<int>(), 2) << stats.dump();
+  // ... multiplexed: one connection carries nearly all of them, with more streams at once than
+  // libcurl's default cap of 100. (Before CURLOPT_PIPEWAIT and CURLMOPT_MAX_CONCURRENT_STREAMS,
+  // the first round and every stream past 100 opened connections of their own: about 128.)
+  // A few extra connections are libcurl 7.88's, not ours: until the server's SETTINGS frame has
+  // been read, it assumes 100 streams per connection (lib/http2.c DEFAULT_MAX_CONCURRENT_STREAMS,
+  // the cf_h2 CF_QUERY_MAX_CONCURRENT answer), so on a loaded machine a request 101..128 started
+  // in that window opens a connection of its own (seen in CI: 4 of one stream each). At most
+  // 128 - 100 such, beside the API client's and the transfer engine's.
+  int busiest = 0;
+  for (const auto& s : stats["perSession"]) busiest = std::max(busiest, s["streams"].get<int>());
+  EXPECT_LE(stats["sessions"].get<int>(), 2 + (128 - 100)) << stats.dump();
+  EXPECT_GE(busiest * 10, stats["streams"].get<int>() * 9) << stats.dump();
   EXPECT_GT(stats["maxConcurrentStreams"].get<int>(), 100) << stats.dump();
 }
 
