@@ -259,20 +259,24 @@ void analyze(Reader& reader, ModelReport& r, bool parallel) {
     size_of[f.path] = f.size;
     r.file_bytes += f.size;
   }
+  // Each JSON file is read once: an index serves the shard sets and select_for below.
+  std::map<std::string, std::optional<std::string>> json_read;
   auto read_json = [&](const std::string& path) -> std::optional<std::string> {
+    if (const auto done = json_read.find(path); done != json_read.end()) return done->second;
+    auto& out = json_read[path];
     const auto it = size_of.find(path);
-    if (it == size_of.end()) return std::nullopt;
+    if (it == size_of.end()) return out;
     if (it->second > k_max_json_bytes) {
       r.findings.push_back({path, "larger than " + std::to_string(k_max_json_bytes) + " bytes: not read"});
-      return std::nullopt;
+      return out;
     }
-    if (it->second == 0) return std::string();
+    if (it->second == 0) return out = std::string();
     auto text = reader.read(path, 0, it->second, it->second);
     if (!text) {
       r.findings.push_back({path, text.error().message});
-      return std::nullopt;
+      return out;
     }
-    return std::move(*text);
+    return out = std::move(*text);
   };
 
   if (auto text = read_json("config.json")) {
@@ -374,7 +378,7 @@ void analyze(Reader& reader, ModelReport& r, bool parallel) {
   model::ModelTarget target;
   target.framework = pipeline ? model::Framework::Diffusers : model::Framework::Transformers;
   std::set<std::string> loaded;
-  if (auto sel = model::select_for(target, r.files)) {
+  if (auto sel = model::select_for(target, r.files, read_json)) {
     r.needless_for = std::string(model::to_string(target.framework));
     r.needless_bytes = r.file_bytes - std::min(r.file_bytes, sel->bytes);
     r.left_out = std::move(sel->left_out);

@@ -2,6 +2,8 @@
 // Pure: file names and sizes in, a selection with a reason for every file left out.
 #include "hubcache/model/model_files.hpp"
 
+#include "hubcache/model/safetensors.hpp"
+
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
@@ -85,46 +87,93 @@ struct Builder {
 // shards, then pytorch_model.bin, then its index and shards; tf_model.h5 and flax_model.msgpack
 // come last (loaded only through from_tf / from_flax, but still what it looks for). diffusers
 // (ModelMixin.from_pretrained) looks for a component's index first (`index_first`), then the
-// single file. `names` are the file names in that folder; returns the chosen names and a label.
+// single file. A sharded checkpoint is the files its index's weight_map names
+// (get_checkpoint_shard_files), whatever their names; without the index's text, the files named
+// `<stem>-NNNNN-of-NNNNN<ext>` beside it.
 struct WeightChoice {
-  std::vector<std::string> files;
-  std::string label;  // e.g. "model.safetensors" or "the model.safetensors shards"
+  std::vector<std::string> files;  // repo paths
+  std::string label;               // e.g. "model.safetensors" or "the model.safetensors shards"
   WeightFormat format = WeightFormat::Other;
+  std::string index;                 // the index's repo path when sharded
+  bool by_index = false;             // `files` are the ones the index's weight_map names
+  std::vector<std::string> missing;  // shards the index names that the repo lacks
 };
 
-std::optional<WeightChoice> sharded(const std::set<std::string>& names, const std::string& stem, const std::string& ext,
-                                    WeightFormat format, const std::string& prefix) {
+// What choose_weights looks at: one folder's file names, and the whole repo for an index's shards.
+struct Folder {
+  const std::set<std::string>& names;  // file names directly in the folder
+  std::string prefix;                  // "" or "unet/"
+  const std::set<std::string>& all;    // every repo path
+  const ReadRepoText& read;            // may be empty: shards by name
+  std::vector<std::string>& warnings;
+};
+
+std::optional<WeightChoice> sharded(const Folder& d, const std::string& stem, const std::string& ext, WeightFormat format) {
   const std::string index = stem + ext + ".index.json";
-  if (!names.count(index)) return std::nullopt;
-  WeightChoice c{{index}, "the " + prefix + stem + ext + " shards", format};
-  for (const auto& n : names)
-    if (is_shard_of(n, stem, ext)) c.files.push_back(n);
+  if (!d.names.count(index)) return std::nullopt;
+  WeightChoice c{{d.prefix + index}, "the " + d.prefix + stem + ext + " shards", format, d.prefix + index, false, {}};
+  if (d.read) {
+    if (const auto text = d.read(d.prefix + index)) {
+      if (auto parsed = parse_safetensors_index(*text, d.prefix + index)) {
+        c.by_index = true;
+        for (const auto& shard : parsed->shards) {
+          c.files.push_back(d.prefix + shard);
+          if (!d.all.count(d.prefix + shard)) c.missing.push_back(d.prefix + shard);
+        }
+        return c;
+      } else {
+        d.warnings.push_back(parsed.error().message + "; its shards are taken by their names (" + stem + "-NNNNN-of-NNNNN" + ext +
+                             ")");
+      }
+    } else {
+      d.warnings.push_back("could not read " + d.prefix + index + "; its shards are taken by their names (" + stem +
+                           "-NNNNN-of-NNNNN" + ext + ")");
+    }
+  }
+  for (const auto& n : d.names)
+    if (is_shard_of(n, stem, ext)) c.files.push_back(d.prefix + n);
   return c;
 }
 
-std::optional<WeightChoice> single(const std::set<std::string>& names, const std::string& stem, const std::string& ext,
-                                   WeightFormat format, const std::string& prefix) {
-  if (!names.count(stem + ext)) return std::nullopt;
-  return WeightChoice{{stem + ext}, prefix + stem + ext, format};
+std::optional<WeightChoice> single(const Folder& d, const std::string& stem, const std::string& ext, WeightFormat format) {
+  if (!d.names.count(stem + ext)) return std::nullopt;
+  return WeightChoice{{d.prefix + stem + ext}, d.prefix + stem + ext, format, {}, false, {}};
 }
 
-// `prefix` is the folder ("unet/") for the reasons' labels.
-std::optional<WeightChoice> choose_weights(const std::set<std::string>& names, const std::vector<std::string>& st_stems,
-                                           const std::vector<std::string>& bin_stems, bool tf_flax, bool index_first,
-                                           const std::string& prefix = "") {
+std::optional<WeightChoice> choose_weights(const Folder& d, const std::vector<std::string>& st_stems,
+                                           const std::vector<std::string>& bin_stems, bool tf_flax, bool index_first) {
   const auto pick = [&](const std::vector<std::string>& stems, const std::string& ext, WeightFormat format) {
     for (const bool index : {index_first, !index_first})
       for (const auto& s : stems)
-        if (auto c = index ? sharded(names, s, ext, format, prefix) : single(names, s, ext, format, prefix)) return c;
+        if (auto c = index ? sharded(d, s, ext, format) : single(d, s, ext, format)) return c;
     return std::optional<WeightChoice>();
   };
   if (auto c = pick(st_stems, ".safetensors", WeightFormat::Safetensors)) return c;
   if (auto c = pick(bin_stems, ".bin", WeightFormat::PytorchBin)) return c;
   if (tf_flax) {
-    if (names.count("tf_model.h5")) return WeightChoice{{"tf_model.h5"}, "tf_model.h5", WeightFormat::TensorFlow};
-    if (names.count("flax_model.msgpack")) return WeightChoice{{"flax_model.msgpack"}, "flax_model.msgpack", WeightFormat::Flax};
+    if (auto c = single(d, "tf_model", ".h5", WeightFormat::TensorFlow)) return c;
+    if (auto c = single(d, "flax_model", ".msgpack", WeightFormat::Flax)) return c;
   }
   return std::nullopt;
+}
+
+// A checkpoint whose index names shards the repo lacks cannot be loaded: from_pretrained fails
+// fetching the first missing one.
+Result<void> check_shards(const WeightChoice& c, std::string_view loader) {
+  if (c.missing.empty()) return {};
+  std::string list;
+  for (const auto& m : c.missing) list += (list.empty() ? "" : ", ") + m;
+  return fail(ErrorCode::NotFound, c.index + " names " + (c.missing.size() == 1 ? "a shard" : "shards") + " the repo lacks (" +
+                                       list + "): " + std::string(loader) +
+                                       " cannot load this checkpoint; the repo is incomplete at this revision");
+}
+
+const std::regex k_shard_part(R"(-[0-9]{5}-of-[0-9]{5}\.)");
+
+// A file beside a checkpoint loaded by its index, in the shards' naming, that the index does not name.
+bool stale_shard(const WeightChoice* w, std::string_view path) {
+  return w && w->by_index && std::find(w->files.begin(), w->files.end(), path) == w->files.end() &&
+         weight_format_of(path) == w->format && std::regex_search(std::string(basename(path)), k_shard_part);
 }
 
 // Why a weight file that is not the chosen one is left out; `loads` names what is loaded instead.
@@ -186,25 +235,34 @@ bool is_transformers_config(std::string_view name) {
   return ends_with(name, ".model") || ends_with(name, ".spm") || ends_with(name, ".tiktoken");
 }
 
-Result<Selection> select_transformers(const std::vector<RepoFile>& files) {
-  std::set<std::string> root;
-  for (const auto& f : files)
+Result<Selection> select_transformers(const std::vector<RepoFile>& files, const ReadRepoText& read) {
+  std::set<std::string> root, all;
+  for (const auto& f : files) {
+    all.insert(f.path);
     if (depth(f.path) == 0) root.insert(f.path);
-  const auto weights = choose_weights(root, {"model"}, {"pytorch_model"}, true, false);
+  }
+  std::vector<std::string> warnings;
+  const auto weights = choose_weights(Folder{root, "", all, read, warnings}, {"model"}, {"pytorch_model"}, true, false);
+  constexpr std::string_view loader = "from_pretrained";
+  if (weights) HUBCACHE_TRY(check_shards(*weights, loader));
   std::optional<WeightChoice> adapter;
   if (root.count("adapter_model.safetensors"))
-    adapter = WeightChoice{{"adapter_model.safetensors"}, "adapter_model.safetensors", WeightFormat::Safetensors};
+    adapter = WeightChoice{{"adapter_model.safetensors"}, "adapter_model.safetensors", WeightFormat::Safetensors, {}, false, {}};
   else if (root.count("adapter_model.bin"))
-    adapter = WeightChoice{{"adapter_model.bin"}, "adapter_model.bin", WeightFormat::PytorchBin};
+    adapter = WeightChoice{{"adapter_model.bin"}, "adapter_model.bin", WeightFormat::PytorchBin, {}, false, {}};
   std::set<std::string> chosen;
   if (weights) chosen.insert(weights->files.begin(), weights->files.end());
   if (adapter) chosen.insert(adapter->files.begin(), adapter->files.end());
   const std::string loads = weights ? weights->label : "";
-  constexpr std::string_view loader = "from_pretrained";
 
   Builder b;
+  b.out.warnings = std::move(warnings);
   for (const auto& f : files) {
     const std::string_view name = f.path;
+    if (chosen.count(f.path)) {  // the index may name shards in a subfolder
+      b.take(f);
+      continue;
+    }
     if (depth(name) > 0) {
       // The chat templates beyond the default one (tokenization_utils_base, CHAT_TEMPLATE_DIR).
       if (top_folder(name) == "additional_chat_templates" && depth(name) == 1 && ends_with(name, ".jinja")) {
@@ -218,7 +276,7 @@ Result<Selection> select_transformers(const std::vector<RepoFile>& files) {
       b.leave(f, "in subfolder " + std::string(top_folder(name)) + "/: from_pretrained reads the repo root");
       continue;
     }
-    if (chosen.count(f.path) || is_transformers_config(name) || ends_with(name, ".py")) {
+    if (is_transformers_config(name) || ends_with(name, ".py")) {
       b.take(f);
       continue;
     }
@@ -228,6 +286,8 @@ Result<Selection> select_transformers(const std::vector<RepoFile>& files) {
       b.leave(f, std::string(k_docs));
     } else if (starts_with(name, "adapter_model.")) {
       b.leave(f, "PyTorch .bin copy of the adapter: from_pretrained loads " + (adapter ? adapter->label : std::string("-")));
+    } else if (stale_shard(weights ? &*weights : nullptr, name)) {
+      b.leave(f, "shard not named by " + weights->index + ": from_pretrained does not load it");
     } else if (ends_with(name, ".index.json")) {
       b.leave(f, "index of weights not loaded" + (loads.empty() ? std::string() : ": from_pretrained loads " + loads));
     } else if (name == "training_args.bin" || starts_with(name, "optimizer.") || starts_with(name, "scheduler.") ||
@@ -415,25 +475,37 @@ std::optional<std::set<std::string, std::less<>>> index_components(const std::st
   return out;
 }
 
-Result<Selection> select_diffusers(const std::vector<RepoFile>& files, const std::optional<std::string>& model_index_json) {
+Result<Selection> select_diffusers(const std::vector<RepoFile>& files, const ReadRepoText& read) {
   const bool has_index = std::any_of(files.begin(), files.end(), [](const auto& f) { return f.path == "model_index.json"; });
   if (!has_index)
     return fail(ErrorCode::NotFound,
                 "the repo has no model_index.json at its root: not a diffusers pipeline (DiffusionPipeline.from_pretrained "
                 "reads it first)");
   std::map<std::string, std::set<std::string>, std::less<>> folders;  // component folder -> file names in it
-  for (const auto& f : files)
+  std::set<std::string> all;
+  for (const auto& f : files) {
+    all.insert(f.path);
     if (depth(f.path) == 1) folders[std::string(top_folder(f.path))].insert(std::string(basename(f.path)));
-  std::map<std::string, std::optional<WeightChoice>, std::less<>> weights;
-  for (const auto& [folder, names] : folders)
-    weights[folder] = choose_weights(names, {"diffusion_pytorch_model", "model"}, {"diffusion_pytorch_model", "pytorch_model"},
-                                     false, true, folder + "/");
+  }
   constexpr std::string_view loader = "DiffusionPipeline.from_pretrained";
   std::optional<std::set<std::string, std::less<>>> components;
   Builder b;
-  if (model_index_json) {
+  if (const auto model_index_json = read ? read("model_index.json") : std::nullopt) {
     components = index_components(*model_index_json);
     if (!components) b.out.warnings.push_back("model_index.json is not a JSON object: every folder is taken as a component");
+  }
+  // Only the components' indexes are read: a folder the pipeline skips costs nothing.
+  std::map<std::string, std::optional<WeightChoice>, std::less<>> weights;
+  std::set<std::string> chosen;
+  const ReadRepoText none;
+  for (const auto& [folder, names] : folders) {
+    const bool component = !components || components->count(folder) > 0;
+    auto& w = weights[folder] =
+        choose_weights(Folder{names, folder + "/", all, component ? read : none, b.out.warnings},
+                       {"diffusion_pytorch_model", "model"}, {"diffusion_pytorch_model", "pytorch_model"}, false, true);
+    if (!w || !component) continue;
+    HUBCACHE_TRY(check_shards(*w, loader));
+    chosen.insert(w->files.begin(), w->files.end());
   }
   // A component with only variant weights (`*.fp16.safetensors`) has nothing to load without variant=.
   for (const auto& [folder, names] : folders) {
@@ -463,6 +535,10 @@ Result<Selection> select_diffusers(const std::vector<RepoFile>& files, const std
         b.leave(f, "not read by " + std::string(loader));
       continue;
     }
+    if (chosen.count(f.path)) {  // a component's weights (an index may name shards deeper in its folder)
+      b.take(f);
+      continue;
+    }
     const std::string folder(top_folder(path));
     if (depth(path) > 1 || starts_with(folder, ".")) {
       b.leave(f, "not in a component folder: " + std::string(loader) + " reads model_index.json's folders");
@@ -473,12 +549,10 @@ Result<Selection> select_diffusers(const std::vector<RepoFile>& files, const std
       continue;
     }
     const auto& w = weights[folder];
-    if (w && std::find(w->files.begin(), w->files.end(), name) != w->files.end()) {
-      b.take(f);
-      continue;
-    }
     if (const std::string v = diffusers_variant(name); !v.empty()) {
       b.leave(f, "variant " + v + ": loaded only with variant=\"" + v + "\"");
+    } else if (stale_shard(w ? &*w : nullptr, path)) {
+      b.leave(f, "shard not named by " + w->index + ": " + std::string(loader) + " does not load it");
     } else if (ends_with(name, ".index.json")) {
       b.leave(f, "index of weights not loaded" + (w ? ": " + std::string(loader) + " loads " + w->label : ""));
     } else if (is_weight_file(name)) {
@@ -605,20 +679,19 @@ std::string ModelTarget::to_string() const {
 }
 
 Result<Selection> select_for(const ModelTarget& target, const std::vector<RepoFile>& files) {
-  return select_for(target, files, std::nullopt);
+  return select_for(target, files, ReadRepoText{});
 }
 
-Result<Selection> select_for(const ModelTarget& target, const std::vector<RepoFile>& files,
-                             const std::optional<std::string>& model_index_json) {
+Result<Selection> select_for(const ModelTarget& target, const std::vector<RepoFile>& files, const ReadRepoText& read) {
   switch (target.framework) {
     case Framework::Transformers:
-      return select_transformers(files);
+      return select_transformers(files, read);
     case Framework::Gguf:
       return select_gguf(target.quant, files);
     case Framework::Diffusers:
-      return select_diffusers(files, model_index_json);
+      return select_diffusers(files, read);
   }
-  return select_transformers(files);
+  return select_transformers(files, read);
 }
 
 }  // namespace hubcache::model

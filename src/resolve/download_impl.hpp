@@ -27,14 +27,15 @@ namespace hubcache {
 /// and, into `left_out`, the files it leaves out that `filter` allows. `what` names the repo for
 /// the error (select_for's, prefixed). When the patterns leave out every weight file the target
 /// chose, a warning goes to `warnings`: no weights will be downloaded; so do select_for's.
-/// `read_model_index` gives the text of model_index.json (diffusers, when the listing has it;
-/// nullopt when it cannot be read: then every folder counts as a component).
-Result<std::optional<std::set<std::string>>> target_files(
-    const SnapshotRequest& req, const PathFilter& filter, const std::vector<model::RepoFile>& listing, const std::string& what,
-    std::vector<model::LeftOut>& left_out, std::vector<std::string>& warnings,
-    const std::function<std::optional<std::string>()>& read_model_index = {});
+/// `read` gives the text of a listed file select_for reads first (model_index.json, a sharded
+/// checkpoint's index; nullopt when it cannot be read: then the names decide).
+Result<std::optional<std::set<std::string>>> target_files(const SnapshotRequest& req, const PathFilter& filter,
+                                                          const std::vector<model::RepoFile>& listing, const std::string& what,
+                                                          std::vector<model::LeftOut>& left_out,
+                                                          std::vector<std::string>& warnings,
+                                                          const model::ReadRepoText& read = {});
 
-/// The text of `path` on disk when it is a file (at most 1 MiB), else nullopt.
+/// The text of `path` on disk when it is a file (at most 64 MiB: a large model's index), else nullopt.
 std::optional<std::string> read_small_file(const std::string& path);
 
 /// SnapshotRequest::with_base on a repo without adapter_config.json (NotFound): no PEFT adapter.

@@ -372,7 +372,7 @@ Result<SnapshotResult> Downloader::snapshot_download(const SnapshotRequest& req)
       }
     HUBCACHE_TRY_ASSIGN(const auto wanted,
                         target_files(req, filter, listing, "the local folder '" + *folder + "'", out.left_out, out.warnings,
-                                     [&] { return read_small_file(*folder + "/model_index.json"); }));
+                                     [&](const std::string& path) { return read_small_file(*folder + "/" + path); }));
     for (auto& f : all) {
       if (!filter.selects(f) || (wanted && !wanted->count(f))) continue;
       std::error_code ec;

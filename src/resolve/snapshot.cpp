@@ -55,21 +55,16 @@ std::vector<TreeFileEntry> to_tree_entries(std::vector<hub::TreeEntry>&& listing
 
 std::optional<std::string> read_small_file(const std::string& path) {
   if (!is_file(path)) return std::nullopt;
-  auto text = fs::read_file(path, 1u << 20);
+  auto text = fs::read_file(path, 64u << 20);
   return text ? std::optional<std::string>(std::move(*text)) : std::nullopt;
 }
 
 Result<std::optional<std::set<std::string>>> target_files(const SnapshotRequest& req, const PathFilter& filter,
                                                           const std::vector<model::RepoFile>& listing, const std::string& what,
                                                           std::vector<model::LeftOut>& left_out,
-                                                          std::vector<std::string>& warnings,
-                                                          const std::function<std::optional<std::string>()>& read_model_index) {
+                                                          std::vector<std::string>& warnings, const model::ReadRepoText& read) {
   if (!req.target) return std::optional<std::set<std::string>>();
-  std::optional<std::string> model_index;
-  if (req.target->framework == model::Framework::Diffusers && read_model_index &&
-      std::any_of(listing.begin(), listing.end(), [](const auto& f) { return f.path == "model_index.json"; }))
-    model_index = read_model_index();
-  auto selection = model::select_for(*req.target, listing, model_index);
+  auto selection = model::select_for(*req.target, listing, read);
   if (!selection) {
     Error e = std::move(selection).error();
     e.message = "--for " + req.target->to_string() + ": " + what + ": " + e.message;
@@ -145,7 +140,7 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
           }
           HUBCACHE_TRY_ASSIGN(
               wanted, target_files(req, filter, listing, describe(repo) + " at " + base->commit, out.left_out, target_warnings,
-                                   [&] { return read_small_file(base->snapshot_dir + "/model_index.json"); }));
+                                   [&](const std::string& path) { return read_small_file(base->snapshot_dir + "/" + path); }));
           for (const auto& f : *wanted)
             if (filter.selects(f)) so.filenames.push_back(f);
           if (so.filenames.empty()) so.filter = none.filter;
@@ -260,14 +255,16 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
     for (const auto& e : entries) listing.push_back({e.path, e.size});
   }
   out.left_out.clear();  // an offline attempt before a retried repo info may have filled it
-  HUBCACHE_TRY_ASSIGN(const auto wanted,
-                      target_files(req, filter, listing, describe(repo) + " at " + commit, out.left_out, out.warnings, [&] {
-                        // The cached copy, else the Hub's (nothing written); unreadable: today's rule.
-                        auto cached = local ? std::nullopt : read_small_file(layout.pointer_path(commit, "model_index.json"));
-                        if (cached) return cached;
-                        auto got = api().file_text(repo, commit, "model_index.json");
-                        return got ? std::optional<std::string>(std::move(*got)) : std::nullopt;
-                      }));
+  HUBCACHE_TRY_ASSIGN(const auto wanted, target_files(req, filter, listing, describe(repo) + " at " + commit, out.left_out,
+                                                      out.warnings, [&](const std::string& path) {
+                                                        // The cached copy, else the Hub's (nothing written); unreadable: by
+                                                        // names.
+                                                        auto cached = local ? std::nullopt
+                                                                            : read_small_file(layout.pointer_path(commit, path));
+                                                        if (cached) return cached;
+                                                        auto got = api().file_text(repo, commit, path);
+                                                        return got ? std::optional<std::string>(std::move(*got)) : std::nullopt;
+                                                      }));
   for (const auto& e : entries) {
     if (!filter.selects(e.path) || (wanted && !wanted->count(e.path))) continue;
     selected.push_back(&e);

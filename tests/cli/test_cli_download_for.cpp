@@ -380,3 +380,34 @@ TEST_F(DownloadFor, PlansGiveSizesWithUnitsAndNameTheirRepo) {
     if (l.value("event", "") == "plan") plans.push_back(l.value("repo_id", ""));
   EXPECT_EQ(plans, (std::vector<std::string>{"org/adapter", "org/base"})) << j.out;
 }
+
+// A checkpoint re-sharded in place: its index names new shards, and the old ones (in the
+// `-NNNNN-of-NNNNN` naming a name-based guess would take) are still in the repo. The CLI fetches
+// what the index names, says why the old shards are left out, and never asks for them.
+TEST_F(DownloadFor, TheShardsAreTheOnesTheIndexNames) {
+  const RepoRef re{RepoType::Model, "org/resharded"};
+  const std::string c5 = commit_id(5);
+  server.add_file(re, c5, "config.json", R"({"model_type":"llama"})");
+  server.add_file(
+      re, c5, "model.safetensors.index.json",
+      R"({"metadata":{"total_size":0},"weight_map":{"a.weight":"model-a.safetensors","b.weight":"model-b.safetensors"}})");
+  server.add_file(re, c5, "model-a.safetensors", weights("a"), true);
+  server.add_file(re, c5, "model-b.safetensors", weights("b"), true);
+  server.add_file(re, c5, "model-00001-of-00002.safetensors", std::string(4000, 'o'), true);
+  server.add_file(re, c5, "model-00002-of-00002.safetensors", std::string(4000, 'o'), true);
+  server.set_ref(re, "main", c5);
+  auto r = run({"download", "org/resharded", "--for", "transformers"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_EQ(files_of(snapshot(re, c5)),
+            (std::set<std::string>{"config.json", "model-a.safetensors", "model-b.safetensors", "model.safetensors.index.json"}));
+  EXPECT_NE(r.err.find("model-00001-of-00002.safetensors (4.0KB): shard not named by model.safetensors.index.json"),
+            std::string::npos)
+      << r.err;
+  for (const auto& req : server.requests()) EXPECT_EQ(req.path.find("-of-00002"), std::string::npos) << req.path;
+  // inspect counts the model through the index: both new shards, 2 x (4x8 + 8) parameters.
+  auto inspect = run({"inspect", snapshot(re, c5), "--json"});
+  ASSERT_EQ(inspect.exit_code, 0) << inspect.err;
+  const auto report = nlohmann::json::parse(inspect.out);
+  EXPECT_EQ(report["basis"], nlohmann::json({"model-a.safetensors", "model-b.safetensors"})) << inspect.out;
+  EXPECT_EQ(report["parameters"], 80) << inspect.out;
+}

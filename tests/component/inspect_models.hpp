@@ -95,7 +95,8 @@ inline RepoFiles custom_code_model() {
 inline RepoFiles diffusers_model() {
   const std::string idx = R"({"weight_map":{"down.weight":"diffusion_pytorch_model-00001-of-00002.safetensors",)"
                           R"("up.weight":"diffusion_pytorch_model-00002-of-00002.safetensors"}})";
-  return {{"model_index.json", R"({"_class_name":"StableDiffusionPipeline","unet":["diffusers","UNet2DConditionModel"]})"},
+  return {{"model_index.json", R"({"_class_name":"StableDiffusionPipeline","unet":["diffusers","UNet2DConditionModel"],)"
+                               R"("text_encoder":["transformers","CLIPTextModel"],"vae":["diffusers","AutoencoderKL"]})"},
           {"unet/config.json", R"({"_class_name":"UNet2DConditionModel"})"},
           {"unet/diffusion_pytorch_model.safetensors.index.json", idx},
           {"unet/diffusion_pytorch_model-00001-of-00002.safetensors", safetensors_bytes({{"down.weight", "F32", {64, 16}}})},

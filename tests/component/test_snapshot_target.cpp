@@ -16,7 +16,8 @@ struct TargetFixture : DownloadFixture {
     DownloadFixture::SetUp();
     server.add_file(k_multi, c1, "config.json", "{}");
     server.add_file(k_multi, c1, "tokenizer.json", "{}");
-    server.add_file(k_multi, c1, "model.safetensors.index.json", "{}");
+    server.add_file(k_multi, c1, "model.safetensors.index.json",
+                    R"({"weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}})");
     server.add_file(k_multi, c1, "model-00001-of-00002.safetensors", std::string(2000, 'a'), true);
     server.add_file(k_multi, c1, "model-00002-of-00002.safetensors", std::string(1000, 'b'), true);
     server.add_file(k_multi, c1, "pytorch_model.bin", std::string(3000, 'p'), true);
@@ -164,4 +165,64 @@ TEST_F(TargetFixture, DiffusersReadsModelIndexJsonForItsComponents) {
   auto off = d.snapshot_download(req);
   ASSERT_TRUE(off) << off.error().message;
   EXPECT_EQ(left_paths(*off), (std::vector<std::string>{"safety_checker/config.json", "safety_checker/model.safetensors"}));
+}
+
+// A re-sharded checkpoint: the index names new, irregularly named shards (one in a folder) and the
+// old ones are still in the repo. The index decides, online and offline; a wrong name-based guess
+// would fetch the stale 3000 bytes and miss the new ones.
+TEST_F(TargetFixture, TheIndexNamesTheShardsOnlineAndOffline) {
+  const RepoRef re{RepoType::Model, "org/resharded"};
+  const std::string c3 = commit_id(13);
+  server.add_file(re, c3, "config.json", "{}");
+  server.add_file(re, c3, "model.safetensors.index.json",
+                  R"({"metadata": {"total_size": 900}, "weight_map": {"a": "part-a.safetensors", "b": "w/part-b.safetensors",
+                      "c": "part-a.safetensors"}})");
+  server.add_file(re, c3, "model-00001-of-00002.safetensors", std::string(2000, 'o'), true);
+  server.add_file(re, c3, "model-00002-of-00002.safetensors", std::string(1000, 'o'), true);
+  server.add_file(re, c3, "part-a.safetensors", std::string(600, 'a'), true);
+  server.add_file(re, c3, "w/part-b.safetensors", std::string(300, 'b'), true);
+  server.set_ref(re, "main", c3);
+  const std::vector<std::string> want{"config.json", "model.safetensors.index.json", "part-a.safetensors",
+                                      "w/part-b.safetensors"};
+  Downloader d(options());
+  auto r = d.snapshot_download(request(re, "transformers"));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(paths(*r), want);
+  EXPECT_EQ(left_paths(*r), (std::vector<std::string>{"model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors"}));
+  EXPECT_EQ(r->left_out[0].reason, "shard not named by model.safetensors.index.json: from_pretrained does not load it");
+  EXPECT_TRUE(r->warnings.empty()) << r->warnings.front();
+  EXPECT_EQ(read_file(r->path + "/w/part-b.safetensors"), std::string(300, 'b'));
+  EXPECT_FALSE(exists(r->path + "/model-00001-of-00002.safetensors"));
+
+  // Offline: the cached index decides, and the stale shards, never fetched, are not missed.
+  auto off = options();
+  off.offline = true;
+  Downloader offline(off);
+  auto cached = offline.snapshot_download(request(re, "transformers"));
+  ASSERT_TRUE(cached) << cached.error().message;
+  EXPECT_TRUE(cached->from_cache_only);
+  EXPECT_EQ(paths(*cached), want);
+  EXPECT_TRUE(cached->warnings.empty()) << cached->warnings.front();
+}
+
+// An index naming a shard the repo lacks: nothing is written and the error names the repo, the
+// index and the missing shard (from_pretrained would fail on it after fetching the rest).
+TEST_F(TargetFixture, AnIndexNamingAMissingShardFailsBeforeAnyDownload) {
+  const RepoRef broken{RepoType::Model, "org/broken"};
+  const std::string c3 = commit_id(14);
+  server.add_file(broken, c3, "config.json", "{}");
+  server.add_file(broken, c3, "model.safetensors.index.json",
+                  R"({"weight_map": {"a": "model-00001-of-00002.safetensors", "b": "model-00002-of-00002.safetensors"}})");
+  server.add_file(broken, c3, "model-00001-of-00002.safetensors", std::string(2000, 'a'), true);
+  server.set_ref(broken, "main", c3);
+  Downloader d(options());
+  auto r = d.snapshot_download(request(broken, "transformers"));
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error().code, ErrorCode::NotFound);
+  EXPECT_NE(r.error().message.find("org/broken"), std::string::npos) << r.error().message;
+  EXPECT_NE(
+      r.error().message.find("model.safetensors.index.json names a shard the repo lacks (model-00002-of-00002.safetensors)"),
+      std::string::npos)
+      << r.error().message;
+  EXPECT_FALSE(exists(cache + "/models--org--broken/snapshots/" + c3 + "/model-00001-of-00002.safetensors"));
 }

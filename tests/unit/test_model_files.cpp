@@ -3,6 +3,8 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
+#include <optional>
 
 #include "hubcache/model/model_files.hpp"
 
@@ -320,7 +322,11 @@ TEST(SelectDiffusers, ModelIndexNamesTheComponentsAndVariantOnlyComponentsWarn) 
   const std::string index = R"({"_class_name": "StableDiffusionPipeline", "_diffusers_version": "0.30.0",
     "unet": ["diffusers", "UNet2DConditionModel"], "vae": ["diffusers", "AutoencoderKL"],
     "scheduler": ["diffusers", "PNDMScheduler"], "safety_checker": [null, null], "requires_safety_checker": false})";
-  auto s = select_for(target("diffusers"), repo(files), index);
+  std::vector<std::string> asked;
+  auto s = select_for(target("diffusers"), repo(files), [&](const std::string& path) -> std::optional<std::string> {
+    asked.push_back(path);
+    return path == "model_index.json" ? std::optional<std::string>(index) : std::nullopt;
+  });
   ASSERT_TRUE(s) << s.error().message;
   EXPECT_EQ(s->files, (Files{"model_index.json", "scheduler/scheduler_config.json", "unet/config.json",
                              "unet/diffusion_pytorch_model.safetensors", "vae/config.json"}));
@@ -331,11 +337,138 @@ TEST(SelectDiffusers, ModelIndexNamesTheComponentsAndVariantOnlyComponentsWarn) 
   EXPECT_EQ(s->warnings[0],
             "component vae holds only variant weights (fp16), no default-variant weights: DiffusionPipeline.from_pretrained "
             "without variant= finds no weights for it");
+  // Only the pipeline's file is read: no component here is sharded.
+  EXPECT_EQ(asked, (Files{"model_index.json"}));
   // Without model_index.json's text: every folder counts, as before.
   auto all = select_for(target("diffusers"), repo(files));
   ASSERT_TRUE(all);
   EXPECT_NE(std::find(all->files.begin(), all->files.end(), "safety_checker/model.safetensors"), all->files.end());
   EXPECT_EQ(all->warnings.size(), 1u);
+}
+
+// A reader of the repo's files from a map, recording what it was asked for.
+struct Texts {
+  std::map<std::string, std::string> files;
+  std::vector<std::string> asked;
+  ReadRepoText reader() {
+    return [this](const std::string& path) -> std::optional<std::string> {
+      asked.push_back(path);
+      auto it = files.find(path);
+      return it == files.end() ? std::nullopt : std::optional<std::string>(it->second);
+    };
+  }
+};
+
+std::string index_of(const std::vector<std::pair<std::string, std::string>>& map) {
+  std::string out = R"({"metadata": {"total_size": 40}, "weight_map": {)";
+  for (std::size_t i = 0; i < map.size(); ++i) out += (i ? ", " : "") + ("\"" + map[i].first + "\": \"" + map[i].second + "\"");
+  return out + "}}";
+}
+
+TEST(SelectByIndex, TheShardsAreWhatTheIndexNamesWhateverTheirNamesAndStaleOnesAreLeftOut) {
+  // A re-sharded checkpoint: the index names three irregularly named files (one in a folder);
+  // the old 2-shard files are still in the repo.
+  const Files files = {"config.json",
+                       "model.safetensors.index.json",
+                       "model-00001-of-00002.safetensors",
+                       "model-00002-of-00002.safetensors",
+                       "model-part-a.safetensors",
+                       "model-part-b.safetensors",
+                       "weights/model-part-c.safetensors"};
+  Texts t;
+  t.files["model.safetensors.index.json"] = index_of({{"a.weight", "model-part-a.safetensors"},
+                                                      {"b.weight", "model-part-b.safetensors"},
+                                                      {"c.weight", "weights/model-part-c.safetensors"},
+                                                      {"d.weight", "model-part-a.safetensors"}});
+  auto s = select_for(target("transformers"), repo(files), t.reader());
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->files, (Files{"config.json", "model-part-a.safetensors", "model-part-b.safetensors",
+                             "model.safetensors.index.json", "weights/model-part-c.safetensors"}));
+  EXPECT_EQ(reason(*s, "model-00001-of-00002.safetensors"),
+            "shard not named by model.safetensors.index.json: from_pretrained does not load it");
+  EXPECT_EQ(s->bytes, 50u);
+  EXPECT_TRUE(s->warnings.empty());
+  EXPECT_EQ(t.asked, (Files{"model.safetensors.index.json"}));
+  // By names alone (no reader), the same repo gives the stale shards and leaves the new ones out.
+  auto by_name = select_for(target("transformers"), repo(files));
+  ASSERT_TRUE(by_name);
+  EXPECT_EQ(by_name->files, (Files{"config.json", "model-00001-of-00002.safetensors", "model-00002-of-00002.safetensors",
+                                   "model.safetensors.index.json"}));
+}
+
+TEST(SelectByIndex, AShardTheIndexNamesAndTheRepoLacksIsNotFoundListingIt) {
+  Texts t;
+  t.files["model.safetensors.index.json"] = index_of({{"a", "model-00001-of-00003.safetensors"},
+                                                      {"b", "model-00002-of-00003.safetensors"},
+                                                      {"c", "model-00003-of-00003.safetensors"}});
+  auto s = select_for(target("transformers"),
+                      repo({"config.json", "model.safetensors.index.json", "model-00001-of-00003.safetensors"}), t.reader());
+  ASSERT_FALSE(s);
+  EXPECT_EQ(s.error().code, ErrorCode::NotFound);
+  EXPECT_EQ(s.error().message,
+            "model.safetensors.index.json names shards the repo lacks (model-00002-of-00003.safetensors, "
+            "model-00003-of-00003.safetensors): from_pretrained cannot load this checkpoint; the repo is incomplete at this "
+            "revision");
+}
+
+TEST(SelectByIndex, AnUnreadableOrInvalidIndexFallsBackToTheNamesWithAWarning) {
+  const Files files = {"config.json", "model.safetensors.index.json", "model-00001-of-00002.safetensors",
+                       "model-00002-of-00002.safetensors"};
+  Texts unreadable;
+  auto s = select_for(target("transformers"), repo(files), unreadable.reader());
+  ASSERT_TRUE(s);
+  EXPECT_EQ(s->files.size(), 4u);
+  ASSERT_EQ(s->warnings.size(), 1u);
+  EXPECT_EQ(s->warnings[0],
+            "could not read model.safetensors.index.json; its shards are taken by their names "
+            "(model-NNNNN-of-NNNNN.safetensors)");
+  // An index naming a file outside its folder is refused by the index reader, not followed.
+  Texts escaping;
+  escaping.files["model.safetensors.index.json"] = index_of({{"a", "../../etc/passwd"}});
+  auto e = select_for(target("transformers"), repo(files), escaping.reader());
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->files.size(), 4u);
+  ASSERT_EQ(e->warnings.size(), 1u);
+  EXPECT_NE(e->warnings[0].find("names '../../etc/passwd', not a file inside the index's folder"), std::string::npos)
+      << e->warnings[0];
+}
+
+TEST(SelectByIndex, EachDiffusersComponentLoadsItsIndexsShardsAndSkippedComponentsAreNotRead) {
+  const Files files = {"model_index.json",
+                       "transformer/config.json",
+                       "transformer/diffusion_pytorch_model.safetensors.index.json",
+                       "transformer/diffusion_pytorch_model-00001-of-00002.safetensors",
+                       "transformer/diffusion_pytorch_model-00002-of-00002.safetensors",
+                       "transformer/diffusion_pytorch_model-00003-of-00003.safetensors",
+                       "transformer/diffusion_pytorch_model.fp16-00001-of-00001.safetensors",
+                       "text_encoder_2/config.json",
+                       "text_encoder_2/model.safetensors.index.json",
+                       "text_encoder_2/model-00001-of-00002.safetensors",
+                       "text_encoder_2/model-00002-of-00002.safetensors",
+                       "unused/model.safetensors.index.json",
+                       "unused/model-00001-of-00001.safetensors"};
+  Texts t;
+  t.files["model_index.json"] =
+      R"({"transformer": ["diffusers", "FluxTransformer2DModel"], "text_encoder_2": ["transformers", "T5EncoderModel"]})";
+  t.files["transformer/diffusion_pytorch_model.safetensors.index.json"] = index_of(
+      {{"x", "diffusion_pytorch_model-00001-of-00002.safetensors"}, {"y", "diffusion_pytorch_model-00002-of-00002.safetensors"}});
+  auto s = select_for(target("diffusers"), repo(files), t.reader());
+  ASSERT_TRUE(s) << s.error().message;
+  EXPECT_EQ(s->files, (Files{"model_index.json", "text_encoder_2/config.json", "text_encoder_2/model-00001-of-00002.safetensors",
+                             "text_encoder_2/model-00002-of-00002.safetensors", "text_encoder_2/model.safetensors.index.json",
+                             "transformer/config.json", "transformer/diffusion_pytorch_model-00001-of-00002.safetensors",
+                             "transformer/diffusion_pytorch_model-00002-of-00002.safetensors",
+                             "transformer/diffusion_pytorch_model.safetensors.index.json"}));
+  EXPECT_EQ(reason(*s, "transformer/diffusion_pytorch_model-00003-of-00003.safetensors"),
+            "shard not named by transformer/diffusion_pytorch_model.safetensors.index.json: DiffusionPipeline.from_pretrained "
+            "does not load it");
+  EXPECT_EQ(reason(*s, "transformer/diffusion_pytorch_model.fp16-00001-of-00001.safetensors"),
+            "variant fp16: loaded only with variant=\"fp16\"");
+  // The folder no component names is not read; text_encoder_2's index is unreadable here: by names, with a warning.
+  EXPECT_EQ(t.asked, (Files{"model_index.json", "text_encoder_2/model.safetensors.index.json",
+                            "transformer/diffusion_pytorch_model.safetensors.index.json"}));
+  ASSERT_EQ(s->warnings.size(), 1u);
+  EXPECT_NE(s->warnings[0].find("could not read text_encoder_2/model.safetensors.index.json"), std::string::npos);
 }
 
 }  // namespace hubcache::model

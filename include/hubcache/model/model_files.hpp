@@ -5,6 +5,8 @@
 // Pure: a file list in, a selection out; used by `inspect` and by model-aware downloads
 // (`download --for`, SnapshotRequest::target).
 #include <cstdint>
+#include <functional>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -64,14 +66,27 @@ struct Selection {
   std::vector<std::string> warnings;  // e.g. a diffusers component with only variant weights
 };
 
+/// Reads one of the repo's small JSON files by its repo path: model_index.json (diffusers) or a
+/// checkpoint's index (`model.safetensors.index.json`, `unet/diffusion_pytorch_model.safetensors.index.json`,
+/// `pytorch_model.bin.index.json`). nullopt when it cannot be read (offline and not cached, ...).
+using ReadRepoText = std::function<std::optional<std::string>(const std::string& path)>;
+
 /// The files `target` loads out of `files` (see each rule's comment in model_files.cpp and
-/// docs/inspect.md). Errors: NotFound when the repo holds nothing the framework can load (e.g.
-/// no GGUF file, or no variant matching QUANT: the message lists the variants present).
+/// docs/inspect.md), by names alone: a sharded checkpoint is its index and the files named
+/// `<stem>-NNNNN-of-NNNNN<ext>` beside it, every folder of a diffusers repo a component.
+/// Errors: NotFound when the repo holds nothing the framework can load (e.g. no GGUF file, or no
+/// variant matching QUANT: the message lists the variants present).
 Result<Selection> select_for(const ModelTarget& target, const std::vector<RepoFile>& files);
-/// The same, with the text of the repo's model_index.json (diffusers): its components are the
-/// keys whose value is a [library, class] pair other than [null, null], and only their folders
-/// are loaded. Without it (nullopt), or for another framework, as above.
-Result<Selection> select_for(const ModelTarget& target, const std::vector<RepoFile>& files,
-                             const std::optional<std::string>& model_index_json);
+/// The same, reading what the loaders read first (`read` is asked only for files in `files`):
+/// - diffusers' model_index.json: its components are the keys whose value is a [library, class]
+///   pair other than [null, null], and only their folders are loaded (DiffusionPipeline.from_pretrained);
+/// - the index of the sharded checkpoint chosen (transformers' root, each diffusers component):
+///   the shards are exactly the files its weight_map names, whatever their names and folders
+///   below the index's (get_checkpoint_shard_files); shard-named files it does not name are left
+///   out ("shard not named by ..."). An index that cannot be read or is invalid
+///   (model/safetensors.hpp parse_safetensors_index) falls back to the names, with a warning.
+/// Errors: as above; NotFound when the index names shards the repo lacks (listed), since the
+/// loader would fail on the first of them.
+Result<Selection> select_for(const ModelTarget& target, const std::vector<RepoFile>& files, const ReadRepoText& read);
 
 }  // namespace hubcache::model

@@ -186,8 +186,11 @@ struct SnapshotRequest {
   /// Only the files this framework loads (`download --for`, model/model_files.hpp select_for),
   /// chosen on the repo's whole listing (so the default GGUF variant does not depend on the
   /// patterns); a file is selected when the target and the patterns both allow it. The others the
-  /// patterns allow are reported in SnapshotResult::left_out. Errors: select_for's NotFound (no
-  /// loadable file, no such GGUF variant: the message lists the variants), naming the repo.
+  /// patterns allow are reported in SnapshotResult::left_out. The files select_for reads first
+  /// (model_index.json, the chosen checkpoint's index) come from the snapshot when cached, else
+  /// by one GET each that writes nothing; offline and uncached, the names decide (a warning says
+  /// so). Errors: select_for's NotFound (no loadable file, no such GGUF variant: the message lists
+  /// the variants; an index naming shards the repo lacks), naming the repo.
   std::optional<model::ModelTarget> target;
   /// `download --with-base`: after this (adapter) repo's snapshot, read its adapter_config.json's
   /// `base_model_name_or_path` (from the snapshot, else from the Hub without writing it) and
