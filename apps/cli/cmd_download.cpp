@@ -190,7 +190,11 @@ int run(const Context& ctx, DownloadArgs a) {
   std::optional<model::ModelTarget> target;
   if (a.for_target) {
     auto t = model::ModelTarget::parse(*a.for_target);
-    if (!t) return usage_error("--for: " + t.error().message);
+    if (!t) {  // a usage error, reported as JSON under --json like an invalid repo id
+      Error e = std::move(t).error();
+      e.message = "--for: " + e.message;
+      return print_error(e, a);
+    }
     target = *t;
   }
 

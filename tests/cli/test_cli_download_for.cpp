@@ -173,6 +173,13 @@ TEST_F(DownloadFor, UnknownQuantListsTheVariantsAndBadValuesAreUsageErrors) {
   EXPECT_NE(bad.err.find("transformers, diffusers, gguf or gguf:QUANT"), std::string::npos) << bad.err;
   auto colon = run({"download", "org/model", "--for", "transformers:Q4_K_M"});
   EXPECT_EQ(colon.exit_code, exit_code::usage) << colon.err;
+  // Under --json the error is the JSON line a script reads, as for an invalid repo id.
+  auto json = run({"download", "org/model", "--for", "pytorch", "--json"});
+  EXPECT_EQ(json.exit_code, exit_code::usage) << json.err;
+  const auto lines = json_lines(json.out);
+  ASSERT_EQ(lines.size(), 1u) << json.out;
+  EXPECT_EQ(lines[0]["error"]["code"], "invalid_argument") << json.out;
+  EXPECT_NE(lines[0]["error"]["message"].get<std::string>().find("--for: invalid target 'pytorch'"), std::string::npos);
   auto none = run({"download", "org/model", "--for", "diffusers"});
   EXPECT_NE(none.exit_code, 0);
   EXPECT_NE(none.err.find("model_index.json"), std::string::npos) << none.err;
