@@ -193,7 +193,10 @@ void print_human(const inspect::ModelReport& r) {
     // A reader's error already starts with the file's name: say it once.
     const std::string prefix = f.file + ": ";
     const std::string reason = f.reason.rfind(prefix, 0) == 0 ? f.reason.substr(prefix.size()) : f.reason;
-    fmt::print("  finding        {}: {}\n", printable(f.file), printable(reason));
+    if (f.file.empty())  // about the whole repo or folder
+      fmt::print("  finding        {}\n", printable(reason));
+    else
+      fmt::print("  finding        {}: {}\n", printable(f.file), printable(reason));
   }
   if (r.remote) fmt::print("  transferred    {} in {} requests (weights: headers only)\n", size(r.bytes_transferred), r.requests);
 }

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <functional>
+#include <filesystem>
 #include <map>
 #include <mutex>
 #include <set>
@@ -378,7 +379,12 @@ void analyze(Reader& reader, ModelReport& r, bool parallel) {
   model::ModelTarget target;
   target.framework = pipeline ? model::Framework::Diffusers : model::Framework::Transformers;
   std::set<std::string> loaded;
-  if (auto sel = model::select_for(target, r.files, read_json)) {
+  auto sel = model::select_for(target, r.files, read_json);
+  // Nothing a loader takes and no weights at all (an empty folder, a repo of docs): say so. A
+  // failed selection beside weights (GGUF only, an index naming missing shards) is reported by
+  // the weights' own lines.
+  if (!sel && model::weight_formats(r.files).empty()) r.findings.push_back({"", sel.error().message});
+  if (sel) {
     r.needless_for = std::string(model::to_string(target.framework));
     r.needless_bytes = r.file_bytes - std::min(r.file_bytes, sel->bytes);
     r.left_out = std::move(sel->left_out);
@@ -403,9 +409,9 @@ void analyze(Reader& reader, ModelReport& r, bool parallel) {
     // The variant llama.cpp's -hf takes (Q4_K_M among several), without the vision projector.
     model::ModelTarget gguf;
     gguf.framework = model::Framework::Gguf;
-    if (auto sel = model::select_for(gguf, r.files))
+    if (auto variant = model::select_for(gguf, r.files))
       for (const auto& w : r.weights)
-        if (w.format == "gguf" && std::count(sel->files.begin(), sel->files.end(), w.path) &&
+        if (w.format == "gguf" && std::count(variant->files.begin(), variant->files.end(), w.path) &&
             w.path.find("mmproj") == std::string::npos)
           r.basis.push_back(w.path);
   }
@@ -435,26 +441,75 @@ void analyze(Reader& reader, ModelReport& r, bool parallel) {
 
 }  // namespace
 
+namespace {
+
+// The entries of `dir` that hold no readable file: a dangling link (its blob gone), a FIFO, a
+// device, a directory named like a weight file. Symlinked folders are not followed.
+std::vector<Finding> unreadable_entries(const std::string& dir) {
+  std::vector<Finding> out;
+  std::error_code ec;
+  namespace stdfs = std::filesystem;
+  for (auto it = stdfs::recursive_directory_iterator(dir, stdfs::directory_options::skip_permission_denied, ec);
+       !ec && it != stdfs::recursive_directory_iterator(); it.increment(ec)) {
+    const std::string rel = it->path().lexically_relative(dir).string();
+    std::error_code e;
+    const auto link = it->symlink_status(e);
+    if (it->path().filename() == ".git" || it->path().filename() == ".cache") {
+      if (link.type() == stdfs::file_type::directory) it.disable_recursion_pending();
+      continue;
+    }
+    const auto target = it->status(e);
+    if (stdfs::is_symlink(link) && !stdfs::exists(target)) {
+      out.push_back({rel, "dangling symlink (what it points to is gone, e.g. a deleted blob): not read"});
+    } else if (stdfs::is_directory(target)) {
+      if (model::is_weight_file(rel)) out.push_back({rel, "a directory named like a weight file: not read"});
+    } else if (!stdfs::is_regular_file(target)) {
+      out.push_back({rel, "not a regular file (a FIFO, socket or device): not read"});
+    }
+  }
+  return out;
+}
+
+}  // namespace
+
 Result<ModelReport> inspect_local(const std::string& path_or_repo_id, const LocalOptions& options) {
   SnapshotLookupOptions lo;
   lo.revision = options.revision;
   lo.repo_type = options.repo_type;
   lo.cache_dir = options.cache_dir;
   auto snap = resolve_snapshot(path_or_repo_id, lo);
+  std::vector<Finding> partial;
+  if (!snap && snap.error().code == ErrorCode::IncompleteSnapshot && !snap.error().path.empty()) {
+    // A snapshot downloaded in part (download --for, --include): the files that are there are
+    // inspected, and a finding names what its commit has that is not cached.
+    const Error e = snap.error();
+    const std::string dir = e.path;
+    SnapshotLookupOptions folder_lo;
+    folder_lo.repo_type = options.repo_type;
+    folder_lo.cache_dir = options.cache_dir;
+    snap = resolve_snapshot(dir, folder_lo);
+    if (!snap) return fail(e);
+    snap->commit = std::string(std::filesystem::path(dir).filename().string());
+    std::string list;
+    for (std::size_t i = 0; i < e.missing.size() && i < 5; ++i) list += (i ? ", " : "") + e.missing[i];
+    if (e.missing.size() > 5) list += ", ...";
+    partial.push_back({"", "the snapshot is partial: " + std::to_string(e.missing.size()) + " file" +
+                               (e.missing.size() == 1 ? "" : "s") + " of its commit are not cached (" + list +
+                               "); the report covers the cached files"});
+  }
   if (!snap) return fail(std::move(snap).error());
   ModelReport r;
   r.source = path_or_repo_id;
   r.revision = options.revision;
   r.commit = snap->commit;
+  r.findings = std::move(partial);
   for (const auto& p : snap->files) {
     struct stat st {};
     const std::string full = snap->snapshot_dir + "/" + p;
-    if (::stat(full.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) {
-      r.findings.push_back({p, "not a readable regular file"});
-      continue;
-    }
+    if (::stat(full.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;  // unreadable_entries names it
     r.files.push_back({p, static_cast<std::uint64_t>(st.st_size)});
   }
+  for (auto& f : unreadable_entries(snap->snapshot_dir)) r.findings.push_back(std::move(f));
   std::sort(r.files.begin(), r.files.end(), [](const auto& a, const auto& b) { return a.path < b.path; });
   LocalReader reader(snap->snapshot_dir);
   analyze(reader, r, false);

@@ -417,4 +417,15 @@ TEST_F(DownloadFor, TheShardsAreTheOnesTheIndexNames) {
   const auto report = nlohmann::json::parse(inspect.out);
   EXPECT_EQ(report["basis"], nlohmann::json({"model-a.safetensors", "model-b.safetensors"})) << inspect.out;
   EXPECT_EQ(report["parameters"], 80) << inspect.out;
+  // So does `inspect REPO --offline` on this partial snapshot: the stale shards are not cached,
+  // which a finding says, and the report covers what is.
+  auto offline = run({"inspect", "org/resharded", "--offline", "--json"});
+  ASSERT_EQ(offline.exit_code, 0) << offline.err;
+  const auto cached = nlohmann::json::parse(offline.out);
+  EXPECT_EQ(cached["parameters"], 80) << offline.out;
+  EXPECT_EQ(cached["commit"], c5) << offline.out;
+  ASSERT_EQ(cached["findings"].size(), 1u) << offline.out;
+  EXPECT_EQ(cached["findings"][0]["reason"],
+            "the snapshot is partial: 2 files of its commit are not cached (model-00001-of-00002.safetensors, "
+            "model-00002-of-00002.safetensors); the report covers the cached files");
 }

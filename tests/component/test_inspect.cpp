@@ -5,6 +5,10 @@
 
 #include <gtest/gtest.h>
 
+#include <sys/stat.h>
+
+#include <filesystem>
+#include <map>
 #include <set>
 
 #include "inspect_models.hpp"
@@ -345,4 +349,35 @@ TEST(Inspect, MissingFolderOrUncachedRepoFails) {
   auto r = inspect::inspect_local("org/absent", o);
   ASSERT_FALSE(r);
   EXPECT_EQ(r.error().code, ErrorCode::LocalEntryNotFound);
+}
+
+// Entries that hold no file are findings, not silently missing files: a dangling link (its blob
+// deleted), a FIFO (never opened, so never blocking), a directory named like a weight file.
+TEST(Inspect, EntriesThatHoldNoFileAreFindings) {
+  Repo repo(single_model());
+  const auto before = repo.local().parameters;
+  std::filesystem::create_symlink("../gone/blob", repo.folder() + "/extra.safetensors");
+  ASSERT_EQ(::mkfifo((repo.folder() + "/pipe.safetensors").c_str(), 0600), 0);
+  std::filesystem::create_directories(repo.folder() + "/dir.gguf");
+  const auto r = repo.local();
+  std::map<std::string, std::string> found;
+  for (const auto& f : r.findings) found[f.file] = f.reason;
+  EXPECT_EQ(found["extra.safetensors"], "dangling symlink (what it points to is gone, e.g. a deleted blob): not read");
+  EXPECT_EQ(found["pipe.safetensors"], "not a regular file (a FIFO, socket or device): not read");
+  EXPECT_EQ(found["dir.gguf"], "a directory named like a weight file: not read");
+  EXPECT_EQ(found.size(), 3u);
+  // The real model is still reported in full.
+  EXPECT_EQ(r.parameters, before);
+  EXPECT_GT(r.parameters, 0u);
+}
+
+TEST(Inspect, AFolderWithNothingToLoadSaysSo) {
+  TempDir dir;
+  std::filesystem::create_directories(dir / "empty");
+  auto r = inspect::inspect_local(dir / "empty", {});
+  ASSERT_TRUE(r) << r.error().message;
+  ASSERT_EQ(r->findings.size(), 1u);
+  EXPECT_EQ(r->findings[0].file, "");
+  EXPECT_NE(r->findings[0].reason.find("nothing transformers' from_pretrained loads"), std::string::npos)
+      << r->findings[0].reason;
 }

@@ -31,7 +31,7 @@ constexpr std::uint64_t k_max_gguf_header = 256u << 20;
 
 /// Something inspect could not read or understand in one file: reported, not fatal.
 struct Finding {
-  std::string file;
+  std::string file;  // "" for the repo or folder as a whole (partial snapshot, nothing loadable)
   std::string reason;
 };
 
@@ -131,8 +131,11 @@ struct LocalOptions {
 
 /// Inspects a local model folder, or the cached snapshot of a repo id at `revision` (offline
 /// resolution: resolve/offline.hpp's resolve_snapshot, which also takes a folder; never the
-/// network). Errors: resolve_snapshot's (NotFound, LocalEntryNotFound, InvalidRepoId, ...). A file
-/// that cannot be read or parsed is a Finding, not an error.
+/// network). Errors: resolve_snapshot's (NotFound, LocalEntryNotFound, InvalidRepoId, ...), except
+/// IncompleteSnapshot: a snapshot downloaded in part (download --for) is inspected as cached, with
+/// a Finding naming the files of its commit that are not. A file that cannot be read or parsed is
+/// a Finding, not an error; so are entries that hold no file (a dangling link whose blob is gone,
+/// a FIFO or device, a directory named like a weight file) and a folder with nothing to load.
 Result<ModelReport> inspect_local(const std::string& path_or_repo_id, const LocalOptions& options);
 
 /// Inspects a remote repo: repo info (commit, gating), the recursive tree listing (sizes), the
