@@ -3,6 +3,7 @@
 // is asked of the Hub, or of the cache with --offline / HF_HUB_OFFLINE (from_pretrained's order).
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <nlohmann/json.hpp>
 
 #include "cli.hpp"
@@ -138,6 +139,13 @@ void print_human(const inspect::ModelReport& r) {
     fmt::print("  architecture   {}{}\n", printable(c.model_type.empty() ? "?" : c.model_type),
                c.architectures.empty() ? "" : " (" + printable(join(c.architectures, ", ")) + ")");
     if (!c.torch_dtype.empty()) fmt::print("  torch_dtype    {}\n", printable(c.torch_dtype));
+  } else {
+    // A GGUF repo has no config.json: the weights' header names the architecture.
+    for (const auto& w : r.weights)
+      if (!w.gguf_architecture.empty() && std::find(r.basis.begin(), r.basis.end(), w.path) != r.basis.end()) {
+        fmt::print("  architecture   {} (GGUF general.architecture)\n", printable(w.gguf_architecture));
+        break;
+      }
   }
   if (r.context_length) fmt::print("  context        {}\n", *r.context_length);
   if (r.parameters > 0) {

@@ -2,6 +2,7 @@
 // with HF_HUB_OFFLINE, and the usage errors.
 #include <gtest/gtest.h>
 
+#include <filesystem>
 #include <nlohmann/json.hpp>
 
 #include "cli_env.hpp"
@@ -81,4 +82,21 @@ TEST_F(InspectCli, ErrorsAndExitCodes) {
   EXPECT_EQ(absent.exit_code, 3) << absent.err;
   auto missing = run({"inspect", "org/absent"});
   EXPECT_EQ(missing.exit_code, 5) << missing.err;
+}
+
+// A GGUF repo has no config.json: the architecture line comes from the GGUF header.
+TEST_F(InspectCli, GgufFolderNamesItsArchitectureFromTheHeader) {
+  for (const auto& [path, bytes] : gguf_model()) write_file(dir / ("gguf/" + path), bytes);
+  auto r = run({"inspect", dir / "gguf"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("architecture   llama (GGUF general.architecture)"), std::string::npos) << r.out;
+}
+
+// An empty folder: rc 0 (a report), but a line says there is nothing to load.
+TEST_F(InspectCli, AnEmptyFolderSaysThereIsNothingToLoad) {
+  std::filesystem::create_directories(dir / "empty");
+  auto r = run({"inspect", dir / "empty"});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_NE(r.out.find("  finding        the repo holds nothing transformers' from_pretrained loads"), std::string::npos)
+      << r.out;
 }
