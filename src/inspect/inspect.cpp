@@ -92,7 +92,17 @@ class RemoteReader final : public Reader {
     req.max_body = static_cast<std::size_t>(length);
     req.receive_buffer = static_cast<std::size_t>(std::min<std::uint64_t>(length, 1u << 20));
     auto resp = m_api.client().perform(req, m_api.options().cancel);
-    if (!resp) return fail(std::move(resp).error());
+    if (!resp) {
+      Error e = std::move(resp).error();
+      // More than asked for with a 200: the Range header was ignored (the whole file was coming).
+      if (!whole && e.http && e.http->status == 200 && e.http->error_code == "ResponseTooLarge")
+        e.message = path + ": the server ignored the Range request for bytes " + std::to_string(offset) + "-" +
+                    std::to_string(offset + length - 1) +
+                    " and began sending the whole file (HTTP 200); inspect reads only headers, so it stopped. Use an "
+                    "endpoint that honours Range (the Hub and `hubcache serve` do). " +
+                    e.message;
+      return fail(std::move(e));
+    }
     {
       std::lock_guard lock(m_mutex);
       m_bytes += resp->body.size();
