@@ -58,7 +58,11 @@ std::string hint_for(const Error& e) {
       return "Check --token / HF_TOKEN / the token file, or drop the token to access public repos anonymously.";
     case Remedy::Download:
       if (g_repo.repo_id.empty()) return "Download it first (hubcache download).";
-      return (e.missing.size() > 1 ? "Fetch them with: " : "Fetch it with: ") + download_command(e);
+      return (e.missing.size() > 1 ? "Fetch them with: " : "Fetch it with: ") + download_command(e) +
+             (e.code == ErrorCode::IncompleteSnapshot
+                  ? ". A snapshot downloaded with --for holds only what that framework loads: `hubcache download " +
+                        g_repo.repo_id + " --for TARGET --offline` resolves it as such."
+                  : "");
     case Remedy::UseRevision:
       return e.remedy_value.empty() ? "Pass --revision." : "Use it with --revision " + e.remedy_value + ".";
     case Remedy::UseRepoType:

@@ -191,6 +191,8 @@ TEST_F(CliResolve, ASnapshotTheTreeRecordProvesIncompleteFailsListingTheMissingF
   EXPECT_EQ(r.out, "");
   EXPECT_NE(r.err.find("is missing 2 file(s):\n  - tok/vocab.txt\n  - tokenizer.json\n"), std::string::npos) << r.err;
   EXPECT_NE(r.err.find("Fetch them with: hubcache download org/tiny"), std::string::npos) << r.err;
+  // ... or, if it was meant to be partial, how to resolve it as --for selects it.
+  EXPECT_NE(r.err.find("`hubcache download org/tiny --for TARGET --offline` resolves it as such."), std::string::npos) << r.err;
   EXPECT_EQ(r.err.find("  - config.json"), std::string::npos) << r.err;  // only the missing ones
   auto j = run({"resolve", "org/tiny", "--json"});
   EXPECT_EQ(j.exit_code, exit_code::not_cached);
