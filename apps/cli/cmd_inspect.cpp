@@ -107,6 +107,7 @@ nlohmann::json report_json(const inspect::ModelReport& r) {
   } else {
     j["adapter"] = nullptr;
   }
+  j["pipeline"] = r.pipeline ? json{{"class_name", r.pipeline->class_name}, {"components", r.pipeline->components}} : json();
   j["weight_formats"] = json::array();
   for (const auto& g : r.weight_formats)
     j["weight_formats"].push_back({{"format", model::to_string(g.format)}, {"files", g.files}, {"bytes", g.bytes}});
@@ -139,6 +140,9 @@ void print_human(const inspect::ModelReport& r) {
     fmt::print("  architecture   {}{}\n", printable(c.model_type.empty() ? "?" : c.model_type),
                c.architectures.empty() ? "" : " (" + printable(join(c.architectures, ", ")) + ")");
     if (!c.torch_dtype.empty()) fmt::print("  torch_dtype    {}\n", printable(c.torch_dtype));
+  } else if (r.pipeline) {
+    fmt::print("  pipeline       {} ({})\n", printable(r.pipeline->class_name.empty() ? "?" : r.pipeline->class_name),
+               printable(join(r.pipeline->components, ", ")));
   } else {
     // A GGUF repo has no config.json: the weights' header names the architecture.
     for (const auto& w : r.weights)

@@ -325,6 +325,12 @@ void analyze(Reader& reader, ModelReport& r, bool parallel) {
     else
       r.findings.push_back({"adapter_config.json", a.error().message});
   }
+  if (auto text = read_json("model_index.json")) {
+    if (auto p = model::parse_model_index(*text, "model_index.json"))
+      r.pipeline = std::move(*p);
+    else
+      r.findings.push_back({"model_index.json", p.error().message});
+  }
   if (const auto it = size_of.find("README.md"); it != size_of.end() && it->second > 0) {
     const auto n = std::min(it->second, k_max_readme_bytes);
     if (auto text = reader.read("README.md", 0, n, it->second))

@@ -1,5 +1,7 @@
 #include "hubcache/model/model_config.hpp"
 
+#include <algorithm>
+
 #include <nlohmann/json.hpp>
 
 namespace hubcache::model {
@@ -143,6 +145,17 @@ Result<bool> parse_chat_template_json(std::string_view text, std::string_view fi
   auto j = parse_object(text, file);
   if (!j) return fail(std::move(j).error());
   return template_present(*j);
+}
+
+Result<PipelineIndex> parse_model_index(std::string_view text, std::string_view file) {
+  auto j = parse_object(text, file);
+  if (!j) return fail(std::move(j).error());
+  PipelineIndex out;
+  out.class_name = string_at(*j, "_class_name");
+  for (const auto& [key, value] : j->items())
+    if (value.is_array() && value.size() == 2 && !(value[0].is_null() && value[1].is_null())) out.components.push_back(key);
+  std::sort(out.components.begin(), out.components.end());
+  return out;
 }
 
 Result<AdapterConfig> parse_adapter_config(std::string_view text, std::string_view file) {

@@ -2,13 +2,13 @@
 // Pure: file names and sizes in, a selection with a reason for every file left out.
 #include "hubcache/model/model_files.hpp"
 
+#include "hubcache/model/model_config.hpp"
 #include "hubcache/model/safetensors.hpp"
 
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <map>
-#include <nlohmann/json.hpp>
 #include <optional>
 #include <regex>
 #include <set>
@@ -464,17 +464,6 @@ std::string diffusers_variant(std::string_view name) {
   return {};
 }
 
-// model_index.json's components: keys whose value is [library, class], not [null, null]
-// (DiffusionPipeline.from_pretrained skips those); nullopt when the text is no JSON object.
-std::optional<std::set<std::string, std::less<>>> index_components(const std::string& text) {
-  const auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded() || !j.is_object()) return std::nullopt;
-  std::set<std::string, std::less<>> out;
-  for (const auto& [key, value] : j.items())
-    if (value.is_array() && value.size() == 2 && !(value[0].is_null() && value[1].is_null())) out.insert(key);
-  return out;
-}
-
 Result<Selection> select_diffusers(const std::vector<RepoFile>& files, const ReadRepoText& read) {
   const bool has_index = std::any_of(files.begin(), files.end(), [](const auto& f) { return f.path == "model_index.json"; });
   if (!has_index)
@@ -491,8 +480,10 @@ Result<Selection> select_diffusers(const std::vector<RepoFile>& files, const Rea
   std::optional<std::set<std::string, std::less<>>> components;
   Builder b;
   if (const auto model_index_json = read ? read("model_index.json") : std::nullopt) {
-    components = index_components(*model_index_json);
-    if (!components) b.out.warnings.push_back("model_index.json is not a JSON object: every folder is taken as a component");
+    if (auto index = parse_model_index(*model_index_json))
+      components.emplace(index->components.begin(), index->components.end());
+    else
+      b.out.warnings.push_back("model_index.json is not a JSON object: every folder is taken as a component");
   }
   // Only the components' indexes are read: a folder the pipeline skips costs nothing.
   std::map<std::string, std::optional<WeightChoice>, std::less<>> weights;

@@ -292,6 +292,9 @@ TEST(Inspect, DiffusersPipelineComponentsAndTheirIndex) {
   ASSERT_TRUE(r.needless_bytes);
   EXPECT_EQ(*r.needless_bytes, repo.files["unet/diffusion_pytorch_model.fp16.safetensors"].size());
   EXPECT_EQ(r.transformers_loads, "");
+  ASSERT_TRUE(r.pipeline);
+  EXPECT_EQ(r.pipeline->class_name, "StableDiffusionPipeline");
+  EXPECT_EQ(r.pipeline->components, (std::vector<std::string>{"text_encoder", "unet", "vae"}));
   expect_same(r, repo.remote());
 }
 

@@ -121,3 +121,17 @@ TEST(AdapterConfig, LoraFacts) {
   EXPECT_EQ(regex->target_modules, std::vector<std::string>{".*proj"});
   EXPECT_FALSE(regex->r);
 }
+
+TEST(PipelineIndex, ClassAndTheComponentsThePipelineLoads) {
+  auto p = parse_model_index(R"({"_class_name":"StableDiffusionPipeline","_diffusers_version":"0.30.0",
+    "vae":["diffusers","AutoencoderKL"],"unet":["diffusers","UNet2DConditionModel"],"safety_checker":[null,null],
+    "requires_safety_checker":false,"feature_extractor":["transformers","CLIPImageProcessor"],"odd":["one"]})");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->class_name, "StableDiffusionPipeline");
+  // Not the skipped safety_checker ([null, null]), nor flags or malformed values.
+  EXPECT_EQ(p->components, (std::vector<std::string>{"feature_extractor", "unet", "vae"}));
+  auto bad = parse_model_index("[1]", "x/model_index.json");
+  ASSERT_FALSE(bad);
+  EXPECT_EQ(bad.error().code, ErrorCode::Integrity);
+  EXPECT_NE(bad.error().message.find("x/model_index.json"), std::string::npos) << bad.error().message;
+}

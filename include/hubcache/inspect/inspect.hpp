@@ -104,6 +104,7 @@ struct ModelReport {
   std::string license;  // README front matter `license:` ("" when none)
   std::string gated;    // remote: repo info's gated ("", "auto", "manual")
   std::optional<model::AdapterConfig> adapter;
+  std::optional<model::PipelineIndex> pipeline;  // model_index.json: a diffusers pipeline
   // Formats
   std::vector<model::WeightGroup> weight_formats;
   /// The format of the weights from_pretrained loads (model::select_for(transformers)):

@@ -62,6 +62,17 @@ Result<TokenizerConfig> parse_tokenizer_config(std::string_view json, std::strin
 /// non-empty `chat_template`. Errors: Integrity naming `file` when it is not a JSON object.
 Result<bool> parse_chat_template_json(std::string_view json, std::string_view file = "chat_template.json");
 
+/// model_index.json of a diffusers pipeline.
+struct PipelineIndex {
+  std::string class_name;               // `_class_name`, e.g. "StableDiffusionPipeline"
+  std::vector<std::string> components;  // keys whose value is [library, class], not [null, null], sorted
+};
+/// model_index.json, as DiffusionPipeline.from_pretrained reads it: the components it loads are
+/// the keys whose value is a [library, class] pair other than [null, null] (a skipped optional
+/// component such as a removed safety_checker). Errors: Integrity naming `file` when it is not a
+/// JSON object.
+Result<PipelineIndex> parse_model_index(std::string_view json, std::string_view file = "model_index.json");
+
 /// adapter_config.json of a PEFT adapter.
 struct AdapterConfig {
   std::string peft_type;                // "LORA", "IA3", ...
