@@ -12,6 +12,7 @@
 
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/cache/moved_repos.hpp"
+#include "hubcache/manage/merge.hpp"
 #include "hubcache/util/digest.hpp"
 #include "hubcache/util/dir_walk.hpp"
 
@@ -85,6 +86,9 @@ class Walker {
  private:
   // What store the folder is, by its listing (and one or two lookups below it).
   std::optional<stores::StoreKind> classify(int dirfd, const std::string& path, const std::vector<Entry>& entries) {
+    // A project cache `migrate` moved aside after merging it, whose removal was cut short (maybe
+    // after its last repo folder went): still a cache, so a rerun finishes removing it.
+    if (is_retired_cache_path(path)) return stores::StoreKind::HubCache;
     bool manifests = false, blobs = false, dot_cache = false, config = false, weights = false, big_weights = false;
     for (const auto& e : entries) {
       const std::string_view n = e.name;

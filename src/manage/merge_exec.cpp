@@ -248,11 +248,6 @@ class Executor {
   std::optional<Error> m_error;
 };
 
-bool is_retired_path(const std::string& path) {
-  const std::string name = path.substr(path.rfind('/') + 1);
-  return name.starts_with('.') && name.ends_with(".hubcache-merged");
-}
-
 }  // namespace
 
 Result<MergeReport> execute_cache_merge(const MergePlan& plan) { return Executor(plan).run(); }
@@ -261,7 +256,7 @@ Result<void> retire_merged_cache(const MergePlan& plan, bool leave_link) {
   const std::string& source = plan.options.source;
   const std::string parent = fs::parent(source);
   std::string retired = source;
-  if (!is_retired_path(source)) {
+  if (!is_retired_cache_path(source)) {
     retired = retired_cache_path(source);
     if (count_held_locks(source + "/" + std::string(k_locks_dir), 1) > 0)
       return fail(ErrorCode::Conflict,

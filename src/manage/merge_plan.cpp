@@ -322,9 +322,19 @@ class RepoPlanner {
 
 }  // namespace
 
+namespace {
+constexpr std::string_view k_retired_suffix = ".hubcache-merged";
+}
+
 std::string retired_cache_path(const std::string& source) {
   const auto slash = source.rfind('/');
-  return source.substr(0, slash + 1) + "." + source.substr(slash + 1) + ".hubcache-merged";
+  return source.substr(0, slash + 1) + "." + source.substr(slash + 1) + std::string(k_retired_suffix);
+}
+
+bool is_retired_cache_path(std::string_view path) {
+  const auto slash = path.rfind('/');
+  const std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
+  return name.size() > 1 + k_retired_suffix.size() && name.starts_with('.') && name.ends_with(k_retired_suffix);
 }
 
 Result<MergePlan> plan_cache_merge(const MergeOptions& options) {
@@ -343,7 +353,9 @@ Result<MergePlan> plan_cache_merge(const MergeOptions& options) {
     return fail(ErrorCode::InvalidArgument,
                 "'" + from + "' and '" + to + "' are the same cache or one lies inside the other: merge two separate caches",
                 from);
-  if (classify_hub_folder(from).kind != HubFolderKind::CacheRoot)
+  // A retired cache whose removal a crash cut short may hold no repo folder any more: an empty
+  // plan, and retire_merged_cache finishes the removal.
+  if (classify_hub_folder(from).kind != HubFolderKind::CacheRoot && !is_retired_cache_path(from))
     return fail(ErrorCode::InvalidArgument,
                 "'" + from + "' is not a Hub cache: it holds no models--*, datasets--* or spaces--* folder", from);
   struct stat to_st {};

@@ -369,6 +369,27 @@ TEST_F(CliMigrate, KilledAtRandomPointsEveryFileStaysAndARerunFinishes) {
   EXPECT_GE(killed_mid, 5) << "most kills should land while migrate runs";
 }
 
+// The kill point the random trials hit only now and then: the project cache was merged, moved
+// aside and its removal cut short after its last repo folder went (only .locks/ and the cache tag
+// left, no models--*). A rerun still finds it and finishes the removal.
+TEST_F(CliMigrate, ARetiredCacheLeftWithoutRepoFoldersIsRemovedByTheRerun) {
+  Lab lab(dir.path(), central, 1000);
+  auto first = migrate({lab.a, "--to", central, "--yes"});
+  ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
+  const std::string aside = lab.a + "/.model_cache.hubcache-merged";
+  ASSERT_FALSE(test::exists(aside));
+  test::write_file(aside + "/.locks/models--org--a/abc.lock", "");
+  test::write_file(aside + "/CACHEDIR.TAG", "Signature: 8a477f597d28d172789f06886806bc55\n");
+  auto rerun = migrate({lab.a, "--to", central, "--yes"});
+  ASSERT_EQ(rerun.exit_code, 0) << rerun.out << rerun.err;
+  EXPECT_FALSE(test::exists(aside)) << rerun.out;
+  // Project a's files are still in the central cache.
+  for (const auto& h : lab.held)
+    if (h.cache == lab.a + "/model_cache") {
+      EXPECT_TRUE(lab.in_central(h)) << h.path;
+    }
+}
+
 // Model folders: a --local-dir download found and identified by its commit, a plain folder named
 // with --model. --leave-link makes each file a hardlink of its blob (one filesystem); a rerun finds
 // nothing to do; a run without --leave-link then removes the folders, every file still resolving.

@@ -25,6 +25,7 @@
 // An interrupted execute leaves only complete blobs and right pointers; running it again finishes.
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "hubcache/core/repo_id.hpp"
@@ -135,5 +136,9 @@ Result<void> retire_merged_cache(const MergePlan& plan, bool leave_link);
 
 /// `.<name>.hubcache-merged` beside `source`: where a retired source waits for its removal.
 std::string retired_cache_path(const std::string& source);
+/// Whether `path`'s last component has that form. Only retire_merged_cache makes one, after the
+/// merge was verified: whatever is left in it is in the destination too, so finishing its
+/// removal loses nothing, even when a crash left it without any repo folder.
+bool is_retired_cache_path(std::string_view path);
 
 }  // namespace hubcache
