@@ -21,17 +21,9 @@
 namespace hubcache::hygiene {
 namespace {
 
-constexpr std::string_view k_retired_suffix = ".hubcache-merged";
 constexpr std::string_view k_backup_suffix = ".hubcache-bak";
 
 std::string base_name(const std::string& p) { return p.substr(p.rfind('/') + 1); }
-
-// The path a retired project cache had before (manage's retired_cache_path, read backwards), or "".
-std::string original_of_retired(const std::string& path) {
-  const std::string name = base_name(path);
-  if (!name.starts_with('.') || !name.ends_with(k_retired_suffix) || name.size() <= 1 + k_retired_suffix.size()) return {};
-  return fs::parent(path) + "/" + name.substr(1, name.size() - 1 - k_retired_suffix.size());
-}
 
 Result<std::string> project_folder(const std::string& given, const std::string& central) {
   struct stat st {};
@@ -58,7 +50,7 @@ Result<std::string> project_folder(const std::string& given, const std::string& 
 // The edits and manual settings of one project cache's project.
 void plan_edits(const ProjectCache& c, const std::string& central, MigratePlan& plan, std::set<std::pair<std::string, int>>& seen,
                 std::map<std::string, std::string>& texts) {
-  const std::string named = c.leftover ? original_of_retired(c.path) : c.path;
+  const std::string named = c.leftover ? original_of_retired_cache(c.path) : c.path;
   const std::string folder_name = base_name(named) == "hub" ? base_name(fs::parent(named)) : base_name(named);
   const detail::CacheMove move{c.project, named, central};
   for (const auto& s : detail::project_settings(c.project, c.path, folder_name)) {
@@ -343,7 +335,7 @@ Result<MigratePlan> plan_migrate(const MigrateOptions& options) {
       ProjectCache c;
       c.project = project;
       c.path = path;
-      c.leftover = !original_of_retired(path).empty();
+      c.leftover = is_retired_cache_path(path);
       MergeOptions m{path, central, options.threads, options.disable_symlinks};
       auto merge = plan_cache_merge(m);
       if (!merge) {

@@ -331,11 +331,15 @@ std::string retired_cache_path(const std::string& source) {
   return source.substr(0, slash + 1) + "." + source.substr(slash + 1) + std::string(k_retired_suffix);
 }
 
-bool is_retired_cache_path(std::string_view path) {
+std::string original_of_retired_cache(std::string_view path) {
   const auto slash = path.rfind('/');
   const std::string_view name = slash == std::string_view::npos ? path : path.substr(slash + 1);
-  return name.size() > 1 + k_retired_suffix.size() && name.starts_with('.') && name.ends_with(k_retired_suffix);
+  if (name.size() <= 1 + k_retired_suffix.size() || !name.starts_with('.') || !name.ends_with(k_retired_suffix)) return {};
+  return std::string(path.substr(0, path.size() - name.size())) +
+         std::string(name.substr(1, name.size() - 1 - k_retired_suffix.size()));
 }
+
+bool is_retired_cache_path(std::string_view path) { return !original_of_retired_cache(path).empty(); }
 
 Result<MergePlan> plan_cache_merge(const MergeOptions& options) {
   MergePlan plan;

@@ -140,5 +140,8 @@ std::string retired_cache_path(const std::string& source);
 /// merge was verified: whatever is left in it is in the destination too, so finishing its
 /// removal loses nothing, even when a crash left it without any repo folder.
 bool is_retired_cache_path(std::string_view path);
+/// The path the retired cache `path` had (retired_cache_path read backwards), or "" when `path`
+/// is not of that form.
+std::string original_of_retired_cache(std::string_view path);
 
 }  // namespace hubcache
