@@ -9,7 +9,8 @@
 #     same client straight from the upstream; (b) cold, BENCH_CLIENTS clients at once through a
 #     fresh proxy vs one client through a fresh proxy; (c) the upstream's CDN bytes for one run of
 #     (b), from a fresh upstream (the goal: the file's size, once); (d) warm: one client through a
-#     proxy that holds the file vs `hubcache serve` of the same cache.
+#     proxy that holds the file vs `hubcache serve` of the same cache; (e) and (f): the floor of
+#     (b2) and (b) on this machine (a plain warm serve to the same clients; the disk's flush rate).
 # (b2) and (a2) repeat (b) and (a) with `curl -o /dev/null` clients, whose own work is negligible:
 # what the proxy costs when its clients run on other machines, as they do in a cluster.
 # Every run's caches are fresh and removed after it.
@@ -59,6 +60,8 @@ serve() {  # serve ARGS...: starts hubcache serve, sets endpoint
 case \$mode in
   direct) ;;
   proxy) mkdir "\$run/proxy"; serve --upstream "\$endpoint" --cache-dir "\$run/proxy" ;;
+  proxy-ram) shm=\$(mktemp -d /dev/shm/hubcache-proxy-bench.XXXXXX); trap 'if [ -n "\$pid" ]; then kill \$pid 2>/dev/null; wait \$pid 2>/dev/null; fi; rm -rf "\$run" "\$shm"' EXIT
+             serve --upstream "\$endpoint" --cache-dir "\$shm" ;;  # the proxy's disk is not the client's
   warm-proxy) serve --upstream "\$endpoint" --cache-dir "$WORK/warm" ;;
   warm-serve) serve --cache-dir "$WORK/warm" ;;
 esac
@@ -103,3 +106,16 @@ start_upstream
 mkdir -p "$WORK/warm"
 HF_ENDPOINT=$UPSTREAM HF_HUB_CACHE="$WORK/warm" HF_HOME="$WORK/home" "$HUBCACHE" download bench/big big.bin -q >/dev/null
 "$AB" -n "$REPS" "'$WORK/one.sh' warm-proxy 1" "'$WORK/one.sh' warm-serve 1"
+echo
+# What this machine allows at best for (b) and (b2), whatever the server: the goal (16 clients
+# within 1.5x of one) assumes clients on other machines, each with its own disk and cores.
+echo "== (e) the floor of (b2) here: ${CLIENTS} curl clients from a plain serve of a warm cache (sendfile, page cache, no upstream) (A) vs one curl client through a fresh proxy (B, as in (b2))"
+"$AB" -n "$REPS" "CLIENT=curl '$WORK/one.sh' warm-serve $CLIENTS" "CLIENT=curl '$WORK/one.sh' proxy 1"
+echo
+echo "== (f) the floor of (b) here: every hubcache client writes and flushes the file on this one disk"
+dd if=/dev/zero of="$WORK/dd.bin" bs=4M count=$((BIG_MB / 4)) conv=fsync 2>&1 | tail -n1 | sed 's/^/   dd conv=fsync: /'
+rm -f "$WORK/dd.bin"
+echo "   ${CLIENTS} clients x ${BIG_MB} MiB must reach the disk: at the rate above that alone takes ${CLIENTS}x the time of one file"
+echo
+echo "== (g) what the shared disk costs (a): one hubcache client through a fresh proxy whose cache is in RAM (/dev/shm, as if on another machine's disk) (A) vs straight from the upstream (B)"
+"$AB" -n "$REPS" "'$WORK/one.sh' proxy-ram 1" "'$WORK/one.sh' direct 1"

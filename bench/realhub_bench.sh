@@ -55,6 +55,7 @@ timed() {
   if ! /usr/bin/time -f "%e %U %S" -o "$WORK/last.time" "$@" >"$WORK/last.out" 2>&1; then
     echo "  $name FAILED: $*" >&2; tail -n 5 "$WORK/last.out" >&2; return 1
   fi
+  sync  # outside the time: no run pays for the writeback of the one before (aria2c does not flush)
   read -r wall user sys <"$WORK/last.time"
   echo "$wall" >>"$WORK/$name.times"
   printf '  %-22s %8.2f s wall  (user %.2f s, sys %.2f s)\n' "$name" "$wall" "$user" "$sys"

@@ -91,7 +91,7 @@ struct TransferTuning {
   /// The smallest range a split file is cut into.
   std::uint64_t part_size = 16ull << 20;
   /// Ranges of one file in flight at once (1 = never parallel).
-  unsigned max_parts_per_file = 8;
+  unsigned max_parts_per_file = 16;
   /// A split file streams over one connection while that delivers at least this rate, and goes
   /// parallel once it is slower (a CDN's per-connection cap); 0 = parallel from the start.
   std::uint64_t parallel_below_rate = 200ull << 20;
