@@ -193,6 +193,14 @@ bool Engine::Impl::on_done_locked(const std::shared_ptr<Task>& tp, std::uint64_t
     fail_locked(t, res.error());
     return false;
   }
+  // A connection that brought nothing while other ranges of the file are being served: the
+  // server (a proxy, a CDN edge) is at its connection limit for this client ("Empty reply from
+  // server"). The file runs one range fewer from now on and this one waits for a free slot, which
+  // is not a failure; a range that fails alone counts as before.
+  if (!res && res.error().code == ErrorCode::Network && r.pos == r.pos_at_request && t.split && t.in_flight > 0) {
+    t.part_limit = static_cast<unsigned>(t.in_flight);
+    return false;
+  }
   // A stream error, or a body that ended early: retry from the current offset (docs/cache-format.md#temp-files step 4);
   // the counter resets whenever bytes arrive.
   if (r.pos == r.pos_at_request) ++r.failures;

@@ -98,7 +98,7 @@ void Engine::Impl::schedule() {
       }
       // Until a 206 shows that the server honours Range, a split file uses one request.
       if (t.split && t.ranges_confirmed && !t.parallel) update_parallel(t);
-      const unsigned limit = t.parallel ? options.max_parts_per_file : 1u;
+      const unsigned limit = !t.parallel ? 1u : t.part_limit ? t.part_limit : options.max_parts_per_file;
       if (static_cast<unsigned>(t.in_flight + t.timers) >= limit) continue;
       for (std::size_t i = 0; i < t.ranges.size(); ++i) {
         if (t.ranges[i].done() || t.ranges[i].in_flight) continue;

@@ -57,7 +57,8 @@ struct Task {
   /// empty = Job::url. Cleared when its server refuses it.
   std::string location;
   int url_refreshes = 0;
-  bool parallel = false;  // more than one range may be in flight (EngineOptions::parallel_below_rate)
+  bool parallel = false;    // more than one range may be in flight (EngineOptions::parallel_below_rate)
+  unsigned part_limit = 0;  // ranges at once since a server refused one more (0 = EngineOptions::max_parts_per_file)
   unsigned peak_parallel = 0;
   std::chrono::steady_clock::time_point window_start{};  // rate window of the single stream
   std::uint64_t window_received = 0;

@@ -139,3 +139,38 @@ TEST_F(Transfer, RefusalOfAFreshRedirectIsAnError) {
   // Bounded: no endless refresh loop (one redirect per attempt that reached the CDN via resolve).
   EXPECT_LE(server.count("GET", "/resolve/"), 3);
 }
+
+// A CDN edge or proxy at its connection limit for this client closes each further connection
+// unanswered. The refused ranges wait for a free connection instead of failing the file (with
+// stream_retries 1 and retry waits of 1 ms, counting each refusal failed the file at once).
+TEST_F(Transfer, RangesRefusedAtTheServersConnectionLimitWaitForAFreeConnection) {
+  RealHubOptions real;
+  real.cdn_max_connections = 3;
+  real.rate_bytes_per_second = 8u << 20;  // the ranges overlap long enough to meet the limit
+  server.set_real_hub(real);
+  auto o = options();
+  o.max_parts_per_file = 8;
+  o.stream_retries = 1;
+  Engine engine(o);
+  auto j = job("big.bin", big, true);
+  auto r = engine.download(j);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_GT(server.cdn_refused(), 0);  // the limit was met
+  EXPECT_GT(r->peak_parallel, 3u);     // more than 3 were started before the first refusal
+  EXPECT_TRUE(r->verified);
+  EXPECT_EQ(test::read_file(r->path), big);
+  EXPECT_EQ(server.body_bytes("/cdn/"), big.size());  // every byte once
+}
+
+// A range that gets nothing while no other range of the file is in flight still counts as a
+// failure: the file fails after its retries instead of waiting forever.
+TEST_F(Transfer, ARangeThatGetsNothingWithNoOtherInFlightStillFailsTheFile) {
+  server.add_fault(Fault::body(FaultKind::ShortBody, "GET", "/cdn/", 0, -1));  // every CDN answer ends before its body
+  auto o = options();
+  o.max_parts_per_file = 1;
+  o.stream_retries = 2;
+  Engine engine(o);
+  auto r = engine.download(job("big.bin", big, true));
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("failed after 2 retries"), std::string::npos) << r.error().message;
+}

@@ -195,6 +195,12 @@ void HubServer::accept_loop(int listen_fd, bool cdn) {
       ::close(fd);
       break;
     }
+    if (cdn && m_real && m_real_options.cdn_max_connections > 0 && m_cdn_open.load() >= m_real_options.cdn_max_connections) {
+      ++m_cdn_refused;
+      ::close(fd);
+      continue;
+    }
+    if (cdn) ++m_cdn_open;
     m_open_fds.push_back(fd);
     m_workers.emplace_back([this, fd, cdn] { serve_connection(fd, cdn); });
   }
@@ -251,6 +257,7 @@ void HubServer::serve_connection(int fd, bool cdn) {
   }
 done:
   std::lock_guard lock(m_mutex);
+  if (cdn) --m_cdn_open;
   ::close(fd);
   m_open_fds.erase(std::remove(m_open_fds.begin(), m_open_fds.end(), fd), m_open_fds.end());
 }

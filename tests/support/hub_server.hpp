@@ -100,6 +100,10 @@ struct RealHubOptions {
   std::chrono::seconds url_expiry{3600};    // lifetime of each signed CDN URL (X-Amz-Expires)
   std::chrono::milliseconds latency{0};     // slept before answering each request's head, both listeners
   std::uint64_t rate_bytes_per_second = 0;  // body cap per response, both listeners (0 = set_throttle's value)
+  /// Connections the CDN listener keeps open at once (0 = no cap); one more is accepted and closed
+  /// before a byte is read, as a server at its per-address limit does (`hubcache serve`, nginx's
+  /// limit_conn): the client sees "Empty reply from server".
+  int cdn_max_connections = 0;
 };
 
 /// What a broken or malicious Hub sends (the hostile-input probe): every mode ends the client's
@@ -251,6 +255,8 @@ class HubServer {
   /// Connections accepted so far on either port (a client that opened a socket but sent
   /// nothing shows up here, not in requests()). Not reset by clear_requests().
   int connections() const { return m_connections.load(); }
+  /// CDN connections closed unanswered by RealHubOptions::cdn_max_connections.
+  int cdn_refused() const { return m_cdn_refused.load(); }
   /// The most requests being answered at once (from a head read to its reply sent, latency
   /// included) on both listeners since the start or the last clear_requests().
   int peak_in_flight() const { return m_peak_in_flight.load(); }
@@ -307,6 +313,8 @@ class HubServer {
   std::uint16_t m_cdn_port = 0;
   std::atomic<bool> m_stop{false};
   std::atomic<int> m_connections{0};
+  std::atomic<int> m_cdn_open{0};     // CDN connections being served
+  std::atomic<int> m_cdn_refused{0};  // closed at once by RealHubOptions::cdn_max_connections
   std::atomic<int> m_in_flight{0}, m_peak_in_flight{0};
   std::vector<std::thread> m_acceptors;
   mutable std::mutex m_mutex;

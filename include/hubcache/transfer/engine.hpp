@@ -94,8 +94,11 @@ using WriteFn = std::function<ssize_t(int fd, const void* data, std::size_t size
 using FreeSpaceFn = std::function<Result<std::uint64_t>(const std::string& dir)>;
 
 struct EngineOptions {
-  unsigned max_connections = 8;                 // concurrent requests, all files together
-  unsigned max_parts_per_file = 8;              // concurrent ranges of one file
+  unsigned max_connections = 8;  // concurrent requests, all files together
+  // Concurrent ranges of one file. A range whose connection brings nothing while others of the
+  // file are served (a server at its connection limit for this client closes it unanswered) is
+  // not a failure: the file runs that many ranges at most from then on, and it waits for a slot.
+  unsigned max_parts_per_file = 8;
   std::uint64_t split_threshold = 64ull << 20;  // files at least this large are split
   std::uint64_t part_size = 16ull << 20;        // minimum range size
   // A split file streams its ranges over one connection while that connection delivers at least
