@@ -1,16 +1,11 @@
 // PrefixHasher (prefix_hasher.hpp).
 #include "prefix_hasher.hpp"
 
-#include <fcntl.h>
 #include <unistd.h>
 
 #include <algorithm>
 
 namespace hubcache::transfer::detail {
-namespace {
-constexpr std::uint64_t k_writeback_step = 8u << 20;
-}  // namespace
-
 PrefixHasher::PrefixHasher(int fd, DigestKind kind, std::uint64_t size)
     : m_fd(fd),
       m_kind(kind),
@@ -21,7 +16,6 @@ PrefixHasher::PrefixHasher(int fd, DigestKind kind, std::uint64_t size)
 
 void PrefixHasher::reset() {
   m_hashed = 0;
-  m_flushed = 0;
   if (m_kind == DigestKind::Sha256)
     m_h.emplace<Hasher>(Hasher::Kind::Sha256);
   else if (m_kind == DigestKind::GitSha1)
@@ -39,16 +33,6 @@ void PrefixHasher::advance(std::uint64_t avail) {
     else if (auto* b = std::get_if<GitBlobHasher>(&m_h))
       b->update(m_buf.data(), static_cast<std::size_t>(r));
     m_hashed += static_cast<std::uint64_t>(r);
-  }
-  writeback(false);
-}
-
-void PrefixHasher::flush() { writeback(true); }
-
-void PrefixHasher::writeback(bool all) {
-  if (m_hashed >= m_flushed + k_writeback_step || (all && m_flushed > 0 && m_hashed > m_flushed)) {
-    (void)::sync_file_range(m_fd, static_cast<off_t>(m_flushed), static_cast<off_t>(m_hashed - m_flushed), SYNC_FILE_RANGE_WRITE);
-    m_flushed = m_hashed;
   }
 }
 

@@ -2,8 +2,7 @@
 // Hashing a file's growing prefix while it is written: both transports (the engine's ranges in
 // verify.cpp, Xet's terms in xet_fetch.cpp) hash the bytes [0, n) as soon as they are in place,
 // re-reading them from the page cache, so hashing overlaps the transfer instead of following it.
-// What is hashed is also handed to writeback in 8 MiB steps (sync_file_range), so the fsync before
-// publishing waits for the tail only.
+// (Writeback of the written bytes is writeback.hpp's, which does not wait for the prefix.)
 #include <cstdint>
 #include <string>
 #include <variant>
@@ -23,19 +22,15 @@ class PrefixHasher {
   void reset();
   /// Hashes [hashed(), avail). Stops early at a short read (the final size check catches it).
   void advance(std::uint64_t avail);
-  /// At the end of a transfer: starts writeback of the hashed tail not yet handed over (only for
-  /// a file that reached the first step; a small file is left to the fsync alone).
-  void flush();
   std::uint64_t hashed() const { return m_hashed; }
   /// The digest of the bytes hashed (lower-case hex); finishes the hasher.
   std::string digest();
 
  private:
-  void writeback(bool all);
   int m_fd;
   DigestKind m_kind;
   std::uint64_t m_size;
-  std::uint64_t m_hashed = 0, m_flushed = 0;
+  std::uint64_t m_hashed = 0;
   std::vector<char> m_buf;
   std::variant<std::monostate, Hasher, GitBlobHasher> m_h;
 };

@@ -5,16 +5,23 @@
 
 #include "prefix_hasher.hpp"
 #include "task.hpp"
+#include "writeback.hpp"
 
 namespace hubcache::transfer::detail {
 namespace {
 
 constexpr std::chrono::milliseconds k_checkpoint_every{250};
+// Ranges ahead of a stalled prefix still wake this thread, for their writeback.
+constexpr std::uint64_t k_writeback_wake = 8u << 20;
+constexpr std::uint64_t k_hash_step = 32u << 20;
 
 }  // namespace
 
-std::string follow_and_hash(Task& t) {
+std::string follow_and_hash(Task& t, const WritebackFn& writeback_fn) {
   PrefixHasher hasher(t.fd.get(), t.job.hash, t.job.size);
+  Writeback writeback(t.fd.get(), t.job.size, writeback_fn);
+  std::vector<Range> written;  // each range as of the last wake-up
+  std::uint64_t seen = 0;      // bytes present at the last wake-up
   unsigned generation = 0;
   auto last_checkpoint = std::chrono::steady_clock::now();
   for (;;) {
@@ -24,14 +31,20 @@ std::string follow_and_hash(Task& t) {
     {
       std::unique_lock lock(t.mutex);
       t.cv.wait_for(lock, std::chrono::milliseconds(250), [&] {
-        return t.finished() || t.generation != generation || (hasher.active() && t.prefix() > hasher.hashed());
+        return t.finished() || t.generation != generation || (hasher.active() && t.prefix() > hasher.hashed()) ||
+               t.present() >= seen + k_writeback_wake;
       });
+      seen = t.present();
       if (t.generation != generation) {
         generation = t.generation;
         hasher.reset();
+        writeback.reset();
       }
-      avail = hasher.active() ? t.prefix() : 0;
+      written = t.ranges;
+      // A step at a time: between steps the loop hands new bytes to writeback (a prefix that
+      // jumps by hundreds of MiB when a slow range ends would otherwise keep it waiting).
       finished = t.finished();
+      avail = !hasher.active() ? 0 : finished ? t.prefix() : std::min(t.prefix(), hasher.hashed() + k_hash_step);
       const auto now = std::chrono::steady_clock::now();
       // A completed task needs no record: it is verified and published, or discarded.
       if (t.split && ((finished && !t.complete) || now - last_checkpoint >= k_checkpoint_every)) {
@@ -40,9 +53,11 @@ std::string follow_and_hash(Task& t) {
       }
     }
     if (!snapshot.empty()) save_state(t, snapshot);
+    // Every range's new bytes go to writeback before the prefix is hashed (the hash reads them
+    // from the page cache either way), so the disk is busy while the prefix waits for a range.
+    for (const auto& r : written) writeback.note(r.start, r.pos, finished || r.done());
     hasher.advance(avail);
     if (finished) {
-      hasher.flush();
       std::lock_guard lock(t.mutex);
       if (t.failed || t.generation != generation) return {};
       if (!hasher.active()) return {};

@@ -20,6 +20,7 @@
 #include "hubcache/xet/chunk_codec.hpp"
 #include "hubcache/xet/chunker.hpp"
 #include "prefix_hasher.hpp"
+#include "writeback.hpp"
 
 namespace hubcache::transfer {
 namespace {
@@ -534,10 +535,17 @@ Result<XetOutcome> fetch_xet(http::Client& client, const XetJob& job, const XetO
       --par.running;
       par.changed.notify_all();
     });
-  // This thread meanwhile hashes the file's written prefix (terms complete in order, then the
-  // first open term's bytes so far), so the SHA-256 is known when the last term lands, and moves
-  // the parallelism once per window.
+  // This thread meanwhile hands written bytes to writeback, hashes the file's written prefix
+  // (terms complete in order, then the first open term's bytes so far), so the SHA-256 is known
+  // when the last term lands, and moves the parallelism once per window.
   detail::PrefixHasher hasher(fd.get(), DigestKind::Sha256, job.size);
+  detail::Writeback writeback(fd.get(), job.size);
+  auto hand_to_writeback = [&](bool final) {
+    for (const auto& t : s.plan) {
+      const std::uint64_t pos = std::min(t.pos.load(), t.out_end);
+      writeback.note(t.out_start, pos, final || pos >= t.out_end);
+    }
+  };
   std::size_t first_open = 0;
   auto written_prefix = [&] {
     while (first_open < s.plan.size() && s.plan[first_open].done()) ++first_open;
@@ -551,6 +559,9 @@ Result<XetOutcome> fetch_xet(http::Client& client, const XetJob& job, const XetO
     while (par.running > 0) {
       par.changed.wait_for(lock, std::min<std::chrono::milliseconds>(window, std::chrono::milliseconds(10)));
       if (cancelled(s)) par.changed.notify_all();
+      lock.unlock();
+      hand_to_writeback(false);  // every term's new bytes, also those ahead of the prefix
+      lock.lock();
       if (const std::uint64_t prefix = written_prefix(); prefix > hasher.hashed()) {
         lock.unlock();
         hasher.advance(prefix);
@@ -580,8 +591,8 @@ Result<XetOutcome> fetch_xet(http::Client& client, const XetJob& job, const XetO
     return fail(std::move(*s.error));
   }
 
+  hand_to_writeback(true);
   hasher.advance(written_prefix());
-  hasher.flush();
   if (::fdatasync(fd.get()) != 0 && errno != EINVAL) return io_error(errno, "cannot flush", job.parts_path);
   FileHashes hashes;
   hashes.size = job.size;

@@ -1,4 +1,6 @@
 // The transfer engine's split files: parallel ranges, the single-stream rule, resume from the state record, redirect targets.
+#include <algorithm>
+
 #include "transfer_fixture.hpp"
 
 TEST_F(Transfer, LargeFileIsSplitIntoParallelRanges) {
@@ -173,4 +175,38 @@ TEST_F(Transfer, ARangeThatGetsNothingWithNoOtherInFlightStillFailsTheFile) {
   auto r = engine.download(job("big.bin", big, true));
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("failed after 2 retries"), std::string::npos) << r.error().message;
+}
+
+// Written bytes go to writeback range by range as they land, not when the hashed prefix reaches
+// them: while the first range the CDN answers stalls, the ranges after it are handed over, and
+// in the end every byte was handed over exactly once.
+TEST_F(Transfer, WritebackFollowsEachRangeNotThePrefix) {
+  const std::string huge = random_bytes(12u << 20, 3);
+  server.add_file(k_repo, commit, "huge.bin", huge, /*lfs=*/true);
+  Fault stall = Fault::body(FaultKind::Stall, "GET", "/cdn/", 64u << 10);
+  stall.stall = 600ms;  // below the idle timeout: the range resumes, no retry
+  server.add_fault(stall);
+  std::mutex m;
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> calls;  // (offset, length) in call order
+  auto o = options();
+  o.part_size = 1u << 20;
+  o.max_parts_per_file = 4;
+  o.writeback_fn = [&](int, std::uint64_t off, std::uint64_t len) {
+    std::lock_guard lock(m);
+    calls.emplace_back(off, len);
+  };
+  Engine engine(o);
+  auto r = engine.download(job("huge.bin", huge, true));
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->verified);
+  ASSERT_FALSE(calls.empty());
+  auto sorted = calls;
+  std::sort(sorted.begin(), sorted.end());
+  EXPECT_NE(sorted, calls) << "handed over in file order: writeback waited for the prefix";
+  std::uint64_t next = 0;
+  for (const auto& [off, len] : sorted) {
+    EXPECT_EQ(off, next) << "every byte handed over once";
+    next = off + len;
+  }
+  EXPECT_EQ(next, huge.size());
 }

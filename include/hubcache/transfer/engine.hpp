@@ -92,6 +92,8 @@ struct Outcome {
 
 using WriteFn = std::function<ssize_t(int fd, const void* data, std::size_t size, off_t offset)>;
 using FreeSpaceFn = std::function<Result<std::uint64_t>(const std::string& dir)>;
+/// Starts the kernel's writeback of [offset, offset + length) of `fd` without waiting for it.
+using WritebackFn = std::function<void(int fd, std::uint64_t offset, std::uint64_t length)>;
 
 struct EngineOptions {
   unsigned max_connections = 8;  // concurrent requests, all files together
@@ -115,6 +117,10 @@ struct EngineOptions {
   http::RetryPolicy retry;    // 408/429/5xx backoff (every wait, stream retries too, via http::wait_before_retry)
   WriteFn write_fn;           // default pwrite (fault seam for tests)
   FreeSpaceFn free_space_fn;  // default fs::free_space (fault seam)
+  // Written bytes are handed to writeback per range in steps of 8 MiB as they land (not when
+  // the hashed prefix reaches them), so the flush before publishing waits for little. Default
+  // sync_file_range(SYNC_FILE_RANGE_WRITE) (seam for tests).
+  WritebackFn writeback_fn;
   const CancelToken* cancel = nullptr;
   http::Transport transport;  // CA file, request log
 };
