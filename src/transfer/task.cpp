@@ -27,15 +27,21 @@ bool exists(const std::string& path) {
 }
 
 std::vector<Range> fresh_ranges(std::uint64_t size, const EngineOptions& o) {
-  // Enough ranges to keep every connection busy, none smaller than part_size.
-  const std::uint64_t want = std::max<std::uint64_t>(o.max_parts_per_file * 4ull, 1);
-  const std::uint64_t step = std::max<std::uint64_t>(o.part_size, (size + want - 1) / want);
+  // Enough ranges to keep every connection busy, none smaller than part_size, except near the end:
+  // there each range is a share of what is left, down to a quarter of part_size, so the last
+  // ranges in flight end close together and the prefix hash has little left to read after the
+  // last byte lands (guided self-scheduling).
+  const std::uint64_t parts = std::max<std::uint64_t>(o.max_parts_per_file, 1);
+  const std::uint64_t step = std::max<std::uint64_t>(o.part_size, (size + parts * 4 - 1) / (parts * 4));
+  const std::uint64_t tail_min = std::max<std::uint64_t>(o.part_size / 4, 1);
   std::vector<Range> out;
-  for (std::uint64_t s = 0; s < size; s += step) {
+  for (std::uint64_t s = 0; s < size;) {
+    const std::uint64_t left = size - s;
     Range r;
     r.start = r.pos = s;
-    r.end = std::min(size, s + step);
+    r.end = s + std::min(left, std::min(step, std::max(tail_min, left / parts)));
     out.push_back(r);
+    s = r.end;
   }
   return out;
 }

@@ -1,5 +1,6 @@
 // The transfer engine's split files: parallel ranges, the single-stream rule, resume from the state record, redirect targets.
 #include <algorithm>
+#include <cstdio>
 
 #include "transfer_fixture.hpp"
 
@@ -175,6 +176,55 @@ TEST_F(Transfer, ARangeThatGetsNothingWithNoOtherInFlightStillFailsTheFile) {
   auto r = engine.download(job("big.bin", big, true));
   ASSERT_FALSE(r);
   EXPECT_NE(r.error().message.find("failed after 2 retries"), std::string::npos) << r.error().message;
+}
+
+namespace {
+// The [first, last] byte ranges the CDN was asked for, by offset.
+std::vector<std::pair<std::uint64_t, std::uint64_t>> asked_ranges(const HubServer& server, std::uint64_t size) {
+  std::vector<std::pair<std::uint64_t, std::uint64_t>> out;
+  for (const auto& q : server.requests()) {
+    if (!q.cdn || q.method != "GET") continue;
+    unsigned long long a = 0, b = 0;
+    if (std::sscanf(q.range.c_str(), "bytes=%llu-%llu", &a, &b) == 2)
+      out.emplace_back(a, b);
+    else if (std::sscanf(q.range.c_str(), "bytes=%llu-", &a) == 1)
+      out.emplace_back(a, size - 1);
+    else
+      out.emplace_back(0, size - 1);  // unranged
+  }
+  std::sort(out.begin(), out.end());
+  return out;
+}
+}  // namespace
+
+// Near the end of a split file each range is a share of what is left (down to a quarter of
+// part_size), so the last ranges in flight end close together and the prefix hash has little
+// left to read after the last byte.
+TEST_F(Transfer, RangesShrinkTowardTheEndOfASplitFile) {
+  auto o = options();
+  o.max_parts_per_file = 4;
+  Engine engine(o);
+  auto j = job("big.bin", big, true);
+  auto r = engine.download(j);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->verified);
+  const auto ranges = asked_ranges(server, big.size());
+  ASSERT_GT(ranges.size(), 2u);
+  std::uint64_t next = 0, last_size = o.part_size;
+  for (std::size_t i = 0; i < ranges.size(); ++i) {
+    const auto [a, b] = ranges[i];
+    ASSERT_EQ(a, next) << "range " << i << ": the ranges tile the file, each asked once";
+    const std::uint64_t n = b - a + 1;
+    EXPECT_LE(n, last_size) << "range " << i << ": no range is longer than the one before it";
+    if (i + 1 < ranges.size()) {
+      EXPECT_GE(n, o.part_size / 4) << "range " << i;
+    }
+    last_size = n;
+    next = b + 1;
+  }
+  EXPECT_EQ(next, big.size());
+  EXPECT_EQ(ranges.front().second + 1, o.part_size);  // full-size ranges first
+  EXPECT_LT(ranges.back().second - ranges.back().first + 1, o.part_size);
 }
 
 // Written bytes go to writeback range by range as they land, not when the hashed prefix reaches
