@@ -374,6 +374,10 @@ Result<SnapshotResult> Downloader::Impl::snapshot(const SnapshotRequest& req, Pr
             f.xet_hash = m->xet_hash;
             f.xet_route = m->xet->refresh_route;
           }
+          // The same answer's redirect target (the CDN) is where the bytes are: going there
+          // directly saves the resolve round trip, as hf_hub_download downloads from its HEAD's
+          // location. The engine returns to the resolve URL if that signed URL is refused.
+          if (m && m->etag == e.etag() && m->size == e.size && m->location != f.url) f.location = m->location;
         }
         std::vector<std::string> w;
         if (e.size >= k_small_file) {

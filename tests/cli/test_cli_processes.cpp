@@ -170,8 +170,8 @@ std::uint64_t cdn_content_bytes(const HubServer& server) {
 // kill -9 at random points against the real-Hub mode (CDN on another origin with its own ETags,
 // signed URLs that expire between the runs), then a last run: it must transfer less than the
 // whole file, send the CDN no validator it did not issue, and publish a verified blob. Even
-// trials use the single-file path (HEAD, then the HEAD's Location), odd ones the snapshot path
-// (tree listing, then the resolve URL's redirect).
+// trials use the single-file path, odd ones the snapshot path (tree listing first); both HEAD
+// the file and fetch from the HEAD's Location.
 void kill_and_resume(std::uint64_t size, std::uint64_t throttle, int trials, unsigned seed) {
   HubServer server;
   TempDir dir;

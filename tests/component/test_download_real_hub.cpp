@@ -198,9 +198,26 @@ TEST_F(RealHubDownload, SnapshotThroughResolveCacheAndCdn) {
   expect_only_cdn_validators();
 }
 
+// An LFS file's HEAD (asked for its Xet headers) redirects to the CDN: the snapshot fetches
+// from that Location directly, as hf_hub_download does, without a second round trip to the
+// resolve URL.
+TEST_F(RealHubDownload, SnapshotFetchesAnLfsFileFromItsHeadsLocation) {
+  Downloader d(options());
+  SnapshotRequest req;
+  req.repo_id = k_model.id;
+  req.allow_patterns = std::vector<std::string>{"big.bin"};
+  auto r = d.snapshot_download(req);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_EQ(sha256_hex(read_file(r->path + "/big.bin")), sha256_hex(big));
+  const std::string resolve = "/org/model/resolve/" + c1 + "/big.bin";
+  EXPECT_EQ(server.count("HEAD", resolve), 1);
+  EXPECT_EQ(server.count("GET", resolve), 0) << "the bytes were asked from the resolve URL, not its Location";
+  EXPECT_EQ(server.body_bytes("/cdn/"), big.size());
+}
+
 TEST_F(RealHubDownload, SnapshotResumesAPartialBlobThroughTheCdn) {
-  // The snapshot knows the file from the tree listing (no HEAD) and fetches the resolve URL,
-  // which redirects to the CDN: a validator from the Hub must not reach it.
+  // The snapshot knows the file from the tree listing and the CDN URL from the file's HEAD: a
+  // validator from the Hub must not reach the CDN.
   const std::string etag = sha256_hex(big);
   write_file(layout().incomplete_path(etag), big.substr(0, 1u << 20));
   Downloader d(options());
