@@ -166,7 +166,7 @@ Result<Outcome> Engine::finish(Pending pending) {
   pending.m_engine = nullptr;
   const Job job = task->job;  // as started; a second attempt restarts from scratch anyway
   for (;;) {
-    const std::string digest = detail::follow_and_hash(*task, m_impl->options.writeback_fn);
+    const std::string digest = detail::follow_and_hash(*task, m_impl->options);
     std::unique_lock lock(task->mutex);
     task->cv.wait(lock, [&] { return task->finished(); });
     out.elapsed += std::chrono::duration_cast<std::chrono::microseconds>(

@@ -89,10 +89,10 @@ void discard_files(const Job& job);
 namespace hubcache::transfer::detail {
 
 /// Runs on the caller's thread while the engine fills `task`: hands each range's new bytes to
-/// writeback (`writeback_fn`, default sync_file_range), hashes the contiguous prefix as it grows
+/// writeback (writeback.hpp, with `options`' writeback settings), hashes the contiguous prefix as it grows
 /// (re-reading it from the page cache, so hashing overlaps the transfer) and checkpoints split
 /// progress four times a second. Returns once the task is finished; the digest is set
 /// when the task completed (empty for DigestKind::None).
-std::string follow_and_hash(Task& task, const WritebackFn& writeback_fn = {});
+std::string follow_and_hash(Task& task, const EngineOptions& options);
 
 }  // namespace hubcache::transfer::detail

@@ -17,9 +17,9 @@ constexpr std::uint64_t k_hash_step = 32u << 20;
 
 }  // namespace
 
-std::string follow_and_hash(Task& t, const WritebackFn& writeback_fn) {
+std::string follow_and_hash(Task& t, const EngineOptions& options) {
   PrefixHasher hasher(t.fd.get(), t.job.hash, t.job.size);
-  Writeback writeback(t.fd.get(), t.job.size, writeback_fn);
+  Writeback writeback(t.fd.get(), t.job.size, options);
   std::vector<Range> written;  // each range as of the last wake-up
   std::uint64_t seen = 0;      // bytes present at the last wake-up
   unsigned generation = 0;

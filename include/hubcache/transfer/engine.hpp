@@ -94,6 +94,8 @@ using WriteFn = std::function<ssize_t(int fd, const void* data, std::size_t size
 using FreeSpaceFn = std::function<Result<std::uint64_t>(const std::string& dir)>;
 /// Starts the kernel's writeback of [offset, offset + length) of `fd` without waiting for it.
 using WritebackFn = std::function<void(int fd, std::uint64_t offset, std::uint64_t length)>;
+/// Makes what was written to `fd` durable (fdatasync).
+using DataSyncFn = std::function<void(int fd)>;
 
 struct EngineOptions {
   unsigned max_connections = 8;  // concurrent requests, all files together
@@ -126,6 +128,11 @@ struct EngineOptions {
   // the hashed prefix reaches them), so the flush before publishing waits for little. Default
   // sync_file_range(SYNC_FILE_RANGE_WRITE) (seam for tests).
   WritebackFn writeback_fn;
+  // A larger file is also fdatasync'ed in the background each time this many more bytes went to
+  // writeback (0 = never), so the device's own cache is flushed while the download runs and not
+  // all at the fsync before publishing. datasync_fn: default fdatasync (seam for tests).
+  std::uint64_t datasync_every = 128ull << 20;
+  DataSyncFn datasync_fn;
   const CancelToken* cancel = nullptr;
   http::Transport transport;  // CA file, request log
 };
