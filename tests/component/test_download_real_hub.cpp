@@ -46,6 +46,14 @@ struct RealHubDownload : DownloadFixture {
             << rec.path << " If-Range: " << rec.if_range;
       }
   }
+  // snapshot_download of big.bin alone.
+  auto snapshot_big(const DownloadOptions& o) {
+    Downloader d(o);
+    SnapshotRequest req;
+    req.repo_id = k_model.id;
+    req.allow_patterns = std::vector<std::string>{"big.bin"};
+    return d.snapshot_download(req);
+  }
   DownloadOptions split_options() {
     auto o = options();
     o.transfer.split_threshold = 1u << 20;
@@ -202,11 +210,7 @@ TEST_F(RealHubDownload, SnapshotThroughResolveCacheAndCdn) {
 // from that Location directly, as hf_hub_download does, without a second round trip to the
 // resolve URL.
 TEST_F(RealHubDownload, SnapshotFetchesAnLfsFileFromItsHeadsLocation) {
-  Downloader d(options());
-  SnapshotRequest req;
-  req.repo_id = k_model.id;
-  req.allow_patterns = std::vector<std::string>{"big.bin"};
-  auto r = d.snapshot_download(req);
+  auto r = snapshot_big(options());
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(sha256_hex(read_file(r->path + "/big.bin")), sha256_hex(big));
   const std::string resolve = "/org/model/resolve/" + c1 + "/big.bin";
@@ -220,11 +224,7 @@ TEST_F(RealHubDownload, SnapshotResumesAPartialBlobThroughTheCdn) {
   // validator from the Hub must not reach the CDN.
   const std::string etag = sha256_hex(big);
   write_file(layout().incomplete_path(etag), big.substr(0, 1u << 20));
-  Downloader d(options());
-  SnapshotRequest req;
-  req.repo_id = k_model.id;
-  req.allow_patterns = std::vector<std::string>{"big.bin"};
-  auto r = d.snapshot_download(req);
+  auto r = snapshot_big(options());
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(sha256_hex(read_file(r->path + "/big.bin")), etag);
   EXPECT_EQ(server.body_bytes("/cdn/"), big.size() - (1u << 20));  // the rerun moved less than the file
@@ -232,11 +232,7 @@ TEST_F(RealHubDownload, SnapshotResumesAPartialBlobThroughTheCdn) {
 }
 
 TEST_F(RealHubDownload, SnapshotSplitsABigFileIntoRangesAtTheCdn) {
-  Downloader d(split_options());
-  SnapshotRequest req;
-  req.repo_id = k_model.id;
-  req.allow_patterns = std::vector<std::string>{"big.bin"};
-  auto r = d.snapshot_download(req);
+  auto r = snapshot_big(split_options());
   ASSERT_TRUE(r) << r.error().message;
   EXPECT_EQ(sha256_hex(read_file(r->path + "/big.bin")), sha256_hex(big));
   int ranged = 0;
