@@ -130,6 +130,14 @@ Result<void> prepare_task(Task& t, const EngineOptions& o) {
       HUBCACHE_TRY(open_data(t, job.parts_path, false));
       t.split = true;
       t.ranges = std::move(*ranges);
+    } else if (!exists(job.parts_state_path) && file_size(job.parts_path) == job.size) {
+      // Complete but without a record: verified and killed before it was published (the record
+      // goes at verification), or preallocated and killed before the first record. The hash
+      // tells which: it is checked before anything is published, and a mismatch starts over.
+      HUBCACHE_TRY(open_data(t, job.parts_path, false));
+      t.split = true;
+      t.ranges = fresh_ranges(job.size, o);
+      for (auto& r : t.ranges) r.pos = r.end;
     } else {
       ::unlink(job.parts_state_path.c_str());
       ::unlink(job.parts_path.c_str());

@@ -117,3 +117,27 @@ TEST_F(Transfer, StatusRetriesHonourRetryAfter) {
   ASSERT_TRUE(nf.error().http);
   EXPECT_EQ(nf.error().http->status, 404);
 }
+
+// A split data file of the full size without its state record: verified and killed before it was
+// published (the record goes at verification). It is hashed as it is and kept when it matches;
+// a full-size file that does not match (preallocated, killed before its first record) is
+// downloaded again.
+TEST_F(Transfer, ACompleteSplitFileWithoutItsRecordIsHashedNotDownloadedAgain) {
+  auto j = job("big.bin", big, true);
+  test::write_file(j.parts_path, big);
+  Engine engine(options());
+  auto r = engine.download(j);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_TRUE(r->verified);
+  EXPECT_EQ(r->reused, big.size());
+  EXPECT_EQ(server.body_bytes("/cdn/"), 0u) << "the verified bytes were fetched again";
+  EXPECT_EQ(test::read_file(r->path), big);
+
+  test::write_file(j.parts_path, std::string(big.size(), '\0'));  // full size, wrong bytes
+  ::unlink(j.parts_state_path.c_str());
+  auto again = engine.download(j);
+  ASSERT_TRUE(again) << again.error().message;
+  EXPECT_TRUE(again->verified);
+  EXPECT_EQ(server.body_bytes("/cdn/"), big.size());
+  EXPECT_EQ(test::read_file(again->path), big);
+}
