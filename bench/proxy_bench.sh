@@ -13,6 +13,8 @@
 #     (b2) and (b) on this machine (a plain warm serve to the same clients; the disk's flush rate).
 # (b2) and (a2) repeat (b) and (a) with `curl -o /dev/null` clients, whose own work is negligible:
 # what the proxy costs when its clients run on other machines, as they do in a cluster.
+# (g) is (a) with the proxy's cache in RAM; (h) the CPU seconds client, proxy and upstream spend
+# in (a), and the best ratio (a) could reach on this machine's cores.
 # Every run's caches are fresh and removed after it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -36,6 +38,7 @@ start_upstream() {
   rm -f "$WORK/up.port"
   "$BENCH" serve-real --latency-ms "$LATENCY" --rate-mb "$RATE" --big-mb "$BIG_MB" --small 1 --port-file "$WORK/up.port" >"$WORK/up.log" 2>&1 &
   UP_PID=$!
+  echo "$UP_PID" >"$WORK/up.pid"
   for _ in $(seq 600); do [ -s "$WORK/up.port" ] && break; sleep 0.1; done
   [ -s "$WORK/up.port" ] || { echo "serve-real did not start" >&2; cat "$WORK/up.log" >&2; exit 1; }
   UPSTREAM=$(cat "$WORK/up.port")
@@ -51,6 +54,9 @@ run=\$(mktemp -d "$WORK/run.XXXXXX")
 pid=
 trap 'if [ -n "\$pid" ]; then kill \$pid 2>/dev/null; wait \$pid 2>/dev/null; fi; rm -rf "\$run"' EXIT
 endpoint=\$(cat "$WORK/up.port")
+# CPU_LOG=FILE: append "MODE wall client proxy upstream" (seconds; CPU is user + system) for (h).
+ticks() { awk '{print \$14 + \$15}' "/proc/\$1/stat" 2>/dev/null || echo 0; }
+up_pid=\$(cat "$WORK/up.pid"); up0=\$(ticks "\$up_pid"); t0=\$(date +%s.%N)
 serve() {  # serve ARGS...: starts hubcache serve, sets endpoint
   "$HUBCACHE" serve --port 0 --quiet "\$@" >"\$run/serve.out" 2>"\$run/serve.err" &
   pid=\$!
@@ -74,6 +80,13 @@ for i in \$(seq "\$n"); do
 done
 fail=0
 for job in \$(jobs -p); do [ "\$job" = "\$pid" ] && continue; wait "\$job" || fail=1; done
+if [ -n "\${CPU_LOG:-}" ]; then  # the clients' CPU: bash's children total (they are all waited for)
+  hz=\$(getconf CLK_TCK); wall=\$(echo "\$(date +%s.%N) - \$t0" | bc)
+  times >"\$run/times"  # in this shell: a command substitution would be a subshell without these children
+  clients=\$(tail -n1 "\$run/times" | awk '{gsub(/[ms]/," "); print \$1*60 + \$2 + \$3*60 + \$4}')
+  proxy=0; [ -n "\$pid" ] && proxy=\$(echo "\$(ticks "\$pid") / \$hz" | bc -l)
+  echo "\$mode \$wall \$clients \$proxy \$(echo "(\$(ticks "\$up_pid") - \$up0) / \$hz" | bc -l)" >>"\$CPU_LOG"
+fi
 exit \$fail
 SH
 chmod +x "$WORK/one.sh"
@@ -119,3 +132,23 @@ echo "   ${CLIENTS} clients x ${BIG_MB} MiB must reach the disk: at the rate abo
 echo
 echo "== (g) what the shared disk costs (a): one hubcache client through a fresh proxy whose cache is in RAM (/dev/shm, as if on another machine's disk) (A) vs straight from the upstream (B)"
 "$AB" -n "$REPS" "'$WORK/one.sh' proxy-ram 1" "'$WORK/one.sh' direct 1"
+echo
+# (a) runs client, proxy and upstream on this machine's cores, which a deployment does not: the
+# proxy serves clients on other machines and the upstream is the Hub. What (a) can reach here at
+# best is bounded by the CPU all three need: CPU seconds / cores is the shortest possible wall.
+echo "== (h) the CPU (a) needs here: client, proxy and upstream CPU seconds (user + system), $REPS rounds each"
+for _ in $(seq "$REPS"); do
+  CPU_LOG="$WORK/cpu.log" "$WORK/one.sh" direct 1
+  CPU_LOG="$WORK/cpu.log" "$WORK/one.sh" proxy 1
+done
+awk -v cores="$(nproc)" '
+  { n[$1]++; for (i = 2; i <= 5; i++) sum[$1, i] += $i }
+  END {
+    for (m in n) {
+      w = sum[m, 2] / n[m]; c = sum[m, 3] / n[m]; p = sum[m, 4] / n[m]; u = sum[m, 5] / n[m]
+      printf "   %-6s wall %.2f s; cpu: client %.2f, proxy %.2f, upstream %.2f = %.2f s (%.0f%% of %d cores)\n", m, w, c, p, u, c + p + u, 100 * (c + p + u) / (w * cores), cores
+      wall[m] = w; total[m] = c + p + u
+    }
+    if (("direct" in wall) && ("proxy" in wall))
+      printf "   (a) measured here %.2fx; at best, with every core busy the whole time: %.2f s / %d cores = %.2f s, so %.2fx\n", wall["direct"] / wall["proxy"], total["proxy"], cores, total["proxy"] / cores, wall["direct"] / (total["proxy"] / cores)
+  }' "$WORK/cpu.log"
