@@ -30,20 +30,22 @@ std::string follow_and_hash(Task& t, const EngineOptions& options) {
     std::vector<Range> snapshot;
     {
       std::unique_lock lock(t.mutex);
+      std::uint64_t present = 0;
       t.cv.wait_for(lock, std::chrono::milliseconds(250), [&] {
+        present = t.present();
         return t.finished() || t.generation != generation || (hasher.active() && t.prefix() > hasher.hashed()) ||
-               t.present() >= seen + k_writeback_wake;
+               present >= seen + k_writeback_wake;
       });
-      seen = t.present();
+      seen = present;
       if (t.generation != generation) {
         generation = t.generation;
         hasher.reset();
         writeback.reset();
       }
       written = t.ranges;
+      finished = t.finished();
       // A step at a time: between steps the loop hands new bytes to writeback (a prefix that
       // jumps by hundreds of MiB when a slow range ends would otherwise keep it waiting).
-      finished = t.finished();
       avail = !hasher.active() ? 0 : finished ? t.prefix() : std::min(t.prefix(), hasher.hashed() + k_hash_step);
       const auto now = std::chrono::steady_clock::now();
       // A completed task needs no record: it is verified and published, or discarded.

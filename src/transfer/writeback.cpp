@@ -5,6 +5,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <utility>
 
 namespace hubcache::transfer::detail {
 namespace {
@@ -12,8 +13,8 @@ constexpr std::uint64_t k_step = 8u << 20;
 constexpr std::chrono::milliseconds k_datasync_poll{100};
 }  // namespace
 
-Writeback::Writeback(int fd, std::uint64_t size, const EngineOptions& o)
-    : m_fd(fd), m_size(size), m_start(o.writeback_fn), m_datasync(o.datasync_fn), m_datasync_every(o.datasync_every) {}
+Writeback::Writeback(int fd, std::uint64_t size, WritebackFn start, DataSyncFn datasync, std::uint64_t datasync_every)
+    : m_fd(fd), m_size(size), m_start(std::move(start)), m_datasync(std::move(datasync)), m_datasync_every(datasync_every) {}
 
 Writeback::~Writeback() {
   {

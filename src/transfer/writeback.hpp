@@ -22,10 +22,13 @@ namespace hubcache::transfer::detail {
 
 class Writeback {
  public:
-  /// `fd` (borrowed, open while this object lives) holds a file of `size` bytes. From `o`:
-  /// writeback_fn and datasync_fn replace sync_file_range(SYNC_FILE_RANGE_WRITE) and fdatasync
-  /// when given; datasync_every (0 = never) paces the background fdatasync.
-  Writeback(int fd, std::uint64_t size, const EngineOptions& o);
+  /// `fd` (borrowed, open while this object lives) holds a file of `size` bytes. `start` and
+  /// `datasync` replace sync_file_range(SYNC_FILE_RANGE_WRITE) and fdatasync when given;
+  /// `datasync_every` (bytes, 0 = never) paces the background fdatasync. The EngineOptions form
+  /// takes writeback_fn, datasync_fn and datasync_every from it.
+  Writeback(int fd, std::uint64_t size, WritebackFn start, DataSyncFn datasync, std::uint64_t datasync_every);
+  Writeback(int fd, std::uint64_t size, const EngineOptions& o)
+      : Writeback(fd, size, o.writeback_fn, o.datasync_fn, o.datasync_every) {}
   /// Stops the background fdatasync (waiting for one under way).
   ~Writeback();
   Writeback(const Writeback&) = delete;

@@ -539,7 +539,7 @@ Result<XetOutcome> fetch_xet(http::Client& client, const XetJob& job, const XetO
   // (terms complete in order, then the first open term's bytes so far), so the SHA-256 is known
   // when the last term lands, and moves the parallelism once per window.
   detail::PrefixHasher hasher(fd.get(), DigestKind::Sha256, job.size);
-  detail::Writeback writeback(fd.get(), job.size, EngineOptions{});  // the engine's default pacing
+  detail::Writeback writeback(fd.get(), job.size, {}, {}, k_default_datasync_every);  // the engine's pacing
   auto hand_to_writeback = [&](bool final) {
     for (const auto& t : s.plan) {
       const std::uint64_t pos = std::min(t.pos.load(), t.out_end);

@@ -96,6 +96,9 @@ using FreeSpaceFn = std::function<Result<std::uint64_t>(const std::string& dir)>
 using WritebackFn = std::function<void(int fd, std::uint64_t offset, std::uint64_t length)>;
 /// Makes what was written to `fd` durable (fdatasync).
 using DataSyncFn = std::function<void(int fd)>;
+/// EngineOptions::datasync_every's default (bytes): the background fdatasync's step, also used
+/// by the Xet fetcher (xet_fetch.hpp), which writes its files with the same pacing.
+inline constexpr std::uint64_t k_default_datasync_every = 128ull << 20;
 
 struct EngineOptions {
   unsigned max_connections = 8;  // concurrent requests, all files together
@@ -131,7 +134,7 @@ struct EngineOptions {
   // A larger file is also fdatasync'ed in the background each time this many more bytes went to
   // writeback (0 = never), so the device's own cache is flushed while the download runs and not
   // all at the fsync before publishing. datasync_fn: default fdatasync (seam for tests).
-  std::uint64_t datasync_every = 128ull << 20;
+  std::uint64_t datasync_every = k_default_datasync_every;
   DataSyncFn datasync_fn;
   const CancelToken* cancel = nullptr;
   http::Transport transport;  // CA file, request log
