@@ -73,12 +73,25 @@ struct Parallelism {
     --active;
     changed.notify_all();
   }
-  void cut() {
+  /// Halves the target after a transient failure. Returns whether other GETs were in flight:
+  /// then the server most likely refused one connection too many for this client.
+  bool cut() {
     std::lock_guard lock(mutex);
     if (target > 1) target = std::max(1u, target / 2);
     ++cuts;
     growing = true;
     rate_before_step = 0;
+    return active > 1;
+  }
+  /// Gives the caller's slot back and waits for one under the (lowered) target. The caller holds
+  /// a slot again on return, also when it is false (stopped), so its own release() balances.
+  bool yield(const std::function<bool()>& stop) {
+    std::unique_lock lock(mutex);
+    --active;
+    changed.notify_all();
+    changed.wait(lock, [&] { return active < target || stop(); });
+    ++active;
+    return !stop();
   }
   // One window's throughput: step up while a step gained >= 10%, else hold.
   void adjust(double rate) {
@@ -354,7 +367,14 @@ Result<void> fetch_unit(Shared& s, const Unit& u) {
       continue;
     }
     const bool transient = got ? http::is_retryable_status(*got) : got.error().is_transient();
-    if (transient) s.parallel.cut();
+    // While other GETs of the file are in flight, a transient failure is the server refusing one
+    // connection too many (a CAS edge at its limit for this client closes it unanswered), not a
+    // fault of this range: it waits for a free slot under the halved target and spends no retry.
+    // Alone, it counts, so a range that keeps failing still fails the file (as the engine's ranges).
+    if (transient && s.parallel.cut()) {
+      if (!s.parallel.yield([&] { return cancelled(s); })) return fail(ErrorCode::Cancelled, "Xet download cancelled");
+      continue;
+    }
     if (!transient || ++retries > s.options.max_retries) {
       if (got) return fail(ErrorCode::Http, fmt::format("Xet download: xorb {} was answered HTTP {}", u.xorb.hex(), *got));
       return fail(std::move(got).error());

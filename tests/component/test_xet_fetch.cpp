@@ -637,4 +637,39 @@ TEST_F(XetFetch, ARetryableFailureHalvesTheParallelGets) {
   EXPECT_EQ(r->parallel_cuts, 2u);
 }
 
+// A CAS edge at its connection limit for this client closes each further connection unanswered
+// (as for the engine's ranges, test_transfer_split.cpp). The refused GETs wait for a free
+// connection instead of failing the file: with max_retries 1 and retry waits of 1 ms, counting
+// each refusal as a failed attempt failed the file.
+TEST_F(XetFetch, XorbGetsRefusedAtTheServersConnectionLimitWaitForAFreeConnection) {
+  small_xorbs(0);
+  RealHubOptions real;
+  real.cdn_max_connections = 2;
+  real.rate_bytes_per_second = 2u << 20;  // the GETs overlap long enough to meet the limit
+  server.set_real_hub(real);
+  auto o = options();
+  o.max_retries = 1;
+  o.max_parallel = 6;
+  o.initial_parallel = 6;
+  auto r = fetch_xet(client, job("model.bin", content), o);
+  ASSERT_TRUE(r) << r.error().message;
+  EXPECT_GT(server.cdn_refused(), 0);  // the limit was met
+  EXPECT_EQ(read_file(r->path), content);
+  EXPECT_GE(r->parallel_cuts, 1u);
+}
+
+// The same rule cannot wait forever: when every GET fails, the last one in flight spends its
+// retries and the file fails, naming the answer.
+TEST_F(XetFetch, XorbGetsThatAllFailStillFailTheFile) {
+  small_xorbs(0);
+  server.add_fault(Fault::http_status("GET", "/cas/xorbs/", 503, -1));
+  auto o = options();
+  o.max_retries = 2;
+  o.max_parallel = 4;
+  o.initial_parallel = 4;
+  auto r = fetch_xet(client, job("model.bin", content), o);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.error().message.find("HTTP 503"), std::string::npos) << r.error().message;
+}
+
 }  // namespace
