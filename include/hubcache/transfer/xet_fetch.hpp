@@ -65,7 +65,10 @@ struct XetOptions {
   std::uint64_t memory_budget = 256ull << 20;
   std::chrono::milliseconds connect_timeout{10'000};
   std::chrono::milliseconds idle_timeout{10'000};
-  int max_retries = 5;  // per xorb range, for 408/429/5xx and transport errors
+  /// Per xorb range, for 408/429/5xx and transport errors. A failure while other GETs of the
+  /// file are in flight (a CAS edge refusing one connection too many) spends none: the GET waits
+  /// for a slot under the halved count and is sent again. Alone, each failure counts.
+  int max_retries = 5;
   http::RetryPolicy retry;
   std::size_t max_reconstruction_bytes = 64u << 20;  // JSON answer bound
   const CancelToken* cancel = nullptr;
