@@ -19,6 +19,10 @@ if [ ! -d "$cache" ]; then
   done
   sync
 fi
+# The same kernel caches for every run: after a test suite the dentry cache holds hundreds of
+# thousands of other entries and every lookup of both commands slows (0.36 s -> 0.46 s for the
+# scan alone on the 2-core machine). Root drops them (reclaimable dentries and inodes) first.
+if [ -w /proc/sys/vm/drop_caches ]; then sync; echo 2 > /proc/sys/vm/drop_caches; fi
 echo "plan:"; "$hubcache" cache gc --max-size 500GB --dry-run --cache-dir "$cache" | sed -n '1,2p'
 "$ab" -n 11 "'$hubcache' cache gc --max-size 500GB --dry-run --cache-dir '$cache'" \
   "'$hubcache' cache ls --json --cache-dir '$cache'"

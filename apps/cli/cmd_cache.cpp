@@ -113,6 +113,7 @@ int run_ls(const Context& ctx, const LsOptions& o) {
   const Config c = load_config(ctx, o.common, o.quiet);
   ScanOptions so;
   so.collect_files = false;
+  so.collect_blobs = false;
   auto cache = scan_cache(c.hub_cache.value, so);
   if (!cache) return report_error(cache.error(), o.common.json);
   const double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();

@@ -83,7 +83,9 @@ int run_gc(const Context& ctx, const GcCliOptions& o) {
   auto g = parse_gc_options(o);
   if (!g) return usage_error(g.error().message);
   const Config c = load_config(ctx, o.common);
-  auto cache = scan_cache(c.hub_cache.value);
+  ScanOptions blobs_only;  // gc works from each repo's blobs, not its files
+  blobs_only.collect_files = false;
+  auto cache = scan_cache(c.hub_cache.value, blobs_only);
   if (!cache) return report_error(cache.error(), false);
   auto plan = plan_gc(*cache, *g);
   if (!plan)

@@ -51,7 +51,9 @@ void print_locked(const DeletePlan& plan) {
 
 Result<HFCacheInfo> scan_for_delete(const Context& ctx, const CommonOptions& common) {
   const Config c = load_config(ctx, common);
-  return scan_cache(c.hub_cache.value);
+  ScanOptions blobs_only;  // delete plans work from each repo's blobs, not its files
+  blobs_only.collect_files = false;
+  return scan_cache(c.hub_cache.value, blobs_only);
 }
 
 /// Confirms (unless --yes), executes and prints the outcome. Returns the exit code.

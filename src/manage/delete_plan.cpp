@@ -7,7 +7,6 @@
 #include <cctype>
 #include <map>
 #include <set>
-#include <unordered_set>
 
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/cache/use_records.hpp"
@@ -114,12 +113,9 @@ class DeletePlanBuilder {
       }
       if (pr.entire) {
         // Its shared entries free nothing by themselves: their payloads are counted below.
-        std::map<std::string, std::uint64_t> shared_sizes;
-        for (const auto& rev : repo.revisions)
-          for (const auto& f : rev.files)
-            if (!f.shared_hash.empty()) shared_sizes[f.blob_path] = f.size;
         pr.size_on_disk = repo.size_on_disk;
-        for (const auto& [path, size] : shared_sizes) pr.size_on_disk -= std::min(size, pr.size_on_disk);
+        for (const auto& b : repo.blobs)
+          if (!b.shared_hash.empty()) pr.size_on_disk -= std::min(b.size, pr.size_on_disk);
         manage_detail::collect_shared_entries(store, repo.path, deleting);
         plan.m_repo_dirs.push_back(repo.path);
         plan.m_repo_dir_sizes.push_back(pr.size_on_disk);
@@ -188,26 +184,33 @@ class DeletePlanBuilder {
   // (shared entries are only unlinked: their payloads are planned by plan_shared).
   static std::uint64_t plan_revisions(DeletePlan& plan, const CachedRepoInfo& repo, const std::set<std::size_t>& chosen,
                                       manage_detail::SharedEntries& deleting) {
-    std::unordered_set<std::string> kept;
+    // A blob goes when no kept revision names it (each blob once, however many revisions name it).
+    std::vector<bool> kept(repo.blobs.size(), false), planned(repo.blobs.size(), false);
     for (std::size_t i = 0; i < repo.revisions.size(); ++i)
       if (!chosen.count(i))
-        for (const auto& f : repo.revisions[i].files) kept.insert(f.blob_path);
+        for (const auto id : repo.revisions[i].blob_ids) kept[id] = true;
     const std::string own_blobs = repo.path + "/blobs";
-    std::unordered_set<std::string> planned;
     std::uint64_t freed = 0;
     for (auto i : chosen) {
       const CachedRevisionInfo& rev = repo.revisions[i];
       std::uint64_t in_snapshot = 0;
-      for (const auto& f : rev.files) {
-        if (fs::is_within(rev.snapshot_path, f.blob_path)) {
-          in_snapshot += f.size;  // a copied file: goes with the snapshot dir
-        } else if (fs::parent(f.blob_path) == own_blobs && !kept.count(f.blob_path) && planned.insert(f.blob_path).second) {
-          const std::uint64_t size = f.shared_hash.empty() ? f.size : 0;
-          if (!f.shared_hash.empty()) deleting[f.shared_hash].insert(f.blob_path.substr(plan.m_root.size() + 1));
-          plan.m_blob_files.push_back(f.blob_path);
-          plan.m_blob_sizes.push_back(size);
-          freed += size;
+      std::vector<const CachedBlobInfo*> going;  // this revision's, by path
+      for (const auto id : rev.blob_ids) {
+        const CachedBlobInfo& b = repo.blobs[id];
+        if (fs::is_within(rev.snapshot_path, b.path)) {
+          in_snapshot += b.size;  // a copied file: goes with the snapshot dir
+        } else if (fs::parent(b.path) == own_blobs && !kept[id] && !planned[id]) {
+          planned[id] = true;
+          going.push_back(&b);
         }
+      }
+      std::sort(going.begin(), going.end(), [](const auto* a, const auto* b) { return a->path < b->path; });
+      for (const auto* b : going) {
+        const std::uint64_t size = b->shared_hash.empty() ? b->size : 0;
+        if (!b->shared_hash.empty()) deleting[b->shared_hash].insert(b->path.substr(plan.m_root.size() + 1));
+        plan.m_blob_files.push_back(b->path);
+        plan.m_blob_sizes.push_back(size);
+        freed += size;
       }
       plan.m_snapshot_dirs.push_back(rev.snapshot_path);
       plan.m_snapshot_sizes.push_back(in_snapshot);
@@ -228,7 +231,7 @@ Result<DeletePlan> plan_delete(const HFCacheInfo& cache, const std::vector<std::
 }
 
 Result<DeletePlan> plan_delete_targets(const HFCacheInfo& cache, const std::vector<DeleteTarget>& targets) {
-  if (!cache.has_files) return fail(ErrorCode::InvalidArgument, "plan_delete needs a scan with ScanOptions::collect_files");
+  if (!cache.has_blobs) return fail(ErrorCode::InvalidArgument, "plan_delete needs a scan with ScanOptions::collect_blobs");
   std::map<std::size_t, Selection> selected;
   std::set<std::size_t> broken;
   std::vector<std::string> unknown;
@@ -302,7 +305,7 @@ Result<DeletePlan> plan_delete_targets(const HFCacheInfo& cache, const std::vect
 }
 
 Result<DeletePlan> plan_prune(const HFCacheInfo& cache) {
-  if (!cache.has_files) return fail(ErrorCode::InvalidArgument, "plan_prune needs a scan with ScanOptions::collect_files");
+  if (!cache.has_blobs) return fail(ErrorCode::InvalidArgument, "plan_prune needs a scan with ScanOptions::collect_blobs");
   std::map<std::size_t, Selection> selected;
   std::vector<std::string> kept, moved;
   for (std::size_t r = 0; r < cache.repos.size(); ++r) {

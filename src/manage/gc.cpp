@@ -15,6 +15,7 @@
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/cache/store.hpp"
 #include "hubcache/cache/use_records.hpp"
+#include "hubcache/util/parallel.hpp"
 
 namespace hubcache {
 namespace {
@@ -35,76 +36,60 @@ class FreedBytes {
  public:
   explicit FreedBytes(const HFCacheInfo& cache) : m_cache(cache) {}
   std::uint64_t remove(const CachedRepoInfo& repo, const CachedRevisionInfo& rev) {
-    auto& uses = repo_uses(repo);
+    auto [it, fresh] = m_uses.try_emplace(&repo);
+    std::vector<std::size_t>& uses = it->second;
+    if (fresh) {
+      uses.assign(repo.blobs.size(), 0);
+      for (const auto& r : repo.revisions)
+        for (const auto id : r.blob_ids) ++uses[id];
+    }
     std::uint64_t freed = 0;
-    for (const auto* b : blobs_of(rev)) {
-      if (--uses[b->blob_path] != 0) continue;
-      if (!b->shared_hash.empty()) {
-        if (--payload_uses()[b->shared_hash] == 0) freed += b->size;
+    for (const auto id : rev.blob_ids) {
+      if (--uses[id] != 0) continue;
+      const CachedBlobInfo& b = repo.blobs[id];
+      if (!b.shared_hash.empty()) {
+        if (--payload_uses()[b.shared_hash] == 0) freed += b.size;
         continue;
       }
-      if (b->blob_nlink <= 1 || ++m_names_gone[{b->blob_dev, b->blob_ino}] == b->blob_nlink) freed += b->size;
+      if (b.nlink <= 1 || ++m_names_gone[{b.dev, b.ino}] == b.nlink) freed += b.size;
     }
     return freed;
   }
 
  private:
-  using Counts = std::unordered_map<std::string_view, std::size_t>;  // views of the scan's strings
-  /// The revision's files, one per distinct blob.
-  static std::vector<const CachedFileInfo*> blobs_of(const CachedRevisionInfo& rev) {
-    std::vector<const CachedFileInfo*> out;
-    out.reserve(rev.files.size());
-    for (const auto& f : rev.files) out.push_back(&f);
-    std::sort(out.begin(), out.end(), [](const auto* a, const auto* b) { return a->blob_path < b->blob_path; });
-    out.erase(std::unique(out.begin(), out.end(), [](const auto* a, const auto* b) { return a->blob_path == b->blob_path; }),
-              out.end());
-    return out;
-  }
-  static void count_repo(const CachedRepoInfo& repo, Counts& uses) {
-    for (const auto& rev : repo.revisions)
-      for (const auto* b : blobs_of(rev)) ++uses[b->blob_path];
-  }
-  Counts& repo_uses(const CachedRepoInfo& repo) {
-    auto [it, fresh] = m_repos.try_emplace(&repo);
-    if (fresh) count_repo(repo, it->second);
-    return it->second;
-  }
   /// Shared payload -> repo entries linking it, over the whole cache (built once, when needed).
-  Counts& payload_uses() {
+  std::unordered_map<std::string_view, std::size_t>& payload_uses() {
     if (!m_payloads) {
       m_payloads.emplace();
-      for (const auto& repo : m_cache.repos) {
-        std::set<std::string_view> entries;
-        for (const auto& rev : repo.revisions)
-          for (const auto& f : rev.files)
-            if (!f.shared_hash.empty() && entries.insert(f.blob_path).second) ++(*m_payloads)[f.shared_hash];
-      }
+      for (const auto& repo : m_cache.repos)
+        for (const auto& b : repo.blobs)
+          if (!b.shared_hash.empty()) ++(*m_payloads)[b.shared_hash];
     }
     return *m_payloads;
   }
   const HFCacheInfo& m_cache;
-  std::unordered_map<const CachedRepoInfo*, Counts> m_repos;
+  std::unordered_map<const CachedRepoInfo*, std::vector<std::size_t>> m_uses;     // revisions still using each blob
   std::map<std::pair<std::uint64_t, std::uint64_t>, std::uint64_t> m_names_gone;  // hardlinked blobs: names removed so far
-  std::optional<Counts> m_payloads;
+  std::optional<std::unordered_map<std::string_view, std::size_t>> m_payloads;    // views of the scan's strings
 };
 
 /// The bytes the cache's blobs take: HFCacheInfo::size_on_disk (each shared payload once) with a
 /// blob hardlinked under several repos' blobs/ (dedupe's result) counted once, without the repos
 /// moved out of the cache (their bytes are on another disk); apparent sizes.
 std::uint64_t physical_size(const HFCacheInfo& cache) {
-  std::map<std::pair<std::uint64_t, std::uint64_t>, std::pair<std::uint64_t, std::set<std::string_view>>> linked;
+  std::map<std::pair<std::uint64_t, std::uint64_t>, std::pair<std::uint64_t, std::size_t>> linked;  // inode -> size, names
   for (const auto& repo : cache.repos)
-    for (const auto& rev : repo.revisions)
-      for (const auto& f : rev.files)
-        if (f.shared_hash.empty() && f.blob_nlink > 1 && repo.moved_to.empty()) {
-          auto& [size, names] = linked[{f.blob_dev, f.blob_ino}];
-          size = f.size;
-          names.insert(f.blob_path);
+    if (repo.moved_to.empty())
+      for (const auto& b : repo.blobs)
+        if (b.shared_hash.empty() && b.nlink > 1) {
+          auto& [size, names] = linked[{b.dev, b.ino}];
+          size = b.size;
+          ++names;
         }
   std::uint64_t total = cache.size_on_disk;
   for (const auto& repo : cache.repos)
     if (!repo.moved_to.empty()) total -= std::min(total, repo.size_on_disk);
-  for (const auto& [inode, entry] : linked) total -= std::min(total, entry.first * (entry.second.size() - 1));
+  for (const auto& [inode, entry] : linked) total -= std::min(total, entry.first * (entry.second - 1));
   return total;
 }
 
@@ -164,11 +149,21 @@ Result<GcPlan> plan_gc(const HFCacheInfo& cache, const GcOptions& o) {
   if (o.keep && *o.keep == 0 && !o.max_size && !o.min_free && !o.unused_for)
     return fail(ErrorCode::InvalidArgument,
                 "--keep 0 alone would remove every revision; use `cache rm` for that, or give another rule");
-  if (!cache.has_files) return fail(ErrorCode::InvalidArgument, "plan_gc needs a scan that collected files");
+  if (!cache.has_blobs)
+    return fail(ErrorCode::InvalidArgument, "plan_gc needs a scan that collected blobs (ScanOptions::collect_blobs)");
 
+  // Pins and locks are files of each repo: read in parallel, kept in the scan's order.
+  std::vector<std::vector<Candidate>> per_repo(cache.repos.size());
+  std::vector<std::vector<std::string>> per_repo_warnings(cache.repos.size());
+  parallel_for(cache.repos.size(), 0, [&](std::size_t i) { collect_repo(cache.repos[i], o, per_repo[i], per_repo_warnings[i]); });
   std::vector<std::string> warnings;
   std::vector<Candidate> all;
-  for (const auto& repo : cache.repos) collect_repo(repo, o, all, warnings);
+  all.reserve(cache.revision_count());
+  for (std::size_t i = 0; i < per_repo.size(); ++i) {
+    all.insert(all.end(), std::make_move_iterator(per_repo[i].begin()), std::make_move_iterator(per_repo[i].end()));
+    warnings.insert(warnings.end(), std::make_move_iterator(per_repo_warnings[i].begin()),
+                    std::make_move_iterator(per_repo_warnings[i].end()));
+  }
   std::sort(all.begin(), all.end(), [](const Candidate& a, const Candidate& b) {
     if (a.rev->last_used != b.rev->last_used) return a.rev->last_used < b.rev->last_used;
     if (a.repo->label() != b.repo->label()) return a.repo->label() < b.repo->label();

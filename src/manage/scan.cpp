@@ -87,6 +87,7 @@ Result<HFCacheInfo> scan_cache(const std::string& cache_dir_in, const ScanOption
   HFCacheInfo cache;
   cache.cache_dir = fs::absolute_real(cache_dir_in);
   cache.has_files = options.collect_files;
+  cache.has_blobs = options.collect_files || options.collect_blobs;
   struct stat st {};
   if (::stat(cache.cache_dir.c_str(), &st) != 0) {
     if (errno == ENOENT || errno == ENOTDIR)
@@ -119,8 +120,7 @@ Result<HFCacheInfo> scan_cache(const std::string& cache_dir_in, const ScanOption
 
   std::vector<manage_detail::RepoScan> results(entries.size());
   parallel_for(entries.size(), options.threads, [&](std::size_t i) {
-    results[i] =
-        manage_detail::scan_repo(cache.cache_dir, root.get(), entries[i].first, entries[i].second, options.collect_files, &store);
+    results[i] = manage_detail::scan_repo(cache.cache_dir, root.get(), entries[i].first, entries[i].second, options, &store);
   });
 
   for (auto& r : results) {

@@ -36,14 +36,18 @@ std::string_view sidecar_etag(std::string_view name) {
 
 /// Lists <repo>/blobs/*.incomplete (PY: <root>/*/blobs/*.incomplete), with each split download's
 /// state files as sidecars of its <etag>.parts.incomplete. State files whose data file is gone
-/// (e.g. removed by `hf cache prune`) make an entry of their own.
-void list_incomplete(int blobs_fd, const std::string& repo_path, const std::string& folder, std::vector<IncompleteFile>& out) {
+/// (e.g. removed by `hf cache prune`) make an entry of their own. Returns the number of entries read
+/// (a bound on the repo's blobs, to size the scan's tables once).
+std::size_t list_incomplete(int blobs_fd, const std::string& repo_path, const std::string& folder,
+                            std::vector<IncompleteFile>& out) {
   DirReader reader(blobs_fd);
   const char* cname = nullptr;
   unsigned char type = DT_UNKNOWN;
   const std::size_t first = out.size();
   std::map<std::string, std::vector<std::pair<std::string, std::uint64_t>>> sidecars;  // etag -> (name, size)
+  std::size_t entries = 0;
   while (reader.next(cname, type)) {
+    ++entries;
     const std::string_view name = cname;
     if (type != DT_REG) continue;
     const std::string_view side = sidecar_etag(name);
@@ -82,12 +86,16 @@ void list_incomplete(int blobs_fd, const std::string& repo_path, const std::stri
       owner->size += size;
     }
   }
+  return entries;
 }
 
 class RepoScanner {
  public:
-  RepoScanner(const std::string& root, int root_fd, std::string folder, bool collect, const SharedBlobStore* store)
-      : m_root_fd(root_fd), m_folder(std::move(folder)), m_collect(collect) {
+  RepoScanner(const std::string& root, int root_fd, std::string folder, const ScanOptions& options, const SharedBlobStore* store)
+      : m_root_fd(root_fd),
+        m_folder(std::move(folder)),
+        m_collect(options.collect_files),
+        m_collect_blobs(options.collect_files || options.collect_blobs) {
     m_dirs.cache_dir = root;
     m_dirs.store = store;
     m_dirs.repo_path = root + "/" + m_folder;
@@ -97,13 +105,6 @@ class RepoScanner {
   RepoScan run(unsigned char dtype);
 
  private:
-  struct Blob {
-    std::uint64_t size = 0;
-    double atime = 0, mtime = 0;
-    std::string shared_hash;  // a link into the shared store: its bytes are counted there
-    std::uint64_t dev = 0, ino = 0, nlink = 1;
-  };
-
   void skip(std::string message, const std::string& path) {
     m_out.warnings.push_back({path, std::move(message), true});
     if (m_ref) m_out.skipped = SkippedRepo{*m_ref, m_dirs.repo_path};
@@ -117,23 +118,30 @@ class RepoScanner {
   int m_root_fd;
   std::string m_folder;
   bool m_collect;
+  bool m_collect_blobs;
   RepoDirs m_dirs;
   std::optional<RepoRef> m_ref;
   RepoScan m_out;
   std::map<std::string, std::vector<std::string>> m_refs_by_commit;  // stripped value -> ref names
-  std::unordered_map<std::string, std::uint32_t> m_blob_ids;
-  std::vector<Blob> m_blobs;
-  std::vector<std::string> m_dangling;  // "<blob> (pointer <path>)"
-  std::vector<std::string> m_escaping;  // "<path> -> <target>"
-  std::string m_failed_dir;             // first unreadable folder
+  std::unordered_map<std::string, std::uint32_t> m_blob_ids;         // blob path -> index in m_blobs
+  std::vector<CachedBlobInfo> m_blobs;                               // paths filled in at the end, from m_blob_ids
+  std::size_t m_files_hint = 0;                                      // expected files of the next revision
+  std::vector<std::string> m_dangling;                               // "<blob> (pointer <path>)"
+  std::vector<std::string> m_escaping;                               // "<path> -> <target>"
+  std::string m_failed_dir;                                          // first unreadable folder
   int m_failed_errno = 0;
 };
 
 std::uint32_t RepoScanner::blob_index(const std::string& key, const struct stat& st, const std::string& shared_hash) {
   auto [it, inserted] = m_blob_ids.try_emplace(key, static_cast<std::uint32_t>(m_blobs.size()));
   if (inserted)
-    m_blobs.push_back({static_cast<std::uint64_t>(st.st_size), to_seconds(st.st_atim), to_seconds(st.st_mtim), shared_hash,
-                       static_cast<std::uint64_t>(st.st_dev), static_cast<std::uint64_t>(st.st_ino),
+    m_blobs.push_back({{},
+                       static_cast<std::uint64_t>(st.st_size),
+                       to_seconds(st.st_atim),
+                       to_seconds(st.st_mtim),
+                       shared_hash,
+                       static_cast<std::uint64_t>(st.st_dev),
+                       static_cast<std::uint64_t>(st.st_ino),
                        static_cast<std::uint64_t>(st.st_nlink)});
   return it->second;
 }
@@ -177,6 +185,9 @@ bool RepoScanner::scan_revision(int snapshots_fd, const std::string& commit, Cac
     return false;
   }
   std::vector<std::uint32_t> ids;
+  // The previous revision's file count, or for the first the blobs/ entries: one allocation in the common case.
+  ids.reserve(m_files_hint);
+  if (m_collect) rev.files.reserve(m_files_hint);
   bool ok = true;
   Target t;
   auto on_error = [&](const std::string& path, int err) {
@@ -208,12 +219,13 @@ bool RepoScanner::scan_revision(int snapshots_fd, const std::string& commit, Cac
     }
     ids.push_back(blob_index(t.blob_path, t.st, t.shared_hash));
     if (m_collect) {
-      const Blob& b = m_blobs[ids.back()];
+      const CachedBlobInfo& b = m_blobs[ids.back()];
       rev.files.push_back({rel, t.blob_path, b.size, b.atime, b.mtime, b.shared_hash, b.dev, b.ino, b.nlink});
     }
   };
   walk_tree(std::move(dir), rev.snapshot_path, 2, "", on_file, on_error);
   if (!ok) return false;
+  m_files_hint = ids.size();
 
   rev.nb_files = ids.size();
   rev.last_modified = to_seconds(dst.st_mtim);
@@ -229,6 +241,7 @@ bool RepoScanner::scan_revision(int snapshots_fd, const std::string& commit, Cac
   std::sort(ids.begin(), ids.end());
   ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
   for (auto id : ids) rev.size_on_disk += m_blobs[id].size;
+  if (m_collect_blobs) rev.blob_ids = std::move(ids);
   std::sort(rev.files.begin(), rev.files.end(), [](const CachedFileInfo& a, const CachedFileInfo& b) { return a.path < b.path; });
   std::sort(rev.dangling.begin(), rev.dangling.end());
   return true;
@@ -264,7 +277,12 @@ RepoScan RepoScanner::run(unsigned char dtype) {
   }
   Fd blobs = open_dir_at(repo.get(), k_blobs_dir.data());
   m_dirs.blobs_fd = blobs.get();
-  if (blobs.valid()) list_incomplete(blobs.get(), path, m_folder, m_out.incomplete);
+  if (blobs.valid()) {
+    const std::size_t entries = list_incomplete(blobs.get(), path, m_folder, m_out.incomplete);
+    m_blobs.reserve(entries);
+    m_blob_ids.reserve(entries);
+    m_files_hint = std::min<std::size_t>(entries, 4096);
+  }
 
   if (m_folder.starts_with(".") && (m_folder.ends_with(move_detail::k_move_suffix) ||
                                     m_folder.ends_with(move_detail::k_old_suffix) || m_folder.ends_with(".hubcache-link"))) {
@@ -406,6 +424,13 @@ RepoScan RepoScanner::run(unsigned char dtype) {
       info.last_modified = std::max(info.last_modified, b.mtime);
     }
   }
+  if (m_collect_blobs) {
+    while (!m_blob_ids.empty()) {
+      auto node = m_blob_ids.extract(m_blob_ids.begin());
+      m_blobs[node.mapped()].path = std::move(node.key());
+    }
+    info.blobs = std::move(m_blobs);
+  }
   apply_use_records(info);
   m_out.info = std::move(info);
   return std::move(m_out);
@@ -439,9 +464,9 @@ void apply_use_records(CachedRepoInfo& info) {
   }
 }
 
-RepoScan scan_repo(const std::string& root, int root_fd, const std::string& folder, unsigned char dtype, bool collect_files,
-                   const SharedBlobStore* store) {
-  RepoScanner scanner(root, root_fd, folder, collect_files, store);
+RepoScan scan_repo(const std::string& root, int root_fd, const std::string& folder, unsigned char dtype,
+                   const ScanOptions& options, const SharedBlobStore* store) {
+  RepoScanner scanner(root, root_fd, folder, options, store);
   return scanner.run(dtype);
 }
 

@@ -21,8 +21,8 @@ struct RepoScan {
 /// Scans <root>/<folder>. `root_fd` is the open root directory, `dtype` the entry's DT_* type
 /// from the root listing. Never fails: problems become warnings in the result.
 /// `store` is the cache's shared blob store (links into it, if marked, are shared entries).
-RepoScan scan_repo(const std::string& root, int root_fd, const std::string& folder, unsigned char dtype, bool collect_files,
-                   const SharedBlobStore* store);
+RepoScan scan_repo(const std::string& root, int root_fd, const std::string& folder, unsigned char dtype,
+                   const ScanOptions& options, const SharedBlobStore* store);
 
 /// Sets last_used / last_used_source of the repo and its revisions from the repo's use records
 /// (cache/use_records.hpp) and the blob times (see CachedRevisionInfo::last_used).

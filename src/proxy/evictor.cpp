@@ -47,7 +47,9 @@ void Evictor::run() {
 
 void Evictor::round() {
   ++m_rounds;
-  auto scan = scan_cache(m_cache);
+  ScanOptions blobs_only;  // gc works from each repo's blobs, not its files
+  blobs_only.collect_files = false;
+  auto scan = scan_cache(m_cache, blobs_only);
   if (!scan) {
     if (m_log) m_log("evict: cannot scan the cache: " + scan.error().message);
     return;

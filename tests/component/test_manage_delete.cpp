@@ -1,6 +1,7 @@
 // plan_delete / plan_prune / execute on real temp caches.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "hubcache/cache/hf_uri.hpp"
@@ -286,14 +287,52 @@ TEST_F(Delete, BrokenRepoCanBeDeletedByItsId) {
   EXPECT_FALSE(exists(cb.layout(k_repo).folder()));
 }
 
-TEST_F(Delete, ScanWithoutFilesCannotPlan) {
+// `cache ls` scans numbers only: such a scan cannot plan, and says what it lacks.
+TEST_F(Delete, ScanWithoutBlobsCannotPlan) {
   cb.add_file(k_repo, c1, "a", "a");
   ScanOptions o;
   o.collect_files = false;
+  o.collect_blobs = false;
   auto c = scan_cache(dir.path(), o);
   ASSERT_TRUE(c);
-  EXPECT_FALSE(plan_delete(*c, {c1}));
+  EXPECT_FALSE(c->has_blobs);
+  EXPECT_TRUE(c->repos.at(0).blobs.empty());
+  auto p = plan_delete(*c, {c1});
+  ASSERT_FALSE(p);
+  EXPECT_EQ(p.error().code, ErrorCode::InvalidArgument);
+  EXPECT_NE(p.error().message.find("collect_blobs"), std::string::npos) << p.error().message;
   EXPECT_FALSE(plan_prune(*c));
+}
+
+// Two revisions sharing a blob, one with two of its own, a copied (no-symlink) file and a blob
+// hardlinked into another repo: removing each revision in turn plans the same from blobs as from
+// files (plan() compares both), and the shared blob goes only with its last revision.
+TEST_F(Delete, PlansFromBlobsEqualPlansFromFiles) {
+  const std::string shared = cb.add_file(k_repo, c1, "w.bin", std::string(300, 's'), true);
+  cb.add_file(k_repo, c2, "w.bin", std::string(300, 's'), true);
+  const std::string small = cb.add_file(k_repo, c2, "sub/small.bin", "x");
+  const std::string own = cb.add_file(k_repo, c2, "own.bin", std::string(50, 'o'), true);
+  test::write_file(cb.layout(k_repo).pointer_path(c3, "plain.bin"), std::string(7, 'p'));  // no-symlink mode
+  cb.add_ref(k_repo, "main", c2);
+  const RepoRef other{RepoType::Model, "org/other"};
+  cb.add_file(other, c1, "w.bin", std::string(300, 's'), true);
+  const std::string other_blob = cb.layout(other).blob_path(shared);
+  ASSERT_EQ(::unlink(other_blob.c_str()), 0);
+  ASSERT_EQ(::link(cb.layout(k_repo).blob_path(shared).c_str(), other_blob.c_str()), 0);
+  test::expect_blob_tables_match_files(scan(), scan(test::blobs_only()));
+
+  const DeletePlan p1 = plan({c1});
+  EXPECT_TRUE(p1.blob_files().empty()) << "c2 still names the shared blob";
+  const DeletePlan p2 = plan({c2});
+  std::vector<std::string> going{cb.layout(k_repo).blob_path(own), cb.layout(k_repo).blob_path(small)};
+  std::sort(going.begin(), going.end());
+  EXPECT_EQ(p2.blob_files(), going);
+  const DeletePlan both = plan({c1, c2});
+  EXPECT_EQ(both.blob_files().size(), 3u);
+  const DeletePlan p3 = plan({c3});
+  EXPECT_TRUE(p3.blob_files().empty());
+  EXPECT_EQ(p3.freed_bytes(), 7u);  // the copied file goes with its snapshot
+  EXPECT_EQ(plan({"model/org/name"}).repo_dirs().size(), 1u);
 }
 
 }  // namespace

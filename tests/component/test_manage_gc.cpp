@@ -33,10 +33,21 @@ struct Gc : test::DeleteFixture {
   void blobs_at(const RepoRef& repo, double when) {
     for (const auto& e : stdfs::directory_iterator(cb.layout(repo).blobs_dir())) test::set_times(e.path(), when, when);
   }
+  /// The plan from a scan without files, as `cache gc` makes it, checked against the plan from a
+  /// scan with files.
   GcPlan gc(GcOptions o) {
     o.now = now;
-    auto p = plan_gc(scan(), o);
+    auto p = plan_gc(scan(test::blobs_only()), o);
+    auto full = plan_gc(scan(), o);
     EXPECT_TRUE(p) << p.error().message;
+    EXPECT_TRUE(full) << full.error().message;
+    if (p && full) {
+      EXPECT_EQ(order(*full), order(*p));
+      EXPECT_EQ(full->freed_bytes(), p->freed_bytes());
+      EXPECT_EQ(full->size_before, p->size_before);
+      EXPECT_EQ(full->protected_.size(), p->protected_.size());
+      expect_same_plan(full->deletion, p->deletion);
+    }
     return std::move(p).value();
   }
   static std::vector<std::string> order(const GcPlan& p) {

@@ -20,9 +20,15 @@ struct Scan : ::testing::Test {
   test::CacheBuilder cb{dir.path()};
   std::string c1 = test::commit_id(1), c2 = test::commit_id(2), c3 = test::commit_id(3);
 
+  /// Every scan with files is also checked against its blob tables and a scan of blobs only.
   HFCacheInfo scan(ScanOptions o = {}) {
     auto r = scan_cache(dir.path(), o);
     EXPECT_TRUE(r) << r.error().message;
+    if (r && o.collect_files) {
+      auto blobs = scan_cache(dir.path(), test::blobs_only());
+      EXPECT_TRUE(blobs);
+      if (blobs) test::expect_blob_tables_match_files(*r, *blobs);
+    }
     return std::move(r).value();
   }
   static const CachedRepoInfo* find(const HFCacheInfo& c, const std::string& label) {
@@ -324,6 +330,18 @@ TEST_F(Scan, ParallelAndSequentialScansAgree) {
     EXPECT_FALSE(a.repos[i].revisions[0].files.empty());
   }
   EXPECT_FALSE(b.has_files);
+  EXPECT_TRUE(b.has_blobs);
+  ScanOptions numbers;
+  numbers.collect_files = false;
+  numbers.collect_blobs = false;
+  const HFCacheInfo n = scan(numbers);
+  EXPECT_FALSE(n.has_blobs);
+  for (std::size_t i = 0; i < n.repos.size(); ++i) {
+    EXPECT_TRUE(n.repos[i].blobs.empty());
+    EXPECT_TRUE(n.repos[i].revisions[0].blob_ids.empty());
+    EXPECT_EQ(n.repos[i].size_on_disk, a.repos[i].size_on_disk);
+    EXPECT_EQ(a.repos[i].blobs.size(), a.repos[i].nb_files);
+  }
 }
 
 }  // namespace

@@ -65,6 +65,13 @@ TEST_F(Shared, ScanCountsReposLogicallyAndTheCachePhysically) {
   EXPECT_EQ(b_files[0].blob_path, dir.path() + "/models--o--b/blobs/e_shared");  // the first hop
   EXPECT_EQ(b_files[0].shared_hash, k_s);
   EXPECT_EQ(b_files[0].size, 10u);
+  // The blob tables (what delete, prune and gc plan from): one entry per first hop, the payload's figures.
+  test::expect_blob_tables_match_files(c, scan(test::blobs_only()));
+  ASSERT_EQ(repo(c, k_a)->blobs.size(), 2u);
+  ASSERT_EQ(repo(c, k_b)->blobs.size(), 1u);
+  EXPECT_EQ(repo(c, k_b)->blobs[0].path, dir.path() + "/models--o--b/blobs/e_shared");
+  EXPECT_EQ(repo(c, k_b)->blobs[0].shared_hash, k_s);
+  EXPECT_EQ(repo(c, k_b)->blobs[0].size, 10u);
 }
 
 TEST_F(Shared, WithoutTheMarkerThereIsNoStore) {

@@ -163,7 +163,8 @@ class DeletePlan {
   std::uint64_t m_revisions_bytes = 0;
 };
 
-/// Plan for `cache rm TARGET...`. The scan must have collected files. Fails (InvalidArgument) on
+/// Plan for `cache rm TARGET...`. The scan must have collected blobs (ScanOptions::collect_blobs; fails
+/// with InvalidArgument otherwise). Fails (InvalidArgument) on
 /// a malformed target, on a bare id matching several repos (the message lists them) and on a
 /// target in a repo moved out of the cache (`cache move --to`; the message says how to delete it);
 /// unmatched targets land in unknown_targets().
@@ -176,7 +177,7 @@ Result<DeletePlan> plan_delete_targets(const HFCacheInfo& cache, const std::vect
 /// Plan for `cache prune`: every detached revision (no ref) that is not pinned (`cache pin`: a
 /// pin of the whole repo or of that commit; hubcache's own rule, huggingface_hub has no pins) and every `.incomplete` file (with
 /// its split-download state files, or such a state file alone) not locked by a live download,
-/// and every unreferenced payload of the shared blob store.
+/// and every unreferenced payload of the shared blob store. Needs blobs, like plan_delete.
 Result<DeletePlan> plan_prune(const HFCacheInfo& cache);
 
 }  // namespace hubcache

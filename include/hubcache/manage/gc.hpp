@@ -67,9 +67,9 @@ struct GcPlan {
   std::uint64_t freed_bytes() const;
 };
 
-/// Plans gc over `cache` (a scan with files collected). InvalidArgument when no rule is given
-/// (max_size, min_free, unused_for or keep), or keep is 0 with nothing else. Io when min_free
-/// needs the free space and statvfs fails.
+/// Plans gc over `cache` (a scan with blobs collected: ScanOptions::collect_blobs, files not needed). InvalidArgument when no
+/// rule is given (max_size, min_free, unused_for or keep), or keep is 0 with nothing else. Io when min_free needs the free space
+/// and statvfs fails.
 Result<GcPlan> plan_gc(const HFCacheInfo& cache, const GcOptions& options);
 
 }  // namespace hubcache

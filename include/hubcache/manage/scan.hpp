@@ -62,6 +62,16 @@ struct CachedFileInfo {
   std::uint64_t blob_dev = 0, blob_ino = 0, blob_nlink = 1;
 };
 
+/// Beyond PY: one distinct blob of a repo, however many files of its revisions name it (the
+/// blob-level facts of CachedFileInfo, once per blob). Delete, prune and gc plans work from these.
+struct CachedBlobInfo {
+  std::string path;  // absolute: CachedFileInfo::blob_path of every file naming it
+  std::uint64_t size = 0;
+  double atime = 0, mtime = 0;
+  std::string shared_hash;                    // as CachedFileInfo::shared_hash
+  std::uint64_t dev = 0, ino = 0, nlink = 1;  // as CachedFileInfo::blob_dev, blob_ino, blob_nlink
+};
+
 /// Where a last-use time came from: hubcache's use record (cache/use_records.hpp: written by
 /// every resolution and download), else, for a revision without one, the newest blob atime
 /// (unreliable under noatime and relatime) or mtime, whichever is later.
@@ -83,6 +93,9 @@ struct CachedRevisionInfo {
   double last_used = 0;
   UseSource last_used_source = UseSource::Atime;
   std::vector<CachedFileInfo> files;  // sorted by path; empty unless ScanOptions::collect_files
+  /// Its distinct blobs as indices into CachedRepoInfo::blobs, ascending; empty unless the scan
+  /// collected blobs (HFCacheInfo::has_blobs).
+  std::vector<std::uint32_t> blob_ids;
   std::vector<std::string> dangling;  // relative paths of pointers whose blob is missing
 };
 
@@ -96,6 +109,9 @@ struct CachedRepoInfo {
   std::size_t nb_files = 0;
   std::vector<CachedRevisionInfo> revisions;  // sorted by commit
   std::vector<std::string> refs;              // all refs of all revisions, sorted
+  /// Beyond PY: every distinct blob of its revisions (nb_files of them), in no particular order;
+  /// empty unless HFCacheInfo::has_blobs.
+  std::vector<CachedBlobInfo> blobs;
   double last_accessed = 0;
   double last_modified = 0;
   /// Beyond PY: the latest last_used of its revisions (without revisions: of its blob times).
@@ -148,15 +164,19 @@ struct HFCacheInfo {
   std::vector<ScanWarning> warnings;
   std::vector<SkippedRepo> skipped_repos;      // only those whose folder name parses
   std::vector<LocalDirCopy> local_dir_copies;  // sorted by path
-  bool has_files = false;                      // CachedFileInfo lists were collected (needed by delete plans)
+  bool has_files = false;                      // CachedFileInfo lists were collected
+  bool has_blobs = false;                      // CachedBlobInfo tables were collected (needed by delete, prune and gc plans)
 
   std::uint64_t incomplete_size() const;
   std::size_t revision_count() const;
 };
 
 struct ScanOptions {
-  bool collect_files = true;  // false: numbers only (faster, for listings)
-  unsigned threads = 0;       // 0 = hardware concurrency
+  bool collect_files = true;  // false: no CachedFileInfo lists (faster, less memory)
+  /// Per-repo blob tables (CachedRepoInfo::blobs, CachedRevisionInfo::blob_ids), kept as well when
+  /// collect_files is set. Both false: numbers only (fastest, for listings).
+  bool collect_blobs = true;
+  unsigned threads = 0;  // 0 = hardware concurrency
 };
 
 /// Scans the hub cache at `cache_dir` (scan_cache_dir). Fails only when it is missing ("Cache directory not found"), not a
