@@ -195,7 +195,9 @@ class Doctor {
   }
 
   void check_hub_cache(const FoundStore& store, const stores::StoreListing& listing) {
-    auto info = scan_cache(store.root);
+    ScanOptions blobs_only;  // the prune plan and the dangling pointers need no file lists
+    blobs_only.collect_files = false;
+    auto info = scan_cache(store.root, blobs_only);
     if (!info) {
       m_report.warnings.push_back("not checked: " + info.error().message);
       return;
