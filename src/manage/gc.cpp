@@ -15,6 +15,7 @@
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/cache/store.hpp"
 #include "hubcache/cache/use_records.hpp"
+#include "hubcache/util/fs.hpp"
 #include "hubcache/util/parallel.hpp"
 
 namespace hubcache {
@@ -26,6 +27,18 @@ struct Candidate {
   std::string protected_by;  // non-empty: never selected
   bool kept_newest = false;  // one of the repo's `keep` newest
 };
+
+/// Whether removing `rev` removes the name `b` (as the delete plan does): a blob of the repo's own
+/// blobs/, or a file inside the revision's snapshot (no-symlink mode). A pointer into another
+/// repo's blobs/ leaves that blob alone.
+bool removes_name(const CachedRepoInfo& repo, const CachedRevisionInfo& rev, const CachedBlobInfo& b) {
+  const std::string_view path = b.path;
+  const std::string_view own = "/blobs/";
+  if (path.size() > repo.path.size() + own.size() && path.starts_with(repo.path) &&
+      path.substr(repo.path.size(), own.size()) == own && path.find('/', repo.path.size() + own.size()) == std::string_view::npos)
+    return true;
+  return fs::is_within(rev.snapshot_path, path);
+}
 
 /// Estimates, revision by revision, the bytes a removal frees: a blob when the last revision
 /// of its repo using it goes and it was the inode's last name (a blob hardlinked into another repo
@@ -47,6 +60,7 @@ class FreedBytes {
     for (const auto id : rev.blob_ids) {
       if (--uses[id] != 0) continue;
       const CachedBlobInfo& b = repo.blobs[id];
+      if (!removes_name(repo, rev, b)) continue;  // a link into another repo's blobs/: the plan leaves it
       if (!b.shared_hash.empty()) {
         if (--payload_uses()[b.shared_hash] == 0) freed += b.size;
         continue;
@@ -73,23 +87,30 @@ class FreedBytes {
   std::optional<std::unordered_map<std::string_view, std::size_t>> m_payloads;    // views of the scan's strings
 };
 
-/// The bytes the cache's blobs take: HFCacheInfo::size_on_disk (each shared payload once) with a
-/// blob hardlinked under several repos' blobs/ (dedupe's result) counted once, without the repos
-/// moved out of the cache (their bytes are on another disk); apparent sizes.
+/// The bytes the cache's blobs take: HFCacheInfo::size_on_disk (each shared payload once) with
+/// each inode counted once, however many repos' tables hold it (a blob hardlinked under several
+/// repos' blobs/ by dedupe, or one repo's pointer into another's blobs/), without the repos moved
+/// out of the cache (their bytes are on another disk); apparent sizes.
 std::uint64_t physical_size(const HFCacheInfo& cache) {
-  std::map<std::pair<std::uint64_t, std::uint64_t>, std::pair<std::uint64_t, std::size_t>> linked;  // inode -> size, names
+  struct InodeHash {
+    std::size_t operator()(const std::pair<std::uint64_t, std::uint64_t>& k) const {
+      return std::hash<std::uint64_t>{}(k.second * 0x9e3779b97f4a7c15ull ^ k.first);
+    }
+  };
+  std::unordered_map<std::pair<std::uint64_t, std::uint64_t>, std::pair<std::uint64_t, std::size_t>, InodeHash>
+      entries;  // inode -> size, table entries
   for (const auto& repo : cache.repos)
     if (repo.moved_to.empty())
       for (const auto& b : repo.blobs)
-        if (b.shared_hash.empty() && b.nlink > 1) {
-          auto& [size, names] = linked[{b.dev, b.ino}];
+        if (b.shared_hash.empty()) {
+          auto& [size, count] = entries[{b.dev, b.ino}];
           size = b.size;
-          ++names;
+          ++count;
         }
   std::uint64_t total = cache.size_on_disk;
   for (const auto& repo : cache.repos)
     if (!repo.moved_to.empty()) total -= std::min(total, repo.size_on_disk);
-  for (const auto& [inode, entry] : linked) total -= std::min(total, entry.first * (entry.second - 1));
+  for (const auto& [inode, entry] : entries) total -= std::min(total, entry.first * (entry.second - 1));
   return total;
 }
 

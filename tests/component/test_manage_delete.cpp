@@ -287,6 +287,28 @@ TEST_F(Delete, BrokenRepoCanBeDeletedByItsId) {
   EXPECT_FALSE(exists(cb.layout(k_repo).folder()));
 }
 
+// A no-symlink snapshot where a second name links to a file of the same snapshot: the file goes
+// with the snapshot dir and counts once, as in the revision's own size (the file lists counted it
+// once per name).
+TEST_F(Delete, ACopiedFileWithASecondNameInItsSnapshotCountsOnce) {
+  const RepoLayout l = cb.layout(k_repo);
+  test::write_file(l.pointer_path(c1, "a.bin"), std::string(1000, 'a'));
+  test::make_symlink("a.bin", l.pointer_path(c1, "alias.bin"));
+  test::make_symlink("../a.bin", l.pointer_path(c1, "sub/alias2.bin"));
+  cb.add_file(k_repo, c2, "x.txt", "xy");
+  cb.add_ref(k_repo, "main", c2);
+  const HFCacheInfo c = scan();
+  ASSERT_EQ(c.repos.size(), 1u);
+  ASSERT_EQ(c.repos[0].revisions.size(), 2u);
+  EXPECT_EQ(c.repos[0].revisions[0].size_on_disk, 1000u);
+  const DeletePlan p = plan({c1});
+  EXPECT_EQ(p.freed_bytes(), 1000u);
+  EXPECT_TRUE(p.blob_files().empty());
+  EXPECT_EQ(p.execute().freed_bytes, 1000u);
+  EXPECT_FALSE(exists(l.snapshot_dir(c1)));
+  EXPECT_TRUE(exists(l.snapshot_dir(c2)));
+}
+
 // `cache ls` scans numbers only: such a scan cannot plan, and says what it lacks.
 TEST_F(Delete, ScanWithoutBlobsCannotPlan) {
   cb.add_file(k_repo, c1, "a", "a");

@@ -301,6 +301,38 @@ TEST_F(Gc, RefusesWithoutARule) {
   EXPECT_FALSE(plan_gc(scan(), o));
 }
 
+// A pointer of repo b into repo a's blobs/ (written by hand; no client makes one): the blob's bytes
+// count once in the cache's size, with or without another hardlink outside the cache, and removing
+// b's revision frees only b's own blob, since the plan leaves a's blob where it is. Found by a
+// differential run against the previous gc, which counted the blob twice when it had a second
+// name and so removed revisions a cache already under the target did not need to lose.
+TEST_F(Gc, APointerIntoAnotherReposBlobsCountsOnceAndFreesNothingThere) {
+  const RepoRef a{RepoType::Model, "org/a"}, b{RepoType::Model, "org/b"};
+  const std::string k_etag = cb.add_file(a, c1, "k.bin", std::string(400, 'k'), true);
+  cb.add_file(b, c2, "own.bin", std::string(600, 'b'), true);
+  test::make_symlink("../../../models--org--a/blobs/" + k_etag, cb.layout(b).pointer_path(c2, "k.bin"));
+  used_at(a, c1, now - 20 * k_day);
+  used_at(b, c2, now - 10 * k_day);
+  const test::TempDir elsewhere;
+  for (const bool outside_link : {false, true}) {
+    if (outside_link) {
+      const std::string outside = elsewhere.path() + "/k";
+      ASSERT_EQ(::link(cb.layout(a).blob_path(k_etag).c_str(), outside.c_str()), 0);
+    }
+    GcOptions o;
+    o.max_size = 1000;  // exactly what the disk holds: nothing to remove
+    GcPlan p = gc(o);
+    EXPECT_EQ(p.size_before, 1000u) << "outside link: " << outside_link;
+    EXPECT_TRUE(p.selected.empty());
+    o.max_size = 1;
+    p = gc(o);
+    ASSERT_EQ(order(p), (std::vector<std::string>{"org/a@" + c1.substr(0, 4), "org/b@" + c2.substr(0, 4)}));
+    EXPECT_EQ(p.selected[0].freed, outside_link ? 0u : 400u) << "the outside name keeps the bytes";
+    EXPECT_EQ(p.selected[1].freed, 600u) << "b's pointer into a's blobs/ frees nothing of a";
+    EXPECT_EQ(p.deletion.blob_files().size(), 0u);  // both repos go whole
+  }
+}
+
 // A blob hardlinked into a second repo (dedupe's result) or from outside the cache (Ollama) counts
 // once in the cache's size and frees nothing until its last name goes: gc removes more, in LRU
 // order, rather than stopping on bytes that stay on disk.
