@@ -92,17 +92,22 @@ class FreedBytes {
 /// repos' blobs/ by dedupe, or one repo's pointer into another's blobs/), without the repos moved
 /// out of the cache (their bytes are on another disk); apparent sizes.
 std::uint64_t physical_size(const HFCacheInfo& cache) {
-  struct InodeHash {
-    std::size_t operator()(const std::pair<std::uint64_t, std::uint64_t>& k) const {
-      return std::hash<std::uint64_t>{}(k.second * 0x9e3779b97f4a7c15ull ^ k.first);
-    }
-  };
-  std::unordered_map<std::pair<std::uint64_t, std::uint64_t>, std::pair<std::uint64_t, std::size_t>, InodeHash>
-      entries;  // inode -> size, table entries
+  using Inode = std::pair<std::uint64_t, std::uint64_t>;
+  // Only two kinds of inode can be in several tables: a hardlinked blob, and the target of a
+  // pointer that leads out of its own repo's folder (rare: found first, so that the common cache
+  // pays for its hardlinks alone).
+  std::set<Inode> foreign;
   for (const auto& repo : cache.repos)
     if (repo.moved_to.empty())
       for (const auto& b : repo.blobs)
-        if (b.shared_hash.empty()) {
+        if (b.shared_hash.empty() &&
+            !(b.path.starts_with(repo.path) && b.path.size() > repo.path.size() && b.path[repo.path.size()] == '/'))
+          foreign.insert({b.dev, b.ino});
+  std::map<Inode, std::pair<std::uint64_t, std::size_t>> entries;  // inode -> size, table entries
+  for (const auto& repo : cache.repos)
+    if (repo.moved_to.empty())
+      for (const auto& b : repo.blobs)
+        if (b.shared_hash.empty() && (b.nlink > 1 || (!foreign.empty() && foreign.count({b.dev, b.ino})))) {
           auto& [size, count] = entries[{b.dev, b.ino}];
           size = b.size;
           ++count;
