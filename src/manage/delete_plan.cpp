@@ -189,7 +189,6 @@ class DeletePlanBuilder {
     for (std::size_t i = 0; i < repo.revisions.size(); ++i)
       if (!chosen.count(i))
         for (const auto id : repo.revisions[i].blob_ids) kept[id] = true;
-    const std::string own_blobs = repo.path + "/blobs";
     std::uint64_t freed = 0;
     for (auto i : chosen) {
       const CachedRevisionInfo& rev = repo.revisions[i];
@@ -199,7 +198,7 @@ class DeletePlanBuilder {
         const CachedBlobInfo& b = repo.blobs[id];
         if (fs::is_within(rev.snapshot_path, b.path)) {
           in_snapshot += b.size;  // a copied file: goes with the snapshot dir
-        } else if (fs::parent(b.path) == own_blobs && !kept[id] && !planned[id]) {
+        } else if (b.in_repo_blobs && !kept[id] && !planned[id]) {
           planned[id] = true;
           going.push_back(&b);
         }

@@ -31,13 +31,8 @@ struct Candidate {
 /// Whether removing `rev` removes the name `b` (as the delete plan does): a blob of the repo's own
 /// blobs/, or a file inside the revision's snapshot (no-symlink mode). A pointer into another
 /// repo's blobs/ leaves that blob alone.
-bool removes_name(const CachedRepoInfo& repo, const CachedRevisionInfo& rev, const CachedBlobInfo& b) {
-  const std::string_view path = b.path;
-  const std::string_view own = "/blobs/";
-  if (path.size() > repo.path.size() + own.size() && path.starts_with(repo.path) &&
-      path.substr(repo.path.size(), own.size()) == own && path.find('/', repo.path.size() + own.size()) == std::string_view::npos)
-    return true;
-  return fs::is_within(rev.snapshot_path, path);
+bool removes_name(const CachedRevisionInfo& rev, const CachedBlobInfo& b) {
+  return b.in_repo_blobs || fs::is_within(rev.snapshot_path, b.path);
 }
 
 /// Estimates, revision by revision, the bytes a removal frees: a blob when the last revision
@@ -60,7 +55,7 @@ class FreedBytes {
     for (const auto id : rev.blob_ids) {
       if (--uses[id] != 0) continue;
       const CachedBlobInfo& b = repo.blobs[id];
-      if (!removes_name(repo, rev, b)) continue;  // a link into another repo's blobs/: the plan leaves it
+      if (!removes_name(rev, b)) continue;  // a link into another repo's blobs/: the plan leaves it
       if (!b.shared_hash.empty()) {
         if (--payload_uses()[b.shared_hash] == 0) freed += b.size;
         continue;
@@ -93,16 +88,14 @@ class FreedBytes {
 /// out of the cache (their bytes are on another disk); apparent sizes.
 std::uint64_t physical_size(const HFCacheInfo& cache) {
   using Inode = std::pair<std::uint64_t, std::uint64_t>;
-  // Only two kinds of inode can be in several tables: a hardlinked blob, and the target of a
-  // pointer that leads out of its own repo's folder (rare: found first, so that the common cache
-  // pays for its hardlinks alone).
+  // Only two kinds of inode can be in several tables: a hardlinked blob, and the target of a name
+  // outside the repo's own blobs/ (rare: a pointer into another repo's blobs/, a copied file;
+  // found first, so that the common cache pays for its hardlinks alone).
   std::set<Inode> foreign;
   for (const auto& repo : cache.repos)
     if (repo.moved_to.empty())
       for (const auto& b : repo.blobs)
-        if (b.shared_hash.empty() &&
-            !(b.path.starts_with(repo.path) && b.path.size() > repo.path.size() && b.path[repo.path.size()] == '/'))
-          foreign.insert({b.dev, b.ino});
+        if (b.shared_hash.empty() && !b.in_repo_blobs) foreign.insert({b.dev, b.ino});
   std::map<Inode, std::pair<std::uint64_t, std::size_t>> entries;  // inode -> size, table entries
   for (const auto& repo : cache.repos)
     if (repo.moved_to.empty())

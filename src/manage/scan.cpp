@@ -87,7 +87,7 @@ Result<HFCacheInfo> scan_cache(const std::string& cache_dir_in, const ScanOption
   HFCacheInfo cache;
   cache.cache_dir = fs::absolute_real(cache_dir_in);
   cache.has_files = options.collect_files;
-  cache.has_blobs = options.collect_files || options.collect_blobs;
+  cache.has_blobs = options.keeps_blobs();
   struct stat st {};
   if (::stat(cache.cache_dir.c_str(), &st) != 0) {
     if (errno == ENOENT || errno == ENOTDIR)

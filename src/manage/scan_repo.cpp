@@ -95,7 +95,7 @@ class RepoScanner {
       : m_root_fd(root_fd),
         m_folder(std::move(folder)),
         m_collect(options.collect_files),
-        m_collect_blobs(options.collect_files || options.collect_blobs) {
+        m_collect_blobs(options.keeps_blobs()) {
     m_dirs.cache_dir = root;
     m_dirs.store = store;
     m_dirs.repo_path = root + "/" + m_folder;
@@ -113,7 +113,7 @@ class RepoScanner {
 
   bool read_refs(Fd refs);
   bool scan_revision(int snapshots_fd, const std::string& commit, CachedRevisionInfo& rev);
-  std::uint32_t blob_index(const std::string& key, const struct stat& st, const std::string& shared_hash);
+  std::uint32_t blob_index(const Target& t);
 
   int m_root_fd;
   std::string m_folder;
@@ -132,17 +132,19 @@ class RepoScanner {
   int m_failed_errno = 0;
 };
 
-std::uint32_t RepoScanner::blob_index(const std::string& key, const struct stat& st, const std::string& shared_hash) {
-  auto [it, inserted] = m_blob_ids.try_emplace(key, static_cast<std::uint32_t>(m_blobs.size()));
+std::uint32_t RepoScanner::blob_index(const Target& t) {
+  const struct stat& st = t.st;
+  auto [it, inserted] = m_blob_ids.try_emplace(t.blob_path, static_cast<std::uint32_t>(m_blobs.size()));
   if (inserted)
     m_blobs.push_back({{},
                        static_cast<std::uint64_t>(st.st_size),
                        to_seconds(st.st_atim),
                        to_seconds(st.st_mtim),
-                       shared_hash,
+                       t.shared_hash,
                        static_cast<std::uint64_t>(st.st_dev),
                        static_cast<std::uint64_t>(st.st_ino),
-                       static_cast<std::uint64_t>(st.st_nlink)});
+                       static_cast<std::uint64_t>(st.st_nlink),
+                       t.in_repo_blobs});
   return it->second;
 }
 
@@ -217,7 +219,7 @@ bool RepoScanner::scan_revision(int snapshots_fd, const std::string& commit, Cac
       case TargetKind::Self:
         break;
     }
-    ids.push_back(blob_index(t.blob_path, t.st, t.shared_hash));
+    ids.push_back(blob_index(t));
     if (m_collect) {
       const CachedBlobInfo& b = m_blobs[ids.back()];
       rev.files.push_back({rel, t.blob_path, b.size, b.atime, b.mtime, b.shared_hash, b.dev, b.ino, b.nlink});

@@ -82,7 +82,13 @@ inline void expect_blob_tables_match_files(const HFCacheInfo& full, const HFCach
     const CachedRepoInfo& repo = full.repos[r];
     EXPECT_EQ(repo.blobs.size(), repo.nb_files) << repo.label();
     std::map<std::string, const CachedBlobInfo*> by_path;
-    for (const auto& b : repo.blobs) EXPECT_TRUE(by_path.emplace(b.path, &b).second) << "twice: " << b.path;
+    for (const auto& b : repo.blobs) {
+      EXPECT_TRUE(by_path.emplace(b.path, &b).second) << "twice: " << b.path;
+      // Named straight in the repo's own blobs/ (or a moved repo's home's), whatever the pointer's spelling.
+      const std::string dir = std::filesystem::path(b.path).parent_path().string();
+      EXPECT_EQ(b.in_repo_blobs, dir == repo.path + "/blobs" || (!repo.moved_to.empty() && dir == repo.moved_to + "/blobs"))
+          << b.path;
+    }
     std::set<std::string> named;
     ASSERT_EQ(repo.revisions.size(), blobs.repos[r].revisions.size());
     for (std::size_t v = 0; v < repo.revisions.size(); ++v) {

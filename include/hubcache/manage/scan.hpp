@@ -70,6 +70,10 @@ struct CachedBlobInfo {
   double atime = 0, mtime = 0;
   std::string shared_hash;                    // as CachedFileInfo::shared_hash
   std::uint64_t dev = 0, ino = 0, nlink = 1;  // as CachedFileInfo::blob_dev, blob_ino, blob_nlink
+  /// path is <repo>/blobs/<name> of this repo (through its cache path or, for a moved repo, its
+  /// home): the name a delete of its last revision removes. False for a copied file in a snapshot
+  /// (no-symlink layout) and for a pointer into another repo's blobs/ or outside the cache.
+  bool in_repo_blobs = false;
 };
 
 /// Where a last-use time came from: hubcache's use record (cache/use_records.hpp: written by
@@ -177,6 +181,8 @@ struct ScanOptions {
   /// collect_files is set. Both false: numbers only (fastest, for listings).
   bool collect_blobs = true;
   unsigned threads = 0;  // 0 = hardware concurrency
+
+  bool keeps_blobs() const { return collect_files || collect_blobs; }  // HFCacheInfo::has_blobs
 };
 
 /// Scans the hub cache at `cache_dir` (scan_cache_dir). Fails only when it is missing ("Cache directory not found"), not a
