@@ -12,6 +12,7 @@
 #include "hubcache/cache/use_records.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/lock.hpp"
+#include "removal.hpp"
 #include "safe_remove.hpp"
 #include "shared_refs.hpp"
 #include "hubcache/util/text.hpp"
@@ -196,9 +197,10 @@ class DeletePlanBuilder {
       std::vector<const CachedBlobInfo*> going;  // this revision's, by path
       for (const auto id : rev.blob_ids) {
         const CachedBlobInfo& b = repo.blobs[id];
-        if (fs::is_within(rev.snapshot_path, b.path)) {
-          in_snapshot += b.size;  // a copied file: goes with the snapshot dir
-        } else if (b.in_repo_blobs && !kept[id] && !planned[id]) {
+        const manage_detail::Removal removal = manage_detail::removal_of(rev, b);
+        if (removal == manage_detail::Removal::WithSnapshot) {
+          in_snapshot += b.size;
+        } else if (removal == manage_detail::Removal::BlobFile && !kept[id] && !planned[id]) {
           planned[id] = true;
           going.push_back(&b);
         }

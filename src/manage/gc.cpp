@@ -17,6 +17,7 @@
 #include "hubcache/cache/use_records.hpp"
 #include "hubcache/util/fs.hpp"
 #include "hubcache/util/parallel.hpp"
+#include "removal.hpp"
 
 namespace hubcache {
 namespace {
@@ -27,13 +28,6 @@ struct Candidate {
   std::string protected_by;  // non-empty: never selected
   bool kept_newest = false;  // one of the repo's `keep` newest
 };
-
-/// Whether removing `rev` removes the name `b` (as the delete plan does): a blob of the repo's own
-/// blobs/, or a file inside the revision's snapshot (no-symlink mode). A pointer into another
-/// repo's blobs/ leaves that blob alone.
-bool removes_name(const CachedRevisionInfo& rev, const CachedBlobInfo& b) {
-  return b.in_repo_blobs || fs::is_within(rev.snapshot_path, b.path);
-}
 
 /// Estimates, revision by revision, the bytes a removal frees: a blob when the last revision
 /// of its repo using it goes and it was the inode's last name (a blob hardlinked into another repo
@@ -55,7 +49,7 @@ class FreedBytes {
     for (const auto id : rev.blob_ids) {
       if (--uses[id] != 0) continue;
       const CachedBlobInfo& b = repo.blobs[id];
-      if (!removes_name(rev, b)) continue;  // a link into another repo's blobs/: the plan leaves it
+      if (manage_detail::removal_of(rev, b) == manage_detail::Removal::Keeps) continue;  // the plan leaves it
       if (!b.shared_hash.empty()) {
         if (--payload_uses()[b.shared_hash] == 0) freed += b.size;
         continue;
