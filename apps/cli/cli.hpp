@@ -24,6 +24,7 @@ inline constexpr int k_exit_auth = 4;           // the token is missing or refus
 inline constexpr int k_exit_not_found = 5;      // no such repo, revision, file or local path
 inline constexpr int k_exit_integrity = 6;      // content does not match its hash, or the cache is corrupt
 inline constexpr int k_exit_disk_full = 7;      // not enough space
+inline constexpr int k_exit_findings = 8;       // `inspect --strict`: the report has findings
 inline constexpr int k_exit_interrupted = 130;  // Ctrl-C (128 + SIGINT); SIGTERM gives 143
 
 /// The exit code for a failure of class `code` (the table above; Cancelled is k_exit_interrupted).

@@ -24,6 +24,7 @@ struct InspectArgs {
   std::optional<std::string> token;
   bool offline = false;
   bool json = false;
+  bool strict = false;
 };
 
 nlohmann::json tensor_json(const model::TensorInfo& t) {
@@ -253,7 +254,7 @@ int run_inspect(const Context& ctx, const InspectArgs& a) {
     print_json(report_json(*report));
   else
     print_human(*report);
-  return k_exit_ok;
+  return a.strict && !report->findings.empty() ? k_exit_findings : k_exit_ok;
 }
 
 }  // namespace
@@ -271,6 +272,9 @@ void add_inspect_command(CLI::App& app, Context& ctx) {
   cmd->add_option("--token", a->token, "Hub token (default: HF_TOKEN or the stored token)");
   cmd->add_flag("--offline", a->offline, "Inspect the cached snapshot; no network (like HF_HUB_OFFLINE=1)");
   cmd->add_flag("--json", a->json, "Every field as JSON, tensors included");
+  cmd->add_flag("--strict", a->strict,
+                "Exit with 8 when the report has findings (a file that cannot be read or parsed, files of the commit not "
+                "cached, nothing to load), after printing it; without it findings leave the exit code 0");
   cmd->callback([a, &ctx] { ctx.exit_code = run_inspect(ctx, *a); });
 }
 

@@ -100,3 +100,22 @@ TEST_F(InspectCli, AnEmptyFolderSaysThereIsNothingToLoad) {
   EXPECT_NE(r.out.find("  finding        the repo holds nothing transformers' from_pretrained loads"), std::string::npos)
       << r.out;
 }
+
+// --strict: the same report, then exit 8 when it has findings and 0 when it has none (human and JSON).
+TEST_F(InspectCli, StrictExitsEightOnFindingsAfterTheReport) {
+  std::filesystem::create_directories(dir / "empty");
+  auto empty = run({"inspect", dir / "empty", "--strict"});
+  EXPECT_EQ(empty.exit_code, 8) << empty.err;
+  EXPECT_NE(empty.out.find("  finding        the repo holds nothing transformers' from_pretrained loads"), std::string::npos)
+      << empty.out;
+  auto json = run({"inspect", dir / "empty", "--strict", "--json"});
+  EXPECT_EQ(json.exit_code, 8) << json.err;
+  const auto j = nlohmann::json::parse(json.out);
+  ASSERT_EQ(j.at("findings").size(), 1u) << json.out;
+  EXPECT_NE(j["findings"][0].at("reason").get<std::string>().find("nothing"), std::string::npos) << json.out;
+
+  auto clean = run({"inspect", dir / "folder", "--strict"});
+  EXPECT_EQ(clean.exit_code, 0) << clean.err;
+  EXPECT_EQ(clean.out.find("finding"), std::string::npos) << clean.out;
+  EXPECT_NE(clean.out.find("architecture   llama (LlamaForCausalLM)"), std::string::npos) << clean.out;
+}
