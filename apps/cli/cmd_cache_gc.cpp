@@ -38,10 +38,17 @@ Result<GcOptions> parse_gc_options(const GcCliOptions& o) {
   HUBCACHE_TRY_ASSIGN(g.max_size, size_of(o.max_size, "--max-size"));
   HUBCACHE_TRY_ASSIGN(g.min_free, size_of(o.min_free, "--min-free"));
   if (o.unused_for) {
-    auto s = parse_duration(*o.unused_for);
+    // A unit of hours or more, always written: a bare "30" (seconds) or "6m" (minutes, where months
+    // were meant) would select every revision used before the last moment.
+    const std::string_view text = *o.unused_for;
+    const bool coarse_unit =
+        text.ends_with('h') || text.ends_with('d') || text.ends_with('w') || text.ends_with("mo") || text.ends_with('y');
+    auto s = coarse_unit ? parse_duration(text) : std::nullopt;
     if (!s)
       return fail(ErrorCode::InvalidArgument,
-                  fmt::format("--unused-for takes an age such as 30d, 2w, 6mo or 1y, got '{}'", *o.unused_for));
+                  fmt::format("--unused-for takes an age with its unit, h (hours), d (days), w (weeks), mo (months) or y "
+                              "(years), such as 30d, 2w or 6mo; got '{}'{}",
+                              text, text.ends_with('m') ? " (6m would be minutes: write 6mo for months)" : ""));
     g.unused_for = static_cast<double>(*s);
   }
   if (o.keep) {
@@ -179,7 +186,8 @@ void add_cache_gc_command(CLI::App& cache, Context& ctx) {
   auto* cmd = cache.add_subcommand("gc", "Remove least recently used revisions: to a size, a free-space target or an age");
   cmd->add_option("--max-size", o->max_size, "Remove revisions, least recently used first, until the cache holds at most SIZE");
   cmd->add_option("--min-free", o->min_free, "... until its filesystem has SIZE free");
-  cmd->add_option("--unused-for", o->unused_for, "Remove every revision not used for AGE (30d, 2w, 6mo, 1y)");
+  cmd->add_option("--unused-for", o->unused_for,
+                  "Remove every revision not used for AGE, with its unit: h, d, w, mo or y (30d, 2w, 6mo, 1y)");
   cmd->add_option("--keep", o->keep, "Keep each repo's N newest revisions (alone: remove all others)");
   cmd->add_flag("-y,--yes", o->yes, "Do not ask for confirmation");
   cmd->add_flag("--dry-run", o->dry_run, "Only print what would be removed");

@@ -132,6 +132,15 @@ TEST_F(CliGc, LsNamesTheSourceOfLastUsed) {
 TEST_F(CliGc, BadInput) {
   EXPECT_EQ(run({"gc"}).exit_code, exit_code::usage);
   EXPECT_EQ(run({"gc", "--unused-for", "soon"}).exit_code, exit_code::usage);
+  // An age without a unit of hours or more is refused, never read as seconds or minutes.
+  for (const char* age : {"30", "90s", "6m", "0"}) {
+    const auto r = run({"gc", "--unused-for", age, "--dry-run"});
+    EXPECT_EQ(r.exit_code, exit_code::usage) << age << ": " << r.out << r.err;
+    EXPECT_NE(r.err.find("with its unit"), std::string::npos) << r.err;
+    EXPECT_EQ(r.out.find("About to remove"), std::string::npos) << r.out;
+  }
+  EXPECT_NE(run({"gc", "--unused-for", "6m", "--dry-run"}).err.find("write 6mo for months"), std::string::npos);
+  EXPECT_EQ(run({"gc", "--unused-for", "12h", "--dry-run"}).exit_code, 0);
   EXPECT_EQ(run({"gc", "--keep", "-1"}).exit_code, exit_code::usage);
   EXPECT_EQ(run({"gc", "--keep", "0"}).exit_code, exit_code::usage);
   const auto no_tty = run({"gc", "--max-size", "0"});
