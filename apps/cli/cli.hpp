@@ -66,12 +66,17 @@ int report_error(const Error& error, bool json, bool pretty = true);
 void set_hint_repo(const std::string& repo_id, RepoType type, const std::string& revision, const std::string& cache_dir = {});
 /// The CLI's words for error.remedy: the flags and commands that apply it ("" for none).
 std::string hint_for(const Error& error);
-/// Prints "Error: <message>" and returns k_exit_usage: a bad combination of arguments.
 /// Ollama's models folder: `given` when set, else the first of OLLAMA_MODELS, ~/.ollama/models and
 /// the Linux service's folder that exists (stores::ollama_models_candidates); NotFound otherwise.
 Result<std::string> find_ollama_models(const Context& ctx, const std::string& given);
 
+/// Prints "Error: <message>" and returns k_exit_usage: a bad combination of arguments.
 int usage_error(const std::string& message);
+/// FILENAMES arguments checked as repo file paths (validate_repo_path; a trailing '/' names a
+/// folder): the first bad one is reported as report_error(error, json, pretty) does (JSON code invalid_path) and is a
+/// usage error, k_exit_usage; k_exit_ok when all are valid. The library's own InvalidPath (a
+/// hostile listing, a pointer escaping its folder) keeps exit 1: it is not the user's argument.
+int check_filename_args(const std::vector<std::string>& names, bool json, bool pretty = true);
 /// `text` safe for a terminal: control characters (C0, DEL, C1), and bytes that are not well-formed
 /// UTF-8, become `\xNN`, so a file name cannot move the cursor, retitle or recolour the terminal,
 /// or rewrite a line of a plan being confirmed. Newlines stay when `keep_newlines`. (--json output

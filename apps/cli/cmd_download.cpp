@@ -179,6 +179,7 @@ int run(const Context& ctx, DownloadArgs a) {
   // --link: download into the cache as usual, then make the local dir a view of it.
   const std::optional<std::string> link_dir = a.link && !a.dry_run ? a.local_dir : std::nullopt;
   if (link_dir) a.local_dir.reset();
+  if (const int rc = check_filename_args(a.filenames, a.json, false); rc != k_exit_ok) return rc;
   // FILENAMES: folders become patterns; one regular name means single-file mode.
   std::vector<std::string> names, folders;
   for (const auto& f : a.filenames) (f.size() > 1 && f.back() == '/' ? folders : names).push_back(f);

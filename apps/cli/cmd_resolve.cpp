@@ -137,6 +137,10 @@ void add_resolve_command(CLI::App& app, Context& ctx) {
     set_hint_repo(o->repo_id, type, o->revision);
     if (!o->filenames.empty() && (!o->include.empty() || !o->exclude.empty()))
       print_warning("--include/--exclude are ignored when file names are given");
+    if (const int rc = check_filename_args(o->filenames, o->common.json); rc != k_exit_ok) {
+      ctx.exit_code = rc;
+      return;
+    }
     ctx.exit_code = o->filenames.empty() ? run_snapshot(*o, type, c) : run_files(*o, type, c);
   });
 }

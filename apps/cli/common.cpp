@@ -146,6 +146,18 @@ int report_error(const Error& error, bool json, bool pretty) {
   return exit_code_for(error.code);
 }
 
+int check_filename_args(const std::vector<std::string>& names, bool json, bool pretty) {
+  for (const auto& name : names) {
+    const std::string_view path =
+        name.size() > 1 && name.back() == '/' ? std::string_view(name).substr(0, name.size() - 1) : name;
+    if (auto v = validate_repo_path(path); !v) {
+      (void)report_error(v.error(), json, pretty);
+      return k_exit_usage;
+    }
+  }
+  return k_exit_ok;
+}
+
 int usage_error(const std::string& message) {
   fmt::print(stderr, "Error: {}\n", message);
   return k_exit_usage;

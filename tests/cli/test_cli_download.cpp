@@ -335,9 +335,15 @@ TEST_F(Cli, ErrorsAreClear) {
   auto rev = run({"download", "org/model", "--revision", "nope"});
   EXPECT_EQ(rev.exit_code, exit_code::not_found);
   EXPECT_NE(rev.err.find("Revision not found in model 'org/model'."), std::string::npos) << rev.err;
+  // A bad file name is a bad argument (README: exit 2), refused before any request.
+  const auto requests_before = server.count("", "/");
   auto bad = run({"download", "org/model", "../x"});
-  EXPECT_EQ(bad.exit_code, 1);
+  EXPECT_EQ(bad.exit_code, exit_code::usage);
   EXPECT_NE(bad.err.find("Invalid filename"), std::string::npos);
+  auto bad_json = run({"download", "org/model", "docs/../../x/", "--json"});
+  EXPECT_EQ(bad_json.exit_code, exit_code::usage);
+  EXPECT_EQ(json_lines(bad_json.out).back()["error"]["code"], "invalid_path");
+  EXPECT_EQ(server.count("", "/"), requests_before);
   auto json = run({"download", "no/such", "--json"});
   EXPECT_EQ(json.exit_code, exit_code::not_found);
   EXPECT_EQ(json_lines(json.out).back()["error"]["code"], "repo_not_found");

@@ -79,7 +79,7 @@ TEST_F(CliResolve, BadInputGivesClearErrors) {
   EXPECT_EQ(a.exit_code, exit_code::usage);
   EXPECT_NE(a.err.find("invalid repo id"), std::string::npos) << a.err;
   auto b = run({"resolve", "org/tiny", "../../../etc/passwd"});
-  EXPECT_EQ(b.exit_code, 1);
+  EXPECT_EQ(b.exit_code, exit_code::usage);
   EXPECT_NE(b.err.find("'..'"), std::string::npos) << b.err;
   auto c = run({"resolve", "org/tiny", "--revision", "a\\b"});
   EXPECT_EQ(c.exit_code, exit_code::usage);
