@@ -102,10 +102,11 @@ Result<CacheLookup> try_to_load_from_cache(const std::string& repo_id, const std
   HUBCACHE_TRY_ASSIGN(const bool present, check_repo_folder(layout));  // a symlinked folder is an error
   if (!present) return out;
   auto resolved = resolve_commit(layout, opt.revision);
-  if (!resolved || !resolved->has_value()) {  // unreadable or absent ref: not cached
+  if (!resolved || !resolved->has_value()) {  // unreadable or absent ref: not cached (PY)
     auto other = cached_commits_hint(layout.repo(), opt.revision, opt.cache_dir);
     out.hint = std::move(other.text);
     out.cached_commit = std::move(other.commit);
+    if (!resolved) out.hint = " The " + resolved.error().message + "." + out.hint;  // say why, not just "not cached"
     return out;
   }
   const std::string commit = **resolved;

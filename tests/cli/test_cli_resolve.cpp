@@ -203,3 +203,25 @@ TEST_F(CliResolve, ASnapshotTheTreeRecordProvesIncompleteFailsListingTheMissingF
   ASSERT_EQ(cached_only.exit_code, 0) << cached_only.err;
   EXPECT_EQ(nlohmann::json::parse(cached_only.out)["verified_complete"], true);
 }
+
+// A ref that holds no commit hash (empty, or garbage): a file is not cached (PY's
+// try_to_load_from_cache gives None; exit 3), and the message names the ref and what to do; the
+// snapshot form fails on the ref itself (exit 6), as before.
+TEST_F(CliResolve, AnEmptyOrGarbageRefIsNamedNotJustNotCached) {
+  const std::string ref = cache + "/models--org--tiny/refs/main";
+  for (const std::string content : {"", "garbage\n"}) {
+    SCOPED_TRACE("ref content '" + content + "'");
+    test::write_file(ref, content);
+    auto file = run({"resolve", "org/tiny", "config.json"});
+    EXPECT_EQ(file.exit_code, exit_code::not_cached) << file.err;
+    EXPECT_NE(file.err.find("The ref '" + ref + "' does not hold a 40-hex commit hash; delete it or re-download"),
+              std::string::npos)
+        << file.err;
+    EXPECT_NE(file.err.find("- config.json"), std::string::npos) << file.err;
+    auto snapshot = run({"resolve", "org/tiny"});
+    EXPECT_EQ(snapshot.exit_code, exit_code::integrity) << snapshot.err;
+    EXPECT_NE(snapshot.err.find("ref '" + ref + "' does not hold a 40-hex commit hash"), std::string::npos) << snapshot.err;
+  }
+  test::write_file(ref, c1);
+  EXPECT_EQ(run({"resolve", "org/tiny", "config.json"}).exit_code, 0);
+}

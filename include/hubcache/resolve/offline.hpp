@@ -31,7 +31,9 @@ struct CacheLookup {
   std::string path;    // snapshot path (never the blob path) when Found
   std::string commit;  // the commit the revision mapped to, when known
   // NotCached because the revision has no ref while snapshots of other commits are cached (a
-  // download by commit): cached_commits_hint's text and commit, else "".
+  // download by commit): cached_commits_hint's text and commit, else "". When the ref exists but
+  // does not hold a commit hash (empty, garbage), the text starts with " The ref '<path>' ...":
+  // still NotCached, as PY's try_to_load_from_cache answers None, but the reason is named.
   std::string hint;
   std::string cached_commit;
 };
