@@ -93,6 +93,10 @@ int run_verify(const Context& ctx, const VerifyCliOptions& o) {
   const VerifyReport& rep = *r;
   const std::vector<std::string>& missing_files = rep.missing_files;
   const std::string type = to_string(repo.type);
+  std::vector<std::string> damaged;  // files a forced download repairs
+  for (const auto& p : rep.problems)
+    if (p.kind != VerifyProblemKind::MissingFile) damaged.push_back(p.path);
+  const std::string hint = damaged.empty() ? "" : force_download_hint(damaged, rep.commit);
   if (o.common.json) {
     nlohmann::json problems = nlohmann::json::array();
     for (const auto& p : rep.problems) {
@@ -102,18 +106,20 @@ int run_verify(const Context& ctx, const VerifyCliOptions& o) {
       if (!p.got.empty()) j["got"] = p.got;
       problems.push_back(std::move(j));
     }
-    print_json({{"repo_id", repo.id},
-                {"repo_type", type},
-                {"revision", rep.commit},
-                {"snapshot_path", rep.snapshot_path},
-                {"tree_file_used", rep.tree_file_used},
-                {"checked", rep.checked},
-                {"unverified", rep.unverified},
-                {"bytes_hashed", rep.bytes_hashed},
-                {"ok", rep.ok()},
-                {"problems", problems},
-                {"missing_files", missing_files},
-                {"notes", rep.notes}});
+    nlohmann::json out = {{"repo_id", repo.id},
+                          {"repo_type", type},
+                          {"revision", rep.commit},
+                          {"snapshot_path", rep.snapshot_path},
+                          {"tree_file_used", rep.tree_file_used},
+                          {"checked", rep.checked},
+                          {"unverified", rep.unverified},
+                          {"bytes_hashed", rep.bytes_hashed},
+                          {"ok", rep.ok()},
+                          {"problems", problems},
+                          {"missing_files", missing_files},
+                          {"notes", rep.notes}};
+    if (!hint.empty()) out["hint"] = hint;
+    print_json(out);
     return rep.ok() ? k_exit_ok : k_exit_integrity;
   }
   for (const auto& n : rep.notes) print_warning(n);
@@ -139,6 +145,7 @@ int run_verify(const Context& ctx, const VerifyCliOptions& o) {
     std::fflush(stdout);
     fmt::print(stderr, "Error: Verification failed for '{}' ({}) in {}.\n  Revision: {}\n", repo.id, type, rep.snapshot_path,
                rep.commit);
+    if (!hint.empty()) fmt::print(stderr, "Hint: {}\n", hint);
     return k_exit_integrity;
   }
   fmt::print("Verified {} file(s) for {} '{}'. All checksums match.{}\n", rep.checked, type, repo.id,

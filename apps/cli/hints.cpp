@@ -38,6 +38,14 @@ std::string download_command(const Error& e) {
 
 }  // namespace
 
+std::string force_download_hint(const std::vector<std::string>& files, const std::string& revision) {
+  Error e{ErrorCode::Integrity, ""};
+  e.missing = files;
+  e.remedy_value = revision;
+  return (files.size() > 1 ? "Download them again with: " : "Download it again with: ") + download_command(e) +
+         " --force-download";
+}
+
 void set_hint_repo(const std::string& repo_id, RepoType type, const std::string& revision, const std::string& cache_dir) {
   g_repo = HintRepo{repo_id, type, revision, cache_dir};
 }

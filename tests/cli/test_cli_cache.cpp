@@ -365,6 +365,15 @@ TEST_F(CliCache, Verify) {
       std::string::npos)
       << bad2.out;
   EXPECT_NE(bad2.err.find("Error: Verification failed for 'org/model' (model)"), std::string::npos) << bad2.err;
+  // The repair, at the commit verified: a forced download of the damaged files.
+  EXPECT_NE(bad2.err.find("Hint: Download it again with: hubcache download org/model extra/new.txt --revision " + c2 +
+                          " --force-download\n"),
+            std::string::npos)
+      << bad2.err;
+  EXPECT_NE(bad1.err.find("Hint: Download it again with: hubcache download org/model config.json --revision " + c1 +
+                          " --force-download\n"),
+            std::string::npos)
+      << bad1.err;
 
   const auto js = cache({"verify", "org/model", "--revision", c2, "--json"});
   EXPECT_EQ(js.exit_code, exit_code::integrity);
@@ -376,6 +385,9 @@ TEST_F(CliCache, Verify) {
   EXPECT_EQ(j["problems"][0]["kind"], "mismatch");
   EXPECT_EQ(j["problems"][0]["path"], "extra/new.txt");
   EXPECT_EQ(j["problems"][0]["algorithm"], "git-sha1");
+  EXPECT_EQ(j["hint"],
+            "Download it again with: hubcache download org/model extra/new.txt --revision " + c2 + " --force-download");
+  EXPECT_FALSE(nlohmann::json::parse(cache({"verify", "org/data", "--repo-type", "dataset", "--json"}).out).contains("hint"));
 
   const auto missing = cache({"verify", "org/nothing"});
   EXPECT_EQ(missing.exit_code, exit_code::not_found);
@@ -434,6 +446,7 @@ TEST_F(CliCache, VerifyMissingFilesWarnUnlessAsked) {
   const auto strict = cache({"verify", "org/model", "--revision", c2, "--fail-on-missing-files"});
   EXPECT_EQ(strict.exit_code, exit_code::integrity);
   EXPECT_NE(strict.out.find("tokenizer.json"), std::string::npos) << strict.out;
+  EXPECT_EQ(strict.err.find("--force-download"), std::string::npos) << strict.err;  // a missing file is not damaged
 }
 
 }  // namespace
