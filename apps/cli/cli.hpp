@@ -66,8 +66,9 @@ int report_error(const Error& error, bool json, bool pretty = true);
 void set_hint_repo(const std::string& repo_id, RepoType type, const std::string& revision, const std::string& cache_dir = {});
 /// The CLI's words for error.remedy: the flags and commands that apply it ("" for none).
 std::string hint_for(const Error& error);
-/// "Download it again with: hubcache download <hint repo> FILES... [--revision R] --force-download"
-/// (the whole repo at R when more than five files): the repair of damaged cached files.
+/// "Download it again with: hubcache download <hint repo> FILES... [--revision R] [--cache-dir D]
+/// --force-download" (the whole repo at R when more than five files; D the hint repo's cache when
+/// the command named one): the repair of damaged cached files.
 std::string force_download_hint(const std::vector<std::string>& files, const std::string& revision);
 /// Ollama's models folder: `given` when set, else the first of OLLAMA_MODELS, ~/.ollama/models and
 /// the Linux service's folder that exists (stores::ollama_models_candidates); NotFound otherwise.

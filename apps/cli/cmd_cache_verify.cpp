@@ -85,7 +85,7 @@ int run_verify(const Context& ctx, const VerifyCliOptions& o) {
   if (o.repo_id.empty()) return usage_error("name the repo to verify (org/name), or --lock FILE");
   const Config c = load_config(ctx, o.common);
   const RepoRef repo{*parse_repo_type(o.repo_type), o.repo_id};
-  set_hint_repo(repo.id, repo.type, o.revision.value_or("main"));
+  set_hint_repo(repo.id, repo.type, o.revision.value_or("main"), o.common.cache_dir.value_or(""));
   VerifyOptions vo;
   vo.fail_on_missing_files = o.fail_on_missing_files;
   auto r = verify_repo(c.hub_cache.value, repo, o.revision, vo);

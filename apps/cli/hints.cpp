@@ -42,8 +42,9 @@ std::string force_download_hint(const std::vector<std::string>& files, const std
   Error e{ErrorCode::Integrity, ""};
   e.missing = files;
   e.remedy_value = revision;
-  return (files.size() > 1 ? "Download them again with: " : "Download it again with: ") + download_command(e) +
-         " --force-download";
+  std::string cmd = download_command(e);
+  if (!g_repo.cache_dir.empty()) cmd += " --cache-dir " + shell_quote(g_repo.cache_dir);
+  return (files.size() > 1 ? "Download them again with: " : "Download it again with: ") + cmd + " --force-download";
 }
 
 void set_hint_repo(const std::string& repo_id, RepoType type, const std::string& revision, const std::string& cache_dir) {

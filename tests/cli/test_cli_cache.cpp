@@ -367,11 +367,11 @@ TEST_F(CliCache, Verify) {
   EXPECT_NE(bad2.err.find("Error: Verification failed for 'org/model' (model)"), std::string::npos) << bad2.err;
   // The repair, at the commit verified: a forced download of the damaged files.
   EXPECT_NE(bad2.err.find("Hint: Download it again with: hubcache download org/model extra/new.txt --revision " + c2 +
-                          " --force-download\n"),
+                          " --cache-dir " + dir.path() + " --force-download\n"),
             std::string::npos)
       << bad2.err;
   EXPECT_NE(bad1.err.find("Hint: Download it again with: hubcache download org/model config.json --revision " + c1 +
-                          " --force-download\n"),
+                          " --cache-dir " + dir.path() + " --force-download\n"),
             std::string::npos)
       << bad1.err;
 
@@ -385,8 +385,8 @@ TEST_F(CliCache, Verify) {
   EXPECT_EQ(j["problems"][0]["kind"], "mismatch");
   EXPECT_EQ(j["problems"][0]["path"], "extra/new.txt");
   EXPECT_EQ(j["problems"][0]["algorithm"], "git-sha1");
-  EXPECT_EQ(j["hint"],
-            "Download it again with: hubcache download org/model extra/new.txt --revision " + c2 + " --force-download");
+  EXPECT_EQ(j["hint"], "Download it again with: hubcache download org/model extra/new.txt --revision " + c2 + " --cache-dir " +
+                           dir.path() + " --force-download");
   EXPECT_FALSE(nlohmann::json::parse(cache({"verify", "org/data", "--repo-type", "dataset", "--json"}).out).contains("hint"));
 
   const auto missing = cache({"verify", "org/nothing"});
