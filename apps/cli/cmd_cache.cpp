@@ -212,8 +212,10 @@ int run_ls(const Context& ctx, const LsOptions& o) {
         copy.repo ? copy.repo->id : "ORG/NAME", copy.repo ? "" : " (its repo id is not recorded: name the repo it came from)"));
   }
   if (!cache->incomplete_files.empty())
-    print_hint(fmt::format("Found {} incomplete download(s) totalling {}. Remove them with 'hubcache cache prune'.",
-                           cache->incomplete_files.size(), format_size(static_cast<double>(cache->incomplete_size()))));
+    print_hint(
+        fmt::format("Found {} incomplete download(s) totalling {}. Rerun their download to resume, or remove them with 'hubcache "
+                    "cache prune'.",
+                    cache->incomplete_files.size(), format_size(static_cast<double>(cache->incomplete_size()))));
   return k_exit_ok;
 }
 

@@ -62,7 +62,7 @@ std::string hint_for(const Error& e) {
     case Remedy::UseCacheDir:
       return "Point --cache-dir (or HF_HUB_CACHE) at a Hub cache folder.";
     case Remedy::UseToken:
-      return "Pass --token or set HF_TOKEN (or run `hf auth login`).";
+      return "Pass --token or set HF_TOKEN (or run `hubcache auth login`, which writes the token file `hf auth login` does).";
     case Remedy::CheckToken:
       return "Check --token / HF_TOKEN / the token file, or drop the token to access public repos anonymously.";
     case Remedy::Download:

@@ -178,7 +178,8 @@ TEST_F(CliCache, LsTrailersForWarningsAndIncompleteDownloads) {
   EXPECT_NE(r.err.find("Warning: Found 1 cache inconsistencies. Re-run with `--show-warnings` to display them.\n"),
             std::string::npos)
       << r.err;
-  EXPECT_NE(r.err.find("Hint: Found 1 incomplete download(s) totalling 2.0K. Remove them with 'hubcache cache prune'."),
+  EXPECT_NE(r.err.find("Hint: Found 1 incomplete download(s) totalling 2.0K. Rerun their download to resume, or remove them with "
+                       "'hubcache cache prune'."),
             std::string::npos)
       << r.err;
   const auto shown = cache({"ls", "--show-warnings"});

@@ -236,6 +236,7 @@ TEST_F(DownloadMirror, PrivateRepoNeedsTheToken) {
   auto anon = download(cache, {"org/secret", "config.json"});
   EXPECT_EQ(anon.exit_code, exit_code::not_found);
   EXPECT_NE(anon.err.find("Hint: Pass --token or set HF_TOKEN"), std::string::npos) << anon.err;
+  EXPECT_NE(anon.err.find("run `hubcache auth login`"), std::string::npos) << anon.err;  // our own command, not hf's
   EXPECT_FALSE(exists(cache + "/models--org--secret/blobs")) << "nothing downloaded without the token";
   auto wrong = download(cache, {"org/secret", "--token", "hf_wrong"});
   EXPECT_EQ(wrong.exit_code, exit_code::not_found);
