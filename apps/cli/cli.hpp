@@ -77,9 +77,10 @@ Result<std::string> find_ollama_models(const Context& ctx, const std::string& gi
 /// Prints "Error: <message>" and returns k_exit_usage: a bad combination of arguments.
 int usage_error(const std::string& message);
 /// FILENAMES arguments checked as repo file paths (validate_repo_path; a trailing '/' names a
-/// folder): the first bad one is reported as report_error(error, json, pretty) does (JSON code invalid_path) and is a
-/// usage error, k_exit_usage; k_exit_ok when all are valid. The library's own InvalidPath (a
-/// hostile listing, a pointer escaping its folder) keeps exit 1: it is not the user's argument.
+/// folder): the first bad one is reported as report_error(error, json, pretty) does (JSON code
+/// invalid_path) and is a usage error, k_exit_usage; k_exit_ok when all are valid. The library's
+/// own InvalidPath (a hostile listing, a pointer escaping its folder) keeps exit 1: it is not the
+/// user's argument.
 int check_filename_args(const std::vector<std::string>& names, bool json, bool pretty = true);
 /// `text` safe for a terminal: control characters (C0, DEL, C1), and bytes that are not well-formed
 /// UTF-8, become `\xNN`, so a file name cannot move the cursor, retitle or recolour the terminal,
