@@ -24,14 +24,14 @@ std::string shell_quote(const std::string& s) {
   return out + "'";
 }
 
-// `hubcache download <repo> [files] [--repo-type T] [--revision R]`; at most five files named,
-// more mean the whole repo at that revision.
-std::string download_command(const Error& e) {
+// `hubcache download <repo> [files] [--repo-type T] [--revision R]`, R defaulting to the hint
+// repo's revision; at most five files named, more mean the whole repo at that revision.
+std::string download_command(const std::vector<std::string>& files, const std::string& revision_or_empty) {
   std::string cmd = "hubcache download " + shell_quote(g_repo.repo_id);
-  if (e.missing.size() <= 5)
-    for (const auto& f : e.missing) cmd += " " + shell_quote(f);
+  if (files.size() <= 5)
+    for (const auto& f : files) cmd += " " + shell_quote(f);
   if (g_repo.type != RepoType::Model) cmd += std::string(" --repo-type ") + to_string(g_repo.type);
-  const std::string revision = e.remedy_value.empty() ? g_repo.revision : e.remedy_value;
+  const std::string revision = revision_or_empty.empty() ? g_repo.revision : revision_or_empty;
   if (revision != "main") cmd += " --revision " + shell_quote(revision);
   return cmd;
 }
@@ -39,10 +39,7 @@ std::string download_command(const Error& e) {
 }  // namespace
 
 std::string force_download_hint(const std::vector<std::string>& files, const std::string& revision) {
-  Error e{ErrorCode::Integrity, ""};
-  e.missing = files;
-  e.remedy_value = revision;
-  std::string cmd = download_command(e);
+  std::string cmd = download_command(files, revision);
   if (!g_repo.cache_dir.empty()) cmd += " --cache-dir " + shell_quote(g_repo.cache_dir);
   return (files.size() > 1 ? "Download them again with: " : "Download it again with: ") + cmd + " --force-download";
 }
@@ -67,7 +64,7 @@ std::string hint_for(const Error& e) {
       return "Check --token / HF_TOKEN / the token file, or drop the token to access public repos anonymously.";
     case Remedy::Download:
       if (g_repo.repo_id.empty()) return "Download it first (hubcache download).";
-      return (e.missing.size() > 1 ? "Fetch them with: " : "Fetch it with: ") + download_command(e) +
+      return (e.missing.size() > 1 ? "Fetch them with: " : "Fetch it with: ") + download_command(e.missing, e.remedy_value) +
              (e.code == ErrorCode::IncompleteSnapshot
                   ? ". A snapshot downloaded with --for holds only what that framework loads: `hubcache download " +
                         g_repo.repo_id + " --for TARGET --offline` resolves it as such."

@@ -15,7 +15,6 @@
 #include "hubcache/cache/layout.hpp"
 #include "hubcache/cache/store.hpp"
 #include "hubcache/cache/use_records.hpp"
-#include "hubcache/util/fs.hpp"
 #include "hubcache/util/parallel.hpp"
 #include "removal.hpp"
 

@@ -14,8 +14,8 @@ enum class Removal {
 };
 
 inline Removal removal_of(const CachedRevisionInfo& rev, const CachedBlobInfo& blob) {
-  if (fs::is_within(rev.snapshot_path, blob.path)) return Removal::WithSnapshot;
-  return blob.in_repo_blobs ? Removal::BlobFile : Removal::Keeps;
+  if (blob.in_repo_blobs) return Removal::BlobFile;  // the scan's verdict: the common case, no path compare
+  return fs::is_within(rev.snapshot_path, blob.path) ? Removal::WithSnapshot : Removal::Keeps;
 }
 
 }  // namespace hubcache::manage_detail
